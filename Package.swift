@@ -1,0 +1,73 @@
+// swift-tools-version: 6.1
+// Cairn: match captures and syslogs against indicator files, correlate the hits
+// into incidents, keep them in an SQLite case database. The module layout
+// follows ../shared/DESIGN.md: one module per pipeline stage.
+import PackageDescription
+
+let package = Package(
+    name: "Cairn",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cairn", targets: ["cairn"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CPcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"]), .brew(["libpcap"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
+        .target(
+            name: "ByteParsing",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(name: "Observations"),
+        .target(
+            name: "Indicators",
+            dependencies: ["Observations", "ByteParsing", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(name: "CaptureDecoding", dependencies: ["Observations", "ByteParsing", "CPcap"]),
+        .target(name: "LogReading", dependencies: ["Observations", "ByteParsing", "CZlib"]),
+        .target(
+            name: "CaseStore",
+            dependencies: ["Observations", "Indicators", "Correlation", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(name: "Correlation", dependencies: ["Observations"]),
+        .target(
+            name: "Ingest",
+            dependencies: [
+                "Observations", "ByteParsing", "Indicators", "CaptureDecoding", "LogReading",
+                "Correlation", "CaseStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "cairn",
+            dependencies: [
+                "Ingest", "Indicators", "CaseStore", "Correlation", "Observations",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "ByteParsingTests", dependencies: ["ByteParsing"]),
+        .testTarget(name: "ObservationsTests", dependencies: ["Observations"]),
+        .testTarget(name: "IndicatorsTests", dependencies: ["Indicators", "Observations"]),
+        .testTarget(name: "CaptureDecodingTests", dependencies: ["CaptureDecoding", "Observations", "ByteParsing"]),
+        .testTarget(name: "LogReadingTests", dependencies: ["LogReading", "Observations", "ByteParsing"]),
+        .testTarget(name: "CaseStoreTests", dependencies: ["CaseStore", "Correlation", "Indicators", "Observations"]),
+        .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Observations"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "CaseStore", "Observations", "Indicators"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

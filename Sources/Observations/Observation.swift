@@ -1,0 +1,175 @@
+/// A point in time, UTC, as nanoseconds since the Unix epoch.
+public struct Timestamp: Hashable, Comparable, Sendable {
+    public var nanoseconds: Int64
+
+    public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
+
+    public init(seconds: Int64, nanoseconds: Int64 = 0) {
+        self.nanoseconds = seconds &* 1_000_000_000 &+ nanoseconds
+    }
+
+    public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
+}
+
+/// Where in its source an observation was made, precise enough to find the bytes again.
+public enum Locator: Hashable, Sendable {
+    /// 1-based packet number, as Wireshark numbers frames (every record of the file counts,
+    /// whether or not a filter selected it).
+    case packet(UInt64)
+    /// 1-based line number and the byte offset of the line's first byte in the
+    /// (decompressed) text.
+    case line(number: UInt64, offset: UInt64)
+}
+
+/// The kind of observable value; every indicator type matches exactly one of these.
+public enum ObservableKind: String, Sendable, CaseIterable {
+    case ipv4, ipv6, domain, md5, sha1, sha256
+}
+
+/// Where in a protocol or a log line a value was seen. The raw value is the label
+/// shown to users and stored in the case database (Wireshark's field names where
+/// there is one).
+public enum Field: String, Sendable, CaseIterable {
+    case ipSource = "ip.src"
+    case ipDestination = "ip.dst"
+    case ipv6Source = "ipv6.src"
+    case ipv6Destination = "ipv6.dst"
+    case dnsQuery = "dns.query"
+    case logIP = "log.ip"
+    case logDomain = "log.domain"
+    case logHash = "log.hash"
+}
+
+/// An observed value, borrowed from the decoder's buffers: valid only during the
+/// call that hands it over. Copy what you keep (`OwnedValue`).
+public enum ObservedValue {
+    case ipv4(IPv4Address)
+    case ipv6(IPv6Address)
+    /// A domain name as ASCII bytes, labels joined by `.`, no trailing dot; case as
+    /// seen (matching folds case).
+    case domain(UnsafeRawBufferPointer)
+    /// A hex digest as seen in text (32, 40 or 64 hex digits, any case).
+    case hexDigest(UnsafeRawBufferPointer)
+
+    /// An owned copy, for the rare case that a hit has to be kept.
+    public var owned: OwnedValue {
+        switch self {
+        case .ipv4(let address): .ipv4(address)
+        case .ipv6(let address): .ipv6(address)
+        case .domain(let bytes): .domain(String(decoding: bytes, as: UTF8.self))
+        case .hexDigest(let bytes): .hexDigest(String(decoding: bytes, as: UTF8.self))
+        }
+    }
+}
+
+/// An owned observed value.
+public enum OwnedValue: Hashable, Sendable, CustomStringConvertible {
+    case ipv4(IPv4Address)
+    case ipv6(IPv6Address)
+    case domain(String)
+    case hexDigest(String)
+
+    public var description: String {
+        switch self {
+        case .ipv4(let address): address.description
+        case .ipv6(let address): address.description
+        case .domain(let name): name
+        case .hexDigest(let digest): digest
+        }
+    }
+}
+
+/// The local host an observation is attributed to: for a packet, the endpoint that is
+/// not the observed value (the other address of the packet, or the querier for DNS);
+/// for a log line, the host named in its header. Borrowed like `ObservedValue`.
+public enum HostReference {
+    case none
+    case ipv4(IPv4Address)
+    case ipv6(IPv6Address)
+    /// A host name as written in a log header.
+    case name(UnsafeRawBufferPointer)
+
+    /// The text stored as an incident's host; nil for `.none`.
+    public var text: String? {
+        switch self {
+        case .none: nil
+        case .ipv4(let address): address.description
+        case .ipv6(let address): address.description
+        case .name(let bytes): String(decoding: bytes, as: UTF8.self)
+        }
+    }
+}
+
+/// One observable found in the input, with where and when. Decoders hand these to a
+/// non-escaping closure; nothing in it may be kept beyond that call.
+public struct Observation {
+    public var value: ObservedValue
+    public var field: Field
+    public var host: HostReference
+    public var locator: Locator
+    public var time: Timestamp
+
+    public init(value: ObservedValue, field: Field, host: HostReference, locator: Locator, time: Timestamp) {
+        self.value = value
+        self.field = field
+        self.host = host
+        self.locator = locator
+        self.time = time
+    }
+}
+
+/// A malformed or unsupported piece of input, counted by kind per source; decoding goes on.
+public struct Anomaly: Hashable, Sendable {
+    /// A short stable name, e.g. `ipv4.truncated`, `dns.name_loop`, `link.unsupported`.
+    public var kind: String
+    public init(_ kind: String) { self.kind = kind }
+}
+
+/// Counts of anomalies by kind; cheap to update on the hot path only when something
+/// is wrong.
+public struct AnomalyCounts: Sendable, Equatable {
+    public private(set) var counts: [String: UInt64] = [:]
+
+    public init() {}
+
+    public mutating func record(_ kind: StaticString) {
+        counts[kind.description, default: 0] += 1
+    }
+
+    public mutating func record(_ kind: String, count: UInt64 = 1) {
+        counts[kind, default: 0] += count
+    }
+
+    public mutating func merge(_ other: AnomalyCounts) {
+        for (kind, count) in other.counts { counts[kind, default: 0] += count }
+    }
+
+    public var total: UInt64 { counts.values.reduce(0, +) }
+}
+
+/// What kind of file a source is, detected from its first bytes.
+public enum SourceKind: String, Sendable, CaseIterable {
+    case pcap, pcapng, gzip, text
+
+    /// Whether the source holds packets (as opposed to log lines).
+    public var isCapture: Bool { self == .pcap || self == .pcapng }
+}
+
+/// What a reader did with one source.
+public struct ReadSummary: Sendable, Equatable {
+    /// Packets read (every record, including those a filter skipped).
+    public var packets: UInt64 = 0
+    /// Lines read.
+    public var lines: UInt64 = 0
+    /// Bytes of content processed: file bytes for captures, decompressed bytes for logs.
+    public var bytes: UInt64 = 0
+    /// Malformed or unsupported input, by kind; decoding went on past each.
+    public var anomalies = AnomalyCounts()
+    /// Things worth telling the user once per source (e.g. an undecoded link type).
+    public var notes: [String] = []
+    /// Why reading stopped before the end of the file (a truncated or corrupt file),
+    /// with where; nil when the whole file was read. What was read before it is kept.
+    public var damage: String? = nil
+
+    public init() {}
+}
