@@ -1,0 +1,30 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+# Both install the Debian packages Cairn needs when they are missing.
+
+APT_PACKAGES := libpcap-dev zlib1g-dev libsqlite3-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DB ?= cairn.sqlite
+
+.PHONY: deps build demo test sample-data
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y $$missing; \
+	fi
+
+build: deps
+	swift build -c release
+
+# Ingest the sample captures and logs with the example rules, then list the incidents.
+demo: build
+	.build/release/cairn ingest --rules Rules --db $(DB) SampleData
+	.build/release/cairn incidents --db $(DB)
+
+test: deps
+	swift test
+
+# Regenerate SampleData/ (deterministic: the committed files do not change).
+sample-data:
+	python3 scripts/make-sample-data.py

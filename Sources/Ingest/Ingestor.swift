@@ -1,0 +1,183 @@
+import ByteParsing
+import CaptureDecoding
+import CaseStore
+import Correlation
+import Foundation
+import Indicators
+import LogReading
+import Observations
+import Synchronization
+
+/// What `cairn ingest` was asked to do.
+public struct IngestOptions: Sendable {
+    /// Rule files or directories.
+    public var rulePaths: [String]
+    public var databasePath: String
+    /// Files read at once (one reader per file).
+    public var jobs: Int
+    /// BPF expression applied to captures.
+    public var filter: String?
+    /// The year of RFC 3164 log timestamps; nil takes each log file's modification year.
+    public var year: Int?
+    /// Recorded with the run.
+    public var commandLine: String
+    public var version: String
+
+    public init(
+        rulePaths: [String], databasePath: String, jobs: Int, filter: String?, year: Int?,
+        commandLine: String, version: String
+    ) {
+        self.rulePaths = rulePaths
+        self.databasePath = databasePath
+        self.jobs = max(1, jobs)
+        self.filter = filter
+        self.year = year
+        self.commandLine = commandLine
+        self.version = version
+    }
+}
+
+/// The outcome of one source.
+public struct SourceResult: Sendable {
+    public enum Status: Sendable, Equatable {
+        case complete
+        /// Read in part or not at all; the reason says which file, where, and what.
+        case failed(String)
+        /// Same content as a source already in the case (its path).
+        case duplicate(String)
+    }
+
+    public var path: String
+    /// Size of the file in bytes (0 when it could not be opened).
+    public var size: UInt64
+    public var kind: SourceKind?
+    public var status: Status
+    public var summary: ReadSummary
+    public var sightings: UInt64
+}
+
+/// What one run did.
+public struct IngestReport: Sendable {
+    public var sources: [SourceResult] = []
+    public var ruleErrors: [RuleError] = []
+    public var indicatorCount = 0
+    public var incidentCount = 0
+    public var elapsedSeconds = 0.0
+
+    public var failed: [SourceResult] {
+        sources.filter { if case .failed = $0.status { true } else { false } }
+    }
+    public var packets: UInt64 { sources.reduce(0) { $0 + $1.summary.packets } }
+    public var lines: UInt64 { sources.reduce(0) { $0 + $1.summary.lines } }
+    public var bytes: UInt64 { sources.reduce(0) { $0 + $1.summary.bytes } }
+    public var sightings: UInt64 { sources.reduce(0) { $0 + $1.sightings } }
+    /// True when a source failed or a rule line was bad: the command exits non-zero.
+    public var hadProblems: Bool { !failed.isEmpty || !ruleErrors.isEmpty }
+}
+
+/// Errors that stop a run before any file is read.
+public struct IngestError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// Runs the pipeline: rules → readers (concurrently) → matcher → case store →
+/// correlation.
+public struct Ingestor: Sendable {
+    public let options: IngestOptions
+
+    public init(options: IngestOptions) {
+        self.options = options
+    }
+
+    /// Ingests `paths`. `progress` is told as files finish and as bytes are read (from
+    /// reader threads).
+    public func run(paths: [String], progress: (any IngestProgress)? = nil) throws -> IngestReport {
+        let started = Date()
+        var report = IngestReport()
+
+        let rules = RuleSet.load(paths: options.rulePaths)
+        report.ruleErrors = rules.errors
+        report.indicatorCount = rules.indicators.count
+        let table = rules.compile()
+
+        let database: CaseDatabase
+        do {
+            database = try CaseDatabase(path: options.databasePath)
+        } catch {
+            throw IngestError(description: "\(options.databasePath): cannot open the case database: \(error)")
+        }
+        let runID = try database.beginRun(
+            version: options.version, rulesDigest: rules.digest, commandLine: options.commandLine)
+        let indicatorIDs = try database.storeIndicators(rules.indicators)
+
+        let entries = InputDiscovery.entries(for: paths)
+        var results = [SourceResult?](repeating: nil, count: entries.count)
+        var files: [(index: Int, path: String)] = []
+        for (index, entry) in entries.enumerated() {
+            switch entry {
+            case .file(let path):
+                files.append((index, path))
+            case .missing(let path, let reason):
+                try database.recordFailedSource(path: path, kind: nil, reason: reason, runID: runID)
+                results[index] = SourceResult(
+                    path: path, size: 0, kind: nil, status: .failed("\(path): \(reason)"), summary: ReadSummary(), sightings: 0)
+            }
+        }
+        progress?.begin(files: files.count, bytes: files.reduce(0) { $0 + Self.size(of: $1.path) })
+
+        let reader = SourceReader(
+            table: table, indicatorIDs: indicatorIDs, database: database, runID: runID,
+            filter: options.filter, year: options.year,
+            progress: progress)
+        let fileResults = Self.forEachConcurrently(files, jobs: options.jobs) { file in
+            reader.read(path: file.path)
+        }
+        for (file, result) in zip(files, fileResults) { results[file.index] = result }
+        report.sources = results.compactMap { $0 }
+        progress?.end()
+
+        let incidents = Correlator().incidents(from: try database.sightingFacts())
+        try database.replaceIncidents(incidents)
+        report.incidentCount = incidents.count
+        try database.finishRun(runID, succeeded: !report.hadProblems)
+        report.elapsedSeconds = Date().timeIntervalSince(started)
+        return report
+    }
+
+    /// Runs `body` on every element with at most `jobs` at once, on threads of their
+    /// own (readers block on I/O and CPU; they must not starve Swift's cooperative
+    /// pool). Results come back in the order of `items`.
+    static func forEachConcurrently<Item: Sendable, Result: Sendable>(
+        _ items: [Item], jobs: Int, _ body: @escaping @Sendable (Item) -> Result
+    ) -> [Result] {
+        let next = Mutex(0)
+        let results = Mutex([Result?](repeating: nil, count: items.count))
+        let group = DispatchGroup()
+        for _ in 0..<min(jobs, max(items.count, 1)) {
+            group.enter()
+            let thread = Thread {
+                while true {
+                    let index = next.withLock { value -> Int in
+                        defer { value += 1 }
+                        return value
+                    }
+                    guard index < items.count else { break }
+                    let result = body(items[index])
+                    results.withLock { $0[index] = result }
+                }
+                group.leave()
+            }
+            thread.stackSize = 4 << 20
+            thread.start()
+        }
+        group.wait()
+        // Every index below items.count was claimed by exactly one thread, which stored
+        // its result before leaving the group.
+        return results.withLock { $0.map { $0! } }
+    }
+
+    static func size(of path: String) -> UInt64 {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        return (attributes?[.size] as? NSNumber)?.uint64Value ?? 0
+    }
+}

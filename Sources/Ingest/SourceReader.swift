@@ -1,0 +1,102 @@
+import ByteParsing
+import CaptureDecoding
+import CaseStore
+import Foundation
+import Indicators
+import LogReading
+import Observations
+
+/// Reads one source from end to end: detect, skip if already in the case, read with the
+/// right reader, match, write, record the outcome. Shared by the reader threads; holds
+/// only immutable state.
+struct SourceReader: Sendable {
+    let table: IndicatorTable
+    let indicatorIDs: [Int64]
+    let database: CaseDatabase
+    let runID: Int64
+    let filter: String?
+    let year: Int?
+    let progress: (any IngestProgress)?
+
+    /// Never throws: every problem becomes the source's failure reason, recorded in the
+    /// case database where the database itself still works.
+    func read(path: String) -> SourceResult {
+        var result = SourceResult(path: path, size: 0, kind: nil, status: .complete, summary: ReadSummary(), sightings: 0)
+        defer { progress?.finished(result) }
+        do {
+            let kind = try SourceDetection.kind(ofFile: path)
+            result.kind = kind
+            let file = try InputFile(path: path)
+            result.size = file.size
+            if try database.hasCompletedSource(size: file.size),
+               let existing = try database.completedSource(sha256: try Self.sha256(of: path)) {
+                result.status = .duplicate(existing)
+                return result
+            }
+            let sourceID = try database.beginSource(path: path, size: file.size, kind: kind, runID: runID)
+            var collector = SightingCollector(
+                table: table, indicatorIDs: indicatorIDs, sourceID: sourceID, database: database)
+            var summary: ReadSummary
+            do {
+                summary = try readContent(of: file, kind: kind, into: &collector)
+            } catch {
+                // Nothing could be read as this kind: record the reason, keep the hash.
+                try? file.drain()
+                summary = ReadSummary()
+                summary.bytes = file.bytesRead
+                summary.damage = "\(error)"
+            }
+            collector.flush()
+            if let writeError = collector.writeError {
+                summary.damage = "writing sightings failed: \(writeError)"
+            }
+            let outcome = try database.finishSource(
+                sourceID, sha256: file.sha256Hex, summary: summary, lastSightings: collector.takePending())
+            result.summary = summary
+            result.sightings = collector.total
+            switch outcome {
+            case .complete: result.status = .complete
+            case .failed(let reason): result.status = .failed("\(path): \(reason)")
+            case .duplicate(let existing):
+                result.status = .duplicate(existing)
+                result.sightings = 0
+            }
+        } catch let error as InputFileError {
+            result.status = .failed(error.description)
+            try? database.recordFailedSource(path: path, kind: result.kind, reason: error.reason, runID: runID)
+        } catch {
+            result.status = .failed("\(path): \(error)")
+            try? database.recordFailedSource(path: path, kind: result.kind, reason: "\(error)", runID: runID)
+        }
+        return result
+    }
+
+    /// Runs the reader for `kind`. Throws when the file cannot be read as that kind at all.
+    private func readContent(of file: InputFile, kind: SourceKind, into collector: inout SightingCollector) throws -> ReadSummary {
+        let reportProgress: (ReadSummary) -> Void = { [progress] _ in progress?.read(bytes: file.bytesRead, path: file.path) }
+        switch kind {
+        case .pcap, .pcapng:
+            let reader = try CaptureReader(file: file, filter: filter)
+            return reader.read(observe: { collector.observe($0) }, progress: reportProgress)
+        case .gzip, .text:
+            let options = LogReadingOptions(year: year ?? Self.modificationYear(of: file.path))
+            let reader = LogReader(file: file, compressed: kind == .gzip, options: options)
+            return reader.read(observe: { collector.observe($0) }, progress: reportProgress)
+        }
+    }
+
+    /// The SHA-256 of a whole file, for the duplicate check before reading.
+    static func sha256(of path: String) throws(InputFileError) -> String {
+        let file = try InputFile(path: path)
+        try file.drain()
+        return file.sha256Hex
+    }
+
+    static func modificationYear(of path: String) -> Int {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        let date = attributes?[.modificationDate] as? Date ?? Date()
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
+        return calendar.component(.year, from: date)
+    }
+}

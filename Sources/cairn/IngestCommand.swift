@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import Ingest
+
+struct Ingest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read captures and logs, match them against the rules, store sightings and incidents.",
+        discussion: """
+            PATHs are files or directories (walked recursively). The kind of each file is \
+            detected from its first bytes: pcap, pcapng, gzip, otherwise text.
+            Exit status: 0 when every file was read and every rule line was valid, 1 otherwise.
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Rule file or directory.", valueName: "DIR"))
+    var rules: [String] = ["Rules"]
+
+    @Option(name: .long, help: ArgumentHelp("Case database file.", valueName: "FILE"))
+    var db = "cairn.sqlite"
+
+    @Option(name: .long, help: "Files read at once (default: the number of cores).")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(name: .long, help: ArgumentHelp("BPF expression applied to captures (tcpdump syntax).", valueName: "BPF"))
+    var filter: String?
+
+    @Option(name: .long, help: "Year of RFC 3164 log timestamps (default: each file's modification year).")
+    var year: Int?
+
+    @Argument(help: "Capture and log files or directories.")
+    var paths: [String]
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+    }
+
+    func run() throws {
+        let options = IngestOptions(
+            rulePaths: rules, databasePath: db, jobs: jobs, filter: filter, year: year,
+            commandLine: CommandLine.arguments.joined(separator: " "), version: cairnVersion)
+        let progress: TerminalProgress? = isatty(STDERR_FILENO) == 1 ? TerminalProgress() : nil
+        let report: IngestReport
+        do {
+            report = try Ingestor(options: options).run(paths: paths, progress: progress)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(exitSomethingFailed)
+        }
+        for error in report.ruleErrors { printError(error.description) }
+        for source in report.sources {
+            switch source.status {
+            case .complete: break
+            case .failed(let reason): printError("error: \(reason)")
+            case .duplicate(let existing):
+                print("\(source.path): already in the case (same SHA-256 as \(existing)); nothing added")
+            }
+            for note in source.summary.notes { printError("note: \(source.path): \(note)") }
+        }
+        print(Summary(report).text)
+        if report.hadProblems { throw ExitCode(exitSomethingFailed) }
+    }
+}
+
+/// The end-of-run summary printed on standard output.
+struct Summary {
+    let report: IngestReport
+
+    init(_ report: IngestReport) { self.report = report }
+
+    var text: String {
+        let read = report.sources.filter { $0.status == .complete }.count
+        let duplicates = report.sources.filter { if case .duplicate = $0.status { true } else { false } }.count
+        let seconds = max(report.elapsedSeconds, 0.001)
+        let megabytes = Double(report.bytes) / 1_000_000
+        var lines = [
+            "files        \(report.sources.count) (\(read) read, \(report.failed.count) failed, \(duplicates) already in the case)",
+            "packets      \(report.packets)",
+            "lines        \(report.lines)",
+            String(format: "bytes        %llu (%.1f MB, %.1f MB/s)", report.bytes, megabytes, megabytes / seconds),
+            "indicators   \(report.indicatorCount)" + (report.ruleErrors.isEmpty ? "" : " (\(report.ruleErrors.count) bad rule lines skipped)"),
+            "sightings    \(report.sightings)",
+            "incidents    \(report.incidentCount)",
+            String(format: "time         %.2f s", report.elapsedSeconds),
+        ]
+        let anomalies = report.sources.reduce(UInt64(0)) { $0 + $1.summary.anomalies.total }
+        if anomalies > 0 { lines.insert("anomalies    \(anomalies) (malformed packets or lines, skipped)", at: 3) }
+        return lines.joined(separator: "\n")
+    }
+}

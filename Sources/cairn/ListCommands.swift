@@ -1,0 +1,195 @@
+import ArgumentParser
+import CaseStore
+import Foundation
+import Observations
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json, tsv
+}
+
+struct Incidents: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the incidents, newest first.")
+
+    @Option(name: .long, help: ArgumentHelp("Case database file.", valueName: "FILE"))
+    var db = "cairn.sqlite"
+
+    @Option(name: .long, help: "table, json or tsv.")
+    var format: OutputFormat = .table
+
+    func run() throws {
+        let rows = try openDatabase(db).incidents()
+        let columns = ["id", "first_seen", "last_seen", "host", "severity", "indicators", "sightings", "title"]
+        let values = rows.map { row in
+            [String(row.id), row.firstSeen.iso8601, row.lastSeen.iso8601, row.host, row.severity,
+             row.indicators.joined(separator: ","), String(row.sightingCount), row.title]
+        }
+        switch format {
+        case .tsv: print(Listing.tsv(columns: columns, rows: values), terminator: "")
+        case .table:
+            if rows.isEmpty { print("no incidents") } else {
+                print(Listing.table(
+                    columns: ["ID", "FIRST SEEN", "LAST SEEN", "HOST", "SEVERITY", "SIGHTINGS", "TITLE"],
+                    rows: values.map { [$0[0], $0[1], $0[2], $0[3], $0[4], $0[6], $0[7]] }), terminator: "")
+            }
+        case .json:
+            try Listing.printJSON(rows.map {
+                IncidentJSON(id: $0.id, firstSeen: $0.firstSeen.iso8601, lastSeen: $0.lastSeen.iso8601, host: $0.host,
+                             severity: $0.severity, indicators: $0.indicators, sightings: $0.sightingCount, title: $0.title)
+            })
+        }
+    }
+}
+
+struct Sightings: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List sightings with their provenance (source, locator, rule).")
+
+    @Option(name: .long, help: ArgumentHelp("Case database file.", valueName: "FILE"))
+    var db = "cairn.sqlite"
+
+    @Option(name: .long, help: "Only the sightings of this incident.")
+    var incident: Int64?
+
+    @Option(name: .long, help: "table, json or tsv.")
+    var format: OutputFormat = .table
+
+    func run() throws {
+        let rows = try openDatabase(db).sightings(incident: incident)
+        let columns = ["source", "locator", "time", "indicator_type", "indicator", "observed", "where", "rule",
+                       "host", "incident", "source_sha256"]
+        let values = rows.map { row in
+            [row.sourcePath, Listing.locator(row.locator), row.time.iso8601, row.indicatorType, row.indicatorValue,
+             row.observed, row.field, "\(row.ruleFile):\(row.ruleLine)", row.host,
+             row.incidentID.map(String.init) ?? "", row.sourceSHA256]
+        }
+        switch format {
+        case .tsv: print(Listing.tsv(columns: columns, rows: values), terminator: "")
+        case .table:
+            if rows.isEmpty { print("no sightings") } else {
+                print(Listing.table(
+                    columns: ["SOURCE", "LOCATOR", "TIME", "TYPE", "INDICATOR", "OBSERVED", "WHERE", "RULE", "HOST"],
+                    rows: values.map { Array($0[0..<9]) }), terminator: "")
+            }
+        case .json:
+            try Listing.printJSON(rows.map { row in
+                SightingJSON(
+                    source: row.sourcePath, sourceSHA256: row.sourceSHA256, locator: Listing.locator(row.locator),
+                    packet: { if case .packet(let n) = row.locator { n } else { nil } }(),
+                    line: { if case .line(let n, _) = row.locator { n } else { nil } }(),
+                    byteOffset: { if case .line(_, let offset) = row.locator { offset } else { nil } }(),
+                    time: row.time.iso8601, indicatorType: row.indicatorType, indicator: row.indicatorValue,
+                    observed: row.observed, where: row.field, rule: "\(row.ruleFile):\(row.ruleLine)",
+                    host: row.host, incident: row.incidentID)
+            })
+        }
+    }
+}
+
+struct IncidentJSON: Encodable {
+    var id: Int64
+    var firstSeen: String
+    var lastSeen: String
+    var host: String
+    var severity: String
+    var indicators: [String]
+    var sightings: Int
+    var title: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, host, severity, indicators, sightings, title
+        case firstSeen = "first_seen", lastSeen = "last_seen"
+    }
+}
+
+struct SightingJSON: Encodable {
+    var source: String
+    var sourceSHA256: String
+    var locator: String
+    var packet: UInt64?
+    var line: UInt64?
+    var byteOffset: UInt64?
+    var time: String
+    var indicatorType: String
+    var indicator: String
+    var observed: String
+    var `where`: String
+    var rule: String
+    var host: String
+    var incident: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case source, locator, packet, line, time, indicator, observed, `where`, rule, host, incident
+        case sourceSHA256 = "source_sha256", byteOffset = "byte_offset", indicatorType = "indicator_type"
+    }
+}
+
+/// Opens an existing case database for reading; a missing file is a clear error rather
+/// than a new empty database.
+func openDatabase(_ path: String) throws -> CaseDatabase {
+    guard FileManager.default.fileExists(atPath: path) else {
+        printError("error: \(path): no such case database (run `cairn ingest` first, or pass --db)")
+        throw ExitCode(exitSomethingFailed)
+    }
+    do {
+        return try CaseDatabase(path: path)
+    } catch {
+        printError("error: \(path): \(error)")
+        throw ExitCode(exitSomethingFailed)
+    }
+}
+
+/// Renders rows as TSV, aligned text or JSON.
+enum Listing {
+    /// `packet N` or `line N`.
+    static func locator(_ locator: Locator) -> String {
+        switch locator {
+        case .packet(let number): "packet \(number)"
+        case .line(let number, _): "line \(number)"
+        }
+    }
+
+    /// A header line and one line per row, fields separated by single tabs. Backslash,
+    /// tab, CR and LF inside values are escaped as `\\`, `\t`, `\r`, `\n` so that every
+    /// row stays one line with the same number of fields.
+    static func tsv(columns: [String], rows: [[String]]) -> String {
+        var out = columns.joined(separator: "\t") + "\n"
+        for row in rows { out += row.map(escape).joined(separator: "\t") + "\n" }
+        return out
+    }
+
+    static func escape(_ value: String) -> String {
+        guard value.contains(where: { $0 == "\\" || $0 == "\t" || $0 == "\n" || $0 == "\r" }) else { return value }
+        var out = ""
+        for character in value {
+            switch character {
+            case "\\": out += "\\\\"
+            case "\t": out += "\\t"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    /// Columns padded to their widest value, two spaces apart; long titles are not cut.
+    static func table(columns: [String], rows: [[String]]) -> String {
+        let cleaned = rows.map { $0.map(escape) }
+        var widths = columns.map(\.count)
+        for row in cleaned {
+            for (index, value) in row.enumerated() { widths[index] = max(widths[index], value.count) }
+        }
+        func render(_ row: [String]) -> String {
+            row.enumerated().map { index, value in
+                index == row.count - 1 ? value : value.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ") + "\n"
+        }
+        return render(columns) + cleaned.map(render).joined()
+    }
+
+    static func printJSON<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+}
