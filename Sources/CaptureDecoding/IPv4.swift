@@ -10,15 +10,25 @@ extension PacketDecoder {
         _ bytes: UnsafeRawBufferPointer, context: inout PacketContext, observe: (Observation) -> Void
     ) -> Step {
         let header = ByteCursor(bytes)
-        guard let versionAndLength = header.getUInt8(at: 0), let totalLength = header.getUInt16(at: 2),
-              let fragment = header.getUInt16(at: 6), let proto = header.getUInt8(at: 9),
-              let source = header.getUInt32(at: 12), let destination = header.getUInt32(at: 16)
-        else {
+        guard let versionAndLength = header.getUInt8(at: 0) else {
             anomalies.record("ipv4.truncated")
             return .done
         }
         guard versionAndLength >> 4 == 4 else {
             anomalies.record("ipv4.bad_version")
+            return .done
+        }
+        guard let totalLength = header.getUInt16(at: 2), let fragment = header.getUInt16(at: 6),
+              let proto = header.getUInt8(at: 9), let source = header.getUInt32(at: 12),
+              let destination = header.getUInt32(at: 16)
+        else {
+            // A header cut inside the destination still names its source (as Wireshark
+            // shows it); the source is worth matching even without a host.
+            if versionAndLength & 0x0F >= 5, let source = header.getUInt32(at: 12) {
+                observe(Observation(value: .ipv4(IPv4Address(source)), field: .ipSource, host: .none,
+                                    locator: context.locator, time: context.time))
+            }
+            anomalies.record("ipv4.truncated")
             return .done
         }
         let headerLength = Int(versionAndLength & 0x0F) * 4

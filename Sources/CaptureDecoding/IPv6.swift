@@ -14,16 +14,25 @@ extension PacketDecoder {
         _ bytes: UnsafeRawBufferPointer, context: inout PacketContext, observe: (Observation) -> Void
     ) -> Step {
         let header = ByteCursor(bytes)
-        guard let version = header.getUInt8(at: 0), let payloadLength = header.getUInt16(at: 4),
-              var next = header.getUInt8(at: 6),
-              let sourceBytes = header.getBytes(at: 8, count: 16),
-              let destinationBytes = header.getBytes(at: 24, count: 16)
-        else {
+        guard let version = header.getUInt8(at: 0) else {
             anomalies.record("ipv6.truncated")
             return .done
         }
         guard version >> 4 == 6 else {
             anomalies.record("ipv6.bad_version")
+            return .done
+        }
+        guard let payloadLength = header.getUInt16(at: 4), var next = header.getUInt8(at: 6),
+              let sourceBytes = header.getBytes(at: 8, count: 16),
+              let destinationBytes = header.getBytes(at: 24, count: 16)
+        else {
+            // A header cut inside the destination still names its source (as Wireshark
+            // shows it); the source is worth matching even without a host.
+            if let sourceBytes = header.getBytes(at: 8, count: 16) {
+                observe(Observation(value: .ipv6(IPv6Address(bytes: sourceBytes)), field: .ipv6Source, host: .none,
+                                    locator: context.locator, time: context.time))
+            }
+            anomalies.record("ipv6.truncated")
             return .done
         }
         let source = IPv6Address(bytes: sourceBytes)

@@ -42,7 +42,7 @@ enum LinkLayer: Equatable {
 
 /// A protocol layer the dispatch can hand bytes to.
 enum Layer {
-    case ethernet, pppoeSession, loopback, linuxCooked, linuxCooked2, rawIP
+    case ethernet, pppoeSession, mpls, loopback, linuxCooked, linuxCooked2, rawIP
     case ipv4, ipv6
     case udp
     case dns
@@ -54,6 +54,7 @@ enum Layer {
         case 0x0800: .ipv4
         case 0x86DD: .ipv6
         case 0x8864: .pppoeSession
+        case 0x8847, 0x8848: .mpls
         default: nil
         }
     }
@@ -99,7 +100,7 @@ final class NameScratch {
 /// the caller. Pure: it knows nothing of matching or storage; malformed input is
 /// counted in `anomalies` and never stops the next packet.
 struct PacketDecoder {
-    /// A packet is at most link → (PPPoE) → IP → UDP → DNS; the bound only guards the
+    /// A packet is at most link → (PPPoE or MPLS) → IP → UDP → DNS; the bound only guards the
     /// dispatch loop against a layer that would hand on forever.
     static let maxLayers = 8
 
@@ -123,6 +124,7 @@ struct PacketDecoder {
             switch layer {
             case .ethernet: step = decodeEthernet(bytes)
             case .pppoeSession: step = decodePPPoESession(bytes)
+            case .mpls: step = decodeMPLS(bytes)
             case .loopback: step = decodeLoopback(bytes)
             case .linuxCooked: step = decodeLinuxCooked(bytes)
             case .linuxCooked2: step = decodeLinuxCooked2(bytes)
