@@ -35,8 +35,9 @@ private struct Yield {
     var names: Set<String> = []
 }
 
-/// Link types whose captures are compared with the truth: Ethernet and raw IP.
-private let comparedLinkTypes: Set<Int32> = [1, 12, 14, 101, 228, 229]
+/// Link types whose captures are compared with the truth: Ethernet and raw IP, and
+/// loopback and Linux cooked captures, which hold to the same checks.
+private let comparedLinkTypes: Set<Int32> = [1, 12, 14, 101, 228, 229, 0, 108, 113, 276]
 
 /// Captures whose first IP header per family (tshark's `ip.addr.first` /
 /// `ipv6.addr.first`) is not one this decoder reads, and why. Each is out of scope
@@ -82,6 +83,7 @@ private let namesOutOfScope: [String: String] = [
         return
     }
     let captures = try FileManager.default.contentsOfDirectory(atPath: corpus + "/pcap").sorted()
+    var anomalies = AnomalyCounts()
     var read = 0, rejected = 0, compared = 0, damaged = 0, namesCompared = 0
     for name in captures {
         let path = corpus + "/pcap/" + name
@@ -111,6 +113,7 @@ private let namesOutOfScope: [String: String] = [
             }
         }, progress: { _ in })
         read += 1
+        anomalies.merge(summary.anomalies)
         if summary.damage != nil { damaged += 1 }
         #expect(file.sha256Hex == truth.first("file.sha256"), "\(name)")
         #expect(summary.bytes == file.size, "\(name)")
@@ -148,6 +151,7 @@ private let namesOutOfScope: [String: String] = [
     }
     print("corpus: \(captures.count) captures, \(read) read (\(damaged) damaged), \(rejected) rejected, \(compared) compared with the truth "
           + "(\(namesCompared) with DNS names; \(addressesOutOfScope.count) + \(namesOutOfScope.count) exclusions, see the lists)")
+    print("corpus anomalies: \(anomalies.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
     #expect(read + rejected == captures.count)
     #expect(compared > 200)
 }
