@@ -1,0 +1,72 @@
+import ByteParsing
+import Observations
+
+extension PacketDecoder {
+    /// IPv4 (RFC 791). Observes both addresses (the other one as host), then hands a
+    /// UDP payload on unless this is a non-first fragment. The packet ends at the
+    /// smaller of the total length and the captured bytes; a total length of 0 (TCP
+    /// segmentation offload captures) means "what was captured".
+    mutating func decodeIPv4(
+        _ bytes: UnsafeRawBufferPointer, context: inout PacketContext, observe: (Observation) -> Void
+    ) -> Step {
+        let header = ByteCursor(bytes)
+        guard let versionAndLength = header.getUInt8(at: 0) else {
+            anomalies.record("ipv4.truncated")
+            return .done
+        }
+        guard versionAndLength >> 4 == 4 else {
+            anomalies.record("ipv4.bad_version")
+            return .done
+        }
+        guard let totalLength = header.getUInt16(at: 2), let fragment = header.getUInt16(at: 6),
+              let proto = header.getUInt8(at: 9), let source = header.getUInt32(at: 12),
+              let destination = header.getUInt32(at: 16)
+        else {
+            // A header cut inside the destination still names its source (as Wireshark
+            // shows it); the source is worth matching even without a host.
+            if versionAndLength & 0x0F >= 5, let source = header.getUInt32(at: 12) {
+                observe(Observation(value: .ipv4(IPv4Address(source)), field: .ipSource, host: .none,
+                                    locator: context.locator, time: context.time))
+            }
+            anomalies.record("ipv4.truncated")
+            return .done
+        }
+        let headerLength = Int(versionAndLength & 0x0F) * 4
+        guard headerLength >= 20 else {
+            anomalies.record("ipv4.bad_header_length")
+            return .done
+        }
+        guard totalLength == 0 || Int(totalLength) >= headerLength else {
+            anomalies.record("ipv4.bad_total_length")
+            return .done
+        }
+
+        let sourceAddress = IPv4Address(source)
+        let destinationAddress = IPv4Address(destination)
+        context.source = .ipv4(sourceAddress)
+        context.destination = .ipv4(destinationAddress)
+        observe(Observation(value: .ipv4(sourceAddress), field: .ipSource, host: .ipv4(destinationAddress),
+                            locator: context.locator, time: context.time))
+        observe(Observation(value: .ipv4(destinationAddress), field: .ipDestination, host: .ipv4(sourceAddress),
+                            locator: context.locator, time: context.time))
+
+        guard bytes.count >= headerLength else {
+            anomalies.record("ipv4.truncated")
+            return .done
+        }
+        var end = bytes.count
+        if totalLength != 0 {
+            if Int(totalLength) > bytes.count {
+                anomalies.record("ipv4.truncated")
+            } else {
+                end = Int(totalLength)
+            }
+        }
+        // Only the first fragment carries the transport header.
+        guard fragment & 0x1FFF == 0 else { return .done }
+        guard proto == 17, let payload = header.getBytes(at: headerLength, count: end - headerLength) else {
+            return .done
+        }
+        return .next(.udp, payload)
+    }
+}

@@ -1,0 +1,96 @@
+import ByteParsing
+import Observations
+
+extension PacketDecoder {
+    /// Extension headers walked before giving up: real packets carry one or two; the
+    /// bound keeps a chain of empty options headers from costing more than a few reads.
+    static let maxIPv6ExtensionHeaders = 8
+
+    /// IPv6 (RFC 8200): the fixed header, both addresses observed (the other one as
+    /// host), then the extension headers (hop-by-hop, routing, destination options,
+    /// fragment, AH) up to UDP. Only a first fragment is handed on. A payload length
+    /// of 0 (jumbogram) means "what was captured".
+    mutating func decodeIPv6(
+        _ bytes: UnsafeRawBufferPointer, context: inout PacketContext, observe: (Observation) -> Void
+    ) -> Step {
+        let header = ByteCursor(bytes)
+        guard let version = header.getUInt8(at: 0) else {
+            anomalies.record("ipv6.truncated")
+            return .done
+        }
+        guard version >> 4 == 6 else {
+            anomalies.record("ipv6.bad_version")
+            return .done
+        }
+        guard let payloadLength = header.getUInt16(at: 4), var next = header.getUInt8(at: 6),
+              let sourceBytes = header.getBytes(at: 8, count: 16),
+              let destinationBytes = header.getBytes(at: 24, count: 16)
+        else {
+            // A header cut inside the destination still names its source (as Wireshark
+            // shows it); the source is worth matching even without a host.
+            if let sourceBytes = header.getBytes(at: 8, count: 16) {
+                observe(Observation(value: .ipv6(IPv6Address(bytes: sourceBytes)), field: .ipv6Source, host: .none,
+                                    locator: context.locator, time: context.time))
+            }
+            anomalies.record("ipv6.truncated")
+            return .done
+        }
+        let source = IPv6Address(bytes: sourceBytes)
+        let destination = IPv6Address(bytes: destinationBytes)
+        context.source = .ipv6(source)
+        context.destination = .ipv6(destination)
+        observe(Observation(value: .ipv6(source), field: .ipv6Source, host: .ipv6(destination),
+                            locator: context.locator, time: context.time))
+        observe(Observation(value: .ipv6(destination), field: .ipv6Destination, host: .ipv6(source),
+                            locator: context.locator, time: context.time))
+
+        var end = bytes.count
+        if payloadLength != 0 {
+            if 40 + Int(payloadLength) > bytes.count {
+                anomalies.record("ipv6.truncated")
+            } else {
+                end = 40 + Int(payloadLength)
+            }
+        }
+        let packet = ByteCursor(UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
+        var offset = 40
+        for _ in 0...PacketDecoder.maxIPv6ExtensionHeaders {
+            switch next {
+            case 17:
+                guard let payload = packet.getBytes(at: offset, count: end - offset) else { return .done }
+                return .next(.udp, payload)
+            case 0, 43, 60:  // hop-by-hop, routing, destination options: 8-octet units after the first 8
+                guard let following = packet.getUInt8(at: offset), let units = packet.getUInt8(at: offset + 1) else {
+                    anomalies.record("ipv6.truncated")
+                    return .done
+                }
+                next = following
+                offset += (Int(units) + 1) * 8
+            case 44:  // fragment: fixed 8 bytes
+                guard let following = packet.getUInt8(at: offset), let fragment = packet.getUInt16(at: offset + 2)
+                else {
+                    anomalies.record("ipv6.truncated")
+                    return .done
+                }
+                guard fragment >> 3 == 0 else { return .done }
+                next = following
+                offset += 8
+            case 51:  // authentication header: 4-octet units after the first 8
+                guard let following = packet.getUInt8(at: offset), let units = packet.getUInt8(at: offset + 1) else {
+                    anomalies.record("ipv6.truncated")
+                    return .done
+                }
+                next = following
+                offset += (Int(units) + 2) * 4
+            default:
+                return .done
+            }
+            guard offset <= end else {
+                anomalies.record("ipv6.truncated")
+                return .done
+            }
+        }
+        anomalies.record("ipv6.too_many_extension_headers")
+        return .done
+    }
+}

@@ -1,0 +1,140 @@
+import Observations
+
+/// The link layers this module decodes, from libpcap's `pcap_datalink` value (a DLT_
+/// number, which libpcap has already mapped from the file's LINKTYPE_ number).
+enum LinkLayer: Equatable {
+    /// DLT_EN10MB (1): Ethernet II, with 802.1Q / 802.1ad tags.
+    case ethernet
+    /// DLT_NULL (0, family in the capturing host's byte order) and DLT_LOOP (108,
+    /// network order): a 4-byte address family, then the packet.
+    case loopback
+    /// DLT_LINUX_SLL (113): Linux "cooked" capture, version 1.
+    case linuxCooked
+    /// DLT_LINUX_SLL2 (276): Linux "cooked" capture, version 2.
+    case linuxCooked2
+    /// Raw IP: DLT_RAW (12; libpcap maps LINKTYPE_RAW 101 to it on Linux), 14 (DLT_RAW
+    /// on OpenBSD, which Linux libpcap passes through unnamed), DLT_IPV4 (228) and
+    /// DLT_IPV6 (229). The version nibble decides, as libpcap's own filters do, so an
+    /// IPv4 packet in a DLT_IPV6 file is still read.
+    case rawIP
+
+    init?(dataLinkType: Int32) {
+        switch dataLinkType {
+        case 1: self = .ethernet
+        case 0, 108: self = .loopback
+        case 113: self = .linuxCooked
+        case 276: self = .linuxCooked2
+        case 12, 14, 101, 228, 229: self = .rawIP
+        default: return nil
+        }
+    }
+
+    var firstLayer: Layer {
+        switch self {
+        case .ethernet: .ethernet
+        case .loopback: .loopback
+        case .linuxCooked: .linuxCooked
+        case .linuxCooked2: .linuxCooked2
+        case .rawIP: .rawIP
+        }
+    }
+}
+
+/// A protocol layer the dispatch can hand bytes to.
+enum Layer {
+    case ethernet, pppoeSession, mpls, loopback, linuxCooked, linuxCooked2, rawIP
+    case ipv4, ipv6
+    case udp
+    case dns
+
+    /// The layer an EtherType (also used by Linux cooked captures) announces; nil for
+    /// the ones not decoded.
+    static func forEtherType(_ type: UInt16) -> Layer? {
+        switch type {
+        case 0x0800: .ipv4
+        case 0x86DD: .ipv6
+        case 0x8864: .pppoeSession
+        case 0x8847, 0x8848: .mpls
+        default: nil
+        }
+    }
+}
+
+/// What a layer decoder returns: the next layer and its bytes, or the end.
+enum Step {
+    case next(Layer, UnsafeRawBufferPointer)
+    case done
+
+    static func etherType(_ type: UInt16, _ payload: UnsafeRawBufferPointer) -> Step {
+        guard let layer = Layer.forEtherType(type) else { return .done }
+        return .next(layer, payload)
+    }
+}
+
+/// Per-packet facts a layer hands to the layers above it.
+struct PacketContext {
+    let locator: Locator
+    let time: Timestamp
+    /// The outermost IP header's addresses, once it has been read.
+    var source: HostReference = .none
+    var destination: HostReference = .none
+}
+
+/// A buffer for assembling one domain name, allocated once per reader so that DNS
+/// decoding does not allocate per packet.
+final class NameScratch {
+    /// RFC 1035 §2.3.4: a name is at most 255 bytes on the wire, so its dotted text
+    /// (no trailing dot) is at most 253 bytes.
+    static let capacity = 255
+    let bytes: UnsafeMutableRawBufferPointer
+
+    init() {
+        bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: NameScratch.capacity, alignment: 1)
+        bytes.initializeMemory(as: UInt8.self, repeating: 0)
+    }
+
+    deinit { bytes.deallocate() }
+}
+
+/// Decodes one packet at a time from its link layer up, handing every observation to
+/// the caller. Pure: it knows nothing of matching or storage; malformed input is
+/// counted in `anomalies` and never stops the next packet.
+struct PacketDecoder {
+    /// A packet is at most link → (PPPoE or MPLS) → IP → UDP → DNS; the bound only guards the
+    /// dispatch loop against a layer that would hand on forever.
+    static let maxLayers = 8
+
+    var anomalies = AnomalyCounts()
+    let nameScratch: NameScratch
+
+    init(nameScratch: NameScratch = NameScratch()) {
+        self.nameScratch = nameScratch
+    }
+
+    /// The single dispatch: each layer checks its length, reads its header and says
+    /// which layer gets the rest.
+    mutating func decode(
+        packet: UnsafeRawBufferPointer, link: LinkLayer, locator: Locator, time: Timestamp,
+        observe: (Observation) -> Void
+    ) {
+        var context = PacketContext(locator: locator, time: time)
+        var step = Step.next(link.firstLayer, packet)
+        for _ in 0..<PacketDecoder.maxLayers {
+            guard case .next(let layer, let bytes) = step else { return }
+            switch layer {
+            case .ethernet: step = decodeEthernet(bytes)
+            case .pppoeSession: step = decodePPPoESession(bytes)
+            case .mpls: step = decodeMPLS(bytes)
+            case .loopback: step = decodeLoopback(bytes)
+            case .linuxCooked: step = decodeLinuxCooked(bytes)
+            case .linuxCooked2: step = decodeLinuxCooked2(bytes)
+            case .rawIP: step = decodeRawIP(bytes)
+            case .ipv4: step = decodeIPv4(bytes, context: &context, observe: observe)
+            case .ipv6: step = decodeIPv6(bytes, context: &context, observe: observe)
+            case .udp: step = decodeUDP(bytes)
+            case .dns: step = decodeDNS(bytes, context: context, observe: observe)
+            }
+        }
+        if case .next = step { anomalies.record("decoder.too_many_layers") }
+    }
+}
