@@ -31,6 +31,9 @@ final class GzipInflater {
     /// Compressed offset at which the current member started.
     private var memberStart: UInt64 = 0
     private var finished = false
+    /// An error found in the same inflate call that produced bytes: the bytes go out
+    /// first, the error on the next call, so that no decompressed text is lost.
+    private var deferredDamage: String?
 
     /// `chunkSize` is the size of both the compressed read buffer and the decompressed
     /// output chunk; tests make it tiny to exercise every boundary.
@@ -90,6 +93,7 @@ final class GzipInflater {
     /// The next chunk of decompressed bytes, the clean end, or why the stream stopped.
     func next() -> Output {
         if finished { return .end }
+        if let deferredDamage { return stop(deferredDamage) }
         guard initialised else {
             finished = true
             return .damage("zlib could not be initialised (version \(String(cString: zlibVersion())))")
@@ -136,11 +140,17 @@ final class GzipInflater {
                 }
             default:
                 let message = zlibMessage(status)
-                if member > 1 && stream.pointee.total_out == 0 && produced == 0 {
-                    return stop(
-                        "trailing garbage after gzip member \(member - 1) at compressed byte \(memberStart): \(message)")
+                let damage: String
+                if member > 1 && stream.pointee.total_out == 0 {
+                    damage = "trailing garbage after gzip member \(member - 1) at compressed byte \(memberStart): \(message)"
+                } else {
+                    damage = "gzip data error at compressed byte \(compressedOffset) (member \(member)): \(message)"
                 }
-                return stop("gzip data error at compressed byte \(compressedOffset) (member \(member)): \(message)")
+                if produced > 0 {
+                    deferredDamage = damage
+                    return .bytes(UnsafeRawBufferPointer(rebasing: output[0..<produced]))
+                }
+                return stop(damage)
             }
         }
     }

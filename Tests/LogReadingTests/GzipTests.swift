@@ -89,9 +89,8 @@ func trailingGarbageIsDamage(garbage: [UInt8]) throws {
     for position in stride(from: 10, to: compressed.count - 8, by: max(1, compressed.count / 25)) {
         var damaged = compressed
         damaged[position] ^= 0xFF
-        let (lines, summary) = try Fixture.frame(damaged, compressed: true, chunkSize: 512)
-        // Either zlib notices (damage) or, rarely, the flip yields other valid data; never a crash.
-        if summary.damage == nil { Issue.record("flip at \(position) went unnoticed") }
-        #expect(lines.count <= 101)
+        let (_, summary) = try Fixture.frame(damaged, compressed: true, chunkSize: 512)
+        // zlib notices the flip (by its checksum at the latest); the reader must not crash.
+        #expect(summary.damage?.contains("compressed byte") == true, "flip at \(position)")
     }
 }

@@ -34,7 +34,7 @@ let scanCases: [ScanCase] = [
     ScanCase(text: "md5 \(md5) done", found: ["hash:\(md5)"]),
     ScanCase(text: "sha1=\(sha1.uppercased()),", found: ["hash:\(sha1.uppercased())"]),
     ScanCase(text: "sum \(sha256)", found: ["hash:\(sha256)"]),
-    ScanCase(text: "file-\(md5).bin", found: ["hash:\(md5)"]),
+    ScanCase(text: "file-\(md5).bin", found: ["hash:\(md5)", "domain:file-\(md5).bin"]),
     ScanCase(text: "33 hex \(md5)a and 31 \(md5.dropLast())", found: []),
     ScanCase(text: "0x\(md5) g\(md5)", found: []),
     ScanCase(text: "32 digits 12345678901234567890123456789012", found: ["hash:12345678901234567890123456789012"]),
@@ -69,7 +69,7 @@ func scansObservables(_ testCase: ScanCase) {
 }
 
 @Test func overlongDomainsAndLabelsAreRejected() {
-    let longLabel = String(repeating: "a", count: 64) + ".com"
+    let longLabel = String(repeating: "x", count: 64) + ".com"
     let longName = Array(repeating: "abcdefghi", count: 26).joined(separator: ".") + ".com"
     for text in [longLabel, longName] {
         var found: [String] = []
