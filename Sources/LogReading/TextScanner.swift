@@ -149,14 +149,15 @@ enum TextScanner {
         return IPv4Address(value << 8 | current)
     }
 
-    /// The domain name in a word, if the word (without leading and trailing dots) is one:
+    /// The domain name in a word, if the word (without leading and trailing `.`, `-`, `_`) is one:
     /// two or more labels of `[A-Za-z0-9_-]`, none empty or longer than 63, the last
     /// alphabetic and 2 to 63 long, 253 bytes at most.
     static func domainRange(_ text: UnsafeRawBufferPointer, _ word: Range<Int>) -> Range<Int>? {
         var start = word.lowerBound
         var end = word.upperBound
-        while start < end, text[start] == UInt8(ascii: ".") { start += 1 }
-        while end > start, text[end - 1] == UInt8(ascii: ".") { end -= 1 }
+        // Punctuation at the ends belongs to the text around the name ("-file.txt", "name.").
+        while start < end, !isAlphanumeric(text[start]) { start += 1 }
+        while end > start, !isAlphanumeric(text[end - 1]) { end -= 1 }
         guard end - start >= 4, end - start <= maximumDomainLength else { return nil }
         var labels = 0
         var labelLength = 0

@@ -31,6 +31,7 @@ let scanCases: [ScanCase] = [
     ScanCase(text: "query 'ricreig.com/NS/IN' denied", found: ["domain:ricreig.com"]),
     ScanCase(text: "resolved Example.COM. ok", found: ["domain:Example.COM"]),
     ScanCase(text: "a..b.com x.y1 host.c localhost", found: []),
+    ScanCase(text: "file -AirPort_Logs-001.txt_ and --evil.example.net--", found: ["domain:AirPort_Logs-001.txt", "domain:evil.example.net"]),
     ScanCase(text: "md5 \(md5) done", found: ["hash:\(md5)"]),
     ScanCase(text: "sha1=\(sha1.uppercased()),", found: ["hash:\(sha1.uppercased())"]),
     ScanCase(text: "sum \(sha256)", found: ["hash:\(sha256)"]),
