@@ -219,6 +219,8 @@ public final class LogReader {
             switch found {
             case .ipv4(let address):
                 observe(Observation(value: .ipv4(address), field: .logIP, host: host, locator: locator, time: time))
+            case .ipv6(let address):
+                observe(Observation(value: .ipv6(address), field: .logIP, host: host, locator: locator, time: time))
             case .domain(let range):
                 observe(Observation(
                     value: .domain(UnsafeRawBufferPointer(rebasing: line[range])), field: .logDomain, host: host,

@@ -3,6 +3,7 @@ import Observations
 /// What the text scanner found, with the byte range it came from (in the scanned buffer).
 enum TextObservable: Equatable {
     case ipv4(IPv4Address)
+    case ipv6(IPv6Address)
     case domain(Range<Int>)
     case hexDigest(Range<Int>)
 }
@@ -37,6 +38,113 @@ enum TextScanner {
             let followedByAt = index < end && text[index] == UInt8(ascii: "@")
             scanWord(text, start..<index, domainAllowed: !followedByAt, found: found)
         }
+        scanIPv6(text, range.lowerBound..<end, found: found)
+    }
+
+    /// IPv6 addresses: maximal runs of `[0-9A-Za-z:.]` made only of hex digits, colons
+    /// and dots, with at least two colons, that parse as RFC 4291 text. A second pass
+    /// over the text, so these come after the line's other observables.
+    private static func scanIPv6(
+        _ text: UnsafeRawBufferPointer, _ range: Range<Int>, found: (TextObservable) -> Void
+    ) {
+        var index = range.lowerBound
+        while index < range.upperBound {
+            let byte = text[index]
+            guard isAlphanumeric(byte) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: ".") else {
+                index += 1
+                continue
+            }
+            let start = index
+            var colons = 0
+            var candidate = true
+            while index < range.upperBound {
+                let current = text[index]
+                if current == UInt8(ascii: ":") {
+                    colons += 1
+                } else if current == UInt8(ascii: ".") {
+                } else if isAlphanumeric(current) {
+                    if !hexValue(current) { candidate = false }
+                } else {
+                    break
+                }
+                index += 1
+            }
+            guard candidate, colons >= 2 else { continue }
+            var end = index
+            // Punctuation after the address: "from fe80::1: error", "to 2001:db8::1."
+            if end - start > 2, text[end - 1] == UInt8(ascii: ".") || text[end - 1] == UInt8(ascii: ":"),
+               text[end - 2] != UInt8(ascii: ":")
+            {
+                end -= 1
+            }
+            if let address = parseIPv6(text, start..<end) { found(.ipv6(address)) }
+        }
+    }
+
+    /// Parses RFC 4291 text occupying exactly `range` (`2001:db8::1`, `::ffff:192.0.2.1`);
+    /// needs at least one hex digit, so a bare `::` is not taken. No allocation.
+    static func parseIPv6(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) -> IPv6Address? {
+        guard range.count >= 3, range.count <= 45 else { return nil }
+        var groups = SIMD8<UInt16>()
+        var count = 0
+        var gap = -1
+        var index = range.lowerBound
+        let end = range.upperBound
+        if text[index] == UInt8(ascii: ":") {
+            guard text[index + 1] == UInt8(ascii: ":") else { return nil }
+            gap = 0
+            index += 2
+        }
+        while index < end {
+            let start = index
+            var value: UInt32 = 0
+            var digits = 0
+            while index < end, hexValue(text[index]) {
+                let byte = text[index]
+                value = value << 4 | UInt32(isDigit(byte) ? byte - 48 : (byte | 0x20) - 87)
+                digits += 1
+                index += 1
+            }
+            if index < end, text[index] == UInt8(ascii: ".") {
+                // An embedded IPv4 address ends the text.
+                guard count <= 6, let v4 = parseIPv4(text, start..<end) else { return nil }
+                groups[count] = UInt16(truncatingIfNeeded: v4.value >> 16)
+                groups[count + 1] = UInt16(truncatingIfNeeded: v4.value)
+                count += 2
+                index = end
+                break
+            }
+            guard digits > 0, digits <= 4, count < 8 else { return nil }
+            groups[count] = UInt16(value)
+            count += 1
+            if index == end { break }
+            guard text[index] == UInt8(ascii: ":") else { return nil }
+            index += 1
+            if index < end, text[index] == UInt8(ascii: ":") {
+                guard gap < 0 else { return nil }
+                gap = count
+                index += 1
+            } else if index == end {
+                return nil
+            }
+        }
+        guard count > 0 else { return nil }
+        if gap >= 0 {
+            guard count < 8 else { return nil }
+            // Move the groups after the gap to the end; the gap is zeros.
+            let tail = count - gap
+            var expanded = SIMD8<UInt16>()
+            for position in 0..<gap { expanded[position] = groups[position] }
+            for position in 0..<tail { expanded[8 - tail + position] = groups[gap + position] }
+            groups = expanded
+        } else {
+            guard count == 8 else { return nil }
+        }
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for position in 0..<4 { high = high << 16 | UInt64(groups[position]) }
+        for position in 4..<8 { low = low << 16 | UInt64(groups[position]) }
+        return IPv6Address(high: high, low: low)
     }
 
     @inline(__always)

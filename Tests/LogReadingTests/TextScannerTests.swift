@@ -17,7 +17,15 @@ let scanCases: [ScanCase] = [
     ScanCase(text: "Invalid user pascal from 35.188.49.176 port 53502", found: ["ip:35.188.49.176"]),
     ScanCase(text: "proto UDP, 186.26.78.68:44355->81.82.202.145:53, len 65", found: ["ip:186.26.78.68", "ip:81.82.202.145"]),
     ScanCase(text: "SRC=195.54.160.107 DST=51.15.166.67 LEN=40", found: ["ip:195.54.160.107", "ip:51.15.166.67"]),
-    ScanCase(text: "refused connect from ::ffff:192.168.1.1 (192.168.1.2)", found: ["ip:192.168.1.1", "ip:192.168.1.2"]),
+    ScanCase(
+        text: "refused connect from ::ffff:192.168.1.1 (192.168.1.2)",
+        found: ["ip:192.168.1.1", "ip:192.168.1.2", "ip6:::ffff:c0a8:101"]),
+    ScanCase(text: "client: fdfd:ace:ace:7::17a, server: ", found: ["ip6:fdfd:ace:ace:7::17a"]),
+    ScanCase(text: "from 2001:DB8:0:0:0:0:0:1 and fe80::1%eth0 to [2001:db8::2]:443.", found: ["ip6:2001:db8::1", "ip6:fe80::1", "ip6:2001:db8::2"]),
+    ScanCase(text: "from fe80::abcd: error, to 2001:db8::3.", found: ["ip6:fe80::abcd", "ip6:2001:db8::3"]),
+    ScanCase(
+        text: "listening on :: at 12:01:01 MAC=00:08:a2:0c:1f:12:00:c8:8b:e2:d6:87:08:00 std::string 1:2::3::4 12345::1 [/0:0:0:0:0:0:0:0:2181",
+        found: []),
     ScanCase(text: "Connection from 10.0.0.1.", found: ["ip:10.0.0.1"]),
     ScanCase(text: "[/10.10.34.11:3888:QuorumCnxManager", found: ["ip:10.10.34.11"]),
     ScanCase(text: "version 1.2.3.4.5 installed", found: []),
@@ -45,6 +53,7 @@ let scanCases: [ScanCase] = [
 func describe(_ found: TextObservable, in text: UnsafeRawBufferPointer) -> String {
     switch found {
     case .ipv4(let address): "ip:\(address)"
+    case .ipv6(let address): "ip6:\(address)"
     case .domain(let range): "domain:" + String(decoding: text[range], as: UTF8.self)
     case .hexDigest(let range): "hash:" + String(decoding: text[range], as: UTF8.self)
     }
