@@ -209,7 +209,7 @@ public final class LogReader {
         var host = HostReference.none
         var messageStart = 0
         if let header = SyslogHeaderParser.parse(line, year: options.year) {
-            lastTime = header.time
+            if let time = header.time { lastTime = time }
             messageStart = header.messageStart
             if let range = header.host { host = .name(UnsafeRawBufferPointer(rebasing: line[range])) }
         }

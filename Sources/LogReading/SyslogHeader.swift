@@ -3,8 +3,9 @@ import Observations
 /// The parts of a log line's header that matter for observations: when, which host,
 /// and where the message text starts. Positions are byte offsets into the line.
 struct SyslogHeader: Equatable {
-    /// The header's time in UTC.
-    var time: Timestamp
+    /// The header's time in UTC; nil for RFC 5424's NILVALUE (`-`), whose line then
+    /// takes the time of the nearest earlier line.
+    var time: Timestamp?
     /// The host field's byte range in the line, nil when the header names no host.
     var host: Range<Int>?
     /// Where the text to scan for observables starts (after the host and the tag).
@@ -45,7 +46,7 @@ enum SyslogHeaderParser {
                 }
                 _ = probe.take(UInt8(ascii: " "))
                 let hostRange: Range<Int>? = host.count == 1 && line[host.lowerBound] == UInt8(ascii: "-") ? nil : host
-                return SyslogHeader(time: time ?? Timestamp(seconds: 0), host: hostRange, messageStart: probe.index)
+                return SyslogHeader(time: time, host: hostRange, messageStart: probe.index)
             }
         }
         // RFC 3339 timestamp followed by host and tag (rsyslog's high-precision format).

@@ -4,7 +4,7 @@ import Testing
 
 struct HeaderCase: CustomStringConvertible, Sendable {
     var line: String
-    /// Expected UTC time, nil when no header is recognised.
+    /// Expected UTC time, nil when no header is recognised, "-" for a header without time.
     var time: String?
     var host: String? = nil
     /// The text where the message starts.
@@ -45,6 +45,7 @@ let headerCases: [HeaderCase] = [
     HeaderCase(
         line: "<13>1 2024-01-01T00:00:00-05:30 - app - - - text", time: "2024-01-01T05:30:00Z", host: nil,
         message: "- text"),
+    HeaderCase(line: "<13>1 - relay.example.org app 12 ID1 text", time: "-", host: "relay.example.org", message: "text"),
     HeaderCase(
         line: "2024-03-05T10:11:12.123456+01:00 host tag: msg", time: "2024-03-05T09:11:12.123456Z", host: "host",
         message: "msg"),
@@ -80,7 +81,7 @@ func parsesHeaders(_ testCase: HeaderCase) {
             Issue.record("no header recognised")
             return
         }
-        #expect(header.time.iso8601 == expectedTime)
+        #expect((header.time?.iso8601 ?? "-") == expectedTime)
         #expect(header.host.map { String(decoding: line[$0], as: UTF8.self) } == testCase.host)
         #expect(String(decoding: line[header.messageStart...], as: UTF8.self) == testCase.message)
     }
@@ -91,8 +92,11 @@ func parsesHeaders(_ testCase: HeaderCase) {
         continuation from 192.0.2.1
         Feb 12 14:10:21 web1 sshd[1]: login from 192.0.2.2
         \tat frame 192.0.2.3
+        <13>1 - relay app - - - from 192.0.2.4
         """
     let (seen, _) = try Fixture.observe(Array(text.utf8))
-    #expect(seen.map(\.time.iso8601) == ["1970-01-01T00:00:00Z", "2024-02-12T14:10:21Z", "2024-02-12T14:10:21Z"])
-    #expect(seen.map(\.host) == [nil, "web1", nil])
+    #expect(seen.map(\.time.iso8601) == [
+        "1970-01-01T00:00:00Z", "2024-02-12T14:10:21Z", "2024-02-12T14:10:21Z", "2024-02-12T14:10:21Z",
+    ])
+    #expect(seen.map(\.host) == [nil, "web1", nil, "relay"])
 }
