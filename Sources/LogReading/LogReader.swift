@@ -11,9 +11,12 @@ import Darwin
 public struct LogReadingOptions: Sendable {
     /// The year given to RFC 3164 timestamps, which have none.
     public var year: Int
-    /// Lines longer than this are cut (the cut is counted as an anomaly).
+    /// Lines longer than this are cut (the cut is counted as an anomaly `log.line_too_long`;
+    /// the rest up to the next LF is skipped). Values above `LogReader.largestLineLimit`
+    /// are taken as that limit; the reader allocates one buffer of this size.
     public var maximumLineLength: Int
 
+    /// `year` for RFC 3164 timestamps; lines cut at 1 MiB by default.
     public init(year: Int, maximumLineLength: Int = 1 << 20) {
         self.year = year
         self.maximumLineLength = maximumLineLength
