@@ -1,0 +1,130 @@
+import ByteParsing
+import Foundation
+import Observations
+import Testing
+@testable import LogReading
+
+/// One observation, owned, for comparing runs.
+struct Seen: Hashable, CustomStringConvertible {
+    var value: OwnedValue
+    var field: Field
+    var host: String?
+    var line: UInt64
+    var offset: UInt64
+    var time: Timestamp
+
+    init(_ observation: Observation) {
+        value = observation.value.owned
+        field = observation.field
+        host = observation.host.text
+        switch observation.locator {
+        case .line(let number, let offset):
+            line = number
+            self.offset = offset
+        case .packet(let number):
+            line = number
+            offset = .max
+        }
+        time = observation.time
+    }
+
+    var description: String { "\(line)@\(offset) \(field.rawValue) \(value) host=\(host ?? "-") \(time.iso8601)" }
+}
+
+/// One framed line, owned.
+struct FramedLine: Equatable {
+    var bytes: [UInt8]
+    var number: UInt64
+    var offset: UInt64
+}
+
+enum Fixture {
+    /// The package root is three levels up from Tests/LogReadingTests/Support.swift.
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    static let corpus = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus/syslog")
+
+    /// The corpus directory, or nil (with the skip said plainly) when it is absent.
+    static func corpusDirectory() -> URL? {
+        if FileManager.default.fileExists(atPath: corpus.path) { return corpus }
+        print("skipped: ../shared/corpus is absent")
+        return nil
+    }
+
+    /// Writes `bytes` to a fresh temporary file and returns its path.
+    static func temporaryFile(_ bytes: [UInt8]) throws -> String {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("logreading-\(UUID().uuidString)")
+        try Data(bytes).write(to: url)
+        return url.path
+    }
+
+    /// Compresses with the system's gzip (one member, no name or time stamp).
+    static func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
+        let path = try temporaryFile(bytes)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/gzip")
+        process.arguments = ["-c", "-n", path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        return [UInt8](data)
+    }
+
+    static func frame(
+        _ bytes: [UInt8], compressed: Bool, chunkSize: Int = LogReader.defaultChunkSize,
+        maximumLineLength: Int = 1 << 20
+    ) throws -> (lines: [FramedLine], summary: ReadSummary) {
+        let path = try temporaryFile(bytes)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let file = try InputFile(path: path)
+        let reader = LogReader(
+            file: file, compressed: compressed,
+            options: LogReadingOptions(year: 2024, maximumLineLength: maximumLineLength), chunkSize: chunkSize)
+        var lines: [FramedLine] = []
+        let summary = reader.readLines(progress: { _ in }) { line, number, offset in
+            lines.append(FramedLine(bytes: [UInt8](line), number: number, offset: offset))
+        }
+        #expect(file.bytesRead == file.size, "the file is drained to its end")
+        return (lines, summary)
+    }
+
+    static func observe(
+        path: String, compressed: Bool, chunkSize: Int = LogReader.defaultChunkSize, year: Int = 2024
+    ) throws -> (seen: [Seen], summary: ReadSummary) {
+        let file = try InputFile(path: path)
+        let reader = LogReader(
+            file: file, compressed: compressed, options: LogReadingOptions(year: year), chunkSize: chunkSize)
+        var seen: [Seen] = []
+        let summary = reader.read(observe: { seen.append(Seen($0)) }, progress: { _ in })
+        return (seen, summary)
+    }
+
+    static func observe(
+        _ bytes: [UInt8], compressed: Bool = false, chunkSize: Int = LogReader.defaultChunkSize
+    ) throws -> (seen: [Seen], summary: ReadSummary) {
+        let path = try temporaryFile(bytes)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try observe(path: path, compressed: compressed, chunkSize: chunkSize)
+    }
+
+    /// A few hundred varied log lines, so that the gzip stream has some length.
+    static func sampleLog(lines count: Int = 300) -> [UInt8] {
+        var text = ""
+        for index in 0..<count {
+            text += "Mar  \(index % 9 + 1) 10:\(10 + index % 50):\(10 + index % 49) host\(index % 7) sshd[\(index * 31)]: "
+            text += "Failed password for user\(index * 7919 % 1000) from 10.\(index % 256).\(index * 3 % 256).\(index * 7 % 256) port \(1024 + index)\n"
+        }
+        return Array(text.utf8)
+    }
+
+    static func split(_ bytes: [UInt8]) -> [[UInt8]] {
+        var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map(Array.init)
+        if lines.last == [] { lines.removeLast() }
+        return lines
+    }
+}
