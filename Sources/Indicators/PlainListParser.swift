@@ -140,8 +140,9 @@ enum PlainListParser {
         let shown = quoted(value)
         let addressText = value[value.startIndex..<slash]
         let prefixText = value[value.index(after: slash)...]
+        // An address part with a colon is meant as IPv6 (URLs were caught before).
         let addressLooksNumeric = !addressText.isEmpty
-            && addressText.utf8.allSatisfy({ isHexDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":") })
+            && (addressText.contains(":") || addressText.utf8.allSatisfy({ isDigit($0) || $0 == UInt8(ascii: ".") }))
         guard addressLooksNumeric else {
             return .invalid("\(shown): URLs and paths are not supported; \(expectation)")
         }
