@@ -104,8 +104,18 @@ enum PlainListParser {
     /// Infers the type of a trimmed, non-empty value and canonicalises it.
     static func classify(_ value: Substring) -> Line {
         let shown = quoted(value)
-        if value.utf8.contains(where: isSpace) {
-            return .invalid("\(shown): \(expectation)")
+        // `value;comment`, `value<TAB>score`, `value,field`: other list conventions. Say
+        // so when the first field is itself a valid indicator.
+        if let separator = value.utf8.firstIndex(where: isFieldSeparator) {
+            let first = value[..<separator]
+            if !first.isEmpty, case .indicator(_, let canonical) = classify(first) {
+                return .invalid(
+                    "\(shown): expected one indicator per line, found more text after \(canonical) "
+                        + "(comments start with \"#\" after whitespace)")
+            }
+            if value.utf8.contains(where: isSpace) {
+                return .invalid("\(shown): \(expectation)")
+            }
         }
         if value.contains("://") {
             return .invalid("\(shown): URLs are not supported; \(expectation)")
@@ -272,6 +282,10 @@ enum PlainListParser {
             escaped += scalar == "\"" ? "\\\"" : scalar.escaped(asASCII: false)
         }
         return "\"" + escaped + (cut ? "…" : "") + "\""
+    }
+
+    static func isFieldSeparator(_ byte: UInt8) -> Bool {
+        isSpace(byte) || byte == UInt8(ascii: ";") || byte == UInt8(ascii: ",")
     }
 
     static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }

@@ -117,6 +117,8 @@ struct SplitMix64: RandomNumberGenerator {
             return type == .md5 || type == .sha1 || type == .sha256
         }
         #expect(Double(digests.count) > Double(semicolon.count) * 0.95)
+        let explained = rules.errors.filter { $0.message.contains("found more text after") }
+        #expect(explained.count == digests.count)
     }
 
     /// Random lookups against ipsum (exact addresses) and maltrail's scanner /24s agree

@@ -56,7 +56,10 @@ import Testing
         ("10.0.0.256/8", "10.0.0.256/8: not a valid IPv4 address (octet 256 > 255)"),
         ("2001:db8::g/64", "is not a valid IPv6 address"),
         ("foo bar", "\"foo bar\": expected one indicator per line (an IP address, CIDR range, domain, or MD5/SHA-1/SHA-256 hash)"),
-        ("1.2.3.4;65", "\";\" is not allowed in a domain"),
+        ("1.2.3.4;65", "\"1.2.3.4;65\": expected one indicator per line, found more text after 1.2.3.4 (comments start with \"#\" after whitespace)"),
+        ("192.0.2.1\t10", "\"192.0.2.1\\t10\": expected one indicator per line, found more text after 192.0.2.1"),
+        ("Evil.com,malware", "found more text after evil.com"),
+        ("foo;bar", "\";\" is not allowed in a domain"),
         ("1.2.3.4:443", "1.2.3.4:443: ports are not supported"),
         ("2001:db8:::1", "2001:db8:::1: not a valid IPv6 address"),
         ("fe80::1%eth0", "zone index"),
@@ -71,7 +74,7 @@ import Testing
         (String(repeating: "a", count: 64) + ".com", "is 64 bytes long (at most 63)"),
         (Array(repeating: String(repeating: "a", count: 60), count: 5).joined(separator: "."), "bytes long (at most 253)"),
         ("d41d8cd98f00b204e9800998ecf8427", "a hex string of 31 digits is not a hash (expected 32 for MD5, 40 for SHA-1 or 64 for SHA-256)"),
-        ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855;comment", "\";\" is not allowed"),
+        ("E3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855;Some tool - x", "found more text after e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
         ("evil.com#notacomment", "\"#\" is not allowed in a domain"),
     ]
 
