@@ -1,53 +1,156 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Correlation
+import Foundation
+import GRDB
 import Indicators
 import Observations
 
 /// The case database: one SQLite file holding runs, sources, indicators, sightings
-/// and incidents. All writes go through this one object (one connection, serialized).
-/// CONTRACT STUB.
+/// and incidents. All writes go through this one object: one connection, serialized
+/// (a GRDB `DatabaseQueue`), in WAL mode with foreign keys on.
+///
+/// Every write is one transaction, so a killed process leaves the database as it was
+/// after the last committed batch; a source is `complete` only in the transaction that
+/// wrote its last sightings, and the next run replaces a source left `reading`.
 public final class CaseDatabase: Sendable {
+    /// The database file's path.
+    public let path: String
+    let queue: DatabaseQueue
+
     /// Opens or creates the database at `path` (created with mode 0600) and applies the
-    /// migrations.
+    /// migrations that it does not have yet.
     public init(path: String) throws {
-        fatalError("contract stub")
+        self.path = path
+        try CaseDatabase.createPrivateFile(path)
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        configuration.foreignKeysEnabled = true
+        // Another process (a `cairn incidents` while an ingest runs) may hold the lock
+        // for the length of one batch.
+        configuration.busyMode = .timeout(10)
+        queue = try DatabaseQueue(path: path, configuration: configuration)
+        try Schema.migrator.migrate(queue)
+        // SQLite gives the -wal and -shm files the database file's mode; make sure.
+        for suffix in ["-wal", "-shm"] where access(path + suffix, F_OK) == 0 {
+            _ = chmod(path + suffix, 0o600)
+        }
     }
 
-    /// Records the start of a run; returns its id.
+    /// Creates `path` readable and writable by its owner only, unless it exists.
+    private static func createPrivateFile(_ path: String) throws {
+        let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY, 0o600)
+        if descriptor >= 0 {
+            close(descriptor)
+            return
+        }
+        let code = errno
+        if code == EEXIST { return }
+        throw CaseStoreError.cannotCreate(path: path, reason: String(cString: strerror(code)))
+    }
+
+    // MARK: Runs
+
+    /// Records the start of a run (status `running`); returns its id.
     public func beginRun(version: String, rulesDigest: String, commandLine: String) throws -> Int64 {
-        fatalError("contract stub")
+        try queue.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO runs (started_at, version, rules_digest, command_line, status)
+                    VALUES (?, ?, ?, ?, 'running')
+                    """,
+                arguments: [CaseDatabase.now(), version, rulesDigest, commandLine])
+            return db.lastInsertedRowID
+        }
     }
 
-    /// Records the end of a run.
+    /// Records the end of a run: `succeeded` or `failed`, with its finish time.
     public func finishRun(_ runID: Int64, succeeded: Bool) throws {
-        fatalError("contract stub")
+        try queue.write { db in
+            try db.execute(
+                sql: "UPDATE runs SET finished_at = ?, status = ? WHERE id = ?",
+                arguments: [CaseDatabase.now(), succeeded ? "succeeded" : "failed", runID])
+            if db.changesCount == 0 { throw CaseStoreError.unknownRun(runID) }
+        }
     }
+
+    // MARK: Indicators
 
     /// Inserts the indicators that are not stored yet (same type, value, rule file and
-    /// line); returns the database id of each, in the order given.
+    /// line); returns the database id of each, in the order given. One transaction.
     public func storeIndicators(_ indicators: [Indicator]) throws -> [Int64] {
-        fatalError("contract stub")
+        try queue.write { db in
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO indicators (type, value, rule_file, rule_line) VALUES (?, ?, ?, ?)
+                ON CONFLICT (type, value, rule_file, rule_line) DO NOTHING
+                """)
+            let select = try db.cachedStatement(sql: """
+                SELECT id FROM indicators WHERE type = ? AND value = ? AND rule_file = ? AND rule_line = ?
+                """)
+            var ids: [Int64] = []
+            ids.reserveCapacity(indicators.count)
+            for indicator in indicators {
+                let arguments: StatementArguments = [
+                    indicator.type.rawValue, indicator.value, indicator.ruleFile, indicator.line,
+                ]
+                try insert.execute(arguments: arguments)
+                if db.changesCount > 0 {
+                    ids.append(db.lastInsertedRowID)
+                } else if let id = try Int64.fetchOne(select, arguments: arguments) {
+                    ids.append(id)
+                } else {
+                    throw CaseStoreError.indicatorNotStored(indicator.value)
+                }
+            }
+            return ids
+        }
     }
+
+    // MARK: Sources
 
     /// The path of a source with this SHA-256 that is recorded complete, if any.
     public func completedSource(sha256: String) throws -> String? {
-        fatalError("contract stub")
+        try queue.read { db in
+            try String.fetchOne(
+                db, sql: "SELECT path FROM sources WHERE sha256 = ? AND status = 'complete'", arguments: [sha256])
+        }
     }
 
     /// Whether a complete source of exactly this size exists (a cheap pre-check before
     /// hashing a file just to see whether it is a duplicate).
     public func hasCompletedSource(size: UInt64) throws -> Bool {
-        fatalError("contract stub")
+        try queue.read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM sources WHERE size = ? AND status = 'complete')",
+                arguments: [Int64(clamping: size)]) ?? false
+        }
     }
 
     /// Starts a source: removes any earlier incomplete or failed record of the same path
-    /// (with its sightings), inserts a `reading` record, returns its id.
+    /// (with its sightings), inserts a `reading` record, returns its id. One transaction.
     public func beginSource(path: String, size: UInt64, kind: SourceKind, runID: Int64) throws -> Int64 {
-        fatalError("contract stub")
+        try queue.write { db in
+            try CaseDatabase.removeUnfinished(path: path, in: db)
+            try db.execute(
+                sql: """
+                    INSERT INTO sources (run_id, path, size, kind, status, started_at)
+                    VALUES (?, ?, ?, ?, 'reading', ?)
+                    """,
+                arguments: [runID, path, Int64(clamping: size), kind.rawValue, CaseDatabase.now()])
+            return db.lastInsertedRowID
+        }
     }
 
-    /// Appends sightings of a source in one transaction.
+    /// Appends sightings of a source in one transaction. This is the hot path of a run:
+    /// one cached prepared statement, no per-row SQL parsing.
     public func appendSightings(_ sightings: [NewSighting]) throws {
-        fatalError("contract stub")
+        guard !sightings.isEmpty else { return }
+        try queue.write { db in try CaseDatabase.insert(sightings, in: db) }
     }
 
     /// Ends a source in one transaction with its last sightings. Status is `complete`
@@ -57,34 +160,309 @@ public final class CaseDatabase: Sendable {
     public func finishSource(
         _ sourceID: Int64, sha256: String, summary: ReadSummary, lastSightings: [NewSighting]
     ) throws -> SourceOutcome {
-        fatalError("contract stub")
+        try queue.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sources WHERE id = ?)", arguments: [sourceID]) == true
+            else { throw CaseStoreError.unknownSource(sourceID) }
+            try CaseDatabase.insert(lastSightings, in: db)
+            if let other = try String.fetchOne(
+                db, sql: "SELECT path FROM sources WHERE sha256 = ? AND status = 'complete' AND id != ?",
+                arguments: [sha256, sourceID])
+            {
+                try db.execute(sql: "DELETE FROM sources WHERE id = ?", arguments: [sourceID])
+                return .duplicate(other)
+            }
+            let status = summary.damage == nil ? "complete" : "failed"
+            try db.execute(
+                sql: """
+                    UPDATE sources SET status = ?, error = ?, sha256 = ?, packets = ?, lines = ?, bytes = ?,
+                        anomalies = ?, notes = ?, finished_at = ?
+                    WHERE id = ?
+                    """,
+                arguments: [
+                    status, summary.damage, sha256,
+                    Int64(clamping: summary.packets), Int64(clamping: summary.lines), Int64(clamping: summary.bytes),
+                    try CaseDatabase.json(summary.anomalies),
+                    summary.notes.isEmpty ? nil : summary.notes.joined(separator: "\n"),
+                    CaseDatabase.now(), sourceID,
+                ])
+            if let damage = summary.damage { return .failed(damage) }
+            return .complete
+        }
     }
 
     /// Records a source that could not be read at all (missing, unreadable, not a
-    /// capture), replacing earlier incomplete or failed records of the same path.
+    /// capture), replacing earlier incomplete or failed records of the same path. Its
+    /// size is NULL: nothing is known about the file.
     public func recordFailedSource(path: String, kind: SourceKind?, reason: String, runID: Int64) throws {
-        fatalError("contract stub")
+        try queue.write { db in
+            try CaseDatabase.removeUnfinished(path: path, in: db)
+            let now = CaseDatabase.now()
+            try db.execute(
+                sql: """
+                    INSERT INTO sources (run_id, path, kind, status, error, started_at, finished_at)
+                    VALUES (?, ?, ?, 'failed', ?, ?, ?)
+                    """,
+                arguments: [runID, path, kind?.rawValue, reason, now, now])
+        }
     }
 
-    /// Every sighting, as correlation needs it.
+    /// Every source record, oldest first.
+    public func sources() throws -> [SourceRow] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, run_id, path, size, sha256, kind, status, error, packets, lines, bytes,
+                       anomalies, notes, started_at, finished_at
+                FROM sources ORDER BY id
+                """
+            ).map { row in
+                let anomalyText: String = row["anomalies"]
+                let notes: String? = row["notes"]
+                let size: Int64? = row["size"]
+                let kind: String? = row["kind"]
+                return SourceRow(
+                    id: row["id"], runID: row["run_id"], path: row["path"],
+                    size: size.map { UInt64(clamping: $0) }, sha256: row["sha256"],
+                    kind: kind.flatMap(SourceKind.init(rawValue:)), status: row["status"], error: row["error"],
+                    packets: CaseDatabase.unsigned(row["packets"]), lines: CaseDatabase.unsigned(row["lines"]),
+                    bytes: CaseDatabase.unsigned(row["bytes"]),
+                    anomalies: CaseDatabase.anomalies(fromJSON: anomalyText),
+                    notes: notes.map { $0.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) } ?? [],
+                    startedAt: row["started_at"], finishedAt: row["finished_at"])
+            }
+        }
+    }
+
+    // MARK: Correlation
+
+    /// Every sighting, as correlation needs it, of sources that are `complete` or
+    /// `failed` (a damaged file keeps what was read before the damage). Sightings of a
+    /// source still `reading` are left out: they are a run in progress or the remains of
+    /// a killed one, which the next run replaces.
     public func sightingFacts() throws -> [SightingFact] {
-        fatalError("contract stub")
+        try queue.read { db in
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT s.id, s.host, s.time_ns, s.indicator_id, i.value, src.kind
+                FROM sightings s
+                JOIN sources src ON src.id = s.source_id
+                JOIN indicators i ON i.id = s.indicator_id
+                WHERE src.status != 'reading'
+                ORDER BY s.id
+                """)
+            var facts: [SightingFact] = []
+            while let row = try rows.next() {
+                let kind: String? = row[5]
+                facts.append(SightingFact(
+                    id: row[0], host: row[1], time: Timestamp(nanoseconds: row[2]), indicatorID: row[3],
+                    indicatorValue: row[4],
+                    // A kind this version does not know counts as a log, per the formula.
+                    sourceKind: kind.flatMap(SourceKind.init(rawValue:)) ?? .text))
+            }
+            return facts
+        }
     }
 
-    /// Replaces all incidents with `incidents` in one transaction.
+    /// Replaces all incidents with `incidents` in one transaction. Incident ids restart
+    /// at 1 and follow the order given.
     public func replaceIncidents(_ incidents: [Incident]) throws {
-        fatalError("contract stub")
+        try queue.write { db in
+            try db.execute(sql: "DELETE FROM incidents")
+            let insertIncident = try db.cachedStatement(sql: """
+                INSERT INTO incidents (host, first_seen, last_seen, first_seen_ns, last_seen_ns, severity, title,
+                                       indicators, sighting_count)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            let insertLink = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO incident_sightings (incident_id, sighting_id) VALUES (?, ?)
+                """)
+            for incident in incidents {
+                try insertIncident.execute(arguments: [
+                    incident.host, incident.firstSeen.iso8601, incident.lastSeen.iso8601,
+                    incident.firstSeen.nanoseconds, incident.lastSeen.nanoseconds, incident.severity.rawValue,
+                    incident.title, incident.indicatorValues.joined(separator: ","), incident.sightingIDs.count,
+                ])
+                let incidentID = db.lastInsertedRowID
+                for sightingID in incident.sightingIDs {
+                    try insertLink.execute(arguments: [incidentID, sightingID])
+                }
+            }
+        }
     }
 
     /// Incidents, newest first (by last_seen, then id).
     public func incidents() throws -> [IncidentRow] {
-        fatalError("contract stub")
+        try queue.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, first_seen_ns, last_seen_ns, host, severity, indicators, sighting_count, title
+                FROM incidents ORDER BY last_seen_ns DESC, id DESC
+                """
+            ).map { row in
+                let indicators: String = row["indicators"]
+                return IncidentRow(
+                    id: row["id"], firstSeen: Timestamp(nanoseconds: row["first_seen_ns"]),
+                    lastSeen: Timestamp(nanoseconds: row["last_seen_ns"]), host: row["host"],
+                    severity: row["severity"],
+                    indicators: indicators.isEmpty ? [] : indicators.split(separator: ",").map(String.init),
+                    sightingCount: row["sighting_count"], title: row["title"])
+            }
+        }
     }
 
-    /// Sightings (of one incident, or all), ordered by time, source path, locator.
+    /// Sightings (of one incident, or all), ordered by time, source path, locator, with
+    /// the incident each belongs to (nil when none does).
     public func sightings(incident: Int64?) throws -> [SightingRow] {
-        fatalError("contract stub")
+        let select = """
+            SELECT s.id, src.path, src.sha256, s.locator_kind, s.locator, s.byte_offset, s.time_ns,
+                   i.type, i.value, s.observed, s.field, s.host, i.rule_file, i.rule_line
+            """
+        let from = """
+            FROM sightings s
+            JOIN sources src ON src.id = s.source_id
+            JOIN indicators i ON i.id = s.indicator_id
+            """
+        let order = "ORDER BY s.time_ns, src.path, s.locator, s.byte_offset, s.id"
+        return try queue.read { db in
+            let rows: [Row]
+            if let incident {
+                rows = try Row.fetchAll(
+                    db,
+                    sql: "\(select), l.incident_id \(from) JOIN incident_sightings l ON l.sighting_id = s.id "
+                        + "WHERE l.incident_id = ? \(order)",
+                    arguments: [incident])
+            } else {
+                rows = try Row.fetchAll(
+                    db,
+                    sql: "\(select), (SELECT MIN(l.incident_id) FROM incident_sightings l WHERE l.sighting_id = s.id) "
+                        + "AS incident_id \(from) \(order)")
+            }
+            return try rows.map(CaseDatabase.sightingRow)
+        }
     }
+
+    private static func sightingRow(_ row: Row) throws -> SightingRow {
+        let locatorKind: String = row["locator_kind"]
+        let number = unsigned(row["locator"])
+        let locator: Locator
+        switch locatorKind {
+        case "packet": locator = .packet(number)
+        case "line":
+            let offset: Int64? = row["byte_offset"]
+            locator = .line(number: number, offset: offset.map { UInt64(clamping: $0) } ?? 0)
+        default: throw CaseStoreError.corruptRow("sighting \(row["id"] as Int64) has locator kind \(locatorKind)")
+        }
+        let sha256: String? = row["sha256"]
+        return SightingRow(
+            id: row["id"], incidentID: row["incident_id"], sourcePath: row["path"], sourceSHA256: sha256 ?? "",
+            locator: locator, time: Timestamp(nanoseconds: row["time_ns"]), indicatorType: row["type"],
+            indicatorValue: row["value"], observed: row["observed"], field: row["field"], host: row["host"],
+            ruleFile: row["rule_file"], ruleLine: row["rule_line"])
+    }
+
+    // MARK: Maintenance
+
+    /// The result of `PRAGMA integrity_check`: `["ok"]` for a sound database.
+    public func integrityCheck() throws -> [String] {
+        try queue.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+    }
+
+    // MARK: Helpers
+
+    /// Removes the records of `path` that are not complete; their sightings (and links
+    /// to incidents) go with them by cascade.
+    private static func removeUnfinished(path: String, in db: Database) throws {
+        try db.execute(sql: "DELETE FROM sources WHERE path = ? AND status != 'complete'", arguments: [path])
+    }
+
+    private static func insert(_ sightings: [NewSighting], in db: Database) throws {
+        guard !sightings.isEmpty else { return }
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO sightings (source_id, locator_kind, locator, byte_offset, time_ns, time, indicator_id,
+                                   observed, field, host)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for sighting in sightings {
+            let kind: String
+            let number: UInt64
+            let offset: Int64?
+            switch sighting.locator {
+            case .packet(let packet):
+                (kind, number, offset) = ("packet", packet, nil)
+            case .line(let line, let byteOffset):
+                (kind, number, offset) = ("line", line, Int64(clamping: byteOffset))
+            }
+            try statement.execute(arguments: [
+                sighting.sourceID, kind, Int64(clamping: number), offset, sighting.time.nanoseconds,
+                sighting.time.iso8601, sighting.indicatorID, sighting.observed, sighting.field.rawValue, sighting.host,
+            ])
+        }
+    }
+
+    private static func now() -> String {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Timestamp(seconds: Int64(spec.tv_sec), nanoseconds: Int64(spec.tv_nsec)).iso8601
+    }
+
+    /// Anomaly counts as a JSON object, keys sorted so equal counts give equal text.
+    private static func json(_ anomalies: AnomalyCounts) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(anomalies.counts), as: UTF8.self)
+    }
+
+    private static func anomalies(fromJSON text: String) -> AnomalyCounts {
+        var counts = AnomalyCounts()
+        if let decoded = try? JSONDecoder().decode([String: UInt64].self, from: Data(text.utf8)) {
+            for (kind, count) in decoded { counts.record(kind, count: count) }
+        }
+        return counts
+    }
+
+    private static func unsigned(_ value: Int64) -> UInt64 { UInt64(clamping: value) }
+}
+
+/// What went wrong in the case database, beyond SQLite's own errors (`DatabaseError`).
+public enum CaseStoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The database file could not be created.
+    case cannotCreate(path: String, reason: String)
+    /// `finishRun` was given an id that no run has.
+    case unknownRun(Int64)
+    /// `finishSource` was given an id that no source has (it was removed, or never begun).
+    case unknownSource(Int64)
+    /// An indicator could be neither inserted nor found.
+    case indicatorNotStored(String)
+    /// A row holds a value this version cannot read.
+    case corruptRow(String)
+
+    public var description: String {
+        switch self {
+        case .cannotCreate(let path, let reason): "cannot create case database \(path): \(reason)"
+        case .unknownRun(let id): "no run with id \(id) in the case database"
+        case .unknownSource(let id): "no source with id \(id) in the case database (removed by another run?)"
+        case .indicatorNotStored(let value): "indicator \(value) could not be stored in the case database"
+        case .corruptRow(let detail): "unreadable row in the case database: \(detail)"
+        }
+    }
+}
+
+/// A source as recorded.
+public struct SourceRow: Sendable, Equatable {
+    public var id: Int64
+    public var runID: Int64
+    public var path: String
+    /// Nil when the file could not be read at all.
+    public var size: UInt64?
+    public var sha256: String?
+    public var kind: SourceKind?
+    /// `reading`, `complete` or `failed`.
+    public var status: String
+    public var error: String?
+    public var packets: UInt64
+    public var lines: UInt64
+    public var bytes: UInt64
+    public var anomalies: AnomalyCounts
+    public var notes: [String]
+    public var startedAt: String
+    public var finishedAt: String?
 }
 
 /// What became of a finished source.

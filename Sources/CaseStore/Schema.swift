@@ -1,0 +1,104 @@
+import GRDB
+
+/// The case database schema, as named migrations.
+///
+/// A migration is never edited once it has shipped: a schema change is a new
+/// migration appended here (GRDB records the names it has applied in
+/// `grdb_migrations`, so a database opened by a newer Cairn catches up and one opened
+/// twice is left alone). docs/schema.md describes the tables for users and scripts.
+enum Schema {
+    /// The migrator holding every migration, oldest first.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-initial") { db in
+            try db.execute(sql: v1Initial)
+        }
+        return migrator
+    }
+
+    /// The first schema. Times are ISO 8601 UTC text (`2024-03-01T12:00:00Z`); where a
+    /// time is also kept as integer nanoseconds since the Unix epoch (`*_ns`), that
+    /// column is the one to sort and compare on.
+    private static let v1Initial = """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            version TEXT NOT NULL,
+            rules_digest TEXT NOT NULL,
+            command_line TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed'))
+        );
+
+        CREATE TABLE sources (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            path TEXT NOT NULL,
+            size INTEGER,
+            sha256 TEXT,
+            kind TEXT CHECK (kind IN ('pcap', 'pcapng', 'gzip', 'text')),
+            status TEXT NOT NULL CHECK (status IN ('reading', 'complete', 'failed')),
+            error TEXT,
+            packets INTEGER NOT NULL DEFAULT 0,
+            lines INTEGER NOT NULL DEFAULT 0,
+            bytes INTEGER NOT NULL DEFAULT 0,
+            anomalies TEXT NOT NULL DEFAULT '{}',
+            notes TEXT,
+            started_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        -- Each file content is recorded complete at most once.
+        CREATE UNIQUE INDEX sources_complete_sha256 ON sources(sha256) WHERE status = 'complete';
+        CREATE INDEX sources_complete_size ON sources(size) WHERE status = 'complete';
+        CREATE INDEX sources_path ON sources(path);
+        CREATE INDEX sources_run ON sources(run_id);
+
+        CREATE TABLE indicators (
+            id INTEGER PRIMARY KEY,
+            type TEXT NOT NULL,
+            value TEXT NOT NULL,
+            rule_file TEXT NOT NULL,
+            rule_line INTEGER NOT NULL,
+            UNIQUE (type, value, rule_file, rule_line)
+        );
+
+        CREATE TABLE sightings (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+            locator_kind TEXT NOT NULL CHECK (locator_kind IN ('packet', 'line')),
+            locator INTEGER NOT NULL,
+            byte_offset INTEGER,
+            time_ns INTEGER NOT NULL,
+            time TEXT NOT NULL,
+            indicator_id INTEGER NOT NULL REFERENCES indicators(id),
+            observed TEXT NOT NULL,
+            field TEXT NOT NULL,
+            host TEXT NOT NULL
+        );
+        CREATE INDEX sightings_source ON sightings(source_id);
+        CREATE INDEX sightings_time ON sightings(time_ns);
+
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            host TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            first_seen_ns INTEGER NOT NULL,
+            last_seen_ns INTEGER NOT NULL,
+            severity TEXT NOT NULL CHECK (severity IN ('low', 'medium', 'high')),
+            title TEXT NOT NULL,
+            indicators TEXT NOT NULL,
+            sighting_count INTEGER NOT NULL
+        );
+        CREATE INDEX incidents_last_seen ON incidents(last_seen_ns);
+
+        CREATE TABLE incident_sightings (
+            incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+            sighting_id INTEGER NOT NULL REFERENCES sightings(id) ON DELETE CASCADE,
+            PRIMARY KEY (incident_id, sighting_id)
+        ) WITHOUT ROWID;
+        -- Deleting a source cascades to its sightings and from them to here: without
+        -- this index every deleted sighting would scan the table.
+        CREATE INDEX incident_sightings_sighting ON incident_sightings(sighting_id);
+        """
+}
