@@ -127,7 +127,7 @@ public final class CaptureReader {
             guard status == 1, let header, let data else {
                 let reason = source.error.map { "read error: \($0.reason)" }
                     ?? pcap_geterr(handle).map { String(cString: $0) } ?? "unknown libpcap error"
-                summary.damage = "after packet \(summary.packets): \(reason)"
+                summary.damage = "reading stopped at packet \(summary.packets + 1) (\(summary.packets) read): \(reason)"
                 return
             }
             summary.packets += 1

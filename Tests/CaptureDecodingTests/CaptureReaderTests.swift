@@ -94,7 +94,7 @@ func nonCaptureFilesAreRejected(_ name: String, _ bytes: [UInt8]) throws {
     bytes.removeLast(10)
     let (seen, summary, _) = try readCapture(bytes)
     #expect(summary.packets == 2)
-    #expect(summary.damage?.hasPrefix("after packet 2: ") == true, "\(summary.damage ?? "nil")")
+    #expect(summary.damage?.hasPrefix("reading stopped at packet 3 (2 read): ") == true, "\(summary.damage ?? "nil")")
     #expect(seen.count == 6)
     #expect(summary.bytes == UInt64(bytes.count))
 }

@@ -40,9 +40,21 @@ import Testing
         for source in report.failed { if case .failed(let reason) = source.status { print("  \(reason)") } }
     }
 
+    /// Captures whose first IPv4 header is not the outermost IP header (tshark's
+    /// `ip.addr.first` is then an inner address; tunnels are decoded by later work), or
+    /// that are built to exceed the decoder's depth limit.
+    static let notOutermostIPv4 = [
+        "zk-tunnels-4in6.pcap": "IPv4 inside IPv6",
+        "zk-tunnels-gre-pptp.pcap": "IPv4 inside IPv6 (PPTP GRE)",
+        "zk-pbb-recursive-frames.pcapng": "50 nested 802.1ah headers, past the depth limit of 8",
+    ]
+
     /// For every capture tshark reads whole, with an Ethernet or raw-IP link type, each
-    /// address of the outermost IP header (`ip.addr.first`, `ipv6.addr.first`) is sighted
-    /// when it is put into a rule file.
+    /// address of the outermost IPv4 header (`ip.addr.first`) is sighted when it is put
+    /// into a rule file; so is each IPv6 address (`ipv6.addr.first`) of captures that
+    /// hold no IPv4 at all (elsewhere the first IPv6 header may be inside an IPv4
+    /// tunnel). Captures that libpcap cannot read whole must be failed sources with a
+    /// reason (pcapng files whose interfaces differ, which libpcap stops at).
     @Test func everyOutermostAddressIsSighted() throws {
         guard let corpus = Fixtures.corpus() else { return }
         let directory = try Fixtures.temporaryDirectory()
@@ -56,9 +68,13 @@ import Testing
                   let encapsulation = truth.first("capinfos.encap"),
                   ["ether", "rawip", "rawip4", "rawip6"].contains(encapsulation)
             else { continue }
-            let addresses = Set((truth.facts["ip.addr.first"] ?? []) + (truth.facts["ipv6.addr.first"] ?? []))
+            let name = String(name.dropLast(4))
+            guard Self.notOutermostIPv4[name] == nil else { continue }
+            let ipv4 = truth.facts["ip.addr.first"] ?? []
+            let ipv6 = ipv4.isEmpty ? (truth.facts["ipv6.addr.first"] ?? []).filter { $0 != "::" } : []
+            let addresses = Set(ipv4 + ipv6)
             guard !addresses.isEmpty else { continue }
-            let capture = corpus.appendingPathComponent("pcap/" + String(name.dropLast(4))).path
+            let capture = corpus.appendingPathComponent("pcap/" + name).path
             expected[capture] = addresses
         }
         #expect(expected.count > 200, "most of the corpus is Ethernet or raw IP")
@@ -72,13 +88,21 @@ import Testing
             commandLine: "test", version: "test")
         let report = try Ingestor(options: options).run(paths: expected.keys.sorted())
         #expect(report.ruleErrors.isEmpty)
+        var damaged = Set<String>()
+        for source in report.failed {
+            guard case .failed(let reason) = source.status else { continue }
+            print("not read whole: \(reason)")
+            #expect(reason.count > source.path.count + 2, "a failure says what is wrong: \(reason)")
+            damaged.insert(source.path)
+        }
+        #expect(damaged.count < 10, "only a few captures stop early in libpcap")
 
         var sighted: [String: Set<String>] = [:]
         for row in try CaseDatabase(path: database).sightings(incident: nil) where row.field.hasPrefix("ip") {
             sighted[row.sourcePath, default: []].insert(row.observed)
         }
         var missing: [String] = []
-        for (capture, addresses) in expected.sorted(by: { $0.key < $1.key }) {
+        for (capture, addresses) in expected.sorted(by: { $0.key < $1.key }) where !damaged.contains(capture) {
             let lost = addresses.subtracting(sighted[capture] ?? [])
             if !lost.isEmpty {
                 missing.append("\(URL(fileURLWithPath: capture).lastPathComponent): \(lost.sorted().prefix(5).joined(separator: " "))")
