@@ -319,3 +319,18 @@ func replaceIncidentsAtomic() throws {
     #expect(rows.count == 1 && rows.first?.sightingCount == 1 && rows.first?.severity == "low")
     #expect(try database.sightings(incident: rows[0].id).map(\.observed) == ["evil.example"])
 }
+
+@Test("a row edited by hand into nonsense is an error, not a crash")
+func tamperedRow() throws {
+    let directory = try TemporaryDirectory()
+    let database = try CaseDatabase(path: directory.database)
+    let runID = try database.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn")
+    let ids = try database.storeIndicators(ruleIndicators)
+    let source = try database.beginSource(path: "s.log", size: 10, kind: .text, runID: runID)
+    try database.appendSightings([
+        NewSighting(sourceID: source, locator: .line(number: 1, offset: 0), time: origin, indicatorID: ids[1],
+                    observed: "evil.example", field: .logDomain, host: "mail01"),
+    ])
+    try database.queue.write { db in try db.execute(sql: "UPDATE sightings SET time_ns = 'yesterday'") }
+    #expect(throws: (any Error).self) { try database.sightings(incident: nil) }
+}
