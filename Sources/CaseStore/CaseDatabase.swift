@@ -215,19 +215,26 @@ public final class CaseDatabase: Sendable {
                 FROM sources ORDER BY id
                 """
             ).map { row in
-                let anomalyText: String = row["anomalies"]
-                let notes: String? = row["notes"]
-                let size: Int64? = row["size"]
-                let kind: String? = row["kind"]
+                let anomalyText: String = try row.decode(forColumn: "anomalies")
+                let notes: String? = try row.decode(forColumn: "notes")
+                let size: Int64? = try row.decode(forColumn: "size")
+                let kind: String? = try row.decode(forColumn: "kind")
                 return SourceRow(
-                    id: row["id"], runID: row["run_id"], path: row["path"],
-                    size: size.map { UInt64(clamping: $0) }, sha256: row["sha256"],
-                    kind: kind.flatMap(SourceKind.init(rawValue:)), status: row["status"], error: row["error"],
-                    packets: CaseDatabase.unsigned(row["packets"]), lines: CaseDatabase.unsigned(row["lines"]),
-                    bytes: CaseDatabase.unsigned(row["bytes"]),
+                    id: try row.decode(forColumn: "id"),
+                    runID: try row.decode(forColumn: "run_id"),
+                    path: try row.decode(forColumn: "path"),
+                    size: size.map { UInt64(clamping: $0) },
+                    sha256: try row.decode(forColumn: "sha256"),
+                    kind: kind.flatMap(SourceKind.init(rawValue:)),
+                    status: try row.decode(forColumn: "status"),
+                    error: try row.decode(forColumn: "error"),
+                    packets: try CaseDatabase.unsigned(row.decode(forColumn: "packets")),
+                    lines: try CaseDatabase.unsigned(row.decode(forColumn: "lines")),
+                    bytes: try CaseDatabase.unsigned(row.decode(forColumn: "bytes")),
                     anomalies: CaseDatabase.anomalies(fromJSON: anomalyText),
                     notes: notes.map { $0.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) } ?? [],
-                    startedAt: row["started_at"], finishedAt: row["finished_at"])
+                    startedAt: try row.decode(forColumn: "started_at"),
+                    finishedAt: try row.decode(forColumn: "finished_at"))
             }
         }
     }
@@ -250,10 +257,13 @@ public final class CaseDatabase: Sendable {
                 """)
             var facts: [SightingFact] = []
             while let row = try rows.next() {
-                let kind: String? = row[5]
+                let kind: String? = try row.decode(atIndex: 5)
                 facts.append(SightingFact(
-                    id: row[0], host: row[1], time: Timestamp(nanoseconds: row[2]), indicatorID: row[3],
-                    indicatorValue: row[4],
+                    id: try row.decode(atIndex: 0),
+                    host: try row.decode(atIndex: 1),
+                    time: Timestamp(nanoseconds: try row.decode(atIndex: 2)),
+                    indicatorID: try row.decode(atIndex: 3),
+                    indicatorValue: try row.decode(atIndex: 4),
                     // A kind this version does not know counts as a log, per the formula.
                     sourceKind: kind.flatMap(SourceKind.init(rawValue:)) ?? .text))
             }
@@ -276,7 +286,7 @@ public final class CaseDatabase: Sendable {
                 """)
             for incident in incidents {
                 try insertIncident.execute(arguments: [
-                    incident.host, incident.firstSeen.iso8601, incident.lastSeen.iso8601,
+                    incident.host, incident.firstSeen.fastISO8601, incident.lastSeen.fastISO8601,
                     incident.firstSeen.nanoseconds, incident.lastSeen.nanoseconds, incident.severity.rawValue,
                     incident.title, incident.indicatorValues.joined(separator: ","), incident.sightingIDs.count,
                 ])
@@ -296,13 +306,16 @@ public final class CaseDatabase: Sendable {
                 FROM incidents ORDER BY last_seen_ns DESC, id DESC
                 """
             ).map { row in
-                let indicators: String = row["indicators"]
+                let indicators: String = try row.decode(forColumn: "indicators")
                 return IncidentRow(
-                    id: row["id"], firstSeen: Timestamp(nanoseconds: row["first_seen_ns"]),
-                    lastSeen: Timestamp(nanoseconds: row["last_seen_ns"]), host: row["host"],
-                    severity: row["severity"],
+                    id: try row.decode(forColumn: "id"),
+                    firstSeen: Timestamp(nanoseconds: try row.decode(forColumn: "first_seen_ns")),
+                    lastSeen: Timestamp(nanoseconds: try row.decode(forColumn: "last_seen_ns")),
+                    host: try row.decode(forColumn: "host"),
+                    severity: try row.decode(forColumn: "severity"),
                     indicators: indicators.isEmpty ? [] : indicators.split(separator: ",").map(String.init),
-                    sightingCount: row["sighting_count"], title: row["title"])
+                    sightingCount: try row.decode(forColumn: "sighting_count"),
+                    title: try row.decode(forColumn: "title"))
             }
         }
     }
@@ -339,22 +352,31 @@ public final class CaseDatabase: Sendable {
     }
 
     private static func sightingRow(_ row: Row) throws -> SightingRow {
-        let locatorKind: String = row["locator_kind"]
-        let number = unsigned(row["locator"])
+        let locatorKind: String = try row.decode(forColumn: "locator_kind")
+        let number = try unsigned(row.decode(forColumn: "locator"))
         let locator: Locator
         switch locatorKind {
         case "packet": locator = .packet(number)
         case "line":
-            let offset: Int64? = row["byte_offset"]
+            let offset: Int64? = try row.decode(forColumn: "byte_offset")
             locator = .line(number: number, offset: offset.map { UInt64(clamping: $0) } ?? 0)
-        default: throw CaseStoreError.corruptRow("sighting \(row["id"] as Int64) has locator kind \(locatorKind)")
+        default: throw CaseStoreError.corruptRow("a sighting has locator kind \(locatorKind)")
         }
-        let sha256: String? = row["sha256"]
+        let sha256: String? = try row.decode(forColumn: "sha256")
         return SightingRow(
-            id: row["id"], incidentID: row["incident_id"], sourcePath: row["path"], sourceSHA256: sha256 ?? "",
-            locator: locator, time: Timestamp(nanoseconds: row["time_ns"]), indicatorType: row["type"],
-            indicatorValue: row["value"], observed: row["observed"], field: row["field"], host: row["host"],
-            ruleFile: row["rule_file"], ruleLine: row["rule_line"])
+            id: try row.decode(forColumn: "id"),
+            incidentID: try row.decode(forColumn: "incident_id"),
+            sourcePath: try row.decode(forColumn: "path"),
+            sourceSHA256: sha256 ?? "",
+            locator: locator,
+            time: Timestamp(nanoseconds: try row.decode(forColumn: "time_ns")),
+            indicatorType: try row.decode(forColumn: "type"),
+            indicatorValue: try row.decode(forColumn: "value"),
+            observed: try row.decode(forColumn: "observed"),
+            field: try row.decode(forColumn: "field"),
+            host: try row.decode(forColumn: "host"),
+            ruleFile: try row.decode(forColumn: "rule_file"),
+            ruleLine: try row.decode(forColumn: "rule_line"))
     }
 
     // MARK: Maintenance
@@ -391,7 +413,7 @@ public final class CaseDatabase: Sendable {
             }
             try statement.execute(arguments: [
                 sighting.sourceID, kind, Int64(clamping: number), offset, sighting.time.nanoseconds,
-                sighting.time.iso8601, sighting.indicatorID, sighting.observed, sighting.field.rawValue, sighting.host,
+                sighting.time.fastISO8601, sighting.indicatorID, sighting.observed, sighting.field.rawValue, sighting.host,
             ])
         }
     }

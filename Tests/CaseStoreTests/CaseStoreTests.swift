@@ -276,16 +276,18 @@ func appendThroughput() throws {
     let source = try database.beginSource(path: "big.log", size: 1, kind: .text, runID: runID)
     let total = 100_000
     let batch = 10_000
-    let started = ContinuousClock.now
-    for start in stride(from: 0, to: total, by: batch) {
-        try database.appendSightings((start..<(start + batch)).map {
+    let batches = stride(from: 0, to: total, by: batch).map { start in
+        (start..<(start + batch)).map {
             NewSighting(sourceID: source, locator: .line(number: UInt64($0 + 1), offset: UInt64($0) * 80),
                         time: Timestamp(nanoseconds: origin.nanoseconds + Int64($0) * 1_000_000), indicatorID: ids[$0 % 3],
                         observed: "value\($0 % 7)", field: .logIP, host: "host\($0 % 5)")
-        })
+        }
     }
+    let started = ContinuousClock.now
+    for sightings in batches { try database.appendSightings(sightings) }
     let elapsed = ContinuousClock.now - started
-    print("appended \(total) sightings in \(elapsed)")
+    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    print("appended \(total) sightings in \(elapsed) (\(Int(Double(total) / seconds)) rows/s; build in release to judge)")
     let count = try database.queue.read { db in
         try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sightings WHERE source_id = ?", arguments: [source])
     }
@@ -295,4 +297,40 @@ func appendThroughput() throws {
             db, sql: "SELECT locator || ' ' || byte_offset || ' ' || locator_kind FROM sightings ORDER BY id DESC LIMIT 1")
     }
     #expect(last == "\(total) \((total - 1) * 80) line")
+}
+
+@Test("incidents naming an unknown sighting are refused whole; the old ones stay")
+func replaceIncidentsAtomic() throws {
+    let directory = try TemporaryDirectory()
+    let database = try CaseDatabase(path: directory.database)
+    let runID = try database.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn")
+    let ids = try database.storeIndicators(ruleIndicators)
+    let source = try database.beginSource(path: "s.log", size: 10, kind: .text, runID: runID)
+    _ = try database.finishSource(source, sha256: "aa", summary: ReadSummary(), lastSightings: [
+        NewSighting(sourceID: source, locator: .line(number: 1, offset: 0), time: origin, indicatorID: ids[1],
+                    observed: "evil.example", field: .logDomain, host: "mail01"),
+    ])
+    let incidents = Correlator().incidents(from: try database.sightingFacts())
+    try database.replaceIncidents(incidents)
+    var broken = incidents
+    broken[0].sightingIDs.append(12345)
+    #expect(throws: (any Error).self) { try database.replaceIncidents(broken) }
+    let rows = try database.incidents()
+    #expect(rows.count == 1 && rows.first?.sightingCount == 1 && rows.first?.severity == "low")
+    #expect(try database.sightings(incident: rows[0].id).map(\.observed) == ["evil.example"])
+}
+
+@Test("a row edited by hand into nonsense is an error, not a crash")
+func tamperedRow() throws {
+    let directory = try TemporaryDirectory()
+    let database = try CaseDatabase(path: directory.database)
+    let runID = try database.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn")
+    let ids = try database.storeIndicators(ruleIndicators)
+    let source = try database.beginSource(path: "s.log", size: 10, kind: .text, runID: runID)
+    try database.appendSightings([
+        NewSighting(sourceID: source, locator: .line(number: 1, offset: 0), time: origin, indicatorID: ids[1],
+                    observed: "evil.example", field: .logDomain, host: "mail01"),
+    ])
+    try database.queue.write { db in try db.execute(sql: "UPDATE sightings SET time_ns = 'yesterday'") }
+    #expect(throws: (any Error).self) { try database.sightings(incident: nil) }
 }
