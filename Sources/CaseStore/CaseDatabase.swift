@@ -286,7 +286,7 @@ public final class CaseDatabase: Sendable {
                 """)
             for incident in incidents {
                 try insertIncident.execute(arguments: [
-                    incident.host, incident.firstSeen.fastISO8601, incident.lastSeen.fastISO8601,
+                    incident.host, incident.firstSeen.iso8601, incident.lastSeen.iso8601,
                     incident.firstSeen.nanoseconds, incident.lastSeen.nanoseconds, incident.severity.rawValue,
                     incident.title, incident.indicatorValues.joined(separator: ","), incident.sightingIDs.count,
                 ])
@@ -413,7 +413,7 @@ public final class CaseDatabase: Sendable {
             }
             try statement.execute(arguments: [
                 sighting.sourceID, kind, Int64(clamping: number), offset, sighting.time.nanoseconds,
-                sighting.time.fastISO8601, sighting.indicatorID, sighting.observed, sighting.field.rawValue, sighting.host,
+                sighting.time.iso8601, sighting.indicatorID, sighting.observed, sighting.field.rawValue, sighting.host,
             ])
         }
     }

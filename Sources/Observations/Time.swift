@@ -1,20 +1,66 @@
 import Foundation
 
 extension Timestamp {
-    /// UTC ISO 8601 with microseconds when the time has a fraction, e.g.
-    /// `2024-03-01T12:00:00.250000Z`, else `2024-03-01T12:00:00Z`.
+    /// UTC ISO 8601 with microseconds when the time has a fraction of whole
+    /// microseconds, nanoseconds when finer, none when whole: e.g.
+    /// `2024-03-01T12:00:00.250000Z`, `2024-03-01T12:00:00Z`. Written byte by byte,
+    /// since it is on the path of every stored sighting (`String(format:)` costs about
+    /// 6 µs a call). Nanoseconds in an Int64 span the years 1677 to 2262, so the year
+    /// always has four digits.
     public var iso8601: String {
-        let seconds = nanoseconds.floorDivided(by: 1_000_000_000)
-        let fraction = nanoseconds - seconds * 1_000_000_000
-        let days = seconds.floorDivided(by: 86_400)
-        let secondOfDay = seconds - days * 86_400
+        let nanoseconds = self.nanoseconds
+        var seconds = nanoseconds / 1_000_000_000
+        var fraction = nanoseconds % 1_000_000_000
+        if fraction < 0 {
+            seconds -= 1
+            fraction += 1_000_000_000
+        }
+        var days = seconds / 86_400
+        var secondOfDay = seconds % 86_400
+        if secondOfDay < 0 {
+            days -= 1
+            secondOfDay += 86_400
+        }
         let (year, month, day) = Timestamp.civil(fromDays: days)
-        let base = String(
-            format: "%04lld-%02d-%02dT%02lld:%02lld:%02lld",
-            year, month, day, secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60)
-        if fraction == 0 { return base + "Z" }
-        if fraction % 1000 == 0 { return base + String(format: ".%06lldZ", fraction / 1000) }
-        return base + String(format: ".%09lldZ", fraction)
+        // "YYYY-MM-DDTHH:MM:SS" + ".fffffffff" + "Z" is at most 30 bytes.
+        return String(unsafeUninitializedCapacity: 30) { buffer in
+            var index = 0
+            func put(_ value: Int64, digits: Int) {
+                var remaining = value
+                var position = index + digits - 1
+                while position >= index {
+                    buffer[position] = UInt8(truncatingIfNeeded: 48 + remaining % 10)
+                    remaining /= 10
+                    position -= 1
+                }
+                index += digits
+            }
+            func put(_ byte: Character) {
+                buffer[index] = byte.asciiValue ?? 0
+                index += 1
+            }
+            put(year, digits: 4)
+            put("-")
+            put(Int64(month), digits: 2)
+            put("-")
+            put(Int64(day), digits: 2)
+            put("T")
+            put(secondOfDay / 3600, digits: 2)
+            put(":")
+            put(secondOfDay / 60 % 60, digits: 2)
+            put(":")
+            put(secondOfDay % 60, digits: 2)
+            if fraction != 0 {
+                put(".")
+                if fraction % 1000 == 0 {
+                    put(fraction / 1000, digits: 6)
+                } else {
+                    put(fraction, digits: 9)
+                }
+            }
+            put("Z")
+            return index
+        }
     }
 
     /// Builds a timestamp from a UTC calendar date; nil when a field is out of range.
