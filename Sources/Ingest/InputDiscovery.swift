@@ -14,10 +14,12 @@ public struct InputDiscovery {
     /// Files are taken as they are; directories are walked recursively, entries sorted
     /// bytewise, hidden entries (names starting with `.`) skipped. A path that does not
     /// exist or a directory that cannot be read is reported, not dropped. The same file
-    /// named twice is ingested once.
+    /// named twice is ingested once. Paths come back absolute (symbolic links kept as
+    /// named), so that a source's record in the case database names its file whatever
+    /// directory the command ran in.
     public static func entries(for paths: [String]) -> [Entry] {
         var discovery = InputDiscovery()
-        for path in paths {
+        for path in paths.map({ URL(fileURLWithPath: $0).standardizedFileURL.path }) {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 discovery.entries.append(.missing(path: path, reason: "no such file or directory"))
