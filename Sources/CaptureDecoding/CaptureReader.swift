@@ -38,6 +38,21 @@ public final class CaptureReader {
     ///     packet numbers stay those of the file.
     /// - Throws: `CaptureError` when the file cannot be opened as a capture at all or
     ///   the filter does not compile.
+    /// Checks that `filter` compiles, before any file is read, so that a typo in a
+    /// filter is one usage error rather than a failure of every capture. It is compiled
+    /// for Ethernet; a capture of another link type compiles it again when it is opened.
+    /// Returns libpcap's reason when it does not compile.
+    public static func filterProblem(_ filter: String) -> String? {
+        guard let handle = pcap_open_dead(DLT_EN10MB, 65_535) else { return "libpcap could not start" }
+        defer { pcap_close(handle) }
+        var program = bpf_program()
+        guard pcap_compile(handle, &program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
+            return pcap_geterr(handle).map { String(cString: $0) } ?? "unknown error"
+        }
+        pcap_freecode(&program)
+        return nil
+    }
+
     public init(file: InputFile, filter: String?) throws(CaptureError) {
         let source = CookieSource(file: file)
         let stream: UnsafeMutablePointer<FILE>

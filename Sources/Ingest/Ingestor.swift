@@ -95,6 +95,9 @@ public struct Ingestor: Sendable {
         let started = Date()
         var report = IngestReport()
 
+        if let filter = options.filter, let problem = CaptureReader.filterProblem(filter) {
+            throw IngestError(description: "--filter \"\(filter)\" does not compile: \(problem)")
+        }
         let rules = RuleSet.load(paths: options.rulePaths)
         report.ruleErrors = rules.errors
         report.indicatorCount = rules.indicators.count

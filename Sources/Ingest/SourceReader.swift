@@ -44,7 +44,7 @@ struct SourceReader: Sendable {
                 try? file.drain()
                 summary = ReadSummary()
                 summary.bytes = file.bytesRead
-                summary.damage = "\(error)"
+                summary.damage = (error as? CaptureError)?.message ?? "\(error)"
             }
             collector.flush()
             if let writeError = collector.writeError {
@@ -64,6 +64,9 @@ struct SourceReader: Sendable {
         } catch let error as InputFileError {
             result.status = .failed(error.description)
             try? database.recordFailedSource(path: path, kind: result.kind, reason: error.reason, runID: runID)
+        } catch let error as CaptureError {
+            result.status = .failed(error.description)
+            try? database.recordFailedSource(path: path, kind: result.kind, reason: error.message, runID: runID)
         } catch {
             result.status = .failed("\(path): \(error)")
             try? database.recordFailedSource(path: path, kind: result.kind, reason: "\(error)", runID: runID)

@@ -16,7 +16,9 @@ struct Rules: ParsableCommand {
         func run() throws {
             let rules = RuleSet.load(paths: paths)
             for error in rules.errors { print(error.description) }
-            let summary = "\(rules.files.count) files, \(rules.indicators.count) indicators, \(rules.errors.count) errors"
+            func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }
+            let summary = [count(rules.files.count, "file"), count(rules.indicators.count, "indicator"),
+                           count(rules.errors.count, "error")].joined(separator: ", ")
             if rules.errors.isEmpty {
                 print(summary)
             } else {

@@ -48,4 +48,15 @@ import Testing
         let sources = Set(try store.sightings(incident: nil).map { URL(fileURLWithPath: $0.sourcePath).lastPathComponent })
         #expect(sources.contains("good.pcap") && sources.contains("cut.pcap") && sources.contains("cut.log.gz"))
     }
+
+    @Test func aFilterThatDoesNotCompileStopsTheRunBeforeAnyFile() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = directory.appendingPathComponent("case.sqlite").path
+        let options = IngestOptions(
+            rulePaths: [Fixtures.rules], databasePath: database, jobs: 1, filter: "host and", year: 2026,
+            commandLine: "test", version: "test")
+        #expect(throws: IngestError.self) { try Ingestor(options: options).run(paths: [Fixtures.sampleData]) }
+        #expect(!FileManager.default.fileExists(atPath: database), "nothing was recorded")
+    }
 }
