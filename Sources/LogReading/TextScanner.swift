@@ -230,31 +230,7 @@ enum TextScanner {
 
     /// Parses a dotted quad occupying exactly `range`; no leading zeros, octets <= 255.
     static func parseIPv4(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) -> IPv4Address? {
-        guard range.count >= 7, range.count <= 15 else { return nil }
-        var value: UInt32 = 0
-        var octets = 0
-        var current: UInt32 = 0
-        var digits = 0
-        var leadingZero = false
-        for index in range {
-            let byte = text[index]
-            if byte == UInt8(ascii: ".") {
-                guard digits > 0, octets < 3 else { return nil }
-                value = value << 8 | current
-                octets += 1
-                current = 0
-                digits = 0
-                leadingZero = false
-            } else {
-                guard !leadingZero else { return nil }
-                if digits == 0 && byte == UInt8(ascii: "0") { leadingZero = true }
-                current = current * 10 + UInt32(byte - 48)
-                digits += 1
-                guard digits <= 3, current <= 255 else { return nil }
-            }
-        }
-        guard octets == 3, digits > 0 else { return nil }
-        return IPv4Address(value << 8 | current)
+        IPv4Address(ascii: text[range])
     }
 
     /// The domain name in a word, if the word (without leading and trailing `.`, `-`, `_`) is one:

@@ -7,12 +7,20 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
     /// Parses dotted-quad text (`192.0.2.1`); nil for anything else (no leading
     /// zeros beyond a single `0`, no octal, no shorthand forms).
     public init?<S: StringProtocol>(_ text: S) {
+        self.init(ascii: text.utf8)
+    }
+
+    /// Parses a dotted quad that fills `bytes` exactly; the same rules as `init?(_:)`.
+    /// Allocates nothing, for scanners over borrowed bytes.
+    @inlinable
+    public init?<Bytes: Collection>(ascii bytes: Bytes) where Bytes.Element == UInt8 {
+        guard bytes.count >= 7, bytes.count <= 15 else { return nil }
         var result: UInt32 = 0
         var octets = 0
         var digits = 0
         var current: UInt32 = 0
         var leadingZero = false
-        for byte in text.utf8 {
+        for byte in bytes {
             if byte == UInt8(ascii: ".") {
                 guard digits > 0, octets < 3 else { return nil }
                 result = result << 8 | current
