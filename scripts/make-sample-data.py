@@ -3,6 +3,7 @@
 
 Deterministic: the same bytes on every run (fixed times, fixed seed, gzip mtime 0).
 Standard library only. Run from the project root:  python3 scripts/make-sample-data.py
+(`--out DIR` writes elsewhere; the tests use it to check the committed files.)
 
 What is planted (times UTC, 2026-03-02):
   office-lan.pcap (Ethernet, pcap little-endian, microseconds)
@@ -170,6 +171,9 @@ def fw01():
 
 
 if __name__ == "__main__":
+    import sys
+    if len(sys.argv) == 3 and sys.argv[1] == "--out":
+        OUT = sys.argv[2]
     os.makedirs(OUT, exist_ok=True)
     office_lan()
     branch_v6()
