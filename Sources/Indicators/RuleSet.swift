@@ -147,6 +147,9 @@ public struct IndicatorTable: Sendable {
         case .hexDigest(let bytes):
             guard bytes.count == 32 || bytes.count == 40 || bytes.count == 64 else { return nil }
             found = digests.lookup(bytes)
+        case .url, .email:
+            // No URL or e-mail indicators yet (plain lists do not infer them).
+            found = nil
         }
         return found.map { Int($0) }
     }

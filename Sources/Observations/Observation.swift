@@ -23,7 +23,7 @@ public enum Locator: Hashable, Sendable {
 
 /// The kind of observable value; every indicator type matches exactly one of these.
 public enum ObservableKind: String, Sendable, CaseIterable {
-    case ipv4, ipv6, domain, md5, sha1, sha256
+    case ipv4, ipv6, domain, md5, sha1, sha256, url, email
 }
 
 /// Where in a protocol or a log line a value was seen. The raw value is the label
@@ -35,8 +35,27 @@ public enum Field: String, Sendable, CaseIterable {
     case ipv6Source = "ipv6.src"
     case ipv6Destination = "ipv6.dst"
     case dnsQuery = "dns.query"
+    /// A name in a DNS answer: the owner name or the data of a CNAME, MX, NS or PTR record.
+    case dnsAnswerName = "dns.resp.name"
+    /// An address in an A record of a DNS answer.
+    case dnsA = "dns.a"
+    /// An address in an AAAA record of a DNS answer.
+    case dnsAAAA = "dns.aaaa"
+    /// The server name of a TLS ClientHello.
+    case tlsSNI = "tls.sni"
+    /// The Host header of an HTTP/1.x request.
+    case httpHost = "http.host"
+    /// A URL of an HTTP/1.x request (scheme, host and path as tshark's full_uri).
+    case httpURL = "http.request.full_uri"
+    /// An address anywhere in a log line.
     case logIP = "log.ip"
+    /// An address the line names as the source (`SRC=`, `src_ip`, `from`).
+    case logSource = "log.src"
+    /// An address the line names as the destination (`DST=`, `dest_ip`).
+    case logDestination = "log.dst"
     case logDomain = "log.domain"
+    case logURL = "log.url"
+    case logEmail = "log.email"
     case logHash = "log.hash"
 }
 
@@ -50,6 +69,10 @@ public enum ObservedValue {
     case domain(UnsafeRawBufferPointer)
     /// A hex digest as seen in text (32, 40 or 64 hex digits, any case).
     case hexDigest(UnsafeRawBufferPointer)
+    /// A URL as seen (`scheme://host[:port]/path?query`), bytes as they are.
+    case url(UnsafeRawBufferPointer)
+    /// An e-mail address as seen (`local@domain`).
+    case email(UnsafeRawBufferPointer)
 
     /// An owned copy, for the rare case that a hit has to be kept.
     public var owned: OwnedValue {
@@ -58,6 +81,8 @@ public enum ObservedValue {
         case .ipv6(let address): .ipv6(address)
         case .domain(let bytes): .domain(String(decoding: bytes, as: UTF8.self))
         case .hexDigest(let bytes): .hexDigest(String(decoding: bytes, as: UTF8.self))
+        case .url(let bytes): .url(String(decoding: bytes, as: UTF8.self))
+        case .email(let bytes): .email(String(decoding: bytes, as: UTF8.self))
         }
     }
 }
@@ -68,6 +93,8 @@ public enum OwnedValue: Hashable, Sendable, CustomStringConvertible {
     case ipv6(IPv6Address)
     case domain(String)
     case hexDigest(String)
+    case url(String)
+    case email(String)
 
     public var description: String {
         switch self {
@@ -75,6 +102,8 @@ public enum OwnedValue: Hashable, Sendable, CustomStringConvertible {
         case .ipv6(let address): address.description
         case .domain(let name): name
         case .hexDigest(let digest): digest
+        case .url(let url): url
+        case .email(let address): address
         }
     }
 }

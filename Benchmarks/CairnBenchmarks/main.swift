@@ -1,0 +1,15 @@
+// Micro-benchmarks of Cairn's stages, run in release:
+//   swift run -c release cairn-bench <stage> [options]
+// Each prints a table of its measurements with the ratio to a baseline measured in
+// the same run. End-to-end comparisons with peer tools are in Benchmarks/run.py.
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+switch arguments.first {
+case "lookups":
+    IndicatorBenchmark.run(arguments: Array(arguments.dropFirst()))
+default:
+    print("""
+        usage: cairn-bench <stage> [options]
+          lookups    indicator table lookups against Set / binary-search baselines
+        """)
+}
