@@ -35,18 +35,15 @@ public enum Field: String, Sendable, CaseIterable {
     case ipv6Source = "ipv6.src"
     case ipv6Destination = "ipv6.dst"
     case dnsQuery = "dns.query"
-    /// A name in a DNS answer: the owner name or the data of a CNAME, MX, NS or PTR record.
-    case dnsAnswerName = "dns.resp.name"
-    /// An address in an A record of a DNS answer.
-    case dnsA = "dns.a"
-    /// An address in an AAAA record of a DNS answer.
-    case dnsAAAA = "dns.aaaa"
+    /// A name or address in a DNS answer: A and AAAA addresses, the data of CNAME, MX,
+    /// NS and PTR records.
+    case dnsAnswer = "dns.answer"
     /// The server name of a TLS ClientHello.
     case tlsSNI = "tls.sni"
     /// The Host header of an HTTP/1.x request.
     case httpHost = "http.host"
-    /// A URL of an HTTP/1.x request (scheme, host and path as tshark's full_uri).
-    case httpURL = "http.request.full_uri"
+    /// The URL of an HTTP/1.x request, `http://host/uri` (tshark's `http.request.full_uri`).
+    case httpURL = "http.url"
     /// An address anywhere in a log line.
     case logIP = "log.ip"
     /// An address the line names as the source (`SRC=`, `src_ip`, `from`).
