@@ -5,7 +5,7 @@ APT_PACKAGES := libpcap-dev zlib1g-dev libsqlite3-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DB ?= cairn.sqlite
 
-.PHONY: deps build demo test sample-data
+.PHONY: deps build demo test sample-data bench
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -28,3 +28,7 @@ test: deps
 # Regenerate SampleData/ (deterministic: the committed files do not change).
 sample-data:
 	python3 scripts/make-sample-data.py
+
+# End-to-end benchmark against tcpdump, zcat and others (see Benchmarks/run.py --help).
+bench: deps
+	python3 Benchmarks/run.py

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark: Cairn against the tools a CERT would use instead, in one run.
+
+usage: python3 Benchmarks/run.py [--data DIR] [--rounds N] [--stages capture,syslog] [--slow]
+
+Inputs are the deterministic ones of ../shared/bench/gen (2 M packets, 1 GB syslog,
+1 M IPv4 / 100 k IPv6 / 1 M domain / 1 M hash indicators); generate them first:
+    python3 ../shared/bench/gen/gen_indicators.py --out DIR
+    python3 ../shared/bench/gen/gen_pcap.py --data DIR
+    python3 ../shared/bench/gen/gen_syslog.py --data DIR
+Commands run round-robin (A B C, B C A, ...) so the drift of a shared machine hits all
+alike; each row gives the median wall time, CPU time, peak memory and the median over
+rounds of (wall / the floor's wall in the same round). Whole-process times: start-up
+and indicator loading are included, as a user would see them.
+--slow adds tshark and the grep/ripgrep pattern matchers (minutes each).
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_once(command):
+    start = time.monotonic()
+    process = subprocess.Popen(["bash", "-c", command], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.monotonic() - start
+    error = process.stderr.read().decode(errors="replace")[-400:]
+    code = os.waitstatus_to_exitcode(status)
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1024, "code": code,
+            "error": error}
+
+
+def measure(rows, rounds, title, size_bytes, items, unit):
+    """rows: list of (name, command, is_floor, rounds_override). Prints a markdown table."""
+    results = {name: [] for name, _, _, _ in rows}
+    floor_name = next(name for name, _, is_floor, _ in rows if is_floor)
+    for round_index in range(rounds + 1):  # round 0 warms the page cache
+        order = rows[round_index % len(rows):] + rows[:round_index % len(rows)]
+        walls = {}
+        for name, command, _, limit in order:
+            if limit is not None and len(results[name]) >= limit:
+                continue
+            if round_index == 0 and limit is not None:
+                continue  # slow peers: no warm-up run
+            result = run_once(command)
+            if result["code"] not in (0, 1):
+                print(f"  ! {name} exited {result['code']}: {result['error'].strip()}", file=sys.stderr)
+            walls[name] = result["wall"]
+            if round_index > 0 or limit is not None:
+                result["round_floor"] = None
+                results[name].append(result)
+        if floor_name in walls:
+            for name in walls:
+                if results[name]:
+                    results[name][-1]["round_floor"] = walls[floor_name]
+    print(f"\n### {title}\n")
+    print(f"| command | median s | CPU s | MB/s | {unit}/s | peak RSS MB | × floor |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, _, is_floor, _ in rows:
+        runs = results[name]
+        if not runs:
+            continue
+        wall = statistics.median(r["wall"] for r in runs)
+        cpu = statistics.median(r["cpu"] for r in runs)
+        rss = max(r["rss"] for r in runs)
+        ratios = [r["wall"] / r["round_floor"] for r in runs if r.get("round_floor")]
+        ratio = statistics.median(ratios) if ratios else float("nan")
+        label = f"**{name}**" if is_floor else name
+        print(f"| {label} | {wall:.3f} | {cpu:.2f} | {size_bytes / 1e6 / wall:,.0f} | "
+              f"{items / wall / 1e6:.2f} M | {rss:,.0f} | {ratio:.2f} |")
+    sys.stdout.flush()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=os.environ.get("BENCH_DATA", os.path.join(ROOT, "..", "bench-data")))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--stages", default="capture,syslog")
+    parser.add_argument("--slow", action="store_true")
+    args = parser.parse_args()
+    data = os.path.abspath(args.data)
+    for name in ["ipv4.txt", "ipv6.txt", "domains.txt", "hashes.txt"]:
+        if not os.path.exists(os.path.join(data, name)):
+            sys.exit(f"missing {data}/{name}: generate the inputs first (see --help)")
+
+    subprocess.run(["swift", "build", "-c", "release", "--product", "cairn"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    cairn = os.path.join(ROOT, ".build", "release", "cairn")
+    work = tempfile.mkdtemp(prefix="cairn-bench-")
+    floor = os.path.join(work, "pcap_floor")
+    subprocess.run(["gcc", "-O2", "-o", floor, os.path.join(ROOT, "Benchmarks", "c", "pcap_floor.c"), "-lpcap"],
+                   check=True)
+    # Rule sets: all generated indicators, and a single address (the same work tcpdump's
+    # host filter is given).
+    all_rules = os.path.join(work, "rules-all")
+    os.makedirs(all_rules)
+    for name in ["ipv4.txt", "ipv6.txt", "domains.txt", "hashes.txt"]:
+        os.symlink(os.path.join(data, name), os.path.join(all_rules, name))
+    one_rule = os.path.join(work, "rules-one")
+    os.makedirs(one_rule)
+    with open(os.path.join(data, "ipv4.txt")) as f:
+        host = next(line.strip() for line in f if "/" not in line)
+    with open(os.path.join(one_rule, "one.txt"), "w") as f:
+        f.write(host + "\n")
+    db = os.path.join(work, "case.sqlite")
+
+    def ingest(rules, path, jobs=1):
+        return f"rm -f {db} {db}-wal {db}-shm; {cairn} ingest --jobs {jobs} --rules {rules} --db {db} {path}"
+
+    print(f"# Cairn benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores")
+    measure([("cairn rules check (load + compile 3.1 M indicators)", f"{cairn} rules check {all_rules}", True, None)],
+            args.rounds, "Indicator loading", sum(os.path.getsize(os.path.join(data, n)) for n in
+                                                  ["ipv4.txt", "ipv6.txt", "domains.txt", "hashes.txt"]),
+            3_100_000, "indicators")
+
+    if "capture" in args.stages:
+        pcap = os.path.join(data, "traffic.pcap")
+        pcapng = os.path.join(data, "traffic.pcapng")
+        size = os.path.getsize(pcap)
+        packets = 2_000_000
+        rows = [
+            ("libpcap pcap_next_ex loop (floor)", f"{floor} {pcap}", True, None),
+            ("cat pcap > /dev/null", f"cat {pcap} > /dev/null", False, None),
+            (f"tcpdump -nn -r F 'host {host}'", f"tcpdump -nn -r {pcap} 'host {host}' > /dev/null 2>&1", False, None),
+            ("cairn ingest, 1 indicator", ingest(one_rule, pcap), False, None),
+            ("cairn ingest, 3.1 M indicators", ingest(all_rules, pcap), False, None),
+            ("cairn ingest pcapng, 3.1 M indicators", ingest(all_rules, pcapng), False, None),
+        ]
+        if args.slow:
+            rows.append(("tshark -T fields dns/sni/host", f"tshark -n -r {pcap} -T fields -e dns.qry.name "
+                         "-e tls.handshake.extensions_server_name -e http.host > /dev/null 2>&1", False, 1))
+        measure(rows, args.rounds, "Captures: 2 M packets, one core", size, packets, "packets")
+
+    if "syslog" in args.stages:
+        gz = os.path.join(data, "syslog.log.gz")
+        text_size = os.path.getsize(os.path.join(data, "syslog.log"))
+        lines = sum(1 for _ in open(os.path.join(data, "syslog.log"), "rb"))
+        domains = os.path.join(data, "domains.txt")
+        rows = [
+            ("zcat F > /dev/null (floor)", f"zcat {gz} > /dev/null", True, None),
+            ("cairn ingest, 3.1 M indicators", ingest(all_rules, gz), False, None),
+        ]
+        if args.slow:
+            rows.append(("zcat F | grep -F -f domains.txt", f"zcat {gz} | grep -F -f {domains} > /dev/null", False, 1))
+            if shutil.which("rg"):
+                rows.append(("rg -z -F -f domains.txt", f"rg -z -F -f {domains} {gz} > /dev/null", False, 1))
+        measure(rows, args.rounds, "Syslog: 1 GB text, gzip, one core", text_size, lines, "lines")
+
+        two = os.path.join(work, "two")
+        os.makedirs(two)
+        os.symlink(gz, os.path.join(two, "a.log.gz"))
+        shutil.copyfile(gz, os.path.join(two, "b.log.gz"))
+        with open(os.path.join(two, "b.log.gz"), "ab") as f:
+            f.write(b"\0")  # a different SHA-256, so it is not skipped as a duplicate
+        measure([
+            ("cairn ingest --jobs 1, two files", ingest(all_rules, two, jobs=1), True, None),
+            ("cairn ingest --jobs 2, two files", ingest(all_rules, two, jobs=2), False, None),
+        ], args.rounds, "Scaling: two 1 GB gzip syslogs", 2 * text_size, 2 * lines, "lines")
+
+    shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
