@@ -15,11 +15,15 @@ public struct LogReadingOptions: Sendable {
     /// the rest up to the next LF is skipped). Values above `LogReader.largestLineLimit`
     /// are taken as that limit; the reader allocates one buffer of this size.
     public var maximumLineLength: Int
+    /// The public suffix list that tells domain names from file names (`config.php`);
+    /// nil falls back to a syntactic rule (see `TextScanner`). Defaults to the system's list.
+    public var publicSuffixes: PublicSuffixList?
 
     /// `year` for RFC 3164 timestamps; lines cut at 1 MiB by default.
     public init(year: Int, maximumLineLength: Int = 1 << 20) {
         self.year = year
         self.maximumLineLength = maximumLineLength
+        publicSuffixes = PublicSuffixList.system
     }
 }
 
@@ -218,12 +222,20 @@ public final class LogReader {
         }
         let locator = Locator.line(number: number, offset: offset)
         let time = lastTime
-        TextScanner.scan(line, in: messageStart..<line.count) { found in
+        TextScanner.scan(line, in: messageStart..<line.count, suffixes: options.publicSuffixes) { found in
             switch found {
-            case .ipv4(let address):
+            case .ipv4(let address, _):
                 observe(Observation(value: .ipv4(address), field: .logIP, host: host, locator: locator, time: time))
-            case .ipv6(let address):
+            case .ipv6(let address, _):
                 observe(Observation(value: .ipv6(address), field: .logIP, host: host, locator: locator, time: time))
+            case .url(let range):
+                observe(Observation(
+                    value: .url(UnsafeRawBufferPointer(rebasing: line[range])), field: .logURL, host: host,
+                    locator: locator, time: time))
+            case .email(let range):
+                observe(Observation(
+                    value: .email(UnsafeRawBufferPointer(rebasing: line[range])), field: .logEmail, host: host,
+                    locator: locator, time: time))
             case .domain(let range):
                 observe(Observation(
                     value: .domain(UnsafeRawBufferPointer(rebasing: line[range])), field: .logDomain, host: host,

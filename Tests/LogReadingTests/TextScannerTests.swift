@@ -32,8 +32,10 @@ let scanCases: [ScanCase] = [
     ScanCase(text: "999.1.1.1 and 1.1.1.256", found: []),
     ScanCase(text: "01.2.3.4 1.2.3 v1.2.3.4 1.2.3.4x", found: []),
     ScanCase(text: "0.0.0.0 255.255.255.255", found: ["ip:0.0.0.0", "ip:255.255.255.255"]),
-    ScanCase(text: "see http://www.example.com/path?q=1", found: ["domain:www.example.com"]),
-    ScanCase(text: "from=<first.last@mail.example.org>", found: ["domain:mail.example.org"]),
+    ScanCase(
+        text: "see http://www.example.com/path?q=1", found: ["url:http://www.example.com/path?q=1", "domain:www.example.com"]),
+    ScanCase(
+        text: "from=<first.last@mail.example.org>", found: ["email:first.last@mail.example.org", "domain:mail.example.org"]),
     ScanCase(text: "refused connect from example.com (192.168.1.1)", found: ["domain:example.com", "ip:192.168.1.1"]),
     ScanCase(text: "proxy.cse.cuhk.edu.hk:5070 open", found: ["domain:proxy.cse.cuhk.edu.hk"]),
     ScanCase(text: "query 'ricreig.com/NS/IN' denied", found: ["domain:ricreig.com"]),
@@ -52,11 +54,47 @@ let scanCases: [ScanCase] = [
 
 func describe(_ found: TextObservable, in text: UnsafeRawBufferPointer) -> String {
     switch found {
-    case .ipv4(let address): "ip:\(address)"
-    case .ipv6(let address): "ip6:\(address)"
+    case .ipv4(let address, let range):
+        "ip:\(address)" + (String(decoding: text[range], as: UTF8.self) == "\(address)" ? "" : " MISPLACED")
+    case .ipv6(let address, _): "ip6:\(address)"
+    case .url(let range): "url:" + String(decoding: text[range], as: UTF8.self)
+    case .email(let range): "email:" + String(decoding: text[range], as: UTF8.self)
     case .domain(let range): "domain:" + String(decoding: text[range], as: UTF8.self)
     case .hexDigest(let range): "hash:" + String(decoding: text[range], as: UTF8.self)
     }
+}
+
+/// Cases that need the public suffix list (Debian's `publicsuffix`).
+let suffixCases: [ScanCase] = [
+    ScanCase(
+        text: "config.php libc.so.6 dfs.DataNode chrome.exe workers2.properties AirPort_Logs-001.txt co.uk",
+        found: []),
+    ScanCase(
+        text: "to evil.example.co.uk via cdn.xn--p1ai and user.github.io, dyndns.org",
+        found: ["domain:evil.example.co.uk", "domain:cdn.xn--p1ai", "domain:user.github.io", "domain:dyndns.org"]),
+    ScanCase(text: "GET HTTPS://Example.com/a.php?x=(1)), done", found: ["url:HTTPS://Example.com/a.php?x=(1)", "domain:Example.com"]),
+    ScanCase(
+        text: "\"hxxp://198.51.100.7:8080/x.exe\" ftp://[2001:db8::5]/pub.",
+        found: ["url:hxxp://198.51.100.7:8080/x.exe", "ip:198.51.100.7", "url:ftp://[2001:db8::5]/pub", "ip6:2001:db8::5"]),
+    ScanCase(text: "(see http://example.org/wiki/A_(b))", found: ["url:http://example.org/wiki/A_(b)", "domain:example.org"]),
+    ScanCase(text: "http:// x http://-bad mailto:http", found: []),
+    ScanCase(
+        text: "to=<a.b+tag@Mail.Example.com>, from=root@localhost nobody@config.php @example.com",
+        found: ["email:a.b+tag@Mail.Example.com", "domain:Mail.Example.com", "domain:example.com"]),
+]
+
+@Test(arguments: suffixCases)
+func scansWithThePublicSuffixList(_ testCase: ScanCase) {
+    guard let suffixes = PublicSuffixList.system else {
+        print("skipped: \(PublicSuffixList.debianPath) is absent")
+        return
+    }
+    let bytes = Array(testCase.text.utf8)
+    var found: [String] = []
+    bytes.withUnsafeBytes { text in
+        TextScanner.scan(text, in: 0..<text.count, suffixes: suffixes) { found.append(describe($0, in: text)) }
+    }
+    #expect(found == testCase.found)
 }
 
 @Test(arguments: scanCases)
