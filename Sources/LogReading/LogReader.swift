@@ -224,10 +224,12 @@ public final class LogReader {
         let time = lastTime
         TextScanner.scan(line, in: messageStart..<line.count, suffixes: options.publicSuffixes) { found in
             switch found {
-            case .ipv4(let address, _):
-                observe(Observation(value: .ipv4(address), field: .logIP, host: host, locator: locator, time: time))
-            case .ipv6(let address, _):
-                observe(Observation(value: .ipv6(address), field: .logIP, host: host, locator: locator, time: time))
+            case .ipv4(let address, let range):
+                let field = AddressRoles.field(of: range, in: line, messageStart: messageStart)
+                observe(Observation(value: .ipv4(address), field: field, host: host, locator: locator, time: time))
+            case .ipv6(let address, let range):
+                let field = AddressRoles.field(of: range, in: line, messageStart: messageStart)
+                observe(Observation(value: .ipv6(address), field: field, host: host, locator: locator, time: time))
             case .url(let range):
                 observe(Observation(
                     value: .url(UnsafeRawBufferPointer(rebasing: line[range])), field: .logURL, host: host,

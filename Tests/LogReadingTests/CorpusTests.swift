@@ -58,7 +58,7 @@ import Testing
         path: directory.appendingPathComponent("cs-sshd-logs.log").path, compressed: false)
     #expect(summary.lines == 24)
     #expect(summary.damage == nil)
-    let addresses = seen.filter { $0.field == .logIP }.map {
+    let addresses = seen.filter { [.logIP, .logSource, .logDestination].contains($0.field) }.map {
         "\($0.line)@\($0.offset) \($0.value) \($0.host ?? "-") \($0.time.iso8601)"
     }
     #expect(addresses.first == "1@0 35.188.49.176 sd-126005 2024-02-12T14:10:21Z")
@@ -87,6 +87,13 @@ import Testing
     #expect(first.time.iso8601 == "2025-11-06T11:32:42.868451Z")
     #expect(first.value == .ipv4(try #require(IPv4Address("192.168.5.6"))))
     #expect(!filterlog.contains { $0.value == .domain("firewall.lan") && $0.line == 1 })
+    // Source and destination come from the CSV positions, for IPv4 and IPv6.
+    #expect(filterlog.map { "\($0.line) \($0.field.rawValue) \($0.value)" } == [
+        "1 log.src 192.168.5.6", "1 log.dst 192.168.1.100",
+        "2 log.src 192.168.10.110", "2 log.dst 192.168.5.6",
+        "3 log.src fdfd:ace:ace:10:d8:cdbf:f6f8:6d69", "3 log.dst fdfd:ace:ace:5::6",
+        "4 log.src 192.168.5.6", "4 log.dst 192.168.1.100",
+    ])
 
     let (mikrotik, _) = try Fixture.observe(
         path: directory.appendingPathComponent("cs-mikrotik-logs.log").path, compressed: false)
@@ -95,4 +102,17 @@ import Testing
         "186.26.78.68 10.120.127.1 2023-03-18T19:35:05.734637Z",
         "81.82.202.145 10.120.127.1 2023-03-18T19:35:05.734637Z",
     ])
+}
+
+@Test func firewallAndMailLogsTagSourceAndDestination() throws {
+    guard let directory = Fixture.corpusDirectory() else { return }
+    for (name, sources, destinations) in [
+        ("cs-iptables-logs.log", 4, 4), ("cs-proxmox-iptables.log", 10, 10), ("cs-pf-logs.log", 9, 9),
+    ] {
+        let (seen, _) = try Fixture.observe(path: directory.appendingPathComponent(name).path, compressed: false)
+        let addresses = seen.filter { [.logIP, .logSource, .logDestination].contains($0.field) }
+        #expect(addresses.filter { $0.field == .logSource }.count == sources, "\(name)")
+        #expect(addresses.filter { $0.field == .logDestination }.count == destinations, "\(name)")
+        #expect(addresses.allSatisfy { $0.field != .logIP }, "\(name)")
+    }
 }

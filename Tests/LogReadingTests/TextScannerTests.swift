@@ -136,3 +136,25 @@ func scansObservables(_ testCase: ScanCase) {
     #expect(seen.allSatisfy { $0.host == "srv" && $0.line == 2 && $0.offset == 11 })
     #expect(seen.allSatisfy { $0.time.iso8601 == "2024-03-05T21:44:43Z" })
 }
+
+@Test(arguments: [
+    ("kernel: IN=eth0 SRC=195.54.160.107 DST=51.15.166.67 LEN=40", ["log.src 195.54.160.107", "log.dst 51.15.166.67"]),
+    ("ip6tables: SRC=2001:db8::1 DST=2001:db8::2 LEN=40", ["log.src 2001:db8::1", "log.dst 2001:db8::2"]),
+    ("sshd[1]: Failed password for root from 203.0.113.9 port 22 ssh2", ["log.src 203.0.113.9"]),
+    (
+        "sshd[1]: refused connect from ::ffff:192.0.2.1 (192.0.2.1)",
+        ["log.src 192.0.2.1", "log.ip 192.0.2.1", "log.src ::ffff:c000:201"]
+    ),
+    ("sshd[1]: pam_unix(sshd:auth): authentication failure; rhost=198.51.100.4  user=root", ["log.src 198.51.100.4"]),
+    ("postfix/smtpd[2]: connect from unknown[192.0.2.33]", ["log.src 192.0.2.33"]),
+    ("postfix/smtpd[2]: 4F1: client=mail.example.net[192.0.2.34]", ["log.domain mail.example.net", "log.src 192.0.2.34"]),
+    ("nginx: open() failed, client: 192.0.2.35, server: x", ["log.src 192.0.2.35"]),
+    ("named[3]: resolver 192.0.2.36#53 to 192.0.2.37", ["log.ip 192.0.2.36", "log.ip 192.0.2.37"]),
+    // Not pf's CSV shape: a version field that is not 4 or 6.
+    ("filterlog: 5,,,1,em0,match,block,in,5,0x0,,64,0,0,DF,6,tcp,60,192.0.2.1,192.0.2.2,1,2", ["log.ip 192.0.2.1", "log.ip 192.0.2.2"]),
+    ("filterlog: 5,,,1,em0,match,pass,out,4,0x0,,64,0,0,DF,17,udp,60,192.0.2.1,192.0.2.2,1,2", ["log.src 192.0.2.1", "log.dst 192.0.2.2"]),
+] as [(String, [String])])
+func tagsSourceAndDestination(message: String, expected: [String]) throws {
+    let (seen, _) = try Fixture.observe(Array("Mar  5 21:44:43 srv \(message)\n".utf8))
+    #expect(seen.map { "\($0.field.rawValue) \($0.value)" } == expected)
+}
