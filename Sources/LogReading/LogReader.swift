@@ -9,8 +9,19 @@ import Darwin
 
 /// Options for reading logs.
 public struct LogReadingOptions: Sendable {
-    /// The year given to RFC 3164 timestamps, which have none.
+    /// The year of the file's first RFC 3164 timestamp (the format has none), used as
+    /// given when `yearHint` is nil (the user said `--year`). Later lines whose month
+    /// goes back by more than six months (December, then January) move to the next year.
     public var year: Int
+    /// When set (to the file's modification time, when the user gave no year), the year
+    /// of the first RFC 3164 line is inferred from it instead: the latest year that does
+    /// not put that line more than a day after this time. Rollover then works as above.
+    public var yearHint: Timestamp?
+    /// The offset from UTC, in seconds east, of times written without a zone (RFC 3164,
+    /// Apache error log, log4j): 3600 for CET. One fixed offset for the whole file; a
+    /// daylight-saving change inside the file is not followed. Formats with a zone
+    /// (RFC 5424, RFC 3339, JSON with an offset) ignore it. Default 0: UTC.
+    public var utcOffsetSeconds: Int = 0
     /// Lines longer than this are cut (the cut is counted as an anomaly `log.line_too_long`;
     /// the rest up to the next LF is skipped). Values above `LogReader.largestLineLimit`
     /// are taken as that limit; the reader allocates one buffer of this size.
@@ -24,6 +35,14 @@ public struct LogReadingOptions: Sendable {
         self.year = year
         self.maximumLineLength = maximumLineLength
         publicSuffixes = PublicSuffixList.system
+    }
+}
+
+extension Int64 {
+    /// Days since the epoch for nanoseconds since the epoch, rounding down.
+    fileprivate var floorDays: Int64 {
+        let day: Int64 = 86_400_000_000_000
+        return self >= 0 ? self / day : (self - day + 1) / day
     }
 }
 
@@ -88,8 +107,54 @@ public final class LogReader {
     /// O(file size); `progress` is called every 65 536 lines.
     public func read(observe: (Observation) -> Void, progress: (ReadSummary) -> Void) -> ReadSummary {
         var lastTime = Timestamp(seconds: 0)
+        var years = YearTracker(options: options)
         return readLines(progress: progress) { line, number, offset in
-            processLine(line, number: number, offset: offset, lastTime: &lastTime, observe: observe)
+            processLine(line, number: number, offset: offset, lastTime: &lastTime, years: &years, observe: observe)
+        }
+    }
+
+    /// The year for RFC 3164 lines as a file goes on.
+    struct YearTracker {
+        /// The year of the current line; nil until the first RFC 3164 line fixes it from the hint.
+        var year: Int?
+        var hint: Timestamp?
+        var lastMonth = 0
+        let offset: Int64
+
+        init(options: LogReadingOptions) {
+            hint = options.yearHint
+            year = hint == nil ? options.year : nil
+            offset = Int64(options.utcOffsetSeconds) * 1_000_000_000
+        }
+
+        /// The header's time in UTC, with the year fixed for an RFC 3164 header.
+        mutating func time(of header: SyslogHeader, line: UnsafeRawBufferPointer) -> Timestamp? {
+            guard var time = header.time else { return nil }
+            if let month = header.yearlessMonth {
+                let parsedYear = Int(Timestamp.civil(fromDays: time.nanoseconds.floorDays).year)
+                var wanted = year ?? parsedYear
+                if year == nil, let hint {
+                    // The first line: the latest year that does not put it after the hint.
+                    let hintYear = Int(Timestamp.civil(fromDays: hint.nanoseconds.floorDays).year)
+                    wanted = hintYear
+                    if let candidate = reparse(line, year: hintYear),
+                       candidate.nanoseconds - offset > hint.nanoseconds + 86_400_000_000_000
+                    {
+                        wanted = hintYear - 1
+                    }
+                } else if lastMonth - month > 6 {
+                    wanted += 1
+                }
+                year = wanted
+                lastMonth = month
+                if wanted != parsedYear, let again = reparse(line, year: wanted) { time = again }
+            }
+            if header.zoneless { time.nanoseconds &-= offset }
+            return time
+        }
+
+        private func reparse(_ line: UnsafeRawBufferPointer, year: Int) -> Timestamp? {
+            SyslogHeaderParser.parse(line, year: year)?.time
         }
     }
 
@@ -211,12 +276,12 @@ public final class LogReader {
     /// Parses the header, then scans the message for observables.
     private func processLine(
         _ line: UnsafeRawBufferPointer, number: UInt64, offset: UInt64, lastTime: inout Timestamp,
-        observe: (Observation) -> Void
+        years: inout YearTracker, observe: (Observation) -> Void
     ) {
         var host = HostReference.none
         var messageStart = 0
-        if let header = SyslogHeaderParser.parse(line, year: options.year) {
-            if let time = header.time { lastTime = time }
+        if let header = SyslogHeaderParser.parse(line, year: years.year ?? options.year) {
+            if let time = years.time(of: header, line: line) { lastTime = time }
             messageStart = header.messageStart
             if let range = header.host { host = .name(UnsafeRawBufferPointer(rebasing: line[range])) }
         }

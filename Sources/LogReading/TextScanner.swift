@@ -72,6 +72,11 @@ enum TextScanner {
     /// reported. Kept short: `.zip` and `.mov` stay, as phishing uses them.
     static let fileExtensionTopLevelDomains: [StaticString] = ["properties", "network"]
 
+    /// Special-use top-level domains (RFC 2606, RFC 6761) the list does not hold but
+    /// that documentation, test data and sample rules use (`paypa1-login.test`); names
+    /// under them are reported as if their top-level domain were delegated.
+    static let specialUseTopLevelDomains: [StaticString] = ["test", "example", "invalid"]
+
     /// The longest local part of an e-mail address (RFC 5321).
     static let maximumLocalPartLength = 64
 
@@ -379,8 +384,10 @@ enum TextScanner {
         guard labels >= 1 else { return nil }
         let name = UnsafeRawBufferPointer(rebasing: text[start..<end])
         if let suffixes {
-            guard suffixes.hasKnownTopLevelDomain(name), !suffixes.isPublicSuffix(name, section: .icann),
-                  !isFileExtensionTopLevelDomain(text, (end - labelLength)..<end)
+            let lastLabel = (end - labelLength)..<end
+            guard suffixes.hasKnownTopLevelDomain(name) || isOne(of: specialUseTopLevelDomains, text, lastLabel),
+                  !suffixes.isPublicSuffix(name, section: .icann),
+                  !isOne(of: fileExtensionTopLevelDomains, text, lastLabel)
             else { return nil }
         } else {
             guard labelLength >= 2, lastLabelAlphabetic else { return nil }
@@ -388,8 +395,9 @@ enum TextScanner {
         return start..<end
     }
 
-    static func isFileExtensionTopLevelDomain(_ text: UnsafeRawBufferPointer, _ label: Range<Int>) -> Bool {
-        for candidate in fileExtensionTopLevelDomains where candidate.utf8CodeUnitCount == label.count {
+    /// Whether `text[label]` is one of `labels`, ASCII case folded.
+    static func isOne(of labels: [StaticString], _ text: UnsafeRawBufferPointer, _ label: Range<Int>) -> Bool {
+        for candidate in labels where candidate.utf8CodeUnitCount == label.count {
             let matches = candidate.withUTF8Buffer { bytes in
                 var offset = 0
                 for index in label {
