@@ -273,7 +273,8 @@ public final class LogReader {
         }
     }
 
-    /// Parses the header, then scans the message for observables.
+    /// Parses the header, then scans the message for observables: as a JSON object when
+    /// it is one (a JSON line, or JSON after a syslog header), as text otherwise.
     private func processLine(
         _ line: UnsafeRawBufferPointer, number: UInt64, offset: UInt64, lastTime: inout Timestamp,
         years: inout YearTracker, observe: (Observation) -> Void
@@ -286,8 +287,49 @@ public final class LogReader {
             if let range = header.host { host = .name(UnsafeRawBufferPointer(rebasing: line[range])) }
         }
         let locator = Locator.line(number: number, offset: offset)
-        let time = lastTime
-        TextScanner.scan(line, in: messageStart..<line.count, suffixes: options.publicSuffixes) { found in
+        var firstByte = messageStart
+        // RFC 5424's empty structured data ("- ") before a JSON message.
+        if firstByte + 1 < line.count, line[firstByte] == UInt8(ascii: "-"), line[firstByte + 1] == UInt8(ascii: " ") {
+            firstByte += 2
+        }
+        while firstByte < line.count, line[firstByte] == UInt8(ascii: " ") || line[firstByte] == UInt8(ascii: "\t") {
+            firstByte += 1
+        }
+        if firstByte < line.count, line[firstByte] == UInt8(ascii: "{"),
+           let record = JSONRecord.read(line, in: firstByte..<line.count)
+        {
+            // The record's own time is the event's; it wins over a syslog header's.
+            if let time = record.time { lastTime = time }
+            if case .none = host, let range = record.host { host = .name(UnsafeRawBufferPointer(rebasing: line[range])) }
+            let time = lastTime
+            _ = JSONScanner.scanObject(line, in: firstByte..<line.count) { depth, name, value in
+                guard case .string(let text) = value else { return }
+                if depth == 1, let name,
+                   let field = JSONRecord.addressField(UnsafeRawBufferPointer(rebasing: line[name]))
+                {
+                    if let address = IPv4Address(ascii: line[text]) {
+                        observe(Observation(value: .ipv4(address), field: field, host: host, locator: locator, time: time))
+                        return
+                    }
+                    if let address = TextScanner.parseIPv6(line, text) {
+                        observe(Observation(value: .ipv6(address), field: field, host: host, locator: locator, time: time))
+                        return
+                    }
+                }
+                scanText(line, text, host: host, locator: locator, time: time, observe: observe)
+            }
+            return
+        }
+        scanText(line, messageStart..<line.count, host: host, locator: locator, time: lastTime, observe: observe)
+    }
+
+    /// Hands every observable in `line[range]` to `observe`.
+    private func scanText(
+        _ line: UnsafeRawBufferPointer, _ range: Range<Int>, host: HostReference, locator: Locator, time: Timestamp,
+        observe: (Observation) -> Void
+    ) {
+        let messageStart = range.lowerBound
+        TextScanner.scan(line, in: range, suffixes: options.publicSuffixes) { found in
             switch found {
             case .ipv4(let address, let range):
                 let field = AddressRoles.field(of: range, in: line, messageStart: messageStart)

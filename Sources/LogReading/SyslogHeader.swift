@@ -87,6 +87,13 @@ enum SyslogHeaderParser {
         return nil
     }
 
+    /// An RFC 3339 time filling `bytes` exactly (the offset's colon optional); nil otherwise.
+    static func rfc3339(_ bytes: UnsafeRawBufferPointer) -> Timestamp? {
+        var scanner = HeaderScanner(bytes: bytes)
+        guard let time = scanner.rfc3339(), scanner.index == bytes.count else { return nil }
+        return time
+    }
+
     /// After the timestamp and one space: "host tag: msg", "tag: msg" (no host), or
     /// "host msg". A token ending in `:` is the tag, not a host.
     private static func hostAndTag(
@@ -220,7 +227,8 @@ private struct HeaderScanner {
             offsetSeconds = 0
         } else if let sign = peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
             index += 1
-            guard let hours = number(2), take(UInt8(ascii: ":")), let minutes = number(2),
+            // "+01:00" as RFC 3339 has it; "+0100" as Suricata writes it.
+            guard let hours = number(2), take(UInt8(ascii: ":")) || peek() != nil, let minutes = number(2),
                   hours < 24, minutes < 60
             else { return nil }
             offsetSeconds = (hours * 3600 + minutes * 60) * (sign == UInt8(ascii: "+") ? 1 : -1)
