@@ -173,7 +173,7 @@ enum TextScanner {
                 index += 1
                 continue
             }
-            let start = index
+            let runStart = index
             var colons = 0
             var candidate = true
             while index < range.upperBound {
@@ -189,6 +189,11 @@ enum TextScanner {
                 index += 1
             }
             guard candidate, colons >= 2 else { continue }
+            var start = runStart
+            // A separator before the address: "en0+:2607:f140::1", "port:fe80::1".
+            if index - start > 2, text[start] == UInt8(ascii: ":"), text[start + 1] != UInt8(ascii: ":") {
+                start += 1
+            }
             var end = index
             // Punctuation after the address: "from fe80::1: error", "to 2001:db8::1."
             if end - start > 2, text[end - 1] == UInt8(ascii: ".") || text[end - 1] == UInt8(ascii: ":"),

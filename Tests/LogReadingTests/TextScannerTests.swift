@@ -23,6 +23,7 @@ let scanCases: [ScanCase] = [
     ScanCase(text: "client: fdfd:ace:ace:7::17a, server: ", found: ["ip6:fdfd:ace:ace:7::17a"]),
     ScanCase(text: "from 2001:DB8:0:0:0:0:0:1 and fe80::1%eth0 to [2001:db8::2]:443.", found: ["ip6:2001:db8::1", "ip6:fe80::1", "ip6:2001:db8::2"]),
     ScanCase(text: "from fe80::abcd: error, to 2001:db8::3.", found: ["ip6:fe80::abcd", "ip6:2001:db8::3"]),
+    ScanCase(text: "v6(en0+:2607:f140:6000:8:c6b3:1ff:fecd:467f) at :fe80::2 :::1", found: ["ip6:2607:f140:6000:8:c6b3:1ff:fecd:467f", "ip6:fe80::2"]),
     ScanCase(
         text: "listening on :: at 12:01:01 MAC=00:08:a2:0c:1f:12:00:c8:8b:e2:d6:87:08:00 std::string 1:2::3::4 12345::1 [/0:0:0:0:0:0:0:0:2181",
         found: []),
