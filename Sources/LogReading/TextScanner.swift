@@ -27,7 +27,9 @@ enum TextObservable: Equatable {
 /// top-level domain of the list's ICANN section and the word is not itself an ICANN
 /// public suffix (`co.uk`): so `config.php`, `libc.so.6` and `chrome.exe` are not names.
 /// The private section is left out of that test on purpose: its suffixes (`github.io`,
-/// `dyndns.org`) are registered domains that indicator lists do name. Without a list the
+/// `dyndns.org`) are registered domains that indicator lists do name. A few real TLDs
+/// that logs use as file extensions (`.properties`) and reverse-DNS identifiers
+/// (`com.apple.…`) are set aside too. Without a list the
 /// rule is syntactic: the last label alphabetic and at least two letters long.
 enum TextScanner {
     /// The longest domain name (RFC 1035), without the trailing dot.
@@ -71,6 +73,11 @@ enum TextScanner {
     /// extensions (`workers2.properties`, `eth0.network`); names under them are not
     /// reported. Kept short: `.zip` and `.mov` stay, as phishing uses them.
     static let fileExtensionTopLevelDomains: [StaticString] = ["properties", "network"]
+
+    /// First labels that mark a reverse-DNS identifier (`com.apple.ncplugin.weather`,
+    /// `org.gnome.Shell.app`) rather than a host name: Java packages, macOS bundle and
+    /// D-Bus names. A registered name starting with `com.` is vanishingly rare.
+    static let reverseDNSFirstLabels: [StaticString] = ["com", "org", "net"]
 
     /// Special-use top-level domains (RFC 2606, RFC 6761) the list does not hold but
     /// that documentation, test data and sample rules use (`paypa1-login.test`); names
@@ -392,12 +399,20 @@ enum TextScanner {
             let lastLabel = (end - labelLength)..<end
             guard suffixes.hasKnownTopLevelDomain(name) || isOne(of: specialUseTopLevelDomains, text, lastLabel),
                   !suffixes.isPublicSuffix(name, section: .icann),
-                  !isOne(of: fileExtensionTopLevelDomains, text, lastLabel)
+                  !isOne(of: fileExtensionTopLevelDomains, text, lastLabel),
+                  !isOne(of: reverseDNSFirstLabels, text, start..<firstLabelEnd(text, start..<end))
             else { return nil }
         } else {
             guard labelLength >= 2, lastLabelAlphabetic else { return nil }
         }
         return start..<end
+    }
+
+    /// The end of the first label of the name at `name`.
+    static func firstLabelEnd(_ text: UnsafeRawBufferPointer, _ name: Range<Int>) -> Int {
+        var index = name.lowerBound
+        while index < name.upperBound, text[index] != UInt8(ascii: ".") { index += 1 }
+        return index
     }
 
     /// Whether `text[label]` is one of `labels`, ASCII case folded.

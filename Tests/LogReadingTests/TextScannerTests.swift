@@ -70,6 +70,7 @@ let suffixCases: [ScanCase] = [
     ScanCase(
         text: "config.php libc.so.6 dfs.DataNode chrome.exe workers2.properties AirPort_Logs-001.txt co.uk",
         found: []),
+    ScanCase(text: "bundle com.apple.ncplugin.weather org.example.shop net.example.com", found: []),
     ScanCase(text: "to=<billing@paypa1-login.test> x.onion", found: ["email:billing@paypa1-login.test", "domain:paypa1-login.test", "domain:x.onion"]),
     ScanCase(
         text: "to evil.example.co.uk via cdn.xn--p1ai and user.github.io, dyndns.org",
