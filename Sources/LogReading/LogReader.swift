@@ -101,7 +101,11 @@ public final class LogReader {
     }
 
     /// Reads every line. Observations carry `.line(number:offset:)` locators, the line's
-    /// header time (or the nearest earlier one), and the header's host. A truncated or
+    /// header time (or the nearest earlier one), and the header's host. A message that is
+    /// a JSON object (Zeek, Suricata EVE) takes its time from `ts`/`timestamp`, its host
+    /// from `host`/`hostname` when the header gives none, and tags `id.orig_h`/`src_ip`
+    /// as `log.src` and `id.resp_h`/`dest_ip` as `log.dst`; other addresses are tagged
+    /// from the words around them (see `AddressRoles`). A truncated or
     /// corrupt gzip stream ends the read with `damage` set (naming the compressed byte
     /// offset); the lines before it are kept. The file is drained to its end.
     /// O(file size); `progress` is called every 65 536 lines.

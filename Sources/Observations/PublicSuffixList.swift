@@ -195,6 +195,7 @@ public struct PublicSuffixList: Sendable {
         return (hash ^ UInt64(folded)) &* 0x0000_0100_0000_01b3
     }
 
+    /// The probe ends: the table is at most half full, so an empty slot always follows.
     private func find(hash: UInt64, _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Entry? {
         var slot = Int(truncatingIfNeeded: hash ^ (hash >> 29)) & mask
         while true {
