@@ -9,17 +9,40 @@ import Darwin
 
 /// Options for reading logs.
 public struct LogReadingOptions: Sendable {
-    /// The year given to RFC 3164 timestamps, which have none.
+    /// The year of the file's first RFC 3164 timestamp (the format has none), used as
+    /// given when `yearHint` is nil (the user said `--year`). Later lines whose month
+    /// goes back by more than six months (December, then January) move to the next year.
     public var year: Int
+    /// When set (to the file's modification time, when the user gave no year), the year
+    /// of the first RFC 3164 line is inferred from it instead: the latest year that does
+    /// not put that line more than a day after this time. Rollover then works as above.
+    public var yearHint: Timestamp?
+    /// The offset from UTC, in seconds east, of times written without a zone (RFC 3164,
+    /// Apache error log, log4j): 3600 for CET. One fixed offset for the whole file; a
+    /// daylight-saving change inside the file is not followed. Formats with a zone
+    /// (RFC 5424, RFC 3339, JSON with an offset) ignore it. Default 0: UTC.
+    public var utcOffsetSeconds: Int = 0
     /// Lines longer than this are cut (the cut is counted as an anomaly `log.line_too_long`;
     /// the rest up to the next LF is skipped). Values above `LogReader.largestLineLimit`
     /// are taken as that limit; the reader allocates one buffer of this size.
     public var maximumLineLength: Int
+    /// The public suffix list that tells domain names from file names (`config.php`);
+    /// nil falls back to a syntactic rule (see `TextScanner`). Defaults to the system's list.
+    public var publicSuffixes: PublicSuffixList?
 
     /// `year` for RFC 3164 timestamps; lines cut at 1 MiB by default.
     public init(year: Int, maximumLineLength: Int = 1 << 20) {
         self.year = year
         self.maximumLineLength = maximumLineLength
+        publicSuffixes = PublicSuffixList.system
+    }
+}
+
+extension Int64 {
+    /// Days since the epoch for nanoseconds since the epoch, rounding down.
+    fileprivate var floorDays: Int64 {
+        let day: Int64 = 86_400_000_000_000
+        return self >= 0 ? self / day : (self - day + 1) / day
     }
 }
 
@@ -78,14 +101,64 @@ public final class LogReader {
     }
 
     /// Reads every line. Observations carry `.line(number:offset:)` locators, the line's
-    /// header time (or the nearest earlier one), and the header's host. A truncated or
+    /// header time (or the nearest earlier one), and the header's host. A message that is
+    /// a JSON object (Zeek, Suricata EVE) takes its time from `ts`/`timestamp`, its host
+    /// from `host`/`hostname` when the header gives none, and tags `id.orig_h`/`src_ip`
+    /// as `log.src` and `id.resp_h`/`dest_ip` as `log.dst`; other addresses are tagged
+    /// from the words around them (see `AddressRoles`). A truncated or
     /// corrupt gzip stream ends the read with `damage` set (naming the compressed byte
     /// offset); the lines before it are kept. The file is drained to its end.
     /// O(file size); `progress` is called every 65 536 lines.
     public func read(observe: (Observation) -> Void, progress: (ReadSummary) -> Void) -> ReadSummary {
         var lastTime = Timestamp(seconds: 0)
+        var years = YearTracker(options: options)
         return readLines(progress: progress) { line, number, offset in
-            processLine(line, number: number, offset: offset, lastTime: &lastTime, observe: observe)
+            processLine(line, number: number, offset: offset, lastTime: &lastTime, years: &years, observe: observe)
+        }
+    }
+
+    /// The year for RFC 3164 lines as a file goes on.
+    struct YearTracker {
+        /// The year of the current line; nil until the first RFC 3164 line fixes it from the hint.
+        var year: Int?
+        var hint: Timestamp?
+        var lastMonth = 0
+        let offset: Int64
+
+        init(options: LogReadingOptions) {
+            hint = options.yearHint
+            year = hint == nil ? options.year : nil
+            offset = Int64(options.utcOffsetSeconds) * 1_000_000_000
+        }
+
+        /// The header's time in UTC, with the year fixed for an RFC 3164 header.
+        mutating func time(of header: SyslogHeader, line: UnsafeRawBufferPointer) -> Timestamp? {
+            guard var time = header.time else { return nil }
+            if let month = header.yearlessMonth {
+                let parsedYear = Int(Timestamp.civil(fromDays: time.nanoseconds.floorDays).year)
+                var wanted = year ?? parsedYear
+                if year == nil, let hint {
+                    // The first line: the latest year that does not put it after the hint.
+                    let hintYear = Int(Timestamp.civil(fromDays: hint.nanoseconds.floorDays).year)
+                    wanted = hintYear
+                    if let candidate = reparse(line, year: hintYear),
+                       candidate.nanoseconds - offset > hint.nanoseconds + 86_400_000_000_000
+                    {
+                        wanted = hintYear - 1
+                    }
+                } else if lastMonth - month > 6 {
+                    wanted += 1
+                }
+                year = wanted
+                lastMonth = month
+                if wanted != parsedYear, let again = reparse(line, year: wanted) { time = again }
+            }
+            if header.zoneless { time.nanoseconds &-= offset }
+            return time
+        }
+
+        private func reparse(_ line: UnsafeRawBufferPointer, year: Int) -> Timestamp? {
+            SyslogHeaderParser.parse(line, year: year)?.time
         }
     }
 
@@ -204,26 +277,78 @@ public final class LogReader {
         }
     }
 
-    /// Parses the header, then scans the message for observables.
+    /// Parses the header, then scans the message for observables: as a JSON object when
+    /// it is one (a JSON line, or JSON after a syslog header), as text otherwise.
     private func processLine(
         _ line: UnsafeRawBufferPointer, number: UInt64, offset: UInt64, lastTime: inout Timestamp,
-        observe: (Observation) -> Void
+        years: inout YearTracker, observe: (Observation) -> Void
     ) {
         var host = HostReference.none
         var messageStart = 0
-        if let header = SyslogHeaderParser.parse(line, year: options.year) {
-            if let time = header.time { lastTime = time }
+        if let header = SyslogHeaderParser.parse(line, year: years.year ?? options.year) {
+            if let time = years.time(of: header, line: line) { lastTime = time }
             messageStart = header.messageStart
             if let range = header.host { host = .name(UnsafeRawBufferPointer(rebasing: line[range])) }
         }
         let locator = Locator.line(number: number, offset: offset)
-        let time = lastTime
-        TextScanner.scan(line, in: messageStart..<line.count) { found in
+        var firstByte = messageStart
+        // RFC 5424's empty structured data ("- ") before a JSON message.
+        if firstByte + 1 < line.count, line[firstByte] == UInt8(ascii: "-"), line[firstByte + 1] == UInt8(ascii: " ") {
+            firstByte += 2
+        }
+        while firstByte < line.count, line[firstByte] == UInt8(ascii: " ") || line[firstByte] == UInt8(ascii: "\t") {
+            firstByte += 1
+        }
+        if firstByte < line.count, line[firstByte] == UInt8(ascii: "{"),
+           let record = JSONRecord.read(line, in: firstByte..<line.count)
+        {
+            // The record's own time is the event's; it wins over a syslog header's.
+            if let time = record.time { lastTime = time }
+            if case .none = host, let range = record.host { host = .name(UnsafeRawBufferPointer(rebasing: line[range])) }
+            let time = lastTime
+            _ = JSONScanner.scanObject(line, in: firstByte..<line.count) { depth, name, value in
+                guard case .string(let text) = value else { return }
+                if depth == 1, let name,
+                   let field = JSONRecord.addressField(UnsafeRawBufferPointer(rebasing: line[name]))
+                {
+                    if let address = IPv4Address(ascii: line[text]) {
+                        observe(Observation(value: .ipv4(address), field: field, host: host, locator: locator, time: time))
+                        return
+                    }
+                    if let address = TextScanner.parseIPv6(line, text) {
+                        observe(Observation(value: .ipv6(address), field: field, host: host, locator: locator, time: time))
+                        return
+                    }
+                }
+                scanText(line, text, host: host, locator: locator, time: time, observe: observe)
+            }
+            return
+        }
+        scanText(line, messageStart..<line.count, host: host, locator: locator, time: lastTime, observe: observe)
+    }
+
+    /// Hands every observable in `line[range]` to `observe`.
+    private func scanText(
+        _ line: UnsafeRawBufferPointer, _ range: Range<Int>, host: HostReference, locator: Locator, time: Timestamp,
+        observe: (Observation) -> Void
+    ) {
+        let messageStart = range.lowerBound
+        TextScanner.scan(line, in: range, suffixes: options.publicSuffixes) { found in
             switch found {
-            case .ipv4(let address):
-                observe(Observation(value: .ipv4(address), field: .logIP, host: host, locator: locator, time: time))
-            case .ipv6(let address):
-                observe(Observation(value: .ipv6(address), field: .logIP, host: host, locator: locator, time: time))
+            case .ipv4(let address, let range):
+                let field = AddressRoles.field(of: range, in: line, messageStart: messageStart)
+                observe(Observation(value: .ipv4(address), field: field, host: host, locator: locator, time: time))
+            case .ipv6(let address, let range):
+                let field = AddressRoles.field(of: range, in: line, messageStart: messageStart)
+                observe(Observation(value: .ipv6(address), field: field, host: host, locator: locator, time: time))
+            case .url(let range):
+                observe(Observation(
+                    value: .url(UnsafeRawBufferPointer(rebasing: line[range])), field: .logURL, host: host,
+                    locator: locator, time: time))
+            case .email(let range):
+                observe(Observation(
+                    value: .email(UnsafeRawBufferPointer(rebasing: line[range])), field: .logEmail, host: host,
+                    locator: locator, time: time))
             case .domain(let range):
                 observe(Observation(
                     value: .domain(UnsafeRawBufferPointer(rebasing: line[range])), field: .logDomain, host: host,

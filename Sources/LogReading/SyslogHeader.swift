@@ -10,6 +10,12 @@ struct SyslogHeader: Equatable {
     var host: Range<Int>?
     /// Where the text to scan for observables starts (after the host and the tag).
     var messageStart: Int
+    /// The month of an RFC 3164 time, which has no year (`time` then holds the year the
+    /// parser was given); nil for formats with a year.
+    var yearlessMonth: Int? = nil
+    /// Whether the time was written without a zone (RFC 3164, Apache, log4j) and is
+    /// therefore local time, converted here as if UTC.
+    var zoneless: Bool = false
 }
 
 /// Recognises syslog headers (RFC 3164, RFC 5424, RFC 3339 high-precision as rsyslog
@@ -56,24 +62,36 @@ enum SyslogHeaderParser {
         }
         // RFC 3164: "Mmm dd hh:mm:ss host tag: msg".
         probe = scanner
-        if let time = probe.bsdTimestamp(year: year) {
-            guard probe.take(UInt8(ascii: " ")) else {
-                return SyslogHeader(time: time, host: nil, messageStart: probe.index)
+        if let (time, month) = probe.bsdTimestamp(year: year) {
+            var header: SyslogHeader
+            if probe.take(UInt8(ascii: " ")) {
+                header = hostAndTag(line, &probe, time: time)
+            } else {
+                header = SyslogHeader(time: time, host: nil, messageStart: probe.index)
             }
-            return hostAndTag(line, &probe, time: time)
+            header.yearlessMonth = month
+            header.zoneless = true
+            return header
         }
         if priority { return nil }
         // Apache error log: "[Sun Dec 04 04:47:44 2005] ..."
         probe = scanner
         if let time = probe.apacheTimestamp() {
-            return SyslogHeader(time: time, host: nil, messageStart: probe.index)
+            return SyslogHeader(time: time, host: nil, messageStart: probe.index, zoneless: true)
         }
         // log4j default (Zookeeper): "2015-07-29 17:41:44,747 - ..."
         probe = scanner
         if let time = probe.log4jTimestamp() {
-            return SyslogHeader(time: time, host: nil, messageStart: probe.index)
+            return SyslogHeader(time: time, host: nil, messageStart: probe.index, zoneless: true)
         }
         return nil
+    }
+
+    /// An RFC 3339 time filling `bytes` exactly (the offset's colon optional); nil otherwise.
+    static func rfc3339(_ bytes: UnsafeRawBufferPointer) -> Timestamp? {
+        var scanner = HeaderScanner(bytes: bytes)
+        guard let time = scanner.rfc3339(), scanner.index == bytes.count else { return nil }
+        return time
     }
 
     /// After the timestamp and one space: "host tag: msg", "tag: msg" (no host), or
@@ -209,7 +227,8 @@ private struct HeaderScanner {
             offsetSeconds = 0
         } else if let sign = peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
             index += 1
-            guard let hours = number(2), take(UInt8(ascii: ":")), let minutes = number(2),
+            // "+01:00" as RFC 3339 has it; "+0100" as Suricata writes it.
+            guard let hours = number(2), take(UInt8(ascii: ":")) || peek() != nil, let minutes = number(2),
                   hours < 24, minutes < 60
             else { return nil }
             offsetSeconds = (hours * 3600 + minutes * 60) * (sign == UInt8(ascii: "+") ? 1 : -1)
@@ -224,13 +243,15 @@ private struct HeaderScanner {
     }
 
     /// "Mmm dd hh:mm:ss", the day space-padded ("Mar  5"), zero-padded or bare ("Nov 9").
-    mutating func bsdTimestamp(year: Int) -> Timestamp? {
+    /// Returns the time in `year` and the month.
+    mutating func bsdTimestamp(year: Int) -> (Timestamp, Int)? {
         guard let month = month(), take(UInt8(ascii: " ")) else { return nil }
         _ = take(UInt8(ascii: " "))
-        guard let day = digits(maximum: 2), day.count > 0, take(UInt8(ascii: " ")), let time = clock()
+        guard let day = digits(maximum: 2), day.count > 0, take(UInt8(ascii: " ")), let time = clock(),
+              let timestamp = Timestamp(
+                year: year, month: month, day: day.value, hour: time.hour, minute: time.minute, second: time.second)
         else { return nil }
-        return Timestamp(
-            year: year, month: month, day: day.value, hour: time.hour, minute: time.minute, second: time.second)
+        return (timestamp, month)
     }
 
     /// "[Www Mmm dd hh:mm:ss yyyy]" (Apache error log), zone taken as UTC.

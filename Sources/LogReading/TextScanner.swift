@@ -2,19 +2,35 @@ import Observations
 
 /// What the text scanner found, with the byte range it came from (in the scanned buffer).
 enum TextObservable: Equatable {
-    case ipv4(IPv4Address)
-    case ipv6(IPv6Address)
+    case ipv4(IPv4Address, Range<Int>)
+    case ipv6(IPv6Address, Range<Int>)
     case domain(Range<Int>)
     case hexDigest(Range<Int>)
+    /// `scheme://host…` for http, https, ftp and the defanged hxxp, hxxps.
+    case url(Range<Int>)
+    /// `local@domain`, the domain checked as a domain name.
+    case email(Range<Int>)
 }
 
-/// Finds IPv4 addresses, domain names and hex digests in a line of log text.
+/// Finds IPv4 and IPv6 addresses, domain names, URLs, e-mail addresses and hex digests
+/// in a line of log text.
 ///
 /// One pass over borrowed bytes, no allocation: the text is cut into words (maximal
 /// runs of `[A-Za-z0-9._-]`); each word is checked as a domain name, and its parts
 /// are checked as dotted quads (runs of digits and dots not touching a letter or digit
 /// outside them) and as hex digests (alphanumeric runs of exactly 32, 40 or 64 hex
-/// digits). O(length of the text).
+/// digits). A word that is a URL scheme followed by `://` starts a URL; a word followed
+/// by `@` and a domain name is the local part of an e-mail address. A second pass
+/// finds IPv6 addresses. O(length of the text).
+///
+/// With a public suffix list, a word is a domain name only when its last label is a
+/// top-level domain of the list's ICANN section and the word is not itself an ICANN
+/// public suffix (`co.uk`): so `config.php`, `libc.so.6` and `chrome.exe` are not names.
+/// The private section is left out of that test on purpose: its suffixes (`github.io`,
+/// `dyndns.org`) are registered domains that indicator lists do name. A few real TLDs
+/// that logs use as file extensions (`.properties`) and reverse-DNS identifiers
+/// (`com.apple.…`) are set aside too. Without a list the
+/// rule is syntactic: the last label alphabetic and at least two letters long.
 enum TextScanner {
     /// The longest domain name (RFC 1035), without the trailing dot.
     static let maximumDomainLength = 253
@@ -23,7 +39,8 @@ enum TextScanner {
 
     /// Calls `found` for every observable in `text[range]`, left to right.
     static func scan(
-        _ text: UnsafeRawBufferPointer, in range: Range<Int>, found: (TextObservable) -> Void
+        _ text: UnsafeRawBufferPointer, in range: Range<Int>, suffixes: PublicSuffixList? = nil,
+        found: (TextObservable) -> Void
     ) {
         var index = range.lowerBound
         let end = min(range.upperBound, text.count)
@@ -36,9 +53,118 @@ enum TextScanner {
             while index < end, isWordByte(text[index]) { index += 1 }
             // The local part of an e-mail address is not a domain.
             let followedByAt = index < end && text[index] == UInt8(ascii: "@")
-            scanWord(text, start..<index, domainAllowed: !followedByAt, found: found)
+            if followedByAt,
+               let email = emailRange(text, at: index, within: range.lowerBound..<end, suffixes: suffixes)
+            {
+                found(.email(email))
+            }
+            if index + 2 < end, text[index] == UInt8(ascii: ":"), text[index + 1] == UInt8(ascii: "/"),
+               text[index + 2] == UInt8(ascii: "/"), isURLScheme(text, start..<index),
+               let url = urlRange(text, from: start, schemeEnd: index, end: end)
+            {
+                found(.url(url))
+            }
+            scanWord(text, start..<index, domainAllowed: !followedByAt, suffixes: suffixes, found: found)
         }
         scanIPv6(text, range.lowerBound..<end, found: found)
+    }
+
+    /// Top-level domains of the ICANN list that in logs are nearly always file name
+    /// extensions (`workers2.properties`, `eth0.network`); names under them are not
+    /// reported. Kept short: `.zip` and `.mov` stay, as phishing uses them.
+    static let fileExtensionTopLevelDomains: [StaticString] = ["properties", "network"]
+
+    /// First labels that mark a reverse-DNS identifier (`com.apple.ncplugin.weather`,
+    /// `org.gnome.Shell.app`) rather than a host name: Java packages, macOS bundle and
+    /// D-Bus names. A registered name starting with `com.` is vanishingly rare.
+    static let reverseDNSFirstLabels: [StaticString] = ["com", "org", "net"]
+
+    /// Special-use top-level domains (RFC 2606, RFC 6761) the list does not hold but
+    /// that documentation, test data and sample rules use (`paypa1-login.test`); names
+    /// under them are reported as if their top-level domain were delegated.
+    static let specialUseTopLevelDomains: [StaticString] = ["test", "example", "invalid"]
+
+    /// The longest local part of an e-mail address (RFC 5321).
+    static let maximumLocalPartLength = 64
+
+    /// The e-mail address around the `@` at `at`: the local part (`[A-Za-z0-9._%+-]`,
+    /// not starting with a dot) before it and a domain name right after it.
+    static func emailRange(
+        _ text: UnsafeRawBufferPointer, at: Int, within range: Range<Int>, suffixes: PublicSuffixList?
+    ) -> Range<Int>? {
+        var localStart = at
+        while localStart > range.lowerBound, isLocalPartByte(text[localStart - 1]) { localStart -= 1 }
+        while localStart < at, text[localStart] == UInt8(ascii: ".") { localStart += 1 }
+        guard localStart < at, at - localStart <= maximumLocalPartLength else { return nil }
+        var wordEnd = at + 1
+        while wordEnd < range.upperBound, isWordByte(text[wordEnd]) { wordEnd += 1 }
+        guard let domain = domainRange(text, (at + 1)..<wordEnd, suffixes: suffixes),
+              domain.lowerBound == at + 1
+        else { return nil }
+        return localStart..<domain.upperBound
+    }
+
+    @inline(__always)
+    static func isLocalPartByte(_ byte: UInt8) -> Bool {
+        isWordByte(byte) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "%")
+    }
+
+    /// http, https, ftp, hxxp, hxxps, any case.
+    static func isURLScheme(_ text: UnsafeRawBufferPointer, _ word: Range<Int>) -> Bool {
+        guard word.count >= 3, word.count <= 5 else { return false }
+        var key: UInt64 = 0
+        for index in word { key = key << 8 | UInt64(text[index] | 0x20) }
+        switch key {
+        case 0x6874_7470, 0x68_7474_7073, 0x66_7470, 0x6878_7870, 0x68_7878_7073: return true
+        default: return false
+        }
+    }
+
+    /// The URL starting at `start` whose scheme ends at `schemeEnd` (at `://`): up to the
+    /// first space, control byte, quote or angle bracket, without trailing punctuation
+    /// and without a closing bracket or parenthesis it does not open. Nil when no host
+    /// follows `://`.
+    static func urlRange(_ text: UnsafeRawBufferPointer, from start: Int, schemeEnd: Int, end: Int) -> Range<Int>? {
+        let hostStart = schemeEnd + 3
+        guard hostStart < end, isAlphanumeric(text[hostStart]) || text[hostStart] == UInt8(ascii: "[") else {
+            return nil
+        }
+        var index = hostStart
+        var parentheses = 0
+        var brackets = 0
+        while index < end {
+            let byte = text[index]
+            guard byte > 0x20, byte < 0x7F, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "'"),
+                  byte != UInt8(ascii: "<"), byte != UInt8(ascii: ">"), byte != UInt8(ascii: "`"),
+                  byte != UInt8(ascii: "{"), byte != UInt8(ascii: "}"), byte != UInt8(ascii: "|"),
+                  byte != UInt8(ascii: "\\"), byte != UInt8(ascii: "^")
+            else { break }
+            switch byte {
+            case UInt8(ascii: "("): parentheses += 1
+            case UInt8(ascii: ")"): parentheses -= 1
+            case UInt8(ascii: "["): brackets += 1
+            case UInt8(ascii: "]"): brackets -= 1
+            default: break
+            }
+            index += 1
+        }
+        while index > hostStart {
+            let last = text[index - 1]
+            if last == UInt8(ascii: ".") || last == UInt8(ascii: ",") || last == UInt8(ascii: ";")
+                || last == UInt8(ascii: ":") || last == UInt8(ascii: "!") || last == UInt8(ascii: "?")
+            {
+                index -= 1
+            } else if last == UInt8(ascii: ")"), parentheses < 0 {
+                parentheses += 1
+                index -= 1
+            } else if last == UInt8(ascii: "]"), brackets < 0 {
+                brackets += 1
+                index -= 1
+            } else {
+                break
+            }
+        }
+        return index > hostStart ? start..<index : nil
     }
 
     /// IPv6 addresses: maximal runs of `[0-9A-Za-z:.]` made only of hex digits, colons
@@ -54,7 +180,7 @@ enum TextScanner {
                 index += 1
                 continue
             }
-            let start = index
+            let runStart = index
             var colons = 0
             var candidate = true
             while index < range.upperBound {
@@ -70,6 +196,11 @@ enum TextScanner {
                 index += 1
             }
             guard candidate, colons >= 2 else { continue }
+            var start = runStart
+            // A separator before the address: "en0+:2607:f140::1", "port:fe80::1".
+            if index - start > 2, text[start] == UInt8(ascii: ":"), text[start + 1] != UInt8(ascii: ":") {
+                start += 1
+            }
             var end = index
             // Punctuation after the address: "from fe80::1: error", "to 2001:db8::1."
             if end - start > 2, text[end - 1] == UInt8(ascii: ".") || text[end - 1] == UInt8(ascii: ":"),
@@ -77,7 +208,7 @@ enum TextScanner {
             {
                 end -= 1
             }
-            if let address = parseIPv6(text, start..<end) { found(.ipv6(address)) }
+            if let address = parseIPv6(text, start..<end) { found(.ipv6(address, start..<end)) }
         }
     }
 
@@ -170,7 +301,7 @@ enum TextScanner {
     }
 
     private static func scanWord(
-        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, domainAllowed: Bool,
+        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, domainAllowed: Bool, suffixes: PublicSuffixList?,
         found: (TextObservable) -> Void
     ) {
         // Dotted quads and digests, in the order they appear.
@@ -198,7 +329,7 @@ enum TextScanner {
                     quadEnd -= 1
                 }
                 if allDigitsOrDots, let address = parseIPv4(text, start..<quadEnd) {
-                    found(.ipv4(address))
+                    found(.ipv4(address, start..<quadEnd))
                 } else {
                     scanDigests(text, start..<index, found: found)
                 }
@@ -206,7 +337,7 @@ enum TextScanner {
                 index += 1
             }
         }
-        if domainAllowed, let domain = domainRange(text, word) { found(.domain(domain)) }
+        if domainAllowed, let domain = domainRange(text, word, suffixes: suffixes) { found(.domain(domain)) }
     }
 
     /// Digests in a run of `[A-Za-z0-9.]`: the dot-separated parts that are exactly
@@ -234,9 +365,12 @@ enum TextScanner {
     }
 
     /// The domain name in a word, if the word (without leading and trailing `.`, `-`, `_`) is one:
-    /// two or more labels of `[A-Za-z0-9_-]`, none empty or longer than 63, the last
-    /// alphabetic and 2 to 63 long, 253 bytes at most.
-    static func domainRange(_ text: UnsafeRawBufferPointer, _ word: Range<Int>) -> Range<Int>? {
+    /// two or more labels of `[A-Za-z0-9_-]`, none empty or longer than 63, 253 bytes at
+    /// most, and a known top-level domain (see the type's comment), or without a list a
+    /// last label alphabetic and 2 to 63 long.
+    static func domainRange(
+        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, suffixes: PublicSuffixList? = nil
+    ) -> Range<Int>? {
         var start = word.lowerBound
         var end = word.upperBound
         // Punctuation at the ends belongs to the text around the name ("-file.txt", "name.").
@@ -259,7 +393,43 @@ enum TextScanner {
                 if !isLetter(byte) { lastLabelAlphabetic = false }
             }
         }
-        guard labels >= 1, labelLength >= 2, lastLabelAlphabetic else { return nil }
+        guard labels >= 1 else { return nil }
+        let name = UnsafeRawBufferPointer(rebasing: text[start..<end])
+        if let suffixes {
+            let lastLabel = (end - labelLength)..<end
+            guard suffixes.hasKnownTopLevelDomain(name) || isOne(of: specialUseTopLevelDomains, text, lastLabel),
+                  !suffixes.isPublicSuffix(name, section: .icann),
+                  !isOne(of: fileExtensionTopLevelDomains, text, lastLabel),
+                  !isOne(of: reverseDNSFirstLabels, text, start..<firstLabelEnd(text, start..<end))
+            else { return nil }
+        } else {
+            guard labelLength >= 2, lastLabelAlphabetic else { return nil }
+        }
         return start..<end
+    }
+
+    /// The end of the first label of the name at `name`.
+    static func firstLabelEnd(_ text: UnsafeRawBufferPointer, _ name: Range<Int>) -> Int {
+        var index = name.lowerBound
+        while index < name.upperBound, text[index] != UInt8(ascii: ".") { index += 1 }
+        return index
+    }
+
+    /// Whether `text[label]` is one of `labels`, ASCII case folded.
+    static func isOne(of labels: [StaticString], _ text: UnsafeRawBufferPointer, _ label: Range<Int>) -> Bool {
+        for candidate in labels where candidate.utf8CodeUnitCount == label.count {
+            let matches = candidate.withUTF8Buffer { bytes in
+                var offset = 0
+                for index in label {
+                    let byte = text[index]
+                    let folded = byte &- 65 < 26 ? byte | 0x20 : byte
+                    if folded != bytes[offset] { return false }
+                    offset += 1
+                }
+                return true
+            }
+            if matches { return true }
+        }
+        return false
     }
 }

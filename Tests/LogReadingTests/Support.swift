@@ -128,3 +128,15 @@ enum Fixture {
         return lines
     }
 }
+
+extension Fixture {
+    /// Reads `bytes` as a plain log with the given options.
+    static func observe(_ bytes: [UInt8], options: LogReadingOptions) throws -> [Seen] {
+        let path = try temporaryFile(bytes)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let reader = LogReader(file: try InputFile(path: path), compressed: false, options: options)
+        var seen: [Seen] = []
+        _ = reader.read(observe: { seen.append(Seen($0)) }, progress: { _ in })
+        return seen
+    }
+}

@@ -23,6 +23,7 @@ let scanCases: [ScanCase] = [
     ScanCase(text: "client: fdfd:ace:ace:7::17a, server: ", found: ["ip6:fdfd:ace:ace:7::17a"]),
     ScanCase(text: "from 2001:DB8:0:0:0:0:0:1 and fe80::1%eth0 to [2001:db8::2]:443.", found: ["ip6:2001:db8::1", "ip6:fe80::1", "ip6:2001:db8::2"]),
     ScanCase(text: "from fe80::abcd: error, to 2001:db8::3.", found: ["ip6:fe80::abcd", "ip6:2001:db8::3"]),
+    ScanCase(text: "v6(en0+:2607:f140:6000:8:c6b3:1ff:fecd:467f) at :fe80::2 :::1", found: ["ip6:2607:f140:6000:8:c6b3:1ff:fecd:467f", "ip6:fe80::2"]),
     ScanCase(
         text: "listening on :: at 12:01:01 MAC=00:08:a2:0c:1f:12:00:c8:8b:e2:d6:87:08:00 std::string 1:2::3::4 12345::1 [/0:0:0:0:0:0:0:0:2181",
         found: []),
@@ -32,8 +33,10 @@ let scanCases: [ScanCase] = [
     ScanCase(text: "999.1.1.1 and 1.1.1.256", found: []),
     ScanCase(text: "01.2.3.4 1.2.3 v1.2.3.4 1.2.3.4x", found: []),
     ScanCase(text: "0.0.0.0 255.255.255.255", found: ["ip:0.0.0.0", "ip:255.255.255.255"]),
-    ScanCase(text: "see http://www.example.com/path?q=1", found: ["domain:www.example.com"]),
-    ScanCase(text: "from=<first.last@mail.example.org>", found: ["domain:mail.example.org"]),
+    ScanCase(
+        text: "see http://www.example.com/path?q=1", found: ["url:http://www.example.com/path?q=1", "domain:www.example.com"]),
+    ScanCase(
+        text: "from=<first.last@mail.example.org>", found: ["email:first.last@mail.example.org", "domain:mail.example.org"]),
     ScanCase(text: "refused connect from example.com (192.168.1.1)", found: ["domain:example.com", "ip:192.168.1.1"]),
     ScanCase(text: "proxy.cse.cuhk.edu.hk:5070 open", found: ["domain:proxy.cse.cuhk.edu.hk"]),
     ScanCase(text: "query 'ricreig.com/NS/IN' denied", found: ["domain:ricreig.com"]),
@@ -52,11 +55,49 @@ let scanCases: [ScanCase] = [
 
 func describe(_ found: TextObservable, in text: UnsafeRawBufferPointer) -> String {
     switch found {
-    case .ipv4(let address): "ip:\(address)"
-    case .ipv6(let address): "ip6:\(address)"
+    case .ipv4(let address, let range):
+        "ip:\(address)" + (String(decoding: text[range], as: UTF8.self) == "\(address)" ? "" : " MISPLACED")
+    case .ipv6(let address, _): "ip6:\(address)"
+    case .url(let range): "url:" + String(decoding: text[range], as: UTF8.self)
+    case .email(let range): "email:" + String(decoding: text[range], as: UTF8.self)
     case .domain(let range): "domain:" + String(decoding: text[range], as: UTF8.self)
     case .hexDigest(let range): "hash:" + String(decoding: text[range], as: UTF8.self)
     }
+}
+
+/// Cases that need the public suffix list (Debian's `publicsuffix`).
+let suffixCases: [ScanCase] = [
+    ScanCase(
+        text: "config.php libc.so.6 dfs.DataNode chrome.exe workers2.properties AirPort_Logs-001.txt co.uk",
+        found: []),
+    ScanCase(text: "bundle com.apple.ncplugin.weather org.example.shop net.example.com", found: []),
+    ScanCase(text: "to=<billing@paypa1-login.test> x.onion", found: ["email:billing@paypa1-login.test", "domain:paypa1-login.test", "domain:x.onion"]),
+    ScanCase(
+        text: "to evil.example.co.uk via cdn.xn--p1ai and user.github.io, dyndns.org",
+        found: ["domain:evil.example.co.uk", "domain:cdn.xn--p1ai", "domain:user.github.io", "domain:dyndns.org"]),
+    ScanCase(text: "GET HTTPS://Example.com/a.php?x=(1)), done", found: ["url:HTTPS://Example.com/a.php?x=(1)", "domain:Example.com"]),
+    ScanCase(
+        text: "\"hxxp://198.51.100.7:8080/x.exe\" ftp://[2001:db8::5]/pub.",
+        found: ["url:hxxp://198.51.100.7:8080/x.exe", "ip:198.51.100.7", "url:ftp://[2001:db8::5]/pub", "ip6:2001:db8::5"]),
+    ScanCase(text: "(see http://example.org/wiki/A_(b))", found: ["url:http://example.org/wiki/A_(b)", "domain:example.org"]),
+    ScanCase(text: "http:// x http://-bad mailto:http", found: []),
+    ScanCase(
+        text: "to=<a.b+tag@Mail.Example.com>, from=root@localhost nobody@config.php @example.com",
+        found: ["email:a.b+tag@Mail.Example.com", "domain:Mail.Example.com", "domain:example.com"]),
+]
+
+@Test(arguments: suffixCases)
+func scansWithThePublicSuffixList(_ testCase: ScanCase) {
+    guard let suffixes = PublicSuffixList.system else {
+        print("skipped: \(PublicSuffixList.debianPath) is absent")
+        return
+    }
+    let bytes = Array(testCase.text.utf8)
+    var found: [String] = []
+    bytes.withUnsafeBytes { text in
+        TextScanner.scan(text, in: 0..<text.count, suffixes: suffixes) { found.append(describe($0, in: text)) }
+    }
+    #expect(found == testCase.found)
 }
 
 @Test(arguments: scanCases)
@@ -97,4 +138,26 @@ func scansObservables(_ testCase: ScanCase) {
     #expect(seen.map(\.value) == [.ipv4(IPv4Address(0xC000_027B)), .domain("evil.example.net"), .hexDigest(md5)])
     #expect(seen.allSatisfy { $0.host == "srv" && $0.line == 2 && $0.offset == 11 })
     #expect(seen.allSatisfy { $0.time.iso8601 == "2024-03-05T21:44:43Z" })
+}
+
+@Test(arguments: [
+    ("kernel: IN=eth0 SRC=195.54.160.107 DST=51.15.166.67 LEN=40", ["log.src 195.54.160.107", "log.dst 51.15.166.67"]),
+    ("ip6tables: SRC=2001:db8::1 DST=2001:db8::2 LEN=40", ["log.src 2001:db8::1", "log.dst 2001:db8::2"]),
+    ("sshd[1]: Failed password for root from 203.0.113.9 port 22 ssh2", ["log.src 203.0.113.9"]),
+    (
+        "sshd[1]: refused connect from ::ffff:192.0.2.1 (192.0.2.1)",
+        ["log.src 192.0.2.1", "log.ip 192.0.2.1", "log.src ::ffff:c000:201"]
+    ),
+    ("sshd[1]: pam_unix(sshd:auth): authentication failure; rhost=198.51.100.4  user=root", ["log.src 198.51.100.4"]),
+    ("postfix/smtpd[2]: connect from unknown[192.0.2.33]", ["log.src 192.0.2.33"]),
+    ("postfix/smtpd[2]: 4F1: client=mail.example.net[192.0.2.34]", ["log.domain mail.example.net", "log.src 192.0.2.34"]),
+    ("nginx: open() failed, client: 192.0.2.35, server: x", ["log.src 192.0.2.35"]),
+    ("named[3]: resolver 192.0.2.36#53 to 192.0.2.37", ["log.ip 192.0.2.36", "log.ip 192.0.2.37"]),
+    // Not pf's CSV shape: a version field that is not 4 or 6.
+    ("filterlog: 5,,,1,em0,match,block,in,5,0x0,,64,0,0,DF,6,tcp,60,192.0.2.1,192.0.2.2,1,2", ["log.ip 192.0.2.1", "log.ip 192.0.2.2"]),
+    ("filterlog: 5,,,1,em0,match,pass,out,4,0x0,,64,0,0,DF,17,udp,60,192.0.2.1,192.0.2.2,1,2", ["log.src 192.0.2.1", "log.dst 192.0.2.2"]),
+] as [(String, [String])])
+func tagsSourceAndDestination(message: String, expected: [String]) throws {
+    let (seen, _) = try Fixture.observe(Array("Mar  5 21:44:43 srv \(message)\n".utf8))
+    #expect(seen.map { "\($0.field.rawValue) \($0.value)" } == expected)
 }

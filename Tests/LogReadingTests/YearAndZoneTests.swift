@@ -1,0 +1,65 @@
+import Observations
+import Testing
+@testable import LogReading
+
+/// One address per line, so that each line's time shows in the observations.
+func yearLog(_ stamps: [String]) -> [UInt8] {
+    Array(stamps.enumerated().map { "\($1) host sshd[1]: from 192.0.2.\($0 + 1)\n" }.joined().utf8)
+}
+
+func times(_ seen: [Seen]) -> [String] { seen.map(\.time.iso8601) }
+
+@Test func givenYearIsKeptAndDecemberRollsOverToJanuary() throws {
+    let log = yearLog(["Nov 30 23:00:00", "Dec 31 23:59:59", "Jan  1 00:00:01", "Jan  1 00:00:00", "Mar  1 10:00:00"])
+    let seen = try Fixture.observe(log, options: LogReadingOptions(year: 2023))
+    #expect(times(seen) == [
+        "2023-11-30T23:00:00Z", "2023-12-31T23:59:59Z", "2024-01-01T00:00:01Z", "2024-01-01T00:00:00Z",
+        "2024-03-01T10:00:00Z",
+    ])
+}
+
+@Test func aSmallStepBackIsNotARollover() throws {
+    // Lines slightly out of order (April after June) stay in the same year.
+    let seen = try Fixture.observe(yearLog(["Jun  1 00:00:00", "Apr  1 00:00:00"]), options: LogReadingOptions(year: 2022))
+    #expect(times(seen) == ["2022-06-01T00:00:00Z", "2022-04-01T00:00:00Z"])
+}
+
+@Test(arguments: [
+    // (first line, hint, expected year of the first line)
+    ("Mar  1 10:00:00", "2024-03-05T00:00:00Z", "2024"),  // before the hint: the hint's year
+    ("Mar 20 10:00:00", "2024-03-05T00:00:00Z", "2023"),  // after the hint: the year before
+    ("Mar  5 20:00:00", "2024-03-05T00:00:00Z", "2024"),  // within a day: time zones
+    ("Dec 30 10:00:00", "2024-01-02T00:00:00Z", "2023"),
+])
+func yearIsInferredFromTheHint(first: String, hint: String, year: String) throws {
+    var options = LogReadingOptions(year: 1999)
+    options.yearHint = try #require(Timestamp(iso8601: hint))
+    let seen = try Fixture.observe(yearLog([first]), options: options)
+    #expect(times(seen).first?.hasPrefix(year) == true, "\(times(seen))")
+}
+
+@Test func hintedYearRollsOverToo() throws {
+    var options = LogReadingOptions(year: 1999)
+    options.yearHint = Timestamp(iso8601: "2024-01-02T08:00:00Z")
+    let seen = try Fixture.observe(yearLog(["Dec 31 23:00:00", "Jan  1 01:00:00"]), options: options)
+    #expect(times(seen) == ["2023-12-31T23:00:00Z", "2024-01-01T01:00:00Z"])
+}
+
+@Test func offsetAppliesToZonelessFormatsOnly() throws {
+    var options = LogReadingOptions(year: 2024)
+    options.utcOffsetSeconds = 3600
+    let log = Array("""
+        Mar  5 10:00:00 host sshd[1]: from 192.0.2.1
+        2024-03-05T10:00:00+00:00 host sshd[1]: from 192.0.2.2
+        <13>1 2024-03-05T10:00:00Z host app - - - from 192.0.2.3
+        [Tue Mar 05 10:00:00 2024] [error] [client 192.0.2.4] denied
+        2024-03-05 10:00:00,500 - INFO from 192.0.2.5
+        no header from 192.0.2.6
+
+        """.utf8)
+    let seen = try Fixture.observe(log, options: options)
+    #expect(times(seen) == [
+        "2024-03-05T09:00:00Z", "2024-03-05T10:00:00Z", "2024-03-05T10:00:00Z", "2024-03-05T09:00:00Z",
+        "2024-03-05T09:00:00.500000Z", "2024-03-05T09:00:00.500000Z",
+    ])
+}
