@@ -364,3 +364,22 @@ extension CaseDatabase {
         }
     }
 }
+
+extension CaseDatabase {
+    /// Appends the `ingest` custody entry of a run: its inputs are the sources that run
+    /// recorded with a SHA-256 (path, SHA-256, size), in id order. Call it once, at the
+    /// end of the run (after `finishRun`).
+    @discardableResult
+    public func appendIngestCustodyEntry(
+        runID: Int64, commandLine: String, toolVersion: String, rulesDigest: String
+    ) throws -> CustodyEntry {
+        let inputs = try sources()
+            .filter { $0.runID == runID }
+            .compactMap { source in
+                source.sha256.map { CustodyFile(path: source.path, sha256: $0, bytes: source.size ?? 0) }
+            }
+        return try appendCustodyEntry(
+            action: .ingest, commandLine: commandLine, toolVersion: toolVersion, rulesDigest: rulesDigest,
+            inputs: inputs, outputs: [])
+    }
+}

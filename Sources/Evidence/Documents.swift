@@ -129,8 +129,13 @@ enum SightingsCSV {
         "indicator_type", "indicator", "rule", "observed", "where", "host",
     ]
 
+    /// Written byte by byte into one buffer: an incident may have 100,000 sightings.
     static func render(_ rows: [(incident: Int64, sighting: SightingRow)]) -> [UInt8] {
-        var out = line(columns)
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + rows.count * 256)
+        line(columns, into: &out)
+        var fields: [String] = []
+        fields.reserveCapacity(columns.count)
         for (incident, row) in rows {
             let kind: String
             let number: UInt64
@@ -139,23 +144,49 @@ enum SightingsCSV {
             case .packet(let packet): (kind, number, offset) = ("packet", packet, "")
             case .line(let line, let byteOffset): (kind, number, offset) = ("line", line, String(byteOffset))
             }
-            out += line([
+            fields.removeAll(keepingCapacity: true)
+            fields += [
                 String(incident), String(row.id), row.time.iso8601, row.sourcePath, row.sourceSHA256, kind, String(number),
                 offset, row.indicatorType, row.indicatorValue, "\(row.ruleFile):\(row.ruleLine)", row.observed, row.field,
                 row.host,
-            ])
+            ]
+            line(fields, into: &out)
         }
-        return Array(out.utf8)
+        return out
     }
 
-    static func line(_ fields: [String]) -> String {
-        fields.map(field).joined(separator: ",") + "\r\n"
+    static func line(_ fields: [String], into out: inout [UInt8]) {
+        for (index, value) in fields.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            field(value, into: &out)
+        }
+        out += [UInt8(ascii: "\r"), UInt8(ascii: "\n")]
     }
 
+    static func field(_ value: String, into out: inout [UInt8]) {
+        let utf8 = value.utf8
+        let needsQuotes = utf8.contains { (byte: UInt8) -> Bool in
+            switch byte {
+            case UInt8(ascii: ","), UInt8(ascii: "\""), 0x0d, 0x0a: true
+            default: false
+            }
+        }
+        guard needsQuotes else {
+            out += utf8
+            return
+        }
+        out.append(UInt8(ascii: "\""))
+        for byte in utf8 {
+            if byte == UInt8(ascii: "\"") { out.append(byte) }
+            out.append(byte)
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// One field as RFC 4180 writes it.
     static func field(_ value: String) -> String {
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\r" || $0 == "\n" || $0 == "\r\n" }) else {
-            return value
-        }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        var out: [UInt8] = []
+        field(value, into: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 }

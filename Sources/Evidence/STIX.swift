@@ -170,6 +170,8 @@ struct STIXBundle {
         case "md5": return "[file:hashes.MD5 = \(quoted)]"
         case "sha1": return "[file:hashes.'SHA-1' = \(quoted)]"
         case "sha256": return "[file:hashes.'SHA-256' = \(quoted)]"
+        case "url": return "[url:value = \(quoted)]"
+        case "email": return "[email-addr:value = \(quoted)]"
         default: return "[x-cairn-unknown:value = \(quoted)]"
         }
     }
@@ -194,8 +196,14 @@ struct STIXBundle {
             return object("file", [("hashes", .object([(algorithm, .string(observed.lowercased()))]))])
         case "domain":
             return object("domain-name", [("value", .string(observed))])
-        default:
+        case "ipv4", "ipv6", "cidr":
             return object(observed.contains(":") ? "ipv6-addr" : "ipv4-addr", [("value", .string(observed))])
+        case "url":
+            return object("url", [("value", .string(observed))])
+        case "email":
+            return object("email-addr", [("value", .string(observed))])
+        default:
+            return nil
         }
     }
 

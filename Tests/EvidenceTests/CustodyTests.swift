@@ -97,3 +97,18 @@ func canonicalMatchesPython() throws {
     #expect(result.status == 0)
     #expect(result.output == "True\nTrue\nTrue\n")
 }
+
+@Test("the ingest entry of a run lists that run's sources with their SHA-256 and size")
+func ingestEntry() throws {
+    let directory = try TemporaryDirectory()
+    let database = try ingest([Fixtures.sampleData], into: directory)
+    let sources = try database.sources()
+    let runID = try #require(sources.first?.runID)
+    let entry = try database.appendIngestCustodyEntry(
+        runID: runID, commandLine: "cairn ingest SampleData", toolVersion: "test", rulesDigest: "digest")
+    #expect(entry.action == "ingest" && entry.rulesDigest == "digest")
+    #expect(entry.inputs.count == 4)
+    #expect(Set(entry.inputs.map(\.path)) == Set(sources.map(\.path)))
+    #expect(entry.inputs.allSatisfy { $0.sha256.count == 64 && $0.bytes > 0 })
+    #expect(try database.verifyCustody().ok)
+}
