@@ -50,7 +50,7 @@ func exportVerifies() throws {
     let entries = try sample.database.custodyEntries()
     #expect(entries.last == sample.result.custodyEntry)
     #expect(entries.last?.action == "export")
-    #expect(entries.last?.outputs.count == 9)
+    #expect(entries.last?.outputs.count == 10)
     #expect(entries.last?.inputs.isEmpty == false)
     #expect(try sample.database.verifyCustody().ok)
 
@@ -81,7 +81,7 @@ func standardToolsAgree() throws {
 func everyFlipIsNamed() throws {
     let sample = try ExportedSample()
     let files = sample.result.files.map(\.path)
-    #expect(files.count == 9)
+    #expect(files.count == 10)
     for file in files {
         let path = sample.bag + "/" + file
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
