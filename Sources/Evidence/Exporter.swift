@@ -50,7 +50,7 @@ public struct ExportResult: Sendable {
 public struct EvidenceExporter: Sendable {
     /// The payload files of a package, in the order written.
     public static let payloadFiles = [
-        "incident.json", "sightings.csv", "log-excerpts.txt", "stix-bundle.json", "iodef.xml", "custody.json",
+        "incident.json", "sightings.csv", "log-excerpts.txt", "stix-bundle.json", "iodef.xml", "report.html", "custody.json",
     ]
 
     public let database: CaseDatabase
@@ -106,6 +106,9 @@ public struct EvidenceExporter: Sendable {
             ("log-excerpts.txt", excerpts),
             ("stix-bundle.json", stix),
             ("iodef.xml", IODEFDocument.render(
+                organisation: options.organisation, tlp: options.tlp, generated: options.exportedAt,
+                incidents: sightingsByIncident)),
+            ("report.html", HTMLReport.render(
                 organisation: options.organisation, tlp: options.tlp, generated: options.exportedAt,
                 incidents: sightingsByIncident)),
             ("custody.json", custody),

@@ -70,16 +70,16 @@ enum IODEFDocument {
                 let observed = Set(rows.map(\.observed)).sorted()
                 let sources = observed.compactMap { node(for: $0, indicatorType: first.indicatorType) }
                 if !sources.isEmpty {
-                    out += "        <Flow>\n"
+                    out += "      <Flow>\n"
                     if let target = node(for: incident.host, indicatorType: nil) {
-                        out += "          <System category=\"target\">\n            <Node>\(target)</Node>\n          </System>\n"
+                        out += "        <System category=\"target\">\n          <Node>\(target)</Node>\n        </System>\n"
                     }
                     for source in sources {
-                        out += "          <System category=\"source\">\n            <Node>\(source)</Node>\n          </System>\n"
+                        out += "        <System category=\"source\">\n          <Node>\(source)</Node>\n        </System>\n"
                     }
-                    out += "        </Flow>\n"
+                    out += "      </Flow>\n"
                 }
-                out += "      </EventData>\n"
+                out += "    </EventData>\n"
             }
             out += "  </Incident>\n"
         }

@@ -1,4 +1,4 @@
-import CaseStore
+@testable import CaseStore
 import Foundation
 import Observations
 import Testing
@@ -50,7 +50,7 @@ func exportVerifies() throws {
     let entries = try sample.database.custodyEntries()
     #expect(entries.last == sample.result.custodyEntry)
     #expect(entries.last?.action == "export")
-    #expect(entries.last?.outputs.count == 10)
+    #expect(entries.last?.outputs.count == 11)
     #expect(entries.last?.inputs.isEmpty == false)
     #expect(try sample.database.verifyCustody().ok)
 
@@ -81,7 +81,7 @@ func standardToolsAgree() throws {
 func everyFlipIsNamed() throws {
     let sample = try ExportedSample()
     let files = sample.result.files.map(\.path)
-    #expect(files.count == 10)
+    #expect(files.count == 11)
     for file in files {
         let path = sample.bag + "/" + file
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
@@ -252,4 +252,39 @@ func tlpOnlyStricter() {
     #expect(TLP(text: "amber+strict") == .amberStrict)
     #expect(TLP(text: "TLP:red") == .red)
     #expect(TLP(text: "purple") == nil)
+}
+
+@Test("report.html is one self-contained page: TLP, incidents, an SVG timeline, the sightings, how to verify")
+func htmlReport() throws {
+    let sample = try ExportedSample()
+    let html = try sample.text("data/report.html")
+    #expect(html.hasPrefix("<!DOCTYPE html>"))
+    #expect(html.components(separatedBy: "<p class=\"tlp\">TLP:AMBER</p>").count == 3)
+    for incident in try sample.database.incidents() {
+        #expect(html.contains("<tr><td>\(incident.id)</td>"))
+    }
+    #expect(html.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""))
+    #expect(html.components(separatedBy: "<circle ").count > 6)
+    #expect(html.contains("sha256sum -c manifest-sha256.txt"))
+    // Nothing to fetch: no script, stylesheet link, image or frame.
+    for forbidden in ["<script", "<link", "<img", "<iframe", "src=", "href=", "url("] {
+        #expect(!html.contains(forbidden), "\(forbidden)")
+    }
+    if let xmllint = run("xmllint", ["--html", "--noout", sample.bag + "/data/report.html"]), xmllint.status != 127 {
+        #expect(xmllint.status == 0, "\(xmllint.output)")
+    }
+}
+
+@Test("the report lists at most its row limit of sightings and says where the rest are")
+func htmlReportLimit() {
+    let incident = IncidentRow(id: 1, firstSeen: Timestamp(seconds: 0), lastSeen: Timestamp(seconds: 9), host: "h",
+                               severity: "low", indicators: ["x"], sightingCount: 2500, title: "t")
+    let row = SightingRow(id: 1, incidentID: 1, sourcePath: "/p", sourceSHA256: "s", locator: .packet(1),
+                          time: Timestamp(seconds: 5), indicatorType: "ipv4", indicatorValue: "192.0.2.1",
+                          observed: "192.0.2.1", field: "ip.dst", host: "h", ruleFile: "r", ruleLine: 1)
+    let html = String(decoding: HTMLReport.render(organisation: "c", tlp: .red, generated: Timestamp(seconds: 0),
+                                                  incidents: [(incident, Array(repeating: row, count: 2500))]), as: UTF8.self)
+    #expect(html.components(separatedBy: "<tr><td>1</td><td class=").count - 1 == HTMLReport.maximumTableRows)
+    #expect(html.contains("all 2500 are in"))
+    #expect(html.components(separatedBy: "<circle ").count == 2)
 }
