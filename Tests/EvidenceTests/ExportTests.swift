@@ -288,3 +288,41 @@ func htmlReportLimit() {
     #expect(html.contains("all 2500 are in"))
     #expect(html.components(separatedBy: "<circle ").count == 2)
 }
+
+/// The built `cairn` executable (beside the test bundle in the build directory).
+private var cairnExecutable: String? {
+    var directory = Bundle.main.bundleURL
+    for _ in 0..<4 {
+        let candidate = directory.appendingPathComponent("cairn")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
+        directory = directory.deletingLastPathComponent()
+    }
+    return nil
+}
+
+@Test("the command line: export, verify (0, then 1 naming the file), custody verify and list")
+func commandLine() throws {
+    guard let cairn = cairnExecutable else {
+        print("skipped: the cairn executable is not built")
+        return
+    }
+    let directory = try TemporaryDirectory()
+    let database = try ingest([Fixtures.sampleData], into: directory)
+    let ids = try database.incidents().map { String($0.id) }
+    let bag = directory.file("package")
+    let export = try #require(run(cairn, ["export", "--db", database.path, "--out", bag, "--tlp", "red"] + ids))
+    #expect(export.status == 0, "\(export.output)")
+    #expect(try String(contentsOfFile: bag + "/data/log-excerpts.txt", encoding: .utf8).hasPrefix("TLP:RED\n"))
+    #expect(run(cairn, ["export", "--db", database.path, "--out", bag, "1"])?.status == 1)
+    #expect(run(cairn, ["export", "--db", database.path, "--out", directory.file("x"), "--tlp", "green", "1"])?.status == 64)
+
+    #expect(run(cairn, ["verify", bag])?.status == 0)
+    try flipByte(bag + "/data/sightings.csv", at: 10)
+    let verify = try #require(run(cairn, ["verify", bag]))
+    #expect(verify.status == 1)
+    #expect(verify.output.contains("DIFFERS  data/sightings.csv: SHA-256 is "))
+
+    let custody = try #require(run(cairn, ["custody", "verify", "--db", database.path]))
+    #expect(custody.status == 0 && custody.output.contains("1 entries"), "\(custody.output)")
+    #expect(run(cairn, ["custody", "list", "--db", database.path])?.output.contains("export") == true)
+}
