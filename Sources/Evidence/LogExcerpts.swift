@@ -78,9 +78,13 @@ enum LogExcerpts {
             return note("NOT QUOTED: \(request.path): its SHA-256 is now \(current.sha256), the case recorded \(request.sha256): the file changed after it was ingested")
         }
         var collector = LineCollector(wanted: Set(request.lines.keys))
+        var problems: [UInt8] = []
         do {
             if current.gzip {
-                try readGzip(request.path) { collector.feed($0) }
+                let status = try readGzip(request.path) { collector.feed($0) }
+                if let status, collector.found.count < collector.wanted.count {
+                    problems = note("\(request.path): `gzip -dc` stopped with status \(status) (a damaged stream, or no gzip on PATH): lines past that point cannot be quoted")
+                }
             } else {
                 try readPlain(request.path) { collector.feed($0) }
             }
@@ -88,7 +92,7 @@ enum LogExcerpts {
             return note("NOT QUOTED: \(request.path): cannot be read now (\(error))")
         }
         collector.finish()
-        var out: [UInt8] = []
+        var out: [UInt8] = problems
         let prefix = "\(request.path) sha256=\(request.sha256) line "
         for (number, recordedOffset) in request.lines.sorted(by: { $0.key < $1.key }) {
             guard let line = collector.found[number] else {
@@ -132,7 +136,9 @@ enum LogExcerpts {
     }
 
     /// Streams the decompressed text of a gzip file (all members) from `gzip -dc`.
-    static func readGzip(_ path: String, _ body: (ArraySlice<UInt8>) -> Bool) throws {
+    /// Returns gzip's exit status when it failed (nil when it succeeded or was stopped
+    /// early because every wanted line was found).
+    static func readGzip(_ path: String, _ body: (ArraySlice<UInt8>) -> Bool) throws -> Int32? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["gzip", "-dc", "--", path]
@@ -152,6 +158,7 @@ enum LogExcerpts {
         if stopped { process.terminate() }
         try? reader.close()
         process.waitUntilExit()
+        return stopped || process.terminationStatus == 0 ? nil : process.terminationStatus
     }
 }
 

@@ -326,3 +326,23 @@ func commandLine() throws {
     #expect(custody.status == 0 && custody.output.contains("1 entries"), "\(custody.output)")
     #expect(run(cairn, ["custody", "list", "--db", database.path])?.output.contains("export") == true)
 }
+
+@Test("a truncated gzip log: the lines before the damage are quoted, the rest is said to be unreadable")
+func truncatedGzipExcerpt() throws {
+    let directory = try TemporaryDirectory()
+    let original = try Data(contentsOf: URL(fileURLWithPath: Fixtures.sampleData + "/syslog/mail-gw.log.gz"))
+    let log = directory.file("mail-gw.log.gz")
+    try original.prefix(original.count * 2 / 3).write(to: URL(fileURLWithPath: log))
+    let database = try ingest([log], into: directory)
+    let sightings = try database.sightings(incident: nil)
+    let ids = try database.incidents().map(\.id)
+    guard !sightings.isEmpty, !ids.isEmpty else {
+        print("skipped: the truncated log yields no sighting")
+        return
+    }
+    let bag = directory.file("package")
+    _ = try EvidenceExporter(database: database).export(ExportOptions(incidentIDs: ids, commandLine: "", toolVersion: ""), to: bag)
+    let excerpts = try String(contentsOfFile: bag + "/data/log-excerpts.txt", encoding: .utf8)
+    #expect(excerpts.contains("\(log) sha256="))
+    #expect(PackageVerifier.verify(directory: bag).ok)
+}
