@@ -45,6 +45,13 @@ let package = Package(
         ),
         .target(name: "Correlation", dependencies: ["Observations"]),
         .target(
+            name: "Evidence",
+            dependencies: [
+                "Observations", "CaseStore", "Correlation", "Indicators",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
             name: "Ingest",
             dependencies: [
                 "Observations", "ByteParsing", "Indicators", "CaptureDecoding", "LogReading",
@@ -56,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "cairn",
             dependencies: [
-                "Ingest", "Indicators", "CaseStore", "Correlation", "Observations",
+                "Ingest", "Indicators", "CaseStore", "Correlation", "Observations", "Evidence",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -73,6 +80,7 @@ let package = Package(
         .testTarget(name: "LogReadingTests", dependencies: ["LogReading", "Observations", "ByteParsing"]),
         .testTarget(name: "CaseStoreTests", dependencies: ["CaseStore", "Correlation", "Indicators", "Observations"]),
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Observations"]),
+        .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "CaseStore", "Ingest", "Observations"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "CaseStore", "Observations", "Indicators"]),
     ],
     swiftLanguageModes: [.v6]

@@ -13,6 +13,9 @@ enum Schema {
         migrator.registerMigration("v1-initial") { db in
             try db.execute(sql: v1Initial)
         }
+        migrator.registerMigration("v2-custody") { db in
+            try db.execute(sql: v2Custody)
+        }
         return migrator
     }
 
@@ -100,5 +103,35 @@ enum Schema {
         -- Deleting a source cascades to its sightings and from them to here: without
         -- this index every deleted sighting would scan the table.
         CREATE INDEX incident_sightings_sighting ON incident_sightings(sighting_id);
+        """
+
+    /// The custody log: one row per run or export, each holding the SHA-256 of the
+    /// previous row's canonical serialisation (`CustodyEntry.canonicalSerialisation`),
+    /// the first chaining to 64 zeros. Triggers make the table append-only: an UPDATE or
+    /// DELETE aborts, so nothing in Cairn (nor a careless SQL session) changes history;
+    /// someone who drops the triggers to edit it still breaks the chain.
+    private static let v2Custody = """
+        CREATE TABLE custody_entries (
+            id INTEGER PRIMARY KEY,
+            recorded_at TEXT NOT NULL,
+            user TEXT NOT NULL,
+            host TEXT NOT NULL,
+            action TEXT NOT NULL,
+            command_line TEXT NOT NULL,
+            tool_version TEXT NOT NULL,
+            rules_digest TEXT NOT NULL,
+            inputs TEXT NOT NULL,
+            outputs TEXT NOT NULL,
+            previous_hash TEXT NOT NULL,
+            entry_hash TEXT NOT NULL
+        );
+        CREATE TRIGGER custody_entries_no_update BEFORE UPDATE ON custody_entries
+        BEGIN
+            SELECT RAISE(ABORT, 'custody entries are append-only: an entry cannot be changed');
+        END;
+        CREATE TRIGGER custody_entries_no_delete BEFORE DELETE ON custody_entries
+        BEGIN
+            SELECT RAISE(ABORT, 'custody entries are append-only: an entry cannot be deleted');
+        END;
         """
 }

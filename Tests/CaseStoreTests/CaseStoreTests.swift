@@ -57,7 +57,7 @@ func migrationsIdempotent() throws {
     let migrations = try second.queue.read { db in
         try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
     }
-    #expect(migrations == ["v1-initial"])
+    #expect(migrations == ["v1-initial", "v2-custody"])
     let runs = try second.queue.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM runs") }
     #expect(runs == [runID])
     #expect(try second.integrityCheck() == ["ok"])

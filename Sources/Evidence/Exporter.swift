@@ -1,0 +1,148 @@
+import CaseStore
+import Foundation
+import Observations
+
+/// What to export and how to label it.
+public struct ExportOptions: Sendable {
+    /// The incidents, by id (`cairn incidents`); order kept, duplicates dropped.
+    public var incidentIDs: [Int64]
+    /// The package's TLP; it can only be raised above the default (`TLP:AMBER`).
+    public var tlp: TLP
+    /// The CERT's name: the STIX identity and `Source-Organization` of bag-info.txt.
+    public var organisation: String
+    /// Recorded in the custody entry.
+    public var commandLine: String
+    public var toolVersion: String
+    /// The package's time (STIX `created`, `exported_at`); now by default.
+    public var exportedAt: Timestamp
+
+    /// The default TLP of a package.
+    public static let defaultTLP = TLP.amber
+
+    public init(
+        incidentIDs: [Int64], tlp: TLP? = nil, organisation: String = "CERT", commandLine: String,
+        toolVersion: String, exportedAt: Timestamp? = nil
+    ) {
+        var seen = Set<Int64>()
+        self.incidentIDs = incidentIDs.filter { seen.insert($0).inserted }
+        self.tlp = max(ExportOptions.defaultTLP, tlp ?? ExportOptions.defaultTLP)
+        self.organisation = organisation
+        self.commandLine = commandLine
+        self.toolVersion = toolVersion
+        self.exportedAt = exportedAt ?? Timestamp(seconds: Int64(Date().timeIntervalSince1970))
+    }
+}
+
+/// What an export wrote.
+public struct ExportResult: Sendable {
+    /// The package directory.
+    public var directory: String
+    /// Every file written, bag-relative, with SHA-256 and size (payload first, then tag files).
+    public var files: [CustodyFile]
+    /// The custody entry recording the export.
+    public var custodyEntry: CustodyEntry
+    /// Things the investigator should know (e.g. a log source that changed and was not quoted).
+    public var notes: [String]
+    public var sightingCount: Int
+}
+
+/// Writes evidence packages from a case database.
+public struct EvidenceExporter: Sendable {
+    /// The payload files of a package, in the order written.
+    public static let payloadFiles = [
+        "incident.json", "sightings.csv", "log-excerpts.txt", "stix-bundle.json", "iodef.xml", "report.html", "custody.json",
+    ]
+
+    public let database: CaseDatabase
+
+    public init(database: CaseDatabase) {
+        self.database = database
+    }
+
+    /// Exports the incidents into `directory` as a BagIt bag and appends an `export`
+    /// entry to the custody log (outputs: every file of the bag). Refuses a directory
+    /// that exists and is not empty; writes nothing outside it. The package's
+    /// `data/custody.json` holds the custody log as it was before this export's entry
+    /// (that entry's hashes cover custody.json itself).
+    public func export(_ options: ExportOptions, to directory: String) throws -> ExportResult {
+        guard !options.incidentIDs.isEmpty else { throw EvidenceError.noIncidents }
+        let all = try database.incidents()
+        var incidents: [IncidentRow] = []
+        for id in options.incidentIDs {
+            guard let incident = all.first(where: { $0.id == id }) else { throw EvidenceError.unknownIncident(id) }
+            incidents.append(incident)
+        }
+        // Fail before touching the file system if the directory is not usable.
+        try BagIt.checkUsable(directory)
+
+        var sightingsByIncident: [(incident: IncidentRow, sightings: [SightingRow])] = []
+        for incident in incidents {
+            sightingsByIncident.append((incident, try database.sightings(incident: incident.id)))
+        }
+        let flat = sightingsByIncident.flatMap { group in group.sightings.map { (incident: group.incident.id, sighting: $0) } }
+        let exportedAt = options.exportedAt.iso8601
+
+        let document = IncidentDocument(
+            tlp: options.tlp.rawValue, exportedAt: exportedAt, toolVersion: options.toolVersion,
+            incidents: sightingsByIncident.map { group in
+                IncidentDocument.IncidentEntry(
+                    id: group.incident.id, title: group.incident.title, host: group.incident.host,
+                    severity: group.incident.severity, firstSeen: group.incident.firstSeen.iso8601,
+                    lastSeen: group.incident.lastSeen.iso8601, indicators: group.incident.indicators,
+                    sightingCount: group.incident.sightingCount,
+                    sightings: group.sightings.map(IncidentDocument.sighting))
+            })
+        var notes: [String] = []
+        let excerpts = LogExcerpts.render(sightings: flat.map(\.sighting), tlp: options.tlp, notes: &notes)
+        let stix = try STIXBundle(
+            organisation: options.organisation, tlp: options.tlp, created: options.exportedAt,
+            incidents: sightingsByIncident
+        ).encoded()
+        let custody = try Self.json(try database.custodyEntries())
+
+        let payload: [(name: String, bytes: [UInt8])] = [
+            ("incident.json", try document.encoded()),
+            ("sightings.csv", SightingsCSV.render(flat)),
+            ("log-excerpts.txt", excerpts),
+            ("stix-bundle.json", stix),
+            ("iodef.xml", IODEFDocument.render(
+                organisation: options.organisation, tlp: options.tlp, generated: options.exportedAt,
+                incidents: sightingsByIncident)),
+            ("report.html", HTMLReport.render(
+                organisation: options.organisation, tlp: options.tlp, generated: options.exportedAt,
+                incidents: sightingsByIncident)),
+            ("custody.json", custody),
+        ]
+        let info: [(String, String)] = [
+            ("Source-Organization", options.organisation),
+            ("Bagging-Date", String(exportedAt.prefix(10))),
+            ("Bag-Software-Agent", "cairn \(options.toolVersion)"),
+            ("External-Identifier", "cairn incidents " + incidents.map { String($0.id) }.joined(separator: ",")),
+            ("External-Description", "Cairn evidence package: \(incidents.count) incident(s), \(flat.count) sighting(s). \(options.tlp.rawValue)."),
+            ("Cairn-TLP", options.tlp.rawValue),
+            ("Cairn-Exported-At", exportedAt),
+            ("Cairn-Case-Database", database.path),
+        ]
+        let files = try BagIt.write(payload: payload, info: info, to: directory)
+
+        let sourceRows = try database.sources()
+        var inputs: [CustodyFile] = []
+        var seen = Set<String>()
+        for row in flat.map(\.sighting) where seen.insert(row.sourceSHA256 + row.sourcePath).inserted {
+            let size = sourceRows.first { $0.path == row.sourcePath && $0.sha256 == row.sourceSHA256 }?.size ?? 0
+            inputs.append(CustodyFile(path: row.sourcePath, sha256: row.sourceSHA256, bytes: size))
+        }
+        let absolute = URL(fileURLWithPath: directory).standardizedFileURL.path
+        let entry = try database.appendCustodyEntry(
+            action: .export, commandLine: options.commandLine, toolVersion: options.toolVersion, rulesDigest: "",
+            inputs: inputs.sorted { ($0.path, $0.sha256) < ($1.path, $1.sha256) },
+            outputs: files.map { CustodyFile(path: absolute + "/" + $0.path, sha256: $0.sha256, bytes: $0.bytes) })
+        return ExportResult(directory: directory, files: files, custodyEntry: entry, notes: notes, sightingCount: flat.count)
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(value)) + [UInt8(ascii: "\n")]
+    }
+}

@@ -1,0 +1,57 @@
+import CaseStore
+import Foundation
+import Ingest
+
+/// Paths and fixtures shared by the Evidence tests.
+enum Fixtures {
+    /// The package root: three levels up from this file (Tests/EvidenceTests/Support.swift).
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let sampleData = packageRoot.appendingPathComponent("SampleData").path
+    static let rules = packageRoot.appendingPathComponent("Rules").path
+}
+
+/// A fresh directory for one test, removed when the value goes away.
+final class TemporaryDirectory {
+    let path: String
+
+    init() throws {
+        path = NSTemporaryDirectory() + "evidence-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func file(_ name: String) -> String { path + "/" + name }
+}
+
+/// Ingests `paths` with the repository's Rules/ into a new database in `directory`.
+func ingest(_ paths: [String], into directory: TemporaryDirectory) throws -> CaseDatabase {
+    let database = directory.file("case.sqlite")
+    let options = IngestOptions(
+        rulePaths: [Fixtures.rules], databasePath: database, jobs: 2, filter: nil, year: 2026,
+        commandLine: "cairn ingest (test)", version: "test")
+    _ = try Ingestor(options: options).run(paths: paths)
+    return try CaseDatabase(path: database)
+}
+
+/// Runs a command, returning its exit status and standard output (nil if it could not start).
+func run(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String)? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [executable] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    do { try process.run() } catch { return nil }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Flips the lowest bit of the byte at `offset` of a file.
+func flipByte(_ path: String, at offset: Int) throws {
+    var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+    bytes[offset] ^= 0x01
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+}
