@@ -41,7 +41,10 @@ let package = Package(
         .target(name: "LogReading", dependencies: ["Observations", "ByteParsing", "CZlib"]),
         .target(
             name: "CaseStore",
-            dependencies: ["Observations", "Indicators", "Correlation", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "Observations", "Indicators", "Correlation",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .target(name: "Correlation", dependencies: ["Observations"]),
         .target(

@@ -17,16 +17,20 @@ public struct IngestOptions: Sendable {
     public var jobs: Int
     /// BPF expression applied to captures.
     public var filter: String?
-    /// The year of RFC 3164 log timestamps; nil takes each log file's modification year.
+    /// The year of the first RFC 3164 log timestamp of each file; nil infers it from the
+    /// file's modification time.
     public var year: Int?
+    /// Offset from UTC, in seconds east, of log times written without a zone.
+    public var utcOffsetSeconds: Int
     /// Recorded with the run.
     public var commandLine: String
     public var version: String
 
     public init(
         rulePaths: [String], databasePath: String, jobs: Int, filter: String?, year: Int?,
-        commandLine: String, version: String
+        utcOffsetSeconds: Int = 0, commandLine: String, version: String
     ) {
+        self.utcOffsetSeconds = utcOffsetSeconds
         self.rulePaths = rulePaths
         self.databasePath = databasePath
         self.jobs = max(1, jobs)
@@ -130,7 +134,7 @@ public struct Ingestor: Sendable {
 
         let reader = SourceReader(
             table: table, indicatorIDs: indicatorIDs, database: database, runID: runID,
-            filter: options.filter, year: options.year,
+            filter: options.filter, year: options.year, utcOffsetSeconds: options.utcOffsetSeconds,
             progress: progress)
         let fileResults = Self.forEachConcurrently(files, jobs: options.jobs) { file in
             reader.read(path: file.path)
@@ -143,6 +147,8 @@ public struct Ingestor: Sendable {
         try database.replaceIncidents(incidents)
         report.incidentCount = incidents.count
         try database.finishRun(runID, succeeded: !report.hadProblems)
+        _ = try database.appendIngestCustodyEntry(
+            runID: runID, commandLine: options.commandLine, toolVersion: options.version, rulesDigest: rules.digest)
         report.elapsedSeconds = Date().timeIntervalSince(started)
         return report
     }

@@ -16,6 +16,7 @@ struct SourceReader: Sendable {
     let runID: Int64
     let filter: String?
     let year: Int?
+    let utcOffsetSeconds: Int
     let progress: (any IngestProgress)?
 
     /// Never throws: every problem becomes the source's failure reason, recorded in the
@@ -82,7 +83,9 @@ struct SourceReader: Sendable {
             let reader = try CaptureReader(file: file, filter: filter)
             return reader.read(observe: { collector.observe($0) }, progress: reportProgress)
         case .gzip, .text:
-            let options = LogReadingOptions(year: year ?? Self.modificationYear(of: file.path))
+            var options = LogReadingOptions(year: year ?? Self.modificationYear(of: file.path))
+            if year == nil { options.yearHint = Self.modificationTime(of: file.path) }
+            options.utcOffsetSeconds = utcOffsetSeconds
             let reader = LogReader(file: file, compressed: kind == .gzip, options: options)
             return reader.read(observe: { collector.observe($0) }, progress: reportProgress)
         }
@@ -93,6 +96,12 @@ struct SourceReader: Sendable {
         let file = try InputFile(path: path)
         try file.drain()
         return file.sha256Hex
+    }
+
+    static func modificationTime(of path: String) -> Timestamp? {
+        guard let date = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+        else { return nil }
+        return Timestamp(nanoseconds: Int64(date.timeIntervalSince1970 * 1e9))
     }
 
     static func modificationYear(of path: String) -> Int {

@@ -24,8 +24,11 @@ struct Ingest: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("BPF expression applied to captures (tcpdump syntax).", valueName: "BPF"))
     var filter: String?
 
-    @Option(name: .long, help: "Year of RFC 3164 log timestamps (default: each file's modification year).")
+    @Option(name: .long, help: "Year of the first RFC 3164 log timestamp of each file (default: inferred from the file's modification time).")
     var year: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Time zone of log times written without one: UTC or an offset like +01:00.", valueName: "ZONE"))
+    var timezone: UTCOffset = UTCOffset(seconds: 0)
 
     @Argument(help: "Capture and log files or directories.")
     var paths: [String]
@@ -37,7 +40,7 @@ struct Ingest: ParsableCommand {
     func run() throws {
         let options = IngestOptions(
             rulePaths: rules, databasePath: db, jobs: jobs, filter: filter, year: year,
-            commandLine: CommandLine.arguments.joined(separator: " "), version: cairnVersion)
+            utcOffsetSeconds: timezone.seconds, commandLine: CommandLine.arguments.joined(separator: " "), version: cairnVersion)
         let progress: TerminalProgress? = isatty(STDERR_FILENO) == 1 ? TerminalProgress() : nil
         let report: IngestReport
         do {
@@ -85,5 +88,25 @@ struct Summary {
         let anomalies = report.sources.reduce(UInt64(0)) { $0 + $1.summary.anomalies.total }
         if anomalies > 0 { lines.insert("anomalies    \(anomalies) (malformed packets or lines, skipped)", at: 3) }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// A fixed offset from UTC: `UTC`, `Z`, `+01:00`, `-0530`.
+struct UTCOffset: ExpressibleByArgument {
+    var seconds: Int
+
+    init(seconds: Int) { self.seconds = seconds }
+
+    init?(argument: String) {
+        if argument == "UTC" || argument == "Z" || argument == "utc" {
+            seconds = 0
+            return
+        }
+        let digits = argument.dropFirst().filter { $0 != ":" }
+        guard let sign = argument.first, sign == "+" || sign == "-", digits.count == 4,
+              digits.allSatisfy(\.isASCII), let hours = Int(digits.prefix(2)), let minutes = Int(digits.suffix(2)),
+              hours <= 14, minutes < 60
+        else { return nil }
+        seconds = (sign == "-" ? -1 : 1) * (hours * 3600 + minutes * 60)
     }
 }

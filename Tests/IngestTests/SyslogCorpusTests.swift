@@ -33,6 +33,7 @@ import Testing
             let lines = rows.filter { $0.sourcePath == path }.compactMap(\.locator.lineNumber)
             #expect(lines.sorted() == expectedLines, "\(path)")
         }
-        #expect(rows.allSatisfy { $0.field == "log.ip" && $0.host == "sd-126005" })
+        // sshd's "from <address>" names the remote side: the source.
+        #expect(rows.allSatisfy { $0.field == "log.src" && $0.host == "sd-126005" })
     }
 }
