@@ -82,8 +82,11 @@ public struct RuleSet: Sendable {
             let parsed = format.parse(bytes, path: path, suffixes: suffixes)
             errors += parsed.errors
             warnings += parsed.warnings
+            // JSON that is not a STIX bundle is reported as not a rule file.
+            let notABundle = format == .stixBundle && parsed.errors.first?.message == STIXBundleParser.notABundle
             var summary = RuleFileSummary(
-                path: path, format: format, errors: parsed.errors.count, warnings: parsed.warnings.count)
+                path: path, format: notABundle ? .unrecognised : format,
+                errors: parsed.errors.count, warnings: parsed.warnings.count)
             for indicator in parsed.indicators {
                 summary.indicatorsByType[indicator.type, default: 0] += 1
                 if seen.insert(IndicatorKey(indicator)).inserted {

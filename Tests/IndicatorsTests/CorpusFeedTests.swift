@@ -119,6 +119,80 @@ struct SplitMix64: RandomNumberGenerator {
         #expect(first.description == "Dark Caracal - MS Windows HtmlHelp Data")
     }
 
+    /// Every file of the corpus loads; what is skipped is reported with a reason. The
+    /// counts were checked by hand with grep/awk: emotet's 4737 `/path` trails and 4704
+    /// `ip:port` lines, elf_mirai's 37611 + 10915 + 1 (`ip:port:port`), cobaltstrike's
+    /// 8172 (paths, `ip:port[:port]`), crypto_mining's 721 `ip:port`, dynamic_domain's
+    /// 633 names that are themselves public suffixes, mass_scanner's 3 `C91.x.y.z`
+    /// typos and 2 `/w00tw00t` paths.
+    static let maltrailFiles: [(path: String, errors: Int, warnings: Int, needsSuffixList: Bool)] = [
+        ("maltrail/trails/static/malware/emotet.txt", 0, 9441, false),
+        ("maltrail/trails/static/malware/elf_mirai.txt", 0, 48527, false),
+        ("maltrail/trails/static/malware/cobaltstrike.txt", 0, 8172, false),
+        ("maltrail/trails/static/suspicious/crypto_mining.txt", 0, 721, false),
+        ("maltrail/trails/static/suspicious/dynamic_domain.txt", 633, 0, true),
+        ("maltrail/trails/static/mass_scanner.txt", 3, 2, false),
+        ("maltrail/sensor/tests/corpus/trails.csv", 1, 4, false),
+    ]
+
+    @Test(arguments: maltrailFiles)
+    func maltrailFeedsLoadWithTheirSkippedLinesReported(path: String, errors: Int, warnings: Int, needsSuffixList: Bool) {
+        guard let corpus = corpusIndicators() else { return }
+        if needsSuffixList, PublicSuffixList.system == nil {
+            print("skipped: \(PublicSuffixList.defaultPath) is absent")
+            return
+        }
+        let rules = RuleSet.load(paths: [corpus + "/" + path])
+        #expect(rules.errors.count == errors, "\(rules.errors.prefix(3))")
+        #expect(rules.warnings.count == warnings)
+        #expect(rules.errors.allSatisfy { $0.line > 0 && $0.column > 0 })
+        #expect(rules.warnings.allSatisfy { $0.line > 0 && $0.column > 0 && $0.message.hasSuffix("; skipped") })
+        #expect(!rules.indicators.isEmpty)
+        if path.hasSuffix("emotet.txt") {
+            // maltrail's `host/path` trail matches the URL under any scheme.
+            let table = rules.compile()
+            #expect(Array("https://Tamariaclinic.com/blog/po22/".utf8).withUnsafeBytes { table.lookup(.url($0)) } != nil)
+            #expect(Array("http://tamariaclinic.com/blog/po23/".utf8).withUnsafeBytes { table.lookup(.url($0)) } == nil)
+        }
+    }
+
+    @Test func maltrailTrailsCSVReportsEachSkippedTrail() {
+        guard let corpus = corpusIndicators() else { return }
+        let path = corpus + "/maltrail/sensor/tests/corpus/trails.csv"
+        let rules = RuleSet.load(paths: [path])
+        #expect(rules.fileSummaries.map(\.format) == [.maltrailCSV])
+        #expect(rules.warnings.map { "\($0.line):\($0.column): \($0.message)" } == [
+            "7:8: 6.6.6.6:8443: port-specific indicators are not supported yet; skipped",
+            "12:1: /malicious-login.php: a URL path without a host (a maltrail path trail) is not supported yet; skipped",
+            "15:13: \"[dead::beef]:443\": port-specific indicators are not supported yet; skipped",
+            "18:1: \"dga[0-9]+\\\\.wildcard-test\\\\.com\": regular-expression trails are not supported; skipped",
+        ])
+        #expect(rules.errors.map(\.description) == [
+            path + ":5:1: error: evilname: a domain needs at least two labels, like example.com; expected one indicator "
+                + "per line (an IP address, CIDR range, domain, URL, e-mail address, or MD5/SHA-1/SHA-256 hash)",
+        ])
+        #expect(rules.indicators.count == 15)
+        let url = rules.indicators.first { $0.type == .url }
+        #expect(url?.value == "evil-url.example/bad/path" && url?.description == "malware (test)" && url?.source == "(static)")
+    }
+
+    /// MISP warning lists (JSON) and maltrail's test manifest are not rule files: one
+    /// error per file, not one per line.
+    @Test func jsonFilesThatAreNotSTIXAreOneErrorEach() throws {
+        guard let corpus = corpusIndicators() else { return }
+        let lists = corpus + "/misp-warninglists/lists"
+        let names = try FileManager.default.contentsOfDirectory(atPath: lists)
+        #expect(names.count >= 20)
+        let rules = RuleSet.load(paths: [lists, corpus + "/maltrail/sensor/tests/corpus/manifest.json"])
+        #expect(rules.files.count == names.count + 1)
+        #expect(rules.errors.count == rules.files.count)
+        #expect(rules.errors.allSatisfy {
+            $0.line == 0 && $0.message == "JSON file that is not a STIX 2.1 bundle (MISP warning lists are not supported yet)"
+        })
+        #expect(rules.indicators.isEmpty && rules.warnings.isEmpty)
+        #expect(rules.fileSummaries.allSatisfy { $0.format == .unrecognised })
+    }
+
     /// Random lookups against ipsum (exact addresses) and maltrail's scanner /24s agree
     /// with a naive search.
     @Test func randomIPv4LookupsAgreeWithANaiveScan() throws {
