@@ -26,7 +26,7 @@ enum IndicatorBenchmark {
         let count = arguments.first.flatMap { Int($0) } ?? 1_000_000
         var random = Random(state: 0xCA1_2_4)
         print("entries per table: \(count), lookups per measurement: \(lookups), 10% drawn from the entries")
-        print("table     structure            ns/lookup   lookups/s   hits     vs baseline   table memory")
+        print("table     structure            ns/lookup   lookups/s   hits     vs baseline       table memory")
         ipv4(count, &random)
         domains(count, &random)
         hashes(count, &random)
@@ -50,7 +50,7 @@ enum IndicatorBenchmark {
         func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
         let ratio = baseline.map { "\(format($0 / result.nanoseconds))×" } ?? "1.00× (baseline)"
         print(pad(table, 10) + pad(structure, 21) + pad(format(result.nanoseconds), 12)
-              + pad(String(Int(1e9 / result.nanoseconds)), 12) + pad(String(result.hits), 9) + pad(ratio, 14)
+              + pad(String(Int(1e9 / result.nanoseconds)), 12) + pad(String(result.hits), 9) + pad(ratio, 18)
               + (memory.map { "\($0 / 1024 / 1024) MiB" } ?? "-"))
     }
 
