@@ -1,5 +1,7 @@
-/// An immutable set of short ASCII strings (domains, hex digests) mapped to indicator
-/// indices, looked up with borrowed bytes, ASCII case folded, without allocating.
+/// An immutable set of short ASCII strings (domains, hex digests, URLs) mapped to
+/// indicator indices, looked up with borrowed bytes without allocating; ASCII case is
+/// folded unless the table is built with `foldsCase: false` (URLs, whose paths are
+/// compared byte for byte: callers lower-case the scheme and host themselves).
 ///
 /// The canonical (lower-case) strings live back to back in one byte arena; an
 /// open-addressing table with linear probing holds (hash, offset, length, index) per
@@ -24,10 +26,14 @@ struct ByteStringTable: Sendable {
     private var mask = 0
     /// The number of distinct strings stored.
     private(set) var count = 0
+    /// Whether lookups fold ASCII upper case to lower case.
+    private(set) var foldsCase = true
 
-    /// Stores `entries` (already canonical: lower case). Where a string appears more
-    /// than once, the first entry wins, so pass entries in indicator order.
-    init(_ entries: [(bytes: [UInt8], index: UInt32)]) {
+    /// Stores `entries` (already canonical: lower case where `foldsCase`). Where a
+    /// string appears more than once, the first entry wins, so pass entries in
+    /// indicator order.
+    init(_ entries: [(bytes: [UInt8], index: UInt32)], foldsCase: Bool = true) {
+        self.foldsCase = foldsCase
         guard !entries.isEmpty else { return }
         var capacity = 8
         while capacity < entries.count * 2 { capacity *= 2 }
@@ -35,7 +41,7 @@ struct ByteStringTable: Sendable {
         mask = capacity - 1
         arena.reserveCapacity(entries.reduce(0) { $0 + $1.bytes.count })
         for entry in entries {
-            let hash = entry.bytes.withUnsafeBytes { ByteStringTable.hash($0, from: 0, to: $0.count) }
+            let hash = entry.bytes.withUnsafeBytes { self.hash($0, from: 0, to: $0.count) }
             let found = entry.bytes.withUnsafeBytes { probe(hash: hash, $0, from: 0, to: $0.count) }
             guard case .free(let slot) = found else { continue }  // a duplicate: keep the first
             slots[slot] = Slot(hash: hash, offset: arena.count, length: Int32(entry.bytes.count), index: entry.index)
@@ -44,11 +50,16 @@ struct ByteStringTable: Sendable {
         }
     }
 
-    /// The index stored for exactly `bytes` (ASCII case folded), or nil.
+    /// The index stored for exactly `bytes` (ASCII case folded when the table folds), or nil.
     func lookup(_ bytes: UnsafeRawBufferPointer) -> UInt32? {
-        guard !slots.isEmpty else { return nil }
-        let hash = ByteStringTable.hash(bytes, from: 0, to: bytes.count)
-        if case .found(let index) = probe(hash: hash, bytes, from: 0, to: bytes.count) { return index }
+        lookup(bytes, from: 0, to: bytes.count)
+    }
+
+    /// The index stored for exactly `bytes[from..<to]`, or nil. `0 ≤ from ≤ to ≤ bytes.count`.
+    func lookup(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> UInt32? {
+        guard !slots.isEmpty, from >= 0, from <= to, to <= bytes.count else { return nil }
+        let hash = self.hash(bytes, from: from, to: to)
+        if case .found(let index) = probe(hash: hash, bytes, from: from, to: to) { return index }
         return nil
     }
 
@@ -65,7 +76,7 @@ struct ByteStringTable: Sendable {
         var position = end
         while position > 0 {
             position -= 1
-            let byte = ByteStringTable.lowercased(bytes[position])
+            let byte = fold(bytes[position])
             // `state` now covers bytes[position + 1 ..< end]: a suffix when this byte is a dot.
             if byte == UInt8(ascii: "."), position + 1 < end,
                case .found(let index) = probe(
@@ -109,7 +120,7 @@ struct ByteStringTable: Sendable {
     private func equalFolded(arenaOffset: Int, _ bytes: UnsafeRawBufferPointer, from: Int, length: Int) -> Bool {
         var k = 0
         while k < length {
-            if arena[arenaOffset + k] != ByteStringTable.lowercased(bytes[from + k]) { return false }
+            if arena[arenaOffset + k] != fold(bytes[from + k]) { return false }
             k += 1
         }
         return true
@@ -118,15 +129,24 @@ struct ByteStringTable: Sendable {
     static let fnvOffset: UInt64 = 0xcbf2_9ce4_8422_2325
     static let fnvPrime: UInt64 = 0x0000_0100_0000_01b3
 
-    /// The hash of `bytes[from..<to]`, ASCII case folded, taken last byte first.
-    static func hash(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> UInt64 {
-        var state = fnvOffset
+    /// The hash of `bytes[from..<to]`, ASCII case folded when the table folds, taken
+    /// last byte first.
+    func hash(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> UInt64 {
+        var state = ByteStringTable.fnvOffset
         var position = to
         while position > from {
             position -= 1
-            state = (state ^ UInt64(lowercased(bytes[position]))) &* fnvPrime
+            state = (state ^ UInt64(fold(bytes[position]))) &* ByteStringTable.fnvPrime
         }
-        return finish(state)
+        return ByteStringTable.finish(state)
+    }
+
+    @inline(__always)
+    func fold(_ byte: UInt8) -> UInt8 { foldsCase ? ByteStringTable.lowercased(byte) : byte }
+
+    /// The bytes the table holds (arena and slots, by capacity).
+    var memoryBytes: Int {
+        arena.capacity + slots.capacity * MemoryLayout<Slot>.stride
     }
 
     /// Mixes the FNV state so that the low bits used for the slot depend on every byte

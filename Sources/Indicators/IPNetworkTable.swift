@@ -111,4 +111,10 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
 
     /// The number of distinct networks.
     var count: Int { keys.count }
+
+    /// The bytes the table holds (keys, values and runs, by capacity).
+    var memoryBytes: Int {
+        keys.capacity * MemoryLayout<Key>.stride + values.capacity * MemoryLayout<UInt32>.stride
+            + runs.capacity * MemoryLayout<Run>.stride
+    }
 }

@@ -1,30 +1,89 @@
 import ArgumentParser
+import Foundation
 import Indicators
 
 struct Rules: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Work with rule files.", subcommands: [Check.self])
+        abstract: "Work with rule files.", subcommands: [Check.self, Stats.self])
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate rule files.",
-            discussion: "Prints file:line: error: message for each bad line; exits 1 when there is any.")
+            discussion: """
+                Prints file:line:column: error|warning: message for each problem, then a summary per file \
+                (its format, indicators by type, skipped lines, warnings). Exits 1 when there is any error; \
+                warnings (lines skipped on purpose) never fail.
+                """)
 
         @Argument(help: "Rule files or directories (default: Rules).")
         var paths: [String] = ["Rules"]
 
         func run() throws {
             let rules = RuleSet.load(paths: paths)
-            for error in rules.errors { print(error.description) }
-            func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }
-            let summary = [count(rules.files.count, "file"), count(rules.indicators.count, "indicator"),
-                           count(rules.errors.count, "error")].joined(separator: ", ")
+            var diagnostics: [(file: String, line: Int, column: Int, text: String)] = []
+            diagnostics += rules.errors.map { ($0.file, $0.line, $0.column, $0.description) }
+            diagnostics += rules.warnings.map { ($0.file, $0.line, $0.column, $0.description) }
+            diagnostics.sort { ($0.file, $0.line, $0.column) < ($1.file, $1.line, $1.column) }
+            for diagnostic in diagnostics { print(diagnostic.text) }
+            for summary in rules.fileSummaries { print(RuleReport.fileLine(summary)) }
+            let total = [
+                count(rules.files.count, "file"), count(rules.indicators.count, "indicator"),
+                count(rules.errors.count, "error"), count(rules.warnings.count, "warning"),
+            ].joined(separator: ", ")
             if rules.errors.isEmpty {
-                print(summary)
+                print(total)
             } else {
-                printError(summary)
+                printError(total)
                 throw ExitCode(exitSomethingFailed)
             }
         }
+    }
+
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Count indicators by type and show the memory the compiled tables take.")
+
+        @Argument(help: "Rule files or directories (default: Rules).")
+        var paths: [String] = ["Rules"]
+
+        func run() throws {
+            let rules = RuleSet.load(paths: paths)
+            var byType: [IndicatorType: Int] = [:]
+            for indicator in rules.indicators { byType[indicator.type, default: 0] += 1 }
+            let table = rules.compile()
+            print("type      indicators")
+            for type in IndicatorType.allCases {
+                print(type.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + String(byType[type] ?? 0))
+            }
+            print("total     \(rules.indicators.count) (from \(count(rules.files.count, "file")))")
+            print("tables    \(RuleReport.bytes(table.memoryBytes))")
+            if !rules.errors.isEmpty {
+                printError("\(count(rules.errors.count, "error")): run cairn rules check")
+                throw ExitCode(exitSomethingFailed)
+            }
+        }
+    }
+}
+
+func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }
+
+enum RuleReport {
+    /// `Rules/c2.txt: plain list, 12 indicators (ipv4 10, cidr 2), 1 skipped, 2 warnings`
+    static func fileLine(_ summary: RuleFileSummary) -> String {
+        let types = IndicatorType.allCases.compactMap { type in
+            summary.indicatorsByType[type].map { "\(type.rawValue) \($0)" }
+        }
+        var parts = ["\(summary.format.rawValue)", count(summary.indicatorCount, "indicator")
+            + (types.isEmpty ? "" : " (" + types.joined(separator: ", ") + ")")]
+        if summary.duplicates > 0 { parts.append(count(summary.duplicates, "duplicate")) }
+        parts.append("\(summary.errors) skipped")
+        parts.append(count(summary.warnings, "warning"))
+        return "\(summary.path): " + parts.joined(separator: ", ")
+    }
+
+    static func bytes(_ value: Int) -> String {
+        if value < 1024 { return "\(value) bytes" }
+        if value < 1024 * 1024 { return String(format: "%.1f KiB", Double(value) / 1024) }
+        return String(format: "%.1f MiB", Double(value) / 1024 / 1024)
     }
 }

@@ -4,9 +4,10 @@ import Testing
 
 /// Builds a table from plain-list lines (as one rule file), failing on any bad line.
 func table(_ lines: [String]) -> (RuleSet, IndicatorTable) {
-    let (indicators, errors) = PlainListParser.parse(file: Array(lines.joined(separator: "\n").utf8), path: "t.txt")
-    #expect(errors.isEmpty, "\(errors)")
-    let rules = RuleSet(indicators: indicators)
+    let parsed = PlainListParser.parse(
+        file: Array(lines.joined(separator: "\n").utf8), path: "t.txt", suffixes: testSuffixes)
+    #expect(parsed.errors.isEmpty, "\(parsed.errors)")
+    let rules = RuleSet(indicators: parsed.indicators)
     return (rules, rules.compile())
 }
 

@@ -34,7 +34,7 @@ func makeTree(_ files: [String: [UInt8]]) throws -> String {
         #expect(rules.indicators[0] == Indicator(type: .domain, value: "evil.com", ruleFile: root + "/Rules/a/x.txt", line: 2))
         #expect(rules.indicators[3] == Indicator(type: .ipv4, value: "192.0.2.1", ruleFile: root + "/Rules/b.txt", line: 2))
         #expect(rules.errors.map(\.description) == [
-            "\(root)/Rules/a/x.txt:4: error: \"not valid!\": expected one indicator per line (an IP address, CIDR range, domain, or MD5/SHA-1/SHA-256 hash)",
+            "\(root)/Rules/a/x.txt:4:1: error: \"not valid!\": expected one indicator per line (an IP address, CIDR range, domain, URL, e-mail address, or MD5/SHA-1/SHA-256 hash)",
         ])
         // A trailing slash on the argument does not double the separator.
         let again = RuleSet.load(paths: [root + "/Rules/"])
