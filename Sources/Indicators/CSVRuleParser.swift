@@ -1,3 +1,4 @@
+import Observations
 /// One field of a CSV record, with the 1-based column (UTF-8 bytes) where it starts.
 struct CSVField {
     var text: String

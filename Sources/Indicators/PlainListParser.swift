@@ -1,3 +1,4 @@
+import Observations
 /// What reading one rule file produced.
 struct ParsedFile {
     var indicators: [Indicator] = []

@@ -1,3 +1,4 @@
+import Observations
 /// The format of a rule file, detected from its content (never its name).
 public enum RuleFormat: String, Sendable, Hashable, CaseIterable {
     /// One indicator per line (see docs/rules.md).

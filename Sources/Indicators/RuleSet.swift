@@ -51,7 +51,7 @@ public struct RuleSet: Sendable {
         } else if publicSuffixListPath != PublicSuffixList.defaultPath, let list = PublicSuffixList(path: publicSuffixListPath) {
             suffixes = list
         } else {
-            suffixes = PublicSuffixList()
+            suffixes = .empty
             warnings.append(RuleWarning(
                 file: publicSuffixListPath, line: 0,
                 message: "public suffix list not found (install the publicsuffix package): "

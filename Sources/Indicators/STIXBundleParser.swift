@@ -1,3 +1,4 @@
+import Observations
 import Foundation
 
 /// STIX 2.1 bundles (JSON): every `indicator` object whose `pattern_type` is `stix`

@@ -244,7 +244,7 @@ enum ValueSyntax {
                 }
                 hostValid = true
             } else {
-                hostValid = classifyDomain(host, exact: false, suffixes: PublicSuffixList()).isIndicator
+                hostValid = classifyDomain(host, exact: false, suffixes: .empty).isIndicator
             }
             if hostValid {
                 return .skipped("\(shown): \(portMessage)", offset: host.utf8.count)
@@ -305,7 +305,7 @@ enum ValueSyntax {
                 offset: 0)
         }
         let canonical = name.lowercased()
-        if let section = suffixes.section(of: canonical) {
+        if let section = suffixes.rule(for: canonical) {
             let which = section == .icann
                 ? "in the ICANN section of the public suffix list"
                 : "in the private section of the public suffix list: names under it belong to different owners"
@@ -386,7 +386,7 @@ enum ValueSyntax {
                     return .invalid(
                         "\(shown): the host is not a valid IPv4 address (\(ipv4Problem(host)))", offset: authorityOffset)
                 }
-            } else if case .invalid(let message, _) = classifyDomain(host, exact: false, suffixes: PublicSuffixList()) {
+            } else if case .invalid(let message, _) = classifyDomain(host, exact: false, suffixes: .empty) {
                 return .invalid("\(shown): the host is not valid: \(message)", offset: authorityOffset)
             }
         }
@@ -416,7 +416,7 @@ enum ValueSyntax {
                 "\(shown): \(quoted(String(decoding: [local.utf8[bad]], as: UTF8.self))) is not allowed in an e-mail address "
                     + "(expected local@example.com)", offset: value.utf8.distance(from: value.utf8.startIndex, to: bad))
         }
-        switch classifyDomain(domain, exact: true, suffixes: PublicSuffixList()) {
+        switch classifyDomain(domain, exact: true, suffixes: .empty) {
         case .invalid(let message, let offset):
             return .invalid("\(shown): the domain after \"@\" is not valid: \(message)", offset: atOffset + 1 + offset)
         case .skipped(let message, let offset):

@@ -1,3 +1,4 @@
+import Observations
 /// Zeek intel files (the Intel framework's input format): `#fields` names the
 /// tab-separated columns; `indicator` and `indicator_type` are required, `meta.source`
 /// and `meta.desc` become the source and description. `-` is an unset field.

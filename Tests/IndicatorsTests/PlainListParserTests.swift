@@ -1,3 +1,4 @@
+import Observations
 import Testing
 @testable import Indicators
 
@@ -15,7 +16,7 @@ let testSuffixes: PublicSuffixList = PublicSuffixList.system ?? PublicSuffixList
     // ===BEGIN PRIVATE DOMAINS===
     github.io
     duckdns.org
-    """)
+    """.utf8)
 
 func parseLine(_ line: String) -> PlainListParser.Line {
     PlainListParser.parseLine(ArraySlice(line.utf8), suffixes: testSuffixes)

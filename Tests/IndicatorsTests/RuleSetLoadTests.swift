@@ -1,3 +1,4 @@
+import Observations
 import Foundation
 import Testing
 @testable import Indicators
