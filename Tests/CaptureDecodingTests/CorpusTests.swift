@@ -84,7 +84,7 @@ private let namesOutOfScope: [String: String] = [
     }
     let captures = try FileManager.default.contentsOfDirectory(atPath: corpus + "/pcap").sorted()
     var anomalies = AnomalyCounts()
-    var read = 0, rejected = 0, compared = 0, damaged = 0, namesCompared = 0
+    var read = 0, rejected = 0, compared = 0, damaged = 0, namesCompared = 0, pcapngRead = 0
     for name in captures {
         let path = corpus + "/pcap/" + name
         let truth = try Truth(path: corpus + "/truth/" + name + ".tsv")
@@ -94,8 +94,13 @@ private let namesOutOfScope: [String: String] = [
             reader = try CaptureReader(file: file, filter: nil)
         } catch {
             rejected += 1
-            // Only what libpcap itself cannot open is rejected.
-            #expect(truth.first("tcpdump.error") != nil, "\(name): \(error.message)")
+            // Only what libpcap (pcap) or tshark (pcapng, read by Cairn's own reader)
+            // cannot open is rejected.
+            if truth.first("capinfos.type") == "pcapng" || truth.first("tcpdump.error")?.contains("pcapng") == true {
+                #expect(truth.first("tshark.exit") == "2" && truth.first("tshark.frames") == "0", "\(name): \(error.message)")
+            } else {
+                #expect(truth.first("tcpdump.error") != nil, "\(name): \(error.message)")
+            }
             #expect(!error.message.isEmpty)
             continue
         }
@@ -118,19 +123,28 @@ private let namesOutOfScope: [String: String] = [
         #expect(file.sha256Hex == truth.first("file.sha256"), "\(name)")
         #expect(summary.bytes == file.size, "\(name)")
 
-        // libpcap parity: the same records as tcpdump, stopping where it stops.
-        if let expected = truth.first("tcpdump.packets") {
-            #expect(String(summary.packets) == expected, "\(name)")
+        let stopped: Bool
+        if truth.first("capinfos.type") == "pcapng" {
+            // Cairn's own pcapng reader: tshark parity. The same packets as capinfos
+            // counts, the same frames as tshark numbers (Custom Blocks included),
+            // stopping where tshark stops.
+            pcapngRead += 1
+            #expect(String(summary.packets) == truth.first("packets"), "\(name)")
+            #expect(String(reader.frames) == truth.first("tshark.frames"), "\(name)")
+            stopped = truth.first("tshark.exit") != "0"
+        } else {
+            // libpcap parity: the same records as tcpdump, stopping where it stops.
+            if let expected = truth.first("tcpdump.packets") {
+                #expect(String(summary.packets) == expected, "\(name)")
+            }
+            // (`tcpdump.error` also holds tcpdump's own warnings; read errors are "pcap_loop: …".)
+            stopped = truth.first("tcpdump.error")?.contains("pcap_loop: ") ?? false
         }
-        // (`tcpdump.error` also holds tcpdump's own warnings; read errors are "pcap_loop: …".)
-        let libpcapStopped = truth.first("tcpdump.error")?.contains("pcap_loop: ") ?? false
-        #expect((summary.damage != nil) == libpcapStopped, "\(name): \(summary.damage ?? "-")")
+        #expect((summary.damage != nil) == stopped, "\(name): \(summary.damage ?? "-")")
 
-        // Compared: files tshark read whole, of the link types decoded here, that libpcap
-        // reads to the end (pcapng files whose interfaces differ in link type or
-        // snapshot length stop libpcap at the second interface: a later task).
-        guard truth.first("tshark.exit") == "0", !libpcapStopped,
-              comparedLinkTypes.contains(reader.linkType)
+        // Compared: files tshark read whole, of the link types decoded here, that were
+        // read to the end.
+        guard truth.first("tshark.exit") == "0", !stopped, comparedLinkTypes.contains(reader.linkType)
         else { continue }
         compared += 1
         if addressesOutOfScope[name] == nil {
@@ -149,9 +163,10 @@ private let namesOutOfScope: [String: String] = [
             namesCompared += wanted.isEmpty ? 0 : 1
         }
     }
-    print("corpus: \(captures.count) captures, \(read) read (\(damaged) damaged), \(rejected) rejected, \(compared) compared with the truth "
+    print("corpus: \(captures.count) captures, \(read) read (\(damaged) damaged, \(pcapngRead) by the pcapng reader), \(rejected) rejected, \(compared) compared with the truth "
           + "(\(namesCompared) with DNS names; \(addressesOutOfScope.count) + \(namesOutOfScope.count) exclusions, see the lists)")
     print("corpus anomalies: \(anomalies.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
     #expect(read + rejected == captures.count)
     #expect(compared > 200)
+    #expect(pcapngRead >= 45)
 }
