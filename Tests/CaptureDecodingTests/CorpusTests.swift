@@ -33,6 +33,8 @@ private struct Yield {
     var ipv4: Set<String> = []
     var ipv6: Set<String> = []
     var names: Set<String> = []
+    /// Addresses in DNS answers (`.dnsAnswer`).
+    var answers: Set<String> = []
 }
 
 /// Link types whose captures are compared with the truth: Ethernet and raw IP, and
@@ -77,6 +79,12 @@ private let namesOutOfScope: [String: String] = [
     "zk-tunnels-gre-pptp.pcap": "tunnel: PPTP GRE",
 ]
 
+/// Captures (beyond `namesOutOfScope`) whose DNS answer addresses are not all in
+/// messages this decoder reads whole, and why.
+private let answersOutOfScope: [String: String] = [
+    "zk-dns-edns-ecs.pcap": "answers in DNS over TCP spanning segments (reassembly: later work)",
+]
+
 @Test func corpusCapturesMatchTheTruth() throws {
     guard let corpus = corpusDirectory() else {
         print("skipped: ../shared/corpus is absent")
@@ -84,7 +92,7 @@ private let namesOutOfScope: [String: String] = [
     }
     let captures = try FileManager.default.contentsOfDirectory(atPath: corpus + "/pcap").sorted()
     var anomalies = AnomalyCounts()
-    var read = 0, rejected = 0, compared = 0, damaged = 0, namesCompared = 0, pcapngRead = 0
+    var read = 0, rejected = 0, compared = 0, damaged = 0, namesCompared = 0, pcapngRead = 0, answersCompared = 0
     for name in captures {
         let path = corpus + "/pcap/" + name
         let truth = try Truth(path: corpus + "/truth/" + name + ".tsv")
@@ -113,6 +121,8 @@ private let namesOutOfScope: [String: String] = [
                 yield.ipv6.insert(address.description)
             case (.domain, .dnsQuery):
                 yield.names.insert(observation.value.owned.description.lowercased())
+            case (.ipv4, .dnsAnswer), (.ipv6, .dnsAnswer):
+                yield.answers.insert(observation.value.owned.description)
             default:
                 break
             }
@@ -161,12 +171,19 @@ private let namesOutOfScope: [String: String] = [
             let missing = Set(wanted.map { $0.lowercased() }).subtracting(yield.names)
             #expect(missing.isEmpty, "\(name): DNS names not observed: \(missing.sorted().prefix(5))")
             namesCompared += wanted.isEmpty ? 0 : 1
+            // Addresses in answers, of DNS and multicast DNS (any section).
+            let addresses = (truth.all("dns.a") + truth.all("mdns.a")).filter { IPv4Address($0) != nil }
+                + (truth.all("dns.aaaa") + truth.all("mdns.aaaa")).compactMap { IPv6Address($0)?.description }
+            let missingAnswers = answersOutOfScope[name] != nil ? [] : Set(addresses).subtracting(yield.answers)
+            #expect(missingAnswers.isEmpty, "\(name): DNS answer addresses not observed: \(missingAnswers.sorted().prefix(5))")
+            answersCompared += addresses.isEmpty ? 0 : 1
         }
     }
     print("corpus: \(captures.count) captures, \(read) read (\(damaged) damaged, \(pcapngRead) by the pcapng reader), \(rejected) rejected, \(compared) compared with the truth "
-          + "(\(namesCompared) with DNS names; \(addressesOutOfScope.count) + \(namesOutOfScope.count) exclusions, see the lists)")
+          + "(\(namesCompared) with DNS names, \(answersCompared) with DNS answers; \(addressesOutOfScope.count) + \(namesOutOfScope.count) exclusions, see the lists)")
     print("corpus anomalies: \(anomalies.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
     #expect(read + rejected == captures.count)
     #expect(compared > 200)
     #expect(pcapngRead >= 45)
+    #expect(answersCompared >= 20)
 }
