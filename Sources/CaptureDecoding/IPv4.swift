@@ -2,8 +2,9 @@ import ByteParsing
 import Observations
 
 extension PacketDecoder {
-    /// IPv4 (RFC 791). Observes both addresses (the other one as host), then hands a
-    /// UDP payload on unless this is a non-first fragment. The packet ends at the
+    /// IPv4 (RFC 791). Observes both addresses (the other one as host; as `tunnel.*`
+    /// fields when the payload is another packet), then hands the payload on (UDP,
+    /// IP-in-IP, 6in4, GRE) unless this is a non-first fragment. The packet ends at the
     /// smaller of the total length and the captured bytes; a total length of 0 (TCP
     /// segmentation offload captures) means "what was captured".
     mutating func decodeIPv4(
@@ -41,32 +42,50 @@ extension PacketDecoder {
             return .done
         }
 
+        context.ipHeaders += 1
+        guard context.ipHeaders <= PacketDecoder.maxIPHeaders else {
+            anomalies.record("tunnel.too_deep")
+            return .done
+        }
         let sourceAddress = IPv4Address(source)
         let destinationAddress = IPv4Address(destination)
         context.source = .ipv4(sourceAddress)
         context.destination = .ipv4(destinationAddress)
-        observe(Observation(value: .ipv4(sourceAddress), field: .ipSource, host: .ipv4(destinationAddress),
-                            locator: context.locator, time: context.time))
-        observe(Observation(value: .ipv4(destinationAddress), field: .ipDestination, host: .ipv4(sourceAddress),
-                            locator: context.locator, time: context.time))
 
-        guard bytes.count >= headerLength else {
-            anomalies.record("ipv4.truncated")
-            return .done
-        }
-        var end = bytes.count
-        if totalLength != 0 {
-            if Int(totalLength) > bytes.count {
-                anomalies.record("ipv4.truncated")
-            } else {
-                end = Int(totalLength)
+        var payload: UnsafeRawBufferPointer? = nil
+        if bytes.count >= headerLength {
+            var end = bytes.count
+            if totalLength != 0 {
+                if Int(totalLength) > bytes.count {
+                    anomalies.record("ipv4.truncated")
+                } else {
+                    end = Int(totalLength)
+                }
             }
+            // Only the first fragment carries the transport header.
+            if fragment & 0x1FFF == 0 { payload = header.getBytes(at: headerLength, count: end - headerLength) }
+        } else {
+            anomalies.record("ipv4.truncated")
         }
-        // Only the first fragment carries the transport header.
-        guard fragment & 0x1FFF == 0 else { return .done }
-        guard proto == 17, let payload = header.getBytes(at: headerLength, count: end - headerLength) else {
-            return .done
+        // The addresses of a header whose payload is another packet are outer ones.
+        let outer = payload.map { PacketDecoder.carriesTunnel(proto, $0) } ?? false
+        observe(Observation(value: .ipv4(sourceAddress), field: outer ? .tunnelIPSource : .ipSource,
+                            host: .ipv4(destinationAddress), locator: context.locator, time: context.time))
+        observe(Observation(value: .ipv4(destinationAddress), field: outer ? .tunnelIPDestination : .ipDestination,
+                            host: .ipv4(sourceAddress), locator: context.locator, time: context.time))
+        guard let payload, let layer = PacketDecoder.layer(forIPProtocol: proto) else { return .done }
+        return .next(layer, payload)
+    }
+
+    /// The layer an IP protocol number (IPv4 protocol, IPv6 next header) hands its
+    /// payload to; nil for those not decoded.
+    static func layer(forIPProtocol proto: UInt8) -> Layer? {
+        switch proto {
+        case 17: .udp
+        case 4: .ipv4
+        case 41: .ipv6
+        case 47: .gre
+        default: nil
         }
-        return .next(.udp, payload)
     }
 }

@@ -34,6 +34,16 @@ public enum Field: String, Sendable, CaseIterable {
     case ipDestination = "ip.dst"
     case ipv6Source = "ipv6.src"
     case ipv6Destination = "ipv6.dst"
+    /// The source of an outer (tunnel) IPv4 header: a header whose payload is another
+    /// packet (GRE, IP-in-IP, 6in4, VXLAN, Geneve, Teredo…). The innermost header's
+    /// addresses are `ip.src`/`ip.dst` (`ipv6.src`/`ipv6.dst`), as for an unwrapped packet.
+    case tunnelIPSource = "tunnel.ip.src"
+    /// The destination of an outer (tunnel) IPv4 header.
+    case tunnelIPDestination = "tunnel.ip.dst"
+    /// The source of an outer (tunnel) IPv6 header.
+    case tunnelIPv6Source = "tunnel.ipv6.src"
+    /// The destination of an outer (tunnel) IPv6 header.
+    case tunnelIPv6Destination = "tunnel.ipv6.dst"
     case dnsQuery = "dns.query"
     /// A name or address in a DNS answer: A and AAAA addresses, the data of CNAME, MX,
     /// NS and PTR records.
