@@ -82,6 +82,7 @@ extension PacketDecoder {
     static func layer(forIPProtocol proto: UInt8) -> Layer? {
         switch proto {
         case 17: .udp
+        case 6: .tcp
         case 4: .ipv4
         case 41: .ipv6
         case 47: .gre

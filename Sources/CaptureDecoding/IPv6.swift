@@ -23,7 +23,7 @@ extension PacketDecoder {
             anomalies.record("ipv6.bad_version")
             return .done
         }
-        guard let payloadLength = header.getUInt16(at: 4), var next = header.getUInt8(at: 6),
+        guard let payloadLength = header.getUInt16(at: 4), let next = header.getUInt8(at: 6),
               let sourceBytes = header.getBytes(at: 8, count: 16),
               let destinationBytes = header.getBytes(at: 24, count: 16)
         else {

@@ -45,8 +45,8 @@ enum Layer {
     case ethernet, pppoeSession, mpls, loopback, linuxCooked, linuxCooked2, rawIP
     case ipv4, ipv6
     case gre, vxlan, geneve
-    case udp
-    case dns
+    case udp, tcp
+    case dns, dnsOverTCP, tls, http
 
     /// The layer an EtherType (also used by Linux cooked captures) announces; nil for
     /// the ones not decoded.
@@ -114,9 +114,11 @@ struct PacketDecoder {
 
     var anomalies = AnomalyCounts()
     let nameScratch: NameScratch
+    let urlScratch: URLScratch
 
-    init(nameScratch: NameScratch = NameScratch()) {
+    init(nameScratch: NameScratch = NameScratch(), urlScratch: URLScratch = URLScratch()) {
         self.nameScratch = nameScratch
+        self.urlScratch = urlScratch
     }
 
     /// The single dispatch: each layer checks its length, reads its header and says
@@ -143,7 +145,11 @@ struct PacketDecoder {
             case .vxlan: step = decodeVXLAN(bytes)
             case .geneve: step = decodeGeneve(bytes)
             case .udp: step = decodeUDP(bytes)
+            case .tcp: step = decodeTCP(bytes)
             case .dns: step = decodeDNS(bytes, context: context, observe: observe)
+            case .dnsOverTCP: step = decodeDNSOverTCP(bytes, context: context, observe: observe)
+            case .tls: step = decodeTLS(bytes, context: context, observe: observe)
+            case .http: step = decodeHTTP(bytes, context: context, observe: observe)
             }
         }
         if case .next = step { anomalies.record("decoder.too_many_layers") }

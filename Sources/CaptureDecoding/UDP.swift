@@ -2,7 +2,7 @@ import ByteParsing
 
 extension PacketDecoder {
     /// UDP (RFC 768): hands the payload to a tunnel decoder by port (`udpTunnel`:
-    /// VXLAN, Geneve, GRE-in-UDP, Teredo), else to DNS when either port is 53 (DNS),
+    /// VXLAN, Geneve, GRE-in-UDP, GTP-U, Teredo), to HTTP for SSDP (port 1900), else to DNS when either port is 53 (DNS),
     /// 5353 (multicast DNS) or 5355 (LLMNR, RFC 4795: DNS's message format).
     mutating func decodeUDP(_ bytes: UnsafeRawBufferPointer) -> Step {
         guard bytes.count >= 8, let length = ByteCursor(bytes).getUInt16(at: 4) else {
@@ -21,6 +21,10 @@ extension PacketDecoder {
         }
         if PacketDecoder.isDNSPort(sourcePort) || PacketDecoder.isDNSPort(destinationPort) {
             return .next(.dns, payload)
+        }
+        // SSDP (UPnP discovery): HTTP requests in datagrams on port 1900.
+        if destinationPort == 1900 || sourcePort == 1900, PacketDecoder.startsHTTPRequest(payload) {
+            return .next(.http, payload)
         }
         return .done
     }

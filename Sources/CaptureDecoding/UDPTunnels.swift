@@ -50,6 +50,42 @@ extension PacketDecoder {
         return cursor.getBytes(at: offset, count: bytes.count - offset)
     }
 
+    /// Extension headers followed in a GTP-U header: real ones carry one or two.
+    static let maxGTPExtensionHeaders = 8
+
+    /// GTP-U (3GPP TS 29.281, UDP 2152): a version 1 G-PDU (message type 255) carries
+    /// a user's IP packet after the 8-byte header, the optional sequence/N-PDU/next
+    /// extension word and the extension headers (each a length in 4-byte units, its
+    /// content, the next type). Other messages (echo, error indication…) carry none.
+    static func gtpUserPayload(_ bytes: UnsafeRawBufferPointer) -> (Layer, UnsafeRawBufferPointer)? {
+        let cursor = ByteCursor(bytes)
+        guard let flags = cursor.getUInt8(at: 0), flags >> 5 == 1, flags & 0x10 != 0,
+              cursor.getUInt8(at: 1) == 0xFF
+        else { return nil }
+        var offset = 8
+        if flags & 0x07 != 0 {
+            guard var next = cursor.getUInt8(at: 11) else { return nil }
+            offset = 12
+            var headers = 0
+            while next != 0 {
+                headers += 1
+                guard headers <= maxGTPExtensionHeaders, let units = cursor.getUInt8(at: offset), units > 0,
+                      let following = cursor.getUInt8(at: offset + Int(units) * 4 - 1)
+                else { return nil }
+                offset += Int(units) * 4
+                next = following
+            }
+        }
+        guard let payload = cursor.getBytes(at: offset, count: bytes.count - offset),
+              let version = payload.first
+        else { return nil }
+        switch version >> 4 {
+        case 4: return (.ipv4, payload)
+        case 6: return (.ipv6, payload)
+        default: return nil
+        }
+    }
+
     /// The tunnel a UDP datagram carries, by port, with the bytes to hand on; nil when
     /// it carries none. One place decides, for `decodeUDP` and for the IP decoders that
     /// name their addresses outer (tunnel) ones.
@@ -65,6 +101,7 @@ extension PacketDecoder {
         case 4789: (.vxlan, payload)
         case 6081: (.geneve, payload)
         case 4754: (.gre, payload)
+        case 2152: gtpUserPayload(payload)
         case 3544: teredoPayload(payload).map { (.ipv6, $0) }
         default: nil
         }
