@@ -3,7 +3,7 @@ import Observations
 
 extension PacketDecoder {
     /// IPv4 (RFC 791). Observes both addresses (the other one as host; as `tunnel.*`
-    /// fields when the payload is another packet), then hands the payload on (UDP,
+    /// fields inside a tunnel, i.e. when an IP header came before), then hands the payload on (UDP,
     /// IP-in-IP, 6in4, GRE) unless this is a non-first fragment. The packet ends at the
     /// smaller of the total length and the captured bytes; a total length of 0 (TCP
     /// segmentation offload captures) means "what was captured".
@@ -26,7 +26,8 @@ extension PacketDecoder {
             // A header cut inside the destination still names its source (as Wireshark
             // shows it); the source is worth matching even without a host.
             if versionAndLength & 0x0F >= 5, let source = header.getUInt32(at: 12) {
-                observe(Observation(value: .ipv4(IPv4Address(source)), field: .ipSource, host: .none,
+                observe(Observation(value: .ipv4(IPv4Address(source)),
+                                    field: context.ipHeaders > 0 ? .tunnelIPSource : .ipSource, host: .none,
                                     locator: context.locator, time: context.time))
             }
             anomalies.record("ipv4.truncated")
@@ -67,11 +68,11 @@ extension PacketDecoder {
         } else {
             anomalies.record("ipv4.truncated")
         }
-        // The addresses of a header whose payload is another packet are outer ones.
-        let outer = payload.map { PacketDecoder.carriesTunnel(proto, $0) } ?? false
-        observe(Observation(value: .ipv4(sourceAddress), field: outer ? .tunnelIPSource : .ipSource,
+        // A header inside a tunnel (not the packet's first) has the tunnel fields.
+        let inner = context.ipHeaders > 1
+        observe(Observation(value: .ipv4(sourceAddress), field: inner ? .tunnelIPSource : .ipSource,
                             host: .ipv4(destinationAddress), locator: context.locator, time: context.time))
-        observe(Observation(value: .ipv4(destinationAddress), field: outer ? .tunnelIPDestination : .ipDestination,
+        observe(Observation(value: .ipv4(destinationAddress), field: inner ? .tunnelIPDestination : .ipDestination,
                             host: .ipv4(sourceAddress), locator: context.locator, time: context.time))
         guard let payload, let layer = PacketDecoder.layer(forIPProtocol: proto) else { return .done }
         return .next(layer, payload)

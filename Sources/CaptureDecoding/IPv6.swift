@@ -30,7 +30,8 @@ extension PacketDecoder {
             // A header cut inside the destination still names its source (as Wireshark
             // shows it); the source is worth matching even without a host.
             if let sourceBytes = header.getBytes(at: 8, count: 16) {
-                observe(Observation(value: .ipv6(IPv6Address(bytes: sourceBytes)), field: .ipv6Source, host: .none,
+                observe(Observation(value: .ipv6(IPv6Address(bytes: sourceBytes)),
+                                    field: context.ipHeaders > 0 ? .tunnelIPv6Source : .ipv6Source, host: .none,
                                     locator: context.locator, time: context.time))
             }
             anomalies.record("ipv6.truncated")
@@ -55,11 +56,11 @@ extension PacketDecoder {
             }
         }
         let transport = transportPayload(UnsafeRawBufferPointer(rebasing: bytes[0..<end]), next: next)
-        // The addresses of a header whose payload is another packet are outer ones.
-        let outer = transport.map { PacketDecoder.carriesTunnel($0.proto, $0.payload) } ?? false
-        observe(Observation(value: .ipv6(source), field: outer ? .tunnelIPv6Source : .ipv6Source,
+        // A header inside a tunnel (not the packet's first) has the tunnel fields.
+        let inner = context.ipHeaders > 1
+        observe(Observation(value: .ipv6(source), field: inner ? .tunnelIPv6Source : .ipv6Source,
                             host: .ipv6(destination), locator: context.locator, time: context.time))
-        observe(Observation(value: .ipv6(destination), field: outer ? .tunnelIPv6Destination : .ipv6Destination,
+        observe(Observation(value: .ipv6(destination), field: inner ? .tunnelIPv6Destination : .ipv6Destination,
                             host: .ipv6(source), locator: context.locator, time: context.time))
         guard let transport, let layer = PacketDecoder.layer(forIPProtocol: transport.proto) else { return .done }
         return .next(layer, transport.payload)

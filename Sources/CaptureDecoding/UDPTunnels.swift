@@ -87,8 +87,7 @@ extension PacketDecoder {
     }
 
     /// The tunnel a UDP datagram carries, by port, with the bytes to hand on; nil when
-    /// it carries none. One place decides, for `decodeUDP` and for the IP decoders that
-    /// name their addresses outer (tunnel) ones.
+    /// it carries none.
     static func udpTunnel(
         sourcePort: UInt16, destinationPort: UInt16, payload: UnsafeRawBufferPointer
     ) -> (Layer, UnsafeRawBufferPointer)? {
@@ -104,18 +103,6 @@ extension PacketDecoder {
         case 2152: gtpUserPayload(payload)
         case 3544: teredoPayload(payload).map { (.ipv6, $0) }
         default: nil
-        }
-    }
-
-    /// Whether an IP payload of protocol `proto` is another packet, so that the IP
-    /// header's addresses are outer ones (`tunnel.*` fields).
-    static func carriesTunnel(_ proto: UInt8, _ payload: UnsafeRawBufferPointer) -> Bool {
-        switch proto {
-        case 4, 41, 47: return true
-        case 17:
-            guard let (source, destination, body) = udpDatagram(payload) else { return false }
-            return udpTunnel(sourcePort: source, destinationPort: destination, payload: body) != nil
-        default: return false
         }
     }
 }

@@ -30,8 +30,12 @@ private struct Truth {
 
 /// What one capture yielded.
 private struct Yield {
+    /// Every header's addresses (outermost and inside tunnels).
     var ipv4: Set<String> = []
     var ipv6: Set<String> = []
+    /// The outermost header's (`ip.*`, `ipv6.*` fields).
+    var outer4: Set<String> = []
+    var outer6: Set<String> = []
     var names: Set<String> = []
     /// Addresses in DNS answers (`.dnsAnswer`).
     var answers: Set<String> = []
@@ -123,11 +127,15 @@ private func hostName(_ host: String) -> String {
         var yield = Yield()
         let summary = reader.read(observe: { observation in
             switch (observation.value, observation.field) {
-            case (.ipv4(let address), .ipSource), (.ipv4(let address), .ipDestination),
-                 (.ipv4(let address), .tunnelIPSource), (.ipv4(let address), .tunnelIPDestination):
+            case (.ipv4(let address), .ipSource), (.ipv4(let address), .ipDestination):
                 yield.ipv4.insert(address.description)
-            case (.ipv6(let address), .ipv6Source), (.ipv6(let address), .ipv6Destination),
-                 (.ipv6(let address), .tunnelIPv6Source), (.ipv6(let address), .tunnelIPv6Destination):
+                yield.outer4.insert(address.description)
+            case (.ipv4(let address), .tunnelIPSource), (.ipv4(let address), .tunnelIPDestination):
+                yield.ipv4.insert(address.description)
+            case (.ipv6(let address), .ipv6Source), (.ipv6(let address), .ipv6Destination):
+                yield.ipv6.insert(address.description)
+                yield.outer6.insert(address.description)
+            case (.ipv6(let address), .tunnelIPv6Source), (.ipv6(let address), .tunnelIPv6Destination):
                 yield.ipv6.insert(address.description)
             case (.domain, .dnsQuery):
                 yield.names.insert(observation.value.owned.description.lowercased())
@@ -174,9 +182,12 @@ private func hostName(_ host: String) -> String {
         else { continue }
         compared += 1
         if addressesOutOfScope[name] == nil {
+            // The first header of each family: the outermost one is `ip.*`/`ipv6.*`; the
+            // first of the other family may sit inside a tunnel (6in4, 4in6, Teredo).
             let missing4 = Set(truth.all("ip.addr.first")).subtracting(yield.ipv4)
             let missing6 = Set(truth.all("ipv6.addr.first").compactMap { IPv6Address($0)?.description })
                 .subtracting(yield.ipv6)
+            #expect(!(yield.outer4.isEmpty && yield.outer6.isEmpty) || (yield.ipv4.isEmpty && yield.ipv6.isEmpty), "\(name)")
             #expect(missing4.isEmpty, "\(name): IPv4 addresses not observed: \(missing4.sorted())")
             #expect(missing6.isEmpty, "\(name): IPv6 addresses not observed: \(missing6.sorted())")
             #expect(truth.all("ipv6.addr.first").allSatisfy { IPv6Address($0) != nil }, "\(name)")

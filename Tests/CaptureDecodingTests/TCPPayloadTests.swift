@@ -120,5 +120,5 @@ func httpRequestsYieldHostAndURL(_ request: String, _ hosts: [String], _ urls: [
                             payload: Craft.udp(source: 2152, destination: 2152, payload: gtp + Craft.dnsQueryV6))
     let (seen, anomalies) = decodeOne(packet, link: .rawIP)
     #expect(anomalies.isEmpty)
-    #expect(Set(seen.map(\.field)) == [.tunnelIPSource, .tunnelIPDestination, .ipv6Source, .ipv6Destination, .dnsQuery])
+    #expect(seen.map(\.field) == [.ipSource, .ipDestination, .tunnelIPv6Source, .tunnelIPv6Destination, .dnsQuery])
 }
