@@ -5,39 +5,45 @@ import Observations
 import Glibc
 #endif
 
-/// Reads one capture file (pcap or pcapng) through libpcap and hands every
-/// observation to the caller.
+/// Reads one capture file (pcap or pcapng) and hands every observation to the caller.
 ///
-/// libpcap reads the file through the `InputFile` (see `CookieStream.swift`), so the
-/// file is read once and its SHA-256 covers exactly the bytes decoded. Not
-/// thread-safe: one reader task owns it.
+/// pcap files are read by libpcap, through the `InputFile` (see `CookieStream.swift`),
+/// so the file is read once and its SHA-256 covers exactly the bytes decoded. pcapng
+/// files are read by Cairn's own reader (`PcapNG.swift`), through the same
+/// `InputFile`: libpcap stops at the second interface of a file whose interfaces
+/// differ in link type or snapshot length and refuses one without interfaces, where
+/// tshark reads them. A BPF filter on a pcapng is compiled once per link type and
+/// applied per packet with `pcap_offline_filter`.
+///
+/// Packet numbers are tshark's frame numbers: in a pcapng, a Custom Block is a frame
+/// (tshark 4.0 shows each as one) and takes a number, though it is not a packet
+/// (`ReadSummary.packets` does not count it; `frames` does). Not thread-safe: one
+/// reader task owns it.
 public final class CaptureReader {
     /// How often `read` reports progress, in packets.
     public static let progressInterval: UInt64 = 16_384
 
     /// The link type as `pcap_datalink` reports it (a DLT_ value; for pcapng, the
-    /// first interface's).
+    /// first interface's, -1 when the file describes none).
     public let linkType: Int32
     /// libpcap's name for `linkType` (`EN10MB`, `RAW`…), or `unknown`.
     public let linkTypeName: String
     /// Whether packets of this link type are decoded (otherwise only counted).
     public var decodesLinkType: Bool { link != nil }
+    /// Frames numbered so far: packets plus (pcapng) Custom Blocks; after `read`, the
+    /// number of frames tshark shows for the file.
+    public private(set) var frames: UInt64 = 0
 
     private let file: InputFile
-    private let source: CookieSource
+    private let source: CookieSource?
     private var handle: OpaquePointer?
     private let program: UnsafeMutablePointer<bpf_program>?
+    private let pcapng: PcapNGReader?
+    private let filters: FilterPrograms?
     private let link: LinkLayer?
     private var decoder = PacketDecoder()
     private var finished: ReadSummary?
 
-    /// - Parameters:
-    ///   - file: the opened input; the reader reads it through (hashing as it goes)
-    ///     and drains it at the end so `file.sha256Hex` covers the whole file.
-    ///   - filter: a BPF expression applied per packet with `pcap_offline_filter`, so
-    ///     packet numbers stay those of the file.
-    /// - Throws: `CaptureError` when the file cannot be opened as a capture at all or
-    ///   the filter does not compile.
     /// Checks that `filter` compiles, before any file is read, so that a typo in a
     /// filter is one usage error rather than a failure of every capture. It is compiled
     /// for Ethernet; a capture of another link type compiles it again when it is opened.
@@ -53,8 +59,59 @@ public final class CaptureReader {
         return nil
     }
 
+    /// The magic number of a pcapng Section Header Block (the same in both byte orders).
+    static let pcapngMagic: [UInt8] = [0x0A, 0x0D, 0x0D, 0x0A]
+
+    /// - Parameters:
+    ///   - file: the opened input; the reader reads it through (hashing as it goes)
+    ///     and drains it at the end so `file.sha256Hex` covers the whole file.
+    ///   - filter: a BPF expression applied per packet with `pcap_offline_filter`, so
+    ///     packet numbers stay those of the file.
+    /// - Throws: `CaptureError` when the file cannot be opened as a capture at all or
+    ///   the filter does not compile.
     public init(file: InputFile, filter: String?) throws(CaptureError) {
-        let source = CookieSource(file: file)
+        // The first four bytes say pcapng or not; they are handed on to whichever
+        // reader follows, so the file is still read (and hashed) once.
+        let head = UnsafeMutableRawBufferPointer.allocate(byteCount: 4, alignment: 4)
+        defer { head.deallocate() }
+        var got = 0
+        do throws(InputFileError) {
+            while got < 4 {
+                let count = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: head[got...]))
+                if count == 0 { break }
+                got += count
+            }
+        } catch {
+            throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: read error: \(error.reason)")
+        }
+        let prefix = [UInt8](UnsafeRawBufferPointer(rebasing: head[0..<got]))
+        self.file = file
+        if prefix == CaptureReader.pcapngMagic {
+            let reader = PcapNGReader(file: file, prefix: prefix)
+            if let problem = reader.readFirstSection() {
+                throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: \(problem)")
+            }
+            let first = reader.peekFirstLinkType().map(CaptureReader.dataLinkType)
+            var filters: FilterPrograms? = nil
+            if let filter {
+                let programs = FilterPrograms(filter: filter)
+                if let problem = programs.problem(linkType: first ?? DLT_EN10MB) {
+                    throw CaptureError(path: file.path, message: "filter \"\(filter)\" does not compile: \(problem)")
+                }
+                filters = programs
+            }
+            self.source = nil
+            self.handle = nil
+            self.program = nil
+            self.pcapng = reader
+            self.filters = filters
+            self.linkType = first ?? -1
+            self.linkTypeName = first.map(CaptureReader.name(ofLinkType:)) ?? "none"
+            self.link = first.flatMap { LinkLayer(dataLinkType: $0) }
+            return
+        }
+
+        let source = CookieSource(file: file, prefix: prefix)
         let stream: UnsafeMutablePointer<FILE>
         switch openCookieStream(source) {
         case .success(let opened): stream = opened
@@ -84,12 +141,13 @@ public final class CaptureReader {
             program = compiled
         }
         let linkType = pcap_datalink(handle)
-        self.file = file
         self.source = source
         self.handle = handle
         self.program = program
+        self.pcapng = nil
+        self.filters = nil
         self.linkType = linkType
-        self.linkTypeName = pcap_datalink_val_to_name(linkType).map { String(cString: $0) } ?? "unknown"
+        self.linkTypeName = CaptureReader.name(ofLinkType: linkType)
         self.link = LinkLayer(dataLinkType: linkType)
     }
 
@@ -101,6 +159,16 @@ public final class CaptureReader {
         }
     }
 
+    /// libpcap's DLT_ value for a pcapng LINKTYPE_ value: they are equal except for a
+    /// few, of which only LINKTYPE_RAW (101, DLT_RAW 12 on Linux) is decoded here.
+    static func dataLinkType(_ linkType: Int32) -> Int32 {
+        linkType == 101 ? 12 : linkType
+    }
+
+    static func name(ofLinkType linkType: Int32) -> String {
+        pcap_datalink_val_to_name(linkType).map { String(cString: $0) } ?? "unknown"
+    }
+
     /// Reads every packet. `observe` gets each observation (borrowed: valid during the
     /// call only); `progress` is called every `progressInterval` packets with the
     /// summary so far. A truncated or corrupt file ends the read with `damage` set;
@@ -109,11 +177,14 @@ public final class CaptureReader {
     public func read(observe: (Observation) -> Void, progress: (ReadSummary) -> Void) -> ReadSummary {
         if let finished { return finished }
         var summary = ReadSummary()
-        if link == nil {
-            summary.notes.append(
-                "link type \(linkType) (\(linkTypeName)) is not decoded; packets counted but not inspected")
-        }
-        if let handle {
+        if let pcapng {
+            readPcapNG(pcapng, into: &summary, observe: observe, progress: progress)
+            summary.anomalies.merge(pcapng.anomalies)
+        } else if let handle {
+            if link == nil {
+                summary.notes.append(
+                    "link type \(linkType) (\(linkTypeName)) is not decoded; packets counted but not inspected")
+            }
             readPackets(handle, into: &summary, observe: observe, progress: progress)
             // Closes the stream too, which drops its reference to `source`.
             pcap_close(handle)
@@ -140,12 +211,13 @@ public final class CaptureReader {
             let status = pcap_next_ex(handle, &header, &data)
             if status == -2 { return }  // PCAP_ERROR_BREAK: end of file
             guard status == 1, let header, let data else {
-                let reason = source.error.map { "read error: \($0.reason)" }
+                let reason = source?.error.map { "read error: \($0.reason)" }
                     ?? pcap_geterr(handle).map { String(cString: $0) } ?? "unknown libpcap error"
                 summary.damage = "reading stopped at packet \(summary.packets + 1) (\(summary.packets) read): \(reason)"
                 return
             }
             summary.packets += 1
+            frames = summary.packets
             if program.map({ pcap_offline_filter($0, header, data) != 0 }) ?? true {
                 if let link {
                     // libpcap guarantees `caplen` bytes at `data` until the next pcap_next_ex.
@@ -160,17 +232,116 @@ public final class CaptureReader {
                 }
             }
             if summary.packets % CaptureReader.progressInterval == 0 {
-                var snapshot = summary
-                snapshot.anomalies.merge(decoder.anomalies)
-                snapshot.bytes = file.bytesRead
-                progress(snapshot)
+                report(summary, progress)
             }
         }
+    }
+
+    private func readPcapNG(
+        _ reader: PcapNGReader, into summary: inout ReadSummary,
+        observe: (Observation) -> Void, progress: (ReadSummary) -> Void
+    ) {
+        // Link types already noted as undecoded: a handful per file at most.
+        var noted: Set<Int32> = []
+        while true {
+            switch reader.next() {
+            case .end:
+                return
+            case .damage(let reason):
+                summary.damage = "reading stopped after frame \(frames) (\(summary.packets) packets read): \(reason)"
+                return
+            case .custom:
+                frames += 1
+            case .packet(let interface, let data, let originalLength, let time):
+                frames += 1
+                summary.packets += 1
+                let linkType = CaptureReader.dataLinkType(reader.interfaces[interface].linkType)
+                if filters?.matches(linkType: linkType, data: data, originalLength: originalLength, time: time) ?? true {
+                    if let link = LinkLayer(dataLinkType: linkType) {
+                        decoder.decode(packet: data, link: link, locator: .packet(frames), time: time, observe: observe)
+                    } else {
+                        summary.anomalies.record("link.unsupported")
+                        if noted.insert(linkType).inserted {
+                            summary.notes.append("link type \(linkType) (\(CaptureReader.name(ofLinkType: linkType))) "
+                                                 + "is not decoded; packets counted but not inspected")
+                        }
+                    }
+                }
+                if summary.packets % CaptureReader.progressInterval == 0 {
+                    var snapshot = summary
+                    snapshot.anomalies.merge(reader.anomalies)
+                    report(snapshot, progress)
+                }
+            }
+        }
+    }
+
+    private func report(_ summary: ReadSummary, _ progress: (ReadSummary) -> Void) {
+        var snapshot = summary
+        snapshot.anomalies.merge(decoder.anomalies)
+        snapshot.bytes = file.bytesRead
+        progress(snapshot)
     }
 
     private static func text(_ buffer: [CChar]) -> String {
         let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
         return bytes.isEmpty ? "unknown libpcap error" : String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// A BPF filter compiled once per link type (`pcap_open_dead` with that link type), for
+/// files whose interfaces differ in link type.
+final class FilterPrograms {
+    let filter: String
+    /// Compiled programs by DLT_ value; nil where the filter does not compile for it.
+    private var programs: [Int32: UnsafeMutablePointer<bpf_program>?] = [:]
+    private(set) var problems: [Int32: String] = [:]
+
+    init(filter: String) { self.filter = filter }
+
+    deinit {
+        for case let program? in programs.values {
+            pcap_freecode(program)
+            program.deallocate()
+        }
+    }
+
+    /// Why the filter does not compile for `linkType`, or nil.
+    func problem(linkType: Int32) -> String? {
+        _ = program(linkType)
+        return problems[linkType]
+    }
+
+    /// Whether the packet passes the filter; a link type the filter does not compile
+    /// for passes nothing (as libpcap would refuse the file).
+    func matches(linkType: Int32, data: UnsafeRawBufferPointer, originalLength: UInt32, time: Timestamp) -> Bool {
+        guard let program = program(linkType), let base = data.baseAddress else { return false }
+        var header = pcap_pkthdr()
+        header.caplen = UInt32(data.count)
+        header.len = max(originalLength, UInt32(data.count))
+        header.ts.tv_sec = Int(time.nanoseconds / 1_000_000_000)
+        header.ts.tv_usec = Int(time.nanoseconds % 1_000_000_000 / 1_000)
+        return pcap_offline_filter(program, &header, base.assumingMemoryBound(to: UInt8.self)) != 0
+    }
+
+    private func program(_ linkType: Int32) -> UnsafeMutablePointer<bpf_program>? {
+        if let cached = programs[linkType] { return cached }
+        var compiled: UnsafeMutablePointer<bpf_program>? = nil
+        if let handle = pcap_open_dead(linkType, 262_144) {
+            let program = UnsafeMutablePointer<bpf_program>.allocate(capacity: 1)
+            program.initialize(to: bpf_program())
+            if pcap_compile(handle, program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 {
+                compiled = program
+            } else {
+                problems[linkType] = pcap_geterr(handle).map { String(cString: $0) } ?? "unknown error"
+                program.deallocate()
+            }
+            pcap_close(handle)
+        } else {
+            problems[linkType] = "libpcap could not start for link type \(linkType)"
+        }
+        programs[linkType] = compiled
+        return compiled
     }
 }
 

@@ -16,8 +16,28 @@ final class CookieSource {
     let file: InputFile
     /// The first error `file.read(into:)` threw; libpcap only sees "read error".
     var error: InputFileError?
+    /// Bytes already taken from `file` (to detect its kind), handed out first.
+    private var prefix: [UInt8]
+    private var prefixUsed = 0
 
-    init(file: InputFile) { self.file = file }
+    init(file: InputFile, prefix: [UInt8] = []) {
+        self.file = file
+        self.prefix = prefix
+    }
+
+    /// Fills `buffer` from the prefix, then from the file.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(InputFileError) -> Int {
+        if prefixUsed < prefix.count {
+            let count = min(buffer.count, prefix.count - prefixUsed)
+            prefix.withUnsafeBytes { bytes in
+                UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[prefixUsed..<(prefixUsed + count)]))
+            }
+            prefixUsed += count
+            return count
+        }
+        return try file.read(into: buffer)
+    }
 }
 
 private typealias CookieRead = @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<CChar>?, Int) -> Int
@@ -30,7 +50,7 @@ private let cookieRead: CookieRead = { cookie, buffer, count in
     guard let cookie, let buffer, count > 0 else { return 0 }
     let source = Unmanaged<CookieSource>.fromOpaque(cookie).takeUnretainedValue()
     do throws(InputFileError) {
-        return try source.file.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: count))
+        return try source.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: count))
     } catch {
         if source.error == nil { source.error = error }
         errno = EIO

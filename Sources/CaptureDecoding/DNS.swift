@@ -9,14 +9,18 @@ extension PacketDecoder {
     /// RFC 1035 §2.3.4: at most 255 bytes on the wire, length bytes included.
     static let maxNameWireLength = 255
 
-    /// DNS (RFC 1035): the header, then every question's name, observed as `.dnsQuery`
-    /// with the querier as host (the source of a query, the destination of a response).
-    /// Names are assembled in the reader's scratch buffer; the root name is skipped.
+    /// DNS (RFC 1035): the header, then every question's name, observed as `.dnsQuery`,
+    /// then every resource record of the answer, authority and additional sections
+    /// (`decodeRecords`), observed as `.dnsAnswer`. The host is the client: the source
+    /// of a query, the destination of a response. Names are assembled in the reader's
+    /// scratch buffer; the root name is skipped.
     mutating func decodeDNS(
         _ message: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
         let header = ByteCursor(message)
-        guard let flags = header.getUInt16(at: 2), let questions = header.getUInt16(at: 4), message.count >= 12
+        guard let flags = header.getUInt16(at: 2), let questions = header.getUInt16(at: 4),
+              let answers = header.getUInt16(at: 6), let authorities = header.getUInt16(at: 8),
+              let additionals = header.getUInt16(at: 10), message.count >= 12
         else {
             anomalies.record("dns.malformed")
             return .done
@@ -43,7 +47,70 @@ extension PacketDecoder {
             }
             offset = after + 4
         }
+        let records = Int(answers) + Int(authorities) + Int(additionals)
+        decodeRecords(message, from: offset, count: records, host: host, context: context, observe: observe)
         return .done
+    }
+
+    /// Resource records (RFC 1035 §4.1.3): each owner name, and the data of A and AAAA
+    /// (addresses), CNAME, NS, PTR (a name) and MX (preference, then a name), all as
+    /// `.dnsAnswer`. Every record takes at least 11 bytes, so the message bounds the
+    /// loop whatever the counts claim; a record that runs past the message ends it.
+    mutating func decodeRecords(
+        _ message: UnsafeRawBufferPointer, from start: Int, count: Int, host: HostReference,
+        context: PacketContext, observe: (Observation) -> Void
+    ) {
+        let cursor = ByteCursor(message)
+        var offset = start
+        for _ in 0..<count {
+            guard let (ownerLength, after) = readName(message, at: offset) else {
+                anomalies.record("dns.malformed_name")
+                return
+            }
+            guard let type = cursor.getUInt16(at: after), let dataLength = cursor.getUInt16(at: after + 8),
+                  let data = cursor.getBytes(at: after + 10, count: Int(dataLength))
+            else {
+                anomalies.record("dns.malformed_record")
+                return
+            }
+            let dataStart = after + 10
+            offset = dataStart + Int(dataLength)
+            if ownerLength > 0 {
+                observe(Observation(
+                    value: .domain(UnsafeRawBufferPointer(rebasing: nameScratch.bytes[0..<ownerLength])),
+                    field: .dnsAnswer, host: host, locator: context.locator, time: context.time))
+            }
+            switch type {
+            case 1:  // A
+                guard data.count == 4, let address = cursor.getUInt32(at: dataStart) else {
+                    anomalies.record("dns.bad_rdata")
+                    continue
+                }
+                observe(Observation(value: .ipv4(IPv4Address(address)), field: .dnsAnswer, host: host,
+                                    locator: context.locator, time: context.time))
+            case 28:  // AAAA
+                guard data.count == 16 else {
+                    anomalies.record("dns.bad_rdata")
+                    continue
+                }
+                observe(Observation(value: .ipv6(IPv6Address(bytes: data)), field: .dnsAnswer, host: host,
+                                    locator: context.locator, time: context.time))
+            case 2, 5, 12, 15:  // NS, CNAME, PTR, MX (after its 2-byte preference)
+                let nameStart = type == 15 ? dataStart + 2 : dataStart
+                // The name must start inside the record's data; pointers may reach back.
+                guard nameStart < offset, let (length, end) = readName(message, at: nameStart), end <= offset else {
+                    anomalies.record("dns.bad_rdata")
+                    continue
+                }
+                if length > 0 {
+                    observe(Observation(
+                        value: .domain(UnsafeRawBufferPointer(rebasing: nameScratch.bytes[0..<length])),
+                        field: .dnsAnswer, host: host, locator: context.locator, time: context.time))
+                }
+            default:
+                break
+            }
+        }
     }
 
     /// Reads the name at `start` into the scratch buffer: labels joined by `.`, no

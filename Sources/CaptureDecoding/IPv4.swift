@@ -2,8 +2,9 @@ import ByteParsing
 import Observations
 
 extension PacketDecoder {
-    /// IPv4 (RFC 791). Observes both addresses (the other one as host), then hands a
-    /// UDP payload on unless this is a non-first fragment. The packet ends at the
+    /// IPv4 (RFC 791). Observes both addresses (the other one as host; as `tunnel.*`
+    /// fields inside a tunnel, i.e. when an IP header came before), then hands the payload on (UDP,
+    /// IP-in-IP, 6in4, GRE) unless this is a non-first fragment. The packet ends at the
     /// smaller of the total length and the captured bytes; a total length of 0 (TCP
     /// segmentation offload captures) means "what was captured".
     mutating func decodeIPv4(
@@ -25,7 +26,8 @@ extension PacketDecoder {
             // A header cut inside the destination still names its source (as Wireshark
             // shows it); the source is worth matching even without a host.
             if versionAndLength & 0x0F >= 5, let source = header.getUInt32(at: 12) {
-                observe(Observation(value: .ipv4(IPv4Address(source)), field: .ipSource, host: .none,
+                observe(Observation(value: .ipv4(IPv4Address(source)),
+                                    field: context.ipHeaders > 0 ? .tunnelIPSource : .ipSource, host: .none,
                                     locator: context.locator, time: context.time))
             }
             anomalies.record("ipv4.truncated")
@@ -41,32 +43,51 @@ extension PacketDecoder {
             return .done
         }
 
+        context.ipHeaders += 1
+        guard context.ipHeaders <= PacketDecoder.maxIPHeaders else {
+            anomalies.record("tunnel.too_deep")
+            return .done
+        }
         let sourceAddress = IPv4Address(source)
         let destinationAddress = IPv4Address(destination)
         context.source = .ipv4(sourceAddress)
         context.destination = .ipv4(destinationAddress)
-        observe(Observation(value: .ipv4(sourceAddress), field: .ipSource, host: .ipv4(destinationAddress),
-                            locator: context.locator, time: context.time))
-        observe(Observation(value: .ipv4(destinationAddress), field: .ipDestination, host: .ipv4(sourceAddress),
-                            locator: context.locator, time: context.time))
 
-        guard bytes.count >= headerLength else {
-            anomalies.record("ipv4.truncated")
-            return .done
-        }
-        var end = bytes.count
-        if totalLength != 0 {
-            if Int(totalLength) > bytes.count {
-                anomalies.record("ipv4.truncated")
-            } else {
-                end = Int(totalLength)
+        var payload: UnsafeRawBufferPointer? = nil
+        if bytes.count >= headerLength {
+            var end = bytes.count
+            if totalLength != 0 {
+                if Int(totalLength) > bytes.count {
+                    anomalies.record("ipv4.truncated")
+                } else {
+                    end = Int(totalLength)
+                }
             }
+            // Only the first fragment carries the transport header.
+            if fragment & 0x1FFF == 0 { payload = header.getBytes(at: headerLength, count: end - headerLength) }
+        } else {
+            anomalies.record("ipv4.truncated")
         }
-        // Only the first fragment carries the transport header.
-        guard fragment & 0x1FFF == 0 else { return .done }
-        guard proto == 17, let payload = header.getBytes(at: headerLength, count: end - headerLength) else {
-            return .done
+        // A header inside a tunnel (not the packet's first) has the tunnel fields.
+        let inner = context.ipHeaders > 1
+        observe(Observation(value: .ipv4(sourceAddress), field: inner ? .tunnelIPSource : .ipSource,
+                            host: .ipv4(destinationAddress), locator: context.locator, time: context.time))
+        observe(Observation(value: .ipv4(destinationAddress), field: inner ? .tunnelIPDestination : .ipDestination,
+                            host: .ipv4(sourceAddress), locator: context.locator, time: context.time))
+        guard let payload, let layer = PacketDecoder.layer(forIPProtocol: proto) else { return .done }
+        return .next(layer, payload)
+    }
+
+    /// The layer an IP protocol number (IPv4 protocol, IPv6 next header) hands its
+    /// payload to; nil for those not decoded.
+    static func layer(forIPProtocol proto: UInt8) -> Layer? {
+        switch proto {
+        case 17: .udp
+        case 6: .tcp
+        case 4: .ipv4
+        case 41: .ipv6
+        case 47: .gre
+        default: nil
         }
-        return .next(.udp, payload)
     }
 }

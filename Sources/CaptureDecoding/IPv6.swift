@@ -6,9 +6,10 @@ extension PacketDecoder {
     /// bound keeps a chain of empty options headers from costing more than a few reads.
     static let maxIPv6ExtensionHeaders = 8
 
-    /// IPv6 (RFC 8200): the fixed header, both addresses observed (the other one as
-    /// host), then the extension headers (hop-by-hop, routing, destination options,
-    /// fragment, AH) up to UDP. Only a first fragment is handed on. A payload length
+    /// IPv6 (RFC 8200): the fixed header, the extension headers (hop-by-hop, routing,
+    /// destination options, fragment, AH), both addresses observed (the other one as
+    /// host; as `tunnel.*` fields when the payload is another packet), then the payload
+    /// handed on (UDP, IPv4/IPv6 in IPv6, GRE). Only a first fragment is handed on. A payload length
     /// of 0 (jumbogram) means "what was captured".
     mutating func decodeIPv6(
         _ bytes: UnsafeRawBufferPointer, context: inout PacketContext, observe: (Observation) -> Void
@@ -22,27 +23,29 @@ extension PacketDecoder {
             anomalies.record("ipv6.bad_version")
             return .done
         }
-        guard let payloadLength = header.getUInt16(at: 4), var next = header.getUInt8(at: 6),
+        guard let payloadLength = header.getUInt16(at: 4), let next = header.getUInt8(at: 6),
               let sourceBytes = header.getBytes(at: 8, count: 16),
               let destinationBytes = header.getBytes(at: 24, count: 16)
         else {
             // A header cut inside the destination still names its source (as Wireshark
             // shows it); the source is worth matching even without a host.
             if let sourceBytes = header.getBytes(at: 8, count: 16) {
-                observe(Observation(value: .ipv6(IPv6Address(bytes: sourceBytes)), field: .ipv6Source, host: .none,
+                observe(Observation(value: .ipv6(IPv6Address(bytes: sourceBytes)),
+                                    field: context.ipHeaders > 0 ? .tunnelIPv6Source : .ipv6Source, host: .none,
                                     locator: context.locator, time: context.time))
             }
             anomalies.record("ipv6.truncated")
+            return .done
+        }
+        context.ipHeaders += 1
+        guard context.ipHeaders <= PacketDecoder.maxIPHeaders else {
+            anomalies.record("tunnel.too_deep")
             return .done
         }
         let source = IPv6Address(bytes: sourceBytes)
         let destination = IPv6Address(bytes: destinationBytes)
         context.source = .ipv6(source)
         context.destination = .ipv6(destination)
-        observe(Observation(value: .ipv6(source), field: .ipv6Source, host: .ipv6(destination),
-                            locator: context.locator, time: context.time))
-        observe(Observation(value: .ipv6(destination), field: .ipv6Destination, host: .ipv6(source),
-                            locator: context.locator, time: context.time))
 
         var end = bytes.count
         if payloadLength != 0 {
@@ -52,17 +55,33 @@ extension PacketDecoder {
                 end = 40 + Int(payloadLength)
             }
         }
-        let packet = ByteCursor(UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
+        let transport = transportPayload(UnsafeRawBufferPointer(rebasing: bytes[0..<end]), next: next)
+        // A header inside a tunnel (not the packet's first) has the tunnel fields.
+        let inner = context.ipHeaders > 1
+        observe(Observation(value: .ipv6(source), field: inner ? .tunnelIPv6Source : .ipv6Source,
+                            host: .ipv6(destination), locator: context.locator, time: context.time))
+        observe(Observation(value: .ipv6(destination), field: inner ? .tunnelIPv6Destination : .ipv6Destination,
+                            host: .ipv6(source), locator: context.locator, time: context.time))
+        guard let transport, let layer = PacketDecoder.layer(forIPProtocol: transport.proto) else { return .done }
+        return .next(layer, transport.payload)
+    }
+
+    /// Walks the extension headers (hop-by-hop, routing, destination options, fragment,
+    /// AH) from `next` to the first other header; returns its protocol number and
+    /// bytes, or nil when the chain is cut, too long, or this is a non-first fragment.
+    private mutating func transportPayload(
+        _ bytes: UnsafeRawBufferPointer, next first: UInt8
+    ) -> (proto: UInt8, payload: UnsafeRawBufferPointer)? {
+        let packet = ByteCursor(bytes)
+        let end = bytes.count
+        var next = first
         var offset = 40
         for _ in 0...PacketDecoder.maxIPv6ExtensionHeaders {
             switch next {
-            case 17:
-                guard let payload = packet.getBytes(at: offset, count: end - offset) else { return .done }
-                return .next(.udp, payload)
             case 0, 43, 60:  // hop-by-hop, routing, destination options: 8-octet units after the first 8
                 guard let following = packet.getUInt8(at: offset), let units = packet.getUInt8(at: offset + 1) else {
                     anomalies.record("ipv6.truncated")
-                    return .done
+                    return nil
                 }
                 next = following
                 offset += (Int(units) + 1) * 8
@@ -70,27 +89,28 @@ extension PacketDecoder {
                 guard let following = packet.getUInt8(at: offset), let fragment = packet.getUInt16(at: offset + 2)
                 else {
                     anomalies.record("ipv6.truncated")
-                    return .done
+                    return nil
                 }
-                guard fragment >> 3 == 0 else { return .done }
+                guard fragment >> 3 == 0 else { return nil }
                 next = following
                 offset += 8
             case 51:  // authentication header: 4-octet units after the first 8
                 guard let following = packet.getUInt8(at: offset), let units = packet.getUInt8(at: offset + 1) else {
                     anomalies.record("ipv6.truncated")
-                    return .done
+                    return nil
                 }
                 next = following
                 offset += (Int(units) + 2) * 4
             default:
-                return .done
+                guard let payload = packet.getBytes(at: offset, count: end - offset) else { return nil }
+                return (next, payload)
             }
             guard offset <= end else {
                 anomalies.record("ipv6.truncated")
-                return .done
+                return nil
             }
         }
         anomalies.record("ipv6.too_many_extension_headers")
-        return .done
+        return nil
     }
 }

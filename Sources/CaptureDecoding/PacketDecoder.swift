@@ -44,8 +44,9 @@ enum LinkLayer: Equatable {
 enum Layer {
     case ethernet, pppoeSession, mpls, loopback, linuxCooked, linuxCooked2, rawIP
     case ipv4, ipv6
-    case udp
-    case dns
+    case gre, vxlan, geneve
+    case udp, tcp
+    case dns, dnsOverTCP, tls, http
 
     /// The layer an EtherType (also used by Linux cooked captures) announces; nil for
     /// the ones not decoded.
@@ -75,9 +76,12 @@ enum Step {
 struct PacketContext {
     let locator: Locator
     let time: Timestamp
-    /// The outermost IP header's addresses, once it has been read.
+    /// The innermost IP header's addresses read so far (the client and server of
+    /// what the packet carries).
     var source: HostReference = .none
     var destination: HostReference = .none
+    /// IP headers read so far: more than one means tunnels.
+    var ipHeaders = 0
 }
 
 /// A buffer for assembling one domain name, allocated once per reader so that DNS
@@ -100,15 +104,21 @@ final class NameScratch {
 /// the caller. Pure: it knows nothing of matching or storage; malformed input is
 /// counted in `anomalies` and never stops the next packet.
 struct PacketDecoder {
-    /// A packet is at most link → (PPPoE or MPLS) → IP → UDP → DNS; the bound only guards the
-    /// dispatch loop against a layer that would hand on forever.
-    static let maxLayers = 8
+    /// A packet without tunnels is at most link → (PPPoE or MPLS) → IP → UDP → DNS, and
+    /// each tunnel adds at most four layers (IP, UDP, VXLAN, Ethernet); the bound only
+    /// guards the dispatch loop against a layer that would hand on forever.
+    static let maxLayers = 24
+    /// IP headers in one packet: the packet's own and up to three tunnels around it
+    /// (real captures nest two at most). Deeper nesting is an anomaly, not decoded.
+    static let maxIPHeaders = 4
 
     var anomalies = AnomalyCounts()
     let nameScratch: NameScratch
+    let urlScratch: URLScratch
 
-    init(nameScratch: NameScratch = NameScratch()) {
+    init(nameScratch: NameScratch = NameScratch(), urlScratch: URLScratch = URLScratch()) {
         self.nameScratch = nameScratch
+        self.urlScratch = urlScratch
     }
 
     /// The single dispatch: each layer checks its length, reads its header and says
@@ -131,8 +141,15 @@ struct PacketDecoder {
             case .rawIP: step = decodeRawIP(bytes)
             case .ipv4: step = decodeIPv4(bytes, context: &context, observe: observe)
             case .ipv6: step = decodeIPv6(bytes, context: &context, observe: observe)
+            case .gre: step = decodeGRE(bytes)
+            case .vxlan: step = decodeVXLAN(bytes)
+            case .geneve: step = decodeGeneve(bytes)
             case .udp: step = decodeUDP(bytes)
+            case .tcp: step = decodeTCP(bytes)
             case .dns: step = decodeDNS(bytes, context: context, observe: observe)
+            case .dnsOverTCP: step = decodeDNSOverTCP(bytes, context: context, observe: observe)
+            case .tls: step = decodeTLS(bytes, context: context, observe: observe)
+            case .http: step = decodeHTTP(bytes, context: context, observe: observe)
             }
         }
         if case .next = step { anomalies.record("decoder.too_many_layers") }

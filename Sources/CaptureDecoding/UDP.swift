@@ -1,13 +1,11 @@
 import ByteParsing
 
 extension PacketDecoder {
-    /// UDP (RFC 768): hands the payload to DNS when either port is 53 (DNS) or 5353
-    /// (multicast DNS). A length of 0 (jumbogram) means "what was captured".
+    /// UDP (RFC 768): hands the payload to a tunnel decoder by port (`udpTunnel`:
+    /// VXLAN, Geneve, GRE-in-UDP, GTP-U, Teredo), to HTTP for SSDP (port 1900), else to DNS when either port is 53 (DNS),
+    /// 5353 (multicast DNS) or 5355 (LLMNR, RFC 4795: DNS's message format).
     mutating func decodeUDP(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let header = ByteCursor(bytes)
-        guard let sourcePort = header.getUInt16(at: 0), let destinationPort = header.getUInt16(at: 2),
-              let length = header.getUInt16(at: 4), bytes.count >= 8
-        else {
+        guard bytes.count >= 8, let length = ByteCursor(bytes).getUInt16(at: 4) else {
             anomalies.record("udp.truncated")
             return .done
         }
@@ -15,13 +13,36 @@ extension PacketDecoder {
             anomalies.record("udp.bad_length")
             return .done
         }
-        let end = length == 0 ? bytes.count : min(Int(length), bytes.count)
-        guard let payload = header.getBytes(at: 8, count: end - 8) else { return .done }
+        guard let (sourcePort, destinationPort, payload) = PacketDecoder.udpDatagram(bytes) else { return .done }
+        if let (layer, inner) = PacketDecoder.udpTunnel(
+            sourcePort: sourcePort, destinationPort: destinationPort, payload: payload)
+        {
+            return .next(layer, inner)
+        }
         if PacketDecoder.isDNSPort(sourcePort) || PacketDecoder.isDNSPort(destinationPort) {
             return .next(.dns, payload)
+        }
+        // SSDP (UPnP discovery): HTTP requests in datagrams on port 1900.
+        if destinationPort == 1900 || sourcePort == 1900, PacketDecoder.startsHTTPRequest(payload) {
+            return .next(.http, payload)
         }
         return .done
     }
 
-    static func isDNSPort(_ port: UInt16) -> Bool { port == 53 || port == 5353 }
+    /// The ports and payload of a UDP datagram; nil when the header is cut or its
+    /// length is invalid. The payload ends at the smaller of the length field and the
+    /// captured bytes; a length of 0 (jumbogram) means "what was captured".
+    static func udpDatagram(
+        _ bytes: UnsafeRawBufferPointer
+    ) -> (source: UInt16, destination: UInt16, payload: UnsafeRawBufferPointer)? {
+        let header = ByteCursor(bytes)
+        guard let sourcePort = header.getUInt16(at: 0), let destinationPort = header.getUInt16(at: 2),
+              let length = header.getUInt16(at: 4), bytes.count >= 8, length == 0 || length >= 8
+        else { return nil }
+        let end = length == 0 ? bytes.count : min(Int(length), bytes.count)
+        guard let payload = header.getBytes(at: 8, count: end - 8) else { return nil }
+        return (sourcePort, destinationPort, payload)
+    }
+
+    static func isDNSPort(_ port: UInt16) -> Bool { port == 53 || port == 5353 || port == 5355 }
 }

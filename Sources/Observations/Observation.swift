@@ -34,6 +34,17 @@ public enum Field: String, Sendable, CaseIterable {
     case ipDestination = "ip.dst"
     case ipv6Source = "ipv6.src"
     case ipv6Destination = "ipv6.dst"
+    /// The source of an IPv4 header inside a tunnel (GRE, IP-in-IP, 6in4, VXLAN,
+    /// Geneve, GTP-U, Teredo…): every IP header after a packet's first. The outermost
+    /// header keeps `ip.src`/`ip.dst` (`ipv6.src`/`ipv6.dst`), so a packet's outer
+    /// addresses have the same field whether or not it carries a tunnel.
+    case tunnelIPSource = "tunnel.ip.src"
+    /// The destination of an IPv4 header inside a tunnel.
+    case tunnelIPDestination = "tunnel.ip.dst"
+    /// The source of an IPv6 header inside a tunnel.
+    case tunnelIPv6Source = "tunnel.ipv6.src"
+    /// The destination of an IPv6 header inside a tunnel.
+    case tunnelIPv6Destination = "tunnel.ipv6.dst"
     case dnsQuery = "dns.query"
     /// A name or address in a DNS answer: A and AAAA addresses, the data of CNAME, MX,
     /// NS and PTR records.

@@ -1,0 +1,96 @@
+import ByteParsing
+
+extension PacketDecoder {
+    /// GRE (RFC 2784, key and sequence of RFC 2890; IP protocol 47, or UDP port 4754
+    /// per RFC 8086). Version 0 carries what its protocol type names: IPv4, IPv6,
+    /// MPLS, Ethernet (0x6558, transparent bridging), ERSPAN type I/II (0x88BE) and
+    /// type III (0x22EB), whose mirrored Ethernet frame follows its own header.
+    /// Version 1 is PPTP's enhanced GRE (RFC 2637): a key (payload length and call id),
+    /// optional sequence and acknowledgement numbers, then a PPP frame. Source routing
+    /// (RFC 1701's R bit) is not decoded.
+    mutating func decodeGRE(_ bytes: UnsafeRawBufferPointer) -> Step {
+        let header = ByteCursor(bytes)
+        guard let flags = header.getUInt16(at: 0), let proto = header.getUInt16(at: 2) else {
+            anomalies.record("gre.truncated")
+            return .done
+        }
+        let version = flags & 0x7
+        let hasChecksum = flags & 0x8000 != 0
+        let hasRouting = flags & 0x4000 != 0
+        let hasKey = flags & 0x2000 != 0
+        let hasSequence = flags & 0x1000 != 0
+        guard !hasRouting else {
+            anomalies.record("gre.routing_unsupported")
+            return .done
+        }
+        var length = 4
+        switch version {
+        case 0:
+            length += (hasChecksum ? 4 : 0) + (hasKey ? 4 : 0) + (hasSequence ? 4 : 0)
+        case 1:
+            // PPTP: the key is mandatory; an acknowledgement number follows the sequence.
+            guard hasKey, proto == 0x880B else {
+                anomalies.record("gre.bad_pptp_header")
+                return .done
+            }
+            length += 4 + (hasSequence ? 4 : 0) + (flags & 0x0080 != 0 ? 4 : 0)
+        default:
+            anomalies.record("gre.bad_version")
+            return .done
+        }
+        guard let payload = header.getBytes(at: length, count: bytes.count - length) else {
+            anomalies.record("gre.truncated")
+            return .done
+        }
+        switch proto {
+        case 0x6558: return .next(.ethernet, payload)
+        case 0x880B: return decodePPP(payload)
+        case 0x88BE:
+            // ERSPAN type II has the sequence bit and an 8-byte header; type I has neither.
+            guard hasSequence else { return .next(.ethernet, payload) }
+            guard payload.count >= 8 else {
+                anomalies.record("erspan.truncated")
+                return .done
+            }
+            return .next(.ethernet, UnsafeRawBufferPointer(rebasing: payload[8...]))
+        case 0x22EB:
+            // ERSPAN type III: 12 bytes, then an 8-byte platform subheader when O is set.
+            guard let last = ByteCursor(payload).getUInt8(at: 11) else {
+                anomalies.record("erspan.truncated")
+                return .done
+            }
+            let erspanLength = last & 0x01 != 0 ? 20 : 12
+            guard payload.count >= erspanLength else {
+                anomalies.record("erspan.truncated")
+                return .done
+            }
+            return .next(.ethernet, UnsafeRawBufferPointer(rebasing: payload[erspanLength...]))
+        default:
+            return .etherType(proto, payload)
+        }
+    }
+
+    /// A PPP frame (RFC 1661) as PPTP carries it: the optional address and control bytes
+    /// (0xFF 0x03), then the protocol, one byte when compressed (odd first byte).
+    mutating func decodePPP(_ bytes: UnsafeRawBufferPointer) -> Step {
+        var cursor = ByteCursor(bytes)
+        if cursor.peekUInt16() == 0xFF03 { _ = cursor.skip(2) }
+        guard let first = cursor.readUInt8() else {
+            anomalies.record("ppp.truncated")
+            return .done
+        }
+        var proto = UInt16(first)
+        if first & 1 == 0 {
+            guard let second = cursor.readUInt8() else {
+                anomalies.record("ppp.truncated")
+                return .done
+            }
+            proto = proto << 8 | UInt16(second)
+        }
+        switch proto {
+        case 0x0021: return .next(.ipv4, cursor.rest)
+        case 0x0057: return .next(.ipv6, cursor.rest)
+        default: return .done  // LCP, CCP, compressed data…: nothing to read
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import ByteParsing
+import Observations
+
+extension PacketDecoder {
+    /// TCP (RFC 9293), one segment at a time (no reassembly yet): the header, then the
+    /// payload handed to DNS when either port is 53 (RFC 1035 §4.2.2: a 2-byte length
+    /// before each message), to TLS when it starts a handshake record, to HTTP when it
+    /// starts a request line. What spans segments is not seen (later work: reassembly).
+    mutating func decodeTCP(_ bytes: UnsafeRawBufferPointer) -> Step {
+        let header = ByteCursor(bytes)
+        guard let sourcePort = header.getUInt16(at: 0), let destinationPort = header.getUInt16(at: 2),
+              let offsetByte = header.getUInt8(at: 12), bytes.count >= 20
+        else {
+            anomalies.record("tcp.truncated")
+            return .done
+        }
+        let headerLength = Int(offsetByte >> 4) * 4
+        guard headerLength >= 20 else {
+            anomalies.record("tcp.bad_header_length")
+            return .done
+        }
+        guard let payload = header.getBytes(at: headerLength, count: bytes.count - headerLength) else {
+            anomalies.record("tcp.truncated")
+            return .done
+        }
+        guard let first = payload.first else { return .done }
+        if sourcePort == 53 || destinationPort == 53 { return .next(.dnsOverTCP, payload) }
+        if first == 0x16 { return .next(.tls, payload) }
+        if PacketDecoder.startsHTTPRequest(payload) { return .next(.http, payload) }
+        return .done
+    }
+
+    /// DNS over TCP: every whole length-prefixed message in the segment. A message that
+    /// continues past the segment is counted (`dns.tcp_segmented`) and not read. Each
+    /// message takes at least 14 bytes, so the segment bounds the loop.
+    mutating func decodeDNSOverTCP(
+        _ bytes: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
+    ) -> Step {
+        let cursor = ByteCursor(bytes)
+        var offset = 0
+        while let length = cursor.getUInt16(at: offset) {
+            guard length >= 12, let message = cursor.getBytes(at: offset + 2, count: Int(length)) else {
+                anomalies.record("dns.tcp_segmented")
+                return .done
+            }
+            _ = decodeDNS(message, context: context, observe: observe)
+            offset += 2 + Int(length)
+        }
+        return .done
+    }
+}

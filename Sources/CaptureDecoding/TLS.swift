@@ -1,0 +1,80 @@
+import ByteParsing
+import Observations
+
+extension PacketDecoder {
+    /// TLS (RFC 8446 §4.1.2, RFC 6066 §3): the server name of a ClientHello in the
+    /// segment's first handshake record, observed as `.tlsSNI` with the client as host.
+    /// A ClientHello cut before its extensions end (it spans records or segments) is
+    /// counted as `tls.client_hello_segmented`.
+    mutating func decodeTLS(
+        _ bytes: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
+    ) -> Step {
+        let record = ByteCursor(bytes)
+        // Record: content type 22 (handshake), version 3.x, length; then the handshake
+        // header: type 1 (ClientHello), 3-byte length.
+        guard record.getUInt8(at: 0) == 0x16, record.getUInt8(at: 1) == 3,
+              let recordLength = record.getUInt16(at: 3), record.getUInt8(at: 5) == 1
+        else { return .done }
+        // What is both in the record and in the segment.
+        let end = min(bytes.count, 5 + Int(recordLength))
+        let hello = ByteCursor(UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
+        // Handshake header (4), client version (2), random (32), then the session id.
+        var offset = 5 + 4 + 2 + 32
+        guard let sessionLength = hello.getUInt8(at: offset) else { return segmented() }
+        offset += 1 + Int(sessionLength)
+        guard let suitesLength = hello.getUInt16(at: offset) else { return segmented() }
+        offset += 2 + Int(suitesLength)
+        guard let compressionLength = hello.getUInt8(at: offset) else { return segmented() }
+        offset += 1 + Int(compressionLength)
+        guard let extensionsLength = hello.getUInt16(at: offset) else {
+            // No extensions at all is legal (and then there is no server name) only when
+            // the ClientHello ends here.
+            return offset == end ? .done : segmented()
+        }
+        offset += 2
+        let extensionsEnd = offset + Int(extensionsLength)
+        // Each extension takes at least 4 bytes: the length bounds the loop.
+        while offset + 4 <= extensionsEnd {
+            guard let type = hello.getUInt16(at: offset), let length = hello.getUInt16(at: offset + 2) else {
+                return segmented()
+            }
+            let data = offset + 4
+            if type == 0 {  // server_name: list length, then (type, length, name) entries
+                guard let listLength = hello.getUInt16(at: data), Int(listLength) + 2 <= Int(length) else {
+                    if hello.getBytes(at: data, count: Int(length)) == nil { return segmented() }
+                    anomalies.record("tls.bad_server_name")
+                    return .done
+                }
+                var entry = data + 2
+                let listEnd = entry + Int(listLength)
+                while entry + 3 <= listEnd {
+                    guard let nameType = hello.getUInt8(at: entry), let nameLength = hello.getUInt16(at: entry + 1),
+                          entry + 3 + Int(nameLength) <= listEnd
+                    else {
+                        anomalies.record("tls.bad_server_name")
+                        return .done
+                    }
+                    guard let name = hello.getBytes(at: entry + 3, count: Int(nameLength)) else { return segmented() }
+                    if nameType == 0, !name.isEmpty {
+                        guard name.count <= NameScratch.capacity else {
+                            anomalies.record("tls.server_name_too_long")
+                            return .done
+                        }
+                        observe(Observation(value: .domain(name), field: .tlsSNI, host: context.source,
+                                            locator: context.locator, time: context.time))
+                    }
+                    entry += 3 + Int(nameLength)
+                }
+                return .done
+            }
+            offset = data + Int(length)
+        }
+        if extensionsEnd > end { return segmented() }
+        return .done
+    }
+
+    private mutating func segmented() -> Step {
+        anomalies.record("tls.client_hello_segmented")
+        return .done
+    }
+}
