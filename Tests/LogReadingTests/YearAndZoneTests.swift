@@ -33,7 +33,8 @@ func times(_ seen: [Seen]) -> [String] { seen.map(\.time.iso8601) }
 ])
 func yearIsInferredFromTheHint(first: String, hint: String, year: String) throws {
     var options = LogReadingOptions(year: 1999)
-    options.yearHint = try #require(Timestamp(iso8601: hint))
+    let hintTime: Timestamp = try #require(Timestamp(iso8601: hint))
+    options.yearHint = hintTime
     let seen = try Fixture.observe(yearLog([first]), options: options)
     #expect(times(seen).first?.hasPrefix(year) == true, "\(times(seen))")
 }
