@@ -42,7 +42,7 @@ let package = Package(
         .target(
             name: "CaseStore",
             dependencies: [
-                "Observations", "Indicators", "Correlation",
+                "Observations", "ByteParsing", "Indicators", "Correlation",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "Evidence",
             dependencies: [
-                "Observations", "CaseStore", "Correlation", "Indicators",
+                "Observations", "ByteParsing", "CaseStore", "Correlation", "Indicators",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

@@ -71,12 +71,7 @@ public final class InputFile {
 
     /// The SHA-256 of every byte read so far, lower-case hex. Call after `drain()` for
     /// the digest of the whole file.
-    public var sha256Hex: String {
-        hasher.finalize().map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
-    }
+    public var sha256Hex: String { Hex.string(hasher.finalize()) }
 
     /// Reads the first `count` bytes of a file without hashing, for detecting its kind.
     public static func prefix(of path: String, count: Int) throws(InputFileError) -> [UInt8] {

@@ -1,3 +1,4 @@
+import ByteParsing
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -111,7 +112,7 @@ public struct CustodyEntry: Codable, Sendable, Hashable {
     }
 
     /// SHA-256 of `canonicalSerialisation`, computed now, in lower-case hex.
-    public var computedHash: String { CustodyChain.hex(SHA256.hash(data: canonicalSerialisation)) }
+    public var computedHash: String { Hex.string(SHA256.hash(data: canonicalSerialisation)) }
 }
 
 /// The result of checking a custody chain.
@@ -183,15 +184,6 @@ public enum CustodyChain {
         return Timestamp(seconds: Int64(spec.tv_sec), nanoseconds: Int64(spec.tv_nsec)).iso8601
     }
 
-    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in digest {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 
     /// The canonical JSON text of a file list, as stored in the `inputs`/`outputs` columns.
     static func json(_ files: [CustodyFile]) -> String {

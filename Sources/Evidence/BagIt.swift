@@ -1,3 +1,4 @@
+import ByteParsing
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -97,17 +98,8 @@ enum BagIt {
             && !name.unicodeScalars.contains { $0.value < 0x20 || $0 == "%" }
     }
 
-    static func sha256<D: DataProtocol>(_ bytes: D) -> String { hex(SHA256.hash(data: bytes)) }
+    static func sha256<D: DataProtocol>(_ bytes: D) -> String { Hex.string(SHA256.hash(data: bytes)) }
 
-    static func hex<S: Sequence>(_ digest: S) -> String where S.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in digest {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 }
 
 /// An open directory; files are created relative to it (`openat`), never by path.

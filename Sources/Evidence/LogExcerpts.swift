@@ -1,3 +1,4 @@
+import ByteParsing
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -121,7 +122,7 @@ enum LogExcerpts {
             hasher.update(data: chunk)
             return true
         }
-        return (BagIt.hex(hasher.finalize()), first == [0x1f, 0x8b])
+        return (Hex.string(hasher.finalize()), first == [0x1f, 0x8b])
     }
 
     /// Streams the file's bytes to `body` until it returns false or the file ends.

@@ -1,3 +1,4 @@
+import ByteParsing
 import CaseStore
 import Crypto
 import Foundation
@@ -236,7 +237,7 @@ struct STIXBundle {
         var bytes = Array(Insecure.SHA1.hash(data: namespace + name).prefix(16))
         bytes[6] = (bytes[6] & 0x0f) | (version << 4)
         bytes[8] = (bytes[8] & 0x3f) | 0x80
-        let hex = BagIt.hex(bytes)
+        let hex = Hex.string(bytes)
         let characters = Array(hex)
         return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
     }

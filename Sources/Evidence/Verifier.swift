@@ -1,3 +1,4 @@
+import ByteParsing
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -238,7 +239,7 @@ public enum PackageVerifier {
         } catch {
             return .failure(HashFailure("cannot be read: \(error)"))
         }
-        return .success(BagIt.hex(hasher.finalize()))
+        return .success(Hex.string(hasher.finalize()))
     }
 
     struct HashFailure: Error, CustomStringConvertible {
