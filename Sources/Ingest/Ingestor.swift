@@ -115,7 +115,7 @@ public struct Ingestor: Sendable {
         }
         let runID = try database.beginRun(
             version: options.version, rulesDigest: rules.digest, commandLine: options.commandLine)
-        let indicatorIDs = try database.storeIndicators(rules.indicators)
+        let indicatorRecords = IndicatorRecords(indicators: rules.indicators, database: database)
 
         let entries = InputDiscovery.entries(for: paths)
         var results = [SourceResult?](repeating: nil, count: entries.count)
@@ -133,7 +133,7 @@ public struct Ingestor: Sendable {
         progress?.begin(files: files.count, bytes: files.reduce(0) { $0 + Self.size(of: $1.path) })
 
         let reader = SourceReader(
-            table: table, indicatorIDs: indicatorIDs, database: database, runID: runID,
+            table: table, indicatorRecords: indicatorRecords, database: database, runID: runID,
             filter: options.filter, year: options.year, utcOffsetSeconds: options.utcOffsetSeconds,
             progress: progress)
         let fileResults = Self.forEachConcurrently(files, jobs: options.jobs) { file in

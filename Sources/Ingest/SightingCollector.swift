@@ -10,8 +10,8 @@ struct SightingCollector {
     static let batchSize = 4096
 
     let table: IndicatorTable
-    /// Database id of each indicator, by its index in the rule set.
-    let indicatorIDs: [Int64]
+    /// Database ids of the indicators, stored on their first sighting.
+    let indicatorRecords: IndicatorRecords
     let sourceID: Int64
     let database: CaseDatabase
     private(set) var pending: [NewSighting] = []
@@ -19,9 +19,9 @@ struct SightingCollector {
     /// The first write error; once set, no more writes are tried for this source.
     private(set) var writeError: (any Error)?
 
-    init(table: IndicatorTable, indicatorIDs: [Int64], sourceID: Int64, database: CaseDatabase) {
+    init(table: IndicatorTable, indicatorRecords: IndicatorRecords, sourceID: Int64, database: CaseDatabase) {
         self.table = table
-        self.indicatorIDs = indicatorIDs
+        self.indicatorRecords = indicatorRecords
         self.sourceID = sourceID
         self.database = database
         pending.reserveCapacity(Self.batchSize)
@@ -29,12 +29,19 @@ struct SightingCollector {
 
     /// Looks `observation` up; on a hit, keeps a sighting. The miss path allocates nothing.
     mutating func observe(_ observation: Observation) {
-        guard let index = table.lookup(observation.value) else { return }
+        guard let index = table.lookup(observation.value), writeError == nil else { return }
+        let indicatorID: Int64
+        do {
+            indicatorID = try indicatorRecords.id(forIndicatorAt: index)
+        } catch {
+            writeError = error
+            return
+        }
         pending.append(NewSighting(
             sourceID: sourceID,
             locator: observation.locator,
             time: observation.time,
-            indicatorID: indicatorIDs[index],
+            indicatorID: indicatorID,
             observed: observation.value.owned.description,
             field: observation.field,
             host: observation.host.text ?? ""))

@@ -11,7 +11,7 @@ import Observations
 /// only immutable state.
 struct SourceReader: Sendable {
     let table: IndicatorTable
-    let indicatorIDs: [Int64]
+    let indicatorRecords: IndicatorRecords
     let database: CaseDatabase
     let runID: Int64
     let filter: String?
@@ -36,7 +36,7 @@ struct SourceReader: Sendable {
             }
             let sourceID = try database.beginSource(path: path, size: file.size, kind: kind, runID: runID)
             var collector = SightingCollector(
-                table: table, indicatorIDs: indicatorIDs, sourceID: sourceID, database: database)
+                table: table, indicatorRecords: indicatorRecords, sourceID: sourceID, database: database)
             var summary: ReadSummary
             do {
                 summary = try readContent(of: file, kind: kind, into: &collector)
