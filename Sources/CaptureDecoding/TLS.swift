@@ -44,7 +44,7 @@ extension PacketDecoder {
             // No extensions at all is legal (and then there is no server name) only when
             // the ClientHello ends here by its own length, not merely where the segment
             // ends.
-            return offset == end && offset >= messageEnd ?? end ? .done : segmented()
+            return offset == end && offset >= (messageEnd ?? end) ? .done : segmented()
         }
         offset += 2
         let extensionsEnd = offset + Int(extensionsLength)
