@@ -5,16 +5,30 @@ extension PacketDecoder {
     /// TLS (RFC 8446 §4.1.2, RFC 6066 §3): the server name of a ClientHello in the
     /// segment's first handshake record, observed as `.tlsSNI` with the client as host.
     /// A ClientHello cut before its extensions end (it spans records or segments) is
-    /// counted as `tls.client_hello_segmented`.
+    /// counted as `tls.client_hello_segmented`, and so is a segment of 2 to 5 bytes that
+    /// starts a handshake record header (0x16 0x03): too short to name its handshake
+    /// type, it is most likely the start of a ClientHello split by the sender (a lone
+    /// 0x16 byte is not counted: it is as likely a keystroke). Extension lengths that
+    /// run past the ClientHello's own handshake length are malformed, not cut, and are
+    /// counted as `tls.bad_extension_length`.
     mutating func decodeTLS(
         _ bytes: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
         let record = ByteCursor(bytes)
+        if bytes.count >= 2, bytes.count < 6, record.getUInt8(at: 0) == 0x16, record.getUInt8(at: 1) == 3 {
+            return segmented()
+        }
         // Record: content type 22 (handshake), version 3.x, length; then the handshake
         // header: type 1 (ClientHello), 3-byte length.
         guard record.getUInt8(at: 0) == 0x16, record.getUInt8(at: 1) == 3,
               let recordLength = record.getUInt16(at: 3), record.getUInt8(at: 5) == 1
         else { return .done }
+        // Where the ClientHello ends by its own handshake header (it may span records);
+        // nil while the segment does not hold the header's 3-byte length.
+        var messageEnd: Int? = nil
+        if let high = record.getUInt8(at: 6), let low = record.getUInt16(at: 7) {
+            messageEnd = 9 + (Int(high) << 16 | Int(low))
+        }
         // What is both in the record and in the segment.
         let end = min(bytes.count, 5 + Int(recordLength))
         let hello = ByteCursor(UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
@@ -28,17 +42,20 @@ extension PacketDecoder {
         offset += 1 + Int(compressionLength)
         guard let extensionsLength = hello.getUInt16(at: offset) else {
             // No extensions at all is legal (and then there is no server name) only when
-            // the ClientHello ends here.
-            return offset == end ? .done : segmented()
+            // the ClientHello ends here by its own length, not merely where the segment
+            // ends.
+            return offset == end && offset >= (messageEnd ?? end) ? .done : segmented()
         }
         offset += 2
         let extensionsEnd = offset + Int(extensionsLength)
+        if let messageEnd, extensionsEnd > messageEnd { return badExtensionLength() }
         // Each extension takes at least 4 bytes: the length bounds the loop.
         while offset + 4 <= extensionsEnd {
             guard let type = hello.getUInt16(at: offset), let length = hello.getUInt16(at: offset + 2) else {
                 return segmented()
             }
             let data = offset + 4
+            if data + Int(length) > extensionsEnd { return badExtensionLength() }
             if type == 0 {  // server_name: list length, then (type, length, name) entries
                 guard let listLength = hello.getUInt16(at: data), Int(listLength) + 2 <= Int(length) else {
                     if hello.getBytes(at: data, count: Int(length)) == nil { return segmented() }
@@ -48,9 +65,10 @@ extension PacketDecoder {
                 var entry = data + 2
                 let listEnd = entry + Int(listLength)
                 while entry + 3 <= listEnd {
-                    guard let nameType = hello.getUInt8(at: entry), let nameLength = hello.getUInt16(at: entry + 1),
-                          entry + 3 + Int(nameLength) <= listEnd
-                    else {
+                    // An entry header cut by the segment's end is a split hello, not a bad name.
+                    guard let nameType = hello.getUInt8(at: entry), let nameLength = hello.getUInt16(at: entry + 1)
+                    else { return segmented() }
+                    guard entry + 3 + Int(nameLength) <= listEnd else {
                         anomalies.record("tls.bad_server_name")
                         return .done
                     }
@@ -70,6 +88,11 @@ extension PacketDecoder {
             offset = data + Int(length)
         }
         if extensionsEnd > end { return segmented() }
+        return .done
+    }
+
+    private mutating func badExtensionLength() -> Step {
+        anomalies.record("tls.bad_extension_length")
         return .done
     }
 
