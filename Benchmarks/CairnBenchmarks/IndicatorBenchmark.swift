@@ -238,10 +238,13 @@ enum IndicatorBenchmark {
     static func runOnFiles(_ directory: String) {
         print("inputs: \(directory), up to \(lookups) queries per table from queries_*.txt")
         print("table     structure            ns/lookup   lookups/s   hits     vs baseline       table memory")
-        filesIPv4(directory)
-        filesIPv6(directory)
-        filesDomains(directory)
-        filesHashes(directory)
+        // CAIRN_BENCH_ONLY=ipv4|ipv6|domains|hashes|load runs one stage.
+        let only = getenv("CAIRN_BENCH_ONLY").map { String(cString: $0) }
+        if only == nil || only == "ipv4" { filesIPv4(directory) }
+        if only == nil || only == "ipv6" { filesIPv6(directory) }
+        if only == nil || only == "domains" { filesDomains(directory) }
+        if only == nil || only == "hashes" { filesHashes(directory) }
+        if only != nil, only != "load" { return }
         let clock = ContinuousClock()
         let start = clock.now
         let paths = ["ipv4.txt", "ipv6.txt", "domains.txt", "hashes.txt"].map { directory + "/" + $0 }

@@ -94,10 +94,15 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
     /// Marks an interval that no network covers.
     static var none: UInt32 { UInt32.max }
 
-    /// Interval starts, strictly increasing; `starts[0]` is the zero address.
-    private(set) var starts: [Key] = []
-    /// `values[i]` is the indicator index for interval `i`, or `none`.
-    private(set) var values: [UInt32] = []
+    /// An interval: where it starts and its indicator index (or `none`), side by side
+    /// so that the search's last read brings the answer with it.
+    struct Interval: Sendable {
+        var start: Key
+        var value: UInt32
+    }
+
+    /// Intervals by start, strictly increasing; `intervals[0]` starts at the zero address.
+    private(set) var intervals: [Interval] = []
     /// `first[t]` is the interval holding the first address whose top 16 bits are `t`;
     /// `first[65536]` is the last interval. 65,537 entries (empty for an empty table).
     private(set) var first: [UInt32] = []
@@ -170,38 +175,41 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
             first[block] = UInt32(interval)
         }
         first[65_536] = UInt32(starts.count - 1)
-        self.starts = starts
-        self.values = values
+        self.intervals = zip(starts, values).map { Interval(start: $0, value: $1) }
         self.first = first
     }
 
     /// The indicator index of the most specific network containing `address`, or nil.
+    /// The search is branch-free (conditional moves), so the processor does not stall on
+    /// mispredictions and can overlap the memory reads of consecutive lookups.
     @inline(__always)
     func lookup(_ address: Key) -> UInt32? {
         first.withUnsafeBufferPointer { first -> UInt32? in
             guard first.count == 65_537 else { return nil }
             let block = address.top16
             // The answer is the last interval in [low, high] starting at or before the
-            // address; starts[low] ≤ address always holds.
-            var low = Int(first[block])
-            var high = Int(first[block + 1])
-            return starts.withUnsafeBufferPointer { starts -> UInt32? in
-                while low < high {
-                    let middle = (low + high + 1) >> 1
-                    if starts[middle] <= address { low = middle } else { high = middle - 1 }
+            // address; intervals[low].start ≤ address always holds.
+            let low = Int(first[block])
+            let high = Int(first[block + 1])
+            return intervals.withUnsafeBufferPointer { intervals -> UInt32? in
+                var base = low
+                var length = high - low + 1
+                while length > 1 {
+                    let half = length >> 1
+                    base = intervals[base + half].start <= address ? base + half : base
+                    length -= half
                 }
-                let value = values.withUnsafeBufferPointer { $0[low] }
+                let value = intervals[base].value
                 return value == IPNetworkTable.none ? nil : value
             }
         }
     }
 
     /// The number of intervals (for tests and statistics).
-    var intervalCount: Int { starts.count }
+    var intervalCount: Int { intervals.count }
 
-    /// The bytes the table holds (starts, values and the first level, by capacity).
+    /// The bytes the table holds (intervals and the first level, by capacity).
     var memoryBytes: Int {
-        starts.capacity * MemoryLayout<Key>.stride + values.capacity * MemoryLayout<UInt32>.stride
-            + first.capacity * MemoryLayout<UInt32>.stride
+        intervals.capacity * MemoryLayout<Interval>.stride + first.capacity * MemoryLayout<UInt32>.stride
     }
 }
