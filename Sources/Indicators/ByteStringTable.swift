@@ -25,6 +25,8 @@ struct ByteStringTable: Sendable {
     private var slots: [UInt64] = []
     /// `slots.count - 1`; slots.count is a power of two (or zero for an empty table).
     private var mask = 0
+    /// Rejects most absent strings without reading `slots`.
+    private var filter = PresenceBits(bits: 0)
     /// The number of distinct strings stored.
     var count: Int { indices.count }
     /// Whether lookups fold ASCII upper case to lower case.
@@ -40,6 +42,7 @@ struct ByteStringTable: Sendable {
         while capacity < entries.count * 2 { capacity *= 2 }
         slots = Array(repeating: ByteStringTable.emptySlot, count: capacity)
         mask = capacity - 1
+        filter = PresenceBits(count: entries.count)
         arena.reserveCapacity(entries.reduce(0) { $0 + $1.bytes.count })
         spans.reserveCapacity(entries.count)
         indices.reserveCapacity(entries.count)
@@ -49,6 +52,7 @@ struct ByteStringTable: Sendable {
             guard found < 0 else { continue }  // a duplicate: keep the first
             let slot = ~found
             slots[slot] = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(indices.count)
+            filter.insert(PresenceBits.position(hash))
             spans.append(UInt64(arena.count) << 24 | UInt64(entry.bytes.count))
             indices.append(entry.index)
             arena.append(contentsOf: entry.bytes)
@@ -64,6 +68,7 @@ struct ByteStringTable: Sendable {
     func lookup(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> UInt32? {
         guard !slots.isEmpty, from >= 0, from <= to, to <= bytes.count else { return nil }
         let hash = self.hash(bytes, from: from, to: to)
+        guard filter.mayContain(PresenceBits.position(hash)) else { return nil }
         let found = probe(hash: hash, bytes, from: from, to: to)
         return found >= 0 ? indices.withUnsafeBufferPointer { $0[found] } : nil
     }
@@ -85,14 +90,20 @@ struct ByteStringTable: Sendable {
             let byte = ByteStringTable.lowercased(bytes[position])
             // `state` now covers bytes[position + 1 ..< end]: a suffix when this byte is a dot.
             if byte == UInt8(ascii: "."), position + 1 < end {
-                let found = probe(hash: ByteStringTable.finish(state), bytes, from: position + 1, to: end)
-                if found >= 0 { best = found }
+                let hash = ByteStringTable.finish(state)
+                if filter.mayContain(PresenceBits.position(hash)) {
+                    let found = probe(hash: hash, bytes, from: position + 1, to: end)
+                    if found >= 0 { best = found }
+                }
             }
             state = (state ^ UInt64(byte)) &* ByteStringTable.fnvPrime
         }
         if end > 0 {
-            let found = probe(hash: ByteStringTable.finish(state), bytes, from: 0, to: end)
-            if found >= 0 { best = found }
+            let hash = ByteStringTable.finish(state)
+            if filter.mayContain(PresenceBits.position(hash)) {
+                let found = probe(hash: hash, bytes, from: 0, to: end)
+                if found >= 0 { best = found }
+            }
         }
         return best >= 0 ? indices.withUnsafeBufferPointer { $0[best] } : nil
     }
@@ -172,7 +183,7 @@ struct ByteStringTable: Sendable {
 
     /// The bytes the table holds (arena and slots, by capacity).
     var memoryBytes: Int {
-        arena.capacity + spans.capacity * 8 + indices.capacity * 4 + slots.capacity * 8
+        arena.capacity + spans.capacity * 8 + indices.capacity * 4 + slots.capacity * 8 + filter.memoryBytes
     }
 
     /// Mixes the FNV state so that the low bits used for the slot depend on every byte

@@ -105,12 +105,14 @@ struct FixedKeyTable: Sendable {
     /// Tag (high 32 bits of the hash) | entry number; `emptySlot` when free.
     private var slots: [UInt64] = []
     private var mask = 0
+    /// Rejects most absent digests without reading `slots`.
+    private var filter = PresenceBits(bits: 0)
 
     static let emptySlot = UInt64.max
 
     var count: Int { indices.count }
 
-    var memoryBytes: Int { keys.capacity * 8 + indices.capacity * 4 + slots.capacity * 8 }
+    var memoryBytes: Int { keys.capacity * 8 + indices.capacity * 4 + slots.capacity * 8 + filter.memoryBytes }
 
     init(words: Int) { self.words = words }
 
@@ -121,6 +123,7 @@ struct FixedKeyTable: Sendable {
         while capacity < entries.count * 2 { capacity *= 2 }
         slots = Array(repeating: FixedKeyTable.emptySlot, count: capacity)
         mask = capacity - 1
+        filter = PresenceBits(count: entries.count)
         keys.reserveCapacity(entries.count * words)
         indices.reserveCapacity(entries.count)
         for (key, index) in entries {
@@ -128,6 +131,7 @@ struct FixedKeyTable: Sendable {
             let found = probe(key, hash)
             guard found < 0 else { continue }  // a duplicate: keep the first
             slots[~found] = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(indices.count)
+            filter.insert(PresenceBits.position(hash))
             keys.append(key.0)
             keys.append(key.1)
             if words > 2 { keys.append(key.2) }
@@ -146,7 +150,9 @@ struct FixedKeyTable: Sendable {
     @inline(__always)
     func lookup(_ key: DigestTable.Words) -> UInt32? {
         guard !slots.isEmpty else { return nil }
-        let found = probe(key, FixedKeyTable.hash(key))
+        let hash = FixedKeyTable.hash(key)
+        guard filter.mayContain(PresenceBits.position(hash)) else { return nil }
+        let found = probe(key, hash)
         return found >= 0 ? indices.withUnsafeBufferPointer { $0[found] } : nil
     }
 
