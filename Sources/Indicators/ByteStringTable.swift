@@ -4,28 +4,31 @@
 /// compared byte for byte: callers lower-case the scheme and host themselves).
 ///
 /// The canonical (lower-case) strings live back to back in one byte arena; an
-/// open-addressing table with linear probing holds (hash, offset, length, index) per
-/// string, at most half full. The hash is FNV-1a 64 taken over the bytes *from last to
+/// open-addressing table with linear probing holds one 8-byte slot per string (a
+/// 32-bit hash tag and the entry number), at most half full; per entry, the arena span
+/// and the indicator index sit in two side arrays read only when a tag matches. The hash is FNV-1a 64 taken over the bytes *from last to
 /// first*, so one right-to-left pass over a domain yields the hash of every suffix:
 /// that is what makes the label-boundary suffix search linear in the name's length.
 struct ByteStringTable: Sendable {
-    struct Slot: Sendable {
-        var hash: UInt64
-        var offset: Int
-        var length: Int32
-        /// Indicator index; `Slot.emptyIndex` marks a free slot.
-        var index: UInt32
-
-        static let emptyIndex = UInt32.max
-        static let empty = Slot(hash: 0, offset: 0, length: 0, index: emptyIndex)
-    }
+    /// A slot: the high 32 bits of the string's hash (a tag that rejects almost every
+    /// other string without touching the arena) and its entry number in the low 32 bits;
+    /// `emptySlot` marks a free slot.
+    static let emptySlot = UInt64.max
+    /// The longest string stored (longer entries are left out; no indicator is this long).
+    static let maximumLength = (1 << 24) - 1
 
     private var arena: [UInt8] = []
-    private var slots: [Slot] = []
+    /// Per entry: arena offset << 24 | length.
+    private var spans: [UInt64] = []
+    /// Per entry: the indicator index.
+    private var indices: [UInt32] = []
+    private var slots: [UInt64] = []
     /// `slots.count - 1`; slots.count is a power of two (or zero for an empty table).
     private var mask = 0
+    /// Rejects most absent strings without reading `slots`.
+    private var filter = PresenceBits(bits: 0)
     /// The number of distinct strings stored.
-    private(set) var count = 0
+    var count: Int { indices.count }
     /// Whether lookups fold ASCII upper case to lower case.
     private(set) var foldsCase = true
 
@@ -37,16 +40,22 @@ struct ByteStringTable: Sendable {
         guard !entries.isEmpty else { return }
         var capacity = 8
         while capacity < entries.count * 2 { capacity *= 2 }
-        slots = Array(repeating: .empty, count: capacity)
+        slots = Array(repeating: ByteStringTable.emptySlot, count: capacity)
         mask = capacity - 1
+        filter = PresenceBits(count: entries.count)
         arena.reserveCapacity(entries.reduce(0) { $0 + $1.bytes.count })
-        for entry in entries {
+        spans.reserveCapacity(entries.count)
+        indices.reserveCapacity(entries.count)
+        for entry in entries where entry.bytes.count <= ByteStringTable.maximumLength {
             let hash = entry.bytes.withUnsafeBytes { self.hash($0, from: 0, to: $0.count) }
             let found = entry.bytes.withUnsafeBytes { probe(hash: hash, $0, from: 0, to: $0.count) }
-            guard case .free(let slot) = found else { continue }  // a duplicate: keep the first
-            slots[slot] = Slot(hash: hash, offset: arena.count, length: Int32(entry.bytes.count), index: entry.index)
+            guard found < 0 else { continue }  // a duplicate: keep the first
+            let slot = ~found
+            slots[slot] = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(indices.count)
+            filter.insert(PresenceBits.position(hash))
+            spans.append(UInt64(arena.count) << 24 | UInt64(entry.bytes.count))
+            indices.append(entry.index)
             arena.append(contentsOf: entry.bytes)
-            count += 1
         }
     }
 
@@ -59,71 +68,92 @@ struct ByteStringTable: Sendable {
     func lookup(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> UInt32? {
         guard !slots.isEmpty, from >= 0, from <= to, to <= bytes.count else { return nil }
         let hash = self.hash(bytes, from: from, to: to)
-        if case .found(let index) = probe(hash: hash, bytes, from: from, to: to) { return index }
-        return nil
+        guard filter.mayContain(PresenceBits.position(hash)) else { return nil }
+        let found = probe(hash: hash, bytes, from: from, to: to)
+        return found >= 0 ? indices.withUnsafeBufferPointer { $0[found] } : nil
     }
 
     /// The index stored for the longest suffix of `bytes` that starts on a label
     /// boundary (the whole name, or just after a `.`), or nil. `a.b.evil.com` tries
     /// `com`, `evil.com`, `b.evil.com` and `a.b.evil.com` (in one pass, keeping the
     /// longest hit); `notevil.com` never matches `evil.com`. One trailing `.` is ignored.
+    /// The probes do not depend on one another, so the processor overlaps their reads.
     func lookupDomainSuffix(_ bytes: UnsafeRawBufferPointer) -> UInt32? {
         guard !slots.isEmpty else { return nil }
         var end = bytes.count
         if end > 0, bytes[end - 1] == UInt8(ascii: ".") { end -= 1 }
-        var best: UInt32? = nil
+        var best = -1
         var state = ByteStringTable.fnvOffset
         var position = end
         while position > 0 {
             position -= 1
-            let byte = fold(bytes[position])
+            let byte = ByteStringTable.lowercased(bytes[position])
             // `state` now covers bytes[position + 1 ..< end]: a suffix when this byte is a dot.
-            if byte == UInt8(ascii: "."), position + 1 < end,
-               case .found(let index) = probe(
-                   hash: ByteStringTable.finish(state), bytes, from: position + 1, to: end)
-            {
-                best = index
+            if byte == UInt8(ascii: "."), position + 1 < end {
+                let hash = ByteStringTable.finish(state)
+                if filter.mayContain(PresenceBits.position(hash)) {
+                    let found = probe(hash: hash, bytes, from: position + 1, to: end)
+                    if found >= 0 { best = found }
+                }
             }
             state = (state ^ UInt64(byte)) &* ByteStringTable.fnvPrime
         }
-        if end > 0, case .found(let index) = probe(hash: ByteStringTable.finish(state), bytes, from: 0, to: end) {
-            best = index
-        }
-        return best
-    }
-
-    private enum Probe {
-        case found(UInt32)
-        case free(Int)
-    }
-
-    /// Linear probing for `bytes[from..<to]`. Always ends: the table is at most half full.
-    private func probe(hash: UInt64, _ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Probe {
-        let length = to - from
-        var slot = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            let candidate = slots[slot]
-            if candidate.index == Slot.emptyIndex { return .free(slot) }
-            if candidate.hash == hash, Int(candidate.length) == length,
-               equalFolded(arenaOffset: candidate.offset, bytes, from: from, length: length)
-            {
-                return .found(candidate.index)
+        if end > 0 {
+            let hash = ByteStringTable.finish(state)
+            if filter.mayContain(PresenceBits.position(hash)) {
+                let found = probe(hash: hash, bytes, from: 0, to: end)
+                if found >= 0 { best = found }
             }
-            slot = (slot + 1) & mask
+        }
+        return best >= 0 ? indices.withUnsafeBufferPointer { $0[best] } : nil
+    }
+
+    /// Linear probing for `bytes[from..<to]`: the entry number when found, else the
+    /// bitwise complement (negative) of the free slot where it would go. Always ends:
+    /// the table is at most half full.
+    @inline(__always)
+    private func probe(hash: UInt64, _ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Int {
+        let length = to - from
+        let tag = hash & 0xFFFF_FFFF_0000_0000
+        return slots.withUnsafeBufferPointer { slots in
+            var slot = Int(truncatingIfNeeded: hash) & mask
+            while true {
+                let candidate = slots[slot]
+                if candidate == ByteStringTable.emptySlot { return ~slot }
+                if candidate & 0xFFFF_FFFF_0000_0000 == tag {
+                    let entry = Int(truncatingIfNeeded: candidate & 0xFFFF_FFFF)
+                    if equal(entry: entry, bytes, from: from, length: length) { return entry }
+                }
+                slot = (slot + 1) & mask
+            }
         }
     }
 
-    /// Compares arena bytes (lower case) with `bytes[from..<from + length]`, folding
-    /// ASCII upper case in `bytes`. Callers pass ranges inside `bytes`: `from` and
-    /// `from + length` come from positions already checked against `bytes.count`, which
-    /// is what makes the unchecked raw-buffer reads here safe.
-    private func equalFolded(arenaOffset: Int, _ bytes: UnsafeRawBufferPointer, from: Int, length: Int) -> Bool {
-        var k = 0
-        while k < length {
-            if arena[arenaOffset + k] != fold(bytes[from + k]) { return false }
-            k += 1
+    /// Compares entry `entry`'s arena bytes (lower case where the table folds) with
+    /// `bytes[from..<from + length]`, folding ASCII upper case in `bytes` when the
+    /// table folds. Callers pass ranges inside `bytes`: `from` and `from + length` come
+    /// from positions already checked against `bytes.count`; arena spans were written
+    /// by `init`. That is what makes the unchecked reads here safe.
+    @inline(__always)
+    private func equal(entry: Int, _ bytes: UnsafeRawBufferPointer, from: Int, length: Int) -> Bool {
+        let span = spans.withUnsafeBufferPointer { $0[entry] }
+        guard Int(truncatingIfNeeded: span & 0xFF_FFFF) == length else { return false }
+        let offset = Int(truncatingIfNeeded: span >> 24)
+        return arena.withUnsafeBufferPointer { arena in
+            var k = 0
+            if foldsCase {
+                while k < length {
+                    if arena[offset + k] != ByteStringTable.lowercased(bytes[from + k]) { return false }
+                    k += 1
+                }
+            } else {
+                while k < length {
+                    if arena[offset + k] != bytes[from + k] { return false }
+                    k += 1
+                }
+            }
+            return true
         }
-        return true
     }
 
     static let fnvOffset: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -134,9 +164,16 @@ struct ByteStringTable: Sendable {
     func hash(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> UInt64 {
         var state = ByteStringTable.fnvOffset
         var position = to
-        while position > from {
-            position -= 1
-            state = (state ^ UInt64(fold(bytes[position]))) &* ByteStringTable.fnvPrime
+        if foldsCase {
+            while position > from {
+                position -= 1
+                state = (state ^ UInt64(ByteStringTable.lowercased(bytes[position]))) &* ByteStringTable.fnvPrime
+            }
+        } else {
+            while position > from {
+                position -= 1
+                state = (state ^ UInt64(bytes[position])) &* ByteStringTable.fnvPrime
+            }
         }
         return ByteStringTable.finish(state)
     }
@@ -146,7 +183,7 @@ struct ByteStringTable: Sendable {
 
     /// The bytes the table holds (arena and slots, by capacity).
     var memoryBytes: Int {
-        arena.capacity + slots.capacity * MemoryLayout<Slot>.stride
+        arena.capacity + spans.capacity * 8 + indices.capacity * 4 + slots.capacity * 8 + filter.memoryBytes
     }
 
     /// Mixes the FNV state so that the low bits used for the slot depend on every byte

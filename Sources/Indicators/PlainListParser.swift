@@ -66,6 +66,12 @@ enum PlainListParser {
     static func parse(file bytes: [UInt8], path: String, suffixes: PublicSuffixList) -> ParsedFile {
         var result = ParsedFile()
         forEachLine(bytes) { number, line in
+            if let parsed = fastValue(line, suffixes: suffixes) {
+                result.indicators.append(Indicator(
+                    type: parsed.type, value: parsed.value, ruleFile: path, line: number,
+                    matchesSubdomains: parsed.matchesSubdomains))
+                return
+            }
             switch parseLine(line, suffixes: suffixes) {
             case .empty:
                 break
@@ -80,6 +86,64 @@ enum PlainListParser {
             }
         }
         return result
+    }
+
+    /// The common lines read straight from their bytes, without making a String of the
+    /// line: a bare dotted-quad IPv4 address, a bare MD5/SHA-1/SHA-256 hex digest, or a
+    /// bare lower-case ASCII domain that passes every check of `ValueSyntax.classifyDomain`.
+    /// Nil for anything else (comments, separators, upper case, errors...): those take
+    /// the general path (`parseLine`), which gives the same result for the lines
+    /// accepted here and the messages for the others.
+    static func fastValue(_ line: ArraySlice<UInt8>, suffixes: PublicSuffixList) -> ParsedValue? {
+        let count = line.count
+        guard count >= 3, count <= 253 else { return nil }
+        var digitsAndDots = true
+        var hex = true
+        var domain = true
+        for byte in line {
+            let isDigit = byte &- 0x30 < 10
+            let isDot = byte == UInt8(ascii: ".")
+            let isLower = byte &- 0x61 < 26
+            digitsAndDots = digitsAndDots && (isDigit || isDot)
+            hex = hex && (isDigit || byte &- 0x61 < 6 || byte &- 0x41 < 6)
+            domain = domain && (isDigit || isDot || isLower || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_"))
+            if !digitsAndDots, !hex, !domain { return nil }
+        }
+        if digitsAndDots {
+            guard let address = IPv4Address(ascii: line) else { return nil }
+            return ParsedValue(type: .ipv4, value: address.description)
+        }
+        if hex {
+            let type: IndicatorType
+            switch count {
+            case 32: type = .md5
+            case 40: type = .sha1
+            case 64: type = .sha256
+            default: return nil
+            }
+            return ParsedValue(type: type, value: String(decoding: line.lazy.map(ByteStringTable.lowercased), as: UTF8.self))
+        }
+        guard domain, line.first != UInt8(ascii: "."), line.last != UInt8(ascii: ".") else { return nil }
+        // Labels: non-empty, at most 63 bytes, at least two, the last not all digits.
+        var labels = 1
+        var labelLength = 0
+        var lastLabelAllDigits = true
+        for byte in line {
+            if byte == UInt8(ascii: ".") {
+                guard labelLength > 0 else { return nil }
+                labels += 1
+                labelLength = 0
+                lastLabelAllDigits = true
+            } else {
+                labelLength += 1
+                guard labelLength <= 63 else { return nil }
+                if byte &- 0x30 >= 10 { lastLabelAllDigits = false }
+            }
+        }
+        guard labels >= 2, !lastLabelAllDigits else { return nil }
+        let isSuffix = line.withUnsafeBytes { suffixes.isPublicSuffix($0, section: .all) }
+        guard !isSuffix else { return nil }
+        return ParsedValue(type: .domain, value: String(decoding: line, as: UTF8.self))
     }
 
     /// Calls `body` with each line's 1-based number and its bytes without the line end

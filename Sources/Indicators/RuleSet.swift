@@ -163,7 +163,7 @@ public struct RuleSet: Sendable {
         return IndicatorTable(
             ipv4: IPNetworkTable(ipv4), ipv6: IPNetworkTable(ipv6),
             domains: ByteStringTable(domains), exactDomains: ByteStringTable(exactDomains),
-            digests: ByteStringTable(digests), urls: ByteStringTable(urls, foldsCase: false),
+            digests: DigestTable(digests), urls: ByteStringTable(urls, foldsCase: false),
             emails: ByteStringTable(emails))
     }
 }
@@ -276,7 +276,7 @@ public struct IndicatorTable: Sendable {
     let ipv6: IPNetworkTable<IPv6Key>
     let domains: ByteStringTable
     let exactDomains: ByteStringTable
-    let digests: ByteStringTable
+    let digests: DigestTable
     let urls: ByteStringTable
     let emails: ByteStringTable
 
@@ -315,7 +315,6 @@ public struct IndicatorTable: Sendable {
             if end > 0, bytes[end - 1] == UInt8(ascii: ".") { end -= 1 }
             found = exactDomains.lookup(bytes, from: 0, to: end) ?? domains.lookupDomainSuffix(bytes)
         case .hexDigest(let bytes):
-            guard bytes.count == 32 || bytes.count == 40 || bytes.count == 64 else { return nil }
             found = digests.lookup(bytes)
         case .url(let bytes):
             guard urls.count > 0, bytes.count <= IndicatorTable.maximumURLLength else { return nil }

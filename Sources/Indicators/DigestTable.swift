@@ -1,0 +1,183 @@
+/// Hex digests (MD5, SHA-1, SHA-256) as fixed-width binary keys: one open-addressing
+/// table per digest length, keyed by the decoded bytes packed into 64-bit words (2, 3
+/// and 4 words; SHA-1's last word holds 32 bits). The hex text is decoded eight
+/// characters at a time (SWAR: validation and nibble packing in a handful of word
+/// operations), compared as words, and never turned into a String. Each slot is 8
+/// bytes: a 32-bit tag of the key's hash and the entry number, so a miss usually costs
+/// one slot read. Allocates nothing on lookup.
+struct DigestTable: Sendable {
+    /// The decoded words of one digest (unused words zero).
+    typealias Words = (UInt64, UInt64, UInt64, UInt64)
+
+    private var md5 = FixedKeyTable(words: 2)
+    private var sha1 = FixedKeyTable(words: 3)
+    private var sha256 = FixedKeyTable(words: 4)
+
+    /// Stores `entries` (hex text of 32, 40 or 64 characters; others are left out). The
+    /// first entry of a digest wins.
+    init(_ entries: [(bytes: [UInt8], index: UInt32)]) {
+        var byWidth: [[(Words, UInt32)]] = [[], [], []]
+        for entry in entries {
+            guard let words = entry.bytes.withUnsafeBytes({ DigestTable.decode($0) }) else { continue }
+            switch entry.bytes.count {
+            case 32: byWidth[0].append((words, entry.index))
+            case 40: byWidth[1].append((words, entry.index))
+            default: byWidth[2].append((words, entry.index))
+            }
+        }
+        md5 = FixedKeyTable(words: 2, byWidth[0])
+        sha1 = FixedKeyTable(words: 3, byWidth[1])
+        sha256 = FixedKeyTable(words: 4, byWidth[2])
+    }
+
+    /// The index stored for the digest whose hex text (either case) is `bytes`, or nil
+    /// (also for a length other than 32, 40 or 64, or a non-hex character).
+    @inline(__always)
+    func lookup(_ bytes: UnsafeRawBufferPointer) -> UInt32? {
+        switch bytes.count {
+        case 32: guard md5.count > 0 else { return nil }
+        case 40: guard sha1.count > 0 else { return nil }
+        case 64: guard sha256.count > 0 else { return nil }
+        default: return nil
+        }
+        guard let words = DigestTable.decode(bytes) else { return nil }
+        switch bytes.count {
+        case 32: return md5.lookup(words)
+        case 40: return sha1.lookup(words)
+        default: return sha256.lookup(words)
+        }
+    }
+
+    var count: Int { md5.count + sha1.count + sha256.count }
+
+    var memoryBytes: Int { md5.memoryBytes + sha1.memoryBytes + sha256.memoryBytes }
+
+    /// Eight hex characters (the little-endian word `x`) as 32 bits (the decoded bytes in
+    /// text order, first byte lowest), or nil when one is not a hex digit.
+    @inline(__always)
+    static func decode8(_ x: UInt64) -> UInt64? {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        guard x & high == 0 else { return nil }
+        // Per byte, the high bit of `x + (0x80 - lo)` says byte ≥ lo and that of
+        // `x + (0x7F - hi)` says byte > hi (no carries: every byte is below 0x80).
+        let isDigit = (x &+ ones &* (0x80 - 0x30)) & ~(x &+ ones &* (0x7F - 0x39))
+        let folded = x | 0x2020_2020_2020_2020
+        let isLetter = (folded &+ ones &* (0x80 - 0x61)) & ~(folded &+ ones &* (0x7F - 0x66))
+        guard (isDigit | isLetter) & high == high else { return nil }
+        // Nibble per byte: the low four bits, plus 9 for letters (bit 6 set).
+        let nibbles = (x & 0x0F0F_0F0F_0F0F_0F0F) &+ ((x >> 6) & ones) &* 9
+        // Pairs: the first character of each two-byte lane is the high nibble.
+        let pairs = ((nibbles << 4) & 0x00F0_00F0_00F0_00F0) | ((nibbles >> 8) & 0x000F_000F_000F_000F)
+        let quads = (pairs | pairs >> 8) & 0x0000_FFFF_0000_FFFF
+        return (quads | quads >> 16) & 0xFFFF_FFFF
+    }
+
+    /// The words of a 32-, 40- or 64-character hex digest, or nil.
+    @inline(__always)
+    static func decode(_ bytes: UnsafeRawBufferPointer) -> Words? {
+        let chunks = bytes.count / 8
+        guard bytes.count % 8 == 0, chunks == 4 || chunks == 5 || chunks == 8 else { return nil }
+        var words: Words = (0, 0, 0, 0)
+        var chunk = 0
+        while chunk < chunks {
+            let text = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: chunk * 8, as: UInt64.self))
+            guard let value = decode8(text) else { return nil }
+            let shifted = chunk & 1 == 0 ? value : value << 32
+            switch chunk >> 1 {
+            case 0: words.0 |= shifted
+            case 1: words.1 |= shifted
+            case 2: words.2 |= shifted
+            default: words.3 |= shifted
+            }
+            chunk += 1
+        }
+        return words
+    }
+}
+
+/// Open addressing over keys of a fixed number of 64-bit words, at most half full.
+struct FixedKeyTable: Sendable {
+    let words: Int
+    /// Entry `e`'s key is `keys[e * words ..< (e + 1) * words]`.
+    private var keys: [UInt64] = []
+    private var indices: [UInt32] = []
+    /// Tag (high 32 bits of the hash) | entry number; `emptySlot` when free.
+    private var slots: [UInt64] = []
+    private var mask = 0
+    /// Rejects most absent digests without reading `slots`.
+    private var filter = PresenceBits(bits: 0)
+
+    static let emptySlot = UInt64.max
+
+    var count: Int { indices.count }
+
+    var memoryBytes: Int { keys.capacity * 8 + indices.capacity * 4 + slots.capacity * 8 + filter.memoryBytes }
+
+    init(words: Int) { self.words = words }
+
+    init(words: Int, _ entries: [(DigestTable.Words, UInt32)]) {
+        self.words = words
+        guard !entries.isEmpty else { return }
+        var capacity = 8
+        while capacity < entries.count * 2 { capacity *= 2 }
+        slots = Array(repeating: FixedKeyTable.emptySlot, count: capacity)
+        mask = capacity - 1
+        filter = PresenceBits(count: entries.count)
+        keys.reserveCapacity(entries.count * words)
+        indices.reserveCapacity(entries.count)
+        for (key, index) in entries {
+            let hash = FixedKeyTable.hash(key)
+            let found = probe(key, hash)
+            guard found < 0 else { continue }  // a duplicate: keep the first
+            slots[~found] = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(indices.count)
+            filter.insert(PresenceBits.position(hash))
+            keys.append(key.0)
+            keys.append(key.1)
+            if words > 2 { keys.append(key.2) }
+            if words > 3 { keys.append(key.3) }
+            indices.append(index)
+        }
+    }
+
+    /// Digests are uniformly random, but rule files are not trusted to be: mix all words.
+    @inline(__always)
+    static func hash(_ key: DigestTable.Words) -> UInt64 {
+        ByteStringTable.finish(
+            key.0 &* 0x9E37_79B9_7F4A_7C15 ^ key.1 &* 0xC2B2_AE3D_27D4_EB4F ^ key.2 &* 0x1656_67B1_9E37_79F9 ^ key.3)
+    }
+
+    @inline(__always)
+    func lookup(_ key: DigestTable.Words) -> UInt32? {
+        guard !slots.isEmpty else { return nil }
+        let hash = FixedKeyTable.hash(key)
+        guard filter.mayContain(PresenceBits.position(hash)) else { return nil }
+        let found = probe(key, hash)
+        return found >= 0 ? indices.withUnsafeBufferPointer { $0[found] } : nil
+    }
+
+    /// The entry number of `key`, or the complement (negative) of its free slot.
+    @inline(__always)
+    private func probe(_ key: DigestTable.Words, _ hash: UInt64) -> Int {
+        let tag = hash & 0xFFFF_FFFF_0000_0000
+        return slots.withUnsafeBufferPointer { slots in
+            keys.withUnsafeBufferPointer { keys in
+                var slot = Int(truncatingIfNeeded: hash) & mask
+                while true {
+                    let candidate = slots[slot]
+                    if candidate == FixedKeyTable.emptySlot { return ~slot }
+                    if candidate & 0xFFFF_FFFF_0000_0000 == tag {
+                        let entry = Int(truncatingIfNeeded: candidate & 0xFFFF_FFFF)
+                        let base = entry * words
+                        if keys[base] == key.0, keys[base + 1] == key.1,
+                           words < 3 || keys[base + 2] == key.2, words < 4 || keys[base + 3] == key.3
+                        {
+                            return entry
+                        }
+                    }
+                    slot = (slot + 1) & mask
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Observations
+import Testing
+@testable import Indicators
+
+/// The flattened interval tables, the fixed-width digest table and the plain-list fast
+/// path, each checked against a naive model.
+@Suite struct FlatTableTests {
+    /// Random nested and overlapping-by-containment IPv4 networks (all prefix lengths,
+    /// duplicates, /0 and /32 at the ends of the space) agree with a naive scan.
+    @Test func randomNestedIPv4NetworksAgreeWithANaiveScan() {
+        var random = SplitMix64(state: 0xF1A7)
+        var entries: [(key: UInt32, prefix: Int, index: UInt32)] = []
+        for index in 0..<3_000 {
+            let prefix = Int(random.next() % 33)
+            // Cluster the networks in a few /12s so that they nest often.
+            let address = UInt32(truncatingIfNeeded: random.next() % 4) << 28 | UInt32(truncatingIfNeeded: random.next()) >> 12
+            entries.append((address, prefix, UInt32(index)))
+        }
+        entries.append((0xFFFF_FFFF, 32, 3_000))
+        entries.append((0, 32, 3_001))
+        entries.append((0xFFFF_FFFF, 31, 3_002))
+        let table = IPNetworkTable<UInt32>(entries)
+        func naive(_ address: UInt32) -> UInt32? {
+            var best: (prefix: Int, index: UInt32)? = nil
+            for entry in entries where address.masked(prefix: entry.prefix) == entry.key.masked(prefix: entry.prefix) {
+                if let current = best, current.prefix > entry.prefix || (current.prefix == entry.prefix && current.index < entry.index) {
+                    continue
+                }
+                best = (entry.prefix, entry.index)
+            }
+            return best?.index
+        }
+        var mismatches = 0
+        var probes: [UInt32] = [0, 1, 0xFFFF_FFFF, 0xFFFF_FFFE, 0x1000_0000, 0x0FFF_FFFF]
+        for _ in 0..<3_000 {
+            let base = entries[Int(random.next() % UInt64(entries.count))]
+            let last = base.key.lastAddress(prefix: base.prefix)
+            probes += [UInt32(truncatingIfNeeded: random.next()), base.key.masked(prefix: base.prefix), last, last &+ 1,
+                       base.key.masked(prefix: base.prefix) &- 1]
+        }
+        for address in probes where table.lookup(address) != naive(address) { mismatches += 1 }
+        #expect(mismatches == 0)
+        #expect(table.intervalCount <= 2 * table.count + 1)
+    }
+
+    /// The same for IPv6, with prefixes on both sides of /64 and ranges sharing high halves.
+    @Test func randomNestedIPv6NetworksAgreeWithANaiveScan() {
+        var random = SplitMix64(state: 0x6666)
+        var entries: [(key: IPv6Key, prefix: Int, index: UInt32)] = []
+        for index in 0..<2_000 {
+            let prefix = [0, 16, 32, 48, 56, 63, 64, 65, 72, 96, 120, 127, 128][Int(random.next() % 13)]
+            let high = 0x2001_0db8_0000_0000 | (random.next() % 4) << 24 | random.next() % 3
+            let low = random.next() % 2 == 0 ? random.next() % 5 : random.next()
+            entries.append((IPv6Key(high: high, low: low), prefix, UInt32(index)))
+        }
+        entries.append((IPv6Key(high: UInt64.max, low: UInt64.max), 128, 2_000))
+        let table = IPNetworkTable<IPv6Key>(entries)
+        func naive(_ address: IPv6Key) -> UInt32? {
+            var best: (prefix: Int, index: UInt32)? = nil
+            for entry in entries where address.masked(prefix: entry.prefix) == entry.key.masked(prefix: entry.prefix) {
+                if let current = best, current.prefix > entry.prefix || (current.prefix == entry.prefix && current.index < entry.index) {
+                    continue
+                }
+                best = (entry.prefix, entry.index)
+            }
+            return best?.index
+        }
+        var probes: [IPv6Key] = [IPv6Key(high: 0, low: 0), IPv6Key(high: UInt64.max, low: UInt64.max)]
+        for _ in 0..<3_000 {
+            let base = entries[Int(random.next() % UInt64(entries.count))]
+            let first = base.key.masked(prefix: base.prefix)
+            let last = base.key.lastAddress(prefix: base.prefix)
+            probes += [first, last, last.successor ?? last, IPv6Key(high: first.high, low: first.low &- 1),
+                       IPv6Key(high: base.key.high, low: random.next())]
+        }
+        var mismatches = 0
+        for address in probes where table.lookup(address) != naive(address) { mismatches += 1 }
+        #expect(mismatches == 0)
+    }
+
+    @Test(arguments: [
+        ("0123456789abcdef", true), ("ABCDEFab", true), ("0123456g", false), ("/0123456", false),
+        (":0123456", false), ("@abcdefa", false), ("`abcdefa", false), ("gabcdefa", false), ("\u{7F}1234567", false),
+    ])
+    func hexDecodingValidatesEveryCharacter(text: String, valid: Bool) {
+        let bytes = Array(text.utf8)
+        let decoded = bytes.withUnsafeBytes { raw in
+            DigestTable.decode8(UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self)))
+        }
+        #expect((decoded != nil) == valid)
+        if valid, bytes.count == 16 {
+            // "01234567" decodes to the bytes 01 23 45 67, first byte lowest.
+            #expect(decoded == 0x6745_2301)
+        }
+    }
+
+    /// Random digests of every length: each is found (in either case), a one-character
+    /// change or a non-hex character misses.
+    @Test func randomDigestsAreFoundAndNeighboursMiss() {
+        var random = SplitMix64(state: 0xD16E)
+        let hex = Array("0123456789abcdef".utf8)
+        var entries: [(bytes: [UInt8], index: UInt32)] = []
+        for index in 0..<3_000 {
+            let length = [32, 40, 64][index % 3]
+            entries.append(((0..<length).map { _ in hex[Int(random.next() % 16)] }, UInt32(index)))
+        }
+        let table = DigestTable(entries)
+        #expect(table.count == 3_000)
+        var failures = 0
+        for entry in entries {
+            let upper = entry.bytes.map { $0 >= 0x61 ? $0 - 0x20 : $0 }
+            var changed = entry.bytes
+            changed[Int(random.next() % UInt64(changed.count))] ^= 0x01  // 0↔1, a↔`, ...
+            var nonHex = entry.bytes
+            nonHex[Int(random.next() % UInt64(nonHex.count))] = UInt8(ascii: "g")
+            if entry.bytes.withUnsafeBytes({ table.lookup($0) }) != entry.index { failures += 1 }
+            if upper.withUnsafeBytes({ table.lookup($0) }) != entry.index { failures += 1 }
+            if changed.withUnsafeBytes({ table.lookup($0) }) != nil { failures += 1 }
+            if nonHex.withUnsafeBytes({ table.lookup($0) }) != nil { failures += 1 }
+            if entry.bytes.dropLast().withUnsafeBytes({ table.lookup($0) }) != nil { failures += 1 }
+        }
+        #expect(failures == 0)
+    }
+
+    /// The byte-level fast path of plain lists gives exactly what the general path gives,
+    /// and declines what it cannot decide.
+    @Test(arguments: [
+        "192.0.2.1", "10.0.0.1", "300.1.1.1", "1.2.3", "01.2.3.4", "evil.example", "a.b-c_d.example", "com", "co.uk",
+        "github.io", "evil.123", "evil..com", ".evil.com", "evil.com.", "-x.example",
+        String(repeating: "a", count: 64) + ".example", "d41d8cd98f00b204e9800998ecf8427e", "D41D8CD98F00B204E9800998ECF8427E",
+        "da39a3ee5e6b4b0d3255bfef95601890afd80709", String(repeating: "ab", count: 32), "deadbeef", "12345678901234567890123456789012",
+        "Evil.Example", "evil.example # c", "evil.example;c",
+    ])
+    func fastPathAgreesWithTheGeneralPath(line: String) {
+        let bytes = ArraySlice(Array(line.utf8))
+        let general = PlainListParser.parseLine(bytes, suffixes: testSuffixes)
+        if let fast = PlainListParser.fastValue(bytes, suffixes: testSuffixes) {
+            #expect(general == .indicator(fast, description: nil))
+        } else if case .indicator(let parsed, nil) = general {
+            // Declining is allowed only for what the fast path does not cover.
+            #expect(parsed.value != line || line.contains(where: \.isUppercase), "\(line) should take the fast path")
+        }
+    }
+}
