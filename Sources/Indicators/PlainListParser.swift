@@ -109,10 +109,8 @@ enum PlainListParser {
             domain = domain && (isDigit || isDot || isLower || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_"))
             if !digitsAndDots, !hex, !domain { return nil }
         }
-        if digitsAndDots {
-            guard let address = IPv4Address(ascii: line) else { return nil }
-            return ParsedValue(type: .ipv4, value: address.description)
-        }
+        // Hex first: a digest may be all decimal digits, which an address never is
+        // (it has dots), so the order decides nothing else.
         if hex {
             let type: IndicatorType
             switch count {
@@ -122,6 +120,10 @@ enum PlainListParser {
             default: return nil
             }
             return ParsedValue(type: type, value: String(decoding: line.lazy.map(ByteStringTable.lowercased), as: UTF8.self))
+        }
+        if digitsAndDots {
+            guard let address = IPv4Address(ascii: line) else { return nil }
+            return ParsedValue(type: .ipv4, value: address.description)
         }
         guard domain, line.first != UInt8(ascii: "."), line.last != UInt8(ascii: ".") else { return nil }
         // Labels: non-empty, at most 63 bytes, at least two, the last not all digits.

@@ -143,13 +143,8 @@ enum ValueSyntax {
             return classifyURL(value)
         }
         let bytes = value.utf8
-        if bytes.allSatisfy({ isDigit($0) || $0 == UInt8(ascii: ".") }) {
-            if let address = IPv4Address(value) { return .indicator(ParsedValue(type: .ipv4, value: address.description)) }
-            return .invalid("\(shown): not a valid IPv4 address (\(ipv4Problem(value)))", offset: 0)
-        }
-        if value.contains(":") {
-            return classifyColon(value, suffixes: suffixes)
-        }
+        // Before the address check: a digest may be all decimal digits (an MD5 of 32
+        // digits is not a malformed IPv4 address).
         if bytes.allSatisfy(isHexDigit), bytes.count >= 24 {
             switch bytes.count {
             case 32: return .indicator(ParsedValue(type: .md5, value: value.lowercased()))
@@ -160,6 +155,13 @@ enum ValueSyntax {
                     "\(shown): a hex string of \(bytes.count) digits is not a hash "
                         + "(expected 32 for MD5, 40 for SHA-1 or 64 for SHA-256)", offset: 0)
             }
+        }
+        if bytes.allSatisfy({ isDigit($0) || $0 == UInt8(ascii: ".") }) {
+            if let address = IPv4Address(value) { return .indicator(ParsedValue(type: .ipv4, value: address.description)) }
+            return .invalid("\(shown): not a valid IPv4 address (\(ipv4Problem(value)))", offset: 0)
+        }
+        if value.contains(":") {
+            return classifyColon(value, suffixes: suffixes)
         }
         return classifyDomain(value, exact: false, suffixes: suffixes)
     }
