@@ -1,5 +1,6 @@
 import CaseStore
 import Indicators
+import Observations
 import Synchronization
 
 /// The case database ids of the indicators that have been sighted, stored on their
@@ -15,6 +16,12 @@ final class IndicatorRecords: Sendable {
     init(indicators: [Indicator], database: CaseDatabase) {
         self.indicators = indicators
         self.database = database
+    }
+
+    /// Whether the indicator at `index` is in force at `time`, the time of the
+    /// observation (captures are often weeks old: the time of the run says nothing).
+    func isValid(indicatorAt index: Int, at time: Observations.Timestamp) -> Bool {
+        indicators[index].isValid(at: time)
     }
 
     /// The database id of the indicator at `index` of the rule set, storing it first if

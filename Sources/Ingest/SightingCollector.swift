@@ -29,7 +29,9 @@ struct SightingCollector {
 
     /// Looks `observation` up; on a hit, keeps a sighting. The miss path allocates nothing.
     mutating func observe(_ observation: Observation) {
-        guard let index = table.lookup(observation.value), writeError == nil else { return }
+        guard let index = table.lookup(observation.value), writeError == nil,
+              indicatorRecords.isValid(indicatorAt: index, at: observation.time)
+        else { return }
         let indicatorID: Int64
         do {
             indicatorID = try indicatorRecords.id(forIndicatorAt: index)
