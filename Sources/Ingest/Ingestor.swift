@@ -64,6 +64,9 @@ public struct SourceResult: Sendable {
 public struct IngestReport: Sendable {
     public var sources: [SourceResult] = []
     public var ruleErrors: [RuleError] = []
+    /// Rule lines skipped with a warning (e.g. port-specific indicators); they do not
+    /// make the run fail. `cairn rules check` lists them.
+    public var ruleWarningCount = 0
     public var indicatorCount = 0
     public var incidentCount = 0
     public var elapsedSeconds = 0.0
@@ -104,6 +107,7 @@ public struct Ingestor: Sendable {
         }
         let rules = RuleSet.load(paths: options.rulePaths)
         report.ruleErrors = rules.errors
+        report.ruleWarningCount = rules.warnings.count
         report.indicatorCount = rules.indicators.count
         let table = rules.compile()
 

@@ -70,6 +70,16 @@ struct Summary {
 
     init(_ report: IngestReport) { self.report = report }
 
+    /// Bad and skipped rule lines, when there are any.
+    var ruleProblems: String {
+        var parts: [String] = []
+        if !report.ruleErrors.isEmpty { parts.append("\(report.ruleErrors.count) bad rule lines skipped") }
+        if report.ruleWarningCount > 0 {
+            parts.append("\(report.ruleWarningCount) rule lines skipped with a warning: see cairn rules check")
+        }
+        return parts.isEmpty ? "" : " (" + parts.joined(separator: ", ") + ")"
+    }
+
     var text: String {
         let read = report.sources.filter { $0.status == .complete }.count
         let duplicates = report.sources.filter { if case .duplicate = $0.status { true } else { false } }.count
@@ -80,7 +90,7 @@ struct Summary {
             "packets      \(report.packets)",
             "lines        \(report.lines)",
             String(format: "bytes        %llu (%.1f MB, %.1f MB/s)", report.bytes, megabytes, megabytes / seconds),
-            "indicators   \(report.indicatorCount)" + (report.ruleErrors.isEmpty ? "" : " (\(report.ruleErrors.count) bad rule lines skipped)"),
+            "indicators   \(report.indicatorCount)" + ruleProblems,
             "sightings    \(report.sightings)",
             "incidents    \(report.incidentCount)",
             String(format: "time         %.2f s", report.elapsedSeconds),
