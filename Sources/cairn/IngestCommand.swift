@@ -55,7 +55,8 @@ struct Ingest: ParsableCommand {
             case .complete: break
             case .failed(let reason): printError("error: \(reason)")
             case .duplicate(let existing):
-                print("\(source.path): already in the case (same SHA-256 as \(existing)); nothing added")
+                let same = existing == source.path ? "" : " as \(existing)"
+                print("\(source.path): already in the case (same SHA-256\(same)); nothing added")
             }
             for note in source.summary.notes { printError("note: \(source.path): \(note)") }
         }
