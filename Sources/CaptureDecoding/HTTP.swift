@@ -1,22 +1,6 @@
 import ByteParsing
 import Observations
 
-/// A buffer for assembling one URL (`http://` + Host + request target), allocated once
-/// per reader so that HTTP decoding does not allocate per packet.
-final class URLScratch {
-    /// Longer URLs are counted (`http.url_too_long`), not observed: 8 KiB is the request
-    /// line limit of common servers (Apache's LimitRequestLine, nginx's default buffer).
-    static let capacity = 8192
-    let bytes: UnsafeMutableRawBufferPointer
-
-    init() {
-        bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: URLScratch.capacity, alignment: 1)
-        bytes.initializeMemory(as: UInt8.self, repeating: 0)
-    }
-
-    deinit { bytes.deallocate() }
-}
-
 extension PacketDecoder {
     /// Whether `bytes` starts with an HTTP/1.x request method and a space: RFC 9110's
     /// methods, PATCH, and the UPnP ones (SSDP's M-SEARCH and NOTIFY, GENA's

@@ -84,16 +84,20 @@ struct PacketContext {
     var ipHeaders = 0
 }
 
-/// A buffer for assembling one domain name, allocated once per reader so that DNS
-/// decoding does not allocate per packet.
-final class NameScratch {
+/// A buffer for assembling one value (a domain name, a URL), allocated once per reader
+/// so that decoding does not allocate per packet.
+final class ScratchBuffer {
     /// RFC 1035 §2.3.4: a name is at most 255 bytes on the wire, so its dotted text
     /// (no trailing dot) is at most 253 bytes.
-    static let capacity = 255
+    static let nameCapacity = 255
+    /// Longer URLs are counted (`http.url_too_long`), not observed: 8 KiB is the request
+    /// line limit of common servers (Apache's LimitRequestLine, nginx's default buffer).
+    static let urlCapacity = 8192
+
     let bytes: UnsafeMutableRawBufferPointer
 
-    init() {
-        bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: NameScratch.capacity, alignment: 1)
+    init(capacity: Int) {
+        bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 1)
         bytes.initializeMemory(as: UInt8.self, repeating: 0)
     }
 
@@ -113,10 +117,13 @@ struct PacketDecoder {
     static let maxIPHeaders = 4
 
     var anomalies = AnomalyCounts()
-    let nameScratch: NameScratch
-    let urlScratch: URLScratch
+    let nameScratch: ScratchBuffer
+    let urlScratch: ScratchBuffer
 
-    init(nameScratch: NameScratch = NameScratch(), urlScratch: URLScratch = URLScratch()) {
+    init(
+        nameScratch: ScratchBuffer = ScratchBuffer(capacity: ScratchBuffer.nameCapacity),
+        urlScratch: ScratchBuffer = ScratchBuffer(capacity: ScratchBuffer.urlCapacity)
+    ) {
         self.nameScratch = nameScratch
         self.urlScratch = urlScratch
     }

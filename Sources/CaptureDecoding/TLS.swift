@@ -74,7 +74,7 @@ extension PacketDecoder {
                     }
                     guard let name = hello.getBytes(at: entry + 3, count: Int(nameLength)) else { return segmented() }
                     if nameType == 0, !name.isEmpty {
-                        guard name.count <= NameScratch.capacity else {
+                        guard name.count <= ScratchBuffer.nameCapacity else {
                             anomalies.record("tls.server_name_too_long")
                             return .done
                         }
