@@ -326,6 +326,9 @@ public struct IndicatorTable: Sendable {
             }
         case .email(let bytes):
             found = emails.lookup(bytes)
+        case .ja3, .ja4:
+            // No indicator type holds TLS fingerprints yet.
+            found = nil
         }
         return found.map { Int($0) }
     }

@@ -24,6 +24,8 @@ public enum Locator: Hashable, Sendable {
 /// The kind of observable value; every indicator type matches exactly one of these.
 public enum ObservableKind: String, Sendable, CaseIterable {
     case ipv4, ipv6, domain, md5, sha1, sha256, url, email
+    /// TLS client fingerprints: JA3 (an MD5 in hex) and JA4 (`t13d1516h2_…_…`).
+    case ja3, ja4
 }
 
 /// Where in a protocol or a log line a value was seen. The raw value is the label
@@ -51,10 +53,23 @@ public enum Field: String, Sendable, CaseIterable {
     case dnsAnswer = "dns.answer"
     /// The server name of a TLS ClientHello.
     case tlsSNI = "tls.sni"
+    /// The server name of the TLS ClientHello in a QUIC v1 or v2 Initial packet.
+    case quicSNI = "quic.sni"
+    /// The JA3 fingerprint of a TLS (or QUIC) ClientHello.
+    case tlsJA3 = "tls.ja3"
+    /// The JA4 fingerprint of a TLS (or QUIC) ClientHello.
+    case tlsJA4 = "tls.ja4"
     /// The Host header of an HTTP/1.x request.
     case httpHost = "http.host"
     /// The URL of an HTTP/1.x request, `http://host/uri` (tshark's `http.request.full_uri`).
     case httpURL = "http.url"
+    /// The User-Agent header of an HTTP/1.x request.
+    case httpUserAgent = "http.user_agent"
+    /// The digests of a file transferred in an HTTP/1.x body (after any
+    /// Content-Encoding is undone).
+    case fileMD5 = "file.md5"
+    case fileSHA1 = "file.sha1"
+    case fileSHA256 = "file.sha256"
     /// An address anywhere in a log line.
     case logIP = "log.ip"
     /// An address the line names as the source (`SRC=`, `src_ip`, `from`).
@@ -81,6 +96,10 @@ public enum ObservedValue {
     case url(UnsafeRawBufferPointer)
     /// An e-mail address as seen (`local@domain`).
     case email(UnsafeRawBufferPointer)
+    /// A JA3 fingerprint: 32 lower-case hex digits.
+    case ja3(UnsafeRawBufferPointer)
+    /// A JA4 fingerprint, e.g. `t13d1516h2_8daaf6152771_02713d6af862`.
+    case ja4(UnsafeRawBufferPointer)
 
     /// An owned copy, for the rare case that a hit has to be kept.
     public var owned: OwnedValue {
@@ -91,6 +110,8 @@ public enum ObservedValue {
         case .hexDigest(let bytes): .hexDigest(String(decoding: bytes, as: UTF8.self))
         case .url(let bytes): .url(String(decoding: bytes, as: UTF8.self))
         case .email(let bytes): .email(String(decoding: bytes, as: UTF8.self))
+        case .ja3(let bytes): .ja3(String(decoding: bytes, as: UTF8.self))
+        case .ja4(let bytes): .ja4(String(decoding: bytes, as: UTF8.self))
         }
     }
 }
@@ -103,6 +124,8 @@ public enum OwnedValue: Hashable, Sendable, CustomStringConvertible {
     case hexDigest(String)
     case url(String)
     case email(String)
+    case ja3(String)
+    case ja4(String)
 
     public var description: String {
         switch self {
@@ -112,6 +135,8 @@ public enum OwnedValue: Hashable, Sendable, CustomStringConvertible {
         case .hexDigest(let digest): digest
         case .url(let url): url
         case .email(let address): address
+        case .ja3(let fingerprint): fingerprint
+        case .ja4(let fingerprint): fingerprint
         }
     }
 }
@@ -145,13 +170,21 @@ public struct Observation {
     public var host: HostReference
     public var locator: Locator
     public var time: Timestamp
+    /// For a value of a JSON log line, the name of the member it was the value of
+    /// (`id.resp_h`, `dest_ip`, with nested names joined by `.`); nil elsewhere. Stored
+    /// as the sighting's field in place of `field`'s name.
+    public var member: UnsafeRawBufferPointer?
 
-    public init(value: ObservedValue, field: Field, host: HostReference, locator: Locator, time: Timestamp) {
+    public init(
+        value: ObservedValue, field: Field, host: HostReference, locator: Locator, time: Timestamp,
+        member: UnsafeRawBufferPointer? = nil
+    ) {
         self.value = value
         self.field = field
         self.host = host
         self.locator = locator
         self.time = time
+        self.member = member
     }
 }
 
