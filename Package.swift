@@ -28,6 +28,11 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        .systemLibrary(
+            name: "CIsal",
+            pkgConfig: "libisal",
+            providers: [.apt(["libisal-dev"]), .brew(["isa-l"])]
+        ),
         .target(
             name: "ByteParsing",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
@@ -37,8 +42,15 @@ let package = Package(
             name: "Indicators",
             dependencies: ["Observations", "ByteParsing", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .target(name: "CaptureDecoding", dependencies: ["Observations", "ByteParsing", "CPcap"]),
-        .target(name: "LogReading", dependencies: ["Observations", "ByteParsing", "CZlib"]),
+        .target(
+            name: "CaptureDecoding",
+            dependencies: [
+                "Observations", "ByteParsing", "CPcap", "CZlib",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        .target(name: "LogReading", dependencies: ["Observations", "ByteParsing", "CZlib", "CIsal"]),
         .target(
             name: "CaseStore",
             dependencies: [
@@ -51,6 +63,7 @@ let package = Package(
             name: "Evidence",
             dependencies: [
                 "Observations", "ByteParsing", "CaseStore", "Correlation", "Indicators",
+                "CaptureDecoding", "CPcap",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
