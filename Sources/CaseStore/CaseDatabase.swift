@@ -82,11 +82,15 @@ public final class CaseDatabase: Sendable {
     // MARK: Indicators
 
     /// Inserts the indicators that are not stored yet (same type, value, rule file and
-    /// line); returns the database id of each, in the order given. One transaction.
+    /// line), with their metadata; returns the database id of each, in the order given.
+    /// One transaction. An indicator stored by an earlier run keeps the metadata it had
+    /// then: a change of rules never alters what is already in the case.
     public func storeIndicators(_ indicators: [Indicator]) throws -> [Int64] {
         try queue.write { db in
             let insert = try db.cachedStatement(sql: """
-                INSERT INTO indicators (type, value, rule_file, rule_line) VALUES (?, ?, ?, ?)
+                INSERT INTO indicators (type, value, rule_file, rule_line, source, severity, confidence, tlp,
+                                        description)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (type, value, rule_file, rule_line) DO NOTHING
                 """)
             let select = try db.cachedStatement(sql: """
@@ -98,7 +102,9 @@ public final class CaseDatabase: Sendable {
                 let arguments: StatementArguments = [
                     indicator.type.rawValue, indicator.value, indicator.ruleFile, indicator.line,
                 ]
-                try insert.execute(arguments: arguments)
+                try insert.execute(arguments: arguments + [
+                    indicator.source, indicator.severity, indicator.confidence, indicator.tlp, indicator.description,
+                ])
                 if db.changesCount > 0 {
                     ids.append(db.lastInsertedRowID)
                 } else if let id = try Int64.fetchOne(select, arguments: arguments) {
@@ -239,93 +245,13 @@ public final class CaseDatabase: Sendable {
         }
     }
 
-    // MARK: Correlation
-
-    /// Every sighting, as correlation needs it, of sources that are `complete` or
-    /// `failed` (a damaged file keeps what was read before the damage). Sightings of a
-    /// source still `reading` are left out: they are a run in progress or the remains of
-    /// a killed one, which the next run replaces.
-    public func sightingFacts() throws -> [SightingFact] {
-        try queue.read { db in
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT s.id, s.host, s.time_ns, s.indicator_id, i.value, src.kind
-                FROM sightings s
-                JOIN sources src ON src.id = s.source_id
-                JOIN indicators i ON i.id = s.indicator_id
-                WHERE src.status != 'reading'
-                ORDER BY s.id
-                """)
-            var facts: [SightingFact] = []
-            while let row = try rows.next() {
-                let kind: String? = try row.decode(atIndex: 5)
-                facts.append(SightingFact(
-                    id: try row.decode(atIndex: 0),
-                    host: try row.decode(atIndex: 1),
-                    time: Timestamp(nanoseconds: try row.decode(atIndex: 2)),
-                    indicatorID: try row.decode(atIndex: 3),
-                    indicatorValue: try row.decode(atIndex: 4),
-                    // A kind this version does not know counts as a log, per the formula.
-                    sourceKind: kind.flatMap(SourceKind.init(rawValue:)) ?? .text))
-            }
-            return facts
-        }
-    }
-
-    /// Replaces all incidents with `incidents` in one transaction. Incident ids restart
-    /// at 1 and follow the order given.
-    public func replaceIncidents(_ incidents: [Incident]) throws {
-        try queue.write { db in
-            try db.execute(sql: "DELETE FROM incidents")
-            let insertIncident = try db.cachedStatement(sql: """
-                INSERT INTO incidents (host, first_seen, last_seen, first_seen_ns, last_seen_ns, severity, title,
-                                       indicators, sighting_count)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            let insertLink = try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO incident_sightings (incident_id, sighting_id) VALUES (?, ?)
-                """)
-            for incident in incidents {
-                try insertIncident.execute(arguments: [
-                    incident.host, incident.firstSeen.iso8601, incident.lastSeen.iso8601,
-                    incident.firstSeen.nanoseconds, incident.lastSeen.nanoseconds, incident.severity.rawValue,
-                    incident.title, incident.indicatorValues.joined(separator: ","), incident.sightingIDs.count,
-                ])
-                let incidentID = db.lastInsertedRowID
-                for sightingID in incident.sightingIDs {
-                    try insertLink.execute(arguments: [incidentID, sightingID])
-                }
-            }
-        }
-    }
-
-    /// Incidents, newest first (by last_seen, then id).
-    public func incidents() throws -> [IncidentRow] {
-        try queue.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT id, first_seen_ns, last_seen_ns, host, severity, indicators, sighting_count, title
-                FROM incidents ORDER BY last_seen_ns DESC, id DESC
-                """
-            ).map { row in
-                let indicators: String = try row.decode(forColumn: "indicators")
-                return IncidentRow(
-                    id: try row.decode(forColumn: "id"),
-                    firstSeen: Timestamp(nanoseconds: try row.decode(forColumn: "first_seen_ns")),
-                    lastSeen: Timestamp(nanoseconds: try row.decode(forColumn: "last_seen_ns")),
-                    host: try row.decode(forColumn: "host"),
-                    severity: try row.decode(forColumn: "severity"),
-                    indicators: indicators.isEmpty ? [] : indicators.split(separator: ",").map(String.init),
-                    sightingCount: try row.decode(forColumn: "sighting_count"),
-                    title: try row.decode(forColumn: "title"))
-            }
-        }
-    }
-
     /// Sightings (of one incident, or all), ordered by time, source path, locator, with
     /// the incident each belongs to (nil when none does).
     public func sightings(incident: Int64?) throws -> [SightingRow] {
         let select = """
             SELECT s.id, src.path, src.sha256, s.locator_kind, s.locator, s.byte_offset, s.time_ns,
-                   i.type, i.value, s.observed, s.field, s.host, i.rule_file, i.rule_line
+                   i.type, i.value, s.observed, s.field, s.host, i.rule_file, i.rule_line, i.source AS feed,
+                   i.severity AS indicator_severity
             """
         let from = """
             FROM sightings s
@@ -376,7 +302,9 @@ public final class CaseDatabase: Sendable {
             field: try row.decode(forColumn: "field"),
             host: try row.decode(forColumn: "host"),
             ruleFile: try row.decode(forColumn: "rule_file"),
-            ruleLine: try row.decode(forColumn: "rule_line"))
+            ruleLine: try row.decode(forColumn: "rule_line"),
+            indicatorSource: try row.decode(forColumn: "feed"),
+            indicatorSeverity: try row.decode(forColumn: "indicator_severity"))
     }
 
     // MARK: Maintenance
@@ -454,6 +382,10 @@ public enum CaseStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     case indicatorNotStored(String)
     /// A row holds a value this version cannot read.
     case corruptRow(String)
+    /// No incident has this id.
+    case unknownIncident(Int64)
+    /// The incident was merged into another by a later run; triage that one.
+    case mergedIncident(Int64, into: Int64)
 
     public var description: String {
         switch self {
@@ -462,6 +394,8 @@ public enum CaseStoreError: Error, Sendable, Equatable, CustomStringConvertible 
         case .unknownSource(let id): "no source with id \(id) in the case database (removed by another run?)"
         case .indicatorNotStored(let value): "indicator \(value) could not be stored in the case database"
         case .corruptRow(let detail): "unreadable row in the case database: \(detail)"
+        case .unknownIncident(let id): "no incident with id \(id) in the case database"
+        case .mergedIncident(let id, let into): "incident \(id) was merged into incident \(into); use \(into)"
         }
     }
 }
@@ -518,19 +452,6 @@ public struct NewSighting: Sendable, Hashable {
     }
 }
 
-/// An incident as listed.
-public struct IncidentRow: Sendable, Hashable {
-    public var id: Int64
-    public var firstSeen: Timestamp
-    public var lastSeen: Timestamp
-    public var host: String
-    public var severity: String
-    /// Sorted distinct indicator values.
-    public var indicators: [String]
-    public var sightingCount: Int
-    public var title: String
-}
-
 /// A sighting as listed, with its provenance.
 public struct SightingRow: Sendable, Hashable {
     public var id: Int64
@@ -546,4 +467,8 @@ public struct SightingRow: Sendable, Hashable {
     public var host: String
     public var ruleFile: String
     public var ruleLine: Int
+    /// The feed the rule file names for the indicator (`source`), if any.
+    public var indicatorSource: String?
+    /// The severity the rule file gives the indicator, if any.
+    public var indicatorSeverity: String?
 }

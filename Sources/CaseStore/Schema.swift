@@ -16,6 +16,9 @@ enum Schema {
         migrator.registerMigration("v2-custody") { db in
             try db.execute(sql: v2Custody)
         }
+        migrator.registerMigration("v3-incident-identity") { db in
+            try db.execute(sql: v3IncidentIdentity)
+        }
         return migrator
     }
 
@@ -132,6 +135,68 @@ enum Schema {
         CREATE TRIGGER custody_entries_no_delete BEFORE DELETE ON custody_entries
         BEGIN
             SELECT RAISE(ABORT, 'custody entries are append-only: an entry cannot be deleted');
+        END;
+        """
+
+    /// Incidents that keep their id from run to run, triage history, and the indicator
+    /// metadata that severity and confidence are computed from.
+    ///
+    /// - `indicators` gains the metadata of the rule entry (feed, severity, confidence,
+    ///   TLP, description).
+    /// - `incidents` is rebuilt (SQLite cannot widen a CHECK constraint): severity has
+    ///   the five levels `info`…`critical`; `confidence`; `explanation` says what made it
+    ///   an incident and how its severity was reached; `merged_into` is set when a later
+    ///   run joined it to an older incident, which keeps its id.
+    /// - `triage_events` is append-only like the custody log: the status of an incident
+    ///   is that of its latest event, `new` when it has none.
+    private static let v3IncidentIdentity = """
+        ALTER TABLE indicators ADD COLUMN source TEXT;
+        ALTER TABLE indicators ADD COLUMN severity TEXT;
+        ALTER TABLE indicators ADD COLUMN confidence INTEGER;
+        ALTER TABLE indicators ADD COLUMN tlp TEXT;
+        ALTER TABLE indicators ADD COLUMN description TEXT;
+
+        CREATE TABLE incidents_v3 (
+            id INTEGER PRIMARY KEY,
+            host TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            first_seen_ns INTEGER NOT NULL,
+            last_seen_ns INTEGER NOT NULL,
+            severity TEXT NOT NULL CHECK (severity IN ('info', 'low', 'medium', 'high', 'critical')),
+            confidence INTEGER NOT NULL DEFAULT 50,
+            title TEXT NOT NULL,
+            indicators TEXT NOT NULL,
+            sighting_count INTEGER NOT NULL,
+            explanation TEXT NOT NULL DEFAULT '',
+            merged_into INTEGER REFERENCES incidents(id)
+        );
+        INSERT INTO incidents_v3 (id, host, first_seen, last_seen, first_seen_ns, last_seen_ns, severity, title,
+                                  indicators, sighting_count)
+            SELECT id, host, first_seen, last_seen, first_seen_ns, last_seen_ns, severity, title, indicators,
+                   sighting_count
+            FROM incidents;
+        DROP TABLE incidents;
+        ALTER TABLE incidents_v3 RENAME TO incidents;
+        CREATE INDEX incidents_last_seen ON incidents(last_seen_ns);
+
+        CREATE TABLE triage_events (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            recorded_at TEXT NOT NULL,
+            user TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('new', 'investigating', 'escalated', 'closed')),
+            assignee TEXT,
+            note TEXT
+        );
+        CREATE INDEX triage_events_incident ON triage_events(incident_id, id);
+        CREATE TRIGGER triage_events_no_update BEFORE UPDATE ON triage_events
+        BEGIN
+            SELECT RAISE(ABORT, 'triage history is append-only: an event cannot be changed');
+        END;
+        CREATE TRIGGER triage_events_no_delete BEFORE DELETE ON triage_events
+        BEGIN
+            SELECT RAISE(ABORT, 'triage history is append-only: an event cannot be deleted');
         END;
         """
 }

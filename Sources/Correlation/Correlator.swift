@@ -12,27 +12,50 @@ public struct SightingFact: Sendable, Hashable {
     public var indicatorValue: String
     /// Whether it came from a capture or a log.
     public var sourceKind: SourceKind
+    /// The indicator's severity as its rule file gives it (`info` … `critical`), nil
+    /// when the file gives none.
+    public var indicatorSeverity: Severity?
+    /// The indicator's confidence, 0–100, nil when the rule file gives none.
+    public var indicatorConfidence: Int?
+    /// The feed the indicator came from: its `source` when the rule file names one,
+    /// else the rule file. Two sightings from different feeds are independent evidence.
+    public var feed: String
 
-    public init(id: Int64, host: String, time: Timestamp, indicatorID: Int64, indicatorValue: String, sourceKind: SourceKind) {
+    public init(
+        id: Int64, host: String, time: Timestamp, indicatorID: Int64, indicatorValue: String, sourceKind: SourceKind,
+        indicatorSeverity: Severity? = nil, indicatorConfidence: Int? = nil, feed: String = ""
+    ) {
         self.id = id
         self.host = host
         self.time = time
         self.indicatorID = indicatorID
         self.indicatorValue = indicatorValue
         self.sourceKind = sourceKind
+        self.indicatorSeverity = indicatorSeverity
+        self.indicatorConfidence = indicatorConfidence
+        self.feed = feed
     }
 }
 
-/// How serious an incident is.
+/// How serious an indicator or an incident is: the five levels rule files use.
 public enum Severity: String, Sendable, Comparable, CaseIterable {
-    case low, medium, high
+    case info, low, medium, high, critical
 
-    private var rank: Int {
+    /// 0 (`info`) to 4 (`critical`).
+    public var rank: Int {
         switch self {
-        case .low: 0
-        case .medium: 1
-        case .high: 2
+        case .info: 0
+        case .low: 1
+        case .medium: 2
+        case .high: 3
+        case .critical: 4
         }
+    }
+
+    /// The level `steps` above this one, at most `critical`.
+    public func raised(by steps: Int) -> Severity {
+        let rank = min(self.rank + steps, Severity.critical.rank)
+        return Severity.allCases.first { $0.rank == rank } ?? .critical
     }
 
     public static func < (lhs: Severity, rhs: Severity) -> Bool { lhs.rank < rhs.rank }
@@ -44,20 +67,31 @@ public struct Incident: Sendable, Hashable {
     public var firstSeen: Timestamp
     public var lastSeen: Timestamp
     public var severity: Severity
+    /// 0–100: how sure the incident is, from its indicators' confidence and the
+    /// independence of its evidence.
+    public var confidence: Int
     public var title: String
     /// Distinct indicator values, sorted bytewise.
     public var indicatorValues: [String]
     /// The sightings it groups, ascending.
     public var sightingIDs: [Int64]
+    /// What made it an incident and how its severity and confidence were reached, in
+    /// words (`cairn show` prints it).
+    public var explanation: String
 
-    public init(host: String, firstSeen: Timestamp, lastSeen: Timestamp, severity: Severity, title: String, indicatorValues: [String], sightingIDs: [Int64]) {
+    public init(
+        host: String, firstSeen: Timestamp, lastSeen: Timestamp, severity: Severity, confidence: Int = 50,
+        title: String, indicatorValues: [String], sightingIDs: [Int64], explanation: String = ""
+    ) {
         self.host = host
         self.firstSeen = firstSeen
         self.lastSeen = lastSeen
         self.severity = severity
+        self.confidence = confidence
         self.title = title
         self.indicatorValues = indicatorValues
         self.sightingIDs = sightingIDs
+        self.explanation = explanation
     }
 }
 
@@ -78,15 +112,22 @@ public struct Incident: Sendable, Hashable {
 ///
 /// ## Severity
 ///
-/// Let *n* be the number of distinct indicator values among an incident's sightings,
-/// and call the incident *corroborated* when its sightings come from both a capture
-/// (pcap or pcapng) and a log (plain or gzip syslog).
+/// The *base* is the highest severity of the incident's indicators, an indicator whose
+/// rule file gives none counting as `low`. It is raised one level, up to `critical`, for each of:
 ///
-/// | severity | when |
-/// | --- | --- |
-/// | high | *n* ≥ 3, or corroborated |
-/// | medium | *n* = 2 (and not corroborated) |
-/// | low | otherwise: one indicator, seen in one kind of source |
+/// 1. *several indicators*: at least 2 distinct indicator values;
+/// 2. *independent feeds*: the indicators come from at least 2 feeds (an indicator's
+///    feed is its `source`, else its rule file) — Maltrail's minimum-feeds idea;
+/// 3. *corroborated*: the sightings come from both a capture (pcap, pcapng) and a log.
+///
+/// So one indicator without a severity, seen in one capture, is `low`; the same
+/// address also found in a firewall log is `medium`; a `high` indicator confirmed by a
+/// second feed and a log is `critical`.
+///
+/// ## Confidence
+///
+/// The highest confidence of the incident's indicators (an indicator whose rule file
+/// gives none counting as 50), plus 10 for each feed beyond the first and 10 when corroborated, at most 100.
 ///
 /// ## Title
 ///
@@ -112,6 +153,7 @@ public struct Correlator: Sendable {
     /// The incidents of `sightings`: deterministic whatever the input order.
     /// O(n log n) in the number of sightings.
     public func incidents(from sightings: [SightingFact]) -> [Incident] {
+        // The grouping below is by host; `incident` needs `self` only for the gap.
         var byHost: [String: [SightingFact]] = [:]
         for sighting in sightings {
             let host = sighting.host.isEmpty ? Correlator.unknownHost : sighting.host
@@ -123,12 +165,12 @@ public struct Correlator: Sendable {
             var group: [SightingFact] = []
             for fact in ordered {
                 if let previous = group.last, !withinGap(previous.time, fact.time) {
-                    result.append(Correlator.incident(host: host, sightings: group))
+                    result.append(incident(host: host, sightings: group))
                     group.removeAll(keepingCapacity: true)
                 }
                 group.append(fact)
             }
-            if !group.isEmpty { result.append(Correlator.incident(host: host, sightings: group)) }
+            if !group.isEmpty { result.append(incident(host: host, sightings: group)) }
         }
         // The first sighting id breaks ties only when `gap` is negative (then one host
         // can have two incidents starting at the same time).
@@ -147,25 +189,21 @@ public struct Correlator: Sendable {
     }
 
     /// One incident from a non-empty run of sightings ordered by (time, id).
-    private static func incident(host: String, sightings: [SightingFact]) -> Incident {
+    private func incident(host: String, sightings: [SightingFact]) -> Incident {
         let values = Set(sightings.map(\.indicatorValue)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        let fromCapture = sightings.contains { $0.sourceKind.isCapture }
-        let fromLog = sightings.contains { !$0.sourceKind.isCapture }
+        let assessment = Assessment(sightings)
+        let minutes = gap / 60_000_000_000
+        let grouping = "the sightings of host \(host) no more than \(minutes) minutes apart (default grouping)"
         return Incident(
             host: host,
             firstSeen: sightings[0].time,
             lastSeen: sightings[sightings.count - 1].time,
-            severity: severity(distinctIndicators: values.count, corroborated: fromCapture && fromLog),
-            title: title(host: host, values: values),
+            severity: assessment.severity,
+            confidence: assessment.confidence,
+            title: Correlator.title(host: host, values: values),
             indicatorValues: values,
-            sightingIDs: sightings.map(\.id).sorted())
-    }
-
-    /// The severity formula documented on `Correlator`.
-    public static func severity(distinctIndicators: Int, corroborated: Bool) -> Severity {
-        if distinctIndicators >= 3 || corroborated { return .high }
-        if distinctIndicators == 2 { return .medium }
-        return .low
+            sightingIDs: sightings.map(\.id).sorted(),
+            explanation: "Grouped: \(grouping). " + assessment.explanation)
     }
 
     /// The title documented on `Correlator`; `values` sorted and distinct.
@@ -174,5 +212,33 @@ public struct Correlator: Sendable {
         var named = values.prefix(titleValueLimit).joined(separator: ", ")
         if values.count > titleValueLimit { named += ", …" }
         return "\(host): \(values.count) \(noun) — \(named)"
+    }
+}
+
+/// The severity and confidence of a group of sightings, by the formulas documented on
+/// `Correlator`, with the reasons in words.
+public struct Assessment: Sendable, Equatable {
+    public var severity: Severity
+    public var confidence: Int
+    public var explanation: String
+
+    public init(_ sightings: [SightingFact]) {
+        let base = sightings.map { $0.indicatorSeverity ?? .low }.max() ?? .low
+        let distinct = Set(sightings.map(\.indicatorValue)).count
+        let feeds = Set(sightings.map(\.feed)).count
+        let corroborated = sightings.contains { $0.sourceKind.isCapture } && sightings.contains { !$0.sourceKind.isCapture }
+        var raises: [String] = []
+        if distinct >= 2 { raises.append("\(distinct) distinct indicators") }
+        if feeds >= 2 { raises.append("\(feeds) independent feeds") }
+        if corroborated { raises.append("seen in both captures and logs") }
+        severity = base.raised(by: raises.count)
+        let baseConfidence = sightings.map { $0.indicatorConfidence ?? 50 }.max() ?? 50
+        confidence = min(100, max(0, baseConfidence) + 10 * max(0, feeds - 1) + (corroborated ? 10 : 0))
+        var words = "Severity \(severity.rawValue): base \(base.rawValue) (highest indicator severity)"
+        words += raises.isEmpty ? ", not raised" : ", raised for " + raises.joined(separator: ", ")
+        words += ". Confidence \(confidence): highest indicator confidence \(baseConfidence)"
+        if feeds >= 2 { words += ", +\(10 * (feeds - 1)) for \(feeds) feeds" }
+        if corroborated { words += ", +10 for corroboration" }
+        explanation = words + "."
     }
 }

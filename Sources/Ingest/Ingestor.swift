@@ -148,7 +148,7 @@ public struct Ingestor: Sendable {
         progress?.end()
 
         let incidents = Correlator().incidents(from: try database.sightingFacts())
-        try database.replaceIncidents(incidents)
+        try database.updateIncidents(incidents)
         report.incidentCount = incidents.count
         try database.finishRun(runID, succeeded: !report.hadProblems)
         _ = try database.appendIngestCustodyEntry(

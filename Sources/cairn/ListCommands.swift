@@ -7,39 +7,6 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case table, json, tsv
 }
 
-struct Incidents: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the incidents, newest first.")
-
-    @Option(name: .long, help: ArgumentHelp("Case database file.", valueName: "FILE"))
-    var db = "cairn.sqlite"
-
-    @Option(name: .long, help: "table, json or tsv.")
-    var format: OutputFormat = .table
-
-    func run() throws {
-        let rows = try openDatabase(db).incidents()
-        let columns = ["id", "first_seen", "last_seen", "host", "severity", "indicators", "sightings", "title"]
-        let values = rows.map { row in
-            [String(row.id), row.firstSeen.iso8601, row.lastSeen.iso8601, row.host, row.severity,
-             row.indicators.joined(separator: ","), String(row.sightingCount), row.title]
-        }
-        switch format {
-        case .tsv: print(Listing.tsv(columns: columns, rows: values), terminator: "")
-        case .table:
-            if rows.isEmpty { print("no incidents") } else {
-                print(Listing.table(
-                    columns: ["ID", "FIRST SEEN", "LAST SEEN", "HOST", "SEVERITY", "SIGHTINGS", "TITLE"],
-                    rows: values.map { [$0[0], $0[1], $0[2], $0[3], $0[4], $0[6], $0[7]] }), terminator: "")
-            }
-        case .json:
-            try Listing.printJSON(rows.map {
-                IncidentJSON(id: $0.id, firstSeen: $0.firstSeen.iso8601, lastSeen: $0.lastSeen.iso8601, host: $0.host,
-                             severity: $0.severity, indicators: $0.indicators, sightings: $0.sightingCount, title: $0.title)
-            })
-        }
-    }
-}
-
 struct Sightings: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List sightings with their provenance (source, locator, rule).")
@@ -71,33 +38,8 @@ struct Sightings: ParsableCommand {
                     rows: values.map { Array($0[0..<9]) }), terminator: "")
             }
         case .json:
-            try Listing.printJSON(rows.map { row in
-                SightingJSON(
-                    source: row.sourcePath, sourceSHA256: row.sourceSHA256, locator: Listing.locator(row.locator),
-                    packet: { if case .packet(let n) = row.locator { n } else { nil } }(),
-                    line: { if case .line(let n, _) = row.locator { n } else { nil } }(),
-                    byteOffset: { if case .line(_, let offset) = row.locator { offset } else { nil } }(),
-                    time: row.time.iso8601, indicatorType: row.indicatorType, indicator: row.indicatorValue,
-                    observed: row.observed, where: row.field, rule: "\(row.ruleFile):\(row.ruleLine)",
-                    host: row.host, incident: row.incidentID)
-            })
+            try Listing.printJSON(rows.map(SightingJSON.init))
         }
-    }
-}
-
-struct IncidentJSON: Encodable {
-    var id: Int64
-    var firstSeen: String
-    var lastSeen: String
-    var host: String
-    var severity: String
-    var indicators: [String]
-    var sightings: Int
-    var title: String
-
-    enum CodingKeys: String, CodingKey {
-        case id, host, severity, indicators, sightings, title
-        case firstSeen = "first_seen", lastSeen = "last_seen"
     }
 }
 
@@ -116,9 +58,29 @@ struct SightingJSON: Encodable {
     var rule: String
     var host: String
     var incident: Int64?
+    var feed: String?
+
+    init(_ row: SightingRow) {
+        source = row.sourcePath
+        sourceSHA256 = row.sourceSHA256
+        locator = Listing.locator(row.locator)
+        switch row.locator {
+        case .packet(let number): packet = number
+        case .line(let number, let offset): (line, byteOffset) = (number, offset)
+        }
+        time = row.time.iso8601
+        indicatorType = row.indicatorType
+        indicator = row.indicatorValue
+        observed = row.observed
+        `where` = row.field
+        rule = "\(row.ruleFile):\(row.ruleLine)"
+        host = row.host
+        incident = row.incidentID
+        feed = row.indicatorSource
+    }
 
     enum CodingKeys: String, CodingKey {
-        case source, locator, packet, line, time, indicator, observed, `where`, rule, host, incident
+        case source, locator, packet, line, time, indicator, observed, `where`, rule, host, incident, feed
         case sourceSHA256 = "source_sha256", byteOffset = "byte_offset", indicatorType = "indicator_type"
     }
 }

@@ -6,7 +6,7 @@ import Testing
 @testable import CaseStore
 
 /// A fresh directory for one test, removed when the test ends.
-private final class TemporaryDirectory {
+final class TemporaryDirectory {
     let path: String
     init() throws {
         path = NSTemporaryDirectory() + "casestore-" + UUID().uuidString
@@ -16,9 +16,9 @@ private final class TemporaryDirectory {
     var database: String { path + "/case.sqlite" }
 }
 
-private let origin = Timestamp(seconds: 1_709_294_400)  // 2024-03-01T12:00:00Z
+let origin = Timestamp(seconds: 1_709_294_400)  // 2024-03-01T12:00:00Z
 
-private func at(minutes: Int64) -> Timestamp {
+func at(minutes: Int64) -> Timestamp {
     Timestamp(nanoseconds: origin.nanoseconds + minutes * 60_000_000_000)
 }
 
@@ -57,7 +57,7 @@ func migrationsIdempotent() throws {
     let migrations = try second.queue.read { db in
         try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
     }
-    #expect(migrations == ["v1-initial", "v2-custody"])
+    #expect(migrations == ["v1-initial", "v2-custody", "v3-incident-identity"])
     let runs = try second.queue.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM runs") }
     #expect(runs == [runID])
     #expect(try second.integrityCheck() == ["ok"])
@@ -192,8 +192,8 @@ func fullFlow() throws {
     #expect(facts.filter { $0.host == "mail01" }.map(\.sourceKind) == [.gzip])
     let incidents = Correlator().incidents(from: facts)
     #expect(incidents.count == 3)
-    try database.replaceIncidents(incidents)
-    try database.replaceIncidents(incidents)  // replacing, not adding
+    try database.updateIncidents(incidents)
+    try database.updateIncidents(incidents)  // the same incidents again: updated, not added
     let rows = try database.incidents()
     #expect(rows.map(\.host) == ["(unknown)", "10.0.0.5", "mail01"])
     #expect(rows.map(\.lastSeen) == [at(minutes: 200), at(minutes: 10), at(minutes: 5)])
@@ -201,7 +201,7 @@ func fullFlow() throws {
     #expect(host.firstSeen == origin)
     #expect(host.indicators == ["203.0.113.7", "evil.example"])
     #expect(host.sightingCount == 3)
-    #expect(host.severity == "medium")
+    #expect(host.severity == "high")
     #expect(host.title == "10.0.0.5: 2 indicators — 203.0.113.7, evil.example")
 
     let ofHost = try database.sightings(incident: host.id)
@@ -311,10 +311,10 @@ func replaceIncidentsAtomic() throws {
                     observed: "evil.example", field: .logDomain, host: "mail01"),
     ])
     let incidents = Correlator().incidents(from: try database.sightingFacts())
-    try database.replaceIncidents(incidents)
+    try database.updateIncidents(incidents)
     var broken = incidents
     broken[0].sightingIDs.append(12345)
-    #expect(throws: (any Error).self) { try database.replaceIncidents(broken) }
+    #expect(throws: (any Error).self) { try database.updateIncidents(broken) }
     let rows = try database.incidents()
     #expect(rows.count == 1 && rows.first?.sightingCount == 1 && rows.first?.severity == "low")
     #expect(try database.sightings(incident: rows[0].id).map(\.observed) == ["evil.example"])

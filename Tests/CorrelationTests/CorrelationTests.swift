@@ -82,29 +82,42 @@ func orderIndependence() {
     }
 }
 
+/// One sighting of the severity table: value, source kind, indicator severity and
+/// confidence, feed.
+typealias Hit = (value: String, kind: SourceKind, severity: Severity?, confidence: Int?, feed: String)
+
 @Test(
-    "severity follows the documented formula",
+    "severity and confidence follow the documented formula",
     arguments: [
-        (["a.example"], [SourceKind.pcap], Severity.low),
-        (["a.example", "a.example"], [.text, .gzip], .low),
-        (["a.example", "b.example"], [.pcap, .pcapng], .medium),
-        (["a.example", "b.example"], [.gzip, .text], .medium),
-        (["a.example", "b.example", "c.example"], [.pcap, .pcap, .pcap], .high),
-        (["a.example"], [.pcap, .text], .high),
-        (["a.example", "a.example"], [.pcapng, .gzip], .high),
-    ] as [([String], [SourceKind], Severity)]
+        // One indicator, no metadata, one kind of source: the base.
+        ([("a.example", .pcap, nil, nil, "f")], Severity.low, 50),
+        ([("a.example", .text, nil, nil, "f"), ("a.example", .gzip, nil, nil, "f")], .low, 50),
+        // Each of: several indicators, several feeds, corroboration raises one level.
+        ([("a.example", .pcap, nil, nil, "f"), ("b.example", .pcapng, nil, nil, "f")], .medium, 50),
+        ([("a.example", .pcap, nil, nil, "f"), ("a.example", .pcap, nil, nil, "g")], .medium, 60),
+        ([("a.example", .pcap, nil, nil, "f"), ("a.example", .text, nil, nil, "f")], .medium, 60),
+        ([("a.example", .pcap, nil, nil, "f"), ("b.example", .gzip, nil, nil, "g")], .critical, 70),
+        // The base is the highest indicator severity; raised at most to critical.
+        ([("a.example", .pcap, .info, nil, "f")], .info, 50),
+        ([("a.example", .pcap, .high, 80, "f"), ("b.example", .pcap, .low, 95, "f")], .critical, 95),
+        ([("a.example", .pcap, .critical, 10, "f"), ("b.example", .text, nil, nil, "g")], .critical, 70),
+        // Confidence is capped at 100.
+        ([("a.example", .pcap, nil, 100, "f"), ("a.example", .text, nil, nil, "g")], .high, 100),
+    ] as [([Hit], Severity, Int)]
 )
-func severityCases(values: [String], kinds: [SourceKind], expected: Severity) {
-    var facts: [SightingFact] = []
-    for index in values.indices {
-        facts.append(fact(Int64(index), minutes: Int64(index), value: values[index], kind: kinds[index % kinds.count]))
-    }
-    for index in values.count..<kinds.count {
-        facts.append(fact(Int64(index), minutes: Int64(index), value: values[0], kind: kinds[index]))
+func severityCases(hits: [Hit], severity: Severity, confidence: Int) {
+    let facts = hits.enumerated().map { index, hit in
+        var sighting = fact(Int64(index), minutes: Int64(index), value: hit.value, kind: hit.kind)
+        sighting.indicatorSeverity = hit.severity
+        sighting.indicatorConfidence = hit.confidence
+        sighting.feed = hit.feed
+        return sighting
     }
     let incidents = Correlator().incidents(from: facts)
     #expect(incidents.count == 1)
-    #expect(incidents.first?.severity == expected)
+    #expect(incidents.first?.severity == severity)
+    #expect(incidents.first?.confidence == confidence)
+    #expect(incidents.first?.explanation.contains("Severity \(severity.rawValue): ") == true)
 }
 
 @Test("titles name the host, the count and up to three sorted values")

@@ -91,7 +91,7 @@ import Testing
             .map { Fixtures.sampleData + "/" + $0 }
         func incidents(_ database: String) throws -> [String] {
             try CaseDatabase(path: database).incidents().map {
-                "\($0.host) \($0.firstSeen.iso8601) \($0.lastSeen.iso8601) \($0.severity) \($0.indicators) \($0.sightingCount)"
+                "\($0.host) \($0.firstSeen.iso8601) \($0.lastSeen.iso8601) \($0.severity) \($0.confidence) \($0.indicators) \($0.sightingCount) \($0.explanation)"
             }
         }
         let oneRun = directory.appendingPathComponent("one.sqlite").path

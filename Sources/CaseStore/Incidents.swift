@@ -1,0 +1,350 @@
+import Correlation
+import GRDB
+import Observations
+
+/// Incidents: stored so that an incident keeps its id from run to run, listed with
+/// filters, and triaged with an append-only history.
+///
+/// ## How incidents keep their ids
+///
+/// Each run computes the incidents from all sightings (`Correlator`), which makes
+/// them independent of file order, `--jobs` and the number of runs. `updateIncidents`
+/// then matches them to the stored ones by the sightings they share:
+///
+/// 1. A computed incident that shares no sighting with a stored one is new.
+/// 2. Otherwise it takes the smallest id among the stored incidents it shares sightings
+///    with (they are processed in order of first sighting, then host; an id already
+///    taken by an earlier computed incident is not taken twice).
+/// 3. The other stored incidents it absorbed are marked `merged_into` it, keep their
+///    rows and their triage history, and are no longer listed.
+/// 4. A stored incident that no computed incident took has lost all its sightings (its
+///    sources were replaced); it keeps its row with no sightings and is not listed.
+extension CaseDatabase {
+    /// Every sighting, as correlation needs it, of sources that are `complete` or
+    /// `failed` (a damaged file keeps what was read before the damage). Sightings of a
+    /// source still `reading` are left out: they are a run in progress or the remains of
+    /// a killed one, which the next run replaces.
+    public func sightingFacts() throws -> [SightingFact] {
+        try queue.read { db in
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT s.id, s.host, s.time_ns, s.indicator_id, i.value, src.kind, i.severity, i.confidence,
+                       COALESCE(i.source, i.rule_file)
+                FROM sightings s
+                JOIN sources src ON src.id = s.source_id
+                JOIN indicators i ON i.id = s.indicator_id
+                WHERE src.status != 'reading'
+                ORDER BY s.id
+                """)
+            var facts: [SightingFact] = []
+            while let row = try rows.next() {
+                let kind: String? = try row.decode(atIndex: 5)
+                let severity: String? = try row.decode(atIndex: 6)
+                facts.append(SightingFact(
+                    id: try row.decode(atIndex: 0),
+                    host: try row.decode(atIndex: 1),
+                    time: Timestamp(nanoseconds: try row.decode(atIndex: 2)),
+                    indicatorID: try row.decode(atIndex: 3),
+                    indicatorValue: try row.decode(atIndex: 4),
+                    // A kind this version does not know counts as a log, per the formula.
+                    sourceKind: kind.flatMap(SourceKind.init(rawValue:)) ?? .text,
+                    indicatorSeverity: severity.flatMap { Severity(rawValue: $0.lowercased()) },
+                    indicatorConfidence: try row.decode(atIndex: 7),
+                    feed: try row.decode(atIndex: 8)))
+            }
+            return facts
+        }
+    }
+
+    /// Stores the incidents computed from all sightings, keeping the ids of the stored
+    /// incidents they continue (see the type's documentation). One transaction. Returns
+    /// the id of each incident, in the order given.
+    @discardableResult
+    public func updateIncidents(_ incidents: [Incident]) throws -> [Int64] {
+        try queue.write { db in
+            var owner: [Int64: Int64] = [:]
+            let links = try Row.fetchCursor(db, sql: """
+                SELECT l.sighting_id, l.incident_id FROM incident_sightings l
+                JOIN incidents i ON i.id = l.incident_id WHERE i.merged_into IS NULL
+                """)
+            while let row = try links.next() {
+                owner[try row.decode(atIndex: 0)] = try row.decode(atIndex: 1)
+            }
+            let order = incidents.indices.sorted {
+                (incidents[$0].firstSeen, incidents[$0].host) < (incidents[$1].firstSeen, incidents[$1].host)
+            }
+            var taken = Set<Int64>()
+            var ids = [Int64](repeating: 0, count: incidents.count)
+            for index in order {
+                let incident = incidents[index]
+                let previous = Set(incident.sightingIDs.compactMap { owner[$0] }).subtracting(taken).sorted()
+                let id: Int64
+                if let survivor = previous.first {
+                    id = survivor
+                    try CaseDatabase.write(incident, as: id, in: db)
+                    for absorbed in previous.dropFirst() {
+                        try db.execute(
+                            sql: "UPDATE incidents SET merged_into = ? WHERE id = ?", arguments: [survivor, absorbed])
+                        try db.execute(sql: "DELETE FROM incident_sightings WHERE incident_id = ?", arguments: [absorbed])
+                    }
+                    taken.formUnion(previous)
+                } else {
+                    id = try CaseDatabase.write(incident, as: nil, in: db)
+                    taken.insert(id)
+                }
+                ids[index] = id
+            }
+            // Stored incidents no computed one continues have lost their sightings (their
+            // sources were replaced; the links went with them by cascade).
+            let active = try Int64.fetchAll(
+                db, sql: "SELECT id FROM incidents WHERE merged_into IS NULL AND sighting_count > 0")
+            let orphaned = Set(active).subtracting(taken)
+            for id in orphaned.sorted() {
+                try db.execute(sql: "DELETE FROM incident_sightings WHERE incident_id = ?", arguments: [id])
+                try db.execute(sql: "UPDATE incidents SET sighting_count = 0 WHERE id = ?", arguments: [id])
+            }
+            return ids
+        }
+    }
+
+    /// Inserts (`id` nil) or overwrites the incident row and its sighting links; returns
+    /// its id.
+    @discardableResult
+    private static func write(_ incident: Incident, as id: Int64?, in db: Database) throws -> Int64 {
+        let values: [(any DatabaseValueConvertible)?] = [
+            incident.host, incident.firstSeen.iso8601, incident.lastSeen.iso8601, incident.firstSeen.nanoseconds,
+            incident.lastSeen.nanoseconds, incident.severity.rawValue, incident.confidence, incident.title,
+            incident.indicatorValues.joined(separator: ","), incident.sightingIDs.count, incident.explanation,
+        ]
+        let incidentID: Int64
+        if let id {
+            try db.execute(
+                sql: """
+                    UPDATE incidents SET host = ?, first_seen = ?, last_seen = ?, first_seen_ns = ?, last_seen_ns = ?,
+                        severity = ?, confidence = ?, title = ?, indicators = ?, sighting_count = ?, explanation = ?
+                    WHERE id = ?
+                    """,
+                arguments: StatementArguments(values + [id]))
+            try db.execute(sql: "DELETE FROM incident_sightings WHERE incident_id = ?", arguments: [id])
+            incidentID = id
+        } else {
+            try db.execute(
+                sql: """
+                    INSERT INTO incidents (host, first_seen, last_seen, first_seen_ns, last_seen_ns, severity,
+                                           confidence, title, indicators, sighting_count, explanation)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: StatementArguments(values))
+            incidentID = db.lastInsertedRowID
+        }
+        let link = try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO incident_sightings (incident_id, sighting_id) VALUES (?, ?)
+            """)
+        for sightingID in incident.sightingIDs {
+            try link.execute(arguments: [incidentID, sightingID])
+        }
+        return incidentID
+    }
+
+    /// The listed incidents (not merged, with sightings) that pass `filter`, newest
+    /// first (by last_seen, then id).
+    public func incidents(_ filter: IncidentFilter = IncidentFilter()) throws -> [IncidentRow] {
+        var conditions = ["i.merged_into IS NULL", "i.sighting_count > 0"]
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        if let since = filter.since {
+            conditions.append("i.last_seen_ns >= ?")
+            arguments.append(since.nanoseconds)
+        }
+        if let until = filter.until {
+            conditions.append("i.first_seen_ns <= ?")
+            arguments.append(until.nanoseconds)
+        }
+        if let minimum = filter.minimumSeverity {
+            let levels = Severity.allCases.filter { $0 >= minimum }.map { "'\($0.rawValue)'" }
+            conditions.append("i.severity IN (\(levels.joined(separator: ", ")))")
+        }
+        if let host = filter.host {
+            conditions.append("i.host = ?")
+            arguments.append(host)
+        }
+        if let status = filter.status {
+            conditions.append("\(CaseDatabase.statusExpression) = ?")
+            arguments.append(status.rawValue)
+        }
+        if let indicator = filter.indicator {
+            conditions.append("""
+                EXISTS (SELECT 1 FROM incident_sightings l JOIN sightings s ON s.id = l.sighting_id
+                        JOIN indicators ind ON ind.id = s.indicator_id
+                        WHERE l.incident_id = i.id AND (ind.value = ? OR s.observed = ?))
+                """)
+            arguments.append(contentsOf: [indicator, indicator])
+        }
+        if let source = filter.source {
+            conditions.append("""
+                EXISTS (SELECT 1 FROM incident_sightings l JOIN sightings s ON s.id = l.sighting_id
+                        JOIN sources src ON src.id = s.source_id
+                        WHERE l.incident_id = i.id AND (src.path = ? OR src.path LIKE ? ESCAPE '\\' OR src.sha256 = ?))
+                """)
+            arguments.append(contentsOf: [source, "%/" + CaseDatabase.likeEscaped(source), source.lowercased()])
+        }
+        return try queue.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "\(CaseDatabase.incidentSelect) WHERE \(conditions.joined(separator: " AND ")) "
+                    + "ORDER BY i.last_seen_ns DESC, i.id DESC",
+                arguments: StatementArguments(arguments)
+            ).map(CaseDatabase.incidentRow)
+        }
+    }
+
+    /// One incident by id, whether listed or not (merged, emptied); nil when no
+    /// incident has this id.
+    public func incident(_ id: Int64) throws -> IncidentRow? {
+        try queue.read { db in
+            try Row.fetchOne(db, sql: "\(CaseDatabase.incidentSelect) WHERE i.id = ?", arguments: [id])
+                .map(CaseDatabase.incidentRow)
+        }
+    }
+
+    /// Appends a triage event to an incident's history: its new status, with an
+    /// optional note and assignee, recorded with the time and the operating-system
+    /// user. Nothing is overwritten. Throws `unknownIncident` for an id that no
+    /// incident has, and `mergedIncident` for one merged into another.
+    public func triage(
+        incident id: Int64, status: TriageStatus, note: String?, assignee: String?,
+        user: String = CustodyChain.currentUser()
+    ) throws {
+        try queue.write { db in
+            guard let merged = try Row.fetchOne(db, sql: "SELECT merged_into FROM incidents WHERE id = ?", arguments: [id])
+            else { throw CaseStoreError.unknownIncident(id) }
+            if let into: Int64 = try merged.decode(atIndex: 0) { throw CaseStoreError.mergedIncident(id, into: into) }
+            try db.execute(
+                sql: """
+                    INSERT INTO triage_events (incident_id, recorded_at, user, status, assignee, note)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [id, CustodyChain.now(), user, status.rawValue, assignee, note])
+        }
+    }
+
+    /// The triage history of an incident, oldest first.
+    public func triageHistory(incident id: Int64) throws -> [TriageEvent] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT recorded_at, user, status, assignee, note FROM triage_events
+                WHERE incident_id = ? ORDER BY id
+                """, arguments: [id]
+            ).map { row in
+                let status: String = try row.decode(atIndex: 2)
+                guard let parsed = TriageStatus(rawValue: status) else {
+                    throw CaseStoreError.corruptRow("a triage event has status \(status)")
+                }
+                return TriageEvent(
+                    recordedAt: try row.decode(atIndex: 0), user: try row.decode(atIndex: 1), status: parsed,
+                    assignee: try row.decode(atIndex: 3), note: try row.decode(atIndex: 4))
+            }
+        }
+    }
+
+    /// The status of incident `i`: that of its latest triage event, else `new`.
+    private static let statusExpression = """
+        COALESCE((SELECT t.status FROM triage_events t WHERE t.incident_id = i.id ORDER BY t.id DESC LIMIT 1), 'new')
+        """
+
+    private static let incidentSelect = """
+        SELECT i.id, i.first_seen_ns, i.last_seen_ns, i.host, i.severity, i.confidence, i.indicators,
+               i.sighting_count, i.title, i.explanation, i.merged_into, \(statusExpression) AS status,
+               (SELECT t.assignee FROM triage_events t WHERE t.incident_id = i.id AND t.assignee IS NOT NULL
+                ORDER BY t.id DESC LIMIT 1) AS assignee
+        FROM incidents i
+        """
+
+    private static func incidentRow(_ row: Row) throws -> IncidentRow {
+        let indicators: String = try row.decode(forColumn: "indicators")
+        let status: String = try row.decode(forColumn: "status")
+        return IncidentRow(
+            id: try row.decode(forColumn: "id"),
+            firstSeen: Timestamp(nanoseconds: try row.decode(forColumn: "first_seen_ns")),
+            lastSeen: Timestamp(nanoseconds: try row.decode(forColumn: "last_seen_ns")),
+            host: try row.decode(forColumn: "host"),
+            severity: try row.decode(forColumn: "severity"),
+            confidence: try row.decode(forColumn: "confidence"),
+            indicators: indicators.isEmpty ? [] : indicators.split(separator: ",").map(String.init),
+            sightingCount: try row.decode(forColumn: "sighting_count"),
+            title: try row.decode(forColumn: "title"),
+            explanation: try row.decode(forColumn: "explanation"),
+            mergedInto: try row.decode(forColumn: "merged_into"),
+            status: TriageStatus(rawValue: status) ?? .new,
+            assignee: try row.decode(forColumn: "assignee"))
+    }
+
+    /// `text` with `%`, `_` and `\` escaped for a LIKE pattern with `ESCAPE '\'`.
+    private static func likeEscaped(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { out.append("\\") }
+            out.append(character)
+        }
+        return out
+    }
+}
+
+/// An incident as listed.
+public struct IncidentRow: Sendable, Hashable {
+    public var id: Int64
+    public var firstSeen: Timestamp
+    public var lastSeen: Timestamp
+    public var host: String
+    /// `info`, `low`, `medium`, `high` or `critical`.
+    public var severity: String
+    /// 0–100.
+    public var confidence: Int = 50
+    /// Sorted distinct indicator values.
+    public var indicators: [String]
+    public var sightingCount: Int
+    public var title: String
+    /// What made it an incident and how severity and confidence were reached.
+    public var explanation: String = ""
+    /// The incident it was merged into by a later run, if it was.
+    public var mergedInto: Int64? = nil
+    /// Its latest triage status (`new` when never triaged).
+    public var status: TriageStatus = .new
+    /// Its latest assignee, if any triage event named one.
+    public var assignee: String? = nil
+}
+
+/// What `incidents(_:)` lists; every condition set must hold.
+public struct IncidentFilter: Sendable, Equatable {
+    /// Incidents still going at or after this time (last sighting ≥ since).
+    public var since: Timestamp?
+    /// Incidents begun at or before this time (first sighting ≤ until).
+    public var until: Timestamp?
+    /// Incidents at least this severe.
+    public var minimumSeverity: Severity?
+    /// Incidents of this host (exact text, as listed).
+    public var host: String?
+    /// Incidents with a sighting of this indicator value, or of this observed value.
+    public var indicator: String?
+    /// Incidents whose latest triage status is this.
+    public var status: TriageStatus?
+    /// Incidents with a sighting from this source: its full path, its file name (or
+    /// a trailing part of its path after a `/`), or its SHA-256.
+    public var source: String?
+
+    public init() {}
+}
+
+/// Where an analyst is with an incident.
+public enum TriageStatus: String, Sendable, CaseIterable {
+    case new, investigating, escalated, closed
+}
+
+/// One change of an incident's triage status, as recorded.
+public struct TriageEvent: Sendable, Hashable {
+    /// UTC, ISO 8601.
+    public var recordedAt: String
+    /// The operating-system user who made the change.
+    public var user: String
+    public var status: TriageStatus
+    public var assignee: String?
+    public var note: String?
+}

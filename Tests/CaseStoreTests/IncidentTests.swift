@@ -1,0 +1,162 @@
+import Correlation
+import Foundation
+import GRDB
+import Indicators
+import Observations
+import Testing
+@testable import CaseStore
+
+/// A case database with one indicator per kind, to which tests add sightings of one
+/// host in event-time minutes, one source per call, and then correlate.
+private final class Case {
+    let directory: TemporaryDirectory
+    let database: CaseDatabase
+    let runID: Int64
+    let indicatorIDs: [Int64]
+    private var sourceCount = 0
+
+    init() throws {
+        directory = try TemporaryDirectory()
+        database = try CaseDatabase(path: directory.database)
+        runID = try database.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn")
+        var high = Indicator(type: .domain, value: "evil.example", ruleFile: "Rules/feed-b.csv", line: 2)
+        high.severity = "high"
+        high.confidence = 90
+        high.source = "partner-cert"
+        indicatorIDs = try database.storeIndicators([
+            Indicator(type: .ipv4, value: "203.0.113.7", ruleFile: "Rules/ips.txt", line: 3), high,
+        ])
+    }
+
+    /// Adds a complete source holding sightings at the given minutes (indicator 0 unless
+    /// `indicator` says otherwise), then recomputes and stores the incidents; returns
+    /// their ids in the Correlator's order.
+    @discardableResult
+    func add(minutes: [Int64], host: String = "10.0.0.5", indicator: Int = 0, kind: SourceKind = .pcap) throws -> [Int64] {
+        sourceCount += 1
+        let source = try database.beginSource(path: "s\(sourceCount)", size: UInt64(sourceCount), kind: kind, runID: runID)
+        let sightings = minutes.enumerated().map { index, minute in
+            NewSighting(
+                sourceID: source, locator: .packet(UInt64(index + 1)), time: at(minutes: minute),
+                indicatorID: indicatorIDs[indicator], observed: indicator == 0 ? "203.0.113.7" : "evil.example",
+                field: indicator == 0 ? .ipDestination : .dnsQuery, host: host)
+        }
+        _ = try database.finishSource(source, sha256: "sha\(sourceCount)", summary: ReadSummary(), lastSightings: sightings)
+        return try database.updateIncidents(Correlator().incidents(from: database.sightingFacts()))
+    }
+}
+
+@Test("an incident keeps its id when a later run extends it")
+func idStableWhenExtended() throws {
+    let store = try Case()
+    let first = try store.add(minutes: [0, 10])
+    let second = try store.add(minutes: [20, 40])
+    #expect(first == second)
+    let rows = try store.database.incidents()
+    #expect(rows.count == 1 && rows[0].id == first[0] && rows[0].sightingCount == 4)
+    #expect(rows[0].lastSeen == at(minutes: 40))
+}
+
+@Test("a sighting that bridges two incidents merges them into the older id")
+func bridgeMerges() throws {
+    let store = try Case()
+    let apart = try store.add(minutes: [0, 100])
+    #expect(apart.count == 2)
+    try store.database.triage(incident: apart[1], status: .investigating, note: "second", assignee: nil, user: "ana")
+    let merged = try store.add(minutes: [30, 60, 90])
+    #expect(merged == [apart[0]])
+    let listed = try store.database.incidents()
+    #expect(listed.map(\.id) == [apart[0]])
+    #expect(listed[0].sightingCount == 5)
+    let absorbed = try #require(try store.database.incident(apart[1]))
+    #expect(absorbed.mergedInto == apart[0])
+    // Its history stays, and it can no longer be triaged.
+    #expect(try store.database.triageHistory(incident: apart[1]).map(\.note) == ["second"])
+    #expect(throws: CaseStoreError.mergedIncident(apart[1], into: apart[0])) {
+        try store.database.triage(incident: apart[1], status: .closed, note: nil, assignee: nil)
+    }
+}
+
+@Test("a new host gets a new id; existing ids do not move")
+func newIncidentNewID() throws {
+    let store = try Case()
+    let first = try store.add(minutes: [0])
+    let both = try store.add(minutes: [5], host: "10.0.0.9")
+    #expect(both.count == 2 && both.contains(first[0]))
+    #expect(Set(both).count == 2)
+}
+
+@Test("an incident whose sightings are gone is kept but not listed")
+func orphanKept() throws {
+    let store = try Case()
+    let ids = try store.add(minutes: [0])
+    try store.database.queue.write { db in try db.execute(sql: "DELETE FROM sources") }
+    try store.database.updateIncidents(Correlator().incidents(from: store.database.sightingFacts()))
+    #expect(try store.database.incidents().isEmpty)
+    #expect(try store.database.incident(ids[0])?.sightingCount == 0)
+}
+
+@Test("severity and confidence use the metadata stored with the indicators")
+func severityFromMetadata() throws {
+    let store = try Case()
+    try store.add(minutes: [0], indicator: 1)
+    let row = try #require(try store.database.incidents().first)
+    #expect(row.severity == "high" && row.confidence == 90)
+    try store.add(minutes: [1], indicator: 0, kind: .text)
+    let raised = try #require(try store.database.incidents().first)
+    // Two indicators, two feeds (partner-cert and Rules/ips.txt), capture and log.
+    #expect(raised.severity == "critical" && raised.confidence == 100)
+    #expect(raised.explanation.contains("2 independent feeds"))
+}
+
+@Test("triage history is appended, shown newest status, and cannot be rewritten")
+func triageHistory() throws {
+    let store = try Case()
+    let id = try store.add(minutes: [0])[0]
+    #expect(try store.database.incident(id)?.status == .new)
+    try store.database.triage(incident: id, status: .investigating, note: "looking", assignee: "ana", user: "u1")
+    try store.database.triage(incident: id, status: .escalated, note: "police", assignee: nil, user: "u2")
+    let history = try store.database.triageHistory(incident: id)
+    #expect(history.map(\.status) == [.investigating, .escalated])
+    #expect(history.map(\.user) == ["u1", "u2"])
+    let row = try #require(try store.database.incident(id))
+    #expect(row.status == .escalated && row.assignee == "ana")
+    #expect(throws: (any Error).self) {
+        try store.database.queue.write { db in try db.execute(sql: "UPDATE triage_events SET status = 'closed'") }
+    }
+    #expect(throws: (any Error).self) {
+        try store.database.queue.write { db in try db.execute(sql: "DELETE FROM triage_events") }
+    }
+    #expect(throws: CaseStoreError.unknownIncident(999)) {
+        try store.database.triage(incident: 999, status: .closed, note: nil, assignee: nil)
+    }
+}
+
+@Test("incident filters: time, severity, host, indicator, status, source")
+func filters() throws {
+    let store = try Case()
+    try store.add(minutes: [0], host: "10.0.0.5")
+    try store.add(minutes: [500], host: "10.0.0.9", indicator: 1)
+    let all = try store.database.incidents()
+    #expect(all.count == 2)
+    let early = try #require(all.first { $0.host == "10.0.0.5" })
+    let late = try #require(all.first { $0.host == "10.0.0.9" })
+    func ids(_ change: (inout IncidentFilter) -> Void) throws -> [Int64] {
+        var filter = IncidentFilter()
+        change(&filter)
+        return try store.database.incidents(filter).map(\.id)
+    }
+    #expect(try ids { $0.since = at(minutes: 100) } == [late.id])
+    #expect(try ids { $0.until = at(minutes: 100) } == [early.id])
+    #expect(try ids { $0.minimumSeverity = .high } == [late.id])
+    #expect(try ids { $0.minimumSeverity = .low } == [late.id, early.id])
+    #expect(try ids { $0.host = "10.0.0.5" } == [early.id])
+    #expect(try ids { $0.indicator = "evil.example" } == [late.id])
+    #expect(try ids { $0.indicator = "203.0.113.7" } == [early.id])
+    #expect(try ids { $0.source = "s1" } == [early.id])
+    #expect(try ids { $0.source = "sha2" } == [late.id])
+    #expect(try ids { $0.source = "s" }.isEmpty)
+    try store.database.triage(incident: early.id, status: .closed, note: nil, assignee: nil)
+    #expect(try ids { $0.status = .closed } == [early.id])
+    #expect(try ids { $0.status = .new } == [late.id])
+}
