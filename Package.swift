@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        // Correlation rules are YAML, like the Sigma rules rule authors already write.
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -58,7 +60,10 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        .target(name: "Correlation", dependencies: ["Observations"]),
+        .target(
+            name: "Correlation",
+            dependencies: ["Observations", .product(name: "Yams", package: "Yams")]
+        ),
         .target(
             name: "Evidence",
             dependencies: [
