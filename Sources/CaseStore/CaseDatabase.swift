@@ -35,11 +35,38 @@ public final class CaseDatabase: Sendable {
         // for the length of one batch.
         configuration.busyMode = .timeout(10)
         queue = try DatabaseQueue(path: path, configuration: configuration)
-        try Schema.migrator.migrate(queue)
+        try CaseDatabase.migrate(queue, path: path)
         // SQLite gives the -wal and -shm files the database file's mode; make sure.
         for suffix in ["-wal", "-shm"] where access(path + suffix, F_OK) == 0 {
             _ = chmod(path + suffix, 0o600)
         }
+    }
+
+    /// Brings the schema up to date. A database written by a newer Cairn (it has
+    /// migrations this version does not know) is refused and left untouched. Before
+    /// migrating a database that already holds a case, a copy is taken with
+    /// `VACUUM INTO` beside it (`<path>.before-<migration>.sqlite`, mode 0600), so a
+    /// failed or unwanted upgrade loses nothing.
+    private static func migrate(_ queue: DatabaseQueue, path: String) throws {
+        let migrator = Schema.migrator
+        let (applied, pending) = try queue.read { db in
+            let applied = try migrator.appliedIdentifiers(db)
+            return (applied, migrator.migrations.filter { !applied.contains($0) })
+        }
+        let unknown = applied.subtracting(migrator.migrations)
+        if !unknown.isEmpty {
+            throw CaseStoreError.newerSchema(path: path, migrations: unknown.sorted())
+        }
+        guard let first = pending.first else { return }
+        if !applied.isEmpty {
+            let backup = "\(path).before-\(first).sqlite"
+            guard access(backup, F_OK) != 0 else { throw CaseStoreError.backupExists(backup) }
+            // VACUUM INTO creates the file with the mode the umask leaves.
+            let oldMask = umask(0o077)
+            defer { umask(oldMask) }
+            try queue.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [backup]) }
+        }
+        try migrator.migrate(queue)
     }
 
     /// Creates `path` readable and writable by its owner only, unless it exists.
@@ -386,6 +413,10 @@ public enum CaseStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     case unknownIncident(Int64)
     /// The incident was merged into another by a later run; triage that one.
     case mergedIncident(Int64, into: Int64)
+    /// The database has migrations this version does not know: a newer Cairn wrote it.
+    case newerSchema(path: String, migrations: [String])
+    /// The backup to take before a migration already exists (an earlier attempt).
+    case backupExists(String)
 
     public var description: String {
         switch self {
@@ -396,6 +427,12 @@ public enum CaseStoreError: Error, Sendable, Equatable, CustomStringConvertible 
         case .corruptRow(let detail): "unreadable row in the case database: \(detail)"
         case .unknownIncident(let id): "no incident with id \(id) in the case database"
         case .mergedIncident(let id, let into): "incident \(id) was merged into incident \(into); use \(into)"
+        case .newerSchema(let path, let migrations):
+            "case database \(path) was written by a newer version of Cairn (schema \(migrations.joined(separator: ", ")) "
+                + "is unknown to this one); open it with that version or newer. It was not changed."
+        case .backupExists(let backup):
+            "the backup to take before upgrading the case database, \(backup), already exists; "
+                + "move it away (it may hold an earlier copy of the case) and run again"
         }
     }
 }
