@@ -26,6 +26,8 @@ extension PacketDecoder {
         if destinationPort == 1900 || sourcePort == 1900, PacketDecoder.startsHTTPRequest(payload) {
             return .next(.http, payload)
         }
+        // QUIC Initial packets from a client (QUIC.swift).
+        if destinationPort == 443, PacketDecoder.startsQUICLongHeader(payload) { return .next(.quic, payload) }
         return .done
     }
 
