@@ -143,8 +143,11 @@ public enum TLSFingerprint {
                 appendHexList(UnsafeBufferPointer(values), to: &text)
             }
         }
-        // JA4_c: the sorted extensions less SNI and ALPN, `_`, the signature
-        // algorithms as sent. No extensions at all gives zeros.
+        // JA4_c: the sorted extensions less SNI and ALPN, then `_` and the signature
+        // algorithms as sent when there are any. Empty text gives zeros (as FoxIO's
+        // reference implementation does: a ClientHello whose only extension is SNI).
+        var signatureCount = 0
+        for algorithm in hello.signatureAlgorithms where !ClientHello.isGREASE(algorithm) { signatureCount += 1 }
         withUnsafeTemporaryAllocation(of: UInt16.self, capacity: max(extensionCount, 1)) { sorted in
             var count = 0
             for (type, _) in hello.extensions where !ClientHello.isGREASE(type) && type != 0 && type != 16 {
@@ -153,7 +156,7 @@ public enum TLSFingerprint {
             }
             var values = UnsafeMutableBufferPointer(rebasing: sorted[0..<count])
             values.sort()
-            writeTruncatedSHA256(into: hashC, empty: extensionCount == 0) { text in
+            writeTruncatedSHA256(into: hashC, empty: count == 0 && signatureCount == 0) { text in
                 appendHexList(UnsafeBufferPointer(values), to: &text)
                 var first = true
                 for algorithm in hello.signatureAlgorithms where !ClientHello.isGREASE(algorithm) {
@@ -217,7 +220,7 @@ public enum TLSFingerprint {
     }
 
     /// The first 12 hex digits of the SHA-256 of what `write` writes, or twelve `0`s
-    /// when the list is `empty` (the spec's marker for "no values").
+    /// when it writes nothing (`empty`: the spec's marker for "no values").
     private static func writeTruncatedSHA256(
         into out: UnsafeMutableRawBufferPointer, empty: Bool, write: (inout HashedText<SHA256>) -> Void
     ) {
