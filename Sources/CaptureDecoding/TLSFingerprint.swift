@@ -330,15 +330,12 @@ extension PacketDecoder {
     }
 
     /// The fingerprints of a ClientHello handshake message that a TCP segment holds
-    /// whole; a message that does not parse is counted (`tls.bad_client_hello`).
-    mutating func observeFingerprints(
+    /// whole. One that does not parse yields none and is not counted here: the server
+    /// name decoder (TLS.swift) already counts malformed ClientHellos.
+    func observeFingerprints(
         ofMessage message: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
     ) {
-        do {
-            let hello = try ClientHello(message: message)
-            observeFingerprints(of: hello, transport: .tcp, context: context, observe: observe)
-        } catch {
-            anomalies.record("tls.bad_client_hello")
-        }
+        guard let hello = try? ClientHello(message: message) else { return }
+        observeFingerprints(of: hello, transport: .tcp, context: context, observe: observe)
     }
 }
