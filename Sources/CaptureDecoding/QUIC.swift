@@ -49,8 +49,29 @@ extension PacketDecoder {
             if header.isInitial, let destination = header.destinationConnectionID {
                 if connectionID == nil { connectionID = destination }
                 if let connectionID, connectionID.elementsEqual(destination) {
-                    if let slot = decryptInitial(datagram, header: header, version: version) {
-                        touched = slot
+                    switch decryptInitial(datagram, header: header, version: version, keysFrom: destination) {
+                    case .decrypted(let slot):
+                        touched = slot ?? touched
+                        if let source = header.sourceConnectionID, !source.isEmpty {
+                            quicHandshakes.remember(client: source, original: destination)
+                        }
+                    case .undecryptable:
+                        // A client's Initials after the server's first reply carry the
+                        // server's connection ID; the keys still come from the first
+                        // one, found by the client's own (unchanged) connection ID.
+                        if let source = header.sourceConnectionID, !source.isEmpty,
+                           let original = quicHandshakes.original(forClient: source),
+                           !original.elementsEqual(destination),
+                           case .decrypted(let slot) = original.withUnsafeBytes({
+                               decryptInitial(datagram, header: header, version: version, keysFrom: $0)
+                           })
+                        {
+                            touched = slot ?? touched
+                        } else {
+                            anomalies.record("quic.initial_undecryptable")
+                        }
+                    case .cut:
+                        break
                     }
                 }
             }
@@ -60,25 +81,27 @@ extension PacketDecoder {
         return .done
     }
 
-    /// Removes header protection, decrypts one Initial packet and feeds its CRYPTO
-    /// frames to the reassembly; returns the reassembly slot it used, if any.
+    /// Removes header protection, decrypts one Initial packet with the keys of
+    /// `connectionID` (the client's first Destination Connection ID) and feeds its
+    /// CRYPTO frames to the reassembly of that connection.
     private mutating func decryptInitial(
-        _ datagram: UnsafeRawBufferPointer, header: QUICLongHeader, version: QUICVersion
-    ) -> Int? {
-        guard let connectionID = header.destinationConnectionID, let end = header.end else { return nil }
+        _ datagram: UnsafeRawBufferPointer, header: QUICLongHeader, version: QUICVersion,
+        keysFrom connectionID: UnsafeRawBufferPointer
+    ) -> InitialOutcome {
+        guard let end = header.end else { return .cut }
         let cursor = ByteCursor(datagram)
         // RFC 9001 §5.4.2: the sample starts 4 bytes past the packet number's start.
         guard let sample = cursor.getBytes(at: header.packetNumberOffset + 4, count: 16),
               header.packetNumberOffset + 4 + 16 <= end
         else {
             anomalies.record("quic.truncated")
-            return nil
+            return .cut
         }
         let keys = QUICInitialKeys(clientDestinationConnectionID: connectionID, version: version)
-        return withUnsafeTemporaryAllocation(byteCount: 16, alignment: 16) { block -> Int? in
+        return withUnsafeTemporaryAllocation(byteCount: 16, alignment: 16) { block -> InitialOutcome in
             var mask = block
             mask.copyMemory(from: sample)
-            guard (try? AES.permute(&mask, key: keys.headerProtection)) != nil else { return nil }
+            guard (try? AES.permute(&mask, key: keys.headerProtection)) != nil else { return .undecryptable }
             // Long header: the low 4 bits of the first byte are protected; the low 2
             // give the packet number's length.
             let first = datagram[header.start] ^ (mask[0] & 0x0F)
@@ -88,10 +111,10 @@ extension PacketDecoder {
                   let protected = cursor.getBytes(at: header.start, count: headerLength)
             else {
                 anomalies.record("quic.truncated")
-                return nil
+                return .cut
             }
             // The unprotected header is the AEAD's associated data.
-            return withUnsafeTemporaryAllocation(byteCount: headerLength, alignment: 1) { unprotected -> Int? in
+            return withUnsafeTemporaryAllocation(byteCount: headerLength, alignment: 1) { unprotected -> InitialOutcome in
                 unprotected.copyMemory(from: protected)
                 unprotected[0] = first
                 var packetNumber: UInt64 = 0
@@ -111,16 +134,10 @@ extension PacketDecoder {
                       let box = try? AES.GCM.SealedBox(nonce: gcmNonce, ciphertext: ciphertext, tag: tag),
                       let plaintext = try? AES.GCM.open(
                         box, using: keys.key, authenticating: UnsafeRawBufferPointer(unprotected))
-                else {
-                    // Also what a client's Initials after the server's first reply
-                    // give: they carry the server's connection ID, not the one the
-                    // keys come from.
-                    anomalies.record("quic.initial_undecryptable")
-                    return nil
-                }
-                return plaintext.withUnsafeBytes { frames in
+                else { return .undecryptable }
+                return .decrypted(slot: plaintext.withUnsafeBytes { frames in
                     readInitialFrames(frames, connectionID: connectionID)
-                }
+                })
             }
         }
     }
@@ -205,6 +222,16 @@ extension PacketDecoder {
     }
 }
 
+/// What became of one Initial packet.
+enum InitialOutcome {
+    /// Authenticated and read; the reassembly slot its CRYPTO frames went to, if any.
+    case decrypted(slot: Int?)
+    /// Authentication failed with these keys.
+    case undecryptable
+    /// Too short to decrypt (counted as `quic.truncated`).
+    case cut
+}
+
 /// The fields of a QUIC long header (RFC 9000 §17.2) up to the protected packet
 /// number, every length checked against the datagram.
 struct QUICLongHeader {
@@ -213,6 +240,7 @@ struct QUICLongHeader {
     let isInitial: Bool
     /// nil when the connection ID's length is over 20 (`connectionIDTooLong`).
     private(set) var destinationConnectionID: UnsafeRawBufferPointer? = nil
+    private(set) var sourceConnectionID: UnsafeRawBufferPointer? = nil
     private(set) var connectionIDTooLong = false
     /// Where the (protected) packet number starts; 0 for a Retry.
     private(set) var packetNumberOffset = 0
@@ -242,7 +270,8 @@ struct QUICLongHeader {
             connectionIDTooLong = true
             return
         }
-        guard cursor.skip(Int(sourceLength)) else { return nil }
+        guard let source = cursor.readBytes(Int(sourceLength)) else { return nil }
+        sourceConnectionID = source
         if type == version.retryType { return }
         if isInitial {
             guard let tokenLength = cursor.readQUICVarint(), tokenLength <= UInt64(cursor.remaining),
@@ -294,6 +323,14 @@ final class QUICHandshakes {
     }
 
     private var slots: [Slot] = []
+    /// Client connection ID → the Destination Connection ID of that client's first
+    /// Initial (whose keys protect all its Initials), for the last `maxRoutes`
+    /// clients, replaced round-robin.
+    private var routes: [(client: [UInt8], original: [UInt8])] = []
+    private var nextRoute = 0
+    /// Clients remembered: enough for the handshakes in flight on a busy link; an
+    /// old one forgotten only costs its later ACK-only Initials.
+    static let maxRoutes = 64
     private var data: UnsafeMutableRawBufferPointer? = nil
     /// One flag per byte of `data`: whether a CRYPTO frame filled it.
     private var filled: UnsafeMutableRawBufferPointer? = nil
@@ -316,6 +353,25 @@ final class QUICHandshakes {
         data = newData
         filled = newFilled
         slots = Array(repeating: Slot(), count: QUICHandshakes.maxPending)
+    }
+
+    /// Remembers which connection ID's keys protect a client's Initials.
+    func remember(client: UnsafeRawBufferPointer, original: UnsafeRawBufferPointer) {
+        if let index = routes.firstIndex(where: { $0.client.elementsEqual(client) }) {
+            if !routes[index].original.elementsEqual(original) { routes[index].original = Array(original) }
+            return
+        }
+        if routes.count < QUICHandshakes.maxRoutes {
+            routes.append((Array(client), Array(original)))
+        } else {
+            routes[nextRoute] = (Array(client), Array(original))
+            nextRoute = (nextRoute + 1) % QUICHandshakes.maxRoutes
+        }
+    }
+
+    /// The connection ID whose keys protect this client's Initials, if remembered.
+    func original(forClient client: UnsafeRawBufferPointer) -> [UInt8]? {
+        routes.first(where: { $0.client.elementsEqual(client) })?.original
     }
 
     /// The slot reassembling `connectionID`, taking a free or the oldest one; `evicted`

@@ -205,14 +205,15 @@ func otherDatagramsOnPort443AreLeftAlone(payload: [UInt8]) {
 /// sealing, checked against the RFC packet below, so that tests can build Initials
 /// the RFC has no vector for.
 func sealInitial(
-    version: QUICVersion, connectionID: [UInt8], packetNumber: UInt32, frames: [UInt8], padTo: Int = 1162
+    version: QUICVersion, connectionID: [UInt8], packetNumber: UInt32, frames: [UInt8], padTo: Int = 1162,
+    source: [UInt8] = [], keysFrom: [UInt8]? = nil
 ) throws -> [UInt8] {
-    let keys = connectionID.withUnsafeBytes { QUICInitialKeys(clientDestinationConnectionID: $0, version: version) }
+    let keys = (keysFrom ?? connectionID).withUnsafeBytes { QUICInitialKeys(clientDestinationConnectionID: $0, version: version) }
     let payload = frames + [UInt8](repeating: 0, count: max(padTo - frames.count, 0))
     let length = 4 + payload.count + 16
     let rawVersion: [UInt8] = version == .v1 ? [0, 0, 0, 1] : [0x6B, 0x33, 0x43, 0xCF]
     var header: [UInt8] = [0xC0 | version.initialType << 4 | 0x03] + rawVersion + [UInt8(connectionID.count)] + connectionID
-    header += [0, 0]  // no source connection ID, no token
+    header += [UInt8(source.count)] + source + [0]  // source connection ID, no token
     header += [0x40 | UInt8(length >> 8), UInt8(length & 0xFF)]
     let numberOffset = header.count
     header += Craft.be32(packetNumber)
@@ -306,10 +307,28 @@ func cryptoFramesAreReassembledByOffsetAcrossDatagrams(version: QUICVersion) thr
         let yield = try FingerprintYield(capture: corpus + "/pcap/" + name)
         let seen = Set(yield.quicSNI.values.joined())
         #expect(Set(wanted).isSubset(of: seen), "\(name): QUIC server names not observed: \(Set(wanted).subtracting(seen).sorted())")
+        // The client's later Initials (to the server's connection ID) decrypt too.
+        #expect(yield.anomalies["quic.initial_undecryptable"] == nil, "\(name): \(yield.anomalies)")
         compared += 1
     }
     #expect(compared >= 3)
     let maltrail = try FingerprintYield(capture: corpus + "/pcap/mt-quic_sni.pcap")
     #expect(maltrail.quicSNI.isEmpty)
     #expect(maltrail.anomalies["quic.initial_undecryptable"] == 1)
+}
+
+@Test func laterInitialsUseTheKeysOfTheClientsFirstConnectionID() throws {
+    let first = hexBytes("0102030405060708"), server = hexBytes("aabbccdd"), client = hexBytes("c1c2c3c4")
+    let hello = try sealInitial(version: .v1, connectionID: first, packetNumber: 0,
+                                frames: cryptoFrame(offset: 0, rfcClientHello[...]), source: client)
+    // After the server's reply: to the server's connection ID, keys still from `first`.
+    let ack = try sealInitial(version: .v1, connectionID: server, packetNumber: 1,
+                              frames: [0x02, 0x00, 0x00, 0x00, 0x00], source: client, keysFrom: first)
+    let (seen, anomalies) = decodeAll([quicFrame(hello), quicFrame(ack)])
+    #expect(anomalies.isEmpty, "\(anomalies)")
+    #expect(seen.filter { $0.field == .quicSNI }.count == 1)
+    // An unknown client with the wrong keys is still counted.
+    let stranger = try sealInitial(version: .v1, connectionID: server, packetNumber: 1,
+                                   frames: [0x01], source: hexBytes("0909"), keysFrom: first)
+    #expect(decodeAll([quicFrame(hello), quicFrame(stranger)]).anomalies == ["quic.initial_undecryptable": 1])
 }
