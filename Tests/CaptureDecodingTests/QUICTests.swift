@@ -332,3 +332,26 @@ func cryptoFramesAreReassembledByOffsetAcrossDatagrams(version: QUICVersion) thr
                                    frames: [0x01], source: hexBytes("0909"), keysFrom: first)
     #expect(decodeAll([quicFrame(hello), quicFrame(stranger)]).anomalies == ["quic.initial_undecryptable": 1])
 }
+
+@Test func hostileInitialsNeverTrap() throws {
+    var generator = SystemRandomNumberGenerator()
+    let id = hexBytes("5566778899aabbcc")
+    var frames: [[UInt8]] = []
+    // Authentic packets whose plaintext is random frames: every frame parser path on
+    // lengths and varints that lie.
+    for round in 0..<300 {
+        let count = Int.random(in: 1...40, using: &generator)
+        var payload = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        payload[0] = [0x02, 0x03, 0x06, 0x1C, 0x06][round % 5]
+        frames.append(quicFrame(try sealInitial(version: .v1, connectionID: id, packetNumber: UInt32(round), frames: payload, padTo: 0)))
+    }
+    // Random headers after a valid first byte and version.
+    for _ in 0..<300 {
+        let count = Int.random(in: 5...80, using: &generator)
+        let rest = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        frames.append(quicFrame([0xC0, 0, 0, 0, 1] + rest))
+    }
+    let (seen, anomalies) = decodeAll(frames)
+    #expect(seen.allSatisfy { $0.field != .quicSNI })
+    #expect(anomalies.values.reduce(0, +) > 0)
+}
