@@ -18,7 +18,8 @@ extension PacketDecoder {
 
     /// QUIC (RFC 9000 §17.2.2, RFC 9001 §5, RFC 9369): the client's Initial packets in
     /// a datagram, coalesced ones included, are decrypted with the keys derived from
-    /// their Destination Connection ID, and their CRYPTO frames are reassembled by
+    /// their Destination Connection ID (for a client's Initials after the server's
+    /// reply, from its first one), and their CRYPTO frames are reassembled by
     /// offset (across datagrams of the same connection ID too, within bounds: see
     /// `QUICHandshakes`). A whole ClientHello yields its server name (`.quicSNI`) and
     /// its JA3 and JA4 (`q…`) fingerprints, with the client as host.
