@@ -47,6 +47,7 @@ enum Layer {
     case gre, vxlan, geneve
     case udp, tcp
     case dns, dnsOverTCP, tls, http
+    case quic
 
     /// The layer an EtherType (also used by Linux cooked captures) announces; nil for
     /// the ones not decoded.
@@ -119,6 +120,8 @@ struct PacketDecoder {
     var anomalies = AnomalyCounts()
     let nameScratch: ScratchBuffer
     let urlScratch: ScratchBuffer
+    /// QUIC Initial CRYPTO reassembly (QUIC.swift); its memory is taken on first use.
+    let quicHandshakes = QUICHandshakes()
 
     init(
         nameScratch: ScratchBuffer = ScratchBuffer(capacity: ScratchBuffer.nameCapacity),
@@ -157,6 +160,7 @@ struct PacketDecoder {
             case .dnsOverTCP: step = decodeDNSOverTCP(bytes, context: context, observe: observe)
             case .tls: step = decodeTLS(bytes, context: context, observe: observe)
             case .http: step = decodeHTTP(bytes, context: context, observe: observe)
+            case .quic: step = decodeQUIC(bytes, context: context, observe: observe)
             }
         }
         if case .next = step { anomalies.record("decoder.too_many_layers") }

@@ -32,6 +32,10 @@ extension PacketDecoder {
         // What is both in the record and in the segment.
         let end = min(bytes.count, 5 + Int(recordLength))
         let hello = ByteCursor(UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
+        // JA3/JA4 (TLSFingerprint.swift) need the whole message in this record.
+        if let messageEnd, messageEnd <= end, let message = hello.getBytes(at: 5, count: messageEnd - 5) {
+            observeFingerprints(ofMessage: message, context: context, observe: observe)
+        }
         // Handshake header (4), client version (2), random (32), then the session id.
         var offset = 5 + 4 + 2 + 32
         guard let sessionLength = hello.getUInt8(at: offset) else { return segmented() }

@@ -3,7 +3,8 @@ import ByteParsing
 extension PacketDecoder {
     /// UDP (RFC 768): hands the payload to a tunnel decoder by port (`udpTunnel`:
     /// VXLAN, Geneve, GRE-in-UDP, GTP-U, Teredo), to HTTP for SSDP (port 1900), else to DNS when either port is 53 (DNS),
-    /// 5353 (multicast DNS) or 5355 (LLMNR, RFC 4795: DNS's message format).
+    /// 5353 (multicast DNS) or 5355 (LLMNR, RFC 4795: DNS's message format), else to
+    /// QUIC when the destination port is 443 and the payload starts a v1/v2 long header.
     mutating func decodeUDP(_ bytes: UnsafeRawBufferPointer) -> Step {
         guard bytes.count >= 8, let length = ByteCursor(bytes).getUInt16(at: 4) else {
             anomalies.record("udp.truncated")
@@ -26,6 +27,8 @@ extension PacketDecoder {
         if destinationPort == 1900 || sourcePort == 1900, PacketDecoder.startsHTTPRequest(payload) {
             return .next(.http, payload)
         }
+        // QUIC Initial packets from a client (QUIC.swift).
+        if destinationPort == 443, PacketDecoder.startsQUICLongHeader(payload) { return .next(.quic, payload) }
         return .done
     }
 
