@@ -81,6 +81,44 @@ public final class CaseDatabase: Sendable {
         throw CaseStoreError.cannotCreate(path: path, reason: String(cString: strerror(code)))
     }
 
+    /// `error` in words for the user, with what to do when SQLite failed to write
+    /// (a full disk, a file size limit, a read-only file).
+    public static func describe(_ error: any Error) -> String {
+        guard let error = error as? DatabaseError else { return "\(error)" }
+        switch error.resultCode {
+        case .SQLITE_FULL, .SQLITE_IOERR:
+            return "\(error) — the disk may be full or a file size limit reached; the transaction was rolled back, "
+                + "so nothing half-written is kept: free space and run the same command again"
+        case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM:
+            return "\(error) — the case database or its directory cannot be written (permissions, or a read-only "
+                + "file system)"
+        default:
+            return "\(error)"
+        }
+    }
+
+    // MARK: Writers
+
+    /// Takes the case's writer lock for the life of the returned value: one `cairn
+    /// ingest` at a time per case database. A second one is refused at once with
+    /// `CaseStoreError.busy` rather than interleaving its incidents with the first's;
+    /// readers (`cairn incidents`, `cairn export`) are not affected. The lock is a
+    /// `flock` on the database file, released by the kernel when the process ends,
+    /// however it ends.
+    public func lockForWriting() throws -> WriterLock {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw CaseStoreError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            close(descriptor)
+            if code == EWOULDBLOCK { throw CaseStoreError.busy(path) }
+            throw CaseStoreError.cannotCreate(path: path, reason: String(cString: strerror(code)))
+        }
+        return WriterLock(descriptor: descriptor)
+    }
+
     // MARK: Runs
 
     /// Records the start of a run (status `running`); returns its id.
@@ -417,6 +455,8 @@ public enum CaseStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     case newerSchema(path: String, migrations: [String])
     /// The backup to take before a migration already exists (an earlier attempt).
     case backupExists(String)
+    /// Another process holds the case's writer lock.
+    case busy(String)
 
     public var description: String {
         switch self {
@@ -430,11 +470,23 @@ public enum CaseStoreError: Error, Sendable, Equatable, CustomStringConvertible 
         case .newerSchema(let path, let migrations):
             "case database \(path) was written by a newer version of Cairn (schema \(migrations.joined(separator: ", ")) "
                 + "is unknown to this one); open it with that version or newer. It was not changed."
+        case .busy(let path):
+            "another cairn ingest is writing to case database \(path); wait for it to finish, or use another --db"
         case .backupExists(let backup):
             "the backup to take before upgrading the case database, \(backup), already exists; "
                 + "move it away (it may hold an earlier copy of the case) and run again"
         }
     }
+}
+
+/// The case's writer lock (`CaseDatabase.lockForWriting`), held until it is released
+/// or goes away.
+public final class WriterLock: Sendable {
+    private let descriptor: Int32
+
+    init(descriptor: Int32) { self.descriptor = descriptor }
+
+    deinit { close(descriptor) }
 }
 
 /// A source as recorded.

@@ -115,8 +115,16 @@ public struct Ingestor: Sendable {
         do {
             database = try CaseDatabase(path: options.databasePath)
         } catch {
-            throw IngestError(description: "\(options.databasePath): cannot open the case database: \(error)")
+            throw IngestError(
+                description: "\(options.databasePath): cannot open the case database: \(CaseDatabase.describe(error))")
         }
+        let writerLock: WriterLock
+        do {
+            writerLock = try database.lockForWriting()
+        } catch {
+            throw IngestError(description: "\(error)")
+        }
+        defer { withExtendedLifetime(writerLock) {} }
         let runID = try database.beginRun(
             version: options.version, rulesDigest: rules.digest, commandLine: options.commandLine)
         let indicatorRecords = IndicatorRecords(indicators: rules.indicators, database: database)

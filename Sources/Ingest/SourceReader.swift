@@ -49,7 +49,7 @@ struct SourceReader: Sendable {
             }
             collector.flush()
             if let writeError = collector.writeError {
-                summary.damage = "writing sightings failed: \(writeError)"
+                summary.damage = "writing sightings failed: \(CaseDatabase.describe(writeError))"
             }
             let outcome = try database.finishSource(
                 sourceID, sha256: file.sha256Hex, summary: summary, lastSightings: collector.takePending())
@@ -69,7 +69,7 @@ struct SourceReader: Sendable {
             result.status = .failed(error.description)
             try? database.recordFailedSource(path: path, kind: result.kind, reason: error.message, runID: runID)
         } catch {
-            result.status = .failed("\(path): \(error)")
+            result.status = .failed("\(path): \(CaseDatabase.describe(error))")
             try? database.recordFailedSource(path: path, kind: result.kind, reason: "\(error)", runID: runID)
         }
         return result

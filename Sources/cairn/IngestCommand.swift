@@ -1,4 +1,5 @@
 import ArgumentParser
+import CaseStore
 import Foundation
 import Ingest
 
@@ -38,6 +39,9 @@ struct Ingest: ParsableCommand {
     }
 
     func run() throws {
+        // Past a file size limit (`ulimit -f`), a write fails with EFBIG instead of the
+        // process being killed: SQLite then rolls the transaction back and says so.
+        signal(SIGXFSZ, SIG_IGN)
         let options = IngestOptions(
             rulePaths: rules, databasePath: db, jobs: jobs, filter: filter, year: year,
             utcOffsetSeconds: timezone.seconds, commandLine: CommandLine.arguments.joined(separator: " "), version: cairnVersion)
@@ -46,7 +50,7 @@ struct Ingest: ParsableCommand {
         do {
             report = try Ingestor(options: options).run(paths: paths, progress: progress)
         } catch {
-            printError("error: \(error)")
+            printError(error is IngestError ? "error: \(error)" : "error: \(db): \(CaseDatabase.describe(error))")
             throw ExitCode(exitSomethingFailed)
         }
         for error in report.ruleErrors { printError(error.description) }
