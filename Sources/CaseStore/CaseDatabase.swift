@@ -316,12 +316,15 @@ public final class CaseDatabase: Sendable {
         let select = """
             SELECT s.id, src.path, src.sha256, s.locator_kind, s.locator, s.byte_offset, s.time_ns,
                    i.type, i.value, s.observed, s.field, s.host, i.rule_file, i.rule_line, i.source AS feed,
-                   i.severity AS indicator_severity
+                   i.severity AS indicator_severity, r.name AS derived_name, r.packet AS derived_packet,
+                   r.time_ns AS derived_time_ns, rsrc.path AS derived_path
             """
         let from = """
             FROM sightings s
             JOIN sources src ON src.id = s.source_id
             JOIN indicators i ON i.id = s.indicator_id
+            LEFT JOIN resolutions r ON r.id = s.derived_from
+            LEFT JOIN sources rsrc ON rsrc.id = r.source_id
             """
         let order = "ORDER BY s.time_ns, src.path, s.locator, s.byte_offset, s.id"
         return try queue.read { db in
@@ -340,6 +343,15 @@ public final class CaseDatabase: Sendable {
             }
             return try rows.map(CaseDatabase.sightingRow)
         }
+    }
+
+    /// The DNS resolution a derived sighting comes from, nil for a direct sighting.
+    private static func derivation(_ row: Row) throws -> Derivation? {
+        guard let name: String = try row.decode(forColumn: "derived_name") else { return nil }
+        return Derivation(
+            name: name, sourcePath: try row.decode(forColumn: "derived_path") ?? "",
+            packet: unsigned(try row.decode(forColumn: "derived_packet")),
+            time: Timestamp(nanoseconds: try row.decode(forColumn: "derived_time_ns")))
     }
 
     private static func sightingRow(_ row: Row) throws -> SightingRow {
@@ -369,7 +381,8 @@ public final class CaseDatabase: Sendable {
             ruleFile: try row.decode(forColumn: "rule_file"),
             ruleLine: try row.decode(forColumn: "rule_line"),
             indicatorSource: try row.decode(forColumn: "feed"),
-            indicatorSeverity: try row.decode(forColumn: "indicator_severity"))
+            indicatorSeverity: try row.decode(forColumn: "indicator_severity"),
+            derivedFrom: try derivation(row))
     }
 
     // MARK: Maintenance
@@ -395,19 +408,19 @@ public final class CaseDatabase: Sendable {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for sighting in sightings {
-            let kind: String
-            let number: UInt64
-            let offset: Int64?
-            switch sighting.locator {
-            case .packet(let packet):
-                (kind, number, offset) = ("packet", packet, nil)
-            case .line(let line, let byteOffset):
-                (kind, number, offset) = ("line", line, Int64(clamping: byteOffset))
-            }
+            let (kind, number, offset) = locatorColumns(sighting.locator)
             try statement.execute(arguments: [
                 sighting.sourceID, kind, Int64(clamping: number), offset, sighting.time.nanoseconds,
                 sighting.time.iso8601, sighting.indicatorID, sighting.observed, sighting.field.rawValue, sighting.host,
             ])
+        }
+    }
+
+    /// The `locator_kind`, `locator` and `byte_offset` columns of a locator.
+    static func locatorColumns(_ locator: Locator) -> (kind: String, number: UInt64, offset: Int64?) {
+        switch locator {
+        case .packet(let packet): ("packet", packet, nil)
+        case .line(let line, let byteOffset): ("line", line, Int64(clamping: byteOffset))
         }
     }
 
@@ -560,4 +573,23 @@ public struct SightingRow: Sendable, Hashable {
     public var indicatorSource: String?
     /// The severity the rule file gives the indicator, if any.
     public var indicatorSeverity: String?
+    /// For a sighting derived from a DNS resolution (a connection to an address that a
+    /// domain indicator resolved to), that resolution; nil for a direct sighting.
+    public var derivedFrom: Derivation? = nil
+}
+
+/// The DNS answer a derived sighting comes from.
+public struct Derivation: Sendable, Hashable, CustomStringConvertible {
+    /// The name that matched the domain indicator.
+    public var name: String
+    /// The capture holding the DNS response, and its packet number.
+    public var sourcePath: String
+    public var packet: UInt64
+    public var time: Timestamp
+
+    /// `resolved evil.example in office-lan.pcap packet 3 at 2026-03-02T09:00:05Z`.
+    public var description: String {
+        let file = sourcePath.split(separator: "/").last.map(String.init) ?? sourcePath
+        return "resolved \(name) in \(file) packet \(packet) at \(time.iso8601)"
+    }
 }

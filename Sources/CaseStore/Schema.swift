@@ -149,6 +149,12 @@ enum Schema {
     ///   run joined it to an older incident, which keeps its id.
     /// - `triage_events` is append-only like the custody log: the status of an incident
     ///   is that of its latest event, `new` when it has none.
+    /// - DNS chains: `resolutions` are the addresses a DNS answer gave for a name that
+    ///   matched a domain indicator; `sightings.derived_from` marks a sighting of a later
+    ///   connection to such an address, derived from the resolution; `derivation_scans`
+    ///   records which sources have been searched for which resolution's address; and
+    ///   `sources.first_event_ns`/`last_event_ns` bound the event times a source holds, so
+    ///   that only sources overlapping a resolution's horizon are searched.
     private static let v3IncidentIdentity = """
         ALTER TABLE indicators ADD COLUMN source TEXT;
         ALTER TABLE indicators ADD COLUMN severity TEXT;
@@ -198,5 +204,34 @@ enum Schema {
         BEGIN
             SELECT RAISE(ABORT, 'triage history is append-only: an event cannot be deleted');
         END;
+
+        ALTER TABLE sources ADD COLUMN first_event_ns INTEGER;
+        ALTER TABLE sources ADD COLUMN last_event_ns INTEGER;
+
+        CREATE TABLE resolutions (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+            packet INTEGER NOT NULL,
+            time_ns INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            indicator_id INTEGER NOT NULL REFERENCES indicators(id),
+            name TEXT NOT NULL,
+            address TEXT NOT NULL
+        );
+        CREATE INDEX resolutions_address ON resolutions(address, host, time_ns);
+        CREATE INDEX resolutions_source ON resolutions(source_id);
+
+        CREATE TABLE derivation_scans (
+            source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+            resolution_id INTEGER NOT NULL REFERENCES resolutions(id) ON DELETE CASCADE,
+            PRIMARY KEY (source_id, resolution_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX derivation_scans_resolution ON derivation_scans(resolution_id);
+
+        ALTER TABLE sightings ADD COLUMN derived_from INTEGER REFERENCES resolutions(id) ON DELETE CASCADE;
+        CREATE UNIQUE INDEX sightings_derived_once
+            ON sightings(source_id, locator_kind, locator, field, indicator_id, observed)
+            WHERE derived_from IS NOT NULL;
+        CREATE INDEX sightings_derived_from ON sightings(derived_from) WHERE derived_from IS NOT NULL;
         """
 }

@@ -24,6 +24,11 @@ final class IndicatorRecords: Sendable {
         indicators[index].isValid(at: time)
     }
 
+    /// Whether the indicator at `index` is a domain (whose resolutions start DNS chains).
+    func isDomain(indicatorAt index: Int) -> Bool {
+        indicators[index].type == .domain
+    }
+
     /// The database id of the indicator at `index` of the rule set, storing it first if
     /// this run has not yet.
     func id(forIndicatorAt index: Int) throws -> Int64 {

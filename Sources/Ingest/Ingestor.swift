@@ -22,6 +22,9 @@ public struct IngestOptions: Sendable {
     public var year: Int?
     /// Offset from UTC, in seconds east, of log times written without a zone.
     public var utcOffsetSeconds: Int
+    /// How long after a DNS answer for a domain indicator a connection of the same host
+    /// to one of the answer's addresses is sighted as derived from it, in seconds.
+    public var dnsHorizonSeconds: Int64 = 3600
     /// Recorded with the run.
     public var commandLine: String
     public var version: String
@@ -70,6 +73,12 @@ public struct IngestReport: Sendable {
     public var indicatorCount = 0
     public var incidentCount = 0
     public var elapsedSeconds = 0.0
+    /// Sightings derived from DNS resolutions of domain indicators (DNS chains).
+    public var derivedSightings = 0
+    /// Sources searched for DNS chains.
+    public var sourcesSearchedForChains = 0
+    /// Sources that could not be searched for DNS chains: which file, what is wrong.
+    public var chainProblems: [String] = []
 
     public var failed: [SourceResult] {
         sources.filter { if case .failed = $0.status { true } else { false } }
@@ -78,8 +87,9 @@ public struct IngestReport: Sendable {
     public var lines: UInt64 { sources.reduce(0) { $0 + $1.summary.lines } }
     public var bytes: UInt64 { sources.reduce(0) { $0 + $1.summary.bytes } }
     public var sightings: UInt64 { sources.reduce(0) { $0 + $1.sightings } }
-    /// True when a source failed or a rule line was bad: the command exits non-zero.
-    public var hadProblems: Bool { !failed.isEmpty || !ruleErrors.isEmpty }
+    /// True when a source failed, a rule line was bad, or a source could not be searched
+    /// for DNS chains: the command exits non-zero.
+    public var hadProblems: Bool { !failed.isEmpty || !ruleErrors.isEmpty || !chainProblems.isEmpty }
 }
 
 /// Errors that stop a run before any file is read.
@@ -87,8 +97,8 @@ public struct IngestError: Error, CustomStringConvertible {
     public var description: String
 }
 
-/// Runs the pipeline: rules → readers (concurrently) → matcher → case store →
-/// correlation.
+/// Runs the pipeline: rules → readers (concurrently) → matcher → case store → DNS
+/// chains → correlation.
 public struct Ingestor: Sendable {
     public let options: IngestOptions
 
@@ -154,6 +164,14 @@ public struct Ingestor: Sendable {
         for (file, result) in zip(files, fileResults) { results[file.index] = result }
         report.sources = results.compactMap { $0 }
         progress?.end()
+
+        let chains = try DNSChainSearch(
+            database: database, reader: reader.withoutProgress, horizon: options.dnsHorizonSeconds * 1_000_000_000,
+            jobs: options.jobs
+        ).run()
+        report.derivedSightings = chains.derivedSightings
+        report.sourcesSearchedForChains = chains.sourcesSearched
+        report.chainProblems = chains.problems
 
         let incidents = Correlator().incidents(from: try database.sightingFacts())
         try database.updateIncidents(incidents)

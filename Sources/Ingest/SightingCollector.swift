@@ -16,6 +16,14 @@ struct SightingCollector {
     let database: CaseDatabase
     private(set) var pending: [NewSighting] = []
     private(set) var total: UInt64 = 0
+    /// Addresses of DNS answers whose name matched a domain indicator (DNS chains).
+    private(set) var resolutions: [NewResolution] = []
+    /// The DNS response being decoded whose name matched a domain indicator: its
+    /// packet, and what its answer addresses resolve.
+    private var resolving: (packet: UInt64, indicatorID: Int64, name: String, host: String)?
+    /// The earliest and latest event time of the observations.
+    private(set) var firstEvent = Timestamp(nanoseconds: .max)
+    private(set) var lastEvent = Timestamp(nanoseconds: .min)
     /// The first write error; once set, no more writes are tried for this source.
     private(set) var writeError: (any Error)?
 
@@ -29,6 +37,13 @@ struct SightingCollector {
 
     /// Looks `observation` up; on a hit, keeps a sighting. The miss path allocates nothing.
     mutating func observe(_ observation: Observation) {
+        if observation.time < firstEvent { firstEvent = observation.time }
+        if observation.time > lastEvent { lastEvent = observation.time }
+        if observation.field == .dnsAnswer, let resolving, case .packet(let packet) = observation.locator,
+           packet == resolving.packet
+        {
+            keepResolution(observation, of: resolving)
+        }
         guard let index = table.lookup(observation.value), writeError == nil,
               indicatorRecords.isValid(indicatorAt: index, at: observation.time)
         else { return }
@@ -48,18 +63,44 @@ struct SightingCollector {
             field: observation.field,
             host: observation.host.text ?? ""))
         total += 1
+        if observation.field == .dnsQuery || observation.field == .dnsAnswer,
+           case .domain = observation.value, case .packet(let packet) = observation.locator,
+           indicatorRecords.isDomain(indicatorAt: index)
+        {
+            // The answer's addresses, which the decoder hands over after the names, are
+            // what this domain resolves to for the querier.
+            resolving = (packet, indicatorID, observation.value.owned.description, observation.host.text ?? "")
+        }
         if pending.count >= Self.batchSize { flush() }
     }
 
-    /// Writes the pending sightings in one transaction.
+    /// Keeps an A or AAAA address of the answer `resolving` describes.
+    private mutating func keepResolution(
+        _ observation: Observation, of resolving: (packet: UInt64, indicatorID: Int64, name: String, host: String)
+    ) {
+        let address: String
+        switch observation.value {
+        case .ipv4(let value): address = value.description
+        case .ipv6(let value): address = value.description
+        default: return
+        }
+        guard !resolving.host.isEmpty else { return }
+        resolutions.append(NewResolution(
+            sourceID: sourceID, packet: resolving.packet, time: observation.time, host: resolving.host,
+            indicatorID: resolving.indicatorID, name: resolving.name, address: address))
+    }
+
+    /// Writes the pending sightings in one transaction, and the resolutions in another.
     mutating func flush() {
-        guard !pending.isEmpty, writeError == nil else { return }
+        guard writeError == nil else { return }
         do {
             try database.appendSightings(pending)
+            try database.appendResolutions(resolutions)
         } catch {
             writeError = error
         }
         pending.removeAll(keepingCapacity: true)
+        resolutions.removeAll()
     }
 
     /// Hands over what is left for the source's final transaction.

@@ -19,6 +19,13 @@ struct SourceReader: Sendable {
     let utcOffsetSeconds: Int
     let progress: (any IngestProgress)?
 
+    /// The same reader, telling no one of its progress.
+    var withoutProgress: SourceReader {
+        SourceReader(
+            table: table, indicatorRecords: indicatorRecords, database: database, runID: runID, filter: filter,
+            year: year, utcOffsetSeconds: utcOffsetSeconds, progress: nil)
+    }
+
     /// Never throws: every problem becomes the source's failure reason, recorded in the
     /// case database where the database itself still works.
     func read(path: String) -> SourceResult {
@@ -48,6 +55,9 @@ struct SourceReader: Sendable {
                 summary.damage = (error as? CaptureError)?.message ?? "\(error)"
             }
             collector.flush()
+            if collector.firstEvent <= collector.lastEvent {
+                try database.setEventRange(source: sourceID, first: collector.firstEvent, last: collector.lastEvent)
+            }
             if let writeError = collector.writeError {
                 summary.damage = "writing sightings failed: \(CaseDatabase.describe(writeError))"
             }
@@ -77,17 +87,23 @@ struct SourceReader: Sendable {
 
     /// Runs the reader for `kind`. Throws when the file cannot be read as that kind at all.
     private func readContent(of file: InputFile, kind: SourceKind, into collector: inout SightingCollector) throws -> ReadSummary {
+        try readContent(of: file, kind: kind) { collector.observe($0) }
+    }
+
+    /// Runs the reader for `kind`, handing every observation to `observe`. Throws when
+    /// the file cannot be read as that kind at all.
+    func readContent(of file: InputFile, kind: SourceKind, observe: (Observation) -> Void) throws -> ReadSummary {
         let reportProgress: (ReadSummary) -> Void = { [progress] _ in progress?.read(bytes: file.bytesRead, path: file.path) }
         switch kind {
         case .pcap, .pcapng:
             let reader = try CaptureReader(file: file, filter: filter)
-            return reader.read(observe: { collector.observe($0) }, progress: reportProgress)
+            return reader.read(observe: observe, progress: reportProgress)
         case .gzip, .text:
             var options = LogReadingOptions(year: year ?? Self.modificationYear(of: file.path))
             if year == nil { options.yearHint = Self.modificationTime(of: file.path) }
             options.utcOffsetSeconds = utcOffsetSeconds
             let reader = LogReader(file: file, compressed: kind == .gzip, options: options)
-            return reader.read(observe: { collector.observe($0) }, progress: reportProgress)
+            return reader.read(observe: observe, progress: reportProgress)
         }
     }
 

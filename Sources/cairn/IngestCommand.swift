@@ -31,20 +31,29 @@ struct Ingest: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Time zone of log times written without one: UTC or an offset like +01:00.", valueName: "ZONE"))
     var timezone: UTCOffset = UTCOffset(seconds: 0)
 
+    @Option(name: .long, help: ArgumentHelp(
+        "How long after a DNS answer for a domain indicator a connection of the same host to one of its addresses is sighted as derived from it.",
+        valueName: "SECONDS"))
+    var dnsHorizon: Int64 = 3600
+
     @Argument(help: "Capture and log files or directories.")
     var paths: [String]
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        guard dnsHorizon >= 0, dnsHorizon <= 366 * 86_400 else {
+            throw ValidationError("--dns-horizon must be between 0 and 31622400 seconds (a year)")
+        }
     }
 
     func run() throws {
         // Past a file size limit (`ulimit -f`), a write fails with EFBIG instead of the
         // process being killed: SQLite then rolls the transaction back and says so.
         signal(SIGXFSZ, SIG_IGN)
-        let options = IngestOptions(
+        var options = IngestOptions(
             rulePaths: rules, databasePath: db, jobs: jobs, filter: filter, year: year,
             utcOffsetSeconds: timezone.seconds, commandLine: CommandLine.arguments.joined(separator: " "), version: cairnVersion)
+        options.dnsHorizonSeconds = dnsHorizon
         let progress: TerminalProgress? = isatty(STDERR_FILENO) == 1 ? TerminalProgress() : nil
         let report: IngestReport
         do {
@@ -64,6 +73,7 @@ struct Ingest: ParsableCommand {
             }
             for note in source.summary.notes { printError("note: \(source.path): \(note)") }
         }
+        for problem in report.chainProblems { printError("error: \(problem)") }
         print(Summary(report).text)
         if report.hadProblems { throw ExitCode(exitSomethingFailed) }
     }
@@ -96,7 +106,8 @@ struct Summary {
             "lines        \(report.lines)",
             String(format: "bytes        %llu (%.1f MB, %.1f MB/s)", report.bytes, megabytes, megabytes / seconds),
             "indicators   \(report.indicatorCount)" + ruleProblems,
-            "sightings    \(report.sightings)",
+            "sightings    \(report.sightings)"
+                + (report.derivedSightings > 0 ? " (and \(report.derivedSightings) derived from DNS answers)" : ""),
             "incidents    \(report.incidentCount)",
             String(format: "time         %.2f s", report.elapsedSeconds),
         ]
