@@ -118,8 +118,12 @@ func changedCaptureOmitted() throws {
 
 @Test("--headers-only cuts the other packets after the transport header and keeps sighted packets whole")
 func headersOnly() throws {
+    // SampleData's flows are sighted in every packet; a corpus HTTP stream has unsighted ones.
+    guard let corpus = Fixtures.corpus else { return }
     let directory = try TemporaryDirectory()
-    let database = try ingest([Fixtures.sampleData], into: directory)
+    let rules = directory.file("rules.txt")
+    try "bits.wikimedia.org\n".write(toFile: rules, atomically: false, encoding: .utf8)
+    let database = try ingest([corpus + "/pcap/zk-wikipedia.pcap"], rules: [rules], into: directory)
     let full = try indexRows({ let bag = directory.file("full"); _ = try export(database, to: bag); return bag }())
     let bag = directory.file("headers")
     _ = try export(database, to: bag, headersOnly: true)
