@@ -149,3 +149,50 @@ func preservationRequests() throws {
     }
     #expect(PackageVerifier.verify(directory: bag).ok)
 }
+
+/// The built `cairn` executable (beside the test bundle in the build directory).
+private var cairn: String? {
+    var directory = Bundle.main.bundleURL
+    for _ in 0..<4 {
+        let candidate = directory.appendingPathComponent("cairn")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
+        directory = directory.deletingLastPathComponent()
+    }
+    return nil
+}
+
+@Test("the command line: keys generate, export --sign --headers-only, verify --key; a changed capture exits 1")
+func signingCommandLine() throws {
+    guard let cairn else {
+        print("skipped: the cairn executable is not built")
+        return
+    }
+    let directory = try TemporaryDirectory()
+    let capture = directory.file("office-lan.pcap")
+    try FileManager.default.copyItem(atPath: Fixtures.sampleData + "/office-lan.pcap", toPath: capture)
+    let database = try ingest([capture], into: directory)
+    let ids = try database.incidents().map { String($0.id) }
+    let prefix = directory.file("cert")
+    let keys = try #require(run(cairn, ["keys", "generate", "--out", prefix]))
+    #expect(keys.status == 0 && keys.output.contains("key fingerprint"), "\(keys.output)")
+    #expect(run(cairn, ["keys", "generate", "--out", prefix])?.status == 1)
+
+    let bag = directory.file("package")
+    let export = try #require(run(cairn, ["export", "--db", database.path, "--out", bag, "--sign", prefix + ".key", "--headers-only"] + ids))
+    #expect(export.status == 0 && export.output.contains(", signed"), "\(export.output)")
+    let verify = try #require(run(cairn, ["verify", bag, "--key", prefix + ".pub"]))
+    #expect(verify.status == 0 && verify.output.contains("signature: signature valid"), "\(verify.output)")
+    #expect(run(cairn, ["verify", bag])?.output.contains("signature: signed, but the signature was not checked") == true)
+    let other = directory.file("other")
+    _ = try PackageSigning.generateKeyPair(prefix: other)
+    let wrong = try #require(run(cairn, ["verify", bag, "--key", other + ".pub"]))
+    #expect(wrong.status == 1 && wrong.output.contains("DIFFERS  tagmanifest-sha256.txt.sig: "), "\(wrong.output)")
+
+    // The capture changes after ingest: the package is written without its packets, exit 1.
+    let size = try FileManager.default.attributesOfItem(atPath: capture)[.size] as? Int ?? 0
+    try flipByte(capture, at: size - 1)
+    let partial = try #require(run(cairn, ["export", "--db", database.path, "--out", directory.file("partial")] + ids))
+    #expect(partial.status == 1)
+    #expect(partial.output.contains("warning: NOT INCLUDED: \(capture): its SHA-256 is now"), "\(partial.output)")
+    #expect(run(cairn, ["verify", directory.file("partial")])?.status == 0)
+}
