@@ -84,8 +84,13 @@ enum HTMLReport {
             <pre>sha256sum -c tagmanifest-sha256.txt
             sha256sum -c manifest-sha256.txt</pre>
             <p>or run <code>cairn verify DIR</code>, which also checks Payload-Oxum, that no file was added, and the \
-            hash chain of the custody log in <code>data/custody.json</code>. Compare the SHA-256 of \
-            <code>tagmanifest-sha256.txt</code> with the one sent separately with the package.</p>
+            hash chain of the custody log in <code>data/custody.json</code> and that <code>data/evidence.pcap</code> \
+            holds exactly the packets <code>data/evidence-index.csv</code> lists. Compare the SHA-256 of \
+            <code>tagmanifest-sha256.txt</code> with the one sent separately with the package, or, when the package \
+            carries <code>tagmanifest-sha256.txt.sig</code>, check its signature with the sender's public key:</p>
+            <pre>openssl pkeyutl -verify -pubin -inkey SENDER.pub -rawin -in tagmanifest-sha256.txt -sigfile tagmanifest-sha256.txt.sig</pre>
+            <p>The packets of <code>data/evidence.pcap</code> open in Wireshark or <code>tshark -r</code>; each index row \
+            gives the packet's source file, the source's SHA-256 and the packet's number in it.</p>
             <p class="tlp">\(e(tlp.rawValue))</p>
             </body>
             </html>
