@@ -1,5 +1,6 @@
 @testable import CaseStore
 import CaptureDecoding
+import Crypto
 import Foundation
 import Observations
 import Testing
@@ -223,4 +224,51 @@ func flowKeys(hex: String, linkType: Int32, expected: String, headersEnd: Int) t
     for count in 0..<min(bytes.count, 14 + 20) where linkType == 1 {
         _ = Array(bytes.prefix(count)).withUnsafeBytes { PacketHeaders.locate(packet: $0, linkType: linkType) }
     }
+}
+
+@Test("corpus: sources of different link types give one pcap file per link type, each read by capinfos")
+func extractPerLinkType() throws {
+    guard let corpus = Fixtures.corpus else { return }
+    let directory = try TemporaryDirectory()
+    let rules = directory.file("rules.txt")
+    try "66.66.66.66\n".write(toFile: rules, atomically: false, encoding: .utf8)
+    let captures = ["mt-dlt_raw.pcap", "mt-dlt_sll.pcap"].map { corpus + "/pcap/" + $0 }
+    let database = try ingest(captures, rules: [rules], into: directory)
+    let bag = directory.file("package")
+    let result = try export(database, to: bag)
+    #expect(result.omittedSources.isEmpty)
+    let rows = try indexRows(bag)
+    let files = Set(rows.map { $0["evidence_file"] })
+    #expect(files == ["evidence-raw.pcap", "evidence-linux-sll.pcap"], "\(files)")
+    #expect(!FileManager.default.fileExists(atPath: bag + "/data/evidence.pcap"))
+    for (file, encapsulation) in [("evidence-raw.pcap", "Raw IP"), ("evidence-linux-sll.pcap", "Linux cooked-mode capture v1")] {
+        #expect(rows.filter { $0["evidence_file"] == file }.count == 1)
+        if let output = runQuiet("capinfos", ["-E", bag + "/data/" + file])?.output, available("capinfos") {
+            #expect(output.contains(encapsulation), "\(output)")
+        }
+    }
+    #expect(PackageVerifier.verify(directory: bag).ok)
+    // A pcap file the index does not name is reported.
+    try FileManager.default.moveItem(atPath: bag + "/data/evidence-raw.pcap", toPath: bag + "/data/evidence-raw2.pcap")
+    let problems = PackageVerifier.verify(directory: bag).problems
+    #expect(problems.contains { $0.file == "data/evidence-raw2.pcap" && $0.detail.contains("not listed in data/evidence-index.csv") })
+}
+
+@Test("bagit.py validates a signed package with its pcap extract, and rejects it after one byte changes")
+func bagitValidates() throws {
+    guard available("bagit.py") else {
+        print("skipped: bagit.py is not installed (pip install bagit)")
+        return
+    }
+    let directory = try TemporaryDirectory()
+    let database = try ingest([Fixtures.sampleData], into: directory)
+    let bag = directory.file("package")
+    var options = ExportOptions(incidentIDs: try database.incidents().map(\.id), commandLine: "", toolVersion: "")
+    options.signingKey = Curve25519.Signing.PrivateKey()
+    _ = try EvidenceExporter(database: database).export(options, to: bag)
+    let valid = try #require(run("bagit.py", ["--validate", bag]))
+    #expect(valid.status == 0, "\(valid.output)")
+    try flipByte(bag + "/data/evidence.pcap", at: 30)
+    let invalid = try #require(run("bagit.py", ["--validate", bag]))
+    #expect(invalid.status != 0 && invalid.output.contains("evidence.pcap"), "\(invalid.output)")
 }
