@@ -21,7 +21,8 @@ public struct ExportOptions: Sendable {
     /// The package's time (STIX `created`, `exported_at`); now by default.
     public var exportedAt: Timestamp
     /// Truncate every packet of the pcap extract after its transport header, except the
-    /// sighted packets themselves, which are kept whole (`--headers-only`).
+    /// sighted packets whose sightings need the payload (DNS, TLS, HTTP… fields), which
+    /// are kept whole (`--headers-only`).
     public var headersOnly = false
     /// When set, the tag manifest is signed with this Ed25519 key (`--sign KEYFILE`),
     /// see `PackageSigning`.
@@ -155,7 +156,7 @@ public struct EvidenceExporter: Sendable {
             ("Cairn-Exported-At", exportedAt),
             ("Cairn-Case-Database", database.path),
             ("Cairn-Pcap-Extract", "\(extract.packetCount) packet(s) of the sighted flows"
-                + (options.headersOnly ? ", truncated after the transport header except the sighted packets" : "")),
+                + (options.headersOnly ? ", cut after the transport header except the packets sighted in their payload" : "")),
         ] + extract.omitted.map { ("Cairn-Omitted-Source", $0) }
         let signingKey = options.signingKey
         let files = try BagIt.write(

@@ -66,19 +66,27 @@ enum PacketExtract {
         "\(path)\u{0}\(sha256)\u{0}\(frame)"
     }
 
+    /// Sighting fields read from the outermost IP header: a packet sighted only in these
+    /// needs no payload, so `--headers-only` cuts it like the rest of its flow. Any other
+    /// field (DNS, TLS, HTTP, QUIC, file digests, tunnelled addresses) needs the bytes
+    /// past the transport header, and its packet is kept whole.
+    static let headerFields: Set<String> = ["ip.src", "ip.dst", "ipv6.src", "ipv6.dst"]
+
     /// Builds the extract for the packet sightings among `sightings`.
     static func build(sightings: [SightingRow], headersOnly: Bool) -> Output {
-        var wanted: [String: (path: String, sha256: String, frames: Set<UInt64>)] = [:]
+        var wanted: [String: (path: String, sha256: String, frames: Set<UInt64>, whole: Set<UInt64>)] = [:]
         for sighting in sightings {
             guard case .packet(let number) = sighting.locator else { continue }
             let key = sighting.sourcePath + "\u{0}" + sighting.sourceSHA256
-            wanted[key, default: (sighting.sourcePath, sighting.sourceSHA256, [])].frames.insert(number)
+            wanted[key, default: (sighting.sourcePath, sighting.sourceSHA256, [], [])].frames.insert(number)
+            if !headerFields.contains(sighting.field) { wanted[key]?.whole.insert(number) }
         }
         var output = Output()
         var packets: [Packet] = []
         for key in wanted.keys.sorted() {
             guard let source = wanted[key] else { continue }
-            switch extract(path: source.path, sha256: source.sha256, frames: source.frames, headersOnly: headersOnly) {
+            switch extract(path: source.path, sha256: source.sha256, frames: source.frames,
+                           headersOnly: headersOnly ? source.frames.subtracting(source.whole) : nil) {
             case .success(let result):
                 packets += result.packets
                 output.notes += result.notes
@@ -98,8 +106,10 @@ enum PacketExtract {
         var reason: String
     }
 
-    /// Reads one source twice and returns the packets of the sighted flows.
-    static func extract(path: String, sha256: String, frames: Set<UInt64>, headersOnly: Bool)
+    /// Reads one source twice and returns the packets of the sighted flows. With
+    /// `headersOnly`, every packet is cut after its transport header except the sighted
+    /// ones not in that set (those whose sightings need the payload).
+    static func extract(path: String, sha256: String, frames: Set<UInt64>, headersOnly cutSighted: Set<UInt64>?)
         -> Result<(packets: [Packet], notes: [String], flows: [UInt64: FlowKey]), Omission>
     {
         func omitted(_ why: String) -> Omission {
@@ -136,8 +146,8 @@ enum PacketExtract {
                 let sighted = frames.contains(record.frame)
                 guard sighted || headers.map({ flows.contains($0.flow) }) == true else { return true }
                 var count = record.data.count
-                if headersOnly, !sighted {
-                    // Packets without a readable IP header are only ever here when sighted.
+                if let cutSighted, !sighted || cutSighted.contains(record.frame) {
+                    // A packet without a readable IP header is only here when sighted: kept whole.
                     count = min(count, headers?.headersEnd ?? count)
                 }
                 packets.append(Packet(

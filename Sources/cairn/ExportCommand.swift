@@ -32,7 +32,7 @@ struct Export: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The CERT's name, recorded as the package's source.", valueName: "NAME"))
     var organisation = "CERT"
 
-    @Flag(name: .long, help: "Cut every extracted packet after its transport header, except the sighted packets themselves.")
+    @Flag(name: .long, help: "Cut every extracted packet after its transport header, except packets sighted in their payload (DNS, TLS, HTTP…).")
     var headersOnly = false
 
     @Option(name: .long, help: ArgumentHelp("Sign the tag manifest with this Ed25519 private key (PEM PKCS#8, see `cairn keys generate`).", valueName: "KEYFILE"))

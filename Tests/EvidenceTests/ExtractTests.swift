@@ -147,6 +147,21 @@ func headersOnly() throws {
     }
     #expect(shortened > 0)
     #expect(PackageVerifier.verify(directory: bag).ok)
+
+    // Packets sighted only by their IP addresses need no payload: they are cut too.
+    let byAddress = try TemporaryDirectory()
+    let addressRules = byAddress.file("rules.txt")
+    try "208.80.152.3\n".write(toFile: addressRules, atomically: false, encoding: .utf8)
+    let addressDatabase = try ingest([corpus + "/pcap/zk-wikipedia.pcap"], rules: [addressRules], into: byAddress)
+    let addressBag = byAddress.file("package")
+    _ = try export(addressDatabase, to: addressBag, headersOnly: true)
+    // The 6 TCP streams to the address (60 packets, tshark); the DNS answers naming it
+    // are sighted in dns.answer and kept whole.
+    let addressRows = try indexRows(addressBag).filter { $0["flow"].hasPrefix("tcp ") }
+    #expect(addressRows.count == 60)
+    #expect(addressRows.allSatisfy { $0["sighted"] == "yes" })
+    #expect(addressRows.contains { (Int($0["captured_length"]) ?? 0) < (Int($0["original_length"]) ?? 0) })
+    #expect(addressRows.allSatisfy { (Int($0["captured_length"]) ?? 0) <= 14 + 60 + 60 })
 }
 
 @Test("corpus: an HTTP Host sighting extracts exactly that TCP stream, as tshark numbers its frames")
