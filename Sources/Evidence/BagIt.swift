@@ -30,7 +30,12 @@ enum BagIt {
     ///
     /// Files are created with `O_EXCL | O_NOFOLLOW` under the directory opened once, so
     /// that nothing is written outside it, even through a symbolic link planted there.
-    static func write(payload: [(name: String, bytes: [UInt8])], info: [(String, String)], to directory: String) throws -> [CustodyFile] {
+    /// `sign`, when given, makes the detached signature of the tag manifest's bytes,
+    /// written as the tag file it names (listed in no manifest).
+    static func write(
+        payload: [(name: String, bytes: [UInt8])], info: [(String, String)], to directory: String,
+        sign: (([UInt8]) throws -> (name: String, bytes: [UInt8]))? = nil
+    ) throws -> [CustodyFile] {
         try prepare(directory)
         let bag = try DirectoryHandle(path: directory)
         defer { bag.close() }
@@ -65,6 +70,12 @@ enum BagIt {
         let tagManifest = Array(tags.map { "\($0.sha256)  \($0.path)\n" }.joined().utf8)
         try bag.create(tagManifestFile, bytes: tagManifest)
         tags.append(CustodyFile(path: tagManifestFile, sha256: sha256(tagManifest), bytes: UInt64(tagManifest.count)))
+        if let sign {
+            let signature = try sign(tagManifest)
+            guard isPlainName(signature.name) else { throw EvidenceError.unsafePath(signature.name) }
+            try bag.create(signature.name, bytes: signature.bytes)
+            tags.append(CustodyFile(path: signature.name, sha256: sha256(signature.bytes), bytes: UInt64(signature.bytes.count)))
+        }
         return written + tags
     }
 
@@ -177,6 +188,8 @@ public enum EvidenceError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownIncident(Int64)
     /// Nothing to export.
     case noIncidents
+    /// `--tlp` asked for a TLP less strict than the package must have.
+    case tlpLessStrict(requested: TLP, required: TLP)
 
     public var description: String {
         switch self {
@@ -185,6 +198,8 @@ public enum EvidenceError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unsafePath(let name): "\(name): not a plain file name inside the package"
         case .unknownIncident(let id): "no incident with id \(id) in the case database (see `cairn incidents`)"
         case .noIncidents: "no incident given to export"
+        case .tlpLessStrict(let requested, let required):
+            "--tlp \(requested.rawValue) is less strict than the package's \(required.rawValue) (the strictest of the default and the sighted indicators' TLPs): a TLP can only be made stricter"
         }
     }
 }

@@ -1,4 +1,5 @@
 import CaseStore
+import Crypto
 import Foundation
 import Observations
 
@@ -6,8 +7,12 @@ import Observations
 public struct ExportOptions: Sendable {
     /// The incidents, by id (`cairn incidents`); order kept, duplicates dropped.
     public var incidentIDs: [Int64]
-    /// The package's TLP; it can only be raised above the default (`TLP:AMBER`).
+    /// The TLP asked for (`--tlp`), raised to at least the default (`TLP:AMBER`). The
+    /// package's TLP is the strictest of this and the sighted indicators' TLPs; asking
+    /// for a TLP less strict than an indicator's makes the export fail.
     public var tlp: TLP
+    /// The TLP as asked for, before raising (nil: not asked).
+    public var requestedTLP: TLP?
     /// The CERT's name: the STIX identity and `Source-Organization` of bag-info.txt.
     public var organisation: String
     /// Recorded in the custody entry.
@@ -15,6 +20,13 @@ public struct ExportOptions: Sendable {
     public var toolVersion: String
     /// The package's time (STIX `created`, `exported_at`); now by default.
     public var exportedAt: Timestamp
+    /// Truncate every packet of the pcap extract after its transport header, except the
+    /// sighted packets whose sightings need the payload (DNS, TLS, HTTP… fields), which
+    /// are kept whole (`--headers-only`).
+    public var headersOnly = false
+    /// When set, the tag manifest is signed with this Ed25519 key (`--sign KEYFILE`),
+    /// see `PackageSigning`.
+    public var signingKey: Curve25519.Signing.PrivateKey?
 
     /// The default TLP of a package.
     public static let defaultTLP = TLP.amber
@@ -26,6 +38,7 @@ public struct ExportOptions: Sendable {
         var seen = Set<Int64>()
         self.incidentIDs = incidentIDs.filter { seen.insert($0).inserted }
         self.tlp = max(ExportOptions.defaultTLP, tlp ?? ExportOptions.defaultTLP)
+        self.requestedTLP = tlp
         self.organisation = organisation
         self.commandLine = commandLine
         self.toolVersion = toolVersion
@@ -44,6 +57,11 @@ public struct ExportResult: Sendable {
     /// Things the investigator should know (e.g. a log source that changed and was not quoted).
     public var notes: [String]
     public var sightingCount: Int
+    /// Packets written to the pcap extract.
+    public var packetCount = 0
+    /// Capture sources whose packets were left out of the extract, one sentence each
+    /// (the file changed since ingest, or cannot be read): the package is incomplete.
+    public var omittedSources: [String] = []
 }
 
 /// Writes evidence packages from a case database.
@@ -51,6 +69,7 @@ public struct EvidenceExporter: Sendable {
     /// The payload files of a package, in the order written.
     public static let payloadFiles = [
         "incident.json", "sightings.csv", "log-excerpts.txt", "stix-bundle.json", "iodef.xml", "report.html", "custody.json",
+        "evidence.pcap", "evidence-index.csv",
     ]
 
     public let database: CaseDatabase
@@ -82,8 +101,17 @@ public struct EvidenceExporter: Sendable {
         let flat = sightingsByIncident.flatMap { group in group.sightings.map { (incident: group.incident.id, sighting: $0) } }
         let exportedAt = options.exportedAt.iso8601
 
+        // The package's TLP: the strictest of the default, the indicators' and --tlp,
+        // which may only make it stricter.
+        let indicatorLevels = IndicatorTLP.strictest(sightings: flat.map(\.sighting))
+        let floor = max(ExportOptions.defaultTLP, indicatorLevels.tlp ?? ExportOptions.defaultTLP)
+        if let requested = options.requestedTLP, requested < floor {
+            throw EvidenceError.tlpLessStrict(requested: requested, required: floor)
+        }
+        let tlp = max(floor, options.tlp)
+
         let document = IncidentDocument(
-            tlp: options.tlp.rawValue, exportedAt: exportedAt, toolVersion: options.toolVersion,
+            tlp: tlp.rawValue, exportedAt: exportedAt, toolVersion: options.toolVersion,
             incidents: sightingsByIncident.map { group in
                 IncidentDocument.IncidentEntry(
                     id: group.incident.id, title: group.incident.title, host: group.incident.host,
@@ -92,13 +120,18 @@ public struct EvidenceExporter: Sendable {
                     sightingCount: group.incident.sightingCount,
                     sightings: group.sightings.map(IncidentDocument.sighting))
             })
-        var notes: [String] = []
-        let excerpts = LogExcerpts.render(sightings: flat.map(\.sighting), tlp: options.tlp, notes: &notes)
+        var notes: [String] = indicatorLevels.notes
+        let excerpts = LogExcerpts.render(sightings: flat.map(\.sighting), tlp: tlp, notes: &notes)
         let stix = try STIXBundle(
-            organisation: options.organisation, tlp: options.tlp, created: options.exportedAt,
+            organisation: options.organisation, tlp: tlp, created: options.exportedAt,
             incidents: sightingsByIncident
         ).encoded()
         let custody = try Self.json(try database.custodyEntries())
+        let extract = PacketExtract.build(sightings: flat.map(\.sighting), headersOnly: options.headersOnly)
+        notes += extract.notes
+        let preservation = PreservationRequests.render(
+            sightings: flat, flows: extract.sightedFlows, tlp: tlp, organisation: options.organisation,
+            generated: options.exportedAt)
 
         let payload: [(name: String, bytes: [UInt8])] = [
             ("incident.json", try document.encoded()),
@@ -106,24 +139,31 @@ public struct EvidenceExporter: Sendable {
             ("log-excerpts.txt", excerpts),
             ("stix-bundle.json", stix),
             ("iodef.xml", IODEFDocument.render(
-                organisation: options.organisation, tlp: options.tlp, generated: options.exportedAt,
+                organisation: options.organisation, tlp: tlp, generated: options.exportedAt,
                 incidents: sightingsByIncident)),
             ("report.html", HTMLReport.render(
-                organisation: options.organisation, tlp: options.tlp, generated: options.exportedAt,
+                organisation: options.organisation, tlp: tlp, generated: options.exportedAt,
                 incidents: sightingsByIncident)),
             ("custody.json", custody),
-        ]
+        ] + extract.files + preservation
         let info: [(String, String)] = [
             ("Source-Organization", options.organisation),
             ("Bagging-Date", String(exportedAt.prefix(10))),
             ("Bag-Software-Agent", "cairn \(options.toolVersion)"),
             ("External-Identifier", "cairn incidents " + incidents.map { String($0.id) }.joined(separator: ",")),
-            ("External-Description", "Cairn evidence package: \(incidents.count) incident(s), \(flat.count) sighting(s). \(options.tlp.rawValue)."),
-            ("Cairn-TLP", options.tlp.rawValue),
+            ("External-Description", "Cairn evidence package: \(incidents.count) incident(s), \(flat.count) sighting(s). \(tlp.rawValue)."),
+            ("Cairn-TLP", tlp.rawValue),
             ("Cairn-Exported-At", exportedAt),
             ("Cairn-Case-Database", database.path),
-        ]
-        let files = try BagIt.write(payload: payload, info: info, to: directory)
+            ("Cairn-Pcap-Extract", "\(extract.packetCount) packet(s) of the sighted flows"
+                + (options.headersOnly ? ", cut after the transport header except the packets sighted in their payload" : "")),
+        ] + extract.omitted.map { ("Cairn-Omitted-Source", $0) }
+        let signingKey = options.signingKey
+        let files = try BagIt.write(
+            payload: payload, info: info, to: directory,
+            sign: signingKey.map { key -> ([UInt8]) throws -> (name: String, bytes: [UInt8]) in
+                { manifest in (PackageSigning.signatureFile, Array(try key.signature(for: manifest))) }
+            })
 
         let sourceRows = try database.sources()
         var inputs: [CustodyFile] = []
@@ -137,7 +177,9 @@ public struct EvidenceExporter: Sendable {
             action: .export, commandLine: options.commandLine, toolVersion: options.toolVersion, rulesDigest: "",
             inputs: inputs.sorted { ($0.path, $0.sha256) < ($1.path, $1.sha256) },
             outputs: files.map { CustodyFile(path: absolute + "/" + $0.path, sha256: $0.sha256, bytes: $0.bytes) })
-        return ExportResult(directory: directory, files: files, custodyEntry: entry, notes: notes, sightingCount: flat.count)
+        return ExportResult(
+            directory: directory, files: files, custodyEntry: entry, notes: notes, sightingCount: flat.count,
+            packetCount: extract.packetCount, omittedSources: extract.omitted)
     }
 
     static func json<T: Encodable>(_ value: T) throws -> [UInt8] {

@@ -84,8 +84,13 @@ enum HTMLReport {
             <pre>sha256sum -c tagmanifest-sha256.txt
             sha256sum -c manifest-sha256.txt</pre>
             <p>or run <code>cairn verify DIR</code>, which also checks Payload-Oxum, that no file was added, and the \
-            hash chain of the custody log in <code>data/custody.json</code>. Compare the SHA-256 of \
-            <code>tagmanifest-sha256.txt</code> with the one sent separately with the package.</p>
+            hash chain of the custody log in <code>data/custody.json</code> and that <code>data/evidence.pcap</code> \
+            holds exactly the packets <code>data/evidence-index.csv</code> lists. Compare the SHA-256 of \
+            <code>tagmanifest-sha256.txt</code> with the one sent separately with the package, or, when the package \
+            carries <code>tagmanifest-sha256.txt.sig</code>, check its signature with the sender's public key:</p>
+            <pre>openssl pkeyutl -verify -pubin -inkey SENDER.pub -rawin -in tagmanifest-sha256.txt -sigfile tagmanifest-sha256.txt.sig</pre>
+            <p>The packets of <code>data/evidence.pcap</code> open in Wireshark or <code>tshark -r</code>; each index row \
+            gives the packet's source file, the source's SHA-256 and the packet's number in it.</p>
             <p class="tlp">\(e(tlp.rawValue))</p>
             </body>
             </html>
@@ -109,7 +114,12 @@ enum HTMLReport {
         svg += "<rect x=\"0\" y=\"0\" width=\"\(width)\" height=\"\(height)\" fill=\"#fafafa\"/>\n"
         for (index, group) in incidents.enumerated() {
             let y = 10 + index * rowHeight + rowHeight / 2
-            let colour = group.incident.severity == "high" ? "#c0392b" : group.incident.severity == "medium" ? "#e67e22" : "#2c7fb8"
+            let colour = switch group.incident.severity {
+            case "critical": "#7b241c"
+            case "high": "#c0392b"
+            case "medium": "#e67e22"
+            default: "#2c7fb8"
+            }
             svg += "<text x=\"4\" y=\"\(y + 4)\">#\(group.incident.id) \(IODEFDocument.escape(String(group.incident.host.prefix(18))))</text>\n"
             svg += "<line x1=\"\(labelWidth)\" y1=\"\(y)\" x2=\"\(labelWidth + plot)\" y2=\"\(y)\" stroke=\"#ddd\"/>\n"
             var drawn = Set<Int>()

@@ -40,7 +40,7 @@ enum IODEFDocument {
                     <GenerationTime>\(generated.iso8601)</GenerationTime>
                     <Description>\(escape(incident.title))</Description>
                     <Assessment>
-                      <SystemImpact severity="\(escape(incident.severity))" type="unknown"/>
+                      <SystemImpact severity="\(IODEFDocument.impactSeverity(incident.severity))" type="unknown"/>
                     </Assessment>
                     <Contact role="creator" type="organization">
                       <ContactName>\(name)</ContactName>
@@ -125,5 +125,15 @@ enum IODEFDocument {
             }
         }
         return out
+    }
+
+    /// IODEF's `SystemImpact@severity` has three levels (RFC 7970 §3.12.2): Cairn's
+    /// `info` is reported as `low`, `critical` as `high`.
+    static func impactSeverity(_ severity: String) -> String {
+        switch severity {
+        case "critical", "high": "high"
+        case "medium": "medium"
+        default: "low"
+        }
     }
 }

@@ -33,6 +33,30 @@ public struct BagVerification: Sendable {
     /// What does not hold; empty when the package is intact.
     public var problems: [BagProblem] = []
     public var ok: Bool { problems.isEmpty }
+    /// Whether the package is signed and, if a key was given, whether the signature holds.
+    public var signature: SignatureStatus = .unsigned
+}
+
+/// The state of a package's signature (`tagmanifest-sha256.txt.sig`).
+public enum SignatureStatus: Sendable, Equatable, CustomStringConvertible {
+    /// No signature file.
+    case unsigned
+    /// A signature file, not checked because no public key was given.
+    case signedUnchecked
+    /// A valid Ed25519 signature by the key with this fingerprint.
+    case valid(fingerprint: String)
+    /// A signature that does not verify with the given key (or an unsigned package
+    /// when a key was given).
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .unsigned: "unsigned: the package carries no signature"
+        case .signedUnchecked: "signed, but the signature was not checked: give the signer's public key with --key PUBKEY"
+        case .valid(let fingerprint): "signature valid: tagmanifest-sha256.txt signed by the Ed25519 key \(fingerprint)"
+        case .invalid(let why): "signature NOT valid: \(why)"
+        }
+    }
 }
 
 /// Checks an evidence package as an investigator would: the BagIt declaration, every
@@ -42,6 +66,14 @@ public struct BagVerification: Sendable {
 /// link and reads nothing outside the directory.
 public enum PackageVerifier {
     public static func verify(directory: String) -> BagVerification {
+        verify(directory: directory, publicKey: nil)
+    }
+
+    /// Checks the package as `verify(directory:)` does and, when `publicKey` is given,
+    /// that `tagmanifest-sha256.txt.sig` is its Ed25519 signature of the tag manifest
+    /// (a missing or wrong signature is then a problem). Without a key, a signature is
+    /// reported as present but unchecked.
+    public static func verify(directory: String, publicKey: Curve25519.Signing.PublicKey?) -> BagVerification {
         var result = BagVerification()
         var status = stat()
         guard lstat(directory, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else {
@@ -96,6 +128,7 @@ public enum PackageVerifier {
         // The payload manifest.
         let entries = parseManifest(root, BagIt.manifestFile, problem: problem)
         var listed = Set<String>()
+        var changed = Set<String>()
         var matched = 0
         for entry in entries {
             listed.insert(entry.path)
@@ -109,6 +142,7 @@ public enum PackageVerifier {
             case .success(let actual) where actual == entry.sha256:
                 matched += 1
             case .success(let actual):
+                changed.insert(entry.path)
                 problem(entry.path, "SHA-256 is \(actual), \(BagIt.manifestFile) line \(entry.line) lists \(entry.sha256): the file was changed")
             }
         }
@@ -153,6 +187,31 @@ public enum PackageVerifier {
                 problem(custodyPath, "is not a readable list of custody entries")
             }
         }
+
+        // The signature of the tag manifest.
+        let signature = read(root, PackageSigning.signatureFile)
+        switch (signature, publicKey) {
+        case (nil, nil):
+            result.signature = .unsigned
+        case (nil, .some):
+            result.signature = .invalid("the package is not signed (no \(PackageSigning.signatureFile))")
+            problem(PackageSigning.signatureFile, "is missing: the package is not signed, but a key was given to check it")
+        case (.some, nil):
+            result.signature = .signedUnchecked
+        case (.some(let bytes), .some(let key)):
+            let fingerprint = PackageSigning.fingerprint(key)
+            if let manifest = read(root, BagIt.tagManifestFile), key.isValidSignature(bytes, for: manifest) {
+                result.signature = .valid(fingerprint: fingerprint)
+                result.holds.append("\(PackageSigning.signatureFile): Ed25519 signature of \(BagIt.tagManifestFile) by key \(fingerprint) is valid")
+            } else {
+                let why = "not a valid signature of \(BagIt.tagManifestFile) by key \(fingerprint): the tag manifest or the signature changed, or another key signed it"
+                result.signature = .invalid(why)
+                problem(PackageSigning.signatureFile, why)
+            }
+        }
+
+        // The pcap extract against its index.
+        if let holds = ExtractVerifier.verify(root: root, changed: changed, problem: problem) { result.holds.append(holds) }
         return result
     }
 

@@ -10,7 +10,10 @@ struct Cairn: ParsableCommand {
         commandName: "cairn",
         abstract: "Match captures and syslogs against indicator files and keep the incidents in a case database.",
         version: cairnVersion,
-        subcommands: [Ingest.self, Incidents.self, Show.self, Triage.self, Sightings.self, Rules.self, Export.self, Verify.self, Custody.self]
+        subcommands: [
+            Ingest.self, Incidents.self, Show.self, Triage.self, Sightings.self, Rules.self, Export.self, Verify.self,
+            Custody.self, Keys.self,
+        ]
     )
 }
 

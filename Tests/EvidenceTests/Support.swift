@@ -9,6 +9,15 @@ enum Fixtures {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let sampleData = packageRoot.appendingPathComponent("SampleData").path
     static let rules = packageRoot.appendingPathComponent("Rules").path
+    /// The shared corpus, or nil (with the reason printed) when it is absent.
+    static var corpus: String? {
+        let path = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus").path
+        guard FileManager.default.fileExists(atPath: path + "/pcap") else {
+            print("skipped: ../shared/corpus is absent")
+            return nil
+        }
+        return path
+    }
 }
 
 /// A fresh directory for one test, removed when the value goes away.
@@ -26,14 +35,31 @@ final class TemporaryDirectory {
 }
 
 /// Ingests `paths` with the repository's Rules/ into a new database in `directory`.
-func ingest(_ paths: [String], into directory: TemporaryDirectory) throws -> CaseDatabase {
+func ingest(_ paths: [String], rules: [String] = [Fixtures.rules], into directory: TemporaryDirectory) throws -> CaseDatabase {
     let database = directory.file("case.sqlite")
     let options = IngestOptions(
-        rulePaths: [Fixtures.rules], databasePath: database, jobs: 2, filter: nil, year: 2026,
+        rulePaths: rules, databasePath: database, jobs: 2, filter: nil, year: 2026,
         commandLine: "cairn ingest (test)", version: "test")
     _ = try Ingestor(options: options).run(paths: paths)
     return try CaseDatabase(path: database)
 }
+
+/// Runs a command with its standard error discarded, returning its exit status and standard output.
+func runQuiet(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String)? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [executable] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    do { try process.run() } catch { return nil }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Whether a command can be run (`which`).
+func available(_ tool: String) -> Bool { runQuiet("which", [tool])?.status == 0 }
 
 /// Runs a command, returning its exit status and standard output (nil if it could not start).
 func run(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String)? {

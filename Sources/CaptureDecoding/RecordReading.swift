@@ -1,0 +1,153 @@
+// Raw packet records of a capture, for the evidence extract: every frame with its
+// number (as tshark numbers frames), link type, timestamp, lengths and bytes, read
+// through the hashing `InputFile` so that the bytes handed out are the bytes hashed.
+// pcap goes through libpcap (over the same cookie stream as `CaptureReader`), pcapng
+// through Cairn's own reader, so frame numbers agree with the sighting locators.
+
+import ByteParsing
+import CPcap
+import Observations
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One packet record of a capture file, borrowed: `data` is valid during the call
+/// that hands it out only.
+public struct CaptureRecord {
+    /// 1-based frame number as tshark numbers frames (pcapng Custom Blocks count).
+    public var frame: UInt64
+    /// The link type as a libpcap DLT_ value (what `pcap_open_dead` takes).
+    public var linkType: Int32
+    /// The packet's timestamp, UTC, to the nanosecond.
+    public var time: Timestamp
+    /// The packet's length on the wire (≥ `data.count` in a well-formed file).
+    public var originalLength: UInt32
+    /// The captured bytes.
+    public var data: UnsafeRawBufferPointer
+}
+
+/// Reads the packet records of one capture file (pcap or pcapng), front to back, once.
+/// Not thread-safe: one task owns it.
+public final class CaptureRecordReader {
+    private let file: InputFile
+    private var handle: OpaquePointer?
+    private let source: CookieSource?
+    private let pcapng: PcapNGReader?
+    private var consumed = false
+
+    /// Opens `file` (already opened, not yet read) as a capture.
+    /// - Throws: `CaptureError` when it is neither a readable pcap nor pcapng.
+    public init(file: InputFile) throws(CaptureError) {
+        self.file = file
+        let head = UnsafeMutableRawBufferPointer.allocate(byteCount: 4, alignment: 4)
+        defer { head.deallocate() }
+        var got = 0
+        do throws(InputFileError) {
+            while got < 4 {
+                let count = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: head[got...]))
+                if count == 0 { break }
+                got += count
+            }
+        } catch {
+            throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: read error: \(error.reason)")
+        }
+        let prefix = [UInt8](UnsafeRawBufferPointer(rebasing: head[0..<got]))
+        if prefix == CaptureReader.pcapngMagic {
+            let reader = PcapNGReader(file: file, prefix: prefix)
+            if let problem = reader.readFirstSection() {
+                throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: \(problem)")
+            }
+            pcapng = reader
+            source = nil
+            handle = nil
+            return
+        }
+        let source = CookieSource(file: file, prefix: prefix)
+        let stream: UnsafeMutablePointer<FILE>
+        switch openCookieStream(source) {
+        case .success(let opened): stream = opened
+        case .failure(let error): throw CaptureError(path: file.path, message: "cannot hand the file to libpcap: \(error.message)")
+        }
+        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        let opened = errorBuffer.withUnsafeMutableBufferPointer { buffer in
+            pcap_fopen_offline_with_tstamp_precision(stream, UInt32(PCAP_TSTAMP_PRECISION_NANO), buffer.baseAddress)
+        }
+        guard let opened else {
+            fclose(stream)
+            let text = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: \(text)")
+        }
+        self.source = source
+        self.handle = opened
+        self.pcapng = nil
+    }
+
+    deinit {
+        if let handle { pcap_close(handle) }
+    }
+
+    /// Hands every packet record to `body`, in file order, until `body` returns false or
+    /// the file ends; then reads the rest of the file so that `file.sha256Hex` covers it
+    /// all. Returns why reading stopped early (damage, a read error), or nil.
+    /// A second call hands out nothing.
+    public func forEachPacket(_ body: (CaptureRecord) -> Bool) -> String? {
+        guard !consumed else { return nil }
+        consumed = true
+        var damage: String? = nil
+        if let pcapng {
+            var frame: UInt64 = 0
+            loop: while true {
+                switch pcapng.next() {
+                case .end: break loop
+                case .damage(let reason):
+                    damage = "reading stopped after frame \(frame): \(reason)"
+                    break loop
+                case .custom: frame += 1
+                case .packet(let interface, let data, let originalLength, let time):
+                    frame += 1
+                    let linkType = CaptureReader.dataLinkType(pcapng.interfaces[interface].linkType)
+                    let record = CaptureRecord(frame: frame, linkType: linkType, time: time,
+                                               originalLength: originalLength, data: data)
+                    if !body(record) { break loop }
+                }
+            }
+        } else if let handle {
+            let linkType = pcap_datalink(handle)
+            var frame: UInt64 = 0
+            var header: UnsafeMutablePointer<pcap_pkthdr>? = nil
+            var data: UnsafePointer<UInt8>? = nil
+            while true {
+                let status = pcap_next_ex(handle, &header, &data)
+                if status == -2 { break }
+                guard status == 1, let header, let data else {
+                    let reason = source?.error.map { "read error: \($0.reason)" }
+                        ?? pcap_geterr(handle).map { String(cString: $0) } ?? "unknown libpcap error"
+                    damage = "reading stopped after frame \(frame): \(reason)"
+                    break
+                }
+                frame += 1
+                // libpcap guarantees `caplen` bytes at `data` until the next pcap_next_ex;
+                // with PCAP_TSTAMP_PRECISION_NANO, `tv_usec` holds nanoseconds.
+                let record = CaptureRecord(
+                    frame: frame, linkType: linkType,
+                    time: Timestamp(seconds: Int64(header.pointee.ts.tv_sec), nanoseconds: Int64(header.pointee.ts.tv_usec)),
+                    originalLength: header.pointee.len,
+                    data: UnsafeRawBufferPointer(start: data, count: Int(header.pointee.caplen)))
+                if !body(record) { break }
+            }
+            pcap_close(handle)
+            self.handle = nil
+        }
+        do {
+            try file.drain()
+        } catch {
+            if damage == nil { damage = "reading the rest of the file: \(error.reason)" }
+        }
+        return damage
+    }
+
+    /// libpcap's name for a DLT_ value (`EN10MB`, `RAW`…), or `DLT<n>`.
+    public static func name(ofLinkType linkType: Int32) -> String {
+        pcap_datalink_val_to_name(linkType).map { String(cString: $0) } ?? "DLT\(linkType)"
+    }
+}
