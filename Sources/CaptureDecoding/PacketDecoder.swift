@@ -120,12 +120,28 @@ struct PacketDecoder {
     let nameScratch: ScratchBuffer
     let urlScratch: ScratchBuffer
 
+    /// TCP streams being reassembled (TCPReassembly.swift).
+    let flows: FlowTable
+    /// IP datagrams being reassembled from fragments (Fragments.swift).
+    let fragments: FragmentTable
+
     init(
+        options: DecodingOptions = DecodingOptions(),
         nameScratch: ScratchBuffer = ScratchBuffer(capacity: ScratchBuffer.nameCapacity),
         urlScratch: ScratchBuffer = ScratchBuffer(capacity: ScratchBuffer.urlCapacity)
     ) {
         self.nameScratch = nameScratch
         self.urlScratch = urlScratch
+        self.flows = FlowTable(options: options)
+        self.fragments = FragmentTable(options: options)
+    }
+
+    /// Ends the capture: every TCP stream is finished (what it buffered is parsed as far
+    /// as it goes, incomplete units counted by their parsers), and datagrams whose
+    /// fragments never all came are counted (`ip.fragments_incomplete`).
+    mutating func finish(observe: (Observation) -> Void) {
+        finishAllStreams(observe: observe)
+        finishFragments()
     }
 
     /// The single dispatch: each layer checks its length, reads its header and says
@@ -152,7 +168,7 @@ struct PacketDecoder {
             case .vxlan: step = decodeVXLAN(bytes)
             case .geneve: step = decodeGeneve(bytes)
             case .udp: step = decodeUDP(bytes)
-            case .tcp: step = decodeTCP(bytes)
+            case .tcp: step = decodeTCP(bytes, context: context, observe: observe)
             case .dns: step = decodeDNS(bytes, context: context, observe: observe)
             case .dnsOverTCP: step = decodeDNSOverTCP(bytes, context: context, observe: observe)
             case .tls: step = decodeTLS(bytes, context: context, observe: observe)

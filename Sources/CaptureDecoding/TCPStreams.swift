@@ -1,0 +1,229 @@
+import ByteParsing
+import Observations
+
+/// Whether bytes start a pattern: surely, perhaps (too few bytes to say), or not.
+enum PrefixMatch { case yes, maybe, no }
+
+extension PacketDecoder {
+    /// The request methods `startsHTTPRequest` knows, with their space.
+    static let httpMethods: [StaticString] = [
+        "GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "CONNECT ", "PATCH ", "TRACE ",
+        "M-SEARCH ", "NOTIFY ", "SUBSCRIBE ", "UNSUBSCRIBE ",
+    ]
+
+    /// Whether `bytes` start an HTTP request line, or may once more bytes come.
+    static func httpRequestStart(_ bytes: UnsafeRawBufferPointer) -> PrefixMatch {
+        guard let first = bytes.first, first >= UInt8(ascii: "C"), first <= UInt8(ascii: "U") else {
+            return bytes.isEmpty ? .maybe : .no
+        }
+        var result = PrefixMatch.no
+        for method in httpMethods {
+            let match: PrefixMatch = method.withUTF8Buffer { literal in
+                let count = min(bytes.count, literal.count)
+                for index in 0..<count where bytes[index] != literal[index] { return .no }
+                return count == literal.count ? .yes : .maybe
+            }
+            if match == .yes { return .yes }
+            if match == .maybe { result = .maybe }
+        }
+        return result
+    }
+
+    /// What a stream carries, from its first bytes: DNS by port (53), a TLS handshake
+    /// record (0x16 0x03), an HTTP request line; `.unknown` while too few bytes have
+    /// come to say.
+    static func classify(_ bytes: UnsafeRawBufferPointer, sourcePort: UInt16, destinationPort: UInt16) -> StreamMode {
+        if sourcePort == 53 || destinationPort == 53 { return .dns }
+        guard let first = bytes.first else { return .unknown }
+        if first == 0x16 {
+            guard bytes.count >= 2 else { return .unknown }
+            return bytes[1] == 3 ? .tls : .ignored
+        }
+        switch httpRequestStart(bytes) {
+        case .yes: return .http
+        case .maybe: return .unknown
+        case .no: return .ignored
+        }
+    }
+
+    /// The parsers of reassembled streams: reads every whole unit (DNS message,
+    /// ClientHello record, HTTP request head) at the start of `bytes` and returns how
+    /// many bytes it consumed; what is left is an incomplete unit, to be offered again
+    /// with more bytes. With `final` (the stream ends, or its buffer is full), an
+    /// incomplete unit is parsed as far as it goes, so the unit's parser counts what is
+    /// missing (`tls.client_hello_segmented`, `http.segmented`, `dns.tcp_segmented`).
+    mutating func parseStream(
+        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, skip: inout Int64, key: StreamKey, final: Bool,
+        context: PacketContext, observe: (Observation) -> Void
+    ) -> Int {
+        var position = 0
+        // Each unit consumes at least one byte, or the loop returns: the bytes bound it.
+        while true {
+            if skip > 0 {
+                let skipped = Int(min(skip, Int64(bytes.count - position)))
+                position += skipped
+                skip -= Int64(skipped)
+            }
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[position...])
+            if rest.isEmpty { return position }
+            if mode == .unknown {
+                mode = PacketDecoder.classify(rest, sourcePort: key.sourcePort, destinationPort: key.destinationPort)
+                if mode == .unknown {
+                    if final { mode = .ignored }
+                    return final ? bytes.count : position
+                }
+            }
+            let used: Int?
+            switch mode {
+            case .unknown, .ignored: return bytes.count
+            case .dns: used = dnsMessage(rest, mode: &mode, final: final, context: context, observe: observe)
+            case .tls: used = clientHelloRecord(rest, mode: &mode, final: final, context: context, observe: observe)
+            case .http: used = httpRequestHead(rest, mode: &mode, skip: &skip, final: final, context: context, observe: observe)
+            }
+            guard let used else { return position }
+            if mode == .ignored { return bytes.count }
+            position += used
+        }
+    }
+
+    /// One length-prefixed DNS message (RFC 1035 §4.2.2); nil while it is incomplete.
+    private mutating func dnsMessage(
+        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, final: Bool, context: PacketContext,
+        observe: (Observation) -> Void
+    ) -> Int? {
+        let cursor = ByteCursor(bytes)
+        guard let length = cursor.getUInt16(at: 0) else {
+            return final ? dnsSegmented(&mode) : nil
+        }
+        guard length >= 12 else {
+            anomalies.record("dns.malformed")
+            mode = .ignored
+            return 0
+        }
+        guard let message = cursor.getBytes(at: 2, count: Int(length)) else {
+            return final ? dnsSegmented(&mode) : nil
+        }
+        _ = decodeDNS(message, context: context, observe: observe)
+        return 2 + Int(length)
+    }
+
+    private mutating func dnsSegmented(_ mode: inout StreamMode) -> Int {
+        anomalies.record("dns.tcp_segmented")
+        mode = .ignored
+        return 0
+    }
+
+    /// The record holding a ClientHello (up to `maxClientHelloBytes` of it), handed to
+    /// `decodeTLS`; nil while it is incomplete. The stream is of no interest afterwards.
+    private mutating func clientHelloRecord(
+        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, final: Bool, context: PacketContext,
+        observe: (Observation) -> Void
+    ) -> Int? {
+        let cursor = ByteCursor(bytes)
+        // Not a handshake record, or a handshake other than ClientHello: nothing to read.
+        if cursor.getUInt8(at: 0) != 0x16 || cursor.getUInt8(at: 5).map({ $0 != 1 }) ?? false {
+            mode = .ignored
+            return 0
+        }
+        var need = Int.max
+        if let recordLength = cursor.getUInt16(at: 3) {
+            need = min(5 + Int(recordLength), flows.options.maxClientHelloBytes)
+        }
+        if bytes.count >= need {
+            _ = decodeTLS(UnsafeRawBufferPointer(rebasing: bytes[0..<need]), context: context, observe: observe)
+        } else if final {
+            _ = decodeTLS(bytes, context: context, observe: observe)
+        } else {
+            return nil
+        }
+        mode = .ignored
+        return 0
+    }
+
+    /// One HTTP/1.x request head, handed to `decodeHTTP`; its body (by Content-Length)
+    /// is skipped so that the next request of a keep-alive connection is read too. nil
+    /// while the head is incomplete. A chunked request body ends the reading of the
+    /// stream (request bodies are rarely chunked).
+    private mutating func httpRequestHead(
+        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, skip: inout Int64, final: Bool,
+        context: PacketContext, observe: (Observation) -> Void
+    ) -> Int? {
+        switch PacketDecoder.httpRequestStart(bytes) {
+        case .yes: break
+        case .maybe:
+            if final { mode = .ignored }
+            return final ? 0 : nil
+        case .no:
+            mode = .ignored
+            return 0
+        }
+        let cap = flows.options.maxHTTPHeadBytes
+        guard let end = PacketDecoder.headEnd(bytes, limit: cap) else {
+            if bytes.count >= cap {
+                anomalies.record("http.head_too_long")
+                _ = decodeHTTP(UnsafeRawBufferPointer(rebasing: bytes[0..<cap]), context: context, observe: observe)
+            } else if final {
+                _ = decodeHTTP(bytes, context: context, observe: observe)
+            } else {
+                return nil
+            }
+            mode = .ignored
+            return 0
+        }
+        let head = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
+        _ = decodeHTTP(head, context: context, observe: observe)
+        switch PacketDecoder.requestBody(head) {
+        case .length(let length): skip = length
+        case .none: skip = 0
+        case .chunked: mode = .ignored
+        case .bad:
+            anomalies.record("http.bad_content_length")
+            mode = .ignored
+        }
+        return end
+    }
+
+    /// The offset just past the empty line that ends an HTTP head (CRLF CRLF, or bare
+    /// LFs), searched within `limit` bytes; nil when it is not there.
+    static func headEnd(_ bytes: UnsafeRawBufferPointer, limit: Int) -> Int? {
+        let end = min(bytes.count, limit)
+        var position = 0
+        while let newline = index(of: UInt8(ascii: "\n"), in: bytes, from: position, to: end) {
+            if newline + 1 < end, bytes[newline + 1] == UInt8(ascii: "\n") { return newline + 2 }
+            if newline + 2 < end, bytes[newline + 1] == UInt8(ascii: "\r"), bytes[newline + 2] == UInt8(ascii: "\n") {
+                return newline + 3
+            }
+            position = newline + 1
+        }
+        return nil
+    }
+
+    /// How a request's body is framed (RFC 9112 §6).
+    enum BodyFraming: Equatable { case none, length(Int64), chunked, bad }
+
+    /// Reads Content-Length and Transfer-Encoding from a request head. Several
+    /// different lengths, or one that is not a decimal number below 2^62, are `.bad`.
+    static func requestBody(_ head: UnsafeRawBufferPointer) -> BodyFraming {
+        var framing = BodyFraming.none
+        var start = 0
+        while let end = lineEnd(head, from: start), end > start {
+            let line = UnsafeRawBufferPointer(rebasing: head[start..<end])
+            if hasPrefix(line, "transfer-encoding:", foldCase: true) {
+                return .chunked
+            }
+            if hasPrefix(line, "content-length:", foldCase: true) {
+                let value = trimmed(UnsafeRawBufferPointer(rebasing: line[15...]))
+                guard !value.isEmpty else { return .bad }
+                var length: Int64 = 0
+                for byte in value {
+                    guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), length < 1 << 58 else { return .bad }
+                    length = length * 10 + Int64(byte - UInt8(ascii: "0"))
+                }
+                if case .length(let other) = framing, other != length { return .bad }
+                framing = .length(length)
+            }
+            start = afterLineEnd(head, end)
+        }
+        return framing
+    }
+}
