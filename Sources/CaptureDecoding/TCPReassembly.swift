@@ -137,6 +137,7 @@ extension PacketDecoder {
         else { return }
         let syn = flags & 0x02 != 0, fin = flags & 0x01 != 0, rst = flags & 0x04 != 0
         let now = context.time.nanoseconds
+        if flows.lastSweep == Int64.min { flows.lastSweep = now }
         if now &- flows.lastSweep >= PacketDecoder.sweepIntervalNanoseconds || now < flows.lastSweep {
             flows.lastSweep = now
             sweepIdle(now: now, observe: observe)
@@ -148,8 +149,22 @@ extension PacketDecoder {
             // The common case for bulk data: a stream already known to carry nothing.
             if flows.slots[index].mode == .ignored {
                 flows.slots[index].lastTime = context.time
-                if fin || rst { release(index) }
-                return
+                // Only new data may restart it: not a retransmission of what was read.
+                let offset = flows.slots[index].offset(of: syn ? sequence &+ 1 : sequence)
+                let fresh = offset >= flows.slots[index].next
+                if offset + Int64(payload.count) > flows.slots[index].next {
+                    flows.slots[index].next = offset + Int64(payload.count)
+                    flows.slots[index].nextSequence = sequence &+ UInt32(truncatingIfNeeded: payload.count)
+                }
+                if fresh, PacketDecoder.restartsStream(payload, sourcePort: sourcePort, destinationPort: destinationPort) {
+                    // A ClientHello or a request line after something else (SOCKS,
+                    // STARTTLS, a proxy's CONNECT): read from this segment on.
+                    flows.slots[index] = TCPStream()
+                    flows.slots[index].nextSequence = sequence
+                } else {
+                    if fin || rst { release(index) }
+                    return
+                }
             }
             if syn, flows.slots[index].nextSequence != sequence &+ 1 || !flows.slots[index].sawSYN {
                 // A new connection on the same ports: the old one is over.
@@ -189,6 +204,15 @@ extension PacketDecoder {
         let done = rst || (stream.finOffset.map { stream.next >= $0 } ?? false)
         swap(&stream, &flows.slots[index])
         if done { finishStream(at: index, observe: observe) }
+    }
+
+    /// Whether a segment of an ignored stream starts something worth reading: a TLS
+    /// record holding a ClientHello, or an HTTP request line (as the decoder read every
+    /// segment before reassembly). Not on port 53, whose framing cannot be found again.
+    static func restartsStream(_ payload: UnsafeRawBufferPointer, sourcePort: UInt16, destinationPort: UInt16) -> Bool {
+        guard payload.count >= 6, sourcePort != 53, destinationPort != 53 else { return false }
+        if payload[0] == 0x16 { return payload[1] == 3 && payload[5] == 1 }
+        return httpRequestStart(payload) == .yes
     }
 
     /// A fresh stream entry, evicting the least recently used eighth of the table
@@ -366,7 +390,9 @@ extension PacketDecoder {
             return
         }
         anomalies.record("tcp.gap")
+        let before = stream.mode
         if !stream.held.isEmpty { parseHeld(&stream, key: key, final: true, observe: observe) }
+        if before == .http || before == .unknown { stream.mode = before }
         dropHeld(&stream)
         stream.skip = max(0, stream.skip - (first.offset - stream.next))
         stream.nextSequence = stream.nextSequence &+ UInt32(truncatingIfNeeded: first.offset - stream.next)
