@@ -138,10 +138,11 @@ struct PacketDecoder {
 
     /// Ends the capture: every TCP stream is finished (what it buffered is parsed as far
     /// as it goes, incomplete units counted by their parsers), and datagrams whose
-    /// fragments never all came are counted (`ip.fragments_incomplete`).
+    /// fragments never all came are counted (`ip.fragments_incomplete`) and their first
+    /// fragment's bytes decoded alone.
     mutating func finish(observe: (Observation) -> Void) {
         finishAllStreams(observe: observe)
-        finishFragments()
+        finishFragments(observe: observe)
     }
 
     /// The single dispatch: each layer checks its length, reads its header and says
@@ -151,7 +152,13 @@ struct PacketDecoder {
         observe: (Observation) -> Void
     ) {
         var context = PacketContext(locator: locator, time: time)
-        var step = Step.next(link.firstLayer, packet)
+        run(.next(link.firstLayer, packet), context: &context, observe: observe)
+    }
+
+    /// The dispatch loop, from any layer: a packet from its link layer, or a datagram
+    /// put together from fragments from its transport layer.
+    mutating func run(_ first: Step, context: inout PacketContext, observe: (Observation) -> Void) {
+        var step = first
         for _ in 0..<PacketDecoder.maxLayers {
             guard case .next(let layer, let bytes) = step else { return }
             switch layer {
