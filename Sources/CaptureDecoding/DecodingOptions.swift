@@ -25,6 +25,10 @@ public struct DecodingOptions: Sendable, Equatable {
     /// above the 8 KiB default of common servers. A longer head is counted
     /// (`http.head_too_long`) and read as far as it goes.
     public var maxHTTPHeadBytes: Int = 16_384
+    /// The most of one HTTP body hashed after its Content-Encoding is undone: a
+    /// compression bomb costs at most this much hashing. A longer body is counted
+    /// (`http.body_too_large`) and its digests not observed.
+    public var maxDecodedBodyBytes: Int64 = 1 << 30
 
     /// IP datagrams being reassembled from fragments at once (IPv4 and IPv6 together);
     /// the oldest is dropped when a new one would exceed it (`ip.fragments_evicted`).

@@ -53,8 +53,10 @@ enum StreamMode: Equatable {
     case dns
     /// A TLS ClientHello record, then nothing more.
     case tls
-    /// HTTP/1.x requests: heads read, bodies skipped by Content-Length.
+    /// HTTP/1.x requests: heads read, bodies hashed.
     case http
+    /// HTTP/1.x responses: heads read for their framing, bodies hashed.
+    case httpResponse
     /// Nothing more of interest: later segments cost one table look-up.
     case ignored
 }
@@ -81,8 +83,10 @@ struct TCPStream {
     /// Out-of-order segments, sorted by offset.
     var pending: [PendingSegment] = []
     var pendingBytes = 0
-    /// Body bytes of an HTTP request still to skip.
+    /// Bytes still to skip (unused by the parsers so far; kept at 0).
     var skip: Int64 = 0
+    /// The HTTP body being hashed, between a head and the next.
+    var body: HTTPBody? = nil
     /// Stream offset where the sender's FIN is, once seen.
     var finOffset: Int64? = nil
     /// Whether the stream's start is known (from a SYN) rather than guessed from the
@@ -282,6 +286,15 @@ extension PacketDecoder {
         if stream.mode != .ignored, !stream.held.isEmpty {
             parseHeld(&stream, key: key, final: true, observe: observe)
         }
+        if let body = stream.body {
+            // A body delimited by the connection's end is whole; any other is cut.
+            if case .close = body.framing {
+                endBody(body, context: context(stream, key), observe: observe)
+            } else {
+                anomalies.record("http.body_incomplete")
+            }
+            stream.body = nil
+        }
         swap(&stream, &flows.slots[index])
         release(index)
     }
@@ -390,6 +403,12 @@ extension PacketDecoder {
             return
         }
         anomalies.record("tcp.gap")
+        if stream.body != nil {
+            // The body's bytes are lost: no digests, and no framing to find the next head.
+            anomalies.record("http.body_incomplete")
+            stream.body = nil
+            stream.mode = .ignored
+        }
         let before = stream.mode
         if !stream.held.isEmpty { parseHeld(&stream, key: key, final: true, observe: observe) }
         if before == .http || before == .unknown { stream.mode = before }
@@ -414,6 +433,7 @@ extension PacketDecoder {
         stream.pending = []
         stream.pendingBytes = 0
         stream.mode = .ignored
+        stream.body = nil
     }
 
     private mutating func dropHeld(_ stream: inout TCPStream) {
@@ -433,8 +453,11 @@ extension PacketDecoder {
         if stream.mode == .ignored { return }
         if stream.held.isEmpty {
             var mode = stream.mode, skip = stream.skip
-            let used = parseStream(bytes, mode: &mode, skip: &skip, key: key, final: false,
+            var body: HTTPBody? = nil
+            swap(&body, &stream.body)
+            let used = parseStream(bytes, mode: &mode, skip: &skip, body: &body, key: key, final: false,
                                    context: context(stream, key), observe: observe)
+            swap(&body, &stream.body)
             stream.mode = mode
             stream.skip = skip
             if mode != .ignored, used < bytes.count {
@@ -467,10 +490,14 @@ extension PacketDecoder {
     /// Runs the parser over what the stream holds and drops what it consumed.
     private mutating func parseHeld(_ stream: inout TCPStream, key: StreamKey, final: Bool, observe: (Observation) -> Void) {
         var mode = stream.mode, skip = stream.skip
+        var body: HTTPBody? = nil
+        swap(&body, &stream.body)
         let context = context(stream, key)
         let used = stream.held.withUnsafeBytes { bytes in
-            parseStream(bytes, mode: &mode, skip: &skip, key: key, final: final, context: context, observe: observe)
+            parseStream(bytes, mode: &mode, skip: &skip, body: &body, key: key, final: final, context: context,
+                        observe: observe)
         }
+        swap(&body, &stream.body)
         stream.mode = mode
         stream.skip = skip
         if mode == .ignored || final {

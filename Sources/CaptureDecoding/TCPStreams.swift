@@ -42,7 +42,22 @@ extension PacketDecoder {
         switch httpRequestStart(bytes) {
         case .yes: return .http
         case .maybe: return .unknown
+        case .no: break
+        }
+        switch httpResponseStart(bytes) {
+        case .yes: return .httpResponse
+        case .maybe: return .unknown
         case .no: return .ignored
+        }
+    }
+
+    /// Whether `bytes` start an HTTP/1.x status line, or may once more bytes come.
+    static func httpResponseStart(_ bytes: UnsafeRawBufferPointer) -> PrefixMatch {
+        let literal: StaticString = "HTTP/1."
+        return literal.withUTF8Buffer { prefix in
+            let count = min(bytes.count, prefix.count)
+            for index in 0..<count where bytes[index] != prefix[index] { return .no }
+            return count == prefix.count ? .yes : .maybe
         }
     }
 
@@ -53,8 +68,8 @@ extension PacketDecoder {
     /// incomplete unit is parsed as far as it goes, so the unit's parser counts what is
     /// missing (`tls.client_hello_segmented`, `http.segmented`, `dns.tcp_segmented`).
     mutating func parseStream(
-        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, skip: inout Int64, key: StreamKey, final: Bool,
-        context: PacketContext, observe: (Observation) -> Void
+        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, skip: inout Int64, body: inout HTTPBody?,
+        key: StreamKey, final: Bool, context: PacketContext, observe: (Observation) -> Void
     ) -> Int {
         var position = 0
         // Each unit consumes at least one byte, or the loop returns: the bytes bound it.
@@ -66,6 +81,14 @@ extension PacketDecoder {
             }
             let rest = UnsafeRawBufferPointer(rebasing: bytes[position...])
             if rest.isEmpty { return position }
+            if body != nil {
+                guard let used = consumeBody(rest, body: &body, mode: &mode, final: final, context: context,
+                                             observe: observe)
+                else { return final ? bytes.count : position }
+                if mode == .ignored { return bytes.count }
+                position += used
+                continue
+            }
             if mode == .unknown {
                 mode = PacketDecoder.classify(rest, sourcePort: key.sourcePort, destinationPort: key.destinationPort)
                 if mode == .unknown {
@@ -78,7 +101,9 @@ extension PacketDecoder {
             case .unknown, .ignored: return bytes.count
             case .dns: used = dnsMessage(rest, mode: &mode, final: final, context: context, observe: observe)
             case .tls: used = clientHelloRecord(rest, mode: &mode, final: final, context: context, observe: observe)
-            case .http: used = httpRequestHead(rest, mode: &mode, skip: &skip, final: final, context: context, observe: observe)
+            case .http, .httpResponse:
+                used = httpHead(rest, mode: &mode, body: &body, key: key, final: final, context: context,
+                                observe: observe)
             }
             guard let used else { return position }
             if mode == .ignored { return bytes.count }
@@ -140,15 +165,17 @@ extension PacketDecoder {
         return 0
     }
 
-    /// One HTTP/1.x request head, handed to `decodeHTTP`; its body (by Content-Length)
-    /// is skipped so that the next request of a keep-alive connection is read too. nil
-    /// while the head is incomplete. A chunked request body ends the reading of the
-    /// stream (request bodies are rarely chunked).
-    private mutating func httpRequestHead(
-        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, skip: inout Int64, final: Bool,
+    /// One HTTP/1.x head: a request's is handed to `decodeHTTP` (Host, URL); a
+    /// response's is read for its framing only. The body that follows (Content-Length,
+    /// chunked, or for a response the connection's end) is hashed by `consumeBody`, and
+    /// the next head of a keep-alive connection read after it. nil while the head is
+    /// incomplete.
+    private mutating func httpHead(
+        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, body: inout HTTPBody?, key: StreamKey, final: Bool,
         context: PacketContext, observe: (Observation) -> Void
     ) -> Int? {
-        switch PacketDecoder.httpRequestStart(bytes) {
+        let isResponse = mode == .httpResponse
+        switch isResponse ? PacketDecoder.httpResponseStart(bytes) : PacketDecoder.httpRequestStart(bytes) {
         case .yes: break
         case .maybe:
             if final { mode = .ignored }
@@ -161,9 +188,11 @@ extension PacketDecoder {
         guard let end = PacketDecoder.headEnd(bytes, limit: cap) else {
             if bytes.count >= cap {
                 anomalies.record("http.head_too_long")
-                _ = decodeHTTP(UnsafeRawBufferPointer(rebasing: bytes[0..<cap]), context: context, observe: observe)
+                if !isResponse {
+                    _ = decodeHTTP(UnsafeRawBufferPointer(rebasing: bytes[0..<cap]), context: context, observe: observe)
+                }
             } else if final {
-                _ = decodeHTTP(bytes, context: context, observe: observe)
+                if !isResponse { _ = decodeHTTP(bytes, context: context, observe: observe) }
             } else {
                 return nil
             }
@@ -171,15 +200,13 @@ extension PacketDecoder {
             return 0
         }
         let head = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
-        _ = decodeHTTP(head, context: context, observe: observe)
-        switch PacketDecoder.requestBody(head) {
-        case .length(let length): skip = length
-        case .none: skip = 0
-        case .chunked: mode = .ignored
-        case .bad:
+        if !isResponse { _ = decodeHTTP(head, context: context, observe: observe) }
+        let (next, stop) = announcedBody(forHead: head, isResponse: isResponse, client: isResponse ? key.destination : key.source)
+        if stop {
             anomalies.record("http.bad_content_length")
             mode = .ignored
         }
+        body = next
         return end
     }
 
@@ -200,6 +227,7 @@ extension PacketDecoder {
 
     /// How a request's body is framed (RFC 9112 §6).
     enum BodyFraming: Equatable { case none, length(Int64), chunked, bad }
+
 
     /// Reads Content-Length and Transfer-Encoding from a request head. Several
     /// different lengths, or one that is not a decimal number below 2^62, are `.bad`.

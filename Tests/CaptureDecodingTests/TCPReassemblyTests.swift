@@ -92,6 +92,9 @@ private let requests = Array(("POST /form HTTP/1.1\r\nHost: one.example\r\nConte
     + "GET /next?x=1 HTTP/1.1\r\nUser-Agent: t\r\nHost: two.example:8080\r\n\r\n").utf8)
 private let requestValues = [
     "http.host=one.example host=192.0.2.1", "http.url=http://one.example/form host=192.0.2.1",
+    // The first request's body, hashed (it looks like a request line: it is not one).
+    "file.md5=581fc5e8bc2861213adeacb07b851092 host=192.0.2.1", "file.sha1=237e1da92209c64fdb32ffc52cdef59b29405a2f host=192.0.2.1",
+    "file.sha256=fc5d49bbaf39f98b659cbafac841654f529b9690293d106902a27acb82aad4b6 host=192.0.2.1",
     "http.host=two.example host=192.0.2.1", "http.url=http://two.example:8080/next?x=1 host=192.0.2.1",
 ]
 
