@@ -51,12 +51,15 @@ extension PacketDecoder {
         }
     }
 
-    /// Whether `bytes` start an HTTP/1.x status line, or may once more bytes come.
+    /// Whether `bytes` start an HTTP/1.x status line (in any case, as tshark reads
+    /// `http/1.1 200`), or may once more bytes come.
     static func httpResponseStart(_ bytes: UnsafeRawBufferPointer) -> PrefixMatch {
-        let literal: StaticString = "HTTP/1."
+        let literal: StaticString = "http/1."
         return literal.withUTF8Buffer { prefix in
             let count = min(bytes.count, prefix.count)
-            for index in 0..<count where bytes[index] != prefix[index] { return .no }
+            for index in 0..<count where bytes[index] | (bytes[index] >= 0x41 && bytes[index] <= 0x5A ? 0x20 : 0) != prefix[index] {
+                return .no
+            }
             return count == prefix.count ? .yes : .maybe
         }
     }

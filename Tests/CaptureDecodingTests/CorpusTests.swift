@@ -42,6 +42,8 @@ private struct Yield {
     var sni: Set<String> = []
     var httpHosts: Set<String> = []
     var urls: Set<String> = []
+    /// SHA-256 digests of HTTP bodies.
+    var bodies: Set<String> = []
 }
 
 /// Link types whose captures are compared with the truth: Ethernet and raw IP, and
@@ -145,6 +147,8 @@ private func hostName(_ host: String) -> String {
                 yield.httpHosts.insert(observation.value.owned.description)
             case (.url, .httpURL):
                 yield.urls.insert(observation.value.owned.description)
+            case (.hexDigest, .fileSHA256):
+                yield.bodies.insert(observation.value.owned.description)
             default:
                 break
             }
@@ -222,6 +226,9 @@ private func hostName(_ host: String) -> String {
         // Every ClientHello in the corpus fits one segment (none is listed as spanning).
         #expect(sni.isEmpty, "\(name): TLS server names not observed: \(sni.sorted().prefix(5))")
         sniCompared += truth.all("tls.sni").isEmpty ? 0 : 1
+        let wantedBodies = Set(truth.all("http.object.sha256"))
+        let missingBodies = wantedBodies.subtracting(yield.bodies)
+        if !wantedBodies.isEmpty { print("BODIES \(name) wanted \(wantedBodies.count) missing \(missingBodies.count) extra \(yield.bodies.subtracting(wantedBodies).count) enc=\(truth.all("http.content_encoding")) te=\(truth.all("http.transfer_encoding"))") }
         httpCompared += truth.all("http.host").isEmpty ? 0 : 1
     }
     print("corpus: \(captures.count) captures, \(read) read (\(damaged) damaged, \(pcapngRead) by the pcapng reader), \(rejected) rejected, \(compared) compared with the truth "
