@@ -83,8 +83,9 @@ struct TCPStream {
     /// Out-of-order segments, sorted by offset.
     var pending: [PendingSegment] = []
     var pendingBytes = 0
-    /// Bytes still to skip (unused by the parsers so far; kept at 0).
-    var skip: Int64 = 0
+    /// The HTTP requests (in a client's stream) or responses (in a server's) read so
+    /// far, to know which response answers a HEAD request.
+    var exchange = HTTPExchange()
     /// The HTTP body being hashed, between a head and the next.
     var body: HTTPBody? = nil
     /// Stream offset where the sender's FIN is, once seen.
@@ -413,7 +414,6 @@ extension PacketDecoder {
         if !stream.held.isEmpty { parseHeld(&stream, key: key, final: true, observe: observe) }
         if before == .http || before == .unknown { stream.mode = before }
         dropHeld(&stream)
-        stream.skip = max(0, stream.skip - (first.offset - stream.next))
         stream.nextSequence = stream.nextSequence &+ UInt32(truncatingIfNeeded: first.offset - stream.next)
         stream.next = first.offset
         // HTTP resynchronises on the next request line, an unknown stream is classified
@@ -452,14 +452,14 @@ extension PacketDecoder {
         stream.nextSequence = stream.nextSequence &+ UInt32(truncatingIfNeeded: bytes.count)
         if stream.mode == .ignored { return }
         if stream.held.isEmpty {
-            var mode = stream.mode, skip = stream.skip
+            var mode = stream.mode, exchange = stream.exchange
             var body: HTTPBody? = nil
             swap(&body, &stream.body)
-            let used = parseStream(bytes, mode: &mode, skip: &skip, body: &body, key: key, final: false,
+            let used = parseStream(bytes, mode: &mode, exchange: &exchange, body: &body, key: key, final: false,
                                    context: context(stream, key), observe: observe)
             swap(&body, &stream.body)
             stream.mode = mode
-            stream.skip = skip
+            stream.exchange = exchange
             if mode != .ignored, used < bytes.count {
                 keep(&stream, UnsafeRawBufferPointer(rebasing: bytes[used...]), key: key, observe: observe)
             }
@@ -489,17 +489,17 @@ extension PacketDecoder {
 
     /// Runs the parser over what the stream holds and drops what it consumed.
     private mutating func parseHeld(_ stream: inout TCPStream, key: StreamKey, final: Bool, observe: (Observation) -> Void) {
-        var mode = stream.mode, skip = stream.skip
+        var mode = stream.mode, exchange = stream.exchange
         var body: HTTPBody? = nil
         swap(&body, &stream.body)
         let context = context(stream, key)
         let used = stream.held.withUnsafeBytes { bytes in
-            parseStream(bytes, mode: &mode, skip: &skip, body: &body, key: key, final: final, context: context,
+            parseStream(bytes, mode: &mode, exchange: &exchange, body: &body, key: key, final: final, context: context,
                         observe: observe)
         }
         swap(&body, &stream.body)
         stream.mode = mode
-        stream.skip = skip
+        stream.exchange = exchange
         if mode == .ignored || final {
             dropHeld(&stream)
         } else if used > 0 {

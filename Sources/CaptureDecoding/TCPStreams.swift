@@ -1,6 +1,25 @@
 import ByteParsing
 import Observations
 
+/// The HTTP messages of one stream so far: requests (and which were HEAD, for the
+/// last 64) or responses.
+struct HTTPExchange {
+    var count: UInt64 = 0
+    /// Bit i set: request `count - 1 - i` was HEAD.
+    var headMask: UInt64 = 0
+
+    mutating func record(isHEAD: Bool) {
+        headMask = headMask << 1 | (isHEAD ? 1 : 0)
+        count += 1
+    }
+
+    /// Whether request `number` (0-based) was HEAD; false when it is unknown.
+    func wasHEAD(_ number: UInt64) -> Bool {
+        guard number < count, count - number <= 64 else { return false }
+        return headMask >> (count - 1 - number) & 1 == 1
+    }
+}
+
 /// Whether bytes start a pattern: surely, perhaps (too few bytes to say), or not.
 enum PrefixMatch { case yes, maybe, no }
 
@@ -71,17 +90,12 @@ extension PacketDecoder {
     /// incomplete unit is parsed as far as it goes, so the unit's parser counts what is
     /// missing (`tls.client_hello_segmented`, `http.segmented`, `dns.tcp_segmented`).
     mutating func parseStream(
-        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, skip: inout Int64, body: inout HTTPBody?,
+        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, exchange: inout HTTPExchange, body: inout HTTPBody?,
         key: StreamKey, final: Bool, context: PacketContext, observe: (Observation) -> Void
     ) -> Int {
         var position = 0
         // Each unit consumes at least one byte, or the loop returns: the bytes bound it.
         while true {
-            if skip > 0 {
-                let skipped = Int(min(skip, Int64(bytes.count - position)))
-                position += skipped
-                skip -= Int64(skipped)
-            }
             let rest = UnsafeRawBufferPointer(rebasing: bytes[position...])
             if rest.isEmpty { return position }
             if body != nil {
@@ -105,7 +119,7 @@ extension PacketDecoder {
             case .dns: used = dnsMessage(rest, mode: &mode, final: final, context: context, observe: observe)
             case .tls: used = clientHelloRecord(rest, mode: &mode, final: final, context: context, observe: observe)
             case .http, .httpResponse:
-                used = httpHead(rest, mode: &mode, body: &body, key: key, final: final, context: context,
+                used = httpHead(rest, mode: &mode, exchange: &exchange, body: &body, key: key, final: final, context: context,
                                 observe: observe)
             }
             guard let used else { return position }
@@ -174,8 +188,8 @@ extension PacketDecoder {
     /// the next head of a keep-alive connection read after it. nil while the head is
     /// incomplete.
     private mutating func httpHead(
-        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, body: inout HTTPBody?, key: StreamKey, final: Bool,
-        context: PacketContext, observe: (Observation) -> Void
+        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, exchange: inout HTTPExchange, body: inout HTTPBody?,
+        key: StreamKey, final: Bool, context: PacketContext, observe: (Observation) -> Void
     ) -> Int? {
         let isResponse = mode == .httpResponse
         switch isResponse ? PacketDecoder.httpResponseStart(bytes) : PacketDecoder.httpRequestStart(bytes) {
@@ -204,7 +218,24 @@ extension PacketDecoder {
         }
         let head = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
         if !isResponse { _ = decodeHTTP(head, context: context, observe: observe) }
-        let (next, stop) = announcedBody(forHead: head, isResponse: isResponse, client: isResponse ? key.destination : key.source)
+        var bodiless = false
+        if isResponse {
+            // A response to HEAD has no body whatever its Content-Length (RFC 9110
+            // §9.3.2): the client's stream says which requests were HEAD, in order.
+            let status = PacketDecoder.statusCode(head)
+            if status >= 200 || status == 0 {
+                let number = exchange.count
+                exchange.count += 1
+                if let reverse = flows.index[key.reversed] {
+                    bodiless = flows.slots[reverse].exchange.wasHEAD(number)
+                }
+            }
+        } else {
+            exchange.record(isHEAD: PacketDecoder.hasPrefix(head, "HEAD "))
+        }
+        let (announced, stop) = announcedBody(forHead: head, isResponse: isResponse,
+                                              client: isResponse ? key.destination : key.source)
+        let next = bodiless ? nil : announced
         if stop {
             anomalies.record("http.bad_content_length")
             mode = .ignored

@@ -129,3 +129,21 @@ func hostileChunkSizesAreCounted(_ size: String) {
     let brotli = run(serve(Array("HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 3\r\n\r\nabc".utf8), size: 1460))
     #expect(brotli.digests.isEmpty && brotli.anomalies.isEmpty)
 }
+
+@Test func aResponseToHEADHasNoBody() throws {
+    func packet(fromClient: Bool, _ sequence: UInt32, _ flags: UInt8, _ payload: [UInt8]) -> [UInt8] {
+        let (source, destination) = fromClient ? (40000, 80) : (80, 40000)
+        let segment = Craft.be16(source) + Craft.be16(destination) + Craft.be32(sequence) + Craft.be32(0)
+            + [0x50, flags] + Craft.be16(65535) + Craft.be16(0) + Craft.be16(0) + payload
+        return fromClient ? Craft.ipv4(proto: 6, payload: segment)
+            : Craft.ipv4(source: Craft.server, destination: Craft.client, proto: 6, payload: segment)
+    }
+    let requests = Array("HEAD /file HTTP/1.1\r\nHost: h.example\r\n\r\nGET /file HTTP/1.1\r\nHost: h.example\r\n\r\n".utf8)
+    let responses = Array("HTTP/1.1 200 OK\r\nContent-Length: \(content.count)\r\n\r\n".utf8)
+        + Array("HTTP/1.1 200 OK\r\nContent-Length: \(content.count)\r\n\r\n".utf8) + content
+    let result = run([packet(fromClient: true, 9, 0x02, []), packet(fromClient: false, 99, 0x12, []),
+                      packet(fromClient: true, 10, 0x18, requests), packet(fromClient: false, 100, 0x18, responses)])
+    #expect(result.digests.last == "file.sha256=" + (try sha256(content)))
+    #expect(result.digests.count == 3)
+    #expect(result.anomalies.isEmpty)
+}
