@@ -152,7 +152,7 @@ extension PacketDecoder {
         var slot = flows.index[key]
         if let index = slot {
             // The common case for bulk data: a stream already known to carry nothing.
-            if flows.slots[index].mode == .ignored {
+            if flows.slots[index].mode == .ignored, !syn {
                 flows.slots[index].lastTime = context.time
                 // Only new data may restart it: not a retransmission of what was read.
                 let offset = flows.slots[index].offset(of: syn ? sequence &+ 1 : sequence)
@@ -189,7 +189,7 @@ extension PacketDecoder {
                     return
                 }
             }
-            index = newStream(key)
+            index = newStream(key, observe: observe)
             flows.slots[index].nextSequence = syn ? sequence &+ 1 : sequence
             flows.slots[index].sawSYN = syn
         }
@@ -222,8 +222,8 @@ extension PacketDecoder {
 
     /// A fresh stream entry, evicting the least recently used eighth of the table
     /// first when it is full.
-    private mutating func newStream(_ key: StreamKey) -> Int {
-        if flows.count >= max(flows.options.maxTCPStreams, 1) { evictOldest() }
+    private mutating func newStream(_ key: StreamKey, observe: (Observation) -> Void) -> Int {
+        if flows.count >= max(flows.options.maxTCPStreams, 1) { evictOldest(observe: observe) }
         let index: Int
         if let reused = flows.free.popLast() {
             index = reused
@@ -240,7 +240,7 @@ extension PacketDecoder {
 
     /// Evicts the least recently used eighth of the streams (at least one): sorting
     /// the times allocates, but at most once per eighth of the table's size new streams.
-    private mutating func evictOldest() {
+    private mutating func evictOldest(observe: (Observation) -> Void) {
         var times = flows.index.values.map { flows.slots[$0].lastTime.nanoseconds }
         guard !times.isEmpty else { return }
         times.sort()
@@ -248,7 +248,7 @@ extension PacketDecoder {
         let victims = flows.index.values.filter { flows.slots[$0].lastTime.nanoseconds <= cutoff }
         for victim in victims {
             anomalies.record("tcp.flow_evicted")
-            finishStream(at: victim, observe: { _ in })
+            finishStream(at: victim, observe: observe)
         }
     }
 
@@ -439,6 +439,7 @@ extension PacketDecoder {
     private mutating func dropHeld(_ stream: inout TCPStream) {
         flows.buffered -= stream.held.count
         stream.held = []
+        stream.exchange.scanned = 0
     }
 
     /// Hands the next contiguous bytes of the stream to its parser: straight from the

@@ -7,6 +7,9 @@ struct HTTPExchange {
     var count: UInt64 = 0
     /// Bit i set: request `count - 1 - i` was HEAD.
     var headMask: UInt64 = 0
+    /// How far the incomplete head at the start of the held bytes has been searched for
+    /// its end, so that a head arriving a byte at a time costs linear, not quadratic, time.
+    var scanned = 0
 
     mutating func record(isHEAD: Bool) {
         headMask = headMask << 1 | (isHEAD ? 1 : 0)
@@ -202,7 +205,10 @@ extension PacketDecoder {
             return 0
         }
         let cap = flows.options.maxHTTPHeadBytes
-        guard let end = PacketDecoder.headEnd(bytes, limit: cap) else {
+        // The end's 4 bytes may straddle what was searched and what is new.
+        let from = min(max(0, exchange.scanned - 3), bytes.count)
+        guard let end = PacketDecoder.headEnd(bytes, from: from, limit: cap) else {
+            exchange.scanned = bytes.count
             if bytes.count >= cap {
                 anomalies.record("http.head_too_long")
                 if !isResponse {
@@ -216,6 +222,7 @@ extension PacketDecoder {
             mode = .ignored
             return 0
         }
+        exchange.scanned = 0
         let head = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
         if !isResponse { _ = decodeHTTP(head, context: context, observe: observe) }
         var bodiless = false
@@ -246,9 +253,9 @@ extension PacketDecoder {
 
     /// The offset just past the empty line that ends an HTTP head (CRLF CRLF, or bare
     /// LFs), searched within `limit` bytes; nil when it is not there.
-    static func headEnd(_ bytes: UnsafeRawBufferPointer, limit: Int) -> Int? {
+    static func headEnd(_ bytes: UnsafeRawBufferPointer, from start: Int = 0, limit: Int) -> Int? {
         let end = min(bytes.count, limit)
-        var position = 0
+        var position = start
         while let newline = index(of: UInt8(ascii: "\n"), in: bytes, from: position, to: end) {
             if newline + 1 < end, bytes[newline + 1] == UInt8(ascii: "\n") { return newline + 2 }
             if newline + 2 < end, bytes[newline + 1] == UInt8(ascii: "\r"), bytes[newline + 2] == UInt8(ascii: "\n") {
