@@ -118,7 +118,17 @@ final class FlowTable {
     /// Packet time of the last sweep for idle streams.
     var lastSweep: Int64 = Int64.min
 
-    init(options: DecodingOptions) { self.options = options }
+    /// Where a ClientHello spread over several records is joined (TCPStreams.swift):
+    /// one record header and up to 64 KiB, allocated once per reader.
+    let helloScratch: UnsafeMutableRawBufferPointer
+
+    init(options: DecodingOptions) {
+        self.options = options
+        helloScratch = .allocate(byteCount: 5 + 65_535, alignment: 1)
+        helloScratch.initializeMemory(as: UInt8.self, repeating: 0)
+    }
+
+    deinit { helloScratch.deallocate() }
 
     var count: Int { index.count }
 }

@@ -173,6 +173,14 @@ extension PacketDecoder {
         var need = Int.max
         if let recordLength = cursor.getUInt16(at: 3) {
             need = min(5 + Int(recordLength), flows.options.maxClientHelloBytes)
+            // A ClientHello longer than its record continues in the next records
+            // (RFC 8446 §5.1): gathered into one record before it is read.
+            if let high = cursor.getUInt8(at: 6), let low = cursor.getUInt16(at: 7),
+               4 + (Int(high) << 16 | Int(low)) > Int(recordLength)
+            {
+                return spanningClientHello(bytes, length: 4 + (Int(high) << 16 | Int(low)), mode: &mode, final: final,
+                                           context: context, observe: observe)
+            }
         }
         if bytes.count >= need {
             _ = decodeTLS(UnsafeRawBufferPointer(rebasing: bytes[0..<need]), context: context, observe: observe)
@@ -181,6 +189,44 @@ extension PacketDecoder {
         } else {
             return nil
         }
+        mode = .ignored
+        return 0
+    }
+
+    /// A ClientHello of `length` bytes (handshake header included) spread over several
+    /// handshake records: their fragments are joined after one record header in the
+    /// flow table's scratch buffer (up to `maxClientHelloBytes`) and read as one record.
+    /// nil while records are missing.
+    private mutating func spanningClientHello(
+        _ bytes: UnsafeRawBufferPointer, length: Int, mode: inout StreamMode, final: Bool, context: PacketContext,
+        observe: (Observation) -> Void
+    ) -> Int? {
+        let cursor = ByteCursor(bytes)
+        let scratch = flows.helloScratch
+        let capacity = min(scratch.count, flows.options.maxClientHelloBytes)
+        var written = 5
+        var position = 0
+        // Each record adds at least its 5-byte header: the bytes bound the loop.
+        while written - 5 < length, written < capacity {
+            guard cursor.getUInt8(at: position) == 0x16, let recordLength = cursor.getUInt16(at: position + 3),
+                  let fragment = cursor.getBytes(at: position + 5, count: Int(recordLength))
+            else { break }
+            let count = min(fragment.count, capacity - written)
+            UnsafeMutableRawBufferPointer(rebasing: scratch[written..<(written + count)])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: fragment[0..<count]))
+            written += count
+            position += 5 + Int(recordLength)
+            if cursor.getUInt8(at: position).map({ $0 != 0x16 }) ?? false { break }  // another content type
+        }
+        let complete = written - 5 >= length || written >= capacity
+            || (cursor.getUInt8(at: position).map { $0 != 0x16 } ?? false)
+        guard complete || final else { return nil }
+        scratch[0] = 0x16
+        scratch[1] = 3
+        scratch[2] = bytes[2]
+        scratch[3] = UInt8((written - 5) >> 8)
+        scratch[4] = UInt8((written - 5) & 0xFF)
+        _ = decodeTLS(UnsafeRawBufferPointer(rebasing: scratch[0..<written]), context: context, observe: observe)
         mode = .ignored
         return 0
     }

@@ -114,7 +114,19 @@ private struct StreamCase: Sendable, CustomTestStringConvertible {
     var testDescription: String { name }
 }
 
+/// A ClientHello whose handshake message is spread over three records.
+private let helloOverRecords: [UInt8] = {
+    let handshake = Array(clientHello("records.example").dropFirst(5))
+    let cuts = [0, 100, 180, handshake.count]
+    return (0..<3).flatMap { index -> [UInt8] in
+        let piece = Array(handshake[cuts[index]..<cuts[index + 1]])
+        return [0x16, 3, 1] + Craft.be16(piece.count) + piece
+    }
+}()
+
 private let streamCases: [StreamCase] = [
+    StreamCase(name: "TLS ClientHello over three records", serverPort: 443, data: helloOverRecords,
+               expected: ["tls.sni=records.example host=192.0.2.1"]),
     StreamCase(name: "TLS ClientHello", serverPort: 443, data: clientHello("split.example"),
                expected: ["tls.sni=split.example host=192.0.2.1"]),
     StreamCase(name: "two HTTP requests on one connection", serverPort: 80, data: requests, expected: requestValues),
