@@ -41,7 +41,7 @@ public final class CaptureReader {
     private let pcapng: PcapNGReader?
     private let filters: FilterPrograms?
     private let link: LinkLayer?
-    private var decoder = PacketDecoder()
+    private var decoder: PacketDecoder
     private var finished: ReadSummary?
 
     /// Checks that `filter` compiles, before any file is read, so that a typo in a
@@ -69,7 +69,14 @@ public final class CaptureReader {
     ///     packet numbers stay those of the file.
     /// - Throws: `CaptureError` when the file cannot be opened as a capture at all or
     ///   the filter does not compile.
-    public init(file: InputFile, filter: String?) throws(CaptureError) {
+    public convenience init(file: InputFile, filter: String?) throws(CaptureError) {
+        try self.init(file: file, filter: filter, options: DecodingOptions())
+    }
+
+    /// As `init(file:filter:)`, with the bounds of the reassembly state (flow table,
+    /// stream buffers, fragment buffers) given by `options`.
+    public init(file: InputFile, filter: String?, options: DecodingOptions) throws(CaptureError) {
+        self.decoder = PacketDecoder(options: options)
         // The first four bytes say pcapng or not; they are handed on to whichever
         // reader follows, so the file is still read (and hashed) once.
         let head = UnsafeMutableRawBufferPointer.allocate(byteCount: 4, alignment: 4)
@@ -190,6 +197,8 @@ public final class CaptureReader {
             pcap_close(handle)
             self.handle = nil
         }
+        // Streams and datagrams still open at the end: parsed as far as they go.
+        decoder.finish(observe: observe)
         do {
             try file.drain()
         } catch {

@@ -4,7 +4,7 @@ import Observations
 extension PacketDecoder {
     /// IPv4 (RFC 791). Observes both addresses (the other one as host; as `tunnel.*`
     /// fields inside a tunnel, i.e. when an IP header came before), then hands the payload on (UDP,
-    /// IP-in-IP, 6in4, GRE) unless this is a non-first fragment. The packet ends at the
+    /// IP-in-IP, 6in4, GRE); a fragment's once its datagram is whole. The packet ends at the
     /// smaller of the total length and the captured bytes; a total length of 0 (TCP
     /// segmentation offload captures) means "what was captured".
     mutating func decodeIPv4(
@@ -19,7 +19,8 @@ extension PacketDecoder {
             anomalies.record("ipv4.bad_version")
             return .done
         }
-        guard let totalLength = header.getUInt16(at: 2), let fragment = header.getUInt16(at: 6),
+        guard let totalLength = header.getUInt16(at: 2), let identification = header.getUInt16(at: 4),
+              let fragment = header.getUInt16(at: 6),
               let proto = header.getUInt8(at: 9), let source = header.getUInt32(at: 12),
               let destination = header.getUInt32(at: 16)
         else {
@@ -63,8 +64,20 @@ extension PacketDecoder {
                     end = Int(totalLength)
                 }
             }
-            // Only the first fragment carries the transport header.
-            if fragment & 0x1FFF == 0 { payload = header.getBytes(at: headerLength, count: end - headerLength) }
+            let data = header.getBytes(at: headerLength, count: end - headerLength)
+            let fragmentOffset = Int(fragment & 0x1FFF) * 8
+            let more = fragment & 0x2000 != 0
+            if fragmentOffset == 0 && !more {
+                payload = data
+            } else if let data {
+                // A fragment: the payload is handed on once all fragments have come
+                // (Fragments.swift), in the packet of the one that completes it.
+                let key = FragmentKey(sourceHigh: 0, sourceLow: UInt64(source), destinationHigh: 0,
+                                      destinationLow: UInt64(destination), identification: UInt32(identification),
+                                      proto: proto, isIPv6: false)
+                payload = reassembleFragment(key, proto: proto, offset: fragmentOffset, more: more, data: data,
+                                             context: context, observe: observe)
+            }
         } else {
             anomalies.record("ipv4.truncated")
         }

@@ -55,7 +55,8 @@ extension PacketDecoder {
                 end = 40 + Int(payloadLength)
             }
         }
-        let transport = transportPayload(UnsafeRawBufferPointer(rebasing: bytes[0..<end]), next: next)
+        let transport = transportPayload(UnsafeRawBufferPointer(rebasing: bytes[0..<end]), next: next,
+                                         context: context, observe: observe)
         // A header inside a tunnel (not the packet's first) has the tunnel fields.
         let inner = context.ipHeaders > 1
         observe(Observation(value: .ipv6(source), field: inner ? .tunnelIPv6Source : .ipv6Source,
@@ -70,7 +71,7 @@ extension PacketDecoder {
     /// AH) from `next` to the first other header; returns its protocol number and
     /// bytes, or nil when the chain is cut, too long, or this is a non-first fragment.
     private mutating func transportPayload(
-        _ bytes: UnsafeRawBufferPointer, next first: UInt8
+        _ bytes: UnsafeRawBufferPointer, next first: UInt8, context: PacketContext, observe: (Observation) -> Void
     ) -> (proto: UInt8, payload: UnsafeRawBufferPointer)? {
         let packet = ByteCursor(bytes)
         let end = bytes.count
@@ -91,9 +92,29 @@ extension PacketDecoder {
                     anomalies.record("ipv6.truncated")
                     return nil
                 }
-                guard fragment >> 3 == 0 else { return nil }
                 next = following
                 offset += 8
+                if fragment & 0xFFF9 != 0 {
+                    // A fragment (not an atomic one): the rest of the chain and the
+                    // transport are in the reassembled payload, handed on once whole.
+                    guard let identification = packet.getUInt32(at: offset - 4), offset <= end,
+                          let data = packet.getBytes(at: offset, count: end - offset)
+                    else {
+                        anomalies.record("ipv6.truncated")
+                        return nil
+                    }
+                    let source = IPv6Address(bytes: UnsafeRawBufferPointer(rebasing: bytes[8..<24]))
+                    let destination = IPv6Address(bytes: UnsafeRawBufferPointer(rebasing: bytes[24..<40]))
+                    let key = FragmentKey(sourceHigh: source.high, sourceLow: source.low, destinationHigh: destination.high,
+                                          destinationLow: destination.low, identification: identification, proto: 0,
+                                          isIPv6: true)
+                    guard let whole = reassembleFragment(key, proto: next, offset: Int(fragment >> 3) * 8,
+                                                         more: fragment & 1 != 0, data: data, context: context,
+                                                         observe: observe)
+                    else { return nil }
+                    // Extension headers after the fragment header are not walked again.
+                    return (next, whole)
+                }
             case 51:  // authentication header: 4-octet units after the first 8
                 guard let following = packet.getUInt8(at: offset), let units = packet.getUInt8(at: offset + 1) else {
                     anomalies.record("ipv6.truncated")

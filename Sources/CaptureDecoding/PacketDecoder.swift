@@ -123,12 +123,29 @@ struct PacketDecoder {
     /// QUIC Initial CRYPTO reassembly (QUIC.swift); its memory is taken on first use.
     let quicHandshakes = QUICHandshakes()
 
+    /// TCP streams being reassembled (TCPReassembly.swift).
+    let flows: FlowTable
+    /// IP datagrams being reassembled from fragments (Fragments.swift).
+    let fragments: FragmentTable
+
     init(
+        options: DecodingOptions = DecodingOptions(),
         nameScratch: ScratchBuffer = ScratchBuffer(capacity: ScratchBuffer.nameCapacity),
         urlScratch: ScratchBuffer = ScratchBuffer(capacity: ScratchBuffer.urlCapacity)
     ) {
         self.nameScratch = nameScratch
         self.urlScratch = urlScratch
+        self.flows = FlowTable(options: options)
+        self.fragments = FragmentTable(options: options)
+    }
+
+    /// Ends the capture: every TCP stream is finished (what it buffered is parsed as far
+    /// as it goes, incomplete units counted by their parsers), and datagrams whose
+    /// fragments never all came are counted (`ip.fragments_incomplete`) and their first
+    /// fragment's bytes decoded alone.
+    mutating func finish(observe: (Observation) -> Void) {
+        finishAllStreams(observe: observe)
+        finishFragments(observe: observe)
     }
 
     /// The single dispatch: each layer checks its length, reads its header and says
@@ -138,7 +155,13 @@ struct PacketDecoder {
         observe: (Observation) -> Void
     ) {
         var context = PacketContext(locator: locator, time: time)
-        var step = Step.next(link.firstLayer, packet)
+        run(.next(link.firstLayer, packet), context: &context, observe: observe)
+    }
+
+    /// The dispatch loop, from any layer: a packet from its link layer, or a datagram
+    /// put together from fragments from its transport layer.
+    mutating func run(_ first: Step, context: inout PacketContext, observe: (Observation) -> Void) {
+        var step = first
         for _ in 0..<PacketDecoder.maxLayers {
             guard case .next(let layer, let bytes) = step else { return }
             switch layer {
@@ -155,7 +178,7 @@ struct PacketDecoder {
             case .vxlan: step = decodeVXLAN(bytes)
             case .geneve: step = decodeGeneve(bytes)
             case .udp: step = decodeUDP(bytes)
-            case .tcp: step = decodeTCP(bytes)
+            case .tcp: step = decodeTCP(bytes, context: context, observe: observe)
             case .dns: step = decodeDNS(bytes, context: context, observe: observe)
             case .dnsOverTCP: step = decodeDNSOverTCP(bytes, context: context, observe: observe)
             case .tls: step = decodeTLS(bytes, context: context, observe: observe)

@@ -2,14 +2,18 @@ import ByteParsing
 import Observations
 
 extension PacketDecoder {
-    /// TCP (RFC 9293), one segment at a time (no reassembly yet): the header, then the
-    /// payload handed to DNS when either port is 53 (RFC 1035 §4.2.2: a 2-byte length
-    /// before each message), to TLS when it starts a handshake record, to HTTP when it
-    /// starts a request line. What spans segments is not seen (later work: reassembly).
-    mutating func decodeTCP(_ bytes: UnsafeRawBufferPointer) -> Step {
+    /// TCP (RFC 9293): the header, then the segment handed to the flow table
+    /// (`reassemble`, TCPReassembly.swift), which hands the streams' bytes to DNS when
+    /// either port is 53 (RFC 1035 §4.2.2: a 2-byte length before each message), to TLS
+    /// when a stream starts with a handshake record, to HTTP when it starts with a
+    /// request line, whole units at a time however the sender cut them.
+    mutating func decodeTCP(
+        _ bytes: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
+    ) -> Step {
         let header = ByteCursor(bytes)
         guard let sourcePort = header.getUInt16(at: 0), let destinationPort = header.getUInt16(at: 2),
-              let offsetByte = header.getUInt8(at: 12), bytes.count >= 20
+              let sequence = header.getUInt32(at: 4),
+              let offsetByte = header.getUInt8(at: 12), let flags = header.getUInt8(at: 13), bytes.count >= 20
         else {
             anomalies.record("tcp.truncated")
             return .done
@@ -23,10 +27,10 @@ extension PacketDecoder {
             anomalies.record("tcp.truncated")
             return .done
         }
-        guard let first = payload.first else { return .done }
-        if sourcePort == 53 || destinationPort == 53 { return .next(.dnsOverTCP, payload) }
-        if first == 0x16 { return .next(.tls, payload) }
-        if PacketDecoder.startsHTTPRequest(payload) { return .next(.http, payload) }
+        // Segments without data matter only for their SYN, FIN or RST.
+        guard !payload.isEmpty || flags & 0x07 != 0 else { return .done }
+        reassemble(sequence: sequence, flags: flags, sourcePort: sourcePort, destinationPort: destinationPort,
+                   payload: payload, context: context, observe: observe)
         return .done
     }
 

@@ -42,6 +42,8 @@ private struct Yield {
     var sni: Set<String> = []
     var httpHosts: Set<String> = []
     var urls: Set<String> = []
+    /// SHA-256 digests of HTTP bodies.
+    var bodies: Set<String> = []
 }
 
 /// Link types whose captures are compared with the truth: Ethernet and raw IP, and
@@ -69,9 +71,7 @@ private let namesOutOfScope: [String: String] = [
 
 /// Captures (beyond `namesOutOfScope`) whose DNS answer addresses are not all in
 /// messages this decoder reads whole, and why.
-private let answersOutOfScope: [String: String] = [
-    "zk-dns-edns-ecs.pcap": "answers in DNS over TCP spanning segments (reassembly: later work)",
-]
+private let answersOutOfScope: [String: String] = [:]
 
 /// Captures (beyond `addressesOutOfScope`) with addresses in headers this decoder does
 /// not reach, and why.
@@ -82,11 +82,32 @@ private let innerAddressesOutOfScope: [String: String] = [
 ]
 
 /// Captures whose HTTP hosts or URLs (`http.host`, `http.request.full_uri`) are not all
-/// observed, and why. (No request in the corpus spans TCP segments before its Host
-/// header; when one does, it goes here until reassembly.)
+/// observed, and why. (Requests are reassembled across segments: none is here for that.)
 private let httpOutOfScope: [String: String] = [
     "zk-http-methods.pcap": "tshark's full_uri for CONNECT is the bare target (`/`), for an empty target `http://host`",
     "zk-tunnels-ayiya3.pcap": "AYIYA tunnel (IPv6 in UDP/IPv4) not decoded",
+]
+
+/// Captures where tshark exports HTTP objects (`http.object.*`) Cairn does not hash,
+/// and why.
+private let bodiesOutOfScope: [String: String] = [
+    "sv-http-brotli-ce.pcap": "Content-Encoding br: brotli is not decoded (no brotli library among the dependencies)",
+    "sv-dns-over-http2-dns_over_https.pcap": "an HTTP/2 body (only HTTP/1.x is read)",
+    "zk-tunnels-ayiya3.pcap": "AYIYA tunnel (IPv6 in UDP/IPv4) not decoded",
+    "zk-http-methods.pcap": "tshark exports the bytes of requests it cannot parse (`OPTIONSHTTP/1.1`) as objects",
+    "zk-ipv6-http-atomic-frag.pcap": "tshark exports unparsed requests as objects (88-byte `objectN`)",
+    "zk-mixed-vlan-mpls.pcap": "a request Cairn counts as http.bad_request_line; tshark exports its bytes",
+    "zk-http-http-lower-case-nonstandard-port.pcap": "tshark exports the gzip body undecoded (818 bytes) after a lower-case status line",
+    "zk-erspan.pcap": "segments missing from the capture (tcp.gap): tshark exports the bodies with holes, Cairn does not hash them",
+    "zk-http-bro.org.pcap": "segments missing from the capture (tcp.gap), as zk-erspan",
+    "sv-http-evader-008.pcap": "HTTP evader: a chunk size followed by a bare CR, which tshark reads differently",
+    "sv-http-evader-267.pcap": "HTTP evader: a chunk-size extension that tshark reads differently",
+    "sv-http-evader-378.pcap": "HTTP evader: `(cr)Transfer-Encoding` in the head, which tshark takes as chunked",
+    "sv-http-range-file.pcap": "Range responses (206) tshark exports per part: not yet diagnosed",
+    "sv-tls-subjectaltname.pcap": "repeated downloads of the same files: not yet diagnosed",
+    "sv-detect-pcre-02.pcap": "a 7-byte object: not yet diagnosed",
+    "sv-http-event-chunk.pcap": "an 8-byte chunked object: not yet diagnosed",
+    "zk-mpls-in-vlan.pcap": "a 1448-byte object from a stream without its start: not yet diagnosed",
 ]
 
 /// A Host header's name as Cairn observes it: no port, no IPv6 brackets.
@@ -104,6 +125,7 @@ private func hostName(_ host: String) -> String {
     }
     let captures = try FileManager.default.contentsOfDirectory(atPath: corpus + "/pcap").sorted()
     var anomalies = AnomalyCounts()
+    var bodiesCompared = 0
     var read = 0, rejected = 0, compared = 0, damaged = 0, namesCompared = 0, pcapngRead = 0, answersCompared = 0, sniCompared = 0, httpCompared = 0
     for name in captures {
         let path = corpus + "/pcap/" + name
@@ -147,6 +169,8 @@ private func hostName(_ host: String) -> String {
                 yield.httpHosts.insert(observation.value.owned.description)
             case (.url, .httpURL):
                 yield.urls.insert(observation.value.owned.description)
+            case (.hexDigest, .fileSHA256):
+                yield.bodies.insert(observation.value.owned.description)
             default:
                 break
             }
@@ -221,9 +245,18 @@ private func hostName(_ host: String) -> String {
             #expect(hosts.isEmpty, "\(name): HTTP hosts not observed: \(hosts.sorted().prefix(5))")
             #expect(urls.isEmpty, "\(name): HTTP URLs not observed: \(urls.sorted().prefix(5))")
         }
-        // Every ClientHello in the corpus fits one segment (none is listed as spanning).
+        // ClientHellos are reassembled across segments: no exclusions.
         #expect(sni.isEmpty, "\(name): TLS server names not observed: \(sni.sorted().prefix(5))")
         sniCompared += truth.all("tls.sni").isEmpty ? 0 : 1
+        // HTTP bodies: tshark's exported objects (`--export-objects http`) by SHA-256.
+        let wantedBodies = Set(truth.all("http.object.sha256"))
+        let missingBodies = wantedBodies.subtracting(yield.bodies)
+        if let reason = bodiesOutOfScope[name] {
+            #expect(!missingBodies.isEmpty, "\(name): bodies now match; drop it from bodiesOutOfScope (\(reason))")
+        } else {
+            #expect(missingBodies.isEmpty, "\(name): HTTP body digests not observed: \(missingBodies.count) of \(wantedBodies.count)")
+            bodiesCompared += wantedBodies.isEmpty ? 0 : 1
+        }
         httpCompared += truth.all("http.host").isEmpty ? 0 : 1
     }
     print("corpus: \(captures.count) captures, \(read) read (\(damaged) damaged, \(pcapngRead) by the pcapng reader), \(rejected) rejected, \(compared) compared with the truth "
@@ -234,4 +267,6 @@ private func hostName(_ host: String) -> String {
     #expect(pcapngRead >= 45)
     #expect(answersCompared >= 20)
     #expect(sniCompared >= 10 && httpCompared >= 30)
+    print("corpus: HTTP bodies compared in \(bodiesCompared) captures (\(bodiesOutOfScope.count) excluded, see the list)")
+    #expect(bodiesCompared >= 35)
 }

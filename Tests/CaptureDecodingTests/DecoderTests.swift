@@ -171,10 +171,12 @@ func hostileInputIsCountedNotFatal(_ test: HostileCase) {
 
 @Test func fragmentsAndExtensionHeaders() {
     let dns = Craft.udp(payload: Craft.dns(questions: [Craft.question("example.com")]))
-    // A non-first IPv4 fragment: addresses only, its bytes are not a UDP header.
+    // A non-first IPv4 fragment: addresses only, its bytes are not a UDP header; the
+    // datagram never completes (counted at the end of the capture).
     let later = decodeOne(Craft.ipv4(payload: dns, fragmentOffset: 185), link: .rawIP)
-    #expect(later.seen.count == 2 && later.anomalies.isEmpty)
-    // A first fragment (MF set, offset 0) is decoded.
+    #expect(later.seen.count == 2 && later.anomalies == ["ip.fragments_incomplete": 1])
+    // A first fragment (MF set, offset 0) whose datagram never completes is decoded
+    // alone at the end.
     #expect(decodeOne(Craft.ipv4(payload: dns, fragmentOffset: 0x2000), link: .rawIP).seen.count == 3)
     // IPv6: hop-by-hop, destination options, first fragment, then UDP.
     let chain: [UInt8] = [60, 0, 1, 4, 0, 0, 0, 0] + [44, 0, 1, 4, 0, 0, 0, 0] + [17, 0, 0, 1, 0, 0, 0, 9]
@@ -182,7 +184,7 @@ func hostileInputIsCountedNotFatal(_ test: HostileCase) {
     // A later IPv6 fragment stops after the addresses.
     let laterChain: [UInt8] = [17, 0, 0x05, 0x00, 0, 0, 0, 9]
     let later6 = decodeOne(Craft.ipv6(next: 44, payload: laterChain + dns), link: .rawIP)
-    #expect(later6.seen.count == 2 && later6.anomalies.isEmpty)
+    #expect(later6.seen.count == 2 && later6.anomalies == ["ip.fragments_incomplete": 1])
     // Other transports are not handed to DNS.
     #expect(decodeOne(Craft.ipv4(proto: 6, payload: dns), link: .rawIP).seen.count == 2)
 }

@@ -39,6 +39,7 @@ private func decodeSequence(_ packets: [[UInt8]], link: LinkLayer = .rawIP) -> (
         decoder.decode(packet: UnsafeRawBufferPointer(exact), link: link, locator: .packet(UInt64(index + 1)),
                        time: Timestamp(nanoseconds: 0)) { seen.append(Seen($0)) }
     }
+    decoder.finish { seen.append(Seen($0)) }
     return (seen, decoder.anomalies.counts)
 }
 
@@ -47,8 +48,8 @@ private func seen(_ all: [Seen], packet number: UInt64) -> [String] {
 }
 
 /// A TCP segment from port 40000: `dataOffset` words of header (options are NOPs).
-private func tcpSegment(destination: Int, payload: [UInt8], dataOffset: Int = 5, headerBytes: Int? = nil) -> [UInt8] {
-    let header = Craft.be16(40000) + Craft.be16(destination) + Craft.be32(1) + Craft.be32(0)
+private func tcpSegment(source: Int = 40000, destination: Int, sequence: UInt32 = 1, payload: [UInt8], dataOffset: Int = 5, headerBytes: Int? = nil) -> [UInt8] {
+    let header = Craft.be16(source) + Craft.be16(destination) + Craft.be32(sequence) + Craft.be32(0)
         + [UInt8(dataOffset << 4), 0x18] + Craft.be16(65535) + Craft.be16(0) + Craft.be16(0)
     let options = [UInt8](repeating: 1, count: max(0, (headerBytes ?? dataOffset * 4) - 20))
     return header + options + payload
@@ -204,49 +205,41 @@ private let helloNameFirst = clientHello([(0, serverName("tls.example")), groups
 private let nameFirstEnd = 5 + 4 + 2 + 32 + 1 + 32 + 2 + 4 + 2 + 2 + 4 + 16
 
 @Test(arguments: [(helloNameLast, Int.max), (helloNameFirst, nameFirstEnd)])
-func clientHelloSplitAtEveryOffsetIsCountedNotInvented(_ hello: [UInt8], _ nameEnd: Int) {
-    let after = overTCP(tcpSegment(destination: 443, payload: clientHello([groups, (0, serverName("after.example"))])))
+func clientHelloSplitAtEveryOffsetIsReassembled(_ hello: [UInt8], _ nameEnd: Int) {
+    // The next connection's hello, from another port.
+    let after = overTCP(tcpSegment(source: 40001, destination: 443, payload: clientHello([groups, (0, serverName("after.example"))])))
     for cut in 1..<hello.count {
         let first = overTCP(tcpSegment(destination: 443, payload: Array(hello[..<cut])))
-        let second = overTCP(tcpSegment(destination: 443, payload: Array(hello[cut...])))
+        let second = overTCP(tcpSegment(destination: 443, sequence: 1 + UInt32(cut), payload: Array(hello[cut...])))
         let result = decodeSequence([first, second, after])
         let names = result.seen.filter { $0.field == .tlsSNI }.map(\.description)
-        if cut >= nameEnd {
-            // The whole name is in the first segment: the real one, once, no anomaly.
-            #expect(result.anomalies.isEmpty, "cut at \(cut)")
-            #expect(names == ["tls.sni=tls.example host=192.0.2.1 packet(1)", "tls.sni=after.example host=192.0.2.1 packet(3)"], "cut at \(cut)")
-        } else {
-            // No reassembly yet: the first segment is counted, the second is not TLS;
-            // a lone 0x16 byte is not counted (it is as likely a keystroke).
-            #expect(result.anomalies == (cut == 1 ? [:] : ["tls.client_hello_segmented": 1]), "cut at \(cut)")
-            #expect(names == ["tls.sni=after.example host=192.0.2.1 packet(3)"], "cut at \(cut)")
-        }
-        let fingerprints = result.seen.filter { $0.field == .tlsJA3 || $0.field == .tlsJA4 }.count  // whole hellos only
+        // Wherever the cut, the record is read whole in the packet that completes it.
+        #expect(result.anomalies.isEmpty, "cut at \(cut)")
+        #expect(names == ["tls.sni=tls.example host=192.0.2.1 packet(2)", "tls.sni=after.example host=192.0.2.1 packet(3)"], "cut at \(cut)")
+        let fingerprints = result.seen.filter { $0.field == .tlsJA3 || $0.field == .tlsJA4 }.count
+        #expect(fingerprints == 4, "JA3 and JA4 of both hellos, cut at \(cut)")
         #expect(result.seen.count - fingerprints == 2 * 3 + names.count, "addresses of all three packets, cut at \(cut)")
+        // Only the first part: the hello is parsed as far as it goes when the capture ends.
+        let alone = decodeSequence([first])
+        let named = cut >= nameEnd
+        #expect(alone.seen.contains { $0.field == .tlsSNI } == named, "cut at \(cut)")
+        #expect(alone.anomalies == (named || cut == 1 ? [:] : ["tls.client_hello_segmented": 1]), "cut at \(cut)")
     }
 }
 
 @Test func httpRequestSplitAtEveryOffset() {
     let request = Array("GET /index.html?q=1 HTTP/1.1\r\nUser-Agent: catalogue\r\nHost: split.example\r\nAccept: */*\r\n\r\n".utf8)
-    let hostLineEnd = Array("GET /index.html?q=1 HTTP/1.1\r\nUser-Agent: catalogue\r\nHost: split.example\r\n".utf8).count
-    let after = overTCP(tcpSegment(destination: 80, payload: Array("GET /next HTTP/1.1\r\nHost: after.example\r\n\r\n".utf8)))
+    let after = overTCP(tcpSegment(source: 40001, destination: 80, payload: Array("GET /next HTTP/1.1\r\nHost: after.example\r\n\r\n".utf8)))
     let expectedAfter = ["http.host=after.example host=192.0.2.1 packet(3)", "http.url=http://after.example/next host=192.0.2.1 packet(3)"]
     for cut in 1..<request.count {
         let first = overTCP(tcpSegment(destination: 80, payload: Array(request[..<cut])))
-        let second = overTCP(tcpSegment(destination: 80, payload: Array(request[cut...])))
+        let second = overTCP(tcpSegment(destination: 80, sequence: 1 + UInt32(cut), payload: Array(request[cut...])))
         let result = decodeSequence([first, second, after])
         let http = result.seen.filter { $0.field == .httpHost || $0.field == .httpURL }.map(\.description)
-        if cut >= hostLineEnd {
-            // The Host line is whole in the first segment: the real host and URL.
-            #expect(result.anomalies.isEmpty, "cut at \(cut)")
-            #expect(http == ["http.host=split.example host=192.0.2.1 packet(1)",
-                             "http.url=http://split.example/index.html?q=1 host=192.0.2.1 packet(1)"] + expectedAfter, "cut at \(cut)")
-        } else {
-            // Shorter than "GET ": not recognised as HTTP (a keystroke is as likely);
-            // from there to the Host line's end: counted as segmented, nothing invented.
-            #expect(result.anomalies == (cut < 4 ? [:] : ["http.segmented": 1]), "cut at \(cut)")
-            #expect(http == expectedAfter, "cut at \(cut)")
-        }
+        // The head is read whole in the packet that completes it.
+        #expect(result.anomalies.isEmpty, "cut at \(cut)")
+        #expect(http == ["http.host=split.example host=192.0.2.1 packet(2)",
+                         "http.url=http://split.example/index.html?q=1 host=192.0.2.1 packet(2)"] + expectedAfter, "cut at \(cut)")
     }
 }
 

@@ -118,5 +118,7 @@ func decodeOne(_ bytes: [UInt8], link: LinkLayer) -> (seen: [Seen], anomalies: [
             seen.append(Seen($0))
         }
     }
+    // The end of the capture: what the flow table holds is parsed as far as it goes.
+    decoder.finish { seen.append(Seen($0)) }
     return (seen, decoder.anomalies.counts)
 }

@@ -1,0 +1,43 @@
+/// The bounds of the state a capture reader keeps across packets: the TCP flow table
+/// and stream reassembly, and IP fragment reassembly. Every buffer that input can grow
+/// has a cap here; hitting one is counted as an anomaly (see docs/fields.md), never
+/// fatal. The defaults keep a reader's state under about 100 MiB whatever the capture.
+public struct DecodingOptions: Sendable, Equatable {
+    /// TCP stream directions tracked at once (a connection takes at most two). When
+    /// the table is full, the eighth least recently used are evicted
+    /// (`tcp.flow_evicted` each). 65 536 directions cost a few MiB of table.
+    public var maxTCPStreams: Int = 65_536
+    /// Bytes one stream direction may buffer (in order and out of order): the largest
+    /// DNS-over-TCP message (2 + 65 535 bytes) with room to spare. Out-of-order data
+    /// beyond this while a hole is open makes the stream skip the hole (`tcp.gap`).
+    public var maxBytesPerStream: Int = 72 * 1024
+    /// Bytes all streams may buffer together; past it a stream that needs more stops
+    /// being reassembled (`tcp.memory_cap`).
+    public var maxBytesTotal: Int = 64 * 1024 * 1024
+    /// A stream with no packet for this long (in packet time) is finished as if closed
+    /// (what it buffered is parsed as far as it goes). Two minutes: longer than the
+    /// usual keep-alive gaps of HTTP/1.1 and DNS over TCP.
+    public var tcpIdleTimeoutSeconds: Int64 = 120
+    /// The most of a TLS ClientHello record kept: a record holds at most 2^14 bytes
+    /// (RFC 8446 §5.1), plus its 5-byte header.
+    public var maxClientHelloBytes: Int = 16_384 + 5
+    /// The most of an HTTP/1.x request head (request line and headers) kept: 16 KiB,
+    /// above the 8 KiB default of common servers. A longer head is counted
+    /// (`http.head_too_long`) and read as far as it goes.
+    public var maxHTTPHeadBytes: Int = 16_384
+    /// The most of one HTTP body hashed after its Content-Encoding is undone: a
+    /// compression bomb costs at most this much hashing. A longer body is counted
+    /// (`http.body_too_large`) and its digests not observed.
+    public var maxDecodedBodyBytes: Int64 = 1 << 30
+
+    /// IP datagrams being reassembled from fragments at once (IPv4 and IPv6 together);
+    /// the oldest is dropped when a new one would exceed it (`ip.fragments_evicted`).
+    public var maxFragmentedDatagrams: Int = 1024
+    /// Bytes all fragment buffers may hold together (`ip.fragments_memory_cap`).
+    public var maxFragmentBytesTotal: Int = 16 * 1024 * 1024
+    /// A datagram whose fragments have not all come within this time (in packet time)
+    /// is dropped (`ip.fragments_timeout`). 30 s, as Linux's ipfrag_time default.
+    public var fragmentTimeoutSeconds: Int64 = 30
+
+    public init() {}
+}

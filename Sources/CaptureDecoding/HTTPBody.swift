@@ -1,0 +1,320 @@
+import ByteParsing
+import CZlib
+import Crypto
+import Observations
+
+/// zlib's inflate for one body's Content-Encoding (gzip, or deflate with or without
+/// its zlib wrapper), streaming into a fixed output buffer.
+///
+/// The `z_stream` lives at a fixed heap address for the inflater's life (zlib keeps a
+/// pointer to it in its internal state), hence a class.
+final class BodyInflater {
+    /// Output per inflate call: big enough that a segment's worth of input rarely takes
+    /// more than a few calls.
+    static let outputSize = 16 * 1024
+
+    private let stream: UnsafeMutablePointer<z_stream>
+    private let output: UnsafeMutableRawBufferPointer
+    private let initialised: Bool
+    private(set) var ended = false
+
+    /// `windowBits` as zlib takes it: 16 + 15 for gzip, 15 for zlib-wrapped deflate,
+    /// -15 for raw deflate.
+    init(windowBits: Int32) {
+        stream = .allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        output = .allocate(byteCount: BodyInflater.outputSize, alignment: 16)
+        // Safe: next_in is nil with avail_in 0, which inflateInit2_ accepts.
+        initialised = inflateInit2_(stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
+    }
+
+    deinit {
+        if initialised { inflateEnd(stream) }
+        stream.deinitialize(count: 1)
+        stream.deallocate()
+        output.deallocate()
+    }
+
+    /// Inflates `input`, handing each piece of output to `sink`; false on a data error.
+    /// Input after the end of the compressed stream is ignored.
+    func inflate(_ input: UnsafeRawBufferPointer, sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        guard initialised, let base = input.baseAddress, !input.isEmpty else { return initialised }
+        if ended { return true }
+        // Safe: zlib reads at most avail_in bytes from next_in and does not write there
+        // (the pointer is typed mutable in zlib's C API only).
+        stream.pointee.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
+        stream.pointee.avail_in = uInt(input.count)
+        defer {
+            stream.pointee.next_in = nil
+            stream.pointee.avail_in = 0
+        }
+        while true {
+            // Safe: output holds output.count bytes and zlib writes at most avail_out.
+            stream.pointee.next_out = output.baseAddress?.assumingMemoryBound(to: Bytef.self)
+            stream.pointee.avail_out = uInt(output.count)
+            let status = CZlib.inflate(stream, Z_NO_FLUSH)
+            let produced = output.count - Int(stream.pointee.avail_out)
+            if produced > 0, !sink(UnsafeRawBufferPointer(rebasing: output[0..<produced])) { return false }
+            switch status {
+            case Z_STREAM_END:
+                ended = true
+                return true
+            case Z_OK:
+                if stream.pointee.avail_in == 0 && stream.pointee.avail_out > 0 { return true }
+            case Z_BUF_ERROR:
+                return true  // needs more input
+            default:
+                return false
+            }
+        }
+    }
+}
+
+/// How much of a body is left, and in what framing (RFC 9112 §6, §7.1).
+enum BodyProgress {
+    case length(Int64)
+    /// Chunked: expecting a chunk-size line, chunk data, the CRLF after it, or trailers.
+    case chunkSize
+    case chunkData(Int64)
+    case chunkEnd
+    case trailers
+    /// Delimited by the end of the connection (a response without length).
+    case close
+}
+
+/// One HTTP body being hashed as it passes: MD5, SHA-1 and SHA-256 of the content after
+/// its Content-Encoding is undone. Nothing of the body is kept.
+struct HTTPBody {
+    var framing: BodyProgress
+    /// "deflate": the inflater is chosen on the first byte (zlib-wrapped or raw).
+    var pendingDeflate = false
+    var inflater: BodyInflater?
+    var md5 = Insecure.MD5()
+    var sha1 = Insecure.SHA1()
+    var sha256 = SHA256()
+    /// Decoded bytes hashed so far.
+    var decoded: Int64 = 0
+    /// A decoding error or a cap: the body's framing is still followed, its digests
+    /// are not observed.
+    var failed = false
+    /// The client: the requester whether the body is a request's or a response's.
+    var client: HostReference
+
+    mutating func hash(_ bytes: UnsafeRawBufferPointer) {
+        md5.update(bufferPointer: bytes)
+        sha1.update(bufferPointer: bytes)
+        sha256.update(bufferPointer: bytes)
+        decoded += Int64(bytes.count)
+    }
+}
+
+extension PacketDecoder {
+    /// A chunk-size line longer than this is not one (`http.bad_chunk_size`): hex
+    /// digits and a short extension fit easily.
+    static let maxChunkLine = 1024
+    /// Chunk sizes at or above 2^40 (1 TiB) are hostile, not data (`http.bad_chunk_size`).
+    static let maxChunkSize: Int64 = 1 << 40
+
+    /// The body a head announces, or nil when there is none: a response's status says
+    /// none (1xx, 204, 304), or a request has neither Content-Length nor chunked
+    /// framing. `.bad` framing is counted and ends the stream's reading (nil with
+    /// `stop`).
+    func announcedBody(forHead head: UnsafeRawBufferPointer, isResponse: Bool, client: HostReference) -> (HTTPBody?, stop: Bool) {
+        var framing: BodyProgress? = nil
+        switch PacketDecoder.requestBody(head) {
+        case .bad: return (nil, true)
+        case .chunked: framing = .chunkSize
+        case .length(let length): framing = length > 0 ? .length(length) : nil
+        case .none:
+            if isResponse {
+                let status = PacketDecoder.statusCode(head)
+                framing = (status >= 200 && status != 204 && status != 304) ? .close : nil
+            }
+        }
+        guard let framing else { return (nil, false) }
+        var body = HTTPBody(framing: framing, client: client)
+        switch PacketDecoder.contentEncoding(head) {
+        case .identity: break
+        case .gzip: body.inflater = BodyInflater(windowBits: 16 + MAX_WBITS)
+        case .deflate: body.pendingDeflate = true
+        case .other: body.failed = true  // br, compress…: not decoded, so not hashed
+        }
+        return (body, false)
+    }
+
+    /// The status code of a response head (`HTTP/1.x NNN …`), or 0.
+    static func statusCode(_ head: UnsafeRawBufferPointer) -> Int {
+        guard head.count >= 12, head[8] == UInt8(ascii: " ") else { return 0 }
+        var code = 0
+        for index in 9..<12 {
+            let byte = head[index]
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return 0 }
+            code = code * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return code
+    }
+
+    enum ContentEncoding { case identity, gzip, deflate, other }
+
+    static func contentEncoding(_ head: UnsafeRawBufferPointer) -> ContentEncoding {
+        var start = 0
+        while let end = lineEnd(head, from: start), end > start {
+            let line = UnsafeRawBufferPointer(rebasing: head[start..<end])
+            if hasPrefix(line, "content-encoding:", foldCase: true) {
+                let value = trimmed(UnsafeRawBufferPointer(rebasing: line[17...]))
+                if hasPrefix(value, "gzip", foldCase: true) || hasPrefix(value, "x-gzip", foldCase: true) { return .gzip }
+                if hasPrefix(value, "deflate", foldCase: true) { return .deflate }
+                if hasPrefix(value, "identity", foldCase: true) || value.isEmpty { return .identity }
+                return .other
+            }
+            start = afterLineEnd(head, end)
+        }
+        return .identity
+    }
+
+    /// Consumes body bytes at the start of `bytes` as the framing says; nil when a
+    /// chunk-size line is incomplete. Sets `body` to nil when the body ends (its
+    /// digests observed). With `final`, the stream ends here.
+    mutating func consumeBody(
+        _ bytes: UnsafeRawBufferPointer, body: inout HTTPBody?, mode: inout StreamMode, final: Bool,
+        context: PacketContext, observe: (Observation) -> Void
+    ) -> Int? {
+        guard var current = body else { return 0 }
+        var used = 0
+        defer { body = body == nil ? nil : current }
+        switch current.framing {
+        case .length(let remaining):
+            let count = Int(min(remaining, Int64(bytes.count)))
+            feedBody(&current, UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
+            used = count
+            if remaining - Int64(count) == 0 {
+                endBody(current, context: context, observe: observe)
+                body = nil
+            } else {
+                current.framing = .length(remaining - Int64(count))
+            }
+        case .close:
+            feedBody(&current, bytes)
+            used = bytes.count
+        case .chunkData(let remaining):
+            let count = Int(min(remaining, Int64(bytes.count)))
+            feedBody(&current, UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
+            used = count
+            current.framing = remaining - Int64(count) == 0 ? .chunkEnd : .chunkData(remaining - Int64(count))
+        case .chunkEnd:
+            if bytes[0] == UInt8(ascii: "\n") {
+                used = 1
+            } else if bytes[0] == UInt8(ascii: "\r") {
+                guard bytes.count >= 2 else { return final ? badChunk(&body, &mode) : nil }
+                used = bytes[1] == UInt8(ascii: "\n") ? 2 : 1
+            }
+            current.framing = .chunkSize
+        case .chunkSize, .trailers:
+            guard let end = PacketDecoder.index(of: UInt8(ascii: "\n"), in: bytes, from: 0,
+                                                to: min(bytes.count, PacketDecoder.maxChunkLine)) else {
+                return bytes.count >= PacketDecoder.maxChunkLine || final ? badChunk(&body, &mode) : nil
+            }
+            used = end + 1
+            let line = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
+            if case .trailers = current.framing {
+                // The empty line (CRLF or LF) ends the trailers and the body.
+                if line.isEmpty || (line.count == 1 && line[0] == UInt8(ascii: "\r")) {
+                    endBody(current, context: context, observe: observe)
+                    body = nil
+                }
+                return used
+            }
+            guard let size = PacketDecoder.chunkSize(line) else { return badChunk(&body, &mode) }
+            current.framing = size == 0 ? .trailers : .chunkData(size)
+        }
+        return used
+    }
+
+    private mutating func badChunk(_ body: inout HTTPBody?, _ mode: inout StreamMode) -> Int {
+        anomalies.record("http.bad_chunk_size")
+        body = nil
+        mode = .ignored
+        return 0
+    }
+
+    /// The size of a chunk-size line (hex digits, then optionally `;extensions`); nil
+    /// when it does not start with a hex digit or passes `maxChunkSize`.
+    static func chunkSize(_ line: UnsafeRawBufferPointer) -> Int64? {
+        var size: Int64 = 0
+        var digits = 0
+        for byte in line {
+            let value: Int64
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = Int64(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = Int64(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): value = Int64(byte - UInt8(ascii: "A") + 10)
+            default:
+                guard digits > 0 else { return nil }
+                return size
+            }
+            size = size * 16 + value
+            digits += 1
+            guard size < maxChunkSize else { return nil }
+        }
+        return digits > 0 ? size : nil
+    }
+
+    /// Hashes body bytes, through the inflater when the body is compressed.
+    mutating func feedBody(_ body: inout HTTPBody, _ bytes: UnsafeRawBufferPointer) {
+        guard !body.failed, !bytes.isEmpty else { return }
+        if body.pendingDeflate {
+            // "deflate" is zlib-wrapped by the RFC, raw in some servers: a zlib header
+            // is CM 8 with a check sum over the first two bytes.
+            body.pendingDeflate = false
+            let zlibWrapped = bytes[0] & 0x0F == 8 && bytes.count >= 2 && (Int(bytes[0]) << 8 | Int(bytes[1])) % 31 == 0
+            body.inflater = BodyInflater(windowBits: zlibWrapped ? MAX_WBITS : -MAX_WBITS)
+        }
+        let limit = flows.options.maxDecodedBodyBytes
+        guard let inflater = body.inflater else {
+            body.hash(bytes)
+            if body.decoded > limit { bodyTooLarge(&body) }
+            return
+        }
+        var hashed = body
+        let ok = inflater.inflate(bytes) { piece in
+            hashed.hash(piece)
+            return hashed.decoded <= limit
+        }
+        body = hashed
+        if body.decoded > limit {
+            bodyTooLarge(&body)
+        } else if !ok {
+            anomalies.record("http.body_decode_error")
+            body.failed = true
+        }
+    }
+
+    private mutating func bodyTooLarge(_ body: inout HTTPBody) {
+        anomalies.record("http.body_too_large")
+        body.failed = true
+    }
+
+    /// A body ended: its digests are observed (empty and undecodable bodies are not),
+    /// with the client as host and the packet that ended it.
+    mutating func endBody(_ body: HTTPBody, context: PacketContext, observe: (Observation) -> Void) {
+        guard !body.failed, body.decoded > 0 else { return }
+        let scratch = urlScratch.bytes
+        func emit<D: Digest>(_ digest: D, _ field: Field) {
+            var length = 0
+            digest.withUnsafeBytes { raw in
+                for byte in raw {
+                    scratch[length] = PacketDecoder.hexDigits[Int(byte >> 4)]
+                    scratch[length + 1] = PacketDecoder.hexDigits[Int(byte & 0x0F)]
+                    length += 2
+                }
+            }
+            observe(Observation(value: .hexDigest(UnsafeRawBufferPointer(rebasing: scratch[0..<length])), field: field,
+                                host: body.client, locator: context.locator, time: context.time))
+        }
+        emit(body.md5.finalize(), .fileMD5)
+        emit(body.sha1.finalize(), .fileSHA1)
+        emit(body.sha256.finalize(), .fileSHA256)
+    }
+
+    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+}

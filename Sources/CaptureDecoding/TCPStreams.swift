@@ -1,0 +1,344 @@
+import ByteParsing
+import Observations
+
+/// The HTTP messages of one stream so far: requests (and which were HEAD, for the
+/// last 64) or responses.
+struct HTTPExchange {
+    var count: UInt64 = 0
+    /// Bit i set: request `count - 1 - i` was HEAD.
+    var headMask: UInt64 = 0
+    /// How far the incomplete head at the start of the held bytes has been searched for
+    /// its end, so that a head arriving a byte at a time costs linear, not quadratic, time.
+    var scanned = 0
+
+    mutating func record(isHEAD: Bool) {
+        headMask = headMask << 1 | (isHEAD ? 1 : 0)
+        count += 1
+    }
+
+    /// Whether request `number` (0-based) was HEAD; false when it is unknown.
+    func wasHEAD(_ number: UInt64) -> Bool {
+        guard number < count, count - number <= 64 else { return false }
+        return headMask >> (count - 1 - number) & 1 == 1
+    }
+}
+
+/// Whether bytes start a pattern: surely, perhaps (too few bytes to say), or not.
+enum PrefixMatch { case yes, maybe, no }
+
+extension PacketDecoder {
+    /// The request methods `startsHTTPRequest` knows, with their space.
+    static let httpMethods: [StaticString] = [
+        "GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "CONNECT ", "PATCH ", "TRACE ",
+        "M-SEARCH ", "NOTIFY ", "SUBSCRIBE ", "UNSUBSCRIBE ",
+    ]
+
+    /// Whether `bytes` start an HTTP request line, or may once more bytes come.
+    static func httpRequestStart(_ bytes: UnsafeRawBufferPointer) -> PrefixMatch {
+        guard let first = bytes.first, first >= UInt8(ascii: "C"), first <= UInt8(ascii: "U") else {
+            return bytes.isEmpty ? .maybe : .no
+        }
+        var result = PrefixMatch.no
+        for method in httpMethods {
+            let match: PrefixMatch = method.withUTF8Buffer { literal in
+                let count = min(bytes.count, literal.count)
+                for index in 0..<count where bytes[index] != literal[index] { return .no }
+                return count == literal.count ? .yes : .maybe
+            }
+            if match == .yes { return .yes }
+            if match == .maybe { result = .maybe }
+        }
+        return result
+    }
+
+    /// What a stream carries, from its first bytes: DNS by port (53), a TLS handshake
+    /// record (0x16 0x03), an HTTP request line; `.unknown` while too few bytes have
+    /// come to say.
+    static func classify(_ bytes: UnsafeRawBufferPointer, sourcePort: UInt16, destinationPort: UInt16) -> StreamMode {
+        if sourcePort == 53 || destinationPort == 53 { return .dns }
+        guard let first = bytes.first else { return .unknown }
+        if first == 0x16 {
+            guard bytes.count >= 2 else { return .unknown }
+            return bytes[1] == 3 ? .tls : .ignored
+        }
+        switch httpRequestStart(bytes) {
+        case .yes: return .http
+        case .maybe: return .unknown
+        case .no: break
+        }
+        switch httpResponseStart(bytes) {
+        case .yes: return .httpResponse
+        case .maybe: return .unknown
+        case .no: return .ignored
+        }
+    }
+
+    /// Whether `bytes` start an HTTP/1.x status line (in any case, as tshark reads
+    /// `http/1.1 200`), or may once more bytes come.
+    static func httpResponseStart(_ bytes: UnsafeRawBufferPointer) -> PrefixMatch {
+        let literal: StaticString = "http/1."
+        return literal.withUTF8Buffer { prefix in
+            let count = min(bytes.count, prefix.count)
+            for index in 0..<count where bytes[index] | (bytes[index] >= 0x41 && bytes[index] <= 0x5A ? 0x20 : 0) != prefix[index] {
+                return .no
+            }
+            return count == prefix.count ? .yes : .maybe
+        }
+    }
+
+    /// The parsers of reassembled streams: reads every whole unit (DNS message,
+    /// ClientHello record, HTTP request head) at the start of `bytes` and returns how
+    /// many bytes it consumed; what is left is an incomplete unit, to be offered again
+    /// with more bytes. With `final` (the stream ends, or its buffer is full), an
+    /// incomplete unit is parsed as far as it goes, so the unit's parser counts what is
+    /// missing (`tls.client_hello_segmented`, `http.segmented`, `dns.tcp_segmented`).
+    mutating func parseStream(
+        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, exchange: inout HTTPExchange, body: inout HTTPBody?,
+        key: StreamKey, final: Bool, context: PacketContext, observe: (Observation) -> Void
+    ) -> Int {
+        var position = 0
+        // Each unit consumes at least one byte, or the loop returns: the bytes bound it.
+        while true {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[position...])
+            if rest.isEmpty { return position }
+            if body != nil {
+                guard let used = consumeBody(rest, body: &body, mode: &mode, final: final, context: context,
+                                             observe: observe)
+                else { return final ? bytes.count : position }
+                if mode == .ignored { return bytes.count }
+                position += used
+                continue
+            }
+            if mode == .unknown {
+                mode = PacketDecoder.classify(rest, sourcePort: key.sourcePort, destinationPort: key.destinationPort)
+                if mode == .unknown {
+                    if final { mode = .ignored }
+                    return final ? bytes.count : position
+                }
+            }
+            let used: Int?
+            switch mode {
+            case .unknown, .ignored: return bytes.count
+            case .dns: used = dnsMessage(rest, mode: &mode, final: final, context: context, observe: observe)
+            case .tls: used = clientHelloRecord(rest, mode: &mode, final: final, context: context, observe: observe)
+            case .http, .httpResponse:
+                used = httpHead(rest, mode: &mode, exchange: &exchange, body: &body, key: key, final: final, context: context,
+                                observe: observe)
+            }
+            guard let used else { return position }
+            if mode == .ignored { return bytes.count }
+            position += used
+        }
+    }
+
+    /// One length-prefixed DNS message (RFC 1035 §4.2.2); nil while it is incomplete.
+    private mutating func dnsMessage(
+        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, final: Bool, context: PacketContext,
+        observe: (Observation) -> Void
+    ) -> Int? {
+        let cursor = ByteCursor(bytes)
+        guard let length = cursor.getUInt16(at: 0) else {
+            return final ? dnsSegmented(&mode) : nil
+        }
+        guard length >= 12 else {
+            anomalies.record("dns.malformed")
+            mode = .ignored
+            return 0
+        }
+        guard let message = cursor.getBytes(at: 2, count: Int(length)) else {
+            return final ? dnsSegmented(&mode) : nil
+        }
+        _ = decodeDNS(message, context: context, observe: observe)
+        return 2 + Int(length)
+    }
+
+    private mutating func dnsSegmented(_ mode: inout StreamMode) -> Int {
+        anomalies.record("dns.tcp_segmented")
+        mode = .ignored
+        return 0
+    }
+
+    /// The record holding a ClientHello (up to `maxClientHelloBytes` of it), handed to
+    /// `decodeTLS`; nil while it is incomplete. The stream is of no interest afterwards.
+    private mutating func clientHelloRecord(
+        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, final: Bool, context: PacketContext,
+        observe: (Observation) -> Void
+    ) -> Int? {
+        let cursor = ByteCursor(bytes)
+        // Not a handshake record, or a handshake other than ClientHello: nothing to read.
+        if cursor.getUInt8(at: 0) != 0x16 || cursor.getUInt8(at: 5).map({ $0 != 1 }) ?? false {
+            mode = .ignored
+            return 0
+        }
+        var need = Int.max
+        if let recordLength = cursor.getUInt16(at: 3) {
+            need = min(5 + Int(recordLength), flows.options.maxClientHelloBytes)
+            // A ClientHello longer than its record continues in the next records
+            // (RFC 8446 §5.1): gathered into one record before it is read.
+            if let high = cursor.getUInt8(at: 6), let low = cursor.getUInt16(at: 7),
+               4 + (Int(high) << 16 | Int(low)) > Int(recordLength)
+            {
+                return spanningClientHello(bytes, length: 4 + (Int(high) << 16 | Int(low)), mode: &mode, final: final,
+                                           context: context, observe: observe)
+            }
+        }
+        if bytes.count >= need {
+            _ = decodeTLS(UnsafeRawBufferPointer(rebasing: bytes[0..<need]), context: context, observe: observe)
+        } else if final {
+            _ = decodeTLS(bytes, context: context, observe: observe)
+        } else {
+            return nil
+        }
+        mode = .ignored
+        return 0
+    }
+
+    /// A ClientHello of `length` bytes (handshake header included) spread over several
+    /// handshake records: their fragments are joined after one record header in the
+    /// flow table's scratch buffer (up to `maxClientHelloBytes`) and read as one record.
+    /// nil while records are missing.
+    private mutating func spanningClientHello(
+        _ bytes: UnsafeRawBufferPointer, length: Int, mode: inout StreamMode, final: Bool, context: PacketContext,
+        observe: (Observation) -> Void
+    ) -> Int? {
+        let cursor = ByteCursor(bytes)
+        let scratch = flows.helloScratch
+        let capacity = min(scratch.count, flows.options.maxClientHelloBytes)
+        var written = 5
+        var position = 0
+        // Each record adds at least its 5-byte header: the bytes bound the loop.
+        while written - 5 < length, written < capacity {
+            guard cursor.getUInt8(at: position) == 0x16, let recordLength = cursor.getUInt16(at: position + 3),
+                  let fragment = cursor.getBytes(at: position + 5, count: Int(recordLength))
+            else { break }
+            let count = min(fragment.count, capacity - written)
+            UnsafeMutableRawBufferPointer(rebasing: scratch[written..<(written + count)])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: fragment[0..<count]))
+            written += count
+            position += 5 + Int(recordLength)
+            if cursor.getUInt8(at: position).map({ $0 != 0x16 }) ?? false { break }  // another content type
+        }
+        let complete = written - 5 >= length || written >= capacity
+            || (cursor.getUInt8(at: position).map { $0 != 0x16 } ?? false)
+        guard complete || final else { return nil }
+        scratch[0] = 0x16
+        scratch[1] = 3
+        scratch[2] = bytes[2]
+        scratch[3] = UInt8((written - 5) >> 8)
+        scratch[4] = UInt8((written - 5) & 0xFF)
+        _ = decodeTLS(UnsafeRawBufferPointer(rebasing: scratch[0..<written]), context: context, observe: observe)
+        mode = .ignored
+        return 0
+    }
+
+    /// One HTTP/1.x head: a request's is handed to `decodeHTTP` (Host, URL); a
+    /// response's is read for its framing only. The body that follows (Content-Length,
+    /// chunked, or for a response the connection's end) is hashed by `consumeBody`, and
+    /// the next head of a keep-alive connection read after it. nil while the head is
+    /// incomplete.
+    private mutating func httpHead(
+        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, exchange: inout HTTPExchange, body: inout HTTPBody?,
+        key: StreamKey, final: Bool, context: PacketContext, observe: (Observation) -> Void
+    ) -> Int? {
+        let isResponse = mode == .httpResponse
+        switch isResponse ? PacketDecoder.httpResponseStart(bytes) : PacketDecoder.httpRequestStart(bytes) {
+        case .yes: break
+        case .maybe:
+            if final { mode = .ignored }
+            return final ? 0 : nil
+        case .no:
+            mode = .ignored
+            return 0
+        }
+        let cap = flows.options.maxHTTPHeadBytes
+        // The end's 4 bytes may straddle what was searched and what is new.
+        let from = min(max(0, exchange.scanned - 3), bytes.count)
+        guard let end = PacketDecoder.headEnd(bytes, from: from, limit: cap) else {
+            exchange.scanned = bytes.count
+            if bytes.count >= cap {
+                anomalies.record("http.head_too_long")
+                if !isResponse {
+                    _ = decodeHTTP(UnsafeRawBufferPointer(rebasing: bytes[0..<cap]), context: context, observe: observe)
+                }
+            } else if final {
+                if !isResponse { _ = decodeHTTP(bytes, context: context, observe: observe) }
+            } else {
+                return nil
+            }
+            mode = .ignored
+            return 0
+        }
+        exchange.scanned = 0
+        let head = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
+        if !isResponse { _ = decodeHTTP(head, context: context, observe: observe) }
+        var bodiless = false
+        if isResponse {
+            // A response to HEAD has no body whatever its Content-Length (RFC 9110
+            // §9.3.2): the client's stream says which requests were HEAD, in order.
+            let status = PacketDecoder.statusCode(head)
+            if status >= 200 || status == 0 {
+                let number = exchange.count
+                exchange.count += 1
+                if let reverse = flows.index[key.reversed] {
+                    bodiless = flows.slots[reverse].exchange.wasHEAD(number)
+                }
+            }
+        } else {
+            exchange.record(isHEAD: PacketDecoder.hasPrefix(head, "HEAD "))
+        }
+        let (announced, stop) = announcedBody(forHead: head, isResponse: isResponse,
+                                              client: isResponse ? key.destination : key.source)
+        let next = bodiless ? nil : announced
+        if stop {
+            anomalies.record("http.bad_content_length")
+            mode = .ignored
+        }
+        body = next
+        return end
+    }
+
+    /// The offset just past the empty line that ends an HTTP head (CRLF CRLF, or bare
+    /// LFs), searched within `limit` bytes; nil when it is not there.
+    static func headEnd(_ bytes: UnsafeRawBufferPointer, from start: Int = 0, limit: Int) -> Int? {
+        let end = min(bytes.count, limit)
+        var position = start
+        while let newline = index(of: UInt8(ascii: "\n"), in: bytes, from: position, to: end) {
+            if newline + 1 < end, bytes[newline + 1] == UInt8(ascii: "\n") { return newline + 2 }
+            if newline + 2 < end, bytes[newline + 1] == UInt8(ascii: "\r"), bytes[newline + 2] == UInt8(ascii: "\n") {
+                return newline + 3
+            }
+            position = newline + 1
+        }
+        return nil
+    }
+
+    /// How a request's body is framed (RFC 9112 §6).
+    enum BodyFraming: Equatable { case none, length(Int64), chunked, bad }
+
+
+    /// Reads Content-Length and Transfer-Encoding from a request head. Several
+    /// different lengths, or one that is not a decimal number below 2^62, are `.bad`.
+    static func requestBody(_ head: UnsafeRawBufferPointer) -> BodyFraming {
+        var framing = BodyFraming.none
+        var start = 0
+        while let end = lineEnd(head, from: start), end > start {
+            let line = UnsafeRawBufferPointer(rebasing: head[start..<end])
+            if hasPrefix(line, "transfer-encoding:", foldCase: true) {
+                return .chunked
+            }
+            if hasPrefix(line, "content-length:", foldCase: true) {
+                let value = trimmed(UnsafeRawBufferPointer(rebasing: line[15...]))
+                guard !value.isEmpty else { return .bad }
+                var length: Int64 = 0
+                for byte in value {
+                    guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), length < 1 << 58 else { return .bad }
+                    length = length * 10 + Int64(byte - UInt8(ascii: "0"))
+                }
+                if case .length(let other) = framing, other != length { return .bad }
+                framing = .length(length)
+            }
+            start = afterLineEnd(head, end)
+        }
+        return framing
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import Observations
+import Testing
+@testable import CaptureDecoding
+
+// HTTP bodies: framed by Content-Length, chunks or the connection's end, decoded from
+// gzip or deflate, hashed as they pass; hostile framing counted.
+
+/// The SHA-256 (hex) of what the body test serves, computed by the test from the bytes.
+private let content = Array(String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 200).utf8)
+
+/// gzip and raw-deflate encodings of `content`, made with the system's gzip.
+private func compressed(gzip: Bool) throws -> [UInt8] {
+    let input = NSTemporaryDirectory() + "cairn-body-\(UUID().uuidString)"
+    try Data(content).write(to: URL(fileURLWithPath: input))
+    defer { try? FileManager.default.removeItem(atPath: input) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["gzip", "-c", "-n", input]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let bytes = [UInt8](data)
+    if gzip { return bytes }
+    // Raw deflate: the gzip member without its 10-byte header and 8-byte trailer.
+    return Array(bytes[10..<(bytes.count - 8)])
+}
+
+/// A server→client stream after a SYN-ACK, cut in `size`-byte segments, then a FIN.
+private func serve(_ response: [UInt8], size: Int, fin: Bool = true) -> [[UInt8]] {
+    func packet(_ sequence: UInt32, _ flags: UInt8, _ payload: [UInt8]) -> [UInt8] {
+        let segment = Craft.be16(80) + Craft.be16(40000) + Craft.be32(sequence) + Craft.be32(0)
+            + [0x50, flags] + Craft.be16(65535) + Craft.be16(0) + Craft.be16(0) + payload
+        return Craft.ipv4(source: Craft.server, destination: Craft.client, proto: 6, payload: segment)
+    }
+    var packets = [packet(99, 0x12, [])]
+    for start in stride(from: 0, to: response.count, by: size) {
+        packets.append(packet(100 + UInt32(start), 0x18, Array(response[start..<min(start + size, response.count)])))
+    }
+    if fin { packets.append(packet(100 + UInt32(response.count), 0x11, [])) }
+    return packets
+}
+
+private func run(_ packets: [[UInt8]]) -> (digests: [String], anomalies: [String: UInt64], hosts: Set<String>) {
+    var decoder = PacketDecoder()
+    var seen: [Seen] = []
+    for (index, packet) in packets.enumerated() {
+        packet.withUnsafeBytes { bytes in
+            decoder.decode(packet: bytes, link: .rawIP, locator: .packet(UInt64(index + 1)),
+                           time: Timestamp(seconds: Int64(index))) { seen.append(Seen($0)) }
+        }
+    }
+    decoder.finish { seen.append(Seen($0)) }
+    let digests = seen.filter { [.fileMD5, .fileSHA1, .fileSHA256].contains($0.field) }
+    return (digests.map { "\($0.field.rawValue)=\($0.value)" }, decoder.anomalies.counts, Set(digests.compactMap(\.host)))
+}
+
+private func sha256(_ bytes: [UInt8]) throws -> String {
+    let input = NSTemporaryDirectory() + "cairn-sum-\(UUID().uuidString)"
+    try Data(bytes).write(to: URL(fileURLWithPath: input))
+    defer { try? FileManager.default.removeItem(atPath: input) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["sha256sum", input]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data.prefix(64), as: UTF8.self)
+}
+
+private func chunked(_ body: [UInt8], size: Int) -> [UInt8] {
+    var out: [UInt8] = []
+    for start in stride(from: 0, to: body.count, by: size) {
+        let piece = body[start..<min(start + size, body.count)]
+        out += Array(String(piece.count, radix: 16).utf8) + Array(";ext=1\r\n".utf8) + piece + [13, 10]
+    }
+    return out + Array("0\r\nX-Trailer: t\r\n\r\n".utf8)
+}
+
+@Test func bodiesAreHashedWhateverTheirFramingAndEncoding() throws {
+    let expected = "file.sha256=" + (try sha256(content))
+    let gzip = try compressed(gzip: true), deflate = try compressed(gzip: false)
+    let heads: [(String, [UInt8])] = [
+        ("HTTP/1.1 200 OK\r\nContent-Length: \(content.count)\r\n\r\n", content),
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", chunked(content, size: 1000)),
+        ("HTTP/1.0 200 OK\r\n\r\n", content),  // until the connection closes
+        ("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: \(gzip.count)\r\n\r\n", gzip),
+        ("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", chunked(gzip, size: 77)),
+        ("HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: \(deflate.count)\r\n\r\n", deflate),
+    ]
+    for (head, body) in heads {
+        // After a 100 Continue (no body) and before a second, empty response.
+        // (A body delimited by the connection's end is last: anything after it is body.)
+        let closes = head.hasPrefix("HTTP/1.0")
+        let response = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8) + Array(head.utf8) + body
+            + (closes ? [] : Array("HTTP/1.1 304 Not Modified\r\n\r\n".utf8))
+        for size in [1, 16, 33, 1460] {
+            let result = run(serve(response, size: size))
+            #expect(result.digests.count == 3, "\(head) in \(size)-byte segments")
+            #expect(result.digests.last == expected, "\(head) in \(size)-byte segments")
+            #expect(result.anomalies.isEmpty, "\(head) in \(size)-byte segments")
+            #expect(result.hosts == [Craft.client.description])
+        }
+    }
+}
+
+@Test(arguments: ["10000000000000000", "-1", "zz", "ffffffffffffffffffff"])
+func hostileChunkSizesAreCounted(_ size: String) {
+    let response = Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\(size)\r\nabc\r\n0\r\n\r\n".utf8)
+    let result = run(serve(response, size: 1460))
+    #expect(result.digests.isEmpty)
+    #expect(result.anomalies == ["http.bad_chunk_size": 1])
+}
+
+@Test func cutAndUndecodableBodiesAreCountedNotHashed() {
+    // Content-Length longer than the connection.
+    let short = run(serve(Array("HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\nonly this".utf8), size: 1460))
+    #expect(short.digests.isEmpty)
+    #expect(short.anomalies == ["http.body_incomplete": 1])
+    // gzip that is not.
+    let bad = run(serve(Array("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 9\r\n\r\nnot gzip!".utf8), size: 1460))
+    #expect(bad.digests.isEmpty)
+    #expect(bad.anomalies == ["http.body_decode_error": 1])
+    // Brotli is not decoded: nothing hashed, nothing counted.
+    let brotli = run(serve(Array("HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 3\r\n\r\nabc".utf8), size: 1460))
+    #expect(brotli.digests.isEmpty && brotli.anomalies.isEmpty)
+}
+
+@Test func aResponseToHEADHasNoBody() throws {
+    func packet(fromClient: Bool, _ sequence: UInt32, _ flags: UInt8, _ payload: [UInt8]) -> [UInt8] {
+        let (source, destination) = fromClient ? (40000, 80) : (80, 40000)
+        let segment = Craft.be16(source) + Craft.be16(destination) + Craft.be32(sequence) + Craft.be32(0)
+            + [0x50, flags] + Craft.be16(65535) + Craft.be16(0) + Craft.be16(0) + payload
+        return fromClient ? Craft.ipv4(proto: 6, payload: segment)
+            : Craft.ipv4(source: Craft.server, destination: Craft.client, proto: 6, payload: segment)
+    }
+    let requests = Array("HEAD /file HTTP/1.1\r\nHost: h.example\r\n\r\nGET /file HTTP/1.1\r\nHost: h.example\r\n\r\n".utf8)
+    let responses = Array("HTTP/1.1 200 OK\r\nContent-Length: \(content.count)\r\n\r\n".utf8)
+        + Array("HTTP/1.1 200 OK\r\nContent-Length: \(content.count)\r\n\r\n".utf8) + content
+    let result = run([packet(fromClient: true, 9, 0x02, []), packet(fromClient: false, 99, 0x12, []),
+                      packet(fromClient: true, 10, 0x18, requests), packet(fromClient: false, 100, 0x18, responses)])
+    #expect(result.digests.last == "file.sha256=" + (try sha256(content)))
+    #expect(result.digests.count == 3)
+    #expect(result.anomalies.isEmpty)
+}
