@@ -123,14 +123,15 @@ struct SplitMix64: RandomNumberGenerator {
     /// counts were checked by hand with grep/awk: emotet's 4737 `/path` trails and 4704
     /// `ip:port` lines, elf_mirai's 37611 + 10915 + 1 (`ip:port:port`), cobaltstrike's
     /// 8172 (paths, `ip:port[:port]`), crypto_mining's 721 `ip:port`, dynamic_domain's
-    /// 633 names that are themselves public suffixes, mass_scanner's 3 `C91.x.y.z`
+    /// 633 names that are private-section public suffixes (loaded, each with a warning
+    /// about its reach), mass_scanner's 3 `C91.x.y.z`
     /// typos and 2 `/w00tw00t` paths.
     static let maltrailFiles: [(path: String, errors: Int, warnings: Int, needsSuffixList: Bool)] = [
         ("maltrail/trails/static/malware/emotet.txt", 0, 9441, false),
         ("maltrail/trails/static/malware/elf_mirai.txt", 0, 48527, false),
         ("maltrail/trails/static/malware/cobaltstrike.txt", 0, 8172, false),
         ("maltrail/trails/static/suspicious/crypto_mining.txt", 0, 721, false),
-        ("maltrail/trails/static/suspicious/dynamic_domain.txt", 633, 0, true),
+        ("maltrail/trails/static/suspicious/dynamic_domain.txt", 0, 633, true),
         ("maltrail/trails/static/mass_scanner.txt", 3, 2, false),
         ("maltrail/sensor/tests/corpus/trails.csv", 1, 4, false),
     ]
@@ -146,7 +147,10 @@ struct SplitMix64: RandomNumberGenerator {
         #expect(rules.errors.count == errors, "\(rules.errors.prefix(3))")
         #expect(rules.warnings.count == warnings)
         #expect(rules.errors.allSatisfy { $0.line > 0 && $0.column > 0 })
-        #expect(rules.warnings.allSatisfy { $0.line > 0 && $0.column > 0 && $0.message.hasSuffix("; skipped") })
+        #expect(rules.warnings.allSatisfy {
+            $0.line > 0 && $0.column > 0
+                && ($0.message.hasSuffix("; skipped") || $0.message.contains("in the private section of the public suffix list"))
+        })
         #expect(!rules.indicators.isEmpty)
         if path.hasSuffix("emotet.txt") {
             // maltrail's `host/path` trail matches the URL under any scheme.
@@ -176,21 +180,43 @@ struct SplitMix64: RandomNumberGenerator {
         #expect(url?.value == "evil-url.example/bad/path" && url?.description == "malware (test)" && url?.source == "(static)")
     }
 
-    /// MISP warning lists (JSON) and maltrail's test manifest are not rule files: one
-    /// error per file, not one per line.
-    @Test func jsonFilesThatAreNotSTIXAreOneErrorEach() throws {
+    /// MISP warning lists (JSON) are allow lists: every entry loads as an allow entry,
+    /// none as an indicator; maltrail's test manifest is not a rule file (one error).
+    @Test func mispWarningListsLoadAsAllowListsAndOtherJSONIsOneError() throws {
         guard let corpus = corpusIndicators() else { return }
         let lists = corpus + "/misp-warninglists/lists"
         let names = try FileManager.default.contentsOfDirectory(atPath: lists)
         #expect(names.count >= 20)
-        let rules = RuleSet.load(paths: [lists, corpus + "/maltrail/sensor/tests/corpus/manifest.json"])
+        let manifest = corpus + "/maltrail/sensor/tests/corpus/manifest.json"
+        let rules = RuleSet.load(paths: [lists, manifest])
         #expect(rules.files.count == names.count + 1)
-        #expect(rules.errors.count == rules.files.count)
-        #expect(rules.errors.allSatisfy {
-            $0.line == 0 && $0.message == "JSON file that is not a STIX 2.1 bundle (MISP warning lists are not supported yet)"
-        })
-        #expect(rules.indicators.isEmpty && rules.warnings.isEmpty)
-        #expect(rules.fileSummaries.allSatisfy { $0.format == .unrecognised })
+        #expect(rules.errors.map(\.description) == [
+            manifest + ": error: JSON file that is neither a STIX 2.1 bundle, a MISP event nor a MISP warning list",
+        ])
+        #expect(rules.indicators.isEmpty)
+        let summaries = rules.fileSummaries.filter { $0.path != manifest }
+        #expect(summaries.allSatisfy { $0.format == .mispWarningList && $0.isAllowList && $0.allowEntries > 0 })
+        // Every entry of every list is read (an independent count with JSONSerialization).
+        var expected = 0
+        for name in names {
+            let data = try Data(contentsOf: URL(fileURLWithPath: lists + "/" + name + "/list.json"))
+            let list = try #require((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["list"] as? [Any])
+            expected += list.count
+        }
+        #expect(rules.allowEntries.count + rules.warnings.count == expected, "\(rules.warnings.prefix(3))")
+        // A resolver from public-dns-v4 suppresses a hit on a range that contains it.
+        var withIndicator = rules
+        withIndicator.indicators = [Indicator(type: .cidr, value: "1.0.0.0/24", ruleFile: "bad.txt", line: 1)]
+        let table = withIndicator.compile()
+        let time = Timestamp(seconds: 1_700_000_000)
+        let hit = try #require(table.match(.ipv4(IPv4Address(0x0100_0001)), at: time))
+        let entry = rules.allowEntries[try #require(hit.suppressedBy)]
+        #expect(entry.listName == "List of known IPv4 public DNS resolvers" && entry.value == "1.0.0.1")
+        #expect(table.match(.ipv4(IPv4Address(0x0100_0063)), at: time)?.suppressedBy == nil)
+        // A google.* hostname entry (".google.ad") suppresses subdomains.
+        let names2 = Array("www.Google.ad".utf8)
+        let suppressed = names2.withUnsafeBytes { table.suppression(of: .domain($0), at: time) }
+        #expect(suppressed.map { rules.allowEntries[$0].value } == "google.ad")
     }
 
     /// Random lookups against ipsum (exact addresses) and maltrail's scanner /24s agree

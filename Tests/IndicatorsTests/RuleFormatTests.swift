@@ -202,10 +202,10 @@ func parse(_ text: String, path: String = "r") -> (RuleFormat, ParsedFile) {
         #expect(problem.message == reason)
     }
 
-    @Test func jsonThatIsNotABundleAndInvalidJSONAreOneErrorForTheFile() {
-        let (_, misp) = parse("{\"list\": [\"8.8.8.8\"], \"type\": \"cidr\"}", path: "list.json")
-        #expect(misp.errors.map(\.description) == [
-            "list.json: error: JSON file that is not a STIX 2.1 bundle (MISP warning lists are not supported yet)",
+    @Test func jsonThatIsNotARuleFileAndInvalidJSONAreOneErrorForTheFile() {
+        let (_, other) = parse("{\"list\": [\"8.8.8.8\"], \"kind\": \"cidr\"}", path: "list.json")
+        #expect(other.errors.map(\.description) == [
+            "list.json: error: JSON file that is neither a STIX 2.1 bundle, a MISP event nor a MISP warning list",
         ])
         let (_, broken) = parse("{\"type\": \"bundle\", ", path: "broken.json")
         #expect(broken.errors.count == 1 && broken.errors[0].line == 0)
