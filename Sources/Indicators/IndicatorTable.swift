@@ -159,10 +159,30 @@ struct LookupTables: Sendable {
     }
 }
 
-/// A validity window, kept only for entries that have one.
+/// A validity window in nanoseconds; `Int64.min`/`Int64.max` for an open bound.
 struct ValidityWindow: Sendable {
-    var from: Timestamp?
-    var until: Timestamp?
+    var from: Int64
+    var until: Int64
+
+    static let always = ValidityWindow(from: Int64.min, until: Int64.max)
+
+    init(from: Int64, until: Int64) {
+        self.from = from
+        self.until = until
+    }
+
+    init(from: Timestamp?, until: Timestamp?) {
+        self.from = from?.nanoseconds ?? Int64.min
+        self.until = until?.nanoseconds ?? Int64.max
+    }
+
+    @inline(__always)
+    func contains(_ time: Timestamp) -> Bool { time.nanoseconds >= from && time.nanoseconds < until }
+
+    func validity(at time: Timestamp) -> Validity {
+        Validity(from: from == Int64.min ? nil : Timestamp(nanoseconds: from),
+                 until: until == Int64.max ? nil : Timestamp(nanoseconds: until), at: time)
+    }
 }
 
 /// What `IndicatorTable.match` found for an observed value.
@@ -227,9 +247,11 @@ public struct IndicatorTable: Sendable {
     let allowTexts: [String: Int]
     /// Allow entries of kind `.substring`: (lower-case bytes, position), scanned in order.
     let allowSubstrings: [(bytes: [UInt8], index: Int)]
-    /// Validity windows of the indicators that have one (most have none).
-    let windows: [UInt32: ValidityWindow]
-    let allowWindows: [Int: ValidityWindow]
+    /// The validity window of each indicator, by index (16 bytes each); empty when no
+    /// indicator has one, as in most rule sets.
+    let windows: [ValidityWindow]
+    /// The same for the allow entries.
+    let allowWindows: [ValidityWindow]
 
     /// URLs longer than this are not looked up: the key is built in a stack buffer of
     /// this size (plus one byte), and no URL indicator is that long (the plain-list line
@@ -238,21 +260,14 @@ public struct IndicatorTable: Sendable {
 
     init(indicators: [Indicator], allowEntries: [AllowEntry]) {
         tables = LookupTables(indicators.enumerated().map { ($0.offset, $0.element) })
-        var windows: [UInt32: ValidityWindow] = [:]
-        for (position, indicator) in indicators.enumerated()
-        where indicator.validFrom != nil || indicator.validUntil != nil {
-            guard let index = UInt32(exactly: position) else { break }
-            windows[index] = ValidityWindow(from: indicator.validFrom, until: indicator.validUntil)
-        }
-        self.windows = windows
+        windows = indicators.contains { $0.validFrom != nil || $0.validUntil != nil }
+            ? indicators.map { ValidityWindow(from: $0.validFrom, until: $0.validUntil) } : []
+        allowWindows = allowEntries.contains { $0.validFrom != nil || $0.validUntil != nil }
+            ? allowEntries.map { ValidityWindow(from: $0.validFrom, until: $0.validUntil) } : []
         var valueEntries: [(position: Int, indicator: Indicator)] = []
         var texts: [String: Int] = [:]
         var substrings: [(bytes: [UInt8], index: Int)] = []
-        var allowWindows: [Int: ValidityWindow] = [:]
         for (position, entry) in allowEntries.enumerated() {
-            if entry.validFrom != nil || entry.validUntil != nil {
-                allowWindows[position] = ValidityWindow(from: entry.validFrom, until: entry.validUntil)
-            }
             switch entry.kind {
             case .value:
                 if let indicator = entry.asIndicator { valueEntries.append((position, indicator)) }
@@ -265,7 +280,6 @@ public struct IndicatorTable: Sendable {
         allow = LookupTables(valueEntries)
         allowTexts = texts
         allowSubstrings = substrings
-        self.allowWindows = allowWindows
     }
 
     /// The index (into `RuleSet.indicators`) of the most specific indicator matching
@@ -293,7 +307,8 @@ public struct IndicatorTable: Sendable {
     public func match(_ value: ObservedValue, at time: Timestamp) -> IndicatorMatch? {
         guard let first = tables.lookup(value) else { return nil }
         var found: IndicatorMatch
-        if windows.isEmpty, !hasWiderMatches(value) {
+        if !hasWiderMatches(value) {
+            guard isValid(indicator: first, at: time) else { return nil }
             found = IndicatorMatch(indicator: Int(first))
         } else {
             let valid = tables.allMatches(value).filter { isValid(indicator: $0, at: time) }
@@ -314,13 +329,19 @@ public struct IndicatorTable: Sendable {
     }
 
     func isValid(indicator index: UInt32, at time: Timestamp) -> Bool {
-        guard let window = windows[index] else { return true }
-        return Validity(from: window.from, until: window.until, at: time) == .valid
+        let position = Int(index)
+        return position >= windows.count || windows[position].contains(time)
+    }
+
+    func indicatorValidity(_ index: UInt32, at time: Timestamp?) -> Validity {
+        let position = Int(index)
+        guard let time, position < windows.count else { return .valid }
+        return windows[position].validity(at: time)
     }
 
     func allowValidity(_ index: Int, at time: Timestamp?) -> Validity {
-        guard let time, let window = allowWindows[index] else { return .valid }
-        return Validity(from: window.from, until: window.until, at: time)
+        guard let time, index < allowWindows.count else { return .valid }
+        return allowWindows[index].validity(at: time)
     }
 
     /// The allow entry (index into `RuleSet.allowEntries`) that suppresses a sighting of
@@ -362,9 +383,8 @@ public struct IndicatorTable: Sendable {
         IndicatorTable.readings(of: text).map { owned in
             withObservedValue(owned) { value in
                 var explanation = Explanation(value: owned)
-                explanation.indicators = tables.allMatches(value).map { index in
-                    guard let time, let window = windows[index] else { return ExplainedEntry(index: Int(index), validity: .valid) }
-                    return ExplainedEntry(index: Int(index), validity: Validity(from: window.from, until: window.until, at: time))
+                explanation.indicators = tables.allMatches(value).map {
+                    ExplainedEntry(index: Int($0), validity: indicatorValidity($0, at: time))
                 }
                 explanation.allowEntries = allowMatches(value).map {
                     ExplainedEntry(index: $0, validity: allowValidity($0, at: time))
@@ -439,7 +459,7 @@ public struct IndicatorTable: Sendable {
     /// An estimate of the memory the tables take, in bytes: their arrays by capacity
     /// (not the indicators' metadata, which `RuleSet` holds), allow tables included.
     public var memoryBytes: Int {
-        tables.memoryBytes + allow.memoryBytes + windows.capacity * 40 + allowWindows.capacity * 40
+        tables.memoryBytes + allow.memoryBytes + windows.capacity * 16 + allowWindows.capacity * 16
             + allowTexts.reduce(0) { $0 + $1.key.utf8.count + 24 } + allowSubstrings.reduce(0) { $0 + $1.bytes.count + 24 }
     }
 }
