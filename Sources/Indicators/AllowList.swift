@@ -126,6 +126,15 @@ enum MISPWarningListParser {
             case "hostname":
                 var name = trimmed
                 if name.hasPrefix(".") { name = name.dropFirst() }
+                // Most entries are plain lower-case names: read them straight from their bytes.
+                if let parsed = PlainListParser.fastValue(ArraySlice(name.utf8), suffixes: .empty), parsed.type == .domain,
+                   suffixes.rule(for: parsed.value) != .icann
+                {
+                    entry.kind = .value
+                    entry.type = .domain
+                    entry.value = parsed.value
+                    break
+                }
                 let canonical = name.lowercased()
                 if suffixes.rule(for: canonical) == .icann {
                     result.warning(path, line, column,
@@ -145,7 +154,16 @@ enum MISPWarningListParser {
                 }
                 // Otherwise (a single label) the exact text.
             default:  // cidr
-                switch ValueSyntax.infer(trimmed, suffixes: .empty) {
+                if let address = IPv4Address(trimmed) {
+                    entry.kind = .value
+                    entry.type = .ipv4
+                    entry.value = address.description
+                    break
+                }
+                let read = trimmed.utf8.contains(UInt8(ascii: "/")) && !trimmed.utf8.contains(UInt8(ascii: " "))
+                    ? ValueSyntax.classifyNetwork(trimmed, slash: trimmed.firstIndex(of: "/") ?? trimmed.endIndex)
+                    : ValueSyntax.infer(trimmed, suffixes: .empty)
+                switch read {
                 case .indicator(let parsed) where parsed.type == .ipv4 || parsed.type == .ipv6 || parsed.type == .cidr:
                     entry.kind = .value
                     entry.type = parsed.type
