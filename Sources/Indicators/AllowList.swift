@@ -160,9 +160,12 @@ enum MISPWarningListParser {
                     entry.value = address.description
                     break
                 }
-                let read = trimmed.utf8.contains(UInt8(ascii: "/")) && !trimmed.utf8.contains(UInt8(ascii: " "))
-                    ? ValueSyntax.classifyNetwork(trimmed, slash: trimmed.firstIndex(of: "/") ?? trimmed.endIndex)
-                    : ValueSyntax.infer(trimmed, suffixes: .empty)
+                let read: Classified
+                if let slash = trimmed.firstIndex(of: "/"), !trimmed.utf8.contains(UInt8(ascii: " ")) {
+                    read = ValueSyntax.classifyNetwork(trimmed, slash: slash)
+                } else {
+                    read = ValueSyntax.infer(trimmed, suffixes: .empty)
+                }
                 switch read {
                 case .indicator(let parsed) where parsed.type == .ipv4 || parsed.type == .ipv6 || parsed.type == .cidr:
                     entry.kind = .value

@@ -133,6 +133,25 @@ func withBytes<R>(_ text: String, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         #expect(table.explain("   ", at: nil).isEmpty)
     }
 
+    /// The example rules: clean, and the allow list suppresses the resolver inside the
+    /// listed C2 range.
+    @Test func exampleRulesAreCleanAndTheirAllowListSuppresses() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Rules").path
+        let rules = RuleSet.load(paths: [root])
+        #expect(rules.errors.isEmpty && rules.warnings.isEmpty, "\(rules.errors) \(rules.warnings)")
+        #expect(rules.fileSummaries.filter(\.isAllowList).map { $0.path.hasSuffix("/allow/resolvers.txt") } == [true])
+        #expect(rules.allowEntries.count == 3)
+        let table = rules.compile()
+        let resolver = try #require(table.explain("198.51.100.53", at: day(2026, 2, 1)).first?.match)
+        #expect(rules.indicators[resolver.indicator].value == "198.51.100.0/24")
+        #expect(resolver.suppressedBy.map { rules.allowEntries[$0].value } == "198.51.100.53")
+        let other = try #require(table.explain("198.51.100.54", at: day(2026, 2, 1)).first?.match)
+        #expect(other.suppressedBy == nil)
+        let cdn = try #require(table.explain("img.CDN.update-check.example", at: nil).first?.match)
+        #expect(cdn.suppressedBy.map { rules.allowEntries[$0].value } == "cdn.update-check.example")
+    }
+
     /// The same network listed as an address and as a /32 is reported once, the other
     /// listing kept as context.
     @Test func sameNetworkTwiceChainsBothListings() {
@@ -212,6 +231,9 @@ func withBytes<R>(_ text: String, _ body: (UnsafeRawBufferPointer) -> R) -> R {
     @Test func warningListOfUnknownTypeIsAnError() {
         let (_, parsed) = parse("{\"name\": \"R\", \"type\": \"regex\", \"list\": [\"a.*\"]}", path: "w.json")
         #expect(parsed.errors.map(\.description) == ["w.json:1:15: error: warning list type regex is not one of string, hostname, cidr, substring"])
+        let (_, cidrs) = parse("{\"name\": \"C\", \"type\": \"cidr\", \"list\": [\"10.0.0.0/\\u0301\", \"evil.example\", \"300.1.1.1\"]}", path: "c.json")
+        #expect(cidrs.allowEntries.isEmpty && cidrs.errors.count == 3)
+        #expect(cidrs.errors.last?.description == "c.json:1:76: error: 300.1.1.1: not a valid IPv4 address (octet 300 > 255)")
         let (_, hostnames) = parse("{\"name\": \"H\", \"type\": \"hostname\", \"list\": [\".co.uk\", \".duckdns.org\", \"AAA\"]}", path: "h.json")
         #expect(hostnames.allowEntries.map { "\($0.kind.rawValue) \($0.value)" } == ["value duckdns.org"])
         // A top-level domain is an ICANN suffix too (with the real list; the stand-in
