@@ -108,6 +108,20 @@ struct ByteStringTable: Sendable {
         return best >= 0 ? indices.withUnsafeBufferPointer { $0[best] } : nil
     }
 
+    /// Every entry that is `bytes[0..<end]` or a suffix of it starting after a `.`,
+    /// longest first. Allocates; for use after a hit.
+    func domainSuffixMatches(_ bytes: UnsafeRawBufferPointer, end: Int) -> [UInt32] {
+        guard !slots.isEmpty, end <= bytes.count else { return [] }
+        var result: [UInt32] = []
+        var start = 0
+        while start < end {
+            if let found = lookup(bytes, from: start, to: end) { result.append(found) }
+            while start < end, bytes[start] != UInt8(ascii: ".") { start += 1 }
+            start += 1
+        }
+        return result
+    }
+
     /// Linear probing for `bytes[from..<to]`: the entry number when found, else the
     /// bitwise complement (negative) of the free slot where it would go. Always ends:
     /// the table is at most half full.

@@ -157,7 +157,7 @@ enum CSVRuleParser {
             if let type = field("type") {
                 guard let declared = expectedType(type.text) else {
                     result.error(path, line, type.column,
-                                 "type \(ValueSyntax.quoted(type.text)) is not one of ipv4, ipv6, cidr, ip, domain, md5, sha1, sha256, hash, url, email")
+                                 "type \(ValueSyntax.quoted(type.text)) is not one of ipv4, ipv6, cidr, ip, domain, md5, sha1, sha256, hash, url, email, ja3, ja4")
                     return
                 }
                 expected = declared
@@ -222,6 +222,8 @@ enum CSVRuleParser {
         case "hash", "file_hash": .oneOf([.md5, .sha1, .sha256], name: "an MD5, SHA-1 or SHA-256 hash")
         case "url", "uri": .url
         case "email", "email-addr", "email-src", "email-dst": .email
+        case "ja3", "ja3-fingerprint-md5": .ja3
+        case "ja4", "ja4-fingerprint": .ja4
         default: nil
         }
     }

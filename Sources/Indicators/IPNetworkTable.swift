@@ -115,6 +115,10 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
     /// One bit per top-24-bit block (a /24 of IPv4, a /24 of IPv6): set when a network
     /// overlaps the block. 2 MiB; most misses stop here, in cache.
     private(set) var blocks = PresenceBits(bits: 0)
+    /// For each network inside another (or listed twice, as `192.0.2.1` and
+    /// `192.0.2.1/32`), the indicator index of the next wider one: read only after a hit,
+    /// to list every network containing an address (`allMatches`).
+    private(set) var parents: [UInt32: UInt32] = [:]
 
     /// Builds the table from (network, prefix, indicator index) entries. Networks are
     /// masked here. Where one network appears several times, the smallest index wins
@@ -158,11 +162,20 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
                 emit(next, stack.last.map { $0.last < next ? IPNetworkTable.none : $0.index } ?? IPNetworkTable.none)
             }
         }
-        var previous: (start: Key, prefix: Int)? = nil
+        var previous: (start: Key, prefix: Int, index: UInt32)? = nil
+        var parents: [UInt32: UInt32] = [:]
         for network in networks {
-            if let previous, previous.start == network.start, previous.prefix == network.prefix { continue }
-            previous = (network.start, network.prefix)
+            if let last = previous, last.start == network.start, last.prefix == network.prefix {
+                // The same network again: chain it right after the previous listing
+                // (the first is what the intervals report), before the wider parent.
+                if let outer = parents[last.index] { parents[network.index] = outer }
+                parents[last.index] = network.index
+                previous = (last.start, last.prefix, network.index)
+                continue
+            }
+            previous = (network.start, network.prefix, network.index)
             close(before: network.start)
+            if let outer = stack.last { parents[network.index] = outer.index }
             if count == 0 { blocks = PresenceBits(bits: 1 << 24) }
             blocks.insertRange(network.start.top24, network.start.lastAddress(prefix: network.prefix).top24)
             count += 1
@@ -186,6 +199,7 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
         first[65_536] = UInt32(starts.count - 1)
         self.intervals = zip(starts, values).map { Interval(start: $0, value: $1) }
         self.first = first
+        self.parents = parents
     }
 
     /// The indicator index of the most specific network containing `address`, or nil.
@@ -214,12 +228,24 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
         }
     }
 
+    /// Every network containing `address`, most specific first (then each wider one in
+    /// turn). Allocates; for use after a hit.
+    func allMatches(_ address: Key) -> [UInt32] {
+        guard var index = lookup(address) else { return [] }
+        var result = [index]
+        while let outer = parents[index], result.count <= Key.bitWidth * 4 + 4 {
+            result.append(outer)
+            index = outer
+        }
+        return result
+    }
+
     /// The number of intervals (for tests and statistics).
     var intervalCount: Int { intervals.count }
 
     /// The bytes the table holds (intervals and the first level, by capacity).
     var memoryBytes: Int {
         intervals.capacity * MemoryLayout<Interval>.stride + first.capacity * MemoryLayout<UInt32>.stride
-            + blocks.memoryBytes
+            + blocks.memoryBytes + parents.capacity * 9
     }
 }

@@ -17,6 +17,28 @@ public enum IndicatorType: String, Sendable, CaseIterable {
     case url
     /// An e-mail address, `local@domain`.
     case email
+    /// A JA3 TLS client fingerprint: 32 lower-case hex digits (an MD5). Never inferred
+    /// from a plain list (it looks like any MD5): declared by a CSV `type` column
+    /// (`ja3`), MISP (`ja3-fingerprint-md5`) or an abuse.ch SSLBL JA3 file.
+    case ja3
+    /// A JA4 TLS client fingerprint, `t13d1516h2_8daaf6152771_02713d6af862` (lower case);
+    /// inferred from its shape in plain lists.
+    case ja4
+}
+
+/// One place an indicator was read from (`RuleSet.origins`): the first is the one
+/// reported (`Indicator.ruleFile`/`line`); duplicates in other files or lines add theirs.
+public struct IndicatorOrigin: Sendable, Hashable {
+    public var ruleFile: String
+    public var line: Int
+    /// The feed named there (CSV `source`, Zeek `meta.source`, …), if any.
+    public var source: String?
+
+    public init(ruleFile: String, line: Int, source: String? = nil) {
+        self.ruleFile = ruleFile
+        self.line = line
+        self.source = source
+    }
 }
 
 /// One entry of a rule file, with where it came from and the metadata its format carries.
@@ -82,9 +104,32 @@ public struct Indicator: Sendable, Hashable {
     /// Whether the indicator is in force at `time` (`validFrom ≤ time < validUntil`,
     /// an unset bound being open). Judge it at the time of the observation.
     public func isValid(at time: Timestamp) -> Bool {
-        if let from = validFrom, time < from { return false }
-        if let until = validUntil, time >= until { return false }
-        return true
+        validity(at: time) == .valid
+    }
+
+    /// Whether the indicator is in force at `time`, and if not, which bound excludes it.
+    public func validity(at time: Timestamp) -> Validity {
+        Validity(from: validFrom, until: validUntil, at: time)
+    }
+}
+
+/// Whether an indicator or allow entry is in force at a given time.
+public enum Validity: Sendable, Hashable {
+    case valid
+    /// The time is before `validFrom`.
+    case notYetValid(from: Timestamp)
+    /// The time is at or after `validUntil`.
+    case expired(until: Timestamp)
+
+    /// `validFrom ≤ time < validUntil`, an unset bound being open.
+    public init(from: Timestamp?, until: Timestamp?, at time: Timestamp) {
+        if let from, time < from {
+            self = .notYetValid(from: from)
+        } else if let until, time >= until {
+            self = .expired(until: until)
+        } else {
+            self = .valid
+        }
     }
 }
 

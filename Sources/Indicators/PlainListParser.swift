@@ -2,6 +2,11 @@ import Observations
 /// What reading one rule file produced.
 struct ParsedFile {
     var indicators: [Indicator] = []
+    /// Entries of an allow list (MISP warning lists; files under `allow/` are turned
+    /// into allow entries by `RuleSet.load`).
+    var allowEntries: [AllowEntry] = []
+    /// The format found from the content when it differs from the one detected (JSON).
+    var format: RuleFormat? = nil
     var errors: [RuleError] = []
     var warnings: [RuleWarning] = []
 
@@ -15,6 +20,9 @@ struct ParsedFile {
             indicator.value = parsed.value
             indicator.matchesSubdomains = parsed.matchesSubdomains
             indicators.append(indicator)
+            if let note = parsed.note {
+                warnings.append(RuleWarning(file: template.ruleFile, line: template.line, column: column, message: note))
+            }
         case .skipped(let message, let offset):
             warnings.append(RuleWarning(file: template.ruleFile, line: template.line, column: column + offset, message: message))
         case .invalid(let message, let offset):
@@ -79,6 +87,10 @@ enum PlainListParser {
                 result.indicators.append(Indicator(
                     type: parsed.type, value: parsed.value, ruleFile: path, line: number,
                     matchesSubdomains: parsed.matchesSubdomains, description: description))
+                if let note = parsed.note {
+                    let start = line.firstIndex(where: { !ValueSyntax.isSpace($0) }) ?? line.startIndex
+                    result.warning(path, number, start - line.startIndex + 1, note)
+                }
             case .skipped(let message, let column):
                 result.warning(path, number, column, message)
             case .invalid(let message, let column):

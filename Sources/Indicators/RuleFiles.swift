@@ -10,8 +10,12 @@ enum RuleFiles {
     /// The rule files named by `paths`: files as given (even `*.md`), directories walked
     /// recursively skipping hidden entries and `*.md`. Sorted bytewise, without
     /// duplicates. Paths that do not exist or cannot be listed become errors (line 0).
-    static func collect(_ paths: [String]) -> (files: [String], errors: [RuleError]) {
+    ///
+    /// `allow`: the files that are allow lists: found below a directory named `allow`
+    /// inside a directory argument, or named directly with a parent directory `allow`.
+    static func collect(_ paths: [String]) -> (files: [String], allow: Set<String>, errors: [RuleError]) {
         var files: [String] = []
+        var allow: Set<String> = []
         var errors: [RuleError] = []
         for path in paths {
             var isDirectory: ObjCBool = false
@@ -20,18 +24,22 @@ enum RuleFiles {
                 continue
             }
             if isDirectory.boolValue {
-                walk(path, depth: 0, into: &files, errors: &errors)
+                walk(path, depth: 0, underAllow: false, into: &files, allow: &allow, errors: &errors)
             } else {
                 files.append(path)
+                let components = path.split(separator: "/")
+                if components.count >= 2, components[components.count - 2] == "allow" { allow.insert(path) }
             }
         }
         files.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         var unique: [String] = []
         for file in files where unique.last != file { unique.append(file) }
-        return (unique, errors)
+        return (unique, allow, errors)
     }
 
-    private static func walk(_ directory: String, depth: Int, into files: inout [String], errors: inout [RuleError]) {
+    private static func walk(_ directory: String, depth: Int, underAllow: Bool, into files: inout [String],
+                             allow: inout Set<String>, errors: inout [RuleError])
+    {
         guard depth < maximumDepth else {
             errors.append(RuleError(
                 file: directory, line: 0,
@@ -55,9 +63,11 @@ enum RuleFiles {
                 continue
             }
             if isDirectory.boolValue {
-                walk(path, depth: depth + 1, into: &files, errors: &errors)
+                walk(path, depth: depth + 1, underAllow: underAllow || name == "allow", into: &files,
+                     allow: &allow, errors: &errors)
             } else {
                 files.append(path)
+                if underAllow { allow.insert(path) }
             }
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Observations
 /// The format of a rule file, detected from its content (never its name).
 public enum RuleFormat: String, Sendable, Hashable, CaseIterable {
@@ -11,6 +12,14 @@ public enum RuleFormat: String, Sendable, Hashable, CaseIterable {
     case zeekIntel = "Zeek intel"
     /// A STIX 2.1 bundle (JSON).
     case stixBundle = "STIX 2.1 bundle"
+    /// MISP's CSV export (`uuid,event_id,category,type,value,comment,to_ids,…`).
+    case mispCSV = "MISP CSV"
+    /// A MISP event (feed JSON, `{"Event": {"Attribute": […]}}`).
+    case mispEvent = "MISP event"
+    /// A MISP warning list (JSON with `name`, `type`, `list`): an allow list.
+    case mispWarningList = "MISP warning list"
+    /// abuse.ch SSLBL's JA3 fingerprint CSV (`# ja3_md5,Firstseen,Lastseen,Listingreason`).
+    case sslblJA3 = "abuse.ch SSLBL JA3 CSV"
     /// Not a rule file: binary, or JSON that is not a STIX bundle. One error for the file.
     case unrecognised = "not a rule file"
 
@@ -43,11 +52,18 @@ public enum RuleFormat: String, Sendable, Hashable, CaseIterable {
                 decided = true
                 return
             }
+            if trimmed.lowercased().hasPrefix(SSLBLJA3Parser.headerPrefix) {
+                format = .sslblJA3
+                decided = true
+                return
+            }
             if trimmed.hasPrefix("#") { return }
             decided = true
             let fields = line.split(separator: ",", omittingEmptySubsequences: false)
                 .map { $0.trimmingCharacters(in: " \t\"").lowercased() }
-            if fields.count >= 2, fields.contains("indicator") || fields.contains("value") {
+            if MISPCSVParser.isHeader(fields) {
+                format = .mispCSV
+            } else if fields.count >= 2, fields.contains("indicator") || fields.contains("value") {
                 format = .csv
             } else if fields.count >= 3, !(fields.first ?? "").contains(" ") {
                 format = .maltrailCSV
@@ -56,14 +72,19 @@ public enum RuleFormat: String, Sendable, Hashable, CaseIterable {
         return format
     }
 
-    /// Reads a file of this format.
+    /// Reads a file of this format. JSON (detected as `.stixBundle`) is decoded once and
+    /// read as a STIX bundle, a MISP event or a MISP warning list by its content; the
+    /// format found is in `ParsedFile.format`.
     func parse(_ bytes: [UInt8], path: String, suffixes: PublicSuffixList) -> ParsedFile {
         switch self {
+        case .stixBundle, .mispEvent, .mispWarningList:
+            return RuleFormat.parseJSON(bytes, path: path, suffixes: suffixes)
+        case .mispCSV: return MISPCSVParser.parse(bytes, path: path, suffixes: suffixes)
+        case .sslblJA3: return SSLBLJA3Parser.parse(bytes, path: path)
         case .plainList: return PlainListParser.parse(file: bytes, path: path, suffixes: suffixes)
         case .csv: return CSVRuleParser.parse(bytes, path: path, suffixes: suffixes)
         case .maltrailCSV: return MaltrailCSVParser.parse(bytes, path: path, suffixes: suffixes)
         case .zeekIntel: return ZeekIntelParser.parse(bytes, path: path, suffixes: suffixes)
-        case .stixBundle: return STIXBundleParser.parse(bytes, path: path, suffixes: suffixes)
         case .unrecognised:
             var result = ParsedFile()
             let nul = bytes.firstIndex(of: 0) ?? 0
@@ -71,6 +92,39 @@ public enum RuleFormat: String, Sendable, Hashable, CaseIterable {
                          "binary file (a NUL byte at offset \(nul)); expected a text rule file (plain list, CSV, Zeek intel or STIX 2.1 JSON)")
             return result
         }
+    }
+}
+
+extension RuleFormat {
+    static let notAnyJSONRuleFile =
+        "JSON file that is neither a STIX 2.1 bundle, a MISP event nor a MISP warning list"
+
+    static func parseJSON(_ bytes: [UInt8], path: String, suffixes: PublicSuffixList) -> ParsedFile {
+        let json: Any
+        do {
+            json = try JSONSerialization.jsonObject(with: Data(bytes), options: [])
+        } catch {
+            var result = ParsedFile()
+            result.error(path, 0, 0, "not valid JSON: \(STIXBundleParser.reason(error))")
+            result.format = .stixBundle
+            return result
+        }
+        var result: ParsedFile
+        if MISPWarningListParser.isWarningList(json) {
+            result = MISPWarningListParser.parse(json, bytes: bytes, path: path, suffixes: suffixes)
+            result.format = .mispWarningList
+        } else if MISPEventParser.events(json) != nil {
+            result = MISPEventParser.parse(json, bytes: bytes, path: path, suffixes: suffixes)
+            result.format = .mispEvent
+        } else if let bundle = json as? [String: Any], bundle["type"] as? String == "bundle" {
+            result = STIXBundleParser.parse(json, bytes: bytes, path: path, suffixes: suffixes)
+            result.format = .stixBundle
+        } else {
+            result = ParsedFile()
+            result.error(path, 0, 0, notAnyJSONRuleFile)
+            result.format = .unrecognised
+        }
+        return result
     }
 }
 

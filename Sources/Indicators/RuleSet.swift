@@ -22,6 +22,15 @@ public struct RuleSet: Sendable {
     public var digest: String
     /// Per file (in `files` order): what it was read as and what it yielded.
     public var fileSummaries: [RuleFileSummary] = []
+    /// The allow entries: every entry of a rule file under a directory named `allow`
+    /// and of every MISP warning list, in file order. `IndicatorMatch.suppressedBy` and
+    /// `Explanation.allowEntries` index this array. Not deduplicated.
+    public var allowEntries: [AllowEntry] = []
+    /// For each indicator listed more than once (same type and canonical value, in any
+    /// files): every place it was listed, the reported one first. Keyed by index into
+    /// `indicators`; indicators listed once are absent. The metadata of the listings is
+    /// merged into the indicator (see `merge` and docs/rules.md).
+    public var origins: [Int: [IndicatorOrigin]] = [:]
 
     /// A rule set built from indicators already in hand (tests, other formats).
     public init(indicators: [Indicator], errors: [RuleError] = [], files: [String] = [], digest: String = "") {
@@ -57,12 +66,14 @@ public struct RuleSet: Sendable {
                 message: "public suffix list not found (install the publicsuffix package): "
                     + "domain indicators are not checked against it, only single labels are refused"))
         }
-        let (candidates, walkErrors) = RuleFiles.collect(paths)
+        let (candidates, allowFiles, walkErrors) = RuleFiles.collect(paths)
         var errors = walkErrors
         var files: [String] = []
         var summaries: [RuleFileSummary] = []
         var indicators: [Indicator] = []
-        var seen: Set<IndicatorKey> = []
+        var allowEntries: [AllowEntry] = []
+        var seen: [IndicatorKey: Int] = [:]
+        var origins: [Int: [IndicatorOrigin]] = [:]
         var hasher = SHA256()
         for path in candidates {
             let bytes: [UInt8]
@@ -78,23 +89,43 @@ public struct RuleSet: Sendable {
             hasher.update(data: Array(String(bytes.count).utf8))
             hasher.update(data: [0])
             hasher.update(data: bytes)
-            let format = RuleFormat.detect(bytes)
-            let parsed = format.parse(bytes, path: path, suffixes: suffixes)
-            errors += parsed.errors
-            warnings += parsed.warnings
-            // JSON that is not a STIX bundle is reported as not a rule file.
-            let notABundle = format == .stixBundle && parsed.errors.first?.message == STIXBundleParser.notABundle
+            let detected = RuleFormat.detect(bytes)
+            var parsed = detected.parse(bytes, path: path, suffixes: suffixes)
+            let format = parsed.format ?? detected
+            // Every indicator of a file under `allow/` is an allow entry instead.
+            let isAllowList = allowFiles.contains(path) || format == .mispWarningList
+            if allowFiles.contains(path) {
+                parsed.allowEntries += parsed.indicators.map { AllowEntry($0) }
+                parsed.indicators = []
+            }
             var summary = RuleFileSummary(
-                path: path, format: notABundle ? .unrecognised : format,
-                errors: parsed.errors.count, warnings: parsed.warnings.count)
+                path: path, format: format, errors: parsed.errors.count, warnings: parsed.warnings.count)
+            summary.isAllowList = isAllowList
+            summary.allowEntries = parsed.allowEntries.count
+            allowEntries += parsed.allowEntries
             for indicator in parsed.indicators {
                 summary.indicatorsByType[indicator.type, default: 0] += 1
-                if seen.insert(IndicatorKey(indicator)).inserted {
-                    indicators.append(indicator)
-                } else {
+                let key = IndicatorKey(indicator)
+                if let position = seen[key] {
                     summary.duplicates += 1
+                    if origins[position] == nil {
+                        let first = indicators[position]
+                        origins[position] = [IndicatorOrigin(ruleFile: first.ruleFile, line: first.line, source: first.source)]
+                    }
+                    origins[position, default: []].append(
+                        IndicatorOrigin(ruleFile: indicator.ruleFile, line: indicator.line, source: indicator.source))
+                    if let conflict = RuleSet.merge(indicator, into: &indicators[position]) {
+                        parsed.warnings.append(conflict)
+                        summary.conflicts += 1
+                        summary.warnings += 1
+                    }
+                } else {
+                    seen[key] = indicators.count
+                    indicators.append(indicator)
                 }
             }
+            errors += parsed.errors
+            warnings += parsed.warnings
             summaries.append(summary)
         }
         let digest = hasher.finalize().map { byte in
@@ -103,68 +134,65 @@ public struct RuleSet: Sendable {
         var rules = RuleSet(indicators: indicators, errors: errors, files: files, digest: digest)
         rules.warnings = warnings
         rules.fileSummaries = summaries
+        rules.allowEntries = allowEntries
+        rules.origins = origins
         return rules
     }
 
-    /// Builds the lookup tables, once per run; shared read-only by all readers.
-    /// O(n log n) in the number of indicators. Indicators whose value does not parse
-    /// for their type (only possible for hand-built rule sets) are left out.
-    public func compile() -> IndicatorTable {
-        var ipv4: [(key: UInt32, prefix: Int, index: UInt32)] = []
-        var ipv6: [(key: IPv6Key, prefix: Int, index: UInt32)] = []
-        var domains: [(bytes: [UInt8], index: UInt32)] = []
-        var exactDomains: [(bytes: [UInt8], index: UInt32)] = []
-        var digests: [(bytes: [UInt8], index: UInt32)] = []
-        var urls: [(bytes: [UInt8], index: UInt32)] = []
-        var emails: [(bytes: [UInt8], index: UInt32)] = []
-        // Indices are stored as UInt32 to keep the tables small; four billion
-        // indicators is far beyond any rule set that fits in memory.
-        for (position, indicator) in indicators.enumerated() {
-            guard let index = UInt32(exactly: position), index != UInt32.max else { break }
-            let value = indicator.value
-            switch indicator.type {
-            case .ipv4:
-                if let address = IPv4Address(value) { ipv4.append((address.value, 32, index)) }
-            case .ipv6:
-                if let address = IPv6Address(value) {
-                    ipv6.append((IPv6Key(high: address.high, low: address.low), 128, index))
-                }
-            case .cidr:
-                guard let slash = value.firstIndex(of: "/"),
-                      let prefix = Int(value[value.index(after: slash)...]), prefix >= 0
-                else { continue }
-                let addressText = value[..<slash]
-                if let address = IPv4Address(addressText), prefix <= 32 {
-                    ipv4.append((address.value, prefix, index))
-                } else if let address = IPv6Address(addressText), prefix <= 128 {
-                    ipv6.append((IPv6Key(high: address.high, low: address.low), prefix, index))
-                }
-            case .domain:
-                var name = Substring(value.lowercased())
-                if name.hasPrefix("=") { name = name.dropFirst() }
-                if name.hasPrefix("*.") { name = name.dropFirst(2) }
-                if name.hasSuffix(".") { name = name.dropLast() }
-                guard !name.isEmpty else { continue }
-                if indicator.matchesSubdomains {
-                    domains.append((Array(name.utf8), index))
-                } else {
-                    exactDomains.append((Array(name.utf8), index))
-                }
-            case .md5, .sha1, .sha256:
-                digests.append((Array(value.lowercased().utf8), index))
-            case .url:
-                // Canonical already (scheme and host lower case, a path); hand-built
-                // values go through the same normalisation as observed URLs.
-                urls.append((URLKey.normalised(Array(value.utf8)), index))
-            case .email:
-                emails.append((Array(value.lowercased().utf8), index))
-            }
+    /// Merges a later listing of the same indicator into the first (see docs/rules.md,
+    /// "Duplicates and conflicts"): the strictest TLP, the highest severity and
+    /// confidence, the union of tags, the widest validity window (an open bound wins);
+    /// source and description stay the first's unless it has none (every origin is kept
+    /// in `RuleSet.origins`). Returns a warning, at the later listing, when severity, confidence,
+    /// TLP or validity disagreed.
+    static func merge(_ later: Indicator, into first: inout Indicator) -> RuleWarning? {
+        var differences: [String] = []
+        func describe<T>(_ name: String, _ a: T?, _ b: T?) {
+            if let a, let b, "\(a)" != "\(b)" { differences.append("\(name) \(a) there, \(b) here") }
         }
-        return IndicatorTable(
-            ipv4: IPNetworkTable(ipv4), ipv6: IPNetworkTable(ipv6),
-            domains: ByteStringTable(domains), exactDomains: ByteStringTable(exactDomains),
-            digests: DigestTable(digests), urls: ByteStringTable(urls, foldsCase: false),
-            emails: ByteStringTable(emails))
+        describe("severity", first.severity, later.severity)
+        describe("confidence", first.confidence, later.confidence)
+        describe("TLP", first.tlp, later.tlp)
+        if first.validFrom != later.validFrom || first.validUntil != later.validUntil {
+            differences.append("validity \(window(first)) there, \(window(later)) here")
+        }
+        let severities = Metadata.severities
+        if let severity = later.severity,
+           first.severity.map({ (severities.firstIndex(of: $0) ?? 0) < (severities.firstIndex(of: severity) ?? 0) }) ?? true
+        {
+            first.severity = severity
+        }
+        if let confidence = later.confidence, confidence > (first.confidence ?? -1) { first.confidence = confidence }
+        first.tlp = MISPAttribute.strictestTLP(first.tlp, later.tlp)
+        for tag in later.tags where !first.tags.contains(tag) { first.tags.append(tag) }
+        if first.source == nil { first.source = later.source }
+        if first.description == nil { first.description = later.description }
+        first.validFrom = first.validFrom.flatMap { from in later.validFrom.map { min(from, $0) } }
+        first.validUntil = first.validUntil.flatMap { until in later.validUntil.map { max(until, $0) } }
+        guard !differences.isEmpty else { return nil }
+        let merged = [
+            first.severity.map { "severity \($0)" }, first.confidence.map { "confidence \($0)" },
+            first.tlp.map { "TLP \($0)" }, "validity \(window(first))",
+        ].compactMap { $0 }.joined(separator: ", ")
+        return RuleWarning(
+            file: later.ruleFile, line: later.line,
+            message: "\(later.value) is also listed at \(first.ruleFile):\(first.line) with different metadata ("
+                + differences.joined(separator: "; ") + "); merged as one indicator: " + merged)
+    }
+
+    static func window(_ indicator: Indicator) -> String {
+        let from = indicator.validFrom?.iso8601 ?? "open"
+        let until = indicator.validUntil?.iso8601 ?? "open"
+        return from == "open" && until == "open" ? "unbounded" : "\(from)..\(until)"
+    }
+
+    /// Builds the lookup tables, once per run; shared read-only by all readers:
+    /// the indicators' tables, the allow entries' tables (for `IndicatorTable.match`) and
+    /// the validity windows. O(n log n) in the number of indicators and allow entries.
+    /// Indicators whose value does not parse for their type (only possible for hand-built
+    /// rule sets) are left out.
+    public func compile() -> IndicatorTable {
+        IndicatorTable(indicators: indicators, allowEntries: allowEntries)
     }
 }
 
@@ -178,8 +206,14 @@ public struct RuleFileSummary: Sendable, Hashable {
     public var duplicates = 0
     /// Lines (or entries) refused: each is one error.
     public var errors: Int
-    /// Lines skipped or details ignored: each is one warning.
+    /// Lines skipped or details ignored: each is one warning (conflicts included).
     public var warnings: Int
+    /// Whether the file is an allow list (under `allow/`, or a MISP warning list).
+    public var isAllowList = false
+    /// The allow entries the file yielded (allow lists only).
+    public var allowEntries = 0
+    /// Duplicates whose metadata disagreed with the first listing (each also a warning).
+    public var conflicts = 0
 
     /// All indicators read from the file (duplicates included).
     public var indicatorCount: Int { indicatorsByType.values.reduce(0, +) }
@@ -270,81 +304,3 @@ enum URLKey {
     }
 }
 
-/// Immutable lookup tables over a rule set's indicators.
-public struct IndicatorTable: Sendable {
-    let ipv4: IPNetworkTable<UInt32>
-    let ipv6: IPNetworkTable<IPv6Key>
-    let domains: ByteStringTable
-    let exactDomains: ByteStringTable
-    let digests: DigestTable
-    let urls: ByteStringTable
-    let emails: ByteStringTable
-
-    /// URLs longer than this are not looked up: the key is built in a stack buffer of
-    /// this size (plus one byte), and no URL indicator is that long (the plain-list line
-    /// limit is 16 KiB, and HTTP servers refuse request lines past 8 KiB).
-    static let maximumURLLength = 8192
-
-    /// The index (into `RuleSet.indicators`) of the most specific indicator matching
-    /// `value`, or nil. IPv4/IPv6: the exact address, else the longest matching CIDR;
-    /// an IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) that matches no IPv6 indicator
-    /// is also looked up as IPv4. Domains: case-insensitive, trailing dot ignored; an
-    /// exact-only (`=domain`) indicator for the whole name first, else the longest
-    /// matching suffix on a label boundary. Hex digests: case-insensitive exact match
-    /// of the same length (32, 40 or 64; anything else never matches). URLs: scheme and
-    /// host case-insensitive, path and query byte for byte, a missing path read as `/`,
-    /// the fragment ignored; an indicator with a scheme first, then one without.
-    /// E-mail: case-insensitive exact match.
-    /// Allocates nothing (URLs use a stack buffer). O(p log n) for addresses (p distinct
-    /// prefix lengths), O(length) expected for names, digests, URLs and e-mail.
-    public func lookup(_ value: ObservedValue) -> Int? {
-        let found: UInt32?
-        switch value {
-        case .ipv4(let address):
-            found = ipv4.lookup(address.value)
-        case .ipv6(let address):
-            if let hit = ipv6.lookup(IPv6Key(high: address.high, low: address.low)) {
-                found = hit
-            } else if address.high == 0, address.low >> 32 == 0x0000_FFFF {
-                found = ipv4.lookup(UInt32(truncatingIfNeeded: address.low))
-            } else {
-                found = nil
-            }
-        case .domain(let bytes):
-            var end = bytes.count
-            if end > 0, bytes[end - 1] == UInt8(ascii: ".") { end -= 1 }
-            found = exactDomains.lookup(bytes, from: 0, to: end) ?? domains.lookupDomainSuffix(bytes)
-        case .hexDigest(let bytes):
-            found = digests.lookup(bytes)
-        case .url(let bytes):
-            guard urls.count > 0, bytes.count <= IndicatorTable.maximumURLLength else { return nil }
-            found = withUnsafeTemporaryAllocation(byteCount: bytes.count + 1, alignment: 1) { buffer in
-                let (count, authority) = URLKey.write(bytes, into: buffer)
-                let key = UnsafeRawBufferPointer(buffer)
-                return urls.lookup(key, from: 0, to: count)
-                    ?? (authority > 0 ? urls.lookup(key, from: authority, to: count) : nil)
-            }
-        case .email(let bytes):
-            found = emails.lookup(bytes)
-        case .ja3, .ja4:
-            // No indicator type holds TLS fingerprints yet.
-            found = nil
-        }
-        return found.map { Int($0) }
-    }
-
-    /// The number of distinct IPv4 networks, IPv6 networks, domains and digests held.
-    public var counts: (ipv4: Int, ipv6: Int, domains: Int, digests: Int) {
-        (ipv4.count, ipv6.count, domains.count + exactDomains.count, digests.count)
-    }
-
-    /// The number of distinct URLs and e-mail addresses held.
-    public var urlAndEmailCounts: (urls: Int, emails: Int) { (urls.count, emails.count) }
-
-    /// An estimate of the memory the tables take, in bytes: their arrays by capacity
-    /// (not the indicators' metadata, which `RuleSet` holds).
-    public var memoryBytes: Int {
-        ipv4.memoryBytes + ipv6.memoryBytes + domains.memoryBytes + exactDomains.memoryBytes
-            + digests.memoryBytes + urls.memoryBytes + emails.memoryBytes
-    }
-}

@@ -22,14 +22,11 @@ enum STIXBundleParser {
     ]
 
     static func parse(_ bytes: [UInt8], path: String, suffixes: PublicSuffixList) -> ParsedFile {
+        RuleFormat.parseJSON(bytes, path: path, suffixes: suffixes)
+    }
+
+    static func parse(_ json: Any, bytes: [UInt8], path: String, suffixes: PublicSuffixList) -> ParsedFile {
         var result = ParsedFile()
-        let json: Any
-        do {
-            json = try JSONSerialization.jsonObject(with: Data(bytes), options: [])
-        } catch {
-            result.error(path, 0, 0, "not valid JSON: \(reason(error))")
-            return result
-        }
         guard let bundle = json as? [String: Any], bundle["type"] as? String == "bundle",
               let objects = bundle["objects"] as? [Any]
         else {
@@ -102,6 +99,7 @@ enum STIXBundleParser {
                         indicator.value = parsed.value
                         indicator.matchesSubdomains = parsed.matchesSubdomains
                         result.indicators.append(indicator)
+                        if let note = parsed.note { result.warning(path, line, column, "\(id): \(note)") }
                     case .skipped(let message, _):
                         result.warning(path, line, column, "\(id): \(message)")
                     case .invalid(let message, _):
@@ -113,7 +111,7 @@ enum STIXBundleParser {
         return result
     }
 
-    static let notABundle = "JSON file that is not a STIX 2.1 bundle (MISP warning lists are not supported yet)"
+    static let notABundle = RuleFormat.notAnyJSONRuleFile
 
     static func reason(_ error: any Error) -> String {
         let nsError = error as NSError

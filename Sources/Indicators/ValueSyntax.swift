@@ -6,6 +6,8 @@ struct ParsedValue: Equatable, Sendable {
     /// Canonical text (see `Indicator.value`).
     var value: String
     var matchesSubdomains: Bool = true
+    /// A warning that goes with an accepted value (a private-section public suffix).
+    var note: String? = nil
 }
 
 /// What one indicator value is.
@@ -26,6 +28,10 @@ enum Expected: Equatable {
     case domain(exact: Bool)
     case url
     case email
+    /// A JA3 fingerprint (32 hex digits, an MD5).
+    case ja3
+    /// A JA4 fingerprint (`t13d1516h2_8daaf6152771_02713d6af862`).
+    case ja4
 }
 
 /// The syntax of indicator values, shared by every rule format: type inference,
@@ -56,6 +62,10 @@ enum ValueSyntax {
             return classifyURL(value)
         case .email:
             return classifyEmail(value, suffixes: suffixes)
+        case .ja3:
+            return classifyJA3(value)
+        case .ja4:
+            return classifyJA4(value)
         case .oneOf(let types, let name):
             let result = infer(value, suffixes: suffixes)
             if case .indicator(let parsed) = result, !types.contains(parsed.type) {
@@ -76,6 +86,8 @@ enum ValueSyntax {
         case .sha256: "a SHA-256 hash"
         case .url: "a URL"
         case .email: "an e-mail address"
+        case .ja3: "a JA3 fingerprint"
+        case .ja4: "a JA4 fingerprint"
         }
     }
 
@@ -156,6 +168,7 @@ enum ValueSyntax {
                         + "(expected 32 for MD5, 40 for SHA-1 or 64 for SHA-256)", offset: 0)
             }
         }
+        if isJA4(value) { return .indicator(ParsedValue(type: .ja4, value: value.lowercased())) }
         if bytes.allSatisfy({ isDigit($0) || $0 == UInt8(ascii: ".") }) {
             if let address = IPv4Address(value) { return .indicator(ParsedValue(type: .ipv4, value: address.description)) }
             return .invalid("\(shown): not a valid IPv4 address (\(ipv4Problem(value)))", offset: 0)
@@ -173,7 +186,7 @@ enum ValueSyntax {
         if rest.hasSuffix(".") { rest = rest.dropLast() }
         let name = rest.lowercased()
         if !name.isEmpty, name.utf8.allSatisfy({ isLabelByte($0) || $0 == UInt8(ascii: ".") }),
-           suffixes.isPublicSuffix(name)
+           suffixes.rule(for: name) == .icann
         {
             return .skipped(
                 "\(quoted(value)): a leading dot means every name under \(name), which is a public suffix: "
@@ -307,13 +320,23 @@ enum ValueSyntax {
                 offset: 0)
         }
         let canonical = name.lowercased()
-        if let section = suffixes.rule(for: canonical) {
-            let which = section == .icann
-                ? "in the ICANN section of the public suffix list"
-                : "in the private section of the public suffix list: names under it belong to different owners"
+        switch suffixes.rule(for: canonical) {
+        case .icann:
             return .invalid(
-                "\(shown): \(canonical) is a public suffix (\(which)); as an indicator it would match every "
-                    + "domain under it: list the registered domains instead", offset: 0)
+                "\(shown): \(canonical) is a public suffix (in the ICANN section of the public suffix list); as an "
+                    + "indicator it would match every domain under it: list the registered domains instead", offset: 0)
+        case .privateDomains:
+            // A private-section suffix (duckdns.org, blogspot.com) is a company's service
+            // whose customers get subdomains: feeds list them on purpose (maltrail's
+            // dynamic_domain.txt), so it is accepted, with a warning about its reach.
+            var parsed = ParsedValue(type: .domain, value: canonical, matchesSubdomains: !exact)
+            if !exact {
+                parsed.note = "\(canonical) is a public suffix in the private section of the public suffix list: "
+                    + "it matches the subdomains of every customer of that service (write =\(canonical) to match only the name itself)"
+            }
+            return .indicator(parsed)
+        case nil:
+            break
         }
         return .indicator(ParsedValue(type: .domain, value: canonical, matchesSubdomains: !exact))
     }
@@ -400,6 +423,39 @@ enum ValueSyntax {
         return .indicator(ParsedValue(type: .url, value: canonical))
     }
 
+    /// A JA3 fingerprint: the MD5 of the ClientHello string, 32 hex digits.
+    static func classifyJA3(_ value: Substring) -> Classified {
+        guard value.utf8.count == 32, value.utf8.allSatisfy(isHexDigit) else {
+            return .invalid(
+                "\(quoted(value)): a JA3 fingerprint is 32 hex digits (an MD5), found \(value.utf8.count) characters", offset: 0)
+        }
+        return .indicator(ParsedValue(type: .ja3, value: value.lowercased()))
+    }
+
+    /// A JA4 fingerprint: `a_b_c`, `a` ten characters (`t13d1516h2`: protocol, version,
+    /// SNI, cipher and extension counts, ALPN), `b` and `c` 12 hex digits each.
+    static func classifyJA4(_ value: Substring) -> Classified {
+        guard isJA4(value) else {
+            return .invalid(
+                "\(quoted(value)): not a JA4 fingerprint (expected e.g. t13d1516h2_8daaf6152771_02713d6af862)", offset: 0)
+        }
+        return .indicator(ParsedValue(type: .ja4, value: value.lowercased()))
+    }
+
+    /// Whether `value` has the shape of a JA4 fingerprint (see `classifyJA4`).
+    static func isJA4(_ value: Substring) -> Bool {
+        let bytes = Array(value.utf8)
+        guard bytes.count == 36, bytes[10] == UInt8(ascii: "_"), bytes[23] == UInt8(ascii: "_") else { return false }
+        let first = bytes[0] | 0x20
+        guard first == UInt8(ascii: "t") || first == UInt8(ascii: "q") || first == UInt8(ascii: "d") else { return false }
+        let sni = bytes[3] | 0x20
+        guard bytes[1...2].allSatisfy(isLetterOrDigit), sni == UInt8(ascii: "d") || sni == UInt8(ascii: "i"),
+              bytes[4...7].allSatisfy(isDigit)
+        else { return false }
+        return bytes[8...9].allSatisfy(isLetterOrDigit)
+            && bytes[11...22].allSatisfy(isHexDigit) && bytes[24...35].allSatisfy(isHexDigit)
+    }
+
     /// `local@domain`; the whole address is lower-cased (matching ignores case).
     static func classifyEmail(_ value: Substring, suffixes: PublicSuffixList) -> Classified {
         let shown = quoted(value)
@@ -477,6 +533,8 @@ enum ValueSyntax {
     static func isHexDigit(_ byte: UInt8) -> Bool {
         isDigit(byte) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x66)
     }
+
+    static func isLetterOrDigit(_ byte: UInt8) -> Bool { isLetter(byte) || isDigit(byte) }
 
     static func isLabelByte(_ byte: UInt8) -> Bool {
         isDigit(byte) || isLetter(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")

@@ -123,14 +123,15 @@ struct SplitMix64: RandomNumberGenerator {
     /// counts were checked by hand with grep/awk: emotet's 4737 `/path` trails and 4704
     /// `ip:port` lines, elf_mirai's 37611 + 10915 + 1 (`ip:port:port`), cobaltstrike's
     /// 8172 (paths, `ip:port[:port]`), crypto_mining's 721 `ip:port`, dynamic_domain's
-    /// 633 names that are themselves public suffixes, mass_scanner's 3 `C91.x.y.z`
+    /// 633 names that are private-section public suffixes (loaded, each with a warning
+    /// about its reach), mass_scanner's 3 `C91.x.y.z`
     /// typos and 2 `/w00tw00t` paths.
     static let maltrailFiles: [(path: String, errors: Int, warnings: Int, needsSuffixList: Bool)] = [
         ("maltrail/trails/static/malware/emotet.txt", 0, 9441, false),
         ("maltrail/trails/static/malware/elf_mirai.txt", 0, 48527, false),
         ("maltrail/trails/static/malware/cobaltstrike.txt", 0, 8172, false),
         ("maltrail/trails/static/suspicious/crypto_mining.txt", 0, 721, false),
-        ("maltrail/trails/static/suspicious/dynamic_domain.txt", 633, 0, true),
+        ("maltrail/trails/static/suspicious/dynamic_domain.txt", 0, 633, true),
         ("maltrail/trails/static/mass_scanner.txt", 3, 2, false),
         ("maltrail/sensor/tests/corpus/trails.csv", 1, 4, false),
     ]
@@ -146,7 +147,10 @@ struct SplitMix64: RandomNumberGenerator {
         #expect(rules.errors.count == errors, "\(rules.errors.prefix(3))")
         #expect(rules.warnings.count == warnings)
         #expect(rules.errors.allSatisfy { $0.line > 0 && $0.column > 0 })
-        #expect(rules.warnings.allSatisfy { $0.line > 0 && $0.column > 0 && $0.message.hasSuffix("; skipped") })
+        #expect(rules.warnings.allSatisfy {
+            $0.line > 0 && $0.column > 0
+                && ($0.message.hasSuffix("; skipped") || $0.message.contains("in the private section of the public suffix list"))
+        })
         #expect(!rules.indicators.isEmpty)
         if path.hasSuffix("emotet.txt") {
             // maltrail's `host/path` trail matches the URL under any scheme.
@@ -176,21 +180,52 @@ struct SplitMix64: RandomNumberGenerator {
         #expect(url?.value == "evil-url.example/bad/path" && url?.description == "malware (test)" && url?.source == "(static)")
     }
 
-    /// MISP warning lists (JSON) and maltrail's test manifest are not rule files: one
-    /// error per file, not one per line.
-    @Test func jsonFilesThatAreNotSTIXAreOneErrorEach() throws {
+    /// MISP warning lists (JSON) are allow lists: every entry loads as an allow entry,
+    /// none as an indicator; maltrail's test manifest is not a rule file (one error).
+    /// The lists over 1 MB (Cloudflare's top 100k and the like) are left out to keep the
+    /// test fast in debug builds; they are the same format.
+    @Test func mispWarningListsLoadAsAllowListsAndOtherJSONIsOneError() throws {
         guard let corpus = corpusIndicators() else { return }
         let lists = corpus + "/misp-warninglists/lists"
-        let names = try FileManager.default.contentsOfDirectory(atPath: lists)
-        #expect(names.count >= 20)
-        let rules = RuleSet.load(paths: [lists, corpus + "/maltrail/sensor/tests/corpus/manifest.json"])
-        #expect(rules.files.count == names.count + 1)
-        #expect(rules.errors.count == rules.files.count)
-        #expect(rules.errors.allSatisfy {
-            $0.line == 0 && $0.message == "JSON file that is not a STIX 2.1 bundle (MISP warning lists are not supported yet)"
-        })
-        #expect(rules.indicators.isEmpty && rules.warnings.isEmpty)
-        #expect(rules.fileSummaries.allSatisfy { $0.format == .unrecognised })
+        let paths = try FileManager.default.contentsOfDirectory(atPath: lists).sorted()
+            .map { lists + "/" + $0 + "/list.json" }
+            .filter { ((try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) ?? 0) ?? 0 <= 1_000_000 }
+        #expect(paths.count >= 15)
+        let manifest = corpus + "/maltrail/sensor/tests/corpus/manifest.json"
+        let rules = RuleSet.load(paths: paths + [manifest])
+        #expect(rules.files.count == paths.count + 1)
+        #expect(rules.errors.map(\.description) == [
+            manifest + ": error: JSON file that is neither a STIX 2.1 bundle, a MISP event nor a MISP warning list",
+        ])
+        #expect(rules.indicators.isEmpty)
+        let summaries = rules.fileSummaries.filter { $0.path != manifest }
+        #expect(summaries.allSatisfy { $0.format == .mispWarningList && $0.isAllowList && $0.allowEntries > 0 })
+        // Every entry of every list is read (an independent count with JSONSerialization).
+        var expected = 0
+        for path in paths {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            let list = try #require((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["list"] as? [Any])
+            expected += list.count
+        }
+        #expect(rules.allowEntries.count + rules.warnings.count == expected, "\(rules.warnings.prefix(3))")
+        // rfc5735's TEST-NET-1 suppresses a hit on a range inside it; vpn-ipv4's 5.9.0.0/16 another.
+        var withIndicators = rules
+        withIndicators.indicators = [
+            Indicator(type: .cidr, value: "192.0.2.0/25", ruleFile: "bad.txt", line: 1),
+            Indicator(type: .ipv4, value: "5.9.12.13", ruleFile: "bad.txt", line: 2),
+            Indicator(type: .ipv4, value: "5.10.12.13", ruleFile: "bad.txt", line: 3),
+        ]
+        let table = withIndicators.compile()
+        let time = Timestamp(seconds: 1_700_000_000)
+        let hit = try #require(table.match(.ipv4(IPv4Address(0xC000_0207)), at: time))
+        let entry = rules.allowEntries[try #require(hit.suppressedBy)]
+        #expect(entry.listName == "List of RFC 5735 CIDR blocks" && entry.value == "192.0.2.0/24" && entry.line > 0)
+        let vpn = try #require(table.match(.ipv4(IPv4Address(0x0509_0C0D)), at: time)?.suppressedBy)
+        #expect(rules.allowEntries[vpn].value == "5.9.0.0/16")
+        #expect(table.match(.ipv4(IPv4Address(0x050A_0C0D)), at: time) == IndicatorMatch(indicator: 2))
+        // Google's `string` entries with a leading dot (".google.ad") allow the subdomains.
+        let suppressed = Array("cairn-test.Google.ad".utf8).withUnsafeBytes { table.suppression(of: .domain($0), at: time) }
+        #expect(suppressed.map { rules.allowEntries[$0].value } == "google.ad")
     }
 
     /// Random lookups against ipsum (exact addresses) and maltrail's scanner /24s agree

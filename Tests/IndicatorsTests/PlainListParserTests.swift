@@ -150,7 +150,6 @@ func parseLine(_ line: String) -> PlainListParser.Line {
         ("d41d8cd98f00b204e9800998ecf8427", "a hex string of 31 digits is not a hash (expected 32 for MD5, 40 for SHA-1 or 64 for SHA-256)"),
         ("evil.com#notacomment", "\"#\" is not allowed in a domain"),
         ("co.uk", "co.uk: co.uk is a public suffix (in the ICANN section of the public suffix list)"),
-        ("github.io", "github.io: github.io is a public suffix (in the private section of the public suffix list: names under it belong to different owners)"),
         ("ht~tp://evil.com/", "\"ht~tp\" is not a URL scheme (expected e.g. http://host/path)"),
         ("http:///path", "the URL has no host"),
         ("http://evil.com:99999/", "the port 99999 is not a number 0-65535"),

@@ -55,7 +55,7 @@ func parse(_ text: String, path: String = "r") -> (RuleFormat, ParsedFile) {
         ("1.2.3.4,ipv4,\"high", "r.csv:2:14: error: a quoted field is never closed (RFC 4180: end it with \"; write a quote inside as \"\")"),
         ("1.2.3.4,ipv4,urgent", "r.csv:2:14: error: severity urgent is not one of info, low, medium, high, critical"),
         ("evil.com,ipv4,high", "r.csv:2:1: error: evil.com is not an IPv4 address or range (it reads as a domain)"),
-        ("evil.com,fqdn,high", "r.csv:2:10: error: type fqdn is not one of ipv4, ipv6, cidr, ip, domain, md5, sha1, sha256, hash, url, email"),
+        ("evil.com,fqdn,high", "r.csv:2:10: error: type fqdn is not one of ipv4, ipv6, cidr, ip, domain, md5, sha1, sha256, hash, url, email, ja3, ja4"),
         ("300.1.1.1,,", "r.csv:2:1: error: 300.1.1.1: not a valid IPv4 address (octet 300 > 255)"),
         (",ipv4,high", "r.csv:2:1: error: the indicator column is empty"),
     ]
@@ -202,10 +202,10 @@ func parse(_ text: String, path: String = "r") -> (RuleFormat, ParsedFile) {
         #expect(problem.message == reason)
     }
 
-    @Test func jsonThatIsNotABundleAndInvalidJSONAreOneErrorForTheFile() {
-        let (_, misp) = parse("{\"list\": [\"8.8.8.8\"], \"type\": \"cidr\"}", path: "list.json")
-        #expect(misp.errors.map(\.description) == [
-            "list.json: error: JSON file that is not a STIX 2.1 bundle (MISP warning lists are not supported yet)",
+    @Test func jsonThatIsNotARuleFileAndInvalidJSONAreOneErrorForTheFile() {
+        let (_, other) = parse("{\"list\": [\"8.8.8.8\"], \"kind\": \"cidr\"}", path: "list.json")
+        #expect(other.errors.map(\.description) == [
+            "list.json: error: JSON file that is neither a STIX 2.1 bundle, a MISP event nor a MISP warning list",
         ])
         let (_, broken) = parse("{\"type\": \"bundle\", ", path: "broken.json")
         #expect(broken.errors.count == 1 && broken.errors[0].line == 0)

@@ -1,0 +1,465 @@
+import Observations
+
+/// The flat tables for one set of values (the indicators, or the allow entries that
+/// match like indicators), keyed to positions in the array they were built from.
+struct LookupTables: Sendable {
+    var ipv4 = IPNetworkTable<UInt32>([])
+    var ipv6 = IPNetworkTable<IPv6Key>([])
+    var domains = ByteStringTable([])
+    var exactDomains = ByteStringTable([])
+    var digests = DigestTable([])
+    var urls = ByteStringTable([], foldsCase: false)
+    var emails = ByteStringTable([])
+    /// JA3 fingerprints: 32 hex digits, kept apart from MD5 file digests.
+    var ja3 = DigestTable([])
+    var ja4 = ByteStringTable([])
+
+    init() {}
+
+    /// Builds the tables from (position, indicator) pairs; positions are stored as UInt32
+    /// to keep the tables small (four billion indicators is far beyond any rule set that
+    /// fits in memory).
+    init(_ entries: [(position: Int, indicator: Indicator)]) {
+        var ipv4: [(key: UInt32, prefix: Int, index: UInt32)] = []
+        var ipv6: [(key: IPv6Key, prefix: Int, index: UInt32)] = []
+        var domains: [(bytes: [UInt8], index: UInt32)] = []
+        var exactDomains: [(bytes: [UInt8], index: UInt32)] = []
+        var digests: [(bytes: [UInt8], index: UInt32)] = []
+        var urls: [(bytes: [UInt8], index: UInt32)] = []
+        var emails: [(bytes: [UInt8], index: UInt32)] = []
+        var ja3: [(bytes: [UInt8], index: UInt32)] = []
+        var ja4: [(bytes: [UInt8], index: UInt32)] = []
+        for (position, indicator) in entries {
+            guard let index = UInt32(exactly: position), index != UInt32.max else { break }
+            let value = indicator.value
+            switch indicator.type {
+            case .ipv4:
+                if let address = IPv4Address(value) { ipv4.append((address.value, 32, index)) }
+            case .ipv6:
+                if let address = IPv6Address(value) {
+                    ipv6.append((IPv6Key(high: address.high, low: address.low), 128, index))
+                }
+            case .cidr:
+                guard let slash = value.firstIndex(of: "/"),
+                      let prefix = Int(value[value.index(after: slash)...]), prefix >= 0
+                else { continue }
+                let addressText = value[..<slash]
+                if let address = IPv4Address(addressText), prefix <= 32 {
+                    ipv4.append((address.value, prefix, index))
+                } else if let address = IPv6Address(addressText), prefix <= 128 {
+                    ipv6.append((IPv6Key(high: address.high, low: address.low), prefix, index))
+                }
+            case .domain:
+                var name = Substring(value.lowercased())
+                if name.hasPrefix("=") { name = name.dropFirst() }
+                if name.hasPrefix("*.") { name = name.dropFirst(2) }
+                if name.hasSuffix(".") { name = name.dropLast() }
+                guard !name.isEmpty else { continue }
+                if indicator.matchesSubdomains {
+                    domains.append((Array(name.utf8), index))
+                } else {
+                    exactDomains.append((Array(name.utf8), index))
+                }
+            case .md5, .sha1, .sha256:
+                digests.append((Array(value.lowercased().utf8), index))
+            case .url:
+                // Canonical already (scheme and host lower case, a path); hand-built
+                // values go through the same normalisation as observed URLs.
+                urls.append((URLKey.normalised(Array(value.utf8)), index))
+            case .email:
+                emails.append((Array(value.lowercased().utf8), index))
+            case .ja3:
+                if value.utf8.count == 32 { ja3.append((Array(value.lowercased().utf8), index)) }
+            case .ja4:
+                ja4.append((Array(value.lowercased().utf8), index))
+            }
+        }
+        self.ipv4 = IPNetworkTable(ipv4)
+        self.ipv6 = IPNetworkTable(ipv6)
+        self.domains = ByteStringTable(domains)
+        self.exactDomains = ByteStringTable(exactDomains)
+        self.digests = DigestTable(digests)
+        self.urls = ByteStringTable(urls, foldsCase: false)
+        self.emails = ByteStringTable(emails)
+        self.ja3 = DigestTable(ja3)
+        self.ja4 = ByteStringTable(ja4)
+    }
+
+    /// See `IndicatorTable.lookup`.
+    @inline(__always)
+    func lookup(_ value: ObservedValue) -> UInt32? {
+        switch value {
+        case .ipv4(let address):
+            return ipv4.lookup(address.value)
+        case .ipv6(let address):
+            if let hit = ipv6.lookup(IPv6Key(high: address.high, low: address.low)) { return hit }
+            if address.high == 0, address.low >> 32 == 0x0000_FFFF {
+                return ipv4.lookup(UInt32(truncatingIfNeeded: address.low))
+            }
+            return nil
+        case .domain(let bytes):
+            var end = bytes.count
+            if end > 0, bytes[end - 1] == UInt8(ascii: ".") { end -= 1 }
+            return exactDomains.lookup(bytes, from: 0, to: end) ?? domains.lookupDomainSuffix(bytes)
+        case .hexDigest(let bytes):
+            return digests.lookup(bytes)
+        case .url(let bytes):
+            guard urls.count > 0, bytes.count <= IndicatorTable.maximumURLLength else { return nil }
+            return withUnsafeTemporaryAllocation(byteCount: bytes.count + 1, alignment: 1) { buffer in
+                let (count, authority) = URLKey.write(bytes, into: buffer)
+                let key = UnsafeRawBufferPointer(buffer)
+                return urls.lookup(key, from: 0, to: count)
+                    ?? (authority > 0 ? urls.lookup(key, from: authority, to: count) : nil)
+            }
+        case .email(let bytes):
+            return emails.lookup(bytes)
+        case .ja3(let bytes):
+            return ja3.lookup(bytes)
+        case .ja4(let bytes):
+            return ja4.lookup(bytes)
+        }
+    }
+
+    /// Every entry matching `value`, the one `lookup` gives first, then the wider ones
+    /// (containing networks, parent domains, a URL indicator without a scheme). Allocates.
+    func allMatches(_ value: ObservedValue) -> [UInt32] {
+        switch value {
+        case .ipv4(let address):
+            return ipv4.allMatches(address.value)
+        case .ipv6(let address):
+            var result = ipv6.allMatches(IPv6Key(high: address.high, low: address.low))
+            if address.high == 0, address.low >> 32 == 0x0000_FFFF {
+                result += ipv4.allMatches(UInt32(truncatingIfNeeded: address.low))
+            }
+            return result
+        case .domain(let bytes):
+            var end = bytes.count
+            if end > 0, bytes[end - 1] == UInt8(ascii: ".") { end -= 1 }
+            var result: [UInt32] = []
+            if let exact = exactDomains.lookup(bytes, from: 0, to: end) { result.append(exact) }
+            return result + domains.domainSuffixMatches(bytes, end: end)
+        case .url(let bytes):
+            guard urls.count > 0, bytes.count <= IndicatorTable.maximumURLLength else { return [] }
+            return withUnsafeTemporaryAllocation(byteCount: bytes.count + 1, alignment: 1) { buffer in
+                let (count, authority) = URLKey.write(bytes, into: buffer)
+                let key = UnsafeRawBufferPointer(buffer)
+                var result: [UInt32] = []
+                if let hit = urls.lookup(key, from: 0, to: count) { result.append(hit) }
+                if authority > 0, let hit = urls.lookup(key, from: authority, to: count) { result.append(hit) }
+                return result
+            }
+        case .hexDigest, .email, .ja3, .ja4:
+            return lookup(value).map { [$0] } ?? []
+        }
+    }
+
+    var memoryBytes: Int {
+        ipv4.memoryBytes + ipv6.memoryBytes + domains.memoryBytes + exactDomains.memoryBytes
+            + digests.memoryBytes + urls.memoryBytes + emails.memoryBytes + ja3.memoryBytes + ja4.memoryBytes
+    }
+}
+
+/// A validity window in nanoseconds; `Int64.min`/`Int64.max` for an open bound.
+struct ValidityWindow: Sendable {
+    var from: Int64
+    var until: Int64
+
+    static let always = ValidityWindow(from: Int64.min, until: Int64.max)
+
+    init(from: Int64, until: Int64) {
+        self.from = from
+        self.until = until
+    }
+
+    init(from: Timestamp?, until: Timestamp?) {
+        self.from = from?.nanoseconds ?? Int64.min
+        self.until = until?.nanoseconds ?? Int64.max
+    }
+
+    @inline(__always)
+    func contains(_ time: Timestamp) -> Bool { time.nanoseconds >= from && time.nanoseconds < until }
+
+    func validity(at time: Timestamp) -> Validity {
+        Validity(from: from == Int64.min ? nil : Timestamp(nanoseconds: from),
+                 until: until == Int64.max ? nil : Timestamp(nanoseconds: until), at: time)
+    }
+}
+
+/// What `IndicatorTable.match` found for an observed value.
+public struct IndicatorMatch: Sendable, Hashable {
+    /// Index into `RuleSet.indicators` of the most specific indicator matching the value
+    /// and valid at the observation's time. When the most specific one is outside its
+    /// validity window, the next wider valid one (a containing range, a parent domain).
+    public var indicator: Int
+    /// The other matching indicators valid at that time, most specific first (wider
+    /// ranges, parent domains, the same address as an IPv4 indicator for an IPv4-mapped
+    /// IPv6 address, a URL indicator written without a scheme).
+    public var context: [Int]
+    /// Index into `RuleSet.allowEntries` of the allow entry that suppresses this
+    /// sighting, or nil. A suppressed sighting is still a sighting: keep it, marked.
+    public var suppressedBy: Int?
+
+    public init(indicator: Int, context: [Int] = [], suppressedBy: Int? = nil) {
+        self.indicator = indicator
+        self.context = context
+        self.suppressedBy = suppressedBy
+    }
+}
+
+/// One entry that matches a value, with its validity at the time asked about.
+public struct ExplainedEntry: Sendable, Hashable {
+    /// Index into `RuleSet.indicators` or `RuleSet.allowEntries`.
+    public var index: Int
+    /// `.valid` when no time was given.
+    public var validity: Validity
+
+    public init(index: Int, validity: Validity) {
+        self.index = index
+        self.validity = validity
+    }
+}
+
+/// Why a value typed by a user matches or does not match (for `cairn explain`).
+public struct Explanation: Sendable, Hashable {
+    /// How the text was read (a 32-digit hex string is read both as an MD5 digest
+    /// and as a JA3 fingerprint: one explanation each).
+    public var value: OwnedValue
+    /// Every indicator matching the value (indices into `RuleSet.indicators`), most
+    /// specific first: the exact address then each containing range, the exact-only
+    /// entry then the name and each parent domain.
+    public var indicators: [ExplainedEntry] = []
+    /// Every allow entry matching the value (indices into `RuleSet.allowEntries`), most
+    /// specific first.
+    public var allowEntries: [ExplainedEntry] = []
+    /// What `IndicatorTable.match` reports for this value at that time; nil when no
+    /// indicator matching the value is valid then (or none matches).
+    public var match: IndicatorMatch?
+
+    public init(value: OwnedValue) { self.value = value }
+}
+
+/// Immutable lookup tables over a rule set's indicators and allow entries.
+public struct IndicatorTable: Sendable {
+    let tables: LookupTables
+    /// Allow entries of kind `.value`, keyed by their position in `RuleSet.allowEntries`.
+    let allow: LookupTables
+    /// Allow entries of kind `.text`: lower-case text → position in `allowEntries`.
+    let allowTexts: [String: Int]
+    /// Allow entries of kind `.substring`: (lower-case bytes, position), scanned in order.
+    let allowSubstrings: [(bytes: [UInt8], index: Int)]
+    /// The validity window of each indicator, by index (16 bytes each); empty when no
+    /// indicator has one, as in most rule sets.
+    let windows: [ValidityWindow]
+    /// The same for the allow entries.
+    let allowWindows: [ValidityWindow]
+
+    /// URLs longer than this are not looked up: the key is built in a stack buffer of
+    /// this size (plus one byte), and no URL indicator is that long (the plain-list line
+    /// limit is 16 KiB, and HTTP servers refuse request lines past 8 KiB).
+    static let maximumURLLength = 8192
+
+    init(indicators: [Indicator], allowEntries: [AllowEntry]) {
+        tables = LookupTables(indicators.enumerated().map { ($0.offset, $0.element) })
+        windows = indicators.contains { $0.validFrom != nil || $0.validUntil != nil }
+            ? indicators.map { ValidityWindow(from: $0.validFrom, until: $0.validUntil) } : []
+        allowWindows = allowEntries.contains { $0.validFrom != nil || $0.validUntil != nil }
+            ? allowEntries.map { ValidityWindow(from: $0.validFrom, until: $0.validUntil) } : []
+        var valueEntries: [(position: Int, indicator: Indicator)] = []
+        var texts: [String: Int] = [:]
+        var substrings: [(bytes: [UInt8], index: Int)] = []
+        for (position, entry) in allowEntries.enumerated() {
+            switch entry.kind {
+            case .value:
+                if let indicator = entry.asIndicator { valueEntries.append((position, indicator)) }
+            case .text:
+                if texts[entry.value.lowercased()] == nil { texts[entry.value.lowercased()] = position }
+            case .substring:
+                if !entry.value.isEmpty { substrings.append((Array(entry.value.lowercased().utf8), position)) }
+            }
+        }
+        allow = LookupTables(valueEntries)
+        allowTexts = texts
+        allowSubstrings = substrings
+    }
+
+    /// The index (into `RuleSet.indicators`) of the most specific indicator matching
+    /// `value`, or nil, whatever its validity window (see `match` for that). IPv4/IPv6:
+    /// the exact address, else the longest matching CIDR; an IPv4-mapped IPv6 address
+    /// (`::ffff:192.0.2.1`) that matches no IPv6 indicator is also looked up as IPv4.
+    /// Domains: case-insensitive, trailing dot ignored; an exact-only (`=domain`)
+    /// indicator for the whole name first, else the longest matching suffix on a label
+    /// boundary. Hex digests: case-insensitive exact match of the same length (32, 40 or
+    /// 64; anything else never matches). URLs: scheme and host case-insensitive, path and
+    /// query byte for byte, a missing path read as `/`, the fragment ignored; an
+    /// indicator with a scheme first, then one without. E-mail: case-insensitive exact
+    /// match. JA3: JA3 indicators only (not MD5 digests); JA4: case-insensitive exact.
+    /// Allocates nothing (URLs use a stack buffer). O(log n) for addresses, O(length)
+    /// expected for names, digests, URLs, e-mail and fingerprints.
+    public func lookup(_ value: ObservedValue) -> Int? {
+        tables.lookup(value).map { Int($0) }
+    }
+
+    /// The sighting `value`, observed at `time`, makes, or nil when no indicator valid
+    /// at `time` matches it. A miss costs what `lookup` costs and allocates nothing;
+    /// a hit lists the matching indicators (allocating) and checks the allow entries
+    /// (entries valid at `time`: `.value` entries through their own tables, then `.text`
+    /// entries, then `.substring` entries by a scan of the value's text).
+    public func match(_ value: ObservedValue, at time: Timestamp) -> IndicatorMatch? {
+        guard let first = tables.lookup(value) else { return nil }
+        var found: IndicatorMatch
+        if !hasWiderMatches(value) {
+            guard isValid(indicator: first, at: time) else { return nil }
+            found = IndicatorMatch(indicator: Int(first))
+        } else {
+            let valid = tables.allMatches(value).filter { isValid(indicator: $0, at: time) }
+            guard let best = valid.first else { return nil }
+            found = IndicatorMatch(indicator: Int(best), context: valid.dropFirst().map { Int($0) })
+        }
+        found.suppressedBy = suppression(of: value, at: time)
+        return found
+    }
+
+    /// Whether a value of this kind can match more than one indicator (networks nest,
+    /// domains have parents, URLs two forms).
+    private func hasWiderMatches(_ value: ObservedValue) -> Bool {
+        switch value {
+        case .ipv4, .ipv6, .domain, .url: true
+        case .hexDigest, .email, .ja3, .ja4: false
+        }
+    }
+
+    func isValid(indicator index: UInt32, at time: Timestamp) -> Bool {
+        let position = Int(index)
+        return position >= windows.count || windows[position].contains(time)
+    }
+
+    func indicatorValidity(_ index: UInt32, at time: Timestamp?) -> Validity {
+        let position = Int(index)
+        guard let time, position < windows.count else { return .valid }
+        return windows[position].validity(at: time)
+    }
+
+    func allowValidity(_ index: Int, at time: Timestamp?) -> Validity {
+        guard let time, index < allowWindows.count else { return .valid }
+        return allowWindows[index].validity(at: time)
+    }
+
+    /// The allow entry (index into `RuleSet.allowEntries`) that suppresses a sighting of
+    /// `value` at `time`, or nil; the most specific `.value` entry first.
+    public func suppression(of value: ObservedValue, at time: Timestamp) -> Int? {
+        allowMatches(value).first { allowValidity($0, at: time) == .valid }
+    }
+
+    /// Every allow entry matching `value`, most specific first.
+    func allowMatches(_ value: ObservedValue) -> [Int] {
+        var result = allow.allMatches(value).map { Int($0) }
+        guard !allowTexts.isEmpty || !allowSubstrings.isEmpty else { return result }
+        var text = value.owned.description.lowercased()
+        if case .domain = value, text.hasSuffix(".") { text.removeLast() }
+        if let exact = allowTexts[text] { result.append(exact) }
+        if !allowSubstrings.isEmpty {
+            let bytes = Array(text.utf8)
+            for (needle, index) in allowSubstrings where contains(bytes, needle) { result.append(index) }
+        }
+        return result
+    }
+
+    private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard needle.count <= haystack.count, let first = needle.first else { return needle.isEmpty }
+        var start = 0
+        while start + needle.count <= haystack.count {
+            if haystack[start] == first, haystack[start..<start + needle.count].elementsEqual(needle) { return true }
+            start += 1
+        }
+        return false
+    }
+
+    /// Every indicator and allow entry matching `text`, a value typed by a user (an
+    /// address, domain, URL, e-mail address, hash or JA3/JA4 fingerprint), with each
+    /// one's validity at `time` (all `.valid` when `time` is nil), and what `match`
+    /// reports. One explanation per reading of the text; empty when the text reads as
+    /// no observable value. Not for the hot path.
+    public func explain(_ text: String, at time: Timestamp?) -> [Explanation] {
+        IndicatorTable.readings(of: text).map { owned in
+            withObservedValue(owned) { value in
+                var explanation = Explanation(value: owned)
+                explanation.indicators = tables.allMatches(value).map {
+                    ExplainedEntry(index: Int($0), validity: indicatorValidity($0, at: time))
+                }
+                explanation.allowEntries = allowMatches(value).map {
+                    ExplainedEntry(index: $0, validity: allowValidity($0, at: time))
+                }
+                let valid = explanation.indicators.filter { $0.validity == .valid }.map(\.index)
+                if let best = valid.first {
+                    var found = IndicatorMatch(indicator: best, context: Array(valid.dropFirst()))
+                    found.suppressedBy = explanation.allowEntries.first { $0.validity == .valid }?.index
+                    explanation.match = found
+                }
+                return explanation
+            }
+        }
+    }
+
+    /// The observable values a typed text can be.
+    static func readings(of text: String) -> [OwnedValue] {
+        let trimmed = String(PlainListParser.trimmed(Substring(text)))
+        guard !trimmed.isEmpty else { return [] }
+        if let address = IPv4Address(Substring(trimmed)) { return [.ipv4(address)] }
+        if trimmed.contains(":"), !trimmed.contains("/"), !trimmed.contains("@"),
+           let address = IPv6Address(Substring(trimmed.hasPrefix("[") ? String(trimmed.dropFirst().dropLast()) : trimmed))
+        {
+            return [.ipv6(address)]
+        }
+        let bytes = trimmed.utf8
+        if bytes.allSatisfy(ValueSyntax.isHexDigit), [32, 40, 64].contains(bytes.count) {
+            return bytes.count == 32 ? [.hexDigest(trimmed), .ja3(trimmed)] : [.hexDigest(trimmed)]
+        }
+        if ValueSyntax.isJA4(Substring(trimmed)) { return [.ja4(trimmed)] }
+        if trimmed.contains("://") || trimmed.contains("/") { return [.url(trimmed)] }
+        if trimmed.contains("@") { return [.email(trimmed)] }
+        return [.domain(trimmed)]
+    }
+
+    /// Lends an owned value as an `ObservedValue`.
+    func withObservedValue<R>(_ owned: OwnedValue, _ body: (ObservedValue) -> R) -> R {
+        func bytes(_ text: String, _ make: (UnsafeRawBufferPointer) -> ObservedValue) -> R {
+            let array = Array(text.utf8)
+            return array.withUnsafeBytes { body(make($0)) }
+        }
+        switch owned {
+        case .ipv4(let address): return body(.ipv4(address))
+        case .ipv6(let address): return body(.ipv6(address))
+        case .domain(let text): return bytes(text) { .domain($0) }
+        case .hexDigest(let text): return bytes(text) { .hexDigest($0) }
+        case .url(let text): return bytes(text) { .url($0) }
+        case .email(let text): return bytes(text) { .email($0) }
+        case .ja3(let text): return bytes(text) { .ja3($0) }
+        case .ja4(let text): return bytes(text) { .ja4($0) }
+        }
+    }
+
+    /// The number of distinct IPv4 networks, IPv6 networks, domains and digests held.
+    public var counts: (ipv4: Int, ipv6: Int, domains: Int, digests: Int) {
+        (tables.ipv4.count, tables.ipv6.count, tables.domains.count + tables.exactDomains.count, tables.digests.count)
+    }
+
+    /// The number of distinct URLs and e-mail addresses held.
+    public var urlAndEmailCounts: (urls: Int, emails: Int) { (tables.urls.count, tables.emails.count) }
+
+    /// The number of distinct JA3 and JA4 fingerprints held.
+    public var fingerprintCounts: (ja3: Int, ja4: Int) { (tables.ja3.count, tables.ja4.count) }
+
+    /// The number of allow entries held (all kinds).
+    public var allowEntryCount: Int {
+        allow.ipv4.count + allow.ipv6.count + allow.domains.count + allow.exactDomains.count + allow.digests.count
+            + allow.urls.count + allow.emails.count + allow.ja3.count + allow.ja4.count
+            + allowTexts.count + allowSubstrings.count
+    }
+
+    /// An estimate of the memory the tables take, in bytes: their arrays by capacity
+    /// (not the indicators' metadata, which `RuleSet` holds), allow tables included.
+    public var memoryBytes: Int {
+        tables.memoryBytes + allow.memoryBytes + windows.capacity * 16 + allowWindows.capacity * 16
+            + allowTexts.reduce(0) { $0 + $1.key.utf8.count + 24 } + allowSubstrings.reduce(0) { $0 + $1.bytes.count + 24 }
+    }
+}
