@@ -312,12 +312,12 @@ public final class CaseDatabase: Sendable {
 
     /// Sightings (of one incident, or all), ordered by time, source path, locator, with
     /// the incident each belongs to (nil when none does).
-    public func sightings(incident: Int64?) throws -> [SightingRow] {
+    public func sightings(incident: Int64?, includeSuppressed: Bool = false) throws -> [SightingRow] {
         let select = """
             SELECT s.id, src.path, src.sha256, s.locator_kind, s.locator, s.byte_offset, s.time_ns,
                    i.type, i.value, s.observed, s.field, s.host, i.rule_file, i.rule_line, i.source AS feed,
                    i.severity AS indicator_severity, r.name AS derived_name, r.packet AS derived_packet,
-                   r.time_ns AS derived_time_ns, rsrc.path AS derived_path
+                   r.time_ns AS derived_time_ns, rsrc.path AS derived_path, s.suppressed_by, s.context
             """
         let from = """
             FROM sightings s
@@ -339,7 +339,7 @@ public final class CaseDatabase: Sendable {
                 rows = try Row.fetchAll(
                     db,
                     sql: "\(select), (SELECT MIN(l.incident_id) FROM incident_sightings l WHERE l.sighting_id = s.id) "
-                        + "AS incident_id \(from) \(order)")
+                        + "AS incident_id \(from) \(includeSuppressed ? "" : "WHERE s.suppressed_by IS NULL") \(order)")
             }
             return try rows.map(CaseDatabase.sightingRow)
         }
@@ -382,7 +382,9 @@ public final class CaseDatabase: Sendable {
             ruleLine: try row.decode(forColumn: "rule_line"),
             indicatorSource: try row.decode(forColumn: "feed"),
             indicatorSeverity: try row.decode(forColumn: "indicator_severity"),
-            derivedFrom: try derivation(row))
+            derivedFrom: try derivation(row),
+            suppressedBy: try row.decode(forColumn: "suppressed_by"),
+            context: (try row.decode(forColumn: "context") as String?).map { $0.split(separator: ",").map(String.init) } ?? [])
     }
 
     // MARK: Maintenance
@@ -404,14 +406,15 @@ public final class CaseDatabase: Sendable {
         guard !sightings.isEmpty else { return }
         let statement = try db.cachedStatement(sql: """
             INSERT INTO sightings (source_id, locator_kind, locator, byte_offset, time_ns, time, indicator_id,
-                                   observed, field, host)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   observed, field, host, suppressed_by, context)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for sighting in sightings {
             let (kind, number, offset) = locatorColumns(sighting.locator)
             try statement.execute(arguments: [
                 sighting.sourceID, kind, Int64(clamping: number), offset, sighting.time.nanoseconds,
-                sighting.time.iso8601, sighting.indicatorID, sighting.observed, sighting.field.rawValue, sighting.host,
+                sighting.time.iso8601, sighting.indicatorID, sighting.observed, sighting.member ?? sighting.field.rawValue,
+                sighting.host, sighting.suppressedBy, sighting.context.isEmpty ? nil : sighting.context.joined(separator: ","),
             ])
         }
     }
@@ -542,8 +545,19 @@ public struct NewSighting: Sendable, Hashable {
     public var field: Field
     /// The local host (address text or log host); empty when unknown.
     public var host: String
+    /// For a value of a JSON log line, the member it was the value of (`id.resp_h`),
+    /// stored as the sighting's `field` in place of `field`'s name.
+    public var member: String?
+    /// The allow-list entry that suppressed the sighting (`file:line value`), if one did.
+    public var suppressedBy: String?
+    /// The other indicator values the observation matched (wider ranges, parent
+    /// domains), most specific first.
+    public var context: [String]
 
-    public init(sourceID: Int64, locator: Locator, time: Timestamp, indicatorID: Int64, observed: String, field: Field, host: String) {
+    public init(
+        sourceID: Int64, locator: Locator, time: Timestamp, indicatorID: Int64, observed: String, field: Field,
+        host: String, member: String? = nil, suppressedBy: String? = nil, context: [String] = []
+    ) {
         self.sourceID = sourceID
         self.locator = locator
         self.time = time
@@ -551,6 +565,9 @@ public struct NewSighting: Sendable, Hashable {
         self.observed = observed
         self.field = field
         self.host = host
+        self.member = member
+        self.suppressedBy = suppressedBy
+        self.context = context
     }
 }
 
@@ -576,6 +593,11 @@ public struct SightingRow: Sendable, Hashable {
     /// For a sighting derived from a DNS resolution (a connection to an address that a
     /// domain indicator resolved to), that resolution; nil for a direct sighting.
     public var derivedFrom: Derivation? = nil
+    /// The allow-list entry that suppressed it, if one did (such sightings are in no
+    /// incident and listed only on request).
+    public var suppressedBy: String? = nil
+    /// The other indicator values the observation matched, most specific first.
+    public var context: [String] = []
 }
 
 /// The DNS answer a derived sighting comes from.

@@ -21,7 +21,8 @@ import Observations
 ///    sources were replaced); it keeps its row with no sightings and is not listed.
 extension CaseDatabase {
     /// Every sighting, as correlation needs it, of sources that are `complete` or
-    /// `failed` (a damaged file keeps what was read before the damage). Sightings of a
+    /// `failed` (a damaged file keeps what was read before the damage), except those an
+    /// allow list suppressed. Sightings of a
     /// source still `reading` are left out: they are a run in progress or the remains of
     /// a killed one, which the next run replaces.
     public func sightingFacts() throws -> [SightingFact] {
@@ -32,7 +33,7 @@ extension CaseDatabase {
                 FROM sightings s
                 JOIN sources src ON src.id = s.source_id
                 JOIN indicators i ON i.id = s.indicator_id
-                WHERE src.status != 'reading'
+                WHERE src.status != 'reading' AND s.suppressed_by IS NULL
                 ORDER BY s.id
                 """)
             var facts: [SightingFact] = []

@@ -149,6 +149,9 @@ enum Schema {
     ///   run joined it to an older incident, which keeps its id.
     /// - `triage_events` is append-only like the custody log: the status of an incident
     ///   is that of its latest event, `new` when it has none.
+    /// - `sightings.suppressed_by` names the allow-list entry that suppressed a sighting
+    ///   (kept, but left out of incidents); `sightings.context` lists the other, wider
+    ///   indicators the value also matched.
     /// - DNS chains: `resolutions` are the addresses a DNS answer gave for a name that
     ///   matched a domain indicator; `sightings.derived_from` marks a sighting of a later
     ///   connection to such an address, derived from the resolution; `derivation_scans`
@@ -228,6 +231,8 @@ enum Schema {
         ) WITHOUT ROWID;
         CREATE INDEX derivation_scans_resolution ON derivation_scans(resolution_id);
 
+        ALTER TABLE sightings ADD COLUMN suppressed_by TEXT;
+        ALTER TABLE sightings ADD COLUMN context TEXT;
         ALTER TABLE sightings ADD COLUMN derived_from INTEGER REFERENCES resolutions(id) ON DELETE CASCADE;
         CREATE UNIQUE INDEX sightings_derived_once
             ON sightings(source_id, locator_kind, locator, field, indicator_id, observed)

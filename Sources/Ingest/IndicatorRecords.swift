@@ -10,18 +10,27 @@ import Synchronization
 /// hits are rare, so one lock is cheap.
 final class IndicatorRecords: Sendable {
     private let indicators: [Indicator]
+    private let allowEntries: [AllowEntry]
     private let database: CaseDatabase
     private let ids = Mutex([Int: Int64]())
 
-    init(indicators: [Indicator], database: CaseDatabase) {
-        self.indicators = indicators
+    init(rules: RuleSet, database: CaseDatabase) {
+        self.indicators = rules.indicators
+        self.allowEntries = rules.allowEntries
         self.database = database
     }
 
-    /// Whether the indicator at `index` is in force at `time`, the time of the
-    /// observation (captures are often weeks old: the time of the run says nothing).
-    func isValid(indicatorAt index: Int, at time: Observations.Timestamp) -> Bool {
-        indicators[index].isValid(at: time)
+    /// The value of the indicator at `index`.
+    func value(ofIndicatorAt index: Int) -> String {
+        indicators[index].value
+    }
+
+    /// How a sighting names the allow entry at `index` of the rule set:
+    /// `Rules/allow/resolvers.txt:3 8.8.8.8` (with the MISP warning list's name).
+    func describe(allowEntryAt index: Int) -> String {
+        let entry = allowEntries[index]
+        let list = entry.listName.map { " (\($0))" } ?? ""
+        return "\(entry.ruleFile):\(entry.line) \(entry.value)\(list)"
     }
 
     /// Whether the indicator at `index` is a domain (whose resolutions start DNS chains).

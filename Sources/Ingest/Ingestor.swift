@@ -61,6 +61,8 @@ public struct SourceResult: Sendable {
     public var status: Status
     public var summary: ReadSummary
     public var sightings: UInt64
+    /// Of `sightings`, those an allow list suppressed.
+    public var suppressed: UInt64 = 0
 }
 
 /// What one run did.
@@ -87,6 +89,7 @@ public struct IngestReport: Sendable {
     public var lines: UInt64 { sources.reduce(0) { $0 + $1.summary.lines } }
     public var bytes: UInt64 { sources.reduce(0) { $0 + $1.summary.bytes } }
     public var sightings: UInt64 { sources.reduce(0) { $0 + $1.sightings } }
+    public var suppressed: UInt64 { sources.reduce(0) { $0 + $1.suppressed } }
     /// True when a source failed, a rule line was bad, or a source could not be searched
     /// for DNS chains: the command exits non-zero.
     public var hadProblems: Bool { !failed.isEmpty || !ruleErrors.isEmpty || !chainProblems.isEmpty }
@@ -137,7 +140,7 @@ public struct Ingestor: Sendable {
         defer { withExtendedLifetime(writerLock) {} }
         let runID = try database.beginRun(
             version: options.version, rulesDigest: rules.digest, commandLine: options.commandLine)
-        let indicatorRecords = IndicatorRecords(indicators: rules.indicators, database: database)
+        let indicatorRecords = IndicatorRecords(rules: rules, database: database)
 
         let entries = InputDiscovery.entries(for: paths)
         var results = [SourceResult?](repeating: nil, count: entries.count)

@@ -16,6 +16,8 @@ struct SightingCollector {
     let database: CaseDatabase
     private(set) var pending: [NewSighting] = []
     private(set) var total: UInt64 = 0
+    /// Of `total`, the sightings an allow list suppressed.
+    private(set) var suppressed: UInt64 = 0
     /// Addresses of DNS answers whose name matched a domain indicator (DNS chains).
     private(set) var resolutions: [NewResolution] = []
     /// The DNS response being decoded whose name matched a domain indicator: its
@@ -35,7 +37,9 @@ struct SightingCollector {
         pending.reserveCapacity(Self.batchSize)
     }
 
-    /// Looks `observation` up; on a hit, keeps a sighting. The miss path allocates nothing.
+    /// Looks `observation` up; on a hit of an indicator valid at the observation's time,
+    /// keeps a sighting (also when an allow list suppresses it, marked so). The miss
+    /// path allocates nothing.
     mutating func observe(_ observation: Observation) {
         if observation.time < firstEvent { firstEvent = observation.time }
         if observation.time > lastEvent { lastEvent = observation.time }
@@ -44,9 +48,8 @@ struct SightingCollector {
         {
             keepResolution(observation, of: resolving)
         }
-        guard let index = table.lookup(observation.value), writeError == nil,
-              indicatorRecords.isValid(indicatorAt: index, at: observation.time)
-        else { return }
+        guard let match = table.match(observation.value, at: observation.time), writeError == nil else { return }
+        let index = match.indicator
         let indicatorID: Int64
         do {
             indicatorID = try indicatorRecords.id(forIndicatorAt: index)
@@ -61,9 +64,13 @@ struct SightingCollector {
             indicatorID: indicatorID,
             observed: observation.value.owned.description,
             field: observation.field,
-            host: observation.host.text ?? ""))
+            host: observation.host.text ?? "",
+            member: observation.member.map { String(decoding: $0, as: UTF8.self) },
+            suppressedBy: match.suppressedBy.map(indicatorRecords.describe(allowEntryAt:)),
+            context: match.context.map(indicatorRecords.value(ofIndicatorAt:))))
         total += 1
-        if observation.field == .dnsQuery || observation.field == .dnsAnswer,
+        if match.suppressedBy != nil { suppressed += 1 }
+        if match.suppressedBy == nil, observation.field == .dnsQuery || observation.field == .dnsAnswer,
            case .domain = observation.value, case .packet(let packet) = observation.locator,
            indicatorRecords.isDomain(indicatorAt: index)
         {

@@ -65,12 +65,14 @@ struct SourceReader: Sendable {
                 sourceID, sha256: file.sha256Hex, summary: summary, lastSightings: collector.takePending())
             result.summary = summary
             result.sightings = collector.total
+            result.suppressed = collector.suppressed
             switch outcome {
             case .complete: result.status = .complete
             case .failed(let reason): result.status = .failed("\(path): \(reason)")
             case .duplicate(let existing):
                 result.status = .duplicate(existing)
                 result.sightings = 0
+                result.suppressed = 0
             }
         } catch let error as InputFileError {
             result.status = .failed(error.description)

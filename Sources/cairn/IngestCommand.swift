@@ -107,6 +107,7 @@ struct Summary {
             String(format: "bytes        %llu (%.1f MB, %.1f MB/s)", report.bytes, megabytes, megabytes / seconds),
             "indicators   \(report.indicatorCount)" + ruleProblems,
             "sightings    \(report.sightings)"
+                + (report.suppressed > 0 ? " (\(report.suppressed) suppressed by allow lists)" : "")
                 + (report.derivedSightings > 0 ? " (and \(report.derivedSightings) derived from DNS answers)" : ""),
             "incidents    \(report.incidentCount)",
             String(format: "time         %.2f s", report.elapsedSeconds),

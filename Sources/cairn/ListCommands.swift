@@ -20,22 +20,28 @@ struct Sightings: ParsableCommand {
     @Option(name: .long, help: "table, json or tsv.")
     var format: OutputFormat = .table
 
+    @Flag(name: .long, help: "Also list the sightings an allow list suppressed, with the entry that did.")
+    var includeSuppressed = false
+
     func run() throws {
-        let rows = try openDatabase(db).sightings(incident: incident)
+        let rows = try openDatabase(db).sightings(incident: incident, includeSuppressed: includeSuppressed)
         let columns = ["source", "locator", "time", "indicator_type", "indicator", "observed", "where", "rule",
-                       "host", "incident", "source_sha256"]
+                       "host", "incident", "source_sha256", "suppressed_by", "context", "derived_from"]
         let values = rows.map { row in
             [row.sourcePath, Listing.locator(row.locator), row.time.iso8601, row.indicatorType, row.indicatorValue,
              row.observed, row.field, "\(row.ruleFile):\(row.ruleLine)", row.host,
-             row.incidentID.map(String.init) ?? "", row.sourceSHA256]
+             row.incidentID.map(String.init) ?? "", row.sourceSHA256, row.suppressedBy ?? "",
+             row.context.joined(separator: ","), row.derivedFrom?.description ?? ""]
         }
         switch format {
         case .tsv: print(Listing.tsv(columns: columns, rows: values), terminator: "")
         case .table:
             if rows.isEmpty { print("no sightings") } else {
+                let suppressed = includeSuppressed ? ["SUPPRESSED BY"] : []
                 print(Listing.table(
-                    columns: ["SOURCE", "LOCATOR", "TIME", "TYPE", "INDICATOR", "OBSERVED", "WHERE", "RULE", "HOST"],
-                    rows: values.map { Array($0[0..<9]) }), terminator: "")
+                    columns: ["SOURCE", "LOCATOR", "TIME", "TYPE", "INDICATOR", "OBSERVED", "WHERE", "RULE", "HOST"]
+                        + suppressed,
+                    rows: values.map { Array($0[0..<9]) + (includeSuppressed ? [$0[11]] : []) }), terminator: "")
             }
         case .json:
             try Listing.printJSON(rows.map(SightingJSON.init))
@@ -59,6 +65,9 @@ struct SightingJSON: Encodable {
     var host: String
     var incident: Int64?
     var feed: String?
+    var suppressedBy: String?
+    var context: [String]
+    var derivedFrom: String?
 
     init(_ row: SightingRow) {
         source = row.sourcePath
@@ -77,10 +86,14 @@ struct SightingJSON: Encodable {
         host = row.host
         incident = row.incidentID
         feed = row.indicatorSource
+        suppressedBy = row.suppressedBy
+        context = row.context
+        derivedFrom = row.derivedFrom?.description
     }
 
     enum CodingKeys: String, CodingKey {
-        case source, locator, packet, line, time, indicator, observed, `where`, rule, host, incident, feed
+        case source, locator, packet, line, time, indicator, observed, `where`, rule, host, incident, feed, context
+        case suppressedBy = "suppressed_by", derivedFrom = "derived_from"
         case sourceSHA256 = "source_sha256", byteOffset = "byte_offset", indicatorType = "indicator_type"
     }
 }

@@ -26,10 +26,10 @@ struct Rules: ParsableCommand {
             diagnostics.sort { ($0.file, $0.line, $0.column) < ($1.file, $1.line, $1.column) }
             for diagnostic in diagnostics { print(diagnostic.text) }
             for summary in rules.fileSummaries { print(RuleReport.fileLine(summary)) }
-            let total = [
-                count(rules.files.count, "file"), count(rules.indicators.count, "indicator"),
-                count(rules.errors.count, "error"), count(rules.warnings.count, "warning"),
-            ].joined(separator: ", ")
+            var totals = [count(rules.files.count, "file"), count(rules.indicators.count, "indicator")]
+            if !rules.allowEntries.isEmpty { totals.append(count(rules.allowEntries.count, "allow entry", plural: "allow entries")) }
+            totals += [count(rules.errors.count, "error"), count(rules.warnings.count, "warning")]
+            let total = totals.joined(separator: ", ")
             if rules.errors.isEmpty {
                 print(total)
             } else {
@@ -56,6 +56,7 @@ struct Rules: ParsableCommand {
                 print(type.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + String(byType[type] ?? 0))
             }
             print("total     \(rules.indicators.count) (from \(count(rules.files.count, "file")))")
+            print("allow     \(rules.allowEntries.count) entries")
             print("tables    \(RuleReport.bytes(table.memoryBytes))")
             if !rules.errors.isEmpty {
                 printError("\(count(rules.errors.count, "error")): run cairn rules check")
@@ -65,7 +66,9 @@ struct Rules: ParsableCommand {
     }
 }
 
-func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }
+func count(_ number: Int, _ noun: String, plural: String? = nil) -> String {
+    "\(number) \(number == 1 ? noun : plural ?? noun + "s")"
+}
 
 enum RuleReport {
     /// `Rules/c2.txt: plain list, 12 indicators (ipv4 10, cidr 2), 1 skipped, 2 warnings`
@@ -73,8 +76,11 @@ enum RuleReport {
         let types = IndicatorType.allCases.compactMap { type in
             summary.indicatorsByType[type].map { "\(type.rawValue) \($0)" }
         }
-        var parts = ["\(summary.format.rawValue)", count(summary.indicatorCount, "indicator")
-            + (types.isEmpty ? "" : " (" + types.joined(separator: ", ") + ")")]
+        var parts = summary.isAllowList
+            ? ["\(summary.format.rawValue) (allow list)", count(summary.allowEntries, "allow entry", plural: "allow entries")]
+            : ["\(summary.format.rawValue)", count(summary.indicatorCount, "indicator")
+                + (types.isEmpty ? "" : " (" + types.joined(separator: ", ") + ")")]
+        if summary.conflicts > 0 { parts.append(count(summary.conflicts, "conflict")) }
         if summary.duplicates > 0 { parts.append(count(summary.duplicates, "duplicate")) }
         parts.append("\(summary.errors) skipped")
         parts.append(count(summary.warnings, "warning"))
