@@ -44,13 +44,40 @@ struct IncidentDocument: Encodable {
         var severity: String
         var firstSeen: String
         var lastSeen: String
+        var confidence: Int
+        /// The latest triage status, and every triage event, oldest first.
+        var status: String
+        var triage: [TriageEntry]
+        /// What grouped the sightings and how severity and confidence were reached.
+        var explanation: String
         var indicators: [String]
         var sightingCount: Int
         var sightings: [SightingEntry]
 
         enum CodingKeys: String, CodingKey {
-            case id, title, host, severity, indicators, sightings
+            case id, title, host, severity, confidence, status, triage, explanation, indicators, sightings
             case firstSeen = "first_seen", lastSeen = "last_seen", sightingCount = "sighting_count"
+        }
+    }
+
+    struct TriageEntry: Encodable {
+        var recordedAt: String
+        var user: String
+        var status: String
+        var assignee: String?
+        var note: String?
+
+        init(_ event: TriageEvent) {
+            recordedAt = event.recordedAt
+            user = event.user
+            status = event.status.rawValue
+            assignee = event.assignee
+            note = event.note
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case user, status, assignee, note
+            case recordedAt = "recorded_at"
         }
     }
 
@@ -63,6 +90,22 @@ struct IncidentDocument: Encodable {
         var observed: String
         var `where`: String
         var host: String
+        /// Other indicator values the observation also matched (wider ranges, parents).
+        var context: [String]
+        /// For a sighting derived from a DNS answer (a DNS chain), that answer.
+        var derivedFrom: Derivation?
+
+        enum CodingKeys: String, CodingKey {
+            case id, time, source, locator, indicator, observed, `where`, host, context
+            case derivedFrom = "derived_from"
+        }
+    }
+
+    struct Derivation: Encodable {
+        var name: String
+        var source: String
+        var packet: UInt64
+        var time: String
     }
 
     struct Source: Encodable {
@@ -111,7 +154,10 @@ struct IncidentDocument: Encodable {
             indicator: IndicatorEntry(
                 type: row.indicatorType, value: row.indicatorValue, ruleFile: row.ruleFile, ruleLine: row.ruleLine,
                 rule: "\(row.ruleFile):\(row.ruleLine)"),
-            observed: row.observed, where: row.field, host: row.host)
+            observed: row.observed, where: row.field, host: row.host, context: row.context,
+            derivedFrom: row.derivedFrom.map {
+                Derivation(name: $0.name, source: $0.sourcePath, packet: $0.packet, time: $0.time.iso8601)
+            })
     }
 
     func encoded() throws -> [UInt8] {

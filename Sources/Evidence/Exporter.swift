@@ -85,10 +85,11 @@ public struct EvidenceExporter: Sendable {
     /// (that entry's hashes cover custody.json itself).
     public func export(_ options: ExportOptions, to directory: String) throws -> ExportResult {
         guard !options.incidentIDs.isEmpty else { throw EvidenceError.noIncidents }
-        let all = try database.incidents()
         var incidents: [IncidentRow] = []
         for id in options.incidentIDs {
-            guard let incident = all.first(where: { $0.id == id }) else { throw EvidenceError.unknownIncident(id) }
+            guard let incident = try database.incident(id) else { throw EvidenceError.unknownIncident(id) }
+            if let into = incident.mergedInto { throw CaseStoreError.mergedIncident(id, into: into) }
+            guard incident.sightingCount > 0 else { throw EvidenceError.unknownIncident(id) }
             incidents.append(incident)
         }
         // Fail before touching the file system if the directory is not usable.
@@ -98,6 +99,8 @@ public struct EvidenceExporter: Sendable {
         for incident in incidents {
             sightingsByIncident.append((incident, try database.sightings(incident: incident.id)))
         }
+        var triage: [Int64: [TriageEvent]] = [:]
+        for incident in incidents { triage[incident.id] = try database.triageHistory(incident: incident.id) }
         let flat = sightingsByIncident.flatMap { group in group.sightings.map { (incident: group.incident.id, sighting: $0) } }
         let exportedAt = options.exportedAt.iso8601
 
@@ -116,7 +119,10 @@ public struct EvidenceExporter: Sendable {
                 IncidentDocument.IncidentEntry(
                     id: group.incident.id, title: group.incident.title, host: group.incident.host,
                     severity: group.incident.severity, firstSeen: group.incident.firstSeen.iso8601,
-                    lastSeen: group.incident.lastSeen.iso8601, indicators: group.incident.indicators,
+                    lastSeen: group.incident.lastSeen.iso8601, confidence: group.incident.confidence,
+                    status: group.incident.status.rawValue,
+                    triage: (triage[group.incident.id] ?? []).map(IncidentDocument.TriageEntry.init),
+                    explanation: group.incident.explanation, indicators: group.incident.indicators,
                     sightingCount: group.incident.sightingCount,
                     sightings: group.sightings.map(IncidentDocument.sighting))
             })
