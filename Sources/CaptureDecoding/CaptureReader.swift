@@ -235,7 +235,8 @@ public final class CaptureReader {
                     let time = Timestamp(
                         seconds: Int64(header.pointee.ts.tv_sec), nanoseconds: Int64(header.pointee.ts.tv_usec))
                     decoder.decode(
-                        packet: bytes, link: link, locator: .packet(summary.packets), time: time, observe: observe)
+                        packet: bytes, link: link, locator: .packet(summary.packets), time: time,
+                        wireLength: header.pointee.len, observe: observe)
                 } else {
                     summary.anomalies.record("link.unsupported")
                 }
@@ -267,7 +268,9 @@ public final class CaptureReader {
                 let linkType = CaptureReader.dataLinkType(reader.interfaces[interface].linkType)
                 if filters?.matches(linkType: linkType, data: data, originalLength: originalLength, time: time) ?? true {
                     if let link = LinkLayer(dataLinkType: linkType) {
-                        decoder.decode(packet: data, link: link, locator: .packet(frames), time: time, observe: observe)
+                        decoder.decode(
+                            packet: data, link: link, locator: .packet(frames), time: time,
+                            wireLength: UInt32(clamping: originalLength), observe: observe)
                     } else {
                         summary.anomalies.record("link.unsupported")
                         if noted.insert(linkType).inserted {

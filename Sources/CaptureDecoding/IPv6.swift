@@ -60,9 +60,11 @@ extension PacketDecoder {
         // A header inside a tunnel (not the packet's first) has the tunnel fields.
         let inner = context.ipHeaders > 1
         observe(Observation(value: .ipv6(source), field: inner ? .tunnelIPv6Source : .ipv6Source,
-                            host: .ipv6(destination), locator: context.locator, time: context.time))
+                            host: .ipv6(destination), locator: context.locator, time: context.time,
+                            packetLength: context.wireLength))
         observe(Observation(value: .ipv6(destination), field: inner ? .tunnelIPv6Destination : .ipv6Destination,
-                            host: .ipv6(source), locator: context.locator, time: context.time))
+                            host: .ipv6(source), locator: context.locator, time: context.time,
+                            packetLength: context.wireLength))
         guard let transport, let layer = PacketDecoder.layer(forIPProtocol: transport.proto) else { return .done }
         return .next(layer, transport.payload)
     }

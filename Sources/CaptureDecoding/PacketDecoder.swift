@@ -83,6 +83,9 @@ struct PacketContext {
     var destination: HostReference = .none
     /// IP headers read so far: more than one means tunnels.
     var ipHeaders = 0
+    /// The packet's original length on the wire (0 for a datagram put together from
+    /// fragments or a reassembled stream, whose IP headers were observed already).
+    var wireLength: UInt32 = 0
 }
 
 /// A buffer for assembling one value (a domain name, a URL), allocated once per reader
@@ -151,10 +154,11 @@ struct PacketDecoder {
     /// The single dispatch: each layer checks its length, reads its header and says
     /// which layer gets the rest.
     mutating func decode(
-        packet: UnsafeRawBufferPointer, link: LinkLayer, locator: Locator, time: Timestamp,
+        packet: UnsafeRawBufferPointer, link: LinkLayer, locator: Locator, time: Timestamp, wireLength: UInt32 = 0,
         observe: (Observation) -> Void
     ) {
         var context = PacketContext(locator: locator, time: time)
+        context.wireLength = wireLength
         run(.next(link.firstLayer, packet), context: &context, observe: observe)
     }
 

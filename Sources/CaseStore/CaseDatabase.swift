@@ -317,7 +317,8 @@ public final class CaseDatabase: Sendable {
             SELECT s.id, src.path, src.sha256, s.locator_kind, s.locator, s.byte_offset, s.time_ns,
                    i.type, i.value, s.observed, s.field, s.host, i.rule_file, i.rule_line, i.source AS feed,
                    i.severity AS indicator_severity, r.name AS derived_name, r.packet AS derived_packet,
-                   r.time_ns AS derived_time_ns, rsrc.path AS derived_path, s.suppressed_by, s.context
+                   r.time_ns AS derived_time_ns, rsrc.path AS derived_path, s.suppressed_by, s.context, s.packets,
+                   s.bytes, s.last_time_ns
             """
         let from = """
             FROM sightings s
@@ -383,6 +384,9 @@ public final class CaseDatabase: Sendable {
             indicatorSource: try row.decode(forColumn: "feed"),
             indicatorSeverity: try row.decode(forColumn: "indicator_severity"),
             derivedFrom: try derivation(row),
+            packets: unsigned(try row.decode(forColumn: "packets")),
+            bytes: (try row.decode(forColumn: "bytes") as Int64?).map(unsigned),
+            lastTime: (try row.decode(forColumn: "last_time_ns") as Int64?).map(Timestamp.init(nanoseconds:)),
             suppressedBy: try row.decode(forColumn: "suppressed_by"),
             context: (try row.decode(forColumn: "context") as String?).map { $0.split(separator: ",").map(String.init) } ?? [])
     }
@@ -406,8 +410,9 @@ public final class CaseDatabase: Sendable {
         guard !sightings.isEmpty else { return }
         let statement = try db.cachedStatement(sql: """
             INSERT INTO sightings (source_id, locator_kind, locator, byte_offset, time_ns, time, indicator_id,
-                                   observed, field, host, suppressed_by, context)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   observed, field, host, suppressed_by, context, packets, bytes, last_time_ns,
+                                   last_time)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for sighting in sightings {
             let (kind, number, offset) = locatorColumns(sighting.locator)
@@ -415,6 +420,8 @@ public final class CaseDatabase: Sendable {
                 sighting.sourceID, kind, Int64(clamping: number), offset, sighting.time.nanoseconds,
                 sighting.time.iso8601, sighting.indicatorID, sighting.observed, sighting.member ?? sighting.field.rawValue,
                 sighting.host, sighting.suppressedBy, sighting.context.isEmpty ? nil : sighting.context.joined(separator: ","),
+                Int64(clamping: sighting.packets), sighting.bytes.map { Int64(clamping: $0) },
+                sighting.lastTime?.nanoseconds, sighting.lastTime?.iso8601,
             ])
         }
     }
@@ -548,6 +555,11 @@ public struct NewSighting: Sendable, Hashable {
     /// For a value of a JSON log line, the member it was the value of (`id.resp_h`),
     /// stored as the sighting's `field` in place of `field`'s name.
     public var member: String?
+    /// For an IP sighting folding a conversation: the number of packets, their bytes on
+    /// the wire, and the last packet's time (nil for a single packet or line).
+    public var packets: UInt64 = 1
+    public var bytes: UInt64? = nil
+    public var lastTime: Timestamp? = nil
     /// The allow-list entry that suppressed the sighting (`file:line value`), if one did.
     public var suppressedBy: String?
     /// The other indicator values the observation matched (wider ranges, parent
@@ -593,6 +605,11 @@ public struct SightingRow: Sendable, Hashable {
     /// For a sighting derived from a DNS resolution (a connection to an address that a
     /// domain indicator resolved to), that resolution; nil for a direct sighting.
     public var derivedFrom: Derivation? = nil
+    /// For an IP sighting of a conversation: its packets, their bytes on the wire, and
+    /// the last packet's time (nil for one packet or line).
+    public var packets: UInt64 = 1
+    public var bytes: UInt64? = nil
+    public var lastTime: Timestamp? = nil
     /// The allow-list entry that suppressed it, if one did (such sightings are in no
     /// incident and listed only on request).
     public var suppressedBy: String? = nil

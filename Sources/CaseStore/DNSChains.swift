@@ -96,8 +96,9 @@ extension CaseDatabase {
                 """)
             let insert = try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO sightings (source_id, locator_kind, locator, byte_offset, time_ns, time,
-                                                 indicator_id, observed, field, host, derived_from)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                                 indicator_id, observed, field, host, derived_from, packets, bytes,
+                                                 last_time_ns, last_time)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             let ids = "[" + task.resolutionIDs.map(String.init).joined(separator: ",") + "]"
             var added = 0
@@ -114,7 +115,9 @@ extension CaseDatabase {
                     try insert.execute(arguments: [
                         task.sourceID, kind, Int64(clamping: number), offset, contact.time.nanoseconds,
                         contact.time.iso8601, indicatorID, contact.address, contact.field, contact.host,
-                        try row.decode(atIndex: 0) as Int64,
+                        try row.decode(atIndex: 0) as Int64, Int64(clamping: contact.packets),
+                        contact.bytes.map { Int64(clamping: $0) }, contact.lastTime?.nanoseconds,
+                        contact.lastTime?.iso8601,
                     ])
                     added += db.changesCount
                 }
@@ -182,6 +185,11 @@ public struct Contact: Sendable, Hashable {
     public var address: String
     /// Where it was seen (`ip.dst`, `log.dst`…).
     public var field: String
+    /// For a contact folding an IP conversation: its packets, their bytes on the wire
+    /// and the last packet's time.
+    public var packets: UInt64 = 1
+    public var bytes: UInt64? = nil
+    public var lastTime: Timestamp? = nil
 
     public init(locator: Locator, time: Timestamp, host: String, address: String, field: String) {
         self.locator = locator

@@ -29,7 +29,7 @@ extension CaseDatabase {
         try queue.read { db in
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT s.id, s.host, s.time_ns, s.indicator_id, i.value, src.kind, i.severity, i.confidence,
-                       COALESCE(i.source, i.rule_file)
+                       COALESCE(i.source, i.rule_file), s.last_time_ns
                 FROM sightings s
                 JOIN sources src ON src.id = s.source_id
                 JOIN indicators i ON i.id = s.indicator_id
@@ -50,7 +50,8 @@ extension CaseDatabase {
                     sourceKind: kind.flatMap(SourceKind.init(rawValue:)) ?? .text,
                     indicatorSeverity: severity.flatMap { Severity(rawValue: $0.lowercased()) },
                     indicatorConfidence: try row.decode(atIndex: 7),
-                    feed: try row.decode(atIndex: 8)))
+                    feed: try row.decode(atIndex: 8),
+                    lastTime: (try row.decode(atIndex: 9) as Int64?).map(Timestamp.init(nanoseconds:))))
             }
             return facts
         }

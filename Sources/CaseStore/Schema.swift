@@ -149,6 +149,10 @@ enum Schema {
     ///   run joined it to an older incident, which keeps its id.
     /// - `triage_events` is append-only like the custody log: the status of an incident
     ///   is that of its latest event, `new` when it has none.
+    /// - IP sightings are per conversation: `sightings.packets`, `bytes` and
+    ///   `last_time_ns`/`last_time` say how many packets of the conversation hit the
+    ///   indicator, their bytes on the wire, and when the last one was seen (NULL bytes
+    ///   and last time for a sighting of one packet or line).
     /// - `sightings.suppressed_by` names the allow-list entry that suppressed a sighting
     ///   (kept, but left out of incidents); `sightings.context` lists the other, wider
     ///   indicators the value also matched.
@@ -231,6 +235,10 @@ enum Schema {
         ) WITHOUT ROWID;
         CREATE INDEX derivation_scans_resolution ON derivation_scans(resolution_id);
 
+        ALTER TABLE sightings ADD COLUMN packets INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE sightings ADD COLUMN bytes INTEGER;
+        ALTER TABLE sightings ADD COLUMN last_time_ns INTEGER;
+        ALTER TABLE sightings ADD COLUMN last_time TEXT;
         ALTER TABLE sightings ADD COLUMN suppressed_by TEXT;
         ALTER TABLE sightings ADD COLUMN context TEXT;
         ALTER TABLE sightings ADD COLUMN derived_from INTEGER REFERENCES resolutions(id) ON DELETE CASCADE;

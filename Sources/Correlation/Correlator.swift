@@ -20,10 +20,14 @@ public struct SightingFact: Sendable, Hashable {
     /// The feed the indicator came from: its `source` when the rule file names one,
     /// else the rule file. Two sightings from different feeds are independent evidence.
     public var feed: String
+    /// The last time of a sighting that spans a conversation (`time` for one packet or
+    /// line).
+    public var lastTime: Timestamp
 
     public init(
         id: Int64, host: String, time: Timestamp, indicatorID: Int64, indicatorValue: String, sourceKind: SourceKind,
-        indicatorSeverity: Severity? = nil, indicatorConfidence: Int? = nil, feed: String = ""
+        indicatorSeverity: Severity? = nil, indicatorConfidence: Int? = nil, feed: String = "",
+        lastTime: Timestamp? = nil
     ) {
         self.id = id
         self.host = host
@@ -34,6 +38,7 @@ public struct SightingFact: Sendable, Hashable {
         self.indicatorSeverity = indicatorSeverity
         self.indicatorConfidence = indicatorConfidence
         self.feed = feed
+        self.lastTime = max(time, lastTime ?? time)
     }
 }
 
@@ -102,9 +107,10 @@ public struct Incident: Sendable, Hashable {
 /// 1. Sightings are grouped by host. A sighting whose host is empty (the reader could
 ///    not attribute it to a local host) goes to the host `(unknown)`.
 /// 2. Within a host, sightings are ordered by event time, then by sighting id.
-/// 3. Walking that order, a sighting joins the current incident when it is at most
-///    `gap` after the previous sighting (exactly `gap` apart still joins); a larger
-///    gap starts a new incident. The default gap is 30 minutes, so an incident can
+/// 3. Walking that order, a sighting joins the current incident when it starts at
+///    most `gap` after the latest time the incident has reached so far (the last
+///    packet of a conversation sighting counts; exactly `gap` apart still joins); a
+///    larger gap starts a new incident. The default gap is 30 minutes, so an incident can
 ///    last longer than 30 minutes as long as its hits keep coming.
 /// 4. Incidents are listed by first sighting time, then host.
 ///
@@ -163,11 +169,13 @@ public struct Correlator: Sendable {
         for (host, facts) in byHost {
             let ordered = facts.sorted { ($0.time, $0.id) < ($1.time, $1.id) }
             var group: [SightingFact] = []
+            var groupEnd = Timestamp(nanoseconds: .min)
             for fact in ordered {
-                if let previous = group.last, !withinGap(previous.time, fact.time) {
+                if !group.isEmpty, !withinGap(groupEnd, fact.time) {
                     result.append(incident(host: host, sightings: group))
                     group.removeAll(keepingCapacity: true)
                 }
+                if group.isEmpty || fact.lastTime > groupEnd { groupEnd = fact.lastTime }
                 group.append(fact)
             }
             if !group.isEmpty { result.append(incident(host: host, sightings: group)) }
@@ -197,7 +205,7 @@ public struct Correlator: Sendable {
         return Incident(
             host: host,
             firstSeen: sightings[0].time,
-            lastSeen: sightings[sightings.count - 1].time,
+            lastSeen: sightings.map(\.lastTime).max() ?? sightings[0].time,
             severity: assessment.severity,
             confidence: assessment.confidence,
             title: Correlator.title(host: host, values: values),

@@ -74,18 +74,21 @@ enum PacketExtract {
 
     /// Builds the extract for the packet sightings among `sightings`.
     static func build(sightings: [SightingRow], headersOnly: Bool) -> Output {
-        var wanted: [String: (path: String, sha256: String, frames: Set<UInt64>, whole: Set<UInt64>)] = [:]
+        var wanted: [String: (path: String, sha256: String, frames: Set<UInt64>, whole: Set<UInt64>,
+                              conversations: [Conversation])] = [:]
         for sighting in sightings {
             guard case .packet(let number) = sighting.locator else { continue }
             let key = sighting.sourcePath + "\u{0}" + sighting.sourceSHA256
-            wanted[key, default: (sighting.sourcePath, sighting.sourceSHA256, [], [])].frames.insert(number)
+            wanted[key, default: (sighting.sourcePath, sighting.sourceSHA256, [], [], [])].frames.insert(number)
             if !headerFields.contains(sighting.field) { wanted[key]?.whole.insert(number) }
+            if let conversation = Conversation(sighting) { wanted[key]?.conversations.append(conversation) }
         }
         var output = Output()
         var packets: [Packet] = []
         for key in wanted.keys.sorted() {
             guard let source = wanted[key] else { continue }
             switch extract(path: source.path, sha256: source.sha256, frames: source.frames,
+                           conversations: source.conversations,
                            headersOnly: headersOnly ? source.frames.subtracting(source.whole) : nil) {
             case .success(let result):
                 packets += result.packets
@@ -106,12 +109,41 @@ enum PacketExtract {
         var reason: String
     }
 
+    /// The packets an IP sighting of a conversation folds: those between the two
+    /// addresses, either way, from its first to its last packet. Their flows are all
+    /// extracted, and the packets themselves count as sighted.
+    struct Conversation {
+        var addresses: Set<IPv6Address>
+        var from: Timestamp
+        var until: Timestamp
+
+        init?(_ sighting: SightingRow) {
+            guard let last = sighting.lastTime, headerFields.contains(sighting.field),
+                  let local = Conversation.address(sighting.host), let remote = Conversation.address(sighting.observed)
+            else { return nil }
+            addresses = [local, remote]
+            from = sighting.time
+            until = last
+        }
+
+        /// An address as `FlowKey` holds it (IPv4 in the low 32 bits).
+        static func address(_ text: String) -> IPv6Address? {
+            if let v4 = IPv4Address(text) { return IPv6Address(high: 0, low: UInt64(v4.value)) }
+            return IPv6Address(text)
+        }
+
+        func contains(_ flow: FlowKey, at time: Timestamp) -> Bool {
+            time >= from && time <= until && addresses == [flow.addressA, flow.addressB]
+        }
+    }
+
     /// Reads one source twice and returns the packets of the sighted flows. With
     /// `headersOnly`, every packet is cut after its transport header except the sighted
     /// ones not in that set (those whose sightings need the payload).
-    static func extract(path: String, sha256: String, frames: Set<UInt64>, headersOnly cutSighted: Set<UInt64>?)
-        -> Result<(packets: [Packet], notes: [String], flows: [UInt64: FlowKey]), Omission>
-    {
+    static func extract(
+        path: String, sha256: String, frames: Set<UInt64>, conversations: [Conversation] = [],
+        headersOnly cutSighted: Set<UInt64>?
+    ) -> Result<(packets: [Packet], notes: [String], flows: [UInt64: FlowKey]), Omission> {
         func omitted(_ why: String) -> Omission {
             Omission(reason: "NOT INCLUDED: \(path): \(why); its packets are left out of the pcap extract")
         }
@@ -119,9 +151,18 @@ enum PacketExtract {
         var flows = Set<FlowKey>()
         var sightedFlows: [UInt64: FlowKey] = [:]
         var found = Set<UInt64>()
+        // Packets folded into a conversation sighting, beyond its first.
+        var folded = Set<UInt64>()
         let first: (damage: String?, sha256: String)
         do {
             first = try read(path) { record in
+                if !conversations.isEmpty, !frames.contains(record.frame),
+                   let headers = PacketHeaders.locate(packet: record.data, linkType: record.linkType),
+                   conversations.contains(where: { $0.contains(headers.flow, at: record.time) })
+                {
+                    folded.insert(record.frame)
+                    flows.insert(headers.flow)
+                }
                 if frames.contains(record.frame) {
                     found.insert(record.frame)
                     if let headers = PacketHeaders.locate(packet: record.data, linkType: record.linkType) {
@@ -143,10 +184,10 @@ enum PacketExtract {
         do {
             second = try read(path) { record in
                 let headers = PacketHeaders.locate(packet: record.data, linkType: record.linkType)
-                let sighted = frames.contains(record.frame)
+                let sighted = frames.contains(record.frame) || folded.contains(record.frame)
                 guard sighted || headers.map({ flows.contains($0.flow) }) == true else { return true }
                 var count = record.data.count
-                if let cutSighted, !sighted || cutSighted.contains(record.frame) {
+                if let cutSighted, !sighted || cutSighted.contains(record.frame) || folded.contains(record.frame) {
                     // A packet without a readable IP header is only here when sighted: kept whole.
                     count = min(count, headers?.headersEnd ?? count)
                 }

@@ -47,16 +47,36 @@ struct DNSChainSearch: Sendable {
         })
         let table = addresses.compile()
         var contacts: [Contact] = []
+        // Packets of one conversation make one contact, as they make one sighting.
+        var conversations = Conversations<[String], Contact>()
+        func keep(_ folded: Conversations<[String], Contact>.Folded) {
+            var contact = folded.value
+            if folded.packets > 1 {
+                contact.packets = folded.packets
+                contact.lastTime = folded.last
+            }
+            contact.bytes = folded.bytes
+            contacts.append(contact)
+        }
         do {
             let file = try InputFile(path: task.path)
             _ = try reader.readContent(of: file, kind: task.kind) { observation in
                 guard observation.field != .dnsAnswer, observation.field != .dnsQuery,
                       let index = table.lookup(observation.value), let host = observation.host.text, !host.isEmpty
                 else { return }
-                contacts.append(Contact(
+                let contact = Contact(
                     locator: observation.locator, time: observation.time, host: host,
-                    address: addresses.indicators[index].value, field: observation.field.rawValue))
+                    address: addresses.indicators[index].value, field: observation.field.rawValue)
+                if observation.field.isIPHeader {
+                    let closed = conversations.add(
+                        [host, contact.address], time: observation.time, bytes: UInt64(observation.packetLength),
+                        value: { contact })
+                    closed.forEach(keep)
+                } else {
+                    contacts.append(contact)
+                }
             }
+            conversations.closeAll().forEach(keep)
             try file.drain()
             guard file.sha256Hex == task.sha256 else {
                 return .failure(IngestError(description: """

@@ -3,7 +3,9 @@ import Indicators
 import Observations
 
 /// The matcher glue: looks every observation up and keeps only the hits, in batches
-/// for the case database's single writer.
+/// for the case database's single writer. Hits on addresses in IP headers are folded
+/// per conversation (`Conversations`): one sighting per indicator, remote address and
+/// local host while its packets come less than two minutes apart.
 struct SightingCollector {
     /// Sightings per write transaction: large enough that the commit cost is small per
     /// row, small enough that a killed run loses little work (it is redone anyway).
@@ -28,6 +30,16 @@ struct SightingCollector {
     private(set) var lastEvent = Timestamp(nanoseconds: .min)
     /// The first write error; once set, no more writes are tried for this source.
     private(set) var writeError: (any Error)?
+    /// IP sightings, one per conversation while it is open.
+    private var conversations = Conversations<ConversationKey, NewSighting>()
+
+    /// The hits one IP sighting folds: the same indicator, remote address and local
+    /// host, either direction.
+    struct ConversationKey: Hashable {
+        var indicatorID: Int64
+        var observed: String
+        var host: String
+    }
 
     init(table: IndicatorTable, indicatorRecords: IndicatorRecords, sourceID: Int64, database: CaseDatabase) {
         self.table = table
@@ -57,7 +69,7 @@ struct SightingCollector {
             writeError = error
             return
         }
-        pending.append(NewSighting(
+        let sighting = NewSighting(
             sourceID: sourceID,
             locator: observation.locator,
             time: observation.time,
@@ -67,9 +79,15 @@ struct SightingCollector {
             host: observation.host.text ?? "",
             member: observation.member.map { String(decoding: $0, as: UTF8.self) },
             suppressedBy: match.suppressedBy.map(indicatorRecords.describe(allowEntryAt:)),
-            context: match.context.map(indicatorRecords.value(ofIndicatorAt:))))
-        total += 1
-        if match.suppressedBy != nil { suppressed += 1 }
+            context: match.context.map(indicatorRecords.value(ofIndicatorAt:)))
+        if observation.field.isIPHeader {
+            let key = ConversationKey(indicatorID: indicatorID, observed: sighting.observed, host: sighting.host)
+            let closed = conversations.add(
+                key, time: observation.time, bytes: UInt64(observation.packetLength), value: { sighting })
+            for conversation in closed { keep(conversation) }
+        } else {
+            keep(sighting)
+        }
         if match.suppressedBy == nil, observation.field == .dnsQuery || observation.field == .dnsAnswer,
            case .domain = observation.value, case .packet(let packet) = observation.locator,
            indicatorRecords.isDomain(indicatorAt: index)
@@ -79,6 +97,24 @@ struct SightingCollector {
             resolving = (packet, indicatorID, observation.value.owned.description, observation.host.text ?? "")
         }
         if pending.count >= Self.batchSize { flush() }
+    }
+
+    /// Queues a finished sighting for the next write.
+    private mutating func keep(_ sighting: NewSighting) {
+        pending.append(sighting)
+        total += 1
+        if sighting.suppressedBy != nil { suppressed += 1 }
+    }
+
+    /// Queues a closed conversation as one sighting.
+    private mutating func keep(_ conversation: Conversations<ConversationKey, NewSighting>.Folded) {
+        var sighting = conversation.value
+        if conversation.packets > 1 {
+            sighting.packets = conversation.packets
+            sighting.lastTime = conversation.last
+        }
+        sighting.bytes = conversation.bytes
+        keep(sighting)
     }
 
     /// Keeps an A or AAAA address of the answer `resolving` describes.
@@ -110,9 +146,29 @@ struct SightingCollector {
         resolutions.removeAll()
     }
 
+    /// Closes the open conversations, queuing them for the final write; call once the
+    /// source has been read.
+    mutating func finish() {
+        for conversation in conversations.closeAll() { keep(conversation) }
+    }
+
     /// Hands over what is left for the source's final transaction.
     mutating func takePending() -> [NewSighting] {
         defer { pending = [] }
         return pending
+    }
+}
+
+extension Field {
+    /// Whether the field is an address of an IP header (a packet's own or a tunnel's):
+    /// sightings of these are folded per conversation.
+    var isIPHeader: Bool {
+        switch self {
+        case .ipSource, .ipDestination, .ipv6Source, .ipv6Destination,
+             .tunnelIPSource, .tunnelIPDestination, .tunnelIPv6Source, .tunnelIPv6Destination:
+            true
+        default:
+            false
+        }
     }
 }

@@ -54,6 +54,7 @@ struct SourceReader: Sendable {
                 summary.bytes = file.bytesRead
                 summary.damage = (error as? CaptureError)?.message ?? "\(error)"
             }
+            collector.finish()
             collector.flush()
             if collector.firstEvent <= collector.lastEvent {
                 try database.setEventRange(source: sourceID, first: collector.firstEvent, last: collector.lastEvent)

@@ -174,10 +174,14 @@ public struct Observation {
     /// (`id.resp_h`, `dest_ip`, with nested names joined by `.`); nil elsewhere. Stored
     /// as the sighting's field in place of `field`'s name.
     public var member: UnsafeRawBufferPointer?
+    /// For an IP address seen in a packet's IP header, the packet's length on the wire
+    /// (its original length, however much was captured); 0 elsewhere. IP sightings of
+    /// one conversation add these up.
+    public var packetLength: UInt32
 
     public init(
         value: ObservedValue, field: Field, host: HostReference, locator: Locator, time: Timestamp,
-        member: UnsafeRawBufferPointer? = nil
+        member: UnsafeRawBufferPointer? = nil, packetLength: UInt32 = 0
     ) {
         self.value = value
         self.field = field
@@ -185,6 +189,7 @@ public struct Observation {
         self.locator = locator
         self.time = time
         self.member = member
+        self.packetLength = packetLength
     }
 }
 

@@ -174,8 +174,10 @@ enum IncidentReport {
         out += "\n  sightings   \(incident.sightingCount)\n\nTimeline\n"
         let rows = sightings.map { row in
             let feed = row.indicatorSource.map { " [\($0)]" } ?? ""
+            let span = row.lastTime.map { " (\(row.packets) packets until \($0.iso8601))" } ?? ""
+            let derived = row.derivedFrom.map { " via DNS: \($0)" } ?? ""
             return [
-                row.time.iso8601, row.field, row.observed,
+                row.time.iso8601, row.field, row.observed + span + derived,
                 "\(row.indicatorType) \(row.indicatorValue)\(feed) \(row.ruleFile):\(row.ruleLine)",
                 "\((row.sourcePath as NSString).lastPathComponent) \(Listing.locator(row.locator))",
             ]

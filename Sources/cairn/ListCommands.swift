@@ -26,12 +26,14 @@ struct Sightings: ParsableCommand {
     func run() throws {
         let rows = try openDatabase(db).sightings(incident: incident, includeSuppressed: includeSuppressed)
         let columns = ["source", "locator", "time", "indicator_type", "indicator", "observed", "where", "rule",
-                       "host", "incident", "source_sha256", "suppressed_by", "context", "derived_from"]
+                       "host", "incident", "source_sha256", "suppressed_by", "context", "derived_from", "packets", "bytes",
+                       "last_time"]
         let values = rows.map { row in
             [row.sourcePath, Listing.locator(row.locator), row.time.iso8601, row.indicatorType, row.indicatorValue,
              row.observed, row.field, "\(row.ruleFile):\(row.ruleLine)", row.host,
              row.incidentID.map(String.init) ?? "", row.sourceSHA256, row.suppressedBy ?? "",
-             row.context.joined(separator: ","), row.derivedFrom?.description ?? ""]
+             row.context.joined(separator: ","), row.derivedFrom?.description ?? "", String(row.packets),
+             row.bytes.map(String.init) ?? "", row.lastTime?.iso8601 ?? ""]
         }
         switch format {
         case .tsv: print(Listing.tsv(columns: columns, rows: values), terminator: "")
@@ -68,6 +70,9 @@ struct SightingJSON: Encodable {
     var suppressedBy: String?
     var context: [String]
     var derivedFrom: String?
+    var packets: UInt64
+    var bytes: UInt64?
+    var lastTime: String?
 
     init(_ row: SightingRow) {
         source = row.sourcePath
@@ -89,11 +94,15 @@ struct SightingJSON: Encodable {
         suppressedBy = row.suppressedBy
         context = row.context
         derivedFrom = row.derivedFrom?.description
+        packets = row.packets
+        bytes = row.bytes
+        lastTime = row.lastTime?.iso8601
     }
 
     enum CodingKeys: String, CodingKey {
         case source, locator, packet, line, time, indicator, observed, `where`, rule, host, incident, feed, context
-        case suppressedBy = "suppressed_by", derivedFrom = "derived_from"
+        case packets, bytes
+        case suppressedBy = "suppressed_by", derivedFrom = "derived_from", lastTime = "last_time"
         case sourceSHA256 = "source_sha256", byteOffset = "byte_offset", indicatorType = "indicator_type"
     }
 }

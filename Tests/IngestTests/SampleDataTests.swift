@@ -67,9 +67,15 @@ import Testing
         #expect(hash.time == Timestamp(iso8601: "2026-03-02T13:08:40Z"))
         #expect(hash.ruleFile.hasSuffix("Rules/malware-hashes.txt") && hash.ruleLine == 2)
 
+        // The 20 packets to the listed IPv6 network, 2.5 s apart, are one conversation:
+        // one sighting with the first packet's number, the count, bytes and last time.
         let v6 = rows.filter { $0.field == "ipv6.dst" }
-        #expect(v6.count == 20)
+        #expect(v6.count == 1)
         #expect(v6.allSatisfy { $0.observed == "2001:db8:bad::66" && $0.host == "fd00:20::17" })
+        #expect(v6.first?.locator == .packet(1))
+        #expect(v6.first?.packets == 20)
+        #expect(v6.first?.lastTime == Timestamp(iso8601: "2026-03-02T11:02:47.500000Z"))
+        #expect((v6.first?.bytes ?? 0) >= 20 * 60, "at least an IPv6 and a TCP header per packet")
     }
 
     @Test func reingestingAddsNothing() throws {
