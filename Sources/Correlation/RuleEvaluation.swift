@@ -323,8 +323,8 @@ private struct RuleSweep {
                 guard let candidate else { break }
                 used.insert(candidate)
                 chain.append(candidate)
-                if start > (updated[step]?.start ?? .min) { updated[step] = (start, chain) }
-                if step == stepCount - 1, start > (completion?.start ?? .min) { completion = (start, chain) }
+                if updated[step].map({ start > $0.start }) ?? true { updated[step] = (start, chain) }
+                if step == stepCount - 1, completion.map({ start > $0.start }) ?? true { completion = (start, chain) }
             }
         }
         groups[group].chains = updated

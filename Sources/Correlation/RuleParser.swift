@@ -69,6 +69,8 @@ struct RuleFileParser {
 
     private mutating func parseDocument(_ text: String, lineOffset: Int) {
         var context = DocumentContext(file: file, lineOffset: lineOffset)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        context.lastLine = (lines.count, (lines.last?.unicodeScalars.count ?? 0) + 1)
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -109,6 +111,10 @@ private struct DocumentContext {
     let file: String
     let lineOffset: Int
     var diagnostics: [RuleDiagnostic] = []
+    /// The document's last line (1-based within the document) and the column after its
+    /// end: where a syntax error found at the end of the input is reported, rather than
+    /// on the next document's `---`.
+    var lastLine = (line: 1, endColumn: 1)
 
     init(file: String, lineOffset: Int) {
         self.file = file
@@ -133,9 +139,10 @@ private struct DocumentContext {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
             let words = [context.map { $0.text }, problem].compactMap { $0 }.filter { !$0.isEmpty }
-            return diagnostic(
-                at: Position(line: mark.line + lineOffset, column: mark.column),
-                "YAML syntax: " + words.joined(separator: ", "))
+            let position = mark.line > lastLine.line
+                ? Position(line: lastLine.line + lineOffset, column: lastLine.endColumn)
+                : Position(line: mark.line + lineOffset, column: mark.column)
+            return diagnostic(at: position, "YAML syntax: " + words.joined(separator: ", "))
         case .reader(let problem, _, _, _):
             return diagnostic(at: Position(line: lineOffset + 1, column: 1), "YAML syntax: \(problem)")
         default:

@@ -116,7 +116,7 @@ private let sshBase = """
             ),
             (
                 "title: x\nid: x\nseverity: high\ncorrelation:\n  type: event_count\n  rules: [ssh-fail, nope]\n  timespan: 5m\n  condition: {gte: 1}",
-                ["e.yml:12:22: error: unknown rule `nope`: no base rule has this name"]
+                ["e.yml:12:21: error: unknown rule `nope`: no base rule has this name"]
             ),
             (
                 "title: x\nid: x\nseverity: high\ncorrelation:\n  type: event_count\n  rules: ssh-fail\n  timespan: 5 minutes\n  condition: {gte: 1}",
@@ -132,7 +132,7 @@ private let sshBase = """
             ),
             (
                 "title: x\nid: x\nseverity: low\ncorrelation:\n  type: event_count\n  rules: ssh-fail\n  timespan: 5m\n  condition: {gte: many}",
-                ["e.yml:14:18: error: `gte` must be a whole number, 0 or more"]
+                ["e.yml:14:20: error: `gte` must be a whole number, 0 or more"]
             ),
             (
                 "title: x\nid: x\nseverity: low\ncorrelation:\n  type: event_count\n  rules: ssh-fail\n  timespan: 5m",
@@ -144,7 +144,7 @@ private let sshBase = """
             ),
             (
                 "title: x\nid: x\nseverity: low\ncorrelation:\n  type: event_count\n  rules: ssh-fail\n  timespan: 5m\n  condition: {gte: 3, field: host}",
-                ["e.yml:14:24: error: `field` belongs only in a value_count condition"]
+                ["e.yml:14:23: error: `field` belongs only in a value_count condition"]
             ),
             (
                 "title: x\nid: x\nseverity: low\ncorrelation:\n  type: sequence\n  rules: ssh-fail\n  timespan: 5m",
@@ -172,7 +172,7 @@ private let sshBase = """
             ),
             (
                 "name: b\ntitle: b\nselection:\n  program: sshd\n  field: log.src",
-                ["e.yml:9:3: error: a selection is either of sightings (`indicator…`, `field`) or of log lines (`message|contains`, `program`), not both"]
+                ["e.yml:10:3: error: a selection is either of sightings (`indicator…`, `field`) or of log lines (`message|contains`, `program`), not both"]
             ),
             (
                 "name: b\ntitle: b\nselection:\n  program: sshd",
@@ -246,8 +246,8 @@ private let sshBase = """
         #expect(rules.correlations.map(\.id) == ["ab"])
         #expect(diagnostics.count == 2)
         #expect(diagnostics.first?.file == "one.yml")
-        #expect(diagnostics.first?.line == 7)
-        #expect(diagnostics.last?.description == "two.yml:9:45: error: base rule `broken` has errors (see above)")
+        #expect(diagnostics.first?.description == "one.yml:6:9: error: YAML syntax: while parsing a flow node, did not find expected node content")
+        #expect(diagnostics.last?.description == "two.yml:9:42: error: base rule `broken` has errors (see above)")
     }
 
     @Test("duplicate correlation ids are refused")
