@@ -120,11 +120,8 @@ public struct CorrelationEvent: Sendable, Hashable {
 /// One firing of a correlation rule: a group whose events satisfied the rule within
 /// the rule's timespan. Overlapping windows that satisfy it are one match.
 public struct RuleMatch: Sendable, Hashable {
-    /// The correlation rule's `id`, `title` and `severity`.
-    public var ruleID: String
-    public var title: String
-    public var severity: Severity
-    public var kind: CorrelationRule.Kind
+    /// The correlation rule that fired (id, title, severity, kind, file and line).
+    public var rule: CorrelationRule
     /// The group: `field=value` for each `group-by` field, joined by `, `
     /// (e.g. `log.src=203.0.113.9`); empty when the rule has no `group-by`.
     public var group: String
@@ -137,24 +134,63 @@ public struct RuleMatch: Sendable, Hashable {
     public var events: [CorrelationEvent.Reference]
     /// For `value_count`: the distinct values counted, sorted bytewise; else empty.
     public var values: [String]
-    /// What made it a match, in words (`cairn show` can print it).
-    public var explanation: String
+    /// The largest count one window reached: events (`event_count`), distinct values
+    /// (`value_count`), distinct rules matched (`temporal`), steps (`temporal_ordered`).
+    public var peak: Int
 
     public init(
-        ruleID: String, title: String, severity: Severity, kind: CorrelationRule.Kind, group: String,
-        groupValues: [String], firstSeen: Timestamp, lastSeen: Timestamp, events: [CorrelationEvent.Reference],
-        values: [String], explanation: String
+        rule: CorrelationRule, group: String, groupValues: [String], firstSeen: Timestamp, lastSeen: Timestamp,
+        events: [CorrelationEvent.Reference], values: [String], peak: Int
     ) {
-        self.ruleID = ruleID
-        self.title = title
-        self.severity = severity
-        self.kind = kind
+        self.rule = rule
         self.group = group
         self.groupValues = groupValues
         self.firstSeen = firstSeen
         self.lastSeen = lastSeen
         self.events = events
         self.values = values
-        self.explanation = explanation
+        self.peak = peak
+    }
+
+    public var ruleID: String { rule.id }
+    public var title: String { rule.title }
+    public var severity: Severity { rule.severity }
+    public var kind: CorrelationRule.Kind { rule.kind }
+
+    /// What made it a match, in words (`cairn show` can print it), e.g. "Correlation
+    /// rule `ssh-brute-force` (event_count): 23 events of `ssh-failed-password` for
+    /// log.src=203.0.113.9 within 5m (condition gte 20); 41 events from … to …."
+    /// Built on demand: matches can be many, explanations are read few at a time.
+    public var explanation: String {
+        let span = CorrelationRule.describe(timespan: rule.timespan)
+        let names = rule.baseRuleNames.map { "`\($0)`" }
+        let who = group.isEmpty ? "" : " for \(group)"
+        let condition = rule.condition.description
+        var words = "Correlation rule `\(rule.id)` (\(rule.kind.rawValue)): "
+        switch rule.kind {
+        case .eventCount:
+            words += "\(peak) events of \(names.joined(separator: " or "))\(who) within \(span) (condition \(condition))"
+        case .valueCount:
+            let field = rule.valueField?.rawValue ?? "?"
+            words += "\(peak) distinct values of \(field) in events of \(names.joined(separator: " or "))\(who) within \(span) (condition \(condition))"
+        case .temporal:
+            words += "\(peak) of the rules \(names.joined(separator: ", ")) matched\(who) within \(span) (condition \(condition))"
+        case .temporalOrdered:
+            words += "\(names.joined(separator: " then ")) matched in that order\(who) within \(span)"
+        }
+        let count = events.count
+        return words + "; \(count) event\(count == 1 ? "" : "s") from \(firstSeen.iso8601) to \(lastSeen.iso8601)."
+    }
+}
+
+extension CorrelationRule {
+    /// `5m`, `90s`, `1h`, `2d`: the largest unit that divides the span.
+    public static func describe(timespan: Int64) -> String {
+        let second: Int64 = 1_000_000_000
+        for (unit, size) in [("d", 86_400 * second), ("h", 3600 * second), ("m", 60 * second), ("s", second)]
+        where timespan % size == 0 {
+            return "\(timespan / size)\(unit)"
+        }
+        return "\(timespan)ns"
     }
 }

@@ -50,11 +50,13 @@ public struct BaseRule: Sendable, Hashable {
 
         /// Whether `feed` (a `source` name or a rule-file path) is the feed called `name`.
         public static func feed(_ feed: String, isNamed name: String) -> Bool {
+            // Bytes of `feed`, compared in place: this runs for every sighting.
             if feed == name { return true }
-            let fileName = feed.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? feed
-            if fileName == name { return true }
-            guard let dot = fileName.lastIndex(of: "."), dot != fileName.startIndex else { return false }
-            return fileName[..<dot] == name
+            let bytes = feed.utf8
+            let fileName = bytes.lastIndex(of: UInt8(ascii: "/")).map { bytes[bytes.index(after: $0)...] } ?? bytes[...]
+            if fileName.elementsEqual(name.utf8) { return true }
+            guard let dot = fileName.lastIndex(of: UInt8(ascii: ".")), dot != fileName.startIndex else { return false }
+            return fileName[..<dot].elementsEqual(name.utf8)
         }
     }
 

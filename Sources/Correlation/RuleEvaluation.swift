@@ -13,22 +13,105 @@ extension CorrelationRules {
     /// O(n log n) for the sort, O(n) for the sweep.
     public func evaluate(events: [CorrelationEvent]) -> [RuleMatch] {
         var matches: [RuleMatch] = []
-        for rule in correlations {
-            matches += evaluate(rule, events: events)
+        guard !correlations.isEmpty else { return matches }
+        let selected = BaseMatches(rules: self, events: events)
+        let order = CorrelationRules.eventOrder(events)
+        var ruleOfMatch: [Int] = []
+        for (ruleIndex, rule) in correlations.enumerated() {
+            var sweep = RuleSweep(rule: rule, selected: selected, events: events, order: order)
+            let found = sweep.run()
+            matches += found
+            ruleOfMatch += repeatElement(ruleIndex, count: found.count)
         }
-        let order = Dictionary(uniqueKeysWithValues: correlations.enumerated().map { ($1.id, $0) })
-        matches.sort {
-            ($0.firstSeen.nanoseconds, order[$0.ruleID] ?? 0) < ($1.firstSeen.nanoseconds, order[$1.ruleID] ?? 0)
-                || (($0.firstSeen.nanoseconds, order[$0.ruleID] ?? 0) == ($1.firstSeen.nanoseconds, order[$1.ruleID] ?? 0)
-                    && $0.group.utf8.lexicographicallyPrecedes($1.group.utf8))
+        // Sort positions by precomputed keys rather than the matches themselves.
+        let positions = matches.indices.sorted { a, b in
+            let (ka, kb) = ((matches[a].firstSeen.nanoseconds, ruleOfMatch[a]), (matches[b].firstSeen.nanoseconds, ruleOfMatch[b]))
+            if ka != kb { return ka < kb }
+            return matches[a].group.utf8.lexicographicallyPrecedes(matches[b].group.utf8)
         }
-        return matches
+        return positions.map { matches[$0] }
     }
 
-    /// The matches of one rule.
-    func evaluate(_ rule: CorrelationRule, events: [CorrelationEvent]) -> [RuleMatch] {
-        var sweep = RuleSweep(rule: rule, rules: self, events: events)
-        return sweep.run()
+    /// The indices of `events` ordered by time, then reference, then index: one sort of
+    /// plain numbers, then the rare runs of equal times ordered by reference.
+    static func eventOrder(_ events: [CorrelationEvent]) -> [Int] {
+        struct Key { var time: Int64; var index: Int }
+        var keys = events.indices.map { Key(time: events[$0].time.nanoseconds, index: $0) }
+        keys.sort { ($0.time, $0.index) < ($1.time, $1.index) }
+        var start = 0
+        while start < keys.count {
+            var end = start + 1
+            while end < keys.count, keys[end].time == keys[start].time { end += 1 }
+            if end - start > 1 {
+                keys[start..<end].sort { a, b in
+                    let (ra, rb) = (events[a.index].reference, events[b.index].reference)
+                    return ra != rb ? ra < rb : a.index < b.index
+                }
+            }
+            start = end
+        }
+        return keys.map(\.index)
+    }
+
+}
+
+/// Which base rules select each event: one bit per base rule, `words` words per event.
+/// Computed once for all correlation rules.
+private struct BaseMatches {
+    let words: Int
+    var bits: [UInt64]
+
+    init(rules: CorrelationRules, events: [CorrelationEvent]) {
+        let words = (rules.baseRules.count + 63) / 64
+        self.words = words
+        bits = Array(repeating: 0, count: max(words, 1) * events.count)
+        let sightingRules = rules.baseRules.enumerated().compactMap { index, rule -> (Int, BaseRule.SightingSelection)? in
+            if case .sighting(let selection) = rule.selection { return (index, selection) }
+            return nil
+        }
+        let count = rules.baseRules.count
+        // Sightings share few combinations of type, feed and field: each combination is
+        // tested against the rules once, then only indicator values are looked up.
+        struct Shape: Hashable {
+            var type: String
+            var feed: String
+            var field: String
+        }
+        var shapes: [Shape: [Int]] = [:]
+        let valueSets = sightingRules.map { Set($0.1.values) }
+        for (position, event) in events.enumerated() {
+            let base = position * words
+            switch event.payload {
+            case .sighting(let sighting):
+                let shape = Shape(type: sighting.indicatorType, feed: sighting.feed, field: sighting.field)
+                let candidates: [Int]
+                if let known = shapes[shape] {
+                    candidates = known
+                } else {
+                    candidates = sightingRules.indices.filter { rule in
+                        var probe = sighting
+                        probe.indicatorValue = ""
+                        var selection = sightingRules[rule].1
+                        selection.values = []
+                        return selection.matches(probe)
+                    }
+                    shapes[shape] = candidates
+                }
+                for rule in candidates where valueSets[rule].isEmpty || valueSets[rule].contains(sighting.indicatorValue) {
+                    let index = sightingRules[rule].0
+                    bits[base + index / 64] |= 1 << UInt64(index % 64)
+                }
+            case .logLine(let line):
+                // Indices come from `baseRules(matchingLine:program:)`; others are ignored.
+                for index in line.baseRules where index >= 0 && index < count {
+                    bits[base + index / 64] |= 1 << UInt64(index % 64)
+                }
+            }
+        }
+    }
+
+    func contains(event: Int, baseRule: Int) -> Bool {
+        bits[event * words + baseRule / 64] & (1 << UInt64(baseRule % 64)) != 0
     }
 }
 
@@ -36,7 +119,7 @@ extension CorrelationRules {
 /// rule's steps (referenced base rules) it matches, its group and counted value.
 private struct Entry {
     var time: Int64
-    var event: Int32
+    var event: Int
     var group: Int32
     var value: Int32
     var steps: UInt32
@@ -78,42 +161,47 @@ private struct RuleSweep {
     var groupKeys: [[String]] = []
     var values: [String] = []
     var groups: [GroupState] = []
+    /// Each group's `field=value, …` text, made when its first match closes.
+    var groupTexts: [String?] = []
     var matches: [RuleMatch] = []
 
     /// Rules referencing more base rules than this are evaluated on the first 32 only;
     /// the parser refuses them, so this is a guard, not a limit anyone meets.
     static let maximumSteps = 32
 
-    init(rule: CorrelationRule, rules: CorrelationRules, events: [CorrelationEvent]) {
+    /// `order`: the indices of `events` in (time, reference) order.
+    init(rule: CorrelationRule, selected: BaseMatches, events: [CorrelationEvent], order: [Int]) {
         self.rule = rule
         self.events = events
         stepCount = min(rule.baseRuleIndices.count, RuleSweep.maximumSteps)
-        collect(rules: rules)
+        collect(selected, order: order)
     }
 
     // MARK: Selecting and ordering the rule's events
 
-    private mutating func collect(rules: CorrelationRules) {
+    /// The rule's entries, in `order` (so sorted), with their groups and values interned.
+    private mutating func collect(_ selected: BaseMatches, order: [Int]) {
         var groupIDs: [GroupKey: Int32] = [:]
         var valueIDs: [String: Int32] = [:]
-        let steps = rule.baseRuleIndices.prefix(stepCount).map { rules.baseRules[$0].selection }
-        let stepIndices = Array(rule.baseRuleIndices.prefix(stepCount))
-        for (index, event) in events.enumerated() {
-            var mask: UInt32 = 0
-            switch event.payload {
-            case .sighting(let sighting):
-                for (step, selection) in steps.enumerated() {
-                    if case .sighting(let select) = selection, select.matches(sighting) { mask |= 1 << UInt32(step) }
-                }
-            case .logLine(let line):
-                for (step, baseIndex) in stepIndices.enumerated() where line.baseRules.contains(baseIndex) {
-                    mask |= 1 << UInt32(step)
-                }
+        let steps = Array(rule.baseRuleIndices.prefix(stepCount))
+        // One mask per word over the rule's base rules, to skip other events fast.
+        var ruleWords = [UInt64](repeating: 0, count: max(selected.words, 1))
+        for index in steps { ruleWords[index / 64] |= 1 << UInt64(index % 64) }
+        for index in order {
+            var relevant = false
+            for word in 0..<selected.words where selected.bits[index * selected.words + word] & ruleWords[word] != 0 {
+                relevant = true
+                break
             }
-            guard mask != 0, let key = GroupKey(event, rule.groupBy) else { continue }
+            guard relevant else { continue }
+            var mask: UInt32 = 0
+            for (step, baseIndex) in steps.enumerated() where selected.contains(event: index, baseRule: baseIndex) {
+                mask |= 1 << UInt32(step)
+            }
+            guard let key = GroupKey(events[index], rule.groupBy) else { continue }
             var value: Int32 = -1
             if let field = rule.valueField {
-                guard let text = RuleSweep.value(of: field, in: event) else { continue }
+                guard let text = RuleSweep.value(of: field, in: events[index]) else { continue }
                 if let id = valueIDs[text] {
                     value = id
                 } else {
@@ -130,16 +218,10 @@ private struct RuleSweep {
                 groupIDs[key] = group
                 groupKeys.append(key.values)
             }
-            entries.append(Entry(time: event.time.nanoseconds, event: Int32(truncatingIfNeeded: index), group: group, value: value, steps: mask))
-        }
-        let events = self.events
-        entries.sort { a, b in
-            if a.time != b.time { return a.time < b.time }
-            let (ra, rb) = (events[Int(a.event)].reference, events[Int(b.event)].reference)
-            if ra != rb { return ra < rb }
-            return a.event < b.event
+            entries.append(Entry(time: events[index].time.nanoseconds, event: index, group: group, value: value, steps: mask))
         }
         groups = Array(repeating: GroupState(), count: groupKeys.count)
+        groupTexts = Array(repeating: nil, count: groupKeys.count)
     }
 
     static func value(of field: CorrelationRule.ValueField, in event: CorrelationEvent) -> String? {
@@ -300,8 +382,14 @@ private struct RuleSweep {
     private mutating func advanceChains(group: Int, batch positions: [Int], time: Int64, cutoff: Int64) {
         if groups[group].chains.isEmpty { groups[group].chains = Array(repeating: nil, count: stepCount) }
         // Chains that started before the window can no longer complete inside one.
-        var old = groups[group].chains
-        for step in old.indices where (old[step]?.start ?? .max) < cutoff { old[step] = nil }
+        for step in 0..<stepCount where (groups[group].chains[step]?.start ?? .max) < cutoff {
+            groups[group].chains[step] = nil
+        }
+        if positions.count == 1 {
+            advanceChains(group: group, event: positions[0], time: time)
+            return
+        }
+        let old = groups[group].chains
         var updated = old
         var completion: (start: Int64, positions: [Int])?
         for first in 0..<stepCount {
@@ -328,7 +416,36 @@ private struct RuleSweep {
             }
         }
         groups[group].chains = updated
-        guard let completion else { return }
+        if let completion { record(completion, group: group, time: time) }
+    }
+
+    /// The common case of `advanceChains`: one event at this time in the group. Steps
+    /// are visited from the last down, so each extends a chain of events before this
+    /// one and the event serves one step per chain; the same result as the general case.
+    private mutating func advanceChains(group: Int, event position: Int, time: Int64) {
+        let mask = entries[position].steps
+        var completion: (start: Int64, positions: [Int])?
+        var step = stepCount - 1
+        while step >= 0 {
+            defer { step -= 1 }
+            guard mask & (UInt32(1) << UInt32(step)) != 0 else { continue }
+            var candidate: (start: Int64, positions: [Int])
+            if step == 0 {
+                candidate = (time, [position])
+            } else {
+                guard let previous = groups[group].chains[step - 1] else { continue }
+                candidate = (previous.start, previous.positions + [position])
+            }
+            if groups[group].chains[step].map({ candidate.start > $0.start }) ?? true {
+                groups[group].chains[step] = candidate
+            }
+            if step == stepCount - 1 { completion = candidate }
+        }
+        if let completion { record(completion, group: group, time: time) }
+    }
+
+    /// Adds a completed chain to the group's match in progress, or starts a new one.
+    private mutating func record(_ completion: (start: Int64, positions: [Int]), group: Int, time: Int64) {
         if var burst = groups[group].burst, completion.start <= burst.last {
             groups[group].burst = nil
             burst.positions += completion.positions
@@ -343,65 +460,46 @@ private struct RuleSweep {
     // MARK: Reporting
 
     private mutating func close(group: Int) {
-        guard let burst = groups[group].burst else { return }
+        guard var positions = groups[group].burst.map(\.positions), let peak = groups[group].burst?.peak else { return }
         groups[group].burst = nil
-        let positions = Array(Set(burst.positions)).sorted()
+        if rule.kind == .temporalOrdered {
+            // Chains may repeat and interleave; window kinds add ascending positions once.
+            positions.sort()
+            var unique = 0
+            for index in positions.indices where index == 0 || positions[index] != positions[unique - 1] {
+                positions[unique] = positions[index]
+                unique += 1
+            }
+            positions.removeLast(positions.count - unique)
+        }
         guard let firstPosition = positions.first, let lastPosition = positions.last else { return }
-        let keyValues = groupKeys[group]
-        let groupText = zip(rule.groupBy, keyValues).map { "\($0.rawValue)=\($1)" }.joined(separator: ", ")
+        if groupTexts[group] == nil {
+            groupTexts[group] = zip(rule.groupBy, groupKeys[group]).map { "\($0.rawValue)=\($1)" }.joined(separator: ", ")
+        }
         var distinct: [String] = []
         if rule.kind == .valueCount {
             distinct = Set(positions.map { values[Int(entries[$0].value)] }).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         }
-        let first = Timestamp(nanoseconds: entries[firstPosition].time)
-        let last = Timestamp(nanoseconds: entries[lastPosition].time)
         matches.append(RuleMatch(
-            ruleID: rule.id, title: rule.title, severity: rule.severity, kind: rule.kind, group: groupText,
-            groupValues: keyValues, firstSeen: first, lastSeen: last,
-            events: positions.map { events[Int(entries[$0].event)].reference },
-            values: distinct,
-            explanation: explanation(group: groupText, peak: burst.peak, events: positions.count, first: first, last: last)))
-    }
-
-    private func explanation(group: String, peak: Int, events: Int, first: Timestamp, last: Timestamp) -> String {
-        let span = RuleSweep.describe(timespan: rule.timespan)
-        let names = rule.baseRuleNames.map { "`\($0)`" }
-        let who = group.isEmpty ? "" : " for \(group)"
-        var words: String
-        switch rule.kind {
-        case .eventCount:
-            words = "Correlation rule `\(rule.id)` (event_count): \(peak) events of \(names.joined(separator: " or "))\(who) within \(span) (condition \(rule.condition.description))"
-        case .valueCount:
-            let field = rule.valueField?.rawValue ?? "?"
-            words = "Correlation rule `\(rule.id)` (value_count): \(peak) distinct values of \(field) in events of \(names.joined(separator: " or "))\(who) within \(span) (condition \(rule.condition.description))"
-        case .temporal:
-            words = "Correlation rule `\(rule.id)` (temporal): \(peak) of the rules \(names.joined(separator: ", ")) matched\(who) within \(span) (condition \(rule.condition.description))"
-        case .temporalOrdered:
-            words = "Correlation rule `\(rule.id)` (temporal_ordered): \(names.joined(separator: " then ")) matched in that order\(who) within \(span)"
-        }
-        words += "; \(events) event\(events == 1 ? "" : "s") from \(first.iso8601) to \(last.iso8601)."
-        return words
-    }
-
-    /// `5m`, `90s`, `1h`, `2d`: the largest unit that divides the span.
-    static func describe(timespan: Int64) -> String {
-        let second: Int64 = 1_000_000_000
-        for (unit, size) in [("d", 86_400 * second), ("h", 3600 * second), ("m", 60 * second), ("s", second)]
-        where timespan % size == 0 {
-            return "\(timespan / size)\(unit)"
-        }
-        return "\(timespan)ns"
+            rule: rule, group: groupTexts[group] ?? "", groupValues: groupKeys[group],
+            firstSeen: Timestamp(nanoseconds: entries[firstPosition].time),
+            lastSeen: Timestamp(nanoseconds: entries[lastPosition].time),
+            events: positions.map { events[entries[$0].event].reference },
+            values: distinct, peak: peak))
     }
 }
 
-/// The group-by values of an event; nil when the event lacks one of them.
+/// The group-by values of an event (at most one per group-by field, and there are four
+/// fields); nil when the event lacks one of them. Fixed fields rather than an array, so
+/// that building one allocates nothing.
 private struct GroupKey: Hashable {
-    var values: [String]
+    var first: String?
+    var second: String?
+    var third: String?
+    var fourth: String?
 
     init?(_ event: CorrelationEvent, _ fields: [CorrelationRule.GroupField]) {
-        values = []
-        values.reserveCapacity(fields.count)
-        for field in fields {
+        for (position, field) in fields.enumerated() {
             let value: String?
             switch field {
             case .host: value = event.host.isEmpty ? Correlator.unknownHost : event.host
@@ -411,7 +509,14 @@ private struct GroupKey: Hashable {
                 if case .sighting(let sighting) = event.payload { value = sighting.indicatorValue } else { value = nil }
             }
             guard let value, !value.isEmpty else { return nil }
-            values.append(value)
+            switch position {
+            case 0: first = value
+            case 1: second = value
+            case 2: third = value
+            default: fourth = value
+            }
         }
     }
+
+    var values: [String] { [first, second, third, fourth].compactMap { $0 } }
 }
