@@ -352,3 +352,53 @@ private func matches(_ events: [CorrelationEvent?], rule: String) -> [RuleMatch]
         }
     }
 }
+
+@Suite struct CorrelationRuleSelectionTests {
+    @Test("sighting base rules select by type, feed, field and value; line rules by what the ingest passed")
+    func sightingSelection() {
+        let dns = CorrelationEvent.sighting(
+            .init(id: 1, indicatorValue: "evil.example", indicatorType: "domain", feed: "Rules/phishing-domains.txt", field: "dns.query"),
+            time: Timestamp(nanoseconds: 0), host: "h")
+        let sni = CorrelationEvent.sighting(
+            .init(id: 2, indicatorValue: "evil.example", indicatorType: "domain", feed: "Rules/phishing-domains.txt", field: "tls.sni"),
+            time: Timestamp(nanoseconds: 0), host: "h")
+        let c2 = CorrelationEvent.sighting(
+            .init(id: 3, indicatorValue: "203.0.113.1", indicatorType: "ipv4", feed: "c2-infrastructure", field: "ip.dst"),
+            time: Timestamp(nanoseconds: 0), host: "h")
+        let line = CorrelationEvent.logLine(
+            .init(sourceID: 1, lineNumber: 1, offset: 0, baseRules: [0, 99]), time: Timestamp(nanoseconds: 0), host: "h")
+        // Base rules in rulesText order: ssh-fail 0, ssh-ok 1, dns 2, hash 3, c2 4.
+        #expect(rules.baseRules(matching: dns) == [2])
+        #expect(rules.baseRules(matching: sni) == [])
+        #expect(rules.baseRules(matching: c2) == [4])
+        #expect(rules.baseRules(matching: line) == [0])
+        #expect(rules.hasLineRules)
+        #expect(!CorrelationRules().hasLineRules)
+        #expect(CorrelationRules().evaluate(events: [dns, c2]).isEmpty)
+    }
+
+    @Test("a value list selects only its values")
+    func valueList() {
+        let text = """
+            name: one
+            title: one value
+            selection: {indicator: [evil.example, bad.example]}
+            ---
+            title: twice
+            id: twice
+            severity: info
+            correlation: {type: event_count, rules: one, timespan: 1m, condition: {gte: 2}}
+            """
+        let (loaded, diagnostics) = CorrelationRules.load(text: text, file: "v.yml")
+        #expect(diagnostics.isEmpty)
+        let events = ["evil.example", "good.example", "bad.example"].enumerated().map { index, value in
+            CorrelationEvent.sighting(
+                .init(id: Int64(index), indicatorValue: value, indicatorType: "domain", feed: "f", field: "dns.query"),
+                time: Timestamp(seconds: Int64(index)), host: "h")
+        }
+        let found = loaded.evaluate(events: events)
+        #expect(found.map(\.events) == [[.sighting(0), .sighting(2)]])
+        #expect(found.first?.group == "")
+        #expect(found.first?.peak == 2)
+    }
+}
