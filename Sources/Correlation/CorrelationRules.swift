@@ -254,3 +254,37 @@ extension RuleFileParser {
         return names
     }
 }
+
+/// Where correlation rules are found: the `correlation` directory of each rules
+/// directory (`Rules/correlation/*.yml`), and `.yml`/`.yaml` files named directly.
+public enum CorrelationRuleFiles {
+    public static let directoryName = "correlation"
+
+    /// The correlation rules of the given rule paths (as `--rules` takes them), with
+    /// the directories they came from and every diagnostic.
+    public static func load(rulePaths: [String]) -> (
+        rules: CorrelationRules, diagnostics: [RuleDiagnostic], directories: [String]
+    ) {
+        var files: [String] = []
+        var directories: [String] = []
+        let manager = FileManager.default
+        for path in rulePaths {
+            var isDirectory: ObjCBool = false
+            guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
+            if isDirectory.boolValue {
+                let directory = (path.hasSuffix("/") ? String(path.dropLast()) : path) + "/" + directoryName
+                var inner: ObjCBool = false
+                guard manager.fileExists(atPath: directory, isDirectory: &inner), inner.boolValue,
+                      let names = try? manager.contentsOfDirectory(atPath: directory)
+                else { continue }
+                directories.append(directory)
+                files += names.filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.sorted()
+                    .map { directory + "/" + $0 }
+            } else if path.hasSuffix(".yml") || path.hasSuffix(".yaml") {
+                files.append(path)
+            }
+        }
+        let (rules, diagnostics) = CorrelationRules.load(files: files)
+        return (rules, diagnostics, directories)
+    }
+}

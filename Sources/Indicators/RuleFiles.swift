@@ -37,6 +37,10 @@ enum RuleFiles {
         return (unique, allow, errors)
     }
 
+    /// The subdirectory of a rules directory that holds correlation rules, not
+    /// indicators.
+    static let correlationDirectory = "correlation"
+
     private static func walk(_ directory: String, depth: Int, underAllow: Bool, into files: inout [String],
                              allow: inout Set<String>, errors: inout [RuleError])
     {
@@ -63,6 +67,9 @@ enum RuleFiles {
                 continue
             }
             if isDirectory.boolValue {
+                // Correlation rules (YAML) live beside the indicators; the Correlation
+                // module reads them.
+                if name == correlationDirectory, depth == 0 { continue }
                 walk(path, depth: depth + 1, underAllow: underAllow || name == "allow", into: &files,
                      allow: &allow, errors: &errors)
             } else {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Correlation
 import Foundation
 import Indicators
 
@@ -24,13 +25,20 @@ struct Rules: ParsableCommand {
             diagnostics += rules.errors.map { ($0.file, $0.line, $0.column, $0.description) }
             diagnostics += rules.warnings.map { ($0.file, $0.line, $0.column, $0.description) }
             diagnostics.sort { ($0.file, $0.line, $0.column) < ($1.file, $1.line, $1.column) }
+            let correlation = CorrelationRuleFiles.load(rulePaths: paths)
+            diagnostics += correlation.diagnostics.map { ($0.file, $0.line, $0.column, $0.description) }
+            diagnostics.sort { ($0.file, $0.line, $0.column) < ($1.file, $1.line, $1.column) }
             for diagnostic in diagnostics { print(diagnostic.text) }
             for summary in rules.fileSummaries { print(RuleReport.fileLine(summary)) }
+            for directory in correlation.directories {
+                print("\(directory): correlation rules, \(count(correlation.rules.correlations.count, "correlation")), "
+                      + "\(count(correlation.rules.baseRules.count, "base rule"))")
+            }
             var totals = [count(rules.files.count, "file"), count(rules.indicators.count, "indicator")]
             if !rules.allowEntries.isEmpty { totals.append(count(rules.allowEntries.count, "allow entry", plural: "allow entries")) }
             totals += [count(rules.errors.count, "error"), count(rules.warnings.count, "warning")]
             let total = totals.joined(separator: ", ")
-            if rules.errors.isEmpty {
+            if rules.errors.isEmpty && correlation.diagnostics.isEmpty {
                 print(total)
             } else {
                 printError(total)
