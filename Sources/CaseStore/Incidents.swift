@@ -29,7 +29,7 @@ extension CaseDatabase {
         try queue.read { db in
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT s.id, s.host, s.time_ns, s.indicator_id, i.value, src.kind, i.severity, i.confidence,
-                       COALESCE(i.source, i.rule_file), s.last_time_ns
+                       COALESCE(i.source, i.rule_file), s.last_time_ns, i.type, s.field
                 FROM sightings s
                 JOIN sources src ON src.id = s.source_id
                 JOIN indicators i ON i.id = s.indicator_id
@@ -40,7 +40,7 @@ extension CaseDatabase {
             while let row = try rows.next() {
                 let kind: String? = try row.decode(atIndex: 5)
                 let severity: String? = try row.decode(atIndex: 6)
-                facts.append(SightingFact(
+                var fact = SightingFact(
                     id: try row.decode(atIndex: 0),
                     host: try row.decode(atIndex: 1),
                     time: Timestamp(nanoseconds: try row.decode(atIndex: 2)),
@@ -51,7 +51,10 @@ extension CaseDatabase {
                     indicatorSeverity: severity.flatMap { Severity(rawValue: $0.lowercased()) },
                     indicatorConfidence: try row.decode(atIndex: 7),
                     feed: try row.decode(atIndex: 8),
-                    lastTime: (try row.decode(atIndex: 9) as Int64?).map(Timestamp.init(nanoseconds:))))
+                    lastTime: (try row.decode(atIndex: 9) as Int64?).map(Timestamp.init(nanoseconds:)))
+                fact.indicatorType = try row.decode(atIndex: 10)
+                fact.field = try row.decode(atIndex: 11)
+                facts.append(fact)
             }
             return facts
         }
@@ -66,7 +69,7 @@ extension CaseDatabase {
             var owner: [Int64: Int64] = [:]
             let links = try Row.fetchCursor(db, sql: """
                 SELECT l.sighting_id, l.incident_id FROM incident_sightings l
-                JOIN incidents i ON i.id = l.incident_id WHERE i.merged_into IS NULL
+                JOIN incidents i ON i.id = l.incident_id WHERE i.merged_into IS NULL AND i.rule_id IS NULL
                 """)
             while let row = try links.next() {
                 owner[try row.decode(atIndex: 0)] = try row.decode(atIndex: 1)
@@ -98,7 +101,7 @@ extension CaseDatabase {
             // Stored incidents no computed one continues have lost their sightings (their
             // sources were replaced; the links went with them by cascade).
             let active = try Int64.fetchAll(
-                db, sql: "SELECT id FROM incidents WHERE merged_into IS NULL AND sighting_count > 0")
+                db, sql: "SELECT id FROM incidents WHERE merged_into IS NULL AND rule_id IS NULL AND sighting_count > 0")
             let orphaned = Set(active).subtracting(taken)
             for id in orphaned.sorted() {
                 try db.execute(sql: "DELETE FROM incident_sightings WHERE incident_id = ?", arguments: [id])
@@ -150,7 +153,7 @@ extension CaseDatabase {
     /// The listed incidents (not merged, with sightings) that pass `filter`, newest
     /// first (by last_seen, then id).
     public func incidents(_ filter: IncidentFilter = IncidentFilter()) throws -> [IncidentRow] {
-        var conditions = ["i.merged_into IS NULL", "i.sighting_count > 0"]
+        var conditions = ["i.merged_into IS NULL", "(i.sighting_count > 0 OR i.line_count > 0)"]
         var arguments: [(any DatabaseValueConvertible)?] = []
         if let since = filter.since {
             conditions.append("i.last_seen_ns >= ?")
@@ -254,7 +257,8 @@ extension CaseDatabase {
 
     private static let incidentSelect = """
         SELECT i.id, i.first_seen_ns, i.last_seen_ns, i.host, i.severity, i.confidence, i.indicators,
-               i.sighting_count, i.title, i.explanation, i.merged_into, \(statusExpression) AS status,
+               i.sighting_count, i.title, i.explanation, i.merged_into, i.rule_id, i.line_count,
+               \(statusExpression) AS status,
                (SELECT t.assignee FROM triage_events t WHERE t.incident_id = i.id AND t.assignee IS NOT NULL
                 ORDER BY t.id DESC LIMIT 1) AS assignee
         FROM incidents i
@@ -275,6 +279,8 @@ extension CaseDatabase {
             title: try row.decode(forColumn: "title"),
             explanation: try row.decode(forColumn: "explanation"),
             mergedInto: try row.decode(forColumn: "merged_into"),
+            ruleID: try row.decode(forColumn: "rule_id"),
+            lineCount: try row.decode(forColumn: "line_count"),
             status: TriageStatus(rawValue: status) ?? .new,
             assignee: try row.decode(forColumn: "assignee"))
     }
@@ -308,6 +314,10 @@ public struct IncidentRow: Sendable, Hashable {
     public var explanation: String = ""
     /// The incident it was merged into by a later run, if it was.
     public var mergedInto: Int64? = nil
+    /// The correlation rule that made it; nil for the default grouping by host.
+    public var ruleID: String? = nil
+    /// The log lines (selected by correlation base rules) it holds besides sightings.
+    public var lineCount: Int = 0
     /// Its latest triage status (`new` when never triaged).
     public var status: TriageStatus = .new
     /// Its latest assignee, if any triage event named one.

@@ -156,6 +156,10 @@ enum Schema {
     /// - `sightings.suppressed_by` names the allow-list entry that suppressed a sighting
     ///   (kept, but left out of incidents); `sightings.context` lists the other, wider
     ///   indicators the value also matched.
+    /// - Correlation rules: `line_events` are the log lines a base rule of
+    ///   `Rules/correlation` selected (by name, comma-separated in `base_rules`);
+    ///   an incident a correlation rule made has `rule_id` and `group_key`, its
+    ///   sightings in `incident_sightings` and its lines in `incident_line_events`.
     /// - DNS chains: `resolutions` are the addresses a DNS answer gave for a name that
     ///   matched a domain indicator; `sightings.derived_from` marks a sighting of a later
     ///   connection to such an address, derived from the resolution; `derivation_scans`
@@ -182,7 +186,10 @@ enum Schema {
             indicators TEXT NOT NULL,
             sighting_count INTEGER NOT NULL,
             explanation TEXT NOT NULL DEFAULT '',
-            merged_into INTEGER REFERENCES incidents(id)
+            merged_into INTEGER REFERENCES incidents(id),
+            rule_id TEXT,
+            group_key TEXT,
+            line_count INTEGER NOT NULL DEFAULT 0
         );
         INSERT INTO incidents_v3 (id, host, first_seen, last_seen, first_seen_ns, last_seen_ns, severity, title,
                                   indicators, sighting_count)
@@ -246,5 +253,25 @@ enum Schema {
             ON sightings(source_id, locator_kind, locator, field, indicator_id, observed)
             WHERE derived_from IS NOT NULL;
         CREATE INDEX sightings_derived_from ON sightings(derived_from) WHERE derived_from IS NOT NULL;
+
+        CREATE TABLE line_events (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+            line INTEGER NOT NULL,
+            byte_offset INTEGER NOT NULL,
+            time_ns INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            log_src TEXT,
+            log_dst TEXT,
+            base_rules TEXT NOT NULL
+        );
+        CREATE INDEX line_events_source ON line_events(source_id);
+
+        CREATE TABLE incident_line_events (
+            incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+            line_event_id INTEGER NOT NULL REFERENCES line_events(id) ON DELETE CASCADE,
+            PRIMARY KEY (incident_id, line_event_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX incident_line_events_event ON incident_line_events(line_event_id);
         """
 }

@@ -23,6 +23,10 @@ public struct SightingFact: Sendable, Hashable {
     /// The last time of a sighting that spans a conversation (`time` for one packet or
     /// line).
     public var lastTime: Timestamp
+    /// The indicator's type (`ipv4`, `domain`…) and where the value was seen
+    /// (`dns.query`…), for correlation rules.
+    public var indicatorType: String = ""
+    public var field: String = ""
 
     public init(
         id: Int64, host: String, time: Timestamp, indicatorID: Int64, indicatorValue: String, sourceKind: SourceKind,
