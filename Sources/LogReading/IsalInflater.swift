@@ -60,6 +60,9 @@ final class IsalInflater {
         // the memory is only bound here, not read.
         isal_inflate_init(state)
         state.pointee.crc_flag = UInt32(ISAL_GZIP)
+        // Never a null next_in, even before the first read (ISA-L may memcpy from it).
+        state.pointee.next_in = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        state.pointee.avail_in = 0
     }
 
     deinit {
