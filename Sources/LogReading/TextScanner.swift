@@ -57,12 +57,7 @@ enum TextScanner {
             }
             let start = index
             let hasDot: Bool
-            if let (wordEnd, dot) = wordExtentSIMD(text, from: start, end: end) {
-                index = wordEnd
-                hasDot = dot
-            } else {
-                (index, hasDot) = wordExtentScalar(text, from: start, end: end)
-            }
+            (index, hasDot) = wordExtent(text, from: start, end: end)
             // The local part of an e-mail address is not a domain.
             let followedByAt = index < end && text[index] == UInt8(ascii: "@")
             if followedByAt,
@@ -89,10 +84,12 @@ enum TextScanner {
     /// 32 hex digits: an MD5, the shortest digest the scanner reports.
     static let shortestDigestLength = 32
 
-    /// The end of the word starting at `start` and whether it has a dot, one byte at a
-    /// time: the scalar twin of `wordExtentSIMD`.
+    /// The end of the word starting at `start` and whether it has a dot. Scalar on
+    /// purpose: a `SIMD16<UInt8>` classifier of 16 bytes at once (compares, a mask,
+    /// the first non-word lane) measured five times slower in release builds with
+    /// Swift 6.3, whose SIMD masks compile to lane-by-lane loops through the stack.
     @inline(__always)
-    static func wordExtentScalar(_ text: UnsafeRawBufferPointer, from start: Int, end: Int) -> (end: Int, hasDot: Bool) {
+    static func wordExtent(_ text: UnsafeRawBufferPointer, from start: Int, end: Int) -> (end: Int, hasDot: Bool) {
         var index = start
         var hasDot = false
         while index < end {
@@ -102,35 +99,6 @@ enum TextScanner {
             index += 1
         }
         return (index, hasDot)
-    }
-
-    /// As `wordExtentScalar`, classifying 16 bytes at once with `SIMD16<UInt8>`
-    /// compares; nil when fewer than 16 bytes are left or the word runs past them (the
-    /// caller then goes on with the scalar twin). Most words are shorter than 16 bytes.
-    @inline(__always)
-    static func wordExtentSIMD(_ text: UnsafeRawBufferPointer, from start: Int, end: Int) -> (end: Int, hasDot: Bool)? {
-        guard end - start >= 16, end <= text.count, let base = text.baseAddress else { return nil }
-        // Safe: start + 16 <= end <= text.count, so the 16 bytes are inside the buffer.
-        let bytes = base.loadUnaligned(fromByteOffset: start, as: SIMD16<UInt8>.self)
-        let lower = bytes | SIMD16(repeating: 0x20)
-        let dot = bytes .== SIMD16(repeating: UInt8(ascii: "."))
-        let word = (lower &- SIMD16(repeating: 97)) .< SIMD16(repeating: 26)
-            .| (bytes &- SIMD16(repeating: 48)) .< SIMD16(repeating: 10)
-            .| dot .| (bytes .== SIMD16(repeating: UInt8(ascii: "-"))) .| (bytes .== SIMD16(repeating: UInt8(ascii: "_")))
-        guard let length = firstLane(.!word) else { return nil }
-        let firstDot = firstLane(dot) ?? 16
-        return (start + length, firstDot < length)
-    }
-
-    /// The index of the first true lane, or nil.
-    @inline(__always)
-    static func firstLane(_ mask: SIMDMask<SIMD16<Int8>>) -> Int? {
-        let lanes = SIMD16<UInt8>(repeating: 0).replacing(with: 0xFF, where: mask)
-        // Lane 0 is the lowest byte of the first half (little-endian, as on x86-64 and arm64).
-        let halves = unsafeBitCast(lanes, to: SIMD2<UInt64>.self)
-        if halves[0] != 0 { return halves[0].littleEndian.trailingZeroBitCount / 8 }
-        if halves[1] != 0 { return 8 + halves[1].littleEndian.trailingZeroBitCount / 8 }
-        return nil
     }
 
     /// Top-level domains of the ICANN list that in logs are nearly always file name
