@@ -98,6 +98,9 @@ def main():
     floor = os.path.join(work, "pcap_floor")
     subprocess.run(["gcc", "-O2", "-o", floor, os.path.join(ROOT, "Benchmarks", "c", "pcap_floor.c"), "-lpcap"],
                    check=True)
+    inflate_floor = os.path.join(work, "inflate_floor")
+    subprocess.run(["gcc", "-O2", "-o", inflate_floor, os.path.join(ROOT, "Benchmarks", "c", "inflate_floor.c"),
+                    "-lz", "-lisal", "-ldeflate"], check=True)
     # Rule sets: all generated indicators, and a single address (the same work tcpdump's
     # host filter is given).
     all_rules = os.path.join(work, "rules-all")
@@ -146,6 +149,10 @@ def main():
         domains = os.path.join(data, "domains.txt")
         rows = [
             ("zcat F > /dev/null (floor)", f"zcat {gz} > /dev/null", True, None),
+            ("zlib gzread loop", f"{inflate_floor} zlib-gzread {gz}", False, None),
+            ("zlib inflate loop", f"{inflate_floor} zlib-inflate {gz}", False, None),
+            ("ISA-L isal_inflate loop", f"{inflate_floor} isal {gz}", False, None),
+            ("libdeflate, whole file in memory", f"{inflate_floor} libdeflate {gz}", False, None),
             ("cairn ingest, 3.1 M indicators", ingest(all_rules, gz), False, None),
         ]
         if args.slow:

@@ -27,7 +27,7 @@ final class GzipInflater {
     /// Set after `Z_STREAM_END`: the next non-zero byte starts a new member.
     private var betweenMembers = false
     /// 1-based number of the member being inflated.
-    private var member = 1
+    private(set) var member = 1
     /// Compressed offset at which the current member started.
     private var memberStart: UInt64 = 0
     private var finished = false
@@ -60,7 +60,7 @@ final class GzipInflater {
     }
 
     /// Compressed bytes handed to zlib so far (the file offset of the next unread byte).
-    private var compressedOffset: UInt64 {
+    var compressedOffset: UInt64 {
         file.bytesRead - UInt64(stream.pointee.avail_in)
     }
 

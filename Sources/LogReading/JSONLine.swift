@@ -17,9 +17,20 @@ enum JSONValue {
 struct JSONScanner {
     /// Deeper than any real log record; bounds the recursion.
     static let maximumDepth = 32
+    /// The longest member path (`dns.answers.rdata`) built for `Observation.member`:
+    /// real Zeek and Suricata paths are under 64 bytes; a longer one falls back to the
+    /// innermost member name. The reader allocates one buffer of this size.
+    static let maximumMemberPathLength = 512
+
+    /// `path` for a value that is no member's (the line's root object).
+    private static let noPath = -1
+    /// `path` for a value whose member path did not fit: its innermost name stands in.
+    private static let pathTooLong = -2
 
     let bytes: UnsafeRawBufferPointer
     var index: Int
+    /// Where member paths are built, names joined by `.`; may be empty (no paths).
+    var scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0)
 
     /// Scans the object that fills `bytes[range]` (white space around it allowed); false
     /// when it is not exactly one well-formed JSON object. `visit` may have been called
@@ -28,11 +39,49 @@ struct JSONScanner {
         _ bytes: UnsafeRawBufferPointer, in range: Range<Int>,
         visit: (_ depth: Int, _ name: Range<Int>?, _ value: JSONValue) -> Void
     ) -> Bool {
+        scanObject(bytes, in: range, paths: UnsafeMutableRawBufferPointer(start: nil, count: 0)) { depth, name, _, value in
+            visit(depth, name, value)
+        }
+    }
+
+    /// As above, and also gives each scalar its member path: the names of the members
+    /// it is nested in, joined by `.` (`http.hostname`; an array's elements take the
+    /// array's path), built in `paths` without allocating and valid only during the
+    /// call. A path longer than `paths` is given as the innermost member's name; a
+    /// scalar that is no member's gets nil (there is none in an object).
+    static func scanObject(
+        _ bytes: UnsafeRawBufferPointer, in range: Range<Int>, paths: UnsafeMutableRawBufferPointer,
+        visit: (_ depth: Int, _ name: Range<Int>?, _ member: UnsafeRawBufferPointer?, _ value: JSONValue) -> Void
+    ) -> Bool {
         var scanner = JSONScanner(bytes: UnsafeRawBufferPointer(rebasing: bytes[..<range.upperBound]), index: range.lowerBound)
+        scanner.scratch = paths
         scanner.skipSpace()
-        guard scanner.peek() == UInt8(ascii: "{"), scanner.value(depth: 0, name: nil, visit: visit) else { return false }
+        guard scanner.peek() == UInt8(ascii: "{"),
+              scanner.value(depth: 0, name: nil, path: JSONScanner.noPath, visit: visit)
+        else { return false }
         scanner.skipSpace()
         return scanner.index == range.upperBound
+    }
+
+    /// The path of member `key` inside a value whose path has length `parent`: writes
+    /// `.key` (or `key` at the root) after it in `scratch`.
+    private func childPath(_ parent: Int, key: Range<Int>) -> Int {
+        guard parent != JSONScanner.pathTooLong else { return JSONScanner.pathTooLong }
+        let start = parent == JSONScanner.noPath ? 0 : parent + 1
+        let length = start + key.count
+        guard length <= scratch.count, let target = scratch.baseAddress, let source = bytes.baseAddress else {
+            return JSONScanner.pathTooLong
+        }
+        // Safe: parent < start <= length <= scratch.count, and key lies inside bytes.
+        if start > 0 { scratch[parent] = UInt8(ascii: ".") }
+        (target + start).copyMemory(from: source + key.lowerBound, byteCount: key.count)
+        return length
+    }
+
+    /// The member bytes for a scalar with path length `path` and innermost name `name`.
+    private func member(_ path: Int, name: Range<Int>?) -> UnsafeRawBufferPointer? {
+        if path >= 0 { return UnsafeRawBufferPointer(rebasing: scratch[0..<path]) }
+        return name.map { UnsafeRawBufferPointer(rebasing: bytes[$0]) }
     }
 
     private func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
@@ -47,7 +96,8 @@ struct JSONScanner {
     }
 
     private mutating func value(
-        depth: Int, name: Range<Int>?, visit: (Int, Range<Int>?, JSONValue) -> Void
+        depth: Int, name: Range<Int>?, path: Int,
+        visit: (Int, Range<Int>?, UnsafeRawBufferPointer?, JSONValue) -> Void
     ) -> Bool {
         guard let byte = peek() else { return false }
         switch byte {
@@ -66,7 +116,9 @@ struct JSONScanner {
                 guard peek() == UInt8(ascii: ":") else { return false }
                 index += 1
                 skipSpace()
-                guard value(depth: depth + 1, name: key, visit: visit) else { return false }
+                guard value(depth: depth + 1, name: key, path: childPath(path, key: key), visit: visit) else {
+                    return false
+                }
                 skipSpace()
                 guard let next = peek() else { return false }
                 index += 1
@@ -83,7 +135,7 @@ struct JSONScanner {
             }
             while true {
                 skipSpace()
-                guard value(depth: depth + 1, name: name, visit: visit) else { return false }
+                guard value(depth: depth + 1, name: name, path: path, visit: visit) else { return false }
                 skipSpace()
                 guard let next = peek() else { return false }
                 index += 1
@@ -92,15 +144,15 @@ struct JSONScanner {
             }
         case UInt8(ascii: "\""):
             guard let range = string() else { return false }
-            visit(depth, name, .string(range))
+            visit(depth, name, member(path, name: name), .string(range))
             return true
-        case UInt8(ascii: "t"): return literal("true", depth: depth, name: name, visit: visit)
-        case UInt8(ascii: "f"): return literal("false", depth: depth, name: name, visit: visit)
-        case UInt8(ascii: "n"): return literal("null", depth: depth, name: name, visit: visit)
+        case UInt8(ascii: "t"): return literal("true", depth: depth, name: name, path: path, visit: visit)
+        case UInt8(ascii: "f"): return literal("false", depth: depth, name: name, path: path, visit: visit)
+        case UInt8(ascii: "n"): return literal("null", depth: depth, name: name, path: path, visit: visit)
         default:
             let start = index
             guard number() else { return false }
-            visit(depth, name, .number(start..<index))
+            visit(depth, name, member(path, name: name), .number(start..<index))
             return true
         }
     }
@@ -131,7 +183,8 @@ struct JSONScanner {
     }
 
     private mutating func literal(
-        _ word: StaticString, depth: Int, name: Range<Int>?, visit: (Int, Range<Int>?, JSONValue) -> Void
+        _ word: StaticString, depth: Int, name: Range<Int>?, path: Int,
+        visit: (Int, Range<Int>?, UnsafeRawBufferPointer?, JSONValue) -> Void
     ) -> Bool {
         let count = word.utf8CodeUnitCount
         guard index + count <= bytes.count else { return false }
@@ -140,7 +193,7 @@ struct JSONScanner {
         }
         guard matches else { return false }
         index += count
-        visit(depth, name, .literal)
+        visit(depth, name, member(path, name: name), .literal)
         return true
     }
 
@@ -244,8 +297,9 @@ struct JSONRecord {
         return Timestamp(seconds: seconds, nanoseconds: nanos)
     }
 
-    /// The role of an address in a top-level member: `id.orig_h`, `src_ip` are the
-    /// source, `id.resp_h`, `dest_ip` the destination; nil for other members.
+    /// The role of an address by its member path: `id.orig_h` (Zeek, flat or with `id`
+    /// as an object), `src_ip` (Suricata) are the source, `id.resp_h`, `dest_ip` the
+    /// destination; nil for other members (`tunnel.src_ip` too: not the flow's).
     static func addressField(_ name: UnsafeRawBufferPointer) -> Field? {
         if name.elementsEqual("id.orig_h".utf8) || name.elementsEqual("src_ip".utf8) { return .logSource }
         if name.elementsEqual("id.resp_h".utf8) || name.elementsEqual("dest_ip".utf8) { return .logDestination }

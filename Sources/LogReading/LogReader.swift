@@ -29,6 +29,33 @@ public struct LogReadingOptions: Sendable {
     /// The public suffix list that tells domain names from file names (`config.php`);
     /// nil falls back to a syntactic rule (see `TextScanner`). Defaults to the system's list.
     public var publicSuffixes: PublicSuffixList?
+    /// The decompression-bomb guard: a gzip file is read up to this many decompressed
+    /// bytes; past it reading stops with `ReadSummary.damage` saying so (with the
+    /// compressed byte offset), and the lines before it are kept (the last one cut where
+    /// the limit fell). Plain files are not limited (their size is their size).
+    ///
+    /// Default 64 GiB: ten times the largest rotated syslog we expect for one file, and
+    /// at inflate speed (about 1 GB/s) a bound of about a minute on what a bomb costs.
+    /// An absolute cap rather than a ratio to the compressed size: memory does not grow
+    /// with the output (it is streamed), so a bomb costs only time, and deflate cannot
+    /// exceed about 1032:1 anyway, so a ratio cap loose enough for very repetitive real
+    /// logs (which do reach several hundred to one) would barely stop a bomb at all.
+    public var maximumDecompressedBytes: UInt64 = LogReadingOptions.defaultMaximumDecompressedBytes
+    /// The gzip decoder: ISA-L (the default: about twice zlib's speed on log text) or
+    /// zlib (the reference, kept as the fallback). Both read every member and report
+    /// damage alike; tests decode the same files through both and compare.
+    public var inflater: Inflater = .isal
+
+    /// 64 GiB; see `maximumDecompressedBytes`.
+    public static let defaultMaximumDecompressedBytes: UInt64 = 64 << 30
+
+    /// Which library inflates gzip input.
+    public enum Inflater: String, Sendable, CaseIterable {
+        /// Intel's ISA-L (`isal_inflate`), streaming with its gzip header and CRC checks.
+        case isal
+        /// zlib (`inflate` with gzip framing): the reference implementation.
+        case zlib
+    }
 
     /// `year` for RFC 3164 timestamps; lines cut at 1 MiB by default.
     public init(year: Int, maximumLineLength: Int = 1 << 20) {
@@ -68,10 +95,16 @@ public final class LogReader {
     private let options: LogReadingOptions
     private let lineLimit: Int
     private let chunkSize: Int
-    private let inflater: GzipInflater?
+    private let inflater: Decompressor?
+    /// Decompressed bytes handed out so far, for the bomb guard.
+    private var decompressedBytes: UInt64 = 0
+    /// Set when the bomb guard cut the last chunk: the next chunk is this damage.
+    private var limitDamage: String?
     private let plainChunk: UnsafeMutableRawBufferPointer?
     /// Holds a line split across chunks: `lineLimit` bytes plus one for a CR before LF.
     private let lineBuffer: UnsafeMutableRawBufferPointer
+    /// Where the member paths of JSON values (`http.hostname`) are built.
+    private let memberPaths: UnsafeMutableRawBufferPointer
 
     /// A reader for `file`; `compressed` says it is gzip (detected by the caller from
     /// its magic bytes). Opening costs two or three buffer allocations, nothing else.
@@ -86,8 +119,12 @@ public final class LogReader {
         self.chunkSize = max(1, chunkSize)
         lineLimit = min(max(1, options.maximumLineLength), LogReader.largestLineLimit)
         lineBuffer = .allocate(byteCount: lineLimit + 1, alignment: 16)
+        memberPaths = .allocate(byteCount: JSONScanner.maximumMemberPathLength, alignment: 16)
         if compressed {
-            inflater = GzipInflater(file: file, chunkSize: self.chunkSize)
+            switch options.inflater {
+            case .isal: inflater = .isal(IsalInflater(file: file, chunkSize: self.chunkSize))
+            case .zlib: inflater = .zlib(GzipInflater(file: file, chunkSize: self.chunkSize))
+            }
             plainChunk = nil
         } else {
             inflater = nil
@@ -97,6 +134,7 @@ public final class LogReader {
 
     deinit {
         lineBuffer.deallocate()
+        memberPaths.deallocate()
         plainChunk?.deallocate()
     }
 
@@ -104,7 +142,8 @@ public final class LogReader {
     /// header time (or the nearest earlier one), and the header's host. A message that is
     /// a JSON object (Zeek, Suricata EVE) takes its time from `ts`/`timestamp`, its host
     /// from `host`/`hostname` when the header gives none, and tags `id.orig_h`/`src_ip`
-    /// as `log.src` and `id.resp_h`/`dest_ip` as `log.dst`; other addresses are tagged
+    /// as `log.src` and `id.resp_h`/`dest_ip` as `log.dst`, and sets `member` to the
+    /// member path of every value (`http.hostname`); other addresses are tagged
     /// from the words around them (see `AddressRoles`). A truncated or
     /// corrupt gzip stream ends the read with `damage` set (naming the compressed byte
     /// offset); the lines before it are kept. The file is drained to its end.
@@ -260,10 +299,45 @@ public final class LogReader {
         case damage(String)
     }
 
+    /// One of the two gzip decoders; a switch per 1 MiB chunk, not per line.
+    private enum Decompressor {
+        case isal(IsalInflater)
+        case zlib(GzipInflater)
+
+        func next() -> GzipInflater.Output {
+            switch self {
+            case .isal(let inflater): inflater.next()
+            case .zlib(let inflater): inflater.next()
+            }
+        }
+
+        var position: (compressedOffset: UInt64, member: Int) {
+            switch self {
+            case .isal(let inflater): (inflater.compressedOffset, inflater.member)
+            case .zlib(let inflater): (inflater.compressedOffset, inflater.member)
+            }
+        }
+    }
+
     private func nextChunk() -> Chunk {
         if let inflater {
+            if let limitDamage { return .damage(limitDamage) }
             switch inflater.next() {
-            case .bytes(let bytes): return .bytes(bytes)
+            case .bytes(let bytes):
+                let limit = options.maximumDecompressedBytes
+                let room = limit - min(limit, decompressedBytes)
+                guard UInt64(bytes.count) > room else {
+                    decompressedBytes += UInt64(bytes.count)
+                    return .bytes(bytes)
+                }
+                // The bomb guard: hand out what fits, then stop.
+                let position = inflater.position
+                let message = "decompressed size limit of \(limit) bytes reached at compressed byte "
+                    + "\(position.compressedOffset) (member \(position.member)); the rest of the file was not read"
+                decompressedBytes = limit
+                if room == 0 { return .damage(message) }
+                limitDamage = message
+                return .bytes(UnsafeRawBufferPointer(rebasing: bytes[0..<Int(room)]))
             case .end: return .end
             case .damage(let message): return .damage(message)
             }
@@ -306,57 +380,58 @@ public final class LogReader {
             if let time = record.time { lastTime = time }
             if case .none = host, let range = record.host { host = .name(UnsafeRawBufferPointer(rebasing: line[range])) }
             let time = lastTime
-            _ = JSONScanner.scanObject(line, in: firstByte..<line.count) { depth, name, value in
+            _ = JSONScanner.scanObject(line, in: firstByte..<line.count, paths: memberPaths) { _, _, member, value in
                 guard case .string(let text) = value else { return }
-                if depth == 1, let name,
-                   let field = JSONRecord.addressField(UnsafeRawBufferPointer(rebasing: line[name]))
-                {
+                if let member, let field = JSONRecord.addressField(member) {
                     if let address = IPv4Address(ascii: line[text]) {
-                        observe(Observation(value: .ipv4(address), field: field, host: host, locator: locator, time: time))
+                        observe(Observation(
+                            value: .ipv4(address), field: field, host: host, locator: locator, time: time, member: member))
                         return
                     }
                     if let address = TextScanner.parseIPv6(line, text) {
-                        observe(Observation(value: .ipv6(address), field: field, host: host, locator: locator, time: time))
+                        observe(Observation(
+                            value: .ipv6(address), field: field, host: host, locator: locator, time: time, member: member))
                         return
                     }
                 }
-                scanText(line, text, host: host, locator: locator, time: time, observe: observe)
+                scanText(line, text, host: host, locator: locator, time: time, member: member, observe: observe)
             }
             return
         }
-        scanText(line, messageStart..<line.count, host: host, locator: locator, time: lastTime, observe: observe)
+        scanText(line, messageStart..<line.count, host: host, locator: locator, time: lastTime, member: nil, observe: observe)
     }
 
-    /// Hands every observable in `line[range]` to `observe`.
+    /// Hands every observable in `line[range]` to `observe`, each with `member` (the
+    /// JSON member path the text is the value of, or nil).
     private func scanText(
         _ line: UnsafeRawBufferPointer, _ range: Range<Int>, host: HostReference, locator: Locator, time: Timestamp,
-        observe: (Observation) -> Void
+        member: UnsafeRawBufferPointer?, observe: (Observation) -> Void
     ) {
         let messageStart = range.lowerBound
         TextScanner.scan(line, in: range, suffixes: options.publicSuffixes) { found in
             switch found {
             case .ipv4(let address, let range):
                 let field = AddressRoles.field(of: range, in: line, messageStart: messageStart)
-                observe(Observation(value: .ipv4(address), field: field, host: host, locator: locator, time: time))
+                observe(Observation(value: .ipv4(address), field: field, host: host, locator: locator, time: time, member: member))
             case .ipv6(let address, let range):
                 let field = AddressRoles.field(of: range, in: line, messageStart: messageStart)
-                observe(Observation(value: .ipv6(address), field: field, host: host, locator: locator, time: time))
+                observe(Observation(value: .ipv6(address), field: field, host: host, locator: locator, time: time, member: member))
             case .url(let range):
                 observe(Observation(
                     value: .url(UnsafeRawBufferPointer(rebasing: line[range])), field: .logURL, host: host,
-                    locator: locator, time: time))
+                    locator: locator, time: time, member: member))
             case .email(let range):
                 observe(Observation(
                     value: .email(UnsafeRawBufferPointer(rebasing: line[range])), field: .logEmail, host: host,
-                    locator: locator, time: time))
+                    locator: locator, time: time, member: member))
             case .domain(let range):
                 observe(Observation(
                     value: .domain(UnsafeRawBufferPointer(rebasing: line[range])), field: .logDomain, host: host,
-                    locator: locator, time: time))
+                    locator: locator, time: time, member: member))
             case .hexDigest(let range):
                 observe(Observation(
                     value: .hexDigest(UnsafeRawBufferPointer(rebasing: line[range])), field: .logHash, host: host,
-                    locator: locator, time: time))
+                    locator: locator, time: time, member: member))
             }
         }
     }

@@ -12,8 +12,11 @@ struct Seen: Hashable, CustomStringConvertible {
     var line: UInt64
     var offset: UInt64
     var time: Timestamp
+    /// The JSON member path, for values of JSON lines.
+    var member: String?
 
     init(_ observation: Observation) {
+        member = observation.member.map { String(decoding: $0, as: UTF8.self) }
         value = observation.value.owned
         field = observation.field
         host = observation.host.text
@@ -59,6 +62,28 @@ enum Fixture {
         return url.path
     }
 
+    /// Runs a shell pipeline and returns its standard output.
+    static func shell(_ command: String) throws -> [UInt8] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(command)")
+        return [UInt8](data)
+    }
+
+    /// Options for a 2024 file read through `inflater`.
+    static func options(_ inflater: LogReadingOptions.Inflater, limit: UInt64? = nil) -> LogReadingOptions {
+        var options = LogReadingOptions(year: 2024)
+        options.inflater = inflater
+        if let limit { options.maximumDecompressedBytes = limit }
+        return options
+    }
+
     /// Compresses with the system's gzip (one member, no name or time stamp).
     static func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
         let path = try temporaryFile(bytes)
@@ -79,12 +104,24 @@ enum Fixture {
         _ bytes: [UInt8], compressed: Bool, chunkSize: Int = LogReader.defaultChunkSize,
         maximumLineLength: Int = 1 << 20
     ) throws -> (lines: [FramedLine], summary: ReadSummary) {
+        try frame(
+            bytes, compressed: compressed, chunkSize: chunkSize,
+            options: LogReadingOptions(year: 2024, maximumLineLength: maximumLineLength))
+    }
+
+    static func frame(
+        _ bytes: [UInt8], compressed: Bool, chunkSize: Int = LogReader.defaultChunkSize, options: LogReadingOptions
+    ) throws -> (lines: [FramedLine], summary: ReadSummary) {
         let path = try temporaryFile(bytes)
         defer { try? FileManager.default.removeItem(atPath: path) }
+        return try frame(path: path, compressed: compressed, chunkSize: chunkSize, options: options)
+    }
+
+    static func frame(
+        path: String, compressed: Bool, chunkSize: Int = LogReader.defaultChunkSize, options: LogReadingOptions
+    ) throws -> (lines: [FramedLine], summary: ReadSummary) {
         let file = try InputFile(path: path)
-        let reader = LogReader(
-            file: file, compressed: compressed,
-            options: LogReadingOptions(year: 2024, maximumLineLength: maximumLineLength), chunkSize: chunkSize)
+        let reader = LogReader(file: file, compressed: compressed, options: options, chunkSize: chunkSize)
         var lines: [FramedLine] = []
         let summary = reader.readLines(progress: { _ in }) { line, number, offset in
             lines.append(FramedLine(bytes: [UInt8](line), number: number, offset: offset))
