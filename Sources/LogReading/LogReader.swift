@@ -88,6 +88,9 @@ public final class LogReader {
     /// The largest line buffer a reader allocates, whatever `maximumLineLength` says,
     /// so that a careless option cannot make a reader ask for gigabytes.
     public static let largestLineLimit = 64 << 20
+    /// Room for the member paths of one line's held observations; a line with more
+    /// (hundreds of JSON values with long paths) has the rest observed without one.
+    static let heldMembersCapacity = 64 << 10
     /// `progress` is called every this many lines.
     static let progressInterval: UInt64 = 65_536
 
@@ -105,6 +108,32 @@ public final class LogReader {
     private let lineBuffer: UnsafeMutableRawBufferPointer
     /// Where the member paths of JSON values (`http.hostname`) are built.
     private let memberPaths: UnsafeMutableRawBufferPointer
+    /// The observations of the line being scanned, held until its end so that an
+    /// address the line names as source or destination is attributed to the other side.
+    /// Kept between lines (capacity only), so holding allocates nothing per line.
+    private var held: [Observation] = []
+    /// Copies of the member paths of the held observations: the path buffer is reused
+    /// for every JSON value, so a held observation's `member` must point here.
+    private let heldMembers: UnsafeMutableRawBufferPointer
+    private var heldMembersUsed = 0
+
+    /// Called once per line after its observations, when set: for correlation rules
+    /// that select log lines by their text (see `LineView`).
+    public var lineHandler: ((LineView) -> Void)?
+
+    /// One line as `lineHandler` sees it; borrowed, valid during the call.
+    public struct LineView {
+        /// The line's bytes (without its line end).
+        public var bytes: UnsafeRawBufferPointer
+        public var locator: Locator
+        /// The line's time (its header's, or the nearest earlier one).
+        public var time: Timestamp
+        /// The host of its header.
+        public var host: HostReference
+        /// The first address the line names as its source and as its destination.
+        public var source: HostReference
+        public var destination: HostReference
+    }
 
     /// A reader for `file`; `compressed` says it is gzip (detected by the caller from
     /// its magic bytes). Opening costs two or three buffer allocations, nothing else.
@@ -120,6 +149,8 @@ public final class LogReader {
         lineLimit = min(max(1, options.maximumLineLength), LogReader.largestLineLimit)
         lineBuffer = .allocate(byteCount: lineLimit + 1, alignment: 16)
         memberPaths = .allocate(byteCount: JSONScanner.maximumMemberPathLength, alignment: 16)
+        held.reserveCapacity(64)
+        heldMembers = .allocate(byteCount: LogReader.heldMembersCapacity, alignment: 16)
         if compressed {
             switch options.inflater {
             case .isal: inflater = .isal(IsalInflater(file: file, chunkSize: self.chunkSize))
@@ -135,6 +166,7 @@ public final class LogReader {
     deinit {
         lineBuffer.deallocate()
         memberPaths.deallocate()
+        heldMembers.deallocate()
         plainChunk?.deallocate()
     }
 
@@ -152,7 +184,63 @@ public final class LogReader {
         var lastTime = Timestamp(seconds: 0)
         var years = YearTracker(options: options)
         return readLines(progress: progress) { line, number, offset in
-            processLine(line, number: number, offset: offset, lastTime: &lastTime, years: &years, observe: observe)
+            held.removeAll(keepingCapacity: true)
+            heldMembersUsed = 0
+            let (host, time) = processLine(
+                line, number: number, offset: offset, lastTime: &lastTime, years: &years) { hold($0) }
+            let (source, destination) = attributeToTheOtherSide()
+            for observation in held { observe(observation) }
+            lineHandler?(LineView(
+                bytes: line, locator: .line(number: number, offset: offset), time: time, host: host,
+                source: source, destination: destination))
+        }
+    }
+
+    /// Keeps an observation of the current line, with its member path copied.
+    private func hold(_ observation: Observation) {
+        var kept = observation
+        if let member = observation.member {
+            if heldMembersUsed + member.count <= heldMembers.count {
+                let copy = UnsafeMutableRawBufferPointer(rebasing: heldMembers[heldMembersUsed..<heldMembersUsed + member.count])
+                copy.copyMemory(from: member)
+                kept.member = UnsafeRawBufferPointer(copy)
+                heldMembersUsed += member.count
+            } else {
+                kept.member = nil
+            }
+        }
+        held.append(kept)
+    }
+
+    /// Gives the addresses a line names as its source (`log.src`) the first destination
+    /// address of the line as their host, and the destinations the first source: the
+    /// local host of a firewall or server line is the side that is not the remote
+    /// address (an indicator, when one matches). Other values keep the header's host.
+    /// Returns the first source and destination.
+    private func attributeToTheOtherSide() -> (source: HostReference, destination: HostReference) {
+        var source = HostReference.none
+        var destination = HostReference.none
+        for observation in held {
+            if case .none = source, observation.field == .logSource { source = Self.host(observation.value) }
+            if case .none = destination, observation.field == .logDestination {
+                destination = Self.host(observation.value)
+            }
+        }
+        for index in held.indices {
+            switch held[index].field {
+            case .logSource: if case .none = destination {} else { held[index].host = destination }
+            case .logDestination: if case .none = source {} else { held[index].host = source }
+            default: break
+            }
+        }
+        return (source, destination)
+    }
+
+    private static func host(_ value: ObservedValue) -> HostReference {
+        switch value {
+        case .ipv4(let address): .ipv4(address)
+        case .ipv6(let address): .ipv6(address)
+        default: .none
         }
     }
 
@@ -353,10 +441,11 @@ public final class LogReader {
 
     /// Parses the header, then scans the message for observables: as a JSON object when
     /// it is one (a JSON line, or JSON after a syslog header), as text otherwise.
+    /// Returns the line's header host and time.
     private func processLine(
         _ line: UnsafeRawBufferPointer, number: UInt64, offset: UInt64, lastTime: inout Timestamp,
         years: inout YearTracker, observe: (Observation) -> Void
-    ) {
+    ) -> (host: HostReference, time: Timestamp) {
         var host = HostReference.none
         var messageStart = 0
         if let header = SyslogHeaderParser.parse(line, year: years.year ?? options.year) {
@@ -396,9 +485,10 @@ public final class LogReader {
                 }
                 scanText(line, text, host: host, locator: locator, time: time, member: member, observe: observe)
             }
-            return
+            return (host, time)
         }
         scanText(line, messageStart..<line.count, host: host, locator: locator, time: lastTime, member: nil, observe: observe)
+        return (host, lastTime)
     }
 
     /// Hands every observable in `line[range]` to `observe`, each with `member` (the

@@ -86,7 +86,8 @@ import Testing
     let (filterlog, _) = try Fixture.observe(
         path: directory.appendingPathComponent("cs-pfsense-rfc5424-filterlog.log").path, compressed: false)
     let first = try #require(filterlog.first)
-    #expect(first.host == "firewall.lan")
+    // The source address's host is the line's destination (the other side).
+    #expect(first.host == "192.168.1.100")
     #expect(first.time.iso8601 == "2025-11-06T11:32:42.868451Z")
     #expect(first.value == .ipv4(try #require(IPv4Address("192.168.5.6"))))
     #expect(!filterlog.contains { $0.value == .domain("firewall.lan") && $0.line == 1 })

@@ -11,8 +11,10 @@ func observeLine(_ line: String) throws -> [String] {
 @Test func zeekConnRecord() throws {
     let line = #"{"ts":1700000000.123456,"uid":"CHhAvVGS1DHFjwGM9","id.orig_h":"10.0.0.5","id.orig_p":49152,"id.resp_h":"2001:db8::80","id.resp_p":443,"proto":"tcp","host":"evil.example.com"}"#
     #expect(try observeLine(line) == [
-        "log.src 10.0.0.5 - 2023-11-14T22:13:20.123456Z",
-        "log.dst 2001:db8::80 - 2023-11-14T22:13:20.123456Z",
+        // A source's host is the line's destination and the other way round: the local
+        // host of a sighting is the side that is not the (remote) indicator.
+        "log.src 10.0.0.5 2001:db8::80 2023-11-14T22:13:20.123456Z",
+        "log.dst 2001:db8::80 10.0.0.5 2023-11-14T22:13:20.123456Z",
         // A Zeek record's "host" is an HTTP Host header: a domain, not the logging host.
         "log.domain evil.example.com - 2023-11-14T22:13:20.123456Z",
     ])
@@ -27,8 +29,8 @@ func observeLine(_ line: String) throws -> [String] {
     let eve = #"{"timestamp":"2024-01-02T04:04:05.000001+0100","flow_id":1,"event_type":"http","src_ip":"192.0.2.1","src_port":1,"dest_ip":"198.51.100.2","dest_port":80,"hostname":"sensor1","http":{"hostname":"www.example.com","url":"\/x.php","http_user_agent":"curl"}}"#
     let seen = try observeLine(eve)
     #expect(seen == [
-        "log.src 192.0.2.1 sensor1 2024-01-02T03:04:05.000001Z",
-        "log.dst 198.51.100.2 sensor1 2024-01-02T03:04:05.000001Z",
+        "log.src 192.0.2.1 198.51.100.2 2024-01-02T03:04:05.000001Z",
+        "log.dst 198.51.100.2 192.0.2.1 2024-01-02T03:04:05.000001Z",
         "log.domain www.example.com sensor1 2024-01-02T03:04:05.000001Z",
     ])
 }
@@ -74,4 +76,18 @@ func malformedJSONIsScannedAsText(line: String) throws {
 func epochTimes(text: String, expected: String?) {
     let bytes = Array(text.utf8)
     #expect(bytes.withUnsafeBytes { JSONRecord.epochTime($0)?.iso8601 } == expected)
+}
+
+@Test func sourceAndDestinationAreAttributedToTheOtherSide() throws {
+    let both = "Mar  2 09:05:20 fw01 kernel: DROP IN=eth0 SRC=203.0.113.45 DST=10.0.0.23 PROTO=TCP evil.example"
+    #expect(try observeLine(both).map { $0.components(separatedBy: " ").prefix(3).joined(separator: " ") } == [
+        "log.src 203.0.113.45 10.0.0.23",
+        "log.dst 10.0.0.23 203.0.113.45",
+        // Values the line does not name as source or destination keep the header's host.
+        "log.domain evil.example fw01",
+    ])
+    let sourceOnly = "Mar  2 09:05:20 mail01 sshd[812]: Failed password for root from 203.0.113.9 port 22 ssh2"
+    #expect(try observeLine(sourceOnly).map { $0.components(separatedBy: " ").prefix(3).joined(separator: " ") } == [
+        "log.src 203.0.113.9 mail01",
+    ])
 }
