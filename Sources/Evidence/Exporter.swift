@@ -89,7 +89,7 @@ public struct EvidenceExporter: Sendable {
         for id in options.incidentIDs {
             guard let incident = try database.incident(id) else { throw EvidenceError.unknownIncident(id) }
             if let into = incident.mergedInto { throw CaseStoreError.mergedIncident(id, into: into) }
-            guard incident.sightingCount > 0 else { throw EvidenceError.unknownIncident(id) }
+            guard incident.sightingCount > 0 || incident.lineCount > 0 else { throw EvidenceError.unknownIncident(id) }
             incidents.append(incident)
         }
         // Fail before touching the file system if the directory is not usable.

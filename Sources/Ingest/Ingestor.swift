@@ -81,6 +81,9 @@ public struct IngestReport: Sendable {
     public var sourcesSearchedForChains = 0
     /// Sources that could not be searched for DNS chains: which file, what is wrong.
     public var chainProblems: [String] = []
+    /// Errors in correlation rule files (`file:line:column: error: …`); the rest of
+    /// the rules are used.
+    public var correlationErrors: [String] = []
 
     public var failed: [SourceResult] {
         sources.filter { if case .failed = $0.status { true } else { false } }
@@ -92,7 +95,9 @@ public struct IngestReport: Sendable {
     public var suppressed: UInt64 { sources.reduce(0) { $0 + $1.suppressed } }
     /// True when a source failed, a rule line was bad, or a source could not be searched
     /// for DNS chains: the command exits non-zero.
-    public var hadProblems: Bool { !failed.isEmpty || !ruleErrors.isEmpty || !chainProblems.isEmpty }
+    public var hadProblems: Bool {
+        !failed.isEmpty || !ruleErrors.isEmpty || !chainProblems.isEmpty || !correlationErrors.isEmpty
+    }
 }
 
 /// Errors that stop a run before any file is read.
@@ -123,6 +128,8 @@ public struct Ingestor: Sendable {
         report.ruleWarningCount = rules.warnings.count
         report.indicatorCount = rules.indicators.count
         let table = rules.compile()
+        let correlation = CorrelationRuleFiles.load(rulePaths: options.rulePaths)
+        report.correlationErrors = correlation.diagnostics.map(\.description)
 
         let database: CaseDatabase
         do {
@@ -160,7 +167,7 @@ public struct Ingestor: Sendable {
         let reader = SourceReader(
             table: table, indicatorRecords: indicatorRecords, database: database, runID: runID,
             filter: options.filter, year: options.year, utcOffsetSeconds: options.utcOffsetSeconds,
-            progress: progress)
+            progress: progress, lineRules: correlation.rules.hasLineRules ? correlation.rules : nil)
         let fileResults = Self.forEachConcurrently(files, jobs: options.jobs) { file in
             reader.read(path: file.path)
         }
@@ -176,9 +183,16 @@ public struct Ingestor: Sendable {
         report.sourcesSearchedForChains = chains.sourcesSearched
         report.chainProblems = chains.problems
 
-        let incidents = Correlator().incidents(from: try database.sightingFacts())
+        let facts = try database.sightingFacts()
+        let incidents = Correlator().incidents(from: facts)
         try database.updateIncidents(incidents)
         report.incidentCount = incidents.count
+        if !correlation.rules.correlations.isEmpty {
+            let ruleIncidents = RuleIncidentBuilder(rules: correlation.rules)
+                .incidents(facts: facts, lineEvents: try database.lineEvents())
+            try database.updateRuleIncidents(ruleIncidents)
+            report.incidentCount += ruleIncidents.count
+        }
         try database.finishRun(runID, succeeded: !report.hadProblems)
         _ = try database.appendIngestCustodyEntry(
             runID: runID, commandLine: options.commandLine, toolVersion: options.version, rulesDigest: rules.digest)

@@ -1,5 +1,7 @@
 import CaseStore
+import Correlation
 import Indicators
+import LogReading
 import Observations
 
 /// The matcher glue: looks every observation up and keeps only the hits, in batches
@@ -41,7 +43,15 @@ struct SightingCollector {
         var host: String
     }
 
-    init(table: IndicatorTable, indicatorRecords: IndicatorRecords, sourceID: Int64, database: CaseDatabase) {
+    /// Correlation rules that select log lines, and the lines they selected.
+    let lineRules: CorrelationRules?
+    private(set) var lineEvents: [NewLineEvent] = []
+
+    init(
+        table: IndicatorTable, indicatorRecords: IndicatorRecords, sourceID: Int64, database: CaseDatabase,
+        lineRules: CorrelationRules? = nil
+    ) {
+        self.lineRules = lineRules
         self.table = table
         self.indicatorRecords = indicatorRecords
         self.sourceID = sourceID
@@ -99,6 +109,19 @@ struct SightingCollector {
         if pending.count >= Self.batchSize { flush() }
     }
 
+    /// Keeps a log line that a correlation base rule selects (as a line event). The
+    /// path where no rule matches allocates nothing.
+    mutating func observeLine(_ line: LogReader.LineView) {
+        guard let lineRules else { return }
+        let matching = lineRules.baseRules(matchingLine: line.bytes)
+        guard !matching.isEmpty, case .line(let number, let offset) = line.locator else { return }
+        lineEvents.append(NewLineEvent(
+            sourceID: sourceID, line: number, offset: offset, time: line.time, host: line.host.text ?? "",
+            logSource: line.source.text, logDestination: line.destination.text,
+            baseRules: matching.map { lineRules.baseRules[$0].name }))
+        if lineEvents.count >= Self.batchSize { flush() }
+    }
+
     /// Queues a finished sighting for the next write.
     private mutating func keep(_ sighting: NewSighting) {
         pending.append(sighting)
@@ -139,11 +162,13 @@ struct SightingCollector {
         do {
             try database.appendSightings(pending)
             try database.appendResolutions(resolutions)
+            try database.appendLineEvents(lineEvents)
         } catch {
             writeError = error
         }
         pending.removeAll(keepingCapacity: true)
         resolutions.removeAll()
+        lineEvents.removeAll()
     }
 
     /// Closes the open conversations, queuing them for the final write; call once the

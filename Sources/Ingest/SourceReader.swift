@@ -1,6 +1,7 @@
 import ByteParsing
 import CaptureDecoding
 import CaseStore
+import Correlation
 import Foundation
 import Indicators
 import LogReading
@@ -18,12 +19,14 @@ struct SourceReader: Sendable {
     let year: Int?
     let utcOffsetSeconds: Int
     let progress: (any IngestProgress)?
+    /// Correlation rules whose base rules select log lines; nil when there are none.
+    var lineRules: CorrelationRules? = nil
 
     /// The same reader, telling no one of its progress.
     var withoutProgress: SourceReader {
         SourceReader(
             table: table, indicatorRecords: indicatorRecords, database: database, runID: runID, filter: filter,
-            year: year, utcOffsetSeconds: utcOffsetSeconds, progress: nil)
+            year: year, utcOffsetSeconds: utcOffsetSeconds, progress: nil, lineRules: nil)
     }
 
     /// Never throws: every problem becomes the source's failure reason, recorded in the
@@ -43,7 +46,8 @@ struct SourceReader: Sendable {
             }
             let sourceID = try database.beginSource(path: path, size: file.size, kind: kind, runID: runID)
             var collector = SightingCollector(
-                table: table, indicatorRecords: indicatorRecords, sourceID: sourceID, database: database)
+                table: table, indicatorRecords: indicatorRecords, sourceID: sourceID, database: database,
+                lineRules: lineRules)
             var summary: ReadSummary
             do {
                 summary = try readContent(of: file, kind: kind, into: &collector)
@@ -90,12 +94,15 @@ struct SourceReader: Sendable {
 
     /// Runs the reader for `kind`. Throws when the file cannot be read as that kind at all.
     private func readContent(of file: InputFile, kind: SourceKind, into collector: inout SightingCollector) throws -> ReadSummary {
-        try readContent(of: file, kind: kind) { collector.observe($0) }
+        try readContent(of: file, kind: kind, observe: { collector.observe($0) }, line: { collector.observeLine($0) })
     }
 
-    /// Runs the reader for `kind`, handing every observation to `observe`. Throws when
-    /// the file cannot be read as that kind at all.
-    func readContent(of file: InputFile, kind: SourceKind, observe: (Observation) -> Void) throws -> ReadSummary {
+    /// Runs the reader for `kind`, handing every observation to `observe` and, for logs,
+    /// every line to `line`. Throws when the file cannot be read as that kind at all.
+    func readContent(
+        of file: InputFile, kind: SourceKind, observe: (Observation) -> Void,
+        line: (LogReader.LineView) -> Void = { _ in }
+    ) throws -> ReadSummary {
         let reportProgress: (ReadSummary) -> Void = { [progress] _ in progress?.read(bytes: file.bytesRead, path: file.path) }
         switch kind {
         case .pcap, .pcapng:
@@ -106,7 +113,7 @@ struct SourceReader: Sendable {
             if year == nil { options.yearHint = Self.modificationTime(of: file.path) }
             options.utcOffsetSeconds = utcOffsetSeconds
             let reader = LogReader(file: file, compressed: kind == .gzip, options: options)
-            return reader.read(observe: observe, progress: reportProgress)
+            return reader.read(observe: observe, line: line, progress: reportProgress)
         }
     }
 

@@ -117,11 +117,7 @@ public final class LogReader {
     private let heldMembers: UnsafeMutableRawBufferPointer
     private var heldMembersUsed = 0
 
-    /// Called once per line after its observations, when set: for correlation rules
-    /// that select log lines by their text (see `LineView`).
-    public var lineHandler: ((LineView) -> Void)?
-
-    /// One line as `lineHandler` sees it; borrowed, valid during the call.
+    /// One line as `read`'s `line` closure sees it; borrowed, valid during the call.
     public struct LineView {
         /// The line's bytes (without its line end).
         public var bytes: UnsafeRawBufferPointer
@@ -180,7 +176,12 @@ public final class LogReader {
     /// corrupt gzip stream ends the read with `damage` set (naming the compressed byte
     /// offset); the lines before it are kept. The file is drained to its end.
     /// O(file size); `progress` is called every 65 536 lines.
-    public func read(observe: (Observation) -> Void, progress: (ReadSummary) -> Void) -> ReadSummary {
+    /// `line` is called once per line after its observations (for correlation rules
+    /// that select log lines by their text).
+    public func read(
+        observe: (Observation) -> Void, line lineHandler: (LineView) -> Void = { _ in },
+        progress: (ReadSummary) -> Void
+    ) -> ReadSummary {
         var lastTime = Timestamp(seconds: 0)
         var years = YearTracker(options: options)
         return readLines(progress: progress) { line, number, offset in
@@ -190,7 +191,7 @@ public final class LogReader {
                 line, number: number, offset: offset, lastTime: &lastTime, years: &years) { hold($0) }
             let (source, destination) = attributeToTheOtherSide()
             for observation in held { observe(observation) }
-            lineHandler?(LineView(
+            lineHandler(LineView(
                 bytes: line, locator: .line(number: number, offset: offset), time: time, host: host,
                 source: source, destination: destination))
         }

@@ -57,7 +57,7 @@ struct Incidents: ParsableCommand {
         let values = rows.map { row in
             [String(row.id), row.firstSeen.iso8601, row.lastSeen.iso8601, row.host, row.severity,
              String(row.confidence), row.status.rawValue, row.indicators.joined(separator: ","),
-             String(row.sightingCount), row.title]
+             String(row.sightingCount) + (row.lineCount > 0 ? " +\(row.lineCount) lines" : ""), row.title]
         }
         switch format {
         case .tsv: print(Listing.tsv(columns: columns, rows: values), terminator: "")
@@ -95,6 +95,7 @@ struct Show: ParsableCommand {
             throw ExitCode(exitSomethingFailed)
         }
         let sightings = try database.sightings(incident: id)
+        let lines = try database.lineEvents(incident: id)
         let history = try database.triageHistory(incident: id)
         if format == .json {
             try Listing.printJSON(ShowJSON(
@@ -102,7 +103,7 @@ struct Show: ParsableCommand {
                 triage: history.map(TriageJSON.init)))
             return
         }
-        print(IncidentReport.text(incident: incident, sightings: sightings, history: history), terminator: "")
+        print(IncidentReport.text(incident: incident, sightings: sightings, lines: lines, history: history), terminator: "")
     }
 }
 
@@ -161,7 +162,9 @@ struct TimeArgument: ExpressibleByArgument {
 
 /// The text form of `cairn show`.
 enum IncidentReport {
-    static func text(incident: IncidentRow, sightings: [SightingRow], history: [TriageEvent]) -> String {
+    static func text(
+        incident: IncidentRow, sightings: [SightingRow], lines: [StoredLineEvent] = [], history: [TriageEvent]
+    ) -> String {
         var out = "Incident \(incident.id): \(incident.title)\n"
         if let into = incident.mergedInto {
             out += "  merged into incident \(into) by a later run; see `cairn show \(into)`\n"
@@ -169,6 +172,7 @@ enum IncidentReport {
         out += "  host        \(incident.host)\n"
         out += "  period      \(incident.firstSeen.iso8601) – \(incident.lastSeen.iso8601)\n"
         out += "  severity    \(incident.severity), confidence \(incident.confidence)\n"
+        if let rule = incident.ruleID { out += "  rule        \(rule)\n" }
         out += "  status      \(incident.status.rawValue)"
         if let assignee = incident.assignee { out += ", assigned to \(assignee)" }
         out += "\n  sightings   \(incident.sightingCount)\n\nTimeline\n"
@@ -182,9 +186,18 @@ enum IncidentReport {
                 "\((row.sourcePath as NSString).lastPathComponent) \(Listing.locator(row.locator))",
             ]
         }
-        out += Listing.table(columns: ["TIME", "WHERE", "OBSERVED", "INDICATOR (RULE)", "FOUND IN"], rows: rows)
+        out += rows.isEmpty ? "  (no sightings)\n" : Listing.table(columns: ["TIME", "WHERE", "OBSERVED", "INDICATOR (RULE)", "FOUND IN"], rows: rows)
             .split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
         out = out.hasSuffix("  ") ? String(out.dropLast(2)) : out
+        if !lines.isEmpty {
+            out += "\nLog lines selected by the rule\n"
+            let rows = lines.map { line in
+                [line.time.iso8601, line.host, line.logSource ?? "", line.baseRules.joined(separator: ","),
+                 "\((line.sourcePath as NSString).lastPathComponent) line \(line.line)"]
+            }
+            out += Listing.table(columns: ["TIME", "HOST", "LOG.SRC", "BASE RULE", "FOUND IN"], rows: rows)
+                .split(separator: "\n").map { "  " + $0 + "\n" }.joined()
+        }
         let sources = Set(sightings.map { "\($0.sourcePath) sha256:\($0.sourceSHA256)" }).sorted()
         out += "\nSources\n" + sources.map { "  \($0)\n" }.joined()
         out += "\nWhy this is an incident\n  \(incident.explanation.isEmpty ? "(not recorded)" : incident.explanation)\n"

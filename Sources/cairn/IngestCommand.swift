@@ -63,6 +63,7 @@ struct Ingest: ParsableCommand {
             throw ExitCode(exitSomethingFailed)
         }
         for error in report.ruleErrors { printError(error.description) }
+        for error in report.correlationErrors { printError(error) }
         for source in report.sources {
             switch source.status {
             case .complete: break

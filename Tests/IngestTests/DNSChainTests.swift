@@ -133,4 +133,25 @@ import Testing
         #expect(report.hadProblems)
         #expect(try derived(database).count == 1, "the answer's own capture is still searched")
     }
+
+    @Test func aFirewallLogLineIsDerivedFromTheCapturedAnswer() throws {
+        let (directory, rules, dns, _) = try setUp()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // The firewall logs the client's connection 5 minutes after the answer.
+        let log = directory.appendingPathComponent("fw.log").path
+        try "Mar  2 09:05:00 fw01 kernel: ACCEPT IN=eth1 OUT=eth0 SRC=10.0.0.5 DST=198.51.100.77 PROTO=TCP DPT=443\n"
+            .write(toFile: log, atomically: true, encoding: .utf8)
+        let database = directory.appendingPathComponent("case.sqlite").path
+        _ = try ingest([log], rules: rules, database: database)
+        let report = try ingest([dns], rules: rules, database: database)
+        #expect(report.derivedSightings == 2)
+        #expect(try derived(database).contains {
+            $0.hasPrefix("fw.log line(number: 1, offset: 0) log.dst 198.51.100.77 bad-cdn.example 10.0.0.5 resolved")
+        })
+        // The log line joins the incident of the capture's client.
+        let incidents = try CaseDatabase(path: database).incidents()
+        #expect(incidents.count == 1)
+        #expect(incidents.first?.host == "10.0.0.5")
+        #expect(incidents.first?.severity == "medium", "corroborated by a capture and a log")
+    }
 }

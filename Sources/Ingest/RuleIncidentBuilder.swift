@@ -1,0 +1,62 @@
+import CaseStore
+import Correlation
+import Observations
+
+/// Turns the matches of correlation rules over all events of the case (its sightings
+/// and the log lines base rules selected) into rule incidents.
+struct RuleIncidentBuilder {
+    let rules: CorrelationRules
+
+    func incidents(facts: [SightingFact], lineEvents: [StoredLineEvent]) -> [RuleIncident] {
+        var events: [CorrelationEvent] = []
+        events.reserveCapacity(facts.count + lineEvents.count)
+        var factsByID: [Int64: SightingFact] = [:]
+        for fact in facts {
+            factsByID[fact.id] = fact
+            events.append(.sighting(
+                .init(id: fact.id, indicatorValue: fact.indicatorValue, indicatorType: fact.indicatorType,
+                      feed: fact.feed, field: fact.field),
+                time: fact.time, host: fact.host))
+        }
+        // Base rules are stored by name: a rule renamed or removed since selects nothing.
+        var indexByName: [String: Int] = [:]
+        for (index, rule) in rules.baseRules.enumerated() { indexByName[rule.name] = index }
+        var lineIDs: [CorrelationEvent.Reference: (id: Int64, host: String)] = [:]
+        for line in lineEvents {
+            let selected = line.baseRules.compactMap { indexByName[$0] }
+            guard !selected.isEmpty else { continue }
+            let event = CorrelationEvent.logLine(
+                .init(sourceID: line.sourceID, lineNumber: line.line, offset: line.offset, baseRules: selected),
+                time: line.time, host: line.host, logSource: line.logSource, logDestination: line.logDestination)
+            lineIDs[event.reference] = (line.id, line.host)
+            events.append(event)
+        }
+        return rules.evaluate(events: events).map { match in
+            var sightingIDs: [Int64] = []
+            var lineEventIDs: [Int64] = []
+            var hosts: [String] = []
+            for reference in match.events {
+                switch reference {
+                case .sighting(let id):
+                    sightingIDs.append(id)
+                    if let host = factsByID[id]?.host { hosts.append(host) }
+                case .logLine:
+                    if let line = lineIDs[reference] {
+                        lineEventIDs.append(line.id)
+                        hosts.append(line.host)
+                    }
+                }
+            }
+            let values = Set(sightingIDs.compactMap { factsByID[$0]?.indicatorValue })
+                .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            let host = hosts.first { !$0.isEmpty } ?? Correlator.unknownHost
+            return RuleIncident(
+                ruleID: match.ruleID, groupKey: match.group, host: host, firstSeen: match.firstSeen,
+                lastSeen: match.lastSeen, severity: match.severity,
+                confidence: sightingIDs.isEmpty ? 50 : Assessment(sightingIDs.compactMap { factsByID[$0] }).confidence,
+                title: match.group.isEmpty ? match.title : "\(match.title) — \(match.group)",
+                explanation: match.explanation, indicatorValues: values, sightingIDs: sightingIDs.sorted(),
+                lineEventIDs: lineEventIDs.sorted())
+        }
+    }
+}
