@@ -73,12 +73,10 @@ public final class CaptureReader {
         try self.init(file: file, filter: filter, options: DecodingOptions())
     }
 
-    /// As `init(file:filter:)`, with the bounds of the reassembly state (flow table,
-    /// stream buffers, fragment buffers) given by `options`.
-    public init(file: InputFile, filter: String?, options: DecodingOptions) throws(CaptureError) {
-        self.decoder = PacketDecoder(options: options)
-        // The first four bytes say pcapng or not; they are handed on to whichever
-        // reader follows, so the file is still read (and hashed) once.
+    /// The first four bytes of `file` (fewer when it is shorter), which say pcapng or
+    /// not; the caller hands them on to whichever reader follows, so the file is still
+    /// read (and hashed) once.
+    static func firstFourBytes(of file: InputFile) throws(CaptureError) -> [UInt8] {
         let head = UnsafeMutableRawBufferPointer.allocate(byteCount: 4, alignment: 4)
         defer { head.deallocate() }
         var got = 0
@@ -91,7 +89,16 @@ public final class CaptureReader {
         } catch {
             throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: read error: \(error.reason)")
         }
-        let prefix = [UInt8](UnsafeRawBufferPointer(rebasing: head[0..<got]))
+        return [UInt8](UnsafeRawBufferPointer(rebasing: head[0..<got]))
+    }
+
+    /// As `init(file:filter:)`, with the bounds of the reassembly state (flow table,
+    /// stream buffers, fragment buffers) given by `options`.
+    public init(file: InputFile, filter: String?, options: DecodingOptions) throws(CaptureError) {
+        self.decoder = PacketDecoder(options: options)
+        // The first four bytes say pcapng or not; they are handed on to whichever
+        // reader follows, so the file is still read (and hashed) once.
+        let prefix = try CaptureReader.firstFourBytes(of: file)
         self.file = file
         if prefix == CaptureReader.pcapngMagic {
             let reader = PcapNGReader(file: file, prefix: prefix)

@@ -39,19 +39,7 @@ public final class CaptureRecordReader {
     /// - Throws: `CaptureError` when it is neither a readable pcap nor pcapng.
     public init(file: InputFile) throws(CaptureError) {
         self.file = file
-        let head = UnsafeMutableRawBufferPointer.allocate(byteCount: 4, alignment: 4)
-        defer { head.deallocate() }
-        var got = 0
-        do throws(InputFileError) {
-            while got < 4 {
-                let count = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: head[got...]))
-                if count == 0 { break }
-                got += count
-            }
-        } catch {
-            throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: read error: \(error.reason)")
-        }
-        let prefix = [UInt8](UnsafeRawBufferPointer(rebasing: head[0..<got]))
+        let prefix = try CaptureReader.firstFourBytes(of: file)
         if prefix == CaptureReader.pcapngMagic {
             let reader = PcapNGReader(file: file, prefix: prefix)
             if let problem = reader.readFirstSection() {

@@ -346,12 +346,14 @@ public struct IncidentFilter: Sendable, Equatable {
 }
 
 /// Where an analyst is with an incident.
-public enum TriageStatus: String, Sendable, CaseIterable {
+public enum TriageStatus: String, Sendable, CaseIterable, Encodable {
     case new, investigating, escalated, closed
 }
 
-/// One change of an incident's triage status, as recorded.
-public struct TriageEvent: Sendable, Hashable {
+/// One change of an incident's triage status, as recorded; encoded as
+/// `{"recorded_at", "user", "status", "assignee", "note"}` (in `cairn show --format
+/// json` and in an export's incident.json).
+public struct TriageEvent: Sendable, Hashable, Encodable {
     /// UTC, ISO 8601.
     public var recordedAt: String
     /// The operating-system user who made the change.
@@ -359,4 +361,9 @@ public struct TriageEvent: Sendable, Hashable {
     public var status: TriageStatus
     public var assignee: String?
     public var note: String?
+
+    enum CodingKeys: String, CodingKey {
+        case user, status, assignee, note
+        case recordedAt = "recorded_at"
+    }
 }

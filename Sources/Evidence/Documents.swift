@@ -47,7 +47,7 @@ struct IncidentDocument: Encodable {
         var confidence: Int
         /// The latest triage status, and every triage event, oldest first.
         var status: String
-        var triage: [TriageEntry]
+        var triage: [TriageEvent]
         /// What grouped the sightings and how severity and confidence were reached.
         var explanation: String
         var indicators: [String]
@@ -57,27 +57,6 @@ struct IncidentDocument: Encodable {
         enum CodingKeys: String, CodingKey {
             case id, title, host, severity, confidence, status, triage, explanation, indicators, sightings
             case firstSeen = "first_seen", lastSeen = "last_seen", sightingCount = "sighting_count"
-        }
-    }
-
-    struct TriageEntry: Encodable {
-        var recordedAt: String
-        var user: String
-        var status: String
-        var assignee: String?
-        var note: String?
-
-        init(_ event: TriageEvent) {
-            recordedAt = event.recordedAt
-            user = event.user
-            status = event.status.rawValue
-            assignee = event.assignee
-            note = event.note
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case user, status, assignee, note
-            case recordedAt = "recorded_at"
         }
     }
 

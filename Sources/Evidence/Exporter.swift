@@ -121,7 +121,7 @@ public struct EvidenceExporter: Sendable {
                     severity: group.incident.severity, firstSeen: group.incident.firstSeen.iso8601,
                     lastSeen: group.incident.lastSeen.iso8601, confidence: group.incident.confidence,
                     status: group.incident.status.rawValue,
-                    triage: (triage[group.incident.id] ?? []).map(IncidentDocument.TriageEntry.init),
+                    triage: triage[group.incident.id] ?? [],
                     explanation: group.incident.explanation, indicators: group.incident.indicators,
                     sightingCount: group.incident.sightingCount,
                     sightings: group.sightings.map(IncidentDocument.sighting))

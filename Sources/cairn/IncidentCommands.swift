@@ -100,7 +100,7 @@ struct Show: ParsableCommand {
         if format == .json {
             try Listing.printJSON(ShowJSON(
                 incident: IncidentJSON(incident), sightings: sightings.map(SightingJSON.init),
-                triage: history.map(TriageJSON.init)))
+                triage: history))
             return
         }
         print(IncidentReport.text(incident: incident, sightings: sightings, lines: lines, history: history), terminator: "")
@@ -250,29 +250,8 @@ struct IncidentJSON: Encodable {
     }
 }
 
-struct TriageJSON: Encodable {
-    var recordedAt: String
-    var user: String
-    var status: String
-    var assignee: String?
-    var note: String?
-
-    init(_ event: TriageEvent) {
-        recordedAt = event.recordedAt
-        user = event.user
-        status = event.status.rawValue
-        assignee = event.assignee
-        note = event.note
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case user, status, assignee, note
-        case recordedAt = "recorded_at"
-    }
-}
-
 struct ShowJSON: Encodable {
     var incident: IncidentJSON
     var sightings: [SightingJSON]
-    var triage: [TriageJSON]
+    var triage: [TriageEvent]
 }
