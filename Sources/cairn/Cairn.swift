@@ -11,7 +11,7 @@ struct Cairn: ParsableCommand {
         abstract: "Match captures and syslogs against indicator files and keep the incidents in a case database.",
         version: cairnVersion,
         subcommands: [
-            Ingest.self, Incidents.self, Show.self, Triage.self, Sightings.self, Rules.self, Export.self, Verify.self,
+            Ingest.self, Incidents.self, Show.self, Triage.self, Sightings.self, Sources.self, Rules.self, Export.self, Verify.self,
             Custody.self, Keys.self, Explain.self,
         ]
     )
