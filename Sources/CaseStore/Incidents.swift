@@ -122,23 +122,19 @@ extension CaseDatabase {
         ]
         let incidentID: Int64
         if let id {
-            try db.execute(
-                sql: """
-                    UPDATE incidents SET host = ?, first_seen = ?, last_seen = ?, first_seen_ns = ?, last_seen_ns = ?,
-                        severity = ?, confidence = ?, title = ?, indicators = ?, sighting_count = ?, explanation = ?
-                    WHERE id = ?
-                    """,
-                arguments: StatementArguments(values + [id]))
-            try db.execute(sql: "DELETE FROM incident_sightings WHERE incident_id = ?", arguments: [id])
+            try db.cachedStatement(sql: """
+                UPDATE incidents SET host = ?, first_seen = ?, last_seen = ?, first_seen_ns = ?, last_seen_ns = ?,
+                    severity = ?, confidence = ?, title = ?, indicators = ?, sighting_count = ?, explanation = ?
+                WHERE id = ?
+                """).execute(arguments: StatementArguments(values + [id]))
+            try db.cachedStatement(sql: "DELETE FROM incident_sightings WHERE incident_id = ?").execute(arguments: [id])
             incidentID = id
         } else {
-            try db.execute(
-                sql: """
-                    INSERT INTO incidents (host, first_seen, last_seen, first_seen_ns, last_seen_ns, severity,
-                                           confidence, title, indicators, sighting_count, explanation)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: StatementArguments(values))
+            try db.cachedStatement(sql: """
+                INSERT INTO incidents (host, first_seen, last_seen, first_seen_ns, last_seen_ns, severity,
+                                       confidence, title, indicators, sighting_count, explanation)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: StatementArguments(values))
             incidentID = db.lastInsertedRowID
         }
         let link = try db.cachedStatement(sql: """
