@@ -94,6 +94,13 @@ let package = Package(
             dependencies: ["Indicators", "Observations", "ByteParsing", "LogReading", "CaptureDecoding"],
             path: "Benchmarks/CairnBenchmarks"
         ),
+        // Fuzz targets (docs/fuzzing.md): public entry points that feed bytes to the real
+        // readers and parsers; scripts/fuzz.sh links them into libFuzzer, and
+        // FuzzReplayTests replays the kept corpora through them in the normal test run.
+        .target(
+            name: "FuzzTargets",
+            dependencies: ["Observations", "ByteParsing", "CaptureDecoding", "LogReading", "Indicators"]
+        ),
         .testTarget(name: "ByteParsingTests", dependencies: ["ByteParsing"]),
         .testTarget(name: "ObservationsTests", dependencies: ["Observations"]),
         .testTarget(name: "IndicatorsTests", dependencies: ["Indicators", "Observations"]),
@@ -103,6 +110,7 @@ let package = Package(
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Observations"]),
         .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "CaseStore", "Ingest", "Observations"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "CaseStore", "Observations", "Indicators"]),
+        .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets"]),
     ],
     swiftLanguageModes: [.v6]
 )

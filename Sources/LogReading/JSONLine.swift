@@ -277,6 +277,9 @@ struct JSONRecord {
         var index = 0
         var digits = 0
         while index < text.count, TextScanner.isDigit(text[index]) {
+            // More than 12 digits is refused below: stop before Int64 overflows (fuzz
+            // input Fuzz/crashes/log-lines/crash-8f32f68e…, a 60-digit "ts").
+            guard digits < 12 else { return nil }
             seconds = seconds * 10 + Int64(text[index] - 48)
             digits += 1
             index += 1
