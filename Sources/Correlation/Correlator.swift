@@ -163,27 +163,35 @@ public struct Correlator: Sendable {
     /// The incidents of `sightings`: deterministic whatever the input order.
     /// O(n log n) in the number of sightings.
     public func incidents(from sightings: [SightingFact]) -> [Incident] {
-        // The grouping below is by host; `incident` needs `self` only for the gap.
-        var byHost: [String: [SightingFact]] = [:]
-        for sighting in sightings {
-            let host = sighting.host.isEmpty ? Correlator.unknownHost : sighting.host
-            byHost[host, default: []].append(sighting)
+        // One sort of indices by (host, time, id), then one walk: no per-host copies of
+        // the facts (a case holds millions).
+        func host(_ fact: SightingFact) -> String { fact.host.isEmpty ? Correlator.unknownHost : fact.host }
+        let order = sightings.indices.sorted { a, b in
+            let (x, y) = (sightings[a], sightings[b])
+            let (hostX, hostY) = (host(x), host(y))
+            if hostX != hostY { return hostX < hostY }
+            return (x.time, x.id) < (y.time, y.id)
         }
         var result: [Incident] = []
-        for (host, facts) in byHost {
-            let ordered = facts.sorted { ($0.time, $0.id) < ($1.time, $1.id) }
-            var group: [SightingFact] = []
-            var groupEnd = Timestamp(nanoseconds: .min)
-            for fact in ordered {
-                if !group.isEmpty, !withinGap(groupEnd, fact.time) {
-                    result.append(incident(host: host, sightings: group))
-                    group.removeAll(keepingCapacity: true)
-                }
-                if group.isEmpty || fact.lastTime > groupEnd { groupEnd = fact.lastTime }
-                group.append(fact)
+        var group: [SightingFact] = []
+        var groupHost = ""
+        var groupEnd = Timestamp(nanoseconds: .min)
+        for index in order {
+            let fact = sightings[index]
+            let factHost = host(fact)
+            if !group.isEmpty, factHost != groupHost || !withinGap(groupEnd, fact.time) {
+                result.append(incident(host: groupHost, sightings: group))
+                group.removeAll(keepingCapacity: true)
             }
-            if !group.isEmpty { result.append(incident(host: host, sightings: group)) }
+            if group.isEmpty {
+                groupHost = factHost
+                groupEnd = fact.lastTime
+            } else if fact.lastTime > groupEnd {
+                groupEnd = fact.lastTime
+            }
+            group.append(fact)
         }
+        if !group.isEmpty { result.append(incident(host: groupHost, sightings: group)) }
         // The first sighting id breaks ties only when `gap` is negative (then one host
         // can have two incidents starting at the same time).
         result.sort {

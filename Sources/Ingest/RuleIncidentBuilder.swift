@@ -10,9 +10,11 @@ struct RuleIncidentBuilder {
     func incidents(facts: [SightingFact], lineEvents: [StoredLineEvent]) -> [RuleIncident] {
         var events: [CorrelationEvent] = []
         events.reserveCapacity(facts.count + lineEvents.count)
-        var factsByID: [Int64: SightingFact] = [:]
-        for fact in facts {
-            factsByID[fact.id] = fact
+        // Sighting id → index into `facts` (not a copy of the facts: a case holds millions).
+        var factIndex: [Int64: Int] = [:]
+        factIndex.reserveCapacity(facts.count)
+        for (index, fact) in facts.enumerated() {
+            factIndex[fact.id] = index
             events.append(.sighting(
                 .init(id: fact.id, indicatorValue: fact.indicatorValue, indicatorType: fact.indicatorType,
                       feed: fact.feed, field: fact.field),
@@ -39,7 +41,7 @@ struct RuleIncidentBuilder {
                 switch reference {
                 case .sighting(let id):
                     sightingIDs.append(id)
-                    if let host = factsByID[id]?.host { hosts.append(host) }
+                    if let index = factIndex[id] { hosts.append(facts[index].host) }
                 case .logLine:
                     if let line = lineIDs[reference] {
                         lineEventIDs.append(line.id)
@@ -47,13 +49,14 @@ struct RuleIncidentBuilder {
                     }
                 }
             }
-            let values = Set(sightingIDs.compactMap { factsByID[$0]?.indicatorValue })
+            let matched = sightingIDs.compactMap { factIndex[$0].map { facts[$0] } }
+            let values = Set(matched.map(\.indicatorValue))
                 .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             let host = hosts.first { !$0.isEmpty } ?? Correlator.unknownHost
             return RuleIncident(
                 ruleID: match.ruleID, groupKey: match.group, host: host, firstSeen: match.firstSeen,
                 lastSeen: match.lastSeen, severity: match.severity,
-                confidence: sightingIDs.isEmpty ? 50 : Assessment(sightingIDs.compactMap { factsByID[$0] }).confidence,
+                confidence: matched.isEmpty ? 50 : Assessment(matched).confidence,
                 title: match.group.isEmpty ? match.title : "\(match.title) — \(match.group)",
                 explanation: match.explanation, indicatorValues: values, sightingIDs: sightingIDs.sorted(),
                 lineEventIDs: lineEventIDs.sorted())
