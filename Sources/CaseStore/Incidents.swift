@@ -111,37 +111,57 @@ extension CaseDatabase {
         }
     }
 
-    /// Inserts (`id` nil) or overwrites the incident row and its sighting links; returns
-    /// its id.
-    @discardableResult
     private static func write(_ incident: Incident, as id: Int64?, in db: Database) throws -> Int64 {
+        try write(
+            IncidentRecord(
+                host: incident.host, firstSeen: incident.firstSeen, lastSeen: incident.lastSeen,
+                severity: incident.severity, confidence: incident.confidence, title: incident.title,
+                indicatorValues: incident.indicatorValues, explanation: incident.explanation,
+                sightingIDs: incident.sightingIDs),
+            as: id, in: db)
+    }
+
+    /// Inserts (`id` nil) or overwrites an incident row, grouping or rule, and replaces
+    /// its sighting and line-event links; returns its id.
+    @discardableResult
+    static func write(_ incident: IncidentRecord, as id: Int64?, in db: Database) throws -> Int64 {
         let values: [(any DatabaseValueConvertible)?] = [
             incident.host, incident.firstSeen.iso8601, incident.lastSeen.iso8601, incident.firstSeen.nanoseconds,
             incident.lastSeen.nanoseconds, incident.severity.rawValue, incident.confidence, incident.title,
             incident.indicatorValues.joined(separator: ","), incident.sightingIDs.count, incident.explanation,
+            incident.ruleID, incident.groupKey, incident.lineEventIDs.count,
         ]
         let incidentID: Int64
         if let id {
             try db.cachedStatement(sql: """
                 UPDATE incidents SET host = ?, first_seen = ?, last_seen = ?, first_seen_ns = ?, last_seen_ns = ?,
-                    severity = ?, confidence = ?, title = ?, indicators = ?, sighting_count = ?, explanation = ?
+                    severity = ?, confidence = ?, title = ?, indicators = ?, sighting_count = ?, explanation = ?,
+                    rule_id = ?, group_key = ?, line_count = ?
                 WHERE id = ?
                 """).execute(arguments: StatementArguments(values + [id]))
             try db.cachedStatement(sql: "DELETE FROM incident_sightings WHERE incident_id = ?").execute(arguments: [id])
+            try db.cachedStatement(sql: "DELETE FROM incident_line_events WHERE incident_id = ?").execute(arguments: [id])
             incidentID = id
         } else {
             try db.cachedStatement(sql: """
                 INSERT INTO incidents (host, first_seen, last_seen, first_seen_ns, last_seen_ns, severity,
-                                       confidence, title, indicators, sighting_count, explanation)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                       confidence, title, indicators, sighting_count, explanation, rule_id,
+                                       group_key, line_count)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: StatementArguments(values))
             incidentID = db.lastInsertedRowID
         }
-        let link = try db.cachedStatement(sql: """
+        let sightingLink = try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO incident_sightings (incident_id, sighting_id) VALUES (?, ?)
             """)
         for sightingID in incident.sightingIDs {
-            try link.execute(arguments: [incidentID, sightingID])
+            try sightingLink.execute(arguments: [incidentID, sightingID])
+        }
+        let lineLink = try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO incident_line_events (incident_id, line_event_id) VALUES (?, ?)
+            """)
+        for eventID in incident.lineEventIDs {
+            try lineLink.execute(arguments: [incidentID, eventID])
         }
         return incidentID
     }
@@ -290,6 +310,23 @@ extension CaseDatabase {
         }
         return out
     }
+}
+
+/// The columns and links of one incident row, whatever made it (the grouping by host,
+/// or a correlation rule).
+struct IncidentRecord {
+    var host: String
+    var firstSeen: Timestamp
+    var lastSeen: Timestamp
+    var severity: Severity
+    var confidence: Int
+    var title: String
+    var indicatorValues: [String]
+    var explanation: String
+    var sightingIDs: [Int64]
+    var ruleID: String? = nil
+    var groupKey: String? = nil
+    var lineEventIDs: [Int64] = []
 }
 
 /// An incident as listed.

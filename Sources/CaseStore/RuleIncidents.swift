@@ -82,48 +82,16 @@ extension CaseDatabase {
                     !taken.contains(candidate.id) && candidate.first <= incident.lastSeen.nanoseconds
                         && incident.firstSeen.nanoseconds <= candidate.last
                 }
-                let values: [(any DatabaseValueConvertible)?] = [
-                    incident.host, incident.firstSeen.iso8601, incident.lastSeen.iso8601, incident.firstSeen.nanoseconds,
-                    incident.lastSeen.nanoseconds, incident.severity.rawValue, incident.confidence, incident.title,
-                    incident.indicatorValues.joined(separator: ","), incident.sightingIDs.count, incident.explanation,
-                    incident.ruleID, incident.groupKey, incident.lineEventIDs.count,
-                ]
-                let id: Int64
-                if let continued {
-                    id = continued.id
-                    try db.execute(
-                        sql: """
-                            UPDATE incidents SET host = ?, first_seen = ?, last_seen = ?, first_seen_ns = ?,
-                                last_seen_ns = ?, severity = ?, confidence = ?, title = ?, indicators = ?,
-                                sighting_count = ?, explanation = ?, rule_id = ?, group_key = ?, line_count = ?
-                            WHERE id = ?
-                            """,
-                        arguments: StatementArguments(values + [id]))
-                    try db.execute(sql: "DELETE FROM incident_sightings WHERE incident_id = ?", arguments: [id])
-                    try db.execute(sql: "DELETE FROM incident_line_events WHERE incident_id = ?", arguments: [id])
-                } else {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO incidents (host, first_seen, last_seen, first_seen_ns, last_seen_ns, severity,
-                                confidence, title, indicators, sighting_count, explanation, rule_id, group_key,
-                                line_count)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """,
-                        arguments: StatementArguments(values))
-                    id = db.lastInsertedRowID
-                }
+                let id = try CaseDatabase.write(
+                    IncidentRecord(
+                        host: incident.host, firstSeen: incident.firstSeen, lastSeen: incident.lastSeen,
+                        severity: incident.severity, confidence: incident.confidence, title: incident.title,
+                        indicatorValues: incident.indicatorValues, explanation: incident.explanation,
+                        sightingIDs: incident.sightingIDs, ruleID: incident.ruleID, groupKey: incident.groupKey,
+                        lineEventIDs: incident.lineEventIDs),
+                    as: continued?.id, in: db)
                 taken.insert(id)
                 ids.append(id)
-                for sightingID in incident.sightingIDs {
-                    try db.execute(
-                        sql: "INSERT OR IGNORE INTO incident_sightings (incident_id, sighting_id) VALUES (?, ?)",
-                        arguments: [id, sightingID])
-                }
-                for eventID in incident.lineEventIDs {
-                    try db.execute(
-                        sql: "INSERT OR IGNORE INTO incident_line_events (incident_id, line_event_id) VALUES (?, ?)",
-                        arguments: [id, eventID])
-                }
             }
             for id in stored.values.flatMap({ $0.map(\.id) }) where !taken.contains(id) {
                 try db.execute(sql: "DELETE FROM incident_sightings WHERE incident_id = ?", arguments: [id])
