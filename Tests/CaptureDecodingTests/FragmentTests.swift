@@ -39,16 +39,8 @@ private func pieces(_ payload: [UInt8]) -> [(offset: Int, more: Bool, data: [UIn
 private func run(_ packets: [[UInt8]], options: DecodingOptions = DecodingOptions(), spacing: Int64 = 1)
     -> (seen: [Seen], anomalies: [String: UInt64])
 {
-    var decoder = PacketDecoder(options: options)
-    var seen: [Seen] = []
-    for (index, packet) in packets.enumerated() {
-        packet.withUnsafeBytes { bytes in
-            decoder.decode(packet: bytes, link: .rawIP, locator: .packet(UInt64(index + 1)),
-                           time: Timestamp(seconds: Int64(index) * spacing)) { seen.append(Seen($0)) }
-        }
-    }
-    decoder.finish { seen.append(Seen($0)) }
-    return (seen.filter { $0.field == .dnsQuery || $0.field == .dnsAnswer || $0.field == .tlsSNI }, decoder.anomalies.counts)
+    let (seen, anomalies) = decodePackets(packets, options: options, spacing: spacing)
+    return (seen.filter { $0.field == .dnsQuery || $0.field == .dnsAnswer || $0.field == .tlsSNI }, anomalies)
 }
 
 private func values(_ seen: [Seen]) -> Set<String> { Set(seen.map { "\($0.field.rawValue)=\($0.value)" }) }

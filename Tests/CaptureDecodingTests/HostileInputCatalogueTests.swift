@@ -30,17 +30,7 @@ private func expectedAfter(_ number: UInt64) -> [String] {
 /// Decodes `packets` in order through one decoder, as a reader does (packet numbers
 /// from 1), each from an exactly-sized heap allocation.
 private func decodeSequence(_ packets: [[UInt8]], link: LinkLayer = .rawIP) -> (seen: [Seen], anomalies: [String: UInt64]) {
-    var decoder = PacketDecoder()
-    var seen: [Seen] = []
-    for (index, packet) in packets.enumerated() {
-        let exact = UnsafeMutableRawBufferPointer.allocate(byteCount: packet.count, alignment: 1)
-        defer { exact.deallocate() }
-        exact.copyBytes(from: packet)
-        decoder.decode(packet: UnsafeRawBufferPointer(exact), link: link, locator: .packet(UInt64(index + 1)),
-                       time: Timestamp(nanoseconds: 0)) { seen.append(Seen($0)) }
-    }
-    decoder.finish { seen.append(Seen($0)) }
-    return (seen, decoder.anomalies.counts)
+    decodePackets(packets, link: link)
 }
 
 private func seen(_ all: [Seen], packet number: UInt64) -> [String] {

@@ -111,14 +111,25 @@ struct Seen: Hashable, CustomStringConvertible {
 
 /// Runs the decoder on one packet.
 func decodeOne(_ bytes: [UInt8], link: LinkLayer) -> (seen: [Seen], anomalies: [String: UInt64]) {
-    var decoder = PacketDecoder()
+    decodePackets([bytes], link: link)
+}
+
+/// Runs packets through one decoder, numbered from 1 and `spacing` seconds apart, then
+/// ends the capture (what the flow table holds is parsed as far as it goes). Each packet
+/// is copied into a buffer of exactly its size, so that a read past its end is caught
+/// by the address sanitizer.
+func decodePackets(
+    _ packets: [[UInt8]], link: LinkLayer = .rawIP, options: DecodingOptions = DecodingOptions(), spacing: Int64 = 0
+) -> (seen: [Seen], anomalies: [String: UInt64]) {
+    var decoder = PacketDecoder(options: options)
     var seen: [Seen] = []
-    bytes.withUnsafeBytes { buffer in
-        decoder.decode(packet: buffer, link: link, locator: .packet(1), time: Timestamp(nanoseconds: 0)) {
-            seen.append(Seen($0))
-        }
+    for (index, packet) in packets.enumerated() {
+        let exact = UnsafeMutableRawBufferPointer.allocate(byteCount: packet.count, alignment: 1)
+        defer { exact.deallocate() }
+        exact.copyBytes(from: packet)
+        decoder.decode(packet: UnsafeRawBufferPointer(exact), link: link, locator: .packet(UInt64(index + 1)),
+                       time: Timestamp(seconds: Int64(index) * spacing)) { seen.append(Seen($0)) }
     }
-    // The end of the capture: what the flow table holds is parsed as far as it goes.
     decoder.finish { seen.append(Seen($0)) }
     return (seen, decoder.anomalies.counts)
 }

@@ -41,16 +41,8 @@ private struct Connection {
 private func run(_ packets: [[UInt8]], options: DecodingOptions = DecodingOptions(), spacing: Int64 = 1)
     -> (seen: [Seen], anomalies: [String: UInt64])
 {
-    var decoder = PacketDecoder(options: options)
-    var seen: [Seen] = []
-    for (index, packet) in packets.enumerated() {
-        packet.withUnsafeBytes { bytes in
-            decoder.decode(packet: bytes, link: .rawIP, locator: .packet(UInt64(index + 1)),
-                           time: Timestamp(seconds: Int64(index) * spacing)) { seen.append(Seen($0)) }
-        }
-    }
-    decoder.finish { seen.append(Seen($0)) }
-    return (seen.filter { ![.ipSource, .ipDestination].contains($0.field) }, decoder.anomalies.counts)
+    let (seen, anomalies) = decodePackets(packets, options: options, spacing: spacing)
+    return (seen.filter { ![.ipSource, .ipDestination].contains($0.field) }, anomalies)
 }
 
 /// What the application layer yielded, without packet numbers.
