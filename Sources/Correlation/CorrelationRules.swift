@@ -38,17 +38,20 @@ public struct CorrelationRules: Sendable {
     /// document with an error yields no rule; other documents and files still load.
     /// A missing directory is a diagnostic at line 0.
     public static func load(directory: String) -> (rules: CorrelationRules, diagnostics: [RuleDiagnostic]) {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory)
-        } catch {
+        guard let files = ruleFiles(in: directory) else {
             return (CorrelationRules(), [RuleDiagnostic(file: directory, line: 0, column: 0, message: "cannot list directory")])
         }
-        let files = names
+        return load(files: files)
+    }
+
+    /// The paths of the `*.yml` and `*.yaml` files directly in `directory`, hidden files
+    /// skipped, in bytewise order of their names; nil when it cannot be listed.
+    static func ruleFiles(in directory: String) -> [String]? {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return nil }
+        return names
             .filter { !$0.hasPrefix(".") && ($0.hasSuffix(".yml") || $0.hasSuffix(".yaml")) }
             .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             .map { directory.hasSuffix("/") ? directory + $0 : directory + "/" + $0 }
-        return load(files: files)
     }
 
     /// The rules of the given files, in the order given.
@@ -275,11 +278,10 @@ public enum CorrelationRuleFiles {
                 let directory = (path.hasSuffix("/") ? String(path.dropLast()) : path) + "/" + directoryName
                 var inner: ObjCBool = false
                 guard manager.fileExists(atPath: directory, isDirectory: &inner), inner.boolValue,
-                      let names = try? manager.contentsOfDirectory(atPath: directory)
+                      let found = CorrelationRules.ruleFiles(in: directory)
                 else { continue }
                 directories.append(directory)
-                files += names.filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.sorted()
-                    .map { directory + "/" + $0 }
+                files += found
             } else if path.hasSuffix(".yml") || path.hasSuffix(".yaml") {
                 files.append(path)
             }
