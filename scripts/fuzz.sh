@@ -3,6 +3,7 @@
 #
 #   scripts/fuzz.sh TARGET [SECONDS] [libFuzzer options…]   one target, default 60 s
 #   scripts/fuzz.sh all [SECONDS]                           every target in turn
+#   scripts/fuzz.sh T1,T2,… [SECONDS]                       these targets in turn, one build
 #   scripts/fuzz.sh build                                   only build the fuzzer
 #   scripts/fuzz.sh minimise [TARGET]                       re-minimise the kept corpora
 #   scripts/fuzz.sh list                                    the target names
@@ -322,9 +323,20 @@ esac
 seconds=${2:-60}
 build
 seeds
-if [ "$command" = all ]; then
+case $command in
+    all) chosen=$targets ;;
+    *,*) chosen=$(echo "$command" | tr ',' ' ')
+         for target in $chosen; do
+             case " $targets " in
+                 *" $target "*) ;;
+                 *) echo "unknown target $target; one of: $targets" >&2; exit 2 ;;
+             esac
+         done ;;
+    *) chosen="" ;;
+esac
+if [ -n "$chosen" ]; then
     failed=""
-    for target in $targets; do
+    for target in $chosen; do
         run "$target" "$seconds" "${@:3}" || failed="$failed $target"
     done
     if [ -n "$failed" ]; then
