@@ -13,8 +13,9 @@ import Observations
 ///
 /// 1. A computed incident that shares no sighting with a stored one is new.
 /// 2. Otherwise it takes the smallest id among the stored incidents it shares sightings
-///    with (they are processed in order of first sighting, then host; an id already
-///    taken by an earlier computed incident is not taken twice).
+///    with (they are processed by host, then in order of first sighting; an id already
+///    taken by an earlier computed incident is not taken twice — a stored incident has
+///    one host, so only the incidents of the same host compete for it).
 /// 3. The other stored incidents it absorbed are marked `merged_into` it, keep their
 ///    rows and their triage history, and are no longer listed.
 /// 4. A stored incident that no computed incident took has lost all its sightings (its
@@ -22,134 +23,49 @@ import Observations
 extension CaseDatabase {
     /// Every sighting, as correlation needs it, of sources that are `complete` or
     /// `failed` (a damaged file keeps what was read before the damage), except those an
-    /// allow list suppressed. Sightings of a
-    /// source still `reading` are left out: they are a run in progress or the remains of
-    /// a killed one, which the next run replaces.
+    /// allow list suppressed, by id. Sightings of a source still `reading` are left out:
+    /// they are a run in progress or the remains of a killed one, which the next run
+    /// replaces. (`correlateIncidents` streams them instead of holding them.)
     public func sightingFacts() throws -> [SightingFact] {
         try queue.read { db in
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT s.id, s.host, s.time_ns, s.indicator_id, i.value, src.kind, i.severity, i.confidence,
-                       COALESCE(i.source, i.rule_file), s.last_time_ns, i.type, s.field
-                FROM sightings s
-                JOIN sources src ON src.id = s.source_id
-                JOIN indicators i ON i.id = s.indicator_id
-                WHERE src.status != 'reading' AND s.suppressed_by IS NULL
-                ORDER BY s.id
-                """)
             var facts: [SightingFact] = []
-            while let row = try rows.next() {
-                let kind: String? = try row.decode(atIndex: 5)
-                let severity: String? = try row.decode(atIndex: 6)
-                var fact = SightingFact(
-                    id: try row.decode(atIndex: 0),
-                    host: try row.decode(atIndex: 1),
-                    time: Timestamp(nanoseconds: try row.decode(atIndex: 2)),
-                    indicatorID: try row.decode(atIndex: 3),
-                    indicatorValue: try row.decode(atIndex: 4),
-                    // A kind this version does not know counts as a log, per the formula.
-                    sourceKind: kind.flatMap(SourceKind.init(rawValue:)) ?? .text,
-                    indicatorSeverity: severity.flatMap { Severity(rawValue: $0.lowercased()) },
-                    indicatorConfidence: try row.decode(atIndex: 7),
-                    feed: try row.decode(atIndex: 8),
-                    lastTime: (try row.decode(atIndex: 9) as Int64?).map(Timestamp.init(nanoseconds:)))
-                fact.indicatorType = try row.decode(atIndex: 10)
-                fact.field = try row.decode(atIndex: 11)
-                facts.append(fact)
-            }
+            try CaseDatabase.forEachSightingFact(in: db, orderedByHost: false) { fact, _ in facts.append(fact) }
             return facts
         }
     }
 
     /// Stores the incidents computed from all sightings, keeping the ids of the stored
     /// incidents they continue (see the type's documentation). One transaction. Returns
-    /// the id of each incident, in the order given.
+    /// the id of each incident, in the order given. `correlateIncidents` does the same
+    /// for the whole case without holding its sightings.
     @discardableResult
     public func updateIncidents(_ incidents: [Incident]) throws -> [Int64] {
         try queue.write { db in
-            var owner: [Int64: Int64] = [:]
-            let links = try Row.fetchCursor(db, sql: """
-                SELECT l.sighting_id, l.incident_id FROM incident_sightings l
-                JOIN incidents i ON i.id = l.incident_id WHERE i.merged_into IS NULL AND i.rule_id IS NULL
-                """)
-            while let row = try links.next() {
-                owner[try row.decode(atIndex: 0)] = try row.decode(atIndex: 1)
-            }
-            let order = incidents.indices.sorted {
-                (incidents[$0].firstSeen, incidents[$0].host) < (incidents[$1].firstSeen, incidents[$1].host)
-            }
-            var taken = Set<Int64>()
+            let owner = try db.cachedStatement(sql: CaseDatabase.groupingIncidentOfSighting)
+            var store = IncidentStore()
             var ids = [Int64](repeating: 0, count: incidents.count)
+            let order = incidents.indices.sorted {
+                (incidents[$0].host, incidents[$0].firstSeen) < (incidents[$1].host, incidents[$1].firstSeen)
+            }
             for index in order {
-                let incident = incidents[index]
-                let previous = Set(incident.sightingIDs.compactMap { owner[$0] }).subtracting(taken).sorted()
-                let id: Int64
-                if let survivor = previous.first {
-                    id = survivor
-                    try CaseDatabase.write(incident, as: id, in: db)
-                    for absorbed in previous.dropFirst() {
-                        try db.execute(
-                            sql: "UPDATE incidents SET merged_into = ? WHERE id = ?", arguments: [survivor, absorbed])
-                        try db.execute(sql: "DELETE FROM incident_sightings WHERE incident_id = ?", arguments: [absorbed])
-                    }
-                    taken.formUnion(previous)
-                } else {
-                    id = try CaseDatabase.write(incident, as: nil, in: db)
-                    taken.insert(id)
+                let members = try incidents[index].sightingIDs.map { sighting in
+                    (sighting: sighting, owner: try Int64.fetchOne(owner, arguments: [sighting]))
                 }
-                ids[index] = id
+                ids[index] = try store.store(incidents[index], members: members, in: db)
             }
-            // Stored incidents no computed one continues have lost their sightings (their
-            // sources were replaced; the links went with them by cascade).
-            let active = try Int64.fetchAll(
-                db, sql: "SELECT id FROM incidents WHERE merged_into IS NULL AND rule_id IS NULL AND sighting_count > 0")
-            let orphaned = Set(active).subtracting(taken)
-            for id in orphaned.sorted() {
-                try db.execute(sql: "DELETE FROM incident_sightings WHERE incident_id = ?", arguments: [id])
-                try db.execute(sql: "UPDATE incidents SET sighting_count = 0 WHERE id = ?", arguments: [id])
-            }
+            try store.emptyOrphans(in: db)
             return ids
         }
-    }
-
-    private static func write(_ incident: Incident, as id: Int64?, in db: Database) throws -> Int64 {
-        try write(
-            IncidentRecord(
-                host: incident.host, firstSeen: incident.firstSeen, lastSeen: incident.lastSeen,
-                severity: incident.severity, confidence: incident.confidence, title: incident.title,
-                indicatorValues: incident.indicatorValues, explanation: incident.explanation,
-                sightingIDs: incident.sightingIDs),
-            as: id, in: db)
     }
 
     /// Inserts (`id` nil) or overwrites an incident row, grouping or rule, and replaces
     /// its sighting and line-event links; returns its id.
     @discardableResult
     static func write(_ incident: IncidentRecord, as id: Int64?, in db: Database) throws -> Int64 {
-        let values: [(any DatabaseValueConvertible)?] = [
-            incident.host, incident.firstSeen.iso8601, incident.lastSeen.iso8601, incident.firstSeen.nanoseconds,
-            incident.lastSeen.nanoseconds, incident.severity.rawValue, incident.confidence, incident.title,
-            incident.indicatorValues.joined(separator: ","), incident.sightingIDs.count, incident.explanation,
-            incident.ruleID, incident.groupKey, incident.lineEventIDs.count,
-        ]
-        let incidentID: Int64
-        if let id {
-            try db.cachedStatement(sql: """
-                UPDATE incidents SET host = ?, first_seen = ?, last_seen = ?, first_seen_ns = ?, last_seen_ns = ?,
-                    severity = ?, confidence = ?, title = ?, indicators = ?, sighting_count = ?, explanation = ?,
-                    rule_id = ?, group_key = ?, line_count = ?
-                WHERE id = ?
-                """).execute(arguments: StatementArguments(values + [id]))
-            try db.cachedStatement(sql: "DELETE FROM incident_sightings WHERE incident_id = ?").execute(arguments: [id])
-            try db.cachedStatement(sql: "DELETE FROM incident_line_events WHERE incident_id = ?").execute(arguments: [id])
-            incidentID = id
-        } else {
-            try db.cachedStatement(sql: """
-                INSERT INTO incidents (host, first_seen, last_seen, first_seen_ns, last_seen_ns, severity,
-                                       confidence, title, indicators, sighting_count, explanation, rule_id,
-                                       group_key, line_count)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: StatementArguments(values))
-            incidentID = db.lastInsertedRowID
+        let incidentID = try writeRow(incident, as: id, in: db)
+        if id != nil {
+            try db.cachedStatement(sql: "DELETE FROM incident_sightings WHERE incident_id = ?").execute(arguments: [incidentID])
+            try db.cachedStatement(sql: "DELETE FROM incident_line_events WHERE incident_id = ?").execute(arguments: [incidentID])
         }
         let sightingLink = try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO incident_sightings (incident_id, sighting_id) VALUES (?, ?)
@@ -164,6 +80,35 @@ extension CaseDatabase {
             try lineLink.execute(arguments: [incidentID, eventID])
         }
         return incidentID
+    }
+
+    /// Inserts (`id` nil) or overwrites the row of an incident, not its links; returns
+    /// its id.
+    @discardableResult
+    static func writeRow(_ incident: IncidentRecord, as id: Int64?, in db: Database) throws -> Int64 {
+        let values: [(any DatabaseValueConvertible)?] = [
+            incident.host, incident.firstSeen.iso8601, incident.lastSeen.iso8601, incident.firstSeen.nanoseconds,
+            incident.lastSeen.nanoseconds, incident.severity.rawValue, incident.confidence, incident.title,
+            incident.indicatorValues.joined(separator: ","), incident.sightingIDs.count, incident.explanation,
+            incident.ruleID, incident.groupKey, incident.lineEventIDs.count,
+        ]
+        if let id {
+            try db.cachedStatement(sql: """
+                UPDATE incidents SET host = ?, first_seen = ?, last_seen = ?, first_seen_ns = ?, last_seen_ns = ?,
+                    severity = ?, confidence = ?, title = ?, indicators = ?, sighting_count = ?, explanation = ?,
+                    rule_id = ?, group_key = ?, line_count = ?
+                WHERE id = ?
+                """).execute(arguments: StatementArguments(values + [id]))
+            return id
+        } else {
+            try db.cachedStatement(sql: """
+                INSERT INTO incidents (host, first_seen, last_seen, first_seen_ns, last_seen_ns, severity,
+                                       confidence, title, indicators, sighting_count, explanation, rule_id,
+                                       group_key, line_count)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: StatementArguments(values))
+            return db.lastInsertedRowID
+        }
     }
 
     /// The listed incidents (not merged, with sightings) that pass `filter`, newest

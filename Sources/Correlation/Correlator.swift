@@ -161,37 +161,23 @@ public struct Correlator: Sendable {
     }
 
     /// The incidents of `sightings`: deterministic whatever the input order.
-    /// O(n log n) in the number of sightings.
+    /// O(n log n) in the number of sightings. A case's sightings stream through
+    /// `Walk` instead, in (host, time, id) order, without being held in memory.
     public func incidents(from sightings: [SightingFact]) -> [Incident] {
         // One sort of indices by (host, time, id), then one walk: no per-host copies of
-        // the facts (a case holds millions).
-        func host(_ fact: SightingFact) -> String { fact.host.isEmpty ? Correlator.unknownHost : fact.host }
+        // the facts.
         let order = sightings.indices.sorted { a, b in
             let (x, y) = (sightings[a], sightings[b])
-            let (hostX, hostY) = (host(x), host(y))
+            let (hostX, hostY) = (Correlator.host(of: x), Correlator.host(of: y))
             if hostX != hostY { return hostX < hostY }
             return (x.time, x.id) < (y.time, y.id)
         }
+        var walk = Walk(self)
         var result: [Incident] = []
-        var group: [SightingFact] = []
-        var groupHost = ""
-        var groupEnd = Timestamp(nanoseconds: .min)
         for index in order {
-            let fact = sightings[index]
-            let factHost = host(fact)
-            if !group.isEmpty, factHost != groupHost || !withinGap(groupEnd, fact.time) {
-                result.append(incident(host: groupHost, sightings: group))
-                group.removeAll(keepingCapacity: true)
-            }
-            if group.isEmpty {
-                groupHost = factHost
-                groupEnd = fact.lastTime
-            } else if fact.lastTime > groupEnd {
-                groupEnd = fact.lastTime
-            }
-            group.append(fact)
+            if let closed = walk.add(sightings[index]) { result.append(closed) }
         }
-        if !group.isEmpty { result.append(incident(host: groupHost, sightings: group)) }
+        if let last = walk.finish() { result.append(last) }
         // The first sighting id breaks ties only when `gap` is negative (then one host
         // can have two incidents starting at the same time).
         result.sort {
@@ -201,6 +187,66 @@ public struct Correlator: Sendable {
         return result
     }
 
+    /// The host a sighting is grouped under: its own, or `unknownHost` when it names none.
+    public static func host(of fact: SightingFact) -> String {
+        fact.host.isEmpty ? unknownHost : fact.host
+    }
+
+    /// Builds incidents from sightings given one at a time in (host, time, id) order
+    /// (steps 2 and 3 above): memory holds the open incident only — its sighting ids
+    /// and distinct indicator values and feeds — never the sightings already passed.
+    public struct Walk: Sendable {
+        private let correlator: Correlator
+        private var open: OpenIncident?
+
+        public init(_ correlator: Correlator) { self.correlator = correlator }
+
+        /// Adds the next sighting; returns the incident it closes, if it starts a new
+        /// one (another host, or more than `gap` after the open incident).
+        public mutating func add(_ fact: SightingFact) -> Incident? {
+            let host = Correlator.host(of: fact)
+            let continues = open.map { $0.host == host && correlator.withinGap($0.end, fact.time) } ?? false
+            if continues {
+                open?.add(fact)  // in place: the id array is not copied
+                return nil
+            }
+            let closed = open.map { correlator.incident($0) }
+            open = OpenIncident(host: host, first: fact)
+            return closed
+        }
+
+        /// The last incident, if any sighting was added since the last one closed.
+        public mutating func finish() -> Incident? {
+            defer { open = nil }
+            return open.map { correlator.incident($0) }
+        }
+    }
+
+    /// The incident being built by a `Walk`.
+    struct OpenIncident: Sendable {
+        let host: String
+        let firstSeen: Timestamp
+        /// The latest time reached so far: the next sighting must start within `gap` of it.
+        var end: Timestamp
+        var sightingIDs: [Int64]
+        var evidence: Assessment.Basis
+
+        init(host: String, first: SightingFact) {
+            self.host = host
+            firstSeen = first.time
+            end = first.lastTime
+            sightingIDs = [first.id]
+            evidence = Assessment.Basis()
+            evidence.add(first)
+        }
+
+        mutating func add(_ fact: SightingFact) {
+            end = max(end, fact.lastTime)
+            sightingIDs.append(fact.id)
+            evidence.add(fact)
+        }
+    }
+
     /// Whether `later` is at most `gap` after `earlier` (`later >= earlier`). Times come
     /// from the input, so the difference may overflow: an overflow is a gap too large.
     private func withinGap(_ earlier: Timestamp, _ later: Timestamp) -> Bool {
@@ -208,21 +254,21 @@ public struct Correlator: Sendable {
         return !overflow && difference <= gap
     }
 
-    /// One incident from a non-empty run of sightings ordered by (time, id).
-    private func incident(host: String, sightings: [SightingFact]) -> Incident {
-        let values = Set(sightings.map(\.indicatorValue)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        let assessment = Assessment(sightings)
+    /// The incident a walk built.
+    private func incident(_ open: OpenIncident) -> Incident {
+        let values = open.evidence.values.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let assessment = Assessment(open.evidence)
         let minutes = gap / 60_000_000_000
-        let grouping = "the sightings of host \(host) no more than \(minutes) minutes apart (default grouping)"
+        let grouping = "the sightings of host \(open.host) no more than \(minutes) minutes apart (default grouping)"
         return Incident(
-            host: host,
-            firstSeen: sightings[0].time,
-            lastSeen: sightings.map(\.lastTime).max() ?? sightings[0].time,
+            host: open.host,
+            firstSeen: open.firstSeen,
+            lastSeen: open.end,
             severity: assessment.severity,
             confidence: assessment.confidence,
-            title: Correlator.title(host: host, values: values),
+            title: Correlator.title(host: open.host, values: values),
             indicatorValues: values,
-            sightingIDs: sightings.map(\.id).sorted(),
+            sightingIDs: open.sightingIDs.sorted(),
             explanation: "Grouped: \(grouping). " + assessment.explanation)
     }
 
@@ -243,16 +289,23 @@ public struct Assessment: Sendable, Equatable {
     public var explanation: String
 
     public init(_ sightings: [SightingFact]) {
-        let base = sightings.map { $0.indicatorSeverity ?? .low }.max() ?? .low
-        let distinct = Set(sightings.map(\.indicatorValue)).count
-        let feeds = Set(sightings.map(\.feed)).count
-        let corroborated = sightings.contains { $0.sourceKind.isCapture } && sightings.contains { !$0.sourceKind.isCapture }
+        var evidence = Assessment.Basis()
+        for fact in sightings { evidence.add(fact) }
+        self.init(evidence)
+    }
+
+    /// The assessment of the sightings `evidence` gathered.
+    public init(_ evidence: Basis) {
+        let base = evidence.highestSeverity ?? .low
+        let distinct = evidence.values.count
+        let feeds = evidence.feeds.count
+        let corroborated = evidence.fromCapture && evidence.fromLog
         var raises: [String] = []
         if distinct >= 2 { raises.append("\(distinct) distinct indicators") }
         if feeds >= 2 { raises.append("\(feeds) independent feeds") }
         if corroborated { raises.append("seen in both captures and logs") }
         severity = base.raised(by: raises.count)
-        let baseConfidence = sightings.map { $0.indicatorConfidence ?? 50 }.max() ?? 50
+        let baseConfidence = evidence.highestConfidence ?? 50
         confidence = min(100, max(0, baseConfidence) + 10 * max(0, feeds - 1) + (corroborated ? 10 : 0))
         var words = "Severity \(severity.rawValue): base \(base.rawValue) (highest indicator severity)"
         words += raises.isEmpty ? ", not raised" : ", raised for " + raises.joined(separator: ", ")
@@ -260,5 +313,32 @@ public struct Assessment: Sendable, Equatable {
         if feeds >= 2 { words += ", +\(10 * (feeds - 1)) for \(feeds) feeds" }
         if corroborated { words += ", +10 for corroboration" }
         explanation = words + "."
+    }
+}
+
+extension Assessment {
+    /// What an assessment is based on, gathered one sighting at a time: the
+    /// distinct indicator values and feeds, the highest severity and confidence, and
+    /// the kinds of source. Its size grows with the distinct values, not the sightings.
+    public struct Basis: Sendable {
+        public private(set) var values: Set<String> = []
+        public private(set) var feeds: Set<String> = []
+        /// The highest indicator severity, an indicator without one counting as `low`; nil
+        /// before the first sighting.
+        public private(set) var highestSeverity: Severity?
+        /// The highest indicator confidence, an indicator without one counting as 50.
+        public private(set) var highestConfidence: Int?
+        public private(set) var fromCapture = false
+        public private(set) var fromLog = false
+
+        public init() {}
+
+        public mutating func add(_ fact: SightingFact) {
+            values.insert(fact.indicatorValue)
+            feeds.insert(fact.feed)
+            highestSeverity = max(highestSeverity ?? .info, fact.indicatorSeverity ?? .low)
+            highestConfidence = max(highestConfidence ?? .min, fact.indicatorConfidence ?? 50)
+            if fact.sourceKind.isCapture { fromCapture = true } else { fromLog = true }
+        }
     }
 }

@@ -75,6 +75,8 @@ public struct IngestReport: Sendable {
     public var indicatorCount = 0
     public var incidentCount = 0
     public var elapsedSeconds = 0.0
+    /// Of `elapsedSeconds`, the time spent correlating the case's sightings into incidents.
+    public var correlationSeconds = 0.0
     /// Sightings derived from DNS resolutions of domain indicators (DNS chains).
     public var derivedSightings = 0
     /// Sources searched for DNS chains.
@@ -183,16 +185,15 @@ public struct Ingestor: Sendable {
         report.sourcesSearchedForChains = chains.sourcesSearched
         report.chainProblems = chains.problems
 
-        let facts = try database.sightingFacts()
-        let incidents = Correlator().incidents(from: facts)
-        try database.updateIncidents(incidents)
-        report.incidentCount = incidents.count
+        let correlationStarted = Date()
+        report.incidentCount = try database.correlateIncidents(Correlator())
         if !correlation.rules.correlations.isEmpty {
             let ruleIncidents = RuleIncidentBuilder(rules: correlation.rules)
-                .incidents(facts: facts, lineEvents: try database.lineEvents())
+                .incidents(facts: try database.sightingFacts(), lineEvents: try database.lineEvents())
             try database.updateRuleIncidents(ruleIncidents)
             report.incidentCount += ruleIncidents.count
         }
+        report.correlationSeconds = Date().timeIntervalSince(correlationStarted)
         try database.finishRun(runID, succeeded: !report.hadProblems)
         _ = try database.appendIngestCustodyEntry(
             runID: runID, commandLine: options.commandLine, toolVersion: options.version, rulesDigest: rules.digest)
