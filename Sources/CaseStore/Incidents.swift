@@ -27,10 +27,16 @@ extension CaseDatabase {
     /// they are a run in progress or the remains of a killed one, which the next run
     /// replaces. (`correlateIncidents` streams them instead of holding them.)
     public func sightingFacts() throws -> [SightingFact] {
+        var facts: [SightingFact] = []
+        try forEachSightingFact { facts.append($0) }
+        return facts
+    }
+
+    /// Calls `body` with each sighting `sightingFacts()` returns, in the same order,
+    /// without holding them.
+    public func forEachSightingFact(_ body: (SightingFact) throws -> Void) throws {
         try queue.read { db in
-            var facts: [SightingFact] = []
-            try CaseDatabase.forEachSightingFact(in: db, orderedByHost: false) { fact, _ in facts.append(fact) }
-            return facts
+            try CaseDatabase.forEachSightingFact(in: db, orderedByHost: false) { fact, _ in try body(fact) }
         }
     }
 

@@ -32,6 +32,16 @@ extension CorrelationRules {
         return positions.map { matches[$0] }
     }
 
+    /// Whether some base rule selects `sighting`. A sighting no base rule selects
+    /// plays no part in `evaluate`: a caller streaming a case's sightings keeps only
+    /// these.
+    public func selectsSighting(_ sighting: CorrelationEvent.Sighting) -> Bool {
+        baseRules.contains { rule in
+            if case .sighting(let selection) = rule.selection { return selection.matches(sighting) }
+            return false
+        }
+    }
+
     /// The indices of `events` ordered by time, then reference, then index: one sort of
     /// plain numbers, then the rare runs of equal times ordered by reference.
     static func eventOrder(_ events: [CorrelationEvent]) -> [Int] {

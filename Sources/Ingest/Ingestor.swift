@@ -188,8 +188,13 @@ public struct Ingestor: Sendable {
         let correlationStarted = Date()
         report.incidentCount = try database.correlateIncidents(Correlator())
         if !correlation.rules.correlations.isEmpty {
+            // Only the sightings some base rule selects take part: the others are not held.
+            var selected: [SightingFact] = []
+            try database.forEachSightingFact { fact in
+                if correlation.rules.selectsSighting(RuleIncidentBuilder.sighting(fact)) { selected.append(fact) }
+            }
             let ruleIncidents = RuleIncidentBuilder(rules: correlation.rules)
-                .incidents(facts: try database.sightingFacts(), lineEvents: try database.lineEvents())
+                .incidents(facts: selected, lineEvents: try database.lineEvents())
             try database.updateRuleIncidents(ruleIncidents)
             report.incidentCount += ruleIncidents.count
         }

@@ -7,6 +7,12 @@ import Observations
 struct RuleIncidentBuilder {
     let rules: CorrelationRules
 
+    /// A sighting as correlation rules see it.
+    static func sighting(_ fact: SightingFact) -> CorrelationEvent.Sighting {
+        .init(id: fact.id, indicatorValue: fact.indicatorValue, indicatorType: fact.indicatorType,
+              feed: fact.feed, field: fact.field)
+    }
+
     func incidents(facts: [SightingFact], lineEvents: [StoredLineEvent]) -> [RuleIncident] {
         var events: [CorrelationEvent] = []
         events.reserveCapacity(facts.count + lineEvents.count)
@@ -15,10 +21,7 @@ struct RuleIncidentBuilder {
         factIndex.reserveCapacity(facts.count)
         for (index, fact) in facts.enumerated() {
             factIndex[fact.id] = index
-            events.append(.sighting(
-                .init(id: fact.id, indicatorValue: fact.indicatorValue, indicatorType: fact.indicatorType,
-                      feed: fact.feed, field: fact.field),
-                time: fact.time, host: fact.host))
+            events.append(.sighting(Self.sighting(fact), time: fact.time, host: fact.host))
         }
         // Base rules are stored by name: a rule renamed or removed since selects nothing.
         var indexByName: [String: Int] = [:]

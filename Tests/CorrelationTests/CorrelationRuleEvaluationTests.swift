@@ -402,3 +402,22 @@ private func matches(_ events: [CorrelationEvent?], rule: String) -> [RuleMatch]
         #expect(found.first?.peak == 2)
     }
 }
+
+@Test("selectsSighting: only sightings some base rule selects; dropping the others changes no match")
+func selectsSightingKeepsWhatMatters() {
+    func payload(_ event: CorrelationEvent) -> CorrelationEvent.Sighting? {
+        if case .sighting(let sighting) = event.payload { return sighting }
+        return nil
+    }
+    let events = [
+        sighting(1, 0, value: "evil.example", type: "domain", field: "dns.query"),
+        sighting(2, 10, value: "evil.example", type: "domain", field: "tls.sni"),  // no rule selects SNI
+        sighting(3, 20, value: String(repeating: "a", count: 64), type: "sha256", field: "file.sha256"),
+        sighting(4, 30, value: "203.0.113.7", type: "ipv4", field: "ip.dst"),  // another feed
+        sighting(5, 40, value: "203.0.113.8", type: "ipv4", field: "ip.dst", feed: "Rules/c2-infrastructure.txt"),
+    ]
+    #expect(events.map { payload($0).map(rules.selectsSighting) } == [true, false, true, false, true])
+    let kept = events.filter { payload($0).map(rules.selectsSighting) ?? true }
+    #expect(rules.evaluate(events: kept) == rules.evaluate(events: events))
+    #expect(!rules.evaluate(events: events).isEmpty)
+}
