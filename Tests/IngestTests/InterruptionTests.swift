@@ -81,4 +81,111 @@ import Testing
         #expect(try runCairn(cairn, ["ingest", "--rules", Fixtures.rules, "--db", clean, inputs.path]) == 0)
         #expect(try store.sightings(incident: nil).count == (try CaseDatabase(path: clean).sightings(incident: nil).count))
     }
+
+    /// A rule file of every address tshark found in the corpus captures (`ip.addr` in
+    /// the truth files) and of the first 200 addresses of the corpus syslogs' text, so
+    /// that the corpus makes thousands of sightings.
+    func corpusRules(_ corpus: URL, into directory: URL) throws -> String {
+        var addresses = Set<String>()
+        let truth = corpus.appendingPathComponent("truth")
+        for name in try FileManager.default.contentsOfDirectory(atPath: truth.path) where name.hasSuffix(".tsv") {
+            let text = try String(contentsOf: truth.appendingPathComponent(name), encoding: .utf8)
+            for line in text.split(separator: "\n") where line.hasPrefix("ip.addr\t") {
+                addresses.insert(String(line.dropFirst("ip.addr\t".count)))
+            }
+        }
+        let rules = directory.appendingPathComponent("rules")
+        try FileManager.default.createDirectory(at: rules, withIntermediateDirectories: true)
+        let path = rules.appendingPathComponent("corpus-addresses.txt")
+        try addresses.sorted().joined(separator: "\n").write(to: path, atomically: true, encoding: .utf8)
+        return rules.path
+    }
+
+    /// Each sighting as text that does not depend on row ids: file, locator, value, field, host.
+    func sightingKeys(_ store: CaseDatabase) throws -> [String] {
+        try store.sightings(incident: nil).map {
+            "\($0.sourceSHA256) \($0.locator) \($0.indicatorValue) \($0.field) \($0.host) \($0.time.nanoseconds)"
+        }.sorted()
+    }
+
+    /// Each listed incident as text that does not depend on row ids.
+    func incidentKeys(_ store: CaseDatabase) throws -> [String] {
+        try store.incidents().map {
+            "\($0.host) \($0.firstSeen.nanoseconds)-\($0.lastSeen.nanoseconds) \($0.severity) \($0.confidence) "
+                + "\($0.sightingCount) \($0.lineCount) \($0.ruleID ?? "-") \($0.title)"
+        }.sorted()
+    }
+
+    /// Issue 9's kill loop: `cairn ingest` over the whole corpus (captures and logs),
+    /// killed with SIGKILL at seeded random moments and restarted each time. After every
+    /// kill the database passes the integrity check and every source marked complete
+    /// holds all of its sightings; at the end the sightings and incidents equal those of
+    /// an uninterrupted run.
+    @Test func killedAtRandomMomentsOverTheCorpusEndsLikeAnUninterruptedRun() throws {
+        guard let corpus = Fixtures.corpus() else { return }
+        guard let cairn = Fixtures.cairnExecutable else {
+            Issue.record("the cairn executable was not found beside the test bundle")
+            return
+        }
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let rules = try corpusRules(corpus, into: directory)
+        let inputs = [corpus.appendingPathComponent("pcap").path, corpus.appendingPathComponent("syslog").path]
+        func arguments(_ database: String) -> [String] {
+            ["ingest", "--rules", rules, "--db", database, "--jobs", "2", "--year", "2026"] + inputs
+        }
+
+        let cleanPath = directory.appendingPathComponent("clean.sqlite").path
+        let started = Date()
+        let cleanStatus = try runCairn(cairn, arguments(cleanPath))
+        let runTime = Date().timeIntervalSince(started)
+        let clean = try CaseDatabase(path: cleanPath)
+        let cleanSightings = try sightingKeys(clean)
+        var sightingsPerFile: [String: Int] = [:]
+        for sighting in try clean.sightings(incident: nil) { sightingsPerFile[sighting.sourceSHA256, default: 0] += 1 }
+        #expect(cleanSightings.count > 1000, "the corpus rules make thousands of sightings")
+
+        let killedPath = directory.appendingPathComponent("killed.sqlite").path
+        var random = SeededGenerator(seed: 9)
+        var kills: [String] = []
+        for _ in 0..<12 {
+            // Each restart goes on where the last stopped (complete files are skipped), so
+            // kills a sixth of a run apart, on average, land all along the run.
+            let delay = Double.random(in: 0.05...max(0.1, runTime / 6), using: &random)
+            _ = try runCairn(cairn, arguments(killedPath), killAfter: delay)
+            let store = try CaseDatabase(path: killedPath)
+            #expect(try store.integrityCheck() == ["ok"])
+            let sources = try store.sources()
+            let sightings = try store.sightings(incident: nil)
+            var stored: [String: Int] = [:]
+            for sighting in sightings { stored[sighting.sourceSHA256, default: 0] += 1 }
+            for source in sources where source.status == "complete" {
+                #expect(stored[source.sha256 ?? "", default: 0] == sightingsPerFile[source.sha256 ?? "", default: 0],
+                        "\(source.path) is complete with all of its sightings")
+            }
+            kills.append(String(format: "%.2f s: %d complete", delay, sources.filter { $0.status == "complete" }.count))
+        }
+        print("killed at " + kills.joined(separator: "; "))
+        #expect(try runCairn(cairn, arguments(killedPath)) == cleanStatus)
+        let finished = try CaseDatabase(path: killedPath)
+        #expect(try finished.integrityCheck() == ["ok"])
+        #expect(try sightingKeys(finished) == cleanSightings)
+        #expect(try incidentKeys(finished) == incidentKeys(clean))
+    }
+}
+
+/// A small deterministic random generator (SplitMix64), so a failing kill schedule can
+/// be replayed.
+private struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }
