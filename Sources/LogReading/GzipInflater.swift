@@ -59,6 +59,14 @@ final class GzipInflater {
         output.deallocate()
     }
 
+    /// Where trailing garbage after the last member starts, once it has been found.
+    private(set) var garbageStart: UInt64?
+
+    /// The compressed bytes taken apart (`ReadSummary.bytesConsumed`): up to the start
+    /// of trailing garbage when the stream ended on it, otherwise `compressedOffset`
+    /// (the whole file at a clean end; where inflating stopped at damage).
+    var consumedOffset: UInt64 { garbageStart ?? compressedOffset }
+
     /// Compressed bytes handed to zlib so far (the file offset of the next unread byte).
     var compressedOffset: UInt64 {
         file.bytesRead - UInt64(stream.pointee.avail_in)
@@ -142,6 +150,7 @@ final class GzipInflater {
                 let message = zlibMessage(status)
                 let damage: String
                 if member > 1 && stream.pointee.total_out == 0 {
+                    garbageStart = memberStart
                     damage = "trailing garbage after gzip member \(member - 1) at compressed byte \(memberStart): \(message)"
                 } else {
                     damage = "gzip data error at compressed byte \(compressedOffset) (member \(member)): \(message)"

@@ -72,6 +72,14 @@ final class IsalInflater {
         carry.deallocate()
     }
 
+    /// Where trailing garbage after the last member starts, once it has been found.
+    private(set) var garbageStart: UInt64?
+
+    /// The compressed bytes taken apart (`ReadSummary.bytesConsumed`): up to the start
+    /// of trailing garbage when the stream ended on it, otherwise `compressedOffset`
+    /// (the whole file at a clean end; where inflating stopped at damage).
+    var consumedOffset: UInt64 { garbageStart ?? compressedOffset }
+
     /// The file offset of the next compressed byte ISA-L has not consumed: bytes handed
     /// to it, less those still unread and whole bytes still held in its bit buffer.
     var compressedOffset: UInt64 {
@@ -220,6 +228,7 @@ final class IsalInflater {
     /// or later member is trailing garbage after the member before.
     private func describe(_ message: String, at offset: UInt64) -> String {
         if member > 1 && memberOutput == 0 {
+            garbageStart = memberStart
             return "trailing garbage after gzip member \(member - 1) at compressed byte \(memberStart): \(message)"
         }
         return "gzip data error at compressed byte \(offset) (member \(member)): \(message)"
