@@ -59,13 +59,14 @@ final class GzipInflater {
         output.deallocate()
     }
 
-    /// Where trailing garbage after the last member starts, once it has been found.
-    private(set) var garbageStart: UInt64?
+    /// The compressed byte offset the damage message names (where the error was found;
+    /// the start of trailing garbage), once the stream has stopped on damage. Both
+    /// inflaters name the same offset for the same damage.
+    private(set) var damageOffset: UInt64?
 
-    /// The compressed bytes taken apart (`ReadSummary.bytesConsumed`): up to the start
-    /// of trailing garbage when the stream ended on it, otherwise `compressedOffset`
-    /// (the whole file at a clean end; where inflating stopped at damage).
-    var consumedOffset: UInt64 { garbageStart ?? compressedOffset }
+    /// The compressed bytes taken apart (`ReadSummary.bytesConsumed`): up to the offset
+    /// a damage names, otherwise `compressedOffset` (the whole file at a clean end).
+    var consumedOffset: UInt64 { damageOffset ?? compressedOffset }
 
     /// Compressed bytes handed to zlib so far (the file offset of the next unread byte).
     var compressedOffset: UInt64 {
@@ -94,6 +95,7 @@ final class GzipInflater {
             return nil
         } catch {
             endOfFile = true
+            damageOffset = file.bytesRead
             return "read error at compressed byte \(file.bytesRead): \(error)"
         }
     }
@@ -141,18 +143,21 @@ final class GzipInflater {
                 // No progress was possible: zlib needs input that the file does not have.
                 if produced > 0 { return .bytes(UnsafeRawBufferPointer(rebasing: output[0..<produced])) }
                 if stream.pointee.avail_in == 0 && endOfFile {
+                    damageOffset = compressedOffset
                     return stop("gzip stream truncated at compressed byte \(compressedOffset) (member \(member))")
                 }
                 if stream.pointee.avail_in > 0 {
+                    damageOffset = compressedOffset
                     return stop("gzip stream stalled at compressed byte \(compressedOffset) (member \(member))")
                 }
             default:
                 let message = zlibMessage(status)
                 let damage: String
                 if member > 1 && stream.pointee.total_out == 0 {
-                    garbageStart = memberStart
+                    damageOffset = memberStart
                     damage = "trailing garbage after gzip member \(member - 1) at compressed byte \(memberStart): \(message)"
                 } else {
+                    damageOffset = compressedOffset
                     damage = "gzip data error at compressed byte \(compressedOffset) (member \(member)): \(message)"
                 }
                 if produced > 0 {

@@ -268,9 +268,10 @@ public struct ReadSummary: Sendable, Equatable {
     public var packetsFiltered: UInt64 = 0
     /// File bytes the reader took apart: for a capture, up to the end of the last whole
     /// record (pcap) or block (pcapng); for a gzip log, compressed bytes up to where
-    /// inflating stopped (the whole file at a clean end; the start of trailing garbage;
-    /// the inflater's position at a data error or the size limit); for a plain log, every
-    /// byte read.
+    /// inflating stopped (the whole file at a clean end; at damage, the offset its
+    /// message names: the start of trailing garbage, where a data error was found; the
+    /// inflater's position at the decompressed-size limit); for a plain log, every byte
+    /// read.
     public var bytesConsumed: UInt64 = 0
     /// File bytes after `bytesConsumed`: what a truncation, corruption or limit left
     /// unread (they are still hashed). 0 when the whole file was read.
