@@ -36,6 +36,8 @@ public final class CaptureReader {
 
     private let file: InputFile
     private let source: CookieSource?
+    /// The stdio stream libpcap reads (a pcap file), owned by `handle`.
+    private let stream: UnsafeMutablePointer<FILE>?
     private var handle: OpaquePointer?
     private let program: UnsafeMutablePointer<bpf_program>?
     private let pcapng: PcapNGReader?
@@ -115,6 +117,7 @@ public final class CaptureReader {
                 filters = programs
             }
             self.source = nil
+            self.stream = nil
             self.handle = nil
             self.program = nil
             self.pcapng = reader
@@ -156,6 +159,7 @@ public final class CaptureReader {
         }
         let linkType = pcap_datalink(handle)
         self.source = source
+        self.stream = stream
         self.handle = handle
         self.program = program
         self.pcapng = nil
@@ -194,6 +198,7 @@ public final class CaptureReader {
         if let pcapng {
             readPcapNG(pcapng, into: &summary, observe: observe, progress: progress)
             summary.anomalies.merge(pcapng.anomalies)
+            summary.bytesConsumed = pcapng.consumedOffset
         } else if let handle {
             if link == nil {
                 summary.notes.append(
@@ -211,8 +216,10 @@ public final class CaptureReader {
         } catch {
             if summary.damage == nil { summary.damage = "reading the rest of the file: \(error.reason)" }
         }
-        summary.anomalies.merge(decoder.anomalies)
+        summary.anomalies.merge(decoder.anomalies.byKind)
         summary.bytes = file.bytesRead
+        // What the hash covers is the file; what lies past the last whole record is unread.
+        summary.bytesUnread = file.bytesRead >= summary.bytesConsumed ? file.bytesRead - summary.bytesConsumed : 0
         finished = summary
         return summary
     }
@@ -223,6 +230,8 @@ public final class CaptureReader {
     ) {
         var header: UnsafeMutablePointer<pcap_pkthdr>? = nil
         var data: UnsafePointer<UInt8>? = nil
+        // The file header, read by pcap_fopen_offline.
+        if let source, let stream { summary.bytesConsumed = source.consumed(through: stream) }
         while true {
             let status = pcap_next_ex(handle, &header, &data)
             if status == -2 { return }  // PCAP_ERROR_BREAK: end of file
@@ -234,6 +243,7 @@ public final class CaptureReader {
             }
             summary.packets += 1
             frames = summary.packets
+            if let source, let stream { summary.bytesConsumed = source.consumed(through: stream) }
             if program.map({ pcap_offline_filter($0, header, data) != 0 }) ?? true {
                 if let link {
                     // libpcap guarantees `caplen` bytes at `data` until the next pcap_next_ex.
@@ -241,12 +251,17 @@ public final class CaptureReader {
                     // With PCAP_TSTAMP_PRECISION_NANO, `tv_usec` holds nanoseconds.
                     let time = Timestamp(
                         seconds: Int64(header.pointee.ts.tv_sec), nanoseconds: Int64(header.pointee.ts.tv_usec))
+                    let anomaliesBefore = decoder.anomalies.total
                     decoder.decode(
                         packet: bytes, link: link, locator: .packet(summary.packets), time: time,
                         wireLength: header.pointee.len, observe: observe)
+                    summary.countDecoded(anomalous: decoder.anomalies.total != anomaliesBefore)
                 } else {
                     summary.anomalies.record("link.unsupported")
+                    summary.packetsUndecodable += 1
                 }
+            } else {
+                summary.packetsFiltered += 1
             }
             if summary.packets % CaptureReader.progressInterval == 0 {
                 report(summary, progress)
@@ -275,16 +290,21 @@ public final class CaptureReader {
                 let linkType = CaptureReader.dataLinkType(reader.interfaces[interface].linkType)
                 if filters?.matches(linkType: linkType, data: data, originalLength: originalLength, time: time) ?? true {
                     if let link = LinkLayer(dataLinkType: linkType) {
+                        let anomaliesBefore = decoder.anomalies.total
                         decoder.decode(
                             packet: data, link: link, locator: .packet(frames), time: time,
                             wireLength: UInt32(clamping: originalLength), observe: observe)
+                        summary.countDecoded(anomalous: decoder.anomalies.total != anomaliesBefore)
                     } else {
                         summary.anomalies.record("link.unsupported")
+                        summary.packetsUndecodable += 1
                         if noted.insert(linkType).inserted {
                             summary.notes.append("link type \(linkType) (\(CaptureReader.name(ofLinkType: linkType))) "
                                                  + "is not decoded; packets counted but not inspected")
                         }
                     }
+                } else {
+                    summary.packetsFiltered += 1
                 }
                 if summary.packets % CaptureReader.progressInterval == 0 {
                     var snapshot = summary
@@ -297,7 +317,7 @@ public final class CaptureReader {
 
     private func report(_ summary: ReadSummary, _ progress: (ReadSummary) -> Void) {
         var snapshot = summary
-        snapshot.anomalies.merge(decoder.anomalies)
+        snapshot.anomalies.merge(decoder.anomalies.byKind)
         snapshot.bytes = file.bytesRead
         progress(snapshot)
     }
@@ -305,6 +325,13 @@ public final class CaptureReader {
     private static func text(_ buffer: [CChar]) -> String {
         let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
         return bytes.isEmpty ? "unknown libpcap error" : String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension ReadSummary {
+    /// Counts a packet of a decoded link type in its bucket.
+    fileprivate mutating func countDecoded(anomalous: Bool) {
+        if anomalous { packetsAnomalous += 1 } else { packetsDecoded += 1 }
     }
 }
 

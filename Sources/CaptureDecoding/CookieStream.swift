@@ -25,8 +25,33 @@ final class CookieSource {
         self.prefix = prefix
     }
 
+    /// Bytes handed to the stream so far (prefix and file), for `consumed(through:)`.
+    private(set) var handedOut: UInt64 = 0
+
     /// Fills `buffer` from the prefix, then from the file.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(InputFileError) -> Int {
+        let count = try fill(buffer)
+        handedOut += UInt64(count)
+        return count
+    }
+
+    /// The stream position of whoever reads `stream` (libpcap): the bytes handed to the
+    /// stream less those still waiting in its stdio buffer. After `pcap_next_ex` returns
+    /// a record this is the file offset of the end of that record, whatever libpcap did
+    /// with its lengths (a record longer than the snapshot length is read and partly
+    /// discarded). O(1), no system call.
+    func consumed(through stream: UnsafeMutablePointer<FILE>) -> UInt64 {
+        // Safe: glibc keeps `_IO_read_ptr <= _IO_read_end` inside the stream's own
+        // buffer (both nil before the first read); libpcap never uses ungetc, so the
+        // stream is never in backup mode, where these would point into the backup area.
+        var buffered: UInt64 = 0
+        if let pointer = stream.pointee._IO_read_ptr, let end = stream.pointee._IO_read_end, end > pointer {
+            buffered = UInt64(pointer.distance(to: end))
+        }
+        return handedOut >= buffered ? handedOut - buffered : 0
+    }
+
+    private func fill(_ buffer: UnsafeMutableRawBufferPointer) throws(InputFileError) -> Int {
         if prefixUsed < prefix.count {
             let count = min(buffer.count, prefix.count - prefixUsed)
             prefix.withUnsafeBytes { bytes in

@@ -120,7 +120,7 @@ struct PacketDecoder {
     /// (real captures nest two at most). Deeper nesting is an anomaly, not decoded.
     static let maxIPHeaders = 4
 
-    var anomalies = AnomalyCounts()
+    var anomalies = PacketAnomalies()
     let nameScratch: ScratchBuffer
     let urlScratch: ScratchBuffer
     /// QUIC Initial CRYPTO reassembly (QUIC.swift); its memory is taken on first use.
@@ -192,4 +192,27 @@ struct PacketDecoder {
         }
         if case .next = step { anomalies.record("decoder.too_many_layers") }
     }
+}
+
+/// The decoder's anomaly counts by kind, with a running total so that the reader can
+/// tell whether decoding one packet counted any (`ReadSummary.packetsAnomalous`) by
+/// comparing two integers rather than summing a dictionary per packet.
+struct PacketAnomalies {
+    /// The counts by kind.
+    private(set) var byKind = AnomalyCounts()
+    /// Every anomaly counted so far (the sum of `byKind`).
+    private(set) var total: UInt64 = 0
+
+    mutating func record(_ kind: StaticString) {
+        byKind.record(kind)
+        total += 1
+    }
+
+    mutating func record(_ kind: String, count: UInt64 = 1) {
+        byKind.record(kind, count: count)
+        total += count
+    }
+
+    /// The counts by kind, as `AnomalyCounts.counts`.
+    var counts: [String: UInt64] { byKind.counts }
 }

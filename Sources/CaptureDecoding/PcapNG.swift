@@ -98,6 +98,9 @@ final class PcapNGReader {
     /// The current section's interfaces.
     private(set) var interfaces: [PcapNGInterface] = []
     var anomalies = AnomalyCounts()
+    /// The file offset just past the last block accepted whole (framing and contents):
+    /// where a damaged block starts when reading stops, the file's size at a clean end.
+    private(set) var consumedOffset: UInt64 = 0
 
     /// - Parameter prefix: bytes already read from `file` (to detect its kind); they
     ///   are the start of the file.
@@ -190,11 +193,13 @@ final class PcapNGReader {
             let body = start + 8
             let bodyLength = length - 12
             start += length
+            let accepted = blockOffset + UInt64(length)
             switch type {
             case PcapNGReader.sectionHeaderType:
                 if let problem = readSection(body: body, length: bodyLength, offset: blockOffset) {
                     return .damage(problem)
                 }
+                consumedOffset = accepted
                 if openingSection {
                     openingSection = false
                     return .end
@@ -203,6 +208,7 @@ final class PcapNGReader {
                 if let problem = readInterface(body: body, length: bodyLength, offset: blockOffset) {
                     return .damage(problem)
                 }
+                consumedOffset = accepted
             case 6, 2:  // Enhanced Packet Block; obsolete Packet Block
                 guard bodyLength >= 20 else {
                     return .damage("packet block at byte offset \(blockOffset) is too short (\(length) bytes)")
@@ -221,6 +227,7 @@ final class PcapNGReader {
                     return .damage("packet block at byte offset \(blockOffset) claims \(captured) captured bytes "
                                    + "in a \(length)-byte block")
                 }
+                consumedOffset = accepted
                 return .packet(
                     interface: id, data: UnsafeRawBufferPointer(rebasing: buffer[(body + 20)..<(body + 20 + captured)]),
                     originalLength: original, time: interfaces[id].time(units))
@@ -234,12 +241,15 @@ final class PcapNGReader {
                 let original = load32(at: body, bigEndian: bigEndian)
                 var captured = min(Int(original), bodyLength - 4)
                 if interface.snapLength != 0 { captured = min(captured, Int(interface.snapLength)) }
+                consumedOffset = accepted
                 return .packet(
                     interface: 0, data: UnsafeRawBufferPointer(rebasing: buffer[(body + 4)..<(body + 4 + captured)]),
                     originalLength: original, time: Timestamp(nanoseconds: 0))
             case 0x0000_0BAD, 0x4000_0BAD:
+                consumedOffset = accepted
                 return .custom
             default:
+                consumedOffset = accepted
                 continue  // NRB, ISB, DSB, systemd journal, unknown: skipped by length
             }
         }

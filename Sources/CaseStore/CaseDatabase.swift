@@ -253,7 +253,9 @@ public final class CaseDatabase: Sendable {
             try db.execute(
                 sql: """
                     UPDATE sources SET status = ?, error = ?, sha256 = ?, packets = ?, lines = ?, bytes = ?,
-                        anomalies = ?, notes = ?, finished_at = ?
+                        anomalies = ?, notes = ?, finished_at = ?,
+                        packets_decoded = ?, packets_anomalous = ?, packets_undecodable = ?, packets_filtered = ?,
+                        bytes_consumed = ?, bytes_unread = ?, line_bytes = ?, separator_bytes = ?, cut_bytes = ?
                     WHERE id = ?
                     """,
                 arguments: [
@@ -261,7 +263,13 @@ public final class CaseDatabase: Sendable {
                     Int64(clamping: summary.packets), Int64(clamping: summary.lines), Int64(clamping: summary.bytes),
                     try CaseDatabase.json(summary.anomalies),
                     summary.notes.isEmpty ? nil : summary.notes.joined(separator: "\n"),
-                    CaseDatabase.now(), sourceID,
+                    CaseDatabase.now(),
+                    Int64(clamping: summary.packetsDecoded), Int64(clamping: summary.packetsAnomalous),
+                    Int64(clamping: summary.packetsUndecodable), Int64(clamping: summary.packetsFiltered),
+                    Int64(clamping: summary.bytesConsumed), Int64(clamping: summary.bytesUnread),
+                    Int64(clamping: summary.lineBytes), Int64(clamping: summary.separatorBytes),
+                    Int64(clamping: summary.cutBytes),
+                    sourceID,
                 ])
             if let damage = summary.damage { return .failed(damage) }
             return .complete
@@ -289,7 +297,9 @@ public final class CaseDatabase: Sendable {
         try queue.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT id, run_id, path, size, sha256, kind, status, error, packets, lines, bytes,
-                       anomalies, notes, started_at, finished_at
+                       anomalies, notes, started_at, finished_at,
+                       packets_decoded, packets_anomalous, packets_undecodable, packets_filtered,
+                       bytes_consumed, bytes_unread, line_bytes, separator_bytes, cut_bytes
                 FROM sources ORDER BY id
                 """
             ).map { row in
@@ -312,7 +322,8 @@ public final class CaseDatabase: Sendable {
                     anomalies: CaseDatabase.anomalies(fromJSON: anomalyText),
                     notes: notes.map { $0.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) } ?? [],
                     startedAt: try row.decode(forColumn: "started_at"),
-                    finishedAt: try row.decode(forColumn: "finished_at"))
+                    finishedAt: try row.decode(forColumn: "finished_at"),
+                    account: try SourceAccount(row))
             }
         }
     }
@@ -538,6 +549,79 @@ public struct SourceRow: Sendable, Equatable {
     public var notes: [String]
     public var startedAt: String
     public var finishedAt: String?
+    /// The read account; nil for a source that could not be opened, one still being
+    /// read, or one recorded before the account was kept (migration v4).
+    public var account: SourceAccount? = nil
+}
+
+/// The read account of a source as stored (the `ReadSummary` counts; see there and
+/// docs/schema.md for what each bucket holds). Each group adds up:
+/// `packets = decoded + anomalous + undecodable + filtered`,
+/// `bytesConsumed + bytesUnread = size`, `lineBytes + separatorBytes + cutBytes = bytes`.
+public struct SourceAccount: Sendable, Equatable {
+    public var packetsDecoded: UInt64
+    public var packetsAnomalous: UInt64
+    public var packetsUndecodable: UInt64
+    public var packetsFiltered: UInt64
+    /// File bytes (compressed, for gzip) taken apart, and those left after them.
+    public var bytesConsumed: UInt64
+    public var bytesUnread: UInt64
+    /// Logs: bytes of the lines as handed on, of their line ends, and cut from long lines.
+    public var lineBytes: UInt64
+    public var separatorBytes: UInt64
+    public var cutBytes: UInt64
+
+    public init(
+        packetsDecoded: UInt64, packetsAnomalous: UInt64, packetsUndecodable: UInt64, packetsFiltered: UInt64,
+        bytesConsumed: UInt64, bytesUnread: UInt64, lineBytes: UInt64, separatorBytes: UInt64, cutBytes: UInt64
+    ) {
+        self.packetsDecoded = packetsDecoded
+        self.packetsAnomalous = packetsAnomalous
+        self.packetsUndecodable = packetsUndecodable
+        self.packetsFiltered = packetsFiltered
+        self.bytesConsumed = bytesConsumed
+        self.bytesUnread = bytesUnread
+        self.lineBytes = lineBytes
+        self.separatorBytes = separatorBytes
+        self.cutBytes = cutBytes
+    }
+
+    /// The account of a summary.
+    public init(_ summary: ReadSummary) {
+        self.init(
+            packetsDecoded: summary.packetsDecoded, packetsAnomalous: summary.packetsAnomalous,
+            packetsUndecodable: summary.packetsUndecodable, packetsFiltered: summary.packetsFiltered,
+            bytesConsumed: summary.bytesConsumed, bytesUnread: summary.bytesUnread, lineBytes: summary.lineBytes,
+            separatorBytes: summary.separatorBytes, cutBytes: summary.cutBytes)
+    }
+
+    /// From a `sources` row; nil when any column is NULL (no account was taken).
+    init?(_ row: Row) throws {
+        let columns = [
+            "packets_decoded", "packets_anomalous", "packets_undecodable", "packets_filtered",
+            "bytes_consumed", "bytes_unread", "line_bytes", "separator_bytes", "cut_bytes",
+        ]
+        var values: [UInt64] = []
+        for column in columns {
+            guard let value: Int64 = try row.decode(forColumn: column) else { return nil }
+            values.append(UInt64(clamping: value))
+        }
+        self.init(
+            packetsDecoded: values[0], packetsAnomalous: values[1], packetsUndecodable: values[2],
+            packetsFiltered: values[3], bytesConsumed: values[4], bytesUnread: values[5], lineBytes: values[6],
+            separatorBytes: values[7], cutBytes: values[8])
+    }
+
+    /// The packets in all buckets (equals `packets` when the account adds up).
+    public var packetsAccounted: UInt64 {
+        packetsDecoded + packetsAnomalous + packetsUndecodable + packetsFiltered
+    }
+
+    /// Consumed plus unread bytes (equals the file's size when the account adds up).
+    public var fileBytesAccounted: UInt64 { bytesConsumed + bytesUnread }
+
+    /// Line, separator and cut bytes (equals the decompressed size of a log).
+    public var lineBytesAccounted: UInt64 { lineBytes + separatorBytes + cutBytes }
 }
 
 /// What became of a finished source.

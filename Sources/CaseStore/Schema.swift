@@ -19,6 +19,9 @@ enum Schema {
         migrator.registerMigration("v3-incident-identity") { db in
             try db.execute(sql: v3IncidentIdentity)
         }
+        migrator.registerMigration("v4-source-accounting") { db in
+            try db.execute(sql: v4SourceAccounting)
+        }
         return migrator
     }
 
@@ -273,5 +276,27 @@ enum Schema {
             PRIMARY KEY (incident_id, line_event_id)
         ) WITHOUT ROWID;
         CREATE INDEX incident_line_events_event ON incident_line_events(line_event_id);
+        """
+
+    /// The read account of each source (`ReadSummary`), so that what was read, what
+    /// could not be and why adds up from the database alone (docs/schema.md):
+    /// `packets = packets_decoded + packets_anomalous + packets_undecodable +
+    /// packets_filtered`, `bytes_consumed + bytes_unread = size`, and for logs
+    /// `line_bytes + separator_bytes + cut_bytes = bytes`.
+    ///
+    /// The columns have no default: rows written before this migration, and sources
+    /// that could not be opened at all, keep NULL there (not 0, which would claim an
+    /// account that was never taken). A source finished by this version has every column
+    /// set, 0 where a count does not apply (line bytes of a capture).
+    private static let v4SourceAccounting = """
+        ALTER TABLE sources ADD COLUMN packets_decoded INTEGER;
+        ALTER TABLE sources ADD COLUMN packets_anomalous INTEGER;
+        ALTER TABLE sources ADD COLUMN packets_undecodable INTEGER;
+        ALTER TABLE sources ADD COLUMN packets_filtered INTEGER;
+        ALTER TABLE sources ADD COLUMN bytes_consumed INTEGER;
+        ALTER TABLE sources ADD COLUMN bytes_unread INTEGER;
+        ALTER TABLE sources ADD COLUMN line_bytes INTEGER;
+        ALTER TABLE sources ADD COLUMN separator_bytes INTEGER;
+        ALTER TABLE sources ADD COLUMN cut_bytes INTEGER;
         """
 }

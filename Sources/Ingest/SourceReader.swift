@@ -56,6 +56,8 @@ struct SourceReader: Sendable {
                 try? file.drain()
                 summary = ReadSummary()
                 summary.bytes = file.bytesRead
+                // Nothing was taken apart: the whole file is unread (and still hashed).
+                summary.bytesUnread = file.bytesRead
                 summary.damage = (error as? CaptureError)?.message ?? "\(error)"
             }
             collector.finish()

@@ -59,6 +59,15 @@ final class GzipInflater {
         output.deallocate()
     }
 
+    /// The compressed byte offset the damage message names (where the error was found;
+    /// the start of trailing garbage), once the stream has stopped on damage. Both
+    /// inflaters name the same offset for the same damage.
+    private(set) var damageOffset: UInt64?
+
+    /// The compressed bytes taken apart (`ReadSummary.bytesConsumed`): up to the offset
+    /// a damage names, otherwise `compressedOffset` (the whole file at a clean end).
+    var consumedOffset: UInt64 { damageOffset ?? compressedOffset }
+
     /// Compressed bytes handed to zlib so far (the file offset of the next unread byte).
     var compressedOffset: UInt64 {
         file.bytesRead - UInt64(stream.pointee.avail_in)
@@ -86,6 +95,7 @@ final class GzipInflater {
             return nil
         } catch {
             endOfFile = true
+            damageOffset = file.bytesRead
             return "read error at compressed byte \(file.bytesRead): \(error)"
         }
     }
@@ -133,17 +143,21 @@ final class GzipInflater {
                 // No progress was possible: zlib needs input that the file does not have.
                 if produced > 0 { return .bytes(UnsafeRawBufferPointer(rebasing: output[0..<produced])) }
                 if stream.pointee.avail_in == 0 && endOfFile {
+                    damageOffset = compressedOffset
                     return stop("gzip stream truncated at compressed byte \(compressedOffset) (member \(member))")
                 }
                 if stream.pointee.avail_in > 0 {
+                    damageOffset = compressedOffset
                     return stop("gzip stream stalled at compressed byte \(compressedOffset) (member \(member))")
                 }
             default:
                 let message = zlibMessage(status)
                 let damage: String
                 if member > 1 && stream.pointee.total_out == 0 {
+                    damageOffset = memberStart
                     damage = "trailing garbage after gzip member \(member - 1) at compressed byte \(memberStart): \(message)"
                 } else {
+                    damageOffset = compressedOffset
                     damage = "gzip data error at compressed byte \(compressedOffset) (member \(member)): \(message)"
                 }
                 if produced > 0 {

@@ -72,6 +72,15 @@ final class IsalInflater {
         carry.deallocate()
     }
 
+    /// The compressed byte offset the damage message names (where the error was found;
+    /// the start of trailing garbage), once the stream has stopped on damage. Both
+    /// inflaters name the same offset for the same damage.
+    private(set) var damageOffset: UInt64?
+
+    /// The compressed bytes taken apart (`ReadSummary.bytesConsumed`): up to the offset
+    /// a damage names, otherwise `compressedOffset` (the whole file at a clean end).
+    var consumedOffset: UInt64 { damageOffset ?? compressedOffset }
+
     /// The file offset of the next compressed byte ISA-L has not consumed: bytes handed
     /// to it, less those still unread and whole bytes still held in its bit buffer.
     var compressedOffset: UInt64 {
@@ -107,6 +116,7 @@ final class IsalInflater {
             return nil
         } catch {
             endOfFile = true
+            damageOffset = file.bytesRead
             return "read error at compressed byte \(file.bytesRead): \(error)"
         }
     }
@@ -177,6 +187,7 @@ final class IsalInflater {
                 if betweenMembers { continue }
                 if state.pointee.avail_in == 0 {
                     if endOfFile && resumeCount == 0 {
+                        damageOffset = file.bytesRead
                         return stop("gzip stream truncated at compressed byte \(file.bytesRead) (member \(member))")
                     }
                     continue
@@ -184,6 +195,7 @@ final class IsalInflater {
                 if state.pointee.avail_in == inputBefore, state.pointee.read_in_length == bitsBefore,
                    state.pointee.block_state == blockBefore
                 {
+                    damageOffset = compressedOffset
                     return stop("gzip stream stalled at compressed byte \(compressedOffset) (member \(member))")
                 }
                 continue
@@ -220,8 +232,10 @@ final class IsalInflater {
     /// or later member is trailing garbage after the member before.
     private func describe(_ message: String, at offset: UInt64) -> String {
         if member > 1 && memberOutput == 0 {
+            damageOffset = memberStart
             return "trailing garbage after gzip member \(member - 1) at compressed byte \(memberStart): \(message)"
         }
+        damageOffset = offset
         return "gzip data error at compressed byte \(offset) (member \(member)): \(message)"
     }
 

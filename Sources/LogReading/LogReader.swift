@@ -304,20 +304,42 @@ public final class LogReader {
         var pendingOffset: UInt64 = 0
         /// The pending line outgrew the buffer; the rest up to LF is skipped.
         var pendingCut = false
+        /// Bytes of the pending line that did not fit the buffer (skipped), for the account.
+        var pendingDropped: UInt64 = 0
+        /// Whether the last byte of the pending line so far (kept or skipped) is a CR.
+        var pendingEndsWithCR = false
         let lineBase = UnsafeRawBufferPointer(lineBuffer)
 
-        func emit(_ bytes: UnsafeRawBufferPointer, offset: UInt64, alreadyCut: Bool) {
+        /// Hands on one line: `bytes` are its bytes as held, `dropped` more bytes of it
+        /// were skipped (only when `alreadyCut`), `endsWithCR` says whether its last byte
+        /// (held or skipped) is a CR, and `terminated` whether an LF ended it.
+        func emit(
+            _ bytes: UnsafeRawBufferPointer, offset: UInt64, alreadyCut: Bool, dropped: UInt64 = 0,
+            endsWithCR: Bool = false, terminated: Bool
+        ) {
             var length = bytes.count
             var cut = alreadyCut
+            /// A CR before the line end, dropped as part of it.
+            var carriageReturn = false
             if cut {
                 length = min(length, lineLimit)
+                // The line ran past the buffer, so its last byte lies beyond `length`.
+                carriageReturn = endsWithCR
             } else {
-                if length > 0, bytes[length - 1] == UInt8(ascii: "\r") { length -= 1 }
+                if length > 0, bytes[length - 1] == UInt8(ascii: "\r") {
+                    length -= 1
+                    carriageReturn = true
+                }
                 if length > lineLimit {
                     length = lineLimit
                     cut = true
                 }
             }
+            // The account: every byte of the line is handed on, cut, or its line end.
+            let separator: UInt64 = (carriageReturn ? 1 : 0) + (terminated ? 1 : 0)
+            summary.lineBytes += UInt64(length)
+            summary.separatorBytes += separator
+            summary.cutBytes += UInt64(bytes.count) + dropped - UInt64(length) - (carriageReturn ? 1 : 0)
             summary.lines += 1
             if cut { summary.anomalies.record("log.line_too_long") }
             body(UnsafeRawBufferPointer(rebasing: bytes[0..<length]), summary.lines, offset)
@@ -334,7 +356,11 @@ public final class LogReader {
                 (target + pending).copyMemory(from: source, byteCount: count)
                 pending += count
             }
-            if count < bytes.count { pendingCut = true }
+            if count < bytes.count {
+                pendingCut = true
+                pendingDropped += UInt64(bytes.count - count)
+            }
+            if let last = bytes.last { pendingEndsWithCR = last == UInt8(ascii: "\r") }
         }
 
         chunks: while true {
@@ -358,12 +384,15 @@ public final class LogReader {
                 if found == nil {
                     append(segment, offset: offset)
                 } else if pending == 0 && !pendingCut {
-                    emit(segment, offset: offset, alreadyCut: false)
+                    emit(segment, offset: offset, alreadyCut: false, terminated: true)
                 } else {
                     append(segment, offset: offset)
-                    emit(UnsafeRawBufferPointer(rebasing: lineBase[0..<pending]), offset: pendingOffset, alreadyCut: pendingCut)
+                    emit(UnsafeRawBufferPointer(rebasing: lineBase[0..<pending]), offset: pendingOffset, alreadyCut: pendingCut,
+                         dropped: pendingDropped, endsWithCR: pendingEndsWithCR, terminated: true)
                     pending = 0
                     pendingCut = false
+                    pendingDropped = 0
+                    pendingEndsWithCR = false
                 }
                 index = lineEnd + 1
             }
@@ -371,14 +400,18 @@ public final class LogReader {
         }
         // The last line without LF (or the partial line before damage) counts.
         if pending > 0 || pendingCut {
-            emit(UnsafeRawBufferPointer(rebasing: lineBase[0..<pending]), offset: pendingOffset, alreadyCut: pendingCut)
+            emit(UnsafeRawBufferPointer(rebasing: lineBase[0..<pending]), offset: pendingOffset, alreadyCut: pendingCut,
+                 dropped: pendingDropped, endsWithCR: pendingEndsWithCR, terminated: false)
         }
+        // Before the drain: where the input stopped being taken apart.
+        summary.bytesConsumed = inflater?.consumedOffset ?? summary.bytes
         // The digest must cover the whole file even when reading stopped early.
         do {
             try file.drain()
         } catch {
             if summary.damage == nil { summary.damage = "read error after byte \(file.bytesRead): \(error)" }
         }
+        summary.bytesUnread = file.bytesRead >= summary.bytesConsumed ? file.bytesRead - summary.bytesConsumed : 0
         return summary
     }
 
@@ -397,6 +430,14 @@ public final class LogReader {
             switch self {
             case .isal(let inflater): inflater.next()
             case .zlib(let inflater): inflater.next()
+            }
+        }
+
+        /// See `GzipInflater.consumedOffset`.
+        var consumedOffset: UInt64 {
+            switch self {
+            case .isal(let inflater): inflater.consumedOffset
+            case .zlib(let inflater): inflater.consumedOffset
             }
         }
 

@@ -246,5 +246,44 @@ public struct ReadSummary: Sendable, Equatable {
     /// with where; nil when the whole file was read. What was read before it is kept.
     public var damage: String? = nil
 
+    // The read account. Each group adds up exactly (docs/schema.md, "The read account"):
+    //   packets = packetsDecoded + packetsAnomalous + packetsUndecodable + packetsFiltered
+    //   bytesConsumed + bytesUnread = the file's size
+    //   lineBytes + separatorBytes + cutBytes = bytes (logs: the decompressed size)
+
+    /// Packets of a decoded link type during whose decoding no anomaly was counted: every
+    /// layer Cairn decodes was read as far as it goes (a frame of an EtherType Cairn does
+    /// not decode, such as ARP, ends at its link header and counts here).
+    public var packetsDecoded: UInt64 = 0
+    /// Packets of a decoded link type during whose decoding at least one anomaly was
+    /// counted (a malformed header, a cap reached, a bad DNS name in the stream data the
+    /// packet completed…). Anomalies counted when the capture ends (streams and fragments
+    /// left open) and pcapng block anomalies belong to no packet.
+    public var packetsAnomalous: UInt64 = 0
+    /// Packets whose link type Cairn does not decode (`link.unsupported`): counted, not
+    /// inspected.
+    public var packetsUndecodable: UInt64 = 0
+    /// Packets the `--filter` BPF expression left out: counted, not inspected (0 without
+    /// a filter).
+    public var packetsFiltered: UInt64 = 0
+    /// File bytes the reader took apart: for a capture, up to the end of the last whole
+    /// record (pcap) or block (pcapng); for a gzip log, compressed bytes up to where
+    /// inflating stopped (the whole file at a clean end; at damage, the offset its
+    /// message names: the start of trailing garbage, where a data error was found; the
+    /// inflater's position at the decompressed-size limit); for a plain log, every byte
+    /// read.
+    public var bytesConsumed: UInt64 = 0
+    /// File bytes after `bytesConsumed`: what a truncation, corruption or limit left
+    /// unread (they are still hashed). 0 when the whole file was read.
+    public var bytesUnread: UInt64 = 0
+    /// Logs: the bytes of all lines as handed on (without their line ends, and without
+    /// what was cut from over-long lines).
+    public var lineBytes: UInt64 = 0
+    /// Logs: line-end bytes: each LF, and the CR before it (a CR ending the last line
+    /// without an LF too: the reader drops it alike).
+    public var separatorBytes: UInt64 = 0
+    /// Logs: bytes cut from over-long lines (`log.line_too_long`), up to their line end.
+    public var cutBytes: UInt64 = 0
+
     public init() {}
 }

@@ -14,22 +14,27 @@ struct Sources: ParsableCommand {
 
     func run() throws {
         let rows = try openDatabase(db).sources()
+        // Columns are only ever appended (scripts read them by position too).
         let columns = ["id", "path", "kind", "status", "size", "sha256", "packets", "lines", "bytes", "anomalies",
-                       "error", "started_at", "finished_at"]
+                       "error", "started_at", "finished_at"] + SourceAccountText.columns
         let values = rows.map { row in
-            // The last value, the anomalies in all, shows in the table only.
             [String(row.id), row.path, row.kind?.rawValue ?? "", row.status, row.size.map(String.init) ?? "",
              row.sha256 ?? "", String(row.packets), String(row.lines), String(row.bytes),
              row.anomalies.counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
-             row.error ?? "", row.startedAt, row.finishedAt ?? "", String(row.anomalies.total)]
+             row.error ?? "", row.startedAt, row.finishedAt ?? ""] + SourceAccountText.values(row.account)
         }
         switch format {
-        case .tsv: print(Listing.tsv(columns: columns, rows: values.map { Array($0.prefix(columns.count)) }), terminator: "")
+        case .tsv: print(Listing.tsv(columns: columns, rows: values), terminator: "")
         case .table:
             if rows.isEmpty { print("no sources") } else {
                 print(Listing.table(
                     columns: ["ID", "KIND", "STATUS", "PACKETS", "LINES", "BYTES", "ANOMALIES", "PATH"],
-                    rows: values.map { [$0[0], $0[2], $0[3], $0[6], $0[7], $0[8], $0[13], $0[1]] }), terminator: "")
+                    rows: zip(rows, values).map { row, value in
+                        [value[0], value[2], value[3], value[6], value[7], value[8], String(row.anomalies.total), value[1]]
+                    }), terminator: "")
+                for row in rows {
+                    if let account = SourceAccountText.summary(row) { print("source \(row.id): \(account)") }
+                }
                 for row in rows where row.error != nil {
                     print("source \(row.id): \(row.path): \(row.error ?? "")")
                 }
@@ -37,6 +42,56 @@ struct Sources: ParsableCommand {
         case .json:
             try Listing.printJSON(rows.map(SourceJSON.init))
         }
+    }
+}
+
+/// The read account of a source, as the analyst reads it and as columns.
+enum SourceAccountText {
+    /// The TSV columns, after the older ones; empty values when no account was kept.
+    static let columns = [
+        "packets_decoded", "packets_anomalous", "packets_undecodable", "packets_filtered",
+        "bytes_consumed", "bytes_unread", "line_bytes", "separator_bytes", "cut_bytes",
+    ]
+
+    static func values(_ account: SourceAccount?) -> [String] {
+        guard let account else { return columns.map { _ in "" } }
+        return [
+            account.packetsDecoded, account.packetsAnomalous, account.packetsUndecodable, account.packetsFiltered,
+            account.bytesConsumed, account.bytesUnread, account.lineBytes, account.separatorBytes, account.cutBytes,
+        ].map(String.init)
+    }
+
+    /// One line: `packets 1000 = 990 decoded + 8 anomalous + 2 undecodable; bytes 12345
+    /// read + 0 unread of 12345` for a capture, `lines 2000: 150000 in lines + 2000 line
+    /// ends + 0 cut = 152000 decompressed; compressed bytes …` for a log. A sum that does
+    /// not add up says so. Nil when no account was kept.
+    static func summary(_ row: SourceRow) -> String? {
+        guard let account = row.account else { return nil }
+        var parts: [String] = []
+        let isLog = row.kind.map { !$0.isCapture } ?? (row.lines > 0)
+        if isLog {
+            let total = row.kind == .gzip ? "decompressed" : "read"
+            parts.append("lines \(row.lines): \(account.lineBytes) in lines + \(account.separatorBytes) line ends + "
+                         + "\(account.cutBytes) cut = \(row.bytes) \(total)"
+                         + mismatch(account.lineBytesAccounted, row.bytes))
+        } else {
+            var packets = "packets \(row.packets) = \(account.packetsDecoded) decoded + \(account.packetsAnomalous) "
+                + "anomalous + \(account.packetsUndecodable) undecodable"
+            if account.packetsFiltered > 0 { packets += " + \(account.packetsFiltered) filtered out" }
+            parts.append(packets + mismatch(account.packetsAccounted, row.packets))
+        }
+        let bytes = row.kind == .gzip ? "compressed bytes" : "bytes"
+        if let size = row.size {
+            parts.append("\(bytes) \(account.bytesConsumed) read + \(account.bytesUnread) unread of \(size)"
+                         + mismatch(account.fileBytesAccounted, size))
+        } else {
+            parts.append("\(bytes) \(account.bytesConsumed) read + \(account.bytesUnread) unread")
+        }
+        return parts.joined(separator: "; ")
+    }
+
+    private static func mismatch(_ sum: UInt64, _ total: UInt64) -> String {
+        sum == total ? "" : " (DOES NOT ADD UP: the parts make \(sum))"
     }
 }
 
@@ -55,6 +110,20 @@ struct SourceJSON: Encodable {
     var error: String?
     var startedAt: String
     var finishedAt: String?
+    /// Left out when no account was kept (a source recorded before v4, or never opened).
+    var account: AccountJSON?
+
+    struct AccountJSON: Encodable {
+        var packetsDecoded, packetsAnomalous, packetsUndecodable, packetsFiltered: UInt64
+        var bytesConsumed, bytesUnread, lineBytes, separatorBytes, cutBytes: UInt64
+
+        enum CodingKeys: String, CodingKey {
+            case packetsDecoded = "packets_decoded", packetsAnomalous = "packets_anomalous"
+            case packetsUndecodable = "packets_undecodable", packetsFiltered = "packets_filtered"
+            case bytesConsumed = "bytes_consumed", bytesUnread = "bytes_unread", lineBytes = "line_bytes"
+            case separatorBytes = "separator_bytes", cutBytes = "cut_bytes"
+        }
+    }
 
     init(_ row: SourceRow) {
         id = row.id
@@ -71,10 +140,17 @@ struct SourceJSON: Encodable {
         error = row.error
         startedAt = row.startedAt
         finishedAt = row.finishedAt
+        account = row.account.map {
+            AccountJSON(
+                packetsDecoded: $0.packetsDecoded, packetsAnomalous: $0.packetsAnomalous,
+                packetsUndecodable: $0.packetsUndecodable, packetsFiltered: $0.packetsFiltered,
+                bytesConsumed: $0.bytesConsumed, bytesUnread: $0.bytesUnread, lineBytes: $0.lineBytes,
+                separatorBytes: $0.separatorBytes, cutBytes: $0.cutBytes)
+        }
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, path, kind, status, size, sha256, packets, lines, bytes, anomalies, notes, error
+        case id, path, kind, status, size, sha256, packets, lines, bytes, anomalies, notes, error, account
         case startedAt = "started_at", finishedAt = "finished_at"
     }
 }

@@ -11,24 +11,43 @@ struct FramingCase: CustomStringConvertible, Sendable {
     var offsets: [UInt64]
     var maximumLineLength: Int = 1 << 20
     var cuts: UInt64 = 0
+    /// The read account: line-end bytes (LF, and CR before it or ending the input) and
+    /// bytes cut from over-long lines; line bytes are what the lines hold.
+    var separatorBytes: UInt64 = 0
+    var cutBytes: UInt64 = 0
     var description: String { name }
 }
 
 let framingCases: [FramingCase] = [
-    FramingCase(name: "LF", input: Array("alpha\nbeta\n".utf8), lines: [Array("alpha".utf8), Array("beta".utf8)], offsets: [0, 6]),
-    FramingCase(name: "CRLF", input: Array("a\r\nbc\r\n".utf8), lines: [Array("a".utf8), Array("bc".utf8)], offsets: [0, 3]),
-    FramingCase(name: "lone CR kept", input: Array("a\rb\n".utf8), lines: [Array("a\rb".utf8)], offsets: [0]),
-    FramingCase(name: "empty lines", input: Array("\n\r\n\n".utf8), lines: [[], [], []], offsets: [0, 1, 3]),
+    FramingCase(name: "LF", input: Array("alpha\nbeta\n".utf8), lines: [Array("alpha".utf8), Array("beta".utf8)], offsets: [0, 6], separatorBytes: 2),
+    FramingCase(name: "CRLF", input: Array("a\r\nbc\r\n".utf8), lines: [Array("a".utf8), Array("bc".utf8)], offsets: [0, 3], separatorBytes: 4),
+    FramingCase(name: "lone CR kept", input: Array("a\rb\n".utf8), lines: [Array("a\rb".utf8)], offsets: [0], separatorBytes: 1),
+    FramingCase(name: "empty lines", input: Array("\n\r\n\n".utf8), lines: [[], [], []], offsets: [0, 1, 3], separatorBytes: 4),
     FramingCase(name: "empty input", input: [], lines: [], offsets: []),
-    FramingCase(name: "last line without LF", input: Array("one\ntwo".utf8), lines: [Array("one".utf8), Array("two".utf8)], offsets: [0, 4]),
+    FramingCase(name: "last line without LF", input: Array("one\ntwo".utf8), lines: [Array("one".utf8), Array("two".utf8)], offsets: [0, 4], separatorBytes: 1),
+    FramingCase(name: "last line ending in CR", input: Array("one\ntwo\r".utf8), lines: [Array("one".utf8), Array("two".utf8)], offsets: [0, 4], separatorBytes: 2),
     FramingCase(
         name: "NUL and invalid UTF-8 kept", input: [0x78, 0x00, 0x79, 0xFF, 0xFE, 0xC3, 0x0A, 0x80, 0x0A],
-        lines: [[0x78, 0x00, 0x79, 0xFF, 0xFE, 0xC3], [0x80]], offsets: [0, 7]),
+        lines: [[0x78, 0x00, 0x79, 0xFF, 0xFE, 0xC3], [0x80]], offsets: [0, 7], separatorBytes: 2),
     FramingCase(
         name: "overlong lines cut", input: Array("0123456789ABCDEF\nshort\n0123456789\r\n0123456789A\r\nfinal-overlong".utf8),
         lines: [Array("0123456789".utf8), Array("short".utf8), Array("0123456789".utf8), Array("0123456789".utf8), Array("final-over".utf8)],
-        offsets: [0, 17, 23, 35, 48], maximumLineLength: 10, cuts: 3),
+        offsets: [0, 17, 23, 35, 48], maximumLineLength: 10, cuts: 3, separatorBytes: 6, cutBytes: 11),
+    FramingCase(
+        name: "overlong CRLF lines cut", input: Array("0123456789ABCDEFGHIJ\r\n0123456789AB\r".utf8),
+        lines: [Array("0123456789".utf8), Array("0123456789".utf8)], offsets: [0, 22], maximumLineLength: 10, cuts: 2,
+        separatorBytes: 3, cutBytes: 12),
 ]
+
+/// The read account of a framing: every byte is in a line, a line end or a cut.
+func expectAccount(_ summary: ReadSummary, _ testCase: FramingCase, lines: [FramedLine], chunkSize: Int) {
+    let lineBytes = UInt64(lines.reduce(0) { $0 + $1.bytes.count })
+    #expect(summary.lineBytes == lineBytes, "chunk \(chunkSize)")
+    #expect(summary.separatorBytes == testCase.separatorBytes, "chunk \(chunkSize)")
+    #expect(summary.cutBytes == testCase.cutBytes, "chunk \(chunkSize)")
+    #expect(summary.lineBytes + summary.separatorBytes + summary.cutBytes == summary.bytes, "chunk \(chunkSize)")
+    #expect(summary.bytesUnread == 0, "chunk \(chunkSize)")
+}
 
 let chunkSizes = [1, 2, 15, 16, 17, 31, 32, 33, LogReader.defaultChunkSize]
 
@@ -43,6 +62,8 @@ func framesLinesPlainAtEveryChunkSize(_ testCase: FramingCase, chunkSize: Int) t
     #expect(summary.bytes == UInt64(testCase.input.count))
     #expect(summary.anomalies.counts["log.line_too_long", default: 0] == testCase.cuts)
     #expect(summary.damage == nil)
+    expectAccount(summary, testCase, lines: lines, chunkSize: chunkSize)
+    #expect(summary.bytesConsumed == UInt64(testCase.input.count))
 }
 
 @Test(arguments: framingCases, chunkSizes)
@@ -55,6 +76,8 @@ func framesLinesGzipAtEveryChunkSize(_ testCase: FramingCase, chunkSize: Int) th
     #expect(summary.bytes == UInt64(testCase.input.count))
     #expect(summary.anomalies.counts["log.line_too_long", default: 0] == testCase.cuts)
     #expect(summary.damage == nil)
+    expectAccount(summary, testCase, lines: lines, chunkSize: chunkSize)
+    #expect(summary.bytesConsumed == UInt64(compressed.count))
 }
 
 @Test func progressIsReportedEvery65536Lines() throws {

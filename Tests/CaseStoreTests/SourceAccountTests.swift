@@ -1,0 +1,62 @@
+import Foundation
+import GRDB
+import Observations
+import Testing
+@testable import CaseStore
+
+@Test("a finished source stores its read account; one never opened stores none")
+func finishedSourceStoresItsAccount() throws {
+    let directory = try TemporaryDirectory()
+    let database = try CaseDatabase(path: directory.database)
+    let runID = try database.beginRun(version: "test", rulesDigest: "d", commandLine: "cairn ingest")
+    let sourceID = try database.beginSource(path: "a.pcap", size: 1_000, kind: .pcap, runID: runID)
+    var summary = ReadSummary()
+    summary.packets = 10
+    summary.packetsDecoded = 6
+    summary.packetsAnomalous = 2
+    summary.packetsUndecodable = 1
+    summary.packetsFiltered = 1
+    summary.bytesConsumed = 990
+    summary.bytesUnread = 10
+    summary.damage = "reading stopped at packet 11"
+    #expect(try database.finishSource(sourceID, sha256: String(repeating: "a", count: 64), summary: summary,
+                                      lastSightings: []) == .failed("reading stopped at packet 11"))
+    try database.recordFailedSource(path: "/missing", kind: nil, reason: "no such file", runID: runID)
+
+    let rows = try database.sources()
+    #expect(rows.count == 2)
+    #expect(rows[0].account == SourceAccount(summary))
+    #expect(rows[0].account?.packetsAccounted == 10)
+    #expect(rows[0].account?.fileBytesAccounted == 1_000)
+    #expect(rows[1].account == nil)
+}
+
+@Test("v4-source-accounting is the last migration and leaves older sources without an account (NULL)")
+func olderSourcesHaveNoAccount() throws {
+    #expect(Schema.migrator.migrations.last == "v4-source-accounting")
+    let directory = try TemporaryDirectory()
+    let path = directory.database
+    do {
+        let queue = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(queue, upTo: "v3-incident-identity")
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO runs (started_at, version, rules_digest, command_line, status)
+                VALUES ('2026-01-01T00:00:00Z', '0.2.0', 'd', 'cairn ingest', 'succeeded');
+                INSERT INTO sources (run_id, path, size, sha256, kind, status, packets, bytes, started_at, finished_at)
+                VALUES (1, 'old.pcap', 100, 'ab', 'pcap', 'complete', 3, 100, '2026-01-01T00:00:00Z',
+                        '2026-01-01T00:00:01Z');
+                """)
+        }
+    }
+    let database = try CaseDatabase(path: path)
+    #expect(FileManager.default.fileExists(atPath: path + ".before-v4-source-accounting.sqlite"))
+    let rows = try database.sources()
+    #expect(rows.count == 1)
+    #expect(rows[0].packets == 3)
+    #expect(rows[0].account == nil)
+    let nulls = try database.queue.read { db in
+        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sources WHERE packets_decoded IS NULL AND bytes_unread IS NULL")
+    }
+    #expect(nulls == 1)
+}
