@@ -77,7 +77,7 @@ struct IncidentStore {
         }
         let unlink = try db.cachedStatement(sql: "DELETE FROM incident_sightings WHERE incident_id = ? AND sighting_id = ?")
         let link = try db.cachedStatement(sql: "INSERT OR IGNORE INTO incident_sightings (incident_id, sighting_id) VALUES (?, ?)")
-        for member in members {
+        for member in members where member.owner != id {
             if let owner = member.owner { try unlink.execute(arguments: [owner, member.sighting]) }
             try link.execute(arguments: [id, member.sighting])
         }
