@@ -75,13 +75,34 @@ struct IncidentStore {
             takenByHost.insert(id)
             taken.insert(id)
         }
-        let unlink = try db.cachedStatement(sql: "DELETE FROM incident_sightings WHERE incident_id = ? AND sighting_id = ?")
-        let link = try db.cachedStatement(sql: "INSERT OR IGNORE INTO incident_sightings (incident_id, sighting_id) VALUES (?, ?)")
+        var moved: [Int64: [Int64]] = [:]  // previous incident → its sightings that move
+        var linked: [Int64] = []
         for member in members where member.owner != id {
-            if let owner = member.owner { try unlink.execute(arguments: [owner, member.sighting]) }
-            try link.execute(arguments: [id, member.sighting])
+            if let owner = member.owner { moved[owner, default: []].append(member.sighting) }
+            linked.append(member.sighting)
         }
+        for (owner, sightings) in moved.sorted(by: { $0.key < $1.key }) {
+            try IncidentStore.execute(
+                "DELETE FROM incident_sightings WHERE incident_id = ? AND sighting_id IN (SELECT value FROM json_each(?))",
+                incident: owner, sightings: sightings, in: db)
+        }
+        try IncidentStore.execute(
+            "INSERT OR IGNORE INTO incident_sightings (incident_id, sighting_id) SELECT ?, value FROM json_each(?)",
+            incident: id, sightings: linked, in: db)
         return id
+    }
+
+    /// Runs `sql`, whose arguments are an incident id and a JSON array of sighting ids,
+    /// for `sightings` in batches: one statement per 50,000 links, not one per link.
+    private static func execute(_ sql: String, incident: Int64, sightings: [Int64], in db: Database) throws {
+        let statement = try db.cachedStatement(sql: sql)
+        var start = 0
+        while start < sightings.count {
+            let batch = sightings[start..<min(start + 50_000, sightings.count)]
+            let list = "[" + batch.map(String.init).joined(separator: ",") + "]"
+            try statement.execute(arguments: [incident, list])
+            start += batch.count
+        }
     }
 
     /// Stored incidents no incident of this run continues have lost their sightings
