@@ -69,11 +69,12 @@ enum PlainListParser {
         case invalid(String, column: Int)
     }
 
-    /// Parses a whole file's bytes; `path` is used for the indicators' `ruleFile` and
-    /// for errors. Duplicates are not removed here.
-    static func parse(file bytes: [UInt8], path: String, suffixes: PublicSuffixList) -> ParsedFile {
+    /// Parses a whole file's bytes, or a segment of whole lines that follows
+    /// `linesBefore` lines (`RuleFiles.stream`); `path` is used for the indicators'
+    /// `ruleFile` and for errors. Duplicates are not removed here.
+    static func parse(file bytes: [UInt8], path: String, suffixes: PublicSuffixList, linesBefore: Int = 0) -> ParsedFile {
         var result = ParsedFile()
-        forEachLine(bytes) { number, line in
+        forEachLine(bytes, linesBefore: linesBefore) { number, line in
             if let parsed = fastValue(line, suffixes: suffixes) {
                 result.indicators.append(Indicator(
                     type: parsed.type, value: parsed.value, ruleFile: path, line: number,
@@ -161,12 +162,13 @@ enum PlainListParser {
     }
 
     /// Calls `body` with each line's 1-based number and its bytes without the line end
-    /// (LF or CRLF), after a UTF-8 byte order mark.
-    static func forEachLine(_ bytes: [UInt8], _ body: (Int, ArraySlice<UInt8>) -> Void) {
+    /// (LF or CRLF), after a UTF-8 byte order mark. For a segment of a file, line
+    /// numbers start after `linesBefore` (and there is no byte order mark to skip).
+    static func forEachLine(_ bytes: [UInt8], linesBefore: Int = 0, _ body: (Int, ArraySlice<UInt8>) -> Void) {
         var start = 0
         // A UTF-8 byte order mark is an editor's artefact, not part of the first value.
-        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { start = 3 }
-        var lineNumber = 0
+        if linesBefore == 0, bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { start = 3 }
+        var lineNumber = linesBefore
         while start < bytes.count {
             var end = start
             while end < bytes.count, bytes[end] != UInt8(ascii: "\n") { end += 1 }

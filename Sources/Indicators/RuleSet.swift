@@ -76,21 +76,27 @@ public struct RuleSet: Sendable {
         var origins: [Int: [IndicatorOrigin]] = [:]
         var hasher = SHA256()
         for path in candidates {
-            let bytes: [UInt8]
-            switch RuleFiles.read(path) {
-            case .success(let read): bytes = read
+            var parsed = ParsedFile()
+            var detected = RuleFormat.plainList
+            let streamed = RuleFiles.stream(path, digest: &hasher) { format, bytes, linesBefore in
+                detected = format
+                let part = format.parse(bytes, path: path, suffixes: suffixes, linesBefore: linesBefore)
+                parsed.format = part.format
+                if parsed.indicators.isEmpty { parsed.indicators = part.indicators } else { parsed.indicators += part.indicators }
+                parsed.allowEntries += part.allowEntries
+                parsed.errors += part.errors
+                parsed.warnings += part.warnings
+            }
+            switch streamed {
+            case .success(let tooLong) where !tooLong.isEmpty:
+                // Lines dropped by the reader, among the parser's errors in line order.
+                parsed.errors = (tooLong + parsed.errors).sorted { ($0.line, $0.column) < ($1.line, $1.column) }
+            case .success: break
             case .failure(let error):
                 errors.append(error)
                 continue
             }
             files.append(path)
-            hasher.update(data: Array(path.utf8))
-            hasher.update(data: [0])
-            hasher.update(data: Array(String(bytes.count).utf8))
-            hasher.update(data: [0])
-            hasher.update(data: bytes)
-            let detected = RuleFormat.detect(bytes)
-            var parsed = detected.parse(bytes, path: path, suffixes: suffixes)
             let format = parsed.format ?? detected
             // Every indicator of a file under `allow/` is an allow entry instead.
             let isAllowList = allowFiles.contains(path) || format == .mispWarningList
