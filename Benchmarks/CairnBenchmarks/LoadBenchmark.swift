@@ -31,12 +31,14 @@ enum LoadBenchmark {
         print("indicators: \(count) in \(files) files (\(csvEvery == 0 ? "plain lists" : csvEvery == 1 ? "CSV" : "1 file in \(csvEvery) CSV")), "
               + "text \(mebibytes(textBytes)) MiB, generated in \(format(generation)) s")
 
+        let cpuStart = cpuSeconds()
         let loadStart = ContinuousClock.now
         let rules = RuleSet.load(paths: [directory])
         let parsed = ContinuousClock.now
         let table = rules.compile()
         let compiled = ContinuousClock.now
         let peak = peakResidentBytes()
+        let cpu = cpuSeconds() - cpuStart
         let parseSeconds = seconds(parsed - loadStart)
         let compileSeconds = seconds(compiled - parsed)
         let total = parseSeconds + compileSeconds
@@ -52,9 +54,11 @@ enum LoadBenchmark {
         print(pad("compile", 20) + pad(format(compileSeconds), 10) + String(Int(Double(count) / compileSeconds)))
         print(pad("total", 20) + pad(format(total), 10) + String(Int(Double(count) / total))
               + "   (target < 10 s: \(total < 10 ? "met" : "missed by \(format(total / 10))×"))")
+        print("CPU time of parse + compile: \(format(cpu)) s (user + system; wall time above is longer on a shared machine)")
         print("peak RSS \(mebibytes(peak)) MiB (\(mebibytes(residentBefore)) MiB before loading); "
               + "peak / text = \(format(Double(peak) / Double(textBytes)))× (target < 1.5×); "
-              + "compiled tables \(mebibytes(table.memoryBytes)) MiB")
+              + "compiled tables \(mebibytes(table.memoryBytes)) MiB; "
+              + "\(MemoryLayout<Indicator>.stride) bytes per Indicator value against \(textBytes / max(count, 1)) bytes of text")
         withExtendedLifetime((rules, table)) {}
     }
 
@@ -139,6 +143,14 @@ enum LoadBenchmark {
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         return usage.ru_maxrss * 1024
+    }
+
+    /// User + system CPU time of the process so far.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     static func seconds(_ duration: Duration) -> Double {
