@@ -7,9 +7,12 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "lookups":
     IndicatorBenchmark.run(arguments: Array(arguments.dropFirst()))
+case "load":
+    LoadBenchmark.run(arguments: Array(arguments.dropFirst()))
 default:
     print("""
         usage: cairn-bench <stage> [options]
           lookups    indicator table lookups against Set / binary-search baselines
+          load       parse and compile 10,000,000 generated indicators: time, peak memory
         """)
 }

@@ -22,6 +22,8 @@ enum CSVReader {
             var field: [UInt8] = []
             var fieldColumn = index - lineStart + 1
             var broken = false
+            // A field with a NUL byte or invalid UTF-8: reported, the record dropped.
+            var notText = false
             var recordEnded = false
             while index < bytes.count, !recordEnded {
                 let byte = bytes[index]
@@ -69,7 +71,9 @@ enum CSVReader {
                                  "a quote inside an unquoted field (RFC 4180: quote the whole field and write the quote as \"\")")
                     broken = true
                 } else if byte == UInt8(ascii: ",") {
-                    fields.append(CSVField(text: String(decoding: field, as: UTF8.self), column: fieldColumn))
+                    let text = text(of: field, line: recordLine, column: fieldColumn, path: path, into: &result)
+                    if text == nil { notText = true }
+                    fields.append(CSVField(text: text ?? "", column: fieldColumn))
                     field = []
                     index += 1
                     fieldColumn = index - lineStart + 1
@@ -98,9 +102,26 @@ enum CSVReader {
                 }
             }
             if broken { continue }
-            fields.append(CSVField(text: String(decoding: field, as: UTF8.self), column: fieldColumn))
+            guard let text = text(of: field, line: recordLine, column: fieldColumn, path: path, into: &result),
+                  !notText
+            else { continue }
+            fields.append(CSVField(text: text, column: fieldColumn))
             body(recordLine, fields)
         }
+    }
+
+    /// A field's text when its bytes are text (no NUL, valid UTF-8); if not, nil and
+    /// the error at the field (`column` is where it starts on `line`).
+    static func text(of field: [UInt8], line: Int, column: Int, path: String, into result: inout ParsedFile) -> String? {
+        if let nul = field.firstIndex(of: 0) {
+            result.error(path, line, column + nul, "field contains a NUL byte (expected text; is this a binary file?)")
+            return nil
+        }
+        guard let text = String(validating: field, as: UTF8.self) else {
+            result.error(path, line, column, "field is not valid UTF-8 (expected UTF-8 or ASCII text)")
+            return nil
+        }
+        return text
     }
 
     /// Whether a record holds nothing (a blank line) or is a `#` comment.

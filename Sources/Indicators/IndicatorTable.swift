@@ -19,7 +19,7 @@ struct LookupTables: Sendable {
     /// Builds the tables from (position, indicator) pairs; positions are stored as UInt32
     /// to keep the tables small (four billion indicators is far beyond any rule set that
     /// fits in memory).
-    init(_ entries: [(position: Int, indicator: Indicator)]) {
+    init<Entries: Sequence<(position: Int, indicator: Indicator)>>(_ entries: Entries) {
         var ipv4: [(key: UInt32, prefix: Int, index: UInt32)] = []
         var ipv6: [(key: IPv6Key, prefix: Int, index: UInt32)] = []
         var domains: [(bytes: [UInt8], index: UInt32)] = []
@@ -259,7 +259,8 @@ public struct IndicatorTable: Sendable {
     static let maximumURLLength = 8192
 
     init(indicators: [Indicator], allowEntries: [AllowEntry]) {
-        tables = LookupTables(indicators.enumerated().map { ($0.offset, $0.element) })
+        // Lazily: a copy of every indicator would double the memory of a large rule set.
+        tables = LookupTables(indicators.indices.lazy.map { (position: $0, indicator: indicators[$0]) })
         windows = indicators.contains { $0.validFrom != nil || $0.validUntil != nil }
             ? indicators.map { ValidityWindow(from: $0.validFrom, until: $0.validUntil) } : []
         allowWindows = allowEntries.contains { $0.validFrom != nil || $0.validUntil != nil }

@@ -69,11 +69,12 @@ enum PlainListParser {
         case invalid(String, column: Int)
     }
 
-    /// Parses a whole file's bytes; `path` is used for the indicators' `ruleFile` and
-    /// for errors. Duplicates are not removed here.
-    static func parse(file bytes: [UInt8], path: String, suffixes: PublicSuffixList) -> ParsedFile {
+    /// Parses a whole file's bytes, or a segment of whole lines that follows
+    /// `linesBefore` lines (`RuleFiles.stream`); `path` is used for the indicators'
+    /// `ruleFile` and for errors. Duplicates are not removed here.
+    static func parse(file bytes: [UInt8], path: String, suffixes: PublicSuffixList, linesBefore: Int = 0) -> ParsedFile {
         var result = ParsedFile()
-        forEachLine(bytes) { number, line in
+        forEachLine(bytes, linesBefore: linesBefore) { number, line in
             if let parsed = fastValue(line, suffixes: suffixes) {
                 result.indicators.append(Indicator(
                     type: parsed.type, value: parsed.value, ruleFile: path, line: number,
@@ -101,7 +102,8 @@ enum PlainListParser {
     }
 
     /// The common lines read straight from their bytes, without making a String of the
-    /// line: a bare dotted-quad IPv4 address, a bare MD5/SHA-1/SHA-256 hex digest, or a
+    /// line: a bare dotted-quad IPv4 address or `address/prefix` IPv4 range, a bare
+    /// MD5/SHA-1/SHA-256 hex digest, or a
     /// bare lower-case ASCII domain that passes every check of `ValueSyntax.classifyDomain`.
     /// Nil for anything else (comments, separators, upper case, errors...): those take
     /// the general path (`parseLine`), which gives the same result for the lines
@@ -116,7 +118,8 @@ enum PlainListParser {
             let isDigit = byte &- 0x30 < 10
             let isDot = byte == UInt8(ascii: ".")
             let isLower = byte &- 0x61 < 26
-            digitsAndDots = digitsAndDots && (isDigit || isDot)
+            // A `/` among digits and dots: an IPv4 CIDR range.
+            digitsAndDots = digitsAndDots && (isDigit || isDot || byte == UInt8(ascii: "/"))
             hex = hex && (isDigit || byte &- 0x61 < 6 || byte &- 0x41 < 6)
             domain = domain && (isDigit || isDot || isLower || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_"))
             if !digitsAndDots, !hex, !domain { return nil }
@@ -134,8 +137,19 @@ enum PlainListParser {
             return ParsedValue(type: type, value: String(decoding: line.lazy.map(ByteStringTable.lowercased), as: UTF8.self))
         }
         if digitsAndDots {
-            guard let address = IPv4Address(ascii: line) else { return nil }
-            return ParsedValue(type: .ipv4, value: address.description)
+            guard let slash = line.firstIndex(of: UInt8(ascii: "/")) else {
+                guard let address = IPv4Address(ascii: line) else { return nil }
+                return ParsedValue(type: .ipv4, value: address.description)
+            }
+            // `a.b.c.d/n` with a prefix of one or two digits, at most 32; host bits
+            // cleared, as `ValueSyntax.classifyNetwork` does.
+            let prefixDigits = line[(slash + 1)...]
+            guard prefixDigits.count >= 1, prefixDigits.count <= 2, prefixDigits.allSatisfy({ $0 &- 0x30 < 10 }),
+                  let address = IPv4Address(ascii: line[..<slash])
+            else { return nil }
+            let prefix = prefixDigits.reduce(0) { $0 * 10 + Int($1 &- 0x30) }
+            guard prefix <= 32 else { return nil }
+            return ParsedValue(type: .cidr, value: "\(IPv4Address(IPv4Network.mask(address.value, prefix: prefix)))/\(prefix)")
         }
         guard domain, line.first != UInt8(ascii: "."), line.last != UInt8(ascii: ".") else { return nil }
         // Labels: non-empty, at most 63 bytes, at least two, the last not all digits.
@@ -161,12 +175,13 @@ enum PlainListParser {
     }
 
     /// Calls `body` with each line's 1-based number and its bytes without the line end
-    /// (LF or CRLF), after a UTF-8 byte order mark.
-    static func forEachLine(_ bytes: [UInt8], _ body: (Int, ArraySlice<UInt8>) -> Void) {
+    /// (LF or CRLF), after a UTF-8 byte order mark. For a segment of a file, line
+    /// numbers start after `linesBefore` (and there is no byte order mark to skip).
+    static func forEachLine(_ bytes: [UInt8], linesBefore: Int = 0, _ body: (Int, ArraySlice<UInt8>) -> Void) {
         var start = 0
         // A UTF-8 byte order mark is an editor's artefact, not part of the first value.
-        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { start = 3 }
-        var lineNumber = 0
+        if linesBefore == 0, bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { start = 3 }
+        var lineNumber = linesBefore
         while start < bytes.count {
             var end = start
             while end < bytes.count, bytes[end] != UInt8(ascii: "\n") { end += 1 }

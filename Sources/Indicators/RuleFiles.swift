@@ -1,5 +1,11 @@
 import ByteParsing
+import Crypto
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Finding and reading rule files.
 enum RuleFiles {
@@ -79,20 +85,101 @@ enum RuleFiles {
         }
     }
 
-    /// Reads a whole file; the error message says why not.
-    static func read(_ path: String) -> Result<[UInt8], RuleError> {
+    /// How many bytes are read at a time: large enough that a 2 GiB file takes a few
+    /// thousand system calls, small enough not to matter next to the tables.
+    static let chunkSize = 1 << 20
+
+    /// How many leading bytes decide the format (`RuleFormat.detect` looks at no more
+    /// than 64 KiB after a byte order mark), so that streaming detects exactly what
+    /// reading the whole file would.
+    static let detectionLength = 65536 + 3
+
+    /// Plain lists are parsed in segments of about this many bytes of whole lines, so
+    /// that their text is never held whole: a 1 GB block list needs 8 MiB of text at a
+    /// time, not 1 GB.
+    static let segmentLength = 8 << 20
+
+    /// Streams one rule file: reads it in `chunkSize` chunks, feeds every byte to
+    /// `digest` (path, NUL, byte length in decimal, NUL, bytes; left unchanged when the
+    /// file cannot be read), detects the format from the first `detectionLength` bytes
+    /// and hands the text to `body` as (format, bytes, lines before them):
+    ///
+    /// - plain lists: in segments of whole lines of about `segmentLength` bytes;
+    /// - other line-based formats: once, the whole text;
+    /// - JSON: once, the whole file, without a line-length limit (minified JSON is one
+    ///   line);
+    /// - binary files (`.unrecognised`): once, only the leading bytes that tell so.
+    ///
+    /// In the text formats a line longer than `maximumLineLength` bytes (not counting
+    /// its line end) is never held in memory: it is reported as an error at its line,
+    /// column 1, and replaced by an empty line (so the lines after it keep their numbers
+    /// and still load). Returns those errors, or the reason the file cannot be read.
+    static func stream(
+        _ path: String, digest: inout SHA256, maximumLineLength: Int = PlainListParser.maximumLineLength,
+        _ body: (RuleFormat, [UInt8], Int) -> Void
+    ) -> Result<[RuleError], RuleError> {
+        var hasher = digest
+        var reader = LineCappedText(path: path, maximumLineLength: maximumLineLength)
         do throws(InputFileError) {
             let file = try InputFile(path: path)
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(Int(clamping: file.size))
-            let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+            hasher.update(data: Array(path.utf8))
+            hasher.update(data: [0])
+            hasher.update(data: Array(String(file.size).utf8))
+            hasher.update(data: [0])
+            let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
             defer { chunk.deallocate() }
+            var format: RuleFormat? = nil
+            var prefix: [UInt8] = []
             while true {
                 let count = try file.read(into: chunk)
+                let bytes = UnsafeRawBufferPointer(rebasing: chunk[0..<count])
+                hasher.update(bufferPointer: bytes)
+                if format == nil {
+                    // Undecided: gather the bytes detection looks at.
+                    prefix.append(contentsOf: bytes)
+                    guard prefix.count >= detectionLength || count == 0 else { continue }
+                    let detected = RuleFormat.detect(prefix)
+                    format = detected
+                    switch detected {
+                    case .unrecognised:
+                        prefix.removeSubrange(min(prefix.count, detectionLength)...)
+                    case .stixBundle:
+                        prefix.reserveCapacity(Int(clamping: file.size))
+                    default:
+                        reader.text.reserveCapacity(
+                            Int(clamping: min(file.size, detected == .plainList ? UInt64(segmentLength) * 2 : 1 << 30)))
+                        prefix.withUnsafeBytes { reader.append($0) }
+                        prefix = []
+                    }
+                } else if count > 0 {
+                    switch format {
+                    case .unrecognised: break  // hashed, not kept
+                    case .stixBundle: prefix.append(contentsOf: bytes)
+                    default: reader.append(bytes)
+                    }
+                }
+                if format == .plainList, reader.text.count >= segmentLength || count == 0 {
+                    if count == 0 { reader.finish() }
+                    let (segment, linesBefore) = reader.takeWholeLines()
+                    if !segment.isEmpty { body(.plainList, segment, linesBefore) }
+                }
                 if count == 0 { break }
-                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
             }
-            return .success(bytes)
+            guard file.bytesRead == file.size else {
+                return .failure(RuleError(
+                    file: path, line: 0,
+                    message: "cannot read: the file changed while it was read (\(file.size) bytes when opened, \(file.bytesRead) read)"))
+            }
+            switch format {
+            case .plainList: break
+            case .unrecognised?, .stixBundle?: body(format ?? .unrecognised, prefix, 0)
+            case let other?:
+                reader.finish()
+                body(other, reader.text, 0)
+            case nil: break
+            }
+            digest = hasher
+            return .success(reader.errors)
         } catch {
             return .failure(RuleError(file: path, line: 0, message: "cannot read: \(error.reason)"))
         }
@@ -101,5 +188,106 @@ enum RuleFiles {
     private static func reason(_ error: any Error) -> String {
         let text = (error as NSError).localizedDescription
         return text.isEmpty ? String(describing: error) : text
+    }
+}
+
+/// The text of a rule file built chunk by chunk, each line capped at a length: a line
+/// longer than the cap is dropped as soon as it passes it (memory does not grow with
+/// the line) and becomes an empty line plus one error.
+struct LineCappedText {
+    let path: String
+    let maximumLineLength: Int
+    /// Whole lines (each with its LF) and the start of the current one.
+    var text: [UInt8] = []
+    /// Errors for the lines dropped, in line order.
+    var errors: [RuleError] = []
+    /// Lines completed before `text` starts (segments already handed out).
+    private var linesHandedOut = 0
+    /// Lines completed in `text`.
+    private var linesInText = 0
+    /// Where the current line starts in `text`.
+    private var lineStart = 0
+    /// Bytes of the current line so far (kept or not).
+    private var lineLength = 0
+    private var lineIsTooLong = false
+    private var lastByteWasCR = false
+    /// Whether a byte order mark at the very start has been looked for.
+    private var startChecked = false
+
+    init(path: String, maximumLineLength: Int) {
+        self.path = path
+        self.maximumLineLength = maximumLineLength
+    }
+
+    /// Appends bytes; complete lines end with LF. Scans with `memchr` (about a byte per
+    /// cycle even in debug builds) rather than byte by byte.
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        var position = 0
+        if !startChecked {
+            startChecked = true
+            // A byte order mark is not part of the first line's length.
+            if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {
+                text.append(contentsOf: bytes[0..<3])
+                lineStart = 3
+                position = 3
+            }
+        }
+        while position < bytes.count {
+            let found = memchr(base + position, 0x0A, bytes.count - position)
+            let end = found.map { UnsafeRawPointer($0) - base } ?? bytes.count
+            if end > position {
+                lineLength += end - position
+                lastByteWasCR = bytes[end - 1] == 0x0D
+                if !lineIsTooLong {
+                    // One byte more than the limit for a CR before the LF.
+                    if lineLength > maximumLineLength + 1 {
+                        lineIsTooLong = true
+                        text.removeSubrange(lineStart...)
+                    } else {
+                        text.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[position..<end]))
+                    }
+                }
+            }
+            guard found != nil else { break }
+            endLine(withLineFeed: true)
+            position = end + 1
+        }
+    }
+
+    /// Ends the last line when the file does not end with a line feed.
+    mutating func finish() {
+        if lineLength > 0 { endLine(withLineFeed: false) }
+    }
+
+    private mutating func endLine(withLineFeed: Bool) {
+        if lineIsTooLong {
+            let length = lineLength - (lastByteWasCR ? 1 : 0)
+            errors.append(RuleError(
+                file: path, line: linesHandedOut + linesInText + 1, column: 1,
+                message: "line is \(length) bytes long; the limit is \(maximumLineLength) "
+                    + "(expected one indicator per line; is this a rule file?)"))
+        }
+        if withLineFeed { text.append(0x0A) }
+        linesInText += 1
+        lineStart = text.count
+        lineLength = 0
+        lineIsTooLong = false
+        lastByteWasCR = false
+    }
+
+    /// Takes the whole lines gathered so far, and how many lines came before them; the
+    /// current (unfinished) line stays.
+    mutating func takeWholeLines() -> (bytes: [UInt8], linesBefore: Int) {
+        let linesBefore = linesHandedOut
+        let rest = Array(text[lineStart...])
+        text.removeSubrange(lineStart...)
+        var taken = rest
+        swap(&taken, &text)
+        text.reserveCapacity(taken.capacity)
+        linesHandedOut += linesInText
+        linesInText = 0
+        lineStart = 0
+        return (taken, linesBefore)
     }
 }

@@ -76,12 +76,18 @@ public enum RuleFormat: String, Sendable, Hashable, CaseIterable {
     /// read as a STIX bundle, a MISP event or a MISP warning list by its content; the
     /// format found is in `ParsedFile.format`.
     func parse(_ bytes: [UInt8], path: String, suffixes: PublicSuffixList) -> ParsedFile {
+        parse(bytes, path: path, suffixes: suffixes, linesBefore: 0)
+    }
+
+    /// `parse` of a segment of whole lines after `linesBefore` lines (plain lists only;
+    /// the other formats are always read whole).
+    func parse(_ bytes: [UInt8], path: String, suffixes: PublicSuffixList, linesBefore: Int) -> ParsedFile {
         switch self {
         case .stixBundle, .mispEvent, .mispWarningList:
             return RuleFormat.parseJSON(bytes, path: path, suffixes: suffixes)
         case .mispCSV: return MISPCSVParser.parse(bytes, path: path, suffixes: suffixes)
         case .sslblJA3: return SSLBLJA3Parser.parse(bytes, path: path)
-        case .plainList: return PlainListParser.parse(file: bytes, path: path, suffixes: suffixes)
+        case .plainList: return PlainListParser.parse(file: bytes, path: path, suffixes: suffixes, linesBefore: linesBefore)
         case .csv: return CSVRuleParser.parse(bytes, path: path, suffixes: suffixes)
         case .maltrailCSV: return MaltrailCSVParser.parse(bytes, path: path, suffixes: suffixes)
         case .zeekIntel: return ZeekIntelParser.parse(bytes, path: path, suffixes: suffixes)

@@ -130,6 +130,8 @@ import Testing
         String(repeating: "a", count: 64) + ".example", "d41d8cd98f00b204e9800998ecf8427e", "D41D8CD98F00B204E9800998ECF8427E",
         "da39a3ee5e6b4b0d3255bfef95601890afd80709", String(repeating: "ab", count: 32), "deadbeef", "12345678901234567890123456789012",
         "Evil.Example", "evil.example # c", "evil.example;c",
+        "10.0.0.0/8", "10.1.2.3/24", "192.0.2.0/33", "1.2.3.4/08", "1.2.3.4/", "1.2.3.4/0", "300.1.1.0/24",
+        "1.2.3.0/24/5", "1.2.3.0/024", "1.2.3/24", "/24", "1.2.3.4//24", "255.255.255.255/32",
     ])
     func fastPathAgreesWithTheGeneralPath(line: String) {
         let bytes = ArraySlice(Array(line.utf8))
