@@ -158,13 +158,14 @@ extension CaseDatabase {
             // A kind this version does not know counts as a log, per the formula.
             kinds[try row.decode(atIndex: 0)] = kind.flatMap(SourceKind.init(rawValue:)) ?? .text
         }
+        // Ordered by the host the sighting is grouped under (`Correlator.host(of:)`).
         let rows = try Row.fetchCursor(db, sql: """
             SELECT s.id, s.host, s.time_ns, s.last_time_ns, s.indicator_id, s.source_id, s.field,
                    (\(groupingIncidentOfSighting.replacingOccurrences(of: "?", with: "s.id")))
             FROM sightings s
             WHERE s.suppressed_by IS NULL
-            ORDER BY \(orderedByHost ? "s.host, s.time_ns, s.id" : "s.id")
-            """)
+            ORDER BY \(orderedByHost ? "CASE s.host WHEN '' THEN ? ELSE s.host END, s.time_ns, s.id" : "s.id")
+            """, arguments: orderedByHost ? [Correlator.unknownHost] : [])
         while let row = try rows.next() {
             // Sightings of a source still `reading` are left out: they are a run in
             // progress or the remains of a killed one, which the next run replaces.

@@ -229,21 +229,21 @@ public struct Correlator: Sendable {
         /// The latest time reached so far: the next sighting must start within `gap` of it.
         var end: Timestamp
         var sightingIDs: [Int64]
-        var evidence: Assessment.Basis
+        var basis: Assessment.Basis
 
         init(host: String, first: SightingFact) {
             self.host = host
             firstSeen = first.time
             end = first.lastTime
             sightingIDs = [first.id]
-            evidence = Assessment.Basis()
-            evidence.add(first)
+            basis = Assessment.Basis()
+            basis.add(first)
         }
 
         mutating func add(_ fact: SightingFact) {
             end = max(end, fact.lastTime)
             sightingIDs.append(fact.id)
-            evidence.add(fact)
+            basis.add(fact)
         }
     }
 
@@ -256,8 +256,8 @@ public struct Correlator: Sendable {
 
     /// The incident a walk built.
     private func incident(_ open: OpenIncident) -> Incident {
-        let values = open.evidence.values.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        let assessment = Assessment(open.evidence)
+        let values = open.basis.values.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let assessment = Assessment(open.basis)
         let minutes = gap / 60_000_000_000
         let grouping = "the sightings of host \(open.host) no more than \(minutes) minutes apart (default grouping)"
         return Incident(
@@ -289,23 +289,23 @@ public struct Assessment: Sendable, Equatable {
     public var explanation: String
 
     public init(_ sightings: [SightingFact]) {
-        var evidence = Assessment.Basis()
-        for fact in sightings { evidence.add(fact) }
-        self.init(evidence)
+        var basis = Assessment.Basis()
+        for fact in sightings { basis.add(fact) }
+        self.init(basis)
     }
 
-    /// The assessment of the sightings `evidence` gathered.
-    public init(_ evidence: Basis) {
-        let base = evidence.highestSeverity ?? .low
-        let distinct = evidence.values.count
-        let feeds = evidence.feeds.count
-        let corroborated = evidence.fromCapture && evidence.fromLog
+    /// The assessment of the sightings `basis` gathered.
+    public init(_ basis: Basis) {
+        let base = basis.highestSeverity ?? .low
+        let distinct = basis.values.count
+        let feeds = basis.feeds.count
+        let corroborated = basis.fromCapture && basis.fromLog
         var raises: [String] = []
         if distinct >= 2 { raises.append("\(distinct) distinct indicators") }
         if feeds >= 2 { raises.append("\(feeds) independent feeds") }
         if corroborated { raises.append("seen in both captures and logs") }
         severity = base.raised(by: raises.count)
-        let baseConfidence = evidence.highestConfidence ?? 50
+        let baseConfidence = basis.highestConfidence ?? 50
         confidence = min(100, max(0, baseConfidence) + 10 * max(0, feeds - 1) + (corroborated ? 10 : 0))
         var words = "Severity \(severity.rawValue): base \(base.rawValue) (highest indicator severity)"
         words += raises.isEmpty ? ", not raised" : ", raised for " + raises.joined(separator: ", ")
