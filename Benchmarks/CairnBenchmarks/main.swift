@@ -7,9 +7,12 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "lookups":
     IndicatorBenchmark.run(arguments: Array(arguments.dropFirst()))
+case "export":
+    ExportBenchmark.run(arguments: Array(arguments.dropFirst()))
 default:
     print("""
         usage: cairn-bench <stage> [options]
           lookups    indicator table lookups against Set / binary-search baselines
+          export     cairn export and cairn verify of a 100,000-sighting incident (time, peak RSS)
         """)
 }
