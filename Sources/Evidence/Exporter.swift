@@ -95,10 +95,8 @@ public struct EvidenceExporter: Sendable {
         // Fail before touching the file system if the directory is not usable.
         try BagIt.checkUsable(directory)
 
-        var sightingsByIncident: [(incident: IncidentRow, sightings: [SightingRow])] = []
-        for incident in incidents {
-            sightingsByIncident.append((incident, try database.sightings(incident: incident.id)))
-        }
+        let sightings = try database.sightings(incidents: incidents.map(\.id))
+        let sightingsByIncident = incidents.map { (incident: $0, sightings: sightings[$0.id] ?? []) }
         var triage: [Int64: [TriageEvent]] = [:]
         for incident in incidents { triage[incident.id] = try database.triageHistory(incident: incident.id) }
         let flat = sightingsByIncident.flatMap { group in group.sightings.map { (incident: group.incident.id, sighting: $0) } }
@@ -106,7 +104,8 @@ public struct EvidenceExporter: Sendable {
 
         // The package's TLP: the strictest of the default, the indicators' and --tlp,
         // which may only make it stricter.
-        let indicatorLevels = IndicatorTLP.strictest(sightings: flat.map(\.sighting))
+        let indicatorLevels = IndicatorTLP.strictest(
+            sightings: flat.map(\.sighting), stored: try database.sightedIndicators(incidents: incidents.map(\.id)))
         let floor = max(ExportOptions.defaultTLP, indicatorLevels.tlp ?? ExportOptions.defaultTLP)
         if let requested = options.requestedTLP, requested < floor {
             throw EvidenceError.tlpLessStrict(requested: requested, required: floor)

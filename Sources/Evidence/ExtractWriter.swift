@@ -175,11 +175,23 @@ extension PacketExtract {
             SightingsCSV.field(plan.sha256, into: &sourceFields)
             sourceFields.append(UInt8(ascii: ","))
             var failure: (any Error)? = nil
+            // A sighted packet whose flow is not the one the first pass found: the file
+            // changed between the passes.
+            var differs: UInt64? = nil
             let second: (damage: String?, sha256: String)
             do {
                 second = try PacketExtract.read(plan.path) { record in
                     let headers = PacketHeaders.locate(packet: record.data, linkType: record.linkType)
-                    let sighted = plan.frames.contains(record.frame) || plan.folded.contains(record.frame)
+                    let sighted: Bool
+                    if plan.frames.contains(record.frame) {
+                        sighted = true
+                        if plan.sightedFlows[record.frame] != headers?.flow { differs = differs ?? record.frame }
+                    } else if plan.folded.contains(record.frame) {
+                        sighted = true
+                        if headers.map({ plan.flows.contains($0.flow) }) != true { differs = differs ?? record.frame }
+                    } else {
+                        sighted = false
+                    }
                     guard sighted || headers.map({ plan.flows.contains($0.flow) }) == true else { return true }
                     do {
                         try write(record, headers: headers, sighted: sighted, plan: plan, sourceFields: sourceFields)
@@ -195,7 +207,14 @@ extension PacketExtract {
             if let failure { throw failure }
             guard second.sha256 == plan.sha256 else {
                 return try leaveOut(Omission(
-                    path: plan.path, "its SHA-256 changed while it was read (now \(second.sha256), recorded \(plan.sha256))"))
+                    path: plan.path,
+                    plan.verified
+                        ? "its SHA-256 changed while it was read (now \(second.sha256), recorded \(plan.sha256))"
+                        : PacketExtract.changedSinceIngest(now: second.sha256, recorded: plan.sha256)))
+            }
+            if let differs {
+                return try leaveOut(Omission(
+                    path: plan.path, "it changed while it was read (packet \(differs) is not in the flow read before)"))
             }
             return nil
         }
