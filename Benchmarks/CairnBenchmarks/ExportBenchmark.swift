@@ -78,7 +78,7 @@ enum ExportBenchmark {
             let start = clock.now
             do {
                 let count = try buildCase(capture: capture, stride: stride, directory: directory, database: database)
-                print("case: \(count) sightings on every \(stride)th packet of \(capture), built in \(seconds(clock.now - start))")
+                print("case: \(count) sightings on every \(stride)th packet of \(capture), built in \(format1(seconds(clock.now - start))) s")
             } catch {
                 print("cannot build the case: \(error)")
                 exit(1)
@@ -169,10 +169,16 @@ enum ExportBenchmark {
     static func spawn(_ program: String, _ arguments: [String]) -> (seconds: Double, peakKB: Int, status: Int32) {
         let argv = ([program] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
+        // The child's output would interleave with the table: it goes to /dev/null.
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         var pid: pid_t = 0
         let clock = ContinuousClock()
         let start = clock.now
-        guard posix_spawn(&pid, program, nil, nil, argv, environ) == 0 else {
+        guard posix_spawn(&pid, program, &actions, nil, argv, environ) == 0 else {
             print("cannot run \(program)")
             return (0, 0, -1)
         }
