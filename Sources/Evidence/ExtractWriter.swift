@@ -178,15 +178,20 @@ extension PacketExtract {
             // A sighted packet whose flow is not the one the first pass found: the file
             // changed between the passes.
             var differs: UInt64? = nil
+            // Frames come in increasing order: a cursor over the sorted sighted and folded
+            // frames answers each packet without hashing its number.
+            var sightedFrames = FrameCursor(plan.frames)
+            var foldedFrames = FrameCursor(plan.folded)
             let second: (damage: String?, sha256: String)
             do {
                 second = try PacketExtract.read(plan.path) { record in
                     let headers = PacketHeaders.locate(packet: record.data, linkType: record.linkType)
                     let sighted: Bool
-                    if plan.frames.contains(record.frame) {
+                    let isFolded = foldedFrames.contains(record.frame)
+                    if sightedFrames.contains(record.frame) {
                         sighted = true
                         if plan.sightedFlows[record.frame] != headers?.flow { differs = differs ?? record.frame }
-                    } else if plan.folded.contains(record.frame) {
+                    } else if isFolded {
                         sighted = true
                         if headers.map({ plan.flows.contains($0.flow) }) != true { differs = differs ?? record.frame }
                     } else {
@@ -194,7 +199,8 @@ extension PacketExtract {
                     }
                     guard sighted || headers.map({ plan.flows.contains($0.flow) }) == true else { return true }
                     do {
-                        try write(record, headers: headers, sighted: sighted, plan: plan, sourceFields: sourceFields)
+                        try write(record, headers: headers, sighted: sighted, folded: isFolded, plan: plan,
+                                  sourceFields: sourceFields)
                         return true
                     } catch {
                         failure = error
@@ -220,11 +226,12 @@ extension PacketExtract {
         }
 
         private func write(
-            _ record: CaptureRecord, headers: PacketHeaders?, sighted: Bool, plan: Plan, sourceFields: [UInt8]
+            _ record: CaptureRecord, headers: PacketHeaders?, sighted: Bool, folded: Bool, plan: Plan,
+            sourceFields: [UInt8]
         ) throws {
             guard let sink = try sink(for: record.linkType) else { return }
             var count = record.data.count
-            if let cut = plan.cutSighted, !sighted || cut.contains(record.frame) || plan.folded.contains(record.frame) {
+            if let cut = plan.cutSighted, !sighted || folded || cut.contains(record.frame) {
                 // A packet without a readable IP header is only here when sighted: kept whole.
                 count = min(count, headers?.headersEnd ?? count)
             }
@@ -302,10 +309,16 @@ extension PacketExtract {
         }
 
         static func appendHex(_ digest: SHA256.Digest, to bytes: inout [UInt8]) {
-            digest.withUnsafeBytes { raw in
-                for byte in raw {
-                    bytes.append(hexDigits[Int(byte >> 4)])
-                    bytes.append(hexDigits[Int(byte & 0x0F)])
+            let start = bytes.count
+            bytes.append(contentsOf: repeatElement(0, count: 2 * SHA256.byteCount))
+            bytes.withUnsafeMutableBufferPointer { out in
+                digest.withUnsafeBytes { raw in
+                    hexDigits.withUnsafeBufferPointer { digits in
+                        for (offset, byte) in raw.enumerated() {
+                            out[start + 2 * offset] = digits[Int(byte >> 4)]
+                            out[start + 2 * offset + 1] = digits[Int(byte & 0x0F)]
+                        }
+                    }
                 }
             }
         }
@@ -384,4 +397,20 @@ private func openWriteStream(_ file: BagFile) -> UnsafeMutablePointer<FILE>? {
     // Before any write, as setvbuf requires; on failure the default buffer is used.
     _ = setvbuf(stream, nil, _IOFBF, BagFile.bufferSize)
     return stream
+}
+
+/// Membership of increasing frame numbers in a set, by walking the set's sorted
+/// elements once: each query must be at least the previous one.
+struct FrameCursor {
+    private let frames: [UInt64]
+    private var position = 0
+
+    init(_ frames: Set<UInt64>) {
+        self.frames = frames.sorted()
+    }
+
+    mutating func contains(_ frame: UInt64) -> Bool {
+        while position < frames.count, frames[position] < frame { position += 1 }
+        return position < frames.count && frames[position] == frame
+    }
 }
