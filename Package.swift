@@ -91,7 +91,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "CairnBenchmarks",
-            dependencies: ["Indicators", "Observations", "ByteParsing", "LogReading", "CaptureDecoding"],
+            dependencies: [
+                "Indicators", "Observations", "ByteParsing", "LogReading", "CaptureDecoding", "CaseStore", "Correlation",
+            ],
             path: "Benchmarks/CairnBenchmarks"
         ),
         // Fuzz targets (docs/fuzzing.md): public entry points that feed bytes to the real

@@ -9,10 +9,13 @@ case "lookups":
     IndicatorBenchmark.run(arguments: Array(arguments.dropFirst()))
 case "load":
     LoadBenchmark.run(arguments: Array(arguments.dropFirst()))
+case "export":
+    ExportBenchmark.run(arguments: Array(arguments.dropFirst()))
 default:
     print("""
         usage: cairn-bench <stage> [options]
           lookups    indicator table lookups against Set / binary-search baselines
           load       parse and compile 10,000,000 generated indicators: time, peak memory
+          export     cairn export and cairn verify of a 100,000-sighting incident (time, peak RSS)
         """)
 }

@@ -26,57 +26,23 @@ enum BagIt {
     /// Writes a bag into `directory`, which must not exist or be empty. `payload` names
     /// are plain file names placed under `data/`; `info` are bag-info.txt's lines after
     /// `Payload-Oxum`, which is computed here. Returns every file written (bag-relative
-    /// path, SHA-256, size), tag files last.
+    /// path, SHA-256, size), tag files last. (`BagWriter` does the same file by file,
+    /// for payloads too large to hold in memory.)
     ///
-    /// Files are created with `O_EXCL | O_NOFOLLOW` under the directory opened once, so
-    /// that nothing is written outside it, even through a symbolic link planted there.
     /// `sign`, when given, makes the detached signature of the tag manifest's bytes,
     /// written as the tag file it names (listed in no manifest).
     static func write(
         payload: [(name: String, bytes: [UInt8])], info: [(String, String)], to directory: String,
         sign: (([UInt8]) throws -> (name: String, bytes: [UInt8]))? = nil
     ) throws -> [CustodyFile] {
-        try prepare(directory)
-        let bag = try DirectoryHandle(path: directory)
-        defer { bag.close() }
-        try bag.makeDirectory(payloadDirectory)
-        let data = try bag.openDirectory(payloadDirectory)
-        defer { data.close() }
-
-        var written: [CustodyFile] = []
-        var manifest = ""
-        var octets: UInt64 = 0
-        for file in payload {
-            guard isPlainName(file.name) else { throw EvidenceError.unsafePath(file.name) }
-            try data.create(file.name, bytes: file.bytes)
-            let entry = CustodyFile(path: "\(payloadDirectory)/\(file.name)", sha256: sha256(file.bytes), bytes: UInt64(file.bytes.count))
-            written.append(entry)
-            manifest += "\(entry.sha256)  \(entry.path)\n"
-            octets += entry.bytes
+        let bag = try BagWriter(directory: directory)
+        do {
+            for file in payload { try bag.add(file.name, file.bytes) }
+            return try bag.finish(info: info, sign: sign)
+        } catch {
+            bag.discard()
+            throw error
         }
-        var infoText = "Payload-Oxum: \(octets).\(payload.count)\n"
-        for (label, value) in info {
-            // A value never spans lines here: fold any line break into a space.
-            let flat = value.replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\n", with: " ")
-                .replacingOccurrences(of: "\r", with: " ")
-            infoText += "\(label): \(flat)\n"
-        }
-        var tags: [CustodyFile] = []
-        for (name, text) in [(declarationFile, declaration), (infoFile, infoText), (manifestFile, manifest)] {
-            let bytes = Array(text.utf8)
-            try bag.create(name, bytes: bytes)
-            tags.append(CustodyFile(path: name, sha256: sha256(bytes), bytes: UInt64(bytes.count)))
-        }
-        let tagManifest = Array(tags.map { "\($0.sha256)  \($0.path)\n" }.joined().utf8)
-        try bag.create(tagManifestFile, bytes: tagManifest)
-        tags.append(CustodyFile(path: tagManifestFile, sha256: sha256(tagManifest), bytes: UInt64(tagManifest.count)))
-        if let sign {
-            let signature = try sign(tagManifest)
-            guard isPlainName(signature.name) else { throw EvidenceError.unsafePath(signature.name) }
-            try bag.create(signature.name, bytes: signature.bytes)
-            tags.append(CustodyFile(path: signature.name, sha256: sha256(signature.bytes), bytes: UInt64(signature.bytes.count)))
-        }
-        return written + tags
     }
 
     /// Throws unless `directory` is absent or an empty directory.
@@ -94,12 +60,15 @@ enum BagIt {
     }
 
     /// Creates `directory` (mode 0750) or accepts an existing empty one; refuses a
-    /// non-empty directory or anything that is not a directory.
-    static func prepare(_ directory: String) throws {
-        if mkdir(directory, 0o750) == 0 { return }
+    /// non-empty directory or anything that is not a directory. Returns whether it
+    /// created the directory.
+    @discardableResult
+    static func prepare(_ directory: String) throws -> Bool {
+        if mkdir(directory, 0o750) == 0 { return true }
         let code = errno
         guard code == EEXIST else { throw EvidenceError.cannotWrite(path: directory, reason: String(cString: strerror(code))) }
         try checkUsable(directory)
+        return false
     }
 
     /// A name with no directory part, not `.`/`..`, no control characters (which a
@@ -111,6 +80,277 @@ enum BagIt {
 
     static func sha256<D: DataProtocol>(_ bytes: D) -> String { Hex.string(SHA256.hash(data: bytes)) }
 
+}
+
+/// A bag being written, payload file by payload file: small files from memory
+/// (`add`), large ones streamed (`stream`), each hashed as it is written so that no
+/// file is read back; `finish` writes the manifests and tag files.
+///
+/// Files are created with `O_EXCL | O_NOFOLLOW` under the directory opened once, so
+/// that nothing is written outside it, even through a symbolic link planted there.
+/// The payload manifest lists the files in the order they were added.
+final class BagWriter {
+    let directory: String
+    private let bag: DirectoryHandle
+    private let data: DirectoryHandle
+    private var payload: [CustodyFile] = []
+    /// Names created so far, bag-relative, for `discard`.
+    private var created: [String] = []
+    private let createdDirectory: Bool
+    private var closed = false
+
+    /// Creates `directory` (or takes an existing empty one) and its `data/`.
+    init(directory: String) throws {
+        self.directory = directory
+        createdDirectory = try BagIt.prepare(directory)
+        let bag = try DirectoryHandle(path: directory)
+        do {
+            try bag.makeDirectory(BagIt.payloadDirectory)
+            data = try bag.openDirectory(BagIt.payloadDirectory)
+        } catch {
+            bag.close()
+            if createdDirectory { rmdir(directory) }
+            throw error
+        }
+        self.bag = bag
+    }
+
+    deinit { close() }
+
+    private func close() {
+        guard !closed else { return }
+        closed = true
+        data.close()
+        bag.close()
+    }
+
+    /// Writes a payload file from memory.
+    func add(_ name: String, _ bytes: [UInt8]) throws {
+        let file = try stream(name)
+        try file.write(bytes)
+        try finish(file)
+    }
+
+    /// Creates a payload file to be written piecewise; hand it to `finish(_:)` when done.
+    func stream(_ name: String) throws -> BagFile {
+        guard BagIt.isPlainName(name) else { throw EvidenceError.unsafePath(name) }
+        let file = try data.createStream(name)
+        created.append("\(BagIt.payloadDirectory)/\(name)")
+        return file
+    }
+
+    /// A scratch file in `data/` that has no name (unlinked at once): for content that
+    /// is copied into a payload file later (`BagFile.append(contentsOf:)`).
+    func scratch() throws -> BagFile {
+        try data.createScratch()
+    }
+
+    /// Flushes, syncs and closes a streamed payload file and lists it in the manifest.
+    @discardableResult
+    func finish(_ file: BagFile) throws -> CustodyFile {
+        let (sha256, bytes) = try file.close()
+        let entry = CustodyFile(path: "\(BagIt.payloadDirectory)/\(file.name)", sha256: sha256, bytes: bytes)
+        payload.append(entry)
+        return entry
+    }
+
+    /// Removes a payload file that was created and not finished (e.g. an extract file
+    /// that turned out not to be wanted).
+    func remove(_ file: BagFile) {
+        file.abandon()
+        unlinkat(data.descriptor, file.name, 0)
+        created.removeAll { $0 == "\(BagIt.payloadDirectory)/\(file.name)" }
+    }
+
+    /// Writes bag-info.txt (with `Payload-Oxum`), the payload manifest, bagit.txt, the
+    /// tag manifest and, with `sign`, the signature; returns every file written, payload
+    /// first, tag files last.
+    func finish(
+        info: [(String, String)], sign: (([UInt8]) throws -> (name: String, bytes: [UInt8]))? = nil
+    ) throws -> [CustodyFile] {
+        defer { close() }
+        var manifest = ""
+        var octets: UInt64 = 0
+        for entry in payload {
+            manifest += "\(entry.sha256)  \(entry.path)\n"
+            octets += entry.bytes
+        }
+        var infoText = "Payload-Oxum: \(octets).\(payload.count)\n"
+        for (label, value) in info {
+            // A value never spans lines here: fold any line break into a space.
+            let flat = value.replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\n", with: " ")
+                .replacingOccurrences(of: "\r", with: " ")
+            infoText += "\(label): \(flat)\n"
+        }
+        var tags: [CustodyFile] = []
+        for (name, text) in [(BagIt.declarationFile, BagIt.declaration), (BagIt.infoFile, infoText), (BagIt.manifestFile, manifest)] {
+            let bytes = Array(text.utf8)
+            created.append(name)
+            try bag.create(name, bytes: bytes)
+            tags.append(CustodyFile(path: name, sha256: BagIt.sha256(bytes), bytes: UInt64(bytes.count)))
+        }
+        let tagManifest = Array(tags.map { "\($0.sha256)  \($0.path)\n" }.joined().utf8)
+        created.append(BagIt.tagManifestFile)
+        try bag.create(BagIt.tagManifestFile, bytes: tagManifest)
+        tags.append(CustodyFile(path: BagIt.tagManifestFile, sha256: BagIt.sha256(tagManifest), bytes: UInt64(tagManifest.count)))
+        if let sign {
+            let signature = try sign(tagManifest)
+            guard BagIt.isPlainName(signature.name) else { throw EvidenceError.unsafePath(signature.name) }
+            created.append(signature.name)
+            try bag.create(signature.name, bytes: signature.bytes)
+            tags.append(CustodyFile(path: signature.name, sha256: BagIt.sha256(signature.bytes), bytes: UInt64(signature.bytes.count)))
+        }
+        return payload + tags
+    }
+
+    /// After a failure: removes every file this writer created, `data/`, and the
+    /// directory itself if this writer created it, so that a failed export leaves no
+    /// half-written package. Removes nothing it did not create.
+    func discard() {
+        if !closed {
+            for name in created.reversed() {
+                unlinkat(bag.descriptor, name, 0)
+            }
+            unlinkat(bag.descriptor, BagIt.payloadDirectory, AT_REMOVEDIR)
+        }
+        close()
+        if createdDirectory { rmdir(directory) }
+        created = []
+    }
+}
+
+/// A payload file being written: buffered, hashed as written (SHA-256 of exactly the
+/// bytes that reach the file), synced on close. A `Mark` taken between writes lets
+/// the writer cut the file back to that point (`rollback`), hash included.
+final class BagFile {
+    let name: String
+    let path: String
+    private var descriptor: Int32
+    private var hasher = SHA256()
+    private(set) var size: UInt64 = 0
+    private let buffer: UnsafeMutableRawBufferPointer
+    private var used = 0
+    /// The first write error, for callers (libpcap's stream) that only see a failure.
+    private(set) var error: EvidenceError?
+
+    /// Bytes gathered before a write(2): large writes keep syscalls few, and 1 MiB is
+    /// well past the point where a larger buffer stops helping.
+    static let bufferSize = 1 << 20
+
+    init(descriptor: Int32, name: String, path: String) {
+        self.descriptor = descriptor
+        self.name = name
+        self.path = path
+        buffer = .allocate(byteCount: BagFile.bufferSize, alignment: 16)
+    }
+
+    deinit {
+        if descriptor >= 0 { _ = closeFile(descriptor) }
+        buffer.deallocate()
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard bytes.count > 0 else { return }
+        if used + bytes.count > buffer.count { try flush() }
+        if bytes.count >= buffer.count {
+            try writeOut(bytes)
+            return
+        }
+        UnsafeMutableRawBufferPointer(rebasing: buffer[used..<(used + bytes.count)]).copyMemory(from: bytes)
+        used += bytes.count
+    }
+
+    /// Writes the buffered bytes to the file.
+    func flush() throws {
+        guard used > 0 else { return }
+        let count = used
+        used = 0
+        try writeOut(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+    }
+
+    private func writeOut(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let base = bytes.baseAddress else { return }
+        hasher.update(bufferPointer: bytes)
+        size += UInt64(bytes.count)
+        var written = 0
+        while written < bytes.count {
+            let result = systemWrite(descriptor, base + written, bytes.count - written)
+            if result < 0 {
+                if errno == EINTR { continue }
+                let failure = EvidenceError.cannotWrite(path: path, reason: String(cString: strerror(errno)))
+                if error == nil { error = failure }
+                throw failure
+            }
+            written += result
+        }
+    }
+
+    /// A point in the file to come back to.
+    struct Mark {
+        fileprivate var size: UInt64
+        fileprivate var hasher: SHA256
+    }
+
+    func mark() throws -> Mark {
+        try flush()
+        return Mark(size: size, hasher: hasher)
+    }
+
+    /// Cuts the file back to `mark`: what was written since is gone, from the file and
+    /// from its hash.
+    func rollback(to mark: Mark) throws {
+        used = 0
+        guard ftruncate(descriptor, off_t(mark.size)) == 0, lseek(descriptor, off_t(mark.size), SEEK_SET) >= 0 else {
+            throw EvidenceError.cannotWrite(path: path, reason: String(cString: strerror(errno)))
+        }
+        size = mark.size
+        hasher = mark.hasher
+    }
+
+    /// Appends the whole content of `other` (a scratch file), read back from its start.
+    func append(contentsOf other: BagFile) throws {
+        try other.flush()
+        try flush()
+        var offset: off_t = 0
+        while true {
+            // Straight into this file's (empty) buffer, then out through `writeOut`.
+            let got = pread(other.descriptor, buffer.baseAddress, buffer.count, offset)
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw EvidenceError.cannotWrite(path: other.path, reason: "reading it back: " + String(cString: strerror(errno)))
+            }
+            if got == 0 { return }
+            try writeOut(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
+            offset += off_t(got)
+        }
+    }
+
+    /// Closes the file without writing what is buffered (a file about to be removed, or
+    /// a scratch file).
+    func abandon() {
+        used = 0
+        guard descriptor >= 0 else { return }
+        _ = closeFile(descriptor)
+        descriptor = -1
+    }
+
+    /// Flushes, syncs and closes the file; its SHA-256 (hex) and size.
+    func close() throws -> (sha256: String, bytes: UInt64) {
+        guard descriptor >= 0 else { return (Hex.string(hasher.finalize()), size) }
+        defer {
+            _ = closeFile(descriptor)
+            descriptor = -1
+        }
+        try flush()
+        guard fsync(descriptor) == 0 else {
+            throw EvidenceError.cannotWrite(path: path, reason: String(cString: strerror(errno)))
+        }
+        return (Hex.string(hasher.finalize()), size)
+    }
 }
 
 /// An open directory; files are created relative to it (`openat`), never by path.
@@ -141,6 +381,34 @@ struct DirectoryHandle {
         let child = openat(descriptor, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard child >= 0 else { throw EvidenceError.cannotWrite(path: "\(path)/\(name)", reason: String(cString: strerror(errno))) }
         return DirectoryHandle(descriptor: child, path: "\(path)/\(name)")
+    }
+
+    /// Creates a new file (never replaces one) to be written piecewise.
+    func createStream(_ name: String) throws -> BagFile {
+        let full = "\(path)/\(name)"
+        let file = openat(descriptor, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o640)
+        guard file >= 0 else { throw EvidenceError.cannotWrite(path: full, reason: String(cString: strerror(errno))) }
+        return BagFile(descriptor: file, name: name, path: full)
+    }
+
+    /// A new file that is unlinked as soon as it is created: scratch space that never
+    /// shows in the directory and goes away when closed.
+    func createScratch() throws -> BagFile {
+        var attempt = 0
+        while true {
+            let name = ".scratch-\(getpid())-\(attempt)"
+            let full = "\(path)/\(name)"
+            let file = openat(descriptor, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            if file < 0 {
+                if errno == EEXIST, attempt < 100 {
+                    attempt += 1
+                    continue
+                }
+                throw EvidenceError.cannotWrite(path: full, reason: String(cString: strerror(errno)))
+            }
+            unlinkat(descriptor, name, 0)
+            return BagFile(descriptor: file, name: name, path: full)
+        }
     }
 
     /// Creates a new file (never replaces one) and writes all of `bytes`.

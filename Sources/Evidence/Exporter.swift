@@ -95,10 +95,8 @@ public struct EvidenceExporter: Sendable {
         // Fail before touching the file system if the directory is not usable.
         try BagIt.checkUsable(directory)
 
-        var sightingsByIncident: [(incident: IncidentRow, sightings: [SightingRow])] = []
-        for incident in incidents {
-            sightingsByIncident.append((incident, try database.sightings(incident: incident.id)))
-        }
+        let sightings = try database.sightings(incidents: incidents.map(\.id))
+        let sightingsByIncident = incidents.map { (incident: $0, sightings: sightings[$0.id] ?? []) }
         var triage: [Int64: [TriageEvent]] = [:]
         for incident in incidents { triage[incident.id] = try database.triageHistory(incident: incident.id) }
         let flat = sightingsByIncident.flatMap { group in group.sightings.map { (incident: group.incident.id, sighting: $0) } }
@@ -106,70 +104,80 @@ public struct EvidenceExporter: Sendable {
 
         // The package's TLP: the strictest of the default, the indicators' and --tlp,
         // which may only make it stricter.
-        let indicatorLevels = IndicatorTLP.strictest(sightings: flat.map(\.sighting))
+        let indicatorLevels = IndicatorTLP.strictest(
+            sightings: flat.map(\.sighting), stored: try database.sightedIndicators(incidents: incidents.map(\.id)))
         let floor = max(ExportOptions.defaultTLP, indicatorLevels.tlp ?? ExportOptions.defaultTLP)
         if let requested = options.requestedTLP, requested < floor {
             throw EvidenceError.tlpLessStrict(requested: requested, required: floor)
         }
         let tlp = max(floor, options.tlp)
 
-        let document = IncidentDocument(
-            tlp: tlp.rawValue, exportedAt: exportedAt, toolVersion: options.toolVersion,
-            incidents: sightingsByIncident.map { group in
-                IncidentDocument.IncidentEntry(
-                    id: group.incident.id, title: group.incident.title, host: group.incident.host,
-                    severity: group.incident.severity, firstSeen: group.incident.firstSeen.iso8601,
-                    lastSeen: group.incident.lastSeen.iso8601, confidence: group.incident.confidence,
-                    status: group.incident.status.rawValue,
-                    triage: triage[group.incident.id] ?? [],
-                    explanation: group.incident.explanation, indicators: group.incident.indicators,
-                    sightingCount: group.incident.sightingCount,
-                    sightings: group.sightings.map(IncidentDocument.sighting))
-            })
+        // The package is written file by file, each hashed as written and dropped from
+        // memory before the next is made; the pcap extract is streamed. A failure removes
+        // what was written.
+        let bag = try BagWriter(directory: directory)
+        let files: [CustodyFile]
         var notes: [String] = indicatorLevels.notes
-        let excerpts = LogExcerpts.render(sightings: flat.map(\.sighting), tlp: tlp, notes: &notes)
-        let stix = try STIXBundle(
-            organisation: options.organisation, tlp: tlp, created: options.exportedAt,
-            incidents: sightingsByIncident
-        ).encoded()
-        let custody = try Self.json(try database.custodyEntries())
-        let extract = PacketExtract.build(sightings: flat.map(\.sighting), headersOnly: options.headersOnly)
-        notes += extract.notes
-        let preservation = PreservationRequests.render(
-            sightings: flat, flows: extract.sightedFlows, tlp: tlp, organisation: options.organisation,
-            generated: options.exportedAt)
-
-        let payload: [(name: String, bytes: [UInt8])] = [
-            ("incident.json", try document.encoded()),
-            ("sightings.csv", SightingsCSV.render(flat)),
-            ("log-excerpts.txt", excerpts),
-            ("stix-bundle.json", stix),
-            ("iodef.xml", IODEFDocument.render(
+        let extract: PacketExtract.Output
+        do {
+            try bag.add("incident.json", try IncidentDocument(
+                tlp: tlp.rawValue, exportedAt: exportedAt, toolVersion: options.toolVersion,
+                incidents: sightingsByIncident.map { group in
+                    IncidentDocument.IncidentEntry(
+                        id: group.incident.id, title: group.incident.title, host: group.incident.host,
+                        severity: group.incident.severity, firstSeen: group.incident.firstSeen.iso8601,
+                        lastSeen: group.incident.lastSeen.iso8601, confidence: group.incident.confidence,
+                        status: group.incident.status.rawValue,
+                        triage: triage[group.incident.id] ?? [],
+                        explanation: group.incident.explanation, indicators: group.incident.indicators,
+                        sightingCount: group.incident.sightingCount,
+                        sightings: group.sightings.map(IncidentDocument.sighting))
+                }
+            ).encoded())
+            try bag.add("sightings.csv", SightingsCSV.render(flat))
+            try bag.add("log-excerpts.txt", LogExcerpts.render(sightings: flat.map(\.sighting), tlp: tlp, notes: &notes))
+            try bag.add("stix-bundle.json", try STIXBundle(
+                organisation: options.organisation, tlp: tlp, created: options.exportedAt,
+                incidents: sightingsByIncident
+            ).encoded())
+            try bag.add("iodef.xml", IODEFDocument.render(
                 organisation: options.organisation, tlp: tlp, generated: options.exportedAt,
-                incidents: sightingsByIncident)),
-            ("report.html", HTMLReport.render(
+                incidents: sightingsByIncident))
+            try bag.add("report.html", HTMLReport.render(
                 organisation: options.organisation, tlp: tlp, generated: options.exportedAt,
-                incidents: sightingsByIncident)),
-            ("custody.json", custody),
-        ] + extract.files + preservation
-        let info: [(String, String)] = [
-            ("Source-Organization", options.organisation),
-            ("Bagging-Date", String(exportedAt.prefix(10))),
-            ("Bag-Software-Agent", "cairn \(options.toolVersion)"),
-            ("External-Identifier", "cairn incidents " + incidents.map { String($0.id) }.joined(separator: ",")),
-            ("External-Description", "Cairn evidence package: \(incidents.count) incident(s), \(flat.count) sighting(s). \(tlp.rawValue)."),
-            ("Cairn-TLP", tlp.rawValue),
-            ("Cairn-Exported-At", exportedAt),
-            ("Cairn-Case-Database", database.path),
-            ("Cairn-Pcap-Extract", "\(extract.packetCount) packet(s) of the sighted flows"
-                + (options.headersOnly ? ", cut after the transport header except the packets sighted in their payload" : "")),
-        ] + extract.omitted.map { ("Cairn-Omitted-Source", $0) }
-        let signingKey = options.signingKey
-        let files = try BagIt.write(
-            payload: payload, info: info, to: directory,
-            sign: signingKey.map { key -> ([UInt8]) throws -> (name: String, bytes: [UInt8]) in
-                { manifest in (PackageSigning.signatureFile, Array(try key.signature(for: manifest))) }
-            })
+                incidents: sightingsByIncident))
+            try bag.add("custody.json", try Self.json(try database.custodyEntries()))
+            extract = try PacketExtract.write(
+                sightings: flat.map(\.sighting), headersOnly: options.headersOnly, into: bag)
+            notes += extract.notes
+            for file in PreservationRequests.render(
+                sightings: flat, flows: extract.sightedFlows, tlp: tlp, organisation: options.organisation,
+                generated: options.exportedAt)
+            {
+                try bag.add(file.name, file.bytes)
+            }
+            let info: [(String, String)] = [
+                ("Source-Organization", options.organisation),
+                ("Bagging-Date", String(exportedAt.prefix(10))),
+                ("Bag-Software-Agent", "cairn \(options.toolVersion)"),
+                ("External-Identifier", "cairn incidents " + incidents.map { String($0.id) }.joined(separator: ",")),
+                ("External-Description", "Cairn evidence package: \(incidents.count) incident(s), \(flat.count) sighting(s). \(tlp.rawValue)."),
+                ("Cairn-TLP", tlp.rawValue),
+                ("Cairn-Exported-At", exportedAt),
+                ("Cairn-Case-Database", database.path),
+                ("Cairn-Pcap-Extract", "\(extract.packetCount) packet(s) of the sighted flows"
+                    + (options.headersOnly ? ", cut after the transport header except the packets sighted in their payload" : "")),
+            ] + extract.omitted.map { ("Cairn-Omitted-Source", $0) }
+            let signingKey = options.signingKey
+            files = try bag.finish(
+                info: info,
+                sign: signingKey.map { key -> ([UInt8]) throws -> (name: String, bytes: [UInt8]) in
+                    { manifest in (PackageSigning.signatureFile, Array(try key.signature(for: manifest))) }
+                })
+        } catch {
+            bag.discard()
+            throw error
+        }
 
         let sourceRows = try database.sources()
         var inputs: [CustodyFile] = []

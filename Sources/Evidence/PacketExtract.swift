@@ -13,19 +13,30 @@ import Glibc
 /// capture sightings (data minimisation), with their original timestamps and link type,
 /// written by libpcap (`pcap_open_dead` + `pcap_dump`).
 ///
-/// For each source capture (path and recorded SHA-256) the file is read twice through
-/// the hashing `InputFile`: the first pass takes the flow key of every sighted packet
-/// and the file's SHA-256; the second collects every packet of those flows and hashes
-/// the file again. A source whose SHA-256, in either pass, is not the one the case
-/// recorded is left out, and the export says so. Packets are kept in memory until the
-/// package is written: the extract is small by design.
+/// Each source capture (path and recorded SHA-256) is read twice, and neither read keeps
+/// packets. The first pass (`locate`) only takes the flow key of every sighted packet;
+/// the second (`copy`) streams every packet of those flows straight into the package's
+/// pcap file and its row into the index, both hashed as written, and takes the
+/// capture's SHA-256 from the very bytes it copies (`InputFile`). The flows must be
+/// known before the first packet is written (a flow's packets may come before its
+/// sighted packet), hence the two passes; the first hashes nothing for a pcap (libpcap
+/// reads it straight) and goes through the hashing reader for a pcapng (whose frame
+/// numbers count blocks libpcap skips), so a pcapng is also checked early. A source
+/// whose SHA-256 is not the one the case recorded is left out, and the export says so:
+/// what was already written for it is cut off the pcap file and the index again. So is
+/// a source whose sighted packets are not, in the second pass, in the flows the first
+/// found (it changed in between). Memory holds the sighted frames and their flows, never
+/// the packets.
 ///
 /// One output file per link type: `evidence.pcap` when every packet shares one (the
 /// usual case), else `evidence-<link type name>.pcap` (e.g. `evidence-en10mb.pcap`,
 /// `evidence-raw.pcap`). Packets are in source order (sources sorted by path), then
 /// frame order. Timestamps are written with microsecond resolution when every packet's
 /// time is whole microseconds, with nanosecond resolution (the nanosecond pcap magic)
-/// otherwise, so nothing is rounded.
+/// otherwise, so nothing is rounded. The file names, the resolution and the snapshot
+/// length go in the pcap header, before the packets that decide them are read: they are
+/// taken from the first pass (exact in the usual case: one link type, one resolution);
+/// when the written packets turn out to need others, the pcap files are written again.
 enum PacketExtract {
     static let indexFile = "evidence-index.csv"
     static let singleFile = "evidence.pcap"
@@ -36,23 +47,13 @@ enum PacketExtract {
     /// Snapshot length written in the pcap header: libpcap's own maximum, raised to the
     /// longest packet if one is longer, so that readers accept every record.
     static let snapshotLength: Int32 = 262_144
-
-    /// One packet kept for the extract.
-    struct Packet {
-        var sourcePath: String
-        var sourceSHA256: String
-        var frame: UInt64
-        var linkType: Int32
-        var time: Timestamp
-        var originalLength: UInt32
-        var bytes: [UInt8]
-        var sighted: Bool
-        var flow: String
-    }
+    /// How many times the pcap files may be written again after the first pass guessed
+    /// their header wrong (a source changing between passes can change it again).
+    static let maximumRewrites = 2
 
     struct Output {
-        /// Payload files: the pcap file(s) and the index.
-        var files: [(name: String, bytes: [UInt8])] = []
+        /// The payload files written: the pcap file(s), sorted by name, then the index.
+        var files: [CustodyFile] = []
         var packetCount = 0
         /// One sentence per source left out (or partly read).
         var notes: [String] = []
@@ -72,41 +73,93 @@ enum PacketExtract {
     /// past the transport header, and its packet is kept whole.
     static let headerFields: Set<String> = ["ip.src", "ip.dst", "ipv6.src", "ipv6.dst"]
 
-    /// Builds the extract for the packet sightings among `sightings`.
-    static func build(sightings: [SightingRow], headersOnly: Bool) -> Output {
-        var wanted: [String: (path: String, sha256: String, frames: Set<UInt64>, whole: Set<UInt64>,
-                              conversations: [Conversation])] = [:]
+    /// Writes the extract for the packet sightings among `sightings` into `bag`.
+    static func write(sightings: [SightingRow], headersOnly: Bool, into bag: BagWriter) throws -> Output {
+        var wanted: [String: Wanted] = [:]
         for sighting in sightings {
             guard case .packet(let number) = sighting.locator else { continue }
             let key = sighting.sourcePath + "\u{0}" + sighting.sourceSHA256
-            wanted[key, default: (sighting.sourcePath, sighting.sourceSHA256, [], [], [])].frames.insert(number)
+            wanted[key, default: Wanted(path: sighting.sourcePath, sha256: sighting.sourceSHA256)].frames.insert(number)
             if !headerFields.contains(sighting.field) { wanted[key]?.whole.insert(number) }
             if let conversation = Conversation(sighting) { wanted[key]?.conversations.append(conversation) }
         }
+        let sources = wanted.keys.sorted().compactMap { wanted[$0] }
+
+        // Pass 1 over every source: the flows, and the SHA-256 checked.
+        var plans: [Plan?] = []
+        var omissions: [String?] = []
         var output = Output()
-        var packets: [Packet] = []
-        for key in wanted.keys.sorted() {
-            guard let source = wanted[key] else { continue }
-            switch extract(path: source.path, sha256: source.sha256, frames: source.frames,
-                           conversations: source.conversations,
-                           headersOnly: headersOnly ? source.frames.subtracting(source.whole) : nil) {
-            case .success(let result):
-                packets += result.packets
-                output.notes += result.notes
-                for (frame, flow) in result.flows {
+        for source in sources {
+            switch locate(source, headersOnly: headersOnly) {
+            case .success(let plan):
+                plans.append(plan)
+                omissions.append(nil)
+                for (frame, flow) in plan.sightedFlows {
                     output.sightedFlows[flowKey(path: source.path, sha256: source.sha256, frame: frame)] = flow
                 }
             case .failure(let omission):
-                output.omitted.append(omission.reason)
-                output.notes.append(omission.reason)
+                plans.append(nil)
+                omissions.append(omission.reason)
             }
         }
-        write(packets, into: &output)
+
+        // Pass 2: the packets, streamed into the package.
+        var layout = Layout.guess(plans.compactMap { $0 })
+        let index = try bag.stream(indexFile)
+        var header: [UInt8] = []
+        SightingsCSV.line(indexColumns, into: &header)
+        try index.write(header)
+        let indexStart = try index.mark()
+        var rewrites = 0
+        var extract: Extract
+        while true {
+            extract = Extract(layout: layout, bag: bag, index: index)
+            for (position, plan) in plans.enumerated() {
+                guard let plan else { continue }
+                if let omission = try extract.copy(plan) {
+                    plans[position] = nil
+                    omissions[position] = omission.reason
+                }
+            }
+            let needed = extract.neededLayout
+            guard needed != layout, extract.packetCount > 0, rewrites < maximumRewrites else { break }
+            // The header guessed from the first pass does not fit the packets: again,
+            // with the header they need.
+            extract.discard()
+            try index.rollback(to: indexStart)
+            layout = needed
+            rewrites += 1
+        }
+        let (files, packetCount, failures) = try extract.finish()
+        output.files = files
+        output.packetCount = packetCount
+        for (position, plan) in plans.enumerated() {
+            if let plan { output.notes += plan.notes }
+            if let omission = omissions[position] {
+                output.omitted.append(omission)
+                output.notes.append(omission)
+            }
+        }
+        output.notes += failures
         return output
+    }
+
+    /// The sightings of one source.
+    struct Wanted {
+        var path: String
+        var sha256: String
+        var frames = Set<UInt64>()
+        /// Sighted frames whose sightings need the payload.
+        var whole = Set<UInt64>()
+        var conversations: [Conversation] = []
     }
 
     struct Omission: Error {
         var reason: String
+
+        init(path: String, _ why: String) {
+            reason = "NOT INCLUDED: \(path): \(why); its packets are left out of the pcap extract"
+        }
     }
 
     /// The packets an IP sighting of a conversation folds: those between the two
@@ -133,86 +186,157 @@ enum PacketExtract {
         }
 
         func contains(_ flow: FlowKey, at time: Timestamp) -> Bool {
-            time >= from && time <= until && addresses == [flow.addressA, flow.addressB]
+            time >= from && time <= until && addresses.count == (flow.addressA == flow.addressB ? 1 : 2)
+                && addresses.contains(flow.addressA) && addresses.contains(flow.addressB)
         }
     }
 
-    /// Reads one source twice and returns the packets of the sighted flows. With
-    /// `headersOnly`, every packet is cut after its transport header except the sighted
-    /// ones not in that set (those whose sightings need the payload).
-    static func extract(
-        path: String, sha256: String, frames: Set<UInt64>, conversations: [Conversation] = [],
-        headersOnly cutSighted: Set<UInt64>?
-    ) -> Result<(packets: [Packet], notes: [String], flows: [UInt64: FlowKey]), Omission> {
-        func omitted(_ why: String) -> Omission {
-            Omission(reason: "NOT INCLUDED: \(path): \(why); its packets are left out of the pcap extract")
-        }
-        // Pass 1: the flows of the sighted packets, and the file's SHA-256.
-        var flows = Set<FlowKey>()
-        var sightedFlows: [UInt64: FlowKey] = [:]
+    /// What the first pass learnt of one source: what to copy in the second.
+    struct Plan {
+        var path: String
+        var sha256: String
+        /// Sighted frames, and frames folded into a conversation sighting (sighted too).
+        var frames: Set<UInt64>
+        var folded: Set<UInt64>
+        /// With `--headers-only`: the sighted frames cut after the transport header.
+        var cutSighted: Set<UInt64>?
+        /// Every flow to copy.
+        var flows: Set<FlowKey>
+        var sightedFlows: [UInt64: FlowKey]
+        var notes: [String]
+        /// Whether the first pass checked the SHA-256 (a pcapng); else only the second does.
+        var verified = false
+        /// Link types, resolution and longest packet: of every record, and of the
+        /// sighted and folded ones (which are surely copied).
+        var linkTypes = Set<Int32>()
+        var fractional = false
+        var longest = 0
+        var sightedLinkTypes = Set<Int32>()
+        var sightedFractional = false
+        var sightedLongest = 0
+    }
+
+    /// Pass 1: the flows of the sighted packets (and of the packets folded into
+    /// conversation sightings), and the file's SHA-256, which must be the recorded one.
+    static func locate(_ source: Wanted, headersOnly: Bool) -> Result<Plan, Omission> {
+        let frames = source.frames
+        let conversations = source.conversations
+        var plan = Plan(
+            path: source.path, sha256: source.sha256, frames: frames, folded: [],
+            cutSighted: headersOnly ? frames.subtracting(source.whole) : nil, flows: [], sightedFlows: [:], notes: [])
         var found = Set<UInt64>()
-        // Packets folded into a conversation sighting, beyond its first.
-        var folded = Set<UInt64>()
-        let first: (damage: String?, sha256: String)
+        let first: (damage: String?, sha256: String?)
         do {
-            first = try read(path) { record in
-                if !conversations.isEmpty, !frames.contains(record.frame),
-                   let headers = PacketHeaders.locate(packet: record.data, linkType: record.linkType),
-                   conversations.contains(where: { $0.contains(headers.flow, at: record.time) })
-                {
-                    folded.insert(record.frame)
-                    flows.insert(headers.flow)
-                }
+            first = try scan(source.path) { record in
+                plan.linkTypes.insert(record.linkType)
+                if record.time.nanoseconds % 1000 != 0 { plan.fractional = true }
+                plan.longest = max(plan.longest, record.data.count)
+                var sighted = false
                 if frames.contains(record.frame) {
+                    sighted = true
                     found.insert(record.frame)
                     if let headers = PacketHeaders.locate(packet: record.data, linkType: record.linkType) {
-                        flows.insert(headers.flow)
-                        sightedFlows[record.frame] = headers.flow
+                        plan.flows.insert(headers.flow)
+                        plan.sightedFlows[record.frame] = headers.flow
                     }
+                } else if !conversations.isEmpty,
+                          let headers = PacketHeaders.locate(packet: record.data, linkType: record.linkType),
+                          conversations.contains(where: { $0.contains(headers.flow, at: record.time) })
+                {
+                    sighted = true
+                    plan.folded.insert(record.frame)
+                    plan.flows.insert(headers.flow)
+                }
+                if sighted {
+                    plan.sightedLinkTypes.insert(record.linkType)
+                    if record.time.nanoseconds % 1000 != 0 { plan.sightedFractional = true }
+                    plan.sightedLongest = max(plan.sightedLongest, record.data.count)
                 }
                 return true
             }
         } catch {
-            return .failure(omitted("cannot be read now (\(error))"))
+            return .failure(Omission(path: source.path, "cannot be read now (\(error))"))
         }
-        guard first.sha256 == sha256 else {
-            return .failure(omitted("its SHA-256 is now \(first.sha256), the case recorded \(sha256): the file changed after it was ingested"))
+        if let digest = first.sha256, digest != source.sha256 {
+            return .failure(Omission(path: source.path, changedSinceIngest(now: digest, recorded: source.sha256)))
         }
-        // Pass 2: every packet of those flows, and the SHA-256 again.
-        var packets: [Packet] = []
-        let second: (damage: String?, sha256: String)
-        do {
-            second = try read(path) { record in
-                let headers = PacketHeaders.locate(packet: record.data, linkType: record.linkType)
-                let sighted = frames.contains(record.frame) || folded.contains(record.frame)
-                guard sighted || headers.map({ flows.contains($0.flow) }) == true else { return true }
-                var count = record.data.count
-                if let cutSighted, !sighted || cutSighted.contains(record.frame) || folded.contains(record.frame) {
-                    // A packet without a readable IP header is only here when sighted: kept whole.
-                    count = min(count, headers?.headersEnd ?? count)
-                }
-                packets.append(Packet(
-                    sourcePath: path, sourceSHA256: sha256, frame: record.frame, linkType: record.linkType,
-                    time: record.time, originalLength: max(record.originalLength, UInt32(clamping: record.data.count)),
-                    bytes: Array(UnsafeRawBufferPointer(rebasing: record.data[0..<count])), sighted: sighted,
-                    flow: headers?.flow.description ?? "no IP header"))
-                return true
-            }
-        } catch {
-            return .failure(omitted("cannot be read now (\(error))"))
-        }
-        guard second.sha256 == sha256 else {
-            return .failure(omitted("its SHA-256 changed while it was read (now \(second.sha256), recorded \(sha256))"))
-        }
-        var notes: [String] = []
+        plan.verified = first.sha256 != nil
         if let damage = first.damage {
-            notes.append("\(path): \(damage) (as at ingest); packets past that point cannot be extracted")
+            plan.notes.append("\(source.path): \(damage) (as at ingest); packets past that point cannot be extracted")
         }
         let missing = frames.subtracting(found)
         if !missing.isEmpty {
-            notes.append("\(path): sighted packet(s) \(missing.sorted().prefix(10).map(String.init).joined(separator: ", ")) not found in the file")
+            plan.notes.append("\(source.path): sighted packet(s) \(missing.sorted().prefix(10).map(String.init).joined(separator: ", ")) not found in the file")
         }
-        return .success((packets, notes, sightedFlows))
+        return .success(plan)
+    }
+
+    static func changedSinceIngest(now: String, recorded: String) -> String {
+        "its SHA-256 is now \(now), the case recorded \(recorded): the file changed after it was ingested"
+    }
+
+    /// The pcapng magic (a Section Header Block's type).
+    static let pcapngMagic: [UInt8] = [0x0A, 0x0D, 0x0D, 0x0A]
+
+    /// Size of the stdio buffer libpcap reads a pcap through in the first pass.
+    static let scanBufferSize = 256 * 1024
+
+    /// The first pass's read: a pcap is read by libpcap straight from the file, not
+    /// hashed (the second pass, whose bytes go into the package, hashes it); a pcapng
+    /// goes through the hashing reader, whose frame numbers count the Custom Blocks that
+    /// libpcap skips. Returns the damage (if any) and the SHA-256 when it was taken.
+    static func scan(_ path: String, _ body: (ScannedPacket) -> Bool) throws -> (damage: String?, sha256: String?) {
+        let prefix = try InputFile.prefix(of: path, count: 4)
+        if prefix == pcapngMagic {
+            let (damage, sha256) = try read(path) { record in
+                body(ScannedPacket(frame: record.frame, linkType: record.linkType, time: record.time, data: record.data))
+            }
+            return (damage, sha256)
+        }
+        guard let stream = fopen(path, "rb") else { throw ScanError(description: String(cString: strerror(errno))) }
+        _ = setvbuf(stream, nil, _IOFBF, scanBufferSize)
+        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        let opened = errorBuffer.withUnsafeMutableBufferPointer { buffer in
+            pcap_fopen_offline_with_tstamp_precision(stream, UInt32(PCAP_TSTAMP_PRECISION_NANO), buffer.baseAddress)
+        }
+        guard let handle = opened else {
+            fclose(stream)
+            let text = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw ScanError(description: "\(path): cannot open as a pcap or pcapng capture: \(text)")
+        }
+        defer { pcap_close(handle) }  // closes `stream` too
+        let linkType = pcap_datalink(handle)
+        var frame: UInt64 = 0
+        var header: UnsafeMutablePointer<pcap_pkthdr>? = nil
+        var data: UnsafePointer<UInt8>? = nil
+        while true {
+            let status = pcap_next_ex(handle, &header, &data)
+            if status == -2 { return (nil, nil) }
+            guard status == 1, let header, let data else {
+                let reason = pcap_geterr(handle).map { String(cString: $0) } ?? "unknown libpcap error"
+                return ("reading stopped after frame \(frame): \(reason)", nil)
+            }
+            frame += 1
+            // libpcap guarantees `caplen` bytes at `data` until the next pcap_next_ex; with
+            // PCAP_TSTAMP_PRECISION_NANO, `tv_usec` holds nanoseconds.
+            let record = ScannedPacket(
+                frame: frame, linkType: linkType,
+                time: Timestamp(seconds: Int64(header.pointee.ts.tv_sec), nanoseconds: Int64(header.pointee.ts.tv_usec)),
+                data: UnsafeRawBufferPointer(start: data, count: Int(header.pointee.caplen)))
+            if !body(record) { return (nil, nil) }
+        }
+    }
+
+    /// A packet as the first pass sees it, borrowed for the call that hands it out.
+    struct ScannedPacket {
+        var frame: UInt64
+        var linkType: Int32
+        var time: Timestamp
+        var data: UnsafeRawBufferPointer
+    }
+
+    struct ScanError: Error, CustomStringConvertible {
+        var description: String
     }
 
     /// Reads every record of a capture; returns the damage (if any) and the SHA-256 of
@@ -224,73 +348,48 @@ enum PacketExtract {
         return (damage, file.sha256Hex)
     }
 
+    /// What goes in the pcap headers: the link types present (which name the files),
+    /// the timestamp resolution and the snapshot length.
+    struct Layout: Equatable {
+        var linkTypes: Set<Int32>
+        var nanoseconds: Bool
+        var snapshotLength: Int32
+
+        init(linkTypes: Set<Int32>, nanoseconds: Bool, longest: Int) {
+            self.linkTypes = linkTypes
+            self.nanoseconds = nanoseconds
+            snapshotLength = max(PacketExtract.snapshotLength, Int32(clamping: longest))
+        }
+
+        /// The layout the copied packets will need, as far as the first pass tells: exact
+        /// when every record of the sources shares one link type and one resolution and
+        /// none is longer than the default snapshot length, else taken from the sighted
+        /// packets.
+        static func guess(_ plans: [Plan]) -> Layout {
+            let all = plans.reduce(into: Set<Int32>()) { $0.formUnion($1.linkTypes) }
+            let sighted = plans.reduce(into: Set<Int32>()) { $0.formUnion($1.sightedLinkTypes) }
+            let anyFractional = plans.contains { $0.fractional }
+            let sightedFractional = plans.contains { $0.sightedFractional }
+            let longest = plans.map(\.longest).max() ?? 0
+            let sightedLongest = plans.map(\.sightedLongest).max() ?? 0
+            return Layout(
+                linkTypes: all.count <= 1 ? all : sighted,
+                nanoseconds: anyFractional && sightedFractional,
+                longest: longest <= Int(PacketExtract.snapshotLength) ? longest : sightedLongest)
+        }
+
+        /// The pcap file name of each link type.
+        var fileNames: [Int32: String] { PacketExtract.fileNames(linkTypes: linkTypes) }
+    }
+
     /// The pcap file name of each link type present.
-    static func fileNames(linkTypes: [Int32]) -> [Int32: String] {
-        let distinct = Set(linkTypes)
-        if distinct.count <= 1 { return Dictionary(uniqueKeysWithValues: distinct.map { ($0, singleFile) }) }
-        return Dictionary(uniqueKeysWithValues: distinct.map { type in
+    static func fileNames(linkTypes: Set<Int32>) -> [Int32: String] {
+        if linkTypes.count <= 1 { return Dictionary(uniqueKeysWithValues: linkTypes.map { ($0, singleFile) }) }
+        return Dictionary(uniqueKeysWithValues: linkTypes.map { type in
             let name = CaptureRecordReader.name(ofLinkType: type).lowercased()
                 .map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined()
             return (type, "evidence-\(name).pcap")
         })
-    }
-
-    static func write(_ packets: [Packet], into output: inout Output) {
-        output.packetCount = packets.count
-        let names = fileNames(linkTypes: packets.map(\.linkType))
-        var index: [UInt8] = []
-        SightingsCSV.line(indexColumns, into: &index)
-        for (linkType, name) in names.sorted(by: { $0.value < $1.value }) {
-            let selected = packets.filter { $0.linkType == linkType }
-            guard let bytes = dump(selected, linkType: linkType) else {
-                output.notes.append("\(name): libpcap could not write the extract for link type \(linkType)")
-                continue
-            }
-            output.files.append((name, bytes))
-            for (number, packet) in selected.enumerated() {
-                SightingsCSV.line([
-                    name, String(number + 1), packet.sourcePath, packet.sourceSHA256, String(packet.frame),
-                    packet.time.iso8601Nanoseconds, String(packet.bytes.count), String(packet.originalLength),
-                    BagIt.sha256(packet.bytes), packet.sighted ? "yes" : "no", packet.flow,
-                ], into: &index)
-            }
-        }
-        output.files.append((indexFile, index))
-    }
-
-    /// The packets as a pcap file, written by libpcap into memory (`open_memstream`).
-    static func dump(_ packets: [Packet], linkType: Int32) -> [UInt8]? {
-        let nano = packets.contains { $0.time.nanoseconds % 1000 != 0 }
-        let longest = packets.map(\.bytes.count).max() ?? 0
-        let precision = UInt32(nano ? PCAP_TSTAMP_PRECISION_NANO : PCAP_TSTAMP_PRECISION_MICRO)
-        guard let dead = pcap_open_dead_with_tstamp_precision(linkType, max(snapshotLength, Int32(clamping: longest)), precision)
-        else { return nil }
-        defer { pcap_close(dead) }
-        var buffer: UnsafeMutablePointer<CChar>? = nil
-        var size = 0
-        guard let stream = open_memstream(&buffer, &size) else { return nil }
-        guard let dumper = pcap_dump_fopen(dead, stream) else {
-            fclose(stream)
-            free(buffer)
-            return nil
-        }
-        for packet in packets {
-            var header = pcap_pkthdr()
-            let (seconds, fraction) = packet.time.nanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
-            let (wholeSeconds, nanoseconds) = fraction < 0 ? (seconds - 1, fraction + 1_000_000_000) : (seconds, fraction)
-            header.ts.tv_sec = Int(wholeSeconds)
-            header.ts.tv_usec = Int(nano ? nanoseconds : nanoseconds / 1000)
-            header.caplen = UInt32(packet.bytes.count)
-            header.len = packet.originalLength
-            packet.bytes.withUnsafeBufferPointer { bytes in
-                // pcap_dump takes the dumper as u_char*, as libpcap's callbacks do.
-                pcap_dump(UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self), &header, bytes.baseAddress)
-            }
-        }
-        pcap_dump_close(dumper)  // flushes and closes the memory stream
-        defer { free(buffer) }
-        guard let buffer else { return nil }
-        return Array(UnsafeRawBufferPointer(start: buffer, count: size))
     }
 }
 
@@ -298,11 +397,48 @@ extension Timestamp {
     /// UTC ISO 8601 always with nine fraction digits (`2024-03-01T12:00:00.250000000Z`):
     /// one fixed form, so that the index compares as text.
     var iso8601Nanoseconds: String {
-        let text = iso8601
-        let fraction = ((nanoseconds % 1_000_000_000) + 1_000_000_000) % 1_000_000_000
-        let digits = String(fraction)
-        let padded = String(repeating: "0", count: 9 - digits.count) + digits
-        let whole = text.prefix(19)  // YYYY-MM-DDTHH:MM:SS
-        return "\(whole).\(padded)Z"
+        var bytes: [UInt8] = []
+        appendISO8601Nanoseconds(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `iso8601Nanoseconds` to `bytes`, with no intermediate string.
+    func appendISO8601Nanoseconds(to bytes: inout [UInt8]) {
+        var (seconds, fraction) = nanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
+        if fraction < 0 {
+            seconds -= 1
+            fraction += 1_000_000_000
+        }
+        var (days, secondOfDay) = seconds.quotientAndRemainder(dividingBy: 86_400)
+        if secondOfDay < 0 {
+            days -= 1
+            secondOfDay += 86_400
+        }
+        let (year, month, day) = Timestamp.civil(fromDays: days)
+        func put(_ value: Int64, digits: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<digits { divisor *= 10 }
+            var remaining = value
+            while divisor > 0 {
+                bytes.append(UInt8(truncatingIfNeeded: 48 + (remaining / divisor) % 10))
+                remaining %= divisor
+                divisor /= 10
+            }
+        }
+        // Nanoseconds in an Int64 span the years 1677 to 2262: four digits (as `iso8601`).
+        put(year, digits: 4)
+        bytes.append(UInt8(ascii: "-"))
+        put(Int64(month), digits: 2)
+        bytes.append(UInt8(ascii: "-"))
+        put(Int64(day), digits: 2)
+        bytes.append(UInt8(ascii: "T"))
+        put(secondOfDay / 3600, digits: 2)
+        bytes.append(UInt8(ascii: ":"))
+        put(secondOfDay / 60 % 60, digits: 2)
+        bytes.append(UInt8(ascii: ":"))
+        put(secondOfDay % 60, digits: 2)
+        bytes.append(UInt8(ascii: "."))
+        put(fraction, digits: 9)
+        bytes.append(UInt8(ascii: "Z"))
     }
 }

@@ -27,6 +27,19 @@ enum PreservationRequests {
         var localHosts: Set<String> = []
         var incidents: Set<Int64> = []
         var indicators: Set<String> = []
+
+        mutating func update(with row: SightingRow, incident: Int64, flows: [String: FlowKey]) {
+            observed.insert(row.observed)
+            times.append(row.time)
+            seenAs.insert(row.field)
+            if !row.host.isEmpty { localHosts.insert(row.host) }
+            incidents.insert(incident)
+            indicators.insert("\(row.indicatorType) \(row.indicatorValue) (\(row.ruleFile):\(row.ruleLine))")
+            if case .packet(let frame) = row.locator,
+               let flow = flows[PacketExtract.flowKey(path: row.sourcePath, sha256: row.sourceSHA256, frame: frame)] {
+                services.insert(PreservationRequests.service(flow, party: row.observed))
+            }
+        }
     }
 
     /// The request files (name, bytes), sorted by party.
@@ -37,18 +50,9 @@ enum PreservationRequests {
         var parties: [String: Party] = [:]
         for (incident, row) in sightings {
             guard let (name, kind) = party(of: row) else { continue }
-            var entry = parties[name] ?? Party(name: name, kind: kind)
-            entry.observed.insert(row.observed)
-            entry.times.append(row.time)
-            entry.seenAs.insert(row.field)
-            if !row.host.isEmpty { entry.localHosts.insert(row.host) }
-            entry.incidents.insert(incident)
-            entry.indicators.insert("\(row.indicatorType) \(row.indicatorValue) (\(row.ruleFile):\(row.ruleLine))")
-            if case .packet(let frame) = row.locator,
-               let flow = flows[PacketExtract.flowKey(path: row.sourcePath, sha256: row.sourceSHA256, frame: frame)] {
-                entry.services.insert(service(flow, party: row.observed))
-            }
-            parties[name] = entry
+            // Updated in place: a copy out and back per sighting would copy the party's
+            // sets and times each time, quadratic in an incident of 100,000 sightings.
+            parties[name, default: Party(name: name, kind: kind)].update(with: row, incident: incident, flows: flows)
         }
         var used = Set<String>()
         return parties.values.sorted { $0.name < $1.name }.map { party in

@@ -4,21 +4,37 @@ import Indicators
 
 /// The TLP of the indicators behind a package's sightings.
 ///
-/// The case database does not store an indicator's TLP (its `indicators` table holds
-/// type, value, rule file and line only), so the rule files named by the sightings are
-/// read again when the package is made and each sighted indicator is found by its file
-/// and line. A rule file that is gone, or a line that no longer holds the same
+/// The case database stores each indicator's TLP as the rule entry gave it when it was
+/// first sighted (`indicators.tlp`, migration `v3-incident-identity`), and that is the
+/// one used: a later change of the rule file does not change the package's TLP. A row
+/// that holds none of the rule entry's metadata may have been stored before those
+/// columns existed (an old case), so for those only the rule files named by the
+/// sightings are read again and each indicator is found by its file and line, as
+/// before. A rule file that is gone, or a line that no longer holds the same
 /// indicator, leaves that indicator's TLP unknown; the export notes it and the package
 /// keeps at least the default (`ExportOptions.defaultTLP`).
 enum IndicatorTLP {
     /// The strictest TLP of the sighted indicators (nil when none has one), and one
-    /// note per rule file or indicator whose TLP could not be found.
-    static func strictest(sightings: [SightingRow]) -> (tlp: TLP?, notes: [String]) {
+    /// note per rule file or indicator whose TLP could not be found. `stored` are the
+    /// labels the case holds (`CaseDatabase.sightedIndicators(incidents:)`).
+    static func strictest(sightings: [SightingRow], stored: [StoredIndicatorLabel] = []) -> (tlp: TLP?, notes: [String]) {
+        var strictest: TLP? = nil
+        func raise(_ text: String) {
+            if let level = TLP(text: text.lowercased() == "white" || text.uppercased() == "TLP:WHITE" ? "clear" : text) {
+                strictest = max(strictest ?? level, level)
+            }
+        }
+        var known: [String: Set<String>] = [:]
+        for label in stored where label.tlp != nil || label.hasMetadata {
+            known[label.ruleFile, default: []].insert("\(label.ruleLine)\u{0}\(label.value.lowercased())")
+            if let text = label.tlp { raise(text) }
+        }
         var wanted: [String: Set<String>] = [:]
         for row in sightings {
-            wanted[row.ruleFile, default: []].insert("\(row.ruleLine)\u{0}\(row.indicatorValue.lowercased())")
+            let key = "\(row.ruleLine)\u{0}\(row.indicatorValue.lowercased())"
+            guard known[row.ruleFile]?.contains(key) != true else { continue }
+            wanted[row.ruleFile, default: []].insert(key)
         }
-        var strictest: TLP? = nil
         var notes: [String] = []
         for file in wanted.keys.sorted() {
             guard let entries = wanted[file] else { continue }
@@ -32,9 +48,7 @@ enum IndicatorTLP {
                 let key = "\(indicator.line)\u{0}\(indicator.value.lowercased())"
                 guard entries.contains(key) else { continue }
                 found.insert(key)
-                if let text = indicator.tlp, let level = TLP(text: text == "white" ? "clear" : text) {
-                    strictest = max(strictest ?? level, level)
-                }
+                if let text = indicator.tlp { raise(text) }
             }
             let missing = entries.subtracting(found).count
             if missing > 0 {
