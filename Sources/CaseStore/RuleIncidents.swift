@@ -40,7 +40,7 @@ extension CaseDatabase {
         try queue.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT e.id, e.source_id, e.line, e.byte_offset, e.time_ns, e.host, e.log_src, e.log_dst, e.base_rules,
-                       src.path
+                       src.path, src.sha256
                 FROM line_events e JOIN sources src ON src.id = e.source_id
                 WHERE \(condition)
                 ORDER BY e.time_ns, e.id
@@ -53,7 +53,8 @@ extension CaseDatabase {
                     offset: UInt64(clamping: try row.decode(atIndex: 3) as Int64),
                     time: Timestamp(nanoseconds: try row.decode(atIndex: 4)), host: try row.decode(atIndex: 5),
                     logSource: try row.decode(atIndex: 6), logDestination: try row.decode(atIndex: 7),
-                    baseRules: names.split(separator: ",").map(String.init), sourcePath: try row.decode(atIndex: 9))
+                    baseRules: names.split(separator: ",").map(String.init), sourcePath: try row.decode(atIndex: 9),
+                    sourceSHA256: try row.decode(atIndex: 10) ?? "")
             }
         }
     }
@@ -144,6 +145,8 @@ public struct StoredLineEvent: Sendable, Hashable {
     public var logDestination: String?
     public var baseRules: [String]
     public var sourcePath: String
+    /// The SHA-256 of the source file as ingested (empty for a source never hashed).
+    public var sourceSHA256: String = ""
 }
 
 /// An incident a correlation rule made.

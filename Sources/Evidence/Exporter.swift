@@ -99,6 +99,11 @@ public struct EvidenceExporter: Sendable {
         let sightingsByIncident = incidents.map { (incident: $0, sightings: sightings[$0.id] ?? []) }
         var triage: [Int64: [TriageEvent]] = [:]
         for incident in incidents { triage[incident.id] = try database.triageHistory(incident: incident.id) }
+        // The log lines correlation rules counted in rule incidents (not sightings).
+        var lineEvents: [StoredLineEvent] = []
+        for incident in incidents where incident.lineCount > 0 {
+            lineEvents += try database.lineEvents(incident: incident.id)
+        }
         let flat = sightingsByIncident.flatMap { group in group.sightings.map { (incident: group.incident.id, sighting: $0) } }
         let exportedAt = options.exportedAt.iso8601
 
@@ -135,7 +140,8 @@ public struct EvidenceExporter: Sendable {
                 }
             ).encoded())
             try bag.add("sightings.csv", SightingsCSV.render(flat))
-            try bag.add("log-excerpts.txt", LogExcerpts.render(sightings: flat.map(\.sighting), tlp: tlp, notes: &notes))
+            try bag.add("log-excerpts.txt", LogExcerpts.render(
+                sightings: flat.map(\.sighting), lineEvents: lineEvents, tlp: tlp, notes: &notes))
             try bag.add("stix-bundle.json", try STIXBundle(
                 organisation: options.organisation, tlp: tlp, created: options.exportedAt,
                 incidents: sightingsByIncident

@@ -11,7 +11,8 @@ import Crypto
 import Foundation
 import Observations
 
-/// `log-excerpts.txt`: the log lines behind the line sightings, re-read from their
+/// `log-excerpts.txt`: the log lines behind the line sightings and the lines a
+/// correlation rule counted in a rule incident (`line_events`), re-read from their
 /// source files and quoted verbatim, each after a prefix naming the source file, its
 /// SHA-256 and the line number.
 ///
@@ -35,27 +36,35 @@ enum LogExcerpts {
 
     /// Renders the excerpt file. `notes` collects one sentence per source that could
     /// not be quoted in full (also written into the file).
-    static func render(sightings: [SightingRow], tlp: TLP, notes: inout [String]) -> [UInt8] {
+    static func render(
+        sightings: [SightingRow], lineEvents: [StoredLineEvent] = [], tlp: TLP, notes: inout [String]
+    ) -> [UInt8] {
         var requests: [String: Request] = [:]
         var order: [String] = []
-        for sighting in sightings {
-            guard case .line(let number, let offset) = sighting.locator else { continue }
-            let key = sighting.sourcePath + "\u{0}" + sighting.sourceSHA256
+        func request(path: String, sha256: String, line number: UInt64, offset: UInt64) {
+            let key = path + "\u{0}" + sha256
             if requests[key] == nil {
-                requests[key] = Request(path: sighting.sourcePath, sha256: sighting.sourceSHA256, lines: [:])
+                requests[key] = Request(path: path, sha256: sha256, lines: [:])
                 order.append(key)
             }
             requests[key]?.lines[number] = offset
         }
+        for sighting in sightings {
+            guard case .line(let number, let offset) = sighting.locator else { continue }
+            request(path: sighting.sourcePath, sha256: sighting.sourceSHA256, line: number, offset: offset)
+        }
+        for event in lineEvents {
+            request(path: event.sourcePath, sha256: event.sourceSHA256, line: event.line, offset: event.offset)
+        }
         var out = Array("""
             \(tlp.rawValue)
-            # Cairn evidence package: the log lines behind the sightings.
+            # Cairn evidence package: the log lines behind the sightings and the rule incidents.
             # Each quoted line is "<source file> sha256=<SHA-256 of the source file> line <n>: " followed by
             # the line's bytes exactly as in the file (the line break, and a CR before it, left out).
             # A source is quoted only when its SHA-256 today equals the one recorded at ingest.
 
             """.utf8)
-        if order.isEmpty { out += Array("# No sighting of these incidents comes from a log line.\n".utf8) }
+        if order.isEmpty { out += Array("# No sighting or rule event of these incidents comes from a log line.\n".utf8) }
         for key in order.sorted(by: { requests[$0]?.path ?? "" < requests[$1]?.path ?? "" }) {
             guard let request = requests[key] else { continue }
             out += quote(request, notes: &notes)

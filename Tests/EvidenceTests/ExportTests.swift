@@ -354,3 +354,31 @@ func truncatedGzipExcerpt() throws {
     #expect(excerpts.contains("\(log) sha256="))
     #expect(PackageVerifier.verify(directory: bag).ok)
 }
+
+@Test("a rule incident's log lines (not sightings) are quoted in the log excerpts")
+func ruleIncidentLinesQuoted() throws {
+    let directory = try TemporaryDirectory()
+    // 25 failed logins from one address in 4 minutes: the shipped ssh-brute-force rule.
+    let log = directory.file("auth.log")
+    var lines = ""
+    for index in 0..<25 {
+        let time = String(format: "13:%02d:%02d", index / 6, (index % 6) * 10)
+        lines += "2026-03-02T\(time)+00:00 bastion sshd[\(4000 + index)]: Failed password for root from 192.0.2.200 port \(50000 + index) ssh2\n"
+    }
+    try lines.write(toFile: log, atomically: true, encoding: .utf8)
+    let database = try ingest([log], into: directory)
+    let incident = try #require(try database.incidents().first { $0.ruleID == "ssh-brute-force" })
+    let events = try database.lineEvents(incident: incident.id)
+    #expect(events.count == incident.lineCount && events.count == 25)
+    let bag = directory.file("rule-bag")
+    _ = try EvidenceExporter(database: database).export(
+        ExportOptions(incidentIDs: [incident.id], commandLine: "", toolVersion: ""), to: bag)
+    #expect(PackageVerifier.verify(directory: bag).ok)
+    let excerpts = try String(contentsOfFile: bag + "/data/log-excerpts.txt", encoding: .utf8)
+    let quoted = excerpts.split(separator: "\n").filter { !$0.hasPrefix("#") && $0.contains(" line ") }
+    #expect(quoted.count == events.count)
+    for event in events {
+        let line = quoted.first { $0.contains("sha256=\(event.sourceSHA256) line \(event.line): ") }
+        #expect(line?.contains("Failed password") == true, "line \(event.line) of \(event.sourcePath) is quoted")
+    }
+}
