@@ -129,8 +129,6 @@ enum ExportBenchmark {
         let sourceID = try database.beginSource(path: capture, size: input.size, kind: .pcap, runID: run)
         var sightings: [NewSighting] = []
         var summary = ReadSummary()
-        var first: Timestamp? = nil
-        var last = Timestamp(nanoseconds: 0)
         summary.damage = reader.forEachPacket { record in
             summary.packets += 1
             guard record.frame % UInt64(stride) == 0 else { return true }
@@ -143,19 +141,14 @@ enum ExportBenchmark {
                 sighting.lastTime = Timestamp(nanoseconds: record.time.nanoseconds + 250_000_000)
             }
             sightings.append(sighting)
-            first = first ?? record.time
-            last = record.time
             return true
         }
         summary.bytes = input.size
         _ = try database.finishSource(sourceID, sha256: input.sha256Hex, summary: summary, lastSightings: sightings)
-        let ids = Array(Int64(1)...Int64(sightings.count))
-        try database.updateIncidents([
-            Incident(
-                host: host, firstSeen: first ?? last, lastSeen: last, severity: .high,
-                title: "\(host): 1 indicator — \(indicatorValue)", indicatorValues: [indicatorValue], sightingIDs: ids,
-                explanation: "cairn-bench export: one sighting on every \(stride)th packet"),
-        ])
+        // One host, sightings seconds apart: correlation makes one incident, id 1.
+        guard try database.correlateIncidents() == 1 else {
+            throw BenchmarkError("the sightings did not make exactly one incident")
+        }
         try database.finishRun(run, succeeded: true)
         return sightings.count
     }

@@ -351,13 +351,13 @@ public final class CaseDatabase: Sendable {
             if let incident {
                 rows = try Row.fetchAll(
                     db,
-                    sql: "\(select), l.incident_id \(from) JOIN incident_sightings l ON l.sighting_id = s.id "
+                    sql: "\(select), l.incident_id \(from) JOIN incident_members l ON l.sighting_id = s.id "
                         + "WHERE l.incident_id = ? \(order)",
                     arguments: [incident])
             } else {
                 rows = try Row.fetchAll(
                     db,
-                    sql: "\(select), (SELECT MIN(l.incident_id) FROM incident_sightings l WHERE l.sighting_id = s.id) "
+                    sql: "\(select), (SELECT MIN(l.incident_id) FROM incident_members l WHERE l.sighting_id = s.id) "
                         + "AS incident_id \(from) \(includeSuppressed ? "" : "WHERE s.suppressed_by IS NULL") \(order)")
             }
             return try rows.map(CaseDatabase.sightingRow)

@@ -17,7 +17,7 @@ extension CaseDatabase {
                    i.type, i.value, s.observed, s.field, s.host, i.rule_file, i.rule_line, i.source, i.severity,
                    r.name, r.packet, r.time_ns, rsrc.path, s.suppressed_by, s.context, s.packets, s.bytes,
                    s.last_time_ns
-            FROM incident_sightings l
+            FROM incident_members l
             JOIN sightings s ON s.id = l.sighting_id
             JOIN sources src ON src.id = s.source_id
             JOIN indicators i ON i.id = s.indicator_id
@@ -93,7 +93,7 @@ extension CaseDatabase {
                 SELECT DISTINCT i.rule_file, i.rule_line, i.value, i.tlp,
                        (i.source IS NOT NULL OR i.severity IS NOT NULL OR i.confidence IS NOT NULL
                         OR i.description IS NOT NULL)
-                FROM incident_sightings l
+                FROM incident_members l
                 JOIN sightings s ON s.id = l.sighting_id
                 JOIN indicators i ON i.id = s.indicator_id
                 WHERE l.incident_id IN (\(placeholders))

@@ -8,14 +8,18 @@ import Observations
 /// ## How incidents keep their ids
 ///
 /// Each run computes the incidents from all sightings (`Correlator`), which makes
-/// them independent of file order, `--jobs` and the number of runs. `updateIncidents`
-/// then matches them to the stored ones by the sightings they share:
+/// them independent of file order, `--jobs` and the number of runs.
+/// `correlateIncidents` then matches them to the stored ones. A stored grouping
+/// incident holds the sightings of its host within its time span (`incident_members`),
+/// so a computed incident continues the stored incidents whose spans its sightings fall
+/// in:
 ///
-/// 1. A computed incident that shares no sighting with a stored one is new.
-/// 2. Otherwise it takes the smallest id among the stored incidents it shares sightings
-///    with (they are processed by host, then in order of first sighting; an id already
-///    taken by an earlier computed incident is not taken twice — a stored incident has
-///    one host, so only the incidents of the same host compete for it).
+/// 1. A computed incident none of whose sightings falls in a stored incident's span is
+///    new.
+/// 2. Otherwise it takes the smallest id among those stored incidents (they are
+///    processed by host, then in order of first sighting; an id already taken by an
+///    earlier computed incident is not taken twice — a stored incident has one host,
+///    so only the incidents of the same host compete for it).
 /// 3. The other stored incidents it absorbed are marked `merged_into` it, keep their
 ///    rows and their triage history, and are no longer listed.
 /// 4. A stored incident that no computed incident took has lost all its sightings (its
@@ -36,31 +40,7 @@ extension CaseDatabase {
     /// without holding them.
     public func forEachSightingFact(_ body: (SightingFact) throws -> Void) throws {
         try queue.read { db in
-            try CaseDatabase.forEachSightingFact(in: db, orderedByHost: false) { fact, _ in try body(fact) }
-        }
-    }
-
-    /// Stores the incidents computed from all sightings, keeping the ids of the stored
-    /// incidents they continue (see the type's documentation). One transaction. Returns
-    /// the id of each incident, in the order given. `correlateIncidents` does the same
-    /// for the whole case without holding its sightings.
-    @discardableResult
-    public func updateIncidents(_ incidents: [Incident]) throws -> [Int64] {
-        try queue.write { db in
-            let owner = try db.cachedStatement(sql: CaseDatabase.groupingIncidentOfSighting)
-            var store = IncidentStore()
-            var ids = [Int64](repeating: 0, count: incidents.count)
-            let order = incidents.indices.sorted {
-                (incidents[$0].host, incidents[$0].firstSeen) < (incidents[$1].host, incidents[$1].firstSeen)
-            }
-            for index in order {
-                let members = try incidents[index].sightingIDs.map { sighting in
-                    (sighting: sighting, owner: try Int64.fetchOne(owner, arguments: [sighting]))
-                }
-                ids[index] = try store.store(incidents[index], members: members, in: db)
-            }
-            try store.emptyOrphans(in: db)
-            return ids
+            try CaseDatabase.forEachSightingFact(in: db, orderedByHost: false, body)
         }
     }
 
@@ -144,7 +124,7 @@ extension CaseDatabase {
         }
         if let indicator = filter.indicator {
             conditions.append("""
-                EXISTS (SELECT 1 FROM incident_sightings l JOIN sightings s ON s.id = l.sighting_id
+                EXISTS (SELECT 1 FROM incident_members l JOIN sightings s ON s.id = l.sighting_id
                         JOIN indicators ind ON ind.id = s.indicator_id
                         WHERE l.incident_id = i.id AND (ind.value = ? OR s.observed = ?))
                 """)
@@ -152,7 +132,7 @@ extension CaseDatabase {
         }
         if let source = filter.source {
             conditions.append("""
-                EXISTS (SELECT 1 FROM incident_sightings l JOIN sightings s ON s.id = l.sighting_id
+                EXISTS (SELECT 1 FROM incident_members l JOIN sightings s ON s.id = l.sighting_id
                         JOIN sources src ON src.id = s.source_id
                         WHERE l.incident_id = i.id AND (src.path = ? OR src.path LIKE ? ESCAPE '\\' OR src.sha256 = ?))
                 """)

@@ -22,6 +22,9 @@ enum Schema {
         migrator.registerMigration("v4-source-accounting") { db in
             try db.execute(sql: v4SourceAccounting)
         }
+        migrator.registerMigration("v5-incident-ranges") { db in
+            try db.execute(sql: v5IncidentRanges)
+        }
         return migrator
     }
 
@@ -298,5 +301,36 @@ enum Schema {
         ALTER TABLE sources ADD COLUMN line_bytes INTEGER;
         ALTER TABLE sources ADD COLUMN separator_bytes INTEGER;
         ALTER TABLE sources ADD COLUMN cut_bytes INTEGER;
+        """
+
+    /// A grouping incident (made by the default grouping, `rule_id` NULL) holds the
+    /// sightings of its host within its time span: correlation groups one host's
+    /// sightings by time, so the span says which they are without one link row per
+    /// sighting (writing ten million links took longer than reading the sightings). The
+    /// `incident_members` view lists the members of every incident: grouping
+    /// incidents' by host and span, rule incidents' from `incident_sightings`, which
+    /// now holds rule incidents' links only. A sighting with no host belongs to the host
+    /// `(unknown)`.
+    private static let v5IncidentRanges = """
+        DELETE FROM incident_sightings
+            WHERE incident_id IN (SELECT id FROM incidents WHERE rule_id IS NULL);
+        CREATE INDEX sightings_host_time ON sightings(host, time_ns);
+        CREATE INDEX incidents_host ON incidents(host, first_seen_ns) WHERE rule_id IS NULL;
+        CREATE VIEW incident_members (incident_id, sighting_id) AS
+            SELECT i.id, s.id
+            FROM incidents i
+            JOIN sightings s ON s.host = i.host AND s.time_ns BETWEEN i.first_seen_ns AND i.last_seen_ns
+            JOIN sources src ON src.id = s.source_id
+            WHERE i.rule_id IS NULL AND i.merged_into IS NULL AND i.sighting_count > 0 AND i.host != '(unknown)'
+                AND s.suppressed_by IS NULL AND src.status != 'reading'
+            UNION ALL
+            SELECT i.id, s.id
+            FROM incidents i
+            JOIN sightings s ON s.host = '' AND s.time_ns BETWEEN i.first_seen_ns AND i.last_seen_ns
+            JOIN sources src ON src.id = s.source_id
+            WHERE i.rule_id IS NULL AND i.merged_into IS NULL AND i.sighting_count > 0 AND i.host = '(unknown)'
+                AND s.suppressed_by IS NULL AND src.status != 'reading'
+            UNION ALL
+            SELECT incident_id, sighting_id FROM incident_sightings;
         """
 }

@@ -14,12 +14,8 @@ private final class Case {
     let runID: Int64
     let indicatorIDs: [Int64]
     private var sourceCount = 0
-    /// Whether `add` correlates through `correlateIncidents` (streamed from the case)
-    /// rather than `Correlator.incidents` and `updateIncidents`.
-    let streamed: Bool
 
-    init(streamed: Bool = false) throws {
-        self.streamed = streamed
+    init() throws {
         directory = try TemporaryDirectory()
         database = try CaseDatabase(path: directory.database)
         runID = try database.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn")
@@ -46,7 +42,6 @@ private final class Case {
                 field: indicator == 0 ? .ipDestination : .dnsQuery, host: host)
         }
         _ = try database.finishSource(source, sha256: "sha\(sourceCount)", summary: ReadSummary(), lastSightings: sightings)
-        guard streamed else { return try database.updateIncidents(Correlator().incidents(from: database.sightingFacts())) }
         try database.correlateIncidents()
         return try database.incidents().sorted { ($0.firstSeen, $0.host) < ($1.firstSeen, $1.host) }.map(\.id)
     }
@@ -58,45 +53,44 @@ private final class Case {
                 SELECT i.id || ' ' || i.host || ' ' || i.first_seen_ns || '-' || i.last_seen_ns || ' ' || i.severity
                        || ' ' || i.sighting_count || ' merged:' || IFNULL(i.merged_into, '-') || ' links:'
                        || IFNULL((SELECT group_concat(sighting_id) FROM
-                                  (SELECT sighting_id FROM incident_sightings WHERE incident_id = i.id ORDER BY sighting_id)), '')
+                                  (SELECT sighting_id FROM incident_members WHERE incident_id = i.id ORDER BY sighting_id)), '')
                 FROM incidents i ORDER BY i.id
                 """)
         }
     }
 }
 
-@Test("streamed correlation of the case stores what the in-memory correlation stores, run after run")
-func streamedMatchesInMemory() throws {
-    let memory = try Case()
-    let streamed = try Case(streamed: true)
-    // Extend, bridge (merge), a second host, a sighting without a host, a second indicator.
+@Test("each stored incident's members are the sightings the in-memory correlation groups, run after run")
+func membersMatchInMemory() throws {
+    let store = try Case()
+    // Extend, bridge (merge), a second host, sightings without a host, a second indicator.
     let steps: [(minutes: [Int64], host: String, indicator: Int)] = [
         ([0, 100], "10.0.0.5", 0), ([10], "10.0.0.9", 1), ([30, 60, 90], "10.0.0.5", 1), ([5, 200], "", 0),
         ([300], "10.0.0.9", 0), ([120, 250], "10.0.0.5", 0),
     ]
     for step in steps {
-        let a = try memory.add(minutes: step.minutes, host: step.host, indicator: step.indicator)
-        let b = try streamed.add(minutes: step.minutes, host: step.host, indicator: step.indicator)
-        #expect(Set(a) == Set(b))
-        #expect(try memory.storedIncidents() == streamed.storedIncidents())
+        try store.add(minutes: step.minutes, host: step.host, indicator: step.indicator)
+        let expected = Correlator().incidents(from: try store.database.sightingFacts())
+        let listed = try store.database.incidents()
+        #expect(listed.count == expected.count)
+        for incident in expected {
+            let row = try #require(listed.first { $0.host == incident.host && $0.firstSeen == incident.firstSeen })
+            let members = try store.database.sightings(incident: row.id).map(\.id).sorted()
+            #expect(members == incident.sightingIDs, "\(row.title)")
+            #expect(row.sightingCount == incident.sightingIDs.count)
+        }
     }
-    #expect(try streamed.storedIncidents().contains { $0.contains("merged:1") })
+    #expect(try store.storedIncidents().contains { $0.contains("merged:1") })
+    // Grouping incidents write no link rows: their members come from host and span.
+    #expect(try store.database.queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM incident_sightings") } == 0)
 }
 
-@Test("correlating an unchanged case again writes no link")
-func unchangedCaseWritesNoLinks() throws {
-    let store = try Case(streamed: true)
+@Test("correlating an unchanged case again changes nothing")
+func unchangedCaseUnchanged() throws {
+    let store = try Case()
     try store.add(minutes: [0, 10, 100], host: "10.0.0.5")
     try store.add(minutes: [5], host: "10.0.0.9", indicator: 1)
     let before = try store.storedIncidents()
-    try store.database.queue.write { db in
-        try db.execute(sql: """
-            CREATE TEMP TRIGGER link_written AFTER INSERT ON incident_sightings
-            BEGIN SELECT RAISE(ABORT, 'a link was written'); END;
-            CREATE TEMP TRIGGER link_deleted AFTER DELETE ON incident_sightings
-            BEGIN SELECT RAISE(ABORT, 'a link was deleted'); END
-            """)
-    }
     try store.database.correlateIncidents()
     #expect(try store.storedIncidents() == before)
 }
@@ -146,7 +140,7 @@ func orphanKept() throws {
     let store = try Case()
     let ids = try store.add(minutes: [0])
     try store.database.queue.write { db in try db.execute(sql: "DELETE FROM sources") }
-    try store.database.updateIncidents(Correlator().incidents(from: store.database.sightingFacts()))
+    try store.database.correlateIncidents()
     #expect(try store.database.incidents().isEmpty)
     #expect(try store.database.incident(ids[0])?.sightingCount == 0)
 }

@@ -31,9 +31,9 @@ func finishedSourceStoresItsAccount() throws {
     #expect(rows[1].account == nil)
 }
 
-@Test("v4-source-accounting is the last migration and leaves older sources without an account (NULL)")
+@Test("v4-source-accounting leaves older sources without an account (NULL)")
 func olderSourcesHaveNoAccount() throws {
-    #expect(Schema.migrator.migrations.last == "v4-source-accounting")
+    #expect(Schema.migrator.migrations.contains("v4-source-accounting"))
     let directory = try TemporaryDirectory()
     let path = directory.database
     do {
