@@ -282,16 +282,7 @@ import Testing
         try Data("a\r\nbb\r\nlast".utf8).write(to: log)
         let database = directory.appendingPathComponent("case.sqlite").path
         func run(_ arguments: [String]) throws -> String {
-            let process = Process()
-            process.executableURL = cairn
-            process.arguments = arguments
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
+            String(decoding: try Fixtures.run(cairn, arguments).output, as: UTF8.self)
         }
         _ = try run(["ingest", "--rules", try Self.rules(in: directory), "--db", database, capture.path, log.path])
         let table = try run(["sources", "--db", database])

@@ -49,18 +49,7 @@ import Testing
     let directory = try Fixtures.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: directory) }
     let database = directory.appendingPathComponent("case.sqlite").path
-    func run(_ arguments: [String]) throws -> (Int32, Data) {
-        let process = Process()
-        process.executableURL = cairn
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, data)
-    }
+    func run(_ arguments: [String]) throws -> (Int32, Data) { try Fixtures.run(cairn, arguments) }
     #expect(try run(["ingest", "--rules", Fixtures.rules, "--db", database, Fixtures.sampleData, "/no/such/file"]).0 == 1)
     let (status, data) = try run(["sources", "--db", database, "--format", "json"])
     #expect(status == 0)

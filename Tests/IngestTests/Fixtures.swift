@@ -36,4 +36,19 @@ enum Fixtures {
         }
         return nil
     }
+
+    /// Runs `executable` with `arguments` to the end: its exit status and standard
+    /// output (standard error is dropped).
+    static func run(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: Data) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, data)
+    }
 }
