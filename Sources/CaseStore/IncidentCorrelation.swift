@@ -12,9 +12,9 @@ import Observations
 extension CaseDatabase {
     /// Correlates every sighting of the case (those `sightingFacts()` returns) into
     /// incidents and stores them, keeping the ids of the stored incidents they continue
-    /// (see `CaseDatabase` incidents: a stored incident is continued by the incident
-    /// that now holds sightings within its span). One transaction. Returns the number of
-    /// incidents.
+    /// ("How incidents keep their ids" in Incidents.swift: a stored incident is continued
+    /// by the incident that now holds sightings within its span). One transaction.
+    /// Returns the number of incidents.
     @discardableResult
     public func correlateIncidents(_ correlator: Correlator = Correlator()) throws -> Int {
         try queue.write { db in
