@@ -331,82 +331,100 @@ public final class CaseDatabase: Sendable {
     /// Sightings (of one incident, or all), ordered by time, source path, locator, with
     /// the incident each belongs to (nil when none does).
     public func sightings(incident: Int64?, includeSuppressed: Bool = false) throws -> [SightingRow] {
-        let select = """
-            SELECT s.id, src.path, src.sha256, s.locator_kind, s.locator, s.byte_offset, s.time_ns,
-                   i.type, i.value, s.observed, s.field, s.host, i.rule_file, i.rule_line, i.source AS feed,
-                   i.severity AS indicator_severity, r.name AS derived_name, r.packet AS derived_packet,
-                   r.time_ns AS derived_time_ns, rsrc.path AS derived_path, s.suppressed_by, s.context, s.packets,
-                   s.bytes, s.last_time_ns
-            """
-        let from = """
-            FROM sightings s
-            JOIN sources src ON src.id = s.source_id
-            JOIN indicators i ON i.id = s.indicator_id
-            LEFT JOIN resolutions r ON r.id = s.derived_from
-            LEFT JOIN sources rsrc ON rsrc.id = r.source_id
-            """
         let order = "ORDER BY s.time_ns, src.path, s.locator, s.byte_offset, s.id"
+        let sql: String
+        let arguments: StatementArguments
+        if let incident {
+            sql = """
+                SELECT l.incident_id, \(CaseDatabase.sightingColumns)
+                FROM incident_members l JOIN sightings s ON s.id = l.sighting_id \(CaseDatabase.sightingJoins)
+                WHERE l.incident_id = ? \(order)
+                """
+            arguments = [incident]
+        } else {
+            sql = """
+                SELECT (SELECT MIN(l.incident_id) FROM incident_members l WHERE l.sighting_id = s.id),
+                       \(CaseDatabase.sightingColumns)
+                FROM sightings s \(CaseDatabase.sightingJoins)
+                \(includeSuppressed ? "" : "WHERE s.suppressed_by IS NULL") \(order)
+                """
+            arguments = []
+        }
         return try queue.read { db in
-            let rows: [Row]
-            if let incident {
-                rows = try Row.fetchAll(
-                    db,
-                    sql: "\(select), l.incident_id \(from) JOIN incident_members l ON l.sighting_id = s.id "
-                        + "WHERE l.incident_id = ? \(order)",
-                    arguments: [incident])
-            } else {
-                rows = try Row.fetchAll(
-                    db,
-                    sql: "\(select), (SELECT MIN(l.incident_id) FROM incident_members l WHERE l.sighting_id = s.id) "
-                        + "AS incident_id \(from) \(includeSuppressed ? "" : "WHERE s.suppressed_by IS NULL") \(order)")
-            }
-            return try rows.map(CaseDatabase.sightingRow)
+            var pool = StringPool()
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { try CaseDatabase.sightingRow($0, pool: &pool) }
         }
     }
 
-    /// The DNS resolution a derived sighting comes from, nil for a direct sighting.
-    private static func derivation(_ row: Row) throws -> Derivation? {
-        guard let name: String = try row.decode(forColumn: "derived_name") else { return nil }
-        return Derivation(
-            name: name, sourcePath: try row.decode(forColumn: "derived_path") ?? "",
-            packet: unsigned(try row.decode(forColumn: "derived_packet")),
-            time: Timestamp(nanoseconds: try row.decode(forColumn: "derived_time_ns")))
-    }
+    /// The columns of a sighting as `sightingRow` reads them, by position after the
+    /// incident id (position 0), and the joins they come from (`s` is the sighting).
+    static let sightingColumns = """
+        s.id, src.path, src.sha256, s.locator_kind, s.locator, s.byte_offset, s.time_ns,
+        i.type, i.value, s.observed, s.field, s.host, i.rule_file, i.rule_line, i.source, i.severity,
+        r.name, r.packet, r.time_ns, rsrc.path, s.suppressed_by, s.context, s.packets, s.bytes, s.last_time_ns
+        """
+    static let sightingJoins = """
+        JOIN sources src ON src.id = s.source_id
+        JOIN indicators i ON i.id = s.indicator_id
+        LEFT JOIN resolutions r ON r.id = s.derived_from
+        LEFT JOIN sources rsrc ON rsrc.id = r.source_id
+        """
 
-    private static func sightingRow(_ row: Row) throws -> SightingRow {
-        let locatorKind: String = try row.decode(forColumn: "locator_kind")
-        let number = try unsigned(row.decode(forColumn: "locator"))
+    /// One row of `SELECT <incident id or NULL>, sightingColumns`, read by position; the
+    /// strings that repeat from row to row (paths, digests, values) come from `pool`.
+    static func sightingRow(_ row: Row, pool: inout StringPool) throws -> SightingRow {
+        let kind: String = try row.decode(atIndex: 4)
+        let number = UInt64(clamping: try row.decode(atIndex: 5) as Int64)
         let locator: Locator
-        switch locatorKind {
+        switch kind {
         case "packet": locator = .packet(number)
         case "line":
-            let offset: Int64? = try row.decode(forColumn: "byte_offset")
+            let offset: Int64? = try row.decode(atIndex: 6)
             locator = .line(number: number, offset: offset.map { UInt64(clamping: $0) } ?? 0)
-        default: throw CaseStoreError.corruptRow("a sighting has locator kind \(locatorKind)")
+        default: throw CaseStoreError.corruptRow("a sighting has locator kind \(kind)")
         }
-        let sha256: String? = try row.decode(forColumn: "sha256")
+        var derivation: Derivation? = nil
+        if let name: String = try row.decode(atIndex: 17) {
+            derivation = Derivation(
+                name: name, sourcePath: try row.decode(atIndex: 20) ?? "",
+                packet: UInt64(clamping: try row.decode(atIndex: 18) as Int64),
+                time: Timestamp(nanoseconds: try row.decode(atIndex: 19)))
+        }
+        let sha256: String? = try row.decode(atIndex: 3)
+        let context: String? = try row.decode(atIndex: 22)
         return SightingRow(
-            id: try row.decode(forColumn: "id"),
-            incidentID: try row.decode(forColumn: "incident_id"),
-            sourcePath: try row.decode(forColumn: "path"),
-            sourceSHA256: sha256 ?? "",
+            id: try row.decode(atIndex: 1),
+            incidentID: try row.decode(atIndex: 0),
+            sourcePath: pool.shared(try row.decode(atIndex: 2)),
+            sourceSHA256: pool.shared(sha256 ?? ""),
             locator: locator,
-            time: Timestamp(nanoseconds: try row.decode(forColumn: "time_ns")),
-            indicatorType: try row.decode(forColumn: "type"),
-            indicatorValue: try row.decode(forColumn: "value"),
-            observed: try row.decode(forColumn: "observed"),
-            field: try row.decode(forColumn: "field"),
-            host: try row.decode(forColumn: "host"),
-            ruleFile: try row.decode(forColumn: "rule_file"),
-            ruleLine: try row.decode(forColumn: "rule_line"),
-            indicatorSource: try row.decode(forColumn: "feed"),
-            indicatorSeverity: try row.decode(forColumn: "indicator_severity"),
-            derivedFrom: try derivation(row),
-            packets: unsigned(try row.decode(forColumn: "packets")),
-            bytes: (try row.decode(forColumn: "bytes") as Int64?).map(unsigned),
-            lastTime: (try row.decode(forColumn: "last_time_ns") as Int64?).map(Timestamp.init(nanoseconds:)),
-            suppressedBy: try row.decode(forColumn: "suppressed_by"),
-            context: (try row.decode(forColumn: "context") as String?).map { $0.split(separator: ",").map(String.init) } ?? [])
+            time: Timestamp(nanoseconds: try row.decode(atIndex: 7)),
+            indicatorType: pool.shared(try row.decode(atIndex: 8)),
+            indicatorValue: pool.shared(try row.decode(atIndex: 9)),
+            observed: pool.shared(try row.decode(atIndex: 10)),
+            field: pool.shared(try row.decode(atIndex: 11)),
+            host: pool.shared(try row.decode(atIndex: 12)),
+            ruleFile: pool.shared(try row.decode(atIndex: 13)),
+            ruleLine: try row.decode(atIndex: 14),
+            indicatorSource: try row.decode(atIndex: 15),
+            indicatorSeverity: try row.decode(atIndex: 16),
+            derivedFrom: derivation,
+            packets: UInt64(clamping: try row.decode(atIndex: 23) as Int64),
+            bytes: (try row.decode(atIndex: 24) as Int64?).map { UInt64(clamping: $0) },
+            lastTime: (try row.decode(atIndex: 25) as Int64?).map(Timestamp.init(nanoseconds:)),
+            suppressedBy: try row.decode(atIndex: 21),
+            context: context.map { $0.split(separator: ",").map(String.init) } ?? [])
+    }
+
+    /// Strings that repeat on many rows, kept once each.
+    struct StringPool {
+        private var strings: [String: String] = [:]
+
+        mutating func shared(_ text: String) -> String {
+            if let known = strings[text] { return known }
+            strings[text] = text
+            return text
+        }
     }
 
     // MARK: Maintenance
