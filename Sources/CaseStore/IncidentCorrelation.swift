@@ -69,8 +69,7 @@ struct IncidentStore {
     }
 
     /// Stores `incident`, whose sightings were noted since the last one closed.
-    @discardableResult
-    mutating func store(_ incident: Incident, in db: Database) throws -> Int64 {
+    mutating func store(_ incident: Incident, in db: Database) throws {
         if incident.host != takenHost {
             // A stored incident has one host: the ids of other hosts cannot be taken.
             takenHost = incident.host
@@ -92,12 +91,11 @@ struct IncidentStore {
             }
             takenByHost.formUnion(previous)
             taken.formUnion(previous)
-            return survivor
+            return
         }
         let id = try CaseDatabase.writeRow(record, as: nil, in: db)
         takenByHost.insert(id)
         taken.insert(id)
-        return id
     }
 
     /// Stored incidents no incident of this run continues have lost their sightings
