@@ -443,23 +443,7 @@ public final class CaseDatabase: Sendable {
     }
 
     private static func insert(_ sightings: [NewSighting], in db: Database) throws {
-        guard !sightings.isEmpty else { return }
-        let statement = try db.cachedStatement(sql: """
-            INSERT INTO sightings (source_id, locator_kind, locator, byte_offset, time_ns, time, indicator_id,
-                                   observed, field, host, suppressed_by, context, packets, bytes, last_time_ns,
-                                   last_time)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        for sighting in sightings {
-            let (kind, number, offset) = locatorColumns(sighting.locator)
-            try statement.execute(arguments: [
-                sighting.sourceID, kind, Int64(clamping: number), offset, sighting.time.nanoseconds,
-                sighting.time.iso8601, sighting.indicatorID, sighting.observed, sighting.member ?? sighting.field.rawValue,
-                sighting.host, sighting.suppressedBy, sighting.context.isEmpty ? nil : sighting.context.joined(separator: ","),
-                Int64(clamping: sighting.packets), sighting.bytes.map { Int64(clamping: $0) },
-                sighting.lastTime?.nanoseconds, sighting.lastTime?.iso8601,
-            ])
-        }
+        try SightingInsert.insert(sightings, in: db)
     }
 
     /// The `locator_kind`, `locator` and `byte_offset` columns of a locator.
