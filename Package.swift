@@ -93,6 +93,8 @@ let package = Package(
             name: "CairnBenchmarks",
             dependencies: [
                 "Indicators", "Observations", "ByteParsing", "LogReading", "CaptureDecoding", "CaseStore", "Correlation",
+                // The store benchmark's peer calls the SQLite C API directly.
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Benchmarks/CairnBenchmarks"
         ),
