@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """End-to-end benchmark: Cairn against the tools a CERT would use instead, in one run.
 
-usage: python3 Benchmarks/run.py [--data DIR] [--rounds N] [--stages capture,syslog] [--slow]
+usage: python3 Benchmarks/run.py [--data DIR] [--rounds N] [--stages capture,syslog,store,scaling,memory] [--slow]
 
-Inputs are the deterministic ones of ../shared/bench/gen (2 M packets, 1 GB syslog,
-1 M IPv4 / 100 k IPv6 / 1 M domain / 1 M hash indicators); generate them first:
-    python3 ../shared/bench/gen/gen_indicators.py --out DIR
-    python3 ../shared/bench/gen/gen_pcap.py --data DIR
-    python3 ../shared/bench/gen/gen_syslog.py --data DIR
+Inputs are the deterministic ones of Benchmarks/gen (2 M packets, 1 GB syslog,
+1 M IPv4 / 100 k IPv6 / 1 M domain / 1 M hash indicators); `make bench-data` writes
+them to ../bench-data (about 4 GB, 6 minutes), or by hand:
+    python3 Benchmarks/gen/gen_indicators.py --out DIR
+    python3 Benchmarks/gen/gen_pcap.py --data DIR
+    python3 Benchmarks/gen/gen_syslog.py --data DIR
 Commands run round-robin (A B C, B C A, ...) so the drift of a shared machine hits all
 alike; each row gives the median wall time, CPU time, peak memory and the median over
 rounds of (wall / the floor's wall in the same round). Whole-process times: start-up
@@ -83,7 +84,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("BENCH_DATA", os.path.join(ROOT, "..", "bench-data")))
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--stages", default="capture,syslog")
+    parser.add_argument("--stages", default="capture,syslog,store,scaling,memory")
     parser.add_argument("--slow", action="store_true")
     args = parser.parse_args()
     data = os.path.abspath(args.data)
@@ -91,9 +92,11 @@ def main():
         if not os.path.exists(os.path.join(data, name)):
             sys.exit(f"missing {data}/{name}: generate the inputs first (see --help)")
 
-    subprocess.run(["swift", "build", "-c", "release", "--product", "cairn"], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL)
+    for product in ["cairn", "cairn-bench"]:
+        subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
     cairn = os.path.join(ROOT, ".build", "release", "cairn")
+    cairn_bench = os.path.join(ROOT, ".build", "release", "cairn-bench")
     work = tempfile.mkdtemp(prefix="cairn-bench-")
     floor = os.path.join(work, "pcap_floor")
     subprocess.run(["gcc", "-O2", "-o", floor, os.path.join(ROOT, "Benchmarks", "c", "pcap_floor.c"), "-lpcap"],
@@ -161,8 +164,18 @@ def main():
                 rows.append(("rg -z -F -f domains.txt", f"rg -z -F -f {domains} {gz} > /dev/null", False, 1))
         measure(rows, args.rounds, "Syslog: 1 GB text, gzip, one core", text_size, lines, "lines")
 
-        two = os.path.join(work, "two")
+
+    if "store" in args.stages:
+        print("\n### Store: sightings into the case database\n")
+        sys.stdout.flush()
+        subprocess.run([cairn_bench, "store", "1000000"], check=True)
+
+    if "scaling" in args.stages:
+        two = os.path.join(work, "two-logs")
         os.makedirs(two)
+        gz = os.path.join(data, "syslog.log.gz")
+        text_size = os.path.getsize(os.path.join(data, "syslog.log"))
+        lines = sum(1 for _ in open(os.path.join(data, "syslog.log"), "rb"))
         os.symlink(gz, os.path.join(two, "a.log.gz"))
         shutil.copyfile(gz, os.path.join(two, "b.log.gz"))
         with open(os.path.join(two, "b.log.gz"), "ab") as f:
@@ -171,6 +184,51 @@ def main():
             ("cairn ingest --jobs 1, two files", ingest(all_rules, two, jobs=1), True, None),
             ("cairn ingest --jobs 2, two files", ingest(all_rules, two, jobs=2), False, None),
         ], args.rounds, "Scaling: two 1 GB gzip syslogs", 2 * text_size, 2 * lines, "lines")
+        captures = os.path.join(work, "two-captures")
+        os.makedirs(captures)
+        for name in ["traffic.pcap", "traffic.pcapng"]:  # the same packets, two files
+            os.symlink(os.path.join(data, name), os.path.join(captures, name))
+        size = sum(os.path.getsize(os.path.join(data, n)) for n in ["traffic.pcap", "traffic.pcapng"])
+        measure([
+            ("cairn ingest --jobs 1, pcap + pcapng", ingest(one_rule, captures, jobs=1), True, None),
+            ("cairn ingest --jobs 2, pcap + pcapng", ingest(one_rule, captures, jobs=2), False, None),
+        ], args.rounds, "Scaling: two 2 M-packet captures, 1 indicator", size, 4_000_000, "packets")
+        os.remove(os.path.join(two, "b.log.gz"))
+
+    if "memory" in args.stages:
+        # The same content four times in one file: a 4-member gzip, and a pcap with the
+        # records four times over (their times repeat, which Cairn does not mind).
+        pcap = os.path.join(data, "traffic.pcap")
+        gz = os.path.join(data, "syslog.log.gz")
+        pcap4 = os.path.join(work, "traffic-4x.pcap")
+        with open(pcap4, "wb") as out:
+            with open(pcap, "rb") as f:
+                out.write(f.read(24))
+            for _ in range(4):
+                with open(pcap, "rb") as f:
+                    f.seek(24)
+                    shutil.copyfileobj(f, out, 1 << 24)
+        gz4 = os.path.join(work, "syslog-4x.log.gz")
+        with open(gz4, "wb") as out:
+            for _ in range(4):
+                with open(gz, "rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 24)
+        print("\n### Memory: peak RSS against input size (3.1 M indicators loaded)\n")
+        print("| command | input | wall s | peak RSS MB |")
+        print("|---|---:|---:|---:|")
+        for name, command, path in [
+            ("cairn rules check (the tables alone)", f"{cairn} rules check {all_rules}", None),
+            ("cairn ingest pcap 1×", ingest(all_rules, pcap), pcap),
+            ("cairn ingest pcap 4×", ingest(all_rules, pcap4), pcap4),
+            ("cairn ingest syslog 1×", ingest(all_rules, gz), gz),
+            ("cairn ingest syslog 4×", ingest(all_rules, gz4), gz4),
+        ]:
+            result = run_once(command)
+            size = f"{os.path.getsize(path) / 1e9:.2f} GB" if path else "—"
+            print(f"| {name} | {size} | {result['wall']:.1f} | {result['rss']:,.0f} |")
+            sys.stdout.flush()
+        os.remove(pcap4)
+        os.remove(gz4)
 
     shutil.rmtree(work)
 
