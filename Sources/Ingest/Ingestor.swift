@@ -63,6 +63,9 @@ public struct SourceResult: Sendable {
     public var sightings: UInt64
     /// Of `sightings`, those an allow list suppressed.
     public var suppressed: UInt64 = 0
+    /// Wall time spent writing this source's sightings to the case database (its
+    /// batches and the final transaction that completes it).
+    public var storeSeconds = 0.0
 }
 
 /// What one run did.
@@ -95,6 +98,9 @@ public struct IngestReport: Sendable {
     public var bytes: UInt64 { sources.reduce(0) { $0 + $1.summary.bytes } }
     public var sightings: UInt64 { sources.reduce(0) { $0 + $1.sightings } }
     public var suppressed: UInt64 { sources.reduce(0) { $0 + $1.suppressed } }
+    /// Wall time the readers spent writing sightings, summed over sources (with
+    /// `--jobs` above 1 it can exceed the part of `elapsedSeconds` it overlaps).
+    public var storeSeconds: Double { sources.reduce(0) { $0 + $1.storeSeconds } }
     /// True when a source failed, a rule line was bad, or a source could not be searched
     /// for DNS chains: the command exits non-zero.
     public var hadProblems: Bool {

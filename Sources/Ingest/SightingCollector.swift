@@ -46,6 +46,14 @@ struct SightingCollector {
         var host: String
     }
 
+    /// Wall time spent in the case database's writes so far (`flush`).
+    var storeSeconds = 0.0
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
     /// Correlation rules that select log lines, and the lines they selected.
     let lineRules: CorrelationRules?
     private(set) var lineEvents: [NewLineEvent] = []
@@ -161,6 +169,8 @@ struct SightingCollector {
     /// Writes the pending sightings in one transaction, and the resolutions in another.
     mutating func flush() {
         guard writeError == nil else { return }
+        let started = ContinuousClock.now
+        defer { storeSeconds += Self.seconds(since: started) }
         do {
             try database.appendSightings(pending)
             try database.appendResolutions(resolutions)

@@ -68,8 +68,10 @@ struct SourceReader: Sendable {
             if let writeError = collector.writeError {
                 summary.damage = "writing sightings failed: \(CaseDatabase.describe(writeError))"
             }
+            let finishing = ContinuousClock.now
             let outcome = try database.finishSource(
                 sourceID, sha256: file.sha256Hex, summary: summary, lastSightings: collector.takePending())
+            result.storeSeconds = collector.storeSeconds + SightingCollector.seconds(since: finishing)
             result.summary = summary
             result.sightings = collector.total
             result.suppressed = collector.suppressed

@@ -111,7 +111,9 @@ struct Summary {
                 + (report.suppressed > 0 ? " (\(report.suppressed) suppressed by allow lists)" : "")
                 + (report.derivedSightings > 0 ? " (and \(report.derivedSightings) derived from DNS answers)" : ""),
             "incidents    \(report.incidentCount)",
-            String(format: "time         %.2f s (correlation %.2f s)", report.elapsedSeconds, report.correlationSeconds),
+            String(
+                format: "time         %.2f s (storing sightings %.2f s, correlation %.2f s)", report.elapsedSeconds,
+                report.storeSeconds, report.correlationSeconds),
         ]
         let anomalies = report.sources.reduce(UInt64(0)) { $0 + $1.summary.anomalies.total }
         if anomalies > 0 { lines.insert("anomalies    \(anomalies) (malformed packets or lines, skipped)", at: 3) }
