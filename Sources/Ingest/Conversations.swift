@@ -36,16 +36,17 @@ struct Conversations<Key: Hashable, Value> {
     mutating func add(_ key: Key, time: Timestamp, bytes: UInt64, value: () -> Value) -> [Folded] {
         if time > now { now = time }
         var closed: [Folded] = []
-        if var current = open[key] {
-            let (gap, overflow) = time.nanoseconds.subtractingReportingOverflow(current.last.nanoseconds)
+        if let index = open.index(forKey: key) {
+            // Updated in place: a copy of the folded value per hit costs more than the
+            // rest of the hit when every packet matches.
+            let (gap, overflow) = time.nanoseconds.subtractingReportingOverflow(open.values[index].last.nanoseconds)
             if !overflow, gap <= idle {
-                current.packets += 1
-                current.bytes &+= bytes
-                if time > current.last { current.last = time }
-                open[key] = current
+                open.values[index].packets += 1
+                open.values[index].bytes &+= bytes
+                if time > open.values[index].last { open.values[index].last = time }
                 return closed
             }
-            closed.append(current)
+            closed.append(open.values[index])
         }
         open[key] = Folded(value: value(), first: time, last: time, packets: 1, bytes: bytes)
         hitsSinceSweep += 1
@@ -65,18 +66,18 @@ struct Conversations<Key: Hashable, Value> {
     /// Closes the conversations idle for longer than `idle` at the latest time seen,
     /// and, above `maximumOpen`, the ones idle the longest.
     private mutating func closeIdle() -> [Folded] {
-        var closed: [Folded] = []
-        for (key, conversation) in open where now.nanoseconds &- conversation.last.nanoseconds > idle {
-            closed.append(conversation)
-            open[key] = nil
+        var idleKeys: [Key] = []
+        for index in open.indices where now.nanoseconds &- open.values[index].last.nanoseconds > idle {
+            idleKeys.append(open.keys[index])
         }
-        if open.count > maximumOpen {
-            let oldest = open.sorted { $0.value.last < $1.value.last }.prefix(open.count - maximumOpen / 2)
-            for (key, conversation) in oldest {
-                closed.append(conversation)
-                open[key] = nil
-            }
+        if open.count - idleKeys.count > maximumOpen {
+            // Sorted by last time seen (keys only: the values stay where they are).
+            var byLast = open.indices.map { (last: open.values[$0].last, key: open.keys[$0]) }
+            byLast.sort { $0.last < $1.last }
+            idleKeys = byLast.prefix(open.count - maximumOpen / 2).map(\.key)
         }
-        return closed.sorted { $0.first < $1.first }
+        var closed = idleKeys.compactMap { open.removeValue(forKey: $0) }
+        closed.sort { $0.first < $1.first }
+        return closed
     }
 }

@@ -39,11 +39,29 @@ struct SightingCollector {
     private var conversations = Conversations<ConversationKey, NewSighting>()
 
     /// The hits one IP sighting folds: the same indicator, remote address and local
-    /// host, either direction.
+    /// host, either direction. Addresses are kept as numbers: when every packet
+    /// matches, the key is made for each packet and the sighting's text only for the
+    /// first packet of a conversation.
     struct ConversationKey: Hashable {
         var indicatorID: Int64
-        var observed: String
-        var host: String
+        var observed: OwnedValue
+        var host: Host
+
+        enum Host: Hashable {
+            case none
+            case ipv4(IPv4Address)
+            case ipv6(IPv6Address)
+            case name(String)
+
+            init(_ reference: HostReference) {
+                switch reference {
+                case .none: self = .none
+                case .ipv4(let address): self = .ipv4(address)
+                case .ipv6(let address): self = .ipv6(address)
+                case .name(let bytes): self = .name(String(decoding: bytes, as: UTF8.self))
+                }
+            }
+        }
     }
 
     /// Wall time spent in the case database's writes so far (`flush`).
@@ -89,24 +107,29 @@ struct SightingCollector {
             writeError = error
             return
         }
-        let sighting = NewSighting(
-            sourceID: sourceID,
-            locator: observation.locator,
-            time: observation.time,
-            indicatorID: indicatorID,
-            observed: observation.value.owned.description,
-            field: observation.field,
-            host: observation.host.text ?? "",
-            member: observation.member.map { String(decoding: $0, as: UTF8.self) },
-            suppressedBy: match.suppressedBy.map(indicatorRecords.describe(allowEntryAt:)),
-            context: match.context.map(indicatorRecords.value(ofIndicatorAt:)))
+        let records = indicatorRecords
+        let source = sourceID
+        func sighting() -> NewSighting {
+            NewSighting(
+                sourceID: source,
+                locator: observation.locator,
+                time: observation.time,
+                indicatorID: indicatorID,
+                observed: observation.value.owned.description,
+                field: observation.field,
+                host: observation.host.text ?? "",
+                member: observation.member.map { String(decoding: $0, as: UTF8.self) },
+                suppressedBy: match.suppressedBy.map(records.describe(allowEntryAt:)),
+                context: match.context.map(records.value(ofIndicatorAt:)))
+        }
         if observation.field.isIPHeader {
-            let key = ConversationKey(indicatorID: indicatorID, observed: sighting.observed, host: sighting.host)
+            let key = ConversationKey(
+                indicatorID: indicatorID, observed: observation.value.owned, host: ConversationKey.Host(observation.host))
             let closed = conversations.add(
-                key, time: observation.time, bytes: UInt64(observation.packetLength), value: { sighting })
+                key, time: observation.time, bytes: UInt64(observation.packetLength), value: sighting)
             for conversation in closed { keep(conversation) }
         } else {
-            keep(sighting)
+            keep(sighting())
         }
         if match.suppressedBy == nil, observation.field == .dnsQuery || observation.field == .dnsAnswer,
            case .domain = observation.value, case .packet(let packet) = observation.locator,
