@@ -258,8 +258,9 @@ func pcapRecordsAreReadAsLibpcapReadsThem(_ index: Int) throws {
         guard head != CaptureReader.pcapngMagic else { continue }
         let expected = libpcapReading(path)
         let got = try cairnReading(path, slotSize: 1 << 20)
-        #expect(got == expected, "\(name): \(got.records.count) records, \(got.damage ?? got.openError ?? "-"); "
-                + "libpcap \(expected.records.count), \(expected.damage ?? expected.openError ?? "-")")
+        let message = "\(name): \(got.records.count) records, \(got.damage ?? got.openError ?? "-"); "
+            + "libpcap \(expected.records.count), \(expected.damage ?? expected.openError ?? "-")"
+        #expect(got == expected, "\(message)")
         compared += 1
     }
     #expect(compared > 100)
