@@ -110,6 +110,26 @@ public final class InputFile {
         return copied
     }
 
+    /// Hands out the next bytes of the file without copying them: up to `maxCount`
+    /// bytes (at least one unless the file has ended; never past the end of one ring
+    /// buffer), borrowed straight from the ring and hashed like bytes `read(into:)`
+    /// copies out. Empty at the end of the file. The bytes stay valid until the next
+    /// call of `borrow`, `read(into:)` or `drain()` on this file (the ring reuses a
+    /// buffer only after the reader has moved past it and its hashing is done).
+    public func borrow(upTo maxCount: Int) throws(InputFileError) -> UnsafeRawBufferPointer {
+        guard maxCount > 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        if slotConsumed == slotFilled {
+            try advance()
+            if slotFilled == 0 { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        }
+        let count = min(maxCount, slotFilled - slotConsumed)
+        // Safe: `currentSlot` holds `slotFilled` bytes and `slotConsumed + count <= slotFilled`.
+        let bytes = UnsafeRawBufferPointer(start: currentSlot() + slotConsumed, count: count)
+        slotConsumed += count
+        bytesRead += UInt64(count)
+        return bytes
+    }
+
     /// Reads the rest of the file (without handing it out) so that the digest covers
     /// every byte, e.g. after a reader stopped early at a damaged record. No copy: the
     /// ring's buffers go straight to the hasher.

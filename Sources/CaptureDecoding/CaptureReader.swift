@@ -7,10 +7,11 @@ import Glibc
 
 /// Reads one capture file (pcap or pcapng) and hands every observation to the caller.
 ///
-/// pcap files are read by libpcap, through the `InputFile` (see `CookieStream.swift`),
-/// so the file is read once and its SHA-256 covers exactly the bytes decoded. pcapng
-/// files are read by Cairn's own reader (`PcapNG.swift`), through the same
-/// `InputFile`: libpcap stops at the second interface of a file whose interfaces
+/// pcap files are read by Cairn's own record reader (`Pcap.swift`: libpcap judges the
+/// file header, the records are parsed in place from the `InputFile`'s buffers, as
+/// libpcap would read them), so the file is read once and its SHA-256 covers exactly
+/// the bytes decoded. pcapng files are read by Cairn's own reader (`PcapNG.swift`),
+/// through the same `InputFile`: libpcap stops at the second interface of a file whose interfaces
 /// differ in link type or snapshot length and refuses one without interfaces, where
 /// tshark reads them. A BPF filter on a pcapng is compiled once per link type and
 /// applied per packet with `pcap_offline_filter`.
@@ -35,10 +36,9 @@ public final class CaptureReader {
     public private(set) var frames: UInt64 = 0
 
     private let file: InputFile
-    private let source: CookieSource?
-    /// The stdio stream libpcap reads (a pcap file), owned by `handle`.
-    private let stream: UnsafeMutablePointer<FILE>?
-    private var handle: OpaquePointer?
+    /// The reader of a pcap file (nil for pcapng).
+    private let pcap: PcapReader?
+    /// The filter compiled for a pcap file.
     private let program: UnsafeMutablePointer<bpf_program>?
     private let pcapng: PcapNGReader?
     private let filters: FilterPrograms?
@@ -116,9 +116,7 @@ public final class CaptureReader {
                 }
                 filters = programs
             }
-            self.source = nil
-            self.stream = nil
-            self.handle = nil
+            self.pcap = nil
             self.program = nil
             self.pcapng = reader
             self.filters = filters
@@ -128,49 +126,29 @@ public final class CaptureReader {
             return
         }
 
-        let source = CookieSource(file: file, prefix: prefix)
-        let stream: UnsafeMutablePointer<FILE>
-        switch openCookieStream(source) {
-        case .success(let opened): stream = opened
-        case .failure(let error):
-            throw CaptureError(path: file.path, message: "cannot hand the file to libpcap: \(error.message)")
-        }
-        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
-        let opened = errorBuffer.withUnsafeMutableBufferPointer { buffer in
-            pcap_fopen_offline_with_tstamp_precision(stream, UInt32(PCAP_TSTAMP_PRECISION_NANO), buffer.baseAddress)
-        }
-        guard let handle = opened else {
-            // libpcap leaves the stream to its caller when it fails to open it.
-            fclose(stream)
-            let reason = source.error.map { "read error: \($0.reason)" } ?? CaptureReader.text(errorBuffer)
-            throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: \(reason)")
-        }
+        let reader = try PcapReader(file: file, prefix: prefix)
         var program: UnsafeMutablePointer<bpf_program>? = nil
         if let filter {
+            // Compiled for this file's link type and snapshot length, as libpcap would.
             let compiled = UnsafeMutablePointer<bpf_program>.allocate(capacity: 1)
             compiled.initialize(to: bpf_program())
-            guard pcap_compile(handle, compiled, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
-                let reason = pcap_geterr(handle).map { String(cString: $0) } ?? "unknown error"
+            guard pcap_compile(reader.handle, compiled, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
+                let reason = pcap_geterr(reader.handle).map { String(cString: $0) } ?? "unknown error"
                 compiled.deallocate()
-                pcap_close(handle)
                 throw CaptureError(path: file.path, message: "filter \"\(filter)\" does not compile: \(reason)")
             }
             program = compiled
         }
-        let linkType = pcap_datalink(handle)
-        self.source = source
-        self.stream = stream
-        self.handle = handle
+        self.pcap = reader
         self.program = program
         self.pcapng = nil
         self.filters = nil
-        self.linkType = linkType
-        self.linkTypeName = CaptureReader.name(ofLinkType: linkType)
-        self.link = LinkLayer(dataLinkType: linkType)
+        self.linkType = reader.linkType
+        self.linkTypeName = CaptureReader.name(ofLinkType: reader.linkType)
+        self.link = LinkLayer(dataLinkType: reader.linkType)
     }
 
     deinit {
-        if let handle { pcap_close(handle) }
         if let program {
             pcap_freecode(program)
             program.deallocate()
@@ -199,15 +177,13 @@ public final class CaptureReader {
             readPcapNG(pcapng, into: &summary, observe: observe, progress: progress)
             summary.anomalies.merge(pcapng.anomalies)
             summary.bytesConsumed = pcapng.consumedOffset
-        } else if let handle {
+        } else if let pcap {
             if link == nil {
                 summary.notes.append(
                     "link type \(linkType) (\(linkTypeName)) is not decoded; packets counted but not inspected")
             }
-            readPackets(handle, into: &summary, observe: observe, progress: progress)
-            // Closes the stream too, which drops its reference to `source`.
-            pcap_close(handle)
-            self.handle = nil
+            readPackets(pcap, into: &summary, observe: observe, progress: progress)
+            summary.bytesConsumed = pcap.consumedOffset
         }
         // Streams and datagrams still open at the end: parsed as far as they go.
         decoder.finish(observe: observe)
@@ -225,48 +201,64 @@ public final class CaptureReader {
     }
 
     private func readPackets(
-        _ handle: OpaquePointer, into summary: inout ReadSummary,
+        _ reader: PcapReader, into summary: inout ReadSummary,
         observe: (Observation) -> Void, progress: (ReadSummary) -> Void
     ) {
-        var header: UnsafeMutablePointer<pcap_pkthdr>? = nil
-        var data: UnsafePointer<UInt8>? = nil
-        // The file header, read by pcap_fopen_offline.
-        if let source, let stream { summary.bytesConsumed = source.consumed(through: stream) }
         while true {
-            let status = pcap_next_ex(handle, &header, &data)
-            if status == -2 { return }  // PCAP_ERROR_BREAK: end of file
-            guard status == 1, let header, let data else {
-                let reason = source?.error.map { "read error: \($0.reason)" }
-                    ?? pcap_geterr(handle).map { String(cString: $0) } ?? "unknown libpcap error"
+            let data: UnsafeRawBufferPointer
+            let originalLength: UInt32
+            let time: Timestamp
+            switch reader.next() {
+            case .end:
+                return
+            case .damage(let reason):
                 summary.damage = "reading stopped at packet \(summary.packets + 1) (\(summary.packets) read): \(reason)"
                 return
+            case .packet(let bytes, let length, let stamp):
+                data = bytes
+                originalLength = length
+                time = stamp
             }
             summary.packets += 1
             frames = summary.packets
-            if let source, let stream { summary.bytesConsumed = source.consumed(through: stream) }
-            if program.map({ pcap_offline_filter($0, header, data) != 0 }) ?? true {
-                if let link {
-                    // libpcap guarantees `caplen` bytes at `data` until the next pcap_next_ex.
-                    let bytes = UnsafeRawBufferPointer(start: data, count: Int(header.pointee.caplen))
-                    // With PCAP_TSTAMP_PRECISION_NANO, `tv_usec` holds nanoseconds.
-                    let time = Timestamp(
-                        seconds: Int64(header.pointee.ts.tv_sec), nanoseconds: Int64(header.pointee.ts.tv_usec))
-                    let anomaliesBefore = decoder.anomalies.total
-                    decoder.decode(
-                        packet: bytes, link: link, locator: .packet(summary.packets), time: time,
-                        wireLength: header.pointee.len, observe: observe)
-                    summary.countDecoded(anomalous: decoder.anomalies.total != anomaliesBefore)
-                } else {
-                    summary.anomalies.record("link.unsupported")
-                    summary.packetsUndecodable += 1
-                }
-            } else {
+            if let program, !CaptureReader.passes(program, data: data, originalLength: originalLength, time: time) {
                 summary.packetsFiltered += 1
+            } else if let link {
+                let anomaliesBefore = decoder.anomalies.total
+                decoder.decode(
+                    packet: data, link: link, locator: .packet(summary.packets), time: time,
+                    wireLength: originalLength, observe: observe)
+                summary.countDecoded(anomalous: decoder.anomalies.total != anomaliesBefore)
+            } else {
+                summary.anomalies.record("link.unsupported")
+                summary.packetsUndecodable += 1
             }
             if summary.packets % CaptureReader.progressInterval == 0 {
+                summary.bytesConsumed = reader.consumedOffset
                 report(summary, progress)
             }
         }
+    }
+
+    /// Whether a packet passes a compiled BPF filter (`pcap_offline_filter`, with the
+    /// record's lengths as libpcap would hand them).
+    static func passes(
+        _ program: UnsafeMutablePointer<bpf_program>, data: UnsafeRawBufferPointer, originalLength: UInt32,
+        time: Timestamp
+    ) -> Bool {
+        guard let base = data.baseAddress else {
+            // An empty record: BPF reads nothing of it but its lengths.
+            var empty: UInt8 = 0
+            var header = pcap_pkthdr()
+            header.len = originalLength
+            return pcap_offline_filter(program, &header, &empty) != 0
+        }
+        var header = pcap_pkthdr()
+        header.caplen = UInt32(data.count)
+        header.len = originalLength
+        header.ts.tv_sec = Int(time.nanoseconds / 1_000_000_000)
+        header.ts.tv_usec = Int(time.nanoseconds % 1_000_000_000)
+        return pcap_offline_filter(program, &header, base.assumingMemoryBound(to: UInt8.self)) != 0
     }
 
     private func readPcapNG(

@@ -39,5 +39,37 @@ public struct DecodingOptions: Sendable, Equatable {
     /// is dropped (`ip.fragments_timeout`). 30 s, as Linux's ipfrag_time default.
     public var fragmentTimeoutSeconds: Int64 = 30
 
+    /// The costly derived observables to compute: HTTP body digests and TLS client
+    /// fingerprints cost hashing per body or ClientHello, wasted when no loaded indicator
+    /// can match them (the ingest sets this from its rule set). Everything by default;
+    /// what is left out is never observed, and nothing else changes (bodies are still
+    /// framed and decoded, so anomalies are counted the same).
+    public var derivedObservables: DerivedObservables = .all
+
     public init() {}
+}
+
+/// Observables a decoder computes rather than reads (digests and fingerprints), which
+/// `DecodingOptions.derivedObservables` can turn off.
+public struct DerivedObservables: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// `file.md5`: the MD5 of each HTTP body.
+    public static let fileMD5 = DerivedObservables(rawValue: 1 << 0)
+    /// `file.sha1`: the SHA-1 of each HTTP body.
+    public static let fileSHA1 = DerivedObservables(rawValue: 1 << 1)
+    /// `file.sha256`: the SHA-256 of each HTTP body.
+    public static let fileSHA256 = DerivedObservables(rawValue: 1 << 2)
+    /// `tls.ja3`: the JA3 fingerprint (an MD5) of each TLS or QUIC ClientHello.
+    public static let ja3 = DerivedObservables(rawValue: 1 << 3)
+    /// `tls.ja4`: the JA4 fingerprint of each TLS or QUIC ClientHello.
+    public static let ja4 = DerivedObservables(rawValue: 1 << 4)
+
+    /// The three body digests.
+    public static let fileDigests: DerivedObservables = [.fileMD5, .fileSHA1, .fileSHA256]
+    /// Both fingerprints.
+    public static let fingerprints: DerivedObservables = [.ja3, .ja4]
+    /// Every derived observable (the default).
+    public static let all: DerivedObservables = [.fileDigests, .fingerprints]
 }

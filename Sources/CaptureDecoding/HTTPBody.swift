@@ -99,11 +99,13 @@ struct HTTPBody {
     var failed = false
     /// The client: the requester whether the body is a request's or a response's.
     var client: HostReference
+    /// Which of the three digests are computed (`DecodingOptions.derivedObservables`).
+    var digests: DerivedObservables = .fileDigests
 
     mutating func hash(_ bytes: UnsafeRawBufferPointer) {
-        md5.update(bufferPointer: bytes)
-        sha1.update(bufferPointer: bytes)
-        sha256.update(bufferPointer: bytes)
+        if digests.contains(.fileMD5) { md5.update(bufferPointer: bytes) }
+        if digests.contains(.fileSHA1) { sha1.update(bufferPointer: bytes) }
+        if digests.contains(.fileSHA256) { sha256.update(bufferPointer: bytes) }
         decoded += Int64(bytes.count)
     }
 }
@@ -133,6 +135,7 @@ extension PacketDecoder {
         }
         guard let framing else { return (nil, false) }
         var body = HTTPBody(framing: framing, client: client)
+        body.digests = flows.options.derivedObservables.intersection(.fileDigests)
         switch PacketDecoder.contentEncoding(head) {
         case .identity: break
         case .gzip: body.inflater = BodyInflater(windowBits: 16 + MAX_WBITS)
@@ -311,9 +314,9 @@ extension PacketDecoder {
             observe(Observation(value: .hexDigest(UnsafeRawBufferPointer(rebasing: scratch[0..<length])), field: field,
                                 host: body.client, locator: context.locator, time: context.time))
         }
-        emit(body.md5.finalize(), .fileMD5)
-        emit(body.sha1.finalize(), .fileSHA1)
-        emit(body.sha256.finalize(), .fileSHA256)
+        if body.digests.contains(.fileMD5) { emit(body.md5.finalize(), .fileMD5) }
+        if body.digests.contains(.fileSHA1) { emit(body.sha1.finalize(), .fileSHA1) }
+        if body.digests.contains(.fileSHA256) { emit(body.sha256.finalize(), .fileSHA256) }
     }
 
     static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)

@@ -1,8 +1,8 @@
 // Raw packet records of a capture, for the evidence extract: every frame with its
 // number (as tshark numbers frames), link type, timestamp, lengths and bytes, read
 // through the hashing `InputFile` so that the bytes handed out are the bytes hashed.
-// pcap goes through libpcap (over the same cookie stream as `CaptureReader`), pcapng
-// through Cairn's own reader, so frame numbers agree with the sighting locators.
+// pcap and pcapng go through the same readers as `CaptureReader` (`Pcap.swift`,
+// `PcapNG.swift`), so frame numbers agree with the sighting locators.
 
 import ByteParsing
 import CPcap
@@ -30,8 +30,7 @@ public struct CaptureRecord {
 /// Not thread-safe: one task owns it.
 public final class CaptureRecordReader {
     private let file: InputFile
-    private var handle: OpaquePointer?
-    private let source: CookieSource?
+    private let pcap: PcapReader?
     private let pcapng: PcapNGReader?
     private var consumed = false
 
@@ -46,32 +45,11 @@ public final class CaptureRecordReader {
                 throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: \(problem)")
             }
             pcapng = reader
-            source = nil
-            handle = nil
+            pcap = nil
             return
         }
-        let source = CookieSource(file: file, prefix: prefix)
-        let stream: UnsafeMutablePointer<FILE>
-        switch openCookieStream(source) {
-        case .success(let opened): stream = opened
-        case .failure(let error): throw CaptureError(path: file.path, message: "cannot hand the file to libpcap: \(error.message)")
-        }
-        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
-        let opened = errorBuffer.withUnsafeMutableBufferPointer { buffer in
-            pcap_fopen_offline_with_tstamp_precision(stream, UInt32(PCAP_TSTAMP_PRECISION_NANO), buffer.baseAddress)
-        }
-        guard let opened else {
-            fclose(stream)
-            let text = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: \(text)")
-        }
-        self.source = source
-        self.handle = opened
-        self.pcapng = nil
-    }
-
-    deinit {
-        if let handle { pcap_close(handle) }
+        pcap = try PcapReader(file: file, prefix: prefix)
+        pcapng = nil
     }
 
     /// Hands every packet record to `body`, in file order, until `body` returns false or
@@ -99,32 +77,21 @@ public final class CaptureRecordReader {
                     if !body(record) { break loop }
                 }
             }
-        } else if let handle {
-            let linkType = pcap_datalink(handle)
+        } else if let pcap {
             var frame: UInt64 = 0
-            var header: UnsafeMutablePointer<pcap_pkthdr>? = nil
-            var data: UnsafePointer<UInt8>? = nil
-            while true {
-                let status = pcap_next_ex(handle, &header, &data)
-                if status == -2 { break }
-                guard status == 1, let header, let data else {
-                    let reason = source?.error.map { "read error: \($0.reason)" }
-                        ?? pcap_geterr(handle).map { String(cString: $0) } ?? "unknown libpcap error"
+            loop: while true {
+                switch pcap.next() {
+                case .end: break loop
+                case .damage(let reason):
                     damage = "reading stopped after frame \(frame): \(reason)"
-                    break
+                    break loop
+                case .packet(let data, let originalLength, let time):
+                    frame += 1
+                    let record = CaptureRecord(frame: frame, linkType: pcap.linkType, time: time,
+                                               originalLength: originalLength, data: data)
+                    if !body(record) { break loop }
                 }
-                frame += 1
-                // libpcap guarantees `caplen` bytes at `data` until the next pcap_next_ex;
-                // with PCAP_TSTAMP_PRECISION_NANO, `tv_usec` holds nanoseconds.
-                let record = CaptureRecord(
-                    frame: frame, linkType: linkType,
-                    time: Timestamp(seconds: Int64(header.pointee.ts.tv_sec), nanoseconds: Int64(header.pointee.ts.tv_usec)),
-                    originalLength: header.pointee.len,
-                    data: UnsafeRawBufferPointer(start: data, count: Int(header.pointee.caplen)))
-                if !body(record) { break }
             }
-            pcap_close(handle)
-            self.handle = nil
         }
         do {
             try file.drain()

@@ -316,16 +316,22 @@ extension PacketDecoder {
         of hello: ClientHello, transport: TLSFingerprint.Transport, context: PacketContext,
         observe: (Observation) -> Void
     ) {
+        let wanted = flows.options.derivedObservables
+        guard !wanted.isDisjoint(with: .fingerprints) else { return }
         withUnsafeTemporaryAllocation(byteCount: TLSFingerprint.ja3Length + TLSFingerprint.ja4Length, alignment: 1) {
             text in
             let ja3 = UnsafeMutableRawBufferPointer(rebasing: text[0..<TLSFingerprint.ja3Length])
             let ja4 = UnsafeMutableRawBufferPointer(rebasing: text[TLSFingerprint.ja3Length...])
-            TLSFingerprint.writeJA3(hello, into: ja3)
-            TLSFingerprint.writeJA4(hello, transport: transport, into: ja4)
-            observe(Observation(value: .ja3(UnsafeRawBufferPointer(ja3)), field: .tlsJA3, host: context.source,
-                                locator: context.locator, time: context.time))
-            observe(Observation(value: .ja4(UnsafeRawBufferPointer(ja4)), field: .tlsJA4, host: context.source,
-                                locator: context.locator, time: context.time))
+            if wanted.contains(.ja3) {
+                TLSFingerprint.writeJA3(hello, into: ja3)
+                observe(Observation(value: .ja3(UnsafeRawBufferPointer(ja3)), field: .tlsJA3, host: context.source,
+                                    locator: context.locator, time: context.time))
+            }
+            if wanted.contains(.ja4) {
+                TLSFingerprint.writeJA4(hello, transport: transport, into: ja4)
+                observe(Observation(value: .ja4(UnsafeRawBufferPointer(ja4)), field: .tlsJA4, host: context.source,
+                                    locator: context.locator, time: context.time))
+            }
         }
     }
 
@@ -335,7 +341,9 @@ extension PacketDecoder {
     func observeFingerprints(
         ofMessage message: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
     ) {
-        guard let hello = try? ClientHello(message: message) else { return }
+        // Parsing the ClientHello again is only worth it for a fingerprint.
+        guard !flows.options.derivedObservables.isDisjoint(with: .fingerprints),
+              let hello = try? ClientHello(message: message) else { return }
         observeFingerprints(of: hello, transport: .tcp, context: context, observe: observe)
     }
 }

@@ -252,6 +252,9 @@ public struct IndicatorTable: Sendable {
     let windows: [ValidityWindow]
     /// The same for the allow entries.
     let allowWindows: [ValidityWindow]
+    /// The types of the indicators held, so that a reader can skip computing what no
+    /// indicator can match (body digests, TLS fingerprints).
+    public let indicatorTypes: Set<IndicatorType>
 
     /// URLs longer than this are not looked up: the key is built in a stack buffer of
     /// this size (plus one byte), and no URL indicator is that long (the plain-list line
@@ -261,6 +264,9 @@ public struct IndicatorTable: Sendable {
     init(indicators: [Indicator], allowEntries: [AllowEntry]) {
         // Lazily: a copy of every indicator would double the memory of a large rule set.
         tables = LookupTables(indicators.indices.lazy.map { (position: $0, indicator: indicators[$0]) })
+        var types: Set<IndicatorType> = []
+        for indicator in indicators where !types.contains(indicator.type) { types.insert(indicator.type) }
+        indicatorTypes = types
         windows = indicators.contains { $0.validFrom != nil || $0.validUntil != nil }
             ? indicators.map { ValidityWindow(from: $0.validFrom, until: $0.validUntil) } : []
         allowWindows = allowEntries.contains { $0.validFrom != nil || $0.validUntil != nil }

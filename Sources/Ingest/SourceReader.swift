@@ -98,19 +98,37 @@ struct SourceReader: Sendable {
 
     /// Runs the reader for `kind`. Throws when the file cannot be read as that kind at all.
     private func readContent(of file: InputFile, kind: SourceKind, into collector: inout SightingCollector) throws -> ReadSummary {
-        try readContent(of: file, kind: kind, observe: { collector.observe($0) }, line: { collector.observeLine($0) })
+        try readContent(
+            of: file, kind: kind, derived: Self.derivedObservables(matchableBy: table),
+            observe: { collector.observe($0) }, line: { collector.observeLine($0) })
+    }
+
+    /// The digests and fingerprints some indicator of `table` can match: computing the
+    /// others (hashing every HTTP body three times, every ClientHello twice) is wasted.
+    static func derivedObservables(matchableBy table: IndicatorTable) -> DerivedObservables {
+        let types = table.indicatorTypes
+        var wanted: DerivedObservables = []
+        if types.contains(.md5) { wanted.insert(.fileMD5) }
+        if types.contains(.sha1) { wanted.insert(.fileSHA1) }
+        if types.contains(.sha256) { wanted.insert(.fileSHA256) }
+        if types.contains(.ja3) { wanted.insert(.ja3) }
+        if types.contains(.ja4) { wanted.insert(.ja4) }
+        return wanted
     }
 
     /// Runs the reader for `kind`, handing every observation to `observe` and, for logs,
     /// every line to `line`. Throws when the file cannot be read as that kind at all.
+    /// `derived`: the digests and fingerprints to compute (all by default).
     func readContent(
-        of file: InputFile, kind: SourceKind, observe: (Observation) -> Void,
+        of file: InputFile, kind: SourceKind, derived: DerivedObservables = .all, observe: (Observation) -> Void,
         line: (LogReader.LineView) -> Void = { _ in }
     ) throws -> ReadSummary {
         let reportProgress: (ReadSummary) -> Void = { [progress] _ in progress?.read(bytes: file.bytesRead, path: file.path) }
         switch kind {
         case .pcap, .pcapng:
-            let reader = try CaptureReader(file: file, filter: filter)
+            var options = DecodingOptions()
+            options.derivedObservables = derived
+            let reader = try CaptureReader(file: file, filter: filter, options: options)
             return reader.read(observe: observe, progress: reportProgress)
         case .gzip, .text:
             var options = LogReadingOptions(year: year ?? Self.modificationYear(of: file.path))

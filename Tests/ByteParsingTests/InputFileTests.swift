@@ -82,6 +82,41 @@ private func liveHashingThreads() -> Int {
         #expect(file.bytesRead == UInt64(size) && file.sha256Hex == oneShot(bytes))
     }
 
+    /// `borrow` (no copy) mixed with `read(into:)`: the same bytes in the same order,
+    /// never more than asked nor past a ring buffer, and the same digest.
+    @Test(arguments: sizes)
+    func borrowedBytesAreTheFileAndAreHashed(size: Int) throws {
+        let bytes = patternBytes(count: size, seed: 11 &+ UInt64(size))
+        let temp = try TemporaryFile(bytes)
+        defer { temp.remove() }
+        for pattern in [[Int.max], [1], [7, -13], [999, -1], [-1_001, 1_000], [3, -1_500, 17, -2_000]] {
+            let file = try InputFile(path: temp.path, ringSlotSize: Self.slot, ringSlotCount: 3)
+            var got: [UInt8] = []
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2_000, alignment: 1)
+            defer { buffer.deallocate() }
+            var turn = 0
+            while true {
+                // Positive: borrow up to that many; negative: read that many.
+                let step = pattern[turn % pattern.count]
+                turn += 1
+                if step > 0 {
+                    let borrowed = try file.borrow(upTo: step)
+                    if borrowed.isEmpty { break }
+                    #expect(borrowed.count <= min(step, Self.slot))
+                    got.append(contentsOf: borrowed)
+                } else {
+                    let count = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(-step)]))
+                    if count == 0 { break }
+                    got.append(contentsOf: buffer[0..<count])
+                }
+            }
+            #expect(got == bytes, "size \(size), pattern \(pattern)")
+            #expect(file.bytesRead == UInt64(size))
+            #expect(file.sha256Hex == oneShot(bytes), "size \(size), pattern \(pattern)")
+            #expect(try file.borrow(upTo: 10).isEmpty, "nothing after the end")
+        }
+    }
+
     @Test(arguments: [0, 1, InputFile.ringSlotSize - 1, InputFile.ringSlotSize, InputFile.ringSlotSize + 1, 9 * InputFile.ringSlotSize + 777])
     func defaultRingAgreesWithOneShot(size: Int) throws {
         let bytes = patternBytes(count: size, seed: 7 &+ UInt64(size))

@@ -259,3 +259,23 @@ let corpusFingerprints: [(capture: String, frame: UInt64, ja3: String, ja4: Stri
         #expect(yield.ja4[expected.frame] == [expected.ja4], "\(expected.capture) frame \(expected.frame): JA4")
     }
 }
+
+private let fingerprintChoices: [(DerivedObservables, Int, Int)] = [
+    (.all, 1, 1), ([.ja3], 1, 0), ([.ja4], 0, 1), ([.fileSHA256], 0, 0),
+]
+
+@Test(arguments: fingerprintChoices)
+func onlyTheWantedFingerprintsAreComputed(_ wanted: DerivedObservables, _ ja3Count: Int, _ ja4Count: Int) {
+    let message = clientHelloMessage(ciphers: [0x1301], extensions: [serverNameExtension("fp.example")])
+    let record: [UInt8] = [0x16, 0x03, 0x01] + Craft.be16(message.count) + message
+    var tcp = Craft.be16(50000) + Craft.be16(443) + [0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18] + Craft.be16(65535) + [0, 0, 0, 0]
+    tcp += record
+    var options = DecodingOptions()
+    options.derivedObservables = wanted
+    let (seen, anomalies) = decodePackets([Craft.ipv4(proto: 6, payload: tcp)], options: options)
+    #expect(seen.filter { $0.field == .tlsJA3 }.count == ja3Count)
+    #expect(seen.filter { $0.field == .tlsJA4 }.count == ja4Count)
+    // The server name is read whatever is wanted.
+    #expect(seen.contains { $0.field == .tlsSNI && $0.value == .domain("fp.example") })
+    #expect(anomalies.isEmpty, "\(anomalies)")
+}

@@ -147,3 +147,34 @@ func hostileChunkSizesAreCounted(_ size: String) {
     #expect(result.digests.count == 3)
     #expect(result.anomalies.isEmpty)
 }
+
+private let digestChoices: [(DerivedObservables, [String])] = [
+    (.all, ["file.md5", "file.sha1", "file.sha256"]),
+    ([.fileSHA256], ["file.sha256"]),
+    ([.fileMD5, .fileSHA1], ["file.md5", "file.sha1"]),
+    ([.ja3, .ja4], []),
+]
+
+@Test(arguments: digestChoices)
+func onlyTheWantedBodyDigestsAreComputed(_ wanted: DerivedObservables, _ fields: [String]) throws {
+    let gzip = try compressed(gzip: true)
+    let response = Array("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: \(gzip.count)\r\n\r\n".utf8) + gzip
+    var options = DecodingOptions()
+    options.derivedObservables = wanted
+    let packets = serve(response, size: 500)
+    let (seen, anomalies) = decodePackets(packets, options: options)
+    let digests = seen.filter { [.fileMD5, .fileSHA1, .fileSHA256].contains($0.field) }
+    #expect(digests.map(\.field.rawValue) == fields)
+    if fields.contains("file.sha256") {
+        #expect(digests.last?.value.description == (try sha256(content)))
+    }
+    // Everything else is unchanged: the same addresses, no anomaly.
+    #expect(seen.filter { $0.field == .ipSource }.count == packets.count)
+    #expect(anomalies.isEmpty)
+    // A body that does not decode is still counted when no digest is wanted.
+    options.derivedObservables = []
+    let bad = decodePackets(
+        serve(Array("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 9\r\n\r\nnot gzip!".utf8), size: 1460),
+        options: options)
+    #expect(bad.anomalies == ["http.body_decode_error": 1])
+}
