@@ -93,6 +93,7 @@ let package = Package(
             name: "CairnBenchmarks",
             dependencies: [
                 "Indicators", "Observations", "ByteParsing", "LogReading", "CaptureDecoding", "CaseStore", "Correlation",
+                "Ingest", "CPcap",
                 // The store benchmark's peer calls the SQLite C API directly.
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],

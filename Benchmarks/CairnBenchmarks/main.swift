@@ -9,6 +9,8 @@ case "lookups":
     IndicatorBenchmark.run(arguments: Array(arguments.dropFirst()))
 case "load":
     LoadBenchmark.run(arguments: Array(arguments.dropFirst()))
+case "decode":
+    DecodeBenchmark.run(arguments: Array(arguments.dropFirst()))
 case "store":
     StoreBenchmark.run(arguments: Array(arguments.dropFirst()))
 case "export":
@@ -18,6 +20,7 @@ default:
         usage: cairn-bench <stage> [options]
           lookups    indicator table lookups against Set / binary-search baselines
           load       parse and compile 10,000,000 generated indicators: time, peak memory
+          decode     decode and match a capture on one core, against a bare libpcap loop (ns per packet)
           store      append 1,000,000 sightings to a case, against a prepared INSERT loop of the same rows
           export     cairn export and cairn verify of a 100,000-sighting incident (time, peak RSS)
         """)

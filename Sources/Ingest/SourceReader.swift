@@ -99,21 +99,8 @@ struct SourceReader: Sendable {
     /// Runs the reader for `kind`. Throws when the file cannot be read as that kind at all.
     private func readContent(of file: InputFile, kind: SourceKind, into collector: inout SightingCollector) throws -> ReadSummary {
         try readContent(
-            of: file, kind: kind, derived: Self.derivedObservables(matchableBy: table),
+            of: file, kind: kind, derived: DerivedObservables(matchableBy: table),
             observe: { collector.observe($0) }, line: { collector.observeLine($0) })
-    }
-
-    /// The digests and fingerprints some indicator of `table` can match: computing the
-    /// others (hashing every HTTP body three times, every ClientHello twice) is wasted.
-    static func derivedObservables(matchableBy table: IndicatorTable) -> DerivedObservables {
-        let types = table.indicatorTypes
-        var wanted: DerivedObservables = []
-        if types.contains(.md5) { wanted.insert(.fileMD5) }
-        if types.contains(.sha1) { wanted.insert(.fileSHA1) }
-        if types.contains(.sha256) { wanted.insert(.fileSHA256) }
-        if types.contains(.ja3) { wanted.insert(.ja3) }
-        if types.contains(.ja4) { wanted.insert(.ja4) }
-        return wanted
     }
 
     /// Runs the reader for `kind`, handing every observation to `observe` and, for logs,
@@ -158,5 +145,19 @@ struct SourceReader: Sendable {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
         return calendar.component(.year, from: date)
+    }
+}
+
+extension DerivedObservables {
+    /// The digests and fingerprints some indicator of `table` can match: computing the
+    /// others (hashing every HTTP body three times, every ClientHello twice) is wasted.
+    public init(matchableBy table: IndicatorTable) {
+        let types = table.indicatorTypes
+        self = []
+        if types.contains(.md5) { insert(.fileMD5) }
+        if types.contains(.sha1) { insert(.fileSHA1) }
+        if types.contains(.sha256) { insert(.fileSHA256) }
+        if types.contains(.ja3) { insert(.ja3) }
+        if types.contains(.ja4) { insert(.ja4) }
     }
 }
