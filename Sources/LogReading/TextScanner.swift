@@ -79,30 +79,33 @@ enum TextScanner {
             }
             // Every word that ends inside the block, from the masks alone; only a word
             // with a dot, or followed by `@` or `:` (an e-mail address or URL), is looked
-            // at. Such words are shorter than 16, so none is a digest.
-            var position = 0
-            while position < ByteClasses.blockSize {
-                let ahead = block.word >> position
-                guard ahead != 0 else {
-                    position = ByteClasses.blockSize
+            // at. Such words are shorter than 16, so none is a digest. A seed marks such
+            // a word: its dots, and its last byte when `@` or `:` follows.
+            let nonWord = ~block.word
+            var seeds = (block.special & block.word) | ((block.special & nonWord) >> 1 & block.word)
+            // The word running into the next block (if any) is left to the next block.
+            let tail = nonWord.leadingZeroBitCount
+            var position = ByteClasses.blockSize - tail
+            while seeds != 0 {
+                let seed = seeds.trailingZeroBitCount
+                // The word around the seed: after the last non-word byte before it, up to
+                // the next non-word byte (there is one: the block is not all word bytes).
+                let before = nonWord & (1 << seed &- 1)
+                let wordStart = before == 0 ? 0 : ByteClasses.blockSize - before.leadingZeroBitCount
+                let wordEnd = seed + (nonWord >> seed).trailingZeroBitCount
+                if wordEnd >= ByteClasses.blockSize {
+                    // The seed is in the tail word: the next block starts at it.
+                    position = wordStart
                     break
                 }
-                position += ahead.trailingZeroBitCount
-                // Zeros shifted in at the top count as word bytes here: a word reaching
-                // the block's end has `position + length == 16`.
-                let length = (~(block.word >> position)).trailingZeroBitCount
-                if position + length >= ByteClasses.blockSize { break }
-                let wordEnd = position + length
-                let hasDot = (block.special >> position) & (1 << length &- 1) != 0
-                if hasDot || (block.special >> wordEnd) & 1 != 0 {
-                    scanWord(
-                        text, (index + position)..<(index + wordEnd), hasDot: hasDot,
-                        within: range.lowerBound..<end, suffixes: suffixes, found: found)
-                }
-                position = wordEnd
+                let hasDot = (block.special & block.word) >> wordStart & (1 << (wordEnd - wordStart) &- 1) != 0
+                scanWord(
+                    text, (index + wordStart)..<(index + wordEnd), hasDot: hasDot,
+                    within: range.lowerBound..<end, suffixes: suffixes, found: found)
+                seeds &= ~(1 << wordEnd &- 1)
             }
-            // Past the block, or at the word that runs into the next block (not at the
-            // block's start: that case was the long word above).
+            // Past the block's last non-word byte, or at the seeded word running into the
+            // next block (not at the block's start: that case was the long word above).
             index += position
         }
         scanIPv6(text, range.lowerBound..<end, found: found)
