@@ -50,33 +50,63 @@ enum TextScanner {
     ) {
         var index = range.lowerBound
         let end = min(range.upperBound, text.count)
+        guard let base = text.baseAddress else { return }
+        // Invariant: `index` is at a word's first byte or at a non-word byte.
         while index < end {
-            guard isWordByte(text[index]) else {
-                index += 1
+            guard end - index >= ByteClasses.blockSize else {
+                // The last bytes, one at a time.
+                guard isWordByte(text[index]) else {
+                    index += 1
+                    continue
+                }
+                let start = index
+                let hasDot: Bool
+                (index, hasDot) = wordExtent(text, from: start, end: end)
+                scanWord(text, start..<index, hasDot: hasDot, within: range.lowerBound..<end, suffixes: suffixes, found: found)
                 continue
             }
-            let start = index
-            let hasDot: Bool
-            (index, hasDot) = wordExtent(text, from: start, end: end)
-            // The local part of an e-mail address is not a domain.
-            let followedByAt = index < end && text[index] == UInt8(ascii: "@")
-            if followedByAt,
-               let email = emailRange(text, at: index, within: range.lowerBound..<end, suffixes: suffixes)
-            {
-                found(.email(email))
+            // Safe: index + 16 <= end <= text.count, so the 16 bytes lie inside text.
+            let block = ByteClasses.masks(base + index)
+            if block.word == 0xFFFF {
+                // A word of 16 bytes or more starts here: its end, a byte at a time.
+                let start = index
+                let rest = wordExtent(text, from: index + ByteClasses.blockSize, end: end)
+                index = rest.end
+                scanWord(
+                    text, start..<index, hasDot: block.special != 0 || rest.hasDot, within: range.lowerBound..<end,
+                    suffixes: suffixes, found: found)
+                continue
             }
-            if index + 2 < end, text[index] == UInt8(ascii: ":"), text[index + 1] == UInt8(ascii: "/"),
-               text[index + 2] == UInt8(ascii: "/"), isURLScheme(text, start..<index),
-               let url = urlRange(text, from: start, schemeEnd: index, end: end)
-            {
-                found(.url(url))
+            // Every word that ends inside the block, from the masks alone; only a word
+            // with a dot, or followed by `@` or `:` (an e-mail address or URL), is looked
+            // at. Such words are shorter than 16, so none is a digest. A seed marks such
+            // a word: its dots, and its last byte when `@` or `:` follows.
+            let nonWord = ~block.word
+            var seeds = (block.special & block.word) | ((block.special & nonWord) >> 1 & block.word)
+            // The word running into the next block (if any) is left to the next block.
+            let tail = nonWord.leadingZeroBitCount
+            var position = ByteClasses.blockSize - tail
+            while seeds != 0 {
+                let seed = seeds.trailingZeroBitCount
+                // The word around the seed: after the last non-word byte before it, up to
+                // the next non-word byte (there is one: the block is not all word bytes).
+                let before = nonWord & (1 << seed &- 1)
+                let wordStart = before == 0 ? 0 : ByteClasses.blockSize - before.leadingZeroBitCount
+                let wordEnd = seed + (nonWord >> seed).trailingZeroBitCount
+                if wordEnd >= ByteClasses.blockSize {
+                    // The seed is in the tail word: the next block starts at it.
+                    position = wordStart
+                    break
+                }
+                let hasDot = (block.special & block.word) >> wordStart & (1 << (wordEnd - wordStart) &- 1) != 0
+                scanWord(
+                    text, (index + wordStart)..<(index + wordEnd), hasDot: hasDot,
+                    within: range.lowerBound..<end, suffixes: suffixes, found: found)
+                seeds &= ~(1 << wordEnd &- 1)
             }
-            // A word without a dot and shorter than the shortest digest can hold no
-            // address, name or digest (e-mail and URL starts were checked above):
-            // most words of a log line ("Failed", "password", "port") end here.
-            if hasDot || index - start >= shortestDigestLength {
-                scanWord(text, start..<index, domainAllowed: !followedByAt, suffixes: suffixes, found: found)
-            }
+            // Past the block's last non-word byte, or at the seeded word running into the
+            // next block (not at the block's start: that case was the long word above).
+            index += position
         }
         scanIPv6(text, range.lowerBound..<end, found: found)
     }
@@ -84,10 +114,9 @@ enum TextScanner {
     /// 32 hex digits: an MD5, the shortest digest the scanner reports.
     static let shortestDigestLength = 32
 
-    /// The end of the word starting at `start` and whether it has a dot. Scalar on
-    /// purpose: a `SIMD16<UInt8>` classifier of 16 bytes at once (compares, a mask,
-    /// the first non-word lane) measured five times slower in release builds with
-    /// Swift 6.3, whose SIMD masks compile to lane-by-lane loops through the stack.
+    /// The end of the word starting at `start` and whether it has a dot, a byte at a
+    /// time: for the last 15 bytes of a text and the rest of words longer than 16
+    /// (`scan` classifies 16 bytes at once with `ByteClasses` elsewhere).
     @inline(__always)
     static func wordExtent(_ text: UnsafeRawBufferPointer, from start: Int, end: Int) -> (end: Int, hasDot: Bool) {
         var index = start
@@ -340,7 +369,37 @@ enum TextScanner {
         isDigit(byte) || (byte | 0x20) &- 97 < 6
     }
 
+    /// Everything the word `text[word]` starts or holds: an e-mail address (when `@`
+    /// follows), a URL (when `://` follows a scheme), and, when it has a dot or is as
+    /// long as a digest, its dotted quads, digests and domain name.
+    @inline(__always)
     private static func scanWord(
+        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, hasDot: Bool, within range: Range<Int>,
+        suffixes: PublicSuffixList?, found: (TextObservable) -> Void
+    ) {
+        let start = word.lowerBound
+        let index = word.upperBound
+        let end = range.upperBound
+        // The local part of an e-mail address is not a domain.
+        let followedByAt = index < end && text[index] == UInt8(ascii: "@")
+        if followedByAt, let email = emailRange(text, at: index, within: range, suffixes: suffixes) {
+            found(.email(email))
+        }
+        if index + 2 < end, text[index] == UInt8(ascii: ":"), text[index + 1] == UInt8(ascii: "/"),
+           text[index + 2] == UInt8(ascii: "/"), isURLScheme(text, start..<index),
+           let url = urlRange(text, from: start, schemeEnd: index, end: end)
+        {
+            found(.url(url))
+        }
+        // A word without a dot and shorter than the shortest digest can hold no
+        // address, name or digest (e-mail and URL starts were checked above):
+        // most words of a log line ("Failed", "password", "port") end here.
+        if hasDot || index - start >= shortestDigestLength {
+            scanWordParts(text, word, domainAllowed: !followedByAt, suffixes: suffixes, found: found)
+        }
+    }
+
+    private static func scanWordParts(
         _ text: UnsafeRawBufferPointer, _ word: Range<Int>, domainAllowed: Bool, suffixes: PublicSuffixList?,
         found: (TextObservable) -> Void
     ) {
@@ -420,6 +479,7 @@ enum TextScanner {
         var labels = 0
         var labelLength = 0
         var lastLabelAlphabetic = true
+        var lastLabelHasLetter = false
         for index in start..<end {
             let byte = text[index]
             if byte == UInt8(ascii: ".") {
@@ -427,20 +487,24 @@ enum TextScanner {
                 labels += 1
                 labelLength = 0
                 lastLabelAlphabetic = true
+                lastLabelHasLetter = false
             } else {
                 labelLength += 1
                 guard labelLength <= maximumLabelLength else { return nil }
-                if !isLetter(byte) { lastLabelAlphabetic = false }
+                if isLetter(byte) { lastLabelHasLetter = true } else { lastLabelAlphabetic = false }
             }
         }
         guard labels >= 1 else { return nil }
         let name = UnsafeRawBufferPointer(rebasing: text[start..<end])
         if let suffixes {
+            // Cheap tests first (a dotted quad's or `libc.so.6`'s last label has no letter,
+            // and no top-level domain lacks one), the hash lookups last.
+            guard lastLabelHasLetter || !suffixes.everyTopLevelDomainHasALetter else { return nil }
             let lastLabel = (end - labelLength)..<end
-            guard suffixes.hasKnownTopLevelDomain(name) || isOne(of: specialUseTopLevelDomains, text, lastLabel),
-                  !suffixes.isPublicSuffix(name, section: .icann),
-                  !isOne(of: fileExtensionTopLevelDomains, text, lastLabel),
-                  !isOne(of: reverseDNSFirstLabels, text, start..<firstLabelEnd(text, start..<end))
+            guard !isOne(of: fileExtensionTopLevelDomains, text, lastLabel),
+                  !isOne(of: reverseDNSFirstLabels, text, start..<firstLabelEnd(text, start..<end)),
+                  suffixes.hasKnownTopLevelDomain(name) || isOne(of: specialUseTopLevelDomains, text, lastLabel),
+                  !suffixes.isPublicSuffix(name, section: .icann)
             else { return nil }
         } else {
             guard labelLength >= 2, lastLabelAlphabetic else { return nil }

@@ -60,6 +60,10 @@ public struct PublicSuffixList: Sendable {
     private let mask: Int
     /// Rules read (ICANN and private), for reports and tests.
     public let ruleCount: Int
+    /// Whether every ICANN top-level domain of the list holds an ASCII letter (true of
+    /// the real list: `com`, `xn--p1ai`). Scanners use it to rule out a name whose last
+    /// label has no letter (`10.0.0.1`, `libc.so.6`) without a lookup.
+    public let everyTopLevelDomainHasALetter: Bool
 
     /// The longest name looked up; longer input is not a domain name (RFC 1035).
     static let maximumNameLength = 253
@@ -107,6 +111,12 @@ public struct PublicSuffixList: Sendable {
         (keys, table) = builder.finish()
         mask = table.count - 1
         ruleCount = count
+        var allHaveLetters = true
+        for entry in table where entry.length > 0 && entry.flags & Self.topLevelICANN != 0 {
+            let label = keys[Int(entry.offset)..<Int(entry.offset) + Int(entry.length)]
+            if !label.contains(where: { ($0 | 0x20) &- 97 < 26 }) { allHaveLetters = false }
+        }
+        everyTopLevelDomainHasALetter = allHaveLetters
     }
 
     /// Loads the list from a file in the list's text format.

@@ -1,0 +1,118 @@
+import Foundation
+import Observations
+import Testing
+@testable import LogReading
+
+/// The 16-bytes-at-once classifier against its scalar twin, and the block scanner
+/// against the byte-at-a-time scanner it replaced (`ByteAtATimeScanner`), on edge cases,
+/// random text and every line of the corpus: the observables must be the same, in order.
+struct BlockScannerTests {
+    /// A small deterministic generator, so that a failure can be replayed.
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test func classifierAgreesWithItsScalarTwinForEveryByteInEveryLane() {
+        var random = SplitMix(state: 1)
+        for lane in 0..<16 {
+            for value in 0...255 {
+                var block = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
+                block[lane] = UInt8(value)
+                block.withUnsafeBytes { bytes in
+                    #expect(ByteClasses.masks(bytes.baseAddress!) == ByteClasses.scalarMasks(bytes), "lane \(lane) byte \(value)")
+                }
+            }
+        }
+    }
+
+    @Test func classifierAgreesWithItsScalarTwinOnLogLikeBlocks() {
+        var random = SplitMix(state: 2)
+        let alphabet = Array("aZ09.-_@: /=[]\"\t\u{0}\u{7F}".utf8) + [0x80, 0xC3, 0xFF]
+        for _ in 0..<20_000 {
+            let block = (0..<16).map { _ in alphabet.randomElement(using: &random)! }
+            block.withUnsafeBytes { bytes in
+                #expect(ByteClasses.masks(bytes.baseAddress!) == ByteClasses.scalarMasks(bytes))
+            }
+        }
+    }
+
+    static func observables(
+        _ line: [UInt8], _ range: Range<Int>, _ suffixes: PublicSuffixList?, blocks: Bool
+    ) -> [TextObservable] {
+        var found: [TextObservable] = []
+        line.withUnsafeBytes { bytes in
+            if blocks {
+                TextScanner.scan(bytes, in: range, suffixes: suffixes) { found.append($0) }
+            } else {
+                ByteAtATimeScanner.scan(bytes, in: range, suffixes: suffixes) { found.append($0) }
+            }
+        }
+        return found
+    }
+
+    /// Pieces that start, end or break observables, glued at random: words across block
+    /// boundaries, dots and `@`/`:` at lane 0 and 15, long words and digests.
+    static let pieces: [String] = [
+        " ", " ", " ", "  ", "\t", ".", ":", "@", "-", "_", "/", "://", "=", "[", "]", "(", ")", ",", "\"",
+        "from", "port", "Failed", "password", "SRC=", "DST=", "user@", "https://", "hxxp://", "ftp",
+        "10.0.0.1", "192.168.100.254", "256.1.1.1", "01.2.3.4", "1.2.3", "2001:db8::1", "fe80::1%eth0", "::ffff:1.2.3.4",
+        "52:54:00:12:34:56", "12:01:01", "example.com", "www.example.co.uk", "co.uk", "config.php", "libc.so.6",
+        "com.apple.foo", "a.properties", "paypa1-login.test", "xn--p1ai", "mail.xn--p1ai", "b.c", "x", "a-b_c",
+        "d41d8cd98f00b204e9800998ecf8427e", "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "abcdefghijklmnopqrstuvwxyz0123456789", "file.d41d8cd98f00b204e9800998ecf8427e.gz", "v1.2.3.4.5", "0x7f",
+        "\u{C3}\u{A9}", "\u{0}", "\r",
+    ]
+
+    @Test(arguments: [3, 4, 5])
+    func blockScannerFindsWhatTheByteAtATimeScannerFinds(seed: UInt64) {
+        var random = SplitMix(state: seed)
+        let suffixes = PublicSuffixList.system
+        for _ in 0..<3_000 {
+            var line: [UInt8] = []
+            let count = Int.random(in: 0..<40, using: &random)
+            for _ in 0..<count { line += Array(Self.pieces.randomElement(using: &random)!.utf8) }
+            let lower = line.isEmpty ? 0 : Int.random(in: 0...min(line.count, 20), using: &random)
+            let upper = Int.random(in: lower...line.count, using: &random)
+            for range in [0..<line.count, lower..<upper] {
+                for list in [suffixes, nil] {
+                    let expected = Self.observables(line, range, list, blocks: false)
+                    let actual = Self.observables(line, range, list, blocks: true)
+                    #expect(actual == expected, "\(String(decoding: line, as: UTF8.self)) in \(range)")
+                }
+            }
+        }
+    }
+
+    @Test func blockScannerFindsWhatTheByteAtATimeScannerFindsOnTheCorpus() throws {
+        guard let directory = Fixture.corpusDirectory() else { return }
+        let suffixes = PublicSuffixList.system
+        var lines = 0
+        var observables = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        where !name.hasSuffix(".gz") {
+            let path = directory.appendingPathComponent(name).path
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+                  let data = FileManager.default.contents(atPath: path)
+            else { continue }
+            for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+                let bytes = Array(line)
+                let expected = Self.observables(bytes, 0..<bytes.count, suffixes, blocks: false)
+                let actual = Self.observables(bytes, 0..<bytes.count, suffixes, blocks: true)
+                #expect(actual == expected, "\(name): \(String(decoding: bytes, as: UTF8.self))")
+                lines += 1
+                observables += expected.count
+            }
+        }
+        #expect(lines > 20_000)
+        #expect(observables > 10_000)
+    }
+}
