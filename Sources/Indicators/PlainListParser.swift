@@ -1,7 +1,7 @@
 import Observations
 /// What reading one rule file produced.
 struct ParsedFile {
-    var indicators: [Indicator] = []
+    var indicators = IndicatorList()
     /// Entries of an allow list (MISP warning lists; files under `allow/` are turned
     /// into allow entries by `RuleSet.load`).
     var allowEntries: [AllowEntry] = []
@@ -74,20 +74,27 @@ enum PlainListParser {
     /// `ruleFile` and for errors. Duplicates are not removed here.
     static func parse(file bytes: [UInt8], path: String, suffixes: PublicSuffixList, linesBefore: Int = 0) -> ParsedFile {
         var result = ParsedFile()
+        // Every indicator without a description shares the file's one details record.
+        let plain = result.indicators.addDetails(IndicatorDetails(ruleFile: path))
         forEachLine(bytes, linesBefore: linesBefore) { number, line in
-            if let parsed = fastValue(line, suffixes: suffixes) {
-                result.indicators.append(Indicator(
-                    type: parsed.type, value: parsed.value, ruleFile: path, line: number,
-                    matchesSubdomains: parsed.matchesSubdomains))
+            if appendFastValue(line, suffixes: suffixes, line: number, details: plain, to: &result.indicators) {
                 return
             }
             switch parseLine(line, suffixes: suffixes) {
             case .empty:
                 break
             case .indicator(let parsed, let description):
-                result.indicators.append(Indicator(
-                    type: parsed.type, value: parsed.value, ruleFile: path, line: number,
-                    matchesSubdomains: parsed.matchesSubdomains, description: description))
+                if description == nil {
+                    let start = result.indicators.textCount
+                    result.indicators.appendText(parsed.value.utf8)
+                    result.indicators.finishValue(
+                        start: start, kind: IndicatorList.kind(parsed.type, matchesSubdomains: parsed.matchesSubdomains),
+                        line: number, details: plain)
+                } else {
+                    result.indicators.append(Indicator(
+                        type: parsed.type, value: parsed.value, ruleFile: path, line: number,
+                        matchesSubdomains: parsed.matchesSubdomains, description: description))
+                }
                 if let note = parsed.note {
                     let start = line.firstIndex(where: { !ValueSyntax.isSpace($0) }) ?? line.startIndex
                     result.warning(path, number, start - line.startIndex + 1, note)
@@ -109,6 +116,76 @@ enum PlainListParser {
     /// the general path (`parseLine`), which gives the same result for the lines
     /// accepted here and the messages for the others.
     static func fastValue(_ line: ArraySlice<UInt8>, suffixes: PublicSuffixList) -> ParsedValue? {
+        switch fastKind(line, suffixes: suffixes) {
+        case nil: return nil
+        case .digest(let type):
+            return ParsedValue(type: type, value: String(decoding: line.lazy.map(ByteStringTable.lowercased), as: UTF8.self))
+        case .ipv4(let address):
+            return ParsedValue(type: .ipv4, value: IPv4Address(address).description)
+        case .cidr(let network, let prefix):
+            return ParsedValue(type: .cidr, value: "\(IPv4Address(network))/\(prefix)")
+        case .domain:
+            return ParsedValue(type: .domain, value: String(decoding: line, as: UTF8.self))
+        }
+    }
+
+    /// `fastValue` written straight into `list` as canonical bytes (no `String`):
+    /// whether the line was one of the common lines it reads.
+    static func appendFastValue(
+        _ line: ArraySlice<UInt8>, suffixes: PublicSuffixList, line number: Int, details: UInt32,
+        to list: inout IndicatorList
+    ) -> Bool {
+        guard let kind = fastKind(line, suffixes: suffixes) else { return false }
+        let start = list.textCount
+        let type: IndicatorType
+        switch kind {
+        case .digest(let digestType):
+            type = digestType
+            list.appendText(line.lazy.map(ByteStringTable.lowercased))
+        case .ipv4(let address):
+            type = .ipv4
+            appendDottedQuad(address, to: &list)
+        case .cidr(let network, let prefix):
+            type = .cidr
+            appendDottedQuad(network, to: &list)
+            list.appendText(UInt8(ascii: "/"))
+            appendDecimal(prefix, to: &list)
+        case .domain:
+            type = .domain
+            list.appendText(line)
+        }
+        list.finishValue(start: start, kind: IndicatorList.kind(type, matchesSubdomains: true), line: number, details: details)
+        return true
+    }
+
+    /// The text `IPv4Address.description` gives.
+    private static func appendDottedQuad(_ address: UInt32, to list: inout IndicatorList) {
+        for shift in [24, 16, 8, 0] as [UInt32] {
+            appendDecimal(Int((address >> shift) & 0xFF), to: &list)
+            if shift > 0 { list.appendText(UInt8(ascii: ".")) }
+        }
+    }
+
+    /// `number` (0...999) in decimal.
+    private static func appendDecimal(_ number: Int, to list: inout IndicatorList) {
+        if number >= 100 { list.appendText(UInt8(truncatingIfNeeded: 0x30 + number / 100)) }
+        if number >= 10 { list.appendText(UInt8(truncatingIfNeeded: 0x30 + number / 10 % 10)) }
+        list.appendText(UInt8(truncatingIfNeeded: 0x30 + number % 10))
+    }
+
+    /// What `fastValue` recognised a line as.
+    enum FastKind {
+        case digest(IndicatorType)
+        case ipv4(UInt32)
+        /// Host bits cleared.
+        case cidr(UInt32, prefix: Int)
+        /// The line as it is (lower-case ASCII).
+        case domain
+    }
+
+    /// The classification behind `fastValue`.
+    @inline(__always)
+    static func fastKind(_ line: ArraySlice<UInt8>, suffixes: PublicSuffixList) -> FastKind? {
         let count = line.count
         guard count >= 3, count <= 253 else { return nil }
         var digitsAndDots = true
@@ -134,12 +211,12 @@ enum PlainListParser {
             case 64: type = .sha256
             default: return nil
             }
-            return ParsedValue(type: type, value: String(decoding: line.lazy.map(ByteStringTable.lowercased), as: UTF8.self))
+            return .digest(type)
         }
         if digitsAndDots {
             guard let slash = line.firstIndex(of: UInt8(ascii: "/")) else {
                 guard let address = IPv4Address(ascii: line) else { return nil }
-                return ParsedValue(type: .ipv4, value: address.description)
+                return .ipv4(address.value)
             }
             // `a.b.c.d/n` with a prefix of one or two digits, at most 32; host bits
             // cleared, as `ValueSyntax.classifyNetwork` does.
@@ -149,7 +226,7 @@ enum PlainListParser {
             else { return nil }
             let prefix = prefixDigits.reduce(0) { $0 * 10 + Int($1 &- 0x30) }
             guard prefix <= 32 else { return nil }
-            return ParsedValue(type: .cidr, value: "\(IPv4Address(IPv4Network.mask(address.value, prefix: prefix)))/\(prefix)")
+            return .cidr(IPv4Network.mask(address.value, prefix: prefix), prefix: prefix)
         }
         guard domain, line.first != UInt8(ascii: "."), line.last != UInt8(ascii: ".") else { return nil }
         // Labels: non-empty, at most 63 bytes, at least two, the last not all digits.
@@ -171,7 +248,7 @@ enum PlainListParser {
         guard labels >= 2, !lastLabelAllDigits else { return nil }
         let isSuffix = line.withUnsafeBytes { suffixes.isPublicSuffix($0, section: .all) }
         guard !isSuffix else { return nil }
-        return ParsedValue(type: .domain, value: String(decoding: line, as: UTF8.self))
+        return .domain
     }
 
     /// Calls `body` with each line's 1-based number and its bytes without the line end
