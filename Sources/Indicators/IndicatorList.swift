@@ -159,8 +159,21 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
 
     /// Appends every indicator of `other`, in order.
     public mutating func append(contentsOf other: IndicatorList) {
+        guard !isEmpty || !details.isEmpty else {
+            self = other
+            return
+        }
         let offset = adoptDetails(of: other)
-        for position in other.indices { appendEntry(from: other, at: position, detailsOffset: offset) }
+        let textOffset = UInt64(text.count)
+        let positionOffset = count
+        text += other.text
+        spans.reserveCapacity(count + other.count)
+        for span in other.spans { spans.append(span &+ textOffset << 24) }
+        for (position, length) in other.longLengths { longLengths[position + positionOffset] = length }
+        kinds += other.kinds
+        lines += other.lines
+        detailIDs.reserveCapacity(count + other.count)
+        for id in other.detailIDs { detailIDs.append(id &+ offset) }
     }
 
     public mutating func reserveCapacity(_ count: Int) {
@@ -253,7 +266,7 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
     mutating func appendEntry(from other: IndicatorList, at position: Int, detailsOffset: UInt32) {
         let start = text.count
         let range = other.valueRange(at: position)
-        text.append(contentsOf: other.text[range])
+        other.text.withUnsafeBytes { text.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[range])) }
         finishValue(start: start, kind: other.kinds[position], line: other.lines[position],
                     details: other.detailIDs[position] &+ detailsOffset)
     }

@@ -121,10 +121,16 @@ public struct RuleSet: Sendable {
             let detailsOffset = indicators.adoptDetails(of: candidates)
             var countsByType = [Int](repeating: 0, count: IndicatorType.byOrdinal.count)
             indicators.reserveCapacity(indicators.count + candidates.count)
+            seen.reserve(indicators.count + candidates.count)
+            var hashes = IndicatorIndex.Batch()
             for candidate in candidates.indices {
                 countsByType[Int(candidates.type(at: candidate).ordinal)] += 1
+                if candidate % IndicatorIndex.Batch.size == 0 {
+                    hashes = seen.prepare(candidates, from: candidate)
+                }
                 if let position = seen.firstPosition(
-                    of: candidate, in: candidates, newPosition: indicators.count, list: indicators)
+                    of: candidate, hash: hashes[candidate % IndicatorIndex.Batch.size], in: candidates,
+                    newPosition: indicators.count, list: indicators)
                 {
                     // Rare: only duplicates build `Indicator` values.
                     let indicator = candidates[candidate]
@@ -253,6 +259,8 @@ struct IndicatorIndex {
     /// Hash tag << 32 | (position + 1); 0: empty.
     private var slots: [UInt64] = []
     private var count = 0
+    /// Where `prepare` leaves the sum of the slots it read.
+    private var sink: UInt64 = 0
 
     /// The position in `list` of an indicator with the identity of `candidates`'s at
     /// `candidate`, if one was recorded; else records `newPosition` (where the caller
@@ -260,8 +268,57 @@ struct IndicatorIndex {
     mutating func firstPosition(
         of candidate: Int, in candidates: IndicatorList, newPosition: Int, list: IndicatorList
     ) -> Int? {
-        if (count + 1) * 2 > slots.count { grow() }
-        let hash = candidates.identityHash(at: candidate)
+        firstPosition(of: candidate, hash: candidates.identityHash(at: candidate), in: candidates,
+                      newPosition: newPosition, list: list)
+    }
+
+    /// Hashes of up to `size` consecutive candidates.
+    struct Batch {
+        static let size = 16
+        var hashes: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                     UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+        subscript(index: Int) -> UInt64 {
+            get { withUnsafeBytes(of: hashes) { $0.load(fromByteOffset: index * 8, as: UInt64.self) } }
+            set { withUnsafeMutableBytes(of: &hashes) { $0.storeBytes(of: newValue, toByteOffset: index * 8, as: UInt64.self) } }
+        }
+    }
+
+    /// The hashes of the next `Batch.size` candidates from `first` on, having read
+    /// their home slots: the reads do not depend on one another, so the processor
+    /// overlaps their cache misses instead of waiting for each in turn (the table of
+    /// millions of slots is far larger than the cache).
+    mutating func prepare(_ candidates: IndicatorList, from first: Int) -> Batch {
+        var batch = Batch()
+        let end = min(candidates.count, first + Batch.size)
+        guard !slots.isEmpty else { return batch }
+        let mask = slots.count - 1
+        var touched: UInt64 = 0
+        slots.withUnsafeBufferPointer { slots in
+            for candidate in first..<end {
+                let hash = candidates.identityHash(at: candidate)
+                batch[candidate - first] = hash
+                touched &+= slots[IndicatorIndex.home(tag: hash >> 32) & mask]
+            }
+        }
+        // Keeps the reads from being optimised away.
+        sink = touched
+        return batch
+    }
+
+    /// Makes room for `total` indicators, so that loading does not grow the table.
+    mutating func reserve(_ total: Int) {
+        var capacity = max(1024, slots.count)
+        while (total + 1) * 2 > capacity { capacity *= 2 }
+        if capacity > slots.count { grow(to: capacity) }
+    }
+
+    /// `firstPosition` with the candidate's `identityHash` given.
+    mutating func firstPosition(
+        of candidate: Int, hash: UInt64, in candidates: IndicatorList, newPosition: Int, list: IndicatorList
+    ) -> Int? {
+        if (count + 1) * 2 > slots.count { grow(to: max(1024, slots.count * 2)) }
         let tag = hash >> 32
         let mask = slots.count - 1
         var slot = IndicatorIndex.home(tag: tag) & mask
@@ -285,10 +342,9 @@ struct IndicatorIndex {
         return nil
     }
 
-    /// Doubles the table; an entry's slot is found again from its tag (the slot is the
+    /// Rebuilds the table with `capacity` slots (a power of two); an entry's slot is found again from its tag (the slot is the
     /// tag's low bits), so the values need not be hashed again.
-    private mutating func grow() {
-        let capacity = max(1024, slots.count * 2)
+    private mutating func grow(to capacity: Int) {
         var newSlots = [UInt64](repeating: 0, count: capacity)
         let mask = capacity - 1
         for entry in slots where entry != 0 {
