@@ -126,6 +126,10 @@ enum PlainListParser {
             return ParsedValue(type: .cidr, value: "\(IPv4Address(network))/\(prefix)")
         case .domain:
             return ParsedValue(type: .domain, value: String(decoding: line, as: UTF8.self))
+        case .ipv6(let address):
+            return ParsedValue(type: .ipv6, value: address.description)
+        case .ipv6Network(let network, let prefix):
+            return ParsedValue(type: .cidr, value: "\(network)/\(prefix)")
         }
     }
 
@@ -153,6 +157,14 @@ enum PlainListParser {
         case .domain:
             type = .domain
             list.appendText(line)
+        case .ipv6(let address):
+            type = .ipv6
+            list.appendText(address.description.utf8)
+        case .ipv6Network(let network, let prefix):
+            type = .cidr
+            list.appendText(network.description.utf8)
+            list.appendText(UInt8(ascii: "/"))
+            appendDecimal(prefix, to: &list)
         }
         list.finishValue(start: start, kind: IndicatorList.kind(type, matchesSubdomains: true), line: number, details: details)
         return true
@@ -181,6 +193,80 @@ enum PlainListParser {
         case cidr(UInt32, prefix: Int)
         /// The line as it is (lower-case ASCII).
         case domain
+        case ipv6(IPv6Address)
+        /// Host bits cleared.
+        case ipv6Network(IPv6Address, prefix: Int)
+    }
+
+    /// An IPv6 address or network of hex groups (`2001:db8::1`, `2001:db8::/32`), read
+    /// from the bytes as `IPv6Address.init?(_:)` reads its text; nil for anything else
+    /// (an embedded dotted quad, a zone index, a bad prefix), which the general path
+    /// then reads and reports.
+    static func fastIPv6(_ line: ArraySlice<UInt8>) -> FastKind? {
+        var end = line.endIndex
+        var prefix: Int? = nil
+        if let slash = line.firstIndex(of: UInt8(ascii: "/")) {
+            let digits = line[(slash + 1)...]
+            guard digits.count >= 1, digits.count <= 3, digits.allSatisfy({ $0 &- 0x30 < 10 }) else { return nil }
+            let number = digits.reduce(0) { $0 * 10 + Int($1 &- 0x30) }
+            guard number <= 128 else { return nil }
+            prefix = number
+            end = slash
+        }
+        let text = line[line.startIndex..<end]
+        guard !text.isEmpty, text.count <= 45 else { return nil }
+        // The parts between colons, as `IPv6Address` splits them; a leading or trailing
+        // `::` folded to one empty part.
+        var parts: [Range<Int>] = []
+        parts.reserveCapacity(9)
+        var start = text.startIndex
+        for index in text.indices where text[index] == UInt8(ascii: ":") {
+            parts.append(start..<index)
+            start = index + 1
+        }
+        parts.append(start..<text.endIndex)
+        if parts.first?.isEmpty == true {
+            guard parts.count > 1, parts[1].isEmpty else { return nil }
+            parts.removeFirst()
+        }
+        if parts.last?.isEmpty == true {
+            guard parts.count > 1, parts[parts.count - 2].isEmpty else { return nil }
+            parts.removeLast()
+        }
+        var groups: [UInt16] = []
+        groups.reserveCapacity(8)
+        var gapIndex: Int? = nil
+        for part in parts {
+            if part.isEmpty {
+                guard gapIndex == nil else { return nil }
+                gapIndex = groups.count
+                continue
+            }
+            guard part.count <= 4 else { return nil }
+            var group: UInt16 = 0
+            for index in part {
+                let byte = text[index]
+                let digit: UInt8
+                if byte &- 0x30 < 10 { digit = byte &- 0x30 }
+                else if byte &- 0x61 < 6 { digit = byte &- 0x61 + 10 }
+                else if byte &- 0x41 < 6 { digit = byte &- 0x41 + 10 }
+                else { return nil }
+                group = group << 4 | UInt16(digit)
+            }
+            groups.append(group)
+        }
+        if let gapIndex {
+            guard groups.count < 8 else { return nil }
+            groups.insert(contentsOf: repeatElement(0, count: 8 - groups.count), at: gapIndex)
+        }
+        guard groups.count == 8 else { return nil }
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for group in groups[0..<4] { high = high << 16 | UInt64(group) }
+        for group in groups[4..<8] { low = low << 16 | UInt64(group) }
+        let address = IPv6Address(high: high, low: low)
+        guard let prefix else { return .ipv6(address) }
+        return .ipv6Network(IPv6Network.mask(address, prefix: prefix), prefix: prefix)
     }
 
     /// The classification behind `fastValue`.
@@ -191,6 +277,13 @@ enum PlainListParser {
         var digitsAndDots = true
         var hex = true
         var domain = true
+        if line.contains(UInt8(ascii: ":")) {
+            // Only hex digits, colons and a `/prefix`: an IPv6 address or network.
+            guard line.allSatisfy({ $0 &- 0x30 < 10 || $0 &- 0x61 < 6 || $0 &- 0x41 < 6
+                || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "/") })
+            else { return nil }
+            return fastIPv6(line)
+        }
         for byte in line {
             let isDigit = byte &- 0x30 < 10
             let isDot = byte == UInt8(ascii: ".")
