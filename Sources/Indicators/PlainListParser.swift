@@ -273,10 +273,7 @@ enum PlainListParser {
     @inline(__always)
     static func fastKind(_ line: ArraySlice<UInt8>, suffixes: PublicSuffixList) -> FastKind? {
         let count = line.count
-        guard count >= 3, count <= 253 else { return nil }
-        var digitsAndDots = true
-        var hex = true
-        var domain = true
+        guard count <= 253 else { return nil }
         if line.contains(UInt8(ascii: ":")) {
             // Only hex digits, colons and a `/prefix`: an IPv6 address or network.
             guard line.allSatisfy({ $0 &- 0x30 < 10 || $0 &- 0x61 < 6 || $0 &- 0x41 < 6
@@ -284,6 +281,10 @@ enum PlainListParser {
             else { return nil }
             return fastIPv6(line)
         }
+        guard count >= 3 else { return nil }
+        var digitsAndDots = true
+        var hex = true
+        var domain = true
         for byte in line {
             let isDigit = byte &- 0x30 < 10
             let isDot = byte == UInt8(ascii: ".")
