@@ -223,7 +223,7 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
             longLengths[position] = length
             return UInt64(start) << 24 | UInt64(IndicatorList.longLength)
         }
-        longLengths[position] = nil
+        if !longLengths.isEmpty { longLengths[position] = nil }
         return UInt64(start) << 24 | UInt64(length)
     }
 
