@@ -112,7 +112,7 @@ enum DecodeBenchmark {
         let cpu = threadCPUSeconds()
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let handle = pcap_open_offline(path, &errorBuffer) else {
-            print("\(path): \(String(cString: errorBuffer))")
+            print("\(path): \(String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
             exit(1)
         }
         defer { pcap_close(handle) }

@@ -16,10 +16,11 @@ struct LookupTables: Sendable {
 
     init() {}
 
-    /// Builds the tables from (position, indicator) pairs; positions are stored as UInt32
-    /// to keep the tables small (four billion indicators is far beyond any rule set that
-    /// fits in memory).
-    init<Entries: Sequence<(position: Int, indicator: Indicator)>>(_ entries: Entries) {
+    /// Builds the tables from a list of indicators, the one at position `i` stored under
+    /// `positions[i]` (or `i` when `positions` is nil); positions are stored as UInt32 to
+    /// keep the tables small (four billion indicators is far beyond any rule set that
+    /// fits in memory). Reads the list's bytes: no `Indicator` is built.
+    init(_ list: IndicatorList, positions: [Int]? = nil) {
         var ipv4: [(key: UInt32, prefix: Int, index: UInt32)] = []
         var ipv6: [(key: IPv6Key, prefix: Int, index: UInt32)] = []
         var domains: [(bytes: [UInt8], index: UInt32)] = []
@@ -29,49 +30,53 @@ struct LookupTables: Sendable {
         var emails: [(bytes: [UInt8], index: UInt32)] = []
         var ja3: [(bytes: [UInt8], index: UInt32)] = []
         var ja4: [(bytes: [UInt8], index: UInt32)] = []
-        for (position, indicator) in entries {
-            guard let index = UInt32(exactly: position), index != UInt32.max else { break }
-            let value = indicator.value
-            switch indicator.type {
-            case .ipv4:
-                if let address = IPv4Address(value) { ipv4.append((address.value, 32, index)) }
-            case .ipv6:
-                if let address = IPv6Address(value) {
-                    ipv6.append((IPv6Key(high: address.high, low: address.low), 128, index))
+        func lowercased(_ value: UnsafeRawBufferPointer) -> [UInt8] { value.map(ByteStringTable.lowercased) }
+        for entry in list.indices {
+            guard let index = UInt32(exactly: positions?[entry] ?? entry), index != UInt32.max else { break }
+            let matchesSubdomains = list.matchesSubdomains(at: entry)
+            list.withValueBytes(at: entry) { value in
+                switch list.type(at: entry) {
+                case .ipv4:
+                    if let address = IPv4Address(ascii: value) { ipv4.append((address.value, 32, index)) }
+                case .ipv6:
+                    if let address = IPv6Address(String(decoding: value, as: UTF8.self)) {
+                        ipv6.append((IPv6Key(high: address.high, low: address.low), 128, index))
+                    }
+                case .cidr:
+                    guard let slash = value.firstIndex(of: UInt8(ascii: "/")),
+                          let prefix = LookupTables.decimal(value[(slash + 1)...])
+                    else { return }
+                    let addressText = value[..<slash]
+                    if prefix <= 32, let address = IPv4Address(ascii: addressText) {
+                        ipv4.append((address.value, prefix, index))
+                    } else if prefix <= 128, let address = IPv6Address(String(decoding: addressText, as: UTF8.self)) {
+                        ipv6.append((IPv6Key(high: address.high, low: address.low), prefix, index))
+                    }
+                case .domain:
+                    var name = value[...]
+                    if name.first == UInt8(ascii: "=") { name = name.dropFirst() }
+                    if name.starts(with: [UInt8(ascii: "*"), UInt8(ascii: ".")]) { name = name.dropFirst(2) }
+                    if name.last == UInt8(ascii: ".") { name = name.dropLast() }
+                    guard !name.isEmpty else { return }
+                    let bytes = name.map(ByteStringTable.lowercased)
+                    if matchesSubdomains {
+                        domains.append((bytes, index))
+                    } else {
+                        exactDomains.append((bytes, index))
+                    }
+                case .md5, .sha1, .sha256:
+                    digests.append((lowercased(value), index))
+                case .url:
+                    // Canonical already (scheme and host lower case, a path); hand-built
+                    // values go through the same normalisation as observed URLs.
+                    urls.append((URLKey.normalised(Array(value)), index))
+                case .email:
+                    emails.append((lowercased(value), index))
+                case .ja3:
+                    if value.count == 32 { ja3.append((lowercased(value), index)) }
+                case .ja4:
+                    ja4.append((lowercased(value), index))
                 }
-            case .cidr:
-                guard let slash = value.firstIndex(of: "/"),
-                      let prefix = Int(value[value.index(after: slash)...]), prefix >= 0
-                else { continue }
-                let addressText = value[..<slash]
-                if let address = IPv4Address(addressText), prefix <= 32 {
-                    ipv4.append((address.value, prefix, index))
-                } else if let address = IPv6Address(addressText), prefix <= 128 {
-                    ipv6.append((IPv6Key(high: address.high, low: address.low), prefix, index))
-                }
-            case .domain:
-                var name = Substring(value.lowercased())
-                if name.hasPrefix("=") { name = name.dropFirst() }
-                if name.hasPrefix("*.") { name = name.dropFirst(2) }
-                if name.hasSuffix(".") { name = name.dropLast() }
-                guard !name.isEmpty else { continue }
-                if indicator.matchesSubdomains {
-                    domains.append((Array(name.utf8), index))
-                } else {
-                    exactDomains.append((Array(name.utf8), index))
-                }
-            case .md5, .sha1, .sha256:
-                digests.append((Array(value.lowercased().utf8), index))
-            case .url:
-                // Canonical already (scheme and host lower case, a path); hand-built
-                // values go through the same normalisation as observed URLs.
-                urls.append((URLKey.normalised(Array(value.utf8)), index))
-            case .email:
-                emails.append((Array(value.lowercased().utf8), index))
-            case .ja3:
-                if value.utf8.count == 32 { ja3.append((Array(value.lowercased().utf8), index)) }
-            case .ja4:
-                ja4.append((Array(value.lowercased().utf8), index))
             }
         }
         self.ipv4 = IPNetworkTable(ipv4)
@@ -83,6 +88,17 @@ struct LookupTables: Sendable {
         self.emails = ByteStringTable(emails)
         self.ja3 = DigestTable(ja3)
         self.ja4 = ByteStringTable(ja4)
+    }
+
+    /// A non-negative decimal number of at most 9 digits (a prefix length), or nil.
+    static func decimal(_ digits: Slice<UnsafeRawBufferPointer>) -> Int? {
+        guard !digits.isEmpty, digits.count <= 9 else { return nil }
+        var number = 0
+        for digit in digits {
+            guard digit &- 0x30 < 10 else { return nil }
+            number = number * 10 + Int(digit &- 0x30)
+        }
+        return number
     }
 
     /// See `IndicatorTable.lookup`.
@@ -261,30 +277,36 @@ public struct IndicatorTable: Sendable {
     /// limit is 16 KiB, and HTTP servers refuse request lines past 8 KiB).
     static let maximumURLLength = 8192
 
-    init(indicators: [Indicator], allowEntries: [AllowEntry]) {
-        // Lazily: a copy of every indicator would double the memory of a large rule set.
-        tables = LookupTables(indicators.indices.lazy.map { (position: $0, indicator: indicators[$0]) })
+    init(indicators: IndicatorList, allowEntries: [AllowEntry]) {
+        tables = LookupTables(indicators)
         var types: Set<IndicatorType> = []
-        for indicator in indicators where !types.contains(indicator.type) { types.insert(indicator.type) }
+        for position in indicators.indices { types.insert(indicators.type(at: position)) }
         indicatorTypes = types
-        windows = indicators.contains { $0.validFrom != nil || $0.validUntil != nil }
-            ? indicators.map { ValidityWindow(from: $0.validFrom, until: $0.validUntil) } : []
+        windows = indicators.hasValidity
+            ? indicators.indices.map {
+                let details = indicators.details(at: $0)
+                return ValidityWindow(from: details.validFrom, until: details.validUntil)
+            } : []
         allowWindows = allowEntries.contains { $0.validFrom != nil || $0.validUntil != nil }
             ? allowEntries.map { ValidityWindow(from: $0.validFrom, until: $0.validUntil) } : []
-        var valueEntries: [(position: Int, indicator: Indicator)] = []
+        var valueEntries = IndicatorList()
+        var valuePositions: [Int] = []
         var texts: [String: Int] = [:]
         var substrings: [(bytes: [UInt8], index: Int)] = []
         for (position, entry) in allowEntries.enumerated() {
             switch entry.kind {
             case .value:
-                if let indicator = entry.asIndicator { valueEntries.append((position, indicator)) }
+                if let indicator = entry.asIndicator {
+                    valueEntries.append(indicator)
+                    valuePositions.append(position)
+                }
             case .text:
                 if texts[entry.value.lowercased()] == nil { texts[entry.value.lowercased()] = position }
             case .substring:
                 if !entry.value.isEmpty { substrings.append((Array(entry.value.lowercased().utf8), position)) }
             }
         }
-        allow = LookupTables(valueEntries)
+        allow = LookupTables(valueEntries, positions: valuePositions)
         allowTexts = texts
         allowSubstrings = substrings
     }

@@ -1,7 +1,7 @@
 import Observations
 /// What reading one rule file produced.
 struct ParsedFile {
-    var indicators: [Indicator] = []
+    var indicators = IndicatorList()
     /// Entries of an allow list (MISP warning lists; files under `allow/` are turned
     /// into allow entries by `RuleSet.load`).
     var allowEntries: [AllowEntry] = []
@@ -74,20 +74,27 @@ enum PlainListParser {
     /// `ruleFile` and for errors. Duplicates are not removed here.
     static func parse(file bytes: [UInt8], path: String, suffixes: PublicSuffixList, linesBefore: Int = 0) -> ParsedFile {
         var result = ParsedFile()
+        // Every indicator without a description shares the file's one details record.
+        let plain = result.indicators.addDetails(IndicatorDetails(ruleFile: path))
         forEachLine(bytes, linesBefore: linesBefore) { number, line in
-            if let parsed = fastValue(line, suffixes: suffixes) {
-                result.indicators.append(Indicator(
-                    type: parsed.type, value: parsed.value, ruleFile: path, line: number,
-                    matchesSubdomains: parsed.matchesSubdomains))
+            if appendFastValue(line, suffixes: suffixes, line: number, details: plain, to: &result.indicators) {
                 return
             }
             switch parseLine(line, suffixes: suffixes) {
             case .empty:
                 break
             case .indicator(let parsed, let description):
-                result.indicators.append(Indicator(
-                    type: parsed.type, value: parsed.value, ruleFile: path, line: number,
-                    matchesSubdomains: parsed.matchesSubdomains, description: description))
+                if description == nil {
+                    let start = result.indicators.textCount
+                    result.indicators.appendText(parsed.value.utf8)
+                    result.indicators.finishValue(
+                        start: start, kind: IndicatorList.kind(parsed.type, matchesSubdomains: parsed.matchesSubdomains),
+                        line: number, details: plain)
+                } else {
+                    result.indicators.append(Indicator(
+                        type: parsed.type, value: parsed.value, ruleFile: path, line: number,
+                        matchesSubdomains: parsed.matchesSubdomains, description: description))
+                }
                 if let note = parsed.note {
                     let start = line.firstIndex(where: { !ValueSyntax.isSpace($0) }) ?? line.startIndex
                     result.warning(path, number, start - line.startIndex + 1, note)
@@ -109,8 +116,172 @@ enum PlainListParser {
     /// the general path (`parseLine`), which gives the same result for the lines
     /// accepted here and the messages for the others.
     static func fastValue(_ line: ArraySlice<UInt8>, suffixes: PublicSuffixList) -> ParsedValue? {
+        switch fastKind(line, suffixes: suffixes) {
+        case nil: return nil
+        case .digest(let type):
+            return ParsedValue(type: type, value: String(decoding: line.lazy.map(ByteStringTable.lowercased), as: UTF8.self))
+        case .ipv4(let address):
+            return ParsedValue(type: .ipv4, value: IPv4Address(address).description)
+        case .cidr(let network, let prefix):
+            return ParsedValue(type: .cidr, value: "\(IPv4Address(network))/\(prefix)")
+        case .domain:
+            return ParsedValue(type: .domain, value: String(decoding: line, as: UTF8.self))
+        case .ipv6(let address):
+            return ParsedValue(type: .ipv6, value: address.description)
+        case .ipv6Network(let network, let prefix):
+            return ParsedValue(type: .cidr, value: "\(network)/\(prefix)")
+        }
+    }
+
+    /// `fastValue` written straight into `list` as canonical bytes (no `String`):
+    /// whether the line was one of the common lines it reads.
+    static func appendFastValue(
+        _ line: ArraySlice<UInt8>, suffixes: PublicSuffixList, line number: Int, details: UInt32,
+        to list: inout IndicatorList
+    ) -> Bool {
+        guard let kind = fastKind(line, suffixes: suffixes) else { return false }
+        let start = list.textCount
+        let type: IndicatorType
+        switch kind {
+        case .digest(let digestType):
+            type = digestType
+            list.appendText(line.lazy.map(ByteStringTable.lowercased))
+        case .ipv4(let address):
+            type = .ipv4
+            appendDottedQuad(address, to: &list)
+        case .cidr(let network, let prefix):
+            type = .cidr
+            appendDottedQuad(network, to: &list)
+            list.appendText(UInt8(ascii: "/"))
+            appendDecimal(prefix, to: &list)
+        case .domain:
+            type = .domain
+            list.appendText(line)
+        case .ipv6(let address):
+            type = .ipv6
+            list.appendText(address.description.utf8)
+        case .ipv6Network(let network, let prefix):
+            type = .cidr
+            list.appendText(network.description.utf8)
+            list.appendText(UInt8(ascii: "/"))
+            appendDecimal(prefix, to: &list)
+        }
+        list.finishValue(start: start, kind: IndicatorList.kind(type, matchesSubdomains: true), line: number, details: details)
+        return true
+    }
+
+    /// The text `IPv4Address.description` gives.
+    private static func appendDottedQuad(_ address: UInt32, to list: inout IndicatorList) {
+        for shift in [24, 16, 8, 0] as [UInt32] {
+            appendDecimal(Int((address >> shift) & 0xFF), to: &list)
+            if shift > 0 { list.appendText(UInt8(ascii: ".")) }
+        }
+    }
+
+    /// `number` (0...999) in decimal.
+    private static func appendDecimal(_ number: Int, to list: inout IndicatorList) {
+        if number >= 100 { list.appendText(UInt8(truncatingIfNeeded: 0x30 + number / 100)) }
+        if number >= 10 { list.appendText(UInt8(truncatingIfNeeded: 0x30 + number / 10 % 10)) }
+        list.appendText(UInt8(truncatingIfNeeded: 0x30 + number % 10))
+    }
+
+    /// What `fastValue` recognised a line as.
+    enum FastKind {
+        case digest(IndicatorType)
+        case ipv4(UInt32)
+        /// Host bits cleared.
+        case cidr(UInt32, prefix: Int)
+        /// The line as it is (lower-case ASCII).
+        case domain
+        case ipv6(IPv6Address)
+        /// Host bits cleared.
+        case ipv6Network(IPv6Address, prefix: Int)
+    }
+
+    /// An IPv6 address or network of hex groups (`2001:db8::1`, `2001:db8::/32`), read
+    /// from the bytes as `IPv6Address.init?(_:)` reads its text; nil for anything else
+    /// (an embedded dotted quad, a zone index, a bad prefix), which the general path
+    /// then reads and reports.
+    static func fastIPv6(_ line: ArraySlice<UInt8>) -> FastKind? {
+        var end = line.endIndex
+        var prefix: Int? = nil
+        if let slash = line.firstIndex(of: UInt8(ascii: "/")) {
+            let digits = line[(slash + 1)...]
+            guard digits.count >= 1, digits.count <= 3, digits.allSatisfy({ $0 &- 0x30 < 10 }) else { return nil }
+            let number = digits.reduce(0) { $0 * 10 + Int($1 &- 0x30) }
+            guard number <= 128 else { return nil }
+            prefix = number
+            end = slash
+        }
+        let text = line[line.startIndex..<end]
+        guard !text.isEmpty, text.count <= 45 else { return nil }
+        // The parts between colons, as `IPv6Address` splits them; a leading or trailing
+        // `::` folded to one empty part.
+        var parts: [Range<Int>] = []
+        parts.reserveCapacity(9)
+        var start = text.startIndex
+        for index in text.indices where text[index] == UInt8(ascii: ":") {
+            parts.append(start..<index)
+            start = index + 1
+        }
+        parts.append(start..<text.endIndex)
+        if parts.first?.isEmpty == true {
+            guard parts.count > 1, parts[1].isEmpty else { return nil }
+            parts.removeFirst()
+        }
+        if parts.last?.isEmpty == true {
+            guard parts.count > 1, parts[parts.count - 2].isEmpty else { return nil }
+            parts.removeLast()
+        }
+        var groups: [UInt16] = []
+        groups.reserveCapacity(8)
+        var gapIndex: Int? = nil
+        for part in parts {
+            if part.isEmpty {
+                guard gapIndex == nil else { return nil }
+                gapIndex = groups.count
+                continue
+            }
+            guard part.count <= 4 else { return nil }
+            var group: UInt16 = 0
+            for index in part {
+                let byte = text[index]
+                let digit: UInt8
+                if byte &- 0x30 < 10 { digit = byte &- 0x30 }
+                else if byte &- 0x61 < 6 { digit = byte &- 0x61 + 10 }
+                else if byte &- 0x41 < 6 { digit = byte &- 0x41 + 10 }
+                else { return nil }
+                group = group << 4 | UInt16(digit)
+            }
+            groups.append(group)
+        }
+        if let gapIndex {
+            guard groups.count < 8 else { return nil }
+            groups.insert(contentsOf: repeatElement(0, count: 8 - groups.count), at: gapIndex)
+        }
+        guard groups.count == 8 else { return nil }
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for group in groups[0..<4] { high = high << 16 | UInt64(group) }
+        for group in groups[4..<8] { low = low << 16 | UInt64(group) }
+        let address = IPv6Address(high: high, low: low)
+        guard let prefix else { return .ipv6(address) }
+        return .ipv6Network(IPv6Network.mask(address, prefix: prefix), prefix: prefix)
+    }
+
+    /// The classification behind `fastValue`.
+    @inline(__always)
+    static func fastKind(_ line: ArraySlice<UInt8>, suffixes: PublicSuffixList) -> FastKind? {
         let count = line.count
-        guard count >= 3, count <= 253 else { return nil }
+        guard count <= 253 else { return nil }
+        if line.contains(UInt8(ascii: ":")) {
+            // Only hex digits, colons and a `/prefix`: an IPv6 address or network.
+            guard line.allSatisfy({ $0 &- 0x30 < 10 || $0 &- 0x61 < 6 || $0 &- 0x41 < 6
+                || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "/") })
+            else { return nil }
+            return fastIPv6(line)
+        }
+        guard count >= 3 else { return nil }
         var digitsAndDots = true
         var hex = true
         var domain = true
@@ -134,12 +305,12 @@ enum PlainListParser {
             case 64: type = .sha256
             default: return nil
             }
-            return ParsedValue(type: type, value: String(decoding: line.lazy.map(ByteStringTable.lowercased), as: UTF8.self))
+            return .digest(type)
         }
         if digitsAndDots {
             guard let slash = line.firstIndex(of: UInt8(ascii: "/")) else {
                 guard let address = IPv4Address(ascii: line) else { return nil }
-                return ParsedValue(type: .ipv4, value: address.description)
+                return .ipv4(address.value)
             }
             // `a.b.c.d/n` with a prefix of one or two digits, at most 32; host bits
             // cleared, as `ValueSyntax.classifyNetwork` does.
@@ -149,7 +320,7 @@ enum PlainListParser {
             else { return nil }
             let prefix = prefixDigits.reduce(0) { $0 * 10 + Int($1 &- 0x30) }
             guard prefix <= 32 else { return nil }
-            return ParsedValue(type: .cidr, value: "\(IPv4Address(IPv4Network.mask(address.value, prefix: prefix)))/\(prefix)")
+            return .cidr(IPv4Network.mask(address.value, prefix: prefix), prefix: prefix)
         }
         guard domain, line.first != UInt8(ascii: "."), line.last != UInt8(ascii: ".") else { return nil }
         // Labels: non-empty, at most 63 bytes, at least two, the last not all digits.
@@ -171,7 +342,7 @@ enum PlainListParser {
         guard labels >= 2, !lastLabelAllDigits else { return nil }
         let isSuffix = line.withUnsafeBytes { suffixes.isPublicSuffix($0, section: .all) }
         guard !isSuffix else { return nil }
-        return ParsedValue(type: .domain, value: String(decoding: line, as: UTF8.self))
+        return .domain
     }
 
     /// Calls `body` with each line's 1-based number and its bytes without the line end

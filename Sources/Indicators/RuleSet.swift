@@ -7,7 +7,10 @@ public struct RuleSet: Sendable {
     /// Every valid indicator, in file order (files sorted by path). An indicator's
     /// position in this array is its index in `IndicatorTable` lookups. The same
     /// canonical (type, value, subdomain matching) appears once: where it was first found.
-    public var indicators: [Indicator]
+    ///
+    /// A compact store (`IndicatorList`): reading an element builds the `Indicator`
+    /// on demand; read the ones that matched, not all of them.
+    public var indicators: IndicatorList
     /// Every bad line or unreadable file: the things that make `cairn ingest` and
     /// `cairn rules check` exit non-zero.
     public var errors: [RuleError]
@@ -34,7 +37,12 @@ public struct RuleSet: Sendable {
 
     /// A rule set built from indicators already in hand (tests, other formats).
     public init(indicators: [Indicator], errors: [RuleError] = [], files: [String] = [], digest: String = "") {
-        self.indicators = indicators
+        self.init(list: IndicatorList(indicators), errors: errors, files: files, digest: digest)
+    }
+
+    /// A rule set built from an indicator list already in hand.
+    public init(list: IndicatorList, errors: [RuleError] = [], files: [String] = [], digest: String = "") {
+        self.indicators = list
         self.errors = errors
         self.files = files
         self.digest = digest
@@ -70,7 +78,7 @@ public struct RuleSet: Sendable {
         var errors = walkErrors
         var files: [String] = []
         var summaries: [RuleFileSummary] = []
-        var indicators: [Indicator] = []
+        var indicators = IndicatorList()
         var allowEntries: [AllowEntry] = []
         var seen = IndicatorIndex()
         var origins: [Int: [IndicatorOrigin]] = [:]
@@ -109,24 +117,43 @@ public struct RuleSet: Sendable {
             summary.isAllowList = isAllowList
             summary.allowEntries = parsed.allowEntries.count
             allowEntries += parsed.allowEntries
-            for indicator in parsed.indicators {
-                summary.indicatorsByType[indicator.type, default: 0] += 1
-                if let position = seen.firstPosition(of: indicator, newPosition: indicators.count, in: indicators) {
+            let candidates = parsed.indicators
+            let detailsOffset = indicators.adoptDetails(of: candidates)
+            var countsByType = [Int](repeating: 0, count: IndicatorType.byOrdinal.count)
+            indicators.reserveCapacity(indicators.count + candidates.count)
+            seen.reserve(indicators.count + candidates.count)
+            var hashes = IndicatorIndex.Batch()
+            for candidate in candidates.indices {
+                countsByType[Int(candidates.type(at: candidate).ordinal)] += 1
+                if candidate % IndicatorIndex.Batch.size == 0 {
+                    hashes = seen.prepare(candidates, from: candidate)
+                }
+                if let position = seen.firstPosition(
+                    of: candidate, hash: hashes[candidate % IndicatorIndex.Batch.size], in: candidates,
+                    newPosition: indicators.count, list: indicators)
+                {
+                    // Rare: only duplicates build `Indicator` values.
+                    let indicator = candidates[candidate]
                     summary.duplicates += 1
+                    var first = indicators[position]
                     if origins[position] == nil {
-                        let first = indicators[position]
                         origins[position] = [IndicatorOrigin(ruleFile: first.ruleFile, line: first.line, source: first.source)]
                     }
                     origins[position, default: []].append(
                         IndicatorOrigin(ruleFile: indicator.ruleFile, line: indicator.line, source: indicator.source))
-                    if let conflict = RuleSet.merge(indicator, into: &indicators[position]) {
+                    let conflict = RuleSet.merge(indicator, into: &first)
+                    indicators.setDetails(at: position, IndicatorDetails(first))
+                    if let conflict {
                         parsed.warnings.append(conflict)
                         summary.conflicts += 1
                         summary.warnings += 1
                     }
                 } else {
-                    indicators.append(indicator)
+                    indicators.appendEntry(from: candidates, at: candidate, detailsOffset: detailsOffset)
                 }
+            }
+            for (ordinal, count) in countsByType.enumerated() where count > 0 {
+                summary.indicatorsByType[IndicatorType.byOrdinal[ordinal]] = count
             }
             errors += parsed.errors
             warnings += parsed.warnings
@@ -135,7 +162,7 @@ public struct RuleSet: Sendable {
         let digest = hasher.finalize().map { byte in
             (byte < 16 ? "0" : "") + String(byte, radix: 16)
         }.joined()
-        var rules = RuleSet(indicators: indicators, errors: errors, files: files, digest: digest)
+        var rules = RuleSet(list: indicators, errors: errors, files: files, digest: digest)
         rules.warnings = warnings
         rules.fileSummaries = summaries
         rules.allowEntries = allowEntries
@@ -223,69 +250,113 @@ public struct RuleFileSummary: Sendable, Hashable {
     public var indicatorCount: Int { indicatorsByType.values.reduce(0, +) }
 }
 
-/// Positions of indicators by identity (`IndicatorKey`), for removing duplicates while
-/// loading: an open-addressing table of 32-bit positions into the indicators array and
-/// 32-bit hashes (8 bytes a slot, at most half full), compared against the array on a
-/// hash match, instead of a dictionary holding a copy of every key (which took a tenth
-/// of the time and several hundred MB when loading 10 million indicators).
+/// Positions of indicators by identity (type, canonical value bytes, subdomain
+/// matching), for removing duplicates while loading: an open-addressing table of
+/// 8-byte slots (a 32-bit hash tag and a 32-bit position + 1), at most half full,
+/// compared against the list's bytes on a tag match. Nothing is allocated per
+/// indicator and no `Indicator` value is built.
 struct IndicatorIndex {
-    /// Position + 1 (0: empty).
-    private var positions: [UInt32] = []
-    private var hashes: [UInt32] = []
+    /// Hash tag << 32 | (position + 1); 0: empty.
+    private var slots: [UInt64] = []
     private var count = 0
+    /// Where `prepare` leaves the sum of the slots it read.
+    private var sink: UInt64 = 0
 
-    /// The position of an indicator with the same identity, if one was recorded; else
-    /// records `newPosition` (where the caller appends it) and returns nil.
-    mutating func firstPosition(of indicator: Indicator, newPosition: Int, in indicators: [Indicator]) -> Int? {
-        if (count + 1) * 2 > positions.count { grow() }
-        let key = IndicatorKey(indicator)
-        var hasher = Hasher()
-        hasher.combine(key.value)
-        hasher.combine(key.matchesSubdomains)
-        let hash = UInt32(truncatingIfNeeded: hasher.finalize())
-        let mask = positions.count - 1
-        var slot = Int(hash) & mask
-        while positions[slot] != 0 {
-            let position = Int(positions[slot] - 1)
-            if hashes[slot] == hash, IndicatorKey(indicators[position]) == key { return position }
-            slot = (slot + 1) & mask
+    /// The position in `list` of an indicator with the identity of `candidates`'s at
+    /// `candidate`, if one was recorded; else records `newPosition` (where the caller
+    /// appends it to `list`) and returns nil.
+    mutating func firstPosition(
+        of candidate: Int, in candidates: IndicatorList, newPosition: Int, list: IndicatorList
+    ) -> Int? {
+        firstPosition(of: candidate, hash: candidates.identityHash(at: candidate), in: candidates,
+                      newPosition: newPosition, list: list)
+    }
+
+    /// Hashes of up to `size` consecutive candidates.
+    struct Batch {
+        static let size = 16
+        var hashes: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                     UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+        subscript(index: Int) -> UInt64 {
+            get { withUnsafeBytes(of: hashes) { $0.load(fromByteOffset: index * 8, as: UInt64.self) } }
+            set { withUnsafeMutableBytes(of: &hashes) { $0.storeBytes(of: newValue, toByteOffset: index * 8, as: UInt64.self) } }
         }
+    }
+
+    /// The hashes of the next `Batch.size` candidates from `first` on, having read
+    /// their home slots: the reads do not depend on one another, so the processor
+    /// overlaps their cache misses instead of waiting for each in turn (the table of
+    /// millions of slots is far larger than the cache).
+    mutating func prepare(_ candidates: IndicatorList, from first: Int) -> Batch {
+        var batch = Batch()
+        let end = min(candidates.count, first + Batch.size)
+        guard !slots.isEmpty else { return batch }
+        let mask = slots.count - 1
+        var touched: UInt64 = 0
+        slots.withUnsafeBufferPointer { slots in
+            for candidate in first..<end {
+                let hash = candidates.identityHash(at: candidate)
+                batch[candidate - first] = hash
+                touched &+= slots[IndicatorIndex.home(tag: hash >> 32) & mask]
+            }
+        }
+        // Keeps the reads from being optimised away.
+        sink = touched
+        return batch
+    }
+
+    /// Makes room for `total` indicators, so that loading does not grow the table.
+    mutating func reserve(_ total: Int) {
+        var capacity = max(1024, slots.count)
+        while (total + 1) * 2 > capacity { capacity *= 2 }
+        if capacity > slots.count { grow(to: capacity) }
+    }
+
+    /// `firstPosition` with the candidate's `identityHash` given.
+    mutating func firstPosition(
+        of candidate: Int, hash: UInt64, in candidates: IndicatorList, newPosition: Int, list: IndicatorList
+    ) -> Int? {
+        if (count + 1) * 2 > slots.count { grow(to: max(1024, slots.count * 2)) }
+        let tag = hash >> 32
+        let mask = slots.count - 1
+        var slot = IndicatorIndex.home(tag: tag) & mask
+        let found: Int? = slots.withUnsafeBufferPointer { slots in
+            while slots[slot] != 0 {
+                let entry = slots[slot]
+                if entry >> 32 == tag {
+                    let position = Int(entry & 0xFFFF_FFFF) - 1
+                    if list.sameIdentity(at: position, as: candidates, at: candidate) { return position }
+                }
+                slot = (slot + 1) & mask
+            }
+            return nil
+        }
+        if let found { return found }
         // Four billion indicators would not fit in memory; were there more, the rest
         // would simply not be deduplicated.
-        guard let stored = UInt32(exactly: newPosition + 1) else { return nil }
-        positions[slot] = stored
-        hashes[slot] = hash
+        guard newPosition + 1 < 1 << 32 else { return nil }
+        slots[slot] = tag << 32 | UInt64(newPosition + 1)
         count += 1
         return nil
     }
 
-    private mutating func grow() {
-        let capacity = max(1024, positions.count * 2)
-        var newPositions = [UInt32](repeating: 0, count: capacity)
-        var newHashes = [UInt32](repeating: 0, count: capacity)
+    /// Rebuilds the table with `capacity` slots (a power of two); an entry's slot is found again from its tag (the slot is the
+    /// tag's low bits), so the values need not be hashed again.
+    private mutating func grow(to capacity: Int) {
+        var newSlots = [UInt64](repeating: 0, count: capacity)
         let mask = capacity - 1
-        for slot in positions.indices where positions[slot] != 0 {
-            var target = Int(hashes[slot]) & mask
-            while newPositions[target] != 0 { target = (target + 1) & mask }
-            newPositions[target] = positions[slot]
-            newHashes[target] = hashes[slot]
+        for entry in slots where entry != 0 {
+            var target = IndicatorIndex.home(tag: entry >> 32) & mask
+            while newSlots[target] != 0 { target = (target + 1) & mask }
+            newSlots[target] = entry
         }
-        positions = newPositions
-        hashes = newHashes
+        slots = newSlots
     }
-}
 
-/// The identity of an indicator for removing duplicates.
-struct IndicatorKey: Hashable {
-    var type: IndicatorType
-    var value: String
-    var matchesSubdomains: Bool
-
-    init(_ indicator: Indicator) {
-        type = indicator.type
-        value = indicator.value
-        matchesSubdomains = indicator.type != .domain || indicator.matchesSubdomains
-    }
+    @inline(__always)
+    static func home(tag: UInt64) -> Int { Int(truncatingIfNeeded: tag) }
 }
 
 /// The key form of a URL shared by indicators and observations:

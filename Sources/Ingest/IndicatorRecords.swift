@@ -9,7 +9,7 @@ import Synchronization
 /// holds exactly the indicators its sightings name. Shared by the reader threads:
 /// hits are rare, so one lock is cheap.
 final class IndicatorRecords: Sendable {
-    private let indicators: [Indicator]
+    private let indicators: IndicatorList
     private let allowEntries: [AllowEntry]
     private let database: CaseDatabase
     private let ids = Mutex([Int: Int64]())

@@ -263,7 +263,7 @@ func withBytes<R>(_ text: String, _ body: (UnsafeRawBufferPointer) -> R) -> R {
             "md5 44d88612fea8a8f36de82e1278abb02f",
         ])
         #expect(parsed.errors.map(\.description) == ["fp.csv:5:1: error: abc: a JA3 fingerprint is 32 hex digits (an MD5), found 3 characters"])
-        let table = RuleSet(indicators: parsed.indicators).compile()
+        let table = RuleSet(list: parsed.indicators).compile()
         #expect(withBytes("e7d705a3286e19ea42f587b344ee6865") { table.lookup(.ja3($0)) } == 0)
         #expect(withBytes("e7d705a3286e19ea42f587b344ee6865") { table.lookup(.hexDigest($0)) } == nil)
         #expect(withBytes("44d88612fea8a8f36de82e1278abb02f") { table.lookup(.ja3($0)) } == nil)

@@ -7,7 +7,7 @@ func table(_ lines: [String]) -> (RuleSet, IndicatorTable) {
     let parsed = PlainListParser.parse(
         file: Array(lines.joined(separator: "\n").utf8), path: "t.txt", suffixes: testSuffixes)
     #expect(parsed.errors.isEmpty, "\(parsed.errors)")
-    let rules = RuleSet(indicators: parsed.indicators)
+    let rules = RuleSet(list: parsed.indicators)
     return (rules, rules.compile())
 }
 
