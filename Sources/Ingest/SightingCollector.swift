@@ -16,7 +16,11 @@ struct SightingCollector {
     /// its source is read again anyway.
     static let batchSize = 65_536
 
-    let table: IndicatorTable
+    /// The indicator table, behind a reference: `IndicatorTable` is a struct of about
+    /// 1.5 KB, and calling `match` on a stored property of this (`inout`) collector
+    /// copied all of it for every observation; a class's `let` is read in place.
+    private let lookup: TableReference
+    var table: IndicatorTable { lookup.table }
     /// Database ids of the indicators, stored on their first sighting.
     let indicatorRecords: IndicatorRecords
     let sourceID: Int64
@@ -81,7 +85,7 @@ struct SightingCollector {
         lineRules: CorrelationRules? = nil
     ) {
         self.lineRules = lineRules
-        self.table = table
+        self.lookup = TableReference(table)
         self.indicatorRecords = indicatorRecords
         self.sourceID = sourceID
         self.database = database
@@ -89,16 +93,30 @@ struct SightingCollector {
 
     /// Looks `observation` up; on a hit of an indicator valid at the observation's time,
     /// keeps a sighting (also when an allow list suppresses it, marked so). The miss
-    /// path allocates nothing.
+    /// path reads only the value, field and time, and allocates nothing.
     mutating func observe(_ observation: Observation) {
-        if observation.time < firstEvent { firstEvent = observation.time }
-        if observation.time > lastEvent { lastEvent = observation.time }
-        if observation.field == .dnsAnswer, let resolving, case .packet(let packet) = observation.locator,
-           packet == resolving.packet
-        {
+        let time = observation.time
+        if time < firstEvent { firstEvent = time }
+        if time > lastEvent { lastEvent = time }
+        if observation.field == .dnsAnswer, resolving != nil { resolve(observation) }
+        guard let match = lookup.table.match(observation.value, at: time) else { return }
+        keepHit(observation, match: match)
+    }
+
+    /// Keeps the address of a DNS answer when it belongs to the response whose name
+    /// matched (`resolving`).
+    @inline(never)
+    private mutating func resolve(_ observation: Observation) {
+        if let resolving, case .packet(let packet) = observation.locator, packet == resolving.packet {
             keepResolution(observation, of: resolving)
         }
-        guard let match = table.match(observation.value, at: observation.time), writeError == nil else { return }
+    }
+
+    /// The hit path of `observe`: the indicator's record, the sighting (folded per
+    /// conversation for IP headers), the DNS chain's start.
+    @inline(never)
+    private mutating func keepHit(_ observation: Observation, match: IndicatorMatch) {
+        guard writeError == nil else { return }
         let index = match.indicator
         let indicatorID: Int64
         do {
@@ -217,6 +235,12 @@ struct SightingCollector {
         defer { pending = [] }
         return pending
     }
+}
+
+/// An `IndicatorTable` shared by reference (see `SightingCollector.lookup`).
+final class TableReference: Sendable {
+    let table: IndicatorTable
+    init(_ table: IndicatorTable) { self.table = table }
 }
 
 extension Field {
