@@ -16,11 +16,6 @@ struct SightingCollector {
     /// its source is read again anyway.
     static let batchSize = 65_536
 
-    /// The indicator table, behind a reference: `IndicatorTable` is a struct of about
-    /// 1.5 KB, and calling `match` on a stored property of this (`inout`) collector
-    /// copied all of it for every observation; a class's `let` is read in place.
-    private let lookup: TableReference
-    var table: IndicatorTable { lookup.table }
     /// Database ids of the indicators, stored on their first sighting.
     let indicatorRecords: IndicatorRecords
     let sourceID: Int64
@@ -81,25 +76,30 @@ struct SightingCollector {
     private(set) var lineEvents: [NewLineEvent] = []
 
     init(
-        table: IndicatorTable, indicatorRecords: IndicatorRecords, sourceID: Int64, database: CaseDatabase,
+        indicatorRecords: IndicatorRecords, sourceID: Int64, database: CaseDatabase,
         lineRules: CorrelationRules? = nil
     ) {
         self.lineRules = lineRules
-        self.lookup = TableReference(table)
         self.indicatorRecords = indicatorRecords
         self.sourceID = sourceID
         self.database = database
     }
 
-    /// Looks `observation` up; on a hit of an indicator valid at the observation's time,
-    /// keeps a sighting (also when an allow list suppresses it, marked so). The miss
-    /// path reads only the value, field and time, and allocates nothing.
-    mutating func observe(_ observation: Observation) {
+    /// Looks `observation` up in `table`; on a hit of an indicator valid at the
+    /// observation's time, keeps a sighting (also when an allow list suppresses it,
+    /// marked so). The miss path reads only the value, field and time, and allocates
+    /// nothing.
+    ///
+    /// The table is a parameter, borrowed from the caller, rather than a stored
+    /// property: `IndicatorTable` is a struct of about 1.5 KB, and calling `match` on a
+    /// property of this `inout` collector copied all of it for every observation (from
+    /// a class's property or a pointer's `pointee`, the copy retained its buffers too).
+    mutating func observe(_ observation: Observation, matchingIn table: IndicatorTable) {
         let time = observation.time
         if time < firstEvent { firstEvent = time }
         if time > lastEvent { lastEvent = time }
         if observation.field == .dnsAnswer, resolving != nil { resolve(observation) }
-        guard let match = lookup.table.match(observation.value, at: time) else { return }
+        guard let match = table.match(observation.value, at: time) else { return }
         keepHit(observation, match: match)
     }
 
@@ -235,12 +235,6 @@ struct SightingCollector {
         defer { pending = [] }
         return pending
     }
-}
-
-/// An `IndicatorTable` shared by reference (see `SightingCollector.lookup`).
-final class TableReference: Sendable {
-    let table: IndicatorTable
-    init(_ table: IndicatorTable) { self.table = table }
 }
 
 extension Field {
