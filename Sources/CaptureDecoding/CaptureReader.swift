@@ -174,7 +174,9 @@ public final class CaptureReader {
         if let finished { return finished }
         var summary = ReadSummary()
         if let pcapng {
-            readPcapNG(pcapng, into: &summary, observe: observe, progress: progress)
+            // The decoder is handed over `inout` for the whole read: one exclusivity check,
+            // not several per packet as for each access to the class's property.
+            readPcapNG(pcapng, decoder: &decoder, into: &summary, observe: observe, progress: progress)
             summary.anomalies.merge(pcapng.anomalies)
             summary.bytesConsumed = pcapng.consumedOffset
         } else if let pcap {
@@ -182,7 +184,7 @@ public final class CaptureReader {
                 summary.notes.append(
                     "link type \(linkType) (\(linkTypeName)) is not decoded; packets counted but not inspected")
             }
-            readPackets(pcap, into: &summary, observe: observe, progress: progress)
+            readPackets(pcap, decoder: &decoder, into: &summary, observe: observe, progress: progress)
             summary.bytesConsumed = pcap.consumedOffset
         }
         // Streams and datagrams still open at the end: parsed as far as they go.
@@ -201,9 +203,11 @@ public final class CaptureReader {
     }
 
     private func readPackets(
-        _ reader: PcapReader, into summary: inout ReadSummary,
+        _ reader: PcapReader, decoder: inout PacketDecoder, into summary: inout ReadSummary,
         observe: (Observation) -> Void, progress: (ReadSummary) -> Void
     ) {
+        // `frames` (a class property) is written once at the end, not per packet.
+        defer { frames = summary.packets }
         while true {
             let data: UnsafeRawBufferPointer
             let originalLength: UInt32
@@ -220,7 +224,6 @@ public final class CaptureReader {
                 time = stamp
             }
             summary.packets += 1
-            frames = summary.packets
             if let program, !CaptureReader.passes(program, data: data, originalLength: originalLength, time: time) {
                 summary.packetsFiltered += 1
             } else if let link {
@@ -235,7 +238,7 @@ public final class CaptureReader {
             }
             if summary.packets % CaptureReader.progressInterval == 0 {
                 summary.bytesConsumed = reader.consumedOffset
-                report(summary, progress)
+                report(summary, decoder: decoder, progress)
             }
         }
     }
@@ -262,9 +265,12 @@ public final class CaptureReader {
     }
 
     private func readPcapNG(
-        _ reader: PcapNGReader, into summary: inout ReadSummary,
+        _ reader: PcapNGReader, decoder: inout PacketDecoder, into summary: inout ReadSummary,
         observe: (Observation) -> Void, progress: (ReadSummary) -> Void
     ) {
+        // Frames are counted in a local, written back to the class's property at the end.
+        var frames = self.frames
+        defer { self.frames = frames }
         // Link types already noted as undecoded: a handful per file at most.
         var noted: Set<Int32> = []
         while true {
@@ -301,13 +307,13 @@ public final class CaptureReader {
                 if summary.packets % CaptureReader.progressInterval == 0 {
                     var snapshot = summary
                     snapshot.anomalies.merge(reader.anomalies)
-                    report(snapshot, progress)
+                    report(snapshot, decoder: decoder, progress)
                 }
             }
         }
     }
 
-    private func report(_ summary: ReadSummary, _ progress: (ReadSummary) -> Void) {
+    private func report(_ summary: ReadSummary, decoder: PacketDecoder, _ progress: (ReadSummary) -> Void) {
         var snapshot = summary
         snapshot.anomalies.merge(decoder.anomalies.byKind)
         snapshot.bytes = file.bytesRead

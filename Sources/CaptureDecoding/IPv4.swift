@@ -83,12 +83,15 @@ extension PacketDecoder {
         }
         // A header inside a tunnel (not the packet's first) has the tunnel fields.
         let inner = context.ipHeaders > 1
-        observe(Observation(value: .ipv4(sourceAddress), field: inner ? .tunnelIPSource : .ipSource,
-                            host: .ipv4(destinationAddress), locator: context.locator, time: context.time,
-                            packetLength: context.wireLength))
-        observe(Observation(value: .ipv4(destinationAddress), field: inner ? .tunnelIPDestination : .ipDestination,
-                            host: .ipv4(sourceAddress), locator: context.locator, time: context.time,
-                            packetLength: context.wireLength))
+        // One observation for both addresses: the second changes only what differs.
+        var observation = Observation(
+            value: .ipv4(sourceAddress), field: inner ? .tunnelIPSource : .ipSource, host: .ipv4(destinationAddress),
+            locator: context.locator, time: context.time, packetLength: context.wireLength)
+        observe(observation)
+        observation.value = .ipv4(destinationAddress)
+        observation.field = inner ? .tunnelIPDestination : .ipDestination
+        observation.host = .ipv4(sourceAddress)
+        observe(observation)
         guard let payload, let layer = PacketDecoder.layer(forIPProtocol: proto) else { return .done }
         return .next(layer, payload)
     }

@@ -59,12 +59,15 @@ extension PacketDecoder {
                                          context: context, observe: observe)
         // A header inside a tunnel (not the packet's first) has the tunnel fields.
         let inner = context.ipHeaders > 1
-        observe(Observation(value: .ipv6(source), field: inner ? .tunnelIPv6Source : .ipv6Source,
-                            host: .ipv6(destination), locator: context.locator, time: context.time,
-                            packetLength: context.wireLength))
-        observe(Observation(value: .ipv6(destination), field: inner ? .tunnelIPv6Destination : .ipv6Destination,
-                            host: .ipv6(source), locator: context.locator, time: context.time,
-                            packetLength: context.wireLength))
+        // One observation for both addresses: the second changes only what differs.
+        var observation = Observation(
+            value: .ipv6(source), field: inner ? .tunnelIPv6Source : .ipv6Source, host: .ipv6(destination),
+            locator: context.locator, time: context.time, packetLength: context.wireLength)
+        observe(observation)
+        observation.value = .ipv6(destination)
+        observation.field = inner ? .tunnelIPv6Destination : .ipv6Destination
+        observation.host = .ipv6(source)
+        observe(observation)
         guard let transport, let layer = PacketDecoder.layer(forIPProtocol: transport.proto) else { return .done }
         return .next(layer, transport.payload)
     }

@@ -127,7 +127,7 @@ struct PacketDecoder {
     let quicHandshakes = QUICHandshakes()
 
     /// TCP streams being reassembled (TCPReassembly.swift).
-    let flows: FlowTable
+    var flows: FlowTable
     /// IP datagrams being reassembled from fragments (Fragments.swift).
     let fragments: FragmentTable
 

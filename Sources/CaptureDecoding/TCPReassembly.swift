@@ -134,7 +134,9 @@ struct TCPStream {
 
 /// The TCP flow table: every stream direction being reassembled, by key, in slots
 /// reused through a free list so that a finished stream's slot costs nothing to reuse.
-final class FlowTable {
+/// A struct held in the decoder (itself mutated in place): as a class, every access
+/// to its arrays on the per-segment path paid a dynamic exclusivity check.
+struct FlowTable {
     let options: DecodingOptions
     var index: [StreamKey: Int] = [:]
     var slots: [TCPStream] = []
@@ -147,15 +149,12 @@ final class FlowTable {
 
     /// Where a ClientHello spread over several records is joined (TCPStreams.swift):
     /// one record header and up to 64 KiB, allocated once per reader.
-    let helloScratch: UnsafeMutableRawBufferPointer
+    let helloScratch: ScratchBuffer
 
     init(options: DecodingOptions) {
         self.options = options
-        helloScratch = .allocate(byteCount: 5 + 65_535, alignment: 1)
-        helloScratch.initializeMemory(as: UInt8.self, repeating: 0)
+        helloScratch = ScratchBuffer(capacity: 5 + 65_535)
     }
-
-    deinit { helloScratch.deallocate() }
 
     var count: Int { index.count }
 }

@@ -202,7 +202,7 @@ extension PacketDecoder {
         observe: (Observation) -> Void
     ) -> Int? {
         let cursor = ByteCursor(bytes)
-        let scratch = flows.helloScratch
+        let scratch = flows.helloScratch.bytes
         let capacity = min(scratch.count, flows.options.maxClientHelloBytes)
         var written = 5
         var position = 0

@@ -16,7 +16,6 @@ struct SightingCollector {
     /// its source is read again anyway.
     static let batchSize = 65_536
 
-    let table: IndicatorTable
     /// Database ids of the indicators, stored on their first sighting.
     let indicatorRecords: IndicatorRecords
     let sourceID: Int64
@@ -77,28 +76,47 @@ struct SightingCollector {
     private(set) var lineEvents: [NewLineEvent] = []
 
     init(
-        table: IndicatorTable, indicatorRecords: IndicatorRecords, sourceID: Int64, database: CaseDatabase,
+        indicatorRecords: IndicatorRecords, sourceID: Int64, database: CaseDatabase,
         lineRules: CorrelationRules? = nil
     ) {
         self.lineRules = lineRules
-        self.table = table
         self.indicatorRecords = indicatorRecords
         self.sourceID = sourceID
         self.database = database
     }
 
-    /// Looks `observation` up; on a hit of an indicator valid at the observation's time,
-    /// keeps a sighting (also when an allow list suppresses it, marked so). The miss
-    /// path allocates nothing.
-    mutating func observe(_ observation: Observation) {
-        if observation.time < firstEvent { firstEvent = observation.time }
-        if observation.time > lastEvent { lastEvent = observation.time }
-        if observation.field == .dnsAnswer, let resolving, case .packet(let packet) = observation.locator,
-           packet == resolving.packet
-        {
+    /// Looks `observation` up in `table`; on a hit of an indicator valid at the
+    /// observation's time, keeps a sighting (also when an allow list suppresses it,
+    /// marked so). The miss path reads only the value, field and time, and allocates
+    /// nothing.
+    ///
+    /// The table is a parameter, borrowed from the caller, rather than a stored
+    /// property: `IndicatorTable` is a struct of about 1.5 KB, and calling `match` on a
+    /// property of this `inout` collector copied all of it for every observation (from
+    /// a class's property or a pointer's `pointee`, the copy retained its buffers too).
+    mutating func observe(_ observation: Observation, matchingIn table: IndicatorTable) {
+        let time = observation.time
+        if time < firstEvent { firstEvent = time }
+        if time > lastEvent { lastEvent = time }
+        if observation.field == .dnsAnswer, resolving != nil { resolve(observation) }
+        guard let match = table.match(observation.value, at: time) else { return }
+        keepHit(observation, match: match)
+    }
+
+    /// Keeps the address of a DNS answer when it belongs to the response whose name
+    /// matched (`resolving`).
+    @inline(never)
+    private mutating func resolve(_ observation: Observation) {
+        if let resolving, case .packet(let packet) = observation.locator, packet == resolving.packet {
             keepResolution(observation, of: resolving)
         }
-        guard let match = table.match(observation.value, at: observation.time), writeError == nil else { return }
+    }
+
+    /// The hit path of `observe`: the indicator's record, the sighting (folded per
+    /// conversation for IP headers), the DNS chain's start.
+    @inline(never)
+    private mutating func keepHit(_ observation: Observation, match: IndicatorMatch) {
+        guard writeError == nil else { return }
         let index = match.indicator
         let indicatorID: Int64
         do {

@@ -46,7 +46,7 @@ struct SourceReader: Sendable {
             }
             let sourceID = try database.beginSource(path: path, size: file.size, kind: kind, runID: runID)
             var collector = SightingCollector(
-                table: table, indicatorRecords: indicatorRecords, sourceID: sourceID, database: database,
+                indicatorRecords: indicatorRecords, sourceID: sourceID, database: database,
                 lineRules: lineRules)
             var summary: ReadSummary
             do {
@@ -98,9 +98,11 @@ struct SourceReader: Sendable {
 
     /// Runs the reader for `kind`. Throws when the file cannot be read as that kind at all.
     private func readContent(of file: InputFile, kind: SourceKind, into collector: inout SightingCollector) throws -> ReadSummary {
-        try readContent(
+        // A local the closure borrows: the collector's lookups then pass it without a copy.
+        let table = self.table
+        return try readContent(
             of: file, kind: kind, derived: DerivedObservables(matchableBy: table),
-            observe: { collector.observe($0) }, line: { collector.observeLine($0) })
+            observe: { collector.observe($0, matchingIn: table) }, line: { collector.observeLine($0) })
     }
 
     /// Runs the reader for `kind`, handing every observation to `observe` and, for logs,
