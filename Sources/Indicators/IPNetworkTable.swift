@@ -124,13 +124,37 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
     /// masked here. Where one network appears several times, the smallest index wins
     /// (the first in rule-file order); where networks nest, the longest prefix wins.
     init(_ entries: [(key: Key, prefix: Int, index: UInt32)]) {
-        guard !entries.isEmpty else { return }
-        var networks = entries.map { entry -> (start: Key, prefix: Int, index: UInt32) in
-            let prefix = max(0, min(entry.prefix, Key.bitWidth))
-            return (entry.key.masked(prefix: prefix), prefix, entry.index)
+        self.init(networks: entries.map { Network(start: $0.key, prefix: $0.prefix, index: $0.index) })
+    }
+
+    /// A network to store: an address, a prefix length (clamped to `0...bitWidth`) and
+    /// an indicator index, as plain integers (sorted in place while building).
+    struct Network: Sendable {
+        var start: Key
+        var prefix: UInt8
+        var index: UInt32
+
+        init(start: Key, prefix: Int, index: UInt32) {
+            self.start = start
+            self.prefix = UInt8(truncatingIfNeeded: max(0, min(prefix, Key.bitWidth)))
+            self.index = index
         }
-        networks.sort {
-            $0.start != $1.start ? $0.start < $1.start : $0.prefix != $1.prefix ? $0.prefix < $1.prefix : $0.index < $1.index
+    }
+
+    /// Builds the table from `networks` (masked and sorted here, in place). Where one
+    /// network appears several times, the smallest index wins; where networks nest, the
+    /// longest prefix wins.
+    init(networks: consuming [Network]) {
+        guard !networks.isEmpty else { return }
+        var networks = networks
+        networks.withUnsafeMutableBufferPointer { networks in
+            for k in networks.indices {
+                networks[k].start = networks[k].start.masked(prefix: Int(networks[k].prefix))
+            }
+            networks.sort {
+                $0.start != $1.start ? $0.start < $1.start
+                    : $0.prefix != $1.prefix ? $0.prefix < $1.prefix : $0.index < $1.index
+            }
         }
         var starts: [Key] = []
         var values: [UInt32] = []
@@ -162,9 +186,10 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
                 emit(next, stack.last.map { $0.last < next ? IPNetworkTable.none : $0.index } ?? IPNetworkTable.none)
             }
         }
-        var previous: (start: Key, prefix: Int, index: UInt32)? = nil
+        var previous: (start: Key, prefix: UInt8, index: UInt32)? = nil
         var parents: [UInt32: UInt32] = [:]
         for network in networks {
+            let prefix = Int(network.prefix)
             if let last = previous, last.start == network.start, last.prefix == network.prefix {
                 // The same network again: chain it right after the previous listing
                 // (the first is what the intervals report), before the wider parent.
@@ -177,9 +202,10 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
             close(before: network.start)
             if let outer = stack.last { parents[network.index] = outer.index }
             if count == 0 { blocks = PresenceBits(bits: 1 << 24) }
-            blocks.insertRange(network.start.top24, network.start.lastAddress(prefix: network.prefix).top24)
+            let lastAddress = network.start.lastAddress(prefix: prefix)
+            blocks.insertRange(network.start.top24, lastAddress.top24)
             count += 1
-            stack.append((network.start.lastAddress(prefix: network.prefix), network.index))
+            stack.append((lastAddress, network.index))
             emit(network.start, network.index)
         }
         close(before: nil)

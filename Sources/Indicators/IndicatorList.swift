@@ -198,7 +198,8 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
         kinds[position] & IndicatorList.exactFlag == 0
     }
 
-    func line(at position: Int) -> Int { lines[position] }
+    /// The line of the indicator at `position`, without building the indicator.
+    public func line(at position: Int) -> Int { lines[position] }
 
     func details(at position: Int) -> IndicatorDetails { details[Int(detailIDs[position])] }
 
