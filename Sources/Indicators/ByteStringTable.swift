@@ -43,6 +43,14 @@ struct ByteStringTable: Sendable {
 
         init() {}
 
+        /// Makes room for `count` more strings of `bytes` bytes in all.
+        mutating func reserve(count: Int, bytes: Int) {
+            guard count > 0 else { return }
+            arena.reserveCapacity(arena.count + bytes)
+            spans.reserveCapacity(spans.count + count)
+            indices.reserveCapacity(indices.count + count)
+        }
+
         /// Appends `bytes` (lower-cased on the way in when `lowercase`) for `index`;
         /// a string longer than `maximumLength` is left out.
         mutating func append(_ bytes: [UInt8], index: UInt32, lowercase: Bool = false) {

@@ -20,6 +20,13 @@ struct DigestTable: Sendable {
 
         init() {}
 
+        /// Makes room for about this many digests of each width.
+        mutating func reserve(md5: Int, sha1: Int, sha256: Int) {
+            byWidth[0].reserveCapacity(md5)
+            byWidth[1].reserveCapacity(sha1)
+            byWidth[2].reserveCapacity(sha256)
+        }
+
         /// Decodes the hex text `bytes` (32, 40 or 64 characters, either case; anything
         /// else is left out) and appends it for `index`.
         mutating func append(_ bytes: UnsafeRawBufferPointer, index: UInt32) {

@@ -214,6 +214,9 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
         return start..<start + length
     }
 
+    /// The length in bytes of the value's text.
+    func valueLength(at position: Int) -> Int { valueRange(at: position).count }
+
     /// Lends the value's bytes (its canonical text).
     func withValueBytes<R>(at position: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         let range = valueRange(at: position)

@@ -30,6 +30,34 @@ struct LookupTables: Sendable {
         var emails = ByteStringTable.Builder()
         var ja3 = DigestTable.Builder()
         var ja4 = ByteStringTable.Builder()
+        // Sizes first, so that the buffers are allocated once, at their final size.
+        var counts = [Int](repeating: 0, count: IndicatorType.byOrdinal.count)
+        var bytes = [Int](repeating: 0, count: IndicatorType.byOrdinal.count)
+        var exactCount = 0
+        var exactBytes = 0
+        for entry in list.indices {
+            let ordinal = Int(list.type(at: entry).ordinal)
+            let length = list.valueLength(at: entry)
+            if ordinal == Int(IndicatorType.domain.ordinal), !list.matchesSubdomains(at: entry) {
+                exactCount += 1
+                exactBytes += length
+            } else {
+                counts[ordinal] += 1
+                bytes[ordinal] += length
+            }
+        }
+        func reserve(_ builder: inout ByteStringTable.Builder, _ type: IndicatorType) {
+            builder.reserve(count: counts[Int(type.ordinal)], bytes: bytes[Int(type.ordinal)])
+        }
+        ipv4.reserveCapacity(counts[Int(IndicatorType.ipv4.ordinal)] + counts[Int(IndicatorType.cidr.ordinal)])
+        ipv6.reserveCapacity(counts[Int(IndicatorType.ipv6.ordinal)])
+        reserve(&domains, .domain)
+        exactDomains.reserve(count: exactCount, bytes: exactBytes)
+        reserve(&emails, .email)
+        reserve(&ja4, .ja4)
+        digests.reserve(md5: counts[Int(IndicatorType.md5.ordinal)], sha1: counts[Int(IndicatorType.sha1.ordinal)],
+                        sha256: counts[Int(IndicatorType.sha256.ordinal)])
+        ja3.reserve(md5: counts[Int(IndicatorType.ja3.ordinal)], sha1: 0, sha256: 0)
         for entry in list.indices {
             guard let index = UInt32(exactly: positions?[entry] ?? entry), index != UInt32.max else { break }
             let matchesSubdomains = list.matchesSubdomains(at: entry)
