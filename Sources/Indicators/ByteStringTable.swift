@@ -16,6 +16,8 @@ struct ByteStringTable: Sendable {
     static let emptySlot = UInt64.max
     /// The longest string stored (longer entries are left out; no indicator is this long).
     static let maximumLength = (1 << 24) - 1
+    /// Entries hashed ahead while building.
+    static let batchSize = 16
 
     private var arena: [UInt8] = []
     /// Per entry: arena offset << 24 | length.
@@ -31,6 +33,8 @@ struct ByteStringTable: Sendable {
     var count: Int { indices.count }
     /// Whether lookups fold ASCII upper case to lower case.
     private(set) var foldsCase = true
+    /// Where building leaves the sum of the slots it read ahead.
+    private var buildSink: UInt64 = 0
 
     /// The strings to store, gathered before building: their bytes back to back in one
     /// buffer (which becomes the table's arena), with a span and an indicator index per
@@ -103,22 +107,39 @@ struct ByteStringTable: Sendable {
         indices = builder.indices
         // Entries are kept in place, moved down over the duplicates left out: a probe
         // reads only kept entries, all below `kept`.
+        // Hashes are taken a batch ahead and their home slots read first: those reads do
+        // not depend on one another, so their cache misses overlap.
         var kept = 0
-        for entry in 0..<total {
-            let span = spans[entry]
-            let offset = Int(truncatingIfNeeded: span >> 24)
-            let length = Int(truncatingIfNeeded: span & 0xFF_FFFF)
-            let (hash, found) = arena.withUnsafeBytes { arena in
-                let hash = self.hash(arena, from: offset, to: offset + length)
-                return (hash, probe(hash: hash, arena, from: offset, to: offset + length))
+        var hashes = [UInt64](repeating: 0, count: ByteStringTable.batchSize)
+        var touched: UInt64 = 0
+        for batchStart in stride(from: 0, to: total, by: ByteStringTable.batchSize) {
+            let batchEnd = min(total, batchStart + ByteStringTable.batchSize)
+            arena.withUnsafeBytes { arena in
+                slots.withUnsafeBufferPointer { slots in
+                    for entry in batchStart..<batchEnd {
+                        let span = spans[entry]
+                        let offset = Int(truncatingIfNeeded: span >> 24)
+                        let hash = self.hash(arena, from: offset, to: offset + Int(truncatingIfNeeded: span & 0xFF_FFFF))
+                        hashes[entry - batchStart] = hash
+                        touched &+= slots[Int(truncatingIfNeeded: hash) & mask]
+                    }
+                }
             }
-            guard found < 0 else { continue }  // a duplicate: keep the first
-            slots[~found] = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(kept)
-            filter.insert(PresenceBits.position(hash))
-            spans[kept] = span
-            indices[kept] = indices[entry]
-            kept += 1
+            for entry in batchStart..<batchEnd {
+                let span = spans[entry]
+                let offset = Int(truncatingIfNeeded: span >> 24)
+                let length = Int(truncatingIfNeeded: span & 0xFF_FFFF)
+                let hash = hashes[entry - batchStart]
+                let found = arena.withUnsafeBytes { probe(hash: hash, $0, from: offset, to: offset + length) }
+                guard found < 0 else { continue }  // a duplicate: keep the first
+                slots[~found] = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(kept)
+                filter.insert(PresenceBits.position(hash))
+                spans[kept] = span
+                indices[kept] = indices[entry]
+                kept += 1
+            }
         }
+        buildSink = touched  // keeps the reads from being optimised away
         spans.removeLast(total - kept)
         indices.removeLast(total - kept)
     }

@@ -133,6 +133,8 @@ struct FixedKeyTable: Sendable {
     private var filter = PresenceBits(bits: 0)
 
     static let emptySlot = UInt64.max
+    /// Where building leaves the sum of the slots it read ahead.
+    private var buildSink: UInt64 = 0
 
     var count: Int { indices.count }
 
@@ -150,7 +152,17 @@ struct FixedKeyTable: Sendable {
         filter = PresenceBits(count: entries.count)
         keys.reserveCapacity(entries.count * words)
         indices.reserveCapacity(entries.count)
-        for (key, index) in entries {
+        // Home slots are read a batch ahead: those reads do not depend on one another,
+        // so their cache misses overlap.
+        var touched: UInt64 = 0
+        for (position, (key, index)) in entries.enumerated() {
+            if position % 16 == 0 {
+                slots.withUnsafeBufferPointer { slots in
+                    for ahead in position..<min(entries.count, position + 16) {
+                        touched &+= slots[Int(truncatingIfNeeded: FixedKeyTable.hash(entries[ahead].0)) & mask]
+                    }
+                }
+            }
             let hash = FixedKeyTable.hash(key)
             let found = probe(key, hash)
             guard found < 0 else { continue }  // a duplicate: keep the first
@@ -162,6 +174,7 @@ struct FixedKeyTable: Sendable {
             if words > 3 { keys.append(key.3) }
             indices.append(index)
         }
+        buildSink = touched  // keeps the reads from being optimised away
     }
 
     /// Digests are uniformly random, but rule files are not trusted to be: mix all words.

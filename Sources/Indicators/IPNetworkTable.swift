@@ -17,6 +17,9 @@ protocol NetworkKey: Comparable, Sendable {
     var top24: Int { get }
     /// The all-zero address.
     static var zero: Self { get }
+    /// Byte `k` of the address, counting from the least significant (`k` in
+    /// `0..<bitWidth / 8`): the digits of the radix sort that orders networks.
+    func byte(_ k: Int) -> Int
 }
 
 /// IPv4 networks as host-order 32-bit integers.
@@ -35,6 +38,7 @@ extension UInt32: NetworkKey {
     var successor: UInt32? { self == UInt32.max ? nil : self + 1 }
     @inline(__always) var top16: Int { Int(truncatingIfNeeded: self >> 16) }
     @inline(__always) var top24: Int { Int(truncatingIfNeeded: self >> 8) }
+    @inline(__always) func byte(_ k: Int) -> Int { Int(truncatingIfNeeded: self >> UInt32(8 * k)) & 0xFF }
 }
 
 /// IPv6 networks as two host-order 64-bit halves.
@@ -80,6 +84,10 @@ struct IPv6Key: NetworkKey {
     @inline(__always) var top24: Int { Int(truncatingIfNeeded: high >> 40) }
 
     static var zero: IPv6Key { IPv6Key(high: 0, low: 0) }
+
+    @inline(__always) func byte(_ k: Int) -> Int {
+        Int(truncatingIfNeeded: (k < 8 ? low >> UInt64(8 * k) : high >> UInt64(8 * (k - 8)))) & 0xFF
+    }
 }
 
 /// Longest-prefix match over a fixed set of networks, flattened.
@@ -147,10 +155,18 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
     init(networks: consuming [Network]) {
         guard !networks.isEmpty else { return }
         var networks = networks
+        var inIndexOrder = true
         networks.withUnsafeMutableBufferPointer { networks in
             for k in networks.indices {
                 networks[k].start = networks[k].start.masked(prefix: Int(networks[k].prefix))
+                if k > 0, networks[k].index < networks[k - 1].index { inIndexOrder = false }
             }
+        }
+        if inIndexOrder {
+            // As compiled from a rule set: a stable radix sort by (start, prefix) leaves
+            // equal networks in index order.
+            IPNetworkTable.radixSort(&networks)
+        } else {
             networks.sort {
                 $0.start != $1.start ? $0.start < $1.start
                     : $0.prefix != $1.prefix ? $0.prefix < $1.prefix : $0.index < $1.index
@@ -226,6 +242,37 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
         self.intervals = zip(starts, values).map { Interval(start: $0, value: $1) }
         self.first = first
         self.parents = parents
+    }
+
+    /// Sorts `networks` by (start, prefix), stably: least significant digit first, one
+    /// counting pass per byte (the prefix length, then each byte of the address), each
+    /// skipped when every network has the same digit there. O(n) per pass, no compares.
+    static func radixSort(_ networks: inout [Network]) {
+        let count = networks.count
+        guard count > 1 else { return }
+        var other = networks
+        var counts = [Int](repeating: 0, count: 257)
+        func pass(_ digit: (Network) -> Int) {
+            for k in counts.indices { counts[k] = 0 }
+            let moved = networks.withUnsafeBufferPointer { source in
+                other.withUnsafeMutableBufferPointer { target in
+                    counts.withUnsafeMutableBufferPointer { counts in
+                        for network in source { counts[digit(network) + 1] += 1 }
+                        guard counts[digit(source[0]) + 1] != count else { return false }  // one digit: nothing moves
+                        for k in 1..<257 { counts[k] += counts[k - 1] }
+                        for network in source {
+                            let d = digit(network)
+                            target[counts[d]] = network
+                            counts[d] += 1
+                        }
+                        return true
+                    }
+                }
+            }
+            if moved { swap(&networks, &other) }
+        }
+        pass { Int($0.prefix) }
+        for k in 0..<Key.bitWidth / 8 { pass { $0.start.byte(k) } }
     }
 
     /// The indicator index of the most specific network containing `address`, or nil.

@@ -308,9 +308,9 @@ public struct IndicatorTable: Sendable {
 
     init(indicators: IndicatorList, allowEntries: [AllowEntry]) {
         tables = LookupTables(indicators)
-        var types: Set<IndicatorType> = []
-        for position in indicators.indices { types.insert(indicators.type(at: position)) }
-        indicatorTypes = types
+        var present = [Bool](repeating: false, count: IndicatorType.byOrdinal.count)
+        for position in indicators.indices { present[Int(indicators.type(at: position).ordinal)] = true }
+        indicatorTypes = Set(IndicatorType.byOrdinal.indices.filter { present[$0] }.map { IndicatorType.byOrdinal[$0] })
         windows = indicators.hasValidity
             ? indicators.indices.map {
                 let details = indicators.details(at: $0)

@@ -122,6 +122,31 @@ import Testing
         #expect(failures == 0)
     }
 
+    /// Networks given out of index order (the compare sort) and in index order (the
+    /// radix sort) give the same table, duplicates included (the smallest index wins).
+    @Test func networksInAnyOrderGiveTheSameTable() {
+        var random = SplitMix64(state: 0x5047)
+        var entries: [(key: UInt32, prefix: Int, index: UInt32)] = []
+        for index in 0..<2_000 {
+            let prefix = [8, 16, 24, 32, 20][Int(random.next() % 5)]
+            entries.append((UInt32(truncatingIfNeeded: random.next() % 8) << 24 | UInt32(truncatingIfNeeded: random.next()) >> 8,
+                            prefix, UInt32(index)))
+        }
+        entries += entries.prefix(50).map { ($0.key, $0.prefix, $0.index + 10_000) }
+        let inOrder = IPNetworkTable<UInt32>(entries)
+        let shuffled = IPNetworkTable<UInt32>(entries.reversed())
+        #expect(inOrder.count == shuffled.count && inOrder.intervalCount == shuffled.intervalCount)
+        var differences = 0
+        for entry in entries {
+            for address in [entry.key, entry.key &+ 1, entry.key.lastAddress(prefix: entry.prefix)]
+            where inOrder.allMatches(address) != shuffled.allMatches(address) {
+                differences += 1
+            }
+        }
+        #expect(differences == 0)
+        #expect(inOrder.lookup(entries[0].key.masked(prefix: entries[0].prefix)) != nil)
+    }
+
     /// A string table built from one shared buffer (as `compile()` builds it): strings
     /// lower-cased on the way in, the first of duplicates kept (entries after a
     /// duplicate still found, the count distinct), an over-long string left out.
