@@ -44,7 +44,10 @@ enum IndicatorTLP {
             }
             let rules = RuleSet.load(paths: [file])
             var found = Set<String>()
-            for indicator in rules.indicators {
+            // Only the indicators at a sighted line are built (a rule file may hold millions).
+            let lines = Set(sightings.lazy.filter { $0.ruleFile == file }.map(\.ruleLine))
+            for position in rules.indicators.indices where lines.contains(rules.indicators.line(at: position)) {
+                let indicator = rules.indicators[position]
                 let key = "\(indicator.line)\u{0}\(indicator.value.lowercased())"
                 guard entries.contains(key) else { continue }
                 found.insert(key)

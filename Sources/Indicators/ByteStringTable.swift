@@ -16,6 +16,8 @@ struct ByteStringTable: Sendable {
     static let emptySlot = UInt64.max
     /// The longest string stored (longer entries are left out; no indicator is this long).
     static let maximumLength = (1 << 24) - 1
+    /// Entries hashed ahead while building.
+    static let batchSize = 16
 
     private var arena: [UInt8] = []
     /// Per entry: arena offset << 24 | length.
@@ -31,32 +33,115 @@ struct ByteStringTable: Sendable {
     var count: Int { indices.count }
     /// Whether lookups fold ASCII upper case to lower case.
     private(set) var foldsCase = true
+    /// Where building leaves the sum of the slots it read ahead.
+    private var buildSink: UInt64 = 0
+
+    /// The strings to store, gathered before building: their bytes back to back in one
+    /// buffer (which becomes the table's arena), with a span and an indicator index per
+    /// entry. No allocation per entry.
+    struct Builder {
+        var arena: [UInt8] = []
+        /// Per entry: arena offset << 24 | length.
+        var spans: [UInt64] = []
+        var indices: [UInt32] = []
+
+        init() {}
+
+        /// Makes room for `count` more strings of `bytes` bytes in all.
+        mutating func reserve(count: Int, bytes: Int) {
+            guard count > 0 else { return }
+            arena.reserveCapacity(arena.count + bytes)
+            spans.reserveCapacity(spans.count + count)
+            indices.reserveCapacity(indices.count + count)
+        }
+
+        /// Appends `bytes` (lower-cased on the way in when `lowercase`) for `index`;
+        /// a string longer than `maximumLength` is left out.
+        mutating func append(_ bytes: [UInt8], index: UInt32, lowercase: Bool = false) {
+            bytes.withUnsafeBytes { append($0, index: index, lowercase: lowercase) }
+        }
+
+        /// Appends `bytes` (lower-cased on the way in when `lowercase`) for `index`;
+        /// a string longer than `maximumLength` is left out. `bytes` are bytes of an
+        /// array of `UInt8` (or other memory bound to `UInt8`).
+        mutating func append(_ bytes: UnsafeRawBufferPointer, index: UInt32, lowercase: Bool = false) {
+            let length = bytes.count
+            guard length <= ByteStringTable.maximumLength else { return }
+            let start = arena.count
+            arena.append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
+            if lowercase {
+                arena.withUnsafeMutableBufferPointer { arena in
+                    for k in start..<start + length { arena[k] = ByteStringTable.lowercased(arena[k]) }
+                }
+            }
+            spans.append(UInt64(start) << 24 | UInt64(length))
+            indices.append(index)
+        }
+
+        var isEmpty: Bool { indices.isEmpty }
+    }
 
     /// Stores `entries` (already canonical: lower case where `foldsCase`). Where a
     /// string appears more than once, the first entry wins, so pass entries in
     /// indicator order.
     init(_ entries: [(bytes: [UInt8], index: UInt32)], foldsCase: Bool = true) {
+        var builder = Builder()
+        for entry in entries { builder.append(entry.bytes, index: entry.index) }
+        self.init(builder, foldsCase: foldsCase)
+    }
+
+    /// Stores the builder's entries (already canonical: lower case where `foldsCase`),
+    /// taking over its buffer as the arena (the bytes of a duplicate stay there unused).
+    /// Where a string appears more than once, the first entry wins.
+    init(_ builder: Builder, foldsCase: Bool = true) {
         self.foldsCase = foldsCase
-        guard !entries.isEmpty else { return }
+        guard !builder.isEmpty else { return }
+        let total = builder.indices.count
         var capacity = 8
-        while capacity < entries.count * 2 { capacity *= 2 }
+        while capacity < total * 2 { capacity *= 2 }
         slots = Array(repeating: ByteStringTable.emptySlot, count: capacity)
         mask = capacity - 1
-        filter = PresenceBits(count: entries.count)
-        arena.reserveCapacity(entries.reduce(0) { $0 + $1.bytes.count })
-        spans.reserveCapacity(entries.count)
-        indices.reserveCapacity(entries.count)
-        for entry in entries where entry.bytes.count <= ByteStringTable.maximumLength {
-            let hash = entry.bytes.withUnsafeBytes { self.hash($0, from: 0, to: $0.count) }
-            let found = entry.bytes.withUnsafeBytes { probe(hash: hash, $0, from: 0, to: $0.count) }
-            guard found < 0 else { continue }  // a duplicate: keep the first
-            let slot = ~found
-            slots[slot] = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(indices.count)
-            filter.insert(PresenceBits.position(hash))
-            spans.append(UInt64(arena.count) << 24 | UInt64(entry.bytes.count))
-            indices.append(entry.index)
-            arena.append(contentsOf: entry.bytes)
+        filter = PresenceBits(count: total)
+        arena = builder.arena
+        spans = builder.spans
+        indices = builder.indices
+        // Entries are kept in place, moved down over the duplicates left out: a probe
+        // reads only kept entries, all below `kept`.
+        // Hashes are taken a batch ahead and their home slots read first: those reads do
+        // not depend on one another, so their cache misses overlap.
+        var kept = 0
+        var hashes = [UInt64](repeating: 0, count: ByteStringTable.batchSize)
+        var touched: UInt64 = 0
+        for batchStart in stride(from: 0, to: total, by: ByteStringTable.batchSize) {
+            let batchEnd = min(total, batchStart + ByteStringTable.batchSize)
+            arena.withUnsafeBytes { arena in
+                slots.withUnsafeBufferPointer { slots in
+                    for entry in batchStart..<batchEnd {
+                        let span = spans[entry]
+                        let offset = Int(truncatingIfNeeded: span >> 24)
+                        let hash = self.hash(arena, from: offset, to: offset + Int(truncatingIfNeeded: span & 0xFF_FFFF))
+                        hashes[entry - batchStart] = hash
+                        touched &+= slots[Int(truncatingIfNeeded: hash) & mask]
+                    }
+                }
+            }
+            for entry in batchStart..<batchEnd {
+                let span = spans[entry]
+                let offset = Int(truncatingIfNeeded: span >> 24)
+                let length = Int(truncatingIfNeeded: span & 0xFF_FFFF)
+                let hash = hashes[entry - batchStart]
+                let found = arena.withUnsafeBytes { probe(hash: hash, $0, from: offset, to: offset + length) }
+                guard found < 0 else { continue }  // a duplicate: keep the first
+                slots[~found] = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(kept)
+                filter.insert(PresenceBits.position(hash))
+                spans[kept] = span
+                indices[kept] = indices[entry]
+                kept += 1
+            }
         }
+        buildSink = touched  // keeps the reads from being optimised away
+        spans.removeLast(total - kept)
+        indices.removeLast(total - kept)
     }
 
     /// The index stored for exactly `bytes` (ASCII case folded when the table folds), or nil.

@@ -13,21 +13,45 @@ struct DigestTable: Sendable {
     private var sha1 = FixedKeyTable(words: 3)
     private var sha256 = FixedKeyTable(words: 4)
 
+    /// The digests to store, decoded as they are gathered: per width, (words, index)
+    /// pairs of plain integers. No allocation per entry.
+    struct Builder {
+        var byWidth: [[(Words, UInt32)]] = [[], [], []]
+
+        init() {}
+
+        /// Makes room for about this many digests of each width.
+        mutating func reserve(md5: Int, sha1: Int, sha256: Int) {
+            byWidth[0].reserveCapacity(md5)
+            byWidth[1].reserveCapacity(sha1)
+            byWidth[2].reserveCapacity(sha256)
+        }
+
+        /// Decodes the hex text `bytes` (32, 40 or 64 characters, either case; anything
+        /// else is left out) and appends it for `index`.
+        mutating func append(_ bytes: UnsafeRawBufferPointer, index: UInt32) {
+            guard let words = DigestTable.decode(bytes) else { return }
+            switch bytes.count {
+            case 32: byWidth[0].append((words, index))
+            case 40: byWidth[1].append((words, index))
+            default: byWidth[2].append((words, index))
+            }
+        }
+    }
+
     /// Stores `entries` (hex text of 32, 40 or 64 characters; others are left out). The
     /// first entry of a digest wins.
     init(_ entries: [(bytes: [UInt8], index: UInt32)]) {
-        var byWidth: [[(Words, UInt32)]] = [[], [], []]
-        for entry in entries {
-            guard let words = entry.bytes.withUnsafeBytes({ DigestTable.decode($0) }) else { continue }
-            switch entry.bytes.count {
-            case 32: byWidth[0].append((words, entry.index))
-            case 40: byWidth[1].append((words, entry.index))
-            default: byWidth[2].append((words, entry.index))
-            }
-        }
-        md5 = FixedKeyTable(words: 2, byWidth[0])
-        sha1 = FixedKeyTable(words: 3, byWidth[1])
-        sha256 = FixedKeyTable(words: 4, byWidth[2])
+        var builder = Builder()
+        for entry in entries { entry.bytes.withUnsafeBytes { builder.append($0, index: entry.index) } }
+        self.init(builder)
+    }
+
+    /// Stores the builder's digests. The first entry of a digest wins.
+    init(_ builder: Builder) {
+        md5 = FixedKeyTable(words: 2, builder.byWidth[0])
+        sha1 = FixedKeyTable(words: 3, builder.byWidth[1])
+        sha256 = FixedKeyTable(words: 4, builder.byWidth[2])
     }
 
     /// The index stored for the digest whose hex text (either case) is `bytes`, or nil
@@ -109,6 +133,8 @@ struct FixedKeyTable: Sendable {
     private var filter = PresenceBits(bits: 0)
 
     static let emptySlot = UInt64.max
+    /// Where building leaves the sum of the slots it read ahead.
+    private var buildSink: UInt64 = 0
 
     var count: Int { indices.count }
 
@@ -126,7 +152,17 @@ struct FixedKeyTable: Sendable {
         filter = PresenceBits(count: entries.count)
         keys.reserveCapacity(entries.count * words)
         indices.reserveCapacity(entries.count)
-        for (key, index) in entries {
+        // Home slots are read a batch ahead: those reads do not depend on one another,
+        // so their cache misses overlap.
+        var touched: UInt64 = 0
+        for (position, (key, index)) in entries.enumerated() {
+            if position % 16 == 0 {
+                slots.withUnsafeBufferPointer { slots in
+                    for ahead in position..<min(entries.count, position + 16) {
+                        touched &+= slots[Int(truncatingIfNeeded: FixedKeyTable.hash(entries[ahead].0)) & mask]
+                    }
+                }
+            }
             let hash = FixedKeyTable.hash(key)
             let found = probe(key, hash)
             guard found < 0 else { continue }  // a duplicate: keep the first
@@ -138,6 +174,7 @@ struct FixedKeyTable: Sendable {
             if words > 3 { keys.append(key.3) }
             indices.append(index)
         }
+        buildSink = touched  // keeps the reads from being optimised away
     }
 
     /// Digests are uniformly random, but rule files are not trusted to be: mix all words.

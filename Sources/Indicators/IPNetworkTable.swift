@@ -17,6 +17,9 @@ protocol NetworkKey: Comparable, Sendable {
     var top24: Int { get }
     /// The all-zero address.
     static var zero: Self { get }
+    /// Byte `k` of the address, counting from the least significant (`k` in
+    /// `0..<bitWidth / 8`): the digits of the radix sort that orders networks.
+    func byte(_ k: Int) -> Int
 }
 
 /// IPv4 networks as host-order 32-bit integers.
@@ -35,6 +38,7 @@ extension UInt32: NetworkKey {
     var successor: UInt32? { self == UInt32.max ? nil : self + 1 }
     @inline(__always) var top16: Int { Int(truncatingIfNeeded: self >> 16) }
     @inline(__always) var top24: Int { Int(truncatingIfNeeded: self >> 8) }
+    @inline(__always) func byte(_ k: Int) -> Int { Int(truncatingIfNeeded: self >> UInt32(8 * k)) & 0xFF }
 }
 
 /// IPv6 networks as two host-order 64-bit halves.
@@ -80,6 +84,10 @@ struct IPv6Key: NetworkKey {
     @inline(__always) var top24: Int { Int(truncatingIfNeeded: high >> 40) }
 
     static var zero: IPv6Key { IPv6Key(high: 0, low: 0) }
+
+    @inline(__always) func byte(_ k: Int) -> Int {
+        Int(truncatingIfNeeded: (k < 8 ? low >> UInt64(8 * k) : high >> UInt64(8 * (k - 8)))) & 0xFF
+    }
 }
 
 /// Longest-prefix match over a fixed set of networks, flattened.
@@ -124,13 +132,45 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
     /// masked here. Where one network appears several times, the smallest index wins
     /// (the first in rule-file order); where networks nest, the longest prefix wins.
     init(_ entries: [(key: Key, prefix: Int, index: UInt32)]) {
-        guard !entries.isEmpty else { return }
-        var networks = entries.map { entry -> (start: Key, prefix: Int, index: UInt32) in
-            let prefix = max(0, min(entry.prefix, Key.bitWidth))
-            return (entry.key.masked(prefix: prefix), prefix, entry.index)
+        self.init(networks: entries.map { Network(start: $0.key, prefix: $0.prefix, index: $0.index) })
+    }
+
+    /// A network to store: an address, a prefix length (clamped to `0...bitWidth`) and
+    /// an indicator index, as plain integers (sorted in place while building).
+    struct Network: Sendable {
+        var start: Key
+        var prefix: UInt8
+        var index: UInt32
+
+        init(start: Key, prefix: Int, index: UInt32) {
+            self.start = start
+            self.prefix = UInt8(truncatingIfNeeded: max(0, min(prefix, Key.bitWidth)))
+            self.index = index
         }
-        networks.sort {
-            $0.start != $1.start ? $0.start < $1.start : $0.prefix != $1.prefix ? $0.prefix < $1.prefix : $0.index < $1.index
+    }
+
+    /// Builds the table from `networks` (masked and sorted here, in place). Where one
+    /// network appears several times, the smallest index wins; where networks nest, the
+    /// longest prefix wins.
+    init(networks: consuming [Network]) {
+        guard !networks.isEmpty else { return }
+        var networks = networks
+        var inIndexOrder = true
+        networks.withUnsafeMutableBufferPointer { networks in
+            for k in networks.indices {
+                networks[k].start = networks[k].start.masked(prefix: Int(networks[k].prefix))
+                if k > 0, networks[k].index < networks[k - 1].index { inIndexOrder = false }
+            }
+        }
+        if inIndexOrder {
+            // As compiled from a rule set: a stable radix sort by (start, prefix) leaves
+            // equal networks in index order.
+            IPNetworkTable.radixSort(&networks)
+        } else {
+            networks.sort {
+                $0.start != $1.start ? $0.start < $1.start
+                    : $0.prefix != $1.prefix ? $0.prefix < $1.prefix : $0.index < $1.index
+            }
         }
         var starts: [Key] = []
         var values: [UInt32] = []
@@ -162,9 +202,10 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
                 emit(next, stack.last.map { $0.last < next ? IPNetworkTable.none : $0.index } ?? IPNetworkTable.none)
             }
         }
-        var previous: (start: Key, prefix: Int, index: UInt32)? = nil
+        var previous: (start: Key, prefix: UInt8, index: UInt32)? = nil
         var parents: [UInt32: UInt32] = [:]
         for network in networks {
+            let prefix = Int(network.prefix)
             if let last = previous, last.start == network.start, last.prefix == network.prefix {
                 // The same network again: chain it right after the previous listing
                 // (the first is what the intervals report), before the wider parent.
@@ -177,9 +218,10 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
             close(before: network.start)
             if let outer = stack.last { parents[network.index] = outer.index }
             if count == 0 { blocks = PresenceBits(bits: 1 << 24) }
-            blocks.insertRange(network.start.top24, network.start.lastAddress(prefix: network.prefix).top24)
+            let lastAddress = network.start.lastAddress(prefix: prefix)
+            blocks.insertRange(network.start.top24, lastAddress.top24)
             count += 1
-            stack.append((network.start.lastAddress(prefix: network.prefix), network.index))
+            stack.append((lastAddress, network.index))
             emit(network.start, network.index)
         }
         close(before: nil)
@@ -200,6 +242,37 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
         self.intervals = zip(starts, values).map { Interval(start: $0, value: $1) }
         self.first = first
         self.parents = parents
+    }
+
+    /// Sorts `networks` by (start, prefix), stably: least significant digit first, one
+    /// counting pass per byte (the prefix length, then each byte of the address), each
+    /// skipped when every network has the same digit there. O(n) per pass, no compares.
+    static func radixSort(_ networks: inout [Network]) {
+        let count = networks.count
+        guard count > 1 else { return }
+        var other = networks
+        var counts = [Int](repeating: 0, count: 257)
+        func pass(_ digit: (Network) -> Int) {
+            for k in counts.indices { counts[k] = 0 }
+            let moved = networks.withUnsafeBufferPointer { source in
+                other.withUnsafeMutableBufferPointer { target in
+                    counts.withUnsafeMutableBufferPointer { counts in
+                        for network in source { counts[digit(network) + 1] += 1 }
+                        guard counts[digit(source[0]) + 1] != count else { return false }  // one digit: nothing moves
+                        for k in 1..<257 { counts[k] += counts[k - 1] }
+                        for network in source {
+                            let d = digit(network)
+                            target[counts[d]] = network
+                            counts[d] += 1
+                        }
+                        return true
+                    }
+                }
+            }
+            if moved { swap(&networks, &other) }
+        }
+        pass { Int($0.prefix) }
+        for k in 0..<Key.bitWidth / 8 { pass { $0.start.byte(k) } }
     }
 
     /// The indicator index of the most specific network containing `address`, or nil.

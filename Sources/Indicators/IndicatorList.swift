@@ -198,7 +198,8 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
         kinds[position] & IndicatorList.exactFlag == 0
     }
 
-    func line(at position: Int) -> Int { lines[position] }
+    /// The line of the indicator at `position`, without building the indicator.
+    public func line(at position: Int) -> Int { lines[position] }
 
     func details(at position: Int) -> IndicatorDetails { details[Int(detailIDs[position])] }
 
@@ -212,6 +213,9 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
         if length == IndicatorList.longLength { length = longLengths[position] ?? length }
         return start..<start + length
     }
+
+    /// The length in bytes of the value's text.
+    func valueLength(at position: Int) -> Int { valueRange(at: position).count }
 
     /// Lends the value's bytes (its canonical text).
     func withValueBytes<R>(at position: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {

@@ -21,26 +21,56 @@ struct LookupTables: Sendable {
     /// keep the tables small (four billion indicators is far beyond any rule set that
     /// fits in memory). Reads the list's bytes: no `Indicator` is built.
     init(_ list: IndicatorList, positions: [Int]? = nil) {
-        var ipv4: [(key: UInt32, prefix: Int, index: UInt32)] = []
-        var ipv6: [(key: IPv6Key, prefix: Int, index: UInt32)] = []
-        var domains: [(bytes: [UInt8], index: UInt32)] = []
-        var exactDomains: [(bytes: [UInt8], index: UInt32)] = []
-        var digests: [(bytes: [UInt8], index: UInt32)] = []
-        var urls: [(bytes: [UInt8], index: UInt32)] = []
-        var emails: [(bytes: [UInt8], index: UInt32)] = []
-        var ja3: [(bytes: [UInt8], index: UInt32)] = []
-        var ja4: [(bytes: [UInt8], index: UInt32)] = []
-        func lowercased(_ value: UnsafeRawBufferPointer) -> [UInt8] { value.map(ByteStringTable.lowercased) }
+        var ipv4: [IPNetworkTable<UInt32>.Network] = []
+        var ipv6: [IPNetworkTable<IPv6Key>.Network] = []
+        var domains = ByteStringTable.Builder()
+        var exactDomains = ByteStringTable.Builder()
+        var digests = DigestTable.Builder()
+        var urls = ByteStringTable.Builder()
+        var emails = ByteStringTable.Builder()
+        var ja3 = DigestTable.Builder()
+        var ja4 = ByteStringTable.Builder()
+        // Sizes first, so that the buffers are allocated once, at their final size.
+        var counts = [Int](repeating: 0, count: IndicatorType.byOrdinal.count)
+        var bytes = [Int](repeating: 0, count: IndicatorType.byOrdinal.count)
+        var exactCount = 0
+        var exactBytes = 0
+        for entry in list.indices {
+            let ordinal = Int(list.type(at: entry).ordinal)
+            let length = list.valueLength(at: entry)
+            if ordinal == Int(IndicatorType.domain.ordinal), !list.matchesSubdomains(at: entry) {
+                exactCount += 1
+                exactBytes += length
+            } else {
+                counts[ordinal] += 1
+                bytes[ordinal] += length
+            }
+        }
+        func reserve(_ builder: inout ByteStringTable.Builder, _ type: IndicatorType) {
+            builder.reserve(count: counts[Int(type.ordinal)], bytes: bytes[Int(type.ordinal)])
+        }
+        ipv4.reserveCapacity(counts[Int(IndicatorType.ipv4.ordinal)] + counts[Int(IndicatorType.cidr.ordinal)])
+        ipv6.reserveCapacity(counts[Int(IndicatorType.ipv6.ordinal)])
+        reserve(&domains, .domain)
+        exactDomains.reserve(count: exactCount, bytes: exactBytes)
+        reserve(&emails, .email)
+        reserve(&ja4, .ja4)
+        digests.reserve(md5: counts[Int(IndicatorType.md5.ordinal)], sha1: counts[Int(IndicatorType.sha1.ordinal)],
+                        sha256: counts[Int(IndicatorType.sha256.ordinal)])
+        ja3.reserve(md5: counts[Int(IndicatorType.ja3.ordinal)], sha1: 0, sha256: 0)
+        var scratch: [UInt8] = []
         for entry in list.indices {
             guard let index = UInt32(exactly: positions?[entry] ?? entry), index != UInt32.max else { break }
             let matchesSubdomains = list.matchesSubdomains(at: entry)
             list.withValueBytes(at: entry) { value in
                 switch list.type(at: entry) {
                 case .ipv4:
-                    if let address = IPv4Address(ascii: value) { ipv4.append((address.value, 32, index)) }
+                    if let address = IPv4Address(ascii: value) {
+                        ipv4.append(.init(start: address.value, prefix: 32, index: index))
+                    }
                 case .ipv6:
-                    if let address = IPv6Address(String(decoding: value, as: UTF8.self)) {
-                        ipv6.append((IPv6Key(high: address.high, low: address.low), 128, index))
+                    if let address = LookupTables.ipv6(value, scratch: &scratch) {
+                        ipv6.append(.init(start: IPv6Key(high: address.high, low: address.low), prefix: 128, index: index))
                     }
                 case .cidr:
                     guard let slash = value.firstIndex(of: UInt8(ascii: "/")),
@@ -48,9 +78,11 @@ struct LookupTables: Sendable {
                     else { return }
                     let addressText = value[..<slash]
                     if prefix <= 32, let address = IPv4Address(ascii: addressText) {
-                        ipv4.append((address.value, prefix, index))
-                    } else if prefix <= 128, let address = IPv6Address(String(decoding: addressText, as: UTF8.self)) {
-                        ipv6.append((IPv6Key(high: address.high, low: address.low), prefix, index))
+                        ipv4.append(.init(start: address.value, prefix: prefix, index: index))
+                    } else if prefix <= 128,
+                              let address = LookupTables.ipv6(UnsafeRawBufferPointer(rebasing: addressText), scratch: &scratch)
+                    {
+                        ipv6.append(.init(start: IPv6Key(high: address.high, low: address.low), prefix: prefix, index: index))
                     }
                 case .domain:
                     var name = value[...]
@@ -58,29 +90,29 @@ struct LookupTables: Sendable {
                     if name.starts(with: [UInt8(ascii: "*"), UInt8(ascii: ".")]) { name = name.dropFirst(2) }
                     if name.last == UInt8(ascii: ".") { name = name.dropLast() }
                     guard !name.isEmpty else { return }
-                    let bytes = name.map(ByteStringTable.lowercased)
                     if matchesSubdomains {
-                        domains.append((bytes, index))
+                        domains.append(UnsafeRawBufferPointer(rebasing: name), index: index, lowercase: true)
                     } else {
-                        exactDomains.append((bytes, index))
+                        exactDomains.append(UnsafeRawBufferPointer(rebasing: name), index: index, lowercase: true)
                     }
                 case .md5, .sha1, .sha256:
-                    digests.append((lowercased(value), index))
+                    // Decoding reads either case.
+                    digests.append(value, index: index)
                 case .url:
                     // Canonical already (scheme and host lower case, a path); hand-built
                     // values go through the same normalisation as observed URLs.
-                    urls.append((URLKey.normalised(Array(value)), index))
+                    urls.append(URLKey.normalised(Array(value)), index: index)
                 case .email:
-                    emails.append((lowercased(value), index))
+                    emails.append(value, index: index, lowercase: true)
                 case .ja3:
-                    if value.count == 32 { ja3.append((lowercased(value), index)) }
+                    if value.count == 32 { ja3.append(value, index: index) }
                 case .ja4:
-                    ja4.append((lowercased(value), index))
+                    ja4.append(value, index: index, lowercase: true)
                 }
             }
         }
-        self.ipv4 = IPNetworkTable(ipv4)
-        self.ipv6 = IPNetworkTable(ipv6)
+        self.ipv4 = IPNetworkTable(networks: ipv4)
+        self.ipv6 = IPNetworkTable(networks: ipv6)
         self.domains = ByteStringTable(domains)
         self.exactDomains = ByteStringTable(exactDomains)
         self.digests = DigestTable(digests)
@@ -88,6 +120,16 @@ struct LookupTables: Sendable {
         self.emails = ByteStringTable(emails)
         self.ja3 = DigestTable(ja3)
         self.ja4 = ByteStringTable(ja4)
+    }
+
+    /// The IPv6 address written in `text`, read as `IPv6Address.init?(_:)` reads it:
+    /// from the bytes when the plain-list fast path can (hex groups), else through a
+    /// `String`. `scratch` is reused between calls.
+    static func ipv6(_ text: UnsafeRawBufferPointer, scratch: inout [UInt8]) -> IPv6Address? {
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: text.assumingMemoryBound(to: UInt8.self))
+        if case .ipv6(let address)? = PlainListParser.fastIPv6(scratch[...]) { return address }
+        return IPv6Address(String(decoding: text, as: UTF8.self))
     }
 
     /// A non-negative decimal number of at most 9 digits (a prefix length), or nil.
@@ -279,9 +321,9 @@ public struct IndicatorTable: Sendable {
 
     init(indicators: IndicatorList, allowEntries: [AllowEntry]) {
         tables = LookupTables(indicators)
-        var types: Set<IndicatorType> = []
-        for position in indicators.indices { types.insert(indicators.type(at: position)) }
-        indicatorTypes = types
+        var present = [Bool](repeating: false, count: IndicatorType.byOrdinal.count)
+        for position in indicators.indices { present[Int(indicators.type(at: position).ordinal)] = true }
+        indicatorTypes = Set(IndicatorType.byOrdinal.indices.filter { present[$0] }.map { IndicatorType.byOrdinal[$0] })
         windows = indicators.hasValidity
             ? indicators.indices.map {
                 let details = indicators.details(at: $0)

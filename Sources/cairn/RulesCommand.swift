@@ -57,7 +57,7 @@ struct Rules: ParsableCommand {
         func run() throws {
             let rules = RuleSet.load(paths: paths)
             var byType: [IndicatorType: Int] = [:]
-            for indicator in rules.indicators { byType[indicator.type, default: 0] += 1 }
+            for position in rules.indicators.indices { byType[rules.indicators.type(at: position), default: 0] += 1 }
             let table = rules.compile()
             print("type      indicators")
             for type in IndicatorType.allCases {

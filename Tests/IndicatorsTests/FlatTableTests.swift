@@ -122,6 +122,99 @@ import Testing
         #expect(failures == 0)
     }
 
+    /// Networks given out of index order (the compare sort) and in index order (the
+    /// radix sort) give the same table, duplicates included (the smallest index wins).
+    @Test func networksInAnyOrderGiveTheSameTable() {
+        var random = SplitMix64(state: 0x5047)
+        var entries: [(key: UInt32, prefix: Int, index: UInt32)] = []
+        for index in 0..<2_000 {
+            let prefix = [8, 16, 24, 32, 20][Int(random.next() % 5)]
+            entries.append((UInt32(truncatingIfNeeded: random.next() % 8) << 24 | UInt32(truncatingIfNeeded: random.next()) >> 8,
+                            prefix, UInt32(index)))
+        }
+        entries += entries.prefix(50).map { ($0.key, $0.prefix, $0.index + 10_000) }
+        let inOrder = IPNetworkTable<UInt32>(entries)
+        let shuffled = IPNetworkTable<UInt32>(entries.reversed())
+        #expect(inOrder.count == shuffled.count && inOrder.intervalCount == shuffled.intervalCount)
+        var differences = 0
+        for entry in entries {
+            for address in [entry.key, entry.key &+ 1, entry.key.lastAddress(prefix: entry.prefix)]
+            where inOrder.allMatches(address) != shuffled.allMatches(address) {
+                differences += 1
+            }
+        }
+        #expect(differences == 0)
+        #expect(inOrder.lookup(entries[0].key.masked(prefix: entries[0].prefix)) != nil)
+    }
+
+    /// A string table built from one shared buffer (as `compile()` builds it): strings
+    /// lower-cased on the way in, the first of duplicates kept (entries after a
+    /// duplicate still found, the count distinct), an over-long string left out.
+    @Test(arguments: [
+        (["Evil.Example", "a.evil.example", "evil.example", "B.example", "b.EXAMPLE", "c.example"],
+         ["evil.example": UInt32(0), "a.evil.example": 1, "b.example": 3, "c.example": 5, "d.example": nil], 4),
+        (["x.test", "x.test", "x.test"], ["x.test": 0, "y.test": nil], 1),
+        (["", "z.test"], ["": 0, "z.test": 1], 2),
+    ] as [([String], [String: UInt32?], Int)])
+    func stringTableFromOneBufferKeepsTheFirstOfDuplicates(
+        values: [String], expected: [String: UInt32?], count: Int
+    ) {
+        var builder = ByteStringTable.Builder()
+        for (index, value) in values.enumerated() {
+            Array(value.utf8).withUnsafeBytes { builder.append($0, index: UInt32(index), lowercase: true) }
+        }
+        builder.append([UInt8](repeating: 0x61, count: ByteStringTable.maximumLength + 1), index: 99)
+        let table = ByteStringTable(builder)
+        #expect(table.count == count)
+        for (text, index) in expected {
+            #expect(Array(text.utf8).withUnsafeBytes { table.lookup($0) } == index, "\(text)")
+            #expect(Array(text.uppercased().utf8).withUnsafeBytes { table.lookup($0) } == index, "\(text) upper case")
+        }
+    }
+
+    /// Digests gathered from text of either case decode to the same keys; other lengths
+    /// and non-hex text are left out; the first of duplicates wins.
+    @Test func digestBuilderReadsEitherCaseAndKeepsTheFirst() {
+        let md5 = "D41D8CD98F00B204E9800998ECF8427E"
+        let sha1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+        var builder = DigestTable.Builder()
+        for (index, text) in [md5, sha1, md5.lowercased(), "deadbeef", String(repeating: "g", count: 32)].enumerated() {
+            Array(text.utf8).withUnsafeBytes { builder.append($0, index: UInt32(index)) }
+        }
+        let table = DigestTable(builder)
+        #expect(table.count == 2)
+        #expect(Array(md5.lowercased().utf8).withUnsafeBytes { table.lookup($0) } == 0)
+        #expect(Array(sha1.uppercased().utf8).withUnsafeBytes { table.lookup($0) } == 1)
+        #expect(Array("deadbeef".utf8).withUnsafeBytes { table.lookup($0) } == nil)
+    }
+
+    /// The compiled tables of a rule set find upper-case domain and digest indicators
+    /// and domains written with `*.`, `=` or a trailing dot, each under its position.
+    @Test func compiledTablesFindIndicatorsWrittenInAnyForm() {
+        let values: [(IndicatorType, String, Bool)] = [
+            (.domain, "Evil.Example", true), (.domain, "*.wild.example", true), (.domain, "=exact.example", false),
+            (.domain, "dot.example.", true), (.sha256, String(repeating: "AB", count: 32), true),
+            (.ipv4, "192.0.2.7", true), (.cidr, "198.51.100.0/24", true), (.cidr, "2001:db8::/32", true),
+        ]
+        var list = IndicatorList()
+        for (line, (type, value, subdomains)) in values.enumerated() {
+            var indicator = Indicator(type: type, value: value, ruleFile: "t.txt", line: line + 1)
+            indicator.matchesSubdomains = subdomains
+            list.append(indicator)
+        }
+        let table = RuleSet(list: list).compile()
+        let probes: [(OwnedValue, Int?)] = [
+            (.domain("x.evil.example"), 0), (.domain("a.wild.example"), 1), (.domain("exact.example"), 2),
+            (.domain("sub.exact.example"), nil), (.domain("w.dot.example"), 3),
+            (.hexDigest(String(repeating: "ab", count: 32)), 4), (.ipv4(IPv4Address(0xC000_0207)), 5),
+            (.ipv4(IPv4Address(0xC633_6409)), 6),
+        ]
+        for (value, expected) in probes {
+            #expect(table.withObservedValue(value) { table.lookup($0) } == expected, "\(value)")
+        }
+        #expect(table.counts.ipv4 == 2 && table.counts.ipv6 == 1 && table.counts.domains == 4 && table.counts.digests == 1)
+    }
+
     /// The byte-level fast path of plain lists gives exactly what the general path gives,
     /// and declines what it cannot decide.
     @Test(arguments: [
