@@ -255,16 +255,7 @@ enum PlainListParser {
             }
             groups.append(group)
         }
-        if let gapIndex {
-            guard groups.count < 8 else { return nil }
-            groups.insert(contentsOf: repeatElement(0, count: 8 - groups.count), at: gapIndex)
-        }
-        guard groups.count == 8 else { return nil }
-        var high: UInt64 = 0
-        var low: UInt64 = 0
-        for group in groups[0..<4] { high = high << 16 | UInt64(group) }
-        for group in groups[4..<8] { low = low << 16 | UInt64(group) }
-        let address = IPv6Address(high: high, low: low)
+        guard let address = IPv6Address(groups: groups, gapIndex: gapIndex) else { return nil }
         guard let prefix else { return .ipv6(address) }
         return .ipv6Network(IPv6Network.mask(address, prefix: prefix), prefix: prefix)
     }

@@ -91,8 +91,16 @@ public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertib
             guard part.utf8.count <= 4, let group = UInt16(part, radix: 16) else { return nil }
             groups.append(group)
         }
+        self.init(groups: groups, gapIndex: gapIndex)
+    }
+
+    /// The address of up to eight 16-bit groups in order, with the `::` gap (zero
+    /// groups filling it up to eight) before the group at `gapIndex`; nil when they do
+    /// not make eight groups.
+    public init?(groups: [UInt16], gapIndex: Int?) {
+        var groups = groups
         if let gapIndex {
-            guard groups.count < 8 else { return nil }
+            guard groups.count < 8, gapIndex <= groups.count else { return nil }
             groups.insert(contentsOf: repeatElement(0, count: 8 - groups.count), at: gapIndex)
         }
         guard groups.count == 8 else { return nil }
