@@ -75,7 +75,7 @@ def measure(rows, rounds, title, size_bytes, items, unit, ratio_label="× floor"
         rss = max(r["rss"] for r in runs)
         ratios = [r["wall"] / r["round_floor"] for r in runs if r.get("round_floor")]
         ratio = statistics.median(ratios) if ratios else float("nan")
-        label = f"**{name}**" if is_floor else name
+        label = f"**{name}**" if is_floor else name.replace("|", "\\|")  # a pipe in a cell ends it
         print(f"| {label} | {wall:.3f} | {cpu:.2f} | {size_bytes / 1e6 / wall:,.0f} | "
               f"{items / wall / 1e6:.2f} M | {rss:,.0f} | {ratio:.2f} |")
     sys.stdout.flush()
