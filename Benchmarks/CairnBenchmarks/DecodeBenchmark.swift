@@ -102,7 +102,7 @@ enum DecodeBenchmark {
             print("\(path): \(error)")
             exit(1)
         }
-        return Run(threadCPU: threadCPUSeconds() - cpu, wall: ExportBenchmark.seconds(clock.now - start),
+        return Run(threadCPU: threadCPUSeconds() - cpu, wall: seconds(clock.now - start),
                    packets: packets, hits: hits)
     }
 
@@ -122,7 +122,7 @@ enum DecodeBenchmark {
         while pcap_next_ex(handle, &header, &data) == 1 {
             packets += 1
         }
-        return Run(threadCPU: threadCPUSeconds() - cpu, wall: ExportBenchmark.seconds(clock.now - start),
+        return Run(threadCPU: threadCPUSeconds() - cpu, wall: seconds(clock.now - start),
                    packets: packets, hits: 0)
     }
 

@@ -183,10 +183,6 @@ enum ExportBenchmark {
         return (seconds(elapsed), Int(usage.ru_maxrss), exitStatus)
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
     static func format1(_ value: Double) -> String {
         let tenths = Int((value * 10).rounded())
         return "\(tenths / 10).\(tenths % 10)"

@@ -58,9 +58,7 @@ enum IndicatorBenchmark {
         let clock = ContinuousClock()
         let start = clock.now
         for query in queries where body(query) { hits += 1 }
-        let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return (seconds * 1e9 / Double(queries.count), hits)
+        return (seconds(clock.now - start) * 1e9 / Double(queries.count), hits)
     }
 
     static func row(_ table: String, _ structure: String, _ result: (nanoseconds: Double, hits: Int),
@@ -226,10 +224,6 @@ enum IndicatorBenchmark {
             if result.count >= limit { break }
         }
         return result
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// Peak resident memory of this process so far, in MiB.

@@ -153,10 +153,6 @@ enum LoadBenchmark {
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
     static func mebibytes(_ bytes: Int) -> Int { bytes >> 20 }
     static func format(_ value: Double) -> String { IndicatorBenchmark.format(value) }
     static func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }

@@ -20,15 +20,15 @@ import Observations
 /// those of a dense capture: 1,000 local hosts, 10,000 indicators, times increasing.
 enum StoreBenchmark {
     /// `SightingCollector.batchSize` (internal to Ingest); a second argument sets another.
-    nonisolated(unsafe) static var batchSize = 65_536
+    static let ingestBatchSize = 65_536
 
     static func run(arguments: [String]) {
         let count = arguments.first.flatMap { Int($0) } ?? 1_000_000
-        if arguments.count > 1, let size = Int(arguments[1]) { batchSize = size }
+        let batchSize = arguments.count > 1 ? Int(arguments[1]) ?? ingestBatchSize : ingestBatchSize
         let directory = makeDirectory()
         defer { _ = try? removeDirectory(directory) }
         do {
-            let cairn = try storeThroughCairn(count: count, path: directory + "/case.sqlite")
+            let cairn = try storeThroughCairn(count: count, batchSize: batchSize, path: directory + "/case.sqlite")
             let peer = try storeThroughPreparedStatement(from: directory + "/case.sqlite", into: directory + "/peer.sqlite")
             print("| store \(count) sightings | wall s | CPU s | sightings/s | × prepared-statement loop |")
             print("|---|---:|---:|---:|---:|")
@@ -42,11 +42,11 @@ enum StoreBenchmark {
         }
     }
 
-    static func storeThroughCairn(count: Int, path: String) throws -> (wall: Double, cpu: Double) {
+    static func storeThroughCairn(count: Int, batchSize: Int, path: String) throws -> (wall: Double, cpu: Double) {
         let database = try CaseDatabase(path: path)
         let run = try database.beginRun(version: "bench", rulesDigest: "", commandLine: "cairn-bench store")
         let indicators = (0..<10_000).map { index in
-            Indicator(type: .ipv4, value: address(0x5D00_0000 | UInt32(index)), ruleFile: "bench.txt", line: index + 1)
+            Indicator(type: .ipv4, value: IPv4Address(0x5D00_0000 | UInt32(index)).description, ruleFile: "bench.txt", line: index + 1)
         }
         let indicatorIDs = try database.storeIndicators(indicators)
         let sourceID = try database.beginSource(path: path + ".pcap", size: 0, kind: .pcap, runID: run)
@@ -61,7 +61,7 @@ enum StoreBenchmark {
                 sourceID: sourceID, locator: .packet(UInt64(index) * 1000 + 1), time: Timestamp(nanoseconds: time),
                 indicatorID: indicatorIDs[which], observed: indicators[which].value,
                 field: index % 2 == 0 ? .ipDestination : .ipSource,
-                host: address(0x0A01_0000 | UInt32(random.below(1000))))
+                host: IPv4Address(0x0A01_0000 | UInt32(random.below(1000))).description)
             sighting.packets = UInt64(1 + random.below(100))
             sighting.bytes = sighting.packets * 800
             sighting.lastTime = Timestamp(nanoseconds: time + 1_000_000)
@@ -133,7 +133,7 @@ enum StoreBenchmark {
         }
 
         var elapsed: (wall: Double, cpu: Double) {
-            (ExportBenchmark.seconds(clock.now - wallStart), Stopwatch.cpuSeconds() - cpuStart)
+            (seconds(clock.now - wallStart), Stopwatch.cpuSeconds() - cpuStart)
         }
 
         static func cpuSeconds() -> Double {
@@ -201,10 +201,6 @@ enum StoreBenchmark {
             }
             return rows
         }
-    }
-
-    static func address(_ value: UInt32) -> String {
-        "\(value >> 24).\((value >> 16) & 255).\((value >> 8) & 255).\(value & 255)"
     }
 
     static func format(_ value: Double) -> String {
