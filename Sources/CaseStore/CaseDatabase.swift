@@ -228,7 +228,7 @@ public final class CaseDatabase: Sendable {
     /// one cached prepared statement, no per-row SQL parsing.
     public func appendSightings(_ sightings: [NewSighting]) throws {
         guard !sightings.isEmpty else { return }
-        try queue.write { db in try CaseDatabase.insert(sightings, in: db) }
+        try queue.write { db in try SightingInsert.insert(sightings, in: db) }
     }
 
     /// Ends a source in one transaction with its last sightings. Status is `complete`
@@ -241,7 +241,7 @@ public final class CaseDatabase: Sendable {
         try queue.write { db in
             guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sources WHERE id = ?)", arguments: [sourceID]) == true
             else { throw CaseStoreError.unknownSource(sourceID) }
-            try CaseDatabase.insert(lastSightings, in: db)
+            try SightingInsert.insert(lastSightings, in: db)
             if let other = try String.fetchOne(
                 db, sql: "SELECT path FROM sources WHERE sha256 = ? AND status = 'complete' AND id != ?",
                 arguments: [sha256, sourceID])
@@ -440,10 +440,6 @@ public final class CaseDatabase: Sendable {
     /// to incidents) go with them by cascade.
     private static func removeUnfinished(path: String, in db: Database) throws {
         try db.execute(sql: "DELETE FROM sources WHERE path = ? AND status != 'complete'", arguments: [path])
-    }
-
-    private static func insert(_ sightings: [NewSighting], in db: Database) throws {
-        try SightingInsert.insert(sightings, in: db)
     }
 
     /// The `locator_kind`, `locator` and `byte_offset` columns of a locator.
