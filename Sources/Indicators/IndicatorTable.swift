@@ -2,19 +2,21 @@ import Observations
 
 /// The flat tables for one set of values (the indicators, or the allow entries that
 /// match like indicators), keyed to positions in the array they were built from.
-struct LookupTables: Sendable {
-    var ipv4 = IPNetworkTable<UInt32>([])
-    var ipv6 = IPNetworkTable<IPv6Key>([])
-    var domains = ByteStringTable([])
-    var exactDomains = ByteStringTable([])
-    var digests = DigestTable([])
-    var urls = ByteStringTable([], foldsCase: false)
-    var emails = ByteStringTable([])
+///
+/// A class, so that a lookup reads the table it needs through one reference: as a
+/// struct of nine tables (about 840 bytes) it was copied onto the stack on every
+/// `IndicatorTable.match`, which cost more than the lookup itself.
+final class LookupTables: Sendable {
+    let ipv4: IPNetworkTable<UInt32>
+    let ipv6: IPNetworkTable<IPv6Key>
+    let domains: ByteStringTable
+    let exactDomains: ByteStringTable
+    let digests: DigestTable
+    let urls: ByteStringTable
+    let emails: ByteStringTable
     /// JA3 fingerprints: 32 hex digits, kept apart from MD5 file digests.
-    var ja3 = DigestTable([])
-    var ja4 = ByteStringTable([])
-
-    init() {}
+    let ja3: DigestTable
+    let ja4: ByteStringTable
 
     /// Builds the tables from a list of indicators, the one at position `i` stored under
     /// `positions[i]` (or `i` when `positions` is nil); positions are stored as UInt32 to
