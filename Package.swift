@@ -35,9 +35,12 @@ let package = Package(
             pkgConfig: "libisal",
             providers: [.apt(["libisal-dev"]), .brew(["isa-l"])]
         ),
+        // The SIGBUS guard of memory-mapped input files: C, since a signal handler must
+        // not run anything the Swift runtime might (allocate, retain, take locks).
+        .target(name: "CGuardedMapping"),
         .target(
             name: "ByteParsing",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["CGuardedMapping", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "Observations"),
         .target(

@@ -1,3 +1,4 @@
+import CGuardedMapping
 import Crypto
 #if canImport(Glibc)
 import Glibc
@@ -9,15 +10,24 @@ import Darwin
 /// very bytes that are read, so that a 50 GB capture is read once.
 ///
 /// The hashing runs on a second thread so that it costs the reader no time: the file
-/// is read with large `read(2)` calls into a small ring of buffers (`ringSlotCount` ×
-/// `ringSlotSize`); `read(into:)` copies from the ring into the caller's buffer (the
-/// one copy), and each buffer the caller has been given in full goes to a hashing
-/// thread, which updates the SHA-256 in file order. The reader waits only when every
+/// is handed out in windows of `ringSlotSize` bytes, and each window the caller has
+/// been given in full goes to a hashing thread, which updates the SHA-256 in file
+/// order. A regular file is memory-mapped, and its windows are slices of the mapping:
+/// `borrow(upTo:)` hands them out without any copy. Where a file cannot be mapped (or
+/// `memoryMapped` is false), each window is one `read(2)` into a small ring of
+/// buffers (`ringSlotCount` × `ringSlotSize`). The reader waits only when every
 /// buffer of the ring is still waiting to be hashed; `sha256Hex` waits for the hasher
 /// to catch up. The digest covers exactly the bytes handed out (`bytesRead`), in the
 /// order handed out, whatever was read ahead. A file that fits in one buffer is hashed
 /// inline, without a thread; the thread of a larger file ends when the file is released.
 /// The concurrent part is confined to `HashingRing.swift`, which explains why it is safe.
+///
+/// A mapped file is read as it was when opened: up to `size`, even if it grows. If it
+/// shrinks while mapped, or its device fails, the pages it no longer backs read as
+/// zeros instead of killing the process (`CGuardedMapping`); each window's pages are
+/// touched before the window is handed out, so such a failure is thrown as an
+/// `InputFileError` before the bytes are used, and one that strikes a window already
+/// handed out is thrown by the next call.
 ///
 /// Not thread-safe: one reader owns it.
 public final class InputFile {
@@ -29,6 +39,16 @@ public final class InputFile {
     public private(set) var bytesRead: UInt64 = 0
     private let descriptor: Int32
     private var closed = false
+    /// The file's mapping (`CGuardedMapping`'s registration number and address), or nil
+    /// when it is read with `read(2)`.
+    private let mapping: (registration: Int32, base: UnsafeRawPointer)?
+    /// Offset in the file of the current window, and of the end of the windows let go
+    /// of (mapped files only).
+    private var windowStart = 0
+    private var releasedEnd = 0
+    /// Hashed windows are let go of in runs of this many bytes: each `madvise` makes
+    /// the kernel flush the other cores' TLBs, which costs more than the pages do.
+    static let releaseRun = 32 << 20
 
     /// Size of one ring buffer: one `read(2)` each, and one hand-over to the hashing
     /// thread each. 1 MiB makes both costs negligible next to hashing the bytes
@@ -54,10 +74,11 @@ public final class InputFile {
         try self.init(path: path, ringSlotSize: InputFile.ringSlotSize, ringSlotCount: InputFile.ringSlotCount)
     }
 
-    /// Opens `path` read-only with a ring of `ringSlotCount` buffers of `ringSlotSize`
-    /// bytes (tests use small ones to cross many buffer boundaries). Both are clamped
-    /// to sane minimums (1 byte, 2 buffers).
-    public init(path: String, ringSlotSize: Int, ringSlotCount: Int) throws(InputFileError) {
+    /// Opens `path` read-only with windows of `ringSlotSize` bytes, `ringSlotCount` of
+    /// which may wait for the hasher (tests use small ones to cross many window
+    /// boundaries). Both are clamped to sane minimums (1 byte, 2 windows). With
+    /// `memoryMapped` false the file is read with `read(2)` even if it could be mapped.
+    public init(path: String, ringSlotSize: Int, ringSlotCount: Int, memoryMapped: Bool = true) throws(InputFileError) {
         self.path = path
         self.slotSize = max(1, ringSlotSize)
         self.slotCount = max(2, ringSlotCount)
@@ -75,11 +96,20 @@ public final class InputFile {
         }
         self.descriptor = descriptor
         self.size = UInt64(status.st_size)
+        var base: UnsafeRawPointer?
+        let registration = memoryMapped ? cairn_guarded_map(descriptor, Int(status.st_size), &base) : -1
+        if registration >= 0, let base {
+            mapping = (registration, base)
+        } else {
+            mapping = nil
+        }
     }
 
     deinit {
-        // Joins the hashing thread (if any): no thread outlives its file.
+        // Joins the hashing thread (if any): no thread outlives its file, and none
+        // reads the mapping once it is unmapped.
         ring?.stop()
+        if let mapping { cairn_guarded_unmap(mapping.registration) }
         if !closed { close(descriptor) }
     }
 
@@ -169,24 +199,26 @@ public final class InputFile {
 
     // MARK: The ring (reader side; see HashingRing.swift)
 
-    private func currentSlot() -> UnsafeMutableRawPointer {
+    private func currentSlot() -> UnsafeRawPointer {
+        if let mapping { return mapping.base + windowStart }
         // Safe: only called once `advance()` has created the ring.
         guard let ring else { preconditionFailure("InputFile: slot used before the first read") }
-        return ring.slot(sequence)
+        return UnsafeRawPointer(ring.slot(sequence))
     }
 
     /// Queues the bytes of the current slot handed out but not yet queued.
     private func submitConsumed(releases: Bool) {
         guard let ring, slotConsumed > slotSubmitted || releases else { return }
-        let bytes = UnsafeRawBufferPointer(start: ring.slot(sequence) + slotSubmitted, count: slotConsumed - slotSubmitted)
+        let bytes = UnsafeRawBufferPointer(start: currentSlot() + slotSubmitted, count: slotConsumed - slotSubmitted)
         ring.submit(bytes, sequence: sequence, releases: releases)
         slotSubmitted = slotConsumed
     }
 
     /// Called when the current slot is used up: queues it for hashing, moves to the
-    /// next slot (waiting until the hasher is done with it) and fills it with one
-    /// `read(2)`. Afterwards `slotFilled == 0` means the end of the file; the slot is
-    /// then kept, so that a later call tries again in the same slot.
+    /// next slot (waiting until the hasher is done with it) and fills it: the next
+    /// window of the mapping, or one `read(2)`. Afterwards `slotFilled == 0` means the
+    /// end of the file; the slot is then kept, so that a later call tries again in the
+    /// same slot.
     private func advance() throws(InputFileError) {
         let ring: HashingRing
         if let existing = self.ring {
@@ -198,10 +230,15 @@ public final class InputFile {
         if slotFilled > 0 {
             submitConsumed(releases: true)
             sequence += 1
+            if mapping != nil { windowStart += slotFilled }
             slotFilled = 0
             slotConsumed = 0
             slotSubmitted = 0
             ring.waitUntilWritable(sequence)
+        }
+        if let mapping {
+            try nextWindow(of: mapping.registration)
+            return
         }
         let slot = ring.slot(sequence)
         while true {
@@ -213,6 +250,29 @@ public final class InputFile {
             slotFilled = count
             return
         }
+    }
+}
+
+extension InputFile {
+    /// `advance()` for a mapped file: lets go of the windows the hasher has finished
+    /// with (so that the mapping's resident pages stay within a few runs), then makes
+    /// the next one current, its pages touched first so that a file that has shrunk,
+    /// or a device error, is an error here rather than zeros handed out.
+    private func nextWindow(of registration: Int32) throws(InputFileError) {
+        // Windows are `slotSize` long but the last; the hasher is done with every one
+        // up to `slotCount` windows back once `waitUntilWritable(sequence)` has returned.
+        let hashedEnd = (sequence - slotCount + 1) * slotSize
+        if hashedEnd - releasedEnd >= InputFile.releaseRun {
+            cairn_guarded_release(registration, releasedEnd, hashedEnd - releasedEnd)
+            releasedEnd = hashedEnd
+        }
+        let count = min(slotSize, Int(size) - windowStart)
+        if cairn_guarded_touch(registration, windowStart, count) != 0 {
+            throw InputFileError(
+                path: path,
+                reason: "the file shrank, or its device failed, while it was being read (bus error on its mapping)")
+        }
+        slotFilled = count
     }
 }
 

@@ -64,13 +64,13 @@ private func liveHashingThreads() -> Int {
     static let sizes = [0, 1, slot - 1, slot, slot + 1, 2 * slot, 3 * slot + 1, 37 * slot + 13]
     static let readSizes: [[Int]] = [[1], [7, 13], [999], [1_000], [1_001], [4_096], [65_536], [3, 1_500, 17, 2_000]]
 
-    @Test(arguments: sizes)
-    func digestEqualsOneShotWhateverTheReadSizes(size: Int) throws {
+    @Test(arguments: sizes, [true, false])
+    func digestEqualsOneShotWhateverTheReadSizes(size: Int, mapped: Bool) throws {
         let bytes = patternBytes(count: size, seed: UInt64(size))
         let temp = try TemporaryFile(bytes)
         defer { temp.remove() }
         for pieces in Self.readSizes {
-            let file = try InputFile(path: temp.path, ringSlotSize: Self.slot, ringSlotCount: 3)
+            let file = try InputFile(path: temp.path, ringSlotSize: Self.slot, ringSlotCount: 3, memoryMapped: mapped)
             let got = try readAll(file, sizes: pieces)
             #expect(got == bytes, "size \(size), reads of \(pieces): the bytes handed out are the file's")
             #expect(file.bytesRead == UInt64(size))
@@ -84,13 +84,13 @@ private func liveHashingThreads() -> Int {
 
     /// `borrow` (no copy) mixed with `read(into:)`: the same bytes in the same order,
     /// never more than asked nor past a ring buffer, and the same digest.
-    @Test(arguments: sizes)
-    func borrowedBytesAreTheFileAndAreHashed(size: Int) throws {
+    @Test(arguments: sizes, [true, false])
+    func borrowedBytesAreTheFileAndAreHashed(size: Int, mapped: Bool) throws {
         let bytes = patternBytes(count: size, seed: 11 &+ UInt64(size))
         let temp = try TemporaryFile(bytes)
         defer { temp.remove() }
         for pattern in [[Int.max], [1], [7, -13], [999, -1], [-1_001, 1_000], [3, -1_500, 17, -2_000]] {
-            let file = try InputFile(path: temp.path, ringSlotSize: Self.slot, ringSlotCount: 3)
+            let file = try InputFile(path: temp.path, ringSlotSize: Self.slot, ringSlotCount: 3, memoryMapped: mapped)
             var got: [UInt8] = []
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2_000, alignment: 1)
             defer { buffer.deallocate() }
@@ -230,6 +230,59 @@ private func liveHashingThreads() -> Int {
             return await group.reduce(into: []) { $0 += $1 }
         }
         #expect(failures.isEmpty, "\(failures)")
+    }
+
+    /// A mapped file that shrinks while it is read: the bytes of a window already
+    /// handed out read as zeros (the bus error is caught, not fatal), and the next
+    /// call throws an error that says what happened.
+    @Test func aFileThatShrinksWhileMappedIsAnErrorNotACrash() throws {
+        let window = 1 << 16
+        let bytes = patternBytes(count: 16 * window, seed: 21)
+        let temp = try TemporaryFile(bytes)
+        defer { temp.remove() }
+        let file = try InputFile(path: temp.path, ringSlotSize: window, ringSlotCount: 3)
+        let first = try file.borrow(upTo: window)
+        #expect(Array(first) == Array(bytes[0..<window]))
+        let borrowed = try file.borrow(upTo: window)
+        #expect(truncate(temp.path, 0) == 0)
+        #expect(borrowed.allSatisfy { $0 == 0 }, "pages the file no longer backs read as zeros")
+        do {
+            _ = try file.borrow(upTo: window)
+            Issue.record("reading on after the file shrank must throw")
+        } catch {
+            #expect(error.description.contains("shrank"), "\(error)")
+        }
+        // A window not yet reached fails before any of its bytes are handed out.
+        let again = try TemporaryFile(bytes)
+        defer { again.remove() }
+        let other = try InputFile(path: again.path, ringSlotSize: window, ringSlotCount: 3)
+        _ = try other.borrow(upTo: window)
+        #expect(truncate(again.path, off_t(window + 100)) == 0)
+        var handedOut = window
+        do {
+            while true {
+                let next = try other.borrow(upTo: window)
+                if next.isEmpty { break }
+                handedOut += next.count
+            }
+            Issue.record("reading past the new end must throw")
+        } catch {
+            #expect(handedOut == window, "nothing of the lost windows was handed out")
+        }
+    }
+
+    /// A mapped file is read as it was when opened: bytes appended later are not read.
+    @Test func aMappedFileIsReadToItsSizeWhenOpened() throws {
+        let bytes = patternBytes(count: 5_000, seed: 8)
+        let temp = try TemporaryFile(bytes)
+        defer { temp.remove() }
+        let file = try InputFile(path: temp.path, ringSlotSize: Self.slot, ringSlotCount: 3)
+        let handle = try #require(FileHandle(forWritingAtPath: temp.path))
+        handle.seekToEndOfFile()
+        handle.write(Data(repeating: 7, count: 3_000))
+        try handle.close()
+        #expect(try readAll(file, sizes: [777]) == bytes)
+        #expect(file.sha256Hex == oneShot(bytes))
     }
 
     /// A file never read has the digest of nothing (no ring, no thread); a directory is refused.
