@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "CaptureDecoding",
             dependencies: [
-                "Observations", "ByteParsing", "CPcap", "CZlib",
+                "Observations", "ByteParsing", "CPcap", "CZlib", "CGuardedMapping",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]

@@ -18,6 +18,8 @@ import Observations
 /// address (the work tcpdump's `host X` filter is given). The decode runs through
 /// `CaptureReader` as `cairn ingest` does, with the derived observables the rules can
 /// match, and counts the hits of `IndicatorTable.match`; no case database is written.
+/// It runs twice: on the memory-mapped file, as `cairn ingest` reads it, and with
+/// `read(2)` into the input's ring instead (the fallback where a file cannot be mapped).
 /// The figure that matters is the reading thread's CPU time
 /// (`CLOCK_THREAD_CPUTIME_ID`): the input's SHA-256 runs on a thread of its own and is
 /// shown apart, as the wall time of the whole read.
@@ -60,17 +62,23 @@ enum DecodeBenchmark {
         options.derivedObservables = DerivedObservables(matchableBy: table)
 
         var floorRuns: [Run] = []
-        var cairnRuns: [Run] = []
+        var mappedRuns: [Run] = []
+        var readRuns: [Run] = []
         for _ in 0..<rounds {
             floorRuns.append(libpcapLoop(capture))
-            cairnRuns.append(decode(capture, table: table, options: options))
+            mappedRuns.append(decode(capture, table: table, options: options, memoryMapped: true))
+            readRuns.append(decode(capture, table: table, options: options, memoryMapped: false))
         }
-        let floor = floorRuns.sorted { $0.threadCPU < $1.threadCPU }[rounds / 2]
-        let cairn = cairnRuns.sorted { $0.threadCPU < $1.threadCPU }[rounds / 2]
+        func median(_ runs: [Run]) -> Run { runs.sorted { $0.threadCPU < $1.threadCPU }[rounds / 2] }
+        let floor = median(floorRuns)
+        let cairn = median(mappedRuns)
         print("| \(capture.split(separator: "/").last ?? ""), \(cairn.packets) packets, \(rulesLabel) "
               + "| reading thread CPU s | ns per packet | wall s | hits | × floor (CPU) |")
         print("|---|---:|---:|---:|---:|---:|")
-        for (name, run) in [("libpcap `pcap_next_ex` loop (floor)", floor), ("Cairn decode + match", cairn)] {
+        for (name, run) in [
+            ("libpcap `pcap_next_ex` loop (floor)", floor), ("Cairn decode + match", cairn),
+            ("Cairn decode + match, `read(2)` instead of `mmap`", median(readRuns)),
+        ] {
             print("| \(name) | \(format(run.threadCPU)) | \(Int(run.threadCPU * 1e9 / Double(max(run.packets, 1)))) | "
                   + "\(format(run.wall)) | \(run.hits) | \(format(run.threadCPU / floor.threadCPU)) |")
         }
@@ -84,14 +92,16 @@ enum DecodeBenchmark {
         var hits: Int
     }
 
-    static func decode(_ path: String, table: IndicatorTable, options: DecodingOptions) -> Run {
+    static func decode(_ path: String, table: IndicatorTable, options: DecodingOptions, memoryMapped: Bool) -> Run {
         let clock = ContinuousClock()
         let start = clock.now
         let cpu = threadCPUSeconds()
         var hits = 0
         var packets: UInt64 = 0
         do {
-            let file = try InputFile(path: path)
+            let file = try InputFile(
+                path: path, ringSlotSize: InputFile.ringSlotSize, ringSlotCount: InputFile.ringSlotCount,
+                memoryMapped: memoryMapped)
             let reader = try CaptureReader(file: file, filter: nil, options: options)
             let summary = reader.read(observe: { observation in
                 if table.match(observation.value, at: observation.time) != nil { hits += 1 }

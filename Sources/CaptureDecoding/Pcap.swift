@@ -1,3 +1,4 @@
+import CGuardedMapping
 // Cairn's own reader of classic pcap files (libpcap's savefile format), so that packet
 // records are parsed in place from the `InputFile`'s own buffers: libpcap read them
 // through a stdio stream, copying every packet twice (into the stream's buffer, then
@@ -214,6 +215,7 @@ final class PcapReader {
             guard data.count == Int(captured) else { return shortData(wanted: Int(captured), got: data.count) }
         }
         consumedOffset += UInt64(recordHeaderLength) + UInt64(captured)
+        if position < chunk.count, let base = chunk.baseAddress { cairn_prefetch(base + position) }
         return .packet(data: data, originalLength: original, time: time)
     }
 

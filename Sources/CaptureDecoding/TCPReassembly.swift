@@ -2,7 +2,7 @@ import ByteParsing
 import Observations
 
 /// One direction of a TCP connection: addresses (IPv4 in `low`) and ports.
-struct StreamKey: Hashable {
+struct StreamKey: Equatable {
     var sourceHigh: UInt64
     var sourceLow: UInt64
     var destinationHigh: UInt64
@@ -26,18 +26,18 @@ struct StreamKey: Hashable {
         self.destinationPort = destinationPort
     }
 
-    /// Hashes the fields that vary in a few whole words (the ports and the family in
-    /// one, the high halves only for IPv6): looked up once per TCP segment, where
-    /// hashing every field separately showed in profiles. Equality still compares all.
-    func hash(into hasher: inout Hasher) {
-        hasher.combine(sourceLow)
-        hasher.combine(destinationLow)
-        hasher.combine(UInt64(sourcePort) << 32 | UInt64(destinationPort) << 16 | (isIPv6 ? 1 : 0))
-        if isIPv6 {
-            hasher.combine(sourceHigh)
-            hasher.combine(destinationHigh)
-        }
+    private init(
+        sourceHigh: UInt64, sourceLow: UInt64, destinationHigh: UInt64, destinationLow: UInt64,
+        sourcePort: UInt16, destinationPort: UInt16, isIPv6: Bool
+    ) {
+        (self.sourceHigh, self.sourceLow, self.destinationHigh, self.destinationLow) =
+            (sourceHigh, sourceLow, destinationHigh, destinationLow)
+        (self.sourcePort, self.destinationPort, self.isIPv6) = (sourcePort, destinationPort, isIPv6)
     }
+
+    /// A key no stream has, for the empty positions of `FlowIndex`.
+    static let placeholder = StreamKey(
+        sourceHigh: 0, sourceLow: 0, destinationHigh: 0, destinationLow: 0, sourcePort: 0, destinationPort: 0, isIPv6: false)
 
     /// The other direction of the same connection.
     var reversed: StreamKey {
@@ -138,7 +138,7 @@ struct TCPStream {
 /// to its arrays on the per-segment path paid a dynamic exclusivity check.
 struct FlowTable {
     let options: DecodingOptions
-    var index: [StreamKey: Int] = [:]
+    var index = FlowIndex()
     var slots: [TCPStream] = []
     var keys: [StreamKey?] = []
     var free: [Int] = []
@@ -157,6 +157,9 @@ struct FlowTable {
     }
 
     var count: Int { index.count }
+
+    /// The slots of every stream in the table, in slot order.
+    var liveSlots: [Int] { keys.indices.filter { keys[$0] != nil } }
 }
 
 extension PacketDecoder {
@@ -271,11 +274,12 @@ extension PacketDecoder {
     /// Evicts the least recently used eighth of the streams (at least one): sorting
     /// the times allocates, but at most once per eighth of the table's size new streams.
     private mutating func evictOldest(observe: (Observation) -> Void) {
-        var times = flows.index.values.map { flows.slots[$0].lastTime.nanoseconds }
+        let live = flows.liveSlots
+        var times = live.map { flows.slots[$0].lastTime.nanoseconds }
         guard !times.isEmpty else { return }
         times.sort()
         let cutoff = times[max(times.count / 8, 1) - 1]
-        let victims = flows.index.values.filter { flows.slots[$0].lastTime.nanoseconds <= cutoff }
+        let victims = live.filter { flows.slots[$0].lastTime.nanoseconds <= cutoff }
         for victim in victims {
             anomalies.record("tcp.flow_evicted")
             finishStream(at: victim, observe: observe)
@@ -287,12 +291,12 @@ extension PacketDecoder {
         let limit = now &- flows.options.tcpIdleTimeoutSeconds &* 1_000_000_000
         // Cheap walk first: most sweeps find nothing, and then allocate nothing.
         var any = false
-        for index in flows.index.values where flows.slots[index].lastTime.nanoseconds < limit {
+        for index in flows.keys.indices where flows.keys[index] != nil && flows.slots[index].lastTime.nanoseconds < limit {
             any = true
             break
         }
         guard any else { return }
-        let idle = flows.index.values.filter { flows.slots[$0].lastTime.nanoseconds < limit }
+        let idle = flows.liveSlots.filter { flows.slots[$0].lastTime.nanoseconds < limit }
         for index in idle {
             if flows.slots[index].bufferedBytes > 0 { anomalies.record("tcp.idle_with_data") }
             finishStream(at: index, observe: observe)
@@ -302,7 +306,7 @@ extension PacketDecoder {
     /// Finishes every stream (the end of the capture): what is buffered is parsed as
     /// far as it goes, past any hole.
     mutating func finishAllStreams(observe: (Observation) -> Void) {
-        for index in Array(flows.index.values) { finishStream(at: index, observe: observe) }
+        for index in flows.liveSlots { finishStream(at: index, observe: observe) }
     }
 
     /// Ends a stream: holes are skipped, what is buffered is parsed for the last time

@@ -34,4 +34,12 @@ void cairn_guarded_release(int mapping, size_t offset, size_t count);
 /// Unmaps mapping `mapping` and frees its registration.
 void cairn_guarded_unmap(int mapping);
 
+/// Asks the processor to start loading the cache lines at `address` and 64 bytes on:
+/// a reader walking a mapping calls it on the next record while it decodes this one,
+/// so that the record is not a fresh miss to memory when it gets there.
+static inline void cairn_prefetch(const void *address) {
+    __builtin_prefetch(address);
+    __builtin_prefetch((const char *)address + 64);
+}
+
 #endif
