@@ -245,10 +245,12 @@ enum TextScanner {
             while runStart > index, isIPv6RunByte(text[runStart - 1]) { runStart -= 1 }
             index = runStart
             var colons = 0
+            var hasDoubleColon = false
             var candidate = true
             while index < range.upperBound {
                 let current = text[index]
                 if current == UInt8(ascii: ":") {
+                    if index > runStart, text[index - 1] == UInt8(ascii: ":") { hasDoubleColon = true }
                     colons += 1
                 } else if current == UInt8(ascii: ".") {
                 } else if isAlphanumeric(current) {
@@ -258,7 +260,10 @@ enum TextScanner {
                 }
                 index += 1
             }
-            guard candidate, colons >= 2 else { continue }
+            // An address without `::` has seven colons, or six before an embedded IPv4
+            // address; trimming below only removes colons. So a run with neither `::` nor
+            // six colons (a time, `2024:00:00:00`) cannot hold one: no parse.
+            guard candidate, colons >= 2, hasDoubleColon || colons >= 6 else { continue }
             var start = runStart
             // A separator before the address: "en0+:2607:f140::1", "port:fe80::1".
             if index - start > 2, text[start] == UInt8(ascii: ":"), text[start + 1] != UInt8(ascii: ":") {
