@@ -30,6 +30,32 @@ enum ByteClasses {
         return Masks(word: highBits(word), special: highBits(special))
     }
 
+    /// Bit `i` set when byte `i` is an ASCII letter, and when it is an ASCII digit.
+    struct Kinds: Equatable {
+        var letter: UInt16
+        var digit: UInt16
+    }
+
+    /// The kinds of the 16 bytes at `pointer`, which must all be readable. Computed only
+    /// for blocks holding a dotted word (`masks` is enough to skip the others).
+    @inline(__always)
+    static func kinds(_ pointer: UnsafeRawPointer) -> Kinds {
+        let bytes = pointer.loadUnaligned(as: SIMD16<UInt8>.self)
+        let letter = inRange(bytes | SIMD16(repeating: 0x20), UInt8(ascii: "a"), 26)
+        let digit = inRange(bytes, UInt8(ascii: "0"), 10)
+        return Kinds(letter: highBits(letter), digit: highBits(digit))
+    }
+
+    /// The scalar twin of `kinds`.
+    static func scalarKinds(_ bytes: UnsafeRawBufferPointer) -> Kinds {
+        var kinds = Kinds(letter: 0, digit: 0)
+        for lane in 0..<min(16, bytes.count) {
+            if TextScanner.isLetter(bytes[lane]) { kinds.letter |= 1 << lane }
+            if TextScanner.isDigit(bytes[lane]) { kinds.digit |= 1 << lane }
+        }
+        return kinds
+    }
+
     /// The scalar twin of `masks`.
     static func scalarMasks(_ bytes: UnsafeRawBufferPointer) -> Masks {
         var masks = Masks(word: 0, special: 0)

@@ -86,6 +86,8 @@ enum TextScanner {
             // The word running into the next block (if any) is left to the next block.
             let tail = nonWord.leadingZeroBitCount
             var position = ByteClasses.blockSize - tail
+            // The letters and digits of the block, when a dotted word needs them.
+            var kinds: ByteClasses.Kinds?
             while seeds != 0 {
                 let seed = seeds.trailingZeroBitCount
                 // The word around the seed: after the last non-word byte before it, up to
@@ -98,10 +100,21 @@ enum TextScanner {
                     position = wordStart
                     break
                 }
-                let hasDot = (block.special & block.word) >> wordStart & (1 << (wordEnd - wordStart) &- 1) != 0
-                scanWord(
-                    text, (index + wordStart)..<(index + wordEnd), hasDot: hasDot,
-                    within: range.lowerBound..<end, suffixes: suffixes, found: found)
+                let word = (index + wordStart)..<(index + wordEnd)
+                let lengthMask: UInt16 = 1 << word.count &- 1
+                let dots = (block.special & block.word) >> wordStart & lengthMask
+                // The byte after the word: inside the block (wordEnd < 16), not a word byte.
+                let next = text[word.upperBound]
+                if next == UInt8(ascii: "@") || next == UInt8(ascii: ":") && startsURLHost(text, at: word.upperBound, end: end) {
+                    scanWord(text, word, hasDot: dots != 0, within: range.lowerBound..<end, suffixes: suffixes, found: found)
+                } else if dots != 0 {
+                    let blockKinds = kinds ?? ByteClasses.kinds(base + index)
+                    kinds = blockKinds
+                    scanShortDottedWord(
+                        text, word, letters: blockKinds.letter >> wordStart & lengthMask,
+                        digits: blockKinds.digit >> wordStart & lengthMask, dots: dots, suffixes: suffixes, found: found)
+                }
+                // A word followed by `:` (not `://`) without a dot holds nothing: no call.
                 seeds &= ~(1 << wordEnd &- 1)
             }
             // Past the block's last non-word byte, or at the seeded word running into the
@@ -109,6 +122,53 @@ enum TextScanner {
             index += position
         }
         scanIPv6(text, range.lowerBound..<end, found: found)
+    }
+
+    /// Whether `://` starts at `colon` with a byte after it, as `scanWord` requires of a URL.
+    @inline(__always)
+    static func startsURLHost(_ text: UnsafeRawBufferPointer, at colon: Int, end: Int) -> Bool {
+        colon + 2 < end && text[colon + 1] == UInt8(ascii: "/") && text[colon + 2] == UInt8(ascii: "/")
+    }
+
+    /// What `scanWordParts(domainAllowed: true)` finds in a word of 15 bytes or fewer
+    /// with a dot, decided from the block's masks (bit 0 is the word's first byte) with
+    /// no pass over the word in the common cases: digits and dots (`192.0.2.1`, `2.0`)
+    /// can only be a dotted quad (no letter, so no name; too short for a digest); a word
+    /// with letters and no `-`/`_` is one run that is no quad, so only a name, and not one
+    /// when no dot comes before its last letter or digit or its last label has no letter
+    /// (`libc.so.6`). Other words take the general way.
+    @inline(__always)
+    private static func scanShortDottedWord(
+        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, letters: UInt16, digits: UInt16, dots: UInt16,
+        suffixes: PublicSuffixList?, found: (TextObservable) -> Void
+    ) {
+        let lengthMask: UInt16 = 1 << word.count &- 1
+        let joiners = lengthMask & ~(letters | digits | dots)
+        guard joiners == 0 else {
+            // `-` or `_` cut the word into runs.
+            scanWordParts(text, word, domainAllowed: true, suffixes: suffixes, found: found)
+            return
+        }
+        if letters == 0 {
+            // One run, from the first digit to the word's end; a full stop after it is not
+            // part of the quad (as in `scanWordParts`).
+            guard digits != 0 else { return }
+            let start = word.lowerBound + digits.trailingZeroBitCount
+            var quadEnd = word.upperBound
+            if quadEnd - start > 1, text[quadEnd - 1] == UInt8(ascii: "."), text[quadEnd - 2] != UInt8(ascii: ".") {
+                quadEnd -= 1
+            }
+            if let address = parseIPv4(text, start..<quadEnd) { found(.ipv4(address, start..<quadEnd)) }
+            return
+        }
+        // `domainRange` trims the word to its first and last letter or digit and needs a
+        // dot inside and, with the real list or without a list, a letter in the last label.
+        let lastAlphanumeric = 15 - (letters | digits).leadingZeroBitCount
+        let dotsBefore = dots & (1 << lastAlphanumeric &- 1)
+        guard dotsBefore != 0 else { return }
+        let lastDot = 15 - dotsBefore.leadingZeroBitCount
+        if letters >> (lastDot + 1) == 0, suffixes?.everyTopLevelDomainHasALetter ?? true { return }
+        if let domain = domainRange(text, word, suffixes: suffixes) { found(.domain(domain)) }
     }
 
     /// 32 hex digits: an MD5, the shortest digest the scanner reports.
@@ -506,9 +566,10 @@ enum TextScanner {
             // and no top-level domain lacks one), the hash lookups last.
             guard lastLabelHasLetter || !suffixes.everyTopLevelDomainHasALetter else { return nil }
             let lastLabel = (end - labelLength)..<end
-            guard !isOne(of: fileExtensionTopLevelDomains, text, lastLabel),
+            // The top-level domain first: it rules out most file names (`banner.webp`).
+            guard suffixes.hasKnownTopLevelDomain(name) || isOne(of: specialUseTopLevelDomains, text, lastLabel),
+                  !isOne(of: fileExtensionTopLevelDomains, text, lastLabel),
                   !isOne(of: reverseDNSFirstLabels, text, start..<firstLabelEnd(text, start..<end)),
-                  suffixes.hasKnownTopLevelDomain(name) || isOne(of: specialUseTopLevelDomains, text, lastLabel),
                   !suffixes.isPublicSuffix(name, section: .icann)
             else { return nil }
         } else {
