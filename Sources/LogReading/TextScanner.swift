@@ -302,6 +302,12 @@ enum TextScanner {
             // Safe: index..<upperBound lies inside text.
             guard let colon = memchr(base + index, Int32(UInt8(ascii: ":")), range.upperBound - index) else { return }
             var runStart = base.distance(to: UnsafeRawPointer(colon))
+            // The first colon of its run (earlier runs are behind `index`): when the run
+            // ends right after it ("query: "), it has one colon and holds no address.
+            if runStart + 1 >= range.upperBound || !isIPv6RunByte(text[runStart + 1]) {
+                index = runStart + 1
+                continue
+            }
             while runStart > index, isIPv6RunByte(text[runStart - 1]) { runStart -= 1 }
             index = runStart
             var colons = 0
@@ -321,9 +327,10 @@ enum TextScanner {
                 index += 1
             }
             // An address without `::` has seven colons, or six before an embedded IPv4
-            // address; trimming below only removes colons. So a run with neither `::` nor
-            // six colons (a time, `2024:00:00:00`) cannot hold one: no parse.
-            guard candidate, colons >= 2, hasDoubleColon || colons >= 6 else { continue }
+            // address, and one with `::` at most eight; trimming below removes at most two
+            // colons. So a run with neither `::` nor six colons (a time, `2024:00:00:00`),
+            // or with more than ten (a MAC header, `52:54:00:…:08:00`), holds none: no parse.
+            guard candidate, colons >= 2, hasDoubleColon || colons >= 6, colons <= 10 else { continue }
             var start = runStart
             // A separator before the address: "en0+:2607:f140::1", "port:fe80::1".
             if index - start > 2, text[start] == UInt8(ascii: ":"), text[start + 1] != UInt8(ascii: ":") {
@@ -566,11 +573,13 @@ enum TextScanner {
             // and no top-level domain lacks one), the hash lookups last.
             guard lastLabelHasLetter || !suffixes.everyTopLevelDomainHasALetter else { return nil }
             let lastLabel = (end - labelLength)..<end
-            // The top-level domain first: it rules out most file names (`banner.webp`).
-            guard suffixes.hasKnownTopLevelDomain(name) || isOne(of: specialUseTopLevelDomains, text, lastLabel),
+            // The top-level domain first: it rules out most file names (`banner.webp`),
+            // and under most (`com`) a name of two labels or more is no ICANN suffix.
+            let topLevel = suffixes.topLevelDomainRules(name)
+            guard topLevel != .notDelegated || isOne(of: specialUseTopLevelDomains, text, lastLabel),
                   !isOne(of: fileExtensionTopLevelDomains, text, lastLabel),
                   !isOne(of: reverseDNSFirstLabels, text, start..<firstLabelEnd(text, start..<end)),
-                  !suffixes.isPublicSuffix(name, section: .icann)
+                  topLevel == .delegatedAlone || !suffixes.isPublicSuffix(name, section: .icann)
             else { return nil }
         } else {
             guard labelLength >= 2, lastLabelAlphabetic else { return nil }
