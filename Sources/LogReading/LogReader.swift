@@ -201,6 +201,8 @@ public final class LogReader {
         /// for every JSON value, so a held observation's `member` must point here.
         let members: UnsafeMutableRawBufferPointer
         var membersUsed = 0
+        /// Whether an observation of the line is tagged `log.src` or `log.dst`.
+        var hasRoles = false
 
         init(members: UnsafeMutableRawBufferPointer) {
             self.members = members
@@ -211,6 +213,7 @@ public final class LogReader {
         mutating func start() {
             observations.removeAll(keepingCapacity: true)
             membersUsed = 0
+            hasRoles = false
         }
 
         /// Keeps an observation of the current line, with its member path copied.
@@ -226,6 +229,7 @@ public final class LogReader {
                     kept.member = nil
                 }
             }
+            if observation.field == .logSource || observation.field == .logDestination { hasRoles = true }
             observations.append(kept)
         }
 
@@ -237,6 +241,8 @@ public final class LogReader {
         mutating func attributeToTheOtherSide() -> (source: HostReference, destination: HostReference) {
             var source = HostReference.none
             var destination = HostReference.none
+            // Most lines name no source or destination: nothing to attribute.
+            guard hasRoles else { return (source, destination) }
             for observation in observations {
                 if case .none = source, observation.field == .logSource { source = LogReader.host(observation.value) }
                 if case .none = destination, observation.field == .logDestination {

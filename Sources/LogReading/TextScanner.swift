@@ -158,6 +158,9 @@ enum TextScanner {
             if quadEnd - start > 1, text[quadEnd - 1] == UInt8(ascii: "."), text[quadEnd - 2] != UInt8(ascii: ".") {
                 quadEnd -= 1
             }
+            // A quad has three dots: versions (`2.0`, `7.88.1`) are not parsed.
+            let quadMask: UInt16 = (1 << (quadEnd - word.lowerBound) &- 1) & ~(1 << (start - word.lowerBound) &- 1)
+            guard (dots & quadMask).nonzeroBitCount == 3 else { return }
             if let address = parseIPv4(text, start..<quadEnd) { found(.ipv4(address, start..<quadEnd)) }
             return
         }
