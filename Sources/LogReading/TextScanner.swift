@@ -164,14 +164,28 @@ enum TextScanner {
             if let address = parseIPv4(text, start..<quadEnd) { found(.ipv4(address, start..<quadEnd)) }
             return
         }
-        // `domainRange` trims the word to its first and last letter or digit and needs a
-        // dot inside and, with the real list or without a list, a letter in the last label.
-        let lastAlphanumeric = 15 - (letters | digits).leadingZeroBitCount
-        let dotsBefore = dots & (1 << lastAlphanumeric &- 1)
-        guard dotsBefore != 0 else { return }
-        let lastDot = 15 - dotsBefore.leadingZeroBitCount
-        if letters >> (lastDot + 1) == 0, suffixes?.everyTopLevelDomainHasALetter ?? true { return }
-        if let domain = domainRange(text, word, suffixes: suffixes) { found(.domain(domain)) }
+        // `domainRange` from the masks: the word trimmed to its first and last letter or
+        // digit, at least 4 bytes, with a dot inside, no two dots together (an empty label;
+        // labels of letters and digits only, shorter than 63), and a last label with a
+        // letter (with the real list), or of letters only and at least 2 long (without).
+        let alphanumerics = letters | digits
+        let first = alphanumerics.trailingZeroBitCount
+        let last = 15 - alphanumerics.leadingZeroBitCount
+        let innerDots = dots & (1 << last &- 1) & ~(1 << first &- 1)
+        guard last + 1 - first >= 4, innerDots != 0, innerDots & (innerDots >> 1) == 0 else { return }
+        let lastDot = 15 - innerDots.leadingZeroBitCount
+        let lastLabelMask: UInt16 = (1 << (last + 1) &- 1) & ~(1 << (lastDot + 1) &- 1)
+        let name = (word.lowerBound + first)..<(word.lowerBound + last + 1)
+        if let suffixes {
+            guard letters & lastLabelMask != 0 || !suffixes.everyTopLevelDomainHasALetter,
+                  isListedName(
+                    text, name, lastLabelStart: word.lowerBound + lastDot + 1,
+                    firstLabelEnd: word.lowerBound + innerDots.trailingZeroBitCount, suffixes: suffixes)
+            else { return }
+        } else {
+            guard last - lastDot >= 2, letters & lastLabelMask == lastLabelMask else { return }
+        }
+        found(.domain(name))
     }
 
     /// 32 hex digits: an MD5, the shortest digest the scanner reports.
@@ -570,24 +584,38 @@ enum TextScanner {
             }
         }
         guard labels >= 1 else { return nil }
-        let name = UnsafeRawBufferPointer(rebasing: text[start..<end])
         if let suffixes {
             // Cheap tests first (a dotted quad's or `libc.so.6`'s last label has no letter,
             // and no top-level domain lacks one), the hash lookups last.
-            guard lastLabelHasLetter || !suffixes.everyTopLevelDomainHasALetter else { return nil }
-            let lastLabel = (end - labelLength)..<end
-            // The top-level domain first: it rules out most file names (`banner.webp`),
-            // and under most (`com`) a name of two labels or more is no ICANN suffix.
-            let topLevel = suffixes.topLevelDomainRules(name)
-            guard topLevel != .notDelegated || isOne(of: specialUseTopLevelDomains, text, lastLabel),
-                  !isOne(of: fileExtensionTopLevelDomains, text, lastLabel),
-                  !isOne(of: reverseDNSFirstLabels, text, start..<firstLabelEnd(text, start..<end)),
-                  topLevel == .delegatedAlone || !suffixes.isPublicSuffix(name, section: .icann)
+            guard lastLabelHasLetter || !suffixes.everyTopLevelDomainHasALetter,
+                  isListedName(
+                    text, start..<end, lastLabelStart: end - labelLength, firstLabelEnd: firstLabelEnd(text, start..<end),
+                    suffixes: suffixes)
             else { return nil }
         } else {
             guard labelLength >= 2, lastLabelAlphabetic else { return nil }
         }
         return start..<end
+    }
+
+    /// The public suffix list's part of `domainRange`'s test, for a well-formed name of
+    /// two labels or more: a known top-level domain (or a special-use one), not one of
+    /// the set-aside file extensions or reverse-DNS first labels, and not itself an ICANN
+    /// public suffix.
+    @inline(__always)
+    static func isListedName(
+        _ text: UnsafeRawBufferPointer, _ name: Range<Int>, lastLabelStart: Int, firstLabelEnd: Int,
+        suffixes: PublicSuffixList
+    ) -> Bool {
+        let bytes = UnsafeRawBufferPointer(rebasing: text[name])
+        let lastLabel = lastLabelStart..<name.upperBound
+        // The top-level domain first: it rules out most file names (`banner.webp`), and
+        // under most (`com`) a name of two labels or more is no ICANN suffix.
+        let topLevel = suffixes.topLevelDomainRules(bytes)
+        return (topLevel != .notDelegated || isOne(of: specialUseTopLevelDomains, text, lastLabel))
+            && !isOne(of: fileExtensionTopLevelDomains, text, lastLabel)
+            && !isOne(of: reverseDNSFirstLabels, text, name.lowerBound..<firstLabelEnd)
+            && (topLevel == .delegatedAlone || !suffixes.isPublicSuffix(bytes, section: .icann))
     }
 
     /// The end of the first label of the name at `name`.
