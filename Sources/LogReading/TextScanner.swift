@@ -70,7 +70,7 @@ enum TextScanner {
             if block.word == 0xFFFF {
                 // A word of 16 bytes or more starts here: its end, a byte at a time.
                 let start = index
-                let rest = wordExtent(text, from: index + ByteClasses.blockSize, end: end)
+                let rest = longWordExtent(text, from: index + ByteClasses.blockSize, end: end)
                 index = rest.end
                 scanWord(
                     text, start..<index, hasDot: block.special != 0 || rest.hasDot, within: range.lowerBound..<end,
@@ -205,6 +205,26 @@ enum TextScanner {
             index += 1
         }
         return (index, hasDot)
+    }
+
+    /// `wordExtent` 16 bytes at a time while 16 bytes remain, for the rest of a word that
+    /// fills a block (digests, long host names).
+    @inline(__always)
+    static func longWordExtent(_ text: UnsafeRawBufferPointer, from start: Int, end: Int) -> (end: Int, hasDot: Bool) {
+        guard let base = text.baseAddress else { return (start, false) }
+        var index = start
+        var hasDot = false
+        while end - index >= ByteClasses.blockSize {
+            // Safe: index + 16 <= end <= text.count (`scan`'s end), so the 16 bytes lie inside text.
+            let block = ByteClasses.masks(base + index)
+            let wordBytes = (~block.word).trailingZeroBitCount
+            // The word's dots in this block (1 << 16 is 0 in UInt16: all lanes).
+            if block.special & block.word & (1 << wordBytes &- 1) != 0 { hasDot = true }
+            index += wordBytes
+            if wordBytes < ByteClasses.blockSize { return (index, hasDot) }
+        }
+        let rest = wordExtent(text, from: index, end: end)
+        return (rest.end, hasDot || rest.hasDot)
     }
 
     /// Top-level domains of the ICANN list that in logs are nearly always file name
@@ -484,7 +504,8 @@ enum TextScanner {
         // address, name or digest (e-mail and URL starts were checked above):
         // most words of a log line ("Failed", "password", "port") end here.
         if hasDot || index - start >= shortestDigestLength {
-            scanWordParts(text, word, domainAllowed: !followedByAt, suffixes: suffixes, found: found)
+            // A word without a dot is no name (a digest, say): no `domainRange` pass.
+            scanWordParts(text, word, domainAllowed: !followedByAt && hasDot, suffixes: suffixes, found: found)
         }
     }
 

@@ -86,6 +86,9 @@ struct BlockScannerTests {
         "1.2.3.4.", ".1.2.3.4", "1.2.3.4..", "2.0", "v2.0", "HTTP/1.1", "a.b-c.com", "x..y", "foo.", ".foo", "a.1", "1.a",
         "WWW.EXAMPLE.COM", "Mail.Example.Org.", "1.2.3.4:80", "host.example.com:443", "a.b", "ab.cd", "9.9.9.9",
         "index.php", "banner.webp", "co.uk.", "x.test", "1.2.3.4a", "a1.2.3.4", "...", "a_b.com", "0.0.0.0.0",
+        // Long words: their end and dots found 16 bytes at a time.
+        "abcdefghijklmnopqrstuvwxyz.example.com", "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.com", "abcdefghijklmnopq",
+        "abcdefghijklmnopqrstuvwxyzabcdef.", "www.corp.example.com", "Win.Trojan.Agent-1234567", "x_d41d8cd98f00b204e9800998ecf8427e",
         // IPv6 runs the second pass may skip without parsing.
         "52:54:00:12:34:56:00:1b:21:3a:4f:01:08:00", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7::",
         "::1:2:3:4:5:6:7", ":1:2:3:4:5:6:7:8:", "fe80::1:", "x:fe80::1", "2024:00:00:00", "::", ":::", "1::2::3", "a:b",
