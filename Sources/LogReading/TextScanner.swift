@@ -539,7 +539,8 @@ enum TextScanner {
                 }
                 if allDigitsOrDots, let address = parseIPv4(text, start..<quadEnd) {
                     found(.ipv4(address, start..<quadEnd))
-                } else {
+                } else if index - start >= shortestDigestLength {
+                    // A shorter run has no part as long as a digest.
                     scanDigests(text, start..<index, found: found)
                 }
             } else {

@@ -27,6 +27,7 @@ struct BlockScannerTests {
                 block[lane] = UInt8(value)
                 block.withUnsafeBytes { bytes in
                     #expect(ByteClasses.masks(bytes.baseAddress!) == ByteClasses.scalarMasks(bytes), "lane \(lane) byte \(value)")
+                    #expect(ByteClasses.portableMasks(bytes.baseAddress!) == ByteClasses.scalarMasks(bytes), "lane \(lane) byte \(value)")
                 }
             }
         }
@@ -39,6 +40,7 @@ struct BlockScannerTests {
             let block = (0..<16).map { _ in alphabet.randomElement(using: &random)! }
             block.withUnsafeBytes { bytes in
                 #expect(ByteClasses.masks(bytes.baseAddress!) == ByteClasses.scalarMasks(bytes))
+                #expect(ByteClasses.portableMasks(bytes.baseAddress!) == ByteClasses.scalarMasks(bytes))
             }
         }
     }
@@ -51,6 +53,7 @@ struct BlockScannerTests {
                 block[lane] = UInt8(value)
                 block.withUnsafeBytes { bytes in
                     #expect(ByteClasses.kinds(bytes.baseAddress!) == ByteClasses.scalarKinds(bytes), "lane \(lane) byte \(value)")
+                    #expect(ByteClasses.portableKinds(bytes.baseAddress!) == ByteClasses.scalarKinds(bytes), "lane \(lane) byte \(value)")
                 }
             }
         }
