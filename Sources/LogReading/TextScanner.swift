@@ -72,7 +72,7 @@ enum TextScanner {
             // Safe: index + 16 <= end <= text.count, so the 16 bytes lie inside text.
             let block = ByteClasses.masks(base + index)
             if block.word == 0xFFFF {
-                // A word of 16 bytes or more starts here: its end, a byte at a time.
+                // A word of 16 bytes or more starts here: its end, 16 bytes at a time.
                 let start = index
                 let rest = longWordExtent(text, from: index + ByteClasses.blockSize, end: end)
                 index = rest.end
@@ -182,9 +182,7 @@ enum TextScanner {
         let name = (word.lowerBound + first)..<(word.lowerBound + last + 1)
         if let suffixes {
             guard letters & lastLabelMask != 0 || !suffixes.everyTopLevelDomainHasALetter,
-                  isListedName(
-                    text, name, lastLabelStart: word.lowerBound + lastDot + 1,
-                    firstLabelEnd: word.lowerBound + innerDots.trailingZeroBitCount, suffixes: suffixes)
+                  isListedName(text, name, lastLabelStart: word.lowerBound + lastDot + 1, suffixes: suffixes)
             else { return }
         } else {
             guard last - lastDot >= 2, letters & lastLabelMask == lastLabelMask else { return }
@@ -615,9 +613,7 @@ enum TextScanner {
             // Cheap tests first (a dotted quad's or `libc.so.6`'s last label has no letter,
             // and no top-level domain lacks one), the hash lookups last.
             guard lastLabelHasLetter || !suffixes.everyTopLevelDomainHasALetter,
-                  isListedName(
-                    text, start..<end, lastLabelStart: end - labelLength, firstLabelEnd: firstLabelEnd(text, start..<end),
-                    suffixes: suffixes)
+                  isListedName(text, start..<end, lastLabelStart: end - labelLength, suffixes: suffixes)
             else { return nil }
         } else {
             guard labelLength >= 2, lastLabelAlphabetic else { return nil }
@@ -631,8 +627,7 @@ enum TextScanner {
     /// public suffix.
     @inline(__always)
     static func isListedName(
-        _ text: UnsafeRawBufferPointer, _ name: Range<Int>, lastLabelStart: Int, firstLabelEnd: Int,
-        suffixes: PublicSuffixList
+        _ text: UnsafeRawBufferPointer, _ name: Range<Int>, lastLabelStart: Int, suffixes: PublicSuffixList
     ) -> Bool {
         let bytes = UnsafeRawBufferPointer(rebasing: text[name])
         let lastLabel = lastLabelStart..<name.upperBound
@@ -641,7 +636,7 @@ enum TextScanner {
         let topLevel = suffixes.topLevelDomainRules(bytes)
         return (topLevel != .notDelegated || isOne(of: specialUseTopLevelDomains, text, lastLabel))
             && !isOne(of: fileExtensionTopLevelDomains, text, lastLabel)
-            && !isOne(of: reverseDNSFirstLabels, text, name.lowerBound..<firstLabelEnd)
+            && !isOne(of: reverseDNSFirstLabels, text, name.lowerBound..<firstLabelEnd(text, name))
             && (topLevel == .delegatedAlone || !suffixes.isPublicSuffix(bytes, section: .icann))
     }
 
