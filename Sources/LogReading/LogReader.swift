@@ -108,14 +108,8 @@ public final class LogReader {
     private let lineBuffer: UnsafeMutableRawBufferPointer
     /// Where the member paths of JSON values (`http.hostname`) are built.
     private let memberPaths: UnsafeMutableRawBufferPointer
-    /// The observations of the line being scanned, held until its end so that an
-    /// address the line names as source or destination is attributed to the other side.
-    /// Kept between lines (capacity only), so holding allocates nothing per line.
-    private var held: [Observation] = []
-    /// Copies of the member paths of the held observations: the path buffer is reused
-    /// for every JSON value, so a held observation's `member` must point here.
+    /// Copies of the member paths of the held observations (see `HeldLine`).
     private let heldMembers: UnsafeMutableRawBufferPointer
-    private var heldMembersUsed = 0
 
     /// One line as `read`'s `line` closure sees it; borrowed, valid during the call.
     public struct LineView {
@@ -145,7 +139,6 @@ public final class LogReader {
         lineLimit = min(max(1, options.maximumLineLength), LogReader.largestLineLimit)
         lineBuffer = .allocate(byteCount: lineLimit + 1, alignment: 16)
         memberPaths = .allocate(byteCount: JSONScanner.maximumMemberPathLength, alignment: 16)
-        held.reserveCapacity(64)
         heldMembers = .allocate(byteCount: LogReader.heldMembersCapacity, alignment: 16)
         if compressed {
             switch options.inflater {
@@ -184,60 +177,90 @@ public final class LogReader {
     ) -> ReadSummary {
         var lastTime = Timestamp(seconds: 0)
         var years = YearTracker(options: options)
+        // A local, not a stored property: the closures below then borrow it with static
+        // exclusivity checks instead of dynamic ones on every observation.
+        var held = HeldLine(members: heldMembers)
         return readLines(progress: progress) { line, number, offset in
-            held.removeAll(keepingCapacity: true)
-            heldMembersUsed = 0
+            held.start()
             let (host, time) = processLine(
-                line, number: number, offset: offset, lastTime: &lastTime, years: &years) { hold($0) }
-            let (source, destination) = attributeToTheOtherSide()
-            for observation in held { observe(observation) }
+                line, number: number, offset: offset, lastTime: &lastTime, years: &years) { held.hold($0) }
+            let (source, destination) = held.attributeToTheOtherSide()
+            for observation in held.observations { observe(observation) }
             lineHandler(LineView(
                 bytes: line, locator: .line(number: number, offset: offset), time: time, host: host,
                 source: source, destination: destination))
         }
     }
 
-    /// Keeps an observation of the current line, with its member path copied.
-    private func hold(_ observation: Observation) {
-        var kept = observation
-        if let member = observation.member {
-            if heldMembersUsed + member.count <= heldMembers.count {
-                let copy = UnsafeMutableRawBufferPointer(rebasing: heldMembers[heldMembersUsed..<heldMembersUsed + member.count])
-                copy.copyMemory(from: member)
-                kept.member = UnsafeRawBufferPointer(copy)
-                heldMembersUsed += member.count
-            } else {
-                kept.member = nil
-            }
+    /// The observations of the line being scanned, held until its end so that an
+    /// address the line names as source or destination is attributed to the other side.
+    /// Kept between lines (capacity only), so holding allocates nothing per line.
+    struct HeldLine {
+        var observations: [Observation] = []
+        /// Copies of the member paths of the held observations: the path buffer is reused
+        /// for every JSON value, so a held observation's `member` must point here.
+        let members: UnsafeMutableRawBufferPointer
+        var membersUsed = 0
+        /// Whether an observation of the line is tagged `log.src` or `log.dst`.
+        var hasRoles = false
+
+        init(members: UnsafeMutableRawBufferPointer) {
+            self.members = members
+            observations.reserveCapacity(64)
         }
-        held.append(kept)
+
+        /// Forgets the last line's observations, keeping the capacity.
+        mutating func start() {
+            observations.removeAll(keepingCapacity: true)
+            membersUsed = 0
+            hasRoles = false
+        }
+
+        /// Keeps an observation of the current line, with its member path copied.
+        mutating func hold(_ observation: Observation) {
+            var kept = observation
+            if let member = observation.member {
+                if membersUsed + member.count <= members.count {
+                    let copy = UnsafeMutableRawBufferPointer(rebasing: members[membersUsed..<membersUsed + member.count])
+                    copy.copyMemory(from: member)
+                    kept.member = UnsafeRawBufferPointer(copy)
+                    membersUsed += member.count
+                } else {
+                    kept.member = nil
+                }
+            }
+            if observation.field == .logSource || observation.field == .logDestination { hasRoles = true }
+            observations.append(kept)
+        }
+
+        /// Gives the addresses a line names as its source (`log.src`) the first destination
+        /// address of the line as their host, and the destinations the first source: the
+        /// local host of a firewall or server line is the side that is not the remote
+        /// address (an indicator, when one matches). Other values keep the header's host.
+        /// Returns the first source and destination.
+        mutating func attributeToTheOtherSide() -> (source: HostReference, destination: HostReference) {
+            var source = HostReference.none
+            var destination = HostReference.none
+            // Most lines name no source or destination: nothing to attribute.
+            guard hasRoles else { return (source, destination) }
+            for observation in observations {
+                if case .none = source, observation.field == .logSource { source = LogReader.host(observation.value) }
+                if case .none = destination, observation.field == .logDestination {
+                    destination = LogReader.host(observation.value)
+                }
+            }
+            for index in observations.indices {
+                switch observations[index].field {
+                case .logSource: if case .none = destination {} else { observations[index].host = destination }
+                case .logDestination: if case .none = source {} else { observations[index].host = source }
+                default: break
+                }
+            }
+            return (source, destination)
+        }
     }
 
-    /// Gives the addresses a line names as its source (`log.src`) the first destination
-    /// address of the line as their host, and the destinations the first source: the
-    /// local host of a firewall or server line is the side that is not the remote
-    /// address (an indicator, when one matches). Other values keep the header's host.
-    /// Returns the first source and destination.
-    private func attributeToTheOtherSide() -> (source: HostReference, destination: HostReference) {
-        var source = HostReference.none
-        var destination = HostReference.none
-        for observation in held {
-            if case .none = source, observation.field == .logSource { source = Self.host(observation.value) }
-            if case .none = destination, observation.field == .logDestination {
-                destination = Self.host(observation.value)
-            }
-        }
-        for index in held.indices {
-            switch held[index].field {
-            case .logSource: if case .none = destination {} else { held[index].host = destination }
-            case .logDestination: if case .none = source {} else { held[index].host = source }
-            default: break
-            }
-        }
-        return (source, destination)
-    }
-
-    private static func host(_ value: ObservedValue) -> HostReference {
+    fileprivate static func host(_ value: ObservedValue) -> HostReference {
         switch value {
         case .ipv4(let address): .ipv4(address)
         case .ipv6(let address): .ipv6(address)

@@ -62,15 +62,19 @@ enum TextScanner {
                 let start = index
                 let hasDot: Bool
                 (index, hasDot) = wordExtent(text, from: start, end: end)
-                scanWord(text, start..<index, hasDot: hasDot, within: range.lowerBound..<end, suffixes: suffixes, found: found)
+                // As in a block: a word shorter than 16 bytes holds something only when it
+                // has a dot or is followed by `@` or `:` (see `scanWord`).
+                if hasDot || index < end && (text[index] == UInt8(ascii: "@") || text[index] == UInt8(ascii: ":")) {
+                    scanWord(text, start..<index, hasDot: hasDot, within: range.lowerBound..<end, suffixes: suffixes, found: found)
+                }
                 continue
             }
             // Safe: index + 16 <= end <= text.count, so the 16 bytes lie inside text.
             let block = ByteClasses.masks(base + index)
             if block.word == 0xFFFF {
-                // A word of 16 bytes or more starts here: its end, a byte at a time.
+                // A word of 16 bytes or more starts here: its end, 16 bytes at a time.
                 let start = index
-                let rest = wordExtent(text, from: index + ByteClasses.blockSize, end: end)
+                let rest = longWordExtent(text, from: index + ByteClasses.blockSize, end: end)
                 index = rest.end
                 scanWord(
                     text, start..<index, hasDot: block.special != 0 || rest.hasDot, within: range.lowerBound..<end,
@@ -86,6 +90,8 @@ enum TextScanner {
             // The word running into the next block (if any) is left to the next block.
             let tail = nonWord.leadingZeroBitCount
             var position = ByteClasses.blockSize - tail
+            // The letters and digits of the block, when a dotted word needs them.
+            var kinds: ByteClasses.Kinds?
             while seeds != 0 {
                 let seed = seeds.trailingZeroBitCount
                 // The word around the seed: after the last non-word byte before it, up to
@@ -98,10 +104,21 @@ enum TextScanner {
                     position = wordStart
                     break
                 }
-                let hasDot = (block.special & block.word) >> wordStart & (1 << (wordEnd - wordStart) &- 1) != 0
-                scanWord(
-                    text, (index + wordStart)..<(index + wordEnd), hasDot: hasDot,
-                    within: range.lowerBound..<end, suffixes: suffixes, found: found)
+                let word = (index + wordStart)..<(index + wordEnd)
+                let lengthMask: UInt16 = 1 << word.count &- 1
+                let dots = (block.special & block.word) >> wordStart & lengthMask
+                // The byte after the word: inside the block (wordEnd < 16), not a word byte.
+                let next = text[word.upperBound]
+                if next == UInt8(ascii: "@") || next == UInt8(ascii: ":") && startsURLHost(text, at: word.upperBound, end: end) {
+                    scanWord(text, word, hasDot: dots != 0, within: range.lowerBound..<end, suffixes: suffixes, found: found)
+                } else if dots != 0 {
+                    let blockKinds = kinds ?? ByteClasses.kinds(base + index)
+                    kinds = blockKinds
+                    scanShortDottedWord(
+                        text, word, letters: blockKinds.letter >> wordStart & lengthMask,
+                        digits: blockKinds.digit >> wordStart & lengthMask, dots: dots, suffixes: suffixes, found: found)
+                }
+                // A word followed by `:` (not `://`) without a dot holds nothing: no call.
                 seeds &= ~(1 << wordEnd &- 1)
             }
             // Past the block's last non-word byte, or at the seeded word running into the
@@ -109,6 +126,68 @@ enum TextScanner {
             index += position
         }
         scanIPv6(text, range.lowerBound..<end, found: found)
+    }
+
+    /// Whether `://` starts at `colon` with a byte after it, as `scanWord` requires of a URL.
+    @inline(__always)
+    static func startsURLHost(_ text: UnsafeRawBufferPointer, at colon: Int, end: Int) -> Bool {
+        colon + 2 < end && text[colon + 1] == UInt8(ascii: "/") && text[colon + 2] == UInt8(ascii: "/")
+    }
+
+    /// What `scanWordParts(domainAllowed: true)` finds in a word of 15 bytes or fewer
+    /// with a dot, decided from the block's masks (bit 0 is the word's first byte) with
+    /// no pass over the word in the common cases: digits and dots (`192.0.2.1`, `2.0`)
+    /// can only be a dotted quad (no letter, so no name; too short for a digest); a word
+    /// with letters and no `-`/`_` is one run that is no quad, so only a name, and not one
+    /// when no dot comes before its last letter or digit or its last label has no letter
+    /// (`libc.so.6`). Other words take the general way.
+    @inline(__always)
+    private static func scanShortDottedWord(
+        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, letters: UInt16, digits: UInt16, dots: UInt16,
+        suffixes: PublicSuffixList?, found: (TextObservable) -> Void
+    ) {
+        let lengthMask: UInt16 = 1 << word.count &- 1
+        let joiners = lengthMask & ~(letters | digits | dots)
+        guard joiners == 0 else {
+            // `-` or `_` cut the word into runs.
+            scanWordParts(text, word, domainAllowed: true, suffixes: suffixes, found: found)
+            return
+        }
+        if letters == 0 {
+            // One run, from the first digit to the word's end; a full stop after it is not
+            // part of the quad (as in `scanWordParts`).
+            guard digits != 0 else { return }
+            let start = word.lowerBound + digits.trailingZeroBitCount
+            var quadEnd = word.upperBound
+            if quadEnd - start > 1, text[quadEnd - 1] == UInt8(ascii: "."), text[quadEnd - 2] != UInt8(ascii: ".") {
+                quadEnd -= 1
+            }
+            // A quad has three dots: versions (`2.0`, `7.88.1`) are not parsed.
+            let quadMask: UInt16 = (1 << (quadEnd - word.lowerBound) &- 1) & ~(1 << (start - word.lowerBound) &- 1)
+            guard (dots & quadMask).nonzeroBitCount == 3 else { return }
+            if let address = parseIPv4(text, start..<quadEnd) { found(.ipv4(address, start..<quadEnd)) }
+            return
+        }
+        // `domainRange` from the masks: the word trimmed to its first and last letter or
+        // digit, at least 4 bytes, with a dot inside, no two dots together (an empty label;
+        // labels of letters and digits only, shorter than 63), and a last label with a
+        // letter (with the real list), or of letters only and at least 2 long (without).
+        let alphanumerics = letters | digits
+        let first = alphanumerics.trailingZeroBitCount
+        let last = 15 - alphanumerics.leadingZeroBitCount
+        let innerDots = dots & (1 << last &- 1) & ~(1 << first &- 1)
+        guard last + 1 - first >= 4, innerDots != 0, innerDots & (innerDots >> 1) == 0 else { return }
+        let lastDot = 15 - innerDots.leadingZeroBitCount
+        let lastLabelMask: UInt16 = (1 << (last + 1) &- 1) & ~(1 << (lastDot + 1) &- 1)
+        let name = (word.lowerBound + first)..<(word.lowerBound + last + 1)
+        if let suffixes {
+            guard letters & lastLabelMask != 0 || !suffixes.everyTopLevelDomainHasALetter,
+                  isListedName(text, name, lastLabelStart: word.lowerBound + lastDot + 1, suffixes: suffixes)
+            else { return }
+        } else {
+            guard last - lastDot >= 2, letters & lastLabelMask == lastLabelMask else { return }
+        }
+        found(.domain(name))
     }
 
     /// 32 hex digits: an MD5, the shortest digest the scanner reports.
@@ -128,6 +207,26 @@ enum TextScanner {
             index += 1
         }
         return (index, hasDot)
+    }
+
+    /// `wordExtent` 16 bytes at a time while 16 bytes remain, for the rest of a word that
+    /// fills a block (digests, long host names).
+    @inline(__always)
+    static func longWordExtent(_ text: UnsafeRawBufferPointer, from start: Int, end: Int) -> (end: Int, hasDot: Bool) {
+        guard let base = text.baseAddress else { return (start, false) }
+        var index = start
+        var hasDot = false
+        while end - index >= ByteClasses.blockSize {
+            // Safe: index + 16 <= end <= text.count (`scan`'s end), so the 16 bytes lie inside text.
+            let block = ByteClasses.masks(base + index)
+            let wordBytes = (~block.word).trailingZeroBitCount
+            // The word's dots in this block (1 << 16 is 0 in UInt16: all lanes).
+            if block.special & block.word & (1 << wordBytes &- 1) != 0 { hasDot = true }
+            index += wordBytes
+            if wordBytes < ByteClasses.blockSize { return (index, hasDot) }
+        }
+        let rest = wordExtent(text, from: index, end: end)
+        return (rest.end, hasDot || rest.hasDot)
     }
 
     /// Top-level domains of the ICANN list that in logs are nearly always file name
@@ -242,13 +341,21 @@ enum TextScanner {
             // Safe: index..<upperBound lies inside text.
             guard let colon = memchr(base + index, Int32(UInt8(ascii: ":")), range.upperBound - index) else { return }
             var runStart = base.distance(to: UnsafeRawPointer(colon))
+            // The first colon of its run (earlier runs are behind `index`): when the run
+            // ends right after it ("query: "), it has one colon and holds no address.
+            if runStart + 1 >= range.upperBound || !isIPv6RunByte(text[runStart + 1]) {
+                index = runStart + 1
+                continue
+            }
             while runStart > index, isIPv6RunByte(text[runStart - 1]) { runStart -= 1 }
             index = runStart
             var colons = 0
+            var hasDoubleColon = false
             var candidate = true
             while index < range.upperBound {
                 let current = text[index]
                 if current == UInt8(ascii: ":") {
+                    if index > runStart, text[index - 1] == UInt8(ascii: ":") { hasDoubleColon = true }
                     colons += 1
                 } else if current == UInt8(ascii: ".") {
                 } else if isAlphanumeric(current) {
@@ -258,7 +365,11 @@ enum TextScanner {
                 }
                 index += 1
             }
-            guard candidate, colons >= 2 else { continue }
+            // An address without `::` has seven colons, or six before an embedded IPv4
+            // address, and one with `::` at most eight; trimming below removes at most two
+            // colons. So a run with neither `::` nor six colons (a time, `2024:00:00:00`),
+            // or with more than ten (a MAC header, `52:54:00:…:08:00`), holds none: no parse.
+            guard candidate, colons >= 2, hasDoubleColon || colons >= 6, colons <= 10 else { continue }
             var start = runStart
             // A separator before the address: "en0+:2607:f140::1", "port:fe80::1".
             if index - start > 2, text[start] == UInt8(ascii: ":"), text[start + 1] != UInt8(ascii: ":") {
@@ -395,7 +506,8 @@ enum TextScanner {
         // address, name or digest (e-mail and URL starts were checked above):
         // most words of a log line ("Failed", "password", "port") end here.
         if hasDot || index - start >= shortestDigestLength {
-            scanWordParts(text, word, domainAllowed: !followedByAt, suffixes: suffixes, found: found)
+            // A word without a dot is no name (a digest, say): no `domainRange` pass.
+            scanWordParts(text, word, domainAllowed: !followedByAt && hasDot, suffixes: suffixes, found: found)
         }
     }
 
@@ -429,7 +541,8 @@ enum TextScanner {
                 }
                 if allDigitsOrDots, let address = parseIPv4(text, start..<quadEnd) {
                     found(.ipv4(address, start..<quadEnd))
-                } else {
+                } else if index - start >= shortestDigestLength {
+                    // A shorter run has no part as long as a digest.
                     scanDigests(text, start..<index, found: found)
                 }
             } else {
@@ -460,7 +573,8 @@ enum TextScanner {
 
     /// Parses a dotted quad occupying exactly `range`; no leading zeros, octets <= 255.
     static func parseIPv4(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) -> IPv4Address? {
-        IPv4Address(ascii: text[range])
+        // Rebased, so that the parser walks a buffer, not a slice of one (fewer index checks).
+        IPv4Address(ascii: UnsafeRawBufferPointer(rebasing: text[range]))
     }
 
     /// The domain name in a word, if the word (without leading and trailing `.`, `-`, `_`) is one:
@@ -495,21 +609,35 @@ enum TextScanner {
             }
         }
         guard labels >= 1 else { return nil }
-        let name = UnsafeRawBufferPointer(rebasing: text[start..<end])
         if let suffixes {
             // Cheap tests first (a dotted quad's or `libc.so.6`'s last label has no letter,
             // and no top-level domain lacks one), the hash lookups last.
-            guard lastLabelHasLetter || !suffixes.everyTopLevelDomainHasALetter else { return nil }
-            let lastLabel = (end - labelLength)..<end
-            guard !isOne(of: fileExtensionTopLevelDomains, text, lastLabel),
-                  !isOne(of: reverseDNSFirstLabels, text, start..<firstLabelEnd(text, start..<end)),
-                  suffixes.hasKnownTopLevelDomain(name) || isOne(of: specialUseTopLevelDomains, text, lastLabel),
-                  !suffixes.isPublicSuffix(name, section: .icann)
+            guard lastLabelHasLetter || !suffixes.everyTopLevelDomainHasALetter,
+                  isListedName(text, start..<end, lastLabelStart: end - labelLength, suffixes: suffixes)
             else { return nil }
         } else {
             guard labelLength >= 2, lastLabelAlphabetic else { return nil }
         }
         return start..<end
+    }
+
+    /// The public suffix list's part of `domainRange`'s test, for a well-formed name of
+    /// two labels or more: a known top-level domain (or a special-use one), not one of
+    /// the set-aside file extensions or reverse-DNS first labels, and not itself an ICANN
+    /// public suffix.
+    @inline(__always)
+    static func isListedName(
+        _ text: UnsafeRawBufferPointer, _ name: Range<Int>, lastLabelStart: Int, suffixes: PublicSuffixList
+    ) -> Bool {
+        let bytes = UnsafeRawBufferPointer(rebasing: text[name])
+        let lastLabel = lastLabelStart..<name.upperBound
+        // The top-level domain first: it rules out most file names (`banner.webp`), and
+        // under most (`com`) a name of two labels or more is no ICANN suffix.
+        let topLevel = suffixes.topLevelDomainRules(bytes)
+        return (topLevel != .notDelegated || isOne(of: specialUseTopLevelDomains, text, lastLabel))
+            && !isOne(of: fileExtensionTopLevelDomains, text, lastLabel)
+            && !isOne(of: reverseDNSFirstLabels, text, name.lowerBound..<firstLabelEnd(text, name))
+            && (topLevel == .delegatedAlone || !suffixes.isPublicSuffix(bytes, section: .icann))
     }
 
     /// The end of the first label of the name at `name`.

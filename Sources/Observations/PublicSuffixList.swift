@@ -45,6 +45,20 @@ public struct PublicSuffixList: Sendable {
     static let exceptionPrivate: UInt8 = 32
     /// A single label that is the last label of an ICANN rule: a delegated top-level domain.
     static let topLevelICANN: UInt8 = 64
+    /// A top-level domain that ends an ICANN rule of two or more labels (`co.uk`, `*.ck`,
+    /// `!city.kawasaki.jp`), so that a longer name under it may be an ICANN suffix.
+    static let deeperICANNRules: UInt8 = 128
+
+    /// What the ICANN section says of a name's last label (see `topLevelDomainRules`).
+    public enum TopLevelDomainRules: Sendable, Equatable {
+        /// Not a delegated top-level domain (`php`, `6`).
+        case notDelegated
+        /// A top-level domain with no longer ICANN rule under it (`com`, `de`): a name of
+        /// two or more labels under it is never an ICANN public suffix.
+        case delegatedAlone
+        /// A top-level domain some longer ICANN rules end with (`uk` for `co.uk`).
+        case delegatedWithDeeperRules
+    }
 
     struct Entry: Sendable {
         var hash: UInt64
@@ -106,6 +120,10 @@ public struct PublicSuffixList: Sendable {
                 default: Self.exceptionPrivate
                 }
             builder.add(ascii, flag: flag, topLevel: !privateSection)
+            if !privateSection, ascii.contains(UInt8(ascii: ".")) {
+                // The rule's last label: longer ICANN rules end with it.
+                builder.markDeeperRules(under: ascii.split(separator: UInt8(ascii: ".")).last ?? [])
+            }
             count += 1
         }
         (keys, table) = builder.finish()
@@ -139,6 +157,26 @@ public struct PublicSuffixList: Sendable {
         for index in (start..<bytes.count).reversed() { hash = Self.mix(hash, bytes[index]) }
         guard let entry = find(hash: hash, bytes, start..<bytes.count) else { return false }
         return entry.flags & Self.topLevelICANN != 0
+    }
+
+    /// What the ICANN section says of the last label of `bytes`: `notDelegated` exactly
+    /// when `hasKnownTopLevelDomain` is false; otherwise whether longer ICANN rules end
+    /// with it, so that for a name of two or more labels without empty ones
+    /// `isPublicSuffix(bytes, section: .icann)` is false without looking further when
+    /// the answer is `delegatedAlone` (no ICANN flag can be met past the last label).
+    /// One hash probe; ASCII case folded.
+    public func topLevelDomainRules(_ bytes: UnsafeRawBufferPointer) -> TopLevelDomainRules {
+        var start = bytes.count
+        while start > 0, bytes[start - 1] != UInt8(ascii: ".") { start -= 1 }
+        guard start < bytes.count, bytes.count - start <= 63 else { return .notDelegated }
+        var hash = Self.seed
+        for index in (start..<bytes.count).reversed() { hash = Self.mix(hash, bytes[index]) }
+        guard let entry = find(hash: hash, bytes, start..<bytes.count), entry.flags & Self.topLevelICANN != 0 else {
+            return .notDelegated
+        }
+        // A wildcard (`*.ck`) is stored on the top-level domain itself, as `ck`.
+        let deeper = entry.flags & (Self.deeperICANNRules | Self.wildcardICANN) != 0
+        return deeper ? .delegatedWithDeeperRules : .delegatedAlone
     }
 
     /// Whether `bytes` (a domain name, labels joined by `.`, no trailing dot) is itself a
@@ -256,6 +294,12 @@ public struct PublicSuffixList: Sendable {
                 if start == 0 { break }
                 start -= 1
             }
+        }
+
+        /// Flags the top-level domain `label` (already added) as ending a longer ICANN rule.
+        mutating func markDeeperRules(under label: ArraySlice<UInt8>) {
+            let lowered = ArraySlice(label.map { $0 &- 65 < 26 ? $0 | 0x20 : $0 })
+            if let position = index[lowered] { entries[position].flags |= PublicSuffixList.deeperICANNRules }
         }
 
         func finish() -> ([UInt8], [Entry]) {

@@ -27,6 +27,7 @@ struct BlockScannerTests {
                 block[lane] = UInt8(value)
                 block.withUnsafeBytes { bytes in
                     #expect(ByteClasses.masks(bytes.baseAddress!) == ByteClasses.scalarMasks(bytes), "lane \(lane) byte \(value)")
+                    #expect(ByteClasses.portableMasks(bytes.baseAddress!) == ByteClasses.scalarMasks(bytes), "lane \(lane) byte \(value)")
                 }
             }
         }
@@ -39,6 +40,21 @@ struct BlockScannerTests {
             let block = (0..<16).map { _ in alphabet.randomElement(using: &random)! }
             block.withUnsafeBytes { bytes in
                 #expect(ByteClasses.masks(bytes.baseAddress!) == ByteClasses.scalarMasks(bytes))
+                #expect(ByteClasses.portableMasks(bytes.baseAddress!) == ByteClasses.scalarMasks(bytes))
+            }
+        }
+    }
+
+    @Test func letterAndDigitKindsAgreeWithTheirScalarTwin() {
+        var random = SplitMix(state: 6)
+        for lane in 0..<16 {
+            for value in 0...255 {
+                var block = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
+                block[lane] = UInt8(value)
+                block.withUnsafeBytes { bytes in
+                    #expect(ByteClasses.kinds(bytes.baseAddress!) == ByteClasses.scalarKinds(bytes), "lane \(lane) byte \(value)")
+                    #expect(ByteClasses.portableKinds(bytes.baseAddress!) == ByteClasses.scalarKinds(bytes), "lane \(lane) byte \(value)")
+                }
             }
         }
     }
@@ -69,7 +85,39 @@ struct BlockScannerTests {
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
         "abcdefghijklmnopqrstuvwxyz0123456789", "file.d41d8cd98f00b204e9800998ecf8427e.gz", "v1.2.3.4.5", "0x7f",
         "\u{C3}\u{A9}", "\u{0}", "\r",
+        // Short dotted words the block scanner decides from its masks.
+        "1.2.3.4.", ".1.2.3.4", "1.2.3.4..", "2.0", "v2.0", "HTTP/1.1", "a.b-c.com", "x..y", "foo.", ".foo", "a.1", "1.a",
+        "WWW.EXAMPLE.COM", "Mail.Example.Org.", "1.2.3.4:80", "host.example.com:443", "a.b", "ab.cd", "9.9.9.9",
+        "index.php", "banner.webp", "co.uk.", "x.test", "1.2.3.4a", "a1.2.3.4", "...", "a_b.com", "0.0.0.0.0",
+        // Long words: their end and dots found 16 bytes at a time.
+        "abcdefghijklmnopqrstuvwxyz.example.com", "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.com", "abcdefghijklmnopq",
+        "abcdefghijklmnopqrstuvwxyzabcdef.", "www.corp.example.com", "Win.Trojan.Agent-1234567", "x_d41d8cd98f00b204e9800998ecf8427e",
+        // IPv6 runs the second pass may skip without parsing.
+        "52:54:00:12:34:56:00:1b:21:3a:4f:01:08:00", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7::",
+        "::1:2:3:4:5:6:7", ":1:2:3:4:5:6:7:8:", "fe80::1:", "x:fe80::1", "2024:00:00:00", "::", ":::", "1::2::3", "a:b",
     ]
+
+    /// Every piece at every offset of the first two blocks, followed by what makes a
+    /// word interesting or ends the text: words at block boundaries and line ends.
+    @Test func blockScannerAgreesOnEveryPieceAtEveryOffset() {
+        let suffixes = PublicSuffixList.system
+        let followers = ["", " ", "@example.com", ":", "://example.com/", ".", ",", " and some words after it 1.2.3.4"]
+        let fillers = [" ", "a", "="]
+        for piece in Self.pieces + ["www.mail.example.com", "abcdefghijklmno.com", "abcdefghijklmnop.com", "12345678901.2.3.4"] {
+            for offset in 0..<20 {
+                for filler in fillers {
+                    for follower in followers {
+                        let line = Array((String(repeating: filler, count: offset) + piece + follower).utf8)
+                        for list in [suffixes, nil] {
+                            let expected = Self.observables(line, 0..<line.count, list, blocks: false)
+                            let actual = Self.observables(line, 0..<line.count, list, blocks: true)
+                            #expect(actual == expected, "\(String(decoding: line, as: UTF8.self))")
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     @Test(arguments: [3, 4, 5])
     func blockScannerFindsWhatTheByteAtATimeScannerFinds(seed: UInt64) {

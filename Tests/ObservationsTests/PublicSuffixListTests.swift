@@ -124,4 +124,51 @@ func registrable(_ list: PublicSuffixList, _ name: String, _ section: PublicSuff
         }
         #expect(throws: PublicSuffixList.LoadError.self) { try PublicSuffixList.load(path: "/nonexistent/list.dat") }
     }
+
+    @Test(arguments: [
+        ("example.com", PublicSuffixList.TopLevelDomainRules.delegatedAlone),
+        ("EXAMPLE.COM", .delegatedAlone),
+        ("example.co.uk", .delegatedWithDeeperRules),
+        ("foo.kawasaki.jp", .delegatedWithDeeperRules),
+        ("test.ck", .delegatedWithDeeperRules),
+        ("x.xn--p1ai", .delegatedAlone),
+        ("config.php", .notDelegated),
+        ("github.io", .notDelegated),
+        ("a.", .notDelegated),
+    ])
+    func topLevelDomainRulesOfTheSampleList(name: String, expected: PublicSuffixList.TopLevelDomainRules) {
+        #expect(withBytes(name) { list.topLevelDomainRules($0) } == expected)
+    }
+
+    /// `topLevelDomainRules` against the lookups it stands for, on names built from every
+    /// rule of the system list: `notDelegated` exactly when the top-level domain is
+    /// unknown, and under a `delegatedAlone` one no name of two labels or more is an
+    /// ICANN suffix.
+    @Test func topLevelDomainRulesAgreeWithTheFullLookupOnTheSystemList() throws {
+        guard let text = FileManager.default.contents(atPath: PublicSuffixList.debianPath),
+              let system = PublicSuffixList.system
+        else {
+            print("skipped: \(PublicSuffixList.debianPath) is absent (Debian package publicsuffix)")
+            return
+        }
+        var names = ["example.com", "co.uk", "kawasaki.jp", "city.kawasaki.jp", "a.b.ck", "config.php"]
+        for line in String(decoding: text, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("//") {
+            let rule = line.split(separator: " ").first.map(String.init) ?? ""
+            guard !rule.isEmpty, rule.allSatisfy(\.isASCII) else { continue }
+            let plain = rule.replacingOccurrences(of: "*.", with: "x.").replacingOccurrences(of: "!", with: "")
+            names += [plain, "a." + plain, "a.b." + plain, plain.uppercased()]
+        }
+        var alone = 0
+        for name in names {
+            withBytes(name) { bytes in
+                let rules = system.topLevelDomainRules(bytes)
+                #expect((rules == .notDelegated) == !system.hasKnownTopLevelDomain(bytes), "\(name)")
+                if rules == .delegatedAlone, name.contains(".") {
+                    alone += 1
+                    #expect(!system.isPublicSuffix(bytes, section: .icann), "\(name)")
+                }
+            }
+        }
+        #expect(alone > 1000)
+    }
 }
