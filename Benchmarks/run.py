@@ -111,6 +111,11 @@ def main():
     os.makedirs(all_rules)
     for name in ["ipv4.txt", "ipv6.txt", "domains.txt", "hashes.txt"]:
         os.symlink(os.path.join(data, name), os.path.join(all_rules, name))
+    # The set issue 5 names for the syslog benchmark: 1 M domains and 1 M IPv4.
+    issue_rules = os.path.join(work, "rules-domains-ipv4")
+    os.makedirs(issue_rules)
+    for name in ["ipv4.txt", "domains.txt"]:
+        os.symlink(os.path.join(data, name), os.path.join(issue_rules, name))
     one_rule = os.path.join(work, "rules-one")
     os.makedirs(one_rule)
     with open(os.path.join(data, "ipv4.txt")) as f:
@@ -161,6 +166,8 @@ def main():
             ("zlib inflate loop", f"{inflate_floor} zlib-inflate {gz}", False, None),
             ("ISA-L isal_inflate loop", f"{inflate_floor} isal {gz}", False, None),
             ("libdeflate, whole file in memory", f"{inflate_floor} libdeflate {gz}", False, None),
+            ("cairn ingest, 1 indicator", ingest(one_rule, gz), False, None),
+            ("cairn ingest, 1 M domains + 1 M IPv4", ingest(issue_rules, gz), False, None),
             (f"cairn ingest, {indicators:,} indicators", ingest(all_rules, gz), False, None),
         ]
         if args.slow:
