@@ -125,7 +125,7 @@ public struct Ingestor: Sendable {
     /// Ingests `paths`. `progress` is told as files finish and as bytes are read (from
     /// reader threads).
     public func run(paths: [String], progress: (any IngestProgress)? = nil) throws -> IngestReport {
-        let started = Date()
+        let started = ContinuousClock.now
         var report = IngestReport()
 
         if let filter = options.filter, let problem = CaptureReader.filterProblem(filter) {
@@ -191,7 +191,7 @@ public struct Ingestor: Sendable {
         report.sourcesSearchedForChains = chains.sourcesSearched
         report.chainProblems = chains.problems
 
-        let correlationStarted = Date()
+        let correlationStarted = ContinuousClock.now
         report.incidentCount = try database.correlateIncidents(Correlator())
         if !correlation.rules.correlations.isEmpty {
             // Only the sightings some base rule selects take part: the others are not held.
@@ -204,11 +204,11 @@ public struct Ingestor: Sendable {
             try database.updateRuleIncidents(ruleIncidents)
             report.incidentCount += ruleIncidents.count
         }
-        report.correlationSeconds = Date().timeIntervalSince(correlationStarted)
+        report.correlationSeconds = secondsElapsed(since: correlationStarted)
         try database.finishRun(runID, succeeded: !report.hadProblems)
         _ = try database.appendIngestCustodyEntry(
             runID: runID, commandLine: options.commandLine, toolVersion: options.version, rulesDigest: rules.digest)
-        report.elapsedSeconds = Date().timeIntervalSince(started)
+        report.elapsedSeconds = secondsElapsed(since: started)
         return report
     }
 

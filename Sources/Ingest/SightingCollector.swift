@@ -66,11 +66,6 @@ struct SightingCollector {
     /// Wall time spent in the case database's writes so far (`flush`).
     var storeSeconds = 0.0
 
-    static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    }
-
     /// Correlation rules that select log lines, and the lines they selected.
     let lineRules: CorrelationRules?
     private(set) var lineEvents: [NewLineEvent] = []
@@ -211,7 +206,7 @@ struct SightingCollector {
     mutating func flush() {
         guard writeError == nil else { return }
         let started = ContinuousClock.now
-        defer { storeSeconds += Self.seconds(since: started) }
+        defer { storeSeconds += secondsElapsed(since: started) }
         do {
             try database.appendSightings(pending)
             try database.appendResolutions(resolutions)
@@ -249,4 +244,10 @@ extension Field {
             false
         }
     }
+}
+
+/// Seconds of wall time since `start`: the one clock the ingest times its parts with.
+func secondsElapsed(since start: ContinuousClock.Instant) -> Double {
+    let elapsed = ContinuousClock.now - start
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 }

@@ -71,7 +71,7 @@ struct SourceReader: Sendable {
             let finishing = ContinuousClock.now
             let outcome = try database.finishSource(
                 sourceID, sha256: file.sha256Hex, summary: summary, lastSightings: collector.takePending())
-            result.storeSeconds = collector.storeSeconds + SightingCollector.seconds(since: finishing)
+            result.storeSeconds = collector.storeSeconds + secondsElapsed(since: finishing)
             result.summary = summary
             result.sightings = collector.total
             result.suppressed = collector.suppressed
