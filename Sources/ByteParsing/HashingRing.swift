@@ -21,6 +21,9 @@
 //   its file, and queued jobs are dropped (nobody can ask for their digest any more).
 // - A file that fits in one slot never starts a thread: until the reader moves to its
 //   second slot, jobs are hashed inline on the reader's thread.
+// - A memory-mapped file has no slot memory: its jobs point into the mapping, which is
+//   never written, and the ring only paces the reader (`waitUntilWritable`) so that
+//   the windows behind the hasher can be let go of.
 //
 // Why it is safe: the queue, `released`, `busy` and `shutdown` are read and written
 // under `mutex` once the thread exists (`slots` and `thread` are the reader's alone). Slot memory is written by the reader (`read(2)`) only
