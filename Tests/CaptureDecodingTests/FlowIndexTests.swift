@@ -1,6 +1,7 @@
 @testable import CaptureDecoding
 import Observations
 import Testing
+import TestSupport
 
 /// The flow table's own hash index against `Dictionary` as the model: every lookup
 /// agrees after every insert, update and removal, across growth and removal chains.
@@ -18,7 +19,7 @@ struct FlowIndexTests {
 
     @Test(arguments: [1, 7, 42])
     func agreesWithADictionaryThroughInsertsAndRemovals(seed: UInt64) throws {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         var index = FlowIndex()
         var model: [Int: Int] = [:]
         // Keys 0..<3000 (a third IPv6), so that the index grows past its first 1,024
@@ -51,18 +52,5 @@ struct FlowIndexTests {
         let five = try #require(key(5))
         index[five] = 9
         #expect(index[five] == 9 && index[five.reversed] == nil)
-    }
-}
-
-/// SplitMix64: a small seeded generator, so that a failure is reproducible.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Observations
 import Testing
 @testable import Correlation
+import TestSupport
 
 private let origin: Int64 = 1_700_000_000 * 1_000_000_000
 private let second: Int64 = 1_000_000_000
@@ -293,7 +294,7 @@ private func matches(_ events: [CorrelationEvent?], rule: String) -> [RuleMatch]
 
     @Test("the same events in any order give the same matches")
     func orderIndependence() {
-        var generator = SeededGenerator(seed: 7)
+        var generator = SplitMix64(seed: 7)
         var events: [CorrelationEvent] = []
         let sources = ["203.0.113.9", "198.51.100.7", "192.0.2.1"]
         let hosts = ["10.0.0.5", "10.0.0.6", "gw"]
@@ -337,19 +338,6 @@ private func matches(_ events: [CorrelationEvent?], rule: String) -> [RuleMatch]
         // match (the same instant counts as in order); the latest is alone.
         #expect(found.map(\.ruleID) == ["chain", "both"])
         #expect(found.map(\.events) == [[.sighting(1), .sighting(3)], [.sighting(1), .sighting(3)]])
-    }
-
-    /// A small seeded generator so the shuffles are reproducible.
-    fileprivate struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 import Observations
 import Testing
 @testable import Correlation
+import TestSupport
 
 /// A sighting at `minutes` (plus `extraNanoseconds`) after a fixed origin.
 private func fact(
@@ -62,7 +63,7 @@ func orderIndependence() {
     var facts: [SightingFact] = []
     let hosts = ["10.0.0.5", "10.0.0.6", "", "mail01"]
     let values = ["203.0.113.7", "evil.example", "d41d8cd98f00b204e9800998ecf8427e", "bad.example"]
-    var generator = SplitMix(seed: 42)
+    var generator = SplitMix64(seed: 42)
     for id in 0..<300 {
         let host = hosts[Int(generator.next() % 4)]
         let value = values[Int(generator.next() % 4)]
@@ -160,14 +161,3 @@ func empty() {
 }
 
 /// A small seeded generator so the shuffles are reproducible.
-private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -2,6 +2,7 @@ import Foundation
 import Observations
 import Testing
 @testable import Indicators
+import TestSupport
 
 /// `<package root>/../shared/corpus/indicators`, or nil (with a note) when absent.
 func corpusIndicators(filePath: String = #filePath) -> String? {
@@ -23,17 +24,6 @@ func contentLines(_ path: String) throws -> [String] {
         .filter { !$0.isEmpty && !$0.hasPrefix("#") }
 }
 
-/// A reproducible generator for the random lookups (SplitMix64).
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct CorpusFeedTests {
     @Test func ipsumPlainAddressesAllLoad() throws {
@@ -265,7 +255,7 @@ struct SplitMix64: RandomNumberGenerator {
             }
             return nil
         }
-        var random = SplitMix64(state: 0x5EED)
+        var random = SplitMix64(seed: 0x5EED)
         /// A third uniformly random, the rest near a listed network (to hit and near-miss).
         func sample() -> UInt32 {
             let roll = random.next() % 3

@@ -1,6 +1,7 @@
 import Observations
 import Testing
 @testable import Indicators
+import TestSupport
 
 /// The flattened interval tables, the fixed-width digest table and the plain-list fast
 /// path, each checked against a naive model.
@@ -8,7 +9,7 @@ import Testing
     /// Random nested and overlapping-by-containment IPv4 networks (all prefix lengths,
     /// duplicates, /0 and /32 at the ends of the space) agree with a naive scan.
     @Test func randomNestedIPv4NetworksAgreeWithANaiveScan() {
-        var random = SplitMix64(state: 0xF1A7)
+        var random = SplitMix64(seed: 0xF1A7)
         var entries: [(key: UInt32, prefix: Int, index: UInt32)] = []
         for index in 0..<3_000 {
             let prefix = Int(random.next() % 33)
@@ -45,7 +46,7 @@ import Testing
 
     /// The same for IPv6, with prefixes on both sides of /64 and ranges sharing high halves.
     @Test func randomNestedIPv6NetworksAgreeWithANaiveScan() {
-        var random = SplitMix64(state: 0x6666)
+        var random = SplitMix64(seed: 0x6666)
         var entries: [(key: IPv6Key, prefix: Int, index: UInt32)] = []
         for index in 0..<2_000 {
             let prefix = [0, 16, 32, 48, 56, 63, 64, 65, 72, 96, 120, 127, 128][Int(random.next() % 13)]
@@ -97,7 +98,7 @@ import Testing
     /// Random digests of every length: each is found (in either case), a one-character
     /// change or a non-hex character misses.
     @Test func randomDigestsAreFoundAndNeighboursMiss() {
-        var random = SplitMix64(state: 0xD16E)
+        var random = SplitMix64(seed: 0xD16E)
         let hex = Array("0123456789abcdef".utf8)
         var entries: [(bytes: [UInt8], index: UInt32)] = []
         for index in 0..<3_000 {
@@ -125,7 +126,7 @@ import Testing
     /// Networks given out of index order (the compare sort) and in index order (the
     /// radix sort) give the same table, duplicates included (the smallest index wins).
     @Test func networksInAnyOrderGiveTheSameTable() {
-        var random = SplitMix64(state: 0x5047)
+        var random = SplitMix64(seed: 0x5047)
         var entries: [(key: UInt32, prefix: Int, index: UInt32)] = []
         for index in 0..<2_000 {
             let prefix = [8, 16, 24, 32, 20][Int(random.next() % 5)]
