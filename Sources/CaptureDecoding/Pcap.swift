@@ -1,4 +1,3 @@
-import CGuardedMapping
 // Cairn's own reader of classic pcap files (libpcap's savefile format), so that packet
 // records are parsed in place from the `InputFile`'s own buffers: libpcap read them
 // through a stdio stream, copying every packet twice (into the stream's buffer, then
@@ -22,6 +21,7 @@ import CGuardedMapping
 // NFLOG, pflog) in files of the other byte order; none of them is decoded here.
 
 import ByteParsing
+import CGuardedMapping
 import CPcap
 import Observations
 #if canImport(Glibc)
