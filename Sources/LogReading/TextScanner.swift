@@ -43,6 +43,14 @@ enum TextScanner {
     /// The longest DNS label (RFC 1035).
     static let maximumLabelLength = 63
 
+    /// A word that runs to the end of a block: where it starts and whether its bytes so
+    /// far hold a dot. The block loop moves 16 bytes at a time and carries it into the
+    /// next block, so that no byte is classified twice.
+    struct OpenWord {
+        var start: Int
+        var hasDot: Bool
+    }
+
     /// Calls `found` for every observable in `text[range]`, left to right.
     static func scan(
         _ text: UnsafeRawBufferPointer, in range: Range<Int>, suffixes: PublicSuffixList? = nil,
@@ -51,81 +59,131 @@ enum TextScanner {
         var index = range.lowerBound
         let end = min(range.upperBound, text.count)
         guard let base = text.baseAddress else { return }
-        // Invariant: `index` is at a word's first byte or at a non-word byte.
-        while index < end {
-            guard end - index >= ByteClasses.blockSize else {
-                // The last bytes, one at a time.
-                guard isWordByte(text[index]) else {
-                    index += 1
-                    continue
-                }
-                let start = index
-                let hasDot: Bool
-                (index, hasDot) = wordExtent(text, from: start, end: end)
-                // As in a block: a word shorter than 16 bytes holds something only when it
-                // has a dot or is followed by `@` or `:` (see `scanWord`).
-                if hasDot || index < end && (text[index] == UInt8(ascii: "@") || text[index] == UInt8(ascii: ":")) {
-                    scanWord(text, start..<index, hasDot: hasDot, within: range.lowerBound..<end, suffixes: suffixes, found: found)
-                }
-                continue
-            }
+        let within = range.lowerBound..<end
+        // The word running into the block at `index`, if any.
+        var open: OpenWord?
+        // No colon before this one can start an IPv6 address (see `scanIPv6`); `end` until
+        // a block shows a colon or `@` followed by a word byte or another one.
+        var firstAddressColon = end
+        while end - index >= ByteClasses.blockSize {
             // Safe: index + 16 <= end <= text.count, so the 16 bytes lie inside text.
             let block = ByteClasses.masks(base + index)
-            if block.word == 0xFFFF {
-                // A word of 16 bytes or more starts here: its end, 16 bytes at a time.
-                let start = index
-                let rest = longWordExtent(text, from: index + ByteClasses.blockSize, end: end)
-                index = rest.end
-                scanWord(
-                    text, start..<index, hasDot: block.special != 0 || rest.hasDot, within: range.lowerBound..<end,
-                    suffixes: suffixes, found: found)
-                continue
+            let nonWord = ~block.word
+            let dots = block.special & block.word
+            // Lanes before `from` belong to a word already dealt with.
+            var from = 0
+            if let carried = open {
+                let wordEnd = nonWord.trailingZeroBitCount
+                guard wordEnd < ByteClasses.blockSize else {
+                    // A long word (a digest, a long host name) goes on.
+                    open = OpenWord(start: carried.start, hasDot: carried.hasDot || dots != 0)
+                    index += ByteClasses.blockSize
+                    continue
+                }
+                let word = carried.start..<(index + wordEnd)
+                let hasDot = carried.hasDot || dots & (1 << wordEnd &- 1) != 0
+                scanCarriedWord(text, word, hasDot: hasDot, within: within, suffixes: suffixes, found: found)
+                open = nil
+                from = wordEnd
+            }
+            if firstAddressColon == end {
+                // `:` or `@` (`special` outside words) followed by a byte that may go on a
+                // run of `[0-9A-Za-z:.]`; the last lane's follower is in the next block.
+                let colonsOrAts = block.special & nonWord
+                let candidates = colonsOrAts & ((block.word | block.special) >> 1 | 0x8000)
+                if candidates != 0 { firstAddressColon = index + candidates.trailingZeroBitCount }
             }
             // Every word that ends inside the block, from the masks alone; only a word
             // with a dot, or followed by `@` or `:` (an e-mail address or URL), is looked
-            // at. Such words are shorter than 16, so none is a digest. A seed marks such
-            // a word: its dots, and its last byte when `@` or `:` follows.
-            let nonWord = ~block.word
-            var seeds = (block.special & block.word) | ((block.special & nonWord) >> 1 & block.word)
-            // The word running into the next block (if any) is left to the next block.
-            let tail = nonWord.leadingZeroBitCount
-            var position = ByteClasses.blockSize - tail
+            // at. A seed marks such a word: its dots, and its last byte when `@` or `:`
+            // follows.
+            var seeds = (dots | (block.special & nonWord) >> 1 & block.word) & ~(1 << from &- 1)
             // The letters and digits of the block, when a dotted word needs them.
             var kinds: ByteClasses.Kinds?
             while seeds != 0 {
                 let seed = seeds.trailingZeroBitCount
-                // The word around the seed: after the last non-word byte before it, up to
-                // the next non-word byte (there is one: the block is not all word bytes).
+                // The word around the seed: after the last non-word byte before it (lane
+                // 0 when none: then no word ran into the block), up to the next non-word byte.
                 let before = nonWord & (1 << seed &- 1)
                 let wordStart = before == 0 ? 0 : ByteClasses.blockSize - before.leadingZeroBitCount
                 let wordEnd = seed + (nonWord >> seed).trailingZeroBitCount
-                if wordEnd >= ByteClasses.blockSize {
-                    // The seed is in the tail word: the next block starts at it.
-                    position = wordStart
-                    break
-                }
+                // The seed is in the word running into the next block: carried below.
+                if wordEnd >= ByteClasses.blockSize { break }
                 let word = (index + wordStart)..<(index + wordEnd)
                 let lengthMask: UInt16 = 1 << word.count &- 1
-                let dots = (block.special & block.word) >> wordStart & lengthMask
+                let wordDots = dots >> wordStart & lengthMask
                 // The byte after the word: inside the block (wordEnd < 16), not a word byte.
                 let next = text[word.upperBound]
                 if next == UInt8(ascii: "@") || next == UInt8(ascii: ":") && startsURLHost(text, at: word.upperBound, end: end) {
-                    scanWord(text, word, hasDot: dots != 0, within: range.lowerBound..<end, suffixes: suffixes, found: found)
-                } else if dots != 0 {
+                    scanWord(text, word, hasDot: wordDots != 0, within: within, suffixes: suffixes, found: found)
+                } else if wordDots != 0 {
                     let blockKinds = kinds ?? ByteClasses.kinds(base + index)
                     kinds = blockKinds
                     scanShortDottedWord(
                         text, word, letters: blockKinds.letter >> wordStart & lengthMask,
-                        digits: blockKinds.digit >> wordStart & lengthMask, dots: dots, suffixes: suffixes, found: found)
+                        digits: blockKinds.digit >> wordStart & lengthMask, dots: wordDots, suffixes: suffixes, found: found)
                 }
                 // A word followed by `:` (not `://`) without a dot holds nothing: no call.
                 seeds &= ~(1 << wordEnd &- 1)
             }
-            // Past the block's last non-word byte, or at the seeded word running into the
-            // next block (not at the block's start: that case was the long word above).
-            index += position
+            let tail = nonWord.leadingZeroBitCount
+            if tail > 0 {
+                let tailStart = ByteClasses.blockSize - tail
+                open = OpenWord(start: index + tailStart, hasDot: dots >> tailStart != 0)
+            }
+            index += ByteClasses.blockSize
         }
-        scanIPv6(text, range.lowerBound..<end, found: found)
+        // The last bytes, one at a time.
+        if let carried = open {
+            let rest = wordExtent(text, from: index, end: end)
+            index = rest.end
+            scanWord(
+                text, carried.start..<index, hasDot: carried.hasDot || rest.hasDot, within: within,
+                suffixes: suffixes, found: found)
+        }
+        if firstAddressColon == end { firstAddressColon = index }
+        while index < end {
+            guard isWordByte(text[index]) else {
+                index += 1
+                continue
+            }
+            let start = index
+            let hasDot: Bool
+            (index, hasDot) = wordExtent(text, from: start, end: end)
+            // As in a block: a word shorter than 16 bytes holds something only when it
+            // has a dot or is followed by `@` or `:` (see `scanWord`).
+            if hasDot || index < end && (text[index] == UInt8(ascii: "@") || text[index] == UInt8(ascii: ":")) {
+                scanWord(text, start..<index, hasDot: hasDot, within: within, suffixes: suffixes, found: found)
+            }
+        }
+        scanIPv6(text, within, firstColon: firstAddressColon, found: found)
+    }
+
+    /// A word that started in an earlier block and ends in the block at hand (so before
+    /// `within.upperBound`). One shorter than 16 bytes is decided from the masks of the
+    /// 16 bytes at its start, as a word inside one block is; a longer one byte by byte.
+    @inline(__always)
+    private static func scanCarriedWord(
+        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, hasDot: Bool, within: Range<Int>,
+        suffixes: PublicSuffixList?, found: (TextObservable) -> Void
+    ) {
+        guard word.count < ByteClasses.blockSize, let base = text.baseAddress else {
+            scanWord(text, word, hasDot: hasDot, within: within, suffixes: suffixes, found: found)
+            return
+        }
+        let next = text[word.upperBound]
+        if next == UInt8(ascii: "@") || next == UInt8(ascii: ":") && startsURLHost(text, at: word.upperBound, end: within.upperBound) {
+            scanWord(text, word, hasDot: hasDot, within: within, suffixes: suffixes, found: found)
+        } else if hasDot {
+            // Safe: the word started in the previous block and ends before the block at
+            // hand does, so its first byte has 16 readable bytes of `within` after it.
+            let block = ByteClasses.masks(base + word.lowerBound)
+            let kinds = ByteClasses.kinds(base + word.lowerBound)
+            let lengthMask: UInt16 = 1 << word.count &- 1
+            scanShortDottedWord(
+                text, word, letters: kinds.letter & lengthMask, digits: kinds.digit & lengthMask,
+                dots: block.special & block.word & lengthMask, suffixes: suffixes, found: found)
+        }
     }
 
     /// Whether `://` starts at `colon` with a byte after it, as `scanWord` requires of a URL.
@@ -194,8 +252,8 @@ enum TextScanner {
     static let shortestDigestLength = 32
 
     /// The end of the word starting at `start` and whether it has a dot, a byte at a
-    /// time: for the last 15 bytes of a text and the rest of words longer than 16
-    /// (`scan` classifies 16 bytes at once with `ByteClasses` elsewhere).
+    /// time: for the last 15 bytes of a text (`scan` classifies 16 bytes at once with
+    /// `ByteClasses` elsewhere).
     @inline(__always)
     static func wordExtent(_ text: UnsafeRawBufferPointer, from start: Int, end: Int) -> (end: Int, hasDot: Bool) {
         var index = start
@@ -207,26 +265,6 @@ enum TextScanner {
             index += 1
         }
         return (index, hasDot)
-    }
-
-    /// `wordExtent` 16 bytes at a time while 16 bytes remain, for the rest of a word that
-    /// fills a block (digests, long host names).
-    @inline(__always)
-    static func longWordExtent(_ text: UnsafeRawBufferPointer, from start: Int, end: Int) -> (end: Int, hasDot: Bool) {
-        guard let base = text.baseAddress else { return (start, false) }
-        var index = start
-        var hasDot = false
-        while end - index >= ByteClasses.blockSize {
-            // Safe: index + 16 <= end <= text.count (`scan`'s end), so the 16 bytes lie inside text.
-            let block = ByteClasses.masks(base + index)
-            let wordBytes = (~block.word).trailingZeroBitCount
-            // The word's dots in this block (1 << 16 is 0 in UInt16: all lanes).
-            if block.special & block.word & (1 << wordBytes &- 1) != 0 { hasDot = true }
-            index += wordBytes
-            if wordBytes < ByteClasses.blockSize { return (index, hasDot) }
-        }
-        let rest = wordExtent(text, from: index, end: end)
-        return (rest.end, hasDot || rest.hasDot)
     }
 
     /// Top-level domains of the ICANN list that in logs are nearly always file name
@@ -329,11 +367,13 @@ enum TextScanner {
 
     /// IPv6 addresses: maximal runs of `[0-9A-Za-z:.]` made only of hex digits, colons
     /// and dots, with at least two colons, that parse as RFC 4291 text. A second pass
-    /// over the text, so these come after the line's other observables.
+    /// over the text, so these come after the line's other observables; it starts at
+    /// `firstColon`, which the first pass found: no colon before it is followed by a
+    /// byte of such a run, so none starts an address.
     private static func scanIPv6(
-        _ text: UnsafeRawBufferPointer, _ range: Range<Int>, found: (TextObservable) -> Void
+        _ text: UnsafeRawBufferPointer, _ range: Range<Int>, firstColon: Int, found: (TextObservable) -> Void
     ) {
-        var index = range.lowerBound
+        var index = max(firstColon, range.lowerBound)
         guard let base = text.baseAddress, range.upperBound <= text.count else { return }
         while index < range.upperBound {
             // Only runs with a colon can be addresses: jump to the next colon (memchr
@@ -347,7 +387,9 @@ enum TextScanner {
                 index = runStart + 1
                 continue
             }
-            while runStart > index, isIPv6RunByte(text[runStart - 1]) { runStart -= 1 }
+            // Back to the run's start: it can reach before `index` only for the first
+            // colon (every later search starts after a byte that ends a run).
+            while runStart > range.lowerBound, isIPv6RunByte(text[runStart - 1]) { runStart -= 1 }
             index = runStart
             var colons = 0
             var hasDoubleColon = false
