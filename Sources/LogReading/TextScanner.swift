@@ -62,9 +62,7 @@ enum TextScanner {
         let within = range.lowerBound..<end
         // The word running into the block at `index`, if any.
         var open: OpenWord?
-        // No colon before this one can start an IPv6 address (see `scanIPv6`); `end` until
-        // a block shows a colon or `@` followed by a word byte or another one.
-        var firstAddressColon = end
+        var colons = AddressColons(end: end)
         while end - index >= ByteClasses.blockSize {
             // Safe: index + 16 <= end <= text.count, so the 16 bytes lie inside text.
             let block = ByteClasses.masks(base + index)
@@ -77,6 +75,7 @@ enum TextScanner {
                 guard wordEnd < ByteClasses.blockSize else {
                     // A long word (a digest, a long host name) goes on.
                     open = OpenWord(start: carried.start, hasDot: carried.hasDot || dots != 0)
+                    colons.noteWordBlock()
                     index += ByteClasses.blockSize
                     continue
                 }
@@ -86,13 +85,7 @@ enum TextScanner {
                 open = nil
                 from = wordEnd
             }
-            if firstAddressColon == end {
-                // `:` or `@` (`special` outside words) followed by a byte that may go on a
-                // run of `[0-9A-Za-z:.]`; the last lane's follower is in the next block.
-                let colonsOrAts = block.special & nonWord
-                let candidates = colonsOrAts & ((block.word | block.special) >> 1 | 0x8000)
-                if candidates != 0 { firstAddressColon = index + candidates.trailingZeroBitCount }
-            }
+            colons.note(block, at: index)
             // Every word that ends inside the block, from the masks alone; only a word
             // with a dot, or followed by `@` or `:` (an e-mail address or URL), is looked
             // at. A seed marks such a word: its dots, and its last byte when `@` or `:`
@@ -141,7 +134,7 @@ enum TextScanner {
                 text, carried.start..<index, hasDot: carried.hasDot || rest.hasDot, within: within,
                 suffixes: suffixes, found: found)
         }
-        if firstAddressColon == end { firstAddressColon = index }
+        colons.noteBytes(text, index..<end)
         while index < end {
             guard isWordByte(text[index]) else {
                 index += 1
@@ -156,7 +149,68 @@ enum TextScanner {
                 scanWord(text, start..<index, hasDot: hasDot, within: within, suffixes: suffixes, found: found)
             }
         }
-        scanIPv6(text, within, firstColon: firstAddressColon, found: found)
+        if colons.mayStartAddress {
+            scanIPv6(text, within, firstColon: colons.first, found: found)
+        }
+    }
+
+    /// What the first pass learns about the colons of a text for the IPv6 pass: an
+    /// address's run (see `scanIPv6`) has `::` or at least six colons, so at least five
+    /// colons each followed by a byte of the run; without a `::` and such five colons
+    /// the text holds no address and the pass is not run. `@` is counted with `:` (the
+    /// masks do not tell them apart): that only runs the pass on more texts.
+    struct AddressColons {
+        /// The first colon followed by a run byte; no colon before it starts an address.
+        private(set) var first: Int
+        /// Colons followed by a byte that may be a run byte (a word byte, `:` or `@`).
+        private var followed = 0
+        /// Whether two colons stand together.
+        private var paired = false
+        /// Whether the last byte noted is a colon.
+        private var lastIsColon = false
+
+        init(end: Int) { first = end }
+
+        var mayStartAddress: Bool { paired || followed >= 5 }
+
+        /// Notes the colons of the block at `index`.
+        @inline(__always)
+        mutating func note(_ block: ByteClasses.Masks, at index: Int) {
+            let colons = block.special & ~block.word
+            guard colons != 0 else {
+                lastIsColon = false
+                return
+            }
+            // The last lane's follower is in the next block: counted as if it followed.
+            let followedColons = colons & ((block.word | block.special) >> 1 | 0x8000)
+            if followed == 0, followedColons != 0 { first = index + followedColons.trailingZeroBitCount }
+            followed += followedColons.nonzeroBitCount
+            if colons & colons >> 1 != 0 || lastIsColon && colons & 1 != 0 { paired = true }
+            lastIsColon = colons & 0x8000 != 0
+        }
+
+        /// Notes a block of word bytes only.
+        @inline(__always)
+        mutating func noteWordBlock() { lastIsColon = false }
+
+        /// Notes the text's last bytes, fewer than a block, one at a time.
+        mutating func noteBytes(_ text: UnsafeRawBufferPointer, _ bytes: Range<Int>) {
+            for index in bytes {
+                let byte = text[index]
+                guard byte == UInt8(ascii: ":") || byte == UInt8(ascii: "@") else {
+                    lastIsColon = false
+                    continue
+                }
+                if lastIsColon { paired = true }
+                lastIsColon = true
+                // The text's last byte has no follower: counted as if it had one.
+                let next = index + 1 < bytes.upperBound ? text[index + 1] : UInt8(ascii: ":")
+                if isWordByte(next) || next == UInt8(ascii: ":") || next == UInt8(ascii: "@") {
+                    if followed == 0 { first = index }
+                    followed += 1
+                }
+            }
+        }
     }
 
     /// A word that started in an earlier block and ends in the block at hand (so before

@@ -119,6 +119,69 @@ struct BlockScannerTests {
         }
     }
 
+    /// Words of a given length, of the kinds the block loop treats apart: letters only,
+    /// hex digits (a digest at 32), a host name, digits and dots, a quad after a `-`.
+    static func words(length: Int) -> [String] {
+        let letters = String("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ".prefix(length))
+        let hex = String(String(repeating: "0123456789abcdef", count: 3).prefix(length))
+        let name = String(String(repeating: "mail.exa-mple", count: 5).prefix(length - 4)) + ".com"
+        let digits = String(repeating: "1", count: max(1, length - 6)) + ".2.3.4"
+        let quad = String(repeating: "x", count: max(0, length - 16)) + (length > 15 ? "-" : "") + "192.168.100.254"
+        return [letters, hex, name, digits, String(quad.suffix(length)), "." + name.dropFirst(), name.dropLast() + "."]
+    }
+
+    /// Words that end 15, 16, 17, 31, 32 and 33 bytes after they start, at every offset
+    /// of the first three blocks: the word the block loop carries into the next block
+    /// ends in every lane, or runs on through a whole block.
+    @Test func blockScannerAgreesOnWordsCarriedAcrossBlocks() {
+        let suffixes = PublicSuffixList.system
+        let followers = ["", " ", "@example.com", ":", "://example.com/", ".", " 1.2.3.4 end", ":80 and more words"]
+        for length in [15, 16, 17, 31, 32, 33] {
+            for word in Self.words(length: length) {
+                for offset in 0..<34 {
+                    for filler in [" ", "="] {
+                        for follower in followers {
+                            let line = Array((String(repeating: filler, count: offset) + word + follower).utf8)
+                            for list in [suffixes, nil] {
+                                let expected = Self.observables(line, 0..<line.count, list, blocks: false)
+                                let actual = Self.observables(line, 0..<line.count, list, blocks: true)
+                                #expect(actual == expected, "\(String(decoding: line, as: UTF8.self))")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// IPv6 addresses at every offset after colons that start no address (which the
+    /// second pass skips) and across block boundaries.
+    @Test func blockScannerAgreesOnIPv6AfterColonsThatStartNone() {
+        let prefixes = ["", "sshd[1]: ", "a:b ", "x: y: ", "@ ", "user@", "12:00:00 ", "port:", "en0+:", "time=12:00"]
+        let addresses = [
+            "2001:db8::1", "fe80::1%eth0", "::ffff:192.0.2.1", "1:2:3:4:5:6:7:8", "2001:db8:85a3::8a2e:370:7334",
+            "fd12:3456:789a:1:2d54:9e81:ccaa:656e#25371", "52:54:00:12:34:56:00:1b:21:3a:4f:01:08:00", "::1", "2024:00:00:00",
+        ]
+        for prefix in prefixes {
+            for address in addresses {
+                for offset in 0..<18 {
+                    for follower in ["", " ", ".", ": error", ":", "]"] {
+                        let line = Array((prefix + String(repeating: " ", count: offset) + address + follower).utf8)
+                        let expected = Self.observables(line, 0..<line.count, nil, blocks: false)
+                        let actual = Self.observables(line, 0..<line.count, nil, blocks: true)
+                        #expect(actual == expected, "\(String(decoding: line, as: UTF8.self))")
+                        // The same without the space before the address: `prefix` runs into it.
+                        let joined = Array((prefix + String(repeating: "a", count: offset % 3) + address + follower).utf8)
+                        #expect(
+                            Self.observables(joined, 0..<joined.count, nil, blocks: true)
+                                == Self.observables(joined, 0..<joined.count, nil, blocks: false),
+                            "\(String(decoding: joined, as: UTF8.self))")
+                    }
+                }
+            }
+        }
+    }
+
     @Test(arguments: [3, 4, 5])
     func blockScannerFindsWhatTheByteAtATimeScannerFinds(seed: UInt64) {
         var random = SplitMix(state: seed)
