@@ -113,8 +113,9 @@ enum TextScanner {
                     let blockKinds = kinds ?? ByteClasses.kinds(base + index)
                     kinds = blockKinds
                     scanShortDottedWord(
-                        text, word, letters: blockKinds.letter >> wordStart & lengthMask,
-                        digits: blockKinds.digit >> wordStart & lengthMask, dots: wordDots, suffixes: suffixes, found: found)
+                        text, word, letters: UInt32(blockKinds.letter >> wordStart & lengthMask),
+                        digits: UInt32(blockKinds.digit >> wordStart & lengthMask), dots: UInt32(wordDots),
+                        suffixes: suffixes, found: found)
                 }
                 // A word followed by `:` (not `://`) without a dot holds nothing: no call.
                 seeds &= ~(1 << wordEnd &- 1)
@@ -214,14 +215,18 @@ enum TextScanner {
     }
 
     /// A word that started in an earlier block and ends in the block at hand (so before
-    /// `within.upperBound`). One shorter than 16 bytes is decided from the masks of the
-    /// 16 bytes at its start, as a word inside one block is; a longer one byte by byte.
+    /// `within.upperBound`). One shorter than the shortest digest is decided from the
+    /// masks of the one or two blocks at its start, when they lie inside `within`, as a
+    /// word inside one block is; a longer one byte by byte.
     @inline(__always)
     private static func scanCarriedWord(
         _ text: UnsafeRawBufferPointer, _ word: Range<Int>, hasDot: Bool, within: Range<Int>,
         suffixes: PublicSuffixList?, found: (TextObservable) -> Void
     ) {
-        guard word.count < ByteClasses.blockSize, let base = text.baseAddress else {
+        let blocks = word.count < ByteClasses.blockSize ? 1 : 2
+        guard word.count < shortestDigestLength, word.lowerBound + blocks * ByteClasses.blockSize <= within.upperBound,
+              let base = text.baseAddress
+        else {
             scanWord(text, word, hasDot: hasDot, within: within, suffixes: suffixes, found: found)
             return
         }
@@ -229,14 +234,23 @@ enum TextScanner {
         if next == UInt8(ascii: "@") || next == UInt8(ascii: ":") && startsURLHost(text, at: word.upperBound, end: within.upperBound) {
             scanWord(text, word, hasDot: hasDot, within: within, suffixes: suffixes, found: found)
         } else if hasDot {
-            // Safe: the word started in the previous block and ends before the block at
-            // hand does, so its first byte has 16 readable bytes of `within` after it.
-            let block = ByteClasses.masks(base + word.lowerBound)
-            let kinds = ByteClasses.kinds(base + word.lowerBound)
-            let lengthMask: UInt16 = 1 << word.count &- 1
+            var letters: UInt32 = 0
+            var digits: UInt32 = 0
+            var dots: UInt32 = 0
+            for block in 0..<blocks {
+                // Safe: checked above that the blocks lie inside `within`, so inside text.
+                let start = base + word.lowerBound + block * ByteClasses.blockSize
+                let masks = ByteClasses.masks(start)
+                let kinds = ByteClasses.kinds(start)
+                let shift = block * ByteClasses.blockSize
+                letters |= UInt32(kinds.letter) << shift
+                digits |= UInt32(kinds.digit) << shift
+                dots |= UInt32(masks.special & masks.word) << shift
+            }
+            let lengthMask: UInt32 = 1 << word.count &- 1
             scanShortDottedWord(
-                text, word, letters: kinds.letter & lengthMask, digits: kinds.digit & lengthMask,
-                dots: block.special & block.word & lengthMask, suffixes: suffixes, found: found)
+                text, word, letters: letters & lengthMask, digits: digits & lengthMask, dots: dots & lengthMask,
+                suffixes: suffixes, found: found)
         }
     }
 
@@ -246,8 +260,8 @@ enum TextScanner {
         colon + 2 < end && text[colon + 1] == UInt8(ascii: "/") && text[colon + 2] == UInt8(ascii: "/")
     }
 
-    /// What `scanWordParts(domainAllowed: true)` finds in a word of 15 bytes or fewer
-    /// with a dot, decided from the block's masks (bit 0 is the word's first byte) with
+    /// What `scanWordParts(domainAllowed: true)` finds in a word of 31 bytes or fewer
+    /// with a dot, decided from the blocks' masks (bit 0 is the word's first byte) with
     /// no pass over the word in the common cases: digits and dots (`192.0.2.1`, `2.0`)
     /// can only be a dotted quad (no letter, so no name; too short for a digest); a word
     /// with letters and no `-`/`_` is one run that is no quad, so only a name, and not one
@@ -255,10 +269,10 @@ enum TextScanner {
     /// (`libc.so.6`). Other words take the general way.
     @inline(__always)
     private static func scanShortDottedWord(
-        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, letters: UInt16, digits: UInt16, dots: UInt16,
+        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, letters: UInt32, digits: UInt32, dots: UInt32,
         suffixes: PublicSuffixList?, found: (TextObservable) -> Void
     ) {
-        let lengthMask: UInt16 = 1 << word.count &- 1
+        let lengthMask: UInt32 = 1 << word.count &- 1
         let joiners = lengthMask & ~(letters | digits | dots)
         guard joiners == 0 else {
             // `-` or `_` cut the word into runs.
@@ -275,7 +289,7 @@ enum TextScanner {
                 quadEnd -= 1
             }
             // A quad has three dots: versions (`2.0`, `7.88.1`) are not parsed.
-            let quadMask: UInt16 = (1 << (quadEnd - word.lowerBound) &- 1) & ~(1 << (start - word.lowerBound) &- 1)
+            let quadMask: UInt32 = (1 << (quadEnd - word.lowerBound) &- 1) & ~(1 << (start - word.lowerBound) &- 1)
             guard (dots & quadMask).nonzeroBitCount == 3 else { return }
             if let address = parseIPv4(text, start..<quadEnd) { found(.ipv4(address, start..<quadEnd)) }
             return
@@ -286,11 +300,11 @@ enum TextScanner {
         // letter (with the real list), or of letters only and at least 2 long (without).
         let alphanumerics = letters | digits
         let first = alphanumerics.trailingZeroBitCount
-        let last = 15 - alphanumerics.leadingZeroBitCount
+        let last = 31 - alphanumerics.leadingZeroBitCount
         let innerDots = dots & (1 << last &- 1) & ~(1 << first &- 1)
         guard last + 1 - first >= 4, innerDots != 0, innerDots & (innerDots >> 1) == 0 else { return }
-        let lastDot = 15 - innerDots.leadingZeroBitCount
-        let lastLabelMask: UInt16 = (1 << (last + 1) &- 1) & ~(1 << (lastDot + 1) &- 1)
+        let lastDot = 31 - innerDots.leadingZeroBitCount
+        let lastLabelMask: UInt32 = (1 << (last + 1) &- 1) & ~(1 << (lastDot + 1) &- 1)
         let name = (word.lowerBound + first)..<(word.lowerBound + last + 1)
         if let suffixes {
             guard letters & lastLabelMask != 0 || !suffixes.everyTopLevelDomainHasALetter,
