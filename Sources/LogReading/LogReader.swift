@@ -183,7 +183,8 @@ public final class LogReader {
         return readLines(progress: progress) { line, number, offset in
             held.start()
             let (host, time) = processLine(
-                line, number: number, offset: offset, lastTime: &lastTime, years: &years) { held.hold($0) }
+                line, number: number, offset: offset, lastTime: &lastTime, years: &years
+            ) { held.hold($0, orPass: observe) }
             let (source, destination) = held.attributeToTheOtherSide()
             for observation in held.observations { observe(observation) }
             lineHandler(LineView(
@@ -194,7 +195,10 @@ public final class LogReader {
 
     /// The observations of the line being scanned, held until its end so that an
     /// address the line names as source or destination is attributed to the other side.
-    /// Kept between lines (capacity only), so holding allocates nothing per line.
+    /// Only those from the line's first source or destination on are held: the others
+    /// are never changed, so they are passed on at once, in the same order, without a
+    /// copy (most lines name no source or destination). Kept between lines (capacity
+    /// only), so holding allocates nothing per line.
     struct HeldLine {
         var observations: [Observation] = []
         /// Copies of the member paths of the held observations: the path buffer is reused
@@ -211,13 +215,19 @@ public final class LogReader {
 
         /// Forgets the last line's observations, keeping the capacity.
         mutating func start() {
-            observations.removeAll(keepingCapacity: true)
+            if !observations.isEmpty { observations.removeAll(keepingCapacity: true) }
             membersUsed = 0
             hasRoles = false
         }
 
-        /// Keeps an observation of the current line, with its member path copied.
-        mutating func hold(_ observation: Observation) {
+        /// Keeps an observation of the current line, with its member path copied, once the
+        /// line has named a source or destination; before that, passes it to `observe`.
+        @inline(__always)
+        mutating func hold(_ observation: Observation, orPass observe: (Observation) -> Void) {
+            guard hasRoles || observation.field == .logSource || observation.field == .logDestination else {
+                observe(observation)
+                return
+            }
             var kept = observation
             if let member = observation.member {
                 if membersUsed + member.count <= members.count {

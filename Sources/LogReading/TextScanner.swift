@@ -151,7 +151,7 @@ enum TextScanner {
             }
         }
         if colons.mayStartAddress {
-            scanIPv6(text, within, firstColon: colons.first, found: found)
+            scanIPv6(text, within, firstColon: colons.first, lastColon: colons.last, found: found)
         }
     }
 
@@ -163,6 +163,8 @@ enum TextScanner {
     struct AddressColons {
         /// The first colon followed by a run byte; no colon before it starts an address.
         private(set) var first: Int
+        /// The last colon followed by a run byte; no colon after it starts an address.
+        private(set) var last: Int
         /// Colons followed by a byte that may be a run byte (a word byte, `:` or `@`).
         private var followed = 0
         /// Whether two colons stand together.
@@ -170,7 +172,10 @@ enum TextScanner {
         /// Whether the last byte noted is a colon.
         private var lastIsColon = false
 
-        init(end: Int) { first = end }
+        init(end: Int) {
+            first = end
+            last = end
+        }
 
         var mayStartAddress: Bool { paired || followed >= 5 }
 
@@ -184,8 +189,11 @@ enum TextScanner {
             }
             // The last lane's follower is in the next block: counted as if it followed.
             let followedColons = colons & ((block.word | block.special) >> 1 | 0x8000)
-            if followed == 0, followedColons != 0 { first = index + followedColons.trailingZeroBitCount }
-            followed += followedColons.nonzeroBitCount
+            if followedColons != 0 {
+                if followed == 0 { first = index + followedColons.trailingZeroBitCount }
+                last = index + ByteClasses.blockSize - 1 - followedColons.leadingZeroBitCount
+                followed += followedColons.nonzeroBitCount
+            }
             if colons & colons >> 1 != 0 || lastIsColon && colons & 1 != 0 { paired = true }
             lastIsColon = colons & 0x8000 != 0
         }
@@ -208,6 +216,7 @@ enum TextScanner {
                 let next = index + 1 < bytes.upperBound ? text[index + 1] : UInt8(ascii: ":")
                 if isWordByte(next) || next == UInt8(ascii: ":") || next == UInt8(ascii: "@") {
                     if followed == 0 { first = index }
+                    last = index
                     followed += 1
                 }
             }
@@ -435,19 +444,22 @@ enum TextScanner {
 
     /// IPv6 addresses: maximal runs of `[0-9A-Za-z:.]` made only of hex digits, colons
     /// and dots, with at least two colons, that parse as RFC 4291 text. A second pass
-    /// over the text, so these come after the line's other observables; it starts at
-    /// `firstColon`, which the first pass found: no colon before it is followed by a
-    /// byte of such a run, so none starts an address.
+    /// over the text, so these come after the line's other observables. It looks only
+    /// at the colons from `firstColon` to `lastColon`, which the first pass found: no
+    /// colon outside them is followed by a byte of such a run, so none starts a run with
+    /// two colons (a run is still followed past `lastColon`).
     private static func scanIPv6(
-        _ text: UnsafeRawBufferPointer, _ range: Range<Int>, firstColon: Int, found: (TextObservable) -> Void
+        _ text: UnsafeRawBufferPointer, _ range: Range<Int>, firstColon: Int, lastColon: Int,
+        found: (TextObservable) -> Void
     ) {
         var index = max(firstColon, range.lowerBound)
+        let searchEnd = min(lastColon + 1, range.upperBound)
         guard let base = text.baseAddress, range.upperBound <= text.count else { return }
-        while index < range.upperBound {
+        while index < searchEnd {
             // Only runs with a colon can be addresses: jump to the next colon (memchr
             // is vectorised), then back to the start of its run.
-            // Safe: index..<upperBound lies inside text.
-            guard let colon = memchr(base + index, Int32(UInt8(ascii: ":")), range.upperBound - index) else { return }
+            // Safe: index..<searchEnd lies inside text.
+            guard let colon = memchr(base + index, Int32(UInt8(ascii: ":")), searchEnd - index) else { return }
             var runStart = base.distance(to: UnsafeRawPointer(colon))
             // The first colon of its run (earlier runs are behind `index`): when the run
             // ends right after it ("query: "), it has one colon and holds no address.
