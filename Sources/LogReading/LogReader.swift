@@ -285,6 +285,9 @@ public final class LogReader {
         var hint: Timestamp?
         var lastMonth = 0
         let offset: Int64
+        /// The last day whose civil year was asked for, and that year: the lines of a
+        /// day all ask for it, and the conversion is a few divisions.
+        private var lastDay: (days: Int64, year: Int)?
 
         init(options: LogReadingOptions) {
             hint = options.yearHint
@@ -296,7 +299,7 @@ public final class LogReader {
         mutating func time(of header: SyslogHeader, line: UnsafeRawBufferPointer) -> Timestamp? {
             guard var time = header.time else { return nil }
             if let month = header.yearlessMonth {
-                let parsedYear = Int(Timestamp.civil(fromDays: time.nanoseconds.floorDays).year)
+                let parsedYear = civilYear(ofDay: time.nanoseconds.floorDays)
                 var wanted = year ?? parsedYear
                 if year == nil, let hint {
                     // The first line: the latest year that does not put it after the hint.
@@ -316,6 +319,13 @@ public final class LogReader {
             }
             if header.zoneless { time.nanoseconds &-= offset }
             return time
+        }
+
+        private mutating func civilYear(ofDay days: Int64) -> Int {
+            if let lastDay, lastDay.days == days { return lastDay.year }
+            let year = Int(Timestamp.civil(fromDays: days).year)
+            lastDay = (days, year)
+            return year
         }
 
         private func reparse(_ line: UnsafeRawBufferPointer, year: Int) -> Timestamp? {

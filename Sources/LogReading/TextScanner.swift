@@ -470,23 +470,11 @@ enum TextScanner {
             // Back to the run's start: it can reach before `index` only for the first
             // colon (every later search starts after a byte that ends a run).
             while runStart > range.lowerBound, isIPv6RunByte(text[runStart - 1]) { runStart -= 1 }
-            index = runStart
-            var colons = 0
-            var hasDoubleColon = false
-            var candidate = true
-            while index < range.upperBound {
-                let current = text[index]
-                if current == UInt8(ascii: ":") {
-                    if index > runStart, text[index - 1] == UInt8(ascii: ":") { hasDoubleColon = true }
-                    colons += 1
-                } else if current == UInt8(ascii: ".") {
-                } else if isAlphanumeric(current) {
-                    if !hexValue(current) { candidate = false }
-                } else {
-                    break
-                }
-                index += 1
-            }
+            let run = IPv6Run(text, from: runStart, end: range.upperBound)
+            index = run.end
+            let colons = run.colons
+            let hasDoubleColon = run.hasDoubleColon
+            let candidate = run.allHex
             // An address without `::` has seven colons, or six before an embedded IPv4
             // address, and one with `::` at most eight; trimming below removes at most two
             // colons. So a run with neither `::` nor six colons (a time, `2024:00:00:00`),
@@ -505,6 +493,56 @@ enum TextScanner {
                 end -= 1
             }
             if let address = parseIPv6(text, start..<end) { found(.ipv6(address, start..<end)) }
+        }
+    }
+
+    /// A maximal run of `[0-9A-Za-z:.]` (its start given), as the IPv6 pass sees it:
+    /// where it ends, its colons, whether two of them stand together, and whether all
+    /// its letters are hex digits. Found 16 bytes at a time while 16 remain
+    /// (`52:54:00:12:34:56:00:1b:21:3a:4f:01:08:00`, of firewall lines, is 41 bytes).
+    struct IPv6Run {
+        var end: Int
+        var colons = 0
+        var hasDoubleColon = false
+        var allHex = true
+
+        init(_ text: UnsafeRawBufferPointer, from start: Int, end textEnd: Int) {
+            var index = start
+            // Whether the byte before `index` is a colon of the run.
+            var afterColon = false
+            if let base = text.baseAddress {
+                while textEnd - index >= ByteClasses.blockSize {
+                    // Safe: index + 16 <= textEnd <= text.count (`scanIPv6` checks it).
+                    let block = ByteClasses.runMasks(base + index)
+                    let length = (~block.run).trailingZeroBitCount
+                    let inRun: UInt16 = length == ByteClasses.blockSize ? 0xFFFF : 1 << length &- 1
+                    let colonLanes = block.colon & inRun
+                    colons += colonLanes.nonzeroBitCount
+                    if colonLanes & colonLanes << 1 != 0 || afterColon && colonLanes & 1 != 0 { hasDoubleColon = true }
+                    if block.nonHexLetter & inRun != 0 { allHex = false }
+                    index += length
+                    guard length == ByteClasses.blockSize else {
+                        self.end = index
+                        return
+                    }
+                    afterColon = colonLanes & 0x8000 != 0
+                }
+            }
+            while index < textEnd {
+                let current = text[index]
+                if current == UInt8(ascii: ":") {
+                    if afterColon { hasDoubleColon = true }
+                    colons += 1
+                } else if current == UInt8(ascii: ".") {
+                } else if isAlphanumeric(current) {
+                    if !hexValue(current) { allHex = false }
+                } else {
+                    break
+                }
+                afterColon = current == UInt8(ascii: ":")
+                index += 1
+            }
+            self.end = index
         }
     }
 

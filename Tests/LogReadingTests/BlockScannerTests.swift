@@ -59,6 +59,20 @@ struct BlockScannerTests {
         }
     }
 
+    @Test func ipv6RunClassesAgreeWithTheirScalarTwin() {
+        var random = SplitMix(state: 7)
+        for lane in 0..<16 {
+            for value in 0...255 {
+                var block = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
+                block[lane] = UInt8(value)
+                block.withUnsafeBytes { bytes in
+                    #expect(ByteClasses.runMasks(bytes.baseAddress!) == ByteClasses.scalarRunMasks(bytes), "lane \(lane) byte \(value)")
+                    #expect(ByteClasses.portableRunMasks(bytes.baseAddress!) == ByteClasses.scalarRunMasks(bytes), "lane \(lane) byte \(value)")
+                }
+            }
+        }
+    }
+
     static func observables(
         _ line: [UInt8], _ range: Range<Int>, _ suffixes: PublicSuffixList?, blocks: Bool
     ) -> [TextObservable] {
@@ -161,6 +175,10 @@ struct BlockScannerTests {
         let addresses = [
             "2001:db8::1", "fe80::1%eth0", "::ffff:192.0.2.1", "1:2:3:4:5:6:7:8", "2001:db8:85a3::8a2e:370:7334",
             "fd12:3456:789a:1:2d54:9e81:ccaa:656e#25371", "52:54:00:12:34:56:00:1b:21:3a:4f:01:08:00", "::1", "2024:00:00:00",
+            // Runs of 16 bytes or more, walked 16 bytes at a time, `::` at every lane.
+            "2001:0db8:0000:0000:0000:ff00:0042:8329", "0000:0000:0000:0000:0000:0000:0000:0001", "1234:5678:9abc:def0:1234:5678:9abc::",
+            "abcd:ef01:2345:6789:abcd:ef01:2345:6789.", "abcd:ef01:2345:6789:abcd:ef01:2345:678g", "ABCD:EF01::1234:5678:9ABC:DEF0",
+            "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q::1", "0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0", "::ffff:192.168.100.254:8080",
         ]
         for prefix in prefixes {
             for address in addresses {
