@@ -665,9 +665,11 @@ enum TextScanner {
         // A word without a dot and shorter than the shortest digest can hold no
         // address, name or digest (e-mail and URL starts were checked above):
         // most words of a log line ("Failed", "password", "port") end here.
-        if hasDot || index - start >= shortestDigestLength {
-            // A word without a dot is no name (a digest, say): no `domainRange` pass.
-            scanWordParts(text, word, domainAllowed: !followedByAt && hasDot, suffixes: suffixes, found: found)
+        if hasDot {
+            scanWordParts(text, word, domainAllowed: !followedByAt, suffixes: suffixes, found: found)
+        } else if index - start >= shortestDigestLength {
+            // A word without a dot is no name and holds no quad: only digests.
+            scanUndottedDigests(text, word, found: found)
         }
     }
 
@@ -710,6 +712,30 @@ enum TextScanner {
             }
         }
         if domainAllowed, let domain = domainRange(text, word, suffixes: suffixes) { found(.domain(domain)) }
+    }
+
+    /// What `scanWordParts` finds in a word without a dot, in one pass: its runs between
+    /// `-` and `_` of exactly 32, 40 or 64 hex digits.
+    private static func scanUndottedDigests(
+        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, found: (TextObservable) -> Void
+    ) {
+        var runStart = word.lowerBound
+        var allHex = true
+        var index = word.lowerBound
+        while true {
+            let atEnd = index == word.upperBound
+            // The word has no dot: a byte that is no letter or digit is `-` or `_`.
+            if atEnd || !isAlphanumeric(text[index]) {
+                let length = index - runStart
+                if allHex, length == 32 || length == 40 || length == 64 { found(.hexDigest(runStart..<index)) }
+                if atEnd { return }
+                runStart = index + 1
+                allHex = true
+            } else if !hexValue(text[index]) {
+                allHex = false
+            }
+            index += 1
+        }
     }
 
     /// Digests in a run of `[A-Za-z0-9.]`: the dot-separated parts that are exactly

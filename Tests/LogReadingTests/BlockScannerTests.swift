@@ -106,6 +106,8 @@ struct BlockScannerTests {
         // Long words: their end and dots found 16 bytes at a time.
         "abcdefghijklmnopqrstuvwxyz.example.com", "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.com", "abcdefghijklmnopq",
         "abcdefghijklmnopqrstuvwxyzabcdef.", "www.corp.example.com", "Win.Trojan.Agent-1234567", "x_d41d8cd98f00b204e9800998ecf8427e",
+        "d41d8cd98f00b204e9800998ecf8427e-da39a3ee5e6b4b0d3255bfef95601890afd80709", "__d41d8cd98f00b204e9800998ecf8427g",
+        "d41d8cd98f00b204e9800998ecf8427e--", "12345678901234567890123456789012", "d41d8cd98f00b204e9800998ecf8427e0",
         // IPv6 runs the second pass may skip without parsing.
         "52:54:00:12:34:56:00:1b:21:3a:4f:01:08:00", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7::",
         "::1:2:3:4:5:6:7", ":1:2:3:4:5:6:7:8:", "fe80::1:", "x:fe80::1", "2024:00:00:00", "::", ":::", "1::2::3", "a:b",
