@@ -26,8 +26,10 @@ enum TextObservable: Equatable {
 /// are checked as dotted quads (runs of digits and dots not touching a letter or digit
 /// outside them) and as hex digests (alphanumeric runs of exactly 32, 40 or 64 hex
 /// digits). A word that is a URL scheme followed by `://` starts a URL; a word followed
-/// by `@` and a domain name is the local part of an e-mail address. A second pass
-/// finds IPv6 addresses. O(length of the text).
+/// by `@` and a domain name is the local part of an e-mail address. The first pass
+/// moves 16 bytes at a time (`ByteClasses`), carrying a word that crosses into the next
+/// block; it also counts the colons, and a second pass finds IPv6 addresses only in a
+/// text whose colons allow one (`AddressColons`). O(length of the text).
 ///
 /// With a public suffix list, a word is a domain name only when its last label is a
 /// top-level domain of the list's ICANN section and the word is not itself an ICANN
