@@ -53,6 +53,10 @@ enum ByteClasses {
     struct Kinds: Equatable {
         var letter: UInt16
         var digit: UInt16
+
+        /// The kinds with lane `lanes` in lane 0 (lanes past the end are neither).
+        @inline(__always)
+        func shifted(by lanes: Int) -> Kinds { Kinds(letter: letter >> lanes, digit: digit >> lanes) }
     }
 
     /// The kinds of the 16 bytes at `pointer`, which must all be readable. Computed only

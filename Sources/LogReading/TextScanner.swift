@@ -65,9 +65,15 @@ enum TextScanner {
         // The word running into the block at `index`, if any.
         var open: OpenWord?
         var colons = AddressColons(end: end)
-        while end - index >= ByteClasses.blockSize {
-            // Safe: index + 16 <= end <= text.count, so the 16 bytes lie inside text.
-            let block = ByteClasses.masks(base + index)
+        while index < end, end >= ByteClasses.blockSize {
+            // The 16 bytes at `index`; for the text's last bytes, the 16 that end at `end`,
+            // moved down by `shift` lanes: lane 0 is `index`, the lanes past `end` read as
+            // non-word bytes, and the block is the text's last.
+            let shift = max(0, ByteClasses.blockSize - (end - index))
+            // Safe: the 16 bytes end at max(index + 16, end) <= text.count and start at
+            // index - shift >= 0 (end >= 16), so they lie inside text.
+            let loaded = ByteClasses.masks(base + index - shift)
+            let block = ByteClasses.Masks(word: loaded.word >> shift, special: loaded.special >> shift)
             let nonWord = ~block.word
             let dots = block.special & block.word
             // Lanes before `from` belong to a word already dealt with.
@@ -75,7 +81,8 @@ enum TextScanner {
             if let carried = open {
                 let wordEnd = nonWord.trailingZeroBitCount
                 guard wordEnd < ByteClasses.blockSize else {
-                    // A long word (a digest, a long host name) goes on.
+                    // A long word (a digest, a long host name) goes on (shift is 0: a
+                    // last block ends in non-word lanes).
                     open = OpenWord(start: carried.start, hasDot: carried.hasDot || dots != 0)
                     colons.noteWordBlock()
                     index += ByteClasses.blockSize
@@ -107,12 +114,12 @@ enum TextScanner {
                 let word = (index + wordStart)..<(index + wordEnd)
                 let lengthMask: UInt16 = 1 << word.count &- 1
                 let wordDots = dots >> wordStart & lengthMask
-                // The byte after the word: inside the block (wordEnd < 16), not a word byte.
-                let next = text[word.upperBound]
+                // The byte after the word (a non-word byte), unless the text ends there.
+                let next = word.upperBound < end ? text[word.upperBound] : 0
                 if next == UInt8(ascii: "@") || next == UInt8(ascii: ":") && startsURLHost(text, at: word.upperBound, end: end) {
                     scanWord(text, word, hasDot: wordDots != 0, within: within, suffixes: suffixes, found: found)
                 } else if wordDots != 0 {
-                    let blockKinds = kinds ?? ByteClasses.kinds(base + index)
+                    let blockKinds = kinds ?? ByteClasses.kinds(base + index - shift).shifted(by: shift)
                     kinds = blockKinds
                     scanShortDottedWord(
                         text, word, letters: UInt32(blockKinds.letter >> wordStart & lengthMask),
@@ -127,9 +134,9 @@ enum TextScanner {
                 let tailStart = ByteClasses.blockSize - tail
                 open = OpenWord(start: index + tailStart, hasDot: dots >> tailStart != 0)
             }
-            index += ByteClasses.blockSize
+            index += ByteClasses.blockSize - shift
         }
-        // The last bytes, one at a time.
+        // A word that ends where the text does, at the end of a full block.
         if let carried = open {
             let rest = wordExtent(text, from: index, end: end)
             index = rest.end
@@ -137,6 +144,7 @@ enum TextScanner {
                 text, carried.start..<index, hasDot: carried.hasDot || rest.hasDot, within: within,
                 suffixes: suffixes, found: found)
         }
+        // A text shorter than a block, one byte at a time.
         colons.noteBytes(text, index..<end)
         while index < end {
             guard isWordByte(text[index]) else {
@@ -225,23 +233,23 @@ enum TextScanner {
         }
     }
 
-    /// A word that started in an earlier block and ends in the block at hand (so before
-    /// `within.upperBound`). One shorter than the shortest digest is decided from the
-    /// masks of the one or two blocks at its start, when they lie inside `within`, as a
-    /// word inside one block is; a longer one byte by byte.
+    /// A word that started in an earlier block and ends in the block at hand (at or
+    /// before `within.upperBound`). One shorter than the shortest digest is decided from
+    /// the masks of the one or two blocks from its start (or, near the text's end, of
+    /// those that end with the text), as a word inside one block is; a longer one byte
+    /// by byte.
     @inline(__always)
     private static func scanCarriedWord(
         _ text: UnsafeRawBufferPointer, _ word: Range<Int>, hasDot: Bool, within: Range<Int>,
         suffixes: PublicSuffixList?, found: (TextObservable) -> Void
     ) {
         let blocks = word.count < ByteClasses.blockSize ? 1 : 2
-        guard word.count < shortestDigestLength, word.lowerBound + blocks * ByteClasses.blockSize <= within.upperBound,
-              let base = text.baseAddress
-        else {
+        let first = min(word.lowerBound, within.upperBound - blocks * ByteClasses.blockSize)
+        guard word.count < shortestDigestLength, first >= 0, let base = text.baseAddress else {
             scanWord(text, word, hasDot: hasDot, within: within, suffixes: suffixes, found: found)
             return
         }
-        let next = text[word.upperBound]
+        let next = word.upperBound < within.upperBound ? text[word.upperBound] : 0
         if next == UInt8(ascii: "@") || next == UInt8(ascii: ":") && startsURLHost(text, at: word.upperBound, end: within.upperBound) {
             scanWord(text, word, hasDot: hasDot, within: within, suffixes: suffixes, found: found)
         } else if hasDot {
@@ -249,19 +257,21 @@ enum TextScanner {
             var digits: UInt32 = 0
             var dots: UInt32 = 0
             for block in 0..<blocks {
-                // Safe: checked above that the blocks lie inside `within`, so inside text.
-                let start = base + word.lowerBound + block * ByteClasses.blockSize
+                // Safe: the blocks start at `first` >= 0 and end at first + 16 * blocks,
+                // which `first`'s choice keeps at or before within.upperBound <= text.count.
+                let start = base + first + block * ByteClasses.blockSize
                 let masks = ByteClasses.masks(start)
                 let kinds = ByteClasses.kinds(start)
-                let shift = block * ByteClasses.blockSize
-                letters |= UInt32(kinds.letter) << shift
-                digits |= UInt32(kinds.digit) << shift
-                dots |= UInt32(masks.special & masks.word) << shift
+                let lane = block * ByteClasses.blockSize
+                letters |= UInt32(kinds.letter) << lane
+                digits |= UInt32(kinds.digit) << lane
+                dots |= UInt32(masks.special & masks.word) << lane
             }
+            let shift = word.lowerBound - first
             let lengthMask: UInt32 = 1 << word.count &- 1
             scanShortDottedWord(
-                text, word, letters: letters & lengthMask, digits: digits & lengthMask, dots: dots & lengthMask,
-                suffixes: suffixes, found: found)
+                text, word, letters: letters >> shift & lengthMask, digits: digits >> shift & lengthMask,
+                dots: dots >> shift & lengthMask, suffixes: suffixes, found: found)
         }
     }
 
