@@ -285,6 +285,8 @@ public final class LogReader {
         var hint: Timestamp?
         var lastMonth = 0
         let offset: Int64
+        /// The last RFC 3164 timestamp read (see `SyslogHeaderParser.parse(_:year:memo:)`).
+        var timestampMemo = BSDTimestampMemo()
         /// The last day whose civil year was asked for, and that year: the lines of a
         /// day all ask for it, and the conversion is a few divisions.
         private var lastDay: (days: Int64, year: Int)?
@@ -533,7 +535,7 @@ public final class LogReader {
     ) -> (host: HostReference, time: Timestamp) {
         var host = HostReference.none
         var messageStart = 0
-        if let header = SyslogHeaderParser.parse(line, year: years.year ?? options.year) {
+        if let header = SyslogHeaderParser.parse(line, year: years.year ?? options.year, memo: &years.timestampMemo) {
             if let time = years.time(of: header, line: line) { lastTime = time }
             messageStart = header.messageStart
             if let range = header.host { host = .name(UnsafeRawBufferPointer(rebasing: line[range])) }
