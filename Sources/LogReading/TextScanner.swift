@@ -70,7 +70,7 @@ enum TextScanner {
             // moved down by `shift` lanes: lane 0 is `index`, the lanes past `end` read as
             // non-word bytes, and the block is the text's last.
             let shift = max(0, ByteClasses.blockSize - (end - index))
-            // Safe: the 16 bytes end at max(index + 16, end) <= text.count and start at
+            // Safe: the 16 bytes end at min(index + 16, end) <= text.count and start at
             // index - shift >= 0 (end >= 16), so they lie inside text.
             let loaded = ByteClasses.masks(base + index - shift)
             let block = ByteClasses.Masks(word: loaded.word >> shift, special: loaded.special >> shift)
@@ -136,13 +136,10 @@ enum TextScanner {
             }
             index += ByteClasses.blockSize - shift
         }
-        // A word that ends where the text does, at the end of a full block.
+        // A word that ends where the text does, at the end of a full block (the loop
+        // stopped at index == end).
         if let carried = open {
-            let rest = wordExtent(text, from: index, end: end)
-            index = rest.end
-            scanWord(
-                text, carried.start..<index, hasDot: carried.hasDot || rest.hasDot, within: within,
-                suffixes: suffixes, found: found)
+            scanWord(text, carried.start..<end, hasDot: carried.hasDot, within: within, suffixes: suffixes, found: found)
         }
         // A text shorter than a block, one byte at a time.
         colons.noteBytes(text, index..<end)
