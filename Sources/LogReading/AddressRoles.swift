@@ -20,16 +20,23 @@ enum AddressRoles {
         var start = range.lowerBound
         // "::ffff:192.0.2.1": the IPv4 part of a mapped address takes the mapped form's place.
         if endsWith(line, start, "::ffff:") { start -= 7 }
-        if endsWith(line, start, "SRC=") || endsWith(line, start, "src=") { return .logSource }
-        if endsWith(line, start, "DST=") || endsWith(line, start, "dst=") { return .logDestination }
-        if endsWith(line, start, "from ") || endsWith(line, start, "rhost=") || endsWith(line, start, "client: ") {
-            return .logSource
-        }
-        // postfix: "connect from host[192.0.2.1]", "client=host[192.0.2.1]".
-        if start > 0, line[start - 1] == UInt8(ascii: "[") {
+        // Each word before an address ends in `=`, ` ` or `[`: the byte before it picks
+        // the few to compare.
+        switch start > 0 && start <= line.count ? line[start - 1] : 0 {
+        case UInt8(ascii: "="):
+            if endsWith(line, start, "SRC=") || endsWith(line, start, "src=") || endsWith(line, start, "rhost=") {
+                return .logSource
+            }
+            if endsWith(line, start, "DST=") || endsWith(line, start, "dst=") { return .logDestination }
+        case UInt8(ascii: " "):
+            if endsWith(line, start, "from ") || endsWith(line, start, "client: ") { return .logSource }
+        case UInt8(ascii: "["):
+            // postfix: "connect from host[192.0.2.1]", "client=host[192.0.2.1]".
             var hostStart = start - 1
             while hostStart > messageStart, TextScanner.isWordByte(line[hostStart - 1]) { hostStart -= 1 }
             if endsWith(line, hostStart, "from ") || endsWith(line, hostStart, "client=") { return .logSource }
+        default:
+            break
         }
         if let field = filterlogField(of: range, in: line, messageStart: messageStart) { return field }
         return .logIP

@@ -53,6 +53,10 @@ enum ByteClasses {
     struct Kinds: Equatable {
         var letter: UInt16
         var digit: UInt16
+
+        /// The kinds with lane `lanes` in lane 0 (lanes past the end are neither).
+        @inline(__always)
+        func shifted(by lanes: Int) -> Kinds { Kinds(letter: letter >> lanes, digit: digit >> lanes) }
     }
 
     /// The kinds of the 16 bytes at `pointer`, which must all be readable. Computed only
@@ -73,6 +77,49 @@ enum ByteClasses {
         let letter = inRange(bytes | SIMD16(repeating: 0x20), UInt8(ascii: "a"), 26)
         let digit = inRange(bytes, UInt8(ascii: "0"), 10)
         return Kinds(letter: highBits(letter), digit: highBits(digit))
+    }
+
+    /// Bit `i` set when byte `i` may go on an IPv6 run (`[0-9A-Za-z:.]`, see
+    /// `TextScanner.isIPv6RunByte`), when it is `:`, and when it is a letter that is no
+    /// hex digit (`g`-`z`, `G`-`Z`).
+    struct RunMasks: Equatable {
+        var run: UInt16
+        var colon: UInt16
+        var nonHexLetter: UInt16
+    }
+
+    /// The IPv6 run classes of the 16 bytes at `pointer`, which must all be readable.
+    @inline(__always)
+    static func runMasks(_ pointer: UnsafeRawPointer) -> RunMasks {
+        #if arch(x86_64)
+        SSE2ByteClasses.runMasks(pointer)
+        #else
+        portableRunMasks(pointer)
+        #endif
+    }
+
+    /// `runMasks` in portable `SIMD16` arithmetic.
+    @inline(__always)
+    static func portableRunMasks(_ pointer: UnsafeRawPointer) -> RunMasks {
+        let bytes = pointer.loadUnaligned(as: SIMD16<UInt8>.self)
+        let folded = bytes | SIMD16(repeating: 0x20)
+        let letter = inRange(folded, UInt8(ascii: "a"), 26)
+        let colon = inRange(bytes, UInt8(ascii: ":"), 1)
+        let run = letter | inRange(bytes, UInt8(ascii: "0"), 10) | colon | inRange(bytes, UInt8(ascii: "."), 1)
+        return RunMasks(
+            run: highBits(run), colon: highBits(colon), nonHexLetter: highBits(inRange(folded, UInt8(ascii: "g"), 20)))
+    }
+
+    /// The scalar twin of `runMasks`.
+    static func scalarRunMasks(_ bytes: UnsafeRawBufferPointer) -> RunMasks {
+        var masks = RunMasks(run: 0, colon: 0, nonHexLetter: 0)
+        for lane in 0..<min(16, bytes.count) {
+            let byte = bytes[lane]
+            if TextScanner.isIPv6RunByte(byte) { masks.run |= 1 << lane }
+            if byte == UInt8(ascii: ":") { masks.colon |= 1 << lane }
+            if TextScanner.isLetter(byte), !TextScanner.hexValue(byte) { masks.nonHexLetter |= 1 << lane }
+        }
+        return masks
     }
 
     /// The scalar twin of `kinds`.
@@ -172,6 +219,17 @@ enum SSE2ByteClasses {
     static func kinds(_ pointer: UnsafeRawPointer) -> ByteClasses.Kinds {
         let bytes = load(pointer)
         return ByteClasses.Kinds(letter: bits(letters(bytes)), digit: bits(digits(bytes)))
+    }
+
+    @inline(__always)
+    static func runMasks(_ pointer: UnsafeRawPointer) -> ByteClasses.RunMasks {
+        let bytes = load(pointer)
+        let folded = _mm_or_si128(bytes, byte(0x20))
+        let letter = inRange(folded, UInt8(ascii: "a"), 26)
+        let colon = equal(bytes, UInt8(ascii: ":"))
+        let run = _mm_or_si128(_mm_or_si128(letter, digits(bytes)), _mm_or_si128(colon, equal(bytes, UInt8(ascii: "."))))
+        return ByteClasses.RunMasks(
+            run: bits(run), colon: bits(colon), nonHexLetter: bits(inRange(folded, UInt8(ascii: "g"), 20)))
     }
 }
 #endif

@@ -183,7 +183,8 @@ public final class LogReader {
         return readLines(progress: progress) { line, number, offset in
             held.start()
             let (host, time) = processLine(
-                line, number: number, offset: offset, lastTime: &lastTime, years: &years) { held.hold($0) }
+                line, number: number, offset: offset, lastTime: &lastTime, years: &years
+            ) { held.hold($0, orPass: observe) }
             let (source, destination) = held.attributeToTheOtherSide()
             for observation in held.observations { observe(observation) }
             lineHandler(LineView(
@@ -194,7 +195,10 @@ public final class LogReader {
 
     /// The observations of the line being scanned, held until its end so that an
     /// address the line names as source or destination is attributed to the other side.
-    /// Kept between lines (capacity only), so holding allocates nothing per line.
+    /// Only those from the line's first source or destination on are held: the others
+    /// are never changed, so they are passed on at once, in the same order, without a
+    /// copy (most lines name no source or destination). Kept between lines (capacity
+    /// only), so holding allocates nothing per line.
     struct HeldLine {
         var observations: [Observation] = []
         /// Copies of the member paths of the held observations: the path buffer is reused
@@ -211,13 +215,19 @@ public final class LogReader {
 
         /// Forgets the last line's observations, keeping the capacity.
         mutating func start() {
-            observations.removeAll(keepingCapacity: true)
+            if !observations.isEmpty { observations.removeAll(keepingCapacity: true) }
             membersUsed = 0
             hasRoles = false
         }
 
-        /// Keeps an observation of the current line, with its member path copied.
-        mutating func hold(_ observation: Observation) {
+        /// Keeps an observation of the current line, with its member path copied, once the
+        /// line has named a source or destination; before that, passes it to `observe`.
+        @inline(__always)
+        mutating func hold(_ observation: Observation, orPass observe: (Observation) -> Void) {
+            guard hasRoles || observation.field == .logSource || observation.field == .logDestination else {
+                observe(observation)
+                return
+            }
             var kept = observation
             if let member = observation.member {
                 if membersUsed + member.count <= members.count {
@@ -275,6 +285,11 @@ public final class LogReader {
         var hint: Timestamp?
         var lastMonth = 0
         let offset: Int64
+        /// The last RFC 3164 timestamp read (see `SyslogHeaderParser.parse(_:year:memo:)`).
+        var timestampMemo = BSDTimestampMemo()
+        /// The last day whose civil year was asked for, and that year: the lines of a
+        /// day all ask for it, and the conversion is a few divisions.
+        private var lastDay: (days: Int64, year: Int)?
 
         init(options: LogReadingOptions) {
             hint = options.yearHint
@@ -286,7 +301,7 @@ public final class LogReader {
         mutating func time(of header: SyslogHeader, line: UnsafeRawBufferPointer) -> Timestamp? {
             guard var time = header.time else { return nil }
             if let month = header.yearlessMonth {
-                let parsedYear = Int(Timestamp.civil(fromDays: time.nanoseconds.floorDays).year)
+                let parsedYear = civilYear(ofDay: time.nanoseconds.floorDays)
                 var wanted = year ?? parsedYear
                 if year == nil, let hint {
                     // The first line: the latest year that does not put it after the hint.
@@ -306,6 +321,13 @@ public final class LogReader {
             }
             if header.zoneless { time.nanoseconds &-= offset }
             return time
+        }
+
+        private mutating func civilYear(ofDay days: Int64) -> Int {
+            if let lastDay, lastDay.days == days { return lastDay.year }
+            let year = Int(Timestamp.civil(fromDays: days).year)
+            lastDay = (days, year)
+            return year
         }
 
         private func reparse(_ line: UnsafeRawBufferPointer, year: Int) -> Timestamp? {
@@ -513,7 +535,7 @@ public final class LogReader {
     ) -> (host: HostReference, time: Timestamp) {
         var host = HostReference.none
         var messageStart = 0
-        if let header = SyslogHeaderParser.parse(line, year: years.year ?? options.year) {
+        if let header = SyslogHeaderParser.parse(line, year: years.year ?? options.year, memo: &years.timestampMemo) {
             if let time = years.time(of: header, line: line) { lastTime = time }
             messageStart = header.messageStart
             if let range = header.host { host = .name(UnsafeRawBufferPointer(rebasing: line[range])) }

@@ -25,6 +25,13 @@ enum SyslogHeaderParser {
     /// Parses the header at the start of `line`; nil when none is recognised.
     /// `year` is given to RFC 3164 timestamps, which carry none; their zone is UTC.
     static func parse(_ line: UnsafeRawBufferPointer, year: Int) -> SyslogHeader? {
+        var memo = BSDTimestampMemo()
+        return parse(line, year: year, memo: &memo)
+    }
+
+    /// `parse(_:year:)` for the lines of a file one after another: an RFC 3164
+    /// timestamp with the same bytes as the last one parsed is taken from `memo`.
+    static func parse(_ line: UnsafeRawBufferPointer, year: Int, memo: inout BSDTimestampMemo) -> SyslogHeader? {
         var scanner = HeaderScanner(bytes: line)
         var priority = false
         if scanner.peek() == UInt8(ascii: "<") {
@@ -62,7 +69,7 @@ enum SyslogHeaderParser {
         }
         // RFC 3164: "Mmm dd hh:mm:ss host tag: msg".
         probe = scanner
-        if let (time, month) = probe.bsdTimestamp(year: year) {
+        if let (time, month) = probe.bsdTimestamp(year: year, memo: &memo) {
             var header: SyslogHeader
             if probe.take(UInt8(ascii: " ")) {
                 header = hostAndTag(line, &probe, time: time)
@@ -118,6 +125,17 @@ enum SyslogHeaderParser {
         }
         return SyslogHeader(time: time, host: first, messageStart: scanner.index)
     }
+}
+
+/// The last RFC 3164 timestamp parsed, with the 16 bytes it was read from and the
+/// year given: lines come many to a second, and reading the month, the clock and the
+/// days since 1970 is a good part of reading a header. `bsdTimestamp` reads at most
+/// 16 bytes ("Mmm  dd hh:mm:ss" and no more), so the same 16 bytes give the same time.
+struct BSDTimestampMemo {
+    fileprivate var first: UInt64 = 0
+    fileprivate var second: UInt64 = 0
+    fileprivate var year = 0
+    fileprivate var stored: (time: Timestamp, month: Int, length: Int)?
 }
 
 /// A forward-only reader over header bytes; every access is bounds-checked.
@@ -252,6 +270,23 @@ private struct HeaderScanner {
                 year: year, month: month, day: day.value, hour: time.hour, minute: time.minute, second: time.second)
         else { return nil }
         return (timestamp, month)
+    }
+
+    /// `bsdTimestamp(year:)`, from `memo` when the 16 bytes at `index` and the year are
+    /// those it was last read from.
+    mutating func bsdTimestamp(year: Int, memo: inout BSDTimestampMemo) -> (Timestamp, Int)? {
+        guard bytes.count - index >= 16, let base = bytes.baseAddress else { return bsdTimestamp(year: year) }
+        // Safe: index + 16 <= bytes.count; the loads have no alignment need.
+        let first = (base + index).loadUnaligned(as: UInt64.self)
+        let second = (base + index + 8).loadUnaligned(as: UInt64.self)
+        if let stored = memo.stored, memo.first == first, memo.second == second, memo.year == year {
+            index += stored.length
+            return (stored.time, stored.month)
+        }
+        let start = index
+        guard let (time, month) = bsdTimestamp(year: year) else { return nil }
+        memo = BSDTimestampMemo(first: first, second: second, year: year, stored: (time, month, index - start))
+        return (time, month)
     }
 
     /// "[Www Mmm dd hh:mm:ss yyyy]" (Apache error log), zone taken as UTC.

@@ -26,8 +26,10 @@ enum TextObservable: Equatable {
 /// are checked as dotted quads (runs of digits and dots not touching a letter or digit
 /// outside them) and as hex digests (alphanumeric runs of exactly 32, 40 or 64 hex
 /// digits). A word that is a URL scheme followed by `://` starts a URL; a word followed
-/// by `@` and a domain name is the local part of an e-mail address. A second pass
-/// finds IPv6 addresses. O(length of the text).
+/// by `@` and a domain name is the local part of an e-mail address. The first pass
+/// moves 16 bytes at a time (`ByteClasses`), carrying a word that crosses into the next
+/// block; it also counts the colons, and a second pass finds IPv6 addresses only in a
+/// text whose colons allow one (`AddressColons`). O(length of the text).
 ///
 /// With a public suffix list, a word is a domain name only when its last label is a
 /// top-level domain of the list's ICANN section and the word is not itself an ICANN
@@ -43,6 +45,14 @@ enum TextScanner {
     /// The longest DNS label (RFC 1035).
     static let maximumLabelLength = 63
 
+    /// A word that runs to the end of a block: where it starts and whether its bytes so
+    /// far hold a dot. The block loop moves 16 bytes at a time and carries it into the
+    /// next block, so that no byte is classified twice.
+    struct OpenWord {
+        var start: Int
+        var hasDot: Bool
+    }
+
     /// Calls `found` for every observable in `text[range]`, left to right.
     static func scan(
         _ text: UnsafeRawBufferPointer, in range: Range<Int>, suffixes: PublicSuffixList? = nil,
@@ -51,81 +61,215 @@ enum TextScanner {
         var index = range.lowerBound
         let end = min(range.upperBound, text.count)
         guard let base = text.baseAddress else { return }
-        // Invariant: `index` is at a word's first byte or at a non-word byte.
-        while index < end {
-            guard end - index >= ByteClasses.blockSize else {
-                // The last bytes, one at a time.
-                guard isWordByte(text[index]) else {
-                    index += 1
+        let within = range.lowerBound..<end
+        // The word running into the block at `index`, if any.
+        var open: OpenWord?
+        var colons = AddressColons(end: end)
+        while index < end, end >= ByteClasses.blockSize {
+            // The 16 bytes at `index`; for the text's last bytes, the 16 that end at `end`,
+            // moved down by `shift` lanes: lane 0 is `index`, the lanes past `end` read as
+            // non-word bytes, and the block is the text's last.
+            let shift = max(0, ByteClasses.blockSize - (end - index))
+            // Safe: the 16 bytes end at min(index + 16, end) <= text.count and start at
+            // index - shift >= 0 (end >= 16), so they lie inside text.
+            let loaded = ByteClasses.masks(base + index - shift)
+            let block = ByteClasses.Masks(word: loaded.word >> shift, special: loaded.special >> shift)
+            let nonWord = ~block.word
+            let dots = block.special & block.word
+            // Lanes before `from` belong to a word already dealt with.
+            var from = 0
+            if let carried = open {
+                let wordEnd = nonWord.trailingZeroBitCount
+                guard wordEnd < ByteClasses.blockSize else {
+                    // A long word (a digest, a long host name) goes on (shift is 0: a
+                    // last block ends in non-word lanes).
+                    open = OpenWord(start: carried.start, hasDot: carried.hasDot || dots != 0)
+                    colons.noteWordBlock()
+                    index += ByteClasses.blockSize
                     continue
                 }
-                let start = index
-                let hasDot: Bool
-                (index, hasDot) = wordExtent(text, from: start, end: end)
-                // As in a block: a word shorter than 16 bytes holds something only when it
-                // has a dot or is followed by `@` or `:` (see `scanWord`).
-                if hasDot || index < end && (text[index] == UInt8(ascii: "@") || text[index] == UInt8(ascii: ":")) {
-                    scanWord(text, start..<index, hasDot: hasDot, within: range.lowerBound..<end, suffixes: suffixes, found: found)
-                }
-                continue
+                let word = carried.start..<(index + wordEnd)
+                let hasDot = carried.hasDot || dots & (1 << wordEnd &- 1) != 0
+                scanCarriedWord(text, word, hasDot: hasDot, within: within, suffixes: suffixes, found: found)
+                open = nil
+                from = wordEnd
             }
-            // Safe: index + 16 <= end <= text.count, so the 16 bytes lie inside text.
-            let block = ByteClasses.masks(base + index)
-            if block.word == 0xFFFF {
-                // A word of 16 bytes or more starts here: its end, 16 bytes at a time.
-                let start = index
-                let rest = longWordExtent(text, from: index + ByteClasses.blockSize, end: end)
-                index = rest.end
-                scanWord(
-                    text, start..<index, hasDot: block.special != 0 || rest.hasDot, within: range.lowerBound..<end,
-                    suffixes: suffixes, found: found)
-                continue
-            }
+            colons.note(block, at: index)
             // Every word that ends inside the block, from the masks alone; only a word
             // with a dot, or followed by `@` or `:` (an e-mail address or URL), is looked
-            // at. Such words are shorter than 16, so none is a digest. A seed marks such
-            // a word: its dots, and its last byte when `@` or `:` follows.
-            let nonWord = ~block.word
-            var seeds = (block.special & block.word) | ((block.special & nonWord) >> 1 & block.word)
-            // The word running into the next block (if any) is left to the next block.
-            let tail = nonWord.leadingZeroBitCount
-            var position = ByteClasses.blockSize - tail
+            // at. A seed marks such a word: its dots, and its last byte when `@` or `:`
+            // follows.
+            var seeds = (dots | (block.special & nonWord) >> 1 & block.word) & ~(1 << from &- 1)
             // The letters and digits of the block, when a dotted word needs them.
             var kinds: ByteClasses.Kinds?
             while seeds != 0 {
                 let seed = seeds.trailingZeroBitCount
-                // The word around the seed: after the last non-word byte before it, up to
-                // the next non-word byte (there is one: the block is not all word bytes).
+                // The word around the seed: after the last non-word byte before it (lane
+                // 0 when none: then no word ran into the block), up to the next non-word byte.
                 let before = nonWord & (1 << seed &- 1)
                 let wordStart = before == 0 ? 0 : ByteClasses.blockSize - before.leadingZeroBitCount
                 let wordEnd = seed + (nonWord >> seed).trailingZeroBitCount
-                if wordEnd >= ByteClasses.blockSize {
-                    // The seed is in the tail word: the next block starts at it.
-                    position = wordStart
-                    break
-                }
+                // The seed is in the word running into the next block: carried below.
+                if wordEnd >= ByteClasses.blockSize { break }
                 let word = (index + wordStart)..<(index + wordEnd)
                 let lengthMask: UInt16 = 1 << word.count &- 1
-                let dots = (block.special & block.word) >> wordStart & lengthMask
-                // The byte after the word: inside the block (wordEnd < 16), not a word byte.
-                let next = text[word.upperBound]
+                let wordDots = dots >> wordStart & lengthMask
+                // The byte after the word (a non-word byte), unless the text ends there.
+                let next = word.upperBound < end ? text[word.upperBound] : 0
                 if next == UInt8(ascii: "@") || next == UInt8(ascii: ":") && startsURLHost(text, at: word.upperBound, end: end) {
-                    scanWord(text, word, hasDot: dots != 0, within: range.lowerBound..<end, suffixes: suffixes, found: found)
-                } else if dots != 0 {
-                    let blockKinds = kinds ?? ByteClasses.kinds(base + index)
+                    scanWord(text, word, hasDot: wordDots != 0, within: within, suffixes: suffixes, found: found)
+                } else if wordDots != 0 {
+                    let blockKinds = kinds ?? ByteClasses.kinds(base + index - shift).shifted(by: shift)
                     kinds = blockKinds
                     scanShortDottedWord(
-                        text, word, letters: blockKinds.letter >> wordStart & lengthMask,
-                        digits: blockKinds.digit >> wordStart & lengthMask, dots: dots, suffixes: suffixes, found: found)
+                        text, word, letters: UInt32(blockKinds.letter >> wordStart & lengthMask),
+                        digits: UInt32(blockKinds.digit >> wordStart & lengthMask), dots: UInt32(wordDots),
+                        suffixes: suffixes, found: found)
                 }
                 // A word followed by `:` (not `://`) without a dot holds nothing: no call.
                 seeds &= ~(1 << wordEnd &- 1)
             }
-            // Past the block's last non-word byte, or at the seeded word running into the
-            // next block (not at the block's start: that case was the long word above).
-            index += position
+            let tail = nonWord.leadingZeroBitCount
+            if tail > 0 {
+                let tailStart = ByteClasses.blockSize - tail
+                open = OpenWord(start: index + tailStart, hasDot: dots >> tailStart != 0)
+            }
+            index += ByteClasses.blockSize - shift
         }
-        scanIPv6(text, range.lowerBound..<end, found: found)
+        // A word that ends where the text does, at the end of a full block (the loop
+        // stopped at index == end).
+        if let carried = open {
+            scanWord(text, carried.start..<end, hasDot: carried.hasDot, within: within, suffixes: suffixes, found: found)
+        }
+        // A text shorter than a block, one byte at a time.
+        colons.noteBytes(text, index..<end)
+        while index < end {
+            guard isWordByte(text[index]) else {
+                index += 1
+                continue
+            }
+            let start = index
+            let hasDot: Bool
+            (index, hasDot) = wordExtent(text, from: start, end: end)
+            // As in a block: a word shorter than 16 bytes holds something only when it
+            // has a dot or is followed by `@` or `:` (see `scanWord`).
+            if hasDot || index < end && (text[index] == UInt8(ascii: "@") || text[index] == UInt8(ascii: ":")) {
+                scanWord(text, start..<index, hasDot: hasDot, within: within, suffixes: suffixes, found: found)
+            }
+        }
+        if colons.mayStartAddress {
+            scanIPv6(text, within, firstColon: colons.first, lastColon: colons.last, found: found)
+        }
+    }
+
+    /// What the first pass learns about the colons of a text for the IPv6 pass: an
+    /// address's run (see `scanIPv6`) has `::` or at least six colons, so at least five
+    /// colons each followed by a byte of the run; without a `::` and such five colons
+    /// the text holds no address and the pass is not run. `@` is counted with `:` (the
+    /// masks do not tell them apart): that only runs the pass on more texts.
+    struct AddressColons {
+        /// The first colon followed by a run byte; no colon before it starts an address.
+        private(set) var first: Int
+        /// The last colon followed by a run byte; no colon after it starts an address.
+        private(set) var last: Int
+        /// Colons followed by a byte that may be a run byte (a word byte, `:` or `@`).
+        private var followed = 0
+        /// Whether two colons stand together.
+        private var paired = false
+        /// Whether the last byte noted is a colon.
+        private var lastIsColon = false
+
+        init(end: Int) {
+            first = end
+            last = end
+        }
+
+        var mayStartAddress: Bool { paired || followed >= 5 }
+
+        /// Notes the colons of the block at `index`.
+        @inline(__always)
+        mutating func note(_ block: ByteClasses.Masks, at index: Int) {
+            let colons = block.special & ~block.word
+            guard colons != 0 else {
+                lastIsColon = false
+                return
+            }
+            // The last lane's follower is in the next block: counted as if it followed.
+            let followedColons = colons & ((block.word | block.special) >> 1 | 0x8000)
+            if followedColons != 0 {
+                if followed == 0 { first = index + followedColons.trailingZeroBitCount }
+                last = index + ByteClasses.blockSize - 1 - followedColons.leadingZeroBitCount
+                followed += followedColons.nonzeroBitCount
+            }
+            if colons & colons >> 1 != 0 || lastIsColon && colons & 1 != 0 { paired = true }
+            lastIsColon = colons & 0x8000 != 0
+        }
+
+        /// Notes a block of word bytes only.
+        @inline(__always)
+        mutating func noteWordBlock() { lastIsColon = false }
+
+        /// Notes the text's last bytes, fewer than a block, one at a time.
+        mutating func noteBytes(_ text: UnsafeRawBufferPointer, _ bytes: Range<Int>) {
+            for index in bytes {
+                let byte = text[index]
+                guard byte == UInt8(ascii: ":") || byte == UInt8(ascii: "@") else {
+                    lastIsColon = false
+                    continue
+                }
+                if lastIsColon { paired = true }
+                lastIsColon = true
+                // The text's last byte has no follower: counted as if it had one.
+                let next = index + 1 < bytes.upperBound ? text[index + 1] : UInt8(ascii: ":")
+                if isWordByte(next) || next == UInt8(ascii: ":") || next == UInt8(ascii: "@") {
+                    if followed == 0 { first = index }
+                    last = index
+                    followed += 1
+                }
+            }
+        }
+    }
+
+    /// A word that started in an earlier block and ends in the block at hand (at or
+    /// before `within.upperBound`). One shorter than the shortest digest is decided from
+    /// the masks of the one or two blocks from its start (or, near the text's end, of
+    /// those that end with the text), as a word inside one block is; a longer one byte
+    /// by byte.
+    @inline(__always)
+    private static func scanCarriedWord(
+        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, hasDot: Bool, within: Range<Int>,
+        suffixes: PublicSuffixList?, found: (TextObservable) -> Void
+    ) {
+        let blocks = word.count < ByteClasses.blockSize ? 1 : 2
+        let first = min(word.lowerBound, within.upperBound - blocks * ByteClasses.blockSize)
+        guard word.count < shortestDigestLength, first >= 0, let base = text.baseAddress else {
+            scanWord(text, word, hasDot: hasDot, within: within, suffixes: suffixes, found: found)
+            return
+        }
+        let next = word.upperBound < within.upperBound ? text[word.upperBound] : 0
+        if next == UInt8(ascii: "@") || next == UInt8(ascii: ":") && startsURLHost(text, at: word.upperBound, end: within.upperBound) {
+            scanWord(text, word, hasDot: hasDot, within: within, suffixes: suffixes, found: found)
+        } else if hasDot {
+            var letters: UInt32 = 0
+            var digits: UInt32 = 0
+            var dots: UInt32 = 0
+            for block in 0..<blocks {
+                // Safe: the blocks start at `first` >= 0 and end at first + 16 * blocks,
+                // which `first`'s choice keeps at or before within.upperBound <= text.count.
+                let start = base + first + block * ByteClasses.blockSize
+                let masks = ByteClasses.masks(start)
+                let kinds = ByteClasses.kinds(start)
+                let lane = block * ByteClasses.blockSize
+                letters |= UInt32(kinds.letter) << lane
+                digits |= UInt32(kinds.digit) << lane
+                dots |= UInt32(masks.special & masks.word) << lane
+            }
+            let shift = word.lowerBound - first
+            let lengthMask: UInt32 = 1 << word.count &- 1
+            scanShortDottedWord(
+                text, word, letters: letters >> shift & lengthMask, digits: digits >> shift & lengthMask,
+                dots: dots >> shift & lengthMask, suffixes: suffixes, found: found)
+        }
     }
 
     /// Whether `://` starts at `colon` with a byte after it, as `scanWord` requires of a URL.
@@ -134,8 +278,8 @@ enum TextScanner {
         colon + 2 < end && text[colon + 1] == UInt8(ascii: "/") && text[colon + 2] == UInt8(ascii: "/")
     }
 
-    /// What `scanWordParts(domainAllowed: true)` finds in a word of 15 bytes or fewer
-    /// with a dot, decided from the block's masks (bit 0 is the word's first byte) with
+    /// What `scanWordParts(domainAllowed: true)` finds in a word of 31 bytes or fewer
+    /// with a dot, decided from the blocks' masks (bit 0 is the word's first byte) with
     /// no pass over the word in the common cases: digits and dots (`192.0.2.1`, `2.0`)
     /// can only be a dotted quad (no letter, so no name; too short for a digest); a word
     /// with letters and no `-`/`_` is one run that is no quad, so only a name, and not one
@@ -143,10 +287,10 @@ enum TextScanner {
     /// (`libc.so.6`). Other words take the general way.
     @inline(__always)
     private static func scanShortDottedWord(
-        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, letters: UInt16, digits: UInt16, dots: UInt16,
+        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, letters: UInt32, digits: UInt32, dots: UInt32,
         suffixes: PublicSuffixList?, found: (TextObservable) -> Void
     ) {
-        let lengthMask: UInt16 = 1 << word.count &- 1
+        let lengthMask: UInt32 = 1 << word.count &- 1
         let joiners = lengthMask & ~(letters | digits | dots)
         guard joiners == 0 else {
             // `-` or `_` cut the word into runs.
@@ -163,9 +307,12 @@ enum TextScanner {
                 quadEnd -= 1
             }
             // A quad has three dots: versions (`2.0`, `7.88.1`) are not parsed.
-            let quadMask: UInt16 = (1 << (quadEnd - word.lowerBound) &- 1) & ~(1 << (start - word.lowerBound) &- 1)
-            guard (dots & quadMask).nonzeroBitCount == 3 else { return }
-            if let address = parseIPv4(text, start..<quadEnd) { found(.ipv4(address, start..<quadEnd)) }
+            let quadMask: UInt32 = (1 << (quadEnd - word.lowerBound) &- 1) & ~(1 << (start - word.lowerBound) &- 1)
+            let quadDots = dots & quadMask
+            guard quadDots.nonzeroBitCount == 3 else { return }
+            if let address = parseDottedQuad(text, start..<quadEnd, dots: quadDots >> (start - word.lowerBound)) {
+                found(.ipv4(address, start..<quadEnd))
+            }
             return
         }
         // `domainRange` from the masks: the word trimmed to its first and last letter or
@@ -174,11 +321,11 @@ enum TextScanner {
         // letter (with the real list), or of letters only and at least 2 long (without).
         let alphanumerics = letters | digits
         let first = alphanumerics.trailingZeroBitCount
-        let last = 15 - alphanumerics.leadingZeroBitCount
+        let last = 31 - alphanumerics.leadingZeroBitCount
         let innerDots = dots & (1 << last &- 1) & ~(1 << first &- 1)
         guard last + 1 - first >= 4, innerDots != 0, innerDots & (innerDots >> 1) == 0 else { return }
-        let lastDot = 15 - innerDots.leadingZeroBitCount
-        let lastLabelMask: UInt16 = (1 << (last + 1) &- 1) & ~(1 << (lastDot + 1) &- 1)
+        let lastDot = 31 - innerDots.leadingZeroBitCount
+        let lastLabelMask: UInt32 = (1 << (last + 1) &- 1) & ~(1 << (lastDot + 1) &- 1)
         let name = (word.lowerBound + first)..<(word.lowerBound + last + 1)
         if let suffixes {
             guard letters & lastLabelMask != 0 || !suffixes.everyTopLevelDomainHasALetter,
@@ -194,8 +341,8 @@ enum TextScanner {
     static let shortestDigestLength = 32
 
     /// The end of the word starting at `start` and whether it has a dot, a byte at a
-    /// time: for the last 15 bytes of a text and the rest of words longer than 16
-    /// (`scan` classifies 16 bytes at once with `ByteClasses` elsewhere).
+    /// time: for the last 15 bytes of a text (`scan` classifies 16 bytes at once with
+    /// `ByteClasses` elsewhere).
     @inline(__always)
     static func wordExtent(_ text: UnsafeRawBufferPointer, from start: Int, end: Int) -> (end: Int, hasDot: Bool) {
         var index = start
@@ -207,26 +354,6 @@ enum TextScanner {
             index += 1
         }
         return (index, hasDot)
-    }
-
-    /// `wordExtent` 16 bytes at a time while 16 bytes remain, for the rest of a word that
-    /// fills a block (digests, long host names).
-    @inline(__always)
-    static func longWordExtent(_ text: UnsafeRawBufferPointer, from start: Int, end: Int) -> (end: Int, hasDot: Bool) {
-        guard let base = text.baseAddress else { return (start, false) }
-        var index = start
-        var hasDot = false
-        while end - index >= ByteClasses.blockSize {
-            // Safe: index + 16 <= end <= text.count (`scan`'s end), so the 16 bytes lie inside text.
-            let block = ByteClasses.masks(base + index)
-            let wordBytes = (~block.word).trailingZeroBitCount
-            // The word's dots in this block (1 << 16 is 0 in UInt16: all lanes).
-            if block.special & block.word & (1 << wordBytes &- 1) != 0 { hasDot = true }
-            index += wordBytes
-            if wordBytes < ByteClasses.blockSize { return (index, hasDot) }
-        }
-        let rest = wordExtent(text, from: index, end: end)
-        return (rest.end, hasDot || rest.hasDot)
     }
 
     /// Top-level domains of the ICANN list that in logs are nearly always file name
@@ -329,17 +456,22 @@ enum TextScanner {
 
     /// IPv6 addresses: maximal runs of `[0-9A-Za-z:.]` made only of hex digits, colons
     /// and dots, with at least two colons, that parse as RFC 4291 text. A second pass
-    /// over the text, so these come after the line's other observables.
+    /// over the text, so these come after the line's other observables. It looks only
+    /// at the colons from `firstColon` to `lastColon`, which the first pass found: no
+    /// colon outside them is followed by a byte of such a run, so none starts a run with
+    /// two colons (a run is still followed past `lastColon`).
     private static func scanIPv6(
-        _ text: UnsafeRawBufferPointer, _ range: Range<Int>, found: (TextObservable) -> Void
+        _ text: UnsafeRawBufferPointer, _ range: Range<Int>, firstColon: Int, lastColon: Int,
+        found: (TextObservable) -> Void
     ) {
-        var index = range.lowerBound
+        var index = max(firstColon, range.lowerBound)
+        let searchEnd = min(lastColon + 1, range.upperBound)
         guard let base = text.baseAddress, range.upperBound <= text.count else { return }
-        while index < range.upperBound {
+        while index < searchEnd {
             // Only runs with a colon can be addresses: jump to the next colon (memchr
             // is vectorised), then back to the start of its run.
-            // Safe: index..<upperBound lies inside text.
-            guard let colon = memchr(base + index, Int32(UInt8(ascii: ":")), range.upperBound - index) else { return }
+            // Safe: index..<searchEnd lies inside text.
+            guard let colon = memchr(base + index, Int32(UInt8(ascii: ":")), searchEnd - index) else { return }
             var runStart = base.distance(to: UnsafeRawPointer(colon))
             // The first colon of its run (earlier runs are behind `index`): when the run
             // ends right after it ("query: "), it has one colon and holds no address.
@@ -347,24 +479,14 @@ enum TextScanner {
                 index = runStart + 1
                 continue
             }
-            while runStart > index, isIPv6RunByte(text[runStart - 1]) { runStart -= 1 }
-            index = runStart
-            var colons = 0
-            var hasDoubleColon = false
-            var candidate = true
-            while index < range.upperBound {
-                let current = text[index]
-                if current == UInt8(ascii: ":") {
-                    if index > runStart, text[index - 1] == UInt8(ascii: ":") { hasDoubleColon = true }
-                    colons += 1
-                } else if current == UInt8(ascii: ".") {
-                } else if isAlphanumeric(current) {
-                    if !hexValue(current) { candidate = false }
-                } else {
-                    break
-                }
-                index += 1
-            }
+            // Back to the run's start: it can reach before `index` only for the first
+            // colon (every later search starts after a byte that ends a run).
+            while runStart > range.lowerBound, isIPv6RunByte(text[runStart - 1]) { runStart -= 1 }
+            let run = IPv6Run(text, from: runStart, end: range.upperBound)
+            index = run.end
+            let colons = run.colons
+            let hasDoubleColon = run.hasDoubleColon
+            let candidate = run.allHex
             // An address without `::` has seven colons, or six before an embedded IPv4
             // address, and one with `::` at most eight; trimming below removes at most two
             // colons. So a run with neither `::` nor six colons (a time, `2024:00:00:00`),
@@ -383,6 +505,56 @@ enum TextScanner {
                 end -= 1
             }
             if let address = parseIPv6(text, start..<end) { found(.ipv6(address, start..<end)) }
+        }
+    }
+
+    /// A maximal run of `[0-9A-Za-z:.]` (its start given), as the IPv6 pass sees it:
+    /// where it ends, its colons, whether two of them stand together, and whether all
+    /// its letters are hex digits. Found 16 bytes at a time while 16 remain
+    /// (`52:54:00:12:34:56:00:1b:21:3a:4f:01:08:00`, of firewall lines, is 41 bytes).
+    struct IPv6Run {
+        var end: Int
+        var colons = 0
+        var hasDoubleColon = false
+        var allHex = true
+
+        init(_ text: UnsafeRawBufferPointer, from start: Int, end textEnd: Int) {
+            var index = start
+            // Whether the byte before `index` is a colon of the run.
+            var afterColon = false
+            if let base = text.baseAddress {
+                while textEnd - index >= ByteClasses.blockSize {
+                    // Safe: index + 16 <= textEnd <= text.count (`scanIPv6` checks it).
+                    let block = ByteClasses.runMasks(base + index)
+                    let length = (~block.run).trailingZeroBitCount
+                    let inRun: UInt16 = length == ByteClasses.blockSize ? 0xFFFF : 1 << length &- 1
+                    let colonLanes = block.colon & inRun
+                    colons += colonLanes.nonzeroBitCount
+                    if colonLanes & colonLanes << 1 != 0 || afterColon && colonLanes & 1 != 0 { hasDoubleColon = true }
+                    if block.nonHexLetter & inRun != 0 { allHex = false }
+                    index += length
+                    guard length == ByteClasses.blockSize else {
+                        self.end = index
+                        return
+                    }
+                    afterColon = colonLanes & 0x8000 != 0
+                }
+            }
+            while index < textEnd {
+                let current = text[index]
+                if current == UInt8(ascii: ":") {
+                    if afterColon { hasDoubleColon = true }
+                    colons += 1
+                } else if current == UInt8(ascii: ".") {
+                } else if isAlphanumeric(current) {
+                    if !hexValue(current) { allHex = false }
+                } else {
+                    break
+                }
+                afterColon = current == UInt8(ascii: ":")
+                index += 1
+            }
+            self.end = index
         }
     }
 
@@ -505,9 +677,11 @@ enum TextScanner {
         // A word without a dot and shorter than the shortest digest can hold no
         // address, name or digest (e-mail and URL starts were checked above):
         // most words of a log line ("Failed", "password", "port") end here.
-        if hasDot || index - start >= shortestDigestLength {
-            // A word without a dot is no name (a digest, say): no `domainRange` pass.
-            scanWordParts(text, word, domainAllowed: !followedByAt && hasDot, suffixes: suffixes, found: found)
+        if hasDot {
+            scanWordParts(text, word, domainAllowed: !followedByAt, suffixes: suffixes, found: found)
+        } else if index - start >= shortestDigestLength {
+            // A word without a dot is no name and holds no quad: only digests.
+            scanUndottedDigests(text, word, found: found)
         }
     }
 
@@ -552,6 +726,30 @@ enum TextScanner {
         if domainAllowed, let domain = domainRange(text, word, suffixes: suffixes) { found(.domain(domain)) }
     }
 
+    /// What `scanWordParts` finds in a word without a dot, in one pass: its runs between
+    /// `-` and `_` of exactly 32, 40 or 64 hex digits.
+    private static func scanUndottedDigests(
+        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, found: (TextObservable) -> Void
+    ) {
+        var runStart = word.lowerBound
+        var allHex = true
+        var index = word.lowerBound
+        while true {
+            let atEnd = index == word.upperBound
+            // The word has no dot: a byte that is no letter or digit is `-` or `_`.
+            if atEnd || !isAlphanumeric(text[index]) {
+                let length = index - runStart
+                if allHex, length == 32 || length == 40 || length == 64 { found(.hexDigest(runStart..<index)) }
+                if atEnd { return }
+                runStart = index + 1
+                allHex = true
+            } else if !hexValue(text[index]) {
+                allHex = false
+            }
+            index += 1
+        }
+    }
+
     /// Digests in a run of `[A-Za-z0-9.]`: the dot-separated parts that are exactly
     /// 32, 40 or 64 hex digits (a bare digest, or e.g. "file.<md5>.gz").
     private static func scanDigests(
@@ -569,6 +767,31 @@ enum TextScanner {
             if allHex, length == 32 || length == 40 || length == 64 { found(.hexDigest(start..<index)) }
             index += 1
         }
+    }
+
+    /// `parseIPv4` for `range` holding only digits and three dots, which `dots` marks
+    /// (bit 0 is the range's first byte), as the block masks give them: the octets are
+    /// read between the dots with no test of each byte. Same rules: 7 to 15 bytes,
+    /// octets of 1 to 3 digits, no leading zero, at most 255.
+    @inline(__always)
+    static func parseDottedQuad(_ text: UnsafeRawBufferPointer, _ range: Range<Int>, dots: UInt32) -> IPv4Address? {
+        guard range.count >= 7, range.count <= 15 else { return nil }
+        var value: UInt32 = 0
+        var octetStart = range.lowerBound
+        // The three dots, then the range's end as the fourth octet's end.
+        var ends = dots | 1 << range.count
+        for _ in 0..<4 {
+            let octetEnd = range.lowerBound + ends.trailingZeroBitCount
+            ends &= ends &- 1
+            let length = octetEnd - octetStart
+            guard length >= 1, length <= 3, length == 1 || text[octetStart] != UInt8(ascii: "0") else { return nil }
+            var octet: UInt32 = 0
+            for index in octetStart..<octetEnd { octet = octet * 10 + UInt32(text[index] &- UInt8(ascii: "0")) }
+            guard octet <= 255 else { return nil }
+            value = value << 8 | octet
+            octetStart = octetEnd + 1
+        }
+        return IPv4Address(value)
     }
 
     /// Parses a dotted quad occupying exactly `range`; no leading zeros, octets <= 255.

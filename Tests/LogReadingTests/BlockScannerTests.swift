@@ -59,6 +59,39 @@ struct BlockScannerTests {
         }
     }
 
+    @Test func ipv6RunClassesAgreeWithTheirScalarTwin() {
+        var random = SplitMix(state: 7)
+        for lane in 0..<16 {
+            for value in 0...255 {
+                var block = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
+                block[lane] = UInt8(value)
+                block.withUnsafeBytes { bytes in
+                    #expect(ByteClasses.runMasks(bytes.baseAddress!) == ByteClasses.scalarRunMasks(bytes), "lane \(lane) byte \(value)")
+                    #expect(ByteClasses.portableRunMasks(bytes.baseAddress!) == ByteClasses.scalarRunMasks(bytes), "lane \(lane) byte \(value)")
+                }
+            }
+        }
+    }
+
+    /// The quad parser that reads octets between known dots against the byte-by-byte
+    /// one, on strings of digits with three dots: empty, long, zero-led and big octets.
+    @Test func dottedQuadParserAgreesWithTheByteByByteOne() {
+        var random = SplitMix(state: 8)
+        for _ in 0..<50_000 {
+            let octets = (0..<4).map { _ in
+                String((0..<Int.random(in: 0...4, using: &random)).map { _ in "0123456789".randomElement(using: &random)! })
+            }
+            let bytes = Array(octets.joined(separator: ".").utf8)
+            var dots: UInt32 = 0
+            for (offset, byte) in bytes.enumerated() where byte == UInt8(ascii: ".") { dots |= 1 << offset }
+            bytes.withUnsafeBytes { text in
+                #expect(
+                    TextScanner.parseDottedQuad(text, 0..<text.count, dots: dots) == IPv4Address(ascii: text),
+                    "\(String(decoding: bytes, as: UTF8.self))")
+            }
+        }
+    }
+
     static func observables(
         _ line: [UInt8], _ range: Range<Int>, _ suffixes: PublicSuffixList?, blocks: Bool
     ) -> [TextObservable] {
@@ -92,6 +125,8 @@ struct BlockScannerTests {
         // Long words: their end and dots found 16 bytes at a time.
         "abcdefghijklmnopqrstuvwxyz.example.com", "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.com", "abcdefghijklmnopq",
         "abcdefghijklmnopqrstuvwxyzabcdef.", "www.corp.example.com", "Win.Trojan.Agent-1234567", "x_d41d8cd98f00b204e9800998ecf8427e",
+        "d41d8cd98f00b204e9800998ecf8427e-da39a3ee5e6b4b0d3255bfef95601890afd80709", "__d41d8cd98f00b204e9800998ecf8427g",
+        "d41d8cd98f00b204e9800998ecf8427e--", "12345678901234567890123456789012", "d41d8cd98f00b204e9800998ecf8427e0",
         // IPv6 runs the second pass may skip without parsing.
         "52:54:00:12:34:56:00:1b:21:3a:4f:01:08:00", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7::",
         "::1:2:3:4:5:6:7", ":1:2:3:4:5:6:7:8:", "fe80::1:", "x:fe80::1", "2024:00:00:00", "::", ":::", "1::2::3", "a:b",
@@ -113,6 +148,73 @@ struct BlockScannerTests {
                             let actual = Self.observables(line, 0..<line.count, list, blocks: true)
                             #expect(actual == expected, "\(String(decoding: line, as: UTF8.self))")
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Words of a given length, of the kinds the block loop treats apart: letters only,
+    /// hex digits (a digest at 32), a host name, digits and dots, a quad after a `-`.
+    static func words(length: Int) -> [String] {
+        let letters = String("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ".prefix(length))
+        let hex = String(String(repeating: "0123456789abcdef", count: 3).prefix(length))
+        let name = String(String(repeating: "mail.exa-mple", count: 5).prefix(length - 4)) + ".com"
+        let digits = String(repeating: "1", count: max(1, length - 6)) + ".2.3.4"
+        let quad = String(repeating: "x", count: max(0, length - 16)) + (length > 15 ? "-" : "") + "192.168.100.254"
+        return [letters, hex, name, digits, String(quad.suffix(length)), "." + name.dropFirst(), name.dropLast() + "."]
+    }
+
+    /// Words that end 15, 16, 17, 31, 32 and 33 bytes after they start, at every offset
+    /// of the first three blocks: the word the block loop carries into the next block
+    /// ends in every lane, or runs on through a whole block.
+    @Test func blockScannerAgreesOnWordsCarriedAcrossBlocks() {
+        let suffixes = PublicSuffixList.system
+        let followers = ["", " ", "@example.com", ":", "://example.com/", ".", " 1.2.3.4 end", ":80 and more words"]
+        for length in [15, 16, 17, 31, 32, 33] {
+            for word in Self.words(length: length) {
+                for offset in 0..<34 {
+                    for filler in [" ", "="] {
+                        for follower in followers {
+                            let line = Array((String(repeating: filler, count: offset) + word + follower).utf8)
+                            for list in [suffixes, nil] {
+                                let expected = Self.observables(line, 0..<line.count, list, blocks: false)
+                                let actual = Self.observables(line, 0..<line.count, list, blocks: true)
+                                #expect(actual == expected, "\(String(decoding: line, as: UTF8.self))")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// IPv6 addresses at every offset after colons that start no address (which the
+    /// second pass skips) and across block boundaries.
+    @Test func blockScannerAgreesOnIPv6AfterColonsThatStartNone() {
+        let prefixes = ["", "sshd[1]: ", "a:b ", "x: y: ", "@ ", "user@", "12:00:00 ", "port:", "en0+:", "time=12:00"]
+        let addresses = [
+            "2001:db8::1", "fe80::1%eth0", "::ffff:192.0.2.1", "1:2:3:4:5:6:7:8", "2001:db8:85a3::8a2e:370:7334",
+            "fd12:3456:789a:1:2d54:9e81:ccaa:656e#25371", "52:54:00:12:34:56:00:1b:21:3a:4f:01:08:00", "::1", "2024:00:00:00",
+            // Runs of 16 bytes or more, walked 16 bytes at a time, `::` at every lane.
+            "2001:0db8:0000:0000:0000:ff00:0042:8329", "0000:0000:0000:0000:0000:0000:0000:0001", "1234:5678:9abc:def0:1234:5678:9abc::",
+            "abcd:ef01:2345:6789:abcd:ef01:2345:6789.", "abcd:ef01:2345:6789:abcd:ef01:2345:678g", "ABCD:EF01::1234:5678:9ABC:DEF0",
+            "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q::1", "0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0", "::ffff:192.168.100.254:8080",
+        ]
+        for prefix in prefixes {
+            for address in addresses {
+                for offset in 0..<18 {
+                    for follower in ["", " ", ".", ": error", ":", "]"] {
+                        let line = Array((prefix + String(repeating: " ", count: offset) + address + follower).utf8)
+                        let expected = Self.observables(line, 0..<line.count, nil, blocks: false)
+                        let actual = Self.observables(line, 0..<line.count, nil, blocks: true)
+                        #expect(actual == expected, "\(String(decoding: line, as: UTF8.self))")
+                        // The same without the space before the address: `prefix` runs into it.
+                        let joined = Array((prefix + String(repeating: "a", count: offset % 3) + address + follower).utf8)
+                        #expect(
+                            Self.observables(joined, 0..<joined.count, nil, blocks: true)
+                                == Self.observables(joined, 0..<joined.count, nil, blocks: false),
+                            "\(String(decoding: joined, as: UTF8.self))")
                     }
                 }
             }

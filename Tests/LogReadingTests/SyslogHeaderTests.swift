@@ -100,3 +100,26 @@ func parsesHeaders(_ testCase: HeaderCase) {
     ])
     #expect(seen.map(\.host) == [nil, "web1", nil, "relay"])
 }
+
+/// The timestamp memo changes no header: every case after every other one (so the memo
+/// holds the last one's timestamp), and lines whose first 16 bytes after the priority
+/// are the same but whose year or following bytes differ.
+@Test func timestampMemoGivesTheHeadersParsingGives() {
+    let lines = headerCases.map(\.line) + [
+        "<38>Mar  1 00:00:00 bastion01 sshd[1]: a", "<190>Mar  1 00:00:00 web03 nginx: b", "Mar  1 00:00:00 x",
+        "<4>Mar  1 00:00:00 fw02 kernel: c", "Mar  1 00:00:01 fw02 kernel: d", "Mar  1 00:00:00", "Mar  1 00:00:0",
+        "Mar 01 00:00:00 host tag: e", "Mar 012 00:00:00 host tag: f", "Mar  1 00:00:00host tag: g", "Feb 29 12:00:00 h t: i",
+    ]
+    var memo = BSDTimestampMemo()
+    for _ in 0..<2 {
+        for line in lines {
+            for year in [2024, 2024, 2023] {
+                Array(line.utf8).withUnsafeBytes { bytes in
+                    #expect(
+                        SyslogHeaderParser.parse(bytes, year: year, memo: &memo) == SyslogHeaderParser.parse(bytes, year: year),
+                        "\(line) in \(year)")
+                }
+            }
+        }
+    }
+}
