@@ -109,18 +109,18 @@ let package = Package(
             name: "FuzzTargets",
             dependencies: ["Observations", "ByteParsing", "CaptureDecoding", "LogReading", "Indicators"]
         ),
-        // What several test targets share (a seeded generator); test targets cannot
-        // import one another.
+        // What several test targets share (a seeded generator, gzip); test targets
+        // cannot import one another.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ByteParsingTests", dependencies: ["ByteParsing"]),
         .testTarget(name: "ObservationsTests", dependencies: ["Observations"]),
         .testTarget(name: "IndicatorsTests", dependencies: ["Indicators", "Observations", "TestSupport"]),
         .testTarget(name: "CaptureDecodingTests", dependencies: ["CaptureDecoding", "Observations", "ByteParsing", "TestSupport"]),
-        .testTarget(name: "LogReadingTests", dependencies: ["LogReading", "Observations", "ByteParsing"]),
+        .testTarget(name: "LogReadingTests", dependencies: ["LogReading", "Observations", "ByteParsing", "TestSupport"]),
         .testTarget(name: "CaseStoreTests", dependencies: ["CaseStore", "Correlation", "Indicators", "Observations"]),
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Observations", "TestSupport"]),
         .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "CaseStore", "Ingest", "Observations"]),
-        .testTarget(name: "IngestTests", dependencies: ["Ingest", "CaseStore", "Observations", "Indicators"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "CaseStore", "Observations", "Indicators", "TestSupport"]),
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets"]),
     ],
     swiftLanguageModes: [.v6]

@@ -3,6 +3,7 @@ import Foundation
 import Observations
 import Testing
 @testable import Ingest
+import TestSupport
 
 /// The read account of every source, as stored in the case database, adds up:
 /// packets = decoded + anomalous + undecodable + filtered; bytes consumed + unread =
@@ -181,22 +182,6 @@ import Testing
     static let arp: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 2, 0, 0, 0, 0, 1, 0x08, 0x06]
         + [0, 1, 0x08, 0x00, 6, 4, 0, 1] + [2, 0, 0, 0, 0, 1, 10, 0, 0, 1] + [0, 0, 0, 0, 0, 0, 10, 0, 0, 2]
 
-    static func gzip(_ bytes: [UInt8], in directory: URL) throws -> [UInt8] {
-        let input = directory.appendingPathComponent("gzip-input-\(UUID().uuidString)")
-        try Data(bytes).write(to: input)
-        defer { try? FileManager.default.removeItem(at: input) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/gzip")
-        process.arguments = ["-c", "-n", input.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        return [UInt8](data)
-    }
-
     /// What one crafted file must store.
     struct Expected {
         var status = "complete"
@@ -220,7 +205,7 @@ import Testing
         let whole = Self.pcap([good, Self.udpPacket(ihl: 4, proto: 6), Self.arp])
         let three = Self.pcap([good, good, good])
         let lastRecord = 16 + good.count
-        let garbageMember = try Self.gzip(Array("x\ny\n".utf8), in: directory)
+        let garbageMember = try gzipCompressed(Array("x\ny\n".utf8))
         let longLine = 1 << 20 + 300_000  // past the 1 MiB line limit, across read chunks
         var files: [(String, [UInt8], Expected)] = [
             ("mixed.pcap", whole, Expected(packets: [2, 1, 0, 0])),

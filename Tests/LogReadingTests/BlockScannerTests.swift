@@ -2,25 +2,14 @@ import Foundation
 import Observations
 import Testing
 @testable import LogReading
+import TestSupport
 
 /// The 16-bytes-at-once classifier against its scalar twin, and the block scanner
 /// against the byte-at-a-time scanner it replaced (`ByteAtATimeScanner`), on edge cases,
 /// random text and every line of the corpus: the observables must be the same, in order.
 struct BlockScannerTests {
-    /// A small deterministic generator, so that a failure can be replayed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func classifierAgreesWithItsScalarTwinForEveryByteInEveryLane() {
-        var random = SplitMix(state: 1)
+        var random = SplitMix64(seed: 1)
         for lane in 0..<16 {
             for value in 0...255 {
                 var block = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
@@ -34,7 +23,7 @@ struct BlockScannerTests {
     }
 
     @Test func classifierAgreesWithItsScalarTwinOnLogLikeBlocks() {
-        var random = SplitMix(state: 2)
+        var random = SplitMix64(seed: 2)
         let alphabet = Array("aZ09.-_@: /=[]\"\t\u{0}\u{7F}".utf8) + [0x80, 0xC3, 0xFF]
         for _ in 0..<20_000 {
             let block = (0..<16).map { _ in alphabet.randomElement(using: &random)! }
@@ -46,7 +35,7 @@ struct BlockScannerTests {
     }
 
     @Test func letterAndDigitKindsAgreeWithTheirScalarTwin() {
-        var random = SplitMix(state: 6)
+        var random = SplitMix64(seed: 6)
         for lane in 0..<16 {
             for value in 0...255 {
                 var block = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
@@ -60,7 +49,7 @@ struct BlockScannerTests {
     }
 
     @Test func ipv6RunClassesAgreeWithTheirScalarTwin() {
-        var random = SplitMix(state: 7)
+        var random = SplitMix64(seed: 7)
         for lane in 0..<16 {
             for value in 0...255 {
                 var block = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
@@ -76,7 +65,7 @@ struct BlockScannerTests {
     /// The quad parser that reads octets between known dots against the byte-by-byte
     /// one, on strings of digits with three dots: empty, long, zero-led and big octets.
     @Test func dottedQuadParserAgreesWithTheByteByByteOne() {
-        var random = SplitMix(state: 8)
+        var random = SplitMix64(seed: 8)
         for _ in 0..<50_000 {
             let octets = (0..<4).map { _ in
                 String((0..<Int.random(in: 0...4, using: &random)).map { _ in "0123456789".randomElement(using: &random)! })
@@ -223,7 +212,7 @@ struct BlockScannerTests {
 
     @Test(arguments: [3, 4, 5])
     func blockScannerFindsWhatTheByteAtATimeScannerFinds(seed: UInt64) {
-        var random = SplitMix(state: seed)
+        var random = SplitMix64(seed: seed)
         let suffixes = PublicSuffixList.system
         for _ in 0..<3_000 {
             var line: [UInt8] = []

@@ -2,6 +2,7 @@ import Foundation
 import Observations
 import Testing
 @testable import LogReading
+import TestSupport
 
 // ISA-L against zlib, the reference: the same files through both must give the same
 // lines, the same byte counts and, where the damage has one right answer (truncation,
@@ -142,16 +143,5 @@ private func expectSameThroughBoth(
 
 extension SystemRandomNumberGenerator {
     /// A small deterministic generator (SplitMix64) for reproducible test inputs.
-    static func seeded(_ seed: UInt64) -> SplitMix { SplitMix(state: seed) }
-}
-
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    static func seeded(_ seed: UInt64) -> SplitMix64 { SplitMix64(seed: seed) }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Observations
 import Testing
 @testable import LogReading
+import TestSupport
 
 /// One observation, owned, for comparing runs.
 struct Seen: Hashable, CustomStringConvertible {
@@ -85,20 +86,7 @@ enum Fixture {
     }
 
     /// Compresses with the system's gzip (one member, no name or time stamp).
-    static func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
-        let path = try temporaryFile(bytes)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/gzip")
-        process.arguments = ["-c", "-n", path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        return [UInt8](data)
-    }
+    static func gzip(_ bytes: [UInt8]) throws -> [UInt8] { try gzipCompressed(bytes) }
 
     static func frame(
         _ bytes: [UInt8], compressed: Bool, chunkSize: Int = LogReader.defaultChunkSize,
