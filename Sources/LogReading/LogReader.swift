@@ -195,18 +195,17 @@ public final class LogReader {
 
     /// The observations of the line being scanned, held until its end so that an
     /// address the line names as source or destination is attributed to the other side.
-    /// Only those from the line's first source or destination on are held: the others
-    /// are never changed, so they are passed on at once, in the same order, without a
-    /// copy (most lines name no source or destination). Kept between lines (capacity
-    /// only), so holding allocates nothing per line.
+    /// Only those from the line's first source or destination on are held (so none is
+    /// held while the line has named neither): the others are never changed, so they
+    /// are passed on at once, in the same order, without a copy (most lines name no
+    /// source or destination). Kept between lines (capacity only), so holding allocates
+    /// nothing per line.
     struct HeldLine {
         var observations: [Observation] = []
         /// Copies of the member paths of the held observations: the path buffer is reused
         /// for every JSON value, so a held observation's `member` must point here.
         let members: UnsafeMutableRawBufferPointer
         var membersUsed = 0
-        /// Whether an observation of the line is tagged `log.src` or `log.dst`.
-        var hasRoles = false
 
         init(members: UnsafeMutableRawBufferPointer) {
             self.members = members
@@ -217,14 +216,13 @@ public final class LogReader {
         mutating func start() {
             if !observations.isEmpty { observations.removeAll(keepingCapacity: true) }
             membersUsed = 0
-            hasRoles = false
         }
 
         /// Keeps an observation of the current line, with its member path copied, once the
         /// line has named a source or destination; before that, passes it to `observe`.
         @inline(__always)
         mutating func hold(_ observation: Observation, orPass observe: (Observation) -> Void) {
-            guard hasRoles || observation.field == .logSource || observation.field == .logDestination else {
+            guard !observations.isEmpty || observation.field == .logSource || observation.field == .logDestination else {
                 observe(observation)
                 return
             }
@@ -239,7 +237,6 @@ public final class LogReader {
                     kept.member = nil
                 }
             }
-            if observation.field == .logSource || observation.field == .logDestination { hasRoles = true }
             observations.append(kept)
         }
 
@@ -252,7 +249,7 @@ public final class LogReader {
             var source = HostReference.none
             var destination = HostReference.none
             // Most lines name no source or destination: nothing to attribute.
-            guard hasRoles else { return (source, destination) }
+            guard !observations.isEmpty else { return (source, destination) }
             for observation in observations {
                 if case .none = source, observation.field == .logSource { source = LogReader.host(observation.value) }
                 if case .none = destination, observation.field == .logDestination {
