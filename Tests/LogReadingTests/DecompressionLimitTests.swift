@@ -2,6 +2,7 @@ import Foundation
 import Observations
 import Testing
 @testable import LogReading
+import TestSupport
 
 // The decompression-bomb guard: `maximumDecompressedBytes` per gzip file.
 
@@ -11,7 +12,7 @@ func aZeroBombStopsAtTheLimitAndKeepsTheLinesBefore(inflater: LogReadingOptions.
     // 256 MiB of zeros compress to about 256 KiB (deflate's ratio is at most ~1032:1).
     let bomb = try Fixture.shell("head -c 268435456 /dev/zero | gzip -9 -c -n")
     #expect(bomb.count < 1 << 20)
-    let input = try Fixture.gzip(text) + bomb
+    let input = try gzipCompressed(text) + bomb
     let limit: UInt64 = 8 << 20
     let (lines, summary) = try Fixture.frame(input, compressed: true, options: Fixture.options(inflater, limit: limit))
     let damage = try #require(summary.damage)
@@ -34,7 +35,7 @@ func aZeroBombStopsAtTheLimitAndKeepsTheLinesBefore(inflater: LogReadingOptions.
 func theLimitIsExact(inflater: LogReadingOptions.Inflater) throws {
     let text = Fixture.sampleLog(lines: 40)
     let size = UInt64(text.count)
-    let input = try Fixture.gzip(text)
+    let input = try gzipCompressed(text)
     for chunkSize in [17, 4096, LogReader.defaultChunkSize] {
         for limit in [size + 1, size, size - 1, size / 2, 1, 0] {
             let (lines, summary) = try Fixture.frame(

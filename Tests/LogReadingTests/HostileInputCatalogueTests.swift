@@ -7,6 +7,7 @@ import Foundation
 import Observations
 import Testing
 @testable import LogReading
+import TestSupport
 
 // MARK: helpers
 
@@ -74,8 +75,8 @@ private let goodText = validLine(1) + validLine(2)
     ("one byte short", -1),
 ] as [(String, Int)])
 func gzipTruncatedMidMemberKeepsTheMembersBefore(_ name: String, _ keep: Int) throws {
-    let first = try Fixture.gzip(goodText)
-    let second = try Fixture.gzip(Fixture.sampleLog(lines: 200))
+    let first = try gzipCompressed(goodText)
+    let second = try gzipCompressed(Fixture.sampleLog(lines: 200))
     let kept = keep == Int.min ? second.count / 2 : keep < 0 ? second.count + keep : keep
     let input = first + second.prefix(kept)
     let (seen, summary) = try readLog(input, compressed: true, chunkSize: 64)
@@ -90,9 +91,9 @@ func gzipTruncatedMidMemberKeepsTheMembersBefore(_ name: String, _ keep: Int) th
     ("CRC-32", 8, 4, "incorrect data check"), ("ISIZE", 4, 0, "incorrect length check"),
 ] as [(String, Int, Int, String)])
 func gzipBadCheckIsDamageAfterEveryLineOfTheMember(_ field: String, _ fromEnd: Int, _ reportedFromEnd: Int, _ message: String) throws {
-    var first = try Fixture.gzip(goodText)
+    var first = try gzipCompressed(goodText)
     first[first.count - fromEnd] ^= 0x55
-    let input = first + (try Fixture.gzip(validLine(3)))
+    let input = first + (try gzipCompressed(validLine(3)))
     let (seen, summary) = try readLog(input, compressed: true)
     let damage = try #require(summary.damage)
     #expect(damage == "gzip data error at compressed byte \(first.count - reportedFromEnd) (member 1): \(message)", "\(field)")
@@ -110,7 +111,7 @@ func gzipBadCheckIsDamageAfterEveryLineOfTheMember(_ field: String, _ fromEnd: I
     ("a lone gzip magic", [0x1F, 0x8B], true),
 ] as [(String, [UInt8], Bool)])
 func gzipTrailingGarbageIsDamageAfterEveryLine(_ name: String, _ garbage: [UInt8], _ truncation: Bool) throws {
-    let member = try Fixture.gzip(goodText)
+    let member = try gzipCompressed(goodText)
     let (seen, summary) = try readLog(member + garbage, compressed: true, chunkSize: 16)
     let damage = try #require(summary.damage)
     if truncation {
@@ -133,7 +134,7 @@ func gzipTrailingGarbageIsDamageAfterEveryLine(_ name: String, _ garbage: [UInt8
     defer { try? FileManager.default.removeItem(at: directory) }
     let path = directory.appendingPathComponent("bomb.gz").path
     try shell("head -c 99999900 /dev/zero | tr '\\0' A | fold -w 999999 | gzip -c -n > '\(path)'")
-    let tail = try Fixture.gzip([UInt8(ascii: "\n")] + validLine(4))
+    let tail = try gzipCompressed([UInt8(ascii: "\n")] + validLine(4))
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
     try handle.seekToEnd()
     try handle.write(contentsOf: Data(tail))
@@ -174,8 +175,8 @@ func gzipTrailingGarbageIsDamageAfterEveryLine(_ name: String, _ garbage: [UInt8
     try shell("head -c 100000000 /dev/zero | tr '\\0' A | gzip -1 -c -n > '\(huge)'")
     let hugeMember = try [UInt8](Data(contentsOf: URL(fileURLWithPath: huge)))
     #expect(hugeMember.count < 1 << 20)
-    let before = try Fixture.gzip(validLine(5))
-    let after = try Fixture.gzip([UInt8(ascii: "\n")] + validLine(6))
+    let before = try gzipCompressed(validLine(5))
+    let after = try gzipCompressed([UInt8(ascii: "\n")] + validLine(6))
     let limit = LogReadingOptions(year: 2024).maximumLineLength
 
     for (name, input, total, lines) in [
@@ -236,7 +237,7 @@ func nonTextBytesAreDataNotAnomalies(_ test: ByteCase) throws {
     // word boundaries for the scanner; they are not an anomaly. The next line is decoded.
     let input = test.line + [UInt8(ascii: "\n")] + validLine(7)
     for compressed in [false, true] {
-        let (seen, summary) = try readLog(compressed ? Fixture.gzip(input) : input, compressed: compressed, chunkSize: 17)
+        let (seen, summary) = try readLog(compressed ? gzipCompressed(input) : input, compressed: compressed, chunkSize: 17)
         #expect(summary.damage == nil)
         #expect(summary.lines == 2)
         #expect(summary.anomalies.total == 0)

@@ -53,7 +53,7 @@ private func expectSameThroughBoth(
     var start = 0
     while start < text.count {
         let end = min(text.count, start + Int(generator.next() % 400))
-        input += try Fixture.gzip(Array(text[start..<end]))
+        input += try gzipCompressed(Array(text[start..<end]))
         if generator.next() % 5 == 0 { input += [UInt8](repeating: 0, count: Int(generator.next() % 9)) }
         start = end
     }
@@ -68,7 +68,7 @@ private func expectSameThroughBoth(
     let path = try Fixture.temporaryFile(Fixture.sampleLog(lines: 30))
     defer { try? FileManager.default.removeItem(atPath: path) }
     let named = try Fixture.shell("gzip -c '\(path)'")
-    let input = named + (try Fixture.gzip(Array("between\n".utf8))) + named
+    let input = named + (try gzipCompressed(Array("between\n".utf8))) + named
     let (lines, summary) = try expectSameThroughBoth(input)
     #expect(summary.damage == nil)
     #expect(lines.count == 61)
@@ -76,8 +76,8 @@ private func expectSameThroughBoth(
 
 @Test func bothInflatersReportDamageAlike() throws {
     let text = Fixture.sampleLog(lines: 200)
-    let member = try Fixture.gzip(text)
-    let two = try Fixture.gzip(Array("first\n".utf8)) + member
+    let member = try gzipCompressed(text)
+    let two = try gzipCompressed(Array("first\n".utf8)) + member
     var cases: [(String, [UInt8], Bool)] = [
         ("garbage", member + Array("garbage".utf8), false),
         ("header start", member + [0x1F, 0x8B, 0x08], false),
@@ -111,7 +111,7 @@ private func expectSameThroughBoth(
 
 @Test func bothInflatersStopOnCorruptDeflateData() throws {
     let text = Fixture.sampleLog(lines: 100)
-    let compressed = try Fixture.gzip(text)
+    let compressed = try gzipCompressed(text)
     for position in stride(from: 10, to: compressed.count - 8, by: max(1, compressed.count / 40)) {
         var damaged = compressed
         damaged[position] ^= 0xFF

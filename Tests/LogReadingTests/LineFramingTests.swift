@@ -3,6 +3,7 @@ import Foundation
 import Observations
 import Testing
 @testable import LogReading
+import TestSupport
 
 struct FramingCase: CustomStringConvertible, Sendable {
     var name: String
@@ -68,7 +69,7 @@ func framesLinesPlainAtEveryChunkSize(_ testCase: FramingCase, chunkSize: Int) t
 
 @Test(arguments: framingCases, chunkSizes)
 func framesLinesGzipAtEveryChunkSize(_ testCase: FramingCase, chunkSize: Int) throws {
-    let compressed = try Fixture.gzip(testCase.input)
+    let compressed = try gzipCompressed(testCase.input)
     let (lines, summary) = try Fixture.frame(
         compressed, compressed: true, chunkSize: chunkSize, maximumLineLength: testCase.maximumLineLength)
     #expect(lines.map(\.bytes) == testCase.lines)

@@ -2,6 +2,7 @@ import Foundation
 import Observations
 import Testing
 @testable import LogReading
+import TestSupport
 
 /// The compressed side of a gzip log's read account: consumed + unread = file size,
 /// with unread exactly what a damage left behind.
@@ -25,7 +26,7 @@ let gzipAccountCases: [GzipAccountCase] = [
 @Test(arguments: gzipAccountCases, LogReadingOptions.Inflater.allCases)
 func gzipAccountAddsUp(_ testCase: GzipAccountCase, inflater: LogReadingOptions.Inflater) throws {
     let text = Array("first line\r\nsecond line\nno newline at the end".utf8)
-    let member = try Fixture.gzip(text)
+    let member = try gzipCompressed(text)
     let file = member + testCase.tail
     for chunkSize in [1, 2, 15, 16, 17, 31, 32, 33, 1 << 20] {
         var options = Fixture.options(inflater)
@@ -47,7 +48,7 @@ func gzipAccountAddsUp(_ testCase: GzipAccountCase, inflater: LogReadingOptions.
 @Test(arguments: LogReadingOptions.Inflater.allCases)
 func truncatedGzipAccountAddsUp(inflater: LogReadingOptions.Inflater) throws {
     let text = Array(String(repeating: "a line of log text 10.0.0.1\n", count: 200).utf8)
-    let member = try Fixture.gzip(text)
+    let member = try gzipCompressed(text)
     let cut = Array(member.prefix(member.count / 2))
     let (_, summary) = try Fixture.frame(cut, compressed: true, chunkSize: 64, options: Fixture.options(inflater))
     #expect(summary.damage != nil)
@@ -62,7 +63,7 @@ func truncatedGzipAccountAddsUp(inflater: LogReadingOptions.Inflater) throws {
 func decompressionLimitAccountAddsUp(inflater: LogReadingOptions.Inflater) throws {
     let text = Array((0..<4096).map { "line \($0) from 10.0.\($0 % 256).\($0 / 256) took \($0 * 7919 % 10007) ms\n" }
         .joined().utf8)
-    let member = try Fixture.gzip(text)
+    let member = try gzipCompressed(text)
     let (_, summary) = try Fixture.frame(
         member, compressed: true, chunkSize: 1024, options: Fixture.options(inflater, limit: 10_000))
     #expect(summary.damage != nil)

@@ -3,7 +3,6 @@ import Foundation
 import Observations
 import Testing
 @testable import LogReading
-import TestSupport
 
 /// One observation, owned, for comparing runs.
 struct Seen: Hashable, CustomStringConvertible {
@@ -84,9 +83,6 @@ enum Fixture {
         if let limit { options.maximumDecompressedBytes = limit }
         return options
     }
-
-    /// Compresses with the system's gzip (one member, no name or time stamp).
-    static func gzip(_ bytes: [UInt8]) throws -> [UInt8] { try gzipCompressed(bytes) }
 
     static func frame(
         _ bytes: [UInt8], compressed: Bool, chunkSize: Int = LogReader.defaultChunkSize,
