@@ -8,17 +8,23 @@ import TestSupport
 /// against the byte-at-a-time scanner it replaced (`ByteAtATimeScanner`), on edge cases,
 /// random text and every line of the corpus: the observables must be the same, in order.
 struct BlockScannerTests {
-    @Test func classifierAgreesWithItsScalarTwinForEveryByteInEveryLane() {
-        var random = SplitMix64(seed: 1)
+    /// Calls `check` on 16-byte blocks of random bytes (from `seed`), one for every
+    /// value in every lane, with a description of which (`lane 3 byte 200`).
+    private func everyByteInEveryLane(seed: UInt64, _ check: (UnsafeRawBufferPointer, String) -> Void) {
+        var random = SplitMix64(seed: seed)
         for lane in 0..<16 {
             for value in 0...255 {
                 var block = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
                 block[lane] = UInt8(value)
-                block.withUnsafeBytes { bytes in
-                    #expect(ByteClasses.masks(bytes.baseAddress!) == ByteClasses.scalarMasks(bytes), "lane \(lane) byte \(value)")
-                    #expect(ByteClasses.portableMasks(bytes.baseAddress!) == ByteClasses.scalarMasks(bytes), "lane \(lane) byte \(value)")
-                }
+                block.withUnsafeBytes { check($0, "lane \(lane) byte \(value)") }
             }
+        }
+    }
+
+    @Test func classifierAgreesWithItsScalarTwinForEveryByteInEveryLane() {
+        everyByteInEveryLane(seed: 1) { bytes, which in
+            #expect(ByteClasses.masks(bytes.baseAddress!) == ByteClasses.scalarMasks(bytes), "\(which)")
+            #expect(ByteClasses.portableMasks(bytes.baseAddress!) == ByteClasses.scalarMasks(bytes), "\(which)")
         }
     }
 
@@ -35,30 +41,16 @@ struct BlockScannerTests {
     }
 
     @Test func letterAndDigitKindsAgreeWithTheirScalarTwin() {
-        var random = SplitMix64(seed: 6)
-        for lane in 0..<16 {
-            for value in 0...255 {
-                var block = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
-                block[lane] = UInt8(value)
-                block.withUnsafeBytes { bytes in
-                    #expect(ByteClasses.kinds(bytes.baseAddress!) == ByteClasses.scalarKinds(bytes), "lane \(lane) byte \(value)")
-                    #expect(ByteClasses.portableKinds(bytes.baseAddress!) == ByteClasses.scalarKinds(bytes), "lane \(lane) byte \(value)")
-                }
-            }
+        everyByteInEveryLane(seed: 6) { bytes, which in
+            #expect(ByteClasses.kinds(bytes.baseAddress!) == ByteClasses.scalarKinds(bytes), "\(which)")
+            #expect(ByteClasses.portableKinds(bytes.baseAddress!) == ByteClasses.scalarKinds(bytes), "\(which)")
         }
     }
 
     @Test func ipv6RunClassesAgreeWithTheirScalarTwin() {
-        var random = SplitMix64(seed: 7)
-        for lane in 0..<16 {
-            for value in 0...255 {
-                var block = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
-                block[lane] = UInt8(value)
-                block.withUnsafeBytes { bytes in
-                    #expect(ByteClasses.runMasks(bytes.baseAddress!) == ByteClasses.scalarRunMasks(bytes), "lane \(lane) byte \(value)")
-                    #expect(ByteClasses.portableRunMasks(bytes.baseAddress!) == ByteClasses.scalarRunMasks(bytes), "lane \(lane) byte \(value)")
-                }
-            }
+        everyByteInEveryLane(seed: 7) { bytes, which in
+            #expect(ByteClasses.runMasks(bytes.baseAddress!) == ByteClasses.scalarRunMasks(bytes), "\(which)")
+            #expect(ByteClasses.portableRunMasks(bytes.baseAddress!) == ByteClasses.scalarRunMasks(bytes), "\(which)")
         }
     }
 
