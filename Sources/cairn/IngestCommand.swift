@@ -19,7 +19,7 @@ struct Ingest: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Case database file.", valueName: "FILE"))
     var db = "cairn.sqlite"
 
-    @Option(name: .long, help: "Files read at once (default: the number of cores).")
+    @Option(name: .long, help: "Files read at once; the number of cores unless given.")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(name: .long, help: ArgumentHelp("BPF expression applied to captures (tcpdump syntax).", valueName: "BPF"))
@@ -126,6 +126,13 @@ struct UTCOffset: ExpressibleByArgument {
     var seconds: Int
 
     init(seconds: Int) { self.seconds = seconds }
+
+    /// How `--help` shows the default: `UTC`, not the struct.
+    var defaultValueDescription: String {
+        guard seconds != 0 else { return "UTC" }
+        let minutes = abs(seconds) / 60
+        return (seconds < 0 ? "-" : "+") + String(format: "%02d:%02d", minutes / 60, minutes % 60)
+    }
 
     init?(argument: String) {
         if argument == "UTC" || argument == "Z" || argument == "utc" {
