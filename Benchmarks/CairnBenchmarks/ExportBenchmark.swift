@@ -68,7 +68,7 @@ enum ExportBenchmark {
                 print("cannot make a temporary directory")
                 exit(2)
             }
-            directory = String(cString: template)
+            directory = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
         defer { if keep == nil { _ = spawn("/bin/rm", ["-rf", directory]) } }
 

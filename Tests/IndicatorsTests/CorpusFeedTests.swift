@@ -179,7 +179,7 @@ func contentLines(_ path: String) throws -> [String] {
         let lists = corpus + "/misp-warninglists/lists"
         let paths = try FileManager.default.contentsOfDirectory(atPath: lists).sorted()
             .map { lists + "/" + $0 + "/list.json" }
-            .filter { ((try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) ?? 0) ?? 0 <= 1_000_000 }
+            .filter { ((try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) ?? 0) <= 1_000_000 }
         #expect(paths.count >= 15)
         let manifest = corpus + "/maltrail/sensor/tests/corpus/manifest.json"
         let rules = RuleSet.load(paths: paths + [manifest])
