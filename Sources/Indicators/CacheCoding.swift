@@ -145,67 +145,45 @@ struct CacheReader {
     }
 }
 
-/// A fast 64-bit checksum of a cache payload (the structure of xxHash64: four lanes of
-/// multiply-rotate rounds over 32-byte stripes). It catches a flipped byte or a torn
-/// write; it is not a defence against someone who can write the cache directory (they
-/// could as well replace the executable).
+/// A fast 64-bit checksum of a cache payload: Fletcher's two running sums (the sum of
+/// the 64-bit words, and the sum of those sums, so that moved words change it too) in
+/// four SIMD lanes, at memory speed. Any single changed word changes the first sum; a
+/// torn or truncated write changes the length the header gives. It is not a defence
+/// against someone who can write the cache directory (they could as well replace the
+/// executable).
 enum CacheChecksum {
-    private static let p1: UInt64 = 0x9E37_79B1_85EB_CA87
-    private static let p2: UInt64 = 0xC2B2_AE3D_27D4_EB4F
-    private static let p3: UInt64 = 0x1656_67B1_9E37_79F9
-    private static let p4: UInt64 = 0x85EB_CA77_C2B2_AE63
-    private static let p5: UInt64 = 0x27D4_EB2F_1656_67C5
-
-    @inline(__always)
-    private static func round(_ accumulator: UInt64, _ input: UInt64) -> UInt64 {
-        let value = accumulator &+ input &* p2
-        return ((value << 31) | (value >> 33)) &* p1
-    }
-
-    @inline(__always)
-    private static func merge(_ hash: UInt64, _ lane: UInt64) -> UInt64 {
-        (hash ^ round(0, lane)) &* p1 &+ p4
-    }
-
     static func of(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         let count = bytes.count
-        var hash: UInt64
+        var sums = SIMD4<UInt64>(repeating: 0)
+        var sumsOfSums = SIMD4<UInt64>(repeating: 0)
         var offset = 0
-        if count >= 32 {
-            var a = p1 &+ p2
-            var b = p2
-            var c: UInt64 = 0
-            var d = 0 &- p1
-            while offset + 32 <= count {
-                a = round(a, UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)))
-                b = round(b, UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)))
-                c = round(c, UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 16, as: UInt64.self)))
-                d = round(d, UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 24, as: UInt64.self)))
-                offset += 32
-            }
-            hash = ((a << 1) | (a >> 63)) &+ ((b << 7) | (b >> 57)) &+ ((c << 12) | (c >> 52)) &+ ((d << 18) | (d >> 46))
-            hash = merge(merge(merge(merge(hash, a), b), c), d)
-        } else {
-            hash = p5
+        while offset + 32 <= count {
+            sums &+= bytes.loadUnaligned(fromByteOffset: offset, as: SIMD4<UInt64>.self)
+            sumsOfSums &+= sums
+            offset += 32
         }
-        hash &+= UInt64(count)
-        while offset + 8 <= count {
-            let lane = round(0, UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)))
-            hash ^= lane
-            hash = ((hash << 27) | (hash >> 37)) &* p1 &+ p4
-            offset += 8
+        var tail = [UInt8](repeating: 0, count: 32)
+        for k in offset..<count { tail[k - offset] = bytes[k] }
+        sums &+= tail.withUnsafeBytes { $0.loadUnaligned(as: SIMD4<UInt64>.self) }
+        sumsOfSums &+= sums
+        // Mix the eight sums and the length into one word (murmur3's finaliser after each).
+        var hash = UInt64(count) &* 0x9E37_79B9_7F4A_7C15
+        for lane in 0..<4 {
+            hash = mix(hash ^ sums[lane])
+            hash = mix(hash ^ sumsOfSums[lane])
         }
-        while offset < count {
-            hash ^= UInt64(bytes[offset]) &* p5
-            hash = ((hash << 11) | (hash >> 53)) &* p1
-            offset += 1
-        }
-        hash ^= hash >> 33
-        hash = hash &* p2
-        hash ^= hash >> 29
-        hash = hash &* p3
-        hash ^= hash >> 32
         return hash
+    }
+
+    @inline(__always)
+    private static func mix(_ value: UInt64) -> UInt64 {
+        var x = value
+        x ^= x >> 33
+        x = x &* 0xFF51_AFD7_ED55_8CCD
+        x ^= x >> 33
+        x = x &* 0xC4CE_B9FE_1A85_EC53
+        x ^= x >> 33
+        return x
     }
 }
 

@@ -85,6 +85,9 @@ public struct IngestReport: Sendable {
     /// Of `elapsedSeconds`, the time spent loading and compiling the rules (or reading
     /// them from the cache, keying included).
     public var ruleSeconds = 0.0
+    /// Of `ruleSeconds`, the time spent keying the cache: hashing the rule files, the
+    /// executable and the public suffix list (zero without a cache).
+    public var ruleKeyingSeconds = 0.0
     public var incidentCount = 0
     public var elapsedSeconds = 0.0
     /// Of `elapsedSeconds`, the time spent correlating the case's sightings into incidents.
@@ -147,6 +150,7 @@ public struct Ingestor: Sendable {
         report.indicatorCount = rules.indicators.count
         report.ruleCache = ruleCache
         report.ruleSeconds = ruleTiming.total
+        report.ruleKeyingSeconds = ruleTiming.keying
         let correlation = CorrelationRuleFiles.load(rulePaths: options.rulePaths)
         report.correlationErrors = correlation.diagnostics.map(\.description)
 

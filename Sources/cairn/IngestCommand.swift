@@ -117,7 +117,7 @@ struct Summary {
     var ruleSource: String {
         let time = String(format: "%.2f s", report.ruleSeconds)
         switch report.ruleCache {
-        case .hit: return "\(time), from the table cache"
+        case .hit: return "\(time), from the table cache" + String(format: " (checking it %.2f s)", report.ruleKeyingSeconds)
         case .written(_, nil): return "\(time), loaded and compiled; written to the table cache"
         case .written(_, let rejected?):
             return "\(time), loaded and compiled; the cached copy was not usable (\(rejected)); written again"
