@@ -301,3 +301,37 @@ struct ByteStringTable: Sendable {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
     }
 }
+
+// MARK: Compiled rule cache
+
+extension ByteStringTable {
+    func encode(into writer: inout CacheWriter) {
+        writer.bool(foldsCase)
+        writer.raw(arena)
+        writer.raw(spans)
+        writer.raw(indices)
+        writer.raw(slots)
+        writer.int(mask)
+        filter.encode(into: &writer)
+    }
+
+    /// A table as `encode` wrote it, checked so that no lookup can read out of bounds
+    /// or return a position of `limit` or more.
+    init(decoding reader: inout CacheReader, limit: Int) throws(CacheFileError) {
+        self.init([], foldsCase: try reader.bool())
+        arena = try reader.raw(UInt8.self)
+        spans = try reader.raw(UInt64.self)
+        indices = try reader.raw(UInt32.self)
+        slots = try reader.raw(UInt64.self)
+        mask = try reader.int()
+        filter = try PresenceBits(decoding: &reader)
+        guard spans.count == indices.count else { throw CacheFileError("string table: spans and indices differ") }
+        let arenaCount = arena.count
+        let badSpan = spans.withUnsafeBufferPointer {
+            $0.contains { Int(truncatingIfNeeded: $0 >> 24) + Int(truncatingIfNeeded: $0 & 0xFF_FFFF) > arenaCount }
+        }
+        guard !badSpan else { throw CacheFileError("string table: a span beyond the arena") }
+        try checkSlots(slots, mask: mask, entries: indices.count, empty: ByteStringTable.emptySlot, table: "string table")
+        try checkPositions(indices, limit: limit, table: "string table")
+    }
+}

@@ -218,3 +218,42 @@ struct FixedKeyTable: Sendable {
         }
     }
 }
+
+// MARK: Compiled rule cache
+
+extension DigestTable {
+    func encode(into writer: inout CacheWriter) {
+        md5.encode(into: &writer)
+        sha1.encode(into: &writer)
+        sha256.encode(into: &writer)
+    }
+
+    init(decoding reader: inout CacheReader, limit: Int) throws(CacheFileError) {
+        self.init(Builder())
+        md5 = try FixedKeyTable(words: 2, decoding: &reader, limit: limit)
+        sha1 = try FixedKeyTable(words: 3, decoding: &reader, limit: limit)
+        sha256 = try FixedKeyTable(words: 4, decoding: &reader, limit: limit)
+    }
+}
+
+extension FixedKeyTable {
+    func encode(into writer: inout CacheWriter) {
+        writer.raw(keys)
+        writer.raw(indices)
+        writer.raw(slots)
+        writer.int(mask)
+        filter.encode(into: &writer)
+    }
+
+    init(words: Int, decoding reader: inout CacheReader, limit: Int) throws(CacheFileError) {
+        self.init(words: words)
+        keys = try reader.raw(UInt64.self)
+        indices = try reader.raw(UInt32.self)
+        slots = try reader.raw(UInt64.self)
+        mask = try reader.int()
+        filter = try PresenceBits(decoding: &reader)
+        guard keys.count == indices.count * words else { throw CacheFileError("digest table: keys and indices differ") }
+        try checkSlots(slots, mask: mask, entries: indices.count, empty: FixedKeyTable.emptySlot, table: "digest table")
+        try checkPositions(indices, limit: limit, table: "digest table")
+    }
+}

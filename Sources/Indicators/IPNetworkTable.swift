@@ -331,3 +331,47 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
             + blocks.memoryBytes + wideBlocks.memoryBytes + parents.capacity * 9
     }
 }
+
+// MARK: Compiled rule cache
+
+extension IPNetworkTable {
+    func encode(into writer: inout CacheWriter) {
+        writer.raw(intervals)
+        writer.raw(first)
+        writer.int(count)
+        blocks.encode(into: &writer)
+        wideBlocks.encode(into: &writer)
+        writer.sequence(parents) {
+            $0.uint64(UInt64($1.key))
+            $0.uint64(UInt64($1.value))
+        }
+    }
+
+    /// A table as `encode` wrote it, checked so that no lookup can read out of bounds
+    /// or return a position of `limit` or more.
+    init(decoding reader: inout CacheReader, limit: Int) throws(CacheFileError) {
+        self.init(networks: [])
+        intervals = try reader.raw(Interval.self)
+        first = try reader.raw(UInt32.self)
+        count = try reader.int()
+        blocks = try PresenceBits(decoding: &reader)
+        wideBlocks = try PresenceBits(decoding: &reader)
+        let parentCount = try reader.count(minimumSize: 16)
+        parents.reserveCapacity(parentCount)
+        for _ in 0..<parentCount {
+            let child = try reader.uint64()
+            let parent = try reader.uint64()
+            guard child < UInt64(limit), parent < UInt64(limit) else { throw CacheFileError("network table: bad parent") }
+            parents[UInt32(child)] = UInt32(parent)
+        }
+        guard first.isEmpty || first.count == 65_537 else { throw CacheFileError("network table: bad first level") }
+        let intervalCount = intervals.count
+        guard !first.contains(where: { Int($0) >= intervalCount }) else {
+            throw CacheFileError("network table: first level beyond the intervals")
+        }
+        let badValue = intervals.withUnsafeBufferPointer {
+            $0.contains { $0.value != IPNetworkTable.none && Int($0.value) >= limit }
+        }
+        guard !badValue else { throw CacheFileError("network table: a position beyond \(limit)") }
+    }
+}

@@ -340,3 +340,52 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
         }
     }
 }
+
+// MARK: Compiled rule cache
+
+extension IndicatorList {
+    func encode(into writer: inout CacheWriter) {
+        writer.raw(text)
+        writer.raw(spans)
+        writer.raw(kinds)
+        writer.raw(lines)
+        writer.raw(detailIDs)
+        writer.sequence(details) { $0.details($1) }
+        writer.sequence(longLengths) {
+            $0.int($1.key)
+            $0.int($1.value)
+        }
+    }
+
+    /// A list as `encode` wrote it, checked so that reading any element stays in bounds.
+    init(decoding reader: inout CacheReader) throws(CacheFileError) {
+        self.init()
+        text = try reader.raw(UInt8.self)
+        spans = try reader.raw(UInt64.self)
+        kinds = try reader.raw(UInt8.self)
+        lines = try reader.raw(Int.self)
+        detailIDs = try reader.raw(UInt32.self)
+        details = try reader.array { r throws(CacheFileError) in try r.details() }
+        let count = kinds.count
+        for _ in 0..<(try reader.count(minimumSize: 16)) {
+            let position = try reader.int()
+            let length = try reader.int()
+            guard (0..<count).contains(position), length >= IndicatorList.longLength else {
+                throw CacheFileError("indicator list: bad long length")
+            }
+            longLengths[position] = length
+        }
+        guard spans.count == count, lines.count == count, detailIDs.count == count else {
+            throw CacheFileError("indicator list: columns of different lengths")
+        }
+        let typeCount = UInt8(IndicatorType.byOrdinal.count)
+        guard !kinds.contains(where: { $0 & 0x7F >= typeCount }) else { throw CacheFileError("indicator list: bad type") }
+        try checkPositions(detailIDs, limit: details.count, table: "indicator list details")
+        for position in 0..<count {
+            let range = valueRange(at: position)
+            guard range.lowerBound >= 0, range.upperBound <= text.count else {
+                throw CacheFileError("indicator list: a value beyond the text")
+            }
+        }
+    }
+}

@@ -18,6 +18,21 @@ final class LookupTables: Sendable {
     let ja3: DigestTable
     let ja4: ByteStringTable
 
+    init(ipv4: IPNetworkTable<UInt32>, ipv6: IPNetworkTable<IPv6Key>, domains: ByteStringTable,
+         exactDomains: ByteStringTable, digests: DigestTable, urls: ByteStringTable, emails: ByteStringTable,
+         ja3: DigestTable, ja4: ByteStringTable)
+    {
+        self.ipv4 = ipv4
+        self.ipv6 = ipv6
+        self.domains = domains
+        self.exactDomains = exactDomains
+        self.digests = digests
+        self.urls = urls
+        self.emails = emails
+        self.ja3 = ja3
+        self.ja4 = ja4
+    }
+
     /// Builds the tables from a list of indicators, the one at position `i` stored under
     /// `positions[i]` (or `i` when `positions` is nil); positions are stored as UInt32 to
     /// keep the tables small (four billion indicators is far beyond any rule set that
@@ -534,5 +549,81 @@ public struct IndicatorTable: Sendable {
     public var memoryBytes: Int {
         tables.memoryBytes + allow.memoryBytes + windows.capacity * 16 + allowWindows.capacity * 16
             + allowTexts.reduce(0) { $0 + $1.key.utf8.count + 24 } + allowSubstrings.reduce(0) { $0 + $1.bytes.count + 24 }
+    }
+}
+
+// MARK: Compiled rule cache
+
+extension LookupTables {
+    func encode(into writer: inout CacheWriter) {
+        ipv4.encode(into: &writer)
+        ipv6.encode(into: &writer)
+        domains.encode(into: &writer)
+        exactDomains.encode(into: &writer)
+        digests.encode(into: &writer)
+        urls.encode(into: &writer)
+        emails.encode(into: &writer)
+        ja3.encode(into: &writer)
+        ja4.encode(into: &writer)
+    }
+
+    /// Tables as `encode` wrote them, every position below `limit`.
+    static func decode(_ reader: inout CacheReader, limit: Int) throws(CacheFileError) -> LookupTables {
+        let ipv4 = try IPNetworkTable<UInt32>(decoding: &reader, limit: limit)
+        let ipv6 = try IPNetworkTable<IPv6Key>(decoding: &reader, limit: limit)
+        let domains = try ByteStringTable(decoding: &reader, limit: limit)
+        let exactDomains = try ByteStringTable(decoding: &reader, limit: limit)
+        let digests = try DigestTable(decoding: &reader, limit: limit)
+        let urls = try ByteStringTable(decoding: &reader, limit: limit)
+        let emails = try ByteStringTable(decoding: &reader, limit: limit)
+        let ja3 = try DigestTable(decoding: &reader, limit: limit)
+        let ja4 = try ByteStringTable(decoding: &reader, limit: limit)
+        return LookupTables(ipv4: ipv4, ipv6: ipv6, domains: domains, exactDomains: exactDomains, digests: digests,
+                            urls: urls, emails: emails, ja3: ja3, ja4: ja4)
+    }
+}
+
+extension IndicatorTable {
+    func encode(into writer: inout CacheWriter) {
+        tables.encode(into: &writer)
+        allow.encode(into: &writer)
+        writer.sequence(allowTexts) {
+            $0.string($1.key)
+            $0.int($1.value)
+        }
+        writer.sequence(allowSubstrings) {
+            $0.raw($1.bytes)
+            $0.int($1.index)
+        }
+        writer.raw(windows)
+        writer.raw(allowWindows)
+        writer.sequence(indicatorTypes.sorted { $0.ordinal < $1.ordinal }) { $0.indicatorType($1) }
+    }
+
+    /// A table as `encode` wrote it, for `indicators` indicators and `allowEntries` allow
+    /// entries: every position it can return is checked against those counts.
+    init(decoding reader: inout CacheReader, indicators: Int, allowEntries: Int) throws(CacheFileError) {
+        tables = try LookupTables.decode(&reader, limit: indicators)
+        allow = try LookupTables.decode(&reader, limit: allowEntries)
+        var texts: [String: Int] = [:]
+        for _ in 0..<(try reader.count()) {
+            let text = try reader.string()
+            let position = try reader.int()
+            guard (0..<allowEntries).contains(position) else { throw CacheFileError("allow texts: bad position") }
+            texts[text] = position
+        }
+        allowTexts = texts
+        allowSubstrings = try reader.array { r throws(CacheFileError) in
+            let bytes = try r.raw(UInt8.self)
+            let position = try r.int()
+            guard (0..<allowEntries).contains(position) else { throw CacheFileError("allow substrings: bad position") }
+            return (bytes, position)
+        }
+        windows = try reader.raw(ValidityWindow.self)
+        allowWindows = try reader.raw(ValidityWindow.self)
+        guard windows.isEmpty || windows.count == indicators, allowWindows.isEmpty || allowWindows.count == allowEntries else {
+            throw CacheFileError("validity windows: wrong count")
+        }
+        indicatorTypes = Set(try reader.array { r throws(CacheFileError) in try r.indicatorType() })
     }
 }

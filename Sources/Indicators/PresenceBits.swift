@@ -56,3 +56,27 @@ struct PresenceBits: Sendable {
     @inline(__always)
     static func position(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: hash >> 20) }
 }
+
+// MARK: Compiled rule cache
+
+extension PresenceBits {
+    func encode(into writer: inout CacheWriter) {
+        writer.int(mask)
+        writer.raw(words)
+    }
+
+    init(decoding reader: inout CacheReader) throws(CacheFileError) {
+        let mask = try reader.int()
+        let words = try reader.raw(UInt64.self)
+        if mask == -1 {
+            guard words.isEmpty else { throw CacheFileError("presence bits: words without a size") }
+        } else {
+            guard mask >= 63, mask < Int.max / 2, (mask + 1) & mask == 0, words.count == (mask + 1) / 64 else {
+                throw CacheFileError("presence bits: bad size")
+            }
+        }
+        self.init(bits: 0)
+        self.words = words
+        self.mask = mask
+    }
+}

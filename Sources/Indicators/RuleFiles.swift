@@ -114,9 +114,12 @@ enum RuleFiles {
     /// its line end) is never held in memory: it is reported as an error at its line,
     /// column 1, and replaced by an empty line (so the lines after it keep their numbers
     /// and still load). Returns those errors, or the reason the file cannot be read.
+    ///
+    /// With `body` nil the file is only hashed (the compiled rule cache's key): the same
+    /// reads and the same `digest` updates, no detection and no text kept.
     static func stream(
         _ path: String, digest: inout SHA256, maximumLineLength: Int = PlainListParser.maximumLineLength,
-        _ body: (RuleFormat, [UInt8], Int) -> Void
+        _ body: ((RuleFormat, [UInt8], Int) -> Void)?
     ) -> Result<[RuleError], RuleError> {
         var hasher = digest
         var reader = LineCappedText(path: path, maximumLineLength: maximumLineLength)
@@ -134,6 +137,10 @@ enum RuleFiles {
                 let count = try file.read(into: chunk)
                 let bytes = UnsafeRawBufferPointer(rebasing: chunk[0..<count])
                 hasher.update(bufferPointer: bytes)
+                guard let body else {
+                    if count == 0 { break }
+                    continue
+                }
                 if format == nil {
                     // Undecided: gather the bytes detection looks at.
                     prefix.append(contentsOf: bytes)
@@ -172,10 +179,10 @@ enum RuleFiles {
             }
             switch format {
             case .plainList: break
-            case .unrecognised?, .stixBundle?: body(format ?? .unrecognised, prefix, 0)
+            case .unrecognised?, .stixBundle?: body?(format ?? .unrecognised, prefix, 0)
             case let other?:
                 reader.finish()
-                body(other, reader.text, 0)
+                body?(other, reader.text, 0)
             case nil: break
             }
             digest = hasher
@@ -183,6 +190,36 @@ enum RuleFiles {
         } catch {
             return .failure(RuleError(file: path, line: 0, message: "cannot read: \(error.reason)"))
         }
+    }
+
+    /// `RuleSet.digest`'s text: the SHA-256 of every file read, in lower-case hex.
+    static func hexDigest(_ hasher: SHA256) -> String {
+        hasher.finalize().map { byte in
+            (byte < 16 ? "0" : "") + String(byte, radix: 16)
+        }.joined()
+    }
+
+    /// What `RuleSet.load` would read, found without parsing: the files, which are allow
+    /// lists, the errors of the walk and of files that cannot be read, and the digest of
+    /// the files read. `collect` and `stream` as `load` runs them, so the digest is the
+    /// one `load` computes for the same files.
+    struct Scan: Sendable {
+        var files: [String]
+        var allow: Set<String>
+        var walkErrors: [RuleError]
+        var readErrors: [RuleError]
+        var digest: String
+    }
+
+    static func scan(_ paths: [String]) -> Scan {
+        let (candidates, allow, walkErrors) = collect(paths)
+        var hasher = SHA256()
+        var readErrors: [RuleError] = []
+        for path in candidates {
+            if case .failure(let error) = stream(path, digest: &hasher, nil) { readErrors.append(error) }
+        }
+        return Scan(files: candidates, allow: allow, walkErrors: walkErrors, readErrors: readErrors,
+                    digest: hexDigest(hasher))
     }
 
     private static func reason(_ error: any Error) -> String {

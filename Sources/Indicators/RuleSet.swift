@@ -159,9 +159,7 @@ public struct RuleSet: Sendable {
             warnings += parsed.warnings
             summaries.append(summary)
         }
-        let digest = hasher.finalize().map { byte in
-            (byte < 16 ? "0" : "") + String(byte, radix: 16)
-        }.joined()
+        let digest = RuleFiles.hexDigest(hasher)
         var rules = RuleSet(list: indicators, errors: errors, files: files, digest: digest)
         rules.warnings = warnings
         rules.fileSummaries = summaries
@@ -431,3 +429,5 @@ enum URLKey {
     }
 }
 
+
+extension RuleSet: Equatable {}

@@ -25,6 +25,9 @@ public struct IngestOptions: Sendable {
     /// How long after a DNS answer for a domain indicator a connection of the same host
     /// to one of the answer's addresses is sighted as derived from it, in seconds.
     public var dnsHorizonSeconds: Int64 = 3600
+    /// Where compiled rule sets are kept between runs (`CompiledRuleCache`); nil: no
+    /// cache, the rules are parsed and compiled on every run.
+    public var tableCacheDirectory: String? = nil
     /// Recorded with the run.
     public var commandLine: String
     public var version: String
@@ -76,6 +79,15 @@ public struct IngestReport: Sendable {
     /// make the run fail. `cairn rules check` lists them.
     public var ruleWarningCount = 0
     public var indicatorCount = 0
+    /// Whether the compiled rules came from the compiled rule cache, were written to it,
+    /// or why not.
+    public var ruleCache: CompiledRuleCache.Outcome = .disabled
+    /// Of `elapsedSeconds`, the time spent loading and compiling the rules (or reading
+    /// them from the cache, keying included).
+    public var ruleSeconds = 0.0
+    /// Of `ruleSeconds`, the time spent keying the cache: hashing the rule files, the
+    /// executable and the public suffix list (zero without a cache).
+    public var ruleKeyingSeconds = 0.0
     public var incidentCount = 0
     public var elapsedSeconds = 0.0
     /// Of `elapsedSeconds`, the time spent correlating the case's sightings into incidents.
@@ -131,11 +143,14 @@ public struct Ingestor: Sendable {
         if let filter = options.filter, let problem = CaptureReader.filterProblem(filter) {
             throw IngestError(description: "--filter \"\(filter)\" does not compile: \(problem)")
         }
-        let rules = RuleSet.load(paths: options.rulePaths)
+        let (rules, table, ruleCache, ruleTiming) = RuleSet.loadCompiled(
+            paths: options.rulePaths, cacheDirectory: options.tableCacheDirectory)
         report.ruleErrors = rules.errors
         report.ruleWarningCount = rules.warnings.count
         report.indicatorCount = rules.indicators.count
-        let table = rules.compile()
+        report.ruleCache = ruleCache
+        report.ruleSeconds = ruleTiming.total
+        report.ruleKeyingSeconds = ruleTiming.keying
         let correlation = CorrelationRuleFiles.load(rulePaths: options.rulePaths)
         report.correlationErrors = correlation.diagnostics.map(\.description)
 

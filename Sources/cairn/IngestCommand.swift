@@ -1,6 +1,7 @@
 import ArgumentParser
 import CaseStore
 import Foundation
+import Indicators
 import Ingest
 
 struct Ingest: ParsableCommand {
@@ -36,8 +37,23 @@ struct Ingest: ParsableCommand {
         valueName: "SECONDS"))
     var dnsHorizon: Int64 = 3600
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Where compiled rule sets are kept between runs (default: $XDG_CACHE_HOME/cairn, else $HOME/.cache/cairn).",
+        valueName: "DIR"))
+    var tableCache: String?
+
+    @Flag(name: .long, help: "Parse and compile the rules on every run; neither read nor write the table cache.")
+    var noTableCache = false
+
     @Argument(help: "Capture and log files or directories.")
     var paths: [String]
+
+    /// `$XDG_CACHE_HOME/cairn`, else `$HOME/.cache/cairn`; nil when neither is set.
+    static func defaultTableCache(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let cache = environment["XDG_CACHE_HOME"], !cache.isEmpty { return cache + "/cairn" }
+        if let home = environment["HOME"], !home.isEmpty { return home + "/.cache/cairn" }
+        return nil
+    }
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
@@ -54,6 +70,7 @@ struct Ingest: ParsableCommand {
             rulePaths: rules, databasePath: db, jobs: jobs, filter: filter, year: year,
             utcOffsetSeconds: timezone.seconds, commandLine: CommandLine.arguments.joined(separator: " "), version: cairnVersion)
         options.dnsHorizonSeconds = dnsHorizon
+        options.tableCacheDirectory = noTableCache ? nil : tableCache ?? Self.defaultTableCache()
         let progress: TerminalProgress? = isatty(STDERR_FILENO) == 1 ? TerminalProgress() : nil
         let report: IngestReport
         do {
@@ -96,6 +113,19 @@ struct Summary {
         return parts.isEmpty ? "" : " (" + parts.joined(separator: ", ") + ")"
     }
 
+    /// Where the compiled rules came from, and how long that took.
+    var ruleSource: String {
+        let time = String(format: "%.2f s", report.ruleSeconds)
+        switch report.ruleCache {
+        case .hit: return "\(time), from the table cache" + String(format: " (checking it %.2f s)", report.ruleKeyingSeconds)
+        case .written(_, nil): return "\(time), loaded and compiled; written to the table cache"
+        case .written(_, let rejected?):
+            return "\(time), loaded and compiled; the cached copy was not usable (\(rejected)); written again"
+        case .notWritten(let reason): return "\(time), loaded and compiled; not cached: \(reason)"
+        case .disabled: return "\(time), loaded and compiled (no table cache)"
+        }
+    }
+
     var text: String {
         let read = report.sources.filter { $0.status == .complete }.count
         let duplicates = report.sources.filter { if case .duplicate = $0.status { true } else { false } }.count
@@ -107,6 +137,7 @@ struct Summary {
             "lines        \(report.lines)",
             String(format: "bytes        %llu (%.1f MB, %.1f MB/s)", report.bytes, megabytes, megabytes / seconds),
             "indicators   \(report.indicatorCount)" + ruleProblems,
+            "rules        " + ruleSource,
             "sightings    \(report.sightings)"
                 + (report.suppressed > 0 ? " (\(report.suppressed) suppressed by allow lists)" : "")
                 + (report.derivedSightings > 0 ? " (and \(report.derivedSightings) derived from DNS answers)" : ""),

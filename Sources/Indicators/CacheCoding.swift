@@ -1,0 +1,362 @@
+import Observations
+
+/// Why a compiled rule cache file was not used: read as a miss, never a crash.
+struct CacheFileError: Error, Sendable {
+    var reason: String
+    init(_ reason: String) { self.reason = reason }
+}
+
+/// Builds a compiled rule cache payload: integers in the host's byte order (the cache
+/// key includes the executable's hash, so a file is never read by another build, let
+/// alone another machine), arrays of plain values as their raw bytes after their count,
+/// strings as UTF-8 after their length.
+struct CacheWriter {
+    var bytes: [UInt8] = []
+
+    init(reservingCapacity capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+
+    mutating func uint64(_ value: UInt64) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func int(_ value: Int) { uint64(UInt64(bitPattern: Int64(value))) }
+    mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
+    mutating func byte(_ value: UInt8) { bytes.append(value) }
+
+    mutating func string(_ value: String) {
+        var value = value
+        value.withUTF8 { utf8 in
+            int(utf8.count)
+            bytes.append(contentsOf: utf8)
+        }
+    }
+
+    mutating func optional<T>(_ value: T?, _ write: (inout CacheWriter, T) -> Void) {
+        if let value {
+            bool(true)
+            write(&self, value)
+        } else {
+            bool(false)
+        }
+    }
+
+    mutating func string(_ value: String?) { optional(value) { $0.string($1) } }
+    mutating func int(_ value: Int?) { optional(value) { $0.int($1) } }
+    mutating func timestamp(_ value: Timestamp?) { optional(value) { $0.int(Int($1.nanoseconds)) } }
+
+    mutating func sequence<C: Collection>(_ values: C, _ write: (inout CacheWriter, C.Element) -> Void) {
+        int(values.count)
+        for value in values { write(&self, value) }
+    }
+
+    /// The count, then the elements' raw bytes. Only for plain values (no references).
+    mutating func raw<T>(_ values: [T]) {
+        // A program invariant (the types passed are fixed here), not something input decides.
+        precondition(_isPOD(T.self), "only plain values are written raw")
+        int(values.count)
+        values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+    }
+}
+
+/// Reads what `CacheWriter` wrote, checking every length against the bytes left:
+/// a lie throws `CacheFileError`, it never traps.
+struct CacheReader {
+    let data: UnsafeRawBufferPointer
+    private(set) var offset = 0
+
+    init(_ data: UnsafeRawBufferPointer) { self.data = data }
+
+    var remaining: Int { data.count - offset }
+
+    mutating func bytes(_ count: Int) throws(CacheFileError) -> UnsafeRawBufferPointer {
+        guard count >= 0, count <= remaining else {
+            throw CacheFileError("truncated: \(count) bytes needed at offset \(offset), \(remaining) left")
+        }
+        defer { offset += count }
+        return UnsafeRawBufferPointer(rebasing: data[offset..<offset + count])
+    }
+
+    mutating func uint64() throws(CacheFileError) -> UInt64 {
+        UInt64(littleEndian: try bytes(8).loadUnaligned(as: UInt64.self))
+    }
+
+    mutating func int() throws(CacheFileError) -> Int {
+        let value = Int64(bitPattern: try uint64())
+        guard let int = Int(exactly: value) else { throw CacheFileError("integer out of range at offset \(offset - 8)") }
+        return int
+    }
+
+    mutating func byte() throws(CacheFileError) -> UInt8 { try bytes(1)[0] }
+
+    mutating func bool() throws(CacheFileError) -> Bool {
+        switch try byte() {
+        case 0: return false
+        case 1: return true
+        default: throw CacheFileError("bad flag at offset \(offset - 1)")
+        }
+    }
+
+    /// A count of items of at least `minimumSize` bytes each, checked against the bytes left.
+    mutating func count(minimumSize: Int = 1) throws(CacheFileError) -> Int {
+        let count = try int()
+        guard count >= 0, count <= remaining / max(1, minimumSize) else {
+            throw CacheFileError("bad count \(count) at offset \(offset - 8)")
+        }
+        return count
+    }
+
+    mutating func string() throws(CacheFileError) -> String {
+        String(decoding: try bytes(try count()), as: UTF8.self)
+    }
+
+    mutating func optional<T>(_ read: (inout CacheReader) throws(CacheFileError) -> T) throws(CacheFileError) -> T? {
+        try bool() ? try read(&self) : nil
+    }
+
+    mutating func optionalString() throws(CacheFileError) -> String? { try optional { r throws(CacheFileError) in try r.string() } }
+    mutating func optionalInt() throws(CacheFileError) -> Int? { try optional { r throws(CacheFileError) in try r.int() } }
+    mutating func timestamp() throws(CacheFileError) -> Timestamp? {
+        try optional { r throws(CacheFileError) in Timestamp(nanoseconds: Int64(try r.int())) }
+    }
+
+    mutating func array<T>(_ read: (inout CacheReader) throws(CacheFileError) -> T) throws(CacheFileError) -> [T] {
+        let count = try count()
+        var values: [T] = []
+        values.reserveCapacity(count)
+        for _ in 0..<count { values.append(try read(&self)) }
+        return values
+    }
+
+    /// What `CacheWriter.raw` wrote: one copy of the bytes into a new array.
+    mutating func raw<T>(_ type: T.Type) throws(CacheFileError) -> [T] {
+        precondition(_isPOD(T.self), "only plain values are read raw")
+        let stride = MemoryLayout<T>.stride
+        let count = try count(minimumSize: stride)
+        let source = try bytes(count * stride)
+        return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            // `source` holds exactly count * stride bytes (checked above) and T is plain
+            // data, so any bytes make valid values; whether they are the right ones is
+            // what the checksum and the tables' own checks decide.
+            if let target = buffer.baseAddress, let from = source.baseAddress, count > 0 {
+                UnsafeMutableRawPointer(target).copyMemory(from: from, byteCount: count * stride)
+            }
+            initialized = count
+        }
+    }
+}
+
+/// A fast 64-bit checksum of a cache payload: Fletcher's two running sums (the sum of
+/// the 64-bit words, and the sum of those sums, so that moved words change it too) in
+/// four SIMD lanes, at memory speed. Any single changed word changes the first sum; a
+/// torn or truncated write changes the length the header gives. It is not a defence
+/// against someone who can write the cache directory (they could as well replace the
+/// executable).
+enum CacheChecksum {
+    static func of(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        let count = bytes.count
+        var sums = SIMD4<UInt64>(repeating: 0)
+        var sumsOfSums = SIMD4<UInt64>(repeating: 0)
+        var offset = 0
+        while offset + 32 <= count {
+            sums &+= bytes.loadUnaligned(fromByteOffset: offset, as: SIMD4<UInt64>.self)
+            sumsOfSums &+= sums
+            offset += 32
+        }
+        var tail = [UInt8](repeating: 0, count: 32)
+        for k in offset..<count { tail[k - offset] = bytes[k] }
+        sums &+= tail.withUnsafeBytes { $0.loadUnaligned(as: SIMD4<UInt64>.self) }
+        sumsOfSums &+= sums
+        // Mix the eight sums and the length into one word (murmur3's finaliser after each).
+        var hash = UInt64(count) &* 0x9E37_79B9_7F4A_7C15
+        for lane in 0..<4 {
+            hash = mix(hash ^ sums[lane])
+            hash = mix(hash ^ sumsOfSums[lane])
+        }
+        return hash
+    }
+
+    @inline(__always)
+    private static func mix(_ value: UInt64) -> UInt64 {
+        var x = value
+        x ^= x >> 33
+        x = x &* 0xFF51_AFD7_ED55_8CCD
+        x ^= x >> 33
+        x = x &* 0xC4CE_B9FE_1A85_EC53
+        x ^= x >> 33
+        return x
+    }
+}
+
+// MARK: The rule set's small parts, field by field (every field, so that a hit gives an equal value).
+
+extension CacheWriter {
+    mutating func ruleError(_ error: RuleError) {
+        string(error.file)
+        int(error.line)
+        int(error.column)
+        string(error.message)
+    }
+
+    mutating func ruleWarning(_ warning: RuleWarning) {
+        string(warning.file)
+        int(warning.line)
+        int(warning.column)
+        string(warning.message)
+    }
+
+    mutating func indicatorType(_ type: IndicatorType) { byte(type.ordinal) }
+
+    mutating func fileSummary(_ summary: RuleFileSummary) {
+        string(summary.path)
+        string(summary.format.rawValue)
+        sequence(summary.indicatorsByType.sorted { $0.key.ordinal < $1.key.ordinal }) {
+            $0.indicatorType($1.key)
+            $0.int($1.value)
+        }
+        int(summary.duplicates)
+        int(summary.errors)
+        int(summary.warnings)
+        bool(summary.isAllowList)
+        int(summary.allowEntries)
+        int(summary.conflicts)
+    }
+
+    mutating func allowEntry(_ entry: AllowEntry) {
+        string(entry.kind.rawValue)
+        optional(entry.type) { $0.indicatorType($1) }
+        string(entry.value)
+        bool(entry.matchesSubdomains)
+        string(entry.ruleFile)
+        int(entry.line)
+        string(entry.listName)
+        string(entry.description)
+        timestamp(entry.validFrom)
+        timestamp(entry.validUntil)
+    }
+
+    mutating func origin(_ origin: IndicatorOrigin) {
+        string(origin.ruleFile)
+        int(origin.line)
+        string(origin.source)
+    }
+
+    mutating func details(_ details: IndicatorDetails) {
+        string(details.ruleFile)
+        string(details.source)
+        string(details.severity)
+        int(details.confidence)
+        string(details.description)
+        sequence(details.tags) { $0.string($1) }
+        string(details.tlp)
+        timestamp(details.validFrom)
+        timestamp(details.validUntil)
+    }
+}
+
+extension CacheReader {
+    mutating func ruleError() throws(CacheFileError) -> RuleError {
+        let file = try string()
+        let line = try int()
+        let column = try int()
+        return RuleError(file: file, line: line, column: column, message: try string())
+    }
+
+    mutating func ruleWarning() throws(CacheFileError) -> RuleWarning {
+        let file = try string()
+        let line = try int()
+        let column = try int()
+        return RuleWarning(file: file, line: line, column: column, message: try string())
+    }
+
+    mutating func indicatorType() throws(CacheFileError) -> IndicatorType {
+        let ordinal = Int(try byte())
+        guard ordinal < IndicatorType.byOrdinal.count else { throw CacheFileError("bad indicator type \(ordinal)") }
+        return IndicatorType.byOrdinal[ordinal]
+    }
+
+    mutating func fileSummary() throws(CacheFileError) -> RuleFileSummary {
+        let path = try string()
+        let formatName = try string()
+        guard let format = RuleFormat(rawValue: formatName) else { throw CacheFileError("bad rule format \(formatName)") }
+        var byType: [IndicatorType: Int] = [:]
+        for _ in 0..<(try count()) {
+            let type = try indicatorType()
+            byType[type] = try int()
+        }
+        let duplicates = try int()
+        let errors = try int()
+        let warnings = try int()
+        var summary = RuleFileSummary(path: path, format: format, errors: errors, warnings: warnings)
+        summary.indicatorsByType = byType
+        summary.duplicates = duplicates
+        summary.isAllowList = try bool()
+        summary.allowEntries = try int()
+        summary.conflicts = try int()
+        return summary
+    }
+
+    mutating func allowEntry() throws(CacheFileError) -> AllowEntry {
+        let kindName = try string()
+        guard let kind = AllowEntry.Kind(rawValue: kindName) else { throw CacheFileError("bad allow entry kind \(kindName)") }
+        let type = try optional { r throws(CacheFileError) in try r.indicatorType() }
+        let value = try string()
+        let matchesSubdomains = try bool()
+        let ruleFile = try string()
+        let line = try int()
+        let listName = try optionalString()
+        let description = try optionalString()
+        let validFrom = try timestamp()
+        return AllowEntry(kind: kind, type: type, value: value, matchesSubdomains: matchesSubdomains, ruleFile: ruleFile,
+                          line: line, listName: listName, description: description, validFrom: validFrom,
+                          validUntil: try timestamp())
+    }
+
+    mutating func origin() throws(CacheFileError) -> IndicatorOrigin {
+        let ruleFile = try string()
+        let line = try int()
+        return IndicatorOrigin(ruleFile: ruleFile, line: line, source: try optionalString())
+    }
+
+    mutating func details() throws(CacheFileError) -> IndicatorDetails {
+        var details = IndicatorDetails(ruleFile: try string())
+        details.source = try optionalString()
+        details.severity = try optionalString()
+        details.confidence = try optionalInt()
+        details.description = try optionalString()
+        details.tags = try array { r throws(CacheFileError) in try r.string() }
+        details.tlp = try optionalString()
+        details.validFrom = try timestamp()
+        details.validUntil = try timestamp()
+        return details
+    }
+}
+
+/// Checks an open-addressing slot array read from a cache file: a power of two in
+/// size (or empty), `mask` its size minus one, every used slot naming an entry below
+/// `entries`, and at least one free slot (so that every probe ends).
+func checkSlots(_ slots: [UInt64], mask: Int, entries: Int, empty: UInt64, table: String) throws(CacheFileError) {
+    if slots.isEmpty {
+        guard entries == 0 else { throw CacheFileError("\(table): entries without slots") }
+        return
+    }
+    guard slots.count & (slots.count - 1) == 0, mask == slots.count - 1 else {
+        throw CacheFileError("\(table): bad slot count \(slots.count)")
+    }
+    let used = slots.withUnsafeBufferPointer { slots -> Int in
+        var used = 0
+        var bad = false
+        for slot in slots where slot != empty {
+            used += 1
+            bad = bad || Int(truncatingIfNeeded: slot & 0xFFFF_FFFF) >= entries
+        }
+        return bad ? -1 : used
+    }
+    guard used >= 0, used < slots.count else { throw CacheFileError("\(table): bad slots") }
+}
+
+/// Checks indicator (or allow entry) positions read from a cache file against the
+/// number there are.
+func checkPositions(_ positions: [UInt32], limit: Int, table: String) throws(CacheFileError) {
+    let bad = positions.withUnsafeBufferPointer { $0.contains { Int($0) >= limit } }
+    guard !bad else { throw CacheFileError("\(table): a position beyond \(limit)") }
+}

@@ -1,0 +1,422 @@
+import Crypto
+import Foundation
+import Observations
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Compiled rule sets kept on disk, so that a run whose rules have not changed skips
+/// parsing and compiling them: a file per (rules, executable) in a cache directory,
+/// read back in one read and copied into the arrays the tables use.
+///
+/// The key is a SHA-256 over the format version, the running executable's SHA-256 (any
+/// rebuild invalidates every entry), the public suffix list's bytes, the rule files
+/// found (and which are allow lists, and the errors of finding and reading them) and
+/// `RuleSet.digest` of their contents. Computing it reads and hashes every rule file,
+/// as loading does, but parses nothing.
+///
+/// File layout: a 64-byte header (magic, format version, key, payload length, payload
+/// checksum) then the payload (`CacheWriter`): the rule set's small parts field by
+/// field, then the indicator list's and the tables' arrays as raw bytes, each after its
+/// count. Every count is checked against the bytes left and every position the tables
+/// can return against the number of indicators: a truncated, corrupted or stale file is
+/// a miss (rebuilt and rewritten), never a crash.
+///
+/// Written to a temporary file in the directory and renamed into place, so that a
+/// concurrent run sees the old file, the new one or none, never half of one. At most
+/// `maximumEntries` files are kept, the least recently used (by modification time,
+/// touched on every hit) removed first.
+public enum CompiledRuleCache {
+    /// What happened to the cache in one `RuleSet.loadCompiled`.
+    public enum Outcome: Sendable, Hashable, CustomStringConvertible {
+        /// No cache directory: loaded and compiled as `load` and `compile` do.
+        case disabled
+        /// Read from `file`: nothing parsed or compiled.
+        case hit(file: String)
+        /// Loaded, compiled and written to `file`. `rejected` says why the entry already
+        /// there was not used (truncated, corrupted…); nil when there was none.
+        case written(file: String, rejected: String?)
+        /// Loaded and compiled, but not written (the directory cannot be written, the
+        /// rule files changed while they were read…): the run goes on without a cache.
+        case notWritten(reason: String)
+
+        /// One line for a run's report.
+        public var description: String {
+            switch self {
+            case .disabled: "compiled rules: no cache"
+            case .hit(let file): "compiled rules: read from the cache (\(file))"
+            case .written(let file, nil): "compiled rules: compiled and cached (\(file))"
+            case .written(let file, let rejected?):
+                "compiled rules: compiled and cached again (\(file)); the cached copy was not usable: \(rejected)"
+            case .notWritten(let reason): "compiled rules: compiled, not cached: \(reason)"
+            }
+        }
+
+        /// Whether the rules came from the cache.
+        public var isHit: Bool {
+            if case .hit = self { return true }
+            return false
+        }
+    }
+
+    /// Where the time of `RuleSet.loadCompiled` went, in seconds.
+    public struct Timing: Sendable, Hashable {
+        /// Finding and hashing the rule files, the executable and the public suffix list
+        /// (zero without a cache directory).
+        public var keying: Double = 0
+        /// Everything: keying, then reading the cache file or loading and compiling (and
+        /// writing the cache file).
+        public var total: Double = 0
+    }
+
+    /// Changes whenever the payload's layout or the meaning of a field does.
+    static let formatVersion: UInt32 = 1
+    /// The first 8 bytes of every cache file.
+    static let magic: UInt64 = 0x3153_4552_4E52_4941  // "AIRNRES1" little-endian; any fixed value would do
+    static let headerLength = 64
+    /// Entries kept in a directory: enough for a few rule sets (or builds) used in
+    /// turn, few enough that the directory does not grow to gigabytes.
+    public static let maximumEntries = 4
+    /// The suffix of cache files (the rest of the name is the key in hex).
+    static let fileSuffix = ".cairn-rules"
+    static let temporaryPrefix = ".partial-"
+    /// A temporary file older than this was left by a run that died while writing.
+    static let staleTemporarySeconds: Double = 3600
+
+    // MARK: The key
+
+    /// The SHA-256 of the running executable, computed once per process; nil when it
+    /// cannot be read (then nothing is cached).
+    static let executableDigest: [UInt8]? = {
+        #if os(Linux)
+        let path = "/proc/self/exe"
+        #else
+        guard let path = Bundle.main.executablePath else { return nil }
+        #endif
+        return fileDigest(path)
+    }()
+
+    /// SHA-256 of a file's bytes, read in 1 MiB chunks; nil when it cannot be read.
+    static func fileDigest(_ path: String) -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { chunk.deallocate() }
+        var hasher = SHA256()
+        while true {
+            // Safe: `chunk` is `chunk.count` bytes.
+            let count = systemRead(descriptor, chunk.baseAddress!, chunk.count)
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else { return nil }
+            if count == 0 { break }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
+        }
+        return Array(hasher.finalize())
+    }
+
+    /// The key of a rule set: everything `RuleSet.load` reads that decides its result.
+    static func key(scan: RuleFiles.Scan, executable: [UInt8], publicSuffixListPath: String) -> [UInt8] {
+        var hasher = SHA256()
+        func add(_ text: String) {
+            hasher.update(data: Array(String(text.utf8.count).utf8) + [0] + Array(text.utf8))
+        }
+        add("cairn compiled rules \(formatVersion)")
+        hasher.update(data: executable)
+        add(publicSuffixListPath)
+        if let suffixes = fileDigest(publicSuffixListPath) {
+            add("suffixes")
+            hasher.update(data: suffixes)
+        } else {
+            add("no suffixes")
+        }
+        add(String(scan.files.count))
+        for file in scan.files {
+            add(file)
+            add(scan.allow.contains(file) ? "allow" : "rules")
+        }
+        for error in scan.walkErrors + scan.readErrors { add(error.description) }
+        add(scan.digest)
+        return Array(hasher.finalize())
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    // MARK: Reading
+
+    enum ReadResult {
+        case absent
+        case unusable(String)
+        case found(RuleSet, IndicatorTable)
+    }
+
+    /// The rule set and table in the cache file at `path`, if it holds them for `key`.
+    static func read(_ path: String, key: [UInt8]) -> ReadResult {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            return errno == ENOENT ? .absent : .unusable("cannot open: \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { return .unusable("cannot stat: \(String(cString: strerror(errno)))") }
+        let size = Int(status.st_size)
+        guard size >= headerLength else { return .unusable("truncated: \(size) bytes, shorter than the header") }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+        defer { buffer.deallocate() }
+        var filled = 0
+        while filled < size {
+            // Safe: `filled < size`, so the range lies inside `buffer`.
+            let count = systemRead(descriptor, buffer.baseAddress! + filled, size - filled)
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else {
+                return .unusable(count < 0 ? "cannot read: \(String(cString: strerror(errno)))"
+                    : "truncated while read (\(filled) of \(size) bytes)")
+            }
+            filled += count
+        }
+        do throws(CacheFileError) {
+            let (rules, table) = try decode(UnsafeRawBufferPointer(buffer), key: key)
+            return .found(rules, table)
+        } catch {
+            return .unusable(error.reason)
+        }
+    }
+
+    /// Checks the header (magic, version, key, length, checksum) and decodes the payload.
+    static func decode(_ file: UnsafeRawBufferPointer, key: [UInt8]) throws(CacheFileError) -> (RuleSet, IndicatorTable) {
+        var header = CacheReader(file)
+        guard try header.uint64() == magic else { throw CacheFileError("not a compiled rule cache file") }
+        let version = try header.uint64()
+        guard version == UInt64(formatVersion) else { throw CacheFileError("format version \(version), expected \(formatVersion)") }
+        guard Array(try header.bytes(32)) == key else { throw CacheFileError("written for other rules or another build") }
+        let length = try header.uint64()
+        let checksum = try header.uint64()
+        guard length == UInt64(file.count - headerLength) else {
+            throw CacheFileError(
+                "truncated or extended: the header says \(length) payload bytes, the file has \(file.count - headerLength)")
+        }
+        let payload = UnsafeRawBufferPointer(rebasing: file[headerLength...])
+        guard CacheChecksum.of(payload) == checksum else { throw CacheFileError("checksum mismatch (corrupted)") }
+        var reader = CacheReader(payload)
+        let result = try decodePayload(&reader)
+        guard reader.remaining == 0 else { throw CacheFileError("\(reader.remaining) bytes after the payload") }
+        return result
+    }
+
+    static func encodePayload(_ rules: RuleSet, _ table: IndicatorTable, into writer: inout CacheWriter) {
+        writer.sequence(rules.errors) { $0.ruleError($1) }
+        writer.sequence(rules.warnings) { $0.ruleWarning($1) }
+        writer.sequence(rules.files) { $0.string($1) }
+        writer.string(rules.digest)
+        writer.sequence(rules.fileSummaries) { $0.fileSummary($1) }
+        writer.sequence(rules.allowEntries) { $0.allowEntry($1) }
+        writer.sequence(rules.origins) {
+            $0.int($1.key)
+            $0.sequence($1.value) { $0.origin($1) }
+        }
+        rules.indicators.encode(into: &writer)
+        table.encode(into: &writer)
+    }
+
+    static func decodePayload(_ reader: inout CacheReader) throws(CacheFileError) -> (RuleSet, IndicatorTable) {
+        let errors = try reader.array { r throws(CacheFileError) in try r.ruleError() }
+        let warnings = try reader.array { r throws(CacheFileError) in try r.ruleWarning() }
+        let files = try reader.array { r throws(CacheFileError) in try r.string() }
+        let digest = try reader.string()
+        let summaries = try reader.array { r throws(CacheFileError) in try r.fileSummary() }
+        let allowEntries = try reader.array { r throws(CacheFileError) in try r.allowEntry() }
+        var origins: [Int: [IndicatorOrigin]] = [:]
+        for _ in 0..<(try reader.count()) {
+            let position = try reader.int()
+            origins[position] = try reader.array { r throws(CacheFileError) in try r.origin() }
+        }
+        let list = try IndicatorList(decoding: &reader)
+        guard origins.keys.allSatisfy({ (0..<list.count).contains($0) }) else { throw CacheFileError("origins: bad position") }
+        let table = try IndicatorTable(decoding: &reader, indicators: list.count, allowEntries: allowEntries.count)
+        var rules = RuleSet(list: list, errors: errors, files: files, digest: digest)
+        rules.warnings = warnings
+        rules.fileSummaries = summaries
+        rules.allowEntries = allowEntries
+        rules.origins = origins
+        return (rules, table)
+    }
+
+    // MARK: Writing
+
+    /// Writes `rules` and `table` under `key` in `directory` (created if need be), then
+    /// removes the least recently used entries beyond `maximumEntries`. Returns the
+    /// file written, or why nothing was.
+    static func write(_ rules: RuleSet, _ table: IndicatorTable, key: [UInt8], directory: String) -> Result<String, CacheFileError> {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            return .failure(CacheFileError("cannot create \(directory): \((error as NSError).localizedDescription)"))
+        }
+        let estimate = table.tables.memoryBytes + table.allow.memoryBytes + rules.indicators.count * 24
+            + rules.indicators.textCount + (1 << 20)
+        var writer = CacheWriter(reservingCapacity: estimate)
+        encodePayload(rules, table, into: &writer)
+        var header = CacheWriter(reservingCapacity: headerLength)
+        header.uint64(magic)
+        header.uint64(UInt64(formatVersion))
+        header.bytes += key
+        header.uint64(UInt64(writer.bytes.count))
+        header.uint64(writer.bytes.withUnsafeBytes { CacheChecksum.of($0) })
+        let path = directory + "/" + hex(key) + fileSuffix
+        let temporary = directory + "/" + temporaryPrefix + String(getpid()) + "-"
+            + String(UInt64.random(in: 0...UInt64.max), radix: 16) + fileSuffix
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            return .failure(CacheFileError("cannot write in \(directory): \(String(cString: strerror(errno)))"))
+        }
+        var failure: String? = nil
+        for part in [header.bytes, writer.bytes] where failure == nil {
+            part.withUnsafeBytes { bytes in
+                var written = 0
+                while written < bytes.count {
+                    // Safe: `written < bytes.count`, so the range lies inside `bytes`.
+                    let count = systemWrite(descriptor, bytes.baseAddress! + written, bytes.count - written)
+                    if count < 0, errno == EINTR { continue }
+                    guard count > 0 else {
+                        failure = "cannot write \(temporary): \(String(cString: strerror(errno)))"
+                        return
+                    }
+                    written += count
+                }
+            }
+        }
+        if close(descriptor) != 0, failure == nil { failure = "cannot write \(temporary): \(String(cString: strerror(errno)))" }
+        if failure == nil, rename(temporary, path) != 0 {
+            failure = "cannot rename \(temporary) to \(path): \(String(cString: strerror(errno)))"
+        }
+        if let failure {
+            unlink(temporary)
+            return .failure(CacheFileError(failure))
+        }
+        prune(directory, keeping: path)
+        return .success(path)
+    }
+
+    /// Removes the entries beyond `maximumEntries`, least recently used first (never
+    /// `keeping`), and temporary files left by runs that died while writing.
+    static func prune(_ directory: String, keeping: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        var entries: [(path: String, modified: Double)] = []
+        let now = Date().timeIntervalSince1970
+        for name in names where name.hasSuffix(fileSuffix) {
+            let path = directory + "/" + name
+            var status = stat()
+            guard stat(path, &status) == 0 else { continue }
+            let modified = Double(status.st_mtim.tv_sec) + Double(status.st_mtim.tv_nsec) / 1e9
+            if name.hasPrefix(temporaryPrefix) {
+                if now - modified > staleTemporarySeconds { unlink(path) }
+            } else if path != keeping {
+                entries.append((path, modified))
+            }
+        }
+        entries.sort { $0.modified > $1.modified }
+        for entry in entries.dropFirst(maximumEntries - 1) { unlink(entry.path) }
+    }
+
+    /// Marks a file as just used (its modification time, which `prune` orders by).
+    static func touch(_ path: String) {
+        _ = utimensat(AT_FDCWD, path, nil, 0)
+    }
+}
+
+extension RuleSet {
+    /// `load(paths:)` then `compile()`, through the compiled rule cache in
+    /// `cacheDirectory` (`CompiledRuleCache`): on a hit, the rule set and the table are
+    /// read from the cache file (every field equal to what loading gives, errors and
+    /// warnings included) without parsing a rule file; on a miss they are loaded,
+    /// compiled and written there. With `cacheDirectory` nil, no cache. A cache that
+    /// cannot be read or written is never an error of the run: `cache` says what
+    /// happened. Keying costs a read and a SHA-256 of every rule file and of the
+    /// executable (tens of milliseconds).
+    public static func loadCompiled(paths: [String], cacheDirectory: String?)
+        -> (rules: RuleSet, table: IndicatorTable, cache: CompiledRuleCache.Outcome, timing: CompiledRuleCache.Timing)
+    {
+        loadCompiled(paths: paths, cacheDirectory: cacheDirectory, publicSuffixListPath: PublicSuffixList.defaultPath)
+    }
+
+    /// `loadCompiled(paths:cacheDirectory:)` with the public suffix list read from
+    /// `publicSuffixListPath` (as `load(paths:publicSuffixListPath:)`).
+    public static func loadCompiled(paths: [String], cacheDirectory: String?, publicSuffixListPath: String)
+        -> (rules: RuleSet, table: IndicatorTable, cache: CompiledRuleCache.Outcome, timing: CompiledRuleCache.Timing)
+    {
+        let start = ContinuousClock.now
+        var timing = CompiledRuleCache.Timing()
+        func seconds() -> Double {
+            let elapsed = ContinuousClock.now - start
+            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        }
+        func compiled(_ outcome: CompiledRuleCache.Outcome) -> (RuleSet, IndicatorTable, CompiledRuleCache.Outcome) {
+            let rules = load(paths: paths, publicSuffixListPath: publicSuffixListPath)
+            return (rules, rules.compile(), outcome)
+        }
+        guard let directory = cacheDirectory else {
+            let (rules, table, outcome) = compiled(.disabled)
+            timing.total = seconds()
+            return (rules, table, outcome, timing)
+        }
+        let scan = RuleFiles.scan(paths)
+        guard let executable = CompiledRuleCache.executableDigest else {
+            let (rules, table, outcome) = compiled(.notWritten(reason: "the running executable cannot be read to key the cache"))
+            timing.total = seconds()
+            return (rules, table, outcome, timing)
+        }
+        let key = CompiledRuleCache.key(scan: scan, executable: executable, publicSuffixListPath: publicSuffixListPath)
+        timing.keying = seconds()
+        let trimmed = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        let path = trimmed + "/" + CompiledRuleCache.hex(key) + CompiledRuleCache.fileSuffix
+        var rejected: String? = nil
+        switch CompiledRuleCache.read(path, key: key) {
+        case .found(let rules, let table) where rules.digest == scan.digest:
+            CompiledRuleCache.touch(path)
+            timing.total = seconds()
+            return (rules, table, .hit(file: path), timing)
+        case .found:
+            rejected = "its rules digest is not the rule files'"
+        case .unusable(let reason):
+            rejected = reason
+        case .absent:
+            break
+        }
+        let rules = load(paths: paths, publicSuffixListPath: publicSuffixListPath)
+        let table = rules.compile()
+        let outcome: CompiledRuleCache.Outcome
+        if rules.digest != scan.digest {
+            // The files changed between keying and loading: the key would describe other rules.
+            outcome = .notWritten(reason: "the rule files changed while they were read")
+        } else {
+            switch CompiledRuleCache.write(rules, table, key: key, directory: trimmed) {
+            case .success(let file): outcome = .written(file: file, rejected: rejected)
+            case .failure(let error):
+                outcome = .notWritten(reason: error.reason + (rejected.map { "; the cached copy was not usable: \($0)" } ?? ""))
+            }
+        }
+        timing.total = seconds()
+        return (rules, table, outcome, timing)
+    }
+}
+
+/// read(2) and write(2), under names that the cache's own `read` and `write` do not hide.
+private func systemRead(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    Glibc.read(descriptor, buffer, count)
+    #else
+    Darwin.read(descriptor, buffer, count)
+    #endif
+}
+
+private func systemWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    Glibc.write(descriptor, buffer, count)
+    #else
+    Darwin.write(descriptor, buffer, count)
+    #endif
+}

@@ -1,0 +1,298 @@
+import Foundation
+import Observations
+import Testing
+@testable import Indicators
+
+@Suite struct CompiledRuleCacheTests {
+    /// `AllowAndMatchTests.tree()` (validity windows, an allow directory, MISP warning
+    /// lists of every kind) plus every indicator type, duplicates with and without
+    /// conflicting metadata (origins, a conflict warning), bad lines (errors) and a
+    /// port-specific line (a warning).
+    static func tree() throws -> String {
+        let root = try AllowAndMatchTests.tree()
+        let extra: [String: String] = [
+            "Rules/all.txt": """
+                192.0.2.1
+                198.51.100.0/24
+                2001:db8:1::/48
+                2001:db8:2::7
+                =exact.example
+                subs.example
+                d41d8cd98f00b204e9800998ecf8427e
+                da39a3ee5e6b4b0d3255bfef95601890afd80709
+                e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+                https://bad.example/path?q=1
+                bad.example/other
+                mallory@mail.example
+                t13d1516h2_8daaf6152771_02713d6af862
+                not valid!
+                1.2.3.4:80
+                evil.example
+
+                """,
+            "Rules/more.csv": """
+                indicator,type,severity,source
+                192.0.2.1,ipv4,critical,feed-b
+                subs.example,domain,low,feed-c
+                0123456789abcdef0123456789abcdef,ja3,high,sslbl
+                256.1.1.1,ipv4,high,feed-d
+                evil.example,domain,low,feed-e
+
+                """,
+        ]
+        for (relative, text) in extra {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: root + "/" + relative))
+        }
+        return root
+    }
+
+    /// Observed texts for `IndicatorTable.explain`: hits of every kind, misses, parent
+    /// domains, nested ranges, allow entries, a mapped IPv6 address.
+    static let probes = [
+        "192.0.2.1", "192.0.2.2", "198.51.100.77", "198.51.101.1", "10.1.2.3", "10.1.3.3", "10.9.9.9", "11.0.0.1",
+        "2001:db8:1::5", "2001:db8:2::7", "2001:db8:3::1", "::ffff:10.1.2.3",
+        "exact.example", "www.exact.example", "a.b.subs.example", "subs.example.", "notsubs.example",
+        "WWW.cdn.evil.example", "x.cdn.evil.example", "a.ok.evil.example", "tracker-evil.example", "Tracker.evil.example",
+        "d41d8cd98f00b204e9800998ecf8427e", "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b856",
+        "44d88612fea8a8f36de82e1278abb02f", "0123456789abcdef0123456789abcdef",
+        "https://BAD.example/path?q=1", "http://bad.example/other", "https://bad.example/path?q=2",
+        "Mallory@Mail.Example", "eve@mail.example", "t13d1516h2_8daaf6152771_02713d6af862", "3:abc:def", "aaa",
+    ]
+
+    static let times: [Timestamp?] = [nil, day(2026, 1, 15), day(2026, 2, 15), day(2026, 4, 1)]
+
+    /// Every field of the rule sets equal, and every probe explained alike at every time.
+    static func expectSame(_ cached: (RuleSet, IndicatorTable), _ fresh: RuleSet, sourceLocation: SourceLocation = #_sourceLocation) {
+        let (rules, table) = cached
+        #expect(rules.indicators == fresh.indicators, sourceLocation: sourceLocation)
+        #expect(rules.errors == fresh.errors, sourceLocation: sourceLocation)
+        #expect(rules.warnings == fresh.warnings, sourceLocation: sourceLocation)
+        #expect(rules.files == fresh.files, sourceLocation: sourceLocation)
+        #expect(rules.digest == fresh.digest, sourceLocation: sourceLocation)
+        #expect(rules.fileSummaries == fresh.fileSummaries, sourceLocation: sourceLocation)
+        #expect(rules.allowEntries == fresh.allowEntries, sourceLocation: sourceLocation)
+        #expect(rules.origins == fresh.origins, sourceLocation: sourceLocation)
+        #expect(rules == fresh, sourceLocation: sourceLocation)
+        let compiled = fresh.compile()
+        #expect(table.indicatorTypes == compiled.indicatorTypes, sourceLocation: sourceLocation)
+        for probe in probes {
+            for time in times {
+                #expect(table.explain(probe, at: time) == compiled.explain(probe, at: time),
+                        "\(probe) at \(String(describing: time))", sourceLocation: sourceLocation)
+            }
+        }
+    }
+
+    static func cacheFiles(_ directory: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".cairn-rules") }.sorted().map { directory + "/" + $0 }
+    }
+
+    @Test func aHitRebuildsTheSameRulesAndTable() throws {
+        let root = try Self.tree()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let cache = root + "/cache"
+        let fresh = RuleSet.load(paths: [root + "/Rules"])
+        // The tree exercises what it claims to.
+        #expect(!fresh.errors.isEmpty && !fresh.warnings.isEmpty && !fresh.origins.isEmpty && !fresh.allowEntries.isEmpty)
+        #expect(Set(fresh.indicators.map(\.type)) == Set(IndicatorType.allCases))
+
+        let first = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: cache)
+        guard case .written(let file, nil) = first.cache else {
+            Issue.record("expected a written cache, got \(first.cache)")
+            return
+        }
+        #expect(Self.cacheFiles(cache) == [file])
+        Self.expectSame((first.rules, first.table), fresh)
+
+        let second = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: cache)
+        #expect(second.cache == .hit(file: file))
+        #expect(second.timing.keying > 0 && second.timing.total >= second.timing.keying)
+        Self.expectSame((second.rules, second.table), fresh)
+        // Errors still reported on a hit.
+        #expect(second.rules.errors.map(\.description).contains { $0.contains("not valid!") })
+
+        // No directory: no cache, the same result.
+        let uncached = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: nil)
+        #expect(uncached.cache == .disabled)
+        Self.expectSame((uncached.rules, uncached.table), fresh)
+    }
+
+    @Test func changingOneByteOfARuleFileIsAMiss() throws {
+        let root = try Self.tree()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let cache = root + "/cache"
+        let paths = [root + "/Rules"]
+        guard case .written = RuleSet.loadCompiled(paths: paths, cacheDirectory: cache).cache else {
+            Issue.record("not written")
+            return
+        }
+        // 192.0.2.1 → 192.0.2.9: same length, same size.
+        let file = root + "/Rules/all.txt"
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+        let index = try #require(bytes.firstIndex(of: UInt8(ascii: "1")).map { $0 + 8 })
+        #expect(bytes[index] == UInt8(ascii: "1"))
+        bytes[index] = UInt8(ascii: "9")
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        let changed = RuleSet.loadCompiled(paths: paths, cacheDirectory: cache)
+        guard case .written(_, nil) = changed.cache else {
+            Issue.record("expected a miss, got \(changed.cache)")
+            return
+        }
+        Self.expectSame((changed.rules, changed.table), RuleSet.load(paths: paths))
+        #expect(changed.table.explain("192.0.2.9", at: nil).first?.match != nil)
+        #expect(Self.cacheFiles(cache).count == 2)
+        // An allow list named directly (not under a directory argument) is another key too.
+        let asAllow = RuleSet.loadCompiled(paths: [root + "/Rules/allow/ours.txt"], cacheDirectory: cache)
+        #expect(!asAllow.cache.isHit)
+    }
+
+    /// A damaged entry: (what to do to the file's bytes, words its rejection names).
+    static let damages: [(name: String, damage: @Sendable ([UInt8]) -> [UInt8], reason: String)] = [
+        ("truncated in the payload", { Array($0.prefix($0.count - 100)) }, "truncated"),
+        ("truncated in the header", { Array($0.prefix(20)) }, "truncated"),
+        ("empty", { _ in [] }, "truncated"),
+        ("a flipped payload byte", { var b = $0; b[b.count / 2] ^= 0x01; return b }, "checksum"),
+        ("a flipped last byte", { var b = $0; b[b.count - 1] ^= 0x80; return b }, "checksum"),
+        ("a flipped key byte", { var b = $0; b[20] ^= 0x01; return b }, "other rules"),
+        ("a flipped magic byte", { var b = $0; b[0] ^= 0x01; return b }, "not a compiled rule cache"),
+        ("bytes appended", { $0 + [0, 0, 0, 0] }, "truncated"),
+    ]
+
+    @Test(arguments: damages.indices)
+    func aDamagedEntryIsRebuiltNeverTrusted(_ which: Int) throws {
+        let (name, damage, reason) = Self.damages[which]
+        let root = try Self.tree()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let cache = root + "/cache"
+        let paths = [root + "/Rules"]
+        guard case .written(let file, nil) = RuleSet.loadCompiled(paths: paths, cacheDirectory: cache).cache else {
+            Issue.record("not written")
+            return
+        }
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+        try Data(damage(bytes)).write(to: URL(fileURLWithPath: file))
+        let again = RuleSet.loadCompiled(paths: paths, cacheDirectory: cache)
+        guard case .written(file, let rejected?) = again.cache else {
+            Issue.record("\(name): expected a rebuild, got \(again.cache)")
+            return
+        }
+        #expect(rejected.contains(reason), "\(name): \(rejected)")
+        Self.expectSame((again.rules, again.table), RuleSet.load(paths: paths))
+        // Rewritten whole (same size; not the same bytes: dictionaries are written in
+        // their own order): the next run hits.
+        #expect(try Data(contentsOf: URL(fileURLWithPath: file)).count == bytes.count)
+        #expect(RuleSet.loadCompiled(paths: paths, cacheDirectory: cache).cache == .hit(file: file))
+    }
+
+    /// A payload that passes the checksum but lies (a position past the indicators, a
+    /// count past the end) is refused by the structural checks, not trusted.
+    @Test func aConsistentButLyingPayloadIsRefused() throws {
+        let root = try Self.tree()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let rules = RuleSet.load(paths: [root + "/Rules"])
+        let table = rules.compile()
+        var writer = CacheWriter()
+        CompiledRuleCache.encodePayload(rules, table, into: &writer)
+        let good = writer.bytes
+        // Prefixes and changed bytes at many offsets (densely in the small parts at the
+        // start): never a trap, and what is accepted returns only real positions.
+        var refused = 0
+        let offsets = Array(stride(from: 0, to: min(good.count, 1500), by: 29))
+            + Array(stride(from: 0, to: good.count, by: max(1, good.count / 20)))
+        for cut in offsets {
+            for variant in 0..<3 {
+                var bytes = variant == 0 ? Array(good.prefix(cut)) : good
+                if variant == 1 { bytes[cut] = 0xFF }
+                if variant == 2 { bytes[cut] &+= 1 }
+                let decoded: (RuleSet, IndicatorTable)? = bytes.withUnsafeBytes { raw in
+                    var reader = CacheReader(raw)
+                    guard let result = try? CompiledRuleCache.decodePayload(&reader), reader.remaining == 0 else { return nil }
+                    return result
+                }
+                if let decoded {
+                    // Accepted: every position it can return must be a real one.
+                    for probe in Self.probes {
+                        for explanation in decoded.1.explain(probe, at: nil) {
+                            #expect(explanation.indicators.allSatisfy { $0.index < decoded.0.indicators.count })
+                            #expect(explanation.allowEntries.allSatisfy { $0.index < decoded.0.allowEntries.count })
+                        }
+                    }
+                } else {
+                    refused += 1
+                }
+            }
+        }
+        #expect(refused > 0)
+    }
+
+    @Test func anUnwritableDirectoryIsNotAnErrorOfTheRun() throws {
+        let root = try Self.tree()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // A regular file where the directory should be: neither root nor anyone can write in it.
+        try Data("x".utf8).write(to: URL(fileURLWithPath: root + "/blocker"))
+        let result = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: root + "/blocker/cache")
+        guard case .notWritten(let reason) = result.cache else {
+            Issue.record("expected notWritten, got \(result.cache)")
+            return
+        }
+        #expect(reason.contains("cannot create"))
+        Self.expectSame((result.rules, result.table), RuleSet.load(paths: [root + "/Rules"]))
+    }
+
+    @Test func keepsTheFourMostRecentlyUsedEntries() throws {
+        let root = try makeTree(["Rules/a.txt": Array("192.0.2.1\n".utf8)])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let cache = root + "/cache"
+        var files: [String] = []
+        for round in 0..<6 {
+            try Data("192.0.2.\(round + 1)\n".utf8).write(to: URL(fileURLWithPath: root + "/Rules/a.txt"))
+            guard case .written(let file, _) = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: cache).cache else {
+                Issue.record("round \(round): not written")
+                return
+            }
+            files.append(file)
+            // Distinct modification times even on coarse file systems.
+            var times = [timespec(tv_sec: 1_700_000_000 + round * 10, tv_nsec: 0),
+                         timespec(tv_sec: 1_700_000_000 + round * 10, tv_nsec: 0)]
+            utimensat(AT_FDCWD, file, &times, 0)
+            if round == 1 {
+                // Round 0's entry used again (a hit touches it): it outlives rounds 1 and 2.
+                try Data("192.0.2.1\n".utf8).write(to: URL(fileURLWithPath: root + "/Rules/a.txt"))
+                #expect(RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: cache).cache == .hit(file: files[0]))
+            }
+        }
+        #expect(Self.cacheFiles(cache) == [files[0], files[3], files[4], files[5]].sorted())
+    }
+
+    @Test func theRealFeedsRoundTrip() throws {
+        guard let corpus = corpusIndicators() else { return }
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-cache-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        // A few feeds of each kind (a few seconds in a debug build): addresses, ranges,
+        // domains, and MISP warning lists of hostnames, CIDRs and strings (allow entries).
+        let lists = corpus + "/misp-warninglists/lists/"
+        let paths = [corpus + "/ipsum/levels/3.txt", corpus + "/maltrail/trails/static/suspicious",
+                     corpus + "/maltrail/trails/static/mass_scanner_cidr.txt", lists + "empty-hashes", lists + "google",
+                     lists + "rfc1918", lists + "sinkholes", lists + "dynamic-dns", lists + "common-ioc-false-positive"]
+        let fresh = RuleSet.load(paths: paths)
+        #expect(fresh.indicators.count > 10_000 && fresh.allowEntries.count > 1_000)
+        guard case .written = RuleSet.loadCompiled(paths: paths, cacheDirectory: cache).cache else {
+            Issue.record("not written")
+            return
+        }
+        let hit = RuleSet.loadCompiled(paths: paths, cacheDirectory: cache)
+        #expect(hit.cache.isHit)
+        #expect(hit.rules == fresh)
+        let compiled = fresh.compile()
+        // Every 97th indicator's own value, and a miss next to it.
+        for position in stride(from: 0, to: fresh.indicators.count, by: 97) {
+            let value = fresh.indicators[position].value
+            for text in [value, "x" + value] {
+                #expect(hit.table.explain(text, at: nil) == compiled.explain(text, at: nil), "\(text)")
+            }
+        }
+    }
+}
