@@ -46,8 +46,9 @@ public struct LogReadingOptions: Sendable {
     /// damage alike; tests decode the same files through both and compare.
     public var inflater: Inflater = .isal
     /// For gzip input: inflate on a second thread of the reader's own, so that
-    /// decompression overlaps framing and scanning (about a fifth of a gzip file's
-    /// reading time moves off the reading thread). Everything read is the same as without
+    /// decompression overlaps framing and scanning (with a free core, the 1 GB bench
+    /// syslog read in 4.3 s instead of 6.6 s with ISA-L, 5.3 s instead of 8.1 s with zlib;
+    /// without one it costs nothing measurable). Everything read is the same as without
     /// it: lines, offsets, observations, `ReadSummary`, damage messages. Worth it only
     /// with a spare core (more cores than files read at once); default false.
     ///
