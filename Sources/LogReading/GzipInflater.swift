@@ -101,7 +101,13 @@ final class GzipInflater {
     }
 
     /// The next chunk of decompressed bytes, the clean end, or why the stream stopped.
-    func next() -> Output {
+    func next() -> Output { next(into: output) }
+
+    /// As `next()`, writing the decompressed bytes into `output` (from its start) instead
+    /// of the inflater's own buffer: the inflating thread writes straight into a slot of
+    /// `InflatedChunkRing`. zlib keeps its window itself, so `output` may differ per call.
+    /// Bytes handed out are `output`'s first bytes, valid while `output` is.
+    func next(into output: UnsafeMutableRawBufferPointer) -> Output {
         if finished { return .end }
         if let deferredDamage { return stop(deferredDamage) }
         guard initialised else {

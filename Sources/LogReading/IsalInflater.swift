@@ -136,7 +136,15 @@ final class IsalInflater {
     }
 
     /// The next chunk of decompressed bytes, the clean end, or why the stream stopped.
-    func next() -> GzipInflater.Output {
+    func next() -> GzipInflater.Output { next(into: output) }
+
+    /// As `next()`, writing the decompressed bytes into `output` (from its start; at most
+    /// 1 GiB of it) instead of the inflater's own buffer: the inflating thread writes
+    /// straight into a slot of `InflatedChunkRing`. ISA-L keeps the history it needs for
+    /// back-references in its own state (`tmp_out_buffer`), never in the caller's output,
+    /// so `output` may differ per call. Bytes handed out are `output`'s first bytes.
+    func next(into output: UnsafeMutableRawBufferPointer) -> GzipInflater.Output {
+        let output = UnsafeMutableRawBufferPointer(rebasing: output[0..<min(output.count, 1 << 30)])
         if finished { return .end }
         if let deferredDamage { return stop(deferredDamage) }
         while true {
