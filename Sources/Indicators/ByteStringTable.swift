@@ -193,24 +193,6 @@ struct ByteStringTable: Sendable {
         return best >= 0 ? indices.withUnsafeBufferPointer { $0[best] } : nil
     }
 
-    /// Prefetches the presence-filter words `lookupDomainSuffix(bytes)` will read.
-    func prefetchDomainSuffix(_ bytes: UnsafeRawBufferPointer) {
-        guard !slots.isEmpty else { return }
-        var end = bytes.count
-        if end > 0, bytes[end - 1] == UInt8(ascii: ".") { end -= 1 }
-        var state = ByteStringTable.fnvOffset
-        var position = end
-        while position > 0 {
-            position -= 1
-            let byte = ByteStringTable.lowercased(bytes[position])
-            if byte == UInt8(ascii: "."), position + 1 < end {
-                filter.prefetch(PresenceBits.position(ByteStringTable.finish(state)))
-            }
-            state = (state ^ UInt64(byte)) &* ByteStringTable.fnvPrime
-        }
-        if end > 0 { filter.prefetch(PresenceBits.position(ByteStringTable.finish(state))) }
-    }
-
     /// Every entry that is `bytes[0..<end]` or a suffix of it starting after a `.`,
     /// longest first. Allocates; for use after a hit.
     func domainSuffixMatches(_ bytes: UnsafeRawBufferPointer, end: Int) -> [UInt32] {

@@ -310,11 +310,6 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
         }
     }
 
-    /// Prefetches the presence-filter word `lookup(address)` reads first from memory.
-    func prefetch(_ address: Key) {
-        blocks.prefetch(address.top24)
-    }
-
     /// Every network containing `address`, most specific first (then each wider one in
     /// turn). Allocates; for use after a hit.
     func allMatches(_ address: Key) -> [UInt32] {

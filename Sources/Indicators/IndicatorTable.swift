@@ -195,16 +195,6 @@ final class LookupTables: Sendable {
         }
     }
 
-    /// See `IndicatorTable.prefetch`.
-    @inline(__always)
-    func prefetch(_ value: ObservedValue) {
-        switch value {
-        case .ipv4(let address): ipv4.prefetch(address.value)
-        case .domain(let bytes): domains.prefetchDomainSuffix(bytes)
-        default: break
-        }
-    }
-
     /// Every entry matching `value`, the one `lookup` gives first, then the wider ones
     /// (containing networks, parent domains, a URL indicator without a scheme). Allocates.
     func allMatches(_ value: ObservedValue) -> [UInt32] {
@@ -395,14 +385,6 @@ public struct IndicatorTable: Sendable {
     /// expected for names, digests, URLs, e-mail and fingerprints.
     public func lookup(_ value: ObservedValue) -> Int? {
         tables.lookup(value).map { Int($0) }
-    }
-
-    /// Asks the processor to start reading what `match(value, at:)` will read first
-    /// (the presence filters of the big tables), so that a match made a little later —
-    /// at the end of the line — finds it in the cache. Costs a few nanoseconds; changes
-    /// nothing.
-    public func prefetch(_ value: ObservedValue) {
-        tables.prefetch(value)
     }
 
     /// The sighting `value`, observed at `time`, makes, or nil when no indicator valid

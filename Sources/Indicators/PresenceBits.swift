@@ -1,5 +1,3 @@
-import CGuardedMapping
-
 /// A bit array that says "certainly absent" for most keys that are not in a table, read
 /// before the table itself: at about 16 bits per key it stays in the processor's
 /// second-level cache where the table does not, so the common case of a lookup (a
@@ -50,18 +48,6 @@ struct PresenceBits: Sendable {
         guard mask >= 0 else { return true }
         let bit = position & mask
         return words.withUnsafeBufferPointer { ($0[bit >> 6] >> UInt64(bit & 63)) & 1 != 0 }
-    }
-
-    /// Asks the processor to bring the word holding `position` into the cache, so that
-    /// a `mayContain` a little later does not wait for memory.
-    @inline(__always)
-    func prefetch(_ position: Int) {
-        guard mask >= 0 else { return }
-        let bit = position & mask
-        words.withUnsafeBufferPointer { words in
-            // Safe: bit >> 6 < words.count (mask + 1 == words.count * 64); a prefetch never faults.
-            if let base = words.baseAddress { cairn_prefetch(base + (bit >> 6)) }
-        }
     }
 
     var memoryBytes: Int { words.capacity * 8 }

@@ -102,8 +102,7 @@ struct SourceReader: Sendable {
         let table = self.table
         return try readContent(
             of: file, kind: kind, derived: DerivedObservables(matchableBy: table),
-            observe: { collector.observe($0, matchingIn: table) }, line: { collector.observeLine($0) },
-            prefetch: { table.prefetch($0) })
+            observe: { collector.observe($0, matchingIn: table) }, line: { collector.observeLine($0) })
     }
 
     /// Runs the reader for `kind`, handing every observation to `observe` and, for logs,
@@ -111,7 +110,7 @@ struct SourceReader: Sendable {
     /// `derived`: the digests and fingerprints to compute (all by default).
     func readContent(
         of file: InputFile, kind: SourceKind, derived: DerivedObservables = .all, observe: (Observation) -> Void,
-        line: (LogReader.LineView) -> Void = { _ in }, prefetch: ((ObservedValue) -> Void)? = nil
+        line: (LogReader.LineView) -> Void = { _ in }
     ) throws -> ReadSummary {
         let reportProgress: (ReadSummary) -> Void = { [progress] _ in progress?.read(bytes: file.bytesRead, path: file.path) }
         switch kind {
@@ -125,7 +124,7 @@ struct SourceReader: Sendable {
             if year == nil { options.yearHint = Self.modificationTime(of: file.path) }
             options.utcOffsetSeconds = utcOffsetSeconds
             let reader = LogReader(file: file, compressed: kind == .gzip, options: options)
-            return reader.read(observe: observe, line: line, prefetch: prefetch, progress: reportProgress)
+            return reader.read(observe: observe, line: line, progress: reportProgress)
         }
     }
 

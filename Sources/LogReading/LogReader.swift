@@ -189,13 +189,8 @@ public final class LogReader {
     /// O(file size); `progress` is called every 65 536 lines.
     /// `line` is called once per line after its observations (for correlation rules
     /// that select log lines by their text).
-    /// `prefetch`, when given, is called with each value as soon as the scan finds it;
-    /// the observations of a text line then reach `observe` together at the line's end
-    /// (in the same order), so that lookups a caller starts in `prefetch` (bringing the
-    /// words of big tables into the cache) overlap the scan of the rest of the line.
     public func read(
         observe: (Observation) -> Void, line lineHandler: (LineView) -> Void = { _ in },
-        prefetch: ((ObservedValue) -> Void)? = nil,
         progress: (ReadSummary) -> Void
     ) -> ReadSummary {
         var lastTime = Timestamp(seconds: 0)
@@ -203,15 +198,11 @@ public final class LogReader {
         // A local, not a stored property: the closures below then borrow it with static
         // exclusivity checks instead of dynamic ones on every observation.
         var held = HeldLine(members: heldMembers)
-        held.holdsText = prefetch != nil
         return readLines(progress: progress) { line, number, offset in
             held.start()
             let (host, time) = processLine(
                 line, number: number, offset: offset, lastTime: &lastTime, years: &years
-            ) { observation in
-                prefetch?(observation.value)
-                held.hold(observation, orPass: observe)
-            }
+            ) { held.hold($0, orPass: observe) }
             let (source, destination) = held.attributeToTheOtherSide()
             for observation in held.observations { observe(observation) }
             lineHandler(LineView(
@@ -225,18 +216,14 @@ public final class LogReader {
     /// Only those from the line's first source or destination on are held (so none is
     /// held while the line has named neither): the others are never changed, so they
     /// are passed on at once, in the same order, without a copy (most lines name no
-    /// source or destination) — unless `holdsText`. Kept between lines (capacity only),
-    /// so holding allocates nothing per line.
+    /// source or destination). Kept between lines (capacity only), so holding allocates
+    /// nothing per line.
     struct HeldLine {
         var observations: [Observation] = []
         /// Copies of the member paths of the held observations: the path buffer is reused
         /// for every JSON value, so a held observation's `member` must point here.
         let members: UnsafeMutableRawBufferPointer
         var membersUsed = 0
-        /// Whether observations without a member path (those of text lines) are held from
-        /// the line's first one on, for a caller that prefetches (`read(prefetch:)`).
-        /// JSON values keep the rule below, so the member buffer holds as much as before.
-        var holdsText = false
 
         init(members: UnsafeMutableRawBufferPointer) {
             self.members = members
@@ -250,13 +237,10 @@ public final class LogReader {
         }
 
         /// Keeps an observation of the current line, with its member path copied, once the
-        /// line has named a source or destination (or at once, see `holdsText`); before
-        /// that, passes it to `observe`.
+        /// line has named a source or destination; before that, passes it to `observe`.
         @inline(__always)
         mutating func hold(_ observation: Observation, orPass observe: (Observation) -> Void) {
-            guard !observations.isEmpty || observation.field == .logSource || observation.field == .logDestination
-                    || (holdsText && observation.member == nil)
-            else {
+            guard !observations.isEmpty || observation.field == .logSource || observation.field == .logDestination else {
                 observe(observation)
                 return
             }
