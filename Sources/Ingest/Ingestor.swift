@@ -13,7 +13,8 @@ public struct IngestOptions: Sendable {
     /// Rule files or directories.
     public var rulePaths: [String]
     public var databasePath: String
-    /// Files read at once (one reader per file).
+    /// Files read at once (one reader per file). When there are fewer files than jobs,
+    /// each gzip log is inflated on a thread of its own besides its reader's.
     public var jobs: Int
     /// BPF expression applied to captures.
     public var filter: String?
@@ -190,7 +191,10 @@ public struct Ingestor: Sendable {
         let reader = SourceReader(
             table: table, indicatorRecords: indicatorRecords, database: database, runID: runID,
             filter: options.filter, year: options.year, utcOffsetSeconds: options.utcOffsetSeconds,
-            progress: progress, lineRules: correlation.rules.hasLineRules ? correlation.rules : nil)
+            progress: progress, lineRules: correlation.rules.hasLineRules ? correlation.rules : nil,
+            // Fewer files than jobs: a reading thread is left over, so each gzip log gets
+            // a second thread to inflate it.
+            inflatesOnSecondThread: files.count < options.jobs)
         let fileResults = Self.forEachConcurrently(files, jobs: options.jobs) { file in
             reader.read(path: file.path)
         }

@@ -21,12 +21,16 @@ struct SourceReader: Sendable {
     let progress: (any IngestProgress)?
     /// Correlation rules whose base rules select log lines; nil when there are none.
     var lineRules: CorrelationRules? = nil
+    /// Whether a gzip log is inflated on a thread of its own
+    /// (`LogReadingOptions.inflatesOnSecondThread`): when the run has a core to spare.
+    var inflatesOnSecondThread = false
 
     /// The same reader, telling no one of its progress.
     var withoutProgress: SourceReader {
         SourceReader(
             table: table, indicatorRecords: indicatorRecords, database: database, runID: runID, filter: filter,
-            year: year, utcOffsetSeconds: utcOffsetSeconds, progress: nil, lineRules: nil)
+            year: year, utcOffsetSeconds: utcOffsetSeconds, progress: nil, lineRules: nil,
+            inflatesOnSecondThread: inflatesOnSecondThread)
     }
 
     /// Never throws: every problem becomes the source's failure reason, recorded in the
@@ -123,6 +127,7 @@ struct SourceReader: Sendable {
             var options = LogReadingOptions(year: year ?? Self.modificationYear(of: file.path))
             if year == nil { options.yearHint = Self.modificationTime(of: file.path) }
             options.utcOffsetSeconds = utcOffsetSeconds
+            options.inflatesOnSecondThread = inflatesOnSecondThread
             let reader = LogReader(file: file, compressed: kind == .gzip, options: options)
             return reader.read(observe: observe, line: line, progress: reportProgress)
         }
