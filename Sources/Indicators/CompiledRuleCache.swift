@@ -33,6 +33,9 @@ public enum CompiledRuleCache {
     public enum Outcome: Sendable, Hashable, CustomStringConvertible {
         /// No cache directory: loaded and compiled as `load` and `compile` do.
         case disabled
+        /// Rule files smaller than `minimumRuleBytes` in all: loaded and compiled, which
+        /// is faster than keying and reading a cache entry.
+        case notNeeded
         /// Read from `file`: nothing parsed or compiled.
         case hit(file: String)
         /// Loaded, compiled and written to `file`. `rejected` says why the entry already
@@ -46,6 +49,7 @@ public enum CompiledRuleCache {
         public var description: String {
             switch self {
             case .disabled: "compiled rules: no cache"
+            case .notNeeded: "compiled rules: too few to need the cache"
             case .hit(let file): "compiled rules: read from the cache (\(file))"
             case .written(let file, nil): "compiled rules: compiled and cached (\(file))"
             case .written(let file, let rejected?):
@@ -79,6 +83,11 @@ public enum CompiledRuleCache {
     /// Entries kept in a directory: enough for a few rule sets (or builds) used in
     /// turn, few enough that the directory does not grow to gigabytes.
     public static let maximumEntries = 4
+    /// Rule files smaller than this in all are parsed and compiled, not cached: keying
+    /// alone (hashing the executable) takes about as long as parsing this much, and
+    /// the tables of even a few indicators fill a file of megabytes (fixed-size
+    /// filters).
+    public static let minimumRuleBytes = 4 << 20
     /// The suffix of cache files (the rest of the name is the key in hex).
     static let fileSuffix = ".cairn-rules"
     static let temporaryPrefix = ".partial-"
@@ -333,21 +342,25 @@ extension RuleSet {
     /// `cacheDirectory` (`CompiledRuleCache`): on a hit, the rule set and the table are
     /// read from the cache file (every field equal to what loading gives, errors and
     /// warnings included) without parsing a rule file; on a miss they are loaded,
-    /// compiled and written there. With `cacheDirectory` nil, no cache. A cache that
+    /// compiled and written there. With `cacheDirectory` nil, no cache; rule files
+    /// under `minimumRuleBytes` in all are loaded and compiled (`.notNeeded`). A cache that
     /// cannot be read or written is never an error of the run: `cache` says what
     /// happened. Keying costs a read and a SHA-256 of every rule file and of the
     /// executable (tens of milliseconds).
-    public static func loadCompiled(paths: [String], cacheDirectory: String?)
-        -> (rules: RuleSet, table: IndicatorTable, cache: CompiledRuleCache.Outcome, timing: CompiledRuleCache.Timing)
-    {
-        loadCompiled(paths: paths, cacheDirectory: cacheDirectory, publicSuffixListPath: PublicSuffixList.defaultPath)
+    public static func loadCompiled(
+        paths: [String], cacheDirectory: String?, minimumRuleBytes: Int = CompiledRuleCache.minimumRuleBytes
+    ) -> (rules: RuleSet, table: IndicatorTable, cache: CompiledRuleCache.Outcome, timing: CompiledRuleCache.Timing) {
+        loadCompiled(
+            paths: paths, cacheDirectory: cacheDirectory, publicSuffixListPath: PublicSuffixList.defaultPath,
+            minimumRuleBytes: minimumRuleBytes)
     }
 
     /// `loadCompiled(paths:cacheDirectory:)` with the public suffix list read from
     /// `publicSuffixListPath` (as `load(paths:publicSuffixListPath:)`).
-    public static func loadCompiled(paths: [String], cacheDirectory: String?, publicSuffixListPath: String)
-        -> (rules: RuleSet, table: IndicatorTable, cache: CompiledRuleCache.Outcome, timing: CompiledRuleCache.Timing)
-    {
+    public static func loadCompiled(
+        paths: [String], cacheDirectory: String?, publicSuffixListPath: String,
+        minimumRuleBytes: Int = CompiledRuleCache.minimumRuleBytes
+    ) -> (rules: RuleSet, table: IndicatorTable, cache: CompiledRuleCache.Outcome, timing: CompiledRuleCache.Timing) {
         let start = ContinuousClock.now
         var timing = CompiledRuleCache.Timing()
         func seconds() -> Double {
@@ -364,6 +377,11 @@ extension RuleSet {
             return (rules, table, outcome, timing)
         }
         let scan = RuleFiles.scan(paths)
+        guard scan.bytes >= minimumRuleBytes else {
+            let (rules, table, outcome) = compiled(.notNeeded)
+            timing.total = seconds()
+            return (rules, table, outcome, timing)
+        }
         guard let executable = CompiledRuleCache.executableDigest else {
             let (rules, table, outcome) = compiled(.notWritten(reason: "the running executable cannot be read to key the cache"))
             timing.total = seconds()

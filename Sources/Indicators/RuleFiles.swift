@@ -209,17 +209,21 @@ enum RuleFiles {
         var walkErrors: [RuleError]
         var readErrors: [RuleError]
         var digest: String
+        /// The files' sizes added up, as they were when the scan began.
+        var bytes: Int
     }
 
     static func scan(_ paths: [String]) -> Scan {
         let (candidates, allow, walkErrors) = collect(paths)
         var hasher = SHA256()
         var readErrors: [RuleError] = []
+        var bytes = 0
         for path in candidates {
+            bytes += ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
             if case .failure(let error) = stream(path, digest: &hasher, nil) { readErrors.append(error) }
         }
         return Scan(files: candidates, allow: allow, walkErrors: walkErrors, readErrors: readErrors,
-                    digest: hexDigest(hasher))
+                    digest: hexDigest(hasher), bytes: bytes)
     }
 
     private static func reason(_ error: any Error) -> String {

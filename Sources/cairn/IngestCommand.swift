@@ -123,6 +123,7 @@ struct Summary {
             return "\(time), loaded and compiled; the cached copy was not usable (\(rejected)); written again"
         case .notWritten(let reason): return "\(time), loaded and compiled; not cached: \(reason)"
         case .disabled: return "\(time), loaded and compiled (no table cache)"
+        case .notNeeded: return "\(time), loaded and compiled (too few to need the table cache)"
         }
     }
 

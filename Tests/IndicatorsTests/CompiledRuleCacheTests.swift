@@ -99,7 +99,7 @@ import Testing
         #expect(!fresh.errors.isEmpty && !fresh.warnings.isEmpty && !fresh.origins.isEmpty && !fresh.allowEntries.isEmpty)
         #expect(Set(fresh.indicators.map(\.type)) == Set(IndicatorType.allCases))
 
-        let first = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: cache)
+        let first = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: cache, minimumRuleBytes: 0)
         guard case .written(let file, nil) = first.cache else {
             Issue.record("expected a written cache, got \(first.cache)")
             return
@@ -107,7 +107,7 @@ import Testing
         #expect(Self.cacheFiles(cache) == [file])
         Self.expectSame((first.rules, first.table), fresh)
 
-        let second = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: cache)
+        let second = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: cache, minimumRuleBytes: 0)
         #expect(second.cache == .hit(file: file))
         #expect(second.timing.keying > 0 && second.timing.total >= second.timing.keying)
         Self.expectSame((second.rules, second.table), fresh)
@@ -118,6 +118,12 @@ import Testing
         let uncached = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: nil)
         #expect(uncached.cache == .disabled)
         Self.expectSame((uncached.rules, uncached.table), fresh)
+
+        // Rule files under the threshold (the default is 4 MiB): parsed, no cache read or written.
+        let small = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: root + "/small-cache")
+        #expect(small.cache == .notNeeded)
+        #expect(!FileManager.default.fileExists(atPath: root + "/small-cache"))
+        Self.expectSame((small.rules, small.table), fresh)
     }
 
     @Test func changingOneByteOfARuleFileIsAMiss() throws {
@@ -125,7 +131,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         let cache = root + "/cache"
         let paths = [root + "/Rules"]
-        guard case .written = RuleSet.loadCompiled(paths: paths, cacheDirectory: cache).cache else {
+        guard case .written = RuleSet.loadCompiled(paths: paths, cacheDirectory: cache, minimumRuleBytes: 0).cache else {
             Issue.record("not written")
             return
         }
@@ -136,7 +142,7 @@ import Testing
         #expect(bytes[index] == UInt8(ascii: "1"))
         bytes[index] = UInt8(ascii: "9")
         try Data(bytes).write(to: URL(fileURLWithPath: file))
-        let changed = RuleSet.loadCompiled(paths: paths, cacheDirectory: cache)
+        let changed = RuleSet.loadCompiled(paths: paths, cacheDirectory: cache, minimumRuleBytes: 0)
         guard case .written(_, nil) = changed.cache else {
             Issue.record("expected a miss, got \(changed.cache)")
             return
@@ -145,7 +151,7 @@ import Testing
         #expect(changed.table.explain("192.0.2.9", at: nil).first?.match != nil)
         #expect(Self.cacheFiles(cache).count == 2)
         // An allow list named directly (not under a directory argument) is another key too.
-        let asAllow = RuleSet.loadCompiled(paths: [root + "/Rules/allow/ours.txt"], cacheDirectory: cache)
+        let asAllow = RuleSet.loadCompiled(paths: [root + "/Rules/allow/ours.txt"], cacheDirectory: cache, minimumRuleBytes: 0)
         #expect(!asAllow.cache.isHit)
     }
 
@@ -168,13 +174,13 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         let cache = root + "/cache"
         let paths = [root + "/Rules"]
-        guard case .written(let file, nil) = RuleSet.loadCompiled(paths: paths, cacheDirectory: cache).cache else {
+        guard case .written(let file, nil) = RuleSet.loadCompiled(paths: paths, cacheDirectory: cache, minimumRuleBytes: 0).cache else {
             Issue.record("not written")
             return
         }
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
         try Data(damage(bytes)).write(to: URL(fileURLWithPath: file))
-        let again = RuleSet.loadCompiled(paths: paths, cacheDirectory: cache)
+        let again = RuleSet.loadCompiled(paths: paths, cacheDirectory: cache, minimumRuleBytes: 0)
         guard case .written(file, let rejected?) = again.cache else {
             Issue.record("\(name): expected a rebuild, got \(again.cache)")
             return
@@ -184,7 +190,7 @@ import Testing
         // Rewritten whole (same size; not the same bytes: dictionaries are written in
         // their own order): the next run hits.
         #expect(try Data(contentsOf: URL(fileURLWithPath: file)).count == bytes.count)
-        #expect(RuleSet.loadCompiled(paths: paths, cacheDirectory: cache).cache == .hit(file: file))
+        #expect(RuleSet.loadCompiled(paths: paths, cacheDirectory: cache, minimumRuleBytes: 0).cache == .hit(file: file))
     }
 
     /// A payload that passes the checksum but lies (a position past the indicators, a
@@ -233,7 +239,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         // A regular file where the directory should be: neither root nor anyone can write in it.
         try Data("x".utf8).write(to: URL(fileURLWithPath: root + "/blocker"))
-        let result = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: root + "/blocker/cache")
+        let result = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: root + "/blocker/cache", minimumRuleBytes: 0)
         guard case .notWritten(let reason) = result.cache else {
             Issue.record("expected notWritten, got \(result.cache)")
             return
@@ -249,7 +255,7 @@ import Testing
         var files: [String] = []
         for round in 0..<6 {
             try Data("192.0.2.\(round + 1)\n".utf8).write(to: URL(fileURLWithPath: root + "/Rules/a.txt"))
-            guard case .written(let file, _) = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: cache).cache else {
+            guard case .written(let file, _) = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: cache, minimumRuleBytes: 0).cache else {
                 Issue.record("round \(round): not written")
                 return
             }
@@ -261,7 +267,7 @@ import Testing
             if round == 1 {
                 // Round 0's entry used again (a hit touches it): it outlives rounds 1 and 2.
                 try Data("192.0.2.1\n".utf8).write(to: URL(fileURLWithPath: root + "/Rules/a.txt"))
-                #expect(RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: cache).cache == .hit(file: files[0]))
+                #expect(RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: cache, minimumRuleBytes: 0).cache == .hit(file: files[0]))
             }
         }
         #expect(Self.cacheFiles(cache) == [files[0], files[3], files[4], files[5]].sorted())
@@ -279,11 +285,11 @@ import Testing
                      lists + "rfc1918", lists + "sinkholes", lists + "dynamic-dns", lists + "common-ioc-false-positive"]
         let fresh = RuleSet.load(paths: paths)
         #expect(fresh.indicators.count > 10_000 && fresh.allowEntries.count > 1_000)
-        guard case .written = RuleSet.loadCompiled(paths: paths, cacheDirectory: cache).cache else {
+        guard case .written = RuleSet.loadCompiled(paths: paths, cacheDirectory: cache, minimumRuleBytes: 0).cache else {
             Issue.record("not written")
             return
         }
-        let hit = RuleSet.loadCompiled(paths: paths, cacheDirectory: cache)
+        let hit = RuleSet.loadCompiled(paths: paths, cacheDirectory: cache, minimumRuleBytes: 0)
         #expect(hit.cache.isHit)
         #expect(hit.rules == fresh)
         let compiled = fresh.compile()
