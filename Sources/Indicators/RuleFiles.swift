@@ -219,7 +219,9 @@ enum RuleFiles {
         var readErrors: [RuleError] = []
         var bytes = 0
         for path in candidates {
-            bytes += ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+            // stat(2) follows a symbolic link to the file (FileManager's attributes do not).
+            var status = stat()
+            if stat(path, &status) == 0 { bytes += Int(status.st_size) }
             if case .failure(let error) = stream(path, digest: &hasher, nil) { readErrors.append(error) }
         }
         return Scan(files: candidates, allow: allow, walkErrors: walkErrors, readErrors: readErrors,

@@ -126,6 +126,24 @@ import Testing
         Self.expectSame((small.rules, small.table), fresh)
     }
 
+    /// The size that decides whether the cache is worth it is the files' own, also
+    /// when a rule directory holds symbolic links to them (as the benchmarks' do).
+    @Test func ruleBytesCountTheFilesLinksPointTo() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-cache-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/Rules", withIntermediateDirectories: true)
+        let text = String(repeating: "192.0.2.1\n", count: 1000)
+        try text.write(toFile: root + "/list.txt", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: root + "/Rules/list.txt", withDestinationPath: root + "/list.txt")
+        #expect(RuleFiles.scan([root + "/Rules"]).bytes == text.utf8.count)
+        let cached = RuleSet.loadCompiled(
+            paths: [root + "/Rules"], cacheDirectory: root + "/cache", minimumRuleBytes: text.utf8.count)
+        guard case .written = cached.cache else {
+            Issue.record("expected a written cache, got \(cached.cache)")
+            return
+        }
+    }
+
     @Test func changingOneByteOfARuleFileIsAMiss() throws {
         let root = try Self.tree()
         defer { try? FileManager.default.removeItem(atPath: root) }
