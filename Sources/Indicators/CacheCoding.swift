@@ -169,21 +169,10 @@ enum CacheChecksum {
         // Mix the eight sums and the length into one word (murmur3's finaliser after each).
         var hash = UInt64(count) &* 0x9E37_79B9_7F4A_7C15
         for lane in 0..<4 {
-            hash = mix(hash ^ sums[lane])
-            hash = mix(hash ^ sumsOfSums[lane])
+            hash = IndicatorList.mix(hash ^ sums[lane])
+            hash = IndicatorList.mix(hash ^ sumsOfSums[lane])
         }
         return hash
-    }
-
-    @inline(__always)
-    private static func mix(_ value: UInt64) -> UInt64 {
-        var x = value
-        x ^= x >> 33
-        x = x &* 0xFF51_AFD7_ED55_8CCD
-        x ^= x >> 33
-        x = x &* 0xC4CE_B9FE_1A85_EC53
-        x ^= x >> 33
-        return x
     }
 }
 

@@ -314,9 +314,10 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
         }
     }
 
+    /// The 64-bit finaliser of MurmurHash3: every input bit affects every output bit.
+    /// (Also the compiled rule cache's checksum's last step.)
     @inline(__always)
-    private static func mix(_ value: UInt64) -> UInt64 {
-        // The 64-bit finaliser of MurmurHash3: every input bit affects every output bit.
+    static func mix(_ value: UInt64) -> UInt64 {
         var x = value
         x ^= x >> 33
         x = x &* 0xFF51_AFD7_ED55_8CCD
