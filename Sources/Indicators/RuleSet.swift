@@ -429,5 +429,4 @@ enum URLKey {
     }
 }
 
-
 extension RuleSet: Equatable {}
