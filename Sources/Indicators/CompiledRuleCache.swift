@@ -261,7 +261,10 @@ public enum CompiledRuleCache {
     /// file written, or why nothing was.
     static func write(_ rules: RuleSet, _ table: IndicatorTable, key: [UInt8], directory: String) -> Result<String, CacheFileError> {
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            // Owner only, as the case database: rule files may hold indicators shared
+            // under TLP:AMBER or RED, and an entry holds every one of them.
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             return .failure(CacheFileError("cannot create \(directory): \((error as NSError).localizedDescription)"))
         }
@@ -278,7 +281,7 @@ public enum CompiledRuleCache {
         let path = directory + "/" + hex(key) + fileSuffix
         let temporary = directory + "/" + temporaryPrefix + String(getpid()) + "-"
             + String(UInt64.random(in: 0...UInt64.max), radix: 16) + fileSuffix
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             return .failure(CacheFileError("cannot write in \(directory): \(String(cString: strerror(errno)))"))
         }

@@ -106,6 +106,9 @@ import Testing
         }
         #expect(Self.cacheFiles(cache) == [file])
         Self.expectSame((first.rules, first.table), fresh)
+        // Owner only: an entry holds every indicator of the rule files.
+        #expect(try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int == 0o600)
+        #expect(try FileManager.default.attributesOfItem(atPath: cache)[.posixPermissions] as? Int == 0o700)
 
         let second = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: cache, minimumRuleBytes: 0)
         #expect(second.cache == .hit(file: file))
