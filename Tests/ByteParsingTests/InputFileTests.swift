@@ -195,7 +195,10 @@ private func liveHashingThreads() -> Int {
             usleep(10_000)  // a joined thread's /proc entry can lag its exit slightly
             after = liveHashingThreads()
         }
-        #expect(after == before, "\(after - before) hashing threads left behind")
+        // At most as many as before: other tests running alongside start and end hashing
+        // threads of their own (one that was alive at `before` may be gone now), while
+        // a leak here would leave up to 300 behind.
+        #expect(after <= before, "\(after - before) hashing threads left behind")
     }
 
     /// Many files at once from several threads, each with its own ring and hasher.
