@@ -56,6 +56,11 @@ final class IsalInflater {
         output = .allocate(byteCount: size, alignment: 16)
         carry = .allocate(byteCount: MemoryLayout<UInt64>.size, alignment: 8)
         state = .allocate(capacity: 1)
+        // Zeroed first: on corrupt deflate data ISA-L copies "history" it never wrote from
+        // its state (a bad back-reference), which would otherwise be whatever the
+        // allocation held, different from run to run.
+        UnsafeMutableRawPointer(state).initializeMemory(
+            as: UInt8.self, repeating: 0, count: MemoryLayout<inflate_state>.size)
         // Safe: isal_inflate_init sets every field that isal_inflate reads before use;
         // the memory is only bound here, not read.
         isal_inflate_init(state)
