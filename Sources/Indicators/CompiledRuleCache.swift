@@ -1,3 +1,4 @@
+import ByteParsing
 import Crypto
 import Foundation
 import Observations
@@ -98,7 +99,7 @@ public enum CompiledRuleCache {
 
     /// The SHA-256 of the running executable, computed once per process; nil when it
     /// cannot be read (then nothing is cached).
-    static let executableDigest: [UInt8]? = {
+    static let executableDigest: String? = {
         #if os(Linux)
         let path = "/proc/self/exe"
         #else
@@ -107,37 +108,25 @@ public enum CompiledRuleCache {
         return fileDigest(path)
     }()
 
-    /// SHA-256 of a file's bytes, read in 1 MiB chunks; nil when it cannot be read.
-    static func fileDigest(_ path: String) -> [UInt8]? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { chunk.deallocate() }
-        var hasher = SHA256()
-        while true {
-            // Safe: `chunk` is `chunk.count` bytes.
-            let count = systemRead(descriptor, chunk.baseAddress!, chunk.count)
-            if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { return nil }
-            if count == 0 { break }
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
-        }
-        return Array(hasher.finalize())
+    /// The SHA-256 of a file's bytes, read as every input is (`InputFile`); nil when it
+    /// cannot be read.
+    static func fileDigest(_ path: String) -> String? {
+        guard let file = try? InputFile(path: path), (try? file.drain()) != nil else { return nil }
+        return file.sha256Hex
     }
 
     /// The key of a rule set: everything `RuleSet.load` reads that decides its result.
-    static func key(scan: RuleFiles.Scan, executable: [UInt8], publicSuffixListPath: String) -> [UInt8] {
+    static func key(scan: RuleFiles.Scan, executable: String, publicSuffixListPath: String) -> [UInt8] {
         var hasher = SHA256()
         func add(_ text: String) {
             hasher.update(data: Array(String(text.utf8.count).utf8) + [0] + Array(text.utf8))
         }
         add("cairn compiled rules \(formatVersion)")
-        hasher.update(data: executable)
+        add(executable)
         add(publicSuffixListPath)
         if let suffixes = fileDigest(publicSuffixListPath) {
             add("suffixes")
-            hasher.update(data: suffixes)
+            add(suffixes)
         } else {
             add("no suffixes")
         }
@@ -149,10 +138,6 @@ public enum CompiledRuleCache {
         for error in scan.walkErrors + scan.readErrors { add(error.description) }
         add(scan.digest)
         return Array(hasher.finalize())
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 
     // MARK: Reading
@@ -278,7 +263,7 @@ public enum CompiledRuleCache {
         header.bytes += key
         header.uint64(UInt64(writer.bytes.count))
         header.uint64(writer.bytes.withUnsafeBytes { CacheChecksum.of($0) })
-        let path = directory + "/" + hex(key) + fileSuffix
+        let path = directory + "/" + Hex.string(key) + fileSuffix
         let temporary = directory + "/" + temporaryPrefix + String(getpid()) + "-"
             + String(UInt64.random(in: 0...UInt64.max), radix: 16) + fileSuffix
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -393,7 +378,7 @@ extension RuleSet {
         let key = CompiledRuleCache.key(scan: scan, executable: executable, publicSuffixListPath: publicSuffixListPath)
         timing.keying = seconds()
         let trimmed = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
-        let path = trimmed + "/" + CompiledRuleCache.hex(key) + CompiledRuleCache.fileSuffix
+        let path = trimmed + "/" + Hex.string(key) + CompiledRuleCache.fileSuffix
         var rejected: String? = nil
         switch CompiledRuleCache.read(path, key: key) {
         case .found(let rules, let table) where rules.digest == scan.digest:

@@ -192,13 +192,6 @@ enum RuleFiles {
         }
     }
 
-    /// `RuleSet.digest`'s text: the SHA-256 of every file read, in lower-case hex.
-    static func hexDigest(_ hasher: SHA256) -> String {
-        hasher.finalize().map { byte in
-            (byte < 16 ? "0" : "") + String(byte, radix: 16)
-        }.joined()
-    }
-
     /// What `RuleSet.load` would read, found without parsing: the files, which are allow
     /// lists, the errors of the walk and of files that cannot be read, and the digest of
     /// the files read. `collect` and `stream` as `load` runs them, so the digest is the
@@ -225,7 +218,7 @@ enum RuleFiles {
             if case .failure(let error) = stream(path, digest: &hasher, nil) { readErrors.append(error) }
         }
         return Scan(files: candidates, allow: allow, walkErrors: walkErrors, readErrors: readErrors,
-                    digest: hexDigest(hasher), bytes: bytes)
+                    digest: Hex.string(hasher.finalize()), bytes: bytes)
     }
 
     private static func reason(_ error: any Error) -> String {

@@ -1,3 +1,4 @@
+import ByteParsing
 import Crypto
 import Observations
 
@@ -159,7 +160,7 @@ public struct RuleSet: Sendable {
             warnings += parsed.warnings
             summaries.append(summary)
         }
-        let digest = RuleFiles.hexDigest(hasher)
+        let digest = Hex.string(hasher.finalize())
         var rules = RuleSet(list: indicators, errors: errors, files: files, digest: digest)
         rules.warnings = warnings
         rules.fileSummaries = summaries
