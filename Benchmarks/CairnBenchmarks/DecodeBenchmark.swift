@@ -112,7 +112,7 @@ enum DecodeBenchmark {
             print("\(path): \(error)")
             exit(1)
         }
-        return Run(threadCPU: threadCPUSeconds() - cpu, wall: seconds(clock.now - start),
+        return Run(threadCPU: threadCPUSeconds() - cpu, wall: (clock.now - start).inSeconds,
                    packets: packets, hits: hits)
     }
 
@@ -132,7 +132,7 @@ enum DecodeBenchmark {
         while pcap_next_ex(handle, &header, &data) == 1 {
             packets += 1
         }
-        return Run(threadCPU: threadCPUSeconds() - cpu, wall: seconds(clock.now - start),
+        return Run(threadCPU: threadCPUSeconds() - cpu, wall: (clock.now - start).inSeconds,
                    packets: packets, hits: 0)
     }
 

@@ -78,7 +78,7 @@ enum ExportBenchmark {
             let start = clock.now
             do {
                 let count = try buildCase(capture: capture, stride: stride, directory: directory, database: database)
-                print("case: \(count) sightings on every \(stride)th packet of \(capture), built in \(format1(seconds(clock.now - start))) s")
+                print("case: \(count) sightings on every \(stride)th packet of \(capture), built in \(format1((clock.now - start).inSeconds)) s")
             } catch {
                 print("cannot build the case: \(error)")
                 exit(1)
@@ -180,7 +180,7 @@ enum ExportBenchmark {
         while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
         let elapsed = clock.now - start
         let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : -(status & 0x7f)
-        return (seconds(elapsed), Int(usage.ru_maxrss), exitStatus)
+        return (elapsed.inSeconds, Int(usage.ru_maxrss), exitStatus)
     }
 
     static func format1(_ value: Double) -> String {

@@ -58,7 +58,7 @@ enum IndicatorBenchmark {
         let clock = ContinuousClock()
         let start = clock.now
         for query in queries where body(query) { hits += 1 }
-        return (seconds(clock.now - start) * 1e9 / Double(queries.count), hits)
+        return ((clock.now - start).inSeconds * 1e9 / Double(queries.count), hits)
     }
 
     static func row(_ table: String, _ structure: String, _ result: (nanoseconds: Double, hits: Int),
@@ -242,7 +242,7 @@ enum IndicatorBenchmark {
         let table = rules.compile()
         let end = clock.now
         print("load      \(path.split(separator: "/").last ?? ""): \(rules.indicators.count) indicators, "
-              + "parse \(format(seconds(loaded - start))) s, compile \(format(seconds(end - loaded))) s, "
+              + "parse \(format((loaded - start).inSeconds)) s, compile \(format((end - loaded).inSeconds)) s, "
               + "\(rules.errors.count) errors, peak RSS \(peakMiB()) MiB")
         return (rules, table)
     }
@@ -266,8 +266,8 @@ enum IndicatorBenchmark {
         let loaded = clock.now
         let table = rules.compile()
         let end = clock.now
-        print("load all  \(rules.indicators.count) indicators: parse \(format(seconds(loaded - start))) s, "
-              + "compile \(format(seconds(end - loaded))) s, total \(format(seconds(end - start))) s, "
+        print("load all  \(rules.indicators.count) indicators: parse \(format((loaded - start).inSeconds)) s, "
+              + "compile \(format((end - loaded).inSeconds)) s, total \(format((end - start).inSeconds)) s, "
               + "tables \(table.memoryBytes / 1024 / 1024) MiB, peak RSS \(peakMiB()) MiB")
     }
 

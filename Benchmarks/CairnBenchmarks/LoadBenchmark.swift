@@ -1,3 +1,4 @@
+import Observations
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,7 +27,7 @@ enum LoadBenchmark {
 
         let generationStart = ContinuousClock.now
         let (textBytes, files) = generate(count, into: directory, csvEvery: csvEvery)
-        let generation = seconds(ContinuousClock.now - generationStart)
+        let generation = (ContinuousClock.now - generationStart).inSeconds
         let residentBefore = peakResidentBytes()
         print("indicators: \(count) in \(files) files (\(csvEvery == 0 ? "plain lists" : csvEvery == 1 ? "CSV" : "1 file in \(csvEvery) CSV")), "
               + "text \(mebibytes(textBytes)) MiB, generated in \(format(generation)) s")
@@ -39,8 +40,8 @@ enum LoadBenchmark {
         let compiled = ContinuousClock.now
         let peak = peakResidentBytes()
         let cpu = cpuSeconds() - cpuStart
-        let parseSeconds = seconds(parsed - loadStart)
-        let compileSeconds = seconds(compiled - parsed)
+        let parseSeconds = (parsed - loadStart).inSeconds
+        let compileSeconds = (compiled - parsed).inSeconds
         let total = parseSeconds + compileSeconds
 
         var byType: [IndicatorType: Int] = [:]

@@ -133,7 +133,7 @@ enum StoreBenchmark {
         }
 
         var elapsed: (wall: Double, cpu: Double) {
-            (seconds(clock.now - wallStart), Stopwatch.cpuSeconds() - cpuStart)
+            ((clock.now - wallStart).inSeconds, Stopwatch.cpuSeconds() - cpuStart)
         }
 
         static func cpuSeconds() -> Double {

@@ -351,10 +351,7 @@ extension RuleSet {
     ) -> (rules: RuleSet, table: IndicatorTable, cache: CompiledRuleCache.Outcome, timing: CompiledRuleCache.Timing) {
         let start = ContinuousClock.now
         var timing = CompiledRuleCache.Timing()
-        func seconds() -> Double {
-            let elapsed = ContinuousClock.now - start
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        }
+        func seconds() -> Double { (ContinuousClock.now - start).inSeconds }
         func compiled(_ outcome: CompiledRuleCache.Outcome) -> (RuleSet, IndicatorTable, CompiledRuleCache.Outcome) {
             let rules = load(paths: paths, publicSuffixListPath: publicSuffixListPath)
             return (rules, rules.compile(), outcome)

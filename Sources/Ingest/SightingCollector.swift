@@ -248,6 +248,5 @@ extension Field {
 
 /// Seconds of wall time since `start`: the one clock the ingest times its parts with.
 func secondsElapsed(since start: ContinuousClock.Instant) -> Double {
-    let elapsed = ContinuousClock.now - start
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    (ContinuousClock.now - start).inSeconds
 }

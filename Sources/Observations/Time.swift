@@ -131,3 +131,11 @@ extension Int64 {
         return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
     }
 }
+
+extension Duration {
+    /// This duration in seconds: how run reports and benchmarks print the times they
+    /// take with `ContinuousClock`.
+    public var inSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
