@@ -6,10 +6,10 @@ struct CacheFileError: Error, Sendable {
     init(_ reason: String) { self.reason = reason }
 }
 
-/// Builds a compiled rule cache payload: integers in the host's byte order (the cache
-/// key includes the executable's hash, so a file is never read by another build, let
-/// alone another machine), arrays of plain values as their raw bytes after their count,
-/// strings as UTF-8 after their length.
+/// Builds a compiled rule cache payload: integers little-endian, arrays of plain values
+/// as their raw bytes in the host's byte order after their count (the cache key includes
+/// the executable's hash, so a file is never read by another build, let alone another
+/// machine), strings as UTF-8 after their length.
 struct CacheWriter {
     var bytes: [UInt8] = []
 
