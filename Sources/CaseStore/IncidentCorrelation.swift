@@ -56,12 +56,16 @@ struct IncidentStore {
         if host != rangesHost {
             rangesHost = host
             nextRange = 0
-            ranges = try Row.fetchAll(db, sql: """
+            // Run once per host: a cached statement, since preparing one (with GRDB's
+            // authorizer) cost more than the query.
+            let select = try db.cachedStatement(sql: """
                 SELECT id, first_seen_ns, last_seen_ns FROM incidents
                 WHERE host = ? AND rule_id IS NULL AND merged_into IS NULL AND sighting_count > 0
                 ORDER BY first_seen_ns, id
-                """, arguments: [host]
-            ).map { (try $0.decode(atIndex: 0), try $0.decode(atIndex: 1), try $0.decode(atIndex: 2)) }
+                """)
+            ranges = try Row.fetchAll(select, arguments: [host]).map {
+                (try $0.decode(atIndex: 0), try $0.decode(atIndex: 1), try $0.decode(atIndex: 2))
+            }
         }
         let time = fact.time.nanoseconds
         while nextRange < ranges.count, ranges[nextRange].last < time { nextRange += 1 }
