@@ -6,8 +6,8 @@ import Synchronization
 /// The case database ids of the indicators that have been sighted, stored on their
 /// first sighting. A rule set of millions of indicators costs nothing in the database
 /// until one of them matches (storing them all up front took minutes), and the case
-/// holds exactly the indicators its sightings name. Shared by the reader threads:
-/// hits are rare, so one lock is cheap.
+/// holds exactly the indicators its sightings name. The readers use the rule set's
+/// side; the ids are the `SightingWriter`'s.
 final class IndicatorRecords: Sendable {
     private let indicators: IndicatorList
     private let allowEntries: [AllowEntry]
@@ -38,18 +38,32 @@ final class IndicatorRecords: Sendable {
         indicators[index].type == .domain
     }
 
-    /// The database id of the indicator at `index` of the rule set, storing it first if
-    /// this run has not yet.
-    func id(forIndicatorAt index: Int) throws -> Int64 {
+    /// The database ids of the indicators at `indices`, storing first (in one
+    /// transaction) those this run has not stored yet.
+    func ids(forIndicatorsAt indices: [Int]) throws -> [Int: Int64] {
         try ids.withLock { ids in
-            if let id = ids[index] { return id }
+            var result: [Int: Int64] = [:]
+            var unstored: [Int] = []
+            var seen = Set<Int>()
+            for index in indices where seen.insert(index).inserted {
+                if let id = ids[index] {
+                    result[index] = id
+                } else {
+                    unstored.append(index)
+                }
+            }
+            guard !unstored.isEmpty else { return result }
             // storeIndicators keeps one row per (type, value, rule file, line): a rule
             // sighted in an earlier run gets its existing id back.
-            guard let id = try database.storeIndicators([indicators[index]]).first else {
-                throw IngestError(description: "the case database did not store indicator \(indicators[index].value)")
+            let stored = try database.storeIndicators(unstored.map { indicators[$0] })
+            guard stored.count == unstored.count else {
+                throw IngestError(description: "the case database did not store every indicator of a batch")
             }
-            ids[index] = id
-            return id
+            for (index, id) in zip(unstored, stored) {
+                ids[index] = id
+                result[index] = id
+            }
+            return result
         }
     }
 }

@@ -130,6 +130,9 @@ public struct IngestError: Error, CustomStringConvertible {
 /// chains → correlation.
 public struct Ingestor: Sendable {
     public let options: IngestOptions
+    /// Sightings per batch handed to the writer (`SightingCollector.batchSize`; tests
+    /// make it tiny to put many batches through the writer).
+    var sightingBatchSize = SightingCollector.batchSize
 
     public init(options: IngestOptions) {
         self.options = options
@@ -189,7 +192,9 @@ public struct Ingestor: Sendable {
         progress?.begin(files: files.count, bytes: files.reduce(0) { $0 + Self.size(of: $1.path) })
 
         let reader = SourceReader(
-            table: table, indicatorRecords: indicatorRecords, database: database, runID: runID,
+            table: table, indicatorRecords: indicatorRecords, database: database,
+            writer: SightingWriter(database: database, indicatorRecords: indicatorRecords), runID: runID,
+            sightingBatchSize: sightingBatchSize,
             filter: options.filter, year: options.year, utcOffsetSeconds: options.utcOffsetSeconds,
             progress: progress, lineRules: correlation.rules.hasLineRules ? correlation.rules : nil,
             // Fewer files than jobs: a reading thread is left over, so each gzip log gets

@@ -4,10 +4,11 @@ import Indicators
 import LogReading
 import Observations
 
-/// The matcher glue: looks every observation up and keeps only the hits, in batches
-/// for the case database's single writer. Hits on addresses in IP headers are folded
-/// per conversation (`Conversations`): one sighting per indicator, remote address and
-/// local host while its packets come less than two minutes apart.
+/// The matcher glue: looks every observation up and keeps only the hits, handing them
+/// in batches to the case database's writer (`SightingWriter`). Hits on addresses in
+/// IP headers are folded per conversation (`Conversations`): one sighting per
+/// indicator, remote address and local host while its packets come less than two
+/// minutes apart.
 struct SightingCollector {
     /// Sightings per write transaction: large enough that commits and WAL checkpoints
     /// cost little per row (4,096-row batches made a store 2× slower in CPU and wall
@@ -15,34 +16,42 @@ struct SightingCollector {
     /// enough that a batch holds about 15 MB. A killed run loses the open batch, and
     /// its source is read again anyway.
     static let batchSize = 65_536
+    /// The smallest batch handed to a writer that is idle: the writer then stores the
+    /// hits while the reader goes on, and little is left to write when the source ends.
+    /// Smaller batches cost more per row (4,096: 1.35× the CPU of 65,536 rows), paid on
+    /// the writer's thread.
+    static let eagerBatchSize = 8_192
 
-    /// Database ids of the indicators, stored on their first sighting.
+    /// The rule set's indicators and allow entries, as sightings name them.
     let indicatorRecords: IndicatorRecords
     let sourceID: Int64
-    let database: CaseDatabase
-    private(set) var pending: [NewSighting] = []
+    let writer: SightingWriter
+    /// This source's writes, for `writer.finish`.
+    let writes = SightingWriter.Source()
+    private let batchSize: Int
+    private let eagerBatchSize: Int
+    private(set) var pending: [PendingSighting] = []
     private(set) var total: UInt64 = 0
     /// Of `total`, the sightings an allow list suppressed.
     private(set) var suppressed: UInt64 = 0
     /// Addresses of DNS answers whose name matched a domain indicator (DNS chains).
-    private(set) var resolutions: [NewResolution] = []
+    private(set) var resolutions: [PendingResolution] = []
     /// The DNS response being decoded whose name matched a domain indicator: its
     /// packet, and what its answer addresses resolve.
-    private var resolving: (packet: UInt64, indicatorID: Int64, name: String, host: String)?
+    private var resolving: (packet: UInt64, indicator: Int, name: String, host: String)?
     /// The earliest and latest event time of the observations.
     private(set) var firstEvent = Timestamp(nanoseconds: .max)
     private(set) var lastEvent = Timestamp(nanoseconds: .min)
-    /// The first write error; once set, no more writes are tried for this source.
-    private(set) var writeError: (any Error)?
     /// IP sightings, one per conversation while it is open.
-    private var conversations = Conversations<ConversationKey, NewSighting>()
+    private var conversations = Conversations<ConversationKey, PendingSighting>()
 
     /// The hits one IP sighting folds: the same indicator, remote address and local
     /// host, either direction. Addresses are kept as numbers: when every packet
     /// matches, the key is made for each packet and the sighting's text only for the
     /// first packet of a conversation.
     struct ConversationKey: Hashable {
-        var indicatorID: Int64
+        /// The indicator's index in the rule set.
+        var indicator: Int
         var observed: OwnedValue
         var host: Host
 
@@ -63,21 +72,20 @@ struct SightingCollector {
         }
     }
 
-    /// Wall time spent in the case database's writes so far (`flush`).
-    var storeSeconds = 0.0
-
     /// Correlation rules that select log lines, and the lines they selected.
     let lineRules: CorrelationRules?
     private(set) var lineEvents: [NewLineEvent] = []
 
     init(
-        indicatorRecords: IndicatorRecords, sourceID: Int64, database: CaseDatabase,
-        lineRules: CorrelationRules? = nil
+        indicatorRecords: IndicatorRecords, sourceID: Int64, writer: SightingWriter,
+        lineRules: CorrelationRules? = nil, batchSize: Int = SightingCollector.batchSize
     ) {
         self.lineRules = lineRules
         self.indicatorRecords = indicatorRecords
         self.sourceID = sourceID
-        self.database = database
+        self.writer = writer
+        self.batchSize = max(batchSize, 1)
+        self.eagerBatchSize = min(Self.eagerBatchSize, self.batchSize)
     }
 
     /// Looks `observation` up in `table`; on a hit of an indicator valid at the
@@ -111,33 +119,25 @@ struct SightingCollector {
     /// conversation for IP headers), the DNS chain's start.
     @inline(never)
     private mutating func keepHit(_ observation: Observation, match: IndicatorMatch) {
-        guard writeError == nil else { return }
         let index = match.indicator
-        let indicatorID: Int64
-        do {
-            indicatorID = try indicatorRecords.id(forIndicatorAt: index)
-        } catch {
-            writeError = error
-            return
-        }
         let records = indicatorRecords
         let source = sourceID
-        func sighting() -> NewSighting {
-            NewSighting(
+        func sighting() -> PendingSighting {
+            PendingSighting(indicator: index, sighting: NewSighting(
                 sourceID: source,
                 locator: observation.locator,
                 time: observation.time,
-                indicatorID: indicatorID,
+                indicatorID: 0,  // set by the writer
                 observed: observation.value.owned.description,
                 field: observation.field,
                 host: observation.host.text ?? "",
                 member: observation.member.map { String(decoding: $0, as: UTF8.self) },
                 suppressedBy: match.suppressedBy.map(records.describe(allowEntryAt:)),
-                context: match.context.map(records.value(ofIndicatorAt:)))
+                context: match.context.map(records.value(ofIndicatorAt:))))
         }
         if observation.field.isIPHeader {
             let key = ConversationKey(
-                indicatorID: indicatorID, observed: observation.value.owned, host: ConversationKey.Host(observation.host))
+                indicator: index, observed: observation.value.owned, host: ConversationKey.Host(observation.host))
             let closed = conversations.add(
                 key, time: observation.time, bytes: UInt64(observation.packetLength), value: sighting)
             for conversation in closed { keep(conversation) }
@@ -150,9 +150,9 @@ struct SightingCollector {
         {
             // The answer's addresses, which the decoder hands over after the names, are
             // what this domain resolves to for the querier.
-            resolving = (packet, indicatorID, observation.value.owned.description, observation.host.text ?? "")
+            resolving = (packet, index, observation.value.owned.description, observation.host.text ?? "")
         }
-        if pending.count >= Self.batchSize { flush() }
+        if pending.count >= batchSize || pending.count >= eagerBatchSize && writer.isIdle { flush() }
     }
 
     /// Keeps a log line that a correlation base rule selects (as a line event). The
@@ -165,30 +165,30 @@ struct SightingCollector {
             sourceID: sourceID, line: number, offset: offset, time: line.time, host: line.host.text ?? "",
             logSource: line.source.text, logDestination: line.destination.text,
             baseRules: matching.map { lineRules.baseRules[$0].name }))
-        if lineEvents.count >= Self.batchSize { flush() }
+        if lineEvents.count >= batchSize { flush() }
     }
 
     /// Queues a finished sighting for the next write.
-    private mutating func keep(_ sighting: NewSighting) {
+    private mutating func keep(_ sighting: PendingSighting) {
         pending.append(sighting)
         total += 1
-        if sighting.suppressedBy != nil { suppressed += 1 }
+        if sighting.sighting.suppressedBy != nil { suppressed += 1 }
     }
 
     /// Queues a closed conversation as one sighting.
-    private mutating func keep(_ conversation: Conversations<ConversationKey, NewSighting>.Folded) {
-        var sighting = conversation.value
+    private mutating func keep(_ conversation: Conversations<ConversationKey, PendingSighting>.Folded) {
+        var pending = conversation.value
         if conversation.packets > 1 {
-            sighting.packets = conversation.packets
-            sighting.lastTime = conversation.last
+            pending.sighting.packets = conversation.packets
+            pending.sighting.lastTime = conversation.last
         }
-        sighting.bytes = conversation.bytes
-        keep(sighting)
+        pending.sighting.bytes = conversation.bytes
+        keep(pending)
     }
 
     /// Keeps an A or AAAA address of the answer `resolving` describes.
     private mutating func keepResolution(
-        _ observation: Observation, of resolving: (packet: UInt64, indicatorID: Int64, name: String, host: String)
+        _ observation: Observation, of resolving: (packet: UInt64, indicator: Int, name: String, host: String)
     ) {
         let address: String
         switch observation.value {
@@ -197,38 +197,25 @@ struct SightingCollector {
         default: return
         }
         guard !resolving.host.isEmpty else { return }
-        resolutions.append(NewResolution(
+        resolutions.append(PendingResolution(indicator: resolving.indicator, resolution: NewResolution(
             sourceID: sourceID, packet: resolving.packet, time: observation.time, host: resolving.host,
-            indicatorID: resolving.indicatorID, name: resolving.name, address: address))
+            indicatorID: 0,  // set by the writer
+            name: resolving.name, address: address)))
     }
 
-    /// Writes the pending sightings in one transaction, and the resolutions in another.
+    /// Hands the pending sightings, resolutions and line events to the writer.
     mutating func flush() {
-        guard writeError == nil else { return }
-        let started = ContinuousClock.now
-        defer { storeSeconds += secondsElapsed(since: started) }
-        do {
-            try database.appendSightings(pending)
-            try database.appendResolutions(resolutions)
-            try database.appendLineEvents(lineEvents)
-        } catch {
-            writeError = error
-        }
+        writer.write(SightingBatch(sightings: pending, resolutions: resolutions, lineEvents: lineEvents), for: writes)
         pending.removeAll(keepingCapacity: true)
         resolutions.removeAll()
         lineEvents.removeAll()
     }
 
-    /// Closes the open conversations, queuing them for the final write; call once the
-    /// source has been read.
+    /// Closes the open conversations and hands everything left to the writer; call
+    /// once the source has been read, then `writer.finish(writes)`.
     mutating func finish() {
         for conversation in conversations.closeAll() { keep(conversation) }
-    }
-
-    /// Hands over what is left for the source's final transaction.
-    mutating func takePending() -> [NewSighting] {
-        defer { pending = [] }
-        return pending
+        flush()
     }
 }
 

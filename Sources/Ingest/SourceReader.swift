@@ -14,7 +14,11 @@ struct SourceReader: Sendable {
     let table: IndicatorTable
     let indicatorRecords: IndicatorRecords
     let database: CaseDatabase
+    /// Writes the sightings (shared by the reader threads).
+    let writer: SightingWriter
     let runID: Int64
+    /// Sightings per batch handed to the writer.
+    var sightingBatchSize = SightingCollector.batchSize
     let filter: String?
     let year: Int?
     let utcOffsetSeconds: Int
@@ -28,7 +32,8 @@ struct SourceReader: Sendable {
     /// The same reader, telling no one of its progress.
     var withoutProgress: SourceReader {
         SourceReader(
-            table: table, indicatorRecords: indicatorRecords, database: database, runID: runID, filter: filter,
+            table: table, indicatorRecords: indicatorRecords, database: database, writer: writer, runID: runID,
+            sightingBatchSize: sightingBatchSize, filter: filter,
             year: year, utcOffsetSeconds: utcOffsetSeconds, progress: nil, lineRules: nil,
             inflatesOnSecondThread: inflatesOnSecondThread)
     }
@@ -50,8 +55,8 @@ struct SourceReader: Sendable {
             }
             let sourceID = try database.beginSource(path: path, size: file.size, kind: kind, runID: runID)
             var collector = SightingCollector(
-                indicatorRecords: indicatorRecords, sourceID: sourceID, database: database,
-                lineRules: lineRules)
+                indicatorRecords: indicatorRecords, sourceID: sourceID, writer: writer, lineRules: lineRules,
+                batchSize: sightingBatchSize)
             var summary: ReadSummary
             do {
                 summary = try readContent(of: file, kind: kind, into: &collector)
@@ -65,17 +70,16 @@ struct SourceReader: Sendable {
                 summary.damage = (error as? CaptureError)?.message ?? "\(error)"
             }
             collector.finish()
-            collector.flush()
+            let written = writer.finish(collector.writes)
             if collector.firstEvent <= collector.lastEvent {
                 try database.setEventRange(source: sourceID, first: collector.firstEvent, last: collector.lastEvent)
             }
-            if let writeError = collector.writeError {
+            if let writeError = written.error {
                 summary.damage = "writing sightings failed: \(CaseDatabase.describe(writeError))"
             }
             let finishing = ContinuousClock.now
-            let outcome = try database.finishSource(
-                sourceID, sha256: file.sha256Hex, summary: summary, lastSightings: collector.takePending())
-            result.storeSeconds = collector.storeSeconds + secondsElapsed(since: finishing)
+            let outcome = try database.finishSource(sourceID, sha256: file.sha256Hex, summary: summary, lastSightings: [])
+            result.storeSeconds = written.seconds + secondsElapsed(since: finishing)
             result.summary = summary
             result.sightings = collector.total
             result.suppressed = collector.suppressed
