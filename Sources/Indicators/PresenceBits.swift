@@ -76,7 +76,8 @@ struct PresenceBits: Sendable {
     /// hashing), whose high bits, the ones the filter reads, spread consecutive numbers
     /// (the blocks of one network) evenly over the words. One multiply in front of the
     /// filter's read instead of murmur3's two, and fewer false positives on such keys
-    /// (3.0% against 3.7% at 8 bits per block, measured).
+    /// (at 8 bits per block, 3.0% against murmur3's 3.7% on a set with runs of blocks;
+    /// the same 3.7% on random blocks).
     @inline(__always)
     static func hash(_ value: Int) -> UInt64 {
         UInt64(truncatingIfNeeded: value) &* 0x9E37_79B9_7F4A_7C15

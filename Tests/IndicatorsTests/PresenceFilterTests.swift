@@ -132,7 +132,7 @@ import TestSupport
     }
 
     /// 200,000 random /32s: the block filter holds one key per distinct /24 (8 bits each,
-    /// against the 2 MiB direct bitmap before) and lets through about 3% of the addresses
+    /// against the 2 MiB direct bitmap before) and lets through about 3.7% of the addresses
     /// in blocks that hold no network; wide networks do not enlarge it.
     @Test func theBlockFilterIsSizedByBlocksAndRejectsEmptyBlocks() {
         var random = SplitMix64(seed: 24)
@@ -160,7 +160,7 @@ import TestSupport
         }
         let rate = Double(passed) / Double(probes)
         print("block filter: \(passed) of \(probes) addresses in empty /24s passed (\(rate * 100)%), \(table.blocks.memoryBytes) bytes")
-        #expect(rate < 0.04, "false positives \(rate)")
+        #expect(rate < 0.045, "false positives \(rate)")
         let everything = IPNetworkTable<UInt32>(entries + [(0, 0, 200_002)])
         #expect(everything.blocks.wordCount == table.blocks.wordCount)
         #expect(everything.lookup(0x0102_0304) != nil)
