@@ -28,7 +28,7 @@ struct ByteStringTable: Sendable {
     /// `slots.count - 1`; slots.count is a power of two (or zero for an empty table).
     private var mask = 0
     /// Rejects most absent strings without reading `slots`.
-    private var filter = PresenceBits()
+    private var filter = PresenceBits(bits: 0)
     /// The number of distinct strings stored.
     var count: Int { indices.count }
     /// Whether lookups fold ASCII upper case to lower case.
@@ -133,7 +133,7 @@ struct ByteStringTable: Sendable {
                 let found = arena.withUnsafeBytes { probe(hash: hash, $0, from: offset, to: offset + length) }
                 guard found < 0 else { continue }  // a duplicate: keep the first
                 slots[~found] = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(kept)
-                filter.insert(hash)
+                filter.insert(PresenceBits.position(hash))
                 spans[kept] = span
                 indices[kept] = indices[entry]
                 kept += 1
@@ -153,7 +153,7 @@ struct ByteStringTable: Sendable {
     func lookup(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> UInt32? {
         guard !slots.isEmpty, from >= 0, from <= to, to <= bytes.count else { return nil }
         let hash = self.hash(bytes, from: from, to: to)
-        guard filter.mayContain(hash) else { return nil }
+        guard filter.mayContain(PresenceBits.position(hash)) else { return nil }
         let found = probe(hash: hash, bytes, from: from, to: to)
         return found >= 0 ? indices.withUnsafeBufferPointer { $0[found] } : nil
     }
@@ -176,7 +176,7 @@ struct ByteStringTable: Sendable {
             // `state` now covers bytes[position + 1 ..< end]: a suffix when this byte is a dot.
             if byte == UInt8(ascii: "."), position + 1 < end {
                 let hash = ByteStringTable.finish(state)
-                if filter.mayContain(hash) {
+                if filter.mayContain(PresenceBits.position(hash)) {
                     let found = probe(hash: hash, bytes, from: position + 1, to: end)
                     if found >= 0 { best = found }
                 }
@@ -185,7 +185,7 @@ struct ByteStringTable: Sendable {
         }
         if end > 0 {
             let hash = ByteStringTable.finish(state)
-            if filter.mayContain(hash) {
+            if filter.mayContain(PresenceBits.position(hash)) {
                 let found = probe(hash: hash, bytes, from: 0, to: end)
                 if found >= 0 { best = found }
             }

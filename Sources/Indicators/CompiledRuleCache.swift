@@ -77,7 +77,7 @@ public enum CompiledRuleCache {
     }
 
     /// Changes whenever the payload's layout or the meaning of a field does.
-    static let formatVersion: UInt32 = 2
+    static let formatVersion: UInt32 = 1
     /// The first 8 bytes of every cache file.
     static let magic: UInt64 = 0x3153_4552_4E52_4941  // "AIRNRES1" little-endian; any fixed value would do
     static let headerLength = 64

@@ -130,7 +130,7 @@ struct FixedKeyTable: Sendable {
     private var slots: [UInt64] = []
     private var mask = 0
     /// Rejects most absent digests without reading `slots`.
-    private var filter = PresenceBits()
+    private var filter = PresenceBits(bits: 0)
 
     static let emptySlot = UInt64.max
     /// Where building leaves the sum of the slots it read ahead.
@@ -167,7 +167,7 @@ struct FixedKeyTable: Sendable {
             let found = probe(key, hash)
             guard found < 0 else { continue }  // a duplicate: keep the first
             slots[~found] = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(indices.count)
-            filter.insert(hash)
+            filter.insert(PresenceBits.position(hash))
             keys.append(key.0)
             keys.append(key.1)
             if words > 2 { keys.append(key.2) }
@@ -188,7 +188,7 @@ struct FixedKeyTable: Sendable {
     func lookup(_ key: DigestTable.Words) -> UInt32? {
         guard !slots.isEmpty else { return nil }
         let hash = FixedKeyTable.hash(key)
-        guard filter.mayContain(hash) else { return nil }
+        guard filter.mayContain(PresenceBits.position(hash)) else { return nil }
         let found = probe(key, hash)
         return found >= 0 ? indices.withUnsafeBufferPointer { $0[found] } : nil
     }

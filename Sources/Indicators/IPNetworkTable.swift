@@ -120,34 +120,13 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
     private(set) var first: [UInt32] = []
     /// The number of distinct networks.
     private(set) var count = 0
-    /// The presence filter over top-24-bit blocks (a /24 of IPv4, a /24 of IPv6): a
-    /// blocked Bloom filter (`PresenceBits`, `blockBitsPerKey` bits per block) keyed by the hash of
-    /// the block number, holding every block that a network of prefix longer than
-    /// `coveredPrefix` overlaps (at most 2^(24 - 17) = 128 blocks per network, inserted
-    /// one by one). Wider networks are not inserted: `coveredBlocks` answers for them.
-    /// No false negatives: every block a network overlaps passes one or the other. The
-    /// filter is capped at `maximumBlockFilterBytes` (the 2 MiB of the direct /24 bitmap
-    /// it replaces); a rule set with more than about 2.1 M distinct such blocks fills it
-    /// more densely and sees more false positives, never false negatives.
-    private(set) var blocks = PresenceBits()
-    /// One bit per top-16-bit block (a /16 of IPv4): set when a network overlaps the
-    /// block. 8 KiB, read first, so that with a few networks a miss stays in the
-    /// first-level cache.
-    private(set) var wideBlocks = BlockBits()
-    /// One bit per top-16-bit block covered whole by a network of prefix `coveredPrefix`
-    /// or shorter (a /16, a /8, /0…): such a block passes without `blocks`. 8 KiB.
-    private(set) var coveredBlocks = BlockBits()
-    /// Networks of this prefix or shorter cover whole /16 blocks and go to
-    /// `coveredBlocks`; longer ones overlap at most 128 /24 blocks and go to `blocks`.
-    static var coveredPrefix: Int { 16 }
-    /// Bits of `blocks` per /24 block: 8, one more than the string tables use, because a
-    /// false positive here costs a binary search over the intervals (several dependent
-    /// reads), not one slot read: 3.0–3.7% of the addresses in empty blocks pass (3.7% for
-    /// random blocks, 3.0% where whole networks give runs of blocks), 1 MiB for
-    /// a million blocks (the direct bitmap it replaces: 2 MiB whatever the count).
-    static var blockBitsPerKey: Int { 8 }
-    /// The size cap of `blocks`: that of a direct bitmap over the 2^24 blocks.
-    static var maximumBlockFilterBytes: Int { 1 << 21 }
+    /// One bit per top-24-bit block (a /24 of IPv4, a /24 of IPv6): set when a network
+    /// overlaps the block. 2 MiB; most misses stop here, in cache.
+    private(set) var blocks = PresenceBits(bits: 0)
+    /// The same per top-16-bit block (a /16 of IPv4): 8 KiB, read first, so that with a
+    /// few networks a miss stays in the first-level cache instead of reaching into the
+    /// 2 MiB above.
+    private(set) var wideBlocks = PresenceBits(bits: 0)
     /// For each network inside another (or listed twice, as `192.0.2.1` and
     /// `192.0.2.1/32`), the indicator index of the next wider one: read only after a hit,
     /// to list every network containing an address (`allMatches`).
@@ -229,10 +208,6 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
         }
         var previous: (start: Key, prefix: UInt8, index: UInt32)? = nil
         var parents: [UInt32: UInt32] = [:]
-        /// The hashes of the distinct /24 blocks that networks longer than `coveredPrefix`
-        /// overlap (each network's blocks beyond the last one already listed).
-        var blockHashes: [UInt64] = []
-        var lastBlock = -1
         for network in networks {
             let prefix = Int(network.prefix)
             if let last = previous, last.start == network.start, last.prefix == network.prefix {
@@ -247,33 +222,17 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
             close(before: network.start)
             if let outer = stack.last { parents[network.index] = outer.index }
             if count == 0 {
-                wideBlocks = BlockBits(bits: 1 << 16)
-                coveredBlocks = BlockBits(bits: 1 << 16)
+                blocks = PresenceBits(bits: 1 << 24)
+                wideBlocks = PresenceBits(bits: 1 << 16)
             }
             let lastAddress = network.start.lastAddress(prefix: prefix)
+            blocks.insertRange(network.start.top24, lastAddress.top24)
             wideBlocks.insertRange(network.start.top16, lastAddress.top16)
-            if prefix <= IPNetworkTable.coveredPrefix {
-                coveredBlocks.insertRange(network.start.top16, lastAddress.top16)
-            } else {
-                // Sorted by start: a block at or below `lastBlock` is already in.
-                // Networks are nested or disjoint: the one ending at `lastBlock` started
-                // at or before this one, so every block up to `lastBlock` is listed.
-                let from = max(network.start.top24, lastBlock + 1)
-                let to = lastAddress.top24
-                if from <= to {
-                    for block in from...to { blockHashes.append(PresenceBits.hash(block)) }
-                }
-                lastBlock = max(lastBlock, to)
-            }
             count += 1
             stack.append((lastAddress, network.index))
             emit(network.start, network.index)
         }
         close(before: nil)
-        blocks = PresenceBits(
-            count: blockHashes.count, bitsPerKey: IPNetworkTable.blockBitsPerKey,
-            maximumBytes: IPNetworkTable.maximumBlockFilterBytes)
-        for hash in blockHashes { blocks.insert(hash) }
         // First level: for each /16 block, the last interval starting at or before its
         // first address.
         var first = [UInt32](repeating: 0, count: 65_537)
@@ -330,8 +289,7 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
     @inline(__always)
     func lookup(_ address: Key) -> UInt32? {
         first.withUnsafeBufferPointer { first -> UInt32? in
-            guard first.count == 65_537, wideBlocks.contains(address.top16),
-                  coveredBlocks.contains(address.top16) || blocks.mayContain(PresenceBits.hash(address.top24))
+            guard first.count == 65_537, wideBlocks.mayContain(address.top16), blocks.mayContain(address.top24)
             else { return nil }
             let block = address.top16
             // The answer is the last interval in [low, high] starting at or before the
@@ -370,7 +328,7 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
     /// The bytes the table holds (intervals and the first level, by capacity).
     var memoryBytes: Int {
         intervals.capacity * MemoryLayout<Interval>.stride + first.capacity * MemoryLayout<UInt32>.stride
-            + blocks.memoryBytes + wideBlocks.memoryBytes + coveredBlocks.memoryBytes + parents.capacity * 9
+            + blocks.memoryBytes + wideBlocks.memoryBytes + parents.capacity * 9
     }
 }
 
@@ -383,7 +341,6 @@ extension IPNetworkTable {
         writer.int(count)
         blocks.encode(into: &writer)
         wideBlocks.encode(into: &writer)
-        coveredBlocks.encode(into: &writer)
         writer.sequence(parents) {
             $0.uint64(UInt64($1.key))
             $0.uint64(UInt64($1.value))
@@ -398,8 +355,7 @@ extension IPNetworkTable {
         first = try reader.raw(UInt32.self)
         count = try reader.int()
         blocks = try PresenceBits(decoding: &reader)
-        wideBlocks = try BlockBits(decoding: &reader, bits: 1 << 16)
-        coveredBlocks = try BlockBits(decoding: &reader, bits: 1 << 16)
+        wideBlocks = try PresenceBits(decoding: &reader)
         let parentCount = try reader.count(minimumSize: 16)
         parents.reserveCapacity(parentCount)
         for _ in 0..<parentCount {
