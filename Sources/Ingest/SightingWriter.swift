@@ -100,7 +100,8 @@ final class SightingWriter: Sendable {
             forIndicatorsAt: batch.sightings.map(\.indicator) + batch.resolutions.map(\.indicator))
         func id(_ index: Int) throws -> Int64 {
             guard let id = ids[index] else {
-                throw IngestError(description: "the case database did not store indicator \(index)")
+                throw IngestError(
+                    description: "the case database did not store indicator \(indicatorRecords.value(ofIndicatorAt: index))")
             }
             return id
         }
