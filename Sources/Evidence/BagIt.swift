@@ -273,19 +273,12 @@ final class BagFile {
     }
 
     private func writeOut(_ bytes: UnsafeRawBufferPointer) throws {
-        guard let base = bytes.baseAddress else { return }
         hasher.update(bufferPointer: bytes)
         size += UInt64(bytes.count)
-        var written = 0
-        while written < bytes.count {
-            let result = systemWrite(descriptor, base + written, bytes.count - written)
-            if result < 0 {
-                if errno == EINTR { continue }
-                let failure = EvidenceError.cannotWrite(path: path, reason: String(cString: strerror(errno)))
-                if error == nil { error = failure }
-                throw failure
-            }
-            written += result
+        if let code = DescriptorWriting.writeAll(bytes, to: descriptor) {
+            let failure = EvidenceError.cannotWrite(path: path, reason: String(cString: strerror(code)))
+            if error == nil { error = failure }
+            throw failure
         }
     }
 
@@ -417,30 +410,18 @@ struct DirectoryHandle {
         let file = openat(descriptor, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o640)
         guard file >= 0 else { throw EvidenceError.cannotWrite(path: full, reason: String(cString: strerror(errno))) }
         defer { _ = closeFile(file) }
-        var written = 0
-        try bytes.withUnsafeBytes { buffer in
-            while written < buffer.count {
-                // The base address is non-nil whenever count > 0, which the loop guards.
-                let result = systemWrite(file, buffer.baseAddress! + written, buffer.count - written)
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    throw EvidenceError.cannotWrite(path: full, reason: String(cString: strerror(errno)))
-                }
-                written += result
-            }
+        if let code = bytes.withUnsafeBytes({ DescriptorWriting.writeAll($0, to: file) }) {
+            throw EvidenceError.cannotWrite(path: full, reason: String(cString: strerror(code)))
         }
         guard fsync(file) == 0 else { throw EvidenceError.cannotWrite(path: full, reason: String(cString: strerror(errno))) }
     }
 }
 
 #if canImport(Glibc)
-private let systemWrite = Glibc.write
 private let closeFile = Glibc.close
 #elseif canImport(Musl)
-private let systemWrite = Musl.write
 private let closeFile = Musl.close
 #else
-private let systemWrite = Darwin.write
 private let closeFile = Darwin.close
 #endif
 

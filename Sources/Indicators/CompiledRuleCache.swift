@@ -272,18 +272,8 @@ public enum CompiledRuleCache {
         }
         var failure: String? = nil
         for part in [header.bytes, writer.bytes] where failure == nil {
-            part.withUnsafeBytes { bytes in
-                var written = 0
-                while written < bytes.count {
-                    // Safe: `written < bytes.count`, so the range lies inside `bytes`.
-                    let count = systemWrite(descriptor, bytes.baseAddress! + written, bytes.count - written)
-                    if count < 0, errno == EINTR { continue }
-                    guard count > 0 else {
-                        failure = "cannot write \(temporary): \(String(cString: strerror(errno)))"
-                        return
-                    }
-                    written += count
-                }
+            if let code = part.withUnsafeBytes({ DescriptorWriting.writeAll($0, to: descriptor) }) {
+                failure = "cannot write \(temporary): \(String(cString: strerror(code)))"
             }
         }
         if close(descriptor) != 0, failure == nil { failure = "cannot write \(temporary): \(String(cString: strerror(errno)))" }
@@ -407,19 +397,11 @@ extension RuleSet {
     }
 }
 
-/// read(2) and write(2), under names that the cache's own `read` and `write` do not hide.
+/// read(2), under a name that the cache's own `read` does not hide.
 private func systemRead(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
     #if canImport(Glibc)
     Glibc.read(descriptor, buffer, count)
     #else
     Darwin.read(descriptor, buffer, count)
-    #endif
-}
-
-private func systemWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-    #if canImport(Glibc)
-    Glibc.write(descriptor, buffer, count)
-    #else
-    Darwin.write(descriptor, buffer, count)
     #endif
 }
