@@ -342,25 +342,20 @@ extension RuleSet {
         let start = ContinuousClock.now
         var timing = CompiledRuleCache.Timing()
         func seconds() -> Double { (ContinuousClock.now - start).inSeconds }
-        func compiled(_ outcome: CompiledRuleCache.Outcome) -> (RuleSet, IndicatorTable, CompiledRuleCache.Outcome) {
+        /// Loaded and compiled without the cache, for `outcome`'s reason.
+        func uncached(_ outcome: CompiledRuleCache.Outcome)
+            -> (RuleSet, IndicatorTable, CompiledRuleCache.Outcome, CompiledRuleCache.Timing)
+        {
             let rules = load(paths: paths, publicSuffixListPath: publicSuffixListPath)
-            return (rules, rules.compile(), outcome)
-        }
-        guard let directory = cacheDirectory else {
-            let (rules, table, outcome) = compiled(.disabled)
+            let table = rules.compile()
             timing.total = seconds()
             return (rules, table, outcome, timing)
         }
+        guard let directory = cacheDirectory else { return uncached(.disabled) }
         let scan = RuleFiles.scan(paths)
-        guard scan.bytes >= minimumRuleBytes else {
-            let (rules, table, outcome) = compiled(.notNeeded)
-            timing.total = seconds()
-            return (rules, table, outcome, timing)
-        }
+        guard scan.bytes >= minimumRuleBytes else { return uncached(.notNeeded) }
         guard let executable = CompiledRuleCache.executableDigest else {
-            let (rules, table, outcome) = compiled(.notWritten(reason: "the running executable cannot be read to key the cache"))
-            timing.total = seconds()
-            return (rules, table, outcome, timing)
+            return uncached(.notWritten(reason: "the running executable cannot be read to key the cache"))
         }
         let key = CompiledRuleCache.key(scan: scan, executable: executable, publicSuffixListPath: publicSuffixListPath)
         timing.keying = seconds()

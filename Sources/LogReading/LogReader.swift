@@ -48,9 +48,10 @@ public struct LogReadingOptions: Sendable {
     /// For gzip input: inflate on a second thread of the reader's own, so that
     /// decompression overlaps framing and scanning (with a free core, the 1 GB bench
     /// syslog is ingested with 2 M indicators in 8.7 s instead of 9.6 s with ISA-L,
-    /// docs/performance.md; without one it costs nothing measurable). Everything read is the same as without
-    /// it: lines, offsets, observations, `ReadSummary`, damage messages. Worth it only
-    /// with a spare core (more cores than files read at once); default false.
+    /// docs/performance.md; without one it costs nothing measurable). Everything read
+    /// is the same as without it: lines, offsets, observations, `ReadSummary`, damage
+    /// messages. Worth it only with a spare core (more cores than files read at once);
+    /// default false.
     ///
     /// Memory: a fixed ring of `InflatedChunkRing.defaultSlotCount` (4) decompressed
     /// chunks of the reader's chunk size (1 MiB by default), allocated when the reader is
