@@ -12,10 +12,7 @@ extension PublicSuffixList {
     static let empty = PublicSuffixList(text: [UInt8]())
 
     /// Reads the list at `path`; nil when it cannot be read.
-    init?(path: String) {
-        guard let list = try? PublicSuffixList.load(path: path) else { return nil }
-        self = list
-    }
+    static func read(path: String) -> PublicSuffixList? { try? load(path: path) }
 
     /// Which part of the list makes a name a public suffix, for the message refusing it.
     enum Rule: Sendable { case icann, privateDomains }

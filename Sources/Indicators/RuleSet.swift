@@ -66,7 +66,7 @@ public struct RuleSet: Sendable {
         let suffixes: PublicSuffixList
         if publicSuffixListPath == PublicSuffixList.defaultPath, let system = PublicSuffixList.system {
             suffixes = system
-        } else if publicSuffixListPath != PublicSuffixList.defaultPath, let list = PublicSuffixList(path: publicSuffixListPath) {
+        } else if publicSuffixListPath != PublicSuffixList.defaultPath, let list = PublicSuffixList.read(path: publicSuffixListPath) {
             suffixes = list
         } else {
             suffixes = .empty

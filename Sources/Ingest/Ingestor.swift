@@ -197,9 +197,7 @@ public struct Ingestor: Sendable {
             sightingBatchSize: sightingBatchSize,
             filter: options.filter, year: options.year, utcOffsetSeconds: options.utcOffsetSeconds,
             progress: progress, lineRules: correlation.rules.hasLineRules ? correlation.rules : nil,
-            // Fewer files than jobs: a reading thread is left over, so each gzip log gets
-            // a second thread to inflate it.
-            inflatesOnSecondThread: files.count < options.jobs)
+            scanningThreads: scanningThreads(files: files.count))
         let fileResults = Self.forEachConcurrently(files, jobs: options.jobs) { file in
             reader.read(path: file.path)
         }
@@ -239,6 +237,12 @@ public struct Ingestor: Sendable {
     /// Runs `body` on every element with at most `jobs` at once, on threads of their
     /// own (readers block on I/O and CPU; they must not starve Swift's cooperative
     /// pool). Results come back in the order of `items`.
+    /// Threads that scan each log's lines besides the one reading it
+    /// (`LogReader.read(scanningThreads:…)`): with fewer files than jobs, the jobs left
+    /// over, shared out among the files (one file on two cores: two scanning threads and
+    /// the reading thread, which inflates, frames and parses headers). 0 otherwise.
+    func scanningThreads(files: Int) -> Int { files > 0 && files < options.jobs ? options.jobs / files : 0 }
+
     static func forEachConcurrently<Item: Sendable, Result: Sendable>(
         _ items: [Item], jobs: Int, _ body: @escaping @Sendable (Item) -> Result
     ) -> [Result] {

@@ -106,6 +106,13 @@ struct SightingCollector {
         keepHit(observation, match: match)
     }
 
+    /// Counts observations that were not looked up here in the event time range: those
+    /// a log's scanning threads found and did not pass on (`LogReader.read(scanningThreads:…)`).
+    mutating func noteEventTimes(first: Timestamp, last: Timestamp) {
+        if first < firstEvent { firstEvent = first }
+        if last > lastEvent { lastEvent = last }
+    }
+
     /// Keeps the address of a DNS answer when it belongs to the response whose name
     /// matched (`resolving`).
     @inline(never)

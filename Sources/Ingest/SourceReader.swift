@@ -25,9 +25,10 @@ struct SourceReader: Sendable {
     let progress: (any IngestProgress)?
     /// Correlation rules whose base rules select log lines; nil when there are none.
     var lineRules: CorrelationRules? = nil
-    /// Whether a gzip log is inflated on a thread of its own
-    /// (`LogReadingOptions.inflatesOnSecondThread`): when the run has a core to spare.
-    var inflatesOnSecondThread = false
+    /// Threads that scan a log's lines besides the one reading it
+    /// (`LogReader.read(scanningThreads:…)`): when the run has cores to spare; 0 scans
+    /// on the reading thread.
+    var scanningThreads = 0
 
     /// The same reader, telling no one of its progress.
     var withoutProgress: SourceReader {
@@ -35,7 +36,7 @@ struct SourceReader: Sendable {
             table: table, indicatorRecords: indicatorRecords, database: database, writer: writer, runID: runID,
             sightingBatchSize: sightingBatchSize, filter: filter,
             year: year, utcOffsetSeconds: utcOffsetSeconds, progress: nil, lineRules: nil,
-            inflatesOnSecondThread: inflatesOnSecondThread)
+            scanningThreads: scanningThreads)
     }
 
     /// Never throws: every problem becomes the source's failure reason, recorded in the
@@ -108,6 +109,16 @@ struct SourceReader: Sendable {
     private func readContent(of file: InputFile, kind: SourceKind, into collector: inout SightingCollector) throws -> ReadSummary {
         // A local the closure borrows: the collector's lookups then pass it without a copy.
         let table = self.table
+        if scanningThreads > 0, kind == .gzip || kind == .text {
+            // The lookups run on the scanning threads; only hits come back to the collector
+            // (which looks them up again), in the file's order.
+            let reader = LogReader(file: file, compressed: kind == .gzip, options: logReadingOptions(for: file))
+            return reader.read(
+                scanningThreads: scanningThreads, passes: { table.match($0.value, at: $0.time) != nil },
+                observe: { collector.observe($0, matchingIn: table) },
+                observedTimes: { collector.noteEventTimes(first: $0, last: $1) },
+                wantsLines: lineRules != nil, line: { collector.observeLine($0) }, progress: progressReporter(for: file))
+        }
         return try readContent(
             of: file, kind: kind, derived: DerivedObservables(matchableBy: table),
             observe: { collector.observe($0, matchingIn: table) }, line: { collector.observeLine($0) })
@@ -120,7 +131,7 @@ struct SourceReader: Sendable {
         of file: InputFile, kind: SourceKind, derived: DerivedObservables = .all, observe: (Observation) -> Void,
         line: (LogReader.LineView) -> Void = { _ in }
     ) throws -> ReadSummary {
-        let reportProgress: (ReadSummary) -> Void = { [progress] _ in progress?.read(bytes: file.bytesRead, path: file.path) }
+        let reportProgress = progressReporter(for: file)
         switch kind {
         case .pcap, .pcapng:
             var options = DecodingOptions()
@@ -128,13 +139,21 @@ struct SourceReader: Sendable {
             let reader = try CaptureReader(file: file, filter: filter, options: options)
             return reader.read(observe: observe, progress: reportProgress)
         case .gzip, .text:
-            var options = LogReadingOptions(year: year ?? Self.modificationYear(of: file.path))
-            if year == nil { options.yearHint = Self.modificationTime(of: file.path) }
-            options.utcOffsetSeconds = utcOffsetSeconds
-            options.inflatesOnSecondThread = inflatesOnSecondThread
-            let reader = LogReader(file: file, compressed: kind == .gzip, options: options)
+            let reader = LogReader(file: file, compressed: kind == .gzip, options: logReadingOptions(for: file))
             return reader.read(observe: observe, line: line, progress: reportProgress)
         }
+    }
+
+    private func progressReporter(for file: InputFile) -> (ReadSummary) -> Void {
+        { [progress] _ in progress?.read(bytes: file.bytesRead, path: file.path) }
+    }
+
+    /// The year (given, or inferred from the file's time) and time zone of a log.
+    private func logReadingOptions(for file: InputFile) -> LogReadingOptions {
+        var options = LogReadingOptions(year: year ?? Self.modificationYear(of: file.path))
+        if year == nil { options.yearHint = Self.modificationTime(of: file.path) }
+        options.utcOffsetSeconds = utcOffsetSeconds
+        return options
     }
 
     /// The SHA-256 of a whole file, for the duplicate check before reading.

@@ -111,9 +111,9 @@ public final class LogReader {
     static let progressInterval: UInt64 = 65_536
 
     private let file: InputFile
-    private let options: LogReadingOptions
+    let options: LogReadingOptions
     private let lineLimit: Int
-    private let chunkSize: Int
+    let chunkSize: Int
     private let inflater: CappedInflater?
     /// The chunks of the inflating thread, with `inflatesOnSecondThread` (gzip only).
     let chunkRing: InflatedChunkRing?
@@ -199,16 +199,19 @@ public final class LogReader {
         // A local, not a stored property: the closures below then borrow it with static
         // exclusivity checks instead of dynamic ones on every observation.
         var held = HeldLine(members: heldMembers)
+        let suffixes = options.publicSuffixes
+        let paths = memberPaths
         return readLines(progress: progress) { line, number, offset in
             held.start()
-            let (host, time) = processLine(
-                line, number: number, offset: offset, lastTime: &lastTime, years: &years
-            ) { held.hold($0, orPass: observe) }
+            let head = headLine(line, lastTime: &lastTime, years: &years)
+            let locator = Locator.line(number: number, offset: offset)
+            let host = LogReader.scanLine(line, head, locator: locator, suffixes: suffixes, paths: paths) {
+                held.hold($0, orPass: observe)
+            }
             let (source, destination) = held.attributeToTheOtherSide()
             for observation in held.observations { observe(observation) }
             lineHandler(LineView(
-                bytes: line, locator: .line(number: number, offset: offset), time: time, host: host,
-                source: source, destination: destination))
+                bytes: line, locator: locator, time: head.time, host: host, source: source, destination: destination))
         }
     }
 
@@ -540,21 +543,30 @@ public final class LogReader {
         }
     }
 
-    /// Parses the header, then scans the message for observables: as a JSON object when
-    /// it is one (a JSON line, or JSON after a syslog header), as text otherwise.
-    /// Returns the line's header host and time.
-    private func processLine(
-        _ line: UnsafeRawBufferPointer, number: UInt64, offset: UInt64, lastTime: inout Timestamp,
-        years: inout YearTracker, observe: (Observation) -> Void
-    ) -> (host: HostReference, time: Timestamp) {
-        var host = HostReference.none
+    /// What is known of a line before its text is scanned: its time, its host and where
+    /// its message starts. Found one line after the other (the year of RFC 3164 lines and
+    /// the time of lines without one carry over from the lines before), by `headLine`.
+    struct LineHead {
+        /// The header's time, the JSON record's, or else the nearest earlier line's.
+        var time: Timestamp
+        /// The header's host, or the JSON record's when the header names none.
+        var host: Range<Int>?
+        var messageStart: Int
+        /// Where the message's JSON object starts, when it is one (a JSON line, or JSON
+        /// after a syslog header).
+        var jsonStart: Int?
+    }
+
+    /// Parses the header, and reads the time and host of a JSON message (a record's own
+    /// time wins over a syslog header's). `lastTime` and `years` carry from line to line.
+    func headLine(_ line: UnsafeRawBufferPointer, lastTime: inout Timestamp, years: inout YearTracker) -> LineHead {
+        var host: Range<Int>? = nil
         var messageStart = 0
         if let header = SyslogHeaderParser.parse(line, year: years.year ?? options.year, memo: &years.timestampMemo) {
             if let time = years.time(of: header, line: line) { lastTime = time }
             messageStart = header.messageStart
-            if let range = header.host { host = .name(UnsafeRawBufferPointer(rebasing: line[range])) }
+            host = header.host
         }
-        let locator = Locator.line(number: number, offset: offset)
         var firstByte = messageStart
         // RFC 5424's empty structured data ("- ") before a JSON message.
         if firstByte + 1 < line.count, line[firstByte] == UInt8(ascii: "-"), line[firstByte + 1] == UInt8(ascii: " ") {
@@ -566,40 +578,57 @@ public final class LogReader {
         if firstByte < line.count, line[firstByte] == UInt8(ascii: "{"),
            let record = JSONRecord.read(line, in: firstByte..<line.count)
         {
-            // The record's own time is the event's; it wins over a syslog header's.
             if let time = record.time { lastTime = time }
-            if case .none = host, let range = record.host { host = .name(UnsafeRawBufferPointer(rebasing: line[range])) }
-            let time = lastTime
-            _ = JSONScanner.scanObject(line, in: firstByte..<line.count, paths: memberPaths) { _, _, member, value in
-                guard case .string(let text) = value else { return }
-                if let member, let field = JSONRecord.addressField(member) {
-                    if let address = IPv4Address(ascii: line[text]) {
-                        observe(Observation(
-                            value: .ipv4(address), field: field, host: host, locator: locator, time: time, member: member))
-                        return
-                    }
-                    if let address = TextScanner.parseIPv6(line, text) {
-                        observe(Observation(
-                            value: .ipv6(address), field: field, host: host, locator: locator, time: time, member: member))
-                        return
-                    }
-                }
-                scanText(line, text, host: host, locator: locator, time: time, member: member, observe: observe)
-            }
-            return (host, time)
+            if host == nil { host = record.host }
+            return LineHead(time: lastTime, host: host, messageStart: messageStart, jsonStart: firstByte)
         }
-        scanText(line, messageStart..<line.count, host: host, locator: locator, time: lastTime, member: nil, observe: observe)
-        return (host, lastTime)
+        return LineHead(time: lastTime, host: host, messageStart: messageStart, jsonStart: nil)
+    }
+
+    /// Scans the message of a line `headLine` has read for observables: as a JSON object
+    /// when it is one, as text otherwise. `paths` is where JSON member paths are built
+    /// (`JSONScanner.maximumMemberPathLength` bytes, one buffer per scanning thread).
+    /// Returns the line's host. Depends on nothing but its arguments, so the lines of a
+    /// file can be scanned on several threads (`LineBatches`).
+    static func scanLine(
+        _ line: UnsafeRawBufferPointer, _ head: LineHead, locator: Locator, suffixes: PublicSuffixList?,
+        paths: UnsafeMutableRawBufferPointer, observe: (Observation) -> Void
+    ) -> HostReference {
+        let host: HostReference = head.host.map { .name(UnsafeRawBufferPointer(rebasing: line[$0])) } ?? .none
+        let time = head.time
+        guard let jsonStart = head.jsonStart else {
+            scanText(line, head.messageStart..<line.count, host: host, locator: locator, time: time, member: nil,
+                     suffixes: suffixes, observe: observe)
+            return host
+        }
+        _ = JSONScanner.scanObject(line, in: jsonStart..<line.count, paths: paths) { _, _, member, value in
+            guard case .string(let text) = value else { return }
+            if let member, let field = JSONRecord.addressField(member) {
+                if let address = IPv4Address(ascii: line[text]) {
+                    observe(Observation(
+                        value: .ipv4(address), field: field, host: host, locator: locator, time: time, member: member))
+                    return
+                }
+                if let address = TextScanner.parseIPv6(line, text) {
+                    observe(Observation(
+                        value: .ipv6(address), field: field, host: host, locator: locator, time: time, member: member))
+                    return
+                }
+            }
+            scanText(line, text, host: host, locator: locator, time: time, member: member, suffixes: suffixes,
+                     observe: observe)
+        }
+        return host
     }
 
     /// Hands every observable in `line[range]` to `observe`, each with `member` (the
     /// JSON member path the text is the value of, or nil).
-    private func scanText(
+    private static func scanText(
         _ line: UnsafeRawBufferPointer, _ range: Range<Int>, host: HostReference, locator: Locator, time: Timestamp,
-        member: UnsafeRawBufferPointer?, observe: (Observation) -> Void
+        member: UnsafeRawBufferPointer?, suffixes: PublicSuffixList?, observe: (Observation) -> Void
     ) {
         let messageStart = range.lowerBound
-        TextScanner.scan(line, in: range, suffixes: options.publicSuffixes) { found in
+        TextScanner.scan(line, in: range, suffixes: suffixes) { found in
             switch found {
             case .ipv4(let address, let range):
                 let field = AddressRoles.field(of: range, in: line, messageStart: messageStart)

@@ -13,7 +13,7 @@ import Foundation
 ///
 /// Internationalised rules (`рф`, `公司.cn`) are stored in their ASCII form
 /// (`xn--p1ai`, `xn--55qx5d.cn`), which is how names appear on the wire and in logs.
-public struct PublicSuffixList: Sendable {
+public final class PublicSuffixList: Sendable {
     /// Which section of the list a rule comes from.
     public enum Section: Sendable {
         /// Only the ICANN section: suffixes operated by registries (`com`, `co.uk`).

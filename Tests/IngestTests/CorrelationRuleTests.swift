@@ -5,8 +5,10 @@ import Testing
 
 /// The example correlation rules of Rules/correlation over a real sshd log: each source
 /// address with 20 or more failed passwords within 5 minutes is an incident of its own,
-/// holding exactly those lines, and a second run keeps the ids.
-@Test func sshBruteForceIncidentsFromTheCorpus() throws {
+/// holding exactly those lines, and a second run keeps the ids. With two jobs, the one
+/// file's lines are scanned on two threads, and the lines the rules select come back
+/// from them.
+@Test(arguments: [1, 2]) func sshBruteForceIncidentsFromTheCorpus(jobs: Int) throws {
     guard let corpus = Fixtures.corpus() else { return }
     let log = corpus.appendingPathComponent("syslog/loghub-OpenSSH_2k.log").path
     let directory = try Fixtures.temporaryDirectory()
@@ -14,7 +16,7 @@ import Testing
     let database = directory.appendingPathComponent("case.sqlite").path
     func run() throws -> IngestReport {
         try Ingestor(options: IngestOptions(
-            rulePaths: [Fixtures.rules], databasePath: database, jobs: 1, filter: nil, year: 2025,
+            rulePaths: [Fixtures.rules], databasePath: database, jobs: jobs, filter: nil, year: 2025,
             commandLine: "test", version: "test")
         ).run(paths: [log])
     }

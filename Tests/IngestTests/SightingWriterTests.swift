@@ -14,10 +14,9 @@ import Testing
     /// and most batches name indicators an earlier batch stored) by one reader and two,
     /// and with the default batches: the same sightings, derived sightings and
     /// incidents each time.
-    @Test func batchesOfAnySizeWriteTheSameCase() throws {
-        guard let corpus = Fixtures.corpus() else { return }
-        let directory = try Fixtures.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
+    /// Rules naming the corpus captures' addresses (tshark's `ip.addr`) and DNS names
+    /// (`dns.qry.name`), in `directory`; returns the rules directory.
+    static func corpusRules(_ corpus: URL, into directory: URL) throws -> String {
         let rules = try InterruptionTests().corpusRules(corpus, into: directory)
         var names = Set<String>()
         let truth = corpus.appendingPathComponent("truth")
@@ -30,6 +29,14 @@ import Testing
         }
         try names.sorted().joined(separator: "\n").write(
             toFile: rules + "/corpus-names.txt", atomically: true, encoding: .utf8)
+        return rules
+    }
+
+    @Test func batchesOfAnySizeWriteTheSameCase() throws {
+        guard let corpus = Fixtures.corpus() else { return }
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let rules = try Self.corpusRules(corpus, into: directory)
         let inputs = [corpus.appendingPathComponent("pcap").path, corpus.appendingPathComponent("syslog").path]
 
         struct Outcome: Equatable {

@@ -10,24 +10,6 @@ import TestSupport
 // locators), lines, progress reports and summary (damage text and offsets included),
 // and the inflating thread must be joined when `read` returns.
 
-/// One line as `read`'s line closure saw it, owned.
-private struct SeenLine: Equatable {
-    var bytes: [UInt8]
-    var locator: Locator
-    var time: Timestamp
-    var host: String?
-    var source: String?
-    var destination: String?
-}
-
-/// Everything one read hands out.
-private struct ReadRecord: Equatable {
-    var seen: [Seen] = []
-    var lines: [SeenLine] = []
-    var progress: [ReadSummary] = []
-    var summary = ReadSummary()
-}
-
 private func read(
     path: String, threaded: Bool, inflater: LogReadingOptions.Inflater, chunkSize: Int, limit: UInt64?
 ) throws -> ReadRecord {
@@ -37,12 +19,7 @@ private func read(
     let reader = LogReader(file: file, compressed: true, options: options, chunkSize: chunkSize)
     var record = ReadRecord()
     record.summary = reader.read(
-        observe: { record.seen.append(Seen($0)) },
-        line: { line in
-            record.lines.append(SeenLine(
-                bytes: [UInt8](line.bytes), locator: line.locator, time: line.time, host: line.host.text,
-                source: line.source.text, destination: line.destination.text))
-        },
+        observe: { record.see($0) }, line: { record.see($0) },
         progress: { record.progress.append($0) })
     #expect(file.bytesRead == file.size, "the file is drained to its end")
     if threaded {
@@ -70,6 +47,7 @@ private func expectSameOnBothThreads(
             #expect(threaded.summary == single.summary, context)
             #expect(threaded.seen == single.seen, context)
             #expect(threaded.lines == single.lines, context)
+            #expect(threaded.observationsBeforeLine == single.observationsBeforeLine, context)
             #expect(threaded.progress == single.progress, context)
             if first == nil { first = single }
         }

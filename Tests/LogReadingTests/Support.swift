@@ -41,6 +41,42 @@ struct FramedLine: Equatable {
     var offset: UInt64
 }
 
+/// One line as `read`'s line closure saw it, owned.
+struct SeenLine: Equatable {
+    var bytes: [UInt8]
+    var locator: Locator
+    var time: Timestamp
+    var host: String?
+    var source: String?
+    var destination: String?
+
+    init(_ line: LogReader.LineView) {
+        bytes = [UInt8](line.bytes)
+        locator = line.locator
+        time = line.time
+        host = line.host.text
+        source = line.source.text
+        destination = line.destination.text
+    }
+}
+
+/// Everything one read hands out.
+struct ReadRecord: Equatable {
+    var seen: [Seen] = []
+    var lines: [SeenLine] = []
+    /// Per line, how many observations had been seen when it was: the order of the two.
+    var observationsBeforeLine: [Int] = []
+    var progress: [ReadSummary] = []
+    var summary = ReadSummary()
+
+    mutating func see(_ observation: Observation) { seen.append(Seen(observation)) }
+
+    mutating func see(_ line: LogReader.LineView) {
+        lines.append(SeenLine(line))
+        observationsBeforeLine.append(seen.count)
+    }
+}
+
 enum Fixture {
     /// The package root is three levels up from Tests/LogReadingTests/Support.swift.
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
