@@ -112,7 +112,11 @@ struct SourceReader: Sendable {
         if scanningThreads > 0, kind == .gzip || kind == .text {
             // The lookups run on the scanning threads; only hits come back to the collector
             // (which looks them up again), in the file's order.
-            let reader = LogReader(file: file, compressed: kind == .gzip, options: logReadingOptions(for: file))
+            var options = logReadingOptions(for: file)
+            // The reading thread is then the one that can hold the scanners up: inflating
+            // on a thread of its own too made the 1 GB bench syslog 10% faster on two cores.
+            options.inflatesOnSecondThread = true
+            let reader = LogReader(file: file, compressed: kind == .gzip, options: options)
             return reader.read(
                 scanningThreads: scanningThreads, passes: { table.match($0.value, at: $0.time) != nil },
                 observe: { collector.observe($0, matchingIn: table) },
