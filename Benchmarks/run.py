@@ -190,7 +190,7 @@ def main():
             ("cairn ingest, 1 M domains + 1 M IPv4", ingest(issue_rules, gz), False, None),
             (f"cairn ingest, {indicators:,} indicators", ingest(all_rules, gz), False, None),
             # One file, two jobs: the spare job inflates on a second thread.
-            ("cairn ingest --jobs 2 (inflating on a 2nd thread), 1 M domains + 1 M IPv4", ingest(issue_rules, gz, jobs=2),
+            ("cairn ingest --jobs 2 (one file: 2 scanning threads), 1 M domains + 1 M IPv4", ingest(issue_rules, gz, jobs=2),
              False, None),
         ]
         if args.slow:
