@@ -305,9 +305,9 @@ extension LogReader {
     /// kept reach `observe`: the others are only counted in `observedTimes(first, last)`,
     /// called with the earliest and latest time of every observation of a batch.
     /// `line` sees every line after its observations when `wantsLines` (without, it is not
-    /// called and the scanners keep nothing per line). With fewer than one
-    /// scanning thread (or when no thread can be made) this is the one-thread read, and
-    /// `observe` sees every observation.
+    /// called and the scanners keep nothing per line). With no scanning thread (none
+    /// asked for, or none could be made) this is the one-thread read, and `observe` sees
+    /// every observation.
     ///
     /// Memory: `batchesPerScanningThread` batches per thread of the chunk size each
     /// (a line longer than that gets a buffer of its own size while its batch is in use).
