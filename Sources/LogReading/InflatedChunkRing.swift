@@ -47,11 +47,12 @@ final class InflatedChunkRing: @unchecked Sendable {
     let slotCount: Int
     let slotSize: Int
     private let storage: UnsafeMutableRawBufferPointer
-    private let lock: UnsafeMutablePointer<pthread_mutex_t>
+    private let signals = MutexAndConditions()
+    private var lock: UnsafeMutablePointer<pthread_mutex_t> { signals.mutex }
     /// Signalled when a slot is filled or the producer has finished.
-    private let notEmpty: UnsafeMutablePointer<pthread_cond_t>
+    private var notEmpty: UnsafeMutablePointer<pthread_cond_t> { signals.first }
     /// Signalled when a slot is given back or the consumer stops.
-    private let notFull: UnsafeMutablePointer<pthread_cond_t>
+    private var notFull: UnsafeMutablePointer<pthread_cond_t> { signals.second }
 
     // Guarded by `lock`.
     /// Bytes written into each slot.
@@ -82,12 +83,6 @@ final class InflatedChunkRing: @unchecked Sendable {
         self.slotSize = max(1, slotSize)
         storage = .allocate(byteCount: self.slotCount * self.slotSize, alignment: 16)
         counts = Array(repeating: 0, count: self.slotCount)
-        lock = .allocate(capacity: 1)
-        notEmpty = .allocate(capacity: 1)
-        notFull = .allocate(capacity: 1)
-        pthread_mutex_init(lock, nil)
-        pthread_cond_init(notEmpty, nil)
-        pthread_cond_init(notFull, nil)
     }
 
     deinit {
@@ -99,12 +94,6 @@ final class InflatedChunkRing: @unchecked Sendable {
         } else {
             stop()
         }
-        pthread_cond_destroy(notFull)
-        pthread_cond_destroy(notEmpty)
-        pthread_mutex_destroy(lock)
-        notFull.deallocate()
-        notEmpty.deallocate()
-        lock.deallocate()
         storage.deallocate()
     }
 

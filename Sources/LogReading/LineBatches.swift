@@ -188,9 +188,10 @@ struct MemberCopies {
 /// reader for a batch to be scanned; nobody spins. Batches are taken in the order they
 /// were submitted. `stop()` lets the scanners finish what they have taken and joins them.
 final class LineScanThreads: @unchecked Sendable {
-    private let lock: UnsafeMutablePointer<pthread_mutex_t>
-    private let workAvailable: UnsafeMutablePointer<pthread_cond_t>
-    private let batchScanned: UnsafeMutablePointer<pthread_cond_t>
+    private let signals = MutexAndConditions()
+    private var lock: UnsafeMutablePointer<pthread_mutex_t> { signals.mutex }
+    private var workAvailable: UnsafeMutablePointer<pthread_cond_t> { signals.first }
+    private var batchScanned: UnsafeMutablePointer<pthread_cond_t> { signals.second }
     // Guarded by `lock`.
     private var waiting: [LineBatch] = []
     private var scanned: Set<ObjectIdentifier> = []
@@ -203,23 +204,9 @@ final class LineScanThreads: @unchecked Sendable {
 
     init(makeScanner: @escaping @Sendable () -> (LineBatch) -> Void) {
         self.makeScanner = makeScanner
-        lock = .allocate(capacity: 1)
-        workAvailable = .allocate(capacity: 1)
-        batchScanned = .allocate(capacity: 1)
-        pthread_mutex_init(lock, nil)
-        pthread_cond_init(workAvailable, nil)
-        pthread_cond_init(batchScanned, nil)
     }
 
-    deinit {
-        stop()
-        pthread_cond_destroy(batchScanned)
-        pthread_cond_destroy(workAvailable)
-        pthread_mutex_destroy(lock)
-        batchScanned.deallocate()
-        workAvailable.deallocate()
-        lock.deallocate()
-    }
+    deinit { stop() }
 
     /// Starts up to `count` threads; returns how many could be made.
     func start(_ count: Int) -> Int {

@@ -1,0 +1,30 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A pthread mutex and two condition variables for a hand-over between threads
+/// (`InflatedChunkRing`, `LineScanThreads`): allocated and initialised together when
+/// made, destroyed and freed together when the last owner lets go. Behind pointers,
+/// since pthread objects must not move in memory.
+final class MutexAndConditions: @unchecked Sendable {
+    let mutex: UnsafeMutablePointer<pthread_mutex_t> = .allocate(capacity: 1)
+    let first: UnsafeMutablePointer<pthread_cond_t> = .allocate(capacity: 1)
+    let second: UnsafeMutablePointer<pthread_cond_t> = .allocate(capacity: 1)
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(first, nil)
+        pthread_cond_init(second, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(second)
+        pthread_cond_destroy(first)
+        pthread_mutex_destroy(mutex)
+        second.deallocate()
+        first.deallocate()
+        mutex.deallocate()
+    }
+}
