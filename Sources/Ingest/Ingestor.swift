@@ -234,15 +234,15 @@ public struct Ingestor: Sendable {
         return report
     }
 
-    /// Runs `body` on every element with at most `jobs` at once, on threads of their
-    /// own (readers block on I/O and CPU; they must not starve Swift's cooperative
-    /// pool). Results come back in the order of `items`.
     /// Threads that scan each log's lines besides the one reading it
     /// (`LogReader.read(scanningThreads:…)`): with fewer files than jobs, the jobs left
     /// over, shared out among the files (one file on two cores: two scanning threads and
     /// the reading thread, which inflates, frames and parses headers). 0 otherwise.
     func scanningThreads(files: Int) -> Int { files > 0 && files < options.jobs ? options.jobs / files : 0 }
 
+    /// Runs `body` on every element with at most `jobs` at once, on threads of their
+    /// own (readers block on I/O and CPU; they must not starve Swift's cooperative
+    /// pool). Results come back in the order of `items`.
     static func forEachConcurrently<Item: Sendable, Result: Sendable>(
         _ items: [Item], jobs: Int, _ body: @escaping @Sendable (Item) -> Result
     ) -> [Result] {
