@@ -305,12 +305,7 @@ extension LogReader {
     ) -> ReadSummary {
         let suffixes = options.publicSuffixes
         let scanners = LineScanThreads {
-            // Per thread: its own path buffer and held line.
-            let paths = UnsafeMutableRawBufferPointer.allocate(byteCount: JSONScanner.maximumMemberPathLength, alignment: 16)
-            let heldMembers = UnsafeMutableRawBufferPointer.allocate(byteCount: LogReader.heldMembersCapacity, alignment: 16)
-            let scanner = BatchScanner(
-                paths: paths, held: HeldLine(members: heldMembers), suffixes: suffixes, wantsLines: wantsLines,
-                passes: passes)
+            let scanner = BatchScanner(suffixes: suffixes, wantsLines: wantsLines, passes: passes)
             return { batch in scanner.scan(batch) }
         }
         let started = scanningThreads > 0 ? scanners.start(scanningThreads) : 0
@@ -344,16 +339,15 @@ extension LogReader {
         var free = (0..<started * LogReader.batchesPerScanningThread).map { _ in LineBatch(capacity: chunkSize) }
         /// Submitted batches, oldest first: handed on in this order.
         var submitted: [LineBatch] = []
-        /// Hands on the oldest submitted batches that are scanned (waiting for the oldest
-        /// when `wait`), and frees them.
-        func handOnScanned(wait: Bool) {
-            while let oldest = submitted.first, scanners.isScanned(oldest, wait: wait) {
-                submitted.removeFirst()
-                handOn(oldest)
-                oldest.reset()
-                free.append(oldest)
-                if wait { break }
-            }
+        /// Hands on the oldest submitted batch if it is scanned (when `wait`, once it is)
+        /// and frees it; false when there is none, or it is not scanned and `wait` is false.
+        func handOnOldest(wait: Bool) -> Bool {
+            guard let oldest = submitted.first, scanners.isScanned(oldest, wait: wait) else { return false }
+            submitted.removeFirst()
+            handOn(oldest)
+            oldest.reset()
+            free.append(oldest)
+            return true
         }
         /// The batch being filled, and its lines (a local, appended to without touching
         /// the batch).
@@ -363,31 +357,32 @@ extension LogReader {
             current.give(lines)
             scanners.submit(current)
             submitted.append(current)
-            handOnScanned(wait: false)
-            if free.isEmpty { handOnScanned(wait: true) }
-            current = free.removeLast()
-            lines = current.takeLines()
         }
 
         var lastTime = Timestamp(seconds: 0)
         var years = YearTracker(options: options)
         let summary = readLines(progress: progress) { line, number, offset in
             let head = headLine(line, lastTime: &lastTime, years: &years)
-            if !lines.fits(line.count) { submitCurrent() }
+            if !lines.fits(line.count) {
+                submitCurrent()
+                while handOnOldest(wait: false) {}
+                if free.isEmpty { _ = handOnOldest(wait: true) }
+                current = free.removeLast()
+                lines = current.takeLines()
+            }
             lines.append(line, number: number, offset: offset, head: head)
         }
         if lines.isEmpty {
             current.give(lines)
         } else {
-            current.give(lines)
-            scanners.submit(current)
-            submitted.append(current)
+            submitCurrent()
         }
-        while !submitted.isEmpty { handOnScanned(wait: true) }
+        while handOnOldest(wait: true) {}
         return summary
     }
 
-    /// A scanning thread's work on a batch (`read(scanningThreads:…)`).
+    /// A scanning thread's work on a batch (`read(scanningThreads:…)`), with the
+    /// thread's own buffers: where JSON member paths are built, and the held line.
     final class BatchScanner {
         let paths: UnsafeMutableRawBufferPointer
         var held: HeldLine
@@ -395,12 +390,9 @@ extension LogReader {
         let wantsLines: Bool
         let passes: (Observation) -> Bool
 
-        init(
-            paths: UnsafeMutableRawBufferPointer, held: HeldLine, suffixes: PublicSuffixList?, wantsLines: Bool,
-            passes: @escaping (Observation) -> Bool
-        ) {
-            self.paths = paths
-            self.held = held
+        init(suffixes: PublicSuffixList?, wantsLines: Bool, passes: @escaping (Observation) -> Bool) {
+            paths = .allocate(byteCount: JSONScanner.maximumMemberPathLength, alignment: 16)
+            held = HeldLine(members: .allocate(byteCount: LogReader.heldMembersCapacity, alignment: 16))
             self.suffixes = suffixes
             self.wantsLines = wantsLines
             self.passes = passes
