@@ -191,13 +191,15 @@ public struct Ingestor: Sendable {
         }
         progress?.begin(files: files.count, bytes: files.reduce(0) { $0 + Self.size(of: $1.path) })
 
+        let scanningPool = makeScanningPool()
+        defer { scanningPool?.stop() }
         let reader = SourceReader(
             table: table, indicatorRecords: indicatorRecords, database: database,
             writer: SightingWriter(database: database, indicatorRecords: indicatorRecords), runID: runID,
             sightingBatchSize: sightingBatchSize,
             filter: options.filter, year: options.year, utcOffsetSeconds: options.utcOffsetSeconds,
             progress: progress, lineRules: correlation.rules.hasLineRules ? correlation.rules : nil,
-            scanningThreads: scanningThreads(files: files.count))
+            scanningPool: scanningPool, inflatesOnSecondThread: files.count < options.jobs)
         let fileResults = Self.forEachConcurrently(files, jobs: options.jobs) { file in
             reader.read(path: file.path)
         }
@@ -234,11 +236,15 @@ public struct Ingestor: Sendable {
         return report
     }
 
-    /// Threads that scan each log's lines besides the one reading it
-    /// (`LogReader.read(scanningThreads:…)`): with fewer files than jobs, the jobs left
-    /// over, shared out among the files (one file on two cores: two scanning threads and
-    /// the reading thread, which inflates, frames and parses headers). 0 otherwise.
-    func scanningThreads(files: Int) -> Int { files > 0 && files < options.jobs ? options.jobs / files : 0 }
+    /// Threads that scan the logs' lines besides the ones reading them
+    /// (`LogReader.read(pool:…)`): one pool for every log of the run, with as many
+    /// threads as jobs, so that a log read alone, or the last one left, has all the cores
+    /// (one file on two cores: two scanning threads and the reading thread, which
+    /// inflates, frames and parses headers). Nil with one job: each log is then read and
+    /// scanned on its reader's thread.
+    func makeScanningPool() -> LineScanPool? {
+        options.jobs > 1 ? LineScanPool(threads: options.jobs) : nil
+    }
 
     /// Runs `body` on every element with at most `jobs` at once, on threads of their
     /// own (readers block on I/O and CPU; they must not starve Swift's cooperative

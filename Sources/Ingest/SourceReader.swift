@@ -25,10 +25,13 @@ struct SourceReader: Sendable {
     let progress: (any IngestProgress)?
     /// Correlation rules whose base rules select log lines; nil when there are none.
     var lineRules: CorrelationRules? = nil
-    /// Threads that scan a log's lines besides the one reading it
-    /// (`LogReader.read(scanningThreads:…)`): when the run has cores to spare; 0 scans
-    /// on the reading thread.
-    var scanningThreads = 0
+    /// Threads that scan the logs' lines besides the ones reading them
+    /// (`LogReader.read(pool:…)`), shared by every log of the run; nil scans on the
+    /// reading thread.
+    var scanningPool: LineScanPool? = nil
+    /// Whether a log read with the pool inflates on a thread of its own too (when the run
+    /// has cores to spare: the reading thread is then the one that can hold the scanners up).
+    var inflatesOnSecondThread = false
 
     /// The same reader, telling no one of its progress.
     var withoutProgress: SourceReader {
@@ -36,7 +39,7 @@ struct SourceReader: Sendable {
             table: table, indicatorRecords: indicatorRecords, database: database, writer: writer, runID: runID,
             sightingBatchSize: sightingBatchSize, filter: filter,
             year: year, utcOffsetSeconds: utcOffsetSeconds, progress: nil, lineRules: nil,
-            scanningThreads: scanningThreads)
+            scanningPool: scanningPool, inflatesOnSecondThread: inflatesOnSecondThread)
     }
 
     /// Never throws: every problem becomes the source's failure reason, recorded in the
@@ -109,16 +112,16 @@ struct SourceReader: Sendable {
     private func readContent(of file: InputFile, kind: SourceKind, into collector: inout SightingCollector) throws -> ReadSummary {
         // A local the closure borrows: the collector's lookups then pass it without a copy.
         let table = self.table
-        if scanningThreads > 0, kind == .gzip || kind == .text {
+        if let scanningPool, kind == .gzip || kind == .text {
             // The lookups run on the scanning threads; only hits come back to the collector
             // (which looks them up again), in the file's order.
             var options = logReadingOptions(for: file)
-            // The reading thread is then the one that can hold the scanners up: inflating
-            // on a thread of its own too made the 1 GB bench syslog 10% faster on two cores.
-            options.inflatesOnSecondThread = true
+            // Inflating on a thread of its own too made the 1 GB bench syslog 10% faster
+            // on two cores when it was the only file.
+            options.inflatesOnSecondThread = inflatesOnSecondThread
             let reader = LogReader(file: file, compressed: kind == .gzip, options: options)
             return reader.read(
-                scanningThreads: scanningThreads, passes: { table.match($0.value, at: $0.time) != nil },
+                pool: scanningPool, passes: { table.match($0.value, at: $0.time) != nil },
                 observe: { collector.observe($0, matchingIn: table) },
                 observedTimes: { collector.noteEventTimes(first: $0, last: $1) },
                 wantsLines: lineRules != nil, line: { collector.observeLine($0) }, progress: progressReporter(for: file))

@@ -73,11 +73,12 @@ struct BatchLines {
 /// A batch of lines (`BatchLines`) for a scanning thread, and what it found in them:
 /// the observations a filter passed.
 ///
-/// Ownership moves in a cycle, one owner at a time: the reader's thread fills the lines,
-/// `LineScanThreads` hands the batch to one scanning thread, which writes the results,
-/// then the reader's thread reads them (handing them on in the file's order) and reuses
-/// the batch. The hand-overs go through the scanning threads' lock, which orders one
-/// owner's writes before the next owner's reads.
+/// Ownership moves in a cycle, one owner at a time: a reader's thread takes the batch
+/// from the `LineScanPool` and fills the lines, the pool hands it to one of its scanning
+/// threads, which writes the results, then the reader's thread reads them (handing them
+/// on in the file's order) and gives the batch back to the pool. The hand-overs go
+/// through the pool's lock, which orders one owner's writes before the next owner's
+/// reads. (A reader may also scan a batch on its own thread: then it never leaves it.)
 ///
 /// The results point into the batch: an observation's value and host name are bytes
 /// of `lines.text`, its member path a copy in `members`. They are valid until `reset()`.
@@ -93,6 +94,11 @@ final class LineBatch: @unchecked Sendable {
 
     /// The lines; nil while the reader's thread fills them (`takeLines()`).
     private var lines: BatchLines?
+    /// How to scan the lines: set by the reader that fills them.
+    var task: LogReader.ScanTask?
+    /// Whether the results are written; guarded by the pool's lock while the batch is
+    /// in the pool.
+    var isScanned = false
 
     // Results, written by the scanning thread.
     /// The observations the filter passed, in the order the scanner found them.
@@ -134,8 +140,10 @@ final class LineBatch: @unchecked Sendable {
         hits.append(kept)
     }
 
-    /// Forgets the results, keeping the capacity.
+    /// Forgets the results and the task, keeping the capacity.
     func reset() {
+        task = nil
+        isScanned = false
         hits.removeAll(keepingCapacity: true)
         lineEnds.removeAll(keepingCapacity: true)
         firstTime = Timestamp(nanoseconds: .max)
@@ -181,90 +189,154 @@ struct MemberCopies {
     }
 }
 
-/// Threads that scan the batches of one log (`LogReader.read(scanningThreads:…)`) while
-/// the reader's own thread reads, frames and heads the lines.
+
+/// Threads that scan batches of log lines (`LineBatch`) for the readers of a run
+/// (`LogReader.read(pool:…)`), while each reader's own thread reads, frames and heads
+/// its lines: one pool for all the logs of a run, so that when one log ends, its share
+/// of the threads goes on to the logs still being read.
 ///
-/// Plain threads (pthreads), one mutex, two conditions: scanners wait for a batch, the
-/// reader for a batch to be scanned; nobody spins. Batches are taken in the order they
-/// were submitted. `stop()` lets the scanners finish what they have taken and joins them.
-final class LineScanThreads: @unchecked Sendable {
+/// Plain threads (pthreads), one mutex, two conditions: scanners wait for a batch,
+/// readers for one of their batches to be scanned; nobody spins. Batches are scanned in
+/// the order they were submitted, whichever reader submitted them. The pool also keeps
+/// the batches: at most `maximumInFlight` are submitted and not yet given back at a
+/// time (`submit` refuses more), so their memory is bounded by the thread count and the
+/// number of readers, not by the size of the logs. `stop()` (or `deinit`) lets the
+/// scanners finish what they have taken and joins them.
+public final class LineScanPool: @unchecked Sendable {
+    /// Batches submitted per scanning thread: one being scanned, one waiting, so that
+    /// neither the readers nor a scanner waits for the other in the steady state.
+    static let batchesPerThread = 2
+
     private let signals = MutexAndConditions()
     private var lock: UnsafeMutablePointer<pthread_mutex_t> { signals.mutex }
     private var workAvailable: UnsafeMutablePointer<pthread_cond_t> { signals.first }
     private var batchScanned: UnsafeMutablePointer<pthread_cond_t> { signals.second }
     // Guarded by `lock`.
     private var waiting: [LineBatch] = []
-    private var scanned: Set<ObjectIdentifier> = []
+    private var free: [LineBatch] = []
+    private var inFlight = 0
+    /// Readers using the pool now (`read(pool:…)`).
+    private var readers = 0
     private var stopping = false
-    // Used by the reader's thread only.
+    /// Batches made so far, and scanned by the pool's threads (for tests).
+    private(set) var batchesMade = 0
+    private(set) var batchesScanned = 0
+    // Set by `init`, then cleared by `stop()` on the thread that owns the pool.
     private var threads: [pthread_t] = []
-    /// What a scanning thread does with a batch; made once per thread (it holds the
-    /// thread's own buffers).
-    private let makeScanner: @Sendable () -> (LineBatch) -> Void
+    /// The byte capacity of a batch's lines.
+    let batchCapacity: Int
+    /// The number of scanning threads running (fewer than asked when some could not be made).
+    public private(set) var threadCount = 0
+    /// Batches that may be submitted and not yet given back, over all readers.
+    private(set) var maximumInFlight = 0
+    /// The cores the readers share with the pool's threads: with as many readers, each
+    /// keeps one busy, and scans its own lines best there (they stay in its cache).
+    let cores: Int
 
-    init(makeScanner: @escaping @Sendable () -> (LineBatch) -> Void) {
-        self.makeScanner = makeScanner
-    }
-
-    deinit { stop() }
-
-    /// Starts up to `count` threads; returns how many could be made.
-    func start(_ count: Int) -> Int {
-        for _ in 0..<count {
-            // The thread holds a reference to this object until it ends.
+    /// Starts up to `threads` scanning threads (`threadCount` says how many started),
+    /// sharing `cores` cores (by default as many) with the readers.
+    public init(threads count: Int, cores: Int? = nil, batchCapacity: Int = LogReader.defaultChunkSize) {
+        self.batchCapacity = max(1, batchCapacity)
+        self.cores = max(1, cores ?? count)
+        var started: [pthread_t] = []
+        // The threads read only what the lock guards, and nothing before a batch is
+        // submitted; the counts below are set before any reader sees the pool.
+        for _ in 0..<max(0, count) {
+            // The thread holds a reference to the pool until it ends.
             let context = Unmanaged.passRetained(self).toOpaque()
             var created = pthread_t()
             let status = pthread_create(&created, nil, { raw in
                 guard let raw else { return nil }
-                Unmanaged<LineScanThreads>.fromOpaque(raw).takeRetainedValue().run()
+                Unmanaged<LineScanPool>.fromOpaque(raw).takeRetainedValue().run()
                 return nil
             }, context)
             guard status == 0 else {
-                Unmanaged<LineScanThreads>.fromOpaque(context).release()
+                Unmanaged<LineScanPool>.fromOpaque(context).release()
                 break
             }
-            threads.append(created)
+            started.append(created)
         }
-        return threads.count
+        threads = started
+        threadCount = started.count
+        maximumInFlight = started.count * LineScanPool.batchesPerThread
     }
+
+    deinit { stop() }
 
     /// A scanning thread's loop.
     private func run() {
-        let scan = makeScanner()
+        let scanner = LogReader.BatchScanner()
         pthread_mutex_lock(lock)
         while true {
             while waiting.isEmpty && !stopping { pthread_cond_wait(workAvailable, lock) }
             if waiting.isEmpty { break }
             let batch = waiting.removeFirst()
             pthread_mutex_unlock(lock)
-            scan(batch)
+            scanner.scan(batch)
             pthread_mutex_lock(lock)
-            scanned.insert(ObjectIdentifier(batch))
+            batch.isScanned = true
+            batchesScanned += 1
             pthread_cond_broadcast(batchScanned)
         }
         pthread_mutex_unlock(lock)
     }
 
-    /// Hands `batch` to the scanners.
-    func submit(_ batch: LineBatch) {
-        pthread_mutex_lock(lock)
-        waiting.append(batch)
-        pthread_cond_signal(workAvailable)
-        pthread_mutex_unlock(lock)
-    }
+    /// Counts a reader in while it reads (`read(pool:…)`).
+    func enter() { withLock { readers += 1 } }
+    func leave() { withLock { readers -= 1 } }
 
-    /// Whether `batch` has been scanned; when `wait`, waits until it has. Forgets it
-    /// once it has been reported scanned.
-    func isScanned(_ batch: LineBatch, wait: Bool) -> Bool {
-        let id = ObjectIdentifier(batch)
+    /// Whether there are as many readers as cores: each reader then keeps a core busy
+    /// of its own, and scans its lines best on it.
+    var hasAReaderPerCore: Bool { withLock { readers >= cores } }
+
+    private func withLock<T>(_ body: () -> T) -> T {
         pthread_mutex_lock(lock)
         defer { pthread_mutex_unlock(lock) }
-        while wait && !scanned.contains(id) { pthread_cond_wait(batchScanned, lock) }
-        return scanned.remove(id) != nil
+        return body()
     }
 
-    /// Lets the scanners finish the batches they have, and joins them. Idempotent.
-    func stop() {
+    /// An empty batch for a reader to fill (a kept one, or a new one).
+    func takeBatch() -> LineBatch {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        if let kept = free.popLast() { return kept }
+        batchesMade += 1
+        return LineBatch(capacity: batchCapacity)
+    }
+
+    /// Hands `batch` to the scanners; false (and the batch stays the caller's) when
+    /// `maximumInFlight` batches are already submitted and not given back.
+    func submit(_ batch: LineBatch) -> Bool {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        guard inFlight < maximumInFlight, !stopping else { return false }
+        inFlight += 1
+        waiting.append(batch)
+        pthread_cond_signal(workAvailable)
+        return true
+    }
+
+    /// Whether the submitted `batch` has been scanned; when `wait`, waits until it has.
+    func isScanned(_ batch: LineBatch, wait: Bool) -> Bool {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        while wait && !batch.isScanned { pthread_cond_wait(batchScanned, lock) }
+        return batch.isScanned
+    }
+
+    /// Takes `batch` back for reuse once its reader is done with it; `submitted` says
+    /// whether it went through `submit` (and counts in flight until now).
+    func giveBack(_ batch: LineBatch, submitted: Bool) {
+        batch.reset()
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        if submitted { inFlight -= 1 }
+        free.append(batch)
+    }
+
+    /// Lets the scanners finish the batches they have, and joins them. Idempotent; call
+    /// it from the thread that made the pool, once no reader uses it.
+    public func stop() {
         guard !threads.isEmpty else { return }
         pthread_mutex_lock(lock)
         stopping = true
@@ -276,43 +348,59 @@ final class LineScanThreads: @unchecked Sendable {
 }
 
 extension LogReader {
-    /// Batches per scanning thread: one being scanned, one filled or waiting, so that
-    /// neither the reader nor a scanner waits for the other in the steady state.
-    static let batchesPerScanningThread = 2
+    /// How a reader's batches are scanned (`read(pool:…)`): the public suffix list for
+    /// names, whether lines are wanted (then the scanner notes where each line's hits
+    /// end), and the filter that decides which observations are kept.
+    struct ScanTask {
+        let suffixes: PublicSuffixList?
+        let wantsLines: Bool
+        let passes: @Sendable (Observation) -> Bool
+    }
 
-    /// `read(observe:line:progress:)` with the text scanned on `scanningThreads` threads
+    /// `read(pool:…)` with a pool of `scanningThreads` threads of its own (and a core
+    /// for each and for this reader), stopped when the read ends; with no thread (none
+    /// asked for, or none could be made) this is the one-thread read, and `observe` sees
+    /// every observation.
+    public func read(
+        scanningThreads: Int, passes: @escaping @Sendable (Observation) -> Bool, observe: (Observation) -> Void,
+        observedTimes: (Timestamp, Timestamp) -> Void, wantsLines: Bool, line lineHandler: (LineView) -> Void,
+        progress: (ReadSummary) -> Void
+    ) -> ReadSummary {
+        let pool = LineScanPool(threads: scanningThreads, cores: scanningThreads + 1, batchCapacity: chunkSize)
+        defer { pool.stop() }
+        return read(
+            pool: pool, passes: passes, observe: observe, observedTimes: observedTimes, wantsLines: wantsLines,
+            line: lineHandler, progress: progress)
+    }
+
+    /// `read(observe:line:progress:)` with the text scanned by the threads of `pool`
     /// besides the caller's: the caller's thread reads, inflates, frames the lines and
     /// parses their headers (what carries from line to line: the year of RFC 3164 lines,
-    /// the time of lines without one), and copies them in batches of about a chunk;
-    /// the scanning threads find their observables and keep those that `passes` (called
-    /// on those threads: the indicator lookup).
+    /// the time of lines without one), and copies them in batches; the pool's threads
+    /// find their observables and keep those that `passes` (called on those threads:
+    /// the indicator lookup). The caller's thread scans a batch itself when the pool
+    /// has as many readers as cores (each then has a core of its own), or has as
+    /// many batches in flight as it takes; it first hands on its batches in the pool,
+    /// waiting for them, so the order holds and it never holds more than its share.
     ///
     /// Everything the caller sees is what the one-thread read gives, on the caller's
     /// thread and in the file's order, except that only the observations `passes`
     /// kept reach `observe`: the others are only counted in `observedTimes(first, last)`,
     /// called with the earliest and latest time of every observation of a batch.
     /// `line` sees every line after its observations when `wantsLines` (without, it is not
-    /// called and the scanners keep nothing per line). With no scanning thread (none
-    /// asked for, or none could be made) this is the one-thread read, and `observe` sees
-    /// every observation.
-    ///
-    /// Memory: `batchesPerScanningThread` batches per thread of the chunk size each
-    /// (a line longer than that gets a buffer of its own size while its batch is in use).
+    /// called and the scanners keep nothing per line). With a pool without threads this
+    /// is the one-thread read, and `observe` sees every observation.
     public func read(
-        scanningThreads: Int, passes: @escaping @Sendable (Observation) -> Bool, observe: (Observation) -> Void,
+        pool: LineScanPool, passes: @escaping @Sendable (Observation) -> Bool, observe: (Observation) -> Void,
         observedTimes: (Timestamp, Timestamp) -> Void, wantsLines: Bool, line lineHandler: (LineView) -> Void,
         progress: (ReadSummary) -> Void
     ) -> ReadSummary {
-        let suffixes = options.publicSuffixes
-        let scanners = LineScanThreads {
-            let scanner = BatchScanner(suffixes: suffixes, wantsLines: wantsLines, passes: passes)
-            return { batch in scanner.scan(batch) }
-        }
-        let started = scanningThreads > 0 ? scanners.start(scanningThreads) : 0
-        guard started > 0 else {
+        guard pool.threadCount > 0 else {
             return read(observe: observe, line: wantsLines ? lineHandler : { _ in }, progress: progress)
         }
-        defer { scanners.stop() }
+        let task = ScanTask(suffixes: options.publicSuffixes, wantsLines: wantsLines, passes: passes)
+        pool.enter()
+        defer { pool.leave() }
 
         /// Hands a scanned batch's results on, in order.
         func handOn(_ batch: LineBatch) {
@@ -336,27 +424,42 @@ extension LogReader {
             }
         }
 
-        var free = (0..<started * LogReader.batchesPerScanningThread).map { _ in LineBatch(capacity: chunkSize) }
-        /// Submitted batches, oldest first: handed on in this order.
-        var submitted: [LineBatch] = []
+        /// This reader's batches handed to the pool (or scanned here), oldest first:
+        /// handed on in this order.
+        var submitted: [(batch: LineBatch, pooled: Bool)] = []
         /// Hands on the oldest submitted batch if it is scanned (when `wait`, once it is)
-        /// and frees it; false when there is none, or it is not scanned and `wait` is false.
+        /// and gives it back; false when there is none, or it is not scanned and `wait`
+        /// is false.
         func handOnOldest(wait: Bool) -> Bool {
-            guard let oldest = submitted.first, scanners.isScanned(oldest, wait: wait) else { return false }
+            guard let oldest = submitted.first,
+                  !oldest.pooled || pool.isScanned(oldest.batch, wait: wait) else { return false }
             submitted.removeFirst()
-            handOn(oldest)
-            oldest.reset()
-            free.append(oldest)
+            handOn(oldest.batch)
+            pool.giveBack(oldest.batch, submitted: oldest.pooled)
             return true
         }
+        /// Scans a batch on this thread when the pool is full; made when first needed.
+        var ownScanner: BatchScanner?
         /// The batch being filled, and its lines (a local, appended to without touching
         /// the batch).
-        var current = free.removeLast()
+        var current = pool.takeBatch()
         var lines = current.takeLines()
         func submitCurrent() {
             current.give(lines)
-            scanners.submit(current)
-            submitted.append(current)
+            current.task = task
+            let scansHere = pool.hasAReaderPerCore
+            while scansHere || !pool.submit(current) {
+                // Hand on this reader's batches in the pool (freeing places), then, with
+                // none left there, scan here: nothing is older, so it is handed on next.
+                guard handOnOldest(wait: true) else {
+                    let scanner = ownScanner ?? BatchScanner()
+                    ownScanner = scanner
+                    scanner.scan(current)
+                    submitted.append((current, false))
+                    return
+                }
+            }
+            submitted.append((current, true))
         }
 
         var lastTime = Timestamp(seconds: 0)
@@ -366,14 +469,14 @@ extension LogReader {
             if !lines.fits(line.count) {
                 submitCurrent()
                 while handOnOldest(wait: false) {}
-                if free.isEmpty { _ = handOnOldest(wait: true) }
-                current = free.removeLast()
+                current = pool.takeBatch()
                 lines = current.takeLines()
             }
             lines.append(line, number: number, offset: offset, head: head)
         }
+        current.give(lines)
         if lines.isEmpty {
-            current.give(lines)
+            pool.giveBack(current, submitted: false)
         } else {
             submitCurrent()
         }
@@ -381,21 +484,15 @@ extension LogReader {
         return summary
     }
 
-    /// A scanning thread's work on a batch (`read(scanningThreads:…)`), with the
-    /// thread's own buffers: where JSON member paths are built, and the held line.
+    /// A scanning thread's work on a batch, with the thread's own buffers: where JSON
+    /// member paths are built, and the held line. The batch says how (`ScanTask`).
     final class BatchScanner {
         let paths: UnsafeMutableRawBufferPointer
         var held: HeldLine
-        let suffixes: PublicSuffixList?
-        let wantsLines: Bool
-        let passes: (Observation) -> Bool
 
-        init(suffixes: PublicSuffixList?, wantsLines: Bool, passes: @escaping (Observation) -> Bool) {
+        init() {
             paths = .allocate(byteCount: JSONScanner.maximumMemberPathLength, alignment: 16)
             held = HeldLine(members: .allocate(byteCount: LogReader.heldMembersCapacity, alignment: 16))
-            self.suffixes = suffixes
-            self.wantsLines = wantsLines
-            self.passes = passes
         }
 
         deinit {
@@ -404,21 +501,22 @@ extension LogReader {
         }
 
         func scan(_ batch: LineBatch) {
+            guard let task = batch.task else { preconditionFailure("a batch scanned without its task") }
             // Locals, kept in closures passed straight to their callees: the compiler then
             // checks exclusive access statically instead of on every observation.
-            var results = Results(batch: batch, passes: passes)
+            var results = Results(batch: batch, passes: task.passes)
             var held = self.held
             let lines = batch.filled
             for line in lines.lines {
                 let bytes = lines.bytes(of: line)
                 held.start()
                 _ = LogReader.scanLine(
-                    bytes, line.head, locator: .line(number: line.number, offset: line.offset), suffixes: suffixes,
-                    paths: paths
+                    bytes, line.head, locator: .line(number: line.number, offset: line.offset),
+                    suffixes: task.suffixes, paths: paths
                 ) { found in held.hold(found) { results.note($0) } }
                 let (source, destination) = held.attributeToTheOtherSide()
                 for observation in held.observations { results.note(observation) }
-                if wantsLines {
+                if task.wantsLines {
                     batch.lineEnds.append(LineBatch.LineEnd(hits: batch.hits.count, source: source, destination: destination))
                 }
             }

@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// A pthread mutex and two condition variables for a hand-over between threads
-/// (`InflatedChunkRing`, `LineScanThreads`): allocated and initialised together when
+/// (`InflatedChunkRing`, `LineScanPool`): allocated and initialised together when
 /// made, destroyed and freed together when the last owner lets go. Behind pointers,
 /// since pthread objects must not move in memory.
 final class MutexAndConditions: @unchecked Sendable {

@@ -5,12 +5,13 @@ import Testing
 @testable import LogReading
 import TestSupport
 
-// `read(scanningThreads:…)`: the lines of one log scanned on other threads than the one
-// reading it. Passing every observation, it must hand out exactly what the one-thread
-// read does (observations with their locators, times and hosts, lines with their
-// sides, progress reports, the summary with its damage), in the same order, whatever
-// the chunk size (lines across chunks, lines longer than a batch), the number of
-// threads, and whether the inflater has a thread of its own too.
+// `read(scanningThreads:…)` and `read(pool:…)`: the lines of logs scanned on other
+// threads than the ones reading them. Passing every observation, a read must hand out
+// exactly what the one-thread read does (observations with their locators, times and
+// hosts, lines with their sides, progress reports, the summary with its damage), in the
+// same order, whatever the chunk size (lines across chunks, lines longer than a batch),
+// the number of threads, whether the inflater has a thread of its own too, and how many
+// other logs share the pool.
 
 /// What the read with scanning threads handed out, and the time range it reported of
 /// the observations it did not pass on.
@@ -183,6 +184,103 @@ private func expectSameWithScanningThreads(
     #expect(parallel.first == single.seen.map(\.time).min())
     #expect(parallel.last == single.seen.map(\.time).max())
     #expect(parallel.record.summary == single.summary)
+}
+
+/// What a read on a shared pool gave, kept by the thread that read it.
+private final class SharedPoolReads: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    private var records: [Int: (record: ReadRecord, drained: Bool)] = [:]
+
+    /// The next file to read, or nil when all are taken.
+    func claim(below count: Int) -> Int? {
+        lock.withLock {
+            guard next < count else { return nil }
+            defer { next += 1 }
+            return next
+        }
+    }
+
+    func store(_ record: ReadRecord, drained: Bool, at index: Int) { lock.withLock { records[index] = (record, drained) } }
+    func record(at index: Int) -> (record: ReadRecord, drained: Bool)? { lock.withLock { records[index] } }
+}
+
+/// Reads `paths` on `readers` threads at once, every read on `pool`, passing every
+/// observation. No `#expect` here: it runs off the test's task.
+private func readSharingOnePool(
+    _ paths: [String], readers: Int, pool: LineScanPool, chunkSize: Int, options: LogReadingOptions
+) -> SharedPoolReads {
+    let reads = SharedPoolReads()
+    DispatchQueue.concurrentPerform(iterations: readers) { _ in
+        while let index = reads.claim(below: paths.count) {
+            guard let file = try? InputFile(path: paths[index]) else { continue }
+            let reader = LogReader(file: file, compressed: true, options: options, chunkSize: chunkSize)
+            var record = ReadRecord()
+            record.summary = reader.read(
+                pool: pool, passes: { _ in true }, observe: { record.see($0) }, observedTimes: { _, _ in },
+                wantsLines: true, line: { record.see($0) }, progress: { record.progress.append($0) })
+            reads.store(record, drained: file.bytesRead == file.size, at: index)
+        }
+    }
+    return reads
+}
+
+/// Logs read at once on one pool (`LineScanPool`) each read what they read alone: with
+/// fewer readers than threads (the readers hand their batches to the pool, which is
+/// often full at 509-byte batches: they then wait for their oldest) and with more (each
+/// reader scans its own batches while the others have a core each; the last ones left
+/// use the pool). The batches the pool makes stay bounded by its share and the readers.
+@Test(arguments: [(readers: 2, threads: 3), (readers: 3, threads: 2)])
+func logsReadAtOnceShareOnePool(readers: Int, threads: Int) throws {
+    guard let corpus = Fixture.corpusDirectory() else { return }
+    let paths = try FileManager.default.contentsOfDirectory(atPath: corpus.path).filter { $0.hasSuffix(".gz") }.sorted()
+        .map { corpus.appendingPathComponent($0).path }
+    #expect(paths.count > 10)
+    let options = Fixture.options(.isal)
+    let chunkSize = 509
+    let pool = LineScanPool(threads: threads, batchCapacity: chunkSize)
+    defer { pool.stop() }
+    #expect(pool.threadCount == threads)
+    let reads = readSharingOnePool(paths, readers: readers, pool: pool, chunkSize: chunkSize, options: options)
+    for (index, path) in paths.enumerated() {
+        let single = try readOnOneThread(path: path, compressed: true, chunkSize: chunkSize, options: options)
+        let shared = reads.record(at: index)
+        #expect(shared?.drained == true, "\(path)")
+        let same = shared?.record == single
+        #expect(same, "\(path) reads the same on the shared pool")
+    }
+    #expect(pool.batchesScanned > 100, "the pool's threads scanned batches")
+    #expect(pool.batchesMade <= pool.maximumInFlight + readers)
+}
+
+/// A reader whose pool gets as many readers as threads in the middle of its file (it
+/// then scans its own batches, after handing on those it has in the pool) and loses
+/// them again (it goes back to the pool) hands on what the one-thread read does. The
+/// other reader is only counted in, from this reader's line handler, at set lines.
+@Test func aReaderHandsOnInOrderWhenThePoolFillsAndEmpties() throws {
+    guard let corpus = Fixture.corpusDirectory() else { return }
+    let path = corpus.appendingPathComponent("loghub-OpenSSH_2k.log.gz").path
+    let options = Fixture.options(.isal)
+    let chunkSize = 509
+    let single = try readOnOneThread(path: path, compressed: true, chunkSize: chunkSize, options: options)
+    #expect(single.lines.count == 2000)
+    let pool = LineScanPool(threads: 1, cores: 2, batchCapacity: chunkSize)
+    defer { pool.stop() }
+    let file = try InputFile(path: path)
+    let reader = LogReader(file: file, compressed: true, options: options, chunkSize: chunkSize)
+    var record = ReadRecord()
+    record.summary = reader.read(
+        pool: pool, passes: { _ in true }, observe: { record.see($0) }, observedTimes: { _, _ in },
+        wantsLines: true,
+        line: { line in
+            record.see(line)
+            if record.lines.count % 400 == 100 { pool.enter() }
+            if record.lines.count % 400 == 300 { pool.leave() }
+        },
+        progress: { record.progress.append($0) })
+    let same = record == single
+    #expect(same, "the read on the pool differs from the one-thread read")
+    #expect(pool.batchesScanned > 10, "the pool's thread scanned batches")
 }
 
 @Test func noScanningThreadIsTheOneThreadRead() throws {

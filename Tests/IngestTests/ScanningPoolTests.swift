@@ -3,12 +3,12 @@ import Foundation
 @testable import Ingest
 import Testing
 
-/// Logs read with scanning threads (`SourceReader.scanningThreads`: when a run has more
-/// jobs than files, each log's lines are scanned and looked up on the threads left
-/// over, and only the hits come back to the reading thread) make the same case as logs
-/// read on one thread each: the same sightings in the same order, the same incidents
-/// and the same event range per source.
-@Suite struct ScanningThreadsTests {
+/// Logs read with the run's scanning pool (`Ingestor.makeScanningPool`: with more than
+/// one job, the logs' lines are scanned and looked up on the pool's threads, or on the
+/// reading thread when every job has a reader, and only the hits come back to the
+/// collector) make the same case as logs read on one thread each: the same sightings in
+/// the same order, the same incidents and the same event range per source.
+@Suite struct ScanningPoolTests {
     struct Outcome: Equatable {
         /// Per source, its sightings in the order they were stored (by row id).
         var sightingsInOrder: [String]
@@ -22,7 +22,7 @@ import Testing
         let ingestor = Ingestor(options: IngestOptions(
             rulePaths: [rules], databasePath: database, jobs: jobs, filter: nil, year: 2026,
             commandLine: "test", version: "test"))
-        #expect(ingestor.scanningThreads(files: inputs.count) == (jobs > inputs.count ? jobs / inputs.count : 0))
+        #expect(ingestor.makeScanningPool()?.threadCount == (jobs > 1 ? jobs : nil))
         let report = try ingestor.run(paths: inputs)
         #expect(report.sources.allSatisfy { $0.status == .complete })
         let store = try CaseDatabase(path: database)
@@ -48,9 +48,10 @@ import Testing
         return String(decoding: result.output, as: UTF8.self).split(separator: "\n").map(String.init)
     }
 
-    /// Every corpus syslog, read with two scanning threads each (jobs twice the files),
-    /// against one thread each.
-    @Test func theCorpusLogsMakeTheSameCaseWithScanningThreads() throws {
+    /// Every corpus syslog, read with a pool of two jobs (two readers at a time, each
+    /// scanning its own lines, and the last log left using the pool) and with jobs twice
+    /// the files (every reader at once, all sharing the pool), against one job.
+    @Test func theCorpusLogsMakeTheSameCaseWithTheScanningPool() throws {
         guard let corpus = Fixtures.corpus() else { return }
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -63,6 +64,7 @@ import Testing
         #expect(reference.sightingsInOrder.count > 500, "the corpus rules match the logs")
         #expect(reference.eventRanges.count == inputs.count)
         #expect(reference.eventRanges.allSatisfy { $0.split(separator: " ").count == 3 && !$0.hasSuffix("None") })
+        #expect(try ingest(inputs, rules: rules, jobs: 2, into: directory) == reference)
         #expect(try ingest(inputs, rules: rules, jobs: 2 * inputs.count, into: directory) == reference)
     }
 }
