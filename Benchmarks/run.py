@@ -222,6 +222,22 @@ def main():
         ], args.rounds, "Scaling: two gzip syslogs, 1 M domains + 1 M IPv4 (time ÷ `--jobs 1` time; 0.50 is 2× the "
             "throughput)",
             2 * text_size, 2 * lines, "lines", "× `--jobs 1`")
+        # Rotated logs are of unequal sizes: when the small one is done, the large one has
+        # both cores (the scanning pool is shared by all the logs of a run).
+        rotated = os.path.join(work, "rotated-logs")
+        os.makedirs(rotated)
+        os.symlink(gz, os.path.join(rotated, "syslog.1.gz"))
+        with open(os.path.join(data, "syslog.log"), "rb") as f:
+            head = f.read(100_000_000)
+        head = head[:head.rindex(b"\n") + 1]
+        with open(os.path.join(rotated, "syslog"), "wb") as out:
+            out.write(head)
+        measure([
+            ("cairn ingest --jobs 1, rotated logs", ingest(issue_rules, rotated, jobs=1), True, None),
+            ("cairn ingest --jobs 2, rotated logs", ingest(issue_rules, rotated, jobs=2), False, None),
+        ], args.rounds, "Scaling: rotated logs of unequal sizes, the 1 GB syslog gzip-compressed and its first "
+            "100 MB as plain text, 1 M domains + 1 M IPv4",
+            text_size + len(head), lines + head.count(b"\n"), "lines", "× `--jobs 1`")
         captures = os.path.join(work, "two-captures")
         os.makedirs(captures)
         for name in ["traffic.pcap", "traffic.pcapng"]:  # the same packets, two files

@@ -107,7 +107,7 @@ struct SightingCollector {
     }
 
     /// Counts observations that were not looked up here in the event time range: those
-    /// a log's scanning threads found and did not pass on (`LogReader.read(scanningThreads:…)`).
+    /// the scanning threads found in a log and did not pass on (`LogReader.read(pool:…)`).
     mutating func noteEventTimes(first: Timestamp, last: Timestamp) {
         if first < firstEvent { firstEvent = first }
         if last > lastEvent { lastEvent = last }

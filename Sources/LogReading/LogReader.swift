@@ -51,9 +51,9 @@ public struct LogReadingOptions: Sendable {
     /// docs/performance.md; without one it costs nothing measurable). Everything read
     /// is the same as without it: lines, offsets, observations, `ReadSummary`, damage
     /// messages. Worth it only with a spare core (more cores than files read at once);
-    /// default false. The ingest turns it on with scanning threads
-    /// (`read(scanningThreads:…)`), where it keeps the reading thread from holding the
-    /// scanners up.
+    /// default false. The ingest turns it on for logs read with the scanning pool
+    /// (`read(pool:…)`) when it has fewer files than jobs: there it keeps the reading
+    /// thread from holding the scanners up.
     ///
     /// Memory: a fixed ring of `InflatedChunkRing.defaultSlotCount` (4) decompressed
     /// chunks of the reader's chunk size (1 MiB by default), allocated when the reader is
