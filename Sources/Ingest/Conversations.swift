@@ -16,6 +16,10 @@ struct Conversations<Key: Hashable, Value> {
         var last: Timestamp
         var packets: UInt64
         var bytes: UInt64
+        /// The order in which the conversations were opened: closed conversations that
+        /// began at the same time are handed back in it, not in the dictionary's order
+        /// (which changes from run to run), so that they are stored the same way each time.
+        var opened: UInt64
     }
 
     /// Longest silence, in nanoseconds of packet time, inside one conversation.
@@ -25,6 +29,7 @@ struct Conversations<Key: Hashable, Value> {
     /// The latest time seen, for closing idle conversations.
     private var now = Timestamp(nanoseconds: .min)
     private var hitsSinceSweep = 0
+    private var openedCount: UInt64 = 0
 
     init(idleSeconds: Int64 = 120, maximumOpen: Int = 65_536) {
         idle = idleSeconds * 1_000_000_000
@@ -48,7 +53,8 @@ struct Conversations<Key: Hashable, Value> {
             }
             closed.append(open.values[index])
         }
-        open[key] = Folded(value: value(), first: time, last: time, packets: 1, bytes: bytes)
+        open[key] = Folded(value: value(), first: time, last: time, packets: 1, bytes: bytes, opened: openedCount)
+        openedCount += 1
         hitsSinceSweep += 1
         if hitsSinceSweep >= 4096 || open.count > maximumOpen {
             hitsSinceSweep = 0
@@ -60,7 +66,7 @@ struct Conversations<Key: Hashable, Value> {
     /// Closes every conversation; the caller stores them.
     mutating func closeAll() -> [Folded] {
         defer { open.removeAll() }
-        return open.values.sorted { $0.first < $1.first }
+        return open.values.sorted(by: Self.openedFirst)
     }
 
     /// Closes the conversations idle for longer than `idle` at the latest time seen,
@@ -77,7 +83,10 @@ struct Conversations<Key: Hashable, Value> {
             idleKeys = byLast.prefix(open.count - maximumOpen / 2).map(\.key)
         }
         var closed = idleKeys.compactMap { open.removeValue(forKey: $0) }
-        closed.sort { $0.first < $1.first }
+        closed.sort(by: Self.openedFirst)
         return closed
     }
+
+    /// Earlier first time first; for the same first time, the one opened first.
+    private static func openedFirst(_ a: Folded, _ b: Folded) -> Bool { (a.first, a.opened) < (b.first, b.opened) }
 }

@@ -29,3 +29,17 @@ private func at(_ seconds: Int64) -> Timestamp { Timestamp(seconds: 1_772_442_00
     #expect(closed.count == 100, "every key is its own conversation, none lost")
     #expect(Set(closed.map(\.value)) == Set(0..<100))
 }
+
+/// Conversations that begin with the same packet (its source and its destination both
+/// listed) close in the order they were opened, whatever order the dictionary holds
+/// them in: the stored order of the sightings is then the same from run to run.
+@Test func conversationsOpenedAtTheSameTimeCloseInTheOrderTheyWereOpened() {
+    var conversations = Conversations<String, Int>(idleSeconds: 120)
+    let keys = (0..<200).map { "key \($0)" }
+    var closed: [Conversations<String, Int>.Folded] = []
+    for (index, key) in keys.enumerated() {
+        closed += conversations.add(key, time: at(0), bytes: 1, value: { index })
+    }
+    closed += conversations.closeAll()
+    #expect(closed.map(\.value) == Array(0..<200))
+}
