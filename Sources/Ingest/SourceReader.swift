@@ -126,6 +126,10 @@ struct SourceReader: Sendable {
                 observedTimes: { collector.noteEventTimes(first: $0, last: $1) },
                 wantsLines: lineRules != nil, line: { collector.observeLine($0) }, progress: progressReporter(for: file))
         }
+        // A capture's reader takes a core too: counted in, so that the logs read meanwhile
+        // scan their own lines while every core has a reader.
+        scanningPool?.enter()
+        defer { scanningPool?.leave() }
         return try readContent(
             of: file, kind: kind, derived: DerivedObservables(matchableBy: table),
             observe: { collector.observe($0, matchingIn: table) }, line: { collector.observeLine($0) })

@@ -189,7 +189,6 @@ struct MemberCopies {
     }
 }
 
-
 /// Threads that scan batches of log lines (`LineBatch`) for the readers of a run
 /// (`LogReader.read(pool:…)`), while each reader's own thread reads, frames and heads
 /// its lines: one pool for all the logs of a run, so that when one log ends, its share
@@ -281,9 +280,10 @@ public final class LineScanPool: @unchecked Sendable {
         pthread_mutex_unlock(lock)
     }
 
-    /// Counts a reader in while it reads (`read(pool:…)`).
-    func enter() { withLock { readers += 1 } }
-    func leave() { withLock { readers -= 1 } }
+    /// Counts a reader in while it reads: `read(pool:…)` does, and so should a reader
+    /// of another kind of file (a capture) that takes a core meanwhile.
+    public func enter() { withLock { readers += 1 } }
+    public func leave() { withLock { readers -= 1 } }
 
     /// Whether there are as many readers as cores: each reader then keeps a core busy
     /// of its own, and scans its lines best on it.
@@ -297,41 +297,41 @@ public final class LineScanPool: @unchecked Sendable {
 
     /// An empty batch for a reader to fill (a kept one, or a new one).
     func takeBatch() -> LineBatch {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        if let kept = free.popLast() { return kept }
-        batchesMade += 1
-        return LineBatch(capacity: batchCapacity)
+        withLock {
+            if let kept = free.popLast() { return kept }
+            batchesMade += 1
+            return LineBatch(capacity: batchCapacity)
+        }
     }
 
     /// Hands `batch` to the scanners; false (and the batch stays the caller's) when
     /// `maximumInFlight` batches are already submitted and not given back.
     func submit(_ batch: LineBatch) -> Bool {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        guard inFlight < maximumInFlight, !stopping else { return false }
-        inFlight += 1
-        waiting.append(batch)
-        pthread_cond_signal(workAvailable)
-        return true
+        withLock {
+            guard inFlight < maximumInFlight, !stopping else { return false }
+            inFlight += 1
+            waiting.append(batch)
+            pthread_cond_signal(workAvailable)
+            return true
+        }
     }
 
     /// Whether the submitted `batch` has been scanned; when `wait`, waits until it has.
     func isScanned(_ batch: LineBatch, wait: Bool) -> Bool {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        while wait && !batch.isScanned { pthread_cond_wait(batchScanned, lock) }
-        return batch.isScanned
+        withLock {
+            while wait && !batch.isScanned { pthread_cond_wait(batchScanned, lock) }
+            return batch.isScanned
+        }
     }
 
     /// Takes `batch` back for reuse once its reader is done with it; `submitted` says
     /// whether it went through `submit` (and counts in flight until now).
     func giveBack(_ batch: LineBatch, submitted: Bool) {
         batch.reset()
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        if submitted { inFlight -= 1 }
-        free.append(batch)
+        withLock {
+            if submitted { inFlight -= 1 }
+            free.append(batch)
+        }
     }
 
     /// Lets the scanners finish the batches they have, and joins them. Idempotent; call

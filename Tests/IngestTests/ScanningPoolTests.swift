@@ -48,9 +48,10 @@ import Testing
         return String(decoding: result.output, as: UTF8.self).split(separator: "\n").map(String.init)
     }
 
-    /// Every corpus syslog, read with a pool of two jobs (two readers at a time, each
-    /// scanning its own lines, and the last log left using the pool) and with jobs twice
-    /// the files (every reader at once, all sharing the pool), against one job.
+    /// Every corpus syslog and a capture, read with a pool of two jobs (two readers at a
+    /// time, each scanning its own lines, and the last log left using the pool) and
+    /// with jobs twice the files (every reader at once, all sharing the pool), against
+    /// one job.
     @Test func theCorpusLogsMakeTheSameCaseWithTheScanningPool() throws {
         guard let corpus = Fixtures.corpus() else { return }
         let directory = try Fixtures.temporaryDirectory()
@@ -59,6 +60,7 @@ import Testing
         let logs = corpus.appendingPathComponent("syslog")
         let inputs = try FileManager.default.contentsOfDirectory(atPath: logs.path)
             .filter { !$0.hasPrefix(".") && $0 != "expected" }.sorted().map { logs.appendingPathComponent($0).path }
+            + [corpus.appendingPathComponent("pcap/elx-dns-tunnel-iodine.pcap").path]
         #expect(inputs.count > 20)
         let reference = try ingest(inputs, rules: rules, jobs: 1, into: directory)
         #expect(reference.sightingsInOrder.count > 500, "the corpus rules match the logs")
