@@ -438,7 +438,8 @@ extension LogReader {
             pool.giveBack(oldest.batch, submitted: oldest.pooled)
             return true
         }
-        /// Scans a batch on this thread when the pool is full; made when first needed.
+        /// Scans batches on this thread (every core has a reader, or the pool is full);
+        /// made when first needed.
         var ownScanner: BatchScanner?
         /// The batch being filled, and its lines (a local, appended to without touching
         /// the batch).
