@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "Observations"),
         .target(
             name: "Indicators",
-            dependencies: ["Observations", "ByteParsing", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Observations", "ByteParsing", "CGuardedMapping", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "CaptureDecoding",

@@ -1,4 +1,5 @@
 import ByteParsing
+import CGuardedMapping
 import Crypto
 import Foundation
 import Observations
@@ -149,7 +150,8 @@ public enum CompiledRuleCache {
     }
 
     /// The rule set and table in the cache file at `path`, if it holds them for `key`.
-    static func read(_ path: String, key: [UInt8]) -> ReadResult {
+    /// `mapped` false reads it with read(2), as when it cannot be mapped (for tests).
+    static func read(_ path: String, key: [UInt8], mapped tryMapping: Bool = true) -> ReadResult {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             return errno == ENOENT ? .absent : .unusable("cannot open: \(String(cString: strerror(errno)))")
@@ -159,6 +161,18 @@ public enum CompiledRuleCache {
         guard fstat(descriptor, &status) == 0 else { return .unusable("cannot stat: \(String(cString: strerror(errno)))") }
         let size = Int(status.st_size)
         guard size >= headerLength else { return .unusable("truncated: \(size) bytes, shorter than the header") }
+        // Mapped, the file is decoded straight from the page cache: no buffer of its
+        // size to fill with a copy first (a quarter of the load of 2 M indicators).
+        // The mapping is guarded: should the file shrink meanwhile, its pages read as
+        // zeros and the result is not used.
+        var mapped: UnsafeRawPointer?
+        let mapping = tryMapping ? cairn_guarded_map(descriptor, size, &mapped) : -1
+        if mapping >= 0, let mapped {
+            defer { cairn_guarded_unmap(mapping) }
+            let result = decoded(UnsafeRawBufferPointer(start: mapped, count: size), key: key)
+            guard cairn_guarded_faulted(mapping) == 0 else { return .unusable("the file changed or failed while read") }
+            return result
+        }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
         defer { buffer.deallocate() }
         var filled = 0
@@ -172,8 +186,12 @@ public enum CompiledRuleCache {
             }
             filled += count
         }
+        return decoded(UnsafeRawBufferPointer(buffer), key: key)
+    }
+
+    private static func decoded(_ file: UnsafeRawBufferPointer, key: [UInt8]) -> ReadResult {
         do throws(CacheFileError) {
-            let (rules, table) = try decode(UnsafeRawBufferPointer(buffer), key: key)
+            let (rules, table) = try decode(file, key: key)
             return .found(rules, table)
         } catch {
             return .unusable(error.reason)

@@ -214,6 +214,36 @@ import Testing
         #expect(RuleSet.loadCompiled(paths: paths, cacheDirectory: cache, minimumRuleBytes: 0).cache == .hit(file: file))
     }
 
+    /// The cache file is read from a mapping, or with read(2) when it cannot be mapped:
+    /// both give the same rules and table, and refuse a damaged file for the same reason.
+    @Test(arguments: [-1] + Array(damages.indices))
+    func mappedOrReadTheFileGivesTheSame(_ which: Int) throws {
+        let root = try Self.tree()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        guard case .written(let file, nil) = RuleSet.loadCompiled(
+            paths: [root + "/Rules"], cacheDirectory: root + "/cache", minimumRuleBytes: 0).cache
+        else {
+            Issue.record("not written")
+            return
+        }
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+        // The header: magic (8 bytes), format version (8), then the key (32).
+        let key = Array(bytes[16..<48])
+        if which >= 0 { try Data(Self.damages[which].damage(bytes)).write(to: URL(fileURLWithPath: file)) }
+        switch (CompiledRuleCache.read(file, key: key), CompiledRuleCache.read(file, key: key, mapped: false)) {
+        case (.found(let rules, let table), .found(let readRules, let readTable)):
+            #expect(which == -1)
+            let fresh = RuleSet.load(paths: [root + "/Rules"])
+            Self.expectSame((rules, table), fresh)
+            Self.expectSame((readRules, readTable), fresh)
+        case (.unusable(let reason), .unusable(let readReason)):
+            #expect(which >= 0)
+            #expect(reason == readReason)
+        case (let mapped, let read):
+            Issue.record("mapped: \(mapped); read: \(read)")
+        }
+    }
+
     /// A payload that passes the checksum but lies (a position past the indicators, a
     /// count past the end) is refused by the structural checks, not trusted.
     @Test func aConsistentButLyingPayloadIsRefused() throws {
