@@ -98,11 +98,7 @@ final class InflatedChunkRing: @unchecked Sendable {
     }
 
     /// Whether a producer thread is between its start and its end (tests).
-    var isProducerRunning: Bool {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        return running
-    }
+    var isProducerRunning: Bool { signals.withLock { running } }
 
     /// Starts a producer thread that calls `produce` with a free slot until it returns
     /// `.end` or `.damage`, or until `stop()`. Returns false (and runs nothing) when no
@@ -110,15 +106,15 @@ final class InflatedChunkRing: @unchecked Sendable {
     /// again before `stop()`.
     func start(_ produce: @escaping (UnsafeMutableRawBufferPointer) -> RingPiece) -> Bool {
         guard thread == nil else { return false }
-        pthread_mutex_lock(lock)
-        head = 0
-        filled = 0
-        holding = false
-        ending = nil
-        producerFinished = false
-        cancelled = false
-        running = true
-        pthread_mutex_unlock(lock)
+        signals.withLock {
+            head = 0
+            filled = 0
+            holding = false
+            ending = nil
+            producerFinished = false
+            cancelled = false
+            running = true
+        }
         self.produce = produce
         // The thread holds a reference to the ring until it has finished with it.
         let context = Unmanaged.passRetained(self).toOpaque()
@@ -132,10 +128,10 @@ final class InflatedChunkRing: @unchecked Sendable {
         guard status == 0 else {
             Unmanaged<InflatedChunkRing>.fromOpaque(context).release()
             self.produce = nil
-            pthread_mutex_lock(lock)
-            producerFinished = true
-            running = false
-            pthread_mutex_unlock(lock)
+            signals.withLock {
+                producerFinished = true
+                running = false
+            }
             return false
         }
         thread = created
@@ -157,22 +153,22 @@ final class InflatedChunkRing: @unchecked Sendable {
             pthread_mutex_unlock(lock)
             let piece = produce(slotBuffer(slot))
             guard case .bytes(let count) = piece else { return finish(with: piece) }
-            pthread_mutex_lock(lock)
-            counts[slot] = min(max(0, count), slotSize)
-            filled += 1
-            pthread_cond_signal(notEmpty)
-            pthread_mutex_unlock(lock)
+            signals.withLock {
+                counts[slot] = min(max(0, count), slotSize)
+                filled += 1
+                pthread_cond_signal(notEmpty)
+            }
         }
     }
 
     /// The producer's last step: its last piece for the consumer, and its end.
     private func finish(with piece: RingPiece?) {
-        pthread_mutex_lock(lock)
-        ending = piece
-        producerFinished = true
-        running = false
-        pthread_cond_broadcast(notEmpty)
-        pthread_mutex_unlock(lock)
+        signals.withLock {
+            ending = piece
+            producerFinished = true
+            running = false
+            pthread_cond_broadcast(notEmpty)
+        }
     }
 
     /// Slot `index`. Safe: index < slotCount, so the slot lies inside `storage`.
@@ -184,22 +180,22 @@ final class InflatedChunkRing: @unchecked Sendable {
     /// (valid until the next call to `next()` or `stop()`), or the producer's end or damage
     /// once every chunk before it has been returned. `.end` when nothing was started.
     func next() -> GzipInflater.Output {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        if holding {
-            head = (head + 1) % slotCount
-            filled -= 1
-            holding = false
-            pthread_cond_signal(notFull)
-        }
-        while filled == 0 && !producerFinished { pthread_cond_wait(notEmpty, lock) }
-        if filled > 0 {
-            holding = true
-            return .bytes(UnsafeRawBufferPointer(rebasing: slotBuffer(head)[0..<counts[head]]))
-        }
-        switch ending {
-        case .damage(let message): return .damage(message)
-        case .bytes, .end, nil: return .end
+        signals.withLock {
+            if holding {
+                head = (head + 1) % slotCount
+                filled -= 1
+                holding = false
+                pthread_cond_signal(notFull)
+            }
+            while filled == 0 && !producerFinished { pthread_cond_wait(notEmpty, lock) }
+            if filled > 0 {
+                holding = true
+                return .bytes(UnsafeRawBufferPointer(rebasing: slotBuffer(head)[0..<counts[head]]))
+            }
+            switch ending {
+            case .damage(let message): return .damage(message)
+            case .bytes, .end, nil: return .end
+            }
         }
     }
 
@@ -207,11 +203,11 @@ final class InflatedChunkRing: @unchecked Sendable {
     /// call otherwise) and joins its thread. Idempotent; a no-op when none was started.
     func stop() {
         guard let thread else { return }
-        pthread_mutex_lock(lock)
-        cancelled = true
-        holding = false
-        pthread_cond_broadcast(notFull)
-        pthread_mutex_unlock(lock)
+        signals.withLock {
+            cancelled = true
+            holding = false
+            pthread_cond_broadcast(notFull)
+        }
         pthread_join(thread, nil)
         self.thread = nil
         produce = nil

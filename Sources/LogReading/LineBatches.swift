@@ -282,22 +282,16 @@ public final class LineScanPool: @unchecked Sendable {
 
     /// Counts a reader in while it reads: `read(pool:…)` does, and so should a reader
     /// of another kind of file (a capture) that takes a core meanwhile.
-    public func enter() { withLock { readers += 1 } }
-    public func leave() { withLock { readers -= 1 } }
+    public func enter() { signals.withLock { readers += 1 } }
+    public func leave() { signals.withLock { readers -= 1 } }
 
     /// Whether there are as many readers as cores: each reader then keeps a core busy
     /// of its own, and scans its lines best on it.
-    var hasAReaderPerCore: Bool { withLock { readers >= cores } }
-
-    private func withLock<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        return body()
-    }
+    var hasAReaderPerCore: Bool { signals.withLock { readers >= cores } }
 
     /// An empty batch for a reader to fill (a kept one, or a new one).
     func takeBatch() -> LineBatch {
-        withLock {
+        signals.withLock {
             if let kept = free.popLast() { return kept }
             batchesMade += 1
             return LineBatch(capacity: batchCapacity)
@@ -307,7 +301,7 @@ public final class LineScanPool: @unchecked Sendable {
     /// Hands `batch` to the scanners; false (and the batch stays the caller's) when
     /// `maximumInFlight` batches are already submitted and not given back.
     func submit(_ batch: LineBatch) -> Bool {
-        withLock {
+        signals.withLock {
             guard inFlight < maximumInFlight, !stopping else { return false }
             inFlight += 1
             waiting.append(batch)
@@ -318,7 +312,7 @@ public final class LineScanPool: @unchecked Sendable {
 
     /// Whether the submitted `batch` has been scanned; when `wait`, waits until it has.
     func isScanned(_ batch: LineBatch, wait: Bool) -> Bool {
-        withLock {
+        signals.withLock {
             while wait && !batch.isScanned { pthread_cond_wait(batchScanned, lock) }
             return batch.isScanned
         }
@@ -328,7 +322,7 @@ public final class LineScanPool: @unchecked Sendable {
     /// whether it went through `submit` (and counts in flight until now).
     func giveBack(_ batch: LineBatch, submitted: Bool) {
         batch.reset()
-        withLock {
+        signals.withLock {
             if submitted { inFlight -= 1 }
             free.append(batch)
         }
@@ -338,10 +332,10 @@ public final class LineScanPool: @unchecked Sendable {
     /// it from the thread that made the pool, once no reader uses it.
     public func stop() {
         guard !threads.isEmpty else { return }
-        pthread_mutex_lock(lock)
-        stopping = true
-        pthread_cond_broadcast(workAvailable)
-        pthread_mutex_unlock(lock)
+        signals.withLock {
+            stopping = true
+            pthread_cond_broadcast(workAvailable)
+        }
         for thread in threads { pthread_join(thread, nil) }
         threads.removeAll()
     }

@@ -19,6 +19,13 @@ final class MutexAndConditions: @unchecked Sendable {
         pthread_cond_init(second, nil)
     }
 
+    /// Runs `body` holding the mutex (which `body` may wait on with a condition).
+    func withLock<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
+    }
+
     deinit {
         pthread_cond_destroy(second)
         pthread_cond_destroy(first)
