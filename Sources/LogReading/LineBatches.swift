@@ -227,7 +227,7 @@ public final class LineScanPool: @unchecked Sendable {
     /// The number of scanning threads running (fewer than asked when some could not be made).
     public private(set) var threadCount = 0
     /// Batches that may be submitted and not yet given back, over all readers.
-    private(set) var maximumInFlight = 0
+    var maximumInFlight: Int { threadCount * LineScanPool.batchesPerThread }
     /// The cores the readers share with the pool's threads: with as many readers, each
     /// keeps one busy, and scans its own lines best there (they stay in its cache).
     let cores: Int
@@ -239,7 +239,7 @@ public final class LineScanPool: @unchecked Sendable {
         self.cores = max(1, cores ?? count)
         var started: [pthread_t] = []
         // The threads read only what the lock guards, and nothing before a batch is
-        // submitted; the counts below are set before any reader sees the pool.
+        // submitted; `threadCount` is set before any reader sees the pool.
         for _ in 0..<max(0, count) {
             // The thread holds a reference to the pool until it ends.
             let context = Unmanaged.passRetained(self).toOpaque()
@@ -257,7 +257,6 @@ public final class LineScanPool: @unchecked Sendable {
         }
         threads = started
         threadCount = started.count
-        maximumInFlight = started.count * LineScanPool.batchesPerThread
     }
 
     deinit { stop() }
