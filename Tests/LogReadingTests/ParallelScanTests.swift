@@ -43,12 +43,7 @@ private func readInParallel(
 
 private func readOnOneThread(path: String, compressed: Bool, chunkSize: Int, options: LogReadingOptions) throws -> ReadRecord {
     let file = try InputFile(path: path)
-    let reader = LogReader(file: file, compressed: compressed, options: options, chunkSize: chunkSize)
-    var record = ReadRecord()
-    record.summary = reader.read(
-        observe: { record.see($0) }, line: { record.see($0) },
-        progress: { record.progress.append($0) })
-    return record
+    return ReadRecord.ofOneThreadRead(LogReader(file: file, compressed: compressed, options: options, chunkSize: chunkSize))
 }
 
 /// Reads `path` on one thread and with 1, 2 and 3 scanning threads (the last also with

@@ -17,10 +17,7 @@ private func read(
     options.inflatesOnSecondThread = threaded
     let file = try InputFile(path: path)
     let reader = LogReader(file: file, compressed: true, options: options, chunkSize: chunkSize)
-    var record = ReadRecord()
-    record.summary = reader.read(
-        observe: { record.see($0) }, line: { record.see($0) },
-        progress: { record.progress.append($0) })
+    let record = ReadRecord.ofOneThreadRead(reader)
     #expect(file.bytesRead == file.size, "the file is drained to its end")
     if threaded {
         let ring = try #require(reader.chunkRing)

@@ -75,6 +75,15 @@ struct ReadRecord: Equatable {
         lines.append(SeenLine(line))
         observationsBeforeLine.append(seen.count)
     }
+
+    /// Everything `reader`'s one-thread read hands out.
+    static func ofOneThreadRead(_ reader: LogReader) -> ReadRecord {
+        var record = ReadRecord()
+        record.summary = reader.read(
+            observe: { record.see($0) }, line: { record.see($0) },
+            progress: { record.progress.append($0) })
+        return record
+    }
 }
 
 enum Fixture {
