@@ -87,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "cairn",
             dependencies: [
-                "Ingest", "Indicators", "CaseStore", "Correlation", "Observations", "Evidence",
+                "Ingest", "Indicators", "CaseStore", "Correlation", "Observations", "Evidence", "LogReading",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -128,15 +128,22 @@ public final class CaseDatabase: Sendable {
 
     // MARK: Runs
 
-    /// Records the start of a run (status `running`); returns its id.
-    public func beginRun(version: String, rulesDigest: String, commandLine: String) throws -> Int64 {
+    /// Records the start of a run (status `running`) and how it reads logs (nil: not
+    /// said, NULL in the database); returns its id.
+    public func beginRun(
+        version: String, rulesDigest: String, commandLine: String, logSettings: LogSettings? = nil
+    ) throws -> Int64 {
         try queue.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO runs (started_at, version, rules_digest, command_line, status)
-                    VALUES (?, ?, ?, ?, 'running')
+                    INSERT INTO runs (started_at, version, rules_digest, command_line, status,
+                                      log_timezone, log_year, line_limit, decompressed_limit)
+                    VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)
                     """,
-                arguments: [CaseDatabase.now(), version, rulesDigest, commandLine])
+                arguments: [
+                    CaseDatabase.now(), version, rulesDigest, commandLine, logSettings?.timezoneText, logSettings?.year,
+                    logSettings?.maximumLineLength, logSettings.map { Int64(clamping: $0.maximumDecompressedBytes) },
+                ])
             return db.lastInsertedRowID
         }
     }
@@ -296,11 +303,12 @@ public final class CaseDatabase: Sendable {
     public func sources() throws -> [SourceRow] {
         try queue.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, run_id, path, size, sha256, kind, status, error, packets, lines, bytes,
-                       anomalies, notes, started_at, finished_at,
-                       packets_decoded, packets_anomalous, packets_undecodable, packets_filtered,
-                       bytes_consumed, bytes_unread, line_bytes, separator_bytes, cut_bytes
-                FROM sources ORDER BY id
+                SELECT s.id, s.run_id, s.path, s.size, s.sha256, s.kind, s.status, s.error, s.packets, s.lines,
+                       s.bytes, s.anomalies, s.notes, s.started_at, s.finished_at,
+                       s.packets_decoded, s.packets_anomalous, s.packets_undecodable, s.packets_filtered,
+                       s.bytes_consumed, s.bytes_unread, s.line_bytes, s.separator_bytes, s.cut_bytes,
+                       r.log_timezone, r.log_year, r.line_limit, r.decompressed_limit
+                FROM sources s JOIN runs r ON r.id = s.run_id ORDER BY s.id
                 """
             ).map { row in
                 let anomalyText: String = try row.decode(forColumn: "anomalies")
@@ -323,7 +331,8 @@ public final class CaseDatabase: Sendable {
                     notes: notes.map { $0.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) } ?? [],
                     startedAt: try row.decode(forColumn: "started_at"),
                     finishedAt: try row.decode(forColumn: "finished_at"),
-                    account: try SourceAccount(row))
+                    account: try SourceAccount(row),
+                    logSettings: try LogSettings(row))
             }
         }
     }
@@ -550,6 +559,60 @@ public struct SourceRow: Sendable, Equatable {
     /// The read account; nil for a source that could not be opened, one still being
     /// read, or one recorded before the account was kept (migration v4).
     public var account: SourceAccount? = nil
+    /// How its run read logs; nil for a run recorded before they were kept (migration v6).
+    public var logSettings: LogSettings? = nil
+}
+
+/// How a run reads logs, recorded with it (`runs.log_timezone`, `log_year`,
+/// `line_limit`, `decompressed_limit`): what an investigator needs to follow a log
+/// sighting's time back to the line, and to know why a line was cut or a file stopped.
+public struct LogSettings: Sendable, Equatable {
+    /// Offset from UTC, in seconds east, taken for log times written without a zone.
+    public var utcOffsetSeconds: Int
+    /// The year given for the first RFC 3164 time of each file; nil when inferred per file.
+    public var year: Int?
+    /// Lines longer than this many bytes were cut.
+    public var maximumLineLength: Int
+    /// A gzip file was read up to this many decompressed bytes.
+    public var maximumDecompressedBytes: UInt64
+
+    public init(utcOffsetSeconds: Int, year: Int?, maximumLineLength: Int, maximumDecompressedBytes: UInt64) {
+        self.utcOffsetSeconds = utcOffsetSeconds
+        self.year = year
+        self.maximumLineLength = maximumLineLength
+        self.maximumDecompressedBytes = maximumDecompressedBytes
+    }
+
+    /// The offset as ISO 8601 writes it: `+00:00`, `+05:30`, `-03:00`.
+    public var timezoneText: String {
+        let minutes = abs(utcOffsetSeconds) / 60
+        let hours = String(minutes / 60), rest = String(minutes % 60)
+        return (utcOffsetSeconds < 0 ? "-" : "+") + String(repeating: "0", count: 2 - hours.count) + hours + ":"
+            + String(repeating: "0", count: 2 - rest.count) + rest
+    }
+
+    /// The settings of a `runs` row joined to a source; nil when the run predates them.
+    init?(_ row: Row) throws {
+        let timezone: String? = try row.decode(forColumn: "log_timezone")
+        let lineLimit: Int? = try row.decode(forColumn: "line_limit")
+        let decompressedLimit: Int64? = try row.decode(forColumn: "decompressed_limit")
+        guard let timezone, let lineLimit, let decompressedLimit,
+              let offset = LogSettings.seconds(fromTimezone: timezone)
+        else { return nil }
+        self.init(
+            utcOffsetSeconds: offset, year: try row.decode(forColumn: "log_year"), maximumLineLength: lineLimit,
+            maximumDecompressedBytes: UInt64(clamping: decompressedLimit))
+    }
+
+    /// Seconds east of UTC for `+HH:MM` or `-HH:MM`; nil for anything else.
+    static func seconds(fromTimezone text: String) -> Int? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 6, bytes[0] == UInt8(ascii: "+") || bytes[0] == UInt8(ascii: "-"),
+              bytes[3] == UInt8(ascii: ":"), let hours = Int(String(text.dropFirst().prefix(2))),
+              let minutes = Int(String(text.suffix(2)))
+        else { return nil }
+        return (bytes[0] == UInt8(ascii: "-") ? -1 : 1) * (hours * 3600 + minutes * 60)
+    }
 }
 
 /// The read account of a source as stored (the `ReadSummary` counts; see there and

@@ -25,6 +25,9 @@ enum Schema {
         migrator.registerMigration("v5-incident-ranges") { db in
             try db.execute(sql: v5IncidentRanges)
         }
+        migrator.registerMigration("v6-log-settings") { db in
+            try db.execute(sql: v6LogSettings)
+        }
         return migrator
     }
 
@@ -332,5 +335,17 @@ enum Schema {
                 AND s.suppressed_by IS NULL AND src.status != 'reading'
             UNION ALL
             SELECT incident_id, sighting_id FROM incident_sightings;
+        """
+
+    /// How a run read its logs (`LogSettings`), so that a log sighting's time and a cut
+    /// line can be explained from the database alone: the offset taken for times
+    /// written without a zone, the year given for RFC 3164 times (NULL: inferred per
+    /// file), the line limit and the decompressed-size limit. Runs recorded before this
+    /// migration keep NULL in all four: their settings were not kept.
+    private static let v6LogSettings = """
+        ALTER TABLE runs ADD COLUMN log_timezone TEXT;
+        ALTER TABLE runs ADD COLUMN log_year INTEGER;
+        ALTER TABLE runs ADD COLUMN line_limit INTEGER;
+        ALTER TABLE runs ADD COLUMN decompressed_limit INTEGER;
         """
 }

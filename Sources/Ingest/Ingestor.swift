@@ -23,6 +23,11 @@ public struct IngestOptions: Sendable {
     public var year: Int?
     /// Offset from UTC, in seconds east, of log times written without a zone.
     public var utcOffsetSeconds: Int
+    /// Log lines longer than this many bytes are cut (anomaly `log.line_too_long`).
+    public var maximumLineLength = LogReadingOptions.defaultMaximumLineLength
+    /// The decompression-bomb guard: a gzip log is read up to this many decompressed
+    /// bytes, and the file is reported as failed where it was stopped.
+    public var maximumDecompressedBytes = LogReadingOptions.defaultMaximumDecompressedBytes
     /// How long after a DNS answer for a domain indicator a connection of the same host
     /// to one of the answer's addresses is sighted as derived from it, in seconds.
     public var dnsHorizonSeconds: Int64 = 3600
@@ -173,7 +178,10 @@ public struct Ingestor: Sendable {
         }
         defer { withExtendedLifetime(writerLock) {} }
         let runID = try database.beginRun(
-            version: options.version, rulesDigest: rules.digest, commandLine: options.commandLine)
+            version: options.version, rulesDigest: rules.digest, commandLine: options.commandLine,
+            logSettings: LogSettings(
+                utcOffsetSeconds: options.utcOffsetSeconds, year: options.year,
+                maximumLineLength: options.maximumLineLength, maximumDecompressedBytes: options.maximumDecompressedBytes))
         let indicatorRecords = IndicatorRecords(rules: rules, database: database)
 
         let entries = InputDiscovery.entries(for: paths)
@@ -198,6 +206,7 @@ public struct Ingestor: Sendable {
             writer: SightingWriter(database: database, indicatorRecords: indicatorRecords), runID: runID,
             sightingBatchSize: sightingBatchSize,
             filter: options.filter, year: options.year, utcOffsetSeconds: options.utcOffsetSeconds,
+            maximumLineLength: options.maximumLineLength, maximumDecompressedBytes: options.maximumDecompressedBytes,
             progress: progress, lineRules: correlation.rules.hasLineRules ? correlation.rules : nil,
             scanningPool: scanningPool, inflatesOnSecondThread: files.count < options.jobs)
         let fileResults = Self.forEachConcurrently(files, jobs: options.jobs) { file in

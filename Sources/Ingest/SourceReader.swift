@@ -22,7 +22,11 @@ struct SourceReader: Sendable {
     let filter: String?
     let year: Int?
     let utcOffsetSeconds: Int
-    let progress: (any IngestProgress)?
+    /// Log lines longer than this are cut (`LogReadingOptions.maximumLineLength`).
+    var maximumLineLength = LogReadingOptions.defaultMaximumLineLength
+    /// The decompression-bomb guard (`LogReadingOptions.maximumDecompressedBytes`).
+    var maximumDecompressedBytes = LogReadingOptions.defaultMaximumDecompressedBytes
+    private(set) var progress: (any IngestProgress)?
     /// Correlation rules whose base rules select log lines; nil when there are none.
     var lineRules: CorrelationRules? = nil
     /// Threads that scan the logs' lines besides the ones reading them
@@ -35,11 +39,10 @@ struct SourceReader: Sendable {
 
     /// The same reader, telling no one of its progress.
     var withoutProgress: SourceReader {
-        SourceReader(
-            table: table, indicatorRecords: indicatorRecords, database: database, writer: writer, runID: runID,
-            sightingBatchSize: sightingBatchSize, filter: filter,
-            year: year, utcOffsetSeconds: utcOffsetSeconds, progress: nil, lineRules: nil,
-            scanningPool: scanningPool, inflatesOnSecondThread: inflatesOnSecondThread)
+        var reader = self
+        reader.progress = nil
+        reader.lineRules = nil
+        return reader
     }
 
     /// Never throws: every problem becomes the source's failure reason, recorded in the
@@ -159,11 +162,13 @@ struct SourceReader: Sendable {
         { [progress] _ in progress?.read(bytes: file.bytesRead, path: file.path) }
     }
 
-    /// The year (given, or inferred from the file's time) and time zone of a log.
+    /// The year (given, or inferred from the file's time), time zone and limits of a log.
     private func logReadingOptions(for file: InputFile) -> LogReadingOptions {
-        var options = LogReadingOptions(year: year ?? Self.modificationYear(of: file.path))
+        var options = LogReadingOptions(
+            year: year ?? Self.modificationYear(of: file.path), maximumLineLength: maximumLineLength)
         if year == nil { options.yearHint = Self.modificationTime(of: file.path) }
         options.utcOffsetSeconds = utcOffsetSeconds
+        options.maximumDecompressedBytes = maximumDecompressedBytes
         return options
     }
 

@@ -64,6 +64,8 @@ public struct LogReadingOptions: Sendable {
 
     /// 64 GiB; see `maximumDecompressedBytes`.
     public static let defaultMaximumDecompressedBytes: UInt64 = 64 << 30
+    /// 1 MiB; see `maximumLineLength`.
+    public static let defaultMaximumLineLength = 1 << 20
 
     /// Which library inflates gzip input.
     public enum Inflater: String, Sendable, CaseIterable {
@@ -74,7 +76,7 @@ public struct LogReadingOptions: Sendable {
     }
 
     /// `year` for RFC 3164 timestamps; lines cut at 1 MiB by default.
-    public init(year: Int, maximumLineLength: Int = 1 << 20) {
+    public init(year: Int, maximumLineLength: Int = LogReadingOptions.defaultMaximumLineLength) {
         self.year = year
         self.maximumLineLength = maximumLineLength
         publicSuffixes = PublicSuffixList.system

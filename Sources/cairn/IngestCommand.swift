@@ -3,6 +3,7 @@ import CaseStore
 import Foundation
 import Indicators
 import Ingest
+import LogReading
 
 struct Ingest: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,6 +34,16 @@ struct Ingest: ParsableCommand {
     var timezone: UTCOffset = UTCOffset(seconds: 0)
 
     @Option(name: .long, help: ArgumentHelp(
+        "Log lines longer than this are cut; the cut is counted as the anomaly log.line_too_long. At most 64MiB.",
+        valueName: "SIZE"))
+    var lineLimit = ByteCount(LogReadingOptions.defaultMaximumLineLength)
+
+    @Option(name: .long, help: ArgumentHelp(
+        "The decompression-bomb guard: a gzip log is read up to this many decompressed bytes, and the file is reported as failed where it stopped.",
+        valueName: "SIZE"))
+    var decompressedLimit = ByteCount(LogReadingOptions.defaultMaximumDecompressedBytes)
+
+    @Option(name: .long, help: ArgumentHelp(
         "How long after a DNS answer for a domain indicator a connection of the same host to one of its addresses is sighted as derived from it.",
         valueName: "SECONDS"))
     var dnsHorizon: Int64 = 3600
@@ -57,6 +68,10 @@ struct Ingest: ParsableCommand {
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        guard lineLimit.bytes >= ByteCount.smallestLineLimit, lineLimit.bytes <= UInt64(LogReader.largestLineLimit) else {
+            throw ValidationError("--line-limit must be between 64 bytes and 64MiB")
+        }
+        guard decompressedLimit.bytes >= 1 else { throw ValidationError("--decompressed-limit must be at least 1 byte") }
         guard dnsHorizon >= 0, dnsHorizon <= 366 * 86_400 else {
             throw ValidationError("--dns-horizon must be between 0 and 31622400 seconds (a year)")
         }
@@ -70,6 +85,8 @@ struct Ingest: ParsableCommand {
             rulePaths: rules, databasePath: db, jobs: jobs, filter: filter, year: year,
             utcOffsetSeconds: timezone.seconds, commandLine: CommandLine.arguments.joined(separator: " "), version: cairnVersion)
         options.dnsHorizonSeconds = dnsHorizon
+        options.maximumLineLength = Int(lineLimit.bytes)
+        options.maximumDecompressedBytes = decompressedLimit.bytes
         options.tableCacheDirectory = noTableCache ? nil : tableCache ?? Self.defaultTableCache()
         let progress: TerminalProgress? = isatty(STDERR_FILENO) == 1 ? TerminalProgress() : nil
         let report: IngestReport
@@ -177,5 +194,48 @@ struct UTCOffset: ExpressibleByArgument {
               hours <= 14, minutes < 60
         else { return nil }
         seconds = (sign == "-" ? -1 : 1) * (hours * 3600 + minutes * 60)
+    }
+}
+
+/// A size in bytes as typed: `1048576`, or a number with a unit: `K`, `M`, `G`, `T` and
+/// `KiB`, `MiB`, `GiB`, `TiB` are powers of 1024 (as `head -c 1M` reads them), `KB`,
+/// `MB`, `GB`, `TB` powers of 1000; the case of the unit does not matter.
+struct ByteCount: ExpressibleByArgument, Equatable {
+    var bytes: UInt64
+
+    /// The shortest line limit `cairn ingest` takes: room for any syslog header.
+    static let smallestLineLimit: UInt64 = 64
+
+    init(_ bytes: Int) { self.bytes = UInt64(bytes) }
+    init(_ bytes: UInt64) { self.bytes = bytes }
+
+    /// How `--help` shows the default: `1MiB`, `64GiB`, or bytes when no unit divides it.
+    var defaultValueDescription: String {
+        for (unit, size) in [("TiB", UInt64(1) << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+        where bytes >= size && bytes % size == 0 {
+            return "\(bytes / size)\(unit)"
+        }
+        return String(bytes)
+    }
+
+    init?(argument: String) {
+        let digits = argument.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, let number = UInt64(digits) else { return nil }
+        let multiplier: UInt64
+        switch argument.dropFirst(digits.count).lowercased() {
+        case "": multiplier = 1
+        case "k", "kib": multiplier = 1 << 10
+        case "m", "mib": multiplier = 1 << 20
+        case "g", "gib": multiplier = 1 << 30
+        case "t", "tib": multiplier = 1 << 40
+        case "kb": multiplier = 1_000
+        case "mb": multiplier = 1_000_000
+        case "gb": multiplier = 1_000_000_000
+        case "tb": multiplier = 1_000_000_000_000
+        default: return nil
+        }
+        let (product, overflow) = number.multipliedReportingOverflow(by: multiplier)
+        guard !overflow else { return nil }
+        bytes = product
     }
 }

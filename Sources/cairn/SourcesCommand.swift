@@ -16,12 +16,13 @@ struct Sources: ParsableCommand {
         let rows = try openDatabase(db).sources()
         // Columns are only ever appended (scripts read them by position too).
         let columns = ["id", "path", "kind", "status", "size", "sha256", "packets", "lines", "bytes", "anomalies",
-                       "error", "started_at", "finished_at"] + SourceAccountText.columns
+                       "error", "started_at", "finished_at"] + SourceAccountText.columns + LogSettingsText.columns
         let values = rows.map { row in
             [String(row.id), row.path, row.kind?.rawValue ?? "", row.status, row.size.map(String.init) ?? "",
              row.sha256 ?? "", String(row.packets), String(row.lines), String(row.bytes),
              row.anomalies.counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
              row.error ?? "", row.startedAt, row.finishedAt ?? ""] + SourceAccountText.values(row.account)
+                + LogSettingsText.values(row.isLog ? row.logSettings : nil)
         }
         switch format {
         case .tsv: print(Listing.tsv(columns: columns, rows: values), terminator: "")
@@ -37,6 +38,10 @@ struct Sources: ParsableCommand {
                 }
                 for row in rows where row.error != nil {
                     print("source \(row.id): \(row.path): \(row.error ?? "")")
+                }
+                var runsShown = Set<Int64>()
+                for row in rows where row.isLog && runsShown.insert(row.runID).inserted {
+                    if let settings = row.logSettings { print("run \(row.runID): \(LogSettingsText.summary(settings))") }
                 }
             }
         case .json:
@@ -68,8 +73,7 @@ enum SourceAccountText {
     static func summary(_ row: SourceRow) -> String? {
         guard let account = row.account else { return nil }
         var parts: [String] = []
-        let isLog = row.kind.map { !$0.isCapture } ?? (row.lines > 0)
-        if isLog {
+        if row.isLog {
             let total = row.kind == .gzip ? "decompressed" : "read"
             parts.append("lines \(row.lines): \(account.lineBytes) in lines + \(account.separatorBytes) line ends + "
                          + "\(account.cutBytes) cut = \(row.bytes) \(total)"
@@ -95,6 +99,36 @@ enum SourceAccountText {
     }
 }
 
+extension SourceRow {
+    /// Whether the source is a log (or, when its kind is unknown, has lines).
+    var isLog: Bool { kind.map { !$0.isCapture } ?? (lines > 0) }
+}
+
+/// How a run read its logs, as the analyst reads it and as columns.
+enum LogSettingsText {
+    /// The TSV columns, after the account's; empty values for a capture, or for a run
+    /// recorded before the settings were kept.
+    static let columns = ["log_timezone", "log_year", "line_limit", "decompressed_limit"]
+
+    static func values(_ settings: LogSettings?) -> [String] {
+        guard let settings else { return columns.map { _ in "" } }
+        return [
+            settings.timezoneText, settings.year.map(String.init) ?? "", String(settings.maximumLineLength),
+            String(settings.maximumDecompressedBytes),
+        ]
+    }
+
+    /// One line: `logs read with times without a zone at +00:00, the RFC 3164 year
+    /// inferred per file, lines cut past 1048576 bytes, gzip read up to 68719476736
+    /// decompressed bytes`.
+    static func summary(_ settings: LogSettings) -> String {
+        let year = settings.year.map { "the RFC 3164 year \($0) for each file's first time" }
+            ?? "the RFC 3164 year inferred per file"
+        return "logs read with times without a zone at \(settings.timezoneText), \(year), lines cut past "
+            + "\(settings.maximumLineLength) bytes, gzip read up to \(settings.maximumDecompressedBytes) decompressed bytes"
+    }
+}
+
 struct SourceJSON: Encodable {
     var id: Int64
     var path: String
@@ -112,6 +146,28 @@ struct SourceJSON: Encodable {
     var finishedAt: String?
     /// Left out when no account was kept (a source recorded before v4, or never opened).
     var account: AccountJSON?
+    /// How its run read logs; left out for captures and runs recorded before v6.
+    var logSettings: LogSettingsJSON?
+
+    struct LogSettingsJSON: Encodable {
+        var timezone: String
+        var year: Int?
+        var lineLimit: Int
+        var decompressedLimit: UInt64
+
+        enum CodingKeys: String, CodingKey {
+            case timezone, year, lineLimit = "line_limit", decompressedLimit = "decompressed_limit"
+        }
+
+        /// `year` is written as null when it was inferred, not left out.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(timezone, forKey: .timezone)
+            try container.encode(year, forKey: .year)
+            try container.encode(lineLimit, forKey: .lineLimit)
+            try container.encode(decompressedLimit, forKey: .decompressedLimit)
+        }
+    }
 
     struct AccountJSON: Encodable {
         var packetsDecoded, packetsAnomalous, packetsUndecodable, packetsFiltered: UInt64
@@ -147,10 +203,15 @@ struct SourceJSON: Encodable {
                 bytesConsumed: $0.bytesConsumed, bytesUnread: $0.bytesUnread, lineBytes: $0.lineBytes,
                 separatorBytes: $0.separatorBytes, cutBytes: $0.cutBytes)
         }
+        logSettings = row.isLog ? row.logSettings.map {
+            LogSettingsJSON(
+                timezone: $0.timezoneText, year: $0.year, lineLimit: $0.maximumLineLength,
+                decompressedLimit: $0.maximumDecompressedBytes)
+        } : nil
     }
 
     enum CodingKeys: String, CodingKey {
         case id, path, kind, status, size, sha256, packets, lines, bytes, anomalies, notes, error, account
-        case startedAt = "started_at", finishedAt = "finished_at"
+        case startedAt = "started_at", finishedAt = "finished_at", logSettings = "log_settings"
     }
 }

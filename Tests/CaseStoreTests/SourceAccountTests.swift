@@ -60,3 +60,44 @@ func olderSourcesHaveNoAccount() throws {
     }
     #expect(nulls == 1)
 }
+
+@Test("a run records how it read logs; a run before v6-log-settings has NULL there, and sources say none")
+func runsRecordTheirLogSettings() throws {
+    let directory = try TemporaryDirectory()
+    let path = directory.database
+    do {
+        let queue = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(queue, upTo: "v5-incident-ranges")
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO runs (started_at, version, rules_digest, command_line, status)
+                VALUES ('2026-01-01T00:00:00Z', '0.9.0', 'd', 'cairn ingest', 'succeeded');
+                INSERT INTO sources (run_id, path, size, sha256, kind, status, lines, bytes, started_at, finished_at)
+                VALUES (1, 'old.log', 100, 'ab', 'text', 'complete', 3, 100, '2026-01-01T00:00:00Z',
+                        '2026-01-01T00:00:01Z');
+                """)
+        }
+    }
+    let database = try CaseDatabase(path: path)
+    #expect(FileManager.default.fileExists(atPath: path + ".before-v6-log-settings.sqlite"))
+    let settings = LogSettings(
+        utcOffsetSeconds: 5 * 3600 + 30 * 60, year: 2023, maximumLineLength: 4096, maximumDecompressedBytes: 1 << 40)
+    let runID = try database.beginRun(version: "test", rulesDigest: "d", commandLine: "cairn ingest", logSettings: settings)
+    _ = try database.beginSource(path: "new.log", size: 10, kind: .text, runID: runID)
+    let inferred = LogSettings(utcOffsetSeconds: -7200, year: nil, maximumLineLength: 64, maximumDecompressedBytes: 1)
+    let second = try database.beginRun(version: "test", rulesDigest: "d", commandLine: "cairn ingest", logSettings: inferred)
+    _ = try database.beginSource(path: "other.log", size: 10, kind: .text, runID: second)
+
+    let rows = try database.sources()
+    #expect(rows.map(\.path) == ["old.log", "new.log", "other.log"])
+    #expect(rows[0].logSettings == nil)
+    #expect(rows[1].logSettings == settings)
+    #expect(rows[2].logSettings == inferred)
+    let stored = try database.queue.read { db in
+        try Row.fetchAll(db, sql: "SELECT log_timezone, log_year, line_limit, decompressed_limit FROM runs ORDER BY id")
+    }
+    #expect(stored.map { $0[0] as String? } == [nil, "+05:30", "-02:00"])
+    #expect(stored.map { $0[1] as Int? } == [nil, 2023, nil])
+    #expect(stored.map { $0[2] as Int? } == [nil, 4096, 64])
+    #expect(stored.map { $0[3] as Int64? } == [nil, 1 << 40, 1])
+}

@@ -63,3 +63,49 @@ import Testing
     #expect(failed["path"] as? String == "/no/such/file")
     #expect((failed["error"] as? String)?.isEmpty == false)
 }
+
+/// `--line-limit` and `--decompressed-limit` take sizes with units, refuse values out of
+/// range before reading anything, and reach the reader and the run's record.
+@Test func ingestTakesTheLogLimitsWithUnits() throws {
+    guard let cairn = Fixtures.cairnExecutable else {
+        Issue.record("the cairn executable was not found beside the test bundle")
+        return
+    }
+    let directory = try Fixtures.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let log = Fixtures.sampleData + "/syslog/mail-gw.log.gz"
+    func settings(_ limits: [String]) throws -> (status: Int32, settings: [String: Any]?) {
+        let database = directory.appendingPathComponent("\(UUID().uuidString).sqlite").path
+        let status = try Fixtures.run(cairn, ["ingest", "--rules", Fixtures.rules, "--db", database] + limits + [log]).status
+        guard status != 64 else { return (status, nil) }
+        let data = try Fixtures.run(cairn, ["sources", "--db", database, "--format", "json"]).output
+        let sources = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        return (status, sources.first?["log_settings"] as? [String: Any])
+    }
+
+    let defaults = try settings([])
+    #expect(defaults.status == 0)
+    #expect(defaults.settings?["line_limit"] as? Int == 1 << 20)
+    #expect(defaults.settings?["decompressed_limit"] as? Int == 64 << 30)
+    #expect(defaults.settings?["timezone"] as? String == "+00:00")
+    #expect(defaults.settings?["year"] is NSNull)
+
+    let binary = try settings(["--line-limit", "2k", "--decompressed-limit", "3GiB", "--timezone", "+01:00"])
+    #expect(binary.status == 0)
+    #expect(binary.settings?["line_limit"] as? Int == 2048)
+    #expect(binary.settings?["decompressed_limit"] as? Int == 3 << 30)
+    #expect(binary.settings?["timezone"] as? String == "+01:00")
+
+    // The sample log is 1812 bytes decompressed: a 1 kB limit stops it, and the run fails.
+    let decimal = try settings(["--line-limit", "64", "--decompressed-limit", "1KB", "--year", "2023"])
+    #expect(decimal.status == 1)
+    #expect(decimal.settings?["line_limit"] as? Int == 64)
+    #expect(decimal.settings?["decompressed_limit"] as? Int == 1000)
+    #expect(decimal.settings?["year"] as? Int == 2023)
+
+    for refused in [["--line-limit", "63"], ["--line-limit", "65MiB"], ["--line-limit", "1X"],
+                    ["--decompressed-limit", "0"], ["--decompressed-limit", "-1"],
+                    ["--decompressed-limit", "99999999999T"]] {
+        #expect(try settings(refused).status == 64, "\(refused)")
+    }
+}

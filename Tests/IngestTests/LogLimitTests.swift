@@ -1,0 +1,91 @@
+import CaseStore
+import Foundation
+import Testing
+@testable import Ingest
+
+/// The line limit and the decompression-bomb guard as `cairn ingest` sets them
+/// (`--line-limit`, `--decompressed-limit`), on a real syslog of ../shared/corpus, and
+/// how the run records them with the time zone and year.
+@Suite struct LogLimitTests {
+    /// The lines of a plain text file, without their line ends.
+    static func lines(of path: String) throws -> [[UInt8]] {
+        var lines = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
+            .split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map(Array.init)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        return lines
+    }
+
+    @Test func theLineLimitCutsTheLinesLongerThanItAndTheRunRecordsIt() throws {
+        guard let corpus = Fixtures.corpus() else { return }
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let plain = corpus.appendingPathComponent("syslog/cs-sshd-logs.log").path
+        let rules = directory.appendingPathComponent("rules.txt")
+        try "203.0.113.1\n".write(to: rules, atomically: true, encoding: .utf8)
+        let limit = 100
+        let long = try Self.lines(of: plain).filter { $0.count > limit }
+        #expect(long.count >= 2, "the log should have lines longer than the limit")
+
+        let database = directory.appendingPathComponent("case.sqlite").path
+        var options = IngestOptions(
+            rulePaths: [rules.path], databasePath: database, jobs: 1, filter: nil, year: nil,
+            utcOffsetSeconds: -(3 * 3600 + 30 * 60), commandLine: "test", version: "test")
+        options.maximumLineLength = limit
+        let report = try Ingestor(options: options).run(paths: [plain])
+        #expect(report.failed.isEmpty)
+
+        let source = try #require(try CaseDatabase(path: database).sources().first)
+        #expect(source.anomalies.counts["log.line_too_long"] == UInt64(long.count))
+        #expect(source.account?.cutBytes == UInt64(long.reduce(0) { $0 + $1.count - limit }))
+        #expect(source.logSettings == LogSettings(
+            utcOffsetSeconds: -(3 * 3600 + 30 * 60), year: nil, maximumLineLength: limit,
+            maximumDecompressedBytes: 64 << 30))
+        #expect(source.logSettings?.timezoneText == "-03:30")
+    }
+
+    @Test func theDecompressedLimitStopsAGzipLogAndKeepsTheLinesBefore() throws {
+        guard let corpus = Fixtures.corpus() else { return }
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let plain = corpus.appendingPathComponent("syslog/cs-sshd-logs.log").path
+        let compressed = plain + ".gz"
+        // An address of lines 6 and 12: the limit falls between them.
+        let lines = try Self.lines(of: plain)
+        let limit = 1_000
+        let rules = directory.appendingPathComponent("rules.txt")
+        try "206.81.24.125\n".write(to: rules, atomically: true, encoding: .utf8)
+        var offset = 0
+        var linesBefore = 0
+        var hitsBefore = 0
+        for line in lines where offset < limit {
+            linesBefore += 1
+            if String(decoding: line.prefix(limit - offset), as: UTF8.self).contains("206.81.24.125") { hitsBefore += 1 }
+            offset += line.count + 1
+        }
+        let hitsInAll = lines.filter { String(decoding: $0, as: UTF8.self).contains("206.81.24.125") }.count
+        #expect(hitsBefore > 0 && hitsBefore < hitsInAll)
+
+        let database = directory.appendingPathComponent("case.sqlite").path
+        var options = IngestOptions(
+            rulePaths: [rules.path], databasePath: database, jobs: 2, filter: nil, year: 2024,
+            commandLine: "test", version: "test")
+        options.maximumDecompressedBytes = UInt64(limit)
+        let report = try Ingestor(options: options).run(paths: [compressed, plain])
+        // The gzip form stops at the limit and says so; the plain form is not limited.
+        #expect(report.failed.count == 1)
+        let sources = try CaseDatabase(path: database).sources()
+        let stopped = try #require(sources.first { $0.path == compressed })
+        #expect(stopped.status == "failed")
+        #expect(stopped.error?.contains("decompressed size limit of 1000 bytes") == true, "\(stopped.error ?? "")")
+        #expect(stopped.bytes == UInt64(limit))
+        #expect(stopped.lines == UInt64(linesBefore))
+        let whole = try #require(sources.first { $0.path == plain })
+        #expect(whole.status == "complete")
+        #expect(whole.lines == UInt64(lines.count))
+        let sightings = try CaseDatabase(path: database).sightings(incident: nil)
+        #expect(sightings.filter { $0.sourcePath == compressed }.count == hitsBefore)
+        #expect(sightings.filter { $0.sourcePath == plain }.count == hitsInAll)
+        #expect(stopped.logSettings?.maximumDecompressedBytes == UInt64(limit))
+        #expect(stopped.logSettings?.year == 2024)
+    }
+}
