@@ -281,11 +281,16 @@ import TestSupport
             $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
         }
         let header = try #require(tsv.first)
-        #expect(Array(header.suffix(9)) == ["packets_decoded", "packets_anomalous", "packets_undecodable",
+        // The account's nine columns follow `finished_at` (column 12); the run's log settings follow them.
+        #expect(Array(header[13..<22]) == ["packets_decoded", "packets_anomalous", "packets_undecodable",
                                               "packets_filtered", "bytes_consumed", "bytes_unread", "line_bytes",
                                               "separator_bytes", "cut_bytes"])
         let logRow = try #require(tsv.first { $0.count > 1 && $0[1] == log.path })
-        #expect(Array(logRow.suffix(9)) == ["0", "0", "0", "0", "11", "0", "7", "4", "0"])
+        #expect(Array(logRow[13..<22]) == ["0", "0", "0", "0", "11", "0", "7", "4", "0"])
+        #expect(Array(header.suffix(from: 22)) == ["log_timezone", "log_year", "line_limit", "decompressed_limit"])
+        #expect(Array(logRow.suffix(from: 22)) == ["+00:00", "", "1048576", "68719476736"])
+        let captureRow = try #require(tsv.first { $0.count > 1 && $0[1] == capture.path })
+        #expect(Array(captureRow.suffix(from: 22)) == ["", "", "", ""])
 
         let json = try #require(
             try JSONSerialization.jsonObject(with: Data(run(["sources", "--db", database, "--format", "json"]).utf8))
