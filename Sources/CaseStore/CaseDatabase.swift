@@ -561,6 +561,9 @@ public struct SourceRow: Sendable, Equatable {
     public var account: SourceAccount? = nil
     /// How its run read logs; nil for a run recorded before they were kept (migration v6).
     public var logSettings: LogSettings? = nil
+
+    /// Whether the source is a log (or, when its kind is unknown, has lines).
+    public var isLog: Bool { kind.map { !$0.isCapture } ?? (lines > 0) }
 }
 
 /// How a run reads logs, recorded with it (`runs.log_timezone`, `log_year`,
@@ -589,6 +592,15 @@ public struct LogSettings: Sendable, Equatable {
         let hours = String(minutes / 60), rest = String(minutes % 60)
         return (utcOffsetSeconds < 0 ? "-" : "+") + String(repeating: "0", count: 2 - hours.count) + hours + ":"
             + String(repeating: "0", count: 2 - rest.count) + rest
+    }
+
+    /// In words, as `cairn sources` and the evidence package's log excerpts say it:
+    /// `times without a zone at +00:00, the RFC 3164 year inferred per file, lines cut
+    /// past 1048576 bytes, gzip read up to 68719476736 decompressed bytes`.
+    public var summary: String {
+        let year = year.map { "the RFC 3164 year \($0) for each file's first time" } ?? "the RFC 3164 year inferred per file"
+        return "times without a zone at \(timezoneText), \(year), lines cut past \(maximumLineLength) bytes, "
+            + "gzip read up to \(maximumDecompressedBytes) decompressed bytes"
     }
 
     /// The settings of a `runs` row joined to a source; nil when the run predates them.

@@ -32,19 +32,28 @@ enum LogExcerpts {
         var sha256: String
         /// Line number → recorded byte offset of the line's first byte.
         var lines: [UInt64: UInt64]
+        /// How the ingest read the source (nil when the run that did predates the record).
+        var settings: LogSettings? = nil
     }
+
+    /// The key of a source in `render`'s `logSettings`: its path and SHA-256.
+    static func key(path: String, sha256: String) -> String { path + "\u{0}" + sha256 }
 
     /// Renders the excerpt file. `notes` collects one sentence per source that could
     /// not be quoted in full (also written into the file).
+    /// `logSettings` says, by `key(path:sha256:)`, how the ingest read each source; a
+    /// quoted source's settings are written before its lines (the time zone and year
+    /// that turned its times into the sightings' UTC times).
     static func render(
-        sightings: [SightingRow], lineEvents: [StoredLineEvent] = [], tlp: TLP, notes: inout [String]
+        sightings: [SightingRow], lineEvents: [StoredLineEvent] = [], logSettings: [String: LogSettings] = [:],
+        tlp: TLP, notes: inout [String]
     ) -> [UInt8] {
         var requests: [String: Request] = [:]
         var order: [String] = []
         func request(path: String, sha256: String, line number: UInt64, offset: UInt64) {
-            let key = path + "\u{0}" + sha256
+            let key = key(path: path, sha256: sha256)
             if requests[key] == nil {
-                requests[key] = Request(path: path, sha256: sha256, lines: [:])
+                requests[key] = Request(path: path, sha256: sha256, lines: [:], settings: logSettings[key])
                 order.append(key)
             }
             requests[key]?.lines[number] = offset
@@ -61,7 +70,9 @@ enum LogExcerpts {
             # Cairn evidence package: the log lines behind the sightings and the rule incidents.
             # Each quoted line is "<source file> sha256=<SHA-256 of the source file> line <n>: " followed by
             # the line's bytes exactly as in the file (the line break, and a CR before it, left out).
-            # A source is quoted only when its SHA-256 today equals the one recorded at ingest.
+            # A source is quoted only when its SHA-256 today equals the one recorded at ingest. Before its
+            # lines, a comment says how the ingest read it: the time zone taken for times written without
+            # one, the year of RFC 3164 times, the line limit and the decompressed-size limit.
 
             """.utf8)
         if order.isEmpty { out += Array("# No sighting or rule event of these incidents comes from a log line.\n".utf8) }
@@ -103,6 +114,9 @@ enum LogExcerpts {
         }
         collector.finish()
         var out: [UInt8] = problems
+        if let settings = request.settings {
+            out += Array("# \(request.path): read by cairn ingest with \(settings.summary)\n".utf8)
+        }
         let prefix = "\(request.path) sha256=\(request.sha256) line "
         for (number, recordedOffset) in request.lines.sorted(by: { $0.key < $1.key }) {
             guard let line = collector.found[number] else {

@@ -41,7 +41,7 @@ struct Sources: ParsableCommand {
                 }
                 var runsShown = Set<Int64>()
                 for row in rows where row.isLog && runsShown.insert(row.runID).inserted {
-                    if let settings = row.logSettings { print("run \(row.runID): \(LogSettingsText.summary(settings))") }
+                    if let settings = row.logSettings { print("run \(row.runID): logs read with \(settings.summary)") }
                 }
             }
         case .json:
@@ -99,11 +99,6 @@ enum SourceAccountText {
     }
 }
 
-extension SourceRow {
-    /// Whether the source is a log (or, when its kind is unknown, has lines).
-    var isLog: Bool { kind.map { !$0.isCapture } ?? (lines > 0) }
-}
-
 /// How a run read its logs, as the analyst reads it and as columns.
 enum LogSettingsText {
     /// The TSV columns, after the account's; empty values for a capture, or for a run
@@ -116,16 +111,6 @@ enum LogSettingsText {
             settings.timezoneText, settings.year.map(String.init) ?? "", String(settings.maximumLineLength),
             String(settings.maximumDecompressedBytes),
         ]
-    }
-
-    /// One line: `logs read with times without a zone at +00:00, the RFC 3164 year
-    /// inferred per file, lines cut past 1048576 bytes, gzip read up to 68719476736
-    /// decompressed bytes`.
-    static func summary(_ settings: LogSettings) -> String {
-        let year = settings.year.map { "the RFC 3164 year \($0) for each file's first time" }
-            ?? "the RFC 3164 year inferred per file"
-        return "logs read with times without a zone at \(settings.timezoneText), \(year), lines cut past "
-            + "\(settings.maximumLineLength) bytes, gzip read up to \(settings.maximumDecompressedBytes) decompressed bytes"
     }
 }
 

@@ -197,6 +197,26 @@ func logExcerptsVerbatim() throws {
     #expect(sample.result.notes.isEmpty)
 }
 
+@Test("log excerpts say, before a source's lines, the time zone and year its times were read with")
+func logExcerptsSayHowTheSourceWasRead() throws {
+    let directory = try TemporaryDirectory()
+    let log = directory.file("fw01.log")
+    try FileManager.default.copyItem(atPath: Fixtures.sampleData + "/syslog/fw01.log", toPath: log)
+    let database = try ingest([log], utcOffsetSeconds: -(4 * 3600 + 30 * 60), into: directory)
+    let ids = try database.incidents().map(\.id)
+    #expect(!ids.isEmpty)
+    let bag = directory.file("package")
+    _ = try EvidenceExporter(database: database).export(
+        ExportOptions(incidentIDs: ids, commandLine: "", toolVersion: ""), to: bag)
+    #expect(PackageVerifier.verify(directory: bag).ok)
+    let excerpts = try String(contentsOfFile: bag + "/data/log-excerpts.txt", encoding: .utf8)
+    let said = "# \(log): read by cairn ingest with times without a zone at -04:30, the RFC 3164 year 2026 for "
+        + "each file's first time, lines cut past 1048576 bytes, gzip read up to 68719476736 decompressed bytes\n"
+    let settings = try #require(excerpts.range(of: said), "\(excerpts)")
+    let firstLine = try #require(excerpts.range(of: "\(log) sha256="))
+    #expect(settings.upperBound <= firstLine.lowerBound)
+}
+
 @Test("a log source that changed after ingest is not quoted, and the excerpt file says why")
 func changedSourceNotQuoted() throws {
     let directory = try TemporaryDirectory()

@@ -34,11 +34,14 @@ final class TemporaryDirectory {
     func file(_ name: String) -> String { path + "/" + name }
 }
 
-/// Ingests `paths` with the repository's Rules/ into a new database in `directory`.
-func ingest(_ paths: [String], rules: [String] = [Fixtures.rules], into directory: TemporaryDirectory) throws -> CaseDatabase {
+/// Ingests `paths` with the repository's Rules/ into a new database in `directory`,
+/// taking log times written without a zone at `utcOffsetSeconds`.
+func ingest(
+    _ paths: [String], rules: [String] = [Fixtures.rules], utcOffsetSeconds: Int = 0, into directory: TemporaryDirectory
+) throws -> CaseDatabase {
     let database = directory.file("case.sqlite")
     let options = IngestOptions(
-        rulePaths: rules, databasePath: database, jobs: 2, filter: nil, year: 2026,
+        rulePaths: rules, databasePath: database, jobs: 2, filter: nil, year: 2026, utcOffsetSeconds: utcOffsetSeconds,
         commandLine: "cairn ingest (test)", version: "test")
     _ = try Ingestor(options: options).run(paths: paths)
     return try CaseDatabase(path: database)
