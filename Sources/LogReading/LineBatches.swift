@@ -458,7 +458,7 @@ extension LogReader {
 
         var lastTime = Timestamp(seconds: 0)
         var years = YearTracker(options: options)
-        let summary = readLines(progress: progress) { line, number, offset in
+        var summary = readLines(progress: progress) { line, number, offset in
             let head = headLine(line, lastTime: &lastTime, years: &years)
             if !lines.fits(line.count) {
                 submitCurrent()
@@ -475,6 +475,7 @@ extension LogReader {
             submitCurrent()
         }
         while handOnOldest(wait: true) {}
+        if let note = years.inferenceNote { summary.notes.append(note) }
         return summary
     }
 

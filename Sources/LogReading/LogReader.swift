@@ -205,7 +205,7 @@ public final class LogReader {
         var held = HeldLine(members: heldMembers)
         let suffixes = options.publicSuffixes
         let paths = memberPaths
-        return readLines(progress: progress) { line, number, offset in
+        var summary = readLines(progress: progress) { line, number, offset in
             held.start()
             let head = headLine(line, lastTime: &lastTime, years: &years)
             let locator = Locator.line(number: number, offset: offset)
@@ -217,6 +217,8 @@ public final class LogReader {
             lineHandler(LineView(
                 bytes: line, locator: locator, time: head.time, host: host, source: source, destination: destination))
         }
+        if let note = years.inferenceNote { summary.notes.append(note) }
+        return summary
     }
 
     /// The observations of the line being scanned, held until its end so that an
@@ -313,6 +315,11 @@ public final class LogReader {
         /// The last day whose civil year was asked for, and that year: the lines of a
         /// day all ask for it, and the conversion is a few divisions.
         private var lastDay: (days: Int64, year: Int)?
+        /// The year the first RFC 3164 line was given from `hint`; nil when the year was
+        /// given (`--year`) or no line needed one.
+        private(set) var inferredYear: Int?
+        /// The times the year went up, where the month went back by more than six months.
+        private(set) var rollovers = 0
 
         init(options: LogReadingOptions) {
             hint = options.yearHint
@@ -335,8 +342,10 @@ public final class LogReader {
                     {
                         wanted = hintYear - 1
                     }
+                    inferredYear = wanted
                 } else if lastMonth - month > 6 {
                     wanted += 1
+                    rollovers += 1
                 }
                 year = wanted
                 lastMonth = month
@@ -355,6 +364,20 @@ public final class LogReader {
 
         private func reparse(_ line: UnsafeRawBufferPointer, year: Int) -> Timestamp? {
             SyslogHeaderParser.parse(line, year: year)?.time
+        }
+
+        /// For the source's notes, when the year of RFC 3164 times was inferred: which
+        /// year, from what, and how often it went up after that. An analyst
+        /// must be able to see that the times of such a file rest on a guess.
+        var inferenceNote: String? {
+            guard let inferredYear, let hint else { return nil }
+            var note = "RFC 3164 times carry no year: the first was taken to be in \(inferredYear), the latest year "
+                + "that does not put it after the file's modification time (\(hint.iso8601))"
+            if rollovers > 0 {
+                note += "; then the year went up \(rollovers == 1 ? "once" : "\(rollovers) times"), where the month "
+                    + "went back by more than six months (as from December to January)"
+            }
+            return note + "; give the year (--year) if that is wrong"
         }
     }
 

@@ -1,3 +1,5 @@
+import ByteParsing
+import Foundation
 import Observations
 import Testing
 @testable import LogReading
@@ -63,4 +65,35 @@ func yearIsInferredFromTheHint(first: String, hint: String, year: String) throws
         "2024-03-05T09:00:00Z", "2024-03-05T10:00:00Z", "2024-03-05T10:00:00Z", "2024-03-05T09:00:00Z",
         "2024-03-05T09:00:00.500000Z", "2024-03-05T09:00:00.500000Z",
     ])
+}
+
+/// A year inferred from the file's time is said in the read's notes, with how often it
+/// went up after, on both read paths; a year given says nothing.
+@Test func anInferredYearIsNoted() throws {
+    let log = yearLog(["Dec 30 10:00:00", "Jan  1 01:00:00", "Aug  1 00:00:00", "Jan  2 00:00:00"])
+    let path = try Fixture.temporaryFile(log)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    var options = LogReadingOptions(year: 1999)
+    options.yearHint = Timestamp(iso8601: "2024-01-02T08:00:00Z")
+    let expected = "RFC 3164 times carry no year: the first was taken to be in 2023, the latest year that does not "
+        + "put it after the file's modification time (2024-01-02T08:00:00Z); then the year went up 2 times, where "
+        + "the month went back by more than six months (as from December to January); give the year (--year) if "
+        + "that is wrong"
+    func notes(_ options: LogReadingOptions, threads: Int?) throws -> [String] {
+        let reader = LogReader(file: try InputFile(path: path), compressed: false, options: options)
+        guard let threads else { return reader.read(observe: { _ in }, progress: { _ in }).notes }
+        return reader.read(
+            scanningThreads: threads, passes: { _ in true }, observe: { _ in }, observedTimes: { _, _ in },
+            wantsLines: false, line: { _ in }, progress: { _ in }
+        ).notes
+    }
+    #expect(try notes(options, threads: nil) == [expected])
+    #expect(try notes(options, threads: 1) == [expected])
+    #expect(try notes(LogReadingOptions(year: 2023), threads: nil) == [])
+    #expect(try notes(LogReadingOptions(year: 2023), threads: 1) == [])
+    // No RFC 3164 line: nothing was inferred.
+    let stamped = try Fixture.temporaryFile(Array("2024-03-05T10:00:00Z host sshd[1]: from 192.0.2.1\n".utf8))
+    defer { try? FileManager.default.removeItem(atPath: stamped) }
+    let reader = LogReader(file: try InputFile(path: stamped), compressed: false, options: options)
+    #expect(reader.read(observe: { _ in }, progress: { _ in }).notes == [])
 }
