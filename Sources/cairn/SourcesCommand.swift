@@ -39,6 +39,9 @@ struct Sources: ParsableCommand {
                 for row in rows where row.error != nil {
                     print("source \(row.id): \(row.path): \(row.error ?? "")")
                 }
+                for row in rows {
+                    for note in row.notes { print("source \(row.id): note: \(note)") }
+                }
                 var runsShown = Set<Int64>()
                 for row in rows where row.isLog && runsShown.insert(row.runID).inserted {
                     if let settings = row.logSettings { print("run \(row.runID): logs read with \(settings.summary)") }

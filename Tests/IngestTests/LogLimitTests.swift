@@ -41,6 +41,9 @@ import Testing
             utcOffsetSeconds: -(3 * 3600 + 30 * 60), year: nil, maximumLineLength: limit,
             maximumDecompressedBytes: 64 << 30))
         #expect(source.logSettings?.timezoneText == "-03:30")
+        // The year was not given: the source's notes say which was inferred.
+        #expect(source.notes.count == 1)
+        #expect(source.notes.first?.hasPrefix("RFC 3164 times carry no year: the first was taken to be in ") == true)
     }
 
     @Test func theDecompressedLimitStopsAGzipLogAndKeepsTheLinesBefore() throws {
@@ -87,5 +90,6 @@ import Testing
         #expect(sightings.filter { $0.sourcePath == plain }.count == hitsInAll)
         #expect(stopped.logSettings?.maximumDecompressedBytes == UInt64(limit))
         #expect(stopped.logSettings?.year == 2024)
+        #expect(stopped.notes.isEmpty && whole.notes.isEmpty)
     }
 }
