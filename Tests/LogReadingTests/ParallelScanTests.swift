@@ -244,7 +244,9 @@ func logsReadAtOnceShareOnePool(readers: Int, threads: Int) throws {
         let same = shared?.record == single
         #expect(same, "\(path) reads the same on the shared pool")
     }
-    #expect(pool.batchesScanned > 100, "the pool's threads scanned batches")
+    // With fewer readers than threads every batch goes to the pool. With more, the pool
+    // scans only once a single reader is left, for however long that lasts: no count holds.
+    if readers < threads { #expect(pool.batchesScanned > 100, "the pool's threads scanned batches") }
     #expect(pool.batchesMade <= pool.maximumInFlight + readers)
 }
 
