@@ -19,6 +19,9 @@ final class CappedInflater {
     private var decompressedBytes: UInt64 = 0
     /// Set when the guard cut the last chunk: the next chunk is this damage.
     private var limitDamage: String?
+    /// The member of the last chunk handed out, and how many of its bytes were.
+    private(set) var lastChunkMember = 0
+    private var handedOutOfMember: UInt64 = 0
 
     init(_ decompressor: Decompressor, limit: UInt64) {
         self.decompressor = decompressor
@@ -40,6 +43,18 @@ final class CappedInflater {
         }
     }
 
+    /// Whether bytes handed out belong to a member whose trailer was never checked:
+    /// reading stopped inside the member of the last chunk (on damage, a truncation or
+    /// the limit). False after a clean end, and after damage past a member's end
+    /// (trailing garbage), as that member was verified.
+    var handedOutUnverifiedBytes: Bool {
+        let (member, inside) = switch decompressor {
+        case .isal(let inflater): (inflater.member, inflater.isInsideMember)
+        case .zlib(let inflater): (inflater.member, inflater.isInsideMember)
+        }
+        return inside && member == lastChunkMember && handedOutOfMember > 0
+    }
+
     /// The next chunk, written into `output` when given (its first bytes) or into the
     /// decoder's own buffer; the clean end; or damage (the decoder's, or the limit's).
     func next(into output: UnsafeMutableRawBufferPointer? = nil) -> GzipInflater.Output {
@@ -51,8 +66,15 @@ final class CappedInflater {
         }
         guard case .bytes(let bytes) = produced else { return produced }
         let room = limit - min(limit, decompressedBytes)
+        // A chunk never spans two members: each decoder stops at a member's end.
+        let member = position.member
+        if member != lastChunkMember {
+            lastChunkMember = member
+            handedOutOfMember = 0
+        }
         guard UInt64(bytes.count) > room else {
             decompressedBytes += UInt64(bytes.count)
+            handedOutOfMember += UInt64(bytes.count)
             return .bytes(bytes)
         }
         // The bomb guard: hand out what fits, then stop.
@@ -61,6 +83,7 @@ final class CappedInflater {
             + "\(position.compressedOffset) (member \(position.member)); the rest of the file was not read"
         decompressedBytes = limit
         if room == 0 { return .damage(message) }
+        handedOutOfMember += room
         limitDamage = message
         return .bytes(UnsafeRawBufferPointer(rebasing: bytes[0..<Int(room)]))
     }

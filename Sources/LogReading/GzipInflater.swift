@@ -28,6 +28,9 @@ final class GzipInflater {
     private var betweenMembers = false
     /// 1-based number of the member being inflated.
     private(set) var member = 1
+    /// Whether `member` has begun and its trailer (CRC-32, length) has not been checked
+    /// yet: the bytes it produced so far are unverified.
+    var isInsideMember: Bool { !betweenMembers }
     /// Compressed offset at which the current member started.
     private var memberStart: UInt64 = 0
     private var finished = false

@@ -6,8 +6,9 @@ import Darwin
 
 /// What the producer made of one slot of an `InflatedChunkRing`.
 enum RingPiece {
-    /// This many bytes were written at the start of the slot.
-    case bytes(Int)
+    /// This many bytes were written at the start of the slot, from this gzip member
+    /// (`LogReader` notes where each member's lines begin).
+    case bytes(Int, member: Int)
     /// The stream ended cleanly; nothing was written.
     case end
     /// The stream stopped on damage (its message, passed on as is); nothing was written.
@@ -55,8 +56,9 @@ final class InflatedChunkRing: @unchecked Sendable {
     private var notFull: UnsafeMutablePointer<pthread_cond_t> { signals.second }
 
     // Guarded by `lock`.
-    /// Bytes written into each slot.
+    /// Bytes written into each slot, and the member they came from.
     private var counts: [Int]
+    private var members: [Int]
     /// The oldest filled slot (the one the consumer reads or holds).
     private var head = 0
     /// Filled slots, counting the one the consumer holds.
@@ -66,6 +68,8 @@ final class InflatedChunkRing: @unchecked Sendable {
     /// The producer's last piece, once it has finished (`nil` after a stop).
     private var ending: RingPiece?
     private var producerFinished = true
+    /// The member of the chunk `next()` returned last (the consumer's).
+    private(set) var memberOfLastChunk = 0
     private var cancelled = false
     private var running = false
 
@@ -83,6 +87,7 @@ final class InflatedChunkRing: @unchecked Sendable {
         self.slotSize = max(1, slotSize)
         storage = .allocate(byteCount: self.slotCount * self.slotSize, alignment: 16)
         counts = Array(repeating: 0, count: self.slotCount)
+        members = Array(repeating: 0, count: self.slotCount)
     }
 
     deinit {
@@ -152,9 +157,10 @@ final class InflatedChunkRing: @unchecked Sendable {
             let slot = (head + filled) % slotCount
             pthread_mutex_unlock(lock)
             let piece = produce(slotBuffer(slot))
-            guard case .bytes(let count) = piece else { return finish(with: piece) }
+            guard case .bytes(let count, let member) = piece else { return finish(with: piece) }
             signals.withLock {
                 counts[slot] = min(max(0, count), slotSize)
+                members[slot] = member
                 filled += 1
                 pthread_cond_signal(notEmpty)
             }
@@ -179,6 +185,7 @@ final class InflatedChunkRing: @unchecked Sendable {
     /// Gives back the chunk `next()` returned last, then waits for the next one: its bytes
     /// (valid until the next call to `next()` or `stop()`), or the producer's end or damage
     /// once every chunk before it has been returned. `.end` when nothing was started.
+    /// `memberOfLastChunk` is then the member the bytes came from.
     func next() -> GzipInflater.Output {
         signals.withLock {
             if holding {
@@ -190,6 +197,7 @@ final class InflatedChunkRing: @unchecked Sendable {
             while filled == 0 && !producerFinished { pthread_cond_wait(notEmpty, lock) }
             if filled > 0 {
                 holding = true
+                memberOfLastChunk = members[head]
                 return .bytes(UnsafeRawBufferPointer(rebasing: slotBuffer(head)[0..<counts[head]]))
             }
             switch ending {

@@ -454,13 +454,23 @@ public final class LogReader {
             if let last = bytes.last { pendingEndsWithCR = last == UInt8(ascii: "\r") }
         }
 
+        /// The gzip member of the last chunk, and the number of the first line holding a
+        /// byte of it (the line running into it from the member before counts).
+        var chunkMember = 0
+        var memberFirstLine: UInt64 = 1
+
         startInflatingThread()
         // Reading below always runs to the end, damage or the limit; this is for safety.
         defer { stopInflatingThread() }
         chunks: while true {
             let chunk: UnsafeRawBufferPointer
             switch nextChunk() {
-            case .bytes(let bytes): chunk = bytes
+            case .bytes(let bytes, let member):
+                chunk = bytes
+                if member != chunkMember {
+                    chunkMember = member
+                    memberFirstLine = summary.lines + 1
+                }
             case .end: break chunks
             case .damage(let message):
                 summary.damage = message
@@ -502,6 +512,9 @@ public final class LogReader {
         stopInflatingThread()
         // Before the drain: where the input stopped being taken apart.
         summary.bytesConsumed = inflater?.consumedOffset ?? summary.bytes
+        if summary.damage != nil, inflater?.handedOutUnverifiedBytes == true, summary.lines >= memberFirstLine {
+            summary.unverifiedFromLine = memberFirstLine
+        }
         // The digest must cover the whole file even when reading stopped early.
         do {
             try file.drain()
@@ -513,7 +526,9 @@ public final class LogReader {
     }
 
     private enum Chunk {
-        case bytes(UnsafeRawBufferPointer)
+        /// Decompressed or plain bytes; `member` is the gzip member they came from (0 for
+        /// plain text).
+        case bytes(UnsafeRawBufferPointer, member: Int)
         case end
         case damage(String)
     }
@@ -532,7 +547,7 @@ public final class LogReader {
                     // Safe: bytes.count <= slot.count (a decoder never writes past its output).
                     target.copyMemory(from: source, byteCount: min(bytes.count, slot.count))
                 }
-                return .bytes(min(bytes.count, slot.count))
+                return .bytes(min(bytes.count, slot.count), member: inflater.lastChunkMember)
             case .end: return .end
             case .damage(let message): return .damage(message)
             }
@@ -549,14 +564,14 @@ public final class LogReader {
     private func nextChunk() -> Chunk {
         if readsFromRing, let chunkRing {
             switch chunkRing.next() {
-            case .bytes(let bytes): return .bytes(bytes)
+            case .bytes(let bytes): return .bytes(bytes, member: chunkRing.memberOfLastChunk)
             case .end: return .end
             case .damage(let message): return .damage(message)
             }
         }
         if let inflater {
             switch inflater.next() {
-            case .bytes(let bytes): return .bytes(bytes)
+            case .bytes(let bytes): return .bytes(bytes, member: inflater.lastChunkMember)
             case .end: return .end
             case .damage(let message): return .damage(message)
             }
@@ -564,7 +579,7 @@ public final class LogReader {
         guard let plainChunk else { return .end }
         do {
             let count = try file.read(into: plainChunk)
-            return count == 0 ? .end : .bytes(UnsafeRawBufferPointer(rebasing: plainChunk[0..<count]))
+            return count == 0 ? .end : .bytes(UnsafeRawBufferPointer(rebasing: plainChunk[0..<count]), member: 0)
         } catch {
             return .damage("read error at byte \(file.bytesRead): \(error)")
         }

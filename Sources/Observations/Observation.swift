@@ -245,6 +245,17 @@ public struct ReadSummary: Sendable, Equatable {
     /// Why reading stopped before the end of the file (a truncated or corrupt file),
     /// with where; nil when the whole file was read. What was read before it is kept.
     public var damage: String? = nil
+    /// For a gzip log that stopped inside a member (damage, truncation, the decompressed-
+    /// size limit): the first line holding bytes of that member. Its CRC-32 and length
+    /// were never checked against them, so the text from that line on is unverified.
+    public var unverifiedFromLine: UInt64? = nil
+
+    /// How the analyst and the investigator are told of `unverifiedFromLine`: `lines 12
+    /// to 40 are unverified: …`, or `lines from 12 on …` when the last is not at hand.
+    public static func unverifiedLinesText(from first: UInt64, to last: UInt64?) -> String {
+        let lines = last.map { "lines \(first) to \($0)" } ?? "lines from \(first) on"
+        return lines + " are unverified: reading stopped inside their gzip member, whose CRC-32 was never checked"
+    }
 
     // The read account. Each group adds up exactly (docs/schema.md, "The read account"):
     //   packets = packetsDecoded + packetsAnomalous + packetsUndecodable + packetsFiltered

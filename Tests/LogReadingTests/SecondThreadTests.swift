@@ -201,7 +201,7 @@ private final class CountingProducer: @unchecked Sendable {
         guard index < chunks else { return last }
         let count = index % slot.count + 1
         for byte in 0..<count { slot[byte] = UInt8(truncatingIfNeeded: index) }
-        return .bytes(count)
+        return .bytes(count, member: 1)
     }
 }
 
