@@ -262,7 +262,8 @@ public final class CaseDatabase: Sendable {
                     UPDATE sources SET status = ?, error = ?, sha256 = ?, packets = ?, lines = ?, bytes = ?,
                         anomalies = ?, notes = ?, finished_at = ?,
                         packets_decoded = ?, packets_anomalous = ?, packets_undecodable = ?, packets_filtered = ?,
-                        bytes_consumed = ?, bytes_unread = ?, line_bytes = ?, separator_bytes = ?, cut_bytes = ?
+                        bytes_consumed = ?, bytes_unread = ?, line_bytes = ?, separator_bytes = ?, cut_bytes = ?,
+                        unverified_from_line = ?
                     WHERE id = ?
                     """,
                 arguments: [
@@ -275,7 +276,7 @@ public final class CaseDatabase: Sendable {
                     Int64(clamping: summary.packetsUndecodable), Int64(clamping: summary.packetsFiltered),
                     Int64(clamping: summary.bytesConsumed), Int64(clamping: summary.bytesUnread),
                     Int64(clamping: summary.lineBytes), Int64(clamping: summary.separatorBytes),
-                    Int64(clamping: summary.cutBytes),
+                    Int64(clamping: summary.cutBytes), summary.unverifiedFromLine.map { Int64(clamping: $0) },
                     sourceID,
                 ])
             if let damage = summary.damage { return .failed(damage) }
@@ -307,7 +308,7 @@ public final class CaseDatabase: Sendable {
                        s.bytes, s.anomalies, s.notes, s.started_at, s.finished_at,
                        s.packets_decoded, s.packets_anomalous, s.packets_undecodable, s.packets_filtered,
                        s.bytes_consumed, s.bytes_unread, s.line_bytes, s.separator_bytes, s.cut_bytes,
-                       r.log_timezone, r.log_year, r.line_limit, r.decompressed_limit
+                       s.unverified_from_line, r.log_timezone, r.log_year, r.line_limit, r.decompressed_limit
                 FROM sources s JOIN runs r ON r.id = s.run_id ORDER BY s.id
                 """
             ).map { row in
@@ -332,7 +333,10 @@ public final class CaseDatabase: Sendable {
                     startedAt: try row.decode(forColumn: "started_at"),
                     finishedAt: try row.decode(forColumn: "finished_at"),
                     account: try SourceAccount(row),
-                    logSettings: try LogSettings(row))
+                    logSettings: try LogSettings(row),
+                    unverifiedFromLine: (try row.decode(forColumn: "unverified_from_line") as Int64?).map {
+                        UInt64(clamping: $0)
+                    })
             }
         }
     }
@@ -370,7 +374,8 @@ public final class CaseDatabase: Sendable {
     static let sightingColumns = """
         s.id, src.path, src.sha256, s.locator_kind, s.locator, s.byte_offset, s.time_ns,
         i.type, i.value, s.observed, s.field, s.host, i.rule_file, i.rule_line, i.source, i.severity,
-        r.name, r.packet, r.time_ns, rsrc.path, s.suppressed_by, s.context, s.packets, s.bytes, s.last_time_ns
+        r.name, r.packet, r.time_ns, rsrc.path, s.suppressed_by, s.context, s.packets, s.bytes, s.last_time_ns,
+        s.locator_kind = 'line' AND s.locator >= src.unverified_from_line
         """
     static let sightingJoins = """
         JOIN sources src ON src.id = s.source_id
@@ -422,7 +427,8 @@ public final class CaseDatabase: Sendable {
             bytes: (try row.decode(atIndex: 24) as Int64?).map { UInt64(clamping: $0) },
             lastTime: (try row.decode(atIndex: 25) as Int64?).map(Timestamp.init(nanoseconds:)),
             suppressedBy: try row.decode(atIndex: 21),
-            context: context.map { $0.split(separator: ",").map(String.init) } ?? [])
+            context: context.map { $0.split(separator: ",").map(String.init) } ?? [],
+            unverified: (try row.decode(atIndex: 26) as Bool?) ?? false)
     }
 
     /// Strings that repeat on many rows, kept once each.
@@ -561,6 +567,9 @@ public struct SourceRow: Sendable, Equatable {
     public var account: SourceAccount? = nil
     /// How its run read logs; nil for a run recorded before they were kept (migration v6).
     public var logSettings: LogSettings? = nil
+    /// For a gzip log that stopped inside a member: the first line of that member, whose
+    /// CRC-32 was never checked; that line and the ones after it are unverified.
+    public var unverifiedFromLine: UInt64? = nil
 
     /// Whether the source is a log (or, when its kind is unknown, has lines).
     public var isLog: Bool { kind.map { !$0.isCapture } ?? (lines > 0) }
@@ -779,6 +788,9 @@ public struct SightingRow: Sendable, Hashable {
     public var suppressedBy: String? = nil
     /// The other indicator values the observation matched, most specific first.
     public var context: [String] = []
+    /// Whether its line comes from a gzip member whose CRC-32 was never checked (reading
+    /// stopped inside it: `SourceRow.unverifiedFromLine`).
+    public var unverified = false
 }
 
 /// The DNS answer a derived sighting comes from.

@@ -342,10 +342,16 @@ enum Schema {
     /// written without a zone, the year given for RFC 3164 times (NULL: inferred per
     /// file), the line limit and the decompressed-size limit. Runs recorded before this
     /// migration keep NULL in all four: their settings were not kept.
+    ///
+    /// And per source, the first line of a gzip member that reading stopped inside
+    /// (`ReadSummary.unverifiedFromLine`): that member's CRC-32 was never checked, so
+    /// its lines, and the sightings on them, are unverified. NULL: every line read was
+    /// verified, or the source is no gzip log, or it was read before this migration.
     private static let v6LogSettings = """
         ALTER TABLE runs ADD COLUMN log_timezone TEXT;
         ALTER TABLE runs ADD COLUMN log_year INTEGER;
         ALTER TABLE runs ADD COLUMN line_limit INTEGER;
         ALTER TABLE runs ADD COLUMN decompressed_limit INTEGER;
+        ALTER TABLE sources ADD COLUMN unverified_from_line INTEGER;
         """
 }

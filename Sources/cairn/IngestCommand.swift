@@ -4,6 +4,7 @@ import Foundation
 import Indicators
 import Ingest
 import LogReading
+import Observations
 
 struct Ingest: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -105,6 +106,9 @@ struct Ingest: ParsableCommand {
             case .duplicate(let existing):
                 let same = existing == source.path ? "" : " as \(existing)"
                 print("\(source.path): already in the case (same SHA-256\(same)); nothing added")
+            }
+            if let line = source.summary.unverifiedFromLine {
+                printError("note: \(source.path): \(ReadSummary.unverifiedLinesText(from: line, to: source.summary.lines))")
             }
             for note in source.summary.notes { printError("note: \(source.path): \(note)") }
         }

@@ -27,13 +27,13 @@ struct Sightings: ParsableCommand {
         let rows = try openDatabase(db).sightings(incident: incident, includeSuppressed: includeSuppressed)
         let columns = ["source", "locator", "time", "indicator_type", "indicator", "observed", "where", "rule",
                        "host", "incident", "source_sha256", "suppressed_by", "context", "derived_from", "packets", "bytes",
-                       "last_time"]
+                       "last_time", "unverified"]
         let values = rows.map { row in
             [row.sourcePath, Listing.locator(row.locator), row.time.iso8601, row.indicatorType, row.indicatorValue,
              row.observed, row.field, "\(row.ruleFile):\(row.ruleLine)", row.host,
              row.incidentID.map(String.init) ?? "", row.sourceSHA256, row.suppressedBy ?? "",
              row.context.joined(separator: ","), row.derivedFrom?.description ?? "", String(row.packets),
-             row.bytes.map(String.init) ?? "", row.lastTime?.iso8601 ?? ""]
+             row.bytes.map(String.init) ?? "", row.lastTime?.iso8601 ?? "", row.unverified ? "1" : ""]
         }
         switch format {
         case .tsv: print(Listing.tsv(columns: columns, rows: values), terminator: "")
@@ -44,6 +44,11 @@ struct Sightings: ParsableCommand {
                     columns: ["SOURCE", "LOCATOR", "TIME", "TYPE", "INDICATOR", "OBSERVED", "WHERE", "RULE", "HOST"]
                         + suppressed,
                     rows: values.map { Array($0[0..<9]) + (includeSuppressed ? [$0[11]] : []) }), terminator: "")
+                let unverified = rows.filter(\.unverified).count
+                if unverified > 0 {
+                    print("\(unverified) sighting(s) on lines of a gzip member whose CRC-32 was never checked "
+                          + "(reading stopped inside it): unverified; see cairn sources")
+                }
             }
         case .json:
             try Listing.printJSON(rows.map(SightingJSON.init))
@@ -73,6 +78,8 @@ struct SightingJSON: Encodable {
     var packets: UInt64
     var bytes: UInt64?
     var lastTime: String?
+    /// Present (true) only for a sighting on a line whose gzip member was never checked.
+    var unverified: Bool?
 
     init(_ row: SightingRow) {
         source = row.sourcePath
@@ -97,11 +104,12 @@ struct SightingJSON: Encodable {
         packets = row.packets
         bytes = row.bytes
         lastTime = row.lastTime?.iso8601
+        unverified = row.unverified ? true : nil
     }
 
     enum CodingKeys: String, CodingKey {
         case source, locator, packet, line, time, indicator, observed, `where`, rule, host, incident, feed, context
-        case packets, bytes
+        case packets, bytes, unverified
         case suppressedBy = "suppressed_by", derivedFrom = "derived_from", lastTime = "last_time"
         case sourceSHA256 = "source_sha256", byteOffset = "byte_offset", indicatorType = "indicator_type"
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CaseStore
 import Foundation
+import Observations
 
 struct Sources: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,12 +18,13 @@ struct Sources: ParsableCommand {
         // Columns are only ever appended (scripts read them by position too).
         let columns = ["id", "path", "kind", "status", "size", "sha256", "packets", "lines", "bytes", "anomalies",
                        "error", "started_at", "finished_at"] + SourceAccountText.columns + LogSettingsText.columns
+            + ["unverified_from_line"]
         let values = rows.map { row in
             [String(row.id), row.path, row.kind?.rawValue ?? "", row.status, row.size.map(String.init) ?? "",
              row.sha256 ?? "", String(row.packets), String(row.lines), String(row.bytes),
              row.anomalies.counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
              row.error ?? "", row.startedAt, row.finishedAt ?? ""] + SourceAccountText.values(row.account)
-                + LogSettingsText.values(row.isLog ? row.logSettings : nil)
+                + LogSettingsText.values(row.isLog ? row.logSettings : nil) + [row.unverifiedFromLine.map(String.init) ?? ""]
         }
         switch format {
         case .tsv: print(Listing.tsv(columns: columns, rows: values), terminator: "")
@@ -40,6 +42,9 @@ struct Sources: ParsableCommand {
                     print("source \(row.id): \(row.path): \(row.error ?? "")")
                 }
                 for row in rows {
+                    if let line = row.unverifiedFromLine {
+                        print("source \(row.id): \(ReadSummary.unverifiedLinesText(from: line, to: row.lines))")
+                    }
                     for note in row.notes { print("source \(row.id): note: \(note)") }
                 }
                 var runsShown = Set<Int64>()
@@ -136,6 +141,8 @@ struct SourceJSON: Encodable {
     var account: AccountJSON?
     /// How its run read logs; left out for captures and runs recorded before v6.
     var logSettings: LogSettingsJSON?
+    /// Left out unless a gzip log stopped inside a member (`SourceRow.unverifiedFromLine`).
+    var unverifiedFromLine: UInt64?
 
     struct LogSettingsJSON: Encodable {
         var timezone: String
@@ -191,6 +198,7 @@ struct SourceJSON: Encodable {
                 bytesConsumed: $0.bytesConsumed, bytesUnread: $0.bytesUnread, lineBytes: $0.lineBytes,
                 separatorBytes: $0.separatorBytes, cutBytes: $0.cutBytes)
         }
+        unverifiedFromLine = row.unverifiedFromLine
         logSettings = row.isLog ? row.logSettings.map {
             LogSettingsJSON(
                 timezone: $0.timezoneText, year: $0.year, lineLimit: $0.maximumLineLength,
@@ -201,5 +209,6 @@ struct SourceJSON: Encodable {
     enum CodingKeys: String, CodingKey {
         case id, path, kind, status, size, sha256, packets, lines, bytes, anomalies, notes, error, account
         case startedAt = "started_at", finishedAt = "finished_at", logSettings = "log_settings"
+        case unverifiedFromLine = "unverified_from_line"
     }
 }

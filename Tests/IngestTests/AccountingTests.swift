@@ -287,10 +287,11 @@ import TestSupport
                                               "separator_bytes", "cut_bytes"])
         let logRow = try #require(tsv.first { $0.count > 1 && $0[1] == log.path })
         #expect(Array(logRow[13..<22]) == ["0", "0", "0", "0", "11", "0", "7", "4", "0"])
-        #expect(Array(header.suffix(from: 22)) == ["log_timezone", "log_year", "line_limit", "decompressed_limit"])
-        #expect(Array(logRow.suffix(from: 22)) == ["+00:00", "", "1048576", "68719476736"])
+        #expect(Array(header.suffix(from: 22))
+                    == ["log_timezone", "log_year", "line_limit", "decompressed_limit", "unverified_from_line"])
+        #expect(Array(logRow.suffix(from: 22)) == ["+00:00", "", "1048576", "68719476736", ""])
         let captureRow = try #require(tsv.first { $0.count > 1 && $0[1] == capture.path })
-        #expect(Array(captureRow.suffix(from: 22)) == ["", "", "", ""])
+        #expect(Array(captureRow.suffix(from: 22)) == ["", "", "", "", ""])
 
         let json = try #require(
             try JSONSerialization.jsonObject(with: Data(run(["sources", "--db", database, "--format", "json"]).utf8))

@@ -1,5 +1,6 @@
 import CaseStore
 import Foundation
+import TestSupport
 import Testing
 @testable import Ingest
 
@@ -91,5 +92,47 @@ import Testing
         #expect(stopped.logSettings?.maximumDecompressedBytes == UInt64(limit))
         #expect(stopped.logSettings?.year == 2024)
         #expect(stopped.notes.isEmpty && whole.notes.isEmpty)
+    }
+}
+
+/// A real syslog split into two gzip members, the second with a bad CRC-32: the lines
+/// before it are kept and verified, its lines are kept and marked unverified, and so is
+/// every sighting on them.
+@Suite struct UnverifiedMemberTests {
+    @Test func theSightingsOfAMemberWhoseCRCFailsAreMarked() throws {
+        guard let corpus = Fixtures.corpus() else { return }
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let lines = try LogLimitTests.lines(of: corpus.appendingPathComponent("syslog/cs-sshd-logs.log").path)
+        let split = 10
+        func text(_ part: ArraySlice<[UInt8]>) -> [UInt8] { part.flatMap { $0 + [UInt8(ascii: "\n")] } }
+        var input = try gzipCompressed(text(lines[..<split])) + gzipCompressed(text(lines[split...]))
+        input[input.count - 8] ^= 0x55
+        let log = directory.appendingPathComponent("sshd.log.gz")
+        try Data(input).write(to: log)
+        // Addresses of lines 6 and 12, and of lines 17, 23 and 24.
+        let rules = directory.appendingPathComponent("rules.txt")
+        try "206.81.24.125\n192.168.1.1\n".write(to: rules, atomically: true, encoding: .utf8)
+
+        let database = directory.appendingPathComponent("case.sqlite").path
+        let options = IngestOptions(
+            rulePaths: [rules.path], databasePath: database, jobs: 2, filter: nil, year: 2024,
+            commandLine: "test", version: "test")
+        let report = try Ingestor(options: options).run(paths: [log.path])
+        #expect(report.failed.count == 1)
+        let source = try #require(try CaseDatabase(path: database).sources().first)
+        #expect(source.error?.contains("incorrect data check") == true, "\(source.error ?? "")")
+        #expect(source.lines == UInt64(lines.count))
+        #expect(source.unverifiedFromLine == UInt64(split + 1))
+
+        let sightings = try CaseDatabase(path: database).sightings(incident: nil)
+        let marked = sightings.compactMap { row -> (UInt64, Bool)? in
+            guard case .line(let number, _) = row.locator else { return nil }
+            return (number, row.unverified)
+        }.sorted { $0.0 < $1.0 }
+        #expect(Set(marked.map(\.0)) == [6, 12, 17, 23, 24])
+        for (line, unverified) in marked {
+            #expect(unverified == (line > UInt64(split)), "line \(line)")
+        }
     }
 }
