@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(name: "LogReadingTests", dependencies: ["LogReading", "Observations", "ByteParsing", "TestSupport"]),
         .testTarget(name: "CaseStoreTests", dependencies: ["CaseStore", "Correlation", "Indicators", "Observations"]),
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Observations", "TestSupport"]),
-        .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "CaseStore", "Ingest", "Observations"]),
+        .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "CaseStore", "Ingest", "Observations", "TestSupport"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "CaseStore", "Observations", "Indicators", "TestSupport"]),
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets"]),
     ],

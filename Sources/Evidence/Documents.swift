@@ -73,9 +73,12 @@ struct IncidentDocument: Encodable {
         var context: [String]
         /// For a sighting derived from a DNS answer (a DNS chain), that answer.
         var derivedFrom: Derivation?
+        /// Present (true) only for a sighting on a line of a gzip member whose CRC-32 was
+        /// never checked: reading stopped inside the member (damage, a truncation).
+        var unverified: Bool?
 
         enum CodingKeys: String, CodingKey {
-            case id, time, source, locator, indicator, observed, `where`, host, context
+            case id, time, source, locator, indicator, observed, `where`, host, context, unverified
             case derivedFrom = "derived_from"
         }
     }
@@ -136,7 +139,8 @@ struct IncidentDocument: Encodable {
             observed: row.observed, where: row.field, host: row.host, context: row.context,
             derivedFrom: row.derivedFrom.map {
                 Derivation(name: $0.name, source: $0.sourcePath, packet: $0.packet, time: $0.time.iso8601)
-            })
+            },
+            unverified: row.unverified ? true : nil)
     }
 
     func encoded() throws -> [UInt8] {
@@ -151,7 +155,7 @@ struct IncidentDocument: Encodable {
 enum SightingsCSV {
     static let columns = [
         "incident_id", "sighting_id", "time", "source_path", "source_sha256", "locator_kind", "locator", "byte_offset",
-        "indicator_type", "indicator", "rule", "observed", "where", "host",
+        "indicator_type", "indicator", "rule", "observed", "where", "host", "unverified",
     ]
 
     /// Written byte by byte into one buffer: an incident may have 100,000 sightings.
@@ -173,7 +177,7 @@ enum SightingsCSV {
             fields += [
                 String(incident), String(row.id), row.time.iso8601, row.sourcePath, row.sourceSHA256, kind, String(number),
                 offset, row.indicatorType, row.indicatorValue, "\(row.ruleFile):\(row.ruleLine)", row.observed, row.field,
-                row.host,
+                row.host, row.unverified ? "1" : "",
             ]
             line(fields, into: &out)
         }

@@ -140,15 +140,15 @@ public struct EvidenceExporter: Sendable {
                 }
             ).encoded())
             try bag.add("sightings.csv", SightingsCSV.render(flat))
-            var logSettings: [String: LogSettings] = [:]
+            var sources: [String: LogExcerpts.SourceFacts] = [:]
             for source in try database.sources() where source.isLog {
-                // The latest run that read the same bytes from the same path says how.
-                guard let sha256 = source.sha256, let settings = source.logSettings else { continue }
-                logSettings[LogExcerpts.key(path: source.path, sha256: sha256)] = settings
+                // The latest record of the same bytes at the same path says how they were read.
+                guard let sha256 = source.sha256 else { continue }
+                sources[LogExcerpts.key(path: source.path, sha256: sha256)] = LogExcerpts.SourceFacts(
+                    settings: source.logSettings, unverifiedFromLine: source.unverifiedFromLine)
             }
             try bag.add("log-excerpts.txt", LogExcerpts.render(
-                sightings: flat.map(\.sighting), lineEvents: lineEvents, logSettings: logSettings, tlp: tlp,
-                notes: &notes))
+                sightings: flat.map(\.sighting), lineEvents: lineEvents, sources: sources, tlp: tlp, notes: &notes))
             try bag.add("stix-bundle.json", try STIXBundle(
                 organisation: options.organisation, tlp: tlp, created: options.exportedAt,
                 incidents: sightingsByIncident

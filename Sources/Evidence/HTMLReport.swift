@@ -69,7 +69,9 @@ enum HTMLReport {
                 let locator: String
                 switch row.locator {
                 case .packet(let number): locator = "packet \(number)"
-                case .line(let number, let offset): locator = "line \(number) (byte \(offset))"
+                case .line(let number, let offset):
+                    locator = "line \(number) (byte \(offset))"
+                        + (row.unverified ? "<br><strong>unverified</strong>: its gzip member's CRC-32 was never checked" : "")
                 }
                 out += "<tr><td>\(incident.id)</td><td class=\"mono\">\(row.time.iso8601)</td>"
                     + "<td class=\"mono\">\(e(row.sourcePath))<br>sha256 \(e(row.sourceSHA256))</td><td>\(locator)</td>"

@@ -34,6 +34,15 @@ enum LogExcerpts {
         var lines: [UInt64: UInt64]
         /// How the ingest read the source (nil when the run that did predates the record).
         var settings: LogSettings? = nil
+        /// The first line of the gzip member reading stopped inside, if it did.
+        var unverifiedFromLine: UInt64? = nil
+    }
+
+    /// What the case says of a source for its excerpts: how it was read, and where its
+    /// unverified lines begin.
+    struct SourceFacts {
+        var settings: LogSettings?
+        var unverifiedFromLine: UInt64?
     }
 
     /// The key of a source in `render`'s `logSettings`: its path and SHA-256.
@@ -41,11 +50,11 @@ enum LogExcerpts {
 
     /// Renders the excerpt file. `notes` collects one sentence per source that could
     /// not be quoted in full (also written into the file).
-    /// `logSettings` says, by `key(path:sha256:)`, how the ingest read each source; a
-    /// quoted source's settings are written before its lines (the time zone and year
-    /// that turned its times into the sightings' UTC times).
+    /// `sources` says, by `key(path:sha256:)`, how the ingest read each source and
+    /// where its unverified lines begin; both are written before a quoted source's lines
+    /// (the time zone and year that turned its times into the sightings' UTC times).
     static func render(
-        sightings: [SightingRow], lineEvents: [StoredLineEvent] = [], logSettings: [String: LogSettings] = [:],
+        sightings: [SightingRow], lineEvents: [StoredLineEvent] = [], sources: [String: SourceFacts] = [:],
         tlp: TLP, notes: inout [String]
     ) -> [UInt8] {
         var requests: [String: Request] = [:]
@@ -53,7 +62,9 @@ enum LogExcerpts {
         func request(path: String, sha256: String, line number: UInt64, offset: UInt64) {
             let key = key(path: path, sha256: sha256)
             if requests[key] == nil {
-                requests[key] = Request(path: path, sha256: sha256, lines: [:], settings: logSettings[key])
+                requests[key] = Request(
+                    path: path, sha256: sha256, lines: [:], settings: sources[key]?.settings,
+                    unverifiedFromLine: sources[key]?.unverifiedFromLine)
                 order.append(key)
             }
             requests[key]?.lines[number] = offset
@@ -116,6 +127,9 @@ enum LogExcerpts {
         var out: [UInt8] = problems
         if let settings = request.settings {
             out += Array("# \(request.path): read by cairn ingest with \(settings.summary)\n".utf8)
+        }
+        if let line = request.unverifiedFromLine {
+            out += Array("# \(request.path): \(ReadSummary.unverifiedLinesText(from: line, to: nil))\n".utf8)
         }
         let prefix = "\(request.path) sha256=\(request.sha256) line "
         for (number, recordedOffset) in request.lines.sorted(by: { $0.key < $1.key }) {

@@ -1,6 +1,7 @@
 @testable import CaseStore
 import Foundation
 import Observations
+import TestSupport
 import Testing
 @testable import Evidence
 
@@ -215,6 +216,39 @@ func logExcerptsSayHowTheSourceWasRead() throws {
     let settings = try #require(excerpts.range(of: said), "\(excerpts)")
     let firstLine = try #require(excerpts.range(of: "\(log) sha256="))
     #expect(settings.upperBound <= firstLine.lowerBound)
+}
+
+@Test("sightings on lines of a gzip member whose CRC-32 failed are marked unverified in the package")
+func unverifiedSightingsAreMarked() throws {
+    let directory = try TemporaryDirectory()
+    let log = directory.file("mail.log.gz")
+    func line(_ second: Int) -> String { "2026-03-02T13:00:0\(second)Z mail-gw sshd[1]: from 203.0.113.45 port 4000\(second)\n" }
+    var input = try gzipCompressed(Array((line(1) + line(2)).utf8)) + gzipCompressed(Array((line(3) + line(4)).utf8))
+    input[input.count - 8] ^= 0x55
+    try Data(input).write(to: URL(fileURLWithPath: log))
+    let database = try ingest([log], into: directory)
+    #expect(try database.sources().first?.unverifiedFromLine == 3)
+    let ids = try database.incidents().map(\.id)
+    let bag = directory.file("package")
+    _ = try EvidenceExporter(database: database).export(
+        ExportOptions(incidentIDs: ids, commandLine: "", toolVersion: ""), to: bag)
+    #expect(PackageVerifier.verify(directory: bag).ok)
+
+    let document = try #require(
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bag + "/data/incident.json")))
+            as? [String: Any])
+    let sightings = (document["incidents"] as? [[String: Any]] ?? []).flatMap { $0["sightings"] as? [[String: Any]] ?? [] }
+    let marks = sightings.map { (($0["locator"] as? [String: Any])?["line"] as? Int ?? 0, $0["unverified"] as? Bool) }
+    #expect(marks.map(\.0).sorted() == [1, 2, 3, 4])
+    for (number, unverified) in marks { #expect(unverified == (number >= 3 ? true : nil), "line \(number)") }
+
+    let csv = try String(contentsOfFile: bag + "/data/sightings.csv", encoding: .utf8).components(separatedBy: "\r\n")
+    #expect(csv.first?.hasSuffix(",host,unverified") == true)
+    #expect(csv.filter { $0.hasSuffix(",1") }.count == 2)
+    let excerpts = try String(contentsOfFile: bag + "/data/log-excerpts.txt", encoding: .utf8)
+    #expect(excerpts.contains("# \(log): lines from 3 on are unverified: reading stopped inside their gzip member, "
+                              + "whose CRC-32 was never checked\n"))
+    #expect(try String(contentsOfFile: bag + "/data/report.html", encoding: .utf8).contains("<strong>unverified</strong>"))
 }
 
 @Test("a log source that changed after ingest is not quoted, and the excerpt file says why")
