@@ -1,11 +1,20 @@
 import Correlation
 import Foundation
+import GRDB
 import Indicators
 import Observations
 import Testing
 @testable import CaseStore
 
 /// A fresh directory for one test, removed when the test ends.
+/// Writes a case as an older Cairn left it: the migrations up to `migration`, then
+/// `sql` (its rows), so that a test can open it with this version and see it migrated.
+func makeOlderCase(at path: String, migratedUpTo migration: String, _ sql: String) throws {
+    let queue = try DatabaseQueue(path: path)
+    try Schema.migrator.migrate(queue, upTo: migration)
+    try queue.write { db in try db.execute(sql: sql) }
+}
+
 final class TemporaryDirectory {
     let path: String
     init() throws {

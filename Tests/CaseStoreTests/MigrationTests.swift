@@ -7,17 +7,11 @@ import Testing
 func olderCaseIsBackedUp() throws {
     let directory = try TemporaryDirectory()
     let path = directory.database
-    do {
-        // A case as version 0.1.0 left it: the first two migrations, one run.
-        let queue = try DatabaseQueue(path: path)
-        try Schema.migrator.migrate(queue, upTo: "v2-custody")
-        try queue.write { db in
-            try db.execute(sql: """
-                INSERT INTO runs (started_at, version, rules_digest, command_line, status)
-                VALUES ('2026-01-01T00:00:00Z', '0.1.0', 'd', 'cairn ingest', 'succeeded')
-                """)
-        }
-    }
+    // A case as version 0.1.0 left it: the first two migrations, one run.
+    try makeOlderCase(at: path, migratedUpTo: "v2-custody", """
+        INSERT INTO runs (started_at, version, rules_digest, command_line, status)
+        VALUES ('2026-01-01T00:00:00Z', '0.1.0', 'd', 'cairn ingest', 'succeeded')
+        """)
     let database = try CaseDatabase(path: path)
     let applied = try database.queue.read { db in try Schema.migrator.appliedIdentifiers(db) }
     #expect(applied == Set(Schema.migrator.migrations))
@@ -65,31 +59,25 @@ func newerCaseRefused() throws {
 func incidentRangesMigration() throws {
     let directory = try TemporaryDirectory()
     let path = directory.database
-    do {
-        // A v4 case: one grouping incident of two sightings (linked), a sighting of another
-        // host within its span (not a member), a rule incident linking one sighting.
-        let queue = try DatabaseQueue(path: path)
-        try Schema.migrator.migrate(queue, upTo: "v4-source-accounting")
-        try queue.write { db in
-            try db.execute(sql: """
-                INSERT INTO runs (started_at, version, rules_digest, command_line, status)
-                VALUES ('2026-01-01T00:00:00Z', '0.3.0', 'd', 'cairn ingest', 'succeeded');
-                INSERT INTO sources (run_id, path, size, sha256, kind, status, started_at)
-                VALUES (1, 'a.log', 1, 'aa', 'text', 'complete', '2026-01-01T00:00:00Z');
-                INSERT INTO indicators (type, value, rule_file, rule_line) VALUES ('ipv4', '203.0.113.7', 'r.txt', 1);
-                INSERT INTO sightings (source_id, locator_kind, locator, time, time_ns, indicator_id, observed, field, host)
-                VALUES (1, 'line', 1, 't', 100, 1, '203.0.113.7', 'log.dst', '10.0.0.5'),
-                       (1, 'line', 2, 't', 200, 1, '203.0.113.7', 'log.dst', '10.0.0.5'),
-                       (1, 'line', 3, 't', 150, 1, '203.0.113.7', 'log.dst', '10.0.0.9');
-                INSERT INTO incidents (host, first_seen, last_seen, first_seen_ns, last_seen_ns, severity, title,
-                                       indicators, sighting_count)
-                VALUES ('10.0.0.5', 't', 't', 100, 200, 'low', 'g', '203.0.113.7', 2),
-                       ('10.0.0.5', 't', 't', 100, 100, 'high', 'r', '203.0.113.7', 1);
-                UPDATE incidents SET rule_id = 'some-rule' WHERE id = 2;
-                INSERT INTO incident_sightings VALUES (1, 1), (1, 2), (2, 1);
-                """)
-        }
-    }
+    // A v4 case: one grouping incident of two sightings (linked), a sighting of another
+    // host within its span (not a member), a rule incident linking one sighting.
+    try makeOlderCase(at: path, migratedUpTo: "v4-source-accounting", """
+        INSERT INTO runs (started_at, version, rules_digest, command_line, status)
+        VALUES ('2026-01-01T00:00:00Z', '0.3.0', 'd', 'cairn ingest', 'succeeded');
+        INSERT INTO sources (run_id, path, size, sha256, kind, status, started_at)
+        VALUES (1, 'a.log', 1, 'aa', 'text', 'complete', '2026-01-01T00:00:00Z');
+        INSERT INTO indicators (type, value, rule_file, rule_line) VALUES ('ipv4', '203.0.113.7', 'r.txt', 1);
+        INSERT INTO sightings (source_id, locator_kind, locator, time, time_ns, indicator_id, observed, field, host)
+        VALUES (1, 'line', 1, 't', 100, 1, '203.0.113.7', 'log.dst', '10.0.0.5'),
+               (1, 'line', 2, 't', 200, 1, '203.0.113.7', 'log.dst', '10.0.0.5'),
+               (1, 'line', 3, 't', 150, 1, '203.0.113.7', 'log.dst', '10.0.0.9');
+        INSERT INTO incidents (host, first_seen, last_seen, first_seen_ns, last_seen_ns, severity, title,
+                               indicators, sighting_count)
+        VALUES ('10.0.0.5', 't', 't', 100, 200, 'low', 'g', '203.0.113.7', 2),
+               ('10.0.0.5', 't', 't', 100, 100, 'high', 'r', '203.0.113.7', 1);
+        UPDATE incidents SET rule_id = 'some-rule' WHERE id = 2;
+        INSERT INTO incident_sightings VALUES (1, 1), (1, 2), (2, 1);
+        """)
     let database = try CaseDatabase(path: path)
     #expect(FileManager.default.fileExists(atPath: path + ".before-v5-incident-ranges.sqlite"))
     let members = try database.queue.read { db in

@@ -36,19 +36,13 @@ func olderSourcesHaveNoAccount() throws {
     #expect(Schema.migrator.migrations.contains("v4-source-accounting"))
     let directory = try TemporaryDirectory()
     let path = directory.database
-    do {
-        let queue = try DatabaseQueue(path: path)
-        try Schema.migrator.migrate(queue, upTo: "v3-incident-identity")
-        try queue.write { db in
-            try db.execute(sql: """
-                INSERT INTO runs (started_at, version, rules_digest, command_line, status)
-                VALUES ('2026-01-01T00:00:00Z', '0.2.0', 'd', 'cairn ingest', 'succeeded');
-                INSERT INTO sources (run_id, path, size, sha256, kind, status, packets, bytes, started_at, finished_at)
-                VALUES (1, 'old.pcap', 100, 'ab', 'pcap', 'complete', 3, 100, '2026-01-01T00:00:00Z',
-                        '2026-01-01T00:00:01Z');
-                """)
-        }
-    }
+    try makeOlderCase(at: path, migratedUpTo: "v3-incident-identity", """
+        INSERT INTO runs (started_at, version, rules_digest, command_line, status)
+        VALUES ('2026-01-01T00:00:00Z', '0.2.0', 'd', 'cairn ingest', 'succeeded');
+        INSERT INTO sources (run_id, path, size, sha256, kind, status, packets, bytes, started_at, finished_at)
+        VALUES (1, 'old.pcap', 100, 'ab', 'pcap', 'complete', 3, 100, '2026-01-01T00:00:00Z',
+                '2026-01-01T00:00:01Z');
+        """)
     let database = try CaseDatabase(path: path)
     #expect(FileManager.default.fileExists(atPath: path + ".before-v4-source-accounting.sqlite"))
     let rows = try database.sources()
@@ -65,19 +59,13 @@ func olderSourcesHaveNoAccount() throws {
 func runsRecordTheirLogSettings() throws {
     let directory = try TemporaryDirectory()
     let path = directory.database
-    do {
-        let queue = try DatabaseQueue(path: path)
-        try Schema.migrator.migrate(queue, upTo: "v5-incident-ranges")
-        try queue.write { db in
-            try db.execute(sql: """
-                INSERT INTO runs (started_at, version, rules_digest, command_line, status)
-                VALUES ('2026-01-01T00:00:00Z', '0.9.0', 'd', 'cairn ingest', 'succeeded');
-                INSERT INTO sources (run_id, path, size, sha256, kind, status, lines, bytes, started_at, finished_at)
-                VALUES (1, 'old.log', 100, 'ab', 'text', 'complete', 3, 100, '2026-01-01T00:00:00Z',
-                        '2026-01-01T00:00:01Z');
-                """)
-        }
-    }
+    try makeOlderCase(at: path, migratedUpTo: "v5-incident-ranges", """
+        INSERT INTO runs (started_at, version, rules_digest, command_line, status)
+        VALUES ('2026-01-01T00:00:00Z', '0.9.0', 'd', 'cairn ingest', 'succeeded');
+        INSERT INTO sources (run_id, path, size, sha256, kind, status, lines, bytes, started_at, finished_at)
+        VALUES (1, 'old.log', 100, 'ab', 'text', 'complete', 3, 100, '2026-01-01T00:00:00Z',
+                '2026-01-01T00:00:01Z');
+        """)
     let database = try CaseDatabase(path: path)
     #expect(FileManager.default.fileExists(atPath: path + ".before-v6-log-settings.sqlite"))
     let settings = LogSettings(
