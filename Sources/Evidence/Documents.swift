@@ -74,7 +74,7 @@ struct IncidentDocument: Encodable {
         /// For a sighting derived from a DNS answer (a DNS chain), that answer.
         var derivedFrom: Derivation?
         /// Present (true) only for a sighting on a line of a gzip member whose CRC-32 was
-        /// never checked: reading stopped inside the member (damage, a truncation).
+        /// never checked: reading stopped inside the member (damage, a truncation, the size limit).
         var unverified: Bool?
 
         enum CodingKeys: String, CodingKey {

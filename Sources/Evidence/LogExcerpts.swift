@@ -45,7 +45,7 @@ enum LogExcerpts {
         var unverifiedFromLine: UInt64?
     }
 
-    /// The key of a source in `render`'s `logSettings`: its path and SHA-256.
+    /// The key of a source in `render`'s `sources`: its path and SHA-256.
     static func key(path: String, sha256: String) -> String { path + "\u{0}" + sha256 }
 
     /// Renders the excerpt file. `notes` collects one sentence per source that could
