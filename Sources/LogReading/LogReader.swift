@@ -303,9 +303,14 @@ public final class LogReader {
         }
     }
 
-    /// The year for RFC 3164 lines as a file goes on.
+    /// The year for RFC 3164 lines as a file goes on. Unless the year was given
+    /// (`--year`), it is inferred: from the nearest earlier line of the file that carries
+    /// a full date (RFC 3339, RFC 5424, a JSON record's time, Apache, log4j), taking the
+    /// year that puts the RFC 3164 time nearest that date; before any such line, from
+    /// the file's modification time (`hint`). After that it goes up where the month goes
+    /// back by more than six months (December to January).
     struct YearTracker {
-        /// The year of the current line; nil until the first RFC 3164 line fixes it from the hint.
+        /// The year of the current line; nil until the first RFC 3164 line fixes it.
         var year: Int?
         var hint: Timestamp?
         var lastMonth = 0
@@ -315,11 +320,25 @@ public final class LogReader {
         /// The last day whose civil year was asked for, and that year: the lines of a
         /// day all ask for it, and the conversion is a few divisions.
         private var lastDay: (days: Int64, year: Int)?
-        /// The year the first RFC 3164 line was given from `hint`; nil when the year was
-        /// given (`--year`) or no line needed one.
-        private(set) var inferredYear: Int?
+        /// The time of the last line with a full date since the last RFC 3164 line (in
+        /// inference mode only).
+        private var datedSinceLastYearless: Timestamp?
+        /// Where the first RFC 3164 line's year came from, and that year; nil when the
+        /// year was given (`--year`) or no line needed one.
+        private(set) var inference: (year: Int, from: YearSource)?
         /// The times the year went up, where the month went back by more than six months.
         private(set) var rollovers = 0
+        /// The times a later line with a full date changed the year.
+        private(set) var changesFromDatedLines = 0
+
+        enum YearSource {
+            case modificationTime(Timestamp)
+            case datedLine(Timestamp)
+        }
+
+        /// Half a year: an RFC 3164 time this close to a full date is taken in its year
+        /// without trying the years around it.
+        private static let halfYear: Int64 = 183 * 86_400_000_000_000
 
         init(options: LogReadingOptions) {
             hint = options.yearHint
@@ -333,7 +352,15 @@ public final class LogReader {
             if let month = header.yearlessMonth {
                 let parsedYear = civilYear(ofDay: time.nanoseconds.floorDays)
                 var wanted = year ?? parsedYear
-                if year == nil, let hint {
+                if let dated = datedSinceLastYearless {
+                    wanted = nearestYear(line, parsed: time, parsedYear: parsedYear, to: dated)
+                    if year == nil {
+                        inference = (wanted, .datedLine(dated))
+                    } else if wanted != year {
+                        changesFromDatedLines += 1
+                    }
+                    datedSinceLastYearless = nil
+                } else if year == nil, let hint {
                     // The first line: the latest year that does not put it after the hint.
                     let hintYear = Int(Timestamp.civil(fromDays: hint.nanoseconds.floorDays).year)
                     wanted = hintYear
@@ -342,7 +369,7 @@ public final class LogReader {
                     {
                         wanted = hintYear - 1
                     }
-                    inferredYear = wanted
+                    inference = (wanted, .modificationTime(hint))
                 } else if lastMonth - month > 6 {
                     wanted += 1
                     rollovers += 1
@@ -352,7 +379,35 @@ public final class LogReader {
                 if wanted != parsedYear, let again = reparse(line, year: wanted) { time = again }
             }
             if header.zoneless { time.nanoseconds &-= offset }
+            if header.yearlessMonth == nil { noteDated(time) }
             return time
+        }
+
+        /// A time read with its full date (a header's, or a JSON record's): in inference
+        /// mode, the next RFC 3164 line takes the year that puts it nearest.
+        mutating func noteDated(_ time: Timestamp) {
+            if hint != nil { datedSinceLastYearless = time }
+        }
+
+        /// The year that puts the RFC 3164 line (read as `parsed`, in `parsedYear`)
+        /// nearest `dated`: its own when within half a year, else the one of the three
+        /// around `dated`'s that is nearest.
+        private mutating func nearestYear(
+            _ line: UnsafeRawBufferPointer, parsed: Timestamp, parsedYear: Int, to dated: Timestamp
+        ) -> Int {
+            func distance(_ time: Timestamp) -> Int64 {
+                let difference = time.nanoseconds &- offset &- dated.nanoseconds
+                return difference < 0 ? 0 &- difference : difference
+            }
+            if distance(parsed) <= YearTracker.halfYear { return parsedYear }
+            let datedYear = civilYear(ofDay: dated.nanoseconds.floorDays)
+            var best = (year: parsedYear, distance: distance(parsed))
+            for candidate in datedYear - 1...datedYear + 1 {
+                if let time = reparse(line, year: candidate), distance(time) < best.distance {
+                    best = (candidate, distance(time))
+                }
+            }
+            return best.year
         }
 
         private mutating func civilYear(ofDay days: Int64) -> Int {
@@ -367,18 +422,28 @@ public final class LogReader {
         }
 
         /// For the source's notes, when the year of RFC 3164 times was inferred: which
-        /// year, from what, and how often it went up after that. An analyst
-        /// must be able to see that the times of such a file rest on a guess.
+        /// year, from what, and how often it changed after that. An analyst must be able
+        /// to see that the times of such a file rest on a guess.
         var inferenceNote: String? {
-            guard let inferredYear, let hint else { return nil }
-            var note = "RFC 3164 times carry no year: the first was taken to be in \(inferredYear), the latest year "
-                + "that does not put it after the file's modification time (\(hint.iso8601))"
+            guard let inference else { return nil }
+            var note = "RFC 3164 times carry no year: the first was taken to be in \(inference.year), "
+            switch inference.from {
+            case .modificationTime(let hint):
+                note += "the latest year that does not put it after the file's modification time (\(hint.iso8601))"
+            case .datedLine(let dated):
+                note += "the year that puts it nearest the full date of an earlier line (\(dated.iso8601))"
+            }
             if rollovers > 0 {
-                note += "; then the year went up \(rollovers == 1 ? "once" : "\(rollovers) times"), where the month "
-                    + "went back by more than six months (as from December to January)"
+                note += "; then the year went up \(Self.times(rollovers)), where the month went back by more than "
+                    + "six months (as from December to January)"
+            }
+            if changesFromDatedLines > 0 {
+                note += "; a later line's full date changed it \(Self.times(changesFromDatedLines))"
             }
             return note + "; give the year (--year) if that is wrong"
         }
+
+        private static func times(_ count: Int) -> String { count == 1 ? "once" : "\(count) times" }
     }
 
     /// The framing loop: hands every line (LF and a CR before it removed, cut at the
@@ -620,7 +685,10 @@ public final class LogReader {
         if firstByte < line.count, line[firstByte] == UInt8(ascii: "{"),
            let record = JSONRecord.read(line, in: firstByte..<line.count)
         {
-            if let time = record.time { lastTime = time }
+            if let time = record.time {
+                lastTime = time
+                years.noteDated(time)
+            }
             if host == nil { host = record.host }
             return LineHead(time: lastTime, host: host, messageStart: messageStart, jsonStart: firstByte)
         }

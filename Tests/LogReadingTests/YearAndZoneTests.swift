@@ -97,3 +97,66 @@ func yearIsInferredFromTheHint(first: String, hint: String, year: String) throws
     let reader = LogReader(file: try InputFile(path: stamped), compressed: false, options: options)
     #expect(reader.read(observe: { _ in }, progress: { _ in }).notes == [])
 }
+
+/// Reads `text` as a log with the year inferred (modification time `hint`), or given.
+private func timesAndNotes(_ text: String, hint: String? = "2024-01-10T00:00:00Z", year: Int = 1999) throws
+    -> (times: [String], notes: [String])
+{
+    let path = try Fixture.temporaryFile(Array(text.utf8))
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    var options = LogReadingOptions(year: year)
+    options.yearHint = hint.flatMap { Timestamp(iso8601: $0) }
+    let reader = LogReader(file: try InputFile(path: path), compressed: false, options: options)
+    var seen: [Seen] = []
+    let summary = reader.read(observe: { seen.append(Seen($0)) }, progress: { _ in })
+    return (times(seen), summary.notes)
+}
+
+/// An RFC 3164 line after a line with a full date takes the year that puts it nearest
+/// that date, not the one the file's modification time suggests.
+@Test func theYearComesFromAnEarlierFullDate() throws {
+    let (times, notes) = try timesAndNotes("""
+        2019-06-01T10:00:00Z host sshd[1]: from 192.0.2.1
+        Jun  2 10:00:00 host sshd[1]: from 192.0.2.2
+        Jun  3 10:00:00 host sshd[1]: from 192.0.2.3
+
+        """)
+    #expect(times == ["2019-06-01T10:00:00Z", "2019-06-02T10:00:00Z", "2019-06-03T10:00:00Z"])
+    #expect(notes == ["RFC 3164 times carry no year: the first was taken to be in 2019, the year that puts it "
+                      + "nearest the full date of an earlier line (2019-06-01T10:00:00Z); give the year (--year) "
+                      + "if that is wrong"])
+    // Across a new year: the nearest is the year before the full date's.
+    let (newYear, _) = try timesAndNotes("""
+        2020-01-01T00:10:00Z host sshd[1]: from 192.0.2.1
+        Dec 31 23:50:00 host sshd[1]: from 192.0.2.2
+
+        """)
+    #expect(newYear == ["2020-01-01T00:10:00Z", "2019-12-31T23:50:00Z"])
+}
+
+/// A full date later in the file moves the year of the RFC 3164 lines after it, and the
+/// note counts it; a JSON record's time counts as a full date.
+@Test func aLaterFullDateMovesTheYear() throws {
+    let (times, notes) = try timesAndNotes("""
+        Jun  1 10:00:00 host sshd[1]: from 192.0.2.1
+        {"ts":1614556800.0,"id.orig_h":"192.0.2.2"}
+        Mar  2 10:00:00 host sshd[1]: from 192.0.2.3
+
+        """)
+    // The first from the modification time (2023: June 2024 would be after it), then 2021.
+    #expect(times == ["2023-06-01T10:00:00Z", "2021-03-01T00:00:00Z", "2021-03-02T10:00:00Z"])
+    #expect(notes.count == 1)
+    #expect(notes.first?.contains("the latest year that does not put it after the file's modification time") == true)
+    #expect(notes.first?.contains("; a later line's full date changed it once;") == true, "\(notes)")
+}
+
+/// A given year is kept: full dates in the file do not move it.
+@Test func aGivenYearIgnoresFullDates() throws {
+    let (times, notes) = try timesAndNotes("""
+        2019-06-01T10:00:00Z host sshd[1]: from 192.0.2.1
+        Jun  2 10:00:00 host sshd[1]: from 192.0.2.2
+
+        """, hint: nil, year: 2023)
+    #expect(times == ["2019-06-01T10:00:00Z", "2023-06-02T10:00:00Z"])
+    #expect(notes.isEmpty)
+}
