@@ -48,6 +48,7 @@ enum Layer {
     case udp, tcp
     case dns, dnsOverTCP, tls, http
     case quic
+    case dhcp
 
     /// The layer an EtherType (also used by Linux cooked captures) announces; nil for
     /// the ones not decoded.
@@ -126,6 +127,10 @@ struct PacketDecoder {
     /// QUIC Initial CRYPTO reassembly (QUIC.swift); its memory is taken on first use.
     let quicHandshakes = QUICHandshakes()
 
+    /// The host names DHCP clients gave in their requests, by transaction, until the
+    /// server's acknowledgement (DHCP.swift).
+    var dhcpClientNames = DHCPClientNames()
+
     /// TCP streams being reassembled (TCPReassembly.swift).
     var flows: FlowTable
     /// IP datagrams being reassembled from fragments (Fragments.swift).
@@ -188,6 +193,7 @@ struct PacketDecoder {
             case .tls: step = decodeTLS(bytes, context: context, observe: observe)
             case .http: step = decodeHTTP(bytes, context: context, observe: observe)
             case .quic: step = decodeQUIC(bytes, context: context, observe: observe)
+            case .dhcp: step = decodeDHCP(bytes, context: context, observe: observe)
             }
         }
         if case .next = step { anomalies.record("decoder.too_many_layers") }

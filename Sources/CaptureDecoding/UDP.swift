@@ -27,6 +27,8 @@ extension PacketDecoder {
         if destinationPort == 1900 || sourcePort == 1900, PacketDecoder.startsHTTPRequest(payload) {
             return .next(.http, payload)
         }
+        // DHCP (BOOTP), to or from a server: the leases that name a host (DHCP.swift).
+        if sourcePort == 67 || destinationPort == 67 { return .next(.dhcp, payload) }
         // QUIC Initial packets from a client (QUIC.swift).
         if destinationPort == 443, PacketDecoder.startsQUICLongHeader(payload) { return .next(.quic, payload) }
         return .done

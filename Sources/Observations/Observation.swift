@@ -70,6 +70,11 @@ public enum Field: String, Sendable, CaseIterable {
     case fileMD5 = "file.md5"
     case fileSHA1 = "file.sha1"
     case fileSHA256 = "file.sha256"
+    /// An address a DHCP server acknowledged to a client (a DHCPACK, in a capture or in
+    /// an ISC dhcpd or dnsmasq log line). The observation's host is the client's host
+    /// name: this is how the case learns which address a log's host name has. Not
+    /// matched against indicators.
+    case dhcpLease = "dhcp.lease"
     /// An address anywhere in a log line.
     case logIP = "log.ip"
     /// An address the line names as the source (`SRC=`, `src_ip`, `from`).
