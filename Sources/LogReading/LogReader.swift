@@ -707,6 +707,13 @@ public final class LogReader {
         let host: HostReference = head.host.map { .name(UnsafeRawBufferPointer(rebasing: line[$0])) } ?? .none
         let time = head.time
         guard let jsonStart = head.jsonStart else {
+            if head.messageStart < line.count, DHCPLogLine.mayStart(with: line[head.messageStart]),
+               let lease = DHCPLogLine.lease(line, messageStart: head.messageStart)
+            {
+                observe(Observation(
+                    value: .ipv4(lease.address), field: .dhcpLease,
+                    host: .name(UnsafeRawBufferPointer(rebasing: line[lease.name])), locator: locator, time: time))
+            }
             scanText(line, head.messageStart..<line.count, host: host, locator: locator, time: time, member: nil,
                      suffixes: suffixes, observe: observe)
             return host
