@@ -375,7 +375,7 @@ public final class CaseDatabase: Sendable {
         s.id, src.path, src.sha256, s.locator_kind, s.locator, s.byte_offset, s.time_ns,
         i.type, i.value, s.observed, s.field, s.host, i.rule_file, i.rule_line, i.source, i.severity,
         r.name, r.packet, r.time_ns, rsrc.path, s.suppressed_by, s.context, s.packets, s.bytes, s.last_time_ns,
-        s.locator_kind = 'line' AND s.locator >= src.unverified_from_line
+        s.locator_kind = 'line' AND s.locator >= src.unverified_from_line, s.host_name
         """
     static let sightingJoins = """
         JOIN sources src ON src.id = s.source_id
@@ -428,7 +428,8 @@ public final class CaseDatabase: Sendable {
             lastTime: (try row.decode(atIndex: 25) as Int64?).map(Timestamp.init(nanoseconds:)),
             suppressedBy: try row.decode(atIndex: 21),
             context: context.map { $0.split(separator: ",").map(String.init) } ?? [],
-            unverified: (try row.decode(atIndex: 26) as Bool?) ?? false)
+            unverified: (try row.decode(atIndex: 26) as Bool?) ?? false,
+            hostName: try row.decode(atIndex: 27))
     }
 
     /// Strings that repeat on many rows, kept once each.
@@ -791,6 +792,9 @@ public struct SightingRow: Sendable, Hashable {
     /// Whether its line comes from a gzip member whose CRC-32 was never checked (reading
     /// stopped inside it: `SourceRow.unverifiedFromLine`).
     public var unverified = false
+    /// For a log sighting whose header's host name a DHCP lease in the case resolved:
+    /// that name (`host` then holds the address; `HostNames.swift`).
+    public var hostName: String? = nil
 }
 
 /// The DNS answer a derived sighting comes from.

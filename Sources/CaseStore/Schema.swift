@@ -347,11 +347,28 @@ enum Schema {
     /// (`ReadSummary.unverifiedFromLine`): that member's CRC-32 was never checked, so
     /// its lines, and the sightings on them, are unverified. NULL: every line read was
     /// verified, or the source is no gzip log, or it was read before this migration.
+    ///
+    /// And host names resolved to addresses (`HostNames.swift`): `host_addresses` holds
+    /// the DHCP leases read (which address a client of a name was given, where, when);
+    /// a log sighting whose header's host name they resolve takes the address as its
+    /// `host`, and keeps the name in `host_name` (NULL for every other sighting).
     private static let v6LogSettings = """
         ALTER TABLE runs ADD COLUMN log_timezone TEXT;
         ALTER TABLE runs ADD COLUMN log_year INTEGER;
         ALTER TABLE runs ADD COLUMN line_limit INTEGER;
         ALTER TABLE runs ADD COLUMN decompressed_limit INTEGER;
         ALTER TABLE sources ADD COLUMN unverified_from_line INTEGER;
+
+        CREATE TABLE host_addresses (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+            locator_kind TEXT NOT NULL CHECK (locator_kind IN ('packet', 'line')),
+            locator INTEGER NOT NULL,
+            time_ns INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            address TEXT NOT NULL
+        );
+        CREATE INDEX host_addresses_source ON host_addresses(source_id);
+        ALTER TABLE sightings ADD COLUMN host_name TEXT;
         """
 }
