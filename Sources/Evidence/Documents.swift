@@ -76,10 +76,12 @@ struct IncidentDocument: Encodable {
         /// Present (true) only for a sighting on a line of a gzip member whose CRC-32 was
         /// never checked: reading stopped inside the member (damage, a truncation, the size limit).
         var unverified: Bool?
+        /// The host name the log line gave, when a DHCP lease in the case resolved it to `host`.
+        var hostName: String?
 
         enum CodingKeys: String, CodingKey {
             case id, time, source, locator, indicator, observed, `where`, host, context, unverified
-            case derivedFrom = "derived_from"
+            case derivedFrom = "derived_from", hostName = "host_name"
         }
     }
 
@@ -140,7 +142,7 @@ struct IncidentDocument: Encodable {
             derivedFrom: row.derivedFrom.map {
                 Derivation(name: $0.name, source: $0.sourcePath, packet: $0.packet, time: $0.time.iso8601)
             },
-            unverified: row.unverified ? true : nil)
+            unverified: row.unverified ? true : nil, hostName: row.hostName)
     }
 
     func encoded() throws -> [UInt8] {

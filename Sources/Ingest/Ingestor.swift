@@ -100,6 +100,9 @@ public struct IngestReport: Sendable {
     public var correlationSeconds = 0.0
     /// Sightings derived from DNS resolutions of domain indicators (DNS chains).
     public var derivedSightings = 0
+    /// Log host names resolved to addresses by the DHCP leases in the case, and those
+    /// left as names because the case gives them several addresses.
+    public var hostNames = HostNameResolution()
     /// Sources searched for DNS chains.
     public var sourcesSearchedForChains = 0
     /// Sources that could not be searched for DNS chains: which file, what is wrong.
@@ -223,6 +226,7 @@ public struct Ingestor: Sendable {
         report.derivedSightings = chains.derivedSightings
         report.sourcesSearchedForChains = chains.sourcesSearched
         report.chainProblems = chains.problems
+        report.hostNames = try database.resolveHostNames()
 
         let correlationStarted = ContinuousClock.now
         report.incidentCount = try database.correlateIncidents(Correlator())

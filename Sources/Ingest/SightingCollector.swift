@@ -36,6 +36,20 @@ struct SightingCollector {
     private(set) var suppressed: UInt64 = 0
     /// Addresses of DNS answers whose name matched a domain indicator (DNS chains).
     private(set) var resolutions: [PendingResolution] = []
+    /// DHCP leases that name a host (`Field.dhcpLease`), each name and address once per
+    /// source, at most `addressesKeptPerName` addresses per name and `namesKept` names.
+    private(set) var hostAddresses: [NewHostAddress] = []
+    /// The addresses kept so far of each name.
+    private var leasedAddresses: [String: Set<IPv4Address>] = [:]
+    /// Leases of names past `namesKept`, not kept (said in the source's notes).
+    private(set) var leasesNotKept = 0
+    /// A name leased this many addresses is ambiguous already (`resolveHostNames`
+    /// resolves a name only when its leases agree): more are not kept, so that a DHCP
+    /// server's log of a busy network does not fill the case.
+    static let addressesKeptPerName = 4
+    /// Names whose leases one source keeps: memory does not grow with a hostile log of
+    /// ever new names.
+    static let namesKept = 65_536
     /// The DNS response being decoded whose name matched a domain indicator: its
     /// packet, and what its answer addresses resolve.
     private var resolving: (packet: UInt64, indicator: Int, name: String, host: String)?
@@ -102,6 +116,7 @@ struct SightingCollector {
         if time < firstEvent { firstEvent = time }
         if time > lastEvent { lastEvent = time }
         if observation.field == .dnsAnswer, resolving != nil { resolve(observation) }
+        if observation.field == .dhcpLease { return keepHostAddress(observation) }
         guard let match = table.match(observation.value, at: time) else { return }
         keepHit(observation, match: match)
     }
@@ -210,11 +225,31 @@ struct SightingCollector {
             name: resolving.name, address: address)))
     }
 
-    /// Hands the pending sightings, resolutions and line events to the writer.
+    /// Keeps the first lease of each host name and address (`resolveHostNames` reads them).
+    @inline(never)
+    private mutating func keepHostAddress(_ observation: Observation) {
+        guard case .name(let bytes) = observation.host, case .ipv4(let address) = observation.value else { return }
+        let name = String(decoding: bytes, as: UTF8.self)
+        if leasedAddresses[name] == nil, leasedAddresses.count >= Self.namesKept {
+            leasesNotKept += 1
+            return
+        }
+        let kept = leasedAddresses[name, default: []]
+        guard kept.count < Self.addressesKeptPerName, !kept.contains(address) else { return }
+        leasedAddresses[name, default: []].insert(address)
+        hostAddresses.append(NewHostAddress(
+            sourceID: sourceID, locator: observation.locator, time: observation.time, name: name,
+            address: address.description))
+    }
+
+    /// Hands the pending sightings, resolutions, leases and line events to the writer.
     mutating func flush() {
-        writer.write(SightingBatch(sightings: pending, resolutions: resolutions, lineEvents: lineEvents), for: writes)
+        writer.write(
+            SightingBatch(sightings: pending, resolutions: resolutions, hostAddresses: hostAddresses, lineEvents: lineEvents),
+            for: writes)
         pending.removeAll(keepingCapacity: true)
         resolutions.removeAll()
+        hostAddresses.removeAll()
         lineEvents.removeAll()
     }
 

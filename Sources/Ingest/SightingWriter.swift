@@ -21,9 +21,10 @@ struct PendingResolution: Sendable {
 struct SightingBatch: Sendable {
     var sightings: [PendingSighting] = []
     var resolutions: [PendingResolution] = []
+    var hostAddresses: [NewHostAddress] = []
     var lineEvents: [NewLineEvent] = []
 
-    var isEmpty: Bool { sightings.isEmpty && resolutions.isEmpty && lineEvents.isEmpty }
+    var isEmpty: Bool { sightings.isEmpty && resolutions.isEmpty && hostAddresses.isEmpty && lineEvents.isEmpty }
 }
 
 /// Writes the readers' hits to the case database on a thread of its own, so that a
@@ -115,6 +116,7 @@ final class SightingWriter: Sendable {
             resolution.indicatorID = try id(pending.indicator)
             return resolution
         })
+        try database.appendHostAddresses(batch.hostAddresses)
         try database.appendLineEvents(batch.lineEvents)
     }
 }

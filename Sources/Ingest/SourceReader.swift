@@ -77,6 +77,11 @@ struct SourceReader: Sendable {
                 summary.damage = (error as? CaptureError)?.message ?? "\(error)"
             }
             collector.finish()
+            if collector.leasesNotKept > 0 {
+                summary.notes.append(
+                    "\(collector.leasesNotKept) DHCP lease(s) of host names past the first \(SightingCollector.namesKept) "
+                        + "were not kept; those names are not resolved to addresses")
+            }
             let written = writer.finish(collector.writes)
             if collector.firstEvent <= collector.lastEvent {
                 try database.setEventRange(source: sourceID, first: collector.firstEvent, last: collector.lastEvent)
@@ -124,7 +129,7 @@ struct SourceReader: Sendable {
             options.inflatesOnSecondThread = inflatesOnSecondThread
             let reader = LogReader(file: file, compressed: kind == .gzip, options: options)
             return reader.read(
-                pool: scanningPool, passes: { table.match($0.value, at: $0.time) != nil },
+                pool: scanningPool, passes: { $0.field == .dhcpLease || table.match($0.value, at: $0.time) != nil },
                 observe: { collector.observe($0, matchingIn: table) },
                 observedTimes: { collector.noteEventTimes(first: $0, last: $1) },
                 wantsLines: lineRules != nil, line: { collector.observeLine($0) }, progress: progressReporter(for: file))

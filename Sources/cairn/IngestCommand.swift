@@ -113,6 +113,14 @@ struct Ingest: ParsableCommand {
             for note in source.summary.notes { printError("note: \(source.path): \(note)") }
         }
         for problem in report.chainProblems { printError("error: \(problem)") }
+        for name in report.hostNames.resolved {
+            printError("note: host \(name.name) is \(name.address) by the DHCP leases in the case: "
+                       + "\(name.sightings) log sighting(s) of it are grouped under that address")
+        }
+        for name in report.hostNames.ambiguous {
+            printError("note: host \(name.name) was leased \(name.addresses.joined(separator: ", ")) in the case: "
+                       + "its log sightings keep the name")
+        }
         print(Summary(report).text)
         if report.hadProblems { throw ExitCode(exitSomethingFailed) }
     }

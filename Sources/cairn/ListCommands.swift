@@ -27,13 +27,14 @@ struct Sightings: ParsableCommand {
         let rows = try openDatabase(db).sightings(incident: incident, includeSuppressed: includeSuppressed)
         let columns = ["source", "locator", "time", "indicator_type", "indicator", "observed", "where", "rule",
                        "host", "incident", "source_sha256", "suppressed_by", "context", "derived_from", "packets", "bytes",
-                       "last_time", "unverified"]
+                       "last_time", "unverified", "host_name"]
         let values = rows.map { row in
             [row.sourcePath, Listing.locator(row.locator), row.time.iso8601, row.indicatorType, row.indicatorValue,
              row.observed, row.field, "\(row.ruleFile):\(row.ruleLine)", row.host,
              row.incidentID.map(String.init) ?? "", row.sourceSHA256, row.suppressedBy ?? "",
              row.context.joined(separator: ","), row.derivedFrom?.description ?? "", String(row.packets),
-             row.bytes.map(String.init) ?? "", row.lastTime?.iso8601 ?? "", row.unverified ? "1" : ""]
+             row.bytes.map(String.init) ?? "", row.lastTime?.iso8601 ?? "", row.unverified ? "1" : "",
+             row.hostName ?? ""]
         }
         switch format {
         case .tsv: print(Listing.tsv(columns: columns, rows: values), terminator: "")
@@ -80,6 +81,8 @@ struct SightingJSON: Encodable {
     var lastTime: String?
     /// Present (true) only for a sighting on a line whose gzip member was never checked.
     var unverified: Bool?
+    /// The host name a log line gave, when a DHCP lease resolved it to `host`.
+    var hostName: String?
 
     init(_ row: SightingRow) {
         source = row.sourcePath
@@ -105,12 +108,13 @@ struct SightingJSON: Encodable {
         bytes = row.bytes
         lastTime = row.lastTime?.iso8601
         unverified = row.unverified ? true : nil
+        hostName = row.hostName
     }
 
     enum CodingKeys: String, CodingKey {
         case source, locator, packet, line, time, indicator, observed, `where`, rule, host, incident, feed, context
         case packets, bytes, unverified
-        case suppressedBy = "suppressed_by", derivedFrom = "derived_from", lastTime = "last_time"
+        case suppressedBy = "suppressed_by", derivedFrom = "derived_from", lastTime = "last_time", hostName = "host_name"
         case sourceSHA256 = "source_sha256", byteOffset = "byte_offset", indicatorType = "indicator_type"
     }
 }
