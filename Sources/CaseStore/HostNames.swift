@@ -51,10 +51,9 @@ extension CaseDatabase {
     /// Resolves the host names of the log sightings not resolved yet (one transaction).
     public func resolveHostNames() throws -> HostNameResolution {
         try queue.write { db in
-            var leases: [String: Set<String>] = [:]
+            var leases = HostNameResolution.Leases()
             for row in try Row.fetchAll(db, sql: "SELECT DISTINCT name, address FROM host_addresses") {
-                let name: String = row[0]
-                leases[name.lowercased(), default: []].insert(row[1])
+                leases.add(name: row[0], address: row[1])
             }
             var result = HostNameResolution()
             guard !leases.isEmpty else { return result }
@@ -63,7 +62,7 @@ extension CaseDatabase {
                 WHERE locator_kind = 'line' AND host_name IS NULL AND host != ''
                 """)
             for name in names where IPv4Address(name) == nil && IPv6Address(name) == nil {
-                let addresses = HostNameResolution.addresses(of: name, in: leases)
+                let addresses = leases.addresses(of: name)
                 if addresses.count > 1 {
                     result.ambiguous.append((name, addresses.sorted()))
                     continue
@@ -91,17 +90,33 @@ public struct HostNameResolution: Sendable {
 
     public init() {}
 
-    /// The addresses leased to `name`: to the same name (any case), or, when one of the
-    /// two is a single label, to a name with the same first label.
-    static func addresses(of name: String, in leases: [String: Set<String>]) -> Set<String> {
-        let lowered = name.lowercased()
-        let label = lowered.split(separator: ".", maxSplits: 1).first.map(String.init) ?? lowered
-        var found = leases[lowered] ?? []
-        for (leased, addresses) in leases where leased != lowered {
-            let leasedLabel = leased.split(separator: ".", maxSplits: 1).first.map(String.init) ?? leased
-            if leasedLabel == label, !leased.contains(".") || !lowered.contains(".") { found.formUnion(addresses) }
+    /// The leases of the case by lower-cased name, and the names by first label.
+    struct Leases {
+        private var byName: [String: Set<String>] = [:]
+        private var namesByLabel: [String: Set<String>] = [:]
+
+        var isEmpty: Bool { byName.isEmpty }
+
+        mutating func add(name: String, address: String) {
+            let lowered = name.lowercased()
+            byName[lowered, default: []].insert(address)
+            namesByLabel[Self.firstLabel(lowered), default: []].insert(lowered)
         }
-        return found
+
+        /// The addresses leased to `name`: to the same name (any case), or, when one of
+        /// the two is a single label, to a name with the same first label.
+        func addresses(of name: String) -> Set<String> {
+            let lowered = name.lowercased()
+            var found = byName[lowered] ?? []
+            for leased in namesByLabel[Self.firstLabel(lowered)] ?? [] where leased != lowered {
+                if !leased.contains(".") || !lowered.contains(".") { found.formUnion(byName[leased] ?? []) }
+            }
+            return found
+        }
+
+        private static func firstLabel(_ name: String) -> String {
+            name.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? name
+        }
     }
 }
 
