@@ -256,8 +256,10 @@ public struct ReadSummary: Sendable, Equatable {
     public var unverifiedFromLine: UInt64? = nil
 
     /// How the analyst and the investigator are told of `unverifiedFromLine`: `lines 12
-    /// to 40 are unverified: …`, or `lines from 12 on …` when the last is not at hand.
+    /// to 40 are unverified: …`, `line 12 is …` when it is the last, or `lines from 12
+    /// on …` when the last is not at hand.
     public static func unverifiedLinesText(from first: UInt64, to last: UInt64?) -> String {
+        if last == first { return "line \(first) is unverified: reading stopped inside its gzip member, whose CRC-32 was never checked" }
         let lines = last.map { "lines \(first) to \($0)" } ?? "lines from \(first) on"
         return lines + " are unverified: reading stopped inside their gzip member, whose CRC-32 was never checked"
     }
