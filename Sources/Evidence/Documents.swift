@@ -157,7 +157,7 @@ struct IncidentDocument: Encodable {
 enum SightingsCSV {
     static let columns = [
         "incident_id", "sighting_id", "time", "source_path", "source_sha256", "locator_kind", "locator", "byte_offset",
-        "indicator_type", "indicator", "rule", "observed", "where", "host", "unverified",
+        "indicator_type", "indicator", "rule", "observed", "where", "host", "unverified", "host_name",
     ]
 
     /// Written byte by byte into one buffer: an incident may have 100,000 sightings.
@@ -179,7 +179,7 @@ enum SightingsCSV {
             fields += [
                 String(incident), String(row.id), row.time.iso8601, row.sourcePath, row.sourceSHA256, kind, String(number),
                 offset, row.indicatorType, row.indicatorValue, "\(row.ruleFile):\(row.ruleLine)", row.observed, row.field,
-                row.host, row.unverified ? "1" : "",
+                row.host, row.unverified ? "1" : "", row.hostName ?? "",
             ]
             line(fields, into: &out)
         }

@@ -243,12 +243,43 @@ func unverifiedSightingsAreMarked() throws {
     for (number, unverified) in marks { #expect(unverified == (number >= 3 ? true : nil), "line \(number)") }
 
     let csv = try String(contentsOfFile: bag + "/data/sightings.csv", encoding: .utf8).components(separatedBy: "\r\n")
-    #expect(csv.first?.hasSuffix(",host,unverified") == true)
-    #expect(csv.filter { $0.hasSuffix(",1") }.count == 2)
+    #expect(csv.first?.hasSuffix(",host,unverified,host_name") == true)
+    // The sample rows have no quoted commas: the unverified column is the second last.
+    #expect(csv.dropFirst().filter { $0.split(separator: ",", omittingEmptySubsequences: false).dropLast().last == "1" }.count == 2)
     let excerpts = try String(contentsOfFile: bag + "/data/log-excerpts.txt", encoding: .utf8)
     #expect(excerpts.contains("# \(log): lines from 3 on are unverified: reading stopped inside their gzip member, "
                               + "whose CRC-32 was never checked\n"))
     #expect(try String(contentsOfFile: bag + "/data/report.html", encoding: .utf8).contains("<strong>unverified</strong>"))
+}
+
+@Test("a log sighting whose host name a DHCP lease resolved carries the name beside the address")
+func resolvedHostNamesAreInThePackage() throws {
+    let directory = try TemporaryDirectory()
+    let log = directory.file("web01.log")
+    try """
+        2026-03-02T08:00:00Z dhcp1 dhcpd[1]: DHCPACK on 10.0.0.23 to 00:11:22:33:44:55 (web01) via eth0
+        2026-03-02T09:05:00Z web01 sshd[1]: Accepted password for root from 203.0.113.45 port 4000 ssh2
+
+        """.write(toFile: log, atomically: true, encoding: .utf8)
+    let database = try ingest([log, Fixtures.sampleData + "/office-lan.pcap"], into: directory)
+    let incident = try #require(try database.sightings(incident: nil).first { $0.hostName == "web01" }?.incidentID)
+    let bag = directory.file("package")
+    _ = try EvidenceExporter(database: database).export(
+        ExportOptions(incidentIDs: [incident], commandLine: "", toolVersion: ""), to: bag)
+    #expect(PackageVerifier.verify(directory: bag).ok)
+    let document = try #require(
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bag + "/data/incident.json")))
+            as? [String: Any])
+    let sightings = (document["incidents"] as? [[String: Any]] ?? []).flatMap { $0["sightings"] as? [[String: Any]] ?? [] }
+    let fromLog = sightings.filter { ($0["locator"] as? [String: Any])?["kind"] as? String == "line" }
+    #expect(fromLog.count == 1)
+    #expect(fromLog.first?["host"] as? String == "10.0.0.23")
+    #expect(fromLog.first?["host_name"] as? String == "web01")
+    // The capture's sightings of the same address are in the same incident, without a name.
+    #expect(sightings.count > 1)
+    #expect(sightings.filter { $0["host_name"] != nil }.count == 1)
+    let csv = try String(contentsOfFile: bag + "/data/sightings.csv", encoding: .utf8).components(separatedBy: "\r\n")
+    #expect(csv.filter { $0.hasSuffix(",10.0.0.23,,web01") }.count == 1)
 }
 
 @Test("a log source that changed after ingest is not quoted, and the excerpt file says why")
