@@ -9,7 +9,7 @@ import Observations
 /// their horizon has not been searched for, so most runs read nothing here.
 struct DNSChainSearch: Sendable {
     let database: CaseDatabase
-    /// Reads sources as the first stage did (same filter, year, time zone), without
+    /// Reads sources as the first stage did (same filter, year, time zone and limits), without
     /// progress output.
     let reader: SourceReader
     /// How long after a DNS answer a connection to one of its addresses derives from

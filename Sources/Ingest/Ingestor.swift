@@ -180,11 +180,12 @@ public struct Ingestor: Sendable {
             throw IngestError(description: "\(error)")
         }
         defer { withExtendedLifetime(writerLock) {} }
+        let logSettings = LogSettings(
+            utcOffsetSeconds: options.utcOffsetSeconds, year: options.year,
+            maximumLineLength: options.maximumLineLength, maximumDecompressedBytes: options.maximumDecompressedBytes)
         let runID = try database.beginRun(
             version: options.version, rulesDigest: rules.digest, commandLine: options.commandLine,
-            logSettings: LogSettings(
-                utcOffsetSeconds: options.utcOffsetSeconds, year: options.year,
-                maximumLineLength: options.maximumLineLength, maximumDecompressedBytes: options.maximumDecompressedBytes))
+            logSettings: logSettings)
         let indicatorRecords = IndicatorRecords(rules: rules, database: database)
 
         let entries = InputDiscovery.entries(for: paths)
@@ -208,9 +209,7 @@ public struct Ingestor: Sendable {
             table: table, indicatorRecords: indicatorRecords, database: database,
             writer: SightingWriter(database: database, indicatorRecords: indicatorRecords), runID: runID,
             sightingBatchSize: sightingBatchSize,
-            filter: options.filter, year: options.year, utcOffsetSeconds: options.utcOffsetSeconds,
-            maximumLineLength: options.maximumLineLength, maximumDecompressedBytes: options.maximumDecompressedBytes,
-            progress: progress, lineRules: correlation.rules.hasLineRules ? correlation.rules : nil,
+            filter: options.filter, logSettings: logSettings, progress: progress, lineRules: correlation.rules.hasLineRules ? correlation.rules : nil,
             scanningPool: scanningPool, inflatesOnSecondThread: files.count < options.jobs)
         let fileResults = Self.forEachConcurrently(files, jobs: options.jobs) { file in
             reader.read(path: file.path)

@@ -20,12 +20,9 @@ struct SourceReader: Sendable {
     /// Sightings per batch handed to the writer.
     var sightingBatchSize = SightingCollector.batchSize
     let filter: String?
-    let year: Int?
-    let utcOffsetSeconds: Int
-    /// Log lines longer than this are cut (`LogReadingOptions.maximumLineLength`).
-    var maximumLineLength = LogReadingOptions.defaultMaximumLineLength
-    /// The decompression-bomb guard (`LogReadingOptions.maximumDecompressedBytes`).
-    var maximumDecompressedBytes = LogReadingOptions.defaultMaximumDecompressedBytes
+    /// How logs are read: the year (nil: inferred per file), the time zone and the
+    /// limits, as the run records them.
+    let logSettings: LogSettings
     private(set) var progress: (any IngestProgress)?
     /// Correlation rules whose base rules select log lines; nil when there are none.
     var lineRules: CorrelationRules? = nil
@@ -170,10 +167,11 @@ struct SourceReader: Sendable {
     /// The year (given, or inferred from the file's time), time zone and limits of a log.
     private func logReadingOptions(for file: InputFile) -> LogReadingOptions {
         var options = LogReadingOptions(
-            year: year ?? Self.modificationYear(of: file.path), maximumLineLength: maximumLineLength)
-        if year == nil { options.yearHint = Self.modificationTime(of: file.path) }
-        options.utcOffsetSeconds = utcOffsetSeconds
-        options.maximumDecompressedBytes = maximumDecompressedBytes
+            year: logSettings.year ?? Self.modificationYear(of: file.path),
+            maximumLineLength: logSettings.maximumLineLength)
+        if logSettings.year == nil { options.yearHint = Self.modificationTime(of: file.path) }
+        options.utcOffsetSeconds = logSettings.utcOffsetSeconds
+        options.maximumDecompressedBytes = logSettings.maximumDecompressedBytes
         return options
     }
 
