@@ -45,12 +45,7 @@ enum AddressRoles {
     /// Whether `line[..<end]` ends with `suffix`.
     @inline(__always)
     static func endsWith(_ line: UnsafeRawBufferPointer, _ end: Int, _ suffix: StaticString) -> Bool {
-        let count = suffix.utf8CodeUnitCount
-        guard end >= count, end <= line.count else { return false }
-        return suffix.withUTF8Buffer { bytes in
-            for offset in 0..<count where line[end - count + offset] != bytes[offset] { return false }
-            return true
-        }
+        line.holds(suffix, at: end - suffix.utf8CodeUnitCount)
     }
 
     /// The fields a filterlog line has before its addresses need to be read to place them.

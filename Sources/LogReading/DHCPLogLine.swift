@@ -21,16 +21,16 @@ enum DHCPLogLine {
             guard index < line.count, line[index] == UInt8(ascii: " ") else { return nil }
             index += 1
         }
-        guard starts(line, at: index, with: "DHCPACK") else { return nil }
+        guard line.holds("DHCPACK", at: index) else { return nil }
         index += 7
-        if starts(line, at: index, with: " on ") {
+        if line.holds(" on ", at: index) {
             // ISC: " on ADDRESS to MAC (NAME) via …"
             index += 4
             guard let (address, afterAddress) = address(line, at: index),
-                  starts(line, at: afterAddress, with: " to ")
+                  line.holds(" to ", at: afterAddress)
             else { return nil }
             let afterMAC = word(line, at: afterAddress + 4).upperBound
-            guard starts(line, at: afterMAC, with: " (") else { return nil }
+            guard line.holds(" (", at: afterMAC) else { return nil }
             let nameStart = afterMAC + 2
             var nameEnd = nameStart
             while nameEnd < line.count, line[nameEnd] != UInt8(ascii: ")") { nameEnd += 1 }
@@ -40,24 +40,13 @@ enum DHCPLogLine {
         // dnsmasq: "(INTERFACE) ADDRESS MAC NAME"
         guard index < line.count, line[index] == UInt8(ascii: "(") else { return nil }
         while index < line.count, line[index] != UInt8(ascii: ")") { index += 1 }
-        guard starts(line, at: index, with: ") "), let (address, afterAddress) = address(line, at: index + 2),
-              starts(line, at: afterAddress, with: " ")
+        guard line.holds(") ", at: index), let (address, afterAddress) = address(line, at: index + 2),
+              line.holds(" ", at: afterAddress)
         else { return nil }
         let mac = word(line, at: afterAddress + 1)
-        guard !mac.isEmpty, starts(line, at: mac.upperBound, with: " ") else { return nil }
+        guard !mac.isEmpty, line.holds(" ", at: mac.upperBound) else { return nil }
         let name = word(line, at: mac.upperBound + 1)
         return name.isEmpty ? nil : (address, name)
-    }
-
-    /// Whether `line` holds `text` at `index`.
-    @inline(__always)
-    private static func starts(_ line: UnsafeRawBufferPointer, at index: Int, with text: StaticString) -> Bool {
-        let count = text.utf8CodeUnitCount
-        guard index >= 0, index + count <= line.count else { return false }
-        return text.withUTF8Buffer { expected in
-            for offset in 0..<count where line[index + offset] != expected[offset] { return false }
-            return true
-        }
     }
 
     /// The non-space bytes from `index`.

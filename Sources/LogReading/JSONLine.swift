@@ -315,9 +315,5 @@ struct JSONRecord {
 /// generic `elementsEqual` with a `String.UTF8View` costs far more).
 @inline(__always)
 private func equals(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
-    guard bytes.count == text.utf8CodeUnitCount else { return false }
-    return text.withUTF8Buffer { textBytes in
-        for index in 0..<textBytes.count where bytes[index] != textBytes[index] { return false }
-        return true
-    }
+    bytes.count == text.utf8CodeUnitCount && bytes.holds(text, at: 0)
 }
