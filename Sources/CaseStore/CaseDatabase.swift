@@ -597,11 +597,12 @@ public struct LogSettings: Sendable, Equatable {
     }
 
     /// The offset as ISO 8601 writes it: `+00:00`, `+05:30`, `-03:00`.
-    public var timezoneText: String {
-        let minutes = abs(utcOffsetSeconds) / 60
-        let hours = String(minutes / 60), rest = String(minutes % 60)
-        return (utcOffsetSeconds < 0 ? "-" : "+") + String(repeating: "0", count: 2 - hours.count) + hours + ":"
-            + String(repeating: "0", count: 2 - rest.count) + rest
+    public var timezoneText: String { LogSettings.offsetText(utcOffsetSeconds) }
+
+    /// An offset from UTC in seconds east as ISO 8601 writes it: `+05:30`, `-03:00`.
+    public static func offsetText(_ seconds: Int) -> String {
+        let minutes = abs(seconds) / 60
+        return (seconds < 0 ? "-" : "+") + String(format: "%02d:%02d", minutes / 60, minutes % 60)
     }
 
     /// In words, as `cairn sources` and the evidence package's log excerpts say it:

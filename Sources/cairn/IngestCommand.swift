@@ -190,9 +190,7 @@ struct UTCOffset: ExpressibleByArgument {
 
     /// How `--help` shows the default: `UTC`, not the struct.
     var defaultValueDescription: String {
-        guard seconds != 0 else { return "UTC" }
-        let minutes = abs(seconds) / 60
-        return (seconds < 0 ? "-" : "+") + String(format: "%02d:%02d", minutes / 60, minutes % 60)
+        seconds == 0 ? "UTC" : LogSettings.offsetText(seconds)
     }
 
     init?(argument: String) {
