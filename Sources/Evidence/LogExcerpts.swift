@@ -32,16 +32,17 @@ enum LogExcerpts {
         var sha256: String
         /// Line number → recorded byte offset of the line's first byte.
         var lines: [UInt64: UInt64]
-        /// How the ingest read the source (nil when the run that did predates the record).
-        var settings: LogSettings? = nil
-        /// The first line of the gzip member reading stopped inside, if it did.
-        var unverifiedFromLine: UInt64? = nil
+        /// What the case says of the source: how the ingest read it, where its unverified
+        /// lines begin (nil when the case has no record of it).
+        var facts: SourceFacts? = nil
     }
 
     /// What the case says of a source for its excerpts: how it was read, and where its
     /// unverified lines begin.
     struct SourceFacts {
+        /// Nil when the run that read the source predates the record.
         var settings: LogSettings?
+        /// The first line of the gzip member reading stopped inside, if it did.
         var unverifiedFromLine: UInt64?
     }
 
@@ -62,9 +63,7 @@ enum LogExcerpts {
         func request(path: String, sha256: String, line number: UInt64, offset: UInt64) {
             let key = key(path: path, sha256: sha256)
             if requests[key] == nil {
-                requests[key] = Request(
-                    path: path, sha256: sha256, lines: [:], settings: sources[key]?.settings,
-                    unverifiedFromLine: sources[key]?.unverifiedFromLine)
+                requests[key] = Request(path: path, sha256: sha256, lines: [:], facts: sources[key])
                 order.append(key)
             }
             requests[key]?.lines[number] = offset
@@ -125,10 +124,10 @@ enum LogExcerpts {
         }
         collector.finish()
         var out: [UInt8] = problems
-        if let settings = request.settings {
+        if let settings = request.facts?.settings {
             out += Array("# \(request.path): read by cairn ingest with \(settings.summary)\n".utf8)
         }
-        if let line = request.unverifiedFromLine {
+        if let line = request.facts?.unverifiedFromLine {
             out += Array("# \(request.path): \(ReadSummary.unverifiedLinesText(from: line, to: nil))\n".utf8)
         }
         let prefix = "\(request.path) sha256=\(request.sha256) line "
