@@ -1,4 +1,5 @@
 import Foundation
+import Ingest
 
 /// Paths the end-to-end tests use.
 enum Fixtures {
@@ -24,6 +25,23 @@ enum Fixtures {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
+    }
+
+    /// Ingests `paths` into a new case, `directory/case.sqlite`, with the plain-list
+    /// `indicators` written to `directory/rules.txt`; `configure` sets further options.
+    /// Returns the report and the case's path.
+    static func ingest(
+        _ paths: [String], indicators: String, in directory: URL, jobs: Int = 2, year: Int? = nil,
+        configure: (inout IngestOptions) -> Void = { _ in }
+    ) throws -> (report: IngestReport, database: String) {
+        let rules = directory.appendingPathComponent("rules.txt")
+        try indicators.write(to: rules, atomically: true, encoding: .utf8)
+        let database = directory.appendingPathComponent("case.sqlite").path
+        var options = IngestOptions(
+            rulePaths: [rules.path], databasePath: database, jobs: jobs, filter: nil, year: year,
+            commandLine: "test", version: "test")
+        configure(&options)
+        return (try Ingestor(options: options).run(paths: paths), database)
     }
 
     /// The built `cairn` executable (beside the test bundle in the build directory).

@@ -12,8 +12,6 @@ import Testing
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let capture = corpus.appendingPathComponent("pcap/sv-smb2-ntlmssp-negotiateflags.pcap").path
-        let rules = directory.appendingPathComponent("rules.txt")
-        try "203.0.113.45\n".write(to: rules, atomically: true, encoding: .utf8)
         // The capture leases DESKTOP-V1FA0UQ 192.168.199.133 and DESKTOP-2AEFM7G
         // 192.168.199.132; the DHCP server's log leases kiosk two addresses.
         let logs = directory.appendingPathComponent("logs")
@@ -31,11 +29,7 @@ import Testing
 
             """.write(to: logs.appendingPathComponent("auth.log"), atomically: true, encoding: .utf8)
 
-        let database = directory.appendingPathComponent("case.sqlite").path
-        let options = IngestOptions(
-            rulePaths: [rules.path], databasePath: database, jobs: 2, filter: nil, year: nil,
-            commandLine: "test", version: "test")
-        let report = try Ingestor(options: options).run(paths: [capture, logs.path])
+        let (report, database) = try Fixtures.ingest([capture, logs.path], indicators: "203.0.113.45\n", in: directory)
         #expect(report.failed.isEmpty)
         #expect(report.hostNames.resolved.map { "\($0.name)=\($0.address)" }.sorted()
                 == ["DESKTOP-2AEFM7G.corp.example=192.168.199.132", "desktop-v1fa0uq=192.168.199.133"])
@@ -81,13 +75,7 @@ import Testing
         }
         let log = directory.appendingPathComponent("dhcpd.log")
         try text.write(to: log, atomically: true, encoding: .utf8)
-        let rules = directory.appendingPathComponent("rules.txt")
-        try "203.0.113.45\n".write(to: rules, atomically: true, encoding: .utf8)
-        let database = directory.appendingPathComponent("case.sqlite").path
-        let options = IngestOptions(
-            rulePaths: [rules.path], databasePath: database, jobs: 1, filter: nil, year: nil,
-            commandLine: "test", version: "test")
-        let report = try Ingestor(options: options).run(paths: [log.path])
+        let (report, database) = try Fixtures.ingest([log.path], indicators: "203.0.113.45\n", in: directory, jobs: 1)
         #expect(report.failed.isEmpty)
         let leases = try CaseDatabase(path: database).hostAddresses()
         #expect(leases.filter { $0.name == "kiosk" }.map(\.address) == ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"])

@@ -21,18 +21,14 @@ import Testing
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let plain = corpus.appendingPathComponent("syslog/cs-sshd-logs.log").path
-        let rules = directory.appendingPathComponent("rules.txt")
-        try "203.0.113.1\n".write(to: rules, atomically: true, encoding: .utf8)
         let limit = 100
         let long = try Self.lines(of: plain).filter { $0.count > limit }
         #expect(long.count >= 2, "the log should have lines longer than the limit")
 
-        let database = directory.appendingPathComponent("case.sqlite").path
-        var options = IngestOptions(
-            rulePaths: [rules.path], databasePath: database, jobs: 1, filter: nil, year: nil,
-            utcOffsetSeconds: -(3 * 3600 + 30 * 60), commandLine: "test", version: "test")
-        options.maximumLineLength = limit
-        let report = try Ingestor(options: options).run(paths: [plain])
+        let (report, database) = try Fixtures.ingest([plain], indicators: "203.0.113.1\n", in: directory, jobs: 1) {
+            $0.utcOffsetSeconds = -(3 * 3600 + 30 * 60)
+            $0.maximumLineLength = limit
+        }
         #expect(report.failed.isEmpty)
 
         let source = try #require(try CaseDatabase(path: database).sources().first)
@@ -56,8 +52,6 @@ import Testing
         // An address of lines 6 and 12: the limit falls between them.
         let lines = try Self.lines(of: plain)
         let limit = 1_000
-        let rules = directory.appendingPathComponent("rules.txt")
-        try "206.81.24.125\n".write(to: rules, atomically: true, encoding: .utf8)
         var offset = 0
         var linesBefore = 0
         var hitsBefore = 0
@@ -69,12 +63,9 @@ import Testing
         let hitsInAll = lines.filter { String(decoding: $0, as: UTF8.self).contains("206.81.24.125") }.count
         #expect(hitsBefore > 0 && hitsBefore < hitsInAll)
 
-        let database = directory.appendingPathComponent("case.sqlite").path
-        var options = IngestOptions(
-            rulePaths: [rules.path], databasePath: database, jobs: 2, filter: nil, year: 2024,
-            commandLine: "test", version: "test")
-        options.maximumDecompressedBytes = UInt64(limit)
-        let report = try Ingestor(options: options).run(paths: [compressed, plain])
+        let (report, database) = try Fixtures.ingest(
+            [compressed, plain], indicators: "206.81.24.125\n", in: directory, year: 2024
+        ) { $0.maximumDecompressedBytes = UInt64(limit) }
         // The gzip form stops at the limit and says so; the plain form is not limited.
         #expect(report.failed.count == 1)
         let sources = try CaseDatabase(path: database).sources()
@@ -111,14 +102,8 @@ import Testing
         let log = directory.appendingPathComponent("sshd.log.gz")
         try Data(input).write(to: log)
         // Addresses of lines 6 and 12, and of lines 17, 23 and 24.
-        let rules = directory.appendingPathComponent("rules.txt")
-        try "206.81.24.125\n192.168.1.1\n".write(to: rules, atomically: true, encoding: .utf8)
-
-        let database = directory.appendingPathComponent("case.sqlite").path
-        let options = IngestOptions(
-            rulePaths: [rules.path], databasePath: database, jobs: 2, filter: nil, year: 2024,
-            commandLine: "test", version: "test")
-        let report = try Ingestor(options: options).run(paths: [log.path])
+        let (report, database) = try Fixtures.ingest(
+            [log.path], indicators: "206.81.24.125\n192.168.1.1\n", in: directory, year: 2024)
         #expect(report.failed.count == 1)
         let source = try #require(try CaseDatabase(path: database).sources().first)
         #expect(source.error?.contains("incorrect data check") == true, "\(source.error ?? "")")

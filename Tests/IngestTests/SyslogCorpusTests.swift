@@ -14,14 +14,8 @@ import Testing
         let plain = corpus.appendingPathComponent("syslog/cs-sshd-logs.log").path
         let compressed = plain + ".gz"
         // An address that attacks in this log, and one that never appears.
-        let rules = directory.appendingPathComponent("rules.txt")
-        try "35.188.49.176\n203.0.113.1\n".write(to: rules, atomically: true, encoding: .utf8)
-
-        let database = directory.appendingPathComponent("case.sqlite").path
-        let options = IngestOptions(
-            rulePaths: [rules.path], databasePath: database, jobs: 2, filter: nil, year: 2024,
-            commandLine: "test", version: "test")
-        let report = try Ingestor(options: options).run(paths: [plain, compressed])
+        let (report, database) = try Fixtures.ingest(
+            [plain, compressed], indicators: "35.188.49.176\n203.0.113.1\n", in: directory, year: 2024)
         #expect(report.failed.isEmpty)
 
         let rows = try CaseDatabase(path: database).sightings(incident: nil)
