@@ -29,6 +29,13 @@ public struct DecodingOptions: Sendable, Equatable {
     /// compression bomb costs at most this much hashing. A longer body is counted
     /// (`http.body_too_large`) and its digests not observed.
     public var maxDecodedBodyBytes: Int64 = 1 << 30
+    /// The most of one HTTP response body kept whole when its head is not strict, to
+    /// be read every way a browser may (HTTPResponseReadings.swift): 8 MiB. A longer
+    /// body is read as far as this (`tcp.stream_cap`).
+    public var maxBufferedBodyBytes: Int = 8 << 20
+    /// The most one reading of such a body may inflate to (it is held in memory while
+    /// it is hashed); a reading past it is dropped (`http.body_too_large`).
+    public var maxBufferedDecodedBytes: Int = 64 << 20
 
     /// IP datagrams being reassembled from fragments at once (IPv4 and IPv6 together);
     /// the oldest is dropped when a new one would exceed it (`ip.fragments_evicted`).

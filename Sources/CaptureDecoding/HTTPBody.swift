@@ -80,6 +80,9 @@ enum BodyProgress {
     case trailers
     /// Delimited by the end of the connection (a response without length).
     case close
+    /// The response, head included, kept whole until the connection ends, then read
+    /// every way a browser may (a head that is not strict: HTTPResponseReadings.swift).
+    case buffered
 }
 
 /// One HTTP body being hashed as it passes: MD5, SHA-1 and SHA-256 of the content after
@@ -88,6 +91,11 @@ struct HTTPBody {
     var framing: BodyProgress
     /// "deflate": the inflater is chosen on the first byte (zlib-wrapped or raw).
     var pendingDeflate = false
+    /// "gzip": the member header is read here on the first bytes (`gzipPayloadStart`),
+    /// then the deflate data inflated raw, so that reserved flags and a wrong CRC or
+    /// length in the trailer do not stop it, as they do not stop Chrome.
+    var pendingGzip = false
+    var gzipHeader: [UInt8] = []
     var inflater: BodyInflater?
     var md5 = Insecure.MD5()
     var sha1 = Insecure.SHA1()
@@ -101,6 +109,13 @@ struct HTTPBody {
     var client: HostReference
     /// Which of the three digests are computed (`DecodingOptions.derivedObservables`).
     var digests: DerivedObservables = .fileDigests
+    /// The digests were observed at the last chunk; trailers are still being read.
+    var observed = false
+
+    var isBuffered: Bool {
+        if case .buffered = framing { return true }
+        return false
+    }
 
     mutating func hash(_ bytes: UnsafeRawBufferPointer) {
         if digests.contains(.fileMD5) { md5.update(bufferPointer: bytes) }
@@ -134,15 +149,21 @@ extension PacketDecoder {
             }
         }
         guard let framing else { return (nil, false) }
-        var body = HTTPBody(framing: framing, client: client)
-        body.digests = flows.options.derivedObservables.intersection(.fileDigests)
+        var body = makeBody(framing: framing, client: client)
         switch PacketDecoder.contentEncoding(head) {
         case .identity: break
-        case .gzip: body.inflater = BodyInflater(windowBits: 16 + MAX_WBITS)
+        case .gzip: body.pendingGzip = true
         case .deflate: body.pendingDeflate = true
         case .other: body.failed = true  // br, compress…: not decoded, so not hashed
         }
         return (body, false)
+    }
+
+    /// A body to hash, with the digests the options ask for.
+    func makeBody(framing: BodyProgress, client: HostReference) -> HTTPBody {
+        var body = HTTPBody(framing: framing, client: client)
+        body.digests = flows.options.derivedObservables.intersection(.fileDigests)
+        return body
     }
 
     /// The status code of a response head (`HTTP/1.x NNN …`), or 0.
@@ -166,9 +187,16 @@ extension PacketDecoder {
             if hasPrefix(line, "content-encoding:", foldCase: true) {
                 let value = trimmed(UnsafeRawBufferPointer(rebasing: line[17...]))
                 if hasPrefix(value, "gzip", foldCase: true) || hasPrefix(value, "x-gzip", foldCase: true) { return .gzip }
-                if hasPrefix(value, "deflate", foldCase: true) { return .deflate }
-                if hasPrefix(value, "identity", foldCase: true) || value.isEmpty { return .identity }
-                return .other
+                if hasPrefix(value, "deflate", foldCase: true) || hasPrefix(value, "x-deflate", foldCase: true) {
+                    return .deflate
+                }
+                // Codings that are compressed but not decoded here: not hashed. Any other
+                // (unknown) coding is ignored, as browsers show such a body as it came.
+                if hasPrefix(value, "br", foldCase: true) || hasPrefix(value, "zstd", foldCase: true)
+                    || hasPrefix(value, "compress", foldCase: true) || hasPrefix(value, "x-compress", foldCase: true) {
+                    return .other
+                }
+                return .identity
             }
             start = afterLineEnd(head, end)
         }
@@ -215,22 +243,60 @@ extension PacketDecoder {
         case .chunkSize, .trailers:
             guard let end = PacketDecoder.index(of: UInt8(ascii: "\n"), in: bytes, from: 0,
                                                 to: min(bytes.count, PacketDecoder.maxChunkLine)) else {
+                if current.observed, final {
+                    body = nil  // trailers cut by the end: the body was whole at its last chunk
+                    return bytes.count
+                }
+                // The connection ends inside a last size line (`0`, `0\r`): the body is whole.
+                if final, case .chunkSize = current.framing,
+                   PacketDecoder.chunkSize(PacketDecoder.trimmedChunkLine(bytes)) == 0 {
+                    endBody(current, context: context, observe: observe)
+                    body = nil
+                    return bytes.count
+                }
                 return bytes.count >= PacketDecoder.maxChunkLine || final ? badChunk(&body, &mode) : nil
             }
             used = end + 1
             let line = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
             if case .trailers = current.framing {
-                // The empty line (CRLF or LF) ends the trailers and the body.
-                if line.isEmpty || (line.count == 1 && line[0] == UInt8(ascii: "\r")) {
-                    endBody(current, context: context, observe: observe)
-                    body = nil
-                }
+                // The empty line (CRLF or LF) ends the trailers.
+                if line.isEmpty || (line.count == 1 && line[0] == UInt8(ascii: "\r")) { body = nil }
                 return used
             }
-            guard let size = PacketDecoder.chunkSize(line) else { return badChunk(&body, &mode) }
-            current.framing = size == 0 ? .trailers : .chunkData(size)
+            // Browsers skip blank lines and whitespace (SP, HT, CR, VT, FF) before a size.
+            let sizeLine = PacketDecoder.trimmedChunkLine(line)
+            if sizeLine.isEmpty { return used }
+            guard let size = PacketDecoder.chunkSize(sizeLine) else { return badChunk(&body, &mode) }
+            if size == 0 {
+                // The last chunk: the body is whole, whatever trailers follow or not.
+                endBody(current, context: context, observe: observe)
+                current.observed = true
+                current.framing = .trailers
+            } else {
+                current.framing = .chunkData(size)
+            }
+        case .buffered:
+            guard final else { return nil }
+            for reading in bodyReadings(response: bytes) {
+                var whole = makeBody(framing: .close, client: current.client)
+                reading.withUnsafeBytes { whole.hash($0) }
+                endBody(whole, context: context, observe: observe)
+            }
+            body = nil
+            return bytes.count
         }
         return used
+    }
+
+    /// A gzip member header longer than this (its name or comment fields) is not
+    /// waited for: zlib reads the member instead.
+    static let maxGzipHeader = 1024
+
+    /// A chunk-size line without the whitespace browsers skip before the size.
+    static func trimmedChunkLine(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var start = 0
+        while start < line.count, isChunkLinePadding(line[start]) { start += 1 }
+        return UnsafeRawBufferPointer(rebasing: line[start...])
     }
 
     private mutating func badChunk(_ body: inout HTTPBody?, _ mode: inout StreamMode) -> Int {
@@ -272,6 +338,20 @@ extension PacketDecoder {
             let zlibWrapped = bytes[0] & 0x0F == 8 && bytes.count >= 2 && (Int(bytes[0]) << 8 | Int(bytes[1])) % 31 == 0
             body.inflater = BodyInflater(windowBits: zlibWrapped ? MAX_WBITS : -MAX_WBITS)
         }
+        if body.pendingGzip {
+            // The member header, gathered across segments (a few bytes, at most
+            // `maxGzipHeader`); then the deflate data after it.
+            body.gzipHeader.append(contentsOf: bytes)
+            let gathered = body.gzipHeader
+            let start = gathered.withUnsafeBytes { PacketDecoder.gzipPayloadStart($0) }
+            guard start != nil || gathered.count > PacketDecoder.maxGzipHeader || gathered.first != 0x1F else { return }
+            body.pendingGzip = false
+            body.gzipHeader = []
+            // Not gzip, or a header too long to be one: zlib says what is wrong with it.
+            body.inflater = BodyInflater(windowBits: start == nil ? 16 + MAX_WBITS : -MAX_WBITS)
+            gathered.withUnsafeBytes { feedBody(&body, UnsafeRawBufferPointer(rebasing: $0[(start ?? 0)...])) }
+            return
+        }
         let limit = flows.options.maxDecodedBodyBytes
         guard let inflater = body.inflater else {
             body.hash(bytes)
@@ -300,7 +380,7 @@ extension PacketDecoder {
     /// A body ended: its digests are observed (empty and undecodable bodies are not),
     /// with the client as host and the packet that ended it.
     mutating func endBody(_ body: HTTPBody, context: PacketContext, observe: (Observation) -> Void) {
-        guard !body.failed, body.decoded > 0 else { return }
+        guard !body.failed, !body.observed, body.decoded > 0 else { return }
         let scratch = urlScratch.bytes
         func emit<D: Digest>(_ digest: D, _ field: Field) {
             var length = 0

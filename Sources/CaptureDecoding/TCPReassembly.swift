@@ -322,12 +322,13 @@ extension PacketDecoder {
             parseHeld(&stream, key: key, final: true, observe: observe)
         }
         if let body = stream.body {
-            // A body delimited by the connection's end is whole; any other is cut.
-            if case .close = body.framing {
-                endBody(body, context: context(stream, key), observe: observe)
-            } else {
+            // A body delimited by the connection's end is whole. Any other is cut short
+            // by it (no hole: a hole drops the body first), and is hashed as the client
+            // received it, as browsers keep what came.
+            if case .close = body.framing {} else if !body.observed {
                 anomalies.record("http.body_incomplete")
             }
+            endBody(body, context: context(stream, key), observe: observe)
             stream.body = nil
         }
         swap(&stream, &flows.slots[index])
@@ -509,11 +510,10 @@ extension PacketDecoder {
     private mutating func keep(
         _ stream: inout TCPStream, _ bytes: UnsafeRawBufferPointer, key: StreamKey, observe: (Observation) -> Void
     ) {
-        if stream.bufferedBytes + bytes.count > flows.options.maxBytesPerStream
-            || flows.buffered + bytes.count > flows.options.maxBytesTotal
-        {
-            anomalies.record(stream.bufferedBytes + bytes.count > flows.options.maxBytesPerStream
-                             ? "tcp.stream_cap" : "tcp.memory_cap")
+        // A body kept whole to be read every way may grow past the usual bound.
+        let cap = stream.body?.isBuffered == true ? flows.options.maxBufferedBodyBytes : flows.options.maxBytesPerStream
+        if stream.bufferedBytes + bytes.count > cap || flows.buffered + bytes.count > flows.options.maxBytesTotal {
+            anomalies.record(stream.bufferedBytes + bytes.count > cap ? "tcp.stream_cap" : "tcp.memory_cap")
             if !stream.held.isEmpty { parseHeld(&stream, key: key, final: true, observe: observe) }
             abandon(&stream)
             return

@@ -111,6 +111,12 @@ extension PacketDecoder {
             }
             if mode == .unknown {
                 mode = PacketDecoder.classify(rest, sourcePort: key.sourcePort, destinationPort: key.destinationPort)
+                // The other side sent HTTP requests: these are responses, whatever junk
+                // comes before the first status line (`httpResponseHead`).
+                if mode != .httpResponse, mode != .dns, !(final && rest.isEmpty),
+                   let reverse = flows.index[key.reversed], flows.slots[reverse].mode == .http {
+                    mode = .httpResponse
+                }
                 if mode == .unknown {
                     if final { mode = .ignored }
                     return final ? bytes.count : position
@@ -232,7 +238,7 @@ extension PacketDecoder {
     }
 
     /// One HTTP/1.x head: a request's is handed to `decodeHTTP` (Host, URL); a
-    /// response's is read for its framing only. The body that follows (Content-Length,
+    /// response's (`httpResponseHead`) is read for its framing only. The body that follows (Content-Length,
     /// chunked, or for a response the connection's end) is hashed by `consumeBody`, and
     /// the next head of a keep-alive connection read after it. nil while the head is
     /// incomplete.
@@ -240,8 +246,10 @@ extension PacketDecoder {
         _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, exchange: inout HTTPExchange, body: inout HTTPBody?,
         key: StreamKey, final: Bool, context: PacketContext, observe: (Observation) -> Void
     ) -> Int? {
-        let isResponse = mode == .httpResponse
-        switch isResponse ? PacketDecoder.httpResponseStart(bytes) : PacketDecoder.httpRequestStart(bytes) {
+        if mode == .httpResponse {
+            return httpResponseHead(bytes, mode: &mode, exchange: &exchange, body: &body, key: key, final: final)
+        }
+        switch PacketDecoder.httpRequestStart(bytes) {
         case .yes: break
         case .maybe:
             if final { mode = .ignored }
@@ -257,11 +265,9 @@ extension PacketDecoder {
             exchange.scanned = bytes.count
             if bytes.count >= cap {
                 anomalies.record("http.head_too_long")
-                if !isResponse {
-                    _ = decodeHTTP(UnsafeRawBufferPointer(rebasing: bytes[0..<cap]), context: context, observe: observe)
-                }
+                _ = decodeHTTP(UnsafeRawBufferPointer(rebasing: bytes[0..<cap]), context: context, observe: observe)
             } else if final {
-                if !isResponse { _ = decodeHTTP(bytes, context: context, observe: observe) }
+                _ = decodeHTTP(bytes, context: context, observe: observe)
             } else {
                 return nil
             }
@@ -270,31 +276,68 @@ extension PacketDecoder {
         }
         exchange.scanned = 0
         let head = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
-        if !isResponse { _ = decodeHTTP(head, context: context, observe: observe) }
-        var bodiless = false
-        if isResponse {
-            // A response to HEAD has no body whatever its Content-Length (RFC 9110
-            // §9.3.2): the client's stream says which requests were HEAD, in order.
-            let status = PacketDecoder.statusCode(head)
-            if status >= 200 || status == 0 {
-                let number = exchange.count
-                exchange.count += 1
-                if let reverse = flows.index[key.reversed] {
-                    bodiless = flows.slots[reverse].exchange.wasHEAD(number)
-                }
-            }
-        } else {
-            exchange.record(isHEAD: PacketDecoder.hasPrefix(head, "HEAD "))
-        }
-        let (announced, stop) = announcedBody(forHead: head, isResponse: isResponse,
-                                              client: isResponse ? key.destination : key.source)
-        let next = bodiless ? nil : announced
-        if stop {
-            anomalies.record("http.bad_content_length")
-            mode = .ignored
-        }
-        body = next
+        _ = decodeHTTP(head, context: context, observe: observe)
+        exchange.record(isHEAD: PacketDecoder.hasPrefix(head, "HEAD "))
+        // A request whose Content-Length cannot be read is taken to have no body, and
+        // the next request is looked for after its head, as tshark does (so a smuggled
+        // request is still read).
+        let (announced, bad) = announcedBody(forHead: head, isResponse: false, client: key.source)
+        if bad { anomalies.record("http.bad_content_length") }
+        body = announced
         return end
+    }
+
+    /// One HTTP/1.x response head, found past junk (`statusLineStart`). A strict head
+    /// (`isStrictResponseHead`) frames its body as the RFC says, and the body streams;
+    /// any other head's body is kept whole and read every way a browser may
+    /// (`bodyReadings`). With no status line at all in the connection's first response,
+    /// the response is HTTP/0.9: all of it is the body. nil while the head is incomplete.
+    private mutating func httpResponseHead(
+        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, exchange: inout HTTPExchange, body: inout HTTPBody?,
+        key: StreamKey, final: Bool
+    ) -> Int? {
+        guard let start = PacketDecoder.statusLineStart(bytes) else {
+            guard final || bytes.count >= PacketDecoder.maxJunkBeforeStatus + 5 else { return nil }
+            if exchange.count == 0 {
+                exchange.count += 1
+                anomalies.record("http.response_without_status")
+                body = makeBody(framing: .close, client: key.destination)
+                return 0
+            }
+            mode = .ignored
+            return 0
+        }
+        let cap = flows.options.maxHTTPHeadBytes
+        let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
+        let from = min(max(0, exchange.scanned - start - 3), rest.count)
+        guard let end = PacketDecoder.lenientHeadEnd(rest, limit: cap), end >= from else {
+            exchange.scanned = bytes.count
+            if bytes.count >= cap { anomalies.record("http.head_too_long") }
+            guard bytes.count >= cap || final else { return nil }
+            mode = .ignored
+            return 0
+        }
+        exchange.scanned = 0
+        let head = UnsafeRawBufferPointer(rebasing: rest[0..<end])
+        // A response to HEAD has no body whatever its Content-Length (RFC 9110
+        // §9.3.2): the client's stream says which requests were HEAD, in order.
+        var bodiless = false
+        let status = PacketDecoder.statusCode(head)
+        if status >= 200 || status == 0 {
+            let number = exchange.count
+            exchange.count += 1
+            if let reverse = flows.index[key.reversed] {
+                bodiless = flows.slots[reverse].exchange.wasHEAD(number)
+            }
+        }
+        if bodiless { return start + end }
+        if start == 0, PacketDecoder.isStrictResponseHead(head) {
+            body = announcedBody(forHead: head, isResponse: true, client: key.destination).0
+            return end
+        }
+        // Kept from the status line on: where the head ends is one of the readings.
+        body = makeBody(framing: .buffered, client: key.destination)
+        return start
     }
 
     /// The offset just past the empty line that ends an HTTP head (CRLF CRLF, or bare

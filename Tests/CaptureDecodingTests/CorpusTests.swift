@@ -5,12 +5,12 @@ import Testing
 @testable import CaptureDecoding
 
 /// `<package root>/../shared/corpus`, or nil when it is absent.
-private func corpusDirectory() -> String? {
+private let corpus: String? = {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     let corpus = root.deletingLastPathComponent().appendingPathComponent("shared/corpus").path
     return FileManager.default.fileExists(atPath: corpus + "/pcap") ? corpus : nil
-}
+}()
 
 /// A truth file (`truth/README.md`): `kind<TAB>value` lines, values escaped.
 private struct Truth {
@@ -93,22 +93,59 @@ private let httpOutOfScope: [String: String] = [
 private let bodiesOutOfScope: [String: String] = [
     "sv-http-brotli-ce.pcap": "Content-Encoding br: brotli is not decoded (no brotli library among the dependencies)",
     "sv-dns-over-http2-dns_over_https.pcap": "an HTTP/2 body (only HTTP/1.x is read)",
+    "sv-dns-over-http2-limit.pcap": "an HTTP/2 body (only HTTP/1.x is read)",
+    "sv-bug-5929-02-http2_multiple_headers.pcap": "an HTTP/2 body (only HTTP/1.x is read)",
+    "sv-http2-authority-mismatch-authority_and_host_2.pcap": "an HTTP/2 body (only HTTP/1.x is read)",
+    "sv-http2-continuation.pcap": "an HTTP/2 body (only HTTP/1.x is read)",
+    "sv-http2-userinfo-authority-http2_userinfo_in_authority_1.pcap": "an HTTP/2 body (only HTTP/1.x is read)",
+    "zk-http-261-variant-04-te_cl_desync.pcap": "tshark exports the empty chunked body as an object; Cairn observes no digest of an empty body",
+    "zk-http-261-variant-10-multi_value_te.pcap": "tshark exports the empty chunked body as an object; Cairn observes no digest of an empty body",
     "zk-tunnels-ayiya3.pcap": "AYIYA tunnel (IPv6 in UDP/IPv4) not decoded",
     "zk-http-methods.pcap": "tshark exports the bytes of requests it cannot parse (`OPTIONSHTTP/1.1`) as objects",
-    "zk-ipv6-http-atomic-frag.pcap": "tshark exports unparsed requests as objects (88-byte `objectN`)",
     "zk-mixed-vlan-mpls.pcap": "a request Cairn counts as http.bad_request_line; tshark exports its bytes",
     "zk-http-http-lower-case-nonstandard-port.pcap": "tshark exports the gzip body undecoded (818 bytes) after a lower-case status line",
     "zk-erspan.pcap": "segments missing from the capture (tcp.gap): tshark exports the bodies with holes, Cairn does not hash them",
     "zk-http-bro.org.pcap": "segments missing from the capture (tcp.gap), as zk-erspan",
-    "sv-http-evader-008.pcap": "HTTP evader: a chunk size followed by a bare CR, which tshark reads differently",
-    "sv-http-evader-267.pcap": "HTTP evader: a chunk-size extension that tshark reads differently",
-    "sv-http-evader-378.pcap": "HTTP evader: `(cr)Transfer-Encoding` in the head, which tshark takes as chunked",
     "sv-http-range-file.pcap": "Range responses (206) tshark exports per part: not yet diagnosed",
     "sv-tls-subjectaltname.pcap": "repeated downloads of the same files: not yet diagnosed",
     "sv-detect-pcre-02.pcap": "a 7-byte object: not yet diagnosed",
     "sv-http-event-chunk.pcap": "an 8-byte chunked object: not yet diagnosed",
     "zk-mpls-in-vlan.pcap": "a 1448-byte object from a stream without its start: not yet diagnosed",
 ]
+
+/// Reads a capture to its end, gathering what it yields.
+private func readAll(_ reader: CaptureReader) -> (ReadSummary, Yield) {
+    var yield = Yield()
+    let summary = reader.read(observe: { observation in
+        switch (observation.value, observation.field) {
+        case (.ipv4(let address), .ipSource), (.ipv4(let address), .ipDestination):
+            yield.ipv4.insert(address.description)
+            yield.outer4.insert(address.description)
+        case (.ipv4(let address), .tunnelIPSource), (.ipv4(let address), .tunnelIPDestination):
+            yield.ipv4.insert(address.description)
+        case (.ipv6(let address), .ipv6Source), (.ipv6(let address), .ipv6Destination):
+            yield.ipv6.insert(address.description)
+            yield.outer6.insert(address.description)
+        case (.ipv6(let address), .tunnelIPv6Source), (.ipv6(let address), .tunnelIPv6Destination):
+            yield.ipv6.insert(address.description)
+        case (.domain, .dnsQuery):
+            yield.names.insert(observation.value.owned.description.lowercased())
+        case (.ipv4, .dnsAnswer), (.ipv6, .dnsAnswer):
+            yield.answers.insert(observation.value.owned.description)
+        case (.domain, .tlsSNI):
+            yield.sni.insert(observation.value.owned.description)
+        case (.domain, .httpHost):
+            yield.httpHosts.insert(observation.value.owned.description)
+        case (.url, .httpURL):
+            yield.urls.insert(observation.value.owned.description)
+        case (.hexDigest, .fileSHA256):
+            yield.bodies.insert(observation.value.owned.description)
+        default:
+            break
+        }
+    }, progress: { _ in })
+    return (summary, yield)
+}
 
 /// A Host header's name as Cairn observes it: no port, no IPv6 brackets.
 private func hostName(_ host: String) -> String {
@@ -118,11 +155,9 @@ private func hostName(_ host: String) -> String {
     return String(host.prefix { $0 != ":" })
 }
 
-@Test func corpusCapturesMatchTheTruth() throws {
-    guard let corpus = corpusDirectory() else {
-        print("skipped: ../shared/corpus is absent")
-        return
-    }
+@Test(.enabled(if: corpus != nil, "../shared/corpus is absent"))
+func corpusCapturesMatchTheTruth() throws {
+    let corpus = try #require(corpus)
     let captures = try FileManager.default.contentsOfDirectory(atPath: corpus + "/pcap").sorted()
     var anomalies = AnomalyCounts()
     var bodiesCompared = 0
@@ -146,35 +181,7 @@ private func hostName(_ host: String) -> String {
             #expect(!error.message.isEmpty)
             continue
         }
-        var yield = Yield()
-        let summary = reader.read(observe: { observation in
-            switch (observation.value, observation.field) {
-            case (.ipv4(let address), .ipSource), (.ipv4(let address), .ipDestination):
-                yield.ipv4.insert(address.description)
-                yield.outer4.insert(address.description)
-            case (.ipv4(let address), .tunnelIPSource), (.ipv4(let address), .tunnelIPDestination):
-                yield.ipv4.insert(address.description)
-            case (.ipv6(let address), .ipv6Source), (.ipv6(let address), .ipv6Destination):
-                yield.ipv6.insert(address.description)
-                yield.outer6.insert(address.description)
-            case (.ipv6(let address), .tunnelIPv6Source), (.ipv6(let address), .tunnelIPv6Destination):
-                yield.ipv6.insert(address.description)
-            case (.domain, .dnsQuery):
-                yield.names.insert(observation.value.owned.description.lowercased())
-            case (.ipv4, .dnsAnswer), (.ipv6, .dnsAnswer):
-                yield.answers.insert(observation.value.owned.description)
-            case (.domain, .tlsSNI):
-                yield.sni.insert(observation.value.owned.description)
-            case (.domain, .httpHost):
-                yield.httpHosts.insert(observation.value.owned.description)
-            case (.url, .httpURL):
-                yield.urls.insert(observation.value.owned.description)
-            case (.hexDigest, .fileSHA256):
-                yield.bodies.insert(observation.value.owned.description)
-            default:
-                break
-            }
-        }, progress: { _ in })
+        let (summary, yield) = readAll(reader)
         read += 1
         anomalies.merge(summary.anomalies)
         if summary.damage != nil { damaged += 1 }
@@ -249,7 +256,9 @@ private func hostName(_ host: String) -> String {
         #expect(sni.isEmpty, "\(name): TLS server names not observed: \(sni.sorted().prefix(5))")
         sniCompared += truth.all("tls.sni").isEmpty ? 0 : 1
         // HTTP bodies: tshark's exported objects (`--export-objects http`) by SHA-256.
-        let wantedBodies = Set(truth.all("http.object.sha256"))
+        // (For the HTTP evader captures suricata-verify's expectation is the oracle:
+        // `httpEvaderBodiesAreTheEICARFile`.)
+        let wantedBodies = name.hasPrefix("sv-http-evader-") ? [] : Set(truth.all("http.object.sha256"))
         let missingBodies = wantedBodies.subtracting(yield.bodies)
         if let reason = bodiesOutOfScope[name] {
             #expect(!missingBodies.isEmpty, "\(name): bodies now match; drop it from bodiesOutOfScope (\(reason))")
@@ -269,4 +278,45 @@ private func hostName(_ host: String) -> String {
     #expect(sniCompared >= 10 && httpCompared >= 30)
     print("corpus: HTTP bodies compared in \(bodiesCompared) captures (\(bodiesOutOfScope.count) excluded, see the list)")
     #expect(bodiesCompared >= 35)
+}
+
+/// The EICAR test file, which every HTTP evader capture delivers to a browser.
+private let eicarSHA256 = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"
+
+/// HTTP evader captures (noxxi.de's HTTP Evader, as suricata-verify keeps them) whose
+/// response body Cairn does not yet decode to the EICAR file, and why. Each is a known
+/// gap: the test fails once the body is decoded, so that the entry is dropped.
+private let evaderGaps: [String: String] = [
+    "sv-http-evader-116-lzma.pcap": "Content-Encoding: lzma, which no current browser decodes (Opera's Presto engine did); the body is hashed as it came",
+]
+
+/// suricata-verify expects the EICAR file in the response body of every HTTP evader
+/// capture (`truth/http-evader-expectations.tsv`): each variant is a way of sending
+/// it that some browser accepts. Cairn's decoded body must hash to it.
+@Test(.enabled(if: corpus != nil, "../shared/corpus is absent"))
+func httpEvaderBodiesAreTheEICARFile() throws {
+    let corpus = try #require(corpus)
+    let expectations = try String(contentsOfFile: corpus + "/truth/http-evader-expectations.tsv", encoding: .utf8)
+    var decoded = 0, expected = 0
+    var missing: [String] = []
+    for line in expectations.split(separator: "\n").dropFirst() {
+        // capture, alerts of sid 1 and of sid 2 (the EICAR strings in the response's file
+        // data), fileinfo records for eicar.txt (left empty for one test).
+        let columns = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        guard columns.count == 4, columns[1] != "0" || columns[2] != "0" else { continue }
+        let name = columns[0]
+        expected += 1
+        let reader = try CaptureReader(file: try InputFile(path: corpus + "/pcap/" + name), filter: nil)
+        let (_, yield) = readAll(reader)
+        let found = yield.bodies.contains(eicarSHA256)
+        if found { decoded += 1 } else { missing.append(name) }
+        if let reason = evaderGaps[name] {
+            #expect(!found, "\(name): the EICAR file is now decoded; drop it from evaderGaps (\(reason))")
+        } else {
+            #expect(found, "\(name): the response body is not the EICAR file")
+        }
+    }
+    print("HTTP evader: the EICAR file decoded in \(decoded) of \(expected) captures (\(evaderGaps.count) known gaps, see the list)")
+    print("HTTP evader missing: \(missing.joined(separator: " "))")
+    #expect(expected >= 500)
 }

@@ -1,0 +1,332 @@
+import ByteParsing
+import CZlib
+import Observations
+
+// Responses whose head a strict reader would not accept, read every way a browser may.
+//
+// A server (or an attacker's) response may frame its body in ways the RFC forbids and
+// browsers still accept, differently from one another: `Transfer-Encoding: chunked` in
+// an HTTP/1.0 response or beside a Content-Length, two Content-Lengths, a folded or
+// NUL-split header name, lines ended by a bare CR, junk before the status line, two or
+// unknown Content-Encodings, a gzip header with reserved flags or a wrong CRC (the
+// noxxi.de HTTP Evader catalogue, kept in suricata-verify). An IDS that picks one
+// reading is evaded by the others. So a response whose head is not strict is kept
+// (up to `DecodingOptions.maxBufferedBodyBytes`) until its connection ends, and its
+// body is read each way a browser may: chunked when the head names chunked anywhere
+// and the bytes are chunked, else as they are; cut at each Content-Length the head
+// gives, or not cut; then compressed layers undone as their bytes say (gzip and zlib
+// by their headers, raw deflate when the head names deflate), up to three. Each
+// distinct non-empty result is hashed and observed. A strict head is read as the RFC
+// says, streaming (`HTTPBody.swift`).
+
+/// What a response head says about its body, read leniently: every name compared
+/// with NUL bytes removed and case folded, lines ended by CR, LF or CRLF.
+struct LenientHead {
+    /// Some header (or the status line) names `chunked`.
+    var mentionsChunked = false
+    /// Some header names `deflate`.
+    var mentionsDeflate = false
+    /// Every number written in a Content-Length value (folded lines included), at most
+    /// `maxLengths`, distinct.
+    var lengths: [Int64] = []
+
+    static let maxLengths = 4
+
+    init(_ head: UnsafeRawBufferPointer) {
+        var inLength = false
+        var lineStart = 0
+        var position = 0
+        while position <= head.count {
+            let atEnd = position == head.count
+            if atEnd || head[position] == UInt8(ascii: "\r") || head[position] == UInt8(ascii: "\n") {
+                let line = UnsafeRawBufferPointer(rebasing: head[lineStart..<position])
+                // (The empty piece between the CR and LF of a CRLF is no line.)
+                let folded = line.first == UInt8(ascii: " ") || line.first == UInt8(ascii: "\t")
+                if !folded, !line.isEmpty { inLength = LenientHead.contains(line, "content-length") }
+                if LenientHead.contains(line, "chunked") { mentionsChunked = true }
+                if LenientHead.contains(line, "deflate") { mentionsDeflate = true }
+                if inLength { collectLengths(line) }
+                lineStart = position + 1
+            }
+            position += 1
+        }
+    }
+
+    /// The decimal numbers in the value part of a Content-Length line (after its
+    /// colon) or in a folded continuation of one.
+    private mutating func collectLengths(_ line: UnsafeRawBufferPointer) {
+        var start = 0
+        if let colon = PacketDecoder.index(of: UInt8(ascii: ":"), in: line, from: 0, to: line.count),
+           LenientHead.contains(UnsafeRawBufferPointer(rebasing: line[0..<colon]), "content-length") {
+            start = colon + 1
+        }
+        var value: Int64 = 0
+        var digits = 0
+        for index in start...line.count {
+            let byte = index < line.count ? line[index] : 0
+            if byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), value < 1 << 58 {
+                value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+                digits += 1
+            } else {
+                if digits > 0, !lengths.contains(value), lengths.count < LenientHead.maxLengths { lengths.append(value) }
+                value = 0
+                digits = 0
+            }
+        }
+    }
+
+    /// Whether `line` holds `word` (lower-case), comparing without NUL bytes and with
+    /// ASCII case folded.
+    static func contains(_ line: UnsafeRawBufferPointer, _ word: StaticString) -> Bool {
+        word.withUTF8Buffer { literal in
+            guard literal.count > 0 else { return true }
+            var start = 0
+            while start < line.count {
+                var matched = 0
+                var index = start
+                while index < line.count, matched < literal.count {
+                    var byte = line[index]
+                    index += 1
+                    if byte == 0 { continue }
+                    if byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z") { byte |= 0x20 }
+                    guard byte == literal[matched] else { break }
+                    matched += 1
+                }
+                if matched == literal.count { return true }
+                start += 1
+            }
+            return false
+        }
+    }
+}
+
+extension PacketDecoder {
+    /// Whether a response head (status line to the empty line) is one a strict reader
+    /// accepts as it is: `HTTP/1.0` or `HTTP/1.1`, a three-digit status, lines ended by
+    /// CRLF, each a token name and a colon, no folding, no control bytes; at most one
+    /// Content-Length value (digits only); Transfer-Encoding only as the one value
+    /// `chunked`, in HTTP/1.1, without a Content-Length; at most one Content-Encoding,
+    /// of one coding. Anything else is read every way (`bodyReadings`).
+    static func isStrictResponseHead(_ head: UnsafeRawBufferPointer) -> Bool {
+        guard head.count >= 14, hasPrefix(head, "HTTP/1."),
+              head[7] == UInt8(ascii: "0") || head[7] == UInt8(ascii: "1"), head[8] == UInt8(ascii: " "),
+              statusCode(head) > 0, head[12] == UInt8(ascii: " ") || head[12] == UInt8(ascii: "\r")
+        else { return false }
+        let http11 = head[7] == UInt8(ascii: "1")
+        var lengths = 0, codings = 0, transferCodings = 0
+        var length: UnsafeRawBufferPointer? = nil
+        var lineStart = 0
+        var first = true
+        var ended = false
+        while !ended {
+            guard let newline = index(of: UInt8(ascii: "\n"), in: head, from: lineStart, to: head.count),
+                  newline > lineStart, head[newline - 1] == UInt8(ascii: "\r")
+            else { return false }
+            let line = UnsafeRawBufferPointer(rebasing: head[lineStart..<(newline - 1)])
+            lineStart = newline + 1
+            if line.isEmpty {
+                ended = true
+                continue
+            }
+            for byte in line where byte < 0x20 && byte != UInt8(ascii: "\t") || byte == 0x7F { return false }
+            if first {
+                first = false
+                continue
+            }
+            guard let colon = index(of: UInt8(ascii: ":"), in: line, from: 0, to: line.count), colon > 0 else { return false }
+            for byte in line[0..<colon] where !isTokenByte(byte) { return false }
+            let value = trimmed(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
+            if hasPrefix(line, "content-length:", foldCase: true) {
+                guard !value.isEmpty, value.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return false }
+                if let length, !length.elementsEqual(value) { return false }
+                length = value
+                lengths += 1
+            } else if hasPrefix(line, "transfer-encoding:", foldCase: true) {
+                guard value.count == 7, hasPrefix(value, "chunked", foldCase: true) else { return false }
+                transferCodings += 1
+            } else if hasPrefix(line, "content-encoding:", foldCase: true) {
+                for byte in value where !isTokenByte(byte) { return false }
+                codings += 1
+            }
+        }
+        return lineStart == head.count && codings <= 1 && transferCodings <= 1
+            && (transferCodings == 0 || (http11 && lengths == 0))
+    }
+
+    /// RFC 9110 §5.6.2 tchar.
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
+    /// The offset where a response's status line starts: the first `HTTP/` (any case)
+    /// within the first `maxJunkBeforeStatus` bytes, as Firefox looks for it past junk;
+    /// nil when it is not there (yet).
+    static func statusLineStart(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        let end = min(bytes.count, maxJunkBeforeStatus + 5)
+        guard end >= 5 else { return nil }
+        for start in 0...(end - 5) where bytes[start] | 0x20 == UInt8(ascii: "h") {
+            if hasPrefix(UnsafeRawBufferPointer(rebasing: bytes[start...]), "http/", foldCase: true) { return start }
+        }
+        return nil
+    }
+
+    /// Junk a browser skips before a status line (Firefox's limit for finding
+    /// `HTTP/` in a response).
+    static let maxJunkBeforeStatus = 1024
+
+    /// The offset just past the end of a head read leniently: the first line, after
+    /// the status line, that holds nothing but spaces, tabs and CRs (so `\n\n`,
+    /// `\r\n\r\n`, `\n\r\r\n`, `\n \n` all end it); nil when it is not within `limit`.
+    static func lenientHeadEnd(_ bytes: UnsafeRawBufferPointer, limit: Int) -> Int? {
+        let end = min(bytes.count, limit)
+        var position = 0
+        var first = true
+        while let newline = index(of: UInt8(ascii: "\n"), in: bytes, from: position, to: end) {
+            var blank = !first
+            var index = position
+            while blank, index < newline {
+                let byte = bytes[index]
+                blank = byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r")
+                index += 1
+            }
+            if blank { return newline + 1 }
+            first = false
+            position = newline + 1
+        }
+        return nil
+    }
+
+    /// Every reading of a response kept whole, head included (see the top of this
+    /// file): the distinct non-empty bodies, at most `maxBufferedDecodedBytes` each.
+    /// The head ends at its first blank line, or (a blank line may be a folded header)
+    /// at its first empty one. Counts `http.body_ambiguous` once.
+    mutating func bodyReadings(response bytes: UnsafeRawBufferPointer) -> [[UInt8]] {
+        anomalies.record("http.body_ambiguous")
+        let cap = flows.options.maxHTTPHeadBytes
+        var ends: [Int] = []
+        if let end = PacketDecoder.lenientHeadEnd(bytes, limit: cap) { ends.append(end) }
+        if let end = PacketDecoder.headEnd(bytes, limit: cap), !ends.contains(end) { ends.append(end) }
+        var results: [[UInt8]] = []
+        for end in ends {
+            let head = LenientHead(UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
+            let body = UnsafeRawBufferPointer(rebasing: bytes[end...])
+            var framings: [[UInt8]] = [[UInt8](body)]
+            if head.mentionsChunked, let dechunked = PacketDecoder.dechunked(body) { framings.append(dechunked) }
+            for framed in framings {
+                var cuts: [Int] = head.lengths.compactMap { $0 < Int64(framed.count) ? Int($0) : nil }
+                cuts.append(framed.count)
+                for cut in Set(cuts).sorted() {
+                    let decoded = framed.withUnsafeBytes { framedBytes in
+                        decodedLayers(UnsafeRawBufferPointer(rebasing: framedBytes[0..<cut]), deflateNamed: head.mentionsDeflate)
+                    }
+                    if !decoded.isEmpty, !results.contains(decoded) { results.append(decoded) }
+                }
+            }
+        }
+        return results
+    }
+
+    /// Compressed layers undone as the bytes say, up to `maxContentCodingLayers`: gzip (its header
+    /// read here, reserved flags ignored, the trailer's CRC and length not checked, as
+    /// Chrome reads it), zlib (the check sum not checked), raw deflate when the head
+    /// names deflate. A layer is undone only when its deflate stream ends whole.
+    func decodedLayers(_ bytes: UnsafeRawBufferPointer, deflateNamed: Bool) -> [UInt8] {
+        var data = [UInt8](bytes)
+        for _ in 0..<PacketDecoder.maxContentCodingLayers {
+            let next: [UInt8]? = data.withUnsafeBytes { current in
+                if let start = PacketDecoder.gzipPayloadStart(current) {
+                    return inflatedRaw(UnsafeRawBufferPointer(rebasing: current[start...]))
+                }
+                if PacketDecoder.isZlibHeader(current) {
+                    return inflatedRaw(UnsafeRawBufferPointer(rebasing: current[2...]))
+                }
+                return deflateNamed ? inflatedRaw(current) : nil
+            }
+            guard let next, !next.isEmpty else { break }
+            data = next
+        }
+        return data
+    }
+
+    /// Content codings undone at most this many times over (as Suricata's default).
+    static let maxContentCodingLayers = 3
+
+    /// The offset of the deflate data in a gzip member (RFC 1952 §2.3), or nil when
+    /// `bytes` do not start one or its header is cut.
+    static func gzipPayloadStart(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        let cursor = ByteCursor(bytes)
+        guard cursor.getUInt8(at: 0) == 0x1F, cursor.getUInt8(at: 1) == 0x8B, cursor.getUInt8(at: 2) == 8,
+              let flags = cursor.getUInt8(at: 3)
+        else { return nil }
+        var position = 10
+        if flags & 0x04 != 0 {
+            guard let low = cursor.getUInt8(at: position), let high = cursor.getUInt8(at: position + 1) else { return nil }
+            position += 2 + (Int(high) << 8 | Int(low))
+        }
+        for flag: UInt8 in [0x08, 0x10] where flags & flag != 0 {
+            guard let zero = index(of: 0, in: bytes, from: min(position, bytes.count), to: bytes.count) else { return nil }
+            position = zero + 1
+        }
+        if flags & 0x02 != 0 { position += 2 }
+        return position < bytes.count ? position : nil
+    }
+
+    /// Whether `bytes` start with a zlib header (RFC 1950 §2.2) without a preset
+    /// dictionary: CM 8, a window of at most 32 KiB, FCHECK right.
+    static func isZlibHeader(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count >= 3 else { return false }
+        return bytes[0] & 0x0F == 8 && bytes[0] >> 4 <= 7 && bytes[1] & 0x20 == 0
+            && (Int(bytes[0]) << 8 | Int(bytes[1])) % 31 == 0
+    }
+
+    /// Raw deflate inflated whole; nil when the data is not deflate, does not end, or
+    /// inflates past `maxBufferedDecodedBytes`.
+    func inflatedRaw(_ bytes: UnsafeRawBufferPointer) -> [UInt8]? {
+        let inflater = BodyInflater(windowBits: -MAX_WBITS)
+        var output: [UInt8] = []
+        let limit = flows.options.maxBufferedDecodedBytes
+        let ok = inflater.inflate(bytes) { piece in
+            output.append(contentsOf: piece)
+            return output.count <= limit
+        }
+        return ok && inflater.ended && output.count <= limit ? output : nil
+    }
+
+    /// A chunked body decoded leniently, as browsers accept it: blank lines and leading
+    /// whitespace (SP, HT, CR, VT, FF) before a chunk size skipped, anything after the
+    /// hex digits ignored, the last chunk's data taken as far as it goes, the body ended
+    /// by a zero size or the data's end. nil when the bytes do not start as a chunked
+    /// body (a size line first).
+    static func dechunked(_ bytes: UnsafeRawBufferPointer) -> [UInt8]? {
+        var output: [UInt8] = []
+        var position = 0
+        var chunks = 0
+        while position < bytes.count {
+            while position < bytes.count, isChunkLinePadding(bytes[position]) { position += 1 }
+            guard position < bytes.count else { break }
+            guard let newline = index(of: UInt8(ascii: "\n"), in: bytes, from: position,
+                                      to: min(bytes.count, position + maxChunkLine))
+            else { return chunks > 0 ? output : nil }
+            guard let size = chunkSize(UnsafeRawBufferPointer(rebasing: bytes[position..<newline])) else {
+                return chunks > 0 ? output : nil
+            }
+            chunks += 1
+            position = newline + 1
+            if size == 0 { break }
+            let end = min(bytes.count, position + Int(size))
+            output.append(contentsOf: bytes[position..<end])
+            position = end
+        }
+        return chunks > 0 ? output : nil
+    }
+
+    /// Bytes a browser skips before a chunk size: SP, HT, CR, LF, VT, FF.
+    static func isChunkLinePadding(_ byte: UInt8) -> Bool {
+        byte == 0x20 || (byte >= 0x09 && byte <= 0x0D)
+    }
+}
