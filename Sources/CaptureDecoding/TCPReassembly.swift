@@ -225,6 +225,7 @@ extension PacketDecoder {
             index = newStream(key, observe: observe)
             flows.slots[index].nextSequence = syn ? sequence &+ 1 : sequence
             flows.slots[index].sawSYN = syn
+            flows.slots[index].exchange.fromSYN = syn
         }
         var stream = TCPStream()
         swap(&stream, &flows.slots[index])

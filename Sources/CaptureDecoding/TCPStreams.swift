@@ -10,6 +10,8 @@ struct HTTPExchange {
     /// How far the incomplete head at the start of the held bytes has been searched for
     /// its end, so that a head arriving a byte at a time costs linear, not quadratic, time.
     var scanned = 0
+    /// The stream was seen from its SYN, so its first bytes start its first message.
+    var fromSYN = false
 
     mutating func record(isHEAD: Bool) {
         headMask = headMask << 1 | (isHEAD ? 1 : 0)
@@ -290,15 +292,17 @@ extension PacketDecoder {
     /// One HTTP/1.x response head, found past junk (`statusLineStart`). A strict head
     /// (`isStrictResponseHead`) frames its body as the RFC says, and the body streams;
     /// any other head's body is kept whole and read every way a browser may
-    /// (`bodyReadings`). With no status line at all in the connection's first response,
-    /// the response is HTTP/0.9: all of it is the body. nil while the head is incomplete.
+    /// (`bodyReadings`). With no status line at all in the first response of a stream
+    /// seen from its SYN, the response is HTTP/0.9: all of it is the body. nil while
+    /// the head is incomplete.
     private mutating func httpResponseHead(
         _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, exchange: inout HTTPExchange, body: inout HTTPBody?,
         key: StreamKey, final: Bool
     ) -> Int? {
         guard let start = PacketDecoder.statusLineStart(bytes) else {
             guard final || bytes.count >= PacketDecoder.maxJunkBeforeStatus + 5 else { return nil }
-            if exchange.count == 0 {
+            // (Only from a stream seen from its SYN: one picked up midway starts anywhere.)
+            if exchange.count == 0, exchange.fromSYN {
                 exchange.count += 1
                 anomalies.record("http.response_without_status")
                 body = makeBody(framing: .close, client: key.destination)
