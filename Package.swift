@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         // Correlation rules are YAML, like the Sigma rules rule authors already write.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+        // HTTP/2 header blocks (HPACK) in captures are decoded by SwiftNIO's decoder.
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.82.0"),
     ],
     targets: [
         .systemLibrary(
@@ -53,6 +56,8 @@ let package = Package(
                 "Observations", "ByteParsing", "CPcap", "CZlib", "CGuardedMapping",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .target(name: "LogReading", dependencies: ["Observations", "ByteParsing", "CZlib", "CIsal"]),

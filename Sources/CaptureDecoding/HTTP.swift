@@ -73,6 +73,8 @@ extension PacketDecoder {
             }
         }
         guard !isConnect, let first = target.first else { return .done }
+        // DNS over HTTPS as a GET (RFC 8484 §4.1): the query is in the `dns` parameter.
+        if LenientHead.contains(target, "dns=") { observeDNSParameter(Array(target), context: context, observe: observe) }
         if PacketDecoder.hasPrefix(target, "http://", foldCase: true) {
             observe(Observation(value: .url(target), field: .httpURL, host: context.source,
                                 locator: context.locator, time: context.time))

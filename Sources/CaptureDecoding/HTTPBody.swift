@@ -111,6 +111,10 @@ struct HTTPBody {
     var digests: DerivedObservables = .fileDigests
     /// The digests were observed at the last chunk; trailers are still being read.
     var observed = false
+    /// The decoded body, gathered when it is a DNS message (`application/dns-message`,
+    /// DNS over HTTPS) to be decoded as DNS at its end; nil for any other body, or
+    /// once it passes the 65 535 bytes a DNS message may have.
+    var dnsMessage: [UInt8]? = nil
 
     var isBuffered: Bool {
         if case .buffered = framing { return true }
@@ -122,6 +126,13 @@ struct HTTPBody {
         if digests.contains(.fileSHA1) { sha1.update(bufferPointer: bytes) }
         if digests.contains(.fileSHA256) { sha256.update(bufferPointer: bytes) }
         decoded += Int64(bytes.count)
+        if var message = dnsMessage {
+            dnsMessage = nil  // (so that the append below does not copy)
+            if message.count + bytes.count <= 65_535 {
+                message.append(contentsOf: bytes)
+                dnsMessage = message
+            }
+        }
     }
 }
 
@@ -150,6 +161,7 @@ extension PacketDecoder {
         }
         guard let framing else { return (nil, false) }
         var body = makeBody(framing: framing, client: client)
+        if PacketDecoder.headerValue(head, "content-type:", startsWith: "application/dns-message") { body.dnsMessage = [] }
         switch PacketDecoder.contentEncoding(head) {
         case .identity: break
         case .gzip: body.pendingGzip = true
@@ -176,6 +188,22 @@ extension PacketDecoder {
             code = code * 10 + Int(byte - UInt8(ascii: "0"))
         }
         return code
+    }
+
+    /// Whether a header of `head` named `name` (with its colon, lower-case) has a value
+    /// starting with `prefix` (lower-case), case folded.
+    static func headerValue(_ head: UnsafeRawBufferPointer, _ name: StaticString, startsWith prefix: StaticString) -> Bool {
+        let nameLength = name.utf8CodeUnitCount
+        var start = 0
+        while let end = lineEnd(head, from: start), end > start {
+            let line = UnsafeRawBufferPointer(rebasing: head[start..<end])
+            if hasPrefix(line, name, foldCase: true),
+               hasPrefix(trimmed(UnsafeRawBufferPointer(rebasing: line[nameLength...])), prefix, foldCase: true) {
+                return true
+            }
+            start = afterLineEnd(head, end)
+        }
+        return false
     }
 
     enum ContentEncoding { case identity, gzip, deflate, other }
@@ -397,6 +425,9 @@ extension PacketDecoder {
         if body.digests.contains(.fileMD5) { emit(body.md5.finalize(), .fileMD5) }
         if body.digests.contains(.fileSHA1) { emit(body.sha1.finalize(), .fileSHA1) }
         if body.digests.contains(.fileSHA256) { emit(body.sha256.finalize(), .fileSHA256) }
+        if let message = body.dnsMessage {
+            message.withUnsafeBytes { _ = decodeDNS($0, context: context, observe: observe) }
+        }
     }
 
     static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)

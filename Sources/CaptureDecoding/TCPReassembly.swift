@@ -70,6 +70,8 @@ enum StreamMode: Equatable {
     case http
     /// HTTP/1.x responses: heads read for their framing, bodies hashed.
     case httpResponse
+    /// HTTP/2 frames, either direction (HTTP2.swift).
+    case http2
     /// Nothing more of interest: later segments cost one table look-up.
     case ignored
 }

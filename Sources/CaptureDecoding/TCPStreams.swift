@@ -12,6 +12,8 @@ struct HTTPExchange {
     var scanned = 0
     /// The stream was seen from its SYN, so its first bytes start its first message.
     var fromSYN = false
+    /// The HTTP/2 state of this direction, once the connection speaks HTTP/2.
+    var http2: HTTP2Direction? = nil
 
     mutating func record(isHEAD: Bool) {
         headMask = headMask << 1 | (isHEAD ? 1 : 0)
@@ -68,6 +70,20 @@ extension PacketDecoder {
         case .maybe: return .unknown
         case .no: break
         }
+        switch http2PrefaceStart(bytes) {
+        case .yes: return .http2
+        case .maybe: return .unknown
+        case .no: break
+        }
+        // A server's HTTP/2 SETTINGS frame, which may come before the client's preface.
+        if first == 0 {
+            guard bytes.count >= 9 else { return .unknown }
+            let cursor = ByteCursor(bytes)
+            if cursor.getUInt8(at: 3) == 4, cursor.getUInt32(at: 5) == 0, bytes[1] == 0 || bytes[0] == 0,
+               let length = cursor.getUInt16(at: 1), length % 6 == 0, cursor.getUInt8(at: 4).map({ $0 & 0xFE == 0 }) == true {
+                return .http2
+            }
+        }
         switch httpResponseStart(bytes) {
         case .yes: return .httpResponse
         case .maybe: return .unknown
@@ -115,9 +131,10 @@ extension PacketDecoder {
                 mode = PacketDecoder.classify(rest, sourcePort: key.sourcePort, destinationPort: key.destinationPort)
                 // The other side sent HTTP requests: these are responses, whatever junk
                 // comes before the first status line (`httpResponseHead`).
-                if mode != .httpResponse, mode != .dns, !(final && rest.isEmpty),
-                   let reverse = flows.index[key.reversed], flows.slots[reverse].mode == .http {
-                    mode = .httpResponse
+                if mode != .httpResponse, mode != .dns, mode != .http2, !(final && rest.isEmpty),
+                   let reverse = flows.index[key.reversed] {
+                    if flows.slots[reverse].mode == .http { mode = .httpResponse }
+                    if flows.slots[reverse].mode == .http2 { mode = .http2 }
                 }
                 if mode == .unknown {
                     if final { mode = .ignored }
@@ -129,6 +146,9 @@ extension PacketDecoder {
             case .unknown, .ignored: return bytes.count
             case .dns: used = dnsMessage(rest, mode: &mode, final: final, context: context, observe: observe)
             case .tls: used = clientHelloRecord(rest, mode: &mode, final: final, context: context, observe: observe)
+            case .http2:
+                used = http2Frame(rest, mode: &mode, exchange: &exchange, key: key, final: final, context: context,
+                                  observe: observe)
             case .http, .httpResponse:
                 used = httpHead(rest, mode: &mode, exchange: &exchange, body: &body, key: key, final: final, context: context,
                                 observe: observe)
@@ -257,7 +277,14 @@ extension PacketDecoder {
             if final { mode = .ignored }
             return final ? 0 : nil
         case .no:
-            mode = .ignored
+            // After an `Upgrade: h2c` request the client goes on in HTTP/2.
+            switch PacketDecoder.http2PrefaceStart(bytes) {
+            case .yes:
+                mode = .http2
+                exchange.http2 = HTTP2Direction(isClient: true)
+            case .maybe where !final: return nil
+            default: mode = .ignored
+            }
             return 0
         }
         let cap = flows.options.maxHTTPHeadBytes
@@ -335,6 +362,13 @@ extension PacketDecoder {
             }
         }
         if bodiless { return start + end }
+        if status == 101, LenientHead.contains(head, "h2c") {
+            // Switching to HTTP/2 (RFC 7540 §3.2): the server's next bytes are frames,
+            // the first answering the upgraded request as stream 1.
+            mode = .http2
+            exchange.http2 = HTTP2Direction(isClient: false)
+            return start + end
+        }
         if start == 0, PacketDecoder.isStrictResponseHead(head) {
             body = announcedBody(forHead: head, isResponse: true, client: key.destination).0
             return end
