@@ -120,7 +120,14 @@ let package = Package(
         .testTarget(name: "ByteParsingTests", dependencies: ["ByteParsing"]),
         .testTarget(name: "ObservationsTests", dependencies: ["Observations"]),
         .testTarget(name: "IndicatorsTests", dependencies: ["Indicators", "Observations", "TestSupport"]),
-        .testTarget(name: "CaptureDecodingTests", dependencies: ["CaptureDecoding", "Observations", "ByteParsing", "TestSupport"]),
+        .testTarget(
+            name: "CaptureDecodingTests",
+            dependencies: [
+                "CaptureDecoding", "Observations", "ByteParsing", "TestSupport",
+                // The HTTP/2 tests encode their header blocks with SwiftNIO's HPACK encoder.
+                .product(name: "NIOHPACK", package: "swift-nio-http2"), .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "LogReadingTests", dependencies: ["LogReading", "Observations", "ByteParsing", "TestSupport"]),
         .testTarget(name: "CaseStoreTests", dependencies: ["CaseStore", "Correlation", "Indicators", "Observations"]),
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Observations", "TestSupport"]),

@@ -179,25 +179,34 @@ extension PacketDecoder {
     /// `HTTP/` in a response).
     static let maxJunkBeforeStatus = 1024
 
+    /// Where a search for a head's end stopped: the start of the line it was in, and
+    /// how far it had looked for that line's end.
+    struct HeadSearch {
+        var lineStart = 0
+        var scanned = 0
+    }
+
     /// The offset just past the end of a head read leniently: the first line, after
     /// the status line, that holds nothing but spaces, tabs and CRs (so `\n\n`,
     /// `\r\n\r\n`, `\n\r\r\n`, `\n \n` all end it); nil when it is not within `limit`.
-    static func lenientHeadEnd(_ bytes: UnsafeRawBufferPointer, limit: Int) -> Int? {
+    /// `search` says where an earlier search of the same bytes stopped, and is left
+    /// where this one stops, so a head arriving a byte at a time costs linear time.
+    static func lenientHeadEnd(_ bytes: UnsafeRawBufferPointer, search: inout HeadSearch, limit: Int) -> Int? {
         let end = min(bytes.count, limit)
-        var position = 0
-        var first = true
-        while let newline = index(of: UInt8(ascii: "\n"), in: bytes, from: position, to: end) {
-            var blank = !first
-            var index = position
+        while let newline = index(of: UInt8(ascii: "\n"), in: bytes, from: min(max(search.scanned, search.lineStart), end),
+                                  to: end) {
+            var blank = search.lineStart > 0
+            var index = search.lineStart
             while blank, index < newline {
                 let byte = bytes[index]
                 blank = byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r")
                 index += 1
             }
+            search.lineStart = newline + 1
+            search.scanned = newline + 1
             if blank { return newline + 1 }
-            first = false
-            position = newline + 1
         }
+        search.scanned = end
         return nil
     }
 
@@ -209,7 +218,8 @@ extension PacketDecoder {
         anomalies.record("http.body_ambiguous")
         let cap = flows.options.maxHTTPHeadBytes
         var ends: [Int] = []
-        if let end = PacketDecoder.lenientHeadEnd(bytes, limit: cap) { ends.append(end) }
+        var search = HeadSearch()
+        if let end = PacketDecoder.lenientHeadEnd(bytes, search: &search, limit: cap) { ends.append(end) }
         if let end = PacketDecoder.headEnd(bytes, limit: cap), !ends.contains(end) { ends.append(end) }
         var results: [[UInt8]] = []
         for end in ends {

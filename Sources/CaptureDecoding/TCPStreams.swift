@@ -12,6 +12,9 @@ struct HTTPExchange {
     var scanned = 0
     /// The stream was seen from its SYN, so its first bytes start its first message.
     var fromSYN = false
+    /// Where the search for the end of an incomplete response head stopped (the head
+    /// starts at its status line, which does not move while it is incomplete).
+    var responseSearch = PacketDecoder.HeadSearch()
     /// The HTTP/2 state of this direction, once the connection speaks HTTP/2.
     var http2: HTTP2Direction? = nil
 
@@ -129,9 +132,10 @@ extension PacketDecoder {
             }
             if mode == .unknown {
                 mode = PacketDecoder.classify(rest, sourcePort: key.sourcePort, destinationPort: key.destinationPort)
-                // The other side sent HTTP requests: these are responses, whatever junk
-                // comes before the first status line (`httpResponseHead`).
-                if mode != .httpResponse, mode != .dns, mode != .http2, !(final && rest.isEmpty),
+                // Bytes that start nothing known, from the side that answers HTTP requests:
+                // responses, whatever junk comes before the first status line
+                // (`httpResponseHead`), or HTTP/2 frames.
+                if mode == .ignored || (mode == .unknown && final && !rest.isEmpty),
                    let reverse = flows.index[key.reversed] {
                     if flows.slots[reverse].mode == .http { mode = .httpResponse }
                     if flows.slots[reverse].mode == .http2 { mode = .http2 }
@@ -340,15 +344,13 @@ extension PacketDecoder {
         }
         let cap = flows.options.maxHTTPHeadBytes
         let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
-        let from = min(max(0, exchange.scanned - start - 3), rest.count)
-        guard let end = PacketDecoder.lenientHeadEnd(rest, limit: cap), end >= from else {
-            exchange.scanned = bytes.count
+        guard let end = PacketDecoder.lenientHeadEnd(rest, search: &exchange.responseSearch, limit: cap) else {
             if bytes.count >= cap { anomalies.record("http.head_too_long") }
             guard bytes.count >= cap || final else { return nil }
             mode = .ignored
             return 0
         }
-        exchange.scanned = 0
+        exchange.responseSearch = HeadSearch()
         let head = UnsafeRawBufferPointer(rebasing: rest[0..<end])
         // A response to HEAD has no body whatever its Content-Length (RFC 9110
         // §9.3.2): the client's stream says which requests were HEAD, in order.

@@ -57,7 +57,8 @@ private func run(_ packets: [[UInt8]]) -> (digests: [String], anomalies: [String
     return (digests.map { "\($0.field.rawValue)=\($0.value)" }, decoder.anomalies.counts, Set(digests.compactMap(\.host)))
 }
 
-private func sha256(_ bytes: [UInt8]) throws -> String {
+/// The SHA-256 (hex) of `bytes`, by the system's sha256sum (an independent checker).
+func sha256(_ bytes: [UInt8]) throws -> String {
     let input = NSTemporaryDirectory() + "cairn-sum-\(UUID().uuidString)"
     try Data(bytes).write(to: URL(fileURLWithPath: input))
     defer { try? FileManager.default.removeItem(atPath: input) }
