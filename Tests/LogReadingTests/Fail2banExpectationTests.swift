@@ -104,7 +104,8 @@ func fail2banExpectedAddressesAreSightedOnTheirLines() throws {
     print("fail2ban expectations: \(sighted) of \(expectations) sighted on their line")
     #expect(expectations >= 180)
     let unexplained = misses.filter { fail2banKnownGaps[$0.key] == nil }
-    #expect(unexplained.isEmpty, "\(unexplained.count) misses:\n\(unexplained.map(\.description).joined(separator: "\n"))")
+    #expect(
+        unexplained.isEmpty, "\(unexplained.count) misses:\n\(unexplained.map(\.description).joined(separator: "\n"))")
     let missed = Set(misses.map(\.key))
     let closed = fail2banKnownGaps.keys.filter { !missed.contains($0) }.sorted()
     #expect(closed.isEmpty, "known gaps now sighted (remove them from the list): \(closed)")
