@@ -21,6 +21,14 @@ let notationCases: [NotationCase] = [
     NotationCase(
         notation: "IPv4.port (tcpdump)", text: "IP 10.0.0.1.80 > 192.0.2.7.50550: Flags [S], seq 1",
         addresses: ["10.0.0.1", "192.0.2.7"]),
+    NotationCase(
+        notation: "IPv4.port after user%method@ (dante)",
+        text: "pass(1): tcp/accept [: username%alice@192.0.2.22.50550 192.0.2.23.1080",
+        addresses: ["192.0.2.22", "192.0.2.23"]),
+    NotationCase(
+        notation: "host:IPv4::port (qmail tcpserver)",
+        text: "tcpserver: ok 1234 mail.example.com:10.0.0.1:25 remote.example.net:192.0.2.24::54321",
+        addresses: ["10.0.0.1", "192.0.2.24"]),
     NotationCase(notation: "IPv4.port, full stop", text: "from 198.51.100.3.65535.", addresses: ["198.51.100.3"]),
     NotationCase(notation: "IPv4.port in a word", text: "peer=host-192.0.2.4.22_x", addresses: ["192.0.2.4"]),
     NotationCase(
