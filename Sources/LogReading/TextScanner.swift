@@ -24,9 +24,10 @@ enum TextObservable: Equatable {
 /// One pass over borrowed bytes, no allocation: the text is cut into words (maximal
 /// runs of `[A-Za-z0-9._-]`); each word is checked as a domain name, and its parts
 /// are checked as dotted quads (runs of digits and dots not touching a letter or digit
-/// outside them) and as hex digests (alphanumeric runs of exactly 32, 40 or 64 hex
-/// digits). A word that is a URL scheme followed by `://` starts a URL; a word followed
-/// by `@` and a domain name is the local part of an e-mail address. The first pass
+/// outside them, or such a quad and a port after a fourth dot, `192.0.2.1.50550`) and
+/// as hex digests (alphanumeric runs of exactly 32, 40 or 64 hex digits). A word that
+/// is a URL scheme followed by `://` starts a URL; a word followed by `@` and a domain
+/// name is the local part of an e-mail address. The first pass
 /// moves 16 bytes at a time (`ByteClasses`), carrying a word that crosses into the next
 /// block; it also counts the colons, and a second pass finds IPv6 addresses only in a
 /// text whose colons allow one (`AddressColons`). O(length of the text).
@@ -306,10 +307,16 @@ enum TextScanner {
             if quadEnd - start > 1, text[quadEnd - 1] == UInt8(ascii: "."), text[quadEnd - 2] != UInt8(ascii: ".") {
                 quadEnd -= 1
             }
-            // A quad has three dots: versions (`2.0`, `7.88.1`) are not parsed.
+            // A quad has three dots: versions (`2.0`, `7.88.1`) are not parsed; with four,
+            // the last may put a port after a quad (`192.0.2.1.50550`, dante and tcpdump).
             let quadMask: UInt32 = (1 << (quadEnd - word.lowerBound) &- 1) & ~(1 << (start - word.lowerBound) &- 1)
             let quadDots = dots & quadMask
-            guard quadDots.nonzeroBitCount == 3 else { return }
+            guard quadDots.nonzeroBitCount == 3 else {
+                if quadDots.nonzeroBitCount == 4, let quad = quadBeforePort(text, start..<quadEnd) {
+                    found(.ipv4(quad.address, quad.range))
+                }
+                return
+            }
             if let address = parseDottedQuad(text, start..<quadEnd, dots: quadDots >> (start - word.lowerBound)) {
                 found(.ipv4(address, start..<quadEnd))
             }
@@ -455,7 +462,9 @@ enum TextScanner {
     }
 
     /// IPv6 addresses: maximal runs of `[0-9A-Za-z:.]` made only of hex digits, colons
-    /// and dots, with at least two colons, that parse as RFC 4291 text. A second pass
+    /// and dots (after a label, `IPv6:` or `client:`, see `addressAfterLabel`), with at
+    /// least two colons, that parse as RFC 4291 text, or do once a port after their last
+    /// `:` or `.` is taken off (`ipv6BeforePort`). A second pass
     /// over the text, so these come after the line's other observables. It looks only
     /// at the colons from `firstColon` to `lastColon`, which the first pass found: no
     /// colon outside them is followed by a byte of such a run, so none starts a run with
@@ -482,8 +491,14 @@ enum TextScanner {
             // Back to the run's start: it can reach before `index` only for the first
             // colon (every later search starts after a byte that ends a run).
             while runStart > range.lowerBound, isIPv6RunByte(text[runStart - 1]) { runStart -= 1 }
-            let run = IPv6Run(text, from: runStart, end: range.upperBound)
+            var run = IPv6Run(text, from: runStart, end: range.upperBound)
             index = run.end
+            // A label before the address (`IPv6:2001:db8::1`, `client:fe80::1`): the run
+            // from after its colon, which ends where the run does.
+            if !run.allHex, let afterLabel = addressAfterLabel(text, runStart..<run.end) {
+                runStart = afterLabel
+                run = IPv6Run(text, from: runStart, end: range.upperBound)
+            }
             let colons = run.colons
             let hasDoubleColon = run.hasDoubleColon
             let candidate = run.allHex
@@ -504,8 +519,36 @@ enum TextScanner {
             {
                 end -= 1
             }
-            if let address = parseIPv6(text, start..<end) { found(.ipv6(address, start..<end)) }
+            if let address = parseIPv6(text, start..<end) {
+                found(.ipv6(address, start..<end))
+            } else if let address = ipv6BeforePort(text, start..<end) {
+                found(.ipv6(address.address, address.range))
+            }
         }
+    }
+
+    /// The longest label `addressAfterLabel` looks at (`IPv6`, `client`, `remote`, `en0`).
+    static let maximumAddressLabelLength = 16
+
+    /// Where an address may start in a run of `[0-9A-Za-z:.]` that holds a letter no hex
+    /// digit has: after a first colon that ends a label of letters and digits with such a
+    /// letter, when a hex digit follows it; after `IPv6:` whatever follows (RFC 5321's
+    /// address literal, `[IPv6:::ffff:192.0.2.1]`). A run whose first colon is followed by
+    /// another (`CCFile::captureLogRun`, `std::string`) stays an identifier.
+    static func addressAfterLabel(_ text: UnsafeRawBufferPointer, _ run: Range<Int>) -> Int? {
+        var index = run.lowerBound
+        var nonHexLetter = false
+        while index < run.upperBound, index - run.lowerBound < maximumAddressLabelLength, isAlphanumeric(text[index]) {
+            if !hexValue(text[index]) { nonHexLetter = true }
+            index += 1
+        }
+        guard nonHexLetter, index + 1 < run.upperBound, text[index] == UInt8(ascii: ":") else { return nil }
+        if hexValue(text[index + 1]) { return index + 1 }
+        let label = run.lowerBound
+        let isIPv6Label = index - label == 4 && text[label] | 0x20 == UInt8(ascii: "i")
+            && text[label + 1] | 0x20 == UInt8(ascii: "p") && text[label + 2] | 0x20 == UInt8(ascii: "v")
+            && text[label + 3] == UInt8(ascii: "6")
+        return isIPv6Label ? index + 1 : nil
     }
 
     /// A maximal run of `[0-9A-Za-z:.]` (its start given), as the IPv6 pass sees it:
@@ -715,6 +758,8 @@ enum TextScanner {
                 }
                 if allDigitsOrDots, let address = parseIPv4(text, start..<quadEnd) {
                     found(.ipv4(address, start..<quadEnd))
+                } else if allDigitsOrDots, let quad = quadBeforePort(text, start..<quadEnd) {
+                    found(.ipv4(quad.address, quad.range))
                 } else if index - start >= shortestDigestLength {
                     // A shorter run has no part as long as a digest.
                     scanDigests(text, start..<index, found: found)
@@ -798,6 +843,58 @@ enum TextScanner {
     static func parseIPv4(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) -> IPv4Address? {
         // Rebased, so that the parser walks a buffer, not a slice of one (fewer index checks).
         IPv4Address(ascii: UnsafeRawBufferPointer(rebasing: text[range]))
+    }
+
+    /// The longest port number, in digits.
+    static let maximumPortDigits = 5
+
+    /// Where the port starts in `range` when it ends in `.port`, or `:port` when `colon`
+    /// allows it: a decimal port number, 0 to 65535 without leading zeros, after the
+    /// range's last `.` or `:`. Nil when the range does not end so.
+    @inline(__always)
+    static func portStart(_ text: UnsafeRawBufferPointer, _ range: Range<Int>, colon: Bool) -> Int? {
+        var index = range.upperBound
+        var port = 0
+        var scale = 1
+        while index > range.lowerBound, isDigit(text[index - 1]), range.upperBound - index < maximumPortDigits {
+            index -= 1
+            port += Int(text[index] &- UInt8(ascii: "0")) * scale
+            scale *= 10
+        }
+        let digits = range.upperBound - index
+        guard digits > 0, index > range.lowerBound, port <= Int(UInt16.max),
+              digits == 1 || text[index] != UInt8(ascii: "0")
+        else { return nil }
+        let separator = text[index - 1]
+        guard separator == UInt8(ascii: ".") || colon && separator == UInt8(ascii: ":") else { return nil }
+        return index
+    }
+
+    /// The dotted quad before a port in `range` (digits and four dots, `192.0.2.1.50550`):
+    /// how dante and tcpdump write an address and its port. A version of five numbers
+    /// whose first four could be octets (`1.2.3.4.5`) reads the same way and is taken as
+    /// an address too (docs/fields.md).
+    static func quadBeforePort(
+        _ text: UnsafeRawBufferPointer, _ range: Range<Int>
+    ) -> (address: IPv4Address, range: Range<Int>)? {
+        guard let port = portStart(text, range, colon: false) else { return nil }
+        let quad = range.lowerBound..<(port - 1)
+        guard let address = parseIPv4(text, quad) else { return nil }
+        return (address, quad)
+    }
+
+    /// The IPv6 address before a port in `range`, when `range` as a whole is no address:
+    /// `2001:db8::1.50550` (tcpdump, dante), `::ffff:192.0.2.1:8080`, `2001:db8::1:58430`
+    /// (a fifth digit makes no group). A last group of at most four digits stays the
+    /// address's (`2001:db8::1:443` is an address; docs/fields.md). The unspecified
+    /// address (`[/0:0:0:0:0:0:0:0:2181`, a server listening) is no indicator: nil.
+    static func ipv6BeforePort(
+        _ text: UnsafeRawBufferPointer, _ range: Range<Int>
+    ) -> (address: IPv6Address, range: Range<Int>)? {
+        guard let port = portStart(text, range, colon: true) else { return nil }
+        let address = range.lowerBound..<(port - 1)
+        guard let parsed = parseIPv6(text, address), parsed.high != 0 || parsed.low != 0 else { return nil }
+        return (parsed, address)
     }
 
     /// The domain name in a word, if the word (without leading and trailing `.`, `-`, `_`) is one:

@@ -111,6 +111,10 @@ struct BlockScannerTests {
         // IPv6 runs the second pass may skip without parsing.
         "52:54:00:12:34:56:00:1b:21:3a:4f:01:08:00", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7::",
         "::1:2:3:4:5:6:7", ":1:2:3:4:5:6:7:8:", "fe80::1:", "x:fe80::1", "2024:00:00:00", "::", ":::", "1::2::3", "a:b",
+        // Address notations: a port after a dot or colon, labels and address literals.
+        "192.0.2.1.50550", "1.2.3.4.65536", "1.2.3.4.080", "10.0.0.1.2.80", "2001:db8::1.80", "2001:db8::1:58430",
+        "1:2:3:4:5:6:7:8:443", "::ffff:1.2.3.4:80", "0:0:0:0:0:0:0:0:2181", "[IPv6:2001:db8::1]", "IPv6:::ffff:1.2.3.4",
+        "client:fe80::1", "Class::add", "abcdefghijklmnopq:fe80::1",
     ]
 
     /// Every piece at every offset of the first two blocks, followed by what makes a

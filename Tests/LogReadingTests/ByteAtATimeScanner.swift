@@ -222,6 +222,17 @@ enum ByteAtATimeScanner {
                 }
                 index += 1
             }
+            if !candidate, let afterLabel = addressAfterLabel(text, runStart..<index) {
+                // A label before the address (`IPv6:2001:db8::1`, `client:fe80::1`): added
+                // with the block scanner's address notations.
+                runStart = afterLabel
+                colons = 0
+                candidate = true
+                for byte in text[runStart..<index] {
+                    if byte == UInt8(ascii: ":") { colons += 1 }
+                    if isLetter(byte), !hexValue(byte) { candidate = false }
+                }
+            }
             guard candidate, colons >= 2 else { continue }
             var start = runStart
             // A separator before the address: "en0+:2607:f140::1", "port:fe80::1".
@@ -235,8 +246,40 @@ enum ByteAtATimeScanner {
             {
                 end -= 1
             }
-            if let address = parseIPv6(text, start..<end) { found(.ipv6(address, start..<end)) }
+            if let address = parseIPv6(text, start..<end) {
+                found(.ipv6(address, start..<end))
+            } else if let port = portStart(text, start..<end, colon: true),
+                      let address = parseIPv6(text, start..<(port - 1)), address != IPv6Address(high: 0, low: 0)
+            {
+                // An address and its port (`2001:db8::1.50550`, `2001:db8::1:58430`).
+                found(.ipv6(address, start..<(port - 1)))
+            }
         }
+    }
+
+    /// Where a label before an address ends, after its colon: letters and digits, one
+    /// of them a letter no hex digit has, then a colon and a hex digit, or `IPv6:`.
+    static func addressAfterLabel(_ text: UnsafeRawBufferPointer, _ run: Range<Int>) -> Int? {
+        guard let colon = text[run].firstIndex(of: UInt8(ascii: ":")), colon - run.lowerBound <= 16,
+              colon + 1 < run.upperBound
+        else { return nil }
+        let label = text[run.lowerBound..<colon]
+        guard label.allSatisfy(isAlphanumeric), label.contains(where: { isLetter($0) && !hexValue($0) }) else {
+            return nil
+        }
+        let isIPv6Label = String(decoding: label, as: UTF8.self).lowercased() == "ipv6"
+        return hexValue(text[colon + 1]) || isIPv6Label ? colon + 1 : nil
+    }
+
+    /// Where a port of 0 to 65535 (decimal, no leading zero) starts at the end of
+    /// `range`, after a `.` (or a `:` when `colon`).
+    static func portStart(_ text: UnsafeRawBufferPointer, _ range: Range<Int>, colon: Bool) -> Int? {
+        var start = range.upperBound
+        while start > range.lowerBound, isDigit(text[start - 1]) { start -= 1 }
+        let digits = String(decoding: text[start..<range.upperBound], as: UTF8.self)
+        guard start > range.lowerBound, let port = Int(digits), port <= 65535, digits == String(port) else { return nil }
+        let separator = text[start - 1]
+        return separator == UInt8(ascii: ".") || colon && separator == UInt8(ascii: ":") ? start : nil
     }
 
     /// Parses RFC 4291 text occupying exactly `range` (`2001:db8::1`, `::ffff:192.0.2.1`);
@@ -363,6 +406,12 @@ enum ByteAtATimeScanner {
                 }
                 if allDigitsOrDots, let address = parseIPv4(text, start..<quadEnd) {
                     found(.ipv4(address, start..<quadEnd))
+                } else if allDigitsOrDots, let port = portStart(text, start..<quadEnd, colon: false),
+                          let address = parseIPv4(text, start..<(port - 1))
+                {
+                    // A quad and its port after a dot (`192.0.2.1.50550`): added with the block
+                    // scanner's address notations.
+                    found(.ipv4(address, start..<(port - 1)))
                 } else {
                     scanDigests(text, start..<index, found: found)
                 }

@@ -29,7 +29,8 @@ let scanCases: [ScanCase] = [
         found: []),
     ScanCase(text: "Connection from 10.0.0.1.", found: ["ip:10.0.0.1"]),
     ScanCase(text: "[/10.10.34.11:3888:QuorumCnxManager", found: ["ip:10.10.34.11"]),
-    ScanCase(text: "version 1.2.3.4.5 installed", found: []),
+    // Five numbers, the last a port: an address and its port (AddressNotationTests).
+    ScanCase(text: "version 1.2.3.4.5 installed", found: ["ip:1.2.3.4"]),
     ScanCase(text: "999.1.1.1 and 1.1.1.256", found: []),
     ScanCase(text: "01.2.3.4 1.2.3 v1.2.3.4 1.2.3.4x", found: []),
     ScanCase(text: "0.0.0.0 255.255.255.255", found: ["ip:0.0.0.0", "ip:255.255.255.255"]),
