@@ -100,10 +100,10 @@ func nonCaptureFilesAreRejected(_ name: String, _ bytes: [UInt8]) throws {
 }
 
 @Test func undecodedLinkTypeIsNotedOnceAndCounted() throws {
-    let (seen, summary, reader) = try readCapture(Craft.pcap(linkType: 105, packets: [[1, 2, 3], [4, 5, 6], [7]]))
+    let (seen, summary, reader) = try readCapture(Craft.pcap(linkType: 147, packets: [[1, 2, 3], [4, 5, 6], [7]]))
     #expect(!reader.decodesLinkType)
     #expect(seen.isEmpty)
-    #expect(summary.notes == ["link type 105 (IEEE802_11) is not decoded; packets counted but not inspected"])
+    #expect(summary.notes == ["link type 147 (unknown) is not decoded; packets counted but not inspected"])
     #expect(summary.anomalies.counts == ["link.unsupported": 3])
     #expect(summary.packets == 3)
 }
