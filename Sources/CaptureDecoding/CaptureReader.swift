@@ -197,6 +197,7 @@ public final class CaptureReader {
             summary.anomalies.merge(pcapng.anomalies)
             summary.bytesConsumed = pcapng.consumedOffset
         } else if let pcap {
+            summary.notes += pcap.notes
             if let note = CaptureReader.note(link: link, linkType: linkType) { summary.notes.append(note) }
             readPackets(pcap, decoder: &decoder, into: &summary, observe: observe, progress: progress)
             summary.bytesConsumed = pcap.consumedOffset
