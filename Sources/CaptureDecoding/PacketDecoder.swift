@@ -45,6 +45,8 @@ enum LinkLayer: Equatable {
     case nflog
     /// DLT_PKTAP (258): Apple's packet tap, then the packet's own link type.
     case pktap
+    /// DLT_ARCNET_LINUX (129): ARCNET as Linux captures it.
+    case arcnet
     /// A link type that carries no IP at all (`carriesNoIP`): nothing to decode.
     case noIP
 
@@ -69,6 +71,7 @@ enum LinkLayer: Equatable {
         case 242: self = .ipoib
         case 239: self = .nflog
         case 258: self = .pktap
+        case 129: self = .arcnet
         default:
             guard LinkLayer.carriesNoIP(dataLinkType) else { return nil }
             self = .noIP
@@ -111,6 +114,7 @@ enum LinkLayer: Equatable {
         case .ipoib: .ipoib
         case .nflog: .nflog
         case .pktap: .pktap
+        case .arcnet: .arcnet
         case .noIP: nil
         }
     }
@@ -121,7 +125,7 @@ enum Layer {
     case ethernet, pppoeSession, mpls, loopback, linuxCooked, linuxCooked2, rawIP
     case ppp, pppWithDirection, ciscoHDLC, fddi, llc
     case ieee80211, radiotap, prism, avs, ppi
-    case ipnet, ipoib, nflog, pktap
+    case ipnet, ipoib, nflog, pktap, arcnet
     case ipv4, ipv6
     case gre, vxlan, geneve
     case udp, tcp
@@ -276,6 +280,7 @@ struct PacketDecoder {
             case .ipoib: step = decodeIPoIB(bytes)
             case .nflog: step = decodeNFLOG(bytes)
             case .pktap: step = decodePKTAP(bytes)
+            case .arcnet: step = decodeARCNET(bytes)
             case .ipv4: step = decodeIPv4(bytes, context: &context, observe: observe)
             case .ipv6: step = decodeIPv6(bytes, context: &context, observe: observe)
             case .gre: step = decodeGRE(bytes)

@@ -5,8 +5,8 @@ import Testing
 @testable import CaptureDecoding
 
 // The link layers beyond Ethernet, loopback, Linux cooked and raw IP: PPP and its
-// framings, Cisco HDLC, FDDI, 802.11 behind its capture headers, ipnet, IPoIB, NFLOG
-// and PKTAP. Each header is laid out as in a capture tshark 4.0 reads to the same
+// framings, Cisco HDLC, FDDI, 802.11 behind its capture headers, ipnet, IPoIB, NFLOG,
+// PKTAP and ARCNET. Each header is laid out as in a capture tshark 4.0 reads to the same
 // addresses (checked with `tshark -T fields -e ip.src -e ipv6.src` on the same bytes).
 
 private let v4: Set<String> = [
@@ -87,6 +87,12 @@ private func nflog(family: UInt8, _ payload: [UInt8], bigEndian: Bool = false) -
     LinkCase(name: "NFLOG IPv4", link: .nflog, packet: nflog(family: 2, Craft.dnsQueryV4), expected: v4),
     LinkCase(name: "NFLOG IPv6", link: .nflog, packet: nflog(family: 10, Craft.dnsQueryV6), expected: v6),
     LinkCase(name: "NFLOG big-endian host", link: .nflog, packet: nflog(family: 2, Craft.dnsQueryV4, bigEndian: true), expected: v4),
+    LinkCase(name: "ARCNET RFC 1051", link: .arcnet, packet: [1, 2, 0, 0, 0xF0] + Craft.dnsQueryV4, expected: v4),
+    LinkCase(name: "ARCNET RFC 1201", link: .arcnet, packet: [1, 2, 0, 0, 0xD4, 0, 0, 1] + Craft.dnsQueryV4, expected: v4),
+    LinkCase(name: "ARCNET RFC 1201 first fragment", link: .arcnet, packet: [1, 2, 0, 0, 0xD4, 3, 0, 1] + Craft.dnsQueryV4, expected: v4),
+    LinkCase(name: "ARCNET RFC 1201 later fragment", link: .arcnet, packet: [1, 2, 0, 0, 0xD4, 2, 0, 1] + Craft.dnsQueryV4, expected: []),
+    LinkCase(name: "ARCNET IPv6", link: .arcnet, packet: [1, 2, 0, 0, 0xC4, 0, 0, 1] + Craft.dnsQueryV6, expected: v6),
+    LinkCase(name: "ARCNET ARP", link: .arcnet, packet: [1, 2, 0, 0, 0xF1, 0, 7, 8, 0], expected: []),
     LinkCase(name: "PKTAP Ethernet", link: .pktap, packet: Craft.le32(108) + Craft.le32(1) + Craft.le32(1) + [UInt8](repeating: 0, count: 96) + Craft.ethernet(type: 0x0800, payload: Craft.dnsQueryV4), expected: v4),
 ])
 func moreLinkLayersReachIPAndDNS(_ test: LinkCase) {
@@ -99,7 +105,7 @@ func moreLinkLayersReachIPAndDNS(_ test: LinkCase) {
 @Test(arguments: [
     (LinkLayer.ppp, 9), (.ppp, 50), (.pppWithDirection, 204), (.pppoe, 51), (.ciscoHDLC, 104), (.fddi, 10),
     (.ieee80211, 105), (.radiotap, 127), (.prism, 119), (.avs, 163), (.ppi, 192), (.ipnet, 226), (.ipoib, 242),
-    (.nflog, 239), (.pktap, 258), (.noIP, 189), (.noIP, 220), (.noIP, 249), (.noIP, 187), (.noIP, 227),
+    (.nflog, 239), (.pktap, 258), (.arcnet, 129), (.noIP, 189), (.noIP, 220), (.noIP, 249), (.noIP, 187), (.noIP, 227),
 ] as [(LinkLayer, Int32)])
 func moreLinkTypesMapToDecoders(_ link: LinkLayer, _ dlt: Int32) {
     #expect(LinkLayer(dataLinkType: dlt) == link)
@@ -131,6 +137,8 @@ func moreLinkTypesMapToDecoders(_ link: LinkLayer, _ dlt: Int32) {
     HostileCase(name: "NFLOG attribute of length 2", link: .nflog, packet: [2, 0, 0, 0, 2, 0, 9, 0] + Craft.dnsQueryV4, anomaly: "nflog.bad_length", observations: 0),
     HostileCase(name: "NFLOG attribute past the packet", link: .nflog, packet: [2, 0, 0, 0, 8, 0, 1, 0, 8, 0, 3, 0, 0xF0, 0, 4, 0, 1, 2], anomaly: "nflog.truncated", observations: 0),
     HostileCase(name: "NFLOG only empty attributes", link: .nflog, packet: [2, 0, 0, 0] + (0..<70).flatMap { _ in [4, 0, 1, 0] as [UInt8] }, anomaly: "nflog.too_many_attributes", observations: 0),
+    HostileCase(name: "ARCNET cut short", link: .arcnet, packet: [1, 2, 0, 0], anomaly: "arcnet.truncated", observations: 0),
+    HostileCase(name: "ARCNET RFC 1201 cut short", link: .arcnet, packet: [1, 2, 0, 0, 0xD4, 0, 0], anomaly: "arcnet.truncated", observations: 0),
     HostileCase(name: "PKTAP cut short", link: .pktap, packet: Craft.le32(108) + Craft.le32(1), anomaly: "pktap.truncated", observations: 0),
 ])
 func hostileLinkHeadersAreCountedNotFatal(_ test: HostileCase) {
@@ -162,6 +170,7 @@ func hostileLinkHeadersAreCountedNotFatal(_ test: HostileCase) {
         (.ipoib, [UInt8](repeating: 0, count: 40) + [0x08, 0x00, 0, 0] + Craft.dnsQueryV4),
         (.nflog, nflog(family: 2, Craft.dnsQueryV4)),
         (.pktap, Craft.le32(12) + Craft.le32(1) + Craft.le32(101) + Craft.dnsQueryV4),
+        (.arcnet, [1, 2, 0, 0, 0xD4, 0, 0, 1] + Craft.dnsQueryV4),
     ]
     for (link, packet) in packets {
         for cut in 0...packet.count {
@@ -196,6 +205,7 @@ private func readCapture(_ bytes: [UInt8]) throws -> (seen: [Seen], summary: Rea
     (226, [1, 2, 0, 0] + [UInt8](repeating: 0, count: 20) + Craft.dnsQueryV4),
     (242, [UInt8](repeating: 0, count: 40) + [0x08, 0x00, 0, 0] + Craft.dnsQueryV4),
     (239, nflog(family: 2, Craft.dnsQueryV4)),
+    (129, [1, 2, 0, 0, 0xF0] + Craft.dnsQueryV4),
     (258, Craft.le32(12) + Craft.le32(1) + Craft.le32(1) + Craft.ethernet(type: 0x0800, payload: Craft.dnsQueryV4)),
 ] as [(UInt32, [UInt8])])
 func captureFilesOfTheNewLinkTypes(_ linkType: UInt32, _ packet: [UInt8]) throws {
