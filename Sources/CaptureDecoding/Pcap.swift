@@ -27,7 +27,8 @@
 //   snapshot length, its other bytes skipped;
 // - a record header or packet cut short by the end of the file ends the read as damage.
 // Not reproduced: libpcap's byte swapping of a few link-layer pseudo-headers (USB,
-// NFLOG, pflog) in files of the other byte order; none of them is decoded here.
+// NFLOG, pflog) in files of the other byte order. USB and pflog are not decoded;
+// NFLOG's decoder takes its attributes in either byte order (NFLOG.swift).
 
 import ByteParsing
 import CGuardedMapping
