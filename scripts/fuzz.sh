@@ -130,7 +130,7 @@ def pcap_records(data):
         off += 16 + caplen
     return link, packets
 
-OTHER_LINKS = [0, 108, 113, 276, 228, 229, 14, 9]   # FuzzTargets.otherLinkTypes
+OTHER_LINKS = [0, 108, 113, 276, 228, 229, 14, 9, 50, 204, 51, 104, 10, 105, 127, 119, 163, 192, 226, 242, 239, 258, 220, 147, 129]   # FuzzTargets.otherLinkTypes
 PORTS = [53, 80, 443, 8080]                           # tcp-stream's port choice
 
 def tcp_seed(payload, port_code, cuts, handshake=True):

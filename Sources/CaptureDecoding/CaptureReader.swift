@@ -29,8 +29,9 @@ public final class CaptureReader {
     public let linkType: Int32
     /// libpcap's name for `linkType` (`EN10MB`, `RAW`…), or `unknown`.
     public let linkTypeName: String
-    /// Whether packets of this link type are decoded (otherwise only counted).
-    public var decodesLinkType: Bool { link != nil }
+    /// Whether packets of this link type are decoded (otherwise only counted: a link
+    /// type Cairn does not decode, or one that carries no IP).
+    public var decodesLinkType: Bool { link != nil && link != .noIP }
     /// Frames numbered so far: packets plus (pcapng) Custom Blocks; after `read`, the
     /// number of frames tshark shows for the file.
     public private(set) var frames: UInt64 = 0
@@ -161,6 +162,22 @@ public final class CaptureReader {
         linkType == 101 ? 12 : linkType
     }
 
+    /// What a source's notes say of its link type: that it is not decoded (its packets
+    /// are undecodable, `link.unsupported`), or that it carries no IP (its packets count
+    /// as decoded: there is nothing in them to inspect, as in an ARP frame); nil for a
+    /// decoded link type.
+    static func note(link: LinkLayer?, linkType: Int32) -> String? {
+        switch link {
+        case nil:
+            "link type \(linkType) (\(name(ofLinkType: linkType))) is not decoded; packets counted but not inspected"
+        case .noIP:
+            "link type \(linkType) (\(name(ofLinkType: linkType))) carries no IP; packets counted as decoded, "
+                + "with nothing to inspect"
+        default:
+            nil
+        }
+    }
+
     static func name(ofLinkType linkType: Int32) -> String {
         pcap_datalink_val_to_name(linkType).map { String(cString: $0) } ?? "unknown"
     }
@@ -180,10 +197,8 @@ public final class CaptureReader {
             summary.anomalies.merge(pcapng.anomalies)
             summary.bytesConsumed = pcapng.consumedOffset
         } else if let pcap {
-            if link == nil {
-                summary.notes.append(
-                    "link type \(linkType) (\(linkTypeName)) is not decoded; packets counted but not inspected")
-            }
+            summary.notes += pcap.notes
+            if let note = CaptureReader.note(link: link, linkType: linkType) { summary.notes.append(note) }
             readPackets(pcap, decoder: &decoder, into: &summary, observe: observe, progress: progress)
             summary.bytesConsumed = pcap.consumedOffset
         }
@@ -271,7 +286,7 @@ public final class CaptureReader {
         // Frames are counted in a local, written back to the class's property at the end.
         var frames = self.frames
         defer { self.frames = frames }
-        // Link types already noted as undecoded: a handful per file at most.
+        // Link types already noted as not decoded or carrying no IP: a handful per file at most.
         var noted: Set<Int32> = []
         while true {
             switch reader.next() {
@@ -287,7 +302,12 @@ public final class CaptureReader {
                 summary.packets += 1
                 let linkType = CaptureReader.dataLinkType(reader.interfaces[interface].linkType)
                 if filters?.matches(linkType: linkType, data: data, originalLength: originalLength, time: time) ?? true {
-                    if let link = LinkLayer(dataLinkType: linkType) {
+                    let link = LinkLayer(dataLinkType: linkType)
+                    if link == .noIP || link == nil, noted.insert(linkType).inserted,
+                       let note = CaptureReader.note(link: link, linkType: linkType) {
+                        summary.notes.append(note)
+                    }
+                    if let link {
                         let anomaliesBefore = decoder.anomalies.total
                         decoder.decode(
                             packet: data, link: link, locator: .packet(frames), time: time,
@@ -296,10 +316,6 @@ public final class CaptureReader {
                     } else {
                         summary.anomalies.record("link.unsupported")
                         summary.packetsUndecodable += 1
-                        if noted.insert(linkType).inserted {
-                            summary.notes.append("link type \(linkType) (\(CaptureReader.name(ofLinkType: linkType))) "
-                                                 + "is not decoded; packets counted but not inspected")
-                        }
                     }
                 } else {
                     summary.packetsFiltered += 1

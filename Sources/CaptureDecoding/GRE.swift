@@ -44,7 +44,7 @@ extension PacketDecoder {
         }
         switch proto {
         case 0x6558: return .next(.ethernet, payload)
-        case 0x880B: return decodePPP(payload)
+        case 0x880B: return .next(.ppp, payload)
         case 0x88BE:
             // ERSPAN type II has the sequence bit and an 8-byte header; type I has neither.
             guard hasSequence else { return .next(.ethernet, payload) }
@@ -67,30 +67,6 @@ extension PacketDecoder {
             return .next(.ethernet, UnsafeRawBufferPointer(rebasing: payload[erspanLength...]))
         default:
             return .etherType(proto, payload)
-        }
-    }
-
-    /// A PPP frame (RFC 1661) as PPTP carries it: the optional address and control bytes
-    /// (0xFF 0x03), then the protocol, one byte when compressed (odd first byte).
-    mutating func decodePPP(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = ByteCursor(bytes)
-        if cursor.peekUInt16() == 0xFF03 { _ = cursor.skip(2) }
-        guard let first = cursor.readUInt8() else {
-            anomalies.record("ppp.truncated")
-            return .done
-        }
-        var proto = UInt16(first)
-        if first & 1 == 0 {
-            guard let second = cursor.readUInt8() else {
-                anomalies.record("ppp.truncated")
-                return .done
-            }
-            proto = proto << 8 | UInt16(second)
-        }
-        switch proto {
-        case 0x0021: return .next(.ipv4, cursor.rest)
-        case 0x0057: return .next(.ipv6, cursor.rest)
-        default: return .done  // LCP, CCP, compressed data…: nothing to read
         }
     }
 }

@@ -17,6 +17,38 @@ enum LinkLayer: Equatable {
     /// DLT_IPV6 (229). The version nibble decides, as libpcap's own filters do, so an
     /// IPv4 packet in a DLT_IPV6 file is still read.
     case rawIP
+    /// DLT_PPP (9) and DLT_PPP_SERIAL (50, PPP in HDLC-like framing).
+    case ppp
+    /// DLT_PPP_WITH_DIR (204): a direction byte, then PPP.
+    case pppWithDirection
+    /// DLT_PPP_ETHER (51): a PPPoE session header without the Ethernet header.
+    case pppoe
+    /// DLT_C_HDLC (104): Cisco HDLC.
+    case ciscoHDLC
+    /// DLT_FDDI (10).
+    case fddi
+    /// DLT_IEEE802_11 (105): 802.11 frames without a radio header.
+    case ieee80211
+    /// DLT_IEEE802_11_RADIO (127): radiotap, then 802.11.
+    case radiotap
+    /// DLT_PRISM_HEADER (119): a Prism (or AVS) header, then 802.11.
+    case prism
+    /// DLT_IEEE802_11_RADIO_AVS (163): an AVS header, then 802.11.
+    case avs
+    /// DLT_PPI (192): Per-Packet Information, then 802.11 or Ethernet.
+    case ppi
+    /// DLT_IPNET (226): Solaris ipnet.
+    case ipnet
+    /// DLT_IPOIB (242): IP over InfiniBand.
+    case ipoib
+    /// DLT_NFLOG (239): Linux netfilter log.
+    case nflog
+    /// DLT_PKTAP (258): Apple's packet tap, then the packet's own link type.
+    case pktap
+    /// DLT_ARCNET_LINUX (129): ARCNET as Linux captures it.
+    case arcnet
+    /// A link type that carries no IP at all (`carriesNoIP`): nothing to decode.
+    case noIP
 
     init?(dataLinkType: Int32) {
         switch dataLinkType {
@@ -25,17 +57,65 @@ enum LinkLayer: Equatable {
         case 113: self = .linuxCooked
         case 276: self = .linuxCooked2
         case 12, 14, 101, 228, 229: self = .rawIP
-        default: return nil
+        case 9, 50: self = .ppp
+        case 204: self = .pppWithDirection
+        case 51: self = .pppoe
+        case 104: self = .ciscoHDLC
+        case 10: self = .fddi
+        case 105: self = .ieee80211
+        case 127: self = .radiotap
+        case 119: self = .prism
+        case 163: self = .avs
+        case 192: self = .ppi
+        case 226: self = .ipnet
+        case 242: self = .ipoib
+        case 239: self = .nflog
+        case 258: self = .pktap
+        case 129: self = .arcnet
+        default:
+            guard LinkLayer.carriesNoIP(dataLinkType) else { return nil }
+            self = .noIP
         }
     }
 
-    var firstLayer: Layer {
+    /// Link types that cannot carry an IP packet Cairn could read, so that their
+    /// packets are not reported as undecodable: USB (DLT_USB_LINUX 189,
+    /// DLT_USB_LINUX_MMAPPED 220, DLT_USBPCAP 249, DLT_USB_2_0 288), Bluetooth HCI and
+    /// LE link layer (187, 201, 251, 254, 256), SocketCAN (227), D-Bus (231), netlink
+    /// (253), vsock (271). A small explicit list: anything else not decoded is noted as
+    /// such.
+    static func carriesNoIP(_ dataLinkType: Int32) -> Bool {
+        switch dataLinkType {
+        case 189, 220, 249, 288, 187, 201, 251, 254, 256, 227, 231, 253, 271: true
+        default: false
+        }
+    }
+
+    /// The layer a packet of this link type starts at; nil when there is nothing to
+    /// decode (`noIP`).
+    var firstLayer: Layer? {
         switch self {
         case .ethernet: .ethernet
         case .loopback: .loopback
         case .linuxCooked: .linuxCooked
         case .linuxCooked2: .linuxCooked2
         case .rawIP: .rawIP
+        case .ppp: .ppp
+        case .pppWithDirection: .pppWithDirection
+        case .pppoe: .pppoeSession
+        case .ciscoHDLC: .ciscoHDLC
+        case .fddi: .fddi
+        case .ieee80211: .ieee80211
+        case .radiotap: .radiotap
+        case .prism: .prism
+        case .avs: .avs
+        case .ppi: .ppi
+        case .ipnet: .ipnet
+        case .ipoib: .ipoib
+        case .nflog: .nflog
+        case .pktap: .pktap
+        case .arcnet: .arcnet
+        case .noIP: nil
         }
     }
 }
@@ -43,6 +123,9 @@ enum LinkLayer: Equatable {
 /// A protocol layer the dispatch can hand bytes to.
 enum Layer {
     case ethernet, pppoeSession, mpls, loopback, linuxCooked, linuxCooked2, rawIP
+    case ppp, pppWithDirection, ciscoHDLC, fddi, llc
+    case ieee80211, radiotap, prism, avs, ppi
+    case ipnet, ipoib, nflog, pktap, arcnet
     case ipv4, ipv6
     case gre, vxlan, geneve
     case udp, tcp
@@ -113,10 +196,11 @@ final class ScratchBuffer {
 /// the caller. Pure: it knows nothing of matching or storage; malformed input is
 /// counted in `anomalies` and never stops the next packet.
 struct PacketDecoder {
-    /// A packet without tunnels is at most link → (PPPoE or MPLS) → IP → UDP → DNS, and
-    /// each tunnel adds at most four layers (IP, UDP, VXLAN, Ethernet); the bound only
-    /// guards the dispatch loop against a layer that would hand on forever.
-    static let maxLayers = 24
+    /// A packet without tunnels is at most link → (PPPoE or MPLS) → IP → UDP → DNS (a
+    /// capture header such as PKTAP, PPI, Prism or radiotap adds up to three more: AVS,
+    /// 802.11, LLC), and each tunnel adds at most four layers (IP, UDP, VXLAN, Ethernet);
+    /// the bound only guards the dispatch loop against a layer that would hand on forever.
+    static let maxLayers = 28
     /// IP headers in one packet: the packet's own and up to three tunnels around it
     /// (real captures nest two at most). Deeper nesting is an anomaly, not decoded.
     static let maxIPHeaders = 4
@@ -164,7 +248,8 @@ struct PacketDecoder {
     ) {
         var context = PacketContext(locator: locator, time: time)
         context.wireLength = wireLength
-        run(.next(link.firstLayer, packet), context: &context, observe: observe)
+        guard let first = link.firstLayer else { return }
+        run(.next(first, packet), context: &context, observe: observe)
     }
 
     /// The dispatch loop, from any layer: a packet from its link layer, or a datagram
@@ -181,6 +266,21 @@ struct PacketDecoder {
             case .linuxCooked: step = decodeLinuxCooked(bytes)
             case .linuxCooked2: step = decodeLinuxCooked2(bytes)
             case .rawIP: step = decodeRawIP(bytes)
+            case .ppp: step = decodePPP(bytes)
+            case .pppWithDirection: step = decodePPPWithDirection(bytes)
+            case .ciscoHDLC: step = decodeCiscoHDLC(bytes)
+            case .fddi: step = decodeFDDI(bytes)
+            case .llc: step = decodeLLC(bytes)
+            case .ieee80211: step = decodeIEEE80211(bytes)
+            case .radiotap: step = decodeRadiotap(bytes)
+            case .prism: step = decodePrism(bytes)
+            case .avs: step = decodeAVS(bytes)
+            case .ppi: step = decodePPI(bytes)
+            case .ipnet: step = decodeIPNet(bytes)
+            case .ipoib: step = decodeIPoIB(bytes)
+            case .nflog: step = decodeNFLOG(bytes)
+            case .pktap: step = decodePKTAP(bytes)
+            case .arcnet: step = decodeARCNET(bytes)
             case .ipv4: step = decodeIPv4(bytes, context: &context, observe: observe)
             case .ipv6: step = decodeIPv6(bytes, context: &context, observe: observe)
             case .gre: step = decodeGRE(bytes)

@@ -6,9 +6,18 @@
 // libpcap still judges the file header: the (at most 24) header bytes are handed to
 // `pcap_fopen_offline` through `fmemopen`, so a file libpcap refuses is refused with
 // libpcap's own words, and the link type (LINKTYPE_ mapped to DLT_) and snapshot length
-// are libpcap's. The handle is kept for compiling a BPF filter. The records are then
-// read as libpcap 1.10's `pcap_next_packet` (sf-pcap.c) reads them, with the same
-// outcome and the same messages:
+// are libpcap's. The handle is kept for compiling a BPF filter.
+//
+// Where libpcap and tshark (wiretap) disagree on a header, tshark's verdict is taken,
+// so that every capture tshark reads is read (`HeaderReading`): libpcap 1.10 reads
+// versions 2.0–2.4 and 543.0 only, wiretap any major version from 2 on, so libpcap is
+// handed a copy of the header saying 2.4 (the version changes nothing but the record
+// length order, decided here from the real one); wiretap refuses a link-type field with
+// its reserved bits (0x03FF0000) set, which libpcap would take as an unknown link type,
+// so Cairn refuses it too. Both are said in the source's notes or error.
+//
+// The records are then read as libpcap 1.10's `pcap_next_packet` (sf-pcap.c) reads
+// them, with the same outcome and the same messages:
 // - both byte orders, microsecond and nanosecond magic (microseconds are scaled to
 //   nanoseconds, as with PCAP_TSTAMP_PRECISION_NANO), the Kuznetzov magic (24-byte
 //   record headers), caplen and len exchanged in versions before 2.3 and in DG/UX 543.0,
@@ -18,7 +27,8 @@
 //   snapshot length, its other bytes skipped;
 // - a record header or packet cut short by the end of the file ends the read as damage.
 // Not reproduced: libpcap's byte swapping of a few link-layer pseudo-headers (USB,
-// NFLOG, pflog) in files of the other byte order; none of them is decoded here.
+// NFLOG, pflog) in files of the other byte order. USB and pflog are not decoded;
+// NFLOG's decoder takes its attributes in either byte order (NFLOG.swift).
 
 import ByteParsing
 import CGuardedMapping
@@ -51,6 +61,8 @@ final class PcapReader {
     /// The libpcap handle that judged the file header (reads nothing more): for
     /// compiling filters with this file's link type and snapshot length.
     let handle: OpaquePointer
+    /// What was unusual in the file header and how it was read (for the source's notes).
+    let notes: [String]
     /// The file offset just past the last record read whole: the file header's end
     /// before the first record, the file's size at a clean end.
     private(set) var consumedOffset: UInt64
@@ -99,6 +111,12 @@ final class PcapReader {
             headerBytes.deallocate()
             throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: read error: \(error.reason)")
         }
+        let reading = PcapReader.readHeaderAsTsharkDoes(UnsafeMutableRawBufferPointer(rebasing: headerBytes[0..<got]))
+        if let refusal = reading.refusal {
+            headerBytes.deallocate()
+            throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: \(refusal)")
+        }
+        notes = reading.notes
         let header = UnsafeRawBufferPointer(rebasing: headerBytes[0..<got])
         let handle: OpaquePointer
         switch PcapReader.openWithLibpcap(header) {
@@ -118,12 +136,10 @@ final class PcapReader {
         swapped = nativeMagic != magic
         nanoseconds = nativeMagic == 0xA1B2_3C4D
         recordHeaderLength = nativeMagic == 0xA1B2_CD34 ? 24 : 16
-        let rawMajor = header.loadUnaligned(fromByteOffset: 4, as: UInt16.self)
-        let rawMinor = header.loadUnaligned(fromByteOffset: 6, as: UInt16.self)
-        let major = swapped ? rawMajor.byteSwapped : rawMajor
-        let minor = swapped ? rawMinor.byteSwapped : rawMinor
+        // The file's own version (libpcap was handed 2.4 for one it does not read).
+        let (major, minor) = reading.version
         switch (major, minor) {
-        case (2, 0..<3), (543, _): lengthOrder = .exchanged
+        case (2, 0..<3), (543, 0): lengthOrder = .exchanged
         case (2, 3): lengthOrder = .exchangedWhenCaplenIsLarger
         default: lengthOrder = .normal
         }
@@ -139,6 +155,62 @@ final class PcapReader {
         pcap_close(handle)
         headerBytes.deallocate()
         staging.deallocate()
+    }
+
+    /// How a file header is read where libpcap and tshark disagree: the version the file
+    /// says, notes on what was unusual, or why it is refused.
+    struct HeaderReading {
+        var version: (major: UInt16, minor: UInt16) = (2, 4)
+        var notes: [String] = []
+        var refusal: String? = nil
+    }
+
+    /// Makes `header` (Cairn's copy of the file header) one libpcap reads the way tshark
+    /// reads the file: a version from 2 on that libpcap refuses is written as 2.4. Says
+    /// what the header held that was unusual, and refuses a link-type field whose
+    /// reserved bits are set, in wiretap's words. A header too short or with an unknown
+    /// magic is left for libpcap to refuse.
+    static func readHeaderAsTsharkDoes(_ header: UnsafeMutableRawBufferPointer) -> HeaderReading {
+        var reading = HeaderReading()
+        guard header.count >= fileHeaderLength else { return reading }
+        let magic = header.loadUnaligned(fromByteOffset: 0, as: UInt32.self)
+        let swapped: Bool
+        switch magic {
+        case 0xA1B2_C3D4, 0xA1B2_3C4D, 0xA1B2_CD34: swapped = false
+        case 0xD4C3_B2A1, 0x4D3C_B2A1, 0x34CD_B2A1: swapped = true
+        default: return reading
+        }
+        func field16(_ offset: Int) -> UInt16 {
+            let value = header.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
+            return swapped ? value.byteSwapped : value
+        }
+        let major = field16(4)
+        let minor = field16(6)
+        reading.version = (major, minor)
+        let rawLinkType = header.loadUnaligned(fromByteOffset: 20, as: UInt32.self)
+        let linkField = swapped ? rawLinkType.byteSwapped : rawLinkType
+        let linkText = "0x" + String(linkField, radix: 16).leftPadded(to: 8)
+        if major >= 2, !(major == 2 && minor <= 4), !(major == 543 && minor == 0) {
+            // libpcap's versions are 2.0–2.4 (and DG/UX's 543.0); wiretap takes any from 2
+            // on, with 2.4's record layout. Both fields are written in the file's order.
+            let two: UInt16 = swapped ? UInt16(2).byteSwapped : 2
+            let four: UInt16 = swapped ? UInt16(4).byteSwapped : 4
+            header.storeBytes(of: two, toByteOffset: 4, as: UInt16.self)
+            header.storeBytes(of: four, toByteOffset: 6, as: UInt16.self)
+            reading.notes.append("pcap version \(major).\(minor) is not one libpcap reads (2.0 to 2.4); "
+                                 + "read as 2.4, as tshark reads it")
+        }
+        if linkField & 0x03FF_0000 != 0 {
+            reading.refusal = "network type reserved field not zero (0x"
+                + String(linkField & 0x03FF_0000, radix: 16).leftPadded(to: 8) + "), as tshark refuses it"
+        } else if linkField & 0xFC00_0000 != 0 {
+            // The FCS length bits (and the bit saying they are valid): libpcap and tshark
+            // read the link type from the low bits. An FCS is not stripped: the IP
+            // lengths bound what is decoded.
+            reading.notes.append("the link-type field \(linkText) has FCS-length bits set; read as link type "
+                                 + "\(linkField & 0xFFFF), frame check sequences left in place")
+        }
+        return reading
     }
 
     /// libpcap's verdict on a file header (and its handle when it accepts it).
@@ -290,4 +362,11 @@ final class PcapReader {
 struct PcapHeaderProblem: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+extension String {
+    /// The string with zeros in front, to `width` characters.
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
 }

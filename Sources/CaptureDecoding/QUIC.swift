@@ -53,15 +53,15 @@ extension PacketDecoder {
                     switch decryptInitial(datagram, header: header, version: version, keysFrom: destination) {
                     case .decrypted(let slot):
                         touched = slot ?? touched
-                        if let source = header.sourceConnectionID, !source.isEmpty {
-                            quicHandshakes.remember(client: source, original: destination)
+                        if let client = PacketDecoder.quicClientKey(header.sourceConnectionID, host: context.source) {
+                            client.withUnsafeBytes { quicHandshakes.remember(client: $0, original: destination) }
                         }
                     case .undecryptable:
                         // A client's Initials after the server's first reply carry the
                         // server's connection ID; the keys still come from the first
                         // one, found by the client's own (unchanged) connection ID.
-                        if let source = header.sourceConnectionID, !source.isEmpty,
-                           let original = quicHandshakes.original(forClient: source),
+                        if let client = PacketDecoder.quicClientKey(header.sourceConnectionID, host: context.source),
+                           let original = client.withUnsafeBytes({ quicHandshakes.original(forClient: $0) }),
                            !original.elementsEqual(destination),
                            case .decrypted(let slot) = original.withUnsafeBytes({
                                decryptInitial(datagram, header: header, version: version, keysFrom: $0)
@@ -80,6 +80,24 @@ extension PacketDecoder {
         }
         if let touched { completeClientHello(slot: touched, context: context, observe: observe) }
         return .done
+    }
+
+    /// What `QUICHandshakes` knows a client by: its Source Connection ID or, when that is
+    /// empty (RFC 9000 §5.1: such a client tells its connections apart by address and
+    /// port), 21 zero bytes, longer than any connection ID (§17.2), then its address.
+    /// Nil when there is neither. Only Initial packets get here, not the miss path.
+    static func quicClientKey(_ source: UnsafeRawBufferPointer?, host: HostReference) -> [UInt8]? {
+        if let source, !source.isEmpty { return Array(source) }
+        let marker = [UInt8](repeating: 0, count: 21)
+        switch host {
+        case .ipv4(let address):
+            return marker + (0..<4).map { UInt8(truncatingIfNeeded: address.value >> (24 - 8 * UInt32($0))) }
+        case .ipv6(let address):
+            return marker + (0..<8).map { UInt8(truncatingIfNeeded: address.high >> (56 - 8 * UInt64($0))) }
+                + (0..<8).map { UInt8(truncatingIfNeeded: address.low >> (56 - 8 * UInt64($0))) }
+        case .none, .name:
+            return nil
+        }
     }
 
     /// Removes header protection, decrypts one Initial packet with the keys of

@@ -36,8 +36,16 @@ extension FuzzTargets {
 
     /// The link types `packetOtherLink` chooses from with the input's first byte:
     /// BSD loopback (0, 108), Linux cooked v1 and v2 (113, 276), raw IPv4/IPv6 (228,
-    /// 229), OpenBSD raw (14), and one Cairn does not decode (PPP, 9).
-    static let otherLinkTypes: [UInt32] = [0, 108, 113, 276, 228, 229, 14, 9]
+    /// 229), OpenBSD raw (14), PPP (9, 50), PPP with direction (204), PPPoE without
+    /// Ethernet (51), Cisco HDLC (104), FDDI (10), 802.11 (105) and behind radiotap
+    /// (127), Prism (119), AVS (163) and PPI (192), Solaris ipnet (226), IPoIB (242),
+    /// NFLOG (239), PKTAP (258), ARCNET (129), one that carries no IP (USB, 220) and one Cairn does
+    /// not decode (USER0, 147). The first eight keep their places, so that kept inputs
+    /// whose first byte is below 8 mean what they meant before the list grew.
+    static let otherLinkTypes: [UInt32] = [
+        0, 108, 113, 276, 228, 229, 14, 9, 50, 204, 51, 104, 10, 105, 127, 119, 163, 192, 226, 242, 239, 258, 220, 147,
+        129,
+    ]
 
     /// The input's first byte chooses a link type (`otherLinkTypes`), the rest is one
     /// packet of it.

@@ -271,7 +271,8 @@ public struct ReadSummary: Sendable, Equatable {
 
     /// Packets of a decoded link type during whose decoding no anomaly was counted: every
     /// layer Cairn decodes was read as far as it goes (a frame of an EtherType Cairn does
-    /// not decode, such as ARP, ends at its link header and counts here).
+    /// not decode, such as ARP, ends at its link header and counts here; so do the
+    /// packets of a link type that carries no IP, such as USB, which a note names).
     public var packetsDecoded: UInt64 = 0
     /// Packets of a decoded link type during whose decoding at least one anomaly was
     /// counted (a malformed header, a cap reached, a bad DNS name in the stream data the

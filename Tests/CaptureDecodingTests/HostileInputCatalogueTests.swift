@@ -383,7 +383,7 @@ func pcapngBlockWithBadLengthsIsDamageAfterTheEarlierPackets(_ test: DamagedBloc
     // Ethernet, raw IP, BSD loopback, Linux cooked v1 and v2, then 802.11 (not decoded).
     let bytes = le.section()
         + le.interface(linkType: 1) + le.interface(linkType: 101) + le.interface(linkType: 0)
-        + le.interface(linkType: 113) + le.interface(linkType: 276) + le.interface(linkType: 105)
+        + le.interface(linkType: 113) + le.interface(linkType: 276) + le.interface(linkType: 147)
         + le.enhanced(interface: 0, Craft.ethernet(type: 0x0800, payload: Craft.dnsQueryV4))
         + le.enhanced(interface: 1, Craft.dnsQueryV6)
         + le.enhanced(interface: 2, Craft.le32(2) + Craft.dnsQueryV4)
@@ -396,7 +396,7 @@ func pcapngBlockWithBadLengthsIsDamageAfterTheEarlierPackets(_ test: DamagedBloc
     #expect(summary.packets == 7)
     #expect(seen.filter { $0.field == .dnsQuery }.map(\.locator) == [.packet(1), .packet(2), .packet(3), .packet(4), .packet(5), .packet(7)])
     #expect(summary.anomalies.counts == ["link.unsupported": 1])
-    #expect(summary.notes == ["link type 105 (IEEE802_11) is not decoded; packets counted but not inspected"])
+    #expect(summary.notes == ["link type 147 (unknown) is not decoded; packets counted but not inspected"])
     #expect(seen.filter { $0.locator == .packet(7) }.map(\.description) == expectedAfter(7))
 }
 

@@ -175,7 +175,7 @@ func damagedBlocksStopTheReadWithTheirOffset(_ damage: BlockDamage) throws {
 
 @Test func undecodedLinkTypesAreNotedOncePerType() throws {
     let ng = NG()
-    let bytes = ng.section() + ng.interface(linkType: 105) + ng.interface(linkType: 147)
+    let bytes = ng.section() + ng.interface(linkType: 148) + ng.interface(linkType: 147)
         + ng.enhanced(interface: 0, [1]) + ng.enhanced(interface: 1, [2]) + ng.enhanced(interface: 0, [3])
     let (_, summary, _) = try readNG(bytes)
     #expect(summary.notes.count == 2)

@@ -36,8 +36,27 @@ private func text(_ buffer: [CChar]) -> String {
     String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
-/// The reference: libpcap reading the file by its path, as tcpdump does.
+/// The reference: libpcap reading the file by its path, as tcpdump does, once its header
+/// is read as tshark reads it (`PcapReader.readHeaderAsTsharkDoes`, itself checked
+/// against tshark's verdicts in `pcapHeadersAreReadAsTsharkReadsThem`): a version
+/// libpcap refuses and tshark reads is handed to libpcap as 2.4, a link-type field
+/// with reserved bits set is refused.
 private func libpcapReading(_ path: String) -> Outcome {
+    guard var bytes = FileManager.default.contents(atPath: path).map([UInt8].init) else {
+        return Outcome(openError: "unreadable")
+    }
+    let original = bytes
+    let reading = bytes.withUnsafeMutableBytes { all in
+        PcapReader.readHeaderAsTsharkDoes(UnsafeMutableRawBufferPointer(rebasing: all[0..<min(all.count, 24)]))
+    }
+    if let refusal = reading.refusal { return Outcome(openError: refusal) }
+    guard bytes != original, let patched = try? Craft.temporaryFile(bytes) else { return libpcapReadingAsIs(path) }
+    defer { try? FileManager.default.removeItem(atPath: patched) }
+    return libpcapReadingAsIs(patched)
+}
+
+/// libpcap reading the file by its path, as tcpdump does.
+private func libpcapReadingAsIs(_ path: String) -> Outcome {
     var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
     let opened = errorBuffer.withUnsafeMutableBufferPointer { buffer in
         pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), buffer.baseAddress)
@@ -162,13 +181,13 @@ private let craftedCases: [(String, CraftedPcap)] = {
         file.records = [(1, 2, caplen, caplen, Int(caplen)), (3, 4, 10, 10, 10)]
         cases.append(("link type \(linkType), caplen \(caplen)", file))
     }
-    for version: (UInt16, UInt16) in [(2, 0), (2, 2), (2, 3), (543, 0), (543, 1), (1, 0), (2, 5), (3, 0)] {
+    for version: (UInt16, UInt16) in [(2, 0), (2, 2), (2, 3), (543, 0), (543, 1), (1, 0), (2, 5), (3, 0), (0xFFFF, 0xFFFF)] {
         var file = CraftedPcap(version: version)
         // caplen > len in two records: exchanged before 2.3 and, in 2.3, when caplen > len.
         file.records = [(1, 2, 60, 100, 60), (3, 4, 100, 60, 100), (5, 6, 100, 60, 60), (7, 8, 60, 100, 100)]
         cases.append(("version \(version.0).\(version.1)", file))
     }
-    for linkType: UInt32 in [0, 1, 12, 14, 100, 101, 102, 103, 104, 105, 106, 113, 147, 228, 246, 258, 276, 0x0400_0001, 0xFFFF] {
+    for linkType: UInt32 in [0, 1, 12, 14, 100, 101, 102, 103, 104, 105, 106, 113, 147, 228, 246, 258, 276, 0x0400_0001, 0xFFFF, 0x3000_0032, 0x0030_0001] {
         cases.append(("link type \(linkType)", CraftedPcap(linkType: linkType)))
     }
     var odd = CraftedPcap()
@@ -265,3 +284,46 @@ func pcapRecordsAreReadAsLibpcapReadsThem(_ index: Int) throws {
     }
     #expect(compared > 100)
 }
+
+/// tshark 4.0's verdicts on crafted headers (`tshark -r` on each, an Ethernet frame in
+/// one record): the versions and link-type fields it reads, and those it refuses.
+@Test(arguments: [
+    ((UInt16(2), UInt16(4)), UInt32(1), nil as String?, [] as [String]),
+    ((2, 0), 1, nil, []),
+    ((543, 0), 1, nil, []),
+    ((2, 5), 1, nil, ["pcap version 2.5 is not one libpcap reads (2.0 to 2.4); read as 2.4, as tshark reads it"]),
+    ((3, 0), 1, nil, ["pcap version 3.0 is not one libpcap reads (2.0 to 2.4); read as 2.4, as tshark reads it"]),
+    ((543, 1), 1, nil, ["pcap version 543.1 is not one libpcap reads (2.0 to 2.4); read as 2.4, as tshark reads it"]),
+    ((65535, 65535), 1, nil, ["pcap version 65535.65535 is not one libpcap reads (2.0 to 2.4); read as 2.4, as tshark reads it"]),
+    ((1, 0), 1, "archaic pcap savefile format", []),
+    ((0, 0), 1, "archaic pcap savefile format", []),
+    ((2, 4), 0x3000_0001, nil, ["the link-type field 0x30000001 has FCS-length bits set; read as link type 1, frame check sequences left in place"]),
+    ((2, 4), 0x0400_0001, nil, ["the link-type field 0x04000001 has FCS-length bits set; read as link type 1, frame check sequences left in place"]),
+    ((2, 4), 0xF000_0001, nil, ["the link-type field 0xf0000001 has FCS-length bits set; read as link type 1, frame check sequences left in place"]),
+    ((2, 4), 0x0030_0001, "network type reserved field not zero (0x00300000), as tshark refuses it", []),
+    ((2, 4), 0x0200_0001, "network type reserved field not zero (0x02000000), as tshark refuses it", []),
+    ((2, 4), 0x0001_0001, "network type reserved field not zero (0x00010000), as tshark refuses it", []),
+] as [((UInt16, UInt16), UInt32, String?, [String])])
+func pcapHeadersAreReadAsTsharkReadsThem(_ version: (UInt16, UInt16), _ linkField: UInt32, _ refusal: String?, _ notes: [String]) throws {
+    for bigEndian in [false, true] {
+        var crafted = CraftedPcap(bigEndian: bigEndian, version: version, linkType: linkField)
+        crafted.records = [(1, 0, UInt32(ethernetQuery.count), UInt32(ethernetQuery.count), ethernetQuery.count)]
+        var bytes = crafted.bytes
+        bytes.replaceSubrange((bytes.count - ethernetQuery.count)..., with: ethernetQuery)
+        let path = try Craft.temporaryFile(bytes)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            let reader = try CaptureReader(file: try InputFile(path: path), filter: nil)
+            #expect(refusal == nil, "read, where tshark refuses: \(refusal ?? "")")
+            var addresses = 0
+            let summary = reader.read(observe: { if $0.field == .ipSource || $0.field == .ipDestination { addresses += 1 } },
+                                      progress: { _ in })
+            #expect(summary.notes == notes)
+            #expect(addresses == 2 && summary.packetsDecoded == 1)
+        } catch let error as CaptureError {
+            #expect(error.message == "cannot open as a pcap or pcapng capture: " + (refusal ?? "-"))
+        }
+    }
+}
+
+private let ethernetQuery = Craft.ethernet(type: 0x0800, payload: Craft.dnsQueryV4)

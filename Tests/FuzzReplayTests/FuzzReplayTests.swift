@@ -114,5 +114,13 @@ struct FuzzReplayTests {
         #expect(try Self.namesSeen("packet-ethernet", ip) == 0, "an IP packet is not an Ethernet frame")
         // Selector 4: DLT_IPV4.
         #expect(try Self.namesSeen("packet-other-link", [4] + ip) == 1)
+        // Selector 7: PPP; 14: radiotap, then 802.11 and LLC/SNAP; 20: NFLOG.
+        #expect(try Self.namesSeen("packet-other-link", [7, 0xFF, 0x03, 0x00, 0x21] + ip) == 1)
+        let wlan: [UInt8] = [0x08, 0x01, 0, 0] + [UInt8](repeating: 2, count: 18) + [0, 0]
+        #expect(try Self.namesSeen("packet-other-link", [14, 0, 0, 8, 0, 0, 0, 0, 0] + wlan + [0xAA, 0xAA, 3, 0, 0, 0, 8, 0] + ip) == 1)
+        let payload = ip + [UInt8](repeating: 0, count: (4 - ip.count % 4) % 4)
+        #expect(try Self.namesSeen("packet-other-link", [20, 2, 0, 0, 0, UInt8(4 + ip.count), 0, 9, 0] + payload) == 1)
+        // Selector 22: USB, which carries no IP.
+        #expect(try Self.namesSeen("packet-other-link", [22] + ip) == 0)
     }
 }
