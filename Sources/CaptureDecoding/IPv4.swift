@@ -105,6 +105,8 @@ extension PacketDecoder {
         case 4: .ipv4
         case 41: .ipv6
         case 47: .gre
+        case 1: .icmp
+        case 58: .icmpv6
         default: nil
         }
     }

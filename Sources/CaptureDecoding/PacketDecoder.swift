@@ -128,7 +128,7 @@ enum Layer {
     case ipnet, ipoib, nflog, pktap, arcnet
     case ipv4, ipv6
     case gre, vxlan, geneve
-    case udp, tcp
+    case udp, tcp, icmp, icmpv6
     case dns, dnsOverTCP, tls, http
     case quic
     case dhcp
@@ -288,6 +288,8 @@ struct PacketDecoder {
             case .geneve: step = decodeGeneve(bytes)
             case .udp: step = decodeUDP(bytes)
             case .tcp: step = decodeTCP(bytes, context: context, observe: observe)
+            case .icmp: step = decodeICMP(bytes, isVersion6: false, context: context, observe: observe)
+            case .icmpv6: step = decodeICMP(bytes, isVersion6: true, context: context, observe: observe)
             case .dns: step = decodeDNS(bytes, context: context, observe: observe)
             case .dnsOverTCP: step = decodeDNSOverTCP(bytes, context: context, observe: observe)
             case .tls: step = decodeTLS(bytes, context: context, observe: observe)

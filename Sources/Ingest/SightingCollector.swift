@@ -262,12 +262,14 @@ struct SightingCollector {
 }
 
 extension Field {
-    /// Whether the field is an address of an IP header (a packet's own or a tunnel's):
+    /// Whether the field is an address of an IP header (a packet's own, a tunnel's, or
+    /// one an ICMP error quotes):
     /// sightings of these are folded per conversation.
     var isIPHeader: Bool {
         switch self {
         case .ipSource, .ipDestination, .ipv6Source, .ipv6Destination,
-             .tunnelIPSource, .tunnelIPDestination, .tunnelIPv6Source, .tunnelIPv6Destination:
+             .tunnelIPSource, .tunnelIPDestination, .tunnelIPv6Source, .tunnelIPv6Destination,
+             .quotedIPSource, .quotedIPDestination, .quotedIPv6Source, .quotedIPv6Destination:
             true
         default:
             false

@@ -47,6 +47,14 @@ public enum Field: String, Sendable, CaseIterable {
     case tunnelIPv6Source = "tunnel.ipv6.src"
     /// The destination of an IPv6 header inside a tunnel.
     case tunnelIPv6Destination = "tunnel.ipv6.dst"
+    /// The source of the IPv4 header an ICMP error quotes (the packet that caused it).
+    case quotedIPSource = "icmp.quoted.ip.src"
+    /// The destination of the IPv4 header an ICMP error quotes.
+    case quotedIPDestination = "icmp.quoted.ip.dst"
+    /// The source of the IPv6 header an ICMPv6 (or ICMP) error quotes.
+    case quotedIPv6Source = "icmp.quoted.ipv6.src"
+    /// The destination of the IPv6 header an ICMPv6 (or ICMP) error quotes.
+    case quotedIPv6Destination = "icmp.quoted.ipv6.dst"
     case dnsQuery = "dns.query"
     /// A name or address in a DNS answer: A and AAAA addresses, the data of CNAME, MX,
     /// NS and PTR records.
