@@ -78,12 +78,15 @@ extension PacketDecoder {
         case .maybe: return .unknown
         case .no: break
         }
-        // A server's HTTP/2 SETTINGS frame, which may come before the client's preface.
+        // A server's HTTP/2 SETTINGS frame (RFC 9113 §6.5: stream 0, flags 0 or ACK, a
+        // whole number of 6-byte settings, far fewer than 256 of them), which may come
+        // before the client's preface.
         if first == 0 {
             guard bytes.count >= 9 else { return .unknown }
             let cursor = ByteCursor(bytes)
-            if cursor.getUInt8(at: 3) == 4, cursor.getUInt32(at: 5) == 0, bytes[1] == 0 || bytes[0] == 0,
-               let length = cursor.getUInt16(at: 1), length % 6 == 0, cursor.getUInt8(at: 4).map({ $0 & 0xFE == 0 }) == true {
+            if cursor.getUInt8(at: 1) == 0, let length = cursor.getUInt8(at: 2), length % 6 == 0,
+               cursor.getUInt8(at: 3) == 4, let flags = cursor.getUInt8(at: 4), flags & 0xFE == 0,
+               cursor.getUInt32(at: 5) == 0 {
                 return .http2
             }
         }
@@ -264,10 +267,10 @@ extension PacketDecoder {
     }
 
     /// One HTTP/1.x head: a request's is handed to `decodeHTTP` (Host, URL); a
-    /// response's (`httpResponseHead`) is read for its framing only. The body that follows (Content-Length,
-    /// chunked, or for a response the connection's end) is hashed by `consumeBody`, and
-    /// the next head of a keep-alive connection read after it. nil while the head is
-    /// incomplete.
+    /// response's (`httpResponseHead`) is read for its framing only. The body that
+    /// follows (Content-Length, chunked, or for a response the connection's end) is
+    /// hashed by `consumeBody`, and the next head of a keep-alive connection read after
+    /// it. nil while the head is incomplete.
     private mutating func httpHead(
         _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, exchange: inout HTTPExchange, body: inout HTTPBody?,
         key: StreamKey, final: Bool, context: PacketContext, observe: (Observation) -> Void
