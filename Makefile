@@ -1,7 +1,7 @@
 # The two set-up commands of the README: `make demo` and `make test`.
 # Both install the Debian packages Cairn needs when they are missing.
 
-APT_PACKAGES := libpcap-dev zlib1g-dev libisal-dev libsqlite3-dev publicsuffix
+APT_PACKAGES := libpcap-dev zlib1g-dev libisal-dev libsqlite3-dev libbrotli-dev libzstd-dev publicsuffix
 # The peers and floors `make bench` measures Cairn against.
 BENCH_PACKAGES := gcc tcpdump tshark ripgrep libdeflate-dev openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -33,6 +33,17 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        // Content codings browsers decode that zlib does not: brotli (`br`) and zstd.
+        .systemLibrary(
+            name: "CBrotli",
+            pkgConfig: "libbrotlidec",
+            providers: [.apt(["libbrotli-dev"]), .brew(["brotli"])]
+        ),
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]
+        ),
         .systemLibrary(
             name: "CIsal",
             pkgConfig: "libisal",
@@ -53,7 +64,7 @@ let package = Package(
         .target(
             name: "CaptureDecoding",
             dependencies: [
-                "Observations", "ByteParsing", "CPcap", "CZlib", "CGuardedMapping",
+                "Observations", "ByteParsing", "CPcap", "CZlib", "CBrotli", "CZstd", "CGuardedMapping",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),

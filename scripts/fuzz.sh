@@ -54,7 +54,7 @@ build() {
     echo "== linking $binary (${#objects[@]} objects)" >&2
     swiftc -sanitize=fuzzer,address -parse-as-library -O -swift-version 6 \
         "${includes[@]}" "$root/Fuzz/Driver/main.swift" "${objects[@]}" \
-        -lpcap -lz -lisal -lstdc++ -o "$binary.new" 2>&1 |
+        -lpcap -lz -lbrotlidec -lzstd -lisal -lstdc++ -o "$binary.new" 2>&1 |
         { grep -v "warning: Cannot export local symbol '__asan" || true; } >&2
     # Renamed into place, so that a fuzzer still running the old binary is not disturbed.
     mv -f "$binary.new" "$binary"

@@ -228,7 +228,9 @@ extension PacketDecoder {
         switch headers.first(name: "content-encoding").map({ $0.lowercased() }) {
         case "gzip", "x-gzip": body.pendingGzip = true
         case "deflate", "x-deflate": body.pendingDeflate = true
-        case "br", "zstd", "compress": body.failed = true
+        case "br": body.inflater = BrotliBodyDecoder()
+        case "zstd": body.inflater = ZstdBodyDecoder()
+        case "compress", "x-compress": body.failed = true
         default: break
         }
         if headers.first(name: "content-type")?.lowercased().hasPrefix("application/dns-message") == true {

@@ -96,7 +96,7 @@ struct HTTPBody {
     /// length in the trailer do not stop it, as they do not stop Chrome.
     var pendingGzip = false
     var gzipHeader: [UInt8] = []
-    var inflater: BodyInflater?
+    var inflater: (any BodyDecoder)?
     var md5 = Insecure.MD5()
     var sha1 = Insecure.SHA1()
     var sha256 = SHA256()
@@ -166,7 +166,9 @@ extension PacketDecoder {
         case .identity: break
         case .gzip: body.pendingGzip = true
         case .deflate: body.pendingDeflate = true
-        case .other: body.failed = true  // br, compress…: not decoded, so not hashed
+        case .brotli: body.inflater = BrotliBodyDecoder()
+        case .zstd: body.inflater = ZstdBodyDecoder()
+        case .other: body.failed = true  // compress: not decoded, so not hashed
         }
         return (body, false)
     }
@@ -206,7 +208,7 @@ extension PacketDecoder {
         return false
     }
 
-    enum ContentEncoding { case identity, gzip, deflate, other }
+    enum ContentEncoding { case identity, gzip, deflate, brotli, zstd, other }
 
     static func contentEncoding(_ head: UnsafeRawBufferPointer) -> ContentEncoding {
         var start = 0
@@ -218,10 +220,11 @@ extension PacketDecoder {
                 if hasPrefix(value, "deflate", foldCase: true) || hasPrefix(value, "x-deflate", foldCase: true) {
                     return .deflate
                 }
-                // Codings that are compressed but not decoded here: not hashed. Any other
-                // (unknown) coding is ignored, as browsers show such a body as it came.
-                if hasPrefix(value, "br", foldCase: true) || hasPrefix(value, "zstd", foldCase: true)
-                    || hasPrefix(value, "compress", foldCase: true) || hasPrefix(value, "x-compress", foldCase: true) {
+                if hasPrefix(value, "br", foldCase: true) { return .brotli }
+                if hasPrefix(value, "zstd", foldCase: true) { return .zstd }
+                // LZW (`compress`) is compressed but not decoded here: not hashed. Any
+                // other (unknown) coding is ignored, as browsers show such a body as it came.
+                if hasPrefix(value, "compress", foldCase: true) || hasPrefix(value, "x-compress", foldCase: true) {
                     return .other
                 }
                 return .identity

@@ -14,8 +14,8 @@ import Observations
 // (up to `DecodingOptions.maxBufferedBodyBytes`) until its connection ends, and its
 // body is read each way a browser may: chunked when the head names chunked anywhere
 // and the bytes are chunked, else as they are; cut at each Content-Length the head
-// gives, or not cut; then compressed layers undone as their bytes say (gzip and zlib
-// by their headers, raw deflate when the head names deflate), up to three. Each
+// gives, or not cut; then compressed layers undone as their bytes say (gzip, zlib and
+// zstd by their headers, raw deflate and brotli when the head names them), up to three. Each
 // distinct non-empty result is hashed and observed. A strict head is read as the RFC
 // says, streaming (`HTTPBody.swift`).
 
@@ -26,6 +26,8 @@ struct LenientHead {
     var mentionsChunked = false
     /// Some header names `deflate`.
     var mentionsDeflate = false
+    /// A Content-Encoding header names `br` (brotli, which its bytes do not show).
+    var mentionsBrotli = false
     /// Every number written in a Content-Length value (folded lines included), at most
     /// `maxLengths`, distinct.
     var lengths: [Int64] = []
@@ -45,6 +47,11 @@ struct LenientHead {
                 if !folded, !line.isEmpty { inLength = LenientHead.contains(line, "content-length") }
                 if LenientHead.contains(line, "chunked") { mentionsChunked = true }
                 if LenientHead.contains(line, "deflate") { mentionsDeflate = true }
+                if LenientHead.contains(line, "content-encoding"), LenientHead.contains(line, ":"),
+                   let colon = PacketDecoder.index(of: UInt8(ascii: ":"), in: line, from: 0, to: line.count),
+                   LenientHead.contains(UnsafeRawBufferPointer(rebasing: line[colon...]), "br") {
+                    mentionsBrotli = true
+                }
                 if inLength { collectLengths(line) }
                 lineStart = position + 1
             }
@@ -232,7 +239,7 @@ extension PacketDecoder {
                 cuts.append(framed.count)
                 for cut in Set(cuts).sorted() {
                     let decoded = framed.withUnsafeBytes { framedBytes in
-                        decodedLayers(UnsafeRawBufferPointer(rebasing: framedBytes[0..<cut]), deflateNamed: head.mentionsDeflate)
+                        decodedLayers(UnsafeRawBufferPointer(rebasing: framedBytes[0..<cut]), head: head)
                     }
                     if !decoded.isEmpty, !results.contains(decoded) { results.append(decoded) }
                 }
@@ -241,21 +248,24 @@ extension PacketDecoder {
         return results
     }
 
-    /// Compressed layers undone as the bytes say, up to `maxContentCodingLayers`: gzip (its header
-    /// read here, reserved flags ignored, the trailer's CRC and length not checked, as
-    /// Chrome reads it), zlib (the check sum not checked), raw deflate when the head
-    /// names deflate. A layer is undone only when its deflate stream ends whole.
-    func decodedLayers(_ bytes: UnsafeRawBufferPointer, deflateNamed: Bool) -> [UInt8] {
+    /// Compressed layers undone as the bytes say, up to `maxContentCodingLayers`: gzip
+    /// (its header read here, reserved flags ignored, the trailer's CRC and length not
+    /// checked, as Chrome reads it), zlib (the check sum not checked) and zstd by their
+    /// headers; raw deflate and brotli, which have none, when the head names them. A
+    /// layer is undone only when its stream ends whole.
+    func decodedLayers(_ bytes: UnsafeRawBufferPointer, head: LenientHead) -> [UInt8] {
         var data = [UInt8](bytes)
         for _ in 0..<PacketDecoder.maxContentCodingLayers {
             let next: [UInt8]? = data.withUnsafeBytes { current in
                 if let start = PacketDecoder.gzipPayloadStart(current) {
-                    return inflatedRaw(UnsafeRawBufferPointer(rebasing: current[start...]))
+                    return decodedWhole(UnsafeRawBufferPointer(rebasing: current[start...]), BodyInflater(windowBits: -MAX_WBITS))
                 }
                 if PacketDecoder.isZlibHeader(current) {
-                    return inflatedRaw(UnsafeRawBufferPointer(rebasing: current[2...]))
+                    return decodedWhole(UnsafeRawBufferPointer(rebasing: current[2...]), BodyInflater(windowBits: -MAX_WBITS))
                 }
-                return deflateNamed ? inflatedRaw(current) : nil
+                if current.starts(with: [0x28, 0xB5, 0x2F, 0xFD]) { return decodedWhole(current, ZstdBodyDecoder()) }
+                if head.mentionsDeflate, let raw = decodedWhole(current, BodyInflater(windowBits: -MAX_WBITS)) { return raw }
+                return head.mentionsBrotli ? decodedWhole(current, BrotliBodyDecoder()) : nil
             }
             guard let next, !next.isEmpty else { break }
             data = next
@@ -294,17 +304,16 @@ extension PacketDecoder {
             && (Int(bytes[0]) << 8 | Int(bytes[1])) % 31 == 0
     }
 
-    /// Raw deflate inflated whole; nil when the data is not deflate, does not end, or
-    /// inflates past `maxBufferedDecodedBytes`.
-    func inflatedRaw(_ bytes: UnsafeRawBufferPointer) -> [UInt8]? {
-        let inflater = BodyInflater(windowBits: -MAX_WBITS)
+    /// `bytes` decoded whole by `decoder`; nil when they are not of its coding, do not
+    /// end, or decode past `maxBufferedDecodedBytes`.
+    func decodedWhole(_ bytes: UnsafeRawBufferPointer, _ decoder: any BodyDecoder) -> [UInt8]? {
         var output: [UInt8] = []
         let limit = flows.options.maxBufferedDecodedBytes
-        let ok = inflater.inflate(bytes) { piece in
+        let ok = decoder.inflate(bytes) { piece in
             output.append(contentsOf: piece)
             return output.count <= limit
         }
-        return ok && inflater.ended && output.count <= limit ? output : nil
+        return ok && decoder.ended && output.count <= limit ? output : nil
     }
 
     /// A chunked body decoded leniently, as browsers accept it: blank lines and leading

@@ -87,7 +87,6 @@ private let httpOutOfScope: [String: String] = [
 /// Captures where tshark exports HTTP objects (`http.object.*`) Cairn does not hash,
 /// and why.
 private let bodiesOutOfScope: [String: String] = [
-    "sv-http-brotli-ce.pcap": "Content-Encoding br: brotli is not decoded (no brotli library among the dependencies)",
     // tshark 4.0's HTTP/1 dissector reads the HTTP/2 client preface (`PRI * HTTP/2.0`)
     // as a request and exports it, with the frames of its segment, as an object; no
     // body of these connections is in tshark's export (Cairn hashes their DATA).
