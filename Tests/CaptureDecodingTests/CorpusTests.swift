@@ -104,11 +104,11 @@ private let bodiesOutOfScope: [String: String] = [
     "zk-http-http-lower-case-nonstandard-port.pcap": "tshark exports the gzip body undecoded (818 bytes) after a lower-case status line",
     "zk-erspan.pcap": "segments missing from the capture (tcp.gap): tshark exports the bodies with holes, Cairn does not hash them",
     "zk-http-bro.org.pcap": "segments missing from the capture (tcp.gap), as zk-erspan",
-    "sv-http-range-file.pcap": "Range responses (206) tshark exports per part: not yet diagnosed",
-    "sv-tls-subjectaltname.pcap": "repeated downloads of the same files: not yet diagnosed",
-    "sv-detect-pcre-02.pcap": "a 7-byte object: not yet diagnosed",
-    "sv-http-event-chunk.pcap": "an 8-byte chunked object: not yet diagnosed",
-    "zk-mpls-in-vlan.pcap": "a 1448-byte object from a stream without its start: not yet diagnosed",
+    "sv-http-range-file.pcap": "segments out of order: tshark 4.0 does not reassemble them and exports segments (1048 bytes) as objects; Cairn hashes the reassembled body",
+    "sv-tls-subjectaltname.pcap": "segments out of order: tshark exports segments (1206, 484, 242 bytes) as objects; Cairn hashes the reassembled bodies",
+    "sv-detect-pcre-02.pcap": "tshark exports the 7 bytes after a request's Content-Length (no request line) as a second object",
+    "sv-http-event-chunk.pcap": "chunks ended by a bare LF: tshark's object is the first chunk (8 bytes), Cairn's both (12 bytes)",
+    "zk-mpls-in-vlan.pcap": "tshark exports a segment of a stream seen without its start (no response head) as an object; Cairn hashes bodies whose head it read",
 ]
 
 /// Reads a capture to its end, gathering what it yields.
