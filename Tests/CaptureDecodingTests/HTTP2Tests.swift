@@ -125,3 +125,13 @@ private let page = Array(String(repeating: "<p>payload</p>", count: 300).utf8)
         #expect(result.anomalies == ["http2.malformed": 1])
     }
 }
+
+@Test func dnsOverHTTPSInHTTP1IsDecoded() throws {
+    let query = Craft.dns(questions: [Craft.question("doh-http1.example")])
+    let request = Array("POST /dns-query HTTP/1.1\r\nHost: resolver.example\r\nContent-Type: application/dns-message\r\nContent-Length: \(query.count)\r\n\r\n".utf8) + query
+    for size in [1, 11, 1460] {
+        let result = observe(conversation([(true, request)], size: size))
+        #expect(result.seen.contains("dns.query=doh-http1.example"), "\(size)")
+        #expect(result.anomalies.isEmpty, "\(size): \(result.anomalies)")
+    }
+}
