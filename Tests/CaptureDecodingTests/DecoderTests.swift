@@ -2,12 +2,13 @@ import Observations
 import Testing
 @testable import CaptureDecoding
 
-private let expectedV4: Set<String> = [
+/// What `Craft.dnsQueryV4` and `Craft.dnsQueryV6` yield, whatever link layer carries them.
+let expectedV4: Set<String> = [
     "ip.src=192.0.2.1 host=198.51.100.2 packet(1)",
     "ip.dst=198.51.100.2 host=192.0.2.1 packet(1)",
     "dns.query=example.com host=192.0.2.1 packet(1)",
 ]
-private let expectedV6: Set<String> = [
+let expectedV6: Set<String> = [
     "ipv6.src=2001:db8::1 host=2001:db8::53 packet(1)",
     "ipv6.dst=2001:db8::53 host=2001:db8::1 packet(1)",
     "dns.query=example.com host=2001:db8::1 packet(1)",

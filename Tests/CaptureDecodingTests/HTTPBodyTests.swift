@@ -11,18 +11,7 @@ private let content = Array(String(repeating: "The quick brown fox jumps over th
 
 /// gzip and raw-deflate encodings of `content`, made with the system's gzip.
 private func compressed(gzip: Bool) throws -> [UInt8] {
-    let input = NSTemporaryDirectory() + "cairn-body-\(UUID().uuidString)"
-    try Data(content).write(to: URL(fileURLWithPath: input))
-    defer { try? FileManager.default.removeItem(atPath: input) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["gzip", "-c", "-n", input]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let bytes = [UInt8](data)
+    let bytes = try gzipped(content)
     if gzip { return bytes }
     // Raw deflate: the gzip member without its 10-byte header and 8-byte trailer.
     return Array(bytes[10..<(bytes.count - 8)])
