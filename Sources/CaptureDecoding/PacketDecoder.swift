@@ -127,7 +127,7 @@ enum Layer {
     case ieee80211, radiotap, prism, avs, ppi
     case ipnet, ipoib, nflog, pktap, arcnet
     case ipv4, ipv6
-    case gre, vxlan, geneve
+    case gre, vxlan, vxlanGPE, geneve, ayiya, nsh, ciscoMetaData, ciscoMetaDataInGRE
     case udp, tcp, icmp, icmpv6
     case dns, dnsOverTCP, tls, http
     case quic
@@ -141,6 +141,7 @@ enum Layer {
         case 0x86DD: .ipv6
         case 0x8864: .pppoeSession
         case 0x8847, 0x8848: .mpls
+        case 0x8909: .ciscoMetaData
         default: nil
         }
     }
@@ -285,7 +286,12 @@ struct PacketDecoder {
             case .ipv6: step = decodeIPv6(bytes, context: &context, observe: observe)
             case .gre: step = decodeGRE(bytes)
             case .vxlan: step = decodeVXLAN(bytes)
+            case .vxlanGPE: step = decodeVXLANGPE(bytes)
             case .geneve: step = decodeGeneve(bytes)
+            case .ayiya: step = decodeAYIYA(bytes)
+            case .nsh: step = decodeNSH(bytes)
+            case .ciscoMetaData: step = decodeCiscoMetaData(bytes)
+            case .ciscoMetaDataInGRE: step = decodeCiscoMetaDataInGRE(bytes)
             case .udp: step = decodeUDP(bytes)
             case .tcp: step = decodeTCP(bytes, context: context, observe: observe)
             case .icmp: step = decodeICMP(bytes, isVersion6: false, context: context, observe: observe)

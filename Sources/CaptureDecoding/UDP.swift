@@ -2,7 +2,7 @@ import ByteParsing
 
 extension PacketDecoder {
     /// UDP (RFC 768): hands the payload to a tunnel decoder by port (`udpTunnel`:
-    /// VXLAN, Geneve, GRE-in-UDP, GTP-U, Teredo), to HTTP for SSDP (port 1900), else to DNS when either port is 53 (DNS),
+    /// VXLAN, VXLAN-GPE, Geneve, GRE-in-UDP, GTP-U, Teredo, AYIYA), to HTTP for SSDP (port 1900), else to DNS when either port is 53 (DNS),
     /// 5353 (multicast DNS) or 5355 (LLMNR, RFC 4795: DNS's message format), else to
     /// QUIC when the destination port is 443 and the payload starts a v1/v2 long header.
     mutating func decodeUDP(_ bytes: UnsafeRawBufferPointer) -> Step {
