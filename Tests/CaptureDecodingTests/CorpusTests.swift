@@ -69,9 +69,7 @@ private let answersOutOfScope: [String: String] = [:]
 
 /// Captures (beyond `addressesOutOfScope`) with addresses in headers this decoder does
 /// not reach, and why.
-private let innerAddressesOutOfScope: [String: String] = [
-    "sv-filestore-5408.pcap": "sFlow samples of other packets",
-]
+private let innerAddressesOutOfScope: [String: String] = [:]
 
 /// Captures whose HTTP hosts or URLs (`http.host`, `http.request.full_uri`) are not all
 /// observed, and why. (Requests are reassembled across segments: none is here for that.)
