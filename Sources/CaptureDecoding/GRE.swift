@@ -4,7 +4,8 @@ extension PacketDecoder {
     /// GRE (RFC 2784, key and sequence of RFC 2890; IP protocol 47, or UDP port 4754
     /// per RFC 8086). Version 0 carries what its protocol type names: IPv4, IPv6,
     /// MPLS, Ethernet (0x6558, transparent bridging), ERSPAN type I/II (0x88BE) and
-    /// type III (0x22EB), whose mirrored Ethernet frame follows its own header.
+    /// type III (0x22EB), whose mirrored Ethernet frame follows its own header, and
+    /// Cisco MetaData (0x8909) in its GRE layout (CiscoMetaData.swift).
     /// Version 1 is PPTP's enhanced GRE (RFC 2637): a key (payload length and call id),
     /// optional sequence and acknowledgement numbers, then a PPP frame. Source routing
     /// (RFC 1701's R bit) is not decoded.
@@ -45,6 +46,7 @@ extension PacketDecoder {
         switch proto {
         case 0x6558: return .next(.ethernet, payload)
         case 0x880B: return .next(.ppp, payload)
+        case 0x8909: return .next(.ciscoMetaDataInGRE, payload)
         case 0x88BE:
             // ERSPAN type II has the sequence bit and an 8-byte header; type I has neither.
             guard hasSequence else { return .next(.ethernet, payload) }

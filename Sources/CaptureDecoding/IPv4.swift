@@ -59,7 +59,8 @@ extension PacketDecoder {
             var end = bytes.count
             if totalLength != 0 {
                 if Int(totalLength) > bytes.count {
-                    anomalies.record("ipv4.truncated")
+                    // A sampled packet is cut on purpose (sFlow).
+                    if !context.isSampled { anomalies.record("ipv4.truncated") }
                 } else {
                     end = Int(totalLength)
                 }
@@ -69,7 +70,7 @@ extension PacketDecoder {
             let more = fragment & 0x2000 != 0
             if fragmentOffset == 0 && !more {
                 payload = data
-            } else if let data {
+            } else if let data, !context.isSampled {
                 // A fragment: the payload is handed on once all fragments have come
                 // (Fragments.swift), in the packet of the one that completes it.
                 let key = FragmentKey(sourceHigh: 0, sourceLow: UInt64(source), destinationHigh: 0,

@@ -50,7 +50,8 @@ extension PacketDecoder {
         var end = bytes.count
         if payloadLength != 0 {
             if 40 + Int(payloadLength) > bytes.count {
-                anomalies.record("ipv6.truncated")
+                // A sampled packet is cut on purpose (sFlow).
+                if !context.isSampled { anomalies.record("ipv6.truncated") }
             } else {
                 end = 40 + Int(payloadLength)
             }
@@ -100,6 +101,8 @@ extension PacketDecoder {
                 next = following
                 offset += 8
                 if fragment & 0xFFF9 != 0 {
+                    // A sampled packet's fragment is another packet's: not reassembled.
+                    guard !context.isSampled else { return nil }
                     // A fragment (not an atomic one): the rest of the chain and the
                     // transport are in the reassembled payload, handed on once whole.
                     guard let identification = packet.getUInt32(at: offset - 4), offset <= end,

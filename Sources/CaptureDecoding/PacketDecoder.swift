@@ -127,11 +127,20 @@ enum Layer {
     case ieee80211, radiotap, prism, avs, ppi
     case ipnet, ipoib, nflog, pktap, arcnet
     case ipv4, ipv6
-    case gre, vxlan, geneve
+    case gre, vxlan, vxlanGPE, geneve, ayiya, nsh, ciscoMetaData, ciscoMetaDataInGRE
+    case sflow
     case udp, tcp, icmp, icmpv6
     case dns, dnsOverTCP, tls, http
     case quic
     case dhcp
+
+    /// TCP, UDP, ICMP and ICMPv6: where a sampled packet's decoding stops.
+    var isTransport: Bool {
+        switch self {
+        case .udp, .tcp, .icmp, .icmpv6: true
+        default: false
+        }
+    }
 
     /// The layer an EtherType (also used by Linux cooked captures) announces; nil for
     /// the ones not decoded.
@@ -141,6 +150,7 @@ enum Layer {
         case 0x86DD: .ipv6
         case 0x8864: .pppoeSession
         case 0x8847, 0x8848: .mpls
+        case 0x8909: .ciscoMetaData
         default: nil
         }
     }
@@ -170,6 +180,12 @@ struct PacketContext {
     /// The packet's original length on the wire (0 for a datagram put together from
     /// fragments or a reassembled stream, whose IP headers were observed already).
     var wireLength: UInt32 = 0
+    /// The bytes are the first bytes of another packet that an sFlow agent sampled, cut
+    /// on purpose: they are read to their IP headers only (addresses observed, length 0
+    /// since that packet was not on this capture's wire), with no fragment reassembled,
+    /// no cut counted, and no transport decoded, so that a cut copy makes no TCP stream
+    /// and no DNS, TLS or HTTP observation.
+    var isSampled = false
 }
 
 /// A buffer for assembling one value (a domain name, a URL), allocated once per reader
@@ -258,6 +274,7 @@ struct PacketDecoder {
         var step = first
         for _ in 0..<PacketDecoder.maxLayers {
             guard case .next(let layer, let bytes) = step else { return }
+            if context.isSampled, layer.isTransport { return }
             switch layer {
             case .ethernet: step = decodeEthernet(bytes)
             case .pppoeSession: step = decodePPPoESession(bytes)
@@ -285,7 +302,13 @@ struct PacketDecoder {
             case .ipv6: step = decodeIPv6(bytes, context: &context, observe: observe)
             case .gre: step = decodeGRE(bytes)
             case .vxlan: step = decodeVXLAN(bytes)
+            case .vxlanGPE: step = decodeVXLANGPE(bytes)
             case .geneve: step = decodeGeneve(bytes)
+            case .ayiya: step = decodeAYIYA(bytes)
+            case .nsh: step = decodeNSH(bytes)
+            case .ciscoMetaData: step = decodeCiscoMetaData(bytes)
+            case .ciscoMetaDataInGRE: step = decodeCiscoMetaDataInGRE(bytes)
+            case .sflow: step = decodeSFlow(bytes, context: context, observe: observe)
             case .udp: step = decodeUDP(bytes)
             case .tcp: step = decodeTCP(bytes, context: context, observe: observe)
             case .icmp: step = decodeICMP(bytes, isVersion6: false, context: context, observe: observe)

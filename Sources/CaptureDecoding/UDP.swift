@@ -2,7 +2,7 @@ import ByteParsing
 
 extension PacketDecoder {
     /// UDP (RFC 768): hands the payload to a tunnel decoder by port (`udpTunnel`:
-    /// VXLAN, Geneve, GRE-in-UDP, GTP-U, Teredo), to HTTP for SSDP (port 1900), else to DNS when either port is 53 (DNS),
+    /// VXLAN, VXLAN-GPE, Geneve, GRE-in-UDP, GTP-U, Teredo, AYIYA), to sFlow (port 6343), to HTTP for SSDP (port 1900), else to DNS when either port is 53 (DNS),
     /// 5353 (multicast DNS) or 5355 (LLMNR, RFC 4795: DNS's message format), else to
     /// QUIC when the destination port is 443 and the payload starts a v1/v2 long header.
     mutating func decodeUDP(_ bytes: UnsafeRawBufferPointer) -> Step {
@@ -20,6 +20,8 @@ extension PacketDecoder {
         {
             return .next(layer, inner)
         }
+        // sFlow datagrams, whose samples are other packets' headers (SFlow.swift).
+        if destinationPort == 6343 || sourcePort == 6343 { return .next(.sflow, payload) }
         if PacketDecoder.isDNSPort(sourcePort) || PacketDecoder.isDNSPort(destinationPort) {
             return .next(.dns, payload)
         }

@@ -10,6 +10,64 @@ extension PacketDecoder {
         return .next(.ethernet, UnsafeRawBufferPointer(rebasing: bytes[8...]))
     }
 
+    /// VXLAN-GPE (draft-ietf-nvo3-vxlan-gpe, UDP 4790): 8 bytes like VXLAN's, whose
+    /// P flag says that the byte at offset 3 names what follows: 1 IPv4, 2 IPv6,
+    /// 3 Ethernet, 4 NSH, 5 MPLS. Without the P flag the payload is Ethernet, as in VXLAN.
+    mutating func decodeVXLANGPE(_ bytes: UnsafeRawBufferPointer) -> Step {
+        let header = ByteCursor(bytes)
+        guard let flags = header.getUInt8(at: 0), let next = header.getUInt8(at: 3), bytes.count >= 8 else {
+            anomalies.record("vxlan_gpe.truncated")
+            return .done
+        }
+        guard flags & 0x30 == 0 else {  // version 0 is the only one
+            anomalies.record("vxlan_gpe.bad_version")
+            return .done
+        }
+        let payload = UnsafeRawBufferPointer(rebasing: bytes[8...])
+        guard flags & 0x04 != 0 else { return .next(.ethernet, payload) }
+        guard let layer = PacketDecoder.layer(forNextProtocol: next) else { return .done }
+        return .next(layer, payload)
+    }
+
+    /// The layer a VXLAN-GPE or NSH next protocol number (the same registry) names;
+    /// nil for the ones not decoded.
+    static func layer(forNextProtocol next: UInt8) -> Layer? {
+        switch next {
+        case 1: .ipv4
+        case 2: .ipv6
+        case 3: .ethernet
+        case 4: .nsh
+        case 5: .mpls
+        default: nil
+        }
+    }
+
+    /// AYIYA ("Anything In Anything", SixXS; UDP 5072): 8 bytes (identity length as a
+    /// power of two and type, signature length in 4-byte words and hash method,
+    /// authentication method and opcode, next header, epoch), the identity, the
+    /// signature, then the packet. Only the forward opcode (1) carries one; Cairn reads
+    /// the IPv6 (41) and IPv4 (4) ones, as tshark does.
+    mutating func decodeAYIYA(_ bytes: UnsafeRawBufferPointer) -> Step {
+        let header = ByteCursor(bytes)
+        guard let identity = header.getUInt8(at: 0), let signature = header.getUInt8(at: 1),
+              let opcode = header.getUInt8(at: 2), let next = header.getUInt8(at: 3), bytes.count >= 8
+        else {
+            anomalies.record("ayiya.truncated")
+            return .done
+        }
+        guard opcode & 0x0F == 1 else { return .done }
+        let length = 8 + (1 << Int(identity >> 4)) + Int(signature >> 4) * 4
+        guard let payload = header.getBytes(at: length, count: bytes.count - length) else {
+            anomalies.record("ayiya.truncated")
+            return .done
+        }
+        switch next {
+        case 41: return .next(.ipv6, payload)
+        case 4: return .next(.ipv4, payload)
+        default: return .done
+        }
+    }
+
     /// Geneve (RFC 8926, UDP 6081): version and option length (in 4-byte words), flags,
     /// protocol type, VNI, options; then what the protocol type names (0x6558 Ethernet,
     /// or an EtherType).
@@ -98,6 +156,8 @@ extension PacketDecoder {
     private static func udpTunnel(port: UInt16, payload: UnsafeRawBufferPointer) -> (Layer, UnsafeRawBufferPointer)? {
         switch port {
         case 4789: (.vxlan, payload)
+        case 4790: (.vxlanGPE, payload)
+        case 5072: (.ayiya, payload)
         case 6081: (.geneve, payload)
         case 4754: (.gre, payload)
         case 2152: gtpUserPayload(payload)

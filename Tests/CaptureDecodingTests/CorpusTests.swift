@@ -50,8 +50,6 @@ private struct Yield {
 /// `ipv6.addr.first`) is not one this decoder reads, and why. Each is out of scope
 /// for now, not a wrong answer.
 private let addressesOutOfScope: [String: String] = [
-    // Tunnels not decoded: the first header of the other family is an inner one.
-    "zk-tunnels-ayiya3.pcap": "AYIYA (IPv6 in UDP/IPv4)",
     // Hostile on purpose: 50 nested 802.1ah headers, past `PacketDecoder.maxVLANTags`.
     "zk-pbb-recursive-frames.pcapng": "50 nested PBB headers (depth bound)",
     // tshark lists `::` for an IPv6 header cut before its addresses: a placeholder,
@@ -71,17 +69,12 @@ private let answersOutOfScope: [String: String] = [:]
 
 /// Captures (beyond `addressesOutOfScope`) with addresses in headers this decoder does
 /// not reach, and why.
-private let innerAddressesOutOfScope: [String: String] = [
-    "sv-filestore-5408.pcap": "sFlow samples of other packets",
-    "tcpd-nsh-over-vxlan-gpe.pcap": "NSH over VXLAN-GPE (UDP 4790)",
-    "tcpd-various_gre.pcap": "Cisco MetaData (0x8909) inside GRE",
-]
+private let innerAddressesOutOfScope: [String: String] = [:]
 
 /// Captures whose HTTP hosts or URLs (`http.host`, `http.request.full_uri`) are not all
 /// observed, and why. (Requests are reassembled across segments: none is here for that.)
 private let httpOutOfScope: [String: String] = [
     "zk-http-methods.pcap": "tshark's full_uri for CONNECT is the bare target (`/`), for an empty target `http://host`",
-    "zk-tunnels-ayiya3.pcap": "AYIYA tunnel (IPv6 in UDP/IPv4) not decoded",
 ]
 
 /// Captures where tshark exports HTTP objects (`http.object.*`) Cairn does not hash,
@@ -98,7 +91,6 @@ private let bodiesOutOfScope: [String: String] = [
     "sv-http2-userinfo-authority-http2_userinfo_in_authority_1.pcap": "tshark exports the HTTP/2 preface's segment as an object",
     "zk-http-261-variant-04-te_cl_desync.pcap": "tshark exports the empty chunked body as an object; Cairn observes no digest of an empty body",
     "zk-http-261-variant-10-multi_value_te.pcap": "tshark exports the empty chunked body as an object; Cairn observes no digest of an empty body",
-    "zk-tunnels-ayiya3.pcap": "AYIYA tunnel (IPv6 in UDP/IPv4) not decoded",
     "zk-http-methods.pcap": "tshark exports the bytes of requests it cannot parse (`OPTIONSHTTP/1.1`) as objects",
     "zk-mixed-vlan-mpls.pcap": "a request Cairn counts as http.bad_request_line; tshark exports its bytes",
     "zk-http-http-lower-case-nonstandard-port.pcap": "tshark exports the gzip body undecoded (818 bytes) after a lower-case status line",
