@@ -42,14 +42,17 @@ build() {
     local objects=()
     while IFS= read -r object; do objects+=("$object"); done < <(
         find "$products"/ -path '*Tests.build' -prune -o -path '*.build/*.o' -print | sort)
-    # The system-library modules' module maps, and the C modules of swift-crypto,
+    # The system-library modules' module maps, and the C modules of the dependencies,
     # which the Swift modules re-export to whoever imports them.
     local includes=(-I "$products/Modules" -I "$products")
     for map in "$root"/Sources/C*/module.modulemap "$products"/*.build/module.modulemap; do
         [ -f "$map" ] && includes+=(-Xcc "-fmodule-map-file=$map")
     done
-    for dir in "$scratch"/checkouts/swift-crypto/Sources/*/include; do
+    # The C modules of the dependencies (swift-crypto's, and SwiftNIO's and
+    # swift-atomics' shims, which NIOHPACK's modules import), with their own module maps.
+    for dir in "$scratch"/checkouts/*/Sources/*/include; do
         includes+=(-Xcc -I -Xcc "$dir")
+        [ -f "$dir/module.modulemap" ] && includes+=(-Xcc "-fmodule-map-file=$dir/module.modulemap")
     done
     echo "== linking $binary (${#objects[@]} objects)" >&2
     swiftc -sanitize=fuzzer,address -parse-as-library -O -swift-version 6 \
