@@ -2,9 +2,10 @@ import ByteParsing
 
 extension PacketDecoder {
     /// Stacked tags accepted before giving up: QinQ uses two, a VNTag or PBB header adds
-    /// one or two more; eight leaves room for odd carrier setups while bounding the
-    /// work a hostile frame can cause.
-    static let maxVLANTags = 8
+    /// one or two more. Each tag consumes at least 4 bytes, so the work is bounded by
+    /// the frame's length anyway; 128 reads stacks nested to hide what they carry (tshark
+    /// reads 50 nested PBB headers) and still counts an absurd one.
+    static let maxVLANTags = 128
 
     /// Ethernet II: destination, source, EtherType; then any stack of 802.1Q (0x8100),
     /// 802.1ad (0x88A8), pre-standard QinQ (0x9100) and VNTag (0x8926) tags, and

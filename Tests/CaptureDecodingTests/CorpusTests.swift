@@ -50,8 +50,6 @@ private struct Yield {
 /// `ipv6.addr.first`) is not one this decoder reads, and why. Each is out of scope
 /// for now, not a wrong answer.
 private let addressesOutOfScope: [String: String] = [
-    // Hostile on purpose: 50 nested 802.1ah headers, past `PacketDecoder.maxVLANTags`.
-    "zk-pbb-recursive-frames.pcapng": "50 nested PBB headers (depth bound)",
     // tshark lists `::` for an IPv6 header cut before its addresses: a placeholder,
     // not an address on the wire.
     "mt-truncated.pcap": "tshark placeholder :: for a cut header",

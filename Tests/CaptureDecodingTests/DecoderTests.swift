@@ -85,7 +85,7 @@ private let longLabel = [UInt8](repeating: 0x61, count: 63)
 
 @Test(arguments: [
     HostileCase(name: "ethernet shorter than its header", link: .ethernet, packet: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 8], anomaly: "ethernet.truncated", observations: 0),
-    HostileCase(name: "nine VLAN tags", link: .ethernet, packet: Craft.ethernet(type: 0x0800, tags: [Int](repeating: 0x8100, count: 9), payload: Craft.dnsQueryV4), anomaly: "vlan.too_many_tags", observations: 0),
+    HostileCase(name: "129 VLAN tags", link: .ethernet, packet: Craft.ethernet(type: 0x0800, tags: [Int](repeating: 0x8100, count: 129), payload: Craft.dnsQueryV4), anomaly: "vlan.too_many_tags", observations: 0),
     HostileCase(name: "VLAN tag cut short", link: .ethernet, packet: [UInt8](repeating: 0, count: 12) + [0x81, 0x00, 0, 1], anomaly: "vlan.truncated", observations: 0),
     HostileCase(name: "SLL cut short", link: .linuxCooked, packet: [0, 0, 0, 1], anomaly: "sll.truncated", observations: 0),
     HostileCase(name: "SLL2 cut short", link: .linuxCooked2, packet: [0x08, 0x00, 0, 0], anomaly: "sll2.truncated", observations: 0),
