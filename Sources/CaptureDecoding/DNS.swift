@@ -157,3 +157,41 @@ extension PacketDecoder {
         }
     }
 }
+
+extension PacketDecoder {
+    /// Whether a UDP payload on a port not known for DNS is a DNS message, by a strict
+    /// check of its shape (resolvers listen on 5300, 8053… and tshark finds DNS there
+    /// by heuristics): a standard query or its response, one question whose name is
+    /// plain labels (letters, digits, `-`, `_`; no compression), class IN, CHAOS or
+    /// ANY; a query with no answer or authority records, at most one additional (EDNS)
+    /// and nothing after it; a response with at most 32 records in each section.
+    static func looksLikeDNSMessage(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let cursor = ByteCursor(bytes)
+        guard bytes.count >= 17, let flags = cursor.getUInt16(at: 2), flags & 0x7840 == 0, flags & 0x000F <= 5,
+              cursor.getUInt16(at: 4) == 1, let answers = cursor.getUInt16(at: 6),
+              let authorities = cursor.getUInt16(at: 8), let additionals = cursor.getUInt16(at: 10)
+        else { return false }
+        var offset = 12
+        var labels = 0
+        while let length = cursor.getUInt8(at: offset), length != 0 {
+            guard length <= 63, offset + Int(length) < bytes.count, offset - 12 + Int(length) < 254 else { return false }
+            for index in (offset + 1)...(offset + Int(length)) {
+                let byte = bytes[index] | 0x20
+                guard (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (bytes[index] >= UInt8(ascii: "0")
+                    && bytes[index] <= UInt8(ascii: "9")) || bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "_")
+                else { return false }
+            }
+            offset += 1 + Int(length)
+            labels += 1
+        }
+        guard labels > 0, let type = cursor.getUInt16(at: offset + 1), type != 0,
+              let recordClass = cursor.getUInt16(at: offset + 3), [1, 3, 255].contains(recordClass & 0x7FFF)
+        else { return false }
+        let questionEnd = offset + 5
+        if flags & 0x8000 != 0 { return answers <= 32 && authorities <= 32 && additionals <= 32 }
+        guard answers == 0, authorities == 0, additionals <= 1 else { return false }
+        // An EDNS OPT record (root name, type 41) or nothing after the question.
+        return questionEnd == bytes.count
+            || (additionals == 1 && cursor.getUInt8(at: questionEnd) == 0 && cursor.getUInt16(at: questionEnd + 1) == 41)
+    }
+}

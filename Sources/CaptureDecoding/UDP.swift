@@ -4,7 +4,8 @@ extension PacketDecoder {
     /// UDP (RFC 768): hands the payload to a tunnel decoder by port (`udpTunnel`:
     /// VXLAN, VXLAN-GPE, Geneve, GRE-in-UDP, GTP-U, Teredo, AYIYA), to sFlow (port 6343), to HTTP for SSDP (port 1900), else to DNS when either port is 53 (DNS),
     /// 5353 (multicast DNS) or 5355 (LLMNR, RFC 4795: DNS's message format), else to
-    /// QUIC when the destination port is 443 and the payload starts a v1/v2 long header.
+    /// QUIC when the destination port is 443 and the payload starts a v1/v2 long header,
+    /// else to DNS when the payload has a DNS message's shape (`looksLikeDNSMessage`).
     mutating func decodeUDP(_ bytes: UnsafeRawBufferPointer) -> Step {
         guard bytes.count >= 8, let length = ByteCursor(bytes).getUInt16(at: 4) else {
             anomalies.record("udp.truncated")
@@ -33,6 +34,8 @@ extension PacketDecoder {
         if sourcePort == 67 || destinationPort == 67 { return .next(.dhcp, payload) }
         // QUIC Initial packets from a client (QUIC.swift).
         if destinationPort == 443, PacketDecoder.startsQUICLongHeader(payload) { return .next(.quic, payload) }
+        // DNS on another port, recognised by its shape.
+        if PacketDecoder.looksLikeDNSMessage(payload) { return .next(.dns, payload) }
         return .done
     }
 

@@ -161,11 +161,20 @@ func hostileInputIsCountedNotFatal(_ test: HostileCase) {
     #expect(query.map(\.description) == ["dns.query=Example.COM host=192.0.2.1 packet(1)"])
 }
 
-@Test func rootAndNonDNSPortsGiveNoName() {
+@Test func rootGivesNoNameAndOtherPortsNeedADNSShape() {
     let root = Craft.ipv4(payload: Craft.udp(payload: Craft.dns(questions: [[0, 0, 2, 0, 1]])))
     #expect(decodeOne(root, link: .rawIP).seen.count == 2)
-    let otherPort = Craft.ipv4(payload: Craft.udp(source: 40000, destination: 5000, payload: Craft.dns(questions: [Craft.question("example.com")])))
-    #expect(decodeOne(otherPort, link: .rawIP).seen.count == 2)
+    // On another port a query is read only when it is shaped as one (as tshark's
+    // heuristic reads DNS on 8053): one question of plain labels, nothing after it.
+    func onPort5000(_ message: [UInt8]) -> [String] {
+        decodeOne(Craft.ipv4(payload: Craft.udp(source: 40000, destination: 5000, payload: message)), link: .rawIP)
+            .seen.filter { $0.field == .dnsQuery }.map { $0.value.description }
+    }
+    #expect(onPort5000(Craft.dns(questions: [Craft.question("example.com")])) == ["example.com"])
+    #expect(onPort5000(Craft.dns(questions: [Craft.question("example.com"), Craft.question("example.org")])).isEmpty)
+    #expect(onPort5000(Craft.dns(questions: [Craft.question("example.com")]) + [0, 0, 0, 0]).isEmpty)
+    #expect(onPort5000(Craft.dns(questions: [Craft.wireName("exa mple.com") + Craft.be16(1) + Craft.be16(1)])).isEmpty)
+    #expect(onPort5000(Craft.dns(questions: [[0xC0, 12] + Craft.be16(1) + Craft.be16(1)])).isEmpty)
     let mdns = Craft.ipv4(payload: Craft.udp(source: 5353, destination: 5353, payload: Craft.dns(questions: [Craft.question("printer.local")])))
     #expect(decodeOne(mdns, link: .rawIP).seen.map { $0.value.description }.last == "printer.local")
 }
