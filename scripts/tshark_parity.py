@@ -4,6 +4,7 @@ import csv
 import hashlib
 import ipaddress
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -15,6 +16,7 @@ FIELDS = {
     "tls.handshake.extensions_server_name": "domain",
     "http.host": "host", "http2.headers.authority": "host",
 }
+NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)+")
 CAPTURE_MAGICS = {b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a"}
 
 
@@ -56,8 +58,10 @@ def indicator(kind, value):
             return value
         except ValueError:
             pass
-        # A name without a dot cannot be an indicator; tshark's placeholders neither.
-        if "." not in value or value.startswith("<") or value.startswith("[") or any(c in value for c in " \t/\\"):
+        # A name without a dot cannot be an indicator, nor one with bytes a domain
+        # indicator cannot hold (a DNS tunnel's binary or base64 labels, which tshark
+        # shows with U+FFFD), nor tshark's placeholders (`<Root>`).
+        if "." not in value or not NAME.fullmatch(value):
             return None
         return "=" + value
     return value

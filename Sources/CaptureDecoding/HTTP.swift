@@ -66,11 +66,7 @@ extension PacketDecoder {
             lineStart = PacketDecoder.afterLineEnd(bytes, end)
         }
         if let host, !host.isEmpty {
-            let name = PacketDecoder.hostName(host)
-            if !name.isEmpty {
-                observe(Observation(value: .domain(name), field: .httpHost, host: context.source,
-                                    locator: context.locator, time: context.time))
-            }
+            observeHost(PacketDecoder.hostName(host), context: context, observe: observe)
         }
         guard !isConnect, let first = target.first else { return .done }
         // DNS over HTTPS as a GET (RFC 8484 §4.1): the query is in the `dns` parameter.
@@ -97,6 +93,22 @@ extension PacketDecoder {
     }
 
     static let httpScheme: StaticString = "http://"
+
+    /// A request's host (Host header or `:authority`, without port) as `http.host`: an
+    /// address when it is an IP literal, so that an address indicator matches it, else
+    /// a name.
+    mutating func observeHost(_ name: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void) {
+        guard !name.isEmpty else { return }
+        var value = ObservedValue.domain(name)
+        if let address = IPv4Address(ascii: name) {
+            value = .ipv4(address)
+        } else if PacketDecoder.index(of: UInt8(ascii: ":"), in: name, from: 0, to: name.count) != nil,
+                  let address = IPv6Address(String(decoding: name, as: UTF8.self)) {
+            value = .ipv6(address)
+        }
+        observe(Observation(value: value, field: .httpHost, host: context.source, locator: context.locator,
+                            time: context.time))
+    }
 
     private mutating func httpSegmented() -> Step {
         anomalies.record("http.segmented")

@@ -256,13 +256,7 @@ extension PacketDecoder {
         let hostPart = authority.split(separator: "@", omittingEmptySubsequences: false).last.map(String.init) ?? authority
         let hostBytes = Array(hostPart.utf8)
         let url = Array((scheme + "://" + authority + (path ?? "")).utf8)
-        hostBytes.withUnsafeBytes { raw in
-            let name = PacketDecoder.hostName(raw)
-            if !name.isEmpty {
-                observe(Observation(value: .domain(name), field: .httpHost, host: context.source,
-                                    locator: context.locator, time: context.time))
-            }
-        }
+        hostBytes.withUnsafeBytes { observeHost(PacketDecoder.hostName($0), context: context, observe: observe) }
         if url.count <= ScratchBuffer.urlCapacity {
             url.withUnsafeBytes { raw in
                 observe(Observation(value: .url(raw), field: .httpURL, host: context.source, locator: context.locator,

@@ -124,7 +124,7 @@ private func readAll(_ reader: CaptureReader) -> (ReadSummary, Yield) {
             yield.answers.insert(observation.value.owned.description)
         case (.domain, .tlsSNI):
             yield.sni.insert(observation.value.owned.description)
-        case (.domain, .httpHost):
+        case (_, .httpHost):
             yield.httpHosts.insert(observation.value.owned.description)
         case (.url, .httpURL):
             yield.urls.insert(observation.value.owned.description)
@@ -137,10 +137,12 @@ private func readAll(_ reader: CaptureReader) -> (ReadSummary, Yield) {
     return (summary, yield)
 }
 
-/// A Host header's name as Cairn observes it: no port, no IPv6 brackets.
+/// A Host header's name as Cairn observes it: no port, no IPv6 brackets, an IPv6
+/// literal in RFC 5952 form.
 private func hostName(_ host: String) -> String {
     if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
-        return String(host[host.index(after: host.startIndex)..<close])
+        let literal = String(host[host.index(after: host.startIndex)..<close])
+        return IPv6Address(literal)?.description ?? literal
     }
     return String(host.prefix { $0 != ":" })
 }

@@ -135,3 +135,26 @@ private let page = Array(String(repeating: "<p>payload</p>", count: 300).utf8)
         #expect(result.anomalies.isEmpty, "\(size): \(result.anomalies)")
     }
 }
+
+@Test func ipLiteralHostsAreAddresses() throws {
+    var client = HPACKEncoder(allocator: ByteBufferAllocator())
+    let http2 = try block(&client, [(":method", "GET"), (":scheme", "http"), (":authority", "[2001:DB8::7]:8443"), (":path", "/")])
+    let http1 = Array("GET / HTTP/1.1\r\nHost: 192.0.2.7:8080\r\n\r\n".utf8)
+    for (bytes, expected) in [(http1, "ipv4 192.0.2.7"), (preface + settings + frame(1, flags: 0x05, stream: 1, http2), "ipv6 2001:db8::7")] {
+        var decoder = PacketDecoder()
+        var hosts: [String] = []
+        let record: (Observation) -> Void = { observation in
+            guard observation.field == .httpHost else { return }
+            switch observation.value.owned {
+            case .ipv4(let address): hosts.append("ipv4 \(address)")
+            case .ipv6(let address): hosts.append("ipv6 \(address)")
+            default: hosts.append("other \(observation.value.owned)")
+            }
+        }
+        for (index, packet) in conversation([(true, bytes)], size: 1460).enumerated() {
+            packet.withUnsafeBytes { decoder.decode(packet: $0, link: .rawIP, locator: .packet(UInt64(index + 1)), time: Timestamp(seconds: 0), observe: record) }
+        }
+        decoder.finish(observe: record)
+        #expect(hosts == [expected])
+    }
+}
