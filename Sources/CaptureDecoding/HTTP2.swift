@@ -35,9 +35,10 @@ final class HTTP2Direction {
     /// default is 4 KiB, servers rarely ask for more than 64 KiB).
     static let maxTableSize = 65_536
     /// Streams with a body in progress at once, per direction; past it a new stream's
-    /// body is not hashed (`http2.too_many_streams`). 256 is twice the usual
-    /// SETTINGS_MAX_CONCURRENT_STREAMS.
-    static let maxStreams = 256
+    /// body is not hashed (`http2.too_many_streams`). Browsers rarely have more than
+    /// a few dozen downloads in flight on one connection; each compressed body holds an
+    /// inflater (about 56 KiB), so the bound also bounds a hostile connection's memory.
+    static let maxStreams = 64
 
     init(isClient: Bool) {
         self.isClient = isClient

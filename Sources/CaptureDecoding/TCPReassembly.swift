@@ -334,6 +334,14 @@ extension PacketDecoder {
             endBody(body, context: context(stream, key), observe: observe)
             stream.body = nil
         }
+        // HTTP/2 bodies still open are cut by the connection's end, in stream order.
+        if let connection = stream.exchange.http2 {
+            for stream2 in connection.bodies.keys.sorted() {
+                anomalies.record("http.body_incomplete")
+                if let body = connection.bodies[stream2] { endBody(body, context: context(stream, key), observe: observe) }
+            }
+            connection.bodies.removeAll()
+        }
         swap(&stream, &flows.slots[index])
         release(index)
     }
@@ -455,8 +463,13 @@ extension PacketDecoder {
         stream.nextSequence = stream.nextSequence &+ UInt32(truncatingIfNeeded: first.offset - stream.next)
         stream.next = first.offset
         // HTTP resynchronises on the next request line, an unknown stream is classified
-        // by the bytes after the hole; DNS and TLS have lost their framing.
-        if stream.mode == .dns || stream.mode == .tls { stream.mode = .ignored }
+        // by the bytes after the hole; DNS, TLS and HTTP/2 have lost their framing (and
+        // HTTP/2's bodies their bytes).
+        if let connection = stream.exchange.http2, !connection.bodies.isEmpty {
+            anomalies.record("http.body_incomplete", count: UInt64(connection.bodies.count))
+            connection.bodies.removeAll()
+        }
+        if stream.mode == .dns || stream.mode == .tls || stream.mode == .http2 { stream.mode = .ignored }
         if stream.mode == .ignored {
             abandon(&stream)
             return

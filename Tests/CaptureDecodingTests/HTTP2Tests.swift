@@ -158,3 +158,14 @@ private let page = Array(String(repeating: "<p>payload</p>", count: 300).utf8)
         #expect(hosts == [expected])
     }
 }
+
+@Test func bodiesInProgressAreBoundedPerDirection() throws {
+    var server = HPACKEncoder(allocator: ByteBufferAllocator())
+    var frames = settings
+    for index in 0...HTTP2Direction.maxStreams {
+        frames += frame(1, flags: 0x04, stream: UInt32(2 * index + 1), try block(&server, [(":status", "200")]))
+    }
+    let result = observe(conversation([(true, preface + settings), (false, frames)], size: 1460))
+    // The 64 bodies in progress are cut by the connection's end.
+    #expect(result.anomalies == ["http2.too_many_streams": 1, "http.body_incomplete": 64])
+}
