@@ -218,23 +218,54 @@ extension PacketDecoder {
     }
 
     /// Every reading of a response kept whole, head included (see the top of this
-    /// file): the distinct non-empty bodies, at most `maxBufferedDecodedBytes` each.
-    /// The head ends at its first blank line, or (a blank line may be a folded header)
-    /// at its first empty one. Counts `http.body_ambiguous` once.
+    /// file), and of the responses that follow it on the connection: the distinct
+    /// non-empty bodies, at most `maxBufferedDecodedBytes` each. The head ends at its
+    /// first blank line, or (a blank line may be a folded header) at its first empty
+    /// one. Where a reading's body ends before the bytes do and a status line follows,
+    /// that next response is read every way too (a keep-alive connection), up to
+    /// `maxResponsesRead` responses. Counts `http.body_ambiguous` per response.
     mutating func bodyReadings(response bytes: UnsafeRawBufferPointer) -> [[UInt8]] {
+        var results: [[UInt8]] = []
+        var pending = [0]
+        var visited: Set<Int> = [0]
+        while let start = pending.popLast(), visited.count <= PacketDecoder.maxResponsesRead {
+            let response = UnsafeRawBufferPointer(rebasing: bytes[start...])
+            for next in readingsOfOneResponse(response, into: &results) {
+                let rest = UnsafeRawBufferPointer(rebasing: response[next...])
+                // The next status line, after the line ends a server may leave.
+                guard let status = PacketDecoder.statusLineStart(rest),
+                      rest[0..<status].allSatisfy(PacketDecoder.isChunkLinePadding),
+                      visited.insert(start + next + status).inserted
+                else { continue }
+                pending.append(start + next + status)
+            }
+        }
+        return results
+    }
+
+    /// Responses read every way in one connection's kept bytes: each costs a few
+    /// readings, so a hostile connection of many tiny responses costs at most this many.
+    static let maxResponsesRead = 16
+
+    /// The readings of the one response at the start of `bytes`, added to `results`;
+    /// returns the offsets where a reading's body ended before the bytes did.
+    private mutating func readingsOfOneResponse(_ bytes: UnsafeRawBufferPointer, into results: inout [[UInt8]]) -> Set<Int> {
         anomalies.record("http.body_ambiguous")
         let cap = flows.options.maxHTTPHeadBytes
         var ends: [Int] = []
         var search = HeadSearch()
         if let end = PacketDecoder.lenientHeadEnd(bytes, search: &search, limit: cap) { ends.append(end) }
         if let end = PacketDecoder.headEnd(bytes, limit: cap), !ends.contains(end) { ends.append(end) }
-        var results: [[UInt8]] = []
+        var bodyEnds: Set<Int> = []
         for end in ends {
             let head = LenientHead(UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
             let body = UnsafeRawBufferPointer(rebasing: bytes[end...])
-            var framings: [[UInt8]] = [[UInt8](body)]
-            if head.mentionsChunked, let dechunked = PacketDecoder.dechunked(body) { framings.append(dechunked) }
-            for framed in framings {
+            // Each framing: its bytes, and where in `body` it ends (nil: it runs to the end).
+            var framings: [(bytes: [UInt8], consumed: Int?)] = [([UInt8](body), nil)]
+            if head.mentionsChunked, let (dechunked, consumed) = PacketDecoder.dechunked(body) {
+                framings.append((dechunked, consumed))
+            }
+            for (framed, consumed) in framings {
                 var cuts: [Int] = head.lengths.compactMap { $0 < Int64(framed.count) ? Int($0) : nil }
                 cuts.append(framed.count)
                 for cut in Set(cuts).sorted() {
@@ -242,10 +273,13 @@ extension PacketDecoder {
                         decodedLayers(UnsafeRawBufferPointer(rebasing: framedBytes[0..<cut]), head: head)
                     }
                     if !decoded.isEmpty, !results.contains(decoded) { results.append(decoded) }
+                    // A raw body cut by a length ends there; a chunked one where its chunks do.
+                    let bodyEnd = consumed ?? cut
+                    if end + bodyEnd < bytes.count { bodyEnds.insert(end + bodyEnd) }
                 }
             }
         }
-        return results
+        return bodyEnds
     }
 
     /// Compressed layers undone as the bytes say, up to `maxContentCodingLayers`: gzip
@@ -319,9 +353,10 @@ extension PacketDecoder {
     /// A chunked body decoded leniently, as browsers accept it: blank lines and leading
     /// whitespace (SP, HT, CR, VT, FF) before a chunk size skipped, anything after the
     /// hex digits ignored, the last chunk's data taken as far as it goes, the body ended
-    /// by a zero size or the data's end. nil when the bytes do not start as a chunked
-    /// body (a size line first).
-    static func dechunked(_ bytes: UnsafeRawBufferPointer) -> [UInt8]? {
+    /// by a zero size (and the trailers up to an empty line) or the data's end. Returns
+    /// the data and how many bytes the body took; nil when the bytes do not start as a
+    /// chunked body (a size line first).
+    static func dechunked(_ bytes: UnsafeRawBufferPointer) -> ([UInt8], Int)? {
         var output: [UInt8] = []
         var position = 0
         var chunks = 0
@@ -329,19 +364,29 @@ extension PacketDecoder {
             while position < bytes.count, isChunkLinePadding(bytes[position]) { position += 1 }
             guard position < bytes.count else { break }
             guard let newline = index(of: UInt8(ascii: "\n"), in: bytes, from: position,
-                                      to: min(bytes.count, position + maxChunkLine))
-            else { return chunks > 0 ? output : nil }
-            guard let size = chunkSize(UnsafeRawBufferPointer(rebasing: bytes[position..<newline])) else {
-                return chunks > 0 ? output : nil
-            }
+                                      to: min(bytes.count, position + maxChunkLine)),
+                  let size = chunkSize(UnsafeRawBufferPointer(rebasing: bytes[position..<newline]))
+            else { return chunks > 0 ? (output, bytes.count) : nil }
             chunks += 1
             position = newline + 1
-            if size == 0 { break }
+            if size == 0 {
+                // Trailers, up to the empty line that ends them (or the data's end).
+                // (A status line is the next response, not a trailer.)
+                while position < bytes.count,
+                      !hasPrefix(UnsafeRawBufferPointer(rebasing: bytes[position...]), "http/", foldCase: true),
+                      let end = index(of: UInt8(ascii: "\n"), in: bytes, from: position,
+                                      to: min(bytes.count, position + maxChunkLine)) {
+                    let blank = end == position || (end == position + 1 && bytes[position] == UInt8(ascii: "\r"))
+                    position = end + 1
+                    if blank { break }
+                }
+                return (output, position)
+            }
             let end = min(bytes.count, position + Int(size))
             output.append(contentsOf: bytes[position..<end])
             position = end
         }
-        return chunks > 0 ? output : nil
+        return chunks > 0 ? (output, bytes.count) : nil
     }
 
     /// Bytes a browser skips before a chunk size: SP, HT, CR, LF, VT, FF.

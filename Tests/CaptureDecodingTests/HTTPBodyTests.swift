@@ -260,3 +260,21 @@ private func gzipped(_ bytes: [UInt8]) throws -> [UInt8] {
     process.waitUntilExit()
     return [UInt8](data)
 }
+
+/// A response that is not strict is read to the connection's end; the responses after
+/// it on a keep-alive connection are read every way too, each on its own.
+@Test(arguments: [
+    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX: \u{0}\r\n\r\n3\r\nabc\r\n0\r\n",
+])
+func responsesAfterAnAmbiguousOneAreReadToo(_ first: String) throws {
+    let eicar = Array(#"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"#.utf8)
+    let second = Array("HTTP/1.1 200 OK\r\nContent-Length: 68\r\n\r\n".utf8) + eicar
+    let expected = "file.sha256=" + (try sha256(eicar))
+    for size in [1, 1460] {
+        let result = run(serve(Array(first.utf8) + second, size: size))
+        #expect(result.digests.contains(expected), "\(size)-byte segments: \(result.digests)")
+        #expect(result.digests.contains("file.sha256=" + (try sha256(Array("abc".utf8)))))
+    }
+}
