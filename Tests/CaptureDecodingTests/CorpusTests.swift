@@ -4,13 +4,6 @@ import Observations
 import Testing
 @testable import CaptureDecoding
 
-/// `<package root>/../shared/corpus`, or nil when it is absent.
-private let corpus: String? = {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    let corpus = root.deletingLastPathComponent().appendingPathComponent("shared/corpus").path
-    return FileManager.default.fileExists(atPath: corpus + "/pcap") ? corpus : nil
-}()
 
 /// A truth file (`truth/README.md`): `kind<TAB>value` lines, values escaped.
 private struct Truth {
@@ -147,9 +140,9 @@ private func hostName(_ host: String) -> String {
     return String(host.prefix { $0 != ":" })
 }
 
-@Test(.enabled(if: corpus != nil, "../shared/corpus is absent"))
+@Test(.enabled(if: corpusPresent, "../shared/corpus is absent"))
 func corpusCapturesMatchTheTruth() throws {
-    let corpus = try #require(corpus)
+    let corpus = try #require(corpusDirectory)
     let captures = try FileManager.default.contentsOfDirectory(atPath: corpus + "/pcap").sorted()
     var anomalies = AnomalyCounts()
     var bodiesCompared = 0
@@ -287,9 +280,9 @@ private let evaderGaps: [String: String] = [
 /// suricata-verify expects the EICAR file in the response body of every HTTP evader
 /// capture (`truth/http-evader-expectations.tsv`): each variant is a way of sending
 /// it that some browser accepts. Cairn's decoded body must hash to it.
-@Test(.enabled(if: corpus != nil, "../shared/corpus is absent"))
+@Test(.enabled(if: corpusPresent, "../shared/corpus is absent"))
 func httpEvaderBodiesAreTheEICARFile() throws {
-    let corpus = try #require(corpus)
+    let corpus = try #require(corpusDirectory)
     let expectations = try String(contentsOfFile: corpus + "/truth/http-evader-expectations.tsv", encoding: .utf8)
     var decoded = 0, expected = 0
     var missing: [String] = []

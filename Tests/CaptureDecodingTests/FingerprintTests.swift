@@ -5,14 +5,6 @@ import Observations
 import Testing
 @testable import CaptureDecoding
 
-/// `<package root>/../shared/corpus`, or nil when it is absent.
-func fingerprintCorpusDirectory(filePath: String = #filePath) -> String? {
-    let root = URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    let corpus = root.deletingLastPathComponent().appendingPathComponent("shared/corpus").path
-    return FileManager.default.fileExists(atPath: corpus + "/pcap") ? corpus : nil
-}
-
 /// What a capture yielded, by packet number: fingerprints, server names, anomalies.
 struct FingerprintYield {
     var ja3: [UInt64: [String]] = [:]
@@ -241,11 +233,9 @@ let corpusFingerprints: [(capture: String, frame: UInt64, ja3: String, ja4: Stri
     ("zk-quic-merlinc2_Zeek_example.pcapng", 1, "203c2306834e5bf5ace01fb74ad1badf", "q13i0311h3_55b375c5d22e_c183556c78e2"),
 ]
 
-@Test func corpusFingerprintsMatchTshark() throws {
-    guard let corpus = fingerprintCorpusDirectory() else {
-        print("skipped: ../shared/corpus is absent")
-        return
-    }
+@Test(.enabled(if: corpusPresent, "../shared/corpus is absent"))
+func corpusFingerprintsMatchTshark() throws {
+    let corpus = try #require(corpusDirectory)
     var yields: [String: FingerprintYield] = [:]
     for expected in corpusFingerprints {
         let path = corpus + "/pcap/" + expected.capture

@@ -2,6 +2,16 @@ import Foundation
 import Observations
 @testable import CaptureDecoding
 
+/// The shared corpus, `<package root>/../shared/corpus`: its path, or nil when this
+/// clone has none (the tests that need it skip through `.enabled(if: corpusPresent)`).
+let corpusDirectory: String? = {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    let corpus = root.deletingLastPathComponent().appendingPathComponent("shared/corpus").path
+    return FileManager.default.fileExists(atPath: corpus + "/pcap") ? corpus : nil
+}()
+let corpusPresent = corpusDirectory != nil
+
 /// Crafts packets and capture files byte by byte, so each test states exactly what
 /// is on the wire.
 enum Craft {

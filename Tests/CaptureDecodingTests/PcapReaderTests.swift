@@ -262,14 +262,10 @@ func pcapRecordsAreReadAsLibpcapReadsThem(_ index: Int) throws {
     #expect(throws: CaptureError.self) { try CaptureReader(file: try InputFile(path: path), filter: "tcp port nonsense") }
 }
 
-@Test func corpusPcapFilesAreReadAsLibpcapReadsThem() throws {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-    let directory = root.appendingPathComponent("shared/corpus/pcap").path
-    guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
-        print("skipped: ../shared/corpus is absent")
-        return
-    }
+@Test(.enabled(if: corpusPresent, "../shared/corpus is absent"))
+func corpusPcapFilesAreReadAsLibpcapReadsThem() throws {
+    let directory = try #require(corpusDirectory) + "/pcap"
+    let names = try FileManager.default.contentsOfDirectory(atPath: directory)
     var compared = 0
     for name in names.sorted() {
         let path = directory + "/" + name

@@ -287,11 +287,9 @@ func cryptoFramesAreReassembledByOffsetAcrossDatagrams(version: QUICVersion) thr
 /// QUIC captures of the corpus: every `quic.sni` tshark found, on the link types
 /// decoded here. mt-quic_sni.pcap is listed by its source as carrying an SNI, but its
 /// Initial fails authentication (tshark agrees): no name, one anomaly.
-@Test func corpusQUICServerNamesMatchTheTruth() throws {
-    guard let corpus = fingerprintCorpusDirectory() else {
-        print("skipped: ../shared/corpus is absent")
-        return
-    }
+@Test(.enabled(if: corpusPresent, "../shared/corpus is absent"))
+func corpusQUICServerNamesMatchTheTruth() throws {
+    let corpus = try #require(corpusDirectory)
     let captures = try FileManager.default.contentsOfDirectory(atPath: corpus + "/truth")
         .filter { $0.hasSuffix(".tsv") }.map { String($0.dropLast(4)) }.sorted()
     var compared = 0
