@@ -15,9 +15,10 @@ import Observations
 // body is read each way a browser may: chunked when the head names chunked anywhere
 // and the bytes are chunked, else as they are; cut at each Content-Length the head
 // gives, or not cut; then compressed layers undone as their bytes say (gzip, zlib and
-// zstd by their headers, raw deflate and brotli when the head names them), up to three. Each
-// distinct non-empty result is hashed and observed. A strict head is read as the RFC
-// says, streaming (`HTTPBody.swift`).
+// zstd by their headers, raw deflate and brotli when the head names them), up to
+// three. Each distinct non-empty result is hashed and observed, and the responses
+// that follow on the connection are read the same way. A strict head is read as the
+// RFC says, streaming (`HTTPBody.swift`).
 
 /// What a response head says about its body, read leniently: every name compared
 /// with NUL bytes removed and case folded, lines ended by CR, LF or CRLF.
@@ -47,7 +48,7 @@ struct LenientHead {
                 if !folded, !line.isEmpty { inLength = LenientHead.contains(line, "content-length") }
                 if LenientHead.contains(line, "chunked") { mentionsChunked = true }
                 if LenientHead.contains(line, "deflate") { mentionsDeflate = true }
-                if LenientHead.contains(line, "content-encoding"), LenientHead.contains(line, ":"),
+                if LenientHead.contains(line, "content-encoding"),
                    let colon = PacketDecoder.index(of: UInt8(ascii: ":"), in: line, from: 0, to: line.count),
                    LenientHead.contains(UnsafeRawBufferPointer(rebasing: line[colon...]), "br") {
                     mentionsBrotli = true
