@@ -112,8 +112,8 @@ extension PacketDecoder {
                 if connection.dataEndsStream { endHTTP2Stream(stream, connection, context: context, observe: observe) }
                 return header
             }
-            return header + (http2Data(UnsafeRawBufferPointer(rebasing: bytes[header...]), connection, context: context,
-                                       observe: observe) ?? 0)
+            return header + http2Data(UnsafeRawBufferPointer(rebasing: bytes[header...]), connection, context: context,
+                                      observe: observe)
         }
         // Any other frame is read whole; header blocks are bounded by the head limit.
         guard length <= flows.options.maxHTTPHeadBytes * 4 else {
@@ -148,7 +148,7 @@ extension PacketDecoder {
     private mutating func http2Data(
         _ bytes: UnsafeRawBufferPointer, _ connection: HTTP2Direction, context: PacketContext,
         observe: (Observation) -> Void
-    ) -> Int? {
+    ) -> Int {
         let content = min(connection.dataLeft, bytes.count)
         if content > 0, var body = connection.bodies[connection.dataStream] {
             feedBody(&body, UnsafeRawBufferPointer(rebasing: bytes[0..<content]))
