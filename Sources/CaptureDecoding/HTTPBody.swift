@@ -161,8 +161,9 @@ extension PacketDecoder {
         }
         guard let framing else { return (nil, false) }
         var body = makeBody(framing: framing, client: client)
-        if PacketDecoder.headerValue(head, "content-type:", startsWith: "application/dns-message") { body.dnsMessage = [] }
-        switch PacketDecoder.contentEncoding(head) {
+        let (encoding, isDNSMessage) = PacketDecoder.contentCoding(head)
+        if isDNSMessage { body.dnsMessage = [] }
+        switch encoding {
         case .identity: break
         case .gzip: body.pendingGzip = true
         case .deflate: body.pendingDeflate = true
@@ -192,45 +193,37 @@ extension PacketDecoder {
         return code
     }
 
-    /// Whether a header of `head` named `name` (with its colon, lower-case) has a value
-    /// starting with `prefix` (lower-case), case folded.
-    static func headerValue(_ head: UnsafeRawBufferPointer, _ name: StaticString, startsWith prefix: StaticString) -> Bool {
-        let nameLength = name.utf8CodeUnitCount
-        var start = 0
-        while let end = lineEnd(head, from: start), end > start {
-            let line = UnsafeRawBufferPointer(rebasing: head[start..<end])
-            if hasPrefix(line, name, foldCase: true),
-               hasPrefix(trimmed(UnsafeRawBufferPointer(rebasing: line[nameLength...])), prefix, foldCase: true) {
-                return true
-            }
-            start = afterLineEnd(head, end)
-        }
-        return false
-    }
-
     enum ContentEncoding { case identity, gzip, deflate, brotli, zstd, other }
 
-    static func contentEncoding(_ head: UnsafeRawBufferPointer) -> ContentEncoding {
+    /// A head's Content-Encoding (the first such header), and whether its Content-Type
+    /// is `application/dns-message` (DNS over HTTPS): one pass over the head's lines.
+    static func contentCoding(_ head: UnsafeRawBufferPointer) -> (ContentEncoding, isDNSMessage: Bool) {
+        var encoding: ContentEncoding? = nil
+        var isDNSMessage = false
         var start = 0
         while let end = lineEnd(head, from: start), end > start {
             let line = UnsafeRawBufferPointer(rebasing: head[start..<end])
-            if hasPrefix(line, "content-encoding:", foldCase: true) {
-                let value = trimmed(UnsafeRawBufferPointer(rebasing: line[17...]))
-                if hasPrefix(value, "gzip", foldCase: true) || hasPrefix(value, "x-gzip", foldCase: true) { return .gzip }
-                if hasPrefix(value, "deflate", foldCase: true) || hasPrefix(value, "x-deflate", foldCase: true) {
-                    return .deflate
-                }
-                if hasPrefix(value, "br", foldCase: true) { return .brotli }
-                if hasPrefix(value, "zstd", foldCase: true) { return .zstd }
-                // LZW (`compress`) is compressed but not decoded here: not hashed. Any
-                // other (unknown) coding is ignored, as browsers show such a body as it came.
-                if hasPrefix(value, "compress", foldCase: true) || hasPrefix(value, "x-compress", foldCase: true) {
-                    return .other
-                }
-                return .identity
-            }
             start = afterLineEnd(head, end)
+            guard let first = line.first, first | 0x20 == UInt8(ascii: "c") else { continue }
+            if encoding == nil, hasPrefix(line, "content-encoding:", foldCase: true) {
+                encoding = codingNamed(trimmed(UnsafeRawBufferPointer(rebasing: line[17...])))
+            } else if hasPrefix(line, "content-type:", foldCase: true) {
+                isDNSMessage = hasPrefix(trimmed(UnsafeRawBufferPointer(rebasing: line[13...])), "application/dns-message",
+                                         foldCase: true)
+            }
         }
+        return (encoding ?? .identity, isDNSMessage)
+    }
+
+    /// The coding a Content-Encoding value names first.
+    static func codingNamed(_ value: UnsafeRawBufferPointer) -> ContentEncoding {
+        if hasPrefix(value, "gzip", foldCase: true) || hasPrefix(value, "x-gzip", foldCase: true) { return .gzip }
+        if hasPrefix(value, "deflate", foldCase: true) || hasPrefix(value, "x-deflate", foldCase: true) { return .deflate }
+        if hasPrefix(value, "br", foldCase: true) { return .brotli }
+        if hasPrefix(value, "zstd", foldCase: true) { return .zstd }
+        // LZW (`compress`) is compressed but not decoded here: not hashed. Any other
+        // (unknown) coding is ignored, as browsers show such a body as it came.
+        if hasPrefix(value, "compress", foldCase: true) || hasPrefix(value, "x-compress", foldCase: true) { return .other }
         return .identity
     }
 

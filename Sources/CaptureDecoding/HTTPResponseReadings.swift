@@ -162,14 +162,15 @@ extension PacketDecoder {
     }
 
     /// RFC 9110 §5.6.2 tchar.
+    @inline(__always)
     static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default:
-            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-        }
+        byte < 64 ? tokenBytesLow >> UInt64(byte) & 1 == 1 : byte < 128 && tokenBytesHigh >> UInt64(byte - 64) & 1 == 1
     }
+
+    /// `isTokenByte` as a set of bits, bytes 0–63 and 64–127: letters, digits and
+    /// `!#$%&'*+-.^_`|~` (literals, so that no lazy initialisation runs per byte).
+    static let tokenBytesLow: UInt64 = 0x03FF_6CFA_0000_0000
+    static let tokenBytesHigh: UInt64 = 0x57FF_FFFF_C7FF_FFFE
 
     /// The offset where a response's status line starts: the first `HTTP/` (any case)
     /// within the first `maxJunkBeforeStatus` bytes, as Firefox looks for it past junk;

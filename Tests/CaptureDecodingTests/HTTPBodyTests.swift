@@ -278,3 +278,8 @@ func responsesAfterAnAmbiguousOneAreReadToo(_ first: String) throws {
         #expect(result.digests.contains("file.sha256=" + (try sha256(Array("abc".utf8)))))
     }
 }
+
+@Test func tokenBytesAreRFC9110s() {
+    let tchar = Set(Array("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8))
+    for byte in 0...255 { #expect(PacketDecoder.isTokenByte(UInt8(byte)) == tchar.contains(UInt8(byte)), "\(byte)") }
+}
