@@ -169,3 +169,17 @@ private let page = Array(String(repeating: "<p>payload</p>", count: 300).utf8)
     // The 64 bodies in progress are cut by the connection's end.
     #expect(result.anomalies == ["http2.too_many_streams": 1, "http.body_incomplete": 64])
 }
+
+@Test func aHoleEndsAnHTTP2DirectionAndItsOpenBodies() throws {
+    var server = HPACKEncoder(allocator: ByteBufferAllocator())
+    let serverBytes = settings + frame(1, flags: 0x04, stream: 1, try block(&server, [(":status", "200")]))
+        + frame(0, flags: 0x01, stream: 1, page)
+    var packets = conversation([(true, preface + settings), (false, serverBytes)], size: 1000)
+    // The server's second data segment never reaches the capture.
+    let serverSegments = packets.indices.filter { packets[$0].count > 40 && packets[$0][12...15].elementsEqual(Craft.be32(Craft.server.value)) }
+    packets.remove(at: serverSegments[1])
+    let result = observe(packets)
+    #expect(!result.seen.contains { $0.hasPrefix("file.sha256=") })
+    #expect(result.anomalies["tcp.gap"] == 1)
+    #expect(result.anomalies["http.body_incomplete"] == 1)
+}
