@@ -226,8 +226,8 @@ struct BlockScannerTests {
         }
     }
 
-    @Test func blockScannerFindsWhatTheByteAtATimeScannerFindsOnTheCorpus() throws {
-        guard let directory = Fixture.corpusDirectory() else { return }
+    @Test(.enabled(if: Fixture.corpusPresent, "../shared/corpus is absent")) func blockScannerFindsWhatTheByteAtATimeScannerFindsOnTheCorpus() throws {
+        let directory = Fixture.corpus
         let suffixes = PublicSuffixList.system
         var lines = 0
         var observables = 0

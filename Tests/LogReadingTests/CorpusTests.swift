@@ -3,8 +3,8 @@ import Observations
 import Testing
 @testable import LogReading
 
-@Test func plainAndGzipFormsGiveTheSameObservations() throws {
-    guard let directory = Fixture.corpusDirectory() else { return }
+@Test(.enabled(if: Fixture.corpusPresent, "../shared/corpus is absent")) func plainAndGzipFormsGiveTheSameObservations() throws {
+    let directory = Fixture.corpus
     let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
     var compared = 0
     for name in names where name.hasSuffix(".gz") {
@@ -25,8 +25,8 @@ import Testing
     #expect(compared >= 20)
 }
 
-@Test func multiMemberCorpusFileMatchesPlain() throws {
-    guard let directory = Fixture.corpusDirectory() else { return }
+@Test(.enabled(if: Fixture.corpusPresent, "../shared/corpus is absent")) func multiMemberCorpusFileMatchesPlain() throws {
+    let directory = Fixture.corpus
     let plain = directory.appendingPathComponent("loghub-OpenSSH_2k.log").path
     let multi = directory.appendingPathComponent("loghub-OpenSSH_2k.log.multimember.gz").path
     let (plainSeen, plainSummary) = try Fixture.observe(path: plain, compressed: false)
@@ -40,8 +40,8 @@ import Testing
     #expect(plainSeen.count > 1000)
 }
 
-@Test func smallChunksGiveTheSameObservationsOnCorpus() throws {
-    guard let directory = Fixture.corpusDirectory() else { return }
+@Test(.enabled(if: Fixture.corpusPresent, "../shared/corpus is absent")) func smallChunksGiveTheSameObservationsOnCorpus() throws {
+    let directory = Fixture.corpus
     for name in ["cs-sshd-logs.log", "cs-mikrotik-logs.log", "cs-pfsense-rfc5424-filterlog.log"] {
         let path = directory.appendingPathComponent(name).path
         let (reference, _) = try Fixture.observe(path: path, compressed: false)
@@ -52,8 +52,8 @@ import Testing
     }
 }
 
-@Test func sshdLogAddressesHaveTheirHostLineAndTime() throws {
-    guard let directory = Fixture.corpusDirectory() else { return }
+@Test(.enabled(if: Fixture.corpusPresent, "../shared/corpus is absent")) func sshdLogAddressesHaveTheirHostLineAndTime() throws {
+    let directory = Fixture.corpus
     let (seen, summary) = try Fixture.observe(
         path: directory.appendingPathComponent("cs-sshd-logs.log").path, compressed: false)
     #expect(summary.lines == 24)
@@ -81,8 +81,8 @@ import Testing
     #expect(!seen.contains { $0.field == .logDomain && $0.value == .domain("sd-126005") })
 }
 
-@Test func rfc5424AndHighPrecisionHostsOnCorpus() throws {
-    guard let directory = Fixture.corpusDirectory() else { return }
+@Test(.enabled(if: Fixture.corpusPresent, "../shared/corpus is absent")) func rfc5424AndHighPrecisionHostsOnCorpus() throws {
+    let directory = Fixture.corpus
     let (filterlog, _) = try Fixture.observe(
         path: directory.appendingPathComponent("cs-pfsense-rfc5424-filterlog.log").path, compressed: false)
     let first = try #require(filterlog.first)
@@ -108,8 +108,8 @@ import Testing
     ])
 }
 
-@Test func firewallAndMailLogsTagSourceAndDestination() throws {
-    guard let directory = Fixture.corpusDirectory() else { return }
+@Test(.enabled(if: Fixture.corpusPresent, "../shared/corpus is absent")) func firewallAndMailLogsTagSourceAndDestination() throws {
+    let directory = Fixture.corpus
     for (name, sources, destinations) in [
         ("cs-iptables-logs.log", 4, 4), ("cs-proxmox-iptables.log", 10, 10), ("cs-pf-logs.log", 9, 9),
     ] {

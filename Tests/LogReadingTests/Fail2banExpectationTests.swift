@@ -73,7 +73,7 @@ let fail2banKnownGaps: [String: String] = {
     ]
 }()
 
-@Test(.enabled(if: FileManager.default.fileExists(atPath: Fixture.corpus.path), "needs ../shared/corpus"))
+@Test(.enabled(if: Fixture.corpusPresent, "../shared/corpus is absent"))
 func fail2banExpectedAddressesAreSightedOnTheirLines() throws {
     let directory = Fixture.corpus
     let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()

@@ -85,8 +85,8 @@ private func expectSameWithScanningThreads(
         path: path, compressed: compressed, chunkSizes: chunkSizes, options: options, comment)
 }
 
-@Test func theCorpusReadsTheSameWithScanningThreads() throws {
-    guard let corpus = Fixture.corpusDirectory() else { return }
+@Test(.enabled(if: Fixture.corpusPresent, "../shared/corpus is absent")) func theCorpusReadsTheSameWithScanningThreads() throws {
+    let corpus = Fixture.corpus
     let names = try FileManager.default.contentsOfDirectory(atPath: corpus.path).filter { $0.hasSuffix(".gz") }.sorted()
     #expect(names.count > 10)
     var observations = 0
@@ -225,9 +225,9 @@ private func readSharingOnePool(
 /// often full at 509-byte batches: they then wait for their oldest) and with more (each
 /// reader scans its own batches while the others have a core each; the last ones left
 /// use the pool). The batches the pool makes stay bounded by its share and the readers.
-@Test(arguments: [(readers: 2, threads: 3), (readers: 3, threads: 2)])
+@Test(.enabled(if: Fixture.corpusPresent, "../shared/corpus is absent"), arguments: [(readers: 2, threads: 3), (readers: 3, threads: 2)])
 func logsReadAtOnceShareOnePool(readers: Int, threads: Int) throws {
-    guard let corpus = Fixture.corpusDirectory() else { return }
+    let corpus = Fixture.corpus
     let paths = try FileManager.default.contentsOfDirectory(atPath: corpus.path).filter { $0.hasSuffix(".gz") }.sorted()
         .map { corpus.appendingPathComponent($0).path }
     #expect(paths.count > 10)
@@ -254,8 +254,8 @@ func logsReadAtOnceShareOnePool(readers: Int, threads: Int) throws {
 /// then scans its own batches, after handing on those it has in the pool) and loses
 /// them again (it goes back to the pool) hands on what the one-thread read does. The
 /// other reader is only counted in, from this reader's line handler, at set lines.
-@Test func aReaderHandsOnInOrderWhenThePoolFillsAndEmpties() throws {
-    guard let corpus = Fixture.corpusDirectory() else { return }
+@Test(.enabled(if: Fixture.corpusPresent, "../shared/corpus is absent")) func aReaderHandsOnInOrderWhenThePoolFillsAndEmpties() throws {
+    let corpus = Fixture.corpus
     let path = corpus.appendingPathComponent("loghub-OpenSSH_2k.log.gz").path
     let options = Fixture.options(.isal)
     let chunkSize = 509

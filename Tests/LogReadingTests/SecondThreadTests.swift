@@ -62,8 +62,8 @@ private func expectSameOnBothThreads(
     return try expectSameOnBothThreads(path: path, chunkSizes: chunkSizes, limit: limit, comment)
 }
 
-@Test func theCorpusReadsTheSameOnASecondThread() throws {
-    guard let corpus = Fixture.corpusDirectory() else { return }
+@Test(.enabled(if: Fixture.corpusPresent, "../shared/corpus is absent")) func theCorpusReadsTheSameOnASecondThread() throws {
+    let corpus = Fixture.corpus
     let names = try FileManager.default.contentsOfDirectory(atPath: corpus.path).filter { $0.hasSuffix(".gz") }.sorted()
     #expect(names.count > 10)
     var observations = 0
