@@ -92,8 +92,8 @@ import TestSupport
 
     // MARK: the corpus
 
-    @Test func everyCorpusSourceAddsUp() throws {
-        guard let corpus = Fixtures.corpus() else { return }
+    @Test(.enabled(if: Fixtures.corpusPresent, "../shared/corpus is absent")) func everyCorpusSourceAddsUp() throws {
+        let corpus = Fixtures.corpusURL
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let groups = ["pcap", "syslog"].map { corpus.appendingPathComponent($0).path }

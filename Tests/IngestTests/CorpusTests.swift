@@ -21,8 +21,8 @@ import Testing
         func first(_ kind: String) -> String? { facts[kind]?.first }
     }
 
-    @Test func everyCaptureIsReadOrFailsWithAReason() throws {
-        guard let corpus = Fixtures.corpus() else { return }
+    @Test(.enabled(if: Fixtures.corpusPresent, "../shared/corpus is absent")) func everyCaptureIsReadOrFailsWithAReason() throws {
+        let corpus = Fixtures.corpusURL
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let captures = corpus.appendingPathComponent("pcap").path
@@ -55,8 +55,8 @@ import Testing
     /// hold no IPv4 at all (elsewhere the first IPv6 header may be inside an IPv4
     /// tunnel). Captures that libpcap cannot read whole must be failed sources with a
     /// reason (pcapng files whose interfaces differ, which libpcap stops at).
-    @Test func everyOutermostAddressIsSighted() throws {
-        guard let corpus = Fixtures.corpus() else { return }
+    @Test(.enabled(if: Fixtures.corpusPresent, "../shared/corpus is absent")) func everyOutermostAddressIsSighted() throws {
+        let corpus = Fixtures.corpusURL
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
 

@@ -8,8 +8,8 @@ import Testing
 /// holding exactly those lines, and a second run keeps the ids. With two jobs, the one
 /// file's lines are scanned on two threads, and the lines the rules select come back
 /// from them.
-@Test(arguments: [1, 2]) func sshBruteForceIncidentsFromTheCorpus(jobs: Int) throws {
-    guard let corpus = Fixtures.corpus() else { return }
+@Test(.enabled(if: Fixtures.corpusPresent, "../shared/corpus is absent"), arguments: [1, 2]) func sshBruteForceIncidentsFromTheCorpus(jobs: Int) throws {
+    let corpus = Fixtures.corpusURL
     let log = corpus.appendingPathComponent("syslog/loghub-OpenSSH_2k.log").path
     let directory = try Fixtures.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: directory) }

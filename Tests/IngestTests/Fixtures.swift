@@ -10,15 +10,10 @@ enum Fixtures {
     static let sampleData = packageRoot.appendingPathComponent("SampleData").path
     static let rules = packageRoot.appendingPathComponent("Rules").path
 
-    /// `../shared/corpus`, or nil (with a plain message) when this clone has none.
-    static func corpus(for test: String = #function) -> URL? {
-        let corpus = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus")
-        guard FileManager.default.fileExists(atPath: corpus.path) else {
-            print("skipped: \(test): ../shared/corpus is absent")
-            return nil
-        }
-        return corpus
-    }
+    /// `../shared/corpus`, and whether this clone has it: the tests that read it skip
+    /// through `.enabled(if: Fixtures.corpusPresent)` when it has not.
+    static let corpusURL = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus")
+    static let corpusPresent = FileManager.default.fileExists(atPath: corpusURL.path)
 
     /// A new empty directory, removed by the caller.
     static func temporaryDirectory() throws -> URL {

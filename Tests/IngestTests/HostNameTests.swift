@@ -7,8 +7,8 @@ import Testing
 /// capture's leases (../shared/corpus: two Windows clients named in their DHCP
 /// requests) and a DHCP server's log.
 @Suite struct HostNameTests {
-    @Test func logSightingsOfALeasedNameAreGroupedUnderItsAddress() throws {
-        guard let corpus = Fixtures.corpus() else { return }
+    @Test(.enabled(if: Fixtures.corpusPresent, "../shared/corpus is absent")) func logSightingsOfALeasedNameAreGroupedUnderItsAddress() throws {
+        let corpus = Fixtures.corpusURL
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let capture = corpus.appendingPathComponent("pcap/sv-smb2-ntlmssp-negotiateflags.pcap").path

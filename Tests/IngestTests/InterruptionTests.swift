@@ -121,8 +121,8 @@ import Testing
     /// kill the database passes the integrity check and every source marked complete
     /// holds all of its sightings; at the end the sightings and incidents equal those of
     /// an uninterrupted run.
-    @Test func killedAtRandomMomentsOverTheCorpusEndsLikeAnUninterruptedRun() throws {
-        guard let corpus = Fixtures.corpus() else { return }
+    @Test(.enabled(if: Fixtures.corpusPresent, "../shared/corpus is absent")) func killedAtRandomMomentsOverTheCorpusEndsLikeAnUninterruptedRun() throws {
+        let corpus = Fixtures.corpusURL
         guard let cairn = Fixtures.cairnExecutable else {
             Issue.record("the cairn executable was not found beside the test bundle")
             return

@@ -16,8 +16,8 @@ import Testing
         return lines
     }
 
-    @Test func theLineLimitCutsTheLinesLongerThanItAndTheRunRecordsIt() throws {
-        guard let corpus = Fixtures.corpus() else { return }
+    @Test(.enabled(if: Fixtures.corpusPresent, "../shared/corpus is absent")) func theLineLimitCutsTheLinesLongerThanItAndTheRunRecordsIt() throws {
+        let corpus = Fixtures.corpusURL
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let plain = corpus.appendingPathComponent("syslog/cs-sshd-logs.log").path
@@ -43,8 +43,8 @@ import Testing
         #expect(source.notes.first?.hasPrefix("RFC 3164 times carry no year: the first was taken to be in ") == true)
     }
 
-    @Test func theDecompressedLimitStopsAGzipLogAndKeepsTheLinesBefore() throws {
-        guard let corpus = Fixtures.corpus() else { return }
+    @Test(.enabled(if: Fixtures.corpusPresent, "../shared/corpus is absent")) func theDecompressedLimitStopsAGzipLogAndKeepsTheLinesBefore() throws {
+        let corpus = Fixtures.corpusURL
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let plain = corpus.appendingPathComponent("syslog/cs-sshd-logs.log").path
@@ -90,8 +90,8 @@ import Testing
 /// before it are kept and verified, its lines are kept and marked unverified, and so is
 /// every sighting on them.
 @Suite struct UnverifiedMemberTests {
-    @Test func theSightingsOfAMemberWhoseCRCFailsAreMarked() throws {
-        guard let corpus = Fixtures.corpus() else { return }
+    @Test(.enabled(if: Fixtures.corpusPresent, "../shared/corpus is absent")) func theSightingsOfAMemberWhoseCRCFailsAreMarked() throws {
+        let corpus = Fixtures.corpusURL
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let lines = try LogLimitTests.lines(of: corpus.appendingPathComponent("syslog/cs-sshd-logs.log").path)

@@ -52,8 +52,8 @@ import Testing
     /// time, each scanning its own lines, and the last log left using the pool) and
     /// with jobs twice the files (every reader at once, all sharing the pool), against
     /// one job.
-    @Test func theCorpusLogsMakeTheSameCaseWithTheScanningPool() throws {
-        guard let corpus = Fixtures.corpus() else { return }
+    @Test(.enabled(if: Fixtures.corpusPresent, "../shared/corpus is absent")) func theCorpusLogsMakeTheSameCaseWithTheScanningPool() throws {
+        let corpus = Fixtures.corpusURL
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let rules = try SightingWriterTests.corpusRules(corpus, into: directory)

@@ -32,8 +32,8 @@ import Testing
         return rules
     }
 
-    @Test func batchesOfAnySizeWriteTheSameCase() throws {
-        guard let corpus = Fixtures.corpus() else { return }
+    @Test(.enabled(if: Fixtures.corpusPresent, "../shared/corpus is absent")) func batchesOfAnySizeWriteTheSameCase() throws {
+        let corpus = Fixtures.corpusURL
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let rules = try Self.corpusRules(corpus, into: directory)

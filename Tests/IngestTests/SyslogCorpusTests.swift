@@ -7,8 +7,8 @@ import Testing
 /// End to end on real syslogs of ../shared/corpus: the plain and gzip forms of a log
 /// give the same sightings, at the lines where the values really are.
 @Suite struct SyslogCorpusTests {
-    @Test func sshdLogSightingsPointAtTheirLines() throws {
-        guard let corpus = Fixtures.corpus() else { return }
+    @Test(.enabled(if: Fixtures.corpusPresent, "../shared/corpus is absent")) func sshdLogSightingsPointAtTheirLines() throws {
+        let corpus = Fixtures.corpusURL
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let plain = corpus.appendingPathComponent("syslog/cs-sshd-logs.log").path

@@ -7,8 +7,7 @@ import Testing
 // the value (exit 1).
 
 private let tsharkInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark")
-private let corpus = Fixtures.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus/pcap")
-private let corpusPresent = FileManager.default.fileExists(atPath: corpus.path)
+private let corpus = Fixtures.corpusURL.appendingPathComponent("pcap")
 
 /// Runs the parity script on links to `captures` in a new directory: its exit status
 /// and standard output.
@@ -32,7 +31,7 @@ private func parity(_ captures: [String]) throws -> (status: Int32, output: Stri
     return (process.terminationStatus, text)
 }
 
-@Test(.enabled(if: tsharkInstalled && corpusPresent, "needs tshark and ../shared/corpus"))
+@Test(.enabled(if: tsharkInstalled && Fixtures.corpusPresent, "needs tshark and ../shared/corpus"))
 func tsharkParityHoldsOnCapturesOfEveryKind() throws {
     // TLS SNI, DNS, an HTTP evader whose EICAR tshark recovers, DNS over HTTP/2, PPP,
     // Cisco HDLC, 802.11 behind radiotap, ICMP errors quoting packets.
@@ -45,7 +44,7 @@ func tsharkParityHoldsOnCapturesOfEveryKind() throws {
     #expect(!output.contains("tshark only") && !output.contains("cairn only"), "\(output)")
 }
 
-@Test(.enabled(if: tsharkInstalled && corpusPresent, "needs tshark and ../shared/corpus"))
+@Test(.enabled(if: tsharkInstalled && Fixtures.corpusPresent, "needs tshark and ../shared/corpus"))
 func tsharkParityNamesWhatCairnMisses() throws {
     // tshark exports the bytes of requests it cannot parse as objects; Cairn reads no
     // body there: the object's digest is named.
