@@ -303,8 +303,7 @@ public final class CaptureReader {
                 let linkType = CaptureReader.dataLinkType(reader.interfaces[interface].linkType)
                 if filters?.matches(linkType: linkType, data: data, originalLength: originalLength, time: time) ?? true {
                     let link = LinkLayer(dataLinkType: linkType)
-                    if link == .noIP || link == nil, noted.insert(linkType).inserted,
-                       let note = CaptureReader.note(link: link, linkType: linkType) {
+                    if let note = CaptureReader.note(link: link, linkType: linkType), noted.insert(linkType).inserted {
                         summary.notes.append(note)
                     }
                     if let link {

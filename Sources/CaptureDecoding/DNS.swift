@@ -185,7 +185,8 @@ extension PacketDecoder {
             labels += 1
         }
         guard labels > 0, let type = cursor.getUInt16(at: offset + 1), type != 0,
-              let recordClass = cursor.getUInt16(at: offset + 3), [1, 3, 255].contains(recordClass & 0x7FFF)
+              let recordClass = cursor.getUInt16(at: offset + 3).map({ $0 & 0x7FFF }),
+              recordClass == 1 || recordClass == 3 || recordClass == 255
         else { return false }
         let questionEnd = offset + 5
         if flags & 0x8000 != 0 { return answers <= 32 && authorities <= 32 && additionals <= 32 }

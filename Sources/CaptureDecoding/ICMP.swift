@@ -17,7 +17,11 @@ extension PacketDecoder {
             anomalies.record("icmp.truncated")
             return .done
         }
-        let isError = isVersion6 ? (1...4).contains(type) : [3, 4, 5, 11, 12].contains(type)
+        let isError: Bool
+        switch (isVersion6, type) {
+        case (true, 1...4), (false, 3...5), (false, 11...12): isError = true
+        default: isError = false
+        }
         guard isError, let version = cursor.getUInt8(at: 8).map({ $0 >> 4 }) else { return .done }
         var observation = Observation(value: .ipv4(IPv4Address(0)), field: .quotedIPSource, host: .none,
                                       locator: context.locator, time: context.time)

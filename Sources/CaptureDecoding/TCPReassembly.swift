@@ -336,9 +336,9 @@ extension PacketDecoder {
         }
         // HTTP/2 bodies still open are cut by the connection's end, in stream order.
         if let connection = stream.exchange.http2 {
-            for stream2 in connection.bodies.keys.sorted() {
+            for (_, body) in connection.bodies.sorted(by: { $0.key < $1.key }) {
                 anomalies.record("http.body_incomplete")
-                if let body = connection.bodies[stream2] { endBody(body, context: context(stream, key), observe: observe) }
+                endBody(body, context: context(stream, key), observe: observe)
             }
             connection.bodies.removeAll()
         }
