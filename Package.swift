@@ -1,8 +1,13 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 // Cairn: match captures and syslogs against indicator files, correlate the hits
 // into incidents, keep them in an SQLite case database. The module layout
 // follows ../shared/DESIGN.md: one module per pipeline stage.
 import PackageDescription
+
+/// Every Swift target is checked for memory safety (SE-0458): each use of raw memory is
+/// marked `unsafe` and carries a `// Safe:` line saying why (docs/architecture.md lists
+/// where they are). `Lifetimes` lets ByteParsing's reader hold a `Span` it cannot outlive.
+let checked: [SwiftSetting] = [.strictMemorySafety(), .enableExperimentalFeature("Lifetimes")]
 
 let package = Package(
     name: "Cairn",
@@ -148,3 +153,7 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+for target in package.targets where target.type != .system && target.name != "CGuardedMapping" {
+    target.swiftSettings = (target.swiftSettings ?? []) + checked
+}

@@ -2,22 +2,27 @@
 ///
 /// `read…` consumes, `peek…`/`get…` do not. Every read is bounds-checked and returns
 /// nil on short input, never traps on a length that came from the input. The cursor
-/// borrows its buffer: it must not outlive the closure that lent the bytes.
-public struct ByteCursor {
-    public let bytes: UnsafeRawBufferPointer
+/// is a `Span`'s view: it is non-escapable, so the compiler proves it does not
+/// outlive the bytes it reads, and so are the spans it hands out.
+public struct ByteCursor: ~Escapable {
+    /// The bytes read, all of them (offsets are relative to their start).
+    public let bytes: Span<UInt8>
     /// Offset of the next byte to read.
     @inlinable public var offset: Int { position }
     @usableFromInline var position: Int
 
-    public init(_ bytes: UnsafeRawBufferPointer, offset: Int = 0) {
+    /// A cursor at `offset` (clamped to the bytes) of `bytes`.
+    @inlinable @_lifetime(copy bytes)
+    public init(_ bytes: Span<UInt8>, offset: Int = 0) {
         self.bytes = bytes
         self.position = min(max(offset, 0), bytes.count)
     }
 
     /// Bytes left to read.
-    @inlinable public var remaining: Int { bytes.count - offset }
+    @inlinable public var remaining: Int { bytes.count - position }
 
-    @inlinable public var isAtEnd: Bool { offset >= bytes.count }
+    /// Whether every byte has been read.
+    @inlinable public var isAtEnd: Bool { position >= bytes.count }
 
     /// Advances by `count` bytes; false (and no move) when fewer remain.
     @inlinable public mutating func skip(_ count: Int) -> Bool {
@@ -26,68 +31,68 @@ public struct ByteCursor {
         return true
     }
 
-    /// Moves to an absolute offset within the buffer; false when out of range.
+    /// Moves to an absolute offset within the bytes; false when out of range.
     @inlinable public mutating func moveTo(_ absolute: Int) -> Bool {
         guard absolute >= 0, absolute <= bytes.count else { return false }
         position = absolute
         return true
     }
 
-    @inlinable public func getUInt8(at absolute: Int) -> UInt8? {
-        guard absolute >= 0, absolute < bytes.count else { return nil }
-        return bytes[absolute]
-    }
+    /// The byte at an absolute offset; nil when out of range.
+    @inlinable public func getUInt8(at absolute: Int) -> UInt8? { bytes.uint8(at: absolute) }
 
     /// Big-endian (network order) 16-bit value at an absolute offset.
-    @inlinable public func getUInt16(at absolute: Int) -> UInt16? {
-        guard absolute >= 0, absolute <= bytes.count - 2 else { return nil }
-        return UInt16(bytes[absolute]) << 8 | UInt16(bytes[absolute + 1])
-    }
+    @inlinable public func getUInt16(at absolute: Int) -> UInt16? { bytes.uint16(at: absolute) }
 
     /// Big-endian (network order) 32-bit value at an absolute offset.
-    @inlinable public func getUInt32(at absolute: Int) -> UInt32? {
-        guard absolute >= 0, absolute <= bytes.count - 4 else { return nil }
-        return UInt32(bytes[absolute]) << 24 | UInt32(bytes[absolute + 1]) << 16
-            | UInt32(bytes[absolute + 2]) << 8 | UInt32(bytes[absolute + 3])
-    }
+    @inlinable public func getUInt32(at absolute: Int) -> UInt32? { bytes.uint32(at: absolute) }
 
-    @inlinable public func peekUInt8() -> UInt8? { getUInt8(at: offset) }
-    @inlinable public func peekUInt16() -> UInt16? { getUInt16(at: offset) }
-    @inlinable public func peekUInt32() -> UInt32? { getUInt32(at: offset) }
+    /// The next byte, not consumed.
+    @inlinable public func peekUInt8() -> UInt8? { getUInt8(at: position) }
+    /// The next big-endian 16-bit value, not consumed.
+    @inlinable public func peekUInt16() -> UInt16? { getUInt16(at: position) }
+    /// The next big-endian 32-bit value, not consumed.
+    @inlinable public func peekUInt32() -> UInt32? { getUInt32(at: position) }
 
+    /// Reads one byte.
     @inlinable public mutating func readUInt8() -> UInt8? {
-        guard let value = getUInt8(at: offset) else { return nil }
+        guard let value = getUInt8(at: position) else { return nil }
         position += 1
         return value
     }
 
+    /// Reads a big-endian 16-bit value.
     @inlinable public mutating func readUInt16() -> UInt16? {
-        guard let value = getUInt16(at: offset) else { return nil }
+        guard let value = getUInt16(at: position) else { return nil }
         position += 2
         return value
     }
 
+    /// Reads a big-endian 32-bit value.
     @inlinable public mutating func readUInt32() -> UInt32? {
-        guard let value = getUInt32(at: offset) else { return nil }
+        guard let value = getUInt32(at: position) else { return nil }
         position += 4
         return value
     }
 
-    /// A borrowed slice of `count` bytes at an absolute offset; nil when out of range.
-    @inlinable public func getBytes(at absolute: Int, count: Int) -> UnsafeRawBufferPointer? {
+    /// The `count` bytes at an absolute offset, borrowed; nil when out of range.
+    @inlinable @_lifetime(copy self)
+    public func getBytes(at absolute: Int, count: Int) -> Span<UInt8>? {
         guard absolute >= 0, count >= 0, absolute <= bytes.count - count else { return nil }
-        return UnsafeRawBufferPointer(rebasing: bytes[absolute..<(absolute + count)])
+        return bytes.extracting(absolute..<(absolute + count))
     }
 
-    /// Reads a borrowed slice of `count` bytes.
-    @inlinable public mutating func readBytes(_ count: Int) -> UnsafeRawBufferPointer? {
-        guard let slice = getBytes(at: offset, count: count) else { return nil }
+    /// Reads `count` bytes, borrowed; nil (and no move) when fewer remain.
+    @inlinable @_lifetime(copy self)
+    public mutating func readBytes(_ count: Int) -> Span<UInt8>? {
+        guard count >= 0, count <= remaining else { return nil }
+        let slice = bytes.extracting(position..<(position + count))
         position += count
         return slice
     }
 
-    /// The unread rest of the buffer, borrowed.
-    @inlinable public var rest: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: bytes[offset...])
+    /// The unread rest of the bytes, borrowed.
+    @inlinable public var rest: Span<UInt8> {
+        @_lifetime(copy self) get { bytes.extracting(position...) }
     }
 }

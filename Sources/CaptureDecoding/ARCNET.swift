@@ -8,7 +8,7 @@ extension PacketDecoder {
     /// RFC 1201 exception packets (split flag 0xFF) and fragments other than the first
     /// are not read.
     mutating func decodeARCNET(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = ByteCursor(bytes)
+        var cursor = LegacyByteCursor(bytes)
         guard cursor.skip(4), let protocolID = cursor.readUInt8() else {
             anomalies.record("arcnet.truncated")
             return .done

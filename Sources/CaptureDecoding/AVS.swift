@@ -5,7 +5,7 @@ extension PacketDecoder {
     /// Systems header, version 1 or 2): a version word (0x80211001/2) and the header
     /// length, both big-endian (64 bytes for version 1), then an 802.11 frame.
     mutating func decodeAVS(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let cursor = ByteCursor(bytes)
+        let cursor = LegacyByteCursor(bytes)
         guard cursor.getUInt32(at: 0) != nil, let length = cursor.getUInt32(at: 4) else {
             anomalies.record("avs.truncated")
             return .done

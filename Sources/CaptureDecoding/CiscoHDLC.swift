@@ -6,7 +6,7 @@ extension PacketDecoder {
     /// control, then an EtherType. SLARP (0x8035), CDP (0x2000) and the others not
     /// decoded end here.
     mutating func decodeCiscoHDLC(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = ByteCursor(bytes)
+        var cursor = LegacyByteCursor(bytes)
         guard cursor.skip(2), let type = cursor.readUInt16() else {
             anomalies.record("chdlc.truncated")
             return .done

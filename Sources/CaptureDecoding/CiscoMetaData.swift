@@ -6,7 +6,7 @@ extension PacketDecoder {
     /// then the EtherType of what follows. The header is read as tshark reads it: its
     /// length field is not used.
     mutating func decodeCiscoMetaData(_ bytes: UnsafeRawBufferPointer) -> Step {
-        guard let type = ByteCursor(bytes).getUInt16(at: 6) else {
+        guard let type = LegacyByteCursor(bytes).getUInt16(at: 6) else {
             anomalies.record("cmd.truncated")
             return .done
         }
@@ -17,7 +17,7 @@ extension PacketDecoder {
     /// comes first, then version, length, option and SGT (8 bytes in all), as tshark
     /// reads it.
     mutating func decodeCiscoMetaDataInGRE(_ bytes: UnsafeRawBufferPointer) -> Step {
-        guard let type = ByteCursor(bytes).getUInt16(at: 0), bytes.count >= 8 else {
+        guard let type = LegacyByteCursor(bytes).getUInt16(at: 0), bytes.count >= 8 else {
             anomalies.record("cmd.truncated")
             return .done
         }

@@ -21,7 +21,7 @@ extension PacketDecoder {
     mutating func decodeDHCP(
         _ message: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        let cursor = ByteCursor(message)
+        let cursor = LegacyByteCursor(message)
         guard let op = cursor.getUInt8(at: 0), let transaction = cursor.getUInt32(at: 4),
               let yourAddress = cursor.getUInt32(at: 16), let hardware = cursor.getBytes(at: 28, count: 6),
               message.count >= PacketDecoder.bootpHeaderLength

@@ -17,7 +17,7 @@ extension PacketDecoder {
     mutating func decodeDNS(
         _ message: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        let header = ByteCursor(message)
+        let header = LegacyByteCursor(message)
         guard let flags = header.getUInt16(at: 2), let questions = header.getUInt16(at: 4),
               let answers = header.getUInt16(at: 6), let authorities = header.getUInt16(at: 8),
               let additionals = header.getUInt16(at: 10), message.count >= 12
@@ -60,7 +60,7 @@ extension PacketDecoder {
         _ message: UnsafeRawBufferPointer, from start: Int, count: Int, host: HostReference,
         context: PacketContext, observe: (Observation) -> Void
     ) {
-        let cursor = ByteCursor(message)
+        let cursor = LegacyByteCursor(message)
         var offset = start
         for _ in 0..<count {
             guard let (ownerLength, after) = readName(message, at: offset) else {
@@ -119,7 +119,7 @@ extension PacketDecoder {
     /// message, is too long, uses a reserved label type (a "label" over 63), or has a
     /// pointer that does not point strictly backwards.
     func readName(_ message: UnsafeRawBufferPointer, at start: Int) -> (length: Int, end: Int)? {
-        let cursor = ByteCursor(message)
+        let cursor = LegacyByteCursor(message)
         let scratch = nameScratch.bytes
         var position = start
         var length = 0
@@ -166,7 +166,7 @@ extension PacketDecoder {
     /// ANY; a query with no answer or authority records, at most one additional (EDNS)
     /// and nothing after it; a response with at most 32 records in each section.
     static func looksLikeDNSMessage(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        let cursor = ByteCursor(bytes)
+        let cursor = LegacyByteCursor(bytes)
         guard bytes.count >= 17, let flags = cursor.getUInt16(at: 2), flags & 0x7840 == 0, flags & 0x000F <= 5,
               cursor.getUInt16(at: 4) == 1, let answers = cursor.getUInt16(at: 6),
               let authorities = cursor.getUInt16(at: 8), let additionals = cursor.getUInt16(at: 10)

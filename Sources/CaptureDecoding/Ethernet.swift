@@ -12,7 +12,7 @@ extension PacketDecoder {
     /// 802.1ah provider backbone (0x88E7: I-TAG, then the customer's addresses and
     /// EtherType). 802.3 length frames (LLC) are not decoded.
     mutating func decodeEthernet(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = ByteCursor(bytes)
+        var cursor = LegacyByteCursor(bytes)
         guard cursor.skip(12), var type = cursor.readUInt16() else {
             anomalies.record("ethernet.truncated")
             return .done

@@ -6,7 +6,7 @@ extension PacketDecoder {
     /// (6 bytes each), then LLC for asynchronous LLC frames (frame control 0x50–0x57).
     /// SMT and MAC frames end here.
     mutating func decodeFDDI(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = ByteCursor(bytes)
+        var cursor = LegacyByteCursor(bytes)
         guard let frameControl = cursor.readUInt8(), cursor.skip(12) else {
             anomalies.record("fddi.truncated")
             return .done

@@ -10,7 +10,7 @@ extension PacketDecoder {
     /// optional sequence and acknowledgement numbers, then a PPP frame. Source routing
     /// (RFC 1701's R bit) is not decoded.
     mutating func decodeGRE(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let header = ByteCursor(bytes)
+        let header = LegacyByteCursor(bytes)
         guard let flags = header.getUInt16(at: 0), let proto = header.getUInt16(at: 2) else {
             anomalies.record("gre.truncated")
             return .done
@@ -57,7 +57,7 @@ extension PacketDecoder {
             return .next(.ethernet, UnsafeRawBufferPointer(rebasing: payload[8...]))
         case 0x22EB:
             // ERSPAN type III: 12 bytes, then an 8-byte platform subheader when O is set.
-            guard let last = ByteCursor(payload).getUInt8(at: 11) else {
+            guard let last = LegacyByteCursor(payload).getUInt8(at: 11) else {
                 anomalies.record("erspan.truncated")
                 return .done
             }

@@ -85,7 +85,7 @@ extension PacketDecoder {
             case .no: break
             }
         }
-        let cursor = ByteCursor(bytes)
+        let cursor = LegacyByteCursor(bytes)
         guard let high = cursor.getUInt8(at: 0), let low = cursor.getUInt16(at: 1), let type = cursor.getUInt8(at: 3),
               let flags = cursor.getUInt8(at: 4), let rawStream = cursor.getUInt32(at: 5)
         else {
@@ -176,7 +176,7 @@ extension PacketDecoder {
             guard connection.inBlock, stream == connection.blockStream else { return false }
         } else {
             guard !connection.inBlock else { return false }
-            var cursor = ByteCursor(payload)
+            var cursor = LegacyByteCursor(payload)
             var padding = 0
             if flags & 0x08 != 0 {
                 guard let pad = cursor.readUInt8() else { return false }

@@ -315,7 +315,7 @@ extension PacketDecoder {
     /// The offset of the deflate data in a gzip member (RFC 1952 §2.3), or nil when
     /// `bytes` do not start one or its header is cut.
     static func gzipPayloadStart(_ bytes: UnsafeRawBufferPointer) -> Int? {
-        let cursor = ByteCursor(bytes)
+        let cursor = LegacyByteCursor(bytes)
         guard cursor.getUInt8(at: 0) == 0x1F, cursor.getUInt8(at: 1) == 0x8B, cursor.getUInt8(at: 2) == 8,
               let flags = cursor.getUInt8(at: 3)
         else { return nil }

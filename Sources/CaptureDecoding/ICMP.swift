@@ -12,7 +12,7 @@ extension PacketDecoder {
     mutating func decodeICMP(
         _ bytes: UnsafeRawBufferPointer, isVersion6: Bool, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        let cursor = ByteCursor(bytes)
+        let cursor = LegacyByteCursor(bytes)
         guard let type = cursor.getUInt8(at: 0) else {
             anomalies.record("icmp.truncated")
             return .done

@@ -9,7 +9,7 @@ extension PacketDecoder {
     /// §9.2.4.1.10); then LLC/SNAP. Subtypes that carry no data (Null, CF-Ack/Poll
     /// only, QoS Null), protected (encrypted) frames and A-MSDUs are not read.
     mutating func decodeIEEE80211(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = ByteCursor(bytes)
+        var cursor = LegacyByteCursor(bytes)
         guard let control = cursor.readUInt8(), let flags = cursor.readUInt8() else {
             anomalies.record("wlan.truncated")
             return .done

@@ -5,7 +5,7 @@ extension PacketDecoder {
     /// version, address family, header type, packet length, interface and zone ids (24
     /// bytes), then the IP packet. Solaris' AF_INET is 2, AF_INET6 26.
     mutating func decodeIPNet(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = ByteCursor(bytes)
+        var cursor = LegacyByteCursor(bytes)
         guard let family = cursor.getUInt8(at: 1), cursor.skip(24) else {
             anomalies.record("ipnet.truncated")
             return .done

@@ -6,7 +6,7 @@ extension PacketDecoder {
     /// Header, or the destination's QPN and GID when it is unicast), then the RFC 4391
     /// §6 encapsulation header: an EtherType and two reserved bytes.
     mutating func decodeIPoIB(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = ByteCursor(bytes)
+        var cursor = LegacyByteCursor(bytes)
         guard cursor.skip(40), let type = cursor.readUInt16(), cursor.skip(2) else {
             anomalies.record("ipoib.truncated")
             return .done

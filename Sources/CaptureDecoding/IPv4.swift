@@ -10,7 +10,7 @@ extension PacketDecoder {
     mutating func decodeIPv4(
         _ bytes: UnsafeRawBufferPointer, context: inout PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        let header = ByteCursor(bytes)
+        let header = LegacyByteCursor(bytes)
         guard let versionAndLength = header.getUInt8(at: 0) else {
             anomalies.record("ipv4.truncated")
             return .done

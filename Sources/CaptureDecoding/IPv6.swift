@@ -14,7 +14,7 @@ extension PacketDecoder {
     mutating func decodeIPv6(
         _ bytes: UnsafeRawBufferPointer, context: inout PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        let header = ByteCursor(bytes)
+        let header = LegacyByteCursor(bytes)
         guard let version = header.getUInt8(at: 0) else {
             anomalies.record("ipv6.truncated")
             return .done
@@ -79,7 +79,7 @@ extension PacketDecoder {
     private mutating func transportPayload(
         _ bytes: UnsafeRawBufferPointer, next first: UInt8, context: PacketContext, observe: (Observation) -> Void
     ) -> (proto: UInt8, payload: UnsafeRawBufferPointer)? {
-        let packet = ByteCursor(bytes)
+        let packet = LegacyByteCursor(bytes)
         let end = bytes.count
         var next = first
         var offset = 40

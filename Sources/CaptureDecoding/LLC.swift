@@ -7,7 +7,7 @@ extension PacketDecoder {
     /// EtherType means what it means on Ethernet; other OUIs and other SAPs (STP,
     /// NetBIOS…) end here.
     mutating func decodeLLC(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = ByteCursor(bytes)
+        var cursor = LegacyByteCursor(bytes)
         guard let saps = cursor.readUInt16(), let control = cursor.readUInt8() else {
             anomalies.record("llc.truncated")
             return .done

@@ -6,7 +6,7 @@ extension PacketDecoder {
     /// orders are tried. AF_INET is 2 everywhere; AF_INET6 is 10 (Linux), 24 (NetBSD,
     /// OpenBSD), 28 (FreeBSD) or 30 (macOS).
     mutating func decodeLoopback(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = ByteCursor(bytes)
+        var cursor = LegacyByteCursor(bytes)
         guard let raw = cursor.readUInt32() else {
             anomalies.record("loopback.truncated")
             return .done

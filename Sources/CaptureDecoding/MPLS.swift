@@ -10,7 +10,7 @@ extension PacketDecoder {
     /// Wireshark, we take an IP version nibble of 4 or 6 as IPv4 or IPv6 and leave
     /// anything else (pseudowires) undecoded.
     mutating func decodeMPLS(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = ByteCursor(bytes)
+        var cursor = LegacyByteCursor(bytes)
         for _ in 0..<PacketDecoder.maxMPLSLabels {
             guard let entry = cursor.readUInt32() else {
                 anomalies.record("mpls.truncated")

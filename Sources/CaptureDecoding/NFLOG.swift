@@ -12,7 +12,7 @@ extension PacketDecoder {
     /// AF_INET (2), IPv6 for AF_INET6 (10). The byte order is little-endian (every common
     /// host) unless only the big-endian reading of the first attribute's length fits.
     mutating func decodeNFLOG(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = ByteCursor(bytes)
+        var cursor = LegacyByteCursor(bytes)
         guard let family = cursor.readUInt8(), cursor.skip(3) else {
             anomalies.record("nflog.truncated")
             return .done

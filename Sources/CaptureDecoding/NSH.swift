@@ -7,7 +7,7 @@ extension PacketDecoder {
     /// context headers (MD type 1: four fixed words; type 2: TLVs) up to the length;
     /// then what the next protocol names (`layer(forNextProtocol:)`).
     mutating func decodeNSH(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let header = ByteCursor(bytes)
+        let header = LegacyByteCursor(bytes)
         guard let first = header.getUInt8(at: 0), let lengthByte = header.getUInt8(at: 1),
               let next = header.getUInt8(at: 3), bytes.count >= 8
         else {

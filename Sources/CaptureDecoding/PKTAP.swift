@@ -6,7 +6,7 @@ extension PacketDecoder {
     /// packet), then the DLT of the packet that follows the header (little-endian, at
     /// offset 8). Ethernet, BSD loopback and raw IP behind it are decoded.
     mutating func decodePKTAP(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let cursor = ByteCursor(bytes)
+        let cursor = LegacyByteCursor(bytes)
         guard let length = cursor.getUInt32(at: 0)?.byteSwapped, let recordType = cursor.getUInt32(at: 4)?.byteSwapped,
               let dataLinkType = cursor.getUInt32(at: 8)?.byteSwapped
         else {

@@ -6,7 +6,7 @@ extension PacketDecoder {
     /// (bytes 2–3) and the DLT of what follows (bytes 4–7, little-endian). 802.11 (105)
     /// and Ethernet (1) behind it are decoded; others end here.
     mutating func decodePPI(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let cursor = ByteCursor(bytes)
+        let cursor = LegacyByteCursor(bytes)
         guard let length = cursor.getUInt16(at: 2)?.byteSwapped, let dataLinkType = cursor.getUInt32(at: 4)?.byteSwapped
         else {
             anomalies.record("ppi.truncated")

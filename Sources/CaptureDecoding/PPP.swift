@@ -7,7 +7,7 @@ extension PacketDecoder {
     /// then the protocol field and the datagram. The FCS of RFC 1662 framing is not in
     /// libpcap's records (tshark reads DLT 50 as DLT 9 too).
     mutating func decodePPP(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = ByteCursor(bytes)
+        var cursor = LegacyByteCursor(bytes)
         if cursor.peekUInt16() == 0xFF03 { _ = cursor.skip(2) }
         guard let proto = PacketDecoder.readPPPProtocol(&cursor) else {
             anomalies.record("ppp.truncated")
@@ -20,7 +20,7 @@ extension PacketDecoder {
     /// PPP with a direction (DLT_PPP_WITH_DIR, 204): one byte (0 received, 1 sent),
     /// then PPP as `decodePPP` reads it.
     mutating func decodePPPWithDirection(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = ByteCursor(bytes)
+        var cursor = LegacyByteCursor(bytes)
         guard cursor.skip(1) else {
             anomalies.record("ppp.truncated")
             return .done
@@ -32,7 +32,7 @@ extension PacketDecoder {
     /// compression was negotiated (§6.5). Protocol numbers have an odd low byte and an
     /// even high byte, so an odd first byte is a whole compressed number. Nil when the
     /// bytes run out.
-    static func readPPPProtocol(_ cursor: inout ByteCursor) -> UInt16? {
+    static func readPPPProtocol(_ cursor: inout LegacyByteCursor) -> UInt16? {
         guard let first = cursor.peekUInt8() else { return nil }
         if first & 1 == 1 {
             _ = cursor.skip(1)

@@ -5,7 +5,7 @@ extension PacketDecoder {
     /// starts here): version/type, code, session id, length, then the PPP protocol
     /// field (`readPPPProtocol`, possibly compressed to one byte) and the datagram.
     mutating func decodePPPoESession(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = ByteCursor(bytes)
+        var cursor = LegacyByteCursor(bytes)
         guard cursor.skip(4), let length = cursor.readUInt16(), cursor.peekUInt8() != nil else {
             anomalies.record("pppoe.truncated")
             return .done

@@ -8,7 +8,7 @@ extension PacketDecoder {
     /// drivers write an AVS header under this link type instead; its big-endian
     /// version word (0x8021100x) says so.
     mutating func decodePrism(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let cursor = ByteCursor(bytes)
+        let cursor = LegacyByteCursor(bytes)
         guard let code = cursor.getUInt32(at: 0), let rawLength = cursor.getUInt32(at: 4) else {
             anomalies.record("prism.truncated")
             return .done

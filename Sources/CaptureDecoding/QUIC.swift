@@ -9,7 +9,7 @@ extension PacketDecoder {
     /// §17.2: the high bit set, then a version this decoder decrypts). Reads five
     /// bytes and allocates nothing, so that non-QUIC datagrams on port 443 cost nothing.
     static func startsQUICLongHeader(_ payload: UnsafeRawBufferPointer) -> Bool {
-        let cursor = ByteCursor(payload)
+        let cursor = LegacyByteCursor(payload)
         guard let first = cursor.getUInt8(at: 0), first & 0x80 != 0, let version = cursor.getUInt32(at: 1) else {
             return false
         }
@@ -29,7 +29,7 @@ extension PacketDecoder {
     mutating func decodeQUIC(
         _ datagram: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        let cursor = ByteCursor(datagram)
+        let cursor = LegacyByteCursor(datagram)
         var start = 0
         // The connection ID of the datagram's first packet: RFC 9000 §12.2 has a
         // receiver drop coalesced packets with another one.
@@ -108,7 +108,7 @@ extension PacketDecoder {
         keysFrom connectionID: UnsafeRawBufferPointer
     ) -> InitialOutcome {
         guard let end = header.end else { return .cut }
-        let cursor = ByteCursor(datagram)
+        let cursor = LegacyByteCursor(datagram)
         // RFC 9001 §5.4.2: the sample starts 4 bytes past the packet number's start.
         guard let sample = cursor.getBytes(at: header.packetNumberOffset + 4, count: 16),
               header.packetNumberOffset + 4 + 16 <= end
@@ -164,7 +164,7 @@ extension PacketDecoder {
     /// Reads the frames of a decrypted Initial packet (RFC 9000 §17.2.2: PADDING,
     /// PING, ACK, CRYPTO, CONNECTION_CLOSE), copying CRYPTO data into reassembly.
     private mutating func readInitialFrames(_ frames: UnsafeRawBufferPointer, connectionID: UnsafeRawBufferPointer) -> Int? {
-        var cursor = ByteCursor(frames)
+        var cursor = LegacyByteCursor(frames)
         var slot: Int? = nil
         // Each frame takes at least one byte: the payload bounds the loop.
         while let type = cursor.readQUICVarint() {
@@ -271,7 +271,7 @@ struct QUICLongHeader {
 
     /// nil when the header is cut or its Length runs past the datagram.
     init?(_ datagram: UnsafeRawBufferPointer, at start: Int, version: QUICVersion) {
-        var cursor = ByteCursor(datagram, offset: start)
+        var cursor = LegacyByteCursor(datagram, offset: start)
         guard let first = cursor.readUInt8(), cursor.skip(4), let destinationLength = cursor.readUInt8() else {
             return nil
         }
@@ -303,7 +303,7 @@ struct QUICLongHeader {
     }
 }
 
-extension ByteCursor {
+extension LegacyByteCursor {
     /// A QUIC variable-length integer (RFC 9000 §16): the top two bits of the first
     /// byte give its length, 1, 2, 4 or 8 bytes.
     mutating func readQUICVarint() -> UInt64? {

@@ -7,7 +7,7 @@ extension PacketDecoder {
     /// same: the IP lengths bound what is decoded, so the 4 extra bytes are never read
     /// as IP.
     mutating func decodeRadiotap(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let cursor = ByteCursor(bytes)
+        let cursor = LegacyByteCursor(bytes)
         guard let version = cursor.getUInt8(at: 0), let length = cursor.getUInt16(at: 2)?.byteSwapped else {
             anomalies.record("radiotap.truncated")
             return .done

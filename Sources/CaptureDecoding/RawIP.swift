@@ -3,7 +3,7 @@ import ByteParsing
 extension PacketDecoder {
     /// Raw IP: no link header; the version nibble says IPv4 or IPv6.
     mutating func decodeRawIP(_ bytes: UnsafeRawBufferPointer) -> Step {
-        guard let first = ByteCursor(bytes).peekUInt8() else {
+        guard let first = LegacyByteCursor(bytes).peekUInt8() else {
             anomalies.record("raw.truncated")
             return .done
         }

@@ -15,7 +15,7 @@ extension PacketDecoder {
     mutating func decodeSFlow(
         _ bytes: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        var cursor = ByteCursor(bytes)
+        var cursor = LegacyByteCursor(bytes)
         // Other versions (2, 4) are not decoded.
         guard let version = cursor.readUInt32(), version == 5 else { return .done }
         guard let addressType = cursor.readUInt32() else {
@@ -59,7 +59,7 @@ extension PacketDecoder {
     private mutating func decodeSFlowFlowSample(
         _ bytes: UnsafeRawBufferPointer, fixedLength: Int, context: PacketContext, observe: (Observation) -> Void
     ) {
-        var cursor = ByteCursor(bytes)
+        var cursor = LegacyByteCursor(bytes)
         guard cursor.skip(fixedLength), var records = cursor.readUInt32() else {
             anomalies.record("sflow.truncated")
             return
@@ -74,7 +74,7 @@ extension PacketDecoder {
             }
             guard format == 1 else { continue }  // only the raw packet header names addresses
             // Header protocol, frame length, bytes stripped, header length, header.
-            let fields = ByteCursor(record)
+            let fields = LegacyByteCursor(record)
             guard let proto = fields.getUInt32(at: 0), let headerLength = fields.getUInt32(at: 12),
                   let header = fields.getBytes(at: 16, count: Int(headerLength))
             else {

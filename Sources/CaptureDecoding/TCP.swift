@@ -10,7 +10,7 @@ extension PacketDecoder {
     mutating func decodeTCP(
         _ bytes: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        let header = ByteCursor(bytes)
+        let header = LegacyByteCursor(bytes)
         guard let sourcePort = header.getUInt16(at: 0), let destinationPort = header.getUInt16(at: 2),
               let sequence = header.getUInt32(at: 4),
               let offsetByte = header.getUInt8(at: 12), let flags = header.getUInt8(at: 13), bytes.count >= 20
@@ -40,7 +40,7 @@ extension PacketDecoder {
     mutating func decodeDNSOverTCP(
         _ bytes: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        let cursor = ByteCursor(bytes)
+        let cursor = LegacyByteCursor(bytes)
         var offset = 0
         while let length = cursor.getUInt16(at: offset) {
             guard length >= 12, let message = cursor.getBytes(at: offset + 2, count: Int(length)) else {

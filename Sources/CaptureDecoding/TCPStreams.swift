@@ -83,7 +83,7 @@ extension PacketDecoder {
         // before the client's preface.
         if first == 0 {
             guard bytes.count >= 9 else { return .unknown }
-            let cursor = ByteCursor(bytes)
+            let cursor = LegacyByteCursor(bytes)
             if cursor.getUInt8(at: 1) == 0, let length = cursor.getUInt8(at: 2), length % 6 == 0,
                cursor.getUInt8(at: 3) == 4, let flags = cursor.getUInt8(at: 4), flags & 0xFE == 0,
                cursor.getUInt32(at: 5) == 0 {
@@ -171,7 +171,7 @@ extension PacketDecoder {
         _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, final: Bool, context: PacketContext,
         observe: (Observation) -> Void
     ) -> Int? {
-        let cursor = ByteCursor(bytes)
+        let cursor = LegacyByteCursor(bytes)
         guard let length = cursor.getUInt16(at: 0) else {
             return final ? dnsSegmented(&mode) : nil
         }
@@ -199,7 +199,7 @@ extension PacketDecoder {
         _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, final: Bool, context: PacketContext,
         observe: (Observation) -> Void
     ) -> Int? {
-        let cursor = ByteCursor(bytes)
+        let cursor = LegacyByteCursor(bytes)
         // Not a handshake record, or a handshake other than ClientHello: nothing to read.
         if cursor.getUInt8(at: 0) != 0x16 || cursor.getUInt8(at: 5).map({ $0 != 1 }) ?? false {
             mode = .ignored
@@ -236,7 +236,7 @@ extension PacketDecoder {
         _ bytes: UnsafeRawBufferPointer, length: Int, mode: inout StreamMode, final: Bool, context: PacketContext,
         observe: (Observation) -> Void
     ) -> Int? {
-        let cursor = ByteCursor(bytes)
+        let cursor = LegacyByteCursor(bytes)
         let scratch = flows.helloScratch.bytes
         let capacity = min(scratch.count, flows.options.maxClientHelloBytes)
         var written = 5

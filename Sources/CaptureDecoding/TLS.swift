@@ -14,7 +14,7 @@ extension PacketDecoder {
     mutating func decodeTLS(
         _ bytes: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        let record = ByteCursor(bytes)
+        let record = LegacyByteCursor(bytes)
         if bytes.count >= 2, bytes.count < 6, record.getUInt8(at: 0) == 0x16, record.getUInt8(at: 1) == 3 {
             return segmented()
         }
@@ -31,7 +31,7 @@ extension PacketDecoder {
         }
         // What is both in the record and in the segment.
         let end = min(bytes.count, 5 + Int(recordLength))
-        let hello = ByteCursor(UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
+        let hello = LegacyByteCursor(UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
         // JA3/JA4 (TLSFingerprint.swift) need the whole message in this record.
         if let messageEnd, messageEnd <= end, let message = hello.getBytes(at: 5, count: messageEnd - 5) {
             observeFingerprints(ofMessage: message, context: context, observe: observe)

@@ -19,7 +19,7 @@ struct UInt16List: Sequence {
         var offset = 0
 
         mutating func next() -> UInt16? {
-            guard let value = ByteCursor(bytes).getUInt16(at: offset) else { return nil }
+            guard let value = LegacyByteCursor(bytes).getUInt16(at: offset) else { return nil }
             offset += 2
             return value
         }
@@ -31,10 +31,10 @@ struct UInt16List: Sequence {
 struct TLSExtensionList: Sequence {
     let bytes: UnsafeRawBufferPointer
 
-    func makeIterator() -> Iterator { Iterator(cursor: ByteCursor(bytes)) }
+    func makeIterator() -> Iterator { Iterator(cursor: LegacyByteCursor(bytes)) }
 
     struct Iterator: IteratorProtocol {
-        var cursor: ByteCursor
+        var cursor: LegacyByteCursor
 
         mutating func next() -> (type: UInt16, data: UnsafeRawBufferPointer)? {
             guard let type = cursor.readUInt16(), let length = cursor.readUInt16(),
@@ -88,7 +88,7 @@ struct ClientHello {
     /// Reads a whole ClientHello handshake message: type 1, a 3-byte length, then the
     /// body. Bytes past the message's own length are ignored.
     init(message: UnsafeRawBufferPointer) throws(ParseError) {
-        let header = ByteCursor(message)
+        let header = LegacyByteCursor(message)
         guard let type = header.getUInt8(at: 0), let high = header.getUInt8(at: 1), let low = header.getUInt16(at: 2)
         else { throw .truncated }
         guard type == ClientHello.handshakeType else { throw .malformed }
@@ -100,7 +100,7 @@ struct ClientHello {
     /// Reads a ClientHello's body (what follows the 4-byte handshake header), exactly
     /// `body.count` bytes long.
     init(body: UnsafeRawBufferPointer) throws(ParseError) {
-        var cursor = ByteCursor(body)
+        var cursor = LegacyByteCursor(body)
         // legacy_version, random (32), legacy_session_id<0..32>.
         guard let version = cursor.readUInt16(), cursor.skip(32), let sessionLength = cursor.readUInt8()
         else { throw .malformed }
@@ -117,7 +117,7 @@ struct ClientHello {
         guard let extensionsLength = cursor.readUInt16(), let block = cursor.readBytes(Int(extensionsLength))
         else { throw .malformed }
         // Check that the entries tile the block before anything iterates it.
-        var entries = ByteCursor(block)
+        var entries = LegacyByteCursor(block)
         while !entries.isAtEnd {
             guard let type = entries.readUInt16(), let length = entries.readUInt16(),
                   let data = entries.readBytes(Int(length))
@@ -130,7 +130,7 @@ struct ClientHello {
     /// Keeps what the fingerprints need from one extension; the first occurrence of a
     /// repeated extension wins.
     private mutating func read(extension type: UInt16, _ data: UnsafeRawBufferPointer) throws(ParseError) {
-        let cursor = ByteCursor(data)
+        let cursor = LegacyByteCursor(data)
         switch type {
         case 0:  // server_name: list<2>, entries (type 1, name<2>)
             guard !hasServerNameExtension else { return }
@@ -176,7 +176,7 @@ struct ClientHello {
 
     /// A list of 16-bit values behind a 1- or 2-byte length that must fit the extension.
     private static func list16(_ data: UnsafeRawBufferPointer, lengthBytes: Int) throws(ParseError) -> UInt16List {
-        let cursor = ByteCursor(data)
+        let cursor = LegacyByteCursor(data)
         let length: Int
         if lengthBytes == 1 {
             guard let value = cursor.getUInt8(at: 0) else { throw .malformed }

@@ -7,7 +7,7 @@ extension PacketDecoder {
     /// QUIC when the destination port is 443 and the payload starts a v1/v2 long header,
     /// else to DNS when the payload has a DNS message's shape (`looksLikeDNSMessage`).
     mutating func decodeUDP(_ bytes: UnsafeRawBufferPointer) -> Step {
-        guard bytes.count >= 8, let length = ByteCursor(bytes).getUInt16(at: 4) else {
+        guard bytes.count >= 8, let length = LegacyByteCursor(bytes).getUInt16(at: 4) else {
             anomalies.record("udp.truncated")
             return .done
         }
@@ -45,7 +45,7 @@ extension PacketDecoder {
     static func udpDatagram(
         _ bytes: UnsafeRawBufferPointer
     ) -> (source: UInt16, destination: UInt16, payload: UnsafeRawBufferPointer)? {
-        let header = ByteCursor(bytes)
+        let header = LegacyByteCursor(bytes)
         guard let sourcePort = header.getUInt16(at: 0), let destinationPort = header.getUInt16(at: 2),
               let length = header.getUInt16(at: 4), bytes.count >= 8, length == 0 || length >= 8
         else { return nil }

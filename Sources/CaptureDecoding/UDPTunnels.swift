@@ -14,7 +14,7 @@ extension PacketDecoder {
     /// P flag says that the byte at offset 3 names what follows: 1 IPv4, 2 IPv6,
     /// 3 Ethernet, 4 NSH, 5 MPLS. Without the P flag the payload is Ethernet, as in VXLAN.
     mutating func decodeVXLANGPE(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let header = ByteCursor(bytes)
+        let header = LegacyByteCursor(bytes)
         guard let flags = header.getUInt8(at: 0), let next = header.getUInt8(at: 3), bytes.count >= 8 else {
             anomalies.record("vxlan_gpe.truncated")
             return .done
@@ -48,7 +48,7 @@ extension PacketDecoder {
     /// signature, then the packet. Only the forward opcode (1) carries one; Cairn reads
     /// the IPv6 (41) and IPv4 (4) ones, as tshark does.
     mutating func decodeAYIYA(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let header = ByteCursor(bytes)
+        let header = LegacyByteCursor(bytes)
         guard let identity = header.getUInt8(at: 0), let signature = header.getUInt8(at: 1),
               let opcode = header.getUInt8(at: 2), let next = header.getUInt8(at: 3), bytes.count >= 8
         else {
@@ -72,7 +72,7 @@ extension PacketDecoder {
     /// protocol type, VNI, options; then what the protocol type names (0x6558 Ethernet,
     /// or an EtherType).
     mutating func decodeGeneve(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let header = ByteCursor(bytes)
+        let header = LegacyByteCursor(bytes)
         guard let first = header.getUInt8(at: 0), let proto = header.getUInt16(at: 2), bytes.count >= 8 else {
             anomalies.record("geneve.truncated")
             return .done
@@ -93,7 +93,7 @@ extension PacketDecoder {
     /// headers, then an IPv6 packet; nil when the payload is not that (Teredo is told
     /// apart from other traffic on the port by this shape, as Wireshark does).
     static func teredoPayload(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
-        let cursor = ByteCursor(bytes)
+        let cursor = LegacyByteCursor(bytes)
         var offset = 0
         if cursor.getUInt16(at: offset) == 0x0001 {  // authentication: id and value lengths
             guard let idLength = cursor.getUInt8(at: 2), let authLength = cursor.getUInt8(at: 3) else { return nil }
@@ -116,7 +116,7 @@ extension PacketDecoder {
     /// extension word and the extension headers (each a length in 4-byte units, its
     /// content, the next type). Other messages (echo, error indication…) carry none.
     static func gtpUserPayload(_ bytes: UnsafeRawBufferPointer) -> (Layer, UnsafeRawBufferPointer)? {
-        let cursor = ByteCursor(bytes)
+        let cursor = LegacyByteCursor(bytes)
         guard let flags = cursor.getUInt8(at: 0), flags >> 5 == 1, flags & 0x10 != 0,
               cursor.getUInt8(at: 1) == 0xFF
         else { return nil }

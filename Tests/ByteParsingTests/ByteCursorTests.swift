@@ -5,33 +5,76 @@ import Foundation
 @Suite struct ByteCursorTests {
     @Test func readsBigEndianAndStopsAtTheEnd() {
         let bytes: [UInt8] = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07]
-        bytes.withUnsafeBytes { raw in
-            var cursor = ByteCursor(raw)
-            #expect(cursor.readUInt16() == 0x0102)
-            #expect(cursor.readUInt32() == 0x0304_0506)
-            #expect(cursor.readUInt16() == nil, "one byte left: a 16-bit read must fail")
-            #expect(cursor.offset == 6, "a failed read does not move")
-            #expect(cursor.readUInt8() == 0x07)
-            #expect(cursor.readUInt8() == nil)
-            #expect(cursor.isAtEnd)
-        }
+        var cursor = ByteCursor(bytes.span)
+        #expect(cursor.readUInt16() == 0x0102)
+        #expect(cursor.readUInt32() == 0x0304_0506)
+        #expect(cursor.readUInt16() == nil, "one byte left: a 16-bit read must fail")
+        #expect(cursor.offset == 6, "a failed read does not move")
+        #expect(cursor.readUInt8() == 0x07)
+        #expect(cursor.readUInt8() == nil)
+        #expect(cursor.isAtEnd)
     }
 
     @Test func rejectsOutOfRangeSlicesAndMoves() {
         let bytes: [UInt8] = Array(0..<10)
-        bytes.withUnsafeBytes { raw in
-            var cursor = ByteCursor(raw)
-            #expect(cursor.getBytes(at: 8, count: 3) == nil)
-            #expect(cursor.getBytes(at: -1, count: 1) == nil)
-            #expect(cursor.getBytes(at: 2, count: Int.max) == nil)
-            let skippedPastEnd = cursor.skip(11)
-            let skippedBack = cursor.skip(-1)
-            let movedToEnd = cursor.moveTo(10)
-            let movedPastEnd = cursor.moveTo(11)
-            #expect(!skippedPastEnd && !skippedBack && movedToEnd && !movedPastEnd)
-            #expect(cursor.getUInt32(at: 7) == nil)
-            #expect(cursor.getUInt32(at: 6) == 0x0607_0809)
+        var cursor = ByteCursor(bytes.span)
+        #expect(cursor.getBytes(at: 8, count: 3) == nil)
+        #expect(cursor.getBytes(at: -1, count: 1) == nil)
+        #expect(cursor.getBytes(at: 2, count: Int.max) == nil)
+        #expect(cursor.getBytes(at: 7, count: 3)?.array == [7, 8, 9])
+        let skippedPastEnd = cursor.skip(11)
+        let skippedBack = cursor.skip(-1)
+        let movedToEnd = cursor.moveTo(10)
+        let movedPastEnd = cursor.moveTo(11)
+        #expect(!skippedPastEnd && !skippedBack && movedToEnd && !movedPastEnd)
+        #expect(cursor.getUInt32(at: 7) == nil)
+        #expect(cursor.getUInt32(at: 6) == 0x0607_0809)
+        #expect(cursor.rest.isEmpty)
+        #expect(cursor.moveTo(4) && cursor.readBytes(7) == nil && cursor.offset == 4, "a failed read does not move")
+        #expect(cursor.readBytes(2)?.array == [4, 5] && cursor.rest.array == [6, 7, 8, 9])
+    }
+}
+
+@Suite struct ByteSpanTests {
+    @Test func readsIntegersOfBothOrdersOnlyWithinTheSpan() {
+        let bytes: [UInt8] = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09]
+        let span = bytes.span
+        #expect(span.uint64(at: 1) == 0x0203_0405_0607_0809)
+        #expect(span.uint64(at: 2) == nil)
+        #expect(span.uint16LittleEndian(at: 0) == 0x0201 && span.uint32LittleEndian(at: 5) == 0x0908_0706)
+        #expect(span.uint32LittleEndian(at: 6) == nil && span.uint8(at: -1) == nil && span.uint8(at: 9) == nil)
+    }
+
+    @Test(arguments: [0, 1, 15, 16, 17, 31, 32, 33, 200])
+    func findsTheFirstByteInARangeLikeALoop(length: Int) {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<length).map { _ in UInt8.random(in: 0...3, using: &generator) }
+        for start in [-1, 0, 1, length / 2] {
+            for end in [nil, length / 2, length + 5] as [Int?] {
+                let upper = min(end ?? length, length)
+                let expected = (max(start, 0)..<max(upper, max(start, 0))).first { bytes[$0] == 2 }
+                #expect(bytes.span.firstIndex(of: 2, from: start, to: end) == expected)
+            }
         }
+    }
+
+    @Test func comparesLiteralsAndTrims() {
+        let bytes = Array("Host: \t example.org \t".utf8)
+        let span = bytes.span
+        #expect(span.hasPrefix("Host:") && !span.hasPrefix("host:") && span.hasPrefix("host:", foldCase: true))
+        #expect(!span.hasPrefix("Host: example") && span.hasPrefix("example", at: 9))
+        #expect(!span.hasPrefix("Host", at: 30))
+        #expect(span.suffix(from: 5).trimmingSpacesAndTabs().string == "example.org")
+        #expect(span.clamped(-4..<2).string == "Ho" && span.clamped(40..<50).isEmpty && span.prefix(99).count == bytes.count)
+        #expect(span.prefix(4).elementsEqual(Array("Host".utf8)) && !span.prefix(4).elementsEqual(Array("Hos".utf8)))
+    }
+
+    @Test func appendsAndOverwritesCopies() {
+        var target: [UInt8] = [0, 0, 0, 0]
+        let source: [UInt8] = [7, 8]
+        target.overwrite(at: 2, with: source.span)
+        target.append(span: source.span)
+        #expect(target == [0, 0, 7, 8, 7, 8])
     }
 }
 
