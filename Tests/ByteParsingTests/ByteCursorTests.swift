@@ -9,19 +9,24 @@ import Foundation
         #expect(cursor.readUInt16() == 0x0102)
         #expect(cursor.readUInt32() == 0x0304_0506)
         #expect(cursor.readUInt16() == nil, "one byte left: a 16-bit read must fail")
-        #expect(cursor.offset == 6, "a failed read does not move")
+        let offset = cursor.offset
+        #expect(offset == 6, "a failed read does not move")
         #expect(cursor.readUInt8() == 0x07)
         #expect(cursor.readUInt8() == nil)
-        #expect(cursor.isAtEnd)
+        let isAtEnd = cursor.isAtEnd
+        #expect(isAtEnd)
     }
 
     @Test func rejectsOutOfRangeSlicesAndMoves() {
         let bytes: [UInt8] = Array(0..<10)
         var cursor = ByteCursor(bytes.span)
-        #expect(cursor.getBytes(at: 8, count: 3) == nil)
-        #expect(cursor.getBytes(at: -1, count: 1) == nil)
-        #expect(cursor.getBytes(at: 2, count: Int.max) == nil)
-        #expect(cursor.getBytes(at: 7, count: 3)?.array == [7, 8, 9])
+        let outOfRange = [
+            cursor.getBytes(at: 8, count: 3)?.count, cursor.getBytes(at: -1, count: 1)?.count,
+            cursor.getBytes(at: 2, count: Int.max)?.count,
+        ]
+        #expect(outOfRange == [nil, nil, nil])
+        let lastThree = cursor.getBytes(at: 7, count: 3)?.array
+        #expect(lastThree == [7, 8, 9])
         let skippedPastEnd = cursor.skip(11)
         let skippedBack = cursor.skip(-1)
         let movedToEnd = cursor.moveTo(10)
@@ -29,9 +34,15 @@ import Foundation
         #expect(!skippedPastEnd && !skippedBack && movedToEnd && !movedPastEnd)
         #expect(cursor.getUInt32(at: 7) == nil)
         #expect(cursor.getUInt32(at: 6) == 0x0607_0809)
-        #expect(cursor.rest.isEmpty)
-        #expect(cursor.moveTo(4) && cursor.readBytes(7) == nil && cursor.offset == 4, "a failed read does not move")
-        #expect(cursor.readBytes(2)?.array == [4, 5] && cursor.rest.array == [6, 7, 8, 9])
+        let restAtEnd = cursor.rest.count
+        #expect(restAtEnd == 0)
+        let moved = cursor.moveTo(4)
+        let tooLong = cursor.readBytes(7)?.count
+        let offset = cursor.offset
+        #expect(moved && tooLong == nil && offset == 4, "a failed read does not move")
+        let two = cursor.readBytes(2)?.array
+        let rest = cursor.rest.array
+        #expect(two == [4, 5] && rest == [6, 7, 8, 9])
     }
 }
 
@@ -39,10 +50,13 @@ import Foundation
     @Test func readsIntegersOfBothOrdersOnlyWithinTheSpan() {
         let bytes: [UInt8] = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09]
         let span = bytes.span
-        #expect(span.uint64(at: 1) == 0x0203_0405_0607_0809)
-        #expect(span.uint64(at: 2) == nil)
-        #expect(span.uint16LittleEndian(at: 0) == 0x0201 && span.uint32LittleEndian(at: 5) == 0x0908_0706)
-        #expect(span.uint32LittleEndian(at: 6) == nil && span.uint8(at: -1) == nil && span.uint8(at: 9) == nil)
+        let (wide, pastEnd) = (span.uint64(at: 1), span.uint64(at: 2))
+        #expect(wide == 0x0203_0405_0607_0809 && pastEnd == nil)
+        let (little16, little32, little32PastEnd) =
+            (span.uint16LittleEndian(at: 0), span.uint32LittleEndian(at: 5), span.uint32LittleEndian(at: 6))
+        #expect(little16 == 0x0201 && little32 == 0x0908_0706 && little32PastEnd == nil)
+        let (before, after) = (span.uint8(at: -1), span.uint8(at: 9))
+        #expect(before == nil && after == nil)
     }
 
     @Test(arguments: [0, 1, 15, 16, 17, 31, 32, 33, 200])
@@ -53,7 +67,8 @@ import Foundation
             for end in [nil, length / 2, length + 5] as [Int?] {
                 let upper = min(end ?? length, length)
                 let expected = (max(start, 0)..<max(upper, max(start, 0))).first { bytes[$0] == 2 }
-                #expect(bytes.span.firstIndex(of: 2, from: start, to: end) == expected)
+                let found = bytes.span.firstIndex(of: 2, from: start, to: end)
+                #expect(found == expected)
             }
         }
     }
@@ -61,12 +76,15 @@ import Foundation
     @Test func comparesLiteralsAndTrims() {
         let bytes = Array("Host: \t example.org \t".utf8)
         let span = bytes.span
-        #expect(span.hasPrefix("Host:") && !span.hasPrefix("host:") && span.hasPrefix("host:", foldCase: true))
-        #expect(!span.hasPrefix("Host: example") && span.hasPrefix("example", at: 9))
-        #expect(!span.hasPrefix("Host", at: 30))
-        #expect(span.suffix(from: 5).trimmingSpacesAndTabs().string == "example.org")
-        #expect(span.clamped(-4..<2).string == "Ho" && span.clamped(40..<50).isEmpty && span.prefix(99).count == bytes.count)
-        #expect(span.prefix(4).elementsEqual(Array("Host".utf8)) && !span.prefix(4).elementsEqual(Array("Hos".utf8)))
+        let prefixes = [
+            span.hasPrefix("Host:"), !span.hasPrefix("host:"), span.hasPrefix("host:", foldCase: true),
+            !span.hasPrefix("Host: example"), span.hasPrefix("example", at: 8), !span.hasPrefix("Host", at: 30),
+            span.prefix(4).elementsEqual(Array("Host".utf8)), !span.prefix(4).elementsEqual(Array("Hos".utf8)),
+        ]
+        #expect(prefixes.allSatisfy { $0 })
+        let (trimmed, clamped) = (span.suffix(from: 5).trimmingSpacesAndTabs().string, span.clamped(-4..<2).string)
+        let (outside, whole) = (span.clamped(40..<50).count, span.prefix(99).count)
+        #expect(trimmed == "example.org" && clamped == "Ho" && outside == 0 && whole == bytes.count)
     }
 
     @Test func appendsAndOverwritesCopies() {
