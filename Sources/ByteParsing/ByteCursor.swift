@@ -91,6 +91,9 @@ public struct ByteCursor: ~Escapable {
         return slice
     }
 
+    /// Where the unread rest of the bytes is: `offset..<bytes.count`.
+    @inlinable public var restRange: Range<Int> { position..<bytes.count }
+
     /// The unread rest of the bytes, borrowed.
     @inlinable public var rest: Span<UInt8> {
         @_lifetime(copy self) get { bytes.extracting(position...) }

@@ -7,15 +7,15 @@ extension PacketDecoder {
     /// the same encapsulation, RFC 2497) have a split flag and a sequence number first.
     /// RFC 1201 exception packets (split flag 0xFF) and fragments other than the first
     /// are not read.
-    mutating func decodeARCNET(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = LegacyByteCursor(bytes)
+    mutating func decodeARCNET(_ bytes: Span<UInt8>) -> Step {
+        var cursor = ByteCursor(bytes)
         guard cursor.skip(4), let protocolID = cursor.readUInt8() else {
             anomalies.record("arcnet.truncated")
             return .done
         }
         let layer: Layer
         switch protocolID {
-        case 0xF0: return .next(.ipv4, cursor.rest)
+        case 0xF0: return .next(.ipv4, cursor.restRange)
         case 0xD4: layer = .ipv4
         case 0xC4: layer = .ipv6
         default: return .done
@@ -26,6 +26,6 @@ extension PacketDecoder {
         }
         // Split flag: 0 unfragmented, odd the first fragment, even a later one.
         guard split == 0 || split & 1 == 1, split != 0xFF else { return .done }
-        return .next(layer, cursor.rest)
+        return .next(layer, cursor.restRange)
     }
 }

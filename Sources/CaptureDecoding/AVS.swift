@@ -4,8 +4,8 @@ extension PacketDecoder {
     /// AVS WLAN capture header (DLT_IEEE802_11_RADIO_AVS, 163; the AbsoluteValue
     /// Systems header, version 1 or 2): a version word (0x80211001/2) and the header
     /// length, both big-endian (64 bytes for version 1), then an 802.11 frame.
-    mutating func decodeAVS(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let cursor = LegacyByteCursor(bytes)
+    mutating func decodeAVS(_ bytes: Span<UInt8>) -> Step {
+        let cursor = ByteCursor(bytes)
         guard cursor.getUInt32(at: 0) != nil, let length = cursor.getUInt32(at: 4) else {
             anomalies.record("avs.truncated")
             return .done
@@ -15,6 +15,6 @@ extension PacketDecoder {
             anomalies.record("avs.truncated")
             return .done
         }
-        return .next(.ieee80211, frame.rest)
+        return .next(.ieee80211, frame.restRange)
     }
 }

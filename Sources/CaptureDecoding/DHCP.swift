@@ -19,11 +19,12 @@ extension PacketDecoder {
     /// (`dhcp.malformed`). Options are read up to the end option (255) or the message's
     /// end; `sname` and `file` overloading (option 52) is not followed.
     mutating func decodeDHCP(
-        _ message: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
+        _ message: Span<UInt8>, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        let cursor = LegacyByteCursor(message)
+        let cursor = ByteCursor(message)
         guard let op = cursor.getUInt8(at: 0), let transaction = cursor.getUInt32(at: 4),
-              let yourAddress = cursor.getUInt32(at: 16), let hardware = cursor.getBytes(at: 28, count: 6),
+              let yourAddress = cursor.getUInt32(at: 16), let hardwareHigh = cursor.getUInt16(at: 28),
+              let hardwareLow = cursor.getUInt32(at: 30),
               message.count >= PacketDecoder.bootpHeaderLength
         else {
             anomalies.record("dhcp.malformed")
@@ -32,40 +33,34 @@ extension PacketDecoder {
         // Without the cookie (plain BOOTP, or a vendor area cut off) there are no DHCP options.
         guard cursor.getUInt32(at: PacketDecoder.bootpHeaderLength) == PacketDecoder.dhcpMagicCookie else { return .done }
         var messageType: UInt8?
-        var hostName: UnsafeRawBufferPointer?
+        var hostName: Range<Int>?
         var offset = PacketDecoder.bootpHeaderLength + 4
         while let code = cursor.getUInt8(at: offset), code != 255 {
             if code == 0 {  // padding
                 offset += 1
                 continue
             }
-            guard let length = cursor.getUInt8(at: offset + 1),
-                  let value = cursor.getBytes(at: offset + 2, count: Int(length))
-            else {
+            guard let length = cursor.getUInt8(at: offset + 1), offset + 2 <= message.count - Int(length) else {
                 anomalies.record("dhcp.malformed")
                 return .done
             }
             switch code {
-            case 53 where length == 1: messageType = value[0]
-            case 12 where length > 0: hostName = value
+            case 53 where length == 1: messageType = message[offset + 2]
+            case 12 where length > 0: hostName = (offset + 2)..<(offset + 2 + Int(length))
             default: break
             }
             offset += 2 + Int(length)
         }
         let key = DHCPClientNames.Transaction(
-            id: transaction, hardware: hardware.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
-        let name = hostName.flatMap(PacketDecoder.hostNameLabel)
+            id: transaction, hardware: UInt64(hardwareHigh) << 32 | UInt64(hardwareLow))
+        let name = hostName.flatMap { PacketDecoder.hostNameLabel(message.extracting($0)) }
         switch (op, messageType) {
         case (1, 1?), (1, 3?):  // DISCOVER, REQUEST
-            if let name { dhcpClientNames.remember(Array(name), for: key) }
+            if let name { dhcpClientNames.remember(name, for: key) }
         case (2, 5?) where yourAddress != 0:  // ACK
-            let leased = name.map(Array.init) ?? dhcpClientNames.name(for: key)
-            guard let leased else { return .done }
-            leased.withUnsafeBytes { bytes in
-                observe(Observation(
-                    value: .ipv4(IPv4Address(yourAddress)), field: .dhcpLease, host: .name(bytes),
-                    locator: context.locator, time: context.time))
-            }
+            guard let leased = name ?? dhcpClientNames.name(for: key) else { return .done }
+            Observation.lending(hostName: leased.span, value: .ipv4(IPv4Address(yourAddress)), field: .dhcpLease,
+                                locator: context.locator, time: context.time, observe)
         default:
             break
         }
@@ -76,7 +71,7 @@ extension PacketDecoder {
     /// hyphens, dots between labels; `_` as Windows names have it), without a trailing
     /// NUL some clients send; nil when it holds anything else, so that no hostile bytes
     /// become a host.
-    static func hostNameLabel(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+    static func hostNameLabel(_ bytes: Span<UInt8>) -> [UInt8]? {
         var end = bytes.count
         while end > 0, bytes[end - 1] == 0 { end -= 1 }
         guard end > 0, end <= 253 else { return nil }
@@ -88,7 +83,7 @@ extension PacketDecoder {
                 || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
             guard allowed else { return nil }
         }
-        return UnsafeRawBufferPointer(rebasing: bytes[0..<end])
+        return bytes.extracting(0..<end).array
     }
 }
 

@@ -15,9 +15,9 @@ extension PacketDecoder {
     /// of a query, the destination of a response. Names are assembled in the reader's
     /// scratch buffer; the root name is skipped.
     mutating func decodeDNS(
-        _ message: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
+        _ message: Span<UInt8>, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        let header = LegacyByteCursor(message)
+        let header = ByteCursor(message)
         guard let flags = header.getUInt16(at: 2), let questions = header.getUInt16(at: 4),
               let answers = header.getUInt16(at: 6), let authorities = header.getUInt16(at: 8),
               let additionals = header.getUInt16(at: 10), message.count >= 12
@@ -36,9 +36,8 @@ extension PacketDecoder {
                 return .done
             }
             if length > 0 {
-                observe(Observation(
-                    value: .domain(UnsafeRawBufferPointer(rebasing: nameScratch.bytes[0..<length])),
-                    field: .dnsQuery, host: host, locator: context.locator, time: context.time))
+                Observation.lending(.domain, nameBuffer.span.extracting(0..<length), field: .dnsQuery, host: host,
+                                    locator: context.locator, time: context.time, observe)
             }
             // QTYPE and QCLASS.
             guard after + 4 <= message.count else {
@@ -57,10 +56,10 @@ extension PacketDecoder {
     /// `.dnsAnswer`. Every record takes at least 11 bytes, so the message bounds the
     /// loop whatever the counts claim; a record that runs past the message ends it.
     mutating func decodeRecords(
-        _ message: UnsafeRawBufferPointer, from start: Int, count: Int, host: HostReference,
+        _ message: Span<UInt8>, from start: Int, count: Int, host: HostReference,
         context: PacketContext, observe: (Observation) -> Void
     ) {
-        let cursor = LegacyByteCursor(message)
+        let cursor = ByteCursor(message)
         var offset = start
         for _ in 0..<count {
             guard let (ownerLength, after) = readName(message, at: offset) else {
@@ -68,7 +67,7 @@ extension PacketDecoder {
                 return
             }
             guard let type = cursor.getUInt16(at: after), let dataLength = cursor.getUInt16(at: after + 8),
-                  let data = cursor.getBytes(at: after + 10, count: Int(dataLength))
+                  after + 10 <= message.count - Int(dataLength)
             else {
                 anomalies.record("dns.malformed_record")
                 return
@@ -76,24 +75,23 @@ extension PacketDecoder {
             let dataStart = after + 10
             offset = dataStart + Int(dataLength)
             if ownerLength > 0 {
-                observe(Observation(
-                    value: .domain(UnsafeRawBufferPointer(rebasing: nameScratch.bytes[0..<ownerLength])),
-                    field: .dnsAnswer, host: host, locator: context.locator, time: context.time))
+                Observation.lending(.domain, nameBuffer.span.extracting(0..<ownerLength), field: .dnsAnswer, host: host,
+                                    locator: context.locator, time: context.time, observe)
             }
             switch type {
             case 1:  // A
-                guard data.count == 4, let address = cursor.getUInt32(at: dataStart) else {
+                guard dataLength == 4, let address = cursor.getUInt32(at: dataStart) else {
                     anomalies.record("dns.bad_rdata")
                     continue
                 }
                 observe(Observation(value: .ipv4(IPv4Address(address)), field: .dnsAnswer, host: host,
                                     locator: context.locator, time: context.time))
             case 28:  // AAAA
-                guard data.count == 16 else {
+                guard dataLength == 16, let address = message.ipv6Address(at: dataStart) else {
                     anomalies.record("dns.bad_rdata")
                     continue
                 }
-                observe(Observation(value: .ipv6(IPv6Address(bytes: data)), field: .dnsAnswer, host: host,
+                observe(Observation(value: .ipv6(address), field: .dnsAnswer, host: host,
                                     locator: context.locator, time: context.time))
             case 2, 5, 12, 15:  // NS, CNAME, PTR, MX (after its 2-byte preference)
                 let nameStart = type == 15 ? dataStart + 2 : dataStart
@@ -103,9 +101,8 @@ extension PacketDecoder {
                     continue
                 }
                 if length > 0 {
-                    observe(Observation(
-                        value: .domain(UnsafeRawBufferPointer(rebasing: nameScratch.bytes[0..<length])),
-                        field: .dnsAnswer, host: host, locator: context.locator, time: context.time))
+                    Observation.lending(.domain, nameBuffer.span.extracting(0..<length), field: .dnsAnswer, host: host,
+                                        locator: context.locator, time: context.time, observe)
                 }
             default:
                 break
@@ -118,9 +115,9 @@ extension PacketDecoder {
     /// written (past the first pointer, if any); nil when the name runs past the
     /// message, is too long, uses a reserved label type (a "label" over 63), or has a
     /// pointer that does not point strictly backwards.
-    func readName(_ message: UnsafeRawBufferPointer, at start: Int) -> (length: Int, end: Int)? {
-        let cursor = LegacyByteCursor(message)
-        let scratch = nameScratch.bytes
+    mutating func readName(_ message: Span<UInt8>, at start: Int) -> (length: Int, end: Int)? {
+        let cursor = ByteCursor(message)
+        nameBuffer.removeAll(keepingCapacity: true)
         var position = start
         var length = 0
         var wireLength = 1  // the terminating zero byte
@@ -137,11 +134,9 @@ extension PacketDecoder {
                       let label = cursor.getBytes(at: position + 1, count: count)
                 else { return nil }
                 let dot = length > 0 ? 1 : 0
-                // Cannot fail: the wire length bound keeps the text within 253 bytes.
-                guard length + dot + count <= scratch.count else { return nil }
-                if dot == 1 { scratch[length] = UInt8(ascii: ".") }
-                UnsafeMutableRawBufferPointer(rebasing: scratch[(length + dot)..<(length + dot + count)])
-                    .copyMemory(from: label)
+                // The wire length bound keeps the text within 253 bytes.
+                if dot == 1 { nameBuffer.append(UInt8(ascii: ".")) }
+                nameBuffer.append(span: label)
                 length += dot + count
                 position += 1 + count
             case 0xC0:
@@ -165,8 +160,8 @@ extension PacketDecoder {
     /// plain labels (letters, digits, `-`, `_`; no compression), class IN, CHAOS or
     /// ANY; a query with no answer or authority records, at most one additional (EDNS)
     /// and nothing after it; a response with at most 32 records in each section.
-    static func looksLikeDNSMessage(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        let cursor = LegacyByteCursor(bytes)
+    static func looksLikeDNSMessage(_ bytes: Span<UInt8>) -> Bool {
+        let cursor = ByteCursor(bytes)
         guard bytes.count >= 17, let flags = cursor.getUInt16(at: 2), flags & 0x7840 == 0, flags & 0x000F <= 5,
               cursor.getUInt16(at: 4) == 1, let answers = cursor.getUInt16(at: 6),
               let authorities = cursor.getUInt16(at: 8), let additionals = cursor.getUInt16(at: 10)

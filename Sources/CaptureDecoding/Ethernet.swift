@@ -11,8 +11,8 @@ extension PacketDecoder {
     /// 802.1ad (0x88A8), pre-standard QinQ (0x9100) and VNTag (0x8926) tags, and
     /// 802.1ah provider backbone (0x88E7: I-TAG, then the customer's addresses and
     /// EtherType). 802.3 length frames (LLC) are not decoded.
-    mutating func decodeEthernet(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = LegacyByteCursor(bytes)
+    mutating func decodeEthernet(_ bytes: Span<UInt8>) -> Step {
+        var cursor = ByteCursor(bytes)
         guard cursor.skip(12), var type = cursor.readUInt16() else {
             anomalies.record("ethernet.truncated")
             return .done
@@ -30,7 +30,7 @@ extension PacketDecoder {
             }
             type = inner
         }
-        return .etherType(type, cursor.rest)
+        return .etherType(type, cursor.restRange)
     }
 
     /// Bytes between a tag's EtherType and the next EtherType; nil when `type` is not a tag.

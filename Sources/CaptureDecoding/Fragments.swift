@@ -41,32 +41,7 @@ final class FragmentTable {
     var datagrams: [FragmentKey: PartialDatagram] = [:]
     var buffered = 0
     var lastSweep = Int64.min
-    /// One buffer per IP depth (a tunnel's inner datagram may complete while the outer
-    /// one's bytes are being decoded), each the largest payload a datagram can have.
-    private var scratch: [UnsafeMutableRawBufferPointer?] = Array(repeating: nil, count: PacketDecoder.maxIPHeaders)
-
     init(options: DecodingOptions) { self.options = options }
-
-    deinit { for case let buffer? in scratch { buffer.deallocate() } }
-
-    /// Copies a completed payload to the buffer of IP depth `depth` (1-based); valid
-    /// until the next datagram completes at that depth, in a later packet.
-    func hand(_ bytes: [UInt8], count: Int, depth: Int) -> UnsafeRawBufferPointer {
-        let slot = min(max(depth, 1), scratch.count) - 1
-        let buffer: UnsafeMutableRawBufferPointer
-        if let existing = scratch[slot] {
-            buffer = existing
-        } else {
-            buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: PacketDecoder.maxDatagramPayload, alignment: 8)
-            scratch[slot] = buffer
-        }
-        let length = min(count, buffer.count, bytes.count)
-        bytes.withUnsafeBytes { source in
-            UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
-                .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[0..<length]))
-        }
-        return UnsafeRawBufferPointer(rebasing: buffer[0..<length])
-    }
 }
 
 extension PacketDecoder {
@@ -82,9 +57,9 @@ extension PacketDecoder {
     /// first data wins where fragments overlap (`ip.fragment_overlap`; differing bytes
     /// also `ip.fragment_conflict`).
     mutating func reassembleFragment(
-        _ key: FragmentKey, proto: UInt8, offset: Int, more: Bool, data: UnsafeRawBufferPointer,
+        _ key: FragmentKey, proto: UInt8, offset: Int, more: Bool, data: Span<UInt8>,
         context: PacketContext, observe: (Observation) -> Void
-    ) -> UnsafeRawBufferPointer? {
+    ) -> [UInt8]? {
         let time = context.time, depth = context.ipHeaders
         let now = time.nanoseconds
         let timeout = fragments.options.fragmentTimeoutSeconds &* 1_000_000_000
@@ -160,20 +135,18 @@ extension PacketDecoder {
 
         if let total = datagram.total, datagram.ranges.first == 0..<total {
             fragments.buffered -= datagram.bytes.count
-            return fragments.hand(datagram.bytes, count: total, depth: depth)
+            datagram.bytes.removeSubrange(total...)
+            return datagram.bytes
         }
         fragments.datagrams[key] = datagram
         return nil
     }
 
     private static func copy(
-        _ data: UnsafeRawBufferPointer, from offset: Int, range: Range<Int>, into bytes: inout [UInt8]
+        _ data: Span<UInt8>, from offset: Int, range: Range<Int>, into bytes: inout [UInt8]
     ) {
         guard !range.isEmpty else { return }
-        bytes.withUnsafeMutableBytes { target in
-            UnsafeMutableRawBufferPointer(rebasing: target[range])
-                .copyMemory(from: UnsafeRawBufferPointer(rebasing: data[(range.lowerBound - offset)..<(range.upperBound - offset)]))
-        }
+        bytes.overwrite(at: range.lowerBound, with: data.extracting((range.lowerBound - offset)..<(range.upperBound - offset)))
     }
 
     /// Adds `range` to sorted, merged `ranges`, merging what touches it.
@@ -210,9 +183,7 @@ extension PacketDecoder {
             destination: key.isIPv6 ? .ipv6(IPv6Address(high: key.destinationHigh, low: key.destinationLow))
                 : .ipv4(IPv4Address(UInt32(truncatingIfNeeded: key.destinationLow))),
             ipHeaders: dropped.depth)
-        dropped.bytes.withUnsafeBytes { bytes in
-            run(.next(layer, UnsafeRawBufferPointer(rebasing: bytes[prefix])), context: &context, observe: observe)
-        }
+        run(layer, dropped.bytes.span.extracting(prefix), context: &context, observe: observe)
     }
 
     private mutating func expireFragments(olderThan limit: Int64, observe: (Observation) -> Void) {

@@ -9,8 +9,8 @@ extension PacketDecoder {
     /// Version 1 is PPTP's enhanced GRE (RFC 2637): a key (payload length and call id),
     /// optional sequence and acknowledgement numbers, then a PPP frame. Source routing
     /// (RFC 1701's R bit) is not decoded.
-    mutating func decodeGRE(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let header = LegacyByteCursor(bytes)
+    mutating func decodeGRE(_ bytes: Span<UInt8>) -> Step {
+        let header = ByteCursor(bytes)
         guard let flags = header.getUInt16(at: 0), let proto = header.getUInt16(at: 2) else {
             anomalies.record("gre.truncated")
             return .done
@@ -39,10 +39,11 @@ extension PacketDecoder {
             anomalies.record("gre.bad_version")
             return .done
         }
-        guard let payload = header.getBytes(at: length, count: bytes.count - length) else {
+        guard length <= bytes.count else {
             anomalies.record("gre.truncated")
             return .done
         }
+        let payload = length..<bytes.count
         switch proto {
         case 0x6558: return .next(.ethernet, payload)
         case 0x880B: return .next(.ppp, payload)
@@ -54,10 +55,10 @@ extension PacketDecoder {
                 anomalies.record("erspan.truncated")
                 return .done
             }
-            return .next(.ethernet, UnsafeRawBufferPointer(rebasing: payload[8...]))
+            return .next(.ethernet, (length + 8)..<bytes.count)
         case 0x22EB:
             // ERSPAN type III: 12 bytes, then an 8-byte platform subheader when O is set.
-            guard let last = LegacyByteCursor(payload).getUInt8(at: 11) else {
+            guard let last = bytes.uint8(at: length + 11) else {
                 anomalies.record("erspan.truncated")
                 return .done
             }
@@ -66,7 +67,7 @@ extension PacketDecoder {
                 anomalies.record("erspan.truncated")
                 return .done
             }
-            return .next(.ethernet, UnsafeRawBufferPointer(rebasing: payload[erspanLength...]))
+            return .next(.ethernet, (length + erspanLength)..<bytes.count)
         default:
             return .etherType(proto, payload)
         }

@@ -10,9 +10,9 @@ extension PacketDecoder {
     /// packet to a listed address shows a host tried to reach it. Nothing else of the
     /// quote is decoded: it is a cut copy, not a packet of its own.
     mutating func decodeICMP(
-        _ bytes: UnsafeRawBufferPointer, isVersion6: Bool, context: PacketContext, observe: (Observation) -> Void
+        _ bytes: Span<UInt8>, isVersion6: Bool, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        let cursor = LegacyByteCursor(bytes)
+        let cursor = ByteCursor(bytes)
         guard let type = cursor.getUInt8(at: 0) else {
             anomalies.record("icmp.truncated")
             return .done
@@ -39,12 +39,11 @@ extension PacketDecoder {
             observation.field = .quotedIPDestination
             observe(observation)
         case 6:
-            guard let source = cursor.getBytes(at: 8 + 8, count: 16), let destination = cursor.getBytes(at: 8 + 24, count: 16)
+            guard let sourceAddress = bytes.ipv6Address(at: 8 + 8), let destinationAddress = bytes.ipv6Address(at: 8 + 24)
             else {
                 anomalies.record("icmp.quote_truncated")
                 return .done
             }
-            let sourceAddress = IPv6Address(bytes: source), destinationAddress = IPv6Address(bytes: destination)
             observation.value = .ipv6(sourceAddress)
             observation.host = .ipv6(destinationAddress)
             observation.field = .quotedIPv6Source

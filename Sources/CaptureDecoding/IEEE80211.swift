@@ -8,8 +8,8 @@ extension PacketDecoder {
     /// Control (2 bytes) and, when the Order bit is set, HT Control (4 bytes,
     /// §9.2.4.1.10); then LLC/SNAP. Subtypes that carry no data (Null, CF-Ack/Poll
     /// only, QoS Null), protected (encrypted) frames and A-MSDUs are not read.
-    mutating func decodeIEEE80211(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = LegacyByteCursor(bytes)
+    mutating func decodeIEEE80211(_ bytes: Span<UInt8>) -> Step {
+        var cursor = ByteCursor(bytes)
         guard let control = cursor.readUInt8(), let flags = cursor.readUInt8() else {
             anomalies.record("wlan.truncated")
             return .done
@@ -35,6 +35,6 @@ extension PacketDecoder {
         if isQoS, let qos = cursor.getUInt8(at: headerLength - (flags & 0x80 != 0 ? 6 : 2)), qos & 0x80 != 0 {
             return .done
         }
-        return .next(.llc, cursor.rest)
+        return .next(.llc, cursor.restRange)
     }
 }

@@ -8,9 +8,9 @@ extension PacketDecoder {
     /// smaller of the total length and the captured bytes; a total length of 0 (TCP
     /// segmentation offload captures) means "what was captured".
     mutating func decodeIPv4(
-        _ bytes: UnsafeRawBufferPointer, context: inout PacketContext, observe: (Observation) -> Void
+        _ bytes: Span<UInt8>, context: inout PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        let header = LegacyByteCursor(bytes)
+        let header = ByteCursor(bytes)
         guard let versionAndLength = header.getUInt8(at: 0) else {
             anomalies.record("ipv4.truncated")
             return .done
@@ -54,7 +54,8 @@ extension PacketDecoder {
         context.source = .ipv4(sourceAddress)
         context.destination = .ipv4(destinationAddress)
 
-        var payload: UnsafeRawBufferPointer? = nil
+        var payload: Range<Int>? = nil
+        var reassembled: [UInt8]? = nil
         if bytes.count >= headerLength {
             var end = bytes.count
             if totalLength != 0 {
@@ -65,19 +66,19 @@ extension PacketDecoder {
                     end = Int(totalLength)
                 }
             }
-            let data = header.getBytes(at: headerLength, count: end - headerLength)
             let fragmentOffset = Int(fragment & 0x1FFF) * 8
             let more = fragment & 0x2000 != 0
             if fragmentOffset == 0 && !more {
-                payload = data
-            } else if let data, !context.isSampled {
+                payload = headerLength <= end ? headerLength..<end : nil
+            } else if headerLength <= end, !context.isSampled {
                 // A fragment: the payload is handed on once all fragments have come
                 // (Fragments.swift), in the packet of the one that completes it.
                 let key = FragmentKey(sourceHigh: 0, sourceLow: UInt64(source), destinationHigh: 0,
                                       destinationLow: UInt64(destination), identification: UInt32(identification),
                                       proto: proto, isIPv6: false)
-                payload = reassembleFragment(key, proto: proto, offset: fragmentOffset, more: more, data: data,
-                                             context: context, observe: observe)
+                reassembled = reassembleFragment(
+                    key, proto: proto, offset: fragmentOffset, more: more, data: bytes.extracting(headerLength..<end),
+                    context: context, observe: observe)
             }
         } else {
             anomalies.record("ipv4.truncated")
@@ -93,7 +94,12 @@ extension PacketDecoder {
         observation.field = inner ? .tunnelIPDestination : .ipDestination
         observation.host = .ipv4(sourceAddress)
         observe(observation)
-        guard let payload, let layer = PacketDecoder.layer(forIPProtocol: proto) else { return .done }
+        guard let layer = PacketDecoder.layer(forIPProtocol: proto) else { return .done }
+        if let reassembled {
+            run(layer, reassembled.span, context: &context, observe: observe)
+            return .done
+        }
+        guard let payload else { return .done }
         return .next(layer, payload)
     }
 

@@ -12,9 +12,9 @@ extension PacketDecoder {
     /// handed on (UDP, IPv4/IPv6 in IPv6, GRE). Only a first fragment is handed on. A payload length
     /// of 0 (jumbogram) means "what was captured".
     mutating func decodeIPv6(
-        _ bytes: UnsafeRawBufferPointer, context: inout PacketContext, observe: (Observation) -> Void
+        _ bytes: Span<UInt8>, context: inout PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        let header = LegacyByteCursor(bytes)
+        let header = ByteCursor(bytes)
         guard let version = header.getUInt8(at: 0) else {
             anomalies.record("ipv6.truncated")
             return .done
@@ -24,13 +24,12 @@ extension PacketDecoder {
             return .done
         }
         guard let payloadLength = header.getUInt16(at: 4), let next = header.getUInt8(at: 6),
-              let sourceBytes = header.getBytes(at: 8, count: 16),
-              let destinationBytes = header.getBytes(at: 24, count: 16)
+              let source = bytes.ipv6Address(at: 8), let destination = bytes.ipv6Address(at: 24)
         else {
             // A header cut inside the destination still names its source (as Wireshark
             // shows it); the source is worth matching even without a host.
-            if let sourceBytes = header.getBytes(at: 8, count: 16) {
-                observe(Observation(value: .ipv6(IPv6Address(bytes: sourceBytes)),
+            if let source = bytes.ipv6Address(at: 8) {
+                observe(Observation(value: .ipv6(source),
                                     field: context.ipHeaders > 0 ? .tunnelIPv6Source : .ipv6Source, host: .none,
                                     locator: context.locator, time: context.time))
             }
@@ -42,8 +41,6 @@ extension PacketDecoder {
             anomalies.record("tunnel.too_deep")
             return .done
         }
-        let source = IPv6Address(bytes: sourceBytes)
-        let destination = IPv6Address(bytes: destinationBytes)
         context.source = .ipv6(source)
         context.destination = .ipv6(destination)
 
@@ -56,8 +53,7 @@ extension PacketDecoder {
                 end = 40 + Int(payloadLength)
             }
         }
-        let transport = transportPayload(UnsafeRawBufferPointer(rebasing: bytes[0..<end]), next: next,
-                                         context: context, observe: observe)
+        let transport = transportPayload(bytes.extracting(0..<end), next: next, context: context, observe: observe)
         // A header inside a tunnel (not the packet's first) has the tunnel fields.
         let inner = context.ipHeaders > 1
         // One observation for both addresses: the second changes only what differs.
@@ -69,17 +65,33 @@ extension PacketDecoder {
         observation.field = inner ? .tunnelIPv6Destination : .ipv6Destination
         observation.host = .ipv6(source)
         observe(observation)
-        guard let transport, let layer = PacketDecoder.layer(forIPProtocol: transport.proto) else { return .done }
-        return .next(layer, transport.payload)
+        switch transport {
+        case .next(let proto, let payload):
+            guard let layer = PacketDecoder.layer(forIPProtocol: proto) else { return .done }
+            return .next(layer, payload)
+        case .reassembled(let proto, let datagram):
+            guard let layer = PacketDecoder.layer(forIPProtocol: proto) else { return .done }
+            run(layer, datagram.span, context: &context, observe: observe)
+            return .done
+        case nil:
+            return .done
+        }
     }
 
     /// Walks the extension headers (hop-by-hop, routing, destination options, fragment,
     /// AH) from `next` to the first other header; returns its protocol number and
     /// bytes, or nil when the chain is cut, too long, or this is a non-first fragment.
+    /// Where an IPv6 packet's transport payload is: a range of its bytes, or a datagram
+    /// put together from fragments.
+    enum TransportPayload {
+        case next(UInt8, Range<Int>)
+        case reassembled(UInt8, [UInt8])
+    }
+
     private mutating func transportPayload(
-        _ bytes: UnsafeRawBufferPointer, next first: UInt8, context: PacketContext, observe: (Observation) -> Void
-    ) -> (proto: UInt8, payload: UnsafeRawBufferPointer)? {
-        let packet = LegacyByteCursor(bytes)
+        _ bytes: Span<UInt8>, next first: UInt8, context: PacketContext, observe: (Observation) -> Void
+    ) -> TransportPayload? {
+        let packet = ByteCursor(bytes)
         let end = bytes.count
         var next = first
         var offset = 40
@@ -106,22 +118,21 @@ extension PacketDecoder {
                     // A fragment (not an atomic one): the rest of the chain and the
                     // transport are in the reassembled payload, handed on once whole.
                     guard let identification = packet.getUInt32(at: offset - 4), offset <= end,
-                          let data = packet.getBytes(at: offset, count: end - offset)
+                          let source = bytes.ipv6Address(at: 8), let destination = bytes.ipv6Address(at: 24)
                     else {
                         anomalies.record("ipv6.truncated")
                         return nil
                     }
-                    let source = IPv6Address(bytes: UnsafeRawBufferPointer(rebasing: bytes[8..<24]))
-                    let destination = IPv6Address(bytes: UnsafeRawBufferPointer(rebasing: bytes[24..<40]))
                     let key = FragmentKey(sourceHigh: source.high, sourceLow: source.low, destinationHigh: destination.high,
                                           destinationLow: destination.low, identification: identification, proto: 0,
                                           isIPv6: true)
                     guard let whole = reassembleFragment(key, proto: next, offset: Int(fragment >> 3) * 8,
-                                                         more: fragment & 1 != 0, data: data, context: context,
+                                                         more: fragment & 1 != 0,
+                                                         data: bytes.extracting(offset..<end), context: context,
                                                          observe: observe)
                     else { return nil }
                     // Extension headers after the fragment header are not walked again.
-                    return (next, whole)
+                    return .reassembled(next, whole)
                 }
             case 51:  // authentication header: 4-octet units after the first 8
                 guard let following = packet.getUInt8(at: offset), let units = packet.getUInt8(at: offset + 1) else {
@@ -131,8 +142,8 @@ extension PacketDecoder {
                 next = following
                 offset += (Int(units) + 2) * 4
             default:
-                guard let payload = packet.getBytes(at: offset, count: end - offset) else { return nil }
-                return (next, payload)
+                guard offset <= end else { return nil }
+                return .next(next, offset..<end)
             }
             guard offset <= end else {
                 anomalies.record("ipv6.truncated")
@@ -141,5 +152,13 @@ extension PacketDecoder {
         }
         anomalies.record("ipv6.too_many_extension_headers")
         return nil
+    }
+}
+
+extension Span where Element == UInt8 {
+    /// The IPv6 address in the 16 bytes at `offset` (network order); nil when out of range.
+    func ipv6Address(at offset: Int) -> IPv6Address? {
+        guard let high = uint64(at: offset), let low = uint64(at: offset + 8) else { return nil }
+        return IPv6Address(high: high, low: low)
     }
 }

@@ -6,8 +6,8 @@ extension PacketDecoder {
     /// The OUI is 00-00-00 (RFC 1042) or 00-00-F8 (802.1H bridge tunnel) when the
     /// EtherType means what it means on Ethernet; other OUIs and other SAPs (STP,
     /// NetBIOS…) end here.
-    mutating func decodeLLC(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = LegacyByteCursor(bytes)
+    mutating func decodeLLC(_ bytes: Span<UInt8>) -> Step {
+        var cursor = ByteCursor(bytes)
         guard let saps = cursor.readUInt16(), let control = cursor.readUInt8() else {
             anomalies.record("llc.truncated")
             return .done
@@ -18,6 +18,6 @@ extension PacketDecoder {
             return .done
         }
         guard ouiHigh == 0, ouiLow == 0 || ouiLow == 0xF8 else { return .done }
-        return .etherType(type, cursor.rest)
+        return .etherType(type, cursor.restRange)
     }
 }

@@ -9,8 +9,8 @@ extension PacketDecoder {
     /// with the bottom-of-stack bit. The payload's type is not written anywhere; like
     /// Wireshark, we take an IP version nibble of 4 or 6 as IPv4 or IPv6 and leave
     /// anything else (pseudowires) undecoded.
-    mutating func decodeMPLS(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = LegacyByteCursor(bytes)
+    mutating func decodeMPLS(_ bytes: Span<UInt8>) -> Step {
+        var cursor = ByteCursor(bytes)
         for _ in 0..<PacketDecoder.maxMPLSLabels {
             guard let entry = cursor.readUInt32() else {
                 anomalies.record("mpls.truncated")
@@ -18,8 +18,8 @@ extension PacketDecoder {
             }
             if entry & 0x100 != 0 {
                 switch cursor.peekUInt8().map({ $0 >> 4 }) {
-                case 4: return .next(.ipv4, cursor.rest)
-                case 6: return .next(.ipv6, cursor.rest)
+                case 4: return .next(.ipv4, cursor.restRange)
+                case 6: return .next(.ipv6, cursor.restRange)
                 default: return .done
                 }
             }

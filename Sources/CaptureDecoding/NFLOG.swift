@@ -11,8 +11,8 @@ extension PacketDecoder {
     /// capturing host's byte order. NFULA_PAYLOAD (type 9) holds the packet, IPv4 for
     /// AF_INET (2), IPv6 for AF_INET6 (10). The byte order is little-endian (every common
     /// host) unless only the big-endian reading of the first attribute's length fits.
-    mutating func decodeNFLOG(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = LegacyByteCursor(bytes)
+    mutating func decodeNFLOG(_ bytes: Span<UInt8>) -> Step {
+        var cursor = ByteCursor(bytes)
         guard let family = cursor.readUInt8(), cursor.skip(3) else {
             anomalies.record("nflog.truncated")
             return .done
@@ -32,7 +32,8 @@ extension PacketDecoder {
                 return .done
             }
             if littleEndian == nil {
-                let fits = { (length: Int) in length >= 4 && length <= cursor.remaining }
+                let remaining = cursor.remaining
+                let fits = { (length: Int) in length >= 4 && length <= remaining }
                 littleEndian = fits(Int(rawLength.byteSwapped)) || !fits(Int(rawLength))
             }
             let isLittle = littleEndian ?? true
@@ -47,7 +48,7 @@ extension PacketDecoder {
                 // A snapshot length may have cut the packet: what was captured is decoded.
                 var value = cursor
                 _ = value.skip(4)
-                return .next(payloadLayer, UnsafeRawBufferPointer(rebasing: value.rest.prefix(length - 4)))
+                return .next(payloadLayer, value.restRange.prefix(length - 4))
             }
             guard length <= cursor.remaining else {
                 anomalies.record("nflog.truncated")

@@ -6,8 +6,8 @@ extension PacketDecoder {
     /// length in 4-byte words, MD type, next protocol), a service path header, then
     /// context headers (MD type 1: four fixed words; type 2: TLVs) up to the length;
     /// then what the next protocol names (`layer(forNextProtocol:)`).
-    mutating func decodeNSH(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let header = LegacyByteCursor(bytes)
+    mutating func decodeNSH(_ bytes: Span<UInt8>) -> Step {
+        let header = ByteCursor(bytes)
         guard let first = header.getUInt8(at: 0), let lengthByte = header.getUInt8(at: 1),
               let next = header.getUInt8(at: 3), bytes.count >= 8
         else {
@@ -24,11 +24,11 @@ extension PacketDecoder {
             anomalies.record("nsh.bad_length")
             return .done
         }
-        guard let payload = header.getBytes(at: length, count: bytes.count - length) else {
+        guard length <= bytes.count else {
             anomalies.record("nsh.truncated")
             return .done
         }
         guard let layer = PacketDecoder.layer(forNextProtocol: next) else { return .done }
-        return .next(layer, payload)
+        return .next(layer, length..<bytes.count)
     }
 }

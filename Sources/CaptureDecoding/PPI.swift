@@ -5,8 +5,8 @@ extension PacketDecoder {
     /// Header Specification" 1.0.10): version, flags, a little-endian header length
     /// (bytes 2–3) and the DLT of what follows (bytes 4–7, little-endian). 802.11 (105)
     /// and Ethernet (1) behind it are decoded; others end here.
-    mutating func decodePPI(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let cursor = LegacyByteCursor(bytes)
+    mutating func decodePPI(_ bytes: Span<UInt8>) -> Step {
+        let cursor = ByteCursor(bytes)
         guard let length = cursor.getUInt16(at: 2)?.byteSwapped, let dataLinkType = cursor.getUInt32(at: 4)?.byteSwapped
         else {
             anomalies.record("ppi.truncated")
@@ -18,8 +18,8 @@ extension PacketDecoder {
             return .done
         }
         switch dataLinkType {
-        case 105: return .next(.ieee80211, frame.rest)
-        case 1: return .next(.ethernet, frame.rest)
+        case 105: return .next(.ieee80211, frame.restRange)
+        case 1: return .next(.ethernet, frame.restRange)
         default: return .done
         }
     }

@@ -6,33 +6,33 @@ extension PacketDecoder {
     /// absent when address-and-control-field compression was negotiated, RFC 1661 §6.6),
     /// then the protocol field and the datagram. The FCS of RFC 1662 framing is not in
     /// libpcap's records (tshark reads DLT 50 as DLT 9 too).
-    mutating func decodePPP(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = LegacyByteCursor(bytes)
+    mutating func decodePPP(_ bytes: Span<UInt8>) -> Step {
+        var cursor = ByteCursor(bytes)
         if cursor.peekUInt16() == 0xFF03 { _ = cursor.skip(2) }
         guard let proto = PacketDecoder.readPPPProtocol(&cursor) else {
             anomalies.record("ppp.truncated")
             return .done
         }
         guard let layer = Layer.forPPPProtocol(proto) else { return .done }
-        return .next(layer, cursor.rest)
+        return .next(layer, cursor.restRange)
     }
 
     /// PPP with a direction (DLT_PPP_WITH_DIR, 204): one byte (0 received, 1 sent),
     /// then PPP as `decodePPP` reads it.
-    mutating func decodePPPWithDirection(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = LegacyByteCursor(bytes)
+    mutating func decodePPPWithDirection(_ bytes: Span<UInt8>) -> Step {
+        var cursor = ByteCursor(bytes)
         guard cursor.skip(1) else {
             anomalies.record("ppp.truncated")
             return .done
         }
-        return .next(.ppp, cursor.rest)
+        return .next(.ppp, cursor.restRange)
     }
 
     /// A PPP protocol field (RFC 1661 §2): two bytes, or one when protocol-field
     /// compression was negotiated (§6.5). Protocol numbers have an odd low byte and an
     /// even high byte, so an odd first byte is a whole compressed number. Nil when the
     /// bytes run out.
-    static func readPPPProtocol(_ cursor: inout LegacyByteCursor) -> UInt16? {
+    static func readPPPProtocol(_ cursor: inout ByteCursor) -> UInt16? {
         guard let first = cursor.peekUInt8() else { return nil }
         if first & 1 == 1 {
             _ = cursor.skip(1)

@@ -4,8 +4,8 @@ extension PacketDecoder {
     /// PPPoE session stage (RFC 2516, EtherType 0x8864, and DLT_PPP_ETHER 51, which
     /// starts here): version/type, code, session id, length, then the PPP protocol
     /// field (`readPPPProtocol`, possibly compressed to one byte) and the datagram.
-    mutating func decodePPPoESession(_ bytes: UnsafeRawBufferPointer) -> Step {
-        var cursor = LegacyByteCursor(bytes)
+    mutating func decodePPPoESession(_ bytes: Span<UInt8>) -> Step {
+        var cursor = ByteCursor(bytes)
         guard cursor.skip(4), let length = cursor.readUInt16(), cursor.peekUInt8() != nil else {
             anomalies.record("pppoe.truncated")
             return .done
@@ -21,6 +21,6 @@ extension PacketDecoder {
             return .done
         }
         guard let layer = Layer.forPPPProtocol(proto) else { return .done }
-        return .next(layer, UnsafeRawBufferPointer(rebasing: cursor.rest.prefix(Int(length) - protocolLength)))
+        return .next(layer, cursor.restRange.prefix(Int(length) - protocolLength))
     }
 }

@@ -156,15 +156,22 @@ enum Layer {
     }
 }
 
-/// What a layer decoder returns: the next layer and its bytes, or the end.
+/// What a layer decoder returns: the next layer and where its bytes are among the bytes
+/// the decoder was given (offsets, so that a step holds no borrowed memory), or the end.
 enum Step {
-    case next(Layer, UnsafeRawBufferPointer)
+    case next(Layer, Range<Int>)
     case done
 
-    static func etherType(_ type: UInt16, _ payload: UnsafeRawBufferPointer) -> Step {
+    static func etherType(_ type: UInt16, _ payload: Range<Int>) -> Step {
         guard let layer = Layer.forEtherType(type) else { return .done }
         return .next(layer, payload)
     }
+}
+
+extension Range<Int> {
+    /// The range moved by `distance`: a range found in a part of some bytes, made
+    /// relative to the whole.
+    func shifted(by distance: Int) -> Range<Int> { (lowerBound + distance)..<(upperBound + distance) }
 }
 
 /// Per-packet facts a layer hands to the layers above it.
@@ -226,6 +233,13 @@ struct PacketDecoder {
     let urlScratch: ScratchBuffer
     /// QUIC Initial CRYPTO reassembly (QUIC.swift); its memory is taken on first use.
     let quicHandshakes = QUICHandshakes()
+    /// The dotted text of the DNS name read last (DNS.swift): at most 253 bytes, its
+    /// capacity kept so that reading a name does not allocate.
+    var nameBuffer: [UInt8] = {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(ScratchBuffer.nameCapacity)
+        return buffer
+    }()
 
     /// The host names DHCP clients gave in their requests, by transaction, until the
     /// server's acknowledgement (DHCP.swift).
@@ -259,22 +273,26 @@ struct PacketDecoder {
     /// The single dispatch: each layer checks its length, reads its header and says
     /// which layer gets the rest.
     mutating func decode(
-        packet: UnsafeRawBufferPointer, link: LinkLayer, locator: Locator, time: Timestamp, wireLength: UInt32 = 0,
+        packet: Span<UInt8>, link: LinkLayer, locator: Locator, time: Timestamp, wireLength: UInt32 = 0,
         observe: (Observation) -> Void
     ) {
         var context = PacketContext(locator: locator, time: time)
         context.wireLength = wireLength
         guard let first = link.firstLayer else { return }
-        run(.next(first, packet), context: &context, observe: observe)
+        run(first, packet, context: &context, observe: observe)
     }
 
     /// The dispatch loop, from any layer: a packet from its link layer, or a datagram
     /// put together from fragments from its transport layer.
-    mutating func run(_ first: Step, context: inout PacketContext, observe: (Observation) -> Void) {
-        var step = first
+    mutating func run(
+        _ firstLayer: Layer, _ firstBytes: Span<UInt8>, context: inout PacketContext, observe: (Observation) -> Void
+    ) {
+        var step = Step.next(firstLayer, 0..<firstBytes.count)
+        var bytes = firstBytes
         for _ in 0..<PacketDecoder.maxLayers {
-            guard case .next(let layer, let bytes) = step else { return }
+            guard case .next(let layer, let range) = step else { return }
             if context.isSampled, layer.isTransport { return }
+            bytes = bytes.extracting(range)
             switch layer {
             case .ethernet: step = decodeEthernet(bytes)
             case .pppoeSession: step = decodePPPoESession(bytes)
@@ -314,11 +332,18 @@ struct PacketDecoder {
             case .icmp: step = decodeICMP(bytes, isVersion6: false, context: context, observe: observe)
             case .icmpv6: step = decodeICMP(bytes, isVersion6: true, context: context, observe: observe)
             case .dns: step = decodeDNS(bytes, context: context, observe: observe)
-            case .dnsOverTCP: step = decodeDNSOverTCP(bytes, context: context, observe: observe)
-            case .tls: step = decodeTLS(bytes, context: context, observe: observe)
-            case .http: step = decodeHTTP(bytes, context: context, observe: observe)
-            case .quic: step = decodeQUIC(bytes, context: context, observe: observe)
             case .dhcp: step = decodeDHCP(bytes, context: context, observe: observe)
+            case .dnsOverTCP: step = decodeDNSOverTCP(bytes, context: context, observe: observe)
+            case .tls, .http, .quic:
+                // Safe: bridge to the stream decoders until they read spans; the pointer is
+                // the span's own memory, used only during this call (they return `.done`).
+                step = unsafe bytes.withUnsafeBytes { raw in
+                    switch layer {
+                    case .tls: unsafe decodeTLS(raw, context: context, observe: observe)
+                    case .http: unsafe decodeHTTP(raw, context: context, observe: observe)
+                    default: unsafe decodeQUIC(raw, context: context, observe: observe)
+                    }
+                }
             }
         }
         if case .next = step { anomalies.record("decoder.too_many_layers") }

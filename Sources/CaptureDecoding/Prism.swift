@@ -7,13 +7,13 @@ extension PacketDecoder {
     /// (little-endian on every host that wrote them), then an 802.11 frame. Some
     /// drivers write an AVS header under this link type instead; its big-endian
     /// version word (0x8021100x) says so.
-    mutating func decodePrism(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let cursor = LegacyByteCursor(bytes)
+    mutating func decodePrism(_ bytes: Span<UInt8>) -> Step {
+        let cursor = ByteCursor(bytes)
         guard let code = cursor.getUInt32(at: 0), let rawLength = cursor.getUInt32(at: 4) else {
             anomalies.record("prism.truncated")
             return .done
         }
-        if code & 0xFFFF_FFF0 == 0x8021_1000 { return .next(.avs, bytes) }
+        if code & 0xFFFF_FFF0 == 0x8021_1000 { return .next(.avs, 0..<bytes.count) }
         // Host byte order: little-endian in practice, big-endian tried when that is absurd.
         let length = rawLength.byteSwapped <= 0xFFFF ? rawLength.byteSwapped : rawLength
         var frame = cursor
@@ -21,6 +21,6 @@ extension PacketDecoder {
             anomalies.record("prism.truncated")
             return .done
         }
-        return .next(.ieee80211, frame.rest)
+        return .next(.ieee80211, frame.restRange)
     }
 }

@@ -6,8 +6,8 @@ extension PacketDecoder {
     /// frame. A frame that ends with an FCS (Flags field bit 0x10) is read all the
     /// same: the IP lengths bound what is decoded, so the 4 extra bytes are never read
     /// as IP.
-    mutating func decodeRadiotap(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let cursor = LegacyByteCursor(bytes)
+    mutating func decodeRadiotap(_ bytes: Span<UInt8>) -> Step {
+        let cursor = ByteCursor(bytes)
         guard let version = cursor.getUInt8(at: 0), let length = cursor.getUInt16(at: 2)?.byteSwapped else {
             anomalies.record("radiotap.truncated")
             return .done
@@ -21,6 +21,6 @@ extension PacketDecoder {
             anomalies.record("radiotap.truncated")
             return .done
         }
-        return .next(.ieee80211, frame.rest)
+        return .next(.ieee80211, frame.restRange)
     }
 }

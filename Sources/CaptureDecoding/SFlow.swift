@@ -13,9 +13,9 @@ extension PacketDecoder {
     /// other records carry no address. Every sample and record takes at least 8 bytes,
     /// so the datagram's length bounds the loops whatever its counts say.
     mutating func decodeSFlow(
-        _ bytes: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
+        _ bytes: Span<UInt8>, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        var cursor = LegacyByteCursor(bytes)
+        var cursor = ByteCursor(bytes)
         // Other versions (2, 4) are not decoded.
         guard let version = cursor.readUInt32(), version == 5 else { return .done }
         guard let addressType = cursor.readUInt32() else {
@@ -57,9 +57,9 @@ extension PacketDecoder {
     /// A flow sample: `fixedLength` bytes (sequence, source, sampling rate, pool, drops,
     /// interfaces: 7 words, or 10 in the expanded form), the record count, the records.
     private mutating func decodeSFlowFlowSample(
-        _ bytes: UnsafeRawBufferPointer, fixedLength: Int, context: PacketContext, observe: (Observation) -> Void
+        _ bytes: Span<UInt8>, fixedLength: Int, context: PacketContext, observe: (Observation) -> Void
     ) {
-        var cursor = LegacyByteCursor(bytes)
+        var cursor = ByteCursor(bytes)
         guard cursor.skip(fixedLength), var records = cursor.readUInt32() else {
             anomalies.record("sflow.truncated")
             return
@@ -74,7 +74,7 @@ extension PacketDecoder {
             }
             guard format == 1 else { continue }  // only the raw packet header names addresses
             // Header protocol, frame length, bytes stripped, header length, header.
-            let fields = LegacyByteCursor(record)
+            let fields = ByteCursor(record)
             guard let proto = fields.getUInt32(at: 0), let headerLength = fields.getUInt32(at: 12),
                   let header = fields.getBytes(at: 16, count: Int(headerLength))
             else {
@@ -95,7 +95,7 @@ extension PacketDecoder {
             var sampled = PacketContext(locator: context.locator, time: context.time)
             sampled.ipHeaders = context.ipHeaders
             sampled.isSampled = true
-            run(.next(first, header), context: &sampled, observe: observe)
+            run(first, header, context: &sampled, observe: observe)
         }
         // Fewer records than the count says.
         if records > 0 { anomalies.record("sflow.truncated") }

@@ -8,9 +8,9 @@ extension PacketDecoder {
     /// when a stream starts with a handshake record, to HTTP when it starts with a
     /// request line, whole units at a time however the sender cut them.
     mutating func decodeTCP(
-        _ bytes: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
+        _ bytes: Span<UInt8>, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        let header = LegacyByteCursor(bytes)
+        let header = ByteCursor(bytes)
         guard let sourcePort = header.getUInt16(at: 0), let destinationPort = header.getUInt16(at: 2),
               let sequence = header.getUInt32(at: 4),
               let offsetByte = header.getUInt8(at: 12), let flags = header.getUInt8(at: 13), bytes.count >= 20
@@ -23,14 +23,18 @@ extension PacketDecoder {
             anomalies.record("tcp.bad_header_length")
             return .done
         }
-        guard let payload = header.getBytes(at: headerLength, count: bytes.count - headerLength) else {
+        guard headerLength <= bytes.count else {
             anomalies.record("tcp.truncated")
             return .done
         }
         // Segments without data matter only for their SYN, FIN or RST.
-        guard !payload.isEmpty || flags & 0x07 != 0 else { return .done }
-        reassemble(sequence: sequence, flags: flags, sourcePort: sourcePort, destinationPort: destinationPort,
-                   payload: payload, context: context, observe: observe)
+        guard headerLength < bytes.count || flags & 0x07 != 0 else { return .done }
+        // Safe: bridge to the stream reassembly until it reads spans; the pointer is the
+        // span's own memory, read only during the call.
+        unsafe bytes.extracting(headerLength...).withUnsafeBytes { payload in
+            unsafe reassemble(sequence: sequence, flags: flags, sourcePort: sourcePort,
+                              destinationPort: destinationPort, payload: payload, context: context, observe: observe)
+        }
         return .done
     }
 
@@ -38,9 +42,9 @@ extension PacketDecoder {
     /// continues past the segment is counted (`dns.tcp_segmented`) and not read. Each
     /// message takes at least 14 bytes, so the segment bounds the loop.
     mutating func decodeDNSOverTCP(
-        _ bytes: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
+        _ bytes: Span<UInt8>, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        let cursor = LegacyByteCursor(bytes)
+        let cursor = ByteCursor(bytes)
         var offset = 0
         while let length = cursor.getUInt16(at: offset) {
             guard length >= 12, let message = cursor.getBytes(at: offset + 2, count: Int(length)) else {

@@ -2,19 +2,19 @@ import ByteParsing
 
 extension PacketDecoder {
     /// VXLAN (RFC 7348, UDP 4789): 8 bytes (flags with the I bit, VNI), then Ethernet.
-    mutating func decodeVXLAN(_ bytes: UnsafeRawBufferPointer) -> Step {
+    mutating func decodeVXLAN(_ bytes: Span<UInt8>) -> Step {
         guard bytes.count >= 8 else {
             anomalies.record("vxlan.truncated")
             return .done
         }
-        return .next(.ethernet, UnsafeRawBufferPointer(rebasing: bytes[8...]))
+        return .next(.ethernet, 8..<bytes.count)
     }
 
     /// VXLAN-GPE (draft-ietf-nvo3-vxlan-gpe, UDP 4790): 8 bytes like VXLAN's, whose
     /// P flag says that the byte at offset 3 names what follows: 1 IPv4, 2 IPv6,
     /// 3 Ethernet, 4 NSH, 5 MPLS. Without the P flag the payload is Ethernet, as in VXLAN.
-    mutating func decodeVXLANGPE(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let header = LegacyByteCursor(bytes)
+    mutating func decodeVXLANGPE(_ bytes: Span<UInt8>) -> Step {
+        let header = ByteCursor(bytes)
         guard let flags = header.getUInt8(at: 0), let next = header.getUInt8(at: 3), bytes.count >= 8 else {
             anomalies.record("vxlan_gpe.truncated")
             return .done
@@ -23,7 +23,7 @@ extension PacketDecoder {
             anomalies.record("vxlan_gpe.bad_version")
             return .done
         }
-        let payload = UnsafeRawBufferPointer(rebasing: bytes[8...])
+        let payload = 8..<bytes.count
         guard flags & 0x04 != 0 else { return .next(.ethernet, payload) }
         guard let layer = PacketDecoder.layer(forNextProtocol: next) else { return .done }
         return .next(layer, payload)
@@ -47,8 +47,8 @@ extension PacketDecoder {
     /// authentication method and opcode, next header, epoch), the identity, the
     /// signature, then the packet. Only the forward opcode (1) carries one; Cairn reads
     /// the IPv6 (41) and IPv4 (4) ones, as tshark does.
-    mutating func decodeAYIYA(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let header = LegacyByteCursor(bytes)
+    mutating func decodeAYIYA(_ bytes: Span<UInt8>) -> Step {
+        let header = ByteCursor(bytes)
         guard let identity = header.getUInt8(at: 0), let signature = header.getUInt8(at: 1),
               let opcode = header.getUInt8(at: 2), let next = header.getUInt8(at: 3), bytes.count >= 8
         else {
@@ -57,13 +57,13 @@ extension PacketDecoder {
         }
         guard opcode & 0x0F == 1 else { return .done }
         let length = 8 + (1 << Int(identity >> 4)) + Int(signature >> 4) * 4
-        guard let payload = header.getBytes(at: length, count: bytes.count - length) else {
+        guard length <= bytes.count else {
             anomalies.record("ayiya.truncated")
             return .done
         }
         switch next {
-        case 41: return .next(.ipv6, payload)
-        case 4: return .next(.ipv4, payload)
+        case 41: return .next(.ipv6, length..<bytes.count)
+        case 4: return .next(.ipv4, length..<bytes.count)
         default: return .done
         }
     }
@@ -71,8 +71,8 @@ extension PacketDecoder {
     /// Geneve (RFC 8926, UDP 6081): version and option length (in 4-byte words), flags,
     /// protocol type, VNI, options; then what the protocol type names (0x6558 Ethernet,
     /// or an EtherType).
-    mutating func decodeGeneve(_ bytes: UnsafeRawBufferPointer) -> Step {
-        let header = LegacyByteCursor(bytes)
+    mutating func decodeGeneve(_ bytes: Span<UInt8>) -> Step {
+        let header = ByteCursor(bytes)
         guard let first = header.getUInt8(at: 0), let proto = header.getUInt16(at: 2), bytes.count >= 8 else {
             anomalies.record("geneve.truncated")
             return .done
@@ -82,18 +82,19 @@ extension PacketDecoder {
             return .done
         }
         let length = 8 + Int(first & 0x3F) * 4
-        guard let payload = header.getBytes(at: length, count: bytes.count - length) else {
+        guard length <= bytes.count else {
             anomalies.record("geneve.truncated")
             return .done
         }
+        let payload = length..<bytes.count
         return proto == 0x6558 ? .next(.ethernet, payload) : .etherType(proto, payload)
     }
 
     /// Teredo (RFC 4380, UDP 3544): optional authentication and origin indication
     /// headers, then an IPv6 packet; nil when the payload is not that (Teredo is told
     /// apart from other traffic on the port by this shape, as Wireshark does).
-    static func teredoPayload(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
-        let cursor = LegacyByteCursor(bytes)
+    static func teredoPayload(_ bytes: Span<UInt8>) -> Range<Int>? {
+        let cursor = ByteCursor(bytes)
         var offset = 0
         if cursor.getUInt16(at: offset) == 0x0001 {  // authentication: id and value lengths
             guard let idLength = cursor.getUInt8(at: 2), let authLength = cursor.getUInt8(at: 3) else { return nil }
@@ -105,7 +106,7 @@ extension PacketDecoder {
               let payloadLength = cursor.getUInt16(at: offset + 4),
               bytes.count - offset >= 40 + Int(payloadLength)
         else { return nil }
-        return cursor.getBytes(at: offset, count: bytes.count - offset)
+        return offset..<bytes.count
     }
 
     /// Extension headers followed in a GTP-U header: real ones carry one or two.
@@ -115,8 +116,8 @@ extension PacketDecoder {
     /// a user's IP packet after the 8-byte header, the optional sequence/N-PDU/next
     /// extension word and the extension headers (each a length in 4-byte units, its
     /// content, the next type). Other messages (echo, error indication…) carry none.
-    static func gtpUserPayload(_ bytes: UnsafeRawBufferPointer) -> (Layer, UnsafeRawBufferPointer)? {
-        let cursor = LegacyByteCursor(bytes)
+    static func gtpUserPayload(_ bytes: Span<UInt8>) -> (Layer, Range<Int>)? {
+        let cursor = ByteCursor(bytes)
         guard let flags = cursor.getUInt8(at: 0), flags >> 5 == 1, flags & 0x10 != 0,
               cursor.getUInt8(at: 1) == 0xFF
         else { return nil }
@@ -134,12 +135,10 @@ extension PacketDecoder {
                 next = following
             }
         }
-        guard let payload = cursor.getBytes(at: offset, count: bytes.count - offset),
-              let version = payload.first
-        else { return nil }
+        guard let version = bytes.uint8(at: offset) else { return nil }
         switch version >> 4 {
-        case 4: return (.ipv4, payload)
-        case 6: return (.ipv6, payload)
+        case 4: return (.ipv4, offset..<bytes.count)
+        case 6: return (.ipv6, offset..<bytes.count)
         default: return nil
         }
     }
@@ -147,19 +146,20 @@ extension PacketDecoder {
     /// The tunnel a UDP datagram carries, by port, with the bytes to hand on; nil when
     /// it carries none.
     static func udpTunnel(
-        sourcePort: UInt16, destinationPort: UInt16, payload: UnsafeRawBufferPointer
-    ) -> (Layer, UnsafeRawBufferPointer)? {
+        sourcePort: UInt16, destinationPort: UInt16, payload: Span<UInt8>
+    ) -> (Layer, Range<Int>)? {
         if let tunnel = udpTunnel(port: destinationPort, payload: payload) { return tunnel }
         return udpTunnel(port: sourcePort, payload: payload)
     }
 
-    private static func udpTunnel(port: UInt16, payload: UnsafeRawBufferPointer) -> (Layer, UnsafeRawBufferPointer)? {
-        switch port {
-        case 4789: (.vxlan, payload)
-        case 4790: (.vxlanGPE, payload)
-        case 5072: (.ayiya, payload)
-        case 6081: (.geneve, payload)
-        case 4754: (.gre, payload)
+    private static func udpTunnel(port: UInt16, payload: Span<UInt8>) -> (Layer, Range<Int>)? {
+        let whole = 0..<payload.count
+        return switch port {
+        case 4789: (.vxlan, whole)
+        case 4790: (.vxlanGPE, whole)
+        case 5072: (.ayiya, whole)
+        case 6081: (.geneve, whole)
+        case 4754: (.gre, whole)
         case 2152: gtpUserPayload(payload)
         case 3544: teredoPayload(payload).map { (.ipv6, $0) }
         default: nil

@@ -204,6 +204,20 @@ public struct Observation {
         self.member = member
         self.packetLength = packetLength
     }
+
+    /// An observation that names no JSON member (every packet observation).
+    public init(
+        value: ObservedValue, field: Field, host: HostReference, locator: Locator, time: Timestamp,
+        packetLength: UInt32 = 0
+    ) {
+        self.value = value
+        self.field = field
+        self.host = host
+        self.locator = locator
+        self.time = time
+        self.member = nil
+        self.packetLength = packetLength
+    }
 }
 
 /// A malformed or unsupported piece of input, counted by kind per source; decoding goes on.
