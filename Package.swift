@@ -86,7 +86,7 @@ let package = Package(
         ),
         .target(
             name: "Correlation",
-            dependencies: ["Observations", .product(name: "Yams", package: "Yams")]
+            dependencies: ["Observations", "ByteParsing", .product(name: "Yams", package: "Yams")]
         ),
         .target(
             name: "Evidence",
@@ -146,7 +146,7 @@ let package = Package(
         ),
         .testTarget(name: "LogReadingTests", dependencies: ["LogReading", "Observations", "ByteParsing", "TestSupport"]),
         .testTarget(name: "CaseStoreTests", dependencies: ["CaseStore", "Correlation", "Indicators", "Observations"]),
-        .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Observations", "TestSupport"]),
+        .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Observations", "ByteParsing", "TestSupport"]),
         .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "CaseStore", "Ingest", "Observations", "TestSupport"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "CaseStore", "Observations", "Indicators", "TestSupport"]),
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets"]),

@@ -79,6 +79,21 @@ extension Span where Element == UInt8 {
         }
     }
 
+    /// Whether `needle` occurs in the span: memchr (vectorised in the C library) finds
+    /// each candidate first byte, then the rest is compared. An empty needle is not
+    /// looked for (false).
+    @inlinable public func contains(_ needle: Span<UInt8>) -> Bool {
+        guard !needle.isEmpty, needle.count <= count else { return false }
+        let first = needle[0]
+        let lastStart = count - needle.count
+        var offset = 0
+        while let hit = firstIndex(of: first, from: offset, to: lastStart + 1) {
+            if extracting(hit..<(hit + needle.count)).elementsEqual(needle) { return true }
+            offset = hit + 1
+        }
+        return false
+    }
+
     /// Whether the span starts with `prefix`'s bytes. With `foldCase`, ASCII letters of
     /// the span are lower-cased first, and `prefix` must be lower-case.
     @inlinable public func hasPrefix(_ prefix: StaticString, foldCase: Bool = false) -> Bool {

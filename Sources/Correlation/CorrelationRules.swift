@@ -1,3 +1,4 @@
+import ByteParsing
 import Foundation
 import Observations
 
@@ -155,67 +156,35 @@ public struct CorrelationRules: Sendable {
     /// (`sshd[812]:`, `sshd:` or `sshd`); the part before `[` or `:` is compared. Pass
     /// the whole line (or just its message). Allocates nothing when no rule matches,
     /// which is almost always; O(line length × strings) with `memchr`.
-    public func baseRules(matchingLine line: UnsafeRawBufferPointer, program: UnsafeRawBufferPointer? = nil) -> [Int] {
+    public func baseRules(matchingLine line: Span<UInt8>, program: Span<UInt8>? = nil) -> [Int] {
         var matched: [Int] = []
-        guard !lineRules.isEmpty, let base = line.baseAddress, line.count > 0 else { return matched }
-        let programName = program.map(CorrelationRules.programName)
+        guard !lineRules.isEmpty, !line.isEmpty else { return matched }
         for (index, selection) in lineRules {
             if !selection.programs.isEmpty {
-                guard let programName, selection.programs.contains(where: { CorrelationRules.equal($0, programName) }) else {
-                    continue
-                }
+                guard let program else { continue }
+                let name = CorrelationRules.programName(program)
+                guard selection.programs.contains(where: { name.elementsEqual($0) }) else { continue }
             }
-            for needle in selection.contains {
-                // `needle` is non-empty (the parser rejects empty strings); memmem reads
-                // only inside both buffers.
-                let found = needle.withUnsafeBytes { CorrelationRules.contains(base, line.count, $0) }
-                if found {
-                    matched.append(index)
-                    break
-                }
-            }
+            // `needle` is non-empty: the parser rejects empty strings.
+            if selection.contains.contains(where: { line.contains($0.span) }) { matched.append(index) }
         }
         return matched
     }
 
-    /// Whether the `count` bytes at `haystack` contain `needle`: `memchr` (vectorised in
-    /// the C library) finds each candidate first byte, `memcmp` checks the rest. Every
-    /// read stays inside both buffers: a candidate is only taken where `needle.count`
-    /// bytes remain.
-    static func contains(_ haystack: UnsafeRawPointer, _ count: Int, _ needle: UnsafeRawBufferPointer) -> Bool {
-        guard let needleBase = needle.baseAddress, needle.count > 0, needle.count <= count else { return false }
-        let first = Int32(needle[0])
-        var offset = 0
-        let lastStart = count - needle.count
-        while offset <= lastStart {
-            guard let hit = memchr(haystack + offset, first, lastStart - offset + 1) else { return false }
-            let index = haystack.distance(to: UnsafeRawPointer(hit))
-            if memcmp(hit, needleBase, needle.count) == 0 { return true }
-            offset = index + 1
-        }
-        return false
-    }
-
     /// The convenience twin of `baseRules(matchingLine:program:)` for text.
     public func baseRules(matchingLine line: String, program: String? = nil) -> [Int] {
-        var line = line
-        return line.withUTF8 { lineBytes in
-            guard var program else { return baseRules(matchingLine: UnsafeRawBufferPointer(lineBytes), program: nil) }
-            return program.withUTF8 { programBytes in
-                baseRules(matchingLine: UnsafeRawBufferPointer(lineBytes), program: UnsafeRawBufferPointer(programBytes))
-            }
-        }
+        let lineBytes = Array(line.utf8)
+        guard let program else { return baseRules(matchingLine: lineBytes.span, program: nil) }
+        let programBytes = Array(program.utf8)
+        return baseRules(matchingLine: lineBytes.span, program: programBytes.span)
     }
 
     /// The program name of a syslog tag: the bytes before the first `[` or `:`.
-    public static func programName(_ tag: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+    @_lifetime(copy tag)
+    public static func programName(_ tag: Span<UInt8>) -> Span<UInt8> {
         var end = 0
         while end < tag.count, tag[end] != UInt8(ascii: "["), tag[end] != UInt8(ascii: ":") { end += 1 }
-        return UnsafeRawBufferPointer(rebasing: tag[0..<end])
-    }
-
-    private static func equal(_ bytes: [UInt8], _ other: UnsafeRawBufferPointer) -> Bool {
-        bytes.count == other.count && bytes.elementsEqual(other)
+        return tag.extracting(0..<end)
     }
 
     // MARK: Sightings

@@ -181,7 +181,9 @@ struct SightingCollector {
     /// path where no rule matches allocates nothing.
     mutating func observeLine(_ line: LogReader.LineView) {
         guard let lineRules else { return }
-        let matching = lineRules.baseRules(matchingLine: line.bytes)
+        // Safe: the span covers exactly the line's bytes, which the reader keeps for this
+        // call (until log lines are handed out as spans).
+        let matching = lineRules.baseRules(matchingLine: unsafe Span<UInt8>(_unsafeBytes: line.bytes))
         guard !matching.isEmpty, case .line(let number, let offset) = line.locator else { return }
         lineEvents.append(NewLineEvent(
             sourceID: sourceID, line: number, offset: offset, time: line.time, host: line.host.text ?? "",

@@ -87,6 +87,20 @@ import Foundation
         #expect(trimmed == "example.org" && clamped == "Ho" && outside == 0 && whole == bytes.count)
     }
 
+    @Test("the substring search agrees with String.contains on every position")
+    func substringSearch() {
+        let haystacks = ["", "a", "aaab", "abababc", "Failed passworFailed password", "xyz"]
+        let needles = ["a", "ab", "abc", "aab", "Failed password", "z", "xyzz"]
+        for haystack in haystacks {
+            for needle in needles {
+                let found = Array(haystack.utf8).span.contains(Array(needle.utf8).span)
+                #expect(found == haystack.contains(needle), "\(haystack) / \(needle)")
+            }
+        }
+        let emptyNeedle = Array("abc".utf8).span.contains([UInt8]().span)
+        #expect(!emptyNeedle, "an empty needle is not looked for")
+    }
+
     @Test func appendsAndOverwritesCopies() {
         var target: [UInt8] = [0, 0, 0, 0]
         let source: [UInt8] = [7, 8]

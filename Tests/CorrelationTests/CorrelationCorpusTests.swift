@@ -27,7 +27,7 @@ import Testing
         for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
             defer { offset += UInt64(line.count) + 1 }
-            let matched = line.withUnsafeBytes { rules.baseRules(matchingLine: $0) }
+            let matched = rules.baseRules(matchingLine: line.span)
             let text = String(decoding: line, as: UTF8.self)
             #expect(!matched.isEmpty == text.contains("Failed password"), "line \(lineNumber)")
             guard !matched.isEmpty else { continue }

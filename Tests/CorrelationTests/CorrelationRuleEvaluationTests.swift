@@ -117,23 +117,6 @@ private func matches(_ events: [CorrelationEvent?], rule: String) -> [RuleMatch]
         #expect(rules.baseRules(matchingLine: text, program: program) == expected)
     }
 
-    @Test("the substring search agrees with a naive one on every position")
-    func substringSearch() {
-        let haystacks = ["", "a", "aaab", "abababc", "Failed passworFailed password", "xyz"]
-        let needles = ["a", "ab", "abc", "aab", "Failed password", "z", "xyzz"]
-        for haystack in haystacks {
-            for needle in needles {
-                let expected = haystack.contains(needle)
-                let found = Array(haystack.utf8).withUnsafeBytes { bytes in
-                    Array(needle.utf8).withUnsafeBytes { needleBytes in
-                        bytes.baseAddress.map { CorrelationRules.contains($0, bytes.count, needleBytes) } ?? false
-                    }
-                }
-                #expect(found == expected, "\(haystack) / \(needle)")
-            }
-        }
-    }
-
     @Test("feeds match by name, file name or file name without extension")
     func feedNames() {
         let named = BaseRule.SightingSelection.feed
