@@ -239,14 +239,11 @@ public enum CorrelationRuleFiles {
     ) {
         var files: [String] = []
         var directories: [String] = []
-        let manager = FileManager.default
         for path in rulePaths {
-            var isDirectory: ObjCBool = false
-            guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
-            if isDirectory.boolValue {
+            guard let kind = FileKind(of: path) else { continue }
+            if kind == .directory {
                 let directory = (path.hasSuffix("/") ? String(path.dropLast()) : path) + "/" + directoryName
-                var inner: ObjCBool = false
-                guard manager.fileExists(atPath: directory, isDirectory: &inner), inner.boolValue,
+                guard FileKind(of: directory) == .directory,
                       let found = CorrelationRules.ruleFiles(in: directory)
                 else { continue }
                 directories.append(directory)

@@ -24,12 +24,11 @@ enum RuleFiles {
         var allow: Set<String> = []
         var errors: [RuleError] = []
         for path in paths {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            guard let kind = FileKind(of: path) else {
                 errors.append(RuleError(file: path, line: 0, message: "no such file or directory"))
                 continue
             }
-            if isDirectory.boolValue {
+            if kind == .directory {
                 walk(path, depth: 0, underAllow: false, into: &files, allow: &allow, errors: &errors)
             } else {
                 files.append(path)
@@ -66,13 +65,12 @@ enum RuleFiles {
         for name in names {
             if name.hasPrefix(".") || name.hasSuffix(".md") { continue }
             let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            guard let kind = FileKind(of: path) else {
                 // A dangling symbolic link: say so rather than silently drop a rule file.
                 errors.append(RuleError(file: path, line: 0, message: "cannot read: broken symbolic link"))
                 continue
             }
-            if isDirectory.boolValue {
+            if kind == .directory {
                 // Correlation rules (YAML) live beside the indicators; the Correlation
                 // module reads them.
                 if name == correlationDirectory, depth == 0 { continue }

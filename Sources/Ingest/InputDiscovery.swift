@@ -1,3 +1,4 @@
+import ByteParsing
 import Foundation
 
 /// Turns the paths given on the command line into the list of files to ingest.
@@ -20,12 +21,11 @@ public struct InputDiscovery {
     public static func entries(for paths: [String]) -> [Entry] {
         var discovery = InputDiscovery()
         for path in paths.map({ URL(fileURLWithPath: $0).standardizedFileURL.path }) {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            guard let kind = FileKind(of: path) else {
                 discovery.entries.append(.missing(path: path, reason: "no such file or directory"))
                 continue
             }
-            if isDirectory.boolValue {
+            if kind == .directory {
                 discovery.walk(directory: path)
             } else {
                 discovery.add(file: path)
@@ -51,9 +51,8 @@ public struct InputDiscovery {
         for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
         where !name.hasPrefix(".") {
             let path = base + "/" + name
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
-            if isDirectory.boolValue {
+            guard let kind = FileKind(of: path) else { continue }
+            if kind == .directory {
                 walk(directory: path)
             } else {
                 add(file: path)

@@ -130,3 +130,18 @@ import Foundation
         }
     }
 }
+
+@Suite struct FileKindTests {
+    @Test func tellsDirectoriesFromFilesAndFollowsLinks() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-kind-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        #expect(FileManager.default.createFile(atPath: base + "/file", contents: Data("x".utf8)))
+        try FileManager.default.createSymbolicLink(atPath: base + "/link", withDestinationPath: base)
+        try FileManager.default.createSymbolicLink(atPath: base + "/dangling", withDestinationPath: base + "/gone")
+        #expect(FileKind(of: base) == .directory)
+        #expect(FileKind(of: base + "/link") == .directory, "a link is followed, as fileExists(atPath:isDirectory:) does")
+        #expect(FileKind(of: base + "/file") == .other)
+        #expect(FileKind(of: base + "/gone") == nil && FileKind(of: base + "/dangling") == nil)
+    }
+}
