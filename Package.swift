@@ -19,7 +19,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         // Correlation rules are YAML, like the Sigma rules rule authors already write.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
@@ -102,7 +101,6 @@ let package = Package(
                 "Observations", "ByteParsing", "Indicators", "CaptureDecoding", "LogReading",
                 "Correlation", "CaseStore",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -110,7 +108,6 @@ let package = Package(
             dependencies: [
                 "Ingest", "Indicators", "CaseStore", "Correlation", "Observations", "Evidence", "LogReading",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

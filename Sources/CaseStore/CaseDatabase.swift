@@ -356,7 +356,7 @@ public final class CaseDatabase: Sendable {
             arguments = [incident]
         } else {
             sql = """
-                SELECT (SELECT MIN(l.incident_id) FROM incident_members l WHERE l.sighting_id = s.id),
+                SELECT (SELECT MIN(l.incident_id) FROM incident_members l WHERE l.sighting_id = s.id) AS incident_id,
                        \(CaseDatabase.sightingColumns)
                 FROM sightings s \(CaseDatabase.sightingJoins)
                 \(includeSuppressed ? "" : "WHERE s.suppressed_by IS NULL") \(order)
@@ -364,18 +364,22 @@ public final class CaseDatabase: Sendable {
             arguments = []
         }
         return try queue.read { db in
+            let statement = try db.makeStatement(sql: sql)
+            let columns = try SightingRow.Columns(statement)
             var pool = StringPool()
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { try CaseDatabase.sightingRow($0, pool: &pool) }
+            return try Row.fetchAll(statement, arguments: arguments).map { try SightingRow($0, columns: columns, pool: &pool) }
         }
     }
 
-    /// The columns of a sighting as `sightingRow` reads them, by position after the
-    /// incident id (position 0), and the joins they come from (`s` is the sighting).
+    /// The columns of a sighting as `SightingRow.Columns` names them, after an
+    /// `incident_id` column, and the joins they come from (`s` is the sighting).
     static let sightingColumns = """
-        s.id, src.path, src.sha256, s.locator_kind, s.locator, s.byte_offset, s.time_ns,
-        i.type, i.value, s.observed, s.field, s.host, i.rule_file, i.rule_line, i.source, i.severity,
-        r.name, r.packet, r.time_ns, rsrc.path, s.suppressed_by, s.context, s.packets, s.bytes, s.last_time_ns,
-        s.locator_kind = 'line' AND s.locator >= src.unverified_from_line, s.host_name
+        s.id, src.path AS source_path, src.sha256 AS source_sha256, s.locator_kind, s.locator, s.byte_offset,
+        s.time_ns, i.type AS indicator_type, i.value AS indicator_value, s.observed, s.field, s.host, i.rule_file,
+        i.rule_line, i.source AS indicator_source, i.severity AS indicator_severity,
+        r.name AS resolved_name, r.packet AS resolution_packet, r.time_ns AS resolution_time_ns,
+        rsrc.path AS resolution_source_path, s.suppressed_by, s.context, s.packets, s.bytes, s.last_time_ns,
+        (s.locator_kind = 'line' AND s.locator >= src.unverified_from_line) AS unverified, s.host_name
         """
     static let sightingJoins = """
         JOIN sources src ON src.id = s.source_id
@@ -383,54 +387,6 @@ public final class CaseDatabase: Sendable {
         LEFT JOIN resolutions r ON r.id = s.derived_from
         LEFT JOIN sources rsrc ON rsrc.id = r.source_id
         """
-
-    /// One row of `SELECT <incident id or NULL>, sightingColumns`, read by position; the
-    /// strings that repeat from row to row (paths, digests, values) come from `pool`.
-    static func sightingRow(_ row: Row, pool: inout StringPool) throws -> SightingRow {
-        let kind: String = try row.decode(atIndex: 4)
-        let number = UInt64(clamping: try row.decode(atIndex: 5) as Int64)
-        let locator: Locator
-        switch kind {
-        case "packet": locator = .packet(number)
-        case "line":
-            let offset: Int64? = try row.decode(atIndex: 6)
-            locator = .line(number: number, offset: offset.map { UInt64(clamping: $0) } ?? 0)
-        default: throw CaseStoreError.corruptRow("a sighting has locator kind \(kind)")
-        }
-        var derivation: Derivation? = nil
-        if let name: String = try row.decode(atIndex: 17) {
-            derivation = Derivation(
-                name: name, sourcePath: try row.decode(atIndex: 20) ?? "",
-                packet: UInt64(clamping: try row.decode(atIndex: 18) as Int64),
-                time: Timestamp(nanoseconds: try row.decode(atIndex: 19)))
-        }
-        let sha256: String? = try row.decode(atIndex: 3)
-        let context: String? = try row.decode(atIndex: 22)
-        return SightingRow(
-            id: try row.decode(atIndex: 1),
-            incidentID: try row.decode(atIndex: 0),
-            sourcePath: pool.shared(try row.decode(atIndex: 2)),
-            sourceSHA256: pool.shared(sha256 ?? ""),
-            locator: locator,
-            time: Timestamp(nanoseconds: try row.decode(atIndex: 7)),
-            indicatorType: pool.shared(try row.decode(atIndex: 8)),
-            indicatorValue: pool.shared(try row.decode(atIndex: 9)),
-            observed: pool.shared(try row.decode(atIndex: 10)),
-            field: pool.shared(try row.decode(atIndex: 11)),
-            host: pool.shared(try row.decode(atIndex: 12)),
-            ruleFile: pool.shared(try row.decode(atIndex: 13)),
-            ruleLine: try row.decode(atIndex: 14),
-            indicatorSource: try row.decode(atIndex: 15),
-            indicatorSeverity: try row.decode(atIndex: 16),
-            derivedFrom: derivation,
-            packets: UInt64(clamping: try row.decode(atIndex: 23) as Int64),
-            bytes: (try row.decode(atIndex: 24) as Int64?).map { UInt64(clamping: $0) },
-            lastTime: (try row.decode(atIndex: 25) as Int64?).map(Timestamp.init(nanoseconds:)),
-            suppressedBy: try row.decode(atIndex: 21),
-            context: context.map { $0.split(separator: ",").map(String.init) } ?? [],
-            unverified: (try row.decode(atIndex: 26) as Bool?) ?? false,
-            hostName: try row.decode(atIndex: 27))
-    }
 
     /// Strings that repeat on many rows, kept once each.
     struct StringPool {
@@ -796,6 +752,98 @@ public struct SightingRow: Sendable, Hashable {
     /// For a log sighting whose header's host name a DHCP lease in the case resolved:
     /// that name (`host` then holds the address; `HostNames.swift`).
     public var hostName: String? = nil
+}
+
+extension SightingRow {
+    /// Where the columns of `CaseDatabase.sightingColumns` (and `incident_id`) sit in
+    /// one statement's result: found by name once, then read on every row by position
+    /// (`ColumnPositions`), since the export reads every sighting of its incidents.
+    struct Columns {
+        let incidentID, id, sourcePath, sourceSHA256, locatorKind, locator, byteOffset, time: Int
+        let indicatorType, indicatorValue, observed, field, host, ruleFile, ruleLine, indicatorSource: Int
+        let indicatorSeverity, resolvedName, resolutionPacket, resolutionTime, resolutionSourcePath: Int
+        let suppressedBy, context, packets, bytes, lastTime, unverified, hostName: Int
+
+        init(_ statement: Statement) throws {
+            let position = ColumnPositions(statement)
+            incidentID = try position("incident_id")
+            id = try position("id")
+            sourcePath = try position("source_path")
+            sourceSHA256 = try position("source_sha256")
+            locatorKind = try position("locator_kind")
+            locator = try position("locator")
+            byteOffset = try position("byte_offset")
+            time = try position("time_ns")
+            indicatorType = try position("indicator_type")
+            indicatorValue = try position("indicator_value")
+            observed = try position("observed")
+            field = try position("field")
+            host = try position("host")
+            ruleFile = try position("rule_file")
+            ruleLine = try position("rule_line")
+            indicatorSource = try position("indicator_source")
+            indicatorSeverity = try position("indicator_severity")
+            resolvedName = try position("resolved_name")
+            resolutionPacket = try position("resolution_packet")
+            resolutionTime = try position("resolution_time_ns")
+            resolutionSourcePath = try position("resolution_source_path")
+            suppressedBy = try position("suppressed_by")
+            context = try position("context")
+            packets = try position("packets")
+            bytes = try position("bytes")
+            lastTime = try position("last_time_ns")
+            unverified = try position("unverified")
+            hostName = try position("host_name")
+        }
+    }
+
+    /// One row of a statement selecting `incident_id` and `CaseDatabase.sightingColumns`;
+    /// the strings that repeat from row to row (paths, digests, values) come from `pool`.
+    init(_ row: Row, columns: Columns, pool: inout CaseDatabase.StringPool) throws {
+        let kind: String = try row.decode(atIndex: columns.locatorKind)
+        let number = UInt64(clamping: try row.decode(atIndex: columns.locator) as Int64)
+        let locator: Locator
+        switch kind {
+        case "packet": locator = .packet(number)
+        case "line":
+            let offset: Int64? = try row.decode(atIndex: columns.byteOffset)
+            locator = .line(number: number, offset: offset.map { UInt64(clamping: $0) } ?? 0)
+        default: throw CaseStoreError.corruptRow("a sighting has locator kind \(kind)")
+        }
+        var derivation: Derivation? = nil
+        if let name: String = try row.decode(atIndex: columns.resolvedName) {
+            derivation = Derivation(
+                name: name, sourcePath: try row.decode(atIndex: columns.resolutionSourcePath) ?? "",
+                packet: UInt64(clamping: try row.decode(atIndex: columns.resolutionPacket) as Int64),
+                time: Timestamp(nanoseconds: try row.decode(atIndex: columns.resolutionTime)))
+        }
+        let sha256: String? = try row.decode(atIndex: columns.sourceSHA256)
+        let context: String? = try row.decode(atIndex: columns.context)
+        self.init(
+            id: try row.decode(atIndex: columns.id),
+            incidentID: try row.decode(atIndex: columns.incidentID),
+            sourcePath: pool.shared(try row.decode(atIndex: columns.sourcePath)),
+            sourceSHA256: pool.shared(sha256 ?? ""),
+            locator: locator,
+            time: Timestamp(nanoseconds: try row.decode(atIndex: columns.time)),
+            indicatorType: pool.shared(try row.decode(atIndex: columns.indicatorType)),
+            indicatorValue: pool.shared(try row.decode(atIndex: columns.indicatorValue)),
+            observed: pool.shared(try row.decode(atIndex: columns.observed)),
+            field: pool.shared(try row.decode(atIndex: columns.field)),
+            host: pool.shared(try row.decode(atIndex: columns.host)),
+            ruleFile: pool.shared(try row.decode(atIndex: columns.ruleFile)),
+            ruleLine: try row.decode(atIndex: columns.ruleLine),
+            indicatorSource: try row.decode(atIndex: columns.indicatorSource),
+            indicatorSeverity: try row.decode(atIndex: columns.indicatorSeverity),
+            derivedFrom: derivation,
+            packets: UInt64(clamping: try row.decode(atIndex: columns.packets) as Int64),
+            bytes: (try row.decode(atIndex: columns.bytes) as Int64?).map { UInt64(clamping: $0) },
+            lastTime: (try row.decode(atIndex: columns.lastTime) as Int64?).map(Timestamp.init(nanoseconds:)),
+            suppressedBy: try row.decode(atIndex: columns.suppressedBy),
+            context: context.map { $0.split(separator: ",").map(String.init) } ?? [],
+            unverified: (try row.decode(atIndex: columns.unverified) as Bool?) ?? false,
+            hostName: try row.decode(atIndex: columns.hostName))
+    }
 }
 
 /// The DNS answer a derived sighting comes from.

@@ -284,8 +284,8 @@ extension CaseDatabase {
     ) throws -> CustodyEntry {
         try queue.write { db in
             let last = try Row.fetchOne(db, sql: "SELECT id, entry_hash FROM custody_entries ORDER BY id DESC LIMIT 1")
-            let lastID: Int64 = try last?.decode(atIndex: 0) ?? 0
-            let previous: String = try last?.decode(atIndex: 1) ?? CustodyChain.genesis
+            let lastID: Int64 = try last?.decode(forColumn: "id") ?? 0
+            let previous: String = try last?.decode(forColumn: "entry_hash") ?? CustodyChain.genesis
             var entry = CustodyEntry(
                 id: lastID + 1, recordedAt: CustodyChain.now(), user: user, host: host, action: action.rawValue,
                 commandLine: commandLine, toolVersion: toolVersion, rulesDigest: rulesDigest,

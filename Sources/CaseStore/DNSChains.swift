@@ -49,7 +49,7 @@ extension CaseDatabase {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT src.id, src.path, src.sha256, src.kind, r.id, r.address
+                    SELECT src.id AS source_id, src.path, src.sha256, src.kind, r.id AS resolution_id, r.address
                     FROM resolutions r
                     JOIN sources rs ON rs.id = r.source_id AND rs.status != 'reading'
                     JOIN sources src ON src.status != 'reading' AND src.sha256 IS NOT NULL
@@ -62,13 +62,14 @@ extension CaseDatabase {
                 arguments: [horizon])
             var tasks: [DerivationTask] = []
             for row in rows {
-                let sourceID: Int64 = try row.decode(atIndex: 0)
-                let resolutionID: Int64 = try row.decode(atIndex: 4)
-                let address: String = try row.decode(atIndex: 5)
+                let sourceID: Int64 = try row.decode(forColumn: "source_id")
+                let resolutionID: Int64 = try row.decode(forColumn: "resolution_id")
+                let address: String = try row.decode(forColumn: "address")
                 if tasks.last?.sourceID != sourceID {
-                    let kind: String? = try row.decode(atIndex: 3)
+                    let kind: String? = try row.decode(forColumn: "kind")
                     tasks.append(DerivationTask(
-                        sourceID: sourceID, path: try row.decode(atIndex: 1), sha256: try row.decode(atIndex: 2),
+                        sourceID: sourceID, path: try row.decode(forColumn: "path"),
+                        sha256: try row.decode(forColumn: "sha256"),
                         kind: kind.flatMap(SourceKind.init(rawValue:)) ?? .text, resolutionIDs: [], addresses: []))
                 }
                 tasks[tasks.count - 1].resolutionIDs.append(resolutionID)
@@ -100,6 +101,9 @@ extension CaseDatabase {
                                                  last_time_ns, last_time)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
+            // Queried once per contact: its columns are found by name once, here.
+            let position = ColumnPositions(candidates)
+            let resolution = try position("id"), indicator = try position("indicator_id")
             let ids = "[" + task.resolutionIDs.map(String.init).joined(separator: ",") + "]"
             var added = 0
             for contact in contacts {
@@ -109,13 +113,13 @@ extension CaseDatabase {
                 ])
                 var indicatorsDone = Set<Int64>()
                 for row in rows {
-                    let indicatorID: Int64 = try row.decode(atIndex: 1)
+                    let indicatorID: Int64 = try row.decode(atIndex: indicator)
                     guard indicatorsDone.insert(indicatorID).inserted else { continue }
                     let (kind, number, offset) = CaseDatabase.locatorColumns(contact.locator)
                     try insert.execute(arguments: [
                         task.sourceID, kind, Int64(clamping: number), offset, contact.time.nanoseconds,
                         contact.time.iso8601, indicatorID, contact.address, contact.field, contact.host,
-                        try row.decode(atIndex: 0) as Int64, Int64(clamping: contact.packets),
+                        try row.decode(atIndex: resolution) as Int64, Int64(clamping: contact.packets),
                         contact.bytes.map { Int64(clamping: $0) }, contact.lastTime?.nanoseconds,
                         contact.lastTime?.iso8601,
                     ])

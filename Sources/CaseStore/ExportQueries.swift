@@ -2,7 +2,8 @@ import GRDB
 import Observations
 
 /// Queries of the evidence export, which reads incidents of up to hundreds of
-/// thousands of sightings: one statement for all of them, columns read by position.
+/// thousands of sightings: one statement for all of them, its columns found by name
+/// once (`SightingRow.Columns`) and read by position on each row.
 extension CaseDatabase {
     /// The sightings of each of `incidents`, as `sightings(incident:)` lists them (by
     /// time, source path, locator, then id), read with one query. An id with no
@@ -19,11 +20,13 @@ extension CaseDatabase {
             ORDER BY l.incident_id, s.time_ns, src.path, s.locator, s.byte_offset, s.id
             """
         try queue.read { db in
-            let rows = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(ids))
+            let statement = try db.makeStatement(sql: sql)
+            let columns = try SightingRow.Columns(statement)
+            let rows = try Row.fetchCursor(statement, arguments: StatementArguments(ids))
             var pool = StringPool()
             while let row = try rows.next() {
-                let incident: Int64 = try row.decode(atIndex: 0)
-                result[incident, default: []].append(try CaseDatabase.sightingRow(row, pool: &pool))
+                let incident: Int64 = try row.decode(atIndex: columns.incidentID)
+                result[incident, default: []].append(try SightingRow(row, columns: columns, pool: &pool))
             }
         }
         return result
@@ -38,7 +41,7 @@ extension CaseDatabase {
             try Row.fetchAll(db, sql: """
                 SELECT DISTINCT i.rule_file, i.rule_line, i.value, i.tlp,
                        (i.source IS NOT NULL OR i.severity IS NOT NULL OR i.confidence IS NOT NULL
-                        OR i.description IS NOT NULL)
+                        OR i.description IS NOT NULL) AS has_metadata
                 FROM incident_members l
                 JOIN sightings s ON s.id = l.sighting_id
                 JOIN indicators i ON i.id = s.indicator_id
@@ -47,9 +50,9 @@ extension CaseDatabase {
                 """, arguments: StatementArguments(ids)
             ).map { row in
                 StoredIndicatorLabel(
-                    ruleFile: try row.decode(atIndex: 0), ruleLine: try row.decode(atIndex: 1),
-                    value: try row.decode(atIndex: 2), tlp: try row.decode(atIndex: 3),
-                    hasMetadata: try row.decode(atIndex: 4))
+                    ruleFile: try row.decode(forColumn: "rule_file"), ruleLine: try row.decode(forColumn: "rule_line"),
+                    value: try row.decode(forColumn: "value"), tlp: try row.decode(forColumn: "tlp"),
+                    hasMetadata: try row.decode(forColumn: "has_metadata"))
             }
         }
     }

@@ -39,11 +39,13 @@ extension CaseDatabase {
             try Row.fetchAll(db, sql: """
                 SELECT source_id, locator_kind, locator, time_ns, name, address FROM host_addresses ORDER BY id
                 """).map { row in
-                let kind: String = row[1]
-                let number = UInt64(clamping: row[2] as Int64)
+                let kind: String = try row.decode(forColumn: "locator_kind")
+                let number = UInt64(clamping: try row.decode(forColumn: "locator") as Int64)
                 return NewHostAddress(
-                    sourceID: row[0], locator: kind == "packet" ? .packet(number) : .line(number: number, offset: 0),
-                    time: Timestamp(nanoseconds: row[3]), name: row[4], address: row[5])
+                    sourceID: try row.decode(forColumn: "source_id"),
+                    locator: kind == "packet" ? .packet(number) : .line(number: number, offset: 0),
+                    time: Timestamp(nanoseconds: try row.decode(forColumn: "time_ns")),
+                    name: try row.decode(forColumn: "name"), address: try row.decode(forColumn: "address"))
             }
         }
     }
@@ -53,7 +55,7 @@ extension CaseDatabase {
         try queue.write { db in
             var leases = HostNameResolution.Leases()
             for row in try Row.fetchAll(db, sql: "SELECT DISTINCT name, address FROM host_addresses") {
-                leases.add(name: row[0], address: row[1])
+                leases.add(name: try row.decode(forColumn: "name"), address: try row.decode(forColumn: "address"))
             }
             var result = HostNameResolution()
             guard !leases.isEmpty else { return result }

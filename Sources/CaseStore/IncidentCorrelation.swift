@@ -64,7 +64,8 @@ struct IncidentStore {
                 ORDER BY first_seen_ns, id
                 """)
             ranges = try Row.fetchAll(select, arguments: [host]).map {
-                (try $0.decode(atIndex: 0), try $0.decode(atIndex: 1), try $0.decode(atIndex: 2))
+                (try $0.decode(forColumn: "id"), try $0.decode(forColumn: "first_seen_ns"),
+                 try $0.decode(forColumn: "last_seen_ns"))
             }
         }
         let time = fact.time.nanoseconds
@@ -119,7 +120,9 @@ extension CaseDatabase {
     /// that are `complete` or `failed` (a damaged file keeps what was read before the
     /// damage), not suppressed by an allow list. Ordered by sighting id, or by (host,
     /// time, id) when `orderedByHost` (the `sightings_host_time` index's order).
-    /// Indicator metadata and source kinds are read once, not joined per sighting.
+    /// Indicator metadata and source kinds are read once, not joined per sighting; each
+    /// statement's columns are found by name once (`ColumnPositions`), not on each of
+    /// the millions of rows.
     static func forEachSightingFact(
         in db: Database, orderedByHost: Bool, _ body: (SightingFact) throws -> Void
     ) throws {
@@ -131,50 +134,68 @@ extension CaseDatabase {
             var feed: String
         }
         var indicators: [Int64: IndicatorFacts] = [:]
-        let indicatorRows = try Row.fetchCursor(
-            db, sql: "SELECT id, value, type, severity, confidence, COALESCE(source, rule_file) FROM indicators")
-        while let row = try indicatorRows.next() {
-            let severity: String? = try row.decode(atIndex: 3)
-            indicators[try row.decode(atIndex: 0)] = IndicatorFacts(
-                value: try row.decode(atIndex: 1), type: try row.decode(atIndex: 2),
-                severity: severity.flatMap { Severity(rawValue: $0.lowercased()) },
-                confidence: try row.decode(atIndex: 4), feed: try row.decode(atIndex: 5))
+        // Each statement's positions in a scope of their own: all three select an `id`.
+        let indicatorStatement = try db.makeStatement(sql: """
+            SELECT id, value, type, severity, confidence, COALESCE(source, rule_file) AS feed FROM indicators
+            """)
+        do {
+            let position = ColumnPositions(indicatorStatement)
+            let id = try position("id"), value = try position("value"), type = try position("type")
+            let severity = try position("severity"), confidence = try position("confidence"), feed = try position("feed")
+            let rows = try Row.fetchCursor(indicatorStatement)
+            while let row = try rows.next() {
+                let severityText: String? = try row.decode(atIndex: severity)
+                indicators[try row.decode(atIndex: id)] = IndicatorFacts(
+                    value: try row.decode(atIndex: value), type: try row.decode(atIndex: type),
+                    severity: severityText.flatMap { Severity(rawValue: $0.lowercased()) },
+                    confidence: try row.decode(atIndex: confidence), feed: try row.decode(atIndex: feed))
+            }
         }
         var kinds: [Int64: SourceKind] = [:]
-        let sourceRows = try Row.fetchCursor(db, sql: "SELECT id, kind FROM sources WHERE status != 'reading'")
-        while let row = try sourceRows.next() {
-            let kind: String? = try row.decode(atIndex: 1)
-            // A kind this version does not know counts as a log, per the formula.
-            kinds[try row.decode(atIndex: 0)] = kind.flatMap(SourceKind.init(rawValue:)) ?? .text
+        let sourceStatement = try db.makeStatement(sql: "SELECT id, kind FROM sources WHERE status != 'reading'")
+        do {
+            let position = ColumnPositions(sourceStatement)
+            let id = try position("id"), kind = try position("kind")
+            let rows = try Row.fetchCursor(sourceStatement)
+            while let row = try rows.next() {
+                let kindText: String? = try row.decode(atIndex: kind)
+                // A kind this version does not know counts as a log, per the formula.
+                kinds[try row.decode(atIndex: id)] = kindText.flatMap(SourceKind.init(rawValue:)) ?? .text
+            }
         }
         // Sightings without a host ('') come first: the walk groups them under `(unknown)`.
-        let rows = try Row.fetchCursor(db, sql: """
+        let sightingStatement = try db.makeStatement(sql: """
             SELECT s.id, s.host, s.time_ns, s.last_time_ns, s.indicator_id, s.source_id, s.field
             FROM sightings s
             WHERE s.suppressed_by IS NULL
             ORDER BY \(orderedByHost ? "s.host, s.time_ns, s.id" : "s.id")
             """)
+        let position = ColumnPositions(sightingStatement)
+        let id = try position("id"), host = try position("host"), time = try position("time_ns")
+        let lastTime = try position("last_time_ns"), indicatorColumn = try position("indicator_id")
+        let source = try position("source_id"), field = try position("field")
+        let rows = try Row.fetchCursor(sightingStatement)
         while let row = try rows.next() {
             // Sightings of a source still `reading` are left out: they are a run in
             // progress or the remains of a killed one, which the next run replaces.
-            guard let kind = kinds[try row.decode(atIndex: 5)] else { continue }
-            let indicatorID: Int64 = try row.decode(atIndex: 4)
+            guard let kind = kinds[try row.decode(atIndex: source)] else { continue }
+            let indicatorID: Int64 = try row.decode(atIndex: indicatorColumn)
             guard let indicator = indicators[indicatorID] else {
-                throw CaseStoreError.corruptRow("sighting \(try row.decode(atIndex: 0) as Int64) names indicator \(indicatorID), which is not stored")
+                throw CaseStoreError.corruptRow("sighting \(try row.decode(atIndex: id) as Int64) names indicator \(indicatorID), which is not stored")
             }
             var fact = SightingFact(
-                id: try row.decode(atIndex: 0),
-                host: try row.decode(atIndex: 1),
-                time: Timestamp(nanoseconds: try row.decode(atIndex: 2)),
+                id: try row.decode(atIndex: id),
+                host: try row.decode(atIndex: host),
+                time: Timestamp(nanoseconds: try row.decode(atIndex: time)),
                 indicatorID: indicatorID,
                 indicatorValue: indicator.value,
                 sourceKind: kind,
                 indicatorSeverity: indicator.severity,
                 indicatorConfidence: indicator.confidence,
                 feed: indicator.feed,
-                lastTime: (try row.decode(atIndex: 3) as Int64?).map(Timestamp.init(nanoseconds:)))
+                lastTime: (try row.decode(atIndex: lastTime) as Int64?).map(Timestamp.init(nanoseconds:)))
             fact.indicatorType = indicator.type
-            fact.field = try row.decode(atIndex: 6)
+            fact.field = try row.decode(atIndex: field)
             try body(fact)
         }
     }

@@ -168,7 +168,7 @@ extension CaseDatabase {
         try queue.write { db in
             guard let merged = try Row.fetchOne(db, sql: "SELECT merged_into FROM incidents WHERE id = ?", arguments: [id])
             else { throw CaseStoreError.unknownIncident(id) }
-            if let into: Int64 = try merged.decode(atIndex: 0) { throw CaseStoreError.mergedIncident(id, into: into) }
+            if let into: Int64 = try merged.decode(forColumn: "merged_into") { throw CaseStoreError.mergedIncident(id, into: into) }
             try db.execute(
                 sql: """
                     INSERT INTO triage_events (incident_id, recorded_at, user, status, assignee, note)
@@ -186,13 +186,13 @@ extension CaseDatabase {
                 WHERE incident_id = ? ORDER BY id
                 """, arguments: [id]
             ).map { row in
-                let status: String = try row.decode(atIndex: 2)
+                let status: String = try row.decode(forColumn: "status")
                 guard let parsed = TriageStatus(rawValue: status) else {
                     throw CaseStoreError.corruptRow("a triage event has status \(status)")
                 }
                 return TriageEvent(
-                    recordedAt: try row.decode(atIndex: 0), user: try row.decode(atIndex: 1), status: parsed,
-                    assignee: try row.decode(atIndex: 3), note: try row.decode(atIndex: 4))
+                    recordedAt: try row.decode(forColumn: "recorded_at"), user: try row.decode(forColumn: "user"),
+                    status: parsed, assignee: try row.decode(forColumn: "assignee"), note: try row.decode(forColumn: "note"))
             }
         }
     }

@@ -38,23 +38,30 @@ extension CaseDatabase {
 
     private func lineEvents(where condition: String, _ arguments: StatementArguments) throws -> [StoredLineEvent] {
         try queue.read { db in
-            try Row.fetchAll(db, sql: """
+            // Every line event of the case, for rule correlation: columns found by name
+            // once for the statement (`ColumnPositions`), not on each row.
+            let statement = try db.makeStatement(sql: """
                 SELECT e.id, e.source_id, e.line, e.byte_offset, e.time_ns, e.host, e.log_src, e.log_dst, e.base_rules,
                        src.path, src.sha256
                 FROM line_events e JOIN sources src ON src.id = e.source_id
                 WHERE \(condition)
                 ORDER BY e.time_ns, e.id
-                """, arguments: arguments
-            ).map { row in
-                let names: String = try row.decode(atIndex: 8)
+                """)
+            let position = ColumnPositions(statement)
+            let id = try position("id"), sourceID = try position("source_id"), line = try position("line")
+            let offset = try position("byte_offset"), time = try position("time_ns"), host = try position("host")
+            let logSource = try position("log_src"), logDestination = try position("log_dst")
+            let baseRules = try position("base_rules"), path = try position("path"), sha256 = try position("sha256")
+            return try Row.fetchAll(statement, arguments: arguments).map { row in
+                let names: String = try row.decode(atIndex: baseRules)
                 return StoredLineEvent(
-                    id: try row.decode(atIndex: 0), sourceID: try row.decode(atIndex: 1),
-                    line: UInt64(clamping: try row.decode(atIndex: 2) as Int64),
-                    offset: UInt64(clamping: try row.decode(atIndex: 3) as Int64),
-                    time: Timestamp(nanoseconds: try row.decode(atIndex: 4)), host: try row.decode(atIndex: 5),
-                    logSource: try row.decode(atIndex: 6), logDestination: try row.decode(atIndex: 7),
-                    baseRules: names.split(separator: ",").map(String.init), sourcePath: try row.decode(atIndex: 9),
-                    sourceSHA256: try row.decode(atIndex: 10) ?? "")
+                    id: try row.decode(atIndex: id), sourceID: try row.decode(atIndex: sourceID),
+                    line: UInt64(clamping: try row.decode(atIndex: line) as Int64),
+                    offset: UInt64(clamping: try row.decode(atIndex: offset) as Int64),
+                    time: Timestamp(nanoseconds: try row.decode(atIndex: time)), host: try row.decode(atIndex: host),
+                    logSource: try row.decode(atIndex: logSource), logDestination: try row.decode(atIndex: logDestination),
+                    baseRules: names.split(separator: ",").map(String.init), sourcePath: try row.decode(atIndex: path),
+                    sourceSHA256: try row.decode(atIndex: sha256) ?? "")
             }
         }
     }
@@ -72,8 +79,11 @@ extension CaseDatabase {
                 WHERE rule_id IS NOT NULL AND merged_into IS NULL ORDER BY id
                 """)
             for row in rows {
-                let key = (try row.decode(atIndex: 1) as String) + "\u{0}" + (try row.decode(atIndex: 2) as String)
-                stored[key, default: []].append((try row.decode(atIndex: 0), try row.decode(atIndex: 3), try row.decode(atIndex: 4)))
+                let key = (try row.decode(forColumn: "rule_id") as String) + "\u{0}"
+                    + (try row.decode(forColumn: "group_key") as String)
+                stored[key, default: []].append((
+                    try row.decode(forColumn: "id"), try row.decode(forColumn: "first_seen_ns"),
+                    try row.decode(forColumn: "last_seen_ns")))
             }
             var taken = Set<Int64>()
             var ids: [Int64] = []

@@ -79,15 +79,11 @@ struct DNSChainSearch: Sendable {
             conversations.closeAll().forEach(keep)
             try file.drain()
             guard file.sha256Hex == task.sha256 else {
-                return .failure(IngestError(description: """
-                    \(task.path): not searched for DNS chains: the file changed since it was read \
-                    (SHA-256 \(file.sha256Hex), the case holds \(task.sha256))
-                    """))
+                return .failure(.changedSinceRead(path: task.path, found: file.sha256Hex, stored: task.sha256))
             }
             return .success(try database.recordDerivations(task, contacts: contacts, horizon: horizon))
         } catch {
-            return .failure(IngestError(
-                description: "\(task.path): not searched for DNS chains: \(CaseDatabase.describe(error))"))
+            return .failure(.chainSearchFailed(path: task.path, cause: error))
         }
     }
 }

@@ -57,7 +57,7 @@ final class IndicatorRecords: Sendable {
             // sighted in an earlier run gets its existing id back.
             let stored = try database.storeIndicators(unstored.map { indicators[$0] })
             guard stored.count == unstored.count else {
-                throw IngestError(description: "the case database did not store every indicator of a batch")
+                throw IngestError.indicatorNotStored(indicator: nil)
             }
             for (index, id) in zip(unstored, stored) {
                 ids[index] = id

@@ -129,9 +129,59 @@ public struct IngestReport: Sendable {
     }
 }
 
-/// Errors that stop a run before any file is read.
-public struct IngestError: Error, CustomStringConvertible {
-    public var description: String
+/// Why a run stopped, or why part of it could not be done: what it was doing, on which
+/// file, and the error beneath (`cause`), kept for callers that need more than the one
+/// line `description` gives the user.
+public enum IngestError: Error, CustomStringConvertible {
+    /// The `--filter` expression does not compile; `problem` is libpcap's message.
+    case filterDoesNotCompile(filter: String, problem: String)
+    /// The case database at `path` could not be opened, created or migrated.
+    case cannotOpenCase(path: String, cause: any Error)
+    /// The case's writer lock could not be taken (another ingest holds it, or the file
+    /// cannot be opened).
+    case cannotLockCase(CaseStoreError)
+    /// The case database at `path` failed during the run (a write, correlation); the
+    /// transaction was rolled back.
+    case caseStore(path: String, cause: any Error)
+    /// Indicators the matcher found could not be stored, so neither could their
+    /// sightings; `indicator` names the first, or is nil for a whole batch.
+    case indicatorNotStored(indicator: String?)
+    /// The file at `path` was not searched for DNS chains because its content changed
+    /// since it was read: it now has SHA-256 `found`, the case holds `stored`.
+    case changedSinceRead(path: String, found: String, stored: String)
+    /// The file at `path` could not be searched for DNS chains.
+    case chainSearchFailed(path: String, cause: any Error)
+
+    /// The error beneath, if there is one.
+    public var cause: (any Error)? {
+        switch self {
+        case .cannotOpenCase(_, let cause), .caseStore(_, let cause), .chainSearchFailed(_, let cause): cause
+        case .cannotLockCase(let error): error
+        case .filterDoesNotCompile, .indicatorNotStored, .changedSinceRead: nil
+        }
+    }
+
+    /// The case store's own error beneath, if that is the cause (not SQLite's
+    /// `DatabaseError`, nor a file's).
+    public var caseStoreError: CaseStoreError? { cause as? CaseStoreError }
+
+    /// One line, as `cairn ingest` prints it after `error: `.
+    public var description: String {
+        switch self {
+        case .filterDoesNotCompile(let filter, let problem): "--filter \"\(filter)\" does not compile: \(problem)"
+        case .cannotOpenCase(let path, let cause):
+            "\(path): cannot open the case database: \(CaseDatabase.describe(cause))"
+        case .cannotLockCase(let error): error.description
+        case .caseStore(let path, let cause): "\(path): \(CaseDatabase.describe(cause))"
+        case .indicatorNotStored(let indicator?): "the case database did not store indicator \(indicator)"
+        case .indicatorNotStored(nil): "the case database did not store every indicator of a batch"
+        case .changedSinceRead(let path, let found, let stored):
+            "\(path): not searched for DNS chains: the file changed since it was read "
+                + "(SHA-256 \(found), the case holds \(stored))"
+        case .chainSearchFailed(let path, let cause):
+            "\(path): not searched for DNS chains: \(CaseDatabase.describe(cause))"
+        }
+    }
 }
 
 /// Runs the pipeline: rules → readers (concurrently) → matcher → case store → DNS
@@ -147,13 +197,14 @@ public struct Ingestor: Sendable {
     }
 
     /// Ingests `paths`. `progress` is told as files finish and as bytes are read (from
-    /// reader threads).
-    public func run(paths: [String], progress: (any IngestProgress)? = nil) throws -> IngestReport {
+    /// reader threads). A file that cannot be read is reported in the result, not
+    /// thrown; what is thrown stops the run.
+    public func run(paths: [String], progress: (any IngestProgress)? = nil) throws(IngestError) -> IngestReport {
         let started = ContinuousClock.now
         var report = IngestReport()
 
         if let filter = options.filter, let problem = CaptureReader.filterProblem(filter) {
-            throw IngestError(description: "--filter \"\(filter)\" does not compile: \(problem)")
+            throw .filterDoesNotCompile(filter: filter, problem: problem)
         }
         let (rules, table, ruleCache, ruleTiming) = RuleSet.loadCompiled(
             paths: options.rulePaths, cacheDirectory: options.tableCacheDirectory)
@@ -170,22 +221,25 @@ public struct Ingestor: Sendable {
         do {
             database = try CaseDatabase(path: options.databasePath)
         } catch {
-            throw IngestError(
-                description: "\(options.databasePath): cannot open the case database: \(CaseDatabase.describe(error))")
+            throw .cannotOpenCase(path: options.databasePath, cause: error)
         }
         let writerLock: WriterLock
         do {
             writerLock = try database.lockForWriting()
+        } catch let error as CaseStoreError {
+            throw .cannotLockCase(error)
         } catch {
-            throw IngestError(description: "\(error)")
+            throw .caseStore(path: options.databasePath, cause: error)
         }
         defer { withExtendedLifetime(writerLock) {} }
         let logSettings = LogSettings(
             utcOffsetSeconds: options.utcOffsetSeconds, year: options.year,
             maximumLineLength: options.maximumLineLength, maximumDecompressedBytes: options.maximumDecompressedBytes)
-        let runID = try database.beginRun(
-            version: options.version, rulesDigest: rules.digest, commandLine: options.commandLine,
-            logSettings: logSettings)
+        let runID = try onCase {
+            try database.beginRun(
+                version: options.version, rulesDigest: rules.digest, commandLine: options.commandLine,
+                logSettings: logSettings)
+        }
         let indicatorRecords = IndicatorRecords(rules: rules, database: database)
 
         let entries = InputDiscovery.entries(for: paths)
@@ -196,7 +250,7 @@ public struct Ingestor: Sendable {
             case .file(let path):
                 files.append((index, path))
             case .missing(let path, let reason):
-                try database.recordFailedSource(path: path, kind: nil, reason: reason, runID: runID)
+                try onCase { try database.recordFailedSource(path: path, kind: nil, reason: reason, runID: runID) }
                 results[index] = SourceResult(
                     path: path, size: 0, kind: nil, status: .failed("\(path): \(reason)"), summary: ReadSummary(), sightings: 0)
             }
@@ -218,34 +272,52 @@ public struct Ingestor: Sendable {
         report.sources = results.compactMap { $0 }
         progress?.end()
 
-        let chains = try DNSChainSearch(
-            database: database, reader: reader.withoutProgress, horizon: options.dnsHorizonSeconds * 1_000_000_000,
-            jobs: options.jobs
-        ).run()
+        let chains = try onCase {
+            try DNSChainSearch(
+                database: database, reader: reader.withoutProgress, horizon: options.dnsHorizonSeconds * 1_000_000_000,
+                jobs: options.jobs
+            ).run()
+        }
         report.derivedSightings = chains.derivedSightings
         report.sourcesSearchedForChains = chains.sourcesSearched
         report.chainProblems = chains.problems
-        report.hostNames = try database.resolveHostNames()
+        report.hostNames = try onCase { try database.resolveHostNames() }
 
         let correlationStarted = ContinuousClock.now
-        report.incidentCount = try database.correlateIncidents(Correlator())
+        report.incidentCount = try onCase { try database.correlateIncidents(Correlator()) }
         if !correlation.rules.correlations.isEmpty {
             // Only the sightings some base rule selects take part: the others are not held.
             var selected: [SightingFact] = []
-            try database.forEachSightingFact { fact in
-                if correlation.rules.selectsSighting(RuleIncidentBuilder.sighting(fact)) { selected.append(fact) }
+            try onCase {
+                try database.forEachSightingFact { fact in
+                    if correlation.rules.selectsSighting(RuleIncidentBuilder.sighting(fact)) { selected.append(fact) }
+                }
             }
+            let lineEvents = try onCase { try database.lineEvents() }
             let ruleIncidents = RuleIncidentBuilder(rules: correlation.rules)
-                .incidents(facts: selected, lineEvents: try database.lineEvents())
-            try database.updateRuleIncidents(ruleIncidents)
+                .incidents(facts: selected, lineEvents: lineEvents)
+            try onCase { try database.updateRuleIncidents(ruleIncidents) }
             report.incidentCount += ruleIncidents.count
         }
         report.correlationSeconds = secondsElapsed(since: correlationStarted)
-        try database.finishRun(runID, succeeded: !report.hadProblems)
-        _ = try database.appendIngestCustodyEntry(
-            runID: runID, commandLine: options.commandLine, toolVersion: options.version, rulesDigest: rules.digest)
+        try onCase {
+            try database.finishRun(runID, succeeded: !report.hadProblems)
+            _ = try database.appendIngestCustodyEntry(
+                runID: runID, commandLine: options.commandLine, toolVersion: options.version, rulesDigest: rules.digest)
+        }
         report.elapsedSeconds = secondsElapsed(since: started)
         return report
+    }
+
+    /// Does one step of the run on the case database; an error there stops the run
+    /// and is kept as the cause (`IngestError.caseStore`).
+    @discardableResult
+    private func onCase<Value>(_ step: () throws -> Value) throws(IngestError) -> Value {
+        do {
+            return try step()
+        } catch {
+            throw .caseStore(path: options.databasePath, cause: error)
+        }
     }
 
     /// Threads that scan the logs' lines besides the ones reading them

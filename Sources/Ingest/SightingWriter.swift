@@ -101,8 +101,7 @@ final class SightingWriter: Sendable {
             forIndicatorsAt: batch.sightings.map(\.indicator) + batch.resolutions.map(\.indicator))
         func id(_ index: Int) throws -> Int64 {
             guard let id = ids[index] else {
-                throw IngestError(
-                    description: "the case database did not store indicator \(indicatorRecords.value(ofIndicatorAt: index))")
+                throw IngestError.indicatorNotStored(indicator: indicatorRecords.value(ofIndicatorAt: index))
             }
             return id
         }

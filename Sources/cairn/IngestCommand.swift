@@ -94,7 +94,7 @@ struct Ingest: ParsableCommand {
         do {
             report = try Ingestor(options: options).run(paths: paths, progress: progress)
         } catch {
-            printError(error is IngestError ? "error: \(error)" : "error: \(db): \(CaseDatabase.describe(error))")
+            printError("error: \(error)")
             throw ExitCode(exitSomethingFailed)
         }
         for error in report.ruleErrors { printError(error.description) }

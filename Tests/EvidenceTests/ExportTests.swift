@@ -72,14 +72,11 @@ func exportVerifies() throws {
     #expect((first?["indicator"] as? [String: Any])?["rule"] as? String != nil)
 }
 
-@Test("sha256sum -c accepts both manifests from inside the bag")
+@Test("sha256sum -c accepts both manifests from inside the bag", .enabled(if: Tool.sha256sum, "sha256sum is not installed"))
 func standardToolsAgree() throws {
     let sample = try ExportedSample()
     for manifest in ["manifest-sha256.txt", "tagmanifest-sha256.txt"] {
-        guard let result = run("sh", ["-c", "cd '\(sample.bag)' && sha256sum -c --strict \(manifest)"]) else {
-            print("skipped: sha256sum is not available")
-            return
-        }
+        let result = try #require(run("sh", ["-c", "cd '\(sample.bag)' && sha256sum -c --strict \(manifest)"]))
         #expect(result.status == 0, "\(result.output)")
     }
 }
@@ -380,23 +377,11 @@ func htmlReportLimit() {
     #expect(html.components(separatedBy: "<circle ").count == 2)
 }
 
-/// The built `cairn` executable (beside the test bundle in the build directory).
-private var cairnExecutable: String? {
-    var directory = Bundle.main.bundleURL
-    for _ in 0..<4 {
-        let candidate = directory.appendingPathComponent("cairn")
-        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
-        directory = directory.deletingLastPathComponent()
-    }
-    return nil
-}
-
-@Test("the command line: export, verify (0, then 1 naming the file), custody verify and list")
+@Test(
+    "the command line: export, verify (0, then 1 naming the file), custody verify and list",
+    .enabled(if: Fixtures.cairnExecutable != nil, "the cairn executable is not built"))
 func commandLine() throws {
-    guard let cairn = cairnExecutable else {
-        print("skipped: the cairn executable is not built")
-        return
-    }
+    let cairn = try #require(Fixtures.cairnExecutable)
     let directory = try TemporaryDirectory()
     let database = try ingest([Fixtures.sampleData], into: directory)
     let ids = try database.incidents().map { String($0.id) }
@@ -429,10 +414,9 @@ func truncatedGzipExcerpt() throws {
     let database = try ingest([log], into: directory)
     let sightings = try database.sightings(incident: nil)
     let ids = try database.incidents().map(\.id)
-    guard !sightings.isEmpty, !ids.isEmpty else {
-        print("skipped: the truncated log yields no sighting")
-        return
-    }
+    // The first two thirds of the sample log hold sightings and incidents: without
+    // them there would be nothing to quote.
+    try #require(!sightings.isEmpty && !ids.isEmpty, "the truncated log yields no sighting")
     let bag = directory.file("package")
     _ = try EvidenceExporter(database: database).export(ExportOptions(incidentIDs: ids, commandLine: "", toolVersion: ""), to: bag)
     let excerpts = try String(contentsOfFile: bag + "/data/log-excerpts.txt", encoding: .utf8)

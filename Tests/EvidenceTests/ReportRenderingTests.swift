@@ -49,16 +49,12 @@ for row in range(height):
 print(width, height, len(distinct), *counts)
 """#
 
-@Test("report.html renders in headless Chromium, and the screenshot shows the timeline's dots")
+@Test(
+    "report.html renders in headless Chromium, and the screenshot shows the timeline's dots",
+    .enabled(if: Tool.chromium != nil, "no headless Chromium installed (apt-get install chromium)"),
+    .enabled(if: Tool.python3, "python3 is not installed (used to read the screenshot)"))
 func reportRendersInChromium() throws {
-    guard let browser = ["chromium", "chromium-browser", "google-chrome"].first(where: available) else {
-        print("skipped: no headless Chromium installed (apt-get install chromium)")
-        return
-    }
-    guard available("python3") else {
-        print("skipped: python3 is not installed (used to read the screenshot)")
-        return
-    }
+    let browser = try #require(Tool.chromium)
     let directory = try TemporaryDirectory()
     let database = try ingest([Fixtures.sampleData], into: directory)
     let bag = directory.file("package")

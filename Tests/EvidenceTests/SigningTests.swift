@@ -59,20 +59,22 @@ func signatures() throws {
     let tampered = PackageVerifier.verify(directory: bag, publicKey: key.publicKey)
     #expect(tampered.problems.contains { $0.file == "tagmanifest-sha256.txt.sig" })
     if case .invalid = tampered.signature {} else { Issue.record("tampered manifest accepted") }
-    try flipByte(bag + "/tagmanifest-sha256.txt", at: 5)
+}
 
-    // openssl checks the same signature with the PEM public key, as docs/evidence.md shows.
-    if available("openssl") {
-        let pub = directory.file("signer.pub")
-        try PackageSigning.pem(publicKey: key.publicKey).write(toFile: pub, atomically: false, encoding: .utf8)
-        let command = "cd '\(bag)' && openssl pkeyutl -verify -pubin -inkey '\(pub)' -rawin -in tagmanifest-sha256.txt -sigfile tagmanifest-sha256.txt.sig"
-        let ok = try #require(run("sh", ["-c", command]))
-        #expect(ok.status == 0 && ok.output.contains("Signature Verified Successfully"), "\(ok.output)")
-        try flipByte(bag + "/tagmanifest-sha256.txt", at: 5)
-        #expect(run("sh", ["-c", command])?.status != 0)
-    } else {
-        print("skipped: openssl is not installed")
-    }
+@Test(
+    "openssl checks a package's signature with the PEM public key, as docs/evidence.md shows",
+    .enabled(if: Tool.openssl, "openssl is not installed"))
+func opensslChecksTheSignature() throws {
+    let directory = try TemporaryDirectory()
+    let key = Curve25519.Signing.PrivateKey()
+    let bag = try signedPackage(directory, key: key)
+    let pub = directory.file("signer.pub")
+    try PackageSigning.pem(publicKey: key.publicKey).write(toFile: pub, atomically: false, encoding: .utf8)
+    let command = "cd '\(bag)' && openssl pkeyutl -verify -pubin -inkey '\(pub)' -rawin -in tagmanifest-sha256.txt -sigfile tagmanifest-sha256.txt.sig"
+    let ok = try #require(run("sh", ["-c", command]))
+    #expect(ok.status == 0 && ok.output.contains("Signature Verified Successfully"), "\(ok.output)")
+    try flipByte(bag + "/tagmanifest-sha256.txt", at: 5)
+    #expect(run("sh", ["-c", command])?.status != 0)
 }
 
 @Test("an unsigned package is reported unsigned, and fails when a key is given")
@@ -150,23 +152,11 @@ func preservationRequests() throws {
     #expect(PackageVerifier.verify(directory: bag).ok)
 }
 
-/// The built `cairn` executable (beside the test bundle in the build directory).
-private var cairn: String? {
-    var directory = Bundle.main.bundleURL
-    for _ in 0..<4 {
-        let candidate = directory.appendingPathComponent("cairn")
-        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
-        directory = directory.deletingLastPathComponent()
-    }
-    return nil
-}
-
-@Test("the command line: keys generate, export --sign --headers-only, verify --key; a changed capture exits 1")
+@Test(
+    "the command line: keys generate, export --sign --headers-only, verify --key; a changed capture exits 1",
+    .enabled(if: Fixtures.cairnExecutable != nil, "the cairn executable is not built"))
 func signingCommandLine() throws {
-    guard let cairn else {
-        print("skipped: the cairn executable is not built")
-        return
-    }
+    let cairn = try #require(Fixtures.cairnExecutable)
     let directory = try TemporaryDirectory()
     let capture = directory.file("office-lan.pcap")
     try FileManager.default.copyItem(atPath: Fixtures.sampleData + "/office-lan.pcap", toPath: capture)

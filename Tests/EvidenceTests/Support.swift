@@ -9,15 +9,44 @@ enum Fixtures {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let sampleData = packageRoot.appendingPathComponent("SampleData").path
     static let rules = packageRoot.appendingPathComponent("Rules").path
+    /// `../shared/corpus`, and whether this clone has it: the tests that read it skip
+    /// through `.enabled(if: Fixtures.corpusPresent)` when it has not.
+    static let corpusPath = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus").path
+    static let corpusPresent = FileManager.default.fileExists(atPath: corpusPath + "/pcap")
     /// The shared corpus, or nil (with the reason printed) when it is absent.
     static var corpus: String? {
-        let path = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus").path
-        guard FileManager.default.fileExists(atPath: path + "/pcap") else {
+        guard corpusPresent else {
             print("skipped: ../shared/corpus is absent")
             return nil
         }
-        return path
+        return corpusPath
     }
+
+    /// The built `cairn` executable (beside the test bundle in the build directory), or
+    /// nil when it is not built: the tests that run it skip through `.enabled(if:)`.
+    static let cairnExecutable: String? = {
+        var directory = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("cairn")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
+            directory = directory.deletingLastPathComponent()
+        }
+        return nil
+    }()
+}
+
+/// The tools some tests check the package with, and whether this machine has them:
+/// those tests skip through `.enabled(if:)` when one is absent, so the report says so.
+enum Tool {
+    static let python3 = available("python3")
+    static let openssl = available("openssl")
+    static let sha256sum = available("sha256sum")
+    /// libxml2-utils.
+    static let xmllint = available("xmllint")
+    /// The OASIS validator (pip package stix2-validator).
+    static let stix2Validator = run("stix2_validator", ["--help"])?.status == 0
+    /// A headless Chromium's command, if one is installed.
+    static let chromium = ["chromium", "chromium-browser", "google-chrome"].first(where: available)
 }
 
 /// A fresh directory for one test, removed when the value goes away.

@@ -324,8 +324,8 @@ import Testing
         #expect(Self.cacheFiles(cache) == [files[0], files[3], files[4], files[5]].sorted())
     }
 
-    @Test func theRealFeedsRoundTrip() throws {
-        guard let corpus = corpusIndicators() else { return }
+    @Test(.enabled(if: corpusPresent, "../shared/corpus is absent")) func theRealFeedsRoundTrip() throws {
+        let corpus = corpusIndicators
         let cache = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-cache-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: cache) }
         // A few feeds of each kind (a few seconds in a debug build): addresses, ranges,

@@ -4,17 +4,12 @@ import Testing
 @testable import Indicators
 import TestSupport
 
-/// `<package root>/../shared/corpus/indicators`, or nil (with a note) when absent.
-func corpusIndicators(filePath: String = #filePath) -> String? {
-    let packageRoot = URL(fileURLWithPath: filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let path = packageRoot.appendingPathComponent("../shared/corpus/indicators").standardizedFileURL.path
-    guard FileManager.default.fileExists(atPath: path) else {
-        print("skipped: ../shared/corpus is absent")
-        return nil
-    }
-    return path
-}
+/// `<package root>/../shared/corpus/indicators`, and whether this clone has it: the
+/// tests that read it skip through `.enabled(if: corpusPresent)` when it has not.
+let corpusIndicators = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("../shared/corpus/indicators").standardizedFileURL.path
+let corpusPresent = FileManager.default.fileExists(atPath: corpusIndicators)
 
 /// The non-blank, non-comment lines of a file, trimmed, as an independent count.
 func contentLines(_ path: String) throws -> [String] {
@@ -26,8 +21,8 @@ func contentLines(_ path: String) throws -> [String] {
 
 
 @Suite struct CorpusFeedTests {
-    @Test func ipsumPlainAddressesAllLoad() throws {
-        guard let corpus = corpusIndicators() else { return }
+    @Test(.enabled(if: corpusPresent, "../shared/corpus is absent")) func ipsumPlainAddressesAllLoad() throws {
+        let corpus = corpusIndicators
         let path = corpus + "/ipsum/levels/3.txt"
         let rules = RuleSet.load(paths: [path])
         let lines = try contentLines(path)
@@ -39,8 +34,8 @@ func contentLines(_ path: String) throws -> [String] {
     }
 
     /// `10.0.0.0/24 # comment`: trailing comments after whitespace.
-    @Test func maltrailCIDRsWithTrailingComments() throws {
-        guard let corpus = corpusIndicators() else { return }
+    @Test(.enabled(if: corpusPresent, "../shared/corpus is absent")) func maltrailCIDRsWithTrailingComments() throws {
+        let corpus = corpusIndicators
         let path = corpus + "/maltrail/trails/static/mass_scanner_cidr.txt"
         let rules = RuleSet.load(paths: [path])
         let lines = try contentLines(path)
@@ -57,8 +52,8 @@ func contentLines(_ path: String) throws -> [String] {
 
     /// Domains, plus an `address:port` line and a bare-TLD `.onion` line, which are
     /// skipped with warnings that say why, not loaded and not errors.
-    @Test func maltrailOnionDomainsAndAnAddressWithPort() throws {
-        guard let corpus = corpusIndicators() else { return }
+    @Test(.enabled(if: corpusPresent, "../shared/corpus is absent")) func maltrailOnionDomainsAndAnAddressWithPort() throws {
+        let corpus = corpusIndicators
         let path = corpus + "/maltrail/trails/static/suspicious/onion.txt"
         let rules = RuleSet.load(paths: [path])
         let lines = try contentLines(path)
@@ -80,8 +75,8 @@ func contentLines(_ path: String) throws -> [String] {
 
     /// LOKI's C2 list: domains and IPv4 addresses, some as `ip;score` (1844 content
     /// lines, 1773 distinct values before the `;`, counted with cut/sort -u).
-    @Test func signatureBaseC2List() throws {
-        guard let corpus = corpusIndicators() else { return }
+    @Test(.enabled(if: corpusPresent, "../shared/corpus is absent")) func signatureBaseC2List() throws {
+        let corpus = corpusIndicators
         let path = corpus + "/signature-base/iocs/c2-iocs.txt"
         let rules = RuleSet.load(paths: [path])
         let lines = try contentLines(path)
@@ -95,8 +90,8 @@ func contentLines(_ path: String) throws -> [String] {
     }
 
     /// LOKI's hash list is all `hash;comment` (3224 lines, 3053 distinct digests).
-    @Test func signatureBaseHashListUsesSemicolonComments() throws {
-        guard let corpus = corpusIndicators() else { return }
+    @Test(.enabled(if: corpusPresent, "../shared/corpus is absent")) func signatureBaseHashListUsesSemicolonComments() throws {
+        let corpus = corpusIndicators
         let path = corpus + "/signature-base/iocs/hash-iocs.txt"
         let rules = RuleSet.load(paths: [path])
         let lines = try contentLines(path)
@@ -126,13 +121,22 @@ func contentLines(_ path: String) throws -> [String] {
         ("maltrail/sensor/tests/corpus/trails.csv", 1, 4, false),
     ]
 
-    @Test(arguments: maltrailFiles)
+    @Test(.enabled(if: corpusPresent, "../shared/corpus is absent"), arguments: maltrailFiles.filter { !$0.needsSuffixList })
     func maltrailFeedsLoadWithTheirSkippedLinesReported(path: String, errors: Int, warnings: Int, needsSuffixList: Bool) {
-        guard let corpus = corpusIndicators() else { return }
-        if needsSuffixList, PublicSuffixList.system == nil {
-            print("skipped: \(PublicSuffixList.defaultPath) is absent")
-            return
-        }
+        checkMaltrailFeed(path: path, errors: errors, warnings: warnings)
+    }
+
+    /// The feeds whose warnings depend on the system's public suffix list.
+    @Test(
+        .enabled(if: corpusPresent, "../shared/corpus is absent"),
+        .enabled(if: PublicSuffixList.system != nil, "\(PublicSuffixList.defaultPath) is absent"),
+        arguments: maltrailFiles.filter(\.needsSuffixList))
+    func maltrailFeedsNeedingTheSuffixList(path: String, errors: Int, warnings: Int, needsSuffixList: Bool) {
+        checkMaltrailFeed(path: path, errors: errors, warnings: warnings)
+    }
+
+    func checkMaltrailFeed(path: String, errors: Int, warnings: Int) {
+        let corpus = corpusIndicators
         let rules = RuleSet.load(paths: [corpus + "/" + path])
         #expect(rules.errors.count == errors, "\(rules.errors.prefix(3))")
         #expect(rules.warnings.count == warnings)
@@ -150,8 +154,8 @@ func contentLines(_ path: String) throws -> [String] {
         }
     }
 
-    @Test func maltrailTrailsCSVReportsEachSkippedTrail() {
-        guard let corpus = corpusIndicators() else { return }
+    @Test(.enabled(if: corpusPresent, "../shared/corpus is absent")) func maltrailTrailsCSVReportsEachSkippedTrail() {
+        let corpus = corpusIndicators
         let path = corpus + "/maltrail/sensor/tests/corpus/trails.csv"
         let rules = RuleSet.load(paths: [path])
         #expect(rules.fileSummaries.map(\.format) == [.maltrailCSV])
@@ -174,8 +178,8 @@ func contentLines(_ path: String) throws -> [String] {
     /// none as an indicator; maltrail's test manifest is not a rule file (one error).
     /// The lists over 1 MB (Cloudflare's top 100k and the like) are left out to keep the
     /// test fast in debug builds; they are the same format.
-    @Test func mispWarningListsLoadAsAllowListsAndOtherJSONIsOneError() throws {
-        guard let corpus = corpusIndicators() else { return }
+    @Test(.enabled(if: corpusPresent, "../shared/corpus is absent")) func mispWarningListsLoadAsAllowListsAndOtherJSONIsOneError() throws {
+        let corpus = corpusIndicators
         let lists = corpus + "/misp-warninglists/lists"
         let paths = try FileManager.default.contentsOfDirectory(atPath: lists).sorted()
             .map { lists + "/" + $0 + "/list.json" }
@@ -220,8 +224,8 @@ func contentLines(_ path: String) throws -> [String] {
 
     /// Random lookups against ipsum (exact addresses) and maltrail's scanner /24s agree
     /// with a naive search.
-    @Test func randomIPv4LookupsAgreeWithANaiveScan() throws {
-        guard let corpus = corpusIndicators() else { return }
+    @Test(.enabled(if: corpusPresent, "../shared/corpus is absent")) func randomIPv4LookupsAgreeWithANaiveScan() throws {
+        let corpus = corpusIndicators
         let rules = RuleSet.load(paths: [
             corpus + "/ipsum/levels/3.txt", corpus + "/maltrail/trails/static/mass_scanner_cidr.txt",
         ])

@@ -59,4 +59,46 @@ import Testing
         #expect(throws: IngestError.self) { try Ingestor(options: options).run(paths: [Fixtures.sampleData]) }
         #expect(!FileManager.default.fileExists(atPath: database), "nothing was recorded")
     }
+
+    /// What stops a run keeps its cause: the case store's error comes back as it was
+    /// thrown, and the line the user sees is the one `cairn ingest` printed before.
+    @Test func aRunStoppedByTheCaseStoreKeepsItsError() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func stop(_ database: String, filter: String? = nil) -> IngestError? {
+            let options = IngestOptions(
+                rulePaths: [Fixtures.rules], databasePath: database, jobs: 1, filter: filter, year: 2026,
+                commandLine: "test", version: "test")
+            do {
+                _ = try Ingestor(options: options).run(paths: [Fixtures.sampleData])
+                return nil
+            } catch {
+                return error
+            }
+        }
+
+        let missing = directory.appendingPathComponent("no/such/case.sqlite").path
+        let unopened = try #require(stop(missing))
+        guard case .cannotOpenCase(missing, _) = unopened, case .cannotCreate(missing, _)? = unopened.caseStoreError else {
+            Issue.record("\(unopened)")
+            return
+        }
+        #expect(unopened.description.hasPrefix("\(missing): cannot open the case database: cannot create case database \(missing): "))
+
+        let database = directory.appendingPathComponent("case.sqlite").path
+        let store = try CaseDatabase(path: database)
+        let lock = try store.lockForWriting()
+        let busy = try #require(stop(database))
+        #expect(busy.caseStoreError == .busy(database))
+        #expect(busy.description == CaseStoreError.busy(database).description)
+        withExtendedLifetime(lock) {}
+
+        let filter = try #require(stop(database, filter: "host and"))
+        guard case .filterDoesNotCompile("host and", let problem) = filter else {
+            Issue.record("\(filter)")
+            return
+        }
+        #expect(filter.cause == nil)
+        #expect(filter.description == "--filter \"host and\" does not compile: \(problem)")
+    }
 }

@@ -55,12 +55,11 @@ import Testing
         #expect(try CaseDatabase(path: database).sources().filter { $0.status == "complete" }.count == 4)
     }
 
-    @Test func readOnlyCaseIsAClearError() throws {
-        guard getuid() != 0 else {
-            // root writes through file modes; the check needs an ordinary user.
-            print("skipped: readOnlyCaseIsAClearError runs as root, which ignores file modes")
-            return
-        }
+    /// root writes through file modes; the read-only check needs an ordinary user.
+    static let runningAsRoot = getuid() == 0
+
+    @Test(.enabled(if: !FaultTests.runningAsRoot, "runs as root, which ignores file modes"))
+    func readOnlyCaseIsAClearError() throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = directory.appendingPathComponent("case.sqlite").path
