@@ -186,6 +186,10 @@ struct PacketContext {
     /// no cut counted, and no transport decoded, so that a cut copy makes no TCP stream
     /// and no DNS, TLS or HTTP observation.
     var isSampled = false
+    /// Only the link layers are walked (`PacketHeaderReader`): the dispatch hands the
+    /// first IPv4 or IPv6 layer back instead of decoding it, so nothing is observed and
+    /// no fragment or stream is kept.
+    var stopsAtIP = false
 }
 
 /// A buffer for assembling one value (a domain name, a URL), allocated once per reader
@@ -271,10 +275,17 @@ struct PacketDecoder {
     /// The dispatch loop, from any layer: a packet from its link layer, or a datagram
     /// put together from fragments from its transport layer.
     mutating func run(_ first: Step, context: inout PacketContext, observe: (Observation) -> Void) {
+        _ = dispatch(first, context: &context, observe: observe)
+    }
+
+    /// `run`'s loop: returns the first IP layer with its bytes when `context.stopsAtIP`,
+    /// else `.done`.
+    mutating func dispatch(_ first: Step, context: inout PacketContext, observe: (Observation) -> Void) -> Step {
         var step = first
         for _ in 0..<PacketDecoder.maxLayers {
-            guard case .next(let layer, let bytes) = step else { return }
-            if context.isSampled, layer.isTransport { return }
+            guard case .next(let layer, let bytes) = step else { return .done }
+            if context.isSampled, layer.isTransport { return .done }
+            if context.stopsAtIP, layer == .ipv4 || layer == .ipv6 { return step }
             switch layer {
             case .ethernet: step = decodeEthernet(bytes)
             case .pppoeSession: step = decodePPPoESession(bytes)
@@ -322,6 +333,7 @@ struct PacketDecoder {
             }
         }
         if case .next = step { anomalies.record("decoder.too_many_layers") }
+        return .done
     }
 }
 
