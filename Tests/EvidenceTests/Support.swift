@@ -9,14 +9,18 @@ enum Fixtures {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let sampleData = packageRoot.appendingPathComponent("SampleData").path
     static let rules = packageRoot.appendingPathComponent("Rules").path
+    /// Where the shared corpus is, present or not.
+    static let corpusPath = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus").path
+    /// Whether the shared corpus is present: the tests that need it skip through
+    /// `.enabled(if: Fixtures.corpusPresent)` when it is not.
+    static let corpusPresent = FileManager.default.fileExists(atPath: corpusPath + "/pcap")
     /// The shared corpus, or nil (with the reason printed) when it is absent.
     static var corpus: String? {
-        let path = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus").path
-        guard FileManager.default.fileExists(atPath: path + "/pcap") else {
+        guard corpusPresent else {
             print("skipped: ../shared/corpus is absent")
             return nil
         }
-        return path
+        return corpusPath
     }
 }
 
