@@ -2,6 +2,7 @@ import ByteParsing
 import Foundation
 import Observations
 import Testing
+import TestSupport
 @testable import CaptureDecoding
 
 // Locating a packet's outermost IP header and flow for the evidence extract: the walk
@@ -156,7 +157,9 @@ func locationAgreesWithTshark(_ name: String) throws {
     // Per frame: tshark's protocol stack and its first IPv4/IPv6/TCP/UDP fields.
     let fields = ["frame.number", "frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
                   "tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport"]
-    let output = try #require(tshark(["-r", path, "-T", "fields", "-E", "occurrence=f"] + fields.flatMap { ["-e", $0] }))
+    let tshark = try #require(ExternalCommand.run("tshark", ["-r", path, "-T", "fields", "-E", "occurrence=f"] + fields.flatMap { ["-e", $0] }))
+    #expect(tshark.status == 0)
+    let output = tshark.output
     var expected: [UInt64: [String]] = [:]
     for line in output.split(separator: "\n") {
         let columns = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
@@ -209,20 +212,6 @@ func locationAgreesWithTshark(_ name: String) throws {
     }
     #expect(frames == UInt64(expected.count), "frames numbered as tshark numbers them")
     #expect(located > 0)
-}
-
-/// tshark's standard output, nil when it fails.
-private func tshark(_ arguments: [String]) -> String? {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/tshark")
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    do { try process.run() } catch { return nil }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return process.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
 }
 
 /// Runs `body` on a copy of `bytes` in a buffer of exactly their size, so that a read
