@@ -193,6 +193,10 @@ struct PacketContext {
     /// no cut counted, and no transport decoded, so that a cut copy makes no TCP stream
     /// and no DNS, TLS or HTTP observation.
     var isSampled = false
+    /// Only the link layers are walked (`PacketHeaderReader`): the dispatch hands the
+    /// first IPv4 or IPv6 layer back instead of decoding it, so nothing is observed and
+    /// no fragment or stream is kept.
+    var stopsAtIP = false
 }
 
 /// A buffer for assembling one value (a domain name, a URL), allocated once per reader
@@ -287,12 +291,24 @@ struct PacketDecoder {
     mutating func run(
         _ firstLayer: Layer, _ firstBytes: Span<UInt8>, context: inout PacketContext, observe: (Observation) -> Void
     ) {
+        _ = dispatch(firstLayer, firstBytes, context: &context, observe: observe)
+    }
+
+    /// `run`'s loop. When `context.stopsAtIP`, it stops at the first IPv4 or IPv6 layer
+    /// and returns it with where its bytes are within `firstBytes`; otherwise nil.
+    mutating func dispatch(
+        _ firstLayer: Layer, _ firstBytes: Span<UInt8>, context: inout PacketContext, observe: (Observation) -> Void
+    ) -> (layer: Layer, range: Range<Int>)? {
         var step = Step.next(firstLayer, 0..<firstBytes.count)
         var bytes = firstBytes
+        // Where `bytes` starts within `firstBytes`: each step hands on a range of its own.
+        var start = 0
         for _ in 0..<PacketDecoder.maxLayers {
-            guard case .next(let layer, let range) = step else { return }
-            if context.isSampled, layer.isTransport { return }
+            guard case .next(let layer, let range) = step else { return nil }
+            if context.isSampled, layer.isTransport { return nil }
             bytes = bytes.extracting(range)
+            start += range.lowerBound
+            if context.stopsAtIP, layer == .ipv4 || layer == .ipv6 { return (layer, start..<(start + bytes.count)) }
             switch layer {
             case .ethernet: step = decodeEthernet(bytes)
             case .pppoeSession: step = decodePPPoESession(bytes)
@@ -347,6 +363,7 @@ struct PacketDecoder {
             }
         }
         if case .next = step { anomalies.record("decoder.too_many_layers") }
+        return nil
     }
 }
 

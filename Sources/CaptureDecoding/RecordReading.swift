@@ -24,6 +24,16 @@ public struct CaptureRecord {
     public var originalLength: UInt32
     /// The captured bytes.
     public var data: UnsafeRawBufferPointer
+
+    /// The captured bytes as a span that cannot outlive the record.
+    public var bytes: Span<UInt8> {
+        @_lifetime(borrow self) get {
+            // Safe: `data` is valid during the call that hands the record out, and the span
+            // is tied to the record, which lives no longer than that call.
+            let span = unsafe Span<UInt8>(_unsafeBytes: data)
+            return unsafe _overrideLifetime(span, borrowing: self)
+        }
+    }
 }
 
 /// Reads the packet records of one capture file (pcap or pcapng), front to back, once.

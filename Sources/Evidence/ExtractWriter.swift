@@ -31,6 +31,7 @@ extension PacketExtract {
         private var written = Needs()
         private var row: [UInt8] = []
         private var flowText: [FlowKey: [UInt8]] = [:]
+        private var headerReader = PacketHeaderReader()
 
         struct Needs {
             var linkTypes = Set<Int32>()
@@ -185,7 +186,7 @@ extension PacketExtract {
             let second: (damage: String?, sha256: String)
             do {
                 second = try PacketExtract.read(plan.path) { record in
-                    let headers = PacketHeaders.locate(packet: record.data, linkType: record.linkType)
+                    let headers = headerReader.locate(packet: record.bytes, linkType: record.linkType)
                     let sighted: Bool
                     let isFolded = foldedFrames.contains(record.frame)
                     if sightedFrames.contains(record.frame) {
@@ -212,11 +213,9 @@ extension PacketExtract {
             }
             if let failure { throw failure }
             guard second.sha256 == plan.sha256 else {
+                // The first pass found the recorded SHA-256.
                 return try leaveOut(Omission(
-                    path: plan.path,
-                    plan.verified
-                        ? "its SHA-256 changed while it was read (now \(second.sha256), recorded \(plan.sha256))"
-                        : PacketExtract.changedSinceIngest(now: second.sha256, recorded: plan.sha256)))
+                    path: plan.path, "its SHA-256 changed while it was read (now \(second.sha256), recorded \(plan.sha256))"))
             }
             if let differs {
                 return try leaveOut(Omission(

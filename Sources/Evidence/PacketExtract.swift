@@ -1,32 +1,29 @@
 import ByteParsing
 import CaptureDecoding
 import CaseStore
-import CPcap
 import Crypto
 import Foundation
 import Observations
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `evidence.pcap` and `evidence-index.csv`: only the packets of the flows behind the
 /// capture sightings (data minimisation), with their original timestamps and link type,
 /// written by libpcap (`pcap_open_dead` + `pcap_dump`).
 ///
 /// Each source capture (path and recorded SHA-256) is read twice, and neither read keeps
-/// packets. The first pass (`locate`) only takes the flow key of every sighted packet;
-/// the second (`copy`) streams every packet of those flows straight into the package's
-/// pcap file and its row into the index, both hashed as written, and takes the
-/// capture's SHA-256 from the very bytes it copies (`InputFile`). The flows must be
-/// known before the first packet is written (a flow's packets may come before its
-/// sighted packet), hence the two passes; the first hashes nothing for a pcap (libpcap
-/// reads it straight) and goes through the hashing reader for a pcapng (whose frame
-/// numbers count blocks libpcap skips), so a pcapng is also checked early. A source
-/// whose SHA-256 is not the one the case recorded is left out, and the export says so:
-/// what was already written for it is cut off the pcap file and the index again. So is
-/// a source whose sighted packets are not, in the second pass, in the flows the first
-/// found (it changed in between). Memory holds the sighted frames and their flows, never
-/// the packets.
+/// packets. Both go through CaptureDecoding's record reader (`CaptureRecordReader` over
+/// the hashing `InputFile`, the readers the ingest uses), so frames are numbered by one
+/// implementation, as tshark numbers them, and each pass takes the capture's SHA-256
+/// from the very bytes it reads; flows are found by `PacketHeaderReader`, which walks
+/// every link type the ingest decodes. The first pass (`locate`) only takes the flow key
+/// of every sighted packet, and checks the SHA-256 before anything is written; the
+/// second (`copy`) streams every packet of those flows straight into the package's pcap
+/// file and its row into the index, both hashed as written. The flows must be known
+/// before the first packet is written (a flow's packets may come before its sighted
+/// packet), hence the two passes. A source whose SHA-256 is not the one the case
+/// recorded is left out, and the export says so: what was already written for it is cut
+/// off the pcap file and the index again. So is a source whose sighted packets are not,
+/// in the second pass, in the flows the first found (it changed in between). Memory
+/// holds the sighted frames and their flows, never the packets.
 ///
 /// One output file per link type: `evidence.pcap` when every packet shares one (the
 /// usual case), else `evidence-<link type name>.pcap` (e.g. `evidence-en10mb.pcap`,
@@ -204,8 +201,6 @@ enum PacketExtract {
         var flows: Set<FlowKey>
         var sightedFlows: [UInt64: FlowKey]
         var notes: [String]
-        /// Whether the first pass checked the SHA-256 (a pcapng); else only the second does.
-        var verified = false
         /// Link types, resolution and longest packet: of every record, and of the
         /// sighted and folded ones (which are surely copied).
         var linkTypes = Set<Int32>()
@@ -225,9 +220,10 @@ enum PacketExtract {
             path: source.path, sha256: source.sha256, frames: frames, folded: [],
             cutSighted: headersOnly ? frames.subtracting(source.whole) : nil, flows: [], sightedFlows: [:], notes: [])
         var found = Set<UInt64>()
-        let first: (damage: String?, sha256: String?)
+        var headerReader = PacketHeaderReader()
+        let first: (damage: String?, sha256: String)
         do {
-            first = try scan(source.path) { record in
+            first = try read(source.path) { record in
                 plan.linkTypes.insert(record.linkType)
                 if record.time.nanoseconds % 1000 != 0 { plan.fractional = true }
                 plan.longest = max(plan.longest, record.data.count)
@@ -235,12 +231,12 @@ enum PacketExtract {
                 if frames.contains(record.frame) {
                     sighted = true
                     found.insert(record.frame)
-                    if let headers = PacketHeaders.locate(packet: record.data, linkType: record.linkType) {
+                    if let headers = headerReader.locate(packet: record.bytes, linkType: record.linkType) {
                         plan.flows.insert(headers.flow)
                         plan.sightedFlows[record.frame] = headers.flow
                     }
                 } else if !conversations.isEmpty,
-                          let headers = PacketHeaders.locate(packet: record.data, linkType: record.linkType),
+                          let headers = headerReader.locate(packet: record.bytes, linkType: record.linkType),
                           conversations.contains(where: { $0.contains(headers.flow, at: record.time) })
                 {
                     sighted = true
@@ -257,10 +253,9 @@ enum PacketExtract {
         } catch {
             return .failure(Omission(path: source.path, "cannot be read now (\(error))"))
         }
-        if let digest = first.sha256, digest != source.sha256 {
-            return .failure(Omission(path: source.path, changedSinceIngest(now: digest, recorded: source.sha256)))
+        if first.sha256 != source.sha256 {
+            return .failure(Omission(path: source.path, changedSinceIngest(now: first.sha256, recorded: source.sha256)))
         }
-        plan.verified = first.sha256 != nil
         if let damage = first.damage {
             plan.notes.append("\(source.path): \(damage) (as at ingest); packets past that point cannot be extracted")
         }
@@ -275,72 +270,8 @@ enum PacketExtract {
         "its SHA-256 is now \(now), the case recorded \(recorded): the file changed after it was ingested"
     }
 
-    /// The pcapng magic (a Section Header Block's type).
-    static let pcapngMagic: [UInt8] = [0x0A, 0x0D, 0x0D, 0x0A]
-
-    /// Size of the stdio buffer libpcap reads a pcap through in the first pass.
-    static let scanBufferSize = 256 * 1024
-
-    /// The first pass's read: a pcap is read by libpcap straight from the file, not
-    /// hashed (the second pass, whose bytes go into the package, hashes it); a pcapng
-    /// goes through the hashing reader, whose frame numbers count the Custom Blocks that
-    /// libpcap skips. Returns the damage (if any) and the SHA-256 when it was taken.
-    static func scan(_ path: String, _ body: (ScannedPacket) -> Bool) throws -> (damage: String?, sha256: String?) {
-        let prefix = try InputFile.prefix(of: path, count: 4)
-        if prefix == pcapngMagic {
-            let (damage, sha256) = try read(path) { record in
-                body(ScannedPacket(frame: record.frame, linkType: record.linkType, time: record.time, data: record.data))
-            }
-            return (damage, sha256)
-        }
-        guard let stream = fopen(path, "rb") else { throw ScanError(description: String(cString: strerror(errno))) }
-        _ = setvbuf(stream, nil, _IOFBF, scanBufferSize)
-        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
-        let opened = errorBuffer.withUnsafeMutableBufferPointer { buffer in
-            pcap_fopen_offline_with_tstamp_precision(stream, UInt32(PCAP_TSTAMP_PRECISION_NANO), buffer.baseAddress)
-        }
-        guard let handle = opened else {
-            fclose(stream)
-            let text = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw ScanError(description: "\(path): cannot open as a pcap or pcapng capture: \(text)")
-        }
-        defer { pcap_close(handle) }  // closes `stream` too
-        let linkType = pcap_datalink(handle)
-        var frame: UInt64 = 0
-        var header: UnsafeMutablePointer<pcap_pkthdr>? = nil
-        var data: UnsafePointer<UInt8>? = nil
-        while true {
-            let status = pcap_next_ex(handle, &header, &data)
-            if status == -2 { return (nil, nil) }
-            guard status == 1, let header, let data else {
-                let reason = pcap_geterr(handle).map { String(cString: $0) } ?? "unknown libpcap error"
-                return ("reading stopped after frame \(frame): \(reason)", nil)
-            }
-            frame += 1
-            // libpcap guarantees `caplen` bytes at `data` until the next pcap_next_ex; with
-            // PCAP_TSTAMP_PRECISION_NANO, `tv_usec` holds nanoseconds.
-            let record = ScannedPacket(
-                frame: frame, linkType: linkType,
-                time: Timestamp(seconds: Int64(header.pointee.ts.tv_sec), nanoseconds: Int64(header.pointee.ts.tv_usec)),
-                data: UnsafeRawBufferPointer(start: data, count: Int(header.pointee.caplen)))
-            if !body(record) { return (nil, nil) }
-        }
-    }
-
-    /// A packet as the first pass sees it, borrowed for the call that hands it out.
-    struct ScannedPacket {
-        var frame: UInt64
-        var linkType: Int32
-        var time: Timestamp
-        var data: UnsafeRawBufferPointer
-    }
-
-    struct ScanError: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    /// Reads every record of a capture; returns the damage (if any) and the SHA-256 of
-    /// the whole file as read.
+    /// Reads every record of a capture (both passes); returns the damage (if any) and
+    /// the SHA-256 of the whole file as read.
     static func read(_ path: String, _ body: (CaptureRecord) -> Bool) throws -> (damage: String?, sha256: String) {
         let file = try InputFile(path: path)
         let reader = try CaptureRecordReader(file: file)

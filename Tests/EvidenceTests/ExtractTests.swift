@@ -232,12 +232,13 @@ func flowKeys(hex: String, linkType: Int32, expected: String, headersEnd: Int) t
         bytes.append(UInt8(body[index..<next], radix: 16) ?? 0)
         index = next
     }
-    let headers = try #require(bytes.withUnsafeBytes { PacketHeaders.locate(packet: $0, linkType: linkType) })
+    let located = PacketHeaders.locate(packet: bytes.span, linkType: linkType)
+    let headers = try #require(located)
     #expect(headers.flow.description == expected)
     #expect(headers.headersEnd == headersEnd)
     // A cut-short packet yields nothing, never a trap.
     for count in 0..<min(bytes.count, 14 + 20) where linkType == 1 {
-        _ = Array(bytes.prefix(count)).withUnsafeBytes { PacketHeaders.locate(packet: $0, linkType: linkType) }
+        _ = PacketHeaders.locate(packet: Array(bytes.prefix(count)).span, linkType: linkType)
     }
 }
 
@@ -286,4 +287,53 @@ func bagitValidates() throws {
     try flipByte(bag + "/data/evidence.pcap", at: 30)
     let invalid = try #require(run("bagit.py", ["--validate", bag]))
     #expect(invalid.status != 0 && invalid.output.contains("evidence.pcap"), "\(invalid.output)")
+}
+
+private let tsharkInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark")
+
+@Test("corpus: the extract numbers frames as tshark does and finds flows on every link type the ingest decodes",
+      .enabled(if: Fixtures.corpusPresent && tsharkInstalled, "needs tshark and ../shared/corpus"), arguments: [
+    // NFLOG, radiotap 802.11, PKTAP, PPP with MPLS: link types the extract once could not read.
+    ("zk-nflog-http.pcap", ["93.184.216.34"]),
+    ("zk-radiotap.pcap", ["208.67.220.220"]),
+    ("tcpd-LINKTYPE_PKTAP.pcap", ["10.32.100.15"]),
+    ("tcpd-mpls-traceroute.pcap", ["12.1.1.1"]),
+    // Three VLAN tags; VLAN and MPLS stacks.
+    ("zk-vlan-qinqinq.pcap", ["192.150.187.43"]),
+    ("zk-mixed-vlan-mpls.pcap", ["10.34.0.1"]),
+    // A pcapng whose frames 1, 7 and 10 are not packets (tshark numbers them all), of
+    // two link types (Ethernet and BSD loopback).
+    ("pngtg-le-difficult-test202.pcapng", ["192.168.0.1", "192.168.1.139"]),
+])
+func extractFramesAreTsharks(_ name: String, _ indicators: [String]) throws {
+    let capture = Fixtures.corpusPath + "/pcap/" + name
+    let directory = try TemporaryDirectory()
+    let rules = directory.file("rules.txt")
+    try indicators.map { $0 + "\n" }.joined().write(toFile: rules, atomically: false, encoding: .utf8)
+    let database = try ingest([capture], rules: [rules], into: directory)
+    let sighted = Set(try packetSightings(database).compactMap { row -> String? in
+        guard row.incidentID != nil, case .packet(let frame) = row.locator else { return nil }
+        return String(frame)
+    })
+    #expect(!sighted.isEmpty)
+
+    let bag = directory.file("package")
+    let result = try export(database, to: bag)
+    #expect(result.omittedSources.isEmpty)
+    let rows = try indexRows(bag)
+    #expect(sighted.isSubset(of: Set(rows.filter { $0["sighted"] == "yes" }.map { $0["source_packet"] })))
+    #expect(rows.allSatisfy { $0["flow"] != "no IP header" }, "\(rows.map { $0["flow"] })")
+    #expect(PackageVerifier.verify(directory: bag).ok)
+
+    // Each extract file, read by tshark, holds the very frames of the source that the
+    // index numbers: same times, lengths and addresses, in the same order.
+    let fields = ["frame.time_epoch", "frame.len", "frame.cap_len", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst"].flatMap { ["-e", $0] }
+    for (file, group) in Dictionary(grouping: rows, by: { $0["evidence_file"] }) {
+        let frames = group.map { $0["source_packet"] }
+        #expect(frames.map { UInt64($0) ?? 0 } == frames.compactMap { UInt64($0) }.sorted())
+        let source = runQuiet("tshark", ["-r", capture, "-Y", "frame.number in {\(frames.joined(separator: ","))}", "-T", "fields"] + fields)?.output ?? ""
+        let extracted = runQuiet("tshark", ["-r", bag + "/data/" + file, "-T", "fields"] + fields)?.output ?? ""
+        #expect(source.split(separator: "\n").count == group.count, "\(file): \(source)")
+        #expect(extracted == source, "\(file)")
+    }
 }

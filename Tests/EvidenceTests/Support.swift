@@ -1,6 +1,7 @@
 import CaseStore
 import Foundation
 import Ingest
+import TestSupport
 
 /// Paths and fixtures shared by the Evidence tests.
 enum Fixtures {
@@ -78,16 +79,7 @@ func ingest(
 
 /// Runs a command with its standard error discarded, returning its exit status and standard output.
 func runQuiet(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String)? {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [executable] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    do { try process.run() } catch { return nil }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    ExternalCommand.run(executable, arguments)
 }
 
 /// Whether a command can be run (`which`).
