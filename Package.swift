@@ -129,7 +129,7 @@ let package = Package(
         // cannot import one another.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ByteParsingTests", dependencies: ["ByteParsing"]),
-        .testTarget(name: "ObservationsTests", dependencies: ["Observations"]),
+        .testTarget(name: "ObservationsTests", dependencies: ["Observations", "TestSupport"]),
         .testTarget(name: "IndicatorsTests", dependencies: ["Indicators", "Observations", "TestSupport"]),
         .testTarget(
             name: "CaptureDecodingTests",
