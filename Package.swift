@@ -56,9 +56,12 @@ let package = Package(
         // The SIGBUS guard of memory-mapped input files: C, since a signal handler must
         // not run anything the Swift runtime might (allocate, retain, take locks).
         .target(name: "CGuardedMapping"),
+        // The one lock, condition and worker-thread type (STYLE.md, "Concurrency"): below
+        // ByteParsing, whose hashing ring is the lowest module that hands work between threads.
+        .target(name: "Concurrency"),
         .target(
             name: "ByteParsing",
-            dependencies: ["CGuardedMapping", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Concurrency", "CGuardedMapping", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "Observations"),
         .target(
@@ -75,7 +78,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        .target(name: "LogReading", dependencies: ["Observations", "ByteParsing", "CZlib", "CIsal"]),
+        .target(name: "LogReading", dependencies: ["Concurrency", "Observations", "ByteParsing", "CZlib", "CIsal"]),
         .target(
             name: "CaseStore",
             dependencies: [
@@ -98,7 +101,7 @@ let package = Package(
         .target(
             name: "Ingest",
             dependencies: [
-                "Observations", "ByteParsing", "Indicators", "CaptureDecoding", "LogReading",
+                "Concurrency", "Observations", "ByteParsing", "Indicators", "CaptureDecoding", "LogReading",
                 "Correlation", "CaseStore",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -130,8 +133,9 @@ let package = Package(
         // What several test targets share (a seeded generator, gzip); test targets
         // cannot import one another.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ConcurrencyTests", dependencies: ["Concurrency"]),
         .testTarget(name: "ByteParsingTests", dependencies: ["ByteParsing"]),
-        .testTarget(name: "ObservationsTests", dependencies: ["Observations"]),
+        .testTarget(name: "ObservationsTests", dependencies: ["Observations", "TestSupport"]),
         .testTarget(name: "IndicatorsTests", dependencies: ["Indicators", "Observations", "TestSupport"]),
         .testTarget(
             name: "CaptureDecodingTests",

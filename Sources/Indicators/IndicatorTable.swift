@@ -75,7 +75,6 @@ final class LookupTables: Sendable {
         digests.reserve(md5: counts[Int(IndicatorType.md5.ordinal)], sha1: counts[Int(IndicatorType.sha1.ordinal)],
                         sha256: counts[Int(IndicatorType.sha256.ordinal)])
         ja3.reserve(md5: counts[Int(IndicatorType.ja3.ordinal)], sha1: 0, sha256: 0)
-        var scratch: [UInt8] = []
         for entry in list.indices {
             guard let index = UInt32(exactly: positions?[entry] ?? entry), index != UInt32.max else { break }
             let matchesSubdomains = list.matchesSubdomains(at: entry)
@@ -86,7 +85,7 @@ final class LookupTables: Sendable {
                         ipv4.append(.init(start: address.value, prefix: 32, index: index))
                     }
                 case .ipv6:
-                    if let address = LookupTables.ipv6(value, scratch: &scratch) {
+                    if let address = IPv6Address(ascii: value) {
                         ipv6.append(.init(start: IPv6Key(high: address.high, low: address.low), prefix: 128, index: index))
                     }
                 case .cidr:
@@ -97,7 +96,7 @@ final class LookupTables: Sendable {
                     if prefix <= 32, let address = IPv4Address(ascii: addressText) {
                         ipv4.append(.init(start: address.value, prefix: prefix, index: index))
                     } else if prefix <= 128,
-                              let address = LookupTables.ipv6(UnsafeRawBufferPointer(rebasing: addressText), scratch: &scratch)
+                              let address = IPv6Address(ascii: addressText)
                     {
                         ipv6.append(.init(start: IPv6Key(high: address.high, low: address.low), prefix: prefix, index: index))
                     }
@@ -137,16 +136,6 @@ final class LookupTables: Sendable {
         self.emails = ByteStringTable(emails)
         self.ja3 = DigestTable(ja3)
         self.ja4 = ByteStringTable(ja4)
-    }
-
-    /// The IPv6 address written in `text`, read as `IPv6Address.init?(_:)` reads it:
-    /// from the bytes when the plain-list fast path can (hex groups), else through a
-    /// `String`. `scratch` is reused between calls.
-    static func ipv6(_ text: UnsafeRawBufferPointer, scratch: inout [UInt8]) -> IPv6Address? {
-        scratch.removeAll(keepingCapacity: true)
-        scratch.append(contentsOf: text.assumingMemoryBound(to: UInt8.self))
-        if case .ipv6(let address)? = PlainListParser.fastIPv6(scratch[...]) { return address }
-        return IPv6Address(String(decoding: text, as: UTF8.self))
     }
 
     /// A non-negative decimal number of at most 9 digits (a prefix length), or nil.

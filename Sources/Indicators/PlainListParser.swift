@@ -199,8 +199,8 @@ enum PlainListParser {
     }
 
     /// An IPv6 address or network of hex groups (`2001:db8::1`, `2001:db8::/32`), read
-    /// from the bytes as `IPv6Address.init?(_:)` reads its text; nil for anything else
-    /// (an embedded dotted quad, a zone index, a bad prefix), which the general path
+    /// from the bytes by `AddressText.parseIPv6` as `IPv6Address.init?(_:)` reads its
+    /// text; nil for anything else (a zone index, a bad prefix), which the general path
     /// then reads and reports.
     static func fastIPv6(_ line: ArraySlice<UInt8>) -> FastKind? {
         var end = line.endIndex
@@ -213,49 +213,10 @@ enum PlainListParser {
             prefix = number
             end = slash
         }
-        let text = line[line.startIndex..<end]
-        guard !text.isEmpty, text.count <= 45 else { return nil }
-        // The parts between colons, as `IPv6Address` splits them; a leading or trailing
-        // `::` folded to one empty part.
-        var parts: [Range<Int>] = []
-        parts.reserveCapacity(9)
-        var start = text.startIndex
-        for index in text.indices where text[index] == UInt8(ascii: ":") {
-            parts.append(start..<index)
-            start = index + 1
+        let parsed = line.withUnsafeBytes { bytes in
+            AddressText.parseIPv6(bytes, 0..<(end - line.startIndex))
         }
-        parts.append(start..<text.endIndex)
-        if parts.first?.isEmpty == true {
-            guard parts.count > 1, parts[1].isEmpty else { return nil }
-            parts.removeFirst()
-        }
-        if parts.last?.isEmpty == true {
-            guard parts.count > 1, parts[parts.count - 2].isEmpty else { return nil }
-            parts.removeLast()
-        }
-        var groups: [UInt16] = []
-        groups.reserveCapacity(8)
-        var gapIndex: Int? = nil
-        for part in parts {
-            if part.isEmpty {
-                guard gapIndex == nil else { return nil }
-                gapIndex = groups.count
-                continue
-            }
-            guard part.count <= 4 else { return nil }
-            var group: UInt16 = 0
-            for index in part {
-                let byte = text[index]
-                let digit: UInt8
-                if byte &- 0x30 < 10 { digit = byte &- 0x30 }
-                else if byte &- 0x61 < 6 { digit = byte &- 0x61 + 10 }
-                else if byte &- 0x41 < 6 { digit = byte &- 0x41 + 10 }
-                else { return nil }
-                group = group << 4 | UInt16(digit)
-            }
-            groups.append(group)
-        }
-        guard let address = IPv6Address(groups: groups, gapIndex: gapIndex) else { return nil }
+        guard let address = parsed else { return nil }
         guard let prefix else { return .ipv6(address) }
         return .ipv6Network(IPv6Network.mask(address, prefix: prefix), prefix: prefix)
     }

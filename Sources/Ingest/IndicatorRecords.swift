@@ -1,7 +1,7 @@
 import CaseStore
+import Concurrency
 import Indicators
 import Observations
-import Synchronization
 
 /// The case database ids of the indicators that have been sighted, stored on their
 /// first sighting. A rule set of millions of indicators costs nothing in the database
@@ -12,7 +12,7 @@ final class IndicatorRecords: Sendable {
     private let indicators: IndicatorList
     private let allowEntries: [AllowEntry]
     private let database: CaseDatabase
-    private let ids = Mutex([Int: Int64]())
+    private let ids = Lock([Int: Int64]())
 
     init(rules: RuleSet, database: CaseDatabase) {
         self.indicators = rules.indicators

@@ -1,12 +1,12 @@
 import ByteParsing
 import CaptureDecoding
 import CaseStore
+import Concurrency
 import Correlation
 import Foundation
 import Indicators
 import LogReading
 import Observations
-import Synchronization
 
 /// What `cairn ingest` was asked to do.
 public struct IngestOptions: Sendable {
@@ -331,34 +331,30 @@ public struct Ingestor: Sendable {
     }
 
     /// Runs `body` on every element with at most `jobs` at once, on threads of their
-    /// own (readers block on I/O and CPU; they must not starve Swift's cooperative
-    /// pool). Results come back in the order of `items`.
+    /// own (`WorkerThreads`: readers block on I/O and CPU; they must not starve Swift's
+    /// cooperative pool). Results come back in the order of `items`.
     static func forEachConcurrently<Item: Sendable, Result: Sendable>(
         _ items: [Item], jobs: Int, _ body: @escaping @Sendable (Item) -> Result
     ) -> [Result] {
-        let next = Mutex(0)
-        let results = Mutex([Result?](repeating: nil, count: items.count))
-        let group = DispatchGroup()
-        for _ in 0..<min(jobs, max(items.count, 1)) {
-            group.enter()
-            let thread = Thread {
-                while true {
-                    let index = next.withLock { value -> Int in
-                        defer { value += 1 }
-                        return value
-                    }
-                    guard index < items.count else { break }
-                    let result = body(items[index])
-                    results.withLock { $0[index] = result }
+        let next = Lock(0)
+        let results = Lock([Result?](repeating: nil, count: items.count))
+        let work: @Sendable (Int) -> Void = { _ in
+            while true {
+                let index = next.withLock { value -> Int in
+                    defer { value += 1 }
+                    return value
                 }
-                group.leave()
+                guard index < items.count else { break }
+                let result = body(items[index])
+                results.withLock { $0[index] = result }
             }
-            thread.stackSize = 4 << 20
-            thread.start()
         }
-        group.wait()
-        // Every index below items.count was claimed by exactly one thread, which stored
-        // its result before leaving the group.
+        let threads = WorkerThreads(count: min(jobs, max(items.count, 1)), stackSize: 4 << 20, work)
+        // No thread could be made: the items are read here, one after the other.
+        if threads.count == 0 { work(0) }
+        threads.join()
+        // Every index below items.count was claimed by exactly one worker, which stored
+        // its result before it returned.
         return results.withLock { $0.map { $0! } }
     }
 

@@ -1,6 +1,5 @@
 import CaseStore
-import Dispatch
-import Synchronization
+import Concurrency
 
 /// A sighting before it is written: its indicator is named by its index in the rule
 /// set, because an indicator gets its case database id only when the writer stores it
@@ -36,64 +35,142 @@ struct SightingBatch: Sendable {
 /// sightings, resolutions and line events. At most `queuedBatches` are waiting or being
 /// written at a time; a reader handing over one more waits, so memory stays bounded
 /// when every line matches. A source whose write failed has its later batches dropped;
-/// `finish` reports the error, which fails the source.
+/// `finish` reports the error, which fails the source. The writing thread ends when the
+/// writer is let go of, after the batches handed over.
 final class SightingWriter: Sendable {
     /// The writes of one source: handed to `write`, then to `finish` once.
     final class Source: Sendable {
-        fileprivate let pending = DispatchGroup()
-        fileprivate let outcome = Mutex<(error: (any Error)?, seconds: Double)>((nil, 0))
+        fileprivate let outcome = Lock(Outcome())
+        /// Broadcast when one of the source's batches is written (or dropped).
+        fileprivate let written = Condition()
     }
 
-    private let database: CaseDatabase
-    private let indicatorRecords: IndicatorRecords
-    private let queue = DispatchQueue(label: "cairn.sighting-writer")
-    private let slots: DispatchSemaphore
-    /// Batches handed over and not yet written.
-    private let queued = Atomic<Int>(0)
+    /// Where a source's writes stand.
+    fileprivate struct Outcome {
+        /// Batches handed over and not yet written.
+        var pending = 0
+        /// The first failure, and the wall time the writes took.
+        var error: (any Error)?
+        var seconds: Double = 0
+    }
+
+    private let desk: WritingDesk
+    /// The writing thread; none when it could not be made (then `write` writes itself).
+    private let thread: WorkerThreads
 
     init(database: CaseDatabase, indicatorRecords: IndicatorRecords, queuedBatches: Int = 2) {
-        self.database = database
-        self.indicatorRecords = indicatorRecords
-        self.slots = DispatchSemaphore(value: max(queuedBatches, 1))
+        let desk = WritingDesk(database: database, indicatorRecords: indicatorRecords, capacity: max(queuedBatches, 1))
+        self.desk = desk
+        // The thread holds the desk, not the writer, so that letting go of the writer
+        // ends it (`deinit`).
+        thread = WorkerThreads(count: 1, name: "cairn-writer") { _ in desk.run() }
+    }
+
+    deinit {
+        desk.close()
+        thread.join()
     }
 
     /// Whether every batch handed over is written: a reader may then hand over a
     /// small batch, which the writer takes at once instead of idling.
-    var isIdle: Bool { queued.load(ordering: .relaxed) == 0 }
+    var isIdle: Bool { desk.isIdle }
 
     /// Queues `batch` for writing; waits first while `queuedBatches` are queued.
     func write(_ batch: SightingBatch, for source: Source) {
         guard !batch.isEmpty else { return }
-        slots.wait()
-        source.pending.enter()
-        queued.add(1, ordering: .relaxed)
-        queue.async { [self] in
-            defer {
-                queued.subtract(1, ordering: .relaxed)
-                slots.signal()
-                source.pending.leave()
-            }
-            guard source.outcome.withLock({ $0.error == nil }) else { return }
-            let started = ContinuousClock.now
-            var failure: (any Error)?
-            do {
-                try store(batch)
-            } catch {
-                failure = error
-            }
-            let seconds = secondsElapsed(since: started)
-            source.outcome.withLock {
-                $0.seconds += seconds
-                if $0.error == nil { $0.error = failure }
-            }
+        source.outcome.withLock { $0.pending += 1 }
+        if thread.count == 0 {
+            desk.write(batch, for: source)
+        } else {
+            desk.queue(batch, for: source)
         }
     }
 
     /// Waits until every batch of `source` is written; returns the first error and the
     /// wall time its writes took.
     func finish(_ source: Source) -> (error: (any Error)?, seconds: Double) {
-        source.pending.wait()
-        return source.outcome.withLock { $0 }
+        source.outcome.withLock(waitingOn: source.written, until: { $0.pending == 0 }) { ($0.error, $0.seconds) }
+    }
+}
+
+/// The queue of a `SightingWriter` and the loop of its thread.
+private final class WritingDesk: Sendable {
+    private struct Queue {
+        /// Batches handed over and not yet taken, oldest first.
+        var waiting: [(batch: SightingBatch, source: SightingWriter.Source)] = []
+        /// Batches handed over and not yet written (waiting, or being written).
+        var unwritten = 0
+        var closed = false
+    }
+
+    private let database: CaseDatabase
+    private let indicatorRecords: IndicatorRecords
+    private let capacity: Int
+    private let queue = Lock(Queue())
+    /// Signalled when a batch is queued or the desk is closed.
+    private let work = Condition()
+    /// Signalled when a batch is written, so that one more may be queued.
+    private let room = Condition()
+
+    init(database: CaseDatabase, indicatorRecords: IndicatorRecords, capacity: Int) {
+        self.database = database
+        self.indicatorRecords = indicatorRecords
+        self.capacity = capacity
+    }
+
+    var isIdle: Bool { queue.withLock { $0.unwritten == 0 } }
+
+    /// Hands `batch` to the thread, once fewer than `capacity` are unwritten.
+    func queue(_ batch: SightingBatch, for source: SightingWriter.Source) {
+        queue.withLock(waitingOn: room, until: { $0.unwritten < capacity }) {
+            $0.waiting.append((batch, source))
+            $0.unwritten += 1
+            work.signal()
+        }
+    }
+
+    /// Ends the thread once the batches queued are written.
+    func close() {
+        queue.withLock {
+            $0.closed = true
+            work.signal()
+        }
+    }
+
+    /// The thread's loop: the oldest batch, written outside the lock.
+    func run() {
+        while true {
+            let next = queue.withLock(waitingOn: work, until: { !$0.waiting.isEmpty || $0.closed }) {
+                $0.waiting.isEmpty ? nil : $0.waiting.removeFirst()
+            }
+            guard let (batch, source) = next else { return }
+            write(batch, for: source)
+            queue.withLock {
+                $0.unwritten -= 1
+                room.signal()
+            }
+        }
+    }
+
+    /// Writes `batch` (unless an earlier batch of its source failed) and counts it done.
+    func write(_ batch: SightingBatch, for source: SightingWriter.Source) {
+        defer {
+            source.outcome.withLock { $0.pending -= 1 }
+            source.written.broadcast()
+        }
+        guard source.outcome.withLock({ $0.error == nil }) else { return }
+        let started = ContinuousClock.now
+        var failure: (any Error)?
+        do {
+            try store(batch)
+        } catch {
+            failure = error
+        }
+        let seconds = secondsElapsed(since: started)
+        source.outcome.withLock {
+            $0.seconds += seconds
+            if $0.error == nil { $0.error = failure }
+        }
     }
 
     private func store(_ batch: SightingBatch) throws {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Concurrency
 
 /// What the producer made of one slot of an `InflatedChunkRing`.
 enum RingPiece {
@@ -22,7 +18,7 @@ enum RingPiece {
 /// freed in `deinit` (4 × 1 MiB for a reader with the default chunk size); a started
 /// producer can be at most `slotCount - 1` chunks ahead of the chunk being read.
 ///
-/// One plain thread (pthread) per `start`, one mutex, two conditions: the producer waits
+/// One thread of its own (`WorkerThreads`) per `start`, one lock, two conditions: the producer waits
 /// while every slot is full, the consumer while none is; nobody spins. The producer's
 /// last piece (the end, or damage) reaches the consumer only after every chunk before
 /// it, so the order of everything the inflater reports is kept. `stop()` tells a
@@ -48,34 +44,35 @@ final class InflatedChunkRing: @unchecked Sendable {
     let slotCount: Int
     let slotSize: Int
     private let storage: UnsafeMutableRawBufferPointer
-    private let signals = MutexAndConditions()
-    private var lock: UnsafeMutablePointer<pthread_mutex_t> { signals.mutex }
-    /// Signalled when a slot is filled or the producer has finished.
-    private var notEmpty: UnsafeMutablePointer<pthread_cond_t> { signals.first }
-    /// Signalled when a slot is given back or the consumer stops.
-    private var notFull: UnsafeMutablePointer<pthread_cond_t> { signals.second }
+    /// What the producer and the consumer share, under the lock.
+    private struct Shared {
+        /// Bytes written into each slot, and the member they came from.
+        var counts: [Int]
+        var members: [Int]
+        /// The oldest filled slot (the one the consumer reads or holds).
+        var head = 0
+        /// Filled slots, counting the one the consumer holds.
+        var filled = 0
+        /// Whether the consumer holds slot `head` (given back by its next `next()`).
+        var holding = false
+        /// The producer's last piece, once it has finished (`nil` after a stop).
+        var ending: RingPiece?
+        var producerFinished = true
+        var cancelled = false
+        var running = false
+    }
 
-    // Guarded by `lock`.
-    /// Bytes written into each slot, and the member they came from.
-    private var counts: [Int]
-    private var members: [Int]
-    /// The oldest filled slot (the one the consumer reads or holds).
-    private var head = 0
-    /// Filled slots, counting the one the consumer holds.
-    private var filled = 0
-    /// Whether the consumer holds slot `head` (given back by its next `next()`).
-    private var holding = false
-    /// The producer's last piece, once it has finished (`nil` after a stop).
-    private var ending: RingPiece?
-    private var producerFinished = true
+    private let shared: Lock<Shared>
+    /// Signalled when a slot is filled or the producer has finished.
+    private let notEmpty = Condition()
+    /// Signalled when a slot is given back or the consumer stops.
+    private let notFull = Condition()
     /// The member of the chunk `next()` returned last (the consumer's).
     private(set) var memberOfLastChunk = 0
-    private var cancelled = false
-    private var running = false
 
     // Used by the consumer thread only (and, for `produce`, by the producer between
-    // `pthread_create`, which publishes it, and `pthread_join`).
-    private var thread: pthread_t?
+    // the thread's start, which publishes it, and `join()`).
+    private var thread: WorkerThreads?
     private var produce: ((UnsafeMutableRawBufferPointer) -> RingPiece)?
     /// Producer threads started and joined by this ring (tests check they match).
     private(set) var threadsStarted = 0
@@ -86,24 +83,20 @@ final class InflatedChunkRing: @unchecked Sendable {
         self.slotCount = max(1, slotCount)
         self.slotSize = max(1, slotSize)
         storage = .allocate(byteCount: self.slotCount * self.slotSize, alignment: 16)
-        counts = Array(repeating: 0, count: self.slotCount)
-        members = Array(repeating: 0, count: self.slotCount)
+        shared = Lock(Shared(
+            counts: Array(repeating: 0, count: self.slotCount), members: Array(repeating: 0, count: self.slotCount)))
     }
 
     deinit {
         // A reader always stops what it starts; this is only the last line of defence. The
         // last reference may be the producer's own (a ring dropped without `stop()`):
-        // a thread cannot join itself, so it is detached instead.
-        if let thread, pthread_equal(thread, pthread_self()) != 0 {
-            pthread_detach(thread)
-        } else {
-            stop()
-        }
+        // a thread cannot join itself, and `join()` detaches it instead.
+        stop()
         storage.deallocate()
     }
 
     /// Whether a producer thread is between its start and its end (tests).
-    var isProducerRunning: Bool { signals.withLock { running } }
+    var isProducerRunning: Bool { shared.withLock { $0.running } }
 
     /// Starts a producer thread that calls `produce` with a free slot until it returns
     /// `.end` or `.damage`, or until `stop()`. Returns false (and runs nothing) when no
@@ -111,35 +104,27 @@ final class InflatedChunkRing: @unchecked Sendable {
     /// again before `stop()`.
     func start(_ produce: @escaping (UnsafeMutableRawBufferPointer) -> RingPiece) -> Bool {
         guard thread == nil else { return false }
-        signals.withLock {
-            head = 0
-            filled = 0
-            holding = false
-            ending = nil
-            producerFinished = false
-            cancelled = false
-            running = true
+        shared.withLock {
+            $0.head = 0
+            $0.filled = 0
+            $0.holding = false
+            $0.ending = nil
+            $0.producerFinished = false
+            $0.cancelled = false
+            $0.running = true
         }
         self.produce = produce
         // The thread holds a reference to the ring until it has finished with it.
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var created = pthread_t()
-        let status = pthread_create(&created, nil, { raw in
-            guard let raw else { return nil }
-            let ring = Unmanaged<InflatedChunkRing>.fromOpaque(raw).takeRetainedValue()
-            ring.runProducer()
-            return nil
-        }, context)
-        guard status == 0 else {
-            Unmanaged<InflatedChunkRing>.fromOpaque(context).release()
+        let started = WorkerThreads(count: 1) { [self] _ in runProducer() }
+        guard started.count == 1 else {
             self.produce = nil
-            signals.withLock {
-                producerFinished = true
-                running = false
+            shared.withLock {
+                $0.producerFinished = true
+                $0.running = false
             }
             return false
         }
-        thread = created
+        thread = started
         threadsStarted += 1
         return true
     }
@@ -148,32 +133,28 @@ final class InflatedChunkRing: @unchecked Sendable {
     private func runProducer() {
         guard let produce else { return finish(with: .end) }
         while true {
-            pthread_mutex_lock(lock)
-            while filled == slotCount && !cancelled { pthread_cond_wait(notFull, lock) }
-            if cancelled {
-                pthread_mutex_unlock(lock)
-                return finish(with: nil)
+            let free = shared.withLock(waitingOn: notFull, until: { $0.filled < slotCount || $0.cancelled }) {
+                $0.cancelled ? nil : ($0.head + $0.filled) % slotCount
             }
-            let slot = (head + filled) % slotCount
-            pthread_mutex_unlock(lock)
+            guard let slot = free else { return finish(with: nil) }
             let piece = produce(slotBuffer(slot))
             guard case .bytes(let count, let member) = piece else { return finish(with: piece) }
-            signals.withLock {
-                counts[slot] = min(max(0, count), slotSize)
-                members[slot] = member
-                filled += 1
-                pthread_cond_signal(notEmpty)
+            shared.withLock {
+                $0.counts[slot] = min(max(0, count), slotSize)
+                $0.members[slot] = member
+                $0.filled += 1
+                notEmpty.signal()
             }
         }
     }
 
     /// The producer's last step: its last piece for the consumer, and its end.
     private func finish(with piece: RingPiece?) {
-        signals.withLock {
-            ending = piece
-            producerFinished = true
-            running = false
-            pthread_cond_broadcast(notEmpty)
+        shared.withLock {
+            $0.ending = piece
+            $0.producerFinished = true
+            $0.running = false
+            notEmpty.broadcast()
         }
     }
 
@@ -187,20 +168,21 @@ final class InflatedChunkRing: @unchecked Sendable {
     /// once every chunk before it has been returned. `.end` when nothing was started.
     /// `memberOfLastChunk` is then the member the bytes came from.
     func next() -> GzipInflater.Output {
-        signals.withLock {
-            if holding {
-                head = (head + 1) % slotCount
-                filled -= 1
-                holding = false
-                pthread_cond_signal(notFull)
+        shared.withLock {
+            if $0.holding {
+                $0.head = ($0.head + 1) % slotCount
+                $0.filled -= 1
+                $0.holding = false
+                notFull.signal()
             }
-            while filled == 0 && !producerFinished { pthread_cond_wait(notEmpty, lock) }
-            if filled > 0 {
-                holding = true
-                memberOfLastChunk = members[head]
-                return .bytes(UnsafeRawBufferPointer(rebasing: slotBuffer(head)[0..<counts[head]]))
+        }
+        return shared.withLock(waitingOn: notEmpty, until: { $0.filled > 0 || $0.producerFinished }) { shared in
+            if shared.filled > 0 {
+                shared.holding = true
+                memberOfLastChunk = shared.members[shared.head]
+                return .bytes(UnsafeRawBufferPointer(rebasing: slotBuffer(shared.head)[0..<shared.counts[shared.head]]))
             }
-            switch ending {
+            switch shared.ending {
             case .damage(let message): return .damage(message)
             case .bytes, .end, nil: return .end
             }
@@ -211,12 +193,12 @@ final class InflatedChunkRing: @unchecked Sendable {
     /// call otherwise) and joins its thread. Idempotent; a no-op when none was started.
     func stop() {
         guard let thread else { return }
-        signals.withLock {
-            cancelled = true
-            holding = false
-            pthread_cond_broadcast(notFull)
+        shared.withLock {
+            $0.cancelled = true
+            $0.holding = false
+            notFull.broadcast()
         }
-        pthread_join(thread, nil)
+        thread.join()
         self.thread = nil
         produce = nil
         threadsJoined += 1

@@ -1,10 +1,5 @@
+import Concurrency
 import Observations
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Lines of one log copied out of the read chunks, with what the reader's own thread
 /// learnt of each (`LogReader.LineHead`): a buffer of their bytes, back to back, and a
@@ -194,7 +189,7 @@ struct MemberCopies {
 /// its lines: one pool for all the logs of a run, so that when one log ends, its share
 /// of the threads goes on to the logs still being read.
 ///
-/// Plain threads (pthreads), one mutex, two conditions: scanners wait for a batch,
+/// Threads of its own (`WorkerThreads`), one lock, two conditions: scanners wait for a batch,
 /// readers for one of their batches to be scanned; nobody spins. Batches are scanned in
 /// the order they were submitted, whichever reader submitted them. The pool also keeps
 /// the batches: at most `maximumInFlight` are submitted and not yet given back at a
@@ -206,22 +201,27 @@ public final class LineScanPool: @unchecked Sendable {
     /// neither the readers nor a scanner waits for the other in the steady state.
     static let batchesPerThread = 2
 
-    private let signals = MutexAndConditions()
-    private var lock: UnsafeMutablePointer<pthread_mutex_t> { signals.mutex }
-    private var workAvailable: UnsafeMutablePointer<pthread_cond_t> { signals.first }
-    private var batchScanned: UnsafeMutablePointer<pthread_cond_t> { signals.second }
-    // Guarded by `lock`.
-    private var waiting: [LineBatch] = []
-    private var free: [LineBatch] = []
-    private var inFlight = 0
-    /// Readers using the pool now (`read(pool:…)`).
-    private var readers = 0
-    private var stopping = false
+    /// What the readers and the scanners share, under the lock (which also guards the
+    /// `isScanned` of the batches in the pool).
+    private struct Shared {
+        var waiting: [LineBatch] = []
+        var free: [LineBatch] = []
+        var inFlight = 0
+        /// Readers using the pool now (`read(pool:…)`).
+        var readers = 0
+        var stopping = false
+        var batchesMade = 0
+        var batchesScanned = 0
+    }
+
+    private let shared = Lock(Shared())
+    private let workAvailable = Condition()
+    private let batchScanned = Condition()
     /// Batches made so far, and scanned by the pool's threads (for tests).
-    private(set) var batchesMade = 0
-    private(set) var batchesScanned = 0
-    // Set by `init`, then cleared by `stop()` on the thread that owns the pool.
-    private var threads: [pthread_t] = []
+    var batchesMade: Int { shared.withLock { $0.batchesMade } }
+    var batchesScanned: Int { shared.withLock { $0.batchesScanned } }
+    // Set by `init`, then joined by `stop()` on the thread that owns the pool.
+    private var threads: WorkerThreads?
     /// The byte capacity of a batch's lines.
     let batchCapacity: Int
     /// The number of scanning threads running (fewer than asked when some could not be made).
@@ -237,24 +237,10 @@ public final class LineScanPool: @unchecked Sendable {
     public init(threads count: Int, cores: Int? = nil, batchCapacity: Int = LogReader.defaultChunkSize) {
         self.batchCapacity = max(1, batchCapacity)
         self.cores = max(1, cores ?? count)
-        var started: [pthread_t] = []
         // The threads read only what the lock guards, and nothing before a batch is
-        // submitted; `threadCount` is set before any reader sees the pool.
-        for _ in 0..<max(0, count) {
-            // The thread holds a reference to the pool until it ends.
-            let context = Unmanaged.passRetained(self).toOpaque()
-            var created = pthread_t()
-            let status = pthread_create(&created, nil, { raw in
-                guard let raw else { return nil }
-                Unmanaged<LineScanPool>.fromOpaque(raw).takeRetainedValue().run()
-                return nil
-            }, context)
-            guard status == 0 else {
-                Unmanaged<LineScanPool>.fromOpaque(context).release()
-                break
-            }
-            started.append(created)
-        }
+        // submitted; `threadCount` is set before any reader sees the pool. Each holds a
+        // reference to the pool until it ends.
+        let started = WorkerThreads(count: count) { [self] _ in run() }
         threads = started
         threadCount = started.count
     }
@@ -264,35 +250,34 @@ public final class LineScanPool: @unchecked Sendable {
     /// A scanning thread's loop.
     private func run() {
         let scanner = LogReader.BatchScanner()
-        pthread_mutex_lock(lock)
         while true {
-            while waiting.isEmpty && !stopping { pthread_cond_wait(workAvailable, lock) }
-            if waiting.isEmpty { break }
-            let batch = waiting.removeFirst()
-            pthread_mutex_unlock(lock)
+            let next = shared.withLock(waitingOn: workAvailable, until: { !$0.waiting.isEmpty || $0.stopping }) {
+                $0.waiting.isEmpty ? nil : $0.waiting.removeFirst()
+            }
+            guard let batch = next else { return }
             scanner.scan(batch)
-            pthread_mutex_lock(lock)
-            batch.isScanned = true
-            batchesScanned += 1
-            pthread_cond_broadcast(batchScanned)
+            shared.withLock {
+                batch.isScanned = true
+                $0.batchesScanned += 1
+                batchScanned.broadcast()
+            }
         }
-        pthread_mutex_unlock(lock)
     }
 
     /// Counts a reader in while it reads: `read(pool:…)` does, and so should a reader
     /// of another kind of file (a capture) that takes a core meanwhile.
-    public func enter() { signals.withLock { readers += 1 } }
-    public func leave() { signals.withLock { readers -= 1 } }
+    public func enter() { shared.withLock { $0.readers += 1 } }
+    public func leave() { shared.withLock { $0.readers -= 1 } }
 
     /// Whether there are as many readers as cores: each reader then keeps a core busy
     /// of its own, and scans its lines best on it.
-    var hasAReaderPerCore: Bool { signals.withLock { readers >= cores } }
+    var hasAReaderPerCore: Bool { shared.withLock { $0.readers >= cores } }
 
     /// An empty batch for a reader to fill (a kept one, or a new one).
     func takeBatch() -> LineBatch {
-        signals.withLock {
-            if let kept = free.popLast() { return kept }
-            batchesMade += 1
+        shared.withLock {
+            if let kept = $0.free.popLast() { return kept }
+            $0.batchesMade += 1
             return LineBatch(capacity: batchCapacity)
         }
     }
@@ -300,43 +285,39 @@ public final class LineScanPool: @unchecked Sendable {
     /// Hands `batch` to the scanners; false (and the batch stays the caller's) when
     /// `maximumInFlight` batches are already submitted and not given back.
     func submit(_ batch: LineBatch) -> Bool {
-        signals.withLock {
-            guard inFlight < maximumInFlight, !stopping else { return false }
-            inFlight += 1
-            waiting.append(batch)
-            pthread_cond_signal(workAvailable)
+        shared.withLock {
+            guard $0.inFlight < maximumInFlight, !$0.stopping else { return false }
+            $0.inFlight += 1
+            $0.waiting.append(batch)
+            workAvailable.signal()
             return true
         }
     }
 
     /// Whether the submitted `batch` has been scanned; when `wait`, waits until it has.
     func isScanned(_ batch: LineBatch, wait: Bool) -> Bool {
-        signals.withLock {
-            while wait && !batch.isScanned { pthread_cond_wait(batchScanned, lock) }
-            return batch.isScanned
-        }
+        shared.withLock(waitingOn: batchScanned, until: { _ in !wait || batch.isScanned }) { _ in batch.isScanned }
     }
 
     /// Takes `batch` back for reuse once its reader is done with it; `submitted` says
     /// whether it went through `submit` (and counts in flight until now).
     func giveBack(_ batch: LineBatch, submitted: Bool) {
         batch.reset()
-        signals.withLock {
-            if submitted { inFlight -= 1 }
-            free.append(batch)
+        shared.withLock {
+            if submitted { $0.inFlight -= 1 }
+            $0.free.append(batch)
         }
     }
 
     /// Lets the scanners finish the batches they have, and joins them. Idempotent; call
     /// it from the thread that made the pool, once no reader uses it.
     public func stop() {
-        guard !threads.isEmpty else { return }
-        signals.withLock {
-            stopping = true
-            pthread_cond_broadcast(workAvailable)
+        guard let threads, threads.isStarted else { return }
+        shared.withLock {
+            $0.stopping = true
+            workAvailable.broadcast()
         }
-        for thread in threads { pthread_join(thread, nil) }
-        threads.removeAll()
+        threads.join()
     }
 }
 

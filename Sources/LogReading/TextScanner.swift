@@ -317,7 +317,7 @@ enum TextScanner {
                 }
                 return
             }
-            if let address = parseDottedQuad(text, start..<quadEnd, dots: quadDots >> (start - word.lowerBound)) {
+            if let address = parseIPv4(text, start..<quadEnd) {
                 found(.ipv4(address, start..<quadEnd))
             }
             return
@@ -601,70 +601,14 @@ enum TextScanner {
         }
     }
 
-    /// Parses RFC 4291 text occupying exactly `range` (`2001:db8::1`, `::ffff:192.0.2.1`);
-    /// needs at least one hex digit, so a bare `::` is not taken. No allocation.
+    /// Parses RFC 4291 text occupying exactly `range` (`2001:db8::1`, `::ffff:192.0.2.1`)
+    /// with `AddressText.parseIPv6`, except that a bare `::` is not taken: in a log it is
+    /// C++'s scope operator or `listening on ::`, the unspecified address, which is no
+    /// indicator (see `ipv6BeforePort`). No allocation.
+    @inline(__always)
     static func parseIPv6(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) -> IPv6Address? {
-        guard range.count >= 3, range.count <= 45 else { return nil }
-        var groups = SIMD8<UInt16>()
-        var count = 0
-        var gap = -1
-        var index = range.lowerBound
-        let end = range.upperBound
-        if text[index] == UInt8(ascii: ":") {
-            guard text[index + 1] == UInt8(ascii: ":") else { return nil }
-            gap = 0
-            index += 2
-        }
-        while index < end {
-            let start = index
-            var value: UInt32 = 0
-            var digits = 0
-            while index < end, hexValue(text[index]) {
-                let byte = text[index]
-                value = value << 4 | UInt32(isDigit(byte) ? byte - 48 : (byte | 0x20) - 87)
-                digits += 1
-                index += 1
-            }
-            if index < end, text[index] == UInt8(ascii: ".") {
-                // An embedded IPv4 address ends the text.
-                guard count <= 6, let v4 = parseIPv4(text, start..<end) else { return nil }
-                groups[count] = UInt16(truncatingIfNeeded: v4.value >> 16)
-                groups[count + 1] = UInt16(truncatingIfNeeded: v4.value)
-                count += 2
-                index = end
-                break
-            }
-            guard digits > 0, digits <= 4, count < 8 else { return nil }
-            groups[count] = UInt16(value)
-            count += 1
-            if index == end { break }
-            guard text[index] == UInt8(ascii: ":") else { return nil }
-            index += 1
-            if index < end, text[index] == UInt8(ascii: ":") {
-                guard gap < 0 else { return nil }
-                gap = count
-                index += 1
-            } else if index == end {
-                return nil
-            }
-        }
-        guard count > 0 else { return nil }
-        if gap >= 0 {
-            guard count < 8 else { return nil }
-            // Move the groups after the gap to the end; the gap is zeros.
-            let tail = count - gap
-            var expanded = SIMD8<UInt16>()
-            for position in 0..<gap { expanded[position] = groups[position] }
-            for position in 0..<tail { expanded[8 - tail + position] = groups[gap + position] }
-            groups = expanded
-        } else {
-            guard count == 8 else { return nil }
-        }
-        var high: UInt64 = 0
-        var low: UInt64 = 0
-        for position in 0..<4 { high = high << 16 | UInt64(groups[position]) }
-        for position in 4..<8 { low = low << 16 | UInt64(groups[position]) }
-        return IPv6Address(high: high, low: low)
+        guard range.count > 2 else { return nil }
+        return AddressText.parseIPv6(text, range)
     }
 
     /// A byte of a run the IPv6 pass looks at: `[0-9A-Za-z:.]`.
@@ -814,35 +758,10 @@ enum TextScanner {
         }
     }
 
-    /// `parseIPv4` for `range` holding only digits and three dots, which `dots` marks
-    /// (bit 0 is the range's first byte), as the block masks give them: the octets are
-    /// read between the dots with no test of each byte. Same rules: 7 to 15 bytes,
-    /// octets of 1 to 3 digits, no leading zero, at most 255.
+    /// Parses a dotted quad occupying exactly `range` (`AddressText.parseIPv4`).
     @inline(__always)
-    static func parseDottedQuad(_ text: UnsafeRawBufferPointer, _ range: Range<Int>, dots: UInt32) -> IPv4Address? {
-        guard range.count >= 7, range.count <= 15 else { return nil }
-        var value: UInt32 = 0
-        var octetStart = range.lowerBound
-        // The three dots, then the range's end as the fourth octet's end.
-        var ends = dots | 1 << range.count
-        for _ in 0..<4 {
-            let octetEnd = range.lowerBound + ends.trailingZeroBitCount
-            ends &= ends &- 1
-            let length = octetEnd - octetStart
-            guard length >= 1, length <= 3, length == 1 || text[octetStart] != UInt8(ascii: "0") else { return nil }
-            var octet: UInt32 = 0
-            for index in octetStart..<octetEnd { octet = octet * 10 + UInt32(text[index] &- UInt8(ascii: "0")) }
-            guard octet <= 255 else { return nil }
-            value = value << 8 | octet
-            octetStart = octetEnd + 1
-        }
-        return IPv4Address(value)
-    }
-
-    /// Parses a dotted quad occupying exactly `range`; no leading zeros, octets <= 255.
     static func parseIPv4(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) -> IPv4Address? {
-        // Rebased, so that the parser walks a buffer, not a slice of one (fewer index checks).
-        IPv4Address(ascii: UnsafeRawBufferPointer(rebasing: text[range]))
+        AddressText.parseIPv4(text, range).map(IPv4Address.init)
     }
 
     /// The longest port number, in digits.

@@ -5,7 +5,7 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
     public init(_ value: UInt32) { self.value = value }
 
     /// Parses dotted-quad text (`192.0.2.1`); nil for anything else (no leading
-    /// zeros beyond a single `0`, no octal, no shorthand forms).
+    /// zeros beyond a single `0`, no octal, no shorthand forms): `AddressText.parseIPv4`.
     public init?<S: StringProtocol>(_ text: S) {
         self.init(ascii: text.utf8)
     }
@@ -14,32 +14,10 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
     /// Allocates nothing, for scanners over borrowed bytes.
     @inlinable
     public init?<Bytes: Collection>(ascii bytes: Bytes) where Bytes.Element == UInt8 {
-        guard bytes.count >= 7, bytes.count <= 15 else { return nil }
-        var result: UInt32 = 0
-        var octets = 0
-        var digits = 0
-        var current: UInt32 = 0
-        var leadingZero = false
-        for byte in bytes {
-            if byte == UInt8(ascii: ".") {
-                guard digits > 0, octets < 3 else { return nil }
-                result = result << 8 | current
-                octets += 1
-                digits = 0
-                current = 0
-                leadingZero = false
-            } else if byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
-                if leadingZero { return nil }
-                if digits == 0 && byte == UInt8(ascii: "0") { leadingZero = true }
-                current = current * 10 + UInt32(byte - UInt8(ascii: "0"))
-                digits += 1
-                guard digits <= 3, current <= 255 else { return nil }
-            } else {
-                return nil
-            }
+        guard let value = AddressText.withContiguousBytes(bytes, { AddressText.parseIPv4($0, 0..<$0.count) }) else {
+            return nil
         }
-        guard digits > 0, octets == 3 else { return nil }
-        value = result << 8 | current
+        self.value = value
     }
 
     public static func < (lhs: IPv4Address, rhs: IPv4Address) -> Bool { lhs.value < rhs.value }
@@ -59,57 +37,20 @@ public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertib
         self.low = low
     }
 
-    /// Parses RFC 4291 text (`2001:db8::1`, `::ffff:192.0.2.1`); nil for anything else.
-    /// A zone index (`%eth0`) is not accepted.
+    /// Parses RFC 4291 text (`2001:db8::1`, `::ffff:192.0.2.1`, `::`); nil for anything
+    /// else: `AddressText.parseIPv6`. A zone index (`%eth0`) is not accepted.
     public init?<S: StringProtocol>(_ text: S) {
-        var groups: [UInt16] = []
-        var gapIndex: Int? = nil
-        let string = String(text)
-        if string.isEmpty || string.count > 45 { return nil }
-        var parts = string.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-        // A leading or trailing "::" yields two empty parts; fold them to one.
-        if parts.first == "" {
-            guard parts.count > 1, parts[1] == "" else { return nil }
-            parts.removeFirst()
-        }
-        if parts.last == "" {
-            guard parts.count > 1, parts[parts.count - 2] == "" else { return nil }
-            parts.removeLast()
-        }
-        for (index, part) in parts.enumerated() {
-            if part.isEmpty {
-                guard gapIndex == nil else { return nil }
-                gapIndex = groups.count
-                continue
-            }
-            if index == parts.count - 1, part.contains(".") {
-                guard let v4 = IPv4Address(part) else { return nil }
-                groups.append(UInt16(v4.value >> 16))
-                groups.append(UInt16(v4.value & 0xFFFF))
-                continue
-            }
-            guard part.utf8.count <= 4, let group = UInt16(part, radix: 16) else { return nil }
-            groups.append(group)
-        }
-        self.init(groups: groups, gapIndex: gapIndex)
+        self.init(ascii: text.utf8)
     }
 
-    /// The address of up to eight 16-bit groups in order, with the `::` gap (zero
-    /// groups filling it up to eight) before the group at `gapIndex`; nil when they do
-    /// not make eight groups.
-    public init?(groups: [UInt16], gapIndex: Int?) {
-        var groups = groups
-        if let gapIndex {
-            guard groups.count < 8, gapIndex <= groups.count else { return nil }
-            groups.insert(contentsOf: repeatElement(0, count: 8 - groups.count), at: gapIndex)
+    /// Parses RFC 4291 text that fills `bytes` exactly; the same rules as `init?(_:)`.
+    /// Allocates nothing.
+    @inlinable
+    public init?<Bytes: Collection>(ascii bytes: Bytes) where Bytes.Element == UInt8 {
+        guard let address = AddressText.withContiguousBytes(bytes, { AddressText.parseIPv6($0, 0..<$0.count) }) else {
+            return nil
         }
-        guard groups.count == 8 else { return nil }
-        var high: UInt64 = 0
-        var low: UInt64 = 0
-        for group in groups[0..<4] { high = high << 16 | UInt64(group) }
-        for group in groups[4..<8] { low = low << 16 | UInt64(group) }
-        self.high = high
-        self.low = low
+        self = address
     }
 
     /// Reads 16 network-order bytes.

@@ -54,25 +54,6 @@ struct BlockScannerTests {
         }
     }
 
-    /// The quad parser that reads octets between known dots against the byte-by-byte
-    /// one, on strings of digits with three dots: empty, long, zero-led and big octets.
-    @Test func dottedQuadParserAgreesWithTheByteByByteOne() {
-        var random = SplitMix64(seed: 8)
-        for _ in 0..<50_000 {
-            let octets = (0..<4).map { _ in
-                String((0..<Int.random(in: 0...4, using: &random)).map { _ in "0123456789".randomElement(using: &random)! })
-            }
-            let bytes = Array(octets.joined(separator: ".").utf8)
-            var dots: UInt32 = 0
-            for (offset, byte) in bytes.enumerated() where byte == UInt8(ascii: ".") { dots |= 1 << offset }
-            bytes.withUnsafeBytes { text in
-                #expect(
-                    TextScanner.parseDottedQuad(text, 0..<text.count, dots: dots) == IPv4Address(ascii: text),
-                    "\(String(decoding: bytes, as: UTF8.self))")
-            }
-        }
-    }
-
     static func observables(
         _ line: [UInt8], _ range: Range<Int>, _ suffixes: PublicSuffixList?, blocks: Bool
     ) -> [TextObservable] {
