@@ -51,12 +51,8 @@ extension PacketDecoder {
     static let http2PrefaceLength = 24
 
     /// Whether `bytes` start with the client preface, or may once more bytes come.
-    static func http2PrefaceStart(_ bytes: UnsafeRawBufferPointer) -> PrefixMatch {
-        http2Preface.withUTF8Buffer { preface in
-            let count = min(bytes.count, preface.count)
-            for index in 0..<count where bytes[index] != preface[index] { return .no }
-            return count == preface.count ? .yes : .maybe
-        }
+    static func http2PrefaceStart(_ bytes: Span<UInt8>) -> PrefixMatch {
+        prefixMatch(bytes, http2Preface)
     }
 
     /// One HTTP/2 frame (or the preface, or the part of a DATA frame that has come);
@@ -71,7 +67,8 @@ extension PacketDecoder {
         } else {
             // The client's side starts with the preface (after an upgrade, the upgrading
             // code made the connection already).
-            let isClient = PacketDecoder.http2PrefaceStart(bytes) != .no
+            // Safe: bridge until this reader takes spans; the span is used only during the call.
+            let isClient = PacketDecoder.http2PrefaceStart(unsafe Span<UInt8>(_unsafeBytes: bytes)) != .no
             connection = HTTP2Direction(isClient: isClient)
             exchange.http2 = connection
         }
@@ -79,7 +76,8 @@ extension PacketDecoder {
             return http2Data(bytes, connection, context: context, observe: observe)
         }
         if connection.isClient {
-            switch PacketDecoder.http2PrefaceStart(bytes) {
+            // Safe: bridge until this reader takes spans; the span is used only during the call.
+            switch PacketDecoder.http2PrefaceStart(unsafe Span<UInt8>(_unsafeBytes: bytes)) {
             case .yes: return PacketDecoder.http2PrefaceLength
             case .maybe: return final ? bytes.count : nil
             case .no: break
@@ -257,7 +255,7 @@ extension PacketDecoder {
         let hostPart = authority.split(separator: "@", omittingEmptySubsequences: false).last.map(String.init) ?? authority
         let hostBytes = Array(hostPart.utf8)
         let url = Array((scheme + "://" + authority + (path ?? "")).utf8)
-        hostBytes.withUnsafeBytes { observeHost(PacketDecoder.hostName($0), context: context, observe: observe) }
+        observeHost(PacketDecoder.hostName(hostBytes.span), context: context, observe: observe)
         if url.count <= ScratchBuffer.urlCapacity {
             url.withUnsafeBytes { raw in
                 observe(Observation(value: .url(raw), field: .httpURL, host: context.source, locator: context.locator,

@@ -85,26 +85,34 @@ struct LenientHead {
 
     /// Whether `line` holds `word` (lower-case), comparing without NUL bytes and with
     /// ASCII case folded.
-    static func contains(_ line: UnsafeRawBufferPointer, _ word: StaticString) -> Bool {
-        word.withUTF8Buffer { literal in
-            guard literal.count > 0 else { return true }
-            var start = 0
-            while start < line.count {
-                var matched = 0
-                var index = start
-                while index < line.count, matched < literal.count {
-                    var byte = line[index]
-                    index += 1
-                    if byte == 0 { continue }
-                    if byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z") { byte |= 0x20 }
-                    guard byte == literal[matched] else { break }
-                    matched += 1
-                }
-                if matched == literal.count { return true }
-                start += 1
+    static func contains(_ line: Span<UInt8>, _ word: StaticString) -> Bool {
+        word.withUTF8Span { literal in contains(line, literal) }
+    }
+
+    private static func contains(_ line: Span<UInt8>, _ literal: Span<UInt8>) -> Bool {
+        guard literal.count > 0 else { return true }
+        var start = 0
+        while start < line.count {
+            var matched = 0
+            var index = start
+            while index < line.count, matched < literal.count {
+                var byte = line[index]
+                index += 1
+                if byte == 0 { continue }
+                if byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z") { byte |= 0x20 }
+                guard byte == literal[matched] else { break }
+                matched += 1
             }
-            return false
+            if matched == literal.count { return true }
+            start += 1
         }
+        return false
+    }
+
+    /// `contains` for the callers that still read pointers.
+    static func contains(_ line: UnsafeRawBufferPointer, _ word: StaticString) -> Bool {
+        // Safe: bridge until every caller reads spans; the span is used only during this call.
+        contains(unsafe Span<UInt8>(_unsafeBytes: line), word)
     }
 }
 
@@ -257,7 +265,10 @@ extension PacketDecoder {
         var ends: [Int] = []
         var search = HeadSearch()
         if let end = PacketDecoder.lenientHeadEnd(bytes, search: &search, limit: cap) { ends.append(end) }
-        if let end = PacketDecoder.headEnd(bytes, limit: cap), !ends.contains(end) { ends.append(end) }
+        // Safe: bridge until this reader takes spans; the span is used only during the call.
+        if let end = PacketDecoder.headEnd(unsafe Span<UInt8>(_unsafeBytes: bytes), limit: cap), !ends.contains(end) {
+            ends.append(end)
+        }
         var bodyEnds: Set<Int> = []
         for end in ends {
             let head = LenientHead(UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
