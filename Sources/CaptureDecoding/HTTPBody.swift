@@ -147,7 +147,7 @@ extension PacketDecoder {
     /// none (1xx, 204, 304), or a request has neither Content-Length nor chunked
     /// framing. `.bad` framing is counted and ends the stream's reading (nil with
     /// `stop`).
-    func announcedBody(forHead head: UnsafeRawBufferPointer, isResponse: Bool, client: HostReference) -> (HTTPBody?, stop: Bool) {
+    func announcedBody(forHead head: Span<UInt8>, isResponse: Bool, client: HostReference) -> (HTTPBody?, stop: Bool) {
         var framing: BodyProgress? = nil
         switch PacketDecoder.requestBody(head) {
         case .bad: return (nil, true)
@@ -182,7 +182,7 @@ extension PacketDecoder {
     }
 
     /// The status code of a response head (`HTTP/1.x NNN …`), or 0.
-    static func statusCode(_ head: UnsafeRawBufferPointer) -> Int {
+    static func statusCode(_ head: Span<UInt8>) -> Int {
         guard head.count >= 12, head[8] == UInt8(ascii: " ") else { return 0 }
         var code = 0
         for index in 9..<12 {
@@ -197,33 +197,33 @@ extension PacketDecoder {
 
     /// A head's Content-Encoding (the first such header), and whether its Content-Type
     /// is `application/dns-message` (DNS over HTTPS): one pass over the head's lines.
-    static func contentCoding(_ head: UnsafeRawBufferPointer) -> (ContentEncoding, isDNSMessage: Bool) {
+    static func contentCoding(_ head: Span<UInt8>) -> (ContentEncoding, isDNSMessage: Bool) {
         var encoding: ContentEncoding? = nil
         var isDNSMessage = false
         var start = 0
         while let end = lineEnd(head, from: start), end > start {
-            let line = UnsafeRawBufferPointer(rebasing: head[start..<end])
+            let line = head.extracting(start..<end)
             start = afterLineEnd(head, end)
-            guard let first = line.first, first | 0x20 == UInt8(ascii: "c") else { continue }
-            if encoding == nil, hasPrefix(line, "content-encoding:", foldCase: true) {
-                encoding = codingNamed(trimmed(UnsafeRawBufferPointer(rebasing: line[17...])))
-            } else if hasPrefix(line, "content-type:", foldCase: true) {
-                isDNSMessage = hasPrefix(trimmed(UnsafeRawBufferPointer(rebasing: line[13...])), "application/dns-message",
-                                         foldCase: true)
+            guard let first = line.uint8(at: 0), first | 0x20 == UInt8(ascii: "c") else { continue }
+            if encoding == nil, line.hasPrefix("content-encoding:", foldCase: true) {
+                encoding = codingNamed(line.suffix(from: 17).trimmingSpacesAndTabs())
+            } else if line.hasPrefix("content-type:", foldCase: true) {
+                isDNSMessage = line.suffix(from: 13).trimmingSpacesAndTabs().hasPrefix("application/dns-message",
+                                                                                       foldCase: true)
             }
         }
         return (encoding ?? .identity, isDNSMessage)
     }
 
     /// The coding a Content-Encoding value names first.
-    static func codingNamed(_ value: UnsafeRawBufferPointer) -> ContentEncoding {
-        if hasPrefix(value, "gzip", foldCase: true) || hasPrefix(value, "x-gzip", foldCase: true) { return .gzip }
-        if hasPrefix(value, "deflate", foldCase: true) || hasPrefix(value, "x-deflate", foldCase: true) { return .deflate }
-        if hasPrefix(value, "br", foldCase: true) { return .brotli }
-        if hasPrefix(value, "zstd", foldCase: true) { return .zstd }
+    static func codingNamed(_ value: Span<UInt8>) -> ContentEncoding {
+        if value.hasPrefix("gzip", foldCase: true) || value.hasPrefix("x-gzip", foldCase: true) { return .gzip }
+        if value.hasPrefix("deflate", foldCase: true) || value.hasPrefix("x-deflate", foldCase: true) { return .deflate }
+        if value.hasPrefix("br", foldCase: true) { return .brotli }
+        if value.hasPrefix("zstd", foldCase: true) { return .zstd }
         // LZW (`compress`) is compressed but not decoded here: not hashed. Any other
         // (unknown) coding is ignored, as browsers show such a body as it came.
-        if hasPrefix(value, "compress", foldCase: true) || hasPrefix(value, "x-compress", foldCase: true) { return .other }
+        if value.hasPrefix("compress", foldCase: true) || value.hasPrefix("x-compress", foldCase: true) { return .other }
         return .identity
     }
 

@@ -123,45 +123,54 @@ extension PacketDecoder {
     /// Content-Length value (digits only); Transfer-Encoding only as the one value
     /// `chunked`, in HTTP/1.1, without a Content-Length; at most one Content-Encoding,
     /// of one coding. Anything else is read every way (`bodyReadings`).
-    static func isStrictResponseHead(_ head: UnsafeRawBufferPointer) -> Bool {
-        guard head.count >= 14, hasPrefix(head, "HTTP/1."),
+    static func isStrictResponseHead(_ head: Span<UInt8>) -> Bool {
+        guard head.count >= 14, head.hasPrefix("HTTP/1."),
               head[7] == UInt8(ascii: "0") || head[7] == UInt8(ascii: "1"), head[8] == UInt8(ascii: " "),
               statusCode(head) > 0, head[12] == UInt8(ascii: " ") || head[12] == UInt8(ascii: "\r")
         else { return false }
         let http11 = head[7] == UInt8(ascii: "1")
         var lengths = 0, codings = 0, transferCodings = 0
-        var length: UnsafeRawBufferPointer? = nil
+        // Where the first Content-Length value lies in the head.
+        var length: Range<Int>? = nil
         var lineStart = 0
         var first = true
         var ended = false
         while !ended {
-            guard let newline = index(of: UInt8(ascii: "\n"), in: head, from: lineStart, to: head.count),
+            guard let newline = head.firstIndex(of: UInt8(ascii: "\n"), from: lineStart),
                   newline > lineStart, head[newline - 1] == UInt8(ascii: "\r")
             else { return false }
-            let line = UnsafeRawBufferPointer(rebasing: head[lineStart..<(newline - 1)])
+            let start = lineStart
+            let line = head.extracting(lineStart..<(newline - 1))
             lineStart = newline + 1
             if line.isEmpty {
                 ended = true
                 continue
             }
-            for byte in line where byte < 0x20 && byte != UInt8(ascii: "\t") || byte == 0x7F { return false }
+            for index in 0..<line.count {
+                let byte = line[index]
+                if byte < 0x20 && byte != UInt8(ascii: "\t") || byte == 0x7F { return false }
+            }
             if first {
                 first = false
                 continue
             }
-            guard let colon = index(of: UInt8(ascii: ":"), in: line, from: 0, to: line.count), colon > 0 else { return false }
-            for byte in line[0..<colon] where !isTokenByte(byte) { return false }
-            let value = trimmed(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
-            if hasPrefix(line, "content-length:", foldCase: true) {
-                guard !value.isEmpty, value.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return false }
-                if let length, !length.elementsEqual(value) { return false }
-                length = value
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return false }
+            for index in 0..<colon where !isTokenByte(line[index]) { return false }
+            let valueRange = trimmedRange(line, (colon + 1)..<line.count)
+            let value = line.extracting(valueRange)
+            if line.hasPrefix("content-length:", foldCase: true) {
+                guard !value.isEmpty else { return false }
+                for index in 0..<value.count where value[index] < UInt8(ascii: "0") || value[index] > UInt8(ascii: "9") {
+                    return false
+                }
+                if let length, !head.extracting(length).elementsEqual(value) { return false }
+                length = (start + valueRange.lowerBound)..<(start + valueRange.upperBound)
                 lengths += 1
-            } else if hasPrefix(line, "transfer-encoding:", foldCase: true) {
-                guard value.count == 7, hasPrefix(value, "chunked", foldCase: true) else { return false }
+            } else if line.hasPrefix("transfer-encoding:", foldCase: true) {
+                guard value.count == 7, value.hasPrefix("chunked", foldCase: true) else { return false }
                 transferCodings += 1
-            } else if hasPrefix(line, "content-encoding:", foldCase: true) {
-                for byte in value where !isTokenByte(byte) { return false }
+            } else if line.hasPrefix("content-encoding:", foldCase: true) {
+                for index in 0..<value.count where !isTokenByte(value[index]) { return false }
                 codings += 1
             }
         }
@@ -183,11 +192,11 @@ extension PacketDecoder {
     /// The offset where a response's status line starts: the first `HTTP/` (any case)
     /// within the first `maxJunkBeforeStatus` bytes, as Firefox looks for it past junk;
     /// nil when it is not there (yet).
-    static func statusLineStart(_ bytes: UnsafeRawBufferPointer) -> Int? {
+    static func statusLineStart(_ bytes: Span<UInt8>) -> Int? {
         let end = min(bytes.count, maxJunkBeforeStatus + 5)
         guard end >= 5 else { return nil }
         for start in 0...(end - 5) where bytes[start] | 0x20 == UInt8(ascii: "h") {
-            if hasPrefix(UnsafeRawBufferPointer(rebasing: bytes[start...]), "http/", foldCase: true) { return start }
+            if bytes.hasPrefix("http/", at: start, foldCase: true) { return start }
         }
         return nil
     }
@@ -208,10 +217,10 @@ extension PacketDecoder {
     /// `\r\n\r\n`, `\n\r\r\n`, `\n \n` all end it); nil when it is not within `limit`.
     /// `search` says where an earlier search of the same bytes stopped, and is left
     /// where this one stops, so a head arriving a byte at a time costs linear time.
-    static func lenientHeadEnd(_ bytes: UnsafeRawBufferPointer, search: inout HeadSearch, limit: Int) -> Int? {
+    static func lenientHeadEnd(_ bytes: Span<UInt8>, search: inout HeadSearch, limit: Int) -> Int? {
         let end = min(bytes.count, limit)
-        while let newline = index(of: UInt8(ascii: "\n"), in: bytes, from: min(max(search.scanned, search.lineStart), end),
-                                  to: end) {
+        while let newline = bytes.firstIndex(of: UInt8(ascii: "\n"), from: min(max(search.scanned, search.lineStart), end),
+                                             to: end) {
             var blank = search.lineStart > 0
             var index = search.lineStart
             while blank, index < newline {
@@ -243,7 +252,8 @@ extension PacketDecoder {
             for next in readingsOfOneResponse(response, into: &results) {
                 let rest = UnsafeRawBufferPointer(rebasing: response[next...])
                 // The next status line, after the line ends a server may leave.
-                guard let status = PacketDecoder.statusLineStart(rest),
+                // Safe: bridge until this reader takes spans; the span is used only during the call.
+                guard let status = PacketDecoder.statusLineStart(unsafe Span<UInt8>(_unsafeBytes: rest)),
                       rest[0..<status].allSatisfy(PacketDecoder.isChunkLinePadding),
                       visited.insert(start + next + status).inserted
                 else { continue }
@@ -264,7 +274,10 @@ extension PacketDecoder {
         let cap = flows.options.maxHTTPHeadBytes
         var ends: [Int] = []
         var search = HeadSearch()
-        if let end = PacketDecoder.lenientHeadEnd(bytes, search: &search, limit: cap) { ends.append(end) }
+        // Safe: bridge until this reader takes spans; the span is used only during the call.
+        if let end = PacketDecoder.lenientHeadEnd(unsafe Span<UInt8>(_unsafeBytes: bytes), search: &search, limit: cap) {
+            ends.append(end)
+        }
         // Safe: bridge until this reader takes spans; the span is used only during the call.
         if let end = PacketDecoder.headEnd(unsafe Span<UInt8>(_unsafeBytes: bytes), limit: cap), !ends.contains(end) {
             ends.append(end)

@@ -289,11 +289,7 @@ extension PacketDecoder {
         key: StreamKey, final: Bool, context: PacketContext, observe: (Observation) -> Void
     ) -> Int? {
         if mode == .httpResponse {
-            // Safe: bridge until the response head reader takes spans; the pointer is the
-            // span's own memory and is used only during the call.
-            return unsafe bytes.withUnsafeBytes { bytes in
-                unsafe httpResponseHead(bytes, mode: &mode, exchange: &exchange, body: &body, key: key, final: final)
-            }
+            return httpResponseHead(bytes, mode: &mode, exchange: &exchange, body: &body, key: key, final: final)
         }
         switch PacketDecoder.httpRequestStart(bytes) {
         case .yes: break
@@ -334,11 +330,7 @@ extension PacketDecoder {
         // A request whose Content-Length cannot be read is taken to have no body, and
         // the next request is looked for after its head, as tshark does (so a smuggled
         // request is still read).
-        // Safe: bridge until HTTPBody.swift reads spans; the pointer is the span's own memory
-        // and is used only during the call.
-        let (announced, bad) = unsafe head.withUnsafeBytes { head in
-            unsafe announcedBody(forHead: head, isResponse: false, client: key.source)
-        }
+        let (announced, bad) = announcedBody(forHead: head, isResponse: false, client: key.source)
         if bad { anomalies.record("http.bad_content_length") }
         body = announced
         return end
@@ -351,7 +343,7 @@ extension PacketDecoder {
     /// seen from its SYN, the response is HTTP/0.9: all of it is the body. nil while
     /// the head is incomplete.
     private mutating func httpResponseHead(
-        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, exchange: inout HTTPExchange, body: inout HTTPBody?,
+        _ bytes: Span<UInt8>, mode: inout StreamMode, exchange: inout HTTPExchange, body: inout HTTPBody?,
         key: StreamKey, final: Bool
     ) -> Int? {
         guard let start = PacketDecoder.statusLineStart(bytes) else {
@@ -367,7 +359,7 @@ extension PacketDecoder {
             return 0
         }
         let cap = flows.options.maxHTTPHeadBytes
-        let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
+        let rest = bytes.extracting(start...)
         guard let end = PacketDecoder.lenientHeadEnd(rest, search: &exchange.responseSearch, limit: cap) else {
             if bytes.count >= cap { anomalies.record("http.head_too_long") }
             guard bytes.count >= cap || final else { return nil }
@@ -375,7 +367,7 @@ extension PacketDecoder {
             return 0
         }
         exchange.responseSearch = HeadSearch()
-        let head = UnsafeRawBufferPointer(rebasing: rest[0..<end])
+        let head = rest.extracting(0..<end)
         // A response to HEAD has no body whatever its Content-Length (RFC 9110
         // §9.3.2): the client's stream says which requests were HEAD, in order.
         var bodiless = false
@@ -425,19 +417,20 @@ extension PacketDecoder {
 
     /// Reads Content-Length and Transfer-Encoding from a request head. Several
     /// different lengths, or one that is not a decimal number below 2^62, are `.bad`.
-    static func requestBody(_ head: UnsafeRawBufferPointer) -> BodyFraming {
+    static func requestBody(_ head: Span<UInt8>) -> BodyFraming {
         var framing = BodyFraming.none
         var start = 0
         while let end = lineEnd(head, from: start), end > start {
-            let line = UnsafeRawBufferPointer(rebasing: head[start..<end])
-            if hasPrefix(line, "transfer-encoding:", foldCase: true) {
+            let line = head.extracting(start..<end)
+            if line.hasPrefix("transfer-encoding:", foldCase: true) {
                 return .chunked
             }
-            if hasPrefix(line, "content-length:", foldCase: true) {
-                let value = trimmed(UnsafeRawBufferPointer(rebasing: line[15...]))
+            if line.hasPrefix("content-length:", foldCase: true) {
+                let value = line.suffix(from: 15).trimmingSpacesAndTabs()
                 guard !value.isEmpty else { return .bad }
                 var length: Int64 = 0
-                for byte in value {
+                for index in 0..<value.count {
+                    let byte = value[index]
                     guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), length < 1 << 58 else { return .bad }
                     length = length * 10 + Int64(byte - UInt8(ascii: "0"))
                 }
