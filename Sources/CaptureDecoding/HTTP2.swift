@@ -149,7 +149,8 @@ extension PacketDecoder {
     ) -> Int {
         let content = min(connection.dataLeft, bytes.count)
         if content > 0, var body = connection.bodies[connection.dataStream] {
-            feedBody(&body, UnsafeRawBufferPointer(rebasing: bytes[0..<content]))
+            // Safe: bridge until this reader takes spans; the span is used only during the call.
+            feedBody(&body, unsafe Span<UInt8>(_unsafeBytes: bytes).extracting(0..<content))
             connection.bodies[connection.dataStream] = body
         }
         connection.dataLeft -= content

@@ -121,15 +121,15 @@ struct HTTPBody {
         return false
     }
 
-    mutating func hash(_ bytes: UnsafeRawBufferPointer) {
-        if digests.contains(.fileMD5) { md5.update(bufferPointer: bytes) }
-        if digests.contains(.fileSHA1) { sha1.update(bufferPointer: bytes) }
-        if digests.contains(.fileSHA256) { sha256.update(bufferPointer: bytes) }
+    mutating func hash(_ bytes: Span<UInt8>) {
+        if digests.contains(.fileMD5) { md5.update(span: bytes) }
+        if digests.contains(.fileSHA1) { sha1.update(span: bytes) }
+        if digests.contains(.fileSHA256) { sha256.update(span: bytes) }
         decoded += Int64(bytes.count)
         if var message = dnsMessage {
             dnsMessage = nil  // (so that the append below does not copy)
             if message.count + bytes.count <= 65_535 {
-                message.append(contentsOf: bytes)
+                message.append(span: bytes)
                 dnsMessage = message
             }
         }
@@ -231,7 +231,7 @@ extension PacketDecoder {
     /// chunk-size line is incomplete. Sets `body` to nil when the body ends (its
     /// digests observed). With `final`, the stream ends here.
     mutating func consumeBody(
-        _ bytes: UnsafeRawBufferPointer, body: inout HTTPBody?, mode: inout StreamMode, final: Bool,
+        _ bytes: Span<UInt8>, body: inout HTTPBody?, mode: inout StreamMode, final: Bool,
         context: PacketContext, observe: (Observation) -> Void
     ) -> Int? {
         guard var current = body else { return 0 }
@@ -240,7 +240,7 @@ extension PacketDecoder {
         switch current.framing {
         case .length(let remaining):
             let count = Int(min(remaining, Int64(bytes.count)))
-            feedBody(&current, UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
+            feedBody(&current, bytes.extracting(0..<count))
             used = count
             if remaining - Int64(count) == 0 {
                 endBody(current, context: context, observe: observe)
@@ -253,7 +253,7 @@ extension PacketDecoder {
             used = bytes.count
         case .chunkData(let remaining):
             let count = Int(min(remaining, Int64(bytes.count)))
-            feedBody(&current, UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
+            feedBody(&current, bytes.extracting(0..<count))
             used = count
             current.framing = remaining - Int64(count) == 0 ? .chunkEnd : .chunkData(remaining - Int64(count))
         case .chunkEnd:
@@ -265,8 +265,7 @@ extension PacketDecoder {
             }
             current.framing = .chunkSize
         case .chunkSize, .trailers:
-            guard let end = PacketDecoder.index(of: UInt8(ascii: "\n"), in: bytes, from: 0,
-                                                to: min(bytes.count, PacketDecoder.maxChunkLine)) else {
+            guard let end = bytes.firstIndex(of: UInt8(ascii: "\n"), to: PacketDecoder.maxChunkLine) else {
                 if current.observed, final {
                     body = nil  // trailers cut by the end: the body was whole at its last chunk
                     return bytes.count
@@ -281,7 +280,7 @@ extension PacketDecoder {
                 return bytes.count >= PacketDecoder.maxChunkLine || final ? badChunk(&body, &mode) : nil
             }
             used = end + 1
-            let line = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
+            let line = bytes.extracting(0..<end)
             if case .trailers = current.framing {
                 // The empty line (CRLF or LF) ends the trailers.
                 if line.isEmpty || (line.count == 1 && line[0] == UInt8(ascii: "\r")) { body = nil }
@@ -301,9 +300,12 @@ extension PacketDecoder {
             }
         case .buffered:
             guard final else { return nil }
-            for reading in bodyReadings(response: bytes) {
+            // Safe: bridge until the response readings take spans; the pointer is the span's
+            // own memory and is used only during the call.
+            let readings = unsafe bytes.withUnsafeBytes { unsafe bodyReadings(response: $0) }
+            for reading in readings {
                 var whole = makeBody(framing: .close, client: current.client)
-                reading.withUnsafeBytes { whole.hash($0) }
+                whole.hash(reading.span)
                 endBody(whole, context: context, observe: observe)
             }
             body = nil
@@ -317,10 +319,11 @@ extension PacketDecoder {
     static let maxGzipHeader = 1024
 
     /// A chunk-size line without the whitespace browsers skip before the size.
-    static func trimmedChunkLine(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+    @_lifetime(copy line)
+    static func trimmedChunkLine(_ line: Span<UInt8>) -> Span<UInt8> {
         var start = 0
         while start < line.count, isChunkLinePadding(line[start]) { start += 1 }
-        return UnsafeRawBufferPointer(rebasing: line[start...])
+        return line.extracting(start...)
     }
 
     private mutating func badChunk(_ body: inout HTTPBody?, _ mode: inout StreamMode) -> Int {
@@ -332,10 +335,11 @@ extension PacketDecoder {
 
     /// The size of a chunk-size line (hex digits, then optionally `;extensions`); nil
     /// when it does not start with a hex digit or passes `maxChunkSize`.
-    static func chunkSize(_ line: UnsafeRawBufferPointer) -> Int64? {
+    static func chunkSize(_ line: Span<UInt8>) -> Int64? {
         var size: Int64 = 0
         var digits = 0
-        for byte in line {
+        for index in 0..<line.count {
+            let byte = line[index]
             let value: Int64
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): value = Int64(byte - UInt8(ascii: "0"))
@@ -353,7 +357,7 @@ extension PacketDecoder {
     }
 
     /// Hashes body bytes, through the inflater when the body is compressed.
-    mutating func feedBody(_ body: inout HTTPBody, _ bytes: UnsafeRawBufferPointer) {
+    mutating func feedBody(_ body: inout HTTPBody, _ bytes: Span<UInt8>) {
         guard !body.failed, !bytes.isEmpty else { return }
         if body.pendingDeflate {
             // "deflate" is zlib-wrapped by the RFC, raw in some servers: a zlib header
@@ -365,15 +369,15 @@ extension PacketDecoder {
         if body.pendingGzip {
             // The member header, gathered across segments (a few bytes, at most
             // `maxGzipHeader`); then the deflate data after it.
-            body.gzipHeader.append(contentsOf: bytes)
+            body.gzipHeader.append(span: bytes)
             let gathered = body.gzipHeader
-            let start = gathered.withUnsafeBytes { PacketDecoder.gzipPayloadStart($0) }
+            let start = PacketDecoder.gzipPayloadStart(gathered.span)
             guard start != nil || gathered.count > PacketDecoder.maxGzipHeader || gathered.first != 0x1F else { return }
             body.pendingGzip = false
             body.gzipHeader = []
             // Not gzip, or a header too long to be one: zlib says what is wrong with it.
             body.inflater = BodyInflater(windowBits: start == nil ? 16 + MAX_WBITS : -MAX_WBITS)
-            gathered.withUnsafeBytes { feedBody(&body, UnsafeRawBufferPointer(rebasing: $0[(start ?? 0)...])) }
+            feedBody(&body, gathered.span.extracting((start ?? 0)...))
             return
         }
         let limit = flows.options.maxDecodedBodyBytes
@@ -383,9 +387,13 @@ extension PacketDecoder {
             return
         }
         var hashed = body
-        let ok = inflater.inflate(bytes) { piece in
-            hashed.hash(piece)
-            return hashed.decoded <= limit
+        // Safe: bridge until the decoders take spans; the input pointer is the span's own
+        // memory, and each output piece is read during its call only.
+        let ok = unsafe bytes.withUnsafeBytes { input in
+            unsafe inflater.inflate(input) { piece in
+                hashed.hash(unsafe Span<UInt8>(_unsafeBytes: piece))
+                return hashed.decoded <= limit
+            }
         }
         body = hashed
         if body.decoded > limit {
@@ -405,24 +413,25 @@ extension PacketDecoder {
     /// with the client as host and the packet that ended it.
     mutating func endBody(_ body: HTTPBody, context: PacketContext, observe: (Observation) -> Void) {
         guard !body.failed, !body.observed, body.decoded > 0 else { return }
-        let scratch = urlScratch.bytes
         func emit<D: Digest>(_ digest: D, _ field: Field) {
+            // Hex of at most SHA-512's 64 bytes, on the stack.
+            var hex = InlineArray<128, UInt8>(repeating: 0)
             var length = 0
-            digest.withUnsafeBytes { raw in
-                for byte in raw {
-                    scratch[length] = PacketDecoder.hexDigits[Int(byte >> 4)]
-                    scratch[length + 1] = PacketDecoder.hexDigits[Int(byte & 0x0F)]
-                    length += 2
-                }
+            for byte in digest where length + 1 < hex.count {
+                hex[length] = PacketDecoder.hexDigits[Int(byte >> 4)]
+                hex[length + 1] = PacketDecoder.hexDigits[Int(byte & 0x0F)]
+                length += 2
             }
-            observe(Observation(value: .hexDigest(UnsafeRawBufferPointer(rebasing: scratch[0..<length])), field: field,
-                                host: body.client, locator: context.locator, time: context.time))
+            context.observe(hex.span.extracting(0..<length), as: .hexDigest, field: field, host: body.client,
+                            to: observe)
         }
         if body.digests.contains(.fileMD5) { emit(body.md5.finalize(), .fileMD5) }
         if body.digests.contains(.fileSHA1) { emit(body.sha1.finalize(), .fileSHA1) }
         if body.digests.contains(.fileSHA256) { emit(body.sha256.finalize(), .fileSHA256) }
         if let message = body.dnsMessage {
-            message.withUnsafeBytes { _ = decodeDNS($0, context: context, observe: observe) }
+            // Safe: bridge until DNS.swift reads spans; the pointer is the array's own memory
+            // and is used only during the call.
+            unsafe message.withUnsafeBytes { _ = unsafe decodeDNS($0, context: context, observe: observe) }
         }
     }
 

@@ -317,7 +317,8 @@ extension PacketDecoder {
         var data = [UInt8](bytes)
         for _ in 0..<PacketDecoder.maxContentCodingLayers {
             let next: [UInt8]? = data.withUnsafeBytes { current in
-                if let start = PacketDecoder.gzipPayloadStart(current) {
+                // Safe: bridge until this reader takes spans; the span is used only during the call.
+                if let start = PacketDecoder.gzipPayloadStart(unsafe Span<UInt8>(_unsafeBytes: current)) {
                     return decodedWhole(UnsafeRawBufferPointer(rebasing: current[start...]), BodyInflater(windowBits: -MAX_WBITS))
                 }
                 if PacketDecoder.isZlibHeader(current) {
@@ -338,8 +339,8 @@ extension PacketDecoder {
 
     /// The offset of the deflate data in a gzip member (RFC 1952 §2.3), or nil when
     /// `bytes` do not start one or its header is cut.
-    static func gzipPayloadStart(_ bytes: UnsafeRawBufferPointer) -> Int? {
-        let cursor = LegacyByteCursor(bytes)
+    static func gzipPayloadStart(_ bytes: Span<UInt8>) -> Int? {
+        let cursor = ByteCursor(bytes)
         guard cursor.getUInt8(at: 0) == 0x1F, cursor.getUInt8(at: 1) == 0x8B, cursor.getUInt8(at: 2) == 8,
               let flags = cursor.getUInt8(at: 3)
         else { return nil }
@@ -349,7 +350,7 @@ extension PacketDecoder {
             position += 2 + (Int(high) << 8 | Int(low))
         }
         for flag: UInt8 in [0x08, 0x10] where flags & flag != 0 {
-            guard let zero = index(of: 0, in: bytes, from: min(position, bytes.count), to: bytes.count) else { return nil }
+            guard let zero = bytes.firstIndex(of: 0, from: position) else { return nil }
             position = zero + 1
         }
         if flags & 0x02 != 0 { position += 2 }
@@ -391,7 +392,8 @@ extension PacketDecoder {
             guard position < bytes.count else { break }
             guard let newline = index(of: UInt8(ascii: "\n"), in: bytes, from: position,
                                       to: min(bytes.count, position + maxChunkLine)),
-                  let size = chunkSize(UnsafeRawBufferPointer(rebasing: bytes[position..<newline]))
+                  // Safe: bridge until this reader takes spans; the span is used only during the call.
+                  let size = chunkSize(unsafe Span<UInt8>(_unsafeBytes: bytes).extracting(position..<newline))
             else { return chunks > 0 ? (output, bytes.count) : nil }
             chunks += 1
             position = newline + 1

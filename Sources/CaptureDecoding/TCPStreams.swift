@@ -128,12 +128,8 @@ extension PacketDecoder {
             let rest = bytes.suffix(from: position)
             if rest.isEmpty { return position }
             if body != nil {
-                // Safe: bridge until HTTPBody.swift reads spans; the pointer is the span's own
-                // memory and is used only during the call.
-                let consumed = unsafe rest.withUnsafeBytes { rest in
-                    unsafe consumeBody(rest, body: &body, mode: &mode, final: final, context: context, observe: observe)
-                }
-                guard let used = consumed
+                guard let used = consumeBody(rest, body: &body, mode: &mode, final: final, context: context,
+                                             observe: observe)
                 else { return final ? bytes.count : position }
                 if mode == .ignored { return bytes.count }
                 position += used
