@@ -429,9 +429,7 @@ extension PacketDecoder {
         if body.digests.contains(.fileSHA1) { emit(body.sha1.finalize(), .fileSHA1) }
         if body.digests.contains(.fileSHA256) { emit(body.sha256.finalize(), .fileSHA256) }
         if let message = body.dnsMessage {
-            // Safe: bridge until DNS.swift reads spans; the pointer is the array's own memory
-            // and is used only during the call.
-            unsafe message.withUnsafeBytes { _ = unsafe decodeDNS($0, context: context, observe: observe) }
+            decodeDNSMessage(message.span, context: context, observe: observe)
         }
     }
 

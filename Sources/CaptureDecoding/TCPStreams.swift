@@ -156,12 +156,8 @@ extension PacketDecoder {
             case .dns: used = dnsMessage(rest, mode: &mode, final: final, context: context, observe: observe)
             case .tls: used = clientHelloRecord(rest, mode: &mode, final: final, context: context, observe: observe)
             case .http2:
-                // Safe: bridge until HTTP2.swift reads spans; the pointer is the span's own
-                // memory and is used only during the call.
-                used = unsafe rest.withUnsafeBytes { rest in
-                    unsafe http2Frame(rest, mode: &mode, exchange: &exchange, key: key, final: final, context: context,
-                                      observe: observe)
-                }
+                used = http2Frame(rest, mode: &mode, exchange: &exchange, key: key, final: final, context: context,
+                                  observe: observe)
             case .http, .httpResponse:
                 used = httpHead(rest, mode: &mode, exchange: &exchange, body: &body, key: key, final: final,
                                 context: context, observe: observe)
@@ -189,10 +185,15 @@ extension PacketDecoder {
         guard let message = cursor.getBytes(at: 2, count: Int(length)) else {
             return final ? dnsSegmented(&mode) : nil
         }
+        decodeDNSMessage(message, context: context, observe: observe)
+        return 2 + Int(length)
+    }
+
+    /// A DNS message carried by a stream or an HTTP body, handed to `decodeDNS`.
+    mutating func decodeDNSMessage(_ message: Span<UInt8>, context: PacketContext, observe: (Observation) -> Void) {
         // Safe: bridge until DNS.swift reads spans; the pointer is the span's own memory and
         // is used only during the call.
         unsafe message.withUnsafeBytes { _ = unsafe decodeDNS($0, context: context, observe: observe) }
-        return 2 + Int(length)
     }
 
     private mutating func dnsSegmented(_ mode: inout StreamMode) -> Int {
