@@ -3,73 +3,6 @@ import CZlib
 import Crypto
 import Observations
 
-/// zlib's inflate for one body's Content-Encoding (gzip, or deflate with or without
-/// its zlib wrapper), streaming into a fixed output buffer.
-///
-/// The `z_stream` lives at a fixed heap address for the inflater's life (zlib keeps a
-/// pointer to it in its internal state), hence a class.
-final class BodyInflater {
-    /// Output per inflate call: big enough that a segment's worth of input rarely takes
-    /// more than a few calls.
-    static let outputSize = 16 * 1024
-
-    private let stream: UnsafeMutablePointer<z_stream>
-    private let output: UnsafeMutableRawBufferPointer
-    private let initialised: Bool
-    private(set) var ended = false
-
-    /// `windowBits` as zlib takes it: 16 + 15 for gzip, 15 for zlib-wrapped deflate,
-    /// -15 for raw deflate.
-    init(windowBits: Int32) {
-        stream = .allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        output = .allocate(byteCount: BodyInflater.outputSize, alignment: 16)
-        // Safe: next_in is nil with avail_in 0, which inflateInit2_ accepts.
-        initialised = inflateInit2_(stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
-    }
-
-    deinit {
-        if initialised { inflateEnd(stream) }
-        stream.deinitialize(count: 1)
-        stream.deallocate()
-        output.deallocate()
-    }
-
-    /// Inflates `input`, handing each piece of output to `sink`; false on a data error.
-    /// Input after the end of the compressed stream is ignored.
-    func inflate(_ input: UnsafeRawBufferPointer, sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
-        guard initialised, let base = input.baseAddress, !input.isEmpty else { return initialised }
-        if ended { return true }
-        // Safe: zlib reads at most avail_in bytes from next_in and does not write there
-        // (the pointer is typed mutable in zlib's C API only).
-        stream.pointee.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
-        stream.pointee.avail_in = uInt(input.count)
-        defer {
-            stream.pointee.next_in = nil
-            stream.pointee.avail_in = 0
-        }
-        while true {
-            // Safe: output holds output.count bytes and zlib writes at most avail_out.
-            stream.pointee.next_out = output.baseAddress?.assumingMemoryBound(to: Bytef.self)
-            stream.pointee.avail_out = uInt(output.count)
-            let status = CZlib.inflate(stream, Z_NO_FLUSH)
-            let produced = output.count - Int(stream.pointee.avail_out)
-            if produced > 0, !sink(UnsafeRawBufferPointer(rebasing: output[0..<produced])) { return false }
-            switch status {
-            case Z_STREAM_END:
-                ended = true
-                return true
-            case Z_OK:
-                if stream.pointee.avail_in == 0 && stream.pointee.avail_out > 0 { return true }
-            case Z_BUF_ERROR:
-                return true  // needs more input
-            default:
-                return false
-            }
-        }
-    }
-}
-
 /// How much of a body is left, and in what framing (RFC 9112 §6, §7.1).
 enum BodyProgress {
     case length(Int64)
@@ -300,10 +233,7 @@ extension PacketDecoder {
             }
         case .buffered:
             guard final else { return nil }
-            // Safe: bridge until the response readings take spans; the pointer is the span's
-            // own memory and is used only during the call.
-            let readings = unsafe bytes.withUnsafeBytes { unsafe bodyReadings(response: $0) }
-            for reading in readings {
+            for reading in bodyReadings(response: bytes) {
                 var whole = makeBody(framing: .close, client: current.client)
                 whole.hash(reading.span)
                 endBody(whole, context: context, observe: observe)
@@ -387,13 +317,9 @@ extension PacketDecoder {
             return
         }
         var hashed = body
-        // Safe: bridge until the decoders take spans; the input pointer is the span's own
-        // memory, and each output piece is read during its call only.
-        let ok = unsafe bytes.withUnsafeBytes { input in
-            unsafe inflater.inflate(input) { piece in
-                hashed.hash(unsafe Span<UInt8>(_unsafeBytes: piece))
-                return hashed.decoded <= limit
-            }
+        let ok = inflater.inflate(bytes) { piece in
+            hashed.hash(piece)
+            return hashed.decoded <= limit
         }
         body = hashed
         if body.decoded > limit {

@@ -35,22 +35,21 @@ struct LenientHead {
 
     static let maxLengths = 4
 
-    init(_ head: UnsafeRawBufferPointer) {
+    init(_ head: Span<UInt8>) {
         var inLength = false
         var lineStart = 0
         var position = 0
         while position <= head.count {
             let atEnd = position == head.count
             if atEnd || head[position] == UInt8(ascii: "\r") || head[position] == UInt8(ascii: "\n") {
-                let line = UnsafeRawBufferPointer(rebasing: head[lineStart..<position])
+                let line = head.extracting(lineStart..<position)
                 // (The empty piece between the CR and LF of a CRLF is no line.)
-                let folded = line.first == UInt8(ascii: " ") || line.first == UInt8(ascii: "\t")
+                let folded = line.uint8(at: 0) == UInt8(ascii: " ") || line.uint8(at: 0) == UInt8(ascii: "\t")
                 if !folded, !line.isEmpty { inLength = LenientHead.contains(line, "content-length") }
                 if LenientHead.contains(line, "chunked") { mentionsChunked = true }
                 if LenientHead.contains(line, "deflate") { mentionsDeflate = true }
                 if LenientHead.contains(line, "content-encoding"),
-                   let colon = PacketDecoder.index(of: UInt8(ascii: ":"), in: line, from: 0, to: line.count),
-                   LenientHead.contains(UnsafeRawBufferPointer(rebasing: line[colon...]), "br") {
+                   let colon = line.firstIndex(of: UInt8(ascii: ":")), LenientHead.contains(line.extracting(colon...), "br") {
                     mentionsBrotli = true
                 }
                 if inLength { collectLengths(line) }
@@ -62,10 +61,9 @@ struct LenientHead {
 
     /// The decimal numbers in the value part of a Content-Length line (after its
     /// colon) or in a folded continuation of one.
-    private mutating func collectLengths(_ line: UnsafeRawBufferPointer) {
+    private mutating func collectLengths(_ line: Span<UInt8>) {
         var start = 0
-        if let colon = PacketDecoder.index(of: UInt8(ascii: ":"), in: line, from: 0, to: line.count),
-           LenientHead.contains(UnsafeRawBufferPointer(rebasing: line[0..<colon]), "content-length") {
+        if let colon = line.firstIndex(of: UInt8(ascii: ":")), LenientHead.contains(line.extracting(0..<colon), "content-length") {
             start = colon + 1
         }
         var value: Int64 = 0
@@ -107,12 +105,6 @@ struct LenientHead {
             start += 1
         }
         return false
-    }
-
-    /// `contains` for the callers that still read pointers.
-    static func contains(_ line: UnsafeRawBufferPointer, _ word: StaticString) -> Bool {
-        // Safe: bridge until every caller reads spans; the span is used only during this call.
-        contains(unsafe Span<UInt8>(_unsafeBytes: line), word)
     }
 }
 
@@ -243,18 +235,17 @@ extension PacketDecoder {
     /// one. Where a reading's body ends before the bytes do and a status line follows,
     /// that next response is read every way too (a keep-alive connection), up to
     /// `maxResponsesRead` responses. Counts `http.body_ambiguous` per response.
-    mutating func bodyReadings(response bytes: UnsafeRawBufferPointer) -> [[UInt8]] {
+    mutating func bodyReadings(response bytes: Span<UInt8>) -> [[UInt8]] {
         var results: [[UInt8]] = []
         var pending = [0]
         var visited: Set<Int> = [0]
         while let start = pending.popLast(), visited.count <= PacketDecoder.maxResponsesRead {
-            let response = UnsafeRawBufferPointer(rebasing: bytes[start...])
+            let response = bytes.extracting(start...)
             for next in readingsOfOneResponse(response, into: &results) {
-                let rest = UnsafeRawBufferPointer(rebasing: response[next...])
+                let rest = response.extracting(next...)
                 // The next status line, after the line ends a server may leave.
-                // Safe: bridge until this reader takes spans; the span is used only during the call.
-                guard let status = PacketDecoder.statusLineStart(unsafe Span<UInt8>(_unsafeBytes: rest)),
-                      rest[0..<status].allSatisfy(PacketDecoder.isChunkLinePadding),
+                guard let status = PacketDecoder.statusLineStart(rest),
+                      (0..<status).allSatisfy({ PacketDecoder.isChunkLinePadding(rest[$0]) }),
                       visited.insert(start + next + status).inserted
                 else { continue }
                 pending.append(start + next + status)
@@ -269,25 +260,19 @@ extension PacketDecoder {
 
     /// The readings of the one response at the start of `bytes`, added to `results`;
     /// returns the offsets where a reading's body ended before the bytes did.
-    private mutating func readingsOfOneResponse(_ bytes: UnsafeRawBufferPointer, into results: inout [[UInt8]]) -> Set<Int> {
+    private mutating func readingsOfOneResponse(_ bytes: Span<UInt8>, into results: inout [[UInt8]]) -> Set<Int> {
         anomalies.record("http.body_ambiguous")
         let cap = flows.options.maxHTTPHeadBytes
         var ends: [Int] = []
         var search = HeadSearch()
-        // Safe: bridge until this reader takes spans; the span is used only during the call.
-        if let end = PacketDecoder.lenientHeadEnd(unsafe Span<UInt8>(_unsafeBytes: bytes), search: &search, limit: cap) {
-            ends.append(end)
-        }
-        // Safe: bridge until this reader takes spans; the span is used only during the call.
-        if let end = PacketDecoder.headEnd(unsafe Span<UInt8>(_unsafeBytes: bytes), limit: cap), !ends.contains(end) {
-            ends.append(end)
-        }
+        if let end = PacketDecoder.lenientHeadEnd(bytes, search: &search, limit: cap) { ends.append(end) }
+        if let end = PacketDecoder.headEnd(bytes, limit: cap), !ends.contains(end) { ends.append(end) }
         var bodyEnds: Set<Int> = []
         for end in ends {
-            let head = LenientHead(UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
-            let body = UnsafeRawBufferPointer(rebasing: bytes[end...])
+            let head = LenientHead(bytes.extracting(0..<end))
+            let body = bytes.extracting(end...)
             // Each framing: its bytes, and where in `body` it ends (nil: it runs to the end).
-            var framings: [(bytes: [UInt8], consumed: Int?)] = [([UInt8](body), nil)]
+            var framings: [(bytes: [UInt8], consumed: Int?)] = [(body.array, nil)]
             if head.mentionsChunked, let (dechunked, consumed) = PacketDecoder.dechunked(body) {
                 framings.append((dechunked, consumed))
             }
@@ -295,9 +280,7 @@ extension PacketDecoder {
                 var cuts: [Int] = head.lengths.compactMap { $0 < Int64(framed.count) ? Int($0) : nil }
                 cuts.append(framed.count)
                 for cut in Set(cuts).sorted() {
-                    let decoded = framed.withUnsafeBytes { framedBytes in
-                        decodedLayers(UnsafeRawBufferPointer(rebasing: framedBytes[0..<cut]), head: head)
-                    }
+                    let decoded = decodedLayers(framed.span.extracting(0..<cut), head: head)
                     if !decoded.isEmpty, !results.contains(decoded) { results.append(decoded) }
                     // A raw body cut by a length ends there; a chunked one where its chunks do.
                     let bodyEnd = consumed ?? cut
@@ -313,25 +296,26 @@ extension PacketDecoder {
     /// checked, as Chrome reads it), zlib (the check sum not checked) and zstd by their
     /// headers; raw deflate and brotli, which have none, when the head names them. A
     /// layer is undone only when its stream ends whole.
-    func decodedLayers(_ bytes: UnsafeRawBufferPointer, head: LenientHead) -> [UInt8] {
-        var data = [UInt8](bytes)
+    func decodedLayers(_ bytes: Span<UInt8>, head: LenientHead) -> [UInt8] {
+        var data = bytes.array
         for _ in 0..<PacketDecoder.maxContentCodingLayers {
-            let next: [UInt8]? = data.withUnsafeBytes { current in
-                // Safe: bridge until this reader takes spans; the span is used only during the call.
-                if let start = PacketDecoder.gzipPayloadStart(unsafe Span<UInt8>(_unsafeBytes: current)) {
-                    return decodedWhole(UnsafeRawBufferPointer(rebasing: current[start...]), BodyInflater(windowBits: -MAX_WBITS))
-                }
-                if PacketDecoder.isZlibHeader(current) {
-                    return decodedWhole(UnsafeRawBufferPointer(rebasing: current[2...]), BodyInflater(windowBits: -MAX_WBITS))
-                }
-                if current.starts(with: [0x28, 0xB5, 0x2F, 0xFD]) { return decodedWhole(current, ZstdBodyDecoder()) }
-                if head.mentionsDeflate, let raw = decodedWhole(current, BodyInflater(windowBits: -MAX_WBITS)) { return raw }
-                return head.mentionsBrotli ? decodedWhole(current, BrotliBodyDecoder()) : nil
-            }
-            guard let next, !next.isEmpty else { break }
+            guard let next = decodedLayer(data.span, head: head), !next.isEmpty else { break }
             data = next
         }
         return data
+    }
+
+    /// One compressed layer of `current` undone (see `decodedLayers`); nil when none is.
+    private func decodedLayer(_ current: Span<UInt8>, head: LenientHead) -> [UInt8]? {
+        if let start = PacketDecoder.gzipPayloadStart(current) {
+            return decodedWhole(current.extracting(start...), BodyInflater(windowBits: -MAX_WBITS))
+        }
+        if PacketDecoder.isZlibHeader(current) {
+            return decodedWhole(current.extracting(2...), BodyInflater(windowBits: -MAX_WBITS))
+        }
+        if current.uint32(at: 0) == 0x28B5_2FFD { return decodedWhole(current, ZstdBodyDecoder()) }
+        if head.mentionsDeflate, let raw = decodedWhole(current, BodyInflater(windowBits: -MAX_WBITS)) { return raw }
+        return head.mentionsBrotli ? decodedWhole(current, BrotliBodyDecoder()) : nil
     }
 
     /// Content codings undone at most this many times over (as Suricata's default).
@@ -359,7 +343,7 @@ extension PacketDecoder {
 
     /// Whether `bytes` start with a zlib header (RFC 1950 §2.2) without a preset
     /// dictionary: CM 8, a window of at most 32 KiB, FCHECK right.
-    static func isZlibHeader(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    static func isZlibHeader(_ bytes: Span<UInt8>) -> Bool {
         guard bytes.count >= 3 else { return false }
         return bytes[0] & 0x0F == 8 && bytes[0] >> 4 <= 7 && bytes[1] & 0x20 == 0
             && (Int(bytes[0]) << 8 | Int(bytes[1])) % 31 == 0
@@ -367,11 +351,11 @@ extension PacketDecoder {
 
     /// `bytes` decoded whole by `decoder`; nil when they are not of its coding, do not
     /// end, or decode past `maxBufferedDecodedBytes`.
-    func decodedWhole(_ bytes: UnsafeRawBufferPointer, _ decoder: any BodyDecoder) -> [UInt8]? {
+    func decodedWhole(_ bytes: Span<UInt8>, _ decoder: any BodyDecoder) -> [UInt8]? {
         var output: [UInt8] = []
         let limit = flows.options.maxBufferedDecodedBytes
         let ok = decoder.inflate(bytes) { piece in
-            output.append(contentsOf: piece)
+            output.append(span: piece)
             return output.count <= limit
         }
         return ok && decoder.ended && output.count <= limit ? output : nil
@@ -383,17 +367,15 @@ extension PacketDecoder {
     /// by a zero size (and the trailers up to an empty line) or the data's end. Returns
     /// the data and how many bytes the body took; nil when the bytes do not start as a
     /// chunked body (a size line first).
-    static func dechunked(_ bytes: UnsafeRawBufferPointer) -> ([UInt8], Int)? {
+    static func dechunked(_ bytes: Span<UInt8>) -> ([UInt8], Int)? {
         var output: [UInt8] = []
         var position = 0
         var chunks = 0
         while position < bytes.count {
             while position < bytes.count, isChunkLinePadding(bytes[position]) { position += 1 }
             guard position < bytes.count else { break }
-            guard let newline = index(of: UInt8(ascii: "\n"), in: bytes, from: position,
-                                      to: min(bytes.count, position + maxChunkLine)),
-                  // Safe: bridge until this reader takes spans; the span is used only during the call.
-                  let size = chunkSize(unsafe Span<UInt8>(_unsafeBytes: bytes).extracting(position..<newline))
+            guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n"), from: position, to: position + maxChunkLine),
+                  let size = chunkSize(bytes.extracting(position..<newline))
             else { return chunks > 0 ? (output, bytes.count) : nil }
             chunks += 1
             position = newline + 1
@@ -401,9 +383,8 @@ extension PacketDecoder {
                 // Trailers, up to the empty line that ends them (or the data's end).
                 // (A status line is the next response, not a trailer.)
                 while position < bytes.count,
-                      !hasPrefix(UnsafeRawBufferPointer(rebasing: bytes[position...]), "http/", foldCase: true),
-                      let end = index(of: UInt8(ascii: "\n"), in: bytes, from: position,
-                                      to: min(bytes.count, position + maxChunkLine)) {
+                      !bytes.hasPrefix("http/", at: position, foldCase: true),
+                      let end = bytes.firstIndex(of: UInt8(ascii: "\n"), from: position, to: position + maxChunkLine) {
                     let blank = end == position || (end == position + 1 && bytes[position] == UInt8(ascii: "\r"))
                     position = end + 1
                     if blank { break }
@@ -411,7 +392,7 @@ extension PacketDecoder {
                 return (output, position)
             }
             let end = min(bytes.count, position + Int(size))
-            output.append(contentsOf: bytes[position..<end])
+            output.append(span: bytes.extracting(position..<end))
             position = end
         }
         return chunks > 0 ? (output, bytes.count) : nil
