@@ -21,8 +21,9 @@ protocol BodyDecoder: AnyObject {
 /// its zlib wrapper), streaming into a fixed output buffer.
 ///
 /// The `z_stream` lives at a fixed heap address for the inflater's life (zlib keeps a
-/// pointer to it in its internal state), hence a class.
-final class BodyInflater: BodyDecoder {
+/// pointer to it in its internal state), hence a class. `@safe`: the stream pointer is
+/// private, allocated in `init`, freed in `deinit`, and lent to zlib only in `inflate`.
+@safe final class BodyInflater: BodyDecoder {
     /// Output per inflate call: big enough that a segment's worth of input rarely takes
     /// more than a few calls.
     static let outputSize = 16 * 1024
@@ -36,7 +37,7 @@ final class BodyInflater: BodyDecoder {
     /// -15 for raw deflate.
     init(windowBits: Int32) {
         // Safe: one z_stream, initialised here, freed in deinit, never shared.
-        stream = unsafe .allocate(capacity: 1)
+        unsafe stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         unsafe stream.initialize(to: z_stream())
         // Safe: next_in is nil with avail_in 0, which inflateInit2_ accepts.
         initialised = unsafe inflateInit2_(stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
@@ -92,22 +93,23 @@ final class BodyInflater: BodyDecoder {
 }
 
 /// Brotli (RFC 7932, `Content-Encoding: br`), with the reference library's streaming
-/// decoder.
-final class BrotliBodyDecoder: BodyDecoder {
+/// decoder. `@safe`: the decoder state is private, created in `init`, destroyed in
+/// `deinit`, and lent to the library only in `inflate`.
+@safe final class BrotliBodyDecoder: BodyDecoder {
     private let state: OpaquePointer?
     private var output = [UInt8](repeating: 0, count: BodyInflater.outputSize)
     private(set) var ended = false
 
     init() {
-        state = unsafe BrotliDecoderCreateInstance(nil, nil, nil)
+        unsafe state = BrotliDecoderCreateInstance(nil, nil, nil)
     }
 
     deinit {
-        if let state { BrotliDecoderDestroyInstance(state) }
+        if let state = unsafe state { unsafe BrotliDecoderDestroyInstance(state) }
     }
 
     func inflate(_ input: Span<UInt8>, sink: (Span<UInt8>) -> Bool) -> Bool {
-        guard let state else { return false }
+        guard let state = unsafe state else { return false }
         if ended || input.isEmpty { return true }
         // Safe: the decoder reads at most `available` bytes from `next` (the span's own
         // memory, valid in the closure) and writes at most `room` bytes to `out` (the
@@ -139,7 +141,9 @@ final class BrotliBodyDecoder: BodyDecoder {
 
 /// Zstandard (RFC 8878, `Content-Encoding: zstd`), with the reference library's
 /// streaming decoder; the window is bounded as RFC 8878 §3.1.1.1.2 lets a decoder.
-final class ZstdBodyDecoder: BodyDecoder {
+/// `@safe`: the stream is private, created in `init`, freed in `deinit`, and lent to
+/// the library only in `inflate`.
+@safe final class ZstdBodyDecoder: BodyDecoder {
     private let stream: OpaquePointer?
     private var output = [UInt8](repeating: 0, count: BodyInflater.outputSize)
     private(set) var ended = false
@@ -148,16 +152,18 @@ final class ZstdBodyDecoder: BodyDecoder {
     static let maxWindowLog: Int32 = 23
 
     init() {
-        stream = ZSTD_createDStream()
-        if let stream { ZSTD_DCtx_setParameter(stream, ZSTD_d_windowLogMax, ZstdBodyDecoder.maxWindowLog) }
+        unsafe stream = ZSTD_createDStream()
+        if let stream = unsafe stream {
+            unsafe ZSTD_DCtx_setParameter(stream, ZSTD_d_windowLogMax, ZstdBodyDecoder.maxWindowLog)
+        }
     }
 
     deinit {
-        if let stream { ZSTD_freeDStream(stream) }
+        if let stream = unsafe stream { unsafe ZSTD_freeDStream(stream) }
     }
 
     func inflate(_ input: Span<UInt8>, sink: (Span<UInt8>) -> Bool) -> Bool {
-        guard let stream else { return false }
+        guard let stream = unsafe stream else { return false }
         if ended || input.isEmpty { return true }
         // Safe: zstd reads `source.size` bytes at `source.src` (the span's own memory,
         // valid in the closure) and writes at most `destination.size` bytes at
@@ -169,7 +175,7 @@ final class ZstdBodyDecoder: BodyDecoder {
                 let (result, produced, full) = unsafe output.withUnsafeMutableBytes { buffer in
                     var destination = unsafe ZSTD_outBuffer(dst: buffer.baseAddress, size: buffer.count, pos: 0)
                     let result = unsafe ZSTD_decompressStream(stream, &destination, &source)
-                    return (result, destination.pos, destination.pos == destination.size)
+                    return unsafe (result, destination.pos, destination.pos == destination.size)
                 }
                 if ZSTD_isError(result) != 0 { return false }
                 if produced > 0, !sink(output.span.extracting(0..<produced)) { return false }
@@ -177,7 +183,7 @@ final class ZstdBodyDecoder: BodyDecoder {
                     ended = true  // a frame ended: what follows it is not read
                     return true
                 }
-                if source.pos == source.size, !full { return true }
+                if unsafe source.pos == source.size, !full { return true }
             }
         }
     }
