@@ -116,7 +116,9 @@ extension PacketDecoder {
             anomalies.record("quic.truncated")
             return .cut
         }
-        let keys = QUICInitialKeys(clientDestinationConnectionID: connectionID, version: version)
+        // Safe: bridge until this reader takes spans; the span is used only during the call.
+        let keys = QUICInitialKeys(clientDestinationConnectionID: unsafe Span<UInt8>(_unsafeBytes: connectionID),
+                                   version: version)
         return withUnsafeTemporaryAllocation(byteCount: 16, alignment: 16) { block -> InitialOutcome in
             var mask = block
             mask.copyMemory(from: sample)
