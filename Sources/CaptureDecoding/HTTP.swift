@@ -20,13 +20,6 @@ extension PacketDecoder {
         startsHTTPRequest(unsafe Span<UInt8>(_unsafeBytes: bytes))
     }
 
-    /// Byte-wise prefix test against a literal, for the files that still read pointers
-    /// (see `Span.hasPrefix(_:foldCase:)`).
-    static func hasPrefix(_ bytes: UnsafeRawBufferPointer, _ prefix: StaticString, foldCase: Bool = false) -> Bool {
-        // Safe: bridge until every caller reads spans; the span is used only during this call.
-        unsafe Span<UInt8>(_unsafeBytes: bytes).hasPrefix(prefix, foldCase: foldCase)
-    }
-
     /// HTTP/1.x request (RFC 9112): the request line and the header lines up to the
     /// empty line, within the segment. Observes the Host header's name (without the
     /// port) as `.httpHost` and the URL as tshark's `http.request.full_uri` builds it
@@ -149,30 +142,5 @@ extension PacketDecoder {
         while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
         while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
         return start..<end
-    }
-
-    /// `lineEnd` for the files that still read pointers.
-    static func lineEnd(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
-        // Safe: bridge until every caller reads spans; the span is used only during this call.
-        lineEnd(unsafe Span<UInt8>(_unsafeBytes: bytes), from: start)
-    }
-
-    /// `afterLineEnd` for the files that still read pointers.
-    static func afterLineEnd(_ bytes: UnsafeRawBufferPointer, _ end: Int) -> Int {
-        // Safe: bridge until every caller reads spans; the span is used only during this call.
-        afterLineEnd(unsafe Span<UInt8>(_unsafeBytes: bytes), end)
-    }
-
-    /// The first `byte` in `start..<end`, for the files that still read pointers.
-    static func index(of byte: UInt8, in bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int? {
-        // Safe: bridge until every caller reads spans; the span is used only during this call.
-        unsafe Span<UInt8>(_unsafeBytes: bytes).firstIndex(of: byte, from: start, to: end)
-    }
-
-    /// Spaces and tabs trimmed, for the files that still read pointers.
-    static func trimmed(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        let range = trimmedRange(unsafe Span<UInt8>(_unsafeBytes: bytes), 0..<bytes.count)
-        // Safe: the range lies within `bytes` (trimming only shrinks it).
-        return unsafe UnsafeRawBufferPointer(rebasing: bytes[range])
     }
 }

@@ -6,8 +6,8 @@ import Observations
 ///
 /// The decoders compute them without building their strings: the text is written
 /// straight into the hash through a small staging buffer, and the JA4 sorts and the
-/// fingerprints themselves live on the stack. These entry points are for callers outside decoding
-/// (tests, tools) and return `String`s.
+/// fingerprints themselves live on the stack. These entry points are for callers
+/// outside decoding (tests, tools) and return `String`s.
 public enum TLSFingerprint {
     /// What carried the ClientHello: JA4's first character.
     public enum Transport: Sendable {
@@ -288,11 +288,9 @@ struct HashedText<Hash: HashFunction>: FingerprintText {
     }
 }
 
-/// Values sorted for JA4: on the stack up to `stackCapacity` of them; clients send at
-/// most about 60 cipher suites and 20 extensions, so only a hostile ClientHello takes
-/// an array.
+/// Values sorted for JA4: on the stack up to 128 of them; clients send at most about
+/// 60 cipher suites and 20 extensions, so only a hostile ClientHello takes an array.
 struct SortedValues {
-    static let stackCapacity = 128
     private var small = InlineArray<128, UInt16>(repeating: 0)
     private var large: [UInt16] = []
     private(set) var count = 0
