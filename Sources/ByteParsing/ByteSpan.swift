@@ -178,3 +178,12 @@ extension HashFunction {
         unsafe span.withUnsafeBytes { unsafe update(bufferPointer: $0) }
     }
 }
+
+extension StaticString {
+    /// Calls `body` with the literal's UTF-8 bytes, borrowed for the call.
+    @inlinable public func withUTF8Span<Result>(_ body: (Span<UInt8>) -> Result) -> Result {
+        // Safe: the buffer is the literal's static storage (or a stack copy of a scalar
+        // literal), and the span made from it cannot leave the non-escaping closure.
+        unsafe withUTF8Buffer { buffer in body(unsafe buffer.span) }
+    }
+}

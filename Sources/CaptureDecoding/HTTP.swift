@@ -5,28 +5,19 @@ extension PacketDecoder {
     /// Whether `bytes` starts with an HTTP/1.x request method and a space: RFC 9110's
     /// methods, PATCH, and the UPnP ones (SSDP's M-SEARCH and NOTIFY, GENA's
     /// SUBSCRIBE and UNSUBSCRIBE), which tshark also reads as HTTP.
-    static func startsHTTPRequest(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let first = bytes.first, first >= UInt8(ascii: "C"), first <= UInt8(ascii: "U") else { return false }
-        return hasPrefix(bytes, "GET ") || hasPrefix(bytes, "POST ") || hasPrefix(bytes, "HEAD ")
-            || hasPrefix(bytes, "PUT ") || hasPrefix(bytes, "DELETE ") || hasPrefix(bytes, "OPTIONS ")
-            || hasPrefix(bytes, "CONNECT ") || hasPrefix(bytes, "PATCH ") || hasPrefix(bytes, "TRACE ")
-            || hasPrefix(bytes, "M-SEARCH ") || hasPrefix(bytes, "NOTIFY ") || hasPrefix(bytes, "SUBSCRIBE ")
-            || hasPrefix(bytes, "UNSUBSCRIBE ")
+    static func startsHTTPRequest(_ bytes: Span<UInt8>) -> Bool {
+        guard let first = bytes.uint8(at: 0), first >= UInt8(ascii: "C"), first <= UInt8(ascii: "U") else { return false }
+        return bytes.hasPrefix("GET ") || bytes.hasPrefix("POST ") || bytes.hasPrefix("HEAD ")
+            || bytes.hasPrefix("PUT ") || bytes.hasPrefix("DELETE ") || bytes.hasPrefix("OPTIONS ")
+            || bytes.hasPrefix("CONNECT ") || bytes.hasPrefix("PATCH ") || bytes.hasPrefix("TRACE ")
+            || bytes.hasPrefix("M-SEARCH ") || bytes.hasPrefix("NOTIFY ") || bytes.hasPrefix("SUBSCRIBE ")
+            || bytes.hasPrefix("UNSUBSCRIBE ")
     }
 
-    /// Byte-wise prefix test against a literal (case-sensitive when `foldCase` is false;
-    /// otherwise ASCII letters of `bytes` are lower-cased first, and `prefix` is
-    /// lower-case).
-    static func hasPrefix(_ bytes: UnsafeRawBufferPointer, _ prefix: StaticString, foldCase: Bool = false) -> Bool {
-        prefix.withUTF8Buffer { literal in
-            guard bytes.count >= literal.count else { return false }
-            for index in 0..<literal.count {
-                var byte = bytes[index]
-                if foldCase, byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z") { byte |= 0x20 }
-                if byte != literal[index] { return false }
-            }
-            return true
-        }
+    /// `startsHTTPRequest` for UDP.swift, which still reads pointers.
+    static func startsHTTPRequest(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        // Safe: bridge until UDP.swift hands spans; the span is used only during this call.
+        startsHTTPRequest(unsafe Span<UInt8>(_unsafeBytes: bytes))
     }
 
     /// HTTP/1.x request (RFC 9112): the request line and the header lines up to the
@@ -39,75 +30,81 @@ extension PacketDecoder {
     mutating func decodeHTTP(
         _ bytes: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
+        // Safe: bridge until PacketDecoder hands spans; the span is used only during this call.
+        decodeHTTP(unsafe Span<UInt8>(_unsafeBytes: bytes), context: context, observe: observe)
+    }
+
+    /// `decodeHTTP` on a span.
+    mutating func decodeHTTP(
+        _ bytes: Span<UInt8>, context: PacketContext, observe: (Observation) -> Void
+    ) -> Step {
         guard let lineEnd = PacketDecoder.lineEnd(bytes, from: 0) else { return httpSegmented() }
         // METHOD SP target SP HTTP/1.x
-        guard let firstSpace = PacketDecoder.index(of: UInt8(ascii: " "), in: bytes, from: 0, to: lineEnd),
-              let secondSpace = PacketDecoder.index(of: UInt8(ascii: " "), in: bytes, from: firstSpace + 1, to: lineEnd),
+        guard let firstSpace = bytes.firstIndex(of: UInt8(ascii: " "), from: 0, to: lineEnd),
+              let secondSpace = bytes.firstIndex(of: UInt8(ascii: " "), from: firstSpace + 1, to: lineEnd),
               secondSpace > firstSpace + 1,
-              PacketDecoder.hasPrefix(UnsafeRawBufferPointer(rebasing: bytes[(secondSpace + 1)..<lineEnd]), "HTTP/1.")
+              bytes.extracting((secondSpace + 1)..<lineEnd).hasPrefix("HTTP/1.")
         else {
             anomalies.record("http.bad_request_line")
             return .done
         }
-        let target = UnsafeRawBufferPointer(rebasing: bytes[(firstSpace + 1)..<secondSpace])
-        let isConnect = PacketDecoder.hasPrefix(bytes, "CONNECT ")
+        let target = bytes.extracting((firstSpace + 1)..<secondSpace)
+        let isConnect = bytes.hasPrefix("CONNECT ")
         // Header lines: find Host.
         var lineStart = PacketDecoder.afterLineEnd(bytes, lineEnd)
-        var host: UnsafeRawBufferPointer? = nil
-        while host == nil {
+        var hostRange: Range<Int>? = nil
+        while hostRange == nil {
             guard let end = PacketDecoder.lineEnd(bytes, from: lineStart) else {
                 return httpSegmented()
             }
             if end == lineStart { break }  // the empty line: headers end
-            let line = UnsafeRawBufferPointer(rebasing: bytes[lineStart..<end])
-            if PacketDecoder.hasPrefix(line, "host:", foldCase: true) {
-                host = PacketDecoder.trimmed(UnsafeRawBufferPointer(rebasing: line[5...]))
+            if bytes.hasPrefix("host:", at: lineStart, foldCase: true) {
+                hostRange = PacketDecoder.trimmedRange(bytes, (lineStart + 5)..<end)
             }
             lineStart = PacketDecoder.afterLineEnd(bytes, end)
         }
-        if let host, !host.isEmpty {
+        let host = bytes.extracting(hostRange ?? 0..<0)
+        if !host.isEmpty {
             observeHost(PacketDecoder.hostName(host), context: context, observe: observe)
         }
-        guard !isConnect, let first = target.first else { return .done }
+        guard !isConnect, let first = target.uint8(at: 0) else { return .done }
         // DNS over HTTPS as a GET (RFC 8484 §4.1): the query is in the `dns` parameter.
-        if LenientHead.contains(target, "dns=") { observeDNSParameter(Array(target), context: context, observe: observe) }
-        if PacketDecoder.hasPrefix(target, "http://", foldCase: true) {
-            observe(Observation(value: .url(target), field: .httpURL, host: context.source,
-                                locator: context.locator, time: context.time))
-        } else if first == UInt8(ascii: "/") || first == UInt8(ascii: "*"), let host, !host.isEmpty {
-            let scratch = urlScratch.bytes
-            let length = 7 + host.count + target.count
-            guard length <= scratch.count else {
+        if LenientHead.contains(target, "dns=") { observeDNSParameter(target.array, context: context, observe: observe) }
+        if target.hasPrefix("http://", foldCase: true) {
+            context.observe(target, as: .url, field: .httpURL, to: observe)
+        } else if first == UInt8(ascii: "/") || first == UInt8(ascii: "*"), !host.isEmpty {
+            guard PacketDecoder.httpScheme.utf8.count + host.count + target.count <= ScratchBuffer.urlCapacity else {
                 anomalies.record("http.url_too_long")
                 return .done
             }
-            PacketDecoder.httpScheme.withUTF8Buffer { scheme in
-                UnsafeMutableRawBufferPointer(rebasing: scratch[0..<7]).copyMemory(from: UnsafeRawBufferPointer(scheme))
-            }
-            UnsafeMutableRawBufferPointer(rebasing: scratch[7..<(7 + host.count)]).copyMemory(from: host)
-            UnsafeMutableRawBufferPointer(rebasing: scratch[(7 + host.count)..<length]).copyMemory(from: target)
-            observe(Observation(value: .url(UnsafeRawBufferPointer(rebasing: scratch[0..<length])), field: .httpURL,
-                                host: context.source, locator: context.locator, time: context.time))
+            let url = flows.valueAssembly
+            url.bytes.removeAll(keepingCapacity: true)
+            url.bytes.append(contentsOf: PacketDecoder.httpScheme.utf8)
+            url.bytes.append(span: host)
+            url.bytes.append(span: target)
+            context.observe(url.bytes.span, as: .url, field: .httpURL, to: observe)
         }
         return .done
     }
 
-    static let httpScheme: StaticString = "http://"
+    static let httpScheme = "http://"
 
     /// A request's host (Host header or `:authority`, without port) as `http.host`: an
     /// address when it is an IP literal, so that an address indicator matches it, else
     /// a name.
-    mutating func observeHost(_ name: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void) {
-        guard !name.isEmpty else { return }
-        var value = ObservedValue.domain(name)
-        if let address = IPv4Address(ascii: name) {
-            value = .ipv4(address)
-        } else if PacketDecoder.index(of: UInt8(ascii: ":"), in: name, from: 0, to: name.count) != nil,
-                  let address = IPv6Address(String(decoding: name, as: UTF8.self)) {
-            value = .ipv6(address)
+    mutating func observeHost(_ name: Span<UInt8>, context: PacketContext, observe: (Observation) -> Void) {
+        guard let first = name.uint8(at: 0) else { return }
+        // A dotted quad is 7 to 15 bytes from a digit on; only such a name is copied (to
+        // the reused assembly buffer) to be read as one.
+        let assembly = flows.valueAssembly
+        if first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9"), name.count >= 7, name.count <= 15,
+           let address = assembly.ipv4Address(ascii: name) {
+            context.observe(.ipv4(address), field: .httpHost, to: observe)
+        } else if name.firstIndex(of: UInt8(ascii: ":")) != nil, let address = IPv6Address(name.string) {
+            context.observe(.ipv6(address), field: .httpHost, to: observe)
+        } else {
+            context.observe(name, as: .domain, field: .httpHost, to: observe)
         }
-        observe(Observation(value: value, field: .httpHost, host: context.source, locator: context.locator,
-                            time: context.time))
     }
 
     private mutating func httpSegmented() -> Step {
@@ -117,41 +114,33 @@ extension PacketDecoder {
 
     /// The name in a Host value: without a `:port`, without the brackets of an IPv6
     /// literal.
-    static func hostName(_ host: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        if host.first == UInt8(ascii: "["),
-           let close = index(of: UInt8(ascii: "]"), in: host, from: 1, to: host.count) {
-            return UnsafeRawBufferPointer(rebasing: host[1..<close])
+    @_lifetime(copy host)
+    static func hostName(_ host: Span<UInt8>) -> Span<UInt8> {
+        if host.uint8(at: 0) == UInt8(ascii: "["), let close = host.firstIndex(of: UInt8(ascii: "]"), from: 1) {
+            return host.extracting(1..<close)
         }
-        guard let colon = index(of: UInt8(ascii: ":"), in: host, from: 0, to: host.count) else { return host }
-        return UnsafeRawBufferPointer(rebasing: host[0..<colon])
+        guard let colon = host.firstIndex(of: UInt8(ascii: ":")) else { return host }
+        return host.extracting(0..<colon)
     }
 
     /// The offset of the CR of a CRLF (or of a bare LF) at or after `start`; nil when
     /// the line runs past the buffer.
-    static func lineEnd(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
-        guard let newline = index(of: UInt8(ascii: "\n"), in: bytes, from: start, to: bytes.count) else { return nil }
+    static func lineEnd(_ bytes: Span<UInt8>, from start: Int) -> Int? {
+        guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n"), from: start) else { return nil }
         return newline > start && bytes[newline - 1] == UInt8(ascii: "\r") ? newline - 1 : newline
     }
 
     /// The offset after the line end found by `lineEnd`.
-    static func afterLineEnd(_ bytes: UnsafeRawBufferPointer, _ end: Int) -> Int {
-        bytes[end] == UInt8(ascii: "\r") ? end + 2 : end + 1
+    static func afterLineEnd(_ bytes: Span<UInt8>, _ end: Int) -> Int {
+        bytes.uint8(at: end) == UInt8(ascii: "\r") ? end + 2 : end + 1
     }
 
-    static func index(of byte: UInt8, in bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int? {
-        var position = start
-        while position < end {
-            if bytes[position] == byte { return position }
-            position += 1
-        }
-        return nil
-    }
-
-    static func trimmed(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        var start = 0
-        var end = bytes.count
+    /// `range` of `bytes` less the spaces and tabs at either end.
+    static func trimmedRange(_ bytes: Span<UInt8>, _ range: Range<Int>) -> Range<Int> {
+        var start = range.lowerBound
+        var end = range.upperBound
         while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
         while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
-        return UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+        return start..<end
     }
 }

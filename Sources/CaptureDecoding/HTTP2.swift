@@ -51,18 +51,14 @@ extension PacketDecoder {
     static let http2PrefaceLength = 24
 
     /// Whether `bytes` start with the client preface, or may once more bytes come.
-    static func http2PrefaceStart(_ bytes: UnsafeRawBufferPointer) -> PrefixMatch {
-        http2Preface.withUTF8Buffer { preface in
-            let count = min(bytes.count, preface.count)
-            for index in 0..<count where bytes[index] != preface[index] { return .no }
-            return count == preface.count ? .yes : .maybe
-        }
+    static func http2PrefaceStart(_ bytes: Span<UInt8>) -> PrefixMatch {
+        prefixMatch(bytes, http2Preface)
     }
 
     /// One HTTP/2 frame (or the preface, or the part of a DATA frame that has come);
     /// nil while a frame other than DATA is incomplete.
     mutating func http2Frame(
-        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, exchange: inout HTTPExchange, key: StreamKey,
+        _ bytes: Span<UInt8>, mode: inout StreamMode, exchange: inout HTTPExchange, key: StreamKey,
         final: Bool, context: PacketContext, observe: (Observation) -> Void
     ) -> Int? {
         let connection: HTTP2Direction
@@ -85,7 +81,7 @@ extension PacketDecoder {
             case .no: break
             }
         }
-        let cursor = LegacyByteCursor(bytes)
+        let cursor = ByteCursor(bytes)
         guard let high = cursor.getUInt8(at: 0), let low = cursor.getUInt16(at: 1), let type = cursor.getUInt8(at: 3),
               let flags = cursor.getUInt8(at: 4), let rawStream = cursor.getUInt32(at: 5)
         else {
@@ -112,8 +108,7 @@ extension PacketDecoder {
                 if connection.dataEndsStream { endHTTP2Stream(stream, connection, context: context, observe: observe) }
                 return header
             }
-            return header + http2Data(UnsafeRawBufferPointer(rebasing: bytes[header...]), connection, context: context,
-                                      observe: observe)
+            return header + http2Data(bytes.suffix(from: header), connection, context: context, observe: observe)
         }
         // Any other frame is read whole; header blocks are bounded by the head limit.
         guard length <= flows.options.maxHTTPHeadBytes * 4 else {
@@ -146,12 +141,12 @@ extension PacketDecoder {
 
     /// The content bytes of the current DATA frame that are here, then its padding.
     private mutating func http2Data(
-        _ bytes: UnsafeRawBufferPointer, _ connection: HTTP2Direction, context: PacketContext,
+        _ bytes: Span<UInt8>, _ connection: HTTP2Direction, context: PacketContext,
         observe: (Observation) -> Void
     ) -> Int {
         let content = min(connection.dataLeft, bytes.count)
         if content > 0, var body = connection.bodies[connection.dataStream] {
-            feedBody(&body, UnsafeRawBufferPointer(rebasing: bytes[0..<content]))
+            feedBody(&body, bytes.extracting(0..<content))
             connection.bodies[connection.dataStream] = body
         }
         connection.dataLeft -= content
@@ -168,15 +163,15 @@ extension PacketDecoder {
     /// breaks the rules of header blocks (a fragment out of sequence, padding past the
     /// frame, a block HPACK cannot decode): the connection is not read further.
     private mutating func http2HeaderFragment(
-        type: UInt8, flags: UInt8, stream: UInt32, payload: UnsafeRawBufferPointer, _ connection: HTTP2Direction,
+        type: UInt8, flags: UInt8, stream: UInt32, payload: Span<UInt8>, _ connection: HTTP2Direction,
         context: PacketContext, observe: (Observation) -> Void
     ) -> Bool {
-        var fragment = payload
+        var fragment = 0..<payload.count
         if type == 9 {
             guard connection.inBlock, stream == connection.blockStream else { return false }
         } else {
             guard !connection.inBlock else { return false }
-            var cursor = LegacyByteCursor(payload)
+            var cursor = ByteCursor(payload)
             var padding = 0
             if flags & 0x08 != 0 {
                 guard let pad = cursor.readUInt8() else { return false }
@@ -185,14 +180,14 @@ extension PacketDecoder {
             if type == 1, flags & 0x20 != 0 { guard cursor.skip(5) else { return false } }  // priority
             if type == 5 { guard cursor.skip(4) else { return false } }  // the promised stream
             guard padding <= cursor.remaining else { return false }
-            fragment = UnsafeRawBufferPointer(rebasing: cursor.rest[0..<(cursor.remaining - padding)])
+            fragment = cursor.offset..<(payload.count - padding)
             connection.inBlock = true
             connection.blockStream = stream
             connection.blockEndsStream = type == 1 && flags & 0x01 != 0
             connection.block.removeAll(keepingCapacity: true)
         }
         guard connection.block.count + fragment.count <= flows.options.maxHTTPHeadBytes * 4 else { return false }
-        connection.block.append(contentsOf: fragment)
+        connection.block.append(span: payload.extracting(fragment))
         guard flags & 0x04 != 0 else { return true }  // END_HEADERS not yet
         connection.inBlock = false
         var buffer = ByteBuffer(bytes: connection.block)
@@ -257,12 +252,9 @@ extension PacketDecoder {
         let hostPart = authority.split(separator: "@", omittingEmptySubsequences: false).last.map(String.init) ?? authority
         let hostBytes = Array(hostPart.utf8)
         let url = Array((scheme + "://" + authority + (path ?? "")).utf8)
-        hostBytes.withUnsafeBytes { observeHost(PacketDecoder.hostName($0), context: context, observe: observe) }
+        observeHost(PacketDecoder.hostName(hostBytes.span), context: context, observe: observe)
         if url.count <= ScratchBuffer.urlCapacity {
-            url.withUnsafeBytes { raw in
-                observe(Observation(value: .url(raw), field: .httpURL, host: context.source, locator: context.locator,
-                                    time: context.time))
-            }
+            context.observe(url.span, as: .url, field: .httpURL, to: observe)
         } else {
             anomalies.record("http.url_too_long")
         }
@@ -279,7 +271,7 @@ extension PacketDecoder {
                 anomalies.record("doh.bad_parameter")
                 continue
             }
-            message.withUnsafeBytes { _ = decodeDNS($0, context: context, observe: observe) }
+            decodeDNSMessage(message.span, context: context, observe: observe)
         }
     }
 

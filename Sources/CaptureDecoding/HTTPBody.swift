@@ -3,73 +3,6 @@ import CZlib
 import Crypto
 import Observations
 
-/// zlib's inflate for one body's Content-Encoding (gzip, or deflate with or without
-/// its zlib wrapper), streaming into a fixed output buffer.
-///
-/// The `z_stream` lives at a fixed heap address for the inflater's life (zlib keeps a
-/// pointer to it in its internal state), hence a class.
-final class BodyInflater {
-    /// Output per inflate call: big enough that a segment's worth of input rarely takes
-    /// more than a few calls.
-    static let outputSize = 16 * 1024
-
-    private let stream: UnsafeMutablePointer<z_stream>
-    private let output: UnsafeMutableRawBufferPointer
-    private let initialised: Bool
-    private(set) var ended = false
-
-    /// `windowBits` as zlib takes it: 16 + 15 for gzip, 15 for zlib-wrapped deflate,
-    /// -15 for raw deflate.
-    init(windowBits: Int32) {
-        stream = .allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        output = .allocate(byteCount: BodyInflater.outputSize, alignment: 16)
-        // Safe: next_in is nil with avail_in 0, which inflateInit2_ accepts.
-        initialised = inflateInit2_(stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
-    }
-
-    deinit {
-        if initialised { inflateEnd(stream) }
-        stream.deinitialize(count: 1)
-        stream.deallocate()
-        output.deallocate()
-    }
-
-    /// Inflates `input`, handing each piece of output to `sink`; false on a data error.
-    /// Input after the end of the compressed stream is ignored.
-    func inflate(_ input: UnsafeRawBufferPointer, sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
-        guard initialised, let base = input.baseAddress, !input.isEmpty else { return initialised }
-        if ended { return true }
-        // Safe: zlib reads at most avail_in bytes from next_in and does not write there
-        // (the pointer is typed mutable in zlib's C API only).
-        stream.pointee.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
-        stream.pointee.avail_in = uInt(input.count)
-        defer {
-            stream.pointee.next_in = nil
-            stream.pointee.avail_in = 0
-        }
-        while true {
-            // Safe: output holds output.count bytes and zlib writes at most avail_out.
-            stream.pointee.next_out = output.baseAddress?.assumingMemoryBound(to: Bytef.self)
-            stream.pointee.avail_out = uInt(output.count)
-            let status = CZlib.inflate(stream, Z_NO_FLUSH)
-            let produced = output.count - Int(stream.pointee.avail_out)
-            if produced > 0, !sink(UnsafeRawBufferPointer(rebasing: output[0..<produced])) { return false }
-            switch status {
-            case Z_STREAM_END:
-                ended = true
-                return true
-            case Z_OK:
-                if stream.pointee.avail_in == 0 && stream.pointee.avail_out > 0 { return true }
-            case Z_BUF_ERROR:
-                return true  // needs more input
-            default:
-                return false
-            }
-        }
-    }
-}
-
 /// How much of a body is left, and in what framing (RFC 9112 §6, §7.1).
 enum BodyProgress {
     case length(Int64)
@@ -121,15 +54,15 @@ struct HTTPBody {
         return false
     }
 
-    mutating func hash(_ bytes: UnsafeRawBufferPointer) {
-        if digests.contains(.fileMD5) { md5.update(bufferPointer: bytes) }
-        if digests.contains(.fileSHA1) { sha1.update(bufferPointer: bytes) }
-        if digests.contains(.fileSHA256) { sha256.update(bufferPointer: bytes) }
+    mutating func hash(_ bytes: Span<UInt8>) {
+        if digests.contains(.fileMD5) { md5.update(span: bytes) }
+        if digests.contains(.fileSHA1) { sha1.update(span: bytes) }
+        if digests.contains(.fileSHA256) { sha256.update(span: bytes) }
         decoded += Int64(bytes.count)
         if var message = dnsMessage {
             dnsMessage = nil  // (so that the append below does not copy)
             if message.count + bytes.count <= 65_535 {
-                message.append(contentsOf: bytes)
+                message.append(span: bytes)
                 dnsMessage = message
             }
         }
@@ -147,7 +80,7 @@ extension PacketDecoder {
     /// none (1xx, 204, 304), or a request has neither Content-Length nor chunked
     /// framing. `.bad` framing is counted and ends the stream's reading (nil with
     /// `stop`).
-    func announcedBody(forHead head: UnsafeRawBufferPointer, isResponse: Bool, client: HostReference) -> (HTTPBody?, stop: Bool) {
+    func announcedBody(forHead head: Span<UInt8>, isResponse: Bool, client: HostReference) -> (HTTPBody?, stop: Bool) {
         var framing: BodyProgress? = nil
         switch PacketDecoder.requestBody(head) {
         case .bad: return (nil, true)
@@ -182,7 +115,7 @@ extension PacketDecoder {
     }
 
     /// The status code of a response head (`HTTP/1.x NNN …`), or 0.
-    static func statusCode(_ head: UnsafeRawBufferPointer) -> Int {
+    static func statusCode(_ head: Span<UInt8>) -> Int {
         guard head.count >= 12, head[8] == UInt8(ascii: " ") else { return 0 }
         var code = 0
         for index in 9..<12 {
@@ -197,33 +130,33 @@ extension PacketDecoder {
 
     /// A head's Content-Encoding (the first such header), and whether its Content-Type
     /// is `application/dns-message` (DNS over HTTPS): one pass over the head's lines.
-    static func contentCoding(_ head: UnsafeRawBufferPointer) -> (ContentEncoding, isDNSMessage: Bool) {
+    static func contentCoding(_ head: Span<UInt8>) -> (ContentEncoding, isDNSMessage: Bool) {
         var encoding: ContentEncoding? = nil
         var isDNSMessage = false
         var start = 0
         while let end = lineEnd(head, from: start), end > start {
-            let line = UnsafeRawBufferPointer(rebasing: head[start..<end])
+            let line = head.extracting(start..<end)
             start = afterLineEnd(head, end)
-            guard let first = line.first, first | 0x20 == UInt8(ascii: "c") else { continue }
-            if encoding == nil, hasPrefix(line, "content-encoding:", foldCase: true) {
-                encoding = codingNamed(trimmed(UnsafeRawBufferPointer(rebasing: line[17...])))
-            } else if hasPrefix(line, "content-type:", foldCase: true) {
-                isDNSMessage = hasPrefix(trimmed(UnsafeRawBufferPointer(rebasing: line[13...])), "application/dns-message",
-                                         foldCase: true)
+            guard let first = line.uint8(at: 0), first | 0x20 == UInt8(ascii: "c") else { continue }
+            if encoding == nil, line.hasPrefix("content-encoding:", foldCase: true) {
+                encoding = codingNamed(line.suffix(from: 17).trimmingSpacesAndTabs())
+            } else if line.hasPrefix("content-type:", foldCase: true) {
+                isDNSMessage = line.suffix(from: 13).trimmingSpacesAndTabs().hasPrefix("application/dns-message",
+                                                                                       foldCase: true)
             }
         }
         return (encoding ?? .identity, isDNSMessage)
     }
 
     /// The coding a Content-Encoding value names first.
-    static func codingNamed(_ value: UnsafeRawBufferPointer) -> ContentEncoding {
-        if hasPrefix(value, "gzip", foldCase: true) || hasPrefix(value, "x-gzip", foldCase: true) { return .gzip }
-        if hasPrefix(value, "deflate", foldCase: true) || hasPrefix(value, "x-deflate", foldCase: true) { return .deflate }
-        if hasPrefix(value, "br", foldCase: true) { return .brotli }
-        if hasPrefix(value, "zstd", foldCase: true) { return .zstd }
+    static func codingNamed(_ value: Span<UInt8>) -> ContentEncoding {
+        if value.hasPrefix("gzip", foldCase: true) || value.hasPrefix("x-gzip", foldCase: true) { return .gzip }
+        if value.hasPrefix("deflate", foldCase: true) || value.hasPrefix("x-deflate", foldCase: true) { return .deflate }
+        if value.hasPrefix("br", foldCase: true) { return .brotli }
+        if value.hasPrefix("zstd", foldCase: true) { return .zstd }
         // LZW (`compress`) is compressed but not decoded here: not hashed. Any other
         // (unknown) coding is ignored, as browsers show such a body as it came.
-        if hasPrefix(value, "compress", foldCase: true) || hasPrefix(value, "x-compress", foldCase: true) { return .other }
+        if value.hasPrefix("compress", foldCase: true) || value.hasPrefix("x-compress", foldCase: true) { return .other }
         return .identity
     }
 
@@ -231,7 +164,7 @@ extension PacketDecoder {
     /// chunk-size line is incomplete. Sets `body` to nil when the body ends (its
     /// digests observed). With `final`, the stream ends here.
     mutating func consumeBody(
-        _ bytes: UnsafeRawBufferPointer, body: inout HTTPBody?, mode: inout StreamMode, final: Bool,
+        _ bytes: Span<UInt8>, body: inout HTTPBody?, mode: inout StreamMode, final: Bool,
         context: PacketContext, observe: (Observation) -> Void
     ) -> Int? {
         guard var current = body else { return 0 }
@@ -240,7 +173,7 @@ extension PacketDecoder {
         switch current.framing {
         case .length(let remaining):
             let count = Int(min(remaining, Int64(bytes.count)))
-            feedBody(&current, UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
+            feedBody(&current, bytes.extracting(0..<count))
             used = count
             if remaining - Int64(count) == 0 {
                 endBody(current, context: context, observe: observe)
@@ -253,7 +186,7 @@ extension PacketDecoder {
             used = bytes.count
         case .chunkData(let remaining):
             let count = Int(min(remaining, Int64(bytes.count)))
-            feedBody(&current, UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
+            feedBody(&current, bytes.extracting(0..<count))
             used = count
             current.framing = remaining - Int64(count) == 0 ? .chunkEnd : .chunkData(remaining - Int64(count))
         case .chunkEnd:
@@ -265,8 +198,7 @@ extension PacketDecoder {
             }
             current.framing = .chunkSize
         case .chunkSize, .trailers:
-            guard let end = PacketDecoder.index(of: UInt8(ascii: "\n"), in: bytes, from: 0,
-                                                to: min(bytes.count, PacketDecoder.maxChunkLine)) else {
+            guard let end = bytes.firstIndex(of: UInt8(ascii: "\n"), to: PacketDecoder.maxChunkLine) else {
                 if current.observed, final {
                     body = nil  // trailers cut by the end: the body was whole at its last chunk
                     return bytes.count
@@ -281,7 +213,7 @@ extension PacketDecoder {
                 return bytes.count >= PacketDecoder.maxChunkLine || final ? badChunk(&body, &mode) : nil
             }
             used = end + 1
-            let line = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
+            let line = bytes.extracting(0..<end)
             if case .trailers = current.framing {
                 // The empty line (CRLF or LF) ends the trailers.
                 if line.isEmpty || (line.count == 1 && line[0] == UInt8(ascii: "\r")) { body = nil }
@@ -303,7 +235,7 @@ extension PacketDecoder {
             guard final else { return nil }
             for reading in bodyReadings(response: bytes) {
                 var whole = makeBody(framing: .close, client: current.client)
-                reading.withUnsafeBytes { whole.hash($0) }
+                whole.hash(reading.span)
                 endBody(whole, context: context, observe: observe)
             }
             body = nil
@@ -317,10 +249,11 @@ extension PacketDecoder {
     static let maxGzipHeader = 1024
 
     /// A chunk-size line without the whitespace browsers skip before the size.
-    static func trimmedChunkLine(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+    @_lifetime(copy line)
+    static func trimmedChunkLine(_ line: Span<UInt8>) -> Span<UInt8> {
         var start = 0
         while start < line.count, isChunkLinePadding(line[start]) { start += 1 }
-        return UnsafeRawBufferPointer(rebasing: line[start...])
+        return line.extracting(start...)
     }
 
     private mutating func badChunk(_ body: inout HTTPBody?, _ mode: inout StreamMode) -> Int {
@@ -332,10 +265,11 @@ extension PacketDecoder {
 
     /// The size of a chunk-size line (hex digits, then optionally `;extensions`); nil
     /// when it does not start with a hex digit or passes `maxChunkSize`.
-    static func chunkSize(_ line: UnsafeRawBufferPointer) -> Int64? {
+    static func chunkSize(_ line: Span<UInt8>) -> Int64? {
         var size: Int64 = 0
         var digits = 0
-        for byte in line {
+        for index in 0..<line.count {
+            let byte = line[index]
             let value: Int64
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): value = Int64(byte - UInt8(ascii: "0"))
@@ -353,7 +287,7 @@ extension PacketDecoder {
     }
 
     /// Hashes body bytes, through the inflater when the body is compressed.
-    mutating func feedBody(_ body: inout HTTPBody, _ bytes: UnsafeRawBufferPointer) {
+    mutating func feedBody(_ body: inout HTTPBody, _ bytes: Span<UInt8>) {
         guard !body.failed, !bytes.isEmpty else { return }
         if body.pendingDeflate {
             // "deflate" is zlib-wrapped by the RFC, raw in some servers: a zlib header
@@ -365,15 +299,15 @@ extension PacketDecoder {
         if body.pendingGzip {
             // The member header, gathered across segments (a few bytes, at most
             // `maxGzipHeader`); then the deflate data after it.
-            body.gzipHeader.append(contentsOf: bytes)
+            body.gzipHeader.append(span: bytes)
             let gathered = body.gzipHeader
-            let start = gathered.withUnsafeBytes { PacketDecoder.gzipPayloadStart($0) }
+            let start = PacketDecoder.gzipPayloadStart(gathered.span)
             guard start != nil || gathered.count > PacketDecoder.maxGzipHeader || gathered.first != 0x1F else { return }
             body.pendingGzip = false
             body.gzipHeader = []
             // Not gzip, or a header too long to be one: zlib says what is wrong with it.
             body.inflater = BodyInflater(windowBits: start == nil ? 16 + MAX_WBITS : -MAX_WBITS)
-            gathered.withUnsafeBytes { feedBody(&body, UnsafeRawBufferPointer(rebasing: $0[(start ?? 0)...])) }
+            feedBody(&body, gathered.span.extracting((start ?? 0)...))
             return
         }
         let limit = flows.options.maxDecodedBodyBytes
@@ -405,24 +339,23 @@ extension PacketDecoder {
     /// with the client as host and the packet that ended it.
     mutating func endBody(_ body: HTTPBody, context: PacketContext, observe: (Observation) -> Void) {
         guard !body.failed, !body.observed, body.decoded > 0 else { return }
-        let scratch = urlScratch.bytes
         func emit<D: Digest>(_ digest: D, _ field: Field) {
+            // Hex of at most SHA-512's 64 bytes, on the stack.
+            var hex = InlineArray<128, UInt8>(repeating: 0)
             var length = 0
-            digest.withUnsafeBytes { raw in
-                for byte in raw {
-                    scratch[length] = PacketDecoder.hexDigits[Int(byte >> 4)]
-                    scratch[length + 1] = PacketDecoder.hexDigits[Int(byte & 0x0F)]
-                    length += 2
-                }
+            for byte in digest where length + 1 < hex.count {
+                hex[length] = PacketDecoder.hexDigits[Int(byte >> 4)]
+                hex[length + 1] = PacketDecoder.hexDigits[Int(byte & 0x0F)]
+                length += 2
             }
-            observe(Observation(value: .hexDigest(UnsafeRawBufferPointer(rebasing: scratch[0..<length])), field: field,
-                                host: body.client, locator: context.locator, time: context.time))
+            context.observe(hex.span.extracting(0..<length), as: .hexDigest, field: field, host: body.client,
+                            to: observe)
         }
         if body.digests.contains(.fileMD5) { emit(body.md5.finalize(), .fileMD5) }
         if body.digests.contains(.fileSHA1) { emit(body.sha1.finalize(), .fileSHA1) }
         if body.digests.contains(.fileSHA256) { emit(body.sha256.finalize(), .fileSHA256) }
         if let message = body.dnsMessage {
-            message.withUnsafeBytes { _ = decodeDNS($0, context: context, observe: observe) }
+            decodeDNSMessage(message.span, context: context, observe: observe)
         }
     }
 

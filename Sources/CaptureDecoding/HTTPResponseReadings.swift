@@ -35,22 +35,21 @@ struct LenientHead {
 
     static let maxLengths = 4
 
-    init(_ head: UnsafeRawBufferPointer) {
+    init(_ head: Span<UInt8>) {
         var inLength = false
         var lineStart = 0
         var position = 0
         while position <= head.count {
             let atEnd = position == head.count
             if atEnd || head[position] == UInt8(ascii: "\r") || head[position] == UInt8(ascii: "\n") {
-                let line = UnsafeRawBufferPointer(rebasing: head[lineStart..<position])
+                let line = head.extracting(lineStart..<position)
                 // (The empty piece between the CR and LF of a CRLF is no line.)
-                let folded = line.first == UInt8(ascii: " ") || line.first == UInt8(ascii: "\t")
+                let folded = line.uint8(at: 0) == UInt8(ascii: " ") || line.uint8(at: 0) == UInt8(ascii: "\t")
                 if !folded, !line.isEmpty { inLength = LenientHead.contains(line, "content-length") }
                 if LenientHead.contains(line, "chunked") { mentionsChunked = true }
                 if LenientHead.contains(line, "deflate") { mentionsDeflate = true }
                 if LenientHead.contains(line, "content-encoding"),
-                   let colon = PacketDecoder.index(of: UInt8(ascii: ":"), in: line, from: 0, to: line.count),
-                   LenientHead.contains(UnsafeRawBufferPointer(rebasing: line[colon...]), "br") {
+                   let colon = line.firstIndex(of: UInt8(ascii: ":")), LenientHead.contains(line.extracting(colon...), "br") {
                     mentionsBrotli = true
                 }
                 if inLength { collectLengths(line) }
@@ -62,10 +61,9 @@ struct LenientHead {
 
     /// The decimal numbers in the value part of a Content-Length line (after its
     /// colon) or in a folded continuation of one.
-    private mutating func collectLengths(_ line: UnsafeRawBufferPointer) {
+    private mutating func collectLengths(_ line: Span<UInt8>) {
         var start = 0
-        if let colon = PacketDecoder.index(of: UInt8(ascii: ":"), in: line, from: 0, to: line.count),
-           LenientHead.contains(UnsafeRawBufferPointer(rebasing: line[0..<colon]), "content-length") {
+        if let colon = line.firstIndex(of: UInt8(ascii: ":")), LenientHead.contains(line.extracting(0..<colon), "content-length") {
             start = colon + 1
         }
         var value: Int64 = 0
@@ -85,26 +83,28 @@ struct LenientHead {
 
     /// Whether `line` holds `word` (lower-case), comparing without NUL bytes and with
     /// ASCII case folded.
-    static func contains(_ line: UnsafeRawBufferPointer, _ word: StaticString) -> Bool {
-        word.withUTF8Buffer { literal in
-            guard literal.count > 0 else { return true }
-            var start = 0
-            while start < line.count {
-                var matched = 0
-                var index = start
-                while index < line.count, matched < literal.count {
-                    var byte = line[index]
-                    index += 1
-                    if byte == 0 { continue }
-                    if byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z") { byte |= 0x20 }
-                    guard byte == literal[matched] else { break }
-                    matched += 1
-                }
-                if matched == literal.count { return true }
-                start += 1
+    static func contains(_ line: Span<UInt8>, _ word: StaticString) -> Bool {
+        word.withUTF8Span { literal in contains(line, literal) }
+    }
+
+    private static func contains(_ line: Span<UInt8>, _ literal: Span<UInt8>) -> Bool {
+        guard literal.count > 0 else { return true }
+        var start = 0
+        while start < line.count {
+            var matched = 0
+            var index = start
+            while index < line.count, matched < literal.count {
+                var byte = line[index]
+                index += 1
+                if byte == 0 { continue }
+                if byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z") { byte |= 0x20 }
+                guard byte == literal[matched] else { break }
+                matched += 1
             }
-            return false
+            if matched == literal.count { return true }
+            start += 1
         }
+        return false
     }
 }
 
@@ -115,45 +115,54 @@ extension PacketDecoder {
     /// Content-Length value (digits only); Transfer-Encoding only as the one value
     /// `chunked`, in HTTP/1.1, without a Content-Length; at most one Content-Encoding,
     /// of one coding. Anything else is read every way (`bodyReadings`).
-    static func isStrictResponseHead(_ head: UnsafeRawBufferPointer) -> Bool {
-        guard head.count >= 14, hasPrefix(head, "HTTP/1."),
+    static func isStrictResponseHead(_ head: Span<UInt8>) -> Bool {
+        guard head.count >= 14, head.hasPrefix("HTTP/1."),
               head[7] == UInt8(ascii: "0") || head[7] == UInt8(ascii: "1"), head[8] == UInt8(ascii: " "),
               statusCode(head) > 0, head[12] == UInt8(ascii: " ") || head[12] == UInt8(ascii: "\r")
         else { return false }
         let http11 = head[7] == UInt8(ascii: "1")
         var lengths = 0, codings = 0, transferCodings = 0
-        var length: UnsafeRawBufferPointer? = nil
+        // Where the first Content-Length value lies in the head.
+        var length: Range<Int>? = nil
         var lineStart = 0
         var first = true
         var ended = false
         while !ended {
-            guard let newline = index(of: UInt8(ascii: "\n"), in: head, from: lineStart, to: head.count),
+            guard let newline = head.firstIndex(of: UInt8(ascii: "\n"), from: lineStart),
                   newline > lineStart, head[newline - 1] == UInt8(ascii: "\r")
             else { return false }
-            let line = UnsafeRawBufferPointer(rebasing: head[lineStart..<(newline - 1)])
+            let start = lineStart
+            let line = head.extracting(lineStart..<(newline - 1))
             lineStart = newline + 1
             if line.isEmpty {
                 ended = true
                 continue
             }
-            for byte in line where byte < 0x20 && byte != UInt8(ascii: "\t") || byte == 0x7F { return false }
+            for index in 0..<line.count {
+                let byte = line[index]
+                if byte < 0x20 && byte != UInt8(ascii: "\t") || byte == 0x7F { return false }
+            }
             if first {
                 first = false
                 continue
             }
-            guard let colon = index(of: UInt8(ascii: ":"), in: line, from: 0, to: line.count), colon > 0 else { return false }
-            for byte in line[0..<colon] where !isTokenByte(byte) { return false }
-            let value = trimmed(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
-            if hasPrefix(line, "content-length:", foldCase: true) {
-                guard !value.isEmpty, value.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return false }
-                if let length, !length.elementsEqual(value) { return false }
-                length = value
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return false }
+            for index in 0..<colon where !isTokenByte(line[index]) { return false }
+            let valueRange = trimmedRange(line, (colon + 1)..<line.count)
+            let value = line.extracting(valueRange)
+            if line.hasPrefix("content-length:", foldCase: true) {
+                guard !value.isEmpty else { return false }
+                for index in 0..<value.count where value[index] < UInt8(ascii: "0") || value[index] > UInt8(ascii: "9") {
+                    return false
+                }
+                if let length, !head.extracting(length).elementsEqual(value) { return false }
+                length = (start + valueRange.lowerBound)..<(start + valueRange.upperBound)
                 lengths += 1
-            } else if hasPrefix(line, "transfer-encoding:", foldCase: true) {
-                guard value.count == 7, hasPrefix(value, "chunked", foldCase: true) else { return false }
+            } else if line.hasPrefix("transfer-encoding:", foldCase: true) {
+                guard value.count == 7, value.hasPrefix("chunked", foldCase: true) else { return false }
                 transferCodings += 1
-            } else if hasPrefix(line, "content-encoding:", foldCase: true) {
-                for byte in value where !isTokenByte(byte) { return false }
+            } else if line.hasPrefix("content-encoding:", foldCase: true) {
+                for index in 0..<value.count where !isTokenByte(value[index]) { return false }
                 codings += 1
             }
         }
@@ -175,11 +184,11 @@ extension PacketDecoder {
     /// The offset where a response's status line starts: the first `HTTP/` (any case)
     /// within the first `maxJunkBeforeStatus` bytes, as Firefox looks for it past junk;
     /// nil when it is not there (yet).
-    static func statusLineStart(_ bytes: UnsafeRawBufferPointer) -> Int? {
+    static func statusLineStart(_ bytes: Span<UInt8>) -> Int? {
         let end = min(bytes.count, maxJunkBeforeStatus + 5)
         guard end >= 5 else { return nil }
         for start in 0...(end - 5) where bytes[start] | 0x20 == UInt8(ascii: "h") {
-            if hasPrefix(UnsafeRawBufferPointer(rebasing: bytes[start...]), "http/", foldCase: true) { return start }
+            if bytes.hasPrefix("http/", at: start, foldCase: true) { return start }
         }
         return nil
     }
@@ -200,10 +209,10 @@ extension PacketDecoder {
     /// `\r\n\r\n`, `\n\r\r\n`, `\n \n` all end it); nil when it is not within `limit`.
     /// `search` says where an earlier search of the same bytes stopped, and is left
     /// where this one stops, so a head arriving a byte at a time costs linear time.
-    static func lenientHeadEnd(_ bytes: UnsafeRawBufferPointer, search: inout HeadSearch, limit: Int) -> Int? {
+    static func lenientHeadEnd(_ bytes: Span<UInt8>, search: inout HeadSearch, limit: Int) -> Int? {
         let end = min(bytes.count, limit)
-        while let newline = index(of: UInt8(ascii: "\n"), in: bytes, from: min(max(search.scanned, search.lineStart), end),
-                                  to: end) {
+        while let newline = bytes.firstIndex(of: UInt8(ascii: "\n"), from: min(max(search.scanned, search.lineStart), end),
+                                             to: end) {
             var blank = search.lineStart > 0
             var index = search.lineStart
             while blank, index < newline {
@@ -226,17 +235,17 @@ extension PacketDecoder {
     /// one. Where a reading's body ends before the bytes do and a status line follows,
     /// that next response is read every way too (a keep-alive connection), up to
     /// `maxResponsesRead` responses. Counts `http.body_ambiguous` per response.
-    mutating func bodyReadings(response bytes: UnsafeRawBufferPointer) -> [[UInt8]] {
+    mutating func bodyReadings(response bytes: Span<UInt8>) -> [[UInt8]] {
         var results: [[UInt8]] = []
         var pending = [0]
         var visited: Set<Int> = [0]
         while let start = pending.popLast(), visited.count <= PacketDecoder.maxResponsesRead {
-            let response = UnsafeRawBufferPointer(rebasing: bytes[start...])
+            let response = bytes.extracting(start...)
             for next in readingsOfOneResponse(response, into: &results) {
-                let rest = UnsafeRawBufferPointer(rebasing: response[next...])
+                let rest = response.extracting(next...)
                 // The next status line, after the line ends a server may leave.
                 guard let status = PacketDecoder.statusLineStart(rest),
-                      rest[0..<status].allSatisfy(PacketDecoder.isChunkLinePadding),
+                      (0..<status).allSatisfy({ PacketDecoder.isChunkLinePadding(rest[$0]) }),
                       visited.insert(start + next + status).inserted
                 else { continue }
                 pending.append(start + next + status)
@@ -251,7 +260,7 @@ extension PacketDecoder {
 
     /// The readings of the one response at the start of `bytes`, added to `results`;
     /// returns the offsets where a reading's body ended before the bytes did.
-    private mutating func readingsOfOneResponse(_ bytes: UnsafeRawBufferPointer, into results: inout [[UInt8]]) -> Set<Int> {
+    private mutating func readingsOfOneResponse(_ bytes: Span<UInt8>, into results: inout [[UInt8]]) -> Set<Int> {
         anomalies.record("http.body_ambiguous")
         let cap = flows.options.maxHTTPHeadBytes
         var ends: [Int] = []
@@ -260,10 +269,10 @@ extension PacketDecoder {
         if let end = PacketDecoder.headEnd(bytes, limit: cap), !ends.contains(end) { ends.append(end) }
         var bodyEnds: Set<Int> = []
         for end in ends {
-            let head = LenientHead(UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
-            let body = UnsafeRawBufferPointer(rebasing: bytes[end...])
+            let head = LenientHead(bytes.extracting(0..<end))
+            let body = bytes.extracting(end...)
             // Each framing: its bytes, and where in `body` it ends (nil: it runs to the end).
-            var framings: [(bytes: [UInt8], consumed: Int?)] = [([UInt8](body), nil)]
+            var framings: [(bytes: [UInt8], consumed: Int?)] = [(body.array, nil)]
             if head.mentionsChunked, let (dechunked, consumed) = PacketDecoder.dechunked(body) {
                 framings.append((dechunked, consumed))
             }
@@ -271,9 +280,7 @@ extension PacketDecoder {
                 var cuts: [Int] = head.lengths.compactMap { $0 < Int64(framed.count) ? Int($0) : nil }
                 cuts.append(framed.count)
                 for cut in Set(cuts).sorted() {
-                    let decoded = framed.withUnsafeBytes { framedBytes in
-                        decodedLayers(UnsafeRawBufferPointer(rebasing: framedBytes[0..<cut]), head: head)
-                    }
+                    let decoded = decodedLayers(framed.span.extracting(0..<cut), head: head)
                     if !decoded.isEmpty, !results.contains(decoded) { results.append(decoded) }
                     // A raw body cut by a length ends there; a chunked one where its chunks do.
                     let bodyEnd = consumed ?? cut
@@ -289,24 +296,26 @@ extension PacketDecoder {
     /// checked, as Chrome reads it), zlib (the check sum not checked) and zstd by their
     /// headers; raw deflate and brotli, which have none, when the head names them. A
     /// layer is undone only when its stream ends whole.
-    func decodedLayers(_ bytes: UnsafeRawBufferPointer, head: LenientHead) -> [UInt8] {
-        var data = [UInt8](bytes)
+    func decodedLayers(_ bytes: Span<UInt8>, head: LenientHead) -> [UInt8] {
+        var data = bytes.array
         for _ in 0..<PacketDecoder.maxContentCodingLayers {
-            let next: [UInt8]? = data.withUnsafeBytes { current in
-                if let start = PacketDecoder.gzipPayloadStart(current) {
-                    return decodedWhole(UnsafeRawBufferPointer(rebasing: current[start...]), BodyInflater(windowBits: -MAX_WBITS))
-                }
-                if PacketDecoder.isZlibHeader(current) {
-                    return decodedWhole(UnsafeRawBufferPointer(rebasing: current[2...]), BodyInflater(windowBits: -MAX_WBITS))
-                }
-                if current.starts(with: [0x28, 0xB5, 0x2F, 0xFD]) { return decodedWhole(current, ZstdBodyDecoder()) }
-                if head.mentionsDeflate, let raw = decodedWhole(current, BodyInflater(windowBits: -MAX_WBITS)) { return raw }
-                return head.mentionsBrotli ? decodedWhole(current, BrotliBodyDecoder()) : nil
-            }
-            guard let next, !next.isEmpty else { break }
+            guard let next = decodedLayer(data.span, head: head), !next.isEmpty else { break }
             data = next
         }
         return data
+    }
+
+    /// One compressed layer of `current` undone (see `decodedLayers`); nil when none is.
+    private func decodedLayer(_ current: Span<UInt8>, head: LenientHead) -> [UInt8]? {
+        if let start = PacketDecoder.gzipPayloadStart(current) {
+            return decodedWhole(current.extracting(start...), BodyInflater(windowBits: -MAX_WBITS))
+        }
+        if PacketDecoder.isZlibHeader(current) {
+            return decodedWhole(current.extracting(2...), BodyInflater(windowBits: -MAX_WBITS))
+        }
+        if current.uint32(at: 0) == 0x28B5_2FFD { return decodedWhole(current, ZstdBodyDecoder()) }
+        if head.mentionsDeflate, let raw = decodedWhole(current, BodyInflater(windowBits: -MAX_WBITS)) { return raw }
+        return head.mentionsBrotli ? decodedWhole(current, BrotliBodyDecoder()) : nil
     }
 
     /// Content codings undone at most this many times over (as Suricata's default).
@@ -314,8 +323,8 @@ extension PacketDecoder {
 
     /// The offset of the deflate data in a gzip member (RFC 1952 §2.3), or nil when
     /// `bytes` do not start one or its header is cut.
-    static func gzipPayloadStart(_ bytes: UnsafeRawBufferPointer) -> Int? {
-        let cursor = LegacyByteCursor(bytes)
+    static func gzipPayloadStart(_ bytes: Span<UInt8>) -> Int? {
+        let cursor = ByteCursor(bytes)
         guard cursor.getUInt8(at: 0) == 0x1F, cursor.getUInt8(at: 1) == 0x8B, cursor.getUInt8(at: 2) == 8,
               let flags = cursor.getUInt8(at: 3)
         else { return nil }
@@ -325,7 +334,7 @@ extension PacketDecoder {
             position += 2 + (Int(high) << 8 | Int(low))
         }
         for flag: UInt8 in [0x08, 0x10] where flags & flag != 0 {
-            guard let zero = index(of: 0, in: bytes, from: min(position, bytes.count), to: bytes.count) else { return nil }
+            guard let zero = bytes.firstIndex(of: 0, from: position) else { return nil }
             position = zero + 1
         }
         if flags & 0x02 != 0 { position += 2 }
@@ -334,7 +343,7 @@ extension PacketDecoder {
 
     /// Whether `bytes` start with a zlib header (RFC 1950 §2.2) without a preset
     /// dictionary: CM 8, a window of at most 32 KiB, FCHECK right.
-    static func isZlibHeader(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    static func isZlibHeader(_ bytes: Span<UInt8>) -> Bool {
         guard bytes.count >= 3 else { return false }
         return bytes[0] & 0x0F == 8 && bytes[0] >> 4 <= 7 && bytes[1] & 0x20 == 0
             && (Int(bytes[0]) << 8 | Int(bytes[1])) % 31 == 0
@@ -342,11 +351,11 @@ extension PacketDecoder {
 
     /// `bytes` decoded whole by `decoder`; nil when they are not of its coding, do not
     /// end, or decode past `maxBufferedDecodedBytes`.
-    func decodedWhole(_ bytes: UnsafeRawBufferPointer, _ decoder: any BodyDecoder) -> [UInt8]? {
+    func decodedWhole(_ bytes: Span<UInt8>, _ decoder: any BodyDecoder) -> [UInt8]? {
         var output: [UInt8] = []
         let limit = flows.options.maxBufferedDecodedBytes
         let ok = decoder.inflate(bytes) { piece in
-            output.append(contentsOf: piece)
+            output.append(span: piece)
             return output.count <= limit
         }
         return ok && decoder.ended && output.count <= limit ? output : nil
@@ -358,16 +367,15 @@ extension PacketDecoder {
     /// by a zero size (and the trailers up to an empty line) or the data's end. Returns
     /// the data and how many bytes the body took; nil when the bytes do not start as a
     /// chunked body (a size line first).
-    static func dechunked(_ bytes: UnsafeRawBufferPointer) -> ([UInt8], Int)? {
+    static func dechunked(_ bytes: Span<UInt8>) -> ([UInt8], Int)? {
         var output: [UInt8] = []
         var position = 0
         var chunks = 0
         while position < bytes.count {
             while position < bytes.count, isChunkLinePadding(bytes[position]) { position += 1 }
             guard position < bytes.count else { break }
-            guard let newline = index(of: UInt8(ascii: "\n"), in: bytes, from: position,
-                                      to: min(bytes.count, position + maxChunkLine)),
-                  let size = chunkSize(UnsafeRawBufferPointer(rebasing: bytes[position..<newline]))
+            guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n"), from: position, to: position + maxChunkLine),
+                  let size = chunkSize(bytes.extracting(position..<newline))
             else { return chunks > 0 ? (output, bytes.count) : nil }
             chunks += 1
             position = newline + 1
@@ -375,9 +383,8 @@ extension PacketDecoder {
                 // Trailers, up to the empty line that ends them (or the data's end).
                 // (A status line is the next response, not a trailer.)
                 while position < bytes.count,
-                      !hasPrefix(UnsafeRawBufferPointer(rebasing: bytes[position...]), "http/", foldCase: true),
-                      let end = index(of: UInt8(ascii: "\n"), in: bytes, from: position,
-                                      to: min(bytes.count, position + maxChunkLine)) {
+                      !bytes.hasPrefix("http/", at: position, foldCase: true),
+                      let end = bytes.firstIndex(of: UInt8(ascii: "\n"), from: position, to: position + maxChunkLine) {
                     let blank = end == position || (end == position + 1 && bytes[position] == UInt8(ascii: "\r"))
                     position = end + 1
                     if blank { break }
@@ -385,7 +392,7 @@ extension PacketDecoder {
                 return (output, position)
             }
             let end = min(bytes.count, position + Int(size))
-            output.append(contentsOf: bytes[position..<end])
+            output.append(span: bytes.extracting(position..<end))
             position = end
         }
         return chunks > 0 ? (output, bytes.count) : nil

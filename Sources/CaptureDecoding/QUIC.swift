@@ -116,7 +116,9 @@ extension PacketDecoder {
             anomalies.record("quic.truncated")
             return .cut
         }
-        let keys = QUICInitialKeys(clientDestinationConnectionID: connectionID, version: version)
+        // Safe: bridge until this reader takes spans; the span is used only during the call.
+        let keys = QUICInitialKeys(clientDestinationConnectionID: unsafe Span<UInt8>(_unsafeBytes: connectionID),
+                                   version: version)
         return withUnsafeTemporaryAllocation(byteCount: 16, alignment: 16) { block -> InitialOutcome in
             var mask = block
             mask.copyMemory(from: sample)
@@ -222,17 +224,18 @@ extension PacketDecoder {
         let handshakes = quicHandshakes
         guard let message = handshakes.completeMessage(slot: slot) else { return }
         defer { handshakes.release(slot: slot) }
+        // Safe: bridge until the handshake buffer is a span; used only during this call.
+        let helloBytes = unsafe Span<UInt8>(_unsafeBytes: message)
         let hello: ClientHello
         do {
-            hello = try ClientHello(message: message)
+            hello = try ClientHello(message: helloBytes)
         } catch {
             anomalies.record("quic.bad_client_hello")
             return
         }
         if let name = hello.serverName {
             if name.count <= ScratchBuffer.nameCapacity {
-                observe(Observation(value: .domain(name), field: .quicSNI, host: context.source,
-                                    locator: context.locator, time: context.time))
+                context.observe(name, as: .domain, field: .quicSNI, to: observe)
             } else {
                 anomalies.record("quic.server_name_too_long")
             }

@@ -67,13 +67,14 @@ struct QUICInitialKeys {
     /// AES-128 header-protection key.
     let headerProtection: SymmetricKey
 
-    init(clientDestinationConnectionID connectionID: UnsafeRawBufferPointer, version: QUICVersion) {
+    init(clientDestinationConnectionID connectionID: Span<UInt8>, version: QUICVersion) {
         let initialSecret = HKDF<SHA256>.extract(
-            inputKeyMaterial: SymmetricKey(data: connectionID), salt: version.initialSalt)
+            inputKeyMaterial: SymmetricKey(data: connectionID.array), salt: version.initialSalt)
         let clientSecret = QUICInitialKeys.expandLabel(initialSecret, label: "client in", length: 32)
         key = QUICInitialKeys.expandLabel(clientSecret, label: version.labelPrefix + "key", length: 16)
-        iv = QUICInitialKeys.expandLabel(clientSecret, label: version.labelPrefix + "iv", length: 12)
-            .withUnsafeBytes { Array($0) }
+        // Safe: swift-crypto lends the key's bytes for the closure only, and they are copied.
+        iv = unsafe QUICInitialKeys.expandLabel(clientSecret, label: version.labelPrefix + "iv", length: 12)
+            .withUnsafeBytes { unsafe Array($0) }
         headerProtection = QUICInitialKeys.expandLabel(clientSecret, label: version.labelPrefix + "hp", length: 16)
     }
 

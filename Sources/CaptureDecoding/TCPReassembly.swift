@@ -150,18 +150,37 @@ struct FlowTable {
     var lastSweep: Int64 = Int64.min
 
     /// Where a ClientHello spread over several records is joined (TCPStreams.swift):
-    /// one record header and up to 64 KiB, allocated once per reader.
-    let helloScratch: ScratchBuffer
+    /// one record header and up to `helloCapacity` bytes, grown once per reader.
+    let helloAssembly = AssemblyBuffer()
+    /// A record header and a record's largest length.
+    static let helloCapacity = 5 + 65_535
+
+    /// Where a URL is assembled, or a host name copied to be read as an address
+    /// (HTTP.swift).
+    let valueAssembly = AssemblyBuffer()
 
     init(options: DecodingOptions) {
         self.options = options
-        helloScratch = ScratchBuffer(capacity: 5 + 65_535)
     }
 
     var count: Int { index.count }
 
     /// The slots of every stream in the table, in slot order.
     var liveSlots: [Int] { keys.indices.filter { keys[$0] != nil } }
+}
+
+/// Bytes assembled for one value (a URL, a ClientHello joined from its records), owned
+/// and reused: emptied but not freed, so assembling allocates only while it grows. A
+/// class, so that it can be filled while a stream's bytes are borrowed from the table.
+final class AssemblyBuffer {
+    var bytes: [UInt8] = []
+
+    /// The dotted quad in `text`, read from a copy (`IPv4Address` reads collections).
+    func ipv4Address(ascii text: Span<UInt8>) -> IPv4Address? {
+        bytes.removeAll(keepingCapacity: true)
+        bytes.append(span: text)
+        return IPv4Address(ascii: bytes)
+    }
 }
 
 extension PacketDecoder {
@@ -178,6 +197,8 @@ extension PacketDecoder {
         sequence: UInt32, flags: UInt8, sourcePort: UInt16, destinationPort: UInt16,
         payload: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
     ) {
+        // Safe: bridge until TCP.swift hands spans; the span is used only during this call.
+        let payload = unsafe Span<UInt8>(_unsafeBytes: payload)
         guard let key = StreamKey(source: context.source, destination: context.destination,
                                   sourcePort: sourcePort, destinationPort: destinationPort)
         else { return }
@@ -250,7 +271,7 @@ extension PacketDecoder {
     /// Whether a segment of an ignored stream starts something worth reading: a TLS
     /// record holding a ClientHello, or an HTTP request line (as the decoder read every
     /// segment before reassembly). Not on port 53, whose framing cannot be found again.
-    static func restartsStream(_ payload: UnsafeRawBufferPointer, sourcePort: UInt16, destinationPort: UInt16) -> Bool {
+    static func restartsStream(_ payload: Span<UInt8>, sourcePort: UInt16, destinationPort: UInt16) -> Bool {
         guard payload.count >= 6, sourcePort != 53, destinationPort != 53 else { return false }
         if payload[0] == 0x16 { return payload[1] == 3 && payload[5] == 1 }
         return httpRequestStart(payload) == .yes
@@ -362,7 +383,7 @@ extension PacketDecoder {
 
     /// Places a segment's bytes at `offset` in the stream.
     private mutating func deliver(
-        _ stream: inout TCPStream, key: StreamKey, offset: Int64, payload: UnsafeRawBufferPointer,
+        _ stream: inout TCPStream, key: StreamKey, offset: Int64, payload: Span<UInt8>,
         observe: (Observation) -> Void
     ) {
         let end = offset + Int64(payload.count)
@@ -372,14 +393,13 @@ extension PacketDecoder {
             holdOutOfOrder(&stream, key: key, offset: offset, payload: payload, observe: observe)
             return
         }
-        let fresh = UnsafeRawBufferPointer(rebasing: payload[Int(stream.next - offset)...])
-        feed(&stream, key: key, fresh, observe: observe)
+        feed(&stream, key: key, payload.extracting(Int(stream.next - offset)...), observe: observe)
         drainPending(&stream, key: key, observe: observe)
     }
 
     /// Counts `tcp.overlap_conflict` when bytes of the segment differ from bytes the
     /// stream still holds for the same offsets (the first data wins either way).
-    private mutating func checkConflicts(_ stream: TCPStream, offset: Int64, payload: UnsafeRawBufferPointer) {
+    private mutating func checkConflicts(_ stream: TCPStream, offset: Int64, payload: Span<UInt8>) {
         let end = offset + Int64(payload.count)
         var conflict = false
         let heldStart = stream.next - Int64(stream.held.count)
@@ -394,7 +414,7 @@ extension PacketDecoder {
 
     /// Whether `bytes` (starting at stream offset `start`) and `payload` (at `offset`)
     /// differ where they overlap.
-    private static func differ(_ bytes: [UInt8], from start: Int64, _ payload: UnsafeRawBufferPointer, at offset: Int64) -> Bool {
+    private static func differ(_ bytes: [UInt8], from start: Int64, _ payload: Span<UInt8>, at offset: Int64) -> Bool {
         let low = max(start, offset), high = min(start + Int64(bytes.count), offset + Int64(payload.count))
         guard low < high else { return false }
         var position = low
@@ -406,7 +426,7 @@ extension PacketDecoder {
     }
 
     private mutating func holdOutOfOrder(
-        _ stream: inout TCPStream, key: StreamKey, offset: Int64, payload: UnsafeRawBufferPointer,
+        _ stream: inout TCPStream, key: StreamKey, offset: Int64, payload: Span<UInt8>,
         observe: (Observation) -> Void
     ) {
         // A segment entirely within one already held adds nothing (first data wins).
@@ -417,7 +437,7 @@ extension PacketDecoder {
             return
         }
         let at = stream.pending.firstIndex { $0.offset > offset } ?? stream.pending.count
-        stream.pending.insert(PendingSegment(offset: offset, bytes: [UInt8](payload)), at: at)
+        stream.pending.insert(PendingSegment(offset: offset, bytes: payload.array), at: at)
         stream.pendingBytes += payload.count
         flows.buffered += payload.count
         // Data waiting beyond a hole past the per-stream bound: the hole will not fill.
@@ -433,10 +453,7 @@ extension PacketDecoder {
             stream.pendingBytes -= first.bytes.count
             flows.buffered -= first.bytes.count
             if first.end > stream.next {
-                first.bytes.withUnsafeBytes { bytes in
-                    feed(&stream, key: key, UnsafeRawBufferPointer(rebasing: bytes[Int(stream.next - first.offset)...]),
-                         observe: observe)
-                }
+                feed(&stream, key: key, first.bytes.span.extracting(Int(stream.next - first.offset)...), observe: observe)
             }
         }
     }
@@ -497,7 +514,7 @@ extension PacketDecoder {
     /// packet when nothing is held, otherwise after appending them to what is held.
     /// What the parser leaves (an incomplete unit) is kept, within the caps.
     private mutating func feed(
-        _ stream: inout TCPStream, key: StreamKey, _ bytes: UnsafeRawBufferPointer, observe: (Observation) -> Void
+        _ stream: inout TCPStream, key: StreamKey, _ bytes: Span<UInt8>, observe: (Observation) -> Void
     ) {
         guard !bytes.isEmpty else { return }
         stream.next += Int64(bytes.count)
@@ -513,7 +530,7 @@ extension PacketDecoder {
             stream.mode = mode
             stream.exchange = exchange
             if mode != .ignored, used < bytes.count {
-                keep(&stream, UnsafeRawBufferPointer(rebasing: bytes[used...]), key: key, observe: observe)
+                keep(&stream, bytes.extracting(used...), key: key, observe: observe)
             }
             return
         }
@@ -524,7 +541,7 @@ extension PacketDecoder {
     /// Appends to what the stream holds, unless that would pass a cap: then what is
     /// held is parsed as far as it goes and the stream stops.
     private mutating func keep(
-        _ stream: inout TCPStream, _ bytes: UnsafeRawBufferPointer, key: StreamKey, observe: (Observation) -> Void
+        _ stream: inout TCPStream, _ bytes: Span<UInt8>, key: StreamKey, observe: (Observation) -> Void
     ) {
         // A body kept whole to be read every way may grow past the usual bound.
         let cap = stream.body?.isBuffered == true ? flows.options.maxBufferedBodyBytes : flows.options.maxBytesPerStream
@@ -534,7 +551,7 @@ extension PacketDecoder {
             abandon(&stream)
             return
         }
-        stream.held.append(contentsOf: bytes)
+        stream.held.append(span: bytes)
         flows.buffered += bytes.count
     }
 
@@ -544,10 +561,8 @@ extension PacketDecoder {
         var body: HTTPBody? = nil
         swap(&body, &stream.body)
         let context = context(stream, key)
-        let used = stream.held.withUnsafeBytes { bytes in
-            parseStream(bytes, mode: &mode, exchange: &exchange, body: &body, key: key, final: final, context: context,
-                        observe: observe)
-        }
+        let used = parseStream(stream.held.span, mode: &mode, exchange: &exchange, body: &body, key: key, final: final,
+                               context: context, observe: observe)
         swap(&body, &stream.body)
         stream.mode = mode
         stream.exchange = exchange

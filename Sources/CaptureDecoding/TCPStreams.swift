@@ -41,29 +41,38 @@ extension PacketDecoder {
     ]
 
     /// Whether `bytes` start an HTTP request line, or may once more bytes come.
-    static func httpRequestStart(_ bytes: UnsafeRawBufferPointer) -> PrefixMatch {
-        guard let first = bytes.first, first >= UInt8(ascii: "C"), first <= UInt8(ascii: "U") else {
+    static func httpRequestStart(_ bytes: Span<UInt8>) -> PrefixMatch {
+        guard let first = bytes.uint8(at: 0), first >= UInt8(ascii: "C"), first <= UInt8(ascii: "U") else {
             return bytes.isEmpty ? .maybe : .no
         }
         var result = PrefixMatch.no
         for method in httpMethods {
-            let match: PrefixMatch = method.withUTF8Buffer { literal in
-                let count = min(bytes.count, literal.count)
-                for index in 0..<count where bytes[index] != literal[index] { return .no }
-                return count == literal.count ? .yes : .maybe
-            }
+            let match = prefixMatch(bytes, method)
             if match == .yes { return .yes }
             if match == .maybe { result = .maybe }
         }
         return result
     }
 
+    /// Whether `bytes` start with `literal` (`.maybe`: they are a shorter prefix of it).
+    static func prefixMatch(_ bytes: Span<UInt8>, _ literal: StaticString, foldCase: Bool = false) -> PrefixMatch {
+        literal.withUTF8Span { literal in
+            let count = min(bytes.count, literal.count)
+            for index in 0..<count {
+                var byte = bytes[index]
+                if foldCase, byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z") { byte |= 0x20 }
+                if byte != literal[index] { return .no }
+            }
+            return count == literal.count ? .yes : .maybe
+        }
+    }
+
     /// What a stream carries, from its first bytes: DNS by port (53), a TLS handshake
     /// record (0x16 0x03), an HTTP request line; `.unknown` while too few bytes have
     /// come to say.
-    static func classify(_ bytes: UnsafeRawBufferPointer, sourcePort: UInt16, destinationPort: UInt16) -> StreamMode {
+    static func classify(_ bytes: Span<UInt8>, sourcePort: UInt16, destinationPort: UInt16) -> StreamMode {
         if sourcePort == 53 || destinationPort == 53 { return .dns }
-        guard let first = bytes.first else { return .unknown }
+        guard let first = bytes.uint8(at: 0) else { return .unknown }
         if first == 0x16 {
             guard bytes.count >= 2 else { return .unknown }
             return bytes[1] == 3 ? .tls : .ignored
@@ -83,7 +92,7 @@ extension PacketDecoder {
         // before the client's preface.
         if first == 0 {
             guard bytes.count >= 9 else { return .unknown }
-            let cursor = LegacyByteCursor(bytes)
+            let cursor = ByteCursor(bytes)
             if cursor.getUInt8(at: 1) == 0, let length = cursor.getUInt8(at: 2), length % 6 == 0,
                cursor.getUInt8(at: 3) == 4, let flags = cursor.getUInt8(at: 4), flags & 0xFE == 0,
                cursor.getUInt32(at: 5) == 0 {
@@ -99,15 +108,8 @@ extension PacketDecoder {
 
     /// Whether `bytes` start an HTTP/1.x status line (in any case, as tshark reads
     /// `http/1.1 200`), or may once more bytes come.
-    static func httpResponseStart(_ bytes: UnsafeRawBufferPointer) -> PrefixMatch {
-        let literal: StaticString = "http/1."
-        return literal.withUTF8Buffer { prefix in
-            let count = min(bytes.count, prefix.count)
-            for index in 0..<count where bytes[index] | (bytes[index] >= 0x41 && bytes[index] <= 0x5A ? 0x20 : 0) != prefix[index] {
-                return .no
-            }
-            return count == prefix.count ? .yes : .maybe
-        }
+    static func httpResponseStart(_ bytes: Span<UInt8>) -> PrefixMatch {
+        prefixMatch(bytes, "http/1.", foldCase: true)
     }
 
     /// The parsers of reassembled streams: reads every whole unit (DNS message,
@@ -117,13 +119,13 @@ extension PacketDecoder {
     /// incomplete unit is parsed as far as it goes, so the unit's parser counts what is
     /// missing (`tls.client_hello_segmented`, `http.segmented`, `dns.tcp_segmented`).
     mutating func parseStream(
-        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, exchange: inout HTTPExchange, body: inout HTTPBody?,
+        _ bytes: Span<UInt8>, mode: inout StreamMode, exchange: inout HTTPExchange, body: inout HTTPBody?,
         key: StreamKey, final: Bool, context: PacketContext, observe: (Observation) -> Void
     ) -> Int {
         var position = 0
         // Each unit consumes at least one byte, or the loop returns: the bytes bound it.
         while true {
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[position...])
+            let rest = bytes.suffix(from: position)
             if rest.isEmpty { return position }
             if body != nil {
                 guard let used = consumeBody(rest, body: &body, mode: &mode, final: final, context: context,
@@ -157,8 +159,8 @@ extension PacketDecoder {
                 used = http2Frame(rest, mode: &mode, exchange: &exchange, key: key, final: final, context: context,
                                   observe: observe)
             case .http, .httpResponse:
-                used = httpHead(rest, mode: &mode, exchange: &exchange, body: &body, key: key, final: final, context: context,
-                                observe: observe)
+                used = httpHead(rest, mode: &mode, exchange: &exchange, body: &body, key: key, final: final,
+                                context: context, observe: observe)
             }
             guard let used else { return position }
             if mode == .ignored { return bytes.count }
@@ -168,10 +170,10 @@ extension PacketDecoder {
 
     /// One length-prefixed DNS message (RFC 1035 §4.2.2); nil while it is incomplete.
     private mutating func dnsMessage(
-        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, final: Bool, context: PacketContext,
+        _ bytes: Span<UInt8>, mode: inout StreamMode, final: Bool, context: PacketContext,
         observe: (Observation) -> Void
     ) -> Int? {
-        let cursor = LegacyByteCursor(bytes)
+        let cursor = ByteCursor(bytes)
         guard let length = cursor.getUInt16(at: 0) else {
             return final ? dnsSegmented(&mode) : nil
         }
@@ -183,8 +185,15 @@ extension PacketDecoder {
         guard let message = cursor.getBytes(at: 2, count: Int(length)) else {
             return final ? dnsSegmented(&mode) : nil
         }
-        _ = decodeDNS(message, context: context, observe: observe)
+        decodeDNSMessage(message, context: context, observe: observe)
         return 2 + Int(length)
+    }
+
+    /// A DNS message carried by a stream or an HTTP body, handed to `decodeDNS`.
+    mutating func decodeDNSMessage(_ message: Span<UInt8>, context: PacketContext, observe: (Observation) -> Void) {
+        // Safe: bridge until DNS.swift reads spans; the pointer is the span's own memory and
+        // is used only during the call.
+        unsafe message.withUnsafeBytes { _ = unsafe decodeDNS($0, context: context, observe: observe) }
     }
 
     private mutating func dnsSegmented(_ mode: inout StreamMode) -> Int {
@@ -196,10 +205,10 @@ extension PacketDecoder {
     /// The record holding a ClientHello (up to `maxClientHelloBytes` of it), handed to
     /// `decodeTLS`; nil while it is incomplete. The stream is of no interest afterwards.
     private mutating func clientHelloRecord(
-        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, final: Bool, context: PacketContext,
+        _ bytes: Span<UInt8>, mode: inout StreamMode, final: Bool, context: PacketContext,
         observe: (Observation) -> Void
     ) -> Int? {
-        let cursor = LegacyByteCursor(bytes)
+        let cursor = ByteCursor(bytes)
         // Not a handshake record, or a handshake other than ClientHello: nothing to read.
         if cursor.getUInt8(at: 0) != 0x16 || cursor.getUInt8(at: 5).map({ $0 != 1 }) ?? false {
             mode = .ignored
@@ -218,7 +227,7 @@ extension PacketDecoder {
             }
         }
         if bytes.count >= need {
-            _ = decodeTLS(UnsafeRawBufferPointer(rebasing: bytes[0..<need]), context: context, observe: observe)
+            _ = decodeTLS(bytes.extracting(0..<need), context: context, observe: observe)
         } else if final {
             _ = decodeTLS(bytes, context: context, observe: observe)
         } else {
@@ -233,35 +242,36 @@ extension PacketDecoder {
     /// flow table's scratch buffer (up to `maxClientHelloBytes`) and read as one record.
     /// nil while records are missing.
     private mutating func spanningClientHello(
-        _ bytes: UnsafeRawBufferPointer, length: Int, mode: inout StreamMode, final: Bool, context: PacketContext,
+        _ bytes: Span<UInt8>, length: Int, mode: inout StreamMode, final: Bool, context: PacketContext,
         observe: (Observation) -> Void
     ) -> Int? {
-        let cursor = LegacyByteCursor(bytes)
-        let scratch = flows.helloScratch.bytes
-        let capacity = min(scratch.count, flows.options.maxClientHelloBytes)
-        var written = 5
+        let cursor = ByteCursor(bytes)
+        let capacity = min(FlowTable.helloCapacity, flows.options.maxClientHelloBytes)
+        let joined = flows.helloAssembly
+        // The record header, its length written once the fragments are in.
+        joined.bytes.removeAll(keepingCapacity: true)
+        joined.bytes.append(0x16)
+        joined.bytes.append(3)
+        joined.bytes.append(bytes.uint8(at: 2) ?? 0)
+        joined.bytes.append(0)
+        joined.bytes.append(0)
         var position = 0
         // Each record adds at least its 5-byte header: the bytes bound the loop.
-        while written - 5 < length, written < capacity {
+        while joined.bytes.count - 5 < length, joined.bytes.count < capacity {
             guard cursor.getUInt8(at: position) == 0x16, let recordLength = cursor.getUInt16(at: position + 3),
                   let fragment = cursor.getBytes(at: position + 5, count: Int(recordLength))
             else { break }
-            let count = min(fragment.count, capacity - written)
-            UnsafeMutableRawBufferPointer(rebasing: scratch[written..<(written + count)])
-                .copyMemory(from: UnsafeRawBufferPointer(rebasing: fragment[0..<count]))
-            written += count
+            joined.bytes.append(span: fragment.prefix(capacity - joined.bytes.count))
             position += 5 + Int(recordLength)
             if cursor.getUInt8(at: position).map({ $0 != 0x16 }) ?? false { break }  // another content type
         }
+        let written = joined.bytes.count
         let complete = written - 5 >= length || written >= capacity
             || (cursor.getUInt8(at: position).map { $0 != 0x16 } ?? false)
         guard complete || final else { return nil }
-        scratch[0] = 0x16
-        scratch[1] = 3
-        scratch[2] = bytes[2]
-        scratch[3] = UInt8((written - 5) >> 8)
-        scratch[4] = UInt8((written - 5) & 0xFF)
-        _ = decodeTLS(UnsafeRawBufferPointer(rebasing: scratch[0..<written]), context: context, observe: observe)
+        joined.bytes[3] = UInt8((written - 5) >> 8)
+        joined.bytes[4] = UInt8((written - 5) & 0xFF)
+        _ = decodeTLS(joined.bytes.span, context: context, observe: observe)
         mode = .ignored
         return 0
     }
@@ -272,7 +282,7 @@ extension PacketDecoder {
     /// hashed by `consumeBody`, and the next head of a keep-alive connection read after
     /// it. nil while the head is incomplete.
     private mutating func httpHead(
-        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, exchange: inout HTTPExchange, body: inout HTTPBody?,
+        _ bytes: Span<UInt8>, mode: inout StreamMode, exchange: inout HTTPExchange, body: inout HTTPBody?,
         key: StreamKey, final: Bool, context: PacketContext, observe: (Observation) -> Void
     ) -> Int? {
         if mode == .httpResponse {
@@ -301,7 +311,7 @@ extension PacketDecoder {
             exchange.scanned = bytes.count
             if bytes.count >= cap {
                 anomalies.record("http.head_too_long")
-                _ = decodeHTTP(UnsafeRawBufferPointer(rebasing: bytes[0..<cap]), context: context, observe: observe)
+                _ = decodeHTTP(bytes.extracting(0..<cap), context: context, observe: observe)
             } else if final {
                 _ = decodeHTTP(bytes, context: context, observe: observe)
             } else {
@@ -311,9 +321,9 @@ extension PacketDecoder {
             return 0
         }
         exchange.scanned = 0
-        let head = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
+        let head = bytes.extracting(0..<end)
         _ = decodeHTTP(head, context: context, observe: observe)
-        exchange.record(isHEAD: PacketDecoder.hasPrefix(head, "HEAD "))
+        exchange.record(isHEAD: head.hasPrefix("HEAD "))
         // A request whose Content-Length cannot be read is taken to have no body, and
         // the next request is looked for after its head, as tshark does (so a smuggled
         // request is still read).
@@ -330,7 +340,7 @@ extension PacketDecoder {
     /// seen from its SYN, the response is HTTP/0.9: all of it is the body. nil while
     /// the head is incomplete.
     private mutating func httpResponseHead(
-        _ bytes: UnsafeRawBufferPointer, mode: inout StreamMode, exchange: inout HTTPExchange, body: inout HTTPBody?,
+        _ bytes: Span<UInt8>, mode: inout StreamMode, exchange: inout HTTPExchange, body: inout HTTPBody?,
         key: StreamKey, final: Bool
     ) -> Int? {
         guard let start = PacketDecoder.statusLineStart(bytes) else {
@@ -346,7 +356,7 @@ extension PacketDecoder {
             return 0
         }
         let cap = flows.options.maxHTTPHeadBytes
-        let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
+        let rest = bytes.extracting(start...)
         guard let end = PacketDecoder.lenientHeadEnd(rest, search: &exchange.responseSearch, limit: cap) else {
             if bytes.count >= cap { anomalies.record("http.head_too_long") }
             guard bytes.count >= cap || final else { return nil }
@@ -354,7 +364,7 @@ extension PacketDecoder {
             return 0
         }
         exchange.responseSearch = HeadSearch()
-        let head = UnsafeRawBufferPointer(rebasing: rest[0..<end])
+        let head = rest.extracting(0..<end)
         // A response to HEAD has no body whatever its Content-Length (RFC 9110
         // §9.3.2): the client's stream says which requests were HEAD, in order.
         var bodiless = false
@@ -385,10 +395,10 @@ extension PacketDecoder {
 
     /// The offset just past the empty line that ends an HTTP head (CRLF CRLF, or bare
     /// LFs), searched within `limit` bytes; nil when it is not there.
-    static func headEnd(_ bytes: UnsafeRawBufferPointer, from start: Int = 0, limit: Int) -> Int? {
+    static func headEnd(_ bytes: Span<UInt8>, from start: Int = 0, limit: Int) -> Int? {
         let end = min(bytes.count, limit)
         var position = start
-        while let newline = index(of: UInt8(ascii: "\n"), in: bytes, from: position, to: end) {
+        while let newline = bytes.firstIndex(of: UInt8(ascii: "\n"), from: position, to: end) {
             if newline + 1 < end, bytes[newline + 1] == UInt8(ascii: "\n") { return newline + 2 }
             if newline + 2 < end, bytes[newline + 1] == UInt8(ascii: "\r"), bytes[newline + 2] == UInt8(ascii: "\n") {
                 return newline + 3
@@ -404,19 +414,20 @@ extension PacketDecoder {
 
     /// Reads Content-Length and Transfer-Encoding from a request head. Several
     /// different lengths, or one that is not a decimal number below 2^62, are `.bad`.
-    static func requestBody(_ head: UnsafeRawBufferPointer) -> BodyFraming {
+    static func requestBody(_ head: Span<UInt8>) -> BodyFraming {
         var framing = BodyFraming.none
         var start = 0
         while let end = lineEnd(head, from: start), end > start {
-            let line = UnsafeRawBufferPointer(rebasing: head[start..<end])
-            if hasPrefix(line, "transfer-encoding:", foldCase: true) {
+            let line = head.extracting(start..<end)
+            if line.hasPrefix("transfer-encoding:", foldCase: true) {
                 return .chunked
             }
-            if hasPrefix(line, "content-length:", foldCase: true) {
-                let value = trimmed(UnsafeRawBufferPointer(rebasing: line[15...]))
+            if line.hasPrefix("content-length:", foldCase: true) {
+                let value = line.suffix(from: 15).trimmingSpacesAndTabs()
                 guard !value.isEmpty else { return .bad }
                 var length: Int64 = 0
-                for byte in value {
+                for index in 0..<value.count {
+                    let byte = value[index]
                     guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), length < 1 << 58 else { return .bad }
                     length = length * 10 + Int64(byte - UInt8(ascii: "0"))
                 }
@@ -426,5 +437,41 @@ extension PacketDecoder {
             start = afterLineEnd(head, end)
         }
         return framing
+    }
+}
+
+/// Which `ObservedValue` case a stream decoder's bytes are observed as.
+enum ObservedText {
+    case domain, hexDigest, url, ja3, ja4
+}
+
+extension PacketContext {
+    /// Hands `bytes` to `observe` as one observation of this packet (host: the packet's
+    /// source unless given). The one place the stream decoders lend bytes to an
+    /// `Observation`, which still borrows them through a pointer.
+    func observe(
+        _ bytes: Span<UInt8>, as kind: ObservedText, field: Field, host: HostReference? = nil,
+        to observe: (Observation) -> Void
+    ) {
+        // Safe: the pointer is the span's own memory, and the observation holding it is
+        // handed to a non-escaping closure during this call only.
+        unsafe bytes.withUnsafeBytes { raw in
+            let value: ObservedValue = switch kind {
+            case .domain: unsafe .domain(raw)
+            case .hexDigest: unsafe .hexDigest(raw)
+            case .url: unsafe .url(raw)
+            case .ja3: unsafe .ja3(raw)
+            case .ja4: unsafe .ja4(raw)
+            }
+            self.observe(value, field: field, host: host, to: observe)
+        }
+    }
+
+    /// Hands `value` to `observe` as one observation of this packet (host: the packet's
+    /// source unless given): the one place the stream decoders make an `Observation`.
+    func observe(_ value: ObservedValue, field: Field, host: HostReference? = nil, to observe: (Observation) -> Void) {
+        // Safe: the observation (and any bytes its value borrows) is handed to a
+        // non-escaping closure during this call only.
+        unsafe observe(Observation(value: value, field: field, host: host ?? source, locator: locator, time: time))
     }
 }

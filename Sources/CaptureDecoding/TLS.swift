@@ -14,7 +14,13 @@ extension PacketDecoder {
     mutating func decodeTLS(
         _ bytes: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        let record = LegacyByteCursor(bytes)
+        // Safe: bridge until PacketDecoder hands spans; the span is used only during this call.
+        decodeTLS(unsafe Span<UInt8>(_unsafeBytes: bytes), context: context, observe: observe)
+    }
+
+    /// `decodeTLS` on a span.
+    mutating func decodeTLS(_ bytes: Span<UInt8>, context: PacketContext, observe: (Observation) -> Void) -> Step {
+        let record = ByteCursor(bytes)
         if bytes.count >= 2, bytes.count < 6, record.getUInt8(at: 0) == 0x16, record.getUInt8(at: 1) == 3 {
             return segmented()
         }
@@ -31,7 +37,7 @@ extension PacketDecoder {
         }
         // What is both in the record and in the segment.
         let end = min(bytes.count, 5 + Int(recordLength))
-        let hello = LegacyByteCursor(UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
+        let hello = ByteCursor(bytes.extracting(0..<end))
         // JA3/JA4 (TLSFingerprint.swift) need the whole message in this record.
         if let messageEnd, messageEnd <= end, let message = hello.getBytes(at: 5, count: messageEnd - 5) {
             observeFingerprints(ofMessage: message, context: context, observe: observe)
@@ -62,7 +68,7 @@ extension PacketDecoder {
             if data + Int(length) > extensionsEnd { return badExtensionLength() }
             if type == 0 {  // server_name: list length, then (type, length, name) entries
                 guard let listLength = hello.getUInt16(at: data), Int(listLength) + 2 <= Int(length) else {
-                    if hello.getBytes(at: data, count: Int(length)) == nil { return segmented() }
+                    if data + Int(length) > end { return segmented() }  // cut by the segment
                     anomalies.record("tls.bad_server_name")
                     return .done
                 }
@@ -82,8 +88,7 @@ extension PacketDecoder {
                             anomalies.record("tls.server_name_too_long")
                             return .done
                         }
-                        observe(Observation(value: .domain(name), field: .tlsSNI, host: context.source,
-                                            locator: context.locator, time: context.time))
+                        context.observe(name, as: .domain, field: .tlsSNI, to: observe)
                     }
                     entry += 3 + Int(nameLength)
                 }

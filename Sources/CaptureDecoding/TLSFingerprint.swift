@@ -5,9 +5,9 @@ import Observations
 /// TLS client fingerprints of a ClientHello: JA3 (Salesforce) and JA4 (FoxIO).
 ///
 /// The decoders compute them without building their strings: the text is written
-/// straight into the hash through a small staging buffer, and the JA4 sorts work in
-/// temporary (stack) storage. These entry points are for callers outside decoding
-/// (tests, tools) and return `String`s.
+/// straight into the hash through a small staging buffer, and the JA4 sorts and the
+/// fingerprints themselves live on the stack. These entry points are for callers
+/// outside decoding (tests, tools) and return `String`s.
 public enum TLSFingerprint {
     /// What carried the ClientHello: JA4's first character.
     public enum Transport: Sendable {
@@ -31,46 +31,36 @@ public enum TLSFingerprint {
 
     /// The JA3 fingerprint of a ClientHello handshake message (type 1, 3-byte length,
     /// body) as 32 lower-case hex digits; nil when the message is cut or malformed.
-    public static func ja3(clientHello message: UnsafeRawBufferPointer) -> String? {
+    public static func ja3(clientHello message: Span<UInt8>) -> String? {
         guard let hello = try? ClientHello(message: message) else { return nil }
-        return withUnsafeTemporaryAllocation(byteCount: ja3Length, alignment: 1) { out in
-            writeJA3(hello, into: out)
-            return String(decoding: UnsafeRawBufferPointer(out), as: UTF8.self)
-        }
+        return ja3(of: hello).span.string
     }
 
     /// The text JA3 hashes (`771,4865-4866,0-23,29-23,0`: Wireshark's `ja3_full`).
-    public static func ja3Text(clientHello message: UnsafeRawBufferPointer) -> String? {
+    public static func ja3Text(clientHello message: Span<UInt8>) -> String? {
         guard let hello = try? ClientHello(message: message) else { return nil }
         var text = CollectedText()
         writeJA3Text(hello, into: &text)
-        return String(decoding: text.bytes, as: UTF8.self)
+        return text.bytes.span.string
     }
 
     /// The JA4 fingerprint of a ClientHello handshake message; nil when the message is
     /// cut or malformed.
-    public static func ja4(clientHello message: UnsafeRawBufferPointer, transport: Transport) -> String? {
+    public static func ja4(clientHello message: Span<UInt8>, transport: Transport) -> String? {
         guard let hello = try? ClientHello(message: message) else { return nil }
-        return withUnsafeTemporaryAllocation(byteCount: ja4Length, alignment: 1) { out in
-            writeJA4(hello, transport: transport, into: out)
-            return String(decoding: UnsafeRawBufferPointer(out), as: UTF8.self)
-        }
+        return ja4(of: hello, transport: transport).span.string
     }
 
     // MARK: JA3
 
-    /// Writes JA3 (32 hex digits) into `out`, which holds at least `ja3Length` bytes.
-    static func writeJA3(_ hello: ClientHello, into out: UnsafeMutableRawBufferPointer) {
-        withUnsafeTemporaryAllocation(byteCount: HashedText<Insecure.MD5>.stagingSize, alignment: 1) { staging in
-            var text = HashedText<Insecure.MD5>(staging: staging)
-            writeJA3Text(hello, into: &text)
-            var index = 0
-            for byte in text.finalize() where index + 1 < out.count {
-                out[index] = hexDigit(byte >> 4)
-                out[index + 1] = hexDigit(byte & 0x0F)
-                index += 2
-            }
-        }
+    /// JA3: 32 hex digits, on the stack.
+    static func ja3(of hello: ClientHello) -> InlineArray<32, UInt8> {
+        var text = HashedText<Insecure.MD5>()
+        writeJA3Text(hello, into: &text)
+        var out = InlineArray<32, UInt8>(repeating: 0)
+        var span = out.mutableSpan
+        writeHex(text.finalize(), into: &span, range: 0..<ja3Length)
+        return out
     }
 
     /// `SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats`: decimal
@@ -81,7 +71,8 @@ public enum TLSFingerprint {
         appendDecimalList(hello.cipherSuites, to: &text)
         text.append(UInt8(ascii: ","))
         var first = true
-        for (type, _) in hello.extensions where !ClientHello.isGREASE(type) {
+        hello.extensions.forEachType { type in
+            guard !ClientHello.isGREASE(type) else { return }
             if !first { text.append(UInt8(ascii: "-")) }
             text.appendDecimal(type)
             first = false
@@ -89,83 +80,76 @@ public enum TLSFingerprint {
         text.append(UInt8(ascii: ","))
         appendDecimalList(hello.supportedGroups, to: &text)
         text.append(UInt8(ascii: ","))
-        first = true
-        for format in hello.ecPointFormats {
-            if !first { text.append(UInt8(ascii: "-")) }
-            text.appendDecimal(UInt16(format))
-            first = false
+        let formats = hello.ecPointFormats
+        for index in 0..<formats.count {
+            if index > 0 { text.append(UInt8(ascii: "-")) }
+            text.appendDecimal(UInt16(formats[index]))
         }
     }
 
     private static func appendDecimalList<Text: FingerprintText>(_ list: UInt16List, to text: inout Text) {
         var first = true
-        for value in list where !ClientHello.isGREASE(value) {
+        for index in 0..<list.count where !ClientHello.isGREASE(list[index]) {
             if !first { text.append(UInt8(ascii: "-")) }
-            text.appendDecimal(value)
+            text.appendDecimal(list[index])
             first = false
         }
     }
 
     // MARK: JA4
 
-    /// Writes JA4 (`ja4Length` bytes) into `out`, which holds at least that many.
-    static func writeJA4(_ hello: ClientHello, transport: Transport, into out: UnsafeMutableRawBufferPointer) {
-        guard out.count >= ja4Length else { return }
+    /// JA4 (`ja4Length` bytes), on the stack.
+    static func ja4(of hello: ClientHello, transport: Transport) -> InlineArray<36, UInt8> {
+        var out = InlineArray<36, UInt8>(repeating: 0)
         // JA4_a: transport, version, SNI or not, counts, ALPN.
         out[0] = transport.letter
         let version = ja4Version(hello)
         out[1] = version.0
         out[2] = version.1
         out[3] = hello.hasServerNameExtension ? UInt8(ascii: "d") : UInt8(ascii: "i")
+        let cipherSuites = hello.cipherSuites
         var cipherCount = 0
-        for suite in hello.cipherSuites where !ClientHello.isGREASE(suite) { cipherCount += 1 }
+        for index in 0..<cipherSuites.count where !ClientHello.isGREASE(cipherSuites[index]) { cipherCount += 1 }
         var extensionCount = 0
-        for (type, _) in hello.extensions where !ClientHello.isGREASE(type) { extensionCount += 1 }
-        writeCount(cipherCount, at: 4, into: out)
-        writeCount(extensionCount, at: 6, into: out)
+        hello.extensions.forEachType { type in
+            if !ClientHello.isGREASE(type) { extensionCount += 1 }
+        }
+        writeCount(cipherCount, at: 4, into: &out)
+        writeCount(extensionCount, at: 6, into: &out)
         let alpn = ja4ALPN(hello.firstALPN)
         out[8] = alpn.0
         out[9] = alpn.1
         out[10] = UInt8(ascii: "_")
         out[23] = UInt8(ascii: "_")
-        let hashB = UnsafeMutableRawBufferPointer(rebasing: out[11..<23])
-        let hashC = UnsafeMutableRawBufferPointer(rebasing: out[24..<36])
+        var span = out.mutableSpan
         // JA4_b: the sorted cipher suites.
-        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: max(cipherCount, 1)) { sorted in
-            var count = 0
-            for suite in hello.cipherSuites where !ClientHello.isGREASE(suite) {
-                sorted[count] = suite
-                count += 1
-            }
-            var values = UnsafeMutableBufferPointer(rebasing: sorted[0..<count])
-            values.sort()
-            writeTruncatedSHA256(into: hashB, empty: count == 0) { text in
-                appendHexList(UnsafeBufferPointer(values), to: &text)
-            }
+        var suites = SortedValues()
+        for index in 0..<cipherSuites.count where !ClientHello.isGREASE(cipherSuites[index]) {
+            suites.add(cipherSuites[index])
         }
+        suites.sort()
+        var textB = HashedText<SHA256>()
+        appendHexList(suites.values, to: &textB)
+        writeTruncatedSHA256(textB, empty: suites.count == 0, into: &span, range: 11..<23)
         // JA4_c: the sorted extensions less SNI and ALPN, then `_` and the signature
         // algorithms as sent when there are any. Empty text gives zeros (as FoxIO's
         // reference implementation does: a ClientHello whose only extension is SNI).
+        let signatures = hello.signatureAlgorithms
         var signatureCount = 0
-        for algorithm in hello.signatureAlgorithms where !ClientHello.isGREASE(algorithm) { signatureCount += 1 }
-        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: max(extensionCount, 1)) { sorted in
-            var count = 0
-            for (type, _) in hello.extensions where !ClientHello.isGREASE(type) && type != 0 && type != 16 {
-                sorted[count] = type
-                count += 1
-            }
-            var values = UnsafeMutableBufferPointer(rebasing: sorted[0..<count])
-            values.sort()
-            writeTruncatedSHA256(into: hashC, empty: count == 0 && signatureCount == 0) { text in
-                appendHexList(UnsafeBufferPointer(values), to: &text)
-                var first = true
-                for algorithm in hello.signatureAlgorithms where !ClientHello.isGREASE(algorithm) {
-                    text.append(first ? UInt8(ascii: "_") : UInt8(ascii: ","))
-                    text.appendHex4(algorithm)
-                    first = false
-                }
-            }
+        var types = SortedValues()
+        hello.extensions.forEachType { type in
+            if !ClientHello.isGREASE(type), type != 0, type != 16 { types.add(type) }
         }
+        types.sort()
+        var textC = HashedText<SHA256>()
+        appendHexList(types.values, to: &textC)
+        for index in 0..<signatures.count where !ClientHello.isGREASE(signatures[index]) {
+            textC.append(signatureCount == 0 ? UInt8(ascii: "_") : UInt8(ascii: ","))
+            textC.appendHex4(signatures[index])
+            signatureCount += 1
+        }
+        writeTruncatedSHA256(textC, empty: types.count == 0 && signatureCount == 0, into: &span, range: 24..<36)
+        return out
     }
 
     /// The highest supported_versions entry (GREASE left out), else legacy_version,
@@ -173,8 +157,9 @@ public enum TLSFingerprint {
     private static func ja4Version(_ hello: ClientHello) -> (UInt8, UInt8) {
         var version = hello.legacyVersion
         var highest: UInt16? = nil
-        for candidate in hello.supportedVersions where !ClientHello.isGREASE(candidate) {
-            highest = max(highest ?? 0, candidate)
+        let versions = hello.supportedVersions
+        for index in 0..<versions.count where !ClientHello.isGREASE(versions[index]) {
+            highest = max(highest ?? 0, versions[index])
         }
         if let highest { version = highest }
         switch version {
@@ -193,8 +178,8 @@ public enum TLSFingerprint {
 
     /// First and last character of the first ALPN protocol; their hex digits when
     /// either is not alphanumeric; `00` when there is none.
-    private static func ja4ALPN(_ alpn: UnsafeRawBufferPointer?) -> (UInt8, UInt8) {
-        guard let alpn, let first = alpn.first, let last = alpn.last else {
+    private static func ja4ALPN(_ alpn: Span<UInt8>?) -> (UInt8, UInt8) {
+        guard let alpn, let first = alpn.uint8(at: 0), let last = alpn.uint8(at: alpn.count - 1) else {
             return (UInt8(ascii: "0"), UInt8(ascii: "0"))
         }
         if isAlphanumeric(first), isAlphanumeric(last) { return (first, last) }
@@ -206,37 +191,41 @@ public enum TLSFingerprint {
     }
 
     /// Two decimal digits, capped at 99 as the spec says.
-    private static func writeCount(_ count: Int, at index: Int, into out: UnsafeMutableRawBufferPointer) {
+    private static func writeCount(_ count: Int, at index: Int, into out: inout InlineArray<36, UInt8>) {
         let capped = min(count, 99)
         out[index] = UInt8(ascii: "0") + UInt8(capped / 10)
         out[index + 1] = UInt8(ascii: "0") + UInt8(capped % 10)
     }
 
-    private static func appendHexList<Text: FingerprintText>(_ values: UnsafeBufferPointer<UInt16>, to text: inout Text) {
-        for (index, value) in values.enumerated() {
+    private static func appendHexList<Text: FingerprintText>(_ values: Span<UInt16>, to text: inout Text) {
+        for index in 0..<values.count {
             if index > 0 { text.append(UInt8(ascii: ",")) }
-            text.appendHex4(value)
+            text.appendHex4(values[index])
         }
     }
 
-    /// The first 12 hex digits of the SHA-256 of what `write` writes, or twelve `0`s
-    /// when it writes nothing (`empty`: the spec's marker for "no values").
+    /// The first `range.count` hex digits of the SHA-256 of `text`, or `0`s when it
+    /// is `empty` (the spec's marker for "no values").
     private static func writeTruncatedSHA256(
-        into out: UnsafeMutableRawBufferPointer, empty: Bool, write: (inout HashedText<SHA256>) -> Void
+        _ text: HashedText<SHA256>, empty: Bool, into out: inout MutableSpan<UInt8>, range: Range<Int>
     ) {
         guard !empty else {
-            for index in out.indices { out[index] = UInt8(ascii: "0") }
+            for index in range { out[index] = UInt8(ascii: "0") }
             return
         }
-        withUnsafeTemporaryAllocation(byteCount: HashedText<SHA256>.stagingSize, alignment: 1) { staging in
-            var text = HashedText<SHA256>(staging: staging)
-            write(&text)
-            var index = 0
-            for byte in text.finalize() where index + 1 < out.count {
-                out[index] = hexDigit(byte >> 4)
-                out[index + 1] = hexDigit(byte & 0x0F)
-                index += 2
-            }
+        var text = text
+        writeHex(text.finalize(), into: &out, range: range)
+    }
+
+    /// The digest's bytes as lower-case hex digits into `out[range]`, as many as fit.
+    private static func writeHex<Digest: Sequence<UInt8>>(
+        _ digest: Digest, into out: inout MutableSpan<UInt8>, range: Range<Int>
+    ) {
+        var index = range.lowerBound
+        for byte in digest where index + 1 < range.upperBound {
+            out[index] = hexDigit(byte >> 4)
+            out[index + 1] = hexDigit(byte & 0x0F)
+            index += 2
         }
     }
 
@@ -274,17 +263,13 @@ extension FingerprintText {
     }
 }
 
-/// Text hashed as it is written, through a staging buffer the caller lends.
+/// Text hashed as it is written, through a staging buffer on the stack.
 struct HashedText<Hash: HashFunction>: FingerprintText {
+    private var hash = Hash()
     /// Big enough that hashing is called a few times per ClientHello, small enough for
     /// the stack.
-    static var stagingSize: Int { 256 }
-
-    private var hash = Hash()
-    private let staging: UnsafeMutableRawBufferPointer
+    private var staging = InlineArray<256, UInt8>(repeating: 0)
     private var used = 0
-
-    init(staging: UnsafeMutableRawBufferPointer) { self.staging = staging }
 
     mutating func append(_ byte: UInt8) {
         if used == staging.count { flush() }
@@ -293,13 +278,55 @@ struct HashedText<Hash: HashFunction>: FingerprintText {
     }
 
     private mutating func flush() {
-        hash.update(bufferPointer: UnsafeRawBufferPointer(rebasing: staging[0..<used]))
+        hash.update(span: staging.span.extracting(0..<used))
         used = 0
     }
 
     mutating func finalize() -> Hash.Digest {
         flush()
         return hash.finalize()
+    }
+}
+
+/// Values sorted for JA4: on the stack up to 128 of them; clients send at most about
+/// 60 cipher suites and 20 extensions, so only a hostile ClientHello takes an array.
+struct SortedValues {
+    private var small = InlineArray<128, UInt16>(repeating: 0)
+    private var large: [UInt16] = []
+    private(set) var count = 0
+
+    mutating func add(_ value: UInt16) {
+        if count < small.count {
+            small[count] = value
+        } else {
+            if large.isEmpty { for index in 0..<small.count { large.append(small[index]) } }
+            large.append(value)
+        }
+        count += 1
+    }
+
+    /// Sorts what was added: an insertion sort on the stack, the standard sort beyond.
+    mutating func sort() {
+        guard count <= small.count else {
+            large.sort()
+            return
+        }
+        var next = 1
+        while next < count {
+            let value = small[next]
+            var slot = next
+            while slot > 0, small[slot - 1] > value {
+                small[slot] = small[slot - 1]
+                slot -= 1
+            }
+            small[slot] = value
+            next += 1
+        }
+    }
+
+    /// The values, in the order of the last `sort()`.
+    var values: Span<UInt16> {
+        @_lifetime(borrow self) get { count <= small.count ? small.span.extracting(0..<count) : large.span }
     }
 }
 
@@ -318,20 +345,13 @@ extension PacketDecoder {
     ) {
         let wanted = flows.options.derivedObservables
         guard !wanted.isDisjoint(with: .fingerprints) else { return }
-        withUnsafeTemporaryAllocation(byteCount: TLSFingerprint.ja3Length + TLSFingerprint.ja4Length, alignment: 1) {
-            text in
-            let ja3 = UnsafeMutableRawBufferPointer(rebasing: text[0..<TLSFingerprint.ja3Length])
-            let ja4 = UnsafeMutableRawBufferPointer(rebasing: text[TLSFingerprint.ja3Length...])
-            if wanted.contains(.ja3) {
-                TLSFingerprint.writeJA3(hello, into: ja3)
-                observe(Observation(value: .ja3(UnsafeRawBufferPointer(ja3)), field: .tlsJA3, host: context.source,
-                                    locator: context.locator, time: context.time))
-            }
-            if wanted.contains(.ja4) {
-                TLSFingerprint.writeJA4(hello, transport: transport, into: ja4)
-                observe(Observation(value: .ja4(UnsafeRawBufferPointer(ja4)), field: .tlsJA4, host: context.source,
-                                    locator: context.locator, time: context.time))
-            }
+        if wanted.contains(.ja3) {
+            let text = TLSFingerprint.ja3(of: hello)
+            context.observe(text.span, as: .ja3, field: .tlsJA3, to: observe)
+        }
+        if wanted.contains(.ja4) {
+            let text = TLSFingerprint.ja4(of: hello, transport: transport)
+            context.observe(text.span, as: .ja4, field: .tlsJA4, to: observe)
         }
     }
 
@@ -339,7 +359,7 @@ extension PacketDecoder {
     /// whole. One that does not parse yields none and is not counted here: the server
     /// name decoder (TLS.swift) already counts malformed ClientHellos.
     func observeFingerprints(
-        ofMessage message: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
+        ofMessage message: Span<UInt8>, context: PacketContext, observe: (Observation) -> Void
     ) {
         // Parsing the ClientHello again is only worth it for a fingerprint.
         guard !flows.options.derivedObservables.isDisjoint(with: .fingerprints),

@@ -108,6 +108,14 @@ import Foundation
         target.append(span: source.span)
         #expect(target == [0, 0, 7, 8, 7, 8])
     }
+
+    @Test func lendsALiteralsBytes() {
+        let literal: StaticString = "h2c"
+        let bytes = literal.withUTF8Span { $0.array }
+        let empty = ("" as StaticString).withUTF8Span { $0.count }
+        #expect(bytes == Array("h2c".utf8))
+        #expect(empty == 0)
+    }
 }
 
 @Suite struct InputFileTests {

@@ -75,10 +75,10 @@ func alpnExtension(_ protocols: [[UInt8]]) -> (UInt16, [UInt8]) {
 /// hashed parts from their plain text.
 func sha12(_ text: String) -> String { String(Hex.string(SHA256.hash(data: Array(text.utf8))).prefix(12)) }
 
-func ja3(_ message: [UInt8]) -> String? { message.withUnsafeBytes { TLSFingerprint.ja3(clientHello: $0) } }
-func ja3Text(_ message: [UInt8]) -> String? { message.withUnsafeBytes { TLSFingerprint.ja3Text(clientHello: $0) } }
+func ja3(_ message: [UInt8]) -> String? { TLSFingerprint.ja3(clientHello: message.span) }
+func ja3Text(_ message: [UInt8]) -> String? { TLSFingerprint.ja3Text(clientHello: message.span) }
 func ja4(_ message: [UInt8], _ transport: TLSFingerprint.Transport = .tcp) -> String? {
-    message.withUnsafeBytes { TLSFingerprint.ja4(clientHello: $0, transport: transport) }
+    TLSFingerprint.ja4(clientHello: message.span, transport: transport)
 }
 
 @Test func ja3TextLeavesOutGREASEAndHashesWithMD5() throws {
