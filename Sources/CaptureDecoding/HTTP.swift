@@ -14,25 +14,7 @@ extension PacketDecoder {
             || bytes.hasPrefix("UNSUBSCRIBE ")
     }
 
-    /// `startsHTTPRequest` for UDP.swift, which still reads pointers.
-    static func startsHTTPRequest(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        // Safe: bridge until UDP.swift hands spans; the span is used only during this call.
-        startsHTTPRequest(unsafe Span<UInt8>(_unsafeBytes: bytes))
-    }
 
-    /// HTTP/1.x request (RFC 9112): the request line and the header lines up to the
-    /// empty line, within the segment. Observes the Host header's name (without the
-    /// port) as `.httpHost` and the URL as tshark's `http.request.full_uri` builds it
-    /// (`http://` + Host as written + the target, `/…` or SSDP's `*`; an absolute
-    /// target as it is) as
-    /// `.httpURL`, both with the client as host. Headers cut by the segment's end
-    /// before a Host header are counted as `http.segmented`.
-    mutating func decodeHTTP(
-        _ bytes: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
-    ) -> Step {
-        // Safe: bridge until PacketDecoder hands spans; the span is used only during this call.
-        decodeHTTP(unsafe Span<UInt8>(_unsafeBytes: bytes), context: context, observe: observe)
-    }
 
     /// `decodeHTTP` on a span.
     mutating func decodeHTTP(

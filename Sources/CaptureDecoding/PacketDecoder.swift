@@ -350,16 +350,12 @@ struct PacketDecoder {
             case .dns: step = decodeDNS(bytes, context: context, observe: observe)
             case .dhcp: step = decodeDHCP(bytes, context: context, observe: observe)
             case .dnsOverTCP: step = decodeDNSOverTCP(bytes, context: context, observe: observe)
-            case .tls, .http, .quic:
-                // Safe: bridge to the stream decoders until they read spans; the pointer is
-                // the span's own memory, used only during this call (they return `.done`).
-                step = unsafe bytes.withUnsafeBytes { raw in
-                    switch layer {
-                    case .tls: unsafe decodeTLS(raw, context: context, observe: observe)
-                    case .http: unsafe decodeHTTP(raw, context: context, observe: observe)
-                    default: unsafe decodeQUIC(raw, context: context, observe: observe)
-                    }
-                }
+            case .tls: step = decodeTLS(bytes, context: context, observe: observe)
+            case .http: step = decodeHTTP(bytes, context: context, observe: observe)
+            case .quic:
+                // Safe: bridge to the QUIC decoder until it reads spans; the pointer is the
+                // span's own memory, used only during this call (it returns `.done`).
+                step = unsafe bytes.withUnsafeBytes { unsafe decodeQUIC($0, context: context, observe: observe) }
             }
         }
         if case .next = step { anomalies.record("decoder.too_many_layers") }

@@ -29,12 +29,8 @@ extension PacketDecoder {
         }
         // Segments without data matter only for their SYN, FIN or RST.
         guard headerLength < bytes.count || flags & 0x07 != 0 else { return .done }
-        // Safe: bridge to the stream reassembly until it reads spans; the pointer is the
-        // span's own memory, read only during the call.
-        unsafe bytes.extracting(headerLength...).withUnsafeBytes { payload in
-            unsafe reassemble(sequence: sequence, flags: flags, sourcePort: sourcePort,
-                              destinationPort: destinationPort, payload: payload, context: context, observe: observe)
-        }
+        reassemble(sequence: sequence, flags: flags, sourcePort: sourcePort, destinationPort: destinationPort,
+                   payload: bytes.extracting(headerLength...), context: context, observe: observe)
         return .done
     }
 

@@ -195,10 +195,8 @@ extension PacketDecoder {
     /// holds the unit whole, from the stream's buffer otherwise.
     mutating func reassemble(
         sequence: UInt32, flags: UInt8, sourcePort: UInt16, destinationPort: UInt16,
-        payload: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
+        payload: Span<UInt8>, context: PacketContext, observe: (Observation) -> Void
     ) {
-        // Safe: bridge until TCP.swift hands spans; the span is used only during this call.
-        let payload = unsafe Span<UInt8>(_unsafeBytes: payload)
         guard let key = StreamKey(source: context.source, destination: context.destination,
                                   sourcePort: sourcePort, destinationPort: destinationPort)
         else { return }

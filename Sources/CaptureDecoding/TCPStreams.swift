@@ -191,9 +191,7 @@ extension PacketDecoder {
 
     /// A DNS message carried by a stream or an HTTP body, handed to `decodeDNS`.
     mutating func decodeDNSMessage(_ message: Span<UInt8>, context: PacketContext, observe: (Observation) -> Void) {
-        // Safe: bridge until DNS.swift reads spans; the pointer is the span's own memory and
-        // is used only during the call.
-        unsafe message.withUnsafeBytes { _ = unsafe decodeDNS($0, context: context, observe: observe) }
+        _ = decodeDNS(message, context: context, observe: observe)
     }
 
     private mutating func dnsSegmented(_ mode: inout StreamMode) -> Int {

@@ -2,21 +2,6 @@ import ByteParsing
 import Observations
 
 extension PacketDecoder {
-    /// TLS (RFC 8446 §4.1.2, RFC 6066 §3): the server name of a ClientHello in the
-    /// segment's first handshake record, observed as `.tlsSNI` with the client as host.
-    /// A ClientHello cut before its extensions end (it spans records or segments) is
-    /// counted as `tls.client_hello_segmented`, and so is a segment of 2 to 5 bytes that
-    /// starts a handshake record header (0x16 0x03): too short to name its handshake
-    /// type, it is most likely the start of a ClientHello split by the sender (a lone
-    /// 0x16 byte is not counted: it is as likely a keystroke). Extension lengths that
-    /// run past the ClientHello's own handshake length are malformed, not cut, and are
-    /// counted as `tls.bad_extension_length`.
-    mutating func decodeTLS(
-        _ bytes: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
-    ) -> Step {
-        // Safe: bridge until PacketDecoder hands spans; the span is used only during this call.
-        decodeTLS(unsafe Span<UInt8>(_unsafeBytes: bytes), context: context, observe: observe)
-    }
 
     /// `decodeTLS` on a span.
     mutating func decodeTLS(_ bytes: Span<UInt8>, context: PacketContext, observe: (Observation) -> Void) -> Step {

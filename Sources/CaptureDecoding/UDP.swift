@@ -28,7 +28,7 @@ extension PacketDecoder {
             return .next(.dns, payloadRange)
         }
         // SSDP (UPnP discovery): HTTP requests in datagrams on port 1900.
-        if destinationPort == 1900 || sourcePort == 1900, PacketDecoder.startsHTTPRequest(span: payload) {
+        if destinationPort == 1900 || sourcePort == 1900, PacketDecoder.startsHTTPRequest(payload) {
             return .next(.http, payloadRange)
         }
         // DHCP (BOOTP), to or from a server: the leases that name a host (DHCP.swift).
@@ -58,13 +58,8 @@ extension PacketDecoder {
 }
 
 extension PacketDecoder {
-    // Safe: bridges to the stream decoders' tests until they read spans; the pointer is
-    // the span's own memory and is only read during the call.
-    static func startsHTTPRequest(span: Span<UInt8>) -> Bool {
-        unsafe span.withUnsafeBytes { unsafe startsHTTPRequest($0) }
-    }
-
-    // Safe: as above.
+    // Safe: bridges to the QUIC decoder until it reads spans; the pointer is the span's
+    // own memory and is only read during the call.
     static func startsQUICLongHeader(span: Span<UInt8>) -> Bool {
         unsafe span.withUnsafeBytes { unsafe startsQUICLongHeader($0) }
     }
