@@ -244,7 +244,7 @@ public final class CaptureReader {
             } else if let link {
                 let anomaliesBefore = decoder.anomalies.total
                 decoder.decode(
-                    packet: data, link: link, locator: .packet(summary.packets), time: time,
+                    record: data, link: link, locator: .packet(summary.packets), time: time,
                     wireLength: originalLength, observe: observe)
                 summary.countDecoded(anomalous: decoder.anomalies.total != anomaliesBefore)
             } else {
@@ -309,7 +309,7 @@ public final class CaptureReader {
                     if let link {
                         let anomaliesBefore = decoder.anomalies.total
                         decoder.decode(
-                            packet: data, link: link, locator: .packet(frames), time: time,
+                            record: data, link: link, locator: .packet(frames), time: time,
                             wireLength: UInt32(clamping: originalLength), observe: observe)
                         summary.countDecoded(anomalous: decoder.anomalies.total != anomaliesBefore)
                     } else {
@@ -415,4 +415,18 @@ public struct CaptureError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
     public var description: String { "\(path): \(message)" }
+}
+
+extension PacketDecoder {
+    /// Decodes a record as the record readers hand it out: a pointer into the input
+    /// file's buffers, valid until the next record is read.
+    mutating func decode(
+        record data: UnsafeRawBufferPointer, link: LinkLayer, locator: Locator, time: Timestamp, wireLength: UInt32,
+        observe: (Observation) -> Void
+    ) {
+        // Safe: the span covers exactly the record's bytes, which stay valid until the
+        // reader's next call, after this one returns; the span does not leave the call.
+        let packet = unsafe Span<UInt8>(_unsafeBytes: data)
+        decode(packet: packet, link: link, locator: locator, time: time, wireLength: wireLength, observe: observe)
+    }
 }

@@ -55,7 +55,7 @@ extension PacketDecoder {
         if target.hasPrefix("http://", foldCase: true) {
             context.observe(target, as: .url, field: .httpURL, to: observe)
         } else if first == UInt8(ascii: "/") || first == UInt8(ascii: "*"), !host.isEmpty {
-            guard PacketDecoder.httpScheme.utf8.count + host.count + target.count <= ScratchBuffer.urlCapacity else {
+            guard PacketDecoder.httpScheme.utf8.count + host.count + target.count <= ValueCapacity.url else {
                 anomalies.record("http.url_too_long")
                 return .done
             }

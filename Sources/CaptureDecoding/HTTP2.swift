@@ -253,7 +253,7 @@ extension PacketDecoder {
         let hostBytes = Array(hostPart.utf8)
         let url = Array((scheme + "://" + authority + (path ?? "")).utf8)
         observeHost(PacketDecoder.hostName(hostBytes.span), context: context, observe: observe)
-        if url.count <= ScratchBuffer.urlCapacity {
+        if url.count <= ValueCapacity.url {
             context.observe(url.span, as: .url, field: .httpURL, to: observe)
         } else {
             anomalies.record("http.url_too_long")

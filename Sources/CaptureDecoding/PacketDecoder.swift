@@ -199,24 +199,14 @@ struct PacketContext {
     var stopsAtIP = false
 }
 
-/// A buffer for assembling one value (a domain name, a URL), allocated once per reader
-/// so that decoding does not allocate per packet.
-final class ScratchBuffer {
+/// The longest values observed: longer ones are counted, not observed.
+enum ValueCapacity {
     /// RFC 1035 §2.3.4: a name is at most 255 bytes on the wire, so its dotted text
     /// (no trailing dot) is at most 253 bytes.
-    static let nameCapacity = 255
+    static let name = 255
     /// Longer URLs are counted (`http.url_too_long`), not observed: 8 KiB is the request
     /// line limit of common servers (Apache's LimitRequestLine, nginx's default buffer).
-    static let urlCapacity = 8192
-
-    let bytes: UnsafeMutableRawBufferPointer
-
-    init(capacity: Int) {
-        bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 1)
-        bytes.initializeMemory(as: UInt8.self, repeating: 0)
-    }
-
-    deinit { bytes.deallocate() }
+    static let url = 8192
 }
 
 /// Decodes one packet at a time from its link layer up, handing every observation to
@@ -233,15 +223,13 @@ struct PacketDecoder {
     static let maxIPHeaders = 4
 
     var anomalies = PacketAnomalies()
-    let nameScratch: ScratchBuffer
-    let urlScratch: ScratchBuffer
     /// QUIC Initial CRYPTO reassembly (QUIC.swift); its memory is taken on first use.
     let quicHandshakes = QUICHandshakes()
     /// The dotted text of the DNS name read last (DNS.swift): at most 253 bytes, its
     /// capacity kept so that reading a name does not allocate.
     var nameBuffer: [UInt8] = {
         var buffer: [UInt8] = []
-        buffer.reserveCapacity(ScratchBuffer.nameCapacity)
+        buffer.reserveCapacity(ValueCapacity.name)
         return buffer
     }()
 
@@ -254,13 +242,7 @@ struct PacketDecoder {
     /// IP datagrams being reassembled from fragments (Fragments.swift).
     let fragments: FragmentTable
 
-    init(
-        options: DecodingOptions = DecodingOptions(),
-        nameScratch: ScratchBuffer = ScratchBuffer(capacity: ScratchBuffer.nameCapacity),
-        urlScratch: ScratchBuffer = ScratchBuffer(capacity: ScratchBuffer.urlCapacity)
-    ) {
-        self.nameScratch = nameScratch
-        self.urlScratch = urlScratch
+    init(options: DecodingOptions = DecodingOptions()) {
         self.flows = FlowTable(options: options)
         self.fragments = FragmentTable(options: options)
     }
@@ -352,10 +334,7 @@ struct PacketDecoder {
             case .dnsOverTCP: step = decodeDNSOverTCP(bytes, context: context, observe: observe)
             case .tls: step = decodeTLS(bytes, context: context, observe: observe)
             case .http: step = decodeHTTP(bytes, context: context, observe: observe)
-            case .quic:
-                // Safe: bridge to the QUIC decoder until it reads spans; the pointer is the
-                // span's own memory, used only during this call (it returns `.done`).
-                step = unsafe bytes.withUnsafeBytes { unsafe decodeQUIC($0, context: context, observe: observe) }
+            case .quic: step = decodeQUIC(bytes, context: context, observe: observe)
             }
         }
         if case .next = step { anomalies.record("decoder.too_many_layers") }

@@ -8,9 +8,8 @@ extension PacketDecoder {
     /// Whether a UDP payload starts like a QUIC v1 or v2 long-header packet (RFC 9000
     /// §17.2: the high bit set, then a version this decoder decrypts). Reads five
     /// bytes and allocates nothing, so that non-QUIC datagrams on port 443 cost nothing.
-    static func startsQUICLongHeader(_ payload: UnsafeRawBufferPointer) -> Bool {
-        let cursor = LegacyByteCursor(payload)
-        guard let first = cursor.getUInt8(at: 0), first & 0x80 != 0, let version = cursor.getUInt32(at: 1) else {
+    static func startsQUICLongHeader(_ payload: Span<UInt8>) -> Bool {
+        guard let first = payload.uint8(at: 0), first & 0x80 != 0, let version = payload.uint32(at: 1) else {
             return false
         }
         return QUICVersion(version) != nil
@@ -27,13 +26,13 @@ extension PacketDecoder {
     /// Other long-header packets (0-RTT, Handshake) are skipped by their length; a
     /// short-header packet ends the datagram (it runs to its end).
     mutating func decodeQUIC(
-        _ datagram: UnsafeRawBufferPointer, context: PacketContext, observe: (Observation) -> Void
+        _ datagram: Span<UInt8>, context: PacketContext, observe: (Observation) -> Void
     ) -> Step {
-        let cursor = LegacyByteCursor(datagram)
+        let cursor = ByteCursor(datagram)
         var start = 0
-        // The connection ID of the datagram's first packet: RFC 9000 §12.2 has a
-        // receiver drop coalesced packets with another one.
-        var connectionID: UnsafeRawBufferPointer? = nil
+        // Where the connection ID of the datagram's first packet is: RFC 9000 §12.2 has
+        // a receiver drop coalesced packets with another one.
+        var connectionID: Range<Int>? = nil
         var touched: Int? = nil
         for _ in 0..<QUICHandshakes.maxCoalescedPackets {
             guard let first = cursor.getUInt8(at: start), first & 0x80 != 0 else { break }
@@ -47,25 +46,26 @@ extension PacketDecoder {
                 break
             }
             guard let end = header.end else { break }  // Retry: no payload to read
-            if header.isInitial, let destination = header.destinationConnectionID {
-                if connectionID == nil { connectionID = destination }
-                if let connectionID, connectionID.elementsEqual(destination) {
+            if header.isInitial, let destinationRange = header.destinationConnectionID {
+                if connectionID == nil { connectionID = destinationRange }
+                let destination = datagram.extracting(destinationRange)
+                let source = datagram.extracting(header.sourceConnectionID ?? 0..<0)
+                if let connectionID, datagram.extracting(connectionID).elementsEqual(destination) {
                     switch decryptInitial(datagram, header: header, version: version, keysFrom: destination) {
                     case .decrypted(let slot):
                         touched = slot ?? touched
-                        if let client = PacketDecoder.quicClientKey(header.sourceConnectionID, host: context.source) {
-                            client.withUnsafeBytes { quicHandshakes.remember(client: $0, original: destination) }
+                        if let client = PacketDecoder.quicClientKey(source, host: context.source) {
+                            quicHandshakes.remember(client: client.span, original: destination)
                         }
                     case .undecryptable:
                         // A client's Initials after the server's first reply carry the
                         // server's connection ID; the keys still come from the first
                         // one, found by the client's own (unchanged) connection ID.
-                        if let client = PacketDecoder.quicClientKey(header.sourceConnectionID, host: context.source),
-                           let original = client.withUnsafeBytes({ quicHandshakes.original(forClient: $0) }),
-                           !original.elementsEqual(destination),
-                           case .decrypted(let slot) = original.withUnsafeBytes({
-                               decryptInitial(datagram, header: header, version: version, keysFrom: $0)
-                           })
+                        if let client = PacketDecoder.quicClientKey(source, host: context.source),
+                           let original = quicHandshakes.original(forClient: client.span),
+                           !destination.elementsEqual(original),
+                           case .decrypted(let slot) = decryptInitial(
+                               datagram, header: header, version: version, keysFrom: original.span)
                         {
                             touched = slot ?? touched
                         } else {
@@ -86,8 +86,8 @@ extension PacketDecoder {
     /// empty (RFC 9000 §5.1: such a client tells its connections apart by address and
     /// port), 21 zero bytes, longer than any connection ID (§17.2), then its address.
     /// Nil when there is neither. Only Initial packets get here, not the miss path.
-    static func quicClientKey(_ source: UnsafeRawBufferPointer?, host: HostReference) -> [UInt8]? {
-        if let source, !source.isEmpty { return Array(source) }
+    static func quicClientKey(_ source: Span<UInt8>, host: HostReference) -> [UInt8]? {
+        if !source.isEmpty { return source.array }
         let marker = [UInt8](repeating: 0, count: 21)
         switch host {
         case .ipv4(let address):
@@ -104,11 +104,11 @@ extension PacketDecoder {
     /// `connectionID` (the client's first Destination Connection ID) and feeds its
     /// CRYPTO frames to the reassembly of that connection.
     private mutating func decryptInitial(
-        _ datagram: UnsafeRawBufferPointer, header: QUICLongHeader, version: QUICVersion,
-        keysFrom connectionID: UnsafeRawBufferPointer
+        _ datagram: Span<UInt8>, header: QUICLongHeader, version: QUICVersion,
+        keysFrom connectionID: Span<UInt8>
     ) -> InitialOutcome {
         guard let end = header.end else { return .cut }
-        let cursor = LegacyByteCursor(datagram)
+        let cursor = ByteCursor(datagram)
         // RFC 9001 §5.4.2: the sample starts 4 bytes past the packet number's start.
         guard let sample = cursor.getBytes(at: header.packetNumberOffset + 4, count: 16),
               header.packetNumberOffset + 4 + 16 <= end
@@ -116,57 +116,48 @@ extension PacketDecoder {
             anomalies.record("quic.truncated")
             return .cut
         }
-        // Safe: bridge until this reader takes spans; the span is used only during the call.
-        let keys = QUICInitialKeys(clientDestinationConnectionID: unsafe Span<UInt8>(_unsafeBytes: connectionID),
-                                   version: version)
-        return withUnsafeTemporaryAllocation(byteCount: 16, alignment: 16) { block -> InitialOutcome in
-            var mask = block
-            mask.copyMemory(from: sample)
-            guard (try? AES.permute(&mask, key: keys.headerProtection)) != nil else { return .undecryptable }
-            // Long header: the low 4 bits of the first byte are protected; the low 2
-            // give the packet number's length.
-            let first = datagram[header.start] ^ (mask[0] & 0x0F)
-            let numberLength = Int(first & 0x03) + 1
-            let headerLength = header.packetNumberOffset + numberLength - header.start
-            guard header.start + headerLength + 16 <= end,
-                  let protected = cursor.getBytes(at: header.start, count: headerLength)
-            else {
-                anomalies.record("quic.truncated")
-                return .cut
-            }
-            // The unprotected header is the AEAD's associated data.
-            return withUnsafeTemporaryAllocation(byteCount: headerLength, alignment: 1) { unprotected -> InitialOutcome in
-                unprotected.copyMemory(from: protected)
-                unprotected[0] = first
-                var packetNumber: UInt64 = 0
-                for index in 0..<numberLength {
-                    let at = headerLength - numberLength + index
-                    unprotected[at] ^= mask[1 + index]
-                    packetNumber = packetNumber << 8 | UInt64(unprotected[at])
-                }
-                // RFC 9001 §5.3: the nonce is the IV XORed with the packet number
-                // (the truncated one: a client's first Initials number from 0).
-                var nonce = keys.iv
-                for index in 0..<8 { nonce[11 - index] ^= UInt8(truncatingIfNeeded: packetNumber >> (8 * index)) }
-                let payloadStart = header.start + headerLength
-                guard let ciphertext = cursor.getBytes(at: payloadStart, count: end - 16 - payloadStart),
-                      let tag = cursor.getBytes(at: end - 16, count: 16),
-                      let gcmNonce = try? AES.GCM.Nonce(data: nonce),
-                      let box = try? AES.GCM.SealedBox(nonce: gcmNonce, ciphertext: ciphertext, tag: tag),
-                      let plaintext = try? AES.GCM.open(
-                        box, using: keys.key, authenticating: UnsafeRawBufferPointer(unprotected))
-                else { return .undecryptable }
-                return .decrypted(slot: plaintext.withUnsafeBytes { frames in
-                    readInitialFrames(frames, connectionID: connectionID)
-                })
-            }
+        let keys = QUICInitialKeys(clientDestinationConnectionID: connectionID, version: version)
+        var mask = sample.array
+        guard (try? AES.permute(&mask, key: keys.headerProtection)) != nil else { return .undecryptable }
+        // Long header: the low 4 bits of the first byte are protected; the low 2 give the
+        // packet number's length.
+        let first = datagram[header.start] ^ (mask[0] & 0x0F)
+        let numberLength = Int(first & 0x03) + 1
+        let headerLength = header.packetNumberOffset + numberLength - header.start
+        guard header.start + headerLength + 16 <= end,
+              let protected = cursor.getBytes(at: header.start, count: headerLength)
+        else {
+            anomalies.record("quic.truncated")
+            return .cut
         }
+        // The unprotected header is the AEAD's associated data.
+        var unprotected = protected.array
+        unprotected[0] = first
+        var packetNumber: UInt64 = 0
+        for index in 0..<numberLength {
+            let at = headerLength - numberLength + index
+            unprotected[at] ^= mask[1 + index]
+            packetNumber = packetNumber << 8 | UInt64(unprotected[at])
+        }
+        // RFC 9001 §5.3: the nonce is the IV XORed with the packet number (the truncated
+        // one: a client's first Initials number from 0).
+        var nonce = keys.iv
+        for index in 0..<8 { nonce[11 - index] ^= UInt8(truncatingIfNeeded: packetNumber >> (8 * index)) }
+        let payloadStart = header.start + headerLength
+        guard let ciphertext = cursor.getBytes(at: payloadStart, count: end - 16 - payloadStart)?.array,
+              let tag = cursor.getBytes(at: end - 16, count: 16)?.array,
+              let gcmNonce = try? AES.GCM.Nonce(data: nonce),
+              let box = try? AES.GCM.SealedBox(nonce: gcmNonce, ciphertext: ciphertext, tag: tag),
+              let plaintext = try? AES.GCM.open(box, using: keys.key, authenticating: unprotected)
+        else { return .undecryptable }
+        let frames = [UInt8](plaintext)
+        return .decrypted(slot: readInitialFrames(frames.span, connectionID: connectionID))
     }
 
     /// Reads the frames of a decrypted Initial packet (RFC 9000 §17.2.2: PADDING,
     /// PING, ACK, CRYPTO, CONNECTION_CLOSE), copying CRYPTO data into reassembly.
-    private mutating func readInitialFrames(_ frames: UnsafeRawBufferPointer, connectionID: UnsafeRawBufferPointer) -> Int? {
-        var cursor = LegacyByteCursor(frames)
+    private mutating func readInitialFrames(_ frames: Span<UInt8>, connectionID: Span<UInt8>) -> Int? {
+        var cursor = ByteCursor(frames)
         var slot: Int? = nil
         // Each frame takes at least one byte: the payload bounds the loop.
         while let type = cursor.readQUICVarint() {
@@ -224,17 +215,15 @@ extension PacketDecoder {
         let handshakes = quicHandshakes
         guard let message = handshakes.completeMessage(slot: slot) else { return }
         defer { handshakes.release(slot: slot) }
-        // Safe: bridge until the handshake buffer is a span; used only during this call.
-        let helloBytes = unsafe Span<UInt8>(_unsafeBytes: message)
         let hello: ClientHello
         do {
-            hello = try ClientHello(message: helloBytes)
+            hello = try ClientHello(message: message.span)
         } catch {
             anomalies.record("quic.bad_client_hello")
             return
         }
         if let name = hello.serverName {
-            if name.count <= ScratchBuffer.nameCapacity {
+            if name.count <= ValueCapacity.name {
                 context.observe(name, as: .domain, field: .quicSNI, to: observe)
             } else {
                 anomalies.record("quic.server_name_too_long")
@@ -260,9 +249,10 @@ struct QUICLongHeader {
     /// Where the packet starts in its datagram.
     let start: Int
     let isInitial: Bool
-    /// nil when the connection ID's length is over 20 (`connectionIDTooLong`).
-    private(set) var destinationConnectionID: UnsafeRawBufferPointer? = nil
-    private(set) var sourceConnectionID: UnsafeRawBufferPointer? = nil
+    /// Where the connection IDs are in the datagram; nil when a length is over 20
+    /// (`connectionIDTooLong`).
+    private(set) var destinationConnectionID: Range<Int>? = nil
+    private(set) var sourceConnectionID: Range<Int>? = nil
     private(set) var connectionIDTooLong = false
     /// Where the (protected) packet number starts; 0 for a Retry.
     private(set) var packetNumberOffset = 0
@@ -273,8 +263,8 @@ struct QUICLongHeader {
     static let maxConnectionIDLength = 20
 
     /// nil when the header is cut or its Length runs past the datagram.
-    init?(_ datagram: UnsafeRawBufferPointer, at start: Int, version: QUICVersion) {
-        var cursor = LegacyByteCursor(datagram, offset: start)
+    init?(_ datagram: Span<UInt8>, at start: Int, version: QUICVersion) {
+        var cursor = ByteCursor(datagram, offset: start)
         guard let first = cursor.readUInt8(), cursor.skip(4), let destinationLength = cursor.readUInt8() else {
             return nil
         }
@@ -285,14 +275,15 @@ struct QUICLongHeader {
             connectionIDTooLong = true
             return
         }
-        guard let destination = cursor.readBytes(Int(destinationLength)), let sourceLength = cursor.readUInt8()
-        else { return nil }
+        let destination = cursor.offset..<(cursor.offset + Int(destinationLength))
+        guard cursor.skip(Int(destinationLength)), let sourceLength = cursor.readUInt8() else { return nil }
         destinationConnectionID = destination
         guard Int(sourceLength) <= QUICLongHeader.maxConnectionIDLength else {
             connectionIDTooLong = true
             return
         }
-        guard let source = cursor.readBytes(Int(sourceLength)) else { return nil }
+        let source = cursor.offset..<(cursor.offset + Int(sourceLength))
+        guard cursor.skip(Int(sourceLength)) else { return nil }
         sourceConnectionID = source
         if type == version.retryType { return }
         if isInitial {
@@ -306,16 +297,16 @@ struct QUICLongHeader {
     }
 }
 
-extension LegacyByteCursor {
+extension ByteCursor {
     /// A QUIC variable-length integer (RFC 9000 §16): the top two bits of the first
     /// byte give its length, 1, 2, 4 or 8 bytes.
     mutating func readQUICVarint() -> UInt64? {
         guard let first = peekUInt8() else { return nil }
         let length = 1 << Int(first >> 6)
-        guard let bytes = getBytes(at: offset, count: length) else { return nil }
+        guard length <= remaining else { return nil }
         var value = UInt64(first & 0x3F)
         for index in 1..<length {
-            value = value << 8 | UInt64(bytes[index])
+            value = value << 8 | UInt64(bytes[offset + index])
         }
         _ = skip(length)
         return value
@@ -353,55 +344,47 @@ final class QUICHandshakes {
     /// Clients remembered: enough for the handshakes in flight on a busy link; an
     /// old one forgotten only costs its later ACK-only Initials.
     static let maxRoutes = 64
-    private var data: UnsafeMutableRawBufferPointer? = nil
+    /// `maxPending` slots of `capacity` bytes each, empty until the first Initial.
+    private var data: [UInt8] = []
     /// One flag per byte of `data`: whether a CRYPTO frame filled it.
-    private var filled: UnsafeMutableRawBufferPointer? = nil
+    private var filled: [Bool] = []
     private var clock: UInt64 = 0
 
     init() {}
 
-    deinit {
-        data?.deallocate()
-        filled?.deallocate()
-    }
-
     private func allocate() {
-        guard data == nil else { return }
+        guard data.isEmpty else { return }
         let bytes = QUICHandshakes.maxPending * QUICHandshakes.capacity
-        let newData = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 16)
-        let newFilled = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 16)
-        newFilled.initializeMemory(as: UInt8.self, repeating: 0)
-        newData.initializeMemory(as: UInt8.self, repeating: 0)
-        data = newData
-        filled = newFilled
+        data = Array(repeating: 0, count: bytes)
+        filled = Array(repeating: false, count: bytes)
         slots = Array(repeating: Slot(), count: QUICHandshakes.maxPending)
     }
 
     /// Remembers which connection ID's keys protect a client's Initials.
-    func remember(client: UnsafeRawBufferPointer, original: UnsafeRawBufferPointer) {
-        if let index = routes.firstIndex(where: { $0.client.elementsEqual(client) }) {
-            if !routes[index].original.elementsEqual(original) { routes[index].original = Array(original) }
+    func remember(client: Span<UInt8>, original: Span<UInt8>) {
+        if let index = routes.firstIndex(where: { client.elementsEqual($0.client) }) {
+            if !original.elementsEqual(routes[index].original) { routes[index].original = original.array }
             return
         }
         if routes.count < QUICHandshakes.maxRoutes {
-            routes.append((Array(client), Array(original)))
+            routes.append((client.array, original.array))
         } else {
-            routes[nextRoute] = (Array(client), Array(original))
+            routes[nextRoute] = (client.array, original.array)
             nextRoute = (nextRoute + 1) % QUICHandshakes.maxRoutes
         }
     }
 
     /// The connection ID whose keys protect this client's Initials, if remembered.
-    func original(forClient client: UnsafeRawBufferPointer) -> [UInt8]? {
-        routes.first(where: { $0.client.elementsEqual(client) })?.original
+    func original(forClient client: Span<UInt8>) -> [UInt8]? {
+        routes.first(where: { client.elementsEqual($0.client) })?.original
     }
 
     /// The slot reassembling `connectionID`, taking a free or the oldest one; `evicted`
     /// says an unfinished ClientHello was dropped to make room.
-    func slot(for connectionID: UnsafeRawBufferPointer) -> (index: Int, evicted: Bool) {
+    func slot(for connectionID: Span<UInt8>) -> (index: Int, evicted: Bool) {
         allocate()
         clock &+= 1
-        if let index = slots.firstIndex(where: { $0.inUse && $0.connectionID.elementsEqual(connectionID) }) {
+        if let index = slots.firstIndex(where: { $0.inUse && connectionID.elementsEqual($0.connectionID) }) {
             slots[index].lastUse = clock
             return (index, false)
         }
@@ -409,51 +392,48 @@ final class QUICHandshakes {
             ?? slots.indices.min(by: { slots[$0].lastUse < slots[$1].lastUse }) ?? 0
         let evicted = slots[index].inUse
         release(slot: index)
-        slots[index] = Slot(connectionID: Array(connectionID), inUse: true, lastUse: clock)
+        slots[index] = Slot(connectionID: connectionID.array, inUse: true, lastUse: clock)
         return (index, evicted)
     }
 
     /// Copies CRYPTO data at its stream offset; false when some of it lies past
     /// `capacity` (that part is dropped). The first copy of a byte wins.
-    func store(_ bytes: UnsafeRawBufferPointer, at offset: UInt64, slot: Int) -> Bool {
-        guard let data, let filled else { return false }
+    func store(_ bytes: Span<UInt8>, at offset: UInt64, slot: Int) -> Bool {
+        guard !data.isEmpty else { return false }
         let base = slot * QUICHandshakes.capacity
         guard offset < UInt64(QUICHandshakes.capacity) else { return bytes.isEmpty }
         let start = Int(offset)
         let count = min(bytes.count, QUICHandshakes.capacity - start)
-        for index in 0..<count where filled[base + start + index] == 0 {
+        for index in 0..<count where !filled[base + start + index] {
             data[base + start + index] = bytes[index]
-            filled[base + start + index] = 1
+            filled[base + start + index] = true
         }
         return count == bytes.count
     }
 
-    /// The ClientHello handshake message when the slot holds all of it from offset 0;
-    /// borrowed until the slot is released.
-    func completeMessage(slot: Int) -> UnsafeRawBufferPointer? {
-        guard let data, let filled else { return nil }
+    /// A copy of the ClientHello handshake message when the slot holds all of it from
+    /// offset 0 (once per connection).
+    func completeMessage(slot: Int) -> [UInt8]? {
+        guard !data.isEmpty else { return nil }
         let base = slot * QUICHandshakes.capacity
-        guard isFilled(filled, from: base, count: 4) else { return nil }
+        guard isFilled(from: base, count: 4) else { return nil }
         let length = Int(data[base + 1]) << 16 | Int(data[base + 2]) << 8 | Int(data[base + 3])
         // A message past the bound never completes: give the slot back at once.
-        guard 4 + length <= QUICHandshakes.capacity else {
-            return UnsafeRawBufferPointer(rebasing: data[base..<(base + 4)])
-        }
-        guard isFilled(filled, from: base, count: 4 + length) else { return nil }
-        return UnsafeRawBufferPointer(rebasing: data[base..<(base + 4 + length)])
+        guard 4 + length <= QUICHandshakes.capacity else { return Array(data[base..<(base + 4)]) }
+        guard isFilled(from: base, count: 4 + length) else { return nil }
+        return Array(data[base..<(base + 4 + length)])
     }
 
-    private func isFilled(_ filled: UnsafeMutableRawBufferPointer, from base: Int, count: Int) -> Bool {
-        for index in base..<(base + count) where filled[index] == 0 { return false }
-        return true
+    private func isFilled(from base: Int, count: Int) -> Bool {
+        !filled[base..<(base + count)].contains(false)
     }
 
     /// Frees a slot and forgets what it held.
     func release(slot: Int) {
-        guard let filled, slots.indices.contains(slot) else { return }
+        guard !filled.isEmpty, slots.indices.contains(slot) else { return }
         let base = slot * QUICHandshakes.capacity
-        UnsafeMutableRawBufferPointer(rebasing: filled[base..<(base + QUICHandshakes.capacity)])
-            .initializeMemory(as: UInt8.self, repeating: 0)
+        filled.replaceSubrange(base..<(base + QUICHandshakes.capacity),
+                               with: repeatElement(false, count: QUICHandshakes.capacity))
         slots[slot].inUse = false
     }
 }

@@ -69,7 +69,7 @@ extension PacketDecoder {
                     }
                     guard let name = hello.getBytes(at: entry + 3, count: Int(nameLength)) else { return segmented() }
                     if nameType == 0, !name.isEmpty {
-                        guard name.count <= ScratchBuffer.nameCapacity else {
+                        guard name.count <= ValueCapacity.name else {
                             anomalies.record("tls.server_name_too_long")
                             return .done
                         }

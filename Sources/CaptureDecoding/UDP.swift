@@ -34,7 +34,7 @@ extension PacketDecoder {
         // DHCP (BOOTP), to or from a server: the leases that name a host (DHCP.swift).
         if sourcePort == 67 || destinationPort == 67 { return .next(.dhcp, payloadRange) }
         // QUIC Initial packets from a client (QUIC.swift).
-        if destinationPort == 443, PacketDecoder.startsQUICLongHeader(span: payload) { return .next(.quic, payloadRange) }
+        if destinationPort == 443, PacketDecoder.startsQUICLongHeader(payload) { return .next(.quic, payloadRange) }
         // DNS on another port, recognised by its shape.
         if PacketDecoder.looksLikeDNSMessage(payload) { return .next(.dns, payloadRange) }
         return .done
@@ -55,12 +55,4 @@ extension PacketDecoder {
     }
 
     static func isDNSPort(_ port: UInt16) -> Bool { port == 53 || port == 5353 || port == 5355 }
-}
-
-extension PacketDecoder {
-    // Safe: bridges to the QUIC decoder until it reads spans; the pointer is the span's
-    // own memory and is only read during the call.
-    static func startsQUICLongHeader(span: Span<UInt8>) -> Bool {
-        unsafe span.withUnsafeBytes { unsafe startsQUICLongHeader($0) }
-    }
 }

@@ -54,10 +54,8 @@ private func observe(_ packets: [[UInt8]]) -> (seen: Set<String>, anomalies: [St
         }
     }
     for (index, packet) in packets.enumerated() {
-        packet.withUnsafeBytes { bytes in
-            decoder.decode(packet: bytes, link: .rawIP, locator: .packet(UInt64(index + 1)),
-                           time: Timestamp(seconds: Int64(index)), observe: record)
-        }
+        decoder.decode(packet: packet.span, link: .rawIP, locator: .packet(UInt64(index + 1)),
+                       time: Timestamp(seconds: Int64(index)), observe: record)
     }
     decoder.finish(observe: record)
     return (seen, decoder.anomalies.counts)
@@ -152,7 +150,7 @@ private let page = Array(String(repeating: "<p>payload</p>", count: 300).utf8)
             }
         }
         for (index, packet) in conversation([(true, bytes)], size: 1460).enumerated() {
-            packet.withUnsafeBytes { decoder.decode(packet: $0, link: .rawIP, locator: .packet(UInt64(index + 1)), time: Timestamp(seconds: 0), observe: record) }
+            decoder.decode(packet: packet.span, link: .rawIP, locator: .packet(UInt64(index + 1)), time: Timestamp(seconds: 0), observe: record)
         }
         decoder.finish(observe: record)
         #expect(hosts == [expected])

@@ -36,10 +36,8 @@ private func run(_ packets: [[UInt8]]) -> (digests: [String], anomalies: [String
     var decoder = PacketDecoder()
     var seen: [Seen] = []
     for (index, packet) in packets.enumerated() {
-        packet.withUnsafeBytes { bytes in
-            decoder.decode(packet: bytes, link: .rawIP, locator: .packet(UInt64(index + 1)),
-                           time: Timestamp(seconds: Int64(index))) { seen.append(Seen($0)) }
-        }
+        decoder.decode(packet: packet.span, link: .rawIP, locator: .packet(UInt64(index + 1)),
+                       time: Timestamp(seconds: Int64(index))) { seen.append(Seen($0)) }
     }
     decoder.finish { seen.append(Seen($0)) }
     let digests = seen.filter { [.fileMD5, .fileSHA1, .fileSHA256].contains($0.field) }

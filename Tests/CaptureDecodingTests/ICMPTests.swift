@@ -8,9 +8,7 @@ import Testing
 private func decode(_ packet: [UInt8]) -> (seen: [Seen], anomalies: [String: UInt64]) {
     var decoder = PacketDecoder()
     var seen: [Seen] = []
-    packet.withUnsafeBytes { bytes in
-        decoder.decode(packet: bytes, link: .rawIP, locator: .packet(1), time: Timestamp(seconds: 0)) { seen.append(Seen($0)) }
-    }
+    decoder.decode(packet: packet.span, link: .rawIP, locator: .packet(1), time: Timestamp(seconds: 0)) { seen.append(Seen($0)) }
     return (seen, decoder.anomalies.counts)
 }
 

@@ -134,10 +134,8 @@ func decodePackets(
     var decoder = PacketDecoder(options: options)
     var seen: [Seen] = []
     for (index, packet) in packets.enumerated() {
-        let exact = UnsafeMutableRawBufferPointer.allocate(byteCount: packet.count, alignment: 1)
-        defer { exact.deallocate() }
-        exact.copyBytes(from: packet)
-        decoder.decode(packet: UnsafeRawBufferPointer(exact), link: link, locator: .packet(UInt64(index + 1)),
+        // The span covers exactly the packet: a read past its end traps.
+        decoder.decode(packet: packet.span, link: link, locator: .packet(UInt64(index + 1)),
                        time: Timestamp(seconds: Int64(index) * spacing)) { seen.append(Seen($0)) }
     }
     decoder.finish { seen.append(Seen($0)) }

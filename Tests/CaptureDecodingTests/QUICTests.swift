@@ -123,10 +123,8 @@ func decodeAll(_ frames: [[UInt8]]) -> (seen: [Seen], anomalies: [String: UInt64
     var decoder = PacketDecoder()
     var seen: [Seen] = []
     for (index, frame) in frames.enumerated() {
-        frame.withUnsafeBytes { buffer in
-            decoder.decode(packet: buffer, link: .ethernet, locator: .packet(UInt64(index + 1)), time: Timestamp(nanoseconds: 0)) {
-                seen.append(Seen($0))
-            }
+        decoder.decode(packet: frame.span, link: .ethernet, locator: .packet(UInt64(index + 1)), time: Timestamp(nanoseconds: 0)) {
+            seen.append(Seen($0))
         }
     }
     return (seen, decoder.anomalies.counts)

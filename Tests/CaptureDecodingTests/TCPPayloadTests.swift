@@ -106,7 +106,7 @@ func httpRequestsYieldHostAndURL(_ request: String, _ hosts: [String], _ urls: [
 }
 
 @Test func longURLsAreCountedNotObserved() {
-    let request = "GET /" + String(repeating: "a", count: ScratchBuffer.urlCapacity) + " HTTP/1.1\r\nHost: h.example\r\n\r\n"
+    let request = "GET /" + String(repeating: "a", count: ValueCapacity.url) + " HTTP/1.1\r\nHost: h.example\r\n\r\n"
     let (urls, anomalies, _) = observed(overTCP(tcp(destination: 80, payload: Array(request.utf8))), .httpURL)
     #expect(urls.isEmpty)
     #expect(anomalies == ["http.url_too_long": 1])
