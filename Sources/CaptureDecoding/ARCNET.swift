@@ -10,7 +10,7 @@ extension PacketDecoder {
     mutating func decodeARCNET(_ bytes: Span<UInt8>) -> Step {
         var cursor = ByteCursor(bytes)
         guard cursor.skip(4), let protocolID = cursor.readUInt8() else {
-            anomalies.record("arcnet.truncated")
+            anomalies.record(.arcnetTruncated)
             return .done
         }
         let layer: Layer
@@ -21,7 +21,7 @@ extension PacketDecoder {
         default: return .done
         }
         guard let split = cursor.readUInt8(), cursor.skip(2) else {
-            anomalies.record("arcnet.truncated")
+            anomalies.record(.arcnetTruncated)
             return .done
         }
         // Split flag: 0 unfragmented, odd the first fragment, even a later one.

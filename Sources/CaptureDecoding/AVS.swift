@@ -7,12 +7,12 @@ extension PacketDecoder {
     mutating func decodeAVS(_ bytes: Span<UInt8>) -> Step {
         let cursor = ByteCursor(bytes)
         guard cursor.getUInt32(at: 0) != nil, let length = cursor.getUInt32(at: 4) else {
-            anomalies.record("avs.truncated")
+            anomalies.record(.avsTruncated)
             return .done
         }
         var frame = cursor
         guard length >= 8, length <= 0xFFFF, frame.moveTo(Int(length)) else {
-            anomalies.record("avs.truncated")
+            anomalies.record(.avsTruncated)
             return .done
         }
         return .next(.ieee80211, frame.restRange)

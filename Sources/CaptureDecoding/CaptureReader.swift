@@ -248,7 +248,7 @@ public final class CaptureReader {
                     wireLength: originalLength, observe: observe)
                 summary.countDecoded(anomalous: decoder.anomalies.total != anomaliesBefore)
             } else {
-                summary.anomalies.record("link.unsupported")
+                summary.anomalies.record(.linkUnsupported)
                 summary.packetsUndecodable += 1
             }
             if summary.packets % CaptureReader.progressInterval == 0 {
@@ -313,7 +313,7 @@ public final class CaptureReader {
                             wireLength: UInt32(clamping: originalLength), observe: observe)
                         summary.countDecoded(anomalous: decoder.anomalies.total != anomaliesBefore)
                     } else {
-                        summary.anomalies.record("link.unsupported")
+                        summary.anomalies.record(.linkUnsupported)
                         summary.packetsUndecodable += 1
                     }
                 } else {

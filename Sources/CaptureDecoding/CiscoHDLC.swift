@@ -8,7 +8,7 @@ extension PacketDecoder {
     mutating func decodeCiscoHDLC(_ bytes: Span<UInt8>) -> Step {
         var cursor = ByteCursor(bytes)
         guard cursor.skip(2), let type = cursor.readUInt16() else {
-            anomalies.record("chdlc.truncated")
+            anomalies.record(.chdlcTruncated)
             return .done
         }
         return .etherType(type, cursor.restRange)

@@ -7,7 +7,7 @@ extension PacketDecoder {
     /// length field is not used.
     mutating func decodeCiscoMetaData(_ bytes: Span<UInt8>) -> Step {
         guard let type = bytes.uint16(at: 6) else {
-            anomalies.record("cmd.truncated")
+            anomalies.record(.cmdTruncated)
             return .done
         }
         return .etherType(type, 8..<bytes.count)
@@ -18,7 +18,7 @@ extension PacketDecoder {
     /// reads it.
     mutating func decodeCiscoMetaDataInGRE(_ bytes: Span<UInt8>) -> Step {
         guard let type = bytes.uint16(at: 0), bytes.count >= 8 else {
-            anomalies.record("cmd.truncated")
+            anomalies.record(.cmdTruncated)
             return .done
         }
         return .etherType(type, 8..<bytes.count)

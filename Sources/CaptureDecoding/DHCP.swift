@@ -27,7 +27,7 @@ extension PacketDecoder {
               let hardwareLow = cursor.getUInt32(at: 30),
               message.count >= PacketDecoder.bootpHeaderLength
         else {
-            anomalies.record("dhcp.malformed")
+            anomalies.record(.dhcpMalformed)
             return .done
         }
         // Without the cookie (plain BOOTP, or a vendor area cut off) there are no DHCP options.
@@ -41,7 +41,7 @@ extension PacketDecoder {
                 continue
             }
             guard let length = cursor.getUInt8(at: offset + 1), offset + 2 <= message.count - Int(length) else {
-                anomalies.record("dhcp.malformed")
+                anomalies.record(.dhcpMalformed)
                 return .done
             }
             switch code {

@@ -22,7 +22,7 @@ extension PacketDecoder {
               let answers = header.getUInt16(at: 6), let authorities = header.getUInt16(at: 8),
               let additionals = header.getUInt16(at: 10), message.count >= 12
         else {
-            anomalies.record("dns.malformed")
+            anomalies.record(.dnsMalformed)
             return .done
         }
         let isResponse = flags & 0x8000 != 0
@@ -32,7 +32,7 @@ extension PacketDecoder {
         // whatever the count claims.
         for _ in 0..<questions {
             guard let (length, after) = readName(message, at: offset) else {
-                anomalies.record("dns.malformed_name")
+                anomalies.record(.dnsMalformedName)
                 return .done
             }
             if length > 0 {
@@ -41,7 +41,7 @@ extension PacketDecoder {
             }
             // QTYPE and QCLASS.
             guard after + 4 <= message.count else {
-                anomalies.record("dns.malformed")
+                anomalies.record(.dnsMalformed)
                 return .done
             }
             offset = after + 4
@@ -63,13 +63,13 @@ extension PacketDecoder {
         var offset = start
         for _ in 0..<count {
             guard let (ownerLength, after) = readName(message, at: offset) else {
-                anomalies.record("dns.malformed_name")
+                anomalies.record(.dnsMalformedName)
                 return
             }
             guard let type = cursor.getUInt16(at: after), let dataLength = cursor.getUInt16(at: after + 8),
                   after + 10 <= message.count - Int(dataLength)
             else {
-                anomalies.record("dns.malformed_record")
+                anomalies.record(.dnsMalformedRecord)
                 return
             }
             let dataStart = after + 10
@@ -81,14 +81,14 @@ extension PacketDecoder {
             switch type {
             case 1:  // A
                 guard dataLength == 4, let address = cursor.getUInt32(at: dataStart) else {
-                    anomalies.record("dns.bad_rdata")
+                    anomalies.record(.dnsBadRdata)
                     continue
                 }
                 observe(Observation(value: .ipv4(IPv4Address(address)), field: .dnsAnswer, host: host,
                                     locator: context.locator, time: context.time))
             case 28:  // AAAA
                 guard dataLength == 16, let address = message.ipv6Address(at: dataStart) else {
-                    anomalies.record("dns.bad_rdata")
+                    anomalies.record(.dnsBadRdata)
                     continue
                 }
                 observe(Observation(value: .ipv6(address), field: .dnsAnswer, host: host,
@@ -97,7 +97,7 @@ extension PacketDecoder {
                 let nameStart = type == 15 ? dataStart + 2 : dataStart
                 // The name must start inside the record's data; pointers may reach back.
                 guard nameStart < offset, let (length, end) = readName(message, at: nameStart), end <= offset else {
-                    anomalies.record("dns.bad_rdata")
+                    anomalies.record(.dnsBadRdata)
                     continue
                 }
                 if length > 0 {

@@ -14,18 +14,18 @@ extension PacketDecoder {
     mutating func decodeEthernet(_ bytes: Span<UInt8>) -> Step {
         var cursor = ByteCursor(bytes)
         guard cursor.skip(12), var type = cursor.readUInt16() else {
-            anomalies.record("ethernet.truncated")
+            anomalies.record(.ethernetTruncated)
             return .done
         }
         var tags = 0
         while let tagLength = PacketDecoder.tagLength(type) {
             tags += 1
             guard tags <= PacketDecoder.maxVLANTags else {
-                anomalies.record("vlan.too_many_tags")
+                anomalies.record(.vlanTooManyTags)
                 return .done
             }
             guard cursor.skip(tagLength), let inner = cursor.readUInt16() else {
-                anomalies.record("vlan.truncated")
+                anomalies.record(.vlanTruncated)
                 return .done
             }
             type = inner

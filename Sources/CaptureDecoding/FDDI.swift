@@ -8,7 +8,7 @@ extension PacketDecoder {
     mutating func decodeFDDI(_ bytes: Span<UInt8>) -> Step {
         var cursor = ByteCursor(bytes)
         guard let frameControl = cursor.readUInt8(), cursor.skip(12) else {
-            anomalies.record("fddi.truncated")
+            anomalies.record(.fddiTruncated)
             return .done
         }
         // Frame control CLFFZZZZ: C async (0) or sync (1), L address length, FF 01 = LLC.

@@ -70,7 +70,7 @@ extension PacketDecoder {
         }
         let end = offset + data.count
         guard end <= PacketDecoder.maxDatagramPayload else {
-            anomalies.record("ip.fragment_too_large")
+            anomalies.record(.ipFragmentTooLarge)
             dropDatagram(key, observe: observe)
             return nil
         }
@@ -90,7 +90,7 @@ extension PacketDecoder {
         }
         if !more {
             if let total = datagram.total, total != end {
-                anomalies.record("ip.fragment_conflict")
+                anomalies.record(.ipFragmentConflict)
             } else if datagram.total == nil {
                 datagram.total = end
             }
@@ -100,12 +100,12 @@ extension PacketDecoder {
               datagram.total.map({ end <= $0 && datagram.bytes.count <= $0 }) ?? true
         else {
             anomalies.record(datagram.fragments > PacketDecoder.maxFragmentsPerDatagram
-                             ? "ip.fragments_too_many" : "ip.fragment_conflict")
+                             ? .ipFragmentsTooMany : .ipFragmentConflict)
             fragments.buffered -= datagram.bytes.count
             return nil
         }
         guard fragments.buffered + growth <= fragments.options.maxFragmentBytesTotal else {
-            anomalies.record("ip.fragments_memory_cap")
+            anomalies.record(.ipFragmentsMemoryCap)
             fragments.buffered -= datagram.bytes.count
             return nil
         }
@@ -129,8 +129,8 @@ extension PacketDecoder {
             position = max(position, range.upperBound)
         }
         if position < end { PacketDecoder.copy(data, from: offset, range: position..<end, into: &datagram.bytes) }
-        if overlap { anomalies.record("ip.fragment_overlap") }
-        if conflict { anomalies.record("ip.fragment_conflict") }
+        if overlap { anomalies.record(.ipFragmentOverlap) }
+        if conflict { anomalies.record(.ipFragmentConflict) }
         PacketDecoder.insert(offset..<end, into: &datagram.ranges)
 
         if let total = datagram.total, datagram.ranges.first == 0..<total {
@@ -194,14 +194,14 @@ extension PacketDecoder {
         }
         guard any else { return }
         for (key, datagram) in fragments.datagrams where datagram.firstTime < limit {
-            anomalies.record("ip.fragments_timeout")
+            anomalies.record(.ipFragmentsTimeout)
             dropDatagram(key, observe: observe)
         }
     }
 
     private mutating func evictOldestDatagram(observe: (Observation) -> Void) {
         guard let oldest = fragments.datagrams.min(by: { $0.value.firstTime < $1.value.firstTime }) else { return }
-        anomalies.record("ip.fragments_evicted")
+        anomalies.record(.ipFragmentsEvicted)
         dropDatagram(oldest.key, observe: observe)
     }
 
@@ -209,7 +209,7 @@ extension PacketDecoder {
     /// (`ip.fragments_incomplete`) and their first fragments decoded alone.
     mutating func finishFragments(observe: (Observation) -> Void) {
         guard !fragments.datagrams.isEmpty else { return }
-        anomalies.record("ip.fragments_incomplete", count: UInt64(fragments.datagrams.count))
+        anomalies.record(.ipFragmentsIncomplete, count: UInt64(fragments.datagrams.count))
         for key in Array(fragments.datagrams.keys) { dropDatagram(key, observe: observe) }
         fragments.buffered = 0
     }

@@ -12,7 +12,7 @@ extension PacketDecoder {
     mutating func decodeGRE(_ bytes: Span<UInt8>) -> Step {
         let header = ByteCursor(bytes)
         guard let flags = header.getUInt16(at: 0), let proto = header.getUInt16(at: 2) else {
-            anomalies.record("gre.truncated")
+            anomalies.record(.greTruncated)
             return .done
         }
         let version = flags & 0x7
@@ -21,7 +21,7 @@ extension PacketDecoder {
         let hasKey = flags & 0x2000 != 0
         let hasSequence = flags & 0x1000 != 0
         guard !hasRouting else {
-            anomalies.record("gre.routing_unsupported")
+            anomalies.record(.greRoutingUnsupported)
             return .done
         }
         var length = 4
@@ -31,16 +31,16 @@ extension PacketDecoder {
         case 1:
             // PPTP: the key is mandatory; an acknowledgement number follows the sequence.
             guard hasKey, proto == 0x880B else {
-                anomalies.record("gre.bad_pptp_header")
+                anomalies.record(.greBadPPTPHeader)
                 return .done
             }
             length += 4 + (hasSequence ? 4 : 0) + (flags & 0x0080 != 0 ? 4 : 0)
         default:
-            anomalies.record("gre.bad_version")
+            anomalies.record(.greBadVersion)
             return .done
         }
         guard length <= bytes.count else {
-            anomalies.record("gre.truncated")
+            anomalies.record(.greTruncated)
             return .done
         }
         let payload = length..<bytes.count
@@ -52,19 +52,19 @@ extension PacketDecoder {
             // ERSPAN type II has the sequence bit and an 8-byte header; type I has neither.
             guard hasSequence else { return .next(.ethernet, payload) }
             guard payload.count >= 8 else {
-                anomalies.record("erspan.truncated")
+                anomalies.record(.erspanTruncated)
                 return .done
             }
             return .next(.ethernet, (length + 8)..<bytes.count)
         case 0x22EB:
             // ERSPAN type III: 12 bytes, then an 8-byte platform subheader when O is set.
             guard let last = bytes.uint8(at: length + 11) else {
-                anomalies.record("erspan.truncated")
+                anomalies.record(.erspanTruncated)
                 return .done
             }
             let erspanLength = last & 0x01 != 0 ? 20 : 12
             guard payload.count >= erspanLength else {
-                anomalies.record("erspan.truncated")
+                anomalies.record(.erspanTruncated)
                 return .done
             }
             return .next(.ethernet, (length + erspanLength)..<bytes.count)

@@ -14,7 +14,7 @@ extension PacketDecoder {
     ) -> Step {
         let cursor = ByteCursor(bytes)
         guard let type = cursor.getUInt8(at: 0) else {
-            anomalies.record("icmp.truncated")
+            anomalies.record(.icmpTruncated)
             return .done
         }
         let isError: Bool
@@ -28,7 +28,7 @@ extension PacketDecoder {
         switch version {
         case 4:
             guard let source = cursor.getUInt32(at: 8 + 12), let destination = cursor.getUInt32(at: 8 + 16) else {
-                anomalies.record("icmp.quote_truncated")
+                anomalies.record(.icmpQuoteTruncated)
                 return .done
             }
             observation.value = .ipv4(IPv4Address(source))
@@ -41,7 +41,7 @@ extension PacketDecoder {
         case 6:
             guard let sourceAddress = bytes.ipv6Address(at: 8 + 8), let destinationAddress = bytes.ipv6Address(at: 8 + 24)
             else {
-                anomalies.record("icmp.quote_truncated")
+                anomalies.record(.icmpQuoteTruncated)
                 return .done
             }
             observation.value = .ipv6(sourceAddress)
@@ -53,7 +53,7 @@ extension PacketDecoder {
             observation.field = .quotedIPv6Destination
             observe(observation)
         default:
-            anomalies.record("icmp.quote_bad_version")
+            anomalies.record(.icmpQuoteBadVersion)
         }
         return .done
     }

@@ -11,7 +11,7 @@ extension PacketDecoder {
     mutating func decodeIEEE80211(_ bytes: Span<UInt8>) -> Step {
         var cursor = ByteCursor(bytes)
         guard let control = cursor.readUInt8(), let flags = cursor.readUInt8() else {
-            anomalies.record("wlan.truncated")
+            anomalies.record(.wlanTruncated)
             return .done
         }
         let type = control >> 2 & 0x3
@@ -26,7 +26,7 @@ extension PacketDecoder {
             if flags & 0x80 != 0 { headerLength += 4 }
         }
         guard cursor.moveTo(headerLength) else {
-            anomalies.record("wlan.truncated")
+            anomalies.record(.wlanTruncated)
             return .done
         }
         // Protected frames: the body is encrypted.

@@ -7,7 +7,7 @@ extension PacketDecoder {
     mutating func decodeIPNet(_ bytes: Span<UInt8>) -> Step {
         var cursor = ByteCursor(bytes)
         guard let family = cursor.getUInt8(at: 1), cursor.skip(24) else {
-            anomalies.record("ipnet.truncated")
+            anomalies.record(.ipnetTruncated)
             return .done
         }
         switch family {

@@ -8,7 +8,7 @@ extension PacketDecoder {
     mutating func decodeIPoIB(_ bytes: Span<UInt8>) -> Step {
         var cursor = ByteCursor(bytes)
         guard cursor.skip(40), let type = cursor.readUInt16(), cursor.skip(2) else {
-            anomalies.record("ipoib.truncated")
+            anomalies.record(.ipoibTruncated)
             return .done
         }
         return .etherType(type, cursor.restRange)

@@ -12,11 +12,11 @@ extension PacketDecoder {
     ) -> Step {
         let header = ByteCursor(bytes)
         guard let versionAndLength = header.getUInt8(at: 0) else {
-            anomalies.record("ipv4.truncated")
+            anomalies.record(.ipv4Truncated)
             return .done
         }
         guard versionAndLength >> 4 == 4 else {
-            anomalies.record("ipv4.bad_version")
+            anomalies.record(.ipv4BadVersion)
             return .done
         }
         guard let totalLength = header.getUInt16(at: 2), let identification = header.getUInt16(at: 4),
@@ -31,22 +31,22 @@ extension PacketDecoder {
                                     field: context.ipHeaders > 0 ? .tunnelIPSource : .ipSource, host: .none,
                                     locator: context.locator, time: context.time))
             }
-            anomalies.record("ipv4.truncated")
+            anomalies.record(.ipv4Truncated)
             return .done
         }
         let headerLength = Int(versionAndLength & 0x0F) * 4
         guard headerLength >= 20 else {
-            anomalies.record("ipv4.bad_header_length")
+            anomalies.record(.ipv4BadHeaderLength)
             return .done
         }
         guard totalLength == 0 || Int(totalLength) >= headerLength else {
-            anomalies.record("ipv4.bad_total_length")
+            anomalies.record(.ipv4BadTotalLength)
             return .done
         }
 
         context.ipHeaders += 1
         guard context.ipHeaders <= PacketDecoder.maxIPHeaders else {
-            anomalies.record("tunnel.too_deep")
+            anomalies.record(.tunnelTooDeep)
             return .done
         }
         let sourceAddress = IPv4Address(source)
@@ -61,7 +61,7 @@ extension PacketDecoder {
             if totalLength != 0 {
                 if Int(totalLength) > bytes.count {
                     // A sampled packet is cut on purpose (sFlow).
-                    if !context.isSampled { anomalies.record("ipv4.truncated") }
+                    if !context.isSampled { anomalies.record(.ipv4Truncated) }
                 } else {
                     end = Int(totalLength)
                 }
@@ -81,7 +81,7 @@ extension PacketDecoder {
                     context: context, observe: observe)
             }
         } else {
-            anomalies.record("ipv4.truncated")
+            anomalies.record(.ipv4Truncated)
         }
         // A header inside a tunnel (not the packet's first) has the tunnel fields.
         let inner = context.ipHeaders > 1

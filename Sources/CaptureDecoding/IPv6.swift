@@ -16,11 +16,11 @@ extension PacketDecoder {
     ) -> Step {
         let header = ByteCursor(bytes)
         guard let version = header.getUInt8(at: 0) else {
-            anomalies.record("ipv6.truncated")
+            anomalies.record(.ipv6Truncated)
             return .done
         }
         guard version >> 4 == 6 else {
-            anomalies.record("ipv6.bad_version")
+            anomalies.record(.ipv6BadVersion)
             return .done
         }
         guard let payloadLength = header.getUInt16(at: 4), let next = header.getUInt8(at: 6),
@@ -33,12 +33,12 @@ extension PacketDecoder {
                                     field: context.ipHeaders > 0 ? .tunnelIPv6Source : .ipv6Source, host: .none,
                                     locator: context.locator, time: context.time))
             }
-            anomalies.record("ipv6.truncated")
+            anomalies.record(.ipv6Truncated)
             return .done
         }
         context.ipHeaders += 1
         guard context.ipHeaders <= PacketDecoder.maxIPHeaders else {
-            anomalies.record("tunnel.too_deep")
+            anomalies.record(.tunnelTooDeep)
             return .done
         }
         context.source = .ipv6(source)
@@ -48,7 +48,7 @@ extension PacketDecoder {
         if payloadLength != 0 {
             if 40 + Int(payloadLength) > bytes.count {
                 // A sampled packet is cut on purpose (sFlow).
-                if !context.isSampled { anomalies.record("ipv6.truncated") }
+                if !context.isSampled { anomalies.record(.ipv6Truncated) }
             } else {
                 end = 40 + Int(payloadLength)
             }
@@ -99,7 +99,7 @@ extension PacketDecoder {
             switch next {
             case 0, 43, 60:  // hop-by-hop, routing, destination options: 8-octet units after the first 8
                 guard let following = packet.getUInt8(at: offset), let units = packet.getUInt8(at: offset + 1) else {
-                    anomalies.record("ipv6.truncated")
+                    anomalies.record(.ipv6Truncated)
                     return nil
                 }
                 next = following
@@ -107,7 +107,7 @@ extension PacketDecoder {
             case 44:  // fragment: fixed 8 bytes
                 guard let following = packet.getUInt8(at: offset), let fragment = packet.getUInt16(at: offset + 2)
                 else {
-                    anomalies.record("ipv6.truncated")
+                    anomalies.record(.ipv6Truncated)
                     return nil
                 }
                 next = following
@@ -120,7 +120,7 @@ extension PacketDecoder {
                     guard let identification = packet.getUInt32(at: offset - 4), offset <= end,
                           let source = bytes.ipv6Address(at: 8), let destination = bytes.ipv6Address(at: 24)
                     else {
-                        anomalies.record("ipv6.truncated")
+                        anomalies.record(.ipv6Truncated)
                         return nil
                     }
                     let key = FragmentKey(sourceHigh: source.high, sourceLow: source.low, destinationHigh: destination.high,
@@ -136,7 +136,7 @@ extension PacketDecoder {
                 }
             case 51:  // authentication header: 4-octet units after the first 8
                 guard let following = packet.getUInt8(at: offset), let units = packet.getUInt8(at: offset + 1) else {
-                    anomalies.record("ipv6.truncated")
+                    anomalies.record(.ipv6Truncated)
                     return nil
                 }
                 next = following
@@ -146,11 +146,11 @@ extension PacketDecoder {
                 return .next(next, offset..<end)
             }
             guard offset <= end else {
-                anomalies.record("ipv6.truncated")
+                anomalies.record(.ipv6Truncated)
                 return nil
             }
         }
-        anomalies.record("ipv6.too_many_extension_headers")
+        anomalies.record(.ipv6TooManyExtensionHeaders)
         return nil
     }
 }

@@ -9,12 +9,12 @@ extension PacketDecoder {
     mutating func decodeLLC(_ bytes: Span<UInt8>) -> Step {
         var cursor = ByteCursor(bytes)
         guard let saps = cursor.readUInt16(), let control = cursor.readUInt8() else {
-            anomalies.record("llc.truncated")
+            anomalies.record(.llcTruncated)
             return .done
         }
         guard saps == 0xAAAA, control == 0x03 else { return .done }
         guard let ouiHigh = cursor.readUInt16(), let ouiLow = cursor.readUInt8(), let type = cursor.readUInt16() else {
-            anomalies.record("llc.truncated")
+            anomalies.record(.llcTruncated)
             return .done
         }
         guard ouiHigh == 0, ouiLow == 0 || ouiLow == 0xF8 else { return .done }

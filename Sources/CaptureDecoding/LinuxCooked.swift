@@ -6,7 +6,7 @@ extension PacketDecoder {
     mutating func decodeLinuxCooked(_ bytes: Span<UInt8>) -> Step {
         var cursor = ByteCursor(bytes)
         guard cursor.skip(14), let proto = cursor.readUInt16() else {
-            anomalies.record("sll.truncated")
+            anomalies.record(.sllTruncated)
             return .done
         }
         return .etherType(proto, cursor.restRange)
@@ -17,7 +17,7 @@ extension PacketDecoder {
     mutating func decodeLinuxCooked2(_ bytes: Span<UInt8>) -> Step {
         var cursor = ByteCursor(bytes)
         guard let proto = cursor.readUInt16(), cursor.skip(18) else {
-            anomalies.record("sll2.truncated")
+            anomalies.record(.sll2Truncated)
             return .done
         }
         return .etherType(proto, cursor.restRange)

@@ -8,7 +8,7 @@ extension PacketDecoder {
     mutating func decodeLoopback(_ bytes: Span<UInt8>) -> Step {
         var cursor = ByteCursor(bytes)
         guard let raw = cursor.readUInt32() else {
-            anomalies.record("loopback.truncated")
+            anomalies.record(.loopbackTruncated)
             return .done
         }
         let family = raw > 0xFFFF ? raw.byteSwapped : raw

@@ -13,7 +13,7 @@ extension PacketDecoder {
         var cursor = ByteCursor(bytes)
         for _ in 0..<PacketDecoder.maxMPLSLabels {
             guard let entry = cursor.readUInt32() else {
-                anomalies.record("mpls.truncated")
+                anomalies.record(.mplsTruncated)
                 return .done
             }
             if entry & 0x100 != 0 {
@@ -24,7 +24,7 @@ extension PacketDecoder {
                 }
             }
         }
-        anomalies.record("mpls.too_many_labels")
+        anomalies.record(.mplsTooManyLabels)
         return .done
     }
 }

@@ -14,7 +14,7 @@ extension PacketDecoder {
     mutating func decodeNFLOG(_ bytes: Span<UInt8>) -> Step {
         var cursor = ByteCursor(bytes)
         guard let family = cursor.readUInt8(), cursor.skip(3) else {
-            anomalies.record("nflog.truncated")
+            anomalies.record(.nflogTruncated)
             return .done
         }
         let payloadLayer: Layer
@@ -28,7 +28,7 @@ extension PacketDecoder {
             if cursor.isAtEnd { return .done }
             guard let rawLength = cursor.getUInt16(at: cursor.offset), let rawType = cursor.getUInt16(at: cursor.offset + 2)
             else {
-                anomalies.record("nflog.truncated")
+                anomalies.record(.nflogTruncated)
                 return .done
             }
             if littleEndian == nil {
@@ -41,7 +41,7 @@ extension PacketDecoder {
             // The top two type bits are netlink flags (NLA_F_NESTED, NLA_F_NET_BYTEORDER).
             let type = (isLittle ? rawType.byteSwapped : rawType) & 0x3FFF
             guard length >= 4 else {
-                anomalies.record("nflog.bad_length")
+                anomalies.record(.nflogBadLength)
                 return .done
             }
             if type == 9 {
@@ -51,13 +51,13 @@ extension PacketDecoder {
                 return .next(payloadLayer, value.restRange.prefix(length - 4))
             }
             guard length <= cursor.remaining else {
-                anomalies.record("nflog.truncated")
+                anomalies.record(.nflogTruncated)
                 return .done
             }
             // The last attribute's padding may be left out at the end of the packet.
             _ = cursor.skip(min((length + 3) & ~3, cursor.remaining))
         }
-        anomalies.record("nflog.too_many_attributes")
+        anomalies.record(.nflogTooManyAttributes)
         return .done
     }
 }

@@ -11,21 +11,21 @@ extension PacketDecoder {
         guard let first = header.getUInt8(at: 0), let lengthByte = header.getUInt8(at: 1),
               let next = header.getUInt8(at: 3), bytes.count >= 8
         else {
-            anomalies.record("nsh.truncated")
+            anomalies.record(.nshTruncated)
             return .done
         }
         guard first >> 6 == 0 else {
-            anomalies.record("nsh.bad_version")
+            anomalies.record(.nshBadVersion)
             return .done
         }
         // The base and service path headers are two words: a shorter length is impossible.
         let length = Int(lengthByte & 0x3F) * 4
         guard length >= 8 else {
-            anomalies.record("nsh.bad_length")
+            anomalies.record(.nshBadLength)
             return .done
         }
         guard length <= bytes.count else {
-            anomalies.record("nsh.truncated")
+            anomalies.record(.nshTruncated)
             return .done
         }
         guard let layer = PacketDecoder.layer(forNextProtocol: next) else { return .done }

@@ -10,12 +10,12 @@ extension PacketDecoder {
         guard let length = cursor.getUInt32(at: 0)?.byteSwapped, let recordType = cursor.getUInt32(at: 4)?.byteSwapped,
               let dataLinkType = cursor.getUInt32(at: 8)?.byteSwapped
         else {
-            anomalies.record("pktap.truncated")
+            anomalies.record(.pktapTruncated)
             return .done
         }
         var packet = cursor
         guard length >= 12, length <= UInt32(bytes.count), packet.moveTo(Int(length)) else {
-            anomalies.record("pktap.truncated")
+            anomalies.record(.pktapTruncated)
             return .done
         }
         guard recordType == 1 else { return .done }

@@ -9,12 +9,12 @@ extension PacketDecoder {
         let cursor = ByteCursor(bytes)
         guard let length = cursor.getUInt16(at: 2)?.byteSwapped, let dataLinkType = cursor.getUInt32(at: 4)?.byteSwapped
         else {
-            anomalies.record("ppi.truncated")
+            anomalies.record(.ppiTruncated)
             return .done
         }
         var frame = cursor
         guard length >= 8, frame.moveTo(Int(length)) else {
-            anomalies.record("ppi.truncated")
+            anomalies.record(.ppiTruncated)
             return .done
         }
         switch dataLinkType {

@@ -10,7 +10,7 @@ extension PacketDecoder {
         var cursor = ByteCursor(bytes)
         if cursor.peekUInt16() == 0xFF03 { _ = cursor.skip(2) }
         guard let proto = PacketDecoder.readPPPProtocol(&cursor) else {
-            anomalies.record("ppp.truncated")
+            anomalies.record(.pppTruncated)
             return .done
         }
         guard let layer = Layer.forPPPProtocol(proto) else { return .done }
@@ -22,7 +22,7 @@ extension PacketDecoder {
     mutating func decodePPPWithDirection(_ bytes: Span<UInt8>) -> Step {
         var cursor = ByteCursor(bytes)
         guard cursor.skip(1) else {
-            anomalies.record("ppp.truncated")
+            anomalies.record(.pppTruncated)
             return .done
         }
         return .next(.ppp, cursor.restRange)

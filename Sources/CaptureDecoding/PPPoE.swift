@@ -7,17 +7,17 @@ extension PacketDecoder {
     mutating func decodePPPoESession(_ bytes: Span<UInt8>) -> Step {
         var cursor = ByteCursor(bytes)
         guard cursor.skip(4), let length = cursor.readUInt16(), cursor.peekUInt8() != nil else {
-            anomalies.record("pppoe.truncated")
+            anomalies.record(.pppoeTruncated)
             return .done
         }
         guard let proto = PacketDecoder.readPPPProtocol(&cursor) else {
-            anomalies.record("pppoe.truncated")
+            anomalies.record(.pppoeTruncated)
             return .done
         }
         // `length` counts the PPP protocol field (one or two bytes) and the payload.
         let protocolLength = cursor.offset - 6
         guard Int(length) >= protocolLength else {
-            anomalies.record("pppoe.bad_length")
+            anomalies.record(.pppoeBadLength)
             return .done
         }
         guard let layer = Layer.forPPPProtocol(proto) else { return .done }

@@ -337,7 +337,7 @@ struct PacketDecoder {
             case .quic: step = decodeQUIC(bytes, context: context, observe: observe)
             }
         }
-        if case .next = step { anomalies.record("decoder.too_many_layers") }
+        if case .next = step { anomalies.record(.decoderTooManyLayers) }
         return nil
     }
 }
@@ -351,13 +351,15 @@ struct PacketAnomalies {
     /// Every anomaly counted so far (the sum of `byKind`).
     private(set) var total: UInt64 = 0
 
-    mutating func record(_ kind: StaticString) {
-        byKind.record(kind)
-        total += 1
+    /// Counts `count` anomalies of `kind`.
+    mutating func record(_ kind: AnomalyKind, count: UInt64 = 1) {
+        byKind.record(kind, count: count)
+        total += count
     }
 
-    mutating func record(_ kind: String, count: UInt64 = 1) {
-        byKind.record(kind, count: count)
+    // Transitional: the stream decoders' literals, replaced when they merge.
+    mutating func record(_ kind: StaticString, count: UInt64 = 1) {
+        byKind.record(named: kind.description, count: count)
         total += count
     }
 

@@ -285,7 +285,7 @@ final class PcapNGReader {
             let value = position + 4
             if code == 0 { break }
             guard valueLength <= limit - value else {
-                anomalies.record("pcapng.bad_option")
+                anomalies.record(.pcapngBadOption)
                 break
             }
             switch (code, valueLength) {
@@ -298,7 +298,7 @@ final class PcapNGReader {
                 } else if raw & 0x80 == 0, exponent <= 19 {
                     interface.exponent = exponent
                 } else {
-                    anomalies.record("pcapng.bad_tsresol")
+                    anomalies.record(.pcapngBadTsresol)
                 }
             case (14, 8):  // if_tsoffset
                 let first = UInt64(load32(at: value, bigEndian: bigEndian))

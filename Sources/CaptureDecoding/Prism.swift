@@ -10,7 +10,7 @@ extension PacketDecoder {
     mutating func decodePrism(_ bytes: Span<UInt8>) -> Step {
         let cursor = ByteCursor(bytes)
         guard let code = cursor.getUInt32(at: 0), let rawLength = cursor.getUInt32(at: 4) else {
-            anomalies.record("prism.truncated")
+            anomalies.record(.prismTruncated)
             return .done
         }
         if code & 0xFFFF_FFF0 == 0x8021_1000 { return .next(.avs, 0..<bytes.count) }
@@ -18,7 +18,7 @@ extension PacketDecoder {
         let length = rawLength.byteSwapped <= 0xFFFF ? rawLength.byteSwapped : rawLength
         var frame = cursor
         guard length >= 8, length <= 0xFFFF, frame.moveTo(Int(length)) else {
-            anomalies.record("prism.truncated")
+            anomalies.record(.prismTruncated)
             return .done
         }
         return .next(.ieee80211, frame.restRange)

@@ -9,16 +9,16 @@ extension PacketDecoder {
     mutating func decodeRadiotap(_ bytes: Span<UInt8>) -> Step {
         let cursor = ByteCursor(bytes)
         guard let version = cursor.getUInt8(at: 0), let length = cursor.getUInt16(at: 2)?.byteSwapped else {
-            anomalies.record("radiotap.truncated")
+            anomalies.record(.radiotapTruncated)
             return .done
         }
         guard version == 0, length >= 8 else {
-            anomalies.record("radiotap.bad_header")
+            anomalies.record(.radiotapBadHeader)
             return .done
         }
         var frame = cursor
         guard frame.moveTo(Int(length)) else {
-            anomalies.record("radiotap.truncated")
+            anomalies.record(.radiotapTruncated)
             return .done
         }
         return .next(.ieee80211, frame.restRange)

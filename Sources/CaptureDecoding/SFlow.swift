@@ -19,7 +19,7 @@ extension PacketDecoder {
         // Other versions (2, 4) are not decoded.
         guard let version = cursor.readUInt32(), version == 5 else { return .done }
         guard let addressType = cursor.readUInt32() else {
-            anomalies.record("sflow.truncated")
+            anomalies.record(.sflowTruncated)
             return .done
         }
         let addressLength: Int
@@ -27,12 +27,12 @@ extension PacketDecoder {
         case 1: addressLength = 4
         case 2: addressLength = 16
         default:
-            anomalies.record("sflow.bad_address_type")
+            anomalies.record(.sflowBadAddressType)
             return .done
         }
         // Agent address, sub-agent id, sequence number, uptime, then the sample count.
         guard cursor.skip(addressLength + 12), var samples = cursor.readUInt32() else {
-            anomalies.record("sflow.truncated")
+            anomalies.record(.sflowTruncated)
             return .done
         }
         while samples > 0, !cursor.isAtEnd {
@@ -40,7 +40,7 @@ extension PacketDecoder {
             guard let format = cursor.readUInt32(), let length = cursor.readUInt32(),
                   let sample = cursor.readBytes(Int(length))
             else {
-                anomalies.record("sflow.truncated")
+                anomalies.record(.sflowTruncated)
                 return .done
             }
             switch format {
@@ -50,7 +50,7 @@ extension PacketDecoder {
             }
         }
         // Fewer samples than the count says.
-        if samples > 0 { anomalies.record("sflow.truncated") }
+        if samples > 0 { anomalies.record(.sflowTruncated) }
         return .done
     }
 
@@ -61,7 +61,7 @@ extension PacketDecoder {
     ) {
         var cursor = ByteCursor(bytes)
         guard cursor.skip(fixedLength), var records = cursor.readUInt32() else {
-            anomalies.record("sflow.truncated")
+            anomalies.record(.sflowTruncated)
             return
         }
         while records > 0, !cursor.isAtEnd {
@@ -69,7 +69,7 @@ extension PacketDecoder {
             guard let format = cursor.readUInt32(), let length = cursor.readUInt32(),
                   let record = cursor.readBytes(Int(length))
             else {
-                anomalies.record("sflow.truncated")
+                anomalies.record(.sflowTruncated)
                 return
             }
             guard format == 1 else { continue }  // only the raw packet header names addresses
@@ -78,7 +78,7 @@ extension PacketDecoder {
             guard let proto = fields.getUInt32(at: 0), let headerLength = fields.getUInt32(at: 12),
                   let header = fields.getBytes(at: 16, count: Int(headerLength))
             else {
-                anomalies.record("sflow.truncated")
+                anomalies.record(.sflowTruncated)
                 continue
             }
             let first: Layer
@@ -98,6 +98,6 @@ extension PacketDecoder {
             run(first, header, context: &sampled, observe: observe)
         }
         // Fewer records than the count says.
-        if records > 0 { anomalies.record("sflow.truncated") }
+        if records > 0 { anomalies.record(.sflowTruncated) }
     }
 }

@@ -15,16 +15,16 @@ extension PacketDecoder {
               let sequence = header.getUInt32(at: 4),
               let offsetByte = header.getUInt8(at: 12), let flags = header.getUInt8(at: 13), bytes.count >= 20
         else {
-            anomalies.record("tcp.truncated")
+            anomalies.record(.tcpTruncated)
             return .done
         }
         let headerLength = Int(offsetByte >> 4) * 4
         guard headerLength >= 20 else {
-            anomalies.record("tcp.bad_header_length")
+            anomalies.record(.tcpBadHeaderLength)
             return .done
         }
         guard headerLength <= bytes.count else {
-            anomalies.record("tcp.truncated")
+            anomalies.record(.tcpTruncated)
             return .done
         }
         // Segments without data matter only for their SYN, FIN or RST.
@@ -44,7 +44,7 @@ extension PacketDecoder {
         var offset = 0
         while let length = cursor.getUInt16(at: offset) {
             guard length >= 12, let message = cursor.getBytes(at: offset + 2, count: Int(length)) else {
-                anomalies.record("dns.tcp_segmented")
+                anomalies.record(.dnsTCPSegmented)
                 return .done
             }
             _ = decodeDNS(message, context: context, observe: observe)

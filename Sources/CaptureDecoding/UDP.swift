@@ -8,11 +8,11 @@ extension PacketDecoder {
     /// else to DNS when the payload has a DNS message's shape (`looksLikeDNSMessage`).
     mutating func decodeUDP(_ bytes: Span<UInt8>) -> Step {
         guard bytes.count >= 8, let length = bytes.uint16(at: 4) else {
-            anomalies.record("udp.truncated")
+            anomalies.record(.udpTruncated)
             return .done
         }
         guard length == 0 || length >= 8 else {
-            anomalies.record("udp.bad_length")
+            anomalies.record(.udpBadLength)
             return .done
         }
         guard let (sourcePort, destinationPort, payloadRange) = PacketDecoder.udpDatagram(bytes) else { return .done }

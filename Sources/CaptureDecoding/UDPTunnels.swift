@@ -4,7 +4,7 @@ extension PacketDecoder {
     /// VXLAN (RFC 7348, UDP 4789): 8 bytes (flags with the I bit, VNI), then Ethernet.
     mutating func decodeVXLAN(_ bytes: Span<UInt8>) -> Step {
         guard bytes.count >= 8 else {
-            anomalies.record("vxlan.truncated")
+            anomalies.record(.vxlanTruncated)
             return .done
         }
         return .next(.ethernet, 8..<bytes.count)
@@ -16,11 +16,11 @@ extension PacketDecoder {
     mutating func decodeVXLANGPE(_ bytes: Span<UInt8>) -> Step {
         let header = ByteCursor(bytes)
         guard let flags = header.getUInt8(at: 0), let next = header.getUInt8(at: 3), bytes.count >= 8 else {
-            anomalies.record("vxlan_gpe.truncated")
+            anomalies.record(.vxlanGPETruncated)
             return .done
         }
         guard flags & 0x30 == 0 else {  // version 0 is the only one
-            anomalies.record("vxlan_gpe.bad_version")
+            anomalies.record(.vxlanGPEBadVersion)
             return .done
         }
         let payload = 8..<bytes.count
@@ -52,13 +52,13 @@ extension PacketDecoder {
         guard let identity = header.getUInt8(at: 0), let signature = header.getUInt8(at: 1),
               let opcode = header.getUInt8(at: 2), let next = header.getUInt8(at: 3), bytes.count >= 8
         else {
-            anomalies.record("ayiya.truncated")
+            anomalies.record(.ayiyaTruncated)
             return .done
         }
         guard opcode & 0x0F == 1 else { return .done }
         let length = 8 + (1 << Int(identity >> 4)) + Int(signature >> 4) * 4
         guard length <= bytes.count else {
-            anomalies.record("ayiya.truncated")
+            anomalies.record(.ayiyaTruncated)
             return .done
         }
         switch next {
@@ -74,16 +74,16 @@ extension PacketDecoder {
     mutating func decodeGeneve(_ bytes: Span<UInt8>) -> Step {
         let header = ByteCursor(bytes)
         guard let first = header.getUInt8(at: 0), let proto = header.getUInt16(at: 2), bytes.count >= 8 else {
-            anomalies.record("geneve.truncated")
+            anomalies.record(.geneveTruncated)
             return .done
         }
         guard first >> 6 == 0 else {
-            anomalies.record("geneve.bad_version")
+            anomalies.record(.geneveBadVersion)
             return .done
         }
         let length = 8 + Int(first & 0x3F) * 4
         guard length <= bytes.count else {
-            anomalies.record("geneve.truncated")
+            anomalies.record(.geneveTruncated)
             return .done
         }
         let payload = length..<bytes.count

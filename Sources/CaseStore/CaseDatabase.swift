@@ -435,12 +435,13 @@ public final class CaseDatabase: Sendable {
         return String(decoding: try encoder.encode(anomalies.counts), as: UTF8.self)
     }
 
+    /// Anomaly counts read back by name: a case written by another version may name
+    /// kinds this one does not record, and they are kept.
     private static func anomalies(fromJSON text: String) -> AnomalyCounts {
-        var counts = AnomalyCounts()
-        if let decoded = try? JSONDecoder().decode([String: UInt64].self, from: Data(text.utf8)) {
-            for (kind, count) in decoded { counts.record(kind, count: count) }
+        guard let decoded = try? JSONDecoder().decode([String: UInt64].self, from: Data(text.utf8)) else {
+            return AnomalyCounts()
         }
-        return counts
+        return AnomalyCounts(counts: decoded)
     }
 
     private static func unsigned(_ value: Int64) -> UInt64 { UInt64(clamping: value) }

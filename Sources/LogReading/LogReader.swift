@@ -497,7 +497,7 @@ public final class LogReader {
             summary.separatorBytes += separator
             summary.cutBytes += UInt64(bytes.count) + dropped - UInt64(length) - (carriageReturn ? 1 : 0)
             summary.lines += 1
-            if cut { summary.anomalies.record("log.line_too_long") }
+            if cut { summary.anomalies.record(.logLineTooLong) }
             body(UnsafeRawBufferPointer(rebasing: bytes[0..<length]), summary.lines, offset)
             if summary.lines % LogReader.progressInterval == 0 { progress(summary) }
         }

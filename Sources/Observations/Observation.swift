@@ -222,30 +222,48 @@ public struct Observation {
 
 /// A malformed or unsupported piece of input, counted by kind per source; decoding goes on.
 public struct Anomaly: Hashable, Sendable {
-    /// A short stable name, e.g. `ipv4.truncated`, `dns.name_loop`, `link.unsupported`.
-    public var kind: String
-    public init(_ kind: String) { self.kind = kind }
+    /// What was wrong, e.g. `.ipv4Truncated`, `.dnsMalformedName`, `.linkUnsupported`.
+    public var kind: AnomalyKind
+    /// An anomaly of `kind`.
+    public init(_ kind: AnomalyKind) { self.kind = kind }
 }
 
 /// Counts of anomalies by kind; cheap to update on the hot path only when something
 /// is wrong.
+///
+/// Counts are kept by the kind's name (`AnomalyKind.rawValue`), the form the case
+/// database stores and `cairn sources` prints, so counts read back from a case whose
+/// kinds this version no longer records (`init(counts:)`) are kept alike.
 public struct AnomalyCounts: Sendable, Equatable {
+    /// Each kind's count, by the kind's name.
     public private(set) var counts: [String: UInt64] = [:]
 
+    /// No anomalies.
     public init() {}
 
-    public mutating func record(_ kind: StaticString) {
-        counts[kind.description, default: 0] += 1
+    /// Counts read back by name (a stored case's): any name is kept, including one no
+    /// `AnomalyKind` has (a case written by another version of Cairn).
+    public init(counts: [String: UInt64]) { self.counts = counts }
+
+    /// Counts `count` anomalies of `kind`. O(1): one dictionary update keyed by the
+    /// raw value, a string literal that costs no allocation.
+    public mutating func record(_ kind: AnomalyKind, count: UInt64 = 1) {
+        counts[kind.rawValue, default: 0] += count
     }
 
-    public mutating func record(_ kind: String, count: UInt64 = 1) {
-        counts[kind, default: 0] += count
+    /// Counts `count` anomalies under `name`. Only `PacketAnomalies`' transitional
+    /// string-literal overload uses it, and it goes with that overload; everything else
+    /// records an `AnomalyKind`.
+    package mutating func record(named name: String, count: UInt64) {
+        counts[name, default: 0] += count
     }
 
+    /// Adds `other`'s counts to these.
     public mutating func merge(_ other: AnomalyCounts) {
         for (kind, count) in other.counts { counts[kind, default: 0] += count }
     }
 
+    /// All anomalies counted, whatever their kind.
     public var total: UInt64 { counts.values.reduce(0, +) }
 }
 

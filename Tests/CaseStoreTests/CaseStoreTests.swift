@@ -116,7 +116,7 @@ func fullFlow() throws {
     var summary = ReadSummary()
     summary.packets = 120
     summary.bytes = 4096
-    summary.anomalies.record("ipv4.truncated", count: 2)
+    summary.anomalies.record(.ipv4Truncated, count: 2)
     summary.notes = ["link type 113 not decoded", "second note"]
     let captureOutcome = try database.finishSource(
         capture, sha256: captureSHA, summary: summary,
