@@ -27,7 +27,7 @@ extension PacketDecoder {
               secondSpace > firstSpace + 1,
               bytes.extracting((secondSpace + 1)..<lineEnd).hasPrefix("HTTP/1.")
         else {
-            anomalies.record("http.bad_request_line")
+            anomalies.record(.httpBadRequestLine)
             return .done
         }
         let target = bytes.extracting((firstSpace + 1)..<secondSpace)
@@ -56,7 +56,7 @@ extension PacketDecoder {
             context.observe(target, as: .url, field: .httpURL, to: observe)
         } else if first == UInt8(ascii: "/") || first == UInt8(ascii: "*"), !host.isEmpty {
             guard PacketDecoder.httpScheme.utf8.count + host.count + target.count <= ValueCapacity.url else {
-                anomalies.record("http.url_too_long")
+                anomalies.record(.httpURLTooLong)
                 return .done
             }
             let url = flows.valueAssembly
@@ -90,7 +90,7 @@ extension PacketDecoder {
     }
 
     private mutating func httpSegmented() -> Step {
-        anomalies.record("http.segmented")
+        anomalies.record(.httpSegmented)
         return .done
     }
 

@@ -85,7 +85,7 @@ extension PacketDecoder {
         guard let high = cursor.getUInt8(at: 0), let low = cursor.getUInt16(at: 1), let type = cursor.getUInt8(at: 3),
               let flags = cursor.getUInt8(at: 4), let rawStream = cursor.getUInt32(at: 5)
         else {
-            if final, !bytes.isEmpty { anomalies.record("http2.truncated") }
+            if final, !bytes.isEmpty { anomalies.record(.http2Truncated) }
             return final ? bytes.count : nil
         }
         let length = Int(high) << 16 | Int(low)
@@ -112,12 +112,12 @@ extension PacketDecoder {
         }
         // Any other frame is read whole; header blocks are bounded by the head limit.
         guard length <= flows.options.maxHTTPHeadBytes * 4 else {
-            anomalies.record("http2.frame_too_long")
+            anomalies.record(.http2FrameTooLong)
             mode = .ignored
             return 0
         }
         guard let payload = cursor.getBytes(at: 9, count: length) else {
-            if final { anomalies.record("http2.truncated") }
+            if final { anomalies.record(.http2Truncated) }
             return final ? bytes.count : nil
         }
         switch type {
@@ -126,7 +126,7 @@ extension PacketDecoder {
                                       context: context, observe: observe)
             else { return http2Malformed(&mode) }
         case 3:  // RST_STREAM: the stream's body is cut
-            if connection.bodies.removeValue(forKey: stream) != nil { anomalies.record("http.body_incomplete") }
+            if connection.bodies.removeValue(forKey: stream) != nil { anomalies.record(.httpBodyIncomplete) }
         default:
             break  // SETTINGS, PING, GOAWAY, WINDOW_UPDATE, PRIORITY: nothing to observe
         }
@@ -134,7 +134,7 @@ extension PacketDecoder {
     }
 
     private mutating func http2Malformed(_ mode: inout StreamMode) -> Int {
-        anomalies.record("http2.malformed")
+        anomalies.record(.http2Malformed)
         mode = .ignored
         return 0
     }
@@ -217,7 +217,7 @@ extension PacketDecoder {
         }
         guard !endsStream, isRequest == connection.isClient else { return }
         guard connection.bodies.count < HTTP2Direction.maxStreams else {
-            anomalies.record("http2.too_many_streams")
+            anomalies.record(.http2TooManyStreams)
             return
         }
         var body = makeBody(framing: .close, client: client)
@@ -256,7 +256,7 @@ extension PacketDecoder {
         if url.count <= ValueCapacity.url {
             context.observe(url.span, as: .url, field: .httpURL, to: observe)
         } else {
-            anomalies.record("http.url_too_long")
+            anomalies.record(.httpURLTooLong)
         }
         if let path { observeDNSParameter(Array(path.utf8), context: context, observe: observe) }
     }
@@ -268,7 +268,7 @@ extension PacketDecoder {
         for parameter in target[(question + 1)...].split(separator: UInt8(ascii: "&"))
         where parameter.starts(with: Array("dns=".utf8)) {
             guard let message = PacketDecoder.base64URLDecoded(parameter.dropFirst(4)), message.count >= 12 else {
-                anomalies.record("doh.bad_parameter")
+                anomalies.record(.dohBadParameter)
                 continue
             }
             decodeDNSMessage(message.span, context: context, observe: observe)

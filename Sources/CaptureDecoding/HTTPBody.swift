@@ -257,7 +257,7 @@ extension PacketDecoder {
     }
 
     private mutating func badChunk(_ body: inout HTTPBody?, _ mode: inout StreamMode) -> Int {
-        anomalies.record("http.bad_chunk_size")
+        anomalies.record(.httpBadChunkSize)
         body = nil
         mode = .ignored
         return 0
@@ -325,13 +325,13 @@ extension PacketDecoder {
         if body.decoded > limit {
             bodyTooLarge(&body)
         } else if !ok {
-            anomalies.record("http.body_decode_error")
+            anomalies.record(.httpBodyDecodeError)
             body.failed = true
         }
     }
 
     private mutating func bodyTooLarge(_ body: inout HTTPBody) {
-        anomalies.record("http.body_too_large")
+        anomalies.record(.httpBodyTooLarge)
         body.failed = true
     }
 

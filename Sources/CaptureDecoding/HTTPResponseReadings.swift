@@ -261,7 +261,7 @@ extension PacketDecoder {
     /// The readings of the one response at the start of `bytes`, added to `results`;
     /// returns the offsets where a reading's body ended before the bytes did.
     private mutating func readingsOfOneResponse(_ bytes: Span<UInt8>, into results: inout [[UInt8]]) -> Set<Int> {
-        anomalies.record("http.body_ambiguous")
+        anomalies.record(.httpBodyAmbiguous)
         let cap = flows.options.maxHTTPHeadBytes
         var ends: [Int] = []
         var search = HeadSearch()

@@ -357,11 +357,6 @@ struct PacketAnomalies {
         total += count
     }
 
-    // Transitional: the stream decoders' literals, replaced when they merge.
-    mutating func record(_ kind: StaticString, count: UInt64 = 1) {
-        byKind.record(named: kind.description, count: count)
-        total += count
-    }
 
     /// The counts by kind, as `AnomalyCounts.counts`.
     var counts: [String: UInt64] { byKind.counts }

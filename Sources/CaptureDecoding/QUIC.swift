@@ -38,11 +38,11 @@ extension PacketDecoder {
             guard let first = cursor.getUInt8(at: start), first & 0x80 != 0 else { break }
             guard let rawVersion = cursor.getUInt32(at: start + 1), let version = QUICVersion(rawVersion) else { break }
             guard let header = QUICLongHeader(datagram, at: start, version: version) else {
-                anomalies.record("quic.truncated")
+                anomalies.record(.quicTruncated)
                 break
             }
             if header.connectionIDTooLong {
-                anomalies.record("quic.bad_connection_id")
+                anomalies.record(.quicBadConnectionID)
                 break
             }
             guard let end = header.end else { break }  // Retry: no payload to read
@@ -69,7 +69,7 @@ extension PacketDecoder {
                         {
                             touched = slot ?? touched
                         } else {
-                            anomalies.record("quic.initial_undecryptable")
+                            anomalies.record(.quicInitialUndecryptable)
                         }
                     case .cut:
                         break
@@ -113,7 +113,7 @@ extension PacketDecoder {
         guard let sample = cursor.getBytes(at: header.packetNumberOffset + 4, count: 16),
               header.packetNumberOffset + 4 + 16 <= end
         else {
-            anomalies.record("quic.truncated")
+            anomalies.record(.quicTruncated)
             return .cut
         }
         let keys = QUICInitialKeys(clientDestinationConnectionID: connectionID, version: version)
@@ -127,7 +127,7 @@ extension PacketDecoder {
         guard header.start + headerLength + 16 <= end,
               let protected = cursor.getBytes(at: header.start, count: headerLength)
         else {
-            anomalies.record("quic.truncated")
+            anomalies.record(.quicTruncated)
             return .cut
         }
         // The unprotected header is the AEAD's associated data.
@@ -188,11 +188,11 @@ extension PacketDecoder {
                     index = slot
                 } else {
                     let (taken, evicted) = handshakes.slot(for: connectionID)
-                    if evicted { anomalies.record("quic.client_hello_incomplete") }
+                    if evicted { anomalies.record(.quicClientHelloIncomplete) }
                     index = taken
                 }
                 slot = index
-                if !handshakes.store(data, at: offset, slot: index) { anomalies.record("quic.crypto_too_long") }
+                if !handshakes.store(data, at: offset, slot: index) { anomalies.record(.quicCryptoTooLong) }
             case 0x1C:  // CONNECTION_CLOSE (transport): code, frame type, reason
                 guard cursor.readQUICVarint() != nil, cursor.readQUICVarint() != nil,
                       let reasonLength = cursor.readQUICVarint(), reasonLength <= UInt64(cursor.remaining),
@@ -206,7 +206,7 @@ extension PacketDecoder {
     }
 
     private mutating func badFrame(_ slot: Int?) -> Int? {
-        anomalies.record("quic.bad_frame")
+        anomalies.record(.quicBadFrame)
         return slot
     }
 
@@ -219,14 +219,14 @@ extension PacketDecoder {
         do {
             hello = try ClientHello(message: message.span)
         } catch {
-            anomalies.record("quic.bad_client_hello")
+            anomalies.record(.quicBadClientHello)
             return
         }
         if let name = hello.serverName {
             if name.count <= ValueCapacity.name {
                 context.observe(name, as: .domain, field: .quicSNI, to: observe)
             } else {
-                anomalies.record("quic.server_name_too_long")
+                anomalies.record(.quicServerNameTooLong)
             }
         }
         observeFingerprints(of: hello, transport: .quic, context: context, observe: observe)

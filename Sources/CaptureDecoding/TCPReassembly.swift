@@ -303,7 +303,7 @@ extension PacketDecoder {
         let cutoff = times[max(times.count / 8, 1) - 1]
         let victims = live.filter { flows.slots[$0].lastTime.nanoseconds <= cutoff }
         for victim in victims {
-            anomalies.record("tcp.flow_evicted")
+            anomalies.record(.tcpFlowEvicted)
             finishStream(at: victim, observe: observe)
         }
     }
@@ -320,7 +320,7 @@ extension PacketDecoder {
         guard any else { return }
         let idle = flows.liveSlots.filter { flows.slots[$0].lastTime.nanoseconds < limit }
         for index in idle {
-            if flows.slots[index].bufferedBytes > 0 { anomalies.record("tcp.idle_with_data") }
+            if flows.slots[index].bufferedBytes > 0 { anomalies.record(.tcpIdleWithData) }
             finishStream(at: index, observe: observe)
         }
     }
@@ -348,7 +348,7 @@ extension PacketDecoder {
             // by it (no hole: a hole drops the body first), and is hashed as the client
             // received it, as browsers keep what came.
             if case .close = body.framing {} else if !body.observed {
-                anomalies.record("http.body_incomplete")
+                anomalies.record(.httpBodyIncomplete)
             }
             endBody(body, context: context(stream, key), observe: observe)
             stream.body = nil
@@ -356,7 +356,7 @@ extension PacketDecoder {
         // HTTP/2 bodies still open are cut by the connection's end, in stream order.
         if let connection = stream.exchange.http2 {
             for (_, body) in connection.bodies.sorted(by: { $0.key < $1.key }) {
-                anomalies.record("http.body_incomplete")
+                anomalies.record(.httpBodyIncomplete)
                 endBody(body, context: context(stream, key), observe: observe)
             }
             connection.bodies.removeAll()
@@ -407,7 +407,7 @@ extension PacketDecoder {
         for segment in stream.pending where !conflict && segment.offset < end && offset < segment.end {
             conflict = PacketDecoder.differ(segment.bytes, from: segment.offset, payload, at: offset)
         }
-        if conflict { anomalies.record("tcp.overlap_conflict") }
+        if conflict { anomalies.record(.tcpOverlapConflict) }
     }
 
     /// Whether `bytes` (starting at stream offset `start`) and `payload` (at `offset`)
@@ -430,7 +430,7 @@ extension PacketDecoder {
         // A segment entirely within one already held adds nothing (first data wins).
         if stream.pending.contains(where: { $0.offset <= offset && offset + Int64(payload.count) <= $0.end }) { return }
         guard flows.buffered + payload.count <= flows.options.maxBytesTotal else {
-            anomalies.record("tcp.memory_cap")
+            anomalies.record(.tcpMemoryCap)
             abandon(&stream)
             return
         }
@@ -464,10 +464,10 @@ extension PacketDecoder {
             drainPending(&stream, key: key, observe: observe)
             return
         }
-        anomalies.record("tcp.gap")
+        anomalies.record(.tcpGap)
         if stream.body != nil {
             // The body's bytes are lost: no digests, and no framing to find the next head.
-            anomalies.record("http.body_incomplete")
+            anomalies.record(.httpBodyIncomplete)
             stream.body = nil
             stream.mode = .ignored
         }
@@ -481,7 +481,7 @@ extension PacketDecoder {
         // by the bytes after the hole; DNS, TLS and HTTP/2 have lost their framing (and
         // HTTP/2's bodies their bytes).
         if let connection = stream.exchange.http2, !connection.bodies.isEmpty {
-            anomalies.record("http.body_incomplete", count: UInt64(connection.bodies.count))
+            anomalies.record(.httpBodyIncomplete, count: UInt64(connection.bodies.count))
             connection.bodies.removeAll()
         }
         if stream.mode == .dns || stream.mode == .tls || stream.mode == .http2 { stream.mode = .ignored }
@@ -544,7 +544,7 @@ extension PacketDecoder {
         // A body kept whole to be read every way may grow past the usual bound.
         let cap = stream.body?.isBuffered == true ? flows.options.maxBufferedBodyBytes : flows.options.maxBytesPerStream
         if stream.bufferedBytes + bytes.count > cap || flows.buffered + bytes.count > flows.options.maxBytesTotal {
-            anomalies.record(stream.bufferedBytes + bytes.count > cap ? "tcp.stream_cap" : "tcp.memory_cap")
+            anomalies.record(stream.bufferedBytes + bytes.count > cap ? .tcpStreamCap : .tcpMemoryCap)
             if !stream.held.isEmpty { parseHeld(&stream, key: key, final: true, observe: observe) }
             abandon(&stream)
             return

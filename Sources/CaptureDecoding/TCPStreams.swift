@@ -178,7 +178,7 @@ extension PacketDecoder {
             return final ? dnsSegmented(&mode) : nil
         }
         guard length >= 12 else {
-            anomalies.record("dns.malformed")
+            anomalies.record(.dnsMalformed)
             mode = .ignored
             return 0
         }
@@ -195,7 +195,7 @@ extension PacketDecoder {
     }
 
     private mutating func dnsSegmented(_ mode: inout StreamMode) -> Int {
-        anomalies.record("dns.tcp_segmented")
+        anomalies.record(.dnsTCPSegmented)
         mode = .ignored
         return 0
     }
@@ -308,7 +308,7 @@ extension PacketDecoder {
         guard let end = PacketDecoder.headEnd(bytes, from: from, limit: cap) else {
             exchange.scanned = bytes.count
             if bytes.count >= cap {
-                anomalies.record("http.head_too_long")
+                anomalies.record(.httpHeadTooLong)
                 _ = decodeHTTP(bytes.extracting(0..<cap), context: context, observe: observe)
             } else if final {
                 _ = decodeHTTP(bytes, context: context, observe: observe)
@@ -326,7 +326,7 @@ extension PacketDecoder {
         // the next request is looked for after its head, as tshark does (so a smuggled
         // request is still read).
         let (announced, bad) = announcedBody(forHead: head, isResponse: false, client: key.source)
-        if bad { anomalies.record("http.bad_content_length") }
+        if bad { anomalies.record(.httpBadContentLength) }
         body = announced
         return end
     }
@@ -346,7 +346,7 @@ extension PacketDecoder {
             // (Only from a stream seen from its SYN: one picked up midway starts anywhere.)
             if exchange.count == 0, exchange.fromSYN {
                 exchange.count += 1
-                anomalies.record("http.response_without_status")
+                anomalies.record(.httpResponseWithoutStatus)
                 body = makeBody(framing: .close, client: key.destination)
                 return 0
             }
@@ -356,7 +356,7 @@ extension PacketDecoder {
         let cap = flows.options.maxHTTPHeadBytes
         let rest = bytes.extracting(start...)
         guard let end = PacketDecoder.lenientHeadEnd(rest, search: &exchange.responseSearch, limit: cap) else {
-            if bytes.count >= cap { anomalies.record("http.head_too_long") }
+            if bytes.count >= cap { anomalies.record(.httpHeadTooLong) }
             guard bytes.count >= cap || final else { return nil }
             mode = .ignored
             return 0

@@ -54,7 +54,7 @@ extension PacketDecoder {
             if type == 0 {  // server_name: list length, then (type, length, name) entries
                 guard let listLength = hello.getUInt16(at: data), Int(listLength) + 2 <= Int(length) else {
                     if data + Int(length) > end { return segmented() }  // cut by the segment
-                    anomalies.record("tls.bad_server_name")
+                    anomalies.record(.tlsBadServerName)
                     return .done
                 }
                 var entry = data + 2
@@ -64,13 +64,13 @@ extension PacketDecoder {
                     guard let nameType = hello.getUInt8(at: entry), let nameLength = hello.getUInt16(at: entry + 1)
                     else { return segmented() }
                     guard entry + 3 + Int(nameLength) <= listEnd else {
-                        anomalies.record("tls.bad_server_name")
+                        anomalies.record(.tlsBadServerName)
                         return .done
                     }
                     guard let name = hello.getBytes(at: entry + 3, count: Int(nameLength)) else { return segmented() }
                     if nameType == 0, !name.isEmpty {
                         guard name.count <= ValueCapacity.name else {
-                            anomalies.record("tls.server_name_too_long")
+                            anomalies.record(.tlsServerNameTooLong)
                             return .done
                         }
                         context.observe(name, as: .domain, field: .tlsSNI, to: observe)
@@ -86,12 +86,12 @@ extension PacketDecoder {
     }
 
     private mutating func badExtensionLength() -> Step {
-        anomalies.record("tls.bad_extension_length")
+        anomalies.record(.tlsBadExtensionLength)
         return .done
     }
 
     private mutating func segmented() -> Step {
-        anomalies.record("tls.client_hello_segmented")
+        anomalies.record(.tlsClientHelloSegmented)
         return .done
     }
 }

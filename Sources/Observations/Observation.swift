@@ -251,13 +251,6 @@ public struct AnomalyCounts: Sendable, Equatable {
         counts[kind.rawValue, default: 0] += count
     }
 
-    /// Counts `count` anomalies under `name`. Only `PacketAnomalies`' transitional
-    /// string-literal overload uses it, and it goes with that overload; everything else
-    /// records an `AnomalyKind`.
-    package mutating func record(named name: String, count: UInt64) {
-        counts[name, default: 0] += count
-    }
-
     /// Adds `other`'s counts to these.
     public mutating func merge(_ other: AnomalyCounts) {
         for (kind, count) in other.counts { counts[kind, default: 0] += count }

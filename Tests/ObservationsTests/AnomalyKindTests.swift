@@ -54,17 +54,6 @@ private let packageRoot = URL(fileURLWithPath: #filePath)
         #expect(counts.total == 11)
     }
 
-    // The stream decoders another change is rewriting still pass literals to
-    // `PacketAnomalies`' transitional overload. This exception list goes when those
-    // files are rewritten to record `AnomalyKind`s.
-    static let filesStillRecordingLiterals: Set<String> = [
-        "CaptureDecoding/TCPReassembly.swift", "CaptureDecoding/TCPStreams.swift", "CaptureDecoding/HTTP.swift",
-        "CaptureDecoding/HTTPBody.swift", "CaptureDecoding/HTTPResponseReadings.swift", "CaptureDecoding/HTTP2.swift",
-        "CaptureDecoding/TLS.swift", "CaptureDecoding/TLSClientHello.swift", "CaptureDecoding/TLSFingerprint.swift",
-        "CaptureDecoding/QUIC.swift", "CaptureDecoding/QUICInitialKeys.swift", "CaptureDecoding/ContentDecoders.swift",
-        "CaptureDecoding/FlowIndex.swift",
-    ]
-
     @Test func sourcesRecordKindsNotStringLiterals() throws {
         let sources = packageRoot.appendingPathComponent("Sources")
         let enumerator = try #require(FileManager.default.enumerator(atPath: sources.path))
@@ -74,7 +63,6 @@ private let packageRoot = URL(fileURLWithPath: #filePath)
         var found: [String] = []
         var scanned = 0
         for case let path as String in enumerator where path.hasSuffix(".swift") {
-            guard !Self.filesStillRecordingLiterals.contains(path) else { continue }
             let text = try String(contentsOf: sources.appendingPathComponent(path), encoding: .utf8)
             scanned += 1
             for match in text.matches(of: literal) {
