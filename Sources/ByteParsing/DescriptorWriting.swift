@@ -25,6 +25,30 @@ public enum DescriptorWriting {
         }
         return nil
     }
+
+    /// `writeAll(_:to:)` for a span's bytes.
+    public static func writeAll(_ bytes: Span<UInt8>, to descriptor: Int32) -> Int32? {
+        // Safe: the pointer is the span's own memory, only read during the call.
+        unsafe bytes.withUnsafeBytes { unsafe writeAll($0, to: descriptor) }
+    }
+
+    /// Reads up to `count` bytes at `offset` of `descriptor` (pread(2), retried when a
+    /// signal interrupts it) into `buffer`, which it replaces. Returns how many were
+    /// read (0 at the end of the file), or nil with `errno` set.
+    public static func read(_ descriptor: Int32, at offset: Int64, count: Int, into buffer: inout [UInt8]) -> Int? {
+        buffer.removeAll(keepingCapacity: true)
+        while true {
+            var got = 0
+            // Safe: pread writes at most `count` bytes into the `count` the closure was
+            // given, and says how many it initialized.
+            unsafe buffer.append(contentsOf: [UInt8](unsafeUninitializedCapacity: count) { target, initialized in
+                got = unsafe pread(descriptor, target.baseAddress, count, off_t(offset))
+                initialized = max(got, 0)
+            })
+            if got < 0, errno == EINTR { continue }
+            return got < 0 ? nil : got
+        }
+    }
 }
 
 #if canImport(Glibc)

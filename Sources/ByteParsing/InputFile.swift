@@ -193,9 +193,7 @@ public final class InputFile {
         return Array(bytes[0..<got])
     }
 
-    static func describeErrno() -> String {
-        String(cString: strerror(errno))
-    }
+    static func describeErrno() -> String { SystemError.describe() }
 
     // MARK: The ring (reader side; see HashingRing.swift)
 

@@ -221,7 +221,7 @@ final class PcapReader {
         }
         // Safe: the stream only reads (mode "r"); `header` outlives it (see `headerBytes`).
         guard let stream = fmemopen(UnsafeMutableRawPointer(mutating: base), header.count, "r") else {
-            return .failure(PcapHeaderProblem("fmemopen failed: \(String(cString: strerror(errno)))"))
+            return .failure(PcapHeaderProblem("fmemopen failed: \(SystemError.describe())"))
         }
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         let opened = errorBuffer.withUnsafeMutableBufferPointer { buffer in

@@ -1,3 +1,4 @@
+import ByteParsing
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -85,7 +86,7 @@ public final class CaseDatabase: Sendable {
         }
         let code = errno
         if code == EEXIST { return }
-        throw CaseStoreError.cannotCreate(path: path, reason: String(cString: strerror(code)))
+        throw CaseStoreError.cannotCreate(path: path, reason: SystemError.describe(code))
     }
 
     /// `error` in words for the user, with what to do when SQLite failed to write
@@ -115,13 +116,13 @@ public final class CaseDatabase: Sendable {
     public func lockForWriting() throws -> WriterLock {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
-            throw CaseStoreError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
+            throw CaseStoreError.cannotCreate(path: path, reason: SystemError.describe())
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno
             close(descriptor)
             if code == EWOULDBLOCK { throw CaseStoreError.busy(path) }
-            throw CaseStoreError.cannotCreate(path: path, reason: String(cString: strerror(code)))
+            throw CaseStoreError.cannotCreate(path: path, reason: SystemError.describe(code))
         }
         return WriterLock(descriptor: descriptor)
     }

@@ -50,7 +50,7 @@ enum BagIt {
         var status = stat()
         guard lstat(directory, &status) == 0 else {
             if errno == ENOENT { return }
-            throw EvidenceError.cannotWrite(path: directory, reason: String(cString: strerror(errno)))
+            throw EvidenceError.cannotWrite(path: directory, reason: SystemError.describe())
         }
         guard (status.st_mode & S_IFMT) == S_IFDIR else {
             throw EvidenceError.outputExists(directory, "it exists and is not a directory")
@@ -66,7 +66,7 @@ enum BagIt {
     static func prepare(_ directory: String) throws -> Bool {
         if mkdir(directory, 0o750) == 0 { return true }
         let code = errno
-        guard code == EEXIST else { throw EvidenceError.cannotWrite(path: directory, reason: String(cString: strerror(code))) }
+        guard code == EEXIST else { throw EvidenceError.cannotWrite(path: directory, reason: SystemError.describe(code)) }
         try checkUsable(directory)
         return false
     }
@@ -228,8 +228,8 @@ final class BagFile {
     private var descriptor: Int32
     private var hasher = SHA256()
     private(set) var size: UInt64 = 0
-    private let buffer: UnsafeMutableRawBufferPointer
-    private var used = 0
+    /// Bytes written and not yet handed to write(2), at most `bufferSize`.
+    private var buffer: [UInt8] = []
     /// The first write error, for callers (libpcap's stream) that only see a failure.
     private(set) var error: EvidenceError?
 
@@ -241,42 +241,40 @@ final class BagFile {
         self.descriptor = descriptor
         self.name = name
         self.path = path
-        buffer = .allocate(byteCount: BagFile.bufferSize, alignment: 16)
+        buffer.reserveCapacity(BagFile.bufferSize)
     }
 
     deinit {
         if descriptor >= 0 { _ = closeFile(descriptor) }
-        buffer.deallocate()
     }
 
     func write(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { try write($0) }
+        try write(bytes.span)
     }
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
+    func write(_ bytes: Span<UInt8>) throws {
         guard bytes.count > 0 else { return }
-        if used + bytes.count > buffer.count { try flush() }
-        if bytes.count >= buffer.count {
+        if buffer.count + bytes.count > BagFile.bufferSize { try flush() }
+        if bytes.count >= BagFile.bufferSize {
             try writeOut(bytes)
             return
         }
-        UnsafeMutableRawBufferPointer(rebasing: buffer[used..<(used + bytes.count)]).copyMemory(from: bytes)
-        used += bytes.count
+        buffer.append(span: bytes)
     }
 
     /// Writes the buffered bytes to the file.
     func flush() throws {
-        guard used > 0 else { return }
-        let count = used
-        used = 0
-        try writeOut(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        guard !buffer.isEmpty else { return }
+        // Emptied whether or not the write succeeds, as a failed file is not written again.
+        defer { buffer.removeAll(keepingCapacity: true) }
+        try writeOut(buffer.span)
     }
 
-    private func writeOut(_ bytes: UnsafeRawBufferPointer) throws {
-        hasher.update(bufferPointer: bytes)
+    private func writeOut(_ bytes: Span<UInt8>) throws {
+        hasher.update(span: bytes)
         size += UInt64(bytes.count)
         if let code = DescriptorWriting.writeAll(bytes, to: descriptor) {
-            let failure = EvidenceError.cannotWrite(path: path, reason: String(cString: strerror(code)))
+            let failure = EvidenceError.cannotWrite(path: path, reason: SystemError.describe(code))
             if error == nil { error = failure }
             throw failure
         }
@@ -296,9 +294,9 @@ final class BagFile {
     /// Cuts the file back to `mark`: what was written since is gone, from the file and
     /// from its hash.
     func rollback(to mark: Mark) throws {
-        used = 0
+        buffer.removeAll(keepingCapacity: true)
         guard ftruncate(descriptor, off_t(mark.size)) == 0, lseek(descriptor, off_t(mark.size), SEEK_SET) >= 0 else {
-            throw EvidenceError.cannotWrite(path: path, reason: String(cString: strerror(errno)))
+            throw EvidenceError.cannotWrite(path: path, reason: SystemError.describe())
         }
         size = mark.size
         hasher = mark.hasher
@@ -308,24 +306,23 @@ final class BagFile {
     func append(contentsOf other: BagFile) throws {
         try other.flush()
         try flush()
-        var offset: off_t = 0
+        var offset: Int64 = 0
+        var chunk: [UInt8] = []
         while true {
-            // Straight into this file's (empty) buffer, then out through `writeOut`.
-            let got = pread(other.descriptor, buffer.baseAddress, buffer.count, offset)
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw EvidenceError.cannotWrite(path: other.path, reason: "reading it back: " + String(cString: strerror(errno)))
+            guard let got = DescriptorWriting.read(other.descriptor, at: offset, count: BagFile.bufferSize, into: &chunk)
+            else {
+                throw EvidenceError.cannotWrite(path: other.path, reason: "reading it back: " + SystemError.describe())
             }
             if got == 0 { return }
-            try writeOut(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
-            offset += off_t(got)
+            try writeOut(chunk.span)
+            offset += Int64(got)
         }
     }
 
     /// Closes the file without writing what is buffered (a file about to be removed, or
     /// a scratch file).
     func abandon() {
-        used = 0
+        buffer.removeAll(keepingCapacity: true)
         guard descriptor >= 0 else { return }
         _ = closeFile(descriptor)
         descriptor = -1
@@ -340,7 +337,7 @@ final class BagFile {
         }
         try flush()
         guard fsync(descriptor) == 0 else {
-            throw EvidenceError.cannotWrite(path: path, reason: String(cString: strerror(errno)))
+            throw EvidenceError.cannotWrite(path: path, reason: SystemError.describe())
         }
         return (Hex.string(hasher.finalize()), size)
     }
@@ -354,7 +351,7 @@ struct DirectoryHandle {
     init(path: String) throws {
         descriptor = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         self.path = path
-        guard descriptor >= 0 else { throw EvidenceError.cannotWrite(path: path, reason: String(cString: strerror(errno))) }
+        guard descriptor >= 0 else { throw EvidenceError.cannotWrite(path: path, reason: SystemError.describe()) }
     }
 
     private init(descriptor: Int32, path: String) {
@@ -366,13 +363,13 @@ struct DirectoryHandle {
 
     func makeDirectory(_ name: String) throws {
         guard mkdirat(descriptor, name, 0o750) == 0 else {
-            throw EvidenceError.cannotWrite(path: "\(path)/\(name)", reason: String(cString: strerror(errno)))
+            throw EvidenceError.cannotWrite(path: "\(path)/\(name)", reason: SystemError.describe())
         }
     }
 
     func openDirectory(_ name: String) throws -> DirectoryHandle {
         let child = openat(descriptor, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard child >= 0 else { throw EvidenceError.cannotWrite(path: "\(path)/\(name)", reason: String(cString: strerror(errno))) }
+        guard child >= 0 else { throw EvidenceError.cannotWrite(path: "\(path)/\(name)", reason: SystemError.describe()) }
         return DirectoryHandle(descriptor: child, path: "\(path)/\(name)")
     }
 
@@ -380,7 +377,7 @@ struct DirectoryHandle {
     func createStream(_ name: String) throws -> BagFile {
         let full = "\(path)/\(name)"
         let file = openat(descriptor, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o640)
-        guard file >= 0 else { throw EvidenceError.cannotWrite(path: full, reason: String(cString: strerror(errno))) }
+        guard file >= 0 else { throw EvidenceError.cannotWrite(path: full, reason: SystemError.describe()) }
         return BagFile(descriptor: file, name: name, path: full)
     }
 
@@ -397,7 +394,7 @@ struct DirectoryHandle {
                     attempt += 1
                     continue
                 }
-                throw EvidenceError.cannotWrite(path: full, reason: String(cString: strerror(errno)))
+                throw EvidenceError.cannotWrite(path: full, reason: SystemError.describe())
             }
             unlinkat(descriptor, name, 0)
             return BagFile(descriptor: file, name: name, path: full)
@@ -408,12 +405,12 @@ struct DirectoryHandle {
     func create(_ name: String, bytes: [UInt8]) throws {
         let full = "\(path)/\(name)"
         let file = openat(descriptor, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o640)
-        guard file >= 0 else { throw EvidenceError.cannotWrite(path: full, reason: String(cString: strerror(errno))) }
+        guard file >= 0 else { throw EvidenceError.cannotWrite(path: full, reason: SystemError.describe()) }
         defer { _ = closeFile(file) }
-        if let code = bytes.withUnsafeBytes({ DescriptorWriting.writeAll($0, to: file) }) {
-            throw EvidenceError.cannotWrite(path: full, reason: String(cString: strerror(code)))
+        if let code = DescriptorWriting.writeAll(bytes.span, to: file) {
+            throw EvidenceError.cannotWrite(path: full, reason: SystemError.describe(code))
         }
-        guard fsync(file) == 0 else { throw EvidenceError.cannotWrite(path: full, reason: String(cString: strerror(errno))) }
+        guard fsync(file) == 0 else { throw EvidenceError.cannotWrite(path: full, reason: SystemError.describe()) }
     }
 }
 

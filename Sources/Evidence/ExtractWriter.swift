@@ -368,7 +368,7 @@ private let cookieWrite: CookieWrite = { cookie, buffer, count in
     guard let cookie, let buffer, count > 0 else { return 0 }
     let file = Unmanaged<BagFile>.fromOpaque(cookie).takeUnretainedValue()
     do {
-        try file.write(UnsafeRawBufferPointer(start: buffer, count: count))
+        try file.write(unsafe Span<UInt8>(_unsafeBytes: UnsafeRawBufferPointer(start: buffer, count: count)))
         return count
     } catch {
         errno = EIO

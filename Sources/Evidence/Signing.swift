@@ -84,12 +84,13 @@ public enum PackageSigning {
 
     static func create(_ path: String, _ bytes: [UInt8], mode: mode_t) throws {
         let file = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
-        guard file >= 0 else { throw SigningError("\(path): cannot create: \(String(cString: strerror(errno)))") }
+        guard file >= 0 else { throw SigningError("\(path): cannot create: \(SystemError.describe())") }
         defer { close(file) }
         // The umask may have cleared bits of `mode`; the private key must be 0600 exactly.
         _ = fchmod(file, mode)
-        let written = bytes.withUnsafeBytes { write(file, $0.baseAddress, $0.count) }
-        guard written == bytes.count else { throw SigningError("\(path): cannot write: \(String(cString: strerror(errno)))") }
+        if let code = DescriptorWriting.writeAll(bytes.span, to: file) {
+            throw SigningError("\(path): cannot write: \(SystemError.describe(code))")
+        }
     }
 
     static func pem(label: String, der: [UInt8]) -> String {

@@ -154,11 +154,11 @@ public enum CompiledRuleCache {
     static func read(_ path: String, key: [UInt8], mapped tryMapping: Bool = true) -> ReadResult {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
-            return errno == ENOENT ? .absent : .unusable("cannot open: \(String(cString: strerror(errno)))")
+            return errno == ENOENT ? .absent : .unusable("cannot open: \(SystemError.describe())")
         }
         defer { close(descriptor) }
         var status = stat()
-        guard fstat(descriptor, &status) == 0 else { return .unusable("cannot stat: \(String(cString: strerror(errno)))") }
+        guard fstat(descriptor, &status) == 0 else { return .unusable("cannot stat: \(SystemError.describe())") }
         let size = Int(status.st_size)
         guard size >= headerLength else { return .unusable("truncated: \(size) bytes, shorter than the header") }
         // Mapped, the file is decoded straight from the page cache: no buffer of its
@@ -181,7 +181,7 @@ public enum CompiledRuleCache {
             let count = systemRead(descriptor, buffer.baseAddress! + filled, size - filled)
             if count < 0, errno == EINTR { continue }
             guard count > 0 else {
-                return .unusable(count < 0 ? "cannot read: \(String(cString: strerror(errno)))"
+                return .unusable(count < 0 ? "cannot read: \(SystemError.describe())"
                     : "truncated while read (\(filled) of \(size) bytes)")
             }
             filled += count
@@ -286,17 +286,17 @@ public enum CompiledRuleCache {
             + String(UInt64.random(in: 0...UInt64.max), radix: 16) + fileSuffix
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
-            return .failure(CacheFileError("cannot write in \(directory): \(String(cString: strerror(errno)))"))
+            return .failure(CacheFileError("cannot write in \(directory): \(SystemError.describe())"))
         }
         var failure: String? = nil
         for part in [header.bytes, writer.bytes] where failure == nil {
             if let code = part.withUnsafeBytes({ DescriptorWriting.writeAll($0, to: descriptor) }) {
-                failure = "cannot write \(temporary): \(String(cString: strerror(code)))"
+                failure = "cannot write \(temporary): \(SystemError.describe(code))"
             }
         }
-        if close(descriptor) != 0, failure == nil { failure = "cannot write \(temporary): \(String(cString: strerror(errno)))" }
+        if close(descriptor) != 0, failure == nil { failure = "cannot write \(temporary): \(SystemError.describe())" }
         if failure == nil, rename(temporary, path) != 0 {
-            failure = "cannot rename \(temporary) to \(path): \(String(cString: strerror(errno)))"
+            failure = "cannot rename \(temporary) to \(path): \(SystemError.describe())"
         }
         if let failure {
             unlink(temporary)
