@@ -213,8 +213,9 @@ enum PlainListParser {
             prefix = number
             end = slash
         }
-        let parsed = line.withUnsafeBytes { bytes in
-            AddressText.parseIPv6(bytes, 0..<(end - line.startIndex))
+        let parsed = unsafe line.withUnsafeBytes { bytes in
+            // Safe: the span covers the line's own bytes and is used only in this call.
+            AddressText.parseIPv6(unsafe Span<UInt8>(_unsafeBytes: bytes), 0..<(end - line.startIndex))
         }
         guard let address = parsed else { return nil }
         guard let prefix else { return .ipv6(address) }

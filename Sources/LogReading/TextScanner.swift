@@ -608,7 +608,8 @@ enum TextScanner {
     @inline(__always)
     static func parseIPv6(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) -> IPv6Address? {
         guard range.count > 2 else { return nil }
-        return AddressText.parseIPv6(text, range)
+        // Safe: the span covers the scanned text, which outlives this call.
+        return AddressText.parseIPv6(unsafe Span<UInt8>(_unsafeBytes: text), range)
     }
 
     /// A byte of a run the IPv6 pass looks at: `[0-9A-Za-z:.]`.
@@ -761,7 +762,8 @@ enum TextScanner {
     /// Parses a dotted quad occupying exactly `range` (`AddressText.parseIPv4`).
     @inline(__always)
     static func parseIPv4(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) -> IPv4Address? {
-        AddressText.parseIPv4(text, range).map(IPv4Address.init)
+        // Safe: the span covers the scanned text, which outlives this call.
+        AddressText.parseIPv4(unsafe Span<UInt8>(_unsafeBytes: text), range).map(IPv4Address.init)
     }
 
     /// The longest port number, in digits.

@@ -49,14 +49,12 @@ import Darwin
         // Bytes around the text that would continue an address if the parser read them.
         let padded = Array("1:".utf8) + bytes + Array(".1".utf8)
         let inner = 2..<(2 + bytes.count)
-        bytes.withUnsafeBytes { buffer in
-            #expect(AddressText.parseIPv4(buffer, 0..<buffer.count) == ipv4, "\"\(text)\"", sourceLocation: sourceLocation)
-            #expect(AddressText.parseIPv6(buffer, 0..<buffer.count) == ipv6, "\"\(text)\"", sourceLocation: sourceLocation)
-        }
-        padded.withUnsafeBytes { buffer in
-            #expect(AddressText.parseIPv4(buffer, inner) == ipv4, "\"\(text)\" inside", sourceLocation: sourceLocation)
-            #expect(AddressText.parseIPv6(buffer, inner) == ipv6, "\"\(text)\" inside", sourceLocation: sourceLocation)
-        }
+        let alone = (AddressText.parseIPv4(bytes.span, 0..<bytes.count), AddressText.parseIPv6(bytes.span, 0..<bytes.count))
+        #expect(alone.0 == ipv4, "\"\(text)\"", sourceLocation: sourceLocation)
+        #expect(alone.1 == ipv6, "\"\(text)\"", sourceLocation: sourceLocation)
+        let inside = (AddressText.parseIPv4(padded.span, inner), AddressText.parseIPv6(padded.span, inner))
+        #expect(inside.0 == ipv4, "\"\(text)\" inside", sourceLocation: sourceLocation)
+        #expect(inside.1 == ipv6, "\"\(text)\" inside", sourceLocation: sourceLocation)
         #expect(IPv4Address(text)?.value == ipv4, "\"\(text)\"", sourceLocation: sourceLocation)
         #expect(IPv6Address(text) == ipv6, "\"\(text)\"", sourceLocation: sourceLocation)
         // A collection without contiguous storage takes the copying path.
@@ -148,9 +146,8 @@ import Darwin
 
     /// A range that does not lie inside the buffer is refused, not read.
     @Test func refusesARangeOutsideTheBuffer() {
-        Array("1.2.3.4".utf8).withUnsafeBytes { buffer in
-            #expect(AddressText.parseIPv4(buffer, 0..<8) == nil)
-            #expect(AddressText.parseIPv6(buffer, -1..<3) == nil)
-        }
+        let bytes = Array("1.2.3.4".utf8)
+        let (past, before) = (AddressText.parseIPv4(bytes.span, 0..<8), AddressText.parseIPv6(bytes.span, -1..<3))
+        #expect(past == nil && before == nil)
     }
 }
