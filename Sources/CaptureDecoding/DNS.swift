@@ -36,8 +36,8 @@ extension PacketDecoder {
                 return .done
             }
             if length > 0 {
-                Observation.lending(.domain, nameBuffer.span.extracting(0..<length), field: .dnsQuery, host: host,
-                                    locator: context.locator, time: context.time, observe)
+                context.observe(nameBuffer.span.extracting(0..<length), as: .domain, field: .dnsQuery,
+                                host: host, to: observe)
             }
             // QTYPE and QCLASS.
             guard after + 4 <= message.count else {
@@ -75,8 +75,8 @@ extension PacketDecoder {
             let dataStart = after + 10
             offset = dataStart + Int(dataLength)
             if ownerLength > 0 {
-                Observation.lending(.domain, nameBuffer.span.extracting(0..<ownerLength), field: .dnsAnswer, host: host,
-                                    locator: context.locator, time: context.time, observe)
+                context.observe(nameBuffer.span.extracting(0..<ownerLength), as: .domain, field: .dnsAnswer,
+                                host: host, to: observe)
             }
             switch type {
             case 1:  // A
@@ -101,8 +101,8 @@ extension PacketDecoder {
                     continue
                 }
                 if length > 0 {
-                    Observation.lending(.domain, nameBuffer.span.extracting(0..<length), field: .dnsAnswer, host: host,
-                                        locator: context.locator, time: context.time, observe)
+                    context.observe(nameBuffer.span.extracting(0..<length), as: .domain, field: .dnsAnswer,
+                                    host: host, to: observe)
                 }
             default:
                 break

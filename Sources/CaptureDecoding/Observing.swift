@@ -1,35 +1,48 @@
 import Observations
 
-/// The observed values that are bytes of the input (a name, a URL, a fingerprint), as
-/// opposed to addresses, which are numbers.
-enum ObservedBytes {
-    case domain, url, ja3, ja4
+// Where the decoders make observations. `Observation` still holds its bytes through a
+// pointer (Observations): these are the places a decoder's span lends it, each for one
+// non-escaping call.
+
+/// Which `ObservedValue` case a decoder's bytes are observed as.
+enum ObservedText {
+    case domain, hexDigest, url, ja3, ja4
 }
 
-extension Observation {
-    /// Hands `body` an observation of `bytes` as `kind`. `Observation` holds its bytes as
-    /// a borrowed pointer (Observations); this is where the decoders' spans lend it.
-    static func lending(
-        _ kind: ObservedBytes, _ bytes: Span<UInt8>, field: Field, host: HostReference, locator: Locator,
-        time: Timestamp, _ body: (Observation) -> Void
+extension PacketContext {
+    /// Hands `bytes` to `observe` as one observation of this packet (host: the packet's
+    /// source unless given). The one place the decoders lend bytes to an `Observation`,
+    /// which still borrows them through a pointer.
+    func observe(
+        _ bytes: Span<UInt8>, as kind: ObservedText, field: Field, host: HostReference? = nil,
+        to observe: (Observation) -> Void
     ) {
-        // Safe: the pointer is the span's own memory; the observation holding it is handed
-        // to a non-escaping closure during this call, and observations are documented as
-        // valid only during the call that hands them over.
+        // Safe: the pointer is the span's own memory, and the observation holding it is
+        // handed to a non-escaping closure during this call only.
         unsafe bytes.withUnsafeBytes { raw in
-            let value: ObservedValue =
-                switch kind {
-                case .domain: unsafe .domain(raw)
-                case .url: unsafe .url(raw)
-                case .ja3: unsafe .ja3(raw)
-                case .ja4: unsafe .ja4(raw)
-                }
-            body(Observation(value: value, field: field, host: host, locator: locator, time: time))
+            let value: ObservedValue = switch kind {
+            case .domain: unsafe .domain(raw)
+            case .hexDigest: unsafe .hexDigest(raw)
+            case .url: unsafe .url(raw)
+            case .ja3: unsafe .ja3(raw)
+            case .ja4: unsafe .ja4(raw)
+            }
+            self.observe(value, field: field, host: host, to: observe)
         }
     }
 
+    /// Hands `value` to `observe` as one observation of this packet (host: the packet's
+    /// source unless given).
+    func observe(_ value: ObservedValue, field: Field, host: HostReference? = nil, to observe: (Observation) -> Void) {
+        // Safe: the observation (and any bytes its value borrows) is handed to a
+        // non-escaping closure during this call only.
+        unsafe observe(Observation(value: value, field: field, host: host ?? source, locator: locator, time: time))
+    }
+}
+
+extension Observation {
     /// Hands `body` an observation of `value` whose host is the name in `hostName`
-    /// (a DHCP client's), borrowed like `lending(_:_:field:host:locator:time:_:)`.
+    /// (a DHCP client's), borrowed like `PacketContext.observe(_:as:field:host:to:)`.
     static func lending(
         hostName: Span<UInt8>, value: ObservedValue, field: Field, locator: Locator, time: Timestamp,
         _ body: (Observation) -> Void

@@ -437,39 +437,3 @@ extension PacketDecoder {
         return framing
     }
 }
-
-/// Which `ObservedValue` case a stream decoder's bytes are observed as.
-enum ObservedText {
-    case domain, hexDigest, url, ja3, ja4
-}
-
-extension PacketContext {
-    /// Hands `bytes` to `observe` as one observation of this packet (host: the packet's
-    /// source unless given). The one place the stream decoders lend bytes to an
-    /// `Observation`, which still borrows them through a pointer.
-    func observe(
-        _ bytes: Span<UInt8>, as kind: ObservedText, field: Field, host: HostReference? = nil,
-        to observe: (Observation) -> Void
-    ) {
-        // Safe: the pointer is the span's own memory, and the observation holding it is
-        // handed to a non-escaping closure during this call only.
-        unsafe bytes.withUnsafeBytes { raw in
-            let value: ObservedValue = switch kind {
-            case .domain: unsafe .domain(raw)
-            case .hexDigest: unsafe .hexDigest(raw)
-            case .url: unsafe .url(raw)
-            case .ja3: unsafe .ja3(raw)
-            case .ja4: unsafe .ja4(raw)
-            }
-            self.observe(value, field: field, host: host, to: observe)
-        }
-    }
-
-    /// Hands `value` to `observe` as one observation of this packet (host: the packet's
-    /// source unless given): the one place the stream decoders make an `Observation`.
-    func observe(_ value: ObservedValue, field: Field, host: HostReference? = nil, to observe: (Observation) -> Void) {
-        // Safe: the observation (and any bytes its value borrows) is handed to a
-        // non-escaping closure during this call only.
-        unsafe observe(Observation(value: value, field: field, host: host ?? source, locator: locator, time: time))
-    }
-}

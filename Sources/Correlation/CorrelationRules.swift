@@ -155,7 +155,7 @@ public struct CorrelationRules: Sendable {
     /// programs, whose program is `program`. `program` is the syslog tag as written
     /// (`sshd[812]:`, `sshd:` or `sshd`); the part before `[` or `:` is compared. Pass
     /// the whole line (or just its message). Allocates nothing when no rule matches,
-    /// which is almost always; O(line length × strings) with `memchr`.
+    /// which is almost always; O(line length × strings) (`Span.contains`).
     public func baseRules(matchingLine line: Span<UInt8>, program: Span<UInt8>? = nil) -> [Int] {
         var matched: [Int] = []
         guard !lineRules.isEmpty, !line.isEmpty else { return matched }
