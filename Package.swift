@@ -1,7 +1,7 @@
 // swift-tools-version: 6.2
 // Cairn: match captures and syslogs against indicator files, correlate the hits
-// into incidents, keep them in an SQLite case database. The module layout
-// follows ../shared/DESIGN.md: one module per pipeline stage.
+// into incidents, keep them in an SQLite case database. One module per pipeline
+// stage; docs/architecture.md says which may import which.
 import PackageDescription
 
 /// Every Swift target is checked for memory safety (SE-0458): each use of raw memory is
