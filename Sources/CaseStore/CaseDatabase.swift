@@ -45,8 +45,9 @@ public final class CaseDatabase: Sendable {
         queue = try DatabaseQueue(path: path, configuration: configuration)
         try CaseDatabase.migrate(queue, path: path)
         // SQLite gives the -wal and -shm files the database file's mode; make sure.
-        for suffix in ["-wal", "-shm"] where access(path + suffix, F_OK) == 0 {
-            _ = chmod(path + suffix, 0o600)
+        // Safe: access and chmod get the path as a NUL-terminated copy for the call.
+        for suffix in ["-wal", "-shm"] where unsafe access(path + suffix, F_OK) == 0 {
+            _ = unsafe chmod(path + suffix, 0o600)
         }
     }
 
@@ -68,7 +69,8 @@ public final class CaseDatabase: Sendable {
         guard let first = pending.first else { return }
         if !applied.isEmpty {
             let backup = "\(path).before-\(first).sqlite"
-            guard access(backup, F_OK) != 0 else { throw CaseStoreError.backupExists(backup) }
+            // Safe: access gets the path as a NUL-terminated copy for the call.
+            guard unsafe access(backup, F_OK) != 0 else { throw CaseStoreError.backupExists(backup) }
             // VACUUM INTO creates the file with the mode the umask leaves.
             let oldMask = umask(0o077)
             defer { umask(oldMask) }
@@ -79,7 +81,8 @@ public final class CaseDatabase: Sendable {
 
     /// Creates `path` readable and writable by its owner only, unless it exists.
     private static func createPrivateFile(_ path: String) throws {
-        let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY, 0o600)
+        // Safe: open gets the path as a NUL-terminated copy for the call.
+        let descriptor = unsafe open(path, O_CREAT | O_EXCL | O_WRONLY, 0o600)
         if descriptor >= 0 {
             close(descriptor)
             return
@@ -114,7 +117,8 @@ public final class CaseDatabase: Sendable {
     /// `flock` on the database file, released by the kernel when the process ends,
     /// however it ends.
     public func lockForWriting() throws -> WriterLock {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // Safe: open gets the path as a NUL-terminated copy for the call.
+        let descriptor = unsafe open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw CaseStoreError.cannotCreate(path: path, reason: SystemError.describe())
         }
@@ -142,7 +146,7 @@ public final class CaseDatabase: Sendable {
                     VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)
                     """,
                 arguments: [
-                    CaseDatabase.now(), version, rulesDigest, commandLine, logSettings?.timezoneText, logSettings?.year,
+                    Timestamp.now.iso8601, version, rulesDigest, commandLine, logSettings?.timezoneText, logSettings?.year,
                     logSettings?.maximumLineLength, logSettings.map { Int64(clamping: $0.maximumDecompressedBytes) },
                 ])
             return db.lastInsertedRowID
@@ -154,7 +158,7 @@ public final class CaseDatabase: Sendable {
         try queue.write { db in
             try db.execute(
                 sql: "UPDATE runs SET finished_at = ?, status = ? WHERE id = ?",
-                arguments: [CaseDatabase.now(), succeeded ? "succeeded" : "failed", runID])
+                arguments: [Timestamp.now.iso8601, succeeded ? "succeeded" : "failed", runID])
             if db.changesCount == 0 { throw CaseStoreError.unknownRun(runID) }
         }
     }
@@ -227,7 +231,7 @@ public final class CaseDatabase: Sendable {
                     INSERT INTO sources (run_id, path, size, kind, status, started_at)
                     VALUES (?, ?, ?, ?, 'reading', ?)
                     """,
-                arguments: [runID, path, Int64(clamping: size), kind.rawValue, CaseDatabase.now()])
+                arguments: [runID, path, Int64(clamping: size), kind.rawValue, Timestamp.now.iso8601])
             return db.lastInsertedRowID
         }
     }
@@ -272,7 +276,7 @@ public final class CaseDatabase: Sendable {
                     Int64(clamping: summary.packets), Int64(clamping: summary.lines), Int64(clamping: summary.bytes),
                     try CaseDatabase.json(summary.anomalies),
                     summary.notes.isEmpty ? nil : summary.notes.joined(separator: "\n"),
-                    CaseDatabase.now(),
+                    Timestamp.now.iso8601,
                     Int64(clamping: summary.packetsDecoded), Int64(clamping: summary.packetsAnomalous),
                     Int64(clamping: summary.packetsUndecodable), Int64(clamping: summary.packetsFiltered),
                     Int64(clamping: summary.bytesConsumed), Int64(clamping: summary.bytesUnread),
@@ -291,7 +295,7 @@ public final class CaseDatabase: Sendable {
     public func recordFailedSource(path: String, kind: SourceKind?, reason: String, runID: Int64) throws {
         try queue.write { db in
             try CaseDatabase.removeUnfinished(path: path, in: db)
-            let now = CaseDatabase.now()
+            let now = Timestamp.now.iso8601
             try db.execute(
                 sql: """
                     INSERT INTO sources (run_id, path, kind, status, error, started_at, finished_at)
@@ -421,12 +425,6 @@ public final class CaseDatabase: Sendable {
         case .packet(let packet): ("packet", packet, nil)
         case .line(let line, let byteOffset): ("line", line, Int64(clamping: byteOffset))
         }
-    }
-
-    private static func now() -> String {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Timestamp(seconds: Int64(spec.tv_sec), nanoseconds: Int64(spec.tv_nsec)).iso8601
     }
 
     /// Anomaly counts as a JSON object, keys sorted so equal counts give equal text.

@@ -164,8 +164,10 @@ public enum CustodyChain {
     /// user has no password entry (e.g. a container).
     public static func currentUser() -> String {
         let uid = geteuid()
-        if let entry = getpwuid(uid), let name = entry.pointee.pw_name {
-            return String(cString: name)
+        // Safe: getpwuid's entry stays valid until the next getpwuid call on this thread,
+        // and the name is copied at once.
+        if let entry = unsafe getpwuid(uid), let name = unsafe entry.pointee.pw_name {
+            return unsafe String(cString: name)
         }
         return "uid \(uid)"
     }
@@ -173,15 +175,15 @@ public enum CustodyChain {
     /// The machine's host name (`gethostname`), or `(unknown)`.
     public static func currentHost() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "(unknown)" }
+        // Safe: gethostname writes at most `buffer.count - 1` bytes into the array, whose
+        // last byte stays the terminating NUL.
+        guard unsafe gethostname(&buffer, buffer.count - 1) == 0 else { return "(unknown)" }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The current time in UTC ISO 8601.
     static func now() -> String {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Timestamp(seconds: Int64(spec.tv_sec), nanoseconds: Int64(spec.tv_nsec)).iso8601
+        Timestamp.now.iso8601
     }
 
 

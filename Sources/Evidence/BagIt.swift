@@ -48,7 +48,8 @@ enum BagIt {
     /// Throws unless `directory` is absent or an empty directory.
     static func checkUsable(_ directory: String) throws {
         var status = stat()
-        guard lstat(directory, &status) == 0 else {
+        // Safe: the C call gets its path or name as a NUL-terminated copy, valid for the call.
+        guard unsafe lstat(directory, &status) == 0 else {
             if errno == ENOENT { return }
             throw EvidenceError.cannotWrite(path: directory, reason: SystemError.describe())
         }
@@ -64,7 +65,8 @@ enum BagIt {
     /// created the directory.
     @discardableResult
     static func prepare(_ directory: String) throws -> Bool {
-        if mkdir(directory, 0o750) == 0 { return true }
+        // Safe: the C call gets its path or name as a NUL-terminated copy, valid for the call.
+        if unsafe mkdir(directory, 0o750) == 0 { return true }
         let code = errno
         guard code == EEXIST else { throw EvidenceError.cannotWrite(path: directory, reason: SystemError.describe(code)) }
         try checkUsable(directory)
@@ -109,7 +111,8 @@ final class BagWriter {
             data = try bag.openDirectory(BagIt.payloadDirectory)
         } catch {
             bag.close()
-            if createdDirectory { rmdir(directory) }
+            // Safe: the C call gets its path or name as a NUL-terminated copy, valid for the call.
+            if createdDirectory { unsafe rmdir(directory) }
             throw error
         }
         self.bag = bag
@@ -158,7 +161,8 @@ final class BagWriter {
     /// that turned out not to be wanted).
     func remove(_ file: BagFile) {
         file.abandon()
-        unlinkat(data.descriptor, file.name, 0)
+        // Safe: the C call gets its path or name as a NUL-terminated copy, valid for the call.
+        unsafe unlinkat(data.descriptor, file.name, 0)
         created.removeAll { $0 == "\(BagIt.payloadDirectory)/\(file.name)" }
     }
 
@@ -209,12 +213,15 @@ final class BagWriter {
     func discard() {
         if !closed {
             for name in created.reversed() {
-                unlinkat(bag.descriptor, name, 0)
+                // Safe: the C call gets its path or name as a NUL-terminated copy, valid for the call.
+                unsafe unlinkat(bag.descriptor, name, 0)
             }
-            unlinkat(bag.descriptor, BagIt.payloadDirectory, AT_REMOVEDIR)
+            // Safe: the C call gets its path or name as a NUL-terminated copy, valid for the call.
+            unsafe unlinkat(bag.descriptor, BagIt.payloadDirectory, AT_REMOVEDIR)
         }
         close()
-        if createdDirectory { rmdir(directory) }
+        // Safe: the C call gets its path or name as a NUL-terminated copy, valid for the call.
+        if createdDirectory { unsafe rmdir(directory) }
         created = []
     }
 }
@@ -349,7 +356,8 @@ struct DirectoryHandle {
     let path: String
 
     init(path: String) throws {
-        descriptor = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        // Safe: the C call gets its path or name as a NUL-terminated copy, valid for the call.
+        descriptor = unsafe open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         self.path = path
         guard descriptor >= 0 else { throw EvidenceError.cannotWrite(path: path, reason: SystemError.describe()) }
     }
@@ -362,13 +370,15 @@ struct DirectoryHandle {
     func close() { _ = closeFile(descriptor) }
 
     func makeDirectory(_ name: String) throws {
-        guard mkdirat(descriptor, name, 0o750) == 0 else {
+        // Safe: the C call gets its path or name as a NUL-terminated copy, valid for the call.
+        guard unsafe mkdirat(descriptor, name, 0o750) == 0 else {
             throw EvidenceError.cannotWrite(path: "\(path)/\(name)", reason: SystemError.describe())
         }
     }
 
     func openDirectory(_ name: String) throws -> DirectoryHandle {
-        let child = openat(descriptor, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        // Safe: the C call gets its path or name as a NUL-terminated copy, valid for the call.
+        let child = unsafe openat(descriptor, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard child >= 0 else { throw EvidenceError.cannotWrite(path: "\(path)/\(name)", reason: SystemError.describe()) }
         return DirectoryHandle(descriptor: child, path: "\(path)/\(name)")
     }
@@ -376,7 +386,8 @@ struct DirectoryHandle {
     /// Creates a new file (never replaces one) to be written piecewise.
     func createStream(_ name: String) throws -> BagFile {
         let full = "\(path)/\(name)"
-        let file = openat(descriptor, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o640)
+        // Safe: the C call gets its path or name as a NUL-terminated copy, valid for the call.
+        let file = unsafe openat(descriptor, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o640)
         guard file >= 0 else { throw EvidenceError.cannotWrite(path: full, reason: SystemError.describe()) }
         return BagFile(descriptor: file, name: name, path: full)
     }
@@ -388,7 +399,8 @@ struct DirectoryHandle {
         while true {
             let name = ".scratch-\(getpid())-\(attempt)"
             let full = "\(path)/\(name)"
-            let file = openat(descriptor, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            // Safe: the C call gets its path or name as a NUL-terminated copy, valid for the call.
+            let file = unsafe openat(descriptor, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
             if file < 0 {
                 if errno == EEXIST, attempt < 100 {
                     attempt += 1
@@ -396,7 +408,8 @@ struct DirectoryHandle {
                 }
                 throw EvidenceError.cannotWrite(path: full, reason: SystemError.describe())
             }
-            unlinkat(descriptor, name, 0)
+            // Safe: the C call gets its path or name as a NUL-terminated copy, valid for the call.
+            unsafe unlinkat(descriptor, name, 0)
             return BagFile(descriptor: file, name: name, path: full)
         }
     }
@@ -404,7 +417,8 @@ struct DirectoryHandle {
     /// Creates a new file (never replaces one) and writes all of `bytes`.
     func create(_ name: String, bytes: [UInt8]) throws {
         let full = "\(path)/\(name)"
-        let file = openat(descriptor, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o640)
+        // Safe: the C call gets its path or name as a NUL-terminated copy, valid for the call.
+        let file = unsafe openat(descriptor, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o640)
         guard file >= 0 else { throw EvidenceError.cannotWrite(path: full, reason: SystemError.describe()) }
         defer { _ = closeFile(file) }
         if let code = DescriptorWriting.writeAll(bytes.span, to: file) {

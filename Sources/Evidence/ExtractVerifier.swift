@@ -78,13 +78,16 @@ enum ExtractVerifier {
                 if row[column("time")] != record.time.iso8601Nanoseconds {
                     what.append("time is \(record.time.iso8601Nanoseconds), the index says \(row[column("time")])")
                 }
-                if row[column("captured_length")] != String(record.data.count) {
-                    what.append("captured length is \(record.data.count), the index says \(row[column("captured_length")])")
+                let captured = record.bytes.count
+                if row[column("captured_length")] != String(captured) {
+                    what.append("captured length is \(captured), the index says \(row[column("captured_length")])")
                 }
                 if row[column("original_length")] != String(record.originalLength) {
                     what.append("original length is \(record.originalLength), the index says \(row[column("original_length")])")
                 }
-                let digest = Hex.string(SHA256.hash(data: record.data))
+                var hasher = SHA256()
+                hasher.update(span: record.bytes)
+                let digest = Hex.string(hasher.finalize())
                 if row[column("packet_sha256")] != digest {
                     what.append("SHA-256 of its bytes is \(digest), the index says \(row[column("packet_sha256")])")
                 }

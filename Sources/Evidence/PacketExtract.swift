@@ -226,7 +226,7 @@ enum PacketExtract {
             first = try read(source.path) { record in
                 plan.linkTypes.insert(record.linkType)
                 if record.time.nanoseconds % 1000 != 0 { plan.fractional = true }
-                plan.longest = max(plan.longest, record.data.count)
+                plan.longest = max(plan.longest, record.bytes.count)
                 var sighted = false
                 if frames.contains(record.frame) {
                     sighted = true
@@ -246,7 +246,7 @@ enum PacketExtract {
                 if sighted {
                     plan.sightedLinkTypes.insert(record.linkType)
                     if record.time.nanoseconds % 1000 != 0 { plan.sightedFractional = true }
-                    plan.sightedLongest = max(plan.sightedLongest, record.data.count)
+                    plan.sightedLongest = max(plan.sightedLongest, record.bytes.count)
                 }
                 return true
             }

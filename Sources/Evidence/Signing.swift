@@ -83,7 +83,8 @@ public enum PackageSigning {
     }
 
     static func create(_ path: String, _ bytes: [UInt8], mode: mode_t) throws {
-        let file = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        // Safe: open gets the path as a NUL-terminated copy, valid for the call.
+        let file = unsafe open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard file >= 0 else { throw SigningError("\(path): cannot create: \(SystemError.describe())") }
         defer { close(file) }
         // The umask may have cleared bits of `mode`; the private key must be 0600 exactly.

@@ -76,7 +76,8 @@ public enum PackageVerifier {
     public static func verify(directory: String, publicKey: Curve25519.Signing.PublicKey?) -> BagVerification {
         var result = BagVerification()
         var status = stat()
-        guard lstat(directory, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else {
+        // Safe: lstat gets the path as a NUL-terminated copy for the call and writes only `status`.
+        guard unsafe lstat(directory, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else {
             result.problems.append(BagProblem(file: ".", detail: "\(directory) is not a directory"))
             return result
         }
@@ -270,7 +271,8 @@ public enum PackageVerifier {
             for name in names.sorted() {
                 let relative = directory + "/" + name
                 var status = stat()
-                guard lstat(root + "/" + relative, &status) == 0 else { continue }
+                // Safe: lstat gets the path as a NUL-terminated copy for the call and writes only `status`.
+                guard unsafe lstat(root + "/" + relative, &status) == 0 else { continue }
                 switch status.st_mode & S_IFMT {
                 case S_IFREG:
                     files.append(relative)
@@ -288,7 +290,8 @@ public enum PackageVerifier {
     static func hashFile(_ root: String, _ relative: String) -> Result<String, HashFailure> {
         let path = root + "/" + relative
         var status = stat()
-        guard lstat(path, &status) == 0 else { return .failure(HashFailure("does not exist")) }
+        // Safe: lstat gets the path as a NUL-terminated copy for the call and writes only `status`.
+        guard unsafe lstat(path, &status) == 0 else { return .failure(HashFailure("does not exist")) }
         guard (status.st_mode & S_IFMT) == S_IFREG else { return .failure(HashFailure("is not a regular file")) }
         guard let handle = FileHandle(forReadingAtPath: path) else { return .failure(HashFailure("cannot be read")) }
         defer { try? handle.close() }
@@ -310,7 +313,8 @@ public enum PackageVerifier {
     static func read(_ root: String, _ relative: String) -> [UInt8]? {
         let path = root + "/" + relative
         var status = stat()
-        guard lstat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG,
+        // Safe: lstat gets the path as a NUL-terminated copy for the call and writes only `status`.
+        guard unsafe lstat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG,
               let data = FileManager.default.contents(atPath: path)
         else { return nil }
         return Array(data)

@@ -53,17 +53,6 @@ public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertib
         self = address
     }
 
-    /// Reads 16 network-order bytes.
-    public init(bytes: UnsafeRawBufferPointer) {
-        precondition(bytes.count >= 16)
-        var high: UInt64 = 0
-        var low: UInt64 = 0
-        for index in 0..<8 { high = high << 8 | UInt64(bytes[index]) }
-        for index in 8..<16 { low = low << 8 | UInt64(bytes[index]) }
-        self.high = high
-        self.low = low
-    }
-
     public static func < (lhs: IPv6Address, rhs: IPv6Address) -> Bool {
         (lhs.high, lhs.low) < (rhs.high, rhs.low)
     }

@@ -1,6 +1,14 @@
 import Foundation
 
 extension Timestamp {
+    /// The current time (the system's real-time clock).
+    public static var now: Timestamp {
+        var spec = timespec()
+        // Safe: clock_gettime writes one timespec into `spec`, which lives for the call.
+        _ = unsafe clock_gettime(CLOCK_REALTIME, &spec)
+        return Timestamp(seconds: Int64(spec.tv_sec), nanoseconds: Int64(spec.tv_nsec))
+    }
+
     /// UTC ISO 8601 with microseconds when the time has a fraction of whole
     /// microseconds, nanoseconds when finer, none when whole: e.g.
     /// `2024-03-01T12:00:00.250000Z`, `2024-03-01T12:00:00Z`. Written byte by byte,
@@ -23,20 +31,22 @@ extension Timestamp {
         }
         let (year, month, day) = Timestamp.civil(fromDays: days)
         // "YYYY-MM-DDTHH:MM:SS" + ".fffffffff" + "Z" is at most 30 bytes.
-        return String(unsafeUninitializedCapacity: 30) { buffer in
+        // Safe: every `put` below writes at `index` and moves it on, and the puts write
+        // 4+1+2+1+2+1+2+1+2+1+2 + 1+9 + 1 = 30 bytes at most: within the capacity.
+        return unsafe String(unsafeUninitializedCapacity: 30) { buffer in
             var index = 0
             func put(_ value: Int64, digits: Int) {
                 var remaining = value
                 var position = index + digits - 1
                 while position >= index {
-                    buffer[position] = UInt8(truncatingIfNeeded: 48 + remaining % 10)
+                    unsafe buffer[position] = UInt8(truncatingIfNeeded: 48 + remaining % 10)
                     remaining /= 10
                     position -= 1
                 }
                 index += digits
             }
             func put(_ byte: Character) {
-                buffer[index] = byte.asciiValue ?? 0
+                unsafe buffer[index] = byte.asciiValue ?? 0
                 index += 1
             }
             put(year, digits: 4)

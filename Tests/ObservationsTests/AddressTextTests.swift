@@ -22,7 +22,9 @@ import Darwin
     static func referenceIPv6(_ text: String) -> IPv6Address? {
         var address = in6_addr()
         guard inet_pton(AF_INET6, text, &address) == 1 else { return nil }
-        return withUnsafeBytes(of: &address) { IPv6Address(bytes: $0) }
+        let bytes = withUnsafeBytes(of: &address) { Array($0) }
+        return IPv6Address(high: bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) },
+                           low: bytes[8..<16].reduce(0) { $0 << 8 | UInt64($1) })
     }
 
     /// `inet_ntop`'s text of `address`.
