@@ -26,13 +26,13 @@ enum RingPiece {
 /// and joins it: after `stop()` returns the thread is gone and touches nothing that
 /// `produce` captured (the inflater and its `InputFile`).
 ///
-/// The one unsafe spot is the slot memory (raw, as two threads use two of its slots at
-/// once, which an owned array's exclusive access would not allow). Each slot has a single owner at a time: the
-/// producer owns slot `(head + filled) % slotCount` (never the consumer's, as it is
-/// started only while `filled < slotCount`) from the moment it takes it under the lock
-/// until it publishes it under the lock; the consumer owns slot `head` from `next()`
-/// returning it until its next `next()` (or `stop()`). The lock orders the writes of one
-/// owner before the reads of the next.
+/// The one unsafe spot is the slot memory, raw because two threads use two of its slots
+/// at once (an owned array's exclusive access would not allow it). Each slot has a
+/// single owner at a time: the producer owns slot `(head + filled) % slotCount` (never
+/// the consumer's, as it is started only while `filled < slotCount`) from the moment it
+/// takes it under the lock until it publishes it under the lock; the consumer owns slot
+/// `head` from `next()` returning it until its next `next()` (or `stop()`). The lock
+/// orders the writes of one owner before the reads of the next.
 ///
 /// Driven by one consumer thread (`start`, `next`, `stop` are called from it); the
 /// producer thread only runs `produce`. `@safe`: the storage is private, and a slot
