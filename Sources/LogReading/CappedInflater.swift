@@ -60,9 +60,11 @@ final class CappedInflater {
     func next(into output: UnsafeMutableRawBufferPointer? = nil) -> GzipInflater.Output {
         if let limitDamage { return .damage(limitDamage) }
         let produced: GzipInflater.Output
+        // Safe: the caller's output (valid for its count during the call) is passed on as
+        // is; the decoder writes at most output.count bytes, from its start.
         switch decompressor {
-        case .isal(let inflater): produced = output.map { inflater.next(into: $0) } ?? inflater.next()
-        case .zlib(let inflater): produced = output.map { inflater.next(into: $0) } ?? inflater.next()
+        case .isal(let inflater): produced = unsafe output.map { unsafe inflater.next(into: $0) } ?? inflater.next()
+        case .zlib(let inflater): produced = unsafe output.map { unsafe inflater.next(into: $0) } ?? inflater.next()
         }
         guard case .bytes(let bytes) = produced else { return produced }
         let room = limit - min(limit, decompressedBytes)
@@ -75,7 +77,8 @@ final class CappedInflater {
         guard UInt64(bytes.count) > room else {
             decompressedBytes += UInt64(bytes.count)
             handedOutOfMember += UInt64(bytes.count)
-            return .bytes(bytes)
+            // Safe: the decoder's chunk, valid until its next call, handed on as is.
+            return unsafe .bytes(bytes)
         }
         // The bomb guard: hand out what fits, then stop.
         let position = position
@@ -85,6 +88,7 @@ final class CappedInflater {
         if room == 0 { return .damage(message) }
         handedOutOfMember += room
         limitDamage = message
-        return .bytes(UnsafeRawBufferPointer(rebasing: bytes[0..<Int(room)]))
+        // Safe: room < bytes.count, so the cut chunk lies inside the decoder's.
+        return unsafe .bytes(UnsafeRawBufferPointer(rebasing: bytes[0..<Int(room)]))
     }
 }

@@ -3,13 +3,15 @@ import CZlib
 
 /// Streams the decompressed bytes of a gzip file (any number of members) in chunks.
 ///
-/// This is the one place in LogReading that touches zlib and raw memory. The
-/// `z_stream` lives at a fixed heap address for the inflater's whole life (zlib keeps a
-/// pointer back to it in its internal state, so it must never move), and both buffers
-/// are allocated once, here, and freed in `deinit`.
-final class GzipInflater {
-    /// What one call to `next()` produced.
-    enum Output {
+/// The `z_stream` lives at a fixed heap address for the inflater's whole life (zlib
+/// keeps a pointer back to it in its internal state, so it must never move), and both
+/// buffers are allocated once, here, and freed in `deinit`. `@safe`: the stream and the
+/// buffers are private and lent to zlib only inside `next(into:)`; what leaves the class
+/// as a pointer (`Output.bytes`, `next(into:)`'s output) is unsafe by its type.
+@safe final class GzipInflater {
+    /// What one call to `next()` produced. `@safe`: the enum only carries the chunk's
+    /// pointer; reading through it is unsafe at each use, where its lifetime is known.
+    @safe enum Output {
         /// Decompressed bytes, valid until the next call.
         case bytes(UnsafeRawBufferPointer)
         /// Every member was read and the file ended cleanly.
@@ -43,23 +45,25 @@ final class GzipInflater {
     init(file: InputFile, chunkSize: Int) {
         self.file = file
         let size = max(1, chunkSize)
-        input = .allocate(byteCount: size, alignment: 16)
-        output = .allocate(byteCount: size, alignment: 16)
-        stream = .allocate(capacity: 1)
-        stream.initialize(to: z_stream())
+        // Safe: allocated once here, freed only in deinit, never handed out to keep.
+        unsafe input = .allocate(byteCount: size, alignment: 16)
+        unsafe output = .allocate(byteCount: size, alignment: 16)
+        unsafe stream = .allocate(capacity: 1)
+        unsafe stream.initialize(to: z_stream())
         // Safe: next_in is nil with avail_in 0, which inflateInit2_ accepts. 16 + MAX_WBITS
         // asks for gzip framing only, so bytes after a member that are not a gzip header
         // are reported as a data error rather than taken for a zlib stream.
-        let status = inflateInit2_(stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        let status = unsafe inflateInit2_(stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
         initialised = status == Z_OK
     }
 
     deinit {
-        if initialised { inflateEnd(stream) }
-        stream.deinitialize(count: 1)
-        stream.deallocate()
-        input.deallocate()
-        output.deallocate()
+        // Safe: allocated and initialised in init; nothing else holds them any more.
+        if initialised { unsafe inflateEnd(stream) }
+        unsafe stream.deinitialize(count: 1)
+        unsafe stream.deallocate()
+        unsafe input.deallocate()
+        unsafe output.deallocate()
     }
 
     /// The compressed byte offset the damage message names (where the error was found;
@@ -73,27 +77,31 @@ final class GzipInflater {
 
     /// Compressed bytes handed to zlib so far (the file offset of the next unread byte).
     var compressedOffset: UInt64 {
-        file.bytesRead - UInt64(stream.pointee.avail_in)
+        // Safe: the stream is allocated and initialised for the inflater's life.
+        file.bytesRead - UInt64(unsafe stream.pointee.avail_in)
     }
 
     /// zlib's message for the last error, or a description of the status code.
     private func zlibMessage(_ status: Int32) -> String {
-        if let message = stream.pointee.msg { return String(cString: message) }
+        // Safe: zlib's msg is nil or a static NUL-terminated string; it is copied at once.
+        if let message = unsafe stream.pointee.msg { return unsafe String(cString: message) }
         return "zlib status \(status)"
     }
 
     /// Reads the next compressed chunk when zlib has consumed the previous one.
     /// Returns a damage message when the read itself fails.
     private func refillIfEmpty() -> String? {
-        guard stream.pointee.avail_in == 0, !endOfFile else { return nil }
+        // Safe: the stream is allocated and initialised for the inflater's life.
+        guard unsafe stream.pointee.avail_in == 0, !endOfFile else { return nil }
         do {
-            let count = try file.read(into: input)
+            // Safe: the read writes at most input.count bytes into the inflater's own buffer.
+            let count = try unsafe file.read(into: input)
             if count == 0 {
                 endOfFile = true
             } else {
                 // Safe: count <= input.count, and input outlives the stream's use of it.
-                stream.pointee.next_in = input.baseAddress?.assumingMemoryBound(to: Bytef.self)
-                stream.pointee.avail_in = uInt(count)
+                unsafe stream.pointee.next_in = input.baseAddress?.assumingMemoryBound(to: Bytef.self)
+                unsafe stream.pointee.avail_in = uInt(count)
             }
             return nil
         } catch {
@@ -104,7 +112,10 @@ final class GzipInflater {
     }
 
     /// The next chunk of decompressed bytes, the clean end, or why the stream stopped.
-    func next() -> Output { next(into: output) }
+    func next() -> Output {
+        // Safe: the inflater's own output buffer, allocated for its life.
+        unsafe next(into: output)
+    }
 
     /// As `next()`, writing the decompressed bytes into `output` (from its start) instead
     /// of the inflater's own buffer: the inflating thread writes straight into a slot of
@@ -115,18 +126,22 @@ final class GzipInflater {
         if let deferredDamage { return stop(deferredDamage) }
         guard initialised else {
             finished = true
-            return .damage("zlib could not be initialised (version \(String(cString: zlibVersion())))")
+            // Safe: zlibVersion returns a static NUL-terminated string; it is copied at once.
+            return .damage("zlib could not be initialised (version \(unsafe String(cString: zlibVersion())))")
         }
         while true {
             if let failure = refillIfEmpty() { return stop(failure) }
             if betweenMembers {
                 // Skip zero padding (tape blocks, preallocated files) after a member.
                 // Safe: avail_in > 0 means next_in points at that many unread bytes of input.
-                while stream.pointee.avail_in > 0, let next = stream.pointee.next_in, next.pointee == 0 {
-                    stream.pointee.next_in = next + 1
-                    stream.pointee.avail_in -= 1
+                while unsafe stream.pointee.avail_in > 0, let next = unsafe stream.pointee.next_in,
+                      unsafe next.pointee == 0
+                {
+                    unsafe stream.pointee.next_in = next + 1
+                    unsafe stream.pointee.avail_in -= 1
                 }
-                if stream.pointee.avail_in == 0 {
+                // Safe: the stream is allocated and initialised for the inflater's life.
+                if unsafe stream.pointee.avail_in == 0 {
                     if endOfFile {
                         finished = true
                         return .end
@@ -134,35 +149,39 @@ final class GzipInflater {
                     continue
                 }
                 // More non-zero input: it must be the next member's header.
-                guard inflateReset(stream) == Z_OK else { return stop("zlib could not be reset after member \(member)") }
+                // Safe: the stream was initialised by inflateInit2_ (`initialised`).
+                guard unsafe inflateReset(stream) == Z_OK else { return stop("zlib could not be reset after member \(member)") }
                 betweenMembers = false
                 member += 1
                 memberStart = compressedOffset
             }
-            // Safe: output is allocated for output.count bytes and zlib writes at most avail_out.
-            stream.pointee.next_out = output.baseAddress?.assumingMemoryBound(to: Bytef.self)
-            stream.pointee.avail_out = uInt(output.count)
-            let status = inflate(stream, Z_NO_FLUSH)
-            let produced = output.count - Int(stream.pointee.avail_out)
+            // Safe: output is allocated for output.count bytes and zlib writes at most avail_out;
+            // next_out is set anew before every call, so a stale output is never written.
+            unsafe stream.pointee.next_out = output.baseAddress?.assumingMemoryBound(to: Bytef.self)
+            unsafe stream.pointee.avail_out = uInt(output.count)
+            let status = unsafe inflate(stream, Z_NO_FLUSH)
+            let produced = unsafe output.count - Int(stream.pointee.avail_out)
+            // Safe (the cases below): the stream lives as long as the inflater, and a chunk
+            // handed out is output's first `produced` bytes, those zlib wrote.
             switch status {
             case Z_OK, Z_STREAM_END:
                 if status == Z_STREAM_END { betweenMembers = true }
-                if produced > 0 { return .bytes(UnsafeRawBufferPointer(rebasing: output[0..<produced])) }
+                if produced > 0 { return unsafe .bytes(UnsafeRawBufferPointer(rebasing: output[0..<produced])) }
             case Z_BUF_ERROR:
                 // No progress was possible: zlib needs input that the file does not have.
-                if produced > 0 { return .bytes(UnsafeRawBufferPointer(rebasing: output[0..<produced])) }
-                if stream.pointee.avail_in == 0 && endOfFile {
+                if produced > 0 { return unsafe .bytes(UnsafeRawBufferPointer(rebasing: output[0..<produced])) }
+                if unsafe stream.pointee.avail_in == 0 && endOfFile {
                     damageOffset = compressedOffset
                     return stop("gzip stream truncated at compressed byte \(compressedOffset) (member \(member))")
                 }
-                if stream.pointee.avail_in > 0 {
+                if unsafe stream.pointee.avail_in > 0 {
                     damageOffset = compressedOffset
                     return stop("gzip stream stalled at compressed byte \(compressedOffset) (member \(member))")
                 }
             default:
                 let message = zlibMessage(status)
                 let damage: String
-                if member > 1 && stream.pointee.total_out == 0 {
+                if unsafe member > 1 && stream.pointee.total_out == 0 {
                     damageOffset = memberStart
                     damage = "trailing garbage after gzip member \(member - 1) at compressed byte \(memberStart): \(message)"
                 } else {
@@ -171,7 +190,7 @@ final class GzipInflater {
                 }
                 if produced > 0 {
                     deferredDamage = damage
-                    return .bytes(UnsafeRawBufferPointer(rebasing: output[0..<produced]))
+                    return unsafe .bytes(UnsafeRawBufferPointer(rebasing: output[0..<produced]))
                 }
                 return stop(damage)
             }

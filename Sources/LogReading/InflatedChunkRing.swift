@@ -26,16 +26,18 @@ enum RingPiece {
 /// and joins it: after `stop()` returns the thread is gone and touches nothing that
 /// `produce` captured (the inflater and its `InputFile`).
 ///
-/// The one unsafe spot is the slot memory. Each slot has a single owner at a time: the
-/// producer owns slot `(head + filled) % slotCount` (never the consumer's, as it is
-/// started only while `filled < slotCount`) from the moment it takes it under the lock
-/// until it publishes it under the lock; the consumer owns slot `head` from `next()`
-/// returning it until its next `next()` (or `stop()`). The lock orders the writes of one
-/// owner before the reads of the next.
+/// The one unsafe spot is the slot memory, raw because two threads use two of its slots
+/// at once (an owned array's exclusive access would not allow it). Each slot has a
+/// single owner at a time: the producer owns slot `(head + filled) % slotCount` (never
+/// the consumer's, as it is started only while `filled < slotCount`) from the moment it
+/// takes it under the lock until it publishes it under the lock; the consumer owns slot
+/// `head` from `next()` returning it until its next `next()` (or `stop()`). The lock
+/// orders the writes of one owner before the reads of the next.
 ///
 /// Driven by one consumer thread (`start`, `next`, `stop` are called from it); the
-/// producer thread only runs `produce`.
-final class InflatedChunkRing: @unchecked Sendable {
+/// producer thread only runs `produce`. `@safe`: the storage is private, and a slot
+/// leaves the ring only as a pointer (to `produce`, from `next()`), unsafe by its type.
+@safe final class InflatedChunkRing: @unchecked Sendable {
     /// Slots per ring: the inflater (about 1 GB/s with ISA-L) is several times faster than
     /// framing and scanning, so the ring is full nearly always and a few slots are enough
     /// to keep the reader from ever waiting; more would only cost memory.
@@ -82,7 +84,8 @@ final class InflatedChunkRing: @unchecked Sendable {
     init(slotCount: Int = InflatedChunkRing.defaultSlotCount, slotSize: Int) {
         self.slotCount = max(1, slotCount)
         self.slotSize = max(1, slotSize)
-        storage = .allocate(byteCount: self.slotCount * self.slotSize, alignment: 16)
+        // Safe: allocated once here, freed only in deinit, after the producer is joined.
+        unsafe storage = .allocate(byteCount: self.slotCount * self.slotSize, alignment: 16)
         shared = Lock(Shared(
             counts: Array(repeating: 0, count: self.slotCount), members: Array(repeating: 0, count: self.slotCount)))
     }
@@ -92,7 +95,9 @@ final class InflatedChunkRing: @unchecked Sendable {
         // last reference may be the producer's own (a ring dropped without `stop()`):
         // a thread cannot join itself, and `join()` detaches it instead.
         stop()
-        storage.deallocate()
+        // Safe: no producer runs (joined, or this is its own last reference, dropped after
+        // its last `produce`), and a chunk from `next()` is valid only until the next call.
+        unsafe storage.deallocate()
     }
 
     /// Whether a producer thread is between its start and its end (tests).
@@ -113,11 +118,13 @@ final class InflatedChunkRing: @unchecked Sendable {
             $0.cancelled = false
             $0.running = true
         }
-        self.produce = produce
+        // Safe: the closure is only stored; it is called with slots of `storage` alone.
+        unsafe self.produce = produce
         // The thread holds a reference to the ring until it has finished with it.
         let started = WorkerThreads(count: 1) { [self] _ in runProducer() }
         guard started.count == 1 else {
-            self.produce = nil
+            // Safe: no thread was started, so nothing calls the closure.
+            unsafe self.produce = nil
             shared.withLock {
                 $0.producerFinished = true
                 $0.running = false
@@ -131,13 +138,16 @@ final class InflatedChunkRing: @unchecked Sendable {
 
     /// The producer thread's loop.
     private func runProducer() {
-        guard let produce else { return finish(with: .end) }
+        // Safe: `produce` was set by `start` before the thread began and is cleared only
+        // after the join.
+        guard let produce = unsafe produce else { return finish(with: .end) }
         while true {
             let free = shared.withLock(waitingOn: notFull, until: { $0.filled < slotCount || $0.cancelled }) {
                 $0.cancelled ? nil : ($0.head + $0.filled) % slotCount
             }
             guard let slot = free else { return finish(with: nil) }
-            let piece = produce(slotBuffer(slot))
+            // Safe: the producer owns `slot` until it publishes it under the lock below.
+            let piece = unsafe produce(slotBuffer(slot))
             guard case .bytes(let count, let member) = piece else { return finish(with: piece) }
             shared.withLock {
                 $0.counts[slot] = min(max(0, count), slotSize)
@@ -160,7 +170,7 @@ final class InflatedChunkRing: @unchecked Sendable {
 
     /// Slot `index`. Safe: index < slotCount, so the slot lies inside `storage`.
     private func slotBuffer(_ index: Int) -> UnsafeMutableRawBufferPointer {
-        UnsafeMutableRawBufferPointer(rebasing: storage[index * slotSize..<(index + 1) * slotSize])
+        unsafe UnsafeMutableRawBufferPointer(rebasing: storage[index * slotSize..<(index + 1) * slotSize])
     }
 
     /// Gives back the chunk `next()` returned last, then waits for the next one: its bytes
@@ -180,7 +190,8 @@ final class InflatedChunkRing: @unchecked Sendable {
             if shared.filled > 0 {
                 shared.holding = true
                 memberOfLastChunk = shared.members[shared.head]
-                return .bytes(UnsafeRawBufferPointer(rebasing: slotBuffer(shared.head)[0..<shared.counts[shared.head]]))
+                // Safe: the consumer owns slot head until its next `next()`; counts <= slotSize.
+                return unsafe .bytes(UnsafeRawBufferPointer(rebasing: slotBuffer(shared.head)[0..<shared.counts[shared.head]]))
             }
             switch shared.ending {
             case .damage(let message): return .damage(message)
@@ -200,7 +211,8 @@ final class InflatedChunkRing: @unchecked Sendable {
         }
         thread.join()
         self.thread = nil
-        produce = nil
+        // Safe: the thread is joined, so nothing calls the closure any more.
+        unsafe produce = nil
         threadsJoined += 1
     }
 }

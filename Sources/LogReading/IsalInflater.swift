@@ -14,7 +14,10 @@ import CIsal
 ///
 /// The `inflate_state` (about 40 KiB) and both buffers are allocated once, here, and
 /// freed in `deinit`; the state is at a fixed heap address for the inflater's life.
-final class IsalInflater {
+/// `@safe`: the state and the buffers are private and lent to ISA-L only inside
+/// `next(into:)`; what leaves the class as a pointer (`GzipInflater.Output.bytes`,
+/// `next(into:)`'s output) is unsafe by its type.
+@safe final class IsalInflater {
     private let file: InputFile
     private let state: UnsafeMutablePointer<inflate_state>
     private let input: UnsafeMutableRawBufferPointer
@@ -55,29 +58,33 @@ final class IsalInflater {
     init(file: InputFile, chunkSize: Int) {
         self.file = file
         let size = min(max(1, chunkSize), 1 << 30)
-        input = .allocate(byteCount: size, alignment: 16)
-        output = .allocate(byteCount: size, alignment: 16)
-        carry = .allocate(byteCount: MemoryLayout<UInt64>.size, alignment: 8)
-        state = .allocate(capacity: 1)
+        // Safe: allocated once here, freed only in deinit, never handed out to keep.
+        unsafe input = .allocate(byteCount: size, alignment: 16)
+        unsafe output = .allocate(byteCount: size, alignment: 16)
+        unsafe carry = .allocate(byteCount: MemoryLayout<UInt64>.size, alignment: 8)
+        unsafe state = .allocate(capacity: 1)
         // Zeroed first: on corrupt deflate data ISA-L copies "history" it never wrote from
         // its state (a bad back-reference), which would otherwise be whatever the
         // allocation held, different from run to run.
-        UnsafeMutableRawPointer(state).initializeMemory(
+        // Safe: the count is the allocation's own size.
+        unsafe UnsafeMutableRawPointer(state).initializeMemory(
             as: UInt8.self, repeating: 0, count: MemoryLayout<inflate_state>.size)
         // Safe: isal_inflate_init sets every field that isal_inflate reads before use;
         // the memory is only bound here, not read.
-        isal_inflate_init(state)
-        state.pointee.crc_flag = UInt32(ISAL_GZIP)
+        unsafe isal_inflate_init(state)
+        unsafe state.pointee.crc_flag = UInt32(ISAL_GZIP)
         // Never a null next_in, even before the first read (ISA-L may memcpy from it).
-        state.pointee.next_in = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        state.pointee.avail_in = 0
+        // Safe: input is allocated for the inflater's life, and avail_in is 0.
+        unsafe state.pointee.next_in = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        unsafe state.pointee.avail_in = 0
     }
 
     deinit {
-        state.deallocate()
-        input.deallocate()
-        output.deallocate()
-        carry.deallocate()
+        // Safe: allocated in init; nothing else holds them any more.
+        unsafe state.deallocate()
+        unsafe input.deallocate()
+        unsafe output.deallocate()
+        unsafe carry.deallocate()
     }
 
     /// The compressed byte offset the damage message names (where the error was found;
@@ -92,34 +99,39 @@ final class IsalInflater {
     /// The file offset of the next compressed byte ISA-L has not consumed: bytes handed
     /// to it, less those still unread and whole bytes still held in its bit buffer.
     var compressedOffset: UInt64 {
-        let held = UInt64(state.pointee.avail_in) + UInt64(max(0, state.pointee.read_in_length) / 8)
+        // Safe: the state is allocated and initialised for the inflater's life.
+        let held = unsafe UInt64(state.pointee.avail_in) + UInt64(max(0, state.pointee.read_in_length) / 8)
             + UInt64(resumeCount)
         return file.bytesRead >= held ? file.bytesRead - held : 0
     }
 
     /// Reads the next compressed chunk when ISA-L has consumed the previous one.
     private func refillIfEmpty() -> String? {
-        guard state.pointee.avail_in == 0 else { return nil }
+        // Safe: the state is allocated and initialised for the inflater's life.
+        guard unsafe state.pointee.avail_in == 0 else { return nil }
         if resumeCount > 0 {
-            state.pointee.next_in = resumeNext
-            state.pointee.avail_in = resumeCount
+            // Safe: resumeNext points at resumeCount unread bytes of input, which is not
+            // read into again until they are consumed (avail_in is 0 before every read).
+            unsafe state.pointee.next_in = resumeNext
+            unsafe state.pointee.avail_in = resumeCount
             resumeCount = 0
             return nil
         }
         guard !endOfFile else { return nil }
         // The whole buffer has been consumed (avail_in is 0 and nothing is set aside).
         // Safe: lastReadCount <= input.count.
-        for index in max(0, lastReadCount - 8)..<lastReadCount { history = history << 8 | UInt64(input[index]) }
+        for index in max(0, lastReadCount - 8)..<lastReadCount { history = unsafe history << 8 | UInt64(input[index]) }
         lastReadCount = 0
         do {
-            let count = try file.read(into: input)
+            // Safe: the read writes at most input.count bytes into the inflater's own buffer.
+            let count = try unsafe file.read(into: input)
             lastReadCount = count
             if count == 0 {
                 endOfFile = true
             } else {
                 // Safe: count <= input.count, and input outlives the state's use of it.
-                state.pointee.next_in = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
-                state.pointee.avail_in = UInt32(count)
+                unsafe state.pointee.next_in = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
+                unsafe state.pointee.avail_in = UInt32(count)
             }
             return nil
         } catch {
@@ -144,7 +156,10 @@ final class IsalInflater {
     }
 
     /// The next chunk of decompressed bytes, the clean end, or why the stream stopped.
-    func next() -> GzipInflater.Output { next(into: output) }
+    func next() -> GzipInflater.Output {
+        // Safe: the inflater's own output buffer, allocated for its life.
+        unsafe next(into: output)
+    }
 
     /// As `next()`, writing the decompressed bytes into `output` (from its start; at most
     /// 1 GiB of it) instead of the inflater's own buffer: the inflating thread writes
@@ -152,7 +167,8 @@ final class IsalInflater {
     /// back-references in its own state (`tmp_out_buffer`), never in the caller's output,
     /// so `output` may differ per call. Bytes handed out are `output`'s first bytes.
     func next(into output: UnsafeMutableRawBufferPointer) -> GzipInflater.Output {
-        let output = UnsafeMutableRawBufferPointer(rebasing: output[0..<min(output.count, 1 << 30)])
+        // Safe: a prefix of the caller's buffer, valid during the call.
+        let output = unsafe UnsafeMutableRawBufferPointer(rebasing: output[0..<min(output.count, 1 << 30)])
         if finished { return .end }
         if let deferredDamage { return stop(deferredDamage) }
         while true {
@@ -160,11 +176,14 @@ final class IsalInflater {
             if betweenMembers {
                 // Skip zero padding (tape blocks, preallocated files) after a member.
                 // Safe: avail_in > 0 means next_in points at that many unread bytes of input.
-                while state.pointee.avail_in > 0, let next = state.pointee.next_in, next.pointee == 0 {
-                    state.pointee.next_in = next + 1
-                    state.pointee.avail_in -= 1
+                while unsafe state.pointee.avail_in > 0, let next = unsafe state.pointee.next_in,
+                      unsafe next.pointee == 0
+                {
+                    unsafe state.pointee.next_in = next + 1
+                    unsafe state.pointee.avail_in -= 1
                 }
-                if state.pointee.avail_in == 0 {
+                // Safe: the state is allocated and initialised for the inflater's life.
+                if unsafe state.pointee.avail_in == 0 {
                     if endOfFile && resumeCount == 0 {
                         finished = true
                         return .end
@@ -173,8 +192,9 @@ final class IsalInflater {
                 }
                 // More non-zero input: it must be the next member's header. The reset keeps
                 // next_in/avail_in, so the unread bytes carry over.
-                isal_inflate_reset(state)
-                state.pointee.crc_flag = UInt32(ISAL_GZIP)
+                // Safe: the state was set up by isal_inflate_init in init.
+                unsafe isal_inflate_reset(state)
+                unsafe state.pointee.crc_flag = UInt32(ISAL_GZIP)
                 betweenMembers = false
                 member += 1
                 memberStart = compressedOffset
@@ -183,33 +203,37 @@ final class IsalInflater {
                 memberHeadCount = 0
             }
             if memberHeadCount < 4, let damage = checkMemberHead() { return stop(damage) }
-            let inputBefore = state.pointee.avail_in
-            let bitsBefore = state.pointee.read_in_length
-            let blockBefore = state.pointee.block_state
-            // Safe: output is allocated for output.count bytes and ISA-L writes at most avail_out.
-            state.pointee.next_out = output.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            state.pointee.avail_out = UInt32(output.count)
-            let status = isal_inflate(state)
-            let produced = output.count - Int(state.pointee.avail_out)
+            // Safe: the state is allocated and initialised for the inflater's life.
+            let inputBefore = unsafe state.pointee.avail_in
+            let bitsBefore = unsafe state.pointee.read_in_length
+            let blockBefore = unsafe state.pointee.block_state
+            // Safe: output is valid for output.count bytes during this call, and ISA-L writes
+            // at most avail_out there; next_out is set anew before every call, so a stale
+            // output is never written.
+            unsafe state.pointee.next_out = output.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            unsafe state.pointee.avail_out = UInt32(output.count)
+            let status = unsafe isal_inflate(state)
+            let produced = unsafe output.count - Int(state.pointee.avail_out)
             memberOutput += UInt64(produced)
             if status == ISAL_DECOMP_OK || status == ISAL_END_INPUT {
-                if state.pointee.block_state == ISAL_BLOCK_FINISH {
+                if unsafe state.pointee.block_state == ISAL_BLOCK_FINISH {
                     betweenMembers = true
                     // Whole bytes left in the bit buffer after the trailer belong to the
                     // next member; ISA-L leaves them there, so hand them back.
                     giveBackBufferedBytes()
                 }
-                if produced > 0 { return .bytes(UnsafeRawBufferPointer(rebasing: output[0..<produced])) }
+                // Safe: produced <= output.count, the bytes ISA-L wrote.
+                if produced > 0 { return unsafe .bytes(UnsafeRawBufferPointer(rebasing: output[0..<produced])) }
                 if betweenMembers { continue }
-                if state.pointee.avail_in == 0 {
+                if unsafe state.pointee.avail_in == 0 {
                     if endOfFile && resumeCount == 0 {
                         damageOffset = file.bytesRead
                         return stop("gzip stream truncated at compressed byte \(file.bytesRead) (member \(member))")
                     }
                     continue
                 }
-                if state.pointee.avail_in == inputBefore, state.pointee.read_in_length == bitsBefore,
-                   state.pointee.block_state == blockBefore
+                if unsafe state.pointee.avail_in == inputBefore, unsafe state.pointee.read_in_length == bitsBefore,
+                   unsafe state.pointee.block_state == blockBefore
                 {
                     damageOffset = compressedOffset
                     return stop("gzip stream stalled at compressed byte \(compressedOffset) (member \(member))")
@@ -219,11 +243,11 @@ final class IsalInflater {
             var message = IsalInflater.message(status)
             var offset = compressedOffset
             if status == ISAL_INCORRECT_CHECKSUM {
-                if state.pointee.wrapper_flag == 0 {
+                if unsafe state.pointee.wrapper_flag == 0 {
                     message = "header crc mismatch"
                 } else if let trailer = consumedTrailer() {
                     // zlib checks the CRC (and stops after its four bytes) before ISIZE.
-                    if UInt32(truncatingIfNeeded: trailer) != state.pointee.crc {
+                    if unsafe UInt32(truncatingIfNeeded: trailer) != state.pointee.crc {
                         offset -= 4
                     } else {
                         message = "incorrect length check"
@@ -238,7 +262,8 @@ final class IsalInflater {
             let damage = describe(message, at: offset)
             if produced > 0 {
                 deferredDamage = damage
-                return .bytes(UnsafeRawBufferPointer(rebasing: output[0..<produced]))
+                // Safe: produced <= output.count, the bytes ISA-L wrote.
+                return unsafe .bytes(UnsafeRawBufferPointer(rebasing: output[0..<produced]))
             }
             return stop(damage)
         }
@@ -257,7 +282,8 @@ final class IsalInflater {
 
     /// The file offset of the byte at next_in.
     private var nextInOffset: UInt64 {
-        let held = UInt64(state.pointee.avail_in) + UInt64(resumeCount)
+        // Safe: the state is allocated and initialised for the inflater's life.
+        let held = unsafe UInt64(state.pointee.avail_in) + UInt64(resumeCount)
         return file.bytesRead >= held ? file.bytesRead - held : 0
     }
 
@@ -265,14 +291,15 @@ final class IsalInflater {
     /// zlib would: a wrong magic after two bytes, an unknown method or reserved flag bits
     /// after four (ISA-L ignores the latter), each at zlib's offset.
     private func checkMemberHead() -> String? {
-        guard let next = state.pointee.next_in else { return nil }
+        // Safe: the state is allocated and initialised for the inflater's life.
+        guard let next = unsafe state.pointee.next_in else { return nil }
         let position = nextInOffset
-        let available = UInt64(state.pointee.avail_in)
+        let available = unsafe UInt64(state.pointee.avail_in)
         while memberHeadCount < 4 {
             let wanted = memberStart + UInt64(memberHeadCount)
             guard wanted >= position, wanted < position + available else { break }
             // Safe: wanted - position < avail_in, so the byte is inside the unread input.
-            memberHead |= UInt32(next[Int(wanted - position)]) << (8 * UInt32(memberHeadCount))
+            memberHead |= unsafe UInt32(next[Int(wanted - position)]) << (8 * UInt32(memberHeadCount))
             memberHeadCount += 1
         }
         if memberHeadCount >= 2, memberHead & 0xFFFF != 0x8B1F {
@@ -288,12 +315,14 @@ final class IsalInflater {
     /// The eight trailer bytes just consumed (CRC-32 in the low half, ISIZE in the high),
     /// from the read buffer and, for the part before it, `history`.
     private func consumedTrailer() -> UInt64? {
-        guard resumeCount == 0, let next = state.pointee.next_in,
-              let base = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        // Safe: the state and input are allocated for the inflater's life; next_in is
+        // only compared with the input buffer's bounds before it is used as an offset.
+        guard resumeCount == 0, let next = unsafe state.pointee.next_in,
+              let base = unsafe input.baseAddress?.assumingMemoryBound(to: UInt8.self)
         else { return nil }
         // next_in may point at the end of `carry` in a corner case: then give up.
-        guard next >= base, next <= base + lastReadCount else { return nil }
-        let used = base.distance(to: next)
+        guard unsafe next >= base, unsafe next <= base + lastReadCount else { return nil }
+        let used = unsafe base.distance(to: next)
         // The 8 bytes before next_in, oldest first: history's tail, then the buffer's.
         let fromBuffer = min(8, used)
         var trailer: UInt64 = 0
@@ -302,7 +331,7 @@ final class IsalInflater {
             let byte: UInt8
             if back <= fromBuffer {
                 // Safe: used - back >= 0 and < used <= input.count.
-                byte = base[used - back]
+                byte = unsafe base[used - back]
             } else {
                 byte = UInt8(truncatingIfNeeded: history >> (8 * UInt64(back - fromBuffer - 1)))
             }
@@ -316,24 +345,28 @@ final class IsalInflater {
     /// garbage). They may have come from an earlier read, so they go to `carry` and are
     /// fed before the rest of the current buffer, which `refillIfEmpty` then resumes.
     private func giveBackBufferedBytes() {
-        let bits = max(0, Int(state.pointee.read_in_length))
-        let count = min(bits / 8, carry.count)
+        // Safe (the state's fields here): allocated and initialised for the inflater's life.
+        let bits = max(0, Int(unsafe state.pointee.read_in_length))
+        let count = min(bits / 8, unsafe carry.count)
         defer {
-            state.pointee.read_in = 0
-            state.pointee.read_in_length = 0
+            unsafe state.pointee.read_in = 0
+            unsafe state.pointee.read_in_length = 0
         }
         guard count > 0, resumeCount == 0 else { return }
         // The next unread bit is bit 0 of read_in; a partial byte (none after a trailer,
         // which is byte-aligned) is dropped.
-        var buffered = state.pointee.read_in >> UInt64(bits % 8)
+        var buffered = unsafe state.pointee.read_in >> UInt64(bits % 8)
+        // Safe: count <= carry.count.
         for index in 0..<count {
-            carry[index] = UInt8(truncatingIfNeeded: buffered)
+            unsafe carry[index] = UInt8(truncatingIfNeeded: buffered)
             buffered >>= 8
         }
-        resumeNext = state.pointee.next_in
-        resumeCount = state.pointee.avail_in
-        state.pointee.next_in = carry.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        state.pointee.avail_in = UInt32(count)
+        // Safe: the unread rest of the input is set aside (its buffer is not read into
+        // before it is consumed) while ISA-L reads the count bytes just put in carry.
+        unsafe resumeNext = state.pointee.next_in
+        unsafe resumeCount = state.pointee.avail_in
+        unsafe state.pointee.next_in = carry.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        unsafe state.pointee.avail_in = UInt32(count)
     }
 
     private func stop(_ message: String) -> GzipInflater.Output {
