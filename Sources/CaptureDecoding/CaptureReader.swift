@@ -20,7 +20,9 @@ import Glibc
 /// (tshark 4.0 shows each as one) and takes a number, though it is not a packet
 /// (`ReadSummary.packets` does not count it; `frames` does). Not thread-safe: one
 /// reader task owns it.
-public final class CaptureReader {
+///
+/// `@safe`: the compiled filter is private, made in `init` and freed in `deinit`.
+@safe public final class CaptureReader {
     /// How often `read` reports progress, in packets.
     public static let progressInterval: UInt64 = 16_384
 
@@ -52,13 +54,15 @@ public final class CaptureReader {
     /// for Ethernet; a capture of another link type compiles it again when it is opened.
     /// Returns libpcap's reason when it does not compile.
     public static func filterProblem(_ filter: String) -> String? {
-        guard let handle = pcap_open_dead(DLT_EN10MB, 65_535) else { return "libpcap could not start" }
-        defer { pcap_close(handle) }
-        var program = bpf_program()
-        guard pcap_compile(handle, &program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
-            return pcap_geterr(handle).map { String(cString: $0) } ?? "unknown error"
+        // Safe: a handle of this call's own, closed on return; libpcap reads the filter
+        // text and fills `program` during each call; its error message is copied at once.
+        guard let handle = unsafe pcap_open_dead(DLT_EN10MB, 65_535) else { return "libpcap could not start" }
+        defer { unsafe pcap_close(handle) }
+        var program = unsafe bpf_program()
+        guard unsafe pcap_compile(handle, &program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
+            return unsafe pcap_geterr(handle).map { unsafe String(cString: $0) } ?? "unknown error"
         }
-        pcap_freecode(&program)
+        unsafe pcap_freecode(&program)
         return nil
     }
 
@@ -80,19 +84,13 @@ public final class CaptureReader {
     /// not; the caller hands them on to whichever reader follows, so the file is still
     /// read (and hashed) once.
     static func firstFourBytes(of file: InputFile) throws(CaptureError) -> [UInt8] {
-        let head = UnsafeMutableRawBufferPointer.allocate(byteCount: 4, alignment: 4)
-        defer { head.deallocate() }
-        var got = 0
+        var head: [UInt8] = []
         do throws(InputFileError) {
-            while got < 4 {
-                let count = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: head[got...]))
-                if count == 0 { break }
-                got += count
-            }
+            try file.read(upTo: 4, appendingTo: &head)
         } catch {
             throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: read error: \(error.reason)")
         }
-        return [UInt8](UnsafeRawBufferPointer(rebasing: head[0..<got]))
+        return head
     }
 
     /// As `init(file:filter:)`, with the bounds of the reassembly state (flow table,
@@ -118,7 +116,8 @@ public final class CaptureReader {
                 filters = programs
             }
             self.pcap = nil
-            self.program = nil
+            // Safe: no program (filters are compiled per link type for pcapng).
+            unsafe self.program = nil
             self.pcapng = reader
             self.filters = filters
             self.linkType = first ?? -1
@@ -131,17 +130,19 @@ public final class CaptureReader {
         var program: UnsafeMutablePointer<bpf_program>? = nil
         if let filter {
             // Compiled for this file's link type and snapshot length, as libpcap would.
+            // Safe: one program at a fixed address, freed here on failure or in deinit;
+            // the reader's handle is alive; libpcap's message is copied at once.
             let compiled = UnsafeMutablePointer<bpf_program>.allocate(capacity: 1)
-            compiled.initialize(to: bpf_program())
-            guard pcap_compile(reader.handle, compiled, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
-                let reason = pcap_geterr(reader.handle).map { String(cString: $0) } ?? "unknown error"
-                compiled.deallocate()
+            unsafe compiled.initialize(to: bpf_program())
+            guard unsafe pcap_compile(reader.handle, compiled, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
+                let reason = unsafe pcap_geterr(reader.handle).map { unsafe String(cString: $0) } ?? "unknown error"
+                unsafe compiled.deallocate()
                 throw CaptureError(path: file.path, message: "filter \"\(filter)\" does not compile: \(reason)")
             }
-            program = compiled
+            unsafe program = compiled
         }
         self.pcap = reader
-        self.program = program
+        unsafe self.program = program
         self.pcapng = nil
         self.filters = nil
         self.linkType = reader.linkType
@@ -150,9 +151,10 @@ public final class CaptureReader {
     }
 
     deinit {
-        if let program {
-            pcap_freecode(program)
-            program.deallocate()
+        // Safe: the program compiled in init, used by no one after the reader.
+        if let program = unsafe program {
+            unsafe pcap_freecode(program)
+            unsafe program.deallocate()
         }
     }
 
@@ -179,7 +181,8 @@ public final class CaptureReader {
     }
 
     static func name(ofLinkType linkType: Int32) -> String {
-        pcap_datalink_val_to_name(linkType).map { String(cString: $0) } ?? "unknown"
+        // Safe: libpcap's name is a static C string (or nil), copied at once.
+        unsafe pcap_datalink_val_to_name(linkType).map { unsafe String(cString: $0) } ?? "unknown"
     }
 
     /// Reads every packet. `observe` gets each observation (borrowed: valid during the
@@ -224,6 +227,8 @@ public final class CaptureReader {
         // `frames` (a class property) is written once at the end, not per packet.
         defer { frames = summary.packets }
         while true {
+            // Safe (the record's bytes, to the end of this pass of the loop): borrowed from
+            // the reader, valid until its next `next()`, and handed on for one call each.
             let data: UnsafeRawBufferPointer
             let originalLength: UInt32
             let time: Timestamp
@@ -234,16 +239,17 @@ public final class CaptureReader {
                 summary.damage = "reading stopped at packet \(summary.packets + 1) (\(summary.packets) read): \(reason)"
                 return
             case .packet(let bytes, let length, let stamp):
-                data = bytes
+                unsafe data = bytes
                 originalLength = length
                 time = stamp
             }
             summary.packets += 1
-            if let program, !CaptureReader.passes(program, data: data, originalLength: originalLength, time: time) {
+            if let program = unsafe program,
+               unsafe !CaptureReader.passes(program, data: data, originalLength: originalLength, time: time) {
                 summary.packetsFiltered += 1
             } else if let link {
                 let anomaliesBefore = decoder.anomalies.total
-                decoder.decode(
+                unsafe decoder.decode(
                     record: data, link: link, locator: .packet(summary.packets), time: time,
                     wireLength: originalLength, observe: observe)
                 summary.countDecoded(anomalous: decoder.anomalies.total != anomaliesBefore)
@@ -264,19 +270,21 @@ public final class CaptureReader {
         _ program: UnsafeMutablePointer<bpf_program>, data: UnsafeRawBufferPointer, originalLength: UInt32,
         time: Timestamp
     ) -> Bool {
+        // Safe: the program is compiled; BPF reads at most `header.caplen` (= `data.count`)
+        // bytes of the packet, during the call.
         guard let base = data.baseAddress else {
             // An empty record: BPF reads nothing of it but its lengths.
             var empty: UInt8 = 0
             var header = pcap_pkthdr()
             header.len = originalLength
-            return pcap_offline_filter(program, &header, &empty) != 0
+            return unsafe pcap_offline_filter(program, &header, &empty) != 0
         }
         var header = pcap_pkthdr()
         header.caplen = UInt32(data.count)
         header.len = originalLength
         header.ts.tv_sec = Int(time.nanoseconds / 1_000_000_000)
         header.ts.tv_usec = Int(time.nanoseconds % 1_000_000_000)
-        return pcap_offline_filter(program, &header, base.assumingMemoryBound(to: UInt8.self)) != 0
+        return unsafe pcap_offline_filter(program, &header, base.assumingMemoryBound(to: UInt8.self)) != 0
     }
 
     private func readPcapNG(
@@ -298,17 +306,19 @@ public final class CaptureReader {
             case .custom:
                 frames += 1
             case .packet(let interface, let data, let originalLength, let time):
+                // Safe (`data`, in this case): borrowed from the reader, valid until its
+                // next `next()`, and handed on for one call each.
                 frames += 1
                 summary.packets += 1
                 let linkType = CaptureReader.dataLinkType(reader.interfaces[interface].linkType)
-                if filters?.matches(linkType: linkType, data: data, originalLength: originalLength, time: time) ?? true {
+                if unsafe filters?.matches(linkType: linkType, data: data, originalLength: originalLength, time: time) ?? true {
                     let link = LinkLayer(dataLinkType: linkType)
                     if let note = CaptureReader.note(link: link, linkType: linkType), noted.insert(linkType).inserted {
                         summary.notes.append(note)
                     }
                     if let link {
                         let anomaliesBefore = decoder.anomalies.total
-                        decoder.decode(
+                        unsafe decoder.decode(
                             record: data, link: link, locator: .packet(frames), time: time,
                             wireLength: UInt32(clamping: originalLength), observe: observe)
                         summary.countDecoded(anomalous: decoder.anomalies.total != anomaliesBefore)
@@ -349,58 +359,67 @@ extension ReadSummary {
 }
 
 /// A BPF filter compiled once per link type (`pcap_open_dead` with that link type), for
-/// files whose interfaces differ in link type.
-final class FilterPrograms {
+/// files whose interfaces differ in link type. `@safe`: the programs are private, compiled
+/// in `program(_:)` and freed in `deinit`.
+@safe final class FilterPrograms {
     let filter: String
     /// Compiled programs by DLT_ value; nil where the filter does not compile for it.
-    private var programs: [Int32: UnsafeMutablePointer<bpf_program>?] = [:]
+    // Safe: empty to start with; see `program(_:)` and deinit for what goes in.
+    private var programs: [Int32: UnsafeMutablePointer<bpf_program>?] = unsafe [:]
     private(set) var problems: [Int32: String] = [:]
 
     init(filter: String) { self.filter = filter }
 
     deinit {
-        for case let program? in programs.values {
-            pcap_freecode(program)
-            program.deallocate()
+        // Safe: each program was compiled and allocated once, and is used by no one after
+        // the filter set.
+        for unsafe case let program? in unsafe programs.values {
+            unsafe pcap_freecode(program)
+            unsafe program.deallocate()
         }
     }
 
     /// Why the filter does not compile for `linkType`, or nil.
     func problem(linkType: Int32) -> String? {
-        _ = program(linkType)
+        _ = unsafe program(linkType)
         return problems[linkType]
     }
 
     /// Whether the packet passes the filter; a link type the filter does not compile
     /// for passes nothing (as libpcap would refuse the file).
     func matches(linkType: Int32, data: UnsafeRawBufferPointer, originalLength: UInt32, time: Timestamp) -> Bool {
-        guard let program = program(linkType), let base = data.baseAddress else { return false }
+        // Safe: the program is compiled; BPF reads at most `header.caplen` (= `data.count`)
+        // bytes of the packet, during the call.
+        guard let program = unsafe program(linkType), let base = data.baseAddress else { return false }
         var header = pcap_pkthdr()
         header.caplen = UInt32(data.count)
         header.len = max(originalLength, UInt32(data.count))
         header.ts.tv_sec = Int(time.nanoseconds / 1_000_000_000)
         header.ts.tv_usec = Int(time.nanoseconds % 1_000_000_000 / 1_000)
-        return pcap_offline_filter(program, &header, base.assumingMemoryBound(to: UInt8.self)) != 0
+        return unsafe pcap_offline_filter(program, &header, base.assumingMemoryBound(to: UInt8.self)) != 0
     }
 
     private func program(_ linkType: Int32) -> UnsafeMutablePointer<bpf_program>? {
-        if let cached = programs[linkType] { return cached }
+        if let cached = unsafe programs[linkType] { return unsafe cached }
+        // Safe (to the end): a handle of this call's own, closed before it returns; one
+        // program at a fixed address, kept in `programs` (freed in deinit) or freed here;
+        // libpcap's message is copied at once.
         var compiled: UnsafeMutablePointer<bpf_program>? = nil
-        if let handle = pcap_open_dead(linkType, 262_144) {
+        if let handle = unsafe pcap_open_dead(linkType, 262_144) {
             let program = UnsafeMutablePointer<bpf_program>.allocate(capacity: 1)
-            program.initialize(to: bpf_program())
-            if pcap_compile(handle, program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 {
-                compiled = program
+            unsafe program.initialize(to: bpf_program())
+            if unsafe pcap_compile(handle, program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 {
+                unsafe compiled = program
             } else {
-                problems[linkType] = pcap_geterr(handle).map { String(cString: $0) } ?? "unknown error"
-                program.deallocate()
+                problems[linkType] = unsafe pcap_geterr(handle).map { unsafe String(cString: $0) } ?? "unknown error"
+                unsafe program.deallocate()
             }
-            pcap_close(handle)
+            unsafe pcap_close(handle)
         } else {
             problems[linkType] = "libpcap could not start for link type \(linkType)"
         }
-        programs[linkType] = compiled
-        return compiled
+        unsafe programs[linkType] = compiled
+        return unsafe compiled
     }
 }
 
@@ -415,6 +434,20 @@ public struct CaptureError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
     public var description: String { "\(path): \(message)" }
+}
+
+extension InputFile {
+    /// Reads (and hashes, as every read does) until `bytes` holds `count` bytes or the
+    /// file ends: the start of a file, to tell its kind and judge its header.
+    func read(upTo count: Int, appendingTo bytes: inout [UInt8]) throws(InputFileError) {
+        while bytes.count < count {
+            // Safe: the borrowed bytes stay valid until the next call on the file, and are
+            // copied before it.
+            let piece = unsafe try borrow(upTo: count - bytes.count)
+            if unsafe piece.isEmpty { return }
+            unsafe bytes.append(contentsOf: piece)
+        }
+    }
 }
 
 extension PacketDecoder {

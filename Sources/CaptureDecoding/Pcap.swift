@@ -38,8 +38,9 @@ import Observations
 import Glibc
 #endif
 
-/// What the pcap reader hands out, one record at a time.
-enum PcapRecord {
+/// What the pcap reader hands out, one record at a time. `@safe`: a packet's `data` is a
+/// borrowed pointer, and each use of it is marked where it is used.
+@safe enum PcapRecord {
     /// A packet: `data` is borrowed until the next call of `next()`.
     case packet(data: UnsafeRawBufferPointer, originalLength: UInt32, time: Timestamp)
     /// The end of the file, cleanly at a record boundary.
@@ -50,7 +51,11 @@ enum PcapRecord {
 
 /// Reads the records of a classic pcap file from an `InputFile`. Not thread-safe: one
 /// reader owns it.
-final class PcapReader {
+///
+/// `@safe`: its buffers are private; `chunk` is borrowed from `file` (which the reader
+/// owns) and replaced only by `refill`, `staging` and `headerBytes` are allocated here
+/// and freed in `deinit`; what `next()` hands out is valid until the next call.
+@safe final class PcapReader {
     /// Size of the file header.
     static let fileHeaderLength = 24
 
@@ -77,12 +82,13 @@ final class PcapReader {
     /// The header bytes `handle` reads (it must outlive the handle).
     private let headerBytes: UnsafeMutableRawBufferPointer
 
+    // Safe (both buffers' starting values): empty, no memory behind them.
     /// Borrowed from `file`; unread bytes are `chunk[position...]`.
-    private var chunk = UnsafeRawBufferPointer(start: nil, count: 0)
+    private var chunk = unsafe UnsafeRawBufferPointer(start: nil, count: 0)
     private var position = 0
     /// Where a record that straddles two borrowed chunks is put together; grows to the
     /// largest such record (at most the snapshot length plus a record header).
-    private var staging = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    private var staging = unsafe UnsafeMutableRawBufferPointer(start: nil, count: 0)
     private var readError: InputFileError?
 
     /// How a file orders a record's caplen and len (libpcap's `lengths_swapped`).
@@ -95,39 +101,30 @@ final class PcapReader {
     /// - Throws: `CaptureError` with libpcap's reason when libpcap refuses the header.
     init(file: InputFile, prefix: [UInt8]) throws(CaptureError) {
         self.file = file
-        let headerBytes = UnsafeMutableRawBufferPointer.allocate(byteCount: PcapReader.fileHeaderLength, alignment: 8)
-        var got = min(prefix.count, PcapReader.fileHeaderLength)
-        prefix.withUnsafeBytes { bytes in
-            UnsafeMutableRawBufferPointer(rebasing: headerBytes[0..<got])
-                .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<got]))
-        }
+        var header = Array(prefix.prefix(PcapReader.fileHeaderLength))
         do throws(InputFileError) {
-            while got < PcapReader.fileHeaderLength {
-                let count = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: headerBytes[got...]))
-                if count == 0 { break }
-                got += count
-            }
+            try file.read(upTo: PcapReader.fileHeaderLength, appendingTo: &header)
         } catch {
-            headerBytes.deallocate()
             throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: read error: \(error.reason)")
         }
-        let reading = PcapReader.readHeaderAsTsharkDoes(UnsafeMutableRawBufferPointer(rebasing: headerBytes[0..<got]))
+        let reading = PcapReader.readHeaderAsTsharkDoes(&header)
         if let refusal = reading.refusal {
-            headerBytes.deallocate()
             throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: \(refusal)")
         }
         notes = reading.notes
-        let header = UnsafeRawBufferPointer(rebasing: headerBytes[0..<got])
         let handle: OpaquePointer
-        switch PcapReader.openWithLibpcap(header) {
-        case .success(let opened): handle = opened
+        // Safe: the handle and the header copy its stream reads pass to the reader, which
+        // closes the one before it frees the other (deinit).
+        switch unsafe PcapReader.openWithLibpcap(header) {
+        case .success(let opened):
+            unsafe handle = opened.handle
+            unsafe headerBytes = opened.bytes
         case .failure(let reason):
-            headerBytes.deallocate()
             throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: \(reason)")
         }
-        self.headerBytes = headerBytes
-        // libpcap accepted it: a known magic and a whole header.
-        let magic = header.loadUnaligned(fromByteOffset: 0, as: UInt32.self)
+        // libpcap accepted it: a known magic and a whole header. The magic in the
+        // machine's order, as the record fields are loaded (`load32`).
+        let magic = UInt32(littleEndian: header.span.uint32LittleEndian(at: 0) ?? 0)
         let nativeMagic: UInt32
         switch magic {
         case 0xA1B2_C3D4, 0xA1B2_3C4D, 0xA1B2_CD34: nativeMagic = magic
@@ -143,18 +140,21 @@ final class PcapReader {
         case (2, 3): lengthOrder = .exchangedWhenCaplenIsLarger
         default: lengthOrder = .normal
         }
-        self.handle = handle
-        linkType = pcap_datalink(handle)
-        snapshot = Int(max(pcap_snapshot(handle), 0))
+        unsafe self.handle = handle
+        // Safe: the handle libpcap just opened, closed only in deinit.
+        linkType = unsafe pcap_datalink(handle)
+        snapshot = Int(max(unsafe pcap_snapshot(handle), 0))
         maximumCaptureLength = PcapReader.maximumCaptureLength(linkType: linkType)
         consumedOffset = UInt64(PcapReader.fileHeaderLength)
     }
 
     deinit {
         // Closes the memory stream too; then its bytes can go.
-        pcap_close(handle)
-        headerBytes.deallocate()
-        staging.deallocate()
+        // Safe: the handle and both buffers are this reader's own, and nothing uses them
+        // after the reader (records are borrowed only until the next call).
+        unsafe pcap_close(handle)
+        unsafe headerBytes.deallocate()
+        unsafe staging.deallocate()
     }
 
     /// How a file header is read where libpcap and tshark disagree: the version the file
@@ -170,33 +170,15 @@ final class PcapReader {
     /// what the header held that was unusual, and refuses a link-type field whose
     /// reserved bits are set, in wiretap's words. A header too short or with an unknown
     /// magic is left for libpcap to refuse.
-    static func readHeaderAsTsharkDoes(_ header: UnsafeMutableRawBufferPointer) -> HeaderReading {
+    static func readHeaderAsTsharkDoes(_ header: inout [UInt8]) -> HeaderReading {
         var reading = HeaderReading()
-        guard header.count >= fileHeaderLength else { return reading }
-        let magic = header.loadUnaligned(fromByteOffset: 0, as: UInt32.self)
-        let swapped: Bool
-        switch magic {
-        case 0xA1B2_C3D4, 0xA1B2_3C4D, 0xA1B2_CD34: swapped = false
-        case 0xD4C3_B2A1, 0x4D3C_B2A1, 0x34CD_B2A1: swapped = true
-        default: return reading
-        }
-        func field16(_ offset: Int) -> UInt16 {
-            let value = header.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
-            return swapped ? value.byteSwapped : value
-        }
-        let major = field16(4)
-        let minor = field16(6)
+        guard let (bigEndian, major, minor, linkField) = headerFields(header.span) else { return reading }
         reading.version = (major, minor)
-        let rawLinkType = header.loadUnaligned(fromByteOffset: 20, as: UInt32.self)
-        let linkField = swapped ? rawLinkType.byteSwapped : rawLinkType
         let linkText = "0x" + String(linkField, radix: 16).leftPadded(to: 8)
         if major >= 2, !(major == 2 && minor <= 4), !(major == 543 && minor == 0) {
             // libpcap's versions are 2.0–2.4 (and DG/UX's 543.0); wiretap takes any from 2
             // on, with 2.4's record layout. Both fields are written in the file's order.
-            let two: UInt16 = swapped ? UInt16(2).byteSwapped : 2
-            let four: UInt16 = swapped ? UInt16(4).byteSwapped : 4
-            header.storeBytes(of: two, toByteOffset: 4, as: UInt16.self)
-            header.storeBytes(of: four, toByteOffset: 6, as: UInt16.self)
+            header.replaceSubrange(4..<8, with: bigEndian ? [0, 2, 0, 4] : [2, 0, 4, 0])
             reading.notes.append("pcap version \(major).\(minor) is not one libpcap reads (2.0 to 2.4); "
                                  + "read as 2.4, as tshark reads it")
         }
@@ -213,27 +195,56 @@ final class PcapReader {
         return reading
     }
 
-    /// libpcap's verdict on a file header (and its handle when it accepts it).
-    private static func openWithLibpcap(_ header: UnsafeRawBufferPointer) -> Result<OpaquePointer, PcapHeaderProblem> {
-        guard let base = header.baseAddress, header.count >= 4 else {
-            // libpcap's words for a file too short to hold a magic number.
-            return .failure(PcapHeaderProblem("truncated dump file; tried to read 4 file header bytes, only got \(header.count)"))
+    /// A whole file header's byte order (from its magic), version and link-type field;
+    /// nil when the header is short or its magic unknown.
+    private static func headerFields(
+        _ header: Span<UInt8>
+    ) -> (bigEndian: Bool, major: UInt16, minor: UInt16, linkField: UInt32)? {
+        guard header.count >= fileHeaderLength, let magic = header.uint32LittleEndian(at: 0) else { return nil }
+        let bigEndian: Bool
+        switch magic {
+        case 0xA1B2_C3D4, 0xA1B2_3C4D, 0xA1B2_CD34: bigEndian = false
+        case 0xD4C3_B2A1, 0x4D3C_B2A1, 0x34CD_B2A1: bigEndian = true
+        default: return nil
         }
-        // Safe: the stream only reads (mode "r"); `header` outlives it (see `headerBytes`).
-        guard let stream = fmemopen(UnsafeMutableRawPointer(mutating: base), header.count, "r") else {
-            return .failure(PcapHeaderProblem("fmemopen failed: \(SystemError.describe())"))
+        // The offsets lie within the header, checked above.
+        let major = (bigEndian ? header.uint16(at: 4) : header.uint16LittleEndian(at: 4)) ?? 0
+        let minor = (bigEndian ? header.uint16(at: 6) : header.uint16LittleEndian(at: 6)) ?? 0
+        let linkField = (bigEndian ? header.uint32(at: 20) : header.uint32LittleEndian(at: 20)) ?? 0
+        return (bigEndian, major, minor, linkField)
+    }
+
+    /// libpcap's verdict on a file header, and when it accepts it, its handle and the copy
+    /// of the header the handle's memory stream reads (to be freed after the handle).
+    private static func openWithLibpcap(
+        _ header: [UInt8]
+    ) -> Result<(handle: OpaquePointer, bytes: UnsafeMutableRawBufferPointer), PcapHeaderProblem> {
+        guard header.count >= 4 else {
+            // libpcap's words for a file too short to hold a magic number.
+            return unsafe .failure(PcapHeaderProblem("truncated dump file; tried to read 4 file header bytes, only got \(header.count)"))
+        }
+        // Safe (to the end): `bytes` is a copy of the header at an address that does not
+        // move, freed here on failure or by the reader after `pcap_close`, so it outlives
+        // the stream, which only reads it (mode "r"); libpcap writes at most
+        // PCAP_ERRBUF_SIZE bytes of message into `errorBuffer`, during the call.
+        let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: header.count, alignment: 8)
+        unsafe header.withUnsafeBytes { unsafe bytes.copyMemory(from: $0) }
+        guard let base = bytes.baseAddress, let stream = unsafe fmemopen(base, bytes.count, "r") else {
+            unsafe bytes.deallocate()
+            return unsafe .failure(PcapHeaderProblem("fmemopen failed: \(SystemError.describe())"))
         }
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
-        let opened = errorBuffer.withUnsafeMutableBufferPointer { buffer in
-            pcap_fopen_offline_with_tstamp_precision(stream, UInt32(PCAP_TSTAMP_PRECISION_NANO), buffer.baseAddress)
+        let opened = unsafe errorBuffer.withUnsafeMutableBufferPointer { buffer in
+            unsafe pcap_fopen_offline_with_tstamp_precision(stream, UInt32(PCAP_TSTAMP_PRECISION_NANO), buffer.baseAddress)
         }
-        guard let opened else {
+        guard let opened = unsafe opened else {
             // libpcap leaves the stream to its caller when it fails to open it.
-            fclose(stream)
-            let bytes = errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
-            return .failure(PcapHeaderProblem(bytes.isEmpty ? "unknown libpcap error" : String(decoding: bytes, as: UTF8.self)))
+            unsafe fclose(stream)
+            unsafe bytes.deallocate()
+            let message = errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+            return unsafe .failure(PcapHeaderProblem(message.isEmpty ? "unknown libpcap error" : String(decoding: message, as: UTF8.self)))
         }
-        return .success(opened)
+        return unsafe .success((opened, bytes))
     }
 
     /// libpcap's `max_snaplen_for_dlt`: the largest packet it considers sane.
@@ -248,16 +259,19 @@ final class PcapReader {
 
     /// The next packet record. Its bytes are borrowed until the next call.
     func next() -> PcapRecord {
-        let head = take(recordHeaderLength)
+        // Safe (the record's bytes, here to the end): `take` and `gather` hand out bytes of
+        // the current chunk or of `staging`, valid until the next call of `next()`; the
+        // loads are at offsets below `recordHeaderLength`, which `head` holds.
+        let head = unsafe take(recordHeaderLength)
         guard head.count == recordHeaderLength else {
             if let readError { return .damage("read error: \(readError.reason)") }
-            if head.isEmpty { return .end }
+            if unsafe head.isEmpty { return .end }
             return .damage("truncated dump file; tried to read \(recordHeaderLength) header bytes, only got \(head.count)")
         }
-        let seconds = load32(head, 0)
-        let fraction = load32(head, 4)
-        var captured = load32(head, 8)
-        var original = load32(head, 12)
+        let seconds = unsafe load32(head, 0)
+        let fraction = unsafe load32(head, 4)
+        var captured = unsafe load32(head, 8)
+        var original = unsafe load32(head, 12)
         switch lengthOrder {
         case .normal: break
         case .exchangedWhenCaplenIsLarger where captured <= original: break
@@ -276,19 +290,20 @@ final class PcapReader {
         if Int(captured) > snapshot {
             // Kept: the first `snapshot` bytes (copied, as skipping may move on to the
             // next borrowed chunk); the rest is skipped.
-            data = gather(snapshot)
+            unsafe data = gather(snapshot)
             guard data.count == snapshot else { return shortData(wanted: snapshot, got: data.count) }
             let skipped = skip(Int(captured) - snapshot)
             guard skipped == Int(captured) - snapshot else {
                 return shortData(wanted: Int(captured), got: snapshot + skipped)
             }
         } else {
-            data = take(Int(captured))
+            unsafe data = take(Int(captured))
             guard data.count == Int(captured) else { return shortData(wanted: Int(captured), got: data.count) }
         }
         consumedOffset += UInt64(recordHeaderLength) + UInt64(captured)
-        if position < chunk.count, let base = chunk.baseAddress { cairn_prefetch(base + position) }
-        return .packet(data: data, originalLength: original, time: time)
+        // Safe: `position` lies inside the chunk; a prefetch reads nothing.
+        if unsafe position < chunk.count, let base = unsafe chunk.baseAddress { unsafe cairn_prefetch(base + position) }
+        return unsafe .packet(data: data, originalLength: original, time: time)
     }
 
     private func shortData(wanted: Int, got: Int) -> PcapRecord {
@@ -302,36 +317,41 @@ final class PcapReader {
     /// put together in `staging`; fewer only at the end of the file or a read error.
     @inline(__always)
     private func take(_ count: Int) -> UnsafeRawBufferPointer {
-        guard chunk.count - position >= count else { return gather(count) }
+        guard unsafe chunk.count - position >= count else { return unsafe gather(count) }
         defer { position += count }
-        return UnsafeRawBufferPointer(rebasing: chunk[position..<(position + count)])
+        // Safe: `position + count` is within the chunk, checked above.
+        return unsafe UnsafeRawBufferPointer(rebasing: chunk[position..<(position + count)])
     }
 
     /// `count` bytes copied into `staging`, from the current chunk and the next ones.
     private func gather(_ count: Int) -> UnsafeRawBufferPointer {
-        if staging.count < count {
-            staging.deallocate()
-            staging = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 64 * 1024), alignment: 16)
+        // Safe (to the end): `staging` is the reader's own, replaced only here (nothing
+        // handed out from it is used past the next call); it holds at least `count` bytes,
+        // and `got + piece <= count` and `position + piece <= chunk.count`.
+        if unsafe staging.count < count {
+            unsafe staging.deallocate()
+            unsafe staging = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 64 * 1024), alignment: 16)
         }
         var got = 0
         while true {
-            let piece = min(count - got, chunk.count - position)
+            let piece = unsafe min(count - got, chunk.count - position)
             if piece > 0 {
-                UnsafeMutableRawBufferPointer(rebasing: staging[got..<(got + piece)])
+                unsafe UnsafeMutableRawBufferPointer(rebasing: staging[got..<(got + piece)])
                     .copyMemory(from: UnsafeRawBufferPointer(rebasing: chunk[position..<(position + piece)]))
                 got += piece
                 position += piece
             }
             if got == count || !refill() { break }
         }
-        return UnsafeRawBufferPointer(rebasing: staging[0..<got])
+        return unsafe UnsafeRawBufferPointer(rebasing: staging[0..<got])
     }
 
     /// Skips `count` bytes; returns how many there were.
     private func skip(_ count: Int) -> Int {
         var skipped = 0
         while true {
-            let piece = min(count - skipped, chunk.count - position)
+            // Safe: only the chunk's size is read.
+            let piece = unsafe min(count - skipped, chunk.count - position)
             skipped += piece
             position += piece
             if skipped == count || !refill() { return skipped }
@@ -341,19 +361,22 @@ final class PcapReader {
     /// Borrows the next chunk of the file; false at its end or on a read error.
     private func refill() -> Bool {
         guard readError == nil else { return false }
+        // Safe: the borrowed bytes stay valid until the next call on `file`, which only
+        // this reader makes, here; what was handed out of the old chunk is used no longer.
         do throws(InputFileError) {
-            chunk = try file.borrow(upTo: Int.max)
+            unsafe chunk = try file.borrow(upTo: Int.max)
         } catch {
             readError = error
-            chunk = UnsafeRawBufferPointer(start: nil, count: 0)
+            unsafe chunk = UnsafeRawBufferPointer(start: nil, count: 0)
         }
         position = 0
-        return !chunk.isEmpty
+        return unsafe !chunk.isEmpty
     }
 
+    /// A record header field; the caller has checked that `bytes` holds `offset + 4`.
     @inline(__always)
     private func load32(_ bytes: UnsafeRawBufferPointer, _ offset: Int) -> UInt32 {
-        let value = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+        let value = unsafe bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
         return swapped ? value.byteSwapped : value
     }
 }

@@ -53,8 +53,9 @@ struct PcapNGInterface {
     static let powersOfTen: [UInt64] = (0...19).map { power in (0..<power).reduce(1) { value, _ in value * 10 } }
 }
 
-/// What the pcapng reader hands out, one record at a time.
-enum PcapNGRecord {
+/// What the pcapng reader hands out, one record at a time. `@safe`: a packet's `data` is
+/// a borrowed pointer, and each use of it is marked where it is used.
+@safe enum PcapNGRecord {
     /// A packet: `data` (borrowed until the next call) and its interface.
     case packet(interface: Int, data: UnsafeRawBufferPointer, originalLength: UInt32, time: Timestamp)
     /// A Custom Block (types 0x00000BAD, 0x40000BAD): tshark shows it as a frame, so it
@@ -67,7 +68,11 @@ enum PcapNGRecord {
 }
 
 /// Reads pcapng blocks from an `InputFile`. Not thread-safe: one reader owns it.
-final class PcapNGReader {
+///
+/// `@safe`: its buffer is private, allocated in `init`, replaced only by `ensure` and
+/// freed in `deinit`; every load is at an offset checked against `end` (through `ensure`
+/// and the block length), and what `next()` hands out is valid until the next call.
+@safe final class PcapNGReader {
     /// A block larger than this is damage: tshark's own limit for a packet is 256 KiB,
     /// so 16 MiB leaves room for odd but real blocks while bounding memory.
     static let maxBlockLength = 16 << 20
@@ -106,15 +111,20 @@ final class PcapNGReader {
     ///   are the start of the file.
     init(file: InputFile, prefix: [UInt8]) {
         self.file = file
-        buffer = UnsafeMutableRawBufferPointer.allocate(
+        // Safe: the buffer holds at least `prefix.count` bytes; the prefix's memory is
+        // read only in the closure.
+        unsafe buffer = UnsafeMutableRawBufferPointer.allocate(
             byteCount: max(PcapNGReader.initialBufferSize, prefix.count), alignment: 16)
-        prefix.withUnsafeBytes { bytes in
-            UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes.count]).copyMemory(from: bytes)
+        unsafe prefix.withUnsafeBytes { bytes in
+            unsafe UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes.count]).copyMemory(from: bytes)
         }
         end = prefix.count
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        // Safe: nothing handed out of the buffer is used after the reader.
+        unsafe buffer.deallocate()
+    }
 
     /// Reads the first block, which must be a valid Section Header Block; returns why
     /// not, or nil. Called once, before `next()`.
@@ -134,7 +144,9 @@ final class PcapNGReader {
     /// (without consuming anything), for `CaptureReader.linkType`; nil when none is.
     func peekFirstLinkType() -> Int32? {
         if let first = interfaces.first { return first.linkType }
-        _ = ensure(buffer.count)  // fill what fits; a short file just stops early
+        // Safe: only the buffer's size is read. What fits is filled; a short file just
+        // stops early.
+        _ = unsafe ensure(buffer.count)
         var offset = start
         var big = bigEndian
         while end - offset >= 12 {
@@ -228,7 +240,9 @@ final class PcapNGReader {
                                    + "in a \(length)-byte block")
                 }
                 consumedOffset = accepted
-                return .packet(
+                // Safe: the packet lies within the block, which `ensure` put in the buffer;
+                // the buffer is moved or replaced only by the next call's `ensure`.
+                return unsafe .packet(
                     interface: id, data: UnsafeRawBufferPointer(rebasing: buffer[(body + 20)..<(body + 20 + captured)]),
                     originalLength: original, time: interfaces[id].time(units))
             case 3:  // Simple Packet Block: interface 0, no timestamp
@@ -242,7 +256,8 @@ final class PcapNGReader {
                 var captured = min(Int(original), bodyLength - 4)
                 if interface.snapLength != 0 { captured = min(captured, Int(interface.snapLength)) }
                 consumedOffset = accepted
-                return .packet(
+                // Safe: as for an Enhanced Packet Block above.
+                return unsafe .packet(
                     interface: 0, data: UnsafeRawBufferPointer(rebasing: buffer[(body + 4)..<(body + 4 + captured)]),
                     originalLength: original, time: Timestamp(nanoseconds: 0))
             case 0x0000_0BAD, 0x4000_0BAD:
@@ -290,7 +305,8 @@ final class PcapNGReader {
             }
             switch (code, valueLength) {
             case (9, 1):  // if_tsresol
-                let raw = buffer[value]
+                // Safe: `value + 1 <= limit`, within the block, checked above.
+                let raw = unsafe buffer[value]
                 let exponent = raw & 0x7F
                 if raw & 0x80 != 0, exponent <= 63 {
                     interface.binary = true
@@ -327,12 +343,15 @@ final class PcapNGReader {
 
     // Callers have checked `offset + 4 <= end` (through `ensure` and the block length).
     private func load32(at offset: Int, bigEndian big: Bool) -> UInt32 {
-        let value = buffer.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+        // Safe: the caller has checked that the buffer holds `offset + 4` (see above).
+        let value = unsafe buffer.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
         return big ? UInt32(bigEndian: value) : UInt32(littleEndian: value)
     }
 
+    // Callers have checked `offset + 2 <= end`.
     private func load16(at offset: Int, bigEndian big: Bool) -> UInt16 {
-        let value = buffer.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
+        // Safe: the caller has checked that the buffer holds `offset + 2`.
+        let value = unsafe buffer.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
         return big ? UInt16(bigEndian: value) : UInt16(littleEndian: value)
     }
 
@@ -341,17 +360,22 @@ final class PcapNGReader {
     /// file or on a read error.
     private func ensure(_ count: Int) -> Bool {
         if end - start >= count { return true }
-        if start + count > buffer.count {
+        // Safe (to the end): the unread bytes `start..<end` lie in the buffer and fit in the
+        // new one (`count > unread`, and a block is at most `maxBlockLength`); copyMemory
+        // moves overlapping bytes correctly; nothing handed out of the old buffer is used
+        // past this call (records are borrowed until the next `next()`); each read writes
+        // into the buffer's free tail only.
+        if unsafe start + count > buffer.count {
             let unread = end - start
-            if count > buffer.count {
-                let grown = UnsafeMutableRawBufferPointer.allocate(
+            if unsafe count > buffer.count {
+                let grown = unsafe UnsafeMutableRawBufferPointer.allocate(
                     byteCount: min(max(count, buffer.count * 2), PcapNGReader.maxBlockLength), alignment: 16)
-                UnsafeMutableRawBufferPointer(rebasing: grown[0..<unread])
+                unsafe UnsafeMutableRawBufferPointer(rebasing: grown[0..<unread])
                     .copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer[start..<end]))
-                buffer.deallocate()
-                buffer = grown
+                unsafe buffer.deallocate()
+                unsafe buffer = grown
             } else if unread > 0 {
-                UnsafeMutableRawBufferPointer(rebasing: buffer[0..<unread])
+                unsafe UnsafeMutableRawBufferPointer(rebasing: buffer[0..<unread])
                     .copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer[start..<end]))
             }
             bufferOffset += UInt64(start)
@@ -360,7 +384,7 @@ final class PcapNGReader {
         }
         while end - start < count, !endOfFile, readError == nil {
             do throws(InputFileError) {
-                let got = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
+                let got = unsafe try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
                 if got == 0 { endOfFile = true } else { end += got }
             } catch {
                 readError = error

@@ -12,8 +12,9 @@ import Glibc
 #endif
 
 /// One packet record of a capture file, borrowed: `data` is valid during the call
-/// that hands it out only.
-public struct CaptureRecord {
+/// that hands it out only. `@safe`: `bytes` reads it as a span tied to the record; a
+/// use of `data` itself is marked where it is used.
+@safe public struct CaptureRecord {
     /// 1-based frame number as tshark numbers frames (pcapng Custom Blocks count).
     public var frame: UInt64
     /// The link type as a libpcap DLT_ value (what `pcap_open_dead` takes).
@@ -82,8 +83,10 @@ public final class CaptureRecordReader {
                 case .packet(let interface, let data, let originalLength, let time):
                     frame += 1
                     let linkType = CaptureReader.dataLinkType(pcapng.interfaces[interface].linkType)
-                    let record = CaptureRecord(frame: frame, linkType: linkType, time: time,
-                                               originalLength: originalLength, data: data)
+                    // Safe: the reader's bytes stay valid until its next `next()`, after
+                    // `body` returns; the record handed to `body` does not outlive the call.
+                    let record = unsafe CaptureRecord(frame: frame, linkType: linkType, time: time,
+                                                      originalLength: originalLength, data: data)
                     if !body(record) { break loop }
                 }
             }
@@ -97,8 +100,9 @@ public final class CaptureRecordReader {
                     break loop
                 case .packet(let data, let originalLength, let time):
                     frame += 1
-                    let record = CaptureRecord(frame: frame, linkType: pcap.linkType, time: time,
-                                               originalLength: originalLength, data: data)
+                    // Safe: as for pcapng above.
+                    let record = unsafe CaptureRecord(frame: frame, linkType: pcap.linkType, time: time,
+                                                      originalLength: originalLength, data: data)
                     if !body(record) { break loop }
                 }
             }
@@ -113,6 +117,7 @@ public final class CaptureRecordReader {
 
     /// libpcap's name for a DLT_ value (`EN10MB`, `RAW`…), or `DLT<n>`.
     public static func name(ofLinkType linkType: Int32) -> String {
-        pcap_datalink_val_to_name(linkType).map { String(cString: $0) } ?? "DLT\(linkType)"
+        // Safe: libpcap's name is a static C string (or nil), copied at once.
+        unsafe pcap_datalink_val_to_name(linkType).map { unsafe String(cString: $0) } ?? "DLT\(linkType)"
     }
 }

@@ -19,7 +19,10 @@ import Darwin
 /// for the duration of its body. `withLock(waitingOn:until:_:)` first waits on a
 /// `Condition` until the value is ready. Not recursive: a body must not take the same
 /// lock again.
-public final class Lock<State> {
+///
+/// `@safe`: the mutex pointer is internal, allocated and initialised in `init`, destroyed
+/// and freed in `deinit`, and lent to pthreads only while the lock is alive.
+@safe public final class Lock<State> {
     /// Behind a pointer: a pthread mutex must not move in memory.
     @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
     /// Read and written only while `mutex` is held (every access is inside `withLock`).
@@ -28,20 +31,23 @@ public final class Lock<State> {
     /// A lock guarding `initial`.
     public init(_ initial: State) {
         state = initial
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
+        // Safe: one mutex, at a heap address that never moves, freed only in deinit.
+        unsafe mutex = .allocate(capacity: 1)
+        unsafe pthread_mutex_init(mutex, nil)
     }
 
     deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
+        // Safe: no thread holds or waits on the mutex once the last reference is gone.
+        unsafe pthread_mutex_destroy(mutex)
+        unsafe mutex.deallocate()
     }
 
     /// Runs `body` on the value, holding the mutex.
     @inlinable
     public func withLock<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        // Safe: the mutex was initialised in init and lives as long as `self`.
+        unsafe pthread_mutex_lock(mutex)
+        defer { unsafe pthread_mutex_unlock(mutex) }
         return try body(&state)
     }
 
@@ -55,9 +61,11 @@ public final class Lock<State> {
     public func withLock<Result>(
         waitingOn condition: Condition, until ready: (inout State) -> Bool, _ body: (inout State) throws -> Result
     ) rethrows -> Result {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        while !ready(&state) { pthread_cond_wait(condition.condition, mutex) }
+        // Safe: the mutex and the condition were initialised in their inits and live as
+        // long as `self` and `condition`, which this call holds.
+        unsafe pthread_mutex_lock(mutex)
+        defer { unsafe pthread_mutex_unlock(mutex) }
+        while !ready(&state) { unsafe pthread_cond_wait(condition.condition, mutex) }
         return try body(&state)
     }
 }
@@ -70,28 +78,40 @@ extension Lock: @unchecked Sendable where State: Sendable {}
 /// A condition variable: threads wait on it (through `Lock.withLock(waitingOn:…)`)
 /// until another changes the lock's value and signals it. Cheap to wake: a futex, no
 /// polling.
-public final class Condition: @unchecked Sendable {
+///
+/// `@safe`: the condition pointer is internal, allocated and initialised in `init`,
+/// destroyed and freed in `deinit`.
+@safe public final class Condition: @unchecked Sendable {
     // Safe to share: pthread conditions are made to be used from several threads at
     // once; behind a pointer, since one must not move in memory.
     @usableFromInline let condition: UnsafeMutablePointer<pthread_cond_t>
 
     /// A condition no thread waits on yet.
     public init() {
-        condition = .allocate(capacity: 1)
-        pthread_cond_init(condition, nil)
+        // Safe: one condition, at a heap address that never moves, freed only in deinit.
+        unsafe condition = .allocate(capacity: 1)
+        unsafe pthread_cond_init(condition, nil)
     }
 
     deinit {
-        pthread_cond_destroy(condition)
-        condition.deallocate()
+        // Safe: no thread waits on the condition once the last reference is gone (a
+        // waiter holds one through `withLock(waitingOn:…)`).
+        unsafe pthread_cond_destroy(condition)
+        unsafe condition.deallocate()
     }
 
     /// Wakes one waiting thread, if any. Call it after changing the value a waiter
     /// waits for (inside or after the `withLock` that changed it).
     @inlinable
-    public func signal() { pthread_cond_signal(condition) }
+    public func signal() {
+        // Safe: the condition was initialised in init and lives as long as `self`.
+        unsafe pthread_cond_signal(condition)
+    }
 
     /// Wakes every waiting thread.
     @inlinable
-    public func broadcast() { pthread_cond_broadcast(condition) }
+    public func broadcast() {
+        // Safe: the condition was initialised in init and lives as long as `self`.
+        unsafe pthread_cond_broadcast(condition)
+    }
 }

@@ -28,15 +28,20 @@ public final class WorkerThreads: @unchecked Sendable {
     ) {
         var started: [pthread_t] = []
         var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        if let stackSize { pthread_attr_setstacksize(&attributes, stackSize) }
+        // Safe: `attributes` is a local that pthreads reads and writes only during each
+        // call; it is destroyed before this init returns.
+        unsafe pthread_attr_init(&attributes)
+        defer { unsafe pthread_attr_destroy(&attributes) }
+        if let stackSize { unsafe pthread_attr_setstacksize(&attributes, stackSize) }
         for index in 0..<max(0, count) {
-            // The thread owns the context until it returns (released in `workerMain`).
-            let context = Unmanaged.passRetained(WorkerContext(name: name, index: index, body: body)).toOpaque()
+            // Safe: the thread owns this retained reference until it returns (released
+            // once in `workerMain`); if no thread starts, it is released here instead.
+            let context = unsafe Unmanaged.passRetained(WorkerContext(name: name, index: index, body: body)).toOpaque()
             var created = pthread_t()
-            guard pthread_create(&created, &attributes, workerMain, context) == 0 else {
-                Unmanaged<WorkerContext>.fromOpaque(context).release()
+            // Safe: pthread_create writes one pthread_t to `created` and copies what it
+            // needs of `attributes` before returning.
+            guard unsafe pthread_create(&created, &attributes, workerMain, context) == 0 else {
+                unsafe Unmanaged<WorkerContext>.fromOpaque(context).release()
                 break
             }
             started.append(created)
@@ -76,10 +81,11 @@ private final class WorkerContext {
     }
 }
 
-// Safe: `context` is the reference retained in `WorkerThreads.init`, released here once.
+/// A thread's entry point: runs the context's body, then lets the context go.
 private func workerMain(_ context: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    guard let context else { return nil }
-    let worker = Unmanaged<WorkerContext>.fromOpaque(context).takeRetainedValue()
+    guard let context = unsafe context else { return nil }
+    // Safe: `context` is the reference retained in `WorkerThreads.init`, released here once.
+    let worker = unsafe Unmanaged<WorkerContext>.fromOpaque(context).takeRetainedValue()
     if let name = worker.name { nameThisThread(name) }
     worker.body(worker.index)
     return nil
@@ -89,9 +95,12 @@ private func workerMain(_ context: UnsafeMutableRawPointer?) -> UnsafeMutableRaw
 /// `pthread_setname_np`, so this writes the name where the kernel keeps it.
 private func nameThisThread(_ name: StaticString) {
     #if os(Linux)
-    let descriptor = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+    // Safe: the path literal is a C string valid for the call.
+    let descriptor = unsafe open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
     guard descriptor >= 0 else { return }
-    _ = write(descriptor, name.utf8Start, name.utf8CodeUnitCount)
+    // Safe: a StaticString's `utf8Start` points to `utf8CodeUnitCount` bytes of static
+    // storage, and write(2) reads no more than that count.
+    _ = unsafe write(descriptor, name.utf8Start, name.utf8CodeUnitCount)
     close(descriptor)
     #endif
 }

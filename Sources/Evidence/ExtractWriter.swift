@@ -54,12 +54,13 @@ extension PacketExtract {
             Layout(linkTypes: written.linkTypes, nanoseconds: written.fractional, longest: written.longest)
         }
 
-        /// One pcap file being written.
-        final class Sink {
+        /// One pcap file being written. `@safe`: its libpcap handles are private, opened
+        /// before `init`, closed once by `close()`, and used only while open.
+        @safe final class Sink {
             let name: String
             let file: BagFile
-            let dead: OpaquePointer
-            let dumper: OpaquePointer
+            private let dead: OpaquePointer
+            private let dumper: OpaquePointer
             /// Where its index rows go: the index, or a scratch file.
             let rows: BagFile
             let ownsRows: Bool
@@ -71,8 +72,8 @@ extension PacketExtract {
             init(name: String, file: BagFile, dead: OpaquePointer, dumper: OpaquePointer, rows: BagFile, ownsRows: Bool) {
                 self.name = name
                 self.file = file
-                self.dead = dead
-                self.dumper = dumper
+                unsafe self.dead = dead
+                unsafe self.dumper = dumper
                 self.rows = rows
                 self.ownsRows = ownsRows
                 var field: [UInt8] = []
@@ -82,16 +83,35 @@ extension PacketExtract {
 
             /// Hands libpcap's buffered bytes to the file.
             func flush() throws {
-                pcap_dump_flush(dumper)
+                // Safe: the dumper is open until `close()`, after which the sink is dropped.
+                unsafe pcap_dump_flush(dumper)
                 if let error = file.error { throw error }
+            }
+
+            /// Writes one packet record: `header`, then `data` (whose count `header.caplen` says).
+            func dump(_ header: inout pcap_pkthdr, _ data: Span<UInt8>) {
+                // Safe: libpcap reads `header.caplen` (= the span's count) bytes from the
+                // span's memory, during the call only; the dumper is open until `close()`,
+                // and pcap_dump takes it as u_char*, as libpcap's callbacks do. An empty
+                // packet still needs a non-null data pointer: a local byte's, for the call.
+                let user = unsafe UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self)
+                unsafe data.withUnsafeBufferPointer { buffer in
+                    if let base = buffer.baseAddress {
+                        unsafe pcap_dump(user, &header, base)
+                    } else {
+                        var empty: UInt8 = 0
+                        unsafe pcap_dump(user, &header, &empty)
+                    }
+                }
             }
 
             /// Closes the dump (libpcap flushes and closes its stream).
             func close() throws {
                 guard !closed else { return }
                 closed = true
-                pcap_dump_close(dumper)
-                pcap_close(dead)
+                // Safe: both handles are open (closed only here, once).
+                unsafe pcap_dump_close(dumper)
+                unsafe pcap_close(dead)
                 if let error = file.error { throw error }
             }
 
@@ -107,7 +127,9 @@ extension PacketExtract {
             // `neededLayout` then differs and the extract is written again.
             let name = names[linkType] ?? PacketExtract.fileNames(linkTypes: layout.linkTypes.union([linkType]))[linkType] ?? singleFile
             let precision = UInt32(layout.nanoseconds ? PCAP_TSTAMP_PRECISION_NANO : PCAP_TSTAMP_PRECISION_MICRO)
-            guard let dead = pcap_open_dead_with_tstamp_precision(linkType, layout.snapshotLength, precision) else {
+            // Safe (the handles below): each is closed exactly once, here on failure or
+            // by the sink that takes it over; none is used after its close.
+            guard let dead = unsafe pcap_open_dead_with_tstamp_precision(linkType, layout.snapshotLength, precision) else {
                 unwritable.insert(linkType)
                 failures.append("\(name): libpcap could not write the extract for link type \(linkType)")
                 return nil
@@ -116,17 +138,17 @@ extension PacketExtract {
             do {
                 file = try bag.stream(sinks.values.contains { $0.name == name } ? "evidence-\(linkType).pcap" : name)
             } catch {
-                pcap_close(dead)
+                unsafe pcap_close(dead)
                 throw error
             }
-            guard let stream = openWriteStream(file) else {
-                pcap_close(dead)
+            guard let stream = unsafe openWriteStream(file) else {
+                unsafe pcap_close(dead)
                 bag.remove(file)
                 throw EvidenceError.cannotWrite(path: file.path, reason: "cannot open a stream for libpcap")
             }
-            guard let dumper = pcap_dump_fopen(dead, stream) else {
-                fclose(stream)
-                pcap_close(dead)
+            guard let dumper = unsafe pcap_dump_fopen(dead, stream) else {
+                unsafe fclose(stream)
+                unsafe pcap_close(dead)
                 bag.remove(file)
                 unwritable.insert(linkType)
                 failures.append("\(name): libpcap could not write the extract for link type \(linkType)")
@@ -134,7 +156,7 @@ extension PacketExtract {
             }
             let ownsRows = name != firstName
             let rows = ownsRows ? try bag.scratch() : index
-            let sink = Sink(name: file.name, file: file, dead: dead, dumper: dumper, rows: rows, ownsRows: ownsRows)
+            let sink = unsafe Sink(name: file.name, file: file, dead: dead, dumper: dumper, rows: rows, ownsRows: ownsRows)
             sinks[linkType] = sink
             return sink
         }
@@ -229,13 +251,14 @@ extension PacketExtract {
             sourceFields: [UInt8]
         ) throws {
             guard let sink = try sink(for: record.linkType) else { return }
-            var count = record.data.count
+            let packet = record.bytes
+            var count = packet.count
             if let cut = plan.cutSighted, !sighted || folded || cut.contains(record.frame) {
                 // A packet without a readable IP header is only here when sighted: kept whole.
                 count = min(count, headers?.headersEnd ?? count)
             }
-            let bytes = UnsafeRawBufferPointer(rebasing: record.data[0..<count])
-            let originalLength = max(record.originalLength, UInt32(clamping: record.data.count))
+            let bytes = packet.extracting(0..<count)
+            let originalLength = max(record.originalLength, UInt32(clamping: packet.count))
 
             var header = pcap_pkthdr()
             let (seconds, fraction) = record.time.nanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
@@ -244,12 +267,7 @@ extension PacketExtract {
             header.ts.tv_usec = Int(layout.nanoseconds ? nanoseconds : nanoseconds / 1000)
             header.caplen = UInt32(count)
             header.len = originalLength
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1) { empty in
-                // pcap_dump takes the dumper as u_char*, as libpcap's callbacks do; an empty
-                // packet still needs a non-null data pointer.
-                let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(empty.baseAddress!)
-                pcap_dump(UnsafeMutableRawPointer(sink.dumper).assumingMemoryBound(to: UInt8.self), &header, data)
-            }
+            sink.dump(&header, bytes)
             if let error = sink.file.error { throw error }
             sink.count += 1
             packetCount += 1
@@ -270,7 +288,9 @@ extension PacketExtract {
             row.append(UInt8(ascii: ","))
             Self.appendDecimal(UInt64(originalLength), to: &row)
             row.append(UInt8(ascii: ","))
-            Self.appendHex(SHA256.hash(data: bytes), to: &row)
+            var digest = SHA256()
+            digest.update(span: bytes)
+            Self.appendHex(digest.finalize(), to: &row)
             row.append(UInt8(ascii: ","))
             row += sighted ? Self.yes : Self.no
             row.append(UInt8(ascii: ","))
@@ -308,16 +328,12 @@ extension PacketExtract {
         }
 
         static func appendHex(_ digest: SHA256.Digest, to bytes: inout [UInt8]) {
-            let start = bytes.count
-            bytes.append(contentsOf: repeatElement(0, count: 2 * SHA256.byteCount))
-            bytes.withUnsafeMutableBufferPointer { out in
-                digest.withUnsafeBytes { raw in
-                    hexDigits.withUnsafeBufferPointer { digits in
-                        for (offset, byte) in raw.enumerated() {
-                            out[start + 2 * offset] = digits[Int(byte >> 4)]
-                            out[start + 2 * offset + 1] = digits[Int(byte & 0x0F)]
-                        }
-                    }
+            // Safe: the digest's own bytes, read only in the closure (iterating the digest
+            // instead would copy it into an array per packet).
+            unsafe digest.withUnsafeBytes { raw in
+                for unsafe byte in unsafe raw {
+                    bytes.append(hexDigits[Int(byte >> 4)])
+                    bytes.append(hexDigits[Int(byte & 0x0F)])
                 }
             }
         }
@@ -365,8 +381,8 @@ private typealias CookieClose = @convention(c) (UnsafeMutableRawPointer?) -> Int
 // until `cookieClose`; `buffer` holds `count` bytes (glibc's own stream buffer).
 // fopencookie's write returns the bytes taken, 0 on error (never negative).
 private let cookieWrite: CookieWrite = { cookie, buffer, count in
-    guard let cookie, let buffer, count > 0 else { return 0 }
-    let file = Unmanaged<BagFile>.fromOpaque(cookie).takeUnretainedValue()
+    guard let cookie = unsafe cookie, let buffer = unsafe buffer, count > 0 else { return 0 }
+    let file = unsafe Unmanaged<BagFile>.fromOpaque(cookie).takeUnretainedValue()
     do {
         try file.write(unsafe Span<UInt8>(_unsafeBytes: UnsafeRawBufferPointer(start: buffer, count: count)))
         return count
@@ -377,8 +393,9 @@ private let cookieWrite: CookieWrite = { cookie, buffer, count in
 }
 
 // Called once by `fclose` (which `pcap_dump_close` calls): drops the reference taken at open.
+// Safe: the cookie is that reference, released once.
 private let cookieClose: CookieClose = { cookie in
-    if let cookie { Unmanaged<BagFile>.fromOpaque(cookie).release() }
+    if let cookie = unsafe cookie { unsafe Unmanaged<BagFile>.fromOpaque(cookie).release() }
     return 0
 }
 
@@ -387,15 +404,18 @@ private let cookieClose: CookieClose = { cookie in
 /// until it is closed.
 private func openWriteStream(_ file: BagFile) -> UnsafeMutablePointer<FILE>? {
     // No read and no seek: libpcap writes a dump front to back.
-    let functions = cairn_cookie_io_functions(read: nil, write: cookieWrite, seek: nil, close: cookieClose)
-    let cookie = Unmanaged.passRetained(file).toOpaque()
-    guard let stream = cairn_fopencookie(cookie, "w", functions) else {
-        Unmanaged<BagFile>.fromOpaque(cookie).release()
+    let functions = unsafe cairn_cookie_io_functions(read: nil, write: cookieWrite, seek: nil, close: cookieClose)
+    // Safe: the stream keeps this retained reference until `cookieClose` releases it;
+    // if no stream is made, it is released here.
+    let cookie = unsafe Unmanaged.passRetained(file).toOpaque()
+    guard let stream = unsafe cairn_fopencookie(cookie, "w", functions) else {
+        unsafe Unmanaged<BagFile>.fromOpaque(cookie).release()
         return nil
     }
     // Before any write, as setvbuf requires; on failure the default buffer is used.
-    _ = setvbuf(stream, nil, _IOFBF, BagFile.bufferSize)
-    return stream
+    // Safe: a nil buffer: glibc allocates (and frees) the stream's own.
+    _ = unsafe setvbuf(stream, nil, _IOFBF, BagFile.bufferSize)
+    return unsafe stream
 }
 
 /// Membership of increasing frame numbers in a set, by walking the set's sorted

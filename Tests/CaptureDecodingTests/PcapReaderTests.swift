@@ -46,9 +46,9 @@ private func libpcapReading(_ path: String) -> Outcome {
         return Outcome(openError: "unreadable")
     }
     let original = bytes
-    let reading = bytes.withUnsafeMutableBytes { all in
-        PcapReader.readHeaderAsTsharkDoes(UnsafeMutableRawBufferPointer(rebasing: all[0..<min(all.count, 24)]))
-    }
+    var header = Array(bytes.prefix(24))
+    let reading = PcapReader.readHeaderAsTsharkDoes(&header)
+    bytes.replaceSubrange(0..<header.count, with: header)
     if let refusal = reading.refusal { return Outcome(openError: refusal) }
     guard bytes != original, let patched = try? Craft.temporaryFile(bytes) else { return libpcapReadingAsIs(path) }
     defer { try? FileManager.default.removeItem(atPath: patched) }
