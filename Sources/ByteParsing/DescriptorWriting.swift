@@ -18,7 +18,7 @@ public enum DescriptorWriting {
         var written = 0
         while written < bytes.count {
             // Safe: `written < bytes.count`, so the range lies inside `bytes`.
-            let count = systemWrite(descriptor, base + written, bytes.count - written)
+            let count = unsafe systemWrite(descriptor, base + written, bytes.count - written)
             if count < 0, errno == EINTR { continue }
             guard count > 0 else { return count < 0 ? errno : EIO }
             written += count
@@ -51,10 +51,11 @@ public enum DescriptorWriting {
     }
 }
 
+// Safe: the C library's write(2), called only by `writeAll` with a range it checked.
 #if canImport(Glibc)
-private let systemWrite = Glibc.write
+private let systemWrite = unsafe Glibc.write
 #elseif canImport(Musl)
-private let systemWrite = Musl.write
+private let systemWrite = unsafe Musl.write
 #else
-private let systemWrite = Darwin.write
+private let systemWrite = unsafe Darwin.write
 #endif

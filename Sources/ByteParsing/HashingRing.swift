@@ -38,10 +38,12 @@ import Concurrency
 import Crypto
 
 /// The slot ring and the hashing thread behind one `InputFile`. Not for use elsewhere:
-/// `InputFile` is its only client and follows the protocol described above.
-final class HashingRing: @unchecked Sendable {
+/// `InputFile` is its only client and follows the protocol described above. Unchecked
+/// `Sendable`: the reader and the hasher share only `shared` (under its lock), and the
+/// slot memory and `hasher` by the hand-over protocol above.
+@safe final class HashingRing: @unchecked Sendable {
     /// One run of bytes to hash; `releases` marks the last job of a slot.
-    struct Job {
+    @safe struct Job {
         var bytes: UnsafeRawBufferPointer
         var releases: Bool
     }
@@ -79,26 +81,31 @@ final class HashingRing: @unchecked Sendable {
         precondition(slotSize > 0 && slotCount > 1, "a ring needs at least two slots")
         self.slotSize = slotSize
         self.slotCount = slotCount
-        slots = Array(repeating: nil, count: slotCount)
+        unsafe slots = Array(repeating: nil, count: slotCount)
         // At most `slotCount - 1` releasing jobs are queued (the reader holds one slot)
         // plus one partial job queued by `digest`; one spare keeps the arithmetic simple.
-        shared = Lock(Shared(queue: Array(
-            repeating: Job(bytes: UnsafeRawBufferPointer(start: nil, count: 0), releases: false), count: slotCount + 1)))
+        // Safe: an empty buffer with no address is never read.
+        shared = unsafe Lock(Shared(queue: Array(
+            repeating: Job(bytes: UnsafeRawBufferPointer(start: nil, count: 0), releases: false),
+            count: slotCount + 1)))
     }
 
     deinit {
         // The thread holds a reference until it exits, so none is running here.
-        for slot in slots { slot?.deallocate() }
+        // Safe: each slot was allocated once by `slot(_:)` and nothing uses it any more.
+        for unsafe slot in unsafe slots { unsafe slot?.deallocate() }
     }
 
     /// The memory of the slot that holds ring sequence number `sequence`. Reader only,
     /// and only once `waitUntilWritable(sequence)` has returned.
     func slot(_ sequence: Int) -> UnsafeMutableRawPointer {
         let index = sequence % slotCount
-        if let memory = slots[index] { return memory }
+        // Safe: slot memory is allocated once, `slotSize` bytes, and freed only in deinit;
+        // the protocol above says who may write it when.
+        if let memory = unsafe slots[index] { return unsafe memory }
         let memory = UnsafeMutableRawPointer.allocate(byteCount: slotSize, alignment: 64)
-        slots[index] = memory
-        return memory
+        unsafe slots[index] = memory
+        return unsafe memory
     }
 
     /// Blocks until the slot for `sequence` is no longer queued for hashing.
@@ -114,13 +121,15 @@ final class HashingRing: @unchecked Sendable {
         if thread == nil && sequence >= 1 { startThread() }
         guard thread != nil else {
             // No thread (the first slot, or the thread could not be started): inline.
-            hasher.update(bufferPointer: bytes)
+            // Safe: `bytes` lies in a slot the reader holds until it is released below.
+            unsafe hasher.update(bufferPointer: bytes)
             if releases { shared.withLock { $0.released += 1 } }
             return
         }
         shared.withLock { shared in
             precondition(shared.queueCount < shared.queue.count, "hashing queue overflow (InputFile protocol broken)")
-            shared.queue[(shared.queueHead + shared.queueCount) % shared.queue.count] = Job(bytes: bytes, releases: releases)
+            shared.queue[(shared.queueHead + shared.queueCount) % shared.queue.count] =
+                unsafe Job(bytes: bytes, releases: releases)
             shared.queueCount += 1
             workQueued.signal()
         }
@@ -165,7 +174,8 @@ final class HashingRing: @unchecked Sendable {
                 return job
             }
             guard let job = next else { return }
-            hasher.update(bufferPointer: job.bytes)
+            // Safe: a queued job's slot is not written again until the job releases it.
+            unsafe hasher.update(bufferPointer: job.bytes)
             shared.withLock { shared in
                 shared.busy = false
                 if job.releases { shared.released += 1 }
