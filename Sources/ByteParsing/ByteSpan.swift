@@ -127,12 +127,16 @@ extension Span where Element == UInt8 {
 
     /// Spaces and horizontal tabs removed from both ends.
     @inlinable @_lifetime(copy self)
-    public func trimmingSpacesAndTabs() -> Span<UInt8> {
-        var start = 0
-        var end = count
+    public func trimmingSpacesAndTabs() -> Span<UInt8> { extracting(trimmingSpacesAndTabs(0..<count)) }
+
+    /// `range` (which must lie within the span) less the spaces and horizontal tabs at
+    /// either end.
+    @inlinable public func trimmingSpacesAndTabs(_ range: Range<Int>) -> Range<Int> {
+        var start = range.lowerBound
+        var end = range.upperBound
         while start < end, self[start] == 0x20 || self[start] == 0x09 { start += 1 }
         while end > start, self[end - 1] == 0x20 || self[end - 1] == 0x09 { end -= 1 }
-        return extracting(start..<end)
+        return start..<end
     }
 
     /// An owned copy of the bytes.

@@ -41,7 +41,7 @@ extension PacketDecoder {
             }
             if end == lineStart { break }  // the empty line: headers end
             if bytes.hasPrefix("host:", at: lineStart, foldCase: true) {
-                hostRange = PacketDecoder.trimmedRange(bytes, (lineStart + 5)..<end)
+                hostRange = bytes.trimmingSpacesAndTabs((lineStart + 5)..<end)
             }
             lineStart = PacketDecoder.afterLineEnd(bytes, end)
         }
@@ -115,14 +115,5 @@ extension PacketDecoder {
     /// The offset after the line end found by `lineEnd`.
     static func afterLineEnd(_ bytes: Span<UInt8>, _ end: Int) -> Int {
         bytes.uint8(at: end) == UInt8(ascii: "\r") ? end + 2 : end + 1
-    }
-
-    /// `range` of `bytes` less the spaces and tabs at either end.
-    static func trimmedRange(_ bytes: Span<UInt8>, _ range: Range<Int>) -> Range<Int> {
-        var start = range.lowerBound
-        var end = range.upperBound
-        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
-        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
-        return start..<end
     }
 }

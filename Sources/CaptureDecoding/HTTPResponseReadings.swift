@@ -148,7 +148,7 @@ extension PacketDecoder {
             }
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return false }
             for index in 0..<colon where !isTokenByte(line[index]) { return false }
-            let valueRange = trimmedRange(line, (colon + 1)..<line.count)
+            let valueRange = line.trimmingSpacesAndTabs((colon + 1)..<line.count)
             let value = line.extracting(valueRange)
             if line.hasPrefix("content-length:", foldCase: true) {
                 guard !value.isEmpty else { return false }

@@ -196,13 +196,8 @@ public struct Observation {
         value: ObservedValue, field: Field, host: HostReference, locator: Locator, time: Timestamp,
         member: UnsafeRawBufferPointer? = nil, packetLength: UInt32 = 0
     ) {
-        self.value = value
-        self.field = field
-        self.host = host
-        self.locator = locator
-        self.time = time
-        self.member = member
-        self.packetLength = packetLength
+        self.init(value: value, field: field, host: host, locator: locator, time: time, packetLength: packetLength)
+        unsafe self.member = member
     }
 
     /// An observation that names no JSON member (every packet observation).
