@@ -29,8 +29,9 @@ import Darwin
 /// `InputFileError` before the bytes are used, and one that strikes a window already
 /// handed out is thrown by the next call.
 ///
-/// Not thread-safe: one reader owns it.
-public final class InputFile {
+/// Not thread-safe: one reader owns it. `@safe`: the mapping's address and the ring's
+/// slots are private; every use is marked below with why it stays in bounds.
+@safe public final class InputFile {
     /// The path as given.
     public let path: String
     /// Size in bytes when it was opened.
@@ -82,10 +83,12 @@ public final class InputFile {
         self.path = path
         self.slotSize = max(1, ringSlotSize)
         self.slotCount = max(2, ringSlotCount)
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // Safe: `open` reads the path's C string, alive for the call.
+        let descriptor = unsafe open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw InputFileError(path: path, reason: InputFile.describeErrno()) }
         var status = stat()
-        guard fstat(descriptor, &status) == 0 else {
+        // Safe: `fstat` fills the local struct, alive for the call.
+        guard unsafe fstat(descriptor, &status) == 0 else {
             let reason = InputFile.describeErrno()
             close(descriptor)
             throw InputFileError(path: path, reason: reason)
@@ -97,11 +100,13 @@ public final class InputFile {
         self.descriptor = descriptor
         self.size = UInt64(status.st_size)
         var base: UnsafeRawPointer?
-        let registration = memoryMapped ? cairn_guarded_map(descriptor, Int(status.st_size), &base) : -1
-        if registration >= 0, let base {
-            mapping = (registration, base)
+        // Safe: `cairn_guarded_map` sets the local `base` to a mapping of `st_size` bytes,
+        // kept until `cairn_guarded_unmap` in deinit.
+        let registration = memoryMapped ? unsafe cairn_guarded_map(descriptor, Int(status.st_size), &base) : -1
+        if registration >= 0, let base = unsafe base {
+            unsafe mapping = (registration, base)
         } else {
-            mapping = nil
+            unsafe mapping = nil
         }
     }
 
@@ -109,7 +114,7 @@ public final class InputFile {
         // Joins the hashing thread (if any): no thread outlives its file, and none
         // reads the mapping once it is unmapped.
         ring?.stop()
-        if let mapping { cairn_guarded_unmap(mapping.registration) }
+        if let mapping = unsafe mapping { unsafe cairn_guarded_unmap(mapping.registration) }
         if !closed { close(descriptor) }
     }
 
@@ -118,7 +123,7 @@ public final class InputFile {
     /// buffer unless the file ends (or a read error follows some bytes: those are
     /// returned, and the error is thrown by the next call).
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(InputFileError) -> Int {
-        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        guard let base = unsafe buffer.baseAddress, buffer.count > 0 else { return 0 }
         var copied = 0
         while copied < buffer.count {
             if slotConsumed == slotFilled {
@@ -132,7 +137,7 @@ public final class InputFile {
             }
             let count = min(buffer.count - copied, slotFilled - slotConsumed)
             // Safe: `currentSlot` holds `slotFilled` bytes; `count` fits in both ranges.
-            (base + copied).copyMemory(from: currentSlot() + slotConsumed, byteCount: count)
+            unsafe (base + copied).copyMemory(from: currentSlot() + slotConsumed, byteCount: count)
             slotConsumed += count
             copied += count
         }
@@ -147,17 +152,17 @@ public final class InputFile {
     /// call of `borrow`, `read(into:)` or `drain()` on this file (the ring reuses a
     /// buffer only after the reader has moved past it and its hashing is done).
     public func borrow(upTo maxCount: Int) throws(InputFileError) -> UnsafeRawBufferPointer {
-        guard maxCount > 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        guard maxCount > 0 else { return unsafe UnsafeRawBufferPointer(start: nil, count: 0) }
         if slotConsumed == slotFilled {
             try advance()
-            if slotFilled == 0 { return UnsafeRawBufferPointer(start: nil, count: 0) }
+            if slotFilled == 0 { return unsafe UnsafeRawBufferPointer(start: nil, count: 0) }
         }
         let count = min(maxCount, slotFilled - slotConsumed)
         // Safe: `currentSlot` holds `slotFilled` bytes and `slotConsumed + count <= slotFilled`.
-        let bytes = UnsafeRawBufferPointer(start: currentSlot() + slotConsumed, count: count)
+        let bytes = unsafe UnsafeRawBufferPointer(start: currentSlot() + slotConsumed, count: count)
         slotConsumed += count
         bytesRead += UInt64(count)
-        return bytes
+        return unsafe bytes
     }
 
     /// Reads the rest of the file (without handing it out) so that the digest covers
@@ -184,11 +189,13 @@ public final class InputFile {
 
     /// Reads the first `count` bytes of a file without hashing, for detecting its kind.
     public static func prefix(of path: String, count: Int) throws(InputFileError) -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // Safe: `open` reads the path's C string, alive for the call.
+        let descriptor = unsafe open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw InputFileError(path: path, reason: describeErrno()) }
         defer { close(descriptor) }
         var bytes = [UInt8](repeating: 0, count: count)
-        let got = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, count, 0) }
+        // Safe: `pread` writes at most `count` bytes, the array's size.
+        let got = unsafe bytes.withUnsafeMutableBytes { unsafe pread(descriptor, $0.baseAddress, count, 0) }
         guard got >= 0 else { throw InputFileError(path: path, reason: describeErrno()) }
         return Array(bytes[0..<got])
     }
@@ -198,17 +205,20 @@ public final class InputFile {
     // MARK: The ring (reader side; see HashingRing.swift)
 
     private func currentSlot() -> UnsafeRawPointer {
-        if let mapping { return mapping.base + windowStart }
-        // Safe: only called once `advance()` has created the ring.
+        // Safe: `windowStart` is inside the mapping (it moves by the windows' sizes, which
+        // end at the file's size).
+        if let mapping = unsafe mapping { return unsafe mapping.base + windowStart }
         guard let ring else { preconditionFailure("InputFile: slot used before the first read") }
-        return UnsafeRawPointer(ring.slot(sequence))
+        // Safe: the ring's slot of `sequence` is the reader's until it is submitted.
+        return unsafe UnsafeRawPointer(ring.slot(sequence))
     }
 
     /// Queues the bytes of the current slot handed out but not yet queued.
     private func submitConsumed(releases: Bool) {
         guard let ring, slotConsumed > slotSubmitted || releases else { return }
-        let bytes = UnsafeRawBufferPointer(start: currentSlot() + slotSubmitted, count: slotConsumed - slotSubmitted)
-        ring.submit(bytes, sequence: sequence, releases: releases)
+        // Safe: the bytes handed out of the current slot and not yet queued lie inside it.
+        let bytes = unsafe UnsafeRawBufferPointer(start: currentSlot() + slotSubmitted, count: slotConsumed - slotSubmitted)
+        unsafe ring.submit(bytes, sequence: sequence, releases: releases)
         slotSubmitted = slotConsumed
     }
 
@@ -228,19 +238,20 @@ public final class InputFile {
         if slotFilled > 0 {
             submitConsumed(releases: true)
             sequence += 1
-            if mapping != nil { windowStart += slotFilled }
+            if unsafe mapping != nil { windowStart += slotFilled }
             slotFilled = 0
             slotConsumed = 0
             slotSubmitted = 0
             ring.waitUntilWritable(sequence)
         }
-        if let mapping {
-            try nextWindow(of: mapping.registration)
+        if let mapping = unsafe mapping {
+            try unsafe nextWindow(of: mapping.registration)
             return
         }
-        let slot = ring.slot(sequence)
+        let slot = unsafe ring.slot(sequence)
         while true {
-            let count = Glibc.read(descriptor, slot, slotSize)
+            // Safe: the slot holds `slotSize` bytes and is the reader's until submitted.
+            let count = unsafe Glibc.read(descriptor, slot, slotSize)
             if count < 0 {
                 if errno == EINTR { continue }
                 throw InputFileError(path: path, reason: InputFile.describeErrno())
