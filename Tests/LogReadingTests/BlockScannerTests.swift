@@ -60,7 +60,7 @@ struct BlockScannerTests {
         var found: [TextObservable] = []
         line.withUnsafeBytes { bytes in
             if blocks {
-                TextScanner.scan(bytes, in: range, suffixes: suffixes) { found.append($0) }
+                TextScanner.scan(line.span, in: range, suffixes: suffixes) { found.append($0) }
             } else {
                 ByteAtATimeScanner.scan(bytes, in: range, suffixes: suffixes) { found.append($0) }
             }
