@@ -1,3 +1,4 @@
+import ByteParsing
 import Observations
 
 /// Tells from the words around an address whether the line names it as the source or
@@ -16,7 +17,7 @@ import Observations
 /// Anything else stays `log.ip`.
 enum AddressRoles {
     /// The field for the address at `range` of `line`, whose message starts at `messageStart`.
-    static func field(of range: Range<Int>, in line: UnsafeRawBufferPointer, messageStart: Int) -> Field {
+    static func field(of range: Range<Int>, in line: Span<UInt8>, messageStart: Int) -> Field {
         var start = range.lowerBound
         // "::ffff:192.0.2.1": the IPv4 part of a mapped address takes the mapped form's place.
         if endsWith(line, start, "::ffff:") { start -= 7 }
@@ -33,7 +34,7 @@ enum AddressRoles {
         case UInt8(ascii: "["):
             // postfix: "connect from host[192.0.2.1]", "client=host[192.0.2.1]".
             var hostStart = start - 1
-            while hostStart > messageStart, TextScanner.isWordByte(line[hostStart - 1]) { hostStart -= 1 }
+            while hostStart > messageStart, ByteClasses.isWordByte(line[hostStart - 1]) { hostStart -= 1 }
             if endsWith(line, hostStart, "from ") || endsWith(line, hostStart, "client=") { return .logSource }
         default:
             break
@@ -44,8 +45,8 @@ enum AddressRoles {
 
     /// Whether `line[..<end]` ends with `suffix`.
     @inline(__always)
-    static func endsWith(_ line: UnsafeRawBufferPointer, _ end: Int, _ suffix: StaticString) -> Bool {
-        line.holds(suffix, at: end - suffix.utf8CodeUnitCount)
+    static func endsWith(_ line: Span<UInt8>, _ end: Int, _ suffix: StaticString) -> Bool {
+        line.hasPrefix(suffix, at: end - suffix.utf8CodeUnitCount)
     }
 
     /// The fields a filterlog line has before its addresses need to be read to place them.
@@ -55,7 +56,7 @@ enum AddressRoles {
     /// pf's filterlog CSV: `rule,subrule,anchor,tracker,interface,reason,action,direction,
     /// ipversion,…`; for IPv4 the source and destination are fields 18 and 19, for IPv6
     /// 15 and 16 (0-based). The address must fill its field exactly.
-    static func filterlogField(of range: Range<Int>, in line: UnsafeRawBufferPointer, messageStart: Int) -> Field? {
+    static func filterlogField(of range: Range<Int>, in line: Span<UInt8>, messageStart: Int) -> Field? {
         guard range.lowerBound > messageStart, line[range.lowerBound - 1] == UInt8(ascii: ","),
               range.upperBound == line.count || line[range.upperBound] == UInt8(ascii: ",")
         else { return nil }
@@ -74,8 +75,9 @@ enum AddressRoles {
             index += 1
         }
         guard let direction, let version, version.count == 1 else { return nil }
-        let directionText = UnsafeRawBufferPointer(rebasing: line[direction])
-        guard directionText.elementsEqual("in".utf8) || directionText.elementsEqual("out".utf8) else { return nil }
+        guard direction.count == 2 && line.hasPrefix("in", at: direction.lowerBound)
+                || direction.count == 3 && line.hasPrefix("out", at: direction.lowerBound)
+        else { return nil }
         switch (line[version.lowerBound], field) {
         case (UInt8(ascii: "4"), 18), (UInt8(ascii: "6"), 15): return .logSource
         case (UInt8(ascii: "4"), 19), (UInt8(ascii: "6"), 16): return .logDestination

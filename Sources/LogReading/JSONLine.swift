@@ -1,3 +1,4 @@
+import ByteParsing
 import Observations
 
 /// A JSON value as the scanner meets it: where its bytes are in the line.
@@ -14,7 +15,7 @@ enum JSONValue {
 /// scalar with its depth and the name of the member it belongs to (array elements take
 /// their array's member name). Allocates nothing; O(line length). Nesting deeper than
 /// `maximumDepth` counts as malformed, so hostile input cannot exhaust the stack.
-struct JSONScanner {
+struct JSONScanner: ~Escapable {
     /// Deeper than any real log record; bounds the recursion.
     static let maximumDepth = 32
     /// The longest member path (`dns.answers.rdata`) built for `Observation.member`:
@@ -27,61 +28,71 @@ struct JSONScanner {
     /// `path` for a value whose member path did not fit: its innermost name stands in.
     private static let pathTooLong = -2
 
-    let bytes: UnsafeRawBufferPointer
+    let bytes: Span<UInt8>
     var index: Int
-    /// Where member paths are built, names joined by `.`; may be empty (no paths).
-    var scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+
+    @_lifetime(copy bytes)
+    private init(_ bytes: Span<UInt8>, index: Int) {
+        self.bytes = bytes
+        self.index = index
+    }
 
     /// Scans the object that fills `bytes[range]` (white space around it allowed); false
     /// when it is not exactly one well-formed JSON object. `visit` may have been called
     /// for part of a malformed line; callers that must not act on those run it twice.
     static func scanObject(
-        _ bytes: UnsafeRawBufferPointer, in range: Range<Int>,
+        _ bytes: Span<UInt8>, in range: Range<Int>,
         visit: (_ depth: Int, _ name: Range<Int>?, _ value: JSONValue) -> Void
     ) -> Bool {
-        scanObject(bytes, in: range, paths: UnsafeMutableRawBufferPointer(start: nil, count: 0)) { depth, name, _, value in
-            visit(depth, name, value)
-        }
+        // An empty array has no storage to allocate: no paths are built.
+        var none: [UInt8] = []
+        var paths = none.mutableSpan
+        return scanObject(bytes, in: range, paths: &paths) { depth, name, _, value in visit(depth, name, value) }
     }
 
     /// As above, and also gives each scalar its member path: the names of the members
     /// it is nested in, joined by `.` (`http.hostname`; an array's elements take the
-    /// array's path), built in `paths` without allocating and valid only during the
-    /// call. A path longer than `paths` is given as the innermost member's name; a
-    /// scalar that is no member's gets nil (there is none in an object).
+    /// array's path), built in `paths` (names joined by `.`) without allocating and
+    /// valid only during the call. A path longer than `paths` is given as the innermost
+    /// member's name; a scalar that is no member's gets nil (there is none in an object).
     static func scanObject(
-        _ bytes: UnsafeRawBufferPointer, in range: Range<Int>, paths: UnsafeMutableRawBufferPointer,
-        visit: (_ depth: Int, _ name: Range<Int>?, _ member: UnsafeRawBufferPointer?, _ value: JSONValue) -> Void
+        _ bytes: Span<UInt8>, in range: Range<Int>, paths: inout MutableSpan<UInt8>,
+        visit: (_ depth: Int, _ name: Range<Int>?, _ member: Span<UInt8>?, _ value: JSONValue) -> Void
     ) -> Bool {
-        var scanner = JSONScanner(bytes: UnsafeRawBufferPointer(rebasing: bytes[..<range.upperBound]), index: range.lowerBound)
-        scanner.scratch = paths
+        var scanner = JSONScanner(bytes.prefix(range.upperBound), index: range.lowerBound)
         scanner.skipSpace()
         guard scanner.peek() == UInt8(ascii: "{"),
-              scanner.value(depth: 0, name: nil, path: JSONScanner.noPath, visit: visit)
+              scanner.value(depth: 0, name: nil, path: JSONScanner.noPath, paths: &paths, visit: visit)
         else { return false }
         scanner.skipSpace()
         return scanner.index == range.upperBound
     }
 
     /// The path of member `key` inside a value whose path has length `parent`: writes
-    /// `.key` (or `key` at the root) after it in `scratch`.
-    private func childPath(_ parent: Int, key: Range<Int>) -> Int {
+    /// `.key` (or `key` at the root) after it in `paths`.
+    private func childPath(_ parent: Int, key: Range<Int>, paths: inout MutableSpan<UInt8>) -> Int {
         guard parent != JSONScanner.pathTooLong else { return JSONScanner.pathTooLong }
         let start = parent == JSONScanner.noPath ? 0 : parent + 1
         let length = start + key.count
-        guard length <= scratch.count, let target = scratch.baseAddress, let source = bytes.baseAddress else {
-            return JSONScanner.pathTooLong
-        }
-        // Safe: parent < start <= length <= scratch.count, and key lies inside bytes.
-        if start > 0 { scratch[parent] = UInt8(ascii: ".") }
-        (target + start).copyMemory(from: source + key.lowerBound, byteCount: key.count)
+        guard length <= paths.count else { return JSONScanner.pathTooLong }
+        if start > 0 { paths[parent] = UInt8(ascii: ".") }
+        for offset in 0..<key.count { paths[start + offset] = bytes[key.lowerBound + offset] }
         return length
     }
 
-    /// The member bytes for a scalar with path length `path` and innermost name `name`.
-    private func member(_ path: Int, name: Range<Int>?) -> UnsafeRawBufferPointer? {
-        if path >= 0 { return UnsafeRawBufferPointer(rebasing: scratch[0..<path]) }
-        return name.map { UnsafeRawBufferPointer(rebasing: bytes[$0]) }
+    /// Hands a scalar to `visit` with its member bytes: the path of length `path` in
+    /// `paths`, or else its innermost name `name`.
+    private func report(
+        _ value: JSONValue, depth: Int, name: Range<Int>?, path: Int, paths: borrowing MutableSpan<UInt8>,
+        visit: (Int, Range<Int>?, Span<UInt8>?, JSONValue) -> Void
+    ) {
+        if path >= 0 {
+            visit(depth, name, paths.span.extracting(0..<path), value)
+        } else if let name {
+            visit(depth, name, bytes.extracting(name), value)
+        } else {
+            visit(depth, name, nil, value)
+        }
     }
 
     private func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
@@ -96,8 +107,8 @@ struct JSONScanner {
     }
 
     private mutating func value(
-        depth: Int, name: Range<Int>?, path: Int,
-        visit: (Int, Range<Int>?, UnsafeRawBufferPointer?, JSONValue) -> Void
+        depth: Int, name: Range<Int>?, path: Int, paths: inout MutableSpan<UInt8>,
+        visit: (Int, Range<Int>?, Span<UInt8>?, JSONValue) -> Void
     ) -> Bool {
         guard let byte = peek() else { return false }
         switch byte {
@@ -116,7 +127,8 @@ struct JSONScanner {
                 guard peek() == UInt8(ascii: ":") else { return false }
                 index += 1
                 skipSpace()
-                guard value(depth: depth + 1, name: key, path: childPath(path, key: key), visit: visit) else {
+                let keyPath = childPath(path, key: key, paths: &paths)
+                guard value(depth: depth + 1, name: key, path: keyPath, paths: &paths, visit: visit) else {
                     return false
                 }
                 skipSpace()
@@ -135,7 +147,7 @@ struct JSONScanner {
             }
             while true {
                 skipSpace()
-                guard value(depth: depth + 1, name: name, path: path, visit: visit) else { return false }
+                guard value(depth: depth + 1, name: name, path: path, paths: &paths, visit: visit) else { return false }
                 skipSpace()
                 guard let next = peek() else { return false }
                 index += 1
@@ -144,15 +156,15 @@ struct JSONScanner {
             }
         case UInt8(ascii: "\""):
             guard let range = string() else { return false }
-            visit(depth, name, member(path, name: name), .string(range))
+            report(.string(range), depth: depth, name: name, path: path, paths: paths, visit: visit)
             return true
-        case UInt8(ascii: "t"): return literal("true", depth: depth, name: name, path: path, visit: visit)
-        case UInt8(ascii: "f"): return literal("false", depth: depth, name: name, path: path, visit: visit)
-        case UInt8(ascii: "n"): return literal("null", depth: depth, name: name, path: path, visit: visit)
+        case UInt8(ascii: "t"): return literal("true", depth: depth, name: name, path: path, paths: paths, visit: visit)
+        case UInt8(ascii: "f"): return literal("false", depth: depth, name: name, path: path, paths: paths, visit: visit)
+        case UInt8(ascii: "n"): return literal("null", depth: depth, name: name, path: path, paths: paths, visit: visit)
         default:
             let start = index
             guard number() else { return false }
-            visit(depth, name, member(path, name: name), .number(start..<index))
+            report(.number(start..<index), depth: depth, name: name, path: path, paths: paths, visit: visit)
             return true
         }
     }
@@ -160,7 +172,7 @@ struct JSONScanner {
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, as RFC 8259 has it.
     private mutating func number() -> Bool {
         if peek() == UInt8(ascii: "-") { index += 1 }
-        guard let first = peek(), TextScanner.isDigit(first) else { return false }
+        guard let first = peek(), ByteClasses.isDigit(first) else { return false }
         index += 1
         if first != UInt8(ascii: "0") { skipDigits() }
         if peek() == UInt8(ascii: ".") {
@@ -178,22 +190,17 @@ struct JSONScanner {
     @discardableResult
     private mutating func skipDigits() -> Int {
         let start = index
-        while let byte = peek(), TextScanner.isDigit(byte) { index += 1 }
+        while let byte = peek(), ByteClasses.isDigit(byte) { index += 1 }
         return index - start
     }
 
     private mutating func literal(
-        _ word: StaticString, depth: Int, name: Range<Int>?, path: Int,
-        visit: (Int, Range<Int>?, UnsafeRawBufferPointer?, JSONValue) -> Void
+        _ word: StaticString, depth: Int, name: Range<Int>?, path: Int, paths: borrowing MutableSpan<UInt8>,
+        visit: (Int, Range<Int>?, Span<UInt8>?, JSONValue) -> Void
     ) -> Bool {
-        let count = word.utf8CodeUnitCount
-        guard index + count <= bytes.count else { return false }
-        let matches = word.withUTF8Buffer { text in
-            (0..<count).allSatisfy { bytes[index + $0] == text[$0] }
-        }
-        guard matches else { return false }
-        index += count
-        visit(depth, name, member(path, name: name), .literal)
+        guard bytes.hasPrefix(word, at: index) else { return false }
+        index += word.utf8CodeUnitCount
+        report(.literal, depth: depth, name: name, path: path, paths: paths, visit: visit)
         return true
     }
 
@@ -211,7 +218,7 @@ struct JSONScanner {
                 guard index + 1 < bytes.count else { return nil }
                 if bytes[index + 1] == UInt8(ascii: "u") {
                     guard index + 6 <= bytes.count,
-                          (2..<6).allSatisfy({ TextScanner.hexValue(bytes[index + $0]) })
+                          (2..<6).allSatisfy({ ByteClasses.isHexDigit(bytes[index + $0]) })
                     else { return nil }
                     index += 6
                 } else {
@@ -244,17 +251,17 @@ struct JSONRecord {
     /// Reads the top-level members that give the time and the host: `ts` (Zeek: epoch
     /// seconds with a fraction, or ISO 8601) and `timestamp` (Suricata: ISO 8601 with an
     /// offset). Nil when `line[range]` is not one well-formed JSON object.
-    static func read(_ line: UnsafeRawBufferPointer, in range: Range<Int>) -> JSONRecord? {
+    static func read(_ line: Span<UInt8>, in range: Range<Int>) -> JSONRecord? {
         var record = JSONRecord()
         var hostName: Range<Int>? = nil
         let wellFormed = JSONScanner.scanObject(line, in: range) { depth, name, value in
             guard depth == 1, let name else { return }
-            let key = UnsafeRawBufferPointer(rebasing: line[name])
+            let key = line.extracting(name)
             if equals(key, "id.orig_h") { record.isZeek = true }
             if equals(key, "ts") || equals(key, "timestamp"), record.time == nil {
                 switch value {
-                case .number(let digits): record.time = epochTime(UnsafeRawBufferPointer(rebasing: line[digits]))
-                case .string(let text): record.time = SyslogHeaderParser.rfc3339(UnsafeRawBufferPointer(rebasing: line[text]))
+                case .number(let digits): record.time = epochTime(line.extracting(digits))
+                case .string(let text): record.time = SyslogHeaderParser.rfc3339(line.extracting(text))
                 case .literal: break
                 }
             }
@@ -271,12 +278,12 @@ struct JSONRecord {
 
     /// "1700000000.123456" seconds since the epoch; nil for anything else (exponents,
     /// signs, more than 12 integer digits).
-    static func epochTime(_ text: UnsafeRawBufferPointer) -> Timestamp? {
+    static func epochTime(_ text: Span<UInt8>) -> Timestamp? {
         var seconds: Int64 = 0
         var nanos: Int64 = 0
         var index = 0
         var digits = 0
-        while index < text.count, TextScanner.isDigit(text[index]) {
+        while index < text.count, ByteClasses.isDigit(text[index]) {
             // More than 12 digits is refused below: stop before Int64 overflows (fuzz
             // input Fuzz/crashes/log-lines/crash-8f32f68e…, a 60-digit "ts").
             guard digits < 12 else { return nil }
@@ -291,7 +298,7 @@ struct JSONRecord {
             var scale: Int64 = 100_000_000
             guard index < text.count else { return nil }
             while index < text.count {
-                guard TextScanner.isDigit(text[index]) else { return nil }
+                guard ByteClasses.isDigit(text[index]) else { return nil }
                 nanos += Int64(text[index] - 48) * scale
                 scale /= 10
                 index += 1
@@ -303,7 +310,7 @@ struct JSONRecord {
     /// The role of an address by its member path: `id.orig_h` (Zeek, flat or with `id`
     /// as an object), `src_ip` (Suricata) are the source, `id.resp_h`, `dest_ip` the
     /// destination; nil for other members (`tunnel.src_ip` too: not the flow's).
-    static func addressField(_ name: UnsafeRawBufferPointer) -> Field? {
+    static func addressField(_ name: Span<UInt8>) -> Field? {
         if equals(name, "id.orig_h") || equals(name, "src_ip") { return .logSource }
         if equals(name, "id.resp_h") || equals(name, "dest_ip") { return .logDestination }
         return nil
@@ -314,6 +321,6 @@ struct JSONRecord {
 /// (for member names, which are compared on every member of every JSON line; the
 /// generic `elementsEqual` with a `String.UTF8View` costs far more).
 @inline(__always)
-private func equals(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
-    bytes.count == text.utf8CodeUnitCount && bytes.holds(text, at: 0)
+private func equals(_ bytes: Span<UInt8>, _ text: StaticString) -> Bool {
+    bytes.count == text.utf8CodeUnitCount && bytes.hasPrefix(text)
 }

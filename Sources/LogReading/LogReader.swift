@@ -347,7 +347,7 @@ public final class LogReader {
         }
 
         /// The header's time in UTC, with the year fixed for an RFC 3164 header.
-        mutating func time(of header: SyslogHeader, line: UnsafeRawBufferPointer) -> Timestamp? {
+        mutating func time(of header: SyslogHeader, line: Span<UInt8>) -> Timestamp? {
             guard var time = header.time else { return nil }
             if let month = header.yearlessMonth {
                 let parsedYear = civilYear(ofDay: time.nanoseconds.floorDays)
@@ -393,7 +393,7 @@ public final class LogReader {
         /// nearest `dated`: its own when within half a year, else the one of the three
         /// around `dated`'s that is nearest.
         private mutating func nearestYear(
-            _ line: UnsafeRawBufferPointer, parsed: Timestamp, parsedYear: Int, to dated: Timestamp
+            _ line: Span<UInt8>, parsed: Timestamp, parsedYear: Int, to dated: Timestamp
         ) -> Int {
             func distance(_ time: Timestamp) -> Int64 {
                 let difference = time.nanoseconds &- offset &- dated.nanoseconds
@@ -417,7 +417,7 @@ public final class LogReader {
             return year
         }
 
-        private func reparse(_ line: UnsafeRawBufferPointer, year: Int) -> Timestamp? {
+        private func reparse(_ line: Span<UInt8>, year: Int) -> Timestamp? {
             SyslogHeaderParser.parse(line, year: year)?.time
         }
 
@@ -666,7 +666,9 @@ public final class LogReader {
 
     /// Parses the header, and reads the time and host of a JSON message (a record's own
     /// time wins over a syslog header's). `lastTime` and `years` carry from line to line.
-    func headLine(_ line: UnsafeRawBufferPointer, lastTime: inout Timestamp, years: inout YearTracker) -> LineHead {
+    func headLine(_ lineBytes: UnsafeRawBufferPointer, lastTime: inout Timestamp, years: inout YearTracker) -> LineHead {
+        // Safe: the span views the line the caller lends for this call, and does not outlive it.
+        let line = unsafe Span<UInt8>(_unsafeBytes: lineBytes)
         var host: Range<Int>? = nil
         var messageStart = 0
         if let header = SyslogHeaderParser.parse(line, year: years.year ?? options.year, memo: &years.timestampMemo) {
@@ -706,9 +708,11 @@ public final class LogReader {
     ) -> HostReference {
         let host: HostReference = head.host.map { .name(UnsafeRawBufferPointer(rebasing: line[$0])) } ?? .none
         let time = head.time
+        // Safe: the span views the line the caller lends for this call, and does not outlive it.
+        let lineSpan = unsafe Span<UInt8>(_unsafeBytes: line)
         guard let jsonStart = head.jsonStart else {
-            if head.messageStart < line.count, DHCPLogLine.mayStart(with: line[head.messageStart]),
-               let lease = DHCPLogLine.lease(line, messageStart: head.messageStart)
+            if head.messageStart < lineSpan.count, DHCPLogLine.mayStart(with: lineSpan[head.messageStart]),
+               let lease = DHCPLogLine.lease(lineSpan, messageStart: head.messageStart)
             {
                 observe(Observation(
                     value: .ipv4(lease.address), field: .dhcpLease,
@@ -718,15 +722,25 @@ public final class LogReader {
                      suffixes: suffixes, observe: observe)
             return host
         }
-        _ = JSONScanner.scanObject(line, in: jsonStart..<line.count, paths: paths) { _, _, member, value in
+        // Safe: `paths` is this thread's member-path buffer, used by nothing else during the call.
+        var pathSpan = unsafe MutableSpan<UInt8>(_unsafeBytes: paths)
+        _ = JSONScanner.scanObject(lineSpan, in: jsonStart..<line.count, paths: &pathSpan) { _, _, memberSpan, value in
             guard case .string(let text) = value else { return }
-            if let member, let field = JSONRecord.addressField(member) {
-                if let address = IPv4Address(ascii: line[text]) {
+            var member: UnsafeRawBufferPointer? = nil
+            var field: Field? = nil
+            if let memberSpan {
+                field = JSONRecord.addressField(memberSpan)
+                // Safe: the member's bytes are the line's or the path buffer's, both alive and
+                // unchanged until the visit returns, and `Observation` keeps them no longer.
+                unsafe member = memberSpan.withUnsafeBytes { unsafe $0 }
+            }
+            if let field {
+                if let address = TextScanner.parseIPv4(lineSpan, text) {
                     observe(Observation(
                         value: .ipv4(address), field: field, host: host, locator: locator, time: time, member: member))
                     return
                 }
-                if let address = TextScanner.parseIPv6(line, text) {
+                if let address = TextScanner.parseIPv6(lineSpan, text) {
                     observe(Observation(
                         value: .ipv6(address), field: field, host: host, locator: locator, time: time, member: member))
                     return
@@ -745,13 +759,15 @@ public final class LogReader {
         member: UnsafeRawBufferPointer?, suffixes: PublicSuffixList?, observe: (Observation) -> Void
     ) {
         let messageStart = range.lowerBound
-        TextScanner.scan(line, in: range, suffixes: suffixes) { found in
+        // Safe: the span views the line the caller lends for this call, and does not outlive it.
+        let lineSpan = unsafe Span<UInt8>(_unsafeBytes: line)
+        TextScanner.scan(lineSpan, in: range, suffixes: suffixes) { found in
             switch found {
             case .ipv4(let address, let range):
-                let field = AddressRoles.field(of: range, in: line, messageStart: messageStart)
+                let field = AddressRoles.field(of: range, in: lineSpan, messageStart: messageStart)
                 observe(Observation(value: .ipv4(address), field: field, host: host, locator: locator, time: time, member: member))
             case .ipv6(let address, let range):
-                let field = AddressRoles.field(of: range, in: line, messageStart: messageStart)
+                let field = AddressRoles.field(of: range, in: lineSpan, messageStart: messageStart)
                 observe(Observation(value: .ipv6(address), field: field, host: host, locator: locator, time: time, member: member))
             case .url(let range):
                 observe(Observation(

@@ -1,3 +1,4 @@
+import ByteParsing
 import Observations
 
 /// The parts of a log line's header that matter for observations: when, which host,
@@ -24,15 +25,15 @@ struct SyslogHeader: Equatable {
 enum SyslogHeaderParser {
     /// Parses the header at the start of `line`; nil when none is recognised.
     /// `year` is given to RFC 3164 timestamps, which carry none; their zone is UTC.
-    static func parse(_ line: UnsafeRawBufferPointer, year: Int) -> SyslogHeader? {
+    static func parse(_ line: Span<UInt8>, year: Int) -> SyslogHeader? {
         var memo = BSDTimestampMemo()
         return parse(line, year: year, memo: &memo)
     }
 
     /// `parse(_:year:)` for the lines of a file one after another: an RFC 3164
     /// timestamp with the same bytes as the last one parsed is taken from `memo`.
-    static func parse(_ line: UnsafeRawBufferPointer, year: Int, memo: inout BSDTimestampMemo) -> SyslogHeader? {
-        var scanner = HeaderScanner(bytes: line)
+    static func parse(_ line: Span<UInt8>, year: Int, memo: inout BSDTimestampMemo) -> SyslogHeader? {
+        var scanner = HeaderScanner(line)
         var priority = false
         if scanner.peek() == UInt8(ascii: "<") {
             var probe = scanner
@@ -95,8 +96,8 @@ enum SyslogHeaderParser {
     }
 
     /// An RFC 3339 time filling `bytes` exactly (the offset's colon optional); nil otherwise.
-    static func rfc3339(_ bytes: UnsafeRawBufferPointer) -> Timestamp? {
-        var scanner = HeaderScanner(bytes: bytes)
+    static func rfc3339(_ bytes: Span<UInt8>) -> Timestamp? {
+        var scanner = HeaderScanner(bytes)
         guard let time = scanner.rfc3339(), scanner.index == bytes.count else { return nil }
         return time
     }
@@ -104,7 +105,7 @@ enum SyslogHeaderParser {
     /// After the timestamp and one space: "host tag: msg", "tag: msg" (no host), or
     /// "host msg". A token ending in `:` is the tag, not a host.
     private static func hostAndTag(
-        _ line: UnsafeRawBufferPointer, _ scanner: inout HeaderScanner, time: Timestamp
+        _ line: Span<UInt8>, _ scanner: inout HeaderScanner, time: Timestamp
     ) -> SyslogHeader {
         let start = scanner.index
         guard let first = scanner.token() else {
@@ -139,9 +140,12 @@ struct BSDTimestampMemo {
 }
 
 /// A forward-only reader over header bytes; every access is bounds-checked.
-private struct HeaderScanner {
-    let bytes: UnsafeRawBufferPointer
+private struct HeaderScanner: ~Escapable {
+    let bytes: Span<UInt8>
     var index = 0
+
+    @_lifetime(copy bytes)
+    init(_ bytes: Span<UInt8>) { self.bytes = bytes }
 
     func peek(at offset: Int = 0) -> UInt8? {
         let position = index + offset
@@ -275,10 +279,9 @@ private struct HeaderScanner {
     /// `bsdTimestamp(year:)`, from `memo` when the 16 bytes at `index` and the year are
     /// those it was last read from.
     mutating func bsdTimestamp(year: Int, memo: inout BSDTimestampMemo) -> (Timestamp, Int)? {
-        guard bytes.count - index >= 16, let base = bytes.baseAddress else { return bsdTimestamp(year: year) }
-        // Safe: index + 16 <= bytes.count; the loads have no alignment need.
-        let first = (base + index).loadUnaligned(as: UInt64.self)
-        let second = (base + index + 8).loadUnaligned(as: UInt64.self)
+        guard let first = bytes.uint64(at: index), let second = bytes.uint64(at: index + 8) else {
+            return bsdTimestamp(year: year)
+        }
         if let stored = memo.stored, memo.first == first, memo.second == second, memo.year == year {
             index += stored.length
             return (stored.time, stored.month)

@@ -1,10 +1,5 @@
+import ByteParsing
 import Observations
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// What the text scanner found, with the byte range it came from (in the scanned buffer).
 enum TextObservable: Equatable {
@@ -56,12 +51,11 @@ enum TextScanner {
 
     /// Calls `found` for every observable in `text[range]`, left to right.
     static func scan(
-        _ text: UnsafeRawBufferPointer, in range: Range<Int>, suffixes: PublicSuffixList? = nil,
+        _ text: Span<UInt8>, in range: Range<Int>, suffixes: PublicSuffixList? = nil,
         found: (TextObservable) -> Void
     ) {
         var index = range.lowerBound
         let end = min(range.upperBound, text.count)
-        guard let base = text.baseAddress else { return }
         let within = range.lowerBound..<end
         // The word running into the block at `index`, if any.
         var open: OpenWord?
@@ -71,9 +65,9 @@ enum TextScanner {
             // moved down by `shift` lanes: lane 0 is `index`, the lanes past `end` read as
             // non-word bytes, and the block is the text's last.
             let shift = max(0, ByteClasses.blockSize - (end - index))
-            // Safe: the 16 bytes end at min(index + 16, end) <= text.count and start at
+            // The 16 bytes end at min(index + 16, end) <= text.count and start at
             // index - shift >= 0 (end >= 16), so they lie inside text.
-            let loaded = ByteClasses.masks(base + index - shift)
+            let loaded = ByteClasses.masks(text, at: index - shift)
             let block = ByteClasses.Masks(word: loaded.word >> shift, special: loaded.special >> shift)
             let nonWord = ~block.word
             let dots = block.special & block.word
@@ -120,7 +114,7 @@ enum TextScanner {
                 if next == UInt8(ascii: "@") || next == UInt8(ascii: ":") && startsURLHost(text, at: word.upperBound, end: end) {
                     scanWord(text, word, hasDot: wordDots != 0, within: within, suffixes: suffixes, found: found)
                 } else if wordDots != 0 {
-                    let blockKinds = kinds ?? ByteClasses.kinds(base + index - shift).shifted(by: shift)
+                    let blockKinds = kinds ?? ByteClasses.kinds(text, at: index - shift).shifted(by: shift)
                     kinds = blockKinds
                     scanShortDottedWord(
                         text, word, letters: UInt32(blockKinds.letter >> wordStart & lengthMask),
@@ -145,7 +139,7 @@ enum TextScanner {
         // A text shorter than a block, one byte at a time.
         colons.noteBytes(text, index..<end)
         while index < end {
-            guard isWordByte(text[index]) else {
+            guard ByteClasses.isWordByte(text[index]) else {
                 index += 1
                 continue
             }
@@ -211,7 +205,7 @@ enum TextScanner {
         mutating func noteWordBlock() { lastIsColon = false }
 
         /// Notes the text's last bytes, fewer than a block, one at a time.
-        mutating func noteBytes(_ text: UnsafeRawBufferPointer, _ bytes: Range<Int>) {
+        mutating func noteBytes(_ text: Span<UInt8>, _ bytes: Range<Int>) {
             for index in bytes {
                 let byte = text[index]
                 guard byte == UInt8(ascii: ":") || byte == UInt8(ascii: "@") else {
@@ -222,7 +216,7 @@ enum TextScanner {
                 lastIsColon = true
                 // The text's last byte has no follower: counted as if it had one.
                 let next = index + 1 < bytes.upperBound ? text[index + 1] : UInt8(ascii: ":")
-                if isWordByte(next) || next == UInt8(ascii: ":") || next == UInt8(ascii: "@") {
+                if ByteClasses.isWordByte(next) || next == UInt8(ascii: ":") || next == UInt8(ascii: "@") {
                     if followed == 0 { first = index }
                     last = index
                     followed += 1
@@ -238,12 +232,12 @@ enum TextScanner {
     /// by byte.
     @inline(__always)
     private static func scanCarriedWord(
-        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, hasDot: Bool, within: Range<Int>,
+        _ text: Span<UInt8>, _ word: Range<Int>, hasDot: Bool, within: Range<Int>,
         suffixes: PublicSuffixList?, found: (TextObservable) -> Void
     ) {
         let blocks = word.count < ByteClasses.blockSize ? 1 : 2
         let first = min(word.lowerBound, within.upperBound - blocks * ByteClasses.blockSize)
-        guard word.count < shortestDigestLength, first >= 0, let base = text.baseAddress else {
+        guard word.count < shortestDigestLength, first >= 0 else {
             scanWord(text, word, hasDot: hasDot, within: within, suffixes: suffixes, found: found)
             return
         }
@@ -255,11 +249,11 @@ enum TextScanner {
             var digits: UInt32 = 0
             var dots: UInt32 = 0
             for block in 0..<blocks {
-                // Safe: the blocks start at `first` >= 0 and end at first + 16 * blocks,
-                // which `first`'s choice keeps at or before within.upperBound <= text.count.
-                let start = base + first + block * ByteClasses.blockSize
-                let masks = ByteClasses.masks(start)
-                let kinds = ByteClasses.kinds(start)
+                // The blocks start at `first` >= 0 and end at first + 16 * blocks, which
+                // `first`'s choice keeps at or before within.upperBound <= text.count.
+                let start = first + block * ByteClasses.blockSize
+                let masks = ByteClasses.masks(text, at: start)
+                let kinds = ByteClasses.kinds(text, at: start)
                 let lane = block * ByteClasses.blockSize
                 letters |= UInt32(kinds.letter) << lane
                 digits |= UInt32(kinds.digit) << lane
@@ -275,7 +269,7 @@ enum TextScanner {
 
     /// Whether `://` starts at `colon` with a byte after it, as `scanWord` requires of a URL.
     @inline(__always)
-    static func startsURLHost(_ text: UnsafeRawBufferPointer, at colon: Int, end: Int) -> Bool {
+    static func startsURLHost(_ text: Span<UInt8>, at colon: Int, end: Int) -> Bool {
         colon + 2 < end && text[colon + 1] == UInt8(ascii: "/") && text[colon + 2] == UInt8(ascii: "/")
     }
 
@@ -288,7 +282,7 @@ enum TextScanner {
     /// (`libc.so.6`). Other words take the general way.
     @inline(__always)
     private static func scanShortDottedWord(
-        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, letters: UInt32, digits: UInt32, dots: UInt32,
+        _ text: Span<UInt8>, _ word: Range<Int>, letters: UInt32, digits: UInt32, dots: UInt32,
         suffixes: PublicSuffixList?, found: (TextObservable) -> Void
     ) {
         let lengthMask: UInt32 = 1 << word.count &- 1
@@ -351,12 +345,12 @@ enum TextScanner {
     /// time: for the last 15 bytes of a text (`scan` classifies 16 bytes at once with
     /// `ByteClasses` elsewhere).
     @inline(__always)
-    static func wordExtent(_ text: UnsafeRawBufferPointer, from start: Int, end: Int) -> (end: Int, hasDot: Bool) {
+    static func wordExtent(_ text: Span<UInt8>, from start: Int, end: Int) -> (end: Int, hasDot: Bool) {
         var index = start
         var hasDot = false
         while index < end {
             let byte = text[index]
-            guard isWordByte(byte) else { break }
+            guard ByteClasses.isWordByte(byte) else { break }
             if byte == UInt8(ascii: ".") { hasDot = true }
             index += 1
         }
@@ -384,14 +378,14 @@ enum TextScanner {
     /// The e-mail address around the `@` at `at`: the local part (`[A-Za-z0-9._%+-]`,
     /// not starting with a dot) before it and a domain name right after it.
     static func emailRange(
-        _ text: UnsafeRawBufferPointer, at: Int, within range: Range<Int>, suffixes: PublicSuffixList?
+        _ text: Span<UInt8>, at: Int, within range: Range<Int>, suffixes: PublicSuffixList?
     ) -> Range<Int>? {
         var localStart = at
         while localStart > range.lowerBound, isLocalPartByte(text[localStart - 1]) { localStart -= 1 }
         while localStart < at, text[localStart] == UInt8(ascii: ".") { localStart += 1 }
         guard localStart < at, at - localStart <= maximumLocalPartLength else { return nil }
         var wordEnd = at + 1
-        while wordEnd < range.upperBound, isWordByte(text[wordEnd]) { wordEnd += 1 }
+        while wordEnd < range.upperBound, ByteClasses.isWordByte(text[wordEnd]) { wordEnd += 1 }
         guard let domain = domainRange(text, (at + 1)..<wordEnd, suffixes: suffixes),
               domain.lowerBound == at + 1
         else { return nil }
@@ -400,11 +394,11 @@ enum TextScanner {
 
     @inline(__always)
     static func isLocalPartByte(_ byte: UInt8) -> Bool {
-        isWordByte(byte) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "%")
+        ByteClasses.isWordByte(byte) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "%")
     }
 
     /// http, https, ftp, hxxp, hxxps, any case.
-    static func isURLScheme(_ text: UnsafeRawBufferPointer, _ word: Range<Int>) -> Bool {
+    static func isURLScheme(_ text: Span<UInt8>, _ word: Range<Int>) -> Bool {
         guard word.count >= 3, word.count <= 5 else { return false }
         var key: UInt64 = 0
         for index in word { key = key << 8 | UInt64(text[index] | 0x20) }
@@ -418,9 +412,9 @@ enum TextScanner {
     /// first space, control byte, quote or angle bracket, without trailing punctuation
     /// and without a closing bracket or parenthesis it does not open. Nil when no host
     /// follows `://`.
-    static func urlRange(_ text: UnsafeRawBufferPointer, from start: Int, schemeEnd: Int, end: Int) -> Range<Int>? {
+    static func urlRange(_ text: Span<UInt8>, from start: Int, schemeEnd: Int, end: Int) -> Range<Int>? {
         let hostStart = schemeEnd + 3
-        guard hostStart < end, isAlphanumeric(text[hostStart]) || text[hostStart] == UInt8(ascii: "[") else {
+        guard hostStart < end, ByteClasses.isAlphanumeric(text[hostStart]) || text[hostStart] == UInt8(ascii: "[") else {
             return nil
         }
         var index = hostStart
@@ -470,27 +464,25 @@ enum TextScanner {
     /// colon outside them is followed by a byte of such a run, so none starts a run with
     /// two colons (a run is still followed past `lastColon`).
     private static func scanIPv6(
-        _ text: UnsafeRawBufferPointer, _ range: Range<Int>, firstColon: Int, lastColon: Int,
+        _ text: Span<UInt8>, _ range: Range<Int>, firstColon: Int, lastColon: Int,
         found: (TextObservable) -> Void
     ) {
         var index = max(firstColon, range.lowerBound)
         let searchEnd = min(lastColon + 1, range.upperBound)
-        guard let base = text.baseAddress, range.upperBound <= text.count else { return }
+        guard range.upperBound <= text.count else { return }
         while index < searchEnd {
             // Only runs with a colon can be addresses: jump to the next colon (memchr
             // is vectorised), then back to the start of its run.
-            // Safe: index..<searchEnd lies inside text.
-            guard let colon = memchr(base + index, Int32(UInt8(ascii: ":")), searchEnd - index) else { return }
-            var runStart = base.distance(to: UnsafeRawPointer(colon))
+            guard var runStart = text.firstIndex(of: UInt8(ascii: ":"), from: index, to: searchEnd) else { return }
             // The first colon of its run (earlier runs are behind `index`): when the run
             // ends right after it ("query: "), it has one colon and holds no address.
-            if runStart + 1 >= range.upperBound || !isIPv6RunByte(text[runStart + 1]) {
+            if runStart + 1 >= range.upperBound || !ByteClasses.isIPv6RunByte(text[runStart + 1]) {
                 index = runStart + 1
                 continue
             }
             // Back to the run's start: it can reach before `index` only for the first
             // colon (every later search starts after a byte that ends a run).
-            while runStart > range.lowerBound, isIPv6RunByte(text[runStart - 1]) { runStart -= 1 }
+            while runStart > range.lowerBound, ByteClasses.isIPv6RunByte(text[runStart - 1]) { runStart -= 1 }
             var run = IPv6Run(text, from: runStart, end: range.upperBound)
             index = run.end
             // A label before the address (`IPv6:2001:db8::1`, `client:fe80::1`): the run
@@ -535,15 +527,15 @@ enum TextScanner {
     /// letter, when a hex digit follows it; after `IPv6:` whatever follows (RFC 5321's
     /// address literal, `[IPv6:::ffff:192.0.2.1]`). A run whose first colon is followed by
     /// another (`CCFile::captureLogRun`, `std::string`) stays an identifier.
-    static func addressAfterLabel(_ text: UnsafeRawBufferPointer, _ run: Range<Int>) -> Int? {
+    static func addressAfterLabel(_ text: Span<UInt8>, _ run: Range<Int>) -> Int? {
         var index = run.lowerBound
         var nonHexLetter = false
-        while index < run.upperBound, index - run.lowerBound < maximumAddressLabelLength, isAlphanumeric(text[index]) {
-            if !hexValue(text[index]) { nonHexLetter = true }
+        while index < run.upperBound, index - run.lowerBound < maximumAddressLabelLength, ByteClasses.isAlphanumeric(text[index]) {
+            if !ByteClasses.isHexDigit(text[index]) { nonHexLetter = true }
             index += 1
         }
         guard nonHexLetter, index + 1 < run.upperBound, text[index] == UInt8(ascii: ":") else { return nil }
-        if hexValue(text[index + 1]) { return index + 1 }
+        if ByteClasses.isHexDigit(text[index + 1]) { return index + 1 }
         let label = run.lowerBound
         let isIPv6Label = index - label == 4 && text[label] | 0x20 == UInt8(ascii: "i")
             && text[label + 1] | 0x20 == UInt8(ascii: "p") && text[label + 2] | 0x20 == UInt8(ascii: "v")
@@ -561,27 +553,25 @@ enum TextScanner {
         var hasDoubleColon = false
         var allHex = true
 
-        init(_ text: UnsafeRawBufferPointer, from start: Int, end textEnd: Int) {
+        init(_ text: Span<UInt8>, from start: Int, end textEnd: Int) {
             var index = start
             // Whether the byte before `index` is a colon of the run.
             var afterColon = false
-            if let base = text.baseAddress {
-                while textEnd - index >= ByteClasses.blockSize {
-                    // Safe: index + 16 <= textEnd <= text.count (`scanIPv6` checks it).
-                    let block = ByteClasses.runMasks(base + index)
-                    let length = (~block.run).trailingZeroBitCount
-                    let inRun: UInt16 = length == ByteClasses.blockSize ? 0xFFFF : 1 << length &- 1
-                    let colonLanes = block.colon & inRun
-                    colons += colonLanes.nonzeroBitCount
-                    if colonLanes & colonLanes << 1 != 0 || afterColon && colonLanes & 1 != 0 { hasDoubleColon = true }
-                    if block.nonHexLetter & inRun != 0 { allHex = false }
-                    index += length
-                    guard length == ByteClasses.blockSize else {
-                        self.end = index
-                        return
-                    }
-                    afterColon = colonLanes & 0x8000 != 0
+            // index + 16 <= textEnd <= text.count (`scanIPv6` checks it).
+            while textEnd - index >= ByteClasses.blockSize {
+                let block = ByteClasses.runMasks(text, at: index)
+                let length = (~block.run).trailingZeroBitCount
+                let inRun: UInt16 = length == ByteClasses.blockSize ? 0xFFFF : 1 << length &- 1
+                let colonLanes = block.colon & inRun
+                colons += colonLanes.nonzeroBitCount
+                if colonLanes & colonLanes << 1 != 0 || afterColon && colonLanes & 1 != 0 { hasDoubleColon = true }
+                if block.nonHexLetter & inRun != 0 { allHex = false }
+                index += length
+                guard length == ByteClasses.blockSize else {
+                    self.end = index
+                    return
                 }
+                afterColon = colonLanes & 0x8000 != 0
             }
             while index < textEnd {
                 let current = text[index]
@@ -589,8 +579,8 @@ enum TextScanner {
                     if afterColon { hasDoubleColon = true }
                     colons += 1
                 } else if current == UInt8(ascii: ".") {
-                } else if isAlphanumeric(current) {
-                    if !hexValue(current) { allHex = false }
+                } else if ByteClasses.isAlphanumeric(current) {
+                    if !ByteClasses.isHexDigit(current) { allHex = false }
                 } else {
                     break
                 }
@@ -606,38 +596,9 @@ enum TextScanner {
     /// C++'s scope operator or `listening on ::`, the unspecified address, which is no
     /// indicator (see `ipv6BeforePort`). No allocation.
     @inline(__always)
-    static func parseIPv6(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) -> IPv6Address? {
+    static func parseIPv6(_ text: Span<UInt8>, _ range: Range<Int>) -> IPv6Address? {
         guard range.count > 2 else { return nil }
-        // Safe: the span covers the scanned text, which outlives this call.
-        return AddressText.parseIPv6(unsafe Span<UInt8>(_unsafeBytes: text), range)
-    }
-
-    /// A byte of a run the IPv6 pass looks at: `[0-9A-Za-z:.]`.
-    @inline(__always)
-    static func isIPv6RunByte(_ byte: UInt8) -> Bool {
-        isAlphanumeric(byte) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: ".")
-    }
-
-    @inline(__always)
-    static func isWordByte(_ byte: UInt8) -> Bool {
-        isAlphanumeric(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
-            || byte == UInt8(ascii: "_")
-    }
-
-    @inline(__always)
-    static func isAlphanumeric(_ byte: UInt8) -> Bool {
-        isDigit(byte) || isLetter(byte)
-    }
-
-    @inline(__always)
-    static func isDigit(_ byte: UInt8) -> Bool { byte &- 48 < 10 }
-
-    @inline(__always)
-    static func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) &- 97 < 26 }
-
-    @inline(__always)
-    static func hexValue(_ byte: UInt8) -> Bool {
-        isDigit(byte) || (byte | 0x20) &- 97 < 6
+        return AddressText.parseIPv6(text, range)
     }
 
     /// Everything the word `text[word]` starts or holds: an e-mail address (when `@`
@@ -645,7 +606,7 @@ enum TextScanner {
     /// long as a digest, its dotted quads, digests and domain name.
     @inline(__always)
     private static func scanWord(
-        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, hasDot: Bool, within range: Range<Int>,
+        _ text: Span<UInt8>, _ word: Range<Int>, hasDot: Bool, within range: Range<Int>,
         suffixes: PublicSuffixList?, found: (TextObservable) -> Void
     ) {
         let start = word.lowerBound
@@ -674,20 +635,20 @@ enum TextScanner {
     }
 
     private static func scanWordParts(
-        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, domainAllowed: Bool, suffixes: PublicSuffixList?,
+        _ text: Span<UInt8>, _ word: Range<Int>, domainAllowed: Bool, suffixes: PublicSuffixList?,
         found: (TextObservable) -> Void
     ) {
         // Dotted quads and digests, in the order they appear.
         var index = word.lowerBound
         while index < word.upperBound {
             let byte = text[index]
-            if isAlphanumeric(byte) {
+            if ByteClasses.isAlphanumeric(byte) {
                 let start = index
                 var allDigitsOrDots = true
                 while index < word.upperBound {
                     let current = text[index]
-                    if isAlphanumeric(current) {
-                        if !isDigit(current) { allDigitsOrDots = false }
+                    if ByteClasses.isAlphanumeric(current) {
+                        if !ByteClasses.isDigit(current) { allDigitsOrDots = false }
                     } else if current != UInt8(ascii: ".") {
                         break
                     }
@@ -719,7 +680,7 @@ enum TextScanner {
     /// What `scanWordParts` finds in a word without a dot, in one pass: its runs between
     /// `-` and `_` of exactly 32, 40 or 64 hex digits.
     private static func scanUndottedDigests(
-        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, found: (TextObservable) -> Void
+        _ text: Span<UInt8>, _ word: Range<Int>, found: (TextObservable) -> Void
     ) {
         var runStart = word.lowerBound
         var allHex = true
@@ -727,13 +688,13 @@ enum TextScanner {
         while true {
             let atEnd = index == word.upperBound
             // The word has no dot: a byte that is no letter or digit is `-` or `_`.
-            if atEnd || !isAlphanumeric(text[index]) {
+            if atEnd || !ByteClasses.isAlphanumeric(text[index]) {
                 let length = index - runStart
                 if allHex, length == 32 || length == 40 || length == 64 { found(.hexDigest(runStart..<index)) }
                 if atEnd { return }
                 runStart = index + 1
                 allHex = true
-            } else if !hexValue(text[index]) {
+            } else if !ByteClasses.isHexDigit(text[index]) {
                 allHex = false
             }
             index += 1
@@ -743,14 +704,14 @@ enum TextScanner {
     /// Digests in a run of `[A-Za-z0-9.]`: the dot-separated parts that are exactly
     /// 32, 40 or 64 hex digits (a bare digest, or e.g. "file.<md5>.gz").
     private static func scanDigests(
-        _ text: UnsafeRawBufferPointer, _ run: Range<Int>, found: (TextObservable) -> Void
+        _ text: Span<UInt8>, _ run: Range<Int>, found: (TextObservable) -> Void
     ) {
         var index = run.lowerBound
         while index < run.upperBound {
             let start = index
             var allHex = true
             while index < run.upperBound, text[index] != UInt8(ascii: ".") {
-                if !hexValue(text[index]) { allHex = false }
+                if !ByteClasses.isHexDigit(text[index]) { allHex = false }
                 index += 1
             }
             let length = index - start
@@ -761,9 +722,8 @@ enum TextScanner {
 
     /// Parses a dotted quad occupying exactly `range` (`AddressText.parseIPv4`).
     @inline(__always)
-    static func parseIPv4(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) -> IPv4Address? {
-        // Safe: the span covers the scanned text, which outlives this call.
-        AddressText.parseIPv4(unsafe Span<UInt8>(_unsafeBytes: text), range).map(IPv4Address.init)
+    static func parseIPv4(_ text: Span<UInt8>, _ range: Range<Int>) -> IPv4Address? {
+        AddressText.parseIPv4(text, range).map(IPv4Address.init)
     }
 
     /// The longest port number, in digits.
@@ -773,11 +733,11 @@ enum TextScanner {
     /// allows it: a decimal port number, 0 to 65535 without leading zeros, after the
     /// range's last `.` or `:`. Nil when the range does not end so.
     @inline(__always)
-    static func portStart(_ text: UnsafeRawBufferPointer, _ range: Range<Int>, colon: Bool) -> Int? {
+    static func portStart(_ text: Span<UInt8>, _ range: Range<Int>, colon: Bool) -> Int? {
         var index = range.upperBound
         var port = 0
         var scale = 1
-        while index > range.lowerBound, isDigit(text[index - 1]), range.upperBound - index < maximumPortDigits {
+        while index > range.lowerBound, ByteClasses.isDigit(text[index - 1]), range.upperBound - index < maximumPortDigits {
             index -= 1
             port += Int(text[index] &- UInt8(ascii: "0")) * scale
             scale *= 10
@@ -796,7 +756,7 @@ enum TextScanner {
     /// whose first four could be octets (`1.2.3.4.5`) reads the same way and is taken as
     /// an address too (docs/fields.md).
     static func quadBeforePort(
-        _ text: UnsafeRawBufferPointer, _ range: Range<Int>
+        _ text: Span<UInt8>, _ range: Range<Int>
     ) -> (address: IPv4Address, range: Range<Int>)? {
         guard let port = portStart(text, range, colon: false) else { return nil }
         let quad = range.lowerBound..<(port - 1)
@@ -810,7 +770,7 @@ enum TextScanner {
     /// address's (`2001:db8::1:443` is an address; docs/fields.md). The unspecified
     /// address (`[/0:0:0:0:0:0:0:0:2181`, a server listening) is no indicator: nil.
     static func ipv6BeforePort(
-        _ text: UnsafeRawBufferPointer, _ range: Range<Int>
+        _ text: Span<UInt8>, _ range: Range<Int>
     ) -> (address: IPv6Address, range: Range<Int>)? {
         guard let port = portStart(text, range, colon: true) else { return nil }
         let address = range.lowerBound..<(port - 1)
@@ -823,13 +783,13 @@ enum TextScanner {
     /// most, and a known top-level domain (see the type's comment), or without a list a
     /// last label alphabetic and 2 to 63 long.
     static func domainRange(
-        _ text: UnsafeRawBufferPointer, _ word: Range<Int>, suffixes: PublicSuffixList? = nil
+        _ text: Span<UInt8>, _ word: Range<Int>, suffixes: PublicSuffixList? = nil
     ) -> Range<Int>? {
         var start = word.lowerBound
         var end = word.upperBound
         // Punctuation at the ends belongs to the text around the name ("-file.txt", "name.").
-        while start < end, !isAlphanumeric(text[start]) { start += 1 }
-        while end > start, !isAlphanumeric(text[end - 1]) { end -= 1 }
+        while start < end, !ByteClasses.isAlphanumeric(text[start]) { start += 1 }
+        while end > start, !ByteClasses.isAlphanumeric(text[end - 1]) { end -= 1 }
         guard end - start >= 4, end - start <= maximumDomainLength else { return nil }
         var labels = 0
         var labelLength = 0
@@ -846,7 +806,7 @@ enum TextScanner {
             } else {
                 labelLength += 1
                 guard labelLength <= maximumLabelLength else { return nil }
-                if isLetter(byte) { lastLabelHasLetter = true } else { lastLabelAlphabetic = false }
+                if ByteClasses.isLetter(byte) { lastLabelHasLetter = true } else { lastLabelAlphabetic = false }
             }
         }
         guard labels >= 1 else { return nil }
@@ -868,41 +828,37 @@ enum TextScanner {
     /// public suffix.
     @inline(__always)
     static func isListedName(
-        _ text: UnsafeRawBufferPointer, _ name: Range<Int>, lastLabelStart: Int, suffixes: PublicSuffixList
+        _ text: Span<UInt8>, _ name: Range<Int>, lastLabelStart: Int, suffixes: PublicSuffixList
     ) -> Bool {
-        let bytes = UnsafeRawBufferPointer(rebasing: text[name])
         let lastLabel = lastLabelStart..<name.upperBound
-        // The top-level domain first: it rules out most file names (`banner.webp`), and
-        // under most (`com`) a name of two labels or more is no ICANN suffix.
-        let topLevel = suffixes.topLevelDomainRules(bytes)
-        return (topLevel != .notDelegated || isOne(of: specialUseTopLevelDomains, text, lastLabel))
-            && !isOne(of: fileExtensionTopLevelDomains, text, lastLabel)
-            && !isOne(of: reverseDNSFirstLabels, text, name.lowerBound..<firstLabelEnd(text, name))
-            && (topLevel == .delegatedAlone || !suffixes.isPublicSuffix(bytes, section: .icann))
+        // Safe: `PublicSuffixList` (Observations) reads raw bytes; the buffer is the span's
+        // own memory, read only by the two lookups inside the closure.
+        return unsafe text.extracting(name).withUnsafeBytes { bytes in
+            // The top-level domain first: it rules out most file names (`banner.webp`), and
+            // under most (`com`) a name of two labels or more is no ICANN suffix.
+            // Safe: `bytes` is valid for the closure (see above).
+            let topLevel = unsafe suffixes.topLevelDomainRules(bytes)
+            guard topLevel != .notDelegated || isOne(of: specialUseTopLevelDomains, text, lastLabel),
+                  !isOne(of: fileExtensionTopLevelDomains, text, lastLabel),
+                  !isOne(of: reverseDNSFirstLabels, text, name.lowerBound..<firstLabelEnd(text, name))
+            else { return false }
+            // Safe: `bytes` is valid for the closure (see above).
+            return unsafe topLevel == .delegatedAlone || !suffixes.isPublicSuffix(bytes, section: .icann)
+        }
     }
 
     /// The end of the first label of the name at `name`.
-    static func firstLabelEnd(_ text: UnsafeRawBufferPointer, _ name: Range<Int>) -> Int {
+    static func firstLabelEnd(_ text: Span<UInt8>, _ name: Range<Int>) -> Int {
         var index = name.lowerBound
         while index < name.upperBound, text[index] != UInt8(ascii: ".") { index += 1 }
         return index
     }
 
     /// Whether `text[label]` is one of `labels`, ASCII case folded.
-    static func isOne(of labels: [StaticString], _ text: UnsafeRawBufferPointer, _ label: Range<Int>) -> Bool {
-        for candidate in labels where candidate.utf8CodeUnitCount == label.count {
-            let matches = candidate.withUTF8Buffer { bytes in
-                var offset = 0
-                for index in label {
-                    let byte = text[index]
-                    let folded = byte &- 65 < 26 ? byte | 0x20 : byte
-                    if folded != bytes[offset] { return false }
-                    offset += 1
-                }
-                return true
-            }
-            if matches { return true }
+    static func isOne(of labels: [StaticString], _ text: Span<UInt8>, _ label: Range<Int>) -> Bool {
+        labels.contains { candidate in
+            candidate.utf8CodeUnitCount == label.count
+                && text.hasPrefix(candidate, at: label.lowerBound, foldCase: true)
         }
-        return false
     }
 }

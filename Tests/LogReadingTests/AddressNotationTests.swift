@@ -132,7 +132,7 @@ func extractsAddressNotations(_ testCase: NotationCase) {
     var twin: [String] = []
     var misplaced: [String] = []
     bytes.withUnsafeBytes { text in
-        TextScanner.scan(text, in: 0..<text.count) { observable in
+        TextScanner.scan(bytes.span, in: 0..<text.count) { observable in
             guard let address = addressText(observable) else { return }
             found.append(address)
             // An IPv4 address's range holds its text.
@@ -158,7 +158,7 @@ func extractsAddressNotationsAtEveryOffset(_ testCase: NotationCase) {
         let bytes = Array((String(repeating: " ", count: padding) + testCase.text + " tail").utf8)
         var found: [String] = []
         bytes.withUnsafeBytes { text in
-            TextScanner.scan(text, in: 0..<text.count) { if let address = addressText($0) { found.append(address) } }
+            TextScanner.scan(bytes.span, in: 0..<text.count) { if let address = addressText($0) { found.append(address) } }
         }
         #expect(found == testCase.addresses, "after \(padding) spaces")
     }

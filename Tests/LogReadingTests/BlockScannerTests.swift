@@ -4,63 +4,18 @@ import Testing
 @testable import LogReading
 import TestSupport
 
-/// The 16-bytes-at-once classifier against its scalar twin, and the block scanner
-/// against the byte-at-a-time scanner it replaced (`ByteAtATimeScanner`), on edge cases,
-/// random text and every line of the corpus: the observables must be the same, in order.
+/// The block scanner against the byte-at-a-time scanner it replaced
+/// (`ByteAtATimeScanner`), on edge cases, random text and every line of the corpus: the
+/// observables must be the same, in order. (The 16-bytes-at-once classifier is checked
+/// against its scalar twin in ByteParsingTests.)
 struct BlockScannerTests {
-    /// Calls `check` on 16-byte blocks of random bytes (from `seed`), one for every
-    /// value in every lane, with a description of which (`lane 3 byte 200`).
-    private func everyByteInEveryLane(seed: UInt64, _ check: (UnsafeRawBufferPointer, String) -> Void) {
-        var random = SplitMix64(seed: seed)
-        for lane in 0..<16 {
-            for value in 0...255 {
-                var block = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
-                block[lane] = UInt8(value)
-                block.withUnsafeBytes { check($0, "lane \(lane) byte \(value)") }
-            }
-        }
-    }
-
-    @Test func classifierAgreesWithItsScalarTwinForEveryByteInEveryLane() {
-        everyByteInEveryLane(seed: 1) { bytes, which in
-            #expect(ByteClasses.masks(bytes.baseAddress!) == ByteClasses.scalarMasks(bytes), "\(which)")
-            #expect(ByteClasses.portableMasks(bytes.baseAddress!) == ByteClasses.scalarMasks(bytes), "\(which)")
-        }
-    }
-
-    @Test func classifierAgreesWithItsScalarTwinOnLogLikeBlocks() {
-        var random = SplitMix64(seed: 2)
-        let alphabet = Array("aZ09.-_@: /=[]\"\t\u{0}\u{7F}".utf8) + [0x80, 0xC3, 0xFF]
-        for _ in 0..<20_000 {
-            let block = (0..<16).map { _ in alphabet.randomElement(using: &random)! }
-            block.withUnsafeBytes { bytes in
-                #expect(ByteClasses.masks(bytes.baseAddress!) == ByteClasses.scalarMasks(bytes))
-                #expect(ByteClasses.portableMasks(bytes.baseAddress!) == ByteClasses.scalarMasks(bytes))
-            }
-        }
-    }
-
-    @Test func letterAndDigitKindsAgreeWithTheirScalarTwin() {
-        everyByteInEveryLane(seed: 6) { bytes, which in
-            #expect(ByteClasses.kinds(bytes.baseAddress!) == ByteClasses.scalarKinds(bytes), "\(which)")
-            #expect(ByteClasses.portableKinds(bytes.baseAddress!) == ByteClasses.scalarKinds(bytes), "\(which)")
-        }
-    }
-
-    @Test func ipv6RunClassesAgreeWithTheirScalarTwin() {
-        everyByteInEveryLane(seed: 7) { bytes, which in
-            #expect(ByteClasses.runMasks(bytes.baseAddress!) == ByteClasses.scalarRunMasks(bytes), "\(which)")
-            #expect(ByteClasses.portableRunMasks(bytes.baseAddress!) == ByteClasses.scalarRunMasks(bytes), "\(which)")
-        }
-    }
-
     static func observables(
         _ line: [UInt8], _ range: Range<Int>, _ suffixes: PublicSuffixList?, blocks: Bool
     ) -> [TextObservable] {
         var found: [TextObservable] = []
         line.withUnsafeBytes { bytes in
             if blocks {
-                TextScanner.scan(bytes, in: range, suffixes: suffixes) { found.append($0) }
+                TextScanner.scan(line.span, in: range, suffixes: suffixes) { found.append($0) }
             } else {
                 ByteAtATimeScanner.scan(bytes, in: range, suffixes: suffixes) { found.append($0) }
             }

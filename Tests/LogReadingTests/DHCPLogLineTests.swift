@@ -7,8 +7,8 @@ import Testing
 
 private func lease(_ message: String) -> String? {
     let bytes = Array(message.utf8)
-    return bytes.withUnsafeBytes { line in
-        DHCPLogLine.lease(line, messageStart: 0).map { "\(String(decoding: line[$0.name], as: UTF8.self))=\($0.address)" }
+    return DHCPLogLine.lease(bytes.span, messageStart: 0).map {
+        "\(String(decoding: bytes[$0.name], as: UTF8.self))=\($0.address)"
     }
 }
 

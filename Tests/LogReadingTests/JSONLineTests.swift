@@ -64,7 +64,7 @@ func malformedJSONIsScannedAsText(line: String) throws {
     let line = "{" + String(repeating: #""a":{"#, count: depth - 1) + #""x":"192.0.2.4""# + String(repeating: "}", count: depth)
     #expect(try observeLine(line).map { $0.split(separator: " ").prefix(2).joined(separator: " ") } == ["log.ip 192.0.2.4"])
     let bytes = Array(line.utf8)
-    let wellFormed = bytes.withUnsafeBytes { JSONScanner.scanObject($0, in: 0..<$0.count) { _, _, _ in } }
+    let wellFormed = JSONScanner.scanObject(bytes.span, in: 0..<bytes.count) { _, _, _ in }
     #expect(wellFormed)
 }
 
@@ -75,7 +75,8 @@ func malformedJSONIsScannedAsText(line: String) throws {
 ] as [(String, String?)])
 func epochTimes(text: String, expected: String?) {
     let bytes = Array(text.utf8)
-    #expect(bytes.withUnsafeBytes { JSONRecord.epochTime($0)?.iso8601 } == expected)
+    let time = JSONRecord.epochTime(bytes.span)?.iso8601
+    #expect(time == expected)
 }
 
 @Test func sourceAndDestinationAreAttributedToTheOtherSide() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import ByteParsing
 import Observations
 import Testing
 @testable import LogReading
@@ -75,13 +76,11 @@ private func members(_ line: String) throws -> [String] {
 ])
 func memberPathsOfEveryScalar(json: String, expected: [String]) {
     let bytes = Array(json.utf8)
-    let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 1)
-    defer { scratch.deallocate() }
+    var scratch = [UInt8](repeating: 0, count: 64)
+    var scratchSpan = scratch.mutableSpan
     var paths: [String] = []
-    let wellFormed = bytes.withUnsafeBytes { buffer in
-        JSONScanner.scanObject(buffer, in: 0..<buffer.count, paths: scratch) { _, _, member, _ in
-            paths.append(member.map { String(decoding: $0, as: UTF8.self) } ?? "nil")
-        }
+    let wellFormed = JSONScanner.scanObject(bytes.span, in: 0..<bytes.count, paths: &scratchSpan) { _, _, member, _ in
+        if let member { paths.append(member.string) } else { paths.append("nil") }
     }
     #expect(wellFormed)
     #expect(paths == expected)

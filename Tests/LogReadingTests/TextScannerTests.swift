@@ -96,7 +96,7 @@ func scansWithThePublicSuffixList(_ testCase: ScanCase) {
     let bytes = Array(testCase.text.utf8)
     var found: [String] = []
     bytes.withUnsafeBytes { text in
-        TextScanner.scan(text, in: 0..<text.count, suffixes: suffixes) { found.append(describe($0, in: text)) }
+        TextScanner.scan(bytes.span, in: 0..<text.count, suffixes: suffixes) { found.append(describe($0, in: text)) }
     }
     #expect(found == testCase.found)
 }
@@ -106,7 +106,7 @@ func scansObservables(_ testCase: ScanCase) {
     let bytes = Array(testCase.text.utf8)
     var found: [String] = []
     bytes.withUnsafeBytes { text in
-        TextScanner.scan(text, in: 0..<text.count) { found.append(describe($0, in: text)) }
+        TextScanner.scan(bytes.span, in: 0..<text.count) { found.append(describe($0, in: text)) }
     }
     #expect(found == testCase.found)
 }
@@ -115,7 +115,7 @@ func scansObservables(_ testCase: ScanCase) {
     let bytes = Array("host.example.com 192.0.2.1 tail.example.net".utf8)
     var found: [String] = []
     bytes.withUnsafeBytes { text in
-        TextScanner.scan(text, in: 17..<26) { found.append(describe($0, in: text)) }
+        TextScanner.scan(bytes.span, in: 17..<26) { found.append(describe($0, in: text)) }
     }
     #expect(found == ["ip:192.0.2.1"])
 }
@@ -126,7 +126,7 @@ func scansObservables(_ testCase: ScanCase) {
     for text in [longLabel, longName] {
         var found: [String] = []
         let bytes = Array(text.utf8)
-        bytes.withUnsafeBytes { raw in TextScanner.scan(raw, in: 0..<raw.count) { found.append(describe($0, in: raw)) } }
+        bytes.withUnsafeBytes { raw in TextScanner.scan(bytes.span, in: 0..<raw.count) { found.append(describe($0, in: raw)) } }
         #expect(found == [], "\(text.count) bytes")
     }
 }

@@ -9,18 +9,17 @@ import Testing
     ("abc", 1, 3, false), ("ab@c.d", 0, 2, false), ("ab:c", 0, 2, false),
 ])
 func wordExtents(text: String, start: Int, end: Int, hasDot: Bool) {
-    Array(text.utf8).withUnsafeBytes { bytes in
-        let extent = TextScanner.wordExtent(bytes, from: start, end: bytes.count)
-        #expect(extent.end == end, "\(text)")
-        #expect(extent.hasDot == hasDot, "\(text)")
-    }
+    let bytes = Array(text.utf8)
+    let extent = TextScanner.wordExtent(bytes.span, from: start, end: bytes.count)
+    #expect(extent.end == end, "\(text)")
+    #expect(extent.hasDot == hasDot, "\(text)")
 }
 
 @Test func skippedWordsChangeNoObservation() {
     // Words without dots are skipped unless 32+ long; digests and e-mail/URL starts stay.
     let line = Array("user admin@example.com via http://x.example.org/a id d41d8cd98f00b204e9800998ecf8427e fe80::1 ok".utf8)
     var found: [TextObservable] = []
-    line.withUnsafeBytes { text in TextScanner.scan(text, in: 0..<text.count) { found.append($0) } }
+    TextScanner.scan(line.span, in: 0..<line.count) { found.append($0) }
     let kinds = found.map { observable -> String in
         switch observable {
         case .email: "email"
