@@ -191,3 +191,44 @@ extension StaticString {
         unsafe withUTF8Buffer { buffer in body(unsafe buffer.span) }
     }
 }
+
+// MARK: Indicators
+
+extension Span where Element == UInt8 {
+    /// The little-endian 64-bit value at `offset`; nil when out of range. One unaligned
+    /// load (the hex digest decoder and the rule cache's checksum read words at a time).
+    @inlinable public func uint64LittleEndian(at offset: Int) -> UInt64? {
+        guard offset >= 0, offset <= count - 8 else { return nil }
+        // Safe: the guard keeps the eight bytes read inside the span, and the pointer
+        // does not leave the closure.
+        return unsafe withUnsafeBytes { unsafe UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
+    }
+
+    /// The bytes as an array of plain values in the host's byte order (what
+    /// `[UInt8].append(bytesOf:)` wrote); nil unless the byte count is a whole number of
+    /// values. Any bytes make valid values of a `BitwiseCopyable` type: whether they are
+    /// the right ones is the caller's to check.
+    public func values<T: BitwiseCopyable>(of type: T.Type) -> [T]? {
+        let stride = MemoryLayout<T>.stride
+        guard stride > 0, count % stride == 0 else { return nil }
+        let valueCount = count / stride
+        // Safe: the target holds `valueCount * stride` bytes, exactly the span's count,
+        // and both pointers are used only inside their closures.
+        return unsafe [T](unsafeUninitializedCapacity: valueCount) { target, initialized in
+            unsafe withUnsafeBytes { source in
+                if let base = unsafe target.baseAddress, let from = unsafe source.baseAddress, valueCount > 0 {
+                    unsafe UnsafeMutableRawPointer(base).copyMemory(from: from, byteCount: valueCount * stride)
+                }
+            }
+            initialized = valueCount
+        }
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Appends the bytes of plain values as they lie in memory (the host's byte order).
+    public mutating func append<T: BitwiseCopyable>(bytesOf values: Span<T>) {
+        // Safe: the source is the span's own memory, read only during the call.
+        unsafe values.withUnsafeBytes { unsafe append(contentsOf: $0) }
+    }
+}

@@ -58,21 +58,18 @@ struct ByteStringTable: Sendable {
         /// Appends `bytes` (lower-cased on the way in when `lowercase`) for `index`;
         /// a string longer than `maximumLength` is left out.
         mutating func append(_ bytes: [UInt8], index: UInt32, lowercase: Bool = false) {
-            bytes.withUnsafeBytes { append($0, index: index, lowercase: lowercase) }
+            append(bytes.span, index: index, lowercase: lowercase)
         }
 
         /// Appends `bytes` (lower-cased on the way in when `lowercase`) for `index`;
-        /// a string longer than `maximumLength` is left out. `bytes` are bytes of an
-        /// array of `UInt8` (or other memory bound to `UInt8`).
-        mutating func append(_ bytes: UnsafeRawBufferPointer, index: UInt32, lowercase: Bool = false) {
+        /// a string longer than `maximumLength` is left out.
+        mutating func append(_ bytes: Span<UInt8>, index: UInt32, lowercase: Bool = false) {
             let length = bytes.count
             guard length <= ByteStringTable.maximumLength else { return }
             let start = arena.count
-            arena.append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
+            arena.append(span: bytes)
             if lowercase {
-                arena.withUnsafeMutableBufferPointer { arena in
-                    for k in start..<start + length { arena[k] = ByteStringTable.lowercased(arena[k]) }
-                }
+                for k in start..<start + length { arena[k] = ByteStringTable.lowercased(arena[k]) }
             }
             spans.append(UInt64(start) << 24 | UInt64(length))
             indices.append(index)
@@ -114,23 +111,19 @@ struct ByteStringTable: Sendable {
         var touched: UInt64 = 0
         for batchStart in stride(from: 0, to: total, by: ByteStringTable.batchSize) {
             let batchEnd = min(total, batchStart + ByteStringTable.batchSize)
-            arena.withUnsafeBytes { arena in
-                slots.withUnsafeBufferPointer { slots in
-                    for entry in batchStart..<batchEnd {
-                        let span = spans[entry]
-                        let offset = Int(truncatingIfNeeded: span >> 24)
-                        let hash = self.hash(arena, from: offset, to: offset + Int(truncatingIfNeeded: span & 0xFF_FFFF))
-                        hashes[entry - batchStart] = hash
-                        touched &+= slots[Int(truncatingIfNeeded: hash) & mask]
-                    }
-                }
+            for entry in batchStart..<batchEnd {
+                let span = spans[entry]
+                let offset = Int(truncatingIfNeeded: span >> 24)
+                let hash = self.hash(key(arena.span, from: offset, to: offset + Int(truncatingIfNeeded: span & 0xFF_FFFF)))
+                hashes[entry - batchStart] = hash
+                touched &+= slots[Int(truncatingIfNeeded: hash) & mask]
             }
             for entry in batchStart..<batchEnd {
                 let span = spans[entry]
                 let offset = Int(truncatingIfNeeded: span >> 24)
                 let length = Int(truncatingIfNeeded: span & 0xFF_FFFF)
                 let hash = hashes[entry - batchStart]
-                let found = arena.withUnsafeBytes { probe(hash: hash, $0, from: offset, to: offset + length) }
+                let found = probe(hash: hash, key(arena.span, from: offset, to: offset + length))
                 guard found < 0 else { continue }  // a duplicate: keep the first
                 slots[~found] = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(kept)
                 filter.insert(PresenceBits.position(hash))
@@ -145,17 +138,23 @@ struct ByteStringTable: Sendable {
     }
 
     /// The index stored for exactly `bytes` (ASCII case folded when the table folds), or nil.
-    func lookup(_ bytes: UnsafeRawBufferPointer) -> UInt32? {
+    func lookup(_ bytes: Span<UInt8>) -> UInt32? {
         lookup(bytes, from: 0, to: bytes.count)
     }
 
     /// The index stored for exactly `bytes[from..<to]`, or nil. `0 ≤ from ≤ to ≤ bytes.count`.
-    func lookup(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> UInt32? {
-        guard !slots.isEmpty, from >= 0, from <= to, to <= bytes.count else { return nil }
-        let hash = self.hash(bytes, from: from, to: to)
+    func lookup(_ bytes: Span<UInt8>, from: Int, to: Int) -> UInt32? {
+        guard from >= 0, from <= to, to <= bytes.count else { return nil }
+        return lookup(key(bytes, from: from, to: to))
+    }
+
+    /// The index stored for exactly the bytes `key` stands for, or nil.
+    func lookup(_ key: Key) -> UInt32? {
+        guard !slots.isEmpty else { return nil }
+        let hash = self.hash(key)
         guard filter.mayContain(PresenceBits.position(hash)) else { return nil }
-        let found = probe(hash: hash, bytes, from: from, to: to)
-        return found >= 0 ? indices.withUnsafeBufferPointer { $0[found] } : nil
+        let found = probe(hash: hash, key)
+        return found >= 0 ? indices[found] : nil
     }
 
     /// The index stored for the longest suffix of `bytes` that starts on a label
@@ -163,7 +162,7 @@ struct ByteStringTable: Sendable {
     /// `com`, `evil.com`, `b.evil.com` and `a.b.evil.com` (in one pass, keeping the
     /// longest hit); `notevil.com` never matches `evil.com`. One trailing `.` is ignored.
     /// The probes do not depend on one another, so the processor overlaps their reads.
-    func lookupDomainSuffix(_ bytes: UnsafeRawBufferPointer) -> UInt32? {
+    func lookupDomainSuffix(_ bytes: Span<UInt8>) -> UInt32? {
         guard !slots.isEmpty else { return nil }
         var end = bytes.count
         if end > 0, bytes[end - 1] == UInt8(ascii: ".") { end -= 1 }
@@ -177,7 +176,7 @@ struct ByteStringTable: Sendable {
             if byte == UInt8(ascii: "."), position + 1 < end {
                 let hash = ByteStringTable.finish(state)
                 if filter.mayContain(PresenceBits.position(hash)) {
-                    let found = probe(hash: hash, bytes, from: position + 1, to: end)
+                    let found = probe(hash: hash, key(bytes, from: position + 1, to: end))
                     if found >= 0 { best = found }
                 }
             }
@@ -186,16 +185,16 @@ struct ByteStringTable: Sendable {
         if end > 0 {
             let hash = ByteStringTable.finish(state)
             if filter.mayContain(PresenceBits.position(hash)) {
-                let found = probe(hash: hash, bytes, from: 0, to: end)
+                let found = probe(hash: hash, key(bytes, from: 0, to: end))
                 if found >= 0 { best = found }
             }
         }
-        return best >= 0 ? indices.withUnsafeBufferPointer { $0[best] } : nil
+        return best >= 0 ? indices[best] : nil
     }
 
     /// Every entry that is `bytes[0..<end]` or a suffix of it starting after a `.`,
     /// longest first. Allocates; for use after a hit.
-    func domainSuffixMatches(_ bytes: UnsafeRawBufferPointer, end: Int) -> [UInt32] {
+    func domainSuffixMatches(_ bytes: Span<UInt8>, end: Int) -> [UInt32] {
         guard !slots.isEmpty, end <= bytes.count else { return [] }
         var result: [UInt32] = []
         var start = 0
@@ -207,78 +206,102 @@ struct ByteStringTable: Sendable {
         return result
     }
 
-    /// Linear probing for `bytes[from..<to]`: the entry number when found, else the
-    /// bitwise complement (negative) of the free slot where it would go. Always ends:
-    /// the table is at most half full.
+    /// The bytes a lookup looks for: `bytes[from..<to]`, those before `foldedEnd` ASCII
+    /// lower-cased, and a `/` between the two parts when `insertsSlash`. A case-folding
+    /// table folds the whole range; a URL key (`URLKey.key`) folds the scheme and host
+    /// and puts in the `/` of a missing path, without copying the URL.
+    struct Key: ~Escapable {
+        let bytes: Span<UInt8>
+        let from: Int
+        let foldedEnd: Int
+        let to: Int
+        let insertsSlash: Bool
+
+        /// `from ≤ foldedEnd ≤ to ≤ bytes.count` (callers check it).
+        @_lifetime(copy bytes)
+        init(_ bytes: Span<UInt8>, from: Int, foldedEnd: Int, to: Int, insertsSlash: Bool = false) {
+            self.bytes = bytes
+            self.from = from
+            self.foldedEnd = foldedEnd
+            self.to = to
+            self.insertsSlash = insertsSlash
+        }
+
+        /// The number of bytes the key stands for.
+        var count: Int { to - from + (insertsSlash ? 1 : 0) }
+    }
+
+    /// The key for `bytes[from..<to]`, folded when the table folds.
+    @inline(__always) @_lifetime(copy bytes)
+    func key(_ bytes: Span<UInt8>, from: Int, to: Int) -> Key {
+        Key(bytes, from: from, foldedEnd: foldsCase ? to : from, to: to)
+    }
+
+    /// Linear probing for `key`: the entry number when found, else the bitwise
+    /// complement (negative) of the free slot where it would go. Always ends: the table
+    /// is at most half full.
     @inline(__always)
-    private func probe(hash: UInt64, _ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Int {
-        let length = to - from
+    private func probe(hash: UInt64, _ key: Key) -> Int {
         let tag = hash & 0xFFFF_FFFF_0000_0000
-        return slots.withUnsafeBufferPointer { slots in
-            var slot = Int(truncatingIfNeeded: hash) & mask
-            while true {
-                let candidate = slots[slot]
-                if candidate == ByteStringTable.emptySlot { return ~slot }
-                if candidate & 0xFFFF_FFFF_0000_0000 == tag {
-                    let entry = Int(truncatingIfNeeded: candidate & 0xFFFF_FFFF)
-                    if equal(entry: entry, bytes, from: from, length: length) { return entry }
-                }
-                slot = (slot + 1) & mask
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let candidate = slots[slot]
+            if candidate == ByteStringTable.emptySlot { return ~slot }
+            if candidate & 0xFFFF_FFFF_0000_0000 == tag {
+                let entry = Int(truncatingIfNeeded: candidate & 0xFFFF_FFFF)
+                if equal(entry: entry, key) { return entry }
             }
+            slot = (slot + 1) & mask
         }
     }
 
-    /// Compares entry `entry`'s arena bytes (lower case where the table folds) with
-    /// `bytes[from..<from + length]`, folding ASCII upper case in `bytes` when the
-    /// table folds. Callers pass ranges inside `bytes`: `from` and `from + length` come
-    /// from positions already checked against `bytes.count`; arena spans were written
-    /// by `init`. That is what makes the unchecked reads here safe.
+    /// Whether entry `entry`'s arena bytes (lower case where the table folds) are the
+    /// bytes `key` stands for.
     @inline(__always)
-    private func equal(entry: Int, _ bytes: UnsafeRawBufferPointer, from: Int, length: Int) -> Bool {
-        let span = spans.withUnsafeBufferPointer { $0[entry] }
-        guard Int(truncatingIfNeeded: span & 0xFF_FFFF) == length else { return false }
+    private func equal(entry: Int, _ key: Key) -> Bool {
+        let span = spans[entry]
+        guard Int(truncatingIfNeeded: span & 0xFF_FFFF) == key.count else { return false }
         let offset = Int(truncatingIfNeeded: span >> 24)
-        return arena.withUnsafeBufferPointer { arena in
-            var k = 0
-            if foldsCase {
-                while k < length {
-                    if arena[offset + k] != ByteStringTable.lowercased(bytes[from + k]) { return false }
-                    k += 1
-                }
-            } else {
-                while k < length {
-                    if arena[offset + k] != bytes[from + k] { return false }
-                    k += 1
-                }
-            }
-            return true
+        let stored = arena.span.extracting(offset..<(offset + key.count))
+        let bytes = key.bytes
+        var k = 0
+        var position = key.from
+        while position < key.foldedEnd {
+            if stored[k] != ByteStringTable.lowercased(bytes[position]) { return false }
+            k += 1
+            position += 1
         }
+        if key.insertsSlash {
+            if stored[k] != UInt8(ascii: "/") { return false }
+            k += 1
+        }
+        while position < key.to {
+            if stored[k] != bytes[position] { return false }
+            k += 1
+            position += 1
+        }
+        return true
     }
 
     static let fnvOffset: UInt64 = 0xcbf2_9ce4_8422_2325
     static let fnvPrime: UInt64 = 0x0000_0100_0000_01b3
 
-    /// The hash of `bytes[from..<to]`, ASCII case folded when the table folds, taken
-    /// last byte first.
-    func hash(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> UInt64 {
+    /// The hash of the bytes `key` stands for, taken last byte first.
+    func hash(_ key: Key) -> UInt64 {
+        let bytes = key.bytes
         var state = ByteStringTable.fnvOffset
-        var position = to
-        if foldsCase {
-            while position > from {
-                position -= 1
-                state = (state ^ UInt64(ByteStringTable.lowercased(bytes[position]))) &* ByteStringTable.fnvPrime
-            }
-        } else {
-            while position > from {
-                position -= 1
-                state = (state ^ UInt64(bytes[position])) &* ByteStringTable.fnvPrime
-            }
+        var position = key.to
+        while position > key.foldedEnd {
+            position -= 1
+            state = (state ^ UInt64(bytes[position])) &* ByteStringTable.fnvPrime
+        }
+        if key.insertsSlash { state = (state ^ UInt64(UInt8(ascii: "/"))) &* ByteStringTable.fnvPrime }
+        while position > key.from {
+            position -= 1
+            state = (state ^ UInt64(ByteStringTable.lowercased(bytes[position]))) &* ByteStringTable.fnvPrime
         }
         return ByteStringTable.finish(state)
     }
-
-    @inline(__always)
-    func fold(_ byte: UInt8) -> UInt8 { foldsCase ? ByteStringTable.lowercased(byte) : byte }
 
     /// The bytes the table holds (arena and slots, by capacity).
     var memoryBytes: Int {
@@ -327,9 +350,7 @@ extension ByteStringTable {
         filter = try PresenceBits(decoding: &reader)
         guard spans.count == indices.count else { throw CacheFileError("string table: spans and indices differ") }
         let arenaCount = arena.count
-        let badSpan = spans.withUnsafeBufferPointer {
-            $0.contains { Int(truncatingIfNeeded: $0 >> 24) + Int(truncatingIfNeeded: $0 & 0xFF_FFFF) > arenaCount }
-        }
+        let badSpan = spans.contains { Int(truncatingIfNeeded: $0 >> 24) + Int(truncatingIfNeeded: $0 & 0xFF_FFFF) > arenaCount }
         guard !badSpan else { throw CacheFileError("string table: a span beyond the arena") }
         try checkSlots(slots, mask: mask, entries: indices.count, empty: ByteStringTable.emptySlot, table: "string table")
         try checkPositions(indices, limit: limit, table: "string table")

@@ -1,3 +1,4 @@
+import ByteParsing
 import Observations
 
 /// Why a compiled rule cache file was not used: read as a miss, never a crash.
@@ -16,7 +17,7 @@ struct CacheWriter {
     init(reservingCapacity capacity: Int = 0) { bytes.reserveCapacity(capacity) }
 
     mutating func uint64(_ value: UInt64) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        for shift in stride(from: UInt64(0), to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
     }
 
     mutating func int(_ value: Int) { uint64(UInt64(bitPattern: Int64(value))) }
@@ -24,11 +25,8 @@ struct CacheWriter {
     mutating func byte(_ value: UInt8) { bytes.append(value) }
 
     mutating func string(_ value: String) {
-        var value = value
-        value.withUTF8 { utf8 in
-            int(utf8.count)
-            bytes.append(contentsOf: utf8)
-        }
+        int(value.utf8.count)
+        bytes.append(contentsOf: value.utf8)
     }
 
     mutating func optional<T>(_ value: T?, _ write: (inout CacheWriter, T) -> Void) {
@@ -49,35 +47,39 @@ struct CacheWriter {
         for value in values { write(&self, value) }
     }
 
-    /// The count, then the elements' raw bytes. Only for plain values (no references).
-    mutating func raw<T>(_ values: [T]) {
-        // A program invariant (the types passed are fixed here), not something input decides.
-        precondition(_isPOD(T.self), "only plain values are written raw")
+    /// The count, then the elements' bytes as they lie in memory (plain values only).
+    mutating func raw<T: BitwiseCopyable>(_ values: [T]) {
         int(values.count)
-        values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        bytes.append(bytesOf: values.span)
     }
 }
 
 /// Reads what `CacheWriter` wrote, checking every length against the bytes left:
-/// a lie throws `CacheFileError`, it never traps.
-struct CacheReader {
-    let data: UnsafeRawBufferPointer
-    private(set) var offset = 0
+/// a lie throws `CacheFileError`, it never traps. A view of the file's bytes (a
+/// `ByteCursor`), so it cannot outlive them.
+struct CacheReader: ~Escapable {
+    private var cursor: ByteCursor
 
-    init(_ data: UnsafeRawBufferPointer) { self.data = data }
+    @_lifetime(copy data)
+    init(_ data: Span<UInt8>) { cursor = ByteCursor(data) }
 
-    var remaining: Int { data.count - offset }
+    var offset: Int { cursor.offset }
+    var remaining: Int { cursor.remaining }
 
-    mutating func bytes(_ count: Int) throws(CacheFileError) -> UnsafeRawBufferPointer {
-        guard count >= 0, count <= remaining else {
-            throw CacheFileError("truncated: \(count) bytes needed at offset \(offset), \(remaining) left")
-        }
-        defer { offset += count }
-        return UnsafeRawBufferPointer(rebasing: data[offset..<offset + count])
+    /// The next `count` bytes, borrowed.
+    @_lifetime(copy self)
+    mutating func bytes(_ count: Int) throws(CacheFileError) -> Span<UInt8> {
+        guard let bytes = cursor.readBytes(count) else { throw truncated(count) }
+        return bytes
+    }
+
+    private func truncated(_ count: Int) -> CacheFileError {
+        CacheFileError("truncated: \(count) bytes needed at offset \(offset), \(remaining) left")
     }
 
     mutating func uint64() throws(CacheFileError) -> UInt64 {
-        UInt64(littleEndian: try bytes(8).loadUnaligned(as: UInt64.self))
+        guard let value = cursor.rest.uint64LittleEndian(at: 0), cursor.skip(8) else { throw truncated(8) }
+        return value
     }
 
     mutating func int() throws(CacheFileError) -> Int {
@@ -86,7 +88,10 @@ struct CacheReader {
         return int
     }
 
-    mutating func byte() throws(CacheFileError) -> UInt8 { try bytes(1)[0] }
+    mutating func byte() throws(CacheFileError) -> UInt8 {
+        guard let byte = cursor.readUInt8() else { throw truncated(1) }
+        return byte
+    }
 
     mutating func bool() throws(CacheFileError) -> Bool {
         switch try byte() {
@@ -105,9 +110,7 @@ struct CacheReader {
         return count
     }
 
-    mutating func string() throws(CacheFileError) -> String {
-        String(decoding: try bytes(try count()), as: UTF8.self)
-    }
+    mutating func string() throws(CacheFileError) -> String { try bytes(try count()).string }
 
     mutating func optional<T>(_ read: (inout CacheReader) throws(CacheFileError) -> T) throws(CacheFileError) -> T? {
         try bool() ? try read(&self) : nil
@@ -127,21 +130,16 @@ struct CacheReader {
         return values
     }
 
-    /// What `CacheWriter.raw` wrote: one copy of the bytes into a new array.
-    mutating func raw<T>(_ type: T.Type) throws(CacheFileError) -> [T] {
-        precondition(_isPOD(T.self), "only plain values are read raw")
+    /// What `CacheWriter.raw` wrote: one copy of the bytes into a new array. Any bytes
+    /// make valid plain values; whether they are the right ones is what the checksum
+    /// and the tables' own checks decide.
+    mutating func raw<T: BitwiseCopyable>(_ type: T.Type) throws(CacheFileError) -> [T] {
         let stride = MemoryLayout<T>.stride
         let count = try count(minimumSize: stride)
-        let source = try bytes(count * stride)
-        return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
-            // `source` holds exactly count * stride bytes (checked above) and T is plain
-            // data, so any bytes make valid values; whether they are the right ones is
-            // what the checksum and the tables' own checks decide.
-            if let target = buffer.baseAddress, let from = source.baseAddress, count > 0 {
-                UnsafeMutableRawPointer(target).copyMemory(from: from, byteCount: count * stride)
-            }
-            initialized = count
+        guard let values = try bytes(count * stride).values(of: T.self) else {
+            throw CacheFileError("bad array of \(count) values at offset \(offset)")
         }
+        return values
     }
 }
 
@@ -152,19 +150,19 @@ struct CacheReader {
 /// against someone who can write the cache directory (they could as well replace the
 /// executable).
 enum CacheChecksum {
-    static func of(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    static func of(_ bytes: Span<UInt8>) -> UInt64 {
         let count = bytes.count
         var sums = SIMD4<UInt64>(repeating: 0)
         var sumsOfSums = SIMD4<UInt64>(repeating: 0)
         var offset = 0
         while offset + 32 <= count {
-            sums &+= bytes.loadUnaligned(fromByteOffset: offset, as: SIMD4<UInt64>.self)
+            sums &+= words(bytes, at: offset)
             sumsOfSums &+= sums
             offset += 32
         }
         var tail = [UInt8](repeating: 0, count: 32)
         for k in offset..<count { tail[k - offset] = bytes[k] }
-        sums &+= tail.withUnsafeBytes { $0.loadUnaligned(as: SIMD4<UInt64>.self) }
+        sums &+= words(tail.span, at: 0)
         sumsOfSums &+= sums
         // Mix the eight sums and the length into one word (murmur3's finaliser after each).
         var hash = UInt64(count) &* 0x9E37_79B9_7F4A_7C15
@@ -173,6 +171,13 @@ enum CacheChecksum {
             hash = IndicatorList.mix(hash ^ sumsOfSums[lane])
         }
         return hash
+    }
+
+    /// The four little-endian words at `offset` (which the caller keeps 32 bytes inside `bytes`).
+    @inline(__always)
+    private static func words(_ bytes: Span<UInt8>, at offset: Int) -> SIMD4<UInt64> {
+        SIMD4(bytes.uint64LittleEndian(at: offset) ?? 0, bytes.uint64LittleEndian(at: offset + 8) ?? 0,
+              bytes.uint64LittleEndian(at: offset + 16) ?? 0, bytes.uint64LittleEndian(at: offset + 24) ?? 0)
     }
 }
 
@@ -331,21 +336,17 @@ func checkSlots(_ slots: [UInt64], mask: Int, entries: Int, empty: UInt64, table
     guard slots.count & (slots.count - 1) == 0, mask == slots.count - 1 else {
         throw CacheFileError("\(table): bad slot count \(slots.count)")
     }
-    let used = slots.withUnsafeBufferPointer { slots -> Int in
-        var used = 0
-        var bad = false
-        for slot in slots where slot != empty {
-            used += 1
-            bad = bad || Int(truncatingIfNeeded: slot & 0xFFFF_FFFF) >= entries
-        }
-        return bad ? -1 : used
+    var used = 0
+    var bad = false
+    for slot in slots where slot != empty {
+        used += 1
+        bad = bad || Int(truncatingIfNeeded: slot & 0xFFFF_FFFF) >= entries
     }
-    guard used >= 0, used < slots.count else { throw CacheFileError("\(table): bad slots") }
+    guard !bad, used < slots.count else { throw CacheFileError("\(table): bad slots") }
 }
 
 /// Checks indicator (or allow entry) positions read from a cache file against the
 /// number there are.
 func checkPositions(_ positions: [UInt32], limit: Int, table: String) throws(CacheFileError) {
-    let bad = positions.withUnsafeBufferPointer { $0.contains { Int($0) >= limit } }
-    guard !bad else { throw CacheFileError("\(table): a position beyond \(limit)") }
+    guard !positions.contains(where: { Int($0) >= limit }) else { throw CacheFileError("\(table): a position beyond \(limit)") }
 }

@@ -1,5 +1,4 @@
 import ByteParsing
-import CGuardedMapping
 import Crypto
 import Foundation
 import Observations
@@ -151,45 +150,20 @@ public enum CompiledRuleCache {
 
     /// The rule set and table in the cache file at `path`, if it holds them for `key`.
     /// `mapped` false reads it with read(2), as when it cannot be mapped (for tests).
-    static func read(_ path: String, key: [UInt8], mapped tryMapping: Bool = true) -> ReadResult {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            return errno == ENOENT ? .absent : .unusable("cannot open: \(SystemError.describe())")
+    /// Mapped, the file is decoded straight from the page cache: no buffer of its size
+    /// to fill with a copy first (a quarter of the load of 2 M indicators).
+    static func read(_ path: String, key: [UInt8], mapped: Bool = true) -> ReadResult {
+        switch WholeFile.withBytes(path: path, mapped: mapped, { decoded($0, key: key) }) {
+        case .success(let result): return result
+        case .failure(.missing): return .absent
+        case .failure(.unreadable(let reason)): return .unusable(reason)
         }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { return .unusable("cannot stat: \(SystemError.describe())") }
-        let size = Int(status.st_size)
-        guard size >= headerLength else { return .unusable("truncated: \(size) bytes, shorter than the header") }
-        // Mapped, the file is decoded straight from the page cache: no buffer of its
-        // size to fill with a copy first (a quarter of the load of 2 M indicators).
-        // The mapping is guarded: should the file shrink meanwhile, its pages read as
-        // zeros and the result is not used.
-        var mapped: UnsafeRawPointer?
-        let mapping = tryMapping ? cairn_guarded_map(descriptor, size, &mapped) : -1
-        if mapping >= 0, let mapped {
-            defer { cairn_guarded_unmap(mapping) }
-            let result = decoded(UnsafeRawBufferPointer(start: mapped, count: size), key: key)
-            guard cairn_guarded_faulted(mapping) == 0 else { return .unusable("the file changed or failed while read") }
-            return result
-        }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
-        defer { buffer.deallocate() }
-        var filled = 0
-        while filled < size {
-            // Safe: `filled < size`, so the range lies inside `buffer`.
-            let count = systemRead(descriptor, buffer.baseAddress! + filled, size - filled)
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else {
-                return .unusable(count < 0 ? "cannot read: \(SystemError.describe())"
-                    : "truncated while read (\(filled) of \(size) bytes)")
-            }
-            filled += count
-        }
-        return decoded(UnsafeRawBufferPointer(buffer), key: key)
     }
 
-    private static func decoded(_ file: UnsafeRawBufferPointer, key: [UInt8]) -> ReadResult {
+    private static func decoded(_ file: Span<UInt8>, key: [UInt8]) -> ReadResult {
+        guard file.count >= headerLength else {
+            return .unusable("truncated: \(file.count) bytes, shorter than the header")
+        }
         do throws(CacheFileError) {
             let (rules, table) = try decode(file, key: key)
             return .found(rules, table)
@@ -199,19 +173,19 @@ public enum CompiledRuleCache {
     }
 
     /// Checks the header (magic, version, key, length, checksum) and decodes the payload.
-    static func decode(_ file: UnsafeRawBufferPointer, key: [UInt8]) throws(CacheFileError) -> (RuleSet, IndicatorTable) {
+    static func decode(_ file: Span<UInt8>, key: [UInt8]) throws(CacheFileError) -> (RuleSet, IndicatorTable) {
         var header = CacheReader(file)
         guard try header.uint64() == magic else { throw CacheFileError("not a compiled rule cache file") }
         let version = try header.uint64()
         guard version == UInt64(formatVersion) else { throw CacheFileError("format version \(version), expected \(formatVersion)") }
-        guard Array(try header.bytes(32)) == key else { throw CacheFileError("written for other rules or another build") }
+        guard try header.bytes(32).elementsEqual(key) else { throw CacheFileError("written for other rules or another build") }
         let length = try header.uint64()
         let checksum = try header.uint64()
         guard length == UInt64(file.count - headerLength) else {
             throw CacheFileError(
                 "truncated or extended: the header says \(length) payload bytes, the file has \(file.count - headerLength)")
         }
-        let payload = UnsafeRawBufferPointer(rebasing: file[headerLength...])
+        let payload = file.extracting(headerLength...)
         guard CacheChecksum.of(payload) == checksum else { throw CacheFileError("checksum mismatch (corrupted)") }
         var reader = CacheReader(payload)
         let result = try decodePayload(&reader)
@@ -280,26 +254,29 @@ public enum CompiledRuleCache {
         header.uint64(UInt64(formatVersion))
         header.bytes += key
         header.uint64(UInt64(writer.bytes.count))
-        header.uint64(writer.bytes.withUnsafeBytes { CacheChecksum.of($0) })
+        header.uint64(CacheChecksum.of(writer.bytes.span))
         let path = directory + "/" + Hex.string(key) + fileSuffix
         let temporary = directory + "/" + temporaryPrefix + String(getpid()) + "-"
             + String(UInt64.random(in: 0...UInt64.max), radix: 16) + fileSuffix
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        // Safe: the path is passed as a NUL-terminated copy valid for the call.
+        let descriptor = unsafe open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             return .failure(CacheFileError("cannot write in \(directory): \(SystemError.describe())"))
         }
         var failure: String? = nil
         for part in [header.bytes, writer.bytes] where failure == nil {
-            if let code = part.withUnsafeBytes({ DescriptorWriting.writeAll($0, to: descriptor) }) {
+            if let code = DescriptorWriting.writeAll(part.span, to: descriptor) {
                 failure = "cannot write \(temporary): \(SystemError.describe(code))"
             }
         }
         if close(descriptor) != 0, failure == nil { failure = "cannot write \(temporary): \(SystemError.describe())" }
-        if failure == nil, rename(temporary, path) != 0 {
+        // Safe: both paths are passed as NUL-terminated copies valid for the call.
+        if failure == nil, unsafe rename(temporary, path) != 0 {
             failure = "cannot rename \(temporary) to \(path): \(SystemError.describe())"
         }
         if let failure {
-            unlink(temporary)
+            // Safe: the path is passed as a NUL-terminated copy valid for the call.
+            unsafe unlink(temporary)
             return .failure(CacheFileError(failure))
         }
         prune(directory, keeping: path)
@@ -315,21 +292,25 @@ public enum CompiledRuleCache {
         for name in names where name.hasSuffix(fileSuffix) {
             let path = directory + "/" + name
             var status = stat()
-            guard stat(path, &status) == 0 else { continue }
+            // Safe: the path is a NUL-terminated copy valid for the call; stat fills the one struct given.
+            guard unsafe stat(path, &status) == 0 else { continue }
             let modified = Double(status.st_mtim.tv_sec) + Double(status.st_mtim.tv_nsec) / 1e9
             if name.hasPrefix(temporaryPrefix) {
-                if now - modified > staleTemporarySeconds { unlink(path) }
+                // Safe: the path is passed as a NUL-terminated copy valid for the call.
+                if now - modified > staleTemporarySeconds { unsafe unlink(path) }
             } else if path != keeping {
                 entries.append((path, modified))
             }
         }
         entries.sort { $0.modified > $1.modified }
-        for entry in entries.dropFirst(maximumEntries - 1) { unlink(entry.path) }
+        // Safe: each path is passed as a NUL-terminated copy valid for the call.
+        for entry in entries.dropFirst(maximumEntries - 1) { unsafe unlink(entry.path) }
     }
 
     /// Marks a file as just used (its modification time, which `prune` orders by).
     static func touch(_ path: String) {
-        _ = utimensat(AT_FDCWD, path, nil, 0)
+        // Safe: the path is a NUL-terminated copy valid for the call; no times (nil) means now.
+        _ = unsafe utimensat(AT_FDCWD, path, nil, 0)
     }
 }
 
@@ -408,13 +389,4 @@ extension RuleSet {
         timing.total = seconds()
         return (rules, table, outcome, timing)
     }
-}
-
-/// read(2), under a name that the cache's own `read` does not hide.
-private func systemRead(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
-    #if canImport(Glibc)
-    Glibc.read(descriptor, buffer, count)
-    #else
-    Darwin.read(descriptor, buffer, count)
-    #endif
 }

@@ -29,7 +29,7 @@ struct DigestTable: Sendable {
 
         /// Decodes the hex text `bytes` (32, 40 or 64 characters, either case; anything
         /// else is left out) and appends it for `index`.
-        mutating func append(_ bytes: UnsafeRawBufferPointer, index: UInt32) {
+        mutating func append(_ bytes: Span<UInt8>, index: UInt32) {
             guard let words = DigestTable.decode(bytes) else { return }
             switch bytes.count {
             case 32: byWidth[0].append((words, index))
@@ -43,7 +43,7 @@ struct DigestTable: Sendable {
     /// first entry of a digest wins.
     init(_ entries: [(bytes: [UInt8], index: UInt32)]) {
         var builder = Builder()
-        for entry in entries { entry.bytes.withUnsafeBytes { builder.append($0, index: entry.index) } }
+        for entry in entries { builder.append(entry.bytes.span, index: entry.index) }
         self.init(builder)
     }
 
@@ -57,7 +57,7 @@ struct DigestTable: Sendable {
     /// The index stored for the digest whose hex text (either case) is `bytes`, or nil
     /// (also for a length other than 32, 40 or 64, or a non-hex character).
     @inline(__always)
-    func lookup(_ bytes: UnsafeRawBufferPointer) -> UInt32? {
+    func lookup(_ bytes: Span<UInt8>) -> UInt32? {
         switch bytes.count {
         case 32: guard md5.count > 0 else { return nil }
         case 40: guard sha1.count > 0 else { return nil }
@@ -99,14 +99,13 @@ struct DigestTable: Sendable {
 
     /// The words of a 32-, 40- or 64-character hex digest, or nil.
     @inline(__always)
-    static func decode(_ bytes: UnsafeRawBufferPointer) -> Words? {
+    static func decode(_ bytes: Span<UInt8>) -> Words? {
         let chunks = bytes.count / 8
         guard bytes.count % 8 == 0, chunks == 4 || chunks == 5 || chunks == 8 else { return nil }
         var words: Words = (0, 0, 0, 0)
         var chunk = 0
         while chunk < chunks {
-            let text = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: chunk * 8, as: UInt64.self))
-            guard let value = decode8(text) else { return nil }
+            guard let text = bytes.uint64LittleEndian(at: chunk * 8), let value = decode8(text) else { return nil }
             let shifted = chunk & 1 == 0 ? value : value << 32
             switch chunk >> 1 {
             case 0: words.0 |= shifted
@@ -157,10 +156,8 @@ struct FixedKeyTable: Sendable {
         var touched: UInt64 = 0
         for (position, (key, index)) in entries.enumerated() {
             if position % 16 == 0 {
-                slots.withUnsafeBufferPointer { slots in
-                    for ahead in position..<min(entries.count, position + 16) {
-                        touched &+= slots[Int(truncatingIfNeeded: FixedKeyTable.hash(entries[ahead].0)) & mask]
-                    }
+                for ahead in position..<min(entries.count, position + 16) {
+                    touched &+= slots[Int(truncatingIfNeeded: FixedKeyTable.hash(entries[ahead].0)) & mask]
                 }
             }
             let hash = FixedKeyTable.hash(key)
@@ -190,31 +187,27 @@ struct FixedKeyTable: Sendable {
         let hash = FixedKeyTable.hash(key)
         guard filter.mayContain(PresenceBits.position(hash)) else { return nil }
         let found = probe(key, hash)
-        return found >= 0 ? indices.withUnsafeBufferPointer { $0[found] } : nil
+        return found >= 0 ? indices[found] : nil
     }
 
     /// The entry number of `key`, or the complement (negative) of its free slot.
     @inline(__always)
     private func probe(_ key: DigestTable.Words, _ hash: UInt64) -> Int {
         let tag = hash & 0xFFFF_FFFF_0000_0000
-        return slots.withUnsafeBufferPointer { slots in
-            keys.withUnsafeBufferPointer { keys in
-                var slot = Int(truncatingIfNeeded: hash) & mask
-                while true {
-                    let candidate = slots[slot]
-                    if candidate == FixedKeyTable.emptySlot { return ~slot }
-                    if candidate & 0xFFFF_FFFF_0000_0000 == tag {
-                        let entry = Int(truncatingIfNeeded: candidate & 0xFFFF_FFFF)
-                        let base = entry * words
-                        if keys[base] == key.0, keys[base + 1] == key.1,
-                           words < 3 || keys[base + 2] == key.2, words < 4 || keys[base + 3] == key.3
-                        {
-                            return entry
-                        }
-                    }
-                    slot = (slot + 1) & mask
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let candidate = slots[slot]
+            if candidate == FixedKeyTable.emptySlot { return ~slot }
+            if candidate & 0xFFFF_FFFF_0000_0000 == tag {
+                let entry = Int(truncatingIfNeeded: candidate & 0xFFFF_FFFF)
+                let base = entry * words
+                if keys[base] == key.0, keys[base + 1] == key.1,
+                   words < 3 || keys[base + 2] == key.2, words < 4 || keys[base + 3] == key.3
+                {
+                    return entry
                 }
             }
+            slot = (slot + 1) & mask
         }
     }
 }

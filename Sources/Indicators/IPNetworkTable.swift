@@ -1,7 +1,8 @@
 import Observations
 
-/// A key of a longest-prefix-match table: an address that can be cut to a prefix.
-protocol NetworkKey: Comparable, Sendable {
+/// A key of a longest-prefix-match table: an address that can be cut to a prefix. Plain
+/// data, so that the compiled rule cache stores a table's intervals as their bytes.
+protocol NetworkKey: Comparable, Sendable, BitwiseCopyable {
     /// The number of bits in an address (32 or 128).
     static var bitWidth: Int { get }
     /// The address with all bits after the first `prefix` cleared; `prefix` is in
@@ -108,7 +109,7 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
 
     /// An interval: where it starts and its indicator index (or `none`), side by side
     /// so that the search's last read brings the answer with it.
-    struct Interval: Sendable {
+    struct Interval: Sendable, BitwiseCopyable {
         var start: Key
         var value: UInt32
     }
@@ -160,11 +161,9 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
         guard !networks.isEmpty else { return }
         var networks = networks
         var inIndexOrder = true
-        networks.withUnsafeMutableBufferPointer { networks in
-            for k in networks.indices {
-                networks[k].start = networks[k].start.masked(prefix: Int(networks[k].prefix))
-                if k > 0, networks[k].index < networks[k - 1].index { inIndexOrder = false }
-            }
+        for k in networks.indices {
+            networks[k].start = networks[k].start.masked(prefix: Int(networks[k].prefix))
+            if k > 0, networks[k].index < networks[k - 1].index { inIndexOrder = false }
         }
         if inIndexOrder {
             // As compiled from a rule set: a stable radix sort by (start, prefix) leaves
@@ -262,22 +261,15 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
         var counts = [Int](repeating: 0, count: 257)
         func pass(_ digit: (Network) -> Int) {
             for k in counts.indices { counts[k] = 0 }
-            let moved = networks.withUnsafeBufferPointer { source in
-                other.withUnsafeMutableBufferPointer { target in
-                    counts.withUnsafeMutableBufferPointer { counts in
-                        for network in source { counts[digit(network) + 1] += 1 }
-                        guard counts[digit(source[0]) + 1] != count else { return false }  // one digit: nothing moves
-                        for k in 1..<257 { counts[k] += counts[k - 1] }
-                        for network in source {
-                            let d = digit(network)
-                            target[counts[d]] = network
-                            counts[d] += 1
-                        }
-                        return true
-                    }
-                }
+            for network in networks { counts[digit(network) + 1] += 1 }
+            guard counts[digit(networks[0]) + 1] != count else { return }  // one digit: nothing moves
+            for k in 1..<257 { counts[k] += counts[k - 1] }
+            for network in networks {
+                let d = digit(network)
+                other[counts[d]] = network
+                counts[d] += 1
             }
-            if moved { swap(&networks, &other) }
+            swap(&networks, &other)
         }
         pass { Int($0.prefix) }
         for k in 0..<Key.bitWidth / 8 { pass { $0.start.byte(k) } }
@@ -288,26 +280,22 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
     /// mispredictions and can overlap the memory reads of consecutive lookups.
     @inline(__always)
     func lookup(_ address: Key) -> UInt32? {
-        first.withUnsafeBufferPointer { first -> UInt32? in
-            guard first.count == 65_537, wideBlocks.mayContain(address.top16), blocks.mayContain(address.top24)
-            else { return nil }
-            let block = address.top16
-            // The answer is the last interval in [low, high] starting at or before the
-            // address; intervals[low].start ≤ address always holds.
-            let low = Int(first[block])
-            let high = Int(first[block + 1])
-            return intervals.withUnsafeBufferPointer { intervals -> UInt32? in
-                var base = low
-                var length = high - low + 1
-                while length > 1 {
-                    let half = length >> 1
-                    base = intervals[base + half].start <= address ? base + half : base
-                    length -= half
-                }
-                let value = intervals[base].value
-                return value == IPNetworkTable.none ? nil : value
-            }
+        guard first.count == 65_537, wideBlocks.mayContain(address.top16), blocks.mayContain(address.top24)
+        else { return nil }
+        let block = address.top16
+        // The answer is the last interval in [low, high] starting at or before the
+        // address; intervals[low].start ≤ address always holds.
+        let low = Int(first[block])
+        let high = Int(first[block + 1])
+        var base = low
+        var length = high - low + 1
+        while length > 1 {
+            let half = length >> 1
+            base = intervals[base + half].start <= address ? base + half : base
+            length -= half
         }
+        let value = intervals[base].value
+        return value == IPNetworkTable.none ? nil : value
     }
 
     /// Every network containing `address`, most specific first (then each wider one in
@@ -369,9 +357,7 @@ extension IPNetworkTable {
         guard !first.contains(where: { Int($0) >= intervalCount }) else {
             throw CacheFileError("network table: first level beyond the intervals")
         }
-        let badValue = intervals.withUnsafeBufferPointer {
-            $0.contains { $0.value != IPNetworkTable.none && Int($0.value) >= limit }
-        }
+        let badValue = intervals.contains { $0.value != IPNetworkTable.none && Int($0.value) >= limit }
         guard !badValue else { throw CacheFileError("network table: a position beyond \(limit)") }
     }
 }

@@ -1,9 +1,5 @@
+import ByteParsing
 import Observations
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// What an indicator carries besides its type, value and line: the rule file and the
 /// metadata its format gave it. Shared by id between the indicators that have the same
@@ -110,7 +106,7 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
     public subscript(position: Int) -> Indicator {
         get {
             let details = details[Int(detailIDs[position])]
-            let value = withValueBytes(at: position) { String(decoding: $0, as: UTF8.self) }
+            let value = withValueBytes(at: position) { $0.string }
             var indicator = Indicator(type: type(at: position), value: value, ruleFile: details.ruleFile, line: lines[position])
             indicator.matchesSubdomains = kinds[position] & IndicatorList.exactFlag == 0
             indicator.source = details.source
@@ -218,9 +214,8 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
     func valueLength(at position: Int) -> Int { valueRange(at: position).count }
 
     /// Lends the value's bytes (its canonical text).
-    func withValueBytes<R>(at position: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        let range = valueRange(at: position)
-        return text.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[range])) }
+    func withValueBytes<R>(at position: Int, _ body: (Span<UInt8>) -> R) -> R {
+        body(text.span.extracting(valueRange(at: position)))
     }
 
     private mutating func span(start: Int, length: Int, position: Int) -> UInt64 {
@@ -271,7 +266,7 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
     mutating func appendEntry(from other: IndicatorList, at position: Int, detailsOffset: UInt32) {
         let start = text.count
         let range = other.valueRange(at: position)
-        other.text.withUnsafeBytes { text.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[range])) }
+        text.append(span: other.text.span.extracting(range))
         finishValue(start: start, kind: other.kinds[position], line: other.lines[position],
                     details: other.detailIDs[position] &+ detailsOffset)
     }
@@ -297,7 +292,7 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
             var hash = (0x9E37_79B9_7F4A_7C15 &* (UInt64(kind) &+ 1)) ^ UInt64(bytes.count)
             var index = 0
             while index + 8 <= bytes.count {
-                hash = IndicatorList.mix(hash ^ bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+                hash = IndicatorList.mix(hash ^ (bytes.uint64LittleEndian(at: index) ?? 0))
                 index += 8
             }
             if index < bytes.count {
@@ -333,12 +328,7 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
         let range = valueRange(at: position)
         let otherRange = other.valueRange(at: otherPosition)
         guard range.count == otherRange.count else { return false }
-        return text.withUnsafeBytes { mine in
-            other.text.withUnsafeBytes { theirs in
-                guard let a = mine.baseAddress, let b = theirs.baseAddress else { return range.isEmpty }
-                return memcmp(a + range.lowerBound, b + otherRange.lowerBound, range.count) == 0
-            }
-        }
+        return text.span.extracting(range).elementsEqual(other.text.span.extracting(otherRange))
     }
 }
 

@@ -1,3 +1,4 @@
+import ByteParsing
 import Observations
 
 /// The flat tables for one set of values (the indicators, or the allow entries that
@@ -81,35 +82,34 @@ final class LookupTables: Sendable {
             list.withValueBytes(at: entry) { value in
                 switch list.type(at: entry) {
                 case .ipv4:
-                    if let address = IPv4Address(ascii: value) {
-                        ipv4.append(.init(start: address.value, prefix: 32, index: index))
+                    if let address = AddressText.parseIPv4(value, 0..<value.count) {
+                        ipv4.append(.init(start: address, prefix: 32, index: index))
                     }
                 case .ipv6:
-                    if let address = IPv6Address(ascii: value) {
+                    if let address = AddressText.parseIPv6(value, 0..<value.count) {
                         ipv6.append(.init(start: IPv6Key(high: address.high, low: address.low), prefix: 128, index: index))
                     }
                 case .cidr:
                     guard let slash = value.firstIndex(of: UInt8(ascii: "/")),
-                          let prefix = LookupTables.decimal(value[(slash + 1)...])
+                          let prefix = LookupTables.decimal(value.suffix(from: slash + 1))
                     else { return }
-                    let addressText = value[..<slash]
-                    if prefix <= 32, let address = IPv4Address(ascii: addressText) {
-                        ipv4.append(.init(start: address.value, prefix: prefix, index: index))
-                    } else if prefix <= 128,
-                              let address = IPv6Address(ascii: addressText)
-                    {
+                    if prefix <= 32, let address = AddressText.parseIPv4(value, 0..<slash) {
+                        ipv4.append(.init(start: address, prefix: prefix, index: index))
+                    } else if prefix <= 128, let address = AddressText.parseIPv6(value, 0..<slash) {
                         ipv6.append(.init(start: IPv6Key(high: address.high, low: address.low), prefix: prefix, index: index))
                     }
                 case .domain:
-                    var name = value[...]
-                    if name.first == UInt8(ascii: "=") { name = name.dropFirst() }
-                    if name.starts(with: [UInt8(ascii: "*"), UInt8(ascii: ".")]) { name = name.dropFirst(2) }
-                    if name.last == UInt8(ascii: ".") { name = name.dropLast() }
-                    guard !name.isEmpty else { return }
+                    var start = 0
+                    var end = value.count
+                    if value.uint8(at: start) == UInt8(ascii: "=") { start += 1 }
+                    if value.uint8(at: start) == UInt8(ascii: "*"), value.uint8(at: start + 1) == UInt8(ascii: ".") { start += 2 }
+                    if end > start, value[end - 1] == UInt8(ascii: ".") { end -= 1 }
+                    guard end > start else { return }
+                    let name = value.extracting(start..<end)
                     if matchesSubdomains {
-                        domains.append(UnsafeRawBufferPointer(rebasing: name), index: index, lowercase: true)
+                        domains.append(name, index: index, lowercase: true)
                     } else {
-                        exactDomains.append(UnsafeRawBufferPointer(rebasing: name), index: index, lowercase: true)
+                        exactDomains.append(name, index: index, lowercase: true)
                     }
                 case .md5, .sha1, .sha256:
                     // Decoding reads either case.
@@ -117,7 +117,7 @@ final class LookupTables: Sendable {
                 case .url:
                     // Canonical already (scheme and host lower case, a path); hand-built
                     // values go through the same normalisation as observed URLs.
-                    urls.append(URLKey.normalised(Array(value)), index: index)
+                    urls.append(URLKey.normalised(value), index: index)
                 case .email:
                     emails.append(value, index: index, lowercase: true)
                 case .ja3:
@@ -139,10 +139,11 @@ final class LookupTables: Sendable {
     }
 
     /// A non-negative decimal number of at most 9 digits (a prefix length), or nil.
-    static func decimal(_ digits: Slice<UnsafeRawBufferPointer>) -> Int? {
+    static func decimal(_ digits: Span<UInt8>) -> Int? {
         guard !digits.isEmpty, digits.count <= 9 else { return nil }
         var number = 0
-        for digit in digits {
+        for index in digits.indices {
+            let digit = digits[index]
             guard digit &- 0x30 < 10 else { return nil }
             number = number * 10 + Int(digit &- 0x30)
         }
@@ -162,26 +163,49 @@ final class LookupTables: Sendable {
             }
             return nil
         case .domain(let bytes):
-            var end = bytes.count
-            if end > 0, bytes[end - 1] == UInt8(ascii: ".") { end -= 1 }
-            return exactDomains.lookup(bytes, from: 0, to: end) ?? domains.lookupDomainSuffix(bytes)
+            // Safe: `bytes` is valid for this call (`ObservedValue`), and the span made
+            // from it is used only during it.
+            return lookupDomain(unsafe Span(_unsafeBytes: bytes))
         case .hexDigest(let bytes):
-            return digests.lookup(bytes)
+            // Safe: as for `.domain`.
+            return digests.lookup(unsafe Span(_unsafeBytes: bytes))
         case .url(let bytes):
-            guard urls.count > 0, bytes.count <= IndicatorTable.maximumURLLength else { return nil }
-            return withUnsafeTemporaryAllocation(byteCount: bytes.count + 1, alignment: 1) { buffer in
-                let (count, authority) = URLKey.write(bytes, into: buffer)
-                let key = UnsafeRawBufferPointer(buffer)
-                return urls.lookup(key, from: 0, to: count)
-                    ?? (authority > 0 ? urls.lookup(key, from: authority, to: count) : nil)
-            }
+            // Safe: as for `.domain`.
+            return lookupURL(unsafe Span(_unsafeBytes: bytes))
         case .email(let bytes):
-            return emails.lookup(bytes)
+            // Safe: as for `.domain`.
+            return emails.lookup(unsafe Span(_unsafeBytes: bytes))
         case .ja3(let bytes):
-            return ja3.lookup(bytes)
+            // Safe: as for `.domain`.
+            return ja3.lookup(unsafe Span(_unsafeBytes: bytes))
         case .ja4(let bytes):
-            return ja4.lookup(bytes)
+            // Safe: as for `.domain`.
+            return ja4.lookup(unsafe Span(_unsafeBytes: bytes))
         }
+    }
+
+    /// A domain name: an exact-only entry for the whole name (a trailing dot ignored),
+    /// else the longest suffix on a label boundary.
+    @inline(__always)
+    func lookupDomain(_ bytes: Span<UInt8>) -> UInt32? {
+        exactDomains.lookup(bytes, from: 0, to: LookupTables.endWithoutDot(bytes))
+            ?? domains.lookupDomainSuffix(bytes)
+    }
+
+    /// A URL, by its key (`URLKey`): with the scheme, then without it.
+    @inline(__always)
+    func lookupURL(_ bytes: Span<UInt8>) -> UInt32? {
+        guard urls.count > 0, bytes.count <= IndicatorTable.maximumURLLength else { return nil }
+        let parts = URLKey.parts(bytes)
+        return urls.lookup(URLKey.key(bytes, parts, withScheme: true))
+            ?? (parts.authority > 0 ? urls.lookup(URLKey.key(bytes, parts, withScheme: false)) : nil)
+    }
+
+    /// Where a name ends without its one trailing dot.
+    @inline(__always)
+    static func endWithoutDot(_ bytes: Span<UInt8>) -> Int {
+        let end = bytes.count
+        return end > 0 && bytes[end - 1] == UInt8(ascii: ".") ? end - 1 : end
     }
 
     /// Every entry matching `value`, the one `lookup` gives first, then the wider ones
@@ -197,24 +221,32 @@ final class LookupTables: Sendable {
             }
             return result
         case .domain(let bytes):
-            var end = bytes.count
-            if end > 0, bytes[end - 1] == UInt8(ascii: ".") { end -= 1 }
-            var result: [UInt32] = []
-            if let exact = exactDomains.lookup(bytes, from: 0, to: end) { result.append(exact) }
-            return result + domains.domainSuffixMatches(bytes, end: end)
+            // Safe: as in `lookup`.
+            return allDomainMatches(unsafe Span(_unsafeBytes: bytes))
         case .url(let bytes):
-            guard urls.count > 0, bytes.count <= IndicatorTable.maximumURLLength else { return [] }
-            return withUnsafeTemporaryAllocation(byteCount: bytes.count + 1, alignment: 1) { buffer in
-                let (count, authority) = URLKey.write(bytes, into: buffer)
-                let key = UnsafeRawBufferPointer(buffer)
-                var result: [UInt32] = []
-                if let hit = urls.lookup(key, from: 0, to: count) { result.append(hit) }
-                if authority > 0, let hit = urls.lookup(key, from: authority, to: count) { result.append(hit) }
-                return result
-            }
+            // Safe: as in `lookup`.
+            return allURLMatches(unsafe Span(_unsafeBytes: bytes))
         case .hexDigest, .email, .ja3, .ja4:
             return lookup(value).map { [$0] } ?? []
         }
+    }
+
+    /// The exact-only entry for the whole name, then every suffix entry, longest first.
+    func allDomainMatches(_ bytes: Span<UInt8>) -> [UInt32] {
+        let end = LookupTables.endWithoutDot(bytes)
+        var result: [UInt32] = []
+        if let exact = exactDomains.lookup(bytes, from: 0, to: end) { result.append(exact) }
+        return result + domains.domainSuffixMatches(bytes, end: end)
+    }
+
+    /// The entry for the URL with its scheme, then the one without.
+    func allURLMatches(_ bytes: Span<UInt8>) -> [UInt32] {
+        guard urls.count > 0, bytes.count <= IndicatorTable.maximumURLLength else { return [] }
+        let parts = URLKey.parts(bytes)
+        var result: [UInt32] = []
+        if let hit = urls.lookup(URLKey.key(bytes, parts, withScheme: true)) { result.append(hit) }
+        if parts.authority > 0, let hit = urls.lookup(URLKey.key(bytes, parts, withScheme: false)) { result.append(hit) }
+        return result
     }
 
     var memoryBytes: Int {
@@ -320,9 +352,8 @@ public struct IndicatorTable: Sendable {
     /// indicator can match (body digests, TLS fingerprints).
     public let indicatorTypes: Set<IndicatorType>
 
-    /// URLs longer than this are not looked up: the key is built in a stack buffer of
-    /// this size (plus one byte), and no URL indicator is that long (the plain-list line
-    /// limit is 16 KiB, and HTTP servers refuse request lines past 8 KiB).
+    /// URLs longer than this are not looked up: no URL indicator is that long (the
+    /// plain-list line limit is 16 KiB, and HTTP servers refuse request lines past 8 KiB).
     static let maximumURLLength = 8192
 
     init(indicators: IndicatorList, allowEntries: [AllowEntry]) {
@@ -370,7 +401,7 @@ public struct IndicatorTable: Sendable {
     /// query byte for byte, a missing path read as `/`, the fragment ignored; an
     /// indicator with a scheme first, then one without. E-mail: case-insensitive exact
     /// match. JA3: JA3 indicators only (not MD5 digests); JA4: case-insensitive exact.
-    /// Allocates nothing (URLs use a stack buffer). O(log n) for addresses, O(length)
+    /// Allocates nothing (a URL's key is read in place). O(log n) for addresses, O(length)
     /// expected for names, digests, URLs, e-mail and fingerprints.
     public func lookup(_ value: ObservedValue) -> Int? {
         tables.lookup(value).map { Int($0) }
@@ -501,17 +532,20 @@ public struct IndicatorTable: Sendable {
     func withObservedValue<R>(_ owned: OwnedValue, _ body: (ObservedValue) -> R) -> R {
         func bytes(_ text: String, _ make: (UnsafeRawBufferPointer) -> ObservedValue) -> R {
             let array = Array(text.utf8)
-            return array.withUnsafeBytes { body(make($0)) }
+            // Safe: the pointer is the array's own memory, lent to `body` for this call
+            // only, as an `ObservedValue`'s bytes are.
+            return unsafe array.withUnsafeBytes { unsafe body(make($0)) }
         }
+        // Safe (each text case): the value wraps the bytes `bytes` lends for one call.
         switch owned {
         case .ipv4(let address): return body(.ipv4(address))
         case .ipv6(let address): return body(.ipv6(address))
-        case .domain(let text): return bytes(text) { .domain($0) }
-        case .hexDigest(let text): return bytes(text) { .hexDigest($0) }
-        case .url(let text): return bytes(text) { .url($0) }
-        case .email(let text): return bytes(text) { .email($0) }
-        case .ja3(let text): return bytes(text) { .ja3($0) }
-        case .ja4(let text): return bytes(text) { .ja4($0) }
+        case .domain(let text): return unsafe bytes(text) { unsafe .domain($0) }
+        case .hexDigest(let text): return unsafe bytes(text) { unsafe .hexDigest($0) }
+        case .url(let text): return unsafe bytes(text) { unsafe .url($0) }
+        case .email(let text): return unsafe bytes(text) { unsafe .email($0) }
+        case .ja3(let text): return unsafe bytes(text) { unsafe .ja3($0) }
+        case .ja4(let text): return unsafe bytes(text) { unsafe .ja4($0) }
         }
     }
 

@@ -213,11 +213,7 @@ enum PlainListParser {
             prefix = number
             end = slash
         }
-        let parsed = unsafe line.withUnsafeBytes { bytes in
-            // Safe: the span covers the line's own bytes and is used only in this call.
-            AddressText.parseIPv6(unsafe Span<UInt8>(_unsafeBytes: bytes), 0..<(end - line.startIndex))
-        }
-        guard let address = parsed else { return nil }
+        guard let address = AddressText.parseIPv6(line.span, 0..<(end - line.startIndex)) else { return nil }
         guard let prefix else { return .ipv6(address) }
         return .ipv6Network(IPv6Network.mask(address, prefix: prefix), prefix: prefix)
     }
@@ -293,7 +289,9 @@ enum PlainListParser {
             }
         }
         guard labels >= 2, !lastLabelAllDigits else { return nil }
-        let isSuffix = line.withUnsafeBytes { suffixes.isPublicSuffix($0, section: .all) }
+        // Safe: the pointer is the line's own memory, read only during the call (until
+        // `PublicSuffixList` takes a span).
+        let isSuffix = unsafe line.span.withUnsafeBytes { unsafe suffixes.isPublicSuffix($0, section: .all) }
         guard !isSuffix else { return nil }
         return .domain
     }

@@ -47,9 +47,7 @@ struct PresenceBits: Sendable {
     func mayContain(_ position: Int) -> Bool {
         guard mask >= 0 else { return true }
         let bit = position & mask
-        // Safe: `bit` is masked to the filter's size, which `words` holds (mask + 1 bits,
-        // a multiple of 64); unchecked because this is every lookup's first step.
-        return unsafe words.withUnsafeBufferPointer { unsafe ($0[bit >> 6] >> UInt64(bit & 63)) & 1 != 0 }
+        return (words[bit >> 6] >> UInt64(bit & 63)) & 1 != 0
     }
 
     var memoryBytes: Int { words.capacity * 8 }

@@ -20,11 +20,11 @@ extension PublicSuffixList {
     /// The part of the list whose rule makes `name` (lower case, ASCII, no trailing dot)
     /// a public suffix, or nil when it is not one. Single labels are `.icann`.
     func rule(for name: String) -> Rule? {
-        var name = name
-        return name.withUTF8 { bytes in
-            let raw = UnsafeRawBufferPointer(bytes)
-            if isPublicSuffix(raw, section: .icann) { return .icann }
-            if isPublicSuffix(raw, section: .all) { return .privateDomains }
+        // Safe: the pointer is the name's own UTF-8 storage, read only during the calls
+        // (until `PublicSuffixList` takes a span).
+        unsafe name.utf8.span.withUnsafeBytes { bytes in
+            if unsafe isPublicSuffix(bytes, section: .icann) { return .icann }
+            if unsafe isPublicSuffix(bytes, section: .all) { return .privateDomains }
             return nil
         }
     }

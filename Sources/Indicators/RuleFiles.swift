@@ -127,21 +127,20 @@ enum RuleFiles {
             hasher.update(data: [0])
             hasher.update(data: Array(String(file.size).utf8))
             hasher.update(data: [0])
-            let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
-            defer { chunk.deallocate() }
+            var chunk = [UInt8](repeating: 0, count: chunkSize)
             var format: RuleFormat? = nil
             var prefix: [UInt8] = []
             while true {
-                let count = try file.read(into: chunk)
-                let bytes = UnsafeRawBufferPointer(rebasing: chunk[0..<count])
-                hasher.update(bufferPointer: bytes)
+                let count = try file.read(into: &chunk)
+                let bytes = chunk.span.extracting(0..<count)
+                hasher.update(span: bytes)
                 guard let body else {
                     if count == 0 { break }
                     continue
                 }
                 if format == nil {
                     // Undecided: gather the bytes detection looks at.
-                    prefix.append(contentsOf: bytes)
+                    prefix.append(span: bytes)
                     guard prefix.count >= detectionLength || count == 0 else { continue }
                     let detected = RuleFormat.detect(prefix)
                     format = detected
@@ -153,13 +152,13 @@ enum RuleFiles {
                     default:
                         reader.text.reserveCapacity(
                             Int(clamping: min(file.size, detected == .plainList ? UInt64(segmentLength) * 2 : 1 << 30)))
-                        prefix.withUnsafeBytes { reader.append($0) }
+                        reader.append(prefix.span)
                         prefix = []
                     }
                 } else if count > 0 {
                     switch format {
                     case .unrecognised: break  // hashed, not kept
-                    case .stixBundle: prefix.append(contentsOf: bytes)
+                    case .stixBundle: prefix.append(span: bytes)
                     default: reader.append(bytes)
                     }
                 }
@@ -212,7 +211,8 @@ enum RuleFiles {
         for path in candidates {
             // stat(2) follows a symbolic link to the file (FileManager's attributes do not).
             var status = stat()
-            if stat(path, &status) == 0 { bytes += Int(status.st_size) }
+            // Safe: the path is a NUL-terminated copy valid for the call; stat fills the one struct given.
+            if unsafe stat(path, &status) == 0 { bytes += Int(status.st_size) }
             if case .failure(let error) = stream(path, digest: &hasher, nil) { readErrors.append(error) }
         }
         return Scan(files: candidates, allow: allow, walkErrors: walkErrors, readErrors: readErrors,
@@ -253,23 +253,24 @@ struct LineCappedText {
         self.maximumLineLength = maximumLineLength
     }
 
-    /// Appends bytes; complete lines end with LF. Scans with `memchr` (about a byte per
-    /// cycle even in debug builds) rather than byte by byte.
-    mutating func append(_ bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+    /// Appends bytes; complete lines end with LF. Scans with `memchr` (ByteParsing's
+    /// `firstIndex(of:from:)`: about a byte per cycle even in debug builds) rather than
+    /// byte by byte.
+    mutating func append(_ bytes: Span<UInt8>) {
+        guard !bytes.isEmpty else { return }
         var position = 0
         if !startChecked {
             startChecked = true
             // A byte order mark is not part of the first line's length.
             if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {
-                text.append(contentsOf: bytes[0..<3])
+                text.append(span: bytes.extracting(0..<3))
                 lineStart = 3
                 position = 3
             }
         }
         while position < bytes.count {
-            let found = memchr(base + position, 0x0A, bytes.count - position)
-            let end = found.map { UnsafeRawPointer($0) - base } ?? bytes.count
+            let found = bytes.firstIndex(of: 0x0A, from: position)
+            let end = found ?? bytes.count
             if end > position {
                 lineLength += end - position
                 lastByteWasCR = bytes[end - 1] == 0x0D
@@ -279,7 +280,7 @@ struct LineCappedText {
                         lineIsTooLong = true
                         text.removeSubrange(lineStart...)
                     } else {
-                        text.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[position..<end]))
+                        text.append(span: bytes.extracting(position..<end))
                     }
                 }
             }

@@ -271,16 +271,14 @@ struct IndicatorIndex {
                       newPosition: newPosition, list: list)
     }
 
-    /// Hashes of up to `size` consecutive candidates.
+    /// Hashes of up to `size` consecutive candidates, kept inline (no allocation).
     struct Batch {
         static let size = 16
-        var hashes: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
-                     UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var hashes = InlineArray<16, UInt64>(repeating: 0)
 
         subscript(index: Int) -> UInt64 {
-            get { withUnsafeBytes(of: hashes) { $0.load(fromByteOffset: index * 8, as: UInt64.self) } }
-            set { withUnsafeMutableBytes(of: &hashes) { $0.storeBytes(of: newValue, toByteOffset: index * 8, as: UInt64.self) } }
+            get { hashes[index] }
+            set { hashes[index] = newValue }
         }
     }
 
@@ -294,12 +292,10 @@ struct IndicatorIndex {
         guard !slots.isEmpty else { return batch }
         let mask = slots.count - 1
         var touched: UInt64 = 0
-        slots.withUnsafeBufferPointer { slots in
-            for candidate in first..<end {
-                let hash = candidates.identityHash(at: candidate)
-                batch[candidate - first] = hash
-                touched &+= slots[IndicatorIndex.home(tag: hash >> 32) & mask]
-            }
+        for candidate in first..<end {
+            let hash = candidates.identityHash(at: candidate)
+            batch[candidate - first] = hash
+            touched &+= slots[IndicatorIndex.home(tag: hash >> 32) & mask]
         }
         // Keeps the reads from being optimised away.
         sink = touched
@@ -321,18 +317,14 @@ struct IndicatorIndex {
         let tag = hash >> 32
         let mask = slots.count - 1
         var slot = IndicatorIndex.home(tag: tag) & mask
-        let found: Int? = slots.withUnsafeBufferPointer { slots in
-            while slots[slot] != 0 {
-                let entry = slots[slot]
-                if entry >> 32 == tag {
-                    let position = Int(entry & 0xFFFF_FFFF) - 1
-                    if list.sameIdentity(at: position, as: candidates, at: candidate) { return position }
-                }
-                slot = (slot + 1) & mask
+        while slots[slot] != 0 {
+            let entry = slots[slot]
+            if entry >> 32 == tag {
+                let position = Int(entry & 0xFFFF_FFFF) - 1
+                if list.sameIdentity(at: position, as: candidates, at: candidate) { return position }
             }
-            return nil
+            slot = (slot + 1) & mask
         }
-        if let found { return found }
         // Four billion indicators would not fit in memory; were there more, the rest
         // would simply not be deduplicated.
         guard newPosition + 1 < 1 << 32 else { return nil }
@@ -361,10 +353,20 @@ struct IndicatorIndex {
 /// The key form of a URL shared by indicators and observations:
 /// `scheme://host[:port]/path?query` with scheme and authority in lower case, the
 /// fragment dropped and a missing path made `/`; or the same without `scheme://`.
+/// A lookup reads the key in place (`key`), never copying the URL.
 enum URLKey {
-    /// Where the authority starts (after `scheme://`, or 0) and ends, and where the
-    /// fragment starts (or the end), for `bytes[0..<count]`.
-    static func parts(_ bytes: UnsafeRawBufferPointer) -> (authority: Int, pathStart: Int, end: Int) {
+    /// Where a URL's parts are: the authority starts after `scheme://` (or at 0), the
+    /// path (or query) at `pathStart`, and the fragment (or the end) at `end`. When the
+    /// path is missing, the key has a `/` before `pathStart`'s byte.
+    struct Parts {
+        var authority: Int
+        var pathStart: Int
+        var end: Int
+        var insertsSlash: Bool
+    }
+
+    /// The parts of `bytes`.
+    static func parts(_ bytes: Span<UInt8>) -> Parts {
         var authority = 0
         // A scheme is letters, digits, `+`, `-`, `.` then `://`; look a short way only.
         var index = 0
@@ -396,37 +398,28 @@ enum URLKey {
             if pathStart == bytes.count, byte == UInt8(ascii: "/") || byte == UInt8(ascii: "?") { pathStart = position }
             position += 1
         }
-        return (authority, min(pathStart, end), end)
+        pathStart = min(pathStart, end)
+        let insertsSlash = pathStart == end || bytes[pathStart] == UInt8(ascii: "?")
+        return Parts(authority: authority, pathStart: pathStart, end: end, insertsSlash: insertsSlash)
     }
 
-    /// Writes the key of `bytes` into `buffer` (at least `bytes.count + 1` bytes) and
-    /// returns its length and where the part without the scheme starts.
-    static func write(_ bytes: UnsafeRawBufferPointer, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, authority: Int) {
-        let (authority, pathStart, end) = parts(bytes)
-        var count = 0
-        for index in 0..<pathStart {
-            buffer[count] = ByteStringTable.lowercased(bytes[index])
-            count += 1
-        }
-        if pathStart == end || bytes[pathStart] == UInt8(ascii: "?") {
-            buffer[count] = UInt8(ascii: "/")
-            count += 1
-        }
-        for index in pathStart..<end {
-            buffer[count] = bytes[index]
-            count += 1
-        }
-        return (count, authority)
+    /// The key of `bytes` (whose `parts` are `parts`) as a table key, with its scheme or
+    /// without it (from the authority on).
+    @_lifetime(copy bytes)
+    static func key(_ bytes: Span<UInt8>, _ parts: Parts, withScheme: Bool) -> ByteStringTable.Key {
+        ByteStringTable.Key(bytes, from: withScheme ? 0 : parts.authority, foldedEnd: parts.pathStart, to: parts.end,
+                            insertsSlash: parts.insertsSlash)
     }
 
-    /// The key of a URL as an array (for compiling; lookups use `write`).
-    static func normalised(_ url: [UInt8]) -> [UInt8] {
-        url.withUnsafeBytes { bytes in
-            var key = [UInt8](repeating: 0, count: bytes.count + 1)
-            let count = key.withUnsafeMutableBytes { write(bytes, into: $0).count }
-            key.removeLast(key.count - count)
-            return key
-        }
+    /// The key of a URL as an array (for compiling; lookups use `key`).
+    static func normalised(_ url: Span<UInt8>) -> [UInt8] {
+        let parts = parts(url)
+        var key: [UInt8] = []
+        key.reserveCapacity(parts.end + 1)
+        for index in 0..<parts.pathStart { key.append(ByteStringTable.lowercased(url[index])) }
+        if parts.insertsSlash { key.append(UInt8(ascii: "/")) }
+        key.append(span: url.extracting(parts.pathStart..<parts.end))
+        return key
     }
 }
 

@@ -264,11 +264,11 @@ import Testing
                 var bytes = variant == 0 ? Array(good.prefix(cut)) : good
                 if variant == 1 { bytes[cut] = 0xFF }
                 if variant == 2 { bytes[cut] &+= 1 }
-                let decoded: (RuleSet, IndicatorTable)? = bytes.withUnsafeBytes { raw in
-                    var reader = CacheReader(raw)
+                let decoded: (RuleSet, IndicatorTable)? = {
+                    var reader = CacheReader(bytes.span)
                     guard let result = try? CompiledRuleCache.decodePayload(&reader), reader.remaining == 0 else { return nil }
                     return result
-                }
+                }()
                 if let decoded {
                     // Accepted: every position it can return must be a real one.
                     for probe in Self.probes {

@@ -85,9 +85,7 @@ import TestSupport
     ])
     func hexDecodingValidatesEveryCharacter(text: String, valid: Bool) {
         let bytes = Array(text.utf8)
-        let decoded = bytes.withUnsafeBytes { raw in
-            DigestTable.decode8(UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self)))
-        }
+        let decoded = bytes.span.uint64LittleEndian(at: 0).flatMap(DigestTable.decode8)
         #expect((decoded != nil) == valid)
         if valid, bytes.count == 16 {
             // "01234567" decodes to the bytes 01 23 45 67, first byte lowest.
@@ -114,11 +112,11 @@ import TestSupport
             changed[Int(random.next() % UInt64(changed.count))] ^= 0x01  // 0↔1, a↔`, ...
             var nonHex = entry.bytes
             nonHex[Int(random.next() % UInt64(nonHex.count))] = UInt8(ascii: "g")
-            if entry.bytes.withUnsafeBytes({ table.lookup($0) }) != entry.index { failures += 1 }
-            if upper.withUnsafeBytes({ table.lookup($0) }) != entry.index { failures += 1 }
-            if changed.withUnsafeBytes({ table.lookup($0) }) != nil { failures += 1 }
-            if nonHex.withUnsafeBytes({ table.lookup($0) }) != nil { failures += 1 }
-            if entry.bytes.dropLast().withUnsafeBytes({ table.lookup($0) }) != nil { failures += 1 }
+            if entry.bytes.withSpan({ table.lookup($0) }) != entry.index { failures += 1 }
+            if upper.withSpan({ table.lookup($0) }) != entry.index { failures += 1 }
+            if changed.withSpan({ table.lookup($0) }) != nil { failures += 1 }
+            if nonHex.withSpan({ table.lookup($0) }) != nil { failures += 1 }
+            if Array(entry.bytes.dropLast()).withSpan({ table.lookup($0) }) != nil { failures += 1 }
         }
         #expect(failures == 0)
     }
@@ -162,14 +160,14 @@ import TestSupport
     ) {
         var builder = ByteStringTable.Builder()
         for (index, value) in values.enumerated() {
-            Array(value.utf8).withUnsafeBytes { builder.append($0, index: UInt32(index), lowercase: true) }
+            builder.append(Array(value.utf8), index: UInt32(index), lowercase: true)
         }
         builder.append([UInt8](repeating: 0x61, count: ByteStringTable.maximumLength + 1), index: 99)
         let table = ByteStringTable(builder)
         #expect(table.count == count)
         for (text, index) in expected {
-            #expect(Array(text.utf8).withUnsafeBytes { table.lookup($0) } == index, "\(text)")
-            #expect(Array(text.uppercased().utf8).withUnsafeBytes { table.lookup($0) } == index, "\(text) upper case")
+            #expect(Array(text.utf8).withSpan { table.lookup($0) } == index, "\(text)")
+            #expect(Array(text.uppercased().utf8).withSpan { table.lookup($0) } == index, "\(text) upper case")
         }
     }
 
@@ -180,13 +178,13 @@ import TestSupport
         let sha1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709"
         var builder = DigestTable.Builder()
         for (index, text) in [md5, sha1, md5.lowercased(), "deadbeef", String(repeating: "g", count: 32)].enumerated() {
-            Array(text.utf8).withUnsafeBytes { builder.append($0, index: UInt32(index)) }
+            builder.append(Array(text.utf8).span, index: UInt32(index))
         }
         let table = DigestTable(builder)
         #expect(table.count == 2)
-        #expect(Array(md5.lowercased().utf8).withUnsafeBytes { table.lookup($0) } == 0)
-        #expect(Array(sha1.uppercased().utf8).withUnsafeBytes { table.lookup($0) } == 1)
-        #expect(Array("deadbeef".utf8).withUnsafeBytes { table.lookup($0) } == nil)
+        #expect(Array(md5.lowercased().utf8).withSpan { table.lookup($0) } == 0)
+        #expect(Array(sha1.uppercased().utf8).withSpan { table.lookup($0) } == 1)
+        #expect(Array("deadbeef".utf8).withSpan { table.lookup($0) } == nil)
     }
 
     /// The compiled tables of a rule set find upper-case domain and digest indicators
@@ -243,4 +241,9 @@ import TestSupport
                     "\(line) should take the fast path")
         }
     }
+}
+
+extension Array where Element == UInt8 {
+    /// `body`'s result for the array's bytes as a span (an escapable result for `#expect`).
+    func withSpan<Result>(_ body: (Span<UInt8>) -> Result) -> Result { body(span) }
 }

@@ -80,15 +80,15 @@ import Glibc
     @Test func theLineCapHoldsNoMoreThanTheLimit() {
         var text = LineCappedText(path: "stream.txt", maximumLineLength: PlainListParser.maximumLineLength)
         let head = Array("192.0.2.1\n".utf8) + Array(repeating: UInt8(ascii: "x"), count: 5)
-        head.withUnsafeBytes { text.append($0) }
+        head.withSpan { text.append($0) }
         let zeros = [UInt8](repeating: 0, count: 1 << 20)
         var largest = 0
         for _ in 0..<2047 {
-            zeros.withUnsafeBytes { text.append($0) }
+            zeros.withSpan { text.append($0) }
             largest = max(largest, text.text.count)
         }
-        Array(repeating: UInt8(ascii: "y"), count: 1_048_576 - 4).withUnsafeBytes { text.append($0) }
-        Array("\r\n198.51.100.7".utf8).withUnsafeBytes { text.append($0) }
+        Array(repeating: UInt8(ascii: "y"), count: 1_048_576 - 4).withSpan { text.append($0) }
+        Array("\r\n198.51.100.7".utf8).withSpan { text.append($0) }
         text.finish()
         #expect(largest <= 10 + PlainListParser.maximumLineLength + 1)
         #expect(text.errors.map(\.description) == ["stream.txt:2:1: error: \(Self.tooLongMessage)"])
@@ -100,7 +100,7 @@ import Glibc
     @Test(arguments: [(16384, false), (16385, true)])
     func theLimitIsExact(length: Int, tooLong: Bool) {
         var text = LineCappedText(path: "x", maximumLineLength: 16384)
-        (Array(repeating: UInt8(ascii: "a"), count: length) + [0x0D, 0x0A]).withUnsafeBytes { text.append($0) }
+        (Array(repeating: UInt8(ascii: "a"), count: length) + [0x0D, 0x0A]).withSpan { text.append($0) }
         text.finish()
         #expect(text.errors.map(\.message) == (tooLong
             ? ["line is \(length) bytes long; the limit is 16384 (expected one indicator per line; is this a rule file?)"]
