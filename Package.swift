@@ -63,7 +63,7 @@ let package = Package(
             name: "ByteParsing",
             dependencies: ["Concurrency", "CGuardedMapping", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .target(name: "Observations"),
+        .target(name: "Observations", dependencies: ["ByteParsing"]),
         .target(
             name: "Indicators",
             dependencies: ["Observations", "ByteParsing", "CGuardedMapping", .product(name: "Crypto", package: "swift-crypto")]

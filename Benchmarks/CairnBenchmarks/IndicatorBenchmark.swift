@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ByteParsing
 import Indicators
 import Observations
 
@@ -148,7 +149,7 @@ enum IndicatorBenchmark {
             }
         }
         row("domain", "Set<String>", baseline, baseline: nil, memory: nil)
-        let cairn = measure(queries) { bytes in bytes.withUnsafeBytes { table.lookup(.domain($0)) != nil } }
+        let cairn = measure(queries) { bytes in table.lookup(.domain(bytes.span)) != nil }
         row("domain", "IndicatorTable", cairn, baseline: baseline.nanoseconds, memory: table.memoryBytes)
     }
 
@@ -173,7 +174,7 @@ enum IndicatorBenchmark {
         }
         let baseline = measure(queries) { set.contains(String(decoding: $0, as: UTF8.self).lowercased()) }
         row("sha256", "Set<String>", baseline, baseline: nil, memory: nil)
-        let cairn = measure(queries) { bytes in bytes.withUnsafeBytes { table.lookup(.hexDigest($0)) != nil } }
+        let cairn = measure(queries) { bytes in table.lookup(.hexDigest(bytes.span)) != nil }
         row("sha256", "IndicatorTable", cairn, baseline: baseline.nanoseconds, memory: table.memoryBytes)
     }
 
@@ -207,9 +208,9 @@ enum IndicatorBenchmark {
         var indices: [Int] { Array(ends.indices) }
         /// Calls `body` with query `index`'s bytes.
         @inline(__always)
-        func with(_ index: Int, _ body: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        func with(_ index: Int, _ body: (Span<UInt8>) -> Bool) -> Bool {
             let start = index == 0 ? 0 : ends[index - 1]
-            return bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start..<ends[index]])) }
+            return body(bytes.span.extracting(start..<ends[index]))
         }
     }
 
@@ -341,7 +342,7 @@ enum IndicatorBenchmark {
         let flat = FlatQueries(lines(directory + "/queries_domains.txt"))
         let queries = flat.indices
         let baseline = measure(queries) { index in flat.with(index) { bytes in
-            let text = String(decoding: bytes, as: UTF8.self).lowercased()
+            let text = bytes.string.lowercased()
             var suffix = Substring(text)
             while true {
                 if set.contains(String(suffix)) { return true }
@@ -360,7 +361,7 @@ enum IndicatorBenchmark {
         let flat = FlatQueries(lines(directory + "/queries_hashes.txt"))
         let queries = flat.indices
         let baseline = measure(queries) { index in
-            flat.with(index) { set.contains(String(decoding: $0, as: UTF8.self).lowercased()) }
+            flat.with(index) { set.contains($0.string.lowercased()) }
         }
         row("hash", "Set<String>", baseline, baseline: nil, memory: nil)
         let cairn = measure(queries) { index in flat.with(index) { table.lookup(.hexDigest($0)) != nil } }

@@ -11,7 +11,7 @@ import Darwin
 #endif
 
 /// The chosen target, looked up once (globals are initialised lazily and atomically).
-let selected: @Sendable (UnsafeRawBufferPointer) -> Void = {
+let selected: @Sendable ([UInt8]) -> Void = {
     let name = getenv("CAIRN_FUZZ_TARGET").map { String(cString: $0) } ?? ""
     guard let target = FuzzTargets.all[name] else {
         let message = "CAIRN_FUZZ_TARGET must be one of: \(FuzzTargets.names.joined(separator: " ")) (got \"\(name)\")\n"
@@ -31,6 +31,6 @@ public func fuzzerInitialize(
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    selected(UnsafeRawBufferPointer(start: data, count: size))
+    selected(Array(UnsafeRawBufferPointer(start: data, count: size)))
     return 0
 }

@@ -59,8 +59,8 @@ extension PacketDecoder {
             if let name { dhcpClientNames.remember(name, for: key) }
         case (2, 5?) where yourAddress != 0:  // ACK
             guard let leased = name ?? dhcpClientNames.name(for: key) else { return .done }
-            Observation.lending(hostName: leased.span, value: .ipv4(IPv4Address(yourAddress)), field: .dhcpLease,
-                                locator: context.locator, time: context.time, observe)
+            observe(Observation(value: .ipv4(IPv4Address(yourAddress)), field: .dhcpLease, host: .name(leased.span),
+                                locator: context.locator, time: context.time))
         default:
             break
         }

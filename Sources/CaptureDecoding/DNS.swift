@@ -56,7 +56,7 @@ extension PacketDecoder {
     /// `.dnsAnswer`. Every record takes at least 11 bytes, so the message bounds the
     /// loop whatever the counts claim; a record that runs past the message ends it.
     mutating func decodeRecords(
-        _ message: Span<UInt8>, from start: Int, count: Int, host: HostReference,
+        _ message: Span<UInt8>, from start: Int, count: Int, host: HostAddress,
         context: PacketContext, observe: (Observation) -> Void
     ) {
         let cursor = ByteCursor(message)
@@ -84,14 +84,14 @@ extension PacketDecoder {
                     anomalies.record(.dnsBadRdata)
                     continue
                 }
-                observe(Observation(value: .ipv4(IPv4Address(address)), field: .dnsAnswer, host: host,
+                observe(Observation(value: .ipv4(IPv4Address(address)), field: .dnsAnswer, host: HostReference(host),
                                     locator: context.locator, time: context.time))
             case 28:  // AAAA
                 guard dataLength == 16, let address = message.ipv6Address(at: dataStart) else {
                     anomalies.record(.dnsBadRdata)
                     continue
                 }
-                observe(Observation(value: .ipv6(address), field: .dnsAnswer, host: host,
+                observe(Observation(value: .ipv6(address), field: .dnsAnswer, host: HostReference(host),
                                     locator: context.locator, time: context.time))
             case 2, 5, 12, 15:  // NS, CNAME, PTR, MX (after its 2-byte preference)
                 let nameStart = type == 15 ? dataStart + 2 : dataStart

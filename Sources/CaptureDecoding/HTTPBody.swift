@@ -39,7 +39,7 @@ struct HTTPBody {
     /// are not observed.
     var failed = false
     /// The client: the requester whether the body is a request's or a response's.
-    var client: HostReference
+    var client: HostAddress
     /// Which of the three digests are computed (`DecodingOptions.derivedObservables`).
     var digests: DerivedObservables = .fileDigests
     /// The digests were observed at the last chunk; trailers are still being read.
@@ -80,7 +80,7 @@ extension PacketDecoder {
     /// none (1xx, 204, 304), or a request has neither Content-Length nor chunked
     /// framing. `.bad` framing is counted and ends the stream's reading (nil with
     /// `stop`).
-    func announcedBody(forHead head: Span<UInt8>, isResponse: Bool, client: HostReference) -> (HTTPBody?, stop: Bool) {
+    func announcedBody(forHead head: Span<UInt8>, isResponse: Bool, client: HostAddress) -> (HTTPBody?, stop: Bool) {
         var framing: BodyProgress? = nil
         switch PacketDecoder.requestBody(head) {
         case .bad: return (nil, true)
@@ -108,7 +108,7 @@ extension PacketDecoder {
     }
 
     /// A body to hash, with the digests the options ask for.
-    func makeBody(framing: BodyProgress, client: HostReference) -> HTTPBody {
+    func makeBody(framing: BodyProgress, client: HostAddress) -> HTTPBody {
         var body = HTTPBody(framing: framing, client: client)
         body.digests = flows.options.derivedObservables.intersection(.fileDigests)
         return body

@@ -168,20 +168,14 @@ enum Step {
     }
 }
 
-extension Range<Int> {
-    /// The range moved by `distance`: a range found in a part of some bytes, made
-    /// relative to the whole.
-    func shifted(by distance: Int) -> Range<Int> { (lowerBound + distance)..<(upperBound + distance) }
-}
-
 /// Per-packet facts a layer hands to the layers above it.
 struct PacketContext {
     let locator: Locator
     let time: Timestamp
     /// The innermost IP header's addresses read so far (the client and server of
     /// what the packet carries).
-    var source: HostReference = .none
-    var destination: HostReference = .none
+    var source: HostAddress = .none
+    var destination: HostAddress = .none
     /// IP headers read so far: more than one means tunnels.
     var ipHeaders = 0
     /// The packet's original length on the wire (0 for a datagram put together from

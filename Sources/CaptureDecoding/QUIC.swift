@@ -86,7 +86,7 @@ extension PacketDecoder {
     /// empty (RFC 9000 §5.1: such a client tells its connections apart by address and
     /// port), 21 zero bytes, longer than any connection ID (§17.2), then its address.
     /// Nil when there is neither. Only Initial packets get here, not the miss path.
-    static func quicClientKey(_ source: Span<UInt8>, host: HostReference) -> [UInt8]? {
+    static func quicClientKey(_ source: Span<UInt8>, host: HostAddress) -> [UInt8]? {
         if !source.isEmpty { return source.array }
         let marker = [UInt8](repeating: 0, count: 21)
         switch host {
@@ -95,7 +95,7 @@ extension PacketDecoder {
         case .ipv6(let address):
             return marker + (0..<8).map { UInt8(truncatingIfNeeded: address.high >> (56 - 8 * UInt64($0))) }
                 + (0..<8).map { UInt8(truncatingIfNeeded: address.low >> (56 - 8 * UInt64($0))) }
-        case .none, .name:
+        case .none:
             return nil
         }
     }

@@ -11,7 +11,7 @@ struct StreamKey: Equatable {
     var destinationPort: UInt16
     var isIPv6: Bool
 
-    init?(source: HostReference, destination: HostReference, sourcePort: UInt16, destinationPort: UInt16) {
+    init?(source: HostAddress, destination: HostAddress, sourcePort: UInt16, destinationPort: UInt16) {
         switch (source, destination) {
         case (.ipv4(let a), .ipv4(let b)):
             (sourceHigh, sourceLow, destinationHigh, destinationLow) = (0, UInt64(a.value), 0, UInt64(b.value))
@@ -48,11 +48,11 @@ struct StreamKey: Equatable {
         return key
     }
 
-    var source: HostReference {
+    var source: HostAddress {
         isIPv6 ? .ipv6(IPv6Address(high: sourceHigh, low: sourceLow)) : .ipv4(IPv4Address(UInt32(truncatingIfNeeded: sourceLow)))
     }
 
-    var destination: HostReference {
+    var destination: HostAddress {
         isIPv6 ? .ipv6(IPv6Address(high: destinationHigh, low: destinationLow))
             : .ipv4(IPv4Address(UInt32(truncatingIfNeeded: destinationLow)))
     }

@@ -6,7 +6,7 @@ extension FuzzTargets {
     /// A whole capture file as given: libpcap's header and record checks (for pcap),
     /// Cairn's pcapng reader (for input starting with the pcapng magic), then every
     /// packet through the decoders.
-    public static func pcapFile(_ data: UnsafeRawBufferPointer) {
+    public static func pcapFile(_ data: [UInt8]) {
         _ = withTemporaryFile(data) { path in readCapture(path) }
     }
 
@@ -14,24 +14,24 @@ extension FuzzTargets {
     /// Block's type (`0A 0D 0D 0A`), else that type followed by the input, so that the
     /// fuzzer spends its time on Cairn's pcapng block reader rather than on libpcap's
     /// refusal of a bad magic.
-    public static func pcapngFile(_ data: UnsafeRawBufferPointer) {
+    public static func pcapngFile(_ data: [UInt8]) {
         let magic: [UInt8] = [0x0A, 0x0D, 0x0D, 0x0A]
         if data.count >= 4, data.prefix(4).elementsEqual(magic) {
             _ = withTemporaryFile(data) { path in readCapture(path) }
         } else {
-            _ = withTemporaryFile(magic + Array(data)) { path in readCapture(path) }
+            _ = withTemporaryFile(magic + data) { path in readCapture(path) }
         }
     }
 
     /// The input as one Ethernet frame (with VLAN tags, PPPoE, MPLS, IP, tunnels, UDP,
     /// TCP, DNS, QUIC, TLS and HTTP above it as the bytes say).
-    public static func packetEthernet(_ data: UnsafeRawBufferPointer) {
-        readPackets(linkType: 1, [Array(data)])
+    public static func packetEthernet(_ data: [UInt8]) {
+        readPackets(linkType: 1, [data])
     }
 
     /// The input as one raw IP packet (LINKTYPE_RAW: IPv4 or IPv6 by the version nibble).
-    public static func packetRawIP(_ data: UnsafeRawBufferPointer) {
-        readPackets(linkType: 101, [Array(data)])
+    public static func packetRawIP(_ data: [UInt8]) {
+        readPackets(linkType: 101, [data])
     }
 
     /// The link types `packetOtherLink` chooses from with the input's first byte:
@@ -49,7 +49,7 @@ extension FuzzTargets {
 
     /// The input's first byte chooses a link type (`otherLinkTypes`), the rest is one
     /// packet of it.
-    public static func packetOtherLink(_ data: UnsafeRawBufferPointer) {
+    public static func packetOtherLink(_ data: [UInt8]) {
         guard let first = data.first else { return }
         let linkType = otherLinkTypes[Int(first) % otherLinkTypes.count]
         readPackets(linkType: linkType, [Array(data.dropFirst())])
@@ -58,8 +58,8 @@ extension FuzzTargets {
     /// The input as the payload of one UDP datagram from 10.0.0.1:40000 to
     /// 10.0.0.2:53 (Ethernet, IPv4): DNS messages — names, compression pointers,
     /// records — without the fuzzer having to build the headers around them.
-    public static func dnsMessage(_ data: UnsafeRawBufferPointer) {
-        readPackets(linkType: 1, [udpFrame(Array(data), destinationPort: 53)])
+    public static func dnsMessage(_ data: [UInt8]) {
+        readPackets(linkType: 1, [udpFrame(data, destinationPort: 53)])
     }
 
     /// An Ethernet/IPv4/UDP frame from 10.0.0.1:40000 to 10.0.0.2 carrying `payload`.
@@ -90,7 +90,7 @@ extension FuzzTargets {
     /// (0 is an empty segment), bit 7 its direction (set: server to client). The rest is
     /// the payload, consumed in order by each direction's segments; the last segment
     /// takes what remains.
-    public static func tcpStream(_ data: UnsafeRawBufferPointer) {
+    public static func tcpStream(_ data: [UInt8]) {
         guard data.count >= 2 else { return }
         let flags = data[0]
         let segmentCount = Int(data[1] % 32) + 1

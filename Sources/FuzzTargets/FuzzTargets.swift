@@ -1,11 +1,7 @@
 import ByteParsing
+import Foundation
 import Observations
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Fuzz targets: one entry point per reader or parser that takes hostile input, each
 /// feeding arbitrary bytes to the real code path through the modules' public API (the
@@ -18,7 +14,7 @@ import Darwin
 /// and removes the temporary file it writes before it returns.
 public enum FuzzTargets {
     /// Every target by the name `scripts/fuzz.sh` and the `Fuzz/` directories use.
-    public static let all: [String: @Sendable (UnsafeRawBufferPointer) -> Void] = [
+    public static let all: [String: @Sendable ([UInt8]) -> Void] = [
         "pcap-file": { pcapFile($0) },
         "pcapng-file": { pcapngFile($0) },
         "packet-ethernet": { packetEthernet($0) },
@@ -42,36 +38,16 @@ public enum FuzzTargets {
     /// this only keeps a replayed file from making a multi-gigabyte temporary copy.
     static let maximumInput = 16 << 20
 
-    /// Writes `bytes` to a fresh temporary file (mkstemp under `$TMPDIR` or /tmp), calls
-    /// `body` with its path and removes the file before returning, whatever `body` does
-    /// short of crashing. Returns nil when the file cannot be written (a full disk is
-    /// not a finding).
-    static func withTemporaryFile<T>(_ bytes: UnsafeRawBufferPointer, _ body: (String) -> T) -> T? {
-        let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-        var template = Array((directory + "/cairn-fuzz-XXXXXX").utf8CString)
-        // `template` is a non-empty, NUL-terminated array, so its base address exists.
-        let descriptor = template.withUnsafeMutableBufferPointer { buffer in mkstemp(buffer.baseAddress!) }
-        guard descriptor >= 0 else { return nil }
-        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        defer { unlink(path) }
-        var written = 0
-        let total = min(bytes.count, maximumInput)
-        // The loop runs only when `bytes` is non-empty, so its base address exists.
-        while written < total {
-            let count = write(descriptor, bytes.baseAddress! + written, total - written)
-            if count <= 0 {
-                close(descriptor)
-                return nil
-            }
-            written += count
-        }
-        close(descriptor)
-        return body(path)
-    }
-
-    /// The same with bytes built in memory.
+    /// Writes `bytes` to a fresh temporary file (a random name under `$TMPDIR` or /tmp),
+    /// calls `body` with its path and removes the file before returning, whatever `body`
+    /// does short of crashing. Returns nil when the file cannot be written (a full disk
+    /// is not a finding).
     static func withTemporaryFile<T>(_ bytes: [UInt8], _ body: (String) -> T) -> T? {
-        bytes.withUnsafeBytes { buffer in withTemporaryFile(buffer, body) }
+        let directory = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
+        let path = directory + "/cairn-fuzz-" + UUID().uuidString
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes.prefix(maximumInput))) else { return nil }
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return body(path)
     }
 
     /// Reads every byte an observation borrows, so that AddressSanitizer sees a value
@@ -79,8 +55,8 @@ public enum FuzzTargets {
     /// makes. A broken promise traps: that is the finding.
     static func touch(_ observation: Observation) {
         var sum: UInt8 = 0
-        func read(_ bytes: UnsafeRawBufferPointer) {
-            for byte in bytes { sum &+= byte }
+        func read(_ bytes: Span<UInt8>) {
+            for index in bytes.indices { sum &+= bytes[index] }
         }
         switch observation.value {
         case .ipv4, .ipv6: break

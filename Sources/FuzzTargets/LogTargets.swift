@@ -15,7 +15,7 @@ extension FuzzTargets {
     /// The input as a plain-text log: line framing (LF, CRLF, CR, NUL), syslog headers
     /// (RFC 3164, RFC 5424), JSON lines and the text scanner. Read twice: in one chunk,
     /// and in chunks of 7 bytes so that lines cross chunk boundaries.
-    public static func logLines(_ data: UnsafeRawBufferPointer) {
+    public static func logLines(_ data: [UInt8]) {
         _ = withTemporaryFile(data) { path in
             readLog(path, compressed: false, chunkSize: LogReader.defaultChunkSize)
             readLog(path, compressed: false, chunkSize: 7)
@@ -24,7 +24,7 @@ extension FuzzTargets {
 
     /// The input as a gzip-compressed log (members, headers, trailers, inflate), then
     /// the lines it inflates to.
-    public static func gzipLog(_ data: UnsafeRawBufferPointer) {
+    public static func gzipLog(_ data: [UInt8]) {
         _ = withTemporaryFile(data) { path in
             readLog(path, compressed: true, chunkSize: 64)
         }

@@ -163,24 +163,17 @@ final class LookupTables: Sendable {
             }
             return nil
         case .domain(let bytes):
-            // Safe: `bytes` is valid for this call (`ObservedValue`), and the span made
-            // from it is used only during it.
-            return lookupDomain(unsafe Span(_unsafeBytes: bytes))
+            return lookupDomain(bytes)
         case .hexDigest(let bytes):
-            // Safe: as for `.domain`.
-            return digests.lookup(unsafe Span(_unsafeBytes: bytes))
+            return digests.lookup(bytes)
         case .url(let bytes):
-            // Safe: as for `.domain`.
-            return lookupURL(unsafe Span(_unsafeBytes: bytes))
+            return lookupURL(bytes)
         case .email(let bytes):
-            // Safe: as for `.domain`.
-            return emails.lookup(unsafe Span(_unsafeBytes: bytes))
+            return emails.lookup(bytes)
         case .ja3(let bytes):
-            // Safe: as for `.domain`.
-            return ja3.lookup(unsafe Span(_unsafeBytes: bytes))
+            return ja3.lookup(bytes)
         case .ja4(let bytes):
-            // Safe: as for `.domain`.
-            return ja4.lookup(unsafe Span(_unsafeBytes: bytes))
+            return ja4.lookup(bytes)
         }
     }
 
@@ -221,11 +214,9 @@ final class LookupTables: Sendable {
             }
             return result
         case .domain(let bytes):
-            // Safe: as in `lookup`.
-            return allDomainMatches(unsafe Span(_unsafeBytes: bytes))
+            return allDomainMatches(bytes)
         case .url(let bytes):
-            // Safe: as in `lookup`.
-            return allURLMatches(unsafe Span(_unsafeBytes: bytes))
+            return allURLMatches(bytes)
         case .hexDigest, .email, .ja3, .ja4:
             return lookup(value).map { [$0] } ?? []
         }
@@ -489,7 +480,7 @@ public struct IndicatorTable: Sendable {
     /// no observable value. Not for the hot path.
     public func explain(_ text: String, at time: Timestamp?) -> [Explanation] {
         IndicatorTable.readings(of: text).map { owned in
-            withObservedValue(owned) { value in
+            owned.withObservedValue { value in
                 var explanation = Explanation(value: owned)
                 explanation.indicators = tables.allMatches(value).map {
                     ExplainedEntry(index: Int($0), validity: indicatorValidity($0, at: time))
@@ -526,27 +517,6 @@ public struct IndicatorTable: Sendable {
         if trimmed.contains("://") || trimmed.contains("/") { return [.url(trimmed)] }
         if trimmed.contains("@") { return [.email(trimmed)] }
         return [.domain(trimmed)]
-    }
-
-    /// Lends an owned value as an `ObservedValue`.
-    func withObservedValue<R>(_ owned: OwnedValue, _ body: (ObservedValue) -> R) -> R {
-        func bytes(_ text: String, _ make: (UnsafeRawBufferPointer) -> ObservedValue) -> R {
-            let array = Array(text.utf8)
-            // Safe: the pointer is the array's own memory, lent to `body` for this call
-            // only, as an `ObservedValue`'s bytes are.
-            return unsafe array.withUnsafeBytes { unsafe body(make($0)) }
-        }
-        // Safe (each text case): the value wraps the bytes `bytes` lends for one call.
-        switch owned {
-        case .ipv4(let address): return body(.ipv4(address))
-        case .ipv6(let address): return body(.ipv6(address))
-        case .domain(let text): return unsafe bytes(text) { unsafe .domain($0) }
-        case .hexDigest(let text): return unsafe bytes(text) { unsafe .hexDigest($0) }
-        case .url(let text): return unsafe bytes(text) { unsafe .url($0) }
-        case .email(let text): return unsafe bytes(text) { unsafe .email($0) }
-        case .ja3(let text): return unsafe bytes(text) { unsafe .ja3($0) }
-        case .ja4(let text): return unsafe bytes(text) { unsafe .ja4($0) }
-        }
     }
 
     /// The number of distinct IPv4 networks, IPv6 networks, domains and digests held.

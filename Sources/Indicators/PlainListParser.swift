@@ -289,10 +289,7 @@ enum PlainListParser {
             }
         }
         guard labels >= 2, !lastLabelAllDigits else { return nil }
-        // Safe: the pointer is the line's own memory, read only during the call (until
-        // `PublicSuffixList` takes a span).
-        let isSuffix = unsafe line.span.withUnsafeBytes { unsafe suffixes.isPublicSuffix($0, section: .all) }
-        guard !isSuffix else { return nil }
+        guard !suffixes.isPublicSuffix(line.span, section: .all) else { return nil }
         return .domain
     }
 

@@ -20,13 +20,10 @@ extension PublicSuffixList {
     /// The part of the list whose rule makes `name` (lower case, ASCII, no trailing dot)
     /// a public suffix, or nil when it is not one. Single labels are `.icann`.
     func rule(for name: String) -> Rule? {
-        // Safe: the pointer is the name's own UTF-8 storage, read only during the calls
-        // (until `PublicSuffixList` takes a span).
-        unsafe name.utf8.span.withUnsafeBytes { bytes in
-            if unsafe isPublicSuffix(bytes, section: .icann) { return .icann }
-            if unsafe isPublicSuffix(bytes, section: .all) { return .privateDomains }
-            return nil
-        }
+        let bytes = name.utf8.span
+        if isPublicSuffix(bytes, section: .icann) { return .icann }
+        if isPublicSuffix(bytes, section: .all) { return .privateDomains }
+        return nil
     }
 
     /// Whether `name` (lower case, ASCII, no trailing dot) is a public suffix.

@@ -1,3 +1,4 @@
+import ByteParsing
 import CaseStore
 import Correlation
 import Indicators
@@ -80,7 +81,7 @@ struct SightingCollector {
                 case .none: self = .none
                 case .ipv4(let address): self = .ipv4(address)
                 case .ipv6(let address): self = .ipv6(address)
-                case .name(let bytes): self = .name(String(decoding: bytes, as: UTF8.self))
+                case .name(let bytes): self = .name(bytes.string)
                 }
             }
         }
@@ -144,6 +145,7 @@ struct SightingCollector {
         let index = match.indicator
         let records = indicatorRecords
         let source = sourceID
+        let member: String? = if let bytes = observation.member { bytes.string } else { nil }
         func sighting() -> PendingSighting {
             PendingSighting(indicator: index, sighting: NewSighting(
                 sourceID: source,
@@ -153,7 +155,7 @@ struct SightingCollector {
                 observed: observation.value.owned.description,
                 field: observation.field,
                 host: observation.host.text ?? "",
-                member: observation.member.map { String(decoding: $0, as: UTF8.self) },
+                member: member,
                 suppressedBy: match.suppressedBy.map(records.describe(allowEntryAt:)),
                 context: match.context.map(records.value(ofIndicatorAt:))))
         }
@@ -181,9 +183,7 @@ struct SightingCollector {
     /// path where no rule matches allocates nothing.
     mutating func observeLine(_ line: LogReader.LineView) {
         guard let lineRules else { return }
-        // Safe: the span covers exactly the line's bytes, which the reader keeps for this
-        // call (until log lines are handed out as spans).
-        let matching = lineRules.baseRules(matchingLine: unsafe Span<UInt8>(_unsafeBytes: line.bytes))
+        let matching = lineRules.baseRules(matchingLine: line.bytes)
         guard !matching.isEmpty, case .line(let number, let offset) = line.locator else { return }
         lineEvents.append(NewLineEvent(
             sourceID: sourceID, line: number, offset: offset, time: line.time, host: line.host.text ?? "",
@@ -231,7 +231,7 @@ struct SightingCollector {
     @inline(never)
     private mutating func keepHostAddress(_ observation: Observation) {
         guard case .name(let bytes) = observation.host, case .ipv4(let address) = observation.value else { return }
-        let name = String(decoding: bytes, as: UTF8.self)
+        let name = bytes.string
         if leasedAddresses[name] == nil, leasedAddresses.count >= Self.namesKept {
             leasesNotKept += 1
             return

@@ -15,54 +15,50 @@ struct BatchLines {
         var head: LogReader.LineHead
     }
 
-    /// The size of `text` for lines of up to this many bytes; a longer line gets a buffer
-    /// of its own size until `reset()`.
+    /// The bytes `text` keeps room for; a longer line is taken alone (and the room it
+    /// grew is given back at `reset()`).
     let capacity: Int
-    private(set) var text: UnsafeMutableRawBufferPointer
-    private var used = 0
+    private(set) var text: [UInt8] = []
     private(set) var lines: [Line] = []
+    /// `text`'s capacity as first reserved (the allocator may round `capacity` up).
+    private var reserved = 0
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)
-        text = .allocate(byteCount: self.capacity, alignment: 16)
+        text.reserveCapacity(self.capacity)
+        reserved = text.capacity
     }
+
+    /// No lines and no buffer: what a reader holds once it has given its lines to their
+    /// batch, so that the batch's buffers have one owner (and are reused, not copied).
+    private init() { capacity = 1 }
+    static let none = BatchLines()
 
     var isEmpty: Bool { lines.isEmpty }
 
     /// Whether `count` more bytes fit (an empty batch takes any line).
-    func fits(_ count: Int) -> Bool { used + count <= text.count || lines.isEmpty }
+    func fits(_ count: Int) -> Bool { text.count + count <= capacity || lines.isEmpty }
 
     /// Copies `line` in; call only when `fits(line.count)`.
-    mutating func append(_ line: UnsafeRawBufferPointer, number: UInt64, offset: UInt64, head: LogReader.LineHead) {
-        if lines.isEmpty, line.count > text.count {
-            text.deallocate()
-            text = .allocate(byteCount: line.count, alignment: 16)
-        }
-        if let source = line.baseAddress, let target = text.baseAddress {
-            // Safe: fits(line.count) (or the buffer was just made that large).
-            (target + used).copyMemory(from: source, byteCount: line.count)
-        }
-        lines.append(Line(start: used, length: line.count, number: number, offset: offset, head: head))
-        used += line.count
+    mutating func append(_ line: Span<UInt8>, number: UInt64, offset: UInt64, head: LogReader.LineHead) {
+        lines.append(Line(start: text.count, length: line.count, number: number, offset: offset, head: head))
+        text.append(span: line)
     }
 
-    /// The bytes of `line`.
-    func bytes(of line: Line) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(text)[line.start..<line.start + line.length])
-    }
+    /// Where `line`'s bytes are in `text`.
+    func range(of line: Line) -> Range<Int> { line.start..<line.start + line.length }
 
     /// Empties the buffer for reuse, keeping its capacity (a buffer grown for a long line
     /// goes back to `capacity`).
     mutating func reset() {
-        if text.count > capacity {
-            text.deallocate()
-            text = .allocate(byteCount: capacity, alignment: 16)
+        if text.capacity > reserved {
+            text = []
+            text.reserveCapacity(capacity)
+            reserved = text.capacity
         }
-        used = 0
+        text.removeAll(keepingCapacity: true)
         lines.removeAll(keepingCapacity: true)
     }
-
-    func deallocate() { text.deallocate() }
 }
 
 /// A batch of lines (`BatchLines`) for a scanning thread, and what it found in them:
@@ -75,16 +71,16 @@ struct BatchLines {
 /// through the pool's lock, which orders one owner's writes before the next owner's
 /// reads. (A reader may also scan a batch on its own thread: then it never leaves it.)
 ///
-/// The results point into the batch: an observation's value and host name are bytes
-/// of `lines.text`, its member path a copy in `members`. They are valid until `reset()`.
+/// The results are ranges of the batch's own bytes: an observation's value and host name
+/// of `lines.text`, its member path of `members`; `reset()` forgets them.
 final class LineBatch: @unchecked Sendable {
     /// Where a line's results end, for handing lines on with their observations.
     struct LineEnd {
         /// `hits.count` after the line.
         var hits: Int
         /// The first source and destination address the line names.
-        var source: HostReference
-        var destination: HostReference
+        var source: HostAddress
+        var destination: HostAddress
     }
 
     /// The lines; nil while the reader's thread fills them (`takeLines()`).
@@ -96,22 +92,18 @@ final class LineBatch: @unchecked Sendable {
     var isScanned = false
 
     // Results, written by the scanning thread.
-    /// The observations the filter passed, in the order the scanner found them.
-    var hits: [Observation] = []
+    /// The observations the filter passed, in the order the scanner found them, their
+    /// ranges of `lines.text`.
+    private(set) var hits: [LineObservation] = []
     /// Per line, when the reader's caller wants lines.
     var lineEnds: [LineEnd] = []
     /// The earliest and latest time of all the observations (passed or not).
     var firstTime = Timestamp(nanoseconds: .max)
     var lastTime = Timestamp(nanoseconds: .min)
     /// Copies of the hits' member paths (the scanner's path buffer is reused).
-    private var members = MemberCopies()
+    private(set) var members = MemberCopies()
 
     init(capacity: Int) { lines = BatchLines(capacity: capacity) }
-
-    deinit {
-        lines?.deallocate()
-        members.deallocate()
-    }
 
     /// The lines to fill (emptied); give them back with `give`.
     func takeLines() -> BatchLines {
@@ -120,7 +112,11 @@ final class LineBatch: @unchecked Sendable {
         return taken
     }
 
-    func give(_ filled: BatchLines) { lines = filled }
+    /// Gives the filled lines back, leaving `filled` empty (`BatchLines.none`).
+    func give(_ filled: inout BatchLines) {
+        lines = filled
+        filled = .none
+    }
 
     /// The filled lines (to scan, or to hand on).
     var filled: BatchLines {
@@ -128,10 +124,11 @@ final class LineBatch: @unchecked Sendable {
         return lines
     }
 
-    /// Keeps `observation` as a hit, its member path copied.
-    func keep(_ observation: Observation) {
-        var kept = observation
-        if let member = observation.member { kept.member = members.copy(member) }
+    /// Keeps `observation` of the line starting at `lineStart` in `lines.text` as a hit,
+    /// its member path copied.
+    func keep(_ observation: LineObservation, lineStart: Int, member: Optional<Span<UInt8>>) {
+        var kept = observation.shifted(by: lineStart)
+        if let member { kept.member = members.copy(member) }
         hits.append(kept)
     }
 
@@ -143,44 +140,7 @@ final class LineBatch: @unchecked Sendable {
         lineEnds.removeAll(keepingCapacity: true)
         firstTime = Timestamp(nanoseconds: .max)
         lastTime = Timestamp(nanoseconds: .min)
-        members.reset()
-    }
-}
-
-/// Byte copies that stay where they are until `reset()`: blocks of 64 KiB (or one of
-/// the copy's own size when it is larger), kept for reuse.
-struct MemberCopies {
-    static let blockSize = 64 << 10
-    private var blocks: [UnsafeMutableRawBufferPointer] = []
-    /// The block being filled, and bytes used in it.
-    private var current = 0
-    private var used = 0
-
-    mutating func copy(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        if current < blocks.count, used + bytes.count > blocks[current].count {
-            current += 1
-            used = 0
-        }
-        if current == blocks.count {
-            blocks.append(.allocate(byteCount: max(Self.blockSize, bytes.count), alignment: 1))
-        } else if bytes.count > blocks[current].count {
-            blocks[current].deallocate()
-            blocks[current] = .allocate(byteCount: bytes.count, alignment: 1)
-        }
-        // Safe: used + bytes.count <= the block's size, by the checks above.
-        let target = UnsafeMutableRawBufferPointer(rebasing: blocks[current][used..<used + bytes.count])
-        target.copyMemory(from: bytes)
-        used += bytes.count
-        return UnsafeRawBufferPointer(target)
-    }
-
-    mutating func reset() {
-        current = 0
-        used = 0
-    }
-
-    func deallocate() {
-        for block in blocks { block.deallocate() }
+        members.removeAll()
     }
 }
 
@@ -379,22 +339,21 @@ extension LogReader {
         /// Hands a scanned batch's results on, in order.
         func handOn(_ batch: LineBatch) {
             if batch.firstTime <= batch.lastTime { observedTimes(batch.firstTime, batch.lastTime) }
-            guard wantsLines else {
-                for hit in batch.hits { observe(hit) }
-                return
-            }
             let lines = batch.filled
-            var hit = 0
+            let text = lines.text.span
+            let members = batch.members
+            let hits = batch.hits
+            func handOnHits(_ range: Range<Int>) {
+                for hit in hits[range] { observe(hit.lent(from: text, member: members.span(of: hit.member))) }
+            }
+            guard wantsLines else { return handOnHits(hits.indices) }
+            var handedOn = 0
             for (line, end) in zip(lines.lines, batch.lineEnds) {
-                while hit < end.hits {
-                    observe(batch.hits[hit])
-                    hit += 1
-                }
-                let bytes = lines.bytes(of: line)
+                handOnHits(handedOn..<end.hits)
+                handedOn = end.hits
                 lineHandler(LineView(
-                    bytes: bytes, locator: .line(number: line.number, offset: line.offset), time: line.head.time,
-                    host: line.head.host.map { .name(UnsafeRawBufferPointer(rebasing: bytes[$0])) } ?? .none,
-                    source: end.source, destination: end.destination))
+                    bytes: text.extracting(lines.range(of: line)), head: line.head,
+                    locator: .line(number: line.number, offset: line.offset), source: end.source, destination: end.destination))
             }
         }
 
@@ -420,7 +379,7 @@ extension LogReader {
         var current = pool.takeBatch()
         var lines = current.takeLines()
         func submitCurrent() {
-            current.give(lines)
+            current.give(&lines)
             current.task = task
             let scansHere = pool.hasAReaderPerCore
             while scansHere || !pool.submit(current) {
@@ -449,8 +408,9 @@ extension LogReader {
             }
             lines.append(line, number: number, offset: offset, head: head)
         }
-        current.give(lines)
-        if lines.isEmpty {
+        let isEmpty = lines.isEmpty
+        current.give(&lines)
+        if isEmpty {
             pool.giveBack(current, submitted: false)
         } else {
             submitCurrent()
@@ -463,18 +423,8 @@ extension LogReader {
     /// A scanning thread's work on a batch, with the thread's own buffers: where JSON
     /// member paths are built, and the held line. The batch says how (`ScanTask`).
     final class BatchScanner {
-        let paths: UnsafeMutableRawBufferPointer
-        var held: HeldLine
-
-        init() {
-            paths = .allocate(byteCount: JSONScanner.maximumMemberPathLength, alignment: 16)
-            held = HeldLine(members: .allocate(byteCount: LogReader.heldMembersCapacity, alignment: 16))
-        }
-
-        deinit {
-            paths.deallocate()
-            held.members.deallocate()
-        }
+        var paths = [UInt8](repeating: 0, count: JSONScanner.maximumMemberPathLength)
+        var held = HeldLine()
 
         func scan(_ batch: LineBatch) {
             guard let task = batch.task else { preconditionFailure("a batch scanned without its task") }
@@ -482,21 +432,26 @@ extension LogReader {
             // checks exclusive access statically instead of on every observation.
             var results = Results(batch: batch, passes: task.passes)
             var held = self.held
+            var paths = self.paths
             let lines = batch.filled
+            let text = lines.text.span
             for line in lines.lines {
-                let bytes = lines.bytes(of: line)
+                let bytes = text.extracting(lines.range(of: line))
                 held.start()
-                _ = LogReader.scanLine(
+                LogReader.scanLine(
                     bytes, line.head, locator: .line(number: line.number, offset: line.offset),
-                    suffixes: task.suffixes, paths: paths
-                ) { found in held.hold(found) { results.note($0) } }
+                    suffixes: task.suffixes, paths: &paths
+                ) { found, member in
+                    if !held.hold(found, member: member) { results.note(found, in: bytes, at: line.start, member: member) }
+                }
                 let (source, destination) = held.attributeToTheOtherSide()
-                for observation in held.observations { results.note(observation) }
+                held.forEach { results.note($0, in: bytes, at: line.start, member: $1) }
                 if task.wantsLines {
                     batch.lineEnds.append(LineBatch.LineEnd(hits: batch.hits.count, source: source, destination: destination))
                 }
             }
             self.held = held
+            self.paths = paths
             batch.firstTime = results.first
             batch.lastTime = results.last
         }
@@ -508,11 +463,16 @@ extension LogReader {
             var first = Timestamp(nanoseconds: .max)
             var last = Timestamp(nanoseconds: .min)
 
-            /// Counts `observation`'s time, and keeps it in the batch when it passes.
-            mutating func note(_ observation: Observation) {
+            /// Counts the time of `observation` of `line` (which starts at `lineStart` in the
+            /// batch's bytes), and keeps it in the batch when it passes.
+            mutating func note(
+                _ observation: LineObservation, in line: Span<UInt8>, at lineStart: Int, member: Optional<Span<UInt8>>
+            ) {
                 if observation.time < first { first = observation.time }
                 if observation.time > last { last = observation.time }
-                if passes(observation) { batch.keep(observation) }
+                if passes(observation.lent(from: line, member: member)) {
+                    batch.keep(observation, lineStart: lineStart, member: member)
+                }
             }
         }
     }

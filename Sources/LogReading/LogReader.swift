@@ -118,31 +118,34 @@ public final class LogReader {
     let options: LogReadingOptions
     private let lineLimit: Int
     let chunkSize: Int
-    private let inflater: CappedInflater?
+    /// The chunks of text, plain or inflated.
+    private let chunks: LogChunks
     /// The chunks of the inflating thread, with `inflatesOnSecondThread` (gzip only).
-    let chunkRing: InflatedChunkRing?
-    /// Whether the current read takes its chunks from `chunkRing`.
-    private var readsFromRing = false
-    private let plainChunk: UnsafeMutableRawBufferPointer?
-    /// Holds a line split across chunks: `lineLimit` bytes plus one for a CR before LF.
-    private let lineBuffer: UnsafeMutableRawBufferPointer
-    /// Where the member paths of JSON values (`http.hostname`) are built.
-    private let memberPaths: UnsafeMutableRawBufferPointer
-    /// Copies of the member paths of the held observations (see `HeldLine`).
-    private let heldMembers: UnsafeMutableRawBufferPointer
+    var chunkRing: InflatedChunkRing? { chunks.ring }
 
-    /// One line as `read`'s `line` closure sees it; borrowed, valid during the call.
-    public struct LineView {
+    /// One line as `read`'s `line` closure sees it; borrowed for the call.
+    public struct LineView: ~Escapable {
         /// The line's bytes (without its line end).
-        public var bytes: UnsafeRawBufferPointer
+        public var bytes: Span<UInt8>
         public var locator: Locator
         /// The line's time (its header's, or the nearest earlier one).
         public var time: Timestamp
         /// The host of its header.
         public var host: HostReference
         /// The first address the line names as its source and as its destination.
-        public var source: HostReference
-        public var destination: HostReference
+        public var source: HostAddress
+        public var destination: HostAddress
+
+        /// `bytes` read with `head`, the line's heading.
+        @_lifetime(copy bytes)
+        init(bytes: Span<UInt8>, head: LineHead, locator: Locator, source: HostAddress, destination: HostAddress) {
+            self.bytes = bytes
+            self.locator = locator
+            time = head.time
+            host = if let name = head.host { .name(bytes.extracting(name)) } else { .none }
+            self.source = source
+            self.destination = destination
+        }
     }
 
     /// A reader for `file`; `compressed` says it is gzip (detected by the caller from
@@ -157,29 +160,7 @@ public final class LogReader {
         self.options = options
         self.chunkSize = max(1, chunkSize)
         lineLimit = min(max(1, options.maximumLineLength), LogReader.largestLineLimit)
-        lineBuffer = .allocate(byteCount: lineLimit + 1, alignment: 16)
-        memberPaths = .allocate(byteCount: JSONScanner.maximumMemberPathLength, alignment: 16)
-        heldMembers = .allocate(byteCount: LogReader.heldMembersCapacity, alignment: 16)
-        if compressed {
-            let decompressor: CappedInflater.Decompressor = switch options.inflater {
-            case .isal: .isal(IsalInflater(file: file, chunkSize: self.chunkSize))
-            case .zlib: .zlib(GzipInflater(file: file, chunkSize: self.chunkSize))
-            }
-            inflater = CappedInflater(decompressor, limit: options.maximumDecompressedBytes)
-            chunkRing = options.inflatesOnSecondThread ? InflatedChunkRing(slotSize: self.chunkSize) : nil
-            plainChunk = nil
-        } else {
-            inflater = nil
-            chunkRing = nil
-            plainChunk = .allocate(byteCount: self.chunkSize, alignment: 16)
-        }
-    }
-
-    deinit {
-        lineBuffer.deallocate()
-        memberPaths.deallocate()
-        heldMembers.deallocate()
-        plainChunk?.deallocate()
+        chunks = LogChunks(file: file, compressed: compressed, options: options, chunkSize: self.chunkSize)
     }
 
     /// Reads every line. Observations carry `.line(number:offset:)` locators, the line's
@@ -202,20 +183,19 @@ public final class LogReader {
         var years = YearTracker(options: options)
         // A local, not a stored property: the closures below then borrow it with static
         // exclusivity checks instead of dynamic ones on every observation.
-        var held = HeldLine(members: heldMembers)
+        var held = HeldLine()
         let suffixes = options.publicSuffixes
-        let paths = memberPaths
+        var paths = [UInt8](repeating: 0, count: JSONScanner.maximumMemberPathLength)
         var summary = readLines(progress: progress) { line, number, offset in
             held.start()
             let head = headLine(line, lastTime: &lastTime, years: &years)
             let locator = Locator.line(number: number, offset: offset)
-            let host = LogReader.scanLine(line, head, locator: locator, suffixes: suffixes, paths: paths) {
-                held.hold($0, orPass: observe)
+            LogReader.scanLine(line, head, locator: locator, suffixes: suffixes, paths: &paths) { found, member in
+                if !held.hold(found, member: member) { observe(found.lent(from: line, member: member)) }
             }
             let (source, destination) = held.attributeToTheOtherSide()
-            for observation in held.observations { observe(observation) }
-            lineHandler(LineView(
-                bytes: line, locator: locator, time: head.time, host: host, source: source, destination: destination))
+            held.forEach { observe($0.lent(from: line, member: $1)) }
+            lineHandler(LineView(bytes: line, head: head, locator: locator, source: source, destination: destination))
         }
         if let note = years.inferenceNote { summary.notes.append(note) }
         return summary
@@ -229,43 +209,32 @@ public final class LogReader {
     /// source or destination). Kept between lines (capacity only), so holding allocates
     /// nothing per line.
     struct HeldLine {
-        var observations: [Observation] = []
-        /// Copies of the member paths of the held observations: the path buffer is reused
-        /// for every JSON value, so a held observation's `member` must point here.
-        let members: UnsafeMutableRawBufferPointer
-        var membersUsed = 0
+        private(set) var observations: [LineObservation] = []
+        /// Copies of the member paths of the held observations (the scanner's path
+        /// buffer is reused for every JSON value), up to `heldMembersCapacity` bytes.
+        private(set) var members = MemberCopies()
 
-        init(members: UnsafeMutableRawBufferPointer) {
-            self.members = members
-            observations.reserveCapacity(64)
-        }
+        init() { observations.reserveCapacity(64) }
 
         /// Forgets the last line's observations, keeping the capacity.
         mutating func start() {
             if !observations.isEmpty { observations.removeAll(keepingCapacity: true) }
-            membersUsed = 0
+            members.removeAll()
         }
 
         /// Keeps an observation of the current line, with its member path copied, once the
-        /// line has named a source or destination; before that, passes it to `observe`.
+        /// line has named a source or destination; false (keeping nothing) before that.
         @inline(__always)
-        mutating func hold(_ observation: Observation, orPass observe: (Observation) -> Void) {
+        mutating func hold(_ observation: LineObservation, member: Optional<Span<UInt8>>) -> Bool {
             guard !observations.isEmpty || observation.field == .logSource || observation.field == .logDestination else {
-                observe(observation)
-                return
+                return false
             }
             var kept = observation
-            if let member = observation.member {
-                if membersUsed + member.count <= members.count {
-                    let copy = UnsafeMutableRawBufferPointer(rebasing: members[membersUsed..<membersUsed + member.count])
-                    copy.copyMemory(from: member)
-                    kept.member = UnsafeRawBufferPointer(copy)
-                    membersUsed += member.count
-                } else {
-                    kept.member = nil
-                }
+            if let member, members.bytes.count + member.count <= LogReader.heldMembersCapacity {
+                kept.member = members.copy(member)
             }
             observations.append(kept)
+            return true
         }
 
         /// Gives the addresses a line names as its source (`log.src`) the first destination
@@ -273,33 +242,28 @@ public final class LogReader {
         /// local host of a firewall or server line is the side that is not the remote
         /// address (an indicator, when one matches). Other values keep the header's host.
         /// Returns the first source and destination.
-        mutating func attributeToTheOtherSide() -> (source: HostReference, destination: HostReference) {
-            var source = HostReference.none
-            var destination = HostReference.none
+        mutating func attributeToTheOtherSide() -> (source: HostAddress, destination: HostAddress) {
+            var source = HostAddress.none
+            var destination = HostAddress.none
             // Most lines name no source or destination: nothing to attribute.
             guard !observations.isEmpty else { return (source, destination) }
             for observation in observations {
-                if case .none = source, observation.field == .logSource { source = LogReader.host(observation.value) }
-                if case .none = destination, observation.field == .logDestination {
-                    destination = LogReader.host(observation.value)
-                }
+                if source == .none, observation.field == .logSource { source = observation.address }
+                if destination == .none, observation.field == .logDestination { destination = observation.address }
             }
             for index in observations.indices {
                 switch observations[index].field {
-                case .logSource: if case .none = destination {} else { observations[index].host = destination }
-                case .logDestination: if case .none = source {} else { observations[index].host = source }
+                case .logSource where destination != .none: observations[index].host = .address(destination)
+                case .logDestination where source != .none: observations[index].host = .address(source)
                 default: break
                 }
             }
             return (source, destination)
         }
-    }
 
-    fileprivate static func host(_ value: ObservedValue) -> HostReference {
-        switch value {
-        case .ipv4(let address): .ipv4(address)
-        case .ipv6(let address): .ipv6(address)
-        default: .none
+        /// Calls `body` with each held observation and its member path's copy.
+        func forEach(_ body: (LineObservation, Optional<Span<UInt8>>) -> Void) {
+            for observation in observations { body(observation, members.span(of: observation.member)) }
         }
     }
 
@@ -449,14 +413,15 @@ public final class LogReader {
     /// The framing loop: hands every line (LF and a CR before it removed, cut at the
     /// limit) with its 1-based number and decompressed byte offset to `body`.
     func readLines(
-        progress: (ReadSummary) -> Void, _ body: (UnsafeRawBufferPointer, UInt64, UInt64) -> Void
+        progress: (ReadSummary) -> Void, _ body: (Span<UInt8>, UInt64, UInt64) -> Void
     ) -> ReadSummary {
         var summary = ReadSummary()
         /// Decompressed bytes before the current chunk.
         var streamOffset: UInt64 = 0
-        /// Bytes of a line split across chunks, held in `lineBuffer`.
-        var pending = 0
-        /// Offset of the first byte of the line in `lineBuffer`.
+        /// A line split across chunks: at most `lineLimit` bytes plus one for a CR before LF.
+        var pending: [UInt8] = []
+        pending.reserveCapacity(lineLimit + 1)
+        /// Offset of the first byte of the pending line.
         var pendingOffset: UInt64 = 0
         /// The pending line outgrew the buffer; the rest up to LF is skipped.
         var pendingCut = false
@@ -464,13 +429,12 @@ public final class LogReader {
         var pendingDropped: UInt64 = 0
         /// Whether the last byte of the pending line so far (kept or skipped) is a CR.
         var pendingEndsWithCR = false
-        let lineBase = UnsafeRawBufferPointer(lineBuffer)
 
         /// Hands on one line: `bytes` are its bytes as held, `dropped` more bytes of it
         /// were skipped (only when `alreadyCut`), `endsWithCR` says whether its last byte
         /// (held or skipped) is a CR, and `terminated` whether an LF ended it.
         func emit(
-            _ bytes: UnsafeRawBufferPointer, offset: UInt64, alreadyCut: Bool, dropped: UInt64 = 0,
+            _ bytes: Span<UInt8>, offset: UInt64, alreadyCut: Bool, dropped: UInt64 = 0,
             endsWithCR: Bool = false, terminated: Bool
         ) {
             var length = bytes.count
@@ -498,25 +462,29 @@ public final class LogReader {
             summary.cutBytes += UInt64(bytes.count) + dropped - UInt64(length) - (carriageReturn ? 1 : 0)
             summary.lines += 1
             if cut { summary.anomalies.record(.logLineTooLong) }
-            body(UnsafeRawBufferPointer(rebasing: bytes[0..<length]), summary.lines, offset)
+            body(bytes.extracting(0..<length), summary.lines, offset)
             if summary.lines % LogReader.progressInterval == 0 { progress(summary) }
         }
 
         /// Appends to the pending line, keeping at most `lineLimit + 1` bytes.
-        func append(_ bytes: UnsafeRawBufferPointer, offset: UInt64) {
-            if pending == 0 && !pendingCut { pendingOffset = offset }
-            let room = lineBuffer.count - pending
-            let count = min(room, bytes.count)
-            if count > 0, let source = bytes.baseAddress, let target = lineBuffer.baseAddress {
-                // Safe: count <= room, so the copy stays inside lineBuffer.
-                (target + pending).copyMemory(from: source, byteCount: count)
-                pending += count
-            }
+        func append(_ bytes: Span<UInt8>, offset: UInt64) {
+            if pending.isEmpty && !pendingCut { pendingOffset = offset }
+            let count = min(lineLimit + 1 - pending.count, bytes.count)
+            pending.append(span: bytes.extracting(0..<count))
             if count < bytes.count {
                 pendingCut = true
                 pendingDropped += UInt64(bytes.count - count)
             }
-            if let last = bytes.last { pendingEndsWithCR = last == UInt8(ascii: "\r") }
+            if !bytes.isEmpty { pendingEndsWithCR = bytes[bytes.count - 1] == UInt8(ascii: "\r") }
+        }
+        /// Hands on the pending line and empties it.
+        func emitPending(terminated: Bool) {
+            emit(pending.span, offset: pendingOffset, alreadyCut: pendingCut, dropped: pendingDropped,
+                 endsWithCR: pendingEndsWithCR, terminated: terminated)
+            pending.removeAll(keepingCapacity: true)
+            pendingCut = false
+            pendingDropped = 0
+            pendingEndsWithCR = false
         }
 
         /// The gzip member of the last chunk, and the number of the first line holding a
@@ -524,60 +492,47 @@ public final class LogReader {
         var chunkMember = 0
         var memberFirstLine: UInt64 = 1
 
-        startInflatingThread()
+        chunks.start()
         // Reading below always runs to the end, damage or the limit; this is for safety.
-        defer { stopInflatingThread() }
-        chunks: while true {
-            let chunk: UnsafeRawBufferPointer
-            switch nextChunk() {
-            case .bytes(let bytes, let member):
-                chunk = bytes
-                if member != chunkMember {
-                    chunkMember = member
-                    memberFirstLine = summary.lines + 1
-                }
-            case .end: break chunks
-            case .damage(let message):
-                summary.damage = message
-                break chunks
+        defer { chunks.stop() }
+        /// Frames the lines of one chunk.
+        func frame(_ chunk: Span<UInt8>, member: Int) {
+            if member != chunkMember {
+                chunkMember = member
+                memberFirstLine = summary.lines + 1
             }
-            guard let base = chunk.baseAddress else { continue }
             summary.bytes += UInt64(chunk.count)
             var index = 0
             while index < chunk.count {
-                // Safe: memchr looks at chunk.count - index bytes from inside the chunk.
-                let found = memchr(base + index, Int32(UInt8(ascii: "\n")), chunk.count - index)
-                let lineEnd = found.map { base.distance(to: UnsafeRawPointer($0)) } ?? chunk.count
-                let segment = UnsafeRawBufferPointer(rebasing: chunk[index..<lineEnd])
+                let found = chunk.firstIndex(of: UInt8(ascii: "\n"), from: index, to: chunk.count)
+                let lineEnd = found ?? chunk.count
+                let segment = chunk.extracting(index..<lineEnd)
                 let offset = streamOffset + UInt64(index)
                 if found == nil {
                     append(segment, offset: offset)
-                } else if pending == 0 && !pendingCut {
+                } else if pending.isEmpty && !pendingCut {
                     emit(segment, offset: offset, alreadyCut: false, terminated: true)
                 } else {
                     append(segment, offset: offset)
-                    emit(UnsafeRawBufferPointer(rebasing: lineBase[0..<pending]), offset: pendingOffset, alreadyCut: pendingCut,
-                         dropped: pendingDropped, endsWithCR: pendingEndsWithCR, terminated: true)
-                    pending = 0
-                    pendingCut = false
-                    pendingDropped = 0
-                    pendingEndsWithCR = false
+                    emitPending(terminated: true)
                 }
                 index = lineEnd + 1
             }
             streamOffset += UInt64(chunk.count)
         }
-        // The last line without LF (or the partial line before damage) counts.
-        if pending > 0 || pendingCut {
-            emit(UnsafeRawBufferPointer(rebasing: lineBase[0..<pending]), offset: pendingOffset, alreadyCut: pendingCut,
-                 dropped: pendingDropped, endsWithCR: pendingEndsWithCR, terminated: false)
+        while true {
+            guard let ending = chunks.next(frame) else { continue }
+            if case .damage(let message) = ending { summary.damage = message }
+            break
         }
+        // The last line without LF (or the partial line before damage) counts.
+        if !pending.isEmpty || pendingCut { emitPending(terminated: false) }
         // The inflating thread is joined before anything here looks at the inflater or
         // the file again, and before `read` returns.
-        stopInflatingThread()
+        chunks.stop()
         // Before the drain: where the input stopped being taken apart.
-        summary.bytesConsumed = inflater?.consumedOffset ?? summary.bytes
-        if summary.damage != nil, inflater?.handedOutUnverifiedBytes == true, summary.lines >= memberFirstLine {
+        summary.bytesConsumed = chunks.consumedOffset ?? summary.bytes
+        if summary.damage != nil, chunks.handedOutUnverifiedBytes, summary.lines >= memberFirstLine {
             summary.unverifiedFromLine = memberFirstLine
         }
         // The digest must cover the whole file even when reading stopped early.
@@ -588,66 +543,6 @@ public final class LogReader {
         }
         summary.bytesUnread = file.bytesRead >= summary.bytesConsumed ? file.bytesRead - summary.bytesConsumed : 0
         return summary
-    }
-
-    private enum Chunk {
-        /// Decompressed or plain bytes; `member` is the gzip member they came from (0 for
-        /// plain text).
-        case bytes(UnsafeRawBufferPointer, member: Int)
-        case end
-        case damage(String)
-    }
-
-    /// With `chunkRing`, starts the thread that inflates into it (the reader falls back to
-    /// inflating itself if no thread can be made).
-    private func startInflatingThread() {
-        guard let chunkRing, let inflater else { return }
-        readsFromRing = chunkRing.start { slot in
-            switch inflater.next(into: slot) {
-            case .bytes(let bytes):
-                // The decoders write at the start of the slot they are given; copy if not.
-                if bytes.baseAddress != UnsafeRawPointer(slot.baseAddress), let source = bytes.baseAddress,
-                   let target = slot.baseAddress
-                {
-                    // Safe: bytes.count <= slot.count (a decoder never writes past its output).
-                    target.copyMemory(from: source, byteCount: min(bytes.count, slot.count))
-                }
-                return .bytes(min(bytes.count, slot.count), member: inflater.lastChunkMember)
-            case .end: return .end
-            case .damage(let message): return .damage(message)
-            }
-        }
-    }
-
-    /// Ends and joins the inflating thread, if one runs. Idempotent.
-    private func stopInflatingThread() {
-        guard readsFromRing else { return }
-        chunkRing?.stop()
-        readsFromRing = false
-    }
-
-    private func nextChunk() -> Chunk {
-        if readsFromRing, let chunkRing {
-            switch chunkRing.next() {
-            case .bytes(let bytes): return .bytes(bytes, member: chunkRing.memberOfLastChunk)
-            case .end: return .end
-            case .damage(let message): return .damage(message)
-            }
-        }
-        if let inflater {
-            switch inflater.next() {
-            case .bytes(let bytes): return .bytes(bytes, member: inflater.lastChunkMember)
-            case .end: return .end
-            case .damage(let message): return .damage(message)
-            }
-        }
-        guard let plainChunk else { return .end }
-        do {
-            let count = try file.read(into: plainChunk)
-            return count == 0 ? .end : .bytes(UnsafeRawBufferPointer(rebasing: plainChunk[0..<count]), member: 0)
-        } catch {
-            return .damage("read error at byte \(file.bytesRead): \(error)")
-        }
     }
 
     /// What is known of a line before its text is scanned: its time, its host and where
@@ -666,9 +561,7 @@ public final class LogReader {
 
     /// Parses the header, and reads the time and host of a JSON message (a record's own
     /// time wins over a syslog header's). `lastTime` and `years` carry from line to line.
-    func headLine(_ lineBytes: UnsafeRawBufferPointer, lastTime: inout Timestamp, years: inout YearTracker) -> LineHead {
-        // Safe: the span views the line the caller lends for this call, and does not outlive it.
-        let line = unsafe Span<UInt8>(_unsafeBytes: lineBytes)
+    func headLine(_ line: Span<UInt8>, lastTime: inout Timestamp, years: inout YearTracker) -> LineHead {
         var host: Range<Int>? = nil
         var messageStart = 0
         if let header = SyslogHeaderParser.parse(line, year: years.year ?? options.year, memo: &years.timestampMemo) {
@@ -698,94 +591,56 @@ public final class LogReader {
     }
 
     /// Scans the message of a line `headLine` has read for observables: as a JSON object
-    /// when it is one, as text otherwise. `paths` is where JSON member paths are built
-    /// (`JSONScanner.maximumMemberPathLength` bytes, one buffer per scanning thread).
-    /// Returns the line's host. Depends on nothing but its arguments, so the lines of a
-    /// file can be scanned on several threads (`LineBatches`).
+    /// when it is one, as text otherwise, handing each to `found` with the member path of
+    /// the JSON value it is in (lent for the call). `paths` is where JSON member paths are
+    /// built (`JSONScanner.maximumMemberPathLength` bytes, one buffer per scanning
+    /// thread). Depends on nothing but its arguments, so the lines of a file can be
+    /// scanned on several threads (`LineBatches`).
     static func scanLine(
-        _ line: UnsafeRawBufferPointer, _ head: LineHead, locator: Locator, suffixes: PublicSuffixList?,
-        paths: UnsafeMutableRawBufferPointer, observe: (Observation) -> Void
-    ) -> HostReference {
-        let host: HostReference = head.host.map { .name(UnsafeRawBufferPointer(rebasing: line[$0])) } ?? .none
-        let time = head.time
-        // Safe: the span views the line the caller lends for this call, and does not outlive it.
-        let lineSpan = unsafe Span<UInt8>(_unsafeBytes: line)
+        _ line: Span<UInt8>, _ head: LineHead, locator: Locator, suffixes: PublicSuffixList?,
+        paths: inout [UInt8], found: (LineObservation, Optional<Span<UInt8>>) -> Void
+    ) {
+        let host: LineObservation.Host = if let name = head.host { .name(name) } else { .address(.none) }
+        func observation(_ value: LineObservation.Value, _ field: Field) -> LineObservation {
+            LineObservation(value: value, field: field, host: host, locator: locator, time: head.time)
+        }
         guard let jsonStart = head.jsonStart else {
-            if head.messageStart < lineSpan.count, DHCPLogLine.mayStart(with: lineSpan[head.messageStart]),
-               let lease = DHCPLogLine.lease(lineSpan, messageStart: head.messageStart)
+            if head.messageStart < line.count, DHCPLogLine.mayStart(with: line[head.messageStart]),
+               let lease = DHCPLogLine.lease(line, messageStart: head.messageStart)
             {
-                observe(Observation(
-                    value: .ipv4(lease.address), field: .dhcpLease,
-                    host: .name(UnsafeRawBufferPointer(rebasing: line[lease.name])), locator: locator, time: time))
+                var leased = observation(.ipv4(lease.address), .dhcpLease)
+                leased.host = .name(lease.name)
+                found(leased, nil)
             }
-            scanText(line, head.messageStart..<line.count, host: host, locator: locator, time: time, member: nil,
-                     suffixes: suffixes, observe: observe)
-            return host
+            TextScanner.scan(line, in: head.messageStart..<line.count, suffixes: suffixes) { observable in
+                let field = field(of: observable, in: line, messageStart: head.messageStart)
+                found(observation(LineObservation.Value(observable), field), nil)
+            }
+            return
         }
-        // Safe: `paths` is this thread's member-path buffer, used by nothing else during the call.
-        var pathSpan = unsafe MutableSpan<UInt8>(_unsafeBytes: paths)
-        _ = JSONScanner.scanObject(lineSpan, in: jsonStart..<line.count, paths: &pathSpan) { _, _, memberSpan, value in
+        var pathSpan = paths.mutableSpan
+        _ = JSONScanner.scanObject(line, in: jsonStart..<line.count, paths: &pathSpan) { _, _, member, value in
             guard case .string(let text) = value else { return }
-            var member: UnsafeRawBufferPointer? = nil
-            var field: Field? = nil
-            if let memberSpan {
-                field = JSONRecord.addressField(memberSpan)
-                // Safe: the member's bytes are the line's or the path buffer's, both alive and
-                // unchanged until the visit returns, and `Observation` keeps them no longer.
-                unsafe member = memberSpan.withUnsafeBytes { unsafe $0 }
+            if let member, let field = JSONRecord.addressField(member) {
+                if let address = TextScanner.parseIPv4(line, text) { return found(observation(.ipv4(address), field), member) }
+                if let address = TextScanner.parseIPv6(line, text) { return found(observation(.ipv6(address), field), member) }
             }
-            if let field {
-                if let address = TextScanner.parseIPv4(lineSpan, text) {
-                    observe(Observation(
-                        value: .ipv4(address), field: field, host: host, locator: locator, time: time, member: member))
-                    return
-                }
-                if let address = TextScanner.parseIPv6(lineSpan, text) {
-                    observe(Observation(
-                        value: .ipv6(address), field: field, host: host, locator: locator, time: time, member: member))
-                    return
-                }
+            TextScanner.scan(line, in: text, suffixes: suffixes) { observable in
+                let field = field(of: observable, in: line, messageStart: text.lowerBound)
+                found(observation(LineObservation.Value(observable), field), member)
             }
-            scanText(line, text, host: host, locator: locator, time: time, member: member, suffixes: suffixes,
-                     observe: observe)
         }
-        return host
     }
 
-    /// Hands every observable in `line[range]` to `observe`, each with `member` (the
-    /// JSON member path the text is the value of, or nil).
-    private static func scanText(
-        _ line: UnsafeRawBufferPointer, _ range: Range<Int>, host: HostReference, locator: Locator, time: Timestamp,
-        member: UnsafeRawBufferPointer?, suffixes: PublicSuffixList?, observe: (Observation) -> Void
-    ) {
-        let messageStart = range.lowerBound
-        // Safe: the span views the line the caller lends for this call, and does not outlive it.
-        let lineSpan = unsafe Span<UInt8>(_unsafeBytes: line)
-        TextScanner.scan(lineSpan, in: range, suffixes: suffixes) { found in
-            switch found {
-            case .ipv4(let address, let range):
-                let field = AddressRoles.field(of: range, in: lineSpan, messageStart: messageStart)
-                observe(Observation(value: .ipv4(address), field: field, host: host, locator: locator, time: time, member: member))
-            case .ipv6(let address, let range):
-                let field = AddressRoles.field(of: range, in: lineSpan, messageStart: messageStart)
-                observe(Observation(value: .ipv6(address), field: field, host: host, locator: locator, time: time, member: member))
-            case .url(let range):
-                observe(Observation(
-                    value: .url(UnsafeRawBufferPointer(rebasing: line[range])), field: .logURL, host: host,
-                    locator: locator, time: time, member: member))
-            case .email(let range):
-                observe(Observation(
-                    value: .email(UnsafeRawBufferPointer(rebasing: line[range])), field: .logEmail, host: host,
-                    locator: locator, time: time, member: member))
-            case .domain(let range):
-                observe(Observation(
-                    value: .domain(UnsafeRawBufferPointer(rebasing: line[range])), field: .logDomain, host: host,
-                    locator: locator, time: time, member: member))
-            case .hexDigest(let range):
-                observe(Observation(
-                    value: .hexDigest(UnsafeRawBufferPointer(rebasing: line[range])), field: .logHash, host: host,
-                    locator: locator, time: time, member: member))
-            }
+    /// The field of what the text scanner found in a message starting at `messageStart`:
+    /// an address's role from the words around it (`AddressRoles`), else its kind's.
+    private static func field(of found: TextObservable, in line: Span<UInt8>, messageStart: Int) -> Field {
+        switch found {
+        case .ipv4(_, let range), .ipv6(_, let range): AddressRoles.field(of: range, in: line, messageStart: messageStart)
+        case .url: .logURL
+        case .email: .logEmail
+        case .domain: .logDomain
+        case .hexDigest: .logHash
         }
     }
 }

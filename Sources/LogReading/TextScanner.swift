@@ -831,20 +831,15 @@ enum TextScanner {
         _ text: Span<UInt8>, _ name: Range<Int>, lastLabelStart: Int, suffixes: PublicSuffixList
     ) -> Bool {
         let lastLabel = lastLabelStart..<name.upperBound
-        // Safe: `PublicSuffixList` (Observations) reads raw bytes; the buffer is the span's
-        // own memory, read only by the two lookups inside the closure.
-        return unsafe text.extracting(name).withUnsafeBytes { bytes in
-            // The top-level domain first: it rules out most file names (`banner.webp`), and
-            // under most (`com`) a name of two labels or more is no ICANN suffix.
-            // Safe: `bytes` is valid for the closure (see above).
-            let topLevel = unsafe suffixes.topLevelDomainRules(bytes)
-            guard topLevel != .notDelegated || isOne(of: specialUseTopLevelDomains, text, lastLabel),
-                  !isOne(of: fileExtensionTopLevelDomains, text, lastLabel),
-                  !isOne(of: reverseDNSFirstLabels, text, name.lowerBound..<firstLabelEnd(text, name))
-            else { return false }
-            // Safe: `bytes` is valid for the closure (see above).
-            return unsafe topLevel == .delegatedAlone || !suffixes.isPublicSuffix(bytes, section: .icann)
-        }
+        let bytes = text.extracting(name)
+        // The top-level domain first: it rules out most file names (`banner.webp`), and
+        // under most (`com`) a name of two labels or more is no ICANN suffix.
+        let topLevel = suffixes.topLevelDomainRules(bytes)
+        guard topLevel != .notDelegated || isOne(of: specialUseTopLevelDomains, text, lastLabel),
+              !isOne(of: fileExtensionTopLevelDomains, text, lastLabel),
+              !isOne(of: reverseDNSFirstLabels, text, name.lowerBound..<firstLabelEnd(text, name))
+        else { return false }
+        return topLevel == .delegatedAlone || !suffixes.isPublicSuffix(bytes, section: .icann)
     }
 
     /// The end of the first label of the name at `name`.

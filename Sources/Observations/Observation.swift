@@ -1,3 +1,5 @@
+import ByteParsing
+
 /// A point in time, UTC, as nanoseconds since the Unix epoch.
 public struct Timestamp: Hashable, Comparable, Sendable {
     public var nanoseconds: Int64
@@ -95,37 +97,62 @@ public enum Field: String, Sendable, CaseIterable {
     case logHash = "log.hash"
 }
 
-/// An observed value, borrowed from the decoder's buffers: valid only during the
-/// call that hands it over. Copy what you keep (`OwnedValue`).
-public enum ObservedValue {
+/// An observed value, borrowed from the bytes it was read from: a non-escapable value
+/// that cannot outlive them, handed to the closure that looks it up. Copy what you keep
+/// (`owned`).
+public enum ObservedValue: ~Escapable {
     case ipv4(IPv4Address)
     case ipv6(IPv6Address)
     /// A domain name as ASCII bytes, labels joined by `.`, no trailing dot; case as
     /// seen (matching folds case).
-    case domain(UnsafeRawBufferPointer)
+    case domain(Span<UInt8>)
     /// A hex digest as seen in text (32, 40 or 64 hex digits, any case).
-    case hexDigest(UnsafeRawBufferPointer)
+    case hexDigest(Span<UInt8>)
     /// A URL as seen (`scheme://host[:port]/path?query`), bytes as they are.
-    case url(UnsafeRawBufferPointer)
+    case url(Span<UInt8>)
     /// An e-mail address as seen (`local@domain`).
-    case email(UnsafeRawBufferPointer)
+    case email(Span<UInt8>)
     /// A JA3 fingerprint: 32 lower-case hex digits.
-    case ja3(UnsafeRawBufferPointer)
+    case ja3(Span<UInt8>)
     /// A JA4 fingerprint, e.g. `t13d1516h2_8daaf6152771_02713d6af862`.
-    case ja4(UnsafeRawBufferPointer)
+    case ja4(Span<UInt8>)
 
     /// An owned copy, for the rare case that a hit has to be kept.
     public var owned: OwnedValue {
         switch self {
         case .ipv4(let address): .ipv4(address)
         case .ipv6(let address): .ipv6(address)
-        case .domain(let bytes): .domain(String(decoding: bytes, as: UTF8.self))
-        case .hexDigest(let bytes): .hexDigest(String(decoding: bytes, as: UTF8.self))
-        case .url(let bytes): .url(String(decoding: bytes, as: UTF8.self))
-        case .email(let bytes): .email(String(decoding: bytes, as: UTF8.self))
-        case .ja3(let bytes): .ja3(String(decoding: bytes, as: UTF8.self))
-        case .ja4(let bytes): .ja4(String(decoding: bytes, as: UTF8.self))
+        case .domain(let bytes): .domain(bytes.string)
+        case .hexDigest(let bytes): .hexDigest(bytes.string)
+        case .url(let bytes): .url(bytes.string)
+        case .email(let bytes): .email(bytes.string)
+        case .ja3(let bytes): .ja3(bytes.string)
+        case .ja4(let bytes): .ja4(bytes.string)
         }
+    }
+}
+
+extension OwnedValue {
+    /// Lends this value's bytes to `body` as an `ObservedValue` (to look an owned value
+    /// up as the readers' values are).
+    public func withObservedValue<R>(_ body: (ObservedValue) -> R) -> R {
+        let text: [UInt8] = switch self {
+        case .ipv4, .ipv6: []
+        case .domain(let text), .hexDigest(let text), .url(let text), .email(let text), .ja3(let text), .ja4(let text):
+            Array(text.utf8)
+        }
+        let bytes = text.span
+        let value: ObservedValue = switch self {
+        case .ipv4(let address): .ipv4(address)
+        case .ipv6(let address): .ipv6(address)
+        case .domain: .domain(bytes)
+        case .hexDigest: .hexDigest(bytes)
+        case .url: .url(bytes)
+        case .email: .email(bytes)
+        case .ja3: .ja3(bytes)
+        case .ja4: .ja4(bytes)
+        }
+        return body(value)
     }
 }
 
@@ -154,15 +181,42 @@ public enum OwnedValue: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// An IP address a packet or a line is attributed to, or none: what a reader keeps of
+/// a host (a packet's endpoints, a line's first source and destination).
+public enum HostAddress: Hashable, Sendable {
+    case none
+    case ipv4(IPv4Address)
+    case ipv6(IPv6Address)
+
+    /// The address as text; nil for `.none`.
+    public var text: String? {
+        switch self {
+        case .none: nil
+        case .ipv4(let address): address.description
+        case .ipv6(let address): address.description
+        }
+    }
+}
+
 /// The local host an observation is attributed to: for a packet, the endpoint that is
 /// not the observed value (the other address of the packet, or the querier for DNS);
 /// for a log line, the host named in its header. Borrowed like `ObservedValue`.
-public enum HostReference {
+public enum HostReference: ~Escapable {
     case none
     case ipv4(IPv4Address)
     case ipv6(IPv6Address)
     /// A host name as written in a log header.
-    case name(UnsafeRawBufferPointer)
+    case name(Span<UInt8>)
+
+    /// The reference to `address` (which borrows nothing).
+    @_lifetime(immortal)
+    public init(_ address: HostAddress) {
+        switch address {
+        case .none: self = .none
+        case .ipv4(let address): self = .ipv4(address)
+        case .ipv6(let address): self = .ipv6(address)
+        }
+    }
 
     /// The text stored as an incident's host; nil for `.none`.
     public var text: String? {
@@ -170,14 +224,15 @@ public enum HostReference {
         case .none: nil
         case .ipv4(let address): address.description
         case .ipv6(let address): address.description
-        case .name(let bytes): String(decoding: bytes, as: UTF8.self)
+        case .name(let bytes): bytes.string
         }
     }
 }
 
-/// One observable found in the input, with where and when. Decoders hand these to a
-/// non-escaping closure; nothing in it may be kept beyond that call.
-public struct Observation {
+/// One observable found in the input, with where and when: a non-escapable value
+/// borrowing the reader's bytes, handed to a non-escaping closure. Nothing of it can be
+/// kept beyond that call but copies (`ObservedValue.owned`, `HostReference.text`).
+public struct Observation: ~Escapable {
     public var value: ObservedValue
     public var field: Field
     public var host: HostReference
@@ -186,21 +241,28 @@ public struct Observation {
     /// For a value of a JSON log line, the name of the member it was the value of
     /// (`id.resp_h`, `dest_ip`, with nested names joined by `.`); nil elsewhere. Stored
     /// as the sighting's field in place of `field`'s name.
-    public var member: UnsafeRawBufferPointer?
+    public var member: Optional<Span<UInt8>>
     /// For an IP address seen in a packet's IP header, the packet's length on the wire
     /// (its original length, however much was captured); 0 elsewhere. IP sightings of
     /// one conversation add these up.
     public var packetLength: UInt32
 
+    @_lifetime(copy value, copy host, copy member)
     public init(
         value: ObservedValue, field: Field, host: HostReference, locator: Locator, time: Timestamp,
-        member: UnsafeRawBufferPointer? = nil, packetLength: UInt32 = 0
+        member: Optional<Span<UInt8>>, packetLength: UInt32 = 0
     ) {
-        self.init(value: value, field: field, host: host, locator: locator, time: time, packetLength: packetLength)
-        unsafe self.member = member
+        self.value = value
+        self.field = field
+        self.host = host
+        self.locator = locator
+        self.time = time
+        self.member = member
+        self.packetLength = packetLength
     }
 
     /// An observation that names no JSON member (every packet observation).
+    @_lifetime(copy value, copy host)
     public init(
         value: ObservedValue, field: Field, host: HostReference, locator: Locator, time: Timestamp,
         packetLength: UInt32 = 0

@@ -163,7 +163,7 @@ public final class PublicSuffixList: Sendable {
 
     /// Whether the last label of `bytes` is a top-level domain of the ICANN section
     /// (`com`, `uk`, `xn--p1ai`; not `php`, `so`-less `6`, `exe`). ASCII case folded.
-    public func hasKnownTopLevelDomain(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    public func hasKnownTopLevelDomain(_ bytes: Span<UInt8>) -> Bool {
         var start = bytes.count
         while start > 0, bytes[start - 1] != UInt8(ascii: ".") { start -= 1 }
         guard start < bytes.count, bytes.count - start <= 63 else { return false }
@@ -179,7 +179,7 @@ public final class PublicSuffixList: Sendable {
     /// `isPublicSuffix(bytes, section: .icann)` is false without looking further when
     /// the answer is `delegatedAlone` (no ICANN flag can be met past the last label).
     /// One hash probe; ASCII case folded.
-    public func topLevelDomainRules(_ bytes: UnsafeRawBufferPointer) -> TopLevelDomainRules {
+    public func topLevelDomainRules(_ bytes: Span<UInt8>) -> TopLevelDomainRules {
         var start = bytes.count
         while start > 0, bytes[start - 1] != UInt8(ascii: ".") { start -= 1 }
         guard start < bytes.count, bytes.count - start <= 63 else { return .notDelegated }
@@ -196,7 +196,7 @@ public final class PublicSuffixList: Sendable {
     /// Whether `bytes` (a domain name, labels joined by `.`, no trailing dot) is itself a
     /// public suffix under `section`'s rules, e.g. `com`, `co.uk`, `foo.kawasaki.jp`.
     /// A single label is always one (the list's implicit `*` rule).
-    public func isPublicSuffix(_ bytes: UnsafeRawBufferPointer, section: Section = .all) -> Bool {
+    public func isPublicSuffix(_ bytes: Span<UInt8>, section: Section = .all) -> Bool {
         guard let suffix = publicSuffixLength(bytes, section: section) else { return false }
         return suffix == bytes.count
     }
@@ -204,7 +204,7 @@ public final class PublicSuffixList: Sendable {
     /// The length in bytes of the registrable domain at the end of `bytes`: the public
     /// suffix and one more label (`example.co.uk` in `www.example.co.uk`); nil when the
     /// name is a public suffix itself or is not a well-formed name.
-    public func registrableDomainLength(_ bytes: UnsafeRawBufferPointer, section: Section = .all) -> Int? {
+    public func registrableDomainLength(_ bytes: Span<UInt8>, section: Section = .all) -> Int? {
         guard let suffix = publicSuffixLength(bytes, section: section), suffix < bytes.count else { return nil }
         // bytes[count - suffix - 1] is the dot before the suffix.
         var start = bytes.count - suffix - 1
@@ -215,7 +215,7 @@ public final class PublicSuffixList: Sendable {
     /// The length in bytes of the public suffix at the end of `bytes` (the prevailing
     /// rule of the list's algorithm); nil when `bytes` is empty, too long, or has an
     /// empty label.
-    public func publicSuffixLength(_ bytes: UnsafeRawBufferPointer, section: Section = .all) -> Int? {
+    public func publicSuffixLength(_ bytes: Span<UInt8>, section: Section = .all) -> Int? {
         let count = bytes.count
         guard count > 0, count <= Self.maximumNameLength else { return nil }
         let normal = section == .icann ? Self.normalICANN : Self.normalICANN | Self.normalPrivate
@@ -263,7 +263,7 @@ public final class PublicSuffixList: Sendable {
     static func presenceBit(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: hash >> 47) & (presenceBits - 1) }
 
     /// The probe ends: the table is at most half full, so an empty slot always follows.
-    private func find(hash: UInt64, _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Entry? {
+    private func find(hash: UInt64, _ bytes: Span<UInt8>, _ range: Range<Int>) -> Entry? {
         let bit = Self.presenceBit(hash)
         guard presence[bit >> 6] & 1 << UInt64(bit & 63) != 0 else { return nil }
         var slot = Int(truncatingIfNeeded: hash ^ (hash >> 29)) & mask
@@ -275,7 +275,7 @@ public final class PublicSuffixList: Sendable {
         }
     }
 
-    private func matches(_ entry: Entry, _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+    private func matches(_ entry: Entry, _ bytes: Span<UInt8>, _ range: Range<Int>) -> Bool {
         var keyIndex = Int(entry.offset)
         for index in range {
             let byte = bytes[index]

@@ -43,7 +43,7 @@ struct FuzzReplayTests {
         let run = try #require(FuzzTargets.all[target])
         for url in Self.inputs("corpus", target) + Self.inputs("crashes", target) {
             let data = try Data(contentsOf: url)
-            data.withUnsafeBytes { run($0) }
+            run([UInt8](data))
         }
     }
 
@@ -51,7 +51,7 @@ struct FuzzReplayTests {
     func tinyInputs(target: String) throws {
         let run = try #require(FuzzTargets.all[target])
         for bytes: [UInt8] in [[], [0], [0xFF], [0x0A]] {
-            bytes.withUnsafeBytes { run($0) }
+            run(bytes)
         }
     }
 
@@ -64,7 +64,7 @@ struct FuzzReplayTests {
         let before = leftovers()
         for name in FuzzTargets.names {
             let run = try #require(FuzzTargets.all[name])
-            Array("example.com\n10.0.0.1\n".utf8).withUnsafeBytes { run($0) }
+            run(Array("example.com\n10.0.0.1\n".utf8))
         }
         #expect(leftovers().subtracting(before).isEmpty)
     }
@@ -73,7 +73,7 @@ struct FuzzReplayTests {
     static func namesSeen(_ target: String, _ bytes: [UInt8]) throws -> Int {
         let run = try #require(FuzzTargets.all[target])
         let before = FuzzTargets.namesSeen.load(ordering: .relaxed)
-        bytes.withUnsafeBytes { run($0) }
+        run(bytes)
         return FuzzTargets.namesSeen.load(ordering: .relaxed) - before
     }
 

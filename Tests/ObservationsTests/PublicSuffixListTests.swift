@@ -21,16 +21,13 @@ let sampleRules = """
     // ===END PRIVATE DOMAINS===
     """
 
-func withBytes<R>(_ text: String, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-    Array(text.utf8).withUnsafeBytes(body)
+func withBytes<R>(_ text: String, _ body: (Span<UInt8>) -> R) -> R {
+    body(Array(text.utf8).span)
 }
 
 func registrable(_ list: PublicSuffixList, _ name: String, _ section: PublicSuffixList.Section = .all) -> String? {
-    withBytes(name) { bytes in
-        list.registrableDomainLength(bytes, section: section).map {
-            String(decoding: bytes[(bytes.count - $0)...], as: UTF8.self)
-        }
-    }
+    let length = withBytes(name) { list.registrableDomainLength($0, section: section) }
+    return length.map { String(name.utf8.suffix($0))! }
 }
 
 @Suite struct PublicSuffixListTests {
