@@ -128,7 +128,7 @@ final class LineBatch: @unchecked Sendable {
     /// its member path copied.
     func keep(_ observation: LineObservation, lineStart: Int, member: Optional<Span<UInt8>>) {
         var kept = observation.shifted(by: lineStart)
-        if let member { kept.member = members.copy(member) }
+        kept.member = if let member { members.copy(member) } else { nil }
         hits.append(kept)
     }
 
@@ -408,9 +408,8 @@ extension LogReader {
             }
             lines.append(line, number: number, offset: offset, head: head)
         }
-        let isEmpty = lines.isEmpty
-        current.give(&lines)
-        if isEmpty {
+        if lines.isEmpty {
+            current.give(&lines)
             pool.giveBack(current, submitted: false)
         } else {
             submitCurrent()

@@ -230,8 +230,10 @@ public final class LogReader {
                 return false
             }
             var kept = observation
-            if let member, members.bytes.count + member.count <= LogReader.heldMembersCapacity {
-                kept.member = members.copy(member)
+            kept.member = if let member, members.bytes.count + member.count <= LogReader.heldMembersCapacity {
+                members.copy(member)
+            } else {
+                nil
             }
             observations.append(kept)
             return true

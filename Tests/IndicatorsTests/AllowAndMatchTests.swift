@@ -7,8 +7,8 @@ func day(_ year: Int, _ month: Int, _ day: Int) -> Timestamp {
     Timestamp(year: year, month: month, day: day, hour: 0, minute: 0, second: 0) ?? Timestamp(nanoseconds: 0)
 }
 
-func withBytes<R>(_ text: String, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-    Array(text.utf8).withUnsafeBytes(body)
+func withBytes<R>(_ text: String, _ body: (Span<UInt8>) -> R) -> R {
+    body(Array(text.utf8).span)
 }
 
 @Suite struct AllowAndMatchTests {

@@ -69,8 +69,8 @@ func contentLines(_ path: String) throws -> [String] {
         #expect(rules.indicators.count == lines.count - withPort.count - leadingDot.count)
         #expect(rules.indicators.allSatisfy { $0.type == .domain })
         let table = rules.compile()
-        #expect(Array("www.Tor2Web.org.".utf8).withUnsafeBytes { table.lookup(.domain($0)) } != nil)
-        #expect(Array("nottor2web.org".utf8).withUnsafeBytes { table.lookup(.domain($0)) } == nil)
+        #expect(OwnedValue.domain("www.Tor2Web.org.").withObservedValue { table.lookup($0) } != nil)
+        #expect(OwnedValue.domain("nottor2web.org").withObservedValue { table.lookup($0) } == nil)
     }
 
     /// LOKI's C2 list: domains and IPv4 addresses, some as `ip;score` (1844 content
@@ -149,8 +149,8 @@ func contentLines(_ path: String) throws -> [String] {
         if path.hasSuffix("emotet.txt") {
             // maltrail's `host/path` trail matches the URL under any scheme.
             let table = rules.compile()
-            #expect(Array("https://Tamariaclinic.com/blog/po22/".utf8).withUnsafeBytes { table.lookup(.url($0)) } != nil)
-            #expect(Array("http://tamariaclinic.com/blog/po23/".utf8).withUnsafeBytes { table.lookup(.url($0)) } == nil)
+            #expect(OwnedValue.url("https://Tamariaclinic.com/blog/po22/").withObservedValue { table.lookup($0) } != nil)
+            #expect(OwnedValue.url("http://tamariaclinic.com/blog/po23/").withObservedValue { table.lookup($0) } == nil)
         }
     }
 
@@ -211,14 +211,15 @@ func contentLines(_ path: String) throws -> [String] {
         ]
         let table = withIndicators.compile()
         let time = Timestamp(seconds: 1_700_000_000)
-        let hit = try #require(table.match(.ipv4(IPv4Address(0xC000_0207)), at: time))
+        let match = table.match(.ipv4(IPv4Address(0xC000_0207)), at: time)
+        let hit = try #require(match)
         let entry = rules.allowEntries[try #require(hit.suppressedBy)]
         #expect(entry.listName == "List of RFC 5735 CIDR blocks" && entry.value == "192.0.2.0/24" && entry.line > 0)
         let vpn = try #require(table.match(.ipv4(IPv4Address(0x0509_0C0D)), at: time)?.suppressedBy)
         #expect(rules.allowEntries[vpn].value == "5.9.0.0/16")
         #expect(table.match(.ipv4(IPv4Address(0x050A_0C0D)), at: time) == IndicatorMatch(indicator: 2))
         // Google's `string` entries with a leading dot (".google.ad") allow the subdomains.
-        let suppressed = Array("cairn-test.Google.ad".utf8).withUnsafeBytes { table.suppression(of: .domain($0), at: time) }
+        let suppressed = OwnedValue.domain("cairn-test.Google.ad").withObservedValue { table.suppression(of: $0, at: time) }
         #expect(suppressed.map { rules.allowEntries[$0].value } == "google.ad")
     }
 

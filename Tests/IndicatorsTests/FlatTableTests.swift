@@ -209,7 +209,7 @@ import TestSupport
             (.ipv4(IPv4Address(0xC633_6409)), 6),
         ]
         for (value, expected) in probes {
-            #expect(table.withObservedValue(value) { table.lookup($0) } == expected, "\(value)")
+            #expect(value.withObservedValue { table.lookup($0) } == expected, "\(value)")
         }
         #expect(table.counts.ipv4 == 2 && table.counts.ipv6 == 1 && table.counts.domains == 4 && table.counts.digests == 1)
     }

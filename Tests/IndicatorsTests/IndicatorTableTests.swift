@@ -17,11 +17,11 @@ func match(_ rules: RuleSet, _ table: IndicatorTable, _ value: ObservedValue) ->
 }
 
 func domain(_ rules: RuleSet, _ table: IndicatorTable, _ name: String) -> String? {
-    Array(name.utf8).withUnsafeBytes { match(rules, table, .domain($0)) }
+    OwnedValue.domain(name).withObservedValue { match(rules, table, $0) }
 }
 
 func digest(_ rules: RuleSet, _ table: IndicatorTable, _ hex: String) -> String? {
-    Array(hex.utf8).withUnsafeBytes { match(rules, table, .hexDigest($0)) }
+    OwnedValue.hexDigest(hex).withObservedValue { match(rules, table, $0) }
 }
 
 @Suite struct IndicatorTableTests {
@@ -123,8 +123,8 @@ func digest(_ rules: RuleSet, _ table: IndicatorTable, _ hex: String) -> String?
         let table = RuleSet(indicators: []).compile()
         #expect(table.lookup(.ipv4(IPv4Address(0))) == nil)
         #expect(table.lookup(.ipv6(IPv6Address(high: 0, low: 1))) == nil)
-        #expect(Array("evil.com".utf8).withUnsafeBytes { table.lookup(.domain($0)) } == nil)
-        #expect([UInt8]().withUnsafeBytes { table.lookup(.hexDigest($0)) } == nil)
+        #expect(OwnedValue.domain("evil.com").withObservedValue { table.lookup($0) } == nil)
+        #expect(OwnedValue.hexDigest("").withObservedValue { table.lookup($0) } == nil)
     }
 
     @Test func manyDomainsAllFoundAndNeighboursMissed() {
@@ -132,7 +132,7 @@ func digest(_ rules: RuleSet, _ table: IndicatorTable, _ hex: String) -> String?
         let (rules, table) = table(names)
         #expect(table.counts.domains == 5000)
         for (index, name) in names.enumerated() {
-            #expect(Array(name.uppercased().utf8).withUnsafeBytes { table.lookup(.domain($0)) } == index)
+            #expect(OwnedValue.domain(name.uppercased()).withObservedValue { table.lookup($0) } == index)
             #expect(domain(rules, table, "x" + name) == nil)
         }
     }

@@ -476,7 +476,8 @@ enum ByteAtATimeScanner {
             }
         }
         guard labels >= 1 else { return nil }
-        let name = UnsafeRawBufferPointer(rebasing: text[start..<end])
+        // Safe: the name lies inside `text`, which outlives its use in the checks below.
+        let name = unsafe Span<UInt8>(_unsafeBytes: UnsafeRawBufferPointer(rebasing: text[start..<end]))
         if let suffixes {
             let lastLabel = (end - labelLength)..<end
             guard suffixes.hasKnownTopLevelDomain(name) || isOne(of: specialUseTopLevelDomains, text, lastLabel),

@@ -292,17 +292,17 @@ func logsReadAtOnceShareOnePool(readers: Int, threads: Int) throws {
     #expect(none.record.lines == single.lines)
 }
 
-@Test func memberCopiesStayWhereTheyAre() {
+@Test func memberCopiesKeepTheirBytesAsTheBufferGrows() {
     var copies = MemberCopies()
-    defer { copies.deallocate() }
-    var kept: [(UnsafeRawBufferPointer, [UInt8])] = []
-    // Enough to fill several blocks, with one copy larger than a block.
+    var kept: [(Range<Int>, [UInt8])] = []
+    // Enough to make the buffer grow many times, with one copy of 64 KiB.
     for index in 0..<3000 {
-        let bytes = [UInt8](repeating: UInt8(index % 251), count: index == 1500 ? MemberCopies.blockSize + 5 : 1 + index % 97)
-        kept.append((bytes.withUnsafeBytes { copies.copy($0) }, bytes))
+        let bytes = [UInt8](repeating: UInt8(index % 251), count: index == 1500 ? 65_541 : 1 + index % 97)
+        kept.append((copies.copy(bytes.span), bytes))
     }
-    for (copy, bytes) in kept { #expect([UInt8](copy) == bytes) }
-    copies.reset()
-    let again = [UInt8]("again".utf8).withUnsafeBytes { copies.copy($0) }
-    #expect([UInt8](again) == [UInt8]("again".utf8))
+    for (range, bytes) in kept { #expect(Array(copies.bytes[range]) == bytes) }
+    copies.removeAll()
+    let again = copies.copy([UInt8]("again".utf8).span)
+    #expect(again == 0..<5)
+    #expect(copies.bytes == [UInt8]("again".utf8))
 }

@@ -16,7 +16,7 @@ struct Seen: Hashable, CustomStringConvertible {
     var member: String?
 
     init(_ observation: Observation) {
-        member = observation.member.map { String(decoding: $0, as: UTF8.self) }
+        member = if let bytes = observation.member { bytes.string } else { nil }
         value = observation.value.owned
         field = observation.field
         host = observation.host.text
@@ -51,7 +51,7 @@ struct SeenLine: Equatable {
     var destination: String?
 
     init(_ line: LogReader.LineView) {
-        bytes = [UInt8](line.bytes)
+        bytes = line.bytes.array
         locator = line.locator
         time = line.time
         host = line.host.text
@@ -150,7 +150,7 @@ enum Fixture {
         let reader = LogReader(file: file, compressed: compressed, options: options, chunkSize: chunkSize)
         var lines: [FramedLine] = []
         let summary = reader.readLines(progress: { _ in }) { line, number, offset in
-            lines.append(FramedLine(bytes: [UInt8](line), number: number, offset: offset))
+            lines.append(FramedLine(bytes: line.array, number: number, offset: offset))
         }
         #expect(file.bytesRead == file.size, "the file is drained to its end")
         return (lines, summary)
