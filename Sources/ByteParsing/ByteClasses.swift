@@ -27,9 +27,12 @@ public enum ByteClasses {
 
     /// Bit `i` set when byte `i` is a word byte, and when it is `.`, `@` or `:`.
     public struct Masks: Equatable, Sendable {
+        /// Lanes holding a word byte.
         public var word: UInt16
+        /// Lanes holding `.`, `@` or `:`.
         public var special: UInt16
 
+        /// Masks with the given lanes set.
         @inlinable
         public init(word: UInt16, special: UInt16) {
             self.word = word
@@ -39,9 +42,12 @@ public enum ByteClasses {
 
     /// Bit `i` set when byte `i` is an ASCII letter, and when it is an ASCII digit.
     public struct Kinds: Equatable, Sendable {
+        /// Lanes holding an ASCII letter.
         public var letter: UInt16
+        /// Lanes holding an ASCII digit.
         public var digit: UInt16
 
+        /// Kinds with the given lanes set.
         @inlinable
         public init(letter: UInt16, digit: UInt16) {
             self.letter = letter
@@ -56,10 +62,14 @@ public enum ByteClasses {
     /// Bit `i` set when byte `i` may go on an IPv6 run (`[0-9A-Za-z:.]`, `isIPv6RunByte`),
     /// when it is `:`, and when it is a letter that is no hex digit (`g`-`z`, `G`-`Z`).
     public struct RunMasks: Equatable, Sendable {
+        /// Lanes holding `[0-9A-Za-z:.]`.
         public var run: UInt16
+        /// Lanes holding `:`.
         public var colon: UInt16
+        /// Lanes holding a letter that is no hex digit.
         public var nonHexLetter: UInt16
 
+        /// Masks with the given lanes set.
         @inlinable
         public init(run: UInt16, colon: UInt16, nonHexLetter: UInt16) {
             self.run = run
