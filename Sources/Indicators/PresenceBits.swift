@@ -47,7 +47,10 @@ struct PresenceBits: Sendable {
     func mayContain(_ position: Int) -> Bool {
         guard mask >= 0 else { return true }
         let bit = position & mask
-        return (words[bit >> 6] >> UInt64(bit & 63)) & 1 != 0
+        // Safe: `bit` is masked to the filter's size, which `words` holds (mask + 1 bits,
+        // a multiple of 64, checked when decoded from a cache); unchecked because this is
+        // every lookup's first step.
+        return unsafe (words.span[unchecked: bit >> 6] >> UInt64(bit & 63)) & 1 != 0
     }
 
     var memoryBytes: Int { words.capacity * 8 }
