@@ -47,10 +47,8 @@ struct PresenceBits: Sendable {
     func mayContain(_ position: Int) -> Bool {
         guard mask >= 0 else { return true }
         let bit = position & mask
-        // Safe: `bit` is masked to the filter's size, which `words` holds (mask + 1 bits,
-        // a multiple of 64, checked when decoded from a cache); unchecked because this is
-        // every lookup's first step.
-        return unsafe (words.span[unchecked: bit >> 6] >> UInt64(bit & 63)) & 1 != 0
+        // A checked read: an unchecked one measured no faster (`cairn-bench lookups`).
+        return (words[bit >> 6] >> UInt64(bit & 63)) & 1 != 0
     }
 
     var memoryBytes: Int { words.capacity * 8 }
