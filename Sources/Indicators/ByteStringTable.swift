@@ -69,7 +69,8 @@ struct ByteStringTable: Sendable {
             let start = arena.count
             arena.append(span: bytes)
             if lowercase {
-                for k in start..<start + length { arena[k] = ByteStringTable.lowercased(arena[k]) }
+                var bytes = arena.mutableSpan
+                for k in start..<start + length { bytes[k] = ByteStringTable.lowercased(bytes[k]) }
             }
             spans.append(UInt64(start) << 24 | UInt64(length))
             indices.append(index)

@@ -161,9 +161,10 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
         guard !networks.isEmpty else { return }
         var networks = networks
         var inIndexOrder = true
-        for k in networks.indices {
-            networks[k].start = networks[k].start.masked(prefix: Int(networks[k].prefix))
-            if k > 0, networks[k].index < networks[k - 1].index { inIndexOrder = false }
+        var masked = networks.mutableSpan
+        for k in masked.indices {
+            masked[k].start = masked[k].start.masked(prefix: Int(masked[k].prefix))
+            if k > 0, masked[k].index < masked[k - 1].index { inIndexOrder = false }
         }
         if inIndexOrder {
             // As compiled from a rule set: a stable radix sort by (start, prefix) leaves
@@ -260,19 +261,30 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
         var other = networks
         var counts = [Int](repeating: 0, count: 257)
         func pass(_ digit: (Network) -> Int) {
-            for k in counts.indices { counts[k] = 0 }
-            for network in networks { counts[digit(network) + 1] += 1 }
-            guard counts[digit(networks[0]) + 1] != count else { return }  // one digit: nothing moves
-            for k in 1..<257 { counts[k] += counts[k - 1] }
-            for network in networks {
-                let d = digit(network)
-                other[counts[d]] = network
-                counts[d] += 1
-            }
-            swap(&networks, &other)
+            let moved = distribute(networks.span, into: &other, counts: &counts, digit)
+            if moved { swap(&networks, &other) }
         }
         pass { Int($0.prefix) }
         for k in 0..<Key.bitWidth / 8 { pass { $0.start.byte(k) } }
+    }
+
+    /// One counting pass of the radix sort: `source` stably into `target` by `digit`;
+    /// false (and nothing moved) when every network has the same digit.
+    private static func distribute(
+        _ source: Span<Network>, into target: inout [Network], counts: inout [Int], _ digit: (Network) -> Int
+    ) -> Bool {
+        var tally = counts.mutableSpan
+        for k in tally.indices { tally[k] = 0 }
+        for k in source.indices { tally[digit(source[k]) + 1] += 1 }
+        guard tally[digit(source[0]) + 1] != source.count else { return false }  // one digit: nothing moves
+        for k in 1..<257 { tally[k] += tally[k - 1] }
+        var moved = target.mutableSpan
+        for k in source.indices {
+            let d = digit(source[k])
+            moved[tally[d]] = source[k]
+            tally[d] += 1
+        }
+        return true
     }
 
     /// The indicator index of the most specific network containing `address`, or nil.
