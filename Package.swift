@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "Observations", dependencies: ["ByteParsing"]),
         .target(
             name: "Indicators",
-            dependencies: ["Observations", "ByteParsing", "CGuardedMapping", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Observations", "ByteParsing", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "CaptureDecoding",
