@@ -69,6 +69,8 @@ import Darwin
     private var slotFilled = 0
     private var slotConsumed = 0
     private var slotSubmitted = 0
+    /// Set while `withNextWindow` lends a window: reading then is a programming error.
+    private var lending = false
 
     /// Opens `path` read-only. Throws `InputFileError` naming the path and the reason.
     public convenience init(path: String) throws(InputFileError) {
@@ -123,6 +125,7 @@ import Darwin
     /// buffer unless the file ends (or a read error follows some bytes: those are
     /// returned, and the error is thrown by the next call).
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(InputFileError) -> Int {
+        precondition(!lending, "InputFile: read while a window is lent")
         guard let base = unsafe buffer.baseAddress, buffer.count > 0 else { return 0 }
         var copied = 0
         while copied < buffer.count {
@@ -152,6 +155,7 @@ import Darwin
     /// call of `borrow`, `read(into:)` or `drain()` on this file (the ring reuses a
     /// buffer only after the reader has moved past it and its hashing is done).
     public func borrow(upTo maxCount: Int) throws(InputFileError) -> UnsafeRawBufferPointer {
+        precondition(!lending, "InputFile: read while a window is lent")
         guard maxCount > 0 else { return unsafe UnsafeRawBufferPointer(start: nil, count: 0) }
         if slotConsumed == slotFilled {
             try advance()
@@ -165,10 +169,41 @@ import Darwin
         return unsafe bytes
     }
 
+    /// Lends the next bytes of the file to `body` as a span, without copying them: the
+    /// bytes `borrow(upTo:)` would hand out (up to `maxCount`, at least one unless the
+    /// file has ended, never past the end of one window), hashed the same way; empty at
+    /// the end of the file. The span cannot outlive `body`, and while `body` runs the
+    /// file refuses to be read (a read would let the ring reuse the buffer lent): this
+    /// is how a reader parses records in place without touching raw memory.
+    public func withNextWindow<Result>(
+        upTo maxCount: Int = .max, _ body: (Span<UInt8>) -> Result
+    ) throws(InputFileError) -> Result {
+        let window = unsafe try borrow(upTo: maxCount)
+        lending = true
+        defer { lending = false }
+        // Safe: the window's bytes stay valid until the next read of the file, which
+        // `lending` rules out while `body` runs; the span cannot leave `body`.
+        return unsafe body(Span(_unsafeBytes: window))
+    }
+
+    /// Reads (and hashes, as every read does) until `bytes` holds `count` bytes or the
+    /// file ends, appending to `bytes`: an owned copy, for a reader that keeps bytes past
+    /// the next read. What was read before a read error stays appended.
+    public func read(upTo count: Int, appendingTo bytes: inout [UInt8]) throws(InputFileError) {
+        while bytes.count < count {
+            let got = try withNextWindow(upTo: count - bytes.count) { window in
+                bytes.append(span: window)
+                return window.count
+            }
+            if got == 0 { return }
+        }
+    }
+
     /// Reads the rest of the file (without handing it out) so that the digest covers
     /// every byte, e.g. after a reader stopped early at a damaged record. No copy: the
     /// ring's buffers go straight to the hasher.
     public func drain() throws(InputFileError) {
+        precondition(!lending, "InputFile: read while a window is lent")
         while true {
             if slotConsumed == slotFilled {
                 try advance()
