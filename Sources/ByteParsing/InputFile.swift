@@ -13,7 +13,8 @@ import Darwin
 /// is handed out in windows of `ringSlotSize` bytes, and each window the caller has
 /// been given in full goes to a hashing thread, which updates the SHA-256 in file
 /// order. A regular file is memory-mapped, and its windows are slices of the mapping:
-/// `borrow(upTo:)` hands them out without any copy. Where a file cannot be mapped (or
+/// `withNextWindow` lends them as spans (and `borrow(upTo:)` as pointers) without any
+/// copy. Where a file cannot be mapped (or
 /// `memoryMapped` is false), each window is one `read(2)` into a small ring of
 /// buffers (`ringSlotCount` × `ringSlotSize`). The reader waits only when every
 /// buffer of the ring is still waiting to be hashed; `sha256Hex` waits for the hasher
@@ -36,7 +37,7 @@ import Darwin
     public let path: String
     /// Size in bytes when it was opened.
     public let size: UInt64
-    /// Bytes read so far (handed to callers of `read(into:)`, or skipped by `drain()`).
+    /// Bytes read so far (handed out by the reads, or skipped by `drain()`).
     public private(set) var bytesRead: UInt64 = 0
     private let descriptor: Int32
     private var closed = false

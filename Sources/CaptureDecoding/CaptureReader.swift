@@ -220,15 +220,8 @@ public final class CaptureReader {
             summary.packets += 1
             if let filter, !filter.passes(record.bytes, header: CaptureReader.filterHeader(record)) {
                 summary.packetsFiltered += 1
-            } else if let link {
-                let anomaliesBefore = decoder.anomalies.total
-                decoder.decode(
-                    packet: record.bytes, link: link, locator: .packet(summary.packets), time: record.time,
-                    wireLength: record.originalLength, observe: observe)
-                summary.countDecoded(anomalous: decoder.anomalies.total != anomaliesBefore)
             } else {
-                summary.anomalies.record(.linkUnsupported)
-                summary.packetsUndecodable += 1
+                CaptureReader.decode(record, link: link, decoder: &decoder, into: &summary, observe: observe)
             }
             if summary.packets % CaptureReader.progressInterval == 0 {
                 summary.bytesConsumed = reader.consumedOffset
@@ -239,6 +232,25 @@ public final class CaptureReader {
         if case .damage(let reason) = ending {
             summary.damage = "reading stopped at packet \(summary.packets + 1) (\(summary.packets) read): \(reason)"
         }
+    }
+
+    /// Decodes a packet that passed the filter and counts it in its bucket; a link type
+    /// Cairn does not decode (`link` nil) makes it undecodable.
+    @inline(__always)
+    private static func decode(
+        _ record: CaptureRecord, link: LinkLayer?, decoder: inout PacketDecoder, into summary: inout ReadSummary,
+        observe: (Observation) -> Void
+    ) {
+        guard let link else {
+            summary.anomalies.record(.linkUnsupported)
+            summary.packetsUndecodable += 1
+            return
+        }
+        let anomaliesBefore = decoder.anomalies.total
+        decoder.decode(
+            packet: record.bytes, link: link, locator: .packet(record.frame), time: record.time,
+            wireLength: record.originalLength, observe: observe)
+        summary.countDecoded(anomalous: decoder.anomalies.total != anomaliesBefore)
     }
 
     /// A pcap record's header as libpcap hands it to a filter (the file was opened with
@@ -269,16 +281,7 @@ public final class CaptureReader {
                 if let note = CaptureReader.note(link: link, linkType: linkType), noted.insert(linkType).inserted {
                     summary.notes.append(note)
                 }
-                if let link {
-                    let anomaliesBefore = decoder.anomalies.total
-                    decoder.decode(
-                        packet: record.bytes, link: link, locator: .packet(record.frame), time: record.time,
-                        wireLength: record.originalLength, observe: observe)
-                    summary.countDecoded(anomalous: decoder.anomalies.total != anomaliesBefore)
-                } else {
-                    summary.anomalies.record(.linkUnsupported)
-                    summary.packetsUndecodable += 1
-                }
+                CaptureReader.decode(record, link: link, decoder: &decoder, into: &summary, observe: observe)
             } else {
                 summary.packetsFiltered += 1
             }

@@ -37,7 +37,7 @@ import ByteParsing
 import Observations
 
 /// How a record reader's `read(_:)` ended.
-enum RecordsEnd: Equatable {
+enum RecordsEnd {
     /// The end of the file, cleanly at a record boundary.
     case end
     /// The caller's `body` returned false.
