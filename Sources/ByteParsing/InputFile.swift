@@ -321,6 +321,21 @@ extension InputFile {
     }
 }
 
+extension Span where Element == UInt8 {
+    /// Asks the CPU to start loading the bytes at `offset` and the cache line after them,
+    /// so that a reader of `InputFile`'s windows can have the next record on its way
+    /// while the current one is decoded. Reads nothing; an offset outside the span is
+    /// ignored.
+    @inlinable public func prefetch(at offset: Int) {
+        guard offset >= 0, offset < count else { return }
+        // Safe: the address lies within the span, and a prefetch neither reads nor faults
+        // (not even for the second line, which may lie past the span).
+        unsafe withUnsafeBufferPointer { buffer in
+            if let base = buffer.baseAddress { unsafe cairn_prefetch(base + offset) }
+        }
+    }
+}
+
 /// Why an input file could not be opened or read.
 public struct InputFileError: Error, CustomStringConvertible, Sendable {
     public var path: String

@@ -278,6 +278,7 @@ final class PcapReader {
             case .record(let header, let kept, let length) where length <= rest.count:
                 offset += length
                 consumedOffset += UInt64(length)
+                window.prefetch(at: offset)
                 let data = rest.extracting(recordHeaderLength..<(recordHeaderLength + kept))
                 if !body(record(header, data)) { return .stopped }
             case .record, .needs:
