@@ -116,7 +116,7 @@ final class PcapNGReader {
     }
 
     /// Reads the first block, which must be a valid Section Header Block; returns why
-    /// not, or nil. Called once, before `next()`.
+    /// not, or nil. Called once, before `read(_:)`.
     func readFirstSection() -> String? {
         guard ensure(4), load32(at: start, bigEndian: false) == PcapNGReader.sectionHeaderType else {
             return readError.map { "read error: \($0.reason)" } ?? "not a pcapng file"
