@@ -13,7 +13,8 @@ import Darwin
 /// is handed out in windows of `ringSlotSize` bytes, and each window the caller has
 /// been given in full goes to a hashing thread, which updates the SHA-256 in file
 /// order. A regular file is memory-mapped, and its windows are slices of the mapping:
-/// `borrow(upTo:)` hands them out without any copy. Where a file cannot be mapped (or
+/// `withNextWindow` lends them as spans (and `borrow(upTo:)` as pointers) without any
+/// copy. Where a file cannot be mapped (or
 /// `memoryMapped` is false), each window is one `read(2)` into a small ring of
 /// buffers (`ringSlotCount` × `ringSlotSize`). The reader waits only when every
 /// buffer of the ring is still waiting to be hashed; `sha256Hex` waits for the hasher
@@ -36,7 +37,7 @@ import Darwin
     public let path: String
     /// Size in bytes when it was opened.
     public let size: UInt64
-    /// Bytes read so far (handed to callers of `read(into:)`, or skipped by `drain()`).
+    /// Bytes read so far (handed out by the reads, or skipped by `drain()`).
     public private(set) var bytesRead: UInt64 = 0
     private let descriptor: Int32
     private var closed = false
@@ -69,6 +70,8 @@ import Darwin
     private var slotFilled = 0
     private var slotConsumed = 0
     private var slotSubmitted = 0
+    /// Set while `withNextWindow` lends a window: reading then is a programming error.
+    private var lending = false
 
     /// Opens `path` read-only. Throws `InputFileError` naming the path and the reason.
     public convenience init(path: String) throws(InputFileError) {
@@ -123,6 +126,7 @@ import Darwin
     /// buffer unless the file ends (or a read error follows some bytes: those are
     /// returned, and the error is thrown by the next call).
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(InputFileError) -> Int {
+        precondition(!lending, "InputFile: read while a window is lent")
         guard let base = unsafe buffer.baseAddress, buffer.count > 0 else { return 0 }
         var copied = 0
         while copied < buffer.count {
@@ -152,6 +156,7 @@ import Darwin
     /// call of `borrow`, `read(into:)` or `drain()` on this file (the ring reuses a
     /// buffer only after the reader has moved past it and its hashing is done).
     public func borrow(upTo maxCount: Int) throws(InputFileError) -> UnsafeRawBufferPointer {
+        precondition(!lending, "InputFile: read while a window is lent")
         guard maxCount > 0 else { return unsafe UnsafeRawBufferPointer(start: nil, count: 0) }
         if slotConsumed == slotFilled {
             try advance()
@@ -165,10 +170,41 @@ import Darwin
         return unsafe bytes
     }
 
+    /// Lends the next bytes of the file to `body` as a span, without copying them: the
+    /// bytes `borrow(upTo:)` would hand out (up to `maxCount`, at least one unless the
+    /// file has ended, never past the end of one window), hashed the same way; empty at
+    /// the end of the file. The span cannot outlive `body`, and while `body` runs the
+    /// file refuses to be read (a read would let the ring reuse the buffer lent): this
+    /// is how a reader parses records in place without touching raw memory.
+    public func withNextWindow<Result>(
+        upTo maxCount: Int = .max, _ body: (Span<UInt8>) -> Result
+    ) throws(InputFileError) -> Result {
+        let window = unsafe try borrow(upTo: maxCount)
+        lending = true
+        defer { lending = false }
+        // Safe: the window's bytes stay valid until the next read of the file, which
+        // `lending` rules out while `body` runs; the span cannot leave `body`.
+        return unsafe body(Span(_unsafeBytes: window))
+    }
+
+    /// Reads (and hashes, as every read does) until `bytes` holds `count` bytes or the
+    /// file ends, appending to `bytes`: an owned copy, for a reader that keeps bytes past
+    /// the next read. What was read before a read error stays appended.
+    public func read(upTo count: Int, appendingTo bytes: inout [UInt8]) throws(InputFileError) {
+        while bytes.count < count {
+            let got = try withNextWindow(upTo: count - bytes.count) { window in
+                bytes.append(span: window)
+                return window.count
+            }
+            if got == 0 { return }
+        }
+    }
+
     /// Reads the rest of the file (without handing it out) so that the digest covers
     /// every byte, e.g. after a reader stopped early at a damaged record. No copy: the
     /// ring's buffers go straight to the hasher.
     public func drain() throws(InputFileError) {
+        precondition(!lending, "InputFile: read while a window is lent")
         while true {
             if slotConsumed == slotFilled {
                 try advance()
@@ -282,6 +318,21 @@ extension InputFile {
                 reason: "the file shrank, or its device failed, while it was being read (bus error on its mapping)")
         }
         slotFilled = count
+    }
+}
+
+extension Span where Element == UInt8 {
+    /// Asks the CPU to start loading the bytes at `offset` and the cache line after them,
+    /// so that a reader of `InputFile`'s windows can have the next record on its way
+    /// while the current one is decoded. Reads nothing; an offset outside the span is
+    /// ignored.
+    @inlinable public func prefetch(at offset: Int) {
+        guard offset >= 0, offset < count else { return }
+        // Safe: the address lies within the span, and a prefetch neither reads nor faults
+        // (not even for the second line, which may lie past the span).
+        unsafe withUnsafeBufferPointer { buffer in
+            if let base = buffer.baseAddress { unsafe cairn_prefetch(base + offset) }
+        }
     }
 }
 

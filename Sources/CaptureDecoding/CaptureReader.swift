@@ -21,8 +21,10 @@ import Glibc
 /// (`ReadSummary.packets` does not count it; `frames` does). Not thread-safe: one
 /// reader task owns it.
 ///
-/// `@safe`: the compiled filter is private, made in `init` and freed in `deinit`.
-@safe public final class CaptureReader {
+/// Raw memory in the capture readers is confined to this file: libpcap's calls (the
+/// pcap header's handle, compiled filters and link-type names). The record readers
+/// parse spans lent by `InputFile.withNextWindow` or of their own buffers.
+public final class CaptureReader {
     /// How often `read` reports progress, in packets.
     public static let progressInterval: UInt64 = 16_384
 
@@ -42,7 +44,7 @@ import Glibc
     /// The reader of a pcap file (nil for pcapng).
     private let pcap: PcapReader?
     /// The filter compiled for a pcap file.
-    private let program: UnsafeMutablePointer<bpf_program>?
+    private let filter: CompiledFilter?
     private let pcapng: PcapNGReader?
     private let filters: FilterPrograms?
     private let link: LinkLayer?
@@ -54,15 +56,10 @@ import Glibc
     /// for Ethernet; a capture of another link type compiles it again when it is opened.
     /// Returns libpcap's reason when it does not compile.
     public static func filterProblem(_ filter: String) -> String? {
-        // Safe: a handle of this call's own, closed on return; libpcap reads the filter
-        // text and fills `program` during each call; its error message is copied at once.
+        // Safe: a handle of this call's own, closed on return.
         guard let handle = unsafe pcap_open_dead(DLT_EN10MB, 65_535) else { return "libpcap could not start" }
         defer { unsafe pcap_close(handle) }
-        var program = unsafe bpf_program()
-        guard unsafe pcap_compile(handle, &program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
-            return unsafe pcap_geterr(handle).map { unsafe String(cString: $0) } ?? "unknown error"
-        }
-        unsafe pcap_freecode(&program)
+        if case .failure(let problem) = unsafe CompiledFilter.compile(filter, handle: handle) { return problem.description }
         return nil
     }
 
@@ -116,8 +113,7 @@ import Glibc
                 filters = programs
             }
             self.pcap = nil
-            // Safe: no program (filters are compiled per link type for pcapng).
-            unsafe self.program = nil
+            self.filter = nil
             self.pcapng = reader
             self.filters = filters
             self.linkType = first ?? -1
@@ -127,35 +123,22 @@ import Glibc
         }
 
         let reader = try PcapReader(file: file, prefix: prefix)
-        var program: UnsafeMutablePointer<bpf_program>? = nil
+        var compiled: CompiledFilter? = nil
         if let filter {
             // Compiled for this file's link type and snapshot length, as libpcap would.
-            // Safe: one program at a fixed address, freed here on failure or in deinit;
-            // the reader's handle is alive; libpcap's message is copied at once.
-            let compiled = UnsafeMutablePointer<bpf_program>.allocate(capacity: 1)
-            unsafe compiled.initialize(to: bpf_program())
-            guard unsafe pcap_compile(reader.handle, compiled, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
-                let reason = unsafe pcap_geterr(reader.handle).map { unsafe String(cString: $0) } ?? "unknown error"
-                unsafe compiled.deallocate()
-                throw CaptureError(path: file.path, message: "filter \"\(filter)\" does not compile: \(reason)")
+            switch reader.libpcap.compile(filter) {
+            case .success(let program): compiled = program
+            case .failure(let problem):
+                throw CaptureError(path: file.path, message: "filter \"\(filter)\" does not compile: \(problem)")
             }
-            unsafe program = compiled
         }
         self.pcap = reader
-        unsafe self.program = program
+        self.filter = compiled
         self.pcapng = nil
         self.filters = nil
         self.linkType = reader.linkType
         self.linkTypeName = CaptureReader.name(ofLinkType: reader.linkType)
         self.link = LinkLayer(dataLinkType: reader.linkType)
-    }
-
-    deinit {
-        // Safe: the program compiled in init, used by no one after the reader.
-        if let program = unsafe program {
-            unsafe pcap_freecode(program)
-            unsafe program.deallocate()
-        }
     }
 
     /// libpcap's DLT_ value for a pcapng LINKTYPE_ value: they are equal except for a
@@ -181,8 +164,13 @@ import Glibc
     }
 
     static func name(ofLinkType linkType: Int32) -> String {
+        libpcapName(ofLinkType: linkType) ?? "unknown"
+    }
+
+    /// libpcap's name for a DLT_ value (`EN10MB`, `RAW`…); nil when it has none.
+    static func libpcapName(ofLinkType linkType: Int32) -> String? {
         // Safe: libpcap's name is a static C string (or nil), copied at once.
-        unsafe pcap_datalink_val_to_name(linkType).map { unsafe String(cString: $0) } ?? "unknown"
+        unsafe pcap_datalink_val_to_name(linkType).map { unsafe String(cString: $0) }
     }
 
     /// Reads every packet. `observe` gets each observation (borrowed: valid during the
@@ -226,115 +214,86 @@ import Glibc
     ) {
         // `frames` (a class property) is written once at the end, not per packet.
         defer { frames = summary.packets }
-        while true {
-            // Safe (the record's bytes, to the end of this pass of the loop): borrowed from
-            // the reader, valid until its next `next()`, and handed on for one call each.
-            let data: UnsafeRawBufferPointer
-            let originalLength: UInt32
-            let time: Timestamp
-            switch reader.next() {
-            case .end:
-                return
-            case .damage(let reason):
-                summary.damage = "reading stopped at packet \(summary.packets + 1) (\(summary.packets) read): \(reason)"
-                return
-            case .packet(let bytes, let length, let stamp):
-                unsafe data = bytes
-                originalLength = length
-                time = stamp
-            }
+        let filter = self.filter
+        let link = self.link
+        let ending = reader.read { record in
             summary.packets += 1
-            if let program = unsafe program,
-               unsafe !CaptureReader.passes(program, data: data, originalLength: originalLength, time: time) {
+            if let filter, !filter.passes(record.bytes, header: CaptureReader.filterHeader(record)) {
                 summary.packetsFiltered += 1
-            } else if let link {
-                let anomaliesBefore = decoder.anomalies.total
-                unsafe decoder.decode(
-                    record: data, link: link, locator: .packet(summary.packets), time: time,
-                    wireLength: originalLength, observe: observe)
-                summary.countDecoded(anomalous: decoder.anomalies.total != anomaliesBefore)
             } else {
-                summary.anomalies.record(.linkUnsupported)
-                summary.packetsUndecodable += 1
+                CaptureReader.decode(record, link: link, decoder: &decoder, into: &summary, observe: observe)
             }
             if summary.packets % CaptureReader.progressInterval == 0 {
                 summary.bytesConsumed = reader.consumedOffset
                 report(summary, decoder: decoder, progress)
             }
+            return true
+        }
+        if case .damage(let reason) = ending {
+            summary.damage = "reading stopped at packet \(summary.packets + 1) (\(summary.packets) read): \(reason)"
         }
     }
 
-    /// Whether a packet passes a compiled BPF filter (`pcap_offline_filter`, with the
-    /// record's lengths as libpcap would hand them).
-    static func passes(
-        _ program: UnsafeMutablePointer<bpf_program>, data: UnsafeRawBufferPointer, originalLength: UInt32,
-        time: Timestamp
-    ) -> Bool {
-        // Safe: the program is compiled; BPF reads at most `header.caplen` (= `data.count`)
-        // bytes of the packet, during the call.
-        guard let base = data.baseAddress else {
-            // An empty record: BPF reads nothing of it but its lengths.
-            var empty: UInt8 = 0
-            var header = pcap_pkthdr()
-            header.len = originalLength
-            return unsafe pcap_offline_filter(program, &header, &empty) != 0
+    /// Decodes a packet that passed the filter and counts it in its bucket; a link type
+    /// Cairn does not decode (`link` nil) makes it undecodable.
+    @inline(__always)
+    private static func decode(
+        _ record: CaptureRecord, link: LinkLayer?, decoder: inout PacketDecoder, into summary: inout ReadSummary,
+        observe: (Observation) -> Void
+    ) {
+        guard let link else {
+            summary.anomalies.record(.linkUnsupported)
+            summary.packetsUndecodable += 1
+            return
         }
+        let anomaliesBefore = decoder.anomalies.total
+        decoder.decode(
+            packet: record.bytes, link: link, locator: .packet(record.frame), time: record.time,
+            wireLength: record.originalLength, observe: observe)
+        summary.countDecoded(anomalous: decoder.anomalies.total != anomaliesBefore)
+    }
+
+    /// A pcap record's header as libpcap hands it to a filter (the file was opened with
+    /// nanosecond precision, so the fraction is in nanoseconds).
+    private static func filterHeader(_ record: CaptureRecord) -> pcap_pkthdr {
         var header = pcap_pkthdr()
-        header.caplen = UInt32(data.count)
-        header.len = originalLength
-        header.ts.tv_sec = Int(time.nanoseconds / 1_000_000_000)
-        header.ts.tv_usec = Int(time.nanoseconds % 1_000_000_000)
-        return unsafe pcap_offline_filter(program, &header, base.assumingMemoryBound(to: UInt8.self)) != 0
+        header.len = record.originalLength
+        header.ts.tv_sec = Int(record.time.nanoseconds / 1_000_000_000)
+        header.ts.tv_usec = Int(record.time.nanoseconds % 1_000_000_000)
+        return header
     }
 
     private func readPcapNG(
         _ reader: PcapNGReader, decoder: inout PacketDecoder, into summary: inout ReadSummary,
         observe: (Observation) -> Void, progress: (ReadSummary) -> Void
     ) {
-        // Frames are counted in a local, written back to the class's property at the end.
-        var frames = self.frames
-        defer { self.frames = frames }
+        // `frames` (a class property) is written once at the end, not per packet.
+        defer { frames = reader.frames }
+        let filters = self.filters
         // Link types already noted as not decoded or carrying no IP: a handful per file at most.
         var noted: Set<Int32> = []
-        while true {
-            switch reader.next() {
-            case .end:
-                return
-            case .damage(let reason):
-                summary.damage = "reading stopped after frame \(frames) (\(summary.packets) packets read): \(reason)"
-                return
-            case .custom:
-                frames += 1
-            case .packet(let interface, let data, let originalLength, let time):
-                // Safe (`data`, in this case): borrowed from the reader, valid until its
-                // next `next()`, and handed on for one call each.
-                frames += 1
-                summary.packets += 1
-                let linkType = CaptureReader.dataLinkType(reader.interfaces[interface].linkType)
-                if unsafe filters?.matches(linkType: linkType, data: data, originalLength: originalLength, time: time) ?? true {
-                    let link = LinkLayer(dataLinkType: linkType)
-                    if let note = CaptureReader.note(link: link, linkType: linkType), noted.insert(linkType).inserted {
-                        summary.notes.append(note)
-                    }
-                    if let link {
-                        let anomaliesBefore = decoder.anomalies.total
-                        unsafe decoder.decode(
-                            record: data, link: link, locator: .packet(frames), time: time,
-                            wireLength: UInt32(clamping: originalLength), observe: observe)
-                        summary.countDecoded(anomalous: decoder.anomalies.total != anomaliesBefore)
-                    } else {
-                        summary.anomalies.record(.linkUnsupported)
-                        summary.packetsUndecodable += 1
-                    }
-                } else {
-                    summary.packetsFiltered += 1
+        let ending = reader.read { record in
+            summary.packets += 1
+            let linkType = record.linkType
+            if filters?.matches(linkType: linkType, packet: record.bytes, originalLength: record.originalLength,
+                                time: record.time) ?? true {
+                let link = LinkLayer(dataLinkType: linkType)
+                if let note = CaptureReader.note(link: link, linkType: linkType), noted.insert(linkType).inserted {
+                    summary.notes.append(note)
                 }
-                if summary.packets % CaptureReader.progressInterval == 0 {
-                    var snapshot = summary
-                    snapshot.anomalies.merge(reader.anomalies)
-                    report(snapshot, decoder: decoder, progress)
-                }
+                CaptureReader.decode(record, link: link, decoder: &decoder, into: &summary, observe: observe)
+            } else {
+                summary.packetsFiltered += 1
             }
+            if summary.packets % CaptureReader.progressInterval == 0 {
+                var snapshot = summary
+                snapshot.anomalies.merge(reader.anomalies)
+                report(snapshot, decoder: decoder, progress)
+            }
+            return true
+        }
+        if case .damage(let reason) = ending {
+            summary.damage = "reading stopped after frame \(reader.frames) (\(summary.packets) packets read): \(reason)"
         }
     }
 
@@ -345,10 +304,6 @@ import Glibc
         progress(snapshot)
     }
 
-    private static func text(_ buffer: [CChar]) -> String {
-        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
-        return bytes.isEmpty ? "unknown libpcap error" : String(decoding: bytes, as: UTF8.self)
-    }
 }
 
 extension ReadSummary {
@@ -359,68 +314,167 @@ extension ReadSummary {
 }
 
 /// A BPF filter compiled once per link type (`pcap_open_dead` with that link type), for
-/// files whose interfaces differ in link type. `@safe`: the programs are private, compiled
-/// in `program(_:)` and freed in `deinit`.
-@safe final class FilterPrograms {
+/// files whose interfaces differ in link type.
+final class FilterPrograms {
     let filter: String
     /// Compiled programs by DLT_ value; nil where the filter does not compile for it.
-    // Safe: empty to start with; see `program(_:)` and deinit for what goes in.
-    private var programs: [Int32: UnsafeMutablePointer<bpf_program>?] = unsafe [:]
+    private var programs: [Int32: CompiledFilter?] = [:]
     private(set) var problems: [Int32: String] = [:]
 
     init(filter: String) { self.filter = filter }
 
-    deinit {
-        // Safe: each program was compiled and allocated once, and is used by no one after
-        // the filter set.
-        for unsafe case let program? in unsafe programs.values {
-            unsafe pcap_freecode(program)
-            unsafe program.deallocate()
-        }
-    }
-
     /// Why the filter does not compile for `linkType`, or nil.
     func problem(linkType: Int32) -> String? {
-        _ = unsafe program(linkType)
+        _ = program(linkType)
         return problems[linkType]
     }
 
     /// Whether the packet passes the filter; a link type the filter does not compile
     /// for passes nothing (as libpcap would refuse the file).
-    func matches(linkType: Int32, data: UnsafeRawBufferPointer, originalLength: UInt32, time: Timestamp) -> Bool {
-        // Safe: the program is compiled; BPF reads at most `header.caplen` (= `data.count`)
-        // bytes of the packet, during the call.
-        guard let program = unsafe program(linkType), let base = data.baseAddress else { return false }
+    func matches(linkType: Int32, packet: Span<UInt8>, originalLength: UInt32, time: Timestamp) -> Bool {
+        guard let program = program(linkType) else { return false }
         var header = pcap_pkthdr()
-        header.caplen = UInt32(data.count)
-        header.len = max(originalLength, UInt32(data.count))
+        header.len = max(originalLength, UInt32(packet.count))
         header.ts.tv_sec = Int(time.nanoseconds / 1_000_000_000)
         header.ts.tv_usec = Int(time.nanoseconds % 1_000_000_000 / 1_000)
-        return unsafe pcap_offline_filter(program, &header, base.assumingMemoryBound(to: UInt8.self)) != 0
+        return program.passes(packet, header: header)
     }
 
-    private func program(_ linkType: Int32) -> UnsafeMutablePointer<bpf_program>? {
-        if let cached = unsafe programs[linkType] { return unsafe cached }
-        // Safe (to the end): a handle of this call's own, closed before it returns; one
-        // program at a fixed address, kept in `programs` (freed in deinit) or freed here;
-        // libpcap's message is copied at once.
-        var compiled: UnsafeMutablePointer<bpf_program>? = nil
+    private func program(_ linkType: Int32) -> CompiledFilter? {
+        if let cached = programs[linkType] { return cached }
+        var compiled: CompiledFilter? = nil
+        // Safe: a handle of this call's own, closed before it returns.
         if let handle = unsafe pcap_open_dead(linkType, 262_144) {
-            let program = UnsafeMutablePointer<bpf_program>.allocate(capacity: 1)
-            unsafe program.initialize(to: bpf_program())
-            if unsafe pcap_compile(handle, program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 {
-                unsafe compiled = program
-            } else {
-                problems[linkType] = unsafe pcap_geterr(handle).map { unsafe String(cString: $0) } ?? "unknown error"
-                unsafe program.deallocate()
+            switch unsafe CompiledFilter.compile(filter, handle: handle) {
+            case .success(let program): compiled = program
+            case .failure(let problem): problems[linkType] = problem.description
             }
             unsafe pcap_close(handle)
         } else {
             problems[linkType] = "libpcap could not start for link type \(linkType)"
         }
-        unsafe programs[linkType] = compiled
-        return unsafe compiled
+        programs[linkType] = compiled
+        return compiled
     }
+}
+
+/// One BPF filter compiled by libpcap, applied per packet with `pcap_offline_filter`.
+/// `@safe`: the program is private, at an address that does not move, compiled in
+/// `compile` and freed in `deinit`.
+@safe final class CompiledFilter {
+    private let program: UnsafeMutablePointer<bpf_program>
+
+    private init(program: UnsafeMutablePointer<bpf_program>) {
+        unsafe self.program = program
+    }
+
+    deinit {
+        // Safe: the program compiled in `compile`, used by no one after this filter.
+        unsafe pcap_freecode(program)
+        unsafe program.deallocate()
+    }
+
+    /// Compiles `filter` with `handle`'s link type and snapshot length; libpcap's reason
+    /// when it does not compile.
+    static func compile(_ filter: String, handle: OpaquePointer) -> Result<CompiledFilter, LibpcapProblem> {
+        // Safe (to the end): one program at a fixed address, freed here on failure or by
+        // the filter's deinit; the caller's handle is alive for the call; libpcap's message
+        // is copied at once.
+        let program = UnsafeMutablePointer<bpf_program>.allocate(capacity: 1)
+        unsafe program.initialize(to: bpf_program())
+        guard unsafe pcap_compile(handle, program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
+            let reason = unsafe pcap_geterr(handle).map { unsafe String(cString: $0) } ?? "unknown error"
+            unsafe program.deallocate()
+            return .failure(LibpcapProblem(reason))
+        }
+        return unsafe .success(CompiledFilter(program: program))
+    }
+
+    /// Whether `packet` passes, with the wire length and time in `header` (its `caplen`
+    /// is set here, to the packet's length).
+    func passes(_ packet: Span<UInt8>, header: pcap_pkthdr) -> Bool {
+        var header = header
+        header.caplen = UInt32(packet.count)
+        // Safe: the program is compiled; BPF reads at most `caplen` bytes of the packet
+        // (none of an empty one, handed a local byte's address), during the call.
+        return unsafe packet.withUnsafeBufferPointer { buffer in
+            var empty: UInt8 = 0
+            guard let base = buffer.baseAddress else { return unsafe pcap_offline_filter(program, &header, &empty) != 0 }
+            return unsafe pcap_offline_filter(program, &header, base) != 0
+        }
+    }
+}
+
+/// libpcap's handle on a pcap file header (`Pcap.swift`): libpcap judges the header, and
+/// the handle, which reads nothing more, compiles filters for the file's link type and
+/// snapshot length. `@safe`: the handle and the copy of the header its memory stream
+/// reads are private, made in `open` and freed in `deinit`, the stream first.
+@safe final class PcapHeaderHandle {
+    /// The link type, as `pcap_datalink` reports it (a DLT_ value).
+    let linkType: Int32
+    /// The snapshot length, as `pcap_snapshot` reports it.
+    let snapshot: Int
+    private let handle: OpaquePointer
+    /// The header bytes `handle` reads (they must outlive the handle).
+    private let bytes: UnsafeMutableRawBufferPointer
+
+    private init(handle: OpaquePointer, bytes: UnsafeMutableRawBufferPointer) {
+        unsafe self.handle = handle
+        unsafe self.bytes = bytes
+        // Safe: the handle libpcap just opened, closed only in deinit.
+        linkType = unsafe pcap_datalink(handle)
+        snapshot = Int(unsafe pcap_snapshot(handle))
+    }
+
+    deinit {
+        // Closes the memory stream too; then its bytes can go.
+        // Safe: the handle and the bytes are this object's own, used by no one after it.
+        unsafe pcap_close(handle)
+        unsafe bytes.deallocate()
+    }
+
+    /// Compiles `filter` for this file; libpcap's reason when it does not compile.
+    func compile(_ filter: String) -> Result<CompiledFilter, LibpcapProblem> {
+        // Safe: the handle is alive as long as this object.
+        unsafe CompiledFilter.compile(filter, handle: handle)
+    }
+
+    /// libpcap's verdict on a file header: its handle when it accepts it, its reason
+    /// when it does not.
+    static func open(_ header: [UInt8]) -> Result<PcapHeaderHandle, LibpcapProblem> {
+        guard header.count >= 4 else {
+            // libpcap's words for a file too short to hold a magic number.
+            return .failure(LibpcapProblem("truncated dump file; tried to read 4 file header bytes, only got \(header.count)"))
+        }
+        // Safe (to the end): `bytes` is a copy of the header at an address that does not
+        // move, freed here on failure or by the handle's deinit after `pcap_close`, so it
+        // outlives the stream, which only reads it (mode "r"); libpcap writes at most
+        // PCAP_ERRBUF_SIZE bytes of message into `errorBuffer`, during the call.
+        let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: header.count, alignment: 8)
+        unsafe header.withUnsafeBytes { unsafe bytes.copyMemory(from: $0) }
+        guard let base = bytes.baseAddress, let stream = unsafe fmemopen(base, bytes.count, "r") else {
+            unsafe bytes.deallocate()
+            return .failure(LibpcapProblem("fmemopen failed: \(SystemError.describe())"))
+        }
+        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        let opened = unsafe errorBuffer.withUnsafeMutableBufferPointer { buffer in
+            unsafe pcap_fopen_offline_with_tstamp_precision(stream, UInt32(PCAP_TSTAMP_PRECISION_NANO), buffer.baseAddress)
+        }
+        guard let opened = unsafe opened else {
+            // libpcap leaves the stream to its caller when it fails to open it.
+            unsafe fclose(stream)
+            unsafe bytes.deallocate()
+            let message = errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+            return .failure(LibpcapProblem(message.isEmpty ? "unknown libpcap error" : String(decoding: message, as: UTF8.self)))
+        }
+        return unsafe .success(PcapHeaderHandle(handle: opened, bytes: bytes))
+    }
+}
+
+/// Why libpcap refused a pcap file header or a filter, in its words.
+struct LibpcapProblem: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// A capture that cannot be read at all, or a filter that does not compile.
@@ -434,32 +488,4 @@ public struct CaptureError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
     public var description: String { "\(path): \(message)" }
-}
-
-extension InputFile {
-    /// Reads (and hashes, as every read does) until `bytes` holds `count` bytes or the
-    /// file ends: the start of a file, to tell its kind and judge its header.
-    func read(upTo count: Int, appendingTo bytes: inout [UInt8]) throws(InputFileError) {
-        while bytes.count < count {
-            // Safe: the borrowed bytes stay valid until the next call on the file, and are
-            // copied before it.
-            let piece = unsafe try borrow(upTo: count - bytes.count)
-            if unsafe piece.isEmpty { return }
-            unsafe bytes.append(contentsOf: piece)
-        }
-    }
-}
-
-extension PacketDecoder {
-    /// Decodes a record as the record readers hand it out: a pointer into the input
-    /// file's buffers, valid until the next record is read.
-    mutating func decode(
-        record data: UnsafeRawBufferPointer, link: LinkLayer, locator: Locator, time: Timestamp, wireLength: UInt32,
-        observe: (Observation) -> Void
-    ) {
-        // Safe: the span covers exactly the record's bytes, which stay valid until the
-        // reader's next call, after this one returns; the span does not leave the call.
-        let packet = unsafe Span<UInt8>(_unsafeBytes: data)
-        decode(packet: packet, link: link, locator: locator, time: time, wireLength: wireLength, observe: observe)
-    }
 }

@@ -1,7 +1,10 @@
 // Cairn's own reader of classic pcap files (libpcap's savefile format), so that packet
-// records are parsed in place from the `InputFile`'s own buffers: libpcap read them
-// through a stdio stream, copying every packet twice (into the stream's buffer, then
-// into its packet buffer) and paying stdio's locking per `fread`.
+// records are parsed in place from the `InputFile`'s own windows, lent as spans
+// (`withNextWindow`): libpcap read them through a stdio stream, copying every packet
+// twice (into the stream's buffer, then into its packet buffer) and paying stdio's
+// locking per `fread`. Only a record that straddles two windows is copied, into an
+// owned buffer. No raw memory here: libpcap's side is `PcapHeaderHandle`
+// (CaptureReader.swift).
 //
 // libpcap still judges the file header: the (at most 24) header bytes are handed to
 // `pcap_fopen_offline` through `fmemopen`, so a file libpcap refuses is refused with
@@ -31,31 +34,22 @@
 // NFLOG's decoder takes its attributes in either byte order (NFLOG.swift).
 
 import ByteParsing
-import CGuardedMapping
-import CPcap
 import Observations
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// What the pcap reader hands out, one record at a time. `@safe`: a packet's `data` is a
-/// borrowed pointer, and each use of it is marked where it is used.
-@safe enum PcapRecord {
-    /// A packet: `data` is borrowed until the next call of `next()`.
-    case packet(data: UnsafeRawBufferPointer, originalLength: UInt32, time: Timestamp)
+/// How a record reader's `read(_:)` ended.
+enum RecordsEnd {
     /// The end of the file, cleanly at a record boundary.
     case end
-    /// The file is damaged (or unreadable) here, in libpcap's words; nothing after it is read.
+    /// The caller's `body` returned false.
+    case stopped
+    /// The file is damaged (or unreadable) here, in the reader's words; nothing after it
+    /// is read.
     case damage(String)
 }
 
 /// Reads the records of a classic pcap file from an `InputFile`. Not thread-safe: one
-/// reader owns it.
-///
-/// `@safe`: its buffers are private; `chunk` is borrowed from `file` (which the reader
-/// owns) and replaced only by `refill`, `staging` and `headerBytes` are allocated here
-/// and freed in `deinit`; what `next()` hands out is valid until the next call.
-@safe final class PcapReader {
+/// reader owns it, and reads it once.
+final class PcapReader {
     /// Size of the file header.
     static let fileHeaderLength = 24
 
@@ -63,32 +57,32 @@ import Glibc
     let linkType: Int32
     /// The snapshot length, as libpcap's `pcap_snapshot` reports it.
     let snapshot: Int
-    /// The libpcap handle that judged the file header (reads nothing more): for
-    /// compiling filters with this file's link type and snapshot length.
-    let handle: OpaquePointer
+    /// libpcap's handle on the file header (it reads nothing more): for compiling
+    /// filters with this file's link type and snapshot length.
+    let libpcap: PcapHeaderHandle
     /// What was unusual in the file header and how it was read (for the source's notes).
     let notes: [String]
     /// The file offset just past the last record read whole: the file header's end
     /// before the first record, the file's size at a clean end.
     private(set) var consumedOffset: UInt64
+    /// Packets handed out so far (a pcap's frames are its packets).
+    private(set) var packets: UInt64 = 0
 
     private let file: InputFile
-    private let swapped: Bool
+    /// Whether the file's fields are big-endian (its magic says).
+    private let bigEndian: Bool
     private let nanoseconds: Bool
     private let recordHeaderLength: Int
     private let lengthOrder: LengthOrder
     /// libpcap's `max_snaplen_for_dlt`: a larger caplen is damage.
     private let maximumCaptureLength: UInt32
-    /// The header bytes `handle` reads (it must outlive the handle).
-    private let headerBytes: UnsafeMutableRawBufferPointer
 
-    // Safe (both buffers' starting values): empty, no memory behind them.
-    /// Borrowed from `file`; unread bytes are `chunk[position...]`.
-    private var chunk = unsafe UnsafeRawBufferPointer(start: nil, count: 0)
-    private var position = 0
-    /// Where a record that straddles two borrowed chunks is put together; grows to the
-    /// largest such record (at most the snapshot length plus a record header).
-    private var staging = unsafe UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    /// A record that straddles two windows, put together: its header and kept bytes
+    /// (grows to the largest such record, at most a record header plus the snapshot
+    /// length). `skipped` counts the bytes of it passed over past the snapshot length.
+    private var staging: [UInt8] = []
+    private var skipped = 0
+    private var assembling = false
     private var readError: InputFileError?
 
     /// How a file orders a record's caplen and len (libpcap's `lengths_swapped`).
@@ -112,25 +106,18 @@ import Glibc
             throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: \(refusal)")
         }
         notes = reading.notes
-        let handle: OpaquePointer
-        // Safe: the handle and the header copy its stream reads pass to the reader, which
-        // closes the one before it frees the other (deinit).
-        switch unsafe PcapReader.openWithLibpcap(header) {
-        case .success(let opened):
-            unsafe handle = opened.handle
-            unsafe headerBytes = opened.bytes
-        case .failure(let reason):
-            throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: \(reason)")
+        switch PcapHeaderHandle.open(header) {
+        case .success(let opened): libpcap = opened
+        case .failure(let problem):
+            throw CaptureError(path: file.path, message: "cannot open as a pcap or pcapng capture: \(problem)")
         }
-        // libpcap accepted it: a known magic and a whole header. The magic in the
-        // machine's order, as the record fields are loaded (`load32`).
-        let magic = UInt32(littleEndian: header.span.uint32LittleEndian(at: 0) ?? 0)
-        let nativeMagic: UInt32
+        // libpcap accepted it: a known magic and a whole header.
+        let magic = header.span.uint32LittleEndian(at: 0) ?? 0
         switch magic {
-        case 0xA1B2_C3D4, 0xA1B2_3C4D, 0xA1B2_CD34: nativeMagic = magic
-        default: nativeMagic = magic.byteSwapped
+        case 0xA1B2_C3D4, 0xA1B2_3C4D, 0xA1B2_CD34: bigEndian = false
+        default: bigEndian = true
         }
-        swapped = nativeMagic != magic
+        let nativeMagic = bigEndian ? magic.byteSwapped : magic
         nanoseconds = nativeMagic == 0xA1B2_3C4D
         recordHeaderLength = nativeMagic == 0xA1B2_CD34 ? 24 : 16
         // The file's own version (libpcap was handed 2.4 for one it does not read).
@@ -140,21 +127,10 @@ import Glibc
         case (2, 3): lengthOrder = .exchangedWhenCaplenIsLarger
         default: lengthOrder = .normal
         }
-        unsafe self.handle = handle
-        // Safe: the handle libpcap just opened, closed only in deinit.
-        linkType = unsafe pcap_datalink(handle)
-        snapshot = Int(max(unsafe pcap_snapshot(handle), 0))
+        linkType = libpcap.linkType
+        snapshot = max(libpcap.snapshot, 0)
         maximumCaptureLength = PcapReader.maximumCaptureLength(linkType: linkType)
         consumedOffset = UInt64(PcapReader.fileHeaderLength)
-    }
-
-    deinit {
-        // Closes the memory stream too; then its bytes can go.
-        // Safe: the handle and both buffers are this reader's own, and nothing uses them
-        // after the reader (records are borrowed only until the next call).
-        unsafe pcap_close(handle)
-        unsafe headerBytes.deallocate()
-        unsafe staging.deallocate()
     }
 
     /// How a file header is read where libpcap and tshark disagree: the version the file
@@ -214,39 +190,6 @@ import Glibc
         return (bigEndian, major, minor, linkField)
     }
 
-    /// libpcap's verdict on a file header, and when it accepts it, its handle and the copy
-    /// of the header the handle's memory stream reads (to be freed after the handle).
-    private static func openWithLibpcap(
-        _ header: [UInt8]
-    ) -> Result<(handle: OpaquePointer, bytes: UnsafeMutableRawBufferPointer), PcapHeaderProblem> {
-        guard header.count >= 4 else {
-            // libpcap's words for a file too short to hold a magic number.
-            return unsafe .failure(PcapHeaderProblem("truncated dump file; tried to read 4 file header bytes, only got \(header.count)"))
-        }
-        // Safe (to the end): `bytes` is a copy of the header at an address that does not
-        // move, freed here on failure or by the reader after `pcap_close`, so it outlives
-        // the stream, which only reads it (mode "r"); libpcap writes at most
-        // PCAP_ERRBUF_SIZE bytes of message into `errorBuffer`, during the call.
-        let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: header.count, alignment: 8)
-        unsafe header.withUnsafeBytes { unsafe bytes.copyMemory(from: $0) }
-        guard let base = bytes.baseAddress, let stream = unsafe fmemopen(base, bytes.count, "r") else {
-            unsafe bytes.deallocate()
-            return unsafe .failure(PcapHeaderProblem("fmemopen failed: \(SystemError.describe())"))
-        }
-        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
-        let opened = unsafe errorBuffer.withUnsafeMutableBufferPointer { buffer in
-            unsafe pcap_fopen_offline_with_tstamp_precision(stream, UInt32(PCAP_TSTAMP_PRECISION_NANO), buffer.baseAddress)
-        }
-        guard let opened = unsafe opened else {
-            // libpcap leaves the stream to its caller when it fails to open it.
-            unsafe fclose(stream)
-            unsafe bytes.deallocate()
-            let message = errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
-            return unsafe .failure(PcapHeaderProblem(message.isEmpty ? "unknown libpcap error" : String(decoding: message, as: UTF8.self)))
-        }
-        return unsafe .success((opened, bytes))
-    }
-
     /// libpcap's `max_snaplen_for_dlt`: the largest packet it considers sane.
     static func maximumCaptureLength(linkType: Int32) -> UInt32 {
         switch linkType {
@@ -257,134 +200,164 @@ import Glibc
         }
     }
 
-    /// The next packet record. Its bytes are borrowed until the next call.
-    func next() -> PcapRecord {
-        // Safe (the record's bytes, here to the end): `take` and `gather` hand out bytes of
-        // the current chunk or of `staging`, valid until the next call of `next()`; the
-        // loads are at offsets below `recordHeaderLength`, which `head` holds.
-        let head = unsafe take(recordHeaderLength)
-        guard head.count == recordHeaderLength else {
-            if let readError { return .damage("read error: \(readError.reason)") }
-            if unsafe head.isEmpty { return .end }
-            return .damage("truncated dump file; tried to read \(recordHeaderLength) header bytes, only got \(head.count)")
+    /// Hands every packet record to `body`, in file order, until `body` returns false,
+    /// the file ends or a record is damaged, and says which. A record's bytes are lent
+    /// for the call: in place in the file's window when they lie within one, else put
+    /// together in `staging`.
+    func read(_ body: (CaptureRecord) -> Bool) -> RecordsEnd {
+        while true {
+            let outcome: RecordsEnd?
+            do throws(InputFileError) {
+                outcome = try file.withNextWindow { window in
+                    window.isEmpty ? endOfFile() : readRecords(in: window, body)
+                }
+            } catch {
+                readError = error
+                return endOfFile()
+            }
+            if let outcome { return outcome }
         }
-        let seconds = unsafe load32(head, 0)
-        let fraction = unsafe load32(head, 4)
-        var captured = unsafe load32(head, 8)
-        var original = unsafe load32(head, 12)
+    }
+
+    // MARK: records
+
+    /// The fields of a record header that frame it.
+    private struct RecordHeader {
+        var seconds: UInt32
+        var fraction: UInt32
+        var captured: UInt32
+        var original: UInt32
+    }
+
+    /// How much of a record the bytes at its start hold.
+    private enum Framing {
+        /// Fewer than this many bytes: the header, or the header and the kept bytes.
+        case needs(Int)
+        /// The header and the `kept` bytes that follow it (`length` bytes in all in the
+        /// file: a caplen past the snapshot length is cut to it, the rest skipped).
+        case record(RecordHeader, kept: Int, length: Int)
+        /// The record cannot be read, in libpcap's words.
+        case damage(String)
+    }
+
+    /// How the record at the start of `bytes` is framed, checked as libpcap checks it.
+    @inline(__always)
+    private func frame(_ bytes: Span<UInt8>) -> Framing {
+        guard bytes.count >= recordHeaderLength else { return .needs(recordHeaderLength) }
+        var header = RecordHeader(
+            seconds: field(bytes, 0), fraction: field(bytes, 4), captured: field(bytes, 8), original: field(bytes, 12))
         switch lengthOrder {
         case .normal: break
-        case .exchangedWhenCaplenIsLarger where captured <= original: break
-        case .exchanged, .exchangedWhenCaplenIsLarger: swap(&captured, &original)
+        case .exchangedWhenCaplenIsLarger where header.captured <= header.original: break
+        case .exchanged, .exchangedWhenCaplenIsLarger: swap(&header.captured, &header.original)
         }
-        // libpcap's record header fields are signed 32-bit, widened with their sign.
-        let time = Timestamp(
-            seconds: Int64(Int32(bitPattern: seconds)),
-            nanoseconds: Int64(Int32(bitPattern: fraction)) &* (nanoseconds ? 1 : 1000))
+        let captured = header.captured
         if captured > maximumCaptureLength {
             return .damage(captured > UInt32(snapshot)
                 ? "invalid packet capture length \(captured), bigger than snaplen of \(snapshot)"
                 : "invalid packet capture length \(captured), bigger than maximum of \(maximumCaptureLength)")
         }
-        let data: UnsafeRawBufferPointer
-        if Int(captured) > snapshot {
-            // Kept: the first `snapshot` bytes (copied, as skipping may move on to the
-            // next borrowed chunk); the rest is skipped.
-            unsafe data = gather(snapshot)
-            guard data.count == snapshot else { return shortData(wanted: snapshot, got: data.count) }
-            let skipped = skip(Int(captured) - snapshot)
-            guard skipped == Int(captured) - snapshot else {
-                return shortData(wanted: Int(captured), got: snapshot + skipped)
-            }
-        } else {
-            unsafe data = take(Int(captured))
-            guard data.count == Int(captured) else { return shortData(wanted: Int(captured), got: data.count) }
-        }
-        consumedOffset += UInt64(recordHeaderLength) + UInt64(captured)
-        // Safe: `position` lies inside the chunk; a prefetch reads nothing.
-        if unsafe position < chunk.count, let base = unsafe chunk.baseAddress { unsafe cairn_prefetch(base + position) }
-        return unsafe .packet(data: data, originalLength: original, time: time)
+        let kept = min(Int(captured), snapshot)
+        guard bytes.count >= recordHeaderLength + kept else { return .needs(recordHeaderLength + kept) }
+        return .record(header, kept: kept, length: recordHeaderLength + Int(captured))
     }
 
-    private func shortData(wanted: Int, got: Int) -> PcapRecord {
+    /// Hands out the records of one window; nil when the window is used up (a record
+    /// begun in it is left in `staging`), else why reading ends.
+    private func readRecords(in window: Span<UInt8>, _ body: (CaptureRecord) -> Bool) -> RecordsEnd? {
+        var offset = 0
+        if assembling {
+            if let outcome = assemble(from: window, at: &offset, body) { return outcome }
+            if assembling { return nil }
+        }
+        while offset < window.count {
+            let rest = window.extracting(offset...)
+            switch frame(rest) {
+            case .damage(let reason):
+                return .damage(reason)
+            case .record(let header, let kept, let length) where length <= rest.count:
+                offset += length
+                consumedOffset += UInt64(length)
+                window.prefetch(at: offset)
+                let data = rest.extracting(recordHeaderLength..<(recordHeaderLength + kept))
+                if !body(record(header, data)) { return .stopped }
+            case .record, .needs:
+                staging.removeAll(keepingCapacity: true)
+                skipped = 0
+                assembling = true
+                if let outcome = assemble(from: window, at: &offset, body) { return outcome }
+            }
+        }
+        return nil
+    }
+
+    /// Adds to the record being put together in `staging` from `window` at `offset`, and
+    /// hands it out when it is whole. Nil when it is handed out (`assembling` is then
+    /// false) or the window is used up; else why reading ends.
+    private func assemble(from window: Span<UInt8>, at offset: inout Int, _ body: (CaptureRecord) -> Bool) -> RecordsEnd? {
+        while true {
+            switch frame(staging.span) {
+            case .damage(let reason):
+                return .damage(reason)
+            case .needs(let count):
+                let piece = min(count - staging.count, window.count - offset)
+                staging.append(span: window.extracting(offset..<(offset + piece)))
+                offset += piece
+                if staging.count < count { return nil }
+            case .record(let header, let kept, let length):
+                // The bytes past the snapshot length are passed over, not kept.
+                let piece = min(length - staging.count - skipped, window.count - offset)
+                skipped += piece
+                offset += piece
+                if staging.count + skipped < length { return nil }
+                assembling = false
+                consumedOffset += UInt64(length)
+                // A second reference for the call: `staging` changes only when the next
+                // record is put together, after this one is released.
+                let staged = staging
+                let data = staged.span.extracting(recordHeaderLength..<(recordHeaderLength + kept))
+                return body(record(header, data)) ? nil : .stopped
+            }
+        }
+    }
+
+    /// How reading ends at the end of the file (or a read error): cleanly between records,
+    /// or in the middle of one, in libpcap's words.
+    private func endOfFile() -> RecordsEnd {
         if let readError { return .damage("read error: \(readError.reason)") }
-        return .damage("truncated dump file; tried to read \(wanted) captured bytes, only got \(got)")
+        guard assembling else { return .end }
+        let got = staging.count - recordHeaderLength
+        switch frame(staging.span) {
+        case .damage(let reason):
+            return .damage(reason)
+        case .needs where got < 0:
+            return .damage("truncated dump file; tried to read \(recordHeaderLength) header bytes, only got \(staging.count)")
+        case .needs(let count):
+            return .damage("truncated dump file; tried to read \(count - recordHeaderLength) captured bytes, only got \(got)")
+        case .record(_, _, let length):
+            return .damage("truncated dump file; tried to read \(length - recordHeaderLength) captured bytes, "
+                           + "only got \(got + skipped)")
+        }
     }
 
-    // MARK: bytes
+    /// The record handed out: its header's time and lengths, and its kept bytes.
+    @inline(__always) @_lifetime(copy data)
+    private func record(_ header: RecordHeader, _ data: Span<UInt8>) -> CaptureRecord {
+        packets += 1
+        // libpcap's record header fields are signed 32-bit, widened with their sign.
+        let time = Timestamp(
+            seconds: Int64(Int32(bitPattern: header.seconds)),
+            nanoseconds: Int64(Int32(bitPattern: header.fraction)) &* (nanoseconds ? 1 : 1000))
+        return CaptureRecord(
+            frame: packets, linkType: linkType, time: time, originalLength: header.original, bytes: data)
+    }
 
-    /// `count` bytes of the file, in place when the current chunk holds them all, else
-    /// put together in `staging`; fewer only at the end of the file or a read error.
+    /// A record header field, in the file's byte order; the caller has checked that
+    /// `bytes` holds `offset + 4`.
     @inline(__always)
-    private func take(_ count: Int) -> UnsafeRawBufferPointer {
-        guard unsafe chunk.count - position >= count else { return unsafe gather(count) }
-        defer { position += count }
-        // Safe: `position + count` is within the chunk, checked above.
-        return unsafe UnsafeRawBufferPointer(rebasing: chunk[position..<(position + count)])
+    private func field(_ bytes: Span<UInt8>, _ offset: Int) -> UInt32 {
+        (bigEndian ? bytes.uint32(at: offset) : bytes.uint32LittleEndian(at: offset)) ?? 0
     }
-
-    /// `count` bytes copied into `staging`, from the current chunk and the next ones.
-    private func gather(_ count: Int) -> UnsafeRawBufferPointer {
-        // Safe (to the end): `staging` is the reader's own, replaced only here (nothing
-        // handed out from it is used past the next call); it holds at least `count` bytes,
-        // and `got + piece <= count` and `position + piece <= chunk.count`.
-        if unsafe staging.count < count {
-            unsafe staging.deallocate()
-            unsafe staging = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 64 * 1024), alignment: 16)
-        }
-        var got = 0
-        while true {
-            let piece = unsafe min(count - got, chunk.count - position)
-            if piece > 0 {
-                unsafe UnsafeMutableRawBufferPointer(rebasing: staging[got..<(got + piece)])
-                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: chunk[position..<(position + piece)]))
-                got += piece
-                position += piece
-            }
-            if got == count || !refill() { break }
-        }
-        return unsafe UnsafeRawBufferPointer(rebasing: staging[0..<got])
-    }
-
-    /// Skips `count` bytes; returns how many there were.
-    private func skip(_ count: Int) -> Int {
-        var skipped = 0
-        while true {
-            // Safe: only the chunk's size is read.
-            let piece = unsafe min(count - skipped, chunk.count - position)
-            skipped += piece
-            position += piece
-            if skipped == count || !refill() { return skipped }
-        }
-    }
-
-    /// Borrows the next chunk of the file; false at its end or on a read error.
-    private func refill() -> Bool {
-        guard readError == nil else { return false }
-        // Safe: the borrowed bytes stay valid until the next call on `file`, which only
-        // this reader makes, here; what was handed out of the old chunk is used no longer.
-        do throws(InputFileError) {
-            unsafe chunk = try file.borrow(upTo: Int.max)
-        } catch {
-            readError = error
-            unsafe chunk = UnsafeRawBufferPointer(start: nil, count: 0)
-        }
-        position = 0
-        return unsafe !chunk.isEmpty
-    }
-
-    /// A record header field; the caller has checked that `bytes` holds `offset + 4`.
-    @inline(__always)
-    private func load32(_ bytes: UnsafeRawBufferPointer, _ offset: Int) -> UInt32 {
-        let value = unsafe bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
-        return swapped ? value.byteSwapped : value
-    }
-}
-
-/// Why libpcap refused a pcap file header, in its words.
-struct PcapHeaderProblem: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
 
 extension String {

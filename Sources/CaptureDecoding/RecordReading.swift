@@ -5,35 +5,29 @@
 // `PcapNG.swift`), so frame numbers agree with the sighting locators.
 
 import ByteParsing
-import CPcap
 import Observations
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// One packet record of a capture file, borrowed: `data` is valid during the call
-/// that hands it out only. `@safe`: `bytes` reads it as a span tied to the record; a
-/// use of `data` itself is marked where it is used.
-@safe public struct CaptureRecord {
+/// One packet record of a capture file, borrowed: its bytes are lent for the call that
+/// hands it out, and being non-escapable it cannot outlive that call.
+public struct CaptureRecord: ~Escapable {
     /// 1-based frame number as tshark numbers frames (pcapng Custom Blocks count).
     public var frame: UInt64
     /// The link type as a libpcap DLT_ value (what `pcap_open_dead` takes).
     public var linkType: Int32
     /// The packet's timestamp, UTC, to the nanosecond.
     public var time: Timestamp
-    /// The packet's length on the wire (≥ `data.count` in a well-formed file).
+    /// The packet's length on the wire (≥ `bytes.count` in a well-formed file).
     public var originalLength: UInt32
     /// The captured bytes.
-    public var data: UnsafeRawBufferPointer
+    public var bytes: Span<UInt8>
 
-    /// The captured bytes as a span that cannot outlive the record.
-    public var bytes: Span<UInt8> {
-        @_lifetime(borrow self) get {
-            // Safe: `data` is valid during the call that hands the record out, and the span
-            // is tied to the record, which lives no longer than that call.
-            let span = unsafe Span<UInt8>(_unsafeBytes: data)
-            return unsafe _overrideLifetime(span, borrowing: self)
-        }
+    @_lifetime(copy bytes)
+    public init(frame: UInt64, linkType: Int32, time: Timestamp, originalLength: UInt32, bytes: Span<UInt8>) {
+        self.frame = frame
+        self.linkType = linkType
+        self.time = time
+        self.originalLength = originalLength
+        self.bytes = bytes
     }
 }
 
@@ -71,41 +65,10 @@ public final class CaptureRecordReader {
         guard !consumed else { return nil }
         consumed = true
         var damage: String? = nil
-        if let pcapng {
-            var frame: UInt64 = 0
-            loop: while true {
-                switch pcapng.next() {
-                case .end: break loop
-                case .damage(let reason):
-                    damage = "reading stopped after frame \(frame): \(reason)"
-                    break loop
-                case .custom: frame += 1
-                case .packet(let interface, let data, let originalLength, let time):
-                    frame += 1
-                    let linkType = CaptureReader.dataLinkType(pcapng.interfaces[interface].linkType)
-                    // Safe: the reader's bytes stay valid until its next `next()`, after
-                    // `body` returns; the record handed to `body` does not outlive the call.
-                    let record = unsafe CaptureRecord(frame: frame, linkType: linkType, time: time,
-                                                      originalLength: originalLength, data: data)
-                    if !body(record) { break loop }
-                }
-            }
-        } else if let pcap {
-            var frame: UInt64 = 0
-            loop: while true {
-                switch pcap.next() {
-                case .end: break loop
-                case .damage(let reason):
-                    damage = "reading stopped after frame \(frame): \(reason)"
-                    break loop
-                case .packet(let data, let originalLength, let time):
-                    frame += 1
-                    // Safe: as for pcapng above.
-                    let record = unsafe CaptureRecord(frame: frame, linkType: pcap.linkType, time: time,
-                                                      originalLength: originalLength, data: data)
-                    if !body(record) { break loop }
-                }
-            }
+        if let pcapng, case .damage(let reason) = pcapng.read(body) {
+            damage = "reading stopped after frame \(pcapng.frames): \(reason)"
+        } else if let pcap, case .damage(let reason) = pcap.read(body) {
+            damage = "reading stopped after frame \(pcap.packets): \(reason)"
         }
         do {
             try file.drain()
@@ -117,7 +80,6 @@ public final class CaptureRecordReader {
 
     /// libpcap's name for a DLT_ value (`EN10MB`, `RAW`…), or `DLT<n>`.
     public static func name(ofLinkType linkType: Int32) -> String {
-        // Safe: libpcap's name is a static C string (or nil), copied at once.
-        unsafe pcap_datalink_val_to_name(linkType).map { unsafe String(cString: $0) } ?? "DLT\(linkType)"
+        CaptureReader.libpcapName(ofLinkType: linkType) ?? "DLT\(linkType)"
     }
 }

@@ -183,7 +183,8 @@ func locationAgreesWithTshark(_ name: String) throws {
             headers.flow.ipVersion == 4 ? IPv4Address(UInt32(truncatingIfNeeded: address.low)).description : address.description
         })
         #expect(addresses == [source, destination], "frame \(record.frame): \(headers.flow)")
-        #expect(headers.headersEnd <= record.data.count)
+        let recordLength = record.bytes.count
+        #expect(headers.headersEnd <= recordLength)
         // The transport right after the outer IP header (not a tunnelled one's, not an
         // ICMP error's quoted one): its ports, unless a fragment hides them.
         if ip + 1 < stack.count, headers.flow.hasPorts {

@@ -95,17 +95,13 @@ private func cairnReading(_ path: String, slotSize: Int) throws -> Outcome {
         return Outcome(openError: error.message.hasPrefix(lead) ? String(error.message.dropFirst(lead.count)) : error.message)
     }
     var outcome = Outcome(linkType: reader.linkType)
-    loop: while true {
-        switch reader.next() {
-        case .end: break loop
-        case .damage(let reason):
-            outcome.damage = reason
-            break loop
-        case .packet(let data, let originalLength, let time):
-            outcome.records.append(Record(
-                time: time.nanoseconds, originalLength: originalLength, bytes: Array(data), end: reader.consumedOffset))
-        }
+    let ending = reader.read { record in
+        outcome.records.append(Record(
+            time: record.time.nanoseconds, originalLength: record.originalLength, bytes: record.bytes.array,
+            end: reader.consumedOffset))
+        return true
     }
+    if case .damage(let reason) = ending { outcome.damage = reason }
     return outcome
 }
 
