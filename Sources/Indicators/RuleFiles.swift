@@ -127,12 +127,15 @@ enum RuleFiles {
             hasher.update(data: [0])
             hasher.update(data: Array(String(file.size).utf8))
             hasher.update(data: [0])
-            var chunk = [UInt8](repeating: 0, count: chunkSize)
+            var chunk: [UInt8] = []
+            chunk.reserveCapacity(chunkSize)
             var format: RuleFormat? = nil
             var prefix: [UInt8] = []
             while true {
-                let count = try file.read(into: &chunk)
-                let bytes = chunk.span.extracting(0..<count)
+                chunk.removeAll(keepingCapacity: true)
+                try file.read(upTo: chunkSize, appendingTo: &chunk)
+                let count = chunk.count
+                let bytes = chunk.span
                 hasher.update(span: bytes)
                 guard let body else {
                     if count == 0 { break }

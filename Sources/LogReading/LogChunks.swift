@@ -1,10 +1,11 @@
 import ByteParsing
 
-/// Where a log's bytes come from, chunk by chunk: the plain file, or the gzip inflater
-/// (capped at the decompressed-size limit), inflating on a thread of its own into a
-/// ring of chunks when one is wanted. The chunks are buffers of the C inflaters and of
-/// the ring, so this is LogReading's one door to them: each is lent to the reader as a
-/// span for one call (`next`).
+/// Where a log's bytes come from, chunk by chunk: the plain file's windows (lent by
+/// `InputFile` without a copy), or the gzip inflater (capped at the decompressed-size
+/// limit), inflating on a thread of its own into a ring of chunks when one is wanted.
+/// The inflaters' chunks are buffers of the C libraries and of the ring, so this is
+/// LogReading's one door to them: each is lent to the reader as a span for one call
+/// (`next`).
 ///
 /// Not thread-safe: one reader owns it. `@safe`: every raw buffer is private, and each
 /// use below is marked with why it stays in bounds.
@@ -22,11 +23,12 @@ import ByteParsing
     let ring: InflatedChunkRing?
     /// Whether chunks are taken from `ring` (its thread runs).
     private var readsFromRing = false
-    /// The buffer plain text is read into.
-    private var plainChunk: [UInt8]
+    /// The most bytes of plain text lent at a time.
+    private let plainChunkSize: Int
 
     init(file: InputFile, compressed: Bool, options: LogReadingOptions, chunkSize: Int) {
         self.file = file
+        plainChunkSize = chunkSize
         if compressed {
             let decompressor: CappedInflater.Decompressor = switch options.inflater {
             case .isal: .isal(IsalInflater(file: file, chunkSize: chunkSize))
@@ -34,11 +36,9 @@ import ByteParsing
             }
             inflater = CappedInflater(decompressor, limit: options.maximumDecompressedBytes)
             ring = options.inflatesOnSecondThread ? InflatedChunkRing(slotSize: chunkSize) : nil
-            plainChunk = []
         } else {
             inflater = nil
             ring = nil
-            plainChunk = [UInt8](repeating: 0, count: chunkSize)
         }
     }
 
@@ -86,12 +86,11 @@ import ByteParsing
         if readsFromRing, let ring { return lend(ring.next(), member: ring.memberOfLastChunk, to: body) }
         if let inflater { return lend(inflater.next(), member: inflater.lastChunkMember, to: body) }
         do {
-            // Safe: `read` writes at most the array's count bytes into its storage.
-            let count = unsafe try plainChunk.withUnsafeMutableBytes { unsafe try file.read(into: $0) }
-            guard count > 0 else { return .end }
-            let chunk = plainChunk
-            body(chunk.span.extracting(0..<count), 0)
-            return nil
+            let count = try file.withNextWindow(upTo: plainChunkSize) { window in
+                if !window.isEmpty { body(window, 0) }
+                return window.count
+            }
+            return count == 0 ? .end : nil
         } catch {
             return .damage("read error at byte \(file.bytesRead): \(error)")
         }
