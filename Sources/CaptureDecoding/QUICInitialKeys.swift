@@ -71,20 +71,25 @@ struct QUICInitialKeys {
         let initialSecret = HKDF<SHA256>.extract(
             inputKeyMaterial: SymmetricKey(data: connectionID.array), salt: version.initialSalt)
         let clientSecret = QUICInitialKeys.expandLabel(initialSecret, label: "client in", length: 32)
-        key = QUICInitialKeys.expandLabel(clientSecret, label: version.labelPrefix + "key", length: 16)
-        // Safe: swift-crypto lends the key's bytes for the closure only, and they are copied.
-        iv = unsafe QUICInitialKeys.expandLabel(clientSecret, label: version.labelPrefix + "iv", length: 12)
-            .withUnsafeBytes { unsafe Array($0) }
-        headerProtection = QUICInitialKeys.expandLabel(clientSecret, label: version.labelPrefix + "hp", length: 16)
+        key = SymmetricKey(data: QUICInitialKeys.expandLabel(clientSecret, label: version.labelPrefix + "key", length: 16))
+        iv = QUICInitialKeys.expandLabel(clientSecret, label: version.labelPrefix + "iv", length: 12)
+        headerProtection = SymmetricKey(
+            data: QUICInitialKeys.expandLabel(clientSecret, label: version.labelPrefix + "hp", length: 16))
     }
 
     /// HKDF-Expand-Label (RFC 8446 §7.1) with an empty context: the info is the output
-    /// length, `tls13 ` + label with its length, and a zero-length context.
-    static func expandLabel<Secret: ContiguousBytes>(_ secret: Secret, label: String, length: Int) -> SymmetricKey {
+    /// length, `tls13 ` + label with its length, and a zero-length context. Every QUIC
+    /// Initial secret fits in one block of SHA-256 (`length` ≤ 32), so HKDF-Expand
+    /// (RFC 5869 §2.3) is its first block, `HMAC(secret, info | 0x01)`, cut to `length`:
+    /// owned bytes, where swift-crypto's `HKDF.expand` gives a key whose bytes can only
+    /// be lent through a pointer.
+    static func expandLabel<Secret: ContiguousBytes>(_ secret: Secret, label: String, length: Int) -> [UInt8] {
+        precondition(length <= SHA256.byteCount, "HKDF-Expand-Label of more than one SHA-256 block")
         let fullLabel = Array(("tls13 " + label).utf8)
         var info: [UInt8] = [UInt8(length >> 8), UInt8(length & 0xFF), UInt8(fullLabel.count)]
         info += fullLabel
         info.append(0)
-        return HKDF<SHA256>.expand(pseudoRandomKey: secret, info: info, outputByteCount: length)
+        info.append(1)  // HKDF-Expand's block counter
+        return Array(HMAC<SHA256>.authenticationCode(for: info, using: SymmetricKey(data: secret)).prefix(length))
     }
 }

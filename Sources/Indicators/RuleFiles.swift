@@ -256,9 +256,9 @@ struct LineCappedText {
         self.maximumLineLength = maximumLineLength
     }
 
-    /// Appends bytes; complete lines end with LF. Scans with `memchr` (ByteParsing's
-    /// `firstIndex(of:from:)`: about a byte per cycle even in debug builds) rather than
-    /// byte by byte.
+    /// Appends bytes; complete lines end with LF. Finds them with ByteParsing's
+    /// vectorised `firstIndex(of:from:)` (about a byte per cycle even in debug builds)
+    /// rather than byte by byte.
     mutating func append(_ bytes: Span<UInt8>) {
         guard !bytes.isEmpty else { return }
         var position = 0

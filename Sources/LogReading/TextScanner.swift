@@ -471,8 +471,8 @@ enum TextScanner {
         let searchEnd = min(lastColon + 1, range.upperBound)
         guard range.upperBound <= text.count else { return }
         while index < searchEnd {
-            // Only runs with a colon can be addresses: jump to the next colon (memchr
-            // is vectorised), then back to the start of its run.
+            // Only runs with a colon can be addresses: jump to the next colon (the
+            // search is vectorised), then back to the start of its run.
             guard var runStart = text.firstIndex(of: UInt8(ascii: ":"), from: index, to: searchEnd) else { return }
             // The first colon of its run (earlier runs are behind `index`): when the run
             // ends right after it ("query: "), it has one colon and holds no address.
