@@ -6,8 +6,11 @@ import PackageDescription
 
 /// Every Swift target is checked for memory safety (SE-0458): each use of raw memory is
 /// marked `unsafe` and carries a `// Safe:` line saying why (docs/architecture.md lists
-/// where they are). `Lifetimes` lets ByteParsing's reader hold a `Span` it cannot outlive.
+/// where they are). In the targets of `Sources/` an unmarked use is an error, so none
+/// comes back unnoticed. `Lifetimes` lets a function returning a `Span` say what the
+/// span depends on (`@_lifetime`).
 let checked: [SwiftSetting] = [.strictMemorySafety(), .enableExperimentalFeature("Lifetimes")]
+let unmarkedIsAnError: [SwiftSetting] = [.treatWarning("StrictMemorySafety", as: .error)]
 
 let package = Package(
     name: "Cairn",
@@ -156,5 +159,6 @@ let package = Package(
 )
 
 for target in package.targets where target.type != .system && target.name != "CGuardedMapping" {
-    target.swiftSettings = (target.swiftSettings ?? []) + checked
+    let inSources = target.type != .test && target.path == nil  // the benchmarks and tests have paths of their own
+    target.swiftSettings = (target.swiftSettings ?? []) + checked + (inSources ? unmarkedIsAnError : [])
 }

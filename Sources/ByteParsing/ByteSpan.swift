@@ -188,7 +188,7 @@ extension StaticString {
     @inlinable public func withUTF8Span<Result>(_ body: (Span<UInt8>) -> Result) -> Result {
         // Safe: the buffer is the literal's static storage (or a stack copy of a scalar
         // literal), and the span made from it cannot leave the non-escaping closure.
-        unsafe withUTF8Buffer { buffer in body(unsafe buffer.span) }
+        withUTF8Buffer { buffer in body(unsafe buffer.span) }
     }
 }
 
@@ -216,7 +216,7 @@ extension Span where Element == UInt8 {
         // and both pointers are used only inside their closures.
         return unsafe [T](unsafeUninitializedCapacity: valueCount) { target, initialized in
             unsafe withUnsafeBytes { source in
-                if let base = unsafe target.baseAddress, let from = unsafe source.baseAddress, valueCount > 0 {
+                if let base = target.baseAddress, let from = source.baseAddress, valueCount > 0 {
                     unsafe UnsafeMutableRawPointer(base).copyMemory(from: from, byteCount: valueCount * stride)
                 }
             }

@@ -127,7 +127,7 @@ import Darwin
     /// returned, and the error is thrown by the next call).
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(InputFileError) -> Int {
         precondition(!lending, "InputFile: read while a window is lent")
-        guard let base = unsafe buffer.baseAddress, buffer.count > 0 else { return 0 }
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
         var copied = 0
         while copied < buffer.count {
             if slotConsumed == slotFilled {

@@ -74,7 +74,7 @@ public enum FuzzTargets {
         }
         if case .name(let bytes) = observation.host { read(bytes) }
         if let member = observation.member { read(member) }
-        sink = sum
+        sink.store(sum, ordering: .relaxed)
         if case .ipv4 = observation.value {} else if case .ipv6 = observation.value {} else {
             namesSeen.add(1, ordering: .relaxed)
         }
@@ -86,5 +86,5 @@ public enum FuzzTargets {
     public static let namesSeen = Atomic<Int>(0)
 
     /// Where `touch` leaves its sum, so that the reads are not optimised away.
-    nonisolated(unsafe) static var sink: UInt8 = 0
+    static let sink = Atomic<UInt8>(0)
 }

@@ -53,7 +53,9 @@ import ByteParsing
     /// inflating itself if no thread can be made).
     func start() {
         guard let ring, let inflater else { return }
-        readsFromRing = ring.start { slot in
+        // Safe: the ring calls the closure on its thread with a slot it owns until the
+        // closure returns (see InflatedChunkRing).
+        readsFromRing = unsafe ring.start { slot in
             // Safe: the ring lends the producer `slot` until it returns; the inflater
             // writes at most `slot.count` bytes into it.
             switch unsafe inflater.next(into: slot) {
@@ -61,8 +63,8 @@ import ByteParsing
                 let count = min(bytes.count, slot.count)
                 // The decoders write at the start of the slot they are given; copy if not.
                 // Safe: both buffers hold at least `count` bytes.
-                if unsafe bytes.baseAddress != UnsafeRawPointer(slot.baseAddress), let source = unsafe bytes.baseAddress,
-                   let target = unsafe slot.baseAddress
+                if unsafe bytes.baseAddress != UnsafeRawPointer(slot.baseAddress), let source = bytes.baseAddress,
+                   let target = slot.baseAddress
                 {
                     unsafe target.copyMemory(from: source, byteCount: count)
                 }
@@ -84,7 +86,8 @@ import ByteParsing
     /// text); returns nil when it did, or how the input ended.
     func next(_ body: (Span<UInt8>, _ member: Int) -> Void) -> Ending? {
         if readsFromRing, let ring { return lend(ring.next(), member: ring.memberOfLastChunk, to: body) }
-        if let inflater { return lend(inflater.next(), member: inflater.lastChunkMember, to: body) }
+        // Safe: without an output buffer the inflater writes into its own.
+        if let inflater { return lend(unsafe inflater.next(), member: inflater.lastChunkMember, to: body) }
         do {
             let count = try file.withNextWindow(upTo: plainChunkSize) { window in
                 if !window.isEmpty { body(window, 0) }
