@@ -157,6 +157,7 @@ import Darwin
     /// buffer only after the reader has moved past it and its hashing is done).
     public func borrow(upTo maxCount: Int) throws(InputFileError) -> UnsafeRawBufferPointer {
         precondition(!lending, "InputFile: read while a window is lent")
+        // Safe (both empty returns): a buffer of no bytes points at nothing.
         guard maxCount > 0 else { return unsafe UnsafeRawBufferPointer(start: nil, count: 0) }
         if slotConsumed == slotFilled {
             try advance()
@@ -179,11 +180,11 @@ import Darwin
     public func withNextWindow<Result>(
         upTo maxCount: Int = .max, _ body: (Span<UInt8>) -> Result
     ) throws(InputFileError) -> Result {
+        // Safe: the window's bytes stay valid until the next read of the file, which
+        // `lending` rules out while `body` runs; the span cannot leave `body`.
         let window = unsafe try borrow(upTo: maxCount)
         lending = true
         defer { lending = false }
-        // Safe: the window's bytes stay valid until the next read of the file, which
-        // `lending` rules out while `body` runs; the span cannot leave `body`.
         return unsafe body(Span(_unsafeBytes: window))
     }
 
@@ -271,6 +272,8 @@ import Darwin
             ring = HashingRing(slotSize: slotSize, slotCount: slotCount)
             self.ring = ring
         }
+        // Safe (the mapping's uses below): only whether there is one and its registration
+        // number are read; the ring's slot goes to read(2) with its size.
         if slotFilled > 0 {
             submitConsumed(releases: true)
             sequence += 1
