@@ -192,7 +192,7 @@ extension StaticString {
     }
 }
 
-// MARK: Indicators
+// MARK: Words and plain values
 
 extension Span where Element == UInt8 {
     /// The little-endian 64-bit value at `offset`; nil when out of range. One unaligned
