@@ -117,10 +117,11 @@ func changedCaptureOmitted() throws {
     #expect(PackageVerifier.verify(directory: bag).ok)
 }
 
-@Test("--headers-only cuts the other packets after the transport header and keeps sighted packets whole")
+@Test("--headers-only cuts the other packets after the transport header and keeps sighted packets whole",
+      .enabled(if: Fixtures.corpusPresent, "../shared/corpus is absent"))
 func headersOnly() throws {
     // SampleData's flows are sighted in every packet; a corpus HTTP stream has unsighted ones.
-    guard let corpus = Fixtures.corpus else { return }
+    let corpus = Fixtures.corpusPath
     let directory = try TemporaryDirectory()
     let rules = directory.file("rules.txt")
     try "bits.wikimedia.org\n".write(toFile: rules, atomically: false, encoding: .utf8)
@@ -164,14 +165,10 @@ func headersOnly() throws {
     #expect(addressRows.allSatisfy { (Int($0["captured_length"]) ?? 0) <= 14 + 60 + 60 })
 }
 
-@Test("corpus: an HTTP Host sighting extracts exactly that TCP stream, as tshark numbers its frames")
+@Test("corpus: an HTTP Host sighting extracts exactly that TCP stream, as tshark numbers its frames",
+      .enabled(if: Fixtures.corpusPresent && tsharkInstalled, "needs tshark and ../shared/corpus"))
 func corpusExtract() throws {
-    guard let corpus = Fixtures.corpus else { return }
-    let capture = corpus + "/pcap/zk-wikipedia.pcap"
-    guard available("tshark") else {
-        print("skipped: tshark is not installed")
-        return
-    }
+    let capture = Fixtures.corpusPath + "/pcap/zk-wikipedia.pcap"
     let directory = try TemporaryDirectory()
     let rules = directory.file("rules.txt")
     try "bits.wikimedia.org\n".write(toFile: rules, atomically: false, encoding: .utf8)
@@ -181,8 +178,10 @@ func corpusExtract() throws {
     }
     #expect(!frames.isEmpty)
     // The TCP/UDP streams of the sighted frames, and every frame of those streams, by tshark.
-    let filter = "frame.number in {\(frames.map(String.init).joined(separator: " "))}"
-    let streams = runQuiet("tshark", ["-r", capture, "-Y", filter, "-T", "fields", "-e", "tcp.stream", "-e", "udp.stream"])?.output ?? ""
+    // Display-filter sets are comma-separated (Wireshark 4.0 refuses spaces).
+    let filter = "frame.number in {\(frames.map(String.init).joined(separator: ","))}"
+    let streams = try #require(
+        runQuiet("tshark", ["-r", capture, "-Y", filter, "-T", "fields", "-e", "tcp.stream", "-e", "udp.stream"])).output
     var tcp = Set<String>(), udp = Set<String>()
     for line in streams.split(separator: "\n") {
         let parts = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
@@ -190,8 +189,9 @@ func corpusExtract() throws {
         if parts.count > 1, !parts[1].isEmpty { udp.insert(parts[1]) }
     }
     var clauses: [String] = []
-    if !tcp.isEmpty { clauses.append("tcp.stream in {\(tcp.sorted().joined(separator: " "))}") }
-    if !udp.isEmpty { clauses.append("udp.stream in {\(udp.sorted().joined(separator: " "))}") }
+    if !tcp.isEmpty { clauses.append("tcp.stream in {\(tcp.sorted().joined(separator: ","))}") }
+    if !udp.isEmpty { clauses.append("udp.stream in {\(udp.sorted().joined(separator: ","))}") }
+    #expect(!clauses.isEmpty, "tshark names the streams of the sighted frames")
     let expected = (runQuiet("tshark", ["-r", capture, "-Y", clauses.joined(separator: " or "), "-T", "fields", "-e", "frame.number"])?.output ?? "")
         .split(separator: "\n").map(String.init)
     #expect(expected.count > frames.count)
@@ -242,9 +242,10 @@ func flowKeys(hex: String, linkType: Int32, expected: String, headersEnd: Int) t
     }
 }
 
-@Test("corpus: sources of different link types give one pcap file per link type, each read by capinfos")
+@Test("corpus: sources of different link types give one pcap file per link type, each read by capinfos",
+      .enabled(if: Fixtures.corpusPresent && capinfosInstalled, "needs capinfos and ../shared/corpus"))
 func extractPerLinkType() throws {
-    guard let corpus = Fixtures.corpus else { return }
+    let corpus = Fixtures.corpusPath
     let directory = try TemporaryDirectory()
     let rules = directory.file("rules.txt")
     try "66.66.66.66\n".write(toFile: rules, atomically: false, encoding: .utf8)
@@ -259,9 +260,8 @@ func extractPerLinkType() throws {
     #expect(!FileManager.default.fileExists(atPath: bag + "/data/evidence.pcap"))
     for (file, encapsulation) in [("evidence-raw.pcap", "Raw IP"), ("evidence-linux-sll.pcap", "Linux cooked-mode capture v1")] {
         #expect(rows.filter { $0["evidence_file"] == file }.count == 1)
-        if let output = runQuiet("capinfos", ["-E", bag + "/data/" + file])?.output, available("capinfos") {
-            #expect(output.contains(encapsulation), "\(output)")
-        }
+        let output = try #require(runQuiet("capinfos", ["-E", bag + "/data/" + file])).output
+        #expect(output.contains(encapsulation), "\(output)")
     }
     #expect(PackageVerifier.verify(directory: bag).ok)
     // A pcap file the index does not name is reported.
@@ -270,12 +270,9 @@ func extractPerLinkType() throws {
     #expect(problems.contains { $0.file == "data/evidence-raw2.pcap" && $0.detail.contains("not listed in data/evidence-index.csv") })
 }
 
-@Test("bagit.py validates a signed package with its pcap extract, and rejects it after one byte changes")
+@Test("bagit.py validates a signed package with its pcap extract, and rejects it after one byte changes",
+      .enabled(if: available("bagit.py"), "bagit.py is not installed (pip install bagit)"))
 func bagitValidates() throws {
-    guard available("bagit.py") else {
-        print("skipped: bagit.py is not installed (pip install bagit)")
-        return
-    }
     let directory = try TemporaryDirectory()
     let database = try ingest([Fixtures.sampleData], into: directory)
     let bag = directory.file("package")
@@ -290,6 +287,7 @@ func bagitValidates() throws {
 }
 
 private let tsharkInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark")
+private let capinfosInstalled = available("capinfos")
 
 @Test("corpus: the extract numbers frames as tshark does and finds flows on every link type the ingest decodes",
       .enabled(if: Fixtures.corpusPresent && tsharkInstalled, "needs tshark and ../shared/corpus"), arguments: [

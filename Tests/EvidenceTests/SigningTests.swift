@@ -27,13 +27,16 @@ func keyGeneration() throws {
     #expect(privateKey.publicKey.rawRepresentation == publicKey.rawRepresentation)
     #expect(throws: SigningError.self) { try PackageSigning.generateKeyPair(prefix: prefix) }
     #expect(throws: SigningError.self) { try PackageSigning.publicKey(pem: PackageSigning.readKeyFile(paths.privateKey)) }
-    if available("openssl") {
-        // openssl reads both as Ed25519 keys.
-        let text = runQuiet("openssl", ["pkey", "-in", paths.privateKey, "-noout", "-text"])?.output ?? ""
-        #expect(text.contains("ED25519 Private-Key"), "\(text)")
-        let pub = runQuiet("openssl", ["pkey", "-pubin", "-in", paths.publicKey, "-noout", "-text"])?.output ?? ""
-        #expect(pub.contains("ED25519 Public-Key"), "\(pub)")
-    }
+}
+
+@Test("openssl reads the generated keys as Ed25519 keys", .enabled(if: Tool.openssl, "openssl is not installed"))
+func keysReadByOpenSSL() throws {
+    let directory = try TemporaryDirectory()
+    let paths = try PackageSigning.generateKeyPair(prefix: directory.file("cert"))
+    let text = try #require(runQuiet("openssl", ["pkey", "-in", paths.privateKey, "-noout", "-text"])).output
+    #expect(text.contains("ED25519 Private-Key"), "\(text)")
+    let pub = try #require(runQuiet("openssl", ["pkey", "-pubin", "-in", paths.publicKey, "-noout", "-text"])).output
+    #expect(pub.contains("ED25519 Public-Key"), "\(pub)")
 }
 
 @Test("a signed package: valid with the right key, invalid with another, invalid once the tag manifest changes")

@@ -14,14 +14,6 @@ enum Fixtures {
     /// through `.enabled(if: Fixtures.corpusPresent)` when it has not.
     static let corpusPath = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus").path
     static let corpusPresent = FileManager.default.fileExists(atPath: corpusPath + "/pcap")
-    /// The shared corpus, or nil (with the reason printed) when it is absent.
-    static var corpus: String? {
-        guard corpusPresent else {
-            print("skipped: ../shared/corpus is absent")
-            return nil
-        }
-        return corpusPath
-    }
 
     /// The built `cairn` executable (beside the test bundle in the build directory), or
     /// nil when it is not built: the tests that run it skip through `.enabled(if:)`.
