@@ -87,12 +87,10 @@ let suffixCases: [ScanCase] = [
         found: ["email:a.b+tag@Mail.Example.com", "domain:Mail.Example.com", "domain:example.com"]),
 ]
 
-@Test(arguments: suffixCases)
-func scansWithThePublicSuffixList(_ testCase: ScanCase) {
-    guard let suffixes = PublicSuffixList.system else {
-        print("skipped: \(PublicSuffixList.debianPath) is absent")
-        return
-    }
+@Test(.enabled(if: PublicSuffixList.system != nil, "the public suffix list is absent (Debian package publicsuffix)"),
+      arguments: suffixCases)
+func scansWithThePublicSuffixList(_ testCase: ScanCase) throws {
+    let suffixes = try #require(PublicSuffixList.system)
     let bytes = Array(testCase.text.utf8)
     var found: [String] = []
     bytes.withUnsafeBytes { text in
