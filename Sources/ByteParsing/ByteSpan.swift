@@ -47,6 +47,17 @@ extension Span where Element == UInt8 {
             | UInt32(self[offset + 2]) << 16 | UInt32(self[offset + 3]) << 24
     }
 
+    /// The 16-bit value at `offset` in the given byte order (a capture file's, say);
+    /// nil when out of range.
+    @inlinable public func uint16(at offset: Int, bigEndian: Bool) -> UInt16? {
+        bigEndian ? uint16(at: offset) : uint16LittleEndian(at: offset)
+    }
+
+    /// The 32-bit value at `offset` in the given byte order; nil when out of range.
+    @inlinable public func uint32(at offset: Int, bigEndian: Bool) -> UInt32? {
+        bigEndian ? uint32(at: offset) : uint32LittleEndian(at: offset)
+    }
+
     /// The bytes in `range`, clamped to the span (an empty span when they do not meet).
     @inlinable @_lifetime(copy self)
     public func clamped(_ range: Range<Int>) -> Span<UInt8> {

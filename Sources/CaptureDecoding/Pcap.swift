@@ -184,9 +184,9 @@ final class PcapReader {
         default: return nil
         }
         // The offsets lie within the header, checked above.
-        let major = (bigEndian ? header.uint16(at: 4) : header.uint16LittleEndian(at: 4)) ?? 0
-        let minor = (bigEndian ? header.uint16(at: 6) : header.uint16LittleEndian(at: 6)) ?? 0
-        let linkField = (bigEndian ? header.uint32(at: 20) : header.uint32LittleEndian(at: 20)) ?? 0
+        let major = header.uint16(at: 4, bigEndian: bigEndian) ?? 0
+        let minor = header.uint16(at: 6, bigEndian: bigEndian) ?? 0
+        let linkField = header.uint32(at: 20, bigEndian: bigEndian) ?? 0
         return (bigEndian, major, minor, linkField)
     }
 
@@ -356,7 +356,7 @@ final class PcapReader {
     /// `bytes` holds `offset + 4`.
     @inline(__always)
     private func field(_ bytes: Span<UInt8>, _ offset: Int) -> UInt32 {
-        (bigEndian ? bytes.uint32(at: offset) : bytes.uint32LittleEndian(at: offset)) ?? 0
+        bytes.uint32(at: offset, bigEndian: bigEndian) ?? 0
     }
 }
 

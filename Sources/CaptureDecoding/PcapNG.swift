@@ -360,12 +360,14 @@ final class PcapNGReader {
         PcapNGReader.load16(buffer, at: offset, bigEndian: big)
     }
 
+    // The buffer is passed in: a span of a class's stored array cannot outlive the access
+    // that reads the property.
     private static func load32(_ bytes: [UInt8], at offset: Int, bigEndian big: Bool) -> UInt32 {
-        (big ? bytes.span.uint32(at: offset) : bytes.span.uint32LittleEndian(at: offset)) ?? 0
+        bytes.span.uint32(at: offset, bigEndian: big) ?? 0
     }
 
     private static func load16(_ bytes: [UInt8], at offset: Int, bigEndian big: Bool) -> UInt16 {
-        (big ? bytes.span.uint16(at: offset) : bytes.span.uint16LittleEndian(at: offset)) ?? 0
+        bytes.span.uint16(at: offset, bigEndian: big) ?? 0
     }
 
     /// Makes at least `count` unread bytes available (moving them to the front and

@@ -20,13 +20,10 @@ struct BatchLines {
     let capacity: Int
     private(set) var text: [UInt8] = []
     private(set) var lines: [Line] = []
-    /// `text`'s capacity as first reserved (the allocator may round `capacity` up).
-    private var reserved = 0
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)
         text.reserveCapacity(self.capacity)
-        reserved = text.capacity
     }
 
     /// No lines and no buffer: what a reader holds once it has given its lines to their
@@ -51,10 +48,10 @@ struct BatchLines {
     /// Empties the buffer for reuse, keeping its capacity (a buffer grown for a long line
     /// goes back to `capacity`).
     mutating func reset() {
-        if text.capacity > reserved {
+        // Only a line longer than `capacity`, taken alone, makes `text` longer than that.
+        if text.count > capacity {
             text = []
             text.reserveCapacity(capacity)
-            reserved = text.capacity
         }
         text.removeAll(keepingCapacity: true)
         lines.removeAll(keepingCapacity: true)

@@ -1,12 +1,6 @@
 import ByteParsing
 import Observations
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Options for reading logs.
 public struct LogReadingOptions: Sendable {
     /// The year of the file's first RFC 3164 timestamp (the format has none), used as
