@@ -104,9 +104,10 @@ struct ThrowawayPostgresTests {
             let bin = root.appendingPathComponent("\(version)/bin")
             try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
             for tool in ["initdb", "pg_ctl", "postgres", "createdb"] {
-                FileManager.default.createFile(
+                let created = FileManager.default.createFile(
                     atPath: bin.appendingPathComponent(tool).path, contents: Data("#!/bin/sh\n".utf8),
                     attributes: [.posixPermissions: 0o755])
+                try #require(created)
             }
         }
         let found = ThrowawayPostgres.Binaries.find(path: "/nonexistent", versionedRoot: root.path)
