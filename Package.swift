@@ -28,6 +28,9 @@ let package = Package(
         // HTTP/2 header blocks (HPACK) in captures are decoded by SwiftNIO's decoder.
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.82.0"),
+        // A case in PostgreSQL (issue 24): a Swift client, no libpq. Only the PostgreSQL
+        // tests use it so far; no product links it yet.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -154,6 +157,12 @@ let package = Package(
         .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "CaseStore", "Ingest", "Observations", "TestSupport"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "CaseStore", "Observations", "Indicators", "TestSupport"]),
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets"]),
+        // What issue 24's PostgreSQL case and work queue rely on, checked against a
+        // throwaway server the tests start themselves (TestSupport's ThrowawayPostgres).
+        .testTarget(
+            name: "PostgresStoreTests",
+            dependencies: ["TestSupport", .product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -17,4 +17,32 @@ public enum ExternalCommand {
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
+
+    /// Runs the program at `executable` (a path, or a name looked up on PATH) in `directory`
+    /// (the current one when nil): its exit status and its standard output and standard
+    /// error together, as a person would see them. Throws when it could not start.
+    ///
+    /// The output goes through a file, not a pipe: a daemon the program starts (pg_ctl's
+    /// server) may keep the pipe open long after the program exits.
+    public static func runCombined(
+        _ executable: String, _ arguments: [String], in directory: URL? = nil
+    ) throws -> (status: Int32, output: String) {
+        let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-output-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: outputFile.path, contents: nil),
+            let output = FileHandle(forWritingAtPath: outputFile.path)
+        else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: outputFile.path]) }
+        defer { try? FileManager.default.removeItem(at: outputFile) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable.contains("/") ? executable : "/usr/bin/env")
+        process.arguments = (executable.contains("/") ? [] : [executable]) + arguments
+        process.currentDirectoryURL = directory
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try output.close()
+        let text = (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
+        return (process.terminationStatus, text)
+    }
 }

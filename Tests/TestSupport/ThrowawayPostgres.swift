@@ -1,0 +1,300 @@
+import Foundation
+
+/// A PostgreSQL server of a test's own: a new cluster in a temporary directory, listening on
+/// a loopback port and on a Unix socket in that directory, stopped and removed when the test
+/// is done. Never a system service: CI installs Debian's `postgresql` package for its
+/// binaries only (issue 24).
+///
+/// initdb and the server refuse to run as root, so under root (CI) they run as the
+/// `postgres` user Debian's package creates, through `runuser` or `setpriv`, in a directory
+/// chowned to it; otherwise they run as the current user. The cluster trusts every local
+/// connection (it is reachable from this machine only and lives for one test) and its
+/// superuser is `postgres` either way.
+///
+/// Use ``with(database:_:)``, which stops the server however the body ends; a test that
+/// needs it is `.enabled(if: ThrowawayPostgres.binaries != nil)`, so a machine without the
+/// binaries reports the test as skipped.
+public final class ThrowawayPostgres: Sendable {
+    /// The superuser initdb creates; trusted on loopback and the socket, without a password.
+    public static let user = "postgres"
+    /// The loopback address the server listens on.
+    public static let host = "127.0.0.1"
+
+    /// The TCP port the server listens on.
+    public let port: Int
+    /// The database created for the test.
+    public let database: String
+    /// The directory holding the Unix socket (`.s.PGSQL.<port>`), the data directory and the log.
+    public let directory: URL
+    /// The Unix socket's path, for clients that connect without TCP.
+    public var socketPath: String { directory.appendingPathComponent(".s.PGSQL.\(port)").path }
+    /// A connection URL in the form `cairn --db` will take: `postgresql://postgres@127.0.0.1:PORT/DB`.
+    public var url: String { "postgresql://\(Self.user)@\(Self.host):\(port)/\(database)" }
+
+    private let binaries: Binaries
+    private let account: Account
+    private var dataDirectory: URL { directory.appendingPathComponent("data") }
+    private var logFile: URL { directory.appendingPathComponent("server.log") }
+
+    private init(port: Int, database: String, directory: URL, binaries: Binaries, account: Account) {
+        self.port = port
+        self.database = database
+        self.directory = directory
+        self.binaries = binaries
+        self.account = account
+    }
+
+    /// The server binaries of this machine, nil when there are none: the tests that need a
+    /// server are then skipped.
+    public static let binaries: Binaries? = Binaries.find()
+
+    /// Starts a server with `database` in it, runs `body` with it, then stops the server and
+    /// removes its directory, also when `body` throws.
+    public static func with<Result>(
+        database: String = "cairn",
+        _ body: (ThrowawayPostgres) async throws -> Result
+    ) async throws -> Result {
+        let server = try start(database: database)
+        do {
+            let result = try await body(server)
+            server.stop()
+            return result
+        } catch {
+            server.stop()
+            throw error
+        }
+    }
+
+    /// Starts a new cluster with `database` in it; the caller must call ``stop()``.
+    /// Throws a ``Failure`` saying which step failed and what the tool printed; whatever
+    /// was started by then is stopped and removed.
+    public static func start(database: String = "cairn", binaries: Binaries? = binaries) throws -> ThrowawayPostgres {
+        guard let binaries else { throw Failure.binariesMissing(searched: Binaries.searchedPlaces()) }
+        let account = try Account.current()
+        let directory = try makeDirectory(ownedBy: account)
+        let server: ThrowawayPostgres
+        do {
+            try initialise(directory.appendingPathComponent("data"), binaries: binaries, account: account)
+            server = try launch(
+                database: database, directory: directory, binaries: binaries, account: account,
+                attemptsLeft: portAttempts)
+        } catch {
+            try? FileManager.default.removeItem(at: directory)
+            throw error
+        }
+        do {
+            try server.createDatabase()
+        } catch {
+            server.stop()
+            throw error
+        }
+        return server
+    }
+
+    /// Stops the server (fast shutdown: open connections are ended) and removes its
+    /// directory. Safe to call more than once: a removed directory means already stopped.
+    public func stop() {
+        guard FileManager.default.fileExists(atPath: directory.path) else { return }
+        let stopped = try? account.run(
+            binaries.pgCtl, ["stop", "-D", dataDirectory.path, "-m", "fast", "-w", "-t", "30"], in: directory)
+        if stopped?.status != 0, let pid = serverProcessID() {
+            kill(pid, SIGQUIT)  // pg_ctl failed: the postmaster's immediate shutdown
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Ports tried at random: below Linux's ephemeral range (32768–60999), so that no
+    /// client socket of this machine holds one by chance.
+    private static let portRange = 15_000..<32_000
+    /// How many ports to try before giving up when the chosen one is taken.
+    private static let portAttempts = 5
+    /// How long pg_ctl waits for the server to accept connections, in seconds.
+    private static let startTimeout = 60
+
+    private static func makeDirectory(ownedBy account: Account) throws -> URL {
+        // Short: a Unix socket's path must fit in 107 bytes.
+        let name = "cairn-pg-" + UUID().uuidString.prefix(8).lowercased()
+        let directory = URL(fileURLWithPath: "/tmp").appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+        try account.takeOwnership(of: directory)
+        return directory
+    }
+
+    private static func initialise(_ dataDirectory: URL, binaries: Binaries, account: Account) throws {
+        let arguments = [
+            "-D", dataDirectory.path, "-U", user, "--auth=trust",
+            // The C locale: the cluster does not depend on which locales the machine generated.
+            "--locale=C", "--encoding=UTF8", "--no-sync",
+        ]
+        let result = try account.run(binaries.initdb, arguments, in: dataDirectory.deletingLastPathComponent())
+        guard result.status == 0 else { throw Failure.initdbFailed(status: result.status, output: result.output) }
+    }
+
+    /// Starts the server on a port chosen at random, and on another when someone else
+    /// bound that one between the choice and the server's start.
+    private static func launch(
+        database: String, directory: URL, binaries: Binaries, account: Account, attemptsLeft: Int
+    ) throws -> ThrowawayPostgres {
+        let server = ThrowawayPostgres(
+            port: Int.random(in: portRange), database: database, directory: directory, binaries: binaries,
+            account: account)
+        do {
+            try server.startServer()
+        } catch Failure.startFailed(_, let log) where log.contains("could not bind") && attemptsLeft > 1 {
+            return try launch(
+                database: database, directory: directory, binaries: binaries, account: account,
+                attemptsLeft: attemptsLeft - 1)
+        } catch {
+            server.stop()  // pg_ctl may have given up waiting on a server that still starts
+            throw error
+        }
+        return server
+    }
+
+    private func startServer() throws {
+        // A test server: nothing needs to survive a crash, so durability is off for speed.
+        let options = [
+            "-p \(port)", "-k \(directory.path)", "-c listen_addresses=\(Self.host)",
+            "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
+        ].joined(separator: " ")
+        try? FileManager.default.removeItem(at: logFile)
+        let arguments = [
+            "start", "-D", dataDirectory.path, "-l", logFile.path, "-o", options, "-w", "-t", "\(Self.startTimeout)",
+        ]
+        let result = try account.run(
+            "/bin/bash", ["-c", Self.closingInheritedDescriptors, "pg_ctl", binaries.pgCtl] + arguments, in: directory)
+        guard result.status == 0 else {
+            let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+            throw Failure.startFailed(output: result.output, log: log)
+        }
+    }
+
+    /// A shell script that closes every descriptor above standard error, then runs its
+    /// arguments. Foundation's `Process` learns that a child exited when a socket it hands
+    /// the child closes; the server pg_ctl leaves running would inherit that socket and hold
+    /// it open, so `waitUntilExit()` would wait for the server, not for pg_ctl.
+    private static let closingInheritedDescriptors = """
+        for fd in /proc/self/fd/*; do fd=${fd##*/}; if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi; done 2>/dev/null
+        exec "$@"
+        """
+
+    private func createDatabase() throws {
+        let arguments = ["-h", directory.path, "-p", "\(port)", "-U", Self.user, database]
+        let result = try account.run(binaries.createdb, arguments, in: directory)
+        guard result.status == 0 else { throw Failure.createdbFailed(output: result.output) }
+    }
+
+    /// The postmaster's process id, from the first line of `postmaster.pid`.
+    private func serverProcessID() -> pid_t? {
+        let pidFile = dataDirectory.appendingPathComponent("postmaster.pid")
+        guard let text = try? String(contentsOf: pidFile, encoding: .utf8) else { return nil }
+        return text.split(separator: "\n").first.flatMap { pid_t($0) }
+    }
+
+    /// Why a server could not be started; the description says what to do.
+    public enum Failure: Error, CustomStringConvertible {
+        case binariesMissing(searched: [String])
+        case noServerAccount(reason: String)
+        case initdbFailed(status: Int32, output: String)
+        case startFailed(output: String, log: String)
+        case createdbFailed(output: String)
+
+        public var description: String {
+            switch self {
+            case .binariesMissing(let searched):
+                "no PostgreSQL server binaries (initdb, pg_ctl, postgres, createdb in one directory) in "
+                    + searched.joined(separator: ", ") + "; install Debian's postgresql package"
+            case .noServerAccount(let reason):
+                "running as root, and initdb refuses root: \(reason)"
+            case .initdbFailed(let status, let output):
+                "initdb failed with status \(status):\n\(output)"
+            case .startFailed(let output, let log):
+                "the server did not start:\n\(output)\nserver log:\n\(log)"
+            case .createdbFailed(let output):
+                "createdb failed:\n\(output)"
+            }
+        }
+    }
+
+    /// The directory holding initdb, pg_ctl, postgres and createdb of one PostgreSQL version.
+    public struct Binaries: Sendable {
+        /// The directory's path, e.g. `/usr/lib/postgresql/15/bin`.
+        public let directory: String
+        var initdb: String { directory + "/initdb" }
+        var pgCtl: String { directory + "/pg_ctl" }
+        var createdb: String { directory + "/createdb" }
+
+        static let required = ["initdb", "pg_ctl", "postgres", "createdb"]
+        /// Where Debian's packages put each version's server binaries.
+        public static let versionedRoot = "/usr/lib/postgresql"
+
+        /// The first directory holding all of ``required``: an initdb on PATH (followed
+        /// through symbolic links to where its siblings are), then the highest version
+        /// under `/usr/lib/postgresql/*/bin`.
+        public static func find(
+            path: String? = ProcessInfo.processInfo.environment["PATH"], versionedRoot: String = versionedRoot
+        ) -> Binaries? {
+            candidates(path: path, versionedRoot: versionedRoot).lazy.map(Binaries.init).first(where: \.isComplete)
+        }
+
+        static func searchedPlaces(path: String? = ProcessInfo.processInfo.environment["PATH"]) -> [String] {
+            ["PATH (\(path ?? ""))", versionedRoot + "/*/bin"]
+        }
+
+        private static func candidates(path: String?, versionedRoot: String) -> [String] {
+            let onPath = (path ?? "").split(separator: ":").map { directory in
+                URL(fileURLWithPath: String(directory)).appendingPathComponent("initdb")
+                    .resolvingSymlinksInPath().deletingLastPathComponent().path
+            }
+            let versions = (try? FileManager.default.contentsOfDirectory(atPath: versionedRoot)) ?? []
+            let versioned = versions.sorted { $0.compare($1, options: .numeric) == .orderedDescending }
+                .map { "\(versionedRoot)/\($0)/bin" }
+            return onPath + versioned
+        }
+
+        private var isComplete: Bool {
+            Self.required.allSatisfy { FileManager.default.isExecutableFile(atPath: "\(directory)/\($0)") }
+        }
+    }
+
+    /// Whom initdb, pg_ctl and the server run as: the current user, or under root the
+    /// `postgres` user through a command that drops to it.
+    private enum Account: Sendable {
+        case current
+        case serverUser(switchCommand: [String])
+
+        static func current() throws -> Account {
+            guard getuid() == 0 else { return .current }
+            let user = ThrowawayPostgres.user
+            guard (try? ExternalCommand.runCombined("/usr/bin/id", ["-u", user]))?.status == 0 else {
+                throw Failure.noServerAccount(
+                    reason: "there is no '\(ThrowawayPostgres.user)' user to run it as (Debian's postgresql package creates one)")
+            }
+            if let runuser = ["/usr/sbin/runuser", "/sbin/runuser"].first(where: FileManager.default.isExecutableFile) {
+                return .serverUser(switchCommand: [runuser, "-u", user, "--"])
+            }
+            if FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") {
+                return .serverUser(switchCommand: ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--init-groups"])
+            }
+            throw Failure.noServerAccount(reason: "neither runuser nor setpriv (util-linux) is installed")
+        }
+
+        func takeOwnership(of directory: URL) throws {
+            guard case .serverUser = self else { return }
+            try FileManager.default.setAttributes(
+                [.ownerAccountName: ThrowawayPostgres.user, .groupOwnerAccountName: ThrowawayPostgres.user],
+                ofItemAtPath: directory.path)
+        }
+
+        /// Runs `executable` as this account in `directory`: its exit status and its
+        /// standard output and error together.
+        func run(_ executable: String, _ arguments: [String], in directory: URL) throws -> (status: Int32, output: String) {
+            switch self {
+            case .current:
+                try ExternalCommand.runCombined(executable, arguments, in: directory)
+            case .serverUser(let switchCommand):
+                try ExternalCommand.runCombined(switchCommand[0], Array(switchCommand.dropFirst()) + [executable] + arguments, in: directory)
+            }
+        }
+    }
+}
