@@ -28,9 +28,11 @@ let package = Package(
         // HTTP/2 header blocks (HPACK) in captures are decoded by SwiftNIO's decoder.
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.82.0"),
-        // A case in PostgreSQL (issue 24): a Swift client, no libpq. Only the PostgreSQL
-        // tests use it so far; no product links it yet.
+        // A case in PostgreSQL (issue 24): a Swift client, no libpq; TLS through
+        // swift-nio-ssl, its logs through swift-log (both postgres-nio's own).
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         .systemLibrary(
@@ -88,8 +90,11 @@ let package = Package(
         .target(
             name: "CaseStore",
             dependencies: [
-                "Observations", "ByteParsing", "Indicators", "Correlation",
+                "Observations", "ByteParsing", "Indicators", "Correlation", "Concurrency",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(

@@ -119,7 +119,7 @@ enum ExportBenchmark {
         fputs(indicatorValue + "\n", file)
         fclose(file)
 
-        let database = try CaseDatabase(path: path)
+        let database = try CaseDatabase(location: path)
         let run = try database.beginRun(version: "bench", rulesDigest: "", commandLine: "cairn-bench export")
         let indicatorIDs = try database.storeIndicators([Indicator(type: .ipv4, value: indicatorValue, ruleFile: rules, line: 1)])
         guard let indicatorID = indicatorIDs.first else { throw BenchmarkError("indicator not stored") }

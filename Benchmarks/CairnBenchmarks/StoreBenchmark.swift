@@ -43,7 +43,7 @@ enum StoreBenchmark {
     }
 
     static func storeThroughCairn(count: Int, batchSize: Int, path: String) throws -> (wall: Double, cpu: Double) {
-        let database = try CaseDatabase(path: path)
+        let database = try CaseDatabase(location: path)
         let run = try database.beginRun(version: "bench", rulesDigest: "", commandLine: "cairn-bench store")
         let indicators = (0..<10_000).map { index in
             Indicator(type: .ipv4, value: IPv4Address(0x5D00_0000 | UInt32(index)).description, ruleFile: "bench.txt", line: index + 1)

@@ -1,134 +1,47 @@
-import ByteParsing
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Correlation
 import Foundation
-import GRDB
 import Indicators
 import Observations
 
-/// The case database: one SQLite file holding runs, sources, indicators, sightings
-/// and incidents. All writes go through this one object: one connection, serialized
-/// (a GRDB `DatabaseQueue`), in WAL mode with foreign keys on.
+/// A case: runs, sources, indicators, sightings and incidents, in an SQLite file or a
+/// PostgreSQL database (`CaseStoreDriver`). Everything that reads or writes a case goes
+/// through this one object, whose queries are the same for both stores (`StoreSession`).
 ///
-/// Every write is one transaction, so a killed process leaves the database as it was
-/// after the last committed batch; a source is `complete` only in the transaction that
-/// wrote its last sightings, and the next run replaces a source left `reading`.
+/// Every write is one transaction, so a killed process leaves the case as it was after
+/// the last committed batch; a source is `complete` only in the transaction that wrote
+/// its last sightings, and the next run replaces a source left `reading`.
 public final class CaseDatabase: Sendable {
-    /// The database file's path.
-    public let path: String
-    let queue: DatabaseQueue
+    /// Where the case is: the SQLite file's path, or the PostgreSQL URL without its
+    /// password.
+    public var location: String { store.location }
+    let store: any CaseStoreDriver
 
-    /// Opens or creates the database at `path` (created with mode 0600) and applies the
-    /// migrations that it does not have yet.
-    public init(path: String) throws {
-        self.path = path
-        try CaseDatabase.createPrivateFile(path)
-        var configuration = Configuration()
-        configuration.journalMode = .wal
-        configuration.foreignKeysEnabled = true
-        // Another process (a `cairn incidents` while an ingest runs) may hold the lock
-        // for the length of one batch.
-        configuration.busyMode = .timeout(10)
-        // A case holds millions of sightings: SQLite's default 2 MB page cache makes
-        // correlation a storm of small reads. 256 MB of cache, and reads through a
-        // memory map, keep the indexes in memory.
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA cache_size = -262144")
-            try db.execute(sql: "PRAGMA mmap_size = 1073741824")
-        }
-        queue = try DatabaseQueue(path: path, configuration: configuration)
-        try CaseDatabase.migrate(queue, path: path)
-        // SQLite gives the -wal and -shm files the database file's mode; make sure.
-        // Safe: access and chmod get the path as a NUL-terminated copy for the call.
-        for suffix in ["-wal", "-shm"] where unsafe access(path + suffix, F_OK) == 0 {
-            _ = unsafe chmod(path + suffix, 0o600)
+    /// Opens or creates the case at `location`: a `postgresql://` URL
+    /// (`PostgresLocation`), or the path of an SQLite file (created with mode 0600).
+    /// Applies the migrations the case does not have yet.
+    public init(location: String) throws {
+        if PostgresLocation.isURL(location) {
+            store = try PostgresStore(PostgresLocation(url: location))
+        } else {
+            store = try SQLiteStore(path: location)
         }
     }
 
-    /// Brings the schema up to date. A database written by a newer Cairn (it has
-    /// migrations this version does not know) is refused and left untouched. Before
-    /// migrating a database that already holds a case, a copy is taken with
-    /// `VACUUM INTO` beside it (`<path>.before-<migration>.sqlite`, mode 0600), so a
-    /// failed or unwanted upgrade loses nothing.
-    private static func migrate(_ queue: DatabaseQueue, path: String) throws {
-        let migrator = Schema.migrator
-        let (applied, pending) = try queue.read { db in
-            let applied = try migrator.appliedIdentifiers(db)
-            return (applied, migrator.migrations.filter { !applied.contains($0) })
-        }
-        let unknown = applied.subtracting(migrator.migrations)
-        if !unknown.isEmpty {
-            throw CaseStoreError.newerSchema(path: path, migrations: unknown.sorted())
-        }
-        guard let first = pending.first else { return }
-        if !applied.isEmpty {
-            let backup = "\(path).before-\(first).sqlite"
-            // Safe: access gets the path as a NUL-terminated copy for the call.
-            guard unsafe access(backup, F_OK) != 0 else { throw CaseStoreError.backupExists(backup) }
-            // VACUUM INTO creates the file with the mode the umask leaves.
-            let oldMask = umask(0o077)
-            defer { umask(oldMask) }
-            try queue.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [backup]) }
-        }
-        try migrator.migrate(queue)
-    }
-
-    /// Creates `path` readable and writable by its owner only, unless it exists.
-    private static func createPrivateFile(_ path: String) throws {
-        // Safe: open gets the path as a NUL-terminated copy for the call.
-        let descriptor = unsafe open(path, O_CREAT | O_EXCL | O_WRONLY, 0o600)
-        if descriptor >= 0 {
-            close(descriptor)
-            return
-        }
-        let code = errno
-        if code == EEXIST { return }
-        throw CaseStoreError.cannotCreate(path: path, reason: SystemError.describe(code))
-    }
-
-    /// `error` in words for the user, with what to do when SQLite failed to write
-    /// (a full disk, a file size limit, a read-only file).
+    /// `error` in words for the user, with what to do when the store failed (a full
+    /// disk, a read-only file, an unreachable server).
     public static func describe(_ error: any Error) -> String {
-        guard let error = error as? DatabaseError else { return "\(error)" }
-        switch error.resultCode {
-        case .SQLITE_FULL, .SQLITE_IOERR:
-            return "\(error) — the disk may be full or a file size limit reached; the transaction was rolled back, "
-                + "so nothing half-written is kept: free space and run the same command again"
-        case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM:
-            return "\(error) — the case database or its directory cannot be written (permissions, or a read-only "
-                + "file system)"
-        default:
-            return "\(error)"
-        }
+        SQLiteStore.describe(error) ?? PostgresStore.describe(error) ?? "\(error)"
     }
 
     // MARK: Writers
 
     /// Takes the case's writer lock for the life of the returned value: one `cairn
-    /// ingest` at a time per case database. A second one is refused at once with
+    /// ingest` at a time per case. A second one is refused at once with
     /// `CaseStoreError.busy` rather than interleaving its incidents with the first's;
-    /// readers (`cairn incidents`, `cairn export`) are not affected. The lock is a
-    /// `flock` on the database file, released by the kernel when the process ends,
-    /// however it ends.
+    /// readers (`cairn incidents`, `cairn export`) are not affected. The lock goes when
+    /// the process ends, however it ends.
     public func lockForWriting() throws -> WriterLock {
-        // Safe: open gets the path as a NUL-terminated copy for the call.
-        let descriptor = unsafe open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw CaseStoreError.cannotCreate(path: path, reason: SystemError.describe())
-        }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            let code = errno
-            close(descriptor)
-            if code == EWOULDBLOCK { throw CaseStoreError.busy(path) }
-            throw CaseStoreError.cannotCreate(path: path, reason: SystemError.describe(code))
-        }
-        return WriterLock(descriptor: descriptor)
+        try store.lockForWriting()
     }
 
     // MARK: Runs
@@ -138,8 +51,8 @@ public final class CaseDatabase: Sendable {
     public func beginRun(
         version: String, rulesDigest: String, commandLine: String, logSettings: LogSettings? = nil
     ) throws -> Int64 {
-        try queue.write { db in
-            try db.execute(
+        try store.write { db in
+            try db.insert(
                 sql: """
                     INSERT INTO runs (started_at, version, rules_digest, command_line, status,
                                       log_timezone, log_year, line_limit, decompressed_limit)
@@ -149,17 +62,16 @@ public final class CaseDatabase: Sendable {
                     Timestamp.now.iso8601, version, rulesDigest, commandLine, logSettings?.timezoneText, logSettings?.year,
                     logSettings?.maximumLineLength, logSettings.map { Int64(clamping: $0.maximumDecompressedBytes) },
                 ])
-            return db.lastInsertedRowID
         }
     }
 
     /// Records the end of a run: `succeeded` or `failed`, with its finish time.
     public func finishRun(_ runID: Int64, succeeded: Bool) throws {
-        try queue.write { db in
-            try db.execute(
+        try store.write { db in
+            let changed = try db.execute(
                 sql: "UPDATE runs SET finished_at = ?, status = ? WHERE id = ?",
                 arguments: [Timestamp.now.iso8601, succeeded ? "succeeded" : "failed", runID])
-            if db.changesCount == 0 { throw CaseStoreError.unknownRun(runID) }
+            if changed == 0 { throw CaseStoreError.unknownRun(runID) }
         }
     }
 
@@ -170,28 +82,27 @@ public final class CaseDatabase: Sendable {
     /// One transaction. An indicator stored by an earlier run keeps the metadata it had
     /// then: a change of rules never alters what is already in the case.
     public func storeIndicators(_ indicators: [Indicator]) throws -> [Int64] {
-        try queue.write { db in
-            let insert = try db.cachedStatement(sql: """
+        try store.write { db in
+            let insert = """
                 INSERT INTO indicators (type, value, rule_file, rule_line, source, severity, confidence, tlp,
                                         description)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (type, value, rule_file, rule_line) DO NOTHING
-                """)
-            let select = try db.cachedStatement(sql: """
-                SELECT id FROM indicators WHERE type = ? AND value = ? AND rule_file = ? AND rule_line = ?
-                """)
+                RETURNING id
+                """
+            let select = "SELECT id FROM indicators WHERE type = ? AND value = ? AND rule_file = ? AND rule_line = ?"
             var ids: [Int64] = []
             ids.reserveCapacity(indicators.count)
             for indicator in indicators {
-                let arguments: StatementArguments = [
+                let arguments: StoreArguments = [
                     indicator.type.rawValue, indicator.value, indicator.ruleFile, indicator.line,
                 ]
-                try insert.execute(arguments: arguments + [
+                let inserted = try db.fetchValue(Int64.self, sql: insert, arguments: arguments + [
                     indicator.source, indicator.severity, indicator.confidence, indicator.tlp, indicator.description,
                 ])
-                if db.changesCount > 0 {
-                    ids.append(db.lastInsertedRowID)
-                } else if let id = try Int64.fetchOne(select, arguments: arguments) {
+                if let inserted {
+                    ids.append(inserted)
+                } else if let id = try db.fetchValue(Int64.self, sql: select, arguments: arguments) {
                     ids.append(id)
                 } else {
                     throw CaseStoreError.indicatorNotStored(indicator.value)
@@ -205,18 +116,16 @@ public final class CaseDatabase: Sendable {
 
     /// The path of a source with this SHA-256 that is recorded complete, if any.
     public func completedSource(sha256: String) throws -> String? {
-        try queue.read { db in
-            try String.fetchOne(
-                db, sql: "SELECT path FROM sources WHERE sha256 = ? AND status = 'complete'", arguments: [sha256])
+        try store.read { db in
+            try db.fetchValue(String.self, sql: "SELECT path FROM sources WHERE sha256 = ? AND status = 'complete'", arguments: [sha256])
         }
     }
 
     /// Whether a complete source of exactly this size exists (a cheap pre-check before
     /// hashing a file just to see whether it is a duplicate).
     public func hasCompletedSource(size: UInt64) throws -> Bool {
-        try queue.read { db in
-            try Bool.fetchOne(
-                db, sql: "SELECT EXISTS (SELECT 1 FROM sources WHERE size = ? AND status = 'complete')",
+        try store.read { db in
+            try db.fetchValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM sources WHERE size = ? AND status = 'complete')",
                 arguments: [Int64(clamping: size)]) ?? false
         }
     }
@@ -224,15 +133,14 @@ public final class CaseDatabase: Sendable {
     /// Starts a source: removes any earlier incomplete or failed record of the same path
     /// (with its sightings), inserts a `reading` record, returns its id. One transaction.
     public func beginSource(path: String, size: UInt64, kind: SourceKind, runID: Int64) throws -> Int64 {
-        try queue.write { db in
+        try store.write { db in
             try CaseDatabase.removeUnfinished(path: path, in: db)
-            try db.execute(
+            return try db.insert(
                 sql: """
                     INSERT INTO sources (run_id, path, size, kind, status, started_at)
                     VALUES (?, ?, ?, ?, 'reading', ?)
                     """,
                 arguments: [runID, path, Int64(clamping: size), kind.rawValue, Timestamp.now.iso8601])
-            return db.lastInsertedRowID
         }
     }
 
@@ -240,7 +148,7 @@ public final class CaseDatabase: Sendable {
     /// one cached prepared statement, no per-row SQL parsing.
     public func appendSightings(_ sightings: [NewSighting]) throws {
         guard !sightings.isEmpty else { return }
-        try queue.write { db in try SightingInsert.insert(sightings, in: db) }
+        try store.write { db in try db.insertSightings(sightings) }
     }
 
     /// Ends a source in one transaction with its last sightings. Status is `complete`
@@ -250,12 +158,11 @@ public final class CaseDatabase: Sendable {
     public func finishSource(
         _ sourceID: Int64, sha256: String, summary: ReadSummary, lastSightings: [NewSighting]
     ) throws -> SourceOutcome {
-        try queue.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sources WHERE id = ?)", arguments: [sourceID]) == true
+        try store.write { db in
+            guard try db.fetchValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM sources WHERE id = ?)", arguments: [sourceID]) == true
             else { throw CaseStoreError.unknownSource(sourceID) }
-            try SightingInsert.insert(lastSightings, in: db)
-            if let other = try String.fetchOne(
-                db, sql: "SELECT path FROM sources WHERE sha256 = ? AND status = 'complete' AND id != ?",
+            try db.insertSightings(lastSightings)
+            if let other = try db.fetchValue(String.self, sql: "SELECT path FROM sources WHERE sha256 = ? AND status = 'complete' AND id != ?",
                 arguments: [sha256, sourceID])
             {
                 try db.execute(sql: "DELETE FROM sources WHERE id = ?", arguments: [sourceID])
@@ -293,7 +200,7 @@ public final class CaseDatabase: Sendable {
     /// capture), replacing earlier incomplete or failed records of the same path. Its
     /// size is NULL: nothing is known about the file.
     public func recordFailedSource(path: String, kind: SourceKind?, reason: String, runID: Int64) throws {
-        try queue.write { db in
+        try store.write { db in
             try CaseDatabase.removeUnfinished(path: path, in: db)
             let now = Timestamp.now.iso8601
             try db.execute(
@@ -307,8 +214,8 @@ public final class CaseDatabase: Sendable {
 
     /// Every source record, oldest first.
     public func sources() throws -> [SourceRow] {
-        try queue.read { db in
-            try Row.fetchAll(db, sql: """
+        try store.read { db in
+            try db.fetchAll(sql: """
                 SELECT s.id, s.run_id, s.path, s.size, s.sha256, s.kind, s.status, s.error, s.packets, s.lines,
                        s.bytes, s.anomalies, s.notes, s.started_at, s.finished_at,
                        s.packets_decoded, s.packets_anomalous, s.packets_undecodable, s.packets_filtered,
@@ -351,7 +258,7 @@ public final class CaseDatabase: Sendable {
     public func sightings(incident: Int64?, includeSuppressed: Bool = false) throws -> [SightingRow] {
         let order = "ORDER BY s.time_ns, src.path, s.locator, s.byte_offset, s.id"
         let sql: String
-        let arguments: StatementArguments
+        let arguments: StoreArguments
         if let incident {
             sql = """
                 SELECT l.incident_id, \(CaseDatabase.sightingColumns)
@@ -368,11 +275,10 @@ public final class CaseDatabase: Sendable {
                 """
             arguments = []
         }
-        return try queue.read { db in
-            let statement = try db.makeStatement(sql: sql)
-            let columns = try SightingRow.Columns(statement)
-            var pool = StringPool()
-            return try Row.fetchAll(statement, arguments: arguments).map { try SightingRow($0, columns: columns, pool: &pool) }
+        return try store.read { db in
+            var rows: [SightingRow] = []
+            try CaseDatabase.forEachSightingRow(sql: sql, arguments: arguments, in: db) { rows.append($0) }
+            return rows
         }
     }
 
@@ -393,6 +299,17 @@ public final class CaseDatabase: Sendable {
         LEFT JOIN sources rsrc ON rsrc.id = r.source_id
         """
 
+    /// Calls `body` with each row of a query selecting `incident_id` and
+    /// `sightingColumns`, its columns found by name once (`SightingRow.Columns`).
+    static func forEachSightingRow(
+        sql: String, arguments: StoreArguments, in db: any StoreSession, _ body: (SightingRow) throws -> Void
+    ) throws {
+        var pool = StringPool()
+        try db.forEachRow(sql: sql, arguments: arguments, positions: SightingRow.Columns.init) { row, columns in
+            try body(SightingRow(row, columns: columns, pool: &pool))
+        }
+    }
+
     /// Strings that repeat on many rows, kept once each.
     struct StringPool {
         private var strings: [String: String] = [:]
@@ -406,16 +323,17 @@ public final class CaseDatabase: Sendable {
 
     // MARK: Maintenance
 
-    /// The result of `PRAGMA integrity_check`: `["ok"]` for a sound database.
+    /// The store's check of its storage (SQLite's `PRAGMA integrity_check`):
+    /// `["ok"]` for a sound case.
     public func integrityCheck() throws -> [String] {
-        try queue.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+        try store.integrityCheck()
     }
 
     // MARK: Helpers
 
     /// Removes the records of `path` that are not complete; their sightings (and links
     /// to incidents) go with them by cascade.
-    private static func removeUnfinished(path: String, in db: Database) throws {
+    private static func removeUnfinished(path: String, in db: any StoreSession) throws {
         try db.execute(sql: "DELETE FROM sources WHERE path = ? AND status != 'complete'", arguments: [path])
     }
 
@@ -468,6 +386,8 @@ public enum CaseStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     case backupExists(String)
     /// Another process holds the case's writer lock.
     case busy(String)
+    /// A `postgresql://` URL that cannot be used (its password removed).
+    case badLocation(url: String, reason: String)
 
     public var description: String {
         switch self {
@@ -481,6 +401,7 @@ public enum CaseStoreError: Error, Sendable, Equatable, CustomStringConvertible 
         case .newerSchema(let path, let migrations):
             "case database \(path) was written by a newer version of Cairn (schema \(migrations.joined(separator: ", ")) "
                 + "is unknown to this one); open it with that version or newer. It was not changed."
+        case .badLocation(let url, let reason): "case database \(url): \(reason)"
         case .busy(let path):
             "another cairn ingest is writing to case database \(path); wait for it to finish, or use another --db"
         case .backupExists(let backup):
@@ -490,14 +411,13 @@ public enum CaseStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 }
 
-/// The case's writer lock (`CaseDatabase.lockForWriting`), held until it is released
-/// or goes away.
+/// The case's writer lock (`CaseDatabase.lockForWriting`), held until it goes away.
 public final class WriterLock: Sendable {
-    private let descriptor: Int32
+    private let release: @Sendable () -> Void
 
-    init(descriptor: Int32) { self.descriptor = descriptor }
+    init(release: @escaping @Sendable () -> Void) { self.release = release }
 
-    deinit { close(descriptor) }
+    deinit { release() }
 }
 
 /// A source as recorded.
@@ -571,7 +491,7 @@ public struct LogSettings: Sendable, Equatable {
     }
 
     /// The settings of a `runs` row joined to a source; nil when the run predates them.
-    init?(_ row: Row) throws {
+    init?(_ row: StoreRow) throws {
         let timezone: String? = try row.decode(forColumn: "log_timezone")
         let lineLimit: Int? = try row.decode(forColumn: "line_limit")
         let decompressedLimit: Int64? = try row.decode(forColumn: "decompressed_limit")
@@ -636,7 +556,7 @@ public struct SourceAccount: Sendable, Equatable {
     }
 
     /// From a `sources` row; nil when any column is NULL (no account was taken).
-    init?(_ row: Row) throws {
+    init?(_ row: StoreRow) throws {
         let columns = [
             "packets_decoded", "packets_anomalous", "packets_undecodable", "packets_filtered",
             "bytes_consumed", "bytes_unread", "line_bytes", "separator_bytes", "cut_bytes",
@@ -757,15 +677,15 @@ public struct SightingRow: Sendable, Hashable {
 extension SightingRow {
     /// Where the columns of `CaseDatabase.sightingColumns` (and `incident_id`) sit in
     /// one statement's result: found by name once, then read on every row by position
-    /// (`ColumnPositions`), since the export reads every sighting of its incidents.
+    /// (`StoreColumns`), since the export reads every sighting of its incidents.
     struct Columns {
         let incidentID, id, sourcePath, sourceSHA256, locatorKind, locator, byteOffset, time: Int
         let indicatorType, indicatorValue, observed, field, host, ruleFile, ruleLine, indicatorSource: Int
         let indicatorSeverity, resolvedName, resolutionPacket, resolutionTime, resolutionSourcePath: Int
         let suppressedBy, context, packets, bytes, lastTime, unverified, hostName: Int
 
-        init(_ statement: Statement) throws {
-            let position = ColumnPositions(statement)
+        init(_ columns: StoreColumns) throws {
+            let position = columns.position(of:)
             incidentID = try position("incident_id")
             id = try position("id")
             sourcePath = try position("source_path")
@@ -799,7 +719,7 @@ extension SightingRow {
 
     /// One row of a statement selecting `incident_id` and `CaseDatabase.sightingColumns`;
     /// the strings that repeat from row to row (paths, digests, values) come from `pool`.
-    init(_ row: Row, columns: Columns, pool: inout CaseDatabase.StringPool) throws {
+    init(_ row: StoreRow, columns: Columns, pool: inout CaseDatabase.StringPool) throws {
         let kind: String = try row.decode(atIndex: columns.locatorKind)
         let number = UInt64(clamping: try row.decode(atIndex: columns.locator) as Int64)
         let locator: Locator

@@ -10,7 +10,6 @@ import Darwin
 // dependency list should name it too (see the Evidence branch's report).
 import Crypto
 import Foundation
-import GRDB
 import Observations
 
 /// A file named in a custody entry: an input read or an output written.
@@ -284,8 +283,11 @@ extension CaseDatabase {
         inputs: [CustodyFile], outputs: [CustodyFile],
         user: String = CustodyChain.currentUser(), host: String = CustodyChain.currentHost()
     ) throws -> CustodyEntry {
-        try queue.write { db in
-            let last = try Row.fetchOne(db, sql: "SELECT id, entry_hash FROM custody_entries ORDER BY id DESC LIMIT 1")
+        try store.write { db in
+            // Workers of one PostgreSQL case append too: the last entry read here must
+            // still be the last when this one is inserted.
+            try db.serialize(.custody)
+            let last = try db.fetchOne(sql: "SELECT id, entry_hash FROM custody_entries ORDER BY id DESC LIMIT 1")
             let lastID: Int64 = try last?.decode(forColumn: "id") ?? 0
             let previous: String = try last?.decode(forColumn: "entry_hash") ?? CustodyChain.genesis
             var entry = CustodyEntry(
@@ -295,7 +297,7 @@ extension CaseDatabase {
             entry.entryHash = entry.computedHash
             try db.execute(
                 sql: """
-                    INSERT INTO custody_entries (id, recorded_at, user, host, action, command_line, tool_version,
+                    INSERT INTO custody_entries (id, recorded_at, "user", host, action, command_line, tool_version,
                                                  rules_digest, inputs, outputs, previous_hash, entry_hash)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
@@ -311,9 +313,9 @@ extension CaseDatabase {
     /// Every custody entry, oldest first. A file list that is not valid JSON is an error
     /// (`CaseStoreError.corruptRow`).
     public func custodyEntries() throws -> [CustodyEntry] {
-        try queue.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT id, recorded_at, user, host, action, command_line, tool_version, rules_digest,
+        try store.read { db in
+            try db.fetchAll(sql: """
+                SELECT id, recorded_at, "user", host, action, command_line, tool_version, rules_digest,
                        inputs, outputs, previous_hash, entry_hash
                 FROM custody_entries ORDER BY id
                 """
@@ -350,11 +352,17 @@ extension CaseDatabase {
         do {
             return CustodyChain.verify(try custodyEntries())
         } catch CaseStoreError.corruptRow(let detail) {
-            let id = try queue.read { db in
-                try Int64.fetchOne(db, sql: "SELECT MIN(id) FROM custody_entries WHERE json_valid(inputs) = 0 OR json_valid(outputs) = 0")
+            let rows = try store.read { db in
+                try db.fetchAll(sql: "SELECT id, inputs, outputs FROM custody_entries ORDER BY id")
             }
-            let count = try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM custody_entries") ?? 0 }
-            return CustodyVerification(ok: false, firstBrokenID: id, problem: detail, entryCount: count)
+            let broken = try rows.first { row in
+                try ["inputs", "outputs"].contains { column in
+                    let text: String = try row.decode(forColumn: column)
+                    return (try? JSONDecoder().decode([CustodyFile].self, from: Data(text.utf8))) == nil
+                }
+            }
+            return CustodyVerification(
+                ok: false, firstBrokenID: try broken?.decode(forColumn: "id"), problem: detail, entryCount: rows.count)
         }
     }
 }

@@ -1,4 +1,3 @@
-import GRDB
 import Observations
 
 /// DNS chains: a host that resolves a domain that is an indicator and then connects to
@@ -16,13 +15,14 @@ extension CaseDatabase {
     /// Stores resolutions found while reading a source (one transaction).
     public func appendResolutions(_ resolutions: [NewResolution]) throws {
         guard !resolutions.isEmpty else { return }
-        try queue.write { db in
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO resolutions (source_id, packet, time_ns, host, indicator_id, name, address)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """)
+        try store.write { db in
             for resolution in resolutions {
-                try statement.execute(arguments: [
+                try db.execute(
+                    sql: """
+                        INSERT INTO resolutions (source_id, packet, time_ns, host, indicator_id, name, address)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
                     resolution.sourceID, Int64(clamping: resolution.packet), resolution.time.nanoseconds,
                     resolution.host, resolution.indicatorID, resolution.name, resolution.address,
                 ])
@@ -33,7 +33,7 @@ extension CaseDatabase {
     /// Records the range of event times a source's observations had, for the overlap
     /// test of `pendingDerivations`.
     public func setEventRange(source sourceID: Int64, first: Timestamp, last: Timestamp) throws {
-        try queue.write { db in
+        try store.write { db in
             try db.execute(
                 sql: "UPDATE sources SET first_event_ns = ?, last_event_ns = ? WHERE id = ?",
                 arguments: [first.nanoseconds, last.nanoseconds, sourceID])
@@ -45,9 +45,8 @@ extension CaseDatabase {
     /// source's event times. Sources still `reading` are neither searched nor searched
     /// for.
     public func pendingDerivations(horizon: Int64) throws -> [DerivationTask] {
-        try queue.read { db in
-            let rows = try Row.fetchAll(
-                db,
+        try store.read { db in
+            let rows = try db.fetchAll(
                 sql: """
                     SELECT src.id AS source_id, src.path, src.sha256, src.kind, r.id AS resolution_id, r.address
                     FROM resolutions r
@@ -88,49 +87,44 @@ extension CaseDatabase {
     /// derived sightings added.
     @discardableResult
     public func recordDerivations(_ task: DerivationTask, contacts: [Contact], horizon: Int64) throws -> Int {
-        try queue.write { db in
-            let candidates = try db.cachedStatement(sql: """
+        try store.write { db in
+            // The task's resolutions of the contact's host and address, latest first; a
+            // contact may only derive from those this task searches for.
+            let candidates = """
                 SELECT r.id, r.indicator_id, r.time_ns FROM resolutions r
                 WHERE r.address = ? AND r.host = ? AND r.time_ns <= ? AND r.time_ns >= ?
-                    AND r.id IN (SELECT value FROM json_each(?))
                 ORDER BY r.time_ns DESC, r.id DESC
-                """)
-            let insert = try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO sightings (source_id, locator_kind, locator, byte_offset, time_ns, time,
-                                                 indicator_id, observed, field, host, derived_from, packets, bytes,
-                                                 last_time_ns, last_time)
+                """
+            let insert = """
+                INSERT INTO sightings (source_id, locator_kind, locator, byte_offset, time_ns, time, indicator_id,
+                                       observed, field, host, derived_from, packets, bytes, last_time_ns, last_time)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            // Queried once per contact: its columns are found by name once, here.
-            let position = ColumnPositions(candidates)
-            let resolution = try position("id"), indicator = try position("indicator_id")
-            let ids = "[" + task.resolutionIDs.map(String.init).joined(separator: ",") + "]"
+                ON CONFLICT DO NOTHING
+                """
+            let searched = Set(task.resolutionIDs)
             var added = 0
             for contact in contacts {
-                let rows = try Row.fetchAll(candidates, arguments: [
-                    contact.address, contact.host, contact.time.nanoseconds,
-                    contact.time.nanoseconds &- horizon, ids,
+                let rows = try db.fetchAll(sql: candidates, arguments: [
+                    contact.address, contact.host, contact.time.nanoseconds, contact.time.nanoseconds &- horizon,
                 ])
                 var indicatorsDone = Set<Int64>()
-                for row in rows {
-                    let indicatorID: Int64 = try row.decode(atIndex: indicator)
+                for row in rows where searched.contains(try row.decode(forColumn: "id")) {
+                    let indicatorID: Int64 = try row.decode(forColumn: "indicator_id")
                     guard indicatorsDone.insert(indicatorID).inserted else { continue }
                     let (kind, number, offset) = CaseDatabase.locatorColumns(contact.locator)
-                    try insert.execute(arguments: [
+                    added += try db.execute(sql: insert, arguments: [
                         task.sourceID, kind, Int64(clamping: number), offset, contact.time.nanoseconds,
                         contact.time.iso8601, indicatorID, contact.address, contact.field, contact.host,
-                        try row.decode(atIndex: resolution) as Int64, Int64(clamping: contact.packets),
+                        try row.decode(forColumn: "id") as Int64, Int64(clamping: contact.packets),
                         contact.bytes.map { Int64(clamping: $0) }, contact.lastTime?.nanoseconds,
                         contact.lastTime?.iso8601,
                     ])
-                    added += db.changesCount
                 }
             }
-            let scanned = try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO derivation_scans (source_id, resolution_id) VALUES (?, ?)
-                """)
             for resolutionID in task.resolutionIDs {
-                try scanned.execute(arguments: [task.sourceID, resolutionID])
+                try db.execute(
+                    sql: "INSERT INTO derivation_scans (source_id, resolution_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    arguments: [task.sourceID, resolutionID])
             }
             return added
         }

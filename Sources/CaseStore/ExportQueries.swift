@@ -1,4 +1,3 @@
-import GRDB
 import Observations
 
 /// Queries of the evidence export, which reads incidents of up to hundreds of
@@ -19,14 +18,9 @@ extension CaseDatabase {
             WHERE l.incident_id IN (\(placeholders))
             ORDER BY l.incident_id, s.time_ns, src.path, s.locator, s.byte_offset, s.id
             """
-        try queue.read { db in
-            let statement = try db.makeStatement(sql: sql)
-            let columns = try SightingRow.Columns(statement)
-            let rows = try Row.fetchCursor(statement, arguments: StatementArguments(ids))
-            var pool = StringPool()
-            while let row = try rows.next() {
-                let incident: Int64 = try row.decode(atIndex: columns.incidentID)
-                result[incident, default: []].append(try SightingRow(row, columns: columns, pool: &pool))
+        try store.read { db in
+            try CaseDatabase.forEachSightingRow(sql: sql, arguments: StoreArguments(ids), in: db) { row in
+                if let incident = row.incidentID { result[incident, default: []].append(row) }
             }
         }
         return result
@@ -37,8 +31,8 @@ extension CaseDatabase {
     public func sightedIndicators(incidents ids: [Int64]) throws -> [StoredIndicatorLabel] {
         guard !ids.isEmpty else { return [] }
         let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
-        return try queue.read { db in
-            try Row.fetchAll(db, sql: """
+        return try store.read { db in
+            try db.fetchAll(sql: """
                 SELECT DISTINCT i.rule_file, i.rule_line, i.value, i.tlp,
                        (i.source IS NOT NULL OR i.severity IS NOT NULL OR i.confidence IS NOT NULL
                         OR i.description IS NOT NULL) AS has_metadata
@@ -47,7 +41,7 @@ extension CaseDatabase {
                 JOIN indicators i ON i.id = s.indicator_id
                 WHERE l.incident_id IN (\(placeholders))
                 ORDER BY i.rule_file, i.rule_line, i.value
-                """, arguments: StatementArguments(ids)
+                """, arguments: StoreArguments(ids)
             ).map { row in
                 StoredIndicatorLabel(
                     ruleFile: try row.decode(forColumn: "rule_file"), ruleLine: try row.decode(forColumn: "rule_line"),

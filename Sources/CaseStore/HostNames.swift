@@ -1,4 +1,3 @@
-import GRDB
 import Observations
 
 /// Host names resolved to addresses. A log line names its host by the name in its
@@ -18,14 +17,15 @@ extension CaseDatabase {
     /// Stores host-name evidence found while reading a source (one transaction).
     public func appendHostAddresses(_ evidence: [NewHostAddress]) throws {
         guard !evidence.isEmpty else { return }
-        try queue.write { db in
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO host_addresses (source_id, locator_kind, locator, time_ns, name, address)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """)
+        try store.write { db in
             for item in evidence {
                 let locator = CaseDatabase.locatorColumns(item.locator)
-                try statement.execute(arguments: [
+                try db.execute(
+                    sql: """
+                        INSERT INTO host_addresses (source_id, locator_kind, locator, time_ns, name, address)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
                     item.sourceID, locator.kind, Int64(clamping: locator.number), item.time.nanoseconds, item.name,
                     item.address,
                 ])
@@ -35,8 +35,8 @@ extension CaseDatabase {
 
     /// Every lease stored, in the order read.
     public func hostAddresses() throws -> [NewHostAddress] {
-        try queue.read { db in
-            try Row.fetchAll(db, sql: """
+        try store.read { db in
+            try db.fetchAll(sql: """
                 SELECT source_id, locator_kind, locator, time_ns, name, address FROM host_addresses ORDER BY id
                 """).map { row in
                 let kind: String = try row.decode(forColumn: "locator_kind")
@@ -52,14 +52,14 @@ extension CaseDatabase {
 
     /// Resolves the host names of the log sightings not resolved yet (one transaction).
     public func resolveHostNames() throws -> HostNameResolution {
-        try queue.write { db in
+        try store.write { db in
             var leases = HostNameResolution.Leases()
-            for row in try Row.fetchAll(db, sql: "SELECT DISTINCT name, address FROM host_addresses") {
+            for row in try db.fetchAll(sql: "SELECT DISTINCT name, address FROM host_addresses") {
                 leases.add(name: try row.decode(forColumn: "name"), address: try row.decode(forColumn: "address"))
             }
             var result = HostNameResolution()
             guard !leases.isEmpty else { return result }
-            let names = try String.fetchAll(db, sql: """
+            let names = try db.fetchValues(String.self, sql: """
                 SELECT DISTINCT host FROM sightings
                 WHERE locator_kind = 'line' AND host_name IS NULL AND host != ''
                 """)
@@ -70,13 +70,13 @@ extension CaseDatabase {
                     continue
                 }
                 guard let address = addresses.first else { continue }
-                try db.execute(
+                let moved = try db.execute(
                     sql: """
                         UPDATE sightings SET host_name = host, host = ?
                         WHERE host = ? AND locator_kind = 'line' AND host_name IS NULL
                         """,
                     arguments: [address, name])
-                result.resolved.append((name, address, db.changesCount))
+                result.resolved.append((name, address, moved))
             }
             return result
         }

@@ -1,5 +1,4 @@
 import Correlation
-import GRDB
 import Observations
 
 /// Correlation of the whole case, streamed: the sightings are read from SQLite in
@@ -17,7 +16,7 @@ extension CaseDatabase {
     /// Returns the number of incidents.
     @discardableResult
     public func correlateIncidents(_ correlator: Correlator = Correlator()) throws -> Int {
-        try queue.write { db in
+        try store.write { db in
             var walk = Correlator.Walk(correlator)
             var store = IncidentStore()
             try CaseDatabase.forEachSightingFact(in: db, orderedByHost: true) { fact in
@@ -51,19 +50,21 @@ struct IncidentStore {
     private(set) var count = 0
 
     /// Notes the stored incident whose span `fact` falls in, for the open incident.
-    mutating func note(_ fact: SightingFact, in db: Database) throws {
+    mutating func note(_ fact: SightingFact, in db: any StoreSession) throws {
         let host = Correlator.host(of: fact)
         if host != rangesHost {
             rangesHost = host
             nextRange = 0
-            // Run once per host: a cached statement, since preparing one (with GRDB's
-            // authorizer) cost more than the query.
-            let select = try db.cachedStatement(sql: """
-                SELECT id, first_seen_ns, last_seen_ns FROM incidents
-                WHERE host = ? AND rule_id IS NULL AND merged_into IS NULL AND sighting_count > 0
-                ORDER BY first_seen_ns, id
-                """)
-            ranges = try Row.fetchAll(select, arguments: [host]).map {
+            // Run once per host (SQLite prepares it once: preparing one with GRDB's
+            // authorizer cost more than the query).
+            ranges = try db.fetchAll(
+                sql: """
+                    SELECT id, first_seen_ns, last_seen_ns FROM incidents
+                    WHERE host = ? AND rule_id IS NULL AND merged_into IS NULL AND sighting_count > 0
+                    ORDER BY first_seen_ns, id
+                    """,
+                arguments: [host]
+            ).map {
                 (try $0.decode(forColumn: "id"), try $0.decode(forColumn: "first_seen_ns"),
                  try $0.decode(forColumn: "last_seen_ns"))
             }
@@ -74,7 +75,7 @@ struct IncidentStore {
     }
 
     /// Stores `incident`, whose sightings were noted since the last one closed.
-    mutating func store(_ incident: Incident, in db: Database) throws {
+    mutating func store(_ incident: Incident, in db: any StoreSession) throws {
         if incident.host != takenHost {
             // A stored incident has one host: the ids of other hosts cannot be taken.
             takenHost = incident.host
@@ -91,8 +92,7 @@ struct IncidentStore {
         if let survivor = previous.first {
             try CaseDatabase.writeRow(record, as: survivor, in: db)
             for absorbed in previous.dropFirst() {
-                try db.cachedStatement(sql: "UPDATE incidents SET merged_into = ? WHERE id = ?")
-                    .execute(arguments: [survivor, absorbed])
+                try db.execute(sql: "UPDATE incidents SET merged_into = ? WHERE id = ?", arguments: [survivor, absorbed])
             }
             takenByHost.formUnion(previous)
             taken.formUnion(previous)
@@ -106,9 +106,8 @@ struct IncidentStore {
     /// Stored incidents no incident of this run continues have lost their sightings
     /// (their sources were replaced): they keep their rows, with no sightings, and are
     /// no longer listed.
-    func emptyOrphans(in db: Database) throws {
-        let active = try Int64.fetchAll(
-            db, sql: "SELECT id FROM incidents WHERE merged_into IS NULL AND rule_id IS NULL AND sighting_count > 0")
+    func emptyOrphans(in db: any StoreSession) throws {
+        let active = try db.fetchValues(Int64.self, sql: "SELECT id FROM incidents WHERE merged_into IS NULL AND rule_id IS NULL AND sighting_count > 0")
         for id in active where !taken.contains(id) {
             try db.execute(sql: "UPDATE incidents SET sighting_count = 0 WHERE id = ?", arguments: [id])
         }
@@ -121,10 +120,10 @@ extension CaseDatabase {
     /// damage), not suppressed by an allow list. Ordered by sighting id, or by (host,
     /// time, id) when `orderedByHost` (the `sightings_host_time` index's order).
     /// Indicator metadata and source kinds are read once, not joined per sighting; each
-    /// statement's columns are found by name once (`ColumnPositions`), not on each of
+    /// statement's columns are found by name once (`forEachRow(positions:)`), not on each of
     /// the millions of rows.
     static func forEachSightingFact(
-        in db: Database, orderedByHost: Bool, _ body: (SightingFact) throws -> Void
+        in db: any StoreSession, orderedByHost: Bool, _ body: (SightingFact) throws -> Void
     ) throws {
         struct IndicatorFacts {
             var value: String
@@ -134,68 +133,61 @@ extension CaseDatabase {
             var feed: String
         }
         var indicators: [Int64: IndicatorFacts] = [:]
-        // Each statement's positions in a scope of their own: all three select an `id`.
-        let indicatorStatement = try db.makeStatement(sql: """
-            SELECT id, value, type, severity, confidence, COALESCE(source, rule_file) AS feed FROM indicators
-            """)
-        do {
-            let position = ColumnPositions(indicatorStatement)
-            let id = try position("id"), value = try position("value"), type = try position("type")
-            let severity = try position("severity"), confidence = try position("confidence"), feed = try position("feed")
-            let rows = try Row.fetchCursor(indicatorStatement)
-            while let row = try rows.next() {
-                let severityText: String? = try row.decode(atIndex: severity)
-                indicators[try row.decode(atIndex: id)] = IndicatorFacts(
-                    value: try row.decode(atIndex: value), type: try row.decode(atIndex: type),
-                    severity: severityText.flatMap { Severity(rawValue: $0.lowercased()) },
-                    confidence: try row.decode(atIndex: confidence), feed: try row.decode(atIndex: feed))
+        try db.forEachRow(
+            sql: "SELECT id, value, type, severity, confidence, COALESCE(source, rule_file) AS feed FROM indicators",
+            positions: { column in
+                (id: try column.position(of: "id"), value: try column.position(of: "value"),
+                 type: try column.position(of: "type"), severity: try column.position(of: "severity"),
+                 confidence: try column.position(of: "confidence"), feed: try column.position(of: "feed"))
             }
+        ) { row, column in
+            let severityText: String? = try row.decode(atIndex: column.severity)
+            indicators[try row.decode(atIndex: column.id)] = IndicatorFacts(
+                value: try row.decode(atIndex: column.value), type: try row.decode(atIndex: column.type),
+                severity: severityText.flatMap { Severity(rawValue: $0.lowercased()) },
+                confidence: try row.decode(atIndex: column.confidence), feed: try row.decode(atIndex: column.feed))
         }
         var kinds: [Int64: SourceKind] = [:]
-        let sourceStatement = try db.makeStatement(sql: "SELECT id, kind FROM sources WHERE status != 'reading'")
-        do {
-            let position = ColumnPositions(sourceStatement)
-            let id = try position("id"), kind = try position("kind")
-            let rows = try Row.fetchCursor(sourceStatement)
-            while let row = try rows.next() {
-                let kindText: String? = try row.decode(atIndex: kind)
-                // A kind this version does not know counts as a log, per the formula.
-                kinds[try row.decode(atIndex: id)] = kindText.flatMap(SourceKind.init(rawValue:)) ?? .text
-            }
+        for row in try db.fetchAll(sql: "SELECT id, kind FROM sources WHERE status != 'reading'") {
+            let kindText: String? = try row.decode(forColumn: "kind")
+            // A kind this version does not know counts as a log, per the formula.
+            kinds[try row.decode(forColumn: "id")] = kindText.flatMap(SourceKind.init(rawValue:)) ?? .text
         }
         // Sightings without a host ('') come first: the walk groups them under `(unknown)`.
-        let sightingStatement = try db.makeStatement(sql: """
-            SELECT s.id, s.host, s.time_ns, s.last_time_ns, s.indicator_id, s.source_id, s.field
-            FROM sightings s
-            WHERE s.suppressed_by IS NULL
-            ORDER BY \(orderedByHost ? "s.host, s.time_ns, s.id" : "s.id")
-            """)
-        let position = ColumnPositions(sightingStatement)
-        let id = try position("id"), host = try position("host"), time = try position("time_ns")
-        let lastTime = try position("last_time_ns"), indicatorColumn = try position("indicator_id")
-        let source = try position("source_id"), field = try position("field")
-        let rows = try Row.fetchCursor(sightingStatement)
-        while let row = try rows.next() {
+        try db.forEachRow(
+            sql: """
+                SELECT s.id, s.host, s.time_ns, s.last_time_ns, s.indicator_id, s.source_id, s.field
+                FROM sightings s
+                WHERE s.suppressed_by IS NULL
+                ORDER BY \(orderedByHost ? "s.host, s.time_ns, s.id" : "s.id")
+                """,
+            positions: { column in
+                (id: try column.position(of: "id"), host: try column.position(of: "host"),
+                 time: try column.position(of: "time_ns"), lastTime: try column.position(of: "last_time_ns"),
+                 indicator: try column.position(of: "indicator_id"), source: try column.position(of: "source_id"),
+                 field: try column.position(of: "field"))
+            }
+        ) { row, column in
             // Sightings of a source still `reading` are left out: they are a run in
             // progress or the remains of a killed one, which the next run replaces.
-            guard let kind = kinds[try row.decode(atIndex: source)] else { continue }
-            let indicatorID: Int64 = try row.decode(atIndex: indicatorColumn)
+            guard let kind = kinds[try row.decode(atIndex: column.source)] else { return }
+            let indicatorID: Int64 = try row.decode(atIndex: column.indicator)
             guard let indicator = indicators[indicatorID] else {
-                throw CaseStoreError.corruptRow("sighting \(try row.decode(atIndex: id) as Int64) names indicator \(indicatorID), which is not stored")
+                throw CaseStoreError.corruptRow("sighting \(try row.decode(atIndex: column.id) as Int64) names indicator \(indicatorID), which is not stored")
             }
             var fact = SightingFact(
-                id: try row.decode(atIndex: id),
-                host: try row.decode(atIndex: host),
-                time: Timestamp(nanoseconds: try row.decode(atIndex: time)),
+                id: try row.decode(atIndex: column.id),
+                host: try row.decode(atIndex: column.host),
+                time: Timestamp(nanoseconds: try row.decode(atIndex: column.time)),
                 indicatorID: indicatorID,
                 indicatorValue: indicator.value,
                 sourceKind: kind,
                 indicatorSeverity: indicator.severity,
                 indicatorConfidence: indicator.confidence,
                 feed: indicator.feed,
-                lastTime: (try row.decode(atIndex: lastTime) as Int64?).map(Timestamp.init(nanoseconds:)))
+                lastTime: (try row.decode(atIndex: column.lastTime) as Int64?).map(Timestamp.init(nanoseconds:)))
             fact.indicatorType = indicator.type
-            fact.field = try row.decode(atIndex: field)
+            fact.field = try row.decode(atIndex: column.field)
             try body(fact)
         }
     }

@@ -1,5 +1,4 @@
 import Correlation
-import GRDB
 import Observations
 
 /// Incidents: stored so that an incident keeps its id from run to run, listed with
@@ -39,7 +38,7 @@ extension CaseDatabase {
     /// Calls `body` with each sighting `sightingFacts()` returns, in the same order,
     /// without holding them.
     public func forEachSightingFact(_ body: (SightingFact) throws -> Void) throws {
-        try queue.read { db in
+        try store.read { db in
             try CaseDatabase.forEachSightingFact(in: db, orderedByHost: false, body)
         }
     }
@@ -47,23 +46,21 @@ extension CaseDatabase {
     /// Inserts (`id` nil) or overwrites an incident row, grouping or rule, and replaces
     /// its sighting and line-event links; returns its id.
     @discardableResult
-    static func write(_ incident: IncidentRecord, as id: Int64?, in db: Database) throws -> Int64 {
+    static func write(_ incident: IncidentRecord, as id: Int64?, in db: any StoreSession) throws -> Int64 {
         let incidentID = try writeRow(incident, as: id, in: db)
         if id != nil {
-            try db.cachedStatement(sql: "DELETE FROM incident_sightings WHERE incident_id = ?").execute(arguments: [incidentID])
-            try db.cachedStatement(sql: "DELETE FROM incident_line_events WHERE incident_id = ?").execute(arguments: [incidentID])
+            try db.execute(sql: "DELETE FROM incident_sightings WHERE incident_id = ?", arguments: [incidentID])
+            try db.execute(sql: "DELETE FROM incident_line_events WHERE incident_id = ?", arguments: [incidentID])
         }
-        let sightingLink = try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO incident_sightings (incident_id, sighting_id) VALUES (?, ?)
-            """)
         for sightingID in incident.sightingIDs {
-            try sightingLink.execute(arguments: [incidentID, sightingID])
+            try db.execute(
+                sql: "INSERT INTO incident_sightings (incident_id, sighting_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                arguments: [incidentID, sightingID])
         }
-        let lineLink = try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO incident_line_events (incident_id, line_event_id) VALUES (?, ?)
-            """)
         for eventID in incident.lineEventIDs {
-            try lineLink.execute(arguments: [incidentID, eventID])
+            try db.execute(
+                sql: "INSERT INTO incident_line_events (incident_id, line_event_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                arguments: [incidentID, eventID])
         }
         return incidentID
     }
@@ -71,37 +68,44 @@ extension CaseDatabase {
     /// Inserts (`id` nil) or overwrites the row of an incident, not its links; returns
     /// its id.
     @discardableResult
-    static func writeRow(_ incident: IncidentRecord, as id: Int64?, in db: Database) throws -> Int64 {
-        let values: [(any DatabaseValueConvertible)?] = [
+    static func writeRow(_ incident: IncidentRecord, as id: Int64?, in db: any StoreSession) throws -> Int64 {
+        let values: StoreArguments = [
             incident.host, incident.firstSeen.iso8601, incident.lastSeen.iso8601, incident.firstSeen.nanoseconds,
             incident.lastSeen.nanoseconds, incident.severity.rawValue, incident.confidence, incident.title,
             incident.indicatorValues.joined(separator: ","), incident.sightingIDs.count, incident.explanation,
             incident.ruleID, incident.groupKey, incident.lineEventIDs.count,
         ]
         if let id {
-            try db.cachedStatement(sql: """
-                UPDATE incidents SET host = ?, first_seen = ?, last_seen = ?, first_seen_ns = ?, last_seen_ns = ?,
-                    severity = ?, confidence = ?, title = ?, indicators = ?, sighting_count = ?, explanation = ?,
-                    rule_id = ?, group_key = ?, line_count = ?
-                WHERE id = ?
-                """).execute(arguments: StatementArguments(values + [id]))
+            try db.execute(
+                sql: """
+                    UPDATE incidents SET host = ?, first_seen = ?, last_seen = ?, first_seen_ns = ?, last_seen_ns = ?,
+                        severity = ?, confidence = ?, title = ?, indicators = ?, sighting_count = ?, explanation = ?,
+                        rule_id = ?, group_key = ?, line_count = ?
+                    WHERE id = ?
+                    """,
+                arguments: values + [id])
             return id
         } else {
-            try db.cachedStatement(sql: """
-                INSERT INTO incidents (host, first_seen, last_seen, first_seen_ns, last_seen_ns, severity,
-                                       confidence, title, indicators, sighting_count, explanation, rule_id,
-                                       group_key, line_count)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: StatementArguments(values))
-            return db.lastInsertedRowID
+            return try db.insert(
+                sql: """
+                    INSERT INTO incidents (host, first_seen, last_seen, first_seen_ns, last_seen_ns, severity,
+                                           confidence, title, indicators, sighting_count, explanation, rule_id,
+                                           group_key, line_count)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: values)
         }
     }
 
     /// The listed incidents (not merged, with sightings) that pass `filter`, newest
     /// first (by last_seen, then id).
     public func incidents(_ filter: IncidentFilter = IncidentFilter()) throws -> [IncidentRow] {
+        try store.read { db in try CaseDatabase.incidents(filter, in: db) }
+    }
+
+    private static func incidents(_ filter: IncidentFilter, in db: any StoreSession) throws -> [IncidentRow] {
         var conditions = ["i.merged_into IS NULL", "(i.sighting_count > 0 OR i.line_count > 0)"]
-        var arguments: [(any DatabaseValueConvertible)?] = []
+        var arguments = StoreArguments()
         if let since = filter.since {
             conditions.append("i.last_seen_ns >= ?")
             arguments.append(since.nanoseconds)
@@ -134,25 +138,23 @@ extension CaseDatabase {
             conditions.append("""
                 EXISTS (SELECT 1 FROM incident_members l JOIN sightings s ON s.id = l.sighting_id
                         JOIN sources src ON src.id = s.source_id
-                        WHERE l.incident_id = i.id AND (src.path = ? OR src.path LIKE ? ESCAPE '\\' OR src.sha256 = ?))
+                        WHERE l.incident_id = i.id
+                            AND (src.path = ? OR src.path \(db.dialect.caseInsensitiveLike) ? ESCAPE '\\' OR src.sha256 = ?))
                 """)
             arguments.append(contentsOf: [source, "%/" + CaseDatabase.likeEscaped(source), source.lowercased()])
         }
-        return try queue.read { db in
-            try Row.fetchAll(
-                db,
-                sql: "\(CaseDatabase.incidentSelect) WHERE \(conditions.joined(separator: " AND ")) "
-                    + "ORDER BY i.last_seen_ns DESC, i.id DESC",
-                arguments: StatementArguments(arguments)
-            ).map(CaseDatabase.incidentRow)
-        }
+        return try db.fetchAll(
+            sql: "\(CaseDatabase.incidentSelect) WHERE \(conditions.joined(separator: " AND ")) "
+                + "ORDER BY i.last_seen_ns DESC, i.id DESC",
+            arguments: arguments
+        ).map(CaseDatabase.incidentRow)
     }
 
     /// One incident by id, whether listed or not (merged, emptied); nil when no
     /// incident has this id.
     public func incident(_ id: Int64) throws -> IncidentRow? {
-        try queue.read { db in
-            try Row.fetchOne(db, sql: "\(CaseDatabase.incidentSelect) WHERE i.id = ?", arguments: [id])
+        try store.read { db in
+            try db.fetchOne(sql: "\(CaseDatabase.incidentSelect) WHERE i.id = ?", arguments: [id])
                 .map(CaseDatabase.incidentRow)
         }
     }
@@ -165,13 +167,13 @@ extension CaseDatabase {
         incident id: Int64, status: TriageStatus, note: String?, assignee: String?,
         user: String = CustodyChain.currentUser()
     ) throws {
-        try queue.write { db in
-            guard let merged = try Row.fetchOne(db, sql: "SELECT merged_into FROM incidents WHERE id = ?", arguments: [id])
+        try store.write { db in
+            guard let merged = try db.fetchOne(sql: "SELECT merged_into FROM incidents WHERE id = ?", arguments: [id])
             else { throw CaseStoreError.unknownIncident(id) }
             if let into: Int64 = try merged.decode(forColumn: "merged_into") { throw CaseStoreError.mergedIncident(id, into: into) }
             try db.execute(
                 sql: """
-                    INSERT INTO triage_events (incident_id, recorded_at, user, status, assignee, note)
+                    INSERT INTO triage_events (incident_id, recorded_at, "user", status, assignee, note)
                     VALUES (?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [id, CustodyChain.now(), user, status.rawValue, assignee, note])
@@ -180,9 +182,9 @@ extension CaseDatabase {
 
     /// The triage history of an incident, oldest first.
     public func triageHistory(incident id: Int64) throws -> [TriageEvent] {
-        try queue.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT recorded_at, user, status, assignee, note FROM triage_events
+        try store.read { db in
+            try db.fetchAll(sql: """
+                SELECT recorded_at, "user", status, assignee, note FROM triage_events
                 WHERE incident_id = ? ORDER BY id
                 """, arguments: [id]
             ).map { row in
@@ -211,7 +213,7 @@ extension CaseDatabase {
         FROM incidents i
         """
 
-    private static func incidentRow(_ row: Row) throws -> IncidentRow {
+    private static func incidentRow(_ row: StoreRow) throws -> IncidentRow {
         let indicators: String = try row.decode(forColumn: "indicators")
         let status: String = try row.decode(forColumn: "status")
         return IncidentRow(

@@ -1,5 +1,4 @@
 import Correlation
-import GRDB
 import Observations
 
 /// Incidents made by correlation rules (`Rules/correlation`), and the log lines their
@@ -11,13 +10,14 @@ extension CaseDatabase {
     /// Stores log lines that base rules selected while a source was read.
     public func appendLineEvents(_ events: [NewLineEvent]) throws {
         guard !events.isEmpty else { return }
-        try queue.write { db in
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO line_events (source_id, line, byte_offset, time_ns, host, log_src, log_dst, base_rules)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+        try store.write { db in
             for event in events {
-                try statement.execute(arguments: [
+                try db.execute(
+                    sql: """
+                        INSERT INTO line_events (source_id, line, byte_offset, time_ns, host, log_src, log_dst, base_rules)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
                     event.sourceID, Int64(clamping: event.line), Int64(clamping: event.offset),
                     event.time.nanoseconds, event.host, event.logSource, event.logDestination,
                     event.baseRules.joined(separator: ","),
@@ -36,33 +36,30 @@ extension CaseDatabase {
         try lineEvents(where: "e.id IN (SELECT line_event_id FROM incident_line_events WHERE incident_id = ?)", [id])
     }
 
-    private func lineEvents(where condition: String, _ arguments: StatementArguments) throws -> [StoredLineEvent] {
-        try queue.read { db in
-            // Every line event of the case, for rule correlation: columns found by name
-            // once for the statement (`ColumnPositions`), not on each row.
-            let statement = try db.makeStatement(sql: """
+    private func lineEvents(where condition: String, _ arguments: StoreArguments) throws -> [StoredLineEvent] {
+        try store.read { db in
+            // Every line event of the case, for rule correlation.
+            var events: [StoredLineEvent] = []
+            try db.forEachRow(sql: """
                 SELECT e.id, e.source_id, e.line, e.byte_offset, e.time_ns, e.host, e.log_src, e.log_dst, e.base_rules,
                        src.path, src.sha256
                 FROM line_events e JOIN sources src ON src.id = e.source_id
                 WHERE \(condition)
                 ORDER BY e.time_ns, e.id
-                """)
-            let position = ColumnPositions(statement)
-            let id = try position("id"), sourceID = try position("source_id"), line = try position("line")
-            let offset = try position("byte_offset"), time = try position("time_ns"), host = try position("host")
-            let logSource = try position("log_src"), logDestination = try position("log_dst")
-            let baseRules = try position("base_rules"), path = try position("path"), sha256 = try position("sha256")
-            return try Row.fetchAll(statement, arguments: arguments).map { row in
-                let names: String = try row.decode(atIndex: baseRules)
-                return StoredLineEvent(
-                    id: try row.decode(atIndex: id), sourceID: try row.decode(atIndex: sourceID),
-                    line: UInt64(clamping: try row.decode(atIndex: line) as Int64),
-                    offset: UInt64(clamping: try row.decode(atIndex: offset) as Int64),
-                    time: Timestamp(nanoseconds: try row.decode(atIndex: time)), host: try row.decode(atIndex: host),
-                    logSource: try row.decode(atIndex: logSource), logDestination: try row.decode(atIndex: logDestination),
-                    baseRules: names.split(separator: ",").map(String.init), sourcePath: try row.decode(atIndex: path),
-                    sourceSHA256: try row.decode(atIndex: sha256) ?? "")
+                """, arguments: arguments
+            ) { row in
+                let names: String = try row.decode(forColumn: "base_rules")
+                events.append(StoredLineEvent(
+                    id: try row.decode(forColumn: "id"), sourceID: try row.decode(forColumn: "source_id"),
+                    line: UInt64(clamping: try row.decode(forColumn: "line") as Int64),
+                    offset: UInt64(clamping: try row.decode(forColumn: "byte_offset") as Int64),
+                    time: Timestamp(nanoseconds: try row.decode(forColumn: "time_ns")),
+                    host: try row.decode(forColumn: "host"), logSource: try row.decode(forColumn: "log_src"),
+                    logDestination: try row.decode(forColumn: "log_dst"),
+                    baseRules: names.split(separator: ",").map(String.init), sourcePath: try row.decode(forColumn: "path"),
+                    sourceSHA256: try row.decode(forColumn: "sha256") ?? ""))
             }
+            return events
         }
     }
 
@@ -72,9 +69,9 @@ extension CaseDatabase {
     /// with no events and are not listed. One transaction; returns the ids in order.
     @discardableResult
     public func updateRuleIncidents(_ incidents: [RuleIncident]) throws -> [Int64] {
-        try queue.write { db in
+        try store.write { db in
             var stored: [String: [(id: Int64, first: Int64, last: Int64)]] = [:]
-            let rows = try Row.fetchAll(db, sql: """
+            let rows = try db.fetchAll(sql: """
                 SELECT id, rule_id, group_key, first_seen_ns, last_seen_ns FROM incidents
                 WHERE rule_id IS NOT NULL AND merged_into IS NULL ORDER BY id
                 """)

@@ -1,8 +1,9 @@
 import GRDB
 import GRDBSQLite
 
-/// The hot path of a run: sightings inserted through the SQLite C API with one prepared
-/// statement per batch, bound column by column.
+/// The hot path of a run: the sightings insert, its columns written once for both stores.
+/// SQLite binds one prepared statement per batch through the C API, row by row;
+/// PostgreSQL sends multi-row inserts (`PostgresStore.Session.insertSightings`).
 ///
 /// GRDB's `execute(arguments:)` builds an array of `DatabaseValue`s per row; for the
 /// 16 columns of a sighting that doubled the CPU time of a store against a bare
@@ -10,12 +11,27 @@ import GRDBSQLite
 /// that talks to SQLite directly; it runs inside a GRDB write transaction, on GRDB's
 /// connection, and throws GRDB's `DatabaseError` as GRDB would.
 enum SightingInsert {
-    static let sql = """
+    /// The statement up to `VALUES `; each row's values are `placeholders`.
+    static let head = """
         INSERT INTO sightings (source_id, locator_kind, locator, byte_offset, time_ns, time, indicator_id,
                                observed, field, host, suppressed_by, context, packets, bytes, last_time_ns,
                                last_time)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        VALUES 
         """
+    static let placeholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    static let sql = head + placeholders
+
+    /// A sighting's values, in the order of `head`'s columns.
+    static func arguments(_ sighting: NewSighting) -> StoreArguments {
+        let (kind, number, offset) = CaseDatabase.locatorColumns(sighting.locator)
+        return [
+            sighting.sourceID, kind, Int64(clamping: number), offset, sighting.time.nanoseconds,
+            sighting.time.iso8601, sighting.indicatorID, sighting.observed, sighting.member ?? sighting.field.rawValue,
+            sighting.host, sighting.suppressedBy, sighting.context.isEmpty ? nil : sighting.context.joined(separator: ","),
+            Int64(clamping: sighting.packets), sighting.bytes.map { Int64(clamping: $0) }, sighting.lastTime?.nanoseconds,
+            sighting.lastTime?.iso8601,
+        ]
+    }
 
     /// SQLite's `SQLITE_TRANSIENT`: bound text is copied before the call returns.
     // Safe: -1 is the sentinel SQLite compares the destructor with, never calls.
@@ -38,26 +54,9 @@ enum SightingInsert {
         // Safe: the statement is this call's own, finalized once when the call ends.
         defer { unsafe sqlite3_finalize(statement) }
         for sighting in sightings {
-            let (kind, number, offset) = CaseDatabase.locatorColumns(sighting.locator)
-            // Safe: `statement` is live (finalized only on exit) and each index is one of
-            // its 16 parameters; text is a NUL-terminated C string valid for its call,
-            // which SQLite copies before returning (`transient`).
-            unsafe sqlite3_bind_int64(statement, 1, sighting.sourceID)
-            unsafe sqlite3_bind_text(statement, 2, kind, -1, transient)
-            unsafe sqlite3_bind_int64(statement, 3, Int64(clamping: number))
-            unsafe bind(offset, to: statement, at: 4)
-            unsafe sqlite3_bind_int64(statement, 5, sighting.time.nanoseconds)
-            unsafe sqlite3_bind_text(statement, 6, sighting.time.iso8601, -1, transient)
-            unsafe sqlite3_bind_int64(statement, 7, sighting.indicatorID)
-            unsafe sqlite3_bind_text(statement, 8, sighting.observed, -1, transient)
-            unsafe sqlite3_bind_text(statement, 9, sighting.member ?? sighting.field.rawValue, -1, transient)
-            unsafe sqlite3_bind_text(statement, 10, sighting.host, -1, transient)
-            unsafe bind(sighting.suppressedBy, to: statement, at: 11)
-            unsafe bind(sighting.context.isEmpty ? nil : sighting.context.joined(separator: ","), to: statement, at: 12)
-            unsafe sqlite3_bind_int64(statement, 13, Int64(clamping: sighting.packets))
-            unsafe bind(sighting.bytes.map { Int64(clamping: $0) }, to: statement, at: 14)
-            unsafe bind(sighting.lastTime?.nanoseconds, to: statement, at: 15)
-            unsafe bind(sighting.lastTime?.iso8601, to: statement, at: 16)
+            for (index, value) in arguments(sighting).values.enumerated() {
+                unsafe bind(value, to: statement, at: Int32(index + 1))
+            }
             // Safe: the same live statement, every parameter bound above.
             let step = unsafe sqlite3_step(statement)
             guard step == SQLITE_DONE else {
@@ -67,20 +66,16 @@ enum SightingInsert {
         }
     }
 
-    /// Binds an integer or NULL; `statement` is a live prepared statement of the caller's.
-    private static func bind(_ value: Int64?, to statement: OpaquePointer, at index: Int32) {
-        // Safe: the caller's statement is live for this call; no memory is lent.
-        if let value { unsafe sqlite3_bind_int64(statement, index, value) } else { unsafe sqlite3_bind_null(statement, index) }
-    }
-
-    /// Binds text or NULL; `statement` is a live prepared statement of the caller's.
-    private static func bind(_ value: String?, to statement: OpaquePointer, at index: Int32) {
-        // Safe: the caller's statement is live for this call; the text is a C string
-        // valid for the call, copied by SQLite before it returns (`transient`).
-        if let value {
-            unsafe sqlite3_bind_text(statement, index, value, -1, transient)
-        } else {
-            unsafe sqlite3_bind_null(statement, index)
+    /// Binds one value; `statement` is a live prepared statement of the caller's and
+    /// `index` one of its parameters.
+    private static func bind(_ value: StoreValue, to statement: OpaquePointer, at index: Int32) {
+        // Safe: the caller's statement is live for this call; text is a NUL-terminated C
+        // string valid for its call, copied by SQLite before it returns (`transient`).
+        switch value {
+        case .null: unsafe sqlite3_bind_null(statement, index)
+        case .integer(let integer): unsafe sqlite3_bind_int64(statement, index, integer)
+        case .real(let real): unsafe sqlite3_bind_double(statement, index, real)
+        case .text(let text): unsafe sqlite3_bind_text(statement, index, text, -1, transient)
         }
     }
 

@@ -177,7 +177,7 @@ public struct EvidenceExporter: Sendable {
                 ("External-Description", "Cairn evidence package: \(incidents.count) incident(s), \(flat.count) sighting(s). \(tlp.rawValue)."),
                 ("Cairn-TLP", tlp.rawValue),
                 ("Cairn-Exported-At", exportedAt),
-                ("Cairn-Case-Database", database.path),
+                ("Cairn-Case-Database", database.location),
                 ("Cairn-Pcap-Extract", "\(extract.packetCount) packet(s) of the sighted flows"
                     + (options.headersOnly ? ", cut after the transport header except the packets sighted in their payload" : "")),
             ] + extract.omitted.map { ("Cairn-Omitted-Source", $0) }

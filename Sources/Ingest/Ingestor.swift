@@ -219,7 +219,7 @@ public struct Ingestor: Sendable {
 
         let database: CaseDatabase
         do {
-            database = try CaseDatabase(path: options.databasePath)
+            database = try CaseDatabase(location: options.databasePath)
         } catch {
             throw .cannotOpenCase(path: options.databasePath, cause: error)
         }

@@ -127,7 +127,7 @@ func openDatabase(_ path: String) throws -> CaseDatabase {
         throw ExitCode(exitSomethingFailed)
     }
     do {
-        return try CaseDatabase(path: path)
+        return try CaseDatabase(location: path)
     } catch {
         printError("error: \(path): \(error)")
         throw ExitCode(exitSomethingFailed)

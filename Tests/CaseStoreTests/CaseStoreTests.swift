@@ -45,31 +45,31 @@ private func permissions(_ path: String) throws -> Int {
 @Test("the database file and its WAL files are created with mode 0600")
 func fileMode() throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(path: directory.database)
+    let database = try CaseDatabase(location: directory.database)
     _ = try database.beginRun(version: "test", rulesDigest: "d", commandLine: "cairn")
     #expect(try permissions(directory.database) == 0o600)
     for suffix in ["-wal", "-shm"] where FileManager.default.fileExists(atPath: directory.database + suffix) {
         #expect(try permissions(directory.database + suffix) == 0o600)
     }
-    let mode = try database.queue.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+    let mode = try database.store.read { db in try db.fetchValue(String.self, sql: "PRAGMA journal_mode") }
     #expect(mode == "wal")
-    let foreignKeys = try database.queue.read { db in try Bool.fetchOne(db, sql: "PRAGMA foreign_keys") }
+    let foreignKeys = try database.store.read { db in try db.fetchValue(Bool.self, sql: "PRAGMA foreign_keys") }
     #expect(foreignKeys == true)
 }
 
 @Test("an existing file keeps its data, and migrations apply once")
 func migrationsIdempotent() throws {
     let directory = try TemporaryDirectory()
-    let first = try CaseDatabase(path: directory.database)
+    let first = try CaseDatabase(location: directory.database)
     let runID = try first.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn ingest")
-    let second = try CaseDatabase(path: directory.database)
-    let migrations = try second.queue.read { db in
-        try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
+    let second = try CaseDatabase(location: directory.database)
+    let migrations = try second.store.read { db in
+        try db.fetchValues(String.self, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
     }
     // Every registered migration, each once (a later one appends itself to the list).
     #expect(migrations == Schema.migrator.migrations.sorted())
     #expect(Array(migrations.prefix(4)) == ["v1-initial", "v2-custody", "v3-incident-identity", "v4-source-accounting"])
-    let runs = try second.queue.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM runs") }
+    let runs = try second.store.read { db in try db.fetchValues(Int64.self, sql: "SELECT id FROM runs") }
     #expect(runs == [runID])
     #expect(try second.integrityCheck() == ["ok"])
 }
@@ -77,13 +77,13 @@ func migrationsIdempotent() throws {
 @Test("a database path in a missing directory is a clear error")
 func missingDirectory() throws {
     let directory = try TemporaryDirectory()
-    #expect(throws: CaseStoreError.self) { try CaseDatabase(path: directory.path + "/no/such/case.sqlite") }
+    #expect(throws: CaseStoreError.self) { try CaseDatabase(location: directory.path + "/no/such/case.sqlite") }
 }
 
 @Test("indicators are stored once and ids come back in order")
 func indicatorsStoredOnce() throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(path: directory.database)
+    let database = try CaseDatabase(location: directory.database)
     let ids = try database.storeIndicators(ruleIndicators)
     #expect(Set(ids).count == 3)
     let again = try database.storeIndicators([ruleIndicators[2], ruleIndicators[0]])
@@ -92,14 +92,14 @@ func indicatorsStoredOnce() throws {
     let moved = Indicator(type: .ipv4, value: "203.0.113.7", ruleFile: "Rules/ips.txt", line: 4)
     let movedID = try database.storeIndicators([moved])
     #expect(!ids.contains(movedID[0]))
-    let count = try database.queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM indicators") }
+    let count = try database.store.read { db in try db.fetchValue(Int.self, sql: "SELECT COUNT(*) FROM indicators") }
     #expect(count == 4)
 }
 
 @Test("the full flow: run, sources, sightings, duplicates, failures, incidents")
 func fullFlow() throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(path: directory.database)
+    let database = try CaseDatabase(location: directory.database)
     let runID = try database.beginRun(version: "0.1.0", rulesDigest: "abc123", commandLine: "cairn ingest x")
     let ids = try database.storeIndicators(ruleIndicators)
 
@@ -176,8 +176,8 @@ func fullFlow() throws {
     #expect(sources[1].lines == 40 && sources[1].kind == .gzip)
     #expect(sources[2].error == "truncated record at byte 64")
     #expect(sources[3].error == "still no such file" && sources[3].size == nil && sources[3].kind == nil)
-    let anomalyText = try database.queue.read { db in
-        try String.fetchOne(db, sql: "SELECT anomalies FROM sources WHERE path = 'cases/a.pcap'")
+    let anomalyText = try database.store.read { db in
+        try db.fetchValue(String.self, sql: "SELECT anomalies FROM sources WHERE path = 'cases/a.pcap'")
     }
     #expect(anomalyText == #"{"ipv4.truncated":2}"#)
 
@@ -192,8 +192,8 @@ func fullFlow() throws {
     #expect(first.ruleFile == "Rules/domains.txt" && first.ruleLine == 12)
     #expect(first.time == origin && first.incidentID == nil)
     #expect(all[2].ruleFile == "Rules/hashes.txt" && all[2].sourcePath == "cases/syslog.gz")
-    let isoTimes = try database.queue.read { db in
-        try String.fetchAll(db, sql: "SELECT time FROM sightings ORDER BY time_ns, id")
+    let isoTimes = try database.store.read { db in
+        try db.fetchValues(String.self, sql: "SELECT time FROM sightings ORDER BY time_ns, id")
     }
     #expect(isoTimes.first == "2024-03-01T12:00:00Z")
 
@@ -222,7 +222,7 @@ func fullFlow() throws {
     #expect(try database.sightings(incident: 9999).isEmpty)
 
     try database.finishRun(runID, succeeded: true)
-    let status = try database.queue.read { db in try String.fetchOne(db, sql: "SELECT status FROM runs") }
+    let status = try database.store.read { db in try db.fetchValue(String.self, sql: "SELECT status FROM runs") }
     #expect(status == "succeeded")
     #expect(throws: CaseStoreError.unknownRun(runID + 1)) { try database.finishRun(runID + 1, succeeded: false) }
     #expect(try database.integrityCheck() == ["ok"])
@@ -232,7 +232,7 @@ func fullFlow() throws {
 func interruptedRun() throws {
     let directory = try TemporaryDirectory()
     do {
-        let database = try CaseDatabase(path: directory.database)
+        let database = try CaseDatabase(location: directory.database)
         let runID = try database.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn ingest")
         let ids = try database.storeIndicators(ruleIndicators)
         let source = try database.beginSource(path: "big.pcap", size: 1 << 30, kind: .pcap, runID: runID)
@@ -243,7 +243,7 @@ func interruptedRun() throws {
         // Killed here: no finishSource, no finishRun.
         #expect(try database.sightingFacts().isEmpty)  // a source still reading is not correlated
     }
-    let reopened = try CaseDatabase(path: directory.database)
+    let reopened = try CaseDatabase(location: directory.database)
     #expect(try reopened.integrityCheck() == ["ok"])
     #expect(try reopened.sources().map(\.status) == ["reading"])
     let runID = try reopened.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn ingest")
@@ -262,7 +262,7 @@ func interruptedRun() throws {
 @Test("finishing a source that was removed is an error, and nothing is written")
 func finishUnknownSource() throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(path: directory.database)
+    let database = try CaseDatabase(location: directory.database)
     let runID = try database.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn")
     let ids = try database.storeIndicators(ruleIndicators)
     let sighting = NewSighting(sourceID: 42, locator: .packet(1), time: origin, indicatorID: ids[0],
@@ -281,7 +281,7 @@ func finishUnknownSource() throws {
 @Test("large batches: 100k sightings append and read back")
 func appendThroughput() throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(path: directory.database)
+    let database = try CaseDatabase(location: directory.database)
     let runID = try database.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn")
     let ids = try database.storeIndicators(ruleIndicators)
     let source = try database.beginSource(path: "big.log", size: 1, kind: .text, runID: runID)
@@ -299,13 +299,12 @@ func appendThroughput() throws {
     let elapsed = ContinuousClock.now - started
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     print("appended \(total) sightings in \(elapsed) (\(Int(Double(total) / seconds)) rows/s; build in release to judge)")
-    let count = try database.queue.read { db in
-        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sightings WHERE source_id = ?", arguments: [source])
+    let count = try database.store.read { db in
+        try db.fetchValue(Int.self, sql: "SELECT COUNT(*) FROM sightings WHERE source_id = ?", arguments: [source])
     }
     #expect(count == total)
-    let last = try database.queue.read { db in
-        try String.fetchOne(
-            db, sql: "SELECT locator || ' ' || byte_offset || ' ' || locator_kind FROM sightings ORDER BY id DESC LIMIT 1")
+    let last = try database.store.read { db in
+        try db.fetchValue(String.self, sql: "SELECT locator || ' ' || byte_offset || ' ' || locator_kind FROM sightings ORDER BY id DESC LIMIT 1")
     }
     #expect(last == "\(total) \((total - 1) * 80) line")
 }
@@ -313,7 +312,7 @@ func appendThroughput() throws {
 @Test("a correlation that fails part-way is rolled back whole; the old incidents stay")
 func correlationAtomic() throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(path: directory.database)
+    let database = try CaseDatabase(location: directory.database)
     let runID = try database.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn")
     let ids = try database.storeIndicators(ruleIndicators)
     func add(_ path: String, host: String, minutes: Int64) throws {
@@ -329,7 +328,7 @@ func correlationAtomic() throws {
     // The next correlation extends mail01's incident, then fails at mail02's.
     try add("b.log", host: "mail01", minutes: 5)
     try add("c.log", host: "mail02", minutes: 0)
-    try database.queue.write { db in
+    try database.store.write { db in
         try db.execute(sql: """
             CREATE TEMP TRIGGER refuse_mail02 BEFORE INSERT ON incidents WHEN NEW.host = 'mail02'
             BEGIN SELECT RAISE(ABORT, 'disk full, say'); END
@@ -343,7 +342,7 @@ func correlationAtomic() throws {
 @Test("a row edited by hand into nonsense is an error, not a crash")
 func tamperedRow() throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(path: directory.database)
+    let database = try CaseDatabase(location: directory.database)
     let runID = try database.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn")
     let ids = try database.storeIndicators(ruleIndicators)
     let source = try database.beginSource(path: "s.log", size: 10, kind: .text, runID: runID)
@@ -351,6 +350,6 @@ func tamperedRow() throws {
         NewSighting(sourceID: source, locator: .line(number: 1, offset: 0), time: origin, indicatorID: ids[1],
                     observed: "evil.example", field: .logDomain, host: "mail01"),
     ])
-    try database.queue.write { db in try db.execute(sql: "UPDATE sightings SET time_ns = 'yesterday'") }
+    try database.store.write { db in try db.execute(sql: "UPDATE sightings SET time_ns = 'yesterday'") }
     #expect(throws: (any Error).self) { try database.sightings(incident: nil) }
 }

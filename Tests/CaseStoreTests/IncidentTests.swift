@@ -17,7 +17,7 @@ private final class Case {
 
     init() throws {
         directory = try TemporaryDirectory()
-        database = try CaseDatabase(path: directory.database)
+        database = try CaseDatabase(location: directory.database)
         runID = try database.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn")
         var high = Indicator(type: .domain, value: "evil.example", ruleFile: "Rules/feed-b.csv", line: 2)
         high.severity = "high"
@@ -48,8 +48,8 @@ private final class Case {
 
     /// Every incident row, listed or not, with the sightings linked to it.
     func storedIncidents() throws -> [String] {
-        try database.queue.read { db in
-            try String.fetchAll(db, sql: """
+        try database.store.read { db in
+            try db.fetchValues(String.self, sql: """
                 SELECT i.id || ' ' || i.host || ' ' || i.first_seen_ns || '-' || i.last_seen_ns || ' ' || i.severity
                        || ' ' || i.sighting_count || ' merged:' || IFNULL(i.merged_into, '-') || ' links:'
                        || IFNULL((SELECT group_concat(sighting_id) FROM
@@ -82,7 +82,7 @@ func membersMatchInMemory() throws {
     }
     #expect(try store.storedIncidents().contains { $0.contains("merged:1") })
     // Grouping incidents write no link rows: their members come from host and span.
-    #expect(try store.database.queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM incident_sightings") } == 0)
+    #expect(try store.database.store.read { db in try db.fetchValue(Int.self, sql: "SELECT count(*) FROM incident_sightings") } == 0)
 }
 
 @Test("correlating an unchanged case again changes nothing")
@@ -139,7 +139,7 @@ func newIncidentNewID() throws {
 func orphanKept() throws {
     let store = try Case()
     let ids = try store.add(minutes: [0])
-    try store.database.queue.write { db in try db.execute(sql: "DELETE FROM sources") }
+    try store.database.store.write { db in try db.execute(sql: "DELETE FROM sources") }
     try store.database.correlateIncidents()
     #expect(try store.database.incidents().isEmpty)
     #expect(try store.database.incident(ids[0])?.sightingCount == 0)
@@ -171,10 +171,10 @@ func triageHistory() throws {
     let row = try #require(try store.database.incident(id))
     #expect(row.status == .escalated && row.assignee == "ana")
     #expect(throws: (any Error).self) {
-        try store.database.queue.write { db in try db.execute(sql: "UPDATE triage_events SET status = 'closed'") }
+        try store.database.store.write { db in try db.execute(sql: "UPDATE triage_events SET status = 'closed'") }
     }
     #expect(throws: (any Error).self) {
-        try store.database.queue.write { db in try db.execute(sql: "DELETE FROM triage_events") }
+        try store.database.store.write { db in try db.execute(sql: "DELETE FROM triage_events") }
     }
     #expect(throws: CaseStoreError.unknownIncident(999)) {
         try store.database.triage(incident: 999, status: .closed, note: nil, assignee: nil)

@@ -12,10 +12,12 @@ func olderCaseIsBackedUp() throws {
         INSERT INTO runs (started_at, version, rules_digest, command_line, status)
         VALUES ('2026-01-01T00:00:00Z', '0.1.0', 'd', 'cairn ingest', 'succeeded')
         """)
-    let database = try CaseDatabase(path: path)
-    let applied = try database.queue.read { db in try Schema.migrator.appliedIdentifiers(db) }
+    let database = try CaseDatabase(location: path)
+    let applied = try database.store.read { db in
+        Set(try db.fetchValues(String.self, sql: "SELECT identifier FROM grdb_migrations"))
+    }
     #expect(applied == Set(Schema.migrator.migrations))
-    #expect(try database.queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM runs") } == 1)
+    #expect(try database.store.read { db in try db.fetchValue(Int.self, sql: "SELECT COUNT(*) FROM runs") } == 1)
 
     let backup = path + ".before-v3-incident-identity.sqlite"
     #expect(FileManager.default.fileExists(atPath: backup))
@@ -26,7 +28,7 @@ func olderCaseIsBackedUp() throws {
     #expect(try old.read { db in try String.fetchOne(db, sql: "SELECT version FROM runs") } == "0.1.0")
 
     // Opening it again migrates nothing and takes no other copy.
-    _ = try CaseDatabase(path: path)
+    _ = try CaseDatabase(location: path)
     let copies = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains(".before-") }
     #expect(copies == ["case.sqlite.before-v3-incident-identity.sqlite"])
 }
@@ -34,7 +36,7 @@ func olderCaseIsBackedUp() throws {
 @Test("a new case takes no backup")
 func newCaseNoBackup() throws {
     let directory = try TemporaryDirectory()
-    _ = try CaseDatabase(path: directory.database)
+    _ = try CaseDatabase(location: directory.database)
     let copies = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains(".before-") }
     #expect(copies.isEmpty)
 }
@@ -43,12 +45,12 @@ func newCaseNoBackup() throws {
 func newerCaseRefused() throws {
     let directory = try TemporaryDirectory()
     let path = directory.database
-    _ = try CaseDatabase(path: path)
+    _ = try CaseDatabase(location: path)
     let queue = try DatabaseQueue(path: path)
     try queue.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v9-future')") }
     let before = try Data(contentsOf: URL(fileURLWithPath: path))
     #expect(throws: CaseStoreError.newerSchema(path: path, migrations: ["v9-future"])) {
-        _ = try CaseDatabase(path: path)
+        _ = try CaseDatabase(location: path)
     }
     #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     let message = CaseStoreError.newerSchema(path: path, migrations: ["v9-future"]).description
@@ -78,14 +80,14 @@ func incidentRangesMigration() throws {
         UPDATE incidents SET rule_id = 'some-rule' WHERE id = 2;
         INSERT INTO incident_sightings VALUES (1, 1), (1, 2), (2, 1);
         """)
-    let database = try CaseDatabase(path: path)
+    let database = try CaseDatabase(location: path)
     #expect(FileManager.default.fileExists(atPath: path + ".before-v5-incident-ranges.sqlite"))
-    let members = try database.queue.read { db in
-        try String.fetchAll(db, sql: "SELECT incident_id || ':' || sighting_id FROM incident_members ORDER BY 1")
+    let members = try database.store.read { db in
+        try db.fetchValues(String.self, sql: "SELECT incident_id || ':' || sighting_id FROM incident_members ORDER BY 1")
     }
     #expect(members == ["1:1", "1:2", "2:1"])
-    let links = try database.queue.read { db in
-        try String.fetchAll(db, sql: "SELECT incident_id || ':' || sighting_id FROM incident_sightings ORDER BY 1")
+    let links = try database.store.read { db in
+        try db.fetchValues(String.self, sql: "SELECT incident_id || ':' || sighting_id FROM incident_sightings ORDER BY 1")
     }
     #expect(links == ["2:1"])
     #expect(try database.sightings(incident: 1).map(\.id) == [1, 2])

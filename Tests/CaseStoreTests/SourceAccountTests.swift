@@ -7,7 +7,7 @@ import Testing
 @Test("a finished source stores its read account; one never opened stores none")
 func finishedSourceStoresItsAccount() throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(path: directory.database)
+    let database = try CaseDatabase(location: directory.database)
     let runID = try database.beginRun(version: "test", rulesDigest: "d", commandLine: "cairn ingest")
     let sourceID = try database.beginSource(path: "a.pcap", size: 1_000, kind: .pcap, runID: runID)
     var summary = ReadSummary()
@@ -43,14 +43,14 @@ func olderSourcesHaveNoAccount() throws {
         VALUES (1, 'old.pcap', 100, 'ab', 'pcap', 'complete', 3, 100, '2026-01-01T00:00:00Z',
                 '2026-01-01T00:00:01Z');
         """)
-    let database = try CaseDatabase(path: path)
+    let database = try CaseDatabase(location: path)
     #expect(FileManager.default.fileExists(atPath: path + ".before-v4-source-accounting.sqlite"))
     let rows = try database.sources()
     #expect(rows.count == 1)
     #expect(rows[0].packets == 3)
     #expect(rows[0].account == nil)
-    let nulls = try database.queue.read { db in
-        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sources WHERE packets_decoded IS NULL AND bytes_unread IS NULL")
+    let nulls = try database.store.read { db in
+        try db.fetchValue(Int.self, sql: "SELECT COUNT(*) FROM sources WHERE packets_decoded IS NULL AND bytes_unread IS NULL")
     }
     #expect(nulls == 1)
 }
@@ -66,7 +66,7 @@ func runsRecordTheirLogSettings() throws {
         VALUES (1, 'old.log', 100, 'ab', 'text', 'complete', 3, 100, '2026-01-01T00:00:00Z',
                 '2026-01-01T00:00:01Z');
         """)
-    let database = try CaseDatabase(path: path)
+    let database = try CaseDatabase(location: path)
     #expect(FileManager.default.fileExists(atPath: path + ".before-v6-log-settings.sqlite"))
     let settings = LogSettings(
         utcOffsetSeconds: 5 * 3600 + 30 * 60, year: 2023, maximumLineLength: 4096, maximumDecompressedBytes: 1 << 40)
@@ -81,11 +81,11 @@ func runsRecordTheirLogSettings() throws {
     #expect(rows[0].logSettings == nil)
     #expect(rows[1].logSettings == settings)
     #expect(rows[2].logSettings == inferred)
-    let stored = try database.queue.read { db in
-        try Row.fetchAll(db, sql: "SELECT log_timezone, log_year, line_limit, decompressed_limit FROM runs ORDER BY id")
+    let stored = try database.store.read { db in
+        try db.fetchAll(sql: "SELECT log_timezone, log_year, line_limit, decompressed_limit FROM runs ORDER BY id")
     }
-    #expect(stored.map { $0[0] as String? } == [nil, "+05:30", "-02:00"])
-    #expect(stored.map { $0[1] as Int? } == [nil, 2023, nil])
-    #expect(stored.map { $0[2] as Int? } == [nil, 4096, 64])
-    #expect(stored.map { $0[3] as Int64? } == [nil, 1 << 40, 1])
+    #expect(try stored.map { try $0.decode(atIndex: 0) as String? } == [nil, "+05:30", "-02:00"])
+    #expect(try stored.map { try $0.decode(atIndex: 1) as Int? } == [nil, 2023, nil])
+    #expect(try stored.map { try $0.decode(atIndex: 2) as Int? } == [nil, 4096, 64])
+    #expect(try stored.map { try $0.decode(atIndex: 3) as Int64? } == [nil, 1 << 40, 1])
 }

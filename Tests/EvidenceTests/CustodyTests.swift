@@ -26,7 +26,7 @@ private func appendThree(_ database: CaseDatabase) throws -> [CustodyEntry] {
 @Test("custody entries chain by SHA-256, the first to 64 zeros, and read back as written")
 func custodyChain() throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(path: directory.file("case.sqlite"))
+    let database = try CaseDatabase(location: directory.file("case.sqlite"))
     let written = try appendThree(database)
     #expect(written.map(\.id) == [1, 2, 3])
     #expect(written[0].previousHash == String(repeating: "0", count: 64))
@@ -48,10 +48,10 @@ func custodyChain() throws {
 ])
 func appendOnly(sql: String) throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(path: directory.file("case.sqlite"))
+    let database = try CaseDatabase(location: directory.file("case.sqlite"))
     let written = try appendThree(database)
     #expect(throws: DatabaseError.self) {
-        try database.queue.write { try $0.execute(sql: sql) }
+        try database.store.write { try $0.execute(sql: sql) }
     }
     #expect(try database.custodyEntries() == written)
 }
@@ -65,9 +65,9 @@ func appendOnly(sql: String) throws {
 ])
 func tamperDetected(sql: String, broken: Int64) throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(path: directory.file("case.sqlite"))
+    let database = try CaseDatabase(location: directory.file("case.sqlite"))
     _ = try appendThree(database)
-    try database.queue.write { db in
+    try database.store.write { db in
         try db.execute(sql: "DROP TRIGGER custody_entries_no_update; DROP TRIGGER custody_entries_no_delete")
         try db.execute(sql: sql)
     }
@@ -81,7 +81,7 @@ func tamperDetected(sql: String, broken: Int64) throws {
     .enabled(if: Tool.python3, "python3 is not installed"))
 func canonicalMatchesPython() throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(path: directory.file("case.sqlite"))
+    let database = try CaseDatabase(location: directory.file("case.sqlite"))
     let written = try appendThree(database)
     let encoder = JSONEncoder()
     let json = directory.file("entries.json")

@@ -386,11 +386,11 @@ func commandLine() throws {
     let database = try ingest([Fixtures.sampleData], into: directory)
     let ids = try database.incidents().map { String($0.id) }
     let bag = directory.file("package")
-    let export = try #require(run(cairn, ["export", "--db", database.path, "--out", bag, "--tlp", "red"] + ids))
+    let export = try #require(run(cairn, ["export", "--db", database.location, "--out", bag, "--tlp", "red"] + ids))
     #expect(export.status == 0, "\(export.output)")
     #expect(try String(contentsOfFile: bag + "/data/log-excerpts.txt", encoding: .utf8).hasPrefix("TLP:RED\n"))
-    #expect(run(cairn, ["export", "--db", database.path, "--out", bag, "1"])?.status == 1)
-    #expect(run(cairn, ["export", "--db", database.path, "--out", directory.file("x"), "--tlp", "green", "1"])?.status == 64)
+    #expect(run(cairn, ["export", "--db", database.location, "--out", bag, "1"])?.status == 1)
+    #expect(run(cairn, ["export", "--db", database.location, "--out", directory.file("x"), "--tlp", "green", "1"])?.status == 64)
 
     #expect(run(cairn, ["verify", bag])?.status == 0)
     try flipByte(bag + "/data/sightings.csv", at: 10)
@@ -398,10 +398,10 @@ func commandLine() throws {
     #expect(verify.status == 1)
     #expect(verify.output.contains("DIFFERS  data/sightings.csv: SHA-256 is "))
 
-    let custody = try #require(run(cairn, ["custody", "verify", "--db", database.path]))
+    let custody = try #require(run(cairn, ["custody", "verify", "--db", database.location]))
     // One entry for the ingest, one for the export.
     #expect(custody.status == 0 && custody.output.contains("2 entries"), "\(custody.output)")
-    let list = run(cairn, ["custody", "list", "--db", database.path])?.output ?? ""
+    let list = run(cairn, ["custody", "list", "--db", database.location])?.output ?? ""
     #expect(list.contains("ingest") && list.contains("export"), "\(list)")
 }
 

@@ -171,7 +171,7 @@ func signingCommandLine() throws {
     #expect(run(cairn, ["keys", "generate", "--out", prefix])?.status == 1)
 
     let bag = directory.file("package")
-    let export = try #require(run(cairn, ["export", "--db", database.path, "--out", bag, "--sign", prefix + ".key", "--headers-only"] + ids))
+    let export = try #require(run(cairn, ["export", "--db", database.location, "--out", bag, "--sign", prefix + ".key", "--headers-only"] + ids))
     #expect(export.status == 0 && export.output.contains(", signed"), "\(export.output)")
     let verify = try #require(run(cairn, ["verify", bag, "--key", prefix + ".pub"]))
     #expect(verify.status == 0 && verify.output.contains("signature: signature valid"), "\(verify.output)")
@@ -184,7 +184,7 @@ func signingCommandLine() throws {
     // The capture changes after ingest: the package is written without its packets, exit 1.
     let size = try FileManager.default.attributesOfItem(atPath: capture)[.size] as? Int ?? 0
     try flipByte(capture, at: size - 1)
-    let partial = try #require(run(cairn, ["export", "--db", database.path, "--out", directory.file("partial")] + ids))
+    let partial = try #require(run(cairn, ["export", "--db", database.location, "--out", directory.file("partial")] + ids))
     #expect(partial.status == 1)
     #expect(partial.output.contains("warning: NOT INCLUDED: \(capture): its SHA-256 is now"), "\(partial.output)")
     #expect(run(cairn, ["verify", directory.file("partial")])?.status == 0)

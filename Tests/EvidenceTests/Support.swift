@@ -66,7 +66,7 @@ func ingest(
         rulePaths: rules, databasePath: database, jobs: 2, filter: nil, year: 2026, utcOffsetSeconds: utcOffsetSeconds,
         commandLine: "cairn ingest (test)", version: "test")
     _ = try Ingestor(options: options).run(paths: paths)
-    return try CaseDatabase(path: database)
+    return try CaseDatabase(location: database)
 }
 
 /// Runs a command with its standard error discarded, returning its exit status and standard output.

@@ -34,7 +34,7 @@ import TestSupport
             rulePaths: [try rules(in: directory)], databasePath: database, jobs: 2, filter: filter, year: 2024,
             commandLine: "test", version: "test")
         let report = try Ingestor(options: options).run(paths: paths)
-        return (report, try CaseDatabase(path: database).sources())
+        return (report, try CaseDatabase(location: database).sources())
     }
 
     /// Checks the three sums of one stored source against its row and the file on disk;

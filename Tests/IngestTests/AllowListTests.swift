@@ -19,7 +19,7 @@ import Testing
     ).run(paths: [Fixtures.sampleData + "/office-lan.pcap"])
     #expect(report.suppressed == 1)
 
-    let store = try CaseDatabase(path: database)
+    let store = try CaseDatabase(location: database)
     #expect(try store.sightings(incident: nil).allSatisfy { $0.observed != "cdn.update-check.example" })
     let all = try store.sightings(incident: nil, includeSuppressed: true)
     let hidden = try #require(all.first { $0.observed == "cdn.update-check.example" })

@@ -98,7 +98,7 @@ import Testing
         #expect(damaged.count < 10, "only a few captures stop early in libpcap")
 
         var sighted: [String: Set<String>] = [:]
-        for row in try CaseDatabase(path: database).sightings(incident: nil) where row.field.hasPrefix("ip") {
+        for row in try CaseDatabase(location: database).sightings(incident: nil) where row.field.hasPrefix("ip") {
             sighted[row.sourcePath, default: []].insert(row.observed)
         }
         var missing: [String] = []

@@ -22,7 +22,7 @@ import Testing
     }
     let report = try run()
     #expect(report.correlationErrors.isEmpty)
-    let store = try CaseDatabase(path: database)
+    let store = try CaseDatabase(location: database)
     let incidents = try store.incidents().filter { $0.ruleID == "ssh-brute-force" }
     #expect(Set(incidents.map(\.title)) == Set(["183.62.140.253", "187.141.143.180", "103.99.0.122", "112.95.230.3"].map {
         "SSH brute force from one address — log.src=\($0)"

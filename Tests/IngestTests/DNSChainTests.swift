@@ -70,7 +70,7 @@ import Testing
     }
 
     func derived(_ database: String) throws -> [String] {
-        try CaseDatabase(path: database).sightings(incident: nil).filter { $0.derivedFrom != nil }.map {
+        try CaseDatabase(location: database).sightings(incident: nil).filter { $0.derivedFrom != nil }.map {
             "\(($0.sourcePath as NSString).lastPathComponent) \($0.locator) \($0.field) \($0.observed) "
                 + "\($0.indicatorValue) \($0.host) \($0.derivedFrom?.description ?? "")"
         }.sorted()
@@ -90,7 +90,7 @@ import Testing
         // The connection two hours later is beyond the default one-hour horizon. The
         // derived sightings join the incident of the DNS sightings (the CNAME data and the
         // A record's owner name, both `edge.bad-cdn.example`).
-        let store = try CaseDatabase(path: database)
+        let store = try CaseDatabase(location: database)
         #expect(try store.sightings(incident: nil).filter { $0.derivedFrom == nil }.map(\.field) == ["dns.answer", "dns.answer"])
         let incidents = try store.incidents()
         #expect(incidents.count == 1)
@@ -149,7 +149,7 @@ import Testing
             $0.hasPrefix("fw.log line(number: 1, offset: 0) log.dst 198.51.100.77 bad-cdn.example 10.0.0.5 resolved")
         })
         // The log line joins the incident of the capture's client.
-        let incidents = try CaseDatabase(path: database).incidents()
+        let incidents = try CaseDatabase(location: database).incidents()
         #expect(incidents.count == 1)
         #expect(incidents.first?.host == "10.0.0.5")
         #expect(incidents.first?.severity == "medium", "corroborated by a capture and a log")

@@ -44,7 +44,7 @@ import Testing
         let good = try #require(report.sources.first { $0.path.hasSuffix("good.pcap") })
         #expect(good.status == .complete)
 
-        let store = try CaseDatabase(path: database)
+        let store = try CaseDatabase(location: database)
         let sources = Set(try store.sightings(incident: nil).map { URL(fileURLWithPath: $0.sourcePath).lastPathComponent })
         #expect(sources.contains("good.pcap") && sources.contains("cut.pcap") && sources.contains("cut.log.gz"))
     }
@@ -86,7 +86,7 @@ import Testing
         #expect(unopened.description.hasPrefix("\(missing): cannot open the case database: cannot create case database \(missing): "))
 
         let database = directory.appendingPathComponent("case.sqlite").path
-        let store = try CaseDatabase(path: database)
+        let store = try CaseDatabase(location: database)
         let lock = try store.lockForWriting()
         let busy = try #require(stop(database))
         #expect(busy.caseStoreError == .busy(database))

@@ -32,7 +32,7 @@ import Testing
     }
 
     func incidents(_ path: String) throws -> [String] {
-        try CaseDatabase(path: path).incidents().map { "\($0.host) \($0.severity) \($0.indicators) \($0.sightingCount)" }
+        try CaseDatabase(location: path).incidents().map { "\($0.host) \($0.severity) \($0.indicators) \($0.sightingCount)" }
     }
 
     @Test func fullDiskAbortsCleanlyAndARerunCompletes() throws {
@@ -44,15 +44,15 @@ import Testing
         let full = try cairn(arguments, shellPrefix: "ulimit -f 150;")
         #expect(full.status == 1)
         #expect(full.standardError.contains("the disk may be full or a file size limit reached"))
-        #expect(try CaseDatabase(path: database).integrityCheck() == ["ok"])
-        #expect(try CaseDatabase(path: database).sources().allSatisfy { $0.status != "complete" || $0.error == nil })
+        #expect(try CaseDatabase(location: database).integrityCheck() == ["ok"])
+        #expect(try CaseDatabase(location: database).sources().allSatisfy { $0.status != "complete" || $0.error == nil })
 
         let rerun = try cairn(arguments)
         #expect(rerun.status == 0, "\(rerun.standardError)")
         let clean = directory.appendingPathComponent("clean.sqlite").path
         #expect(try cairn(["ingest", "--rules", Fixtures.rules, "--db", clean, Fixtures.sampleData]).status == 0)
         #expect(try incidents(database) == incidents(clean))
-        #expect(try CaseDatabase(path: database).sources().filter { $0.status == "complete" }.count == 4)
+        #expect(try CaseDatabase(location: database).sources().filter { $0.status == "complete" }.count == 4)
     }
 
     /// root writes through file modes; the read-only check needs an ordinary user.
@@ -63,7 +63,7 @@ import Testing
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = directory.appendingPathComponent("case.sqlite").path
-        _ = try CaseDatabase(path: database)
+        _ = try CaseDatabase(location: database)
         chmod(database, 0o400)
         let outcome = try cairn(["ingest", "--rules", Fixtures.rules, "--db", database, Fixtures.sampleData])
         #expect(outcome.status == 1)
@@ -74,7 +74,7 @@ import Testing
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = directory.appendingPathComponent("case.sqlite").path
-        let store = try CaseDatabase(path: database)
+        let store = try CaseDatabase(location: database)
         // This process plays the first ingest.
         let lock = try store.lockForWriting()
         let second = try cairn(["ingest", "--rules", Fixtures.rules, "--db", database, Fixtures.sampleData])

@@ -36,7 +36,7 @@ import Testing
         #expect(report.hostNames.ambiguous.map(\.name) == ["kiosk"])
         #expect(report.hostNames.ambiguous.first?.addresses == ["10.0.0.5", "10.0.0.6"])
 
-        let case_ = try CaseDatabase(path: database)
+        let case_ = try CaseDatabase(location: database)
         let hosts = try case_.sightings(incident: nil).map { "\($0.host)|\($0.hostName ?? "")" }.sorted()
         #expect(hosts == [
             "192.168.199.132|DESKTOP-2AEFM7G.corp.example", "192.168.199.133|desktop-v1fa0uq", "kiosk|", "web01|",
@@ -77,7 +77,7 @@ import Testing
         try text.write(to: log, atomically: true, encoding: .utf8)
         let (report, database) = try Fixtures.ingest([log.path], indicators: "203.0.113.45\n", in: directory, jobs: 1)
         #expect(report.failed.isEmpty)
-        let leases = try CaseDatabase(path: database).hostAddresses()
+        let leases = try CaseDatabase(location: database).hostAddresses()
         #expect(leases.filter { $0.name == "kiosk" }.map(\.address) == ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"])
         // kiosk is one of the names kept: the first 65,536 names, so 65,535 of host-….
         #expect(leases.count == 4 + SightingCollector.namesKept - 1)

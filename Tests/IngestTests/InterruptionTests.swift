@@ -60,7 +60,7 @@ import Testing
         // Kill at several moments: early, and later, when some sources are complete.
         for delay in [0.3, 1.0] {
             _ = try runCairn(cairn, arguments, killAfter: delay)
-            let store = try CaseDatabase(path: database)
+            let store = try CaseDatabase(location: database)
             #expect(try store.integrityCheck() == ["ok"])
             let statuses = try store.sources().map(\.status)
             // Which moment the kill hit depends on the machine; the checks hold for each.
@@ -69,7 +69,7 @@ import Testing
         }
         #expect(try runCairn(cairn, arguments) == 0)
 
-        let store = try CaseDatabase(path: database)
+        let store = try CaseDatabase(location: database)
         #expect(try store.integrityCheck() == ["ok"])
         let sources = try store.sources()
         #expect(sources.count == paths.count, "each source exactly once")
@@ -79,7 +79,7 @@ import Testing
         // The same sightings as a clean run in one go.
         let clean = directory.appendingPathComponent("clean.sqlite").path
         #expect(try runCairn(cairn, ["ingest", "--rules", Fixtures.rules, "--db", clean, inputs.path]) == 0)
-        #expect(try store.sightings(incident: nil).count == (try CaseDatabase(path: clean).sightings(incident: nil).count))
+        #expect(try store.sightings(incident: nil).count == (try CaseDatabase(location: clean).sightings(incident: nil).count))
     }
 
     /// A rule file of every address tshark found in the corpus captures (`ip.addr` in
@@ -139,7 +139,7 @@ import Testing
         let started = Date()
         let cleanStatus = try runCairn(cairn, arguments(cleanPath))
         let runTime = Date().timeIntervalSince(started)
-        let clean = try CaseDatabase(path: cleanPath)
+        let clean = try CaseDatabase(location: cleanPath)
         let cleanSightings = try sightingKeys(clean)
         var sightingsPerFile: [String: Int] = [:]
         for sighting in try clean.sightings(incident: nil) { sightingsPerFile[sighting.sourceSHA256, default: 0] += 1 }
@@ -153,7 +153,7 @@ import Testing
         for fraction in [0.21, 0.04, 0.33, 0.11, 0.27, 0.08, 0.15, 0.30, 0.02, 0.19, 0.25, 0.13] {
             let delay = max(0.05, runTime * fraction)
             _ = try runCairn(cairn, arguments(killedPath), killAfter: delay)
-            let store = try CaseDatabase(path: killedPath)
+            let store = try CaseDatabase(location: killedPath)
             #expect(try store.integrityCheck() == ["ok"])
             let sources = try store.sources()
             let sightings = try store.sightings(incident: nil)
@@ -167,7 +167,7 @@ import Testing
         }
         print("killed at " + kills.joined(separator: "; "))
         #expect(try runCairn(cairn, arguments(killedPath)) == cleanStatus)
-        let finished = try CaseDatabase(path: killedPath)
+        let finished = try CaseDatabase(location: killedPath)
         #expect(try finished.integrityCheck() == ["ok"])
         #expect(try sightingKeys(finished) == cleanSightings)
         #expect(try incidentKeys(finished) == incidentKeys(clean))

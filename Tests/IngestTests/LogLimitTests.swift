@@ -31,7 +31,7 @@ import Testing
         }
         #expect(report.failed.isEmpty)
 
-        let source = try #require(try CaseDatabase(path: database).sources().first)
+        let source = try #require(try CaseDatabase(location: database).sources().first)
         #expect(source.anomalies.counts["log.line_too_long"] == UInt64(long.count))
         #expect(source.account?.cutBytes == UInt64(long.reduce(0) { $0 + $1.count - limit }))
         #expect(source.logSettings == LogSettings(
@@ -68,7 +68,7 @@ import Testing
         ) { $0.maximumDecompressedBytes = UInt64(limit) }
         // The gzip form stops at the limit and says so; the plain form is not limited.
         #expect(report.failed.count == 1)
-        let sources = try CaseDatabase(path: database).sources()
+        let sources = try CaseDatabase(location: database).sources()
         let stopped = try #require(sources.first { $0.path == compressed })
         #expect(stopped.status == "failed")
         #expect(stopped.error?.contains("decompressed size limit of 1000 bytes") == true, "\(stopped.error ?? "")")
@@ -77,7 +77,7 @@ import Testing
         let whole = try #require(sources.first { $0.path == plain })
         #expect(whole.status == "complete")
         #expect(whole.lines == UInt64(lines.count))
-        let sightings = try CaseDatabase(path: database).sightings(incident: nil)
+        let sightings = try CaseDatabase(location: database).sightings(incident: nil)
         #expect(sightings.filter { $0.sourcePath == compressed }.count == hitsBefore)
         #expect(sightings.filter { $0.sourcePath == plain }.count == hitsInAll)
         #expect(stopped.logSettings?.maximumDecompressedBytes == UInt64(limit))
@@ -105,12 +105,12 @@ import Testing
         let (report, database) = try Fixtures.ingest(
             [log.path], indicators: "206.81.24.125\n192.168.1.1\n", in: directory, year: 2024)
         #expect(report.failed.count == 1)
-        let source = try #require(try CaseDatabase(path: database).sources().first)
+        let source = try #require(try CaseDatabase(location: database).sources().first)
         #expect(source.error?.contains("incorrect data check") == true, "\(source.error ?? "")")
         #expect(source.lines == UInt64(lines.count))
         #expect(source.unverifiedFromLine == UInt64(split + 1))
 
-        let sightings = try CaseDatabase(path: database).sightings(incident: nil)
+        let sightings = try CaseDatabase(location: database).sightings(incident: nil)
         let marked = sightings.compactMap { row -> (UInt64, Bool)? in
             guard case .line(let number, _) = row.locator else { return nil }
             return (number, row.unverified)

@@ -24,7 +24,7 @@ import Testing
         #expect(report.ruleErrors.isEmpty)
         #expect(report.incidentCount == 5)
 
-        let incidents = try CaseDatabase(path: database).incidents()
+        let incidents = try CaseDatabase(location: database).incidents()
         let summary = incidents.map { "\($0.host) \($0.severity) \($0.indicators.joined(separator: ","))" }.sorted()
         #expect(summary == [
             // The firewall's DROP of 10.0.0.23 → 203.0.113.45 joins the capture's incident
@@ -41,7 +41,7 @@ import Testing
         let beacon = try #require(incidents.first { $0.host == "10.0.0.23" })
         #expect(beacon.firstSeen == Timestamp(iso8601: "2026-03-02T09:00:05Z"))
         #expect(beacon.sightingCount == 9)
-        #expect(try CaseDatabase(path: database).sightings(incident: beacon.id).contains {
+        #expect(try CaseDatabase(location: database).sightings(incident: beacon.id).contains {
             $0.field == "log.dst" && $0.sourcePath.hasSuffix("fw01.log")
         })
     }
@@ -51,7 +51,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = directory.appendingPathComponent("case.sqlite").path
         _ = try ingest([Fixtures.sampleData], database: database)
-        let rows = try CaseDatabase(path: database).sightings(incident: nil)
+        let rows = try CaseDatabase(location: database).sightings(incident: nil)
 
         // tshark shows the lookup of cdn.update-check.example as frame 3 of office-lan.pcap.
         let query = try #require(rows.first { $0.field == "dns.query" && $0.observed == "cdn.update-check.example" })
@@ -92,7 +92,7 @@ import Testing
         #expect(first.sightings > 0)
         #expect(second.sightings == 0)
         #expect(second.sources.allSatisfy { if case .duplicate = $0.status { true } else { false } })
-        #expect(try CaseDatabase(path: database).sightings(incident: nil).count == Int(first.sightings))
+        #expect(try CaseDatabase(location: database).sightings(incident: nil).count == Int(first.sightings))
     }
 
     @Test func sameIncidentsWhateverTheOrderJobsOrRuns() throws {
@@ -101,7 +101,7 @@ import Testing
         let files = ["office-lan.pcap", "branch-v6.pcapng", "syslog/mail-gw.log.gz", "syslog/fw01.log"]
             .map { Fixtures.sampleData + "/" + $0 }
         func incidents(_ database: String) throws -> [String] {
-            try CaseDatabase(path: database).incidents().map {
+            try CaseDatabase(location: database).incidents().map {
                 "\($0.host) \($0.firstSeen.iso8601) \($0.lastSeen.iso8601) \($0.severity) \($0.confidence) \($0.indicators) \($0.sightingCount) \($0.explanation)"
             }
         }
@@ -124,7 +124,7 @@ import Testing
         let database = directory.appendingPathComponent("case.sqlite").path
         let report = try ingest([Fixtures.sampleData + "/office-lan.pcap"], database: database, filter: "udp port 53")
         #expect(report.failed.isEmpty)
-        let rows = try CaseDatabase(path: database).sightings(incident: nil)
+        let rows = try CaseDatabase(location: database).sightings(incident: nil)
         #expect(rows.allSatisfy { $0.field == "dns.query" }, "the filter drops the TCP beacons")
         #expect(rows.map(\.locator).contains(.packet(3)))
         #expect(report.packets > UInt64(rows.count), "every record counts, filtered or not")

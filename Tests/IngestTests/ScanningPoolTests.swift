@@ -25,7 +25,7 @@ import Testing
         #expect(ingestor.makeScanningPool()?.threadCount == (jobs > 1 ? jobs : nil))
         let report = try ingestor.run(paths: inputs)
         #expect(report.sources.allSatisfy { $0.status == .complete })
-        let store = try CaseDatabase(path: database)
+        let store = try CaseDatabase(location: database)
         let sightings = try store.sightings(incident: nil)
             .sorted { ($0.sourcePath, $0.id) < ($1.sourcePath, $1.id) }
             .map { "\($0.sourcePath) \($0.locator) \($0.indicatorValue) \($0.field) \($0.host) \($0.time.nanoseconds)" }

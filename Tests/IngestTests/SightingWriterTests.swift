@@ -52,7 +52,7 @@ import Testing
                 commandLine: "test", version: "test"))
             ingestor.sightingBatchSize = batchSize
             let report = try ingestor.run(paths: inputs)
-            let store = try CaseDatabase(path: database)
+            let store = try CaseDatabase(location: database)
             let sightings = try store.sightings(incident: nil)
             return Outcome(
                 sightings: try InterruptionTests().sightingKeys(store),

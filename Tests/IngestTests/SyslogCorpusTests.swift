@@ -18,7 +18,7 @@ import Testing
             [plain, compressed], indicators: "35.188.49.176\n203.0.113.1\n", in: directory, year: 2024)
         #expect(report.failed.isEmpty)
 
-        let rows = try CaseDatabase(path: database).sightings(incident: nil)
+        let rows = try CaseDatabase(location: database).sightings(incident: nil)
         let text = try String(contentsOfFile: plain, encoding: .utf8)
         let expectedLines = text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
             .filter { $0.element.contains("35.188.49.176") }.map { UInt64($0.offset + 1) }

@@ -23,7 +23,7 @@ import Testing
         let report = try Ingestor(options: options).run(
             paths: [Fixtures.sampleData + "/syslog/fw01.log", Fixtures.sampleData + "/syslog/mail-gw.log.gz"])
         #expect(report.ruleErrors.isEmpty, "\(report.ruleErrors)")
-        let rows = try CaseDatabase(path: database).sightings(incident: nil)
+        let rows = try CaseDatabase(location: database).sightings(incident: nil)
         #expect(rows.map(\.observed) == ["203.0.113.45"])
         #expect(rows.first?.sourcePath.hasSuffix("fw01.log") == true)
     }
