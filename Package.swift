@@ -157,7 +157,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LogReadingTests", dependencies: ["LogReading", "Observations", "ByteParsing", "TestSupport"]),
-        .testTarget(name: "CaseStoreTests", dependencies: ["CaseStore", "Correlation", "Indicators", "Observations"]),
+        .testTarget(
+            name: "CaseStoreTests", dependencies: ["CaseStore", "Correlation", "Indicators", "Observations", "TestSupport"]
+        ),
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Observations", "ByteParsing", "TestSupport"]),
         .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "CaseStore", "Ingest", "Observations", "TestSupport"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "CaseStore", "Observations", "Indicators", "TestSupport"]),

@@ -4,6 +4,7 @@ import GRDB
 import Indicators
 import Observations
 import Testing
+import TestSupport
 @testable import CaseStore
 
 /// A fresh directory for one test, removed when the test ends.
@@ -40,6 +41,15 @@ private let ruleIndicators = [
 private func permissions(_ path: String) throws -> Int {
     let attributes = try FileManager.default.attributesOfItem(atPath: path)
     return (attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1
+}
+
+@Test(
+    "the store tests run against PostgreSQL too",
+    .enabled(if: ThrowawayPostgres.binaries != nil, "no PostgreSQL server binaries: install Debian's postgresql package")
+)
+func postgresAvailable() throws {
+    #expect(StoreKind.available.contains(.postgres))
+    _ = try ThrowawayPostgres.shared.get()
 }
 
 @Test("the database file and its WAL files are created with mode 0600")
@@ -80,10 +90,10 @@ func missingDirectory() throws {
     #expect(throws: CaseStoreError.self) { try CaseDatabase(location: directory.path + "/no/such/case.sqlite") }
 }
 
-@Test("indicators are stored once and ids come back in order")
-func indicatorsStoredOnce() throws {
+@Test("indicators are stored once and ids come back in order", arguments: StoreKind.available)
+func indicatorsStoredOnce(store: StoreKind) throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(location: directory.database)
+    let database = try CaseDatabase(location: store.newLocation(sqlitePath: directory.database))
     let ids = try database.storeIndicators(ruleIndicators)
     #expect(Set(ids).count == 3)
     let again = try database.storeIndicators([ruleIndicators[2], ruleIndicators[0]])
@@ -96,10 +106,10 @@ func indicatorsStoredOnce() throws {
     #expect(count == 4)
 }
 
-@Test("the full flow: run, sources, sightings, duplicates, failures, incidents")
-func fullFlow() throws {
+@Test("the full flow: run, sources, sightings, duplicates, failures, incidents", arguments: StoreKind.available)
+func fullFlow(store: StoreKind) throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(location: directory.database)
+    let database = try CaseDatabase(location: store.newLocation(sqlitePath: directory.database))
     let runID = try database.beginRun(version: "0.1.0", rulesDigest: "abc123", commandLine: "cairn ingest x")
     let ids = try database.storeIndicators(ruleIndicators)
 
@@ -228,11 +238,12 @@ func fullFlow() throws {
     #expect(try database.integrityCheck() == ["ok"])
 }
 
-@Test("a run killed mid-source leaves a database the next run cleans up")
-func interruptedRun() throws {
+@Test("a run killed mid-source leaves a database the next run cleans up", arguments: StoreKind.available)
+func interruptedRun(store: StoreKind) throws {
     let directory = try TemporaryDirectory()
+    let location = try store.newLocation(sqlitePath: directory.database)
     do {
-        let database = try CaseDatabase(location: directory.database)
+        let database = try CaseDatabase(location: location)
         let runID = try database.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn ingest")
         let ids = try database.storeIndicators(ruleIndicators)
         let source = try database.beginSource(path: "big.pcap", size: 1 << 30, kind: .pcap, runID: runID)
@@ -243,7 +254,7 @@ func interruptedRun() throws {
         // Killed here: no finishSource, no finishRun.
         #expect(try database.sightingFacts().isEmpty)  // a source still reading is not correlated
     }
-    let reopened = try CaseDatabase(location: directory.database)
+    let reopened = try CaseDatabase(location: location)
     #expect(try reopened.integrityCheck() == ["ok"])
     #expect(try reopened.sources().map(\.status) == ["reading"])
     let runID = try reopened.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn ingest")
@@ -259,10 +270,10 @@ func interruptedRun() throws {
     #expect(try reopened.sources().map(\.status) == ["complete", "reading"])
 }
 
-@Test("finishing a source that was removed is an error, and nothing is written")
-func finishUnknownSource() throws {
+@Test("finishing a source that was removed is an error, and nothing is written", arguments: StoreKind.available)
+func finishUnknownSource(store: StoreKind) throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(location: directory.database)
+    let database = try CaseDatabase(location: store.newLocation(sqlitePath: directory.database))
     let runID = try database.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn")
     let ids = try database.storeIndicators(ruleIndicators)
     let sighting = NewSighting(sourceID: 42, locator: .packet(1), time: origin, indicatorID: ids[0],
@@ -278,10 +289,10 @@ func finishUnknownSource() throws {
     #expect(try database.sightings(incident: nil).isEmpty)
 }
 
-@Test("large batches: 100k sightings append and read back")
-func appendThroughput() throws {
+@Test("large batches: 100k sightings append and read back", arguments: StoreKind.available)
+func appendThroughput(store: StoreKind) throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(location: directory.database)
+    let database = try CaseDatabase(location: store.newLocation(sqlitePath: directory.database))
     let runID = try database.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn")
     let ids = try database.storeIndicators(ruleIndicators)
     let source = try database.beginSource(path: "big.log", size: 1, kind: .text, runID: runID)
@@ -309,10 +320,10 @@ func appendThroughput() throws {
     #expect(last == "\(total) \((total - 1) * 80) line")
 }
 
-@Test("a correlation that fails part-way is rolled back whole; the old incidents stay")
-func correlationAtomic() throws {
+@Test("a correlation that fails part-way is rolled back whole; the old incidents stay", arguments: StoreKind.available)
+func correlationAtomic(store: StoreKind) throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(location: directory.database)
+    let database = try CaseDatabase(location: store.newLocation(sqlitePath: directory.database))
     let runID = try database.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn")
     let ids = try database.storeIndicators(ruleIndicators)
     func add(_ path: String, host: String, minutes: Int64) throws {
@@ -329,10 +340,21 @@ func correlationAtomic() throws {
     try add("b.log", host: "mail01", minutes: 5)
     try add("c.log", host: "mail02", minutes: 0)
     try database.store.write { db in
-        try db.execute(sql: """
-            CREATE TEMP TRIGGER refuse_mail02 BEFORE INSERT ON incidents WHEN NEW.host = 'mail02'
-            BEGIN SELECT RAISE(ABORT, 'disk full, say'); END
-            """)
+        switch store {
+        case .sqlite:
+            try db.execute(sql: """
+                CREATE TEMP TRIGGER refuse_mail02 BEFORE INSERT ON incidents WHEN NEW.host = 'mail02'
+                BEGIN SELECT RAISE(ABORT, 'disk full, say'); END
+                """)
+        case .postgres:
+            try db.execute(sql: """
+                CREATE FUNCTION refuse_mail02() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF NEW.host = 'mail02' THEN RAISE EXCEPTION 'disk full, say'; END IF; RETURN NEW; END $$
+                """)
+            try db.execute(sql: """
+                CREATE TRIGGER refuse_mail02 BEFORE INSERT ON incidents FOR EACH ROW EXECUTE FUNCTION refuse_mail02()
+                """)
+        }
     }
     #expect(throws: (any Error).self) { try database.correlateIncidents() }
     let rows = try database.incidents()

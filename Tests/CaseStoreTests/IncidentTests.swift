@@ -1,6 +1,6 @@
 import Correlation
 import Foundation
-import GRDB
+import TestSupport
 import Indicators
 import Observations
 import Testing
@@ -15,9 +15,9 @@ private final class Case {
     let indicatorIDs: [Int64]
     private var sourceCount = 0
 
-    init() throws {
+    init(_ store: StoreKind) throws {
         directory = try TemporaryDirectory()
-        database = try CaseDatabase(location: directory.database)
+        database = try CaseDatabase(location: store.newLocation(sqlitePath: directory.database))
         runID = try database.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn")
         var high = Indicator(type: .domain, value: "evil.example", ruleFile: "Rules/feed-b.csv", line: 2)
         high.severity = "high"
@@ -49,20 +49,28 @@ private final class Case {
     /// Every incident row, listed or not, with the sightings linked to it.
     func storedIncidents() throws -> [String] {
         try database.store.read { db in
-            try db.fetchValues(String.self, sql: """
-                SELECT i.id || ' ' || i.host || ' ' || i.first_seen_ns || '-' || i.last_seen_ns || ' ' || i.severity
-                       || ' ' || i.sighting_count || ' merged:' || IFNULL(i.merged_into, '-') || ' links:'
-                       || IFNULL((SELECT group_concat(sighting_id) FROM
-                                  (SELECT sighting_id FROM incident_members WHERE incident_id = i.id ORDER BY sighting_id)), '')
-                FROM incidents i ORDER BY i.id
-                """)
+            try db.fetchAll(sql: """
+                SELECT id, host, first_seen_ns, last_seen_ns, severity, sighting_count, merged_into
+                FROM incidents ORDER BY id
+                """
+            ).map { row in
+                let id: Int64 = try row.decode(forColumn: "id")
+                let links = try db.fetchValues(
+                    Int64.self, sql: "SELECT sighting_id FROM incident_members WHERE incident_id = ? ORDER BY sighting_id",
+                    arguments: [id])
+                let host: String = try row.decode(forColumn: "host"), severity: String = try row.decode(forColumn: "severity")
+                let first: Int64 = try row.decode(forColumn: "first_seen_ns"), last: Int64 = try row.decode(forColumn: "last_seen_ns")
+                let count: Int = try row.decode(forColumn: "sighting_count"), merged: Int64? = try row.decode(forColumn: "merged_into")
+                return "\(id) \(host) \(first)-\(last) \(severity) \(count) merged:\(merged.map(String.init) ?? "-") links:"
+                    + links.map(String.init).joined(separator: ",")
+            }
         }
     }
 }
 
-@Test("each stored incident's members are the sightings the in-memory correlation groups, run after run")
-func membersMatchInMemory() throws {
-    let store = try Case()
+@Test("each stored incident's members are the sightings the in-memory correlation groups, run after run", arguments: StoreKind.available)
+func membersMatchInMemory(store: StoreKind) throws {
+    let store = try Case(store)
     // Extend, bridge (merge), a second host, sightings without a host, a second indicator.
     let steps: [(minutes: [Int64], host: String, indicator: Int)] = [
         ([0, 100], "10.0.0.5", 0), ([10], "10.0.0.9", 1), ([30, 60, 90], "10.0.0.5", 1), ([5, 200], "", 0),
@@ -85,9 +93,9 @@ func membersMatchInMemory() throws {
     #expect(try store.database.store.read { db in try db.fetchValue(Int.self, sql: "SELECT count(*) FROM incident_sightings") } == 0)
 }
 
-@Test("correlating an unchanged case again changes nothing")
-func unchangedCaseUnchanged() throws {
-    let store = try Case()
+@Test("correlating an unchanged case again changes nothing", arguments: StoreKind.available)
+func unchangedCaseUnchanged(store: StoreKind) throws {
+    let store = try Case(store)
     try store.add(minutes: [0, 10, 100], host: "10.0.0.5")
     try store.add(minutes: [5], host: "10.0.0.9", indicator: 1)
     let before = try store.storedIncidents()
@@ -95,9 +103,9 @@ func unchangedCaseUnchanged() throws {
     #expect(try store.storedIncidents() == before)
 }
 
-@Test("an incident keeps its id when a later run extends it")
-func idStableWhenExtended() throws {
-    let store = try Case()
+@Test("an incident keeps its id when a later run extends it", arguments: StoreKind.available)
+func idStableWhenExtended(store: StoreKind) throws {
+    let store = try Case(store)
     let first = try store.add(minutes: [0, 10])
     let second = try store.add(minutes: [20, 40])
     #expect(first == second)
@@ -106,9 +114,9 @@ func idStableWhenExtended() throws {
     #expect(rows[0].lastSeen == at(minutes: 40))
 }
 
-@Test("a sighting that bridges two incidents merges them into the older id")
-func bridgeMerges() throws {
-    let store = try Case()
+@Test("a sighting that bridges two incidents merges them into the older id", arguments: StoreKind.available)
+func bridgeMerges(store: StoreKind) throws {
+    let store = try Case(store)
     let apart = try store.add(minutes: [0, 100])
     #expect(apart.count == 2)
     try store.database.triage(incident: apart[1], status: .investigating, note: "second", assignee: nil, user: "ana")
@@ -126,18 +134,18 @@ func bridgeMerges() throws {
     }
 }
 
-@Test("a new host gets a new id; existing ids do not move")
-func newIncidentNewID() throws {
-    let store = try Case()
+@Test("a new host gets a new id; existing ids do not move", arguments: StoreKind.available)
+func newIncidentNewID(store: StoreKind) throws {
+    let store = try Case(store)
     let first = try store.add(minutes: [0])
     let both = try store.add(minutes: [5], host: "10.0.0.9")
     #expect(both.count == 2 && both.contains(first[0]))
     #expect(Set(both).count == 2)
 }
 
-@Test("an incident whose sightings are gone is kept but not listed")
-func orphanKept() throws {
-    let store = try Case()
+@Test("an incident whose sightings are gone is kept but not listed", arguments: StoreKind.available)
+func orphanKept(store: StoreKind) throws {
+    let store = try Case(store)
     let ids = try store.add(minutes: [0])
     try store.database.store.write { db in try db.execute(sql: "DELETE FROM sources") }
     try store.database.correlateIncidents()
@@ -145,9 +153,9 @@ func orphanKept() throws {
     #expect(try store.database.incident(ids[0])?.sightingCount == 0)
 }
 
-@Test("severity and confidence use the metadata stored with the indicators")
-func severityFromMetadata() throws {
-    let store = try Case()
+@Test("severity and confidence use the metadata stored with the indicators", arguments: StoreKind.available)
+func severityFromMetadata(store: StoreKind) throws {
+    let store = try Case(store)
     try store.add(minutes: [0], indicator: 1)
     let row = try #require(try store.database.incidents().first)
     #expect(row.severity == "high" && row.confidence == 90)
@@ -158,9 +166,9 @@ func severityFromMetadata() throws {
     #expect(raised.explanation.contains("2 independent feeds"))
 }
 
-@Test("triage history is appended, shown newest status, and cannot be rewritten")
-func triageHistory() throws {
-    let store = try Case()
+@Test("triage history is appended, shown newest status, and cannot be rewritten", arguments: StoreKind.available)
+func triageHistory(store: StoreKind) throws {
+    let store = try Case(store)
     let id = try store.add(minutes: [0])[0]
     #expect(try store.database.incident(id)?.status == .new)
     try store.database.triage(incident: id, status: .investigating, note: "looking", assignee: "ana", user: "u1")
@@ -181,9 +189,9 @@ func triageHistory() throws {
     }
 }
 
-@Test("incident filters: time, severity, host, indicator, status, source")
-func filters() throws {
-    let store = try Case()
+@Test("incident filters: time, severity, host, indicator, status, source", arguments: StoreKind.available)
+func filters(store: StoreKind) throws {
+    let store = try Case(store)
     try store.add(minutes: [0], host: "10.0.0.5")
     try store.add(minutes: [500], host: "10.0.0.9", indicator: 1)
     let all = try store.database.incidents()

@@ -2,12 +2,13 @@ import Foundation
 import GRDB
 import Observations
 import Testing
+import TestSupport
 @testable import CaseStore
 
-@Test("a finished source stores its read account; one never opened stores none")
-func finishedSourceStoresItsAccount() throws {
+@Test("a finished source stores its read account; one never opened stores none", arguments: StoreKind.available)
+func finishedSourceStoresItsAccount(store: StoreKind) throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(location: directory.database)
+    let database = try CaseDatabase(location: store.newLocation(sqlitePath: directory.database))
     let runID = try database.beginRun(version: "test", rulesDigest: "d", commandLine: "cairn ingest")
     let sourceID = try database.beginSource(path: "a.pcap", size: 1_000, kind: .pcap, runID: runID)
     var summary = ReadSummary()

@@ -1,7 +1,7 @@
 import Foundation
-import GRDB
 import Observations
 import Testing
+import TestSupport
 @testable import CaseStore
 
 private let files = [
@@ -23,10 +23,10 @@ private func appendThree(_ database: CaseDatabase) throws -> [CustodyEntry] {
     ]
 }
 
-@Test("custody entries chain by SHA-256, the first to 64 zeros, and read back as written")
-func custodyChain() throws {
+@Test("custody entries chain by SHA-256, the first to 64 zeros, and read back as written", arguments: StoreKind.available)
+func custodyChain(store: StoreKind) throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(location: directory.file("case.sqlite"))
+    let database = try CaseDatabase(location: store.newLocation(sqlitePath: directory.file("case.sqlite")))
     let written = try appendThree(database)
     #expect(written.map(\.id) == [1, 2, 3])
     #expect(written[0].previousHash == String(repeating: "0", count: 64))
@@ -41,39 +41,45 @@ func custodyChain() throws {
     #expect(verification.ok && verification.firstBrokenID == nil && verification.entryCount == 3)
 }
 
-@Test("UPDATE and DELETE on custody entries abort", arguments: [
-    "UPDATE custody_entries SET user = 'mallory' WHERE id = 2",
+@Test("UPDATE, DELETE and TRUNCATE on custody entries abort", arguments: StoreKind.available, [
+    "UPDATE custody_entries SET \"user\" = 'mallory' WHERE id = 2",
     "DELETE FROM custody_entries WHERE id = 3",
     "DELETE FROM custody_entries",
+    "TRUNCATE custody_entries",
 ])
-func appendOnly(sql: String) throws {
+func appendOnly(store: StoreKind, sql: String) throws {
+    // SQLite has no TRUNCATE (its DELETE without WHERE is the same, and aborts the same).
+    guard store == .postgres || !sql.hasPrefix("TRUNCATE") else { return }
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(location: directory.file("case.sqlite"))
+    let database = try CaseDatabase(location: store.newLocation(sqlitePath: directory.file("case.sqlite")))
     let written = try appendThree(database)
-    #expect(throws: DatabaseError.self) {
+    let error = #expect(throws: (any Error).self) {
         try database.store.write { try $0.execute(sql: sql) }
     }
+    #expect(CaseDatabase.describe(error!).contains("append-only"))
     #expect(try database.custodyEntries() == written)
 }
 
-@Test("a changed entry, once the triggers are dropped, is named by verifyCustody", arguments: [
-    ("UPDATE custody_entries SET user = 'mallory' WHERE id = 2", Int64(2)),
+@Test("a changed entry, once the triggers are dropped, is named by verifyCustody", arguments: StoreKind.available, [
+    ("UPDATE custody_entries SET \"user\" = 'mallory' WHERE id = 2", Int64(2)),
     ("UPDATE custody_entries SET outputs = '[]' WHERE id = 2", Int64(2)),
     ("UPDATE custody_entries SET previous_hash = entry_hash WHERE id = 3", Int64(3)),
     ("DELETE FROM custody_entries WHERE id = 2", Int64(3)),
     ("UPDATE custody_entries SET inputs = 'not json' WHERE id = 1", Int64(1)),
 ])
-func tamperDetected(sql: String, broken: Int64) throws {
+func tamperDetected(store: StoreKind, tampering: (sql: String, broken: Int64)) throws {
     let directory = try TemporaryDirectory()
-    let database = try CaseDatabase(location: directory.file("case.sqlite"))
+    let database = try CaseDatabase(location: store.newLocation(sqlitePath: directory.file("case.sqlite")))
     _ = try appendThree(database)
     try database.store.write { db in
-        try db.execute(sql: "DROP TRIGGER custody_entries_no_update; DROP TRIGGER custody_entries_no_delete")
-        try db.execute(sql: sql)
+        for trigger in ["custody_entries_no_update", "custody_entries_no_delete"] {
+            try db.execute(sql: "DROP TRIGGER \(trigger)" + (store == .postgres ? " ON custody_entries" : ""))
+        }
+        try db.execute(sql: tampering.sql)
     }
     let verification = try database.verifyCustody()
     #expect(!verification.ok)
-    #expect(verification.firstBrokenID == broken)
+    #expect(verification.firstBrokenID == tampering.broken)
 }
 
 @Test(
@@ -97,8 +103,8 @@ func canonicalMatchesPython() throws {
     #expect(result.output == "True\nTrue\nTrue\n")
 }
 
-@Test("the ingest entry of a run lists that run's sources with their SHA-256 and size")
-func ingestEntry() throws {
+@Test("the ingest entry of a run lists that run's sources with their SHA-256 and size", arguments: StoreKind.available)
+func ingestEntry(store: StoreKind) throws {
     let directory = try TemporaryDirectory()
     let database = try ingest([Fixtures.sampleData], into: directory)
     let sources = try database.sources()

@@ -179,7 +179,12 @@ public final class ThrowawayPostgres: Sendable {
         """
 
     private func createDatabase() throws {
-        let arguments = ["-h", directory.path, "-p", "\(port)", "-U", Self.user, database]
+        try createDatabase(named: database)
+    }
+
+    /// Creates the database `name` on this server.
+    func createDatabase(named name: String) throws {
+        let arguments = ["-h", directory.path, "-p", "\(port)", "-U", Self.user, name]
         let result = try account.run(binaries.createdb, arguments, in: directory)
         guard result.status == 0 else { throw Failure.createdbFailed(output: result.output) }
     }
