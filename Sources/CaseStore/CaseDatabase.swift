@@ -47,7 +47,8 @@ public final class CaseDatabase: Sendable {
     // MARK: Runs
 
     /// Records the start of a run (status `running`) and how it reads logs (nil: not
-    /// said, NULL in the database); returns its id.
+    /// said, NULL in the database); returns its id. A password in the command line (a
+    /// `postgresql://` URL's) is removed before it is recorded.
     public func beginRun(
         version: String, rulesDigest: String, commandLine: String, logSettings: LogSettings? = nil
     ) throws -> Int64 {
@@ -59,7 +60,8 @@ public final class CaseDatabase: Sendable {
                     VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)
                     """,
                 arguments: [
-                    Timestamp.now.iso8601, version, rulesDigest, commandLine, logSettings?.timezoneText, logSettings?.year,
+                    Timestamp.now.iso8601, version, rulesDigest, PostgresLocation.redactingPasswords(in: commandLine),
+                    logSettings?.timezoneText, logSettings?.year,
                     logSettings?.maximumLineLength, logSettings.map { Int64(clamping: $0.maximumDecompressedBytes) },
                 ])
         }

@@ -272,7 +272,8 @@ struct CanonicalJSON {
 extension CaseDatabase {
     /// Appends one entry to the custody log in one transaction, chained to the last
     /// entry, and returns it. `user` and `host` default to the operating system's
-    /// (effective user, host name); the time is now, in UTC.
+    /// (effective user, host name); the time is now, in UTC. A password in the command
+    /// line is removed before it is recorded (and hashed).
     ///
     /// `cairn ingest` calls this at the end of a run (action `.ingest`, inputs: the
     /// sources read, with their SHA-256 and size); `cairn export` after writing a package
@@ -292,7 +293,8 @@ extension CaseDatabase {
             let previous: String = try last?.decode(forColumn: "entry_hash") ?? CustodyChain.genesis
             var entry = CustodyEntry(
                 id: lastID + 1, recordedAt: CustodyChain.now(), user: user, host: host, action: action.rawValue,
-                commandLine: commandLine, toolVersion: toolVersion, rulesDigest: rulesDigest,
+                commandLine: PostgresLocation.redactingPasswords(in: commandLine), toolVersion: toolVersion,
+                rulesDigest: rulesDigest,
                 inputs: inputs, outputs: outputs, previousHash: previous)
             entry.entryHash = entry.computedHash
             try db.execute(

@@ -221,7 +221,7 @@ public struct Ingestor: Sendable {
         do {
             database = try CaseDatabase(location: options.databasePath)
         } catch {
-            throw .cannotOpenCase(path: options.databasePath, cause: error)
+            throw .cannotOpenCase(path: PostgresLocation.redactingPasswords(in: options.databasePath), cause: error)
         }
         let writerLock: WriterLock
         do {
@@ -229,7 +229,7 @@ public struct Ingestor: Sendable {
         } catch let error as CaseStoreError {
             throw .cannotLockCase(error)
         } catch {
-            throw .caseStore(path: options.databasePath, cause: error)
+            throw .caseStore(path: database.location, cause: error)
         }
         defer { withExtendedLifetime(writerLock) {} }
         let logSettings = LogSettings(
@@ -316,7 +316,7 @@ public struct Ingestor: Sendable {
         do {
             return try step()
         } catch {
-            throw .caseStore(path: options.databasePath, cause: error)
+            throw .caseStore(path: PostgresLocation.redactingPasswords(in: options.databasePath), cause: error)
         }
     }
 

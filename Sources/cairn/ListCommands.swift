@@ -119,17 +119,18 @@ struct SightingJSON: Encodable {
     }
 }
 
-/// Opens an existing case database for reading; a missing file is a clear error rather
-/// than a new empty database.
-func openDatabase(_ path: String) throws -> CaseDatabase {
-    guard FileManager.default.fileExists(atPath: path) else {
-        printError("error: \(path): no such case database (run `cairn ingest` first, or pass --db)")
+/// Opens an existing case for reading: an SQLite file (a missing file is a clear error
+/// rather than a new empty database) or a `postgresql://` URL.
+func openDatabase(_ location: String) throws -> CaseDatabase {
+    let shown = PostgresLocation.redactingPasswords(in: location)
+    guard PostgresLocation.isURL(location) || FileManager.default.fileExists(atPath: location) else {
+        printError("error: \(shown): no such case database (run `cairn ingest` first, or pass --db)")
         throw ExitCode(exitSomethingFailed)
     }
     do {
-        return try CaseDatabase(location: path)
+        return try CaseDatabase(location: location)
     } catch {
-        printError("error: \(path): \(error)")
+        printError("error: \(shown): \(CaseDatabase.describe(error))")
         throw ExitCode(exitSomethingFailed)
     }
 }
