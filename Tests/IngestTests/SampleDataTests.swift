@@ -2,6 +2,7 @@ import CaseStore
 import Foundation
 import Observations
 import Testing
+import TestSupport
 @testable import Ingest
 
 /// End to end on SampleData/ with Rules/: what scripts/make-sample-data.py planted.
@@ -13,10 +14,10 @@ import Testing
         return try Ingestor(options: options).run(paths: paths)
     }
 
-    @Test func findsThePlantedIncidents() throws {
+    @Test(arguments: StoreKind.available) func findsThePlantedIncidents(store: StoreKind) throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let database = directory.appendingPathComponent("case.sqlite").path
+        let database = try store.newLocation(sqlitePath: directory.appendingPathComponent("case.sqlite").path)
         let report = try ingest([Fixtures.sampleData], database: database)
 
         #expect(report.sources.count == 4)
@@ -46,10 +47,10 @@ import Testing
         })
     }
 
-    @Test func sightingsCarryTheirProvenance() throws {
+    @Test(arguments: StoreKind.available) func sightingsCarryTheirProvenance(store: StoreKind) throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let database = directory.appendingPathComponent("case.sqlite").path
+        let database = try store.newLocation(sqlitePath: directory.appendingPathComponent("case.sqlite").path)
         _ = try ingest([Fixtures.sampleData], database: database)
         let rows = try CaseDatabase(location: database).sightings(incident: nil)
 
