@@ -69,13 +69,16 @@ enum SightingInsert {
     /// Binds one value; `statement` is a live prepared statement of the caller's and
     /// `index` one of its parameters.
     private static func bind(_ value: StoreValue, to statement: OpaquePointer, at index: Int32) {
-        // Safe: the caller's statement is live for this call; text is a NUL-terminated C
-        // string valid for its call, copied by SQLite before it returns (`transient`).
+        // Safe: the caller's statement is live for this call; text is a C string valid for
+        // its call, of which SQLite reads the given length (its UTF-8 bytes, the terminating
+        // NUL after them) and copies it before it returns (`transient`).
         switch value {
         case .null: unsafe sqlite3_bind_null(statement, index)
         case .integer(let integer): unsafe sqlite3_bind_int64(statement, index, integer)
         case .real(let real): unsafe sqlite3_bind_double(statement, index, real)
-        case .text(let text): unsafe sqlite3_bind_text(statement, index, text, -1, transient)
+        case .text(let text):
+            // The length in bytes, not up to the first NUL: evidence may hold U+0000.
+            unsafe sqlite3_bind_text(statement, index, text, Int32(clamping: text.utf8.count), transient)
         }
     }
 

@@ -50,7 +50,13 @@ extension Double: StoreBindable {
 }
 
 extension String: StoreBindable {
-    public var storeValue: StoreValue { .text(self) }
+    /// The text as both stores keep it: U+0000, which hostile evidence can put in a name
+    /// or a line, written as U+FFFD (the replacement character). PostgreSQL's text types
+    /// cannot hold U+0000, and GRDB reads SQLite's text only up to it; replacing it keeps
+    /// the rest of the value, and the same value in both stores (docs/schema.md).
+    public var storeValue: StoreValue {
+        .text(utf8.contains(0) ? replacing("\u{0}", with: "\u{FFFD}") : self)
+    }
 }
 
 extension Optional: StoreBindable where Wrapped: StoreBindable {

@@ -1,4 +1,6 @@
 import Foundation
+import Indicators
+import Observations
 import Testing
 import TestSupport
 @testable import CaseStore
@@ -79,4 +81,19 @@ func passwordNotRecorded(store: StoreKind) throws {
     }
     #expect(recorded == Array(repeating: "cairn ingest --db postgresql://worker@db.cert.example/case17 evidence/", count: 2))
     #expect(try database.verifyCustody().ok)
+}
+
+@Test("a value holding U+0000 is stored whole, with U+FFFD in its place", arguments: StoreKind.available)
+func nulCharacterStored(store: StoreKind) throws {
+    let directory = try TemporaryDirectory()
+    let database = try CaseDatabase(location: store.newLocation(sqlitePath: directory.database))
+    let runID = try database.beginRun(version: "1", rulesDigest: "d", commandLine: "cairn")
+    let ids = try database.storeIndicators([Indicator(type: .domain, value: "evil.example", ruleFile: "r.txt", line: 1)])
+    let source = try database.beginSource(path: "a.pcap", size: 1, kind: .pcap, runID: runID)
+    let sighting = NewSighting(
+        sourceID: source, locator: .packet(1), time: Timestamp(nanoseconds: 0), indicatorID: ids[0],
+        observed: "a\u{0}b.evil.example", field: .dnsQuery, host: "10.0.0.1")
+    #expect(try database.finishSource(source, sha256: "ab", summary: ReadSummary(), lastSightings: [sighting]) == .complete)
+    let observed = try database.sightings(incident: nil).map(\.observed)
+    #expect(observed == ["a\u{FFFD}b.evil.example"])
 }
