@@ -32,7 +32,7 @@ enum PostgresSchema {
         ("v2-custody", v2Custody),
         ("v3-incident-identity", v3IncidentIdentity),
         ("v4-source-accounting", v4SourceAccounting),
-        ("v5-incident-ranges", v5IncidentRanges),
+        ("v5-incident-ranges", Schema.v5IncidentRanges),
         ("v6-log-settings", v6LogSettings),
     ]
 
@@ -269,32 +269,6 @@ enum PostgresSchema {
         ALTER TABLE sources ADD COLUMN line_bytes BIGINT;
         ALTER TABLE sources ADD COLUMN separator_bytes BIGINT;
         ALTER TABLE sources ADD COLUMN cut_bytes BIGINT;
-        """
-
-    /// Grouping incidents hold the sightings of their host within their span
-    /// (`Schema`'s `v5-incident-ranges`): their link rows go, and the view
-    /// `incident_members`, SQLite's query word for word, lists every incident's members.
-    private static let v5IncidentRanges = """
-        DELETE FROM incident_sightings
-            WHERE incident_id IN (SELECT id FROM incidents WHERE rule_id IS NULL);
-        CREATE INDEX sightings_host_time ON sightings(host, time_ns);
-        CREATE INDEX incidents_host ON incidents(host, first_seen_ns) WHERE rule_id IS NULL;
-        CREATE VIEW incident_members (incident_id, sighting_id) AS
-            SELECT i.id, s.id
-            FROM incidents i
-            JOIN sightings s ON s.host = i.host AND s.time_ns BETWEEN i.first_seen_ns AND i.last_seen_ns
-            JOIN sources src ON src.id = s.source_id
-            WHERE i.rule_id IS NULL AND i.merged_into IS NULL AND i.sighting_count > 0 AND i.host != '(unknown)'
-                AND s.suppressed_by IS NULL AND src.status != 'reading'
-            UNION ALL
-            SELECT i.id, s.id
-            FROM incidents i
-            JOIN sightings s ON s.host = '' AND s.time_ns BETWEEN i.first_seen_ns AND i.last_seen_ns
-            JOIN sources src ON src.id = s.source_id
-            WHERE i.rule_id IS NULL AND i.merged_into IS NULL AND i.sighting_count > 0 AND i.host = '(unknown)'
-                AND s.suppressed_by IS NULL AND src.status != 'reading'
-            UNION ALL
-            SELECT incident_id, sighting_id FROM incident_sightings;
         """
 
     /// How a run read its logs, where a gzip log's unverified lines begin, and host names

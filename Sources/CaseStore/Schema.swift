@@ -313,8 +313,9 @@ enum Schema {
     /// `incident_members` view lists the members of every incident: grouping
     /// incidents' by host and span, rule incidents' from `incident_sightings`, which
     /// now holds rule incidents' links only. A sighting with no host belongs to the host
-    /// `(unknown)`.
-    private static let v5IncidentRanges = """
+    /// `(unknown)`. PostgreSQL's migration of the same name is this same text
+    /// (`PostgresSchema`).
+    static let v5IncidentRanges = """
         DELETE FROM incident_sightings
             WHERE incident_id IN (SELECT id FROM incidents WHERE rule_id IS NULL);
         CREATE INDEX sightings_host_time ON sightings(host, time_ns);
