@@ -86,9 +86,9 @@ final class PostgresStore: CaseStoreDriver {
 
     private func transaction<T>(_ begin: String, _ body: (Session) throws -> T) throws -> T {
         try connection.withLock { connection in
-            if connection == nil || connection?.isClosed == true { connection = try connect() }
-            // Safe to force: set just above.
-            let session = Session(connection: connection!)
+            let live = try connection.flatMap { $0.isClosed ? nil : $0 } ?? connect()
+            connection = live
+            let session = Session(connection: live)
             try session.execute(sql: begin)
             do {
                 let result = try body(session)
@@ -104,11 +104,19 @@ final class PostgresStore: CaseStoreDriver {
     private func connect() throws -> PostgresConnection {
         try PostgresConnection.connect(
             on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
-            id: PostgresStore.connectionIDs.withLock { $0 += 1; return $0 }, logger: PostgresStore.logger
+            id: PostgresStore.nextNumber(), logger: PostgresStore.logger
         ).wait()
     }
 
-    private static let connectionIDs = Lock(0)
+    private static let numbers = Lock(0)
+
+    /// A number no other call in this process got: connections' ids, cursors' names.
+    static func nextNumber() -> Int {
+        numbers.withLock { number in
+            number += 1
+            return number
+        }
+    }
 
     /// One transaction on the connection. Statements are the shared SQL with its `?`
     /// numbered as PostgreSQL's `$1`, `$2`…
@@ -117,25 +125,26 @@ final class PostgresStore: CaseStoreDriver {
 
         var dialect: StoreDialect { .postgres }
 
+        @discardableResult
         func execute(sql: String, arguments: StoreArguments) throws -> Int {
-            try run(sql, arguments).metadata.rows ?? 0
+            try run(PostgresStore.numberedPlaceholders(sql), arguments).metadata.rows ?? 0
         }
 
         func fetchAll(sql: String, arguments: StoreArguments) throws -> [StoreRow] {
-            Session.rows(try run(sql, arguments))
+            Session.rows(try run(PostgresStore.numberedPlaceholders(sql), arguments))
         }
 
         /// Rows through a cursor of this transaction, a batch at a time, so that `body` may
         /// run statements between batches (one connection runs one statement at a time).
         func forEachRow(sql: String, arguments: StoreArguments, _ body: (StoreRow) throws -> Void) throws {
-            let name = "cairn_rows_\(PostgresStore.cursorNumbers.withLock { $0 += 1; return $0 })"
-            try execute(sql: "DECLARE \(name) NO SCROLL CURSOR FOR \(sql)", arguments: arguments)
+            let name = "cairn_rows_\(PostgresStore.nextNumber())"
+            try run("DECLARE \(name) NO SCROLL CURSOR FOR \(PostgresStore.numberedPlaceholders(sql))", arguments)
             while true {
-                let rows = try fetchAll(sql: "FETCH FORWARD \(Session.cursorBatch) FROM \(name)")
+                let rows = Session.rows(try run("FETCH FORWARD \(Session.cursorBatch) FROM \(name)", []))
                 for row in rows { try body(row) }
                 if rows.count < Session.cursorBatch { break }
             }
-            try execute(sql: "CLOSE \(name)")
+            try run("CLOSE \(name)", [])
         }
 
         /// Rows fetched per round trip: enough to make the round trip's cost small, few
@@ -165,6 +174,8 @@ final class PostgresStore: CaseStoreDriver {
             for statement in PostgresSchema.statements(of: script) { try execute(sql: statement) }
         }
 
+        /// Runs `sql`, whose arguments are numbered already (`$1`…).
+        @discardableResult
         private func run(_ sql: String, _ arguments: StoreArguments) throws -> PostgresQueryResult {
             var bindings = PostgresBindings(capacity: arguments.values.count)
             for value in arguments.values {
@@ -175,7 +186,7 @@ final class PostgresStore: CaseStoreDriver {
                 case .text(let text): bindings.append(text)
                 }
             }
-            let query = PostgresQuery(unsafeSQL: PostgresStore.numberedPlaceholders(sql), binds: bindings)
+            let query = PostgresQuery(unsafeSQL: sql, binds: bindings)
             return try connection.query(query, logger: PostgresStore.logger).wait()
         }
 
@@ -199,34 +210,32 @@ final class PostgresStore: CaseStoreDriver {
         }
     }
 
-    private static let cursorNumbers = Lock(0)
-    private static let numbered = Lock([String: String]())
-
-    /// `sql` with each `?` outside quotes and comments numbered `$1`, `$2`… in order,
-    /// remembered per statement text (the case's statements are a fixed few).
+    /// `sql` with each `?` outside quotes and `--` comments numbered `$1`, `$2`… in order.
+    /// A scan of the statement's bytes: small beside the round trip that sends it, so
+    /// nothing is remembered between statements (the case's SQL is partly built per
+    /// call: incident filters, lists of ids).
     static func numberedPlaceholders(_ sql: String) -> String {
-        if let known = numbered.withLock({ $0[sql] }) { return known }
-        var result = ""
+        var result: [UInt8] = []
+        result.reserveCapacity(sql.utf8.count + 16)
         var number = 0
-        var quote: Character? = nil
+        var quote: UInt8? = nil
         var comment = false
-        for character in sql {
+        for byte in sql.utf8 {
             if comment {
-                if character == "\n" { comment = false }
+                if byte == UInt8(ascii: "\n") { comment = false }
             } else if let open = quote {
-                if character == open { quote = nil }
-            } else if character == "'" || character == "\"" {
-                quote = character
-            } else if character == "-", result.last == "-" {
+                if byte == open { quote = nil }
+            } else if byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"") {
+                quote = byte
+            } else if byte == UInt8(ascii: "-"), result.last == UInt8(ascii: "-") {
                 comment = true
-            } else if character == "?" {
+            } else if byte == UInt8(ascii: "?") {
                 number += 1
-                result += "$\(number)"
+                result += "$\(number)".utf8
                 continue
             }
-            result.append(character)
+            result.append(byte)
         }
-        numbered.withLock { $0[sql] = result }
-        return result
+        return String(decoding: result, as: UTF8.self)
     }
 }

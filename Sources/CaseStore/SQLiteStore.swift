@@ -138,6 +138,7 @@ final class SQLiteStore: CaseStoreDriver {
 
         var dialect: StoreDialect { .sqlite }
 
+        @discardableResult
         func execute(sql: String, arguments: StoreArguments) throws -> Int {
             try db.cachedStatement(sql: sql).execute(arguments: Session.arguments(arguments))
             return db.changesCount

@@ -52,7 +52,6 @@ public enum StoreDialect: Sendable {
 /// What `StoreSession.serialize` orders appends by.
 public enum AppendLock: Int64, Sendable {
     case custody = 2401
-    case sources = 2402
 }
 
 extension StoreSession {
@@ -116,6 +115,7 @@ public protocol CaseStoreDriver: AnyObject, Sendable {
 
     /// Runs `body` in a transaction: committed when `body` returns, rolled back when it
     /// throws.
+    @discardableResult
     func write<T>(_ body: (any StoreSession) throws -> T) throws -> T
 
     /// Takes the case's writer lock for the life of the returned value (one `cairn
