@@ -108,14 +108,16 @@ extension CaseDatabase {
                     contact.address, contact.host, contact.time.nanoseconds, contact.time.nanoseconds &- horizon,
                 ])
                 var indicatorsDone = Set<Int64>()
-                for row in rows where searched.contains(try row.decode(forColumn: "id")) {
+                for row in rows {
+                    let resolutionID: Int64 = try row.decode(forColumn: "id")
+                    guard searched.contains(resolutionID) else { continue }
                     let indicatorID: Int64 = try row.decode(forColumn: "indicator_id")
                     guard indicatorsDone.insert(indicatorID).inserted else { continue }
                     let (kind, number, offset) = CaseDatabase.locatorColumns(contact.locator)
                     added += try db.execute(sql: insert, arguments: [
                         task.sourceID, kind, Int64(clamping: number), offset, contact.time.nanoseconds,
                         contact.time.iso8601, indicatorID, contact.address, contact.field, contact.host,
-                        try row.decode(forColumn: "id") as Int64, Int64(clamping: contact.packets),
+                        resolutionID, Int64(clamping: contact.packets),
                         contact.bytes.map { Int64(clamping: $0) }, contact.lastTime?.nanoseconds,
                         contact.lastTime?.iso8601,
                     ])

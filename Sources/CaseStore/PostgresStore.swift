@@ -157,7 +157,8 @@ final class PostgresStore: CaseStoreDriver {
                 let rows = sightings[start..<min(start + Session.sightingsPerInsert, sightings.count)]
                 let placeholders = Array(repeating: SightingInsert.placeholders, count: rows.count).joined(separator: ", ")
                 var arguments = StoreArguments()
-                for sighting in rows { arguments.append(contentsOf: SightingInsert.arguments(sighting)) }
+                arguments.values.reserveCapacity(rows.count * 16)
+                for sighting in rows { SightingInsert.forEachValue(of: sighting) { arguments.append($0) } }
                 try execute(sql: SightingInsert.head + placeholders, arguments: arguments)
             }
         }

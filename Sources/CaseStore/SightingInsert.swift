@@ -1,13 +1,14 @@
 import GRDB
 import GRDBSQLite
 
-/// The hot path of a run: the sightings insert, its columns written once for both stores.
+/// The hot path of a run: the sightings insert, its columns written once for both stores
+/// (`forEachValue`).
 /// SQLite binds one prepared statement per batch through the C API, row by row;
 /// PostgreSQL sends multi-row inserts (`PostgresStore.Session.insertSightings`).
 ///
 /// GRDB's `execute(arguments:)` builds an array of `DatabaseValue`s per row; for the
 /// 16 columns of a sighting that doubled the CPU time of a store against a bare
-/// prepared-statement loop (`cairn-bench store`). This is the one place in CaseStore
+/// prepared-statement loop (`cairn-bench store`), and so did an array of `StoreValue`s. This is the one place in CaseStore
 /// that talks to SQLite directly; it runs inside a GRDB write transaction, on GRDB's
 /// connection, and throws GRDB's `DatabaseError` as GRDB would.
 enum SightingInsert {
@@ -21,16 +22,27 @@ enum SightingInsert {
     static let placeholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     static let sql = head + placeholders
 
-    /// A sighting's values, in the order of `head`'s columns.
-    static func arguments(_ sighting: NewSighting) -> StoreArguments {
+    /// Calls `body` with each of a sighting's values, in the order of `head`'s columns,
+    /// building no array: this runs once per sighting stored.
+    @inline(__always)
+    static func forEachValue(of sighting: NewSighting, _ body: (StoreValue) throws -> Void) rethrows {
         let (kind, number, offset) = CaseDatabase.locatorColumns(sighting.locator)
-        return [
-            sighting.sourceID, kind, Int64(clamping: number), offset, sighting.time.nanoseconds,
-            sighting.time.iso8601, sighting.indicatorID, sighting.observed, sighting.member ?? sighting.field.rawValue,
-            sighting.host, sighting.suppressedBy, sighting.context.isEmpty ? nil : sighting.context.joined(separator: ","),
-            Int64(clamping: sighting.packets), sighting.bytes.map { Int64(clamping: $0) }, sighting.lastTime?.nanoseconds,
-            sighting.lastTime?.iso8601,
-        ]
+        try body(sighting.sourceID.storeValue)
+        try body(kind.storeValue)
+        try body(Int64(clamping: number).storeValue)
+        try body(offset.storeValue)
+        try body(sighting.time.nanoseconds.storeValue)
+        try body(sighting.time.iso8601.storeValue)
+        try body(sighting.indicatorID.storeValue)
+        try body(sighting.observed.storeValue)
+        try body((sighting.member ?? sighting.field.rawValue).storeValue)
+        try body(sighting.host.storeValue)
+        try body(sighting.suppressedBy.storeValue)
+        try body((sighting.context.isEmpty ? nil : sighting.context.joined(separator: ",")).storeValue)
+        try body(Int64(clamping: sighting.packets).storeValue)
+        try body(sighting.bytes.map { Int64(clamping: $0) }.storeValue)
+        try body(sighting.lastTime?.nanoseconds.storeValue ?? .null)
+        try body(sighting.lastTime?.iso8601.storeValue ?? .null)
     }
 
     /// SQLite's `SQLITE_TRANSIENT`: bound text is copied before the call returns.
@@ -54,8 +66,10 @@ enum SightingInsert {
         // Safe: the statement is this call's own, finalized once when the call ends.
         defer { unsafe sqlite3_finalize(statement) }
         for sighting in sightings {
-            for (index, value) in arguments(sighting).values.enumerated() {
-                unsafe bind(value, to: statement, at: Int32(index + 1))
+            var index: Int32 = 0
+            forEachValue(of: sighting) { value in
+                index += 1
+                unsafe bind(value, to: statement, at: index)
             }
             // Safe: the same live statement, every parameter bound above.
             let step = unsafe sqlite3_step(statement)
