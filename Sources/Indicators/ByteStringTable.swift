@@ -239,18 +239,27 @@ struct ByteStringTable: Sendable {
     }
 
     /// Linear probing for `key`: the entry number when found, else the bitwise
-    /// complement (negative) of the free slot where it would go. Always ends: the table
-    /// is at most half full.
+    /// complement (negative) of the free slot where it would go.
     @inline(__always)
     private func probe(hash: UInt64, _ key: Key) -> Int {
+        ByteStringTable.probe(slots, mask: mask, hash: hash) { equal(entry: $0, key) }
+    }
+
+    /// Linear probing of an open-addressing slot array (the tag in a used slot's high 32
+    /// bits, its entry number in the low 32, `emptySlot` when free), shared by the string
+    /// and digest tables: the first entry with `hash`'s tag that `matches` accepts, else
+    /// the bitwise complement (negative) of the free slot where it would go. Always ends:
+    /// the tables are at most half full.
+    @inline(__always)
+    static func probe(_ slots: [UInt64], mask: Int, hash: UInt64, matches: (Int) -> Bool) -> Int {
         let tag = hash & 0xFFFF_FFFF_0000_0000
         var slot = Int(truncatingIfNeeded: hash) & mask
         while true {
             let candidate = slots[slot]
-            if candidate == ByteStringTable.emptySlot { return ~slot }
+            if candidate == emptySlot { return ~slot }
             if candidate & 0xFFFF_FFFF_0000_0000 == tag {
                 let entry = Int(truncatingIfNeeded: candidate & 0xFFFF_FFFF)
-                if equal(entry: entry, key) { return entry }
+                if matches(entry) { return entry }
             }
             slot = (slot + 1) & mask
         }

@@ -131,7 +131,8 @@ struct FixedKeyTable: Sendable {
     /// Rejects most absent digests without reading `slots`.
     private var filter = PresenceBits(bits: 0)
 
-    static let emptySlot = UInt64.max
+    /// The slots are laid out as the string table's (`ByteStringTable.probe`).
+    static let emptySlot = ByteStringTable.emptySlot
     /// Where building leaves the sum of the slots it read ahead.
     private var buildSink: UInt64 = 0
 
@@ -193,21 +194,10 @@ struct FixedKeyTable: Sendable {
     /// The entry number of `key`, or the complement (negative) of its free slot.
     @inline(__always)
     private func probe(_ key: DigestTable.Words, _ hash: UInt64) -> Int {
-        let tag = hash & 0xFFFF_FFFF_0000_0000
-        var slot = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            let candidate = slots[slot]
-            if candidate == FixedKeyTable.emptySlot { return ~slot }
-            if candidate & 0xFFFF_FFFF_0000_0000 == tag {
-                let entry = Int(truncatingIfNeeded: candidate & 0xFFFF_FFFF)
-                let base = entry * words
-                if keys[base] == key.0, keys[base + 1] == key.1,
-                   words < 3 || keys[base + 2] == key.2, words < 4 || keys[base + 3] == key.3
-                {
-                    return entry
-                }
-            }
-            slot = (slot + 1) & mask
+        ByteStringTable.probe(slots, mask: mask, hash: hash) { entry in
+            let base = entry * words
+            return keys[base] == key.0 && keys[base + 1] == key.1
+                && (words < 3 || keys[base + 2] == key.2) && (words < 4 || keys[base + 3] == key.3)
         }
     }
 }
