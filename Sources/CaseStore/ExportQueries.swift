@@ -32,7 +32,9 @@ extension CaseDatabase {
         guard !ids.isEmpty else { return [] }
         let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
         return try store.read { db in
-            try db.fetchAll(sql: """
+            var labels: [StoredIndicatorLabel] = []
+            // Through forEachRow: its SQL, built for this many ids, is prepared for this call only.
+            try db.forEachRow(sql: """
                 SELECT DISTINCT i.rule_file, i.rule_line, i.value, i.tlp,
                        (i.source IS NOT NULL OR i.severity IS NOT NULL OR i.confidence IS NOT NULL
                         OR i.description IS NOT NULL) AS has_metadata
@@ -42,12 +44,13 @@ extension CaseDatabase {
                 WHERE l.incident_id IN (\(placeholders))
                 ORDER BY i.rule_file, i.rule_line, i.value
                 """, arguments: StoreArguments(ids)
-            ).map { row in
-                StoredIndicatorLabel(
+            ) { row in
+                labels.append(StoredIndicatorLabel(
                     ruleFile: try row.decode(forColumn: "rule_file"), ruleLine: try row.decode(forColumn: "rule_line"),
                     value: try row.decode(forColumn: "value"), tlp: try row.decode(forColumn: "tlp"),
-                    hasMetadata: try row.decode(forColumn: "has_metadata"))
+                    hasMetadata: try row.decode(forColumn: "has_metadata")))
             }
+            return labels
         }
     }
 }

@@ -153,8 +153,9 @@ final class SQLiteStore: CaseStoreDriver {
         }
 
         func forEachRow(sql: String, arguments: StoreArguments, _ body: (StoreRow) throws -> Void) throws {
-            // Not cached: `body` may run statements, and a cached statement must not be
-            // stepped by two cursors at once.
+            // Not cached: `body` may run statements, a cached statement must not be
+            // stepped by two cursors at once, and SQL built per call (lists of ids) would
+            // fill GRDB's cache, which keeps every statement for the connection's life.
             let statement = try db.makeStatement(sql: sql)
             let columns = StoreColumns(statement.columnNames)
             let rows = try Row.fetchCursor(statement, arguments: Session.arguments(arguments))

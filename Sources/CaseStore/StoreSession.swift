@@ -13,15 +13,18 @@ public protocol StoreSession {
     /// Which store runs the statements.
     var dialect: StoreDialect { get }
 
-    /// Runs a statement that returns no rows; returns the number of rows it changed.
+    /// Runs a statement that returns no rows; returns the number of rows it changed. A
+    /// store may keep the statement prepared for the next call with the same SQL.
     @discardableResult
     func execute(sql: String, arguments: StoreArguments) throws -> Int
 
-    /// Runs a query and returns all its rows.
+    /// Runs a query and returns all its rows. A store may keep the statement prepared for
+    /// the next call with the same SQL.
     func fetchAll(sql: String, arguments: StoreArguments) throws -> [StoreRow]
 
     /// Runs a query and calls `body` with each row as it is read, without holding them
-    /// all: for results of millions of rows (correlation, export). `body` may run other
+    /// all: for results of millions of rows (correlation, export), and for SQL built for
+    /// one call (a list of ids), which no store keeps prepared. `body` may run other
     /// statements of the same transaction.
     func forEachRow(sql: String, arguments: StoreArguments, _ body: (StoreRow) throws -> Void) throws
 
