@@ -28,13 +28,19 @@ public enum StoreKind: String, Sendable, CaseIterable, CustomStringConvertible {
 
 extension ThrowawayPostgres {
     /// One server for the whole test process: started on first use, stopped and removed
-    /// when the process exits. Tests on it each take a database of their own
-    /// (`newDatabaseURL()`), so they run in parallel without seeing each other's rows.
-    public static let shared: Result<ThrowawayPostgres, any Error> = {
-        let result = Result { try ThrowawayPostgres.start(database: "cairn") }
-        if case .success = result { atexit { try? ThrowawayPostgres.shared.get().stop() } }
-        return result
-    }()
+    /// by a watchdog once the process has ended (`stopWhenGone`). Tests on it each take a
+    /// database of their own (`newDatabaseURL()`), so they run in parallel without seeing
+    /// each other's rows.
+    public static let shared: Result<ThrowawayPostgres, any Error> = Result {
+        let server = try ThrowawayPostgres.start(database: "cairn")
+        do {
+            try server.stopWhenGone(getpid())
+        } catch {
+            server.stop()
+            throw error
+        }
+        return server
+    }
 
     /// Creates a new empty database on this server and returns its URL (TLS off: the
     /// server has no certificate).

@@ -189,6 +189,25 @@ public final class ThrowawayPostgres: Sendable {
         guard result.status == 0 else { throw Failure.createdbFailed(output: result.output) }
     }
 
+    /// Stops the server (immediate shutdown) and removes its directory once process
+    /// `owner` has ended, however it ends: a watchdog shell loop of its own, for the
+    /// server a whole test process shares (a test process's exit handlers do not always
+    /// run). The loop is detached: its descriptors are closed or /dev/null, so no one
+    /// waits for it, and it watches `/proc`, which it may read whoever it runs as.
+    func stopWhenGone(_ owner: pid_t) throws {
+        let pidFile = dataDirectory.appendingPathComponent("postmaster.pid").path
+        let watch = """
+            while [ -d /proc/\(owner) ]; do sleep 1; done
+            kill -QUIT "$(head -n 1 '\(pidFile)')" 2>/dev/null
+            for _ in $(seq 30); do [ -e '\(pidFile)' ] || break; sleep 1; done
+            rm -rf '\(directory.path)'
+            """
+        let detach = "setsid /bin/bash -c \"$0\" </dev/null >/dev/null 2>&1 &"
+        let result = try account.run(
+            "/bin/bash", ["-c", Self.closingInheritedDescriptors, "watchdog", "/bin/bash", "-c", detach, watch], in: directory)
+        guard result.status == 0 else { throw Failure.startFailed(output: "the watchdog: " + result.output, log: "") }
+    }
+
     /// The postmaster's process id, from the first line of `postmaster.pid`.
     private func serverProcessID() -> pid_t? {
         let pidFile = dataDirectory.appendingPathComponent("postmaster.pid")
