@@ -90,7 +90,6 @@ public final class CaseDatabase: Sendable {
                                         description)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (type, value, rule_file, rule_line) DO NOTHING
-                RETURNING id
                 """
             let select = "SELECT id FROM indicators WHERE type = ? AND value = ? AND rule_file = ? AND rule_line = ?"
             var ids: [Int64] = []
@@ -99,7 +98,7 @@ public final class CaseDatabase: Sendable {
                 let arguments: StoreArguments = [
                     indicator.type.rawValue, indicator.value, indicator.ruleFile, indicator.line,
                 ]
-                let inserted = try db.fetchValue(Int64.self, sql: insert, arguments: arguments + [
+                let inserted = try db.insertedID(sql: insert, arguments: arguments + [
                     indicator.source, indicator.severity, indicator.confidence, indicator.tlp, indicator.description,
                 ])
                 if let inserted {

@@ -151,6 +151,10 @@ final class PostgresStore: CaseStoreDriver {
         /// enough to hold (a sighting row is well under 1 KB).
         static let cursorBatch = 5_000
 
+        func insertedID(sql: String, arguments: StoreArguments) throws -> Int64? {
+            try fetchValue(Int64.self, sql: sql + " RETURNING id", arguments: arguments)
+        }
+
         func insertSightings(_ sightings: [NewSighting]) throws {
             // 16 columns a row; PostgreSQL takes at most 65,535 parameters a statement.
             for start in stride(from: 0, to: sightings.count, by: Session.sightingsPerInsert) {

@@ -148,7 +148,7 @@ final class SQLiteStore: CaseStoreDriver {
             let statement = try db.cachedStatement(sql: sql)
             let columns = StoreColumns(statement.columnNames)
             return try Row.fetchAll(statement, arguments: Session.arguments(arguments)).map {
-                StoreRow(columns: columns, values: Session.values($0))
+                StoreRow(columns: columns, sqlite: $0)
             }
         }
 
@@ -160,8 +160,12 @@ final class SQLiteStore: CaseStoreDriver {
             let columns = StoreColumns(statement.columnNames)
             let rows = try Row.fetchCursor(statement, arguments: Session.arguments(arguments))
             while let row = try rows.next() {
-                try body(StoreRow(columns: columns, values: Session.values(row)))
+                try body(StoreRow(columns: columns, sqlite: row))
             }
+        }
+
+        func insertedID(sql: String, arguments: StoreArguments) throws -> Int64? {
+            try execute(sql: sql, arguments: arguments) > 0 ? db.lastInsertedRowID : nil
         }
 
         func insertSightings(_ sightings: [NewSighting]) throws {
@@ -171,27 +175,30 @@ final class SQLiteStore: CaseStoreDriver {
         /// One writer per process and a `flock` per case: appends are already in order.
         func serialize(_ lock: AppendLock) throws {}
 
+        /// GRDB's arguments for `arguments`, through its initialiser over optional values
+        /// (the one over `DatabaseValue`s maps them by key path, which cost as much as the
+        /// statement in profiles of an ingest's indicator inserts).
         private static func arguments(_ arguments: StoreArguments) -> StatementArguments {
-            StatementArguments(arguments.values.map { value -> DatabaseValue in
+            StatementArguments(arguments.values.map { value -> (any DatabaseValueConvertible)? in
                 switch value {
-                case .null: .null
-                case .integer(let integer): integer.databaseValue
-                case .real(let real): real.databaseValue
-                case .text(let text): text.databaseValue
+                case .null: nil
+                case .integer(let integer): integer
+                case .real(let real): real
+                case .text(let text): text
                 }
             })
         }
+    }
 
-        private static func values(_ row: Row) -> [StoreValue] {
-            row.databaseValues.map { value in
-                switch value.storage {
-                case .null: .null
-                case .int64(let integer): .integer(integer)
-                case .double(let real): .real(real)
-                case .string(let text): .text(text)
-                case .blob(let data): .text(String(decoding: data, as: UTF8.self))
-                }
-            }
+    /// A value as the store's rows give it; a blob (no column of a case holds one) as its
+    /// UTF-8 text, as SQLite's `sqlite3_column_text` takes it.
+    static func value(_ value: DatabaseValue) -> StoreValue {
+        switch value.storage {
+        case .null: .null
+        case .int64(let integer): .integer(integer)
+        case .double(let real): .real(real)
+        case .string(let text): .text(text)
+        case .blob(let data): .text(String(decoding: data, as: UTF8.self))
         }
     }
 }

@@ -28,6 +28,11 @@ public protocol StoreSession {
     /// statements of the same transaction.
     func forEachRow(sql: String, arguments: StoreArguments, _ body: (StoreRow) throws -> Void) throws
 
+    /// Runs an `INSERT` of one row and returns the row's `id`, nil when it inserted none
+    /// (`ON CONFLICT DO NOTHING`): SQLite's last inserted row id, PostgreSQL's
+    /// `RETURNING id`.
+    func insertedID(sql: String, arguments: StoreArguments) throws -> Int64?
+
     /// Inserts sightings: the hot path of an ingest, each store's fastest way.
     func insertSightings(_ sightings: [NewSighting]) throws
 
@@ -98,10 +103,10 @@ extension StoreSession {
         }
     }
 
-    /// Runs an `INSERT` and returns the `id` of the row it inserted (`RETURNING id`).
+    /// Runs an `INSERT` of one row that always inserts it, and returns its `id`.
     func insert(sql: String, arguments: StoreArguments) throws -> Int64 {
-        guard let id = try fetchValue(Int64.self, sql: sql + " RETURNING id", arguments: arguments) else {
-            throw CaseStoreError.corruptRow("an insert returned no id: \(sql)")
+        guard let id = try insertedID(sql: sql, arguments: arguments) else {
+            throw CaseStoreError.corruptRow("an insert inserted no row: \(sql)")
         }
         return id
     }

@@ -1,3 +1,5 @@
+import GRDB
+
 /// The values that go into and come out of a case store's statements, the same for
 /// SQLite and PostgreSQL: the case's queries are written once (`StoreSession`) and
 /// read their rows through these, whichever store runs them.
@@ -144,42 +146,60 @@ extension Optional: StoreDecodable where Wrapped: StoreDecodable {
     }
 }
 
-/// The names of a result's columns, shared by its rows, and where each name sits.
+/// The names of a result's columns, shared by its rows. Made for every statement run, so
+/// it holds the names alone: a case's queries select a few dozen columns at most, and the
+/// queries that read millions of rows find their columns' positions once
+/// (`StoreSession.forEachRow(positions:)`).
 public final class StoreColumns: Sendable {
     public let names: [String]
-    private let positions: [String: Int]
 
     init(_ names: [String]) {
         self.names = names
-        // The leftmost column of a name, as SQLite's and GRDB's lookups by name take;
-        // found as written, or else without regard to case.
-        var positions: [String: Int] = [:]
-        for (index, name) in names.enumerated().reversed() {
-            positions[name] = index
-            positions[name.lowercased()] = index
-        }
-        self.positions = positions
     }
 
-    /// The position of the column called `name` (its name or `AS` alias). A name the
-    /// query does not select is a mistake in the query, not in the data: it throws
-    /// rather than reading another column.
+    /// The position of the column called `name` (its name or `AS` alias; the leftmost if
+    /// several share it, as SQLite's and GRDB's lookups by name take; found as written, or
+    /// else without regard to case). A name the query does not select is a mistake in the
+    /// query, not in the data: it throws rather than reading another column.
     public func position(of name: String) throws -> Int {
-        guard let index = positions[name] ?? positions[name.lowercased()] else {
-            throw CaseStoreError.corruptRow("the query selects no column named \(name) (it selects \(names.joined(separator: ", ")))")
-        }
-        return index
+        if let index = names.firstIndex(of: name) { return index }
+        let lowered = name.lowercased()
+        if let index = names.firstIndex(where: { $0.lowercased() == lowered }) { return index }
+        throw CaseStoreError.corruptRow("the query selects no column named \(name) (it selects \(names.joined(separator: ", ")))")
     }
 }
 
 /// One row of a result: its values, by position, and its columns' names.
-public struct StoreRow: Sendable {
+public struct StoreRow {
     public let columns: StoreColumns
-    public let values: [StoreValue]
+    private let storage: Storage
+
+    /// Where the values are.
+    private enum Storage {
+        /// Read already (PostgreSQL's rows).
+        case values([StoreValue])
+        /// GRDB's row, each value read when asked, so that reading millions of rows builds
+        /// no array per row. A cursor's row is GRDB's to reuse: valid in the call it is
+        /// handed to (`StoreSession.forEachRow`), and not to be kept past it.
+        case sqlite(Row)
+    }
 
     init(columns: StoreColumns, values: [StoreValue]) {
         self.columns = columns
-        self.values = values
+        storage = .values(values)
+    }
+
+    init(columns: StoreColumns, sqlite row: Row) {
+        self.columns = columns
+        storage = .sqlite(row)
+    }
+
+    /// The value at `index`.
+    public func value(atIndex index: Int) -> StoreValue {
+        switch storage {
+        case .values(let values): values[index]
+        case .sqlite(let row): SQLiteStore.value(row[index])
+        }
     }
 
     /// The value of the column called `name`, as `T`.
@@ -190,7 +210,7 @@ public struct StoreRow: Sendable {
     /// The value at `index`, as `T`; a value of another kind (text where a number is
     /// expected, NULL in a non-optional) is an error naming the column.
     public func decode<T: StoreDecodable>(atIndex index: Int) throws -> T {
-        let value = values[index]
+        let value = value(atIndex: index)
         guard let decoded = T.decode(value) else {
             throw CaseStoreError.corruptRow("column \(columns.names[index]) holds \(value.kind), not \(T.self)")
         }
