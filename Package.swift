@@ -158,7 +158,7 @@ let package = Package(
         ),
         .testTarget(name: "LogReadingTests", dependencies: ["LogReading", "Observations", "ByteParsing", "TestSupport"]),
         .testTarget(
-            name: "CaseStoreTests", dependencies: ["CaseStore", "Correlation", "Indicators", "Observations", "TestSupport"]
+            name: "CaseStoreTests", dependencies: ["CaseStore", "Concurrency", "Correlation", "Indicators", "Observations", "TestSupport"]
         ),
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Observations", "ByteParsing", "TestSupport"]),
         .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "CaseStore", "Ingest", "Observations", "TestSupport"]),

@@ -40,8 +40,14 @@ public final class CaseDatabase: Sendable {
     /// `CaseStoreError.busy` rather than interleaving its incidents with the first's;
     /// readers (`cairn incidents`, `cairn export`) are not affected. The lock goes when
     /// the process ends, however it ends.
-    public func lockForWriting() throws -> WriterLock {
-        try store.lockForWriting()
+    public func lockForWriting(_ mode: WriterLockMode = .alone) throws -> WriterLock {
+        try store.lockForWriting(mode)
+    }
+
+    /// Whether `error` says the case's server could not be reached or the connection was
+    /// cut, rather than that the case refused something: worth waiting out and retrying.
+    public static func isUnreachable(_ error: any Error) -> Bool {
+        PostgresStore.isUnreachable(error)
     }
 
     // MARK: Runs
@@ -132,9 +138,11 @@ public final class CaseDatabase: Sendable {
     }
 
     /// Starts a source: removes any earlier incomplete or failed record of the same path
-    /// (with its sightings), inserts a `reading` record, returns its id. One transaction.
-    public func beginSource(path: String, size: UInt64, kind: SourceKind, runID: Int64) throws -> Int64 {
+    /// (with its sightings), inserts a `reading` record, returns its id. One transaction,
+    /// which a worker makes only while it holds `lease` (`holdLease`).
+    public func beginSource(path: String, size: UInt64, kind: SourceKind, runID: Int64, lease: QueueLease? = nil) throws -> Int64 {
         try store.write { db in
+            try CaseDatabase.holdLease(lease, in: db)
             try CaseDatabase.removeUnfinished(path: path, in: db)
             return try db.insert(
                 sql: """
@@ -155,11 +163,14 @@ public final class CaseDatabase: Sendable {
     /// Ends a source in one transaction with its last sightings. Status is `complete`
     /// (`damage == nil`) or `failed` with the damage as its error. If another source with
     /// the same SHA-256 is already complete, this source and its sightings are removed
-    /// instead and `.duplicate(path)` returned.
+    /// instead and `.duplicate(path)` returned. Sources finish one at a time
+    /// (`AppendLock.sources`), so that of two workers finishing the same content under two
+    /// paths, the second sees the first complete.
     public func finishSource(
         _ sourceID: Int64, sha256: String, summary: ReadSummary, lastSightings: [NewSighting]
     ) throws -> SourceOutcome {
         try store.write { db in
+            try db.serialize(.sources)
             guard try db.fetchValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM sources WHERE id = ?)", arguments: [sourceID]) == true
             else { throw CaseStoreError.unknownSource(sourceID) }
             try db.insertSightings(lastSightings)
@@ -199,9 +210,13 @@ public final class CaseDatabase: Sendable {
 
     /// Records a source that could not be read at all (missing, unreadable, not a
     /// capture), replacing earlier incomplete or failed records of the same path. Its
-    /// size is NULL: nothing is known about the file.
-    public func recordFailedSource(path: String, kind: SourceKind?, reason: String, runID: Int64) throws {
+    /// size is NULL: nothing is known about the file. A worker records it only while it
+    /// holds `lease`.
+    public func recordFailedSource(
+        path: String, kind: SourceKind?, reason: String, runID: Int64, lease: QueueLease? = nil
+    ) throws {
         try store.write { db in
+            try CaseDatabase.holdLease(lease, in: db)
             try CaseDatabase.removeUnfinished(path: path, in: db)
             let now = Timestamp.now.iso8601
             try db.execute(
@@ -389,6 +404,12 @@ public enum CaseStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     case busy(String)
     /// A `postgresql://` URL that cannot be used (its password removed).
     case badLocation(url: String, reason: String)
+    /// Workers hold the case's writer lock, which `cairn ingest` wants alone.
+    case workersBusy(String)
+    /// The worker's lease of the file at this path ran out and another worker took it.
+    case leaseLost(String)
+    /// The work queue was asked of a case that is not in PostgreSQL.
+    case queueNeedsPostgreSQL(String)
 
     public var description: String {
         switch self {
@@ -403,6 +424,14 @@ public enum CaseStoreError: Error, Sendable, Equatable, CustomStringConvertible 
             "case database \(path) was written by a newer version of Cairn (schema \(migrations.joined(separator: ", ")) "
                 + "is unknown to this one); open it with that version or newer. It was not changed."
         case .badLocation(let url, let reason): "case database \(url): \(reason)"
+        case .workersBusy(let path):
+            "cairn workers are ingesting into case database \(path); queue the files for them (cairn queue add) "
+                + "or wait for them to stop"
+        case .leaseLost(let path):
+            "\(path): this worker's lease ran out and another worker took the file; its reading here is discarded"
+        case .queueNeedsPostgreSQL(let location):
+            "\(location) is not a PostgreSQL case: the work queue (cairn queue, cairn worker) is that of a shared case "
+                + "(--db postgresql://…); ingest into an SQLite case with cairn ingest"
         case .busy(let path):
             "another cairn ingest is writing to case database \(path); wait for it to finish, or use another --db"
         case .backupExists(let backup):
@@ -410,6 +439,14 @@ public enum CaseStoreError: Error, Sendable, Equatable, CustomStringConvertible 
                 + "move it away (it may hold an earlier copy of the case) and run again"
         }
     }
+}
+
+/// Who takes the case's writer lock (`CaseDatabase.lockForWriting`).
+public enum WriterLockMode: Sendable {
+    /// `cairn ingest`: no other writer while it holds the lock.
+    case alone
+    /// A `cairn worker`: other workers too, no `cairn ingest`.
+    case shared
 }
 
 /// The case's writer lock (`CaseDatabase.lockForWriting`), held until it goes away.

@@ -377,8 +377,19 @@ extension CaseDatabase {
     public func appendIngestCustodyEntry(
         runID: Int64, commandLine: String, toolVersion: String, rulesDigest: String
     ) throws -> CustodyEntry {
+        try appendIngestCustodyEntry(
+            sources: Set(try sources().filter { $0.runID == runID }.map(\.id)), commandLine: commandLine,
+            toolVersion: toolVersion, rulesDigest: rulesDigest)
+    }
+
+    /// Appends an `ingest` entry whose inputs are the sources `ids` that were read (those
+    /// with a SHA-256): what the workers of a drained queue read (`cairn worker`).
+    @discardableResult
+    public func appendIngestCustodyEntry(
+        sources ids: Set<Int64>, commandLine: String, toolVersion: String, rulesDigest: String
+    ) throws -> CustodyEntry {
         let inputs = try sources()
-            .filter { $0.runID == runID }
+            .filter { ids.contains($0.id) }
             .compactMap { source in
                 source.sha256.map { CustodyFile(path: source.path, sha256: $0, bytes: source.size ?? 0) }
             }

@@ -46,19 +46,50 @@ final class PostgresStore: CaseStoreDriver {
 
     /// The writer lock is a session advisory lock held by a connection of its own, so it
     /// goes when the process ends, however it ends (the server sees the connection close).
-    func lockForWriting() throws -> WriterLock {
+    /// `cairn ingest` holds it alone; workers share it, so an ingest and workers exclude
+    /// each other while workers work side by side.
+    func lockForWriting(_ mode: WriterLockMode) throws -> WriterLock {
         let own = try connect()
         let session = Session(connection: own)
-        guard try session.fetchValue(Bool.self, sql: "SELECT pg_try_advisory_lock(?)", arguments: [PostgresStore.writerLockKey]) == true
+        let function = mode == .alone ? "pg_try_advisory_lock" : "pg_try_advisory_lock_shared"
+        guard try session.fetchValue(Bool.self, sql: "SELECT \(function)(?)", arguments: [PostgresStore.writerLockKey]) == true
         else {
+            // Refused alone while a shared hold would be granted: workers hold it.
+            let workers = mode == .alone && (try? session.fetchValue(
+                Bool.self, sql: "SELECT pg_try_advisory_lock_shared(?)", arguments: [PostgresStore.writerLockKey])) == true
             _ = try? own.close().wait()
-            throw CaseStoreError.busy(location)
+            throw workers ? CaseStoreError.workersBusy(location) : CaseStoreError.busy(location)
+        }
+        return WriterLock { _ = try? own.close().wait() }
+    }
+
+    /// Takes the session advisory lock `key` on a connection of its own, waiting while
+    /// another connection holds it; it goes with the returned value, or with the process.
+    func waitForLock(_ key: Int64) throws -> WriterLock {
+        let own = try connect()
+        do {
+            try Session(connection: own).execute(sql: "SELECT pg_advisory_lock(?)", arguments: [key])
+        } catch {
+            _ = try? own.close().wait()
+            throw error
         }
         return WriterLock { _ = try? own.close().wait() }
     }
 
     /// The advisory-lock key of `cairn ingest`'s writer lock.
     static let writerLockKey: Int64 = 2400
+    /// The advisory-lock key of the stage that follows a drain of the work queue.
+    static let drainLockKey: Int64 = 2403
+
+    /// Whether `error` says the server could not be reached or the connection was cut
+    /// (closed, refused, the server shutting down or starting up), rather than that a
+    /// statement failed: what a worker waits out and retries.
+    static func isUnreachable(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError else { return false }
+        guard let state = error.serverInfo?[.sqlState] else { return true }
+        // Class 08: connection exception; 57P01-57P03: shutdown, crash shutdown, cannot connect now.
+        return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
+    }
 
     /// PostgreSQL checks its pages itself (and checksums them when the cluster was made
     /// with them); what Cairn can check is that the schema is the one it knows.

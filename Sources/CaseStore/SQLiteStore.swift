@@ -54,13 +54,13 @@ final class SQLiteStore: CaseStoreDriver {
     /// The writer lock is a `flock` on the database file, released by the kernel when
     /// the process ends, however it ends. Readers (`cairn incidents`, `cairn export`)
     /// are not affected.
-    func lockForWriting() throws -> WriterLock {
+    func lockForWriting(_ mode: WriterLockMode) throws -> WriterLock {
         // Safe: open gets the path as a NUL-terminated copy for the call.
         let descriptor = unsafe open(location, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw CaseStoreError.cannotCreate(path: location, reason: SystemError.describe())
         }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+        guard flock(descriptor, (mode == .alone ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0 else {
             let code = errno
             close(descriptor)
             if code == EWOULDBLOCK { throw CaseStoreError.busy(location) }

@@ -60,6 +60,8 @@ public enum StoreDialect: Sendable {
 /// What `StoreSession.serialize` orders appends by.
 public enum AppendLock: Int64, Sendable {
     case custody = 2401
+    /// Sources finishing (`CaseDatabase.finishSource`'s check for the same content).
+    case sources = 2402
 }
 
 extension StoreSession {
@@ -126,9 +128,9 @@ public protocol CaseStoreDriver: AnyObject, Sendable {
     @discardableResult
     func write<T>(_ body: (any StoreSession) throws -> T) throws -> T
 
-    /// Takes the case's writer lock for the life of the returned value (one `cairn
-    /// ingest` at a time), or throws `CaseStoreError.busy`.
-    func lockForWriting() throws -> WriterLock
+    /// Takes the case's writer lock for the life of the returned value, or throws
+    /// `CaseStoreError.busy` (or `.workersBusy`).
+    func lockForWriting(_ mode: WriterLockMode) throws -> WriterLock
 
     /// A store's own check of its storage: `["ok"]` when sound.
     func integrityCheck() throws -> [String]

@@ -75,6 +75,11 @@ public struct SourceResult: Sendable {
     /// Wall time spent writing this source's sightings to the case database (its
     /// batches and the final transaction that completes it).
     public var storeSeconds = 0.0
+    /// The source record the file has in the case, if it has one.
+    public var sourceID: Int64? = nil
+    /// Whether the file failed because the case store could not be reached (the
+    /// connection was cut): a worker gives such a file back instead of failing it.
+    public var storeUnreachable = false
 }
 
 /// What one run did.
@@ -184,6 +189,13 @@ public enum IngestError: Error, CustomStringConvertible {
     }
 }
 
+/// The rules a run matches and correlates with.
+struct LoadedRules: Sendable {
+    let set: RuleSet
+    let table: IndicatorTable
+    let correlation: CorrelationRules
+}
+
 /// Runs the pipeline: rules → readers (concurrently) → matcher → case store → DNS
 /// chains → correlation.
 public struct Ingestor: Sendable {
@@ -203,44 +215,11 @@ public struct Ingestor: Sendable {
         let started = ContinuousClock.now
         var report = IngestReport()
 
-        if let filter = options.filter, let problem = CaptureReader.filterProblem(filter) {
-            throw .filterDoesNotCompile(filter: filter, problem: problem)
-        }
-        let (rules, table, ruleCache, ruleTiming) = RuleSet.loadCompiled(
-            paths: options.rulePaths, cacheDirectory: options.tableCacheDirectory)
-        report.ruleErrors = rules.errors
-        report.ruleWarningCount = rules.warnings.count
-        report.indicatorCount = rules.indicators.count
-        report.ruleCache = ruleCache
-        report.ruleSeconds = ruleTiming.total
-        report.ruleKeyingSeconds = ruleTiming.keying
-        let correlation = CorrelationRuleFiles.load(rulePaths: options.rulePaths)
-        report.correlationErrors = correlation.diagnostics.map(\.description)
-
-        let database: CaseDatabase
-        do {
-            database = try CaseDatabase(location: options.databasePath)
-        } catch {
-            throw .cannotOpenCase(path: PostgresLocation.redactingPasswords(in: options.databasePath), cause: error)
-        }
-        let writerLock: WriterLock
-        do {
-            writerLock = try database.lockForWriting()
-        } catch let error as CaseStoreError {
-            throw .cannotLockCase(error)
-        } catch {
-            throw .caseStore(path: database.location, cause: error)
-        }
+        let rules = try loadRules(into: &report)
+        let database = try openCase()
+        let writerLock = try lockCase(database, .alone)
         defer { withExtendedLifetime(writerLock) {} }
-        let logSettings = LogSettings(
-            utcOffsetSeconds: options.utcOffsetSeconds, year: options.year,
-            maximumLineLength: options.maximumLineLength, maximumDecompressedBytes: options.maximumDecompressedBytes)
-        let runID = try onCase {
-            try database.beginRun(
-                version: options.version, rulesDigest: rules.digest, commandLine: options.commandLine,
-                logSettings: logSettings)
-        }
-        let indicatorRecords = IndicatorRecords(rules: rules, database: database)
+        let runID = try onCase { try beginRun(on: database, rules: rules) }
 
         let entries = InputDiscovery.entries(for: paths)
         var results = [SourceResult?](repeating: nil, count: entries.count)
@@ -259,12 +238,9 @@ public struct Ingestor: Sendable {
 
         let scanningPool = makeScanningPool()
         defer { scanningPool?.stop() }
-        let reader = SourceReader(
-            table: table, indicatorRecords: indicatorRecords, database: database,
-            writer: SightingWriter(database: database, indicatorRecords: indicatorRecords), runID: runID,
-            sightingBatchSize: sightingBatchSize,
-            filter: options.filter, logSettings: logSettings, progress: progress, lineRules: correlation.rules.hasLineRules ? correlation.rules : nil,
-            scanningPool: scanningPool, inflatesOnSecondThread: files.count < options.jobs)
+        let reader = makeReader(
+            database: database, runID: runID, rules: rules, progress: progress, scanningPool: scanningPool,
+            inflatesOnSecondThread: files.count < options.jobs)
         let fileResults = Self.forEachConcurrently(files, jobs: options.jobs) { file in
             reader.read(path: file.path)
         }
@@ -272,6 +248,90 @@ public struct Ingestor: Sendable {
         report.sources = results.compactMap { $0 }
         progress?.end()
 
+        try correlate(database: database, reader: reader, rules: rules, into: &report)
+        try onCase {
+            try database.finishRun(runID, succeeded: !report.hadProblems)
+            _ = try database.appendIngestCustodyEntry(
+                runID: runID, commandLine: options.commandLine, toolVersion: options.version, rulesDigest: rules.set.digest)
+        }
+        report.elapsedSeconds = secondsElapsed(since: started)
+        return report
+    }
+
+    /// The rules of a run: the indicators, compiled (from the cache when it has them), and
+    /// the correlation rules, with their problems noted in `report`. Throws when the
+    /// capture filter does not compile.
+    func loadRules(into report: inout IngestReport) throws(IngestError) -> LoadedRules {
+        if let filter = options.filter, let problem = CaptureReader.filterProblem(filter) {
+            throw .filterDoesNotCompile(filter: filter, problem: problem)
+        }
+        let (rules, table, ruleCache, ruleTiming) = RuleSet.loadCompiled(
+            paths: options.rulePaths, cacheDirectory: options.tableCacheDirectory)
+        report.ruleErrors = rules.errors
+        report.ruleWarningCount = rules.warnings.count
+        report.indicatorCount = rules.indicators.count
+        report.ruleCache = ruleCache
+        report.ruleSeconds = ruleTiming.total
+        report.ruleKeyingSeconds = ruleTiming.keying
+        let correlation = CorrelationRuleFiles.load(rulePaths: options.rulePaths)
+        report.correlationErrors = correlation.diagnostics.map(\.description)
+        return LoadedRules(set: rules, table: table, correlation: correlation.rules)
+    }
+
+    /// Opens (or creates) the case the options name.
+    func openCase() throws(IngestError) -> CaseDatabase {
+        do {
+            return try CaseDatabase(location: options.databasePath)
+        } catch {
+            throw .cannotOpenCase(path: PostgresLocation.redactingPasswords(in: options.databasePath), cause: error)
+        }
+    }
+
+    /// Takes the case's writer lock (`CaseDatabase.lockForWriting`).
+    func lockCase(_ database: CaseDatabase, _ mode: WriterLockMode) throws(IngestError) -> WriterLock {
+        do {
+            return try database.lockForWriting(mode)
+        } catch let error as CaseStoreError {
+            throw .cannotLockCase(error)
+        } catch {
+            throw .caseStore(path: database.location, cause: error)
+        }
+    }
+
+    /// How this run reads logs, as it records them.
+    var logSettings: LogSettings {
+        LogSettings(
+            utcOffsetSeconds: options.utcOffsetSeconds, year: options.year,
+            maximumLineLength: options.maximumLineLength, maximumDecompressedBytes: options.maximumDecompressedBytes)
+    }
+
+    /// Records the start of a run with these rules; returns its id.
+    func beginRun(on database: CaseDatabase, rules: LoadedRules) throws -> Int64 {
+        try database.beginRun(
+            version: options.version, rulesDigest: rules.set.digest, commandLine: options.commandLine,
+            logSettings: logSettings)
+    }
+
+    /// The reader of the run's sources, with its sightings writer.
+    func makeReader(
+        database: CaseDatabase, runID: Int64, rules: LoadedRules, progress: (any IngestProgress)?,
+        scanningPool: LineScanPool?, inflatesOnSecondThread: Bool
+    ) -> SourceReader {
+        let indicatorRecords = IndicatorRecords(rules: rules.set, database: database)
+        return SourceReader(
+            table: rules.table, indicatorRecords: indicatorRecords, database: database,
+            writer: SightingWriter(database: database, indicatorRecords: indicatorRecords), runID: runID,
+            sightingBatchSize: sightingBatchSize,
+            filter: options.filter, logSettings: logSettings, progress: progress,
+            lineRules: rules.correlation.hasLineRules ? rules.correlation : nil,
+            scanningPool: scanningPool, inflatesOnSecondThread: inflatesOnSecondThread)
+    }
+
+    /// The stage after the sources are read: DNS chains, host names, and the incidents
+    /// of the whole case, noted in `report`.
+    func correlate(
+        database: CaseDatabase, reader: SourceReader, rules: LoadedRules, into report: inout IngestReport
+    ) throws(IngestError) {
         let chains = try onCase {
             try DNSChainSearch(
                 database: database, reader: reader.withoutProgress, horizon: options.dnsHorizonSeconds * 1_000_000_000,
@@ -285,34 +345,27 @@ public struct Ingestor: Sendable {
 
         let correlationStarted = ContinuousClock.now
         report.incidentCount = try onCase { try database.correlateIncidents(Correlator()) }
-        if !correlation.rules.correlations.isEmpty {
+        let correlation = rules.correlation
+        if !correlation.correlations.isEmpty {
             // Only the sightings some base rule selects take part: the others are not held.
             var selected: [SightingFact] = []
             try onCase {
                 try database.forEachSightingFact { fact in
-                    if correlation.rules.selectsSighting(RuleIncidentBuilder.sighting(fact)) { selected.append(fact) }
+                    if correlation.selectsSighting(RuleIncidentBuilder.sighting(fact)) { selected.append(fact) }
                 }
             }
             let lineEvents = try onCase { try database.lineEvents() }
-            let ruleIncidents = RuleIncidentBuilder(rules: correlation.rules)
-                .incidents(facts: selected, lineEvents: lineEvents)
+            let ruleIncidents = RuleIncidentBuilder(rules: correlation).incidents(facts: selected, lineEvents: lineEvents)
             try onCase { try database.updateRuleIncidents(ruleIncidents) }
             report.incidentCount += ruleIncidents.count
         }
         report.correlationSeconds = secondsElapsed(since: correlationStarted)
-        try onCase {
-            try database.finishRun(runID, succeeded: !report.hadProblems)
-            _ = try database.appendIngestCustodyEntry(
-                runID: runID, commandLine: options.commandLine, toolVersion: options.version, rulesDigest: rules.digest)
-        }
-        report.elapsedSeconds = secondsElapsed(since: started)
-        return report
     }
 
     /// Does one step of the run on the case database; an error there stops the run
     /// and is kept as the cause (`IngestError.caseStore`).
     @discardableResult
-    private func onCase<Value>(_ step: () throws -> Value) throws(IngestError) -> Value {
+    func onCase<Value>(_ step: () throws -> Value) throws(IngestError) -> Value {
         do {
             return try step()
         } catch {

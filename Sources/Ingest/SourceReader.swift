@@ -33,6 +33,9 @@ struct SourceReader: Sendable {
     /// Whether a log read with the pool inflates on a thread of its own too (when the run
     /// has cores to spare: the reading thread is then the one that can hold the scanners up).
     var inflatesOnSecondThread = false
+    /// The worker's lease of the file it reads (`cairn worker`); nil for `cairn ingest`.
+    /// The source record is begun or recorded failed only while the lease holds.
+    var lease: QueueLease? = nil
 
     /// The same reader, telling no one of its progress.
     var withoutProgress: SourceReader {
@@ -57,7 +60,8 @@ struct SourceReader: Sendable {
                 result.status = .duplicate(existing)
                 return result
             }
-            let sourceID = try database.beginSource(path: path, size: file.size, kind: kind, runID: runID)
+            let sourceID = try database.beginSource(path: path, size: file.size, kind: kind, runID: runID, lease: lease)
+            result.sourceID = sourceID
             var collector = SightingCollector(
                 indicatorRecords: indicatorRecords, sourceID: sourceID, writer: writer, lineRules: lineRules,
                 batchSize: sightingBatchSize)
@@ -84,6 +88,8 @@ struct SourceReader: Sendable {
                 try database.setEventRange(source: sourceID, first: collector.firstEvent, last: collector.lastEvent)
             }
             if let writeError = written.error {
+                // A worker gives the file back when the case cannot be reached: not the file's fault.
+                if lease != nil, CaseDatabase.isUnreachable(writeError) { throw writeError }
                 summary.damage = "writing sightings failed: \(CaseDatabase.describe(writeError))"
             }
             let finishing = ContinuousClock.now
@@ -97,18 +103,24 @@ struct SourceReader: Sendable {
             case .failed(let reason): result.status = .failed("\(path): \(reason)")
             case .duplicate(let existing):
                 result.status = .duplicate(existing)
+                result.sourceID = nil
                 result.sightings = 0
                 result.suppressed = 0
             }
         } catch let error as InputFileError {
             result.status = .failed(error.description)
-            try? database.recordFailedSource(path: path, kind: result.kind, reason: error.reason, runID: runID)
+            result.sourceID = nil
+            try? database.recordFailedSource(path: path, kind: result.kind, reason: error.reason, runID: runID, lease: lease)
         } catch let error as CaptureError {
             result.status = .failed(error.description)
-            try? database.recordFailedSource(path: path, kind: result.kind, reason: error.message, runID: runID)
+            result.sourceID = nil
+            try? database.recordFailedSource(path: path, kind: result.kind, reason: error.message, runID: runID, lease: lease)
         } catch {
             result.status = .failed("\(path): \(CaseDatabase.describe(error))")
-            try? database.recordFailedSource(path: path, kind: result.kind, reason: "\(error)", runID: runID)
+            result.storeUnreachable = CaseDatabase.isUnreachable(error)
+            result.sourceID = nil
+            guard !result.storeUnreachable else { return result }
+            try? database.recordFailedSource(path: path, kind: result.kind, reason: "\(error)", runID: runID, lease: lease)
         }
         return result
     }

@@ -16,79 +16,19 @@ struct Ingest: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("Rule file or directory.", valueName: "DIR"))
-    var rules: [String] = ["Rules"]
-
-    @Option(name: .long, help: ArgumentHelp("Case database file.", valueName: "FILE"))
+    @Option(name: .long, help: ArgumentHelp("Case database: a file, or a postgresql:// URL.", valueName: "CASE"))
     var db = "cairn.sqlite"
 
-    @Option(name: .long, help: "Files read at once; the number of cores unless given.")
-    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
-
-    @Option(name: .long, help: ArgumentHelp("BPF expression applied to captures (tcpdump syntax).", valueName: "BPF"))
-    var filter: String?
-
-    @Option(name: .long, help: "Year of the first RFC 3164 log timestamp of each file (default: inferred from the file's modification time).")
-    var year: Int?
-
-    @Option(name: .long, help: ArgumentHelp("Time zone of log times written without one: UTC or an offset like +01:00.", valueName: "ZONE"))
-    var timezone: UTCOffset = UTCOffset(seconds: 0)
-
-    @Option(name: .long, help: ArgumentHelp(
-        "Log lines longer than this are cut; the cut is counted as the anomaly log.line_too_long. At most 64MiB.",
-        valueName: "SIZE"))
-    var lineLimit = ByteCount(LogReadingOptions.defaultMaximumLineLength)
-
-    @Option(name: .long, help: ArgumentHelp(
-        "The decompression-bomb guard: a gzip log is read up to this many decompressed bytes, and the file is reported as failed where it stopped.",
-        valueName: "SIZE"))
-    var decompressedLimit = ByteCount(LogReadingOptions.defaultMaximumDecompressedBytes)
-
-    @Option(name: .long, help: ArgumentHelp(
-        "How long after a DNS answer for a domain indicator a connection of the same host to one of its addresses is sighted as derived from it.",
-        valueName: "SECONDS"))
-    var dnsHorizon: Int64 = 3600
-
-    @Option(name: .long, help: ArgumentHelp(
-        "Where compiled rule sets are kept between runs (default: $XDG_CACHE_HOME/cairn, else $HOME/.cache/cairn).",
-        valueName: "DIR"))
-    var tableCache: String?
-
-    @Flag(name: .long, help: "Parse and compile the rules on every run; neither read nor write the table cache.")
-    var noTableCache = false
+    @OptionGroup var reading: ReadingOptions
 
     @Argument(help: "Capture and log files or directories.")
     var paths: [String]
-
-    /// `$XDG_CACHE_HOME/cairn`, else `$HOME/.cache/cairn`; nil when neither is set.
-    static func defaultTableCache(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
-        if let cache = environment["XDG_CACHE_HOME"], !cache.isEmpty { return cache + "/cairn" }
-        if let home = environment["HOME"], !home.isEmpty { return home + "/.cache/cairn" }
-        return nil
-    }
-
-    func validate() throws {
-        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
-        guard lineLimit.bytes >= ByteCount.smallestLineLimit, lineLimit.bytes <= UInt64(LogReader.largestLineLimit) else {
-            throw ValidationError("--line-limit must be between 64 bytes and 64MiB")
-        }
-        guard decompressedLimit.bytes >= 1 else { throw ValidationError("--decompressed-limit must be at least 1 byte") }
-        guard dnsHorizon >= 0, dnsHorizon <= 366 * 86_400 else {
-            throw ValidationError("--dns-horizon must be between 0 and 31622400 seconds (a year)")
-        }
-    }
 
     func run() throws {
         // Past a file size limit (`ulimit -f`), a write fails with EFBIG instead of the
         // process being killed: SQLite then rolls the transaction back and says so.
         signal(SIGXFSZ, SIG_IGN)
-        var options = IngestOptions(
-            rulePaths: rules, databasePath: db, jobs: jobs, filter: filter, year: year,
-            utcOffsetSeconds: timezone.seconds, commandLine: CommandLine.arguments.joined(separator: " "), version: cairnVersion)
-        options.dnsHorizonSeconds = dnsHorizon
-        options.maximumLineLength = Int(lineLimit.bytes)
-        options.maximumDecompressedBytes = decompressedLimit.bytes
-        options.tableCacheDirectory = noTableCache ? nil : tableCache ?? Self.defaultTableCache()
+        let options = reading.ingestOptions(database: db)
         let progress: TerminalProgress? = isatty(STDERR_FILENO) == 1 ? TerminalProgress() : nil
         let report: IngestReport
         do {
@@ -97,32 +37,45 @@ struct Ingest: ParsableCommand {
             printError("error: \(error)")
             throw ExitCode(exitSomethingFailed)
         }
-        for error in report.ruleErrors { printError(error.description) }
-        for error in report.correlationErrors { printError(error) }
-        for source in report.sources {
-            switch source.status {
-            case .complete: break
-            case .failed(let reason): printError("error: \(reason)")
-            case .duplicate(let existing):
-                let same = existing == source.path ? "" : " as \(existing)"
-                print("\(source.path): already in the case (same SHA-256\(same)); nothing added")
-            }
-            if let line = source.summary.unverifiedFromLine {
-                printError("note: \(source.path): \(ReadSummary.unverifiedLinesText(from: line, to: source.summary.lines))")
-            }
-            for note in source.summary.notes { printError("note: \(source.path): \(note)") }
-        }
-        for problem in report.chainProblems { printError("error: \(problem)") }
-        for name in report.hostNames.resolved {
-            printError("note: host \(name.name) is \(name.address) by the DHCP leases in the case: "
-                       + "\(name.sightings) log sighting(s) of it are grouped under that address")
-        }
-        for name in report.hostNames.ambiguous {
-            printError("note: host \(name.name) was leased \(name.addresses.joined(separator: ", ")) in the case: "
-                       + "its log sightings keep the name")
-        }
+        printRuleProblems(report)
+        for source in report.sources { printOutcome(source) }
+        printCorrelationNotes(report)
         print(Summary(report).text)
         if report.hadProblems { throw ExitCode(exitSomethingFailed) }
+    }
+}
+
+/// The problems of the rules a run loaded, on standard error.
+func printRuleProblems(_ report: IngestReport) {
+    for error in report.ruleErrors { printError(error.description) }
+    for error in report.correlationErrors { printError(error) }
+}
+
+/// What went wrong with a file, or what to know about it; nothing for a file read whole.
+func printOutcome(_ source: SourceResult) {
+    switch source.status {
+    case .complete: break
+    case .failed(let reason): printError("error: \(reason)")
+    case .duplicate(let existing):
+        let same = existing == source.path ? "" : " as \(existing)"
+        print("\(source.path): already in the case (same SHA-256\(same)); nothing added")
+    }
+    if let line = source.summary.unverifiedFromLine {
+        printError("note: \(source.path): \(ReadSummary.unverifiedLinesText(from: line, to: source.summary.lines))")
+    }
+    for note in source.summary.notes { printError("note: \(source.path): \(note)") }
+}
+
+/// The DNS-chain problems and host-name notes of the stage after reading.
+func printCorrelationNotes(_ report: IngestReport) {
+    for problem in report.chainProblems { printError("error: \(problem)") }
+    for name in report.hostNames.resolved {
+        printError("note: host \(name.name) is \(name.address) by the DHCP leases in the case: "
+                   + "\(name.sightings) log sighting(s) of it are grouped under that address")
+    }
+    for name in report.hostNames.ambiguous {
+        printError("note: host \(name.name) was leased \(name.addresses.joined(separator: ", ")) in the case: "
+                   + "its log sightings keep the name")
     }
 }
 
