@@ -162,7 +162,7 @@ let package = Package(
         ),
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Observations", "ByteParsing", "TestSupport"]),
         .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "CaseStore", "Ingest", "Observations", "TestSupport"]),
-        .testTarget(name: "IngestTests", dependencies: ["Ingest", "CaseStore", "Observations", "Indicators", "TestSupport"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "CaseStore", "Concurrency", "Observations", "Indicators", "TestSupport"]),
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets"]),
         // What issue 24's PostgreSQL case and work queue rely on, checked against a
         // throwaway server the tests start themselves (TestSupport's ThrowawayPostgres).
