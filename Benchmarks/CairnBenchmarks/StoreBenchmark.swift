@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CaseStore
+import Foundation
 import GRDBSQLite
 import Indicators
 import Observations
@@ -23,12 +24,15 @@ enum StoreBenchmark {
     static let ingestBatchSize = 65_536
 
     static func run(arguments: [String]) {
+        if let url = arguments.first(where: { $0.hasPrefix("postgresql://") }) {
+            return runOnPostgres(url: url, arguments: arguments.filter { $0 != url })
+        }
         let count = arguments.first.flatMap { Int($0) } ?? 1_000_000
         let batchSize = arguments.count > 1 ? Int(arguments[1]) ?? ingestBatchSize : ingestBatchSize
         let directory = makeDirectory()
         defer { _ = try? removeDirectory(directory) }
         do {
-            let cairn = try storeThroughCairn(count: count, batchSize: batchSize, path: directory + "/case.sqlite")
+            let cairn = try storeThroughCairn(count: count, batchSize: batchSize, location: directory + "/case.sqlite")
             let peer = try storeThroughPreparedStatement(from: directory + "/case.sqlite", into: directory + "/peer.sqlite")
             print("| store \(count) sightings | wall s | CPU s | sightings/s | × prepared-statement loop |")
             print("|---|---:|---:|---:|---:|")
@@ -42,14 +46,86 @@ enum StoreBenchmark {
         }
     }
 
-    static func storeThroughCairn(count: Int, batchSize: Int, path: String) throws -> (wall: Double, cpu: Double) {
-        let database = try CaseDatabase(location: path)
+    /// The same into a PostgreSQL case (an empty database at `url`). The floors: the same
+    /// rows copied by `psql`'s `\copy` (COPY … FROM STDIN through libpq, the server's
+    /// fastest way in) into an empty table made `LIKE sightings INCLUDING ALL` (the same
+    /// columns, checks and indexes) in the same database, once as it is and once with the
+    /// foreign keys of `sightings` too (LIKE does not copy them), which Cairn's table has.
+    static func runOnPostgres(url: String, arguments: [String]) {
+        let count = arguments.first.flatMap { Int($0) } ?? 1_000_000
+        let batchSize = arguments.count > 1 ? Int(arguments[1]) ?? ingestBatchSize : ingestBatchSize
+        let directory = makeDirectory()
+        defer { _ = try? removeDirectory(directory) }
+        do {
+            let walBefore = try psqlValue(url, "SELECT pg_current_wal_insert_lsn()")
+            let cairn = try storeThroughCairn(count: count, batchSize: batchSize, location: url)
+            let walBytes = try psqlValue(url, "SELECT pg_current_wal_insert_lsn() - '\(walBefore)'::pg_lsn")
+            let rows = directory + "/sightings.copy"
+            try psql(url, "\\copy (SELECT * FROM sightings ORDER BY id) TO '\(rows)'")
+            func copyFloor(foreignKeys: Bool) throws -> Double {
+                try psql(url, "CREATE TABLE floor_sightings (LIKE sightings INCLUDING ALL)")
+                if foreignKeys {
+                    try psql(url, """
+                        ALTER TABLE floor_sightings ADD FOREIGN KEY (source_id) REFERENCES sources(id) ON DELETE CASCADE,
+                            ADD FOREIGN KEY (indicator_id) REFERENCES indicators(id),
+                            ADD FOREIGN KEY (derived_from) REFERENCES resolutions(id) ON DELETE CASCADE
+                        """)
+                }
+                let start = Stopwatch()
+                try psql(url, "\\copy floor_sightings FROM '\(rows)'")
+                let wall = start.elapsed.wall
+                try psql(url, "DROP TABLE floor_sightings")
+                return wall
+            }
+            let bare = try copyFloor(foreignKeys: false)
+            let keyed = try copyFloor(foreignKeys: true)
+            print("| store \(count) sightings in PostgreSQL | wall s | sightings/s | × psql COPY, same keys |")
+            print("|---|---:|---:|---:|")
+            print("| psql `\\copy … FROM` (COPY through libpq), same rows, checks and indexes, no foreign keys | "
+                  + "\(format(bare)) | \(Int(Double(count) / bare)) | \(format(bare / keyed)) |")
+            print("| the same with the foreign keys of `sightings` (source, indicator, resolution) | "
+                  + "\(format(keyed)) | \(Int(Double(count) / keyed)) | 1.00 |")
+            print("| Cairn `appendSightings` (\(batchSize)-row batches) + `finishSource` | \(format(cairn.wall)) | "
+                  + "\(Int(Double(count) / cairn.wall)) | \(format(cairn.wall / keyed)) |")
+            print("WAL written by Cairn's inserts: \(walBytes) bytes, \((Int(walBytes) ?? 0) / max(count, 1)) a sighting")
+        } catch {
+            print("store benchmark failed: \(error)")
+            exit(1)
+        }
+    }
+
+    /// The one value `query` returns, as `psql` prints it unaligned.
+    static func psqlValue(_ url: String, _ query: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c", query]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ExportBenchmark.BenchmarkError("psql failed: \(query)") }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Runs one `psql` command on `url`, stopping at the first error.
+    static func psql(_ url: String, _ command: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", command]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ExportBenchmark.BenchmarkError("psql failed: \(command)") }
+    }
+
+    static func storeThroughCairn(count: Int, batchSize: Int, location: String) throws -> (wall: Double, cpu: Double) {
+        let database = try CaseDatabase(location: location)
         let run = try database.beginRun(version: "bench", rulesDigest: "", commandLine: "cairn-bench store")
         let indicators = (0..<10_000).map { index in
             Indicator(type: .ipv4, value: IPv4Address(0x5D00_0000 | UInt32(index)).description, ruleFile: "bench.txt", line: index + 1)
         }
         let indicatorIDs = try database.storeIndicators(indicators)
-        let sourceID = try database.beginSource(path: path + ".pcap", size: 0, kind: .pcap, runID: run)
+        let sourceID = try database.beginSource(path: "/bench/capture.pcap", size: 0, kind: .pcap, runID: run)
         var random = IndicatorBenchmark.Random(state: 7)
         var sightings: [NewSighting] = []
         sightings.reserveCapacity(count)

@@ -186,19 +186,24 @@ final class PostgresStore: CaseStoreDriver {
             try fetchValue(Int64.self, sql: sql + " RETURNING id", arguments: arguments)
         }
 
+        /// One statement for the whole batch: each column's values as one array parameter
+        /// (binary), the rows made by `unnest` on the server. A multi-row `VALUES` of
+        /// the same rows costs the server a parse and plan of 16 parameters a row.
         func insertSightings(_ sightings: [NewSighting]) throws {
-            // 16 columns a row; PostgreSQL takes at most 65,535 parameters a statement.
-            for start in stride(from: 0, to: sightings.count, by: Session.sightingsPerInsert) {
-                let rows = sightings[start..<min(start + Session.sightingsPerInsert, sightings.count)]
-                let placeholders = Array(repeating: SightingInsert.placeholders, count: rows.count).joined(separator: ", ")
-                var arguments = StoreArguments()
-                arguments.values.reserveCapacity(rows.count * 16)
-                for sighting in rows { SightingInsert.forEachValue(of: sighting) { arguments.append($0) } }
-                try execute(sql: SightingInsert.head + placeholders, arguments: arguments)
+            guard !sightings.isEmpty else { return }
+            var columns = SightingColumns.types.map { ColumnArray(type: $0, capacity: sightings.count) }
+            for sighting in sightings {
+                var index = 0
+                try SightingInsert.forEachValue(of: sighting) { value in
+                    try columns[index].append(value)
+                    index += 1
+                }
             }
+            var bindings = PostgresBindings(capacity: columns.count)
+            for column in columns { bindings.append(column) }
+            let query = PostgresQuery(unsafeSQL: SightingColumns.insert, binds: bindings)
+            _ = try connection.query(query, logger: PostgresStore.logger).wait()
         }
-
-        static let sightingsPerInsert = 2_000
 
         func serialize(_ lock: AppendLock) throws {
             try execute(sql: "SELECT pg_advisory_xact_lock(?)", arguments: [lock.rawValue])
@@ -273,5 +278,75 @@ final class PostgresStore: CaseStoreDriver {
             result.append(byte)
         }
         return String(decoding: result, as: UTF8.self)
+    }
+}
+
+/// The sightings insert as PostgreSQL runs it (`Session.insertSightings`): the columns of
+/// `SightingInsert.head`, each one array parameter.
+enum SightingColumns {
+    /// The element type of each column, in `SightingInsert.head`'s order.
+    static let types: [ColumnArray.Element] = [
+        .bigint, .text, .bigint, .bigint, .bigint, .text, .bigint, .text, .text, .text, .text, .text, .bigint, .bigint,
+        .bigint, .text,
+    ]
+
+    static let insert: String = {
+        let arrays = types.enumerated().map { index, type in "$\(index + 1)::\(type.rawValue)[]" }
+        return SightingInsert.head.replacingOccurrences(of: "VALUES", with: "")
+            + "SELECT * FROM unnest(" + arrays.joined(separator: ", ") + ")"
+    }()
+}
+
+/// One column of a batch as a one-dimensional PostgreSQL array in the binary format
+/// (`array_recv`): dimensions, whether there are NULLs, the element type, the length and
+/// lower bound, then each element's length (-1 for NULL) and bytes.
+struct ColumnArray: PostgresDynamicTypeEncodable {
+    enum Element: String {
+        case bigint, text
+    }
+
+    let type: Element
+    private var count: Int32 = 0
+    private var hasNull = false
+    private var elements: ByteBuffer
+
+    init(type: Element, capacity: Int) {
+        self.type = type
+        elements = ByteBufferAllocator().buffer(capacity: capacity * (type == .bigint ? 12 : 32))
+    }
+
+    /// Appends one value; throws when it is not of the column's type.
+    mutating func append(_ value: StoreValue) throws {
+        count += 1
+        switch (value, type) {
+        case (.null, _):
+            hasNull = true
+            elements.writeInteger(Int32(-1))
+        case (.integer(let integer), .bigint):
+            elements.writeInteger(Int32(8))
+            elements.writeInteger(integer)
+        case (.text(let text), .text):
+            let length = elements.writerIndex
+            elements.writeInteger(Int32(0))
+            let written = elements.writeString(text)
+            elements.setInteger(Int32(written), at: length)
+        default:
+            throw CaseStoreError.corruptRow("a sighting's \(value) is not \(type.rawValue)")
+        }
+    }
+
+    var psqlType: PostgresDataType { type == .bigint ? .int8Array : .textArray }
+    var psqlFormat: PostgresFormat { .binary }
+
+    func encode<JSONEncoder: PostgresJSONEncoder>(
+        into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>
+    ) {
+        buffer.writeInteger(Int32(1))  // dimensions
+        buffer.writeInteger(Int32(hasNull ? 1 : 0))
+        buffer.writeInteger((type == .bigint ? PostgresDataType.int8 : .text).rawValue)
+        buffer.writeInteger(count)
+        buffer.writeInteger(Int32(1))  // lower bound
+        var elements = elements
+        buffer.writeBuffer(&elements)
     }
 }
