@@ -90,33 +90,8 @@ public final class CaseDatabase: Sendable {
     /// One transaction. An indicator stored by an earlier run keeps the metadata it had
     /// then: a change of rules never alters what is already in the case.
     public func storeIndicators(_ indicators: [Indicator]) throws -> [Int64] {
-        try store.write { db in
-            let insert = """
-                INSERT INTO indicators (type, value, rule_file, rule_line, source, severity, confidence, tlp,
-                                        description)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (type, value, rule_file, rule_line) DO NOTHING
-                """
-            let select = "SELECT id FROM indicators WHERE type = ? AND value = ? AND rule_file = ? AND rule_line = ?"
-            var ids: [Int64] = []
-            ids.reserveCapacity(indicators.count)
-            for indicator in indicators {
-                let arguments: StoreArguments = [
-                    indicator.type.rawValue, indicator.value, indicator.ruleFile, indicator.line,
-                ]
-                let inserted = try db.insertedID(sql: insert, arguments: arguments + [
-                    indicator.source, indicator.severity, indicator.confidence, indicator.tlp, indicator.description,
-                ])
-                if let inserted {
-                    ids.append(inserted)
-                } else if let id = try db.fetchValue(Int64.self, sql: select, arguments: arguments) {
-                    ids.append(id)
-                } else {
-                    throw CaseStoreError.indicatorNotStored(indicator.value)
-                }
-            }
-            return ids
-        }
+        guard !indicators.isEmpty else { return [] }
+        return try store.write { db in try db.storeIndicators(indicators) }
     }
 
     // MARK: Sources

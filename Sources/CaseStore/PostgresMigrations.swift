@@ -14,14 +14,24 @@ extension PostgresSchema {
     static func migrate(_ session: PostgresStore.Session, location: String) throws {
         try session.execute(sql: "SELECT pg_advisory_xact_lock(?)", arguments: [migrationLockKey])
         try session.execute(sql: "CREATE TABLE IF NOT EXISTS grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
-        let applied = Set(try session.fetchValues(String.self, sql: "SELECT identifier FROM grdb_migrations"))
-        let known = migrations.map(\.name)
-        let unknown = applied.subtracting(known)
-        if !unknown.isEmpty { throw CaseStoreError.newerSchema(path: location, migrations: unknown.sorted()) }
-        for migration in migrations where !applied.contains(migration.name) {
+        for migration in try pendingMigrations(session, location: location) {
             try session.executeScript(migration.sql)
             try session.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES (?)", arguments: [migration.name])
         }
+    }
+
+    /// The migrations the case does not have yet, oldest first (all of them for an
+    /// empty database). Throws `newerSchema` when the case has migrations this version
+    /// does not know.
+    static func pendingMigrations(
+        _ session: PostgresStore.Session, location: String
+    ) throws -> [(name: String, sql: String)] {
+        let recorded = try session.fetchValue(Bool.self, sql: "SELECT to_regclass('grdb_migrations') IS NOT NULL") ?? false
+        let applied = recorded
+            ? Set(try session.fetchValues(String.self, sql: "SELECT identifier FROM grdb_migrations")) : []
+        let unknown = applied.subtracting(migrations.map(\.name))
+        if !unknown.isEmpty { throw CaseStoreError.newerSchema(path: location, migrations: unknown.sorted()) }
+        return migrations.filter { !applied.contains($0.name) }
     }
 
     /// The statements of a script, split at each `;` that is outside quotes ('…', "…"),

@@ -1,5 +1,6 @@
 import Concurrency
 import Foundation
+import Indicators
 import Logging
 import NIOCore
 import NIOPosix
@@ -29,7 +30,14 @@ final class PostgresStore: CaseStoreDriver {
         self.location = location.location
         configuration = try location.configuration()
         connection = Lock(nil)
-        try transaction("BEGIN") { session in try PostgresSchema.migrate(session, location: location.location) }
+        // Read first: a case that has every migration is not written to, so that read
+        // commands work on a hot standby and with a role that may only read.
+        let upToDate = try transaction(PostgresStore.readOnly) { session in
+            try PostgresSchema.pendingMigrations(session, location: location.location).isEmpty
+        }
+        if !upToDate {
+            try transaction("BEGIN") { session in try PostgresSchema.migrate(session, location: location.location) }
+        }
     }
 
     deinit {
@@ -37,8 +45,11 @@ final class PostgresStore: CaseStoreDriver {
     }
 
     func read<T>(_ body: (any StoreSession) throws -> T) throws -> T {
-        try transaction("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY") { try body($0) }
+        try transaction(PostgresStore.readOnly) { try body($0) }
     }
+
+    /// A read: one snapshot of the case for the whole transaction.
+    private static let readOnly = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
     func write<T>(_ body: (any StoreSession) throws -> T) throws -> T {
         try transaction("BEGIN") { try body($0) }
@@ -205,6 +216,32 @@ final class PostgresStore: CaseStoreDriver {
             _ = try connection.query(query, logger: PostgresStore.logger).wait()
         }
 
+        /// Two statements for the whole batch, where each statement is a round trip: an
+        /// insert of the rows `unnest` makes of one array per column, then the ids of
+        /// every indicator of the batch, found by joining the same arrays, in their order.
+        func storeIndicators(_ indicators: [Indicator]) throws -> [Int64] {
+            guard !indicators.isEmpty else { return [] }
+            var columns = IndicatorColumns.types.map { ColumnArray(type: $0, capacity: indicators.count) }
+            for indicator in indicators {
+                var index = 0
+                try IndicatorInsert.forEachValue(of: indicator) { value in
+                    try columns[index].append(value)
+                    index += 1
+                }
+            }
+            var all = PostgresBindings(capacity: columns.count)
+            for column in columns { all.append(column) }
+            _ = try connection.query(PostgresQuery(unsafeSQL: IndicatorColumns.insert, binds: all), logger: PostgresStore.logger).wait()
+            var keys = PostgresBindings(capacity: 4)
+            for column in columns.prefix(4) { keys.append(column) }
+            let rows = try connection.query(PostgresQuery(unsafeSQL: IndicatorColumns.select, binds: keys), logger: PostgresStore.logger).wait()
+            let ids = try rows.rows.map { try $0.decode(Int64.self) }
+            guard ids.count == indicators.count else {
+                throw CaseStoreError.indicatorNotStored(indicators.first?.value ?? "")
+            }
+            return ids
+        }
+
         func serialize(_ lock: AppendLock) throws {
             try execute(sql: "SELECT pg_advisory_xact_lock(?)", arguments: [lock.rawValue])
         }
@@ -290,11 +327,32 @@ enum SightingColumns {
         .bigint, .text,
     ]
 
-    static let insert: String = {
-        let arrays = types.enumerated().map { index, type in "$\(index + 1)::\(type.rawValue)[]" }
-        return SightingInsert.head.replacingOccurrences(of: "VALUES", with: "")
-            + "SELECT * FROM unnest(" + arrays.joined(separator: ", ") + ")"
-    }()
+    static let insert = SightingInsert.head.replacingOccurrences(of: "VALUES", with: "")
+        + "SELECT * FROM unnest(\(IndicatorColumns.arrays(types)))"
+}
+
+/// The indicators insert as PostgreSQL runs it (`Session.storeIndicators`).
+enum IndicatorColumns {
+    /// The element type of each column, in `IndicatorInsert.columns`' order.
+    static let types: [ColumnArray.Element] = [.text, .text, .text, .bigint, .text, .text, .bigint, .text, .text]
+
+    static let insert = """
+        INSERT INTO indicators (\(IndicatorInsert.columns))
+        SELECT * FROM unnest(\(arrays(types)))
+        ON CONFLICT (type, value, rule_file, rule_line) DO NOTHING
+        """
+
+    /// The ids of the indicators the first four arrays name, in the arrays' order.
+    static let select = """
+        SELECT i.id FROM unnest(\(arrays(types.prefix(4)))) WITH ORDINALITY AS k(type, value, rule_file, rule_line, n)
+        JOIN indicators i ON i.type = k.type AND i.value = k.value AND i.rule_file = k.rule_file AND i.rule_line = k.rule_line
+        ORDER BY k.n
+        """
+
+    /// `$1::text[], $2::bigint[]…`: one array parameter per column.
+    static func arrays(_ types: some Sequence<ColumnArray.Element>) -> String {
+        types.enumerated().map { index, type in "$\(index + 1)::\(type.rawValue)[]" }.joined(separator: ", ")
+    }
 }
 
 /// One column of a batch as a one-dimensional PostgreSQL array in the binary format

@@ -8,6 +8,7 @@ import Darwin
 #endif
 import Foundation
 import GRDB
+import Indicators
 
 /// A case in one SQLite file, through GRDB: one connection, serialized (a
 /// `DatabaseQueue`), in WAL mode with foreign keys on. The embedded default, and the
@@ -166,6 +167,10 @@ final class SQLiteStore: CaseStoreDriver {
 
         func insertedID(sql: String, arguments: StoreArguments) throws -> Int64? {
             try execute(sql: sql, arguments: arguments) > 0 ? db.lastInsertedRowID : nil
+        }
+
+        func storeIndicators(_ indicators: [Indicator]) throws -> [Int64] {
+            try IndicatorInsert.oneByOne(indicators, in: self)
         }
 
         func insertSightings(_ sightings: [NewSighting]) throws {

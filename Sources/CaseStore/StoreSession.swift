@@ -1,3 +1,4 @@
+import Indicators
 import Observations
 
 /// The case store interface, as the case's queries see it: one transaction on an SQLite
@@ -35,6 +36,11 @@ public protocol StoreSession {
 
     /// Inserts sightings: the hot path of an ingest, each store's fastest way.
     func insertSightings(_ sightings: [NewSighting]) throws
+
+    /// Inserts the indicators that are not stored yet (same type, value, rule file and
+    /// line) and returns the id of each, in the order given; each store's fastest way
+    /// (`IndicatorInsert`).
+    func storeIndicators(_ indicators: [Indicator]) throws -> [Int64]
 
     /// Waits until no other transaction holds `lock` (`AppendLock`), and holds it until
     /// this transaction ends: for appends that read the last row first (the custody

@@ -53,6 +53,10 @@ final class IndicatorRecords: Sendable {
                 }
             }
             guard !unstored.isEmpty else { return result }
+            // In the rule set's order: workers storing overlapping indicators at once then
+            // take the rows' locks in one order, so that neither waits for the other in a
+            // cycle (PostgreSQL would abort one as a deadlock).
+            unstored.sort()
             // storeIndicators keeps one row per (type, value, rule file, line): a rule
             // sighted in an earlier run gets its existing id back.
             let stored = try database.storeIndicators(unstored.map { indicators[$0] })
