@@ -16,19 +16,19 @@ extension CaseDatabase {
     public func appendResolutions(_ resolutions: [NewResolution]) throws {
         guard !resolutions.isEmpty else { return }
         try store.write { db in
-            for resolution in resolutions {
-                try db.execute(
-                    sql: """
-                        INSERT INTO resolutions (source_id, packet, time_ns, host, indicator_id, name, address)
-                        VALUES (?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
+            try db.insertRows(Self.resolutionInsert, resolutions.map { resolution in
+                [
                     resolution.sourceID, Int64(clamping: resolution.packet), resolution.time.nanoseconds,
                     resolution.host, resolution.indicatorID, resolution.name, resolution.address,
-                ])
-            }
+                ]
+            })
         }
     }
+
+    static let resolutionInsert = RowInsert(table: "resolutions", columns: [
+        ("source_id", .bigint), ("packet", .bigint), ("time_ns", .bigint), ("host", .text), ("indicator_id", .bigint),
+        ("name", .text), ("address", .text),
+    ])
 
     /// Records the range of event times a source's observations had, for the overlap
     /// test of `pendingDerivations`.

@@ -18,20 +18,20 @@ extension CaseDatabase {
     public func appendHostAddresses(_ evidence: [NewHostAddress]) throws {
         guard !evidence.isEmpty else { return }
         try store.write { db in
-            for item in evidence {
+            try db.insertRows(Self.hostAddressInsert, evidence.map { item in
                 let locator = CaseDatabase.locatorColumns(item.locator)
-                try db.execute(
-                    sql: """
-                        INSERT INTO host_addresses (source_id, locator_kind, locator, time_ns, name, address)
-                        VALUES (?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
+                return [
                     item.sourceID, locator.kind, Int64(clamping: locator.number), item.time.nanoseconds, item.name,
                     item.address,
-                ])
-            }
+                ]
+            })
         }
     }
+
+    static let hostAddressInsert = RowInsert(table: "host_addresses", columns: [
+        ("source_id", .bigint), ("locator_kind", .text), ("locator", .bigint), ("time_ns", .bigint), ("name", .text),
+        ("address", .text),
+    ])
 
     /// Every lease stored, in the order read.
     public func hostAddresses() throws -> [NewHostAddress] {

@@ -210,10 +210,18 @@ final class PostgresStore: CaseStoreDriver {
                     index += 1
                 }
             }
-            var bindings = PostgresBindings(capacity: columns.count)
-            for column in columns { bindings.append(column) }
-            let query = PostgresQuery(unsafeSQL: SightingColumns.insert, binds: bindings)
-            _ = try connection.query(query, logger: PostgresStore.logger).wait()
+            try run(SightingColumns.insert, columns)
+        }
+
+        func insertRows(_ insert: RowInsert, _ rows: [StoreArguments]) throws {
+            guard !rows.isEmpty else { return }
+            var columns = insert.columns.map { ColumnArray(type: $0.type, capacity: rows.count) }
+            for row in rows {
+                for (index, value) in row.values.enumerated() { try columns[index].append(value) }
+            }
+            let sql = "INSERT INTO \(insert.table) (\(insert.columns.map(\.name).joined(separator: ", "))) "
+                + "SELECT * FROM unnest(\(ColumnArray.parameters(insert.columns.map(\.type))))"
+            try run(sql, columns)
         }
 
         /// Two statements for the whole batch, where each statement is a round trip: an
@@ -229,13 +237,8 @@ final class PostgresStore: CaseStoreDriver {
                     index += 1
                 }
             }
-            var all = PostgresBindings(capacity: columns.count)
-            for column in columns { all.append(column) }
-            _ = try connection.query(PostgresQuery(unsafeSQL: IndicatorColumns.insert, binds: all), logger: PostgresStore.logger).wait()
-            var keys = PostgresBindings(capacity: 4)
-            for column in columns.prefix(4) { keys.append(column) }
-            let rows = try connection.query(PostgresQuery(unsafeSQL: IndicatorColumns.select, binds: keys), logger: PostgresStore.logger).wait()
-            let ids = try rows.rows.map { try $0.decode(Int64.self) }
+            try run(IndicatorColumns.insert, columns)
+            let ids = try run(IndicatorColumns.select, columns.prefix(4)).rows.map { try $0.decode(Int64.self) }
             guard ids.count == indicators.count else {
                 throw CaseStoreError.indicatorNotStored(indicators.first?.value ?? "")
             }
@@ -250,6 +253,14 @@ final class PostgresStore: CaseStoreDriver {
         /// protocol's rules: no arguments.
         func executeScript(_ script: String) throws {
             for statement in PostgresSchema.statements(of: script) { try execute(sql: statement) }
+        }
+
+        /// Runs `sql`, whose parameters are `columns`, one array each.
+        @discardableResult
+        private func run(_ sql: String, _ columns: some Collection<ColumnArray>) throws -> PostgresQueryResult {
+            var bindings = PostgresBindings(capacity: columns.count)
+            for column in columns { bindings.append(column) }
+            return try connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: PostgresStore.logger).wait()
         }
 
         /// Runs `sql`, whose arguments are numbered already (`$1`…).
@@ -322,53 +333,49 @@ final class PostgresStore: CaseStoreDriver {
 /// `SightingInsert.head`, each one array parameter.
 enum SightingColumns {
     /// The element type of each column, in `SightingInsert.head`'s order.
-    static let types: [ColumnArray.Element] = [
+    static let types: [RowInsert.ColumnType] = [
         .bigint, .text, .bigint, .bigint, .bigint, .text, .bigint, .text, .text, .text, .text, .text, .bigint, .bigint,
         .bigint, .text,
     ]
 
     static let insert = SightingInsert.head.replacingOccurrences(of: "VALUES", with: "")
-        + "SELECT * FROM unnest(\(IndicatorColumns.arrays(types)))"
+        + "SELECT * FROM unnest(\(ColumnArray.parameters(types)))"
 }
 
 /// The indicators insert as PostgreSQL runs it (`Session.storeIndicators`).
 enum IndicatorColumns {
     /// The element type of each column, in `IndicatorInsert.columns`' order.
-    static let types: [ColumnArray.Element] = [.text, .text, .text, .bigint, .text, .text, .bigint, .text, .text]
+    static let types: [RowInsert.ColumnType] = [.text, .text, .text, .bigint, .text, .text, .bigint, .text, .text]
 
     static let insert = """
         INSERT INTO indicators (\(IndicatorInsert.columns))
-        SELECT * FROM unnest(\(arrays(types)))
+        SELECT * FROM unnest(\(ColumnArray.parameters(types)))
         ON CONFLICT (type, value, rule_file, rule_line) DO NOTHING
         """
 
     /// The ids of the indicators the first four arrays name, in the arrays' order.
     static let select = """
-        SELECT i.id FROM unnest(\(arrays(types.prefix(4)))) WITH ORDINALITY AS k(type, value, rule_file, rule_line, n)
+        SELECT i.id FROM unnest(\(ColumnArray.parameters(types.prefix(4)))) WITH ORDINALITY AS k(type, value, rule_file, rule_line, n)
         JOIN indicators i ON i.type = k.type AND i.value = k.value AND i.rule_file = k.rule_file AND i.rule_line = k.rule_line
         ORDER BY k.n
         """
-
-    /// `$1::text[], $2::bigint[]…`: one array parameter per column.
-    static func arrays(_ types: some Sequence<ColumnArray.Element>) -> String {
-        types.enumerated().map { index, type in "$\(index + 1)::\(type.rawValue)[]" }.joined(separator: ", ")
-    }
 }
 
 /// One column of a batch as a one-dimensional PostgreSQL array in the binary format
 /// (`array_recv`): dimensions, whether there are NULLs, the element type, the length and
 /// lower bound, then each element's length (-1 for NULL) and bytes.
 struct ColumnArray: PostgresDynamicTypeEncodable {
-    enum Element: String {
-        case bigint, text
-    }
-
-    let type: Element
+    let type: RowInsert.ColumnType
     private var count: Int32 = 0
     private var hasNull = false
     private var elements: ByteBuffer
 
-    init(type: Element, capacity: Int) {
+    /// `$1::text[], $2::bigint[]…`: one array parameter per column.
+    static func parameters(_ types: some Sequence<RowInsert.ColumnType>) -> String {
+        types.enumerated().map { index, type in "$\(index + 1)::\(type.rawValue)[]" }.joined(separator: ", ")
+    }
+
+    init(type: RowInsert.ColumnType, capacity: Int) {
         self.type = type
         elements = ByteBufferAllocator().buffer(capacity: capacity * (type == .bigint ? 12 : 32))
     }

@@ -11,20 +11,20 @@ extension CaseDatabase {
     public func appendLineEvents(_ events: [NewLineEvent]) throws {
         guard !events.isEmpty else { return }
         try store.write { db in
-            for event in events {
-                try db.execute(
-                    sql: """
-                        INSERT INTO line_events (source_id, line, byte_offset, time_ns, host, log_src, log_dst, base_rules)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
+            try db.insertRows(Self.lineEventInsert, events.map { event in
+                [
                     event.sourceID, Int64(clamping: event.line), Int64(clamping: event.offset),
                     event.time.nanoseconds, event.host, event.logSource, event.logDestination,
                     event.baseRules.joined(separator: ","),
-                ])
-            }
+                ]
+            })
         }
     }
+
+    static let lineEventInsert = RowInsert(table: "line_events", columns: [
+        ("source_id", .bigint), ("line", .bigint), ("byte_offset", .bigint), ("time_ns", .bigint), ("host", .text),
+        ("log_src", .text), ("log_dst", .text), ("base_rules", .text),
+    ])
 
     /// The stored line events of sources that are not being read.
     public func lineEvents() throws -> [StoredLineEvent] {

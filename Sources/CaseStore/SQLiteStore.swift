@@ -169,6 +169,11 @@ final class SQLiteStore: CaseStoreDriver {
             try execute(sql: sql, arguments: arguments) > 0 ? db.lastInsertedRowID : nil
         }
 
+        func insertRows(_ insert: RowInsert, _ rows: [StoreArguments]) throws {
+            let sql = insert.sql
+            for row in rows { try execute(sql: sql, arguments: row) }
+        }
+
         func storeIndicators(_ indicators: [Indicator]) throws -> [Int64] {
             try IndicatorInsert.oneByOne(indicators, in: self)
         }

@@ -37,6 +37,11 @@ public protocol StoreSession {
     /// Inserts sightings: the hot path of an ingest, each store's fastest way.
     func insertSightings(_ sightings: [NewSighting]) throws
 
+    /// Inserts `rows` into `insert`'s table, in one statement where each statement is a
+    /// round trip (PostgreSQL), one per row where statements are cheap (SQLite): for
+    /// the evidence a batch of sightings brings along (leases, resolutions, line events).
+    func insertRows(_ insert: RowInsert, _ rows: [StoreArguments]) throws
+
     /// Inserts the indicators that are not stored yet (same type, value, rule file and
     /// line) and returns the id of each, in the order given; each store's fastest way
     /// (`IndicatorInsert`).
@@ -60,6 +65,23 @@ public enum StoreDialect: Sendable {
         case .sqlite: "LIKE"
         case .postgres: "ILIKE"
         }
+    }
+}
+
+/// A table's insert of many rows (`StoreSession.insertRows`): the columns, each with
+/// the type of its values.
+public struct RowInsert: Sendable {
+    public enum ColumnType: String, Sendable {
+        case bigint, text
+    }
+
+    let table: String
+    let columns: [(name: String, type: ColumnType)]
+
+    /// The one-row statement.
+    var sql: String {
+        "INSERT INTO \(table) (\(columns.map(\.name).joined(separator: ", "))) VALUES ("
+            + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
     }
 }
 
