@@ -302,10 +302,16 @@ extension CaseDatabase {
         let last = try db.fetchOne(sql: "SELECT id, entry_hash FROM custody_entries ORDER BY id DESC LIMIT 1")
         let lastID: Int64 = try last?.decode(forColumn: "id") ?? 0
         let previous: String = try last?.decode(forColumn: "entry_hash") ?? CustodyChain.genesis
+        // The text as the store keeps it (U+0000 as U+FFFD: `String.storeValue`), so that
+        // the hash is over what is stored and the entry verifies when read back. The file
+        // lists are stored as JSON, which escapes U+0000.
+        func stored(_ text: String) -> String {
+            if case .text(let kept) = text.storeValue { kept } else { text }
+        }
         var entry = CustodyEntry(
-            id: lastID + 1, recordedAt: CustodyChain.now(), user: user, host: host, action: action.rawValue,
-            commandLine: PostgresLocation.redactingPasswords(in: commandLine), toolVersion: toolVersion,
-            rulesDigest: rulesDigest,
+            id: lastID + 1, recordedAt: CustodyChain.now(), user: stored(user), host: stored(host),
+            action: action.rawValue, commandLine: stored(PostgresLocation.redactingPasswords(in: commandLine)),
+            toolVersion: stored(toolVersion), rulesDigest: stored(rulesDigest),
             inputs: inputs, outputs: outputs, previousHash: previous)
         entry.entryHash = entry.computedHash
         try db.execute(
