@@ -389,6 +389,10 @@ public enum CaseStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     case busy(String)
     /// A `postgresql://` URL that cannot be used (its password removed).
     case badLocation(url: String, reason: String)
+    /// A case is copied only into a new or empty one: this one holds rows in these tables.
+    case destinationNotEmpty(String, tables: [String])
+    /// A copy into this case was refused, or did not check out, and rolled back.
+    case copyRefused(destination: String, reason: String)
 
     public var description: String {
         switch self {
@@ -403,6 +407,11 @@ public enum CaseStoreError: Error, Sendable, Equatable, CustomStringConvertible 
             "case database \(path) was written by a newer version of Cairn (schema \(migrations.joined(separator: ", ")) "
                 + "is unknown to this one); open it with that version or newer. It was not changed."
         case .badLocation(let url, let reason): "case database \(url): \(reason)"
+        case .destinationNotEmpty(let location, let tables):
+            "case database \(location) is not empty (it holds rows in \(tables.joined(separator: ", "))): a case is "
+                + "copied only into a new or empty case database. It was not changed."
+        case .copyRefused(let destination, let reason):
+            "the case was not copied to \(destination): \(reason). It was not changed."
         case .busy(let path):
             "another cairn ingest is writing to case database \(path); wait for it to finish, or use another --db"
         case .backupExists(let backup):

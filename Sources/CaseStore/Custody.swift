@@ -34,6 +34,11 @@ public enum CustodyAction: String, Sendable, CaseIterable {
     case ingest
     /// A `cairn export`: outputs are the files of the evidence package.
     case export
+    /// A `cairn case copy` into this case (`CaseDatabase.copy(to:commandLine:toolVersion:)`):
+    /// the entry after the copied log's last, in the copy; the command line names the
+    /// source and the destination; inputs and outputs are empty (a case store is no file
+    /// to hash).
+    case copy
 }
 
 /// One entry of the custody log: who did what, when, to which files, chained to the
@@ -53,7 +58,8 @@ public struct CustodyEntry: Codable, Sendable, Hashable {
     public var user: String
     /// The host name of the machine.
     public var host: String
-    /// `ingest` or `export` (text, so a newer action still reads back).
+    /// `ingest`, `export` or `copy` (`CustodyAction`; text, so a newer action still reads
+    /// back).
     public var action: String
     public var commandLine: String
     public var toolVersion: String
