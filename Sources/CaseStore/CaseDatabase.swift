@@ -385,6 +385,10 @@ public enum CaseStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     case leaseLost(String)
     /// The work queue was asked of a case that is not in PostgreSQL.
     case queueNeedsPostgreSQL(String)
+    /// A case is copied only into a new or empty one: this one holds rows in these tables.
+    case destinationNotEmpty(String, tables: [String])
+    /// A copy into this case was refused, or did not check out, and rolled back.
+    case copyRefused(destination: String, reason: String)
 
     public var description: String {
         switch self {
@@ -407,6 +411,11 @@ public enum CaseStoreError: Error, Sendable, Equatable, CustomStringConvertible 
         case .queueNeedsPostgreSQL(let location):
             "\(location) is not a PostgreSQL case: the work queue (cairn queue, cairn worker) is that of a shared case "
                 + "(--db postgresql://…); ingest into an SQLite case with cairn ingest"
+        case .destinationNotEmpty(let location, let tables):
+            "case database \(location) is not empty (it holds rows in \(tables.joined(separator: ", "))): a case is "
+                + "copied only into a new or empty case database. It was not changed."
+        case .copyRefused(let destination, let reason):
+            "the case was not copied to \(destination): \(reason). It was not changed."
         case .busy(let path):
             "another cairn ingest is writing to case database \(path); wait for it to finish, or use another --db"
         case .backupExists(let backup):

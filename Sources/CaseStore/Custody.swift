@@ -34,6 +34,11 @@ public enum CustodyAction: String, Sendable, CaseIterable {
     case ingest
     /// A `cairn export`: outputs are the files of the evidence package.
     case export
+    /// A `cairn case copy` into this case (`CaseDatabase.copy(to:commandLine:toolVersion:)`):
+    /// the entry after the copied log's last, in the copy; the command line names the
+    /// source and the destination; inputs and outputs are empty (a case store is no file
+    /// to hash).
+    case copy
 }
 
 /// One entry of the custody log: who did what, when, to which files, chained to the
@@ -53,7 +58,8 @@ public struct CustodyEntry: Codable, Sendable, Hashable {
     public var user: String
     /// The host name of the machine.
     public var host: String
-    /// `ingest` or `export` (text, so a newer action still reads back).
+    /// `ingest`, `export` or `copy` (`CustodyAction`; text, so a newer action still reads
+    /// back).
     public var action: String
     public var commandLine: String
     public var toolVersion: String
@@ -285,66 +291,85 @@ extension CaseDatabase {
         user: String = CustodyChain.currentUser(), host: String = CustodyChain.currentHost()
     ) throws -> CustodyEntry {
         try store.write { db in
-            // Workers of one PostgreSQL case append too: the last entry read here must
-            // still be the last when this one is inserted.
-            try db.serialize(.custody)
-            let last = try db.fetchOne(sql: "SELECT id, entry_hash FROM custody_entries ORDER BY id DESC LIMIT 1")
-            let lastID: Int64 = try last?.decode(forColumn: "id") ?? 0
-            let previous: String = try last?.decode(forColumn: "entry_hash") ?? CustodyChain.genesis
-            var entry = CustodyEntry(
-                id: lastID + 1, recordedAt: CustodyChain.now(), user: user, host: host, action: action.rawValue,
-                commandLine: PostgresLocation.redactingPasswords(in: commandLine), toolVersion: toolVersion,
-                rulesDigest: rulesDigest,
-                inputs: inputs, outputs: outputs, previousHash: previous)
-            entry.entryHash = entry.computedHash
-            try db.execute(
-                sql: """
-                    INSERT INTO custody_entries (id, recorded_at, "user", host, action, command_line, tool_version,
-                                                 rules_digest, inputs, outputs, previous_hash, entry_hash)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    entry.id, entry.recordedAt, entry.user, entry.host, entry.action, entry.commandLine,
-                    entry.toolVersion, entry.rulesDigest, CustodyChain.json(inputs), CustodyChain.json(outputs),
-                    entry.previousHash, entry.entryHash,
-                ])
-            return entry
+            try CaseDatabase.appendCustodyEntry(
+                action: action, commandLine: commandLine, toolVersion: toolVersion, rulesDigest: rulesDigest,
+                inputs: inputs, outputs: outputs, user: user, host: host, in: db)
         }
+    }
+
+    /// `appendCustodyEntry` in the transaction of `db`.
+    static func appendCustodyEntry(
+        action: CustodyAction, commandLine: String, toolVersion: String, rulesDigest: String,
+        inputs: [CustodyFile], outputs: [CustodyFile], user: String, host: String, in db: any StoreSession
+    ) throws -> CustodyEntry {
+        // Workers of one PostgreSQL case append too: the last entry read here must
+        // still be the last when this one is inserted.
+        try db.serialize(.custody)
+        let last = try db.fetchOne(sql: "SELECT id, entry_hash FROM custody_entries ORDER BY id DESC LIMIT 1")
+        let lastID: Int64 = try last?.decode(forColumn: "id") ?? 0
+        let previous: String = try last?.decode(forColumn: "entry_hash") ?? CustodyChain.genesis
+        // The text as the store keeps it (U+0000 as U+FFFD: `String.storeValue`), so that
+        // the hash is over what is stored and the entry verifies when read back. The file
+        // lists are stored as JSON, which escapes U+0000.
+        func stored(_ text: String) -> String {
+            if case .text(let kept) = text.storeValue { kept } else { text }
+        }
+        var entry = CustodyEntry(
+            id: lastID + 1, recordedAt: CustodyChain.now(), user: stored(user), host: stored(host),
+            action: action.rawValue, commandLine: stored(PostgresLocation.redactingPasswords(in: commandLine)),
+            toolVersion: stored(toolVersion), rulesDigest: stored(rulesDigest),
+            inputs: inputs, outputs: outputs, previousHash: previous)
+        entry.entryHash = entry.computedHash
+        try db.execute(
+            sql: """
+                INSERT INTO custody_entries (id, recorded_at, "user", host, action, command_line, tool_version,
+                                             rules_digest, inputs, outputs, previous_hash, entry_hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                entry.id, entry.recordedAt, entry.user, entry.host, entry.action, entry.commandLine,
+                entry.toolVersion, entry.rulesDigest, CustodyChain.json(inputs), CustodyChain.json(outputs),
+                entry.previousHash, entry.entryHash,
+            ])
+        return entry
     }
 
     /// Every custody entry, oldest first. A file list that is not valid JSON is an error
     /// (`CaseStoreError.corruptRow`).
     public func custodyEntries() throws -> [CustodyEntry] {
-        try store.read { db in
-            try db.fetchAll(sql: """
-                SELECT id, recorded_at, "user", host, action, command_line, tool_version, rules_digest,
-                       inputs, outputs, previous_hash, entry_hash
-                FROM custody_entries ORDER BY id
-                """
-            ).map { row in
-                let id: Int64 = try row.decode(forColumn: "id")
-                func files(_ column: String) throws -> [CustodyFile] {
-                    let text: String = try row.decode(forColumn: column)
-                    do {
-                        return try JSONDecoder().decode([CustodyFile].self, from: Data(text.utf8))
-                    } catch {
-                        throw CaseStoreError.corruptRow("custody entry \(id) has unreadable \(column)")
-                    }
+        try store.read { db in try CaseDatabase.custodyEntries(in: db) }
+    }
+
+    /// `custodyEntries()` in the transaction of `db`.
+    static func custodyEntries(in db: any StoreSession) throws -> [CustodyEntry] {
+        try db.fetchAll(sql: """
+            SELECT id, recorded_at, "user", host, action, command_line, tool_version, rules_digest,
+                   inputs, outputs, previous_hash, entry_hash
+            FROM custody_entries ORDER BY id
+            """
+        ).map { row in
+            let id: Int64 = try row.decode(forColumn: "id")
+            func files(_ column: String) throws -> [CustodyFile] {
+                let text: String = try row.decode(forColumn: column)
+                do {
+                    return try JSONDecoder().decode([CustodyFile].self, from: Data(text.utf8))
+                } catch {
+                    throw CaseStoreError.corruptRow("custody entry \(id) has unreadable \(column)")
                 }
-                return CustodyEntry(
-                    id: id,
-                    recordedAt: try row.decode(forColumn: "recorded_at"),
-                    user: try row.decode(forColumn: "user"),
-                    host: try row.decode(forColumn: "host"),
-                    action: try row.decode(forColumn: "action"),
-                    commandLine: try row.decode(forColumn: "command_line"),
-                    toolVersion: try row.decode(forColumn: "tool_version"),
-                    rulesDigest: try row.decode(forColumn: "rules_digest"),
-                    inputs: try files("inputs"),
-                    outputs: try files("outputs"),
-                    previousHash: try row.decode(forColumn: "previous_hash"),
-                    entryHash: try row.decode(forColumn: "entry_hash"))
             }
+            return CustodyEntry(
+                id: id,
+                recordedAt: try row.decode(forColumn: "recorded_at"),
+                user: try row.decode(forColumn: "user"),
+                host: try row.decode(forColumn: "host"),
+                action: try row.decode(forColumn: "action"),
+                commandLine: try row.decode(forColumn: "command_line"),
+                toolVersion: try row.decode(forColumn: "tool_version"),
+                rulesDigest: try row.decode(forColumn: "rules_digest"),
+                inputs: try files("inputs"),
+                outputs: try files("outputs"),
+                previousHash: try row.decode(forColumn: "previous_hash"),
+                entryHash: try row.decode(forColumn: "entry_hash"))
         }
     }
 

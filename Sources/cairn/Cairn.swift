@@ -12,7 +12,7 @@ struct Cairn: ParsableCommand {
         version: cairnVersion,
         subcommands: [
             Ingest.self, Incidents.self, Show.self, Triage.self, Sightings.self, Sources.self, Rules.self, Export.self, Verify.self,
-            Custody.self, Keys.self, Explain.self, Queue.self, Worker.self,
+            Custody.self, Keys.self, Explain.self, Queue.self, Worker.self, Case.self,
         ]
     )
 }

@@ -41,6 +41,19 @@ func custodyChain(store: StoreKind) throws {
     #expect(verification.ok && verification.firstBrokenID == nil && verification.entryCount == 3)
 }
 
+@Test("an entry whose text holds U+0000 is hashed as stored (U+FFFD) and verifies", arguments: StoreKind.available)
+func nulInEntryText(store: StoreKind) throws {
+    let directory = try TemporaryDirectory()
+    let database = try CaseDatabase(location: store.newLocation(sqlitePath: directory.file("case.sqlite")))
+    let written = try database.appendCustodyEntry(
+        action: .export, commandLine: "cairn export \u{0}", toolVersion: "1\u{0}", rulesDigest: "\u{0}",
+        inputs: [CustodyFile(path: "a\u{0}b", sha256: "00", bytes: 1)], outputs: [], user: "eve\u{0}", host: "h\u{0}")
+    #expect(written.commandLine == "cairn export \u{FFFD}" && written.user == "eve\u{FFFD}")
+    #expect(written.inputs[0].path == "a\u{0}b")  // JSON escapes it
+    #expect(try database.custodyEntries() == [written])
+    #expect(try database.verifyCustody().ok)
+}
+
 @Test("UPDATE, DELETE and TRUNCATE on custody entries abort", arguments: StoreKind.available, [
     "UPDATE custody_entries SET \"user\" = 'mallory' WHERE id = 2",
     "DELETE FROM custody_entries WHERE id = 3",

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `cairn rules check` covers correlation rules too: their errors are `file:line:column`
 /// and fail the check; indicator files beside them still load.
@@ -108,4 +109,44 @@ import Testing
                     ["--decompressed-limit", "99999999999T"]] {
         #expect(try settings(refused).status == 64, "\(refused)")
     }
+}
+
+/// `cairn case copy`: an ingested case into PostgreSQL (SQLite when this machine has no
+/// server) and from there into the file handed to investigators, whose custody log
+/// `cairn custody verify` checks and whose incidents are the original's.
+@Test func caseCopyMakesAHandoffFileThatVerifies() throws {
+    guard let cairn = Fixtures.cairnExecutable else {
+        Issue.record("the cairn executable was not found beside the test bundle")
+        return
+    }
+    let directory = try Fixtures.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    func run(_ arguments: [String]) throws -> (status: Int32, text: String) {
+        let (status, output) = try Fixtures.run(cairn, arguments)
+        return (status, String(decoding: output, as: UTF8.self))
+    }
+    let database = directory.appendingPathComponent("case.sqlite").path
+    #expect(try run(["ingest", "--rules", Fixtures.rules, "--db", database, Fixtures.sampleData]).status == 0)
+    let shared = ThrowawayPostgres.binaries == nil
+        ? directory.appendingPathComponent("shared.sqlite").path : try ThrowawayPostgres.shared.get().newDatabaseURL()
+    let handoff = directory.appendingPathComponent("handoff.sqlite").path
+
+    let toShared = try run(["case", "copy", "--from", database, "--to", shared])
+    #expect(toShared.status == 0, "\(toShared.text)")
+    #expect(toShared.text.contains("\nsightings "), "\(toShared.text)")
+    #expect(toShared.text.contains("custody log ok"), "\(toShared.text)")
+    let toHandoff = try run(["case", "copy", "--from", shared, "--to", handoff])
+    #expect(toHandoff.status == 0, "\(toHandoff.text)")
+
+    let verify = try run(["custody", "verify", "--db", handoff])
+    #expect(verify.status == 0 && verify.text.contains("custody log ok"), "\(verify.text)")
+    let list = try run(["custody", "list", "--db", handoff, "--format", "json"])
+    let entries = try #require(try JSONSerialization.jsonObject(with: Data(list.text.utf8)) as? [[String: Any]])
+    #expect(entries.compactMap { $0["action"] as? String } == ["ingest", "copy", "copy"])
+    let incidents = ["incidents", "--format", "tsv", "--db"]
+    #expect(try run(incidents + [handoff]).text == run(incidents + [database]).text)
+
+    // The handoff file holds a case now: a second copy into it is refused.
+    #expect(try run(["case", "copy", "--from", database, "--to", handoff]).status == 1)
+    #expect(try run(["custody", "list", "--db", handoff, "--format", "json"]).text == list.text)
 }
