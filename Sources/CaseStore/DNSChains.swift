@@ -25,7 +25,7 @@ extension CaseDatabase {
         }
     }
 
-    static let resolutionInsert = RowInsert(table: "resolutions", columns: [
+    static let resolutionInsert = TableColumns(table: "resolutions", columns: [
         ("source_id", .bigint), ("packet", .bigint), ("time_ns", .bigint), ("host", .text), ("indicator_id", .bigint),
         ("name", .text), ("address", .text),
     ])

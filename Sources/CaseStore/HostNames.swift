@@ -28,7 +28,7 @@ extension CaseDatabase {
         }
     }
 
-    static let hostAddressInsert = RowInsert(table: "host_addresses", columns: [
+    static let hostAddressInsert = TableColumns(table: "host_addresses", columns: [
         ("source_id", .bigint), ("locator_kind", .text), ("locator", .bigint), ("time_ns", .bigint), ("name", .text),
         ("address", .text),
     ])

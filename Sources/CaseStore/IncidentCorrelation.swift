@@ -18,23 +18,26 @@ extension CaseDatabase {
     public func correlateIncidents(_ correlator: Correlator = Correlator()) throws -> Int {
         try store.write { db in
             var walk = Correlator.Walk(correlator)
-            var store = IncidentStore()
+            var store = try IncidentStore(in: db)
             try CaseDatabase.forEachSightingFact(in: db, orderedByHost: true) { fact in
                 if let closed = walk.add(fact) { try store.store(closed, in: db) }
-                try store.note(fact, in: db)
+                store.note(fact)
             }
             if let last = walk.finish() { try store.store(last, in: db) }
-            try store.emptyOrphans(in: db)
+            try store.finish(in: db)
             return store.count
         }
     }
 }
 
-/// Stores incidents one at a time as a walk closes them, host after host, matching
-/// each to the stored incidents whose spans its sightings fall in.
+/// Stores incidents as a walk closes them, host after host, matching each to the
+/// stored incidents whose spans its sightings fall in. Rows are written in batches
+/// (`StoreSession.insertRows`, `updateRows`): in PostgreSQL a statement per incident
+/// was a round trip per incident.
 struct IncidentStore {
-    /// The stored grouping incidents of `rangesHost` before this run, by first time:
-    /// disjoint spans, as one host's incidents are.
+    /// The stored grouping incidents before this run, by host, each host's by first
+    /// time: disjoint spans, as one host's incidents are. Read once, in one query.
+    private let stored: [String: [(id: Int64, first: Int64, last: Int64)]]
     private var ranges: [(id: Int64, first: Int64, last: Int64)] = []
     private var rangesHost: String?
     /// The first of `ranges` that may hold the next sighting (times only grow within a host).
@@ -45,29 +48,41 @@ struct IncidentStore {
     /// merged into one. An id is taken once.
     private var takenByHost = Set<Int64>()
     private var takenHost: String?
-    /// Every id an incident of this run took.
+    /// Every stored id an incident of this run took.
     private var taken = Set<Int64>()
+    /// Rows not written yet: new incidents (they get their ids in this order), and
+    /// stored incidents continued (their values, then their id).
+    private var inserts: [StoreArguments] = []
+    private var updates: [StoreArguments] = []
     private(set) var count = 0
 
+    /// Rows held before they are written: a few MB.
+    static let batch = 5_000
+
+    init(in db: any StoreSession) throws {
+        var stored: [String: [(id: Int64, first: Int64, last: Int64)]] = [:]
+        try db.forEachRow(
+            sql: """
+                SELECT id, host, first_seen_ns, last_seen_ns FROM incidents
+                WHERE rule_id IS NULL AND merged_into IS NULL AND sighting_count > 0
+                ORDER BY host, first_seen_ns, id
+                """,
+            arguments: []
+        ) { row in
+            stored[try row.decode(forColumn: "host"), default: []].append(
+                (try row.decode(forColumn: "id"), try row.decode(forColumn: "first_seen_ns"),
+                 try row.decode(forColumn: "last_seen_ns")))
+        }
+        self.stored = stored
+    }
+
     /// Notes the stored incident whose span `fact` falls in, for the open incident.
-    mutating func note(_ fact: SightingFact, in db: any StoreSession) throws {
+    mutating func note(_ fact: SightingFact) {
         let host = Correlator.host(of: fact)
         if host != rangesHost {
             rangesHost = host
             nextRange = 0
-            // Run once per host (SQLite prepares it once: preparing one with GRDB's
-            // authorizer cost more than the query).
-            ranges = try db.fetchAll(
-                sql: """
-                    SELECT id, first_seen_ns, last_seen_ns FROM incidents
-                    WHERE host = ? AND rule_id IS NULL AND merged_into IS NULL AND sighting_count > 0
-                    ORDER BY first_seen_ns, id
-                    """,
-                arguments: [host]
-            ).map {
-                (try $0.decode(forColumn: "id"), try $0.decode(forColumn: "first_seen_ns"),
-                 try $0.decode(forColumn: "last_seen_ns"))
-            }
+            ranges = stored[host] ?? []
         }
         let time = fact.time.nanoseconds
         while nextRange < ranges.count, ranges[nextRange].last < time { nextRange += 1 }
@@ -82,35 +97,41 @@ struct IncidentStore {
             takenByHost.removeAll(keepingCapacity: true)
         }
         count += 1
-        let record = IncidentRecord(
+        let values = CaseDatabase.rowValues(IncidentRecord(
             host: incident.host, firstSeen: incident.firstSeen, lastSeen: incident.lastSeen,
             severity: incident.severity, confidence: incident.confidence, title: incident.title,
             indicatorValues: incident.indicatorValues, explanation: incident.explanation,
-            sightingIDs: incident.sightingIDs)
+            sightingIDs: incident.sightingIDs))
         let previous = owners.subtracting(takenByHost).sorted()
         owners.removeAll(keepingCapacity: true)
         if let survivor = previous.first {
-            try CaseDatabase.writeRow(record, as: survivor, in: db)
+            updates.append(values + [survivor])
             for absorbed in previous.dropFirst() {
                 try db.execute(sql: "UPDATE incidents SET merged_into = ? WHERE id = ?", arguments: [survivor, absorbed])
             }
             takenByHost.formUnion(previous)
             taken.formUnion(previous)
-            return
+        } else {
+            inserts.append(values)
         }
-        let id = try CaseDatabase.writeRow(record, as: nil, in: db)
-        takenByHost.insert(id)
-        taken.insert(id)
+        if inserts.count + updates.count >= Self.batch { try write(in: db) }
     }
 
-    /// Stored incidents no incident of this run continues have lost their sightings
-    /// (their sources were replaced): they keep their rows, with no sightings, and are
-    /// no longer listed.
-    func emptyOrphans(in db: any StoreSession) throws {
-        let active = try db.fetchValues(Int64.self, sql: "SELECT id FROM incidents WHERE merged_into IS NULL AND rule_id IS NULL AND sighting_count > 0")
-        for id in active where !taken.contains(id) {
+    /// Writes the rows held, then marks the stored incidents no incident of this run
+    /// continues: they have lost their sightings (their sources were replaced), keep
+    /// their rows, with no sightings, and are no longer listed.
+    mutating func finish(in db: any StoreSession) throws {
+        try write(in: db)
+        for id in stored.values.joined().map(\.id) where !taken.contains(id) {
             try db.execute(sql: "UPDATE incidents SET sighting_count = 0 WHERE id = ?", arguments: [id])
         }
+    }
+
+    private mutating func write(in db: any StoreSession) throws {
+        try db.updateRows(CaseDatabase.incidentColumns, updates)
+        try db.insertRows(CaseDatabase.incidentColumns, inserts)
+        updates.removeAll(keepingCapacity: true)
+        inserts.removeAll(keepingCapacity: true)
     }
 }
 

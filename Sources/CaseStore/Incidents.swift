@@ -69,32 +69,30 @@ extension CaseDatabase {
     /// its id.
     @discardableResult
     static func writeRow(_ incident: IncidentRecord, as id: Int64?, in db: any StoreSession) throws -> Int64 {
-        let values: StoreArguments = [
+        let values = rowValues(incident)
+        if let id {
+            try db.execute(sql: incidentColumns.updateSQL, arguments: values + [id])
+            return id
+        }
+        return try db.insert(sql: incidentColumns.insertSQL, arguments: values)
+    }
+
+    /// The columns of an incident row, as `rowValues` gives them.
+    static let incidentColumns = TableColumns(table: "incidents", columns: [
+        ("host", .text), ("first_seen", .text), ("last_seen", .text), ("first_seen_ns", .bigint),
+        ("last_seen_ns", .bigint), ("severity", .text), ("confidence", .bigint), ("title", .text),
+        ("indicators", .text), ("sighting_count", .bigint), ("explanation", .text), ("rule_id", .text),
+        ("group_key", .text), ("line_count", .bigint),
+    ])
+
+    /// An incident's values, in the order of `incidentColumns`.
+    static func rowValues(_ incident: IncidentRecord) -> StoreArguments {
+        [
             incident.host, incident.firstSeen.iso8601, incident.lastSeen.iso8601, incident.firstSeen.nanoseconds,
             incident.lastSeen.nanoseconds, incident.severity.rawValue, incident.confidence, incident.title,
             incident.indicatorValues.joined(separator: ","), incident.sightingIDs.count, incident.explanation,
             incident.ruleID, incident.groupKey, incident.lineEventIDs.count,
         ]
-        if let id {
-            try db.execute(
-                sql: """
-                    UPDATE incidents SET host = ?, first_seen = ?, last_seen = ?, first_seen_ns = ?, last_seen_ns = ?,
-                        severity = ?, confidence = ?, title = ?, indicators = ?, sighting_count = ?, explanation = ?,
-                        rule_id = ?, group_key = ?, line_count = ?
-                    WHERE id = ?
-                    """,
-                arguments: values + [id])
-            return id
-        } else {
-            return try db.insert(
-                sql: """
-                    INSERT INTO incidents (host, first_seen, last_seen, first_seen_ns, last_seen_ns, severity,
-                                           confidence, title, indicators, sighting_count, explanation, rule_id,
-                                           group_key, line_count)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: values)
-        }
     }
 
     /// The listed incidents (not merged, with sightings) that pass `filter`, newest

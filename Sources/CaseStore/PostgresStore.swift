@@ -213,14 +213,22 @@ final class PostgresStore: CaseStoreDriver {
             try run(SightingColumns.insert, columns)
         }
 
-        func insertRows(_ insert: RowInsert, _ rows: [StoreArguments]) throws {
+        func insertRows(_ insert: TableColumns, _ rows: [StoreArguments]) throws {
             guard !rows.isEmpty else { return }
-            var columns = insert.columns.map { ColumnArray(type: $0.type, capacity: rows.count) }
-            for row in rows {
-                for (index, value) in row.values.enumerated() { try columns[index].append(value) }
-            }
+            let columns = try ColumnArray.columns(insert.columns.map(\.type), of: rows)
             let sql = "INSERT INTO \(insert.table) (\(insert.columns.map(\.name).joined(separator: ", "))) "
                 + "SELECT * FROM unnest(\(ColumnArray.parameters(insert.columns.map(\.type))))"
+            try run(sql, columns)
+        }
+
+        func updateRows(_ update: TableColumns, _ rows: [StoreArguments]) throws {
+            guard !rows.isEmpty else { return }
+            let types = update.columns.map(\.type) + [.bigint]
+            let columns = try ColumnArray.columns(types, of: rows)
+            let names = update.columns.map(\.name)
+            let sql = "UPDATE \(update.table) SET \(names.map { "\($0) = u.\($0)" }.joined(separator: ", ")) "
+                + "FROM unnest(\(ColumnArray.parameters(types))) AS u(\((names + ["id"]).joined(separator: ", "))) "
+                + "WHERE \(update.table).id = u.id"
             try run(sql, columns)
         }
 
@@ -333,7 +341,7 @@ final class PostgresStore: CaseStoreDriver {
 /// `SightingInsert.head`, each one array parameter.
 enum SightingColumns {
     /// The element type of each column, in `SightingInsert.head`'s order.
-    static let types: [RowInsert.ColumnType] = [
+    static let types: [TableColumns.ColumnType] = [
         .bigint, .text, .bigint, .bigint, .bigint, .text, .bigint, .text, .text, .text, .text, .text, .bigint, .bigint,
         .bigint, .text,
     ]
@@ -345,7 +353,7 @@ enum SightingColumns {
 /// The indicators insert as PostgreSQL runs it (`Session.storeIndicators`).
 enum IndicatorColumns {
     /// The element type of each column, in `IndicatorInsert.columns`' order.
-    static let types: [RowInsert.ColumnType] = [.text, .text, .text, .bigint, .text, .text, .bigint, .text, .text]
+    static let types: [TableColumns.ColumnType] = [.text, .text, .text, .bigint, .text, .text, .bigint, .text, .text]
 
     static let insert = """
         INSERT INTO indicators (\(IndicatorInsert.columns))
@@ -365,17 +373,26 @@ enum IndicatorColumns {
 /// (`array_recv`): dimensions, whether there are NULLs, the element type, the length and
 /// lower bound, then each element's length (-1 for NULL) and bytes.
 struct ColumnArray: PostgresDynamicTypeEncodable {
-    let type: RowInsert.ColumnType
+    let type: TableColumns.ColumnType
     private var count: Int32 = 0
     private var hasNull = false
     private var elements: ByteBuffer
 
     /// `$1::text[], $2::bigint[]…`: one array parameter per column.
-    static func parameters(_ types: some Sequence<RowInsert.ColumnType>) -> String {
+    static func parameters(_ types: some Sequence<TableColumns.ColumnType>) -> String {
         types.enumerated().map { index, type in "$\(index + 1)::\(type.rawValue)[]" }.joined(separator: ", ")
     }
 
-    init(type: RowInsert.ColumnType, capacity: Int) {
+    /// One array per column of `rows`, each row's values in the order of `types`.
+    static func columns(_ types: [TableColumns.ColumnType], of rows: [StoreArguments]) throws -> [ColumnArray] {
+        var columns = types.map { ColumnArray(type: $0, capacity: rows.count) }
+        for row in rows {
+            for (index, value) in row.values.enumerated() { try columns[index].append(value) }
+        }
+        return columns
+    }
+
+    init(type: TableColumns.ColumnType, capacity: Int) {
         self.type = type
         elements = ByteBufferAllocator().buffer(capacity: capacity * (type == .bigint ? 12 : 32))
     }

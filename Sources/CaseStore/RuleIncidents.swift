@@ -21,7 +21,7 @@ extension CaseDatabase {
         }
     }
 
-    static let lineEventInsert = RowInsert(table: "line_events", columns: [
+    static let lineEventInsert = TableColumns(table: "line_events", columns: [
         ("source_id", .bigint), ("line", .bigint), ("byte_offset", .bigint), ("time_ns", .bigint), ("host", .text),
         ("log_src", .text), ("log_dst", .text), ("base_rules", .text),
     ])

@@ -169,8 +169,13 @@ final class SQLiteStore: CaseStoreDriver {
             try execute(sql: sql, arguments: arguments) > 0 ? db.lastInsertedRowID : nil
         }
 
-        func insertRows(_ insert: RowInsert, _ rows: [StoreArguments]) throws {
-            let sql = insert.sql
+        func insertRows(_ insert: TableColumns, _ rows: [StoreArguments]) throws {
+            let sql = insert.insertSQL
+            for row in rows { try execute(sql: sql, arguments: row) }
+        }
+
+        func updateRows(_ update: TableColumns, _ rows: [StoreArguments]) throws {
+            let sql = update.updateSQL
             for row in rows { try execute(sql: sql, arguments: row) }
         }
 

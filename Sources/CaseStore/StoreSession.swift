@@ -40,7 +40,11 @@ public protocol StoreSession {
     /// Inserts `rows` into `insert`'s table, in one statement where each statement is a
     /// round trip (PostgreSQL), one per row where statements are cheap (SQLite): for
     /// the evidence a batch of sightings brings along (leases, resolutions, line events).
-    func insertRows(_ insert: RowInsert, _ rows: [StoreArguments]) throws
+    func insertRows(_ insert: TableColumns, _ rows: [StoreArguments]) throws
+
+    /// Updates rows of `update`'s table by id: each of `rows` is the columns' values, then
+    /// the id. One statement where each is a round trip, one per row otherwise.
+    func updateRows(_ update: TableColumns, _ rows: [StoreArguments]) throws
 
     /// Inserts the indicators that are not stored yet (same type, value, rule file and
     /// line) and returns the id of each, in the order given; each store's fastest way
@@ -68,9 +72,9 @@ public enum StoreDialect: Sendable {
     }
 }
 
-/// A table's insert of many rows (`StoreSession.insertRows`): the columns, each with
-/// the type of its values.
-public struct RowInsert: Sendable {
+/// Columns of a table written many rows at a time (`StoreSession.insertRows`,
+/// `updateRows`), each with the type of its values.
+public struct TableColumns: Sendable {
     public enum ColumnType: String, Sendable {
         case bigint, text
     }
@@ -78,10 +82,15 @@ public struct RowInsert: Sendable {
     let table: String
     let columns: [(name: String, type: ColumnType)]
 
-    /// The one-row statement.
-    var sql: String {
+    /// The one-row insert.
+    var insertSQL: String {
         "INSERT INTO \(table) (\(columns.map(\.name).joined(separator: ", "))) VALUES ("
             + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+    }
+
+    /// The one-row update by id.
+    var updateSQL: String {
+        "UPDATE \(table) SET \(columns.map { "\($0.name) = ?" }.joined(separator: ", ")) WHERE id = ?"
     }
 }
 
