@@ -16,7 +16,8 @@ import Foundation
 /// binaries reports the test as skipped.
 ///
 /// With `tls: .required` the server has a certificate from a throwaway CA of its own
-/// (``caCertificatePath``) and refuses TCP connections without TLS.
+/// (``caCertificatePath``) and refuses TCP connections without TLS. ``restart()`` ends
+/// every connection and starts the server again on the same port, its data kept.
 public final class ThrowawayPostgres: Sendable {
     /// The superuser initdb creates; trusted on loopback and the socket, without a password.
     public static let user = "postgres"
@@ -120,6 +121,29 @@ public final class ThrowawayPostgres: Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// Stops the server with a fast shutdown, keeping its data, and starts it again on the
+    /// same port; returns once it accepts connections. Every open connection ends, told
+    /// why (SQLSTATE 57P01), as in a real server's restart. For a server of the test's own
+    /// (``start(database:tls:binaries:)``): on ``shared`` it would cut other tests' connections.
+    public func restart() throws {
+        try stopKeepingData()
+        try startAgain()
+    }
+
+    /// Stops the server (fast shutdown: open connections are ended, each told so) and
+    /// keeps its directory, for ``startAgain()``.
+    public func stopKeepingData() throws {
+        let result = try account.run(
+            binaries.pgCtl, ["stop", "-D", dataDirectory.path, "-m", "fast", "-w", "-t", "30"], in: directory)
+        guard result.status == 0 else { throw Failure.stopFailed(output: result.output) }
+    }
+
+    /// Starts the server stopped by ``stopKeepingData()`` again, on the same port; returns
+    /// once it accepts connections.
+    public func startAgain() throws {
+        try startServer()
+    }
+
     /// Ports tried at random: below Linux's ephemeral range (32768–60999), so that no
     /// client socket of this machine holds one by chance.
     private static let portRange = 15_000..<32_000
@@ -155,6 +179,7 @@ public final class ThrowawayPostgres: Sendable {
         let server = ThrowawayPostgres(
             port: Int.random(in: portRange), database: database, tls: tls, directory: directory, binaries: binaries,
             account: account)
+        try? FileManager.default.removeItem(at: server.logFile)  // a failed attempt's: only this start's is read
         do {
             try server.startServer()
         } catch Failure.startFailed(_, let log) where log.contains("could not bind") && attemptsLeft > 1 {
@@ -180,7 +205,6 @@ public final class ThrowawayPostgres: Sendable {
                 "-c hba_file=\(hostBasedAuthentication.path)",
             ]
         }
-        try? FileManager.default.removeItem(at: logFile)
         let arguments = [
             "start", "-D", dataDirectory.path, "-l", logFile.path, "-o", options.joined(separator: " "),
             "-w", "-t", "\(Self.startTimeout)",
@@ -246,6 +270,7 @@ public final class ThrowawayPostgres: Sendable {
         case initdbFailed(status: Int32, output: String)
         case startFailed(output: String, log: String)
         case createdbFailed(output: String)
+        case stopFailed(output: String)
         case certificateFailed(step: String, output: String)
 
         public var description: String {
@@ -261,6 +286,8 @@ public final class ThrowawayPostgres: Sendable {
                 "the server did not start:\n\(output)\nserver log:\n\(log)"
             case .createdbFailed(let output):
                 "createdb failed:\n\(output)"
+            case .stopFailed(let output):
+                "the server did not stop:\n\(output)"
             case .certificateFailed(let step, let output):
                 "openssl could not \(step) (is the openssl command installed?):\n\(output)"
             }
