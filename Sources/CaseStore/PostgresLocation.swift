@@ -133,6 +133,26 @@ public struct PostgresLocation: Sendable, Equatable {
         return tls == .prefer ? .prefer(context) : .require(context)
     }
 
+    /// A connection's failure in words when TLS caused it: the server's certificate not
+    /// signed by a CA the URL trusts, or not naming the host; nil when TLS is not the cause.
+    /// BoringSSL says only `CERTIFICATE_VERIFY_FAILED` (and where in its source), so the
+    /// words say what to do.
+    static func describeTLSFailure(_ error: any Error) -> String? {
+        switch error {
+        case let error as NIOSSLExtraError where error == .failedToValidateHostname:
+            "the server's TLS certificate does not name the host of the URL (\(error)): connect through a name "
+                + "or address the certificate holds, or use sslmode=verify-ca to check only who signed it"
+        case NIOSSLError.handshakeFailed(let reason) where "\(reason)".contains("CERTIFICATE_VERIFY_FAILED"):
+            "the server's TLS certificate could not be verified: no CA in sslrootcert (without it, the system's "
+                + "CAs) signed it, or it has expired; name the CA that signed it in sslrootcert=, or use "
+                + "sslmode=require to encrypt without checking the certificate"
+        case NIOSSLError.handshakeFailed(let reason):
+            "the TLS handshake with the server failed (\(reason)); check the server's TLS settings and sslmode"
+        default:
+            nil
+        }
+    }
+
     /// The password for this server, database and user in a libpq password file, if the
     /// file exists, only its owner may read it, and a line matches (the first that does).
     static func passwordFromFile(_ path: String, host: String, port: Int, database: String, user: String) -> String? {

@@ -122,6 +122,7 @@ final class PostgresStore: CaseStoreDriver {
             if let state = server[.sqlState] { text += " [SQLSTATE \(state)]" }
             return text
         }
+        if let tls = error.underlying.flatMap(PostgresLocation.describeTLSFailure) { return "PostgreSQL connection: \(tls)" }
         let cause = error.underlying.map { "\($0)" } ?? "\(error.code)"
         return "PostgreSQL connection: \(cause) — check the server is running and reachable, and the URL"
     }

@@ -11,9 +11,13 @@ import Foundation
 /// connection (it is reachable from this machine only and lives for one test) and its
 /// superuser is `postgres` either way.
 ///
-/// Use ``with(database:_:)``, which stops the server however the body ends; a test that
+/// Use ``with(database:tls:_:)``, which stops the server however the body ends; a test that
 /// needs it is `.enabled(if: ThrowawayPostgres.binaries != nil)`, so a machine without the
 /// binaries reports the test as skipped.
+///
+/// With `tls: .required` the server has a certificate from a throwaway CA of its own
+/// (``caCertificatePath``) and refuses TCP connections without TLS. ``restart()`` ends
+/// every connection and starts the server again on the same port, its data kept.
 public final class ThrowawayPostgres: Sendable {
     /// The superuser initdb creates; trusted on loopback and the socket, without a password.
     public static let user = "postgres"
@@ -24,21 +28,32 @@ public final class ThrowawayPostgres: Sendable {
     public let port: Int
     /// The database created for the test.
     public let database: String
+    /// Whether the server offers TLS, and refuses TCP connections without it.
+    public let tls: TLS
     /// The directory holding the Unix socket (`.s.PGSQL.<port>`), the data directory and the log.
     public let directory: URL
     /// The Unix socket's path, for clients that connect without TCP.
     public var socketPath: String { directory.appendingPathComponent(".s.PGSQL.\(port)").path }
     /// A connection URL in the form `cairn --db` will take: `postgresql://postgres@127.0.0.1:PORT/DB`.
     public var url: String { "postgresql://\(Self.user)@\(Self.host):\(port)/\(database)" }
+    /// The PEM certificate of the CA that signed the server's certificate, for `sslrootcert`;
+    /// nil when TLS is off.
+    public var caCertificatePath: String? {
+        tls == .off ? nil : CertificateAuthority(directory: directory).certificatePath
+    }
 
     private let binaries: Binaries
     private let account: Account
     private var dataDirectory: URL { directory.appendingPathComponent("data") }
     private var logFile: URL { directory.appendingPathComponent("server.log") }
+    private var serverCertificate: URL { directory.appendingPathComponent("server.crt") }
+    private var serverKey: URL { directory.appendingPathComponent("server.key") }
+    private var hostBasedAuthentication: URL { directory.appendingPathComponent("pg_hba.conf") }
 
-    private init(port: Int, database: String, directory: URL, binaries: Binaries, account: Account) {
+    private init(port: Int, database: String, tls: TLS, directory: URL, binaries: Binaries, account: Account) {
         self.port = port
         self.database = database
+        self.tls = tls
         self.directory = directory
         self.binaries = binaries
         self.account = account
@@ -51,10 +66,10 @@ public final class ThrowawayPostgres: Sendable {
     /// Starts a server with `database` in it, runs `body` with it, then stops the server and
     /// removes its directory, also when `body` throws.
     public static func with<Result>(
-        database: String = "cairn",
+        database: String = "cairn", tls: TLS = .off,
         _ body: (ThrowawayPostgres) async throws -> Result
     ) async throws -> Result {
-        let server = try start(database: database)
+        let server = try start(database: database, tls: tls)
         do {
             let result = try await body(server)
             server.stop()
@@ -68,15 +83,18 @@ public final class ThrowawayPostgres: Sendable {
     /// Starts a new cluster with `database` in it; the caller must call ``stop()``.
     /// Throws a ``Failure`` saying which step failed and what the tool printed; whatever
     /// was started by then is stopped and removed.
-    public static func start(database: String = "cairn", binaries: Binaries? = binaries) throws -> ThrowawayPostgres {
+    public static func start(
+        database: String = "cairn", tls: TLS = .off, binaries: Binaries? = binaries
+    ) throws -> ThrowawayPostgres {
         guard let binaries else { throw Failure.binariesMissing(searched: Binaries.searchedPlaces()) }
         let account = try Account.current()
         let directory = try makeDirectory(ownedBy: account)
         let server: ThrowawayPostgres
         do {
             try initialise(directory.appendingPathComponent("data"), binaries: binaries, account: account)
+            if tls == .required { try prepareTLS(in: directory, account: account) }
             server = try launch(
-                database: database, directory: directory, binaries: binaries, account: account,
+                database: database, tls: tls, directory: directory, binaries: binaries, account: account,
                 attemptsLeft: portAttempts)
         } catch {
             try? FileManager.default.removeItem(at: directory)
@@ -101,6 +119,29 @@ public final class ThrowawayPostgres: Sendable {
             kill(pid, SIGQUIT)  // pg_ctl failed: the postmaster's immediate shutdown
         }
         try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Stops the server with a fast shutdown, keeping its data, and starts it again on the
+    /// same port; returns once it accepts connections. Every open connection ends, told
+    /// why (SQLSTATE 57P01), as in a real server's restart. For a server of the test's own
+    /// (``start(database:tls:binaries:)``): on ``shared`` it would cut other tests' connections.
+    public func restart() throws {
+        try stopKeepingData()
+        try startAgain()
+    }
+
+    /// Stops the server (fast shutdown: open connections are ended, each told so) and
+    /// keeps its directory, for ``startAgain()``.
+    public func stopKeepingData() throws {
+        let result = try account.run(
+            binaries.pgCtl, ["stop", "-D", dataDirectory.path, "-m", "fast", "-w", "-t", "30"], in: directory)
+        guard result.status == 0 else { throw Failure.stopFailed(output: result.output) }
+    }
+
+    /// Starts the server stopped by ``stopKeepingData()`` again, on the same port; returns
+    /// once it accepts connections.
+    public func startAgain() throws {
+        try startServer()
     }
 
     /// Ports tried at random: below Linux's ephemeral range (32768–60999), so that no
@@ -133,16 +174,17 @@ public final class ThrowawayPostgres: Sendable {
     /// Starts the server on a port chosen at random, and on another when someone else
     /// bound that one between the choice and the server's start.
     private static func launch(
-        database: String, directory: URL, binaries: Binaries, account: Account, attemptsLeft: Int
+        database: String, tls: TLS, directory: URL, binaries: Binaries, account: Account, attemptsLeft: Int
     ) throws -> ThrowawayPostgres {
         let server = ThrowawayPostgres(
-            port: Int.random(in: portRange), database: database, directory: directory, binaries: binaries,
+            port: Int.random(in: portRange), database: database, tls: tls, directory: directory, binaries: binaries,
             account: account)
+        try? FileManager.default.removeItem(at: server.logFile)  // a failed attempt's: only this start's is read
         do {
             try server.startServer()
         } catch Failure.startFailed(_, let log) where log.contains("could not bind") && attemptsLeft > 1 {
             return try launch(
-                database: database, directory: directory, binaries: binaries, account: account,
+                database: database, tls: tls, directory: directory, binaries: binaries, account: account,
                 attemptsLeft: attemptsLeft - 1)
         } catch {
             server.stop()  // pg_ctl may have given up waiting on a server that still starts
@@ -153,13 +195,19 @@ public final class ThrowawayPostgres: Sendable {
 
     private func startServer() throws {
         // A test server: nothing needs to survive a crash, so durability is off for speed.
-        let options = [
+        var options = [
             "-p \(port)", "-k \(directory.path)", "-c listen_addresses=\(Self.host)",
             "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
-        ].joined(separator: " ")
-        try? FileManager.default.removeItem(at: logFile)
+        ]
+        if tls == .required {
+            options += [
+                "-c ssl=on", "-c ssl_cert_file=\(serverCertificate.path)", "-c ssl_key_file=\(serverKey.path)",
+                "-c hba_file=\(hostBasedAuthentication.path)",
+            ]
+        }
         let arguments = [
-            "start", "-D", dataDirectory.path, "-l", logFile.path, "-o", options, "-w", "-t", "\(Self.startTimeout)",
+            "start", "-D", dataDirectory.path, "-l", logFile.path, "-o", options.joined(separator: " "),
+            "-w", "-t", "\(Self.startTimeout)",
         ]
         let result = try account.run(
             "/bin/bash", ["-c", Self.closingInheritedDescriptors, "pg_ctl", binaries.pgCtl] + arguments, in: directory)
@@ -222,6 +270,8 @@ public final class ThrowawayPostgres: Sendable {
         case initdbFailed(status: Int32, output: String)
         case startFailed(output: String, log: String)
         case createdbFailed(output: String)
+        case stopFailed(output: String)
+        case certificateFailed(step: String, output: String)
 
         public var description: String {
             switch self {
@@ -236,6 +286,10 @@ public final class ThrowawayPostgres: Sendable {
                 "the server did not start:\n\(output)\nserver log:\n\(log)"
             case .createdbFailed(let output):
                 "createdb failed:\n\(output)"
+            case .stopFailed(let output):
+                "the server did not stop:\n\(output)"
+            case .certificateFailed(let step, let output):
+                "openssl could not \(step) (is the openssl command installed?):\n\(output)"
             }
         }
     }
@@ -319,6 +373,147 @@ public final class ThrowawayPostgres: Sendable {
             case .serverUser(let switchCommand):
                 try ExternalCommand.runCombined(switchCommand[0], Array(switchCommand.dropFirst()) + [executable] + arguments, in: directory)
             }
+        }
+    }
+}
+
+// MARK: TLS
+
+extension ThrowawayPostgres {
+    /// Whether a server offers TLS.
+    public enum TLS: Sendable, Equatable {
+        /// No certificate: TLS is not offered.
+        case off
+        /// A certificate for `127.0.0.1` and `localhost` signed by a throwaway CA of the
+        /// server's own (``caCertificatePath``). TCP connections without TLS are refused
+        /// (`hostssl` only); the Unix socket, which createdb uses, needs none.
+        case required
+    }
+
+    /// One server with `tls: .required` for the whole test process, like `shared`: started
+    /// on first use, stopped and removed by a watchdog once the process has ended. Tests on
+    /// it each take a database of their own (``newDatabase()``).
+    public static let sharedWithTLS: Result<ThrowawayPostgres, any Error> = Result {
+        let server = try ThrowawayPostgres.start(database: "cairn", tls: .required)
+        do {
+            try server.stopWhenGone(getpid())
+        } catch {
+            server.stop()
+            throw error
+        }
+        return server
+    }
+
+    /// Creates a new empty database on this server and returns its name.
+    public func newDatabase() throws -> String {
+        let name = "case_" + UUID().uuidString.prefix(12).lowercased()
+        try createDatabase(named: name)
+        return name
+    }
+
+    /// The URL of `database` on this server as `cairn --db` takes it, through `host` (the
+    /// server listens on 127.0.0.1; `localhost` names it too) with `parameters` as its
+    /// query, e.g. `sslmode=verify-full&sslrootcert=/tmp/…/ca.crt`.
+    public func url(database: String, host: String = ThrowawayPostgres.host, parameters: String) -> String {
+        "postgresql://\(Self.user)@\(host):\(port)/\(database)?\(parameters)"
+    }
+
+    /// Writes, in `directory`, the server's CA, its certificate and key, and a pg_hba.conf
+    /// taking TCP connections over TLS only. The server refuses a key that others may read
+    /// or that is not its account's, hence the owner and mode.
+    private static func prepareTLS(in directory: URL, account: Account) throws {
+        let authority = try CertificateAuthority.create(in: directory, name: "Cairn throwaway CA")
+        let key = directory.appendingPathComponent("server.key")
+        try authority.issueServerCertificate(
+            certificate: directory.appendingPathComponent("server.crt"), key: key,
+            subjectAltName: "IP:\(host),DNS:localhost")
+        try account.takeOwnership(of: key)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: key.path)
+        let rules = """
+            # ThrowawayPostgres, tls: .required: TCP with TLS or not at all.
+            local      all  all                 trust
+            hostssl    all  all  \(host)/32  trust
+            hostnossl  all  all  \(host)/32  reject
+
+            """
+        try rules.write(to: directory.appendingPathComponent("pg_hba.conf"), atomically: true, encoding: .utf8)
+    }
+
+    /// A throwaway certificate authority: a P-256 key and a self-signed certificate, made
+    /// with the `openssl` command, valid for two days.
+    public struct CertificateAuthority: Sendable {
+        /// The CA's PEM certificate, what a client trusts (`sslrootcert`).
+        public let certificatePath: String
+        let keyPath: String
+
+        /// Whether this machine has the `openssl` command; tests that need a CA skip without it.
+        public static let isAvailable: Bool = ExternalCommand.run("openssl", ["version"])?.status == 0
+
+        /// The CA whose files are `ca.crt` and `ca.key` in `directory`.
+        init(directory: URL) {
+            certificatePath = directory.appendingPathComponent("ca.crt").path
+            keyPath = directory.appendingPathComponent("ca.key").path
+        }
+
+        /// Makes a new CA called `name` in `directory` (`ca.crt`, `ca.key`): unrelated to
+        /// every other, so a client trusting it trusts no other CA's certificates.
+        public static func create(in directory: URL, name: String) throws -> CertificateAuthority {
+            let authority = CertificateAuthority(directory: directory)
+            try Self.openssl(
+                "make a CA",
+                [
+                    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", authority.keyPath, "-out", authority.certificatePath, "-days", "\(Self.validDays)",
+                    "-subj", "/CN=\(name)", "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                ])
+            return authority
+        }
+
+        /// Writes a new key at `key` and a certificate for it at `certificate`, signed by
+        /// this CA, for a TLS server named by `subjectAltName` (`IP:127.0.0.1,DNS:localhost`).
+        public func issueServerCertificate(certificate: URL, key: URL, subjectAltName: String) throws {
+            let request = certificate.appendingPathExtension("csr")
+            let extensions = certificate.appendingPathExtension("ext")
+            defer {
+                try? FileManager.default.removeItem(at: request)
+                try? FileManager.default.removeItem(at: extensions)
+            }
+            try Self.openssl(
+                "make a server key",
+                [
+                    "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key.path, "-out", request.path, "-subj", "/CN=Cairn throwaway server",
+                ])
+            try """
+                subjectAltName = \(subjectAltName)
+                basicConstraints = critical,CA:FALSE
+                keyUsage = critical,digitalSignature
+                extendedKeyUsage = serverAuth
+
+                """.write(to: extensions, atomically: true, encoding: .utf8)
+            // A random serial: clients may cache certificates by issuer and serial.
+            let serial = "0x" + String(UInt64.random(in: 1...UInt64.max), radix: 16)
+            try Self.openssl(
+                "sign the server certificate",
+                [
+                    "x509", "-req", "-in", request.path, "-CA", certificatePath, "-CAkey", keyPath,
+                    "-set_serial", serial, "-days", "\(Self.validDays)", "-extfile", extensions.path,
+                    "-out", certificate.path,
+                ])
+        }
+
+        /// Long enough for any test process; short, since nothing should outlive one.
+        private static let validDays = 2
+
+        private static func openssl(_ step: String, _ arguments: [String]) throws {
+            let result: (status: Int32, output: String)
+            do {
+                result = try ExternalCommand.runCombined("openssl", arguments)
+            } catch {
+                throw Failure.certificateFailed(step: step, output: "\(error)")
+            }
+            guard result.status == 0 else { throw Failure.certificateFailed(step: step, output: result.output) }
         }
     }
 }
