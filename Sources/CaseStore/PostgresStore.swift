@@ -96,6 +96,7 @@ final class PostgresStore: CaseStoreDriver {
     /// (closed, refused, the server shutting down or starting up), rather than that a
     /// statement failed: what a worker waits out and retries.
     static func isUnreachable(_ error: any Error) -> Bool {
+        if error is ConnectionClosed { return true }
         guard let error = error as? PSQLError else { return false }
         guard let state = error.serverInfo?[.sqlState] else { return true }
         // Class 08: connection exception; 57P01-57P03: shutdown, crash shutdown, cannot connect now.
@@ -114,6 +115,9 @@ final class PostgresStore: CaseStoreDriver {
 
     /// `error` in words when it is PostgreSQL's or the connection's; nil otherwise.
     static func describe(_ error: any Error) -> String? {
+        if error is ConnectionClosed {
+            return "PostgreSQL connection: closed by the server (a restart?) — check the server is running and reachable"
+        }
         guard let error = error as? PSQLError else { return nil }
         if let server = error.serverInfo {
             var text = "PostgreSQL: \(server[.message] ?? "error")"
@@ -264,12 +268,27 @@ final class PostgresStore: CaseStoreDriver {
             for statement in PostgresSchema.statements(of: script) { try execute(sql: statement) }
         }
 
+        /// Sends `query` and waits for its result, or for the connection to close: a
+        /// statement sent on a connection the server has just closed (a restart) is never
+        /// answered (postgres-nio writes it to the closed channel with no promise), so
+        /// waiting on its result alone would wait for ever.
+        private func result(of query: PostgresQuery) throws -> PostgresQueryResult {
+            let sent = connection.query(query, logger: PostgresStore.logger)
+            let answered = sent.eventLoop.makePromise(of: PostgresQueryResult.self)
+            sent.cascade(to: answered)
+            // Completing a completed promise does nothing: whichever comes first counts.
+            connection.closeFuture.hop(to: sent.eventLoop).whenComplete { _ in
+                answered.fail(ConnectionClosed())
+            }
+            return try answered.futureResult.wait()
+        }
+
         /// Runs `sql`, whose parameters are `columns`, one array each.
         @discardableResult
         private func run(_ sql: String, _ columns: some Collection<ColumnArray>) throws -> PostgresQueryResult {
             var bindings = PostgresBindings(capacity: columns.count)
             for column in columns { bindings.append(column) }
-            return try connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: PostgresStore.logger).wait()
+            return try result(of: PostgresQuery(unsafeSQL: sql, binds: bindings))
         }
 
         /// Runs `sql`, whose arguments are numbered already (`$1`…).
@@ -285,7 +304,7 @@ final class PostgresStore: CaseStoreDriver {
                 }
             }
             let query = PostgresQuery(unsafeSQL: sql, binds: bindings)
-            return try connection.query(query, logger: PostgresStore.logger).wait()
+            return try result(of: query)
         }
 
         private static func rows(_ result: PostgresQueryResult) -> [StoreRow] {
@@ -307,6 +326,9 @@ final class PostgresStore: CaseStoreDriver {
             }
         }
     }
+
+    /// The connection closed before a statement was answered.
+    struct ConnectionClosed: Error {}
 
     /// `sql` with each `?` outside quotes and `--` comments numbered `$1`, `$2`… in order.
     /// A scan of the statement's bytes: small beside the round trip that sends it, so
