@@ -138,6 +138,46 @@ struct WorkerTests {
         #expect(process.terminationReason == .exit && process.terminationStatus == 0)
     }
 
+    @Test func aWorkerWaitsOutAServerRestartAndFinishes() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let inputs = directory.appendingPathComponent("inputs")
+        try FileManager.default.createDirectory(at: inputs, withIntermediateDirectories: true)
+        _ = try interruption.writeCaptures(into: inputs, count: 6, recordsPerFile: 40_000)
+        let server = try ThrowawayPostgres.start(database: "cairn")
+        defer { server.stop() }
+        let url = server.url(database: server.database, parameters: "sslmode=disable")
+        _ = try QueueWorker.queue(paths: [inputs.path, Fixtures.sampleData], in: CaseDatabase(location: url))
+
+        let events = Lock<[String]>([])
+        let finished = Lock<Result<IngestReport, IngestError>?>(nil)
+        let options = workerOptions(url)
+        let worker = WorkerThreads(count: 1, stackSize: 4 << 20) { _ in
+            let result = Result { () throws(IngestError) in
+                try QueueWorker(options: options).run(events: { event in
+                    switch event {
+                    case .unreachable(let problem, _): events.withLock { $0.append("unreachable: \(problem)") }
+                    case .gaveBack(let lease): events.withLock { $0.append("gave back \(lease.path)") }
+                    default: break
+                    }
+                })
+            }
+            finished.withLock { $0 = result }
+        }
+        Thread.sleep(forTimeInterval: 1.5)
+        try server.restart()
+        worker.join()
+        let report = try #require(finished.withLock { $0 }).get()
+        print("while the server restarted: \(events.withLock { $0 })")
+        #expect(!report.hadProblems)
+
+        let shared = try CaseDatabase(location: url)
+        #expect(try shared.queuedFiles().allSatisfy { $0.status == "done" && $0.correlated })
+        let one = try ingestIntoSQLite([inputs.path, Fixtures.sampleData], directory: directory)
+        #expect(try interruption.sightingKeys(shared) == interruption.sightingKeys(one))
+        #expect(try interruption.incidentKeys(shared) == interruption.incidentKeys(one))
+    }
+
     /// The acceptance test: three `cairn worker` processes over the whole corpus,
     /// workers killed with SIGKILL at scattered moments and replaced at once; the case
     /// ends with the sightings and incidents of one uninterrupted `cairn ingest` into
