@@ -181,7 +181,7 @@ struct WorkerTests {
     /// The acceptance test: three `cairn worker` processes over the whole corpus,
     /// workers killed with SIGKILL at scattered moments and replaced at once; the case
     /// ends with the sightings and incidents of one uninterrupted `cairn ingest` into
-    /// SQLite, each file once.
+    /// SQLite, each file once, and so does its copy into SQLite, whose custody verifies.
     @Test(.enabled(if: Fixtures.corpusPresent, "../shared/corpus is absent"))
     func killedAndReplacedWorkersGiveTheCaseOfOneIngest() throws {
         guard let cairn = Fixtures.cairnExecutable else {
@@ -240,5 +240,12 @@ struct WorkerTests {
         #expect(try interruption.sightingKeys(shared) == interruption.sightingKeys(one))
         #expect(try interruption.incidentKeys(shared) == interruption.incidentKeys(one))
         #expect(try shared.verifyCustody().ok)
+
+        // The handoff file for investigators: the same case again, its custody verifying.
+        let handoff = try CaseDatabase(location: directory.appendingPathComponent("handoff.sqlite").path)
+        _ = try shared.copy(to: handoff, commandLine: "cairn case copy", toolVersion: "test")
+        #expect(try interruption.sightingKeys(handoff) == interruption.sightingKeys(one))
+        #expect(try interruption.incidentKeys(handoff) == interruption.incidentKeys(one))
+        #expect(try handoff.verifyCustody().ok)
     }
 }
