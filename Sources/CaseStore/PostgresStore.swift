@@ -96,11 +96,7 @@ final class PostgresStore: CaseStoreDriver {
     /// (closed, refused, the server shutting down or starting up), rather than that a
     /// statement failed: what a worker waits out and retries.
     static func isUnreachable(_ error: any Error) -> Bool {
-        if error is ConnectionClosed { return true }
-        guard let error = error as? PSQLError else { return false }
-        guard let state = error.serverInfo?[.sqlState] else { return true }
-        // Class 08: connection exception; 57P01-57P03: shutdown, crash shutdown, cannot connect now.
-        return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
+        (error as? Failure)?.isUnreachable ?? false
     }
 
     /// PostgreSQL checks its pages itself (and checksums them when the cluster was made
@@ -115,20 +111,50 @@ final class PostgresStore: CaseStoreDriver {
 
     /// `error` in words when it is PostgreSQL's or the connection's; nil otherwise.
     static func describe(_ error: any Error) -> String? {
-        if error is ConnectionClosed {
-            return "PostgreSQL connection: closed by the server (a restart?) — check the server is running and reachable"
-        }
-        guard let error = error as? PSQLError else { return nil }
-        if let server = error.serverInfo {
+        (error as? Failure)?.description
+    }
+
+    /// What the server or the connection said, in words, as every PostgreSQL error the
+    /// store throws: postgres-nio's own errors print a generic text so as not to leak
+    /// what they hold, and a command that prints the error it got must print this.
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+        /// The server could not be reached, or the connection was cut.
+        let isUnreachable: Bool
+
+        init(_ error: any Error) {
+            guard let error = error as? PSQLError else {
+                description = "PostgreSQL connection: \(error) — check the server is running and reachable"
+                isUnreachable = true
+                return
+            }
+            guard let server = error.serverInfo else {
+                isUnreachable = true
+                if let tls = error.underlying.flatMap(PostgresLocation.describeTLSFailure) {
+                    description = "PostgreSQL connection: \(tls)"
+                } else {
+                    let cause = error.underlying.map { "\($0)" } ?? "\(error.code)"
+                    description = "PostgreSQL connection: \(cause) — check the server is running and reachable, and the URL"
+                }
+                return
+            }
             var text = "PostgreSQL: \(server[.message] ?? "error")"
             if let detail = server[.detail] { text += " (\(detail))" }
             if let hint = server[.hint] { text += "; \(hint)" }
-            if let state = server[.sqlState] { text += " [SQLSTATE \(state)]" }
-            return text
+            let state = server[.sqlState]
+            if let state { text += " [SQLSTATE \(state)]" }
+            description = text
+            // Class 08: connection exception; 57P01-57P03: shutdown, crash shutdown, cannot connect now.
+            isUnreachable = state.map { $0.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains($0) } ?? false
         }
-        if let tls = error.underlying.flatMap(PostgresLocation.describeTLSFailure) { return "PostgreSQL connection: \(tls)" }
-        let cause = error.underlying.map { "\($0)" } ?? "\(error.code)"
-        return "PostgreSQL connection: \(cause) — check the server is running and reachable, and the URL"
+
+        /// The connection closed before a statement was answered.
+        static let closed = Failure(closedByServer: ())
+
+        private init(closedByServer: Void) {
+            description = "PostgreSQL connection: closed by the server (a restart?) — check the server is running and reachable"
+            isUnreachable = true
+        }
     }
 
     private func transaction<T>(_ begin: String, _ body: (Session) throws -> T) throws -> T {
@@ -149,10 +175,14 @@ final class PostgresStore: CaseStoreDriver {
     }
 
     private func connect() throws -> PostgresConnection {
-        try PostgresConnection.connect(
-            on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
-            id: PostgresStore.nextNumber(), logger: PostgresStore.logger
-        ).wait()
+        do {
+            return try PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
+                id: PostgresStore.nextNumber(), logger: PostgresStore.logger
+            ).wait()
+        } catch {
+            throw Failure(error)
+        }
     }
 
     private static let numbers = Lock(0)
@@ -277,10 +307,14 @@ final class PostgresStore: CaseStoreDriver {
             let answered = sent.eventLoop.makePromise(of: PostgresQueryResult.self)
             sent.cascade(to: answered)
             // Completing a completed promise does nothing: whichever comes first counts.
-            connection.closeFuture.hop(to: sent.eventLoop).whenComplete { _ in
-                answered.fail(ConnectionClosed())
+            connection.closeFuture.hop(to: sent.eventLoop).whenComplete { _ in answered.fail(Failure.closed) }
+            do {
+                return try answered.futureResult.wait()
+            } catch let failure as Failure {
+                throw failure
+            } catch {
+                throw Failure(error)
             }
-            return try answered.futureResult.wait()
         }
 
         /// Runs `sql`, whose parameters are `columns`, one array each.
@@ -326,9 +360,6 @@ final class PostgresStore: CaseStoreDriver {
             }
         }
     }
-
-    /// The connection closed before a statement was answered.
-    struct ConnectionClosed: Error {}
 
     /// `sql` with each `?` outside quotes and `--` comments numbered `$1`, `$2`… in order.
     /// A scan of the statement's bytes: small beside the round trip that sends it, so
