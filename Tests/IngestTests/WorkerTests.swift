@@ -178,6 +178,40 @@ struct WorkerTests {
         #expect(try interruption.incidentKeys(shared) == interruption.incidentKeys(one))
     }
 
+    @Test func aPasswordInTheURLIsInNoRecordAndNoOutput() throws {
+        guard let cairn = Fixtures.cairnExecutable else {
+            Issue.record("the cairn executable was not found beside the test bundle")
+            return
+        }
+        // The test server trusts every local connection: the password is sent and ignored.
+        let url = try newCaseURL().replacingOccurrences(of: "postgres@", with: "postgres:s3cret-pw@")
+        var output = Data()
+        for arguments in [
+            ["queue", "add", "--db", url, Fixtures.sampleData],
+            ["worker", "--db", url, "--rules", Fixtures.rules, "--year", "2026", "--until-empty"],
+            ["queue", "status", "--db", url, "--format", "json"],
+            ["custody", "list", "--db", url],
+            ["sources", "--db", url],
+        ] {
+            let process = Process()
+            process.executableURL = cairn
+            process.arguments = arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            output += pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "cairn \(arguments[0]) \(arguments[1])")
+        }
+        let printed = String(decoding: output, as: UTF8.self)
+        #expect(printed.contains("queue drained"), "the worker ran")
+        #expect(!printed.contains("s3cret-pw"))
+        let shared = try CaseDatabase(location: url)
+        let recorded = try shared.custodyEntries().map(\.commandLine)
+        #expect(recorded.count == 1 && recorded.allSatisfy { !$0.contains("s3cret-pw") && $0.contains("postgres@127.0.0.1") })
+    }
+
     /// The issue's acceptance test: three `cairn worker` processes over the whole corpus,
     /// workers killed with SIGKILL at scattered moments and replaced at once; the case
     /// ends with the sightings and incidents of one uninterrupted `cairn ingest` into
