@@ -315,7 +315,7 @@ enum PostgresSchema {
             source_id BIGINT REFERENCES sources(id) ON DELETE SET NULL,
             correlated BOOLEAN NOT NULL DEFAULT false
         );
-        CREATE INDEX queue_files_waiting ON queue_files(id) WHERE status IN ('queued', 'leased');
+        CREATE INDEX queue_files_waiting ON queue_files(attempts, id) WHERE status IN ('queued', 'leased');
         CREATE INDEX queue_files_uncorrelated ON queue_files(id) WHERE NOT correlated;
         """
 

@@ -52,9 +52,12 @@ extension CaseDatabase {
         }
     }
 
-    /// Gives `worker` the oldest file that is queued or whose lease has run out, leased
-    /// for `leaseSeconds`; nil when there is none. A file whose lease ran out
-    /// `attemptsAllowed` times is marked failed on the way, not handed out again.
+    /// Gives `worker` a file that is queued or whose lease has run out, leased for
+    /// `leaseSeconds`; nil when there is none. Files tried fewer times come first, then
+    /// the oldest: a file one worker could not read goes behind the fresh ones, so that
+    /// other workers (which may mount what this one does not) get to try it. A file
+    /// whose lease ran out `attemptsAllowed` times is marked failed on the way, not
+    /// handed out again.
     public func claimQueuedFile(worker: String, leaseSeconds: Int) throws -> QueueLease? {
         try requireQueue()
         return try store.write { db in
@@ -73,7 +76,7 @@ extension CaseDatabase {
                     WHERE id = (
                         SELECT id FROM queue_files
                         WHERE status = 'queued' OR (status = 'leased' AND lease_until < now())
-                        ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+                        ORDER BY attempts, id LIMIT 1 FOR UPDATE SKIP LOCKED)
                     RETURNING id, path, attempts
                     """,
                 arguments: [worker, leaseSeconds])

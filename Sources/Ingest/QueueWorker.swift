@@ -83,16 +83,18 @@ public struct QueueWorker: Sendable {
         let reader = ingestor.makeReader(
             database: database, runID: runID, rules: rules, progress: nil, scanningPool: scanningPool,
             inflatesOnSecondThread: options.ingest.jobs > 1)
-        var failures = false
+        func correlateIfLast() throws(IngestError) {
+            if let drain = try retry({
+                try correlateIfDrained(database: database, reader: reader, rules: rules, events: events)
+            }) {
+                report.noteCorrelation(drain)
+            }
+        }
         while !shouldStop() {
             guard let lease = try retry({
                 try database.claimQueuedFile(worker: options.name, leaseSeconds: options.leaseSeconds)
             }) else {
-                if let drain = try retry({
-                    try correlateIfDrained(database: database, reader: reader, rules: rules, events: events)
-                }) {
-                    report.noteCorrelation(drain)
-                }
+                try correlateIfLast()
                 if options.untilEmpty, try retry({ try database.queueIsDrained() }) { break }
                 Thread.sleep(forTimeInterval: options.pollSeconds)
                 continue
@@ -106,17 +108,10 @@ public struct QueueWorker: Sendable {
             }
             let kept = try retry { try database.finishQueuedFile(lease, Self.outcome(of: result)) }
             events(.finished(lease, result, kept: kept))
-            if kept {
-                report.sources.append(result)
-                if case .failed = result.status { failures = true }
-            }
-            if let drain = try retry({
-                try correlateIfDrained(database: database, reader: reader, rules: rules, events: events)
-            }) {
-                report.noteCorrelation(drain)
-            }
+            if kept { report.sources.append(result) }
+            try correlateIfLast()
         }
-        _ = try retry { try database.finishRun(runID, succeeded: !failures && !report.hadProblems) }
+        _ = try retry { try database.finishRun(runID, succeeded: !report.hadProblems) }
         report.elapsedSeconds = secondsElapsed(since: started)
         return report
     }

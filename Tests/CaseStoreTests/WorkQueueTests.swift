@@ -64,12 +64,13 @@ struct WorkQueueTests {
 
     @Test func aFileWhoseWorkersKeepDyingFailsAfterThreeAttempts() throws {
         let database = try newCase()
-        _ = try database.queue(paths: ["/e/poison.pcap", "/e/fine.pcap"])
+        _ = try database.queue(paths: ["/e/poison.pcap"])
         for attempt in 1...CaseDatabase.attemptsAllowed {
             let lease = try #require(try database.claimQueuedFile(worker: "w\(attempt)", leaseSeconds: 1))
             #expect(lease.path == "/e/poison.pcap" && lease.attempt == attempt)
             Thread.sleep(forTimeInterval: 1.1)  // the worker dies: the lease runs out
         }
+        _ = try database.queue(paths: ["/e/fine.pcap"])
         let next = try #require(try database.claimQueuedFile(worker: "w4", leaseSeconds: 60))
         #expect(next.path == "/e/fine.pcap", "the poison file is not handed out a fourth time")
         let poison = try #require(try database.queuedFiles().first { $0.path == "/e/poison.pcap" })
@@ -94,6 +95,15 @@ struct WorkQueueTests {
         let lease = try #require(try database.claimQueuedFile(worker: "w5", leaseSeconds: 60))
         #expect(try database.finishQueuedFile(lease, .damaged(sourceID: nil, reason: "truncated record")))
         #expect(try database.queuedFiles().last?.status == "failed", "reading it again would find the same damage")
+    }
+
+    @Test func aFileThatFailedGoesBehindTheFreshOnes() throws {
+        let database = try newCase()
+        _ = try database.queue(paths: ["/e/a.pcap", "/e/b.pcap"])
+        let a = try #require(try database.claimQueuedFile(worker: "w1", leaseSeconds: 60))
+        #expect(try database.finishQueuedFile(a, .notRead(reason: "not mounted here")))
+        #expect(try database.claimQueuedFile(worker: "w1", leaseSeconds: 60)?.path == "/e/b.pcap")
+        #expect(try database.claimQueuedFile(worker: "w2", leaseSeconds: 60)?.path == "/e/a.pcap")
     }
 
     @Test func aFileGivenBackDoesNotCountAnAttempt() throws {
