@@ -237,14 +237,7 @@ final class PostgresStore: CaseStoreDriver {
         /// the same rows costs the server a parse and plan of 16 parameters a row.
         func insertSightings(_ sightings: [NewSighting]) throws {
             guard !sightings.isEmpty else { return }
-            var columns = SightingColumns.types.map { ColumnArray(type: $0, capacity: sightings.count) }
-            for sighting in sightings {
-                var index = 0
-                try SightingInsert.forEachValue(of: sighting) { value in
-                    try columns[index].append(value)
-                    index += 1
-                }
-            }
+            let columns = try ColumnArray.columns(SightingColumns.types, of: sightings, SightingInsert.forEachValue)
             try run(SightingColumns.insert, columns)
         }
 
@@ -272,14 +265,7 @@ final class PostgresStore: CaseStoreDriver {
         /// every indicator of the batch, found by joining the same arrays, in their order.
         func storeIndicators(_ indicators: [Indicator]) throws -> [Int64] {
             guard !indicators.isEmpty else { return [] }
-            var columns = IndicatorColumns.types.map { ColumnArray(type: $0, capacity: indicators.count) }
-            for indicator in indicators {
-                var index = 0
-                try IndicatorInsert.forEachValue(of: indicator) { value in
-                    try columns[index].append(value)
-                    index += 1
-                }
-            }
+            let columns = try ColumnArray.columns(IndicatorColumns.types, of: indicators, IndicatorInsert.forEachValue)
             try run(IndicatorColumns.insert, columns)
             let ids = try run(IndicatorColumns.select, columns.prefix(4)).rows.map { try $0.decode(Int64.self) }
             guard ids.count == indicators.count else {
@@ -439,9 +425,22 @@ struct ColumnArray: PostgresDynamicTypeEncodable {
 
     /// One array per column of `rows`, each row's values in the order of `types`.
     static func columns(_ types: [TableColumns.ColumnType], of rows: [StoreArguments]) throws -> [ColumnArray] {
-        var columns = types.map { ColumnArray(type: $0, capacity: rows.count) }
-        for row in rows {
-            for (index, value) in row.values.enumerated() { try columns[index].append(value) }
+        try columns(types, of: rows) { row, body in try row.values.forEach(body) }
+    }
+
+    /// One array per column of `items`, whose values `forEachValue` gives in the order
+    /// of `types`.
+    static func columns<Item>(
+        _ types: [TableColumns.ColumnType], of items: [Item],
+        _ forEachValue: (Item, (StoreValue) throws -> Void) throws -> Void
+    ) throws -> [ColumnArray] {
+        var columns = types.map { ColumnArray(type: $0, capacity: items.count) }
+        for item in items {
+            var index = 0
+            try forEachValue(item) { value in
+                try columns[index].append(value)
+                index += 1
+            }
         }
         return columns
     }

@@ -31,22 +31,11 @@ extension ThrowawayPostgres {
     /// by a watchdog once the process has ended (`stopWhenGone`). Tests on it each take a
     /// database of their own (`newDatabaseURL()`), so they run in parallel without seeing
     /// each other's rows.
-    public static let shared: Result<ThrowawayPostgres, any Error> = Result {
-        let server = try ThrowawayPostgres.start(database: "cairn")
-        do {
-            try server.stopWhenGone(getpid())
-        } catch {
-            server.stop()
-            throw error
-        }
-        return server
-    }
+    public static let shared = Result { try startForThisProcess(tls: .off) }
 
     /// Creates a new empty database on this server and returns its URL (TLS off: the
     /// server has no certificate).
     public func newDatabaseURL() throws -> String {
-        let name = "case_" + UUID().uuidString.prefix(12).lowercased()
-        try createDatabase(named: name)
-        return "postgresql://\(Self.user)@\(Self.host):\(port)/\(name)?sslmode=disable"
+        "postgresql://\(Self.user)@\(Self.host):\(port)/\(try newDatabase())?sslmode=disable"
     }
 }

@@ -393,8 +393,11 @@ extension ThrowawayPostgres {
     /// One server with `tls: .required` for the whole test process, like `shared`: started
     /// on first use, stopped and removed by a watchdog once the process has ended. Tests on
     /// it each take a database of their own (``newDatabase()``).
-    public static let sharedWithTLS: Result<ThrowawayPostgres, any Error> = Result {
-        let server = try ThrowawayPostgres.start(database: "cairn", tls: .required)
+    public static let sharedWithTLS = Result { try startForThisProcess(tls: .required) }
+
+    /// A server stopped and removed once this test process has ended (`stopWhenGone`).
+    static func startForThisProcess(tls: TLS) throws -> ThrowawayPostgres {
+        let server = try ThrowawayPostgres.start(database: "cairn", tls: tls)
         do {
             try server.stopWhenGone(getpid())
         } catch {
