@@ -4,7 +4,7 @@ import GRDBSQLite
 /// The hot path of a run: the sightings insert, its columns written once for both stores
 /// (`forEachValue`).
 /// SQLite binds one prepared statement per batch through the C API, row by row;
-/// PostgreSQL sends multi-row inserts (`PostgresStore.Session.insertSightings`).
+/// PostgreSQL sends each column of a batch as one array (`PostgresStore.Session.insertSightings`).
 ///
 /// GRDB's `execute(arguments:)` builds an array of `DatabaseValue`s per row; for the
 /// 16 columns of a sighting that doubled the CPU time of a store against a bare
