@@ -13,7 +13,7 @@ public struct WorkerOptions: Sendable {
     /// Stop once nothing is queued or leased, instead of waiting for more files.
     public var untilEmpty = false
     /// How long to wait before asking the queue again when it had nothing to hand out.
-    public var pollSeconds = 2.0
+    public var pollSeconds = 0.5
     /// The name the worker holds leases under: unique to this process.
     public var name = QueueWorker.uniqueName()
 
