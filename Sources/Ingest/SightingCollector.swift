@@ -33,6 +33,8 @@ struct SightingCollector {
     private let eagerBatchSize: Int
     private(set) var pending: [PendingSighting] = []
     private(set) var total: UInt64 = 0
+    /// Told of each sighting as it is kept (`cairn ingest`'s progress line).
+    var progress: (any IngestProgress)? = nil
     /// Of `total`, the sightings an allow list suppressed.
     private(set) var suppressed: UInt64 = 0
     /// Addresses of DNS answers whose name matched a domain indicator (DNS chains).
@@ -196,6 +198,7 @@ struct SightingCollector {
     private mutating func keep(_ sighting: PendingSighting) {
         pending.append(sighting)
         total += 1
+        progress?.found(sightings: 1)
         if sighting.sighting.suppressedBy != nil { suppressed += 1 }
     }
 

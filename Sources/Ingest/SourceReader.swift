@@ -65,6 +65,7 @@ struct SourceReader: Sendable {
             var collector = SightingCollector(
                 indicatorRecords: indicatorRecords, sourceID: sourceID, writer: writer, lineRules: lineRules,
                 batchSize: sightingBatchSize)
+            collector.progress = progress
             var summary: ReadSummary
             do {
                 summary = try readContent(of: file, kind: kind, into: &collector)

@@ -11,12 +11,13 @@ final class TerminalProgress: IngestProgress {
         var bytesDone: UInt64 = 0
         /// Bytes read so far of files still being read.
         var inFlight: [String: UInt64] = [:]
-        var sightings: UInt64 = 0
         var started = Date()
         var lastPrint = Date.distantPast
     }
 
     private let state = Mutex(State())
+    /// Sightings found so far, counted as the readers keep them.
+    private let sightings = Atomic<UInt64>(0)
 
     func begin(files: Int, bytes: UInt64) {
         state.withLock {
@@ -38,9 +39,12 @@ final class TerminalProgress: IngestProgress {
             $0.inFlight[result.path] = nil
             $0.filesDone += 1
             $0.bytesDone += result.size
-            $0.sightings += result.sightings
             printIfDue(&$0)
         }
+    }
+
+    func found(sightings count: UInt64) {
+        sightings.add(count, ordering: .relaxed)
     }
 
     func end() {
@@ -54,12 +58,11 @@ final class TerminalProgress: IngestProgress {
         let now = Date()
         guard force || now.timeIntervalSince(state.lastPrint) >= 0.25 else { return }
         state.lastPrint = now
-        let bytes = state.bytesDone + state.inFlight.values.reduce(0, +)
-        let seconds = max(now.timeIntervalSince(state.started), 0.001)
-        let line = String(
-            format: "\r\u{1B}[Kfiles %d/%d  %.1f/%.1f MB  %.1f MB/s  sightings %llu",
-            state.filesDone, state.files, Double(bytes) / 1e6, Double(state.totalBytes) / 1e6,
-            Double(bytes) / 1e6 / seconds, state.sightings)
-        FileHandle.standardError.write(Data(line.utf8))
+        let line = ProgressLine(
+            filesDone: state.filesDone, files: state.files,
+            bytesRead: state.bytesDone + state.inFlight.values.reduce(0, +), totalBytes: state.totalBytes,
+            seconds: now.timeIntervalSince(state.started), sightings: sightings.load(ordering: .relaxed))
+        let text = "\r\u{1B}[K" + line.text
+        FileHandle.standardError.write(Data(text.utf8))
     }
 }
