@@ -60,26 +60,32 @@ final class PostgresStore: CaseStoreDriver {
     /// `cairn ingest` holds it alone; workers share it, so an ingest and workers exclude
     /// each other while workers work side by side.
     func lockForWriting(_ mode: WriterLockMode) throws -> WriterLock {
-        let own = try connect()
-        let session = Session(connection: own)
-        let function = mode == .alone ? "pg_try_advisory_lock" : "pg_try_advisory_lock_shared"
-        guard try session.fetchValue(Bool.self, sql: "SELECT \(function)(?)", arguments: [PostgresStore.writerLockKey]) == true
-        else {
-            // Refused alone while a shared hold would be granted: workers hold it.
-            let workers = mode == .alone && (try? session.fetchValue(
-                Bool.self, sql: "SELECT pg_try_advisory_lock_shared(?)", arguments: [PostgresStore.writerLockKey])) == true
-            _ = try? own.close().wait()
-            throw workers ? CaseStoreError.workersBusy(location) : CaseStoreError.busy(location)
+        try holdOnOwnConnection { session in
+            let function = mode == .alone ? "pg_try_advisory_lock" : "pg_try_advisory_lock_shared"
+            let key = PostgresStore.writerLockKey
+            guard try session.fetchValue(Bool.self, sql: "SELECT \(function)(?)", arguments: [key]) == true else {
+                // Refused alone while a shared hold would be granted: workers hold it.
+                let workers = mode == .alone && (try? session.fetchValue(
+                    Bool.self, sql: "SELECT pg_try_advisory_lock_shared(?)", arguments: [key])) == true
+                throw workers ? CaseStoreError.workersBusy(location) : CaseStoreError.busy(location)
+            }
         }
-        return WriterLock { _ = try? own.close().wait() }
     }
 
     /// Takes the session advisory lock `key` on a connection of its own, waiting while
     /// another connection holds it; it goes with the returned value, or with the process.
     func waitForLock(_ key: Int64) throws -> WriterLock {
+        try holdOnOwnConnection { session in
+            try session.execute(sql: "SELECT pg_advisory_lock(?)", arguments: [key])
+        }
+    }
+
+    /// A lock `take` takes on a connection of its own, held until the returned value goes
+    /// (the connection is closed then); the connection is closed at once when `take` throws.
+    private func holdOnOwnConnection(_ take: (Session) throws -> Void) throws -> WriterLock {
         let own = try connect()
         do {
-            try Session(connection: own).execute(sql: "SELECT pg_advisory_lock(?)", arguments: [key])
+            try take(Session(connection: own))
         } catch {
             _ = try? own.close().wait()
             throw error
