@@ -142,22 +142,25 @@ extension CaseDatabase {
     /// Every file of the queue, in the order queued.
     public func queuedFiles() throws -> [QueuedFile] {
         try requireQueue()
-        return try store.read { db in
-            try db.fetchAll(sql: """
-                SELECT id, path, status, worker, attempts, error, source_id, correlated,
-                       \(Self.isoTime("queued_at")) AS queued_at, \(Self.isoTime("leased_at")) AS leased_at,
-                       \(Self.isoTime("lease_until")) AS lease_until, \(Self.isoTime("finished_at")) AS finished_at
-                FROM queue_files ORDER BY id
-                """
-            ).map { row in
-                QueuedFile(
-                    id: try row.decode(forColumn: "id"), path: try row.decode(forColumn: "path"), status: try row.decode(forColumn: "status"),
-                    worker: try row.decode(forColumn: "worker"), attempts: Int(try row.decode(forColumn: "attempts") as Int64),
-                    error: try row.decode(forColumn: "error"), sourceID: try row.decode(forColumn: "source_id"),
-                    queuedAt: try row.decode(forColumn: "queued_at"), leasedAt: try row.decode(forColumn: "leased_at"),
-                    leaseUntil: try row.decode(forColumn: "lease_until"), finishedAt: try row.decode(forColumn: "finished_at"),
-                    correlated: try row.decode(forColumn: "correlated"))
-            }
+        return try store.read { db in try Self.queuedFiles(in: db) }
+    }
+
+    /// The files of the queue that meet `condition` (SQL), in the order queued.
+    private static func queuedFiles(in db: any StoreSession, where condition: String = "true") throws -> [QueuedFile] {
+        try db.fetchAll(sql: """
+            SELECT id, path, status, worker, attempts, error, source_id, correlated,
+                   \(isoTime("queued_at")) AS queued_at, \(isoTime("leased_at")) AS leased_at,
+                   \(isoTime("lease_until")) AS lease_until, \(isoTime("finished_at")) AS finished_at
+            FROM queue_files WHERE \(condition) ORDER BY id
+            """
+        ).map { row in
+            QueuedFile(
+                id: try row.decode(forColumn: "id"), path: try row.decode(forColumn: "path"),
+                status: try row.decode(forColumn: "status"), worker: try row.decode(forColumn: "worker"),
+                attempts: Int(try row.decode(forColumn: "attempts") as Int64), error: try row.decode(forColumn: "error"),
+                sourceID: try row.decode(forColumn: "source_id"), queuedAt: try row.decode(forColumn: "queued_at"),
+                leasedAt: try row.decode(forColumn: "leased_at"), leaseUntil: try row.decode(forColumn: "lease_until"),
+                finishedAt: try row.decode(forColumn: "finished_at"), correlated: try row.decode(forColumn: "correlated"))
         }
     }
 
@@ -171,18 +174,21 @@ extension CaseDatabase {
     /// correlated for them (empty when there are none); nil while files are queued or leased.
     public func filesToCorrelate() throws -> [QueuedFile]? {
         try requireQueue()
-        let drained = try store.read { db in try Self.isDrained(db) }
-        guard drained else { return nil }
-        return try queuedFiles().filter { ($0.status == "done" || $0.status == "failed") && !$0.correlated }
+        // One snapshot: idle workers ask this twice a second each.
+        return try store.read { db in
+            guard try Self.isDrained(db) else { return nil }
+            return try Self.queuedFiles(in: db, where: "status IN ('done', 'failed') AND NOT correlated")
+        }
     }
 
     /// Records that the case was correlated with the files `ids` in it.
     public func markCorrelated(_ ids: [Int64]) throws {
         guard !ids.isEmpty else { return }
+        // One statement for a drain of any size (the queue is PostgreSQL's alone).
         try store.write { db in
-            for id in ids {
-                try db.execute(sql: "UPDATE queue_files SET correlated = true WHERE id = ?", arguments: [id])
-            }
+            try db.execute(
+                sql: "UPDATE queue_files SET correlated = true WHERE id = ANY (string_to_array(?, ',')::bigint[])",
+                arguments: [ids.map(String.init).joined(separator: ",")])
         }
     }
 
