@@ -33,6 +33,14 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        // `cairn serve` (issue 25): the HTTP server, and HTML templates that escape every
+        // value they insert (text and quoted attributes alike).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        // The web interface's Export button sends the evidence package as one ZIP file,
+        // which every investigator's system opens without installing anything.
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(
@@ -41,7 +49,7 @@ let package = Package(
             providers: [.apt(["libpcap-dev"]), .brew(["libpcap"])]
         ),
         .systemLibrary(
-            name: "CZlib",
+            name: "SystemZlib",
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
@@ -79,14 +87,14 @@ let package = Package(
         .target(
             name: "CaptureDecoding",
             dependencies: [
-                "Observations", "ByteParsing", "CPcap", "CZlib", "CBrotli", "CZstd", "CGuardedMapping",
+                "Observations", "ByteParsing", "CPcap", "SystemZlib", "CBrotli", "CZstd", "CGuardedMapping",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        .target(name: "LogReading", dependencies: ["Concurrency", "Observations", "ByteParsing", "CZlib", "CIsal"]),
+        .target(name: "LogReading", dependencies: ["Concurrency", "Observations", "ByteParsing", "SystemZlib", "CIsal"]),
         .target(
             name: "CaseStore",
             dependencies: [
@@ -117,10 +125,25 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        .target(
+            name: "Serve",
+            dependencies: [
+                "Ingest", "Indicators", "CaseStore", "Correlation", "Observations", "Evidence", "Concurrency",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "cairn",
             dependencies: [
-                "Ingest", "Indicators", "CaseStore", "Correlation", "Observations", "Evidence", "LogReading",
+                "Ingest", "Indicators", "CaseStore", "Correlation", "Observations", "Evidence", "LogReading", "Serve",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -164,6 +187,13 @@ let package = Package(
         .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "CaseStore", "Ingest", "Observations", "TestSupport"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "CaseStore", "Concurrency", "Observations", "Indicators", "TestSupport"]),
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets"]),
+        .testTarget(
+            name: "ServeTests",
+            dependencies: [
+                "Serve", "CaseStore", "Ingest", "Observations", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
         // What issue 24's PostgreSQL case and work queue rely on, checked against a
         // throwaway server the tests start themselves (TestSupport's ThrowawayPostgres).
         .testTarget(

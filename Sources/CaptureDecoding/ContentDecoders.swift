@@ -1,5 +1,5 @@
 import CBrotli
-import CZlib
+import SystemZlib
 import CZstd
 
 // The C decoders of Content-Encodings: the one file of the stream decoders that hands
@@ -72,7 +72,7 @@ protocol BodyDecoder: AnyObject {
                 let status = unsafe output.withUnsafeMutableBytes { out in
                     unsafe stream.pointee.next_out = out.baseAddress?.assumingMemoryBound(to: Bytef.self)
                     unsafe stream.pointee.avail_out = uInt(out.count)
-                    return unsafe CZlib.inflate(stream, Z_NO_FLUSH)
+                    return unsafe SystemZlib.inflate(stream, Z_NO_FLUSH)
                 }
                 let produced = output.count - Int(unsafe stream.pointee.avail_out)
                 if produced > 0, !sink(output.span.extracting(0..<produced)) { return false }

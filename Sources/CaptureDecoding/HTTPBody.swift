@@ -1,5 +1,5 @@
 import ByteParsing
-import CZlib
+import SystemZlib
 import Crypto
 import Observations
 

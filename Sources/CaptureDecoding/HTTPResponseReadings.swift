@@ -1,5 +1,5 @@
 import ByteParsing
-import CZlib
+import SystemZlib
 import Observations
 
 // Responses whose head a strict reader would not accept, read every way a browser may.

@@ -245,9 +245,13 @@ public final class CaseDatabase: Sendable {
     }
 
     /// Sightings (of one incident, or all), ordered by time, source path, locator, with
-    /// the incident each belongs to (nil when none does).
-    public func sightings(incident: Int64?, includeSuppressed: Bool = false) throws -> [SightingRow] {
-        let order = "ORDER BY s.time_ns, src.path, s.locator, s.byte_offset, s.id"
+    /// the incident each belongs to (nil when none does). `limit` and `offset` take a
+    /// page of them (a browser shows an incident's first thousands, not its millions).
+    public func sightings(
+        incident: Int64?, includeSuppressed: Bool = false, limit: Int? = nil, offset: Int = 0
+    ) throws -> [SightingRow] {
+        var order = "ORDER BY s.time_ns, src.path, s.locator, s.byte_offset, s.id"
+        if let limit { order += " LIMIT \(max(0, limit)) OFFSET \(max(0, offset))" }
         let sql: String
         let arguments: StoreArguments
         if let incident {

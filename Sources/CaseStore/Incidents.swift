@@ -101,7 +101,37 @@ extension CaseDatabase {
         try store.read { db in try CaseDatabase.incidents(filter, in: db) }
     }
 
+    /// One page of the listed incidents that pass `filter`, in `order`, with how many
+    /// pass it in all: what a browser shows a screen of at a time (`cairn serve`).
+    public func incidentPage(
+        _ filter: IncidentFilter, order: IncidentOrder = .lastSeen, descending: Bool = true, limit: Int, offset: Int
+    ) throws -> IncidentPage {
+        try store.read { db in
+            let (conditions, arguments) = CaseDatabase.conditions(filter, in: db)
+            let count = try db.fetchOne(
+                sql: "SELECT COUNT(*) AS n FROM incidents i WHERE \(conditions)", arguments: arguments)
+            var pageArguments = arguments
+            pageArguments.append(contentsOf: [max(0, limit), max(0, offset)])
+            let direction = descending ? "DESC" : "ASC"
+            let rows = try db.fetchAll(
+                sql: "\(CaseDatabase.incidentSelect) WHERE \(conditions) "
+                    + "ORDER BY \(order.expression) \(direction), i.id \(direction) LIMIT ? OFFSET ?",
+                arguments: pageArguments
+            ).map(CaseDatabase.incidentRow)
+            return IncidentPage(rows: rows, total: try count?.decode(forColumn: "n") ?? 0)
+        }
+    }
+
     private static func incidents(_ filter: IncidentFilter, in db: any StoreSession) throws -> [IncidentRow] {
+        let (conditions, arguments) = CaseDatabase.conditions(filter, in: db)
+        return try db.fetchAll(
+            sql: "\(CaseDatabase.incidentSelect) WHERE \(conditions) ORDER BY i.last_seen_ns DESC, i.id DESC",
+            arguments: arguments
+        ).map(CaseDatabase.incidentRow)
+    }
+
+    /// The WHERE clause (on `incidents i`) of the listed incidents that pass `filter`.
+    private static func conditions(_ filter: IncidentFilter, in db: any StoreSession) -> (String, StoreArguments) {
         var conditions = ["i.merged_into IS NULL", "(i.sighting_count > 0 OR i.line_count > 0)"]
         var arguments = StoreArguments()
         if let since = filter.since {
@@ -141,11 +171,7 @@ extension CaseDatabase {
                 """)
             arguments.append(contentsOf: [source, "%/" + CaseDatabase.likeEscaped(source), source.lowercased()])
         }
-        return try db.fetchAll(
-            sql: "\(CaseDatabase.incidentSelect) WHERE \(conditions.joined(separator: " AND ")) "
-                + "ORDER BY i.last_seen_ns DESC, i.id DESC",
-            arguments: arguments
-        ).map(CaseDatabase.incidentRow)
+        return (conditions.joined(separator: " AND "), arguments)
     }
 
     /// One incident by id, whether listed or not (merged, emptied); nil when no
@@ -198,7 +224,7 @@ extension CaseDatabase {
     }
 
     /// The status of incident `i`: that of its latest triage event, else `new`.
-    private static let statusExpression = """
+    static let statusExpression = """
         COALESCE((SELECT t.status FROM triage_events t WHERE t.incident_id = i.id ORDER BY t.id DESC LIMIT 1), 'new')
         """
 
@@ -307,6 +333,30 @@ public struct IncidentFilter: Sendable, Equatable {
     public var source: String?
 
     public init() {}
+}
+
+/// The order of an incident list (ties broken by id, in the same direction).
+public enum IncidentOrder: String, Sendable, CaseIterable {
+    case lastSeen = "last_seen", firstSeen = "first_seen", severity, host, sightings, id
+
+    var expression: String {
+        switch self {
+        case .lastSeen: "i.last_seen_ns"
+        case .firstSeen: "i.first_seen_ns"
+        case .severity:
+            "CASE i.severity " + Severity.allCases.map { "WHEN '\($0.rawValue)' THEN \($0.rank)" }.joined(separator: " ")
+                + " END"
+        case .host: "i.host"
+        case .sightings: "i.sighting_count + i.line_count"
+        case .id: "i.id"
+        }
+    }
+}
+
+/// One page of an incident list, and the number of incidents the list has in all.
+public struct IncidentPage: Sendable, Equatable {
+    public var rows: [IncidentRow]
+    public var total: Int
 }
 
 /// Where an analyst is with an incident.

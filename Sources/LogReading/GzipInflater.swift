@@ -1,5 +1,5 @@
 import ByteParsing
-import CZlib
+import SystemZlib
 
 /// Streams the decompressed bytes of a gzip file (any number of members) in chunks.
 ///

@@ -5,14 +5,14 @@ import Foundation
 let cairnVersion = "0.1.0"
 
 @main
-struct Cairn: ParsableCommand {
+struct Cairn: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cairn",
         abstract: "Match captures and syslogs against indicator files and keep the incidents in a case database.",
         version: cairnVersion,
         subcommands: [
             Ingest.self, Incidents.self, Show.self, Triage.self, Sightings.self, Sources.self, Rules.self, Export.self, Verify.self,
-            Custody.self, Keys.self, Explain.self, Queue.self, Worker.self, Case.self,
+            Custody.self, Keys.self, Explain.self, Queue.self, Worker.self, Case.self, ServeCase.self,
         ]
     )
 }

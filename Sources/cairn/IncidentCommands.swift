@@ -183,7 +183,7 @@ enum IncidentReport {
             return [
                 row.time.iso8601, row.field, row.observed + span + derived,
                 "\(row.indicatorType) \(row.indicatorValue)\(feed) \(row.ruleFile):\(row.ruleLine)",
-                "\((row.sourcePath as NSString).lastPathComponent) \(Listing.locator(row.locator))",
+                "\((row.sourcePath as NSString).lastPathComponent) \(row.locator.shortText)",
             ]
         }
         out += rows.isEmpty ? "  (no sightings)\n" : Listing.table(columns: ["TIME", "WHERE", "OBSERVED", "INDICATOR (RULE)", "FOUND IN"], rows: rows)
@@ -213,45 +213,4 @@ enum IncidentReport {
     }
 }
 
-struct IncidentJSON: Encodable {
-    var id: Int64
-    var firstSeen: String
-    var lastSeen: String
-    var host: String
-    var severity: String
-    var confidence: Int
-    var status: String
-    var assignee: String?
-    var indicators: [String]
-    var sightings: Int
-    var title: String
-    var explanation: String
-    var mergedInto: Int64?
 
-    init(_ row: IncidentRow) {
-        id = row.id
-        firstSeen = row.firstSeen.iso8601
-        lastSeen = row.lastSeen.iso8601
-        host = row.host
-        severity = row.severity
-        confidence = row.confidence
-        status = row.status.rawValue
-        assignee = row.assignee
-        indicators = row.indicators
-        sightings = row.sightingCount
-        title = row.title
-        explanation = row.explanation
-        mergedInto = row.mergedInto
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, host, severity, confidence, status, assignee, indicators, sightings, title, explanation
-        case firstSeen = "first_seen", lastSeen = "last_seen", mergedInto = "merged_into"
-    }
-}
-
-struct ShowJSON: Encodable {
-    var incident: IncidentJSON
-    var sightings: [SightingJSON]
-    var triage: [TriageEvent]
-}

@@ -29,7 +29,7 @@ struct Sightings: ParsableCommand {
                        "host", "incident", "source_sha256", "suppressed_by", "context", "derived_from", "packets", "bytes",
                        "last_time", "unverified", "host_name"]
         let values = rows.map { row in
-            [row.sourcePath, Listing.locator(row.locator), row.time.iso8601, row.indicatorType, row.indicatorValue,
+            [row.sourcePath, row.locator.shortText, row.time.iso8601, row.indicatorType, row.indicatorValue,
              row.observed, row.field, "\(row.ruleFile):\(row.ruleLine)", row.host,
              row.incidentID.map(String.init) ?? "", row.sourceSHA256, row.suppressedBy ?? "",
              row.context.joined(separator: ","), row.derivedFrom?.description ?? "", String(row.packets),
@@ -57,67 +57,6 @@ struct Sightings: ParsableCommand {
     }
 }
 
-struct SightingJSON: Encodable {
-    var source: String
-    var sourceSHA256: String
-    var locator: String
-    var packet: UInt64?
-    var line: UInt64?
-    var byteOffset: UInt64?
-    var time: String
-    var indicatorType: String
-    var indicator: String
-    var observed: String
-    var `where`: String
-    var rule: String
-    var host: String
-    var incident: Int64?
-    var feed: String?
-    var suppressedBy: String?
-    var context: [String]
-    var derivedFrom: String?
-    var packets: UInt64
-    var bytes: UInt64?
-    var lastTime: String?
-    /// Present (true) only for a sighting on a line whose gzip member was never checked.
-    var unverified: Bool?
-    /// The host name a log line gave, when a DHCP lease resolved it to `host`.
-    var hostName: String?
-
-    init(_ row: SightingRow) {
-        source = row.sourcePath
-        sourceSHA256 = row.sourceSHA256
-        locator = Listing.locator(row.locator)
-        switch row.locator {
-        case .packet(let number): packet = number
-        case .line(let number, let offset): (line, byteOffset) = (number, offset)
-        }
-        time = row.time.iso8601
-        indicatorType = row.indicatorType
-        indicator = row.indicatorValue
-        observed = row.observed
-        `where` = row.field
-        rule = "\(row.ruleFile):\(row.ruleLine)"
-        host = row.host
-        incident = row.incidentID
-        feed = row.indicatorSource
-        suppressedBy = row.suppressedBy
-        context = row.context
-        derivedFrom = row.derivedFrom?.description
-        packets = row.packets
-        bytes = row.bytes
-        lastTime = row.lastTime?.iso8601
-        unverified = row.unverified ? true : nil
-        hostName = row.hostName
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case source, locator, packet, line, time, indicator, observed, `where`, rule, host, incident, feed, context
-        case packets, bytes, unverified
-        case suppressedBy = "suppressed_by", derivedFrom = "derived_from", lastTime = "last_time", hostName = "host_name"
-        case sourceSHA256 = "source_sha256", byteOffset = "byte_offset", indicatorType = "indicator_type"
-    }
-}
 
 /// Opens an existing case for reading: an SQLite file (a missing file is a clear error
 /// rather than a new empty database) or a `postgresql://` URL.
@@ -137,14 +76,6 @@ func openDatabase(_ location: String) throws -> CaseDatabase {
 
 /// Renders rows as TSV, aligned text or JSON.
 enum Listing {
-    /// `packet N` or `line N`.
-    static func locator(_ locator: Locator) -> String {
-        switch locator {
-        case .packet(let number): "packet \(number)"
-        case .line(let number, _): "line \(number)"
-        }
-    }
-
     /// A header line and one line per row, fields separated by single tabs. Backslash,
     /// tab, CR and LF inside values are escaped as `\\`, `\t`, `\r`, `\n` so that every
     /// row stays one line with the same number of fields.

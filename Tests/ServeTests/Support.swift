@@ -1,0 +1,107 @@
+import CaseStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Ingest
+import Testing
+import TestSupport
+@testable import Serve
+
+/// Paths shared by the Serve tests.
+enum Fixtures {
+    /// The package root: three levels up from this file (Tests/ServeTests/Support.swift).
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let sampleData = packageRoot.appendingPathComponent("SampleData").path
+    static let rules = packageRoot.appendingPathComponent("Rules").path
+
+    /// The built `cairn` executable (beside the test bundle), or nil when it is not built.
+    static let cairnExecutable: String? = {
+        var directory = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("cairn")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
+            directory = directory.deletingLastPathComponent()
+        }
+        return nil
+    }()
+
+    /// What an attacker writes where a page shows it: an element with a script, an
+    /// attribute breakout with an event handler, and a `javascript:` URL.
+    static let probes = [
+        "<script>document.title='pwned-script'</script>",
+        "\"><img src=x onerror=\"document.title='pwned-img'\">",
+        "<svg onload=\"document.title='pwned-svg'\">",
+        "javascript:document.title='pwned-url'",
+    ]
+    /// A file name carrying the probes without a `/` (which no file name may hold).
+    static let hostileFileName = "fw \(probes[1]) \(probes[2]).log"
+}
+
+/// A case made once per test process: SampleData/ and a log whose file name carries
+/// the probes, ingested with Rules/. Tests that change it (triage) make their own.
+final class SampleCase: @unchecked Sendable {
+    let directory: URL
+    let path: String
+
+    static let shared = Result { try SampleCase() }
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("serve-" + UUID().uuidString)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let evidence = directory.appendingPathComponent("evidence")
+        try FileManager.default.createDirectory(at: evidence, withIntermediateDirectories: true)
+        let hostile = """
+            <134>1 2026-03-02T10:00:00.000000Z fw02 filterlog 2211 - - 5,,,1000000103,igb1,match,pass,out,4,0x0,,64,0,0,DF,6,tcp,60,10.0.0.66,203.0.113.45,41001,443,0,S \(Fixtures.probes.joined(separator: " "))
+
+            """
+        try hostile.write(to: evidence.appendingPathComponent(Fixtures.hostileFileName), atomically: true, encoding: .utf8)
+        path = directory.appendingPathComponent("case.sqlite").path
+        let options = IngestOptions(
+            rulePaths: [Fixtures.rules], databasePath: path, jobs: 2, filter: nil, year: 2026,
+            commandLine: "cairn ingest (test)", version: "test")
+        _ = try Ingestor(options: options).run(paths: [Fixtures.sampleData, evidence.path])
+    }
+
+    /// A copy of the case that a test may change.
+    func copy() throws -> String {
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("serve-copy-\(UUID().uuidString).sqlite").path
+        try FileManager.default.copyItem(atPath: path, toPath: copy)
+        return copy
+    }
+}
+
+/// A server over `database` tested in process (HummingbirdTesting's router framework).
+func withServer(
+    database: String, tokens: [String: String]? = nil, analyst: String = "local-analyst",
+    _ body: @Sendable (any TestClientProtocol) async throws -> Void
+) async throws {
+    var options = ServeOptions(database: database)
+    options.tokens = tokens
+    options.rulePaths = [Fixtures.rules]
+    let server = try CaseServer(options: options, localAnalyst: analyst)
+    let application = Application(router: server.router())
+    try await application.test(.router) { client in try await body(client) }
+}
+
+extension TestResponse {
+    var text: String { String(buffer: body) }
+
+    /// The session cookie this response sets, as a `Cookie` request header's value.
+    var sessionCookie: String? {
+        headers[values: .setCookie].first { $0.hasPrefix(Sessions.cookieName + "=") }
+            .map { String($0.prefix { $0 != ";" }) }
+    }
+}
+
+/// The value of the first `name="csrf_token"` hidden field of a page.
+func csrfToken(in html: String) -> String? {
+    guard let range = html.range(of: "name=\"csrf_token\" value=\"") else { return nil }
+    return String(html[range.upperBound...].prefix { $0 != "\"" })
+}
+
+/// Runs a command, returning its exit status and standard output (nil if it could not start).
+func run(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String)? {
+    ExternalCommand.run(executable, arguments)
+}
