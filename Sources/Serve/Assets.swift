@@ -40,7 +40,8 @@ enum Assets {
         .num { text-align: right; font-variant-numeric: tabular-nums; }
         td.num { white-space: nowrap; }
         .time { white-space: nowrap; font-variant-numeric: tabular-nums; }
-        .rule { white-space: nowrap; }
+        .rule, table.list td.host { white-space: nowrap; overflow-wrap: normal; }
+        td.title { overflow-wrap: anywhere; min-width: 220px; }
         .value, .host, .file, .rule, .command { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; overflow-wrap: anywhere; }
         .sha { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 11px; color: var(--muted); overflow-wrap: anywhere; }
         .hint { color: var(--muted); font-size: 12.5px; }

@@ -38,7 +38,7 @@ public struct ServeOptions: Sendable {
                 + "triage the case (listen on 127.0.0.1, or give each analyst a token)"
         }
         if (tlsCertificate == nil) != (tlsKey == nil) { return "--tls-cert and --tls-key go together" }
-        if !(1...65535).contains(port) { return "port \(port) is not between 1 and 65535" }
+        if !(0...65535).contains(port) { return "port \(port) is not between 1 and 65535 (or 0: any free port)" }
         return nil
     }
 }
