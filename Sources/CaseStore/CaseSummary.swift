@@ -9,7 +9,8 @@ public struct CaseSummary: Sendable, Equatable {
     /// Sightings (not suppressed) in each of `buckets` equal spans from the first to the
     /// last sighting's time; empty when the case has none.
     public var timeline: [TimeBucket] = []
-    /// The indicators with the most sightings, most first.
+    /// The indicators with the most sightings, most first (ties by value: the same
+    /// whatever order a store gave the indicators their ids).
     public var topIndicators: [IndicatorCount] = []
     /// Sources by status (`complete`, `failed`, `reading`).
     public var sourceStatuses: [String: Int] = [:]
@@ -78,9 +79,9 @@ extension CaseDatabase {
             }
             summary.topIndicators = try db.fetchAll(sql: """
                 SELECT i.type, i.value, i.rule_file, i.rule_line, c.n FROM
-                    (SELECT indicator_id, COUNT(*) AS n FROM sightings s WHERE \(visible) GROUP BY indicator_id
-                     ORDER BY n DESC, indicator_id LIMIT ?) c
-                JOIN indicators i ON i.id = c.indicator_id ORDER BY c.n DESC, i.id
+                    (SELECT indicator_id, COUNT(*) AS n FROM sightings s WHERE \(visible) GROUP BY indicator_id) c
+                JOIN indicators i ON i.id = c.indicator_id
+                ORDER BY c.n DESC, i.value, i.type, i.rule_file, i.rule_line LIMIT ?
                 """, arguments: [top]
             ).map { row in
                 CaseSummary.IndicatorCount(
@@ -89,6 +90,25 @@ extension CaseDatabase {
                     sightings: try row.decode(forColumn: "n"))
             }
             return summary
+        }
+    }
+}
+
+extension CaseDatabase {
+    /// A value that changes whenever what `summary` counts may have changed: a sighting,
+    /// a source, a triage event or a custody entry appended, a run finished. (Every run
+    /// and every drain that correlates appends its custody entry when it is done.) Cheap:
+    /// a few primary-key lookups, so a server can keep the summary until it changes.
+    public func changeMark() throws -> String {
+        try store.read { db in
+            let row = try db.fetchOne(sql: """
+                SELECT (SELECT MAX(id) FROM sightings) AS sightings, (SELECT MAX(id) FROM sources) AS sources,
+                       (SELECT MAX(id) FROM triage_events) AS triage, (SELECT MAX(id) FROM custody_entries) AS custody,
+                       (SELECT COUNT(finished_at) FROM runs) AS finished
+                """)
+            return try ["sightings", "sources", "triage", "custody", "finished"].map { column in
+                (try row?.decode(forColumn: column) as Int64?).map(String.init) ?? "-"
+            }.joined(separator: ":")
         }
     }
 }

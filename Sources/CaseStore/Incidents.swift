@@ -112,10 +112,16 @@ extension CaseDatabase {
                 sql: "SELECT COUNT(*) AS n FROM incidents i WHERE \(conditions)", arguments: arguments)
             var pageArguments = arguments
             pageArguments.append(contentsOf: [max(0, limit), max(0, offset)])
-            let direction = descending ? "DESC" : "ASC"
+            let ordering = "ORDER BY \(order.expression) \(descending ? "DESC" : "ASC"), i.id \(descending ? "DESC" : "ASC")"
+            // The page's ids first, then their rows: the status and assignee of an
+            // incident (subqueries) are computed for the page only, not for every
+            // incident the sort passes over.
             let rows = try db.fetchAll(
-                sql: "\(CaseDatabase.incidentSelect) WHERE \(conditions) "
-                    + "ORDER BY \(order.expression) \(direction), i.id \(direction) LIMIT ? OFFSET ?",
+                sql: """
+                    \(CaseDatabase.incidentSelect)
+                    JOIN (SELECT i.id FROM incidents i WHERE \(conditions) \(ordering) LIMIT ? OFFSET ?) page ON page.id = i.id
+                    \(ordering)
+                    """,
                 arguments: pageArguments
             ).map(CaseDatabase.incidentRow)
             return IncidentPage(rows: rows, total: try count?.decode(forColumn: "n") ?? 0)

@@ -1,4 +1,5 @@
 import CaseStore
+import Concurrency
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -106,6 +107,20 @@ struct LoadedExplainRules: Sendable {
         self.ruleSet = ruleSet
         compiled = ruleSet.compile()
         problems = ruleSet.errors.map(\.description)
+    }
+}
+
+/// The case page's summary (`CaseDatabase.summary`), kept until the case changes
+/// (`changeMark`): counting a case of millions of sightings takes most of a second.
+final class SummaryCache: Sendable {
+    private let kept = Lock<(mark: String, summary: CaseSummary)?>(nil)
+
+    func summary(of database: CaseDatabase) throws -> CaseSummary {
+        let mark = try database.changeMark()
+        if let kept = kept.withLock({ $0 }), kept.mark == mark { return kept.summary }
+        let summary = try database.summary()
+        kept.withLock { $0 = (mark, summary) }
+        return summary
     }
 }
 

@@ -15,6 +15,7 @@ struct Routes: Sendable {
     let rules: LoadedExplainRules
     let sessions: Sessions
     let options: ServeOptions
+    let summaries = SummaryCache()
 
     /// The sightings an incident page shows at a time.
     static let sightingsPerPage = 500
@@ -75,7 +76,7 @@ struct Routes: Sendable {
 
     private func casePage(_ request: Request, _ context: CairnContext) async throws -> Response {
         let (summary, page, sources) = try await blocking {
-            (try database.summary(),
+            (try summaries.summary(of: database),
              try database.incidentPage(IncidentFilter(), limit: 25, offset: 0),
              try database.sources())
         }
@@ -489,7 +490,7 @@ struct Routes: Sendable {
     // MARK: JSON
 
     private func apiCase() async throws -> Response {
-        let summary = try await blocking { try database.summary() }
+        let summary = try await blocking { try summaries.summary(of: database) }
         return try Pages.json(CaseSummaryJSON(summary))
     }
 

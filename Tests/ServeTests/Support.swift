@@ -73,16 +73,17 @@ final class SampleCase: @unchecked Sendable {
 }
 
 /// A server over `database` tested in process (HummingbirdTesting's router framework).
-func withServer(
+@discardableResult
+func withServer<Value: Sendable>(
     database: String, tokens: [String: String]? = nil, analyst: String = "local-analyst",
-    _ body: @Sendable (any TestClientProtocol) async throws -> Void
-) async throws {
+    _ body: @Sendable (any TestClientProtocol) async throws -> Value
+) async throws -> Value {
     var options = ServeOptions(database: database)
     options.tokens = tokens
     options.rulePaths = [Fixtures.rules]
     let server = try CaseServer(options: options, localAnalyst: analyst)
     let application = Application(router: server.router())
-    try await application.test(.router) { client in try await body(client) }
+    return try await application.test(.router) { client in try await body(client) }
 }
 
 extension TestResponse {
