@@ -1,3 +1,6 @@
+import Foundation
+import Synchronization
+
 /// Receives progress from a run. Called from reader threads: implementations lock.
 public protocol IngestProgress: Sendable {
     /// Before the first file: how many files and bytes there are.
@@ -54,5 +57,83 @@ public struct ProgressLine: Sendable, Equatable {
         if whole < 60 { return "\(whole)s" }
         if whole < 3600 { return String(format: "%dm%02ds", whole / 60, whole % 60) }
         return String(format: "%dh%02dm", whole / 3600, whole % 3600 / 60)
+    }
+}
+
+/// Counts a run's progress as the readers report it, for whoever shows it: `show` is
+/// called with the line at most every `interval` seconds while files are read, and once
+/// more (`last` true) when the run ends. `line()` gives it at any time.
+public final class ProgressTally: IngestProgress {
+    private struct State {
+        var files = 0
+        var totalBytes: UInt64 = 0
+        var filesDone = 0
+        var bytesDone: UInt64 = 0
+        /// Bytes read so far of files still being read.
+        var inFlight: [String: UInt64] = [:]
+        var started = Date()
+        var lastShown = Date.distantPast
+    }
+
+    private let state = Mutex(State())
+    /// Sightings found so far, counted as the readers keep them.
+    private let sightings = Atomic<UInt64>(0)
+    private let interval: Double
+    private let show: @Sendable (ProgressLine, _ last: Bool) -> Void
+
+    public init(interval: Double = 0.25, show: @escaping @Sendable (ProgressLine, _ last: Bool) -> Void = { _, _ in }) {
+        self.interval = interval
+        self.show = show
+    }
+
+    public func begin(files: Int, bytes: UInt64) {
+        state.withLock {
+            $0.files = files
+            $0.totalBytes = bytes
+            $0.started = Date()
+        }
+    }
+
+    public func read(bytes: UInt64, path: String) {
+        state.withLock {
+            $0.inFlight[path] = bytes
+            showIfDue(&$0)
+        }
+    }
+
+    public func finished(_ result: SourceResult) {
+        state.withLock {
+            $0.inFlight[result.path] = nil
+            $0.filesDone += 1
+            $0.bytesDone += result.size
+            showIfDue(&$0)
+        }
+    }
+
+    public func found(sightings count: UInt64) {
+        sightings.add(count, ordering: .relaxed)
+    }
+
+    public func end() {
+        state.withLock { showIfDue(&$0, last: true) }
+    }
+
+    /// The progress so far.
+    public func line() -> ProgressLine {
+        state.withLock { line(of: $0, at: Date()) }
+    }
+
+    private func line(of state: State, at now: Date) -> ProgressLine {
+        ProgressLine(
+            filesDone: state.filesDone, files: state.files,
+            bytesRead: state.bytesDone + state.inFlight.values.reduce(0, +), totalBytes: state.totalBytes,
+            seconds: now.timeIntervalSince(state.started), sightings: sightings.load(ordering: .relaxed))
+    }
+
+    private func showIfDue(_ state: inout State, last: Bool = false) {
+        let now = Date()
+        guard last || now.timeIntervalSince(state.lastShown) >= interval else { return }
+        state.lastShown = now
+        show(line(of: state, at: now), last)
     }
 }

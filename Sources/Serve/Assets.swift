@@ -64,6 +64,7 @@ enum Assets {
         button:focus, a:focus, input:focus, select:focus, textarea:focus { outline: 2px solid #8fb8ff; outline-offset: 1px; }
         form.triage { display: flex; flex-direction: column; gap: 8px; max-width: 520px; }
         form.export { margin: 0; }
+        form.upload { display: flex; flex-wrap: wrap; gap: 10px 16px; align-items: end; padding: 10px; background: var(--band); border: 1px solid var(--line); border-radius: 6px; margin-bottom: 12px; }
         .paging { display: flex; flex-wrap: wrap; gap: 14px; align-items: baseline; }
         .actions { margin: 8px 0; }
         dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 3px 16px; margin: 0 0 12px; }
@@ -127,6 +128,78 @@ enum Assets {
           if (filters) {
             Array.prototype.forEach.call(filters.querySelectorAll("select"), function (choice) {
               choice.addEventListener("change", function () { filters.submit(); });
+            });
+          }
+
+          // Uploads: each file is sent as the body of its own POST, then the table follows
+          // the server's events. Names come from the evidence: set as text, never as HTML.
+          var upload = document.getElementById("upload");
+          var jobs = document.getElementById("upload-jobs");
+          function cell(row, text, className) {
+            var td = document.createElement("td");
+            if (className) { td.className = className; }
+            td.textContent = text;
+            row.appendChild(td);
+            return td;
+          }
+          function show(list) {
+            while (jobs.firstChild) { jobs.removeChild(jobs.firstChild); }
+            list.slice().reverse().forEach(function (job) {
+              var row = document.createElement("tr");
+              row.setAttribute("data-state", job.state);
+              cell(row, String(job.id), "num");
+              var file = cell(row, "", "");
+              var name = document.createElement("span");
+              name.className = "file";
+              name.textContent = job.name;
+              file.appendChild(name);
+              file.appendChild(document.createElement("br"));
+              var sha = document.createElement("span");
+              sha.className = "sha";
+              sha.textContent = "sha256:" + job.sha256;
+              file.appendChild(sha);
+              cell(row, job.state, "state");
+              var progress = cell(row, job.progress, "progress");
+              job.problems.forEach(function (problem) {
+                progress.appendChild(document.createElement("br"));
+                var line = document.createElement("span");
+                line.className = "problem";
+                line.textContent = problem;
+                progress.appendChild(line);
+              });
+              cell(row, job.analyst, "");
+              jobs.appendChild(row);
+            });
+          }
+          if (jobs && window.EventSource) {
+            var events = new EventSource("/upload/events");
+            events.addEventListener("uploads", function (event) { show(JSON.parse(event.data)); });
+          }
+          if (upload) {
+            upload.addEventListener("submit", function (event) {
+              event.preventDefault();
+              var files = Array.prototype.slice.call(document.getElementById("upload-files").files);
+              var token = upload.getAttribute("data-csrf");
+              files.reduce(function (previous, file) {
+                return previous.then(function () {
+                  return fetch("/upload", {
+                    method: "POST", body: file, credentials: "same-origin",
+                    headers: { "X-CSRF-Token": token, "X-File-Name": encodeURIComponent(file.name),
+                               "Content-Type": "application/octet-stream" }
+                  }).then(function (response) {
+                    if (!response.ok) {
+                      return response.text().then(function (text) {
+                        var row = document.createElement("tr");
+                        cell(row, "", "num");
+                        cell(row, file.name, "file");
+                        cell(row, "refused", "state");
+                        cell(row, response.status + " " + response.statusText, "problem");
+                        jobs.insertBefore(row, jobs.firstChild);
+                      });
+                    }
+                  });
+                });
+              }, Promise.resolve());
             });
           }
         })();

@@ -16,6 +16,7 @@ public struct CaseServer: Sendable {
     let database: CaseDatabase
     let rules: LoadedExplainRules
     let sessions: Sessions
+    let uploads: Uploads?
 
     /// Opens the case and loads the rules `/explain` uses. Throws the options' problem
     /// (`ServeOptions.problem`) as `ServeError.refused`.
@@ -25,13 +26,17 @@ public struct CaseServer: Sendable {
         database = try CaseDatabase(location: options.database)
         rules = LoadedExplainRules(paths: options.rulePaths)
         sessions = Sessions(tokens: options.tokens, localAnalyst: localAnalyst)
+        uploads = options.ingest.map { ingest in
+            Uploads(settings: Uploads.Settings(
+                directory: options.uploadDirectoryOrDefault, limit: options.uploadLimit, ingest: ingest))
+        }
     }
 
     /// The routes, behind the gate (`Gate`).
     public func router() -> Router<CairnContext> {
         let router = Router(context: CairnContext.self)
         router.add(middleware: Gate(sessions: sessions, secureCookies: options.tlsCertificate != nil))
-        Routes(database: database, rules: rules, sessions: sessions, options: options).add(to: router)
+        Routes(database: database, rules: rules, sessions: sessions, options: options, uploads: uploads).add(to: router)
         return router
     }
 

@@ -11,7 +11,7 @@ struct Frame {
     var analyst: String?
     var caseName: String
     var csrfToken: String
-    var onCase = false, onIncidents = false, onSources = false, onCustody = false, onExplain = false
+    var onCase = false, onIncidents = false, onSources = false, onCustody = false, onExplain = false, onUpload = false
 }
 
 /// One option of a `<select>`.

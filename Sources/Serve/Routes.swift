@@ -15,6 +15,7 @@ struct Routes: Sendable {
     let rules: LoadedExplainRules
     let sessions: Sessions
     let options: ServeOptions
+    let uploads: Uploads?
     let summaries = SummaryCache()
 
     /// The sightings an incident page shows at a time.
@@ -34,6 +35,10 @@ struct Routes: Sendable {
         router.post("/export") { request, context in try await export(request, context) }
         router.get("/static/cairn.css") { _, _ in Assets.response(Assets.css, type: "text/css; charset=utf-8") }
         router.get("/static/cairn.js") { _, _ in Assets.response(Assets.script, type: "text/javascript; charset=utf-8") }
+        router.get("/upload") { _, context in uploadPage(context) }
+        router.post("/upload") { request, context in try await upload(request, context) }
+        router.get("/upload/events") { _, _ in uploadEvents() }
+        router.get("/api/uploads") { _, _ in try Pages.json(uploads?.all ?? []) }
         router.get("/api/case") { _, _ in try await apiCase() }
         router.get("/api/incidents") { request, _ in try await apiIncidents(request) }
         router.get("/api/incidents/:id") { _, context in try await apiIncident(context) }
@@ -485,6 +490,69 @@ struct Routes: Sendable {
                 analyst: context.visitor.analyst)
         }
         return archive.response()
+    }
+
+    // MARK: Uploads
+
+    private struct UploadView {
+        var frame: Frame
+        var enabled: Bool
+        var directory: String
+        var limit: String
+        var jobs: [Uploads.Job]
+    }
+
+    private func uploadPage(_ context: CairnContext) -> Response {
+        var frame = frame("Upload", context)
+        frame.onUpload = true
+        let view = UploadView(
+            frame: frame, enabled: uploads != nil, directory: uploads?.settings.directory ?? "",
+            limit: ByteCountFormatter.string(fromByteCount: Int64(clamping: options.uploadLimit), countStyle: .binary),
+            jobs: (uploads?.all ?? []).reversed())
+        return Pages.html(Templates.render(view, "upload"))
+    }
+
+    /// One file as the request body (the page's script sends each file so, with its
+    /// name in `X-File-Name`, percent-encoded, and the session's CSRF token in
+    /// `X-CSRF-Token`): stored, then ingested in the background. 202 with the job.
+    private func upload(_ request: Request, _ context: CairnContext) async throws -> Response {
+        if let expected = context.visitor.csrfToken {
+            guard let given = request.headers[HTTPField.Name("X-CSRF-Token")!], Sessions.same(given, expected) else {
+                throw HTTPError(.forbidden, message: "The upload's CSRF token is missing or not this session's: nothing was stored.")
+            }
+        }
+        guard let uploads else { throw HTTPError(.notFound, message: "Uploads are off on this server.") }
+        let name = request.headers[HTTPField.Name("X-File-Name")!].flatMap { $0.removingPercentEncoding } ?? "upload"
+        if let length = request.headers[.contentLength].flatMap({ UInt64($0) }), length > uploads.settings.limit {
+            throw HTTPError(.contentTooLarge, message: Uploads.Failure.tooLarge(limit: uploads.settings.limit).description)
+        }
+        let job: Uploads.Job
+        do {
+            job = try await uploads.receive(name: name, analyst: context.visitor.analyst, body: request.body)
+        } catch let failure as Uploads.Failure {
+            if case .tooLarge = failure { throw HTTPError(.contentTooLarge, message: failure.description) }
+            throw HTTPError(.internalServerError, message: failure.description)
+        }
+        let id = job.id
+        Thread.detachNewThread { uploads.ingest(id) }
+        return try Pages.json(job, status: .accepted)
+    }
+
+    /// Server-sent events: every half second, the uploads and their progress as one
+    /// `uploads` event (JSON on one line), until the browser leaves.
+    private func uploadEvents() -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
+            body: ResponseBody { [uploads] writer in
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                while !Task.isCancelled {
+                    let data = try encoder.encode(uploads?.all ?? [])
+                    try await writer.write(ByteBuffer(string: "event: uploads\ndata: " + String(decoding: data, as: UTF8.self) + "\n\n"))
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+                try await writer.finish(nil)
+            })
     }
 
     // MARK: JSON

@@ -1,4 +1,5 @@
 import Foundation
+import Ingest
 
 /// How `cairn serve` serves a case.
 public struct ServeOptions: Sendable {
@@ -17,6 +18,22 @@ public struct ServeOptions: Sendable {
     public var organisation = "CERT"
     /// The version recorded with exports and triage.
     public var toolVersion = "0.1.0"
+    /// How uploads are read (as `cairn ingest` would, with these rules and options);
+    /// nil turns the upload page off.
+    public var ingest: IngestOptions?
+    /// Where uploads are stored: by default `evidence/uploaded/` beside an SQLite case,
+    /// or under the working directory for a PostgreSQL one.
+    public var uploadDirectory: String?
+    /// The largest upload accepted.
+    public var uploadLimit: UInt64 = 4 << 30
+
+    /// `uploadDirectory`, or its default for the case.
+    public var uploadDirectoryOrDefault: String {
+        if let uploadDirectory { return uploadDirectory }
+        let base = database.contains("://") ? FileManager.default.currentDirectoryPath
+            : (URL(fileURLWithPath: database).deletingLastPathComponent().path)
+        return base + "/evidence/uploaded"
+    }
 
     public init(database: String) {
         self.database = database

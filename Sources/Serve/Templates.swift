@@ -27,7 +27,7 @@ enum Templates {
     static let all: [String: String] = [
         "layout": layout, "case": casePage, "incidents": incidents, "incidentTable": incidentTable,
         "incident": incident, "sources": sources, "custody": custody, "explain": explain, "login": login,
-        "failure": failure, "chart": chart, "timeline": timeline,
+        "failure": failure, "chart": chart, "timeline": timeline, "upload": upload,
     ]
 
     static let layout = """
@@ -49,6 +49,7 @@ enum Templates {
         <a href="/sources" {{#frame.onSources}}aria-current="page"{{/frame.onSources}}>Sources</a>
         <a href="/custody" {{#frame.onCustody}}aria-current="page"{{/frame.onCustody}}>Custody</a>
         <a href="/explain" {{#frame.onExplain}}aria-current="page"{{/frame.onExplain}}>Explain</a>
+        <a href="/upload" {{#frame.onUpload}}aria-current="page"{{/frame.onUpload}}>Upload</a>
         </nav>
         <span class="who">{{#frame.analyst}}<span title="triage is recorded under this name">{{frame.analyst}}</span> · {{/frame.analyst}}<span title="the case">{{frame.caseName}}</span></span>
         </header>
@@ -221,6 +222,26 @@ enum Templates {
         {{#problems}}<p class="problem">{{.}}</p>{{/problems}}
         {{#reports}}<pre class="report">{{.}}</pre>{{/reports}}
         <p class="hint">Against the rules in {{rulePaths}}, as loaded when the server started.</p>
+        {{/body}}{{/layout}}
+        """
+
+    static let upload = """
+        {{<layout}}{{$body}}
+        <h1>Upload captures and logs</h1>
+        {{#enabled}}
+        <form class="upload" id="upload" data-csrf="{{frame.csrfToken}}">
+        <label>Files <input type="file" name="files" multiple id="upload-files"></label>
+        <button type="submit">Upload and ingest</button>
+        <span class="hint">pcap, pcapng and syslogs, plain or gzip; at most {{limit}} each. Each is stored under its SHA-256 in {{directory}}, read-only, never over another, then ingested with the server's rules.</span>
+        </form>
+        {{/enabled}}
+        {{^enabled}}<p class="problem">Uploads are off on this server.</p>{{/enabled}}
+        <table class="list uploads">
+        <thead><tr><th class="num">#</th><th>File</th><th>State</th><th>Progress</th><th>By</th></tr></thead>
+        <tbody id="upload-jobs">
+        {{#jobs}}<tr><td class="num">{{id}}</td><td><span class="file">{{name}}</span><br><span class="sha">sha256:{{sha256}}</span></td><td>{{state}}</td><td>{{progress}}{{#problems}}<br><span class="problem">{{.}}</span>{{/problems}}</td><td>{{analyst}}</td></tr>
+        {{/jobs}}
+        </tbody></table>
         {{/body}}{{/layout}}
         """
 

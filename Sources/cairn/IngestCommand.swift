@@ -29,7 +29,7 @@ struct Ingest: ParsableCommand {
         // process being killed: SQLite then rolls the transaction back and says so.
         signal(SIGXFSZ, SIG_IGN)
         let options = reading.ingestOptions(database: db)
-        let progress: TerminalProgress? = isatty(STDERR_FILENO) == 1 ? TerminalProgress() : nil
+        let progress: ProgressTally? = isatty(STDERR_FILENO) == 1 ? TerminalProgress.make() : nil
         let report: IngestReport
         do {
             report = try Ingestor(options: options).run(paths: paths, progress: progress)

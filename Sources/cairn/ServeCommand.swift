@@ -14,7 +14,9 @@ struct ServeCase: AsyncParsableCommand {
             name, which their triage records (make a token with `openssl rand -hex 16`). With a token \
             file, browsers sign in with their token once per session, and scripts send it as \
             `Authorization: Bearer TOKEN` (the pages' JSON is under /api/). --tls-cert and --tls-key \
-            serve HTTPS. Pages only read the case; triage is appended, as `cairn triage` does.
+            serve HTTPS. Pages only read the case; triage is appended, as `cairn triage` does. \
+            Uploaded captures and logs are stored under their SHA-256 in --upload-dir, read-only, \
+            then ingested one at a time with the reading options below.
             """)
 
     @Option(name: .long, help: ArgumentHelp("Case database file or postgresql:// URL.", valueName: "CASE"))
@@ -32,8 +34,19 @@ struct ServeCase: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("PEM private key of --tls-cert.", valueName: "FILE"))
     var tlsKey: String?
 
-    @Option(name: .long, help: ArgumentHelp("Rule files the Explain page explains against.", valueName: "DIR"))
-    var rules: [String] = ["Rules"]
+    @Option(name: .long, help: ArgumentHelp(
+        "Where uploads are stored (default: evidence/uploaded beside an SQLite case).", valueName: "DIR"))
+    var uploadDir: String?
+
+    @Option(name: .long, help: "The largest upload accepted (K, M, G suffixes).")
+    var uploadLimit = ByteCount(UInt64(4) << 30)
+
+    @Flag(name: .long, help: "Turn the upload page off.")
+    var noUpload = false
+
+    /// How uploads are read, and the rules the Explain page explains against.
+    @OptionGroup(title: "Reading uploads (as cairn ingest reads)")
+    var reading: ReadingOptions
 
     @Option(name: .long, help: ArgumentHelp("The CERT's name, recorded as the source of exported packages.", valueName: "NAME"))
     var organisation = "CERT"
@@ -46,7 +59,10 @@ struct ServeCase: AsyncParsableCommand {
         (options.host, options.port) = (host, port)
         options.tlsCertificate = tlsCert
         options.tlsKey = tlsKey
-        options.rulePaths = rules
+        options.rulePaths = reading.rules
+        options.ingest = noUpload ? nil : reading.ingestOptions(database: db)
+        options.uploadDirectory = uploadDir
+        options.uploadLimit = uploadLimit.bytes
         options.organisation = organisation
         options.toolVersion = cairnVersion
         do {

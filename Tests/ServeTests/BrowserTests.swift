@@ -25,11 +25,21 @@ struct BrowserTests {
         try FileManager.default.createDirectory(at: downloads, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: downloads) }
 
-        let server = try ServeProcess(cairn: cairn, arguments: ["--db", casePath, "--rules", Fixtures.rules])
+        // A log the case has not seen, whose name carries a probe, for the upload page.
+        let upload = downloads.appendingPathComponent("fw07 <svg onload=\"document.title='pwned-upload'\">.log")
+        try """
+            <134>1 2026-03-02T16:00:00.000000Z fw07 filterlog 2211 - - 5,,,1000000103,igb1,match,pass,out,4,0x0,,64,0,0,DF,6,tcp,60,10.0.0.77,203.0.113.45,41001,443,0,S
+
+            """.write(to: upload, atomically: true, encoding: .utf8)
+        let server = try ServeProcess(
+            cairn: cairn, arguments: [
+                "--db", casePath, "--rules", Fixtures.rules, "--no-table-cache", "--jobs", "1",
+                "--upload-dir", downloads.appendingPathComponent("uploaded").path,
+            ])
         defer { server.stop() }
         var arguments = [
             Browser.script, server.url, "--incidents", String(incidents.count), "--high", String(high),
-            "--hostile", String(hostile), "--download", downloads.path,
+            "--hostile", String(hostile), "--download", downloads.path, "--upload", upload.path,
         ]
         // CAIRN_SCREENSHOTS=DIR keeps the pages' pictures (docs/screenshots is made so).
         if let directory = ProcessInfo.processInfo.environment["CAIRN_SCREENSHOTS"] { arguments += ["--screenshots", directory] }
@@ -41,6 +51,8 @@ struct BrowserTests {
         let first = try #require(incidents.first?.id)
         let shown = try #require(ExternalCommand.run(cairn, ["show", String(first), "--db", casePath]))
         #expect(shown.output.contains("investigating  assignee: duty officer  note: beacon confirmed <script>"), "\(shown.output)")
+
+        #expect(try CaseDatabase(location: casePath).incidents().contains { $0.host == "10.0.0.77" })
 
         let archive = try #require(try FileManager.default.contentsOfDirectory(atPath: downloads.path).first { $0.hasSuffix(".zip") })
         let unpacked = downloads.appendingPathComponent("unpacked")

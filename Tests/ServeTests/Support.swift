@@ -76,11 +76,13 @@ final class SampleCase: @unchecked Sendable {
 @discardableResult
 func withServer<Value: Sendable>(
     database: String, tokens: [String: String]? = nil, analyst: String = "local-analyst",
+    configure: (inout ServeOptions) -> Void = { _ in },
     _ body: @Sendable (any TestClientProtocol) async throws -> Value
 ) async throws -> Value {
     var options = ServeOptions(database: database)
     options.tokens = tokens
     options.rulePaths = [Fixtures.rules]
+    configure(&options)
     let server = try CaseServer(options: options, localAnalyst: analyst)
     let application = Application(router: server.router())
     return try await application.test(.router) { client in try await body(client) }

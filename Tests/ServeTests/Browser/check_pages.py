@@ -35,6 +35,7 @@ parser.add_argument("--incidents", type=int, required=True)
 parser.add_argument("--high", type=int, required=True)
 parser.add_argument("--hostile", type=int, required=True)
 parser.add_argument("--download", required=True)
+parser.add_argument("--upload", help="a file to upload through the upload page")
 parser.add_argument("--screenshots")
 args = parser.parse_args()
 base = args.base.rstrip("/")
@@ -151,6 +152,24 @@ try:
     shot("sources")
     driver.get(base + "/custody")
     shot("custody")
+    # Upload: the file goes up, the table follows the server's events to "done".
+    if args.upload:
+        driver.get(base + "/upload")
+        driver.find_element(By.ID, "upload-files").send_keys(args.upload)
+        driver.find_element(By.CSS_SELECTOR, "form.upload button[type=submit]").click()
+        name = os.path.basename(args.upload)
+        try:
+            WebDriverWait(driver, 120).until(lambda d: any(
+                name in row.text and row.get_attribute("data-state") in ("done", "failed")
+                for row in d.find_elements(By.CSS_SELECTOR, "#upload-jobs tr")))
+            rows_text = driver.find_element(By.ID, "upload-jobs").text
+            done = [row for row in driver.find_elements(By.CSS_SELECTOR, "#upload-jobs tr")
+                    if name in row.text and row.get_attribute("data-state") == "done"]
+            check("an upload is ingested, its progress shown live", len(done) == 1, rows_text)
+        except TimeoutException:
+            check("an upload is ingested, its progress shown live", False, driver.find_element(By.ID, "upload-jobs").text)
+        untouched("/upload")
+        shot("upload")
     violations = [entry for entry in driver.get_log("browser") if "Content Security Policy" in entry.get("message", "")]
     check("no page broke its own Content-Security-Policy", not violations, str(violations[:3]))
 except TimeoutException as error:
