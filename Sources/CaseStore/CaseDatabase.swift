@@ -277,6 +277,21 @@ public final class CaseDatabase: Sendable {
         }
     }
 
+    /// One sighting by id, with the (lowest) incident it belongs to; nil when no sighting
+    /// has this id.
+    public func sighting(_ id: Int64) throws -> SightingRow? {
+        let sql = """
+            SELECT (SELECT MIN(l.incident_id) FROM incident_members l WHERE l.sighting_id = s.id) AS incident_id,
+                   \(CaseDatabase.sightingColumns)
+            FROM sightings s \(CaseDatabase.sightingJoins) WHERE s.id = ?
+            """
+        return try store.read { db in
+            var found: SightingRow?
+            try CaseDatabase.forEachSightingRow(sql: sql, arguments: [id], in: db) { found = $0 }
+            return found
+        }
+    }
+
     /// The columns of a sighting as `SightingRow.Columns` names them, after an
     /// `incident_id` column, and the joins they come from (`s` is the sighting).
     static let sightingColumns = """

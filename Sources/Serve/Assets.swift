@@ -72,6 +72,8 @@ enum Assets {
         dl.facts dd { margin: 0; overflow-wrap: anywhere; }
         ol.history { padding-left: 20px; } ol.history li { margin-bottom: 6px; }
         .note { white-space: pre-wrap; overflow-wrap: anywhere; }
+        table.context td.line { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12.5px; white-space: pre-wrap; overflow-wrap: anywhere; }
+        table.context tr.sighted td { background: #fff4d6; font-weight: 600; }
         pre.report { background: var(--band); border: 1px solid var(--line); padding: 10px; white-space: pre-wrap; overflow-wrap: anywhere; }
         ul.files { margin: 4px 0; padding-left: 18px; }
         a.more { font-weight: 400; font-size: 13px; margin-left: 8px; }

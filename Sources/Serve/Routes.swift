@@ -27,6 +27,7 @@ struct Routes: Sendable {
         router.get("/incidents.csv") { request, _ in try await incidentCSV(request) }
         router.get("/incidents/:id") { request, context in try await incidentPage(request, context) }
         router.post("/incidents/:id/triage") { request, context in try await triage(request, context) }
+        router.get("/sightings/:id") { _, context in try await sightingPage(context) }
         router.get("/sources") { _, context in try await sourcesPage(context) }
         router.get("/custody") { _, context in try await custodyPage(context) }
         router.get("/explain") { request, context in explainPage(request, context) }
@@ -293,6 +294,51 @@ struct Routes: Sendable {
             history: history,
             statusOptions: TriageStatus.allCases.map { Option(value: $0.rawValue, selected: $0 == incident.status) })
         return Pages.html(Templates.render(view, "incident"))
+    }
+
+    private struct SightingView {
+        var frame: Frame
+        var sighting: SightingLine
+        var incident: Int64?
+        var host: String
+        var isLine: Bool
+        var lines: [ContextLine]
+        var decoded: [SightingContext.Decoded]
+        var hasDecoded: Bool
+        var problems: [String]
+    }
+
+    private struct ContextLine {
+        var number: UInt64
+        var text: String
+        var isSighting: Bool
+        var truncated: Bool
+    }
+
+    /// One sighting with its provenance, and its source around it: the log line with
+    /// the lines before and after, or what Cairn decodes from the packet; both re-read
+    /// from the file only if its SHA-256 is still the recorded one.
+    private func sightingPage(_ context: CairnContext) async throws -> Response {
+        let id = try context.parameters.require("id", as: Int64.self)
+        let found = try await blocking { () -> (SightingRow, SightingContext)? in
+            guard let row = try database.sighting(id) else { return nil }
+            switch row.locator {
+            case .line(let number, let offset):
+                return (row, SightingContext.logLines(path: row.sourcePath, sha256: row.sourceSHA256, line: number, offset: offset))
+            case .packet(let frame):
+                return (row, SightingContext.packet(path: row.sourcePath, sha256: row.sourceSHA256, frame: frame))
+            }
+        }
+        guard let (row, surroundings) = found else { throw HTTPError(.notFound, message: "No sighting \(id) in this case.") }
+        let isLine = if case .line = row.locator { true } else { false }
+        let view = SightingView(
+            frame: frame("Sighting \(id)", context), sighting: SightingLine(row), incident: row.incidentID, host: row.host,
+            isLine: isLine,
+            lines: surroundings.lines.map {
+                ContextLine(number: $0.number, text: $0.text, isSighting: $0.isSighting, truncated: $0.truncated)
+            },
+            decoded: surroundings.decoded, hasDecoded: !surroundings.decoded.isEmpty, problems: surroundings.problems)
+        return Pages.html(Templates.render(view, "sighting"))
     }
 
     private struct SightingsQuery: Decodable {

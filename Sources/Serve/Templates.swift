@@ -27,7 +27,7 @@ enum Templates {
     static let all: [String: String] = [
         "layout": layout, "case": casePage, "incidents": incidents, "incidentTable": incidentTable,
         "incident": incident, "sources": sources, "custody": custody, "explain": explain, "login": login,
-        "failure": failure, "chart": chart, "timeline": timeline, "upload": upload,
+        "failure": failure, "chart": chart, "timeline": timeline, "upload": upload, "sighting": sighting,
     ]
 
     static let layout = """
@@ -155,7 +155,7 @@ enum Templates {
         <table class="list sightings">
         <thead><tr><th>Time (UTC)</th><th>Where</th><th>Observed</th><th>Indicator</th><th>Rule</th><th>Found in</th></tr></thead>
         <tbody>
-        {{#sightings}}<tr id="sighting-{{id}}"><td class="time">{{time}}{{#lastTime}}<br><span class="hint">{{packets}} packets until {{lastTime}}</span>{{/lastTime}}</td><td>{{field}}</td><td class="value">{{observed}}{{#derivedFrom}}<br><span class="hint">via DNS: {{derivedFrom}}</span>{{/derivedFrom}}{{#unverified}}<br><span class="problem">unverified line (its gzip member was never checked)</span>{{/unverified}}</td><td><span class="hint">{{indicatorType}}</span> <a class="value" href="/explain?value={{indicatorQuery}}">{{indicatorValue}}</a>{{#feed}}<br><span class="hint">feed {{feed}}</span>{{/feed}}</td><td class="rule">{{rule}}</td><td><span class="file" title="{{sourcePath}}">{{sourceName}}</span> {{locator}}<br><span class="sha" title="SHA-256 of the source file as ingested">sha256:{{sourceSHA256}}</span></td></tr>
+        {{#sightings}}<tr id="sighting-{{id}}"><td class="time">{{time}}{{#lastTime}}<br><span class="hint">{{packets}} packets until {{lastTime}}</span>{{/lastTime}}</td><td>{{field}}</td><td class="value">{{observed}}{{#derivedFrom}}<br><span class="hint">via DNS: {{derivedFrom}}</span>{{/derivedFrom}}{{#unverified}}<br><span class="problem">unverified line (its gzip member was never checked)</span>{{/unverified}}</td><td><span class="hint">{{indicatorType}}</span> <a class="value" href="/explain?value={{indicatorQuery}}">{{indicatorValue}}</a>{{#feed}}<br><span class="hint">feed {{feed}}</span>{{/feed}}</td><td class="rule">{{rule}}</td><td><span class="file" title="{{sourcePath}}">{{sourceName}}</span> <a href="/sightings/{{id}}" title="the source around this sighting">{{locator}}</a><br><span class="sha" title="SHA-256 of the source file as ingested">sha256:{{sourceSHA256}}</span></td></tr>
         {{/sightings}}
         {{^sightings}}<tr><td colspan="6" class="empty">No sightings.</td></tr>{{/sightings}}
         </tbody></table>
@@ -242,6 +242,37 @@ enum Templates {
         {{#jobs}}<tr><td class="num">{{id}}</td><td><span class="file">{{name}}</span><br><span class="sha">sha256:{{sha256}}</span></td><td>{{state}}</td><td>{{progress}}{{#problems}}<br><span class="problem">{{.}}</span>{{/problems}}</td><td>{{analyst}}</td></tr>
         {{/jobs}}
         </tbody></table>
+        {{/body}}{{/layout}}
+        """
+
+    static let sighting = """
+        {{<layout}}{{$body}}
+        <h1>Sighting {{sighting.id}}: <span class="value">{{sighting.observed}}</span></h1>
+        <dl class="facts">
+        {{#incident}}<dt>Incident</dt><dd><a href="/incidents/{{incident}}">incident {{incident}}</a></dd>{{/incident}}
+        <dt>Time</dt><dd>{{sighting.time}}{{#sighting.lastTime}} ({{sighting.packets}} packets until {{sighting.lastTime}}){{/sighting.lastTime}}</dd>
+        <dt>Host</dt><dd class="host">{{host}}</dd>
+        <dt>Where</dt><dd>{{sighting.field}}</dd>
+        <dt>Indicator</dt><dd>{{sighting.indicatorType}} <a class="value" href="/explain?value={{sighting.indicatorQuery}}">{{sighting.indicatorValue}}</a>{{#sighting.feed}}, feed {{sighting.feed}}{{/sighting.feed}}</dd>
+        <dt>Rule</dt><dd class="rule">{{sighting.rule}}</dd>
+        {{#sighting.derivedFrom}}<dt>Via DNS</dt><dd>{{sighting.derivedFrom}}</dd>{{/sighting.derivedFrom}}
+        <dt>Source</dt><dd><span class="file">{{sighting.sourcePath}}</span> {{sighting.locator}}<br><span class="sha">sha256:{{sighting.sourceSHA256}}</span></dd>
+        </dl>
+        {{#problems}}<p class="problem">{{.}}</p>{{/problems}}
+        {{#isLine}}
+        <h2>The log around it</h2>
+        <table class="list context"><tbody>
+        {{#lines}}<tr{{#isSighting}} class="sighted"{{/isSighting}}><td class="num">{{number}}</td><td class="line">{{text}}{{#truncated}} <span class="hint">(cut)</span>{{/truncated}}</td></tr>{{/lines}}
+        </tbody></table>
+        <p class="hint">Re-read from the file now; shown because its SHA-256 still equals the one recorded at ingest.</p>
+        {{/isLine}}
+        {{^isLine}}
+        <h2>What Cairn decodes from the packet</h2>
+        {{#hasDecoded}}<table class="list"><thead><tr><th>Where</th><th>Value</th></tr></thead><tbody>
+        {{#decoded}}<tr><td>{{field}}</td><td class="value">{{value}}</td></tr>{{/decoded}}
+        </tbody></table>
+        <p class="hint">Re-read from the file now; shown because its SHA-256 still equals the one recorded at ingest.</p>{{/hasDecoded}}
+        {{/isLine}}
         {{/body}}{{/layout}}
         """
 

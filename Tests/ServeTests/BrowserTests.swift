@@ -18,9 +18,10 @@ struct BrowserTests {
         let database = try CaseDatabase(location: casePath)
         let incidents = try database.incidents()
         let high = incidents.filter { $0.severity == "high" || $0.severity == "critical" }.count
-        let hostile = try #require(try database.sightings(incident: nil).first {
+        let hostileSighting = try #require(try database.sightings(incident: nil).first {
             $0.sourcePath.hasSuffix(Fixtures.hostileFileName)
-        }?.incidentID)
+        })
+        let hostile = try #require(hostileSighting.incidentID)
         let downloads = FileManager.default.temporaryDirectory.appendingPathComponent("serve-downloads-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: downloads, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: downloads) }
@@ -39,7 +40,7 @@ struct BrowserTests {
         defer { server.stop() }
         var arguments = [
             Browser.script, server.url, "--incidents", String(incidents.count), "--high", String(high),
-            "--hostile", String(hostile), "--download", downloads.path, "--upload", upload.path,
+            "--hostile", String(hostile), "--hostile-sighting", String(hostileSighting.id), "--download", downloads.path, "--upload", upload.path,
         ]
         // CAIRN_SCREENSHOTS=DIR keeps the pages' pictures (docs/screenshots is made so).
         if let directory = ProcessInfo.processInfo.environment["CAIRN_SCREENSHOTS"] { arguments += ["--screenshots", directory] }

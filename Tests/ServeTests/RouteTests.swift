@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Ingest
 import Testing
 @testable import Serve
 
@@ -140,6 +141,49 @@ struct RouteTests {
                 }
                 #expect(html.contains("name=\"csrf_token\""))
                 #expect(html.contains("action=\"/incidents/\(incident.id)/triage\""))
+            }
+        }
+    }
+
+    @Test("a sighting's page shows its log line among the lines around it, or what the packet decodes to")
+    func sightingContext() async throws {
+        let sightings = try CaseDatabase(location: casePath).sightings(incident: nil)
+        let onLine = try #require(sightings.first { if case .line = $0.locator { true } else { false } })
+        let inPacket = try #require(sightings.first { if case .packet = $0.locator { true } else { false } })
+        try await withServer(database: casePath) { client in
+            try await client.execute(uri: "/sightings/\(onLine.id)", method: .get) { response in
+                let html = response.text
+                #expect(html.contains("<tr class=\"sighted\">"))
+                #expect(html.components(separatedBy: "<td class=\"line\">").count - 1 >= 2)
+                #expect(html.contains("still equals the one recorded at ingest"))
+            }
+            try await client.execute(uri: "/sightings/\(inPacket.id)", method: .get) { response in
+                #expect(response.text.contains("<td>\(inPacket.field)</td><td class=\"value\">\(inPacket.observed)</td>"))
+            }
+            try await client.execute(uri: "/sightings/999999", method: .get) { response in
+                #expect(response.status == .notFound)
+            }
+        }
+    }
+
+    @Test("a source changed after ingest is not quoted")
+    func changedSource() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("serve-changed-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let log = directory.appendingPathComponent("fw.log")
+        let line = "<134>1 2026-03-02T10:00:00Z fw03 filterlog 1 - - 10.0.0.9,203.0.113.45,S\n"
+        try line.write(to: log, atomically: true, encoding: .utf8)
+        let database = directory.appendingPathComponent("case.sqlite").path
+        _ = try Ingestor(options: IngestOptions(
+            rulePaths: [Fixtures.rules], databasePath: database, jobs: 1, filter: nil, year: 2026,
+            commandLine: "test", version: "test")).run(paths: [log.path])
+        try (line + "an appended line\n").write(to: log, atomically: true, encoding: .utf8)
+        let sighting = try #require(try CaseDatabase(location: database).sightings(incident: nil).first)
+        try await withServer(database: database) { client in
+            try await client.execute(uri: "/sightings/\(sighting.id)", method: .get) { response in
+                #expect(response.text.contains("NOT SHOWN"))
+                #expect(!response.text.contains("<td class=\"line\">"))
             }
         }
     }

@@ -18,7 +18,8 @@ struct SecurityTests {
         let incident = try #require(hostile.incidentID)
         let reflected = Form.encode(Fixtures.probes.joined())
         try await withServer(database: casePath) { client in
-            for path in ["/", "/sources", "/incidents/\(incident)", "/incidents?host=\(reflected)&indicator=\(reflected)",
+            for path in ["/", "/sources", "/incidents/\(incident)", "/sightings/\(hostile.id)",
+                         "/incidents?host=\(reflected)&indicator=\(reflected)",
                          "/explain?value=\(reflected)", "/incidents?source=\(reflected)"] {
                 try await client.execute(uri: path, method: .get) { response in
                     let html = response.text
@@ -32,6 +33,10 @@ struct SecurityTests {
             }
             try await client.execute(uri: "/sources", method: .get) { response in
                 #expect(response.text.contains("&lt;svg onload=&quot;document.title=&#39;pwned-svg&#39;&quot;&gt;"))
+            }
+            // The log line itself, shown with the lines around the sighting.
+            try await client.execute(uri: "/sightings/\(hostile.id)", method: .get) { response in
+                #expect(response.text.contains("&lt;script&gt;document.title=&#39;pwned-script&#39;&lt;/script&gt;"))
             }
         }
     }

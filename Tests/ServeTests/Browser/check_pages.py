@@ -34,6 +34,7 @@ parser.add_argument("base")
 parser.add_argument("--incidents", type=int, required=True)
 parser.add_argument("--high", type=int, required=True)
 parser.add_argument("--hostile", type=int, required=True)
+parser.add_argument("--hostile-sighting", type=int, required=True)
 parser.add_argument("--download", required=True)
 parser.add_argument("--upload", help="a file to upload through the upload page")
 parser.add_argument("--screenshots")
@@ -143,12 +144,14 @@ try:
     # The probes: in a file name (sources, the incident of that file), reflected in
     # queries, and in the triage note above.
     reflected = urllib.parse.quote("".join(PROBES))
-    for path in ["/", "/sources", f"/incidents/{args.hostile}", f"/incidents?host={reflected}",
+    for path in ["/", "/sources", f"/incidents/{args.hostile}", f"/sightings/{args.hostile_sighting}", f"/incidents?host={reflected}",
                  f"/explain?value={reflected}", f"/incidents?indicator={reflected}&since={reflected}", "/custody"]:
         driver.get(base + path)
         untouched(path if len(path) < 40 else path[:40] + "…")
     driver.get(base + "/sources")
     check("the hostile file name is shown as text", "<svg onload=" in driver.find_element(By.TAG_NAME, "body").text)
+    driver.get(base + f"/sightings/{args.hostile_sighting}")
+    check("the hostile log line is shown as text", PROBES[0] in driver.find_element(By.TAG_NAME, "body").text)
     shot("sources")
     driver.get(base + "/custody")
     shot("custody")
