@@ -86,13 +86,14 @@ final class ServeProcess {
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        // The first line names the address: "cairn serve: CASE at http://127.0.0.1:PORT/".
+        // The first line names the address: "cairn serve: CASE at http://127.0.0.1:PORT/"
+        // (or https://).
         var text = ""
         let deadline = Date().addingTimeInterval(60)
         while !text.contains("\n") && Date() < deadline && process.isRunning {
             text += String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
         }
-        guard let range = text.range(of: "http://") else {
+        guard let range = text.range(of: "http://") ?? text.range(of: "https://") else {
             process.terminate()
             throw ServeProcessError(output: text)
         }
