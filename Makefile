@@ -19,10 +19,12 @@ deps:
 build: deps
 	swift build -c release
 
-# Ingest the sample captures and logs with the example rules, then list the incidents.
+# Ingest the sample captures and logs with the example rules, then list the incidents
+# (then `cairn serve` shows them in a browser).
 demo: build
 	.build/release/cairn ingest --rules Rules --db $(DB) SampleData
 	.build/release/cairn incidents --db $(DB)
+	@echo "to triage in a browser: .build/release/cairn serve --db $(DB)"
 
 test: deps
 	swift test

@@ -280,14 +280,17 @@ public final class CaseDatabase: Sendable {
     /// One sighting by id, with the (lowest) incident it belongs to; nil when no sighting
     /// has this id.
     public func sighting(_ id: Int64) throws -> SightingRow? {
+        // The id is given twice rather than the subquery referring to `s.id`: with a
+        // value, not a column, the store looks the sighting up in each arm of
+        // incident_members instead of listing every member (0.65 s at 1 M sightings).
         let sql = """
-            SELECT (SELECT MIN(l.incident_id) FROM incident_members l WHERE l.sighting_id = s.id) AS incident_id,
+            SELECT (SELECT MIN(l.incident_id) FROM incident_members l WHERE l.sighting_id = ?) AS incident_id,
                    \(CaseDatabase.sightingColumns)
             FROM sightings s \(CaseDatabase.sightingJoins) WHERE s.id = ?
             """
         return try store.read { db in
             var found: SightingRow?
-            try CaseDatabase.forEachSightingRow(sql: sql, arguments: [id], in: db) { found = $0 }
+            try CaseDatabase.forEachSightingRow(sql: sql, arguments: [id, id], in: db) { found = $0 }
             return found
         }
     }

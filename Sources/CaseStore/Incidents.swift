@@ -157,23 +157,36 @@ extension CaseDatabase {
             arguments.append(host)
         }
         if let status = filter.status {
-            conditions.append("\(CaseDatabase.statusExpression) = ?")
-            arguments.append(status.rawValue)
+            // Through the triage events (few) rather than each incident's latest event
+            // (every incident of the case): an incident is `new` unless its latest
+            // event says otherwise.
+            let latest = """
+                SELECT t.incident_id FROM triage_events t
+                WHERE t.id = (SELECT MAX(u.id) FROM triage_events u WHERE u.incident_id = t.incident_id)
+                """
+            if status == .new {
+                conditions.append("i.id NOT IN (\(latest) AND t.status != 'new')")
+            } else {
+                conditions.append("i.id IN (\(latest) AND t.status = ?)")
+                arguments.append(status.rawValue)
+            }
         }
         if let indicator = filter.indicator {
+            // The matching sightings first, then their incidents: the store finds the
+            // incidents of a few sightings through the host and time indexes, where
+            // asking each incident for its members visits every sighting of the case.
             conditions.append("""
-                EXISTS (SELECT 1 FROM incident_members l JOIN sightings s ON s.id = l.sighting_id
-                        JOIN indicators ind ON ind.id = s.indicator_id
-                        WHERE l.incident_id = i.id AND (ind.value = ? OR s.observed = ?))
+                i.id IN (SELECT l.incident_id FROM incident_members l WHERE l.sighting_id IN
+                         (SELECT s.id FROM sightings s
+                          WHERE s.indicator_id IN (SELECT ind.id FROM indicators ind WHERE ind.value = ?) OR s.observed = ?))
                 """)
             arguments.append(contentsOf: [indicator, indicator])
         }
         if let source = filter.source {
             conditions.append("""
-                EXISTS (SELECT 1 FROM incident_members l JOIN sightings s ON s.id = l.sighting_id
-                        JOIN sources src ON src.id = s.source_id
-                        WHERE l.incident_id = i.id
-                            AND (src.path = ? OR src.path \(db.dialect.caseInsensitiveLike) ? ESCAPE '\\' OR src.sha256 = ?))
+                i.id IN (SELECT l.incident_id FROM incident_members l WHERE l.sighting_id IN
+                         (SELECT s.id FROM sightings s JOIN sources src ON src.id = s.source_id
+                          WHERE src.path = ? OR src.path \(db.dialect.caseInsensitiveLike) ? ESCAPE '\\' OR src.sha256 = ?))
                 """)
             arguments.append(contentsOf: [source, "%/" + CaseDatabase.likeEscaped(source), source.lowercased()])
         }

@@ -1,5 +1,6 @@
 import ByteParsing
 import CaptureDecoding
+import Crypto
 import Foundation
 import Observations
 
@@ -31,19 +32,27 @@ public struct SightingContext: Sendable {
     /// The lines `around` before and after line `number` of a log (plain or gzip).
     public static func logLines(path: String, sha256: String, line number: UInt64, offset: UInt64, around: UInt64 = 5) -> SightingContext {
         var context = SightingContext()
-        if let problem = unchanged(path: path, sha256: sha256) {
-            context.problems.append(problem)
-            return context
-        }
         let first = number > around ? number - around : 1
         var collector = LineCollector(wanted: Set(first...(number + around)))
         do {
-            if try LogExcerpts.hashFile(path).gzip {
-                if let status = try LogExcerpts.readGzip(path, { collector.feed($0) }) {
-                    context.problems.append("`gzip -dc` stopped with status \(status): lines past that point cannot be shown")
-                }
-            } else {
-                try LogExcerpts.readPlain(path) { collector.feed($0) }
+            // One pass hashes the file and, for plain text, picks the lines out; a gzip
+            // log is inflated afterwards, only once its SHA-256 is known to be right.
+            var hasher = SHA256()
+            var head: [UInt8] = []
+            var collecting = true
+            try LogExcerpts.readPlain(path) { chunk in
+                if head.count < 2 { head += chunk.prefix(2 - head.count) }
+                hasher.update(data: chunk)
+                if collecting && head != [0x1f, 0x8b] { collecting = collector.feed(chunk) }
+                return true
+            }
+            let now = Hex.string(hasher.finalize())
+            guard now == sha256 else {
+                context.problems.append(changed(path: path, now: now, recorded: sha256))
+                return context
+            }
+            if head == [0x1f, 0x8b], let status = try LogExcerpts.readGzip(path, { collector.feed($0) }) {
+                context.problems.append("`gzip -dc` stopped with status \(status): lines past that point cannot be shown")
             }
         } catch {
             context.problems.append("\(path) cannot be read now (\(error))")
@@ -86,16 +95,6 @@ public struct SightingContext: Sendable {
             context.problems.append("\(path) cannot be read as a capture now (\(error))")
         }
         return context
-    }
-
-    /// Nil when the file's SHA-256 is the recorded one; else why it cannot be shown.
-    private static func unchanged(path: String, sha256: String) -> String? {
-        do {
-            let now = try LogExcerpts.hashFile(path).sha256
-            return now == sha256 ? nil : changed(path: path, now: now, recorded: sha256)
-        } catch {
-            return "\(path) cannot be read now (\(error))"
-        }
     }
 
     private static func changed(path: String, now: String, recorded: String) -> String {

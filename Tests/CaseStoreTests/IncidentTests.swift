@@ -217,3 +217,52 @@ func filters(store: StoreKind) throws {
     #expect(try ids { $0.status = .closed } == [early.id])
     #expect(try ids { $0.status = .new } == [late.id])
 }
+
+@Test("the status filter follows each incident's latest triage event", arguments: StoreKind.available)
+func statusFilter(store: StoreKind) throws {
+    let store = try Case(store)
+    _ = try store.add(minutes: [0], host: "10.0.0.1")
+    _ = try store.add(minutes: [0], host: "10.0.0.2")
+    let ids = try store.add(minutes: [0], host: "10.0.0.3")
+    let byHost = Dictionary(uniqueKeysWithValues: try store.database.incidents().map { ($0.host, $0.id) })
+    #expect(ids.count == 3)
+    let (reopened, closed, untouched) = (byHost["10.0.0.1"]!, byHost["10.0.0.2"]!, byHost["10.0.0.3"]!)
+    try store.database.triage(incident: reopened, status: .investigating, note: nil, assignee: nil)
+    try store.database.triage(incident: reopened, status: .new, note: "reopened", assignee: nil)
+    try store.database.triage(incident: closed, status: .escalated, note: nil, assignee: nil)
+    try store.database.triage(incident: closed, status: .closed, note: nil, assignee: nil)
+    func listed(_ status: TriageStatus) throws -> Set<Int64> {
+        var filter = IncidentFilter()
+        filter.status = status
+        let page = try store.database.incidentPage(filter, limit: 10, offset: 0)
+        #expect(page.total == page.rows.count)
+        #expect(Set(try store.database.incidents(filter).map(\.id)) == Set(page.rows.map(\.id)))
+        return Set(page.rows.map(\.id))
+    }
+    #expect(try listed(.new) == [reopened, untouched])
+    #expect(try listed(.closed) == [closed])
+    #expect(try listed(.escalated).isEmpty)
+    #expect(try listed(.investigating).isEmpty)
+}
+
+@Test("a page of incidents is the slice of the sorted list, with the total", arguments: StoreKind.available)
+func incidentPages(store: StoreKind) throws {
+    let store = try Case(store)
+    for host in 1...7 { _ = try store.add(minutes: [Int64(host)], host: "10.0.1.\(host)") }
+    let all = try store.database.incidents()
+    #expect(all.count == 7)
+    for order in IncidentOrder.allCases {
+        for descending in [true, false] {
+            var seen: [Int64] = []
+            for offset in stride(from: 0, to: 7, by: 3) {
+                let page = try store.database.incidentPage(
+                    IncidentFilter(), order: order, descending: descending, limit: 3, offset: offset)
+                #expect(page.total == 7)
+                seen += page.rows.map(\.id)
+            }
+            #expect(seen.count == 7 && Set(seen).count == 7, "\(order) \(descending)")
+        }
+    }
+    let byHost = try store.database.incidentPage(IncidentFilter(), order: .host, descending: false, limit: 7, offset: 0)
+    #expect(byHost.rows.map(\.host) == all.map(\.host).sorted())
+}
