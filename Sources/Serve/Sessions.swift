@@ -146,7 +146,8 @@ struct Gate: RouterMiddleware {
     ) async throws -> Response {
         var context = context
         var started: (id: String, session: Sessions.Session)?
-        if let header = request.headers[.authorization] {
+        // Without a token file, an Authorization header (a proxy's, say) is not Cairn's.
+        if sessions.requiresTokens, let header = request.headers[.authorization] {
             guard header.hasPrefix("Bearer "), let analyst = sessions.analyst(token: String(header.dropFirst(7))) else {
                 return secured(Pages.unauthorized(request))
             }
