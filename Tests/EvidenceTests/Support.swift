@@ -15,17 +15,8 @@ enum Fixtures {
     static let corpusPath = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus").path
     static let corpusPresent = FileManager.default.fileExists(atPath: corpusPath + "/pcap")
 
-    /// The built `cairn` executable (beside the test bundle in the build directory), or
-    /// nil when it is not built: the tests that run it skip through `.enabled(if:)`.
-    static let cairnExecutable: String? = {
-        var directory = Bundle.main.bundleURL
-        for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("cairn")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
-            directory = directory.deletingLastPathComponent()
-        }
-        return nil
-    }()
+    /// The built `cairn` executable, or nil when it is not built.
+    static let cairnExecutable = BuiltProduct.cairn
 }
 
 /// The tools some tests check the package with, and whether this machine has them:

@@ -20,7 +20,7 @@ struct CommandTests {
     @Test("listening beyond loopback without a token file, or with a bad one, is refused with exit status 1")
     func refusals() throws {
         let cairn = try #require(Fixtures.cairnExecutable)
-        let casePath = try SampleCase.shared.get().path
+        let casePath = try SampleCase.shared.get().copy()
         let open = try ExternalCommand.runCombined(cairn, ["serve", "--db", casePath, "--listen", "0.0.0.0:0"])
         #expect(open.status == 1)
         #expect(open.output.contains("refusing to listen on 0.0.0.0 without --token-file"))
@@ -42,7 +42,7 @@ struct CommandTests {
         let tokens = directory.appendingPathComponent("tokens")
         try "# analysts of the case\n\(token) Amina Diallo\n".write(to: tokens, atomically: true, encoding: .utf8)
         let server = try ServeProcess(cairn: cairn, arguments: [
-            "--db", try SampleCase.shared.get().path, "--listen", "0.0.0.0:0", "--token-file", tokens.path, "--no-upload",
+            "--db", try SampleCase.shared.get().copy(), "--listen", "0.0.0.0:0", "--token-file", tokens.path, "--no-upload",
         ])
         defer { server.stop() }
         let url = server.url.replacingOccurrences(of: "0.0.0.0", with: "127.0.0.1")
@@ -61,7 +61,7 @@ struct CommandTests {
         let certificate = directory.appendingPathComponent("server.crt"), key = directory.appendingPathComponent("server.key")
         try authority.issueServerCertificate(certificate: certificate, key: key, subjectAltName: "IP:127.0.0.1,DNS:localhost")
         let server = try ServeProcess(cairn: cairn, arguments: [
-            "--db", try SampleCase.shared.get().path, "--tls-cert", certificate.path, "--tls-key", key.path, "--no-upload",
+            "--db", try SampleCase.shared.get().copy(), "--tls-cert", certificate.path, "--tls-key", key.path, "--no-upload",
         ])
         defer { server.stop() }
         #expect(server.url.hasPrefix("https://127.0.0.1:"))

@@ -192,6 +192,8 @@ struct RouteTests {
           .enabled(if: Fixtures.cairnExecutable != nil, "the cairn executable is not built"))
     func jsonEqualsCommandLine() async throws {
         let cairn = try #require(Fixtures.cairnExecutable)
+        // Other processes open a copy: the shared case is only read in this process.
+        let casePath = try SampleCase.shared.get().copy()
         let pairs: [(String, [String])] = [
             ("/api/incidents", ["incidents", "--format", "json"]),
             ("/api/incidents?severity=high", ["incidents", "--format", "json", "--severity", "high"]),

@@ -16,16 +16,8 @@ enum Fixtures {
     static let sampleData = packageRoot.appendingPathComponent("SampleData").path
     static let rules = packageRoot.appendingPathComponent("Rules").path
 
-    /// The built `cairn` executable (beside the test bundle), or nil when it is not built.
-    static let cairnExecutable: String? = {
-        var directory = Bundle.main.bundleURL
-        for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("cairn")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
-            directory = directory.deletingLastPathComponent()
-        }
-        return nil
-    }()
+    /// The built `cairn` executable, or nil when it is not built.
+    static let cairnExecutable = BuiltProduct.cairn
 
     /// What an attacker writes where a page shows it: an element with a script, an
     /// attribute breakout with an event handler, and a `javascript:` URL.

@@ -46,3 +46,17 @@ public enum ExternalCommand {
         return (process.terminationStatus, text)
     }
 }
+
+/// The executables this package builds, found beside the test bundle in the build
+/// directory; nil when one is not built (tests that run it skip through `.enabled(if:)`).
+public enum BuiltProduct {
+    public static let cairn: String? = {
+        var directory = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("cairn")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
+            directory = directory.deletingLastPathComponent()
+        }
+        return nil
+    }()
+}
