@@ -17,7 +17,10 @@ struct RouteTests {
         casePath = try SampleCase.shared.get().path
     }
 
-    static let pages = ["/", "/incidents", "/incidents/1", "/sources", "/custody", "/explain", "/explain?value=203.0.113.45"]
+    static let pages = [
+        "/", "/incidents", "/incidents/1", "/sightings/1", "/sources", "/custody", "/explain", "/explain?value=203.0.113.45",
+        "/upload", "/login",
+    ]
 
     @Test("every page answers 200 as HTML, with the security headers")
     func pagesAndHeaders() async throws {
