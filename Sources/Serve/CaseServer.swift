@@ -24,7 +24,7 @@ public struct CaseServer: Sendable {
         if let problem = options.problem { throw ServeError.refused(problem) }
         self.options = options
         database = try CaseDatabase(location: options.database)
-        rules = LoadedExplainRules(paths: options.rulePaths)
+        rules = LoadedExplainRules(paths: options.rulePaths, cacheDirectory: options.ingest?.tableCacheDirectory)
         sessions = Sessions(tokens: options.tokens, localAnalyst: localAnalyst)
         uploads = options.ingest.map { ingest in
             Uploads(settings: Uploads.Settings(
@@ -101,16 +101,18 @@ struct LoadedExplainRules: Sendable {
     /// The rule files' problems, as `cairn explain` prints them.
     let problems: [String]
 
-    init(paths: [String]) {
+    /// Loads the rules as an ingest does, through the table cache when there is one (a
+    /// feed of millions of indicators compiles once, not at every start).
+    init(paths: [String], cacheDirectory: String?) {
         self.paths = paths
         let existing = paths.filter { FileManager.default.fileExists(atPath: $0) }
         guard !existing.isEmpty else {
             (ruleSet, compiled, problems) = (nil, nil, [])
             return
         }
-        let ruleSet = RuleSet.load(paths: existing)
+        let (ruleSet, table, _, _) = RuleSet.loadCompiled(paths: existing, cacheDirectory: cacheDirectory)
         self.ruleSet = ruleSet
-        compiled = ruleSet.compile()
+        compiled = table
         problems = ruleSet.errors.map(\.description)
     }
 }

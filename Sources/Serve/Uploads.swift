@@ -144,6 +144,10 @@ final class Uploads: Sendable {
                     job.incidents = report.incidentCount
                     job.sightings = report.sightings
                     job.problems = report.sources.flatMap(Uploads.problems) + report.chainProblems
+                    if !report.ruleErrors.isEmpty {
+                        job.problems.append("\(report.ruleErrors.count) rule line(s) could not be read and were left out "
+                                            + "(`cairn rules check` names them)")
+                    }
                     job.progress = "read in \(String(format: "%.1f", report.elapsedSeconds)) s: "
                         + "\(job.sightings) sightings, \(report.incidentCount) incidents in the case"
                 }
