@@ -64,6 +64,9 @@ struct Routes: Sendable {
         var severities: [NameCount]
         var statuses: [NameCount]
         var sourceStatuses: [NameCount]
+        /// The sources, those that failed or are still being read first (at most 20).
+        var sources: [SourceBrief]
+        var moreSources: Int?
         var sightingCount: Int
         var chart: Chart?
         var topIndicators: [TopIndicator]
@@ -74,6 +77,11 @@ struct Routes: Sendable {
         var incidentTotal: Int
         var columns: [Column]
         var rows: [IncidentLine]
+    }
+
+    private struct SourceBrief {
+        var name, path, status, kind: String
+        var error: String?
     }
 
     private struct TopIndicator {
@@ -96,11 +104,15 @@ struct Routes: Sendable {
             .map { NameCount(name: $0.key, count: String($0.value)) }
         let notes = sources.flatMap { source in source.notes.map { "\((source.path as NSString).lastPathComponent): \($0)" } }
             + sources.compactMap { source in source.error.map { "\((source.path as NSString).lastPathComponent): \($0)" } }
+        let briefs = sources.sorted { ($0.status == "complete" ? 1 : 0, $0.id) < ($1.status == "complete" ? 1 : 0, $1.id) }
+            .map { SourceBrief(name: ($0.path as NSString).lastPathComponent, path: $0.path, status: $0.status,
+                               kind: $0.kind?.rawValue ?? "", error: $0.error) }
         let view = CaseView(
             frame: frame,
             severities: Severity.allCases.reversed().map { NameCount(name: $0.rawValue, count: String(summary.severities[$0] ?? 0)) },
             statuses: TriageStatus.allCases.map { NameCount(name: $0.rawValue, count: String(summary.statuses[$0] ?? 0)) },
             sourceStatuses: summary.sourceStatuses.sorted { $0.key < $1.key }.map { NameCount(name: $0.key, count: String($0.value)) },
+            sources: Array(briefs.prefix(20)), moreSources: briefs.count > 20 ? briefs.count - 20 : nil,
             sightingCount: summary.sightingCount, chart: Chart(summary.timeline),
             topIndicators: top, hasTopIndicators: !top.isEmpty, anomalies: anomalies, hasAnomalies: !anomalies.isEmpty,
             notes: Array(notes.prefix(50)), incidentTotal: page.total,

@@ -81,6 +81,12 @@ enum Templates {
         {{/topIndicators}}{{#hasTopIndicators}}</tbody></table>{{/hasTopIndicators}}{{^topIndicators}}<p class="empty">No indicator was sighted.</p>{{/topIndicators}}
         </section>
         <section>
+        <h2>Sources <a class="more" href="/sources">all</a></h2>
+        <table class="list"><tbody>
+        {{#sources}}<tr><td><span class="file" title="{{path}}">{{name}}</span>{{#error}}<br><span class="problem">{{error}}</span>{{/error}}</td><td>{{kind}}</td><td><span class="source-{{status}}">{{status}}</span></td></tr>{{/sources}}
+        {{^sources}}<tr><td class="empty">No sources yet.</td></tr>{{/sources}}
+        </tbody></table>
+        {{#moreSources}}<p class="hint">and {{moreSources}} more</p>{{/moreSources}}
         <h2>Anomalies and notes</h2>
         {{#hasAnomalies}}<table class="list"><thead><tr><th>Anomaly</th><th class="num">Count</th></tr></thead><tbody>{{/hasAnomalies}}{{#anomalies}}<tr><td>{{name}}</td><td class="num">{{count}}</td></tr>{{/anomalies}}{{#hasAnomalies}}</tbody></table>{{/hasAnomalies}}
         {{^anomalies}}<p class="empty">No anomalies in the sources.</p>{{/anomalies}}
