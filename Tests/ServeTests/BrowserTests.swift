@@ -22,6 +22,7 @@ struct BrowserTests {
             $0.sourcePath.hasSuffix(Fixtures.hostileFileName)
         })
         let hostile = try #require(hostileSighting.incidentID)
+        let hostilePacket = try #require(try database.sightings(incident: nil).first { $0.sourcePath.hasSuffix("hostile-http.pcap") })
         let downloads = FileManager.default.temporaryDirectory.appendingPathComponent("serve-downloads-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: downloads, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: downloads) }
@@ -40,7 +41,8 @@ struct BrowserTests {
         defer { server.stop() }
         var arguments = [
             Browser.script, server.url, "--incidents", String(incidents.count), "--high", String(high),
-            "--hostile", String(hostile), "--hostile-sighting", String(hostileSighting.id), "--download", downloads.path, "--upload", upload.path,
+            "--hostile", String(hostile), "--hostile-sighting", String(hostileSighting.id),
+            "--hostile-packet", String(hostilePacket.id), "--download", downloads.path, "--upload", upload.path,
         ]
         // CAIRN_SCREENSHOTS=DIR keeps the pages' pictures (docs/screenshots is made so).
         if let directory = ProcessInfo.processInfo.environment["CAIRN_SCREENSHOTS"] { arguments += ["--screenshots", directory] }

@@ -34,6 +34,13 @@ struct SecurityTests {
             try await client.execute(uri: "/sources", method: .get) { response in
                 #expect(response.text.contains("&lt;svg onload=&quot;document.title=&#39;pwned-svg&#39;&quot;&gt;"))
             }
+            // A packet: what the decoders read from it (the request's URL) is shown as text.
+            let packet = try #require(try database.sightings(incident: nil).first { $0.sourcePath.hasSuffix("hostile-http.pcap") })
+            try await client.execute(uri: "/sightings/\(packet.id)", method: .get) { response in
+                #expect(response.text.contains("<td>http.url</td><td class=\"value\">http://evil.example/&lt;script&gt;"))
+                for probe in Fixtures.probes where probe.contains("<") { #expect(!response.text.contains(probe)) }
+                #expect(!response.text.contains("<svg/onload"))
+            }
             // The log line itself, shown with the lines around the sighting.
             try await client.execute(uri: "/sightings/\(hostile.id)", method: .get) { response in
                 #expect(response.text.contains("&lt;script&gt;document.title=&#39;pwned-script&#39;&lt;/script&gt;"))

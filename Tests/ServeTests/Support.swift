@@ -27,6 +27,22 @@ enum Fixtures {
         "<svg onload=\"document.title='pwned-svg'\">",
         "javascript:document.title='pwned-url'",
     ]
+    /// A pcap of one Ethernet/IPv4/TCP segment (PSH ACK, port 40000 to 80) carrying
+    /// `request`: an HTTP request whose target the attacker wrote.
+    static func httpCapture(from source: [UInt8], to destination: [UInt8], request: String) -> [UInt8] {
+        func be16(_ value: Int) -> [UInt8] { [UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)] }
+        func le32(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(value >> (8 * $0) & 0xFF) } }
+        let payload = Array(request.utf8)
+        let tcp = be16(40000) + be16(80) + [0, 0, 0, 1] + [0, 0, 0, 1] + [0x50, 0x18] + be16(65535) + [0, 0, 0, 0]
+        var ip = [0x45, 0] + be16(20 + tcp.count + payload.count) + [0, 1, 0x40, 0, 64, 6, 0, 0] + source + destination
+        var sum = stride(from: 0, to: ip.count, by: 2).reduce(0) { $0 + (Int(ip[$1]) << 8 | Int(ip[$1 + 1])) }
+        while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
+        ip[10...11] = be16(~sum & 0xFFFF)[...]
+        let frame = [0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 6] + be16(0x0800) + ip + tcp + payload
+        let header = le32(0xA1B2_C3D4) + [2, 0, 4, 0] + le32(0) + le32(0) + le32(65535) + le32(1)
+        return header + le32(1_772_445_600) + le32(0) + le32(UInt32(frame.count)) + le32(UInt32(frame.count)) + frame
+    }
+
     /// A file name carrying the probes without a `/` (which no file name may hold).
     static let hostileFileName = "fw \(probes[1]) \(probes[2]).log"
 }
@@ -49,6 +65,10 @@ final class SampleCase: @unchecked Sendable {
 
             """
         try hostile.write(to: evidence.appendingPathComponent(Fixtures.hostileFileName), atomically: true, encoding: .utf8)
+        let capture = Fixtures.httpCapture(
+            from: [10, 0, 0, 67], to: [203, 0, 113, 45],
+            request: "GET /\(Fixtures.probes[0])?q=\"><svg/onload=document.title='pwned-svg'> HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+        try Data(capture).write(to: evidence.appendingPathComponent("hostile-http.pcap"))
         path = directory.appendingPathComponent("case.sqlite").path
         let options = IngestOptions(
             rulePaths: [Fixtures.rules], databasePath: path, jobs: 2, filter: nil, year: 2026,

@@ -35,6 +35,7 @@ parser.add_argument("--incidents", type=int, required=True)
 parser.add_argument("--high", type=int, required=True)
 parser.add_argument("--hostile", type=int, required=True)
 parser.add_argument("--hostile-sighting", type=int, required=True)
+parser.add_argument("--hostile-packet", type=int, required=True)
 parser.add_argument("--download", required=True)
 parser.add_argument("--upload", help="a file to upload through the upload page")
 parser.add_argument("--screenshots")
@@ -144,7 +145,8 @@ try:
     # The probes: in a file name (sources, the incident of that file), reflected in
     # queries, and in the triage note above.
     reflected = urllib.parse.quote("".join(PROBES))
-    for path in ["/", "/sources", f"/incidents/{args.hostile}", f"/sightings/{args.hostile_sighting}", f"/incidents?host={reflected}",
+    for path in ["/", "/sources", f"/incidents/{args.hostile}", f"/sightings/{args.hostile_sighting}",
+                 f"/sightings/{args.hostile_packet}", f"/incidents?host={reflected}",
                  f"/explain?value={reflected}", f"/incidents?indicator={reflected}&since={reflected}", "/custody"]:
         driver.get(base + path)
         untouched(path if len(path) < 40 else path[:40] + "…")
