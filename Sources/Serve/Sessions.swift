@@ -132,7 +132,9 @@ struct Gate: RouterMiddleware {
         .contentSecurityPolicy: "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         .xContentTypeOptions: "nosniff",
         HTTPField.Name("X-Frame-Options")!: "DENY",
-        HTTPField.Name("Referrer-Policy")!: "no-referrer",
+        // Not `no-referrer`: with it, browsers send `Origin: null` on the pages' own
+        // forms, which the origin check below would refuse. Other sites get nothing.
+        HTTPField.Name("Referrer-Policy")!: "same-origin",
         .cacheControl: "no-store",
     ]
 
@@ -146,6 +148,11 @@ struct Gate: RouterMiddleware {
     ) async throws -> Response {
         var context = context
         var started: (id: String, session: Sessions.Session)?
+        // A browser names the page a POST comes from; one from another site (which could
+        // sign a browser in under the attacker's token) is refused before anything else.
+        if request.method == .post, let origin = request.headers[.origin], !Gate.sameOrigin(origin, host: request.head.authority) {
+            return secured(Pages.failure(HTTPError(.forbidden, message: "A form from \(origin) may not post to this server."), request: request))
+        }
         // Without a token file, an Authorization header (a proxy's, say) is not Cairn's.
         if sessions.requiresTokens, let header = request.headers[.authorization] {
             guard header.hasPrefix("Bearer "), let analyst = sessions.analyst(token: String(header.dropFirst(7))) else {
@@ -168,6 +175,14 @@ struct Gate: RouterMiddleware {
         }
         if let started { response.setCookie(cookie(started.id)) }
         return secured(response)
+    }
+
+    /// Whether `origin` (`https://host:port`, or `null`) names the host the request was
+    /// sent to.
+    static func sameOrigin(_ origin: String, host: String?) -> Bool {
+        guard let host, let components = URLComponents(string: origin), let originHost = components.host else { return false }
+        let originAuthority = originHost.contains(":") && !originHost.hasPrefix("[") ? "[\(originHost)]" : originHost
+        return (components.port.map { "\(originAuthority):\($0)" } ?? originAuthority) == host
     }
 
     func cookie(_ id: String) -> Cookie {

@@ -76,6 +76,26 @@ struct SecurityTests {
         #expect(try database.custodyEntries().allSatisfy { $0.action != "export" })
     }
 
+    @Test("a POST from another site's page is refused, signing in included")
+    func crossOrigin() async throws {
+        let casePath = try SampleCase.shared.get().copy()
+        let token = String(repeating: "d4", count: 16)
+        try await withServer(database: casePath, tokens: [token: "Attacker"]) { client in
+            try await client.execute(
+                uri: "/login", method: .post, headers: [.origin: "https://evil.example"], body: ByteBuffer(string: "token=\(token)")
+            ) { response in
+                #expect(response.status == .forbidden)
+                #expect(response.sessionCookie == nil)
+            }
+        }
+        // The browser's own forms, whose Origin is the server's, are accepted: BrowserTests
+        // signs nothing in but triages and exports through a real socket with Chromium's Origin.
+        #expect(Gate.sameOrigin("http://[::1]:8080", host: "[::1]:8080"))
+        #expect(Gate.sameOrigin("https://cairn.cert.example", host: "cairn.cert.example"))
+        #expect(!Gate.sameOrigin("null", host: "127.0.0.1:8080"))
+        #expect(!Gate.sameOrigin("http://127.0.0.1:8081", host: "127.0.0.1:8080"))
+    }
+
     @Test("triage from the browser is recorded under the analyst's name, escaped when shown")
     func triageRoundTrip() async throws {
         let casePath = try SampleCase.shared.get().copy()
