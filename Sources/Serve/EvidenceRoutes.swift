@@ -33,16 +33,7 @@ extension Routes {
     /// from the file only if its SHA-256 is still the recorded one.
     func sightingPage(_ context: CairnContext) async throws -> Response {
         let id = try context.parameters.require("id", as: Int64.self)
-        let found = try await blocking { () -> (SightingRow, SightingContext)? in
-            guard let row = try database.sighting(id) else { return nil }
-            switch row.locator {
-            case .line(let number, let offset):
-                return (row, SightingContext.logLines(path: row.sourcePath, sha256: row.sourceSHA256, line: number, offset: offset))
-            case .packet(let frame):
-                return (row, SightingContext.packet(path: row.sourcePath, sha256: row.sourceSHA256, frame: frame))
-            }
-        }
-        guard let (row, surroundings) = found else { throw HTTPError(.notFound, message: "No sighting \(id) in this case.") }
+        let (row, surroundings) = try await sightingInSource(id)
         let isLine = if case .line = row.locator { true } else { false }
         let view = SightingView(
             frame: frame("Sighting \(id)", context), sighting: SightingLine(row), incident: row.incidentID, host: row.host,
@@ -52,6 +43,50 @@ extension Routes {
             },
             decoded: surroundings.decoded, hasDecoded: !surroundings.decoded.isEmpty, problems: surroundings.problems)
         return Pages.html(Templates.render(view, "sighting"))
+    }
+
+    /// `/api/sightings/ID`: the sighting as `cairn sightings --format json` writes it,
+    /// and its source around it.
+    func apiSighting(_ context: CairnContext) async throws -> Response {
+        struct Answer: Encodable {
+            var sighting: SightingJSON
+            var lines: [Line]
+            var decoded: [Decoded]
+            var problems: [String]
+            struct Line: Encodable {
+                var number: UInt64
+                var text: String
+                var sighting: Bool
+                var truncated: Bool
+            }
+            struct Decoded: Encodable {
+                var `where`: String
+                var value: String
+            }
+        }
+        let (row, surroundings) = try await sightingInSource(try context.parameters.require("id", as: Int64.self))
+        return try Pages.json(Answer(
+            sighting: SightingJSON(row),
+            lines: surroundings.lines.map {
+                Answer.Line(number: $0.number, text: $0.text, sighting: $0.isSighting, truncated: $0.truncated)
+            },
+            decoded: surroundings.decoded.map { Answer.Decoded(where: $0.field, value: $0.value) },
+            problems: surroundings.problems))
+    }
+
+    /// A sighting and its source around it (404 when no sighting has the id).
+    private func sightingInSource(_ id: Int64) async throws -> (SightingRow, SightingContext) {
+        let found = try await blocking { () -> (SightingRow, SightingContext)? in
+            guard let row = try database.sighting(id) else { return nil }
+            switch row.locator {
+            case .line(let number, let offset):
+                return (row, SightingContext.logLines(path: row.sourcePath, sha256: row.sourceSHA256, line: number, offset: offset))
+            case .packet(let frame):
+                return (row, SightingContext.packet(path: row.sourcePath, sha256: row.sourceSHA256, frame: frame))
+            }
+        }
+        guard let found else { throw HTTPError(.notFound, message: "No sighting \(id) in this case.") }
+        return found
     }
 
     // MARK: Sources, custody, explain

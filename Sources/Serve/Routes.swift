@@ -43,6 +43,7 @@ struct Routes: Sendable {
         router.get("/api/case") { _, _ in try await apiCase() }
         router.get("/api/incidents") { request, _ in try await apiIncidents(request) }
         router.get("/api/incidents/:id") { _, context in try await apiIncident(context) }
+        router.get("/api/sightings/:id") { _, context in try await apiSighting(context) }
         router.get("/api/sources") { _, _ in try Pages.json(try await blocking { try database.sources().map(SourceJSON.init) }) }
         router.get("/api/custody") { _, _ in try Pages.json(try await blocking { try database.custodyEntries() }) }
         router.get("/api/explain") { request, _ in try apiExplain(request) }

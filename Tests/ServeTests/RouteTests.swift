@@ -25,7 +25,7 @@ struct RouteTests {
     @Test("every page answers 200 as HTML, with the security headers")
     func pagesAndHeaders() async throws {
         try await withServer(database: casePath) { client in
-            for path in Self.pages + ["/api/case", "/api/incidents", "/api/incidents/1", "/api/sources", "/api/custody",
+            for path in Self.pages + ["/api/case", "/api/incidents", "/api/incidents/1", "/api/sightings/1", "/api/sources", "/api/custody",
                                       "/api/explain?value=203.0.113.45", "/incidents.csv", "/static/cairn.css", "/static/cairn.js"] {
                 try await client.execute(uri: path, method: .get) { response in
                     #expect(response.status == .ok, "\(path)")
@@ -165,6 +165,10 @@ struct RouteTests {
             }
             try await client.execute(uri: "/sightings/999999", method: .get) { response in
                 #expect(response.status == .notFound)
+            }
+            try await client.execute(uri: "/api/sightings/\(onLine.id)", method: .get) { response in
+                #expect(response.text.contains("\"sighting\" : true"))
+                #expect(response.text.contains("\"source_sha256\" : \"\(onLine.sourceSHA256)\""))
             }
         }
     }
