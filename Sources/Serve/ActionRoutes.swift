@@ -83,8 +83,7 @@ extension Routes {
             if case .tooLarge = failure { throw HTTPError(.contentTooLarge, message: failure.description) }
             throw HTTPError(.internalServerError, message: failure.description)
         }
-        let id = job.id
-        Thread.detachNewThread { uploads.ingest(id) }
+        uploads.enqueue(job.id)
         return try Pages.json(job, status: .accepted)
     }
 

@@ -61,11 +61,35 @@ final class Uploads: Sendable {
 
     let settings: Settings
     private let jobs = Lock<[Job]>([])
-    /// Held for the length of one ingest: uploads are read one after another.
-    private let reading = Lock<Void>(())
+    /// The uploads waiting to be read, in order, and whether the server is done with them.
+    private let waiting = Lock<(ids: [Int], stopped: Bool)>(([], false))
+    private let queued = Condition()
+    /// The one thread that reads uploads, one after another (set once, by `init`).
+    private let reader = Lock<WorkerThreads?>(nil)
 
     init(settings: Settings) {
         self.settings = settings
+        let (waiting, queued) = (waiting, queued)
+        let thread = WorkerThreads(count: 1, name: "cairn-uploads") { [weak self] _ in
+            while let id = waiting.withLock(waitingOn: queued, until: { !$0.ids.isEmpty || $0.stopped }, { state in
+                state.stopped ? nil : state.ids.removeFirst()
+            }) {
+                self?.ingest(id)
+            }
+        }
+        reader.withLock { $0 = thread }
+    }
+
+    deinit {
+        waiting.withLock { $0.stopped = true }
+        queued.broadcast()
+        reader.withLock { $0 }?.join()
+    }
+
+    /// Queues a received upload for reading.
+    func enqueue(_ id: Int) {
+        waiting.withLock { $0.ids.append(id) }
+        queued.signal()
     }
 
     var all: [Job] { jobs.withLock { $0 } }
@@ -121,42 +145,39 @@ final class Uploads: Sendable {
         }
     }
 
-    /// Ingests the job's file (blocking: call it off the event loops), after any upload
-    /// still being read.
-    func ingest(_ id: Int) {
-        reading.withLock { _ in
-            guard let job = jobs.withLock({ $0.first { $0.id == id } }) else { return }
-            update(id) { $0.state = "reading" }
-            var options = settings.ingest
-            options.commandLine = "cairn serve: upload by \(job.analyst) of \(Uploads.quoted(job.name)), stored as \(job.path)"
-            let tally = ProgressTally(interval: 0.2) { [weak self] line, _ in
-                self?.update(id) { job in
-                    job.progress = line.text
-                    job.percent = line.totalBytes == 0 ? 0 : Int(min(100, line.bytesRead * 100 / line.totalBytes))
-                    job.sightings = line.sightings
-                }
+    /// Ingests the job's file; on the reader thread only.
+    private func ingest(_ id: Int) {
+        guard let job = jobs.withLock({ $0.first { $0.id == id } }) else { return }
+        update(id) { $0.state = "reading" }
+        var options = settings.ingest
+        options.commandLine = "cairn serve: upload by \(job.analyst) of \(Uploads.quoted(job.name)), stored as \(job.path)"
+        let tally = ProgressTally(interval: 0.2) { [weak self] line, _ in
+            self?.update(id) { job in
+                job.progress = line.text
+                job.percent = line.totalBytes == 0 ? 0 : Int(min(100, line.bytesRead * 100 / line.totalBytes))
+                job.sightings = line.sightings
             }
-            do {
-                let report = try Ingestor(options: options).run(paths: [job.path], progress: tally)
-                update(id) { job in
-                    job.state = report.sources.contains { if case .failed = $0.status { true } else { false } } ? "failed" : "done"
-                    job.percent = 100
-                    job.incidents = report.incidentCount
-                    job.sightings = report.sightings
-                    job.problems = report.sources.flatMap(Uploads.problems) + report.chainProblems
-                    if !report.ruleErrors.isEmpty {
-                        job.problems.append("\(report.ruleErrors.count) rule line(s) could not be read and were left out "
-                                            + "(`cairn rules check` names them)")
-                    }
-                    job.progress = "read in \(String(format: "%.1f", report.elapsedSeconds)) s: "
-                        + "\(job.sightings) sightings, \(report.incidentCount) incidents in the case"
+        }
+        do {
+            let report = try Ingestor(options: options).run(paths: [job.path], progress: tally)
+            update(id) { job in
+                job.state = report.sources.contains { if case .failed = $0.status { true } else { false } } ? "failed" : "done"
+                job.percent = 100
+                job.incidents = report.incidentCount
+                job.sightings = report.sightings
+                job.problems = report.sources.flatMap(Uploads.problems) + report.chainProblems
+                if !report.ruleErrors.isEmpty {
+                    job.problems.append("\(report.ruleErrors.count) rule line(s) could not be read and were left out "
+                                        + "(`cairn rules check` names them)")
                 }
-            } catch {
-                update(id) { job in
-                    job.state = "failed"
-                    job.problems = ["\(error)"]
-                    job.progress = "not read"
-                }
+                job.progress = "read in \(String(format: "%.1f", report.elapsedSeconds)) s: "
+                    + "\(job.sightings) sightings, \(report.incidentCount) incidents in the case"
+            }
+        } catch {
+            update(id) { job in
+                job.state = "failed"
+                job.problems = ["\(error)"]
+                job.progress = "not read"
             }
         }
     }
