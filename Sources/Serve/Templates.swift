@@ -153,7 +153,7 @@ enum Templates {
         </dl>
         <section>
         <h2>Timeline</h2>
-        {{#timeline}}{{>timeline}}{{/timeline}}
+        {{#timeline}}{{>timeline}}{{/timeline}}{{^timeline}}<p class="empty">No sightings to draw: the rule's log lines are listed below.</p>{{/timeline}}
         </section>
         <section>
         <h2>Sightings {{#sightingPage.shown}}<span class="hint">{{sightingPage.first}}–{{sightingPage.last}} of {{incident.sightings}}</span>{{/sightingPage.shown}}</h2>

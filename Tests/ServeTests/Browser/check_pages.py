@@ -152,9 +152,9 @@ try:
         untouched(path if len(path) < 40 else path[:40] + "…")
     driver.get(base + "/sources")
     check("the hostile file name is shown as text", "<svg onload=" in driver.find_element(By.TAG_NAME, "body").text)
+    shot("sources")
     driver.get(base + f"/sightings/{args.hostile_sighting}")
     check("the hostile log line is shown as text", PROBES[0] in driver.find_element(By.TAG_NAME, "body").text)
-    shot("sources")
     driver.get(base + "/custody")
     shot("custody")
     # Upload: the file goes up, the table follows the server's events to "done".
@@ -163,16 +163,21 @@ try:
         driver.find_element(By.ID, "upload-files").send_keys(args.upload)
         driver.find_element(By.CSS_SELECTOR, "form.upload button[type=submit]").click()
         name = os.path.basename(args.upload)
+
+        def jobs():
+            # Read in one script: the page rebuilds the table at every event, so elements
+            # found one call earlier may be gone.
+            return driver.execute_script(
+                "return Array.from(document.querySelectorAll('#upload-jobs tr'))"
+                ".map(function (row) { return [row.textContent, row.getAttribute('data-state')]; })")
+
         try:
-            WebDriverWait(driver, 120).until(lambda d: any(
-                name in row.text and row.get_attribute("data-state") in ("done", "failed")
-                for row in d.find_elements(By.CSS_SELECTOR, "#upload-jobs tr")))
-            rows_text = driver.find_element(By.ID, "upload-jobs").text
-            done = [row for row in driver.find_elements(By.CSS_SELECTOR, "#upload-jobs tr")
-                    if name in row.text and row.get_attribute("data-state") == "done"]
-            check("an upload is ingested, its progress shown live", len(done) == 1, rows_text)
+            WebDriverWait(driver, 120).until(
+                lambda d: any(name in text and state in ("done", "failed") for text, state in jobs()))
+            done = [text for text, state in jobs() if name in text and state == "done"]
+            check("an upload is ingested, its progress shown live", len(done) == 1, str(jobs()))
         except TimeoutException:
-            check("an upload is ingested, its progress shown live", False, driver.find_element(By.ID, "upload-jobs").text)
+            check("an upload is ingested, its progress shown live", False, str(jobs()))
         untouched("/upload")
         shot("upload")
     violations = [entry for entry in driver.get_log("browser") if "Content Security Policy" in entry.get("message", "")]
