@@ -144,6 +144,23 @@ extension Routes {
         return Pages.html(Templates.render(CustodyView(frame: frame, verification: verification, entries: lines), "custody"))
     }
 
+    /// `/api/custody/verify`: what `cairn custody verify` says, as JSON.
+    func apiCustodyVerification() async throws -> Response {
+        struct Answer: Encodable {
+            var ok: Bool
+            var entryCount: Int
+            var firstBrokenID: Int64?
+            var problem: String?
+
+            enum CodingKeys: String, CodingKey {
+                case ok, problem, entryCount = "entry_count", firstBrokenID = "first_broken_id"
+            }
+        }
+        let result = try await blocking { try database.verifyCustody() }
+        return try Pages.json(Answer(
+            ok: result.ok, entryCount: result.entryCount, firstBrokenID: result.firstBrokenID, problem: result.problem))
+    }
+
     private struct ExplainQuery: Decodable {
         var value: String?
         var at: String?

@@ -46,6 +46,7 @@ struct Routes: Sendable {
         router.get("/api/sightings/:id") { _, context in try await apiSighting(context) }
         router.get("/api/sources") { _, _ in try Pages.json(try await blocking { try database.sources().map(SourceJSON.init) }) }
         router.get("/api/custody") { _, _ in try Pages.json(try await blocking { try database.custodyEntries() }) }
+        router.get("/api/custody/verify") { _, _ in try await apiCustodyVerification() }
         router.get("/api/explain") { request, _ in try apiExplain(request) }
     }
 

@@ -1,4 +1,4 @@
-import CaseStore
+@testable import CaseStore
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -242,6 +242,28 @@ struct RouteTests {
         try await withServer(database: casePath) { client in
             try await client.execute(uri: "/custody", method: .get) { response in
                 #expect(response.text.contains("The hash chain holds"))
+            }
+            try await client.execute(uri: "/api/custody/verify", method: .get) { response in
+                #expect(response.text.contains("\"ok\" : true"))
+            }
+        }
+    }
+
+    @Test("a custody log whose chain is broken is said to be, with the entry")
+    func brokenCustody() async throws {
+        let casePath = try SampleCase.shared.get().copy()
+        let database = try CaseDatabase(location: casePath)
+        // As someone with the file and sqlite3 would: the append-only trigger dropped first.
+        try database.store.write { db in
+            try db.execute(sql: "DROP TRIGGER custody_entries_no_update")
+            try db.execute(sql: "UPDATE custody_entries SET \"user\" = 'mallory' WHERE id = 1")
+        }
+        try await withServer(database: casePath) { client in
+            try await client.execute(uri: "/custody", method: .get) { response in
+                #expect(response.text.contains("The hash chain is BROKEN at entry 1"))
+            }
+            try await client.execute(uri: "/api/custody/verify", method: .get) { response in
+                #expect(response.text.contains("\"first_broken_id\" : 1"))
             }
         }
     }
