@@ -83,6 +83,17 @@ extension Timestamp {
         self.init(seconds: seconds, nanoseconds: Int64(nanosecond))
     }
 
+    /// A time as analysts type it (`--since`, a filter field): `2024-03-01` (midnight
+    /// UTC), `2024-03-01T12:00`, or `2024-03-01T12:00:00Z` with optional fraction; a
+    /// missing `Z` still means UTC.
+    public init?(typed text: String) {
+        var text = text
+        if text.count == 10 { text += "T00:00:00Z" }
+        if text.count == 16 { text += ":00" }
+        if !text.hasSuffix("Z") { text += "Z" }
+        self.init(iso8601: text)
+    }
+
     /// Parses the ISO 8601 UTC form that `iso8601` writes.
     public init?(iso8601 text: String) {
         let bytes = Array(text.utf8)

@@ -115,14 +115,10 @@ struct IncidentQuery: Decodable {
         return (filter, problems)
     }
 
-    /// `2024-03-01` (midnight UTC), or `2024-03-01T12:00:00Z` with optional fraction; a
-    /// missing `Z` still means UTC (as the CLI's `--since`).
+    /// A time typed into a form, as the CLI's `--since` reads it (`Timestamp(typed:)`),
+    /// with a space allowed between the date and the time.
     static func time(_ text: String) -> Timestamp? {
-        var text = text.replacingOccurrences(of: " ", with: "T")
-        if text.count == 10 { text += "T00:00:00Z" }
-        if text.count == 16 { text += ":00" }
-        if !text.hasSuffix("Z") { text += "Z" }
-        return Timestamp(iso8601: text)
+        Timestamp(typed: text.replacingOccurrences(of: " ", with: "T"))
     }
 
     /// The query of this list with some fields changed (nil removes one), for links.

@@ -145,17 +145,12 @@ struct Triage: ParsableCommand {
 extension Severity: ExpressibleByArgument {}
 extension TriageStatus: ExpressibleByArgument {}
 
-/// A time given on the command line: `2024-03-01` (midnight UTC), or
-/// `2024-03-01T12:00:00Z` with optional fraction; a missing `Z` still means UTC.
+/// A time given on the command line, as `Timestamp(typed:)` reads it.
 struct TimeArgument: ExpressibleByArgument {
     var timestamp: Timestamp
 
     init?(argument: String) {
-        var text = argument
-        if text.count == 10 { text += "T00:00:00Z" }
-        if text.count == 16 { text += ":00" }
-        if !text.hasSuffix("Z") { text += "Z" }
-        guard let parsed = Timestamp(iso8601: text) else { return nil }
+        guard let parsed = Timestamp(typed: argument) else { return nil }
         timestamp = parsed
     }
 }
