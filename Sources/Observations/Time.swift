@@ -84,8 +84,9 @@ extension Timestamp {
     }
 
     /// A time as analysts type it (`--since`, a filter field): `2024-03-01` (midnight
-    /// UTC), `2024-03-01T12:00`, or `2024-03-01T12:00:00Z` with optional fraction; a
-    /// missing `Z` still means UTC.
+    /// UTC), `2024-03-01T12:00`, or `2024-03-01T12:00:00Z` with optional fraction (a
+    /// space for the `T` too, as `init(iso8601:)` does not look at it); a missing `Z`
+    /// still means UTC.
     public init?(typed text: String) {
         var text = text
         if text.count == 10 { text += "T00:00:00Z" }

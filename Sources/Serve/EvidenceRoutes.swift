@@ -194,7 +194,7 @@ extension Routes {
         var problems = rules.problems
         var at: Timestamp?
         if let text = Routes.present(query.at) {
-            at = IncidentQuery.time(text)
+            at = Timestamp(typed: text)
             if at == nil { problems.append("at \(text) is not a time such as 2024-03-01T12:00:00Z") }
         }
         let explanations = table.explain(value, at: at)

@@ -108,17 +108,11 @@ struct IncidentQuery: Decodable {
         for (name, text, keep) in [("since", since, { filter.since = $0 }), ("until", until, { filter.until = $0 })]
             as [(String, String?, (Timestamp) -> Void)] {
             guard let text = present(text) else { continue }
-            if let time = IncidentQuery.time(text) { keep(time) } else {
+            if let time = Timestamp(typed: text) { keep(time) } else {
                 problems.append("\(name) \(text) is not a time such as 2024-03-01 or 2024-03-01T12:00:00Z")
             }
         }
         return (filter, problems)
-    }
-
-    /// A time typed into a form, as the CLI's `--since` reads it (`Timestamp(typed:)`),
-    /// with a space allowed between the date and the time.
-    static func time(_ text: String) -> Timestamp? {
-        Timestamp(typed: text.replacingOccurrences(of: " ", with: "T"))
     }
 
     /// The query of this list with some fields changed (nil removes one), for links.

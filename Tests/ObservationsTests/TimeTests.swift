@@ -23,6 +23,20 @@ import Testing
         #expect(Timestamp(iso8601: text)?.iso8601 == text)
     }
 
+    @Test("a typed time: a date is its midnight, minutes get seconds, a missing Z is UTC", arguments: [
+        ("2024-03-01", "2024-03-01T00:00:00Z"), ("2024-03-01T12:30", "2024-03-01T12:30:00Z"),
+        ("2024-03-01T12:30:05", "2024-03-01T12:30:05Z"), ("2024-03-01T12:30:05.25Z", "2024-03-01T12:30:05.250Z"),
+        ("2024-03-01 12:30", "2024-03-01T12:30:00Z"),  // a space for the T, as forms and people write it
+    ])
+    func typedTimes(text: String, expected: String) {
+        #expect(Timestamp(typed: text) == Timestamp(iso8601: expected))
+    }
+
+    @Test(arguments: ["yesterday", "2024-03", "2024-13-01", ""])
+    func typedNonsenseIsRefused(text: String) {
+        #expect(Timestamp(typed: text) == nil)
+    }
+
     /// Foundation's formatter as an independent reference for the calendar arithmetic,
     /// on whole seconds across 1685-2255 (fractions are covered by the cases above).
     @Test func agreesWithFoundationOnRandomTimes() {
