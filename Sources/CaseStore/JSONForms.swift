@@ -207,6 +207,16 @@ public struct SourceJSON: Encodable, Sendable {
     }
 }
 
+/// How the JSON forms are written, by the command line and by the web interface alike:
+/// keys sorted, indented, slashes as they are, and a final line break.
+public enum JSONForms {
+    public static func encoded<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(value)) + [UInt8(ascii: "\n")]
+    }
+}
+
 extension Locator {
     /// `packet N` or `line N`, as listings show a sighting's place in its source.
     public var shortText: String {

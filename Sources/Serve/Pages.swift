@@ -167,15 +167,7 @@ enum Pages {
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
         Response(
             status: status, headers: [.contentType: "application/json; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try jsonBytes(value))))
-    }
-
-    /// JSON as `cairn … --format json` prints it (sorted keys, indented), with its final
-    /// line break.
-    static func jsonBytes<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(value)) + [UInt8(ascii: "\n")]
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try JSONForms.encoded(value))))
     }
 
     static func isAPI(_ request: Request) -> Bool { request.uri.path.hasPrefix("/api/") }

@@ -116,8 +116,7 @@ enum Listing {
     }
 
     static func printJSON<T: Encodable>(_ value: T) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        // Through print, as the rest of the output, so that the two keep their order.
+        print(String(decoding: try JSONForms.encoded(value), as: UTF8.self), terminator: "")
     }
 }
