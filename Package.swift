@@ -128,7 +128,7 @@ let package = Package(
         .target(
             name: "Serve",
             dependencies: [
-                "Ingest", "Indicators", "CaseStore", "Correlation", "Observations", "Evidence", "Concurrency",
+                "Ingest", "Indicators", "CaseStore", "Correlation", "Observations", "Evidence", "Concurrency", "ByteParsing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

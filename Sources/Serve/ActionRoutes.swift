@@ -19,7 +19,7 @@ extension Routes {
         }
         let (id, _) = sessions.start(analyst: analyst)
         var response = Response.redirect(to: "/", type: .normal)
-        response.setCookie(Gate(sessions: sessions, secureCookies: options.tlsCertificate != nil).cookie(id))
+        response.setCookie(Sessions.cookie(id, secure: options.tlsCertificate != nil))
         return response
     }
 

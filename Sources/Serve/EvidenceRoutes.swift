@@ -187,13 +187,13 @@ extension Routes {
     /// What `cairn explain` would print for the query's value, one report per reading
     /// of the value, and the problems (no rules, a value that is none of the kinds).
     private func explain(_ query: ExplainQuery) -> ([ExplainJSON], [String]) {
-        guard let value = Routes.present(query.value) else { return ([], []) }
+        guard let value = Form.present(query.value) else { return ([], []) }
         guard let ruleSet = rules.ruleSet, let table = rules.compiled else {
             return ([], ["No rules are loaded: start cairn serve with --rules DIR."])
         }
         var problems = rules.problems
         var at: Timestamp?
-        if let text = Routes.present(query.at) {
+        if let text = Form.present(query.at) {
             at = Timestamp(typed: text)
             if at == nil { problems.append("at \(text) is not a time such as 2024-03-01T12:00:00Z") }
         }
@@ -217,7 +217,7 @@ extension Routes {
 
     func apiExplain(_ request: Request) throws -> Response {
         let query = Form.decode(ExplainQuery.self, from: request.uri.query ?? "") ?? ExplainQuery()
-        guard Routes.present(query.value) != nil else { throw HTTPError(.badRequest, message: "give the value as ?value=") }
+        guard Form.present(query.value) != nil else { throw HTTPError(.badRequest, message: "give the value as ?value=") }
         let (reports, problems) = explain(query)
         if reports.isEmpty, let problem = problems.last { throw HTTPError(.badRequest, message: problem) }
         return try Pages.json(reports)

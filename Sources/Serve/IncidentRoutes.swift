@@ -214,7 +214,7 @@ extension Routes {
         guard let status = form.status.flatMap(TriageStatus.init(rawValue:)) else {
             throw HTTPError(.badRequest, message: "status must be one of \(TriageStatus.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let note = Routes.present(form.note), assignee = Routes.present(form.assignee)
+        let note = Form.present(form.note), assignee = Form.present(form.assignee)
         let analyst = context.visitor.analyst
         try await blocking {
             guard let incident = try database.incident(id) else { throw CaseStoreError.unknownIncident(id) }

@@ -92,6 +92,7 @@ struct IncidentQuery: Decodable {
     func filter() -> (IncidentFilter, [String]) {
         var filter = IncidentFilter()
         var problems: [String] = []
+        let present = Form.present
         if let severity = present(severity) {
             if let level = Severity(rawValue: severity) { filter.minimumSeverity = level } else {
                 problems.append("severity \(severity) is not one of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -127,10 +128,6 @@ struct IncidentQuery: Decodable {
         return Form.link(path, fields)
     }
 
-    private func present(_ text: String?) -> String? {
-        guard let text = text?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
-        return text
-    }
 }
 
 /// URL-encoded forms and query strings, decoded by Hummingbird's decoder (which reads
@@ -138,6 +135,12 @@ struct IncidentQuery: Decodable {
 enum Form {
     static func decode<T: Decodable>(_ type: T.Type, from text: String) -> T? {
         try? URLEncodedFormDecoder().decode(type, from: text)
+    }
+
+    /// A field's text without the blanks around it; nil when nothing is left.
+    static func present(_ text: String?) -> String? {
+        guard let text = text?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
+        return text
     }
 
     /// `path?name=value&…`, leaving out empty fields, every value percent-encoded.

@@ -130,12 +130,6 @@ struct Routes: Sendable {
 
     // MARK: What the routes share
 
-    /// `text` without the blanks around it; nil when nothing is left.
-    static func present(_ text: String?) -> String? {
-        guard let text = text?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
-        return text
-    }
-
     /// The form of a POST, after its CSRF token was checked: 403 (and nothing done) when
     /// the session's token is not in it. A request signed with a bearer token needs none.
     func post<Fields: Decodable>(

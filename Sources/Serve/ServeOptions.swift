@@ -1,3 +1,4 @@
+import CaseStore
 import Foundation
 import Ingest
 
@@ -30,7 +31,7 @@ public struct ServeOptions: Sendable {
     /// `uploadDirectory`, or its default for the case.
     public var uploadDirectoryOrDefault: String {
         if let uploadDirectory { return uploadDirectory }
-        let base = database.contains("://") ? FileManager.default.currentDirectoryPath
+        let base = PostgresLocation.isURL(database) ? FileManager.default.currentDirectoryPath
             : (URL(fileURLWithPath: database).deletingLastPathComponent().path)
         return base + "/evidence/uploaded"
     }

@@ -1,3 +1,4 @@
+import ByteParsing
 import CaseStore
 import Concurrency
 import Crypto
@@ -101,11 +102,17 @@ final class Sessions: Sendable {
     /// 256 random bits as hex, from the system's generator (getrandom(2) on Linux).
     static func randomToken() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        return Hex.string((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 
     static func digest(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: Data(text.utf8)))
+    }
+
+    /// The cookie that names session `id`: HttpOnly, SameSite=Strict, and Secure when the
+    /// server speaks TLS.
+    static func cookie(_ id: String, secure: Bool) -> Cookie {
+        Cookie(name: cookieName, value: id, path: "/", secure: secure, httpOnly: true, sameSite: .strict)
     }
 
     /// Whether two tokens are equal, in time that depends only on their lengths.
@@ -173,7 +180,7 @@ struct Gate: RouterMiddleware {
         } catch {
             response = Pages.failure(error, request: request)
         }
-        if let started { response.setCookie(cookie(started.id)) }
+        if let started { response.setCookie(Sessions.cookie(started.id, secure: secureCookies)) }
         return secured(response)
     }
 
@@ -183,10 +190,6 @@ struct Gate: RouterMiddleware {
         guard let host, let components = URLComponents(string: origin), let originHost = components.host else { return false }
         let originAuthority = originHost.contains(":") && !originHost.hasPrefix("[") ? "[\(originHost)]" : originHost
         return (components.port.map { "\(originAuthority):\($0)" } ?? originAuthority) == host
-    }
-
-    func cookie(_ id: String) -> Cookie {
-        Cookie(name: Sessions.cookieName, value: id, path: "/", secure: secureCookies, httpOnly: true, sameSite: .strict)
     }
 
     private func secured(_ response: Response) -> Response {

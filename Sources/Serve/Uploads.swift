@@ -1,3 +1,4 @@
+import ByteParsing
 import CaseStore
 import Concurrency
 import Crypto
@@ -121,7 +122,7 @@ final class Uploads: Sendable {
             try? FileManager.default.removeItem(atPath: partial)
             throw error
         }
-        let sha256 = hash.finalize().map { String(format: "%02x", $0) }.joined()
+        let sha256 = Hex.string(hash.finalize())
         let stored = settings.directory + "/" + sha256 + Uploads.suffix(of: name)
         // link(2) fails rather than replace a file: what is stored stays as it was stored.
         var alreadyStored = false
