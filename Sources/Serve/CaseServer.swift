@@ -18,12 +18,15 @@ public struct CaseServer: Sendable {
     let sessions: Sessions
     let uploads: Uploads?
 
-    /// Opens the case and loads the rules `/explain` uses. Throws the options' problem
-    /// (`ServeOptions.problem`) as `ServeError.refused`.
-    public init(options: ServeOptions, localAnalyst: String = CustodyChain.currentUser()) throws {
+    /// Serves `database` (opened from `options.database` when not given) and loads the
+    /// rules `/explain` uses. Throws the options' problem (`ServeOptions.problem`) as
+    /// `ServeError.refused`, before opening anything.
+    public init(
+        options: ServeOptions, database: CaseDatabase? = nil, localAnalyst: String = CustodyChain.currentUser()
+    ) throws {
         if let problem = options.problem { throw ServeError.refused(problem) }
         self.options = options
-        database = try CaseDatabase(location: options.database)
+        self.database = try database ?? CaseDatabase(location: options.database)
         rules = LoadedExplainRules(paths: options.rulePaths, cacheDirectory: options.ingest?.tableCacheDirectory)
         sessions = Sessions(tokens: options.tokens, localAnalyst: localAnalyst)
         uploads = options.ingest.map { ingest in

@@ -67,13 +67,11 @@ struct ServeCase: AsyncParsableCommand {
         options.toolVersion = cairnVersion
         do {
             if let tokenFile { options.tokens = try TokenFile.read(tokenFile) }
-            if !FileManager.default.fileExists(atPath: db) && !PostgresLocation.isURL(db) {
-                throw ServeError.refused("\(db): no such case database (run `cairn ingest` first, or pass --db)")
-            }
-            let server = try CaseServer(options: options)
+            let server = try CaseServer(options: options, database: try openDatabase(db))
+            let shown = PostgresLocation.redactingPasswords(in: db)
             let application = try server.application { address in
                 // Written at once, not buffered: scripts wait for the address.
-                var text = "cairn serve: \(server.options.database) at \(address)\n"
+                var text = "cairn serve: \(shown) at \(address)\n"
                 if server.options.tokens != nil { text += "sign in with a token of the token file\n" }
                 FileHandle.standardOutput.write(Data((text + "stop with Ctrl-C\n").utf8))
             }
