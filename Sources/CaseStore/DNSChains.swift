@@ -48,7 +48,8 @@ extension CaseDatabase {
         try store.read { db in
             let rows = try db.fetchAll(
                 sql: """
-                    SELECT src.id AS source_id, src.path, src.sha256, src.kind, r.id AS resolution_id, r.address
+                    SELECT src.id AS source_id, src.path, src.sha256, src.kind, r.id AS resolution_id, r.address,
+                        r.source_id AS resolved_in
                     FROM resolutions r
                     JOIN sources rs ON rs.id = r.source_id AND rs.status != 'reading'
                     JOIN sources src ON src.status != 'reading' AND src.sha256 IS NOT NULL
@@ -72,6 +73,9 @@ extension CaseDatabase {
                         kind: kind.flatMap(SourceKind.init(rawValue:)) ?? .text, resolutionIDs: [], addresses: []))
                 }
                 tasks[tasks.count - 1].resolutionIDs.append(resolutionID)
+                if try row.decode(forColumn: "resolved_in") as Int64 != sourceID {
+                    tasks[tasks.count - 1].hasOtherSourcesResolutions = true
+                }
                 if !tasks[tasks.count - 1].addresses.contains(address) {
                     tasks[tasks.count - 1].addresses.append(address)
                 }
@@ -174,6 +178,9 @@ public struct DerivationTask: Sendable, Hashable {
     public var resolutionIDs: [Int64]
     /// Their distinct addresses.
     public var addresses: [String]
+    /// Whether some of the resolutions were read from other sources (else the source
+    /// resolved them all itself).
+    public var hasOtherSourcesResolutions = false
 }
 
 /// An observation of a resolved address, found by searching a source.

@@ -16,6 +16,11 @@ struct DNSChainSearch: Sendable {
     /// it, in nanoseconds.
     let horizon: Int64
     let jobs: Int
+    /// The contacts found while the captures were read (`FirstPassChains`), by source id:
+    /// a task for the resolutions a capture read itself, and all of them, takes them
+    /// instead of reading the file (the first pass found only the contacts after each
+    /// address's first answer in the file).
+    var firstPass: [Int64: ChainContacts] = [:]
 
     struct Outcome: Sendable {
         var derivedSightings = 0
@@ -38,52 +43,39 @@ struct DNSChainSearch: Sendable {
         return outcome
     }
 
-    /// Reads the task's source for observations of its addresses by a known host, checks
-    /// that the file still has the SHA-256 it had when it was read, and stores the
-    /// derived sightings.
+    /// Reads the task's source for observations of its addresses by a known host (unless
+    /// the first pass found them), checks that the file still has the SHA-256 it had when
+    /// it was read, and stores the derived sightings.
     private func search(_ task: DerivationTask) -> Result<Int, IngestError> {
-        let addresses = RuleSet(indicators: task.addresses.map { address in
-            Indicator(type: address.contains(":") ? .ipv6 : .ipv4, value: address, ruleFile: "(resolved)", line: 0)
-        })
-        let table = addresses.compile()
-        var contacts: [Contact] = []
-        // Packets of one conversation make one contact, as they make one sighting.
-        var conversations = Conversations<[String], Contact>()
-        func keep(_ folded: Conversations<[String], Contact>.Folded) {
-            var contact = folded.value
-            if folded.packets > 1 {
-                contact.packets = folded.packets
-                contact.lastTime = folded.last
-            }
-            contact.bytes = folded.bytes
-            contacts.append(contact)
-        }
         do {
-            let file = try InputFile(path: task.path)
-            _ = try reader.readContent(of: file, kind: task.kind) { observation in
-                guard observation.field != .dnsAnswer, observation.field != .dnsQuery,
-                      let index = table.lookup(observation.value), let host = observation.host.text, !host.isEmpty
-                else { return }
-                let contact = Contact(
-                    locator: observation.locator, time: observation.time, host: host,
-                    address: addresses.indicators[index].value, field: observation.field.rawValue)
-                if observation.field.isIPHeader {
-                    let closed = conversations.add(
-                        [host, contact.address], time: observation.time, bytes: UInt64(observation.packetLength),
-                        value: { contact })
-                    closed.forEach(keep)
-                } else {
-                    contacts.append(contact)
-                }
-            }
-            conversations.closeAll().forEach(keep)
-            try file.drain()
-            guard file.sha256Hex == task.sha256 else {
-                return .failure(.changedSinceRead(path: task.path, found: file.sha256Hex, stored: task.sha256))
+            let contacts: [Contact]
+            if !task.hasOtherSourcesResolutions, let found = firstPass[task.sourceID],
+               found.addresses == Set(task.addresses)
+            {
+                contacts = found.contacts
+            } else {
+                contacts = try read(task)
             }
             return .success(try database.recordDerivations(task, contacts: contacts, horizon: horizon))
+        } catch let error as IngestError {
+            return .failure(error)
         } catch {
             return .failure(.chainSearchFailed(path: task.path, cause: error))
         }
+    }
+
+    private func read(_ task: DerivationTask) throws -> [Contact] {
+        var collector = ContactCollector(addresses: ResolvedAddresses(task.addresses))
+        let file = try InputFile(path: task.path)
+        // Only addresses are looked for: no body digests or fingerprints.
+        _ = try reader.readContent(of: file, kind: task.kind, derived: []) { observation in
+            if let key = ResolvedAddresses.Key(observation.value) { collector.observe(observation, key: key) }
+        }
+        let contacts = collector.finish()
+        try file.drain()
+        guard file.sha256Hex == task.sha256 else {
+            throw IngestError.changedSinceRead(path: task.path, found: file.sha256Hex, stored: task.sha256)
+        }
+        return contacts
     }
 }

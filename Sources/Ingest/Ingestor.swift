@@ -80,6 +80,9 @@ public struct SourceResult: Sendable {
     /// Whether the file failed because the case store could not be reached (the
     /// connection was cut): a worker gives such a file back instead of failing it.
     public var storeUnreachable = false
+    /// A capture's DNS chains, found as it was read: the chain search then need not read
+    /// it again.
+    var chainContacts: ChainContacts? = nil
 }
 
 /// What one run did.
@@ -332,10 +335,17 @@ public struct Ingestor: Sendable {
     func correlate(
         database: CaseDatabase, reader: SourceReader, rules: LoadedRules, into report: inout IngestReport
     ) throws(IngestError) {
+        var firstPass: [Int64: ChainContacts] = [:]
+        for index in report.sources.indices {
+            if let sourceID = report.sources[index].sourceID, let found = report.sources[index].chainContacts {
+                firstPass[sourceID] = found
+            }
+            report.sources[index].chainContacts = nil
+        }
         let chains = try onCase {
             try DNSChainSearch(
                 database: database, reader: reader.withoutProgress, horizon: options.dnsHorizonSeconds * 1_000_000_000,
-                jobs: options.jobs
+                jobs: options.jobs, firstPass: firstPass
             ).run()
         }
         report.derivedSightings = chains.derivedSightings

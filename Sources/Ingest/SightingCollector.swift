@@ -61,6 +61,9 @@ struct SightingCollector {
     private(set) var lastEvent = Timestamp(nanoseconds: .min)
     /// IP sightings, one per conversation while it is open.
     private var conversations = Conversations<ConversationKey, PendingSighting>()
+    /// A capture's DNS chains, found as it is read (nil for logs, whose scanning threads
+    /// pass on only the hits).
+    var chains: FirstPassChains? = nil
 
     /// The hits one IP sighting folds: the same indicator, remote address and local
     /// host, either direction. Addresses are kept as numbers: when every packet
@@ -119,6 +122,7 @@ struct SightingCollector {
         if time < firstEvent { firstEvent = time }
         if time > lastEvent { lastEvent = time }
         if observation.field == .dnsAnswer, resolving != nil { resolve(observation) }
+        chains?.observe(observation)
         if observation.field == .dhcpLease { return keepHostAddress(observation) }
         guard let match = table.match(observation.value, at: time) else { return }
         keepHit(observation, match: match)
@@ -228,6 +232,7 @@ struct SightingCollector {
             sourceID: sourceID, packet: resolving.packet, time: observation.time, host: resolving.host,
             indicatorID: 0,  // set by the writer
             name: resolving.name, address: address)))
+        chains?.resolved(observation.value, text: address, at: observation.time)
     }
 
     /// Keeps the first lease of each host name and address (`resolveHostNames` reads them).

@@ -66,6 +66,7 @@ struct SourceReader: Sendable {
                 indicatorRecords: indicatorRecords, sourceID: sourceID, writer: writer, lineRules: lineRules,
                 batchSize: sightingBatchSize)
             collector.progress = progress
+            if kind == .pcap || kind == .pcapng { collector.chains = FirstPassChains() }
             var summary: ReadSummary
             do {
                 summary = try readContent(of: file, kind: kind, into: &collector)
@@ -100,7 +101,9 @@ struct SourceReader: Sendable {
             result.sightings = collector.total
             result.suppressed = collector.suppressed
             switch outcome {
-            case .complete: result.status = .complete
+            case .complete:
+                result.status = .complete
+                result.chainContacts = collector.chains?.finish()
             case .failed(let reason): result.status = .failed("\(path): \(reason)")
             case .duplicate(let existing):
                 result.status = .duplicate(existing)

@@ -154,4 +154,29 @@ import Testing
         #expect(incidents.first?.host == "10.0.0.5")
         #expect(incidents.first?.severity == "medium", "corroborated by a capture and a log")
     }
+
+    /// A capture that resolves the domain itself, after a connection that an earlier
+    /// answer in another capture explains: its first pass (which follows each address
+    /// from the capture's own answer on) cannot stand for the search there.
+    @Test func aConnectionBeforeTheCapturesOwnAnswerDerivesFromAnEarlierOne() throws {
+        let (directory, rules, _, _) = try setUp()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let early = directory.appendingPathComponent("early.pcap").path
+        try Self.pcap([(0, Self.answer)]).write(to: URL(fileURLWithPath: early))
+        let late = directory.appendingPathComponent("late.pcap").path
+        try Self.pcap([(50, Self.syn), (300, Self.answer), (500, Self.syn)]).write(to: URL(fileURLWithPath: late))
+        let oneRun = directory.appendingPathComponent("one.sqlite").path
+        _ = try ingest([early, late], rules: rules, database: oneRun)
+        let expected = try derived(oneRun)
+        #expect(expected.map { $0.split(separator: " ").prefix(2).joined(separator: " ") } == [
+            "late.pcap packet(1)", "late.pcap packet(3)",
+        ])
+        #expect(expected.first?.hasSuffix("in early.pcap packet 1 at 2026-03-02T09:00:00Z") == true)
+        #expect(expected.last?.hasSuffix("in late.pcap packet 2 at 2026-03-02T09:05:00Z") == true)
+        for order in [[late, early], [early, late]] {
+            let split = directory.appendingPathComponent("split-\(order[0].hashValue).sqlite").path
+            for path in order { _ = try ingest([path], rules: rules, database: split) }
+            #expect(try derived(split) == expected)
+        }
+    }
 }
