@@ -138,8 +138,8 @@ extension Locator {
 /// DNS answers resolved, collected from each address's first answer on.
 ///
 /// The search reads the whole file; to find what it would, the first pass keeps, for
-/// every host and address of an IP header, the times of their current conversation
-/// (`PairTimes`): a contact after the answer that continues a conversation begun before
+/// every host and address of an IP header, when their current conversation was last
+/// seen (`PairTimes`): a contact after the answer that continues a conversation begun before
 /// it is part of that conversation, which begins before the answer and so derives
 /// nothing. That holds while the times of the addresses observed never go back (a
 /// conversation the search closes as idle could otherwise take a late packet; other
@@ -151,8 +151,10 @@ extension Locator {
 struct FirstPassChains {
     private var pairs = PairTimes()
     private var collector = ContactCollector(addresses: ResolvedAddresses())
-    /// When each resolved address was first answered.
-    private var answered: [ResolvedAddresses.Key: Timestamp] = [:]
+    /// The resolved addresses (`collector.addresses`) in a filter of 4,096 bits, read
+    /// first: most addresses observed are not resolved, and the filter costs less than
+    /// hashing them for the dictionary.
+    private var resolvedFilter = [UInt64](repeating: 0, count: 64)
     /// The latest time seen, and the addresses observed at that time (outside DNS
     /// records): one of them answered at that very time could derive from the answer.
     private var latest = Timestamp(nanoseconds: .min)
@@ -179,15 +181,16 @@ struct FirstPassChains {
             guard observedAtLatest.count < Self.sameTimeLimit else { return giveUp() }
             observedAtLatest.append(key)
         }
-        guard host != .none, observation.field.isIPHeader || answered[key] != nil else { return }
+        let resolved = isResolved(key)
+        guard host != .none, observation.field.isIPHeader || resolved else { return }
         let pair = PairTimes.fingerprint(host: host, address: key)
-        if answered[key] != nil {
+        if resolved {
             let before = observation.field.isIPHeader ? pairs[pair] : nil
             collector.observe(observation, key: key) { _ in
                 // A conversation the pair had before the answer and still going: it
                 // began before the answer (not at its time: see `observedAtLatest`).
                 guard let before else { return false }
-                return time.nanoseconds &- before.last <= Self.idle
+                return time.nanoseconds &- before <= Self.idle
             }
             if collector.contacts.count > Self.contactLimit { return giveUp() }
         }
@@ -197,12 +200,26 @@ struct FirstPassChains {
     /// Notes an address a DNS answer of the capture resolved at `time` (`text` as
     /// `NewResolution.address`).
     mutating func resolved(_ value: ObservedValue, text: String, at time: Timestamp) {
-        guard !givenUp, let key = ResolvedAddresses.Key(value), answered[key] == nil else { return }
+        guard !givenUp, let key = ResolvedAddresses.Key(value), !isResolved(key) else { return }
         guard key.mappedIPv4 == nil, time >= latest, time > latest || !observedAtLatest.contains(key) else {
             return giveUp()
         }
-        answered[key] = time
         collector.addresses.insert(key, text: text)
+        let bit = Self.filterBit(key)
+        resolvedFilter[bit >> 6] |= 1 << (bit & 63)
+    }
+
+    private func isResolved(_ key: ResolvedAddresses.Key) -> Bool {
+        let bit = Self.filterBit(key)
+        return resolvedFilter[bit >> 6] & 1 << (bit & 63) != 0 && collector.addresses.text(exactly: key) != nil
+    }
+
+    private static func filterBit(_ key: ResolvedAddresses.Key) -> Int {
+        let mixed = switch key {
+        case .ipv4(let value): UInt64(value) &* 0x9E37_79B9_7F4A_7C15
+        case .ipv6(let high, let low): (high ^ low.byteSwapped) &* 0x9E37_79B9_7F4A_7C15
+        }
+        return Int(truncatingIfNeeded: mixed >> 52)
     }
 
     /// The contacts, unless the first pass gave up or nothing was resolved.
@@ -216,7 +233,7 @@ struct FirstPassChains {
         givenUp = true
         pairs = PairTimes()
         collector = ContactCollector(addresses: ResolvedAddresses())
-        answered = [:]
+        resolvedFilter = []
         observedAtLatest = []
     }
 
@@ -244,23 +261,24 @@ struct ChainContacts: Sendable {
     var contacts: [Contact]
 }
 
-/// The first and last time of the current conversation of each host and address, by a
-/// 64-bit fingerprint of the two, in an open-addressing table (linear probing, mixed
-/// from a random seed per table, as `FlowIndex`). Two pairs with the same fingerprint
-/// count as one: a wrong answer here could only make the first pass keep a conversation
-/// whole that the search would split, one time in 2^64. Conversations idle for longer
-/// than the idle time are dropped when the table grows; it holds at most `capacity`.
+/// The last time of the current conversation of each host and address, by a 64-bit
+/// fingerprint of the two, in an open-addressing table (linear probing, mixed from a
+/// random seed per process, as `FlowIndex`). Two pairs with the same fingerprint count
+/// as one: a wrong answer here could only make the first pass keep a conversation whole
+/// that the search would split, one time in 2^64. Conversations idle for longer than the
+/// idle time are dropped when the table grows; it holds at most `capacity`.
 struct PairTimes {
-    struct Times {
-        var first: Int64
+    /// A fingerprint (0: an empty slot) and the time its pair was last seen, side by
+    /// side: a lookup misses the cache once.
+    private struct Slot {
+        var print: UInt64
         var last: Int64
     }
 
-    private var prints = [UInt64](repeating: 0, count: 1 << 12)
-    private var times = [Times](repeating: Times(first: 0, last: 0), count: 1 << 12)
+    private var slots = [Slot](repeating: Slot(print: 0, last: 0), count: 1 << 12)
     private var count = 0
     private static let seed = UInt64.random(in: .min ... .max)
-    /// 2 M conversations: tables of at most 96 MiB.
+    /// 2 M conversations: a table of at most 64 MiB.
     static let capacity = 1 << 21
 
     static func fingerprint(host: FirstPassChains.HostKey, address: ResolvedAddresses.Key) -> UInt64 {
@@ -283,51 +301,44 @@ struct PairTimes {
         return x == 0 ? 1 : x
     }
 
-    subscript(print: UInt64) -> Times? {
-        var position = Int(truncatingIfNeeded: print) & (prints.count - 1)
-        while prints[position] != 0 {
-            if prints[position] == print { return times[position] }
-            position = (position + 1) & (prints.count - 1)
+    /// When the pair was last seen, if it is in the table.
+    subscript(print: UInt64) -> Int64? {
+        var position = Int(truncatingIfNeeded: print) & (slots.count - 1)
+        while slots[position].print != 0 {
+            if slots[position].print == print { return slots[position].last }
+            position = (position + 1) & (slots.count - 1)
         }
         return nil
     }
 
-    /// Notes an observation at `time`: it continues the pair's conversation when that was
-    /// last seen at most `idle` before, else begins a new one. False when the table is full.
+    /// Notes that the pair was seen at `time` (never earlier than the times noted before).
+    /// False when the table is full.
     mutating func note(_ print: UInt64, time: Int64, idle: Int64) -> Bool {
-        var position = Int(truncatingIfNeeded: print) & (prints.count - 1)
-        while prints[position] != 0 {
-            if prints[position] == print {
-                if time &- times[position].last <= idle {
-                    times[position].last = max(times[position].last, time)
-                } else {
-                    times[position] = Times(first: time, last: time)
-                }
+        var position = Int(truncatingIfNeeded: print) & (slots.count - 1)
+        while slots[position].print != 0 {
+            if slots[position].print == print {
+                slots[position].last = time
                 return true
             }
-            position = (position + 1) & (prints.count - 1)
+            position = (position + 1) & (slots.count - 1)
         }
-        prints[position] = print
-        times[position] = Times(first: time, last: time)
+        slots[position] = Slot(print: print, last: time)
         count += 1
-        if count * 2 > prints.count { return grow(idle: idle, now: time) }
+        if count * 2 > slots.count { return grow(idle: idle, now: time) }
         return true
     }
 
-    /// Doubles the table, or keeps its size when dropping the conversations idle at `now`
-    /// leaves it at most a quarter full.
+    /// Doubles the table, or keeps its size when dropping the pairs idle at `now` leaves
+    /// it at most a quarter full.
     private mutating func grow(idle: Int64, now: Int64) -> Bool {
-        let live = (0..<prints.count).filter { prints[$0] != 0 && now &- times[$0].last <= idle }
+        let live = slots.filter { $0.print != 0 && now &- $0.last <= idle }
         guard live.count <= Self.capacity else { return false }
-        let size = live.count * 4 <= prints.count ? prints.count : prints.count * 2
-        let (oldPrints, oldTimes) = (prints, times)
-        prints = [UInt64](repeating: 0, count: size)
-        times = [Times](repeating: Times(first: 0, last: 0), count: size)
-        for index in live {
-            var position = Int(truncatingIfNeeded: oldPrints[index]) & (size - 1)
-            while prints[position] != 0 { position = (position + 1) & (size - 1) }
-            prints[position] = oldPrints[index]
-            times[position] = oldTimes[index]
+        let size = live.count * 4 <= slots.count ? slots.count : slots.count * 2
+        slots = [Slot](repeating: Slot(print: 0, last: 0), count: size)
+        for slot in live {
+            var position = Int(truncatingIfNeeded: slot.print) & (size - 1)
+            while slots[position].print != 0 { position = (position + 1) & (size - 1) }
+            slots[position] = slot
         }
         count = live.count
         return true
