@@ -97,16 +97,59 @@ public enum CompiledRuleCache {
 
     // MARK: The key
 
-    /// The SHA-256 of the running executable, computed once per process; nil when it
-    /// cannot be read (then nothing is cached).
+    /// What identifies the running executable, computed once per process: its GNU build
+    /// ID (a digest of its contents the linker writes into a note, read in a few pages)
+    /// where it has one, else the SHA-256 of its bytes (hashing the 117 MB release build
+    /// took 0.08 s of every start); nil when it cannot be read (then nothing is cached).
     static let executableDigest: String? = {
         #if os(Linux)
         let path = "/proc/self/exe"
         #else
         guard let path = Bundle.main.executablePath else { return nil }
         #endif
+        if case .success(let id?) = WholeFile.withBytes(path: path, { buildID(ofELF: $0) }) {
+            return "build-id " + Hex.string(id)
+        }
         return fileDigest(path)
     }()
+
+    /// The `NT_GNU_BUILD_ID` note of a 64-bit little-endian ELF file, nil when it has none
+    /// (or is not such a file).
+    static func buildID(ofELF file: Span<UInt8>) -> [UInt8]? {
+        func uint64(_ offset: Int) -> Int? {
+            guard let low = file.uint32LittleEndian(at: offset), let high = file.uint32LittleEndian(at: offset + 4),
+                  high < 1 << 20
+            else { return nil }
+            return Int(high) << 32 | Int(low)
+        }
+        guard file.hasPrefix("\u{7F}ELF"), file.uint8(at: 4) == 2, file.uint8(at: 5) == 1,
+              let headers = uint64(32), let size = file.uint16LittleEndian(at: 54),
+              let count = file.uint16LittleEndian(at: 56)
+        else { return nil }
+        for index in 0..<Int(count) {
+            let header = headers + index * Int(size)
+            guard file.uint32LittleEndian(at: header) == 4,  // PT_NOTE
+                  let offset = uint64(header + 8), let length = uint64(header + 32)
+            else { continue }
+            var note = offset
+            let end = offset + length
+            while note + 12 <= end,
+                  let nameSize = file.uint32LittleEndian(at: note).map(Int.init),
+                  let descriptionSize = file.uint32LittleEndian(at: note + 4).map(Int.init),
+                  let type = file.uint32LittleEndian(at: note + 8)
+            {
+                let name = note + 12
+                let description = name + (nameSize + 3) & ~3
+                let next = description + (descriptionSize + 3) & ~3
+                guard next <= end, next <= file.count else { break }
+                if type == 3, nameSize == 4, file.hasPrefix("GNU\0", at: name), descriptionSize >= 8 {
+                    return file.extracting(description..<description + descriptionSize).array
+                }
+                note = next
+            }
+        }
+        return nil
+    }
 
     /// The SHA-256 of a file's bytes, read as every input is (`InputFile`); nil when it
     /// cannot be read.

@@ -352,4 +352,50 @@ import Testing
             }
         }
     }
+
+    /// A 64-bit little-endian ELF file with one PT_NOTE segment holding an
+    /// `NT_GNU_BUILD_ID` note of `id`, after a note of another kind.
+    static func elf(buildID id: [UInt8]) -> [UInt8] {
+        func le(_ value: Int, _ bytes: Int) -> [UInt8] { (0..<bytes).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+        let other = le(4, 4) + le(4, 4) + le(1, 4) + Array("ABI\0".utf8) + [0, 0, 0, 0]
+        let notes = other + le(4, 4) + le(id.count, 4) + le(3, 4) + Array("GNU\0".utf8) + id
+        var header = [0x7F] + Array("ELF".utf8) + [2, 1, 1] + [UInt8](repeating: 0, count: 9)
+        header += le(2, 2) + le(62, 2) + le(1, 4) + le(0, 8) + le(64, 8) + le(0, 8) + le(0, 4)
+        header += le(64, 2) + le(56, 2) + le(1, 2) + le(0, 2) + le(0, 2) + le(0, 2)
+        let program = le(4, 4) + le(4, 4) + le(120, 8) + le(0, 8) + le(0, 8) + le(notes.count, 8)
+            + le(notes.count, 8) + le(4, 8)
+        return header + program + notes
+    }
+
+    @Test func theBuildIDIsReadFromTheELFNotes() {
+        let id: [UInt8] = (1...20).map { UInt8($0) }
+        let file = Self.elf(buildID: id)
+        #expect(CompiledRuleCache.buildID(ofELF: file.span) == id)
+        // Cut anywhere, or not an ELF file at all, there is none (and no crash).
+        for length in 0..<file.count { #expect(CompiledRuleCache.buildID(ofELF: Array(file.prefix(length)).span) == nil) }
+        #expect(CompiledRuleCache.buildID(ofELF: Array("#!/bin/sh\necho\n".utf8).span) == nil)
+    }
+
+    static let readelf = ["/usr/bin/readelf", "/bin/readelf"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test(.enabled(if: readelf != nil, "readelf is absent")) func theRunningExecutableIsKnownByTheBuildIDReadelfShows() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try #require(Self.readelf))
+        process.arguments = ["-n", "/proc/self/exe".resolvingSymlinks]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let shown = try #require(text.split(separator: "\n").first { $0.contains("Build ID:") })
+            .split(separator: " ").last.map(String.init)
+        #expect(CompiledRuleCache.executableDigest == "build-id " + (shown ?? "none"))
+    }
+}
+
+extension String {
+    /// The path a symbolic link points to (the path itself when it is none).
+    fileprivate var resolvingSymlinks: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: self)) ?? self
+    }
 }
