@@ -3,7 +3,7 @@
 
 APT_PACKAGES := libpcap-dev zlib1g-dev libisal-dev libsqlite3-dev libbrotli-dev libzstd-dev publicsuffix
 # The peers and floors `make bench` measures Cairn against.
-BENCH_PACKAGES := gcc tcpdump tshark ripgrep libdeflate-dev openssl
+BENCH_PACKAGES := gcc tcpdump tshark ripgrep libdeflate-dev openssl isal
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DB ?= cairn.sqlite
 
