@@ -22,6 +22,14 @@ public enum WholeFile {
     public static func withBytes<Result>(
         path: String, mapped: Bool = true, _ body: (Span<UInt8>) -> Result
     ) -> Swift.Result<Result, WholeFileError> {
+        withBytes(path: path, mapped: mapped) { bytes, _ in body(bytes) }
+    }
+
+    /// `withBytes`, with the `Residency` of a mapped file's pages, for a reader that goes
+    /// through a large file once (or twice) and need not keep what it has read resident.
+    public static func withBytes<Result>(
+        path: String, mapped: Bool = true, _ body: (Span<UInt8>, Residency) -> Result
+    ) -> Swift.Result<Result, WholeFileError> {
         // Safe: the path is passed as a NUL-terminated copy valid for the call.
         let descriptor = unsafe open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
@@ -46,13 +54,13 @@ public enum WholeFile {
             }
             filled += count
         }
-        return .success(body(buffer.span))
+        return .success(body(buffer.span, Residency(mapping: nil)))
     }
 
     /// `body`'s result over a guarded mapping of the file, or nil when it cannot be
     /// mapped (an empty file, or no registration free).
     private static func withMapping<Result>(
-        _ descriptor: Int32, size: Int, _ body: (Span<UInt8>) -> Result
+        _ descriptor: Int32, size: Int, _ body: (Span<UInt8>, Residency) -> Result
     ) -> Swift.Result<Result, WholeFileError>? {
         var base: UnsafeRawPointer?
         // Safe: the mapping is `size` bytes long and stays mapped until the deferred
@@ -60,9 +68,24 @@ public enum WholeFile {
         let mapping = unsafe cairn_guarded_map(descriptor, size, &base)
         guard mapping >= 0, let base = unsafe base else { return nil }
         defer { cairn_guarded_unmap(mapping) }
-        let result = body(unsafe Span<UInt8>(_unsafeStart: base, byteCount: size))
+        let result = body(unsafe Span<UInt8>(_unsafeStart: base, byteCount: size), Residency(mapping: mapping))
         guard cairn_guarded_faulted(mapping) == 0 else { return .failure(.unreadable("the file changed or failed while read")) }
         return .success(result)
+    }
+}
+
+extension WholeFile {
+    /// Lets go of the pages of a mapped file that have been read: they stop counting
+    /// towards the process's memory, and are read back from the page cache (or the
+    /// file) if they are read again. A file read into a buffer keeps its bytes.
+    public struct Residency {
+        let mapping: Int32?
+
+        /// Lets go of the whole pages inside `range` of the file.
+        public func release(_ range: Range<Int>) {
+            guard let mapping, !range.isEmpty else { return }
+            cairn_guarded_release(mapping, range.lowerBound, range.count)
+        }
     }
 }
 

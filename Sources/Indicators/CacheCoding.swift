@@ -59,9 +59,16 @@ struct CacheWriter {
 /// `ByteCursor`), so it cannot outlive them.
 struct CacheReader: ~Escapable {
     private var cursor: ByteCursor
+    /// Told of the bytes read, `releaseRun` at a time: what need not stay in memory.
+    private let release: (Range<Int>) -> Void
+    private var released = 0
+    static let releaseRun = 32 << 20
 
     @_lifetime(copy data)
-    init(_ data: Span<UInt8>) { cursor = ByteCursor(data) }
+    init(_ data: Span<UInt8>, release: @escaping (Range<Int>) -> Void = { _ in }) {
+        cursor = ByteCursor(data)
+        self.release = release
+    }
 
     var offset: Int { cursor.offset }
     var remaining: Int { cursor.remaining }
@@ -69,6 +76,10 @@ struct CacheReader: ~Escapable {
     /// The next `count` bytes, borrowed.
     @_lifetime(copy self)
     mutating func bytes(_ count: Int) throws(CacheFileError) -> Span<UInt8> {
+        if cursor.offset - released >= Self.releaseRun {
+            release(released..<cursor.offset)
+            released = cursor.offset
+        }
         guard let bytes = cursor.readBytes(count) else { throw truncated(count) }
         return bytes
     }
@@ -150,15 +161,23 @@ struct CacheReader: ~Escapable {
 /// against someone who can write the cache directory (they could as well replace the
 /// executable).
 enum CacheChecksum {
-    static func of(_ bytes: Span<UInt8>) -> UInt64 {
+    /// `afterEach` is told of each `chunk` bytes summed (a multiple of 32), in order.
+    static func of(
+        _ bytes: Span<UInt8>, chunk: Int = 32 << 20, afterEach: (Range<Int>) -> Void = { _ in }
+    ) -> UInt64 {
         let count = bytes.count
         var sums = SIMD4<UInt64>(repeating: 0)
         var sumsOfSums = SIMD4<UInt64>(repeating: 0)
         var offset = 0
         while offset + 32 <= count {
-            sums &+= words(bytes, at: offset)
-            sumsOfSums &+= sums
-            offset += 32
+            let start = offset
+            let end = min(offset + chunk, count - count % 32)
+            while offset < end {
+                sums &+= words(bytes, at: offset)
+                sumsOfSums &+= sums
+                offset += 32
+            }
+            afterEach(start..<end)
         }
         var tail = [UInt8](repeating: 0, count: 32)
         for k in offset..<count { tail[k - offset] = bytes[k] }

@@ -194,21 +194,26 @@ public enum CompiledRuleCache {
     /// The rule set and table in the cache file at `path`, if it holds them for `key`.
     /// `mapped` false reads it with read(2), as when it cannot be mapped (for tests).
     /// Mapped, the file is decoded straight from the page cache: no buffer of its size
-    /// to fill with a copy first (a quarter of the load of 2 M indicators).
+    /// to fill with a copy first (a quarter of the load of 2 M indicators); and the pages
+    /// read are let go of as the checksum and the decoding pass them, so that the file
+    /// and the tables decoded from it are not both in memory at once (the peak of an
+    /// ingest with the bench's 3.1 M indicators was the 275 MB file plus the tables).
     static func read(_ path: String, key: [UInt8], mapped: Bool = true) -> ReadResult {
-        switch WholeFile.withBytes(path: path, mapped: mapped, { decoded($0, key: key) }) {
+        switch WholeFile.withBytes(path: path, mapped: mapped, { decoded($0, key: key, residency: $1) }) {
         case .success(let result): return result
         case .failure(.missing): return .absent
         case .failure(.unreadable(let reason)): return .unusable(reason)
         }
     }
 
-    private static func decoded(_ file: Span<UInt8>, key: [UInt8]) -> ReadResult {
+    private static func decoded(_ file: Span<UInt8>, key: [UInt8], residency: WholeFile.Residency) -> ReadResult {
         guard file.count >= headerLength else {
             return .unusable("truncated: \(file.count) bytes, shorter than the header")
         }
         do throws(CacheFileError) {
-            let (rules, table) = try decode(file, key: key)
+            let (rules, table) = try decode(file, key: key) { range in
+                residency.release(range.lowerBound + headerLength..<range.upperBound + headerLength)
+            }
             return .found(rules, table)
         } catch {
             return .unusable(error.reason)
@@ -216,7 +221,11 @@ public enum CompiledRuleCache {
     }
 
     /// Checks the header (magic, version, key, length, checksum) and decodes the payload.
-    static func decode(_ file: Span<UInt8>, key: [UInt8]) throws(CacheFileError) -> (RuleSet, IndicatorTable) {
+    /// `release` is told of the ranges of the payload read, as the checksum and the
+    /// decoding pass them.
+    static func decode(
+        _ file: Span<UInt8>, key: [UInt8], release: @escaping (Range<Int>) -> Void = { _ in }
+    ) throws(CacheFileError) -> (RuleSet, IndicatorTable) {
         var header = CacheReader(file)
         guard try header.uint64() == magic else { throw CacheFileError("not a compiled rule cache file") }
         let version = try header.uint64()
@@ -229,8 +238,10 @@ public enum CompiledRuleCache {
                 "truncated or extended: the header says \(length) payload bytes, the file has \(file.count - headerLength)")
         }
         let payload = file.extracting(headerLength...)
-        guard CacheChecksum.of(payload) == checksum else { throw CacheFileError("checksum mismatch (corrupted)") }
-        var reader = CacheReader(payload)
+        guard CacheChecksum.of(payload, afterEach: release) == checksum else {
+            throw CacheFileError("checksum mismatch (corrupted)")
+        }
+        var reader = CacheReader(payload, release: release)
         let result = try decodePayload(&reader)
         guard reader.remaining == 0 else { throw CacheFileError("\(reader.remaining) bytes after the payload") }
         return result

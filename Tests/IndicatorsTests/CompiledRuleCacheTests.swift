@@ -353,6 +353,22 @@ import Testing
         }
     }
 
+    @Test func theChecksumIsTheSameSummedInChunks() {
+        var random = SystemRandomNumberGenerator()
+        for count in [0, 31, 32, 33, 1000, 4096, 4097, 100_003] {
+            let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let whole = CacheChecksum.of(bytes.span)
+            for chunk in [32, 64, 4096] {
+                var told: [Range<Int>] = []
+                #expect(CacheChecksum.of(bytes.span, chunk: chunk) { told.append($0) } == whole)
+                // The chunks told of follow each other from the start, over every whole 32 bytes.
+                #expect(told.first?.lowerBound ?? 0 == 0)
+                #expect(zip(told, told.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+                #expect(told.last?.upperBound ?? 0 == count - count % 32)
+            }
+        }
+    }
+
     /// A 64-bit little-endian ELF file with one PT_NOTE segment holding an
     /// `NT_GNU_BUILD_ID` note of `id`, after a note of another kind.
     static func elf(buildID id: [UInt8]) -> [UInt8] {

@@ -27,8 +27,9 @@ int cairn_guarded_touch(int mapping, size_t offset, size_t count);
 /// Whether mapping `mapping` has faulted since it was made (1) or not (0).
 int cairn_guarded_faulted(int mapping);
 
-/// Tells the kernel that `[offset, offset + count)` of the mapping will not be read
-/// again, so that its pages stop counting towards the process's memory.
+/// Tells the kernel that the whole pages of `[offset, offset + count)` of the mapping
+/// need not stay resident, so that they stop counting towards the process's memory;
+/// reading them again reads them back from the page cache or the file.
 void cairn_guarded_release(int mapping, size_t offset, size_t count);
 
 /// Unmaps mapping `mapping` and frees its registration.
