@@ -12,8 +12,8 @@ import Indicators
 ///
 ///     swift run -c release cairn-bench load [indicators, default 10000000] [--plain | --csv]
 ///
-/// Targets (issue 3): parsed and compiled in under 10 s; peak memory while loading
-/// under 1.5× the size of the indicator text.
+/// Targets (issue 23, which replaced issue 3's): parsed and compiled in under 15 s the
+/// first time; peak memory while loading at most 2× the size of the indicator text.
 enum LoadBenchmark {
     static let linesPerFile = 1_000_000
 
@@ -54,10 +54,10 @@ enum LoadBenchmark {
         print(pad("parse (RuleSet.load)", 20) + pad(format(parseSeconds), 10) + String(Int(Double(count) / parseSeconds)))
         print(pad("compile", 20) + pad(format(compileSeconds), 10) + String(Int(Double(count) / compileSeconds)))
         print(pad("total", 20) + pad(format(total), 10) + String(Int(Double(count) / total))
-              + "   (target < 10 s: \(total < 10 ? "met" : "missed by \(format(total / 10))×"))")
+              + "   (target < 15 s: \(total < 15 ? "met" : "missed by \(format(total / 15))×"))")
         print("CPU time of parse + compile: \(format(cpu)) s (user + system; wall time above is longer on a shared machine)")
         print("peak RSS \(mebibytes(peak)) MiB (\(mebibytes(residentBefore)) MiB before loading); "
-              + "peak / text = \(format(Double(peak) / Double(textBytes)))× (target < 1.5×); "
+              + "peak / text = \(format(Double(peak) / Double(textBytes)))× (target ≤ 2×); "
               + "compiled tables \(mebibytes(table.memoryBytes)) MiB; "
               + "\(MemoryLayout<Indicator>.stride) bytes per Indicator value against \(textBytes / max(count, 1)) bytes of text")
         withExtendedLifetime((rules, table)) {}
