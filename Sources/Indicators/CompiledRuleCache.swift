@@ -131,6 +131,8 @@ public enum CompiledRuleCache {
             guard file.uint32LittleEndian(at: header) == 4,  // PT_NOTE
                   let offset = uint64(header + 8), let length = uint64(header + 32)
             else { continue }
+            // Notes are padded to 4 bytes, or to 8 in a segment aligned to 8.
+            let padding = uint64(header + 48) == 8 ? 7 : 3
             var note = offset
             let end = offset + length
             while note + 12 <= end,
@@ -139,8 +141,8 @@ public enum CompiledRuleCache {
                   let type = file.uint32LittleEndian(at: note + 8)
             {
                 let name = note + 12
-                let description = name + (nameSize + 3) & ~3
-                let next = description + (descriptionSize + 3) & ~3
+                let description = name + (nameSize + padding) & ~padding
+                let next = description + (descriptionSize + padding) & ~padding
                 guard next <= end, next <= file.count else { break }
                 if type == 3, nameSize == 4, file.hasPrefix("GNU\0", at: name), descriptionSize >= 8 {
                     return file.extracting(description..<description + descriptionSize).array

@@ -369,23 +369,27 @@ import Testing
         }
     }
 
-    /// A 64-bit little-endian ELF file with one PT_NOTE segment holding an
-    /// `NT_GNU_BUILD_ID` note of `id`, after a note of another kind.
-    static func elf(buildID id: [UInt8]) -> [UInt8] {
+    /// A 64-bit little-endian ELF file with one PT_NOTE segment aligned to `alignment`
+    /// (4, or 8 as `.note.gnu.property` is) holding an `NT_GNU_BUILD_ID` note of `id`,
+    /// after a note of another kind; notes are padded to the segment's alignment.
+    static func elf(buildID id: [UInt8], alignment: Int = 4) -> [UInt8] {
         func le(_ value: Int, _ bytes: Int) -> [UInt8] { (0..<bytes).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
-        let other = le(4, 4) + le(4, 4) + le(1, 4) + Array("ABI\0".utf8) + [0, 0, 0, 0]
-        let notes = other + le(4, 4) + le(id.count, 4) + le(3, 4) + Array("GNU\0".utf8) + id
+        func padded(_ bytes: [UInt8]) -> [UInt8] {
+            bytes + [UInt8](repeating: 0, count: (alignment - bytes.count % alignment) % alignment)
+        }
+        let other = le(4, 4) + le(4, 4) + le(1, 4) + padded(Array("ABI\0".utf8)) + padded([0, 0, 0, 0])
+        let notes = other + le(4, 4) + le(id.count, 4) + le(3, 4) + padded(Array("GNU\0".utf8)) + padded(id)
         var header = [0x7F] + Array("ELF".utf8) + [2, 1, 1] + [UInt8](repeating: 0, count: 9)
         header += le(2, 2) + le(62, 2) + le(1, 4) + le(0, 8) + le(64, 8) + le(0, 8) + le(0, 4)
         header += le(64, 2) + le(56, 2) + le(1, 2) + le(0, 2) + le(0, 2) + le(0, 2)
         let program = le(4, 4) + le(4, 4) + le(120, 8) + le(0, 8) + le(0, 8) + le(notes.count, 8)
-            + le(notes.count, 8) + le(4, 8)
+            + le(notes.count, 8) + le(alignment, 8)
         return header + program + notes
     }
 
-    @Test func theBuildIDIsReadFromTheELFNotes() {
+    @Test(arguments: [4, 8]) func theBuildIDIsReadFromTheELFNotes(alignment: Int) {
         let id: [UInt8] = (1...20).map { UInt8($0) }
-        let file = Self.elf(buildID: id)
+        let file = Self.elf(buildID: id, alignment: alignment)
         #expect(CompiledRuleCache.buildID(ofELF: file.span) == id)
         // Cut anywhere, or not an ELF file at all, there is none (and no crash).
         for length in 0..<file.count { #expect(CompiledRuleCache.buildID(ofELF: Array(file.prefix(length)).span) == nil) }
