@@ -162,7 +162,7 @@ final class Uploads: Sendable {
         do {
             let report = try Ingestor(options: options).run(paths: [job.path], progress: tally)
             update(id) { job in
-                job.state = report.sources.contains { if case .failed = $0.status { true } else { false } } ? "failed" : "done"
+                job.state = report.failed.isEmpty ? "done" : "failed"
                 job.percent = 100
                 job.incidents = report.incidentCount
                 job.sightings = report.sightings
