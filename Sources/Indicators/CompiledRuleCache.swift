@@ -116,11 +116,10 @@ public enum CompiledRuleCache {
     /// The `NT_GNU_BUILD_ID` note of a 64-bit little-endian ELF file, nil when it has none
     /// (or is not such a file).
     static func buildID(ofELF file: Span<UInt8>) -> [UInt8]? {
+        /// An offset or size: nil past 2^52, which no file here reaches (and sums stay in range).
         func uint64(_ offset: Int) -> Int? {
-            guard let low = file.uint32LittleEndian(at: offset), let high = file.uint32LittleEndian(at: offset + 4),
-                  high < 1 << 20
-            else { return nil }
-            return Int(high) << 32 | Int(low)
+            guard let value = file.uint64LittleEndian(at: offset), value < 1 << 52 else { return nil }
+            return Int(value)
         }
         guard file.hasPrefix("\u{7F}ELF"), file.uint8(at: 4) == 2, file.uint8(at: 5) == 1,
               let headers = uint64(32), let size = file.uint16LittleEndian(at: 54),
