@@ -66,7 +66,8 @@ extension Routes {
     }
 
     /// Every incident the filters select, as CSV with the columns of `cairn incidents
-    /// --format tsv`.
+    /// --format tsv` and the assignee, a rule incident's log lines in a column of their
+    /// own (the TSV adds them to the sightings' cell).
     func incidentCSV(_ request: Request) async throws -> Response {
         let query = IncidentQuery(request)
         let (filter, problems) = query.filter()
