@@ -1,5 +1,6 @@
 import Foundation
 import Observations
+import TestSupport
 import Testing
 @testable import Indicators
 
@@ -399,23 +400,12 @@ import Testing
     static let readelf = ["/usr/bin/readelf", "/bin/readelf"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     @Test(.enabled(if: readelf != nil, "readelf is absent")) func theRunningExecutableIsKnownByTheBuildIDReadelfShows() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(Self.readelf))
-        process.arguments = ["-n", "/proc/self/exe".resolvingSymlinks]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        // readelf reading /proc/self/exe would read itself: it is given this process's file.
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let readelf = try #require(Self.readelf)
+        let text = try #require(ExternalCommand.run(readelf, ["-n", executable])).output
         let shown = try #require(text.split(separator: "\n").first { $0.contains("Build ID:") })
             .split(separator: " ").last.map(String.init)
         #expect(CompiledRuleCache.executableDigest == "build-id " + (shown ?? "none"))
-    }
-}
-
-extension String {
-    /// The path a symbolic link points to (the path itself when it is none).
-    fileprivate var resolvingSymlinks: String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: self)) ?? self
     }
 }
