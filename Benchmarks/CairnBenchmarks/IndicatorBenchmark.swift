@@ -180,8 +180,8 @@ enum IndicatorBenchmark {
 
     // MARK: generated inputs
 
-    /// The whole file, or nil.
-    static func readFile(_ path: String) -> [UInt8]? {
+    /// The whole file (at most its first `limit` bytes), or nil.
+    static func readFile(_ path: String, limit: Int = .max) -> [UInt8]? {
         guard let file = fopen(path, "rb") else { return nil }
         defer { fclose(file) }
         var bytes: [UInt8] = []
@@ -189,7 +189,8 @@ enum IndicatorBenchmark {
         while true {
             let read = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
             if read <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<read])
+            bytes.append(contentsOf: chunk[0..<min(read, limit - bytes.count)])
+            if bytes.count >= limit { break }
         }
         return bytes
     }

@@ -11,6 +11,8 @@ case "load":
     LoadBenchmark.run(arguments: Array(arguments.dropFirst()))
 case "decode":
     DecodeBenchmark.run(arguments: Array(arguments.dropFirst()))
+case "scan":
+    ScanBenchmark.run(arguments: Array(arguments.dropFirst()))
 case "store":
     StoreBenchmark.run(arguments: Array(arguments.dropFirst()))
 case "export":
@@ -21,6 +23,7 @@ default:
           lookups    indicator table lookups against Set / binary-search baselines
           load       parse and compile 10,000,000 generated indicators: time, peak memory
           decode     decode and match a capture on one core, against a bare libpcap loop (ns per packet)
+          scan       the log text scanner on one core over the bench syslog, against classifying its bytes (MB/s)
           store      append 1,000,000 sightings to a case, against a prepared INSERT loop of the same rows
           export     cairn export and cairn verify of a 100,000-sighting incident (time, peak RSS)
         """)

@@ -2,7 +2,7 @@ import ByteParsing
 import Observations
 
 /// What the text scanner found, with the byte range it came from (in the scanned buffer).
-enum TextObservable: Equatable {
+package enum TextObservable: Equatable {
     case ipv4(IPv4Address, Range<Int>)
     case ipv6(IPv6Address, Range<Int>)
     case domain(Range<Int>)
@@ -35,7 +35,7 @@ enum TextObservable: Equatable {
 /// that logs use as file extensions (`.properties`) and reverse-DNS identifiers
 /// (`com.apple.…`) are set aside too. Without a list the
 /// rule is syntactic: the last label alphabetic and at least two letters long.
-enum TextScanner {
+package enum TextScanner {
     /// The longest domain name (RFC 1035), without the trailing dot.
     static let maximumDomainLength = 253
     /// The longest DNS label (RFC 1035).
@@ -50,7 +50,7 @@ enum TextScanner {
     }
 
     /// Calls `found` for every observable in `text[range]`, left to right.
-    static func scan(
+    package static func scan(
         _ text: Span<UInt8>, in range: Range<Int>, suffixes: PublicSuffixList? = nil,
         found: (TextObservable) -> Void
     ) {
