@@ -1,4 +1,5 @@
 import CGuardedMapping
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -54,22 +55,18 @@ public enum WholeFile {
             }
             filled += count
         }
-        return .success(body(buffer.span, Residency(mapping: nil)))
+        return .success(body(buffer.span, Residency(file: nil)))
     }
 
     /// `body`'s result over a guarded mapping of the file, or nil when it cannot be
-    /// mapped (an empty file, or no registration free).
+    /// mapped (an empty file, or no registration free). The mapping lasts until `body`
+    /// has returned, or longer when `body` keeps the `Residency`'s `file`.
     private static func withMapping<Result>(
         _ descriptor: Int32, size: Int, _ body: (Span<UInt8>, Residency) -> Result
     ) -> Swift.Result<Result, WholeFileError>? {
-        var base: UnsafeRawPointer?
-        // Safe: the mapping is `size` bytes long and stays mapped until the deferred
-        // unmap, after `body` has returned; the span lent cannot escape `body`.
-        let mapping = unsafe cairn_guarded_map(descriptor, size, &base)
-        guard mapping >= 0, let base = unsafe base else { return nil }
-        defer { cairn_guarded_unmap(mapping) }
-        let result = body(unsafe Span<UInt8>(_unsafeStart: base, byteCount: size), Residency(mapping: mapping))
-        guard cairn_guarded_faulted(mapping) == 0 else { return .failure(.unreadable("the file changed or failed while read")) }
+        guard let file = MappedFile(descriptor, size: size) else { return nil }
+        let result = file.withBytes { body($0, Residency(file: file)) }
+        guard !file.faulted else { return .failure(.unreadable("the file changed or failed while read")) }
         return .success(result)
     }
 }
@@ -79,13 +76,110 @@ extension WholeFile {
     /// towards the process's memory, and are read back from the page cache (or the
     /// file) if they are read again. A file read into a buffer keeps its bytes.
     public struct Residency {
-        let mapping: Int32?
+        /// The mapping, for a reader that keeps parts of the file to read later instead
+        /// of copying them (nil when the file was read into a buffer).
+        public let file: MappedFile?
 
         /// Lets go of the whole pages inside `range` of the file.
         public func release(_ range: Range<Int>) {
-            guard let mapping, !range.isEmpty else { return }
-            cairn_guarded_release(mapping, range.lowerBound, range.count)
+            file?.release(range)
         }
+    }
+}
+
+/// A whole file mapped read-only, and kept open, for as long as this object lives (a
+/// `WholeFile` reader keeps it through `Residency.file`): for a file written once and
+/// replaced, never rewritten in place, that is read whole once and then a few bytes at
+/// a time long after (the indicator list of the compiled rule cache, checked whole on
+/// loading and then read only for the indicators sighted). Those later reads use
+/// pread(2) (`read`, `load`), not the mapping: through the mapping, each would make the
+/// kernel map the 64 KiB around it too (fault-around), all of it counted in the
+/// process's memory until it ends.
+///
+/// The mapping is guarded as `WholeFile`'s: should the file shrink, its pages read as
+/// zeros and `faulted` turns true; a pread(2) that fails reads as zeros the same way.
+/// Its bytes are bounds-checked like any input. It is `@safe`: every read through the
+/// mapping's address is checked against `count`.
+@safe public final class MappedFile: @unchecked Sendable {
+    // @unchecked: every stored property but `readFailed` (atomic) is immutable after
+    // `init`, and the mapped bytes are read-only; the guarded mapping's registration is
+    // itself thread-safe, as is pread(2).
+    private let mapping: Int32
+    private let base: UnsafeRawPointer
+    private let descriptor: Int32
+    private let readFailed = Atomic<Bool>(false)
+    /// The file's length in bytes.
+    public let count: Int
+
+    /// Maps the `size` bytes of the open file `descriptor` and keeps a duplicate of it
+    /// open; nil when it cannot be mapped or duplicated.
+    init?(_ descriptor: Int32, size: Int) {
+        let duplicate = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
+        guard duplicate >= 0 else { return nil }
+        var base: UnsafeRawPointer?
+        // Safe: the mapping is `size` bytes long and stays mapped until `deinit`; every
+        // read through `base` is checked against `count` first.
+        let mapping = unsafe cairn_guarded_map(descriptor, size, &base)
+        guard mapping >= 0, let base = unsafe base else {
+            close(duplicate)
+            return nil
+        }
+        self.mapping = mapping
+        unsafe self.base = base
+        self.descriptor = duplicate
+        count = size
+    }
+
+    deinit {
+        cairn_guarded_unmap(mapping)
+        close(descriptor)
+    }
+
+    /// Whether a page read so far was no longer backed by the file, or a pread(2)
+    /// failed (what they read reads as zeros).
+    public var faulted: Bool { cairn_guarded_faulted(mapping) != 0 || readFailed.load(ordering: .relaxed) }
+
+    /// Calls `body` with every byte of the file.
+    public func withBytes<Result, Failure: Error>(_ body: (Span<UInt8>) throws(Failure) -> Result) throws(Failure) -> Result {
+        // Safe: the span covers the mapping, which lives as long as `self`, and cannot
+        // escape `body`.
+        try body(unsafe Span<UInt8>(_unsafeStart: base, byteCount: count))
+    }
+
+    /// The bytes `range` of the file, which must lie inside it, read with pread(2);
+    /// zeros from where the file cannot be read on (`faulted` then turns true).
+    public func read(_ range: Range<Int>) -> [UInt8] {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "read outside the mapped file")
+        var bytes = [UInt8](repeating: 0, count: range.count)
+        var filled = 0
+        while filled < range.count {
+            // Safe: pread(2) writes at most `range.count - filled` bytes from `filled` on,
+            // inside the array's buffer, whose pointer does not leave the closure.
+            let got = unsafe bytes.withUnsafeMutableBytes {
+                unsafe pread(descriptor, $0.baseAddress! + filled, range.count - filled, off_t(range.lowerBound + filled))
+            }
+            if got < 0, errno == EINTR { continue }
+            guard got > 0 else {
+                readFailed.store(true, ordering: .relaxed)
+                break
+            }
+            filled += got
+        }
+        return bytes
+    }
+
+    /// The value stored at `offset` in the host's byte order (`read`).
+    public func load<T: BitwiseCopyable>(at offset: Int, as type: T.Type) -> T {
+        let bytes = read(offset..<offset + MemoryLayout<T>.size)
+        // Safe: the array holds exactly the value's size, and loadUnaligned needs no alignment.
+        return unsafe bytes.withUnsafeBytes { unsafe $0.loadUnaligned(as: T.self) }
+    }
+
+    /// Lets go of the whole pages inside `range` of the file (see `WholeFile.Residency`).
+    public func release(_ range: Range<Int>) {
+        guard !range.isEmpty else { return }
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "release outside the mapped file")
+        cairn_guarded_release(mapping, range.lowerBound, range.count)
     }
 }
 

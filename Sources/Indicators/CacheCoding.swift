@@ -63,11 +63,20 @@ struct CacheReader: ~Escapable {
     private let release: (Range<Int>) -> Void
     private var released = 0
     static let releaseRun = 32 << 20
+    /// The mapped file `data` lies in, from `fileOffset` on, when parts of it may be
+    /// read in place later instead of copied (`rawInPlace`).
+    let file: MappedFile?
+    private let fileOffset: Int
 
     @_lifetime(copy data)
-    init(_ data: Span<UInt8>, release: @escaping (Range<Int>) -> Void = { _ in }) {
+    init(
+        _ data: Span<UInt8>, release: @escaping (Range<Int>) -> Void = { _ in }, file: MappedFile? = nil,
+        fileOffset: Int = 0
+    ) {
         cursor = ByteCursor(data)
         self.release = release
+        self.file = file
+        self.fileOffset = fileOffset
     }
 
     var offset: Int { cursor.offset }
@@ -151,6 +160,15 @@ struct CacheReader: ~Escapable {
             throw CacheFileError("bad array of \(count) values at offset \(offset)")
         }
         return values
+    }
+
+    /// What `CacheWriter.raw` wrote, left in place: where its values start in `file`
+    /// and how many there are (read them with `MappedFile.load`).
+    mutating func rawInPlace<T: BitwiseCopyable>(_ type: T.Type) throws(CacheFileError) -> (offset: Int, count: Int) {
+        let count = try count(minimumSize: MemoryLayout<T>.stride)
+        let start = fileOffset + offset
+        _ = try bytes(count * MemoryLayout<T>.stride)
+        return (start, count)
     }
 }
 

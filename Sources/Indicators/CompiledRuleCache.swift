@@ -195,10 +195,14 @@ public enum CompiledRuleCache {
     /// The rule set and table in the cache file at `path`, if it holds them for `key`.
     /// `mapped` false reads it with read(2), as when it cannot be mapped (for tests).
     /// Mapped, the file is decoded straight from the page cache: no buffer of its size
-    /// to fill with a copy first (a quarter of the load of 2 M indicators); and the pages
+    /// to fill with a copy first (a quarter of the load of 2 M indicators); the pages
     /// read are let go of as the checksum and the decoding pass them, so that the file
     /// and the tables decoded from it are not both in memory at once (the peak of an
-    /// ingest with the bench's 3.1 M indicators was the 275 MB file plus the tables).
+    /// ingest with the bench's 3.1 M indicators was the 275 MB file plus the tables);
+    /// and the indicator list is not decoded at all but read in the mapping, page by
+    /// page as indicators are sighted (`IndicatorList`'s mapped columns): an entry is
+    /// written whole under a temporary name and renamed, never changed in place, so
+    /// the bytes checked here stay the bytes read later.
     static func read(_ path: String, key: [UInt8], mapped: Bool = true) -> ReadResult {
         switch WholeFile.withBytes(path: path, mapped: mapped, { decoded($0, key: key, residency: $1) }) {
         case .success(let result): return result
@@ -212,9 +216,11 @@ public enum CompiledRuleCache {
             return .unusable("truncated: \(file.count) bytes, shorter than the header")
         }
         do throws(CacheFileError) {
-            let (rules, table) = try decode(file, key: key) { range in
+            let (rules, table) = try decode(file, key: key, mapped: residency.file) { range in
                 residency.release(range.lowerBound + headerLength..<range.upperBound + headerLength)
             }
+            // The list's checks read its columns again after they were let go of.
+            residency.release(0..<file.count)
             return .found(rules, table)
         } catch {
             return .unusable(error.reason)
@@ -223,9 +229,10 @@ public enum CompiledRuleCache {
 
     /// Checks the header (magic, version, key, length, checksum) and decodes the payload.
     /// `release` is told of the ranges of the payload read, as the checksum and the
-    /// decoding pass them.
+    /// decoding pass them. With `mapped`, the file `file` lies in, the indicator list
+    /// is left in it (see `read`).
     static func decode(
-        _ file: Span<UInt8>, key: [UInt8], release: @escaping (Range<Int>) -> Void = { _ in }
+        _ file: Span<UInt8>, key: [UInt8], mapped: MappedFile? = nil, release: @escaping (Range<Int>) -> Void = { _ in }
     ) throws(CacheFileError) -> (RuleSet, IndicatorTable) {
         var header = CacheReader(file)
         guard try header.uint64() == magic else { throw CacheFileError("not a compiled rule cache file") }
@@ -242,7 +249,7 @@ public enum CompiledRuleCache {
         guard CacheChecksum.of(payload, afterEach: release) == checksum else {
             throw CacheFileError("checksum mismatch (corrupted)")
         }
-        var reader = CacheReader(payload, release: release)
+        var reader = CacheReader(payload, release: release, file: mapped, fileOffset: headerLength)
         let result = try decodePayload(&reader)
         guard reader.remaining == 0 else { throw CacheFileError("\(reader.remaining) bytes after the payload") }
         return result

@@ -64,12 +64,16 @@ extension IndicatorType {
 /// A random-access collection of `Indicator`: reading an element builds the value
 /// (its `String`s) on demand, so read only the indicators you need (those that matched);
 /// a loop over millions of them allocates millions of strings.
+///
+/// A list decoded from a mapped compiled rule cache keeps its columns in the mapping
+/// (`MappedColumns`) and reads them there: an ingest reads the few indicators it
+/// sights, and the rest never take memory. Changing such a list copies them first.
 public struct IndicatorList: RandomAccessCollection, MutableCollection, ExpressibleByArrayLiteral, Sendable, Equatable {
     public typealias Element = Indicator
     public typealias Index = Int
 
     /// The values' canonical text (UTF-8), back to back.
-    private(set) var text: [UInt8] = []
+    private var text: [UInt8] = []
     /// Per indicator: start in `text` << 24 | length; a length of `longLength` or more is
     /// stored as `longLength` with the real length in `longLengths` (no rule format has
     /// values that long; a JSON string could).
@@ -81,6 +85,9 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
     private var detailIDs: [UInt32] = []
     private(set) var details: [IndicatorDetails] = []
     private var longLengths: [Int: Int] = [:]
+    /// The columns `text`, `spans`, `kinds`, `lines` and `detailIDs` when they are read
+    /// in a mapped file instead (then those arrays are empty).
+    private var mapped: MappedColumns?
 
     static let longLength = (1 << 24) - 1
     static let exactFlag: UInt8 = 0x80
@@ -97,18 +104,18 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
     }
 
     public var startIndex: Int { 0 }
-    public var endIndex: Int { kinds.count }
-    public var count: Int { kinds.count }
-    public var isEmpty: Bool { kinds.isEmpty }
+    public var endIndex: Int { count }
+    public var count: Int { mapped?.count ?? kinds.count }
+    public var isEmpty: Bool { count == 0 }
 
     /// The indicator at `position`, built on demand (its value and metadata strings).
     /// Setting replaces it; the old value's bytes stay in the buffer unused.
     public subscript(position: Int) -> Indicator {
         get {
-            let details = details[Int(detailIDs[position])]
+            let details = details(at: position)
             let value = withValueBytes(at: position) { $0.string }
-            var indicator = Indicator(type: type(at: position), value: value, ruleFile: details.ruleFile, line: lines[position])
-            indicator.matchesSubdomains = kinds[position] & IndicatorList.exactFlag == 0
+            var indicator = Indicator(type: type(at: position), value: value, ruleFile: details.ruleFile, line: line(at: position))
+            indicator.matchesSubdomains = matchesSubdomains(at: position)
             indicator.source = details.source
             indicator.severity = details.severity
             indicator.confidence = details.confidence
@@ -120,6 +127,7 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
             return indicator
         }
         set {
+            materialize()
             let start = text.count
             text.append(contentsOf: newValue.value.utf8)
             spans[position] = span(start: start, length: text.count - start, position: position)
@@ -139,6 +147,7 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
 
     /// Appends `indicator`; its details share the last indicator's record when equal.
     public mutating func append(_ indicator: Indicator) {
+        materialize()
         let details = IndicatorDetails(indicator)
         let id: UInt32
         if let last = self.details.last, last == details {
@@ -159,6 +168,9 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
             self = other
             return
         }
+        materialize()
+        var other = other
+        other.materialize()
         let offset = adoptDetails(of: other)
         let textOffset = UInt64(text.count)
         let positionOffset = count
@@ -173,6 +185,7 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
     }
 
     public mutating func reserveCapacity(_ count: Int) {
+        materialize()
         spans.reserveCapacity(count)
         kinds.reserveCapacity(count)
         lines.reserveCapacity(count)
@@ -187,23 +200,30 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
 
     /// The type of the indicator at `position`, without building the indicator.
     public func type(at position: Int) -> IndicatorType {
-        IndicatorType.byOrdinal[Int(kinds[position] & 0x7F)]
+        IndicatorType.byOrdinal[Int(kind(at: position) & 0x7F)]
     }
 
     func matchesSubdomains(at position: Int) -> Bool {
-        kinds[position] & IndicatorList.exactFlag == 0
+        kind(at: position) & IndicatorList.exactFlag == 0
     }
 
     /// The line of the indicator at `position`, without building the indicator.
-    public func line(at position: Int) -> Int { lines[position] }
+    public func line(at position: Int) -> Int { mapped?.line(at: position) ?? lines[position] }
 
-    func details(at position: Int) -> IndicatorDetails { details[Int(detailIDs[position])] }
+    func details(at position: Int) -> IndicatorDetails { details[detailID(at: position)] }
+
+    private func kind(at position: Int) -> UInt8 { mapped?.kind(at: position) ?? kinds[position] }
+
+    private func detailID(at position: Int) -> Int { Int(mapped?.detailID(at: position) ?? detailIDs[position]) }
 
     /// Whether any indicator has a validity bound.
     var hasValidity: Bool { details.contains { $0.hasValidity } }
 
     private func valueRange(at position: Int) -> Range<Int> {
-        let span = spans[position]
+        IndicatorList.valueRange(span: mapped?.span(at: position) ?? spans[position], at: position, longLengths: longLengths)
+    }
+
+    private static func valueRange(span: UInt64, at position: Int, longLengths: [Int: Int]) -> Range<Int> {
         let start = Int(span >> 24)
         var length = Int(span & UInt64(IndicatorList.longLength))
         if length == IndicatorList.longLength { length = longLengths[position] ?? length }
@@ -215,7 +235,8 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
 
     /// Lends the value's bytes (its canonical text).
     func withValueBytes<R>(at position: Int, _ body: (Span<UInt8>) -> R) -> R {
-        body(text.span.extracting(valueRange(at: position)))
+        if let mapped { return mapped.withText(valueRange(at: position), body) }
+        return body(text.span.extracting(valueRange(at: position)))
     }
 
     private mutating func span(start: Int, length: Int, position: Int) -> UInt64 {
@@ -243,6 +264,7 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
     /// Records the indicator whose value was appended to `text` from `start` on
     /// (see `appendText`).
     mutating func finishValue(start: Int, kind: UInt8, line: Int, details id: UInt32) {
+        materialize()
         spans.append(span(start: start, length: text.count - start, position: spans.count))
         kinds.append(kind)
         lines.append(line)
@@ -252,28 +274,31 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
     /// Appends raw value bytes (between reading `text.count` as the start and calling
     /// `finishValue`).
     mutating func appendText<C: Collection<UInt8>>(_ bytes: C) {
+        materialize()
         text.append(contentsOf: bytes)
     }
 
     mutating func appendText(_ byte: UInt8) {
+        materialize()
         text.append(byte)
     }
 
-    var textCount: Int { text.count }
+    var textCount: Int { mapped?.text.count ?? text.count }
 
     /// Appends `other`'s indicator at `position`, whose details were adopted with
     /// `detailsOffset` (`adoptDetails`).
     mutating func appendEntry(from other: IndicatorList, at position: Int, detailsOffset: UInt32) {
+        materialize()
         let start = text.count
-        let range = other.valueRange(at: position)
-        text.append(span: other.text.span.extracting(range))
-        finishValue(start: start, kind: other.kinds[position], line: other.lines[position],
-                    details: other.detailIDs[position] &+ detailsOffset)
+        other.withValueBytes(at: position) { text.append(span: $0) }
+        finishValue(start: start, kind: other.kind(at: position), line: other.line(at: position),
+                    details: UInt32(truncatingIfNeeded: other.detailID(at: position)) &+ detailsOffset)
     }
 
     /// Gives the indicator at `position` the details `record`, sharing nothing with others.
     mutating func setDetails(at position: Int, _ record: IndicatorDetails) {
-        if details[Int(detailIDs[position])] == record { return }
+        if details[detailID(at: position)] == record { return }
+        materialize()
         detailIDs[position] = addDetails(record)
     }
 
@@ -281,7 +306,7 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
 
     /// The kind byte of the identity: the exact flag counts for domains only.
     private func identityKind(at position: Int) -> UInt8 {
-        let kind = kinds[position]
+        let kind = kind(at: position)
         return kind & 0x7F == IndicatorType.domain.ordinal ? kind : kind & 0x7F
     }
 
@@ -325,10 +350,10 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
     /// Whether the indicator at `position` has the same identity as `other`'s at `otherPosition`.
     func sameIdentity(at position: Int, as other: IndicatorList, at otherPosition: Int) -> Bool {
         guard identityKind(at: position) == other.identityKind(at: otherPosition) else { return false }
-        let range = valueRange(at: position)
-        let otherRange = other.valueRange(at: otherPosition)
-        guard range.count == otherRange.count else { return false }
-        return text.span.extracting(range).elementsEqual(other.text.span.extracting(otherRange))
+        guard valueLength(at: position) == other.valueLength(at: otherPosition) else { return false }
+        return withValueBytes(at: position) { bytes in
+            other.withValueBytes(at: otherPosition) { bytes.elementsEqual($0) }
+        }
     }
 }
 
@@ -336,11 +361,13 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
 
 extension IndicatorList {
     func encode(into writer: inout CacheWriter) {
-        writer.raw(text)
-        writer.raw(spans)
-        writer.raw(kinds)
-        writer.raw(lines)
-        writer.raw(detailIDs)
+        var list = self
+        list.materialize()
+        writer.raw(list.text)
+        writer.raw(list.spans)
+        writer.raw(list.kinds)
+        writer.raw(list.lines)
+        writer.raw(list.detailIDs)
         writer.sequence(details) { $0.details($1) }
         writer.sequence(longLengths) {
             $0.int($1.key)
@@ -349,15 +376,33 @@ extension IndicatorList {
     }
 
     /// A list as `encode` wrote it, checked so that reading any element stays in bounds.
+    /// From a reader over a mapped file, the columns stay in the file (`MappedColumns`).
     init(decoding reader: inout CacheReader) throws(CacheFileError) {
         self.init()
-        text = try reader.raw(UInt8.self)
-        spans = try reader.raw(UInt64.self)
-        kinds = try reader.raw(UInt8.self)
-        lines = try reader.raw(Int.self)
-        detailIDs = try reader.raw(UInt32.self)
+        if let file = reader.file {
+            let text = try reader.rawInPlace(UInt8.self)
+            let spans = try reader.rawInPlace(UInt64.self)
+            let kinds = try reader.rawInPlace(UInt8.self)
+            let lines = try reader.rawInPlace(Int.self)
+            let detailIDs = try reader.rawInPlace(UInt32.self)
+            guard spans.count == kinds.count, lines.count == kinds.count, detailIDs.count == kinds.count else {
+                throw CacheFileError("indicator list: columns of different lengths")
+            }
+            mapped = MappedColumns(
+                file: file, count: kinds.count, text: text.offset..<text.offset + text.count, spans: spans.offset,
+                kinds: kinds.offset, lines: lines.offset, detailIDs: detailIDs.offset)
+        } else {
+            text = try reader.raw(UInt8.self)
+            spans = try reader.raw(UInt64.self)
+            kinds = try reader.raw(UInt8.self)
+            lines = try reader.raw(Int.self)
+            detailIDs = try reader.raw(UInt32.self)
+            guard spans.count == kinds.count, lines.count == kinds.count, detailIDs.count == kinds.count else {
+                throw CacheFileError("indicator list: columns of different lengths")
+            }
+        }
         details = try reader.array { r throws(CacheFileError) in try r.details() }
-        let count = kinds.count
+        let count = self.count
         for _ in 0..<(try reader.count(minimumSize: 16)) {
             let position = try reader.int()
             let length = try reader.int()
@@ -366,17 +411,83 @@ extension IndicatorList {
             }
             longLengths[position] = length
         }
-        guard spans.count == count, lines.count == count, detailIDs.count == count else {
-            throw CacheFileError("indicator list: columns of different lengths")
+        if let mapped {
+            // Through the mapping, in one pass (not `MappedColumns`' reads, one call each).
+            try mapped.file.withBytes { bytes throws(CacheFileError) in
+                try check { bytes[mapped.kinds + $0] } detailID: {
+                    bytes.uint32LittleEndian(at: mapped.detailIDs + $0 * 4) ?? 0
+                } span: {
+                    bytes.uint64LittleEndian(at: mapped.spans + $0 * 8) ?? 0
+                }
+            }
+        } else {
+            try check { kinds[$0] } detailID: { detailIDs[$0] } span: { spans[$0] }
         }
+    }
+
+    /// Checks that every indicator's kind is a type, its details id a record, and its
+    /// value inside the text, reading the columns with the functions given.
+    private func check(
+        kind: (Int) -> UInt8, detailID: (Int) -> UInt32, span: (Int) -> UInt64
+    ) throws(CacheFileError) {
         let typeCount = UInt8(IndicatorType.byOrdinal.count)
-        guard !kinds.contains(where: { $0 & 0x7F >= typeCount }) else { throw CacheFileError("indicator list: bad type") }
-        try checkPositions(detailIDs, limit: details.count, table: "indicator list details")
+        let textCount = self.textCount
         for position in 0..<count {
-            let range = valueRange(at: position)
-            guard range.lowerBound >= 0, range.upperBound <= text.count else {
+            guard kind(position) & 0x7F < typeCount else { throw CacheFileError("indicator list: bad type") }
+            guard Int(detailID(position)) < details.count else {
+                throw CacheFileError("indicator list details: a position beyond \(details.count)")
+            }
+            let range = IndicatorList.valueRange(span: span(position), at: position, longLengths: longLengths)
+            guard range.lowerBound >= 0, range.upperBound <= textCount else {
                 throw CacheFileError("indicator list: a value beyond the text")
             }
         }
+    }
+
+    /// The columns copied out of the mapped file into arrays of the list's own, before
+    /// it changes.
+    private mutating func materialize() {
+        guard let columns = mapped else { return }
+        mapped = nil
+        func column<T: BitwiseCopyable>(_ start: Int, _ type: T.Type, count: Int = columns.count) -> [T] {
+            let length = count * MemoryLayout<T>.stride
+            return columns.file.withBytes { $0.extracting(start..<start + length).values(of: T.self) } ?? []
+        }
+        text = column(columns.text.lowerBound, UInt8.self, count: columns.text.count)
+        spans = column(columns.spans, UInt64.self)
+        kinds = column(columns.kinds, UInt8.self)
+        lines = column(columns.lines, Int.self)
+        detailIDs = column(columns.detailIDs, UInt32.self)
+    }
+}
+
+/// The columns of an `IndicatorList` in a mapped compiled rule cache, as
+/// `CacheWriter.raw` wrote them (values in the host's byte order, little-endian on
+/// every platform Cairn builds for): where each starts in the file, and how many
+/// indicators they hold. `IndicatorList(decoding:)` has checked that they lie inside
+/// the file and hold valid values. An indicator is read with pread(2), a few bytes
+/// per column (`MappedFile.read`).
+struct MappedColumns: Sendable {
+    let file: MappedFile
+    let count: Int
+    let text: Range<Int>
+    let spans: Int
+    let kinds: Int
+    let lines: Int
+    let detailIDs: Int
+
+    private func load<T: BitwiseCopyable>(_ column: Int, _ position: Int, as type: T.Type) -> T {
+        precondition(position >= 0 && position < count, "indicator position out of range")
+        return file.load(at: column + position * MemoryLayout<T>.stride, as: T.self)
+    }
+
+    func span(at position: Int) -> UInt64 { load(spans, position, as: UInt64.self) }
+    func kind(at position: Int) -> UInt8 { load(kinds, position, as: UInt8.self) }
+    func line(at position: Int) -> Int { load(lines, position, as: Int.self) }
+    func detailID(at position: Int) -> UInt32 { load(detailIDs, position, as: UInt32.self) }
+
+    /// Lends the bytes `range` of the values' text.
+    func withText<R>(_ range: Range<Int>, _ body: (Span<UInt8>) -> R) -> R {
+        body(file.read(text.lowerBound + range.lowerBound..<text.lowerBound + range.upperBound).span)
     }
 }

@@ -35,7 +35,7 @@ final class IndicatorRecords: Sendable {
 
     /// Whether the indicator at `index` is a domain (whose resolutions start DNS chains).
     func isDomain(indicatorAt index: Int) -> Bool {
-        indicators[index].type == .domain
+        indicators.type(at: index) == .domain
     }
 
     /// The database ids of the indicators at `indices`, storing first (in one

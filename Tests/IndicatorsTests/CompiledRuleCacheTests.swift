@@ -1,4 +1,5 @@
 import Foundation
+import ByteParsing
 import Observations
 import TestSupport
 import Testing
@@ -270,6 +271,13 @@ import Testing
                     guard let result = try? CompiledRuleCache.decodePayload(&reader), reader.remaining == 0 else { return nil }
                     return result
                 }()
+                // The same bytes in a mapped file, where the indicator list stays.
+                let mapped = try Self.decodeMapped(bytes, in: root)
+                #expect((mapped == nil) == (decoded == nil), "offset \(cut), variant \(variant)")
+                if let mapped {
+                    // Every indicator of an accepted list reads without a trap, as the copied one.
+                    #expect(Array(mapped.0.indicators) == Array(decoded?.0.indicators ?? []))
+                }
                 if let decoded {
                     // Accepted: every position it can return must be a real one.
                     for probe in Self.probes {
@@ -284,6 +292,69 @@ import Testing
             }
         }
         #expect(refused > 0)
+    }
+
+    /// `payload` decoded from a file mapped as the cache is, with the indicator list
+    /// left in the mapping; nil when refused.
+    static func decodeMapped(_ payload: [UInt8], in directory: String) throws -> (RuleSet, IndicatorTable)? {
+        let path = directory + "/payload-" + UUID().uuidString
+        try Data(payload).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = WholeFile.withBytes(path: path) { bytes, residency -> (RuleSet, IndicatorTable)? in
+            #expect(residency.file != nil || payload.isEmpty)
+            var reader = CacheReader(bytes, file: residency.file)
+            guard let result = try? CompiledRuleCache.decodePayload(&reader), reader.remaining == 0 else { return nil }
+            return result
+        }
+        switch result {
+        case .success(let decoded): return decoded
+        case .failure(let failure):
+            // An empty file has nothing to map or read.
+            #expect(payload.isEmpty, "\(failure)")
+            return nil
+        }
+    }
+
+    /// A list read in the mapped cache file outlives the file's name (an entry the
+    /// cache removes, as its least recently used), and changing it changes a copy: the
+    /// same changes to it and to the parsed list give equal lists. Written to a cache
+    /// again, it reads back the same.
+    @Test func aListInTheMappedFileOutlivesItAndChangesACopy() throws {
+        let root = try Self.tree()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let fresh = RuleSet.load(paths: [root + "/Rules"])
+        _ = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: root + "/cache", minimumRuleBytes: 0)
+        let hit = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: root + "/cache", minimumRuleBytes: 0)
+        guard case .hit(let file) = hit.cache else {
+            Issue.record("expected a hit, got \(hit.cache)")
+            return
+        }
+        let before = try Data(contentsOf: URL(fileURLWithPath: file))
+        try FileManager.default.removeItem(atPath: file)
+        #expect(hit.rules.indicators == fresh.indicators)
+
+        var changed = hit.rules.indicators
+        var expected = fresh.indicators
+        let extra = Indicator(type: .domain, value: "added.example", ruleFile: "extra.txt", line: 9)
+        var replaced = expected[2]
+        replaced.value = "replaced.example"
+        replaced.line = 42
+        changed.append(extra)
+        expected.append(extra)
+        changed[2] = replaced
+        expected[2] = replaced
+        #expect(changed == expected)
+        #expect(hit.rules.indicators == fresh.indicators)
+
+        // Written from the mapped list, read back the same.
+        let key = Array(before[16..<48])
+        let rewritten = CompiledRuleCache.write(hit.rules, hit.table, key: key, directory: root + "/again")
+        guard case .success(let again) = rewritten, case .found(let rules, let table) = CompiledRuleCache.read(again, key: key)
+        else {
+            Issue.record("not written and read back: \(rewritten)")
+            return
+        }
+        Self.expectSame((rules, table), fresh)
     }
 
     @Test func anUnwritableDirectoryIsNotAnErrorOfTheRun() throws {
