@@ -149,12 +149,17 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
     public mutating func append(_ indicator: Indicator) {
         materialize()
         let details = IndicatorDetails(indicator)
-        let id: UInt32
         if let last = self.details.last, last == details {
-            id = UInt32(self.details.count - 1)
+            append(indicator, details: UInt32(self.details.count - 1))
         } else {
-            id = addDetails(details)
+            append(indicator, details: addDetails(details))
         }
+    }
+
+    /// Appends `indicator` with the details record `id` (`addDetails`), which must hold
+    /// its rule file and metadata.
+    mutating func append(_ indicator: Indicator, details id: UInt32) {
+        materialize()
         let start = text.count
         text.append(contentsOf: indicator.value.utf8)
         finishValue(

@@ -9,6 +9,10 @@ struct ParsedFile {
     var format: RuleFormat? = nil
     var errors: [RuleError] = []
     var warnings: [RuleWarning] = []
+    /// The details records `add` has made, by content: a feed whose lines vary a few
+    /// metadata columns (severity, confidence) holds as many records as combinations,
+    /// not one per line.
+    private var detailsIDs: [IndicatorDetails: UInt32] = [:]
 
     /// Records a classified value found at `line`, its first byte at 1-based `column`.
     /// `template` carries the metadata the format gave the value.
@@ -19,7 +23,14 @@ struct ParsedFile {
             indicator.type = parsed.type
             indicator.value = parsed.value
             indicator.matchesSubdomains = parsed.matchesSubdomains
-            indicators.append(indicator)
+            let details = IndicatorDetails(indicator)
+            if let id = detailsIDs[details] {
+                indicators.append(indicator, details: id)
+            } else {
+                let id = indicators.addDetails(details)
+                detailsIDs[details] = id
+                indicators.append(indicator, details: id)
+            }
             if let note = parsed.note {
                 warnings.append(RuleWarning(file: template.ruleFile, line: template.line, column: column, message: note))
             }

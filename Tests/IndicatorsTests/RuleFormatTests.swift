@@ -48,6 +48,18 @@ func parse(_ text: String, path: String = "r") -> (RuleFormat, ParsedFile) {
         #expect(parsed.indicators[3].value == "http://evil.example/a" && parsed.indicators[3].line == 5)
     }
 
+    /// Lines that repeat a few metadata combinations share one details record per
+    /// combination, however far apart they are, and each reads back its own.
+    @Test func csvLinesShareADetailsRecordPerMetadataCombination() {
+        let severities = ["low", "high", "low", "medium", "high", "low"]
+        let rows = severities.enumerated().map { "192.0.2.\($0.offset + 1),ipv4,\($0.element),feed" }
+        let (_, parsed) = parse("indicator,type,severity,source\n" + rows.joined(separator: "\n"), path: "r.csv")
+        #expect(parsed.errors.isEmpty, "\(parsed.errors)")
+        #expect(parsed.indicators.map(\.severity) == severities)
+        #expect(parsed.indicators.map(\.line) == Array(2...7))
+        #expect(parsed.indicators.details.count == 3)
+    }
+
     /// Broken quoting and bad metadata: the exact message, line and column.
     static let csvErrors: [(row: String, diagnostic: String)] = [
         ("1.2.3.4,ipv4,hi\"gh", "r.csv:2:16: error: a quote inside an unquoted field (RFC 4180: quote the whole field and write the quote as \"\")"),
