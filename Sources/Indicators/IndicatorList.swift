@@ -450,8 +450,14 @@ extension IndicatorList {
     }
 
     /// The columns copied out of the mapped file into arrays of the list's own, before
-    /// it changes.
+    /// it changes (every change calls this: inlined, a list that is not mapped pays
+    /// one test).
+    @inline(__always)
     private mutating func materialize() {
+        if mapped != nil { copyColumnsOut() }
+    }
+
+    private mutating func copyColumnsOut() {
         guard let columns = mapped else { return }
         mapped = nil
         func column<T: BitwiseCopyable>(_ start: Int, _ type: T.Type, count: Int = columns.count) -> [T] {
