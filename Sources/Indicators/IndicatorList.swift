@@ -224,6 +224,11 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
     /// Whether any indicator has a validity bound.
     var hasValidity: Bool { details.contains { $0.hasValidity } }
 
+    /// Whether reading the table cache file the list is kept in failed since it was
+    /// loaded (a disk error, or the file cut short): what was read then reads as zeros,
+    /// so the indicators read since cannot be trusted.
+    public var failedToRead: Bool { mapped?.file.faulted ?? false }
+
     private func valueRange(at position: Int) -> Range<Int> {
         IndicatorList.valueRange(span: mapped?.span(at: position) ?? spans[position], at: position, longLengths: longLengths)
     }

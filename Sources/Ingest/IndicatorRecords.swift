@@ -59,7 +59,9 @@ final class IndicatorRecords: Sendable {
             unstored.sort()
             // storeIndicators keeps one row per (type, value, rule file, line): a rule
             // sighted in an earlier run gets its existing id back.
-            let stored = try database.storeIndicators(unstored.map { indicators[$0] })
+            let unstoredIndicators = unstored.map { indicators[$0] }
+            guard !indicators.failedToRead else { throw IngestError.indicatorsUnreadable }
+            let stored = try database.storeIndicators(unstoredIndicators)
             guard stored.count == unstored.count else {
                 throw IngestError.indicatorNotStored(indicator: nil)
             }

@@ -154,6 +154,8 @@ public enum IngestError: Error, CustomStringConvertible {
     /// Indicators the matcher found could not be stored, so neither could their
     /// sightings; `indicator` names the first, or is nil for a whole batch.
     case indicatorNotStored(indicator: String?)
+    /// The table cache file the indicators are read from failed while they were read.
+    case indicatorsUnreadable
     /// The file at `path` was not searched for DNS chains because its content changed
     /// since it was read: it now has SHA-256 `found`, the case holds `stored`.
     case changedSinceRead(path: String, found: String, stored: String)
@@ -165,7 +167,7 @@ public enum IngestError: Error, CustomStringConvertible {
         switch self {
         case .cannotOpenCase(_, let cause), .caseStore(_, let cause), .chainSearchFailed(_, let cause): cause
         case .cannotLockCase(let error): error
-        case .filterDoesNotCompile, .indicatorNotStored, .changedSinceRead: nil
+        case .filterDoesNotCompile, .indicatorNotStored, .indicatorsUnreadable, .changedSinceRead: nil
         }
     }
 
@@ -183,6 +185,9 @@ public enum IngestError: Error, CustomStringConvertible {
         case .caseStore(let path, let cause): "\(path): \(CaseDatabase.describe(cause))"
         case .indicatorNotStored(let indicator?): "the case database did not store indicator \(indicator)"
         case .indicatorNotStored(nil): "the case database did not store every indicator of a batch"
+        case .indicatorsUnreadable:
+            "the table cache file failed while its indicators were read (a disk error, or the file was cut short); "
+                + "run again, or with --no-table-cache"
         case .changedSinceRead(let path, let found, let stored):
             "\(path): not searched for DNS chains: the file changed since it was read "
                 + "(SHA-256 \(found), the case holds \(stored))"

@@ -357,6 +357,24 @@ import Testing
         Self.expectSame((rules, table), fresh)
     }
 
+    /// A cache file cut short after it was loaded: the indicators read from it since
+    /// cannot be trusted, and the list says so (the ingest then stops with an error).
+    @Test func aListWhoseFileIsCutShortSaysItFailedToRead() throws {
+        let root = try Self.tree()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        _ = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: root + "/cache", minimumRuleBytes: 0)
+        let hit = RuleSet.loadCompiled(paths: [root + "/Rules"], cacheDirectory: root + "/cache", minimumRuleBytes: 0)
+        guard case .hit(let file) = hit.cache else {
+            Issue.record("expected a hit, got \(hit.cache)")
+            return
+        }
+        _ = hit.rules.indicators[0]
+        #expect(!hit.rules.indicators.failedToRead)
+        #expect(truncate(file, 0) == 0)
+        _ = hit.rules.indicators[0]
+        #expect(hit.rules.indicators.failedToRead)
+    }
+
     @Test func anUnwritableDirectoryIsNotAnErrorOfTheRun() throws {
         let root = try Self.tree()
         defer { try? FileManager.default.removeItem(atPath: root) }
