@@ -199,10 +199,10 @@ public enum CompiledRuleCache {
     /// read are let go of as the checksum and the decoding pass them, so that the file
     /// and the tables decoded from it are not both in memory at once (the peak of an
     /// ingest with the bench's 3.1 M indicators was the 275 MB file plus the tables);
-    /// and the indicator list is not decoded at all but read in the mapping, page by
-    /// page as indicators are sighted (`IndicatorList`'s mapped columns): an entry is
-    /// written whole under a temporary name and renamed, never changed in place, so
-    /// the bytes checked here stay the bytes read later.
+    /// and the indicator list is not decoded at all but left in the file, checked here
+    /// and read from it as indicators are sighted (`IndicatorList`'s mapped columns):
+    /// an entry is written whole under a temporary name and renamed, never changed in
+    /// place, so the bytes checked here stay the bytes read later.
     static func read(_ path: String, key: [UInt8], mapped: Bool = true) -> ReadResult {
         switch WholeFile.withBytes(path: path, mapped: mapped, { decoded($0, key: key, residency: $1) }) {
         case .success(let result): return result

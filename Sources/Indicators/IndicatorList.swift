@@ -65,9 +65,10 @@ extension IndicatorType {
 /// (its `String`s) on demand, so read only the indicators you need (those that matched);
 /// a loop over millions of them allocates millions of strings.
 ///
-/// A list decoded from a mapped compiled rule cache keeps its columns in the mapping
-/// (`MappedColumns`) and reads them there: an ingest reads the few indicators it
-/// sights, and the rest never take memory. Changing such a list copies them first.
+/// A list decoded from a mapped compiled rule cache keeps its columns in the file
+/// (`MappedColumns`) and reads an indicator from there when asked: an ingest reads the
+/// few indicators it sights, and the rest never take memory. Changing such a list
+/// copies the columns into memory first.
 public struct IndicatorList: RandomAccessCollection, MutableCollection, ExpressibleByArrayLiteral, Sendable, Equatable {
     public typealias Element = Indicator
     public typealias Index = Int
