@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end benchmark: Cairn against the tools a CERT would use instead, in one run.
 
-usage: python3 Benchmarks/run.py [--data DIR] [--rounds N] [--stages capture,syslog,store,scaling,memory] [--slow]
+usage: python3 Benchmarks/run.py [--data DIR] [--rounds N] [--stages capture,syslog,store,scaling,memory,scan,load] [--slow]
 
 Inputs are the deterministic ones of Benchmarks/gen (2 M packets, 1 GB syslog,
 1 M IPv4 / 100 k IPv6 / 1 M domain / 1 M hash indicators); `make bench-data` writes
@@ -94,7 +94,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("BENCH_DATA", os.path.join(ROOT, "..", "bench-data")))
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--stages", default="capture,syslog,store,scaling,memory")
+    parser.add_argument("--stages", default="capture,syslog,store,scaling,memory,scan,load")
     parser.add_argument("--slow", action="store_true")
     args = parser.parse_args()
     data = os.path.abspath(args.data)
@@ -224,6 +224,16 @@ def main():
         print("\n### Store: sightings into the case database\n")
         sys.stdout.flush()
         subprocess.run([cairn_bench, "store", "1000000"], check=True)
+
+    if "scan" in args.stages:
+        print("\n### The log text scanner alone: the bench syslog's first 300 MB, one core\n")
+        sys.stdout.flush()
+        subprocess.run([cairn_bench, "scan", os.path.join(data, "syslog.log")], check=True)
+
+    if "load" in args.stages:
+        print("\n### Loading 10,000,000 generated indicators the first time (1 file in 10 CSV)\n")
+        sys.stdout.flush()
+        subprocess.run([cairn_bench, "load"], check=True)
 
     if "scaling" in args.stages:
         two = os.path.join(work, "two-logs")
