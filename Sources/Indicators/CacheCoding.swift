@@ -59,22 +59,18 @@ struct CacheWriter {
 /// `ByteCursor`), so it cannot outlive them.
 struct CacheReader: ~Escapable {
     private var cursor: ByteCursor
-    /// Told of the bytes read, `releaseRun` at a time: what need not stay in memory.
-    private let release: (Range<Int>) -> Void
-    private var released = 0
-    static let releaseRun = 32 << 20
-    /// The mapped file `data` lies in, from `fileOffset` on, when parts of it may be
-    /// read in place later instead of copied (`rawInPlace`).
+    /// The mapped file `data` lies in, from `fileOffset` on: the pages read are let go
+    /// of, `releaseRun` bytes at a time, and parts of it may be read in place later
+    /// instead of copied (`rawInPlace`).
     let file: MappedFile?
     private let fileOffset: Int
+    /// Bytes of `data` let go of so far.
+    private var released = 0
+    static let releaseRun = 32 << 20
 
     @_lifetime(copy data)
-    init(
-        _ data: Span<UInt8>, release: @escaping (Range<Int>) -> Void = { _ in }, file: MappedFile? = nil,
-        fileOffset: Int = 0
-    ) {
+    init(_ data: Span<UInt8>, file: MappedFile? = nil, fileOffset: Int = 0) {
         cursor = ByteCursor(data)
-        self.release = release
         self.file = file
         self.fileOffset = fileOffset
     }
@@ -86,7 +82,7 @@ struct CacheReader: ~Escapable {
     @_lifetime(copy self)
     mutating func bytes(_ count: Int) throws(CacheFileError) -> Span<UInt8> {
         if cursor.offset - released >= Self.releaseRun {
-            release(released..<cursor.offset)
+            file?.release((fileOffset + released)..<(fileOffset + cursor.offset))
             released = cursor.offset
         }
         guard let bytes = cursor.readBytes(count) else { throw truncated(count) }

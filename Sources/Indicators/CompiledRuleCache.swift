@@ -216,9 +216,7 @@ public enum CompiledRuleCache {
             return .unusable("truncated: \(file.count) bytes, shorter than the header")
         }
         do throws(CacheFileError) {
-            let (rules, table) = try decode(file, key: key, mapped: residency.file) { range in
-                residency.release(range.lowerBound + headerLength..<range.upperBound + headerLength)
-            }
+            let (rules, table) = try decode(file, key: key, mapped: residency.file)
             // The list's checks read its columns again after they were let go of.
             residency.release(0..<file.count)
             return .found(rules, table)
@@ -228,11 +226,11 @@ public enum CompiledRuleCache {
     }
 
     /// Checks the header (magic, version, key, length, checksum) and decodes the payload.
-    /// `release` is told of the ranges of the payload read, as the checksum and the
-    /// decoding pass them. With `mapped`, the file `file` lies in, the indicator list
-    /// is left in it (see `read`).
+    /// With `mapped`, the file `file` lies in, the pages of the payload are let go of as
+    /// the checksum and the decoding pass them, and the indicator list is left in it
+    /// (see `read`).
     static func decode(
-        _ file: Span<UInt8>, key: [UInt8], mapped: MappedFile? = nil, release: @escaping (Range<Int>) -> Void = { _ in }
+        _ file: Span<UInt8>, key: [UInt8], mapped: MappedFile? = nil
     ) throws(CacheFileError) -> (RuleSet, IndicatorTable) {
         var header = CacheReader(file)
         guard try header.uint64() == magic else { throw CacheFileError("not a compiled rule cache file") }
@@ -246,10 +244,9 @@ public enum CompiledRuleCache {
                 "truncated or extended: the header says \(length) payload bytes, the file has \(file.count - headerLength)")
         }
         let payload = file.extracting(headerLength...)
-        guard CacheChecksum.of(payload, afterEach: release) == checksum else {
-            throw CacheFileError("checksum mismatch (corrupted)")
-        }
-        var reader = CacheReader(payload, release: release, file: mapped, fileOffset: headerLength)
+        let summed = CacheChecksum.of(payload) { mapped?.release(($0.lowerBound + headerLength)..<($0.upperBound + headerLength)) }
+        guard summed == checksum else { throw CacheFileError("checksum mismatch (corrupted)") }
+        var reader = CacheReader(payload, file: mapped, fileOffset: headerLength)
         let result = try decodePayload(&reader)
         guard reader.remaining == 0 else { throw CacheFileError("\(reader.remaining) bytes after the payload") }
         return result

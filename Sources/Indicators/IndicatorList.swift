@@ -148,7 +148,6 @@ public struct IndicatorList: RandomAccessCollection, MutableCollection, Expressi
 
     /// Appends `indicator`; its details share the last indicator's record when equal.
     public mutating func append(_ indicator: Indicator) {
-        materialize()
         let details = IndicatorDetails(indicator)
         if let last = self.details.last, last == details {
             append(indicator, details: UInt32(self.details.count - 1))
