@@ -5,21 +5,55 @@ struct CSVField {
     var column: Int
 }
 
+/// One record of a CSV file as `CSVReader` hands it out: its fields' bytes (quotes
+/// taken off, `""` made one quote) back to back in one buffer, which the reader reuses
+/// for the next record. Every field is checked text (no NUL, valid UTF-8). A
+/// collection of `CSVField`, each made on demand; `bytes(_:)` reads a field without
+/// making a `String` of it.
+struct CSVRecord: RandomAccessCollection {
+    fileprivate var buffer: [UInt8] = []
+    /// Per field: where its bytes are in `buffer` and the column where it starts.
+    fileprivate var fields: [(bytes: Range<Int>, column: Int)] = []
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { fields.count }
+
+    subscript(position: Int) -> CSVField {
+        CSVField(text: String(decoding: bytes(position), as: UTF8.self), column: column(position))
+    }
+
+    func bytes(_ position: Int) -> ArraySlice<UInt8> { buffer[fields[position].bytes] }
+
+    func column(_ position: Int) -> Int { fields[position].column }
+
+    /// The field's bytes without ASCII whitespace around them, and the column of the
+    /// first of them; nil when nothing is left (or there is no such field).
+    func trimmed(_ position: Int) -> (bytes: ArraySlice<UInt8>, column: Int)? {
+        guard position < fields.count else { return nil }
+        let raw = bytes(position)
+        guard let first = raw.firstIndex(where: { !ValueSyntax.isSpace($0) }) else { return nil }
+        let last = raw.lastIndex(where: { !ValueSyntax.isSpace($0) }) ?? first
+        return (raw[first...last], column(position) + (first - raw.startIndex))
+    }
+}
+
 /// RFC 4180 records: fields separated by `,`, quoted with `"` (a doubled `""` inside
 /// quotes is one quote; quoted fields may span lines), records ended by LF or CRLF.
 /// Broken quoting is an error with the line and column where it is; the record is
 /// dropped and reading goes on at the next line.
 enum CSVReader {
     static func records(_ bytes: [UInt8], path: String, into result: inout ParsedFile,
-                        _ body: (Int, [CSVField]) -> Void) {
+                        _ body: (Int, CSVRecord) -> Void) {
         var index = 0
         if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { index = 3 }
         var line = 1
         var lineStart = index
+        var record = CSVRecord()
         while index < bytes.count {
             let recordLine = line
-            var fields: [CSVField] = []
-            var field: [UInt8] = []
+            record.buffer.removeAll(keepingCapacity: true)
+            record.fields.removeAll(keepingCapacity: true)
+            var fieldStart = 0
             var fieldColumn = index - lineStart + 1
             var broken = false
             // A field with a NUL byte or invalid UTF-8: reported, the record dropped.
@@ -27,7 +61,7 @@ enum CSVReader {
             var recordEnded = false
             while index < bytes.count, !recordEnded {
                 let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") && field.isEmpty {
+                if byte == UInt8(ascii: "\"") && record.buffer.count == fieldStart {
                     // A quoted field.
                     let openLine = line, openColumn = index - lineStart + 1
                     index += 1
@@ -36,7 +70,7 @@ enum CSVReader {
                         let inner = bytes[index]
                         if inner == UInt8(ascii: "\"") {
                             if index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\"") {
-                                field.append(inner)
+                                record.buffer.append(inner)
                                 index += 2
                                 continue
                             }
@@ -48,7 +82,7 @@ enum CSVReader {
                             line += 1
                             lineStart = index + 1
                         }
-                        field.append(inner)
+                        record.buffer.append(inner)
                         index += 1
                     }
                     if !closed {
@@ -71,10 +105,10 @@ enum CSVReader {
                                  "a quote inside an unquoted field (RFC 4180: quote the whole field and write the quote as \"\")")
                     broken = true
                 } else if byte == UInt8(ascii: ",") {
-                    let text = text(of: field, line: recordLine, column: fieldColumn, path: path, into: &result)
-                    if text == nil { notText = true }
-                    fields.append(CSVField(text: text ?? "", column: fieldColumn))
-                    field = []
+                    if !endField(&record, from: fieldStart, line: recordLine, column: fieldColumn, path: path, into: &result) {
+                        notText = true
+                    }
+                    fieldStart = record.buffer.count
                     index += 1
                     fieldColumn = index - lineStart + 1
                     continue
@@ -88,8 +122,11 @@ enum CSVReader {
                     index += 1
                     continue
                 } else {
-                    field.append(byte)
+                    // The run of ordinary bytes up to the next byte that means something.
+                    let start = index
                     index += 1
+                    while index < bytes.count, !isSpecial(bytes[index]) { index += 1 }
+                    record.buffer.append(contentsOf: bytes[start..<index])
                     continue
                 }
                 if broken {
@@ -102,35 +139,45 @@ enum CSVReader {
                 }
             }
             if broken { continue }
-            guard let text = text(of: field, line: recordLine, column: fieldColumn, path: path, into: &result),
+            guard endField(&record, from: fieldStart, line: recordLine, column: fieldColumn, path: path, into: &result),
                   !notText
             else { continue }
-            fields.append(CSVField(text: text, column: fieldColumn))
-            body(recordLine, fields)
+            body(recordLine, record)
         }
     }
 
-    /// A field's text when its bytes are text (no NUL, valid UTF-8); if not, nil and
-    /// the error at the field (`column` is where it starts on `line`).
-    static func text(of field: [UInt8], line: Int, column: Int, path: String, into result: inout ParsedFile) -> String? {
+    /// The bytes an unquoted field's run stops at: the quote, the separator and the line ends.
+    @inline(__always)
+    private static func isSpecial(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "\"") || byte == UInt8(ascii: ",") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")
+    }
+
+    /// Ends the field whose bytes are `record.buffer[start...]`: whether they are text
+    /// (no NUL, valid UTF-8); if not, the error at the field (`column` is where it
+    /// starts on `line`).
+    private static func endField(_ record: inout CSVRecord, from start: Int, line: Int, column: Int, path: String,
+                                 into result: inout ParsedFile) -> Bool {
+        record.fields.append((start..<record.buffer.count, column))
+        let field = record.buffer[start...]
+        // Plain ASCII, by far the common case, is text: no need to decode it.
+        if field.allSatisfy({ $0 != 0 && $0 < 0x80 }) { return true }
         if let nul = field.firstIndex(of: 0) {
-            result.error(path, line, column + nul, "field contains a NUL byte (expected text; is this a binary file?)")
-            return nil
+            result.error(path, line, column + nul - start, "field contains a NUL byte (expected text; is this a binary file?)")
+            return false
         }
-        guard let text = String(validating: field, as: UTF8.self) else {
+        guard String(validating: field, as: UTF8.self) != nil else {
             result.error(path, line, column, "field is not valid UTF-8 (expected UTF-8 or ASCII text)")
-            return nil
+            return false
         }
-        return text
+        return true
     }
 
     /// Whether a record holds nothing (a blank line) or is a `#` comment.
-    static func isBlankOrComment(_ fields: [CSVField]) -> Bool {
-        if fields.count == 1 {
-            let text = fields[0].text.trimmingASCIISpaces
-            return text.isEmpty || text.hasPrefix("#")
+    static func isBlankOrComment(_ record: CSVRecord) -> Bool {
+        if record.count == 1 {
+            return record.trimmed(0)?.bytes.first.map { $0 == UInt8(ascii: "#") } ?? true
         }
-        return fields.first?.text.hasPrefix("#") ?? false
+        return record.bytes(0).first == UInt8(ascii: "#")
     }
 }
 
@@ -138,74 +185,140 @@ enum CSVReader {
 /// `value`) is required; `type`, `severity`, `confidence`, `source`, `description`,
 /// `valid_from`, `valid_until`, `tlp`, `tags` are optional; other columns are
 /// ignored with one warning. Lines starting with `#` and blank lines are skipped.
+///
+/// Feeds of millions of lines repeat a few metadata combinations and hold mostly
+/// plain values: a combination is checked once (the details record is found by the
+/// fields' bytes after that), and the common values are read from their bytes
+/// (`PlainListParser.fastKind`), without a `String` per field.
 enum CSVRuleParser {
-    static let known = ["indicator", "type", "severity", "confidence", "source", "description",
-                        "valid_from", "valid_until", "tlp", "tags"]
+    enum Column: Int, CaseIterable {
+        case indicator, type, severity, confidence, source, description, validFrom, validUntil, tlp, tags
+
+        /// The column's name in a header (lower case).
+        var name: String {
+            switch self {
+            case .validFrom: "valid_from"
+            case .validUntil: "valid_until"
+            default: "\(self)"
+            }
+        }
+
+        init?(name: String) {
+            guard let column = Column.allCases.first(where: { $0.name == name }) else { return nil }
+            self = column
+        }
+    }
+
+    /// The columns a row's details record is made of.
+    static let metadataColumns: [Column] = [.severity, .confidence, .source, .description, .validFrom, .validUntil, .tlp, .tags]
 
     static func parse(_ bytes: [UInt8], path: String, suffixes: PublicSuffixList) -> ParsedFile {
         var result = ParsedFile()
-        var columns: [String: Int]? = nil
+        /// Per `Column` (by its position in `allCases`), its position in the records.
+        var columns: [Int?]? = nil
         var fileResult = ParsedFile()
-        CSVReader.records(bytes, path: path, into: &fileResult) { line, fields in
-            if CSVReader.isBlankOrComment(fields) { return }
+        var expectedByType: [String: Expected] = [:]
+        /// Details records by the bytes of the metadata fields that made them (each
+        /// field followed by a NUL, which a field never holds).
+        var detailsByFields: [[UInt8]: UInt32] = [:]
+        var fieldsKey: [UInt8] = []
+        CSVReader.records(bytes, path: path, into: &fileResult) { line, record in
+            if CSVReader.isBlankOrComment(record) { return }
             guard let header = columns else {
-                var names: [String: Int] = [:]
+                var positions = [Int?](repeating: nil, count: Column.allCases.count)
                 var unknown: [String] = []
-                for (position, field) in fields.enumerated() {
+                for (position, field) in record.enumerated() {
                     var name = field.text.trimmingASCIISpaces.lowercased()
                     if name == "value" { name = "indicator" }
-                    if known.contains(name) { names[name] = position } else { unknown.append(field.text) }
+                    if let column = Column(name: name) {
+                        positions[column.rawValue] = position
+                    } else {
+                        unknown.append(field.text)
+                    }
                 }
                 if !unknown.isEmpty {
                     result.warning(path, line, 0, "columns not used by Cairn, ignored: \(unknown.map(ValueSyntax.quoted).joined(separator: ", "))")
                 }
-                columns = names
+                columns = positions
                 return
             }
-            guard let indicatorColumn = header["indicator"] else { return }
-            func field(_ name: String) -> CSVField? {
-                guard let position = header[name], position < fields.count else { return nil }
-                let text = fields[position].text.trimmingASCIISpaces
-                return text.isEmpty ? nil : CSVField(text: text, column: fields[position].column)
+            guard let indicatorColumn = header[Column.indicator.rawValue] else { return }
+            func field(_ column: Column) -> (bytes: ArraySlice<UInt8>, column: Int)? {
+                header[column.rawValue].flatMap { record.trimmed($0) }
             }
-            guard let value = field("indicator") else {
-                let column = indicatorColumn < fields.count ? fields[indicatorColumn].column : 1
+            func fieldText(_ column: Column) -> CSVField? {
+                guard let position = header[column.rawValue], position < record.count,
+                      let trimmed = record.trimmed(position)
+                else { return nil }
+                return CSVField(text: String(decoding: trimmed.bytes, as: UTF8.self), column: record.column(position))
+            }
+            guard let value = field(.indicator) else {
+                let column = indicatorColumn < record.count ? record.column(indicatorColumn) : 1
                 result.error(path, line, column, "the indicator column is empty")
                 return
             }
-            var template = Indicator(type: .domain, value: "", ruleFile: path, line: line)
             var expected = Expected.inferred
-            if let type = field("type") {
-                guard let declared = expectedType(type.text) else {
+            if let type = fieldText(.type) {
+                if let known = expectedByType[type.text] {
+                    expected = known
+                } else if let declared = expectedType(type.text) {
+                    expectedByType[type.text] = declared
+                    expected = declared
+                } else {
                     result.error(path, line, type.column,
                                  "type \(ValueSyntax.quoted(type.text)) is not one of ipv4, ipv6, cidr, ip, domain, md5, sha1, sha256, hash, url, email, ja3, ja4")
                     return
                 }
-                expected = declared
             }
-            template.source = field("source")?.text
-            template.description = field("description")?.text
-            template.tags = field("tags").map { Metadata.tags($0.text) } ?? []
-            do throws(FieldProblem) {
-                if let f = field("severity") { template.severity = try check(Metadata.severity(f.text), f) }
-                if let f = field("confidence") { template.confidence = try check(Metadata.confidence(f.text), f) }
-                if let f = field("tlp") { template.tlp = try check(Metadata.tlp(f.text), f) }
-                if let f = field("valid_from") { template.validFrom = try check(Metadata.timestamp(f.text, field: "valid_from"), f) }
-                if let f = field("valid_until") { template.validUntil = try check(Metadata.timestamp(f.text, field: "valid_until"), f) }
-            } catch {
-                result.error(path, line, error.column, error.message)
+            fieldsKey.removeAll(keepingCapacity: true)
+            for column in metadataColumns {
+                if let field = field(column) { fieldsKey.append(contentsOf: field.bytes) }
+                fieldsKey.append(0)
+            }
+            let knownDetails = detailsByFields[fieldsKey]
+            var newDetails = IndicatorDetails(ruleFile: path)
+            if knownDetails == nil {
+                // A combination not seen yet: its fields checked, with errors at the row.
+                newDetails.source = fieldText(.source)?.text
+                newDetails.description = fieldText(.description)?.text
+                newDetails.tags = fieldText(.tags).map { Metadata.tags($0.text) } ?? []
+                do throws(FieldProblem) {
+                    if let f = fieldText(.severity) { newDetails.severity = try check(Metadata.severity(f.text), f) }
+                    if let f = fieldText(.confidence) { newDetails.confidence = try check(Metadata.confidence(f.text), f) }
+                    if let f = fieldText(.tlp) { newDetails.tlp = try check(Metadata.tlp(f.text), f) }
+                    if let f = fieldText(.validFrom) {
+                        newDetails.validFrom = try check(Metadata.timestamp(f.text, field: "valid_from"), f)
+                    }
+                    if let f = fieldText(.validUntil) {
+                        newDetails.validUntil = try check(Metadata.timestamp(f.text, field: "valid_until"), f)
+                    }
+                } catch {
+                    result.error(path, line, error.column, error.message)
+                    return
+                }
+                if let from = newDetails.validFrom, let until = newDetails.validUntil, until <= from {
+                    result.error(path, line, fieldText(.validUntil)?.column ?? 0, "valid_until is not after valid_from")
+                    return
+                }
+            }
+            /// The row's details record, added the first time its combination yields an indicator.
+            func details() -> UInt32 {
+                if let knownDetails { return knownDetails }
+                let id = result.detailsID(for: newDetails)
+                detailsByFields[fieldsKey] = id
+                return id
+            }
+            if let kind = PlainListParser.fastKind(value.bytes, suffixes: suffixes), kind.satisfies(expected) {
+                PlainListParser.append(kind, of: value.bytes, line: line, details: details(), to: &result.indicators)
                 return
             }
-            if let from = template.validFrom, let until = template.validUntil, until <= from {
-                result.error(path, line, field("valid_until")?.column ?? 0, "valid_until is not after valid_from")
-                return
-            }
-            result.add(ValueSyntax.classify(Substring(value.text), as: expected, suffixes: suffixes),
-                       template: template, column: value.column + leadingSpaces(fields[indicatorColumn].text))
+            let classified = ValueSyntax.classify(Substring(decoding: value.bytes, as: UTF8.self), as: expected, suffixes: suffixes)
+            let id: UInt32 = if case .indicator = classified { details() } else { 0 }
+            result.add(classified, details: id, ruleFile: path, line: line, column: value.column)
         }
         if columns == nil {
             result.error(path, 0, 0, "CSV file without a header line")
-        } else if columns?["indicator"] == nil {
+        } else if let columns, columns[Column.indicator.rawValue] == nil {
             result.error(path, 1, 0, "the CSV header has no indicator (or value) column")
         }
         result.errors = fileResult.errors + result.errors

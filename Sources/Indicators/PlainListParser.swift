@@ -17,28 +17,36 @@ struct ParsedFile {
     /// Records a classified value found at `line`, its first byte at 1-based `column`.
     /// `template` carries the metadata the format gave the value.
     mutating func add(_ result: Classified, template: Indicator, column: Int) {
+        let details: UInt32 = if case .indicator = result { detailsID(for: IndicatorDetails(template)) } else { 0 }
+        add(result, details: details, ruleFile: template.ruleFile, line: template.line, column: column)
+    }
+
+    /// `add(_:template:column:)` for a value whose rule file and metadata are the details
+    /// record `details` (`detailsID(for:)`; not read unless `result` is an indicator).
+    mutating func add(_ result: Classified, details: UInt32, ruleFile: String, line: Int, column: Int) {
         switch result {
         case .indicator(let parsed):
-            var indicator = template
-            indicator.type = parsed.type
-            indicator.value = parsed.value
-            indicator.matchesSubdomains = parsed.matchesSubdomains
-            let details = IndicatorDetails(indicator)
-            if let id = detailsIDs[details] {
-                indicators.append(indicator, details: id)
-            } else {
-                let id = indicators.addDetails(details)
-                detailsIDs[details] = id
-                indicators.append(indicator, details: id)
-            }
+            let start = indicators.textCount
+            indicators.appendText(parsed.value.utf8)
+            indicators.finishValue(
+                start: start, kind: IndicatorList.kind(parsed.type, matchesSubdomains: parsed.matchesSubdomains),
+                line: line, details: details)
             if let note = parsed.note {
-                warnings.append(RuleWarning(file: template.ruleFile, line: template.line, column: column, message: note))
+                warnings.append(RuleWarning(file: ruleFile, line: line, column: column, message: note))
             }
         case .skipped(let message, let offset):
-            warnings.append(RuleWarning(file: template.ruleFile, line: template.line, column: column + offset, message: message))
+            warnings.append(RuleWarning(file: ruleFile, line: line, column: column + offset, message: message))
         case .invalid(let message, let offset):
-            errors.append(RuleError(file: template.ruleFile, line: template.line, column: column + offset, message: message))
+            errors.append(RuleError(file: ruleFile, line: line, column: column + offset, message: message))
         }
+    }
+
+    /// The id of the details record equal to `details`, added when there is none yet.
+    mutating func detailsID(for details: IndicatorDetails) -> UInt32 {
+        if let id = detailsIDs[details] { return id }
+        let id = indicators.addDetails(details)
+        detailsIDs[details] = id
+        return id
     }
 
     mutating func error(_ path: String, _ line: Int, _ column: Int, _ message: String) {
@@ -151,34 +159,34 @@ enum PlainListParser {
         to list: inout IndicatorList
     ) -> Bool {
         guard let kind = fastKind(line, suffixes: suffixes) else { return false }
+        append(kind, of: line, line: number, details: details, to: &list)
+        return true
+    }
+
+    /// Appends the value `fastKind` found `bytes` to be, as canonical bytes.
+    static func append(
+        _ kind: FastKind, of bytes: ArraySlice<UInt8>, line number: Int, details: UInt32, to list: inout IndicatorList
+    ) {
         let start = list.textCount
-        let type: IndicatorType
         switch kind {
-        case .digest(let digestType):
-            type = digestType
-            list.appendText(line.lazy.map(ByteStringTable.lowercased))
+        case .digest:
+            list.appendText(bytes.lazy.map(ByteStringTable.lowercased))
         case .ipv4(let address):
-            type = .ipv4
             appendDottedQuad(address, to: &list)
         case .cidr(let network, let prefix):
-            type = .cidr
             appendDottedQuad(network, to: &list)
             list.appendText(UInt8(ascii: "/"))
             appendDecimal(prefix, to: &list)
         case .domain:
-            type = .domain
-            list.appendText(line)
+            list.appendText(bytes)
         case .ipv6(let address):
-            type = .ipv6
             list.appendText(address.description.utf8)
         case .ipv6Network(let network, let prefix):
-            type = .cidr
             list.appendText(network.description.utf8)
             list.appendText(UInt8(ascii: "/"))
             appendDecimal(prefix, to: &list)
         }
-        list.finishValue(start: start, kind: IndicatorList.kind(type, matchesSubdomains: true), line: number, details: details)
-        return true
+        list.finishValue(start: start, kind: IndicatorList.kind(kind.type, matchesSubdomains: true), line: number, details: details)
     }
 
     /// The text `IPv4Address.description` gives.
@@ -207,6 +215,27 @@ enum PlainListParser {
         case ipv6(IPv6Address)
         /// Host bits cleared.
         case ipv6Network(IPv6Address, prefix: Int)
+
+        var type: IndicatorType {
+            switch self {
+            case .digest(let type): type
+            case .ipv4: .ipv4
+            case .cidr, .ipv6Network: .cidr
+            case .domain: .domain
+            case .ipv6: .ipv6
+            }
+        }
+
+        /// Whether `ValueSyntax.classify` reads the value as it does without a declared
+        /// type when `expected` is declared (else the general path says why not).
+        func satisfies(_ expected: Expected) -> Bool {
+            switch expected {
+            case .inferred: true
+            case .oneOf(let types, _): types.contains(type)
+            case .domain(exact: false): type == .domain
+            case .domain(exact: true), .url, .email, .ja3, .ja4: false
+            }
+        }
     }
 
     /// An IPv6 address or network of hex groups (`2001:db8::1`, `2001:db8::/32`), read

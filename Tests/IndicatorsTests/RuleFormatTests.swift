@@ -60,6 +60,56 @@ func parse(_ text: String, path: String = "r") -> (RuleFormat, ParsedFile) {
         #expect(parsed.indicators.details.count == 3)
     }
 
+    /// Every value × declared type × metadata combination reads as `ValueSyntax.classify`
+    /// says, whether the parser takes its byte path (plain values, combinations seen
+    /// before) or the general one: the same indicators with the same metadata, and the
+    /// same errors and warnings at the same columns.
+    @Test func csvRowsReadAsValueSyntaxClassifiesThem() {
+        let values = [
+            "192.0.2.1", " 192.0.2.7 ", "010.0.0.1", "192.0.2.300", "10.1.2.3/8", "10.0.0.0/33", "2001:DB8::1",
+            "2001:db8::/32", "fe80::1%eth0", "evil.example", "Evil.Example", "evil.example.", "=exact.example",
+            "co.uk", "localhost", "xn--80ak6aa92e.com", "under_score.example",
+            "d41d8cd98f00b204e9800998ecf8427e", "D41D8CD98F00B204E9800998ECF8427E", "d41d8cd98f00b204e9800998ecf8427",
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "12345678901234567890123456789012",
+            "http://Evil.example/a", "bad@evil.example", "t13d1516h2_8daaf6152771_02713d6af862", "6.6.6.6:8443", "/gate.php",
+            "two words", "\"quoted, comma.example\"", "ünïcode.example",
+        ]
+        let types = ["", "ipv4", "IPv6", "cidr", "ip", "domain", "md5", "sha1", "sha256", "hash", "url", "email", "ja3", "ja4"]
+        let metadata = [("high", ""), ("high", ""), ("low", "partner"), ("", ""), ("High", "partner")]
+        var rows: [String] = []
+        var expected: [Indicator] = []
+        var diagnostics: [String] = []
+        for value in values {
+            for type in types {
+                let line = rows.count + 2
+                let (severity, source) = metadata[rows.count % metadata.count]
+                rows.append("\(value),\(type),\(severity),\(source)")
+                let text = value.hasPrefix("\"") ? String(value.dropFirst().dropLast()) : value
+                let trimmed = PlainListParser.trimmed(Substring(text))
+                let column = 1 + text.utf8.prefix(while: ValueSyntax.isSpace).count
+                let declared = type.isEmpty ? Expected.inferred : CSVRuleParser.expectedType(type)!
+                switch ValueSyntax.classify(trimmed, as: declared, suffixes: testSuffixes) {
+                case .indicator(let parsed):
+                    expected.append(Indicator(
+                        type: parsed.type, value: parsed.value, ruleFile: "r.csv", line: line,
+                        matchesSubdomains: parsed.matchesSubdomains, source: source.isEmpty ? nil : source,
+                        severity: severity.isEmpty ? nil : severity.lowercased()))
+                    if let note = parsed.note { diagnostics.append("r.csv:\(line):\(column): warning: \(note)") }
+                case .skipped(let message, let offset):
+                    diagnostics.append("r.csv:\(line):\(column + offset): warning: \(message)")
+                case .invalid(let message, let offset):
+                    diagnostics.append("r.csv:\(line):\(column + offset): error: \(message)")
+                }
+            }
+        }
+        let (_, parsed) = parse("indicator,type,severity,source\n" + rows.joined(separator: "\n") + "\n", path: "r.csv")
+        #expect(Array(parsed.indicators) == expected)
+        let found = (parsed.errors.map(\.description) + parsed.warnings.map(\.description))
+        #expect(found.sorted() == diagnostics.sorted())
+        #expect(parsed.indicators.details.count == 4)
+    }
+
     /// Broken quoting and bad metadata: the exact message, line and column.
     static let csvErrors: [(row: String, diagnostic: String)] = [
         ("1.2.3.4,ipv4,hi\"gh", "r.csv:2:16: error: a quote inside an unquoted field (RFC 4180: quote the whole field and write the quote as \"\")"),
