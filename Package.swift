@@ -82,7 +82,7 @@ let package = Package(
         .target(name: "Observations", dependencies: ["ByteParsing"]),
         .target(
             name: "Indicators",
-            dependencies: ["Observations", "ByteParsing", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Observations", "ByteParsing", "Concurrency", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "CaptureDecoding",

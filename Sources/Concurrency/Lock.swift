@@ -1,7 +1,8 @@
 // Cairn's one small set of concurrency primitives (STYLE.md, "Concurrency"): one lock
 // (`Lock`), one condition (`Condition`), one way to run long-lived threads of our own
-// (`WorkerThreads`). Every module that hands work between threads (ByteParsing's
-// hashing ring, LogReading's inflating ring and scanning pool, Ingest's readers and
+// (`WorkerThreads`), and the in-order hand-over built on them (`ReadAhead`). Every
+// module that hands work between threads (ByteParsing's hashing ring, LogReading's
+// inflating ring and scanning pool, Indicators' rule loading, Ingest's readers and
 // writer) uses these and nothing else; the pthread calls live in this module alone.
 //
 // Why not the standard library's `Synchronization.Mutex`: a condition variable must

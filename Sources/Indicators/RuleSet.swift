@@ -1,4 +1,5 @@
 import ByteParsing
+import Concurrency
 import Crypto
 import Observations
 
@@ -83,20 +84,33 @@ public struct RuleSet: Sendable {
         var allowEntries: [AllowEntry] = []
         var seen = IndicatorIndex()
         var origins: [Int: [IndicatorOrigin]] = [:]
-        var hasher = SHA256()
-        for path in candidates {
-            var parsed = ParsedFile()
-            var detected = RuleFormat.plainList
-            let streamed = RuleFiles.stream(path, digest: &hasher) { format, bytes, linesBefore in
-                detected = format
-                let part = format.parse(bytes, path: path, suffixes: suffixes, linesBefore: linesBefore)
-                parsed.format = part.format
-                if parsed.indicators.isEmpty { parsed.indicators = part.indicators } else { parsed.indicators += part.indicators }
-                parsed.allowEntries += part.allowEntries
-                parsed.errors += part.errors
-                parsed.warnings += part.warnings
+        // Each file is read and parsed on a thread of its own while the one before it
+        // is merged here; the digest is fed in the files' order, as `RuleFiles.scan` does.
+        let reading = ReadAhead<ReadFile>(name: "cairn-rules") { send in
+            var hasher = SHA256()
+            for path in candidates {
+                var parsed = ParsedFile()
+                var detected = RuleFormat.plainList
+                let streamed = RuleFiles.stream(path, digest: &hasher) { format, bytes, linesBefore in
+                    detected = format
+                    let part = format.parse(bytes, path: path, suffixes: suffixes, linesBefore: linesBefore)
+                    parsed.format = part.format
+                    if parsed.indicators.isEmpty { parsed.indicators = part.indicators } else { parsed.indicators += part.indicators }
+                    parsed.allowEntries += part.allowEntries
+                    parsed.errors += part.errors
+                    parsed.warnings += part.warnings
+                }
+                let file = ReadFile(path: path, parsed: parsed, detected: detected, streamed: streamed, digest: hasher)
+                guard send(file) else { return }
             }
-            switch streamed {
+        }
+        var hasher = SHA256()
+        while let file = reading.next() {
+            let path = file.path
+            var parsed = file.parsed
+            let detected = file.detected
+            hasher = file.digest
+            switch file.streamed {
             case .success(let tooLong) where !tooLong.isEmpty:
                 // Lines dropped by the reader, among the parser's errors in line order.
                 parsed.errors = (tooLong + parsed.errors).sorted { ($0.line, $0.column) < ($1.line, $1.column) }
@@ -167,6 +181,15 @@ public struct RuleSet: Sendable {
         rules.allowEntries = allowEntries
         rules.origins = origins
         return rules
+    }
+
+    /// One rule file as it was read and parsed, and the digest of the files up to it.
+    struct ReadFile: Sendable {
+        var path: String
+        var parsed: ParsedFile
+        var detected: RuleFormat
+        var streamed: Result<[RuleError], RuleError>
+        var digest: SHA256
     }
 
     /// Merges a later listing of the same indicator into the first (see docs/rules.md,

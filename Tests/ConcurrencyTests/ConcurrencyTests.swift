@@ -85,4 +85,42 @@ import Testing
         threads?.join()
         #expect(weakOwner == nil)
     }
+
+    /// Values come out once each, in the order made, and the producer is never more
+    /// than the lookahead (plus the value it is making) ahead of the consumer.
+    @Test(arguments: [1, 3])
+    func readAheadHandsOverInOrderWithinItsLookahead(lookahead: Int) {
+        let made = Lock(0)
+        let reading = ReadAhead<Int>(lookahead: lookahead, name: "test-ahead") { send in
+            for value in 0..<10_000 {
+                made.withLock { $0 += 1 }
+                guard send(value) else { return }
+            }
+        }
+        var taken: [Int] = []
+        var furthestAhead = 0
+        while let value = reading.next() {
+            taken.append(value)
+            furthestAhead = max(furthestAhead, made.withLock { $0 } - taken.count)
+        }
+        #expect(taken == Array(0..<10_000))
+        #expect(furthestAhead <= lookahead + 1)
+        #expect(reading.next() == nil)
+    }
+
+    /// Letting go of the handle before the last value stops a producer that would
+    /// never end: its `send` returns false, and the handle's end waits for it.
+    @Test func droppingAReadAheadStopsItsProducer() {
+        let stopped = Lock(false)
+        do {
+            let reading = ReadAhead<Int>(name: "test-ahead") { send in
+                var value = 0
+                while send(value) { value += 1 }
+                stopped.withLock { $0 = true }
+            }
+            #expect(reading.next() == 0)
+            #expect(reading.next() == 1)
+        }
+        #expect(stopped.withLock { $0 })
+    }
 }
