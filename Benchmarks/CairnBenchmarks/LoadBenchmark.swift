@@ -36,6 +36,7 @@ enum LoadBenchmark {
         let loadStart = ContinuousClock.now
         let rules = RuleSet.load(paths: [directory])
         let parsed = ContinuousClock.now
+        let peakParsing = peakResidentBytes()
         let table = rules.compile()
         let compiled = ContinuousClock.now
         let peak = peakResidentBytes()
@@ -56,7 +57,7 @@ enum LoadBenchmark {
         print(pad("total", 20) + pad(format(total), 10) + String(Int(Double(count) / total))
               + "   (target < 15 s: \(total < 15 ? "met" : "missed by \(format(total / 15))×"))")
         print("CPU time of parse + compile: \(format(cpu)) s (user + system; wall time above is longer on a shared machine)")
-        print("peak RSS \(mebibytes(peak)) MiB (\(mebibytes(residentBefore)) MiB before loading); "
+        print("peak RSS \(mebibytes(peak)) MiB (\(mebibytes(residentBefore)) MiB before loading, \(mebibytes(peakParsing)) MiB by the end of parsing); "
               + "peak / text = \(format(Double(peak) / Double(textBytes)))× (target ≤ 2×); "
               + "compiled tables \(mebibytes(table.memoryBytes)) MiB; "
               + "\(MemoryLayout<Indicator>.stride) bytes per Indicator value against \(textBytes / max(count, 1)) bytes of text")

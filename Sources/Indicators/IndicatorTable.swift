@@ -1,4 +1,5 @@
 import ByteParsing
+import Concurrency
 import Observations
 
 /// The flat tables for one set of values (the indicators, or the allow entries that
@@ -37,10 +38,16 @@ final class LookupTables: Sendable {
     /// Builds the tables from a list of indicators, the one at position `i` stored under
     /// `positions[i]` (or `i` when `positions` is nil); positions are stored as UInt32 to
     /// keep the tables small (four billion indicators is far beyond any rule set that
-    /// fits in memory). Reads the list's bytes: no `Indicator` is built.
+    /// fits in memory). Reads the list's bytes: no `Indicator` is built. For a large
+    /// list the address tables are built on a thread of their own meanwhile.
     init(_ list: IndicatorList, positions: [Int]? = nil) {
-        var ipv4: [IPNetworkTable<UInt32>.Network] = []
-        var ipv6: [IPNetworkTable<IPv6Key>.Network] = []
+        let built = Lock<AddressTables?>(nil)
+        let thread = list.count >= LookupTables.listSizeForAThread
+            ? WorkerThreads(count: 1, name: "cairn-compile") { _ in
+                let tables = AddressTables(list, positions: positions)
+                built.withLock { $0 = tables }
+            }
+            : nil
         var domains = ByteStringTable.Builder()
         var exactDomains = ByteStringTable.Builder()
         var digests = DigestTable.Builder()
@@ -67,8 +74,6 @@ final class LookupTables: Sendable {
         func reserve(_ builder: inout ByteStringTable.Builder, _ type: IndicatorType) {
             builder.reserve(count: counts[Int(type.ordinal)], bytes: bytes[Int(type.ordinal)])
         }
-        ipv4.reserveCapacity(counts[Int(IndicatorType.ipv4.ordinal)] + counts[Int(IndicatorType.cidr.ordinal)])
-        ipv6.reserveCapacity(counts[Int(IndicatorType.ipv6.ordinal)])
         reserve(&domains, .domain)
         exactDomains.reserve(count: exactCount, bytes: exactBytes)
         reserve(&emails, .email)
@@ -77,27 +82,12 @@ final class LookupTables: Sendable {
                         sha256: counts[Int(IndicatorType.sha256.ordinal)])
         ja3.reserve(md5: counts[Int(IndicatorType.ja3.ordinal)], sha1: 0, sha256: 0)
         for entry in list.indices {
-            guard let index = UInt32(exactly: positions?[entry] ?? entry), index != UInt32.max else { break }
+            guard let index = LookupTables.storedIndex(entry, positions) else { break }
             let matchesSubdomains = list.matchesSubdomains(at: entry)
             list.withValueBytes(at: entry) { value in
                 switch list.type(at: entry) {
-                case .ipv4:
-                    if let address = AddressText.parseIPv4(value, 0..<value.count) {
-                        ipv4.append(.init(start: address, prefix: 32, index: index))
-                    }
-                case .ipv6:
-                    if let address = AddressText.parseIPv6(value, 0..<value.count) {
-                        ipv6.append(.init(start: IPv6Key(high: address.high, low: address.low), prefix: 128, index: index))
-                    }
-                case .cidr:
-                    guard let slash = value.firstIndex(of: UInt8(ascii: "/")),
-                          let prefix = LookupTables.decimal(value.suffix(from: slash + 1))
-                    else { return }
-                    if prefix <= 32, let address = AddressText.parseIPv4(value, 0..<slash) {
-                        ipv4.append(.init(start: address, prefix: prefix, index: index))
-                    } else if prefix <= 128, let address = AddressText.parseIPv6(value, 0..<slash) {
-                        ipv6.append(.init(start: IPv6Key(high: address.high, low: address.low), prefix: prefix, index: index))
-                    }
+                case .ipv4, .ipv6, .cidr:
+                    break  // `AddressTables`
                 case .domain:
                     var start = 0
                     var end = value.count
@@ -127,8 +117,6 @@ final class LookupTables: Sendable {
                 }
             }
         }
-        self.ipv4 = IPNetworkTable(networks: ipv4)
-        self.ipv6 = IPNetworkTable(networks: ipv6)
         self.domains = ByteStringTable(domains)
         self.exactDomains = ByteStringTable(exactDomains)
         self.digests = DigestTable(digests)
@@ -136,6 +124,73 @@ final class LookupTables: Sendable {
         self.emails = ByteStringTable(emails)
         self.ja3 = DigestTable(ja3)
         self.ja4 = ByteStringTable(ja4)
+        // Built here when no thread was started (a small list, or none could be).
+        thread?.join()
+        let addresses = built.withLock { $0 } ?? AddressTables(list, positions: positions)
+        self.ipv4 = addresses.ipv4
+        self.ipv6 = addresses.ipv6
+    }
+
+    /// The lists from this many indicators on build their address tables on a second
+    /// thread: about a third of a second of building at a million indicators, far more
+    /// than a thread costs.
+    static let listSizeForAThread = 100_000
+
+    /// The index the indicator at `entry` is stored under; nil from the first that does
+    /// not fit in a UInt32 (below `UInt32.max`, which marks an empty slot).
+    static func storedIndex(_ entry: Int, _ positions: [Int]?) -> UInt32? {
+        guard let index = UInt32(exactly: positions?[entry] ?? entry), index != UInt32.max else { return nil }
+        return index
+    }
+
+    /// The IPv4 and IPv6 tables of a list (addresses and ranges): the part of
+    /// `LookupTables.init` that reads only the addresses, so it can run beside the rest.
+    struct AddressTables: Sendable {
+        let ipv4: IPNetworkTable<UInt32>
+        let ipv6: IPNetworkTable<IPv6Key>
+
+        init(_ list: IndicatorList, positions: [Int]?) {
+            var ipv4: [IPNetworkTable<UInt32>.Network] = []
+            var ipv6: [IPNetworkTable<IPv6Key>.Network] = []
+            var counts = (ipv4: 0, ipv6: 0)
+            for entry in list.indices {
+                switch list.type(at: entry) {
+                case .ipv4, .cidr: counts.ipv4 += 1
+                case .ipv6: counts.ipv6 += 1
+                default: break
+                }
+            }
+            ipv4.reserveCapacity(counts.ipv4)
+            ipv6.reserveCapacity(counts.ipv6)
+            for entry in list.indices {
+                guard let index = LookupTables.storedIndex(entry, positions) else { break }
+                let type = list.type(at: entry)
+                guard type == .ipv4 || type == .ipv6 || type == .cidr else { continue }
+                list.withValueBytes(at: entry) { value in
+                    switch type {
+                    case .ipv4:
+                        if let address = AddressText.parseIPv4(value, 0..<value.count) {
+                            ipv4.append(.init(start: address, prefix: 32, index: index))
+                        }
+                    case .ipv6:
+                        if let address = AddressText.parseIPv6(value, 0..<value.count) {
+                            ipv6.append(.init(start: IPv6Key(high: address.high, low: address.low), prefix: 128, index: index))
+                        }
+                    default:
+                        guard let slash = value.firstIndex(of: UInt8(ascii: "/")),
+                              let prefix = LookupTables.decimal(value.suffix(from: slash + 1))
+                        else { return }
+                        if prefix <= 32, let address = AddressText.parseIPv4(value, 0..<slash) {
+                            ipv4.append(.init(start: address, prefix: prefix, index: index))
+                        } else if prefix <= 128, let address = AddressText.parseIPv6(value, 0..<slash) {
+                            ipv6.append(.init(start: IPv6Key(high: address.high, low: address.low), prefix: prefix, index: index))
+                        }
+                    }
+                }
+            }
+            self.ipv4 = IPNetworkTable(networks: ipv4)
+            self.ipv6 = IPNetworkTable(networks: ipv6)
+        }
     }
 
     /// A non-negative decimal number of at most 9 digits (a prefix length), or nil.

@@ -214,6 +214,35 @@ import TestSupport
         #expect(table.counts.ipv4 == 2 && table.counts.ipv6 == 1 && table.counts.domains == 4 && table.counts.digests == 1)
     }
 
+    /// A list large enough that its address tables are built on a second thread: every
+    /// address, range and domain is found under its own position, as in a small list.
+    @Test func aLargeListsAddressTablesBuiltBesideTheRestFindEveryIndicator() throws {
+        let count = LookupTables.listSizeForAThread + 1_000
+        var list = IndicatorList()
+        for position in 0..<count {
+            let (type, value): (IndicatorType, String) = switch position % 4 {
+            case 0: (.ipv4, IPv4Address(0x0A00_0000 | UInt32(position)).description)
+            case 1: (.cidr, "\(IPv4Address(0x6400_0000 | UInt32(position) << 8))/24")
+            case 2: (.ipv6, "2001:db8::\(String(position >> 16, radix: 16)):\(String(position & 0xFFFF, radix: 16))")
+            default: (.domain, "host\(position).example")
+            }
+            list.append(Indicator(type: type, value: value, ruleFile: "big.txt", line: position + 1))
+        }
+        let table = RuleSet(list: list).compile()
+        #expect(table.counts.ipv4 == count / 2 && table.counts.ipv6 == count / 4 && table.counts.domains == count / 4)
+        for position in stride(from: 0, to: count, by: 997) {
+            let address = try #require(IPv6Address(
+                "2001:db8::\(String(position >> 16, radix: 16)):\(String(position & 0xFFFF, radix: 16))"))
+            let probe: OwnedValue = switch position % 4 {
+            case 0: .ipv4(IPv4Address(0x0A00_0000 | UInt32(position)))
+            case 1: .ipv4(IPv4Address(0x6400_0000 | UInt32(position) << 8 | 0x7F))
+            case 2: .ipv6(address)
+            default: .domain("www.host\(position).example")
+            }
+            #expect(probe.withObservedValue { table.lookup($0) } == position, "\(probe)")
+        }
+    }
+
     /// The byte-level fast path of plain lists gives exactly what the general path gives,
     /// and declines what it cannot decide.
     @Test(arguments: [
