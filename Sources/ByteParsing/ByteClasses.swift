@@ -100,6 +100,17 @@ public enum ByteClasses {
         #endif
     }
 
+    /// `masks` and `kinds` of the same 16 bytes, read once.
+    @inlinable @inline(__always)
+    public static func masksAndKinds(_ bytes: Span<UInt8>, at offset: Int) -> (masks: Masks, kinds: Kinds) {
+        #if arch(x86_64)
+        let block = SSE2ByteClasses.load(bytes, at: offset)
+        return (SSE2ByteClasses.masks(block), SSE2ByteClasses.kinds(block))
+        #else
+        (portableMasks(bytes, at: offset), portableKinds(bytes, at: offset))
+        #endif
+    }
+
     /// The IPv6 run classes of the 16 bytes `bytes[offset..<offset + 16]`, which must lie
     /// inside `bytes`.
     @inlinable @inline(__always)

@@ -23,8 +23,8 @@ package enum TextObservable: Equatable {
 /// as hex digests (alphanumeric runs of exactly 32, 40 or 64 hex digits). A word that
 /// is a URL scheme followed by `://` starts a URL; a word followed by `@` and a domain
 /// name is the local part of an e-mail address. The first pass
-/// moves 16 bytes at a time (`ByteClasses`), carrying a word that crosses into the next
-/// block; it also counts the colons, and a second pass finds IPv6 addresses only in a
+/// moves 64 bytes at a time (`WideBlock`, four classifications of 16 by `ByteClasses`),
+/// carrying a word that crosses into the next block; it also counts the colons, and a second pass finds IPv6 addresses only in a
 /// text whose colons allow one (`AddressColons`). O(length of the text).
 ///
 /// With a public suffix list, a word is a domain name only when its last label is a
@@ -42,11 +42,66 @@ package enum TextScanner {
     static let maximumLabelLength = 63
 
     /// A word that runs to the end of a block: where it starts and whether its bytes so
-    /// far hold a dot. The block loop moves 16 bytes at a time and carries it into the
+    /// far hold a dot. The block loop moves 64 bytes at a time and carries it into the
     /// next block, so that no byte is classified twice.
     struct OpenWord {
         var start: Int
         var hasDot: Bool
+    }
+
+    /// The classes of the 64 bytes from `index` (bit `i` for byte `index + i`), from four
+    /// 16-byte classifications (`ByteClasses`): the block loop moves 64 bytes at a time,
+    /// so that fewer words run into the next block. Lanes at or past `end` read as
+    /// non-word bytes; the last 16 bytes before `end` are read as the 16 that end there,
+    /// so `end` must be at least 16.
+    struct WideBlock {
+        static let lanes = 64
+        /// Word bytes, and `.`, `@` or `:` (`ByteClasses.Masks`).
+        var word: UInt64 = 0
+        var special: UInt64 = 0
+        /// ASCII letters and digits (`ByteClasses.Kinds`).
+        var letter: UInt64 = 0
+        var digit: UInt64 = 0
+
+        @inline(__always)
+        init(_ text: Span<UInt8>, at index: Int, end: Int) {
+            let chunks = WideBlock.lanes / ByteClasses.blockSize
+            if end - index >= WideBlock.lanes {
+                for chunk in 0..<chunks {
+                    add(ByteClasses.masksAndKinds(text, at: index + chunk * ByteClasses.blockSize), chunk: chunk, shift: 0)
+                }
+                return
+            }
+            for chunk in 0..<chunks {
+                let start = index + chunk * ByteClasses.blockSize
+                guard start < end else { break }
+                // Past `end`, the chunk is the 16 bytes that end there, moved down by
+                // `shift` lanes: they start at end - 16 >= 0 and end at end <= text.count.
+                let shift = max(0, start + ByteClasses.blockSize - end)
+                add(ByteClasses.masksAndKinds(text, at: start - shift), chunk: chunk, shift: shift)
+            }
+        }
+
+        @inline(__always)
+        private mutating func add(_ classes: (masks: ByteClasses.Masks, kinds: ByteClasses.Kinds), chunk: Int, shift: Int) {
+            let lane = chunk * ByteClasses.blockSize
+            word |= UInt64(classes.masks.word >> shift) << lane
+            special |= UInt64(classes.masks.special >> shift) << lane
+            letter |= UInt64(classes.kinds.letter >> shift) << lane
+            digit |= UInt64(classes.kinds.digit >> shift) << lane
+        }
+
+        /// The lanes that start 32 set lanes of `mask` in a row within the block.
+        @inline(__always)
+        static func runsOf32(_ mask: UInt64) -> UInt64 {
+            var runs = mask
+            runs &= runs >> 1
+            runs &= runs >> 2
+            runs &= runs >> 4
+            runs &= runs >> 8
+            runs &= runs >> 16
+            return runs
+        }
     }
 
     /// Calls `found` for every observable in `text[range]`, left to right.
@@ -61,26 +116,20 @@ package enum TextScanner {
         var open: OpenWord?
         var colons = AddressColons(end: end)
         while index < end, end >= ByteClasses.blockSize {
-            // The 16 bytes at `index`; for the text's last bytes, the 16 that end at `end`,
-            // moved down by `shift` lanes: lane 0 is `index`, the lanes past `end` read as
-            // non-word bytes, and the block is the text's last.
-            let shift = max(0, ByteClasses.blockSize - (end - index))
-            // The 16 bytes end at min(index + 16, end) <= text.count and start at
-            // index - shift >= 0 (end >= 16), so they lie inside text.
-            let loaded = ByteClasses.masks(text, at: index - shift)
-            let block = ByteClasses.Masks(word: loaded.word >> shift, special: loaded.special >> shift)
+            // The 64 bytes at `index`; lanes at or past `end` read as non-word bytes.
+            let block = WideBlock(text, at: index, end: end)
             let nonWord = ~block.word
             let dots = block.special & block.word
             // Lanes before `from` belong to a word already dealt with.
             var from = 0
             if let carried = open {
                 let wordEnd = nonWord.trailingZeroBitCount
-                guard wordEnd < ByteClasses.blockSize else {
-                    // A long word (a digest, a long host name) goes on (shift is 0: a
-                    // last block ends in non-word lanes).
+                guard wordEnd < WideBlock.lanes else {
+                    // A long word (a digest, a long host name) goes on (a last block ends
+                    // in non-word lanes).
                     open = OpenWord(start: carried.start, hasDot: carried.hasDot || dots != 0)
                     colons.noteWordBlock()
-                    index += ByteClasses.blockSize
+                    index += WideBlock.lanes
                     continue
                 }
                 let word = carried.start..<(index + wordEnd)
@@ -89,47 +138,47 @@ package enum TextScanner {
                 open = nil
                 from = wordEnd
             }
-            colons.note(block, at: index)
+            colons.note(word: block.word, special: block.special, at: index)
             // Every word that ends inside the block, from the masks alone; only a word
-            // with a dot, or followed by `@` or `:` (an e-mail address or URL), is looked
-            // at. A seed marks such a word: its dots, and its last byte when `@` or `:`
-            // follows.
-            var seeds = (dots | (block.special & nonWord) >> 1 & block.word) & ~(1 << from &- 1)
-            // The letters and digits of the block, when a dotted word needs them.
-            var kinds: ByteClasses.Kinds?
+            // with a dot, followed by `@` or `:` (an e-mail address or URL), or long
+            // enough to hold a digest is looked at. A seed marks such a word: its dots,
+            // its last byte when `@` or `:` follows, and the first of 32 word bytes in a
+            // row.
+            var seeds = (dots | (block.special & nonWord) >> 1 & block.word | WideBlock.runsOf32(block.word))
+                & ~(1 << from &- 1)
             while seeds != 0 {
                 let seed = seeds.trailingZeroBitCount
                 // The word around the seed: after the last non-word byte before it (lane
                 // 0 when none: then no word ran into the block), up to the next non-word byte.
                 let before = nonWord & (1 << seed &- 1)
-                let wordStart = before == 0 ? 0 : ByteClasses.blockSize - before.leadingZeroBitCount
+                let wordStart = before == 0 ? 0 : WideBlock.lanes - before.leadingZeroBitCount
                 let wordEnd = seed + (nonWord >> seed).trailingZeroBitCount
                 // The seed is in the word running into the next block: carried below.
-                if wordEnd >= ByteClasses.blockSize { break }
+                if wordEnd >= WideBlock.lanes { break }
                 let word = (index + wordStart)..<(index + wordEnd)
-                let lengthMask: UInt16 = 1 << word.count &- 1
+                let lengthMask: UInt64 = 1 << word.count &- 1
                 let wordDots = dots >> wordStart & lengthMask
                 // The byte after the word (a non-word byte), unless the text ends there.
                 let next = word.upperBound < end ? text[word.upperBound] : 0
-                if next == UInt8(ascii: "@") || next == UInt8(ascii: ":") && startsURLHost(text, at: word.upperBound, end: end) {
+                if next == UInt8(ascii: "@") || next == UInt8(ascii: ":") && startsURLHost(text, at: word.upperBound, end: end)
+                    || word.count >= shortestDigestLength
+                {
                     scanWord(text, word, hasDot: wordDots != 0, within: within, suffixes: suffixes, found: found)
                 } else if wordDots != 0 {
-                    let blockKinds = kinds ?? ByteClasses.kinds(text, at: index - shift).shifted(by: shift)
-                    kinds = blockKinds
                     scanShortDottedWord(
-                        text, word, letters: UInt32(blockKinds.letter >> wordStart & lengthMask),
-                        digits: UInt32(blockKinds.digit >> wordStart & lengthMask), dots: UInt32(wordDots),
-                        suffixes: suffixes, found: found)
+                        text, word, letters: UInt32(truncatingIfNeeded: block.letter >> wordStart & lengthMask),
+                        digits: UInt32(truncatingIfNeeded: block.digit >> wordStart & lengthMask),
+                        dots: UInt32(truncatingIfNeeded: wordDots), suffixes: suffixes, found: found)
                 }
                 // A word followed by `:` (not `://`) without a dot holds nothing: no call.
                 seeds &= ~(1 << wordEnd &- 1)
             }
             let tail = nonWord.leadingZeroBitCount
             if tail > 0 {
-                let tailStart = ByteClasses.blockSize - tail
+                let tailStart = WideBlock.lanes - tail
                 open = OpenWord(start: index + tailStart, hasDot: dots >> tailStart != 0)
             }
-            index += ByteClasses.blockSize - shift
+            index += min(WideBlock.lanes, end - index)
         }
         // A word that ends where the text does, at the end of a full block (the loop
         // stopped at index == end).
@@ -181,23 +230,24 @@ package enum TextScanner {
 
         var mayStartAddress: Bool { paired || followed >= 5 }
 
-        /// Notes the colons of the block at `index`.
+        /// Notes the colons of the 64-byte block at `index` (its `WideBlock` masks).
         @inline(__always)
-        mutating func note(_ block: ByteClasses.Masks, at index: Int) {
-            let colons = block.special & ~block.word
+        mutating func note(word: UInt64, special: UInt64, at index: Int) {
+            let colons = special & ~word
             guard colons != 0 else {
                 lastIsColon = false
                 return
             }
+            let lastLane: UInt64 = 1 << (WideBlock.lanes - 1)
             // The last lane's follower is in the next block: counted as if it followed.
-            let followedColons = colons & ((block.word | block.special) >> 1 | 0x8000)
+            let followedColons = colons & ((word | special) >> 1 | lastLane)
             if followedColons != 0 {
                 if followed == 0 { first = index + followedColons.trailingZeroBitCount }
-                last = index + ByteClasses.blockSize - 1 - followedColons.leadingZeroBitCount
+                last = index + WideBlock.lanes - 1 - followedColons.leadingZeroBitCount
                 followed += followedColons.nonzeroBitCount
             }
             if colons & colons >> 1 != 0 || lastIsColon && colons & 1 != 0 { paired = true }
-            lastIsColon = colons & 0x8000 != 0
+            lastIsColon = colons & lastLane != 0
         }
 
         /// Notes a block of word bytes only.
@@ -342,7 +392,7 @@ package enum TextScanner {
     static let shortestDigestLength = 32
 
     /// The end of the word starting at `start` and whether it has a dot, a byte at a
-    /// time: for the last 15 bytes of a text (`scan` classifies 16 bytes at once with
+    /// time: for a text shorter than 16 bytes (`scan` classifies 16 bytes at once with
     /// `ByteClasses` elsewhere).
     @inline(__always)
     static func wordExtent(_ text: Span<UInt8>, from start: Int, end: Int) -> (end: Int, hasDot: Bool) {

@@ -78,23 +78,24 @@ struct BlockScannerTests {
     /// Words of a given length, of the kinds the block loop treats apart: letters only,
     /// hex digits (a digest at 32), a host name, digits and dots, a quad after a `-`.
     static func words(length: Int) -> [String] {
-        let letters = String("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ".prefix(length))
-        let hex = String(String(repeating: "0123456789abcdef", count: 3).prefix(length))
+        let letters = String(String(repeating: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ", count: 2).prefix(length))
+        let hex = String(String(repeating: "0123456789abcdef", count: 5).prefix(length))
         let name = String(String(repeating: "mail.exa-mple", count: 5).prefix(length - 4)) + ".com"
         let digits = String(repeating: "1", count: max(1, length - 6)) + ".2.3.4"
         let quad = String(repeating: "x", count: max(0, length - 16)) + (length > 15 ? "-" : "") + "192.168.100.254"
         return [letters, hex, name, digits, String(quad.suffix(length)), "." + name.dropFirst(), name.dropLast() + "."]
     }
 
-    /// Words that end 15, 16, 17, 31, 32 and 33 bytes after they start, at every offset
-    /// of the first three blocks: the word the block loop carries into the next block
-    /// ends in every lane, or runs on through a whole block.
+    /// Words that end 15, 16, 17, 31, 32, 33, 63, 64 and 65 bytes after they start, at
+    /// every offset up to past the first 64-byte block: the word the block loop carries
+    /// into the next block ends in every lane, or runs on through a whole block, and
+    /// words inside a block cross its 16-byte classifications.
     @Test func blockScannerAgreesOnWordsCarriedAcrossBlocks() {
         let suffixes = PublicSuffixList.system
         let followers = ["", " ", "@example.com", ":", "://example.com/", ".", " 1.2.3.4 end", ":80 and more words"]
-        for length in [15, 16, 17, 31, 32, 33] {
+        for length in [15, 16, 17, 31, 32, 33, 63, 64, 65] {
             for word in Self.words(length: length) {
-                for offset in 0..<34 {
+                for offset in 0..<(length > 33 ? 68 : 70) where length > 33 || offset < 34 || offset > 46 {
                     for filler in [" ", "="] {
                         for follower in followers {
                             let line = Array((String(repeating: filler, count: offset) + word + follower).utf8)
