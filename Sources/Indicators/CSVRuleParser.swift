@@ -246,10 +246,9 @@ enum CSVRuleParser {
             func field(_ column: Column) -> (bytes: ArraySlice<UInt8>, column: Int)? {
                 header[column.rawValue].flatMap { record.trimmed($0) }
             }
+            /// The field as text, with the column where the field starts (for messages).
             func fieldText(_ column: Column) -> CSVField? {
-                guard let position = header[column.rawValue], position < record.count,
-                      let trimmed = record.trimmed(position)
-                else { return nil }
+                guard let position = header[column.rawValue], let trimmed = record.trimmed(position) else { return nil }
                 return CSVField(text: String(decoding: trimmed.bytes, as: UTF8.self), column: record.column(position))
             }
             guard let value = field(.indicator) else {

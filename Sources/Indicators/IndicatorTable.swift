@@ -83,11 +83,14 @@ final class LookupTables: Sendable {
         ja3.reserve(md5: counts[Int(IndicatorType.ja3.ordinal)], sha1: 0, sha256: 0)
         for entry in list.indices {
             guard let index = LookupTables.storedIndex(entry, positions) else { break }
+            let type = list.type(at: entry)
+            // Addresses and ranges: `AddressTables`.
+            guard type != .ipv4, type != .ipv6, type != .cidr else { continue }
             let matchesSubdomains = list.matchesSubdomains(at: entry)
             list.withValueBytes(at: entry) { value in
-                switch list.type(at: entry) {
+                switch type {
                 case .ipv4, .ipv6, .cidr:
-                    break  // `AddressTables`
+                    break
                 case .domain:
                     var start = 0
                     var end = value.count

@@ -22,10 +22,11 @@ package enum TextObservable: Equatable {
 /// outside them, or such a quad and a port after a fourth dot, `192.0.2.1.50550`) and
 /// as hex digests (alphanumeric runs of exactly 32, 40 or 64 hex digits). A word that
 /// is a URL scheme followed by `://` starts a URL; a word followed by `@` and a domain
-/// name is the local part of an e-mail address. The first pass
-/// moves 64 bytes at a time (`WideBlock`, four classifications of 16 by `ByteClasses`),
-/// carrying a word that crosses into the next block; it also counts the colons, and a second pass finds IPv6 addresses only in a
-/// text whose colons allow one (`AddressColons`). O(length of the text).
+/// name is the local part of an e-mail address. The first pass moves 64 bytes at a
+/// time (`WideBlock`, four classifications of 16 by `ByteClasses`), carrying a word
+/// that crosses into the next block; it also counts the colons, and a second pass
+/// finds IPv6 addresses only in a text whose colons allow one (`AddressColons`).
+/// O(length of the text).
 ///
 /// With a public suffix list, a word is a domain name only when its last label is a
 /// top-level domain of the list's ICANN section and the word is not itself an ICANN
