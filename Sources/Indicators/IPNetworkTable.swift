@@ -176,22 +176,20 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
                     : $0.prefix != $1.prefix ? $0.prefix < $1.prefix : $0.index < $1.index
             }
         }
-        var starts: [Key] = []
-        var values: [UInt32] = []
-        starts.reserveCapacity(networks.count * 2 + 1)
-        values.reserveCapacity(networks.count * 2 + 1)
+        // Built in place (not as starts and values zipped at the end): the table's
+        // largest array is then never held twice.
+        var intervals: [Interval] = []
+        intervals.reserveCapacity(networks.count * 2 + 1)
         /// Starts an interval at `start` with `value`, replacing an interval that would be
         /// empty and merging with an equal neighbour.
         func emit(_ start: Key, _ value: UInt32) {
-            if let last = starts.last, last == start {
-                values[values.count - 1] = value
-                if values.count >= 2, values[values.count - 2] == value {
-                    starts.removeLast()
-                    values.removeLast()
+            if let last = intervals.last, last.start == start {
+                intervals[intervals.count - 1].value = value
+                if intervals.count >= 2, intervals[intervals.count - 2].value == value {
+                    intervals.removeLast()
                 }
-            } else if values.last != value {
-                starts.append(start)
-                values.append(value)
+            } else if intervals.last?.value != value {
+                intervals.append(Interval(start: start, value: value))
             }
         }
         emit(Key.zero, IPNetworkTable.none)
@@ -238,16 +236,16 @@ struct IPNetworkTable<Key: NetworkKey>: Sendable {
         var first = [UInt32](repeating: 0, count: 65_537)
         var interval = 0
         for block in 0..<65_536 {
-            while interval + 1 < starts.count, starts[interval + 1].top16 <= block,
-                  starts[interval + 1].masked(prefix: 16) == starts[interval + 1]
-                    || starts[interval + 1].top16 < block
+            while interval + 1 < intervals.count, intervals[interval + 1].start.top16 <= block,
+                  intervals[interval + 1].start.masked(prefix: 16) == intervals[interval + 1].start
+                    || intervals[interval + 1].start.top16 < block
             {
                 interval += 1
             }
             first[block] = UInt32(interval)
         }
-        first[65_536] = UInt32(starts.count - 1)
-        self.intervals = zip(starts, values).map { Interval(start: $0, value: $1) }
+        first[65_536] = UInt32(intervals.count - 1)
+        self.intervals = intervals
         self.first = first
         self.parents = parents
     }
