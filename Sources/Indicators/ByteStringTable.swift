@@ -91,7 +91,7 @@ struct ByteStringTable: Sendable {
     /// Stores the builder's entries (already canonical: lower case where `foldsCase`),
     /// taking over its buffer as the arena (the bytes of a duplicate stay there unused).
     /// Where a string appears more than once, the first entry wins.
-    init(_ builder: Builder, foldsCase: Bool = true) {
+    init(_ builder: consuming Builder, foldsCase: Bool = true) {
         self.foldsCase = foldsCase
         guard !builder.isEmpty else { return }
         let total = builder.indices.count
@@ -103,6 +103,8 @@ struct ByteStringTable: Sendable {
         arena = builder.arena
         spans = builder.spans
         indices = builder.indices
+        // The table is now the arrays' only owner: moving entries down changes them in place.
+        builder = Builder()
         // Entries are kept in place, moved down over the duplicates left out: a probe
         // reads only kept entries, all below `kept`.
         // Hashes are taken a batch ahead and their home slots read first: those reads do

@@ -13,18 +13,41 @@ struct DigestTable: Sendable {
     private var sha1 = FixedKeyTable(words: 3)
     private var sha256 = FixedKeyTable(words: 4)
 
-    /// The digests to store, decoded as they are gathered: per width, (words, index)
-    /// pairs of plain integers. No allocation per entry.
+    /// The digests to store, decoded as they are gathered: per width, the keys' words
+    /// back to back and the indices, the arrays the tables then keep (duplicates taken
+    /// out in place). No allocation per entry.
     struct Builder {
-        var byWidth: [[(Words, UInt32)]] = [[], [], []]
+        var md5 = Entries(words: 2)
+        var sha1 = Entries(words: 3)
+        var sha256 = Entries(words: 4)
+
+        /// The digests of one width: entry `e`'s key is `keys[e * words ..< (e + 1) * words]`.
+        struct Entries {
+            let words: Int
+            var keys: [UInt64] = []
+            var indices: [UInt32] = []
+
+            mutating func reserve(_ count: Int) {
+                keys.reserveCapacity(count * words)
+                indices.reserveCapacity(count)
+            }
+
+            mutating func append(_ key: Words, index: UInt32) {
+                keys.append(key.0)
+                keys.append(key.1)
+                if words > 2 { keys.append(key.2) }
+                if words > 3 { keys.append(key.3) }
+                indices.append(index)
+            }
+        }
 
         init() {}
 
         /// Makes room for about this many digests of each width.
         mutating func reserve(md5: Int, sha1: Int, sha256: Int) {
-            byWidth[0].reserveCapacity(md5)
-            byWidth[1].reserveCapacity(sha1)
-            byWidth[2].reserveCapacity(sha256)
+            self.md5.reserve(md5)
+            self.sha1.reserve(sha1)
+            self.sha256.reserve(sha256)
         }
 
         /// Decodes the hex text `bytes` (32, 40 or 64 characters, either case; anything
@@ -32,9 +55,9 @@ struct DigestTable: Sendable {
         mutating func append(_ bytes: Span<UInt8>, index: UInt32) {
             guard let words = DigestTable.decode(bytes) else { return }
             switch bytes.count {
-            case 32: byWidth[0].append((words, index))
-            case 40: byWidth[1].append((words, index))
-            default: byWidth[2].append((words, index))
+            case 32: md5.append(words, index: index)
+            case 40: sha1.append(words, index: index)
+            default: sha256.append(words, index: index)
             }
         }
     }
@@ -44,14 +67,22 @@ struct DigestTable: Sendable {
     init(_ entries: [(bytes: [UInt8], index: UInt32)]) {
         var builder = Builder()
         for entry in entries { builder.append(entry.bytes.span, index: entry.index) }
-        self.init(builder)
+        self.init(consume builder)
     }
 
     /// Stores the builder's digests. The first entry of a digest wins.
-    init(_ builder: Builder) {
-        md5 = FixedKeyTable(words: 2, builder.byWidth[0])
-        sha1 = FixedKeyTable(words: 3, builder.byWidth[1])
-        sha256 = FixedKeyTable(words: 4, builder.byWidth[2])
+    init(_ builder: consuming Builder) {
+        md5 = FixedKeyTable(DigestTable.take(&builder.md5))
+        sha1 = FixedKeyTable(DigestTable.take(&builder.sha1))
+        sha256 = FixedKeyTable(DigestTable.take(&builder.sha256))
+    }
+
+    /// The builder's entries of one width, left empty behind: the table is then their
+    /// arrays' only owner and changes them in place.
+    private static func take(_ entries: inout Builder.Entries) -> Builder.Entries {
+        let taken = entries
+        entries = Builder.Entries(words: taken.words)
+        return taken
     }
 
     /// The index stored for the digest whose hex text (either case) is `bytes`, or nil
@@ -142,37 +173,50 @@ struct FixedKeyTable: Sendable {
 
     init(words: Int) { self.words = words }
 
-    init(words: Int, _ entries: [(DigestTable.Words, UInt32)]) {
-        self.words = words
-        guard !entries.isEmpty else { return }
+    /// Keeps `entries`' arrays, the first entry of each key: the others are taken out in
+    /// place (kept entries moved down over them), so that no array is held twice.
+    init(_ entries: consuming DigestTable.Builder.Entries) {
+        words = entries.words
+        let total = entries.indices.count
+        guard total > 0 else { return }
         var capacity = 8
-        while capacity < entries.count * 2 { capacity *= 2 }
+        while capacity < total * 2 { capacity *= 2 }
         slots = Array(repeating: FixedKeyTable.emptySlot, count: capacity)
         mask = capacity - 1
-        filter = PresenceBits(count: entries.count)
-        keys.reserveCapacity(entries.count * words)
-        indices.reserveCapacity(entries.count)
+        filter = PresenceBits(count: total)
+        keys = entries.keys
+        indices = entries.indices
+        entries = DigestTable.Builder.Entries(words: words)
         // Home slots are read a batch ahead: those reads do not depend on one another,
-        // so their cache misses overlap.
+        // so their cache misses overlap. Entries from `entry` on are not moved yet.
         var touched: UInt64 = 0
-        for (position, (key, index)) in entries.enumerated() {
-            if position % 16 == 0 {
-                for ahead in position..<min(entries.count, position + 16) {
-                    touched &+= slots[Int(truncatingIfNeeded: FixedKeyTable.hash(entries[ahead].0)) & mask]
+        var kept = 0
+        for entry in 0..<total {
+            if entry % 16 == 0 {
+                for ahead in entry..<min(total, entry + 16) {
+                    touched &+= slots[Int(truncatingIfNeeded: FixedKeyTable.hash(key(at: ahead))) & mask]
                 }
             }
+            let key = key(at: entry)
             let hash = FixedKeyTable.hash(key)
             let found = probe(key, hash)
             guard found < 0 else { continue }  // a duplicate: keep the first
-            slots[~found] = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(indices.count)
+            slots[~found] = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(kept)
             filter.insert(PresenceBits.position(hash))
-            keys.append(key.0)
-            keys.append(key.1)
-            if words > 2 { keys.append(key.2) }
-            if words > 3 { keys.append(key.3) }
-            indices.append(index)
+            for word in 0..<words { keys[kept * words + word] = keys[entry * words + word] }
+            indices[kept] = indices[entry]
+            kept += 1
         }
         buildSink = touched  // keeps the reads from being optimised away
+        keys.removeLast((total - kept) * words)
+        indices.removeLast(total - kept)
+    }
+
+    /// The key of entry `entry`, unused words zero.
+    @inline(__always)
+    private func key(at entry: Int) -> DigestTable.Words {
+        let base = entry * words
+        return (keys[base], keys[base + 1], words > 2 ? keys[base + 2] : 0, words > 3 ? keys[base + 3] : 0)
     }
 
     /// Digests are uniformly random, but rule files are not trusted to be: mix all words.

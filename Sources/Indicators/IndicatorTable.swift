@@ -120,13 +120,13 @@ final class LookupTables: Sendable {
                 }
             }
         }
-        self.domains = ByteStringTable(domains)
-        self.exactDomains = ByteStringTable(exactDomains)
-        self.digests = DigestTable(digests)
-        self.urls = ByteStringTable(urls, foldsCase: false)
-        self.emails = ByteStringTable(emails)
-        self.ja3 = DigestTable(ja3)
-        self.ja4 = ByteStringTable(ja4)
+        self.domains = ByteStringTable(consume domains)
+        self.exactDomains = ByteStringTable(consume exactDomains)
+        self.digests = DigestTable(consume digests)
+        self.urls = ByteStringTable(consume urls, foldsCase: false)
+        self.emails = ByteStringTable(consume emails)
+        self.ja3 = DigestTable(consume ja3)
+        self.ja4 = ByteStringTable(consume ja4)
         // Built here when no thread was started (a small list, or none could be).
         thread?.join()
         let addresses = built.withLock { $0 } ?? AddressTables(list, positions: positions)
