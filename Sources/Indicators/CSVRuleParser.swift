@@ -337,10 +337,6 @@ enum CSVRuleParser {
         }
     }
 
-    static func leadingSpaces(_ text: String) -> Int {
-        text.utf8.prefix(while: ValueSyntax.isSpace).count
-    }
-
     /// The CSV `type` column's words.
     static func expectedType(_ text: String) -> Expected? {
         switch text.lowercased() {
@@ -371,16 +367,15 @@ enum MaltrailCSVParser {
         var quoting = ParsedFile()
         CSVReader.records(bytes, path: path, into: &quoting) { line, fields in
             if CSVReader.isBlankOrComment(fields) { return }
-            let value = PlainListParser.trimmed(Substring(fields[0].text))
-            guard !value.isEmpty else {
+            guard let value = fields.trimmed(0) else {
                 result.error(path, line, 1, "the trail (first field) is empty")
                 return
             }
             var template = Indicator(type: .domain, value: "", ruleFile: path, line: line)
             if fields.count > 1 { template.description = nonEmpty(fields[1].text) }
             if fields.count > 2 { template.source = nonEmpty(fields[2].text) }
-            let column = fields[0].column + CSVRuleParser.leadingSpaces(fields[0].text)
-            result.add(ValueSyntax.classify(value, as: .inferred, suffixes: suffixes), template: template, column: column)
+            let classified = ValueSyntax.classify(Substring(decoding: value.bytes, as: UTF8.self), as: .inferred, suffixes: suffixes)
+            result.add(classified, template: template, column: value.column)
         }
         result.errors = (quoting.errors + result.errors).sorted { ($0.line, $0.column) < ($1.line, $1.column) }
         return result

@@ -90,7 +90,7 @@ final class LookupTables: Sendable {
             list.withValueBytes(at: entry) { value in
                 switch type {
                 case .ipv4, .ipv6, .cidr:
-                    break
+                    break  // skipped above
                 case .domain:
                     var start = 0
                     var end = value.count

@@ -103,21 +103,16 @@ enum PlainListParser {
             case .empty:
                 break
             case .indicator(let parsed, let description):
-                if description == nil {
-                    let start = result.indicators.textCount
-                    result.indicators.appendText(parsed.value.utf8)
-                    result.indicators.finishValue(
-                        start: start, kind: IndicatorList.kind(parsed.type, matchesSubdomains: parsed.matchesSubdomains),
-                        line: number, details: plain)
-                } else {
-                    result.indicators.append(Indicator(
-                        type: parsed.type, value: parsed.value, ruleFile: path, line: number,
-                        matchesSubdomains: parsed.matchesSubdomains, description: description))
+                var details = plain
+                if let description {
+                    var record = IndicatorDetails(ruleFile: path)
+                    record.description = description
+                    details = result.detailsID(for: record)
                 }
-                if let note = parsed.note {
-                    let start = line.firstIndex(where: { !ValueSyntax.isSpace($0) }) ?? line.startIndex
-                    result.warning(path, number, start - line.startIndex + 1, note)
-                }
+                // A note is reported at the line's first non-blank byte.
+                let start = line.firstIndex(where: { !ValueSyntax.isSpace($0) }) ?? line.startIndex
+                result.add(.indicator(parsed), details: details, ruleFile: path, line: number,
+                           column: start - line.startIndex + 1)
             case .skipped(let message, let column):
                 result.warning(path, number, column, message)
             case .invalid(let message, let column):
